@@ -1,0 +1,39 @@
+# Kaohe — `make run` starts the stack with a sample county; `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.setup-stamp
+PROTOS := $(shell find protos -name '*.proto')
+
+.PHONY: setup run test test-unit test-pg lint typecheck bench clean protos
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml $(PROTOS) scripts/gen_protos.py
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "grpcio-tools>=1.66" "mypy-protobuf>=3.6"
+	$(BIN)/python scripts/gen_protos.py
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+protos: setup
+	$(BIN)/python scripts/gen_protos.py
+
+run: setup
+	$(BIN)/kaohe serve --sample $(ARGS)
+
+test: setup
+	$(BIN)/python -m pytest -n 2 tests
+
+lint: setup
+	$(BIN)/ruff check services tests scripts benchmarks
+
+typecheck: setup
+	$(BIN)/mypy
+
+bench: setup
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) gen var .pytest_cache .mypy_cache .ruff_cache

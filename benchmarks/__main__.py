@@ -1,0 +1,114 @@
+"""`make bench`: the scoring kernel at prefecture and province size, the ledger import, a run over gRPC."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from services.common.scheme import load_scheme_file
+from services.scoring import domain
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def timed(work: Callable[[], object], repeat: int = 3) -> float:
+    """The median wall time of work, in seconds."""
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        work()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def synthetic_inputs(*, units: int, task_rows: int, readings: int, seed: int = 7) -> domain.Inputs:
+    rng = np.random.default_rng(seed)
+    scheme_year_start = int(datetime(2025, 1, 1).timestamp())
+    assigned = scheme_year_start + rng.integers(0, 330 * 86400, task_rows)
+    due = assigned + rng.integers(3600, 20 * 86400, task_rows)
+    late = rng.random(task_rows)
+    reported = np.where(late < 0.8, due - 3600, np.where(late < 0.95, due + rng.integers(1, 10 * 86400, task_rows),
+                                                          domain.NO_TIME)).astype(np.int64)
+    metrics = np.array(["court_appearance_rate", "livelihood_spending_share", "unannounced_visit_share",
+                        "field_research_days"], dtype=object)
+    metric = metrics[rng.integers(0, len(metrics), readings)]
+    ratio = metric != "field_research_days"
+    denominator = np.where(ratio, rng.integers(1, 20, readings), np.nan).astype(float)
+    return domain.Inputs(
+        units=domain.UnitTable(ids=[f"u{i}" for i in range(units)], names=[f"单位{i}" for i in range(units)],
+                               categories=["department" if i % 3 else "township" for i in range(units)]),
+        tasks=domain.TaskRows(
+            task_id=np.array([f"T{i}" for i in range(task_rows)], dtype=object),
+            unit=rng.integers(0, units, task_rows).astype(np.int64),
+            is_lead=rng.random(task_rows) < 0.85,
+            priority=np.where(rng.random(task_rows) < 0.2, "important", "normal").astype(object),
+            assigned_at=assigned.astype(np.int64), due_at=due.astype(np.int64), reported_at=reported,
+            cancelled_at=np.full(task_rows, domain.NO_TIME, dtype=np.int64)),
+        readings=domain.ReadingRows(
+            unit=rng.integers(0, units, readings).astype(np.int64), metric=metric,
+            period=np.array([f"2025-{m:02d}" for m in rng.integers(1, 13, readings)], dtype=object),
+            value=np.where(ratio, np.nan, rng.integers(0, 40, readings)).astype(float),
+            numerator=np.where(ratio, np.floor(denominator * rng.random(readings)), np.nan),
+            denominator=denominator),
+    )
+
+
+def bench_kernel() -> list[tuple[str, str]]:
+    example = load_scheme_file(ROOT / "tests" / "data" / "scheme.toml")
+    as_of = datetime.fromisoformat("2025-12-31T23:59:59+08:00")
+    rows = []
+    for label, units, tasks in (("县 county", 150, 50_000), ("市 prefecture", 3_000, 1_000_000),
+                                ("省 province", 30_000, 10_000_000)):
+        inputs = synthetic_inputs(units=units, task_rows=tasks, readings=units * 24)
+        seconds = timed(lambda inputs=inputs: domain.score(inputs, example, year=2025, as_of=as_of),
+                        repeat=3 if tasks <= 1_000_000 else 1)
+        rows.append((f"kernel {label}: {units:,} units, {tasks:,} task rows", f"{seconds:.3f} s"))
+    return rows
+
+
+def bench_import_and_run() -> list[tuple[str, str]]:
+    from kaohe.scoring.v1 import scoring_pb2
+
+    from services.cli.sample import sample_county
+    from tests.conftest import start_stack, stop_stack
+
+    scheme = load_scheme_file(ROOT / "schemes" / "default.toml")
+    records = sample_county(scheme_text=scheme.text, year=scheme.year)
+    data = "\n".join(json.dumps(r, ensure_ascii=False) for r in records).encode()
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = start_stack(tasks_db=f"sqlite:///{tmp}/t.db", scoring_db=f"sqlite:///{tmp}/s.db", scheme=scheme,
+                            tmp=Path(tmp))
+        try:
+            start = time.perf_counter()
+            stack.import_ledger(data)
+            imported = time.perf_counter() - start
+            _, _, scoring = stack.stubs()
+            start = time.perf_counter()
+            scoring.CreateRun(scoring_pb2.CreateRunRequest(year=scheme.year), metadata=stack.metadata(), timeout=300)
+            ran = time.perf_counter() - start
+        finally:
+            stop_stack(stack)
+    return [(f"import of the sample county over gRPC, SQLite ({len(records):,} records)",
+             f"{imported:.2f} s ({len(records) / imported:,.0f} records/s)"),
+            ("assessment run of the sample county over gRPC, SQLite", f"{ran:.2f} s")]
+
+
+def main() -> int:
+    results = bench_kernel() + bench_import_and_run()
+    width = max(len(name) for name, _ in results)
+    print("Kaohe benchmarks (median wall time, this machine)")
+    for name, value in results:
+        print(f"  {name:<{width}}  {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

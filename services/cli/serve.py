@@ -1,0 +1,191 @@
+"""`kaohe serve` (three processes, watched) and `kaohe serve-one` (one service, in this process)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import date, datetime
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from services.common import logs
+from services.common.auth import Keys, load_secret, make_user_identity
+from services.common.db import Database
+from services.common.errors import DomainError
+from services.common.rpc import serve_until_signalled
+from services.common.runtime import load_scheme_or_fail, start_metrics
+from services.common.settings import ConfigError, Settings, load
+
+SERVICES = ("tasks", "scoring", "gateway")
+log = logging.getLogger("kaohe.serve")
+
+
+def _say(message: str) -> None:
+    print(f"kaohe serve: {message}", file=sys.stderr, flush=True)
+
+
+def serve_one(service: str, *, port: int, metrics_port: int, data_dir: str | None, scheme: str | None) -> int:
+    """Runs one service until SIGTERM/SIGINT; bad configuration → one line on stderr, exit 2."""
+    logs.configure(service)
+    try:
+        settings = load(data_dir=data_dir, scheme=scheme)
+        keys = Keys(load_secret(settings.data_dir, create=False))
+        host = settings.gateway_bind_host if service == "gateway" else settings.bind_host
+        address = f"{host}:{port}"
+        if service == "gateway":
+            from services.gateway.__main__ import create as create_gateway
+
+            gateway = create_gateway(address=address, keys=keys, tasks_addr=settings.tasks_addr,
+                                     scoring_addr=settings.scoring_addr,
+                                     audit_path=settings.data_dir / "audit.log")
+            server, health, registry = gateway.server, gateway.health, gateway.registry
+        elif service == "tasks":
+            from services.tasks.__main__ import create as create_tasks
+
+            tasks = create_tasks(address=address, db_url=settings.tasks_db_url,
+                                 scheme=load_scheme_or_fail(settings.scheme_path), keys=keys)
+            server, health, registry = tasks.server, tasks.health, tasks.registry
+        else:
+            from services.scoring.__main__ import create as create_scoring
+
+            scoring = create_scoring(address=address, db_url=settings.scoring_db_url,
+                                     scheme=load_scheme_or_fail(settings.scheme_path), keys=keys,
+                                     tasks_addr=settings.tasks_addr)
+            server, health, registry = scoring.server, scoring.health, scoring.registry
+        stop_metrics = start_metrics(metrics_port, host, registry)
+    except (ConfigError, DomainError, OSError) as exc:
+        print(f"kaohe serve-one {service}: {exc}", file=sys.stderr, flush=True)
+        return 2
+    log.info("serving", extra={"address": address, "metrics_port": metrics_port})
+    serve_until_signalled(server, health, on_stop=stop_metrics)
+    log.info("stopped")
+    return 0
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _preflight(settings: Settings) -> None:
+    load_scheme_or_fail(settings.scheme_path)
+    load_secret(settings.data_dir, create=True)
+    for service in SERVICES:
+        port = {"gateway": settings.gateway_port, "tasks": settings.tasks_port,
+                "scoring": settings.scoring_port}[service]
+        host = settings.gateway_bind_host if service == "gateway" else settings.bind_host
+        for what, number in (("gRPC", port), ("/metrics", settings.metrics_port(service))):
+            if not _port_free(host, number):
+                raise ConfigError(f"port {number} ({service} {what}) is taken; choose another --port-base")
+    for url in (settings.tasks_db_url, settings.scoring_db_url):
+        db = Database(url)
+        try:
+            db.check()
+        finally:
+            db.dispose()
+
+
+def _healthy(target: str) -> bool:
+    try:
+        with grpc.insecure_channel(target) as channel:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
+            return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+    except grpc.RpcError:
+        return False
+
+
+def serve(*, data_dir: str | None, port_base: int | None, scheme: str | None, sample: bool) -> int:
+    """Starts the three services as processes and watches them; stops them all on a signal or a death."""
+    try:
+        settings = load(data_dir=data_dir, port_base=port_base, scheme=scheme)
+        _preflight(settings)
+    except (ConfigError, DomainError, OSError) as exc:
+        _say(str(exc))
+        return 1
+    env = {**os.environ, "KAOHE_TASKS_ADDR": settings.tasks_addr, "KAOHE_SCORING_ADDR": settings.scoring_addr}
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = False
+
+    def stop(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for service in SERVICES:
+        port = {"gateway": settings.gateway_port, "tasks": settings.tasks_port,
+                "scoring": settings.scoring_port}[service]
+        children[service] = subprocess.Popen(
+            [sys.executable, "-m", "services.cli.main", "serve-one", service, "--port", str(port),
+             "--metrics-port", str(settings.metrics_port(service)), "--data-dir", str(settings.data_dir),
+             "--scheme", str(settings.scheme_path)], env=env)
+    _say(f"gateway {settings.gateway_bind_host}:{settings.gateway_port}, tasks {settings.tasks_addr}, "
+         f"scoring {settings.scoring_addr}; metrics on {settings.port_base + 10}-{settings.port_base + 12}; "
+         f"data in {settings.data_dir}")
+    sampled = not sample
+    code = 0
+    while not stopping:
+        dead = [(name, proc.returncode) for name, proc in children.items() if proc.poll() is not None]
+        if dead:
+            name, returncode = dead[0]
+            _say(f"the {name} service stopped (exit {returncode}); stopping the others")
+            code = 1
+            break
+        if not sampled and all(_healthy(f"127.0.0.1:{p}") for p in (settings.gateway_port, settings.tasks_port,
+                                                                    settings.scoring_port)):
+            sampled = True
+            try:
+                _import_sample(settings)
+            except Exception as exc:
+                _say(f"the sample county was not imported: {exc}")
+        time.sleep(0.3)
+    for proc in children.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    for proc in children.values():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    _say("stopped")
+    return code
+
+
+def _import_sample(settings: Settings) -> None:
+    """On first start (an empty ledger), the sample county, so a newcomer sees a living ledger."""
+    from kaohe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+    from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
+
+    from services.cli.sample import sample_county
+    from services.common.scheme import load_scheme_file
+
+    keys = Keys(load_secret(settings.data_dir, create=False))
+    token = keys.user_token(make_user_identity(role="office", unit=None, subject="sample"))
+    metadata = (("authorization", f"Bearer {token}"),)
+    with grpc.insecure_channel(f"127.0.0.1:{settings.gateway_port}") as channel:
+        units = tasks_pb2_grpc.TasksServiceStub(channel).ListUnits(tasks_pb2.ListUnitsRequest(page_size=1),
+                                                                   metadata=metadata, timeout=30)
+        if units.units:
+            return
+        scheme = load_scheme_file(settings.scheme_path)
+        today = datetime.now(scheme.tz).date()
+        until = min(today, date(scheme.year, 12, 31)) if today.year >= scheme.year else None
+        records = sample_county(scheme_text=scheme.text, year=scheme.year, until=until)
+        data = "\n".join(json.dumps(r, ensure_ascii=False) for r in records).encode()
+        reply = gateway_pb2_grpc.GatewayServiceStub(channel).ImportLedger(
+            iter([gateway_pb2.ImportLedgerRequest(data=data)]), metadata=metadata, timeout=600)
+    _say(f"imported the sample county: {sum(reply.created.values())} records ({dict(reply.created)})")
+

@@ -1,0 +1,69 @@
+"""Outgoing gRPC: channels with retries on UNAVAILABLE, the internal credential, deadlines."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+from services.common.auth import INTERNAL_METADATA, Identity, Keys
+
+DEFAULT_TIMEOUT = 30.0
+
+
+def _service_config(service: str) -> str:
+    # Only UNAVAILABLE is retried: every other failure is an answer, not a transport problem.
+    return json.dumps({
+        "loadBalancingConfig": [{"round_robin": {}}],
+        "methodConfig": [{
+            "name": [{"service": service}],
+            "retryPolicy": {"maxAttempts": 4, "initialBackoff": "0.1s", "maxBackoff": "1s",
+                            "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]},
+        }],
+    })
+
+
+def open_channel(target: str, service: str) -> grpc.Channel:
+    """A channel to target (host:port or dns:///name:port) with the service's retry policy."""
+    return grpc.insecure_channel(target, options=[
+        ("grpc.service_config", _service_config(service)),
+        ("grpc.enable_retries", 1),
+        ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+        ("grpc.max_send_message_length", 64 * 1024 * 1024),
+    ])
+
+
+class Backend:
+    """A typed stub plus the credential that lets an internal service accept the call."""
+
+    def __init__(self, *, name: str, target: str, service: str, stub_class: Any, keys: Keys,
+                 on_unavailable: Callable[[str], None] | None = None) -> None:
+        self.name = name
+        self.on_unavailable = on_unavailable
+        self.target = target
+        self.channel = open_channel(target, service)
+        self.stub = stub_class(self.channel)
+        self.keys = keys
+
+    def metadata(self, identity: Identity) -> tuple[tuple[str, str], ...]:
+        return ((INTERNAL_METADATA, self.keys.internal_token(identity)),)
+
+    def unavailable(self, details: str) -> str:
+        """Counts a failed call and says which service did not answer."""
+        if self.on_unavailable is not None:
+            self.on_unavailable(self.name)
+        return f"the {self.name} service is unavailable: {details}"
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+def deadline(context: grpc.ServicerContext | None, default: float = DEFAULT_TIMEOUT) -> float:
+    """The caller's remaining time when there is one, else the default."""
+    if context is not None:
+        remaining = context.time_remaining()
+        if remaining is not None:
+            return max(0.05, min(default, remaining - 0.05))
+    return default

@@ -1,0 +1,173 @@
+"""Database access shared by the services: engines, transactions, migrations, idempotency."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+    select,
+    text,
+)
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+
+from services.common.settings import ConfigError
+
+log = logging.getLogger("kaohe.db")
+T = TypeVar("T")
+
+
+def requests_table(metadata: MetaData) -> Table:
+    """The table that makes mutations idempotent: request id → the stored response."""
+    return Table(
+        "requests",
+        metadata,
+        Column("request_id", String(128), primary_key=True),
+        Column("method", String(128), nullable=False),
+        Column("response", LargeBinary, nullable=True),
+        Column("created_at", BigInteger, nullable=False),
+    )
+
+
+class Database:
+    """One service's database: a writer that serialises on SQLite, and readers."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        try:
+            if self.is_sqlite:
+                path = url.split("///", 1)[1] if "///" in url else ""
+                if path and path != ":memory:":
+                    parent = Path(path).parent
+                    if not parent.exists():
+                        parent.mkdir(parents=True, exist_ok=True)
+                self.engine = create_engine(url, connect_args={"timeout": 30})
+                self.reader = create_engine(url, connect_args={"timeout": 30})
+                _sqlite_pragmas(self.engine, immediate=True)
+                _sqlite_pragmas(self.reader, immediate=False)
+            else:
+                url = url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith(
+                    "postgresql://") else url
+                self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+                self.reader = self.engine
+        except (ArgumentError, ImportError, ValueError) as exc:
+            raise ConfigError(f"bad database URL {redact(url)!r}: {exc}") from None
+
+    def check(self) -> None:
+        """Connects once, so a wrong URL stops start-up with one clear line."""
+        try:
+            with self.reader.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise ConfigError(f"cannot reach database {redact(self.url)}: {reason}") from None
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One transaction: commits when the block ends, rolls back on any error."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.reader.connect() as conn:
+            yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.reader is not self.engine:
+            self.reader.dispose()
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+def _sqlite_pragmas(engine: Engine, *, immediate: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        # The driver's own transaction handling is off so that BEGIN IMMEDIATE below is ours:
+        # writers then queue on the database lock instead of failing to upgrade a read lock.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def migrate(db: Database, script_location: Path, *, service: str) -> None:
+    """Creates the schema when empty and upgrades it when old (Alembic), one replica at a time."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location))
+    with db.engine.begin() as conn:
+        if not db.is_sqlite:
+            lock = int(hashlib.sha256(f"kaohe-migrate-{service}".encode()).hexdigest()[:15], 16)
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def idempotent(
+    db: Database,
+    requests: Table,
+    *,
+    request_id: str,
+    method: str,
+    work: Callable[[Connection], T],
+    encode: Callable[[T], bytes],
+    decode: Callable[[bytes], T],
+) -> T:
+    """Runs work in one transaction, once per request id; a repeat gets the first answer."""
+    if not request_id:
+        with db.write() as conn:
+            return work(conn)
+    key = f"{method}:{request_id}"[:128]
+    with db.read() as conn:
+        stored = conn.execute(select(requests.c.response).where(requests.c.request_id == key)).scalar()
+    if stored is not None:
+        return decode(stored)
+    try:
+        with db.write() as conn:
+            conn.execute(requests.insert().values(request_id=key, method=method, response=None,
+                                                  created_at=int(time.time())))
+            result = work(conn)
+            conn.execute(requests.update().where(requests.c.request_id == key).values(response=encode(result)))
+            return result
+    except IntegrityError:
+        # Another replica ran the same request first; its transaction has committed by now.
+        with db.read() as conn:
+            stored = conn.execute(select(requests.c.response).where(requests.c.request_id == key)).scalar()
+        if stored is None:
+            raise
+        return decode(stored)

@@ -1,0 +1,239 @@
+"""The gRPC edge shared by every service: the server factory, the interceptor, error mapping."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent import futures
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from grpc_status import rpc_status
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from services.common import errors
+from services.common.auth import Identity
+
+log = logging.getLogger("kaohe.rpc")
+_identity: contextvars.ContextVar[Identity | None] = contextvars.ContextVar("kaohe_identity", default=None)
+
+Authenticate = Callable[[dict[str, str], str], Identity]
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def current_identity() -> Identity:
+    """The caller of the RPC being served (set by the interceptor)."""
+    identity = _identity.get()
+    if identity is None:
+        raise errors.Unauthenticated("no caller identity")
+    return identity
+
+
+class RpcMetrics:
+    """Request counts and latencies of one service, in its own registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.requests = Counter("kaohe_grpc_server_requests", "gRPC requests served, by final status code.",
+                                ["service", "method", "code"], registry=registry)
+        self.latency = Histogram("kaohe_grpc_server_request_duration_seconds",
+                                 "Time to serve a gRPC request.", ["service", "method"],
+                                 buckets=LATENCY_BUCKETS, registry=registry)
+
+
+_CODES: list[tuple[type[errors.DomainError], grpc.StatusCode]] = [
+    (errors.NotFound, grpc.StatusCode.NOT_FOUND),
+    (errors.InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
+    (errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
+    (errors.StaleEtag, grpc.StatusCode.ABORTED),
+    (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
+    (errors.Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
+    (errors.AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
+    (errors.Unavailable, grpc.StatusCode.UNAVAILABLE),
+]
+
+
+def status_for(exc: errors.DomainError) -> tuple[grpc.StatusCode, status_pb2.Status]:
+    """The status code and the rich status (with BadRequest field violations) of a domain error."""
+    code = next((c for kind, c in _CODES if isinstance(exc, kind)), grpc.StatusCode.INTERNAL)
+    status = status_pb2.Status(code=code.value[0], message=str(exc))
+    if isinstance(exc, errors.InvalidArgument):
+        bad = error_details_pb2.BadRequest(field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+            for v in exc.violations])
+        detail = any_pb2.Any()
+        detail.Pack(bad)
+        status.details.append(detail)
+    return code, status
+
+
+class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
+    """Authenticates, maps domain errors to status codes, counts and times every call."""
+
+    def __init__(self, *, service: str, metrics: RpcMetrics, authenticate: Authenticate | None,
+                 open_prefixes: tuple[str, ...] = ("/grpc.health.v1.", "/grpc.reflection.")) -> None:
+        self.service = service
+        self.metrics = metrics
+        self.authenticate = authenticate
+        self.open_prefixes = open_prefixes
+
+    def intercept_service(self, continuation: Callable[[Any], Any], details: Any) -> Any:
+        handler = continuation(details)
+        if handler is None:
+            return None
+        method: str = details.method
+        if method.startswith(self.open_prefixes):
+            return handler
+        short = method.rsplit("/", 1)[-1]
+        wrap = self._wrapper(method, short)
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(wrap(handler.unary_unary, False),
+                                                       handler.request_deserializer, handler.response_serializer)
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(wrap(handler.unary_stream, True),
+                                                        handler.request_deserializer, handler.response_serializer)
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(wrap(handler.stream_unary, False),
+                                                        handler.request_deserializer, handler.response_serializer)
+        return grpc.stream_stream_rpc_method_handler(wrap(handler.stream_stream, True),
+                                                     handler.request_deserializer, handler.response_serializer)
+
+    def _wrapper(self, method: str, short: str) -> Callable[[Any, bool], Any]:
+        def wrap(behavior: Callable[[Any, grpc.ServicerContext], Any], streaming: bool) -> Any:
+            def enter(context: grpc.ServicerContext) -> None:
+                if self.authenticate is not None:
+                    metadata = {k: v for k, v in context.invocation_metadata() if isinstance(v, str)}
+                    _identity.set(self.authenticate(metadata, method))
+
+            def unary(request: Any, context: grpc.ServicerContext) -> Any:
+                start = time.perf_counter()
+                code = grpc.StatusCode.OK
+                try:
+                    enter(context)
+                    return behavior(request, context)
+                except errors.DomainError as exc:
+                    code = self._abort(exc, context, method)
+                except Exception as exc:
+                    code = self._unexpected(exc, context, method)
+                finally:
+                    self._observe(short, code, context, start)
+
+            def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+                start = time.perf_counter()
+                code = grpc.StatusCode.OK
+                try:
+                    enter(context)
+                    yield from behavior(request, context)
+                except errors.DomainError as exc:
+                    code = self._abort(exc, context, method)
+                except Exception as exc:
+                    code = self._unexpected(exc, context, method)
+                finally:
+                    self._observe(short, code, context, start)
+
+            return stream if streaming else unary
+
+        return wrap
+
+    def _abort(self, exc: errors.DomainError, context: grpc.ServicerContext, method: str) -> grpc.StatusCode:
+        code, status = status_for(exc)
+        if code != grpc.StatusCode.INVALID_ARGUMENT:
+            log.info("refused", extra={"method": method, "code": code.name, "reason": str(exc)})
+        context.abort_with_status(rpc_status.to_status(status))
+        return code  # pragma: no cover - abort raises
+
+    def _unexpected(self, exc: Exception, context: grpc.ServicerContext, method: str) -> grpc.StatusCode:
+        # context.abort raises a plain Exception after setting the code: that is not a crash.
+        set_code = _context_code(context)
+        if set_code is not None and set_code != grpc.StatusCode.OK:
+            raise exc
+        if isinstance(exc, grpc.RpcError) and hasattr(exc, "code"):
+            # A backend's answer to a call made on the caller's behalf: relayed as it came,
+            # field violations included, so the caller learns the line and the rule.
+            upstream = exc.code()
+            if upstream in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                context.abort(grpc.StatusCode.UNAVAILABLE, f"a backend is unavailable: {exc.details()}")
+            if upstream != grpc.StatusCode.INTERNAL:
+                trailing: Any = exc.trailing_metadata() or ()  # type: ignore[attr-defined]
+                context.set_trailing_metadata(tuple((k, v) for k, v in trailing if k == "grpc-status-details-bin"))
+                context.abort(upstream, exc.details() or upstream.name)
+        log.exception("unexpected error", extra={"method": method})
+        context.abort(grpc.StatusCode.INTERNAL, "internal error; the service logged the details")
+        return grpc.StatusCode.INTERNAL  # pragma: no cover - abort raises
+
+    def _observe(self, short: str, code: grpc.StatusCode, context: grpc.ServicerContext, start: float) -> None:
+        final = _context_code(context) or code
+        self.metrics.requests.labels(self.service, short, final.name).inc()
+        self.metrics.latency.labels(self.service, short).observe(time.perf_counter() - start)
+
+
+def _context_code(context: grpc.ServicerContext) -> grpc.StatusCode | None:
+    try:
+        code = context.code()  # type: ignore[attr-defined]
+    except (AttributeError, NotImplementedError):
+        return None
+    if isinstance(code, grpc.StatusCode):
+        return code
+    if isinstance(code, int):
+        return next((c for c in grpc.StatusCode if c.value[0] == code), None)
+    return None
+
+
+def create_server(
+    address: str,
+    *,
+    register: Callable[[grpc.Server], None],
+    service_names: Iterable[str],
+    interceptors: Iterable[grpc.ServerInterceptor] = (),
+    max_workers: int = 16,
+) -> tuple[grpc.Server, int, health.HealthServicer]:
+    """A started-ready server bound to address (":0" picks a port): servicers, health, reflection."""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="rpc"),
+        interceptors=list(interceptors),
+        options=[("grpc.max_receive_message_length", 64 * 1024 * 1024),
+                 ("grpc.max_send_message_length", 64 * 1024 * 1024),
+                 ("grpc.so_reuseport", 0)],
+    )
+    register(server)
+    health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = list(service_names)
+    reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError:
+        port = 0
+    if port == 0:
+        raise OSError(f"cannot listen on {address}: the port is taken or the address is not local")
+    for name in ["", *names]:
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return server, port, health_servicer
+
+
+def serve_until_signalled(server: grpc.Server, health_servicer: health.HealthServicer, *,
+                          grace: float = 5.0, on_stop: Callable[[], None] | None = None) -> None:
+    """Starts the server and blocks; SIGTERM/SIGINT → NOT_SERVING, then stop with grace."""
+    stop = threading.Event()
+
+    def handle(signum: int, _frame: Any) -> None:
+        log.info("stopping", extra={"signal": signal.Signals(signum).name})
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    server.start()
+    stop.wait()
+    health_servicer.enter_graceful_shutdown()
+    server.stop(grace).wait()
+    if on_stop is not None:
+        on_stop()
+

@@ -1,0 +1,757 @@
+"""The scheme (考核方案): a TOML file read into frozen, validated dataclasses (FORMATS.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, TypeVar, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from services.common.calendar import WorkCalendar
+from services.common.errors import FieldViolation, NotFound, SchemeInvalid
+from services.common.limits import LIMIT_UNITS, Limit, LimitUnit
+
+__all__ = [
+    "AGGREGATES",
+    "DIRECTIONS",
+    "KINDS",
+    "RULES",
+    "Accountability",
+    "AccountabilityKind",
+    "Errors",
+    "Grades",
+    "Incentives",
+    "Metric",
+    "MetricNotFound",
+    "Scheme",
+    "TaskType",
+    "Timeliness",
+    "check_applies_to",
+    "load_scheme",
+    "load_scheme_file",
+]
+
+KINDS = ("ratio", "value")
+AGGREGATES = ("sum", "mean", "max", "min", "last")
+DIRECTIONS = ("min", "max")
+RULES = ("threshold", "proportional", "linear")
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+class MetricNotFound(NotFound, KeyError):
+    """The scheme has no metric of that id."""
+
+    def __str__(self) -> str:
+        # KeyError quotes its argument; the message reads better as written.
+        return str(self.args[0]) if self.args else ""
+
+
+@dataclass(frozen=True)
+class TaskType:
+    """A kind of task and its time limit (时限)."""
+
+    id: str
+    name: str
+    limit: Limit
+    progress_every: Limit | None
+
+
+@dataclass(frozen=True)
+class Metric:
+    """An indicator (指标) with its rule, target and points."""
+
+    id: str
+    name: str
+    kind: str
+    aggregate: str | None
+    direction: str
+    rule: str
+    target: float
+    floor: float | None
+    points: float
+    applies_to: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Timeliness:
+    """Points and weights of 工作落实时效 (SCORING.md §4)."""
+
+    points: float
+    late_penalty_per_working_day: float
+    yellow_threshold: float
+    co_unit_weight: float
+    priority_weights: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class Errors:
+    """差错通报 deductions by severity, their cap and the 容错 mitigation factor."""
+
+    cap: float
+    mitigation_factor: float
+    deductions: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class Incentives:
+    """激励 points by level and their cap."""
+
+    cap: float
+    points: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class AccountabilityKind:
+    """One kind of 问责 record: its deduction and whether it vetoes (一票否决)."""
+
+    deduction: float
+    veto: bool
+
+
+@dataclass(frozen=True)
+class Accountability:
+    """问责 kinds and the cap on their deductions."""
+
+    cap: float
+    kinds: Mapping[str, AccountabilityKind]
+
+
+@dataclass(frozen=True)
+class Grades:
+    """Grade thresholds and the share of a category that may be excellent."""
+
+    excellent_min: float
+    excellent_quota: float
+    good_min: float
+    pass_min: float
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """A validated scheme, with its exact text and that text's SHA-256."""
+
+    id: str
+    name: str
+    year: int
+    timezone: str
+    extra_holidays: tuple[date, ...]
+    extra_workdays: tuple[date, ...]
+    task_types: Mapping[str, TaskType]
+    timeliness: Timeliness
+    metrics: tuple[Metric, ...]
+    errors: Errors
+    incentives: Incentives
+    accountability: Accountability
+    grades: Grades
+    appeal_window_working_days: int
+    text: str
+    sha256: str
+
+    def __hash__(self) -> int:
+        # The text determines everything else, and the mappings inside are not hashable.
+        return hash(self.sha256)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The scheme's time zone."""
+        return ZoneInfo(self.timezone)
+
+    def calendar(self) -> WorkCalendar:
+        """A new working-day calendar with this scheme's extra holidays and workdays."""
+        return WorkCalendar(extra_holidays=self.extra_holidays, extra_workdays=self.extra_workdays)
+
+    def metric(self, id: str) -> Metric:
+        """The metric of that id; MetricNotFound (a NotFound and a KeyError) when there is none."""
+        for m in self.metrics:
+            if m.id == id:
+                return m
+        raise MetricNotFound(f'scheme "{self.id}" has no metric "{id}"')
+
+
+def load_scheme(text: str, *, source: str = "scheme") -> Scheme:
+    """Parse and validate a scheme's TOML text; SchemeInvalid lists every violation found.
+
+    Required: ``[scheme] id, name, year``; in each task type ``limit``; in each metric ``id, kind,
+    rule, target, points`` (plus ``aggregate`` for kind value, ``floor`` for rule linear); and
+    when the section is present ``timeliness.points``, ``timeliness.late_penalty_per_working_day``,
+    ``errors.cap``, ``errors.mitigation_factor``, ``incentives.cap``, ``accountability.cap`` and
+    each accountability kind's ``deduction``.
+
+    Defaults: timezone Asia/Shanghai; extra_holidays/extra_workdays empty; a task type's or
+    metric's name is its id; no progress_every; direction ``min``; applies_to empty (every unit);
+    yellow_threshold 0.8; co_unit_weight 1.0; priority_weights ``{normal = 1.0}``; deductions,
+    incentive points and accountability kinds empty; veto false; grades excellent_min 90,
+    good_min 80, pass_min 60, excellent_quota 1.0 (no quota); appeal_window_working_days 5.
+    An absent [timeliness], [errors], [incentives] or [accountability] section assesses nothing
+    there: points and caps 0, mitigation_factor 1.
+
+    Violations name the key path, metrics indexed from 0: ``metrics[2].floor``. ``source`` names
+    the text in the violation of a TOML syntax error.
+    """
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise SchemeInvalid([FieldViolation(source, f"is not valid TOML: {e}")]) from None
+    v = _Validator()
+    scheme = _read_scheme(v, doc, text)
+    if v.violations:
+        raise SchemeInvalid(v.violations)
+    return scheme
+
+
+def load_scheme_file(path: str | Path) -> Scheme:
+    """Read and validate a scheme file; an unreadable or non-UTF-8 file is SchemeInvalid naming the path."""
+    p = Path(path)
+    try:
+        # utf-8-sig: Notepad on Windows, common in county offices, starts UTF-8 files with a BOM.
+        text = p.read_bytes().decode("utf-8-sig")
+    except OSError as e:
+        raise SchemeInvalid([FieldViolation(str(p), f"cannot be read: {e.strerror or e}")]) from None
+    except UnicodeDecodeError as e:
+        raise SchemeInvalid(
+            [FieldViolation(str(p), f"is not UTF-8 text: {e.reason} at byte {e.start}")]
+        ) from None
+    return load_scheme(text, source=str(p))
+
+
+def check_applies_to(scheme: Scheme, *, unit_ids: set[str], categories: set[str]) -> None:
+    """Refuse (SchemeInvalid) a scheme whose applies_to names a unit id or category that is not known."""
+    violations = [
+        FieldViolation(
+            f"metrics[{i}].applies_to[{j}]", f'"{name}" is neither a known unit id nor a unit category'
+        )
+        for i, m in enumerate(scheme.metrics)
+        for j, name in enumerate(m.applies_to)
+        if name not in unit_ids and name not in categories
+    ]
+    if violations:
+        raise SchemeInvalid(violations)
+
+
+# --- reading and validating -------------------------------------------------------------------
+
+_T = TypeVar("_T")
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_MISSING: Any = object()
+_TOP_KEYS = frozenset(
+    {
+        "scheme",
+        "calendar",
+        "task_types",
+        "timeliness",
+        "metrics",
+        "errors",
+        "incentives",
+        "accountability",
+        "grades",
+        "runs",
+    }
+)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _join(path: str, key: str) -> str:
+    name = key if _BARE_KEY.match(key) else '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{path}.{name}" if path else name
+
+
+def _type_name(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, datetime):
+        return "a date-time"
+    if isinstance(value, date):
+        return "a date"
+    return "a time"
+
+
+class _Validator:
+    """Reads typed values out of parsed TOML tables, recording a violation for each broken rule.
+
+    Every reader returns a usable placeholder after recording a violation, so that one pass
+    finds every violation of the file.
+    """
+
+    def __init__(self) -> None:
+        self.violations: list[FieldViolation] = []
+
+    def bad(self, path: str, rule: str) -> None:
+        self.violations.append(FieldViolation(path, rule))
+
+    def keys(self, table: Mapping[str, Any], path: str, allowed: frozenset[str] | set[str]) -> None:
+        for key in table:
+            if key not in allowed:
+                self.bad(_join(path, key), "unknown key")
+
+    def table(
+        self, parent: Mapping[str, Any], key: str, path: str, *, required: bool = False
+    ) -> dict[str, Any] | None:
+        """The sub-table under key, or None when it is absent (or not a table)."""
+        full = _join(path, key)
+        if key not in parent:
+            if required:
+                self.bad(full, "required section is missing")
+            return None
+        value = parent[key]
+        if not isinstance(value, dict):
+            self.bad(full, f"must be a table, not {_type_name(value)}")
+            return None
+        return value
+
+    def _get(
+        self,
+        table: Mapping[str, Any],
+        key: str,
+        path: str,
+        default: _T,
+        check: Callable[[Any, str], _T | None],
+        placeholder: _T,
+    ) -> _T:
+        full = _join(path, key)
+        if key not in table:
+            if default is _MISSING:
+                self.bad(full, "required key is missing")
+                return placeholder
+            return default
+        got = check(table[key], full)
+        return placeholder if got is None else got
+
+    def number(
+        self,
+        table: Mapping[str, Any],
+        key: str,
+        path: str,
+        *,
+        default: float = _MISSING,
+        minimum: float | None = None,
+        maximum: float | None = None,
+        positive: bool = False,
+    ) -> float:
+        def check(value: Any, full: str) -> float | None:
+            return self.check_number(value, full, minimum=minimum, maximum=maximum, positive=positive)
+
+        return self._get(table, key, path, default, check, 0.0)
+
+    def check_number(
+        self,
+        value: Any,
+        full: str,
+        *,
+        minimum: float | None = None,
+        maximum: float | None = None,
+        positive: bool = False,
+    ) -> float | None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.bad(full, f"must be a number, not {_type_name(value)}")
+            return None
+        x = float(value)
+        if not math.isfinite(x):
+            self.bad(full, "must be a finite number")
+            return None
+        if positive and x <= 0:
+            self.bad(full, f"must be greater than 0, got {value}")
+            return None
+        if minimum is not None and maximum is not None and not minimum <= x <= maximum:
+            self.bad(full, f"must be between {minimum:g} and {maximum:g}, got {value}")
+            return None
+        if minimum is not None and x < minimum:
+            self.bad(
+                full, "must not be negative" if minimum == 0 else f"must be at least {minimum:g}, got {value}"
+            )
+            return None
+        return x
+
+    def integer(
+        self,
+        table: Mapping[str, Any],
+        key: str,
+        path: str,
+        *,
+        default: int = _MISSING,
+        minimum: int | None = None,
+        maximum: int | None = None,
+    ) -> int:
+        def check(value: Any, full: str) -> int | None:
+            if isinstance(value, bool) or not isinstance(value, int):
+                self.bad(full, f"must be an integer, not {_type_name(value)}")
+                return None
+            if minimum is not None and value < minimum:
+                self.bad(full, f"must be at least {minimum}, got {value}")
+                return None
+            if maximum is not None and value > maximum:
+                self.bad(full, f"must be at most {maximum}, got {value}")
+                return None
+            return value
+
+        return self._get(table, key, path, default, check, minimum if minimum is not None else 0)
+
+    def string(
+        self,
+        table: Mapping[str, Any],
+        key: str,
+        path: str,
+        *,
+        default: str = _MISSING,
+        choices: tuple[str, ...] | None = None,
+    ) -> str:
+        def check(value: Any, full: str) -> str | None:
+            if not isinstance(value, str):
+                self.bad(full, f"must be a string, not {_type_name(value)}")
+                return None
+            if choices is not None and value not in choices:
+                self.bad(full, f'unknown value "{value}": must be one of {", ".join(choices)}')
+                return None
+            if not value.strip():
+                self.bad(full, "must not be empty")
+                return None
+            return value
+
+        return self._get(table, key, path, default, check, "")
+
+    def boolean(self, table: Mapping[str, Any], key: str, path: str, *, default: bool) -> bool:
+        def check(value: Any, full: str) -> bool | None:
+            if not isinstance(value, bool):
+                self.bad(full, f"must be true or false, not {_type_name(value)}")
+                return None
+            return value
+
+        return self._get(table, key, path, default, check, default)
+
+    def string_list(self, table: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
+        def check(value: Any, full: str) -> tuple[str, ...] | None:
+            if not isinstance(value, list):
+                self.bad(full, f"must be an array of strings, not {_type_name(value)}")
+                return None
+            out: list[str] = []
+            for j, item in enumerate(value):
+                if not isinstance(item, str) or not item.strip():
+                    self.bad(f"{full}[{j}]", "must be a non-empty string")
+                else:
+                    out.append(item)
+            return tuple(out)
+
+        return self._get(table, key, path, (), check, ())
+
+    def date_list(self, table: Mapping[str, Any], key: str, path: str) -> tuple[date, ...]:
+        def check(value: Any, full: str) -> tuple[date, ...] | None:
+            if not isinstance(value, list):
+                self.bad(full, f"must be an array of ISO dates, not {_type_name(value)}")
+                return None
+            out: list[date] = []
+            for j, item in enumerate(value):
+                d = self.check_date(item, f"{full}[{j}]")
+                if d is not None:
+                    out.append(d)
+            return tuple(out)
+
+        return self._get(table, key, path, (), check, ())
+
+    def check_date(self, item: Any, full: str) -> date | None:
+        if isinstance(item, date) and not isinstance(item, datetime):
+            return item
+        if isinstance(item, str):
+            try:
+                # fromisoformat also takes 20250606; the format says YYYY-MM-DD.
+                if not _ISO_DATE.match(item):
+                    raise ValueError(item)
+                return date.fromisoformat(item)
+            except ValueError:
+                self.bad(full, f'"{item}" is not a valid ISO date (YYYY-MM-DD)')
+                return None
+        self.bad(full, f"must be an ISO date, not {_type_name(item)}")
+        return None
+
+    def number_map(self, table: Mapping[str, Any] | None, key: str, path: str) -> dict[str, float]:
+        """A table of names to non-negative numbers (weights, deductions, points)."""
+        if table is None:
+            return {}
+        sub = self.table(table, key, path)
+        if sub is None:
+            return {}
+        out: dict[str, float] = {}
+        for name, value in sub.items():
+            x = self.check_number(value, _join(_join(path, key), name), minimum=0)
+            if x is not None:
+                out[name] = x
+        return out
+
+
+def _read_scheme(v: _Validator, doc: dict[str, Any], text: str) -> Scheme:
+    v.keys(doc, "", _TOP_KEYS)
+
+    head = v.table(doc, "scheme", "", required=True) or {}
+    v.keys(head, "scheme", {"id", "name", "year", "timezone"})
+    scheme_id = v.string(head, "id", "scheme")
+    name = v.string(head, "name", "scheme")
+    year = v.integer(head, "year", "scheme", minimum=1990, maximum=2100)
+    timezone = v.string(head, "timezone", "scheme", default=DEFAULT_TIMEZONE)
+    if "timezone" in head and isinstance(head["timezone"], str) and head["timezone"].strip():
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            v.bad(
+                "scheme.timezone", f'unknown time zone "{timezone}" (use an IANA name such as Asia/Shanghai)'
+            )
+            timezone = DEFAULT_TIMEZONE
+
+    cal = v.table(doc, "calendar", "") or {}
+    v.keys(cal, "calendar", {"extra_holidays", "extra_workdays"})
+    extra_holidays = v.date_list(cal, "extra_holidays", "calendar")
+    extra_workdays = v.date_list(cal, "extra_workdays", "calendar")
+
+    task_types = _read_task_types(v, doc)
+    timeliness = _read_timeliness(v, doc)
+    metrics = _read_metrics(v, doc)
+    errors = _read_errors(v, doc)
+    incentives = _read_incentives(v, doc)
+    accountability = _read_accountability(v, doc)
+    grades = _read_grades(v, doc)
+
+    runs = v.table(doc, "runs", "") or {}
+    v.keys(runs, "runs", {"appeal_window_working_days"})
+    appeal = v.integer(runs, "appeal_window_working_days", "runs", default=5, minimum=0)
+
+    return Scheme(
+        id=scheme_id,
+        name=name,
+        year=year,
+        timezone=timezone,
+        extra_holidays=tuple(sorted(set(extra_holidays))),
+        extra_workdays=tuple(sorted(set(extra_workdays))),
+        task_types=MappingProxyType(task_types),
+        timeliness=timeliness,
+        metrics=metrics,
+        errors=errors,
+        incentives=incentives,
+        accountability=accountability,
+        grades=grades,
+        appeal_window_working_days=appeal,
+        text=text,
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+    )
+
+
+def _read_limit(
+    v: _Validator, table: Mapping[str, Any], key: str, path: str, *, required: bool
+) -> Limit | None:
+    sub = v.table(table, key, path, required=required)
+    if sub is None:
+        return None
+    full = _join(path, key)
+    v.keys(sub, full, {"amount", "unit"})
+    amount = v.integer(sub, "amount", full, minimum=1)
+    unit = v.string(sub, "unit", full, choices=LIMIT_UNITS)
+    return Limit(amount=amount, unit=cast(LimitUnit, unit or "working_days"))
+
+
+def _read_task_types(v: _Validator, doc: Mapping[str, Any]) -> dict[str, TaskType]:
+    section = v.table(doc, "task_types", "") or {}
+    out: dict[str, TaskType] = {}
+    for type_id in section:
+        path = _join("task_types", type_id)
+        t = v.table(section, type_id, "task_types")
+        if t is None:
+            continue
+        v.keys(t, path, {"name", "limit", "progress_every"})
+        name = v.string(t, "name", path, default=type_id)
+        limit = _read_limit(v, t, "limit", path, required=True) or Limit(1, "working_days")
+        every = _read_limit(v, t, "progress_every", path, required=False)
+        out[type_id] = TaskType(id=type_id, name=name, limit=limit, progress_every=every)
+    return out
+
+
+def _read_timeliness(v: _Validator, doc: Mapping[str, Any]) -> Timeliness:
+    t = v.table(doc, "timeliness", "")
+    present = t is not None
+    t = t or {}
+    p = "timeliness"
+    v.keys(
+        t,
+        p,
+        {"points", "late_penalty_per_working_day", "yellow_threshold", "co_unit_weight", "priority_weights"},
+    )
+    weights = v.number_map(t, "priority_weights", p) if "priority_weights" in t else {"normal": 1.0}
+    return Timeliness(
+        points=v.number(t, "points", p, minimum=0, default=_MISSING if present else 0.0),
+        late_penalty_per_working_day=v.number(
+            t, "late_penalty_per_working_day", p, minimum=0, default=_MISSING if present else 0.0
+        ),
+        yellow_threshold=v.number(t, "yellow_threshold", p, minimum=0, maximum=1, default=0.8),
+        co_unit_weight=v.number(t, "co_unit_weight", p, minimum=0, default=1.0),
+        priority_weights=MappingProxyType(weights),
+    )
+
+
+_METRIC_KEYS = frozenset(
+    {"id", "name", "kind", "aggregate", "direction", "rule", "target", "floor", "points", "applies_to"}
+)
+
+
+def _read_metrics(v: _Validator, doc: Mapping[str, Any]) -> tuple[Metric, ...]:
+    if "metrics" not in doc:
+        return ()
+    raw = doc["metrics"]
+    if not isinstance(raw, list):
+        v.bad("metrics", f"must be an array of tables ([[metrics]]), not {_type_name(raw)}")
+        return ()
+    out: list[Metric] = []
+    seen: dict[str, int] = {}
+    for i, m in enumerate(raw):
+        p = f"metrics[{i}]"
+        if not isinstance(m, dict):
+            v.bad(p, f"must be a table, not {_type_name(m)}")
+            continue
+        v.keys(m, p, _METRIC_KEYS)
+        metric_id = v.string(m, "id", p)
+        if metric_id:
+            if metric_id in seen:
+                v.bad(f"{p}.id", f'duplicate metric id "{metric_id}" (also metrics[{seen[metric_id]}])')
+            else:
+                seen[metric_id] = i
+        name = v.string(m, "name", p, default=metric_id)
+        kind = v.string(m, "kind", p, choices=KINDS)
+        aggregate: str | None = None
+        if kind == "value":
+            if "aggregate" not in m:
+                v.bad(f"{p}.aggregate", 'required when kind = "value"')
+            else:
+                aggregate = v.string(m, "aggregate", p, choices=AGGREGATES) or None
+        elif "aggregate" in m and kind == "ratio":
+            v.bad(f"{p}.aggregate", 'applies only to kind = "value" (a ratio is Σ numerator / Σ denominator)')
+        direction = v.string(m, "direction", p, choices=DIRECTIONS, default="min")
+        rule = v.string(m, "rule", p, choices=RULES)
+        target = v.number(m, "target", p)
+        floor: float | None = None
+        if rule == "linear":
+            if "floor" not in m:
+                v.bad(f"{p}.floor", 'required when rule = "linear"')
+            else:
+                floor = v.number(m, "floor", p)
+                _check_floor(v, p, m, floor, target, direction)
+        elif "floor" in m and rule:
+            v.bad(f"{p}.floor", f'applies only to rule = "linear", not "{rule}"')
+        if rule == "proportional" and _is_number(m.get("target")) and target <= 0:
+            v.bad(f"{p}.target", f'must be greater than 0 for rule = "proportional", got {m["target"]}')
+        points = v.number(m, "points", p, minimum=0)
+        applies_to = v.string_list(m, "applies_to", p)
+        out.append(
+            Metric(
+                id=metric_id,
+                name=name,
+                kind=kind,
+                aggregate=aggregate,
+                direction=direction,
+                rule=rule,
+                target=target,
+                floor=floor,
+                points=points,
+                applies_to=applies_to,
+            )
+        )
+    return tuple(out)
+
+
+def _check_floor(
+    v: _Validator, p: str, m: Mapping[str, Any], floor: float, target: float, direction: str
+) -> None:
+    if not (_is_number(m.get("floor")) and _is_number(m.get("target"))):
+        return
+    if floor == target:
+        v.bad(f"{p}.floor", "must differ from target (the linear scale would have zero width)")
+    elif direction == "min" and floor > target:
+        v.bad(
+            f"{p}.floor",
+            f'must be below target for direction = "min" (higher is better), got {floor:g} > {target:g}',
+        )
+    elif direction == "max" and floor < target:
+        v.bad(
+            f"{p}.floor",
+            f'must be above target for direction = "max" (lower is better), got {floor:g} < {target:g}',
+        )
+
+
+def _read_errors(v: _Validator, doc: Mapping[str, Any]) -> Errors:
+    t = v.table(doc, "errors", "")
+    present = t is not None
+    t = t or {}
+    v.keys(t, "errors", {"cap", "mitigation_factor", "deductions"})
+    return Errors(
+        cap=v.number(t, "cap", "errors", minimum=0, default=_MISSING if present else 0.0),
+        mitigation_factor=v.number(
+            t, "mitigation_factor", "errors", minimum=0, maximum=1, default=_MISSING if present else 1.0
+        ),
+        deductions=MappingProxyType(v.number_map(t, "deductions", "errors")),
+    )
+
+
+def _read_incentives(v: _Validator, doc: Mapping[str, Any]) -> Incentives:
+    t = v.table(doc, "incentives", "")
+    present = t is not None
+    t = t or {}
+    v.keys(t, "incentives", {"cap", "points"})
+    return Incentives(
+        cap=v.number(t, "cap", "incentives", minimum=0, default=_MISSING if present else 0.0),
+        points=MappingProxyType(v.number_map(t, "points", "incentives")),
+    )
+
+
+def _read_accountability(v: _Validator, doc: Mapping[str, Any]) -> Accountability:
+    t = v.table(doc, "accountability", "")
+    present = t is not None
+    t = t or {}
+    v.keys(t, "accountability", {"cap", "kinds"})
+    cap = v.number(t, "cap", "accountability", minimum=0, default=_MISSING if present else 0.0)
+    kinds: dict[str, AccountabilityKind] = {}
+    section = v.table(t, "kinds", "accountability") or {}
+    for kind in section:
+        path = _join("accountability.kinds", kind)
+        k = v.table(section, kind, "accountability.kinds")
+        if k is None:
+            continue
+        v.keys(k, path, {"deduction", "veto"})
+        kinds[kind] = AccountabilityKind(
+            deduction=v.number(k, "deduction", path, minimum=0),
+            veto=v.boolean(k, "veto", path, default=False),
+        )
+    return Accountability(cap=cap, kinds=MappingProxyType(kinds))
+
+
+def _read_grades(v: _Validator, doc: Mapping[str, Any]) -> Grades:
+    t = v.table(doc, "grades", "") or {}
+    v.keys(t, "grades", {"excellent_min", "excellent_quota", "good_min", "pass_min"})
+    before = len(v.violations)
+    grades = Grades(
+        excellent_min=v.number(t, "excellent_min", "grades", default=90.0),
+        excellent_quota=v.number(t, "excellent_quota", "grades", minimum=0, maximum=1, default=1.0),
+        good_min=v.number(t, "good_min", "grades", default=80.0),
+        pass_min=v.number(t, "pass_min", "grades", default=60.0),
+    )
+    if len(v.violations) == before:
+        if grades.pass_min > grades.good_min:
+            v.bad("grades.pass_min", f"must not exceed good_min ({grades.pass_min:g} > {grades.good_min:g})")
+        if grades.good_min > grades.excellent_min:
+            v.bad(
+                "grades.good_min",
+                f"must not exceed excellent_min ({grades.good_min:g} > {grades.excellent_min:g})",
+            )
+    return grades

@@ -1,0 +1,72 @@
+"""Typed settings, read once from the command line and the environment; bad values fail fast."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_PORT_BASE = 50050
+DEFAULT_SCHEME = Path("schemes/default.toml")
+# The checkout's own preset, for a `kaohe serve` started outside the project folder.
+BUNDLED_SCHEME = Path(__file__).resolve().parents[2] / "schemes" / "default.toml"
+
+
+class ConfigError(Exception):
+    """A setting that makes the stack unable to start; the message is one line for the operator."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where everything lives and listens."""
+
+    data_dir: Path
+    port_base: int
+    scheme_path: Path
+    tasks_db_url: str
+    scoring_db_url: str
+    bind_host: str
+    gateway_bind_host: str
+    tasks_addr: str
+    scoring_addr: str
+
+    @property
+    def gateway_port(self) -> int:
+        return self.port_base
+
+    @property
+    def tasks_port(self) -> int:
+        return self.port_base + 1
+
+    @property
+    def scoring_port(self) -> int:
+        return self.port_base + 2
+
+    def metrics_port(self, service: str) -> int:
+        return self.port_base + 10 + {"gateway": 0, "tasks": 1, "scoring": 2}[service]
+
+
+def load(*, data_dir: str | None = None, port_base: int | None = None, scheme: str | None = None) -> Settings:
+    """Settings from explicit values, then KAOHE_* variables, then defaults."""
+    directory = Path(data_dir or os.environ.get("KAOHE_DATA_DIR") or "var").resolve()
+    try:
+        base = port_base if port_base is not None else int(os.environ.get("KAOHE_PORT_BASE", DEFAULT_PORT_BASE))
+    except ValueError:
+        raise ConfigError("KAOHE_PORT_BASE must be a whole number") from None
+    if not 1024 <= base <= 65500:
+        raise ConfigError(f"port base {base} must lie between 1024 and 65500")
+    scheme_path = Path(scheme or os.environ.get("KAOHE_SCHEME") or DEFAULT_SCHEME)
+    if not (scheme or os.environ.get("KAOHE_SCHEME")) and not scheme_path.exists():
+        scheme_path = BUNDLED_SCHEME
+    bind = os.environ.get("KAOHE_BIND_HOST", "127.0.0.1")
+    return Settings(
+        data_dir=directory,
+        port_base=base,
+        scheme_path=scheme_path.resolve(),
+        tasks_db_url=os.environ.get("KAOHE_TASKS_DB_URL") or f"sqlite:///{directory / 'tasks.db'}",
+        scoring_db_url=os.environ.get("KAOHE_SCORING_DB_URL") or f"sqlite:///{directory / 'scoring.db'}",
+        bind_host=bind,
+        gateway_bind_host=os.environ.get("KAOHE_GATEWAY_BIND_HOST", bind),
+        tasks_addr=os.environ.get("KAOHE_TASKS_ADDR") or f"127.0.0.1:{base + 1}",
+        scoring_addr=os.environ.get("KAOHE_SCORING_ADDR") or f"127.0.0.1:{base + 2}",
+    )

@@ -1,0 +1,393 @@
+"""The result table as the assessment office sends it: an Excel workbook built from a result document."""
+
+from __future__ import annotations
+
+import io
+import unicodedata
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.xml.functions import tostring
+
+__all__ = ["result_to_xlsx"]
+
+STATE_LABELS = {"draft": "草稿", "publicised": "公示中", "final": "已定档"}
+CATEGORY_LABELS = {"department": "部门", "township": "乡镇"}
+GRADE_LABELS = {"excellent": "优秀", "good": "良好", "fair": "一般", "poor": "较差"}
+STATUS_LABELS = {"met": "达标", "below": "未达标", "missing": "缺报", "not_applicable": "不适用"}
+ERROR_CATEGORY_LABELS = {
+    "meeting": "会议筹办",
+    "drafting": "文稿起草",
+    "implementation": "推动落实",
+    "information": "信息报送",
+    "other": "其他",
+}
+SEVERITY_LABELS = {"general": "一般", "serious": "较重", "grave": "严重"}
+LEVEL_LABELS = {"national": "国家级", "provincial": "省级", "municipal": "市级", "county": "县级"}
+ACCOUNTABILITY_LABELS = {
+    "interview": "约谈",
+    "circulated_criticism": "通报批评",
+    "admonishment": "诫勉",
+    "disciplinary": "党纪政务处分",
+}
+DECISION_LABELS = {"exempt": "免责", "mitigate": "减轻"}
+
+SCORE_FORMAT = "0.00"
+RANK_FORMAT = "0"
+RATIO_FORMAT = "0.00%"
+
+UNIT_HEADERS = (
+    "排名",
+    "单位代码",
+    "单位",
+    "等次",
+    "总分",
+    "时效得分",
+    "时效满分",
+    "指标得分",
+    "指标满分",
+    "基础分(百分制)",
+    "激励加分",
+    "差错扣分",
+    "问责扣分",
+    "一票否决",
+    "备注",
+)
+LINE_HEADERS = ("单位代码", "单位", "类别", "编号", "日期", "事项", "分值", "备注")
+METRIC_HEADERS = ("单位代码", "单位", "指标代码", "指标", "值", "目标", "状态", "得分", "满分")
+
+_HEADER_FONT = Font(bold=True)
+_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+_FALLBACK_TIME = datetime(2000, 1, 1)
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+_BAD_SHEET_CHARS = str.maketrans({c: "_" for c in "[]:*?/\\"})
+
+
+@dataclass(frozen=True)
+class _Cell:
+    """A value with its number format (None: General)."""
+
+    value: Any
+    number_format: str | None = None
+
+
+def result_to_xlsx(document: Mapping[str, Any]) -> bytes:
+    """The workbook (说明, one sheet per unit category, 加减分明细, 指标明细) of a result document, as bytes."""
+    units: list[Mapping[str, Any]] = list(document.get("units") or [])
+    categories = _categories(units)
+    wb = Workbook()
+    info = wb.active
+    info.title = "说明"
+    _fill(info, ("项目", "内容"), _info_rows(document, categories, units))
+
+    taken = {"说明", "加减分明细", "指标明细"}
+    ordered: list[Mapping[str, Any]] = []
+    for category in categories:
+        members = sorted((u for u in units if u.get("category") == category), key=_rank_key)
+        ordered.extend(members)
+        ws = wb.create_sheet(_sheet_title(CATEGORY_LABELS.get(category, category), taken))
+        _fill(ws, UNIT_HEADERS, (_unit_row(u) for u in members))
+
+    _fill(wb.create_sheet("加减分明细"), LINE_HEADERS, (row for u in ordered for row in _lines(u)))
+    _fill(wb.create_sheet("指标明细"), METRIC_HEADERS, (row for u in ordered for row in _metric_rows(u)))
+
+    fixed = _fixed_time(document.get("as_of"))
+    props = wb.properties
+    props.creator = "Kaohe 考核"
+    props.lastModifiedBy = "Kaohe 考核"
+    props.title = f"{document.get('scheme', '')} {document.get('year', '')} 年度考核结果".strip()
+    props.created = fixed
+    props.modified = fixed
+    buf = io.BytesIO()
+    wb.save(buf)
+    # openpyxl stamps "modified" with the clock on save and the zip entries with the local time;
+    # both are reset so that the same document always gives the same bytes.
+    props.modified = fixed
+    return _normalised_zip(buf.getvalue(), {"docProps/core.xml": tostring(props.to_tree())})
+
+
+# --- sheets -----------------------------------------------------------------------------------
+
+
+def _categories(units: Iterable[Mapping[str, Any]]) -> list[str]:
+    present = {str(u.get("category", "")) for u in units}
+    known = [c for c in CATEGORY_LABELS if c in present]
+    return known + sorted(present - set(known))
+
+
+def _rank_key(unit: Mapping[str, Any]) -> tuple[int, int, str]:
+    rank = unit.get("rank")
+    return (
+        (0, int(rank), str(unit.get("unit", "")))
+        if isinstance(rank, int | float)
+        else (1, 0, str(unit.get("unit")))
+    )
+
+
+def _sheet_title(name: str, taken: set[str]) -> str:
+    base = (name.translate(_BAD_SHEET_CHARS).strip("'") or "其他")[:31]
+    title, n = base, 2
+    while title in taken:
+        suffix = f"_{n}"
+        title, n = base[: 31 - len(suffix)] + suffix, n + 1
+    taken.add(title)
+    return title
+
+
+def _info_rows(
+    document: Mapping[str, Any], categories: Sequence[str], units: Sequence[Mapping[str, Any]]
+) -> list[tuple[Any, ...]]:
+    state = str(document.get("state", ""))
+    warnings = [w if isinstance(w, str) else str(w) for w in document.get("calendar_warnings") or []]
+    counts = "，".join(
+        f"{CATEGORY_LABELS.get(c, c)} {sum(1 for u in units if u.get('category') == c)} 个"
+        for c in categories
+    )
+    return [
+        ("考核方案", document.get("scheme", "")),
+        ("方案SHA-256", document.get("scheme_sha256", "")),
+        ("考核年度", _Cell(document.get("year"), RANK_FORMAT)),
+        ("截止时间", document.get("as_of", "")),
+        ("运行编号", document.get("run", "")),
+        ("状态", STATE_LABELS.get(state, state)),
+        ("日历提示", "；".join(warnings) if warnings else "无"),
+        ("参评单位", counts or "无"),
+        ("总分计算", "总分 = 基础分(百分制) + 激励加分 − 差错扣分 − 问责扣分，最低为0"),
+        (
+            "基础分计算",
+            "基础分 = 100 × (时效得分 + 指标得分) ÷ (时效满分 + 指标满分)；无考核事项的单位计100分",
+        ),
+        ("等次", "优秀、良好、一般、较差；被一票否决的单位定为较差，排在未被否决的单位之后"),
+    ]
+
+
+def _score(value: Any) -> _Cell:
+    return _Cell(
+        value if isinstance(value, int | float) and not isinstance(value, bool) else None, SCORE_FORMAT
+    )
+
+
+def _unit_row(u: Mapping[str, Any]) -> tuple[Any, ...]:
+    grade = str(u.get("grade", ""))
+    notes = []
+    if u.get("nothing_assessed"):
+        notes.append("未承担考核事项，基础分按100分计")
+    if u.get("veto"):
+        notes.append("一票否决")
+    rank = u.get("rank")
+    return (
+        _Cell(rank if isinstance(rank, int | float) else None, RANK_FORMAT),
+        u.get("unit", ""),
+        u.get("name", ""),
+        GRADE_LABELS.get(grade, grade),
+        _score(u.get("total")),
+        _score(u.get("timeliness_earned")),
+        _score(u.get("timeliness_max")),
+        _score(u.get("metrics_earned")),
+        _score(u.get("metrics_max")),
+        _score(u.get("base")),
+        _score(u.get("bonus")),
+        _score(u.get("error_deduction")),
+        _score(u.get("accountability_deduction")),
+        "是" if u.get("veto") else "否",
+        "；".join(notes),
+    )
+
+
+def _signed(points: Any, sign: int) -> _Cell:
+    if not isinstance(points, int | float) or isinstance(points, bool):
+        return _Cell(None, SCORE_FORMAT)
+    value = sign * float(points)
+    return _Cell(value if value else 0.0, SCORE_FORMAT)  # no "-0.00" in the sheet
+
+
+def _tolerance_note(tolerance: Mapping[str, Any] | None) -> str:
+    if not tolerance:
+        return ""
+    decision = str(tolerance.get("decision", ""))
+    return f"容错{DECISION_LABELS.get(decision, decision)}（{tolerance.get('id', '')}）"
+
+
+def _by_date(items: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return sorted(items, key=lambda x: (str(x.get("date", "")), str(x.get("id", ""))))
+
+
+def _cap_row(
+    head: tuple[str, str], label: str, cap: Mapping[str, Any] | None, sign: int
+) -> list[tuple[Any, ...]]:
+    """A line that takes back what a cap cuts off, so a unit's lines add up to its totals."""
+    if not cap:
+        return []
+    # "applied" is the amount that counts (min of sum and cap), not a flag: compare the sum with the cap.
+    total, limit = float(cap.get("sum", 0.0)), float(cap.get("cap", 0.0))
+    if total <= limit:
+        return []
+    note = f"合计{total:g}分，按上限{limit:g}分计"
+    return [(*head, label, "", "", "超出上限部分不计", _signed(total - limit, sign), note)]
+
+
+def _lines(u: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """Every bonus and deduction of a unit: bonuses positive, deductions negative, 容错 as notes."""
+    breakdown: Mapping[str, Any] = u.get("breakdown") or {}
+    caps: Mapping[str, Any] = breakdown.get("caps") or {}
+    head = (str(u.get("unit", "")), str(u.get("name", "")))
+    rows: list[tuple[Any, ...]] = []
+    tolerances: list[tuple[Any, ...]] = []
+
+    for e in _by_date(breakdown.get("errors") or []):
+        category, severity = str(e.get("category", "")), str(e.get("severity", ""))
+        what = f"差错通报（{ERROR_CATEGORY_LABELS.get(category, category)}，{SEVERITY_LABELS.get(severity, severity)}）"
+        tolerance = e.get("tolerance")
+        if e.get("voided"):
+            note = "申诉成立已撤销"
+        elif tolerance:
+            note = _tolerance_note(tolerance)
+            if tolerance.get("decision") == "mitigate":
+                note += f"，原扣{float(e.get('deduction', 0.0)):g}分"
+        else:
+            note = ""
+        rows.append(
+            (*head, "差错通报", e.get("id", ""), e.get("date", ""), what, _signed(e.get("points"), -1), note)
+        )
+        if tolerance:
+            decision = str(tolerance.get("decision", ""))
+            tolerances.append(
+                (
+                    *head,
+                    "容错",
+                    tolerance.get("id", ""),
+                    "",
+                    f"差错通报 {e.get('id', '')}",
+                    _Cell(None, SCORE_FORMAT),
+                    DECISION_LABELS.get(decision, decision),
+                )
+            )
+    rows.extend(_cap_row(head, "差错通报", caps.get("errors"), +1))
+
+    for i in _by_date(breakdown.get("incentives") or []):
+        level = str(i.get("level", ""))
+        what = f"激励（{LEVEL_LABELS.get(level, level)}）"
+        rows.append(
+            (*head, "激励", i.get("id", ""), i.get("date", ""), what, _signed(i.get("points"), +1), "")
+        )
+    rows.extend(_cap_row(head, "激励", caps.get("incentives"), -1))
+
+    for a in _by_date(breakdown.get("accountability") or []):
+        kind = str(a.get("kind", ""))
+        what = f"问责（{ACCOUNTABILITY_LABELS.get(kind, kind)}）"
+        note = "一票否决" if a.get("veto") else ""
+        rows.append(
+            (*head, "问责", a.get("id", ""), a.get("date", ""), what, _signed(a.get("points"), -1), note)
+        )
+    rows.extend(_cap_row(head, "问责", caps.get("accountability"), +1))
+
+    for t in breakdown.get("tasks") or []:
+        tolerance = t.get("tolerance")
+        if not tolerance:
+            continue
+        decision = str(tolerance.get("decision", ""))
+        credit = t.get("credit")
+        note = DECISION_LABELS.get(decision, decision) + (
+            f"，时效系数按{float(credit):.2f}计入时效得分" if isinstance(credit, int | float) else ""
+        )
+        tolerances.append(
+            (
+                *head,
+                "容错",
+                tolerance.get("id", ""),
+                "",
+                f"任务 {t.get('task', '')} 办理时效",
+                _Cell(None, SCORE_FORMAT),
+                note,
+            )
+        )
+    return rows + tolerances
+
+
+def _metric_rows(u: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    breakdown: Mapping[str, Any] = u.get("breakdown") or {}
+    rows: list[tuple[Any, ...]] = []
+    for m in breakdown.get("metrics") or []:
+        number_format = RATIO_FORMAT if m.get("kind") == "ratio" else None
+        status = str(m.get("status", ""))
+        value, target = m.get("value"), m.get("target")
+        rows.append(
+            (
+                u.get("unit", ""),
+                u.get("name", ""),
+                m.get("metric", ""),
+                m.get("name", m.get("metric", "")),
+                _Cell(value if isinstance(value, int | float) else None, number_format),
+                _Cell(target if isinstance(target, int | float) else None, number_format),
+                STATUS_LABELS.get(status, status),
+                _score(m.get("earned")),
+                _score(m.get("max")),
+            )
+        )
+    return rows
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+
+def _display_width(value: Any, number_format: str | None) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, float) or number_format in (SCORE_FORMAT, RATIO_FORMAT):
+        text = f"{float(value):.2f}" + ("%" if number_format == RATIO_FORMAT else "")
+    else:
+        text = str(value)
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _fill(ws: Any, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Header row (bold, frozen, filtered) then rows; numbers stay numbers; columns sized to their text."""
+    widths = [_display_width(h, None) for h in headers]
+    ws.append(list(headers))
+    for cell in ws[1]:
+        cell.font = _HEADER_FONT
+        cell.fill = _HEADER_FILL
+        cell.alignment = Alignment(horizontal="center", vertical="center")
+    for r, row in enumerate(rows, start=2):
+        for c, item in enumerate(row, start=1):
+            cell_value = item.value if isinstance(item, _Cell) else item
+            number_format = item.number_format if isinstance(item, _Cell) else None
+            cell = ws.cell(row=r, column=c, value=cell_value)
+            if number_format and cell_value is not None:
+                cell.number_format = number_format
+            widths[c - 1] = max(widths[c - 1], _display_width(cell_value, number_format))
+    for c, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(c)].width = min(60, max(8, width + 2))
+    ws.freeze_panes = "A2"
+    if ws.max_row > 1:
+        ws.auto_filter.ref = ws.dimensions
+
+
+def _fixed_time(as_of: Any) -> datetime:
+    """The workbook's created/modified stamp: the run's cutoff in UTC, so the bytes depend on the document only."""
+    if isinstance(as_of, str):
+        try:
+            moment = datetime.fromisoformat(as_of)
+        except ValueError:
+            return _FALLBACK_TIME
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        return moment.replace(microsecond=0)
+    return _FALLBACK_TIME
+
+
+def _normalised_zip(data: bytes, replace: Mapping[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            entry = zipfile.ZipInfo(info.filename, date_time=_ZIP_TIME)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = 0o644 << 16
+            dst.writestr(entry, replace.get(info.filename, src.read(info.filename)))
+    return out.getvalue()

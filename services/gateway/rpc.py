@@ -1,0 +1,70 @@
+"""GatewayService servicer: protobuf in, view, protobuf out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+from kaohe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+
+from services.common.clients import deadline
+from services.common.errors import PermissionDenied
+from services.common.rpc import current_identity
+from services.gateway.policy import GATEWAY, authorize, scoped_unit
+from services.gateway.proxy import Audit
+from services.gateway.use_cases import GatewayApp
+
+
+class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
+    """The aggregated views, each authorised through the policy table."""
+
+    def __init__(self, app: GatewayApp, audit: Audit) -> None:
+        self.app = app
+        self.audit = audit
+
+    def _allow(self, method: str, unit: str | None = None) -> str:
+        identity = current_identity()
+        try:
+            authorize(identity, GATEWAY + method)
+            return scoped_unit(identity, unit or "") if unit is not None else ""
+        except PermissionDenied as exc:
+            self.audit(identity, GATEWAY + method, "denied", str(exc))
+            raise
+
+    def WhoAmI(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._allow("WhoAmI")
+        identity = current_identity()
+        return gateway_pb2.Identity(subject=identity.subject, role=identity.role, unit=identity.unit,
+                                    expires_at=str(identity.expires_at))
+
+    def ImportLedger(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
+        self._allow("ImportLedger")
+        validate_only = False
+        pieces: list[bytes] = []
+        for index, message in enumerate(request_iterator):
+            if index == 0:
+                validate_only = message.validate_only
+            pieces.append(message.data)
+        reply = self.app.import_ledger(b"".join(pieces), identity=current_identity(), validate_only=validate_only,
+                                       timeout=deadline(context, 600.0))
+        if not validate_only:
+            self.audit(current_identity(), GATEWAY + "ImportLedger", "changed",
+                       f"lines={reply.lines} created={dict(reply.created)}")
+        return reply
+
+    def GetOverview(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._allow("GetOverview")
+        return self.app.overview(current_identity(), request.year, deadline(context))
+
+    def GetDashboard(self, request: Any, context: grpc.ServicerContext) -> Any:
+        unit = self._allow("GetDashboard", request.unit)
+        return self.app.dashboard(current_identity(), unit, request.year, deadline(context))
+
+    def GetRanking(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._allow("GetRanking")
+        return self.app.ranking(current_identity(), request.run, request.year, deadline(context))
+
+    def ExportRun(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._allow("ExportRun")
+        return self.app.export(current_identity(), request.run, deadline(context))

@@ -1,0 +1,94 @@
+"""Scoring metrics: indicators against their targets (computed at scrape), runs and their duration."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date, datetime
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from services.common.scheme import Metric
+from services.scoring.use_cases import ScoringApp
+
+log = logging.getLogger("kaohe.scoring.metrics")
+
+
+class RunMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.runs = Counter("kaohe_assessment_runs", "Assessment runs by the state they entered.", ["state"],
+                            registry=registry)
+        self.duration = Histogram("kaohe_assessment_run_duration_seconds", "Time to compute an assessment run.",
+                                  buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60), registry=registry)
+
+    def observe(self, state: str, seconds: float) -> None:
+        self.runs.labels(state).inc()
+        if state == "draft":
+            self.duration.observe(seconds)
+
+
+def target_due(metric: Metric, *, year: int, today: date) -> float:
+    """The target a unit should have reached by today: pro-rated for cumulative "at least" indicators.
+
+    A total summed over the year (调研天数: 60 a year) only reaches the annual target in December;
+    compared with the full target it would be "below target" all year, for every unit, and the
+    alert would say nothing. Against the share due by now it flags the units falling behind. The
+    share counts whole months, because readings are reported per month after it ends: January
+    expects nothing, February one twelfth, and once the year is over the full target. A ceiling
+    on a total (direction "max") is not pro-rated: the total only grows, so it is broken exactly
+    when it passes the annual ceiling, and warning earlier for a fast start would be noise.
+    """
+    if metric.kind != "value" or metric.aggregate != "sum" or metric.direction != "min":
+        return metric.target
+    months_complete = min(max((today.year - year) * 12 + today.month - 1, 0), 12)
+    return metric.target * months_complete / 12
+
+
+class IndicatorCollector(Collector):
+    """kaohe_indicator_value{unit,metric}, kaohe_indicator_target{metric,direction} (the share due by now),
+    kaohe_indicator_annual_target{metric,direction} and kaohe_indicator_info{metric,name,kind}."""
+
+    def __init__(self, app: ScoringApp, *, ttl_seconds: float = 10.0) -> None:
+        self.app = app
+        self.ttl = ttl_seconds
+        self._lock = threading.Lock()
+        self._cached: tuple[float, list[tuple[str, str, float]]] = (0.0, [])
+
+    def _values(self) -> list[tuple[str, str, float]]:
+        with self._lock:
+            stamp, cached = self._cached
+            if time.monotonic() - stamp > self.ttl:
+                try:
+                    cached = self.app.indicator_values()
+                except Exception:
+                    # A scrape must not fail because the tasks service is briefly away: the
+                    # ServiceDown alert covers that, and stale values are better than none.
+                    log.warning("indicator values unavailable", exc_info=True)
+                self._cached = (time.monotonic(), cached)
+            return cached
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        scheme = self.app.scheme
+        today = datetime.now(scheme.tz).date()
+        target = GaugeMetricFamily(
+            "kaohe_indicator_target",
+            "The target each indicator should have reached by now: the scheme's target, pro-rated by whole "
+            "months for totals summed over the year.", labels=["metric", "direction"])
+        annual = GaugeMetricFamily("kaohe_indicator_annual_target", "The scheme's annual target of each indicator.",
+                                   labels=["metric", "direction"])
+        # Alert summaries and dashboards join on it to show 民生支出占比 rather than the id.
+        info = GaugeMetricFamily("kaohe_indicator_info", "Each indicator's name and kind (value 1).",
+                                 labels=["metric", "name", "kind"])
+        for metric in scheme.metrics:
+            target.add_metric([metric.id, metric.direction], target_due(metric, year=scheme.year, today=today))
+            annual.add_metric([metric.id, metric.direction], metric.target)
+            info.add_metric([metric.id, metric.name, metric.kind], 1)
+        value = GaugeMetricFamily("kaohe_indicator_value", "Each unit's annual indicator value so far.",
+                                  labels=["unit", "metric"])
+        for unit, metric_id, number in self._values():
+            value.add_metric([unit, metric_id], number)
+        yield from (target, annual, info, value)

@@ -1,0 +1,164 @@
+"""Validation of the assessment records of FORMATS.md against the scheme: pure, no I/O."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from services.common.errors import FieldViolation, InvalidArgument
+from services.common.scheme import Scheme
+from services.common.timeutil import parse_date, parse_period
+
+KINDS = ("error_report", "metric_reading", "incentive", "tolerance", "accountability", "appeal")
+KIND_LABELS = {"error_report": "差错通报", "metric_reading": "指标值", "incentive": "激励", "tolerance": "容错纠错",
+               "accountability": "问责", "appeal": "申诉"}
+ERROR_CATEGORIES = ("meeting", "drafting", "implementation", "information", "other")
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$")
+
+_FIELDS: dict[str, tuple[set[str], set[str]]] = {
+    "error_report": ({"id", "unit", "date", "category", "severity", "description"}, set()),
+    "metric_reading": ({"unit", "metric", "period"}, {"value", "numerator", "denominator"}),
+    "incentive": ({"id", "unit", "date", "level", "reason"}, set()),
+    "tolerance": ({"id", "unit", "target_type", "target", "decision", "date", "reason"}, set()),
+    "accountability": ({"id", "unit", "date", "kind", "reason"}, set()),
+    "appeal": ({"id", "error_report", "date", "reason"}, {"upheld"}),
+}
+
+
+@dataclass(frozen=True)
+class Record:
+    """One validated record: what identifies it, whom it concerns, and its fields as stored."""
+
+    kind: str
+    rid: str
+    unit: str
+    year: int
+    payload: dict[str, Any]
+    line: int = 0
+
+    def canonical(self) -> str:
+        return json.dumps(self.payload, sort_keys=True, ensure_ascii=False)
+
+
+def _where(line: int, name: str) -> str:
+    return f"line {line}: {name}" if line else name
+
+
+def _fail(line: int, name: str, rule: str) -> InvalidArgument:
+    return InvalidArgument([FieldViolation(_where(line, name), rule)])
+
+
+def _text(obj: dict[str, Any], name: str, line: int, max_len: int = 2000) -> str:
+    value = obj.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(line, name, "must be a non-empty string")
+    if len(value) > max_len:
+        raise _fail(line, name, f"must be at most {max_len} characters")
+    return value
+
+
+def _ident(obj: dict[str, Any], name: str, line: int) -> str:
+    value = _text(obj, name, line, 64)
+    if not ID_PATTERN.match(value):
+        raise _fail(line, name, "must be an id of letters, digits and _ . : - (at most 64)")
+    return value
+
+
+def _choice(obj: dict[str, Any], name: str, line: int, allowed: Any, what: str) -> str:
+    value = obj.get(name)
+    if not isinstance(value, str) or value not in allowed:
+        raise _fail(line, name, f"unknown {what} {value!r}; known: {', '.join(sorted(allowed))}")
+    return value
+
+
+def _number(obj: dict[str, Any], name: str, line: int) -> float:
+    value = obj.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _fail(line, name, "must be a number")
+    if not math.isfinite(value):
+        raise _fail(line, name, "must be a finite number")
+    if value < 0:
+        raise _fail(line, name, "must not be negative")
+    return float(value)
+
+
+def _date(obj: dict[str, Any], name: str, line: int) -> str:
+    try:
+        return parse_date(obj.get(name), field=name).isoformat()
+    except InvalidArgument as exc:
+        raise _fail(line, name, exc.violations[0].description) from None
+
+
+def parse_record(kind: str, obj: dict[str, Any], scheme: Scheme, *, line: int = 0) -> Record:
+    """A record checked field by field against FORMATS.md and the scheme; raises InvalidArgument."""
+    if kind not in _FIELDS:
+        raise _fail(line, "type", f"{kind!r} is not an assessment record type ({', '.join(KINDS)})")
+    required, optional = _FIELDS[kind]
+    present = set(obj) - {"type"}
+    for name in sorted(required - present):
+        raise _fail(line, name, f"is required for a {kind} record")
+    for name in sorted(present - required - optional):
+        raise _fail(line, name, f"is not a field of a {kind} record")
+    if kind == "metric_reading":
+        return _reading(obj, scheme, line)
+    rid = _ident(obj, "id", line)
+    day = _date(obj, "date", line)
+    payload: dict[str, Any] = {"id": rid, "date": day}
+    unit = ""
+    if kind != "appeal":
+        unit = payload["unit"] = _ident(obj, "unit", line)
+    if kind == "error_report":
+        payload["category"] = _choice(obj, "category", line, ERROR_CATEGORIES, "category")
+        payload["severity"] = _choice(obj, "severity", line, scheme.errors.deductions, "severity")
+        payload["description"] = _text(obj, "description", line)
+    elif kind == "incentive":
+        payload["level"] = _choice(obj, "level", line, scheme.incentives.points, "level")
+        payload["reason"] = _text(obj, "reason", line)
+    elif kind == "tolerance":
+        payload["target_type"] = _choice(obj, "target_type", line, ("task", "error_report"), "target_type")
+        payload["target"] = _ident(obj, "target", line)
+        payload["decision"] = _choice(obj, "decision", line, ("exempt", "mitigate"), "decision")
+        payload["reason"] = _text(obj, "reason", line)
+    elif kind == "accountability":
+        payload["kind"] = _choice(obj, "kind", line, scheme.accountability.kinds, "accountability kind")
+        payload["reason"] = _text(obj, "reason", line)
+    elif kind == "appeal":
+        payload["error_report"] = _ident(obj, "error_report", line)
+        upheld = obj.get("upheld")
+        if upheld is not None and not isinstance(upheld, bool):
+            raise _fail(line, "upheld", "must be true or false")
+        payload["upheld"] = upheld
+        payload["reason"] = _text(obj, "reason", line)
+    return Record(kind, rid, unit, int(day[:4]), payload, line)
+
+
+def _reading(obj: dict[str, Any], scheme: Scheme, line: int) -> Record:
+    unit = _ident(obj, "unit", line)
+    metric_id = _choice(obj, "metric", line, {m.id for m in scheme.metrics}, "metric")
+    metric = scheme.metric(metric_id)
+    try:
+        period = parse_period(obj.get("period"), field="period")
+    except InvalidArgument as exc:
+        raise _fail(line, "period", exc.violations[0].description) from None
+    payload: dict[str, Any] = {"unit": unit, "metric": metric_id, "period": period}
+    if metric.kind == "ratio":
+        if "value" in obj:
+            raise _fail(line, "value", f"{metric_id} is a ratio: give numerator and denominator, not value")
+        for name in ("numerator", "denominator"):
+            if name not in obj:
+                raise _fail(line, name, f"is required for the ratio metric {metric_id}")
+        numerator, denominator = _number(obj, "numerator", line), _number(obj, "denominator", line)
+        if numerator > denominator:
+            raise _fail(line, "numerator", f"{numerator:g} exceeds the denominator {denominator:g}: "
+                        f"{metric_id} is a share")
+        payload |= {"numerator": numerator, "denominator": denominator}
+    else:
+        if "numerator" in obj or "denominator" in obj:
+            raise _fail(line, "numerator", f"{metric_id} is a value metric: give value, not a ratio")
+        if "value" not in obj:
+            raise _fail(line, "value", f"is required for the value metric {metric_id}")
+        payload["value"] = _number(obj, "value", line)
+    return Record("metric_reading", f"{unit}/{metric_id}/{period}", unit, int(period[:4]), payload, line)

@@ -1,0 +1,77 @@
+"""The scoring service's tables: schemes, assessment records, runs."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from services.common.db import requests_table
+
+metadata = MetaData()
+
+schemes = Table(
+    "schemes",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("id", String(128), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# Every assessment input of FORMATS.md (error_report, metric_reading, incentive, tolerance,
+# accountability, appeal) as one row: its kind, its id, its unit, its year and its fields.
+records = Table(
+    "records",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("rid", String(200), nullable=False),
+    Column("unit", String(64), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("voided", Boolean, nullable=False, default=False),
+    Column("void_reason", Text, nullable=False, default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    UniqueConstraint("kind", "rid", name="uq_records_kind_rid"),
+    Index("ix_records_kind_year", "kind", "year"),
+    Index("ix_records_unit", "unit"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("scheme_sha256", String(64), nullable=False),
+    Column("scheme_id", String(128), nullable=False),
+    Column("as_of", BigInteger, nullable=False),
+    Column("input_digest", String(64), nullable=False),
+    Column("supersedes", String(64), nullable=False, default=""),
+    Column("superseded_by", String(64), nullable=False, default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("published_at", BigInteger, nullable=True),
+    Column("finalized_at", BigInteger, nullable=True),
+    Column("appeal_deadline", BigInteger, nullable=True),
+    Column("duration_seconds", Float, nullable=False, default=0.0),
+    Column("document", Text, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Index("ix_runs_year", "year", "created_at"),
+)
+
+requests = requests_table(metadata)

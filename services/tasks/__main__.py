@@ -1,0 +1,53 @@
+"""Composition root of the tasks service: database, scheme, servicer, server."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health
+from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
+from prometheus_client import CollectorRegistry
+
+from services.common.auth import Keys, internal_authenticator
+from services.common.db import Database, migrate
+from services.common.rpc import RpcMetrics, ServiceInterceptor, create_server
+from services.common.scheme import Scheme
+from services.tasks.metrics import LedgerCollector
+from services.tasks.rpc import TasksServicer
+from services.tasks.use_cases import TasksApp
+
+SERVICE_NAME = tasks_pb2.DESCRIPTOR.services_by_name["TasksService"].full_name
+MIGRATIONS = Path(__file__).resolve().parent / "storage" / "migrations"
+log = logging.getLogger("kaohe.tasks")
+
+
+@dataclass
+class Running:
+    server: grpc.Server
+    port: int
+    health: health.HealthServicer
+    app: TasksApp
+    db: Database
+    registry: CollectorRegistry
+
+
+def create(*, address: str, db_url: str, scheme: Scheme, keys: Keys) -> Running:
+    """A tasks server bound to address, its schema migrated; not yet started."""
+    db = Database(db_url)
+    db.check()
+    migrate(db, MIGRATIONS, service="tasks")
+    app = TasksApp(db, scheme)
+    registry = CollectorRegistry()
+    registry.register(LedgerCollector(app))
+    interceptor = ServiceInterceptor(service="tasks", metrics=RpcMetrics(registry),
+                                     authenticate=internal_authenticator(keys))
+
+    def register(server: grpc.Server) -> None:
+        tasks_pb2_grpc.add_TasksServiceServicer_to_server(TasksServicer(app), server)
+
+    server, port, health_servicer = create_server(address, register=register, service_names=[SERVICE_NAME],
+                                                  interceptors=[interceptor])
+    return Running(server, port, health_servicer, app, db, registry)

@@ -1,0 +1,315 @@
+"""The closed loop of a task: 立项 → 交办 → 承办 → 反馈 → 核查 → 销号, replayed from its events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from services.common.errors import FieldViolation, InvalidArgument, InvalidTransition, PermissionDenied
+
+__all__ = [
+    "KIND_LABELS",
+    "OPEN_STATES",
+    "STATE_LABELS",
+    "Event",
+    "Kind",
+    "Replay",
+    "State",
+    "check_actor",
+    "holder",
+    "next_state",
+    "replay",
+    "report_that_counts",
+]
+
+
+class State(StrEnum):
+    """Where a task stands in the closed loop."""
+
+    CREATED = "created"
+    ASSIGNED = "assigned"
+    ACCEPTED = "accepted"
+    REPORTED = "reported"
+    VERIFIED = "verified"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+class Kind(StrEnum):
+    """What a task event does."""
+
+    CREATE = "create"
+    ASSIGN = "assign"
+    ACCEPT = "accept"
+    PROGRESS = "progress"
+    REPORT = "report"
+    REJECT = "reject"
+    VERIFY = "verify"
+    CLOSE = "close"
+    CANCEL = "cancel"
+
+
+STATE_LABELS: dict[State, str] = {
+    State.CREATED: "已立项",
+    State.ASSIGNED: "已交办",
+    State.ACCEPTED: "承办中",
+    State.REPORTED: "已反馈",
+    State.VERIFIED: "已核查",
+    State.CLOSED: "已销号",
+    State.CANCELLED: "已撤销",
+}
+
+KIND_LABELS: dict[Kind, str] = {
+    Kind.CREATE: "立项",
+    Kind.ASSIGN: "交办",
+    Kind.ACCEPT: "承办",
+    Kind.PROGRESS: "进展",
+    Kind.REPORT: "反馈",
+    Kind.REJECT: "退回",
+    Kind.VERIFY: "核查",
+    Kind.CLOSE: "销号",
+    Kind.CANCEL: "撤销",
+}
+
+OPEN_STATES: frozenset[State] = frozenset(State) - {State.CLOSED, State.CANCELLED}
+
+# The state an event leads to does not depend on where it comes from; only whether it is
+# allowed does. (replay() keeps a rejected re-report's predecessor current, see there.)
+_TARGET: dict[Kind, State] = {
+    Kind.CREATE: State.CREATED,
+    Kind.ASSIGN: State.ASSIGNED,
+    Kind.ACCEPT: State.ACCEPTED,
+    Kind.PROGRESS: State.ACCEPTED,
+    Kind.REPORT: State.REPORTED,
+    Kind.VERIFY: State.VERIFIED,
+    Kind.REJECT: State.ACCEPTED,
+    Kind.CLOSE: State.CLOSED,
+    Kind.CANCEL: State.CANCELLED,
+}
+
+_STRICT_FROM: dict[Kind, frozenset[State]] = {
+    Kind.CREATE: frozenset(),
+    Kind.ASSIGN: frozenset({State.CREATED}),
+    Kind.ACCEPT: frozenset({State.ASSIGNED}),
+    Kind.PROGRESS: frozenset({State.ACCEPTED}),
+    Kind.REPORT: frozenset({State.ACCEPTED}),
+    Kind.VERIFY: frozenset({State.REPORTED}),
+    Kind.REJECT: frozenset({State.REPORTED, State.VERIFIED}),
+    Kind.CLOSE: frozenset({State.VERIFIED}),
+    Kind.CANCEL: OPEN_STATES,
+}
+
+# Offices keep ledgers loosely (FORMATS.md): a progress or report implies the accept nobody
+# wrote down, a unit may re-report before verification, and a task may be closed straight away.
+_LENIENT_FROM: dict[Kind, frozenset[State]] = {
+    **_STRICT_FROM,
+    Kind.PROGRESS: frozenset({State.ASSIGNED, State.ACCEPTED}),
+    Kind.REPORT: frozenset({State.ASSIGNED, State.ACCEPTED, State.REPORTED}),
+    Kind.CLOSE: frozenset({State.ASSIGNED, State.ACCEPTED, State.REPORTED, State.VERIFIED}),
+}
+
+_ORDER = list(State)
+
+
+def _describe(state: State) -> str:
+    return f"{STATE_LABELS[state]} ({state})"
+
+
+def _article(kind: Kind) -> str:
+    return "an" if kind.value[0] in "aeiou" else "a"
+
+
+def _rule(kind: Kind, allowed: frozenset[State]) -> str:
+    if kind is Kind.CREATE:
+        return "a create only starts a task"
+    if kind in (Kind.VERIFY, Kind.REJECT):
+        return f"a {kind} needs an unrejected report before it"
+    names = [_describe(s) for s in sorted(allowed, key=_ORDER.index)]
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+    return f"{_article(kind)} {kind} needs a task that is {listed}"
+
+
+def next_state(state: State | None, kind: Kind, *, lenient: bool) -> State:
+    """The state after an event of kind, from state (None: the task has no events yet)."""
+    kind = Kind(kind)
+    if state is None:
+        if kind is Kind.CREATE:
+            return State.CREATED
+        raise InvalidTransition("a task's history starts with a create; the task has no events yet")
+    state = State(state)
+    if state not in OPEN_STATES:
+        raise InvalidTransition(f"nothing follows a close or a cancel; the task is {_describe(state)}")
+    allowed = (_LENIENT_FROM if lenient else _STRICT_FROM)[kind]
+    if state not in allowed:
+        raise InvalidTransition(f"{_rule(kind, allowed)}; the task is {_describe(state)}")
+    return _TARGET[kind]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One recorded step of a task's history; seq is the order it was recorded in."""
+
+    seq: int
+    kind: Kind
+    at: datetime
+    by: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What a task's history adds up to."""
+
+    state: State
+    reported_at: datetime | None
+    rejected: frozenset[int]
+    accepted_at: datetime | None
+    verified_at: datetime | None
+    closed_at: datetime | None
+    cancelled_at: datetime | None
+
+
+def _name(event: Event) -> str:
+    return f"event {event.seq} ({event.kind} at {event.at.isoformat()})"
+
+
+def _ordered(events: Iterable[Event]) -> list[Event]:
+    """Events by instant, ties in recorded order, after checking they can be ordered at all."""
+    events = list(events)
+    seen: set[int] = set()
+    for event in events:
+        if event.at.tzinfo is None or event.at.utcoffset() is None:
+            raise InvalidArgument(
+                FieldViolation(
+                    "at", f"must carry a time zone offset (event {event.seq}: {event.at.isoformat()})"
+                )
+            )
+        if event.seq in seen:
+            raise InvalidArgument(FieldViolation("seq", f"must be unique (event {event.seq} appears twice)"))
+        seen.add(event.seq)
+    return sorted(events, key=lambda e: (e.at, e.seq))
+
+
+def replay(events: Iterable[Event], *, lenient: bool) -> Replay:
+    """Replay a task's whole history, from its create, in order of (at, seq)."""
+    ordered = _ordered(events)
+    if not ordered:
+        raise InvalidArgument(FieldViolation("events", "must start with a create"))
+    assign = next((e for e in ordered if e.kind == Kind.ASSIGN), None)
+    if assign is not None:
+        for event in ordered:
+            if event.at < assign.at and event.kind != Kind.CREATE:
+                raise InvalidArgument(
+                    FieldViolation(
+                        "at",
+                        f"must not be before assigned_at ({_name(event)}; assigned at {assign.at.isoformat()})",
+                    )
+                )
+
+    state: State | None = None
+    reports: list[Event] = []  # unrejected reports, latest last
+    rejected: set[int] = set()
+    accepted_at: datetime | None = None
+    verified_at: datetime | None = None
+    closed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    for event in ordered:
+        try:
+            after = next_state(state, event.kind, lenient=lenient)
+        except InvalidTransition as exc:
+            raise InvalidTransition(f"{_name(event)}: {exc}") from exc
+        if after in (State.ACCEPTED, State.REPORTED) and accepted_at is None:
+            accepted_at = event.at
+        if event.kind == Kind.REPORT:
+            reports.append(event)
+        elif event.kind == Kind.REJECT:
+            rejected.add(reports.pop().seq)
+            verified_at = None
+            # A rejected re-report leaves the earlier report standing, and with it the task
+            # waiting for verification; this keeps "reported or verified" the same as "has an
+            # unrejected report", which is what lenient verify and reject ask for.
+            if reports:
+                after = State.REPORTED
+        elif event.kind == Kind.VERIFY:
+            verified_at = event.at
+        elif event.kind == Kind.CLOSE:
+            closed_at = event.at
+        elif event.kind == Kind.CANCEL:
+            cancelled_at = event.at
+        state = after
+    assert state is not None  # the loop ran at least once
+    return Replay(
+        state=state,
+        reported_at=reports[-1].at if reports else None,
+        rejected=frozenset(rejected),
+        accepted_at=accepted_at,
+        verified_at=verified_at,
+        closed_at=closed_at,
+        cancelled_at=cancelled_at,
+    )
+
+
+def report_that_counts(events: Iterable[Event], *, as_of: datetime) -> datetime | None:
+    """The instant of the latest report at or before as_of that no reject, at any time, rejected (SCORING.md §4)."""
+    if as_of.tzinfo is None or as_of.utcoffset() is None:
+        raise InvalidArgument(FieldViolation("as_of", "must carry a time zone offset"))
+    ordered = _ordered(events)
+    unrejected: list[Event] = []
+    rejected: set[int] = set()
+    for event in ordered:
+        if event.kind == Kind.REPORT:
+            unrejected.append(event)
+        elif event.kind == Kind.REJECT and unrejected:
+            rejected.add(unrejected.pop().seq)
+    standing = [e for e in ordered if e.kind == Kind.REPORT and e.seq not in rejected and e.at <= as_of]
+    return standing[-1].at if standing else None
+
+
+_SUPERVISOR_KINDS = frozenset({Kind.CREATE, Kind.ASSIGN, Kind.VERIFY, Kind.REJECT, Kind.CLOSE, Kind.CANCEL})
+_LEAD_KINDS = frozenset({Kind.ACCEPT, Kind.PROGRESS, Kind.REPORT})
+_CO_UNIT_KINDS = frozenset({Kind.PROGRESS})
+
+
+def check_actor(kind: Kind, *, role: str, unit: str | None, lead_unit: str, co_units: Sequence[str]) -> None:
+    """Raise PermissionDenied unless a caller of role (and unit) may record an event of kind on this task."""
+    kind = Kind(kind)
+    what = f"{_article(kind)} {kind} ({KIND_LABELS[kind]})"
+    if role == "office":
+        return
+    if role == "supervisor":
+        if kind in _SUPERVISOR_KINDS:
+            return
+        raise PermissionDenied(f"role supervisor may not record {what}; the lead unit does")
+    if role == "department":
+        if kind not in _LEAD_KINDS:
+            raise PermissionDenied(
+                f"role department may not record {what}; the supervisor or the office does"
+            )
+        if unit is None:
+            raise PermissionDenied(f"role department without a unit may not record {what}")
+        if unit == lead_unit:
+            return
+        if kind in _CO_UNIT_KINDS and unit in co_units:
+            return
+        if kind in _CO_UNIT_KINDS:
+            raise PermissionDenied(
+                f"unit {unit} may not record {what} on a task led by {lead_unit}: it is neither lead nor co-unit"
+            )
+        raise PermissionDenied(
+            f"unit {unit} may not record {what} on a task led by {lead_unit}: only the lead unit may"
+        )
+    if role == "viewer":
+        raise PermissionDenied(f"role viewer may not record {what}: viewers only read")
+    raise PermissionDenied(f"unknown role {role!r} may not record {what}")
+
+
+def holder(state: State, *, lead_unit: str) -> str:
+    """Who has the task now: the lead unit until it reports, then the supervisor; nobody once it is done."""
+    state = State(state)
+    if state in (State.CREATED, State.ASSIGNED, State.ACCEPTED):
+        return lead_unit
+    if state in (State.REPORTED, State.VERIFIED):
+        return "supervisor"
+    return ""

@@ -1,0 +1,182 @@
+"""Validation of the task side of a ledger file (unit, task, task_event lines): pure, no I/O."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from services.common.errors import FieldViolation, InvalidArgument
+from services.common.scheme import Scheme
+from services.common.timeutil import parse_instant, to_epoch
+from services.tasks.domain import Kind
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$")
+EVENT_KINDS = ("accept", "progress", "report", "reject", "verify", "close", "cancel")
+FIELDS = {
+    "unit": ({"type", "id", "name", "category"}, {"type", "id", "name", "category"}),
+    "task": ({"type", "id", "title", "task_type", "lead_unit", "assigned_at"},
+             {"type", "id", "title", "task_type", "lead_unit", "co_units", "priority", "assigned_at", "due_at",
+              "source"}),
+    "task_event": ({"type", "task", "kind", "at"}, {"type", "task", "kind", "at", "by", "note"}),
+}
+
+
+@dataclass(frozen=True)
+class UnitRecord:
+    line: int
+    id: str
+    name: str
+    category: str
+
+    def canonical(self) -> str:
+        return json.dumps({"id": self.id, "name": self.name, "category": self.category}, sort_keys=True,
+                          ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    line: int
+    id: str
+    title: str
+    task_type: str
+    lead_unit: str
+    co_units: tuple[str, ...]
+    priority: str
+    assigned_at: datetime
+    due_at: datetime | None
+    source: str
+
+    def canonical(self) -> str:
+        """The record as compared on re-import: instants as epoch seconds, defaults filled in."""
+        return json.dumps({
+            "id": self.id, "title": self.title, "task_type": self.task_type, "lead_unit": self.lead_unit,
+            "co_units": list(self.co_units), "priority": self.priority,
+            "assigned_at": to_epoch(self.assigned_at),
+            "due_at": to_epoch(self.due_at) if self.due_at else None, "source": self.source,
+        }, sort_keys=True, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    line: int
+    task: str
+    kind: Kind
+    at: datetime
+    by: str
+    note: str
+
+    def key(self) -> tuple[str, str, int, str, str]:
+        """What makes two events the same event, so a re-import stores nothing twice."""
+        return (self.task, self.kind.value, to_epoch(self.at), self.by, self.note)
+
+
+@dataclass
+class Parsed:
+    units: list[UnitRecord] = field(default_factory=list)
+    tasks: list[TaskRecord] = field(default_factory=list)
+    events: list[EventRecord] = field(default_factory=list)
+
+
+def _fail(line: int, name: str, rule: str) -> InvalidArgument:
+    return InvalidArgument([FieldViolation(f"line {line}: {name}", rule)])
+
+
+def _text(obj: dict[str, Any], name: str, line: int, *, required: bool = True, max_len: int = 2000) -> str:
+    value = obj.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise _fail(line, name, "must be a non-empty string")
+    if len(value) > max_len:
+        raise _fail(line, name, f"must be at most {max_len} characters")
+    return value
+
+
+def _ident(obj: dict[str, Any], name: str, line: int) -> str:
+    value = _text(obj, name, line, max_len=64)
+    if not ID_PATTERN.match(value):
+        raise _fail(line, name, "must be an id of letters, digits and _ . : - (at most 64)")
+    return value
+
+
+def check_fields(obj: dict[str, Any], line: int) -> None:
+    """Required fields present, no unknown field."""
+    required, allowed = FIELDS[obj["type"]]
+    for name in sorted(required - obj.keys()):
+        raise _fail(line, name, f"is required for a {obj['type']} record")
+    for name in sorted(obj.keys() - allowed):
+        raise _fail(line, name, f"is not a field of a {obj['type']} record")
+
+
+def parse_unit(obj: dict[str, Any], line: int) -> UnitRecord:
+    check_fields(obj, line)
+    return UnitRecord(line, _ident(obj, "id", line), _text(obj, "name", line, max_len=200),
+                      _ident(obj, "category", line))
+
+
+def parse_task(obj: dict[str, Any], line: int, scheme: Scheme) -> TaskRecord:
+    check_fields(obj, line)
+    task_type = _text(obj, "task_type", line)
+    if task_type not in scheme.task_types:
+        raise _fail(line, "task_type", f"unknown task type {task_type!r}; the scheme {scheme.id} knows "
+                    + ", ".join(sorted(scheme.task_types)))
+    priority = obj.get("priority", "normal")
+    if not isinstance(priority, str) or priority not in scheme.timeliness.priority_weights:
+        raise _fail(line, "priority", f"unknown priority {priority!r}; the scheme knows "
+                    + ", ".join(sorted(scheme.timeliness.priority_weights)))
+    lead = _ident(obj, "lead_unit", line)
+    co_raw = obj.get("co_units", [])
+    if not isinstance(co_raw, list) or not all(isinstance(c, str) for c in co_raw):
+        raise _fail(line, "co_units", "must be a list of unit ids")
+    if lead in co_raw:
+        raise _fail(line, "co_units", f"must not contain the lead unit {lead!r}")
+    if len(set(co_raw)) != len(co_raw):
+        raise _fail(line, "co_units", "must not repeat a unit")
+    assigned = _instant(obj, "assigned_at", line)
+    due = _instant(obj, "due_at", line) if obj.get("due_at") is not None else None
+    if due is not None and due < assigned:
+        raise _fail(line, "due_at", "must not be before assigned_at")
+    return TaskRecord(line, _ident(obj, "id", line), _text(obj, "title", line), task_type, lead,
+                      tuple(co_raw), priority, assigned, due, _text(obj, "source", line, required=False))
+
+
+def parse_event(obj: dict[str, Any], line: int) -> EventRecord:
+    check_fields(obj, line)
+    kind = obj.get("kind")
+    if kind not in EVENT_KINDS:
+        raise _fail(line, "kind", "must be one of " + ", ".join(EVENT_KINDS))
+    return EventRecord(line, _ident(obj, "task", line), Kind(kind), _instant(obj, "at", line),
+                       _text(obj, "by", line, required=False, max_len=128),
+                       _text(obj, "note", line, required=False))
+
+
+def _instant(obj: dict[str, Any], name: str, line: int) -> datetime:
+    try:
+        return parse_instant(obj.get(name), field=name)
+    except InvalidArgument as exc:
+        raise _fail(line, name, exc.violations[0].description) from None
+
+
+def parse_lines(lines: list[tuple[int, str]], scheme: Scheme) -> Parsed:
+    """Each line parsed and checked on its own; references are checked against storage later."""
+    parsed = Parsed()
+    for line, text in lines:
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise _fail(line, "json", f"is not valid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(obj, dict):
+            raise _fail(line, "json", "must be a JSON object")
+        kind = obj.get("type")
+        if kind == "unit":
+            parsed.units.append(parse_unit(obj, line))
+        elif kind == "task":
+            parsed.tasks.append(parse_task(obj, line, scheme))
+        elif kind == "task_event":
+            parsed.events.append(parse_event(obj, line))
+        else:
+            raise _fail(line, "type", f"{kind!r} is not a record type of the tasks service")
+    return parsed

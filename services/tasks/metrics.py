@@ -1,0 +1,67 @@
+"""Gauges of the ledger, computed when Prometheus scrapes (cached briefly)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from services.tasks.use_cases import MAX_PAGE, TasksApp, UnitSummary
+
+Unit = tuple[str, str, str]
+
+
+class LedgerCollector(Collector):
+    """Open tasks by unit and colour, overdue, late reports, late emergency reports, and the units' names."""
+
+    def __init__(self, app: TasksApp, *, ttl_seconds: float = 10.0) -> None:
+        self.app = app
+        self.ttl = ttl_seconds
+        self._lock = threading.Lock()
+        self._cached: tuple[float, list[UnitSummary], list[Unit]] = (0.0, [], [])
+
+    def _units(self) -> list[Unit]:
+        units: list[Unit] = []
+        token = ""
+        while True:
+            page, token = self.app.list_units(category="", page_size_=MAX_PAGE, page_token=token)
+            units.extend(page)
+            if not token:
+                return units
+
+    def _read(self) -> tuple[list[UnitSummary], list[Unit]]:
+        with self._lock:
+            stamp, summaries, units = self._cached
+            if time.monotonic() - stamp > self.ttl:
+                summaries, _ = self.app.summarize(year=0, as_of="", unit="")
+                units = self._units()
+                self._cached = (time.monotonic(), summaries, units)
+            return summaries, units
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        summaries, units = self._read()
+        open_tasks = GaugeMetricFamily("kaohe_tasks_open", "Open tasks (not yet reported) by unit and colour.",
+                                       labels=["unit", "color"])
+        overdue = GaugeMetricFamily("kaohe_tasks_overdue", "Open tasks past their due instant.", labels=["unit"])
+        late = GaugeMetricFamily("kaohe_tasks_reported_late", "This year's tasks reported after their due instant.",
+                                 labels=["unit", "task_type"])
+        emergency = GaugeMetricFamily(
+            "kaohe_emergency_tasks_late",
+            "Tasks with a limit in minutes or hours, due in the last 24 hours, reported late or not at all.",
+            labels=["unit"])
+        # Alert summaries and dashboards join on it to show 财政局 rather than czj.
+        info = GaugeMetricFamily("kaohe_unit_info", "Each unit's name and category (value 1).",
+                                 labels=["unit", "name", "category"])
+        for s in summaries:
+            for colour, value in (("blue", s.open_blue), ("yellow", s.open_yellow), ("red", s.open_red)):
+                open_tasks.add_metric([s.unit, colour], value)
+            overdue.add_metric([s.unit], s.overdue)
+            emergency.add_metric([s.unit], s.emergency_late)
+            for task_type, count in sorted(s.late_by_type.items()):
+                late.add_metric([s.unit, task_type], count)
+        for unit, name, category in units:
+            info.add_metric([unit, name, category], 1)
+        yield from (open_tasks, overdue, late, emergency, info)

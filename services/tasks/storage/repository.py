@@ -1,0 +1,234 @@
+"""Data functions of the tasks service: they read and write through a connection, never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, or_, select, text, update
+
+from services.tasks.storage.tables import task_co_units, task_events, tasks, units
+
+CHUNK = 500
+# An arbitrary 63-bit key naming the tasks service's import lock among PostgreSQL's advisory locks.
+IMPORT_LOCK = 0x6B616F6865_7461
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    id: str
+    title: str
+    task_type: str
+    source: str
+    lead_unit: str
+    co_units: tuple[str, ...]
+    priority: str
+    state: str
+    assigned_at: int | None
+    due_at: int | None
+    reported_at: int | None
+    cancelled_at: int | None
+    closed_at: int | None
+    created_at: int
+    updated_at: int
+    version: int
+    record: str
+
+
+@dataclass(frozen=True)
+class EventRow:
+    seq: int
+    task_id: str
+    kind: str
+    at: int
+    by: str
+    note: str
+    rejected: bool
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def units_by_id(conn: Connection, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """id → (name, category) of the stored units among ids."""
+    found: dict[str, tuple[str, str]] = {}
+    for part in chunks(sorted(set(ids))):
+        for row in conn.execute(select(units.c.id, units.c.name, units.c.category).where(units.c.id.in_(part))):
+            found[row.id] = (row.name, row.category)
+    return found
+
+
+def list_units(conn: Connection, *, category: str, after: str, limit: int) -> list[tuple[str, str, str]]:
+    query = select(units.c.id, units.c.name, units.c.category).where(units.c.id > after)
+    if category:
+        query = query.where(units.c.category == category)
+    return [(r.id, r.name, r.category) for r in conn.execute(query.order_by(units.c.id).limit(limit))]
+
+
+def _co_units(conn: Connection, task_ids: Sequence[str]) -> dict[str, list[str]]:
+    result: dict[str, list[str]] = {}
+    for part in chunks(list(task_ids)):
+        query = (select(task_co_units.c.task_id, task_co_units.c.unit_id)
+                 .where(task_co_units.c.task_id.in_(part)).order_by(task_co_units.c.task_id, task_co_units.c.unit_id))
+        for row in conn.execute(query):
+            result.setdefault(row.task_id, []).append(row.unit_id)
+    return result
+
+
+def _rows(conn: Connection, rows: Sequence[Any]) -> list[TaskRow]:
+    co = _co_units(conn, [r.id for r in rows])
+    return [TaskRow(r.id, r.title, r.task_type, r.source, r.lead_unit, tuple(co.get(r.id, ())), r.priority,
+                    r.state, r.assigned_at, r.due_at, r.reported_at, r.cancelled_at, r.closed_at, r.created_at,
+                    r.updated_at, r.version, r.record) for r in rows]
+
+
+def tasks_by_id(conn: Connection, ids: Iterable[str]) -> dict[str, TaskRow]:
+    found: dict[str, TaskRow] = {}
+    for part in chunks(sorted(set(ids))):
+        for row in _rows(conn, list(conn.execute(select(tasks).where(tasks.c.id.in_(part))))):
+            found[row.id] = row
+    return found
+
+
+def get_task(conn: Connection, task_id: str) -> TaskRow | None:
+    return tasks_by_id(conn, [task_id]).get(task_id)
+
+
+def lock_task(conn: Connection, task_id: str) -> None:
+    """Holds the task's row until the transaction ends, so its events and version are read as one.
+
+    (SQLite ignores FOR UPDATE: its writers already run one at a time.)
+    """
+    conn.execute(select(tasks.c.id).where(tasks.c.id == task_id).with_for_update())
+
+
+def lock_imports(conn: Connection) -> None:
+    """Queues imports one behind the other on PostgreSQL, so a second import of a file finds the first stored."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK})
+
+
+def events_of(conn: Connection, task_ids: Iterable[str]) -> dict[str, list[EventRow]]:
+    result: dict[str, list[EventRow]] = {}
+    for part in chunks(sorted(set(task_ids))):
+        query = select(task_events).where(task_events.c.task_id.in_(part)).order_by(task_events.c.seq)
+        for r in conn.execute(query):
+            result.setdefault(r.task_id, []).append(
+                EventRow(r.seq, r.task_id, r.kind, r.at, r.by, r.note, bool(r.rejected)))
+    return result
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    unit: str = ""
+    state: str = ""
+    color: str = ""
+    task_type: str = ""
+    due_from: int | None = None
+    due_before: int | None = None
+    overdue: bool = False
+
+
+def _open() -> Any:
+    return and_(tasks.c.state.notin_(("closed", "cancelled", "created")), tasks.c.reported_at.is_(None))
+
+
+def filter_clause(flt: TaskFilter, *, at: int, yellow_threshold: float) -> Any:
+    """The WHERE clause of a task listing; colours as of `at` (SCORING.md §3)."""
+    clauses: list[Any] = []
+    if flt.unit:
+        co = select(task_co_units.c.task_id).where(task_co_units.c.unit_id == flt.unit)
+        clauses.append(or_(tasks.c.lead_unit == flt.unit, tasks.c.id.in_(co)))
+    if flt.state:
+        clauses.append(tasks.c.state == flt.state)
+    if flt.task_type:
+        clauses.append(tasks.c.task_type == flt.task_type)
+    if flt.due_from is not None:
+        clauses.append(tasks.c.due_at >= flt.due_from)
+    if flt.due_before is not None:
+        clauses.append(tasks.c.due_at < flt.due_before)
+    if flt.overdue:
+        clauses.append(and_(_open(), tasks.c.due_at < at))
+    if flt.color:
+        elapsed_reached = (at - tasks.c.assigned_at) >= yellow_threshold * (tasks.c.due_at - tasks.c.assigned_at)
+        if flt.color == "red":
+            clauses.append(and_(_open(), tasks.c.due_at < at))
+        elif flt.color == "yellow":
+            clauses.append(and_(_open(), tasks.c.due_at >= at, elapsed_reached))
+        else:
+            clauses.append(and_(_open(), tasks.c.due_at >= at, ~elapsed_reached))
+    return and_(*clauses) if clauses else and_(True)
+
+
+def list_tasks(conn: Connection, flt: TaskFilter, *, at: int, yellow_threshold: float, after: str,
+               limit: int) -> list[TaskRow]:
+    query = (select(tasks).where(filter_clause(flt, at=at, yellow_threshold=yellow_threshold))
+             .where(tasks.c.id > after).order_by(tasks.c.id).limit(limit))
+    return _rows(conn, list(conn.execute(query)))
+
+
+def update_task(conn: Connection, task_id: str, *, expected_version: int, values: dict[str, Any]) -> bool:
+    """Writes the task when nobody changed it since expected_version; False when somebody did."""
+    result = conn.execute(update(tasks).where(and_(tasks.c.id == task_id, tasks.c.version == expected_version))
+                          .values(version=expected_version + 1, **values))
+    return bool(result.rowcount == 1)
+
+
+def insert_event(conn: Connection, values: dict[str, Any]) -> int:
+    result = conn.execute(task_events.insert().values(**values))
+    key = result.inserted_primary_key
+    return int(key[0]) if key else 0
+
+
+def set_rejected(conn: Connection, changes: dict[int, bool]) -> None:
+    for rejected in (True, False):
+        seqs = [seq for seq, flag in changes.items() if flag is rejected]
+        for part in chunks(seqs):
+            conn.execute(update(task_events).where(task_events.c.seq.in_(part)).values(rejected=rejected))
+
+
+def counted_reports(as_of: int) -> Any:
+    """Subquery: per task, the latest unrejected report at or before as_of (SCORING.md §4)."""
+    return (select(task_events.c.task_id, func.max(task_events.c.at).label("reported_at"))
+            .where(and_(task_events.c.kind == "report", task_events.c.rejected.is_(False),
+                        task_events.c.at <= as_of))
+            .group_by(task_events.c.task_id).subquery())
+
+
+def timeliness_rows(conn: Connection, *, due_from: int, due_before: int, as_of: int,
+                    chunk_size: int) -> Iterator[list[Any]]:
+    """(task, unit, is_lead, priority, assigned, due, reported, cancelled) rows for lead and co-units."""
+    reports = counted_reports(as_of)
+    # A task opened but never assigned (交办) was never the unit's to do, whatever due instant it was given.
+    window = and_(tasks.c.due_at >= due_from, tasks.c.due_at < due_before, tasks.c.due_at <= as_of,
+                  tasks.c.assigned_at.is_not(None))
+    lead = (select(tasks.c.id, tasks.c.lead_unit.label("unit"), tasks.c.priority, tasks.c.assigned_at,
+                   tasks.c.due_at, reports.c.reported_at, tasks.c.cancelled_at)
+            .select_from(tasks.outerjoin(reports, reports.c.task_id == tasks.c.id)).where(window)
+            .order_by(tasks.c.id))
+    co = (select(tasks.c.id, task_co_units.c.unit_id.label("unit"), tasks.c.priority, tasks.c.assigned_at,
+                 tasks.c.due_at, reports.c.reported_at, tasks.c.cancelled_at)
+          .select_from(tasks.join(task_co_units, task_co_units.c.task_id == tasks.c.id)
+                       .outerjoin(reports, reports.c.task_id == tasks.c.id)).where(window)
+          .order_by(tasks.c.id, task_co_units.c.unit_id))
+    for is_lead, query in ((True, lead), (False, co)):
+        result = conn.execution_options(stream_results=True, yield_per=chunk_size).execute(query)
+        for part in result.partitions(chunk_size):
+            yield [(is_lead, *row) for row in part]
+
+
+def summary_rows(conn: Connection, *, unit: str) -> list[Any]:
+    """(unit, task_type, state, assigned, due, reported, cancelled) of every assigned task, per involved unit."""
+    base = (tasks.c.task_type, tasks.c.state, tasks.c.assigned_at, tasks.c.due_at, tasks.c.reported_at,
+            tasks.c.cancelled_at)
+    lead = select(tasks.c.lead_unit.label("unit"), *base).where(tasks.c.due_at.is_not(None))
+    co = (select(task_co_units.c.unit_id.label("unit"), *base)
+          .select_from(tasks.join(task_co_units, task_co_units.c.task_id == tasks.c.id))
+          .where(tasks.c.due_at.is_not(None)))
+    if unit:
+        lead = lead.where(tasks.c.lead_unit == unit)
+        co = co.where(task_co_units.c.unit_id == unit)
+    return [*conn.execute(lead), *conn.execute(co)]

@@ -1,0 +1,69 @@
+"""The tasks service's tables: units, tasks, co-units, the append-only event history."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
+
+from services.common.db import requests_table
+
+metadata = MetaData()
+
+units = Table(
+    "units",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("category", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("task_type", String(64), nullable=False),
+    Column("source", Text, nullable=False, default=""),
+    Column("lead_unit", String(64), ForeignKey("units.id"), nullable=False),
+    Column("priority", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("assigned_at", BigInteger, nullable=True),
+    Column("due_at", BigInteger, nullable=True),
+    Column("due_given", Boolean, nullable=False, default=False),
+    Column("reported_at", BigInteger, nullable=True),
+    Column("cancelled_at", BigInteger, nullable=True),
+    Column("closed_at", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    # The canonical JSON of the record as imported or created: re-imports compare against it.
+    Column("record", Text, nullable=False),
+    Index("ix_tasks_due_at", "due_at"),
+    Index("ix_tasks_lead_state", "lead_unit", "state"),
+)
+
+task_co_units = Table(
+    "task_co_units",
+    metadata,
+    Column("task_id", String(64), ForeignKey("tasks.id"), primary_key=True),
+    Column("unit_id", String(64), ForeignKey("units.id"), primary_key=True),
+    Index("ix_task_co_units_unit", "unit_id"),
+)
+
+task_events = Table(
+    "task_events",
+    metadata,
+    # The global sequence is the recorded order that breaks ties between equal instants.
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("task_id", String(64), ForeignKey("tasks.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("by", String(128), nullable=False, default=""),
+    Column("note", Text, nullable=False, default=""),
+    Column("rejected", Boolean, nullable=False, default=False),
+    Column("recorded_at", BigInteger, nullable=False),
+    Index("ix_task_events_task", "task_id", "at"),
+    Index("ix_task_events_report", "kind", "task_id"),
+)
+
+requests = requests_table(metadata)

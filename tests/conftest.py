@@ -1,0 +1,187 @@
+"""Shared fixtures: real servers on :0 ports over SQLite files and PostgreSQL schemas."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from kaohe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+from kaohe.scoring.v1 import scoring_pb2_grpc
+from kaohe.tasks.v1 import tasks_pb2_grpc
+from sqlalchemy import create_engine, text
+
+from services.common.auth import Keys, make_user_identity
+from services.common.scheme import Scheme, load_scheme_file
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+EXAMPLES = SHARED / "spec" / "examples"
+LOCAL_EXAMPLES = ROOT / "tests" / "data"
+PG_URL = os.environ.get("KAOHE_TEST_PG_URL", "")
+SECRET = b"test-secret-0123456789"
+
+
+def example_path(name: str) -> Path:
+    """The worked example's files (shared/spec/examples, or the copy kept with the tests)."""
+    shared = EXAMPLES / name
+    return shared if shared.exists() else LOCAL_EXAMPLES / name
+
+
+@pytest.fixture(scope="session")
+def example_scheme() -> Scheme:
+    return load_scheme_file(example_path("scheme.toml"))
+
+
+@pytest.fixture(scope="session")
+def example_ledger() -> bytes:
+    return example_path("ledger.jsonl").read_bytes()
+
+
+@pytest.fixture(scope="session")
+def expected_result() -> dict[str, Any]:
+    return dict(json.loads(example_path("expected.json").read_text(encoding="utf-8")))
+
+
+class Databases:
+    """Makes fresh, isolated databases of one kind: SQLite files, or PostgreSQL schemas."""
+
+    def __init__(self, kind: str, tmp: Path) -> None:
+        self.kind = kind
+        self.tmp = tmp
+        self.schemas: list[str] = []
+
+    def url(self, name: str) -> str:
+        if self.kind == "sqlite":
+            return f"sqlite:///{self.tmp / (name + '-' + uuid.uuid4().hex[:6] + '.db')}"
+        schema = f"t_{name}_{uuid.uuid4().hex[:10]}"
+        engine = create_engine(PG_URL)
+        with engine.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        engine.dispose()
+        self.schemas.append(schema)
+        separator = "&" if "?" in PG_URL else "?"
+        return f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
+
+    def drop(self) -> None:
+        if not self.schemas:
+            return
+        engine = create_engine(PG_URL)
+        with engine.begin() as conn:
+            for schema in self.schemas:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
+
+
+def _backends() -> list[Any]:
+    params: list[Any] = [pytest.param("sqlite", id="sqlite")]
+    params.append(pytest.param("postgres", id="postgres", marks=[pytest.mark.postgres] + (
+        [] if PG_URL else [pytest.mark.skip(reason="KAOHE_TEST_PG_URL is not set")])))
+    return params
+
+
+@pytest.fixture(params=_backends())
+def databases(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databases]:
+    dbs = Databases(request.param, tmp_path)
+    yield dbs
+    dbs.drop()
+
+
+@dataclass
+class Stack:
+    """The three services, started in this process on loopback ports."""
+
+    keys: Keys
+    scheme: Scheme
+    gateway_addr: str
+    tasks_addr: str
+    scoring_addr: str
+    audit_path: Path
+    parts: dict[str, Any] = field(default_factory=dict)
+    channels: list[grpc.Channel] = field(default_factory=list)
+
+    def token(self, role: str = "office", unit: str | None = None) -> str:
+        return self.keys.user_token(make_user_identity(role=role, unit=unit))
+
+    def metadata(self, role: str = "office", unit: str | None = None) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {self.token(role, unit)}"),)
+
+    def channel(self, address: str | None = None) -> grpc.Channel:
+        channel = grpc.insecure_channel(address or self.gateway_addr)
+        self.channels.append(channel)
+        return channel
+
+    def stubs(self) -> tuple[Any, Any, Any]:
+        channel = self.channel()
+        return (gateway_pb2_grpc.GatewayServiceStub(channel), tasks_pb2_grpc.TasksServiceStub(channel),
+                scoring_pb2_grpc.ScoringServiceStub(channel))
+
+    def import_ledger(self, data: bytes, role: str = "office") -> Any:
+        gateway, _, _ = self.stubs()
+        return gateway.ImportLedger(iter([gateway_pb2.ImportLedgerRequest(data=data)]),
+                                    metadata=self.metadata(role), timeout=60)
+
+    def stop(self, name: str) -> None:
+        self.parts[name].server.stop(0).wait()
+
+    def restart_scoring(self, db_url: str) -> None:
+        from services.scoring.__main__ import create as create_scoring
+
+        port = int(self.scoring_addr.rsplit(":", 1)[1])
+        scoring = create_scoring(address=f"127.0.0.1:{port}", db_url=db_url, scheme=self.scheme, keys=self.keys,
+                                 tasks_addr=self.tasks_addr)
+        scoring.server.start()
+        self.parts["scoring"] = scoring
+
+
+def start_stack(*, tasks_db: str, scoring_db: str, scheme: Scheme, tmp: Path) -> Stack:
+    from services.gateway.__main__ import create as create_gateway
+    from services.scoring.__main__ import create as create_scoring
+    from services.tasks.__main__ import create as create_tasks
+
+    keys = Keys(SECRET)
+    tasks = create_tasks(address="127.0.0.1:0", db_url=tasks_db, scheme=scheme, keys=keys)
+    tasks.server.start()
+    tasks_addr = f"127.0.0.1:{tasks.port}"
+    scoring = create_scoring(address="127.0.0.1:0", db_url=scoring_db, scheme=scheme, keys=keys,
+                             tasks_addr=tasks_addr)
+    scoring.server.start()
+    scoring_addr = f"127.0.0.1:{scoring.port}"
+    audit = tmp / "audit.log"
+    gateway = create_gateway(address="127.0.0.1:0", keys=keys, tasks_addr=tasks_addr, scoring_addr=scoring_addr,
+                             audit_path=audit)
+    gateway.server.start()
+    stack = Stack(keys, scheme, f"127.0.0.1:{gateway.port}", tasks_addr, scoring_addr, audit)
+    stack.parts = {"tasks": tasks, "scoring": scoring, "gateway": gateway}
+    return stack
+
+
+def stop_stack(stack: Stack) -> None:
+    for channel in stack.channels:
+        channel.close()
+    for name in ("gateway", "scoring", "tasks"):
+        part = stack.parts[name]
+        part.server.stop(0).wait()
+        if hasattr(part, "db"):
+            part.db.dispose()
+        if hasattr(part, "tasks"):
+            part.tasks.close()
+        if hasattr(part, "backends"):
+            part.backends.tasks.close()
+            part.backends.scoring.close()
+
+
+@pytest.fixture
+def stack(databases: Databases, example_scheme: Scheme, tmp_path: Path) -> Iterator[Stack]:
+    """The three services over fresh databases of the parametrised kind, running the example scheme."""
+    running = start_stack(tasks_db=databases.url("tasks"), scoring_db=databases.url("scoring"),
+                          scheme=example_scheme, tmp=tmp_path)
+    running.parts["urls"] = {"scoring": running.parts["scoring"].db.url}
+    yield running
+    stop_stack(running)

@@ -1,0 +1,203 @@
+"""The `kaohe` command line against a real `kaohe serve`: the contract of FORMATS.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from tests.conftest import example_path
+
+KAOHE = str(Path(sys.executable).parent / "kaohe")
+pytestmark = pytest.mark.slow
+
+
+def free_port_base() -> int:
+    """A base N with N..N+2 and N+10..N+12 free on loopback."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base > 60000:
+            continue
+        ports = [base + i for i in (0, 1, 2, 10, 11, 12)]
+        try:
+            sockets = []
+            for port in ports:
+                s = socket.socket()
+                s.bind(("127.0.0.1", port))
+                sockets.append(s)
+            for s in sockets:
+                s.close()
+            return base
+        except OSError:
+            for s in sockets:
+                s.close()
+    raise RuntimeError("no free port range")
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen[bytes]
+    env: dict[str, str]
+    data_dir: Path
+    log: Path
+
+    def kaohe(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([KAOHE, *args], env=self.env, capture_output=True, text=True, timeout=120)
+        if check and result.returncode != 0:
+            raise AssertionError(f"kaohe {' '.join(args)} exited {result.returncode}: {result.stderr}")
+        return result
+
+
+def _env(base: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAOHE_")}
+    env["KAOHE_GATEWAY"] = f"127.0.0.1:{base}"
+    return env
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    base = free_port_base()
+    env = _env(base)
+    log = tmp_path / "serve.log"
+    data = tmp_path / "data"
+    with log.open("wb") as out:
+        process = subprocess.Popen([KAOHE, "serve", "--data-dir", str(data), "--port-base", str(base),
+                                    "--scheme", str(example_path("scheme.toml"))], env=env, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    env["KAOHE_DATA_DIR"] = str(data)
+    stack = Served(process, env, data, log)
+    for _ in range(120):
+        if stack.kaohe("status", check=False).returncode == 0:
+            break
+        assert process.poll() is None, log.read_text()
+        time.sleep(0.25)
+    else:
+        raise AssertionError("the stack did not become healthy:\n" + log.read_text())
+    yield stack
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+
+
+def test_the_worked_example_through_the_command_line(served: Served, tmp_path: Path) -> None:
+    served.env["KAOHE_TOKEN"] = served.kaohe("token", "--role", "office").stdout.strip()
+    imported = json.loads(served.kaohe("import", str(example_path("ledger.jsonl")), "--json").stdout)
+    assert sum(imported["created"].values()) == 73
+    again = json.loads(served.kaohe("import", str(example_path("ledger.jsonl")), "--json").stdout)
+    assert sum(again["created"].values()) == 0
+    run = served.kaohe("assess", "run", "--year", "2025", "--scheme", str(example_path("scheme.toml")))
+    assert "考核运行" in run.stdout and "发改局" in run.stdout
+    shown = json.loads(served.kaohe("assess", "show", "--year", "2025", "--json").stdout)
+    expected = json.loads(example_path("expected.json").read_text(encoding="utf-8"))
+    totals = {u["unit"]: (u["total"], u["rank"], u["grade"], u["veto"]) for u in shown["units"]}
+    assert totals == {u["unit"]: (u["total"], u["rank"], u["grade"], u["veto"]) for u in expected["units"]}
+    one = json.loads(served.kaohe("assess", "show", "--year", "2025", "--unit", "czj", "--json").stdout)
+    assert [u["unit"] for u in one["units"]] == ["czj"]
+
+    listed = json.loads(served.kaohe("tasks", "list", "--json").stdout)
+    due = {t["id"]: t["due_at"] for t in listed["tasks"]}
+    assert due["T1"] == "2025-05-12T23:59:59+08:00" and due["T6"] == "2026-01-06T23:59:59+08:00"
+    t1 = next(t for t in listed["tasks"] if t["id"] == "T1")
+    assert t1["color"] is None and t1["outcome"] == "on_time"
+    reds = json.loads(served.kaohe("tasks", "list", "--color", "red", "--json").stdout)
+    assert {t["id"] for t in reds["tasks"]} >= {"T5"}
+
+    out = tmp_path / "result.xlsx"
+    served.kaohe("export", "--run", shown["run"], "--out", str(out))
+    book = openpyxl.load_workbook(out)
+    assert "部门" in book.sheetnames and "乡镇" in book.sheetnames
+    publish = served.kaohe("assess", "publish", "--run", shown["run"])
+    assert "公示" in publish.stdout
+    served.kaohe("assess", "finalize", "--run", shown["run"])
+    refused = served.kaohe("assess", "publish", "--run", shown["run"], check=False)
+    assert refused.returncode == 1 and "错误" in refused.stderr
+
+
+def test_exit_codes_and_the_self_minted_token(served: Served, tmp_path: Path) -> None:
+    # No KAOHE_TOKEN: the CLI mints an office token from the data dir's secret, kept private.
+    assert (served.data_dir / "secret").stat().st_mode & 0o777 == 0o600
+    assert served.kaohe("whoami", "--json").returncode == 0
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"type":"unit","id":"a","name":"甲","category":"department"}\n{"type":"task"}\n')
+    refused = served.kaohe("import", str(bad), check=False)
+    assert refused.returncode == 1 and "line 2" in refused.stderr
+    listed = json.loads(served.kaohe("tasks", "list", "--json").stdout)
+    assert listed["tasks"] == []
+    usage = served.kaohe("assess", "frobnicate", check=False)
+    assert usage.returncode == 2
+    nobody = dict(served.env, KAOHE_GATEWAY="127.0.0.1:9")
+    unreachable = subprocess.run([KAOHE, "tasks", "list", "--json"], env=nobody, capture_output=True, text=True,
+                                 timeout=60)
+    assert unreachable.returncode == 3
+    dept = served.kaohe("token", "--role", "department", "--unit", "fgj").stdout.strip()
+    denied = served.kaohe("assess", "run", "--year", "2025", "--token", dept, check=False)
+    assert denied.returncode == 1 and "无权" in denied.stderr
+
+
+def test_sigint_stops_every_process(served: Served) -> None:
+    children = subprocess.run(["pgrep", "-g", str(served.process.pid)], capture_output=True, text=True).stdout.split()
+    assert len(children) >= 4  # serve and its three services
+    os.killpg(served.process.pid, signal.SIGINT)
+    assert served.process.wait(timeout=30) in (0, 1, -signal.SIGINT)
+    time.sleep(0.5)
+    left = subprocess.run(["pgrep", "-g", str(served.process.pid)], capture_output=True, text=True).stdout.split()
+    assert left == []
+    assert served.kaohe("status", check=False).returncode == 3
+
+
+def _serve_fails(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    base = free_port_base()
+    result = subprocess.run([KAOHE, "serve", "--data-dir", str(tmp_path / "d"), "--port-base", str(base), *args],
+                            env=env or _env(base), capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_bad_configuration_stops_serve_with_one_line(tmp_path: Path) -> None:
+    assert "scheme" in _serve_fails(tmp_path, "--scheme", str(tmp_path / "missing.toml"))
+    broken = tmp_path / "broken.toml"
+    broken.write_text('[scheme]\nid = "x"\nname = "x"\nyear = "soon"\n')
+    assert "year" in _serve_fails(tmp_path, "--scheme", str(broken))
+    env = _env(free_port_base())
+    env["KAOHE_TASKS_DB_URL"] = "postgresql+psycopg://nobody@127.0.0.1:1/none"
+    assert "database" in _serve_fails(tmp_path, "--scheme", str(example_path("scheme.toml")), env=env)
+    env["KAOHE_TASKS_DB_URL"] = "notadb://what"
+    assert "database" in _serve_fails(tmp_path, "--scheme", str(example_path("scheme.toml")), env=env)
+
+
+def test_a_taken_port_stops_serve_with_one_line(tmp_path: Path) -> None:
+    base = free_port_base()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", base + 1))
+        taken.listen()
+        result = subprocess.run([KAOHE, "serve", "--data-dir", str(tmp_path / "d"), "--port-base", str(base),
+                                 "--scheme", str(example_path("scheme.toml"))], env=_env(base),
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert f"port {base + 1}" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_dead_service_is_not_restarted_silently(served: Served) -> None:
+    children = subprocess.run(["pgrep", "-P", str(served.process.pid), "-f", "serve-one scoring"],
+                              capture_output=True, text=True).stdout.split()
+    assert len(children) == 1
+    os.kill(int(children[0]), signal.SIGKILL)
+    assert served.process.wait(timeout=30) == 1
+    assert "the scoring service stopped" in served.log.read_text()
+    left = subprocess.run(["pgrep", "-g", str(served.process.pid)], capture_output=True, text=True).stdout.split()
+    assert left == []

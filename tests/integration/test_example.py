@@ -1,0 +1,93 @@
+"""The worked example through the gateway: import, run, show — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import grpc
+import pytest
+from kaohe.scoring.v1 import scoring_pb2
+from kaohe.tasks.v1 import tasks_pb2
+
+from tests.conftest import Stack
+
+NUMBERS = ("timeliness_earned", "timeliness_max", "metrics_earned", "metrics_max", "base", "bonus",
+           "error_deduction", "accountability_deduction")
+
+
+def run_example(stack: Stack, ledger: bytes) -> dict[str, Any]:
+    stack.import_ledger(ledger)
+    _, _, scoring = stack.stubs()
+    run = scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025, scheme_toml=stack.scheme.text),
+                            metadata=stack.metadata(), timeout=60)
+    shown = scoring.GetRun(scoring_pb2.GetRunRequest(year=2025), metadata=stack.metadata(), timeout=30)
+    assert shown.id == run.id
+    return dict(json.loads(shown.document_json))
+
+
+def test_worked_example_matches_expected(stack: Stack, example_ledger: bytes, expected_result: dict) -> None:
+    document = run_example(stack, example_ledger)
+    got = {u["unit"]: u for u in document["units"]}
+    assert set(got) == {u["unit"] for u in expected_result["units"]}
+    for want in expected_result["units"]:
+        have = got[want["unit"]]
+        for key in NUMBERS:
+            assert have[key] == pytest.approx(want[key], abs=1e-6), (want["unit"], key)
+        assert (have["total"], have["rank"], have["grade"], have["veto"]) == (
+            want["total"], want["rank"], want["grade"], want["veto"])
+    assert document["calendar_warnings"] == []
+    assert document["scheme_sha256"] == stack.scheme.sha256
+
+
+def test_breakdown_adds_up_to_the_totals(stack: Stack, example_ledger: bytes) -> None:
+    document = run_example(stack, example_ledger)
+    for unit in document["units"]:
+        b = unit["breakdown"]
+        assert sum(t["points"] for t in b["tasks"]) == pytest.approx(unit["timeliness_earned"], abs=1e-9)
+        assert sum(m["earned"] for m in b["metrics"]) == pytest.approx(unit["metrics_earned"], abs=1e-9)
+        assert sum(m["max"] for m in b["metrics"]) == pytest.approx(unit["metrics_max"], abs=1e-9)
+        assert min(b["caps"]["errors"]["cap"], sum(e["points"] for e in b["errors"])) == pytest.approx(
+            unit["error_deduction"])
+
+
+def test_rerun_reproduces_every_number(stack: Stack, example_ledger: bytes) -> None:
+    first = run_example(stack, example_ledger)
+    _, _, scoring = stack.stubs()
+    again = scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025, scheme_toml=stack.scheme.text),
+                              metadata=stack.metadata(), timeout=60)
+    runs = scoring.ListRuns(scoring_pb2.ListRunsRequest(year=2025), metadata=stack.metadata(), timeout=10).runs
+    assert len({r.input_digest for r in runs}) == 1
+    second = json.loads(again.document_json)
+    assert [u | {"breakdown": None} for u in second["units"]] == [u | {"breakdown": None} for u in first["units"]]
+    assert second["units"] == first["units"]
+
+
+def test_task_list_due_instants(stack: Stack, example_ledger: bytes) -> None:
+    stack.import_ledger(example_ledger)
+    _, tasks, _ = stack.stubs()
+    listed = tasks.ListTasks(tasks_pb2.ListTasksRequest(page_size=100), metadata=stack.metadata(), timeout=10)
+    due = {t.id: t.due_at for t in listed.tasks}
+    assert due["T1"] == "2025-05-12T23:59:59+08:00"
+    assert due["T2"] == "2025-10-13T23:59:59+08:00"
+    assert due["T3"] == "2025-06-10T23:59:59+08:00"
+    assert due["T6"] == "2026-01-06T23:59:59+08:00"
+    t1 = next(t for t in listed.tasks if t.id == "T1")
+    assert (t1.state, t1.color, t1.outcome, t1.reported_at) == ("closed", "", "on_time", "2025-05-12T18:00:00+08:00")
+    t5 = next(t for t in listed.tasks if t.id == "T5")
+    assert t5.color == "red" and t5.outcome == ""
+
+
+def test_import_twice_changes_nothing(stack: Stack, example_ledger: bytes) -> None:
+    first = stack.import_ledger(example_ledger)
+    second = stack.import_ledger(example_ledger)
+    assert sum(first.created.values()) == 73
+    assert sum(second.created.values()) == 0
+    assert sum(second.unchanged.values()) == 73
+
+
+def test_unauthenticated_calls_are_refused(stack: Stack) -> None:
+    _, tasks, _ = stack.stubs()
+    with pytest.raises(grpc.RpcError) as missing:
+        tasks.ListTasks(tasks_pb2.ListTasksRequest(), timeout=5)
+    assert missing.value.code() == grpc.StatusCode.UNAUTHENTICATED

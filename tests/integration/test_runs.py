@@ -1,0 +1,290 @@
+"""Runs through the gateway: draft → 公示 → 定档, corrections, reproducibility, schemes, appeals, visibility."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import json_format
+from kaohe.scoring.v1 import scoring_pb2
+from kaohe.tasks.v1 import tasks_pb2
+
+from tests.conftest import Stack
+from tests.integration.test_records import create_record, jsonl, refused, violations
+
+
+def scoring_stub(stack: Stack) -> Any:
+    return stack.stubs()[2]
+
+
+def create_run(stack: Stack, **fields: Any) -> Any:
+    return scoring_stub(stack).CreateRun(scoring_pb2.CreateRunRequest(year=fields.pop("year", 2025), **fields),
+                                         metadata=stack.metadata(), timeout=60)
+
+
+def get_run(stack: Stack, role: str = "office", caller_unit: str | None = None, **fields: Any) -> Any:
+    return scoring_stub(stack).GetRun(scoring_pb2.GetRunRequest(**fields),
+                                      metadata=stack.metadata(role, caller_unit), timeout=30)
+
+
+def list_runs(stack: Stack, role: str = "office", caller_unit: str | None = None) -> list[Any]:
+    return list(scoring_stub(stack).ListRuns(scoring_pb2.ListRunsRequest(year=2025),
+                                             metadata=stack.metadata(role, caller_unit), timeout=30).runs)
+
+
+def publish(stack: Stack, run_id: str, etag: str = "") -> Any:
+    return scoring_stub(stack).PublishRun(scoring_pb2.RunActionRequest(id=run_id, etag=etag),
+                                          metadata=stack.metadata(), timeout=30)
+
+
+def finalize(stack: Stack, run_id: str, etag: str = "") -> Any:
+    return scoring_stub(stack).FinalizeRun(scoring_pb2.RunActionRequest(id=run_id, etag=etag),
+                                           metadata=stack.metadata(), timeout=30)
+
+
+def units_of(run: Any) -> dict[str, dict[str, Any]]:
+    return {u["unit"]: u for u in json.loads(run.document_json)["units"]}
+
+
+def totals_of(run: Any) -> dict[str, dict[str, Any]]:
+    """Each unit's numbers without the breakdown (runs returned by publish and finalize carry none)."""
+    return {u: {k: v for k, v in entry.items() if k != "breakdown"} for u, entry in units_of(run).items()}
+
+
+def appeal(stack: Stack, appeal_id: str, report: str, unit: str) -> Any:
+    return create_record(stack, "appeal", {"id": appeal_id, "error_report": report, "date": "2026-01-05",
+                                           "reason": "材料已按时报送"}, role="department", unit=unit)
+
+
+@pytest.fixture
+def example(stack: Stack, example_ledger: bytes) -> Stack:
+    stack.import_ledger(example_ledger)
+    return stack
+
+
+def test_a_run_goes_draft_publicised_final_and_then_never_changes(example: Stack) -> None:
+    run = create_run(example)
+    assert (run.state, run.year, run.scheme, run.supersedes, run.superseded_by) == (
+        "draft", 2025, "example-2025", "", "")
+    assert (run.published_at, run.finalized_at, run.appeal_deadline) == ("", "", "")
+    assert json.loads(run.document_json)["state"] == "draft"
+
+    published = publish(example, run.id, run.etag)
+    assert published.state == "publicised"
+    assert published.published_at and published.appeal_deadline
+    deadline = datetime.fromisoformat(published.appeal_deadline)
+    assert deadline > datetime.fromisoformat(published.published_at)
+    assert published.appeal_deadline.endswith("T23:59:59+08:00")
+    refused(lambda: publish(example, run.id), grpc.StatusCode.FAILED_PRECONDITION)
+    refused(lambda: finalize(example, run.id, run.etag), grpc.StatusCode.ABORTED)  # the draft's etag is stale
+
+    final = finalize(example, run.id, published.etag)
+    assert (final.state, final.appeal_deadline) == ("final", published.appeal_deadline)
+    assert final.finalized_at
+    shown = get_run(example, id=run.id)
+    for again in (publish, finalize):
+        refused(lambda again=again: again(example, run.id), grpc.StatusCode.FAILED_PRECONDITION)  # type: ignore[misc]
+    after = get_run(example, id=run.id)
+    assert (after.state, after.etag, after.document_json) == ("final", shown.etag, shown.document_json)
+    assert units_of(after) == units_of(run)
+    assert json.loads(after.document_json)["state"] == "final"
+    assert [(r.id, r.state) for r in list_runs(example)] == [(run.id, "final")]
+
+
+def test_a_correction_is_a_new_run_naming_the_one_it_supersedes(example: Stack) -> None:
+    first = create_run(example)
+    second = create_run(example, supersedes=first.id)
+    assert (second.state, second.supersedes) == ("draft", first.id)
+    assert second.id != first.id
+    old = get_run(example, id=first.id)
+    assert (old.state, old.superseded_by) == ("draft", second.id)
+    assert old.document_json == get_run(example, id=first.id).document_json
+    refused(lambda: create_run(example, supersedes=first.id), grpc.StatusCode.FAILED_PRECONDITION)
+    refused(lambda: publish(example, first.id), grpc.StatusCode.FAILED_PRECONDITION)
+    refused(lambda: create_run(example, supersedes="2025-99"), grpc.StatusCode.NOT_FOUND)
+    refused(lambda: create_run(example, year=2024, supersedes=second.id), grpc.StatusCode.INVALID_ARGUMENT)
+
+    # A final run is corrected the same way: it stays final, its result untouched.
+    final = finalize(example, second.id, publish(example, second.id).etag)
+    third = create_run(example, supersedes=second.id)
+    corrected = get_run(example, id=second.id)
+    assert (corrected.state, corrected.superseded_by, corrected.document_json) == (
+        "final", third.id, get_run(example, id=second.id).document_json)
+    assert totals_of(corrected) == totals_of(final) == totals_of(second)
+    assert get_run(example, year=2025).id == third.id
+
+
+def test_same_inputs_same_digest_and_numbers_other_inputs_other_digest(example: Stack) -> None:
+    first = create_run(example)
+    second = create_run(example)
+    assert first.input_digest == second.input_digest
+    assert first.scheme_sha256 == second.scheme_sha256 == example.scheme.sha256
+    assert units_of(first) == units_of(second)
+
+    earlier = create_run(example, as_of="2025-06-30T23:59:59+08:00")
+    assert earlier.input_digest != first.input_digest
+    create_record(example, "incentive", {"id": "I9", "unit": "sfj", "date": "2025-12-01", "level": "county",
+                                         "reason": "表彰"})
+    changed = create_run(example)
+    assert changed.input_digest != first.input_digest
+    assert units_of(changed)["sfj"]["bonus"] == pytest.approx(units_of(first)["sfj"]["bonus"] + 0.5)
+
+
+def test_another_scheme_gives_another_sha_and_its_numbers(example: Stack) -> None:
+    text = example.scheme.text.replace("general = 0.5", "general = 1.5")
+    assert text != example.scheme.text
+    run = create_run(example, scheme_toml=text)
+    assert run.scheme_sha256 != example.scheme.sha256
+    assert json.loads(run.document_json)["scheme_sha256"] == run.scheme_sha256
+    assert units_of(run)["fgj"]["error_deduction"] == pytest.approx(1.5)
+    default = create_run(example)
+    assert units_of(default)["fgj"]["error_deduction"] == pytest.approx(0.5)
+    stored = scoring_stub(example).GetScheme(scoring_pb2.GetSchemeRequest(sha256=run.scheme_sha256),
+                                             metadata=example.metadata(), timeout=30)
+    assert (stored.sha256, stored.toml) == (run.scheme_sha256, text)
+
+
+BAD_SCHEMES = {
+    "unknown_key": (("points = 40", "points = 40\nbogus = 1"), "timeliness.bogus"),
+    "negative_points": (("points = 40", "points = -40"), "timeliness.points"),
+    "linear_without_floor": (("floor = 30\n", ""), "metrics[2].floor"),
+    "quota_outside_0_1": (("excellent_quota = 0.2", "excellent_quota = 1.5"), "grades.excellent_quota"),
+    "not_toml": (("[scheme]", "[scheme"), "scheme_toml"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SCHEMES))
+def test_a_bad_scheme_is_refused_naming_the_key(example: Stack, case: str) -> None:
+    (old, new), key = BAD_SCHEMES[case]
+    assert old in example.scheme.text
+    error = refused(lambda: create_run(example, scheme_toml=example.scheme.text.replace(old, new, 1)),
+                    grpc.StatusCode.INVALID_ARGUMENT)
+    assert key in [f for f, _ in violations(error)]
+    assert list_runs(example) == []
+
+
+def test_applies_to_an_unknown_unit_is_refused_at_run_time(example: Stack) -> None:
+    text = example.scheme.text.replace('applies_to = ["czj"]', 'applies_to = ["czj", "nowhere"]')
+    assert text != example.scheme.text
+    error = refused(lambda: create_run(example, scheme_toml=text), grpc.StatusCode.INVALID_ARGUMENT)
+    found = violations(error)
+    assert [f for f, _ in found] == ["metrics[1].applies_to[1]"]
+    assert "nowhere" in found[0][1]
+    assert list_runs(example) == []
+
+
+LEDGER_2027: list[dict[str, Any]] = [
+    {"type": "unit", "id": "fgj", "name": "发改局", "category": "department"},
+    {"type": "unit", "id": "czj", "name": "财政局", "category": "department"},  # the scheme names both in applies_to
+    {"type": "unit", "id": "cgz", "name": "城关镇", "category": "township"},
+    {"type": "task", "id": "Y1", "title": "落实批示", "task_type": "leader_directive", "lead_unit": "fgj",
+     "assigned_at": "2027-03-01T09:00:00+08:00"},
+    {"type": "task_event", "task": "Y1", "kind": "report", "at": "2027-03-10T17:00:00+08:00"},
+]
+
+
+def test_a_year_the_calendar_does_not_cover_scores_with_a_warning(stack: Stack) -> None:
+    stack.import_ledger(jsonl(LEDGER_2027))
+    _, tasks, _ = stack.stubs()
+    task = tasks.GetTask(tasks_pb2.GetTaskRequest(id="Y1"), metadata=stack.metadata(), timeout=30)
+    # Monday to Friday only: 7 working days from Mon 2027-03-01 end on Wed 2027-03-10.
+    assert task.due_at == "2027-03-10T23:59:59+08:00"
+    run = create_run(stack, year=2027)
+    document = json.loads(run.document_json)
+    assert any("2027" in str(w) for w in document["calendar_warnings"]), document["calendar_warnings"]
+    fgj = units_of(run)["fgj"]
+    assert (fgj["timeliness_earned"], fgj["timeliness_max"]) == (40, 40)
+    assert [t["task"] for t in fgj["breakdown"]["tasks"]] == ["Y1"]
+    shown = json.loads(get_run(stack, year=2027).document_json)
+    assert shown["calendar_warnings"] == document["calendar_warnings"]
+    # A covered year carries no warning.
+    assert json.loads(create_run(stack, year=2025).document_json)["calendar_warnings"] == []
+
+
+def test_appeals_during_publicity(example: Stack) -> None:
+    refused(lambda: appeal(example, "AP9", "E1", "fgj"), grpc.StatusCode.FAILED_PRECONDITION)  # no run yet
+    first = create_run(example)
+    assert units_of(first)["fgj"]["error_deduction"] == pytest.approx(0.5)
+    refused(lambda: appeal(example, "AP9", "E1", "fgj"), grpc.StatusCode.FAILED_PRECONDITION)  # still a draft
+    publish(example, first.id)
+
+    filed = appeal(example, "AP9", "E1", "fgj")
+    assert (filed.kind, filed.id, filed.unit) == ("appeal", "AP9", "fgj")
+    assert json_format.MessageToDict(filed.fields).get("upheld") is None
+    refused(lambda: appeal(example, "AP10", "E3", "fgj"), grpc.StatusCode.PERMISSION_DENIED)  # 司法局's report
+    refused(lambda: create_record(example, "appeal", {"id": "AP11", "error_report": "E1", "date": "2026-01-05",
+                                                      "upheld": True, "reason": "自己裁决"},
+                                  role="department", unit="fgj"), grpc.StatusCode.PERMISSION_DENIED)
+    error = refused(lambda: finalize(example, first.id), grpc.StatusCode.FAILED_PRECONDITION)
+    assert "AP9" in (error.details() or "")
+
+    scoring = scoring_stub(example)
+    decided = scoring.DecideAppeal(scoring_pb2.DecideAppealRequest(id="AP9", upheld=True, reason="系统记录可查"),
+                                   metadata=example.metadata(), timeout=30)
+    assert json_format.MessageToDict(decided.fields)["upheld"] is True
+    refused(lambda: scoring.DecideAppeal(scoring_pb2.DecideAppealRequest(id="AP9", upheld=False, reason="改判"),
+                                         metadata=example.metadata(), timeout=30), grpc.StatusCode.FAILED_PRECONDITION)
+    refused(lambda: scoring.DecideAppeal(scoring_pb2.DecideAppealRequest(id="AP9", upheld=True, reason="x"),
+                                         metadata=example.metadata("department", "fgj"), timeout=30),
+            grpc.StatusCode.PERMISSION_DENIED)
+
+    second = create_run(example, supersedes=first.id)
+    fgj = units_of(second)["fgj"]
+    assert fgj["error_deduction"] == 0
+    assert [(e["id"], e["voided"], e["points"]) for e in fgj["breakdown"]["errors"]] == [("E1", True, 0)]
+    assert fgj["total"] == pytest.approx(units_of(first)["fgj"]["total"] + 0.5, abs=0.011)
+    assert units_of(get_run(example, id=first.id))["fgj"]["error_deduction"] == pytest.approx(0.5)
+    refused(lambda: finalize(example, first.id), grpc.StatusCode.FAILED_PRECONDITION)  # superseded
+
+    finalize(example, second.id, publish(example, second.id).etag)
+    # The year's result is final: appeals are closed, even though the superseded run's window has not ended.
+    refused(lambda: appeal(example, "AP12", "E1", "fgj"), grpc.StatusCode.FAILED_PRECONDITION)
+
+
+def test_a_rejected_appeal_keeps_the_deduction_and_lets_the_run_finalise(example: Stack) -> None:
+    run = create_run(example)
+    publish(example, run.id)
+    appeal(example, "AP9", "E3", "sfj")
+    scoring_stub(example).DecideAppeal(scoring_pb2.DecideAppealRequest(id="AP9", upheld=False, reason="理由不成立"),
+                                       metadata=example.metadata(), timeout=30)
+    assert units_of(create_run(example))["sfj"]["error_deduction"] == units_of(run)["sfj"]["error_deduction"]
+    assert finalize(example, run.id).state == "final"
+
+
+def test_a_department_sees_its_own_result_once_publicised(example: Stack) -> None:
+    draft = create_run(example)
+    dept = {"role": "department", "caller_unit": "fgj"}
+    with pytest.raises(grpc.RpcError) as hidden:
+        get_run(example, year=2025, **dept)
+    assert hidden.value.code() in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.NOT_FOUND)
+    refused(lambda: get_run(example, id=draft.id, **dept), grpc.StatusCode.PERMISSION_DENIED)
+    assert list_runs(example, **dept) == []
+
+    publish(example, draft.id)
+    later_draft = create_run(example)
+    shown = get_run(example, year=2025, **dept)
+    assert shown.id == draft.id  # the latest publicised run, never the newer draft
+    document = json.loads(shown.document_json)
+    assert [u["unit"] for u in document["units"]] == ["fgj"]
+    assert document["units"][0] == units_of(draft)["fgj"]
+    assert [u["unit"] for u in json.loads(get_run(example, id=draft.id, **dept).document_json)["units"]] == ["fgj"]
+    refused(lambda: get_run(example, id=draft.id, unit="czj", **dept), grpc.StatusCode.PERMISSION_DENIED)
+    refused(lambda: get_run(example, id=later_draft.id, **dept), grpc.StatusCode.PERMISSION_DENIED)
+    assert [r.id for r in list_runs(example, **dept)] == [draft.id]
+    assert all(not r.document_json for r in list_runs(example, **dept))
+    # Everyone else reads every unit.
+    for role in ("office", "supervisor", "viewer"):
+        assert len(json.loads(get_run(example, role, id=draft.id).document_json)["units"]) == 6
+
+
+def test_an_undecided_appeal_holds_back_only_the_year_of_its_report(example: Stack) -> None:
+    earlier = create_run(example, year=2024)
+    publish(example, earlier.id)
+    appeal(example, "AP9", "E5", "jyj")  # E5 is dated 2024-12-30
+    refused(lambda: finalize(example, earlier.id), grpc.StatusCode.FAILED_PRECONDITION)
+    run = create_run(example)
+    publish(example, run.id)
+    assert finalize(example, run.id).state == "final"
