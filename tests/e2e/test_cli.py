@@ -17,33 +17,10 @@ import openpyxl
 import pytest
 
 from tests.conftest import example_path
+from tests.e2e.ports import free_port_base
 
 KAOHE = str(Path(sys.executable).parent / "kaohe")
 pytestmark = pytest.mark.slow
-
-
-def free_port_base() -> int:
-    """A base N with N..N+2 and N+10..N+12 free on loopback."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base > 60000:
-            continue
-        ports = [base + i for i in (0, 1, 2, 10, 11, 12)]
-        try:
-            sockets = []
-            for port in ports:
-                s = socket.socket()
-                s.bind(("127.0.0.1", port))
-                sockets.append(s)
-            for s in sockets:
-                s.close()
-            return base
-        except OSError:
-            for s in sockets:
-                s.close()
-    raise RuntimeError("no free port range")
 
 
 @dataclass
@@ -66,29 +43,40 @@ def _env(base: int) -> dict[str, str]:
     return env
 
 
+def start_served(tmp_path: Path) -> Served:
+    """`kaohe serve` on free ports, healthy; drawn again when a port was taken between probe and bind."""
+    data = tmp_path / "data"
+    for attempt in range(5):
+        base = free_port_base()
+        env = _env(base)
+        log = tmp_path / f"serve-{attempt}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen([KAOHE, "serve", "--data-dir", str(data), "--port-base", str(base),
+                                        "--scheme", str(example_path("scheme.toml"))], env=env, stdout=out,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+        env["KAOHE_DATA_DIR"] = str(data)
+        stack = Served(process, env, data, log)
+        for _ in range(120):
+            if stack.kaohe("status", check=False).returncode == 0:
+                return stack
+            if process.poll() is not None:
+                break
+            time.sleep(0.25)
+        else:
+            os.killpg(process.pid, signal.SIGTERM)
+            raise AssertionError("the stack did not become healthy:\n" + log.read_text())
+        if "is taken" not in log.read_text():
+            raise AssertionError(f"kaohe serve exited {process.returncode}:\n" + log.read_text())
+    raise AssertionError("kaohe serve found its ports taken five times running")
+
+
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
-    base = free_port_base()
-    env = _env(base)
-    log = tmp_path / "serve.log"
-    data = tmp_path / "data"
-    with log.open("wb") as out:
-        process = subprocess.Popen([KAOHE, "serve", "--data-dir", str(data), "--port-base", str(base),
-                                    "--scheme", str(example_path("scheme.toml"))], env=env, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    env["KAOHE_DATA_DIR"] = str(data)
-    stack = Served(process, env, data, log)
-    for _ in range(120):
-        if stack.kaohe("status", check=False).returncode == 0:
-            break
-        assert process.poll() is None, log.read_text()
-        time.sleep(0.25)
-    else:
-        raise AssertionError("the stack did not become healthy:\n" + log.read_text())
+    stack = start_served(tmp_path)
     yield stack
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
+    if stack.process.poll() is None:
+        os.killpg(stack.process.pid, signal.SIGTERM)
+        stack.process.wait(timeout=20)
 
 
 def test_the_worked_example_through_the_command_line(served: Served, tmp_path: Path) -> None:

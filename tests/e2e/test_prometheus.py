@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from tests.e2e import test_cli
+from tests.e2e.ports import free_port
 from tests.e2e.test_cli import Served
 
 pytestmark = pytest.mark.slow
@@ -61,12 +62,6 @@ def binary(*names: str) -> str:
     if os.environ.get("KAOHE_REQUIRE_PROMETHEUS") == "1":
         pytest.fail(message)
     pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def get_json(url: str) -> Any:
