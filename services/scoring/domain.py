@@ -77,6 +77,11 @@ def _days(x: Any) -> np.ndarray:
     return np.asarray(x, dtype="datetime64[D]")
 
 
+def _priority_codes(x: Any) -> np.ndarray:
+    a = np.asarray(x)
+    return a.astype(np.int32) if a.dtype.kind in "iu" else _objects(x)
+
+
 def _none(dtype: Any = object) -> np.ndarray:
     return np.zeros(0, dtype=dtype)
 
@@ -132,7 +137,11 @@ class UnitTable:
 
 @dataclass(frozen=True)
 class TaskRows:
-    """One row per (task, involved unit): the lead row and one per co-unit; instants in epoch seconds."""
+    """One row per (task, involved unit): the lead row and one per co-unit; instants in epoch seconds.
+
+    `priority` is either the priority names, or integer codes into `priority_names` (how the
+    service passes a province's ten million rows without a Python string per row).
+    """
 
     task_id: np.ndarray
     unit: np.ndarray
@@ -142,6 +151,7 @@ class TaskRows:
     due_at: np.ndarray
     reported_at: np.ndarray
     cancelled_at: np.ndarray
+    priority_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _coerce(
@@ -150,16 +160,30 @@ class TaskRows:
                 "task_id": _objects,
                 "unit": _int64,
                 "is_lead": _bools,
-                "priority": _objects,
+                "priority": _priority_codes,
                 "assigned_at": _int64,
                 "due_at": _int64,
                 "reported_at": _int64,
                 "cancelled_at": _int64,
             },
         )
+        if self.priority.dtype == object:
+            names, codes = np.unique(self.priority.astype(str), return_inverse=True)
+            object.__setattr__(self, "priority", codes.astype(np.int32).reshape(-1))
+            object.__setattr__(self, "priority_names", tuple(str(n) for n in names))
+        else:
+            object.__setattr__(self, "priority_names", tuple(self.priority_names))
+            if len(self.priority) and (int(self.priority.min()) < 0
+                                       or int(self.priority.max()) >= len(self.priority_names)):
+                raise ValueError("TaskRows.priority has codes outside priority_names")
 
     def __len__(self) -> int:
         return len(self.task_id)
+
+    def priorities(self, rows: np.ndarray) -> list[str]:
+        """The priority name of each of rows."""
+        names = self.priority_names
+        return [names[c] for c in self.priority[rows].tolist()]
 
     @classmethod
     def empty(cls) -> TaskRows:
@@ -447,9 +471,17 @@ def _chosen_tolerances(tol: ToleranceRows, target_type: str) -> dict[tuple[int, 
 
 
 def _match_tolerances(
-    units: np.ndarray, ids: np.ndarray, chosen: Mapping[tuple[int, str], int], n_units: int
+    units: np.ndarray,
+    ids: np.ndarray,
+    chosen: Mapping[tuple[int, str], int],
+    n_units: int,
+    id_rows: np.ndarray | None = None,
 ) -> np.ndarray:
-    """For each row (unit code, target id) the tolerance row that applies to it, -1 for none."""
+    """For each row (unit code, target id) the tolerance row that applies to it, -1 for none.
+
+    Row k's id is ids[k], or ids[id_rows[k]] when id_rows is given (ids are then gathered only
+    for the rows of units that have decisions).
+    """
     out = np.full(len(units), -1, dtype=np.int64)
     if not chosen or not len(units):
         return out
@@ -463,7 +495,8 @@ def _match_tolerances(
     bounds = np.searchsorted(units[order], np.arange(n_units + 1), "left").tolist()
     for (u, target), row in chosen.items():
         segment = order[bounds[u] : bounds[u + 1]]
-        out[segment[ids[segment] == target]] = row
+        segment_ids = ids[segment] if id_rows is None else ids[id_rows[segment]]
+        out[segment[segment_ids == target]] = row
     return out
 
 
@@ -506,51 +539,53 @@ def _timeliness(
 ) -> _TaskPart:
     tk, n = inputs.tasks, len(inputs.units)
     tz, rules = scheme.tz, scheme.timeliness
-    first, last = _day_number(date(year, 1, 1)), _day_number(date(year, 12, 31))
-    alive = ((tk.cancelled_at == NO_TIME) | (tk.cancelled_at > as_of)) & (tk.due_at <= as_of)
-    rows = np.flatnonzero(alive)
-    due_day = _local_days(tk.due_at[rows], tz)
-    in_year = (due_day >= first) & (due_day <= last)
-    rows, due_day = rows[in_year], due_day[in_year]
+    # "due_at within year Y (local dates)" is the same as: from Y-01-01 00:00 local, before Y+1-01-01.
+    year_from = _epoch_seconds(datetime(year, 1, 1, tzinfo=tz))
+    year_before = _epoch_seconds(datetime(year + 1, 1, 1, tzinfo=tz))
+    due_all = tk.due_at
+    counted_mask = (due_all >= year_from) & (due_all < year_before) & (due_all <= as_of)
+    counted_mask &= (tk.cancelled_at > as_of) | (tk.cancelled_at == NO_TIME)
 
-    weight = _lookup(
-        tk.priority[rows],
-        rules.priority_weights,
-        key="timeliness.priority_weights",
-        noun="priority",
-        record="task",
-        ids=tk.task_id[rows],
-    )
-    weight = np.where(tk.is_lead[rows], weight, weight * rules.co_unit_weight)
-    keep = weight > 0
-    rows, due_day, weight = rows[keep], due_day[keep], weight[keep]
+    # Weight per (priority, role) from one table: index 2 × priority code + is_lead.
+    names = tk.priority_names
+    table = np.array([rules.priority_weights.get(name, np.nan) for name in names], dtype=np.float64)
+    role_table = np.empty(2 * len(names))
+    role_table[0::2], role_table[1::2] = table * rules.co_unit_weight, table
+    rows = np.flatnonzero(counted_mask)
+    codes = tk.priority[rows]
+    if np.isnan(table).any():
+        _unknown_priorities(tk, rows, codes, table)
+    weight = role_table[2 * codes + tk.is_lead[rows]]
+    if not (weight > 0).all():
+        keep = weight > 0
+        rows, weight = rows[keep], weight[keep]
     units = tk.unit[rows]
 
-    due, reported = tk.due_at[rows], tk.reported_at[rows]
-    has_report = (reported != NO_TIME) & (reported <= as_of)
-    on_time = has_report & (reported <= due)
-    late = has_report & ~on_time
-    late_days = np.where(has_report, 0, -1).astype(np.int64)
+    due, reported = due_all[rows], tk.reported_at[rows]
+    has_report = (reported <= as_of) & (reported != NO_TIME)
+    late = has_report & (reported > due)
+    credit = has_report.astype(np.float64)
+    late_days = has_report.astype(np.int64) - 1
     if late.any():
-        report_day = _local_days(reported[late], tz)
+        late_rows = np.flatnonzero(late)
         between = cal.working_days_between_many(
-            due_day[late].astype("datetime64[D]"), report_day.astype("datetime64[D]")
+            _local_days(due[late_rows], tz).astype("datetime64[D]"),
+            _local_days(reported[late_rows], tz).astype("datetime64[D]"),
         )
-        late_days[late] = np.maximum(1, between)
-    credit = np.where(
-        on_time,
-        1.0,
-        np.where(late, np.maximum(0.0, 1.0 - rules.late_penalty_per_working_day * late_days), 0.0),
+        late_days[late_rows] = np.maximum(1, between)
+        credit[late_rows] = np.maximum(0.0, 1.0 - rules.late_penalty_per_working_day * late_days[late_rows])
+    tolerance = _match_tolerances(
+        units, tk.task_id, _chosen_tolerances(inputs.tolerances, "task"), n, id_rows=rows
     )
-    tolerance = _match_tolerances(units, tk.task_id[rows], _chosen_tolerances(inputs.tolerances, "task"), n)
-    decision = np.where(
-        tolerance >= 0, decisions[np.maximum(tolerance, 0)] if len(decisions) else 0, _NO_DECISION
-    )
-    credit = _apply_decisions(credit, decision, scheme.errors.mitigation_factor)
+    tolerated = np.flatnonzero(tolerance >= 0)
+    if tolerated.size:
+        credit[tolerated] = _apply_decisions(
+            credit[tolerated], decisions[tolerance[tolerated]], scheme.errors.mitigation_factor
+        )
 
-    counted = np.bincount(units, minlength=n) > 0
     sum_w = np.bincount(units, weights=weight, minlength=n)
     sum_wc = np.bincount(units, weights=weight * credit, minlength=n)
+    counted = np.bincount(units, minlength=n) > 0
     with np.errstate(invalid="ignore", divide="ignore"):
         earned = np.where(counted, rules.points * sum_wc / sum_w, 0.0)
     return _TaskPart(
@@ -563,6 +598,22 @@ def _timeliness(
         sum_w=sum_w,
         earned=earned,
         max=np.where(counted, rules.points, 0.0),
+    )
+
+
+def _unknown_priorities(tk: TaskRows, rows: np.ndarray, codes: np.ndarray, table: np.ndarray) -> None:
+    """SchemeInvalid naming each priority of a counted task that the scheme has no weight for."""
+    used = np.isnan(table[codes])
+    if not used.any():
+        return
+    unknown: dict[str, str] = {}
+    for k in np.flatnonzero(used):
+        unknown.setdefault(tk.priority_names[codes[k]], str(tk.task_id[rows[k]]))
+    raise SchemeInvalid(
+        [
+            FieldViolation("timeliness.priority_weights", f'has no entry for priority "{v}" (used by task {r})')
+            for v, r in unknown.items()
+        ]
     )
 
 
@@ -957,7 +1008,7 @@ class _Detail:
         return _TaskColumns(
             task=[str(x) for x in tk.task_id[part.rows]],
             lead=tk.is_lead[part.rows].tolist(),
-            priority=[str(x) for x in tk.priority[part.rows]],
+            priority=tk.priorities(part.rows),
             weight=part.weight.tolist(),
             credit=part.credit.tolist(),
             late=part.late_days.tolist(),

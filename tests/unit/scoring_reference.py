@@ -144,7 +144,7 @@ def reference_document(
             continue
         if due > cutoff or local_date(due).year != year:
             continue
-        w = rules.priority_weights[str(tk.priority[i])]
+        w = rules.priority_weights[tk.priority_names[int(tk.priority[i])]]
         if not tk.is_lead[i]:
             w = w * rules.co_unit_weight
         if w <= 0:
