@@ -188,7 +188,9 @@ class TaskRows:
     @classmethod
     def empty(cls) -> TaskRows:
         """No task rows."""
-        return cls(*(_none() for _ in range(8)))
+        return cls(task_id=_none(), unit=_none(np.int64), is_lead=_none(bool), priority=_none(np.int32),
+                   assigned_at=_none(np.int64), due_at=_none(np.int64), reported_at=_none(np.int64),
+                   cancelled_at=_none(np.int64))
 
 
 @dataclass(frozen=True)

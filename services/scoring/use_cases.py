@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -389,9 +389,11 @@ class ScoringApp:
         inputs = build_inputs(unit_rows, unit_index, facts, rows)
         digest = hashlib.sha256()
         digest.update(json.dumps([unit_rows, year, to_epoch(as_of), scheme.sha256], ensure_ascii=False).encode())
-        for column in (facts.task_id, facts.unit, facts.is_lead, facts.priority, facts.assigned_at, facts.due_at,
-                       facts.reported_at, facts.cancelled_at):
-            digest.update(json.dumps(np.asarray(column).tolist(), ensure_ascii=False).encode())
+        digest.update("\x1f".join(facts.task_id.tolist()).encode())
+        digest.update("\x1f".join(facts.priorities(np.arange(len(facts)))).encode())
+        for column in (facts.unit, facts.is_lead, facts.assigned_at, facts.due_at, facts.reported_at,
+                       facts.cancelled_at):
+            digest.update(np.ascontiguousarray(column, dtype="<i8").tobytes())
         for row in rows:
             digest.update(json.dumps([row.kind, row.rid, row.unit, row.payload, bool(row.voided)],
                                      ensure_ascii=False).encode())
@@ -685,15 +687,26 @@ def build_inputs(unit_rows: list[tuple[str, str, str]], unit_index: dict[str, in
 
 def task_rows(columns: dict[str, list[Any]], unit_index: dict[str, int]) -> domain.TaskRows:
     """Kernel task rows from the tasks service's fact columns; rows of unknown units are dropped."""
-    keep = np.array([u in unit_index for u in columns["unit"]], dtype=bool)
-    return domain.TaskRows(
-        task_id=np.array(columns["task_id"], dtype=object)[keep],
-        unit=np.array([unit_index.get(u, -1) for u in columns["unit"]], dtype=np.int64)[keep],
-        is_lead=np.array(columns["is_lead"], dtype=bool)[keep],
-        priority=np.array(columns["priority"], dtype=object)[keep],
-        assigned_at=np.array(columns["assigned_at"], dtype=np.int64)[keep],
-        due_at=np.array(columns["due_at"], dtype=np.int64)[keep],
-        reported_at=np.array(columns["reported_at"], dtype=np.int64)[keep],
-        cancelled_at=np.array(columns["cancelled_at"], dtype=np.int64)[keep],
-    )
+    n = len(columns["unit"])
+    # Dictionary-encode in C (map over a dict's __getitem__), not with a Python step per row.
+    unit_codes: defaultdict[str, int] = defaultdict(lambda: -1, unit_index)
+    unit = np.fromiter(map(unit_codes.__getitem__, columns["unit"]), dtype=np.int64, count=n)
+    priority_codes: defaultdict[str, int] = defaultdict(lambda: len(priority_codes))
+    priority = np.fromiter(map(priority_codes.__getitem__, columns["priority"]), dtype=np.int32, count=n)
+    keep = unit >= 0
+    everything = bool(keep.all())
 
+    def kept(a: np.ndarray) -> np.ndarray:
+        return a if everything else a[keep]
+
+    return domain.TaskRows(
+        task_id=kept(np.array(columns["task_id"], dtype=object)),
+        unit=kept(unit),
+        is_lead=kept(np.array(columns["is_lead"], dtype=bool)),
+        priority=kept(priority),
+        assigned_at=kept(np.array(columns["assigned_at"], dtype=np.int64)),
+        due_at=kept(np.array(columns["due_at"], dtype=np.int64)),
+        reported_at=kept(np.array(columns["reported_at"], dtype=np.int64)),
+        cancelled_at=kept(np.array(columns["cancelled_at"], dtype=np.int64)),
+        priority_names=tuple(priority_codes),
+    )

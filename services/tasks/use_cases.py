@@ -533,22 +533,17 @@ class TasksApp:
     # ---- facts for scoring and the live standing
 
     def timeliness_facts(self, *, due_from: int, due_before: int, as_of: int,
-                         chunk_size: int) -> Iterator[dict[str, list[Any]]]:
+                         chunk_size: int) -> Iterator[dict[str, Any]]:
         with self.db.read() as conn:
             for part in repo.timeliness_rows(conn, due_from=due_from, due_before=due_before, as_of=as_of,
                                              chunk_size=chunk_size or 50000):
-                columns: dict[str, list[Any]] = {k: [] for k in (
-                    "task_id", "unit", "is_lead", "priority", "assigned_at", "due_at", "reported_at",
-                    "cancelled_at")}
-                for is_lead, task_id, unit, priority, assigned, due, reported, cancelled in part:
-                    columns["task_id"].append(task_id)
-                    columns["unit"].append(unit)
-                    columns["is_lead"].append(is_lead)
-                    columns["priority"].append(priority)
-                    columns["assigned_at"].append(assigned if assigned is not None else NO_TIME)
-                    columns["due_at"].append(due)
-                    columns["reported_at"].append(reported if reported is not None else NO_TIME)
-                    columns["cancelled_at"].append(cancelled if cancelled is not None else NO_TIME)
+                if not part:
+                    continue
+                is_lead, task_id, unit, priority, assigned, due, reported, cancelled = zip(*part, strict=True)
+                columns: dict[str, Any] = {
+                    "task_id": task_id, "unit": unit, "is_lead": is_lead, "priority": priority,
+                    "assigned_at": _or_no_time(assigned), "due_at": due, "reported_at": _or_no_time(reported),
+                    "cancelled_at": _or_no_time(cancelled)}
                 yield columns
 
     def summarize(self, *, year: int, as_of: str, unit: str) -> tuple[list[UnitSummary], int]:
@@ -622,6 +617,10 @@ def _scoped(request_id: str, *scope: str) -> str:
     if not request_id:
         return ""
     return hashlib.sha256("\0".join((*scope, request_id)).encode()).hexdigest()
+
+
+def _or_no_time(column: tuple[int | None, ...]) -> list[int]:
+    return [NO_TIME if t is None else t for t in column]
 
 
 def _line(line: int, name: str, rule: str) -> InvalidArgument:

@@ -288,3 +288,42 @@ def test_an_undecided_appeal_holds_back_only_the_year_of_its_report(example: Sta
     run = create_run(example)
     publish(example, run.id)
     assert finalize(example, run.id).state == "final"
+
+
+LEDGER_CUTOFF: list[dict[str, Any]] = [
+    {"type": "unit", "id": "fgj", "name": "发改局", "category": "department"},
+    {"type": "unit", "id": "czj", "name": "财政局", "category": "department"},
+    {"type": "unit", "id": "cgz", "name": "城关镇", "category": "township"},  # the scheme names townships
+    # Each task: 7 working days from Mon 2025-03-03, due Wed 2025-03-12 23:59:59; the run's cutoff is 03-20.
+    *({"type": "task", "id": f"C{k}", "title": "落实批示", "task_type": "leader_directive", "lead_unit": "fgj",
+       "co_units": ["czj"], "assigned_at": "2025-03-03T09:00:00+08:00"} for k in range(1, 5)),
+    # C1: late on 03-14 (L = 2), then re-reported after the cutoff: the 03-14 report counts.
+    {"type": "task_event", "task": "C1", "kind": "report", "at": "2025-03-14T10:00:00+08:00"},
+    {"type": "task_event", "task": "C1", "kind": "report", "at": "2025-03-25T10:00:00+08:00"},
+    # C2: reported only after the cutoff: overdue at the cutoff.
+    {"type": "task_event", "task": "C2", "kind": "report", "at": "2025-03-25T10:00:00+08:00"},
+    # C3: on time, but that report was rejected after the cutoff: a reject at any time counts.
+    {"type": "task_event", "task": "C3", "kind": "report", "at": "2025-03-11T10:00:00+08:00"},
+    {"type": "task_event", "task": "C3", "kind": "reject", "at": "2025-03-24T10:00:00+08:00"},
+    # C4: on time; a second report after the cutoff was rejected; the first stands.
+    {"type": "task_event", "task": "C4", "kind": "report", "at": "2025-03-12T10:00:00+08:00"},
+    {"type": "task_event", "task": "C4", "kind": "report", "at": "2025-03-26T10:00:00+08:00"},
+    {"type": "task_event", "task": "C4", "kind": "reject", "at": "2025-03-27T10:00:00+08:00"},
+]
+
+
+def test_the_report_that_counts_is_taken_as_of_the_cutoff(stack: Stack) -> None:
+    stack.import_ledger(jsonl(LEDGER_CUTOFF))
+    run = create_run(stack, as_of="2025-03-20T23:59:59+08:00")
+    for unit in ("fgj", "czj"):
+        lines = {t["task"]: t for t in units_of(run)[unit]["breakdown"]["tasks"]}
+        assert {k: (v["reported_at"], v["late_working_days"], v["credit"]) for k, v in lines.items()} == {
+            "C1": ("2025-03-14T10:00:00+08:00", 2, pytest.approx(0.8)),
+            "C2": (None, None, 0.0),
+            "C3": (None, None, 0.0),
+            "C4": ("2025-03-12T10:00:00+08:00", 0, 1.0),
+        }, unit
+    # As of the end of the year the later reports count: C1 and C2 late by 9 working days, C4 unchanged.
+    year = {t["task"]: t for t in units_of(create_run(stack))["fgj"]["breakdown"]["tasks"]}
+    assert [year[k]["reported_at"] for k in ("C1", "C2", "C3", "C4")] == [
+        "2025-03-25T10:00:00+08:00", "2025-03-25T10:00:00+08:00", None, "2025-03-12T10:00:00+08:00"]

@@ -200,24 +200,32 @@ def counted_reports(as_of: int) -> Any:
 
 def timeliness_rows(conn: Connection, *, due_from: int, due_before: int, as_of: int,
                     chunk_size: int) -> Iterator[list[Any]]:
-    """(task, unit, is_lead, priority, assigned, due, reported, cancelled) rows for lead and co-units."""
-    reports = counted_reports(as_of)
+    """(is_lead, task, unit, priority, assigned, due, reported, cancelled) rows for lead and co-units.
+
+    `tasks.reported_at` already holds the latest unrejected report over all events, which is the
+    report that counts whenever it is at or before as_of; only the few tasks whose stored report
+    came after as_of are looked up in the event history again.
+    """
     # A task opened but never assigned (交办) was never the unit's to do, whatever due instant it was given.
     window = and_(tasks.c.due_at >= due_from, tasks.c.due_at < due_before, tasks.c.due_at <= as_of,
                   tasks.c.assigned_at.is_not(None))
-    lead = (select(tasks.c.id, tasks.c.lead_unit.label("unit"), tasks.c.priority, tasks.c.assigned_at,
-                   tasks.c.due_at, reports.c.reported_at, tasks.c.cancelled_at)
-            .select_from(tasks.outerjoin(reports, reports.c.task_id == tasks.c.id)).where(window)
-            .order_by(tasks.c.id))
-    co = (select(tasks.c.id, task_co_units.c.unit_id.label("unit"), tasks.c.priority, tasks.c.assigned_at,
-                 tasks.c.due_at, reports.c.reported_at, tasks.c.cancelled_at)
-          .select_from(tasks.join(task_co_units, task_co_units.c.task_id == tasks.c.id)
-                       .outerjoin(reports, reports.c.task_id == tasks.c.id)).where(window)
+    later = select(tasks.c.id).where(window, tasks.c.reported_at > as_of)
+    earlier: dict[str, int] = dict(conn.execute(  # type: ignore[arg-type]
+        select(task_events.c.task_id, func.max(task_events.c.at))
+        .where(task_events.c.kind == "report", task_events.c.rejected.is_(False), task_events.c.at <= as_of,
+               task_events.c.task_id.in_(later))
+        .group_by(task_events.c.task_id)).all())
+    columns = (tasks.c.priority, tasks.c.assigned_at, tasks.c.due_at, tasks.c.reported_at, tasks.c.cancelled_at)
+    lead = select(tasks.c.id, tasks.c.lead_unit, *columns).where(window).order_by(tasks.c.id)
+    co = (select(tasks.c.id, task_co_units.c.unit_id, *columns)
+          .select_from(tasks.join(task_co_units, task_co_units.c.task_id == tasks.c.id)).where(window)
           .order_by(tasks.c.id, task_co_units.c.unit_id))
     for is_lead, query in ((True, lead), (False, co)):
         result = conn.execution_options(stream_results=True, yield_per=chunk_size).execute(query)
         for part in result.partitions(chunk_size):
-            yield [(is_lead, *row) for row in part]
+            yield [(is_lead, task, unit, priority, assigned, due,
+                    earlier.get(task) if reported is not None and reported > as_of else reported, cancelled)
+                   for task, unit, priority, assigned, due, reported, cancelled in part]
 
 
 def summary_rows(conn: Connection, *, unit: str) -> list[Any]:
