@@ -117,8 +117,6 @@ class GatewayApp:
                 raise InvalidArgument([FieldViolation(f"line {number}: type",
                                                       f"{kind!r} is not a record type; known: "
                                                       + ", ".join(TASK_TYPES + SCORING_TYPES))])
-        if count == 0:
-            raise InvalidArgument("file", "holds no records")
 
         def task_stream(validate: bool) -> Any:
             yield tasks_pb2.ImportLedgerRequest(validate_only=validate)

@@ -16,7 +16,9 @@ KINDS = ("error_report", "metric_reading", "incentive", "tolerance", "accountabi
 KIND_LABELS = {"error_report": "差错通报", "metric_reading": "指标值", "incentive": "激励", "tolerance": "容错纠错",
                "accountability": "问责", "appeal": "申诉"}
 ERROR_CATEGORIES = ("meeting", "drafting", "implementation", "information", "other")
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$")
+# Offices number their items as they do (督办2025-001, 〔2025〕12号): any printable text without
+# surrounding spaces, at most 64 characters.
+ID_PATTERN = re.compile(r"^[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]{0,62}[^\x00-\x20\x7f])?$")
 
 _FIELDS: dict[str, tuple[set[str], set[str]]] = {
     "error_report": ({"id", "unit", "date", "category", "severity", "description"}, set()),
@@ -63,7 +65,7 @@ def _text(obj: dict[str, Any], name: str, line: int, max_len: int = 2000) -> str
 def _ident(obj: dict[str, Any], name: str, line: int) -> str:
     value = _text(obj, name, line, 64)
     if not ID_PATTERN.match(value):
-        raise _fail(line, name, "must be an id of letters, digits and _ . : - (at most 64)")
+        raise _fail(line, name, "must be an id: at most 64 characters, no control characters, no surrounding spaces")
     return value
 
 

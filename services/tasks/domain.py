@@ -102,13 +102,21 @@ _STRICT_FROM: dict[Kind, frozenset[State]] = {
 }
 
 # Offices keep ledgers loosely (FORMATS.md): a progress or report implies the accept nobody
-# wrote down, a unit may re-report before verification, and a task may be closed straight away.
+# wrote down, a unit may re-report (also after verification), a late accept or a progress note
+# after the report is recorded without moving the task back, and a task may be closed straight
+# away. What stays an error is what FORMATS.md names: verify and reject without an unrejected
+# report, and anything after close or cancel.
+_WORKING = frozenset({State.ASSIGNED, State.ACCEPTED, State.REPORTED, State.VERIFIED})
 _LENIENT_FROM: dict[Kind, frozenset[State]] = {
     **_STRICT_FROM,
-    Kind.PROGRESS: frozenset({State.ASSIGNED, State.ACCEPTED}),
-    Kind.REPORT: frozenset({State.ASSIGNED, State.ACCEPTED, State.REPORTED}),
-    Kind.CLOSE: frozenset({State.ASSIGNED, State.ACCEPTED, State.REPORTED, State.VERIFIED}),
+    Kind.ACCEPT: _WORKING,
+    Kind.PROGRESS: _WORKING,
+    Kind.REPORT: _WORKING,
+    Kind.VERIFY: frozenset({State.REPORTED, State.VERIFIED}),
+    Kind.CLOSE: _WORKING,
 }
+# Events that note work under way; after the report they leave the task where it stands.
+_NOTES = frozenset({Kind.ACCEPT, Kind.PROGRESS})
 
 _ORDER = list(State)
 
@@ -144,6 +152,8 @@ def next_state(state: State | None, kind: Kind, *, lenient: bool) -> State:
     allowed = (_LENIENT_FROM if lenient else _STRICT_FROM)[kind]
     if state not in allowed:
         raise InvalidTransition(f"{_rule(kind, allowed)}; the task is {_describe(state)}")
+    if lenient and kind in _NOTES and state in (State.REPORTED, State.VERIFIED):
+        return state
     return _TARGET[kind]
 
 

@@ -13,7 +13,9 @@ from services.common.scheme import Scheme
 from services.common.timeutil import parse_instant, to_epoch
 from services.tasks.domain import Kind
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$")
+# Offices number their items as they do (督办2025-001, 〔2025〕12号): any printable text without
+# surrounding spaces, at most 64 characters.
+ID_PATTERN = re.compile(r"^[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]{0,62}[^\x00-\x20\x7f])?$")
 EVENT_KINDS = ("accept", "progress", "report", "reject", "verify", "close", "cancel")
 FIELDS = {
     "unit": ({"type", "id", "name", "category"}, {"type", "id", "name", "category"}),
@@ -68,9 +70,9 @@ class EventRecord:
     by: str
     note: str
 
-    def key(self) -> tuple[str, str, int, str, str]:
-        """What makes two events the same event, so a re-import stores nothing twice."""
-        return (self.task, self.kind.value, to_epoch(self.at), self.by, self.note)
+    def key(self) -> tuple[str, str, int]:
+        """What identifies an event (events carry no id): its task, kind and instant."""
+        return (self.task, self.kind.value, to_epoch(self.at))
 
 
 @dataclass
@@ -98,7 +100,7 @@ def _text(obj: dict[str, Any], name: str, line: int, *, required: bool = True, m
 def _ident(obj: dict[str, Any], name: str, line: int) -> str:
     value = _text(obj, name, line, max_len=64)
     if not ID_PATTERN.match(value):
-        raise _fail(line, name, "must be an id of letters, digits and _ . : - (at most 64)")
+        raise _fail(line, name, "must be an id: at most 64 characters, no control characters, no surrounding spaces")
     return value
 
 
@@ -123,12 +125,16 @@ def parse_task(obj: dict[str, Any], line: int, scheme: Scheme) -> TaskRecord:
     if task_type not in scheme.task_types:
         raise _fail(line, "task_type", f"unknown task type {task_type!r}; the scheme {scheme.id} knows "
                     + ", ".join(sorted(scheme.task_types)))
-    priority = obj.get("priority", "normal")
+    priority = obj.get("priority")
+    if priority is None:
+        priority = "normal"
     if not isinstance(priority, str) or priority not in scheme.timeliness.priority_weights:
         raise _fail(line, "priority", f"unknown priority {priority!r}; the scheme knows "
                     + ", ".join(sorted(scheme.timeliness.priority_weights)))
     lead = _ident(obj, "lead_unit", line)
-    co_raw = obj.get("co_units", [])
+    co_raw = obj.get("co_units")
+    if co_raw is None:
+        co_raw = []
     if not isinstance(co_raw, list) or not all(isinstance(c, str) for c in co_raw):
         raise _fail(line, "co_units", "must be a list of unit ids")
     if lead in co_raw:

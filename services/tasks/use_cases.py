@@ -422,8 +422,9 @@ class TasksApp:
             plan.created["task"] += 1
 
         stored_events = repo.events_of(conn, [t for t in task_ids if t in stored_tasks])
-        seen: set[tuple[str, str, int, str, str]] = {
-            (tid, e.kind, e.at, e.by, e.note) for tid, evs in stored_events.items() for e in evs}
+        # An event is identified by its task, kind and instant; by and note are what it says.
+        seen: dict[tuple[str, str, int], tuple[str, str, int]] = {
+            (tid, e.kind, e.at): (e.by, e.note, 0) for tid, evs in stored_events.items() for e in evs}
         new_events: dict[str, list[tuple[int, ledger.EventRecord]]] = {}
         for position, event in enumerate(parsed.events):
             owner = plan.new_tasks.get(event.task)
@@ -432,10 +433,17 @@ class TasksApp:
                             "earlier line)")
             if owner is not None and owner.line > event.line:
                 raise _line(event.line, "task", f"task {event.task!r} is defined only later, on line {owner.line}")
-            if event.key() in seen:
+            key = event.key()
+            if key in seen:
+                by, note, line = seen[key]
+                if (by, note) != (event.by, event.note):
+                    where = f"on line {line}" if line else "already recorded"
+                    raise _line(event.line, "note" if by == event.by else "by",
+                                f"the {event.kind} of task {event.task!r} at {event.at.isoformat()} is {where} "
+                                f"with other values (by {by!r}, note {note!r}); a changed record is refused")
                 plan.unchanged["task_event"] += 1
                 continue
-            seen.add(event.key())
+            seen[key] = (event.by, event.note, event.line)
             new_events.setdefault(event.task, []).append((_PROVISIONAL + position, event))
             plan.created["task_event"] += 1
 

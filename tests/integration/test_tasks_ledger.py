@@ -127,9 +127,14 @@ BAD_LINES: dict[str, tuple[list[dict[str, Any]], str, str]] = {
                                    event("N1", "report", "2025-07-04T09:00:00+08:00")], "kind", "close"),
     "event_after_cancel": ([event("N1", "cancel", "2025-07-02T09:00:00+08:00", note="撤销"),
                             event("N1", "accept", "2025-07-03T09:00:00+08:00")], "kind", "cancel"),
+    "changed_event_note": ([event("T1", "report", "2025-05-12T18:00:00+08:00", note="附材料")], "note",
+                           "changed record"),
+    "changed_event_within_file": ([event("N1", "progress", "2025-07-02T09:00:00+08:00", note="一"),
+                                   event("N1", "progress", "2025-07-02T09:00:00+08:00", note="二")], "note",
+                                  "changed record"),
     "not_json": ([], "json", "not valid JSON"),
     "unknown_record_type": ([{"type": "memo", "id": "M1"}], "type", "not a record type"),
-    "bad_id": ([task("N 2")], "id", "must be an id"),
+    "bad_id": ([task("N\t2")], "id", "must be an id"),
 }
 
 
@@ -283,3 +288,29 @@ def test_only_the_office_imports(loaded: Stack, role: str) -> None:
 def test_field_violation_is_the_line_and_the_field(loaded: Stack) -> None:
     line, found = refuse(loaded, [*FRESH, task("N2", due_at="2025-06-30T23:59:59+08:00")])
     assert found == [(f"line {line}: due_at", "must not be before assigned_at")]
+
+
+def test_the_loop_is_replayed_as_leniently_as_formats_says(loaded: Stack) -> None:
+    """Only what FORMATS.md names is an error; a late accept or a note after the report is recorded."""
+    reply = loaded.import_ledger(jsonl([
+        {"type": "unit", "id": "司法局", "name": "司法局", "category": "department"},
+        task("督办〔2025〕1号", lead_unit="司法局", priority=None, co_units=None),
+        event("督办〔2025〕1号", "report", "2025-07-02T09:00:00+08:00"),
+        event("督办〔2025〕1号", "accept", "2025-07-02T10:00:00+08:00"),
+        event("督办〔2025〕1号", "progress", "2025-07-03T09:00:00+08:00", note="补充材料"),
+        event("督办〔2025〕1号", "verify", "2025-07-04T09:00:00+08:00"),
+        event("督办〔2025〕1号", "verify", "2025-07-04T10:00:00+08:00"),
+        event("督办〔2025〕1号", "report", "2025-07-05T09:00:00+08:00", note="再次反馈"),
+    ]))
+    assert dict(reply.created) == {"unit": 1, "task": 1, "task_event": 6}
+    _, tasks, _ = loaded.stubs()
+    got = tasks.GetTask(tasks_pb2.GetTaskRequest(id="督办〔2025〕1号"), metadata=loaded.metadata(), timeout=10)
+    assert (got.state, got.priority, list(got.co_units)) == ("reported", "normal", [])
+    assert got.reported_at == "2025-07-05T09:00:00+08:00"
+
+
+def test_an_empty_file_imports_nothing(loaded: Stack) -> None:
+    before = snapshot(loaded)
+    reply = loaded.import_ledger(b"\n\n")
+    assert (dict(reply.created), dict(reply.unchanged)) == ({}, {})
+    assert snapshot(loaded) == before
