@@ -105,8 +105,9 @@ def fill_tasks_db(url: str, *, units: int, tasks: int, seed: int = 11) -> None:
     """A year of a prefecture written straight into the tasks tables (Core bulk inserts), reports included."""
     from sqlalchemy import create_engine, insert
 
-    from services.tasks.storage.tables import task_co_units, task_events, units as unit_table
+    from services.tasks.storage.tables import task_co_units, task_events
     from services.tasks.storage.tables import tasks as task_table
+    from services.tasks.storage.tables import units as unit_table
 
     rng = np.random.default_rng(seed)
     start = int(datetime(2025, 1, 1).timestamp())
