@@ -13,6 +13,8 @@ from typing import Any, NoReturn
 
 import grpc
 from google.protobuf import json_format, struct_pb2
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
@@ -32,6 +34,10 @@ TIMEOUT = 120.0
 
 class Refused(Exception):
     """The command could not be done; the message says why (exit 1)."""
+
+
+class Usage(Exception):
+    """The command line itself is wrong: a missing or malformed argument (exit 2)."""
 
 
 class Client:
@@ -104,6 +110,9 @@ def cmd_serve_one(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     address = args.gateway or os.environ.get("KAOHE_GATEWAY") or "127.0.0.1:50050"
     host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65534:
+        raise Usage(f"--gateway {address!r}: must be HOST:PORT, the gateway's port (its services listen on "
+                    "PORT+1 and PORT+2)")
     base = int(port)
     rows = []
     all_up = True
@@ -126,6 +135,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
+    if args.role == "department" and not args.unit:
+        raise Usage("--role department needs --unit ID (the unit the token is bound to)")
+    if args.role != "department" and args.unit:
+        raise Usage(f"--unit is only for --role department; a {args.role} token is not bound to a unit")
     identity = make_user_identity(role=args.role, unit=args.unit, subject=args.subject)
     secret = load_secret(_data_dir(args), create=False)
     print(Keys(secret).user_token(identity, ttl_seconds=int(args.ttl_hours * 3600)))
@@ -187,7 +200,7 @@ def cmd_assess_run(args: argparse.Namespace) -> int:
 
 def cmd_assess_show(args: argparse.Namespace) -> int:
     if not args.run and not args.year:
-        raise Refused("give --run ID or --year Y")
+        raise Usage("assess show needs --run ID or --year Y")
     client = Client(args)
     reply = client.call(client.scoring.GetRun, scoring_pb2.GetRunRequest(id=args.run or "", year=args.year or 0,
                                                                          unit=args.unit or ""))
@@ -199,7 +212,7 @@ def cmd_assess_show(args: argparse.Namespace) -> int:
 def cmd_assess_list(args: argparse.Namespace) -> int:
     client = Client(args)
     reply = client.call(client.scoring.ListRuns, scoring_pb2.ListRunsRequest(year=args.year or 0))
-    runs = [json_format.MessageToDict(r, preserving_proto_field_name=True) for r in reply.runs]
+    runs = [_plain(r) for r in reply.runs]
     _emit(args, {"runs": runs}, lambda: render.runs(runs))
     return EXIT_OK
 
@@ -208,7 +221,7 @@ def _run_action(args: argparse.Namespace, method: str, label: str) -> int:
     client = Client(args)
     reply = client.call(getattr(client.scoring, method),
                         scoring_pb2.RunActionRequest(request_id=_request_id(), id=args.run))
-    data = json_format.MessageToDict(reply, preserving_proto_field_name=True)
+    data = _plain(reply)
     data.pop("document_json", None)
     extra = f"，申诉截止 {reply.appeal_deadline}" if reply.appeal_deadline and reply.state == "publicised" else ""
     _emit(args, data, lambda: f"考核运行 {reply.id}：{label}{extra}")
@@ -238,11 +251,13 @@ def cmd_tasks_list(args: argparse.Namespace) -> int:
         tasks += list(reply.tasks)
         as_of = as_of or reply.as_of
         token = reply.next_page_token
-        if args.page_token or not token:
+        # --page-token (even an empty one, the first page) asks for one page and its successor's token.
+        if args.page_token is not None or not token:
             break
         request.page_token = token
     rows = [_task_json(t) for t in tasks]
-    document = {"as_of": as_of or None, "tasks": rows, "next_page_token": token if args.page_token else ""}
+    document = {"as_of": as_of or None, "tasks": rows,
+                "next_page_token": token if args.page_token is not None else ""}
     _emit(args, document, lambda: render.tasks(rows))
     return EXIT_OK
 
@@ -299,7 +314,7 @@ def cmd_records_add(args: argparse.Namespace) -> int:
     client = Client(args)
     record = client.call(client.scoring.CreateRecord, scoring_pb2.CreateRecordRequest(
         request_id=args.request_id or _request_id(), kind=args.kind, fields=message))
-    data = json_format.MessageToDict(record, preserving_proto_field_name=True)
+    data = _plain(record)
     _emit(args, data, lambda: f"已记录 {render.KIND.get(record.kind, record.kind)} {record.id}")
     return EXIT_OK
 
@@ -311,7 +326,7 @@ def cmd_records_list(args: argparse.Namespace) -> int:
     records: list[dict[str, Any]] = []
     while True:
         reply = client.call(client.scoring.ListRecords, request)
-        records += [json_format.MessageToDict(r, preserving_proto_field_name=True) for r in reply.records]
+        records += [_plain(r) for r in reply.records]
         if not reply.next_page_token:
             break
         request.page_token = reply.next_page_token
@@ -323,7 +338,7 @@ def cmd_records_void(args: argparse.Namespace) -> int:
     client = Client(args)
     record = client.call(client.scoring.VoidRecord, scoring_pb2.VoidRecordRequest(
         request_id=_request_id(), kind=args.kind, id=args.id, reason=args.reason))
-    data = json_format.MessageToDict(record, preserving_proto_field_name=True)
+    data = _plain(record)
     _emit(args, data, lambda: f"已作废 {render.KIND.get(record.kind, record.kind)} {record.id}")
     return EXIT_OK
 
@@ -332,7 +347,7 @@ def cmd_appeal_decide(args: argparse.Namespace) -> int:
     client = Client(args)
     record = client.call(client.scoring.DecideAppeal, scoring_pb2.DecideAppealRequest(
         request_id=_request_id(), id=args.id, upheld=args.upheld == "yes", reason=args.reason))
-    data = json_format.MessageToDict(record, preserving_proto_field_name=True)
+    data = _plain(record)
     _emit(args, data, lambda: f"申诉 {record.id}：{'成立' if args.upheld == 'yes' else '不成立'}")
     return EXIT_OK
 
@@ -340,7 +355,7 @@ def cmd_appeal_decide(args: argparse.Namespace) -> int:
 def cmd_overview(args: argparse.Namespace) -> int:
     client = Client(args)
     reply = client.call(client.gateway.GetOverview, gateway_pb2.GetOverviewRequest(year=args.year or 0))
-    data = json_format.MessageToDict(reply, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+    data = _plain(reply, always_print_fields_with_no_presence=True)
     _emit(args, data, lambda: render.overview(data))
     return EXIT_OK
 
@@ -349,7 +364,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     client = Client(args)
     reply = client.call(client.gateway.GetDashboard, gateway_pb2.GetDashboardRequest(unit=args.unit,
                                                                                      year=args.year or 0))
-    data = json_format.MessageToDict(reply, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+    data = _plain(reply, always_print_fields_with_no_presence=True)
     _emit(args, data, lambda: render.dashboard(data))
     return EXIT_OK
 
@@ -358,7 +373,7 @@ def cmd_ranking(args: argparse.Namespace) -> int:
     client = Client(args)
     reply = client.call(client.gateway.GetRanking, gateway_pb2.GetRankingRequest(run=args.run or "",
                                                                                  year=args.year or 0))
-    data = json_format.MessageToDict(reply, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+    data = _plain(reply, always_print_fields_with_no_presence=True)
     _emit(args, data, lambda: render.ranking(data))
     return EXIT_OK
 
@@ -379,7 +394,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_whoami(args: argparse.Namespace) -> int:
     client = Client(args)
     reply = client.call(client.gateway.WhoAmI, gateway_pb2.WhoAmIRequest())
-    data = json_format.MessageToDict(reply, preserving_proto_field_name=True)
+    data = _plain(reply)
     _emit(args, data, lambda: f"{reply.subject}（{render.ROLE.get(reply.role, reply.role)}）{reply.unit}")
     return EXIT_OK
 
@@ -466,7 +481,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--type")
     p.add_argument("--overdue", action="store_true")
     p.add_argument("--page-size", type=int, default=1000)
-    p.add_argument("--page-token")
+    p.add_argument("--page-token", help="one page from this token (\"\" for the first), with the next token")
     p.set_defaults(func=cmd_tasks_list)
     p = tasks.add_parser("show", parents=[common])
     p.add_argument("id")
@@ -540,6 +555,39 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+
+_INT64 = {FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_SINT64,
+          FieldDescriptor.TYPE_FIXED64, FieldDescriptor.TYPE_SFIXED64}
+
+
+def _plain(message: Message, *, always_print_fields_with_no_presence: bool = False) -> dict[str, Any]:
+    """The message as JSON data with counts as numbers (proto JSON writes 64-bit integers as strings)."""
+    data = json_format.MessageToDict(message, preserving_proto_field_name=True,
+                                     always_print_fields_with_no_presence=always_print_fields_with_no_presence)
+    _int64_as_numbers(message, data)
+    return data
+
+
+def _int64_as_numbers(message: Message, data: dict[str, Any]) -> None:
+    for field in message.DESCRIPTOR.fields:
+        if field.name not in data:
+            continue
+        value, repeated = getattr(message, field.name), field.is_repeated
+        entry = field.message_type
+        if entry is not None and entry.GetOptions().map_entry:
+            inner = entry.fields_by_name["value"]
+            for key in data[field.name]:
+                if inner.message_type is not None:
+                    _int64_as_numbers(value[key], data[field.name][key])  # Kaohe's maps have string keys
+                elif inner.type in _INT64:
+                    data[field.name][key] = int(data[field.name][key])
+        elif entry is not None and entry.full_name.startswith("kaohe."):
+            for item, out in zip(value if repeated else [value], data[field.name] if repeated else [data[field.name]],
+                                 strict=True):
+                _int64_as_numbers(item, out)
+        elif field.type in _INT64:
+            data[field.name] = [int(v) for v in data[field.name]] if repeated else int(data[field.name])
+
 def _fail(code: int, message: str) -> NoReturn:
     print(f"错误：{message}", file=sys.stderr)
     sys.exit(code)
@@ -567,8 +615,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.code() in UNREACHABLE:
             _fail(EXIT_UNREACHABLE, f"服务不可达（{exc.code().name}）：{exc.details()}")
         _fail(EXIT_REFUSED, f"{render.CODE.get(exc.code().name, exc.code().name)}：{_explain(exc)}")
+    except Usage as exc:
+        _fail(EXIT_USAGE, f"{exc}（kaohe {args.command} --help）")
     except (Refused, DomainError) as exc:
         _fail(EXIT_REFUSED, str(exc))
+    except BrokenPipeError:
+        # The reader (head, less) has gone; what it did not read is not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except settings_mod.ConfigError as exc:
         _fail(EXIT_REFUSED, str(exc))
     except KeyboardInterrupt:

@@ -222,8 +222,14 @@ def load_scheme_file(path: str | Path) -> Scheme:
     return load_scheme(text, source=str(p))
 
 
+# The categories every county assesses (FORMATS.md: "e.g. department, township"): a scheme may name
+# them before the ledger holds a unit of theirs, as a county without townships reuses a preset.
+STANDARD_CATEGORIES = frozenset({"department", "township"})
+
+
 def check_applies_to(scheme: Scheme, *, unit_ids: set[str], categories: set[str]) -> None:
     """Refuse (SchemeInvalid) a scheme whose applies_to names a unit id or category that is not known."""
+    categories = categories | STANDARD_CATEGORIES
     violations = [
         FieldViolation(
             f"metrics[{i}].applies_to[{j}]", f'"{name}" is neither a known unit id nor a unit category'

@@ -366,10 +366,17 @@ class ScoringApp:
 
     @staticmethod
     def cutoff(as_of: str, scheme: Scheme) -> datetime:
-        """An instant with an offset, or a plain date meaning the end of that day in the scheme's zone."""
+        """An instant: with an offset as written; without one, local time of the scheme's zone (SCORING.md
+        reads the cutoff locally); a plain date is the end of that day."""
         if len(as_of) == 10:
             day = parse_date(as_of, field="as_of")
             return datetime.combine(day, dtime(23, 59, 59), tzinfo=scheme.tz)
+        try:
+            naive = datetime.fromisoformat(as_of)
+        except ValueError:
+            naive = None
+        if naive is not None and naive.tzinfo is None:
+            return parse_instant(naive.replace(tzinfo=scheme.tz).isoformat(), field="as_of")
         return parse_instant(as_of, field="as_of")
 
     def default_as_of(self, year: int, scheme: Scheme) -> datetime:
@@ -472,6 +479,8 @@ class ScoringApp:
             document["state"] = row.state
             if unit:
                 document["units"] = [u for u in document["units"] if u["unit"] == unit]
+                if not document["units"]:
+                    raise NotFound(f"run {row.id} has no result for unit {unit!r}")
             if not breakdown:
                 for entry in document["units"]:
                     entry.pop("breakdown", None)
@@ -499,6 +508,10 @@ class ScoringApp:
                 run_id = conn.execute(query.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(1)).scalar() or ""
                 if not run_id:
                     raise NotFound(f"no run of {year} yet" + (" is publicised" if actor.is_department else ""))
+            elif year:
+                run_year = conn.execute(select(runs.c.year).where(runs.c.id == run_id)).scalar()
+                if run_year is not None and run_year != year:
+                    raise InvalidArgument("year", f"run {run_id} is of {run_year}, not {year}")
             view = self._run_view(conn, run_id, unit=unit, breakdown=breakdown)
         if actor.is_department and view.state == "draft":
             raise PermissionDenied(f"run {run_id} is a draft: departments see their result once it is publicised")

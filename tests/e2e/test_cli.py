@@ -93,6 +93,14 @@ def test_the_worked_example_through_the_command_line(served: Served, tmp_path: P
     assert totals == {u["unit"]: (u["total"], u["rank"], u["grade"], u["veto"]) for u in expected["units"]}
     one = json.loads(served.kaohe("assess", "show", "--year", "2025", "--unit", "czj", "--json").stdout)
     assert [u["unit"] for u in one["units"]] == ["czj"]
+    nosuch = served.kaohe("assess", "show", "--year", "2025", "--unit", "nosuch", "--json", check=False)
+    assert (nosuch.returncode, nosuch.stdout) == (1, "") and "nosuch" in nosuch.stderr
+    other_year = served.kaohe("assess", "show", "--run", shown["run"], "--year", "2024", check=False)
+    assert other_year.returncode == 1 and "2025" in other_year.stderr
+    # A cutoff without an offset is local time of the scheme's zone.
+    local = json.loads(served.kaohe("assess", "run", "--year", "2025", "--as-of", "2025-06-30T12:00:00",
+                                    "--json").stdout)
+    assert local["as_of"] == "2025-06-30T12:00:00+08:00"
 
     listed = json.loads(served.kaohe("tasks", "list", "--json").stdout)
     due = {t["id"]: t["due_at"] for t in listed["tasks"]}
@@ -101,6 +109,13 @@ def test_the_worked_example_through_the_command_line(served: Served, tmp_path: P
     assert t1["color"] is None and t1["outcome"] == "on_time"
     reds = json.loads(served.kaohe("tasks", "list", "--color", "red", "--json").stdout)
     assert {t["id"] for t in reds["tasks"]} >= {"T5"}
+    # --page-token asks for one page (an empty token: the first) and the token of the next.
+    first = json.loads(served.kaohe("tasks", "list", "--page-size", "4", "--page-token", "", "--json").stdout)
+    assert len(first["tasks"]) == 4 and first["next_page_token"]
+    second = json.loads(served.kaohe("tasks", "list", "--page-size", "4", "--page-token", first["next_page_token"],
+                                     "--json").stdout)
+    assert {t["id"] for t in first["tasks"]}.isdisjoint(t["id"] for t in second["tasks"])
+    assert len(listed["tasks"]) > 8 and listed["next_page_token"] == ""
 
     out = tmp_path / "result.xlsx"
     served.kaohe("export", "--run", shown["run"], "--out", str(out))
@@ -123,8 +138,11 @@ def test_exit_codes_and_the_self_minted_token(served: Served, tmp_path: Path) ->
     assert refused.returncode == 1 and "line 2" in refused.stderr
     listed = json.loads(served.kaohe("tasks", "list", "--json").stdout)
     assert listed["tasks"] == []
-    usage = served.kaohe("assess", "frobnicate", check=False)
-    assert usage.returncode == 2
+    for wrong in (["assess", "frobnicate"], ["assess", "show", "--json"], ["token", "--role", "department"],
+                  ["token", "--role", "office", "--unit", "fgj"], ["status", "--gateway", "nonsense"],
+                  ["status", "--gateway", "127.0.0.1"]):
+        usage = served.kaohe(*wrong, check=False)
+        assert (usage.returncode, usage.stdout, "Traceback" in usage.stderr) == (2, "", False), wrong
     nobody = dict(served.env, KAOHE_GATEWAY="127.0.0.1:9")
     unreachable = subprocess.run([KAOHE, "tasks", "list", "--json"], env=nobody, capture_output=True, text=True,
                                  timeout=60)

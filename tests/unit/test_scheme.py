@@ -484,13 +484,15 @@ def test_unreadable_file_is_refused_naming_the_path(tmp_path: Path) -> None:
 def test_applies_to_is_checked_against_the_units_at_run_time() -> None:
     doc = base_scheme_doc()
     doc["metrics"] = [
-        metric(applies_to=["czj", "township"]),
+        metric(applies_to=["czj", "township", "bureau"]),
         metric(id="b", applies_to=["department", "ghost"]),
     ]
     s: Scheme = load_scheme(dump_toml(doc))
-    check_applies_to(s, unit_ids={"czj", "ghost"}, categories={"department", "township"})
+    check_applies_to(s, unit_ids={"czj", "ghost"}, categories={"department", "bureau"})
     with pytest.raises(SchemeInvalid) as caught:
         check_applies_to(s, unit_ids={"czj", "fgj"}, categories={"department"})
     fields = {v.field: v.description for v in caught.value.violations}
-    assert set(fields) == {"metrics[0].applies_to[1]", "metrics[1].applies_to[1]"}
+    # department and township are every county's categories, named before any unit of theirs exists;
+    # another category must be one a unit has.
+    assert set(fields) == {"metrics[0].applies_to[2]", "metrics[1].applies_to[1]"}
     assert '"ghost"' in fields["metrics[1].applies_to[1]"]
