@@ -545,7 +545,15 @@ class ScoringApp:
             today = from_epoch(now, scheme.tz).date()
             last_day = scheme.calendar().add_working_days(today, max(1, scheme.appeal_window_working_days))
             deadline = to_epoch(datetime.combine(last_day, dtime(23, 59, 59), tzinfo=scheme.tz))
-            self._transition(conn, row, state="publicised", published_at=now, appeal_deadline=deadline)
+            # Publishing a correction replaces what was published for the year before it: the earlier
+            # publicised or final run is marked superseded (its numbers stay as they were).
+            earlier = conn.execute(select(runs.c.id).where(
+                runs.c.year == row.year, runs.c.id != row.id, runs.c.superseded_by == "",
+                runs.c.state.in_(("publicised", "final"))).order_by(runs.c.created_at, runs.c.id)).scalars().all()
+            if earlier:
+                conn.execute(update(runs).where(runs.c.id.in_(earlier)).values(superseded_by=row.id))
+            values: dict[str, Any] = {"supersedes": row.supersedes or earlier[-1]} if earlier else {}
+            self._transition(conn, row, state="publicised", published_at=now, appeal_deadline=deadline, **values)
             self.on_run("publicised", 0.0)
             return self._run_view(conn, run_id, unit="", breakdown=False)
 

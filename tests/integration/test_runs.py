@@ -117,6 +117,22 @@ def test_a_correction_is_a_new_run_naming_the_one_it_supersedes(example: Stack) 
     assert get_run(example, year=2025).id == third.id
 
 
+def test_publishing_another_run_of_the_year_supersedes_the_one_published_before(example: Stack) -> None:
+    """The command line has no --supersedes: a correction published is what links the two runs."""
+    first = create_run(example)
+    final = finalize(example, first.id, publish(example, first.id).etag)
+    second = create_run(example)
+    assert (second.supersedes, get_run(example, id=first.id).superseded_by) == ("", "")
+    published = publish(example, second.id)
+    assert published.supersedes == first.id
+    old = get_run(example, id=first.id)
+    assert (old.state, old.superseded_by) == ("final", second.id)
+    assert totals_of(old) == totals_of(final)
+    finalize(example, second.id, published.etag)
+    assert get_run(example, year=2025, role="department", caller_unit="fgj").id == second.id
+    refused(lambda: publish(example, first.id), grpc.StatusCode.FAILED_PRECONDITION)
+
+
 def test_same_inputs_same_digest_and_numbers_other_inputs_other_digest(example: Stack) -> None:
     first = create_run(example)
     second = create_run(example)
