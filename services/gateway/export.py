@@ -60,6 +60,8 @@ UNIT_HEADERS = (
     "备注",
 )
 LINE_HEADERS = ("单位代码", "单位", "类别", "编号", "日期", "事项", "分值", "备注")
+TASK_HEADERS = ("单位代码", "单位", "任务编号", "角色", "优先级", "权重", "应办结时间", "反馈时间", "逾期工作日",
+                "时效系数", "得分", "失分", "备注")
 METRIC_HEADERS = ("单位代码", "单位", "指标代码", "指标", "值", "目标", "状态", "得分", "满分")
 
 _HEADER_FONT = Font(bold=True)
@@ -78,7 +80,7 @@ class _Cell:
 
 
 def result_to_xlsx(document: Mapping[str, Any]) -> bytes:
-    """The workbook (说明, one sheet per unit category, 加减分明细, 指标明细) of a result document, as bytes."""
+    """The workbook (说明, one sheet per unit category, 加减分明细, 时效明细, 指标明细) of a result document."""
     units: list[Mapping[str, Any]] = list(document.get("units") or [])
     categories = _categories(units)
     wb = Workbook()
@@ -86,7 +88,7 @@ def result_to_xlsx(document: Mapping[str, Any]) -> bytes:
     info.title = "说明"
     _fill(info, ("项目", "内容"), _info_rows(document, categories, units))
 
-    taken = {"说明", "加减分明细", "指标明细"}
+    taken = {"说明", "加减分明细", "时效明细", "指标明细"}
     ordered: list[Mapping[str, Any]] = []
     for category in categories:
         members = sorted((u for u in units if u.get("category") == category), key=_rank_key)
@@ -95,6 +97,7 @@ def result_to_xlsx(document: Mapping[str, Any]) -> bytes:
         _fill(ws, UNIT_HEADERS, (_unit_row(u) for u in members))
 
     _fill(wb.create_sheet("加减分明细"), LINE_HEADERS, (row for u in ordered for row in _lines(u)))
+    _fill(wb.create_sheet("时效明细"), TASK_HEADERS, (row for u in ordered for row in _task_rows(u)))
     _fill(wb.create_sheet("指标明细"), METRIC_HEADERS, (row for u in ordered for row in _metric_rows(u)))
 
     fixed = _fixed_time(document.get("as_of"))
@@ -308,6 +311,29 @@ def _lines(u: Mapping[str, Any]) -> list[tuple[Any, ...]]:
             )
         )
     return rows + tolerances
+
+
+def _task_rows(u: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """Every counted task of a unit: its earned and lost timeliness points, adding up to 时效得分 and 时效满分."""
+    tasks: list[Mapping[str, Any]] = list((u.get("breakdown") or {}).get("tasks") or [])
+    total_weight = sum(float(t.get("weight") or 0.0) for t in tasks)
+    maximum = float(u.get("timeliness_max") or 0.0)
+    rows: list[tuple[Any, ...]] = []
+    for t in tasks:
+        weight, earned = float(t.get("weight") or 0.0), float(t.get("points") or 0.0)
+        late = t.get("late_working_days")
+        tolerance = t.get("tolerance")
+        note = "截至考核时点未反馈" if t.get("reported_at") is None else ""
+        if tolerance:
+            note = "，".join(filter(None, (note, _tolerance_note(tolerance))))
+        rows.append((
+            u.get("unit", ""), u.get("name", ""), t.get("task", ""), "牵头" if t.get("role") == "lead" else "协办",
+            t.get("priority", ""), _Cell(weight, "0.00"), t.get("due_at") or "", t.get("reported_at") or "",
+            _Cell(late if isinstance(late, int) else None, RANK_FORMAT),
+            _Cell(float(t.get("credit") or 0.0), "0.00"), _score(earned),
+            _score(max(0.0, maximum * weight / total_weight - earned) if total_weight else 0.0), note,
+        ))
+    return rows
 
 
 def _metric_rows(u: Mapping[str, Any]) -> list[tuple[Any, ...]]:

@@ -274,3 +274,18 @@ def test_export_of_the_worked_example(example: Stack) -> None:
     for unit, entry in units.items():
         want = entry["bonus"] - entry["error_deduction"] - entry["accountability_deduction"]
         assert net.get(unit, 0.0) == pytest.approx(want, abs=1e-9), unit
+
+    # Each counted task's earned and lost timeliness points add up to the unit's 时效得分 and 时效满分.
+    tasks = list(book["时效明细"].iter_rows(values_only=True))
+    col = {h: i for i, h in enumerate(tasks[0])}
+    earned: dict[str, float] = {}
+    possible: dict[str, float] = {}
+    for row in tasks[1:]:
+        unit = row[col["单位代码"]]
+        earned[unit] = earned.get(unit, 0.0) + row[col["得分"]]
+        possible[unit] = possible.get(unit, 0.0) + row[col["得分"]] + row[col["失分"]]
+    for unit, entry in units.items():
+        assert earned.get(unit, 0.0) == pytest.approx(entry["timeliness_earned"], abs=1e-9), unit
+        assert possible.get(unit, 0.0) == pytest.approx(entry["timeliness_max"], abs=1e-9), unit
+    t2 = next(row for row in tasks[1:] if row[col["任务编号"]] == "T2")
+    assert (t2[col["逾期工作日"]], t2[col["时效系数"]]) == (2, pytest.approx(0.8))

@@ -243,7 +243,7 @@ def _rows(ws: Any) -> list[dict[str, Any]]:
 
 
 def test_sheets_in_order(workbook: Any) -> None:
-    assert workbook.sheetnames == ["说明", "部门", "乡镇", "street", "加减分明细", "指标明细"]
+    assert workbook.sheetnames == ["说明", "部门", "乡镇", "street", "加减分明细", "时效明细", "指标明细"]
 
 
 @pytest.mark.parametrize(
@@ -392,5 +392,5 @@ def test_no_units_still_gives_a_workbook() -> None:
     document["units"] = []
     document["calendar_warnings"] = []
     wb = load_workbook(io.BytesIO(result_to_xlsx(document)))
-    assert wb.sheetnames == ["说明", "加减分明细", "指标明细"]
+    assert wb.sheetnames == ["说明", "加减分明细", "时效明细", "指标明细"]
     assert {r["项目"]: r["内容"] for r in _rows(wb["说明"])}["日历提示"] == "无"
