@@ -10,7 +10,8 @@ from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from services.common.auth import SYSTEM, Keys
 from services.common.clients import Backend
 
-FACT_COLUMNS = ("task_id", "unit", "is_lead", "priority", "assigned_at", "due_at", "reported_at", "cancelled_at")
+FACT_COLUMNS = ("task_id", "unit", "is_lead", "priority", "assigned_at", "due_at", "reported_at", "cancelled_at",
+                "task_type", "due_given")
 SERVICE = "kaohe.tasks.v1.TasksService"
 
 
@@ -33,10 +34,12 @@ class GrpcTasks:
             if not token:
                 return result
 
-    def facts(self, *, due_from: int, due_before: int, as_of: int) -> dict[str, list[Any]]:
+    def facts(self, *, due_from: int, due_before: int, as_of: int, assigned_from: int = 0,
+              assigned_before: int = 0) -> dict[str, list[Any]]:
         columns: dict[str, list[Any]] = {k: [] for k in FACT_COLUMNS}
         stream = self.backend.stub.GetTimelinessFacts(
-            tasks_pb2.GetTimelinessFactsRequest(due_from=due_from, due_before=due_before, as_of=as_of),
+            tasks_pb2.GetTimelinessFactsRequest(due_from=due_from, due_before=due_before, as_of=as_of,
+                                                assigned_from=assigned_from, assigned_before=assigned_before),
             metadata=self.backend.metadata(SYSTEM), timeout=self.timeout)
         for chunk in stream:
             for name in FACT_COLUMNS:

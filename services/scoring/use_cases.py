@@ -16,6 +16,7 @@ import numpy as np
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from services.common import calendar as cal
 from services.common.auth import INTERNAL_ROLE, Identity
 from services.common.db import Database, idempotent
 from services.common.errors import (
@@ -24,6 +25,7 @@ from services.common.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    SchemeInvalid,
     StaleEtag,
 )
 from services.common.scheme import Scheme, check_applies_to, load_scheme
@@ -41,7 +43,8 @@ class TasksPort(Protocol):
 
     def units(self) -> list[tuple[str, str, str]]: ...
 
-    def facts(self, *, due_from: int, due_before: int, as_of: int) -> dict[str, list[Any]]: ...
+    def facts(self, *, due_from: int, due_before: int, as_of: int, assigned_from: int = 0,
+              assigned_before: int = 0) -> dict[str, list[Any]]: ...
 
     def lookup(self, ids: Sequence[str]) -> dict[str, tuple[str, list[str]]]: ...
 
@@ -389,7 +392,15 @@ class ScoringApp:
         start = to_epoch(datetime(year, 1, 1, tzinfo=scheme.tz))
         end = to_epoch(datetime(year + 1, 1, 1, tzinfo=scheme.tz))
         unit_index = {u: i for i, (u, _, _) in enumerate(unit_rows)}
-        facts = task_rows(self.tasks.facts(due_from=start, due_before=end, as_of=to_epoch(as_of)), unit_index)
+        if scheme.sha256 == self.scheme.sha256:
+            columns = self.tasks.facts(due_from=start, due_before=end, as_of=to_epoch(as_of))
+        else:
+            # The tasks service computed due instants under the scheme it serves; this run's scheme may
+            # count other holidays or limits, so every computed one that can fall in the year is redone.
+            columns = self.tasks.facts(due_from=start, due_before=end, as_of=to_epoch(as_of),
+                                       assigned_from=start - longest_limit_seconds(scheme), assigned_before=end)
+            recompute_dues(columns, scheme)
+        facts = task_rows(columns, unit_index)
         with self.db.read() as conn:
             rows = list(conn.execute(select(records.c.kind, records.c.rid, records.c.unit, records.c.payload,
                                             records.c.voided).order_by(records.c.seq)))
@@ -704,6 +715,45 @@ def build_inputs(unit_rows: list[tuple[str, str, str]], unit_index: dict[str, in
                                                  date=column("accountability", "date", "datetime64[D]"),
                                                  kind=column("accountability", "kind", object)),
     )
+
+
+def longest_limit_seconds(scheme: Scheme) -> int:
+    """An upper bound of the time from assignment to due under any task type of scheme."""
+    day = 86_400
+    longest = 0
+    for spec in scheme.task_types.values():
+        amount, unit = spec.limit.amount, spec.limit.unit
+        seconds = {"minutes": 60 * amount, "hours": 3600 * amount, "calendar_days": day * (amount + 1),
+                   "months": day * (31 * amount + 1)}.get(unit)
+        # Working days: five a week, plus the longest run of holidays a year can bring (Spring Festival,
+        # National Day and local holidays together), generously.
+        longest = max(longest, seconds if seconds is not None else day * (amount * 7 // 5 + 60))
+    return longest
+
+
+def recompute_dues(columns: dict[str, Any], scheme: Scheme) -> None:
+    """The computed (not given) due instants of fact columns, computed again under scheme (SCORING.md §2)."""
+    given = np.asarray(columns["due_given"], dtype=bool)
+    if given.all():
+        return
+    due = np.array(columns["due_at"], dtype=np.int64)
+    assigned, types, tz = columns["assigned_at"], columns["task_type"], scheme.tz
+    calendar = scheme.calendar()
+    by_day: dict[tuple[str, Any], int] = {}
+    for k in np.flatnonzero(~given).tolist():
+        spec = scheme.task_types.get(types[k])
+        if spec is None:
+            raise SchemeInvalid([FieldViolation(
+                "task_types", f'has no task type "{types[k]}" (used by task {columns["task_id"][k]})')])
+        start = from_epoch(int(assigned[k]), tz)
+        if spec.limit.unit in ("minutes", "hours"):
+            due[k] = to_epoch(cal.due_at(assigned_at=start, limit=spec.limit, calendar=calendar, tz=tz))
+            continue
+        key = (types[k], start.date())
+        if key not in by_day:
+            by_day[key] = to_epoch(cal.due_at(assigned_at=start, limit=spec.limit, calendar=calendar, tz=tz))
+        due[k] = by_day[key]
+    columns["due_at"] = due
 
 
 def task_rows(columns: dict[str, list[Any]], unit_index: dict[str, int]) -> domain.TaskRows:

@@ -99,7 +99,9 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
 
     def GetTimelinessFacts(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         for columns in self.app.timeliness_facts(due_from=request.due_from, due_before=request.due_before,
-                                                 as_of=request.as_of, chunk_size=request.chunk_size):
+                                                 as_of=request.as_of, chunk_size=request.chunk_size,
+                                                 assigned_from=request.assigned_from,
+                                                 assigned_before=request.assigned_before):
             yield tasks_pb2.TimelinessFacts(**columns)
 
     def SummarizeTasks(self, request: Any, context: grpc.ServicerContext) -> Any:

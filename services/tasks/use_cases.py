@@ -540,18 +540,20 @@ class TasksApp:
 
     # ---- facts for scoring and the live standing
 
-    def timeliness_facts(self, *, due_from: int, due_before: int, as_of: int,
-                         chunk_size: int) -> Iterator[dict[str, Any]]:
+    def timeliness_facts(self, *, due_from: int, due_before: int, as_of: int, chunk_size: int,
+                         assigned_from: int = 0, assigned_before: int = 0) -> Iterator[dict[str, Any]]:
         with self.db.read() as conn:
             for part in repo.timeliness_rows(conn, due_from=due_from, due_before=due_before, as_of=as_of,
-                                             chunk_size=chunk_size or 50000):
+                                             chunk_size=chunk_size or 50000, assigned_from=assigned_from,
+                                             assigned_before=assigned_before):
                 if not part:
                     continue
-                is_lead, task_id, unit, priority, assigned, due, reported, cancelled = zip(*part, strict=True)
+                (is_lead, task_id, unit, priority, assigned, due, reported, cancelled, task_type,
+                 due_given) = zip(*part, strict=True)
                 columns: dict[str, Any] = {
                     "task_id": task_id, "unit": unit, "is_lead": is_lead, "priority": priority,
                     "assigned_at": _or_no_time(assigned), "due_at": due, "reported_at": _or_no_time(reported),
-                    "cancelled_at": _or_no_time(cancelled)}
+                    "cancelled_at": _or_no_time(cancelled), "task_type": task_type, "due_given": due_given}
                 yield columns
 
     def summarize(self, *, year: int, as_of: str, unit: str) -> tuple[list[UnitSummary], int]:

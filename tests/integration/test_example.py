@@ -91,3 +91,33 @@ def test_unauthenticated_calls_are_refused(stack: Stack) -> None:
     with pytest.raises(grpc.RpcError) as missing:
         tasks.ListTasks(tasks_pb2.ListTasksRequest(), timeout=5)
     assert missing.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_a_run_under_another_scheme_computes_due_instants_under_it(
+    databases: Any, example_scheme: Any, example_ledger: bytes, expected_result: dict, tmp_path: Any
+) -> None:
+    """Served with a scheme that lacks the local holiday 06-06, run with the example's (the README's steps)."""
+    from services.common.scheme import load_scheme
+    from tests.conftest import start_stack, stop_stack
+
+    served = load_scheme(example_scheme.text.replace('extra_holidays = ["2025-06-06"]', "extra_holidays = []"))
+    stack = start_stack(tasks_db=databases.url("tasks"), scoring_db=databases.url("scoring"), scheme=served,
+                        tmp=tmp_path)
+    try:
+        stack.import_ledger(example_ledger)
+        _, tasks, scoring = stack.stubs()
+        t3 = tasks.GetTask(tasks_pb2.GetTaskRequest(id="T3"), metadata=stack.metadata(), timeout=10)
+        assert t3.due_at == "2025-06-09T23:59:59+08:00"  # as the served scheme computes it
+        run = scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025, scheme_toml=example_scheme.text),
+                                metadata=stack.metadata(), timeout=60)
+        got = {u["unit"]: u for u in json.loads(run.document_json)["units"]}
+        for want in expected_result["units"]:
+            assert (got[want["unit"]]["total"], got[want["unit"]]["grade"]) == (want["total"], want["grade"])
+        lines = {t["task"]: t for t in got["fgj"]["breakdown"]["tasks"]}
+        assert (lines["T3"]["due_at"], lines["T3"]["late_working_days"]) == ("2025-06-10T23:59:59+08:00", 4)
+        # Under the served scheme the same ledger scores T3 a day later: L = 5.
+        plain = scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=60)
+        fgj = next(u for u in json.loads(plain.document_json)["units"] if u["unit"] == "fgj")
+        assert next(t for t in fgj["breakdown"]["tasks"] if t["task"] == "T3")["late_working_days"] == 5
+    finally:
+        stop_stack(stack)
