@@ -43,8 +43,9 @@ def _env(base: int) -> dict[str, str]:
     return env
 
 
-def start_served(tmp_path: Path) -> Served:
-    """`kaohe serve` on free ports, healthy; drawn again when a port was taken between probe and bind."""
+def start_served(tmp_path: Path, scheme: Path | None = None) -> Served:
+    """`kaohe serve` (the example scheme unless told) on free ports, healthy; ports drawn again when one
+    was taken between probe and bind."""
     data = tmp_path / "data"
     for attempt in range(5):
         base = free_port_base()
@@ -52,7 +53,7 @@ def start_served(tmp_path: Path) -> Served:
         log = tmp_path / f"serve-{attempt}.log"
         with log.open("wb") as out:
             process = subprocess.Popen([KAOHE, "serve", "--data-dir", str(data), "--port-base", str(base),
-                                        "--scheme", str(example_path("scheme.toml"))], env=env, stdout=out,
+                                        "--scheme", str(scheme or example_path("scheme.toml"))], env=env, stdout=out,
                                        stderr=subprocess.STDOUT, start_new_session=True)
         env["KAOHE_DATA_DIR"] = str(data)
         stack = Served(process, env, data, log)
