@@ -114,7 +114,8 @@ def fill_tasks_db(url: str, *, units: int, tasks: int, seed: int = 11) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(insert(unit_table), [{"id": f"u{i}", "name": f"单位{i}", "category": "department" if i % 3
-                                           else "township", "created_at": start} for i in range(units)])
+                                           else "township", "created_at": start} for i in range(units)]
+                     + [{"id": "czj", "name": "财政局", "category": "department", "created_at": start}])
         for lo in range(0, tasks, 100_000):
             n = min(100_000, tasks - lo)
             assigned = start + rng.integers(0, 330 * 86400, n)
@@ -138,33 +139,41 @@ def fill_tasks_db(url: str, *, units: int, tasks: int, seed: int = 11) -> None:
 
 
 def bench_run_at_scale() -> list[tuple[str, str]]:
+    """A prefecture-sized run where the spec puts it: on PostgreSQL (KAOHE_TEST_PG_URL), else SQLite."""
     from kaohe.scoring.v1 import scoring_pb2
 
-    from tests.conftest import start_stack, stop_stack
+    from tests.conftest import PG_URL, Databases, start_stack, stop_stack
 
     scheme = load_scheme_file(ROOT / "tests" / "data" / "scheme.toml")
     units, tasks = 3_000, 1_000_000
     with tempfile.TemporaryDirectory() as tmp:
-        stack = start_stack(tasks_db=f"sqlite:///{tmp}/t.db", scoring_db=f"sqlite:///{tmp}/s.db", scheme=scheme,
-                            tmp=Path(tmp))
+        databases = Databases("postgres" if PG_URL else "sqlite", Path(tmp))
+        tasks_url = databases.url("tasks")
+        stack = start_stack(tasks_db=tasks_url, scoring_db=databases.url("scoring"), scheme=scheme, tmp=Path(tmp))
         try:
-            fill_tasks_db(f"sqlite:///{tmp}/t.db", units=units, tasks=tasks)
+            start = time.perf_counter()
+            fill_tasks_db(tasks_url, units=units, tasks=tasks)
+            filled = time.perf_counter() - start
             _, _, scoring = stack.stubs()
             start = time.perf_counter()
-            scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=600)
+            scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025, omit_breakdown=True), metadata=stack.metadata(),
+                              timeout=900)
             ran = time.perf_counter() - start
         finally:
             stop_stack(stack)
-    return [(f"assessment run over gRPC, SQLite, prefecture ({units:,} units, {tasks:,} tasks, ~15% co-units)",
-             f"{ran:.2f} s")]
+            databases.drop()
+    where = "PostgreSQL" if PG_URL else "SQLite"
+    return [(f"prefecture ledger written by Core bulk inserts, {where} ({tasks:,} tasks with reports)",
+             f"{filled:.1f} s"),
+            (f"assessment run over gRPC, {where}, prefecture ({units:,} units, {tasks:,} tasks, ~15% co-units)",
+             f"{ran:.1f} s")]
 
 
 def main() -> int:
-    results = bench_kernel() + bench_import_and_run() + bench_run_at_scale()
-    width = max(len(name) for name, _ in results)
-    print("Kaohe benchmarks (median wall time, this machine)")
-    for name, value in results:
-        print(f"  {name:<{width}}  {value}")
+    print("Kaohe benchmarks (median wall time, this machine)", flush=True)
+    for bench in (bench_kernel, bench_import_and_run, bench_run_at_scale):
+        for name, value in bench():
+            print(f"  {name:<100}  {value}", flush=True)
     return 0
 
 

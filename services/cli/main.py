@@ -25,6 +25,7 @@ from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from services.cli import render
 from services.common import settings as settings_mod
 from services.common.auth import Keys, load_secret, make_user_identity
+from services.common.clients import MAX_MESSAGE_BYTES
 from services.common.errors import DomainError
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
@@ -47,8 +48,8 @@ class Client:
         self.address = args.gateway or os.environ.get("KAOHE_GATEWAY") or "127.0.0.1:50050"
         self.token = args.token or os.environ.get("KAOHE_TOKEN") or _self_minted_token(args)
         self.channel = grpc.insecure_channel(self.address, options=[
-            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-            ("grpc.max_send_message_length", 64 * 1024 * 1024)])
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)])
         self.gateway = gateway_pb2_grpc.GatewayServiceStub(self.channel)
         self.tasks = tasks_pb2_grpc.TasksServiceStub(self.channel)
         self.scoring = scoring_pb2_grpc.ScoringServiceStub(self.channel)
@@ -192,7 +193,7 @@ def cmd_assess_run(args: argparse.Namespace) -> int:
     client = Client(args)
     reply = client.call(client.scoring.CreateRun, scoring_pb2.CreateRunRequest(
         request_id=_request_id(), year=args.year, as_of=args.as_of or "", scheme_toml=scheme_text,
-        supersedes=args.supersedes or ""), timeout=600)
+        supersedes=args.supersedes or "", omit_breakdown=True), timeout=600)
     document = _document(reply)
     _emit(args, document, lambda: f"考核运行 {reply.id} 已生成（草稿）\n" + render.results(document))
     return EXIT_OK

@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from services.common import errors
 from services.common.auth import Identity
+from services.common.clients import MAX_MESSAGE_BYTES
 
 log = logging.getLogger("kaohe.rpc")
 _identity: contextvars.ContextVar[Identity | None] = contextvars.ContextVar("kaohe_identity", default=None)
@@ -199,8 +200,8 @@ def create_server(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="rpc"),
         interceptors=list(interceptors),
-        options=[("grpc.max_receive_message_length", 64 * 1024 * 1024),
-                 ("grpc.max_send_message_length", 64 * 1024 * 1024),
+        options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                  ("grpc.so_reuseport", 0)],
     )
     register(server)

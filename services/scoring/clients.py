@@ -40,7 +40,8 @@ class GrpcTasks:
         stream = self.backend.stub.GetTimelinessFacts(
             tasks_pb2.GetTimelinessFactsRequest(due_from=due_from, due_before=due_before, as_of=as_of,
                                                 assigned_from=assigned_from, assigned_before=assigned_before),
-            metadata=self.backend.metadata(SYSTEM), timeout=self.timeout)
+            # A year of a prefecture streams for a while; the run's caller waits for it too.
+            metadata=self.backend.metadata(SYSTEM), timeout=max(self.timeout, 900.0))
         for chunk in stream:
             for name in FACT_COLUMNS:
                 columns[name].extend(getattr(chunk, name))

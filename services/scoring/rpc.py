@@ -75,7 +75,8 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
     def CreateRun(self, request: Any, context: grpc.ServicerContext) -> Any:
         return run_message(self.app.create_run(actor=current_identity(), request_id=request.request_id,
                                                year=request.year, as_of=request.as_of,
-                                               scheme_toml=request.scheme_toml, supersedes=request.supersedes))
+                                               scheme_toml=request.scheme_toml, supersedes=request.supersedes,
+                                               breakdown=not request.omit_breakdown))
 
     def GetRun(self, request: Any, context: grpc.ServicerContext) -> Any:
         return run_message(self.app.get_run(actor=current_identity(), run_id=request.id, year=request.year,

@@ -428,7 +428,7 @@ class ScoringApp:
         return document, digest
 
     def create_run(self, *, actor: Identity, request_id: str, year: int, as_of: str, scheme_toml: str,
-                   supersedes: str) -> RunView:
+                   supersedes: str, breakdown: bool = True) -> RunView:
         scheme = load_scheme(scheme_toml, source="scheme_toml") if scheme_toml else self.scheme
         if not 1990 <= year <= 2100:
             raise InvalidArgument("year", "must lie between 1990 and 2100")
@@ -461,11 +461,17 @@ class ScoringApp:
                 conn.execute(update(runs).where(runs.c.id == supersedes).values(superseded_by=run_id,
                                                                                 version=runs.c.version + 1))
             self.on_run("draft", seconds)
-            return self._run_view(conn, run_id, unit="", breakdown=True)
+            # What a repeated request gets back is kept without the breakdown: at a prefecture's scale
+            # that is hundreds of megabytes, read again from the run when it is asked for.
+            return self._run_view(conn, run_id, unit="", breakdown=False)
 
         for attempt in range(3):
             try:
-                return self._idempotent_run(request_id, "CreateRun", work)
+                view = self._idempotent_run(request_id, "CreateRun", work)
+                if not breakdown:
+                    return view
+                with self.db.read() as conn:
+                    return self._run_view(conn, view.id, unit="", breakdown=True)
             except IntegrityError:
                 if attempt == 2:
                     raise

@@ -343,3 +343,13 @@ def test_the_report_that_counts_is_taken_as_of_the_cutoff(stack: Stack) -> None:
     year = {t["task"]: t for t in units_of(create_run(stack))["fgj"]["breakdown"]["tasks"]}
     assert [year[k]["reported_at"] for k in ("C1", "C2", "C3", "C4")] == [
         "2025-03-25T10:00:00+08:00", "2025-03-25T10:00:00+08:00", None, "2025-03-12T10:00:00+08:00"]
+
+
+def test_a_run_can_answer_with_its_totals_only(example: Stack) -> None:
+    """A prefecture's breakdown is hundreds of megabytes: `assess run` asks for the totals, GetRun for the rest."""
+    brief = create_run(example, omit_breakdown=True, request_id="r-1")
+    assert all("breakdown" not in u for u in units_of(brief).values())
+    again = create_run(example, request_id="r-1")  # the same request: the same run, now with its breakdown
+    assert again.id == brief.id and all("breakdown" in u for u in units_of(again).values())
+    assert totals_of(again) == totals_of(brief) == totals_of(get_run(example, id=brief.id))
+    assert len(list_runs(example)) == 1
