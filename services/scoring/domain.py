@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -623,6 +624,18 @@ def _period_bounds(period: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Year and end day (days since 1970-01-01) of periods written YYYY, YYYY-MM or YYYY-MM-DD."""
     if not len(period):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    # A year of readings names a few dozen distinct periods: each is parsed once, and the rows are
+    # dictionary-encoded in C (map over a dict's __getitem__).
+    index: defaultdict[object, int] = defaultdict(int)
+    index.default_factory = index.__len__
+    codes = np.fromiter(map(index.__getitem__, period.tolist()), dtype=np.int64, count=len(period))
+    distinct = np.empty(len(index), dtype=object)
+    distinct[:] = list(index)
+    year, end = _parse_periods(distinct)
+    return year[codes], end[codes]
+
+
+def _parse_periods(period: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     text = period.astype(str)
     if text.dtype.itemsize // 4 > 10:
         _bad_period(text, np.char.str_len(text) > 10)
@@ -857,6 +870,18 @@ def round_total(x: float) -> float:
     return float(Decimal(repr(float(x))).quantize(_CENT, rounding=ROUND_HALF_UP)) + 0.0
 
 
+def _round_totals(total: np.ndarray) -> np.ndarray:
+    """round_total of each (non-negative) total; only totals within reach of a tie take the exact path."""
+    scaled = total * 100.0
+    out = np.floor(scaled + 0.5) / 100.0
+    # Away from a tie, the float product cannot cross the .5 boundary, and k / 100 is correctly
+    # rounded, so it is the same float as the decimal rounding gives.
+    near = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6
+    for i in np.flatnonzero(near).tolist():
+        out[i] = round_total(float(total[i]))
+    return out + 0.0
+
+
 def _ranks_and_grades(
     units: UnitTable, veto: np.ndarray, total: np.ndarray, scheme: Scheme
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -920,12 +945,14 @@ def score(inputs: Inputs, scheme: Scheme, *, year: int, as_of: datetime | None =
     nothing = maximum == 0
     base = np.where(nothing, 100.0, 100.0 * (tasks.earned + metrics_earned) / np.where(nothing, 1.0, maximum))
     total = np.maximum(0.0, base + incentives.applied - errors.applied - accountability.applied)
-    rounded = np.fromiter((round_total(x) for x in total), dtype=np.float64, count=n)
+    rounded = _round_totals(total)
     rank, grade, categories = _ranks_and_grades(inputs.units, veto, rounded, scheme)
     position = {c: i for i, c in enumerate(categories)}
-    order = sorted(
-        range(n), key=lambda i: (position[inputs.units.categories[i]], int(rank[i]), inputs.units.ids[i])
-    )
+    category_position = np.fromiter((position[c] for c in inputs.units.categories), dtype=np.int64, count=n)
+    id_order = np.argsort(np.asarray(inputs.units.ids, dtype=object), kind="stable")
+    id_rank = np.empty(n, dtype=np.int64)
+    id_rank[id_order] = np.arange(n)
+    order = np.lexsort((id_rank, rank, category_position)).tolist()
 
     return Assessment(
         units=inputs.units,

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 
 from services.common.errors import InvalidArgument, SchemeInvalid
@@ -721,3 +722,22 @@ def test_breakdowns_add_up_to_the_totals() -> None:
         assert u["base"] == pytest.approx(base, abs=1e-9)
         total = max(0.0, base + u["bonus"] - u["error_deduction"] - u["accountability_deduction"])
         assert u["total"] == round_total(total)
+
+
+def test_totals_are_rounded_in_bulk_exactly_as_one_by_one() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from services.scoring.domain import _round_totals
+
+    ties = [k / 1000 for k in range(0, 200_000, 5)]  # every x.xx5 up to 200, and the exact hundredths
+    values = np.array([*ties, 2.675, 99.895, 90.24999999999999, 1e-12, 0.0, 100.0 - 0.35 * 0.3], dtype=np.float64)
+    assert _round_totals(values).tolist() == [round_total(float(x)) for x in values]
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.floats(min_value=0, max_value=1e4, allow_nan=False), max_size=50))
+    def bulk_equals_one_by_one(xs: list[float]) -> None:
+        got = _round_totals(np.array(xs, dtype=np.float64)).tolist()
+        assert got == [round_total(x) for x in xs]
+
+    bulk_equals_one_by_one()
