@@ -556,7 +556,6 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-
 _INT64 = {FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_SINT64,
           FieldDescriptor.TYPE_FIXED64, FieldDescriptor.TYPE_SFIXED64}
 
@@ -588,6 +587,7 @@ def _int64_as_numbers(message: Message, data: dict[str, Any]) -> None:
                 _int64_as_numbers(item, out)
         elif field.type in _INT64:
             data[field.name] = [int(v) for v in data[field.name]] if repeated else int(data[field.name])
+
 
 def _fail(code: int, message: str) -> NoReturn:
     print(f"错误：{message}", file=sys.stderr)

@@ -103,7 +103,8 @@ def tasks(rows: list[dict[str, Any]]) -> str:
         return "（没有符合条件的任务）"
     body = [[t["id"], t["title"][:24], t["lead_unit"], STATE.get(t["state"], t["state"]),
              COLOUR.get(t["color"] or "", ""), t["due_at"] or "", OUTCOME.get(t["outcome"] or "", ""),
-             ROLE.get(t.get("holder") or "", t.get("holder") or "")] for t in sorted(rows, key=lambda t: (t["due_at"] or "", t["id"]))]
+             ROLE.get(t.get("holder") or "", t.get("holder") or "")]
+            for t in sorted(rows, key=lambda t: (t["due_at"] or "", t["id"]))]
     return table(["编号", "事项", "牵头单位", "状态", "颜色", "应办结时间", "结果", "当前承办"], body) + \
         f"\n共 {len(rows)} 项"
 

@@ -744,12 +744,11 @@ def _read_accountability(v: _Validator, doc: Mapping[str, Any]) -> Accountabilit
 
 def _read_grades(v: _Validator, doc: Mapping[str, Any]) -> Grades:
     # Every unit is graded, so the bands come from the scheme, never from code (SCORING.md).
-    present = "grades" in doc
-    t = v.table(doc, "grades", "", required=True) or {}
+    t = v.table(doc, "grades", "", required=True)
+    if t is None:
+        return Grades(excellent_min=0.0, excellent_quota=0.0, good_min=0.0, pass_min=0.0)  # refused already
     v.keys(t, "grades", {"excellent_min", "excellent_quota", "good_min", "pass_min"})
     before = len(v.violations)
-    if not present:
-        return Grades(excellent_min=0.0, excellent_quota=0.0, good_min=0.0, pass_min=0.0)  # refused already
     grades = Grades(
         excellent_min=v.number(t, "excellent_min", "grades"),
         excellent_quota=v.number(t, "excellent_quota", "grades", minimum=0, maximum=1),

@@ -83,6 +83,14 @@ def _priority_codes(x: Any) -> np.ndarray:
     return a.astype(np.int32) if a.dtype.kind in "iu" else _objects(x)
 
 
+def factorize(values: Iterable[Any]) -> tuple[np.ndarray, list[Any]]:
+    """(codes, distinct values in order of first appearance), encoded in C by mapping over a dict."""
+    index: defaultdict[Any, int] = defaultdict(int)
+    index.default_factory = index.__len__
+    codes = np.fromiter(map(index.__getitem__, values), dtype=np.int64)
+    return codes, list(index)
+
+
 def _none(dtype: Any = object) -> np.ndarray:
     return np.zeros(0, dtype=dtype)
 
@@ -450,16 +458,19 @@ def _lookup(
         out[hit] = number
         known |= hit
     if not known.all():
-        unknown: dict[str, str] = {}
-        for i in np.flatnonzero(~known):
-            unknown.setdefault(str(values[i]), str(ids[i]))
-        raise SchemeInvalid(
-            [
-                FieldViolation(key, f'has no entry for {noun} "{v}" (used by {record} {r})')
-                for v, r in unknown.items()
-            ]
-        )
+        _refuse_unknown(((str(values[i]), str(ids[i])) for i in np.flatnonzero(~known)),
+                        key=key, noun=noun, record=record)
     return out
+
+
+def _refuse_unknown(used: Iterable[tuple[str, str]], *, key: str, noun: str, record: str) -> None:
+    """SchemeInvalid naming each (value, the first record using it) the scheme's key has no entry for."""
+    unknown: dict[str, str] = {}
+    for value, by in used:
+        unknown.setdefault(value, by)
+    raise SchemeInvalid(
+        [FieldViolation(key, f'has no entry for {noun} "{v}" (used by {record} {r})') for v, r in unknown.items()]
+    )
 
 
 def _chosen_tolerances(tol: ToleranceRows, target_type: str) -> dict[tuple[int, str], int]:
@@ -606,31 +617,20 @@ def _timeliness(
 
 def _unknown_priorities(tk: TaskRows, rows: np.ndarray, codes: np.ndarray, table: np.ndarray) -> None:
     """SchemeInvalid naming each priority of a counted task that the scheme has no weight for."""
-    used = np.isnan(table[codes])
-    if not used.any():
-        return
-    unknown: dict[str, str] = {}
-    for k in np.flatnonzero(used):
-        unknown.setdefault(tk.priority_names[codes[k]], str(tk.task_id[rows[k]]))
-    raise SchemeInvalid(
-        [
-            FieldViolation("timeliness.priority_weights", f'has no entry for priority "{v}" (used by task {r})')
-            for v, r in unknown.items()
-        ]
-    )
+    used = np.flatnonzero(np.isnan(table[codes]))
+    if used.size:
+        _refuse_unknown(((tk.priority_names[codes[k]], str(tk.task_id[rows[k]])) for k in used),
+                        key="timeliness.priority_weights", noun="priority", record="task")
 
 
 def _period_bounds(period: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Year and end day (days since 1970-01-01) of periods written YYYY, YYYY-MM or YYYY-MM-DD."""
     if not len(period):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    # A year of readings names a few dozen distinct periods: each is parsed once, and the rows are
-    # dictionary-encoded in C (map over a dict's __getitem__).
-    index: defaultdict[object, int] = defaultdict(int)
-    index.default_factory = index.__len__
-    codes = np.fromiter(map(index.__getitem__, period.tolist()), dtype=np.int64, count=len(period))
-    distinct = np.empty(len(index), dtype=object)
-    distinct[:] = list(index)
+    # A year of readings names a few dozen distinct periods: each is parsed once.
+    codes, names = factorize(period.tolist())
+    distinct = np.empty(len(names), dtype=object)
+    distinct[:] = names
     year, end = _parse_periods(distinct)
     return year[codes], end[codes]
 

@@ -745,17 +745,15 @@ def recompute_dues(columns: dict[str, Any], scheme: Scheme) -> None:
     due = np.array(columns["due_at"], dtype=np.int64)
     assigned, types, tz = columns["assigned_at"], columns["task_type"], scheme.tz
     calendar = scheme.calendar()
-    by_day: dict[tuple[str, Any], int] = {}
+    by_day: dict[tuple[str, object], int] = {}
     for k in np.flatnonzero(~given).tolist():
         spec = scheme.task_types.get(types[k])
         if spec is None:
             raise SchemeInvalid([FieldViolation(
                 "task_types", f'has no task type "{types[k]}" (used by task {columns["task_id"][k]})')])
         start = from_epoch(int(assigned[k]), tz)
-        if spec.limit.unit in ("minutes", "hours"):
-            due[k] = to_epoch(cal.due_at(assigned_at=start, limit=spec.limit, calendar=calendar, tz=tz))
-            continue
-        key = (types[k], start.date())
+        # Clock limits run from the instant; the others only from its local date, computed once a day.
+        key = (types[k], start if spec.limit.unit in ("minutes", "hours") else start.date())
         if key not in by_day:
             by_day[key] = to_epoch(cal.due_at(assigned_at=start, limit=spec.limit, calendar=calendar, tz=tz))
         due[k] = by_day[key]
@@ -768,8 +766,7 @@ def task_rows(columns: dict[str, list[Any]], unit_index: dict[str, int]) -> doma
     # Dictionary-encode in C (map over a dict's __getitem__), not with a Python step per row.
     unit_codes: defaultdict[str, int] = defaultdict(lambda: -1, unit_index)
     unit = np.fromiter(map(unit_codes.__getitem__, columns["unit"]), dtype=np.int64, count=n)
-    priority_codes: defaultdict[str, int] = defaultdict(lambda: len(priority_codes))
-    priority = np.fromiter(map(priority_codes.__getitem__, columns["priority"]), dtype=np.int32, count=n)
+    priority, priority_names = domain.factorize(columns["priority"])
     keep = unit >= 0
     everything = bool(keep.all())
 
@@ -785,5 +782,5 @@ def task_rows(columns: dict[str, list[Any]], unit_index: dict[str, int]) -> doma
         due_at=kept(np.array(columns["due_at"], dtype=np.int64)),
         reported_at=kept(np.array(columns["reported_at"], dtype=np.int64)),
         cancelled_at=kept(np.array(columns["cancelled_at"], dtype=np.int64)),
-        priority_names=tuple(priority_codes),
+        priority_names=tuple(priority_names),
     )

@@ -190,12 +190,13 @@ def set_rejected(conn: Connection, changes: dict[int, bool]) -> None:
             conn.execute(update(task_events).where(task_events.c.seq.in_(part)).values(rejected=rejected))
 
 
-def counted_reports(as_of: int) -> Any:
-    """Subquery: per task, the latest unrejected report at or before as_of (SCORING.md §4)."""
-    return (select(task_events.c.task_id, func.max(task_events.c.at).label("reported_at"))
-            .where(and_(task_events.c.kind == "report", task_events.c.rejected.is_(False),
-                        task_events.c.at <= as_of))
-            .group_by(task_events.c.task_id).subquery())
+def counted_reports(conn: Connection, *, as_of: int, task_ids: Any) -> dict[str, int]:
+    """Per task of task_ids (a subquery), the latest unrejected report at or before as_of (SCORING.md §4)."""
+    query = (select(task_events.c.task_id, func.max(task_events.c.at))
+             .where(task_events.c.kind == "report", task_events.c.rejected.is_(False), task_events.c.at <= as_of,
+                    task_events.c.task_id.in_(task_ids))
+             .group_by(task_events.c.task_id))
+    return {task_id: at for task_id, at in conn.execute(query)}
 
 
 def timeliness_rows(conn: Connection, *, due_from: int, due_before: int, as_of: int, chunk_size: int,
@@ -214,12 +215,8 @@ def timeliness_rows(conn: Connection, *, due_from: int, due_before: int, as_of: 
     if assigned_before:
         window = or_(window, and_(tasks.c.due_given.is_(False), tasks.c.assigned_at >= assigned_from,
                                   tasks.c.assigned_at < assigned_before))
-    later = select(tasks.c.id).where(window, tasks.c.reported_at > as_of)
-    earlier: dict[str, int] = dict(conn.execute(  # type: ignore[arg-type]
-        select(task_events.c.task_id, func.max(task_events.c.at))
-        .where(task_events.c.kind == "report", task_events.c.rejected.is_(False), task_events.c.at <= as_of,
-               task_events.c.task_id.in_(later))
-        .group_by(task_events.c.task_id)).all())
+    earlier = counted_reports(conn, as_of=as_of,
+                              task_ids=select(tasks.c.id).where(window, tasks.c.reported_at > as_of))
     columns = (tasks.c.priority, tasks.c.assigned_at, tasks.c.due_at, tasks.c.reported_at, tasks.c.cancelled_at,
                tasks.c.task_type, tasks.c.due_given)
     lead = select(tasks.c.id, tasks.c.lead_unit, *columns).where(window).order_by(tasks.c.id)
