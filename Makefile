@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
 PROTOS := $(shell find protos -name '*.proto')
 
-.PHONY: setup run test test-unit test-pg lint typecheck bench clean protos
+.PHONY: setup run test test-unit test-pg lint fmt typecheck bench clean protos
 
 setup: $(STAMP)
 
@@ -28,6 +28,11 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check services tests scripts benchmarks
+	$(BIN)/ruff format --check services tests scripts benchmarks
+
+fmt: setup
+	$(BIN)/ruff format services tests scripts benchmarks
+	$(BIN)/ruff check --fix services tests scripts benchmarks
 
 typecheck: setup
 	$(BIN)/mypy

@@ -18,8 +18,14 @@ def main() -> int:
     out.mkdir()
     protos = sorted(str(p.relative_to(src)) for p in src.rglob("*.proto"))
     include = str(Path(protoc.__file__).parent / "_proto")
-    args = ["protoc", f"-I{src}", f"-I{include}", f"--python_out={out}", f"--pyi_out={out}",
-            f"--grpc_python_out={out}"]
+    args = [
+        "protoc",
+        f"-I{src}",
+        f"-I{include}",
+        f"--python_out={out}",
+        f"--pyi_out={out}",
+        f"--grpc_python_out={out}",
+    ]
     plugin = shutil.which("protoc-gen-mypy_grpc", path=str(Path(sys.executable).parent))
     if plugin:
         args += [f"--plugin=protoc-gen-mypy_grpc={plugin}", f"--mypy_grpc_out={out}"]

@@ -81,8 +81,14 @@ class Databases:
 
 def _backends() -> list[Any]:
     params: list[Any] = [pytest.param("sqlite", id="sqlite")]
-    params.append(pytest.param("postgres", id="postgres", marks=[pytest.mark.postgres] + (
-        [] if PG_URL else [pytest.mark.skip(reason="KAOHE_TEST_PG_URL is not set")])))
+    params.append(
+        pytest.param(
+            "postgres",
+            id="postgres",
+            marks=[pytest.mark.postgres]
+            + ([] if PG_URL else [pytest.mark.skip(reason="KAOHE_TEST_PG_URL is not set")]),
+        )
+    )
     return params
 
 
@@ -119,13 +125,17 @@ class Stack:
 
     def stubs(self) -> tuple[Any, Any, Any]:
         channel = self.channel()
-        return (gateway_pb2_grpc.GatewayServiceStub(channel), tasks_pb2_grpc.TasksServiceStub(channel),
-                scoring_pb2_grpc.ScoringServiceStub(channel))
+        return (
+            gateway_pb2_grpc.GatewayServiceStub(channel),
+            tasks_pb2_grpc.TasksServiceStub(channel),
+            scoring_pb2_grpc.ScoringServiceStub(channel),
+        )
 
     def import_ledger(self, data: bytes, role: str = "office") -> Any:
         gateway, _, _ = self.stubs()
-        return gateway.ImportLedger(iter([gateway_pb2.ImportLedgerRequest(data=data)]),
-                                    metadata=self.metadata(role), timeout=60)
+        return gateway.ImportLedger(
+            iter([gateway_pb2.ImportLedgerRequest(data=data)]), metadata=self.metadata(role), timeout=60
+        )
 
     def stop(self, name: str) -> None:
         self.parts[name].server.stop(0).wait()
@@ -134,8 +144,13 @@ class Stack:
         from services.scoring.__main__ import create as create_scoring
 
         port = int(self.scoring_addr.rsplit(":", 1)[1])
-        scoring = create_scoring(address=f"127.0.0.1:{port}", db_url=db_url, scheme=self.scheme, keys=self.keys,
-                                 tasks_addr=self.tasks_addr)
+        scoring = create_scoring(
+            address=f"127.0.0.1:{port}",
+            db_url=db_url,
+            scheme=self.scheme,
+            keys=self.keys,
+            tasks_addr=self.tasks_addr,
+        )
         scoring.server.start()
         self.parts["scoring"] = scoring
 
@@ -149,13 +164,15 @@ def start_stack(*, tasks_db: str, scoring_db: str, scheme: Scheme, tmp: Path) ->
     tasks = create_tasks(address="127.0.0.1:0", db_url=tasks_db, scheme=scheme, keys=keys)
     tasks.server.start()
     tasks_addr = f"127.0.0.1:{tasks.port}"
-    scoring = create_scoring(address="127.0.0.1:0", db_url=scoring_db, scheme=scheme, keys=keys,
-                             tasks_addr=tasks_addr)
+    scoring = create_scoring(
+        address="127.0.0.1:0", db_url=scoring_db, scheme=scheme, keys=keys, tasks_addr=tasks_addr
+    )
     scoring.server.start()
     scoring_addr = f"127.0.0.1:{scoring.port}"
     audit = tmp / "audit.log"
-    gateway = create_gateway(address="127.0.0.1:0", keys=keys, tasks_addr=tasks_addr, scoring_addr=scoring_addr,
-                             audit_path=audit)
+    gateway = create_gateway(
+        address="127.0.0.1:0", keys=keys, tasks_addr=tasks_addr, scoring_addr=scoring_addr, audit_path=audit
+    )
     gateway.server.start()
     stack = Stack(keys, scheme, f"127.0.0.1:{gateway.port}", tasks_addr, scoring_addr, audit)
     stack.parts = {"tasks": tasks, "scoring": scoring, "gateway": gateway}
@@ -180,8 +197,12 @@ def stop_stack(stack: Stack) -> None:
 @pytest.fixture
 def stack(databases: Databases, example_scheme: Scheme, tmp_path: Path) -> Iterator[Stack]:
     """The three services over fresh databases of the parametrised kind, running the example scheme."""
-    running = start_stack(tasks_db=databases.url("tasks"), scoring_db=databases.url("scoring"),
-                          scheme=example_scheme, tmp=tmp_path)
+    running = start_stack(
+        tasks_db=databases.url("tasks"),
+        scoring_db=databases.url("scoring"),
+        scheme=example_scheme,
+        tmp=tmp_path,
+    )
     running.parts["urls"] = {"scoring": running.parts["scoring"].db.url}
     yield running
     stop_stack(running)

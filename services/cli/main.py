@@ -47,9 +47,13 @@ class Client:
     def __init__(self, args: argparse.Namespace) -> None:
         self.address = args.gateway or os.environ.get("KAOHE_GATEWAY") or "127.0.0.1:50050"
         self.token = args.token or os.environ.get("KAOHE_TOKEN") or _self_minted_token(args)
-        self.channel = grpc.insecure_channel(self.address, options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)])
+        self.channel = grpc.insecure_channel(
+            self.address,
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ],
+        )
         self.gateway = gateway_pb2_grpc.GatewayServiceStub(self.channel)
         self.tasks = tasks_pb2_grpc.TasksServiceStub(self.channel)
         self.scoring = scoring_pb2_grpc.ScoringServiceStub(self.channel)
@@ -84,12 +88,24 @@ def _emit(args: argparse.Namespace, document: Any, text: Callable[[], str]) -> N
 
 
 def _task_json(task: Any) -> dict[str, Any]:
-    return {"id": task.id, "title": task.title, "task_type": task.task_type, "lead_unit": task.lead_unit,
-            "co_units": list(task.co_units), "priority": task.priority, "state": task.state,
-            "assigned_at": task.assigned_at or None, "due_at": task.due_at or None,
-            "reported_at": task.reported_at or None, "color": task.color or None,
-            "outcome": task.outcome or None, "holder": task.holder or None, "source": task.source,
-            "next_progress_due": task.next_progress_due or None, "etag": task.etag}
+    return {
+        "id": task.id,
+        "title": task.title,
+        "task_type": task.task_type,
+        "lead_unit": task.lead_unit,
+        "co_units": list(task.co_units),
+        "priority": task.priority,
+        "state": task.state,
+        "assigned_at": task.assigned_at or None,
+        "due_at": task.due_at or None,
+        "reported_at": task.reported_at or None,
+        "color": task.color or None,
+        "outcome": task.outcome or None,
+        "holder": task.holder or None,
+        "source": task.source,
+        "next_progress_due": task.next_progress_due or None,
+        "etag": task.etag,
+    }
 
 
 # ---- commands: serving
@@ -104,34 +120,50 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_serve_one(args: argparse.Namespace) -> int:
     from services.cli.serve import serve_one
 
-    return serve_one(args.service, port=args.port, metrics_port=args.metrics_port, data_dir=args.data_dir,
-                     scheme=args.scheme)
+    return serve_one(
+        args.service,
+        port=args.port,
+        metrics_port=args.metrics_port,
+        data_dir=args.data_dir,
+        scheme=args.scheme,
+    )
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     address = args.gateway or os.environ.get("KAOHE_GATEWAY") or "127.0.0.1:50050"
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65534:
-        raise Usage(f"--gateway {address!r}: must be HOST:PORT, the gateway's port (its services listen on "
-                    "PORT+1 and PORT+2)")
+        raise Usage(
+            f"--gateway {address!r}: must be HOST:PORT, the gateway's port (its services listen on "
+            "PORT+1 and PORT+2)"
+        )
     base = int(port)
     rows = []
     all_up = True
-    for name, target in (("gateway", f"{host}:{base}"), ("tasks", f"{host}:{base + 1}"),
-                         ("scoring", f"{host}:{base + 2}")):
+    for name, target in (
+        ("gateway", f"{host}:{base}"),
+        ("tasks", f"{host}:{base + 1}"),
+        ("scoring", f"{host}:{base + 2}"),
+    ):
         status = "UNREACHABLE"
         try:
             with grpc.insecure_channel(target) as channel:
-                reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""),
-                                                                  timeout=3)
+                reply = health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(service=""), timeout=3
+                )
                 status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
         except grpc.RpcError:
             pass
         all_up = all_up and status == "SERVING"
         rows.append({"service": name, "address": target, "status": status})
-    _emit(args, {"services": rows}, lambda: render.table(
-        ["服务", "地址", "状态"], [[r["service"], r["address"], render.HEALTH.get(r["status"], r["status"])]
-                                for r in rows]))
+    _emit(
+        args,
+        {"services": rows},
+        lambda: render.table(
+            ["服务", "地址", "状态"],
+            [[r["service"], r["address"], render.HEALTH.get(r["status"], r["status"])] for r in rows],
+        ),
+    )
     return EXIT_OK if all_up else EXIT_UNREACHABLE
 
 
@@ -151,7 +183,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 def _pieces(data: bytes, size: int = 1 << 20) -> Iterator[bytes]:
     for start in range(0, len(data), size):
-        yield data[start:start + size]
+        yield data[start : start + size]
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -168,13 +200,20 @@ def cmd_import(args: argparse.Namespace) -> int:
         for index, piece in enumerate(pieces):
             if show_progress:
                 render.progress(index + 1, len(pieces), "上传")
-            yield gateway_pb2.ImportLedgerRequest(validate_only=args.validate_only and index == 0,
-                                                  request_id=_request_id() if index == 0 else "", data=piece)
+            yield gateway_pb2.ImportLedgerRequest(
+                validate_only=args.validate_only and index == 0,
+                request_id=_request_id() if index == 0 else "",
+                data=piece,
+            )
 
     reply = client.call(client.gateway.ImportLedger, stream(), timeout=1800)
     created, unchanged = dict(reply.created), dict(reply.unchanged)
-    document = {"lines": reply.lines, "created": created, "unchanged": unchanged,
-                "validate_only": args.validate_only}
+    document = {
+        "lines": reply.lines,
+        "created": created,
+        "unchanged": unchanged,
+        "validate_only": args.validate_only,
+    }
     _emit(args, document, lambda: render.import_summary(document))
     return EXIT_OK
 
@@ -191,9 +230,18 @@ def cmd_assess_run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise Refused(f"cannot read scheme {args.scheme}: {exc.strerror}") from None
     client = Client(args)
-    reply = client.call(client.scoring.CreateRun, scoring_pb2.CreateRunRequest(
-        request_id=_request_id(), year=args.year, as_of=args.as_of or "", scheme_toml=scheme_text,
-        supersedes=args.supersedes or "", omit_breakdown=True), timeout=600)
+    reply = client.call(
+        client.scoring.CreateRun,
+        scoring_pb2.CreateRunRequest(
+            request_id=_request_id(),
+            year=args.year,
+            as_of=args.as_of or "",
+            scheme_toml=scheme_text,
+            supersedes=args.supersedes or "",
+            omit_breakdown=True,
+        ),
+        timeout=600,
+    )
     document = _document(reply)
     _emit(args, document, lambda: f"考核运行 {reply.id} 已生成（草稿）\n" + render.results(document))
     return EXIT_OK
@@ -203,8 +251,10 @@ def cmd_assess_show(args: argparse.Namespace) -> int:
     if not args.run and not args.year:
         raise Usage("assess show needs --run ID or --year Y")
     client = Client(args)
-    reply = client.call(client.scoring.GetRun, scoring_pb2.GetRunRequest(id=args.run or "", year=args.year or 0,
-                                                                         unit=args.unit or ""))
+    reply = client.call(
+        client.scoring.GetRun,
+        scoring_pb2.GetRunRequest(id=args.run or "", year=args.year or 0, unit=args.unit or ""),
+    )
     document = _document(reply)
     _emit(args, document, lambda: render.results(document, detail=bool(args.unit)))
     return EXIT_OK
@@ -220,11 +270,14 @@ def cmd_assess_list(args: argparse.Namespace) -> int:
 
 def _run_action(args: argparse.Namespace, method: str, label: str) -> int:
     client = Client(args)
-    reply = client.call(getattr(client.scoring, method),
-                        scoring_pb2.RunActionRequest(request_id=_request_id(), id=args.run))
+    reply = client.call(
+        getattr(client.scoring, method), scoring_pb2.RunActionRequest(request_id=_request_id(), id=args.run)
+    )
     data = _plain(reply)
     data.pop("document_json", None)
-    extra = f"，申诉截止 {reply.appeal_deadline}" if reply.appeal_deadline and reply.state == "publicised" else ""
+    extra = (
+        f"，申诉截止 {reply.appeal_deadline}" if reply.appeal_deadline and reply.state == "publicised" else ""
+    )
     _emit(args, data, lambda: f"考核运行 {reply.id}：{label}{extra}")
     return EXIT_OK
 
@@ -242,9 +295,16 @@ def cmd_assess_finalize(args: argparse.Namespace) -> int:
 
 def cmd_tasks_list(args: argparse.Namespace) -> int:
     client = Client(args)
-    request = tasks_pb2.ListTasksRequest(unit=args.unit or "", color=args.color or "", year=args.year or 0,
-                                         state=args.state or "", task_type=args.type or "", overdue=args.overdue,
-                                         page_size=args.page_size, page_token=args.page_token or "")
+    request = tasks_pb2.ListTasksRequest(
+        unit=args.unit or "",
+        color=args.color or "",
+        year=args.year or 0,
+        state=args.state or "",
+        task_type=args.type or "",
+        overdue=args.overdue,
+        page_size=args.page_size,
+        page_token=args.page_token or "",
+    )
     tasks: list[Any] = []
     as_of = ""
     while True:
@@ -257,8 +317,11 @@ def cmd_tasks_list(args: argparse.Namespace) -> int:
             break
         request.page_token = token
     rows = [_task_json(t) for t in tasks]
-    document = {"as_of": as_of or None, "tasks": rows,
-                "next_page_token": token if args.page_token is not None else ""}
+    document = {
+        "as_of": as_of or None,
+        "tasks": rows,
+        "next_page_token": token if args.page_token is not None else "",
+    }
     _emit(args, document, lambda: render.tasks(rows))
     return EXIT_OK
 
@@ -266,35 +329,72 @@ def cmd_tasks_list(args: argparse.Namespace) -> int:
 def cmd_tasks_show(args: argparse.Namespace) -> int:
     client = Client(args)
     task = client.call(client.tasks.GetTask, tasks_pb2.GetTaskRequest(id=args.id))
-    document = _task_json(task) | {"state_label": task.state_label, "task_type_name": task.task_type_name, "history": [
-        {"seq": e.seq, "kind": e.kind, "at": e.at, "by": e.by, "note": e.note, "rejected": e.rejected}
-        for e in task.history]}
+    document = _task_json(task) | {
+        "state_label": task.state_label,
+        "task_type_name": task.task_type_name,
+        "history": [
+            {"seq": e.seq, "kind": e.kind, "at": e.at, "by": e.by, "note": e.note, "rejected": e.rejected}
+            for e in task.history
+        ],
+    }
     _emit(args, document, lambda: render.task_detail(document))
     return EXIT_OK
 
 
 def cmd_tasks_create(args: argparse.Namespace) -> int:
     client = Client(args)
-    task = client.call(client.tasks.CreateTask, tasks_pb2.CreateTaskRequest(
-        request_id=args.request_id or _request_id(), id=args.id or "", title=args.title, task_type=args.type,
-        lead_unit=args.lead, co_units=args.co or [], priority=args.priority or "", source=args.source or "",
-        due_at=args.due_at or "", assign_now=args.assign, note=args.note or ""))
+    task = client.call(
+        client.tasks.CreateTask,
+        tasks_pb2.CreateTaskRequest(
+            request_id=args.request_id or _request_id(),
+            id=args.id or "",
+            title=args.title,
+            task_type=args.type,
+            lead_unit=args.lead,
+            co_units=args.co or [],
+            priority=args.priority or "",
+            source=args.source or "",
+            due_at=args.due_at or "",
+            assign_now=args.assign,
+            note=args.note or "",
+        ),
+    )
     document = _task_json(task)
-    _emit(args, document, lambda: f"已立项 {task.id}（{task.state_label}）" + (
-        f"，应于 {task.due_at} 前反馈" if task.due_at else ""))
+    _emit(
+        args,
+        document,
+        lambda: (
+            f"已立项 {task.id}（{task.state_label}）"
+            + (f"，应于 {task.due_at} 前反馈" if task.due_at else "")
+        ),
+    )
     return EXIT_OK
 
 
-ACTIONS = {"assign": ("AssignTask", "交办"), "accept": ("AcceptTask", "承办"), "progress": ("ReportProgress", "进展"),
-           "report": ("ReportTask", "反馈"), "verify": ("VerifyTask", "核查"), "reject": ("RejectTask", "退回"),
-           "close": ("CloseTask", "销号"), "cancel": ("CancelTask", "撤销")}
+ACTIONS = {
+    "assign": ("AssignTask", "交办"),
+    "accept": ("AcceptTask", "承办"),
+    "progress": ("ReportProgress", "进展"),
+    "report": ("ReportTask", "反馈"),
+    "verify": ("VerifyTask", "核查"),
+    "reject": ("RejectTask", "退回"),
+    "close": ("CloseTask", "销号"),
+    "cancel": ("CancelTask", "撤销"),
+}
 
 
 def cmd_tasks_act(args: argparse.Namespace) -> int:
     method, label = ACTIONS[args.action]
     client = Client(args)
-    task = client.call(getattr(client.tasks, method), tasks_pb2.TaskActionRequest(
-        request_id=args.request_id or _request_id(), id=args.id, etag=args.etag or "", note=args.note or ""))
+    task = client.call(
+        getattr(client.tasks, method),
+        tasks_pb2.TaskActionRequest(
+            request_id=args.request_id or _request_id(),
+            id=args.id,
+            etag=args.etag or "",
+            note=args.note or "",
+        ),
+    )
     document = _task_json(task)
     _emit(args, document, lambda: f"{label}：{task.id} 现为{task.state_label}")
     return EXIT_OK
@@ -313,8 +413,12 @@ def cmd_records_add(args: argparse.Namespace) -> int:
     message = struct_pb2.Struct()
     message.update(fields)
     client = Client(args)
-    record = client.call(client.scoring.CreateRecord, scoring_pb2.CreateRecordRequest(
-        request_id=args.request_id or _request_id(), kind=args.kind, fields=message))
+    record = client.call(
+        client.scoring.CreateRecord,
+        scoring_pb2.CreateRecordRequest(
+            request_id=args.request_id or _request_id(), kind=args.kind, fields=message
+        ),
+    )
     data = _plain(record)
     _emit(args, data, lambda: f"已记录 {render.KIND.get(record.kind, record.kind)} {record.id}")
     return EXIT_OK
@@ -322,8 +426,13 @@ def cmd_records_add(args: argparse.Namespace) -> int:
 
 def cmd_records_list(args: argparse.Namespace) -> int:
     client = Client(args)
-    request = scoring_pb2.ListRecordsRequest(kind=args.kind or "", unit=args.unit or "", year=args.year or 0,
-                                             include_voided=args.all, page_size=5000)
+    request = scoring_pb2.ListRecordsRequest(
+        kind=args.kind or "",
+        unit=args.unit or "",
+        year=args.year or 0,
+        include_voided=args.all,
+        page_size=5000,
+    )
     records: list[dict[str, Any]] = []
     while True:
         reply = client.call(client.scoring.ListRecords, request)
@@ -337,8 +446,12 @@ def cmd_records_list(args: argparse.Namespace) -> int:
 
 def cmd_records_void(args: argparse.Namespace) -> int:
     client = Client(args)
-    record = client.call(client.scoring.VoidRecord, scoring_pb2.VoidRecordRequest(
-        request_id=_request_id(), kind=args.kind, id=args.id, reason=args.reason))
+    record = client.call(
+        client.scoring.VoidRecord,
+        scoring_pb2.VoidRecordRequest(
+            request_id=_request_id(), kind=args.kind, id=args.id, reason=args.reason
+        ),
+    )
     data = _plain(record)
     _emit(args, data, lambda: f"已作废 {render.KIND.get(record.kind, record.kind)} {record.id}")
     return EXIT_OK
@@ -346,8 +459,12 @@ def cmd_records_void(args: argparse.Namespace) -> int:
 
 def cmd_appeal_decide(args: argparse.Namespace) -> int:
     client = Client(args)
-    record = client.call(client.scoring.DecideAppeal, scoring_pb2.DecideAppealRequest(
-        request_id=_request_id(), id=args.id, upheld=args.upheld == "yes", reason=args.reason))
+    record = client.call(
+        client.scoring.DecideAppeal,
+        scoring_pb2.DecideAppealRequest(
+            request_id=_request_id(), id=args.id, upheld=args.upheld == "yes", reason=args.reason
+        ),
+    )
     data = _plain(record)
     _emit(args, data, lambda: f"申诉 {record.id}：{'成立' if args.upheld == 'yes' else '不成立'}")
     return EXIT_OK
@@ -363,8 +480,9 @@ def cmd_overview(args: argparse.Namespace) -> int:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     client = Client(args)
-    reply = client.call(client.gateway.GetDashboard, gateway_pb2.GetDashboardRequest(unit=args.unit,
-                                                                                     year=args.year or 0))
+    reply = client.call(
+        client.gateway.GetDashboard, gateway_pb2.GetDashboardRequest(unit=args.unit, year=args.year or 0)
+    )
     data = _plain(reply, always_print_fields_with_no_presence=True)
     _emit(args, data, lambda: render.dashboard(data))
     return EXIT_OK
@@ -372,8 +490,9 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 def cmd_ranking(args: argparse.Namespace) -> int:
     client = Client(args)
-    reply = client.call(client.gateway.GetRanking, gateway_pb2.GetRankingRequest(run=args.run or "",
-                                                                                 year=args.year or 0))
+    reply = client.call(
+        client.gateway.GetRanking, gateway_pb2.GetRankingRequest(run=args.run or "", year=args.year or 0)
+    )
     data = _plain(reply, always_print_fields_with_no_presence=True)
     _emit(args, data, lambda: render.ranking(data))
     return EXIT_OK
@@ -387,8 +506,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         out.write_bytes(reply.xlsx)
     except OSError as exc:
         raise Refused(f"cannot write {out}: {exc.strerror}") from None
-    _emit(args, {"run": args.run, "out": str(out), "bytes": len(reply.xlsx)},
-          lambda: f"已导出考核结果 {args.run} → {out}")
+    _emit(
+        args,
+        {"run": args.run, "out": str(out), "bytes": len(reply.xlsx)},
+        lambda: f"已导出考核结果 {args.run} → {out}",
+    )
     return EXIT_OK
 
 
@@ -418,7 +540,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--gateway", help="gateway address HOST:PORT (env KAOHE_GATEWAY, default 127.0.0.1:50050)")
+    common.add_argument(
+        "--gateway", help="gateway address HOST:PORT (env KAOHE_GATEWAY, default 127.0.0.1:50050)"
+    )
     common.add_argument("--token", help="bearer token (env KAOHE_TOKEN)")
     common.add_argument("--data-dir", help="the stack's data directory, for its secret (default ./var)")
     common.add_argument("--json", action="store_true", help="print one JSON document")
@@ -453,7 +577,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--validate-only", action="store_true")
     p.set_defaults(func=cmd_import)
 
-    assess = sub.add_parser("assess", help="the annual assessment").add_subparsers(dest="action", required=True)
+    assess = sub.add_parser("assess", help="the annual assessment").add_subparsers(
+        dest="action", required=True
+    )
     p = assess.add_parser("run", parents=[common], help="compute a draft run")
     p.add_argument("--year", type=int, required=True)
     p.add_argument("--scheme")
@@ -473,7 +599,9 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--run", required=True)
         p.set_defaults(func=func)
 
-    tasks = sub.add_parser("tasks", help="the supervision ledger").add_subparsers(dest="action", required=True)
+    tasks = sub.add_parser("tasks", help="the supervision ledger").add_subparsers(
+        dest="action", required=True
+    )
     p = tasks.add_parser("list", parents=[common])
     p.add_argument("--unit")
     p.add_argument("--color", choices=["blue", "yellow", "red"])
@@ -482,7 +610,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--type")
     p.add_argument("--overdue", action="store_true")
     p.add_argument("--page-size", type=int, default=1000)
-    p.add_argument("--page-token", help="one page from this token (\"\" for the first), with the next token")
+    p.add_argument("--page-token", help='one page from this token ("" for the first), with the next token')
     p.set_defaults(func=cmd_tasks_list)
     p = tasks.add_parser("show", parents=[common])
     p.add_argument("id")
@@ -508,11 +636,14 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--request-id")
         p.set_defaults(func=cmd_tasks_act, action=action)
 
-    records = sub.add_parser("records", help="error reports, readings, incentives, tolerance, accountability, "
-                             "appeals").add_subparsers(dest="action", required=True)
+    records = sub.add_parser(
+        "records", help="error reports, readings, incentives, tolerance, accountability, appeals"
+    ).add_subparsers(dest="action", required=True)
     p = records.add_parser("add", parents=[common])
-    p.add_argument("kind", choices=["error_report", "metric_reading", "incentive", "tolerance", "accountability",
-                                    "appeal"])
+    p.add_argument(
+        "kind",
+        choices=["error_report", "metric_reading", "incentive", "tolerance", "accountability", "appeal"],
+    )
     p.add_argument("--fields", required=True, help="the record's fields as a JSON object (FORMATS.md)")
     p.add_argument("--request-id")
     p.set_defaults(func=cmd_records_add)
@@ -556,14 +687,22 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-_INT64 = {FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_SINT64,
-          FieldDescriptor.TYPE_FIXED64, FieldDescriptor.TYPE_SFIXED64}
+_INT64 = {
+    FieldDescriptor.TYPE_INT64,
+    FieldDescriptor.TYPE_UINT64,
+    FieldDescriptor.TYPE_SINT64,
+    FieldDescriptor.TYPE_FIXED64,
+    FieldDescriptor.TYPE_SFIXED64,
+}
 
 
 def _plain(message: Message, *, always_print_fields_with_no_presence: bool = False) -> dict[str, Any]:
     """The message as JSON data with counts as numbers (proto JSON writes 64-bit integers as strings)."""
-    data = json_format.MessageToDict(message, preserving_proto_field_name=True,
-                                     always_print_fields_with_no_presence=always_print_fields_with_no_presence)
+    data = json_format.MessageToDict(
+        message,
+        preserving_proto_field_name=True,
+        always_print_fields_with_no_presence=always_print_fields_with_no_presence,
+    )
     _int64_as_numbers(message, data)
     return data
 
@@ -582,8 +721,11 @@ def _int64_as_numbers(message: Message, data: dict[str, Any]) -> None:
                 elif inner.type in _INT64:
                     data[field.name][key] = int(data[field.name][key])
         elif entry is not None and entry.full_name.startswith("kaohe."):
-            for item, out in zip(value if repeated else [value], data[field.name] if repeated else [data[field.name]],
-                                 strict=True):
+            for item, out in zip(
+                value if repeated else [value],
+                data[field.name] if repeated else [data[field.name]],
+                strict=True,
+            ):
                 _int64_as_numbers(item, out)
         elif field.type in _INT64:
             data[field.name] = [int(v) for v in data[field.name]] if repeated else int(data[field.name])

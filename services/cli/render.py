@@ -9,21 +9,45 @@ from typing import Any
 GRADE = {"excellent": "优秀", "good": "良好", "fair": "一般", "poor": "较差"}
 COLOUR = {"blue": "蓝", "yellow": "黄", "red": "红"}
 OUTCOME = {"on_time": "按时", "late": "逾期"}
-STATE = {"created": "已立项", "assigned": "已交办", "accepted": "承办中", "reported": "已反馈", "verified": "已核查",
-         "closed": "已销号", "cancelled": "已撤销"}
+STATE = {
+    "created": "已立项",
+    "assigned": "已交办",
+    "accepted": "承办中",
+    "reported": "已反馈",
+    "verified": "已核查",
+    "closed": "已销号",
+    "cancelled": "已撤销",
+}
 RUN_STATE = {"draft": "草稿", "publicised": "公示中", "final": "已定档"}
 CATEGORY = {"department": "部门", "township": "乡镇"}
 ROLE = {"office": "考核办", "supervisor": "督查室", "department": "单位", "viewer": "查阅"}
-KIND = {"unit": "单位", "task": "任务", "task_event": "任务事件", "error_report": "差错通报", "metric_reading": "指标值",
-        "incentive": "激励", "tolerance": "容错纠错", "accountability": "问责", "appeal": "申诉"}
+KIND = {
+    "unit": "单位",
+    "task": "任务",
+    "task_event": "任务事件",
+    "error_report": "差错通报",
+    "metric_reading": "指标值",
+    "incentive": "激励",
+    "tolerance": "容错纠错",
+    "accountability": "问责",
+    "appeal": "申诉",
+}
 STATUS = {"met": "达标", "below": "未达标", "missing": "缺报", "not_applicable": "不适用"}
 SEVERITY = {"general": "一般", "serious": "较重", "grave": "严重"}
 LEVEL = {"national": "国家级", "provincial": "省级", "municipal": "市级", "county": "县级"}
 DECISION = {"exempt": "免责", "mitigate": "减轻"}
 HEALTH = {"SERVING": "正常", "NOT_SERVING": "停止服务", "UNREACHABLE": "不可达", "UNKNOWN": "未知"}
-CODE = {"INVALID_ARGUMENT": "输入有误", "PERMISSION_DENIED": "无权操作", "UNAUTHENTICATED": "身份验证失败",
-        "NOT_FOUND": "不存在", "FAILED_PRECONDITION": "状态不允许", "ABORTED": "已被他人修改，请刷新后重试",
-        "ALREADY_EXISTS": "已存在", "INTERNAL": "服务内部错误", "UNIMPLEMENTED": "不支持的操作"}
+CODE = {
+    "INVALID_ARGUMENT": "输入有误",
+    "PERMISSION_DENIED": "无权操作",
+    "UNAUTHENTICATED": "身份验证失败",
+    "NOT_FOUND": "不存在",
+    "FAILED_PRECONDITION": "状态不允许",
+    "ABORTED": "已被他人修改，请刷新后重试",
+    "ALREADY_EXISTS": "已存在",
+    "INTERNAL": "服务内部错误",
+    "UNIMPLEMENTED": "不支持的操作",
+}
 
 
 def width(text: str) -> int:
@@ -39,8 +63,7 @@ def table(headers: list[str], rows: list[list[Any]], numeric: set[int] | None = 
     numeric = numeric or set()
     cells = [[str(c) for c in row] for row in rows]
     sizes = [max([width(h)] + [width(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    lines = ["  ".join(pad(h, sizes[i]) for i, h in enumerate(headers)),
-             "  ".join("─" * s for s in sizes)]
+    lines = ["  ".join(pad(h, sizes[i]) for i, h in enumerate(headers)), "  ".join("─" * s for s in sizes)]
     lines += ["  ".join(pad(c, sizes[i], i in numeric) for i, c in enumerate(r)) for r in cells]
     return "\n".join(lines)
 
@@ -50,25 +73,60 @@ def num(value: Any) -> str:
 
 
 def results(document: dict[str, Any], *, detail: bool = False) -> str:
-    head = (f"{document.get('year')} 年度考核 · 运行 {document.get('run')} · "
-            f"{RUN_STATE.get(document.get('state', ''), document.get('state'))} · 方案 {document.get('scheme')} · "
-            f"截至 {document.get('as_of')}")
+    head = (
+        f"{document.get('year')} 年度考核 · 运行 {document.get('run')} · "
+        f"{RUN_STATE.get(document.get('state', ''), document.get('state'))} · 方案 {document.get('scheme')} · "
+        f"截至 {document.get('as_of')}"
+    )
     out = [head]
     if document.get("calendar_warnings"):
-        out.append("注意：法定节假日日历未覆盖 " + "、".join(map(str, document["calendar_warnings"]))
-                   + " 年，已按周一至周五计算工作日；请在方案中补充当年放假安排。")
+        out.append(
+            "注意：法定节假日日历未覆盖 "
+            + "、".join(map(str, document["calendar_warnings"]))
+            + " 年，已按周一至周五计算工作日；请在方案中补充当年放假安排。"
+        )
     by_category: dict[str, list[dict[str, Any]]] = {}
     for unit in document.get("units", []):
         by_category.setdefault(unit["category"], []).append(unit)
     for category, units in by_category.items():
         out.append(f"\n【{CATEGORY.get(category, category)}】")
-        rows = [[u["rank"], u["name"], u["unit"], num(u["total"]), GRADE.get(u["grade"], u["grade"]),
-                 f"{num(u['timeliness_earned'])}/{num(u['timeliness_max'])}",
-                 f"{num(u['metrics_earned'])}/{num(u['metrics_max'])}", num(u["base"]), num(u["bonus"]),
-                 num(u["error_deduction"]), num(u["accountability_deduction"]), "是" if u["veto"] else ""]
-                for u in sorted(units, key=lambda u: (u["rank"], u["unit"]))]
-        out.append(table(["排名", "单位", "代码", "总分", "等次", "时效", "指标", "基础分", "加分", "差错扣分",
-                          "问责扣分", "一票否决"], rows, numeric={0, 3, 7, 8, 9, 10}))
+        rows = [
+            [
+                u["rank"],
+                u["name"],
+                u["unit"],
+                num(u["total"]),
+                GRADE.get(u["grade"], u["grade"]),
+                f"{num(u['timeliness_earned'])}/{num(u['timeliness_max'])}",
+                f"{num(u['metrics_earned'])}/{num(u['metrics_max'])}",
+                num(u["base"]),
+                num(u["bonus"]),
+                num(u["error_deduction"]),
+                num(u["accountability_deduction"]),
+                "是" if u["veto"] else "",
+            ]
+            for u in sorted(units, key=lambda u: (u["rank"], u["unit"]))
+        ]
+        out.append(
+            table(
+                [
+                    "排名",
+                    "单位",
+                    "代码",
+                    "总分",
+                    "等次",
+                    "时效",
+                    "指标",
+                    "基础分",
+                    "加分",
+                    "差错扣分",
+                    "问责扣分",
+                    "一票否决",
+                ],
+                rows,
+                numeric={0, 3, 7, 8, 9, 10},
+            )
+        )
     if detail:
         for unit in document.get("units", []):
             out.append(breakdown(unit))
@@ -79,20 +137,60 @@ def breakdown(unit: dict[str, Any]) -> str:
     parts = [f"\n{unit['name']}（{unit['unit']}）得分明细"]
     b = unit.get("breakdown") or {}
     if b.get("tasks"):
-        parts.append(table(["任务", "角色", "权重", "应办结", "反馈", "逾期工作日", "得分率", "容错", "得分"], [
-            [t["task"], "牵头" if t["role"] == "lead" else "协办", num(t["weight"]), t["due_at"],
-             t.get("reported_at") or "未反馈", t.get("late_working_days") or "", num(t["credit"]),
-             DECISION.get((t.get("tolerance") or {}).get("decision", ""), ""), num(t["points"])] for t in b["tasks"]]))
+        parts.append(
+            table(
+                ["任务", "角色", "权重", "应办结", "反馈", "逾期工作日", "得分率", "容错", "得分"],
+                [
+                    [
+                        t["task"],
+                        "牵头" if t["role"] == "lead" else "协办",
+                        num(t["weight"]),
+                        t["due_at"],
+                        t.get("reported_at") or "未反馈",
+                        t.get("late_working_days") or "",
+                        num(t["credit"]),
+                        DECISION.get((t.get("tolerance") or {}).get("decision", ""), ""),
+                        num(t["points"]),
+                    ]
+                    for t in b["tasks"]
+                ],
+            )
+        )
     if b.get("metrics"):
-        parts.append(table(["指标", "值", "目标", "状态", "得分", "满分"], [
-            [m.get("name", m["metric"]), "" if m.get("value") is None else f"{m['value']:.4g}", m["target"],
-             STATUS.get(m["status"], m["status"]), num(m["earned"]), num(m["max"])] for m in b["metrics"]]))
-    lines = [[KIND["error_report"], e["id"], e["date"], SEVERITY.get(e["severity"], e["severity"])
-              + ("（已撤销）" if e.get("voided") else ""), f"-{num(e['points'])}"] for e in b.get("errors", [])]
-    lines += [[KIND["incentive"], i["id"], i["date"], LEVEL.get(i["level"], i["level"]), f"+{num(i['points'])}"]
-              for i in b.get("incentives", [])]
-    lines += [[KIND["accountability"], a["id"], a["date"], a["kind"], f"-{num(a['points'])}"]
-              for a in b.get("accountability", [])]
+        parts.append(
+            table(
+                ["指标", "值", "目标", "状态", "得分", "满分"],
+                [
+                    [
+                        m.get("name", m["metric"]),
+                        "" if m.get("value") is None else f"{m['value']:.4g}",
+                        m["target"],
+                        STATUS.get(m["status"], m["status"]),
+                        num(m["earned"]),
+                        num(m["max"]),
+                    ]
+                    for m in b["metrics"]
+                ],
+            )
+        )
+    lines = [
+        [
+            KIND["error_report"],
+            e["id"],
+            e["date"],
+            SEVERITY.get(e["severity"], e["severity"]) + ("（已撤销）" if e.get("voided") else ""),
+            f"-{num(e['points'])}",
+        ]
+        for e in b.get("errors", [])
+    ]
+    lines += [
+        [KIND["incentive"], i["id"], i["date"], LEVEL.get(i["level"], i["level"]), f"+{num(i['points'])}"]
+        for i in b.get("incentives", [])
+    ]
+    lines += [
+        [KIND["accountability"], a["id"], a["date"], a["kind"], f"-{num(a['points'])}"]
+        for a in b.get("accountability", [])
+    ]
     if lines:
         parts.append(table(["类别", "编号", "日期", "事项", "分值"], lines))
     return "\n".join(parts)
@@ -101,26 +199,57 @@ def breakdown(unit: dict[str, Any]) -> str:
 def tasks(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "（没有符合条件的任务）"
-    body = [[t["id"], t["title"][:24], t["lead_unit"], STATE.get(t["state"], t["state"]),
-             COLOUR.get(t["color"] or "", ""), t["due_at"] or "", OUTCOME.get(t["outcome"] or "", ""),
-             ROLE.get(t.get("holder") or "", t.get("holder") or "")]
-            for t in sorted(rows, key=lambda t: (t["due_at"] or "", t["id"]))]
-    return table(["编号", "事项", "牵头单位", "状态", "颜色", "应办结时间", "结果", "当前承办"], body) + \
-        f"\n共 {len(rows)} 项"
+    body = [
+        [
+            t["id"],
+            t["title"][:24],
+            t["lead_unit"],
+            STATE.get(t["state"], t["state"]),
+            COLOUR.get(t["color"] or "", ""),
+            t["due_at"] or "",
+            OUTCOME.get(t["outcome"] or "", ""),
+            ROLE.get(t.get("holder") or "", t.get("holder") or ""),
+        ]
+        for t in sorted(rows, key=lambda t: (t["due_at"] or "", t["id"]))
+    ]
+    return (
+        table(["编号", "事项", "牵头单位", "状态", "颜色", "应办结时间", "结果", "当前承办"], body)
+        + f"\n共 {len(rows)} 项"
+    )
 
 
 def task_detail(task: dict[str, Any]) -> str:
-    head = (f"{task['id']} {task['title']}\n类型 {task.get('task_type_name') or task['task_type']} · "
-            f"牵头 {task['lead_unit']}"
-            + (f" · 协办 {'、'.join(task['co_units'])}" if task["co_units"] else "")
-            + f" · {task['state_label']} · 应办结 {task['due_at'] or '—'}"
-            + (f" · 颜色 {COLOUR[task['color']]}" if task.get("color") else "")
-            + (f" · {OUTCOME[task['outcome']]}" if task.get("outcome") else ""))
-    kinds = {"create": "立项", "assign": "交办", "accept": "承办", "progress": "进展", "report": "反馈",
-             "reject": "退回", "verify": "核查", "close": "销号", "cancel": "撤销"}
-    history = table(["时间", "环节", "经办", "说明"], [
-        [e["at"], kinds.get(e["kind"], e["kind"]) + ("（已退回）" if e["rejected"] else ""), e["by"], e["note"]]
-        for e in task["history"]])
+    head = (
+        f"{task['id']} {task['title']}\n类型 {task.get('task_type_name') or task['task_type']} · "
+        f"牵头 {task['lead_unit']}"
+        + (f" · 协办 {'、'.join(task['co_units'])}" if task["co_units"] else "")
+        + f" · {task['state_label']} · 应办结 {task['due_at'] or '—'}"
+        + (f" · 颜色 {COLOUR[task['color']]}" if task.get("color") else "")
+        + (f" · {OUTCOME[task['outcome']]}" if task.get("outcome") else "")
+    )
+    kinds = {
+        "create": "立项",
+        "assign": "交办",
+        "accept": "承办",
+        "progress": "进展",
+        "report": "反馈",
+        "reject": "退回",
+        "verify": "核查",
+        "close": "销号",
+        "cancel": "撤销",
+    }
+    history = table(
+        ["时间", "环节", "经办", "说明"],
+        [
+            [
+                e["at"],
+                kinds.get(e["kind"], e["kind"]) + ("（已退回）" if e["rejected"] else ""),
+                e["by"],
+                e["note"],
+            ]
+            for e in task["history"]
+        ],
+    )
     return head + "\n" + history
 
 
@@ -134,18 +263,41 @@ def import_summary(document: dict[str, Any]) -> str:
 def runs(items: list[dict[str, Any]]) -> str:
     if not items:
         return "（尚无考核运行）"
-    return table(["运行", "年度", "状态", "方案", "截至", "生成时间", "更正自"], [
-        [r.get("id"), r.get("year"), RUN_STATE.get(r.get("state", ""), r.get("state")), r.get("scheme"),
-         r.get("as_of"), r.get("created_at"), r.get("supersedes", "")] for r in items])
+    return table(
+        ["运行", "年度", "状态", "方案", "截至", "生成时间", "更正自"],
+        [
+            [
+                r.get("id"),
+                r.get("year"),
+                RUN_STATE.get(r.get("state", ""), r.get("state")),
+                r.get("scheme"),
+                r.get("as_of"),
+                r.get("created_at"),
+                r.get("supersedes", ""),
+            ]
+            for r in items
+        ],
+    )
 
 
 def records(items: list[dict[str, Any]]) -> str:
     if not items:
         return "（没有记录）"
-    return table(["类别", "编号", "单位", "内容", "状态"], [
-        [KIND.get(r["kind"], r["kind"]), r["id"], r.get("unit", ""),
-         "，".join(f"{k}={v}" for k, v in (r.get("fields") or {}).items() if k not in ("id", "unit"))[:60],
-         "已作废" if r.get("voided") else ""] for r in items])
+    return table(
+        ["类别", "编号", "单位", "内容", "状态"],
+        [
+            [
+                KIND.get(r["kind"], r["kind"]),
+                r["id"],
+                r.get("unit", ""),
+                "，".join(f"{k}={v}" for k, v in (r.get("fields") or {}).items() if k not in ("id", "unit"))[
+                    :60
+                ],
+                "已作废" if r.get("voided") else "",
+            ]
+            for r in items
+        ],
+    )
 
 
 def _rate(value: float) -> str:
@@ -153,37 +305,103 @@ def _rate(value: float) -> str:
 
 
 def overview(data: dict[str, Any]) -> str:
-    rows = [[u["name"], CATEGORY.get(u["category"], u["category"]), u["open_blue"], u["open_yellow"], u["open_red"],
-             _rate(u["on_time_rate"]), u["error_reports"],
-             sum(1 for i in u["indicators"] if i["status"] in ("below", "missing")),
-             num(u["provisional_total"]), u["provisional_rank"], GRADE.get(u["provisional_grade"], "")]
-            for u in data.get("units", [])]
-    return (f"{data.get('year')} 年度实时态势（截至 {data.get('as_of')}，方案 {data.get('scheme')}）\n"
-            + table(["单位", "类别", "蓝", "黄", "红", "按时率", "差错", "未达标指标", "预估总分", "预估排名", "预估等次"],
-                    rows, numeric={2, 3, 4, 6, 7, 8, 9}))
+    rows = [
+        [
+            u["name"],
+            CATEGORY.get(u["category"], u["category"]),
+            u["open_blue"],
+            u["open_yellow"],
+            u["open_red"],
+            _rate(u["on_time_rate"]),
+            u["error_reports"],
+            sum(1 for i in u["indicators"] if i["status"] in ("below", "missing")),
+            num(u["provisional_total"]),
+            u["provisional_rank"],
+            GRADE.get(u["provisional_grade"], ""),
+        ]
+        for u in data.get("units", [])
+    ]
+    return (
+        f"{data.get('year')} 年度实时态势（截至 {data.get('as_of')}，方案 {data.get('scheme')}）\n"
+        + table(
+            [
+                "单位",
+                "类别",
+                "蓝",
+                "黄",
+                "红",
+                "按时率",
+                "差错",
+                "未达标指标",
+                "预估总分",
+                "预估排名",
+                "预估等次",
+            ],
+            rows,
+            numeric={2, 3, 4, 6, 7, 8, 9},
+        )
+    )
 
 
 def dashboard(data: dict[str, Any]) -> str:
     s = data["standing"]
-    head = (f"{s['name']}：预估总分 {num(s['provisional_total'])}，排名 {s['provisional_rank']}，"
-            f"{GRADE.get(s['provisional_grade'], '')}；在办 蓝{s['open_blue']} 黄{s['open_yellow']} 红{s['open_red']}，"
-            f"按时率 {_rate(s['on_time_rate'])}")
-    indicators = table(["指标", "值", "目标", "状态"], [
-        [i["name"], f"{i['value']:.4g}" if i["has_value"] else "—", i["target"], STATUS.get(i["status"], "")]
-        for i in s["indicators"]])
-    items = table(["任务", "事项", "颜色", "应办结", "剩余小时", "逾期将失分", "每迟一个工作日"], [
-        [i["task"], i["title"][:20], COLOUR.get(i["color"], ""), i["due_at"], f"{i['hours_left']:.1f}",
-         num(i["cost_if_overdue"]), num(i["cost_per_late_day"])] for i in data.get("open_items", [])])
+    head = (
+        f"{s['name']}：预估总分 {num(s['provisional_total'])}，排名 {s['provisional_rank']}，"
+        f"{GRADE.get(s['provisional_grade'], '')}；在办 蓝{s['open_blue']} 黄{s['open_yellow']} 红{s['open_red']}，"
+        f"按时率 {_rate(s['on_time_rate'])}"
+    )
+    indicators = table(
+        ["指标", "值", "目标", "状态"],
+        [
+            [
+                i["name"],
+                f"{i['value']:.4g}" if i["has_value"] else "—",
+                i["target"],
+                STATUS.get(i["status"], ""),
+            ]
+            for i in s["indicators"]
+        ],
+    )
+    items = table(
+        ["任务", "事项", "颜色", "应办结", "剩余小时", "逾期将失分", "每迟一个工作日"],
+        [
+            [
+                i["task"],
+                i["title"][:20],
+                COLOUR.get(i["color"], ""),
+                i["due_at"],
+                f"{i['hours_left']:.1f}",
+                num(i["cost_if_overdue"]),
+                num(i["cost_per_late_day"]),
+            ]
+            for i in data.get("open_items", [])
+        ],
+    )
     return "\n\n".join([head, indicators, "在办事项（按紧急程度）", items])
 
 
 def ranking(data: dict[str, Any]) -> str:
-    out = [f"{data.get('year')} 年度考核排名 · 运行 {data.get('run')} · {RUN_STATE.get(data.get('state', ''), '')}"]
+    out = [
+        f"{data.get('year')} 年度考核排名 · 运行 {data.get('run')} · {RUN_STATE.get(data.get('state', ''), '')}"
+    ]
     for category in data.get("categories", []):
         out.append(f"\n【{CATEGORY.get(category['category'], category['category'])}】")
-        out.append(table(["排名", "单位", "总分", "等次", "一票否决"], [
-            [r["rank"], r["name"], num(r["total"]), GRADE.get(r["grade"], r["grade"]), "是" if r["veto"] else ""]
-            for r in category.get("rows", [])], numeric={0, 2}))
+        out.append(
+            table(
+                ["排名", "单位", "总分", "等次", "一票否决"],
+                [
+                    [
+                        r["rank"],
+                        r["name"],
+                        num(r["total"]),
+                        GRADE.get(r["grade"], r["grade"]),
+                        "是" if r["veto"] else "",
+                    ]
+                    for r in category.get("rows", [])
+                ],
+                numeric={0, 2},
+            )
+        )
     return "\n".join(out)
 
 

@@ -43,22 +43,34 @@ def serve_one(service: str, *, port: int, metrics_port: int, data_dir: str | Non
         if service == "gateway":
             from services.gateway.__main__ import create as create_gateway
 
-            gateway = create_gateway(address=address, keys=keys, tasks_addr=settings.tasks_addr,
-                                     scoring_addr=settings.scoring_addr,
-                                     audit_path=settings.data_dir / "audit.log")
+            gateway = create_gateway(
+                address=address,
+                keys=keys,
+                tasks_addr=settings.tasks_addr,
+                scoring_addr=settings.scoring_addr,
+                audit_path=settings.data_dir / "audit.log",
+            )
             server, health, registry = gateway.server, gateway.health, gateway.registry
         elif service == "tasks":
             from services.tasks.__main__ import create as create_tasks
 
-            tasks = create_tasks(address=address, db_url=settings.tasks_db_url,
-                                 scheme=load_scheme_or_fail(settings.scheme_path), keys=keys)
+            tasks = create_tasks(
+                address=address,
+                db_url=settings.tasks_db_url,
+                scheme=load_scheme_or_fail(settings.scheme_path),
+                keys=keys,
+            )
             server, health, registry = tasks.server, tasks.health, tasks.registry
         else:
             from services.scoring.__main__ import create as create_scoring
 
-            scoring = create_scoring(address=address, db_url=settings.scoring_db_url,
-                                     scheme=load_scheme_or_fail(settings.scheme_path), keys=keys,
-                                     tasks_addr=settings.tasks_addr)
+            scoring = create_scoring(
+                address=address,
+                db_url=settings.scoring_db_url,
+                scheme=load_scheme_or_fail(settings.scheme_path),
+                keys=keys,
+                tasks_addr=settings.tasks_addr,
+            )
             server, health, registry = scoring.server, scoring.health, scoring.registry
         stop_metrics = start_metrics(metrics_port, host, registry)
     except (ConfigError, DomainError, OSError) as exc:
@@ -83,8 +95,11 @@ def _preflight(settings: Settings) -> None:
     load_scheme_or_fail(settings.scheme_path)
     load_secret(settings.data_dir, create=True)
     for service in SERVICES:
-        port = {"gateway": settings.gateway_port, "tasks": settings.tasks_port,
-                "scoring": settings.scoring_port}[service]
+        port = {
+            "gateway": settings.gateway_port,
+            "tasks": settings.tasks_port,
+            "scoring": settings.scoring_port,
+        }[service]
         host = settings.gateway_bind_host if service == "gateway" else settings.bind_host
         for what, number in (("gRPC", port), ("/metrics", settings.metrics_port(service))):
             if not _port_free(host, number):
@@ -125,15 +140,34 @@ def serve(*, data_dir: str | None, port_base: int | None, scheme: str | None, sa
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     for service in SERVICES:
-        port = {"gateway": settings.gateway_port, "tasks": settings.tasks_port,
-                "scoring": settings.scoring_port}[service]
+        port = {
+            "gateway": settings.gateway_port,
+            "tasks": settings.tasks_port,
+            "scoring": settings.scoring_port,
+        }[service]
         children[service] = subprocess.Popen(
-            [sys.executable, "-m", "services.cli.main", "serve-one", service, "--port", str(port),
-             "--metrics-port", str(settings.metrics_port(service)), "--data-dir", str(settings.data_dir),
-             "--scheme", str(settings.scheme_path)], env=env)
-    _say(f"gateway {settings.gateway_bind_host}:{settings.gateway_port}, tasks {settings.tasks_addr}, "
-         f"scoring {settings.scoring_addr}; metrics on {settings.port_base + 10}-{settings.port_base + 12}; "
-         f"data in {settings.data_dir}")
+            [
+                sys.executable,
+                "-m",
+                "services.cli.main",
+                "serve-one",
+                service,
+                "--port",
+                str(port),
+                "--metrics-port",
+                str(settings.metrics_port(service)),
+                "--data-dir",
+                str(settings.data_dir),
+                "--scheme",
+                str(settings.scheme_path),
+            ],
+            env=env,
+        )
+    _say(
+        f"gateway {settings.gateway_bind_host}:{settings.gateway_port}, tasks {settings.tasks_addr}, "
+        f"scoring {settings.scoring_addr}; metrics on {settings.port_base + 10}-{settings.port_base + 12}; "
+        f"data in {settings.data_dir}"
+    )
     sampled = not sample
     code = 0
     while not stopping:
@@ -143,8 +177,10 @@ def serve(*, data_dir: str | None, port_base: int | None, scheme: str | None, sa
             _say(f"the {name} service stopped (exit {returncode}); stopping the others")
             code = 1
             break
-        if not sampled and all(_healthy(f"127.0.0.1:{p}") for p in (settings.gateway_port, settings.tasks_port,
-                                                                    settings.scoring_port)):
+        if not sampled and all(
+            _healthy(f"127.0.0.1:{p}")
+            for p in (settings.gateway_port, settings.tasks_port, settings.scoring_port)
+        ):
             sampled = True
             try:
                 _import_sample(settings)
@@ -176,8 +212,9 @@ def _import_sample(settings: Settings) -> None:
     token = keys.user_token(make_user_identity(role="office", unit=None, subject="sample"))
     metadata = (("authorization", f"Bearer {token}"),)
     with grpc.insecure_channel(f"127.0.0.1:{settings.gateway_port}") as channel:
-        units = tasks_pb2_grpc.TasksServiceStub(channel).ListUnits(tasks_pb2.ListUnitsRequest(page_size=1),
-                                                                   metadata=metadata, timeout=30)
+        units = tasks_pb2_grpc.TasksServiceStub(channel).ListUnits(
+            tasks_pb2.ListUnitsRequest(page_size=1), metadata=metadata, timeout=30
+        )
         if units.units:
             return
         scheme = load_scheme_file(settings.scheme_path)
@@ -186,6 +223,6 @@ def _import_sample(settings: Settings) -> None:
         records = sample_county(scheme_text=scheme.text, year=scheme.year, until=until)
         data = "\n".join(json.dumps(r, ensure_ascii=False) for r in records).encode()
         reply = gateway_pb2_grpc.GatewayServiceStub(channel).ImportLedger(
-            iter([gateway_pb2.ImportLedgerRequest(data=data)]), metadata=metadata, timeout=600)
+            iter([gateway_pb2.ImportLedgerRequest(data=data)]), metadata=metadata, timeout=600
+        )
     _say(f"imported the sample county: {sum(reply.created.values())} records ({dict(reply.created)})")
-

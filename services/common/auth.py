@@ -55,8 +55,12 @@ def _unb64(text: str) -> bytes:
 
 def sign(identity: Identity, *, key: bytes, ttl_seconds: int) -> str:
     """A token carrying the identity, valid for ttl_seconds."""
-    payload = {"sub": identity.subject, "role": identity.role, "unit": identity.unit,
-               "exp": int(time.time()) + ttl_seconds}
+    payload = {
+        "sub": identity.subject,
+        "role": identity.role,
+        "unit": identity.unit,
+        "exp": int(time.time()) + ttl_seconds,
+    }
     body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
     mac = hmac.new(key, f"{_PREFIX}.{body}".encode(), hashlib.sha256).digest()
     return f"{_PREFIX}.{body}.{_b64(mac)}"
@@ -76,8 +80,12 @@ def verify(token: str, *, key: bytes) -> Identity:
         raise Unauthenticated("token signature does not verify")
     try:
         payload = json.loads(_unb64(parts[1]))
-        identity = Identity(role=str(payload["role"]), unit=str(payload.get("unit") or ""),
-                            subject=str(payload.get("sub") or ""), expires_at=int(payload["exp"]))
+        identity = Identity(
+            role=str(payload["role"]),
+            unit=str(payload.get("unit") or ""),
+            subject=str(payload.get("sub") or ""),
+            expires_at=int(payload["exp"]),
+        )
     except (ValueError, KeyError, TypeError):
         raise Unauthenticated("malformed token payload") from None
     if identity.expires_at < time.time():

@@ -18,31 +18,51 @@ MAX_MESSAGE_BYTES = 1 << 30
 
 def _service_config(service: str) -> str:
     # Only UNAVAILABLE is retried: every other failure is an answer, not a transport problem.
-    return json.dumps({
-        "loadBalancingConfig": [{"round_robin": {}}],
-        "methodConfig": [{
-            "name": [{"service": service}],
-            "retryPolicy": {"maxAttempts": 4, "initialBackoff": "0.1s", "maxBackoff": "1s",
-                            "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]},
-        }],
-    })
+    return json.dumps(
+        {
+            "loadBalancingConfig": [{"round_robin": {}}],
+            "methodConfig": [
+                {
+                    "name": [{"service": service}],
+                    "retryPolicy": {
+                        "maxAttempts": 4,
+                        "initialBackoff": "0.1s",
+                        "maxBackoff": "1s",
+                        "backoffMultiplier": 2,
+                        "retryableStatusCodes": ["UNAVAILABLE"],
+                    },
+                }
+            ],
+        }
+    )
 
 
 def open_channel(target: str, service: str) -> grpc.Channel:
     """A channel to target (host:port or dns:///name:port) with the service's retry policy."""
-    return grpc.insecure_channel(target, options=[
-        ("grpc.service_config", _service_config(service)),
-        ("grpc.enable_retries", 1),
-        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-    ])
+    return grpc.insecure_channel(
+        target,
+        options=[
+            ("grpc.service_config", _service_config(service)),
+            ("grpc.enable_retries", 1),
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ],
+    )
 
 
 class Backend:
     """A typed stub plus the credential that lets an internal service accept the call."""
 
-    def __init__(self, *, name: str, target: str, service: str, stub_class: Any, keys: Keys,
-                 on_unavailable: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        target: str,
+        service: str,
+        stub_class: Any,
+        keys: Keys,
+        on_unavailable: Callable[[str], None] | None = None,
+    ) -> None:
         self.name = name
         self.on_unavailable = on_unavailable
         self.target = target

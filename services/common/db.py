@@ -62,8 +62,11 @@ class Database:
                 _sqlite_pragmas(self.engine, immediate=True)
                 _sqlite_pragmas(self.reader, immediate=False)
             else:
-                url = url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith(
-                    "postgresql://") else url
+                url = (
+                    url.replace("postgresql://", "postgresql+psycopg://", 1)
+                    if url.startswith("postgresql://")
+                    else url
+                )
                 self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
                 self.reader = self.engine
         except (ArgumentError, ImportError, ValueError) as exc:
@@ -159,10 +162,15 @@ def idempotent(
         return decode(stored)
     try:
         with db.write() as conn:
-            conn.execute(requests.insert().values(request_id=key, method=method, response=None,
-                                                  created_at=int(time.time())))
+            conn.execute(
+                requests.insert().values(
+                    request_id=key, method=method, response=None, created_at=int(time.time())
+                )
+            )
             result = work(conn)
-            conn.execute(requests.update().where(requests.c.request_id == key).values(response=encode(result)))
+            conn.execute(
+                requests.update().where(requests.c.request_id == key).values(response=encode(result))
+            )
             return result
     except IntegrityError:
         # Another replica ran the same request first; its transaction has committed by now.

@@ -24,7 +24,9 @@ class NotFound(DomainError):
 class InvalidArgument(DomainError):
     """Bad input: carries one or more field violations."""
 
-    def __init__(self, violations: list[FieldViolation] | FieldViolation | str, description: str | None = None):
+    def __init__(
+        self, violations: list[FieldViolation] | FieldViolation | str, description: str | None = None
+    ):
         if isinstance(violations, str):
             violations = [FieldViolation(violations, description or "is invalid")]
         elif isinstance(violations, FieldViolation):

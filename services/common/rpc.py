@@ -43,11 +43,19 @@ class RpcMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
-        self.requests = Counter("kaohe_grpc_server_requests", "gRPC requests served, by final status code.",
-                                ["service", "method", "code"], registry=registry)
-        self.latency = Histogram("kaohe_grpc_server_request_duration_seconds",
-                                 "Time to serve a gRPC request.", ["service", "method"],
-                                 buckets=LATENCY_BUCKETS, registry=registry)
+        self.requests = Counter(
+            "kaohe_grpc_server_requests",
+            "gRPC requests served, by final status code.",
+            ["service", "method", "code"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "kaohe_grpc_server_request_duration_seconds",
+            "Time to serve a gRPC request.",
+            ["service", "method"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
 
 
 _CODES: list[tuple[type[errors.DomainError], grpc.StatusCode]] = [
@@ -67,9 +75,12 @@ def status_for(exc: errors.DomainError) -> tuple[grpc.StatusCode, status_pb2.Sta
     code = next((c for kind, c in _CODES if isinstance(exc, kind)), grpc.StatusCode.INTERNAL)
     status = status_pb2.Status(code=code.value[0], message=str(exc))
     if isinstance(exc, errors.InvalidArgument):
-        bad = error_details_pb2.BadRequest(field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-            for v in exc.violations])
+        bad = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                for v in exc.violations
+            ]
+        )
         detail = any_pb2.Any()
         detail.Pack(bad)
         status.details.append(detail)
@@ -79,8 +90,14 @@ def status_for(exc: errors.DomainError) -> tuple[grpc.StatusCode, status_pb2.Sta
 class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
     """Authenticates, maps domain errors to status codes, counts and times every call."""
 
-    def __init__(self, *, service: str, metrics: RpcMetrics, authenticate: Authenticate | None,
-                 open_prefixes: tuple[str, ...] = ("/grpc.health.v1.", "/grpc.reflection.")) -> None:
+    def __init__(
+        self,
+        *,
+        service: str,
+        metrics: RpcMetrics,
+        authenticate: Authenticate | None,
+        open_prefixes: tuple[str, ...] = ("/grpc.health.v1.", "/grpc.reflection."),
+    ) -> None:
         self.service = service
         self.metrics = metrics
         self.authenticate = authenticate
@@ -96,16 +113,20 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         short = method.rsplit("/", 1)[-1]
         wrap = self._wrapper(method, short)
         if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(wrap(handler.unary_unary, False),
-                                                       handler.request_deserializer, handler.response_serializer)
+            return grpc.unary_unary_rpc_method_handler(
+                wrap(handler.unary_unary, False), handler.request_deserializer, handler.response_serializer
+            )
         if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(wrap(handler.unary_stream, True),
-                                                        handler.request_deserializer, handler.response_serializer)
+            return grpc.unary_stream_rpc_method_handler(
+                wrap(handler.unary_stream, True), handler.request_deserializer, handler.response_serializer
+            )
         if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(wrap(handler.stream_unary, False),
-                                                        handler.request_deserializer, handler.response_serializer)
-        return grpc.stream_stream_rpc_method_handler(wrap(handler.stream_stream, True),
-                                                     handler.request_deserializer, handler.response_serializer)
+            return grpc.stream_unary_rpc_method_handler(
+                wrap(handler.stream_unary, False), handler.request_deserializer, handler.response_serializer
+            )
+        return grpc.stream_stream_rpc_method_handler(
+            wrap(handler.stream_stream, True), handler.request_deserializer, handler.response_serializer
+        )
 
     def _wrapper(self, method: str, short: str) -> Callable[[Any, bool], Any]:
         def wrap(behavior: Callable[[Any, grpc.ServicerContext], Any], streaming: bool) -> Any:
@@ -164,13 +185,17 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
                 context.abort(grpc.StatusCode.UNAVAILABLE, f"a backend is unavailable: {exc.details()}")
             if upstream != grpc.StatusCode.INTERNAL:
                 trailing: Any = exc.trailing_metadata() or ()  # type: ignore[attr-defined]
-                context.set_trailing_metadata(tuple((k, v) for k, v in trailing if k == "grpc-status-details-bin"))
+                context.set_trailing_metadata(
+                    tuple((k, v) for k, v in trailing if k == "grpc-status-details-bin")
+                )
                 context.abort(upstream, exc.details() or upstream.name)
         log.exception("unexpected error", extra={"method": method})
         context.abort(grpc.StatusCode.INTERNAL, "internal error; the service logged the details")
         return grpc.StatusCode.INTERNAL  # pragma: no cover - abort raises
 
-    def _observe(self, short: str, code: grpc.StatusCode, context: grpc.ServicerContext, start: float) -> None:
+    def _observe(
+        self, short: str, code: grpc.StatusCode, context: grpc.ServicerContext, start: float
+    ) -> None:
         final = _context_code(context) or code
         self.metrics.requests.labels(self.service, short, final.name).inc()
         self.metrics.latency.labels(self.service, short).observe(time.perf_counter() - start)
@@ -200,9 +225,11 @@ def create_server(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="rpc"),
         interceptors=list(interceptors),
-        options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-                 ("grpc.so_reuseport", 0)],
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 0),
+        ],
     )
     register(server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
@@ -220,8 +247,13 @@ def create_server(
     return server, port, health_servicer
 
 
-def serve_until_signalled(server: grpc.Server, health_servicer: health.HealthServicer, *,
-                          grace: float = 5.0, on_stop: Callable[[], None] | None = None) -> None:
+def serve_until_signalled(
+    server: grpc.Server,
+    health_servicer: health.HealthServicer,
+    *,
+    grace: float = 5.0,
+    on_stop: Callable[[], None] | None = None,
+) -> None:
     """Starts the server and blocks; SIGTERM/SIGINT → NOT_SERVING, then stop with grace."""
     stop = threading.Event()
 
@@ -237,4 +269,3 @@ def serve_until_signalled(server: grpc.Server, health_servicer: health.HealthSer
     server.stop(grace).wait()
     if on_stop is not None:
         on_stop()
-

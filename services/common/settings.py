@@ -50,7 +50,9 @@ def load(*, data_dir: str | None = None, port_base: int | None = None, scheme: s
     """Settings from explicit values, then KAOHE_* variables, then defaults."""
     directory = Path(data_dir or os.environ.get("KAOHE_DATA_DIR") or "var").resolve()
     try:
-        base = port_base if port_base is not None else int(os.environ.get("KAOHE_PORT_BASE", DEFAULT_PORT_BASE))
+        base = (
+            port_base if port_base is not None else int(os.environ.get("KAOHE_PORT_BASE", DEFAULT_PORT_BASE))
+        )
     except ValueError:
         raise ConfigError("KAOHE_PORT_BASE must be a whole number") from None
     if not 1024 <= base <= 65500:

@@ -17,7 +17,9 @@ _PERIOD = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 def parse_instant(value: object, *, field: str) -> datetime:
     """An aware datetime from an ISO 8601 string that carries an offset."""
     if not isinstance(value, str) or not value:
-        raise InvalidArgument(field, "must be an ISO 8601 time with an offset, e.g. 2025-05-12T18:00:00+08:00")
+        raise InvalidArgument(
+            field, "must be an ISO 8601 time with an offset, e.g. 2025-05-12T18:00:00+08:00"
+        )
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
     except ValueError:

@@ -43,12 +43,23 @@ class AuditLog:
     def __init__(self, path: Path | None, registry: CollectorRegistry) -> None:
         self.path = path
         self.logger = logging.getLogger("kaohe.audit")
-        self.denied = Counter("kaohe_permission_denied", "Calls refused for lack of permission, by role.",
-                              ["role"], registry=registry)
+        self.denied = Counter(
+            "kaohe_permission_denied",
+            "Calls refused for lack of permission, by role.",
+            ["role"],
+            registry=registry,
+        )
 
     def __call__(self, identity: Identity, method: str, outcome: str, detail: str = "") -> None:
-        entry = {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "subject": identity.subject, "role": identity.role,
-                 "unit": identity.unit, "method": method, "outcome": outcome, "detail": detail}
+        entry = {
+            "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "subject": identity.subject,
+            "role": identity.role,
+            "unit": identity.unit,
+            "method": method,
+            "outcome": outcome,
+            "detail": detail,
+        }
         if outcome == "denied":
             self.denied.labels(identity.role).inc()
         self.logger.info("audit", extra={"audit": entry})
@@ -57,32 +68,59 @@ class AuditLog:
                 handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
 
-def create(*, address: str, keys: Keys, tasks_addr: str, scoring_addr: str, audit_path: Path | None) -> Running:
+def create(
+    *, address: str, keys: Keys, tasks_addr: str, scoring_addr: str, audit_path: Path | None
+) -> Running:
     """A gateway bound to address, its backends dialled lazily; not yet started."""
     registry = CollectorRegistry()
     audit = AuditLog(audit_path, registry)
-    unavailable = Counter("kaohe_backend_unavailable", "Calls a backend service did not answer, by backend.",
-                          ["backend"], registry=registry)
+    unavailable = Counter(
+        "kaohe_backend_unavailable",
+        "Calls a backend service did not answer, by backend.",
+        ["backend"],
+        registry=registry,
+    )
 
     def count(name: str) -> None:
         unavailable.labels(name).inc()
 
     backends = Backends(
-        tasks=Backend(name="tasks", target=tasks_addr, service=TASKS_SERVICE.full_name,
-                      stub_class=tasks_pb2_grpc.TasksServiceStub, keys=keys, on_unavailable=count),
-        scoring=Backend(name="scoring", target=scoring_addr, service=SCORING_SERVICE.full_name,
-                        stub_class=scoring_pb2_grpc.ScoringServiceStub, keys=keys, on_unavailable=count))
+        tasks=Backend(
+            name="tasks",
+            target=tasks_addr,
+            service=TASKS_SERVICE.full_name,
+            stub_class=tasks_pb2_grpc.TasksServiceStub,
+            keys=keys,
+            on_unavailable=count,
+        ),
+        scoring=Backend(
+            name="scoring",
+            target=scoring_addr,
+            service=SCORING_SERVICE.full_name,
+            stub_class=scoring_pb2_grpc.ScoringServiceStub,
+            keys=keys,
+            on_unavailable=count,
+        ),
+    )
     app = GatewayApp(backends)
-    interceptor = ServiceInterceptor(service="gateway", metrics=RpcMetrics(registry),
-                                     authenticate=bearer_authenticator(keys))
+    interceptor = ServiceInterceptor(
+        service="gateway", metrics=RpcMetrics(registry), authenticate=bearer_authenticator(keys)
+    )
 
     def register(server: grpc.Server) -> None:
         gateway_pb2_grpc.add_GatewayServiceServicer_to_server(GatewayServicer(app, audit), server)
-        server.add_generic_rpc_handlers((proxy_handler(TASKS_SERVICE, backends.tasks, audit),
-                                         proxy_handler(SCORING_SERVICE, backends.scoring, audit)))
+        server.add_generic_rpc_handlers(
+            (
+                proxy_handler(TASKS_SERVICE, backends.tasks, audit),
+                proxy_handler(SCORING_SERVICE, backends.scoring, audit),
+            )
+        )
 
     server, port, health_servicer = create_server(
-        address, register=register,
+        address,
+        register=register,
         service_names=[GATEWAY_SERVICE.full_name, TASKS_SERVICE.full_name, SCORING_SERVICE.full_name],
-        interceptors=[interceptor], max_workers=32)
+        interceptors=[interceptor],
+        max_workers=32,
+    )
     return Running(server, port, health_servicer, app, registry, backends)

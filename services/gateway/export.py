@@ -60,8 +60,21 @@ UNIT_HEADERS = (
     "备注",
 )
 LINE_HEADERS = ("单位代码", "单位", "类别", "编号", "日期", "事项", "分值", "备注")
-TASK_HEADERS = ("单位代码", "单位", "任务编号", "角色", "优先级", "权重", "应办结时间", "反馈时间", "逾期工作日",
-                "时效系数", "得分", "失分", "备注")
+TASK_HEADERS = (
+    "单位代码",
+    "单位",
+    "任务编号",
+    "角色",
+    "优先级",
+    "权重",
+    "应办结时间",
+    "反馈时间",
+    "逾期工作日",
+    "时效系数",
+    "得分",
+    "失分",
+    "备注",
+)
 METRIC_HEADERS = ("单位代码", "单位", "指标代码", "指标", "值", "目标", "状态", "得分", "满分")
 
 _HEADER_FONT = Font(bold=True)
@@ -326,13 +339,23 @@ def _task_rows(u: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         note = "截至考核时点未反馈" if t.get("reported_at") is None else ""
         if tolerance:
             note = "，".join(filter(None, (note, _tolerance_note(tolerance))))
-        rows.append((
-            u.get("unit", ""), u.get("name", ""), t.get("task", ""), "牵头" if t.get("role") == "lead" else "协办",
-            t.get("priority", ""), _Cell(weight, "0.00"), t.get("due_at") or "", t.get("reported_at") or "",
-            _Cell(late if isinstance(late, int) else None, RANK_FORMAT),
-            _Cell(float(t.get("credit") or 0.0), "0.00"), _score(earned),
-            _score(max(0.0, maximum * weight / total_weight - earned) if total_weight else 0.0), note,
-        ))
+        rows.append(
+            (
+                u.get("unit", ""),
+                u.get("name", ""),
+                t.get("task", ""),
+                "牵头" if t.get("role") == "lead" else "协办",
+                t.get("priority", ""),
+                _Cell(weight, "0.00"),
+                t.get("due_at") or "",
+                t.get("reported_at") or "",
+                _Cell(late if isinstance(late, int) else None, RANK_FORMAT),
+                _Cell(float(t.get("credit") or 0.0), "0.00"),
+                _score(earned),
+                _score(max(0.0, maximum * weight / total_weight - earned) if total_weight else 0.0),
+                note,
+            )
+        )
     return rows
 
 

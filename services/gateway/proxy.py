@@ -42,13 +42,19 @@ def proxy_handler(descriptor: ServiceDescriptor, backend: Backend, audit: Audit)
         response_class = GetMessageClass(method.output_type)
         path = f"/{descriptor.full_name}/{method.name}"
         shape = ("stream_" if method.client_streaming else "unary_") + (
-            "stream" if method.server_streaming else "unary")
-        call = getattr(backend.channel, shape)(path, request_serializer=request_class.SerializeToString,
-                                               response_deserializer=response_class.FromString)
+            "stream" if method.server_streaming else "unary"
+        )
+        call = getattr(backend.channel, shape)(
+            path,
+            request_serializer=request_class.SerializeToString,
+            response_deserializer=response_class.FromString,
+        )
         behaviour = (_stream_forwarder if method.server_streaming else _forwarder)(path, call, backend, audit)
         handlers[method.name] = getattr(grpc, f"{shape}_rpc_method_handler")(
-            behaviour, request_deserializer=request_class.FromString,
-            response_serializer=response_class.SerializeToString)
+            behaviour,
+            request_deserializer=request_class.FromString,
+            response_serializer=response_class.SerializeToString,
+        )
     return grpc.method_handlers_generic_handler(descriptor.full_name, handlers)
 
 
@@ -65,7 +71,9 @@ def _authorize(path: str, request: Any, audit: Audit) -> Identity:
     return identity
 
 
-def _forwarder(path: str, call: Any, backend: Backend, audit: Audit) -> Callable[[Any, grpc.ServicerContext], Any]:
+def _forwarder(
+    path: str, call: Any, backend: Backend, audit: Audit
+) -> Callable[[Any, grpc.ServicerContext], Any]:
     def forward(request: Any, context: grpc.ServicerContext) -> Any:
         identity = _authorize(path, request, audit)
         mutating = not path.rsplit("/", 1)[-1].startswith(("Get", "List", "Preview", "Summarize", "Lookup"))
@@ -83,8 +91,9 @@ def _forwarder(path: str, call: Any, backend: Backend, audit: Audit) -> Callable
     return forward
 
 
-def _stream_forwarder(path: str, call: Any, backend: Backend,
-                      audit: Audit) -> Callable[[Any, grpc.ServicerContext], Iterator[Any]]:
+def _stream_forwarder(
+    path: str, call: Any, backend: Backend, audit: Audit
+) -> Callable[[Any, grpc.ServicerContext], Iterator[Any]]:
     def forward(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         identity = _authorize(path, request, audit)
         try:

@@ -35,8 +35,12 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
     def WhoAmI(self, request: Any, context: grpc.ServicerContext) -> Any:
         self._allow("WhoAmI")
         identity = current_identity()
-        return gateway_pb2.Identity(subject=identity.subject, role=identity.role, unit=identity.unit,
-                                    expires_at=str(identity.expires_at))
+        return gateway_pb2.Identity(
+            subject=identity.subject,
+            role=identity.role,
+            unit=identity.unit,
+            expires_at=str(identity.expires_at),
+        )
 
     def ImportLedger(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
         self._allow("ImportLedger")
@@ -46,11 +50,19 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
             if index == 0:
                 validate_only = message.validate_only
             pieces.append(message.data)
-        reply = self.app.import_ledger(b"".join(pieces), identity=current_identity(), validate_only=validate_only,
-                                       timeout=deadline(context, 600.0))
+        reply = self.app.import_ledger(
+            b"".join(pieces),
+            identity=current_identity(),
+            validate_only=validate_only,
+            timeout=deadline(context, 600.0),
+        )
         if not validate_only:
-            self.audit(current_identity(), GATEWAY + "ImportLedger", "changed",
-                       f"lines={reply.lines} created={dict(reply.created)}")
+            self.audit(
+                current_identity(),
+                GATEWAY + "ImportLedger",
+                "changed",
+                f"lines={reply.lines} created={dict(reply.created)}",
+            )
         return reply
 
     def GetOverview(self, request: Any, context: grpc.ServicerContext) -> Any:

@@ -55,7 +55,9 @@ class GatewayApp:
 
     def _call(self, backend: Backend, method: str, request: Any, identity: Identity, timeout: float) -> Any:
         try:
-            return getattr(backend.stub, method)(request, metadata=backend.metadata(identity), timeout=timeout)
+            return getattr(backend.stub, method)(
+                request, metadata=backend.metadata(identity), timeout=timeout
+            )
         except grpc.RpcError as exc:
             raise _domain_error(exc, backend) from None
 
@@ -75,15 +77,18 @@ class GatewayApp:
         return results[0], results[1]
 
     def scheme(self, identity: Identity, timeout: float) -> Scheme:
-        reply = self._call(self.backends.scoring, "GetScheme", scoring_pb2.GetSchemeRequest(), identity, timeout)
+        reply = self._call(
+            self.backends.scoring, "GetScheme", scoring_pb2.GetSchemeRequest(), identity, timeout
+        )
         if reply.sha256 not in self._schemes:
             self._schemes[reply.sha256] = load_scheme(reply.toml)
         return self._schemes[reply.sha256]
 
     # ---- import
 
-    def import_ledger(self, data: bytes, *, identity: Identity, validate_only: bool,
-                      timeout: float) -> gateway_pb2.ImportLedgerResponse:
+    def import_ledger(
+        self, data: bytes, *, identity: Identity, validate_only: bool, timeout: float
+    ) -> gateway_pb2.ImportLedgerResponse:
         """Both halves validated before either is written: all or nothing for the file."""
         try:
             text = data.decode("utf-8-sig")
@@ -101,8 +106,13 @@ class GatewayApp:
             try:
                 obj = json.loads(raw)
             except json.JSONDecodeError as exc:
-                raise InvalidArgument([FieldViolation(f"line {number}: json",
-                                                      f"is not valid JSON ({exc.msg} at column {exc.colno})")]) from None
+                raise InvalidArgument(
+                    [
+                        FieldViolation(
+                            f"line {number}: json", f"is not valid JSON ({exc.msg} at column {exc.colno})"
+                        )
+                    ]
+                ) from None
             kind = obj.get("type") if isinstance(obj, dict) else None
             if kind in TASK_TYPES:
                 task_lines.append((number, raw))
@@ -114,28 +124,47 @@ class GatewayApp:
             elif kind in SCORING_TYPES:
                 scoring_lines.append((number, raw))
             else:
-                raise InvalidArgument([FieldViolation(f"line {number}: type",
-                                                      f"{kind!r} is not a record type; known: "
-                                                      + ", ".join(TASK_TYPES + SCORING_TYPES))])
+                raise InvalidArgument(
+                    [
+                        FieldViolation(
+                            f"line {number}: type",
+                            f"{kind!r} is not a record type; known: " + ", ".join(TASK_TYPES + SCORING_TYPES),
+                        )
+                    ]
+                )
 
         def task_stream(validate: bool) -> Any:
             yield tasks_pb2.ImportLedgerRequest(validate_only=validate)
             for start in range(0, len(task_lines), BATCH):
-                yield tasks_pb2.ImportLedgerRequest(lines=[tasks_pb2.LedgerLine(line=n, json=j)
-                                                           for n, j in task_lines[start:start + BATCH]])
+                yield tasks_pb2.ImportLedgerRequest(
+                    lines=[tasks_pb2.LedgerLine(line=n, json=j) for n, j in task_lines[start : start + BATCH]]
+                )
 
         def scoring_stream(validate: bool) -> Any:
-            yield scoring_pb2.ImportRecordsRequest(validate_only=validate, pending_units=pending_units,
-                                                   pending_tasks=pending_tasks)
+            yield scoring_pb2.ImportRecordsRequest(
+                validate_only=validate, pending_units=pending_units, pending_tasks=pending_tasks
+            )
             for start in range(0, len(scoring_lines), BATCH):
-                yield scoring_pb2.ImportRecordsRequest(lines=[scoring_pb2.LedgerLine(line=n, json=j)
-                                                              for n, j in scoring_lines[start:start + BATCH]])
+                yield scoring_pb2.ImportRecordsRequest(
+                    lines=[
+                        scoring_pb2.LedgerLine(line=n, json=j)
+                        for n, j in scoring_lines[start : start + BATCH]
+                    ]
+                )
 
         def run(validate: bool) -> tuple[Any, Any]:
-            tasks_reply = (self._call(self.backends.tasks, "ImportLedger", task_stream(validate), identity, timeout)
-                           if task_lines else None)
-            scoring_reply = (self._call(self.backends.scoring, "ImportRecords", scoring_stream(validate), identity,
-                                        timeout) if scoring_lines else None)
+            tasks_reply = (
+                self._call(self.backends.tasks, "ImportLedger", task_stream(validate), identity, timeout)
+                if task_lines
+                else None
+            )
+            scoring_reply = (
+                self._call(
+                    self.backends.scoring, "ImportRecords", scoring_stream(validate), identity, timeout
+                )
+                if scoring_lines
+                else None
+            )
             return tasks_reply, scoring_reply
 
         if scoring_lines and not validate_only:
@@ -152,15 +181,26 @@ class GatewayApp:
 
     # ---- views
 
-    def _standings(self, identity: Identity, year: int, unit: str,
-                   timeout: float) -> tuple[list[gateway_pb2.UnitStanding], dict[str, Any], str]:
+    def _standings(
+        self, identity: Identity, year: int, unit: str, timeout: float
+    ) -> tuple[list[gateway_pb2.UnitStanding], dict[str, Any], str]:
         def summary() -> Any:
-            return self._call(self.backends.tasks, "SummarizeTasks",
-                              tasks_pb2.SummarizeTasksRequest(year=year, unit=unit), identity, timeout)
+            return self._call(
+                self.backends.tasks,
+                "SummarizeTasks",
+                tasks_pb2.SummarizeTasksRequest(year=year, unit=unit),
+                identity,
+                timeout,
+            )
 
         def preview() -> Any:
-            reply = self._call(self.backends.scoring, "PreviewAssessment",
-                               scoring_pb2.PreviewAssessmentRequest(year=year, unit=unit), identity, timeout)
+            reply = self._call(
+                self.backends.scoring,
+                "PreviewAssessment",
+                scoring_pb2.PreviewAssessmentRequest(year=year, unit=unit),
+                identity,
+                timeout,
+            )
             return json.loads(reply.document_json)
 
         summary_reply, document = self._both(summary, preview)
@@ -169,25 +209,48 @@ class GatewayApp:
         for entry in document["units"]:
             s = counts.get(entry["unit"]) or tasks_pb2.UnitTaskSummary(unit=entry["unit"], on_time_rate=-1)
             breakdown = entry.get("breakdown", {})
-            standings.append(gateway_pb2.UnitStanding(
-                unit=entry["unit"], name=entry["name"], category=entry["category"], open_blue=s.open_blue,
-                open_yellow=s.open_yellow, open_red=s.open_red, overdue=s.overdue,
-                reported_on_time=s.reported_on_time, reported_late=s.reported_late, on_time_rate=s.on_time_rate,
-                error_reports=sum(1 for e in breakdown.get("errors", []) if not e.get("voided")),
-                indicators=[gateway_pb2.IndicatorStanding(
-                    metric=m["metric"], name=m.get("name", m["metric"]),
-                    value=m["value"] if m.get("value") is not None else 0.0, has_value=m.get("value") is not None,
-                    target=m["target"], direction=m["direction"], status=m["status"], earned=m["earned"],
-                    max=m["max"]) for m in breakdown.get("metrics", [])],
-                provisional_total=entry["total"], provisional_rank=entry["rank"], provisional_grade=entry["grade"],
-                veto=entry["veto"]))
+            standings.append(
+                gateway_pb2.UnitStanding(
+                    unit=entry["unit"],
+                    name=entry["name"],
+                    category=entry["category"],
+                    open_blue=s.open_blue,
+                    open_yellow=s.open_yellow,
+                    open_red=s.open_red,
+                    overdue=s.overdue,
+                    reported_on_time=s.reported_on_time,
+                    reported_late=s.reported_late,
+                    on_time_rate=s.on_time_rate,
+                    error_reports=sum(1 for e in breakdown.get("errors", []) if not e.get("voided")),
+                    indicators=[
+                        gateway_pb2.IndicatorStanding(
+                            metric=m["metric"],
+                            name=m.get("name", m["metric"]),
+                            value=m["value"] if m.get("value") is not None else 0.0,
+                            has_value=m.get("value") is not None,
+                            target=m["target"],
+                            direction=m["direction"],
+                            status=m["status"],
+                            earned=m["earned"],
+                            max=m["max"],
+                        )
+                        for m in breakdown.get("metrics", [])
+                    ],
+                    provisional_total=entry["total"],
+                    provisional_rank=entry["rank"],
+                    provisional_grade=entry["grade"],
+                    veto=entry["veto"],
+                )
+            )
         return standings, document, summary_reply.as_of
 
     def overview(self, identity: Identity, year: int, timeout: float) -> gateway_pb2.Overview:
         year = year or datetime.now().year
         unit = identity.unit if identity.is_department else ""
         standings, document, as_of = self._standings(identity, year, unit, timeout)
-        return gateway_pb2.Overview(year=year, as_of=as_of, scheme=document.get("scheme", ""), units=standings)
+        return gateway_pb2.Overview(
+            year=year, as_of=as_of, scheme=document.get("scheme", ""), units=standings
+        )
 
     def dashboard(self, identity: Identity, unit: str, year: int, timeout: float) -> gateway_pb2.Dashboard:
         if not unit:
@@ -197,9 +260,13 @@ class GatewayApp:
         if not standings:
             raise NotFound(f"unit {unit!r} does not exist")
         scheme = self.scheme(identity, timeout)
-        tasks_reply = self._call(self.backends.tasks, "ListTasks", tasks_pb2.ListTasksRequest(unit=unit,
-                                                                                              page_size=5000),
-                                 identity, timeout)
+        tasks_reply = self._call(
+            self.backends.tasks,
+            "ListTasks",
+            tasks_pb2.ListTasksRequest(unit=unit, page_size=5000),
+            identity,
+            timeout,
+        )
         entry = document["units"][0]
         weights = sum(t["weight"] for t in entry.get("breakdown", {}).get("tasks", []))
         points = scheme.timeliness.points
@@ -216,18 +283,32 @@ class GatewayApp:
             total_weight = weights if counted else weights + weight
             # A task due in another year is scored in that year's assessment, not this one.
             cost = points * weight / total_weight if total_weight and due.year == year else 0.0
-            items.append(gateway_pb2.OpenItem(
-                task=task.id, title=task.title, task_type=task.task_type, state=task.state, color=task.color,
-                due_at=task.due_at, hours_left=(due - now).total_seconds() / 3600, cost_if_overdue=cost,
-                cost_per_late_day=cost * scheme.timeliness.late_penalty_per_working_day))
+            items.append(
+                gateway_pb2.OpenItem(
+                    task=task.id,
+                    title=task.title,
+                    task_type=task.task_type,
+                    state=task.state,
+                    color=task.color,
+                    due_at=task.due_at,
+                    hours_left=(due - now).total_seconds() / 3600,
+                    cost_if_overdue=cost,
+                    cost_per_late_day=cost * scheme.timeliness.late_penalty_per_working_day,
+                )
+            )
         items.sort(key=lambda i: i.hours_left)
         return gateway_pb2.Dashboard(standing=standings[0], open_items=items, as_of=as_of)
 
-    def _run_document(self, identity: Identity, run: str, year: int, timeout: float,
-                      breakdown: bool) -> dict[str, Any]:
-        reply = self._call(self.backends.scoring, "GetRun",
-                           scoring_pb2.GetRunRequest(id=run, year=year, omit_breakdown=not breakdown),
-                           identity, timeout)
+    def _run_document(
+        self, identity: Identity, run: str, year: int, timeout: float, breakdown: bool
+    ) -> dict[str, Any]:
+        reply = self._call(
+            self.backends.scoring,
+            "GetRun",
+            scoring_pb2.GetRunRequest(id=run, year=year, omit_breakdown=not breakdown),
+            identity,
+            timeout,
+        )
         document: dict[str, Any] = json.loads(reply.document_json)
         return document
 
@@ -235,20 +316,32 @@ class GatewayApp:
         document = self._run_document(identity, run, year, timeout, breakdown=False)
         categories: dict[str, list[gateway_pb2.RankingRow]] = {}
         for entry in document["units"]:
-            categories.setdefault(entry["category"], []).append(gateway_pb2.RankingRow(
-                rank=entry["rank"], unit=entry["unit"], name=entry["name"], total=entry["total"],
-                grade=entry["grade"], veto=entry["veto"]))
+            categories.setdefault(entry["category"], []).append(
+                gateway_pb2.RankingRow(
+                    rank=entry["rank"],
+                    unit=entry["unit"],
+                    name=entry["name"],
+                    total=entry["total"],
+                    grade=entry["grade"],
+                    veto=entry["veto"],
+                )
+            )
         return gateway_pb2.Ranking(
-            run=document["run"], state=document["state"], year=document["year"],
-            categories=[gateway_pb2.CategoryRanking(category=c, rows=_by_rank(rows))
-                        for c, rows in categories.items()])
+            run=document["run"],
+            state=document["state"],
+            year=document["year"],
+            categories=[
+                gateway_pb2.CategoryRanking(category=c, rows=_by_rank(rows)) for c, rows in categories.items()
+            ],
+        )
 
     def export(self, identity: Identity, run: str, timeout: float) -> gateway_pb2.ExportRunResponse:
         if not run:
             raise InvalidArgument("run", "is required")
         document = self._run_document(identity, run, 0, timeout, breakdown=True)
-        return gateway_pb2.ExportRunResponse(filename=f"考核结果-{document['run']}.xlsx",
-                                             xlsx=result_to_xlsx(document))
+        return gateway_pb2.ExportRunResponse(
+            filename=f"考核结果-{document['run']}.xlsx", xlsx=result_to_xlsx(document)
+        )
 
 
 _BY_CODE: dict[grpc.StatusCode, type[DomainError]] = {

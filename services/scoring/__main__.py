@@ -44,12 +44,14 @@ def create(*, address: str, db_url: str, scheme: Scheme, keys: Keys, tasks_addr:
     tasks = GrpcTasks(tasks_addr, keys)
     app = ScoringApp(db, scheme, tasks, on_run=run_metrics.observe)
     registry.register(IndicatorCollector(app))
-    interceptor = ServiceInterceptor(service="scoring", metrics=RpcMetrics(registry),
-                                     authenticate=internal_authenticator(keys))
+    interceptor = ServiceInterceptor(
+        service="scoring", metrics=RpcMetrics(registry), authenticate=internal_authenticator(keys)
+    )
 
     def register(server: grpc.Server) -> None:
         scoring_pb2_grpc.add_ScoringServiceServicer_to_server(ScoringServicer(app), server)
 
-    server, port, health_servicer = create_server(address, register=register, service_names=[SERVICE_NAME],
-                                                  interceptors=[interceptor])
+    server, port, health_servicer = create_server(
+        address, register=register, service_names=[SERVICE_NAME], interceptors=[interceptor]
+    )
     return Running(server, port, health_servicer, app, db, registry, tasks)

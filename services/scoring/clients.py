@@ -10,8 +10,18 @@ from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from services.common.auth import SYSTEM, Keys
 from services.common.clients import Backend
 
-FACT_COLUMNS = ("task_id", "unit", "is_lead", "priority", "assigned_at", "due_at", "reported_at", "cancelled_at",
-                "task_type", "due_given")
+FACT_COLUMNS = (
+    "task_id",
+    "unit",
+    "is_lead",
+    "priority",
+    "assigned_at",
+    "due_at",
+    "reported_at",
+    "cancelled_at",
+    "task_type",
+    "due_given",
+)
 SERVICE = "kaohe.tasks.v1.TasksService"
 
 
@@ -19,29 +29,45 @@ class GrpcTasks:
     """TasksPort over the tasks service, with the internal credential and deadlines."""
 
     def __init__(self, target: str, keys: Keys, timeout: float = 60.0) -> None:
-        self.backend = Backend(name="tasks", target=target, service=SERVICE,
-                               stub_class=tasks_pb2_grpc.TasksServiceStub, keys=keys)
+        self.backend = Backend(
+            name="tasks",
+            target=target,
+            service=SERVICE,
+            stub_class=tasks_pb2_grpc.TasksServiceStub,
+            keys=keys,
+        )
         self.timeout = timeout
 
     def units(self) -> list[tuple[str, str, str]]:
         result: list[tuple[str, str, str]] = []
         token = ""
         while True:
-            page = self.backend.stub.ListUnits(tasks_pb2.ListUnitsRequest(page_size=5000, page_token=token),
-                                               metadata=self.backend.metadata(SYSTEM), timeout=self.timeout)
+            page = self.backend.stub.ListUnits(
+                tasks_pb2.ListUnitsRequest(page_size=5000, page_token=token),
+                metadata=self.backend.metadata(SYSTEM),
+                timeout=self.timeout,
+            )
             result += [(u.id, u.name, u.category) for u in page.units]
             token = page.next_page_token
             if not token:
                 return result
 
-    def facts(self, *, due_from: int, due_before: int, as_of: int, assigned_from: int = 0,
-              assigned_before: int = 0) -> dict[str, list[Any]]:
+    def facts(
+        self, *, due_from: int, due_before: int, as_of: int, assigned_from: int = 0, assigned_before: int = 0
+    ) -> dict[str, list[Any]]:
         columns: dict[str, list[Any]] = {k: [] for k in FACT_COLUMNS}
         stream = self.backend.stub.GetTimelinessFacts(
-            tasks_pb2.GetTimelinessFactsRequest(due_from=due_from, due_before=due_before, as_of=as_of,
-                                                assigned_from=assigned_from, assigned_before=assigned_before),
+            tasks_pb2.GetTimelinessFactsRequest(
+                due_from=due_from,
+                due_before=due_before,
+                as_of=as_of,
+                assigned_from=assigned_from,
+                assigned_before=assigned_before,
+            ),
             # A year of a prefecture streams for a while; the run's caller waits for it too.
-            metadata=self.backend.metadata(SYSTEM), timeout=max(self.timeout, 900.0))
+            metadata=self.backend.metadata(SYSTEM),
+            timeout=max(self.timeout, 900.0),
+        )
         for chunk in stream:
             for name in FACT_COLUMNS:
                 columns[name].extend(getattr(chunk, name))
@@ -50,8 +76,11 @@ class GrpcTasks:
     def lookup(self, ids: Sequence[str]) -> dict[str, tuple[str, list[str]]]:
         if not ids:
             return {}
-        reply = self.backend.stub.LookupTasks(tasks_pb2.LookupTasksRequest(ids=list(ids)),
-                                              metadata=self.backend.metadata(SYSTEM), timeout=self.timeout)
+        reply = self.backend.stub.LookupTasks(
+            tasks_pb2.LookupTasksRequest(ids=list(ids)),
+            metadata=self.backend.metadata(SYSTEM),
+            timeout=self.timeout,
+        )
         return {t.id: (t.lead_unit, list(t.co_units)) for t in reply.tasks}
 
     def close(self) -> None:

@@ -182,8 +182,9 @@ class TaskRows:
             object.__setattr__(self, "priority_names", tuple(str(n) for n in names))
         else:
             object.__setattr__(self, "priority_names", tuple(self.priority_names))
-            if len(self.priority) and (int(self.priority.min()) < 0
-                                       or int(self.priority.max()) >= len(self.priority_names)):
+            if len(self.priority) and (
+                int(self.priority.min()) < 0 or int(self.priority.max()) >= len(self.priority_names)
+            ):
                 raise ValueError("TaskRows.priority has codes outside priority_names")
 
     def __len__(self) -> int:
@@ -197,9 +198,16 @@ class TaskRows:
     @classmethod
     def empty(cls) -> TaskRows:
         """No task rows."""
-        return cls(task_id=_none(), unit=_none(np.int64), is_lead=_none(bool), priority=_none(np.int32),
-                   assigned_at=_none(np.int64), due_at=_none(np.int64), reported_at=_none(np.int64),
-                   cancelled_at=_none(np.int64))
+        return cls(
+            task_id=_none(),
+            unit=_none(np.int64),
+            is_lead=_none(bool),
+            priority=_none(np.int32),
+            assigned_at=_none(np.int64),
+            due_at=_none(np.int64),
+            reported_at=_none(np.int64),
+            cancelled_at=_none(np.int64),
+        )
 
 
 @dataclass(frozen=True)
@@ -458,8 +466,9 @@ def _lookup(
         out[hit] = number
         known |= hit
     if not known.all():
-        _refuse_unknown(((str(values[i]), str(ids[i])) for i in np.flatnonzero(~known)),
-                        key=key, noun=noun, record=record)
+        _refuse_unknown(
+            ((str(values[i]), str(ids[i])) for i in np.flatnonzero(~known)), key=key, noun=noun, record=record
+        )
     return out
 
 
@@ -469,7 +478,10 @@ def _refuse_unknown(used: Iterable[tuple[str, str]], *, key: str, noun: str, rec
     for value, by in used:
         unknown.setdefault(value, by)
     raise SchemeInvalid(
-        [FieldViolation(key, f'has no entry for {noun} "{v}" (used by {record} {r})') for v, r in unknown.items()]
+        [
+            FieldViolation(key, f'has no entry for {noun} "{v}" (used by {record} {r})')
+            for v, r in unknown.items()
+        ]
     )
 
 
@@ -619,8 +631,12 @@ def _unknown_priorities(tk: TaskRows, rows: np.ndarray, codes: np.ndarray, table
     """SchemeInvalid naming each priority of a counted task that the scheme has no weight for."""
     used = np.flatnonzero(np.isnan(table[codes]))
     if used.size:
-        _refuse_unknown(((tk.priority_names[codes[k]], str(tk.task_id[rows[k]])) for k in used),
-                        key="timeliness.priority_weights", noun="priority", record="task")
+        _refuse_unknown(
+            ((tk.priority_names[codes[k]], str(tk.task_id[rows[k]])) for k in used),
+            key="timeliness.priority_weights",
+            noun="priority",
+            record="task",
+        )
 
 
 def _period_bounds(period: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

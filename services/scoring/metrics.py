@@ -20,10 +20,18 @@ log = logging.getLogger("kaohe.scoring.metrics")
 
 class RunMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.runs = Counter("kaohe_assessment_runs", "Assessment runs by the state they entered.", ["state"],
-                            registry=registry)
-        self.duration = Histogram("kaohe_assessment_run_duration_seconds", "Time to compute an assessment run.",
-                                  buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60), registry=registry)
+        self.runs = Counter(
+            "kaohe_assessment_runs",
+            "Assessment runs by the state they entered.",
+            ["state"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "kaohe_assessment_run_duration_seconds",
+            "Time to compute an assessment run.",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=registry,
+        )
 
     def observe(self, state: str, seconds: float) -> None:
         self.runs.labels(state).inc()
@@ -77,18 +85,29 @@ class IndicatorCollector(Collector):
         target = GaugeMetricFamily(
             "kaohe_indicator_target",
             "The target each indicator should have reached by now: the scheme's target, pro-rated by whole "
-            "months for totals summed over the year.", labels=["metric", "direction"])
-        annual = GaugeMetricFamily("kaohe_indicator_annual_target", "The scheme's annual target of each indicator.",
-                                   labels=["metric", "direction"])
+            "months for totals summed over the year.",
+            labels=["metric", "direction"],
+        )
+        annual = GaugeMetricFamily(
+            "kaohe_indicator_annual_target",
+            "The scheme's annual target of each indicator.",
+            labels=["metric", "direction"],
+        )
         # Alert summaries and dashboards join on it to show 民生支出占比 rather than the id.
-        info = GaugeMetricFamily("kaohe_indicator_info", "Each indicator's name and kind (value 1).",
-                                 labels=["metric", "name", "kind"])
+        info = GaugeMetricFamily(
+            "kaohe_indicator_info",
+            "Each indicator's name and kind (value 1).",
+            labels=["metric", "name", "kind"],
+        )
         for metric in scheme.metrics:
-            target.add_metric([metric.id, metric.direction], target_due(metric, year=scheme.year, today=today))
+            target.add_metric(
+                [metric.id, metric.direction], target_due(metric, year=scheme.year, today=today)
+            )
             annual.add_metric([metric.id, metric.direction], metric.target)
             info.add_metric([metric.id, metric.name, metric.kind], 1)
-        value = GaugeMetricFamily("kaohe_indicator_value", "Each unit's annual indicator value so far.",
-                                  labels=["unit", "metric"])
+        value = GaugeMetricFamily(
+            "kaohe_indicator_value", "Each unit's annual indicator value so far.", labels=["unit", "metric"]
+        )
         for unit, metric_id, number in self._values():
             value.add_metric([unit, metric_id], number)
         yield from (target, annual, info, value)

@@ -13,8 +13,14 @@ from services.common.scheme import Scheme
 from services.common.timeutil import parse_date, parse_period
 
 KINDS = ("error_report", "metric_reading", "incentive", "tolerance", "accountability", "appeal")
-KIND_LABELS = {"error_report": "差错通报", "metric_reading": "指标值", "incentive": "激励", "tolerance": "容错纠错",
-               "accountability": "问责", "appeal": "申诉"}
+KIND_LABELS = {
+    "error_report": "差错通报",
+    "metric_reading": "指标值",
+    "incentive": "激励",
+    "tolerance": "容错纠错",
+    "accountability": "问责",
+    "appeal": "申诉",
+}
 ERROR_CATEGORIES = ("meeting", "drafting", "implementation", "information", "other")
 # Offices number their items as they do (督办2025-001, 〔2025〕12号): any printable text without
 # surrounding spaces, at most 64 characters.
@@ -65,7 +71,9 @@ def _text(obj: dict[str, Any], name: str, line: int, max_len: int = 2000) -> str
 def _ident(obj: dict[str, Any], name: str, line: int) -> str:
     value = _text(obj, name, line, 64)
     if not ID_PATTERN.match(value):
-        raise _fail(line, name, "must be an id: at most 64 characters, no control characters, no surrounding spaces")
+        raise _fail(
+            line, name, "must be an id: at most 64 characters, no control characters, no surrounding spaces"
+        )
     return value
 
 
@@ -154,8 +162,11 @@ def _reading(obj: dict[str, Any], scheme: Scheme, line: int) -> Record:
                 raise _fail(line, name, f"is required for the ratio metric {metric_id}")
         numerator, denominator = _number(obj, "numerator", line), _number(obj, "denominator", line)
         if numerator > denominator:
-            raise _fail(line, "numerator", f"{numerator:g} exceeds the denominator {denominator:g}: "
-                        f"{metric_id} is a share")
+            raise _fail(
+                line,
+                "numerator",
+                f"{numerator:g} exceeds the denominator {denominator:g}: {metric_id} is a share",
+            )
         payload |= {"numerator": numerator, "denominator": denominator}
     else:
         if "numerator" in obj or "denominator" in obj:

@@ -17,8 +17,16 @@ from services.scoring.use_cases import RecordView, RunView, ScoringApp
 def record_message(view: RecordView) -> scoring_pb2.Record:
     fields = struct_pb2.Struct()
     fields.update(view.fields)
-    return scoring_pb2.Record(kind=view.kind, id=view.id, unit=view.unit, fields=fields, voided=view.voided,
-                              void_reason=view.void_reason, created_at=view.created_at, etag=view.etag)
+    return scoring_pb2.Record(
+        kind=view.kind,
+        id=view.id,
+        unit=view.unit,
+        fields=fields,
+        voided=view.voided,
+        void_reason=view.void_reason,
+        created_at=view.created_at,
+        etag=view.etag,
+    )
 
 
 def run_message(view: RunView) -> scoring_pb2.Run:
@@ -33,27 +41,50 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
 
     def GetScheme(self, request: Any, context: grpc.ServicerContext) -> Any:
         scheme = self.app.scheme_by_sha(request.sha256)
-        return scoring_pb2.Scheme(id=scheme.id, name=scheme.name, year=scheme.year, sha256=scheme.sha256,
-                                  timezone=scheme.timezone, toml=scheme.text)
+        return scoring_pb2.Scheme(
+            id=scheme.id,
+            name=scheme.name,
+            year=scheme.year,
+            sha256=scheme.sha256,
+            timezone=scheme.timezone,
+            toml=scheme.text,
+        )
 
     def CreateRecord(self, request: Any, context: grpc.ServicerContext) -> Any:
         fields = json_format.MessageToDict(request.fields)
-        return record_message(self.app.create_record(actor=current_identity(), request_id=request.request_id,
-                                                     kind=request.kind, fields=fields))
+        return record_message(
+            self.app.create_record(
+                actor=current_identity(), request_id=request.request_id, kind=request.kind, fields=fields
+            )
+        )
 
     def ListRecords(self, request: Any, context: grpc.ServicerContext) -> Any:
         views, token = self.app.list_records(
-            actor=current_identity(), kind=request.kind, unit=request.unit, year=request.year,
-            include_voided=request.include_voided, page_size=request.page_size, page_token=request.page_token)
-        return scoring_pb2.ListRecordsResponse(records=[record_message(v) for v in views], next_page_token=token)
+            actor=current_identity(),
+            kind=request.kind,
+            unit=request.unit,
+            year=request.year,
+            include_voided=request.include_voided,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return scoring_pb2.ListRecordsResponse(
+            records=[record_message(v) for v in views], next_page_token=token
+        )
 
     def VoidRecord(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return record_message(self.app.void_record(request_id=request.request_id, kind=request.kind,
-                                                   rid=request.id, reason=request.reason))
+        return record_message(
+            self.app.void_record(
+                request_id=request.request_id, kind=request.kind, rid=request.id, reason=request.reason
+            )
+        )
 
     def DecideAppeal(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return record_message(self.app.decide_appeal(request_id=request.request_id, rid=request.id,
-                                                     upheld=request.upheld, reason=request.reason))
+        return record_message(
+            self.app.decide_appeal(
+                request_id=request.request_id, rid=request.id, upheld=request.upheld, reason=request.reason
+            )
+        )
 
     def ImportRecords(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
         validate_only = False
@@ -68,33 +99,56 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                 task_id, lead, co = [*item.split("/", 2), "", ""][:3]
                 pending_tasks[task_id] = (lead, [c for c in co.split(",") if c])
             lines.extend((line.line, line.json) for line in message.lines)
-        created, unchanged = self.app.import_records(lines, validate_only=validate_only,
-                                                     pending_units=pending_units, pending_tasks=pending_tasks)
+        created, unchanged = self.app.import_records(
+            lines, validate_only=validate_only, pending_units=pending_units, pending_tasks=pending_tasks
+        )
         return scoring_pb2.ImportRecordsResponse(created=dict(created), unchanged=dict(unchanged))
 
     def CreateRun(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return run_message(self.app.create_run(actor=current_identity(), request_id=request.request_id,
-                                               year=request.year, as_of=request.as_of,
-                                               scheme_toml=request.scheme_toml, supersedes=request.supersedes,
-                                               breakdown=not request.omit_breakdown))
+        return run_message(
+            self.app.create_run(
+                actor=current_identity(),
+                request_id=request.request_id,
+                year=request.year,
+                as_of=request.as_of,
+                scheme_toml=request.scheme_toml,
+                supersedes=request.supersedes,
+                breakdown=not request.omit_breakdown,
+            )
+        )
 
     def GetRun(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return run_message(self.app.get_run(actor=current_identity(), run_id=request.id, year=request.year,
-                                            unit=request.unit, breakdown=not request.omit_breakdown))
+        return run_message(
+            self.app.get_run(
+                actor=current_identity(),
+                run_id=request.id,
+                year=request.year,
+                unit=request.unit,
+                breakdown=not request.omit_breakdown,
+            )
+        )
 
     def ListRuns(self, request: Any, context: grpc.ServicerContext) -> Any:
-        views, token = self.app.list_runs(actor=current_identity(), year=request.year, page_size=request.page_size,
-                                          page_token=request.page_token)
+        views, token = self.app.list_runs(
+            actor=current_identity(),
+            year=request.year,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
         return scoring_pb2.ListRunsResponse(runs=[run_message(v) for v in views], next_page_token=token)
 
     def PublishRun(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return run_message(self.app.publish_run(request_id=request.request_id, run_id=request.id, etag=request.etag))
+        return run_message(
+            self.app.publish_run(request_id=request.request_id, run_id=request.id, etag=request.etag)
+        )
 
     def FinalizeRun(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return run_message(self.app.finalize_run(request_id=request.request_id, run_id=request.id,
-                                                 etag=request.etag))
+        return run_message(
+            self.app.finalize_run(request_id=request.request_id, run_id=request.id, etag=request.etag)
+        )
 
     def PreviewAssessment(self, request: Any, context: grpc.ServicerContext) -> Any:
-        document = self.app.preview(actor=current_identity(), year=request.year, as_of=request.as_of,
-                                    unit=request.unit)
+        document = self.app.preview(
+            actor=current_identity(), year=request.year, as_of=request.as_of, unit=request.unit
+        )
         return scoring_pb2.PreviewAssessmentResponse(document_json=json.dumps(document, ensure_ascii=False))

@@ -42,12 +42,14 @@ def create(*, address: str, db_url: str, scheme: Scheme, keys: Keys) -> Running:
     app = TasksApp(db, scheme)
     registry = CollectorRegistry()
     registry.register(LedgerCollector(app))
-    interceptor = ServiceInterceptor(service="tasks", metrics=RpcMetrics(registry),
-                                     authenticate=internal_authenticator(keys))
+    interceptor = ServiceInterceptor(
+        service="tasks", metrics=RpcMetrics(registry), authenticate=internal_authenticator(keys)
+    )
 
     def register(server: grpc.Server) -> None:
         tasks_pb2_grpc.add_TasksServiceServicer_to_server(TasksServicer(app), server)
 
-    server, port, health_servicer = create_server(address, register=register, service_names=[SERVICE_NAME],
-                                                  interceptors=[interceptor])
+    server, port, health_servicer = create_server(
+        address, register=register, service_names=[SERVICE_NAME], interceptors=[interceptor]
+    )
     return Running(server, port, health_servicer, app, db, registry)

@@ -19,9 +19,21 @@ ID_PATTERN = re.compile(r"^[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]{0,62}[^\x00-\x20\
 EVENT_KINDS = ("accept", "progress", "report", "reject", "verify", "close", "cancel")
 FIELDS = {
     "unit": ({"type", "id", "name", "category"}, {"type", "id", "name", "category"}),
-    "task": ({"type", "id", "title", "task_type", "lead_unit", "assigned_at"},
-             {"type", "id", "title", "task_type", "lead_unit", "co_units", "priority", "assigned_at", "due_at",
-              "source"}),
+    "task": (
+        {"type", "id", "title", "task_type", "lead_unit", "assigned_at"},
+        {
+            "type",
+            "id",
+            "title",
+            "task_type",
+            "lead_unit",
+            "co_units",
+            "priority",
+            "assigned_at",
+            "due_at",
+            "source",
+        },
+    ),
     "task_event": ({"type", "task", "kind", "at"}, {"type", "task", "kind", "at", "by", "note"}),
 }
 
@@ -34,8 +46,9 @@ class UnitRecord:
     category: str
 
     def canonical(self) -> str:
-        return json.dumps({"id": self.id, "name": self.name, "category": self.category}, sort_keys=True,
-                          ensure_ascii=False)
+        return json.dumps(
+            {"id": self.id, "name": self.name, "category": self.category}, sort_keys=True, ensure_ascii=False
+        )
 
 
 @dataclass(frozen=True)
@@ -53,12 +66,21 @@ class TaskRecord:
 
     def canonical(self) -> str:
         """The record as compared on re-import: instants as epoch seconds, defaults filled in."""
-        return json.dumps({
-            "id": self.id, "title": self.title, "task_type": self.task_type, "lead_unit": self.lead_unit,
-            "co_units": list(self.co_units), "priority": self.priority,
-            "assigned_at": to_epoch(self.assigned_at),
-            "due_at": to_epoch(self.due_at) if self.due_at else None, "source": self.source,
-        }, sort_keys=True, ensure_ascii=False)
+        return json.dumps(
+            {
+                "id": self.id,
+                "title": self.title,
+                "task_type": self.task_type,
+                "lead_unit": self.lead_unit,
+                "co_units": list(self.co_units),
+                "priority": self.priority,
+                "assigned_at": to_epoch(self.assigned_at),
+                "due_at": to_epoch(self.due_at) if self.due_at else None,
+                "source": self.source,
+            },
+            sort_keys=True,
+            ensure_ascii=False,
+        )
 
 
 @dataclass(frozen=True)
@@ -100,7 +122,9 @@ def _text(obj: dict[str, Any], name: str, line: int, *, required: bool = True, m
 def _ident(obj: dict[str, Any], name: str, line: int) -> str:
     value = _text(obj, name, line, max_len=64)
     if not ID_PATTERN.match(value):
-        raise _fail(line, name, "must be an id: at most 64 characters, no control characters, no surrounding spaces")
+        raise _fail(
+            line, name, "must be an id: at most 64 characters, no control characters, no surrounding spaces"
+        )
     return value
 
 
@@ -115,22 +139,31 @@ def check_fields(obj: dict[str, Any], line: int) -> None:
 
 def parse_unit(obj: dict[str, Any], line: int) -> UnitRecord:
     check_fields(obj, line)
-    return UnitRecord(line, _ident(obj, "id", line), _text(obj, "name", line, max_len=200),
-                      _ident(obj, "category", line))
+    return UnitRecord(
+        line, _ident(obj, "id", line), _text(obj, "name", line, max_len=200), _ident(obj, "category", line)
+    )
 
 
 def parse_task(obj: dict[str, Any], line: int, scheme: Scheme) -> TaskRecord:
     check_fields(obj, line)
     task_type = _text(obj, "task_type", line)
     if task_type not in scheme.task_types:
-        raise _fail(line, "task_type", f"unknown task type {task_type!r}; the scheme {scheme.id} knows "
-                    + ", ".join(sorted(scheme.task_types)))
+        raise _fail(
+            line,
+            "task_type",
+            f"unknown task type {task_type!r}; the scheme {scheme.id} knows "
+            + ", ".join(sorted(scheme.task_types)),
+        )
     priority = obj.get("priority")
     if priority is None:
         priority = "normal"
     if not isinstance(priority, str) or priority not in scheme.timeliness.priority_weights:
-        raise _fail(line, "priority", f"unknown priority {priority!r}; the scheme knows "
-                    + ", ".join(sorted(scheme.timeliness.priority_weights)))
+        raise _fail(
+            line,
+            "priority",
+            f"unknown priority {priority!r}; the scheme knows "
+            + ", ".join(sorted(scheme.timeliness.priority_weights)),
+        )
     lead = _ident(obj, "lead_unit", line)
     co_raw = obj.get("co_units")
     if co_raw is None:
@@ -145,8 +178,18 @@ def parse_task(obj: dict[str, Any], line: int, scheme: Scheme) -> TaskRecord:
     due = _instant(obj, "due_at", line) if obj.get("due_at") is not None else None
     if due is not None and due < assigned:
         raise _fail(line, "due_at", "must not be before assigned_at")
-    return TaskRecord(line, _ident(obj, "id", line), _text(obj, "title", line), task_type, lead,
-                      tuple(co_raw), priority, assigned, due, _text(obj, "source", line, required=False))
+    return TaskRecord(
+        line,
+        _ident(obj, "id", line),
+        _text(obj, "title", line),
+        task_type,
+        lead,
+        tuple(co_raw),
+        priority,
+        assigned,
+        due,
+        _text(obj, "source", line, required=False),
+    )
 
 
 def parse_event(obj: dict[str, Any], line: int) -> EventRecord:
@@ -154,9 +197,14 @@ def parse_event(obj: dict[str, Any], line: int) -> EventRecord:
     kind = obj.get("kind")
     if kind not in EVENT_KINDS:
         raise _fail(line, "kind", "must be one of " + ", ".join(EVENT_KINDS))
-    return EventRecord(line, _ident(obj, "task", line), Kind(kind), _instant(obj, "at", line),
-                       _text(obj, "by", line, required=False, max_len=128),
-                       _text(obj, "note", line, required=False))
+    return EventRecord(
+        line,
+        _ident(obj, "task", line),
+        Kind(kind),
+        _instant(obj, "at", line),
+        _text(obj, "by", line, required=False, max_len=128),
+        _text(obj, "note", line, required=False),
+    )
 
 
 def _instant(obj: dict[str, Any], name: str, line: int) -> datetime:

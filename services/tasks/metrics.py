@@ -43,18 +43,26 @@ class LedgerCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         summaries, units = self._read()
-        open_tasks = GaugeMetricFamily("kaohe_tasks_open", "Open tasks (not yet reported) by unit and colour.",
-                                       labels=["unit", "color"])
-        overdue = GaugeMetricFamily("kaohe_tasks_overdue", "Open tasks past their due instant.", labels=["unit"])
-        late = GaugeMetricFamily("kaohe_tasks_reported_late", "This year's tasks reported after their due instant.",
-                                 labels=["unit", "task_type"])
+        open_tasks = GaugeMetricFamily(
+            "kaohe_tasks_open", "Open tasks (not yet reported) by unit and colour.", labels=["unit", "color"]
+        )
+        overdue = GaugeMetricFamily(
+            "kaohe_tasks_overdue", "Open tasks past their due instant.", labels=["unit"]
+        )
+        late = GaugeMetricFamily(
+            "kaohe_tasks_reported_late",
+            "This year's tasks reported after their due instant.",
+            labels=["unit", "task_type"],
+        )
         emergency = GaugeMetricFamily(
             "kaohe_emergency_tasks_late",
             "Tasks with a limit in minutes or hours, due in the last 24 hours, reported late or not at all.",
-            labels=["unit"])
+            labels=["unit"],
+        )
         # Alert summaries and dashboards join on it to show 财政局 rather than czj.
-        info = GaugeMetricFamily("kaohe_unit_info", "Each unit's name and category (value 1).",
-                                 labels=["unit", "name", "category"])
+        info = GaugeMetricFamily(
+            "kaohe_unit_info", "Each unit's name and category (value 1).", labels=["unit", "name", "category"]
+        )
         for s in summaries:
             for colour, value in (("blue", s.open_blue), ("yellow", s.open_yellow), ("red", s.open_red)):
                 open_tasks.add_metric([s.unit, colour], value)

@@ -28,35 +28,63 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
         self.app = app
 
     def ListUnits(self, request: Any, context: grpc.ServicerContext) -> Any:
-        rows, token = self.app.list_units(category=request.category, page_size_=request.page_size,
-                                          page_token=request.page_token)
-        return tasks_pb2.ListUnitsResponse(units=[tasks_pb2.Unit(id=i, name=n, category=c) for i, n, c in rows],
-                                           next_page_token=token)
+        rows, token = self.app.list_units(
+            category=request.category, page_size_=request.page_size, page_token=request.page_token
+        )
+        return tasks_pb2.ListUnitsResponse(
+            units=[tasks_pb2.Unit(id=i, name=n, category=c) for i, n, c in rows], next_page_token=token
+        )
 
     def GetTask(self, request: Any, context: grpc.ServicerContext) -> Any:
         return task_message(self.app.get_task(actor=current_identity(), task_id=request.id))
 
     def ListTasks(self, request: Any, context: grpc.ServicerContext) -> Any:
         views, token, at = self.app.list_tasks(
-            actor=current_identity(), unit=request.unit, state=request.state, color=request.color,
-            task_type=request.task_type, year=request.year, overdue=request.overdue, as_of=request.as_of,
-            page_size_=request.page_size, page_token=request.page_token)
-        return tasks_pb2.ListTasksResponse(tasks=[task_message(v) for v in views], next_page_token=token,
-                                           as_of=self.app.view_instant(at))
+            actor=current_identity(),
+            unit=request.unit,
+            state=request.state,
+            color=request.color,
+            task_type=request.task_type,
+            year=request.year,
+            overdue=request.overdue,
+            as_of=request.as_of,
+            page_size_=request.page_size,
+            page_token=request.page_token,
+        )
+        return tasks_pb2.ListTasksResponse(
+            tasks=[task_message(v) for v in views], next_page_token=token, as_of=self.app.view_instant(at)
+        )
 
     def CreateTask(self, request: Any, context: grpc.ServicerContext) -> Any:
         view = self.app.create_task(
-            actor=current_identity(), request_id=request.request_id, task_id=request.id, title=request.title,
-            task_type=request.task_type, lead_unit=request.lead_unit, co_units=list(request.co_units),
-            priority=request.priority, source=request.source, due_at=request.due_at,
-            assign_now=request.assign_now, note=request.note)
+            actor=current_identity(),
+            request_id=request.request_id,
+            task_id=request.id,
+            title=request.title,
+            task_type=request.task_type,
+            lead_unit=request.lead_unit,
+            co_units=list(request.co_units),
+            priority=request.priority,
+            source=request.source,
+            due_at=request.due_at,
+            assign_now=request.assign_now,
+            note=request.note,
+        )
         return task_message(view)
 
     def _act(self, kind: Kind, request: Any) -> Any:
         if not request.id:
             raise InvalidArgument("id", "is required")
-        return task_message(self.app.act(actor=current_identity(), kind=kind, task_id=request.id,
-                                         etag=request.etag, note=request.note, request_id=request.request_id))
+        return task_message(
+            self.app.act(
+                actor=current_identity(),
+                kind=kind,
+                task_id=request.id,
+                etag=request.etag,
+                note=request.note,
+                request_id=request.request_id,
+            )
+        )
 
     def AssignTask(self, request: Any, context: grpc.ServicerContext) -> Any:
         return self._act(Kind.ASSIGN, request)
@@ -94,21 +122,37 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
 
     def LookupTasks(self, request: Any, context: grpc.ServicerContext) -> Any:
         rows = self.app.lookup_tasks(list(request.ids))
-        return tasks_pb2.LookupTasksResponse(tasks=[
-            tasks_pb2.TaskRef(id=r.id, lead_unit=r.lead_unit, co_units=list(r.co_units)) for r in rows])
+        return tasks_pb2.LookupTasksResponse(
+            tasks=[tasks_pb2.TaskRef(id=r.id, lead_unit=r.lead_unit, co_units=list(r.co_units)) for r in rows]
+        )
 
     def GetTimelinessFacts(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        for columns in self.app.timeliness_facts(due_from=request.due_from, due_before=request.due_before,
-                                                 as_of=request.as_of, chunk_size=request.chunk_size,
-                                                 assigned_from=request.assigned_from,
-                                                 assigned_before=request.assigned_before):
+        for columns in self.app.timeliness_facts(
+            due_from=request.due_from,
+            due_before=request.due_before,
+            as_of=request.as_of,
+            chunk_size=request.chunk_size,
+            assigned_from=request.assigned_from,
+            assigned_before=request.assigned_before,
+        ):
             yield tasks_pb2.TimelinessFacts(**columns)
 
     def SummarizeTasks(self, request: Any, context: grpc.ServicerContext) -> Any:
         summaries, at = self.app.summarize(year=request.year, as_of=request.as_of, unit=request.unit)
         return tasks_pb2.SummarizeTasksResponse(
-            units=[tasks_pb2.UnitTaskSummary(
-                unit=s.unit, open_blue=s.open_blue, open_yellow=s.open_yellow, open_red=s.open_red,
-                overdue=s.overdue, reported_on_time=s.reported_on_time, reported_late=s.reported_late,
-                on_time_rate=s.on_time_rate, emergency_late=s.emergency_late) for s in summaries],
-            as_of=self.app.view_instant(at))
+            units=[
+                tasks_pb2.UnitTaskSummary(
+                    unit=s.unit,
+                    open_blue=s.open_blue,
+                    open_yellow=s.open_yellow,
+                    open_red=s.open_red,
+                    overdue=s.overdue,
+                    reported_on_time=s.reported_on_time,
+                    reported_late=s.reported_late,
+                    on_time_rate=s.on_time_rate,
+                    emergency_late=s.emergency_late,
+                )
+                for s in summaries
+            ],
+            as_of=self.app.view_instant(at),
+        )

@@ -4,32 +4,55 @@ from __future__ import annotations
 
 import re
 
-GAUGES_AND_COUNTERS = frozenset({
-    "kaohe_grpc_server_requests_total",
-    "kaohe_tasks_open",
-    "kaohe_tasks_overdue",
-    "kaohe_tasks_reported_late",
-    "kaohe_emergency_tasks_late",
-    "kaohe_indicator_value",
-    "kaohe_indicator_target",
-    "kaohe_assessment_runs_total",
-    "kaohe_permission_denied_total",
-    "kaohe_backend_unavailable_total",
-    "kaohe_unit_info",
-    "kaohe_indicator_info",
-    "kaohe_indicator_annual_target",
-})
-HISTOGRAMS = frozenset({
-    "kaohe_grpc_server_request_duration_seconds",
-    "kaohe_assessment_run_duration_seconds",
-})
+GAUGES_AND_COUNTERS = frozenset(
+    {
+        "kaohe_grpc_server_requests_total",
+        "kaohe_tasks_open",
+        "kaohe_tasks_overdue",
+        "kaohe_tasks_reported_late",
+        "kaohe_emergency_tasks_late",
+        "kaohe_indicator_value",
+        "kaohe_indicator_target",
+        "kaohe_assessment_runs_total",
+        "kaohe_permission_denied_total",
+        "kaohe_backend_unavailable_total",
+        "kaohe_unit_info",
+        "kaohe_indicator_info",
+        "kaohe_indicator_annual_target",
+    }
+)
+HISTOGRAMS = frozenset(
+    {
+        "kaohe_grpc_server_request_duration_seconds",
+        "kaohe_assessment_run_duration_seconds",
+    }
+)
 # Prometheus' own per-target series.
 BUILTIN = frozenset({"up"})
-EXPORTED = GAUGES_AND_COUNTERS | BUILTIN | {
-    f"{name}{suffix}" for name in HISTOGRAMS for suffix in ("_bucket", "_count", "_sum")}
+EXPORTED = (
+    GAUGES_AND_COUNTERS
+    | BUILTIN
+    | {f"{name}{suffix}" for name in HISTOGRAMS for suffix in ("_bucket", "_count", "_sum")}
+)
 
-_KEYWORDS = frozenset({"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring",
-                       "group_left", "group_right", "inf", "nan", "atan2"})
+_KEYWORDS = frozenset(
+    {
+        "and",
+        "or",
+        "unless",
+        "bool",
+        "offset",
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "inf",
+        "nan",
+        "atan2",
+    }
+)
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
 _MATCHERS = re.compile(r"\{[^}]*\}")
 _RANGE = re.compile(r"\[[^\]]*\]")

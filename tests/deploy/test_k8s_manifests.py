@@ -57,8 +57,9 @@ def port_of(deployment: dict[str, Any], name: str) -> int:
 # ---------------------------------------------------------------- schema
 
 
-@pytest.mark.parametrize(("filename", "doc"), manifests(),
-                         ids=[f"{f}:{d['kind']}/{d['metadata']['name']}" for f, d in manifests()])
+@pytest.mark.parametrize(
+    ("filename", "doc"), manifests(), ids=[f"{f}:{d['kind']}/{d['metadata']['name']}" for f, d in manifests()]
+)
 def test_manifest_validates_strictly(filename: str, doc: dict[str, Any]) -> None:
     try:
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
@@ -138,7 +139,9 @@ def test_secrets_come_from_the_secret_not_the_manifest(service: str) -> None:
             assert value == {"secretKeyRef": {"name": "kaohe-secrets", "key": name}}
     assert "KAOHE_SECRET" in variables
     own_db = {"tasks": "KAOHE_TASKS_DB_URL", "scoring": "KAOHE_SCORING_DB_URL"}
-    assert {k for k in variables if k.endswith("_DB_URL")} == ({own_db[service]} if service in own_db else set())
+    assert {k for k in variables if k.endswith("_DB_URL")} == (
+        {own_db[service]} if service in own_db else set()
+    )
 
 
 def test_callers_reach_backends_through_dns_targets_of_their_services() -> None:
@@ -197,8 +200,11 @@ def test_only_the_gateway_is_reachable_from_outside() -> None:
             assert spec.get("type", "ClusterIP") == "ClusterIP", name
             assert not spec.get("externalIPs"), name
     for ingress in of_kind("Ingress"):
-        backends = {path["backend"]["service"]["name"]
-                    for rule in ingress["spec"]["rules"] for path in rule["http"]["paths"]}
+        backends = {
+            path["backend"]["service"]["name"]
+            for rule in ingress["spec"]["rules"]
+            for path in rule["http"]["paths"]
+        }
         assert backends == {"kaohe-gateway"}
     assert not of_kind("Route") and not of_kind("Gateway")
 
@@ -214,11 +220,15 @@ def test_namespace_denies_ingress_by_default() -> None:
     assert any(p["spec"]["policyTypes"] == ["Ingress"] and not p["spec"].get("ingress") for p in defaults)
 
 
-@pytest.mark.parametrize(("backend", "callers"), [("tasks", {"kaohe-gateway", "kaohe-scoring"}),
-                                                   ("scoring", {"kaohe-gateway"})])
+@pytest.mark.parametrize(
+    ("backend", "callers"), [("tasks", {"kaohe-gateway", "kaohe-scoring"}), ("scoring", {"kaohe-gateway"})]
+)
 def test_backends_admit_only_their_callers_and_prometheus(backend: str, callers: set[str]) -> None:
-    (policy,) = [p for p in of_kind("NetworkPolicy")
-                 if p["spec"]["podSelector"].get("matchLabels") == {"app.kubernetes.io/name": f"kaohe-{backend}"}]
+    (policy,) = [
+        p
+        for p in of_kind("NetworkPolicy")
+        if p["spec"]["podSelector"].get("matchLabels") == {"app.kubernetes.io/name": f"kaohe-{backend}"}
+    ]
     assert "Ingress" in policy["spec"]["policyTypes"]
     admitted_pods: set[str] = set()
     for rule in policy["spec"]["ingress"]:
@@ -240,7 +250,9 @@ def test_backends_admit_only_their_callers_and_prometheus(backend: str, callers:
 
 
 def dashboard() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((DEPLOY / "grafana" / "kaohe-dashboard.json").read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads(
+        (DEPLOY / "grafana" / "kaohe-dashboard.json").read_text(encoding="utf-8")
+    )
     return data
 
 
@@ -259,20 +271,30 @@ def test_dashboard_queries_read_only_exported_metrics() -> None:
         assert names <= EXPORTED, f"{expr} reads {names - EXPORTED}"
         read |= names
     # what the office needs on it
-    assert {"kaohe_tasks_open", "kaohe_tasks_overdue", "kaohe_indicator_value", "kaohe_indicator_target",
-            "kaohe_grpc_server_requests_total", "kaohe_grpc_server_request_duration_seconds_bucket"} <= read
+    assert {
+        "kaohe_tasks_open",
+        "kaohe_tasks_overdue",
+        "kaohe_indicator_value",
+        "kaohe_indicator_target",
+        "kaohe_grpc_server_requests_total",
+        "kaohe_grpc_server_request_duration_seconds_bucket",
+    } <= read
 
 
 def test_metric_name_extraction_sees_through_promql_syntax() -> None:
     """Guards the test above against reading nothing."""
-    assert metric_names('sum by (job) (rate(foo_total{code!~"OK|X"}[$__rate_interval])) '
-                        '/ on (job) group_left (d) max by (job) (bar) - 1e-9 > bool 0') == {"foo_total", "bar"}
+    assert metric_names(
+        'sum by (job) (rate(foo_total{code!~"OK|X"}[$__rate_interval])) '
+        "/ on (job) group_left (d) max by (job) (bar) - 1e-9 > bool 0"
+    ) == {"foo_total", "bar"}
 
 
 def test_dashboard_panels_use_the_datasource_variable_and_fit_the_grid() -> None:
     data = dashboard()
     assert data["uid"] and data["title"]
-    provisioned = yaml.safe_load((DEPLOY / "grafana" / "provisioning" / "datasources" / "kaohe.yaml").read_text())
+    provisioned = yaml.safe_load(
+        (DEPLOY / "grafana" / "provisioning" / "datasources" / "kaohe.yaml").read_text()
+    )
     (source,) = provisioned["datasources"]
     (variable,) = [v for v in data["templating"]["list"] if v["type"] == "datasource"]
     assert variable["current"]["value"] == source["uid"]

@@ -38,13 +38,15 @@ def tool(name: str) -> str:
 
 
 def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=120, cwd=cwd,
-                          check=False)
+    return subprocess.run(
+        [str(a) for a in args], capture_output=True, text=True, timeout=120, cwd=cwd, check=False
+    )
 
 
 def assert_ok(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 0, (
-        f"{' '.join(result.args)} exited {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}")
+        f"{' '.join(result.args)} exited {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+    )
 
 
 def load_yaml(path: Path) -> Any:
@@ -92,8 +94,13 @@ def test_rule_unit_tests_pass() -> None:
 
 def test_dashboard_queries_are_valid_promql(tmp_path: Path) -> None:
     """Each Grafana query, with its variables filled in, passes promtool as a recording rule."""
-    substitutions = {"$__rate_interval": "5m", "$__range": "1d", "$__interval": "1m",
-                     "$unit": "fgj", "$metric": "court_appearance_rate"}
+    substitutions = {
+        "$__rate_interval": "5m",
+        "$__range": "1d",
+        "$__interval": "1m",
+        "$unit": "fgj",
+        "$metric": "court_appearance_rate",
+    }
     exprs = []
     for expr in dashboard_exprs():
         for variable, value in substitutions.items():
@@ -101,8 +108,20 @@ def test_dashboard_queries_are_valid_promql(tmp_path: Path) -> None:
         assert "$" not in expr, f"unknown Grafana variable in {expr}"
         exprs.append(expr)
     rule_file = tmp_path / "dashboard.rules.yml"
-    rule_file.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": [
-        {"record": f"dashboard:query_{i}", "expr": expr} for i, expr in enumerate(exprs)]}]}))
+    rule_file.write_text(
+        yaml.safe_dump(
+            {
+                "groups": [
+                    {
+                        "name": "dashboard",
+                        "rules": [
+                            {"record": f"dashboard:query_{i}", "expr": expr} for i, expr in enumerate(exprs)
+                        ],
+                    }
+                ]
+            }
+        )
+    )
     assert_ok(run(tool("promtool"), "check", "rules", rule_file))
 
 
@@ -129,8 +148,15 @@ def test_every_recording_rule_has_a_unit_test() -> None:
 
 def test_the_required_alerts_exist() -> None:
     names = {rule["alert"] for rule in alert_rules()}
-    assert {"IndicatorBelowTarget", "IndicatorAboveTarget", "TasksOverdue", "EmergencyReportLate",
-            "ServiceDown", "GrpcErrorRatioHigh", "LatencySLOBurn"} <= names
+    assert {
+        "IndicatorBelowTarget",
+        "IndicatorAboveTarget",
+        "TasksOverdue",
+        "EmergencyReportLate",
+        "ServiceDown",
+        "GrpcErrorRatioHigh",
+        "LatencySLOBurn",
+    } <= names
 
 
 @pytest.mark.parametrize("rule", alert_rules(), ids=lambda r: f"{r['alert']}-{r['labels']['severity']}")
@@ -153,8 +179,14 @@ def test_one_generic_rule_per_indicator_direction() -> None:
 
 def test_database_gauges_are_deduplicated_with_max() -> None:
     """Every replica reports the same gauge: sum would multiply a unit's overdue tasks."""
-    gauges = {"kaohe_tasks_open", "kaohe_tasks_overdue", "kaohe_tasks_reported_late",
-              "kaohe_emergency_tasks_late", "kaohe_indicator_value", "kaohe_indicator_target"}
+    gauges = {
+        "kaohe_tasks_open",
+        "kaohe_tasks_overdue",
+        "kaohe_tasks_reported_late",
+        "kaohe_emergency_tasks_late",
+        "kaohe_indicator_value",
+        "kaohe_indicator_target",
+    }
     for rule in rules():
         for gauge in gauges & metric_names(rule["expr"]):
             assert re.search(rf"max by \([^)]*\) \({gauge}\b", rule["expr"]), (rule.get("alert"), gauge)
@@ -168,7 +200,12 @@ def test_rules_read_only_exported_metrics_and_their_own_recordings() -> None:
 
 def test_assessment_alerts_fire_within_a_minute() -> None:
     for rule in alert_rules():
-        if rule["alert"] in {"IndicatorBelowTarget", "IndicatorAboveTarget", "TasksOverdue", "EmergencyReportLate"}:
+        if rule["alert"] in {
+            "IndicatorBelowTarget",
+            "IndicatorAboveTarget",
+            "TasksOverdue",
+            "EmergencyReportLate",
+        }:
             assert rule.get("for", "0s") in {"0s", "15s", "30s"}, rule["alert"]
 
 
@@ -177,8 +214,16 @@ def test_error_ratio_ignores_client_errors() -> None:
     excluded = re.search(r'code!~"([^"]+)"', rule["expr"])
     assert excluded is not None
     codes = set(excluded.group(1).split("|"))
-    assert {"OK", "INVALID_ARGUMENT", "NOT_FOUND", "PERMISSION_DENIED", "UNAUTHENTICATED",
-            "FAILED_PRECONDITION", "ABORTED", "ALREADY_EXISTS"} <= codes
+    assert {
+        "OK",
+        "INVALID_ARGUMENT",
+        "NOT_FOUND",
+        "PERMISSION_DENIED",
+        "UNAUTHENTICATED",
+        "FAILED_PRECONDITION",
+        "ABORTED",
+        "ALREADY_EXISTS",
+    } <= codes
     assert not codes & {"INTERNAL", "UNAVAILABLE", "DEADLINE_EXCEEDED", "UNKNOWN", "DATA_LOSS"}
 
 
@@ -195,14 +240,24 @@ def test_alertmanager_config_is_valid() -> None:
     assert_ok(run(tool("amtool"), "check-config", ALERTMANAGER))
 
 
-@pytest.mark.parametrize(("labels", "receiver"), [
-    (["alertname=EmergencyReportLate", "severity=critical", "unit=yjj"], "office-webhook-and-email"),
-    (["alertname=TasksOverdue", "severity=warning", "unit=fgj"], "office-webhook"),
-    (["alertname=Anything", "severity=info"], "office-webhook"),
-])
+@pytest.mark.parametrize(
+    ("labels", "receiver"),
+    [
+        (["alertname=EmergencyReportLate", "severity=critical", "unit=yjj"], "office-webhook-and-email"),
+        (["alertname=TasksOverdue", "severity=warning", "unit=fgj"], "office-webhook"),
+        (["alertname=Anything", "severity=info"], "office-webhook"),
+    ],
+)
 def test_alertmanager_routes_by_severity(labels: list[str], receiver: str) -> None:
-    result = run(tool("amtool"), "config", "routes", "test", f"--config.file={ALERTMANAGER}",
-                 f"--verify.receivers={receiver}", *labels)
+    result = run(
+        tool("amtool"),
+        "config",
+        "routes",
+        "test",
+        f"--config.file={ALERTMANAGER}",
+        f"--verify.receivers={receiver}",
+        *labels,
+    )
     assert_ok(result)
 
 
@@ -217,13 +272,22 @@ def test_alertmanager_groups_by_alert_and_unit_and_sends_to_the_office() -> None
 def test_service_down_inhibits_the_symptoms_of_its_job() -> None:
     """The inhibition matches on job, so every alert it targets must carry one (checked on the
     labels the promtool unit tests expect, i.e. what the rules really produce)."""
-    (inhibit,) = [rule for rule in load_yaml(ALERTMANAGER)["inhibit_rules"]
-                  if rule["source_matchers"] == ['alertname="ServiceDown"']]
+    (inhibit,) = [
+        rule
+        for rule in load_yaml(ALERTMANAGER)["inhibit_rules"]
+        if rule["source_matchers"] == ['alertname="ServiceDown"']
+    ]
     assert inhibit["equal"] == ["job"]
     (target,) = inhibit["target_matchers"]
     targeted = set(re.fullmatch(r'alertname=~"([^"]+)"', target).group(1).split("|"))  # type: ignore[union-attr]
-    assert {"IndicatorBelowTarget", "IndicatorAboveTarget", "TasksOverdue", "EmergencyReportLate",
-            "GrpcErrorRatioHigh", "LatencySLOBurn"} <= targeted
+    assert {
+        "IndicatorBelowTarget",
+        "IndicatorAboveTarget",
+        "TasksOverdue",
+        "EmergencyReportLate",
+        "GrpcErrorRatioHigh",
+        "LatencySLOBurn",
+    } <= targeted
     assert targeted <= {rule["alert"] for rule in alert_rules()}
     for case in rule_tests():
         for check in case.get("alert_rule_test", []):

@@ -10,9 +10,17 @@ import pytest
 
 SYSTEMD = Path(__file__).resolve().parents[2] / "deploy" / "systemd"
 SERVICES = {"gateway": 50050, "tasks": 50051, "scoring": 50052}
-HARDENING = {"NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
-             "PrivateDevices": "yes", "RestrictNamespaces": "yes", "CapabilityBoundingSet": "",
-             "RestrictSUIDSGID": "yes", "LockPersonality": "yes"}
+HARDENING = {
+    "NoNewPrivileges": "yes",
+    "ProtectSystem": "strict",
+    "ProtectHome": "yes",
+    "PrivateTmp": "yes",
+    "PrivateDevices": "yes",
+    "RestrictNamespaces": "yes",
+    "CapabilityBoundingSet": "",
+    "RestrictSUIDSGID": "yes",
+    "LockPersonality": "yes",
+}
 
 
 def directives(path: Path) -> dict[str, str]:
@@ -32,7 +40,15 @@ def test_unit_runs_the_service_unprivileged_on_its_ports(service: str) -> None:
     assert unit["User"] == "kaohe"
     assert unit["EnvironmentFile"] == "/etc/kaohe/kaohe.env"
     assert unit["ExecStart"].split()[1:] == [
-        "serve-one", service, "--port", str(port), "--metrics-port", str(port + 10), "--data-dir", "/var/lib/kaohe"]
+        "serve-one",
+        service,
+        "--port",
+        str(port),
+        "--metrics-port",
+        str(port + 10),
+        "--data-dir",
+        "/var/lib/kaohe",
+    ]
     assert unit["PartOf"] == "kaohe.target"
     assert unit["WantedBy"] == "kaohe.target"
     assert {k: unit.get(k) for k in HARDENING} == HARDENING
@@ -56,8 +72,15 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
         pytest.skip("systemd-analyze is not installed")
     # verify insists that ExecStart exists; the venv is not installed at /opt/kaohe here.
     for unit in [*SYSTEMD.glob("*.service"), SYSTEMD / "kaohe.target"]:
-        text = unit.read_text(encoding="utf-8").replace("/opt/kaohe/.venv/bin/kaohe", shutil.which("true") or "/bin/true")
+        text = unit.read_text(encoding="utf-8").replace(
+            "/opt/kaohe/.venv/bin/kaohe", shutil.which("true") or "/bin/true"
+        )
         (tmp_path / unit.name).write_text(text, encoding="utf-8")
-    result = subprocess.run([analyze, "verify", "--man=no", *sorted(str(p) for p in tmp_path.iterdir())],
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [analyze, "verify", "--man=no", *sorted(str(p) for p in tmp_path.iterdir())],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0 and not result.stderr.strip(), result.stdout + result.stderr

@@ -52,9 +52,22 @@ def start_served(tmp_path: Path, scheme: Path | None = None) -> Served:
         env = _env(base)
         log = tmp_path / f"serve-{attempt}.log"
         with log.open("wb") as out:
-            process = subprocess.Popen([KAOHE, "serve", "--data-dir", str(data), "--port-base", str(base),
-                                        "--scheme", str(scheme or example_path("scheme.toml"))], env=env, stdout=out,
-                                       stderr=subprocess.STDOUT, start_new_session=True)
+            process = subprocess.Popen(
+                [
+                    KAOHE,
+                    "serve",
+                    "--data-dir",
+                    str(data),
+                    "--port-base",
+                    str(base),
+                    "--scheme",
+                    str(scheme or example_path("scheme.toml")),
+                ],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         env["KAOHE_DATA_DIR"] = str(data)
         stack = Served(process, env, data, log)
         for _ in range(120):
@@ -99,8 +112,9 @@ def test_the_worked_example_through_the_command_line(served: Served, tmp_path: P
     other_year = served.kaohe("assess", "show", "--run", shown["run"], "--year", "2024", check=False)
     assert other_year.returncode == 1 and "2025" in other_year.stderr
     # A cutoff without an offset is local time of the scheme's zone.
-    local = json.loads(served.kaohe("assess", "run", "--year", "2025", "--as-of", "2025-06-30T12:00:00",
-                                    "--json").stdout)
+    local = json.loads(
+        served.kaohe("assess", "run", "--year", "2025", "--as-of", "2025-06-30T12:00:00", "--json").stdout
+    )
     assert local["as_of"] == "2025-06-30T12:00:00+08:00"
 
     listed = json.loads(served.kaohe("tasks", "list", "--json").stdout)
@@ -113,8 +127,11 @@ def test_the_worked_example_through_the_command_line(served: Served, tmp_path: P
     # --page-token asks for one page (an empty token: the first) and the token of the next.
     first = json.loads(served.kaohe("tasks", "list", "--page-size", "4", "--page-token", "", "--json").stdout)
     assert len(first["tasks"]) == 4 and first["next_page_token"]
-    second = json.loads(served.kaohe("tasks", "list", "--page-size", "4", "--page-token", first["next_page_token"],
-                                     "--json").stdout)
+    second = json.loads(
+        served.kaohe(
+            "tasks", "list", "--page-size", "4", "--page-token", first["next_page_token"], "--json"
+        ).stdout
+    )
     assert {t["id"] for t in first["tasks"]}.isdisjoint(t["id"] for t in second["tasks"])
     assert len(listed["tasks"]) > 8 and listed["next_page_token"] == ""
 
@@ -139,14 +156,20 @@ def test_exit_codes_and_the_self_minted_token(served: Served, tmp_path: Path) ->
     assert refused.returncode == 1 and "line 2" in refused.stderr
     listed = json.loads(served.kaohe("tasks", "list", "--json").stdout)
     assert listed["tasks"] == []
-    for wrong in (["assess", "frobnicate"], ["assess", "show", "--json"], ["token", "--role", "department"],
-                  ["token", "--role", "office", "--unit", "fgj"], ["status", "--gateway", "nonsense"],
-                  ["status", "--gateway", "127.0.0.1"]):
+    for wrong in (
+        ["assess", "frobnicate"],
+        ["assess", "show", "--json"],
+        ["token", "--role", "department"],
+        ["token", "--role", "office", "--unit", "fgj"],
+        ["status", "--gateway", "nonsense"],
+        ["status", "--gateway", "127.0.0.1"],
+    ):
         usage = served.kaohe(*wrong, check=False)
         assert (usage.returncode, usage.stdout, "Traceback" in usage.stderr) == (2, "", False), wrong
     nobody = dict(served.env, KAOHE_GATEWAY="127.0.0.1:9")
-    unreachable = subprocess.run([KAOHE, "tasks", "list", "--json"], env=nobody, capture_output=True, text=True,
-                                 timeout=60)
+    unreachable = subprocess.run(
+        [KAOHE, "tasks", "list", "--json"], env=nobody, capture_output=True, text=True, timeout=60
+    )
     assert unreachable.returncode == 3
     dept = served.kaohe("token", "--role", "department", "--unit", "fgj").stdout.strip()
     denied = served.kaohe("assess", "run", "--year", "2025", "--token", dept, check=False)
@@ -154,20 +177,29 @@ def test_exit_codes_and_the_self_minted_token(served: Served, tmp_path: Path) ->
 
 
 def test_sigint_stops_every_process(served: Served) -> None:
-    children = subprocess.run(["pgrep", "-g", str(served.process.pid)], capture_output=True, text=True).stdout.split()
+    children = subprocess.run(
+        ["pgrep", "-g", str(served.process.pid)], capture_output=True, text=True
+    ).stdout.split()
     assert len(children) >= 4  # serve and its three services
     os.killpg(served.process.pid, signal.SIGINT)
     assert served.process.wait(timeout=30) in (0, 1, -signal.SIGINT)
     time.sleep(0.5)
-    left = subprocess.run(["pgrep", "-g", str(served.process.pid)], capture_output=True, text=True).stdout.split()
+    left = subprocess.run(
+        ["pgrep", "-g", str(served.process.pid)], capture_output=True, text=True
+    ).stdout.split()
     assert left == []
     assert served.kaohe("status", check=False).returncode == 3
 
 
 def _serve_fails(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> str:
     base = free_port_base()
-    result = subprocess.run([KAOHE, "serve", "--data-dir", str(tmp_path / "d"), "--port-base", str(base), *args],
-                            env=env or _env(base), capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [KAOHE, "serve", "--data-dir", str(tmp_path / "d"), "--port-base", str(base), *args],
+        env=env or _env(base),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -192,19 +224,35 @@ def test_a_taken_port_stops_serve_with_one_line(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", base + 1))
         taken.listen()
-        result = subprocess.run([KAOHE, "serve", "--data-dir", str(tmp_path / "d"), "--port-base", str(base),
-                                 "--scheme", str(example_path("scheme.toml"))], env=_env(base),
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [
+                KAOHE,
+                "serve",
+                "--data-dir",
+                str(tmp_path / "d"),
+                "--port-base",
+                str(base),
+                "--scheme",
+                str(example_path("scheme.toml")),
+            ],
+            env=_env(base),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert result.returncode != 0
     assert f"port {base + 1}" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_a_dead_service_is_not_restarted_silently(served: Served) -> None:
-    children = subprocess.run(["pgrep", "-P", str(served.process.pid), "-f", "serve-one scoring"],
-                              capture_output=True, text=True).stdout.split()
+    children = subprocess.run(
+        ["pgrep", "-P", str(served.process.pid), "-f", "serve-one scoring"], capture_output=True, text=True
+    ).stdout.split()
     assert len(children) == 1
     os.kill(int(children[0]), signal.SIGKILL)
     assert served.process.wait(timeout=30) == 1
     assert "the scoring service stopped" in served.log.read_text()
-    left = subprocess.run(["pgrep", "-g", str(served.process.pid)], capture_output=True, text=True).stdout.split()
+    left = subprocess.run(
+        ["pgrep", "-g", str(served.process.pid)], capture_output=True, text=True
+    ).stdout.split()
     assert left == []

@@ -25,8 +25,16 @@ pytestmark = pytest.mark.slow
 
 SEEDS = [3, 5, 10]
 EXACT = ("total", "rank", "grade", "veto")
-CLOSE = ("timeliness_earned", "timeliness_max", "metrics_earned", "metrics_max", "base", "bonus",
-         "error_deduction", "accountability_deduction")
+CLOSE = (
+    "timeliness_earned",
+    "timeliness_max",
+    "metrics_earned",
+    "metrics_max",
+    "base",
+    "bonus",
+    "error_deduction",
+    "accountability_deduction",
+)
 
 
 def stop(served: Served) -> None:
@@ -53,7 +61,9 @@ def compare(shown: dict[str, Any], oracle: dict[str, Any], label: str) -> list[s
     return problems
 
 
-def run_case(case: Case, tmp_path: Path, variants: frozenset[str] = frozenset()) -> tuple[list[str], list[dict[str, Any]]]:
+def run_case(
+    case: Case, tmp_path: Path, variants: frozenset[str] = frozenset()
+) -> tuple[list[str], list[dict[str, Any]]]:
     scheme_path, ledger_path = case.write(tmp_path / "in")
     served = start_served(tmp_path, scheme_path)
     problems: list[str] = []
@@ -83,7 +93,9 @@ def run_case(case: Case, tmp_path: Path, variants: frozenset[str] = frozenset())
             # due computations of uncounted tasks may add more; the spec leaves that open)
             reported = {int(y) for y in shown.get("calendar_warnings") or []}
             if not set(oracle["calendar_warnings"]) <= reported:
-                problems.append(f"{label}: calendar_warnings {sorted(reported)} lacks {oracle['calendar_warnings']}")
+                problems.append(
+                    f"{label}: calendar_warnings {sorted(reported)} lacks {oracle['calendar_warnings']}"
+                )
     finally:
         stop(served)
     if problems and not variants:
@@ -96,8 +108,12 @@ def explain(case: Case, shown: list[dict[str, Any]]) -> list[str]:
     scheme, records = load_scheme(case.scheme_toml), load_ledger(case.ledger_lines)
     found = []
     for variant, meaning in VARIANTS.items():
-        left = sum(len(compare(document, score(scheme, records, case.year, as_of, variants=frozenset({variant})), ""))
-                   for as_of, document in zip(case.as_ofs, shown, strict=True))
+        left = sum(
+            len(
+                compare(document, score(scheme, records, case.year, as_of, variants=frozenset({variant})), "")
+            )
+            for as_of, document in zip(case.as_ofs, shown, strict=True)
+        )
         if left == 0:
             found.append(f"=> the system's numbers are the oracle's when {meaning} ({variant})")
     return found or ["=> no single alternative reading in reference.VARIANTS explains this"]

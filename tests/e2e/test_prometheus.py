@@ -41,11 +41,23 @@ LEDGER = [
     {"type": "unit", "id": "fgj", "name": "发改局", "category": "department"},
     {"type": "unit", "id": "cgz", "name": "城关镇", "category": "township"},
     # 7 working days: due 2025-11-12, never reported.
-    {"type": "task", "id": "P1", "title": "落实批示：民生实事资金拨付", "task_type": "leader_directive",
-     "lead_unit": "fgj", "assigned_at": "2025-11-03T09:00:00+08:00"},
+    {
+        "type": "task",
+        "id": "P1",
+        "title": "落实批示：民生实事资金拨付",
+        "task_type": "leader_directive",
+        "lead_unit": "fgj",
+        "assigned_at": "2025-11-03T09:00:00+08:00",
+    },
     # 民生支出占比 70% against the scheme's 75% (英吉沙 10).
-    {"type": "metric_reading", "unit": "czj", "metric": "livelihood_spending_share", "period": "2025",
-     "numerator": 70, "denominator": 100},
+    {
+        "type": "metric_reading",
+        "unit": "czj",
+        "metric": "livelihood_spending_share",
+        "period": "2025",
+        "numerator": 70,
+        "denominator": 100,
+    },
 ]
 INDICATOR = {"alertname": "IndicatorBelowTarget", "unit": "czj", "metric": "livelihood_spending_share"}
 OVERDUE = {"alertname": "TasksOverdue", "unit": "fgj"}
@@ -164,8 +176,10 @@ def prometheus_config(metrics_base: int, alertmanager: str) -> dict[str, Any]:
         "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(RULES)],
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
-        "scrape_configs": [{"job_name": job, "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}
-                           for job, port in jobs.items()],
+        "scrape_configs": [
+            {"job_name": job, "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}
+            for job, port in jobs.items()
+        ],
     }
 
 
@@ -187,7 +201,9 @@ class Monitoring:
         except OSError as exc:
             active = f"(Prometheus unreachable: {exc})"
         notified = json.dumps(self.webhook.alerts(), ensure_ascii=False, indent=1)
-        return f"Prometheus alerts: {active}\nwebhook alerts: {notified}\n" + "\n".join(tail(p) for p in self.logs)
+        return f"Prometheus alerts: {active}\nwebhook alerts: {notified}\n" + "\n".join(
+            tail(p) for p in self.logs
+        )
 
 
 @pytest.fixture
@@ -206,18 +222,35 @@ def monitoring(tools: tuple[str, str], served: Served, tmp_path: Path) -> Iterat
 
         am_port, prom_port = free_port(), free_port()
         am_config, am_log = tmp_path / "alertmanager.yml", tmp_path / "alertmanager.log"
-        am_config.write_text(yaml.safe_dump(alertmanager_config(webhook.url), allow_unicode=True), encoding="utf-8")
-        alertmanager = start(stack, [alertmanager_bin, f"--config.file={am_config}",
-                                     f"--storage.path={tmp_path / 'alertmanager-data'}",
-                                     f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address="],
-                             am_log)
+        am_config.write_text(
+            yaml.safe_dump(alertmanager_config(webhook.url), allow_unicode=True), encoding="utf-8"
+        )
+        alertmanager = start(
+            stack,
+            [
+                alertmanager_bin,
+                f"--config.file={am_config}",
+                f"--storage.path={tmp_path / 'alertmanager-data'}",
+                f"--web.listen-address=127.0.0.1:{am_port}",
+                "--cluster.listen-address=",
+            ],
+            am_log,
+        )
 
         prom_config, prom_log = tmp_path / "prometheus.yml", tmp_path / "prometheus.log"
-        prom_config.write_text(yaml.safe_dump(prometheus_config(metrics_base, f"127.0.0.1:{am_port}")),
-                               encoding="utf-8")
-        prometheus = start(stack, [prometheus_bin, f"--config.file={prom_config}",
-                                   f"--storage.tsdb.path={tmp_path / 'prometheus-data'}",
-                                   f"--web.listen-address=127.0.0.1:{prom_port}"], prom_log)
+        prom_config.write_text(
+            yaml.safe_dump(prometheus_config(metrics_base, f"127.0.0.1:{am_port}")), encoding="utf-8"
+        )
+        prometheus = start(
+            stack,
+            [
+                prometheus_bin,
+                f"--config.file={prom_config}",
+                f"--storage.tsdb.path={tmp_path / 'prometheus-data'}",
+                f"--web.listen-address=127.0.0.1:{prom_port}",
+            ],
+            prom_log,
+        )
 
         wait_ready(alertmanager, f"http://127.0.0.1:{am_port}/-/ready", am_log)
         wait_ready(prometheus, f"http://127.0.0.1:{prom_port}/-/ready", prom_log)
@@ -238,8 +271,9 @@ def wait_for(what: str, monitoring: Monitoring, condition: Callable[[], bool]) -
     raise AssertionError(f"not within {POLL_SECONDS:.0f} s: {what}\n{monitoring.state()}")
 
 
-def test_alerts_fire_on_the_data_and_resolve_when_it_is_corrected(monitoring: Monitoring, served: Served,
-                                                                  tmp_path: Path) -> None:
+def test_alerts_fire_on_the_data_and_resolve_when_it_is_corrected(
+    monitoring: Monitoring, served: Served, tmp_path: Path
+) -> None:
     hook = monitoring.webhook
     ledger = tmp_path / "ledger.jsonl"
     ledger.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in LEDGER) + "\n", encoding="utf-8")
@@ -247,8 +281,13 @@ def test_alerts_fire_on_the_data_and_resolve_when_it_is_corrected(monitoring: Mo
     served.kaohe("import", str(ledger))
 
     def firing() -> dict[str, dict[str, Any]]:
-        return {name: alert for alert in monitoring.active() if alert["state"] == "firing"
-                for name, labels in (("indicator", INDICATOR), ("overdue", OVERDUE)) if matches(alert, labels)}
+        return {
+            name: alert
+            for alert in monitoring.active()
+            if alert["state"] == "firing"
+            for name, labels in (("indicator", INDICATOR), ("overdue", OVERDUE))
+            if matches(alert, labels)
+        }
 
     def notified(labels: dict[str, str], status: str) -> bool:
         return any(matches(a, labels) and a["status"] == status for a in hook.alerts())
@@ -259,36 +298,70 @@ def test_alerts_fire_on_the_data_and_resolve_when_it_is_corrected(monitoring: Mo
     # The info series put names in the summaries: the office reads 财政局, not czj.
     assert alerts["indicator"]["annotations"]["summary"] == "财政局 民生支出占比低于目标"
     assert alerts["indicator"]["annotations"]["description"] == (
-        "财政局（czj）的民生支出占比（livelihood_spending_share）年度累计值为 70%，低于目标 75%（越高越好）。")
+        "财政局（czj）的民生支出占比（livelihood_spending_share）年度累计值为 70%，低于目标 75%（越高越好）。"
+    )
     assert alerts["indicator"]["labels"]["job"] == "kaohe-scoring"
     assert alerts["overdue"]["annotations"]["summary"] == "发改局 有任务超期未反馈"
     assert alerts["overdue"]["labels"]["job"] == "kaohe-tasks"
     # Nothing else is wrong with this county: no other unit, indicator or service fires.
     assert {a["labels"]["alertname"] for a in monitoring.active() if a["state"] == "firing"} == {
-        "IndicatorBelowTarget", "TasksOverdue"}
+        "IndicatorBelowTarget",
+        "TasksOverdue",
+    }
     # The scheme's year (2025) is over: a yearly total is held to its whole target, not a share.
-    (research,) = get_json(f"{monitoring.prometheus}/api/v1/query?query=kaohe_indicator_target"
-                           "%7Bmetric%3D%22field_research_days%22%7D")["data"]["result"]
+    (research,) = get_json(
+        f"{monitoring.prometheus}/api/v1/query?query=kaohe_indicator_target"
+        "%7Bmetric%3D%22field_research_days%22%7D"
+    )["data"]["result"]
     assert float(research["value"][1]) == 60
-    wait_for("both firing notifications at the webhook", monitoring,
-             lambda: notified(INDICATOR, "firing") and notified(OVERDUE, "firing"))
+    wait_for(
+        "both firing notifications at the webhook",
+        monitoring,
+        lambda: notified(INDICATOR, "firing") and notified(OVERDUE, "firing"),
+    )
     delivered = time.monotonic() - imported
 
     corrected = time.monotonic()
-    served.kaohe("records", "void", "metric_reading", "czj/livelihood_spending_share/2025",
-                 "--reason", "录入错误：分子应为80")
+    served.kaohe(
+        "records",
+        "void",
+        "metric_reading",
+        "czj/livelihood_spending_share/2025",
+        "--reason",
+        "录入错误：分子应为80",
+    )
     # The office corrects the reading: void it, record it anew under the same (unit, metric, period).
-    served.kaohe("records", "add", "metric_reading", "--fields", json.dumps(
-        {"unit": "czj", "metric": "livelihood_spending_share", "period": "2025",
-         "numerator": 80, "denominator": 100}))
+    served.kaohe(
+        "records",
+        "add",
+        "metric_reading",
+        "--fields",
+        json.dumps(
+            {
+                "unit": "czj",
+                "metric": "livelihood_spending_share",
+                "period": "2025",
+                "numerator": 80,
+                "denominator": 100,
+            }
+        ),
+    )
     department = served.kaohe("token", "--role", "department", "--unit", "fgj").stdout.strip()
     served.kaohe("tasks", "accept", "P1", "--token", department)
     served.kaohe("tasks", "report", "P1", "--note", "资金已拨付", "--token", department)
 
-    wait_for("both alerts resolved in Prometheus", monitoring,
-             lambda: not any(matches(a, INDICATOR) or matches(a, OVERDUE) for a in monitoring.active()))
+    wait_for(
+        "both alerts resolved in Prometheus",
+        monitoring,
+        lambda: not any(matches(a, INDICATOR) or matches(a, OVERDUE) for a in monitoring.active()),
+    )
     resolved = time.monotonic() - corrected
-    wait_for("both resolved notifications at the webhook", monitoring,
-             lambda: notified(INDICATOR, "resolved") and notified(OVERDUE, "resolved"))
-    print(f"\nfiring {fired:.1f} s after the import (webhook {delivered:.1f} s); resolved {resolved:.1f} s "
-          f"after the correction (webhook {time.monotonic() - corrected:.1f} s)")
+    wait_for(
+        "both resolved notifications at the webhook",
+        monitoring,
+        lambda: notified(INDICATOR, "resolved") and notified(OVERDUE, "resolved"),
+    )
+    print(
+        f"\nfiring {fired:.1f} s after the import (webhook {delivered:.1f} s); resolved {resolved:.1f} s "
+        f"after the correction (webhook {time.monotonic() - corrected:.1f} s)"
+    )

@@ -32,12 +32,26 @@ def gateway_calls(stack: Stack) -> dict[str, Any]:
         "gateway.WhoAmI": lambda md: gateway.WhoAmI(gateway_pb2.WhoAmIRequest(), metadata=md, timeout=10),
         "tasks.ListTasks": lambda md: tasks.ListTasks(tasks_pb2.ListTasksRequest(), metadata=md, timeout=10),
         "tasks.CreateTask": lambda md: tasks.CreateTask(
-            tasks_pb2.CreateTaskRequest(title="x", task_type="leader_directive", lead_unit="fgj", assign_now=True),
-            metadata=md, timeout=10),
-        "scoring.GetScheme": lambda md: scoring.GetScheme(scoring_pb2.GetSchemeRequest(), metadata=md, timeout=10),
+            tasks_pb2.CreateTaskRequest(
+                title="x", task_type="leader_directive", lead_unit="fgj", assign_now=True
+            ),
+            metadata=md,
+            timeout=10,
+        ),
+        "scoring.GetScheme": lambda md: scoring.GetScheme(
+            scoring_pb2.GetSchemeRequest(), metadata=md, timeout=10
+        ),
         "gateway.ImportLedger": lambda md: gateway.ImportLedger(
-            iter([gateway_pb2.ImportLedgerRequest(data=b'{"type":"unit","id":"x","name":"x","category":"d"}\n')]),
-            metadata=md, timeout=10),
+            iter(
+                [
+                    gateway_pb2.ImportLedgerRequest(
+                        data=b'{"type":"unit","id":"x","name":"x","category":"d"}\n'
+                    )
+                ]
+            ),
+            metadata=md,
+            timeout=10,
+        ),
     }
 
 
@@ -60,11 +74,18 @@ def credentials(stack: Stack) -> dict[str, tuple[tuple[str, str], ...]]:
         "forged": bearer(other.user_token(OFFICE)),
         "expired": bearer(stack.keys.user_token(OFFICE, ttl_seconds=-10)),
         "internal_credential_as_bearer": bearer(stack.keys.internal_token(OFFICE)),
-        "tampered": bearer(_tampered(stack.keys.user_token(make_user_identity(role="viewer", unit=None)),
-                                     stack.keys.user_token(OFFICE))),
-        "unknown_role": bearer(sign(Identity(role="root", subject="root"), key=stack.keys.user, ttl_seconds=600)),
-        "internal_role": bearer(sign(Identity(role="internal", subject="system"), key=stack.keys.user,
-                                     ttl_seconds=600)),
+        "tampered": bearer(
+            _tampered(
+                stack.keys.user_token(make_user_identity(role="viewer", unit=None)),
+                stack.keys.user_token(OFFICE),
+            )
+        ),
+        "unknown_role": bearer(
+            sign(Identity(role="root", subject="root"), key=stack.keys.user, ttl_seconds=600)
+        ),
+        "internal_role": bearer(
+            sign(Identity(role="internal", subject="system"), key=stack.keys.user, ttl_seconds=600)
+        ),
         "internal_header_only": ((INTERNAL_METADATA, stack.keys.internal_token(OFFICE)),),
     }
 
@@ -75,9 +96,22 @@ def _tampered(viewer: str, office: str) -> str:
     return f"{prefix}.{office.split('.')[1]}.{mac}"
 
 
-@pytest.mark.parametrize("credential", ["none", "empty_bearer", "not_bearer", "garbage", "forged", "expired",
-                                        "internal_credential_as_bearer", "tampered", "unknown_role",
-                                        "internal_role", "internal_header_only"])
+@pytest.mark.parametrize(
+    "credential",
+    [
+        "none",
+        "empty_bearer",
+        "not_bearer",
+        "garbage",
+        "forged",
+        "expired",
+        "internal_credential_as_bearer",
+        "tampered",
+        "unknown_role",
+        "internal_role",
+        "internal_header_only",
+    ],
+)
 def test_gateway_refuses_without_a_valid_token(stack: Stack, credential: str) -> None:
     metadata = credentials(stack)[credential]
     for name, call in gateway_calls(stack).items():
@@ -96,13 +130,17 @@ def test_gateway_answers_a_valid_token(stack: Stack) -> None:
 
 def test_a_department_token_without_a_unit_reaches_no_unit_data(stack: Stack) -> None:
     """Only the secret's holder can sign one, but the door holds even then: no unit is not every unit."""
-    stack.import_ledger(b'{"type":"unit","id":"fgj","name":"x","category":"department"}\n'
-                        b'{"type":"task","id":"T1","title":"x","task_type":"leader_directive","lead_unit":"fgj",'
-                        b'"assigned_at":"2025-04-28T10:00:00+08:00"}\n')
+    stack.import_ledger(
+        b'{"type":"unit","id":"fgj","name":"x","category":"department"}\n'
+        b'{"type":"task","id":"T1","title":"x","task_type":"leader_directive","lead_unit":"fgj",'
+        b'"assigned_at":"2025-04-28T10:00:00+08:00"}\n'
+    )
     token = sign(Identity(role="department", subject="department:"), key=stack.keys.user, ttl_seconds=600)
     _, tasks, _ = stack.stubs()
-    for call in (lambda: tasks.ListTasks(tasks_pb2.ListTasksRequest(), metadata=bearer(token), timeout=10),
-                 lambda: tasks.GetTask(tasks_pb2.GetTaskRequest(id="T1"), metadata=bearer(token), timeout=10)):
+    for call in (
+        lambda: tasks.ListTasks(tasks_pb2.ListTasksRequest(), metadata=bearer(token), timeout=10),
+        lambda: tasks.GetTask(tasks_pb2.GetTaskRequest(id="T1"), metadata=bearer(token), timeout=10),
+    ):
         with pytest.raises(grpc.RpcError) as refused:
             call()
         assert refused.value.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
@@ -114,20 +152,48 @@ def internal_calls(stack: Stack) -> dict[str, Any]:
     return {
         "tasks.ListTasks": lambda md: tasks.ListTasks(tasks_pb2.ListTasksRequest(), metadata=md, timeout=10),
         "tasks.ListUnits": lambda md: tasks.ListUnits(tasks_pb2.ListUnitsRequest(), metadata=md, timeout=10),
-        "tasks.GetTimelinessFacts": lambda md: list(tasks.GetTimelinessFacts(
-            tasks_pb2.GetTimelinessFactsRequest(due_from=0, due_before=2**40, as_of=2**40), metadata=md,
-            timeout=10)),
+        "tasks.GetTimelinessFacts": lambda md: list(
+            tasks.GetTimelinessFacts(
+                tasks_pb2.GetTimelinessFactsRequest(due_from=0, due_before=2**40, as_of=2**40),
+                metadata=md,
+                timeout=10,
+            )
+        ),
         "tasks.ImportLedger": lambda md: tasks.ImportLedger(
-            iter([tasks_pb2.ImportLedgerRequest(lines=[tasks_pb2.LedgerLine(
-                line=1, json='{"type":"unit","id":"x","name":"x","category":"d"}')])]), metadata=md, timeout=10),
-        "scoring.GetScheme": lambda md: scoring.GetScheme(scoring_pb2.GetSchemeRequest(), metadata=md, timeout=10),
-        "scoring.ListRecords": lambda md: scoring.ListRecords(scoring_pb2.ListRecordsRequest(), metadata=md,
-                                                              timeout=10),
+            iter(
+                [
+                    tasks_pb2.ImportLedgerRequest(
+                        lines=[
+                            tasks_pb2.LedgerLine(
+                                line=1, json='{"type":"unit","id":"x","name":"x","category":"d"}'
+                            )
+                        ]
+                    )
+                ]
+            ),
+            metadata=md,
+            timeout=10,
+        ),
+        "scoring.GetScheme": lambda md: scoring.GetScheme(
+            scoring_pb2.GetSchemeRequest(), metadata=md, timeout=10
+        ),
+        "scoring.ListRecords": lambda md: scoring.ListRecords(
+            scoring_pb2.ListRecordsRequest(), metadata=md, timeout=10
+        ),
     }
 
 
-@pytest.mark.parametrize("credential", ["none", "user_bearer", "user_token_as_internal", "forged_internal",
-                                        "expired_internal", "garbage_internal"])
+@pytest.mark.parametrize(
+    "credential",
+    [
+        "none",
+        "user_bearer",
+        "user_token_as_internal",
+        "forged_internal",
+        "expired_internal",
+        "garbage_internal",
+    ],
+)
 def test_services_refuse_calls_that_skip_the_gateway(stack: Stack, credential: str) -> None:
     other = Keys(b"another-secret-9876543210")
     metadata = {
@@ -155,8 +221,11 @@ def test_services_answer_the_internal_credential(stack: Stack) -> None:
 @pytest.mark.parametrize("door", ["gateway", "tasks", "scoring"])
 def test_health_and_reflection_need_no_credential(stack: Stack, door: str) -> None:
     address = {"gateway": stack.gateway_addr, "tasks": stack.tasks_addr, "scoring": stack.scoring_addr}[door]
-    served = {"gateway": {GATEWAY_SERVICE, TASKS_SERVICE, SCORING_SERVICE}, "tasks": {TASKS_SERVICE},
-              "scoring": {SCORING_SERVICE}}[door]
+    served = {
+        "gateway": {GATEWAY_SERVICE, TASKS_SERVICE, SCORING_SERVICE},
+        "tasks": {TASKS_SERVICE},
+        "scoring": {SCORING_SERVICE},
+    }[door]
     channel = stack.channel(address)
     health = health_pb2_grpc.HealthStub(channel)
     for name in ["", *served]:
@@ -167,9 +236,17 @@ def test_health_and_reflection_need_no_credential(stack: Stack, door: str) -> No
     assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
 
     reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
-    replies = list(reflection.ServerReflectionInfo(
-        iter([reflection_pb2.ServerReflectionRequest(list_services=""),
-              reflection_pb2.ServerReflectionRequest(file_containing_symbol=sorted(served)[0])]), timeout=10))
+    replies = list(
+        reflection.ServerReflectionInfo(
+            iter(
+                [
+                    reflection_pb2.ServerReflectionRequest(list_services=""),
+                    reflection_pb2.ServerReflectionRequest(file_containing_symbol=sorted(served)[0]),
+                ]
+            ),
+            timeout=10,
+        )
+    )
     listed = {s.name for s in replies[0].list_services_response.service}
     assert served | {"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"} <= listed
     assert replies[1].file_descriptor_response.file_descriptor_proto, "reflection serves the descriptors"

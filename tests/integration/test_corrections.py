@@ -34,26 +34,49 @@ def test_a_voided_reading_is_recorded_anew_under_its_id(stack: Stack, example_le
     _, _, scoring = stack.stubs()
     assert _livelihood(stack) == pytest.approx(0.72)
     with pytest.raises(grpc.RpcError) as changed:
-        scoring.CreateRecord(scoring_pb2.CreateRecordRequest(kind="metric_reading", fields=_fields(
-            READING | {"numerator": 40.0, "denominator": 50.0})), metadata=stack.metadata(), timeout=10)
+        scoring.CreateRecord(
+            scoring_pb2.CreateRecordRequest(
+                kind="metric_reading", fields=_fields(READING | {"numerator": 40.0, "denominator": 50.0})
+            ),
+            metadata=stack.metadata(),
+            timeout=10,
+        )
     assert changed.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    scoring.VoidRecord(scoring_pb2.VoidRecordRequest(kind="metric_reading", id="czj/livelihood_spending_share/2025",
-                                                     reason="录入错误"), metadata=stack.metadata(), timeout=10)
-    record = scoring.CreateRecord(scoring_pb2.CreateRecordRequest(kind="metric_reading", fields=_fields(
-        READING | {"numerator": 40.0, "denominator": 50.0})), metadata=stack.metadata(), timeout=10)
+    scoring.VoidRecord(
+        scoring_pb2.VoidRecordRequest(
+            kind="metric_reading", id="czj/livelihood_spending_share/2025", reason="录入错误"
+        ),
+        metadata=stack.metadata(),
+        timeout=10,
+    )
+    record = scoring.CreateRecord(
+        scoring_pb2.CreateRecordRequest(
+            kind="metric_reading", fields=_fields(READING | {"numerator": 40.0, "denominator": 50.0})
+        ),
+        metadata=stack.metadata(),
+        timeout=10,
+    )
     assert not record.voided
     assert _livelihood(stack) == pytest.approx(0.8)
-    listed = scoring.ListRecords(scoring_pb2.ListRecordsRequest(kind="metric_reading", unit="czj"),
-                                 metadata=stack.metadata(), timeout=10)
-    assert [r.fields["numerator"] for r in listed.records if r.id.endswith("livelihood_spending_share/2025")] == [40]
+    listed = scoring.ListRecords(
+        scoring_pb2.ListRecordsRequest(kind="metric_reading", unit="czj"),
+        metadata=stack.metadata(),
+        timeout=10,
+    )
+    assert [
+        r.fields["numerator"] for r in listed.records if r.id.endswith("livelihood_spending_share/2025")
+    ] == [40]
 
 
 def test_the_overview_answers_before_every_category_has_units(stack: Stack) -> None:
     # The example scheme's research metric applies to townships; none is recorded yet.
-    stack.import_ledger(b'{"type":"unit","id":"fgj","name":"\xe5\x8f\x91\xe6\x94\xb9\xe5\xb1\x80",'
-                        b'"category":"department"}\n')
+    stack.import_ledger(
+        b'{"type":"unit","id":"fgj","name":"\xe5\x8f\x91\xe6\x94\xb9\xe5\xb1\x80","category":"department"}\n'
+    )
     gateway, _, scoring = stack.stubs()
-    overview = gateway.GetOverview(gateway_pb2.GetOverviewRequest(year=2025), metadata=stack.metadata(), timeout=30)
+    overview = gateway.GetOverview(
+        gateway_pb2.GetOverviewRequest(year=2025), metadata=stack.metadata(), timeout=30
+    )
     assert [u.unit for u in overview.units] == ["fgj"]
     with pytest.raises(grpc.RpcError) as refused:
         scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=30)
@@ -69,8 +92,9 @@ def test_the_overview_answers_before_every_category_has_units(stack: Stack) -> N
 def test_a_cutoff_given_as_a_date_is_the_end_of_that_day(stack: Stack, example_ledger: bytes) -> None:
     stack.import_ledger(example_ledger)
     _, _, scoring = stack.stubs()
-    run = scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025, as_of="2025-06-30"), metadata=stack.metadata(),
-                            timeout=60)
+    run = scoring.CreateRun(
+        scoring_pb2.CreateRunRequest(year=2025, as_of="2025-06-30"), metadata=stack.metadata(), timeout=60
+    )
     document = json.loads(run.document_json)
     assert document["as_of"] == "2025-06-30T23:59:59+08:00"
     fgj = next(u for u in document["units"] if u["unit"] == "fgj")

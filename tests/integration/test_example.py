@@ -12,15 +12,26 @@ from kaohe.tasks.v1 import tasks_pb2
 
 from tests.conftest import Stack
 
-NUMBERS = ("timeliness_earned", "timeliness_max", "metrics_earned", "metrics_max", "base", "bonus",
-           "error_deduction", "accountability_deduction")
+NUMBERS = (
+    "timeliness_earned",
+    "timeliness_max",
+    "metrics_earned",
+    "metrics_max",
+    "base",
+    "bonus",
+    "error_deduction",
+    "accountability_deduction",
+)
 
 
 def run_example(stack: Stack, ledger: bytes) -> dict[str, Any]:
     stack.import_ledger(ledger)
     _, _, scoring = stack.stubs()
-    run = scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025, scheme_toml=stack.scheme.text),
-                            metadata=stack.metadata(), timeout=60)
+    run = scoring.CreateRun(
+        scoring_pb2.CreateRunRequest(year=2025, scheme_toml=stack.scheme.text),
+        metadata=stack.metadata(),
+        timeout=60,
+    )
     shown = scoring.GetRun(scoring_pb2.GetRunRequest(year=2025), metadata=stack.metadata(), timeout=30)
     assert shown.id == run.id
     return dict(json.loads(shown.document_json))
@@ -35,7 +46,11 @@ def test_worked_example_matches_expected(stack: Stack, example_ledger: bytes, ex
         for key in NUMBERS:
             assert have[key] == pytest.approx(want[key], abs=1e-6), (want["unit"], key)
         assert (have["total"], have["rank"], have["grade"], have["veto"]) == (
-            want["total"], want["rank"], want["grade"], want["veto"])
+            want["total"],
+            want["rank"],
+            want["grade"],
+            want["veto"],
+        )
     assert document["calendar_warnings"] == []
     assert document["scheme_sha256"] == stack.scheme.sha256
 
@@ -48,18 +63,26 @@ def test_breakdown_adds_up_to_the_totals(stack: Stack, example_ledger: bytes) ->
         assert sum(m["earned"] for m in b["metrics"]) == pytest.approx(unit["metrics_earned"], abs=1e-9)
         assert sum(m["max"] for m in b["metrics"]) == pytest.approx(unit["metrics_max"], abs=1e-9)
         assert min(b["caps"]["errors"]["cap"], sum(e["points"] for e in b["errors"])) == pytest.approx(
-            unit["error_deduction"])
+            unit["error_deduction"]
+        )
 
 
 def test_rerun_reproduces_every_number(stack: Stack, example_ledger: bytes) -> None:
     first = run_example(stack, example_ledger)
     _, _, scoring = stack.stubs()
-    again = scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025, scheme_toml=stack.scheme.text),
-                              metadata=stack.metadata(), timeout=60)
-    runs = scoring.ListRuns(scoring_pb2.ListRunsRequest(year=2025), metadata=stack.metadata(), timeout=10).runs
+    again = scoring.CreateRun(
+        scoring_pb2.CreateRunRequest(year=2025, scheme_toml=stack.scheme.text),
+        metadata=stack.metadata(),
+        timeout=60,
+    )
+    runs = scoring.ListRuns(
+        scoring_pb2.ListRunsRequest(year=2025), metadata=stack.metadata(), timeout=10
+    ).runs
     assert len({r.input_digest for r in runs}) == 1
     second = json.loads(again.document_json)
-    assert [u | {"breakdown": None} for u in second["units"]] == [u | {"breakdown": None} for u in first["units"]]
+    assert [u | {"breakdown": None} for u in second["units"]] == [
+        u | {"breakdown": None} for u in first["units"]
+    ]
     assert second["units"] == first["units"]
 
 
@@ -73,7 +96,12 @@ def test_task_list_due_instants(stack: Stack, example_ledger: bytes) -> None:
     assert due["T3"] == "2025-06-10T23:59:59+08:00"
     assert due["T6"] == "2026-01-06T23:59:59+08:00"
     t1 = next(t for t in listed.tasks if t.id == "T1")
-    assert (t1.state, t1.color, t1.outcome, t1.reported_at) == ("closed", "", "on_time", "2025-05-12T18:00:00+08:00")
+    assert (t1.state, t1.color, t1.outcome, t1.reported_at) == (
+        "closed",
+        "",
+        "on_time",
+        "2025-05-12T18:00:00+08:00",
+    )
     t5 = next(t for t in listed.tasks if t.id == "T5")
     assert t5.color == "red" and t5.outcome == ""
 
@@ -100,23 +128,31 @@ def test_a_run_under_another_scheme_computes_due_instants_under_it(
     from services.common.scheme import load_scheme
     from tests.conftest import start_stack, stop_stack
 
-    served = load_scheme(example_scheme.text.replace('extra_holidays = ["2025-06-06"]', "extra_holidays = []"))
-    stack = start_stack(tasks_db=databases.url("tasks"), scoring_db=databases.url("scoring"), scheme=served,
-                        tmp=tmp_path)
+    served = load_scheme(
+        example_scheme.text.replace('extra_holidays = ["2025-06-06"]', "extra_holidays = []")
+    )
+    stack = start_stack(
+        tasks_db=databases.url("tasks"), scoring_db=databases.url("scoring"), scheme=served, tmp=tmp_path
+    )
     try:
         stack.import_ledger(example_ledger)
         _, tasks, scoring = stack.stubs()
         t3 = tasks.GetTask(tasks_pb2.GetTaskRequest(id="T3"), metadata=stack.metadata(), timeout=10)
         assert t3.due_at == "2025-06-09T23:59:59+08:00"  # as the served scheme computes it
-        run = scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025, scheme_toml=example_scheme.text),
-                                metadata=stack.metadata(), timeout=60)
+        run = scoring.CreateRun(
+            scoring_pb2.CreateRunRequest(year=2025, scheme_toml=example_scheme.text),
+            metadata=stack.metadata(),
+            timeout=60,
+        )
         got = {u["unit"]: u for u in json.loads(run.document_json)["units"]}
         for want in expected_result["units"]:
             assert (got[want["unit"]]["total"], got[want["unit"]]["grade"]) == (want["total"], want["grade"])
         lines = {t["task"]: t for t in got["fgj"]["breakdown"]["tasks"]}
         assert (lines["T3"]["due_at"], lines["T3"]["late_working_days"]) == ("2025-06-10T23:59:59+08:00", 4)
         # Under the served scheme the same ledger scores T3 a day later: L = 5.
-        plain = scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=60)
+        plain = scoring.CreateRun(
+            scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=60
+        )
         fgj = next(u for u in json.loads(plain.document_json)["units"] if u["unit"] == "fgj")
         assert next(t for t in fgj["breakdown"]["tasks"] if t["task"] == "T3")["late_working_days"] == 5
     finally:

@@ -19,9 +19,17 @@ from services.gateway.policy import POLICY
 from tests.conftest import Stack
 from tests.integration.test_records import refused
 
-SERVICES = [module.DESCRIPTOR.services_by_name[name] for module, name in (
-    (gateway_pb2, "GatewayService"), (tasks_pb2, "TasksService"), (scoring_pb2, "ScoringService"))]
-METHODS = {f"/{service.full_name}/{method.name}": method for service in SERVICES for method in service.methods}
+SERVICES = [
+    module.DESCRIPTOR.services_by_name[name]
+    for module, name in (
+        (gateway_pb2, "GatewayService"),
+        (tasks_pb2, "TasksService"),
+        (scoring_pb2, "ScoringService"),
+    )
+]
+METHODS = {
+    f"/{service.full_name}/{method.name}": method for service in SERVICES for method in service.methods
+}
 UNIT_OF = {"department": "fgj"}
 
 
@@ -36,9 +44,14 @@ def call_empty(stack: Stack, path: str, role: str) -> grpc.StatusCode:
     method = METHODS[path]
     request_class = GetMessageClass(method.input_type)
     response_class = GetMessageClass(method.output_type)
-    shape = ("stream_" if method.client_streaming else "unary_") + ("stream" if method.server_streaming else "unary")
-    call = getattr(stack.channel(), shape)(path, request_serializer=request_class.SerializeToString,
-                                           response_deserializer=response_class.FromString)
+    shape = ("stream_" if method.client_streaming else "unary_") + (
+        "stream" if method.server_streaming else "unary"
+    )
+    call = getattr(stack.channel(), shape)(
+        path,
+        request_serializer=request_class.SerializeToString,
+        response_deserializer=response_class.FromString,
+    )
     request: Any = iter([request_class()]) if method.client_streaming else request_class()
     try:
         reply = call(request, metadata=stack.metadata(role, UNIT_OF.get(role)), timeout=60)
@@ -54,19 +67,24 @@ def test_every_method_of_the_three_services_is_in_the_table() -> None:
     assert all(rule.roles <= set(ROLES) for rule in POLICY.values())
     # The internal methods serve the services, never a person.
     assert {p for p, r in POLICY.items() if not r.roles} == {
-        "/kaohe.tasks.v1.TasksService/ImportLedger", "/kaohe.tasks.v1.TasksService/LookupTasks",
-        "/kaohe.tasks.v1.TasksService/GetTimelinessFacts", "/kaohe.scoring.v1.ScoringService/ImportRecords"}
+        "/kaohe.tasks.v1.TasksService/ImportLedger",
+        "/kaohe.tasks.v1.TasksService/LookupTasks",
+        "/kaohe.tasks.v1.TasksService/GetTimelinessFacts",
+        "/kaohe.scoring.v1.ScoringService/ImportRecords",
+    }
 
 
 def test_every_role_gets_exactly_what_the_table_says(stack: Stack, example_ledger: bytes) -> None:
     stack.import_ledger(example_ledger)
-    run = stack.stubs()[2].CreateRun(scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=60)
+    run = stack.stubs()[2].CreateRun(
+        scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=60
+    )
     checked = 0
     for path, rule in sorted(POLICY.items()):
         for role in ROLES:
             before = audit_lines(stack)
             code = call_empty(stack, path, role)
-            new = audit_lines(stack)[len(before):]
+            new = audit_lines(stack)[len(before) :]
             denied = [e for e in new if (e["method"], e["role"], e["outcome"]) == (path, role, "denied")]
             if role in rule.roles:
                 assert code != grpc.StatusCode.PERMISSION_DENIED, (path, role)
@@ -79,7 +97,9 @@ def test_every_role_gets_exactly_what_the_table_says(stack: Stack, example_ledge
             checked += 1
     assert checked == len(METHODS) * len(ROLES)
     # Nothing the refused calls carried was done.
-    runs = stack.stubs()[2].ListRuns(scoring_pb2.ListRunsRequest(), metadata=stack.metadata(), timeout=30).runs
+    runs = (
+        stack.stubs()[2].ListRuns(scoring_pb2.ListRunsRequest(), metadata=stack.metadata(), timeout=30).runs
+    )
     assert [(r.id, r.state) for r in runs] == [(run.id, "draft")]
 
 
@@ -91,8 +111,9 @@ def example(stack: Stack, example_ledger: bytes) -> Stack:
 
 def overview(stack: Stack, role: str = "office", unit: str | None = None) -> Any:
     gateway, _, _ = stack.stubs()
-    return gateway.GetOverview(gateway_pb2.GetOverviewRequest(year=2025), metadata=stack.metadata(role, unit),
-                               timeout=60)
+    return gateway.GetOverview(
+        gateway_pb2.GetOverviewRequest(year=2025), metadata=stack.metadata(role, unit), timeout=60
+    )
 
 
 def test_the_office_overview_shows_every_unit(example: Stack, expected_result: dict[str, Any]) -> None:
@@ -105,8 +126,12 @@ def test_the_office_overview_shows_every_unit(example: Stack, expected_result: d
         line = lines[want["unit"]]
         assert (line.name, line.category) == (want["name"], want["category"])
         # The year is over, so the provisional standing is the year's result.
-        assert (round(line.provisional_total, 2), line.provisional_rank, line.provisional_grade, line.veto) == (
-            want["total"], want["rank"], want["grade"], want["veto"]), want["unit"]
+        assert (
+            round(line.provisional_total, 2),
+            line.provisional_rank,
+            line.provisional_grade,
+            line.veto,
+        ) == (want["total"], want["rank"], want["grade"], want["veto"]), want["unit"]
 
     fgj, czj, sfj, jyj, cgz = (lines[u] for u in ("fgj", "czj", "sfj", "jyj", "cgz"))
     # Tasks: 发改局 reported T1 and T4 on time, T2 and T3 late; 财政局 left T5 (and T6, due 2026) open.
@@ -117,19 +142,35 @@ def test_the_office_overview_shows_every_unit(example: Stack, expected_result: d
     assert (sfj.reported_on_time, sfj.reported_late, sfj.on_time_rate) == (0, 2, 0.0)
     assert jyj.on_time_rate == -1  # nothing reported: its only task was cancelled
     # Error reports of the year: E2 was voided by its upheld appeal, E5 is of 2024.
-    assert {u: lines[u].error_reports for u in lines} == {"fgj": 1, "czj": 0, "sfj": 2, "jyj": 0, "cgz": 1,
-                                                        "mxz": 0}
+    assert {u: lines[u].error_reports for u in lines} == {
+        "fgj": 1,
+        "czj": 0,
+        "sfj": 2,
+        "jyj": 0,
+        "cgz": 1,
+        "mxz": 0,
+    }
     indicators = {(u, i.metric): i for u in lines for i in lines[u].indicators}
     court = indicators[("fgj", "court_appearance_rate")]
-    assert (court.has_value, court.value, court.target, court.direction, court.status, court.earned, court.max) == (
-        True, 1.0, 1.0, "min", "met", 20.0, 20.0)
+    assert (
+        court.has_value,
+        court.value,
+        court.target,
+        court.direction,
+        court.status,
+        court.earned,
+        court.max,
+    ) == (True, 1.0, 1.0, "min", "met", 20.0, 20.0)
     share = indicators[("czj", "livelihood_spending_share")]
     assert (share.value, share.target, share.status) == (pytest.approx(0.72), 0.75, "below")
     assert share.earned == pytest.approx(19.2)
     assert indicators[("czj", "court_appearance_rate")].status == "not_applicable"
     assert ("fgj", "livelihood_spending_share") not in indicators
-    assert {i.metric for i in cgz.indicators} == {"court_appearance_rate", "field_research_days",
-                                                  "unannounced_visit_share"}
+    assert {i.metric for i in cgz.indicators} == {
+        "court_appearance_rate",
+        "field_research_days",
+        "unannounced_visit_share",
+    }
 
 
 def test_a_department_overview_holds_its_own_line_only(example: Stack) -> None:
@@ -142,8 +183,11 @@ def test_a_department_overview_holds_its_own_line_only(example: Stack) -> None:
 
 def dashboard(stack: Stack, role: str, caller: str | None, unit: str) -> Any:
     gateway, _, _ = stack.stubs()
-    return gateway.GetDashboard(gateway_pb2.GetDashboardRequest(unit=unit, year=2025),
-                                metadata=stack.metadata(role, caller), timeout=60)
+    return gateway.GetDashboard(
+        gateway_pb2.GetDashboardRequest(unit=unit, year=2025),
+        metadata=stack.metadata(role, caller),
+        timeout=60,
+    )
 
 
 def test_a_department_dashboard(example: Stack) -> None:
@@ -166,7 +210,8 @@ def test_a_department_dashboard(example: Stack) -> None:
     # hours_left runs with the clock; everything else is the same for the office.
     office = dashboard(example, "office", None, "czj").open_items
     assert [(i.task, i.color, i.due_at, i.cost_if_overdue) for i in office] == [
-        (i.task, i.color, i.due_at, i.cost_if_overdue) for i in items]
+        (i.task, i.color, i.due_at, i.cost_if_overdue) for i in items
+    ]
 
 
 def test_another_units_dashboard_is_refused_and_audited(example: Stack) -> None:
@@ -174,7 +219,8 @@ def test_another_units_dashboard_is_refused_and_audited(example: Stack) -> None:
     refused(lambda: dashboard(example, "department", "czj", "fgj"), grpc.StatusCode.PERMISSION_DENIED)
     new = audit_lines(example)[before:]
     assert [(e["method"], e["role"], e["unit"], e["outcome"]) for e in new] == [
-        ("/kaohe.gateway.v1.GatewayService/GetDashboard", "department", "czj", "denied")]
+        ("/kaohe.gateway.v1.GatewayService/GetDashboard", "department", "czj", "denied")
+    ]
     assert "fgj" in new[0]["detail"]
 
 
@@ -182,21 +228,38 @@ def test_ranking_of_a_run_by_category(example: Stack, expected_result: dict[str,
     gateway, _, scoring = example.stubs()
     run = scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025), metadata=example.metadata(), timeout=60)
     for role in ("office", "supervisor", "viewer"):
-        ranking = gateway.GetRanking(gateway_pb2.GetRankingRequest(run=run.id), metadata=example.metadata(role),
-                                     timeout=60)
+        ranking = gateway.GetRanking(
+            gateway_pb2.GetRankingRequest(run=run.id), metadata=example.metadata(role), timeout=60
+        )
         assert (ranking.run, ranking.state, ranking.year) == (run.id, "draft", 2025)
-        got = {c.category: [(r.rank, r.unit, r.total, r.grade, r.veto) for r in c.rows] for c in ranking.categories}
+        got = {
+            c.category: [(r.rank, r.unit, r.total, r.grade, r.veto) for r in c.rows]
+            for c in ranking.categories
+        }
         want: dict[str, list[tuple[Any, ...]]] = {}
         for u in sorted(expected_result["units"], key=lambda u: u["rank"]):
-            want.setdefault(u["category"], []).append((u["rank"], u["unit"], u["total"], u["grade"], u["veto"]))
+            want.setdefault(u["category"], []).append(
+                (u["rank"], u["unit"], u["total"], u["grade"], u["veto"])
+            )
         assert got == want
-    by_year = gateway.GetRanking(gateway_pb2.GetRankingRequest(year=2025), metadata=example.metadata(), timeout=60)
+    by_year = gateway.GetRanking(
+        gateway_pb2.GetRankingRequest(year=2025), metadata=example.metadata(), timeout=60
+    )
     assert by_year.run == run.id
-    refused(lambda: gateway.GetRanking(gateway_pb2.GetRankingRequest(run=run.id),
-                                       metadata=example.metadata("department", "fgj"), timeout=60),
-            grpc.StatusCode.PERMISSION_DENIED)
-    refused(lambda: gateway.GetRanking(gateway_pb2.GetRankingRequest(run="2025-99"), metadata=example.metadata(),
-                                       timeout=60), grpc.StatusCode.NOT_FOUND)
+    refused(
+        lambda: gateway.GetRanking(
+            gateway_pb2.GetRankingRequest(run=run.id),
+            metadata=example.metadata("department", "fgj"),
+            timeout=60,
+        ),
+        grpc.StatusCode.PERMISSION_DENIED,
+    )
+    refused(
+        lambda: gateway.GetRanking(
+            gateway_pb2.GetRankingRequest(run="2025-99"), metadata=example.metadata(), timeout=60
+        ),
+        grpc.StatusCode.NOT_FOUND,
+    )
 
 
 def test_without_scoring_the_ledger_answers_and_the_overview_names_scoring(example: Stack) -> None:
@@ -205,17 +268,22 @@ def test_without_scoring_the_ledger_answers_and_the_overview_names_scoring(examp
     old = example.parts["scoring"]
     example.stop("scoring")
     old.db.dispose()
-    listed = tasks.ListTasks(tasks_pb2.ListTasksRequest(page_size=100), metadata=example.metadata(), timeout=30)
+    listed = tasks.ListTasks(
+        tasks_pb2.ListTasksRequest(page_size=100), metadata=example.metadata(), timeout=30
+    )
     assert len(listed.tasks) == 12
     error = refused(lambda: overview(example), grpc.StatusCode.UNAVAILABLE)
     assert "scoring" in (error.details() or "")
     assert "tasks" not in (error.details() or "").replace("scoring", "")
     _, _, scoring = example.stubs()
-    error = refused(lambda: scoring.GetRun(scoring_pb2.GetRunRequest(year=2025), metadata=example.metadata(),
-                                           timeout=30), grpc.StatusCode.UNAVAILABLE)
+    error = refused(
+        lambda: scoring.GetRun(scoring_pb2.GetRunRequest(year=2025), metadata=example.metadata(), timeout=30),
+        grpc.StatusCode.UNAVAILABLE,
+    )
     assert "scoring" in (error.details() or "")
-    counted = example.parts["gateway"].registry.get_sample_value("kaohe_backend_unavailable_total",
-                                                                  {"backend": "scoring"})
+    counted = example.parts["gateway"].registry.get_sample_value(
+        "kaohe_backend_unavailable_total", {"backend": "scoring"}
+    )
     assert counted is not None and counted >= 2
 
     example.restart_scoring(example.parts["urls"]["scoring"])
@@ -224,19 +292,31 @@ def test_without_scoring_the_ledger_answers_and_the_overview_names_scoring(examp
     assert {u.unit for u in overview(example).units} == {"fgj", "czj", "sfj", "jyj", "cgz", "mxz"}
 
 
-SCORE_COLUMNS = {"总分": "total", "时效得分": "timeliness_earned", "时效满分": "timeliness_max",
-                 "指标得分": "metrics_earned", "指标满分": "metrics_max", "基础分(百分制)": "base",
-                 "激励加分": "bonus", "差错扣分": "error_deduction", "问责扣分": "accountability_deduction"}
+SCORE_COLUMNS = {
+    "总分": "total",
+    "时效得分": "timeliness_earned",
+    "时效满分": "timeliness_max",
+    "指标得分": "metrics_earned",
+    "指标满分": "metrics_max",
+    "基础分(百分制)": "base",
+    "激励加分": "bonus",
+    "差错扣分": "error_deduction",
+    "问责扣分": "accountability_deduction",
+}
 
 
 def test_export_of_the_worked_example(example: Stack) -> None:
     gateway, _, scoring = example.stubs()
     run = scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025), metadata=example.metadata(), timeout=60)
-    exported = gateway.ExportRun(gateway_pb2.ExportRunRequest(run=run.id), metadata=example.metadata("viewer"),
-                                 timeout=60)
+    exported = gateway.ExportRun(
+        gateway_pb2.ExportRunRequest(run=run.id), metadata=example.metadata("viewer"), timeout=60
+    )
     assert exported.filename.endswith(".xlsx") and run.id in exported.filename
-    document = json.loads(scoring.GetRun(scoring_pb2.GetRunRequest(id=run.id), metadata=example.metadata(),
-                                         timeout=30).document_json)
+    document = json.loads(
+        scoring.GetRun(
+            scoring_pb2.GetRunRequest(id=run.id), metadata=example.metadata(), timeout=30
+        ).document_json
+    )
     units = {u["unit"]: u for u in document["units"]}
     book = load_workbook(io.BytesIO(exported.xlsx))
     assert {"部门", "乡镇", "加减分明细", "指标明细"} <= set(book.sheetnames)

@@ -19,25 +19,74 @@ BASE: list[dict[str, Any]] = [
     {"type": "unit", "id": "fgj", "name": "发改局", "category": "department"},
     {"type": "unit", "id": "czj", "name": "财政局", "category": "department"},
     {"type": "unit", "id": "cgz", "name": "城关镇", "category": "township"},
-    {"type": "task", "id": "T1", "title": "落实批示", "task_type": "leader_directive", "lead_unit": "fgj",
-     "assigned_at": "2025-04-28T10:00:00+08:00"},
+    {
+        "type": "task",
+        "id": "T1",
+        "title": "落实批示",
+        "task_type": "leader_directive",
+        "lead_unit": "fgj",
+        "assigned_at": "2025-04-28T10:00:00+08:00",
+    },
     {"type": "task_event", "task": "T1", "kind": "report", "at": "2025-05-12T18:00:00+08:00"},
-    {"type": "task", "id": "T2", "title": "会议事项", "task_type": "meeting_decision", "lead_unit": "czj",
-     "co_units": ["cgz"], "assigned_at": "2025-09-26T09:00:00+08:00"},
+    {
+        "type": "task",
+        "id": "T2",
+        "title": "会议事项",
+        "task_type": "meeting_decision",
+        "lead_unit": "czj",
+        "co_units": ["cgz"],
+        "assigned_at": "2025-09-26T09:00:00+08:00",
+    },
 ]
 
 # One valid record of every kind, as the office files them one by one.
 EACH_KIND: list[tuple[str, dict[str, Any]]] = [
-    ("error_report", {"id": "E1", "unit": "fgj", "date": "2025-04-01", "category": "drafting",
-                      "severity": "general", "description": "报送材料数据口径不一致"}),
-    ("metric_reading", {"unit": "fgj", "metric": "court_appearance_rate", "period": "2025-06",
-                        "numerator": 2, "denominator": 2}),
+    (
+        "error_report",
+        {
+            "id": "E1",
+            "unit": "fgj",
+            "date": "2025-04-01",
+            "category": "drafting",
+            "severity": "general",
+            "description": "报送材料数据口径不一致",
+        },
+    ),
+    (
+        "metric_reading",
+        {
+            "unit": "fgj",
+            "metric": "court_appearance_rate",
+            "period": "2025-06",
+            "numerator": 2,
+            "denominator": 2,
+        },
+    ),
     ("metric_reading", {"unit": "fgj", "metric": "field_research_days", "period": "2025-03", "value": 20}),
-    ("incentive", {"id": "I1", "unit": "fgj", "date": "2025-09-01", "level": "provincial", "reason": "省级表彰"}),
-    ("tolerance", {"id": "R1", "unit": "cgz", "target_type": "task", "target": "T2", "decision": "mitigate",
-                   "date": "2025-10-20", "reason": "上级政策调整"}),
-    ("accountability", {"id": "A1", "unit": "czj", "date": "2025-11-20", "kind": "interview", "reason": "工作约谈"}),
-    ("appeal", {"id": "AP1", "error_report": "E1", "date": "2025-04-08", "upheld": False, "reason": "口径已说明"}),
+    (
+        "incentive",
+        {"id": "I1", "unit": "fgj", "date": "2025-09-01", "level": "provincial", "reason": "省级表彰"},
+    ),
+    (
+        "tolerance",
+        {
+            "id": "R1",
+            "unit": "cgz",
+            "target_type": "task",
+            "target": "T2",
+            "decision": "mitigate",
+            "date": "2025-10-20",
+            "reason": "上级政策调整",
+        },
+    ),
+    (
+        "accountability",
+        {"id": "A1", "unit": "czj", "date": "2025-11-20", "kind": "interview", "reason": "工作约谈"},
+    ),
+    (
+        "appeal",
+        {"id": "AP1", "error_report": "E1", "date": "2025-04-08", "upheld": False, "reason": "口径已说明"},
+    ),
 ]
 
 
@@ -51,17 +100,24 @@ def struct(fields: dict[str, Any]) -> struct_pb2.Struct:
     return message
 
 
-def create_record(stack: Stack, kind: str, fields: dict[str, Any], *, role: str = "office",
-                  unit: str | None = None) -> Any:
+def create_record(
+    stack: Stack, kind: str, fields: dict[str, Any], *, role: str = "office", unit: str | None = None
+) -> Any:
     _, _, scoring = stack.stubs()
-    return scoring.CreateRecord(scoring_pb2.CreateRecordRequest(kind=kind, fields=struct(fields)),
-                                metadata=stack.metadata(role, unit), timeout=30)
+    return scoring.CreateRecord(
+        scoring_pb2.CreateRecordRequest(kind=kind, fields=struct(fields)),
+        metadata=stack.metadata(role, unit),
+        timeout=30,
+    )
 
 
 def list_records(stack: Stack, **filters: Any) -> list[Any]:
     _, _, scoring = stack.stubs()
-    return list(scoring.ListRecords(scoring_pb2.ListRecordsRequest(page_size=1000, **filters),
-                                    metadata=stack.metadata(), timeout=30).records)
+    return list(
+        scoring.ListRecords(
+            scoring_pb2.ListRecordsRequest(page_size=1000, **filters), metadata=stack.metadata(), timeout=30
+        ).records
+    )
 
 
 def violations(error: grpc.RpcError) -> list[tuple[str, str]]:
@@ -120,8 +176,9 @@ def test_the_same_record_twice_is_stored_once_and_a_changed_one_refused(loaded: 
     first = create_record(loaded, kind, fields)
     again = create_record(loaded, kind, fields)
     assert (again.id, again.etag, fields_of(again)) == (first.id, first.etag, fields_of(first))
-    error = refused(lambda: create_record(loaded, kind, {**fields, "level": "national"}),
-                    grpc.StatusCode.INVALID_ARGUMENT)
+    error = refused(
+        lambda: create_record(loaded, kind, {**fields, "level": "national"}), grpc.StatusCode.INVALID_ARGUMENT
+    )
     assert [f for f, _ in violations(error)] == ["id"]
     assert [fields_of(r)["level"] for r in list_records(loaded, kind="incentive")] == ["provincial"]
 
@@ -129,13 +186,36 @@ def test_the_same_record_twice_is_stored_once_and_a_changed_one_refused(loaded: 
 def test_list_records_filters(loaded: Stack) -> None:
     for kind, fields in EACH_KIND:
         create_record(loaded, kind, fields)
-    create_record(loaded, "error_report", {"id": "E9", "unit": "czj", "date": "2024-12-30", "category": "other",
-                                           "severity": "serious", "description": "上年度差错"})
-    create_record(loaded, "error_report", {"id": "E10", "unit": "czj", "date": "2025-03-01", "category": "other",
-                                           "severity": "general", "description": "将被撤销"})
+    create_record(
+        loaded,
+        "error_report",
+        {
+            "id": "E9",
+            "unit": "czj",
+            "date": "2024-12-30",
+            "category": "other",
+            "severity": "serious",
+            "description": "上年度差错",
+        },
+    )
+    create_record(
+        loaded,
+        "error_report",
+        {
+            "id": "E10",
+            "unit": "czj",
+            "date": "2025-03-01",
+            "category": "other",
+            "severity": "general",
+            "description": "将被撤销",
+        },
+    )
     _, _, scoring = loaded.stubs()
-    scoring.VoidRecord(scoring_pb2.VoidRecordRequest(kind="error_report", id="E10", reason="录入错误"),
-                       metadata=loaded.metadata(), timeout=30)
+    scoring.VoidRecord(
+        scoring_pb2.VoidRecordRequest(kind="error_report", id="E10", reason="录入错误"),
+        metadata=loaded.metadata(),
+        timeout=30,
+    )
 
     def ids(**filters: Any) -> set[str]:
         return {r.id for r in list_records(loaded, **filters)}
@@ -145,8 +225,10 @@ def test_list_records_filters(loaded: Stack) -> None:
     assert ids(kind="error_report", year=2025) == {"E1"}
     assert ids(unit="czj") == {"E9", "A1"}
     assert ids(unit="czj", year=2025, include_voided=True) == {"A1", "E10"}
-    assert ids(kind="metric_reading", unit="fgj") == {"fgj/court_appearance_rate/2025-06",
-                                                      "fgj/field_research_days/2025-03"}
+    assert ids(kind="metric_reading", unit="fgj") == {
+        "fgj/court_appearance_rate/2025-06",
+        "fgj/field_research_days/2025-03",
+    }
     assert ids(kind="appeal", unit="fgj") == {"AP1"}
     assert ids(unit="cgz") == {"R1"}
     voided = [r for r in list_records(loaded, include_voided=True) if r.id == "E10"]
@@ -155,34 +237,49 @@ def test_list_records_filters(loaded: Stack) -> None:
     # Pages of two add up to the whole list, each record once.
     seen, token = [], ""
     while True:
-        page = scoring.ListRecords(scoring_pb2.ListRecordsRequest(page_size=2, page_token=token),
-                                   metadata=loaded.metadata(), timeout=30)
+        page = scoring.ListRecords(
+            scoring_pb2.ListRecordsRequest(page_size=2, page_token=token),
+            metadata=loaded.metadata(),
+            timeout=30,
+        )
         assert len(page.records) <= 2
         seen += [(r.kind, r.id) for r in page.records]
         token = page.next_page_token
         if not token:
             break
     assert sorted(seen) == sorted((r.kind, r.id) for r in list_records(loaded))
-    refused(lambda: scoring.ListRecords(scoring_pb2.ListRecordsRequest(kind="gossip"), metadata=loaded.metadata(),
-                                        timeout=30), grpc.StatusCode.INVALID_ARGUMENT)
+    refused(
+        lambda: scoring.ListRecords(
+            scoring_pb2.ListRecordsRequest(kind="gossip"), metadata=loaded.metadata(), timeout=30
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
 
 
 def test_a_department_lists_its_own_records_only(loaded: Stack) -> None:
     for kind, fields in EACH_KIND:
         create_record(loaded, kind, fields)
     _, _, scoring = loaded.stubs()
-    own = scoring.ListRecords(scoring_pb2.ListRecordsRequest(), metadata=loaded.metadata("department", "czj"),
-                              timeout=30).records
+    own = scoring.ListRecords(
+        scoring_pb2.ListRecordsRequest(), metadata=loaded.metadata("department", "czj"), timeout=30
+    ).records
     assert {(r.kind, r.id) for r in own} == {("accountability", "A1")}
-    refused(lambda: scoring.ListRecords(scoring_pb2.ListRecordsRequest(unit="fgj"),
-                                        metadata=loaded.metadata("department", "czj"), timeout=30),
-            grpc.StatusCode.PERMISSION_DENIED)
+    refused(
+        lambda: scoring.ListRecords(
+            scoring_pb2.ListRecordsRequest(unit="fgj"),
+            metadata=loaded.metadata("department", "czj"),
+            timeout=30,
+        ),
+        grpc.StatusCode.PERMISSION_DENIED,
+    )
 
 
 def test_a_department_may_not_file_other_records(loaded: Stack) -> None:
     kind, fields = EACH_KIND[0]
-    refused(lambda: create_record(loaded, kind, fields, role="department", unit="fgj"),
-            grpc.StatusCode.PERMISSION_DENIED)
+    refused(
+        lambda: create_record(loaded, kind, fields, role="department", unit="fgj"),
+        grpc.StatusCode.PERMISSION_DENIED,
+    )
     refused(lambda: create_record(loaded, kind, fields, role="supervisor"), grpc.StatusCode.PERMISSION_DENIED)
     assert list_records(loaded, include_voided=True) == []
 
@@ -194,21 +291,51 @@ def run_totals(stack: Stack) -> dict[str, dict[str, Any]]:
 
 
 def test_a_voided_error_report_no_longer_deducts(loaded: Stack) -> None:
-    create_record(loaded, "error_report", {"id": "E1", "unit": "fgj", "date": "2025-04-01", "category": "drafting",
-                                           "severity": "serious", "description": "差错"})
+    create_record(
+        loaded,
+        "error_report",
+        {
+            "id": "E1",
+            "unit": "fgj",
+            "date": "2025-04-01",
+            "category": "drafting",
+            "severity": "serious",
+            "description": "差错",
+        },
+    )
     before = run_totals(loaded)["fgj"]
     assert before["error_deduction"] == pytest.approx(1.0)
     assert [e["id"] for e in before["breakdown"]["errors"]] == ["E1"]
     _, _, scoring = loaded.stubs()
-    refused(lambda: scoring.VoidRecord(scoring_pb2.VoidRecordRequest(kind="error_report", id="E1", reason=" "),
-                                       metadata=loaded.metadata(), timeout=30), grpc.StatusCode.INVALID_ARGUMENT)
-    refused(lambda: scoring.VoidRecord(scoring_pb2.VoidRecordRequest(kind="error_report", id="E404", reason="无"),
-                                       metadata=loaded.metadata(), timeout=30), grpc.StatusCode.NOT_FOUND)
-    refused(lambda: scoring.VoidRecord(scoring_pb2.VoidRecordRequest(kind="error_report", id="E1", reason="x"),
-                                       metadata=loaded.metadata("department", "fgj"), timeout=30),
-            grpc.StatusCode.PERMISSION_DENIED)
-    voided = scoring.VoidRecord(scoring_pb2.VoidRecordRequest(kind="error_report", id="E1", reason="通报有误，撤销"),
-                                metadata=loaded.metadata(), timeout=30)
+    refused(
+        lambda: scoring.VoidRecord(
+            scoring_pb2.VoidRecordRequest(kind="error_report", id="E1", reason=" "),
+            metadata=loaded.metadata(),
+            timeout=30,
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    refused(
+        lambda: scoring.VoidRecord(
+            scoring_pb2.VoidRecordRequest(kind="error_report", id="E404", reason="无"),
+            metadata=loaded.metadata(),
+            timeout=30,
+        ),
+        grpc.StatusCode.NOT_FOUND,
+    )
+    refused(
+        lambda: scoring.VoidRecord(
+            scoring_pb2.VoidRecordRequest(kind="error_report", id="E1", reason="x"),
+            metadata=loaded.metadata("department", "fgj"),
+            timeout=30,
+        ),
+        grpc.StatusCode.PERMISSION_DENIED,
+    )
+    voided = scoring.VoidRecord(
+        scoring_pb2.VoidRecordRequest(kind="error_report", id="E1", reason="通报有误，撤销"),
+        metadata=loaded.metadata(),
+        timeout=30,
+    )
     assert (voided.voided, voided.void_reason) == (True, "通报有误，撤销")
     after = run_totals(loaded)["fgj"]
     assert after["error_deduction"] == 0
@@ -216,14 +343,27 @@ def test_a_voided_error_report_no_longer_deducts(loaded: Stack) -> None:
     assert after["total"] == pytest.approx(before["total"] + 1.0, abs=0.011)
 
 
-ER = {"id": "E7", "unit": "fgj", "date": "2025-04-01", "category": "drafting", "severity": "general",
-      "description": "差错"}
+ER = {
+    "id": "E7",
+    "unit": "fgj",
+    "date": "2025-04-01",
+    "category": "drafting",
+    "severity": "general",
+    "description": "差错",
+}
 RATIO = {"unit": "fgj", "metric": "court_appearance_rate", "period": "2025", "numerator": 1, "denominator": 2}
 VALUE = {"unit": "fgj", "metric": "field_research_days", "period": "2025", "value": 12}
 INCENTIVE = {"id": "I7", "unit": "fgj", "date": "2025-09-01", "level": "county", "reason": "表彰"}
 ACCOUNTABILITY = {"id": "A7", "unit": "fgj", "date": "2025-09-01", "kind": "interview", "reason": "约谈"}
-TOLERANCE = {"id": "R7", "unit": "fgj", "target_type": "task", "target": "T1", "decision": "exempt",
-             "date": "2025-09-01", "reason": "容错"}
+TOLERANCE = {
+    "id": "R7",
+    "unit": "fgj",
+    "target_type": "task",
+    "target": "T1",
+    "decision": "exempt",
+    "date": "2025-09-01",
+    "reason": "容错",
+}
 
 # case: (kind, fields, the field the refusal must name)
 INVALID: dict[str, tuple[str, dict[str, Any], str]] = {
@@ -242,9 +382,16 @@ INVALID: dict[str, tuple[str, dict[str, Any], str]] = {
     "negative_numerator": ("metric_reading", {**RATIO, "numerator": -1}, "numerator"),
     "huge_negative_denominator": ("metric_reading", {**RATIO, "denominator": -1e308}, "denominator"),
     "denominator_as_string": ("metric_reading", {**RATIO, "denominator": "2"}, "denominator"),
-    "numerator_over_denominator": ("metric_reading", {**RATIO, "numerator": 3, "denominator": 2}, "numerator"),
-    "value_for_a_ratio": ("metric_reading", {"unit": "fgj", "metric": "court_appearance_rate", "period": "2025",
-                                             "value": 1}, "value"),
+    "numerator_over_denominator": (
+        "metric_reading",
+        {**RATIO, "numerator": 3, "denominator": 2},
+        "numerator",
+    ),
+    "value_for_a_ratio": (
+        "metric_reading",
+        {"unit": "fgj", "metric": "court_appearance_rate", "period": "2025", "value": 1},
+        "value",
+    ),
     "ratio_for_a_value": ("metric_reading", {**VALUE, "numerator": 1, "denominator": 2}, "numerator"),
     "date_too_early": ("error_report", {**ER, "date": "1899-12-31"}, "date"),
     "date_too_late": ("incentive", {**INCENTIVE, "date": "2999-01-01"}, "date"),
@@ -253,12 +400,18 @@ INVALID: dict[str, tuple[str, dict[str, Any], str]] = {
     "period_too_late": ("metric_reading", {**VALUE, "period": "9999-01"}, "period"),
     "tolerance_on_a_task_of_another_unit": ("tolerance", {**TOLERANCE, "target": "T2"}, "target"),
     "tolerance_on_an_unknown_task": ("tolerance", {**TOLERANCE, "target": "T404"}, "target"),
-    "tolerance_on_a_report_of_another_unit": ("tolerance", {**TOLERANCE, "unit": "czj", "target_type": "error_report",
-                                                            "target": "E1"}, "target"),
+    "tolerance_on_a_report_of_another_unit": (
+        "tolerance",
+        {**TOLERANCE, "unit": "czj", "target_type": "error_report", "target": "E1"},
+        "target",
+    ),
     "unknown_field": ("incentive", {**INCENTIVE, "colour": "red"}, "colour"),
     "missing_field": ("error_report", {k: v for k, v in ER.items() if k != "severity"}, "severity"),
-    "appeal_of_an_unknown_report": ("appeal", {"id": "AP7", "error_report": "E404", "date": "2025-05-01",
-                                               "reason": "无此通报"}, "error_report"),
+    "appeal_of_an_unknown_report": (
+        "appeal",
+        {"id": "AP7", "error_report": "E404", "date": "2025-05-01", "reason": "无此通报"},
+        "error_report",
+    ),
 }
 
 
@@ -275,48 +428,120 @@ def test_invalid_record_is_refused_naming_the_field(loaded: Stack, case: str) ->
 
 
 SCORING_LINES: list[dict[str, Any]] = [
-    {"type": "error_report", "id": "E1", "unit": "fgj", "date": "2025-04-01", "category": "drafting",
-     "severity": "general", "description": "报送材料数据口径不一致"},
-    {"type": "metric_reading", "unit": "fgj", "metric": "court_appearance_rate", "period": "2025", "numerator": 2,
-     "denominator": 2},
-    {"type": "incentive", "id": "I1", "unit": "fgj", "date": "2025-09-01", "level": "provincial", "reason": "表彰"},
-    {"type": "tolerance", "id": "R1", "unit": "fgj", "target_type": "error_report", "target": "E1",
-     "decision": "mitigate", "date": "2025-04-20", "reason": "容错"},
-    {"type": "accountability", "id": "A1", "unit": "czj", "date": "2025-11-20", "kind": "interview",
-     "reason": "约谈"},
-    {"type": "appeal", "id": "AP1", "error_report": "E1", "date": "2025-04-08", "upheld": False, "reason": "申诉"},
+    {
+        "type": "error_report",
+        "id": "E1",
+        "unit": "fgj",
+        "date": "2025-04-01",
+        "category": "drafting",
+        "severity": "general",
+        "description": "报送材料数据口径不一致",
+    },
+    {
+        "type": "metric_reading",
+        "unit": "fgj",
+        "metric": "court_appearance_rate",
+        "period": "2025",
+        "numerator": 2,
+        "denominator": 2,
+    },
+    {
+        "type": "incentive",
+        "id": "I1",
+        "unit": "fgj",
+        "date": "2025-09-01",
+        "level": "provincial",
+        "reason": "表彰",
+    },
+    {
+        "type": "tolerance",
+        "id": "R1",
+        "unit": "fgj",
+        "target_type": "error_report",
+        "target": "E1",
+        "decision": "mitigate",
+        "date": "2025-04-20",
+        "reason": "容错",
+    },
+    {
+        "type": "accountability",
+        "id": "A1",
+        "unit": "czj",
+        "date": "2025-11-20",
+        "kind": "interview",
+        "reason": "约谈",
+    },
+    {
+        "type": "appeal",
+        "id": "AP1",
+        "error_report": "E1",
+        "date": "2025-04-08",
+        "upheld": False,
+        "reason": "申诉",
+    },
 ]
 
 
 def test_ledger_import_of_records_is_idempotent_and_refuses_changes(loaded: Stack) -> None:
     first = loaded.import_ledger(jsonl(SCORING_LINES))
-    assert dict(first.created) == {"error_report": 1, "metric_reading": 1, "incentive": 1, "tolerance": 1,
-                                   "accountability": 1, "appeal": 1}
+    assert dict(first.created) == {
+        "error_report": 1,
+        "metric_reading": 1,
+        "incentive": 1,
+        "tolerance": 1,
+        "accountability": 1,
+        "appeal": 1,
+    }
     second = loaded.import_ledger(jsonl(BASE + SCORING_LINES))
     assert sum(second.created.values()) == 0
     assert dict(second.unchanged) == {"unit": 3, "task": 2, "task_event": 1, **dict(first.created)}
     stored = sorted((r.kind, r.id, r.etag) for r in list_records(loaded, include_voided=True))
     assert len(stored) == 6
 
-    fresh = {"type": "incentive", "id": "I2", "unit": "czj", "date": "2025-10-01", "level": "county",
-             "reason": "新的"}
+    fresh = {
+        "type": "incentive",
+        "id": "I2",
+        "unit": "czj",
+        "date": "2025-10-01",
+        "level": "county",
+        "reason": "新的",
+    }
     changed = {**SCORING_LINES[0], "severity": "grave"}
     error = refused(lambda: loaded.import_ledger(jsonl([fresh, changed])), grpc.StatusCode.INVALID_ARGUMENT)
     assert [f for f, _ in violations(error)] == ["line 2: id"]
     changed_reading = {**SCORING_LINES[1], "numerator": 1}
-    error = refused(lambda: loaded.import_ledger(jsonl([fresh, changed_reading])), grpc.StatusCode.INVALID_ARGUMENT)
+    error = refused(
+        lambda: loaded.import_ledger(jsonl([fresh, changed_reading])), grpc.StatusCode.INVALID_ARGUMENT
+    )
     assert [f for f, _ in violations(error)] == ["line 2: id"]
     assert sorted((r.kind, r.id, r.etag) for r in list_records(loaded, include_voided=True)) == stored
 
 
 def test_a_bad_record_line_refuses_the_whole_file(loaded: Stack) -> None:
     new_unit = {"type": "unit", "id": "sfj", "name": "司法局", "category": "department"}
-    good = {"type": "incentive", "id": "I5", "unit": "sfj", "date": "2025-10-01", "level": "county", "reason": "好"}
-    bad = {"type": "metric_reading", "unit": "sfj", "metric": "court_appearance_rate", "period": "2025",
-           "numerator": 5, "denominator": 4}
-    error = refused(lambda: loaded.import_ledger(jsonl([new_unit, good, bad])), grpc.StatusCode.INVALID_ARGUMENT)
+    good = {
+        "type": "incentive",
+        "id": "I5",
+        "unit": "sfj",
+        "date": "2025-10-01",
+        "level": "county",
+        "reason": "好",
+    }
+    bad = {
+        "type": "metric_reading",
+        "unit": "sfj",
+        "metric": "court_appearance_rate",
+        "period": "2025",
+        "numerator": 5,
+        "denominator": 4,
+    }
+    error = refused(
+        lambda: loaded.import_ledger(jsonl([new_unit, good, bad])), grpc.StatusCode.INVALID_ARGUMENT
+    )
     assert [f for f, _ in violations(error)] == ["line 3: numerator"]
     assert list_records(loaded, include_voided=True) == []
     _, tasks, _ = loaded.stubs()
-    units = tasks.ListUnits(tasks_pb2.ListUnitsRequest(page_size=100), metadata=loaded.metadata(), timeout=10).units
+    units = tasks.ListUnits(
+        tasks_pb2.ListUnitsRequest(page_size=100), metadata=loaded.metadata(), timeout=10
+    ).units
     assert "sfj" not in {u.id for u in units}

@@ -20,11 +20,13 @@ from tests.conftest import PG_URL, SECRET, Databases
 
 pytestmark = [pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason="KAOHE_TEST_PG_URL is not set")]
 
-UNITS = b"\n".join([
-    b'{"type":"unit","id":"fgj","name":"\xe5\x8f\x91\xe6\x94\xb9\xe5\xb1\x80","category":"department"}',
-    b'{"type":"unit","id":"czj","name":"\xe8\xb4\xa2\xe6\x94\xbf\xe5\xb1\x80","category":"department"}',
-    b'{"type":"unit","id":"cgz","name":"\xe5\x9f\x8e\xe5\x85\xb3\xe9\x95\x87","category":"township"}',
-])
+UNITS = b"\n".join(
+    [
+        b'{"type":"unit","id":"fgj","name":"\xe5\x8f\x91\xe6\x94\xb9\xe5\xb1\x80","category":"department"}',
+        b'{"type":"unit","id":"czj","name":"\xe8\xb4\xa2\xe6\x94\xbf\xe5\xb1\x80","category":"department"}',
+        b'{"type":"unit","id":"cgz","name":"\xe5\x9f\x8e\xe5\x85\xb3\xe9\x95\x87","category":"township"}',
+    ]
+)
 
 
 def _served_calls(part: object, method: str) -> float:
@@ -49,16 +51,31 @@ def replicas(tmp_path: Path, example_scheme: Scheme) -> Iterator[dict[str, list]
     parts: dict[str, list] = {"tasks": [], "scoring": [], "gateway": []}
     try:
         for _ in range(2):
-            parts["tasks"].append(create_tasks(address="127.0.0.1:0", db_url=tasks_url, scheme=example_scheme,
-                                               keys=keys))
+            parts["tasks"].append(
+                create_tasks(address="127.0.0.1:0", db_url=tasks_url, scheme=example_scheme, keys=keys)
+            )
         tasks_target = "ipv4:" + ",".join(f"127.0.0.1:{t.port}" for t in parts["tasks"])
         for _ in range(2):
-            parts["scoring"].append(create_scoring(address="127.0.0.1:0", db_url=scoring_url, scheme=example_scheme,
-                                                   keys=keys, tasks_addr=tasks_target))
+            parts["scoring"].append(
+                create_scoring(
+                    address="127.0.0.1:0",
+                    db_url=scoring_url,
+                    scheme=example_scheme,
+                    keys=keys,
+                    tasks_addr=tasks_target,
+                )
+            )
         scoring_target = "ipv4:" + ",".join(f"127.0.0.1:{s.port}" for s in parts["scoring"])
         for _ in range(2):
-            parts["gateway"].append(create_gateway(address="127.0.0.1:0", keys=keys, tasks_addr=tasks_target,
-                                                   scoring_addr=scoring_target, audit_path=tmp_path / "audit.log"))
+            parts["gateway"].append(
+                create_gateway(
+                    address="127.0.0.1:0",
+                    keys=keys,
+                    tasks_addr=tasks_target,
+                    scoring_addr=scoring_target,
+                    audit_path=tmp_path / "audit.log",
+                )
+            )
         for group in parts.values():
             for part in group:
                 part.server.start()
@@ -87,13 +104,35 @@ def test_writes_through_both_replicas_are_neither_lost_nor_doubled(replicas: dic
 
     def create(request_id: str, index: int) -> None:
         try:
-            tasks.CreateTask(tasks_pb2.CreateTaskRequest(
-                request_id=request_id, id=f"R{index}", title=f"并发立项 {index}", task_type="leader_directive",
-                lead_unit="fgj" if index % 2 else "czj", assign_now=True), metadata=office, timeout=30)
-            scoring.CreateRecord(scoring_pb2.CreateRecordRequest(
-                request_id=request_id, kind="incentive", fields=_struct({
-                    "id": f"I{index}", "unit": "fgj", "date": "2025-05-01", "level": "county", "reason": "并发"})),
-                metadata=office, timeout=30)
+            tasks.CreateTask(
+                tasks_pb2.CreateTaskRequest(
+                    request_id=request_id,
+                    id=f"R{index}",
+                    title=f"并发立项 {index}",
+                    task_type="leader_directive",
+                    lead_unit="fgj" if index % 2 else "czj",
+                    assign_now=True,
+                ),
+                metadata=office,
+                timeout=30,
+            )
+            scoring.CreateRecord(
+                scoring_pb2.CreateRecordRequest(
+                    request_id=request_id,
+                    kind="incentive",
+                    fields=_struct(
+                        {
+                            "id": f"I{index}",
+                            "unit": "fgj",
+                            "date": "2025-05-01",
+                            "level": "county",
+                            "reason": "并发",
+                        }
+                    ),
+                ),
+                metadata=office,
+                timeout=30,
+            )
         except BaseException as exc:
             errors.append(exc)
 
@@ -111,8 +150,9 @@ def test_writes_through_both_replicas_are_neither_lost_nor_doubled(replicas: dic
     for task in listed.tasks:
         shown = tasks.GetTask(tasks_pb2.GetTaskRequest(id=task.id), metadata=office, timeout=30)
         assert [e.kind for e in shown.history] == ["create", "assign"]
-    incentives = scoring.ListRecords(scoring_pb2.ListRecordsRequest(kind="incentive", page_size=1000),
-                                     metadata=office, timeout=30)
+    incentives = scoring.ListRecords(
+        scoring_pb2.ListRecordsRequest(kind="incentive", page_size=1000), metadata=office, timeout=30
+    )
     assert sorted(r.id for r in incentives.records) == sorted(f"I{i}" for i in range(40))
 
     for name, method in (("gateway", "CreateTask"), ("tasks", "CreateTask"), ("scoring", "CreateRecord")):

@@ -21,28 +21,39 @@ def scoring_stub(stack: Stack) -> Any:
 
 
 def create_run(stack: Stack, **fields: Any) -> Any:
-    return scoring_stub(stack).CreateRun(scoring_pb2.CreateRunRequest(year=fields.pop("year", 2025), **fields),
-                                         metadata=stack.metadata(), timeout=60)
+    return scoring_stub(stack).CreateRun(
+        scoring_pb2.CreateRunRequest(year=fields.pop("year", 2025), **fields),
+        metadata=stack.metadata(),
+        timeout=60,
+    )
 
 
 def get_run(stack: Stack, role: str = "office", caller_unit: str | None = None, **fields: Any) -> Any:
-    return scoring_stub(stack).GetRun(scoring_pb2.GetRunRequest(**fields),
-                                      metadata=stack.metadata(role, caller_unit), timeout=30)
+    return scoring_stub(stack).GetRun(
+        scoring_pb2.GetRunRequest(**fields), metadata=stack.metadata(role, caller_unit), timeout=30
+    )
 
 
 def list_runs(stack: Stack, role: str = "office", caller_unit: str | None = None) -> list[Any]:
-    return list(scoring_stub(stack).ListRuns(scoring_pb2.ListRunsRequest(year=2025),
-                                             metadata=stack.metadata(role, caller_unit), timeout=30).runs)
+    return list(
+        scoring_stub(stack)
+        .ListRuns(
+            scoring_pb2.ListRunsRequest(year=2025), metadata=stack.metadata(role, caller_unit), timeout=30
+        )
+        .runs
+    )
 
 
 def publish(stack: Stack, run_id: str, etag: str = "") -> Any:
-    return scoring_stub(stack).PublishRun(scoring_pb2.RunActionRequest(id=run_id, etag=etag),
-                                          metadata=stack.metadata(), timeout=30)
+    return scoring_stub(stack).PublishRun(
+        scoring_pb2.RunActionRequest(id=run_id, etag=etag), metadata=stack.metadata(), timeout=30
+    )
 
 
 def finalize(stack: Stack, run_id: str, etag: str = "") -> Any:
-    return scoring_stub(stack).FinalizeRun(scoring_pb2.RunActionRequest(id=run_id, etag=etag),
-                                           metadata=stack.metadata(), timeout=30)
+    return scoring_stub(stack).FinalizeRun(
+        scoring_pb2.RunActionRequest(id=run_id, etag=etag), metadata=stack.metadata(), timeout=30
+    )
 
 
 def units_of(run: Any) -> dict[str, dict[str, Any]]:
@@ -55,8 +66,13 @@ def totals_of(run: Any) -> dict[str, dict[str, Any]]:
 
 
 def appeal(stack: Stack, appeal_id: str, report: str, unit: str) -> Any:
-    return create_record(stack, "appeal", {"id": appeal_id, "error_report": report, "date": "2026-01-05",
-                                           "reason": "材料已按时报送"}, role="department", unit=unit)
+    return create_record(
+        stack,
+        "appeal",
+        {"id": appeal_id, "error_report": report, "date": "2026-01-05", "reason": "材料已按时报送"},
+        role="department",
+        unit=unit,
+    )
 
 
 @pytest.fixture
@@ -68,7 +84,12 @@ def example(stack: Stack, example_ledger: bytes) -> Stack:
 def test_a_run_goes_draft_publicised_final_and_then_never_changes(example: Stack) -> None:
     run = create_run(example)
     assert (run.state, run.year, run.scheme, run.supersedes, run.superseded_by) == (
-        "draft", 2025, "example-2025", "", "")
+        "draft",
+        2025,
+        "example-2025",
+        "",
+        "",
+    )
     assert (run.published_at, run.finalized_at, run.appeal_deadline) == ("", "", "")
     assert json.loads(run.document_json)["state"] == "draft"
 
@@ -112,7 +133,10 @@ def test_a_correction_is_a_new_run_naming_the_one_it_supersedes(example: Stack) 
     third = create_run(example, supersedes=second.id)
     corrected = get_run(example, id=second.id)
     assert (corrected.state, corrected.superseded_by, corrected.document_json) == (
-        "final", third.id, get_run(example, id=second.id).document_json)
+        "final",
+        third.id,
+        get_run(example, id=second.id).document_json,
+    )
     assert totals_of(corrected) == totals_of(final) == totals_of(second)
     assert get_run(example, year=2025).id == third.id
 
@@ -142,8 +166,11 @@ def test_same_inputs_same_digest_and_numbers_other_inputs_other_digest(example: 
 
     earlier = create_run(example, as_of="2025-06-30T23:59:59+08:00")
     assert earlier.input_digest != first.input_digest
-    create_record(example, "incentive", {"id": "I9", "unit": "sfj", "date": "2025-12-01", "level": "county",
-                                         "reason": "表彰"})
+    create_record(
+        example,
+        "incentive",
+        {"id": "I9", "unit": "sfj", "date": "2025-12-01", "level": "county", "reason": "表彰"},
+    )
     changed = create_run(example)
     assert changed.input_digest != first.input_digest
     assert units_of(changed)["sfj"]["bonus"] == pytest.approx(units_of(first)["sfj"]["bonus"] + 0.5)
@@ -158,8 +185,9 @@ def test_another_scheme_gives_another_sha_and_its_numbers(example: Stack) -> Non
     assert units_of(run)["fgj"]["error_deduction"] == pytest.approx(1.5)
     default = create_run(example)
     assert units_of(default)["fgj"]["error_deduction"] == pytest.approx(0.5)
-    stored = scoring_stub(example).GetScheme(scoring_pb2.GetSchemeRequest(sha256=run.scheme_sha256),
-                                             metadata=example.metadata(), timeout=30)
+    stored = scoring_stub(example).GetScheme(
+        scoring_pb2.GetSchemeRequest(sha256=run.scheme_sha256), metadata=example.metadata(), timeout=30
+    )
     assert (stored.sha256, stored.toml) == (run.scheme_sha256, text)
 
 
@@ -176,8 +204,10 @@ BAD_SCHEMES = {
 def test_a_bad_scheme_is_refused_naming_the_key(example: Stack, case: str) -> None:
     (old, new), key = BAD_SCHEMES[case]
     assert old in example.scheme.text
-    error = refused(lambda: create_run(example, scheme_toml=example.scheme.text.replace(old, new, 1)),
-                    grpc.StatusCode.INVALID_ARGUMENT)
+    error = refused(
+        lambda: create_run(example, scheme_toml=example.scheme.text.replace(old, new, 1)),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
     assert key in [f for f, _ in violations(error)]
     assert list_runs(example) == []
 
@@ -194,10 +224,21 @@ def test_applies_to_an_unknown_unit_is_refused_at_run_time(example: Stack) -> No
 
 LEDGER_2027: list[dict[str, Any]] = [
     {"type": "unit", "id": "fgj", "name": "发改局", "category": "department"},
-    {"type": "unit", "id": "czj", "name": "财政局", "category": "department"},  # the scheme names both in applies_to
+    {
+        "type": "unit",
+        "id": "czj",
+        "name": "财政局",
+        "category": "department",
+    },  # the scheme names both in applies_to
     {"type": "unit", "id": "cgz", "name": "城关镇", "category": "township"},
-    {"type": "task", "id": "Y1", "title": "落实批示", "task_type": "leader_directive", "lead_unit": "fgj",
-     "assigned_at": "2027-03-01T09:00:00+08:00"},
+    {
+        "type": "task",
+        "id": "Y1",
+        "title": "落实批示",
+        "task_type": "leader_directive",
+        "lead_unit": "fgj",
+        "assigned_at": "2027-03-01T09:00:00+08:00",
+    },
     {"type": "task_event", "task": "Y1", "kind": "report", "at": "2027-03-10T17:00:00+08:00"},
 ]
 
@@ -230,22 +271,45 @@ def test_appeals_during_publicity(example: Stack) -> None:
     filed = appeal(example, "AP9", "E1", "fgj")
     assert (filed.kind, filed.id, filed.unit) == ("appeal", "AP9", "fgj")
     assert json_format.MessageToDict(filed.fields).get("upheld") is None
-    refused(lambda: appeal(example, "AP10", "E3", "fgj"), grpc.StatusCode.PERMISSION_DENIED)  # 司法局's report
-    refused(lambda: create_record(example, "appeal", {"id": "AP11", "error_report": "E1", "date": "2026-01-05",
-                                                      "upheld": True, "reason": "自己裁决"},
-                                  role="department", unit="fgj"), grpc.StatusCode.PERMISSION_DENIED)
+    refused(
+        lambda: appeal(example, "AP10", "E3", "fgj"), grpc.StatusCode.PERMISSION_DENIED
+    )  # 司法局's report
+    refused(
+        lambda: create_record(
+            example,
+            "appeal",
+            {"id": "AP11", "error_report": "E1", "date": "2026-01-05", "upheld": True, "reason": "自己裁决"},
+            role="department",
+            unit="fgj",
+        ),
+        grpc.StatusCode.PERMISSION_DENIED,
+    )
     error = refused(lambda: finalize(example, first.id), grpc.StatusCode.FAILED_PRECONDITION)
     assert "AP9" in (error.details() or "")
 
     scoring = scoring_stub(example)
-    decided = scoring.DecideAppeal(scoring_pb2.DecideAppealRequest(id="AP9", upheld=True, reason="系统记录可查"),
-                                   metadata=example.metadata(), timeout=30)
+    decided = scoring.DecideAppeal(
+        scoring_pb2.DecideAppealRequest(id="AP9", upheld=True, reason="系统记录可查"),
+        metadata=example.metadata(),
+        timeout=30,
+    )
     assert json_format.MessageToDict(decided.fields)["upheld"] is True
-    refused(lambda: scoring.DecideAppeal(scoring_pb2.DecideAppealRequest(id="AP9", upheld=False, reason="改判"),
-                                         metadata=example.metadata(), timeout=30), grpc.StatusCode.FAILED_PRECONDITION)
-    refused(lambda: scoring.DecideAppeal(scoring_pb2.DecideAppealRequest(id="AP9", upheld=True, reason="x"),
-                                         metadata=example.metadata("department", "fgj"), timeout=30),
-            grpc.StatusCode.PERMISSION_DENIED)
+    refused(
+        lambda: scoring.DecideAppeal(
+            scoring_pb2.DecideAppealRequest(id="AP9", upheld=False, reason="改判"),
+            metadata=example.metadata(),
+            timeout=30,
+        ),
+        grpc.StatusCode.FAILED_PRECONDITION,
+    )
+    refused(
+        lambda: scoring.DecideAppeal(
+            scoring_pb2.DecideAppealRequest(id="AP9", upheld=True, reason="x"),
+            metadata=example.metadata("department", "fgj"),
+            timeout=30,
+        ),
+        grpc.StatusCode.PERMISSION_DENIED,
+    )
 
     second = create_run(example, supersedes=first.id)
     fgj = units_of(second)["fgj"]
@@ -264,8 +328,11 @@ def test_a_rejected_appeal_keeps_the_deduction_and_lets_the_run_finalise(example
     run = create_run(example)
     publish(example, run.id)
     appeal(example, "AP9", "E3", "sfj")
-    scoring_stub(example).DecideAppeal(scoring_pb2.DecideAppealRequest(id="AP9", upheld=False, reason="理由不成立"),
-                                       metadata=example.metadata(), timeout=30)
+    scoring_stub(example).DecideAppeal(
+        scoring_pb2.DecideAppealRequest(id="AP9", upheld=False, reason="理由不成立"),
+        metadata=example.metadata(),
+        timeout=30,
+    )
     assert units_of(create_run(example))["sfj"]["error_deduction"] == units_of(run)["sfj"]["error_deduction"]
     assert finalize(example, run.id).state == "final"
 
@@ -286,7 +353,9 @@ def test_a_department_sees_its_own_result_once_publicised(example: Stack) -> Non
     document = json.loads(shown.document_json)
     assert [u["unit"] for u in document["units"]] == ["fgj"]
     assert document["units"][0] == units_of(draft)["fgj"]
-    assert [u["unit"] for u in json.loads(get_run(example, id=draft.id, **dept).document_json)["units"]] == ["fgj"]
+    assert [u["unit"] for u in json.loads(get_run(example, id=draft.id, **dept).document_json)["units"]] == [
+        "fgj"
+    ]
     refused(lambda: get_run(example, id=draft.id, unit="czj", **dept), grpc.StatusCode.PERMISSION_DENIED)
     refused(lambda: get_run(example, id=later_draft.id, **dept), grpc.StatusCode.PERMISSION_DENIED)
     assert [r.id for r in list_runs(example, **dept)] == [draft.id]
@@ -311,8 +380,18 @@ LEDGER_CUTOFF: list[dict[str, Any]] = [
     {"type": "unit", "id": "czj", "name": "财政局", "category": "department"},
     {"type": "unit", "id": "cgz", "name": "城关镇", "category": "township"},  # the scheme names townships
     # Each task: 7 working days from Mon 2025-03-03, due Wed 2025-03-12 23:59:59; the run's cutoff is 03-20.
-    *({"type": "task", "id": f"C{k}", "title": "落实批示", "task_type": "leader_directive", "lead_unit": "fgj",
-       "co_units": ["czj"], "assigned_at": "2025-03-03T09:00:00+08:00"} for k in range(1, 5)),
+    *(
+        {
+            "type": "task",
+            "id": f"C{k}",
+            "title": "落实批示",
+            "task_type": "leader_directive",
+            "lead_unit": "fgj",
+            "co_units": ["czj"],
+            "assigned_at": "2025-03-03T09:00:00+08:00",
+        }
+        for k in range(1, 5)
+    ),
     # C1: late on 03-14 (L = 2), then re-reported after the cutoff: the 03-14 report counts.
     {"type": "task_event", "task": "C1", "kind": "report", "at": "2025-03-14T10:00:00+08:00"},
     {"type": "task_event", "task": "C1", "kind": "report", "at": "2025-03-25T10:00:00+08:00"},
@@ -342,7 +421,11 @@ def test_the_report_that_counts_is_taken_as_of_the_cutoff(stack: Stack) -> None:
     # As of the end of the year the later reports count: C1 and C2 late by 9 working days, C4 unchanged.
     year = {t["task"]: t for t in units_of(create_run(stack))["fgj"]["breakdown"]["tasks"]}
     assert [year[k]["reported_at"] for k in ("C1", "C2", "C3", "C4")] == [
-        "2025-03-25T10:00:00+08:00", "2025-03-25T10:00:00+08:00", None, "2025-03-12T10:00:00+08:00"]
+        "2025-03-25T10:00:00+08:00",
+        "2025-03-25T10:00:00+08:00",
+        None,
+        "2025-03-12T10:00:00+08:00",
+    ]
 
 
 def test_a_run_can_answer_with_its_totals_only(example: Stack) -> None:

@@ -19,20 +19,39 @@ from tests.conftest import Stack
 BASE: list[dict[str, Any]] = [
     {"type": "unit", "id": "fgj", "name": "发改局", "category": "department"},
     {"type": "unit", "id": "czj", "name": "财政局", "category": "department"},
-    {"type": "task", "id": "T1", "title": "落实批示", "task_type": "leader_directive", "lead_unit": "fgj",
-     "assigned_at": "2025-04-28T10:00:00+08:00"},
+    {
+        "type": "task",
+        "id": "T1",
+        "title": "落实批示",
+        "task_type": "leader_directive",
+        "lead_unit": "fgj",
+        "assigned_at": "2025-04-28T10:00:00+08:00",
+    },
     {"type": "task_event", "task": "T1", "kind": "report", "at": "2025-05-12T18:00:00+08:00"},
     {"type": "task_event", "task": "T1", "kind": "verify", "at": "2025-05-13T09:00:00+08:00"},
     {"type": "task_event", "task": "T1", "kind": "close", "at": "2025-05-13T09:05:00+08:00"},
-    {"type": "task", "id": "T2", "title": "会议事项", "task_type": "meeting_decision", "lead_unit": "czj",
-     "co_units": ["fgj"], "assigned_at": "2025-09-26T09:00:00+08:00"},
+    {
+        "type": "task",
+        "id": "T2",
+        "title": "会议事项",
+        "task_type": "meeting_decision",
+        "lead_unit": "czj",
+        "co_units": ["fgj"],
+        "assigned_at": "2025-09-26T09:00:00+08:00",
+    },
 ]
 
 # Good lines that a refused file carries before its bad line: none of them may be stored.
 FRESH: list[dict[str, Any]] = [
     {"type": "unit", "id": "sfj", "name": "司法局", "category": "department"},
-    {"type": "task", "id": "N1", "title": "新事项", "task_type": "leader_directive", "lead_unit": "sfj",
-     "assigned_at": "2025-07-01T09:00:00+08:00"},
+    {
+        "type": "task",
+        "id": "N1",
+        "title": "新事项",
+        "task_type": "leader_directive",
+        "lead_unit": "sfj",
+        "assigned_at": "2025-07-01T09:00:00+08:00",
+    },
     {"type": "task_event", "task": "N1", "kind": "accept", "at": "2025-07-01T10:00:00+08:00"},
     {"type": "task_event", "task": "T2", "kind": "accept", "at": "2025-09-26T10:00:00+08:00"},
 ]
@@ -43,8 +62,15 @@ def jsonl(records: list[dict[str, Any]]) -> bytes:
 
 
 def task(task_id: str, **fields: Any) -> dict[str, Any]:
-    return {"type": "task", "id": task_id, "title": f"事项 {task_id}", "task_type": "leader_directive",
-            "lead_unit": "sfj", "assigned_at": "2025-07-01T09:00:00+08:00", **fields}
+    return {
+        "type": "task",
+        "id": task_id,
+        "title": f"事项 {task_id}",
+        "task_type": "leader_directive",
+        "lead_unit": "sfj",
+        "assigned_at": "2025-07-01T09:00:00+08:00",
+        **fields,
+    }
 
 
 def event(task_id: str, kind: str, at: str, **fields: Any) -> dict[str, Any]:
@@ -58,9 +84,21 @@ def snapshot(stack: Stack) -> tuple[list[tuple[str, str, str]], list[tuple[Any, 
     units = tasks.ListUnits(tasks_pb2.ListUnitsRequest(page_size=1000), metadata=md, timeout=10).units
     listed = tasks.ListTasks(tasks_pb2.ListTasksRequest(page_size=1000), metadata=md, timeout=10).tasks
     full = [tasks.GetTask(tasks_pb2.GetTaskRequest(id=t.id), metadata=md, timeout=10) for t in listed]
-    return ([(u.id, u.name, u.category) for u in units],
-            [(t.id, t.title, t.state, t.reported_at, t.updated_at, t.etag,
-              [(e.kind, e.at, e.by, e.note, e.rejected) for e in t.history]) for t in full])
+    return (
+        [(u.id, u.name, u.category) for u in units],
+        [
+            (
+                t.id,
+                t.title,
+                t.state,
+                t.reported_at,
+                t.updated_at,
+                t.etag,
+                [(e.kind, e.at, e.by, e.note, e.rejected) for e in t.history],
+            )
+            for t in full
+        ],
+    )
 
 
 def violations(error: grpc.RpcError) -> list[tuple[str, str]]:
@@ -114,24 +152,55 @@ BAD_LINES: dict[str, tuple[list[dict[str, Any]], str, str]] = {
     "co_unit_unknown": ([task("N2", co_units=["nobody"])], "co_units", "does not exist"),
     "lead_unit_unknown": ([task("N2", lead_unit="nobody")], "lead_unit", "does not exist"),
     "due_before_assigned": ([task("N2", due_at="2025-06-30T23:59:59+08:00")], "due_at", "before assigned_at"),
-    "changed_unit_under_known_id": ([{"type": "unit", "id": "fgj", "name": "发展改革局", "category": "department"}],
-                                    "id", "changed record"),
+    "changed_unit_under_known_id": (
+        [{"type": "unit", "id": "fgj", "name": "发展改革局", "category": "department"}],
+        "id",
+        "changed record",
+    ),
     "changed_task_under_known_id": ([{**BASE[2], "title": "另一个标题"}], "id", "changed record"),
-    "changed_due_under_known_id": ([{**BASE[2], "due_at": "2025-05-30T23:59:59+08:00"}], "id", "changed record"),
+    "changed_due_under_known_id": (
+        [{**BASE[2], "due_at": "2025-05-30T23:59:59+08:00"}],
+        "id",
+        "changed record",
+    ),
     "changed_task_within_file": ([task("N2"), task("N2", title="又一个")], "id", "changed record"),
     "verify_without_report": ([event("N1", "verify", "2025-07-02T09:00:00+08:00")], "kind", "report"),
-    "reject_without_report": ([event("T2", "reject", "2025-09-27T09:00:00+08:00", note="x")], "kind", "report"),
+    "reject_without_report": (
+        [event("T2", "reject", "2025-09-27T09:00:00+08:00", note="x")],
+        "kind",
+        "report",
+    ),
     "event_after_stored_close": ([event("T1", "progress", "2025-05-14T09:00:00+08:00")], "kind", "close"),
-    "event_after_close_in_file": ([event("N1", "report", "2025-07-02T09:00:00+08:00"),
-                                   event("N1", "close", "2025-07-03T09:00:00+08:00"),
-                                   event("N1", "report", "2025-07-04T09:00:00+08:00")], "kind", "close"),
-    "event_after_cancel": ([event("N1", "cancel", "2025-07-02T09:00:00+08:00", note="撤销"),
-                            event("N1", "accept", "2025-07-03T09:00:00+08:00")], "kind", "cancel"),
-    "changed_event_note": ([event("T1", "report", "2025-05-12T18:00:00+08:00", note="附材料")], "note",
-                           "changed record"),
-    "changed_event_within_file": ([event("N1", "progress", "2025-07-02T09:00:00+08:00", note="一"),
-                                   event("N1", "progress", "2025-07-02T09:00:00+08:00", note="二")], "note",
-                                  "changed record"),
+    "event_after_close_in_file": (
+        [
+            event("N1", "report", "2025-07-02T09:00:00+08:00"),
+            event("N1", "close", "2025-07-03T09:00:00+08:00"),
+            event("N1", "report", "2025-07-04T09:00:00+08:00"),
+        ],
+        "kind",
+        "close",
+    ),
+    "event_after_cancel": (
+        [
+            event("N1", "cancel", "2025-07-02T09:00:00+08:00", note="撤销"),
+            event("N1", "accept", "2025-07-03T09:00:00+08:00"),
+        ],
+        "kind",
+        "cancel",
+    ),
+    "changed_event_note": (
+        [event("T1", "report", "2025-05-12T18:00:00+08:00", note="附材料")],
+        "note",
+        "changed record",
+    ),
+    "changed_event_within_file": (
+        [
+            event("N1", "progress", "2025-07-02T09:00:00+08:00", note="一"),
+            event("N1", "progress", "2025-07-02T09:00:00+08:00", note="二"),
+        ],
+        "note",
+        "changed record",
+    ),
     "not_json": ([], "json", "not valid JSON"),
     "unknown_record_type": ([{"type": "memo", "id": "M1"}], "type", "not a record type"),
     "bad_id": ([task("N\t2")], "id", "must be an id"),
@@ -176,8 +245,20 @@ def test_event_defined_before_its_task_is_refused(stack: Stack) -> None:
 def test_bad_scoring_line_leaves_the_task_half_unstored(loaded: Stack) -> None:
     before = snapshot(loaded)
     bad = {"type": "metric_reading", "unit": "sfj", "metric": "happiness_index", "period": "2025", "value": 1}
-    line, found = refuse(loaded, [*FRESH, {"type": "metric_reading", "unit": "sfj",
-                                           "metric": "field_research_days", "period": "2025", "value": 20}, bad])
+    line, found = refuse(
+        loaded,
+        [
+            *FRESH,
+            {
+                "type": "metric_reading",
+                "unit": "sfj",
+                "metric": "field_research_days",
+                "period": "2025",
+                "value": 20,
+            },
+            bad,
+        ],
+    )
     assert names(found, line, "metric"), found
     assert snapshot(loaded) == before
     _, _, scoring = loaded.stubs()
@@ -186,8 +267,15 @@ def test_bad_scoring_line_leaves_the_task_half_unstored(loaded: Stack) -> None:
 
 
 def test_bad_task_line_leaves_the_scoring_half_unstored(loaded: Stack) -> None:
-    good = {"type": "error_report", "id": "E1", "unit": "fgj", "date": "2025-04-01", "category": "drafting",
-            "severity": "general", "description": "口径不一致"}
+    good = {
+        "type": "error_report",
+        "id": "E1",
+        "unit": "fgj",
+        "date": "2025-04-01",
+        "category": "drafting",
+        "severity": "general",
+        "description": "口径不一致",
+    }
     line, found = refuse(loaded, [good, *FRESH, task("N2", task_type="tea_party")])
     assert names(found, line, "task_type", "unknown task type"), found
     _, _, scoring = loaded.stubs()
@@ -226,13 +314,24 @@ def test_reject_in_a_later_file_flags_the_stored_report(loaded: Stack) -> None:
 
 
 def test_reject_in_the_same_file_flags_the_report(stack: Stack) -> None:
-    stack.import_ledger(jsonl([*BASE[:2], BASE[6], event("T2", "report", "2025-10-10T09:00:00+08:00", note="一"),
-                               event("T2", "reject", "2025-10-10T15:00:00+08:00", note="缺材料"),
-                               event("T2", "report", "2025-10-16T09:00:00+08:00", note="二")]))
+    stack.import_ledger(
+        jsonl(
+            [
+                *BASE[:2],
+                BASE[6],
+                event("T2", "report", "2025-10-10T09:00:00+08:00", note="一"),
+                event("T2", "reject", "2025-10-10T15:00:00+08:00", note="缺材料"),
+                event("T2", "report", "2025-10-16T09:00:00+08:00", note="二"),
+            ]
+        )
+    )
     _, tasks, _ = stack.stubs()
     t2 = tasks.GetTask(tasks_pb2.GetTaskRequest(id="T2"), metadata=stack.metadata(), timeout=10)
     assert [(e.kind, e.note, e.rejected) for e in t2.history][2:] == [
-        ("report", "一", True), ("reject", "缺材料", False), ("report", "二", False)]
+        ("report", "一", True),
+        ("reject", "缺材料", False),
+        ("report", "二", False),
+    ]
     assert (t2.state, t2.reported_at, t2.outcome) == ("reported", "2025-10-16T09:00:00+08:00", "late")
 
 
@@ -256,7 +355,9 @@ def test_concurrent_imports_of_one_file_store_it_once(stack: Stack) -> None:
     stored = [r for r in results if not isinstance(r, grpc.RpcError)]
     # A loser may find everything stored already, or be told to import again: never an internal error.
     lost = [r.code() for r in results if isinstance(r, grpc.RpcError)]
-    assert set(lost) <= {grpc.StatusCode.ABORTED}, [r.details() for r in results if isinstance(r, grpc.RpcError)]
+    assert set(lost) <= {grpc.StatusCode.ABORTED}, [
+        r.details() for r in results if isinstance(r, grpc.RpcError)
+    ]
     assert sum(sum(r.created.values()) for r in stored) == len(BASE) + len(FRESH)
     units, tasks = snapshot(stack)
     assert [u[0] for u in units] == ["czj", "fgj", "sfj"]
@@ -268,8 +369,11 @@ def test_concurrent_imports_of_one_file_store_it_once(stack: Stack) -> None:
 def test_validate_only_stores_nothing(loaded: Stack) -> None:
     before = snapshot(loaded)
     gateway, _, _ = loaded.stubs()
-    reply = gateway.ImportLedger(iter([gateway_pb2.ImportLedgerRequest(data=jsonl(FRESH), validate_only=True)]),
-                                 metadata=loaded.metadata(), timeout=60)
+    reply = gateway.ImportLedger(
+        iter([gateway_pb2.ImportLedgerRequest(data=jsonl(FRESH), validate_only=True)]),
+        metadata=loaded.metadata(),
+        timeout=60,
+    )
     assert dict(reply.created) == {"unit": 1, "task": 1, "task_event": 2}
     assert snapshot(loaded) == before
 
@@ -279,8 +383,11 @@ def test_only_the_office_imports(loaded: Stack, role: str) -> None:
     before = snapshot(loaded)
     gateway, _, _ = loaded.stubs()
     with pytest.raises(grpc.RpcError) as refused:
-        gateway.ImportLedger(iter([gateway_pb2.ImportLedgerRequest(data=jsonl(FRESH))]),
-                             metadata=loaded.metadata(role, "fgj" if role == "department" else None), timeout=60)
+        gateway.ImportLedger(
+            iter([gateway_pb2.ImportLedgerRequest(data=jsonl(FRESH))]),
+            metadata=loaded.metadata(role, "fgj" if role == "department" else None),
+            timeout=60,
+        )
     assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert snapshot(loaded) == before
 
@@ -292,19 +399,25 @@ def test_field_violation_is_the_line_and_the_field(loaded: Stack) -> None:
 
 def test_the_loop_is_replayed_as_leniently_as_formats_says(loaded: Stack) -> None:
     """Only what FORMATS.md names is an error; a late accept or a note after the report is recorded."""
-    reply = loaded.import_ledger(jsonl([
-        {"type": "unit", "id": "司法局", "name": "司法局", "category": "department"},
-        task("督办〔2025〕1号", lead_unit="司法局", priority=None, co_units=None),
-        event("督办〔2025〕1号", "report", "2025-07-02T09:00:00+08:00"),
-        event("督办〔2025〕1号", "accept", "2025-07-02T10:00:00+08:00"),
-        event("督办〔2025〕1号", "progress", "2025-07-03T09:00:00+08:00", note="补充材料"),
-        event("督办〔2025〕1号", "verify", "2025-07-04T09:00:00+08:00"),
-        event("督办〔2025〕1号", "verify", "2025-07-04T10:00:00+08:00"),
-        event("督办〔2025〕1号", "report", "2025-07-05T09:00:00+08:00", note="再次反馈"),
-    ]))
+    reply = loaded.import_ledger(
+        jsonl(
+            [
+                {"type": "unit", "id": "司法局", "name": "司法局", "category": "department"},
+                task("督办〔2025〕1号", lead_unit="司法局", priority=None, co_units=None),
+                event("督办〔2025〕1号", "report", "2025-07-02T09:00:00+08:00"),
+                event("督办〔2025〕1号", "accept", "2025-07-02T10:00:00+08:00"),
+                event("督办〔2025〕1号", "progress", "2025-07-03T09:00:00+08:00", note="补充材料"),
+                event("督办〔2025〕1号", "verify", "2025-07-04T09:00:00+08:00"),
+                event("督办〔2025〕1号", "verify", "2025-07-04T10:00:00+08:00"),
+                event("督办〔2025〕1号", "report", "2025-07-05T09:00:00+08:00", note="再次反馈"),
+            ]
+        )
+    )
     assert dict(reply.created) == {"unit": 1, "task": 1, "task_event": 6}
     _, tasks, _ = loaded.stubs()
-    got = tasks.GetTask(tasks_pb2.GetTaskRequest(id="督办〔2025〕1号"), metadata=loaded.metadata(), timeout=10)
+    got = tasks.GetTask(
+        tasks_pb2.GetTaskRequest(id="督办〔2025〕1号"), metadata=loaded.metadata(), timeout=10
+    )
     assert (got.state, got.priority, list(got.co_units)) == ("reported", "normal", [])
     assert got.reported_at == "2025-07-05T09:00:00+08:00"
 

@@ -26,8 +26,16 @@ FGJ = ("department", "fgj")
 CZJ = ("department", "czj")
 SFJ = ("department", "sfj")
 VIEWER = ("viewer", None)
-MUTATIONS = ("AssignTask", "AcceptTask", "ReportProgress", "ReportTask", "VerifyTask", "RejectTask", "CloseTask",
-             "CancelTask")
+MUTATIONS = (
+    "AssignTask",
+    "AcceptTask",
+    "ReportProgress",
+    "ReportTask",
+    "VerifyTask",
+    "RejectTask",
+    "CloseTask",
+    "CancelTask",
+)
 
 
 def jsonl(records: list[dict[str, Any]]) -> bytes:
@@ -43,13 +51,21 @@ class Caller:
         self.subject = f"{role}:{unit}" if unit else role
 
     def create(self, **fields: Any) -> Any:
-        request = tasks_pb2.CreateTaskRequest(**{"title": "落实批示", "task_type": "leader_directive",
-                                                 "lead_unit": "fgj", "assign_now": True, **fields})
+        request = tasks_pb2.CreateTaskRequest(
+            **{
+                "title": "落实批示",
+                "task_type": "leader_directive",
+                "lead_unit": "fgj",
+                "assign_now": True,
+                **fields,
+            }
+        )
         return self.stub.CreateTask(request, metadata=self.metadata, timeout=10)
 
     def act(self, method: str, task_id: str, **fields: Any) -> Any:
-        return getattr(self.stub, method)(tasks_pb2.TaskActionRequest(id=task_id, **fields), metadata=self.metadata,
-                                          timeout=10)
+        return getattr(self.stub, method)(
+            tasks_pb2.TaskActionRequest(id=task_id, **fields), metadata=self.metadata, timeout=10
+        )
 
     def get(self, task_id: str) -> Any:
         return self.stub.GetTask(tasks_pb2.GetTaskRequest(id=task_id), metadata=self.metadata, timeout=10)
@@ -167,10 +183,18 @@ def test_cancel_needs_a_reason_and_ends_the_loop(units: Stack) -> None:
         assert field_violations(error) == ["note"]
     cancelled = sup.act("CancelTask", "D3", note="上级已调整部署")
     assert (cancelled.state, cancelled.state_label, cancelled.color, cancelled.holder) == (
-        "cancelled", "已撤销", "", "")
+        "cancelled",
+        "已撤销",
+        "",
+        "",
+    )
     assert history(cancelled)[-1] == ("cancel", "supervisor", "上级已调整部署", False)
-    for method, caller in (("AcceptTask", FGJ), ("ReportTask", FGJ), ("CancelTask", SUPERVISOR),
-                           ("CloseTask", SUPERVISOR)):
+    for method, caller in (
+        ("AcceptTask", FGJ),
+        ("ReportTask", FGJ),
+        ("CancelTask", SUPERVISOR),
+        ("CloseTask", SUPERVISOR),
+    ):
         refused(grpc.StatusCode.FAILED_PRECONDITION, who(units, caller).act, method, "D3", note="再来")
     assert len(sup.get("D3").history) == len(cancelled.history)
 
@@ -187,23 +211,27 @@ def test_reject_needs_a_reason(units: Stack) -> None:
     assert task.state == "reported" and [e.kind for e in task.history][-1] == "report"
 
 
-@pytest.mark.parametrize(("done", "method", "actor"), [
-    ((), "VerifyTask", SUPERVISOR),            # nothing reported yet
-    ((), "RejectTask", SUPERVISOR),
-    ((), "CloseTask", SUPERVISOR),             # the strict loop closes only verified tasks
-    ((), "ReportProgress", FGJ),               # progress and report come after the accept
-    ((), "ReportTask", FGJ),
-    ((), "AssignTask", SUPERVISOR),            # already assigned
-    (("AcceptTask",), "AcceptTask", FGJ),
-    (("AcceptTask", "ReportTask"), "ReportTask", FGJ),
-    (("AcceptTask", "ReportTask"), "CloseTask", SUPERVISOR),
-    (("AcceptTask", "ReportTask", "VerifyTask"), "VerifyTask", SUPERVISOR),
-    (("AcceptTask", "ReportTask", "VerifyTask", "CloseTask"), "RejectTask", SUPERVISOR),
-    (("AcceptTask", "ReportTask", "VerifyTask", "CloseTask"), "ReportProgress", FGJ),
-    (("AcceptTask", "ReportTask", "VerifyTask", "CloseTask"), "CancelTask", SUPERVISOR),
-])
-def test_wrong_state_is_a_failed_precondition(units: Stack, done: tuple[str, ...], method: str,
-                                             actor: tuple[str, str | None]) -> None:
+@pytest.mark.parametrize(
+    ("done", "method", "actor"),
+    [
+        ((), "VerifyTask", SUPERVISOR),  # nothing reported yet
+        ((), "RejectTask", SUPERVISOR),
+        ((), "CloseTask", SUPERVISOR),  # the strict loop closes only verified tasks
+        ((), "ReportProgress", FGJ),  # progress and report come after the accept
+        ((), "ReportTask", FGJ),
+        ((), "AssignTask", SUPERVISOR),  # already assigned
+        (("AcceptTask",), "AcceptTask", FGJ),
+        (("AcceptTask", "ReportTask"), "ReportTask", FGJ),
+        (("AcceptTask", "ReportTask"), "CloseTask", SUPERVISOR),
+        (("AcceptTask", "ReportTask", "VerifyTask"), "VerifyTask", SUPERVISOR),
+        (("AcceptTask", "ReportTask", "VerifyTask", "CloseTask"), "RejectTask", SUPERVISOR),
+        (("AcceptTask", "ReportTask", "VerifyTask", "CloseTask"), "ReportProgress", FGJ),
+        (("AcceptTask", "ReportTask", "VerifyTask", "CloseTask"), "CancelTask", SUPERVISOR),
+    ],
+)
+def test_wrong_state_is_a_failed_precondition(
+    units: Stack, done: tuple[str, ...], method: str, actor: tuple[str, str | None]
+) -> None:
     sup, fgj = who(units, SUPERVISOR), who(units, FGJ)
     sup.create(id="D5")
     for step in done:
@@ -257,8 +285,11 @@ def counted_task_ids(stack: Stack) -> list[str]:
     tasks = tasks_pb2_grpc.TasksServiceStub(stack.channel(stack.tasks_addr))
     internal = ((INTERNAL_METADATA, stack.keys.internal_token(SYSTEM)),)
     far = 2**40
-    chunks = tasks.GetTimelinessFacts(tasks_pb2.GetTimelinessFactsRequest(due_from=0, due_before=far, as_of=far),
-                                      metadata=internal, timeout=10)
+    chunks = tasks.GetTimelinessFacts(
+        tasks_pb2.GetTimelinessFactsRequest(due_from=0, due_before=far, as_of=far),
+        metadata=internal,
+        timeout=10,
+    )
     return [task_id for chunk in chunks for task_id in chunk.task_id]
 
 
@@ -279,14 +310,26 @@ def test_viewer_changes_nothing(units: Stack, method: str) -> None:
     assert {e["method"].rsplit("/", 1)[1] for e in denied} == {method, "CreateTask"}
 
 
-@pytest.mark.parametrize(("actor", "method"), [
-    (SFJ, "AcceptTask"), (SFJ, "ReportProgress"), (SFJ, "ReportTask"),    # a stranger
-    (CZJ, "AcceptTask"), (CZJ, "ReportTask"),                             # a co-unit: only progress
-    (FGJ, "VerifyTask"), (FGJ, "RejectTask"), (FGJ, "CloseTask"), (FGJ, "CancelTask"),  # the lead: no supervision
-    (FGJ, "AssignTask"),
-    (SUPERVISOR, "AcceptTask"), (SUPERVISOR, "ReportTask"),               # the supervisor: no unit work
-])
-def test_acting_out_of_role_is_denied_and_audited(units: Stack, actor: tuple[str, str | None], method: str) -> None:
+@pytest.mark.parametrize(
+    ("actor", "method"),
+    [
+        (SFJ, "AcceptTask"),
+        (SFJ, "ReportProgress"),
+        (SFJ, "ReportTask"),  # a stranger
+        (CZJ, "AcceptTask"),
+        (CZJ, "ReportTask"),  # a co-unit: only progress
+        (FGJ, "VerifyTask"),
+        (FGJ, "RejectTask"),
+        (FGJ, "CloseTask"),
+        (FGJ, "CancelTask"),  # the lead: no supervision
+        (FGJ, "AssignTask"),
+        (SUPERVISOR, "AcceptTask"),
+        (SUPERVISOR, "ReportTask"),  # the supervisor: no unit work
+    ],
+)
+def test_acting_out_of_role_is_denied_and_audited(
+    units: Stack, actor: tuple[str, str | None], method: str
+) -> None:
     sup = who(units, SUPERVISOR)
     sup.create(id="P1", co_units=["czj"])
     caller = who(units, actor)
@@ -295,7 +338,8 @@ def test_acting_out_of_role_is_denied_and_audited(units: Stack, actor: tuple[str
     assert history(sup.get("P1")) == history(before)
     denied = [e for e in audit(units) if e["outcome"] == "denied"]
     assert [(e["subject"], e["role"], e["unit"], e["method"]) for e in denied] == [
-        (caller.subject, actor[0], actor[1] or "", f"/kaohe.tasks.v1.TasksService/{method}")]
+        (caller.subject, actor[0], actor[1] or "", f"/kaohe.tasks.v1.TasksService/{method}")
+    ]
 
 
 def test_department_cannot_create(units: Stack) -> None:
@@ -371,8 +415,12 @@ def test_concurrent_updates_with_one_etag_one_wins(units: Stack, method: str) ->
         fgj.act("AcceptTask", "C1")
     before = sup.get("C1")
     callers = [who(units, FGJ) for _ in range(8)]
-    results = race([lambda c=c, i=i: c.act(method, "C1", etag=before.etag, note=f"第{i}次")
-                    for i, c in enumerate(callers)])
+    results = race(
+        [
+            lambda c=c, i=i: c.act(method, "C1", etag=before.etag, note=f"第{i}次")
+            for i, c in enumerate(callers)
+        ]
+    )
     won = [r for r in results if isinstance(r, tasks_pb2.Task)]
     lost = [r for r in results if isinstance(r, grpc.RpcError)]
     assert len(won) == 1, results
@@ -388,7 +436,9 @@ def test_concurrent_repeats_of_one_request_record_one_event(units: Stack) -> Non
     sup.create(id="C3")
     fgj.act("AcceptTask", "C3")
     callers = [who(units, FGJ) for _ in range(4)]
-    results = race([lambda c=c: c.act("ReportProgress", "C3", note="过半", request_id="retry-1") for c in callers])
+    results = race(
+        [lambda c=c: c.act("ReportProgress", "C3", note="过半", request_id="retry-1") for c in callers]
+    )
     assert all(isinstance(r, tasks_pb2.Task) for r in results), results
     assert len({r.etag for r in results}) == 1
     assert [e.kind for e in sup.get("C3").history].count("progress") == 1
@@ -419,9 +469,9 @@ def test_stale_etag_is_aborted_and_fresh_one_works(units: Stack) -> None:
 
 def test_department_lists_reads_and_changes_only_its_own(units: Stack) -> None:
     sup = who(units, SUPERVISOR)
-    sup.create(id="U1")                                  # fgj leads
+    sup.create(id="U1")  # fgj leads
     sup.create(id="U2", lead_unit="czj", co_units=["fgj"])  # fgj co-operates
-    sup.create(id="U3", lead_unit="sfj")                 # none of fgj's business
+    sup.create(id="U3", lead_unit="sfj")  # none of fgj's business
     fgj = who(units, FGJ)
     assert [t.id for t in fgj.list().tasks] == ["U1", "U2"]
     assert [t.id for t in fgj.list(unit="fgj").tasks] == ["U1", "U2"]
@@ -435,10 +485,15 @@ def test_department_lists_reads_and_changes_only_its_own(units: Stack) -> None:
     refused(grpc.StatusCode.PERMISSION_DENIED, fgj.act, "ReportProgress", "U3", note="x")
     assert [e.kind for e in sup.get("U3").history] == ["create", "assign"]
 
-    denied = [(e["subject"], e["role"], e["method"].rsplit("/", 1)[1])
-              for e in audit(units) if e["outcome"] == "denied"]
-    assert denied == [("department:fgj", "department", m)
-                      for m in ("ListTasks", "ListTasks", "GetTask", "AcceptTask", "ReportProgress")]
+    denied = [
+        (e["subject"], e["role"], e["method"].rsplit("/", 1)[1])
+        for e in audit(units)
+        if e["outcome"] == "denied"
+    ]
+    assert denied == [
+        ("department:fgj", "department", m)
+        for m in ("ListTasks", "ListTasks", "GetTask", "AcceptTask", "ReportProgress")
+    ]
     assert all(e["at"] for e in audit(units))
 
 
@@ -448,49 +503,145 @@ AS_OF = "2025-06-01T12:00:00+08:00"
 LISTING: list[dict[str, Any]] = [
     *UNITS,
     # blue: 2 of 31 days gone
-    {"type": "task", "id": "L1", "title": "蓝", "task_type": "leader_directive", "lead_unit": "fgj",
-     "assigned_at": "2025-05-30T12:00:00+08:00", "due_at": "2025-06-30T12:00:00+08:00"},
+    {
+        "type": "task",
+        "id": "L1",
+        "title": "蓝",
+        "task_type": "leader_directive",
+        "lead_unit": "fgj",
+        "assigned_at": "2025-05-30T12:00:00+08:00",
+        "due_at": "2025-06-30T12:00:00+08:00",
+    },
     # yellow exactly at the threshold: 8 of 10 days gone (0.8)
-    {"type": "task", "id": "L2", "title": "黄", "task_type": "leader_directive", "lead_unit": "fgj",
-     "co_units": ["czj"], "assigned_at": "2025-05-24T12:00:00+08:00", "due_at": "2025-06-03T12:00:00+08:00"},
+    {
+        "type": "task",
+        "id": "L2",
+        "title": "黄",
+        "task_type": "leader_directive",
+        "lead_unit": "fgj",
+        "co_units": ["czj"],
+        "assigned_at": "2025-05-24T12:00:00+08:00",
+        "due_at": "2025-06-03T12:00:00+08:00",
+    },
     # blue just under the threshold: 8 days less a second of 10
-    {"type": "task", "id": "L3", "title": "蓝", "task_type": "leader_directive", "lead_unit": "czj",
-     "assigned_at": "2025-05-24T12:00:01+08:00", "due_at": "2025-06-03T12:00:01+08:00"},
+    {
+        "type": "task",
+        "id": "L3",
+        "title": "蓝",
+        "task_type": "leader_directive",
+        "lead_unit": "czj",
+        "assigned_at": "2025-05-24T12:00:01+08:00",
+        "due_at": "2025-06-03T12:00:01+08:00",
+    },
     # red: past due, open
-    {"type": "task", "id": "L4", "title": "红", "task_type": "leader_directive", "lead_unit": "sfj",
-     "co_units": ["fgj"], "assigned_at": "2025-05-01T09:00:00+08:00", "due_at": "2025-05-20T23:59:59+08:00"},
+    {
+        "type": "task",
+        "id": "L4",
+        "title": "红",
+        "task_type": "leader_directive",
+        "lead_unit": "sfj",
+        "co_units": ["fgj"],
+        "assigned_at": "2025-05-01T09:00:00+08:00",
+        "due_at": "2025-05-20T23:59:59+08:00",
+    },
     # due exactly now: not yet red (t > due_at), and all the time is gone: yellow
-    {"type": "task", "id": "L5", "title": "黄", "task_type": "leader_directive", "lead_unit": "sfj",
-     "assigned_at": "2025-05-25T12:00:00+08:00", "due_at": AS_OF},
+    {
+        "type": "task",
+        "id": "L5",
+        "title": "黄",
+        "task_type": "leader_directive",
+        "lead_unit": "sfj",
+        "assigned_at": "2025-05-25T12:00:00+08:00",
+        "due_at": AS_OF,
+    },
     # reported on time, then rejected: open again, past due → red
-    {"type": "task", "id": "L6", "title": "退回", "task_type": "leader_directive", "lead_unit": "czj",
-     "assigned_at": "2025-05-01T09:00:00+08:00", "due_at": "2025-05-10T23:59:59+08:00"},
+    {
+        "type": "task",
+        "id": "L6",
+        "title": "退回",
+        "task_type": "leader_directive",
+        "lead_unit": "czj",
+        "assigned_at": "2025-05-01T09:00:00+08:00",
+        "due_at": "2025-05-10T23:59:59+08:00",
+    },
     {"type": "task_event", "task": "L6", "kind": "report", "at": "2025-05-09T09:00:00+08:00"},
-    {"type": "task_event", "task": "L6", "kind": "reject", "at": "2025-05-09T15:00:00+08:00", "note": "不合格"},
+    {
+        "type": "task_event",
+        "task": "L6",
+        "kind": "reject",
+        "at": "2025-05-09T15:00:00+08:00",
+        "note": "不合格",
+    },
     # reported late: no colour, outcome late
-    {"type": "task", "id": "L7", "title": "已反馈", "task_type": "leader_directive", "lead_unit": "fgj",
-     "assigned_at": "2025-05-01T09:00:00+08:00", "due_at": "2025-05-10T23:59:59+08:00"},
+    {
+        "type": "task",
+        "id": "L7",
+        "title": "已反馈",
+        "task_type": "leader_directive",
+        "lead_unit": "fgj",
+        "assigned_at": "2025-05-01T09:00:00+08:00",
+        "due_at": "2025-05-10T23:59:59+08:00",
+    },
     {"type": "task_event", "task": "L7", "kind": "report", "at": "2025-05-12T09:00:00+08:00"},
     # closed on time
-    {"type": "task", "id": "L8", "title": "已销号", "task_type": "leader_directive", "lead_unit": "sfj",
-     "assigned_at": "2025-05-01T09:00:00+08:00", "due_at": "2025-05-10T23:59:59+08:00"},
+    {
+        "type": "task",
+        "id": "L8",
+        "title": "已销号",
+        "task_type": "leader_directive",
+        "lead_unit": "sfj",
+        "assigned_at": "2025-05-01T09:00:00+08:00",
+        "due_at": "2025-05-10T23:59:59+08:00",
+    },
     {"type": "task_event", "task": "L8", "kind": "report", "at": "2025-05-08T09:00:00+08:00"},
     {"type": "task_event", "task": "L8", "kind": "verify", "at": "2025-05-09T09:00:00+08:00"},
     {"type": "task_event", "task": "L8", "kind": "close", "at": "2025-05-09T10:00:00+08:00"},
     # cancelled while overdue: no colour, not overdue
-    {"type": "task", "id": "L9", "title": "已撤销", "task_type": "leader_directive", "lead_unit": "fgj",
-     "assigned_at": "2025-05-01T09:00:00+08:00", "due_at": "2025-05-10T23:59:59+08:00"},
+    {
+        "type": "task",
+        "id": "L9",
+        "title": "已撤销",
+        "task_type": "leader_directive",
+        "lead_unit": "fgj",
+        "assigned_at": "2025-05-01T09:00:00+08:00",
+        "due_at": "2025-05-10T23:59:59+08:00",
+    },
     {"type": "task_event", "task": "L9", "kind": "cancel", "at": "2025-05-20T09:00:00+08:00", "note": "撤销"},
     # due next year, blue now
-    {"type": "task", "id": "L10", "title": "跨年", "task_type": "major_item", "lead_unit": "czj",
-     "assigned_at": "2025-05-01T09:00:00+08:00", "due_at": "2026-01-06T23:59:59+08:00"},
+    {
+        "type": "task",
+        "id": "L10",
+        "title": "跨年",
+        "task_type": "major_item",
+        "lead_unit": "czj",
+        "assigned_at": "2025-05-01T09:00:00+08:00",
+        "due_at": "2026-01-06T23:59:59+08:00",
+    },
     # accepted and past due: red
-    {"type": "task", "id": "L11", "title": "承办中", "task_type": "meeting_decision", "lead_unit": "fgj",
-     "assigned_at": "2025-04-01T09:00:00+08:00", "due_at": "2025-04-30T23:59:59+08:00"},
+    {
+        "type": "task",
+        "id": "L11",
+        "title": "承办中",
+        "task_type": "meeting_decision",
+        "lead_unit": "fgj",
+        "assigned_at": "2025-04-01T09:00:00+08:00",
+        "due_at": "2025-04-30T23:59:59+08:00",
+    },
     {"type": "task_event", "task": "L11", "kind": "accept", "at": "2025-04-02T09:00:00+08:00"},
 ]
-COLOURS = {"L1": "blue", "L2": "yellow", "L3": "blue", "L4": "red", "L5": "yellow", "L6": "red", "L7": "",
-           "L8": "", "L9": "", "L10": "blue", "L11": "red"}
+COLOURS = {
+    "L1": "blue",
+    "L2": "yellow",
+    "L3": "blue",
+    "L4": "red",
+    "L5": "yellow",
+    "L6": "red",
+    "L7": "",
+    "L8": "",
+    "L9": "",
+    "L10": "blue",
+    "L11": "red",
+}
 ALL_IDS = sorted(COLOURS)
 
 
@@ -538,7 +689,7 @@ def test_filters(listing: Caller) -> None:
     assert ids(listing.list(as_of=AS_OF, year=2025)) == sorted(set(ALL_IDS) - {"L10"})
     nothing = listing.list(as_of=AS_OF, year=2024)
     assert (ids(nothing), nothing.as_of) == ([], AS_OF)  # the instant is answered even when nothing matches
-    assert ids(listing.list(as_of=AS_OF, unit="czj")) == ["L10", "L2", "L3", "L6"]       # lead or co
+    assert ids(listing.list(as_of=AS_OF, unit="czj")) == ["L10", "L2", "L3", "L6"]  # lead or co
     assert ids(listing.list(as_of=AS_OF, unit="sfj")) == ["L4", "L5", "L8"]
     assert ids(listing.list(as_of=AS_OF, unit="fgj", color="red")) == ["L11", "L4"]
     assert ids(listing.list(as_of=AS_OF, state="closed")) == ["L8"]
@@ -574,14 +725,17 @@ def test_pages_walk_every_task_once(listing: Caller, filters: dict[str, Any]) ->
     assert seen == expected and len(set(seen)) == len(seen)
 
 
-@pytest.mark.parametrize(("fields", "name"), [
-    ({"color": "green"}, "color"),
-    ({"state": "done"}, "state"),
-    ({"year": 1800}, "year"),
-    ({"as_of": "2025-06-01T12:00:00"}, "as_of"),
-    ({"page_size": -1}, "page_size"),
-    ({"page_token": "not a token"}, "page_token"),
-])
+@pytest.mark.parametrize(
+    ("fields", "name"),
+    [
+        ({"color": "green"}, "color"),
+        ({"state": "done"}, "state"),
+        ({"year": 1800}, "year"),
+        ({"as_of": "2025-06-01T12:00:00"}, "as_of"),
+        ({"page_size": -1}, "page_size"),
+        ({"page_token": "not a token"}, "page_token"),
+    ],
+)
 def test_bad_filters_are_invalid_arguments(listing: Caller, fields: dict[str, Any], name: str) -> None:
     error = refused(grpc.StatusCode.INVALID_ARGUMENT, listing.list, **fields)
     assert field_violations(error) == [name]

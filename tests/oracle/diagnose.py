@@ -33,8 +33,10 @@ def main() -> None:
     options += [(v, {"variants": base | {v}}) for v in VARIANTS if v not in base]
     options += [(f"last_by={how}", {"last_by": how, "variants": base}) for how in ("start", "string")]
     for name, kwargs in options:
-        left = sum(len(compare(doc, score(scheme, records, case.year, as_of, **kwargs), ""))
-                   for as_of, doc in zip(case.as_ofs, shown, strict=True))
+        left = sum(
+            len(compare(doc, score(scheme, records, case.year, as_of, **kwargs), ""))
+            for as_of, doc in zip(case.as_ofs, shown, strict=True)
+        )
         print(f"  {name or '(as written)':24} {left}")
 
 

@@ -58,6 +58,7 @@ class Case:
 
 # ------------------------------------------------------------------ TOML writing
 
+
 def _toml_value(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -110,6 +111,7 @@ def _rand_date(rng: random.Random, year: int, lo: int = 1, hi: int = 365) -> dat
 
 # ------------------------------------------------------------------ the generator
 
+
 class _Gen:
     def __init__(self, seed: int, year: int | None) -> None:
         self.seed = seed
@@ -139,18 +141,32 @@ class _Gen:
             d = sorted(extra_holidays)[0]
             extra_workdays.add(d)
             self.notes.append(f"{d} in both extra lists")
-        self.calendar = {"extra_holidays": sorted(d.isoformat() for d in extra_holidays),
-                         "extra_workdays": sorted(d.isoformat() for d in extra_workdays)}
+        self.calendar = {
+            "extra_holidays": sorted(d.isoformat() for d in extra_holidays),
+            "extra_workdays": sorted(d.isoformat() for d in extra_workdays),
+        }
 
         self.task_types = {
             "call": {"name": "电话报告", "limit": {"amount": rng.choice([15, 30, 45]), "unit": "minutes"}},
-            "relay": {"name": "批示送达", "limit": {"amount": rng.choice([1, 2, 4, 24, 30]), "unit": "hours"}},
-            "directive": {"name": "领导批示", "limit": {"amount": rng.choice([3, 5, 7]), "unit": "working_days"}},
+            "relay": {
+                "name": "批示送达",
+                "limit": {"amount": rng.choice([1, 2, 4, 24, 30]), "unit": "hours"},
+            },
+            "directive": {
+                "name": "领导批示",
+                "limit": {"amount": rng.choice([3, 5, 7]), "unit": "working_days"},
+            },
             "letter": {"name": "督办函", "limit": {"amount": rng.choice([1, 2, 3]), "unit": "working_days"}},
-            "notice": {"name": "通知事项", "limit": {"amount": rng.choice([1, 7, 10, 30]), "unit": "calendar_days"}},
+            "notice": {
+                "name": "通知事项",
+                "limit": {"amount": rng.choice([1, 7, 10, 30]), "unit": "calendar_days"},
+            },
             "doc": {"name": "配套文件", "limit": {"amount": rng.choice([1, 1, 3]), "unit": "months"}},
-            "major": {"name": "重大事项", "limit": {"amount": rng.choice([6, 12]), "unit": "months"},
-                      "progress_every": {"amount": 3, "unit": "months"}},
+            "major": {
+                "name": "重大事项",
+                "limit": {"amount": rng.choice([6, 12]), "unit": "months"},
+                "progress_every": {"amount": 3, "unit": "months"},
+            },
         }
         self.timeliness = {
             "points": rng.choice([30, 40, 50, 35.5]),
@@ -158,8 +174,12 @@ class _Gen:
             "yellow_threshold": 0.8,
             "co_unit_weight": rng.choice([0.5, 0.5, 0.3, 0.0, 1.0]),
         }
-        self.priority_weights = {"normal": 1.0, "important": rng.choice([1.5, 2.0]), "urgent": 3.0,
-                                 "minor": 0.0}
+        self.priority_weights = {
+            "normal": 1.0,
+            "important": rng.choice([1.5, 2.0]),
+            "urgent": 3.0,
+            "minor": 0.0,
+        }
 
         # units
         self.units: list[tuple[str, str, str]] = []
@@ -175,8 +195,10 @@ class _Gen:
         # metrics: every rule × direction once, then a few more
         combos = [(r, d) for r in ("threshold", "proportional", "linear") for d in ("min", "max")]
         rng.shuffle(combos)
-        combos += [(rng.choice(["threshold", "proportional", "linear"]), rng.choice(["min", "max"]))
-                   for _ in range(rng.randint(0, 2))]
+        combos += [
+            (rng.choice(["threshold", "proportional", "linear"]), rng.choice(["min", "max"]))
+            for _ in range(rng.randint(0, 2))
+        ]
         aggregates = ["sum", "mean", "max", "min", "last"]
         rng.shuffle(aggregates)
         self.metrics: list[dict[str, Any]] = []
@@ -184,16 +206,23 @@ class _Gen:
             kind = "ratio" if rng.random() < 0.4 else "value"
             m: dict[str, Any] = {"id": f"m{i}", "name": f"指标{i}", "kind": kind}
             if kind == "value":
-                m["aggregate"] = aggregates.pop() if aggregates else rng.choice(["sum", "mean", "max", "min", "last"])
+                m["aggregate"] = (
+                    aggregates.pop() if aggregates else rng.choice(["sum", "mean", "max", "min", "last"])
+                )
             m["direction"] = direction
             m["rule"] = rule
             if kind == "ratio":
-                target = rng.choice([1.0, 0.75, 0.5, 0.9]) if direction == "min" else rng.choice([0.05, 0.1, 0.2])
-                floor = (round(target - rng.choice([0.25, 0.5]), 2) if direction == "min"
-                         else rng.choice([0.5, 0.6]))
+                target = (
+                    rng.choice([1.0, 0.75, 0.5, 0.9]) if direction == "min" else rng.choice([0.05, 0.1, 0.2])
+                )
+                floor = (
+                    round(target - rng.choice([0.25, 0.5]), 2)
+                    if direction == "min"
+                    else rng.choice([0.5, 0.6])
+                )
             else:
                 target = rng.choice([60, 12, 100, 7.5]) if direction == "min" else rng.choice([5, 2, 0.3, 10])
-                floor = (target / 2 if direction == "min" else target * 3)
+                floor = target / 2 if direction == "min" else target * 3
             m["target"] = target
             if rule == "linear":
                 m["floor"] = floor
@@ -203,24 +232,45 @@ class _Gen:
                 del m["applies_to"]
             self.metrics.append(m)
         if rng.random() < 0.6:  # float slack: 0.1 + 0.2 against 0.3 (lower is better, threshold)
-            self.metrics.append({"id": "slack", "name": "浮点容差", "kind": "value", "aggregate": "sum",
-                                 "direction": "max", "rule": "threshold", "target": 0.3, "points": 5,
-                                 "applies_to": ["department", "township"]})
+            self.metrics.append(
+                {
+                    "id": "slack",
+                    "name": "浮点容差",
+                    "kind": "value",
+                    "aggregate": "sum",
+                    "direction": "max",
+                    "rule": "threshold",
+                    "target": 0.3,
+                    "points": 5,
+                    "applies_to": ["department", "township"],
+                }
+            )
 
         self.errors = {"cap": rng.choice([3, 10, 2.5]), "mitigation_factor": rng.choice([0.5, 0.3, 0.25])}
         self.severities = {"general": 0.5, "serious": 1.0, "grave": rng.choice([2.0, 3.0])}
         self.incentives = {"cap": rng.choice([3, 5, 2.5])}
         self.levels = {"national": 3, "provincial": 2, "municipal": 1, "county": 0.5}
         self.accountability = {"cap": rng.choice([4, 15, 6])}
-        self.kinds = {"interview": {"deduction": 1.0}, "circulated_criticism": {"deduction": 2.0},
-                      "admonishment": {"deduction": 3.0}, "disciplinary": {"deduction": 5.0, "veto": True},
-                      "dismissal": {"deduction": 0.0, "veto": True}}
-        self.grades = {"excellent_min": rng.choice([85, 90, 95, 100]),
-                       "excellent_quota": rng.choice([0.2, 0.3, 0.25, 0.5, 0.15, 0.4]),
-                       "good_min": rng.choice([80, 75]), "pass_min": 60}
+        self.kinds = {
+            "interview": {"deduction": 1.0},
+            "circulated_criticism": {"deduction": 2.0},
+            "admonishment": {"deduction": 3.0},
+            "disciplinary": {"deduction": 5.0, "veto": True},
+            "dismissal": {"deduction": 0.0, "veto": True},
+        }
+        self.grades = {
+            "excellent_min": rng.choice([85, 90, 95, 100]),
+            "excellent_quota": rng.choice([0.2, 0.3, 0.25, 0.5, 0.15, 0.4]),
+            "good_min": rng.choice([80, 75]),
+            "pass_min": 60,
+        }
 
-        head: dict[str, Any] = {"id": f"gen-{self.seed}", "name": f"生成方案{self.seed}", "year": y,
-                                "timezone": self.tz_name}
+        head: dict[str, Any] = {
+            "id": f"gen-{self.seed}",
+            "name": f"生成方案{self.seed}",
+            "year": y,
+            "timezone": self.tz_name,
+        }
         if self.tz_name == "Asia/Shanghai" and rng.random() < 0.5:
             del head["timezone"]  # the default
         parts = [_table("scheme", head), _table("calendar", self.calendar)]
@@ -248,9 +298,14 @@ class _Gen:
         deps = [u for u in self.unit_ids if u.startswith("d")]
         towns = [u for u in self.unit_ids if u.startswith("t")]
         if self.with_institution:
-            options = [["department", "township"], ["department"], ["township"],
-                       rng.sample(deps, 2) + rng.sample(towns, 1), ["department", towns[0]],
-                       ["township", "s1"]]
+            options = [
+                ["department", "township"],
+                ["department"],
+                ["township"],
+                rng.sample(deps, 2) + rng.sample(towns, 1),
+                ["department", towns[0]],
+                ["township", "s1"],
+            ]
             return rng.choice(options)
         if roll < 0.25:
             return None
@@ -265,12 +320,14 @@ class _Gen:
     # ---------------- ledger
     def ledger(self) -> None:
         rng, y = self.rng, self.year
-        self.as_of_custom = rng.choice([
-            _local(date(y, 9, 30), 18, 0, self.tz),
-            _local(date(y, 7, 1), 0, 0, self.tz),
-            datetime(y, 11, 30, 20, 30, tzinfo=UTC),
-            _local(date(y, 6, 30), 23, 59, self.tz, 59),
-        ])
+        self.as_of_custom = rng.choice(
+            [
+                _local(date(y, 9, 30), 18, 0, self.tz),
+                _local(date(y, 7, 1), 0, 0, self.tz),
+                datetime(y, 11, 30, 20, 30, tzinfo=UTC),
+                _local(date(y, 6, 30), 23, 59, self.tz, 59),
+            ]
+        )
         self.default_as_of = _local(date(y, 12, 31), 23, 59, self.tz, 59)
         for uid, name, cat in self.units:
             self.lines.append({"type": "unit", "id": uid, "name": name, "category": cat})
@@ -281,8 +338,10 @@ class _Gen:
         for uid in self.unit_ids:
             if uid.startswith("s") and rng.random() < 0.7:
                 empties.add(uid)
-            self.profile[uid] = {"quality": rng.choice([1.0, 1.0, 0.9, 0.7, 0.5, 0.3, 0.0]),
-                                 "seed": rng.randrange(1 << 30)}
+            self.profile[uid] = {
+                "quality": rng.choice([1.0, 1.0, 0.9, 0.7, 0.5, 0.3, 0.0]),
+                "seed": rng.randrange(1 << 30),
+            }
         # twins: two units of one category that share a profile and receive no co-unit work
         twins: list[tuple[str, str]] = []
         for prefix in ("d", "t"):
@@ -317,8 +376,11 @@ class _Gen:
             # near twins: nudge one of b's values a little, so totals differ by less than a cent
             # (or round apart); ranks and grades use the rounded total (§8)
             if rng.random() < 0.6:
-                mine = [r for r in self.reading_lines if r["unit"] == b and "value" in r and r["metric"] != "slack"
-                        and float(r["value"]) >= 1]
+                mine = [
+                    r
+                    for r in self.reading_lines
+                    if r["unit"] == b and "value" in r and r["metric"] != "slack" and float(r["value"]) >= 1
+                ]
                 if mine:
                     pick = rng.choice(mine)
                     pick["value"] = round(float(pick["value"]) - rng.choice([0.01, 0.001, 0.05]), 3)
@@ -326,8 +388,7 @@ class _Gen:
         rng.shuffle(self.reading_lines)  # recorded order decides `last` ties
         self.lines += self.task_lines + self.error_lines + self.appeal_lines + self.tolerance_lines
         # a second and third file: the rest, with the readings cut in two (recorded order runs on)
-        self.splits = [len(self.units) + len(self.task_lines),
-                       len(self.lines) + len(self.reading_lines) // 2]
+        self.splits = [len(self.units) + len(self.task_lines), len(self.lines) + len(self.reading_lines) // 2]
         self.lines += self.reading_lines + self.incentive_lines + self.account_lines
 
     def _id(self, prefix: str) -> str:
@@ -348,16 +409,34 @@ class _Gen:
             if d.year < y and ttype in ("doc", "major"):
                 d = date(y - 2, 3, 2)
         elif ttype == "doc" and roll < 0.5:  # month ends: Jan 31 + 1 month → Feb 28 …
-            d = sub.choice([date(y, 1, 31), date(y, 3, 31), date(y, 5, 31), date(y, 8, 31), date(y, 10, 31),
-                            date(y - 1, 12, 31), date(y, 1, 29), date(y, 1, 30), date(y, 11, 30)])
+            d = sub.choice(
+                [
+                    date(y, 1, 31),
+                    date(y, 3, 31),
+                    date(y, 5, 31),
+                    date(y, 8, 31),
+                    date(y, 10, 31),
+                    date(y - 1, 12, 31),
+                    date(y, 1, 29),
+                    date(y, 1, 30),
+                    date(y, 11, 30),
+                ]
+            )
         elif roll < 0.08:
             d = date(y - 1, 12, sub.randint(15, 31))  # due in Y from last year, or not
         elif roll < 0.16:
             d = date(y, 12, sub.randint(18, 31))  # due next year, or on Dec 31
         elif roll < 0.35:
             # around holidays and local calendar entries
-            anchors = [date(y, 1, 27), date(y, 4, 30), date(y, 9, 26), date(y, 9, 29), date(y, 5, 30),
-                       date(y, 2, 12), date(y, 6, 17)]
+            anchors = [
+                date(y, 1, 27),
+                date(y, 4, 30),
+                date(y, 9, 26),
+                date(y, 9, 29),
+                date(y, 5, 30),
+                date(y, 2, 12),
+                date(y, 6, 17),
+            ]
             anchors += [date.fromisoformat(x) - timedelta(days=2) for x in self.calendar["extra_holidays"]]
             anchors += [date.fromisoformat(x) - timedelta(days=1) for x in self.calendar["extra_workdays"]]
             d = sub.choice(anchors)
@@ -371,8 +450,13 @@ class _Gen:
         ttype = sub.choice(list(self.task_types))
         assigned = self._assigned(ttype, sub, outside)
         priority = sub.choices(["normal", "important", "urgent", "minor"], [6, 2, 1, 1])[0]
-        task: dict[str, Any] = {"type": "task", "id": tid, "title": f"事项{tid}", "task_type": ttype,
-                                "lead_unit": lead}
+        task: dict[str, Any] = {
+            "type": "task",
+            "id": tid,
+            "title": f"事项{tid}",
+            "task_type": ttype,
+            "lead_unit": lead,
+        }
         co = self._co_units(lead, sub)
         if co:
             task["co_units"] = co
@@ -380,13 +464,15 @@ class _Gen:
             task["priority"] = priority
         task["assigned_at"] = _stamp(assigned, sub, self.tz)
         if sub.random() < 0.1 and not outside:
-            due = sub.choice([
-                _local(assigned.date() + timedelta(days=sub.randint(1, 20)), 17, 30, self.tz),
-                self.default_as_of,
-                self.as_of_custom if self.as_of_custom > assigned else self.default_as_of,
-                # just after the year ends locally, written in UTC on Dec 31: falls due next year
-                _local(date(self.year + 1, 1, 1), 3, 0, self.tz),
-            ])
+            due = sub.choice(
+                [
+                    _local(assigned.date() + timedelta(days=sub.randint(1, 20)), 17, 30, self.tz),
+                    self.default_as_of,
+                    self.as_of_custom if self.as_of_custom > assigned else self.default_as_of,
+                    # just after the year ends locally, written in UTC on Dec 31: falls due next year
+                    _local(date(self.year + 1, 1, 1), 3, 0, self.tz),
+                ]
+            )
             if assigned.year < self.year and sub.random() < 0.5:
                 due = _local(date(self.year, 1, 1), 2, 0, self.tz)  # Dec 31 in UTC, Jan 1 locally: counts
             if due.hour in (2, 3):
@@ -405,7 +491,9 @@ class _Gen:
                 other = sub.choice([u for u in units if u != who])
                 self._tolerance(other, "task", tid, when + timedelta(days=sub.choice([0, 2])), sub)
 
-    def _events(self, tid: str, assigned: datetime, due: datetime, sub: random.Random, quality: float) -> None:
+    def _events(
+        self, tid: str, assigned: datetime, due: datetime, sub: random.Random, quality: float
+    ) -> None:
         events: list[tuple[str, datetime]] = []
         span = due - assigned
         cut = self.as_of_custom
@@ -419,12 +507,57 @@ class _Gen:
             return at if at > due else due + timedelta(seconds=1)
 
         scenario = sub.choices(
-            ["ontime", "exact_due", "just_late", "late", "very_late", "none", "reject_rereport", "reject_only",
-             "reject_tie", "reject_after_cut", "reject_after_year", "report_after_cut", "cancel_before",
-             "cancel_after_cut", "cancel_after_year", "midnight_utc", "double_report", "double_reject",
-             "double_straddle", "reject_after_verify", "frac_late", "report_at_cut", "cancel_at_cut"],
-            [10 * quality + 1, 2, 2, 6 * (1 - quality) + 1, 1 + 2 * (1 - quality), 1 + 3 * (1 - quality), 3, 1,
-             1, 2, 1, 2, 1, 1, 1, 2, 1, 2, 1, 1, 1, 1, 1])[0]
+            [
+                "ontime",
+                "exact_due",
+                "just_late",
+                "late",
+                "very_late",
+                "none",
+                "reject_rereport",
+                "reject_only",
+                "reject_tie",
+                "reject_after_cut",
+                "reject_after_year",
+                "report_after_cut",
+                "cancel_before",
+                "cancel_after_cut",
+                "cancel_after_year",
+                "midnight_utc",
+                "double_report",
+                "double_reject",
+                "double_straddle",
+                "reject_after_verify",
+                "frac_late",
+                "report_at_cut",
+                "cancel_at_cut",
+            ],
+            [
+                10 * quality + 1,
+                2,
+                2,
+                6 * (1 - quality) + 1,
+                1 + 2 * (1 - quality),
+                1 + 3 * (1 - quality),
+                3,
+                1,
+                1,
+                2,
+                1,
+                2,
+                1,
+                1,
+                1,
+                2,
+                1,
+                2,
+                1,
+                1,
+                1,
+                1,
+                1,
+            ],
+        )[0]
         if quality == 0:
             scenario = sub.choice(["none", "very_late", "report_after_cut"])
         utc_written: set[int] = set()
@@ -490,7 +623,11 @@ class _Gen:
             # two reports then one reject: it rejects the later one, the first counts again
             r1 = ontime() if sub.random() < 0.5 else late(0, 5)
             r2 = r1 + timedelta(hours=sub.choice([2, 40, 150]))
-            events += [("report", r1), ("report", r2), ("reject", r2 + timedelta(hours=sub.choice([1, 3000])))]
+            events += [
+                ("report", r1),
+                ("report", r2),
+                ("reject", r2 + timedelta(hours=sub.choice([1, 3000]))),
+            ]
         elif scenario == "double_straddle":
             # one report before the cutoff, one after it, a reject after both
             r1 = ontime() if cut - timedelta(hours=2) <= assigned else min(ontime(), cut - timedelta(hours=1))
@@ -535,7 +672,11 @@ class _Gen:
             sub.shuffle(order)  # recorded out of order: the instants decide (§4)
         for i in order:
             kind, at = events[i]
-            stamp = at.astimezone(UTC).isoformat(timespec="seconds") if i in utc_written else _stamp(at, sub, self.tz)
+            stamp = (
+                at.astimezone(UTC).isoformat(timespec="seconds")
+                if i in utc_written
+                else _stamp(at, sub, self.tz)
+            )
             if i in frac_written:
                 stamp = at.astimezone(self.tz).isoformat(timespec="milliseconds")
             self.task_lines.append({"type": "task_event", "task": tid, "kind": kind, "at": stamp})
@@ -561,48 +702,108 @@ class _Gen:
         dates = [when]
         if sub.random() < 0.3:  # a second decision on the same target: the latest one counts
             decisions.append(sub.choice(["exempt", "mitigate"]))
-            dates.append(when + timedelta(days=sub.choice([3, 10, -5, 0])))  # later, earlier, or the same date
+            dates.append(
+                when + timedelta(days=sub.choice([3, 10, -5, 0]))
+            )  # later, earlier, or the same date
         for decision, d in zip(decisions, dates, strict=True):
-            self.tolerance_lines.append({"type": "tolerance", "id": self._id("R"), "unit": unit,
-                                         "target_type": target_type, "target": target, "decision": decision,
-                                         "date": d.isoformat(), "reason": "容错"})
+            self.tolerance_lines.append(
+                {
+                    "type": "tolerance",
+                    "id": self._id("R"),
+                    "unit": unit,
+                    "target_type": target_type,
+                    "target": target,
+                    "decision": decision,
+                    "date": d.isoformat(),
+                    "reason": "容错",
+                }
+            )
 
     def _records(self, uid: str, sub: random.Random, quality: float) -> None:
         y = self.year
-        for _ in range(sub.choices([0, 1, 2, 3, 5], [3, 3, 2, 1, 1])[0] if quality < 1 else sub.choice([0, 0, 1])):
+        for _ in range(
+            sub.choices([0, 1, 2, 3, 5], [3, 3, 2, 1, 1])[0] if quality < 1 else sub.choice([0, 0, 1])
+        ):
             eid = self._id("E")
             d = sub.choice([_rand_date(sub, y)] * 5 + [date(y - 1, 12, 30), date(y + 1, 1, 3)])
-            self.error_lines.append({"type": "error_report", "id": eid, "unit": uid, "date": d.isoformat(),
-                                     "category": sub.choice(["meeting", "drafting", "implementation",
-                                                             "information", "other"]),
-                                     "severity": sub.choice(["general", "serious", "grave"]), "description": "差错"})
+            self.error_lines.append(
+                {
+                    "type": "error_report",
+                    "id": eid,
+                    "unit": uid,
+                    "date": d.isoformat(),
+                    "category": sub.choice(["meeting", "drafting", "implementation", "information", "other"]),
+                    "severity": sub.choice(["general", "serious", "grave"]),
+                    "description": "差错",
+                }
+            )
             roll = sub.random()
             if roll < 0.25:
                 outcomes = sub.choice([[False], [True], [False, True], [True, False]])
                 for j, upheld in enumerate(outcomes):
-                    self.appeal_lines.append({"type": "appeal", "id": self._id("AP"), "error_report": eid,
-                                              "date": (d + timedelta(days=5 + 10 * j)).isoformat(),
-                                              "upheld": upheld, "reason": "申诉"})
+                    self.appeal_lines.append(
+                        {
+                            "type": "appeal",
+                            "id": self._id("AP"),
+                            "error_report": eid,
+                            "date": (d + timedelta(days=5 + 10 * j)).isoformat(),
+                            "upheld": upheld,
+                            "reason": "申诉",
+                        }
+                    )
             elif roll < 0.45:
                 self._tolerance(uid, "error_report", eid, d + timedelta(days=sub.randint(1, 30)), sub)
         for _ in range(sub.choice([0, 0, 1, 2, 3])):
             d = sub.choice([_rand_date(sub, y)] * 4 + [date(y - 1, 11, 1), date(y + 1, 1, 2)])
-            self.incentive_lines.append({"type": "incentive", "id": self._id("I"), "unit": uid, "date": d.isoformat(),
-                                         "level": sub.choice(list(self.levels)), "reason": "表彰"})
+            self.incentive_lines.append(
+                {
+                    "type": "incentive",
+                    "id": self._id("I"),
+                    "unit": uid,
+                    "date": d.isoformat(),
+                    "level": sub.choice(list(self.levels)),
+                    "reason": "表彰",
+                }
+            )
         for _ in range(sub.choices([0, 1, 2, 4], [6, 2, 1, 1])[0]):
             d = sub.choice([_rand_date(sub, y)] * 4 + [date(y - 1, 12, 31), date(y + 1, 1, 1)])
             kind = sub.choices(list(self.kinds), [4, 3, 2, 1, 1])[0]
-            self.account_lines.append({"type": "accountability", "id": self._id("A"), "unit": uid,
-                                       "date": d.isoformat(), "kind": kind, "reason": "问责"})
+            self.account_lines.append(
+                {
+                    "type": "accountability",
+                    "id": self._id("A"),
+                    "unit": uid,
+                    "date": d.isoformat(),
+                    "kind": kind,
+                    "reason": "问责",
+                }
+            )
 
     def _periods(self, sub: random.Random, n: int, metric: dict[str, Any]) -> list[str]:
         y = self.year
-        pool = [str(y), f"{y}-12", f"{y}-12-31", f"{y}-06", f"{y}-06-30", f"{y}-01", f"{y}-01-01",
-                f"{y}-03", f"{y}-09", f"{y}-11-15", f"{y}-07-01"]
+        pool = [
+            str(y),
+            f"{y}-12",
+            f"{y}-12-31",
+            f"{y}-06",
+            f"{y}-06-30",
+            f"{y}-01",
+            f"{y}-01-01",
+            f"{y}-03",
+            f"{y}-09",
+            f"{y}-11-15",
+            f"{y}-07-01",
+        ]
         if metric.get("aggregate") == "last" and sub.random() < 0.7:
             # ties by end ({Y, Y-12, Y-12-31}) or by start ({Y, Y-01, Y-01-01})
-            group = sub.choice([[str(y), f"{y}-12", f"{y}-12-31"], [str(y), f"{y}-01", f"{y}-01-01"],
-                                [f"{y}-06", f"{y}-06-30"], [f"{y}-12", f"{y}-12-31"]])
+            group = sub.choice(
+                [
+                    [str(y), f"{y}-12", f"{y}-12-31"],
+                    [str(y), f"{y}-01", f"{y}-01-01"],
+                    [f"{y}-06", f"{y}-06-30"],
+                    [f"{y}-12", f"{y}-12-31"],
+                ]
+            )
             extra = [p for p in pool if p not in group]
             return sub.sample(group, min(n, len(group))) + sub.sample(extra, max(0, n - len(group)))
         return sub.sample(pool, n)
@@ -626,8 +827,9 @@ class _Gen:
             if m["id"] == "slack":
                 vals = [0.1, 0.2] if sub.random() < 0.7 else [0.2, 0.2]
                 for p, v in zip(sub.sample([*periods, f"{y}-02", f"{y}-04"], 2), vals, strict=True):
-                    self.reading_lines.append({"type": "metric_reading", "unit": uid, "metric": "slack",
-                                               "period": p, "value": v})
+                    self.reading_lines.append(
+                        {"type": "metric_reading", "unit": uid, "metric": "slack", "period": p, "value": v}
+                    )
                 continue
             zero = m["kind"] == "ratio" and sub.random() < 0.12
             for p in periods:
@@ -636,7 +838,9 @@ class _Gen:
                     if zero:
                         rec["numerator"], rec["denominator"] = 0, 0
                     else:
-                        den = sub.choice([0, 4, 10, 20, 25]) if sub.random() < 0.3 else sub.choice([10, 20, 40])
+                        den = (
+                            sub.choice([0, 4, 10, 20, 25]) if sub.random() < 0.3 else sub.choice([10, 20, 40])
+                        )
                         good = sub.random() < quality
                         share = target if good else sub.uniform(0, 1)
                         if m["direction"] == "max" and good:
@@ -660,8 +864,15 @@ class _Gen:
         toml = self.scheme()
         self.ledger()
         as_ofs: list[str | None] = [None, self.as_of_custom.isoformat(timespec="seconds")]
-        return Case(self.seed, self.year, toml, [json.dumps(r, ensure_ascii=False) for r in self.lines], as_ofs,
-                    self.notes, self.splits)
+        return Case(
+            self.seed,
+            self.year,
+            toml,
+            [json.dumps(r, ensure_ascii=False) for r in self.lines],
+            as_ofs,
+            self.notes,
+            self.splits,
+        )
 
 
 def generate(seed: int, year: int | None = None) -> Case:
@@ -777,59 +988,124 @@ def edge_case() -> Case:
     def err(uid: str, severity: str, mitigate: bool) -> None:
         nonlocal n
         n += 1
-        recs.append({"type": "error_report", "id": f"E{n}", "unit": uid, "date": "2025-05-06", "category": "other",
-                     "severity": severity, "description": "差错"})
+        recs.append(
+            {
+                "type": "error_report",
+                "id": f"E{n}",
+                "unit": uid,
+                "date": "2025-05-06",
+                "category": "other",
+                "severity": severity,
+                "description": "差错",
+            }
+        )
         if mitigate:
-            recs.append({"type": "tolerance", "id": f"R{n}", "unit": uid, "target_type": "error_report",
-                         "target": f"E{n}", "decision": "mitigate", "date": "2025-05-20", "reason": "容错"})
+            recs.append(
+                {
+                    "type": "tolerance",
+                    "id": f"R{n}",
+                    "unit": uid,
+                    "target_type": "error_report",
+                    "target": f"E{n}",
+                    "decision": "mitigate",
+                    "date": "2025-05-20",
+                    "reason": "容错",
+                }
+            )
 
     def acc(uid: str, kind: str) -> None:
         nonlocal n
         n += 1
-        recs.append({"type": "accountability", "id": f"A{n}", "unit": uid, "date": "2025-06-01", "kind": kind,
-                     "reason": "问责"})
+        recs.append(
+            {
+                "type": "accountability",
+                "id": f"A{n}",
+                "unit": uid,
+                "date": "2025-06-01",
+                "kind": kind,
+                "reason": "问责",
+            }
+        )
 
     def inc(uid: str, level: str) -> None:
         nonlocal n
         n += 1
-        recs.append({"type": "incentive", "id": f"I{n}", "unit": uid, "date": "2025-07-01", "level": level,
-                     "reason": "表彰"})
+        recs.append(
+            {
+                "type": "incentive",
+                "id": f"I{n}",
+                "unit": uid,
+                "date": "2025-07-01",
+                "level": level,
+                "reason": "表彰",
+            }
+        )
 
     def task(uid: str, report: str | None) -> None:
         nonlocal n
         n += 1
-        recs.append({"type": "task", "id": f"T{n}", "title": "督办", "task_type": "letter", "lead_unit": uid,
-                     "assigned_at": "2025-03-03T09:00:00+08:00"})  # due Thu 2025-03-06 23:59:59
+        recs.append(
+            {
+                "type": "task",
+                "id": f"T{n}",
+                "title": "督办",
+                "task_type": "letter",
+                "lead_unit": uid,
+                "assigned_at": "2025-03-03T09:00:00+08:00",
+            }
+        )  # due Thu 2025-03-06 23:59:59
         if report:
             recs.append({"type": "task_event", "task": f"T{n}", "kind": "report", "at": report})
 
-    err("r1", "general", True)          # 99.895 → 99.90
-    err("r2", "serious", True)          # 99.865 → 99.87
-    err("r3", "grave", True)            # 99.835 → 99.84
-    acc("r4", "tiny")                   # 99.9  → 99.90 (ties r1)
-    inc("r5", "national")               # 100.015 → 100.02
-    inc("r6", "county")                 # 100.005 − 0.105 = 99.9 → 99.90
+    err("r1", "general", True)  # 99.895 → 99.90
+    err("r2", "serious", True)  # 99.865 → 99.87
+    err("r3", "grave", True)  # 99.835 → 99.84
+    acc("r4", "tiny")  # 99.9  → 99.90 (ties r1)
+    inc("r5", "national")  # 100.015 → 100.02
+    inc("r6", "county")  # 100.005 − 0.105 = 99.9 → 99.90
     err("r6", "general", True)
-    err("r8", "general", False)         # 99.55
+    err("r8", "general", False)  # 99.55
     acc("r8", "tiny")
     on_time, late = "2025-03-05T10:00:00+08:00", "2025-03-07T10:00:00+08:00"
-    for uid, report, reading, veto in (("d1", on_time, 12, False), ("d2", on_time, 12, True),
-                                       ("d3", on_time, 12, True), ("d4", late, 10, False),
-                                       ("d5", late, 10, False), ("d6", on_time, None, False)):
+    for uid, report, reading, veto in (
+        ("d1", on_time, 12, False),
+        ("d2", on_time, 12, True),
+        ("d3", on_time, 12, True),
+        ("d4", late, 10, False),
+        ("d5", late, 10, False),
+        ("d6", on_time, None, False),
+    ):
         task(uid, report)
         if reading is not None:
-            recs.append({"type": "metric_reading", "unit": uid, "metric": "days", "period": "2025", "value": reading})
+            recs.append(
+                {"type": "metric_reading", "unit": uid, "metric": "days", "period": "2025", "value": reading}
+            )
         if veto:
             acc(uid, "disciplinary")
-    task("f1", "2025-03-06T23:59:59+08:00")      # at due_at: on time
+    task("f1", "2025-03-06T23:59:59+08:00")  # at due_at: on time
     task("f2", "2025-03-07T00:00:00.500+08:00")  # a second and a half late: L = max(1, 0) = 1 → 0.9 → 90
-    task("f3", "2025-03-07T00:00:00+08:00")      # one second late, next working day: L = 1 → 90
+    task("f3", "2025-03-07T00:00:00+08:00")  # one second late, next working day: L = 1 → 90
     task("z1", None)
     acc("z1", "interview")
     task("z2", None)
     acc("z2", "disciplinary")
-    order = {"unit": 0, "task": 1, "task_event": 2, "error_report": 3, "tolerance": 4, "metric_reading": 5,
-             "incentive": 6, "accountability": 7}
+    order = {
+        "unit": 0,
+        "task": 1,
+        "task_event": 2,
+        "error_report": 3,
+        "tolerance": 4,
+        "metric_reading": 5,
+        "incentive": 6,
+        "accountability": 7,
+    }
     recs.sort(key=lambda r: order[r["type"]])
-    return Case(0, 2025, EDGE_SCHEME, [json.dumps(r, ensure_ascii=False) for r in recs], [None],
-                ["hand-made edge case"], name="hand-made case")
+    return Case(
+        0,
+        2025,
+        EDGE_SCHEME,
+        [json.dumps(r, ensure_ascii=False) for r in recs],
+        [None],
+        ["hand-made edge case"],
+        name="hand-made case",
+    )

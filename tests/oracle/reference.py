@@ -33,8 +33,11 @@ SLACK = Fraction(1, 10**9)
 
 # ---------------------------------------------------------------- loading
 
+
 def load_scheme(source: str | Path) -> dict[str, Any]:
-    text = Path(source).read_text(encoding="utf-8") if isinstance(source, Path) or "\n" not in source else source
+    text = (
+        Path(source).read_text(encoding="utf-8") if isinstance(source, Path) or "\n" not in source else source
+    )
     return tomllib.loads(text, parse_float=Fraction)
 
 
@@ -42,7 +45,11 @@ def load_ledger(source: str | Path | list[str]) -> list[dict[str, Any]]:
     if isinstance(source, list):
         lines = source
     else:
-        text = Path(source).read_text(encoding="utf-8") if isinstance(source, Path) or "\n" not in source else source
+        text = (
+            Path(source).read_text(encoding="utf-8")
+            if isinstance(source, Path) or "\n" not in source
+            else source
+        )
         lines = text.splitlines()
     return [json.loads(line, parse_float=Fraction) for line in lines if line.strip()]
 
@@ -67,6 +74,7 @@ def instant(text: str) -> datetime:
 
 
 # ---------------------------------------------------------------- §1 calendar
+
 
 class WorkCalendar:
     def __init__(self, scheme: dict[str, Any], variants: frozenset[str] = frozenset()) -> None:
@@ -114,6 +122,7 @@ class WorkCalendar:
 
 # ---------------------------------------------------------------- §2 due instants
 
+
 def add_months(d: date, n: int) -> date:
     months = d.year * 12 + (d.month - 1) + n
     y, m = divmod(months, 12)
@@ -125,8 +134,13 @@ def end_of_day(d: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(d, time(23, 59, 59), tzinfo=tz)
 
 
-def compute_due(limit: dict[str, Any], assigned_at: datetime, cal: WorkCalendar, tz: Any,
-                variants: frozenset[str] = frozenset()) -> datetime:
+def compute_due(
+    limit: dict[str, Any],
+    assigned_at: datetime,
+    cal: WorkCalendar,
+    tz: Any,
+    variants: frozenset[str] = frozenset(),
+) -> datetime:
     amount = limit["amount"]
     unit = limit["unit"]
     local_date = assigned_at.astimezone(tz).date()
@@ -148,6 +162,7 @@ def compute_due(limit: dict[str, Any], assigned_at: datetime, cal: WorkCalendar,
 
 # ---------------------------------------------------------------- periods (§5)
 
+
 def period_span(period: str) -> tuple[date, date]:
     parts = period.split("-")
     if len(parts) == 1:
@@ -161,6 +176,7 @@ def period_span(period: str) -> tuple[date, date]:
 
 
 # ---------------------------------------------------------------- result types
+
 
 @dataclass
 class UnitResult:
@@ -186,12 +202,27 @@ class UnitResult:
     metrics: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        keys = ("timeliness_earned", "timeliness_max", "metrics_earned", "metrics_max", "base", "bonus",
-                "error_deduction", "accountability_deduction", "total")
+        keys = (
+            "timeliness_earned",
+            "timeliness_max",
+            "metrics_earned",
+            "metrics_max",
+            "base",
+            "bonus",
+            "error_deduction",
+            "accountability_deduction",
+            "total",
+        )
         out: dict[str, Any] = {"unit": self.unit, "name": self.name, "category": self.category}
         out.update({k: float(getattr(self, k)) for k in keys})
-        out.update(veto=self.veto, rank=self.rank, grade=self.grade, nothing_assessed=self.nothing_assessed,
-                   fragile=self.fragile, total_exact=self.total_exact)
+        out.update(
+            veto=self.veto,
+            rank=self.rank,
+            grade=self.grade,
+            nothing_assessed=self.nothing_assessed,
+            fragile=self.fragile,
+            total_exact=self.total_exact,
+        )
         return out
 
 
@@ -241,9 +272,14 @@ VARIANTS = {
 }
 
 
-def score(scheme: dict[str, Any], records: list[dict[str, Any]], year: int,
-          as_of: datetime | str | None = None, last_by: str = "end",
-          variants: frozenset[str] = frozenset()) -> dict[str, Any]:
+def score(
+    scheme: dict[str, Any],
+    records: list[dict[str, Any]],
+    year: int,
+    as_of: datetime | str | None = None,
+    last_by: str = "end",
+    variants: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
     """Score `year` from the scheme dict and the ledger records (in recorded order).
 
     last_by: how `aggregate = "last"` orders periods of mixed granularity: "end" (the
@@ -335,7 +371,8 @@ def score(scheme: dict[str, Any], records: list[dict[str, Any]], year: int,
         return str(found[2]["decision"])
 
     results: dict[str, UnitResult] = {
-        uid: UnitResult(uid, u.get("name", ""), u["category"]) for uid, u in units.items()}
+        uid: UnitResult(uid, u.get("name", ""), u["category"]) for uid, u in units.items()
+    }
 
     # ---- §2/§4 timeliness
     acc: dict[str, list[Fraction]] = {uid: [Fraction(0), Fraction(0)] for uid in units}
@@ -348,7 +385,9 @@ def score(scheme: dict[str, Any], records: list[dict[str, Any]], year: int,
         else:
             due = compute_due(scheme["task_types"][task["task_type"]]["limit"], assigned, cal, tz, variants)
         evs = sorted(events.get(tid, []), key=lambda e: (e[0], e[1]))
-        cancelled = any(e[2]["kind"] == "cancel" and (e[0] <= cutoff or "cancel_any" in variants) for e in evs)
+        cancelled = any(
+            e[2]["kind"] == "cancel" and (e[0] <= cutoff or "cancel_any" in variants) for e in evs
+        )
         if cancelled:
             continue
         if due.astimezone(tz).date().year != year or (due > cutoff and "due_any" not in variants):
@@ -365,7 +404,9 @@ def score(scheme: dict[str, Any], records: list[dict[str, Any]], year: int,
                         rep[1] = True
                         if "rejected_all" not in variants:
                             break
-        counting = [rep[0] for rep in reports if not rep[1] and (rep[0] <= cutoff or "report_any" in variants)]
+        counting = [
+            rep[0] for rep in reports if not rep[1] and (rep[0] <= cutoff or "report_any" in variants)
+        ]
         reported = counting[-1] if counting else None
         if reported is None:
             credit = Fraction(0)
@@ -374,12 +415,17 @@ def score(scheme: dict[str, Any], records: list[dict[str, Any]], year: int,
             credit = Fraction(1)
             lateness = 0
         else:
-            lateness = max(0 if "L_no_min" in variants else 1, cal.working_days_between(due.astimezone(tz).date(), reported.astimezone(tz).date()))
+            lateness = max(
+                0 if "L_no_min" in variants else 1,
+                cal.working_days_between(due.astimezone(tz).date(), reported.astimezone(tz).date()),
+            )
             credit = max(Fraction(0), 1 - penalty * lateness)
         used_uncovered |= cal.recent
         base_weight = pweights[task.get("priority", "normal")]
         cw = 1 if "co_weight_ignored" in variants else co_weight
-        parties = [(task["lead_unit"], base_weight)] + [(c, base_weight * cw) for c in task.get("co_units", [])]
+        parties = [(task["lead_unit"], base_weight)] + [
+            (c, base_weight * cw) for c in task.get("co_units", [])
+        ]
         for uid, weight in parties:
             if weight == 0:
                 continue
@@ -391,9 +437,17 @@ def score(scheme: dict[str, Any], records: list[dict[str, Any]], year: int,
                 c = c * mitigation if "mitigate_plain" in variants else 1 - (1 - c) * mitigation
             acc[uid][0] += weight * c
             acc[uid][1] += weight
-            results[uid].tasks.append({"task": tid, "weight": weight, "due_at": due.isoformat(),
-                                       "reported_at": reported.isoformat() if reported else None,
-                                       "L": lateness, "credit": c, "tolerance": decision})
+            results[uid].tasks.append(
+                {
+                    "task": tid,
+                    "weight": weight,
+                    "due_at": due.isoformat(),
+                    "reported_at": reported.isoformat() if reported else None,
+                    "L": lateness,
+                    "credit": c,
+                    "tolerance": decision,
+                }
+            )
     for uid, (wc, w) in acc.items():
         r = results[uid]
         if w > 0:
@@ -449,7 +503,11 @@ def score(scheme: dict[str, Any], records: list[dict[str, Any]], year: int,
                     best = None
                     for _index, r in rs:  # in recorded order: a tie keeps the later one
                         k = period_key(str(r["period"]))
-                        if best is None or k > best[0] or (k == best[0] and "last_recorded_first" not in variants):
+                        if (
+                            best is None
+                            or k > best[0]
+                            or (k == best[0] and "last_recorded_first" not in variants)
+                        ):
                             best = (k, num(r["value"]))
                     assert best is not None
                     v = best[1]
@@ -490,8 +548,12 @@ def score(scheme: dict[str, Any], records: list[dict[str, Any]], year: int,
 
     # ---- §7 errors, incentives, accountability
     cut_date = cutoff.astimezone(tz).date()
-    voided = {a["error_report"] for a in appeals if a.get("upheld") is True
-              and not ("appeal_as_of" in variants and date.fromisoformat(a["date"]) > cut_date)}
+    voided = {
+        a["error_report"]
+        for a in appeals
+        if a.get("upheld") is True
+        and not ("appeal_as_of" in variants and date.fromisoformat(a["date"]) > cut_date)
+    }
     if "appeal_latest" in variants:
         last_appeal: dict[str, Any] = {}
         for a in appeals:
@@ -502,6 +564,7 @@ def score(scheme: dict[str, Any], records: list[dict[str, Any]], year: int,
     def in_scope(d: str) -> bool:
         day = date.fromisoformat(d)
         return day.year == year and not ("records_as_of" in variants and day > cut_date)
+
     deductions = {k: num(v) for k, v in errors_s["deductions"].items()}
     err_sum: dict[str, Fraction] = {uid: Fraction(0) for uid in units}
     for eid, e in error_reports.items():

@@ -12,15 +12,27 @@ import sys
 from tests.oracle.generate import generate
 from tests.oracle.reference import VARIANTS, load_ledger, load_scheme, score
 
-KEYS = ("total", "rank", "grade", "veto", "timeliness_earned", "metrics_earned", "error_deduction", "bonus",
-        "accountability_deduction")
+KEYS = (
+    "total",
+    "rank",
+    "grade",
+    "veto",
+    "timeliness_earned",
+    "metrics_earned",
+    "error_deduction",
+    "bonus",
+    "accountability_deduction",
+)
 
 
 def differs(a: dict, b: dict) -> bool:
     ua = {u["unit"]: u for u in a["units"]}
     ub = {u["unit"]: u for u in b["units"]}
-    return any(abs(ua[k][f] - ub[k][f]) > 1e-9 if isinstance(ua[k][f], float) else ua[k][f] != ub[k][f]
-               for k in ua for f in KEYS)
+    return any(
+        abs(ua[k][f] - ub[k][f]) > 1e-9 if isinstance(ua[k][f], float) else ua[k][f] != ub[k][f]
+        for k in ua
+        for f in KEYS
+    )
 
 
 def main() -> None:

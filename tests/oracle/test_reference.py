@@ -27,15 +27,23 @@ def test_the_oracle_reproduces_the_worked_example() -> None:
 def test_generated_cases_are_reproducible_and_score() -> None:
     for seed in (1, 2):
         case = generate(seed)
-        assert case.ledger_lines == generate(seed).ledger_lines and case.scheme_toml == generate(seed).scheme_toml
+        assert (
+            case.ledger_lines == generate(seed).ledger_lines
+            and case.scheme_toml == generate(seed).scheme_toml
+        )
         scheme, records = load_scheme(case.scheme_toml), load_ledger(case.ledger_lines)
-        assert len({(r["type"], r.get("id")) for r in records if "id" in r}) == sum(1 for r in records if "id" in r)
+        assert len({(r["type"], r.get("id")) for r in records if "id" in r}) == sum(
+            1 for r in records if "id" in r
+        )
         for as_of in case.as_ofs:
             assert score(scheme, records, case.year, as_of)["units"]
     uncovered = generate(101, year=2027)
     assert score(load_scheme(uncovered.scheme_toml), load_ledger(uncovered.ledger_lines), 2027)[
-        "calendar_warnings"] == [2027]
+        "calendar_warnings"
+    ] == [2027]
     edges = edge_case()
-    totals = {u["unit"]: u["total"] for u in
-              score(load_scheme(edges.scheme_toml), load_ledger(edges.ledger_lines), 2025)["units"]}
+    totals = {
+        u["unit"]: u["total"]
+        for u in score(load_scheme(edges.scheme_toml), load_ledger(edges.ledger_lines), 2025)["units"]
+    }
     assert totals["r1"] == 99.9 and totals["r5"] == 100.02 and totals["f2"] == 90.0

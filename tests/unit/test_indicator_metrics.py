@@ -10,9 +10,17 @@ from services.common.scheme import Scheme
 from services.scoring.metrics import target_due
 
 
-@pytest.mark.parametrize(("today", "due"), [
-    (date(2025, 1, 20), 0.0), (date(2025, 2, 1), 5.0), (date(2025, 6, 15), 25.0), (date(2025, 12, 31), 55.0),
-    (date(2026, 1, 1), 60.0), (date(2024, 12, 31), 0.0)])
+@pytest.mark.parametrize(
+    ("today", "due"),
+    [
+        (date(2025, 1, 20), 0.0),
+        (date(2025, 2, 1), 5.0),
+        (date(2025, 6, 15), 25.0),
+        (date(2025, 12, 31), 55.0),
+        (date(2026, 1, 1), 60.0),
+        (date(2024, 12, 31), 0.0),
+    ],
+)
 def test_a_yearly_total_is_expected_month_by_month(example_scheme: Scheme, today: date, due: float) -> None:
     research = example_scheme.metric("field_research_days")
     assert target_due(research, year=2025, today=today) == pytest.approx(due)

@@ -144,7 +144,7 @@ def test_calendar_is_new_each_time_and_carries_the_extra_days() -> None:
     assert c1.is_working_day(date(2025, 6, 7))  # a Saturday made a working day
 
 
-GRADES = '[grades]\nexcellent_min = 90\nexcellent_quota = 0.2\ngood_min = 80\npass_min = 60\n'
+GRADES = "[grades]\nexcellent_min = 90\nexcellent_quota = 0.2\ngood_min = 80\npass_min = 60\n"
 
 
 def test_minimal_scheme_takes_the_documented_defaults() -> None:
@@ -155,7 +155,11 @@ def test_minimal_scheme_takes_the_documented_defaults() -> None:
     assert s.metrics == () and s.errors.cap == 0 and s.errors.mitigation_factor == 1.0
     assert s.incentives.cap == 0 and s.accountability.kinds == {}
     assert (s.grades.excellent_min, s.grades.good_min, s.grades.pass_min, s.grades.excellent_quota) == (
-        90, 80, 60, 0.2)
+        90,
+        80,
+        60,
+        0.2,
+    )
     assert s.appeal_window_working_days == 5
 
 
@@ -163,9 +167,12 @@ def test_the_grade_bands_come_from_the_scheme() -> None:
     with pytest.raises(SchemeInvalid) as caught:
         load_scheme('[scheme]\nid = "m"\nname = "最小"\nyear = 2025\n')
     assert [(v.field, v.description) for v in caught.value.violations] == [
-        ("grades", "required section is missing")]
+        ("grades", "required section is missing")
+    ]
     with pytest.raises(SchemeInvalid) as caught:
-        load_scheme('[scheme]\nid = "m"\nname = "最小"\nyear = 2025\n' + GRADES.replace("good_min = 80\n", ""))
+        load_scheme(
+            '[scheme]\nid = "m"\nname = "最小"\nyear = 2025\n' + GRADES.replace("good_min = 80\n", "")
+        )
     assert [v.field for v in caught.value.violations] == ["grades.good_min"]
 
 

@@ -731,7 +731,9 @@ def test_totals_are_rounded_in_bulk_exactly_as_one_by_one() -> None:
     from services.scoring.domain import _round_totals
 
     ties = [k / 1000 for k in range(0, 200_000, 5)]  # every x.xx5 up to 200, and the exact hundredths
-    values = np.array([*ties, 2.675, 99.895, 90.24999999999999, 1e-12, 0.0, 100.0 - 0.35 * 0.3], dtype=np.float64)
+    values = np.array(
+        [*ties, 2.675, 99.895, 90.24999999999999, 1e-12, 0.0, 100.0 - 0.35 * 0.3], dtype=np.float64
+    )
     assert _round_totals(values).tolist() == [round_total(float(x)) for x in values]
 
     @settings(max_examples=300, deadline=None)

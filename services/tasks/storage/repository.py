@@ -49,14 +49,16 @@ class EventRow:
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def units_by_id(conn: Connection, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
     """id → (name, category) of the stored units among ids."""
     found: dict[str, tuple[str, str]] = {}
     for part in chunks(sorted(set(ids))):
-        for row in conn.execute(select(units.c.id, units.c.name, units.c.category).where(units.c.id.in_(part))):
+        for row in conn.execute(
+            select(units.c.id, units.c.name, units.c.category).where(units.c.id.in_(part))
+        ):
             found[row.id] = (row.name, row.category)
     return found
 
@@ -71,8 +73,11 @@ def list_units(conn: Connection, *, category: str, after: str, limit: int) -> li
 def _co_units(conn: Connection, task_ids: Sequence[str]) -> dict[str, list[str]]:
     result: dict[str, list[str]] = {}
     for part in chunks(list(task_ids)):
-        query = (select(task_co_units.c.task_id, task_co_units.c.unit_id)
-                 .where(task_co_units.c.task_id.in_(part)).order_by(task_co_units.c.task_id, task_co_units.c.unit_id))
+        query = (
+            select(task_co_units.c.task_id, task_co_units.c.unit_id)
+            .where(task_co_units.c.task_id.in_(part))
+            .order_by(task_co_units.c.task_id, task_co_units.c.unit_id)
+        )
         for row in conn.execute(query):
             result.setdefault(row.task_id, []).append(row.unit_id)
     return result
@@ -80,9 +85,28 @@ def _co_units(conn: Connection, task_ids: Sequence[str]) -> dict[str, list[str]]
 
 def _rows(conn: Connection, rows: Sequence[Any]) -> list[TaskRow]:
     co = _co_units(conn, [r.id for r in rows])
-    return [TaskRow(r.id, r.title, r.task_type, r.source, r.lead_unit, tuple(co.get(r.id, ())), r.priority,
-                    r.state, r.assigned_at, r.due_at, r.reported_at, r.cancelled_at, r.closed_at, r.created_at,
-                    r.updated_at, r.version, r.record) for r in rows]
+    return [
+        TaskRow(
+            r.id,
+            r.title,
+            r.task_type,
+            r.source,
+            r.lead_unit,
+            tuple(co.get(r.id, ())),
+            r.priority,
+            r.state,
+            r.assigned_at,
+            r.due_at,
+            r.reported_at,
+            r.cancelled_at,
+            r.closed_at,
+            r.created_at,
+            r.updated_at,
+            r.version,
+            r.record,
+        )
+        for r in rows
+    ]
 
 
 def tasks_by_id(conn: Connection, ids: Iterable[str]) -> dict[str, TaskRow]:
@@ -117,7 +141,8 @@ def events_of(conn: Connection, task_ids: Iterable[str]) -> dict[str, list[Event
         query = select(task_events).where(task_events.c.task_id.in_(part)).order_by(task_events.c.seq)
         for r in conn.execute(query):
             result.setdefault(r.task_id, []).append(
-                EventRow(r.seq, r.task_id, r.kind, r.at, r.by, r.note, bool(r.rejected)))
+                EventRow(r.seq, r.task_id, r.kind, r.at, r.by, r.note, bool(r.rejected))
+            )
     return result
 
 
@@ -153,7 +178,9 @@ def filter_clause(flt: TaskFilter, *, at: int, yellow_threshold: float) -> Any:
     if flt.overdue:
         clauses.append(and_(_open(), tasks.c.due_at < at))
     if flt.color:
-        elapsed_reached = (at - tasks.c.assigned_at) >= yellow_threshold * (tasks.c.due_at - tasks.c.assigned_at)
+        elapsed_reached = (at - tasks.c.assigned_at) >= yellow_threshold * (
+            tasks.c.due_at - tasks.c.assigned_at
+        )
         if flt.color == "red":
             clauses.append(and_(_open(), tasks.c.due_at < at))
         elif flt.color == "yellow":
@@ -163,17 +190,26 @@ def filter_clause(flt: TaskFilter, *, at: int, yellow_threshold: float) -> Any:
     return and_(*clauses) if clauses else and_(True)
 
 
-def list_tasks(conn: Connection, flt: TaskFilter, *, at: int, yellow_threshold: float, after: str,
-               limit: int) -> list[TaskRow]:
-    query = (select(tasks).where(filter_clause(flt, at=at, yellow_threshold=yellow_threshold))
-             .where(tasks.c.id > after).order_by(tasks.c.id).limit(limit))
+def list_tasks(
+    conn: Connection, flt: TaskFilter, *, at: int, yellow_threshold: float, after: str, limit: int
+) -> list[TaskRow]:
+    query = (
+        select(tasks)
+        .where(filter_clause(flt, at=at, yellow_threshold=yellow_threshold))
+        .where(tasks.c.id > after)
+        .order_by(tasks.c.id)
+        .limit(limit)
+    )
     return _rows(conn, list(conn.execute(query)))
 
 
 def update_task(conn: Connection, task_id: str, *, expected_version: int, values: dict[str, Any]) -> bool:
     """Writes the task when nobody changed it since expected_version; False when somebody did."""
-    result = conn.execute(update(tasks).where(and_(tasks.c.id == task_id, tasks.c.version == expected_version))
-                          .values(version=expected_version + 1, **values))
+    result = conn.execute(
+        update(tasks)
+        .where(and_(tasks.c.id == task_id, tasks.c.version == expected_version))
+        .values(version=expected_version + 1, **values)
+    )
     return bool(result.rowcount == 1)
 
 
@@ -192,15 +228,29 @@ def set_rejected(conn: Connection, changes: dict[int, bool]) -> None:
 
 def counted_reports(conn: Connection, *, as_of: int, task_ids: Any) -> dict[str, int]:
     """Per task of task_ids (a subquery), the latest unrejected report at or before as_of (SCORING.md §4)."""
-    query = (select(task_events.c.task_id, func.max(task_events.c.at))
-             .where(task_events.c.kind == "report", task_events.c.rejected.is_(False), task_events.c.at <= as_of,
-                    task_events.c.task_id.in_(task_ids))
-             .group_by(task_events.c.task_id))
+    query = (
+        select(task_events.c.task_id, func.max(task_events.c.at))
+        .where(
+            task_events.c.kind == "report",
+            task_events.c.rejected.is_(False),
+            task_events.c.at <= as_of,
+            task_events.c.task_id.in_(task_ids),
+        )
+        .group_by(task_events.c.task_id)
+    )
     return {task_id: at for task_id, at in conn.execute(query)}
 
 
-def timeliness_rows(conn: Connection, *, due_from: int, due_before: int, as_of: int, chunk_size: int,
-                    assigned_from: int = 0, assigned_before: int = 0) -> Iterator[list[Any]]:
+def timeliness_rows(
+    conn: Connection,
+    *,
+    due_from: int,
+    due_before: int,
+    as_of: int,
+    chunk_size: int,
+    assigned_from: int = 0,
+    assigned_before: int = 0,
+) -> Iterator[list[Any]]:
     """(is_lead, task, unit, priority, assigned, due, reported, cancelled, task_type, due_given) rows for
     lead and co-units: tasks due in [due_from, due_before) by as_of, and with assigned_before, every task
     with a computed due instant assigned in [assigned_from, assigned_before).
@@ -210,36 +260,76 @@ def timeliness_rows(conn: Connection, *, due_from: int, due_before: int, as_of: 
     came after as_of are looked up in the event history again.
     """
     # A task opened but never assigned (交办) was never the unit's to do, whatever due instant it was given.
-    window = and_(tasks.c.due_at >= due_from, tasks.c.due_at < due_before, tasks.c.due_at <= as_of,
-                  tasks.c.assigned_at.is_not(None))
+    window = and_(
+        tasks.c.due_at >= due_from,
+        tasks.c.due_at < due_before,
+        tasks.c.due_at <= as_of,
+        tasks.c.assigned_at.is_not(None),
+    )
     if assigned_before:
-        window = or_(window, and_(tasks.c.due_given.is_(False), tasks.c.assigned_at >= assigned_from,
-                                  tasks.c.assigned_at < assigned_before))
-    earlier = counted_reports(conn, as_of=as_of,
-                              task_ids=select(tasks.c.id).where(window, tasks.c.reported_at > as_of))
-    columns = (tasks.c.priority, tasks.c.assigned_at, tasks.c.due_at, tasks.c.reported_at, tasks.c.cancelled_at,
-               tasks.c.task_type, tasks.c.due_given)
+        window = or_(
+            window,
+            and_(
+                tasks.c.due_given.is_(False),
+                tasks.c.assigned_at >= assigned_from,
+                tasks.c.assigned_at < assigned_before,
+            ),
+        )
+    earlier = counted_reports(
+        conn, as_of=as_of, task_ids=select(tasks.c.id).where(window, tasks.c.reported_at > as_of)
+    )
+    columns = (
+        tasks.c.priority,
+        tasks.c.assigned_at,
+        tasks.c.due_at,
+        tasks.c.reported_at,
+        tasks.c.cancelled_at,
+        tasks.c.task_type,
+        tasks.c.due_given,
+    )
     lead = select(tasks.c.id, tasks.c.lead_unit, *columns).where(window).order_by(tasks.c.id)
-    co = (select(tasks.c.id, task_co_units.c.unit_id, *columns)
-          .select_from(tasks.join(task_co_units, task_co_units.c.task_id == tasks.c.id)).where(window)
-          .order_by(tasks.c.id, task_co_units.c.unit_id))
+    co = (
+        select(tasks.c.id, task_co_units.c.unit_id, *columns)
+        .select_from(tasks.join(task_co_units, task_co_units.c.task_id == tasks.c.id))
+        .where(window)
+        .order_by(tasks.c.id, task_co_units.c.unit_id)
+    )
     for is_lead, query in ((True, lead), (False, co)):
         result = conn.execution_options(stream_results=True, yield_per=chunk_size).execute(query)
         for part in result.partitions(chunk_size):
-            yield [(is_lead, task, unit, priority, assigned, due,
-                    earlier.get(task) if reported is not None and reported > as_of else reported, cancelled,
-                    task_type, bool(due_given))
-                   for task, unit, priority, assigned, due, reported, cancelled, task_type, due_given in part]
+            yield [
+                (
+                    is_lead,
+                    task,
+                    unit,
+                    priority,
+                    assigned,
+                    due,
+                    earlier.get(task) if reported is not None and reported > as_of else reported,
+                    cancelled,
+                    task_type,
+                    bool(due_given),
+                )
+                for task, unit, priority, assigned, due, reported, cancelled, task_type, due_given in part
+            ]
 
 
 def summary_rows(conn: Connection, *, unit: str) -> list[Any]:
     """(unit, task_type, state, assigned, due, reported, cancelled) of every assigned task, per involved unit."""
-    base = (tasks.c.task_type, tasks.c.state, tasks.c.assigned_at, tasks.c.due_at, tasks.c.reported_at,
-            tasks.c.cancelled_at)
+    base = (
+        tasks.c.task_type,
+        tasks.c.state,
+        tasks.c.assigned_at,
+        tasks.c.due_at,
+        tasks.c.reported_at,
+        tasks.c.cancelled_at,
+    )
     lead = select(tasks.c.lead_unit.label("unit"), *base).where(tasks.c.due_at.is_not(None))
-    co = (select(task_co_units.c.unit_id.label("unit"), *base)
-          .select_from(tasks.join(task_co_units, task_co_units.c.task_id == tasks.c.id))
-          .where(tasks.c.due_at.is_not(None)))
+    co = (
+        select(task_co_units.c.unit_id.label("unit"), *base)
+        .select_from(tasks.join(task_co_units, task_co_units.c.task_id == tasks.c.id))
+        .where(tasks.c.due_at.is_not(None))
+    )
     if unit:
         lead = lead.where(tasks.c.lead_unit == unit)
         co = co.where(task_co_units.c.unit_id == unit)

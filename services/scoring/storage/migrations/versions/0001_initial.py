@@ -25,7 +25,9 @@ def upgrade() -> None:
     )
     op.create_table(
         "records",
-        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column(
+            "seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
         sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("rid", sa.String(200), nullable=False),
         sa.Column("unit", sa.String(64), nullable=False),

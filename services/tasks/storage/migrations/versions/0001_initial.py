@@ -51,7 +51,9 @@ def upgrade() -> None:
     op.create_index("ix_task_co_units_unit", "task_co_units", ["unit_id"])
     op.create_table(
         "task_events",
-        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column(
+            "seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
         sa.Column("task_id", sa.String(64), sa.ForeignKey("tasks.id"), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("at", sa.BigInteger, nullable=False),
