@@ -246,7 +246,8 @@ def bench_run_at_scale() -> list[tuple[str, str]]:
             f"{filled:.1f} s",
         ),
         (
-            f"assessment run over gRPC, {where}, prefecture ({units:,} units, {tasks:,} tasks, ~15% co-units)",
+            f"assessment run over gRPC, {where}, prefecture "
+            f"({units:,} units, {tasks:,} tasks, ~15% co-units)",
             f"{ran:.1f} s",
         ),
     ]

@@ -45,7 +45,8 @@ def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProce
 
 def assert_ok(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 0, (
-        f"{' '.join(result.args)} exited {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+        f"{' '.join(result.args)} exited {result.returncode}\n"
+        f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
     )
 
 

@@ -1,4 +1,4 @@
-"""Issue 6 end to end: the real services scraped by Prometheus with the repo's rules, alerts through Alertmanager."""
+"""Issue 6 end to end: the real services scraped by Prometheus with the rules, alerts via Alertmanager."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Corrections the office makes: a voided record recorded anew under its id; previews with empty categories."""
+"""Corrections the office makes: a voided record anew under its id; previews with empty categories."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Runs through the gateway: draft → 公示 → 定档, corrections, reproducibility, schemes, appeals, visibility."""
+"""Runs through the gateway: draft → 公示 → 定档, corrections, reproducibility, schemes, appeals, access."""
 
 from __future__ import annotations
 
@@ -429,7 +429,7 @@ def test_the_report_that_counts_is_taken_as_of_the_cutoff(stack: Stack) -> None:
 
 
 def test_a_run_can_answer_with_its_totals_only(example: Stack) -> None:
-    """A prefecture's breakdown is hundreds of megabytes: `assess run` asks for the totals, GetRun for the rest."""
+    """A prefecture's breakdown is hundreds of MB: `assess run` asks for the totals, GetRun for the rest."""
     brief = create_run(example, omit_breakdown=True, request_id="r-1")
     assert all("breakdown" not in u for u in units_of(brief).values())
     again = create_run(example, request_id="r-1")  # the same request: the same run, now with its breakdown

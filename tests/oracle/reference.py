@@ -247,7 +247,9 @@ VARIANTS = {
     # measure whether the generated data tells them apart (tests/oracle/sensitivity.py).
     "tolerance_all_parties": "a task's tolerance decision applies to every unit on the task",
     "tolerance_by_record": "the latest decision is the last recorded, whatever its date",
-    "tolerance_per_target": "one decision per target across units (a co-unit's later decision displaces the lead's)",
+    "tolerance_per_target": (
+        "one decision per target across units (a co-unit's later decision displaces the lead's)"
+    ),
     "appeal_latest": "the latest appeal decides whether a report is void",
     "records_as_of": "error reports, incentives and accountability after as_of are ignored",
     "tolerance_as_of": "tolerance decisions dated after as_of are ignored",

@@ -1,4 +1,4 @@
-"""The county presets in schemes/: they load, carry the shared ids, and cite the seed clause of every number."""
+"""The county presets in schemes/: they load, carry the shared ids, and cite the clause of every number."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The scoring kernel, rule by rule (SCORING.md §4–§8, §10); each case is also checked against the reference."""
+"""The scoring kernel, rule by rule (SCORING.md §4–§8, §10); each case also checked against the reference."""
 
 from __future__ import annotations
 
