@@ -137,7 +137,9 @@ def deliver(
                 error = f"HTTP {status}"
         if not retryable:
             log.warning("reminder refused", extra={"channel": where, "attempts": attempt, "error": error})
-            return Outcome(False, attempt, status, errcode, error, permanent=True)
+            return Outcome(
+                delivered=False, attempts=attempt, status=status, errcode=errcode, error=error, permanent=True
+            )
         if attempt < policy.max_attempts:
             pause = max(policy.backoff(attempt), min(_retry_after(retry_after), policy.max_backoff_seconds))
             log.info(
@@ -149,7 +151,7 @@ def deliver(
         "reminder not delivered, giving up for now",
         extra={"channel": where, "attempts": policy.max_attempts, "error": error},
     )
-    return Outcome(False, policy.max_attempts, status, errcode, error, permanent=False)
+    return Outcome(delivered=False, attempts=policy.max_attempts, status=status, errcode=errcode, error=error)
 
 
 def _errcode(answer: bytes) -> int | None:
