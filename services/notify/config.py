@@ -1,0 +1,166 @@
+"""The reminders file (`--notify FILE.toml`, FORMATS.md "Reminders"), read into frozen dataclasses."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from services.common.errors import InvalidArgument
+
+EVENTS = ("yellow", "red", "progress_due")
+FORMATS = ("json", "wecom", "dingtalk")
+ALL_UNITS = "*"
+DEFAULT_INTERVAL_SECONDS = 60
+
+_TOP_KEYS = frozenset({"interval_seconds", "channels"})
+_CHANNEL_KEYS = frozenset({"url", "format", "units", "events", "escalate"})
+_UNITS_RULE = 'must be a non-empty list of unit ids, categories, or "*"'
+_EVENTS_RULE = f"must be a non-empty list drawn from {', '.join(EVENTS)}"
+
+
+class NotifyConfigInvalid(InvalidArgument, ValueError):
+    """The reminders file breaks a rule: `key` names the setting, `rule` says what it must be."""
+
+    def __init__(self, key: str, rule: str) -> None:
+        super().__init__(key, rule)
+        self.key = key
+        self.rule = rule
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One webhook: where to POST, in which body format, for which units and events."""
+
+    url: str
+    format: str
+    units: tuple[str, ...]
+    events: tuple[str, ...]
+    escalate: bool = False
+
+    def wants(self, *, unit: str, category: str | None, event: str) -> bool:
+        """Whether this channel subscribed to the event for the unit (by id, its category, or "*")."""
+        if event not in self.events:
+            return False
+        names = self.units
+        return ALL_UNITS in names or unit in names or (category is not None and category in names)
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """How often open tasks are checked and the channels reminders go to."""
+
+    interval_seconds: int
+    channels: tuple[Channel, ...]
+
+
+def load_notify_config(source: Path | str) -> NotifyConfig:
+    """The reminders config from a file (a Path, or a str naming a file) or from TOML text."""
+    if isinstance(source, Path) or ("\n" not in source and "=" not in source and source.strip()):
+        path = Path(source)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise NotifyConfigInvalid(str(path), f"cannot be read ({exc.strerror or exc})") from None
+        except UnicodeDecodeError:
+            raise NotifyConfigInvalid(str(path), "must be UTF-8 text") from None
+    else:
+        text = source
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise NotifyConfigInvalid("toml", f"must be valid TOML ({exc})") from None
+    return parse_notify_config(raw)
+
+
+def parse_notify_config(raw: Mapping[str, Any]) -> NotifyConfig:
+    """The reminders config from an already-parsed TOML table."""
+    _no_unknown_keys(raw, _TOP_KEYS, prefix="")
+    interval = raw.get("interval_seconds", DEFAULT_INTERVAL_SECONDS)
+    # bool is an int in Python, but `interval_seconds = true` is surely a mistake.
+    if not isinstance(interval, int) or isinstance(interval, bool) or interval <= 0:
+        raise NotifyConfigInvalid("interval_seconds", "must be a positive whole number of seconds")
+    channels = raw.get("channels")
+    if not isinstance(channels, list) or not channels:
+        raise NotifyConfigInvalid("channels", "must be one or more [[channels]] tables")
+    return NotifyConfig(
+        interval_seconds=interval,
+        channels=tuple(_channel(entry, f"channels[{i}]") for i, entry in enumerate(channels)),
+    )
+
+
+def check_units(config: NotifyConfig, *, units: Mapping[str, str]) -> None:
+    """Refuses a channel naming neither a unit id nor a category (units: unit id → its category)."""
+    known = set(units) | set(units.values()) | {ALL_UNITS}
+    for i, channel in enumerate(config.channels):
+        for j, name in enumerate(channel.units):
+            if name not in known:
+                raise NotifyConfigInvalid(
+                    f"channels[{i}].units[{j}]", f'"{name}" is neither a unit id nor a category of the ledger'
+                )
+
+
+def _channel(entry: object, where: str) -> Channel:
+    if not isinstance(entry, dict):
+        raise NotifyConfigInvalid(where, "must be a table ([[channels]])")
+    _no_unknown_keys(entry, _CHANNEL_KEYS, prefix=f"{where}.")
+    url = entry.get("url")
+    if not isinstance(url, str) or not _is_http_url(url):
+        # The value is not echoed: a robot URL carries its secret key.
+        raise NotifyConfigInvalid(f"{where}.url", "must be an http:// or https:// URL with a host")
+    fmt = entry.get("format", "json")
+    if fmt not in FORMATS:
+        raise NotifyConfigInvalid(f"{where}.format", f"must be one of {', '.join(FORMATS)}")
+    escalate = entry.get("escalate", False)
+    if not isinstance(escalate, bool):
+        raise NotifyConfigInvalid(f"{where}.escalate", "must be true or false")
+    # The supervisor's channel gets red tasks of every unit, so it needs no units of its own.
+    units = entry.get("units", [] if escalate else None)
+    if units is None:
+        raise NotifyConfigInvalid(f"{where}.units", 'is required: a list of unit ids, categories, or "*"')
+    if escalate and units == []:
+        units_tuple: tuple[str, ...] = ()
+    else:
+        units_tuple = _strings(units, f"{where}.units", _UNITS_RULE)
+    events = entry.get("events", list(EVENTS))
+    events_tuple = _strings(events, f"{where}.events", _EVENTS_RULE)
+    for k, event in enumerate(events_tuple):
+        if event not in EVENTS:
+            raise NotifyConfigInvalid(f"{where}.events[{k}]", f"must be one of {', '.join(EVENTS)}")
+    return Channel(
+        url=url,
+        format=fmt,
+        units=tuple(dict.fromkeys(units_tuple)),
+        events=tuple(e for e in EVENTS if e in events_tuple),
+        escalate=escalate,
+    )
+
+
+def _strings(value: object, key: str, rule: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise NotifyConfigInvalid(key, rule)
+    for i, item in enumerate(value):
+        if not isinstance(item, str) or not item.strip():
+            raise NotifyConfigInvalid(f"{key}[{i}]", "must be a non-empty string")
+    return tuple(value)
+
+
+def _is_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _no_unknown_keys(table: Mapping[str, Any], allowed: Iterable[str], *, prefix: str) -> None:
+    allowed = frozenset(allowed)
+    for key in table:
+        if key not in allowed:
+            raise NotifyConfigInvalid(
+                f"{prefix}{key}", f"is not a known setting (known: {', '.join(sorted(allowed))})"
+            )

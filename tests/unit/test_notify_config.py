@@ -1,0 +1,162 @@
+"""Unit tests of the reminders file: each rule refuses naming the key it broke; the defaults hold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.common.errors import InvalidArgument
+from services.notify.config import (
+    EVENTS,
+    Channel,
+    NotifyConfig,
+    NotifyConfigInvalid,
+    check_units,
+    load_notify_config,
+)
+
+CONTRACT = """
+interval_seconds = 60                  # how often open tasks are checked
+[[channels]]
+url = "http://127.0.0.1:9999/hook"     # an HTTP endpoint that takes a POST
+format = "json"                        # json | wecom | dingtalk (the group-robot message formats)
+units = ["*"]                          # unit ids, categories, or "*"
+events = ["yellow", "red", "progress_due"]
+escalate = false                       # true: this channel is the supervisor's, for red tasks of any unit
+"""
+
+
+def channel_toml(**settings: str) -> str:
+    base = {"url": '"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k"', "units": '["fgj"]'}
+    base.update(settings)
+    lines = [f"{key} = {value}" for key, value in base.items() if value != "<absent>"]
+    return "[[channels]]\n" + "\n".join(lines) + "\n"
+
+
+def refusal(text: str) -> NotifyConfigInvalid:
+    with pytest.raises(NotifyConfigInvalid) as caught:
+        load_notify_config(text)
+    return caught.value
+
+
+def test_the_contract_example_loads() -> None:
+    config = load_notify_config(CONTRACT)
+    assert config == NotifyConfig(
+        interval_seconds=60,
+        channels=(
+            Channel(
+                url="http://127.0.0.1:9999/hook",
+                format="json",
+                units=("*",),
+                events=("yellow", "red", "progress_due"),
+                escalate=False,
+            ),
+        ),
+    )
+
+
+def test_a_file_is_read_by_path_object_and_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "notify.toml"
+    path.write_text(CONTRACT, encoding="utf-8")
+    assert load_notify_config(path) == load_notify_config(str(path)) == load_notify_config(CONTRACT)
+
+
+def test_a_missing_file_is_named() -> None:
+    error = refusal("/nonexistent/notify.toml")
+    assert error.key == "/nonexistent/notify.toml"
+    assert "cannot be read" in error.rule
+
+
+def test_the_config_is_frozen() -> None:
+    config = load_notify_config(CONTRACT)
+    with pytest.raises(AttributeError):
+        config.interval_seconds = 5  # type: ignore[misc]
+
+
+def test_defaults_events_all_escalate_false_interval_60_format_json() -> None:
+    config = load_notify_config(channel_toml())
+    assert config.interval_seconds == 60
+    (channel,) = config.channels
+    assert channel.events == EVENTS
+    assert channel.escalate is False
+    assert channel.format == "json"
+
+
+def test_events_keep_the_contract_order_without_duplicates() -> None:
+    (channel,) = load_notify_config(channel_toml(events='["progress_due", "red", "red"]')).channels
+    assert channel.events == ("red", "progress_due")
+
+
+def test_an_escalate_channel_needs_no_units() -> None:
+    (channel,) = load_notify_config(channel_toml(units="<absent>", escalate="true")).channels
+    assert channel.escalate is True
+    assert channel.units == ()
+
+
+def test_an_escalate_channel_may_say_units_empty_outright() -> None:
+    (channel,) = load_notify_config(channel_toml(units="[]", escalate="true")).channels
+    assert channel.units == ()
+
+
+def test_the_error_is_a_value_error_and_an_invalid_argument_with_a_field_violation() -> None:
+    error = refusal("interval_seconds = 0\n" + channel_toml())
+    assert isinstance(error, ValueError)
+    assert isinstance(error, InvalidArgument)
+    assert [(v.field, v.description) for v in error.violations] == [(error.key, error.rule)]
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "words"),
+    [
+        ("retries = 3\n" + channel_toml(), "retries", "not a known setting"),
+        (channel_toml(colour='"red"'), "channels[0].colour", "not a known setting"),
+        ("interval_seconds = 0\n" + channel_toml(), "interval_seconds", "positive whole number"),
+        ("interval_seconds = -5\n" + channel_toml(), "interval_seconds", "positive whole number"),
+        ("interval_seconds = 1.5\n" + channel_toml(), "interval_seconds", "positive whole number"),
+        ('interval_seconds = "60"\n' + channel_toml(), "interval_seconds", "positive whole number"),
+        ("interval_seconds = true\n" + channel_toml(), "interval_seconds", "positive whole number"),
+        ("interval_seconds = 60\n", "channels", "one or more [[channels]]"),
+        (channel_toml(url='"ftp://example.org/hook"'), "channels[0].url", "http:// or https://"),
+        (channel_toml(url='"https:///no-host"'), "channels[0].url", "http:// or https://"),
+        (channel_toml(url='"http://host:port/hook"'), "channels[0].url", "http:// or https://"),
+        (channel_toml(url="<absent>"), "channels[0].url", "http:// or https://"),
+        (channel_toml(url="42"), "channels[0].url", "http:// or https://"),
+        (channel_toml(format='"slack"'), "channels[0].format", "one of json, wecom, dingtalk"),
+        (channel_toml(units="<absent>"), "channels[0].units", "is required"),
+        (channel_toml(units="[]"), "channels[0].units", "non-empty list"),
+        (channel_toml(units='"fgj"'), "channels[0].units", "non-empty list"),
+        (channel_toml(units='["fgj", 3]'), "channels[0].units[1]", "non-empty string"),
+        (channel_toml(units='["fgj", " "]'), "channels[0].units[1]", "non-empty string"),
+        (channel_toml(events="[]"), "channels[0].events", "yellow, red, progress_due"),
+        (channel_toml(events='["red", "blue"]'), "channels[0].events[1]", "one of yellow, red, progress_due"),
+        (channel_toml(escalate='"yes"'), "channels[0].escalate", "true or false"),
+        ("interval_seconds = ", "toml", "valid TOML"),
+    ],
+)
+def test_each_rule_names_its_key(text: str, key: str, words: str) -> None:
+    error = refusal(text)
+    assert error.key == key
+    assert words in error.rule
+    assert str(error).startswith(f"{key}: ")
+
+
+def test_the_second_channel_is_named_by_its_index() -> None:
+    error = refusal(channel_toml() + channel_toml(format='"teams"'))
+    assert error.key == "channels[1].format"
+
+
+def test_the_url_is_not_echoed_in_the_refusal() -> None:
+    error = refusal(channel_toml(url='"gopher://robot.example/send?key=SECRET-KEY"'))
+    assert "SECRET-KEY" not in str(error)
+
+
+def test_check_units_accepts_ids_categories_and_star_and_names_the_stranger() -> None:
+    units = {"fgj": "department", "czj": "department", "xz1": "township"}
+    good = load_notify_config(channel_toml(units='["fgj", "township", "*"]'))
+    check_units(good, units=units)
+    bad = load_notify_config(channel_toml() + channel_toml(units='["fgj", "gaj"]'))
+    with pytest.raises(NotifyConfigInvalid) as caught:
+        check_units(bad, units=units)
+    assert caught.value.key == "channels[1].units[1]"
+    assert '"gaj"' in caught.value.rule

@@ -1,0 +1,165 @@
+"""Unit tests of the reminder bodies: the json contract's keys, the robots' shapes, the Chinese text."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from services.notify.config import Channel
+from services.notify.delivery import Outcome
+from services.notify.messages import history_note, render, sentence, span, time_left
+from services.notify.planner import Delivery, TaskFact
+
+SH = ZoneInfo("Asia/Shanghai")
+DUE = datetime(2026, 11, 30, 23, 59, 59, tzinfo=SH)
+ASSIGNED = datetime(2026, 11, 1, 9, tzinfo=SH)
+PROGRESS = datetime(2026, 11, 15, 23, 59, 59, tzinfo=SH)
+NAMES = {"fgj": "发改局", "xz1": "城关镇"}
+BEFORE = DUE - timedelta(days=1, hours=2, minutes=30)
+AFTER = DUE + timedelta(days=3, hours=5, minutes=1)
+
+
+def delivery(event: str = "yellow", fmt: str = "json", unit: str = "fgj") -> Delivery:
+    fact = TaskFact(
+        task="T7",
+        title="推进县城污水管网改造",
+        lead_unit="fgj",
+        co_units=("xz1",),
+        event=event,
+        due_at=DUE,
+        assigned_at=ASSIGNED,
+        progress_due_at=PROGRESS if event == "progress_due" else None,
+    )
+    url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=SECRET"
+    ch = Channel(url=url, format=fmt, units=("*",), events=("yellow", "red", "progress_due"))
+    return Delivery(fact=fact, unit=unit, channel_index=0, channel=ch)
+
+
+def test_json_body_has_exactly_the_contract_keys() -> None:
+    body = render(delivery("red"), unit_names=NAMES, now=AFTER)
+    assert list(body) == ["task", "title", "unit", "event", "due_at", "text"]
+    assert body["task"] == "T7"
+    assert body["title"] == "推进县城污水管网改造"
+    assert body["unit"] == "fgj"
+    assert body["event"] == "red"
+    assert body["due_at"] == "2026-11-30T23:59:59+08:00"
+    json.dumps(body)
+
+
+def test_json_due_at_is_written_in_the_given_zone() -> None:
+    body = render(delivery(), unit_names=NAMES, now=BEFORE, tz=UTC)
+    assert body["due_at"] == "2026-11-30T15:59:59+00:00"
+    assert "2026-11-30 15:59" in body["text"]
+
+
+@pytest.mark.parametrize("event", ["yellow", "red", "progress_due"])
+def test_json_text_is_one_chinese_sentence_naming_unit_task_due_time(event: str) -> None:
+    text = render(delivery(event), unit_names=NAMES, now=BEFORE)["text"]
+    assert text.endswith("。")
+    assert text.count("。") == 1
+    assert "\n" not in text
+    for part in ("发改局", "fgj", "T7", "推进县城污水管网改造", "2026-11-30 23:59", "剩余 1天2小时", "牵头"):
+        assert part in text
+
+
+def test_the_event_is_worded_consistently() -> None:
+    assert render(delivery("yellow"), unit_names=NAMES, now=BEFORE)["text"].startswith("【黄色预警】")
+    assert render(delivery("red"), unit_names=NAMES, now=AFTER)["text"].startswith("【红色预警】")
+    assert render(delivery("progress_due"), unit_names=NAMES, now=BEFORE)["text"].startswith("【进展催报】")
+
+
+def test_overdue_is_said_as_such() -> None:
+    text = render(delivery("red"), unit_names=NAMES, now=AFTER)["text"]
+    assert "已超期 3天5小时" in text
+    assert "剩余" not in text
+
+
+def test_a_missed_progress_deadline_is_named() -> None:
+    text = render(delivery("progress_due"), unit_names=NAMES, now=BEFORE)["text"]
+    assert "应于 2026-11-15 23:59 报送进展" in text
+
+
+def test_a_co_unit_is_addressed_as_such_and_an_unknown_name_falls_back_to_the_id() -> None:
+    assert "城关镇（xz1）协办" in sentence(delivery(unit="xz1"), unit_name="城关镇", now=BEFORE, tz=SH)
+    text = render(delivery(unit="xz9"), unit_names=NAMES, now=BEFORE)["text"]
+    assert "xz9协办" in text
+    assert "（xz9）" not in text
+
+
+@pytest.mark.parametrize("event", ["yellow", "red", "progress_due"])
+def test_wecom_body_is_a_markdown_message(event: str) -> None:
+    body = render(delivery(event, "wecom"), unit_names=NAMES, now=AFTER)
+    assert list(body) == ["msgtype", "markdown"]
+    assert body["msgtype"] == "markdown"
+    assert list(body["markdown"]) == ["content"]
+    content = body["markdown"]["content"]
+    for part in ("发改局（fgj）", "T7", "推进县城污水管网改造", "2026-11-30 23:59", "已超期 3天5小时"):
+        assert part in content
+    assert ("应于 2026-11-15 23:59 报送进展" in content) == (event == "progress_due")
+    assert len(content.encode("utf-8")) < 4096
+
+
+@pytest.mark.parametrize("event", ["yellow", "red", "progress_due"])
+def test_dingtalk_body_is_a_markdown_message_with_a_title(event: str) -> None:
+    body = render(delivery(event, "dingtalk"), unit_names=NAMES, now=BEFORE)
+    assert body["msgtype"] == "markdown"
+    assert list(body["markdown"]) == ["title", "text"]
+    assert "T7" in body["markdown"]["title"]
+    text = body["markdown"]["text"]
+    for part in ("发改局（fgj）", "T7", "推进县城污水管网改造", "2026-11-30 23:59", "剩余 1天2小时"):
+        assert part in text
+    # DingTalk's markdown needs a blank line to break one.
+    assert "\n\n" in text
+
+
+def test_a_very_long_title_is_cut_in_the_text_but_whole_in_the_json_field() -> None:
+    d = delivery()
+    long = Delivery(
+        fact=TaskFact(
+            task="T7",
+            title="长" * 2000,
+            lead_unit="fgj",
+            co_units=(),
+            event="yellow",
+            due_at=DUE,
+            assigned_at=ASSIGNED,
+        ),
+        unit="fgj",
+        channel_index=0,
+        channel=d.channel,
+    )
+    body = render(long, unit_names=NAMES, now=BEFORE)
+    assert body["title"] == "长" * 2000
+    assert "长" * 199 + "…" in body["text"]
+    assert "长" * 200 not in body["text"]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (0, "不足1小时"),
+        (3599, "不足1小时"),
+        (3600, "1小时"),
+        (86400 + 7200, "1天2小时"),
+        (-90061, "1天1小时"),
+    ],
+)
+def test_span(seconds: int, words: str) -> None:
+    assert span(seconds) == words
+
+
+def test_time_left_at_the_due_instant_is_remaining() -> None:
+    assert time_left(due_at=DUE, now=DUE) == "剩余 不足1小时"
+    assert time_left(due_at=DUE, now=DUE + timedelta(seconds=1)) == "已超期 不足1小时"
+
+
+def test_history_note_names_the_event_unit_and_redacted_channel() -> None:
+    note = history_note(delivery("red"), unit_name="发改局", outcome=Outcome(delivered=True, attempts=3))
+    assert "红色预警" in note
+    assert "发改局（fgj）" in note
+    assert "第3次尝试送达" in note
+    assert "SECRET" not in note
+    assert "qyapi.weixin.qq.com/cgi-bin/webhook/send?key=***" in note
