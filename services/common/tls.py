@@ -143,8 +143,10 @@ def _leaf_usable(
     present = {str(v) for v in san.get_values_for_type(x509.DNSName)}
     present |= {str(v) for v in san.get_values_for_type(x509.IPAddress)}
     wanted = {str(ipaddress.ip_address(n)) if _is_ip(n) else n for n in [service, *names]}
+    common_names = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
     return (
         key.public_key() == cert.public_key()
+        and common_names == [service]
         and cert.not_valid_after_utc - now >= LEAF_RENEW_BEFORE
         and present == wanted
     )

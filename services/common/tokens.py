@@ -28,8 +28,7 @@ INTERNAL_TTL_SECONDS = 30
 USER_LEEWAY_SECONDS = 30
 INTERNAL_LEEWAY_SECONDS = 5
 _ALGORITHM = "HS256"
-_USER_CLAIMS = ["iss", "aud", "sub", "iat", "exp", "jti", "role"]
-_INTERNAL_CLAIMS = ["iss", "aud", "sub", "iat", "exp", "jti", "role"]
+_REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "exp", "jti", "role"]
 
 
 @dataclass(frozen=True)
@@ -162,11 +161,13 @@ def issue_user_token(
 
 def verify_user_token(token: str, *, ring: KeyRing, leeway: int = USER_LEEWAY_SECONDS) -> Identity:
     """The person a token names, when our ring signed it for the gateway and it has not expired."""
-    claims = _decode(token, ring=ring, issuer=ISSUER, audience=AUDIENCE, required=_USER_CLAIMS, leeway=leeway)
+    claims = _decode(
+        token, ring=ring, issuer=ISSUER, audience=AUDIENCE, required=_REQUIRED_CLAIMS, leeway=leeway
+    )
     return _identity(claims, roles=ROLES)
 
 
-def request_digest(data: bytes) -> bytes:
+def hash_request(data: bytes) -> bytes:
     """The digest an internal credential binds a call's request to (SHA-256 of its serialized bytes)."""
     return hashlib.sha256(data).digest()
 
@@ -219,14 +220,14 @@ def verify_internal(
         ring=ring,
         issuer=INTERNAL_ISSUER,
         audience=method,
-        required=_INTERNAL_CLAIMS,
+        required=_REQUIRED_CLAIMS,
         leeway=leeway,
     )
     bound = claims.get("rqh")
     if bound is not None:
         if request_bytes is None:
             raise Unauthenticated("credential is bound to a request this call cannot show")
-        if not isinstance(bound, str) or not hmac.compare_digest(bound, _b64(request_digest(request_bytes))):
+        if not isinstance(bound, str) or not hmac.compare_digest(bound, _b64(hash_request(request_bytes))):
             raise Unauthenticated("credential was made for another request")
     elif require_request_hash:
         raise Unauthenticated("credential is not bound to its request")

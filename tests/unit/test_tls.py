@@ -162,6 +162,16 @@ def test_a_certificate_of_another_ca_is_reissued(tmp_path: Path) -> None:
     _cert(files.cert("gateway")).verify_directly_issued_by(_cert(files.ca))
 
 
+def test_a_certificate_under_another_service_name_is_reissued(tmp_path: Path) -> None:
+    """Copying the gateway's files over the tasks service's must not let tasks speak as the gateway."""
+    files = ensure_tls(tmp_path, hosts=HOSTS)
+    files.cert("tasks").write_bytes(files.cert("gateway").read_bytes())
+    files.key("tasks").write_bytes(files.key("gateway").read_bytes())
+    ensure_tls(tmp_path, hosts=HOSTS)
+    cert = _cert(files.cert("tasks"))
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "tasks"
+
+
 def test_a_lost_ca_key_makes_a_new_ca_and_reissues_everything(tmp_path: Path) -> None:
     files = ensure_tls(tmp_path, hosts=HOSTS)
     before = _contents(files)

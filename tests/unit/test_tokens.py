@@ -24,8 +24,8 @@ from services.common.tokens import (
     OidcVerifier,
     TokenKeys,
     bearer_authenticator,
+    hash_request,
     issue_user_token,
-    request_digest,
     sign_internal,
     verify_bearer,
     verify_internal,
@@ -226,7 +226,7 @@ def test_an_expired_internal_credential_is_refused() -> None:
 
 def test_a_request_bound_credential_holds_for_that_request_only() -> None:
     request = b"\n\x05title\x12\x03fgj"
-    token = sign_internal(OFFICE, method=METHOD, ring=KEYS.internal, request_digest=request_digest(request))
+    token = sign_internal(OFFICE, method=METHOD, ring=KEYS.internal, request_digest=hash_request(request))
     assert verify_internal(token, method=METHOD, ring=KEYS.internal, request_bytes=request).role == "office"
     other = b"\n\x05title\x12\x03cwj"
     message = refusal(lambda: verify_internal(token, method=METHOD, ring=KEYS.internal, request_bytes=other))
