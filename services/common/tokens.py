@@ -1,0 +1,339 @@
+"""Standard tokens (JWT): people's tokens, the per-call internal credential, and an optional OIDC provider."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+
+from services.common.auth import INTERNAL_ROLE, ROLES, Identity, derive_key
+from services.common.errors import Unauthenticated, Unavailable
+
+ISSUER = "kaohe"
+AUDIENCE = "kaohe-gateway"
+INTERNAL_ISSUER = "kaohe-internal"
+# Purposes of their own, so neither a JWT key nor the old `kh1` keys can stand in for another.
+USER_JWT_PURPOSE = b"kaohe-user-jwt"
+INTERNAL_JWT_PURPOSE = b"kaohe-internal-jwt"
+USER_TTL_SECONDS = 12 * 3600
+INTERNAL_TTL_SECONDS = 30
+# Clocks of the machines a deployment runs on agree to a few seconds; a person's token gets more slack.
+USER_LEEWAY_SECONDS = 30
+INTERNAL_LEEWAY_SECONDS = 5
+_ALGORITHM = "HS256"
+_REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "exp", "jti", "role"]
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """The key new tokens are signed with (by its id) and every key still accepted, by id."""
+
+    current: str
+    keys: Mapping[str, bytes] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if self.current not in self.keys:
+            raise ValueError("the current key id must be one of the keys")
+
+    @classmethod
+    def from_secrets(cls, current: bytes, *, retired: Sequence[bytes] = (), purpose: bytes) -> KeyRing:
+        """A ring derived from the deployment's secret and the retired secrets still accepted.
+
+        The key id is a fingerprint of the derived key, so replacing the secret changes the id by itself,
+        and it reveals nothing of the key.
+        """
+        keys: dict[str, bytes] = {}
+        for secret in (current, *retired):
+            key = derive_key(secret, purpose)
+            keys.setdefault(key_id(key), key)
+        return cls(current=key_id(derive_key(current, purpose)), keys=keys)
+
+    def key(self, kid: object) -> bytes:
+        """The accepted key of that id, else Unauthenticated."""
+        if not isinstance(kid, str) or kid not in self.keys:
+            raise Unauthenticated("token signed with an unknown or retired key")
+        return self.keys[kid]
+
+
+def key_id(key: bytes) -> str:
+    """A short public name for a key."""
+    return hmac.new(key, b"kaohe-key-id", hashlib.sha256).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class TokenKeys:
+    """The two rings a deployment derives from its secret (and the retired secrets it still accepts)."""
+
+    user: KeyRing
+    internal: KeyRing
+
+    @classmethod
+    def from_secrets(cls, current: bytes, *, retired: Sequence[bytes] = ()) -> TokenKeys:
+        return cls(
+            user=KeyRing.from_secrets(current, retired=retired, purpose=USER_JWT_PURPOSE),
+            internal=KeyRing.from_secrets(current, retired=retired, purpose=INTERNAL_JWT_PURPOSE),
+        )
+
+
+def _encode(claims: dict[str, Any], ring: KeyRing) -> str:
+    return jwt.encode(claims, ring.keys[ring.current], algorithm=_ALGORITHM, headers={"kid": ring.current})
+
+
+def _decode(
+    token: str, *, ring: KeyRing, issuer: str, audience: str, required: list[str], leeway: int
+) -> dict[str, Any]:
+    """The claims of a token our ring signed, or Unauthenticated naming the broken check (never the token)."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise Unauthenticated("malformed token") from None
+    key = ring.key(header.get("kid"))
+    try:
+        return jwt.decode(
+            token,
+            key,
+            algorithms=[_ALGORITHM],
+            audience=audience,
+            issuer=issuer,
+            leeway=leeway,
+            options={"require": required},
+        )
+    except jwt.PyJWTError as exc:
+        raise Unauthenticated(_refusal(exc)) from None
+
+
+def _refusal(exc: jwt.PyJWTError) -> str:
+    if isinstance(exc, jwt.ExpiredSignatureError):
+        return "token expired"
+    if isinstance(exc, jwt.InvalidAudienceError):
+        return "token is meant for another audience"
+    if isinstance(exc, jwt.InvalidIssuerError):
+        return "token from another issuer"
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return f"token lacks the {exc.claim} claim"
+    if isinstance(exc, jwt.InvalidSignatureError):
+        return "token signature does not verify"
+    if isinstance(exc, jwt.InvalidAlgorithmError):
+        return "token signed with an algorithm that is not accepted"
+    if isinstance(exc, (jwt.ImmatureSignatureError, jwt.InvalidIssuedAtError)):
+        return "token issued in the future"
+    if isinstance(exc, jwt.DecodeError):
+        return "malformed token"
+    return "invalid token"
+
+
+def _identity(claims: Mapping[str, Any], *, roles: Sequence[str]) -> Identity:
+    """The caller the claims name, when the role is known and a department names its unit."""
+    role, unit, subject = claims.get("role"), claims.get("unit") or "", claims.get("sub")
+    if not isinstance(role, str) or role not in roles:
+        raise Unauthenticated("token carries an unknown role")
+    if not isinstance(unit, str) or not isinstance(subject, str):
+        raise Unauthenticated("malformed token payload")
+    if role == "department" and not unit:
+        raise Unauthenticated("a department token must name its unit")
+    return Identity(role=role, unit=unit, subject=subject, expires_at=int(claims["exp"]))
+
+
+def issue_user_token(
+    identity: Identity, *, ring: KeyRing, ttl_seconds: int = USER_TTL_SECONDS, now: float | None = None
+) -> str:
+    """A person's token for the gateway, signed with the ring's current key."""
+    issued = int(time.time() if now is None else now)
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": identity.subject or identity.role,
+        "role": identity.role,
+        "unit": identity.unit,
+        "iat": issued,
+        "exp": issued + ttl_seconds,
+        "jti": secrets.token_urlsafe(16),
+    }
+    return _encode(claims, ring)
+
+
+def verify_user_token(token: str, *, ring: KeyRing, leeway: int = USER_LEEWAY_SECONDS) -> Identity:
+    """The person a token names, when our ring signed it for the gateway and it has not expired."""
+    claims = _decode(
+        token, ring=ring, issuer=ISSUER, audience=AUDIENCE, required=_REQUIRED_CLAIMS, leeway=leeway
+    )
+    return _identity(claims, roles=ROLES)
+
+
+def hash_request(data: bytes) -> bytes:
+    """The digest an internal credential binds a call's request to (SHA-256 of its serialized bytes)."""
+    return hashlib.sha256(data).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def sign_internal(
+    identity: Identity,
+    *,
+    method: str,
+    ring: KeyRing,
+    ttl_seconds: int = INTERNAL_TTL_SECONDS,
+    request_digest: bytes | None = None,
+    now: float | None = None,
+) -> str:
+    """A credential for one call: this full method name, the caller's identity, seconds of life.
+
+    With request_digest it holds for that request only, so a captured credential cannot carry another.
+    """
+    issued = int(time.time() if now is None else now)
+    claims: dict[str, Any] = {
+        "iss": INTERNAL_ISSUER,
+        "aud": method,
+        "sub": identity.subject or identity.role,
+        "role": identity.role,
+        "unit": identity.unit,
+        "iat": issued,
+        "exp": issued + ttl_seconds,
+        "jti": secrets.token_urlsafe(16),
+    }
+    if request_digest is not None:
+        claims["rqh"] = _b64(request_digest)
+    return _encode(claims, ring)
+
+
+def verify_internal(
+    token: str,
+    *,
+    method: str,
+    ring: KeyRing,
+    request_bytes: bytes | None = None,
+    require_request_hash: bool = False,
+    leeway: int = INTERNAL_LEEWAY_SECONDS,
+) -> Identity:
+    """The caller a credential carries, when it was made for this method (and this request) and is fresh."""
+    claims = _decode(
+        token,
+        ring=ring,
+        issuer=INTERNAL_ISSUER,
+        audience=method,
+        required=_REQUIRED_CLAIMS,
+        leeway=leeway,
+    )
+    bound = claims.get("rqh")
+    if bound is not None:
+        if request_bytes is None:
+            raise Unauthenticated("credential is bound to a request this call cannot show")
+        if not isinstance(bound, str) or not hmac.compare_digest(bound, _b64(hash_request(request_bytes))):
+            raise Unauthenticated("credential was made for another request")
+    elif require_request_hash:
+        raise Unauthenticated("credential is not bound to its request")
+    return _identity(claims, roles=(*ROLES, INTERNAL_ROLE))
+
+
+class OidcVerifier:
+    """Verifies an OIDC provider's RS256/ES256 tokens against its JWKS (fetched over HTTP(S), cached)."""
+
+    ALGORITHMS = ("RS256", "ES256")
+
+    def __init__(
+        self,
+        issuer: str,
+        jwks_url: str,
+        audience: str,
+        role_claim: str = "roles",
+        unit_claim: str = "kaohe_unit",
+        role_map: Mapping[str, str] | None = None,
+        *,
+        leeway: int = USER_LEEWAY_SECONDS,
+        cache_seconds: float = 300,
+        timeout: float = 5,
+    ) -> None:
+        mapping = dict(role_map or {role: role for role in ROLES})
+        unknown = sorted(set(mapping.values()) - set(ROLES))
+        if unknown:
+            raise ValueError(f"role_map maps to unknown roles: {', '.join(unknown)}")
+        self.issuer = issuer
+        self.audience = audience
+        self.role_claim = role_claim
+        self.unit_claim = unit_claim
+        self.role_map = mapping
+        self.leeway = leeway
+        self.jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=cache_seconds, timeout=timeout)
+
+    def verify(self, token: str) -> Identity:
+        """The person a provider's token names, its provider role mapped to a Kaohe role."""
+        try:
+            signing_key = self.jwks.get_signing_key_from_jwt(token)
+        except jwt.PyJWKClientConnectionError:
+            raise Unavailable("the identity provider's keys cannot be fetched") from None
+        except jwt.PyJWKClientError:
+            raise Unauthenticated("token signed with a key the identity provider does not publish") from None
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated(_refusal(exc)) from None
+        try:
+            claims = jwt.decode(
+                token,
+                signing_key,
+                algorithms=list(self.ALGORITHMS),
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                options={"require": ["iss", "aud", "sub", "exp"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated(_refusal(exc)) from None
+        role = self._role(_claim(claims, self.role_claim))
+        unit = (_claim(claims, self.unit_claim) or "") if role == "department" else ""
+        if not isinstance(unit, str):
+            raise Unauthenticated(f"the {self.unit_claim} claim must be text")
+        return _identity(
+            {"role": role, "unit": unit, "sub": claims["sub"], "exp": claims["exp"]}, roles=ROLES
+        )
+
+    def _role(self, value: object) -> str:
+        """The most trusted Kaohe role any of the provider's values maps to."""
+        values = value if isinstance(value, list) else [value]
+        mapped = {self.role_map[v] for v in values if isinstance(v, str) and v in self.role_map}
+        for role in ROLES:
+            if role in mapped:
+                return role
+        raise Unauthenticated(f"the {self.role_claim} claim grants no Kaohe role")
+
+
+def _claim(claims: Mapping[str, Any], path: str) -> object:
+    """A claim by dotted path (`realm_access.roles`), None when absent."""
+    value: object = claims
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def verify_bearer(token: str, *, ring: KeyRing, oidc: OidcVerifier | None = None) -> Identity:
+    """A person's token from either door: Kaohe's own (iss "kaohe") or the configured provider."""
+    try:
+        issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+    except jwt.PyJWTError:
+        raise Unauthenticated("malformed token") from None
+    if oidc is not None and issuer == oidc.issuer:
+        return oidc.verify(token)
+    return verify_user_token(token, ring=ring)
+
+
+def bearer_authenticator(
+    ring: KeyRing, *, oidc: OidcVerifier | None = None
+) -> Callable[[dict[str, str], str], Identity]:
+    """For the gateway: a person's JWT in `authorization: Bearer …`, shaped like auth.bearer_authenticator."""
+
+    def authenticate(metadata: dict[str, str], method: str) -> Identity:
+        header = metadata.get("authorization", "")
+        if not header.lower().startswith("bearer "):
+            raise Unauthenticated("missing bearer token: send `authorization: Bearer <token>` (kaohe token)")
+        return verify_bearer(header[7:].strip(), ring=ring, oidc=oidc)
+
+    return authenticate
