@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -80,6 +82,7 @@ _AFTER_BORDERS = (
     "w:pPrChange",
 )
 _BORDER_SIDES = ("top", "left", "bottom", "right", "between", "bar")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _RULE = "已超期天数按自然日计算，不足一日按一日计。"
 
 
@@ -98,6 +101,11 @@ def title_text(bulletin: Bulletin) -> str:
 
 
 # --- text ------------------------------------------------------------------------------------------
+
+
+def _clean(text: str) -> str:
+    """Text without the control characters XML cannot hold (a ledger's titles come from anywhere)."""
+    return _CONTROL.sub("", text)
 
 
 def _day(day: date) -> str:
@@ -170,7 +178,7 @@ def _paragraph(
     paragraph = doc.add_paragraph()
     _format(paragraph, align=align, indent_chars=indent_chars)
     if text:
-        _font(paragraph.add_run(text), font, size, bold=bold, color=color)
+        _font(paragraph.add_run(_clean(text)), font, size, bold=bold, color=color)
     return paragraph
 
 
@@ -179,13 +187,17 @@ def _body(doc: DocumentObject, text: str) -> Paragraph:
 
 
 def _heading(doc: DocumentObject, number: int, text: str) -> Paragraph:
-    """A level-1 heading: 黑体 三号, 一、."""
-    return _paragraph(doc, f"{_NUMERALS[number - 1]}、{text}", font=HEADING_FONT)
+    """A level-1 heading: 黑体 三号, 一、; kept on the page of what follows it."""
+    paragraph = _paragraph(doc, f"{_NUMERALS[number - 1]}、{text}", font=HEADING_FONT)
+    paragraph.paragraph_format.keep_with_next = True
+    return paragraph
 
 
 def _subheading(doc: DocumentObject, number: int, text: str) -> Paragraph:
-    """A level-2 heading: 楷体 三号, （一）."""
-    return _paragraph(doc, f"（{_NUMERALS[number - 1]}）{text}", font=SUBHEADING_FONT)
+    """A level-2 heading: 楷体 三号, （一）; kept on the page of what follows it."""
+    paragraph = _paragraph(doc, f"（{_NUMERALS[number - 1]}）{text}", font=SUBHEADING_FONT)
+    paragraph.paragraph_format.keep_with_next = True
+    return paragraph
 
 
 def _insert(parent: Any, child: Any, successors: Sequence[str]) -> Any:
@@ -230,14 +242,13 @@ def _two_ends(doc: DocumentObject, left: str, right: str, *, size: Length, inden
 
 def _table(doc: DocumentObject, columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> None:
     """A ruled table the width of the type area; the header row repeats on every page."""
-    table = doc.add_table(rows=1 + len(rows), cols=len(columns))
+    table = doc.add_table(rows=2, cols=len(columns))
     table.style = doc.styles["Table Grid"]
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     table.autofit = False
     table.rows[0]._tr.get_or_add_trPr().append(OxmlElement("w:tblHeader"))
-    header = [column.header for column in columns]
-    for r, (row, values) in enumerate(zip(table.rows, [header, *rows], strict=True)):
-        for column, cell, value in zip(columns, row.cells, values, strict=True):
+    for r, row in enumerate(table.rows):
+        for column, cell in zip(columns, row.cells, strict=True):
             cell.width = Mm(column.width_mm)
             cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
             paragraph = cell.paragraphs[0]
@@ -247,9 +258,21 @@ def _table(doc: DocumentObject, columns: Sequence[Column], rows: Sequence[Sequen
                 align=WD_ALIGN_PARAGRAPH.CENTER if centred else WD_ALIGN_PARAGRAPH.LEFT,
                 exact=False,
             )
-            _font(paragraph.add_run(value), HEADING_FONT if r == 0 else BODY_FONT, TABLE_SIZE)
+            text = column.header if r == 0 else "-"
+            _font(paragraph.add_run(text), HEADING_FONT if r == 0 else BODY_FONT, TABLE_SIZE)
     for column, width in zip(table.columns, columns, strict=True):
         column.width = Mm(width.width_mm)
+    # Formatting each cell through python-docx takes a millisecond; a county's year can list
+    # thousands of overdue tasks, so each row is a copy of one formatted row with its texts set.
+    template = table.rows[1]._tr
+    preserve = qn("xml:space")
+    for values in rows:
+        tr = copy.deepcopy(template)
+        for t, value in zip(tr.iter(qn("w:t")), values, strict=True):
+            t.text = _clean(value)
+            t.set(preserve, "preserve")
+        template.addprevious(tr)
+    table._tbl.remove(template)
 
 
 def _page_number(paragraph: Paragraph) -> None:

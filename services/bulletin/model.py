@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
@@ -48,6 +49,7 @@ ACCOUNTABILITY_KIND_LABELS = {
     "disciplinary": "党纪政务处分",
 }
 _DAY_SECONDS = 86400
+_STANDINGS = ("on_time", "late", "overdue", "pending")
 
 
 # --- what the bulletin is built from ---------------------------------------------------------------
@@ -284,7 +286,7 @@ def build_bulletin(
     def name(unit: str) -> str:
         return names.get(unit, unit)
 
-    tallies: dict[str, Tally] = {}
+    counts: Counter[tuple[str, str]] = Counter()
     overdue: list[tuple[Task, int]] = []
     for index, task in enumerate(tasks):
         _aware(task.due_at, f"tasks[{index}].due_at")
@@ -295,13 +297,25 @@ def build_bulletin(
         if not period.contains(task.due_at.astimezone(tz).date()):
             continue
         standing = _standing(task, as_of=as_of)
-        one = Tally(due=1, **{standing: 1})
-        tallies[task.lead_unit] = tallies.get(task.lead_unit, Tally()).plus(one)
+        counts[task.lead_unit, standing] += 1
         if standing == "overdue":
             overdue.append((task, _days_overdue(task, as_of=as_of)))
 
     lines = sorted(
-        (UnitLine(unit=unit, name=name(unit), tally=tally) for unit, tally in tallies.items()),
+        (
+            UnitLine(
+                unit=unit,
+                name=name(unit),
+                tally=Tally(
+                    due=sum(counts[unit, standing] for standing in _STANDINGS),
+                    on_time=counts[unit, "on_time"],
+                    late=counts[unit, "late"],
+                    overdue=counts[unit, "overdue"],
+                    pending=counts[unit, "pending"],
+                ),
+            )
+            for unit in {unit for unit, _ in counts}
+        ),
         key=lambda line: (-line.tally.overdue, line.unit),
     )
     total = Tally()

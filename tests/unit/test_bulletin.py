@@ -312,3 +312,22 @@ def test_an_empty_period_still_makes_a_whole_document() -> None:
     assert "2025年第一季度，无到期的督查督办任务。" in text
     assert "本期无逾期未办结任务。" in text
     assert "本期无差错通报。" in text and "本期无问责情况。" in text and "本期无激励记录。" in text
+
+
+def test_table_cells_keep_their_font_and_lose_characters_xml_cannot_hold() -> None:
+    odd = Task(
+        id="督办〔2026〕7号",
+        title="标题\x07带控制符",
+        lead_unit="fgj",
+        co_units=(),
+        due_at=_at("2026-11-02T23:59:59+08:00"),
+        reported_at=None,
+        state="accepted",
+    )
+    document = _open(_bulletin(tasks=[*TASKS, odd]))
+    overdue = document.tables[1]
+    cells = {cell.text: cell for row in overdue.rows for cell in row.cells}
+    assert "督办〔2026〕7号" in cells and "标题带控制符" in cells
+    run = cells["标题带控制符"].paragraphs[0].runs[0]
+    assert run.font.size == Pt(12) and _east_asian(run) == "仿宋_GB2312"
+    assert len(overdue.rows) == 1 + 5
