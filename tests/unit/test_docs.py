@@ -257,7 +257,8 @@ def commands() -> Iterator[tuple[str, str]]:
 
 
 def test_every_command_is_documented() -> None:
-    text = read(MANUAL / "cli.md")
+    # more.md holds the commands that were planned when it was written (accounts, login, bulletin …).
+    text = read(MANUAL / "cli.md") + read(MANUAL / "more.md")
     found = list(commands())
     assert ("assess", "run") in found
     for command, child in found:
