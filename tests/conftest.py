@@ -21,17 +21,14 @@ from services.common.auth import Keys, make_user_identity
 from services.common.scheme import Scheme, load_scheme_file
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-EXAMPLES = SHARED / "spec" / "examples"
-LOCAL_EXAMPLES = ROOT / "tests" / "data"
+EXAMPLES = ROOT / "tests" / "data"
 PG_URL = os.environ.get("KAOHE_TEST_PG_URL", "")
 SECRET = b"test-secret-0123456789"
 
 
 def example_path(name: str) -> Path:
-    """The worked example's files (shared/spec/examples, or the copy kept with the tests)."""
-    shared = EXAMPLES / name
-    return shared if shared.exists() else LOCAL_EXAMPLES / name
+    """A file of the worked example (scheme, ledger, expected result), kept with the tests."""
+    return EXAMPLES / name
 
 
 @pytest.fixture(scope="session")
