@@ -491,7 +491,7 @@ class _Generator:
         return self._office_time(self._working_day_after(task.due.date(), days))
 
     def _later(self, at: datetime, *, short: bool) -> datetime:
-        """The office's next step: within hours in office time for emergencies, one to three working days otherwise."""
+        """The office's next step: within office hours for emergencies, else one to three working days."""
         if short:
             soon = at + timedelta(minutes=self.rng.randrange(10, 180))
             minutes = soon.hour * 60 + soon.minute
@@ -614,7 +614,7 @@ class _Generator:
         return [r for _, r in drafts]
 
     def _appeals(self, errors: list[Record]) -> tuple[list[Record], set[str]]:
-        """Two appeals against early error reports: the first upheld (the report is voided), the second not."""
+        """Two appeals against early error reports: the first upheld (its report voided), the second not."""
         latest = self.last_day - timedelta(days=21)
         candidates = [e for e in errors if date.fromisoformat(e["date"]) <= latest]
         picked = self.rng.sample(candidates, min(2, len(candidates)))

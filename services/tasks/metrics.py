@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from services.tasks.use_cases import MAX_PAGE, TasksApp, UnitSummary
+from services.tasks.facts import UnitSummary
+from services.tasks.use_cases import MAX_PAGE, TasksApp
 
 Unit = tuple[str, str, str]
 
