@@ -18,7 +18,7 @@ def cmd_assess_run(args: argparse.Namespace) -> int:
         try:
             scheme_text = Path(args.scheme).read_text(encoding="utf-8")
         except OSError as exc:
-            raise Refused(f"cannot read scheme {args.scheme}: {exc.strerror}") from None
+            raise Refused(f"无法读取考核方案 {args.scheme}：{exc.strerror}") from None
     client = Client(args)
     reply = client.call(
         client.scoring.CreateRun,
@@ -39,7 +39,7 @@ def cmd_assess_run(args: argparse.Namespace) -> int:
 
 def cmd_assess_show(args: argparse.Namespace) -> int:
     if not args.run and not args.year:
-        raise Usage("assess show needs --run ID or --year Y")
+        raise Usage("assess show 需要 --run ID 或 --year Y")
     client = Client(args)
     reply = client.call(
         client.scoring.GetRun,

@@ -29,7 +29,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise Refused(f"cannot read {path}: {exc.strerror}") from None
+        raise Refused(f"无法读取 {path}：{exc.strerror}") from None
     client = Client(args)
     pieces = list(_pieces(data)) or [b""]
     show_progress = sys.stderr.isatty() and len(pieces) > 1 and not args.json

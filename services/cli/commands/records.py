@@ -50,9 +50,9 @@ def cmd_records_add(args: argparse.Namespace) -> int:
     try:
         fields = json.loads(args.fields)
     except json.JSONDecodeError as exc:
-        raise Refused(f"--fields is not JSON: {exc.msg}") from None
+        raise Refused(f"--fields 不是 JSON：{exc.msg}") from None
     if not isinstance(fields, dict):
-        raise Refused("--fields must be a JSON object")
+        raise Refused("--fields 必须是一个 JSON 对象")
     message = struct_pb2.Struct()
     message.update(fields)
     client = Client(args)

@@ -40,10 +40,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     address = settings.gateway_address(args.gateway)
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65534:
-        raise Usage(
-            f"--gateway {address!r}: must be HOST:PORT, the gateway's port (its services listen on "
-            "PORT+1 and PORT+2)"
-        )
+        raise Usage(f"--gateway {address!r}：应为 HOST:PORT，即网关的端口（其后端服务在 PORT+1 和 PORT+2）")
     base = int(port)
     rows = []
     all_up = True
@@ -73,9 +70,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_token(args: argparse.Namespace) -> int:
     if args.role == "department" and not args.unit:
-        raise Usage("--role department needs --unit ID (the unit the token is bound to)")
+        raise Usage("--role department 需要 --unit ID（令牌限于该单位）")
     if args.role != "department" and args.unit:
-        raise Usage(f"--unit is only for --role department; a {args.role} token is not bound to a unit")
+        raise Usage(f"--unit 只用于 --role department；{args.role} 令牌不限于某个单位")
     identity = make_user_identity(role=args.role, unit=args.unit, subject=args.subject)
     secret = load_secret(data_dir(args), create=False)
     print(Keys(secret).user_token(identity, ttl_seconds=int(args.ttl_hours * 3600)))

@@ -47,7 +47,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         out.write_bytes(reply.xlsx)
     except OSError as exc:
-        raise Refused(f"cannot write {out}: {exc.strerror}") from None
+        raise Refused(f"无法写入 {out}：{exc.strerror}") from None
     emit(
         args,
         {"run": args.run, "out": str(out), "bytes": len(reply.xlsx)},
