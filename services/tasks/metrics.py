@@ -37,7 +37,7 @@ class LedgerCollector(Collector):
         with self._lock:
             stamp, summaries, units = self._cached
             if time.monotonic() - stamp > self.ttl:
-                summaries, _ = self.app.summarize(year=0, as_of="", unit="")
+                summaries, _ = self.app.facts.summarize(year=0, as_of="", unit="")
                 units = self._units()
                 self._cached = (time.monotonic(), summaries, units)
             return summaries, units

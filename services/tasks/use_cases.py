@@ -7,8 +7,6 @@ import hashlib
 import json
 import time
 import uuid
-from collections import Counter
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -39,7 +37,7 @@ from services.tasks.domain import (
     next_state,
     replay,
 )
-from services.tasks.facts import TaskFacts, UnitSummary
+from services.tasks.facts import TaskFacts
 from services.tasks.history import derived, domain_events, due_instant
 from services.tasks.importing import LedgerImport
 from services.tasks.storage import repository as repo
@@ -107,7 +105,11 @@ def page_size(requested: int) -> int:
 
 
 class TasksApp:
-    """Everything the tasks service does, over its database and the scheme it runs with."""
+    """Everything the tasks service does, over its database and the scheme it runs with.
+
+    Reading and the closed loop are here; the ledger import is `importer`, the facts for the other
+    services `facts`.
+    """
 
     def __init__(self, db: Database, scheme: Scheme) -> None:
         self.db = db
@@ -119,14 +121,8 @@ class TasksApp:
 
     # ---- reading
 
-    def year_bounds(self, year: int) -> tuple[int, int]:
-        return self.facts.year_bounds(year)
-
     def view_instant(self, at: int) -> str:
         return iso(at, self.tz)
-
-    def instant(self, text: str, *, name: str) -> int:
-        return self.facts.instant(text, name=name)
 
     def task_type_id(self, text: str) -> str:
         """The task type text names by its id or by its name in the scheme; text itself when neither."""
@@ -211,7 +207,7 @@ class TasksApp:
             )
 
     def get_task(self, *, actor: Identity, task_id: str, as_of: str = "") -> TaskView:
-        at = self.instant(as_of, name="as_of")
+        at = self.facts.instant(as_of, name="as_of")
         with self.db.read() as conn:
             row = repo.get_task(conn, task_id)
             if row is None:
@@ -246,8 +242,8 @@ class TasksApp:
             raise InvalidArgument("state", "must be one of " + ", ".join(s.value for s in State))
         if year and not 1990 <= year <= 2100:
             raise InvalidArgument("year", "must lie between 1990 and 2100")
-        at = self.instant(as_of, name="as_of")
-        due_from, due_before = self.year_bounds(year) if year else (None, None)
+        at = self.facts.instant(as_of, name="as_of")
+        due_from, due_before = self.facts.year_bounds(year) if year else (None, None)
         flt = repo.TaskFilter(
             unit=unit,
             state=state,
@@ -496,38 +492,6 @@ class TasksApp:
             conn.execute(
                 task_co_units.insert(), [{"task_id": record.id, "unit_id": u} for u in record.co_units]
             )
-
-    # ---- the ledger import, and facts for scoring and the live standing
-
-    def import_ledger(
-        self, lines: list[tuple[int, str]], *, validate_only: bool
-    ) -> tuple[Counter[str], Counter[str]]:
-        """All or nothing: every line is checked before anything is written."""
-        return self.importer.import_ledger(lines, validate_only=validate_only)
-
-    def timeliness_facts(
-        self,
-        *,
-        due_from: int,
-        due_before: int,
-        as_of: int,
-        chunk_size: int,
-        assigned_from: int = 0,
-        assigned_before: int = 0,
-    ) -> Iterator[dict[str, Any]]:
-        """The counted tasks' timeliness columns, one dict of columns per chunk (for scoring)."""
-        return self.facts.timeliness_facts(
-            due_from=due_from,
-            due_before=due_before,
-            as_of=as_of,
-            chunk_size=chunk_size,
-            assigned_from=assigned_from,
-            assigned_before=assigned_before,
-        )
-
-    def summarize(self, *, year: int, as_of: str, unit: str) -> tuple[list[UnitSummary], int]:
-        """Per unit: open tasks by colour, overdue, this year's reports on time and late."""
-        return self.facts.summarize(year=year, as_of=as_of, unit=unit)
 
 
 def _scoped(request_id: str, *scope: str) -> str:
