@@ -303,9 +303,7 @@ def overview(data: dict[str, Any]) -> str:
             [
                 "单位",
                 "类别",
-                "蓝",
-                "黄",
-                "红",
+                *COLOURS.values(),
                 "按时率",
                 "差错",
                 "未达标指标",

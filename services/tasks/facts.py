@@ -14,6 +14,7 @@ from services.common import calendar as cal
 from services.common.db import Database
 from services.common.scheme import Scheme
 from services.common.timeutil import NO_TIME, from_epoch, parse_instant, to_epoch
+from services.common.vocabulary import COLOURS
 from services.tasks.storage import repository as repo
 
 
@@ -136,7 +137,7 @@ class TaskFacts:
         def count(mask: np.ndarray) -> np.ndarray:
             return np.bincount(index[mask], minlength=len(codes))
 
-        blue, yellow, red = (count(is_open & (colours == c)) for c in ("blue", "yellow", "red"))
+        blue, yellow, red = (count(is_open & (colours == c)) for c in COLOURS)
         ontime_n, late_n, emergency_n = count(on_time), count(late), count(emergency)
         for i, code in enumerate(codes):
             summary = summaries.setdefault(str(code), UnitSummary(str(code)))
