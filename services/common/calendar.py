@@ -277,7 +277,7 @@ def colours_many(
 def progress_deadlines(
     *, assigned_at: datetime, due_at: datetime, every: Limit, calendar: WorkCalendar, tz: tzinfo
 ) -> list[datetime]:
-    """Periodic progress deadlines before due_at: each `every` after the previous, the first after assigned_at."""
+    """Progress deadlines before due_at: each `every` after the previous, the first after assigned_at."""
     _require_aware("due_at", due_at)
     deadlines: list[datetime] = []
     start = assigned_at
