@@ -38,7 +38,7 @@ RECORD_KIND_LABELS: Terms = {
     "tolerance": "容错纠错",
     "accountability": "问责",
     "appeal": "申诉",
-    "target": "年度目标",
+    "target": "目标责任",
 }
 RECORD_KINDS: tuple[str, ...] = tuple(RECORD_KIND_LABELS)
 

@@ -116,7 +116,7 @@ def cmd_appeal_decide(args: argparse.Namespace) -> int:
 def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     """records add, list, void, decide-appeal."""
     kinds = listed(RECORD_KIND_LABELS)
-    records = group(commands, "records", "考核记录：差错通报、指标值、激励、容错纠错、问责、申诉、年度目标")
+    records = group(commands, "records", "考核记录：差错通报、指标值、激励、容错纠错、问责、申诉、目标责任")
     p = command(records, "add", "新增一条考核记录", common=common)
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = _fields_help()
