@@ -78,7 +78,7 @@ def event(task_id: str, kind: str, at: str, **fields: Any) -> dict[str, Any]:
 
 
 def snapshot(stack: Stack) -> tuple[list[tuple[str, str, str]], list[tuple[Any, ...]]]:
-    """Every unit, and every task with its state, report and full history: what a refused import must not touch."""
+    """Every unit, and every task with its state, report and history: what a refused import must not touch."""
     _, tasks, _ = stack.stubs()
     md = stack.metadata()
     units = tasks.ListUnits(tasks_pb2.ListUnitsRequest(page_size=1000), metadata=md, timeout=10).units

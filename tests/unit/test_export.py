@@ -57,7 +57,7 @@ def _unit(
     tasks: list[dict[str, Any]] | None = None,
     caps: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A unit whose numbers follow SCORING.md §6–§8 from its breakdown, as the scoring service would give it."""
+    """A unit whose numbers follow SCORING.md §6–§8 from its breakdown, as the scoring service gives it."""
     metrics = metrics or []
     errors, incentives, accountability = errors or [], incentives or [], accountability or []
     caps = caps or {}

@@ -74,7 +74,7 @@ def h(hours: float) -> datetime:
 
 
 def history(*steps: tuple[Kind, float], assign: bool = True) -> list[Event]:
-    """A task's events: create and assign at T0 (as the importer synthesises them), then steps at T0 + hours."""
+    """A task's events: create and assign at T0 (as the importer writes them), then steps at T0 + hours."""
     events = [Event(1, Kind.CREATE, T0)]
     if assign:
         events.append(Event(2, Kind.ASSIGN, T0))
@@ -155,7 +155,8 @@ def test_next_state_rule_texts() -> None:
         next_state(A, Kind.REPORT, lenient=False)
     with pytest.raises(
         InvalidTransition,
-        match=r"a report needs a task that is 已交办 \(assigned\), 承办中 \(accepted\), 已反馈 \(reported\) or 已核查",
+        match=r"a report needs a task that is 已交办 \(assigned\), 承办中 \(accepted\), "
+        r"已反馈 \(reported\) or 已核查",
     ):
         next_state(C, Kind.REPORT, lenient=True)
     with pytest.raises(InvalidTransition, match=r"^a create only starts a task; the task is 已立项"):
