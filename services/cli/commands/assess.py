@@ -86,7 +86,9 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     p = command(assess, "run", "计算一次考核（草稿），按类别排名", common=common)
     p.add_argument("--year", type=int, required=True, help="考核年度")
     p.add_argument("--scheme", help="考核方案文件（TOML；默认服务当前的方案）")
-    p.add_argument("--as-of", help="考核时点（ISO 8601；默认现在或年度末）")
+    p.add_argument(
+        "--as-of", help="考核时点：日期或时间（ISO 8601，不带时区按方案的时区；默认年度末 12月31日 23:59:59）"
+    )
     p.add_argument("--supersedes", help="更正的考核运行编号（已公示或已定档的运行）")
     p.set_defaults(func=cmd_assess_run)
 
