@@ -114,7 +114,7 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     p = command(commands, "token", "签发访问令牌（需要 KAOHE_SECRET 或数据目录中的密钥）", common=common)
     p.add_argument("--role", required=True, type=term(ROLES, what="角色"), help=f"角色：{listed(ROLES)}")
     p.add_argument("--unit", help="单位代码（仅 department 角色，令牌限于该单位）")
-    p.add_argument("--subject", help="令牌持有人（写入审计日志）")
+    p.add_argument("--subject", help="令牌持有人，记入审计日志（默认为角色，或 角色:单位）")
     p.add_argument("--ttl-hours", type=float, default=12.0, help="有效期，小时（默认 12）")
     p.set_defaults(func=cmd_token)
 

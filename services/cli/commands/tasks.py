@@ -150,7 +150,7 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     p.add_argument("--type", required=True, help=TASK_TYPE_HELP)
     p.add_argument("--lead", required=True, help="牵头单位代码")
     p.add_argument("--co", action="append", help="协办单位代码（可多次给出）")
-    p.add_argument("--priority", help="优先级（方案中的优先级代码）")
+    p.add_argument("--priority", help="优先级：方案 priority_weights 中的代码（默认 normal）")
     p.add_argument("--source", help="任务来源（如 文件、会议、热线）")
     p.add_argument("--due-at", help="应办结时间（ISO 8601；默认按任务类型的时限计算）")
     p.add_argument("--assign", action="store_true", help="立项并同时交办")
