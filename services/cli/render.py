@@ -6,48 +6,25 @@ import sys
 import unicodedata
 from typing import Any
 
-GRADE = {"excellent": "优秀", "good": "良好", "fair": "一般", "poor": "较差"}
-COLOUR = {"blue": "蓝", "yellow": "黄", "red": "红"}
-OUTCOME = {"on_time": "按时", "late": "逾期"}
-STATE = {
-    "created": "已立项",
-    "assigned": "已交办",
-    "accepted": "承办中",
-    "reported": "已反馈",
-    "verified": "已核查",
-    "closed": "已销号",
-    "cancelled": "已撤销",
-}
-RUN_STATE = {"draft": "草稿", "publicised": "公示中", "final": "已定档"}
-CATEGORY = {"department": "部门", "township": "乡镇"}
-ROLE = {"office": "考核办", "supervisor": "督查室", "department": "单位", "viewer": "查阅"}
-KIND = {
-    "unit": "单位",
-    "task": "任务",
-    "task_event": "任务事件",
-    "error_report": "差错通报",
-    "metric_reading": "指标值",
-    "incentive": "激励",
-    "tolerance": "容错纠错",
-    "accountability": "问责",
-    "appeal": "申诉",
-}
-STATUS = {"met": "达标", "below": "未达标", "missing": "缺报", "not_applicable": "不适用"}
-SEVERITY = {"general": "一般", "serious": "较重", "grave": "严重"}
-LEVEL = {"national": "国家级", "provincial": "省级", "municipal": "市级", "county": "县级"}
-DECISION = {"exempt": "免责", "mitigate": "减轻"}
+from services.common.vocabulary import (
+    COLOURS,
+    GRADES,
+    INCENTIVE_LEVELS,
+    LEDGER_LINE_TYPES,
+    METRIC_STATUSES,
+    OUTCOMES,
+    RECORD_KIND_LABELS,
+    ROLES,
+    RUN_STATES,
+    SEVERITIES,
+    TASK_EVENT_KINDS,
+    TASK_ROLES,
+    TASK_STATES,
+    TOLERANCE_DECISIONS,
+    UNIT_CATEGORIES,
+)
+
 HEALTH = {"SERVING": "正常", "NOT_SERVING": "停止服务", "UNREACHABLE": "不可达", "UNKNOWN": "未知"}
-CODE = {
-    "INVALID_ARGUMENT": "输入有误",
-    "PERMISSION_DENIED": "无权操作",
-    "UNAUTHENTICATED": "身份验证失败",
-    "NOT_FOUND": "不存在",
-    "FAILED_PRECONDITION": "状态不允许",
-    "ABORTED": "已被他人修改，请刷新后重试",
-    "ALREADY_EXISTS": "已存在",
-    "INTERNAL": "服务内部错误",
-    "UNIMPLEMENTED": "不支持的操作",
-}
 
 
 def width(text: str) -> int:
@@ -75,7 +52,8 @@ def num(value: Any) -> str:
 def results(document: dict[str, Any], *, detail: bool = False) -> str:
     head = (
         f"{document.get('year')} 年度考核 · 运行 {document.get('run')} · "
-        f"{RUN_STATE.get(document.get('state', ''), document.get('state'))} · 方案 {document.get('scheme')} · "
+        f"{RUN_STATES.get(document.get('state', ''), document.get('state'))} · "
+        f"方案 {document.get('scheme')} · "
         f"截至 {document.get('as_of')}"
     )
     out = [head]
@@ -89,14 +67,14 @@ def results(document: dict[str, Any], *, detail: bool = False) -> str:
     for unit in document.get("units", []):
         by_category.setdefault(unit["category"], []).append(unit)
     for category, units in by_category.items():
-        out.append(f"\n【{CATEGORY.get(category, category)}】")
+        out.append(f"\n【{UNIT_CATEGORIES.get(category, category)}】")
         rows = [
             [
                 u["rank"],
                 u["name"],
                 u["unit"],
                 num(u["total"]),
-                GRADE.get(u["grade"], u["grade"]),
+                GRADES.get(u["grade"], u["grade"]),
                 f"{num(u['timeliness_earned'])}/{num(u['timeliness_max'])}",
                 f"{num(u['metrics_earned'])}/{num(u['metrics_max'])}",
                 num(u["base"]),
@@ -143,13 +121,13 @@ def breakdown(unit: dict[str, Any]) -> str:
                 [
                     [
                         t["task"],
-                        "牵头" if t["role"] == "lead" else "协办",
+                        TASK_ROLES["lead"] if t["role"] == "lead" else TASK_ROLES["co"],
                         num(t["weight"]),
                         t["due_at"],
                         t.get("reported_at") or "未反馈",
                         t.get("late_working_days") or "",
                         num(t["credit"]),
-                        DECISION.get((t.get("tolerance") or {}).get("decision", ""), ""),
+                        TOLERANCE_DECISIONS.get((t.get("tolerance") or {}).get("decision", ""), ""),
                         num(t["points"]),
                     ]
                     for t in b["tasks"]
@@ -165,7 +143,7 @@ def breakdown(unit: dict[str, Any]) -> str:
                         m.get("name", m["metric"]),
                         "" if m.get("value") is None else f"{m['value']:.4g}",
                         m["target"],
-                        STATUS.get(m["status"], m["status"]),
+                        METRIC_STATUSES.get(m["status"], m["status"]),
                         num(m["earned"]),
                         num(m["max"]),
                     ]
@@ -175,20 +153,26 @@ def breakdown(unit: dict[str, Any]) -> str:
         )
     lines = [
         [
-            KIND["error_report"],
+            RECORD_KIND_LABELS["error_report"],
             e["id"],
             e["date"],
-            SEVERITY.get(e["severity"], e["severity"]) + ("（已撤销）" if e.get("voided") else ""),
+            SEVERITIES.get(e["severity"], e["severity"]) + ("（已撤销）" if e.get("voided") else ""),
             f"-{num(e['points'])}",
         ]
         for e in b.get("errors", [])
     ]
     lines += [
-        [KIND["incentive"], i["id"], i["date"], LEVEL.get(i["level"], i["level"]), f"+{num(i['points'])}"]
+        [
+            RECORD_KIND_LABELS["incentive"],
+            i["id"],
+            i["date"],
+            INCENTIVE_LEVELS.get(i["level"], i["level"]),
+            f"+{num(i['points'])}",
+        ]
         for i in b.get("incentives", [])
     ]
     lines += [
-        [KIND["accountability"], a["id"], a["date"], a["kind"], f"-{num(a['points'])}"]
+        [RECORD_KIND_LABELS["accountability"], a["id"], a["date"], a["kind"], f"-{num(a['points'])}"]
         for a in b.get("accountability", [])
     ]
     if lines:
@@ -204,11 +188,11 @@ def tasks(rows: list[dict[str, Any]]) -> str:
             t["id"],
             t["title"][:24],
             t["lead_unit"],
-            STATE.get(t["state"], t["state"]),
-            COLOUR.get(t["color"] or "", ""),
+            TASK_STATES.get(t["state"], t["state"]),
+            COLOURS.get(t["color"] or "", ""),
             t["due_at"] or "",
-            OUTCOME.get(t["outcome"] or "", ""),
-            ROLE.get(t.get("holder") or "", t.get("holder") or ""),
+            OUTCOMES.get(t["outcome"] or "", ""),
+            ROLES.get(t.get("holder") or "", t.get("holder") or ""),
         ]
         for t in sorted(rows, key=lambda t: (t["due_at"] or "", t["id"]))
     ]
@@ -224,26 +208,15 @@ def task_detail(task: dict[str, Any]) -> str:
         f"牵头 {task['lead_unit']}"
         + (f" · 协办 {'、'.join(task['co_units'])}" if task["co_units"] else "")
         + f" · {task['state_label']} · 应办结 {task['due_at'] or '—'}"
-        + (f" · 颜色 {COLOUR[task['color']]}" if task.get("color") else "")
-        + (f" · {OUTCOME[task['outcome']]}" if task.get("outcome") else "")
+        + (f" · 颜色 {COLOURS[task['color']]}" if task.get("color") else "")
+        + (f" · {OUTCOMES[task['outcome']]}" if task.get("outcome") else "")
     )
-    kinds = {
-        "create": "立项",
-        "assign": "交办",
-        "accept": "承办",
-        "progress": "进展",
-        "report": "反馈",
-        "reject": "退回",
-        "verify": "核查",
-        "close": "销号",
-        "cancel": "撤销",
-    }
     history = table(
         ["时间", "环节", "经办", "说明"],
         [
             [
                 e["at"],
-                kinds.get(e["kind"], e["kind"]) + ("（已退回）" if e["rejected"] else ""),
+                TASK_EVENT_KINDS.get(e["kind"], e["kind"]) + ("（已退回）" if e["rejected"] else ""),
                 e["by"],
                 e["note"],
             ]
@@ -255,7 +228,10 @@ def task_detail(task: dict[str, Any]) -> str:
 
 def import_summary(document: dict[str, Any]) -> str:
     kinds = sorted(set(document["created"]) | set(document["unchanged"]))
-    rows = [[KIND.get(k, k), document["created"].get(k, 0), document["unchanged"].get(k, 0)] for k in kinds]
+    rows = [
+        [LEDGER_LINE_TYPES.get(k, k), document["created"].get(k, 0), document["unchanged"].get(k, 0)]
+        for k in kinds
+    ]
     verb = "校验通过（未写入）" if document["validate_only"] else "导入完成"
     return f"{verb}：共 {document['lines']} 行\n" + table(["类型", "新增", "已存在"], rows, numeric={1, 2})
 
@@ -269,7 +245,7 @@ def runs(items: list[dict[str, Any]]) -> str:
             [
                 r.get("id"),
                 r.get("year"),
-                RUN_STATE.get(r.get("state", ""), r.get("state")),
+                RUN_STATES.get(r.get("state", ""), r.get("state")),
                 r.get("scheme"),
                 r.get("as_of"),
                 r.get("created_at"),
@@ -287,7 +263,7 @@ def records(items: list[dict[str, Any]]) -> str:
         ["类别", "编号", "单位", "内容", "状态"],
         [
             [
-                KIND.get(r["kind"], r["kind"]),
+                LEDGER_LINE_TYPES.get(r["kind"], r["kind"]),
                 r["id"],
                 r.get("unit", ""),
                 "，".join(f"{k}={v}" for k, v in (r.get("fields") or {}).items() if k not in ("id", "unit"))[
@@ -308,7 +284,7 @@ def overview(data: dict[str, Any]) -> str:
     rows = [
         [
             u["name"],
-            CATEGORY.get(u["category"], u["category"]),
+            UNIT_CATEGORIES.get(u["category"], u["category"]),
             u["open_blue"],
             u["open_yellow"],
             u["open_red"],
@@ -317,7 +293,7 @@ def overview(data: dict[str, Any]) -> str:
             sum(1 for i in u["indicators"] if i["status"] in ("below", "missing")),
             num(u["provisional_total"]),
             u["provisional_rank"],
-            GRADE.get(u["provisional_grade"], ""),
+            GRADES.get(u["provisional_grade"], ""),
         ]
         for u in data.get("units", [])
     ]
@@ -327,9 +303,7 @@ def overview(data: dict[str, Any]) -> str:
             [
                 "单位",
                 "类别",
-                "蓝",
-                "黄",
-                "红",
+                *COLOURS.values(),
                 "按时率",
                 "差错",
                 "未达标指标",
@@ -347,7 +321,8 @@ def dashboard(data: dict[str, Any]) -> str:
     s = data["standing"]
     head = (
         f"{s['name']}：预估总分 {num(s['provisional_total'])}，排名 {s['provisional_rank']}，"
-        f"{GRADE.get(s['provisional_grade'], '')}；在办 蓝{s['open_blue']} 黄{s['open_yellow']} 红{s['open_red']}，"
+        f"{GRADES.get(s['provisional_grade'], '')}；"
+        f"在办 蓝{s['open_blue']} 黄{s['open_yellow']} 红{s['open_red']}，"
         f"按时率 {_rate(s['on_time_rate'])}"
     )
     indicators = table(
@@ -357,7 +332,7 @@ def dashboard(data: dict[str, Any]) -> str:
                 i["name"],
                 f"{i['value']:.4g}" if i["has_value"] else "—",
                 i["target"],
-                STATUS.get(i["status"], ""),
+                METRIC_STATUSES.get(i["status"], ""),
             ]
             for i in s["indicators"]
         ],
@@ -368,7 +343,7 @@ def dashboard(data: dict[str, Any]) -> str:
             [
                 i["task"],
                 i["title"][:20],
-                COLOUR.get(i["color"], ""),
+                COLOURS.get(i["color"], ""),
                 i["due_at"],
                 f"{i['hours_left']:.1f}",
                 num(i["cost_if_overdue"]),
@@ -382,10 +357,11 @@ def dashboard(data: dict[str, Any]) -> str:
 
 def ranking(data: dict[str, Any]) -> str:
     out = [
-        f"{data.get('year')} 年度考核排名 · 运行 {data.get('run')} · {RUN_STATE.get(data.get('state', ''), '')}"
+        f"{data.get('year')} 年度考核排名 · 运行 {data.get('run')} · "
+        f"{RUN_STATES.get(data.get('state', ''), '')}"
     ]
     for category in data.get("categories", []):
-        out.append(f"\n【{CATEGORY.get(category['category'], category['category'])}】")
+        out.append(f"\n【{UNIT_CATEGORIES.get(category['category'], category['category'])}】")
         out.append(
             table(
                 ["排名", "单位", "总分", "等次", "一票否决"],
@@ -394,7 +370,7 @@ def ranking(data: dict[str, Any]) -> str:
                         r["rank"],
                         r["name"],
                         num(r["total"]),
-                        GRADE.get(r["grade"], r["grade"]),
+                        GRADES.get(r["grade"], r["grade"]),
                         "是" if r["veto"] else "",
                     ]
                     for r in category.get("rows", [])

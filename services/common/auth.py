@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.common import vocabulary
 from services.common.errors import InvalidArgument, Unauthenticated
 
-ROLES = ("office", "supervisor", "department", "viewer")
+ROLES = tuple(vocabulary.ROLES)
 INTERNAL_ROLE = "internal"
 _PREFIX = "kh1"
 USER_PURPOSE = b"kaohe-user-token"

@@ -14,6 +14,7 @@ import chinese_calendar
 import numpy as np
 
 from services.common.limits import Limit
+from services.common.vocabulary import COLOURS
 
 __all__ = [
     "COLOUR_LABELS",
@@ -28,7 +29,7 @@ __all__ = [
 log = logging.getLogger("kaohe.calendar")
 
 Colour = Literal["blue", "yellow", "red"]
-COLOUR_LABELS: dict[str, str] = {"blue": "蓝", "yellow": "黄", "red": "红"}
+COLOUR_LABELS: dict[str, str] = dict(COLOURS)
 
 _END_OF_DAY = time(23, 59, 59)
 _EPOCH_DAY = date(1970, 1, 1)
@@ -276,7 +277,7 @@ def colours_many(
 def progress_deadlines(
     *, assigned_at: datetime, due_at: datetime, every: Limit, calendar: WorkCalendar, tz: tzinfo
 ) -> list[datetime]:
-    """Periodic progress deadlines: each one `every` after the previous (the first after assigned_at), before due_at."""
+    """Progress deadlines before due_at: each `every` after the previous, the first after assigned_at."""
     _require_aware("due_at", due_at)
     deadlines: list[datetime] = []
     start = assigned_at

@@ -12,8 +12,6 @@ from concurrent import futures
 from typing import Any
 
 import grpc
-from google.protobuf import any_pb2
-from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
@@ -22,6 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from services.common import errors
 from services.common.auth import Identity
 from services.common.clients import MAX_MESSAGE_BYTES
+from services.common.status import relay, status_for
 
 log = logging.getLogger("kaohe.rpc")
 _identity: contextvars.ContextVar[Identity | None] = contextvars.ContextVar("kaohe_identity", default=None)
@@ -56,35 +55,6 @@ class RpcMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
-
-
-_CODES: list[tuple[type[errors.DomainError], grpc.StatusCode]] = [
-    (errors.NotFound, grpc.StatusCode.NOT_FOUND),
-    (errors.InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
-    (errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
-    (errors.StaleEtag, grpc.StatusCode.ABORTED),
-    (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
-    (errors.Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
-    (errors.AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
-    (errors.Unavailable, grpc.StatusCode.UNAVAILABLE),
-]
-
-
-def status_for(exc: errors.DomainError) -> tuple[grpc.StatusCode, status_pb2.Status]:
-    """The status code and the rich status (with BadRequest field violations) of a domain error."""
-    code = next((c for kind, c in _CODES if isinstance(exc, kind)), grpc.StatusCode.INTERNAL)
-    status = status_pb2.Status(code=code.value[0], message=str(exc))
-    if isinstance(exc, errors.InvalidArgument):
-        bad = error_details_pb2.BadRequest(
-            field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-                for v in exc.violations
-            ]
-        )
-        detail = any_pb2.Any()
-        detail.Pack(bad)
-        status.details.append(detail)
-    return code, status
 
 
 class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
@@ -181,14 +151,8 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
             # A backend's answer to a call made on the caller's behalf: relayed as it came,
             # field violations included, so the caller learns the line and the rule.
             upstream = exc.code()
-            if upstream in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-                context.abort(grpc.StatusCode.UNAVAILABLE, f"a backend is unavailable: {exc.details()}")
             if upstream != grpc.StatusCode.INTERNAL:
-                trailing: Any = exc.trailing_metadata() or ()  # type: ignore[attr-defined]
-                context.set_trailing_metadata(
-                    tuple((k, v) for k, v in trailing if k == "grpc-status-details-bin")
-                )
-                context.abort(upstream, exc.details() or upstream.name)
+                relay(exc, context, unavailable=lambda details: f"a backend is unavailable: {details}")
         log.exception("unexpected error", extra={"method": method})
         context.abort(grpc.StatusCode.INTERNAL, "internal error; the service logged the details")
         return grpc.StatusCode.INTERNAL  # pragma: no cover - abort raises

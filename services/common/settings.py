@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_PORT_BASE = 50050
+# Where the command line finds the gateway of a stack started with the default port base.
+DEFAULT_GATEWAY = f"127.0.0.1:{DEFAULT_PORT_BASE}"
 DEFAULT_SCHEME = Path("schemes/default.toml")
 # The checkout's own preset, for a `kaohe serve` started outside the project folder.
 BUNDLED_SCHEME = Path(__file__).resolve().parents[2] / "schemes" / "default.toml"
@@ -72,3 +74,8 @@ def load(*, data_dir: str | None = None, port_base: int | None = None, scheme: s
         tasks_addr=os.environ.get("KAOHE_TASKS_ADDR") or f"127.0.0.1:{base + 1}",
         scoring_addr=os.environ.get("KAOHE_SCORING_ADDR") or f"127.0.0.1:{base + 2}",
     )
+
+
+def gateway_address(explicit: str | None = None) -> str:
+    """The gateway the command line talks to: the explicit address, then KAOHE_GATEWAY, then the default."""
+    return explicit or os.environ.get("KAOHE_GATEWAY") or DEFAULT_GATEWAY

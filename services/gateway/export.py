@@ -15,28 +15,21 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.xml.functions import tostring
 
-__all__ = ["result_to_xlsx"]
+from services.common.vocabulary import (
+    ACCOUNTABILITY_KINDS,
+    ERROR_CATEGORIES,
+    GRADES,
+    INCENTIVE_LEVELS,
+    METRIC_STATUSES,
+    RUN_STATES,
+    SEVERITIES,
+    TASK_ROLES,
+    TOLERANCE_DECISIONS,
+    UNIT_CATEGORIES,
+    label_of,
+)
 
-STATE_LABELS = {"draft": "草稿", "publicised": "公示中", "final": "已定档"}
-CATEGORY_LABELS = {"department": "部门", "township": "乡镇"}
-GRADE_LABELS = {"excellent": "优秀", "good": "良好", "fair": "一般", "poor": "较差"}
-STATUS_LABELS = {"met": "达标", "below": "未达标", "missing": "缺报", "not_applicable": "不适用"}
-ERROR_CATEGORY_LABELS = {
-    "meeting": "会议筹办",
-    "drafting": "文稿起草",
-    "implementation": "推动落实",
-    "information": "信息报送",
-    "other": "其他",
-}
-SEVERITY_LABELS = {"general": "一般", "serious": "较重", "grave": "严重"}
-LEVEL_LABELS = {"national": "国家级", "provincial": "省级", "municipal": "市级", "county": "县级"}
-ACCOUNTABILITY_LABELS = {
-    "interview": "约谈",
-    "circulated_criticism": "通报批评",
-    "admonishment": "诫勉",
-    "disciplinary": "党纪政务处分",
-}
-DECISION_LABELS = {"exempt": "免责", "mitigate": "减轻"}
+__all__ = ["result_to_xlsx"]
 
 SCORE_FORMAT = "0.00"
 RANK_FORMAT = "0"
@@ -93,7 +86,7 @@ class _Cell:
 
 
 def result_to_xlsx(document: Mapping[str, Any]) -> bytes:
-    """The workbook (说明, one sheet per unit category, 加减分明细, 时效明细, 指标明细) of a result document."""
+    """A result document's workbook: 说明, a sheet per unit category, 加减分明细, 时效明细, 指标明细."""
     units: list[Mapping[str, Any]] = list(document.get("units") or [])
     categories = _categories(units)
     wb = Workbook()
@@ -106,7 +99,7 @@ def result_to_xlsx(document: Mapping[str, Any]) -> bytes:
     for category in categories:
         members = sorted((u for u in units if u.get("category") == category), key=_rank_key)
         ordered.extend(members)
-        ws = wb.create_sheet(_sheet_title(CATEGORY_LABELS.get(category, category), taken))
+        ws = wb.create_sheet(_sheet_title(label_of(UNIT_CATEGORIES, category), taken))
         _fill(ws, UNIT_HEADERS, (_unit_row(u) for u in members))
 
     _fill(wb.create_sheet("加减分明细"), LINE_HEADERS, (row for u in ordered for row in _lines(u)))
@@ -133,7 +126,7 @@ def result_to_xlsx(document: Mapping[str, Any]) -> bytes:
 
 def _categories(units: Iterable[Mapping[str, Any]]) -> list[str]:
     present = {str(u.get("category", "")) for u in units}
-    known = [c for c in CATEGORY_LABELS if c in present]
+    known = [c for c in UNIT_CATEGORIES if c in present]
     return known + sorted(present - set(known))
 
 
@@ -162,7 +155,7 @@ def _info_rows(
     state = str(document.get("state", ""))
     warnings = [w if isinstance(w, str) else str(w) for w in document.get("calendar_warnings") or []]
     counts = "，".join(
-        f"{CATEGORY_LABELS.get(c, c)} {sum(1 for u in units if u.get('category') == c)} 个"
+        f"{label_of(UNIT_CATEGORIES, c)} {sum(1 for u in units if u.get('category') == c)} 个"
         for c in categories
     )
     return [
@@ -171,7 +164,7 @@ def _info_rows(
         ("考核年度", _Cell(document.get("year"), RANK_FORMAT)),
         ("截止时间", document.get("as_of", "")),
         ("运行编号", document.get("run", "")),
-        ("状态", STATE_LABELS.get(state, state)),
+        ("状态", label_of(RUN_STATES, state)),
         ("日历提示", "；".join(warnings) if warnings else "无"),
         ("参评单位", counts or "无"),
         ("总分计算", "总分 = 基础分(百分制) + 激励加分 − 差错扣分 − 问责扣分，最低为0"),
@@ -201,7 +194,7 @@ def _unit_row(u: Mapping[str, Any]) -> tuple[Any, ...]:
         _Cell(rank if isinstance(rank, int | float) else None, RANK_FORMAT),
         u.get("unit", ""),
         u.get("name", ""),
-        GRADE_LABELS.get(grade, grade),
+        label_of(GRADES, grade),
         _score(u.get("total")),
         _score(u.get("timeliness_earned")),
         _score(u.get("timeliness_max")),
@@ -227,7 +220,7 @@ def _tolerance_note(tolerance: Mapping[str, Any] | None) -> str:
     if not tolerance:
         return ""
     decision = str(tolerance.get("decision", ""))
-    return f"容错{DECISION_LABELS.get(decision, decision)}（{tolerance.get('id', '')}）"
+    return f"容错{label_of(TOLERANCE_DECISIONS, decision)}（{tolerance.get('id', '')}）"
 
 
 def _by_date(items: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -258,7 +251,7 @@ def _lines(u: Mapping[str, Any]) -> list[tuple[Any, ...]]:
 
     for e in _by_date(breakdown.get("errors") or []):
         category, severity = str(e.get("category", "")), str(e.get("severity", ""))
-        what = f"差错通报（{ERROR_CATEGORY_LABELS.get(category, category)}，{SEVERITY_LABELS.get(severity, severity)}）"
+        what = f"差错通报（{label_of(ERROR_CATEGORIES, category)}，{label_of(SEVERITIES, severity)}）"
         tolerance = e.get("tolerance")
         if e.get("voided"):
             note = "申诉成立已撤销"
@@ -281,14 +274,14 @@ def _lines(u: Mapping[str, Any]) -> list[tuple[Any, ...]]:
                     "",
                     f"差错通报 {e.get('id', '')}",
                     _Cell(None, SCORE_FORMAT),
-                    DECISION_LABELS.get(decision, decision),
+                    label_of(TOLERANCE_DECISIONS, decision),
                 )
             )
     rows.extend(_cap_row(head, "差错通报", caps.get("errors"), +1))
 
     for i in _by_date(breakdown.get("incentives") or []):
         level = str(i.get("level", ""))
-        what = f"激励（{LEVEL_LABELS.get(level, level)}）"
+        what = f"激励（{label_of(INCENTIVE_LEVELS, level)}）"
         rows.append(
             (*head, "激励", i.get("id", ""), i.get("date", ""), what, _signed(i.get("points"), +1), "")
         )
@@ -296,7 +289,7 @@ def _lines(u: Mapping[str, Any]) -> list[tuple[Any, ...]]:
 
     for a in _by_date(breakdown.get("accountability") or []):
         kind = str(a.get("kind", ""))
-        what = f"问责（{ACCOUNTABILITY_LABELS.get(kind, kind)}）"
+        what = f"问责（{label_of(ACCOUNTABILITY_KINDS, kind)}）"
         note = "一票否决" if a.get("veto") else ""
         rows.append(
             (*head, "问责", a.get("id", ""), a.get("date", ""), what, _signed(a.get("points"), -1), note)
@@ -309,7 +302,7 @@ def _lines(u: Mapping[str, Any]) -> list[tuple[Any, ...]]:
             continue
         decision = str(tolerance.get("decision", ""))
         credit = t.get("credit")
-        note = DECISION_LABELS.get(decision, decision) + (
+        note = label_of(TOLERANCE_DECISIONS, decision) + (
             f"，时效系数按{float(credit):.2f}计入时效得分" if isinstance(credit, int | float) else ""
         )
         tolerances.append(
@@ -327,7 +320,7 @@ def _lines(u: Mapping[str, Any]) -> list[tuple[Any, ...]]:
 
 
 def _task_rows(u: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-    """Every counted task of a unit: its earned and lost timeliness points, adding up to 时效得分 and 时效满分."""
+    """Every counted task of a unit: its earned and lost points, adding up to 时效得分 and 时效满分."""
     tasks: list[Mapping[str, Any]] = list((u.get("breakdown") or {}).get("tasks") or [])
     total_weight = sum(float(t.get("weight") or 0.0) for t in tasks)
     maximum = float(u.get("timeliness_max") or 0.0)
@@ -344,7 +337,7 @@ def _task_rows(u: Mapping[str, Any]) -> list[tuple[Any, ...]]:
                 u.get("unit", ""),
                 u.get("name", ""),
                 t.get("task", ""),
-                "牵头" if t.get("role") == "lead" else "协办",
+                TASK_ROLES["lead"] if t.get("role") == "lead" else TASK_ROLES["co"],
                 t.get("priority", ""),
                 _Cell(weight, "0.00"),
                 t.get("due_at") or "",
@@ -374,7 +367,7 @@ def _metric_rows(u: Mapping[str, Any]) -> list[tuple[Any, ...]]:
                 m.get("name", m.get("metric", "")),
                 _Cell(value if isinstance(value, int | float) else None, number_format),
                 _Cell(target if isinstance(target, int | float) else None, number_format),
-                STATUS_LABELS.get(status, status),
+                label_of(METRIC_STATUSES, status),
                 _score(m.get("earned")),
                 _score(m.get("max")),
             )
@@ -419,7 +412,7 @@ def _fill(ws: Any, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> Non
 
 
 def _fixed_time(as_of: Any) -> datetime:
-    """The workbook's created/modified stamp: the run's cutoff in UTC, so the bytes depend on the document only."""
+    """The workbook's time stamps: the run's cutoff in UTC, so that the bytes depend on the document alone."""
     if isinstance(as_of, str):
         try:
             moment = datetime.fromisoformat(as_of)

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from services.common.auth import Identity
 from services.common.errors import PermissionDenied
+from services.common.vocabulary import ROLES
 
-ALL = frozenset({"office", "supervisor", "department", "viewer"})
+ALL = frozenset(ROLES)
 READERS = frozenset({"office", "supervisor", "viewer"})
 OFFICE = frozenset({"office"})
 SUPERVISION = frozenset({"office", "supervisor"})

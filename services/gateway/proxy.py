@@ -14,6 +14,7 @@ from services.common.auth import Identity
 from services.common.clients import Backend, deadline
 from services.common.errors import PermissionDenied
 from services.common.rpc import current_identity
+from services.common.status import relay
 from services.gateway.policy import authorize, scoped_unit
 
 log = logging.getLogger("kaohe.gateway")
@@ -22,12 +23,7 @@ Audit = Callable[..., None]
 
 def forward_error(exc: grpc.RpcError, backend: Backend, context: grpc.ServicerContext) -> None:
     """Passes a backend's refusal on to the caller as it was, rich details included."""
-    code = exc.code()
-    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-        context.abort(grpc.StatusCode.UNAVAILABLE, backend.unavailable(exc.details() or code.name))
-    trailing: Any = exc.trailing_metadata() or ()  # type: ignore[attr-defined]
-    context.set_trailing_metadata(tuple((k, v) for k, v in trailing if k == "grpc-status-details-bin"))
-    context.abort(code, exc.details() or code.name)
+    relay(exc, context, unavailable=backend.unavailable)
 
 
 def proxy_handler(descriptor: ServiceDescriptor, backend: Backend, audit: Audit) -> grpc.GenericRpcHandler:

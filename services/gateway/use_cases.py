@@ -11,32 +11,22 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import grpc
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
 from services.common.auth import Identity
 from services.common.clients import Backend
-from services.common.errors import (
-    AlreadyExists,
-    DomainError,
-    FailedPrecondition,
-    FieldViolation,
-    InvalidArgument,
-    NotFound,
-    PermissionDenied,
-    StaleEtag,
-    Unavailable,
-)
+from services.common.errors import FieldViolation, InvalidArgument, NotFound, Unavailable
 from services.common.scheme import Scheme, load_scheme
+from services.common.status import domain_error
+from services.common.vocabulary import RECORD_KINDS, TASK_LINE_TYPES
 from services.gateway.export import result_to_xlsx
 
 T = TypeVar("T")
 BATCH = 2000
-TASK_TYPES = ("unit", "task", "task_event")
-SCORING_TYPES = ("error_report", "metric_reading", "incentive", "tolerance", "accountability", "appeal")
+TASK_TYPES = tuple(TASK_LINE_TYPES)
+SCORING_TYPES = RECORD_KINDS
 
 
 @dataclass
@@ -59,7 +49,7 @@ class GatewayApp:
                 request, metadata=backend.metadata(identity), timeout=timeout
             )
         except grpc.RpcError as exc:
-            raise _domain_error(exc, backend) from None
+            raise domain_error(exc, unavailable=backend.unavailable) from None
 
     def _both(self, first: Callable[[], T], second: Callable[[], Any]) -> tuple[T, Any]:
         """Both answers, or Unavailable naming every backend that did not answer."""
@@ -342,41 +332,6 @@ class GatewayApp:
         return gateway_pb2.ExportRunResponse(
             filename=f"考核结果-{document['run']}.xlsx", xlsx=result_to_xlsx(document)
         )
-
-
-_BY_CODE: dict[grpc.StatusCode, type[DomainError]] = {
-    grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
-    grpc.StatusCode.NOT_FOUND: NotFound,
-    grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
-    grpc.StatusCode.ABORTED: StaleEtag,
-    grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
-}
-
-
-def _domain_error(exc: grpc.RpcError, backend: Backend) -> Exception:
-    """A backend's refusal as the domain error it was, its field violations kept whole."""
-    code = exc.code()  # type: ignore[attr-defined]
-    details = exc.details() or ""  # type: ignore[attr-defined]
-    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-        return Unavailable(backend.unavailable(details))
-    if code == grpc.StatusCode.INVALID_ARGUMENT:
-        return InvalidArgument(_field_violations(exc) or [FieldViolation("request", details)])
-    kind = _BY_CODE.get(code)
-    return kind(details) if kind is not None else exc
-
-
-def _field_violations(exc: grpc.RpcError) -> list[FieldViolation]:
-    try:
-        status = rpc_status.from_call(exc)  # type: ignore[arg-type]
-    except ValueError:
-        return []
-    found: list[FieldViolation] = []
-    for detail in status.details if status is not None else ():
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            found += [FieldViolation(v.field, v.description) for v in bad.field_violations]
-    return found
 
 
 def _by_rank(rows: list[gateway_pb2.RankingRow]) -> list[gateway_pb2.RankingRow]:

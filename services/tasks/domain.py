@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from services.common.errors import FieldViolation, InvalidArgument, InvalidTransition, PermissionDenied
+from services.common.vocabulary import TASK_EVENT_KINDS, TASK_STATES
 
 __all__ = [
     "KIND_LABELS",
@@ -51,27 +52,8 @@ class Kind(StrEnum):
     CANCEL = "cancel"
 
 
-STATE_LABELS: dict[State, str] = {
-    State.CREATED: "已立项",
-    State.ASSIGNED: "已交办",
-    State.ACCEPTED: "承办中",
-    State.REPORTED: "已反馈",
-    State.VERIFIED: "已核查",
-    State.CLOSED: "已销号",
-    State.CANCELLED: "已撤销",
-}
-
-KIND_LABELS: dict[Kind, str] = {
-    Kind.CREATE: "立项",
-    Kind.ASSIGN: "交办",
-    Kind.ACCEPT: "承办",
-    Kind.PROGRESS: "进展",
-    Kind.REPORT: "反馈",
-    Kind.REJECT: "退回",
-    Kind.VERIFY: "核查",
-    Kind.CLOSE: "销号",
-    Kind.CANCEL: "撤销",
-}
+STATE_LABELS: dict[State, str] = {state: TASK_STATES[state] for state in State}
+KIND_LABELS: dict[Kind, str] = {kind: TASK_EVENT_KINDS[kind] for kind in Kind}
 
 OPEN_STATES: frozenset[State] = frozenset(State) - {State.CLOSED, State.CANCELLED}
 
@@ -214,7 +196,8 @@ def replay(events: Iterable[Event], *, lenient: bool) -> Replay:
                 raise InvalidArgument(
                     FieldViolation(
                         "at",
-                        f"must not be before assigned_at ({_name(event)}; assigned at {assign.at.isoformat()})",
+                        f"must not be before assigned_at ({_name(event)}; "
+                        f"assigned at {assign.at.isoformat()})",
                     )
                 )
 
@@ -262,7 +245,7 @@ def replay(events: Iterable[Event], *, lenient: bool) -> Replay:
 
 
 def report_that_counts(events: Iterable[Event], *, as_of: datetime) -> datetime | None:
-    """The instant of the latest report at or before as_of that no reject, at any time, rejected (SCORING.md §4)."""
+    """The latest report at or before as_of that no reject, at any time, rejected (SCORING.md §4)."""
     if as_of.tzinfo is None or as_of.utcoffset() is None:
         raise InvalidArgument(FieldViolation("as_of", "must carry a time zone offset"))
     ordered = _ordered(events)
@@ -305,7 +288,8 @@ def check_actor(kind: Kind, *, role: str, unit: str | None, lead_unit: str, co_u
             return
         if kind in _CO_UNIT_KINDS:
             raise PermissionDenied(
-                f"unit {unit} may not record {what} on a task led by {lead_unit}: it is neither lead nor co-unit"
+                f"unit {unit} may not record {what} on a task led by {lead_unit}: "
+                "it is neither lead nor co-unit"
             )
         raise PermissionDenied(
             f"unit {unit} may not record {what} on a task led by {lead_unit}: only the lead unit may"

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from services.tasks.use_cases import MAX_PAGE, TasksApp, UnitSummary
+from services.tasks.facts import UnitSummary
+from services.tasks.use_cases import MAX_PAGE, TasksApp
 
 Unit = tuple[str, str, str]
 
@@ -36,7 +37,7 @@ class LedgerCollector(Collector):
         with self._lock:
             stamp, summaries, units = self._cached
             if time.monotonic() - stamp > self.ttl:
-                summaries, _ = self.app.summarize(year=0, as_of="", unit="")
+                summaries, _ = self.app.facts.summarize(year=0, as_of="", unit="")
                 units = self._units()
                 self._cached = (time.monotonic(), summaries, units)
             return summaries, units

@@ -117,7 +117,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             if index == 0:
                 validate_only = message.validate_only
             lines.extend((line.line, line.json) for line in message.lines)
-        created, unchanged = self.app.import_ledger(lines, validate_only=validate_only)
+        created, unchanged = self.app.importer.import_ledger(lines, validate_only=validate_only)
         return tasks_pb2.ImportLedgerResponse(created=dict(created), unchanged=dict(unchanged))
 
     def LookupTasks(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -127,7 +127,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
         )
 
     def GetTimelinessFacts(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        for columns in self.app.timeliness_facts(
+        for columns in self.app.facts.timeliness_facts(
             due_from=request.due_from,
             due_before=request.due_before,
             as_of=request.as_of,
@@ -138,7 +138,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             yield tasks_pb2.TimelinessFacts(**columns)
 
     def SummarizeTasks(self, request: Any, context: grpc.ServicerContext) -> Any:
-        summaries, at = self.app.summarize(year=request.year, as_of=request.as_of, unit=request.unit)
+        summaries, at = self.app.facts.summarize(year=request.year, as_of=request.as_of, unit=request.unit)
         return tasks_pb2.SummarizeTasksResponse(
             units=[
                 tasks_pb2.UnitTaskSummary(

@@ -7,13 +7,10 @@ import hashlib
 import json
 import time
 import uuid
-from collections import Counter
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 from sqlalchemy.exc import IntegrityError
 
 from services.common import calendar as cal
@@ -22,18 +19,17 @@ from services.common.db import Database, idempotent
 from services.common.errors import (
     FieldViolation,
     InvalidArgument,
-    InvalidTransition,
     NotFound,
     PermissionDenied,
     StaleEtag,
 )
 from services.common.scheme import Scheme
-from services.common.timeutil import NO_TIME, from_epoch, iso, parse_instant, to_epoch
+from services.common.timeutil import from_epoch, iso, to_epoch
+from services.common.vocabulary import COLOURS
 from services.tasks import ledger
 from services.tasks.domain import (
     OPEN_STATES,
     STATE_LABELS,
-    Event,
     Kind,
     State,
     check_actor,
@@ -41,12 +37,14 @@ from services.tasks.domain import (
     next_state,
     replay,
 )
+from services.tasks.facts import TaskFacts
+from services.tasks.history import derived, domain_events, due_instant
+from services.tasks.importing import LedgerImport
 from services.tasks.storage import repository as repo
-from services.tasks.storage.tables import requests, task_co_units, task_events, tasks, units
+from services.tasks.storage.tables import requests, task_co_units, tasks
 
 MAX_PAGE = 5000
 DEFAULT_PAGE = 200
-_PROVISIONAL = 10**15
 
 
 @dataclass
@@ -87,20 +85,6 @@ class TaskView:
     history: list[EventView] = field(default_factory=list)
 
 
-@dataclass
-class UnitSummary:
-    unit: str
-    open_blue: int = 0
-    open_yellow: int = 0
-    open_red: int = 0
-    overdue: int = 0
-    reported_on_time: int = 0
-    reported_late: int = 0
-    on_time_rate: float = -1.0
-    emergency_late: int = 0
-    late_by_type: dict[str, int] = field(default_factory=dict)
-
-
 def encode_token(last: str) -> str:
     return base64.urlsafe_b64encode(last.encode()).decode() if last else ""
 
@@ -121,26 +105,31 @@ def page_size(requested: int) -> int:
 
 
 class TasksApp:
-    """Everything the tasks service does, over its database and the scheme it runs with."""
+    """Everything the tasks service does, over its database and the scheme it runs with.
+
+    Reading and the closed loop are here; the ledger import is `importer`, the facts for the other
+    services `facts`.
+    """
 
     def __init__(self, db: Database, scheme: Scheme) -> None:
         self.db = db
         self.scheme = scheme
         self.tz = scheme.tz
         self.calendar = scheme.calendar()
+        self.facts = TaskFacts(db, scheme)
+        self.importer = LedgerImport(db, scheme, self.calendar)
 
     # ---- reading
-
-    def year_bounds(self, year: int) -> tuple[int, int]:
-        start = datetime(year, 1, 1, tzinfo=self.tz)
-        end = datetime(year + 1, 1, 1, tzinfo=self.tz)
-        return to_epoch(start), to_epoch(end)
 
     def view_instant(self, at: int) -> str:
         return iso(at, self.tz)
 
-    def instant(self, text: str, *, name: str) -> int:
-        return to_epoch(parse_instant(text, field=name)) if text else int(time.time())
+    def task_type_id(self, text: str) -> str:
+        """The task type text names by its id or by its name in the scheme; text itself when neither."""
+        if not text or text in self.scheme.task_types:
+            return text
+        named = [t.id for t in self.scheme.task_types.values() if t.name == text]
+        return named[0] if len(named) == 1 else text
 
     def list_units(
         self, *, category: str, page_size_: int, page_token: str
@@ -218,7 +207,7 @@ class TasksApp:
             )
 
     def get_task(self, *, actor: Identity, task_id: str, as_of: str = "") -> TaskView:
-        at = self.instant(as_of, name="as_of")
+        at = self.facts.instant(as_of, name="as_of")
         with self.db.read() as conn:
             row = repo.get_task(conn, task_id)
             if row is None:
@@ -247,19 +236,19 @@ class TasksApp:
             if unit and unit != actor.unit:
                 raise PermissionDenied(f"unit {actor.unit} may not list the tasks of unit {unit}")
             unit = actor.unit
-        if color and color not in ("blue", "yellow", "red"):
+        if color and color not in COLOURS:
             raise InvalidArgument("color", "must be blue, yellow or red")
         if state and state not in {s.value for s in State}:
             raise InvalidArgument("state", "must be one of " + ", ".join(s.value for s in State))
         if year and not 1990 <= year <= 2100:
             raise InvalidArgument("year", "must lie between 1990 and 2100")
-        at = self.instant(as_of, name="as_of")
-        due_from, due_before = self.year_bounds(year) if year else (None, None)
+        at = self.facts.instant(as_of, name="as_of")
+        due_from, due_before = self.facts.year_bounds(year) if year else (None, None)
         flt = repo.TaskFilter(
             unit=unit,
             state=state,
             color=color,
-            task_type=task_type,
+            task_type=self.task_type_id(task_type),
             due_from=due_from,
             due_before=due_before,
             overdue=overdue,
@@ -308,7 +297,7 @@ class TasksApp:
             "type": "task",
             "id": task_id or f"T{now:%Y%m%d}-{uuid.uuid4().hex[:8]}",
             "title": title,
-            "task_type": task_type,
+            "task_type": self.task_type_id(task_type),
             "lead_unit": lead_unit,
             "co_units": co_units,
             "priority": priority or "normal",
@@ -330,7 +319,11 @@ class TasksApp:
                 raise InvalidArgument("id", f"task {parsed.id!r} already exists")
             stamp = to_epoch(now)
             # A given due instant is kept from the start; a computed one waits for the assignment.
-            due = self._due(parsed) if assign_now or parsed.due_at is not None else None
+            due = (
+                due_instant(parsed, scheme=self.scheme, calendar=self.calendar, tz=self.tz)
+                if assign_now or parsed.due_at is not None
+                else None
+            )
             try:
                 self._insert_task(
                     conn,
@@ -416,8 +409,8 @@ class TasksApp:
                 },
             )
             events = [*stored, repo.EventRow(seq, task_id, kind.value, at, actor.subject, note, False)]
-            result = replay(self._domain_events(events), lenient=True)
-            values |= self._derived(result)
+            result = replay(domain_events(events, tz=self.tz), lenient=True)
+            values |= derived(result)
             repo.set_rejected(
                 conn,
                 {
@@ -453,24 +446,6 @@ class TasksApp:
         )
         return result
 
-    def _domain_events(self, events: list[repo.EventRow]) -> list[Event]:
-        return [
-            Event(seq=e.seq, kind=Kind(e.kind), at=from_epoch(e.at, self.tz), by=e.by, note=e.note)
-            for e in events
-        ]
-
-    @staticmethod
-    def _derived(result: Any) -> dict[str, Any]:
-        def epoch(moment: datetime | None) -> int | None:
-            return to_epoch(moment) if moment else None
-
-        return {
-            "state": result.state.value,
-            "reported_at": epoch(result.reported_at),
-            "cancelled_at": epoch(result.cancelled_at),
-            "closed_at": epoch(result.closed_at),
-        }
-
     def _check_units(self, conn: Any, ids: list[str]) -> None:
         known = repo.units_by_id(conn, ids)
         for unit in ids:
@@ -478,14 +453,6 @@ class TasksApp:
                 raise InvalidArgument(
                     "lead_unit" if unit == ids[0] else "co_units", f"unit {unit!r} does not exist"
                 )
-
-    def _due(self, record: ledger.TaskRecord) -> int:
-        if record.due_at is not None:
-            return to_epoch(record.due_at)
-        spec = self.scheme.task_types[record.task_type]
-        return to_epoch(
-            cal.due_at(assigned_at=record.assigned_at, limit=spec.limit, calendar=self.calendar, tz=self.tz)
-        )
 
     def _insert_task(
         self,
@@ -526,387 +493,6 @@ class TasksApp:
                 task_co_units.insert(), [{"task_id": record.id, "unit_id": u} for u in record.co_units]
             )
 
-    # ---- the ledger import
-
-    def import_ledger(
-        self, lines: list[tuple[int, str]], *, validate_only: bool
-    ) -> tuple[Counter[str], Counter[str]]:
-        """All or nothing: every line is checked before anything is written."""
-        parsed = ledger.parse_lines(lines, self.scheme)
-        try:
-            with self.db.write() as conn:
-                repo.lock_imports(conn)
-                plan = self._plan(conn, parsed)
-                if not validate_only:
-                    self._apply(conn, plan)
-                else:
-                    conn.rollback()
-        except IntegrityError:
-            # A task created through the API under one of the file's ids after the plan was made.
-            raise StaleEtag("the ledger changed during the import; import the file again") from None
-        return plan.created, plan.unchanged
-
-    def _plan(self, conn: Any, parsed: ledger.Parsed) -> _Plan:
-        plan = _Plan()
-        unit_ids = (
-            {u.id for u in parsed.units}
-            | {t.lead_unit for t in parsed.tasks}
-            | {c for t in parsed.tasks for c in t.co_units}
-        )
-        stored_units = repo.units_by_id(conn, unit_ids)
-        known_units: dict[str, int] = {u: 0 for u in stored_units}
-        for unit in parsed.units:
-            canonical = (unit.name, unit.category)
-            if unit.id in stored_units or unit.id in plan.new_units:
-                before = stored_units.get(unit.id) or (
-                    plan.new_units[unit.id].name,
-                    plan.new_units[unit.id].category,
-                )
-                if before != canonical:
-                    raise _line(
-                        unit.line,
-                        "id",
-                        f"unit {unit.id!r} is already recorded with other values "
-                        f"({before[0]}, {before[1]}); a changed record under a known id is refused",
-                    )
-                plan.unchanged["unit"] += 1
-                continue
-            plan.new_units[unit.id] = unit
-            known_units[unit.id] = unit.line
-            plan.created["unit"] += 1
-
-        task_ids = {t.id for t in parsed.tasks} | {e.task for e in parsed.events}
-        stored_tasks = repo.tasks_by_id(conn, task_ids)
-        for task in parsed.tasks:
-            for name, unit_id in [("lead_unit", task.lead_unit), *(("co_units", c) for c in task.co_units)]:
-                if unit_id not in known_units or known_units[unit_id] > task.line:
-                    raise _line(
-                        task.line,
-                        name,
-                        f"unit {unit_id!r} does not exist (neither stored nor on an earlier line)",
-                    )
-            stored_task = stored_tasks.get(task.id)
-            earlier = plan.new_tasks.get(task.id)
-            before_task = stored_task.record if stored_task else earlier.canonical() if earlier else None
-            if before_task is not None:
-                if before_task != task.canonical():
-                    raise _line(
-                        task.line,
-                        "id",
-                        f"task {task.id!r} is already recorded with other values; "
-                        "a changed record under a known id is refused",
-                    )
-                plan.unchanged["task"] += 1
-                continue
-            plan.new_tasks[task.id] = task
-            plan.created["task"] += 1
-
-        stored_events = repo.events_of(conn, [t for t in task_ids if t in stored_tasks])
-        # An event is identified by its task, kind and instant; by and note are what it says.
-        seen: dict[tuple[str, str, int], tuple[str, str, int]] = {
-            (tid, e.kind, e.at): (e.by, e.note, 0) for tid, evs in stored_events.items() for e in evs
-        }
-        new_events: dict[str, list[tuple[int, ledger.EventRecord]]] = {}
-        for position, event in enumerate(parsed.events):
-            owner = plan.new_tasks.get(event.task)
-            if owner is None and event.task not in stored_tasks:
-                raise _line(
-                    event.line,
-                    "task",
-                    f"task {event.task!r} does not exist (neither stored nor on an earlier line)",
-                )
-            if owner is not None and owner.line > event.line:
-                raise _line(
-                    event.line, "task", f"task {event.task!r} is defined only later, on line {owner.line}"
-                )
-            key = event.key()
-            if key in seen:
-                by, note, line = seen[key]
-                if (by, note) != (event.by, event.note):
-                    where = f"on line {line}" if line else "already recorded"
-                    raise _line(
-                        event.line,
-                        "note" if by == event.by else "by",
-                        f"the {event.kind} of task {event.task!r} at {event.at.isoformat()} is {where} "
-                        f"with other values (by {by!r}, note {note!r}); a changed record is refused",
-                    )
-                plan.unchanged["task_event"] += 1
-                continue
-            seen[key] = (event.by, event.note, event.line)
-            new_events.setdefault(event.task, []).append((_PROVISIONAL + position, event))
-            plan.created["task_event"] += 1
-
-        for task_id in sorted(set(new_events) | set(plan.new_tasks)):
-            plan.replays[task_id] = self._replay_import(
-                task_id,
-                plan.new_tasks.get(task_id),
-                stored_tasks.get(task_id),
-                stored_events.get(task_id, []),
-                new_events.get(task_id, []),
-            )
-        plan.new_events = new_events
-        plan.stored_events = stored_events
-        plan.stored_tasks = stored_tasks
-        return plan
-
-    def _replay_import(
-        self,
-        task_id: str,
-        new: ledger.TaskRecord | None,
-        stored: repo.TaskRow | None,
-        stored_events: list[repo.EventRow],
-        new_events: list[tuple[int, ledger.EventRecord]],
-    ) -> Any:
-        if new is not None:
-            assigned = new.assigned_at
-            history = [
-                Event(seq=_PROVISIONAL - 2, kind=Kind.CREATE, at=assigned),
-                Event(seq=_PROVISIONAL - 1, kind=Kind.ASSIGN, at=assigned),
-            ]
-        else:
-            assert stored is not None
-            if stored.assigned_at is None:
-                line = new_events[0][1].line
-                raise _line(line, "task", f"task {task_id!r} has not been assigned (交办) yet")
-            assigned = from_epoch(stored.assigned_at, self.tz)
-            history = self._domain_events(stored_events)
-        lines = {}
-        for seq, event in new_events:
-            if event.at < assigned:
-                raise _line(
-                    event.line,
-                    "at",
-                    f"{event.at.isoformat()} is before the task's assigned_at {assigned.isoformat()}",
-                )
-            history.append(Event(seq=seq, kind=event.kind, at=event.at, by=event.by, note=event.note))
-            lines[seq] = event.line
-        try:
-            return replay(history, lenient=True)
-        except InvalidTransition:
-            ordered = sorted(history, key=lambda e: (e.at, e.seq))
-            for end in range(1, len(ordered) + 1):
-                try:
-                    replay(ordered[:end], lenient=True)
-                except InvalidTransition as exc:
-                    culprit = ordered[end - 1]
-                    where = lines.get(culprit.seq)
-                    # replay() names the event by its sequence number, which for a line of the file is
-                    # a provisional one nobody has seen: name it by kind and instant instead.
-                    rule = str(exc.__cause__ or exc)
-                    message = f"{culprit.kind} at {culprit.at.isoformat()} on task {task_id}: {rule}"
-                    if where is None:
-                        raise InvalidArgument("task", message) from None
-                    raise _line(where, "kind", message) from None
-            raise
-
-    def _apply(self, conn: Any, plan: _Plan) -> None:
-        stamp = int(time.time())
-        if plan.new_units:
-            conn.execute(
-                units.insert(),
-                [
-                    {"id": u.id, "name": u.name, "category": u.category, "created_at": stamp}
-                    for u in plan.new_units.values()
-                ],
-            )
-        task_rows, co_rows = [], []
-        for task in plan.new_tasks.values():
-            result = plan.replays[task.id]
-            task_rows.append(
-                {
-                    "id": task.id,
-                    "title": task.title,
-                    "task_type": task.task_type,
-                    "source": task.source,
-                    "lead_unit": task.lead_unit,
-                    "priority": task.priority,
-                    "assigned_at": to_epoch(task.assigned_at),
-                    "due_at": self._due(task),
-                    "due_given": task.due_at is not None,
-                    "created_at": stamp,
-                    "updated_at": stamp,
-                    "version": 1,
-                    "record": task.canonical(),
-                    **self._derived(result),
-                }
-            )
-            co_rows += [{"task_id": task.id, "unit_id": u} for u in task.co_units]
-        if task_rows:
-            conn.execute(tasks.insert(), task_rows)
-        if co_rows:
-            conn.execute(task_co_units.insert(), co_rows)
-        event_rows = []
-        for task in plan.new_tasks.values():
-            at = to_epoch(task.assigned_at)
-            event_rows += [
-                {
-                    "task_id": task.id,
-                    "kind": k,
-                    "at": at,
-                    "by": "import",
-                    "note": "",
-                    "rejected": False,
-                    "recorded_at": stamp,
-                }
-                for k in ("create", "assign")
-            ]
-        # Events go in file order, so the database's sequence keeps the recorded order.
-        ordered = sorted((seq, event) for events in plan.new_events.values() for seq, event in events)
-        for seq, event in ordered:
-            event_rows.append(
-                {
-                    "task_id": event.task,
-                    "kind": event.kind.value,
-                    "at": to_epoch(event.at),
-                    "by": event.by,
-                    "note": event.note,
-                    "rejected": seq in plan.replays[event.task].rejected,
-                    "recorded_at": stamp,
-                }
-            )
-        if event_rows:
-            conn.execute(task_events.insert(), event_rows)
-        for task_id, events in plan.stored_events.items():
-            if task_id not in plan.new_events:
-                continue
-            result = plan.replays[task_id]
-            repo.set_rejected(
-                conn,
-                {
-                    e.seq: e.seq in result.rejected
-                    for e in events
-                    if e.kind == "report" and e.rejected != (e.seq in result.rejected)
-                },
-            )
-            row = plan.stored_tasks[task_id]
-            if not repo.update_task(
-                conn,
-                task_id,
-                expected_version=row.version,
-                values={"updated_at": stamp, **self._derived(result)},
-            ):
-                raise StaleEtag(f"task {task_id} changed during the import; import the file again")
-
-    # ---- facts for scoring and the live standing
-
-    def timeliness_facts(
-        self,
-        *,
-        due_from: int,
-        due_before: int,
-        as_of: int,
-        chunk_size: int,
-        assigned_from: int = 0,
-        assigned_before: int = 0,
-    ) -> Iterator[dict[str, Any]]:
-        with self.db.read() as conn:
-            for part in repo.timeliness_rows(
-                conn,
-                due_from=due_from,
-                due_before=due_before,
-                as_of=as_of,
-                chunk_size=chunk_size or 50000,
-                assigned_from=assigned_from,
-                assigned_before=assigned_before,
-            ):
-                if not part:
-                    continue
-                (
-                    is_lead,
-                    task_id,
-                    unit,
-                    priority,
-                    assigned,
-                    due,
-                    reported,
-                    cancelled,
-                    task_type,
-                    due_given,
-                ) = zip(*part, strict=True)
-                columns: dict[str, Any] = {
-                    "task_id": task_id,
-                    "unit": unit,
-                    "is_lead": is_lead,
-                    "priority": priority,
-                    "assigned_at": _or_no_time(assigned),
-                    "due_at": due,
-                    "reported_at": _or_no_time(reported),
-                    "cancelled_at": _or_no_time(cancelled),
-                    "task_type": task_type,
-                    "due_given": due_given,
-                }
-                yield columns
-
-    def summarize(self, *, year: int, as_of: str, unit: str) -> tuple[list[UnitSummary], int]:
-        """Per unit: open tasks by colour, overdue, this year's reports on time and late."""
-        at = self.instant(as_of, name="as_of")
-        year = year or from_epoch(at, self.tz).year
-        due_from, due_before = self.year_bounds(year)
-        with self.db.read() as conn:
-            rows = repo.summary_rows(conn, unit=unit)
-            all_units = [u for u, _, _ in repo.list_units(conn, category="", after="", limit=1_000_000)]
-        summaries = {u: UnitSummary(u) for u in ([unit] if unit else all_units)}
-        if not rows:
-            return list(summaries.values()), at
-        unit_col = np.array([r[0] for r in rows], dtype=object)
-        types = np.array([r[1] for r in rows], dtype=object)
-        state = np.array([r[2] for r in rows], dtype=object)
-        assigned = np.array([r[3] if r[3] is not None else 0 for r in rows], dtype=np.int64)
-        due = np.array([r[4] for r in rows], dtype=np.int64)
-        reported = np.array([r[5] if r[5] is not None else NO_TIME for r in rows], dtype=np.int64)
-        has_report = reported != NO_TIME
-        live = ~np.isin(state, ["closed", "cancelled", "created"])
-        is_open = live & ~has_report
-        colours = cal.colours_many(
-            at=at, assigned_at=assigned, due_at=due, yellow_threshold=self.scheme.timeliness.yellow_threshold
-        )
-        in_year = (due >= due_from) & (due < due_before) & (due <= at) & (state != "cancelled")
-        on_time = in_year & has_report & (reported <= due)
-        late = in_year & has_report & (reported > due)
-        urgent_types = [t.id for t in self.scheme.task_types.values() if t.limit.unit in ("minutes", "hours")]
-        emergency = (
-            np.isin(types, urgent_types)
-            & ~np.isin(state, ["cancelled", "created"])
-            & (due <= at)
-            & (due > at - 86400)
-            & (~has_report | (reported > due))
-        )
-        codes, index = np.unique(unit_col, return_inverse=True)
-
-        def count(mask: np.ndarray) -> np.ndarray:
-            return np.bincount(index[mask], minlength=len(codes))
-
-        blue, yellow, red = (count(is_open & (colours == c)) for c in ("blue", "yellow", "red"))
-        ontime_n, late_n, emergency_n = count(on_time), count(late), count(emergency)
-        for i, code in enumerate(codes):
-            summary = summaries.setdefault(str(code), UnitSummary(str(code)))
-            summary.open_blue, summary.open_yellow, summary.open_red = (
-                int(blue[i]),
-                int(yellow[i]),
-                int(red[i]),
-            )
-            summary.overdue = int(red[i])
-            summary.reported_on_time, summary.reported_late = int(ontime_n[i]), int(late_n[i])
-            reported_n = summary.reported_on_time + summary.reported_late
-            summary.on_time_rate = summary.reported_on_time / reported_n if reported_n else -1.0
-            summary.emergency_late = int(emergency_n[i])
-        for unit_code, task_type in zip(unit_col[late], types[late], strict=True):
-            by_type = summaries[str(unit_code)].late_by_type
-            by_type[str(task_type)] = by_type.get(str(task_type), 0) + 1
-        return list(summaries.values()), at
-
-
-@dataclass
-class _Plan:
-    created: Counter[str] = field(default_factory=Counter)
-    unchanged: Counter[str] = field(default_factory=Counter)
-    new_units: dict[str, ledger.UnitRecord] = field(default_factory=dict)
-    new_tasks: dict[str, ledger.TaskRecord] = field(default_factory=dict)
-    new_events: dict[str, list[tuple[int, ledger.EventRecord]]] = field(default_factory=dict)
-    replays: dict[str, Any] = field(default_factory=dict)
-    stored_events: dict[str, list[repo.EventRow]] = field(default_factory=dict)
-    stored_tasks: dict[str, repo.TaskRow] = field(default_factory=dict)
-
 
 def _scoped(request_id: str, *scope: str) -> str:
     """The request id as stored: bound to who sent it and what it acts on.
@@ -917,11 +503,3 @@ def _scoped(request_id: str, *scope: str) -> str:
     if not request_id:
         return ""
     return hashlib.sha256("\0".join((*scope, request_id)).encode()).hexdigest()
-
-
-def _or_no_time(column: tuple[int | None, ...]) -> list[int]:
-    return [NO_TIME if t is None else t for t in column]
-
-
-def _line(line: int, name: str, rule: str) -> InvalidArgument:
-    return InvalidArgument([FieldViolation(f"line {line}: {name}", rule)])

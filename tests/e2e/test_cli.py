@@ -256,3 +256,41 @@ def test_a_dead_service_is_not_restarted_silently(served: Served) -> None:
         ["pgrep", "-g", str(served.process.pid)], capture_output=True, text=True
     ).stdout.split()
     assert left == []
+
+
+def test_choices_by_chinese_label_and_task_types_by_name(served: Served) -> None:
+    not_a_role = served.kaohe("token", "--role", "办公室", check=False)
+    assert (not_a_role.returncode, not_a_role.stdout) == (2, "") and "考核办" in not_a_role.stderr
+    served.env["KAOHE_TOKEN"] = served.kaohe("token", "--role", "考核办").stdout.strip()
+    served.kaohe("import", str(example_path("ledger.jsonl")))
+
+    def listed(*argv: str) -> list[str]:
+        document = json.loads(served.kaohe("tasks", "list", *argv, "--json").stdout)
+        return sorted(t["id"] for t in document["tasks"])
+
+    everything = json.loads(served.kaohe("tasks", "list", "--json").stdout)["tasks"]
+    red = [t for t in everything if t["color"] == "red"]
+    assert red, "the worked example has overdue tasks"
+    state = red[0]["state"]
+    label = {"assigned": "已交办", "accepted": "承办中", "reported": "已反馈", "verified": "已核查"}[state]
+    assert listed("--color", "红", "--state", label) == listed("--color", "red", "--state", state)
+    assert listed("--color", "红", "--state", label)
+    assert listed("--color", "红", "--state", "承办中") == listed("--color", "red", "--state", "accepted")
+
+    task = json.loads(served.kaohe("tasks", "show", everything[0]["id"], "--json").stdout)
+    by_id = listed("--type", task["task_type"])
+    assert task["id"] in by_id and listed("--type", task["task_type_name"]) == by_id
+    created = json.loads(
+        served.kaohe(
+            "tasks",
+            "create",
+            "--title",
+            "按名称立项",
+            "--type",
+            task["task_type_name"],
+            "--lead",
+            task["lead_unit"],
+            "--json",
+        ).stdout
+    )
+    assert created["task_type"] == task["task_type"]

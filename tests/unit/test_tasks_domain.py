@@ -74,7 +74,7 @@ def h(hours: float) -> datetime:
 
 
 def history(*steps: tuple[Kind, float], assign: bool = True) -> list[Event]:
-    """A task's events: create and assign at T0 (as the importer makes them), then steps at T0 + hours."""
+    """A task's events: create and assign at T0 (as the importer writes them), then steps at T0 + hours."""
     events = [Event(1, Kind.CREATE, T0)]
     if assign:
         events.append(Event(2, Kind.ASSIGN, T0))

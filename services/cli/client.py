@@ -1,0 +1,155 @@
+"""What every command shares: the gateway's stubs with the caller's token, exit codes, JSON output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+from kaohe.gateway.v1 import gateway_pb2_grpc
+from kaohe.scoring.v1 import scoring_pb2_grpc
+from kaohe.tasks.v1 import tasks_pb2_grpc
+
+from services.common import settings
+from services.common.auth import Keys, load_secret, make_user_identity
+from services.common.clients import MAX_MESSAGE_BYTES
+from services.common.errors import DomainError
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+TIMEOUT = 120.0
+
+
+class Refused(Exception):
+    """The command could not be done; the message says why (exit 1)."""
+
+
+class Usage(Exception):
+    """The command line itself is wrong: a missing or malformed argument (exit 2)."""
+
+
+class Client:
+    """Stubs for the three APIs served by the gateway, with the caller's bearer token."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.address = settings.gateway_address(args.gateway)
+        self.token = args.token or os.environ.get("KAOHE_TOKEN") or self_minted_token(args)
+        self.channel = grpc.insecure_channel(
+            self.address,
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ],
+        )
+        self.gateway = gateway_pb2_grpc.GatewayServiceStub(self.channel)
+        self.tasks = tasks_pb2_grpc.TasksServiceStub(self.channel)
+        self.scoring = scoring_pb2_grpc.ScoringServiceStub(self.channel)
+
+    def call(self, method: Callable[..., Any], request: Any, timeout: float = TIMEOUT) -> Any:
+        metadata = (("authorization", f"Bearer {self.token}"),) if self.token else ()
+        return method(request, metadata=metadata, timeout=timeout)
+
+
+def self_minted_token(args: argparse.Namespace) -> str:
+    """An office token minted from the data dir's secret, when the caller has it (the operator)."""
+    try:
+        secret = load_secret(data_dir(args), create=False)
+    except (DomainError, OSError):
+        return ""
+    return Keys(secret).user_token(make_user_identity(role="office", unit=None, subject="cli"))
+
+
+def data_dir(args: argparse.Namespace) -> Path:
+    """The stack's data directory: --data-dir, then KAOHE_DATA_DIR, then ./var."""
+    return Path(getattr(args, "data_dir", None) or os.environ.get("KAOHE_DATA_DIR") or "var").resolve()
+
+
+def request_id() -> str:
+    """A fresh idempotency key for one write."""
+    return uuid.uuid4().hex
+
+
+def emit(args: argparse.Namespace, document: Any, text: Callable[[], str]) -> None:
+    """Prints the JSON document under --json, else the text for people."""
+    if getattr(args, "json", False):
+        print(json.dumps(document, ensure_ascii=False, indent=1))
+    else:
+        print(text())
+
+
+def document_of(reply: Any) -> dict[str, Any]:
+    """The JSON document a reply carries (empty when it carries none)."""
+    return dict(json.loads(reply.document_json)) if reply.document_json else {}
+
+
+def task_json(task: Any) -> dict[str, Any]:
+    """A task as the task list of FORMATS.md prints it."""
+    return {
+        "id": task.id,
+        "title": task.title,
+        "task_type": task.task_type,
+        "lead_unit": task.lead_unit,
+        "co_units": list(task.co_units),
+        "priority": task.priority,
+        "state": task.state,
+        "assigned_at": task.assigned_at or None,
+        "due_at": task.due_at or None,
+        "reported_at": task.reported_at or None,
+        "color": task.color or None,
+        "outcome": task.outcome or None,
+        "holder": task.holder or None,
+        "source": task.source,
+        "next_progress_due": task.next_progress_due or None,
+        "etag": task.etag,
+    }
+
+
+_INT64 = {
+    FieldDescriptor.TYPE_INT64,
+    FieldDescriptor.TYPE_UINT64,
+    FieldDescriptor.TYPE_SINT64,
+    FieldDescriptor.TYPE_FIXED64,
+    FieldDescriptor.TYPE_SFIXED64,
+}
+
+
+def plain(message: Message, *, always_print_fields_with_no_presence: bool = False) -> dict[str, Any]:
+    """The message as JSON data with counts as numbers (proto JSON writes 64-bit integers as strings)."""
+    data = json_format.MessageToDict(
+        message,
+        preserving_proto_field_name=True,
+        always_print_fields_with_no_presence=always_print_fields_with_no_presence,
+    )
+    _int64_as_numbers(message, data)
+    return data
+
+
+def _int64_as_numbers(message: Message, data: dict[str, Any]) -> None:
+    for field in message.DESCRIPTOR.fields:
+        if field.name not in data:
+            continue
+        value, repeated = getattr(message, field.name), field.is_repeated
+        entry = field.message_type
+        if entry is not None and entry.GetOptions().map_entry:
+            inner = entry.fields_by_name["value"]
+            for key in data[field.name]:
+                if inner.message_type is not None:
+                    _int64_as_numbers(value[key], data[field.name][key])  # Kaohe's maps have string keys
+                elif inner.type in _INT64:
+                    data[field.name][key] = int(data[field.name][key])
+        elif entry is not None and entry.full_name.startswith("kaohe."):
+            for item, out in zip(
+                value if repeated else [value],
+                data[field.name] if repeated else [data[field.name]],
+                strict=True,
+            ):
+                _int64_as_numbers(item, out)
+        elif field.type in _INT64:
+            data[field.name] = [int(v) for v in data[field.name]] if repeated else int(data[field.name])

@@ -1,0 +1,16 @@
+"""The `kaohe` subcommands, one module per group; each registers its own on the parser."""
+
+from __future__ import annotations
+
+import argparse
+
+from services.cli.commands import assess, ledger, records, serving, tasks, views
+from services.cli.options import Commands
+
+MODULES = (serving, ledger, assess, tasks, records, views)
+
+
+def register_all(commands: Commands, common: argparse.ArgumentParser) -> None:
+    """Every group's subcommands, in the order `kaohe --help` lists them."""
+    for module in MODULES:
+        module.register(commands, common)

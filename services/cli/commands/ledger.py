@@ -1,0 +1,85 @@
+"""Bringing a ledger in: import a file of JSON Lines, write the sample county's."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from kaohe.gateway.v1 import gateway_pb2
+
+from services.cli import render
+from services.cli.client import EXIT_OK, Client, Refused, emit, request_id
+from services.cli.options import Commands, command
+from services.common import settings
+
+PIECE = 1 << 20
+
+
+def _pieces(data: bytes, size: int = PIECE) -> Iterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise Refused(f"无法读取 {path}：{exc.strerror}") from None
+    client = Client(args)
+    pieces = list(_pieces(data)) or [b""]
+    show_progress = sys.stderr.isatty() and len(pieces) > 1 and not args.json
+
+    def stream() -> Iterator[Any]:
+        for index, piece in enumerate(pieces):
+            if show_progress:
+                render.progress(index + 1, len(pieces), "上传")
+            yield gateway_pb2.ImportLedgerRequest(
+                validate_only=args.validate_only and index == 0,
+                request_id=request_id() if index == 0 else "",
+                data=piece,
+            )
+
+    reply = client.call(client.gateway.ImportLedger, stream(), timeout=1800)
+    created, unchanged = dict(reply.created), dict(reply.unchanged)
+    document = {
+        "lines": reply.lines,
+        "created": created,
+        "unchanged": unchanged,
+        "validate_only": args.validate_only,
+    }
+    emit(args, document, lambda: render.import_summary(document))
+    return EXIT_OK
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from services.cli.sample import sample_county, write_jsonl
+
+    text = Path(args.scheme).read_text(encoding="utf-8")
+    year = args.year or tomllib.loads(text)["scheme"]["year"]
+    records = sample_county(scheme_text=text, year=year)
+    write_jsonl(records, args.out)
+    print(f"样例县台账已写入 {args.out}（{len(records)} 条记录）")
+    return EXIT_OK
+
+
+def register(commands: Commands, common: argparse.ArgumentParser) -> None:
+    """import, sample."""
+    p = command(commands, "import", "导入台账（JSON Lines 文件），全部成功或全部不写入", common=common)
+    p.add_argument("file", help="台账文件：每行一个 JSON 对象（单位、任务、任务事件、考核记录）")
+    p.add_argument("--validate-only", action="store_true", help="只校验，不写入")
+    p.set_defaults(func=cmd_import)
+
+    p = command(commands, "sample", "生成样例县的台账文件")
+    p.add_argument(
+        "--scheme",
+        default=str(settings.DEFAULT_SCHEME),
+        help=f"考核方案文件（默认 {settings.DEFAULT_SCHEME}）",
+    )
+    p.add_argument("--year", type=int, help="台账年度（默认方案的年度）")
+    p.add_argument("--out", required=True, help="写入的文件")
+    p.set_defaults(func=cmd_sample)

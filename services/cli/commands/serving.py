@@ -1,0 +1,122 @@
+"""Running the stack and asking who is there: serve, serve-one, status, token, whoami."""
+
+from __future__ import annotations
+
+import argparse
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from kaohe.gateway.v1 import gateway_pb2
+
+from services.cli import render
+from services.cli.client import EXIT_OK, EXIT_UNREACHABLE, Client, Usage, data_dir, emit, plain
+from services.cli.options import Commands, command, listed, term
+from services.common import settings
+from services.common.auth import Keys, load_secret, make_user_identity
+from services.common.vocabulary import ROLES, label_of
+
+SERVICES = {"gateway": "网关", "tasks": "督办台账", "scoring": "考核计分"}
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from services.cli.serve import serve
+
+    return serve(data_dir=args.data_dir, port_base=args.port_base, scheme=args.scheme, sample=args.sample)
+
+
+def cmd_serve_one(args: argparse.Namespace) -> int:
+    from services.cli.serve import serve_one
+
+    return serve_one(
+        args.service,
+        port=args.port,
+        metrics_port=args.metrics_port,
+        data_dir=args.data_dir,
+        scheme=args.scheme,
+    )
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    address = settings.gateway_address(args.gateway)
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65534:
+        raise Usage(f"--gateway {address!r}：应为 HOST:PORT，即网关的端口（其后端服务在 PORT+1 和 PORT+2）")
+    base = int(port)
+    rows = []
+    all_up = True
+    for offset, name in enumerate(SERVICES):
+        target = f"{host}:{base + offset}"
+        status = "UNREACHABLE"
+        try:
+            with grpc.insecure_channel(target) as channel:
+                reply = health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(service=""), timeout=3
+                )
+                status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+        except grpc.RpcError:
+            pass
+        all_up = all_up and status == "SERVING"
+        rows.append({"service": name, "address": target, "status": status})
+    emit(
+        args,
+        {"services": rows},
+        lambda: render.table(
+            ["服务", "地址", "状态"],
+            [[r["service"], r["address"], render.HEALTH.get(r["status"], r["status"])] for r in rows],
+        ),
+    )
+    return EXIT_OK if all_up else EXIT_UNREACHABLE
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    if args.role == "department" and not args.unit:
+        raise Usage("--role department 需要 --unit ID（令牌限于该单位）")
+    if args.role != "department" and args.unit:
+        raise Usage(f"--unit 只用于 --role department；{args.role} 令牌不限于某个单位")
+    identity = make_user_identity(role=args.role, unit=args.unit, subject=args.subject)
+    secret = load_secret(data_dir(args), create=False)
+    print(Keys(secret).user_token(identity, ttl_seconds=int(args.ttl_hours * 3600)))
+    return EXIT_OK
+
+
+def cmd_whoami(args: argparse.Namespace) -> int:
+    client = Client(args)
+    reply = client.call(client.gateway.WhoAmI, gateway_pb2.WhoAmIRequest())
+    data = plain(reply)
+    emit(args, data, lambda: f"{reply.subject}（{label_of(ROLES, reply.role)}）{reply.unit}")
+    return EXIT_OK
+
+
+def register(commands: Commands, common: argparse.ArgumentParser) -> None:
+    """serve, serve-one, status, token, whoami."""
+    p = command(commands, "serve", "启动网关、督办台账和考核计分三个服务（各为一个进程）")
+    p.add_argument("--data-dir", help="数据目录：SQLite 数据库与密钥（默认 ./var）")
+    p.add_argument(
+        "--port-base",
+        type=int,
+        help=f"端口基数 N：网关 N，督办台账 N+1，考核计分 N+2（默认 {settings.DEFAULT_PORT_BASE}）",
+    )
+    p.add_argument("--scheme", help="考核方案文件（TOML，默认 schemes/default.toml）")
+    p.add_argument("--sample", action="store_true", help="台账为空时导入样例县的台账")
+    p.set_defaults(func=cmd_serve)
+
+    p = command(commands, "serve-one", "只启动一个服务（供 systemd 和 Kubernetes 使用）")
+    p.add_argument("service", choices=list(SERVICES), help=f"要启动的服务：{listed(SERVICES)}")
+    p.add_argument("--port", type=int, required=True, help="gRPC 端口")
+    p.add_argument("--metrics-port", type=int, required=True, help="Prometheus 指标（/metrics）端口")
+    p.add_argument("--data-dir", help="数据目录：SQLite 数据库与密钥（默认 ./var）")
+    p.add_argument("--scheme", help="考核方案文件（TOML，默认 schemes/default.toml）")
+    p.set_defaults(func=cmd_serve_one)
+
+    p = command(commands, "status", "查看三个服务的健康状态", common=common)
+    p.set_defaults(func=cmd_status)
+
+    p = command(commands, "token", "签发访问令牌（需要 KAOHE_SECRET 或数据目录中的密钥）", common=common)
+    p.add_argument("--role", required=True, type=term(ROLES, what="角色"), help=f"角色：{listed(ROLES)}")
+    p.add_argument("--unit", help="单位代码（仅 department 角色，令牌限于该单位）")
+    p.add_argument("--subject", help="令牌持有人，记入审计日志（默认为角色，或 角色:单位）")
+    p.add_argument("--ttl-hours", type=float, default=12.0, help="有效期，小时（默认 12）")
+    p.set_defaults(func=cmd_token)
+
+    p = command(commands, "whoami", "显示令牌所代表的身份", common=common)
+    p.set_defaults(func=cmd_whoami)

@@ -1,0 +1,78 @@
+"""What people look at: the live overview, a unit's dashboard, a run's ranking, the Excel export."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from kaohe.gateway.v1 import gateway_pb2
+
+from services.cli import render
+from services.cli.client import EXIT_OK, Client, Refused, emit, plain
+from services.cli.options import Commands, command
+
+
+def cmd_overview(args: argparse.Namespace) -> int:
+    client = Client(args)
+    reply = client.call(client.gateway.GetOverview, gateway_pb2.GetOverviewRequest(year=args.year or 0))
+    data = plain(reply, always_print_fields_with_no_presence=True)
+    emit(args, data, lambda: render.overview(data))
+    return EXIT_OK
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    client = Client(args)
+    reply = client.call(
+        client.gateway.GetDashboard, gateway_pb2.GetDashboardRequest(unit=args.unit, year=args.year or 0)
+    )
+    data = plain(reply, always_print_fields_with_no_presence=True)
+    emit(args, data, lambda: render.dashboard(data))
+    return EXIT_OK
+
+
+def cmd_ranking(args: argparse.Namespace) -> int:
+    client = Client(args)
+    reply = client.call(
+        client.gateway.GetRanking, gateway_pb2.GetRankingRequest(run=args.run or "", year=args.year or 0)
+    )
+    data = plain(reply, always_print_fields_with_no_presence=True)
+    emit(args, data, lambda: render.ranking(data))
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    client = Client(args)
+    reply = client.call(client.gateway.ExportRun, gateway_pb2.ExportRunRequest(run=args.run))
+    out = Path(args.out)
+    try:
+        out.write_bytes(reply.xlsx)
+    except OSError as exc:
+        raise Refused(f"无法写入 {out}：{exc.strerror}") from None
+    emit(
+        args,
+        {"run": args.run, "out": str(out), "bytes": len(reply.xlsx)},
+        lambda: f"已导出考核结果 {args.run} → {out}",
+    )
+    return EXIT_OK
+
+
+def register(commands: Commands, common: argparse.ArgumentParser) -> None:
+    """overview, dashboard, ranking, export."""
+    p = command(commands, "overview", "各单位的实时态势（考核办视角）", common=common)
+    p.add_argument("--year", type=int, help="年度（默认今年）")
+    p.set_defaults(func=cmd_overview)
+
+    p = command(commands, "dashboard", "一个单位的实时态势与在办事项", common=common)
+    p.add_argument("--unit", required=True, help="单位代码")
+    p.add_argument("--year", type=int, help="年度（默认今年）")
+    p.set_defaults(func=cmd_dashboard)
+
+    p = command(commands, "ranking", "一次考核按类别的排名", common=common)
+    p.add_argument("--run", help="考核运行编号")
+    p.add_argument("--year", type=int, help="年度（取该年度最新的运行）")
+    p.set_defaults(func=cmd_ranking)
+
+    p = command(commands, "export", "把考核结果表导出为 Excel", common=common)
+    p.add_argument("--run", required=True, help="考核运行编号")
+    p.add_argument("--out", required=True, help="写入的 .xlsx 文件")
+    p.set_defaults(func=cmd_export)

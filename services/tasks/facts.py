@@ -1,0 +1,161 @@
+"""What the tasks service tells others: timeliness facts for scoring, per-unit counts for the standing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any
+
+import numpy as np
+
+from services.common import calendar as cal
+from services.common.db import Database
+from services.common.scheme import Scheme
+from services.common.timeutil import NO_TIME, from_epoch, parse_instant, to_epoch
+from services.common.vocabulary import COLOURS
+from services.tasks.storage import repository as repo
+
+
+@dataclass
+class UnitSummary:
+    unit: str
+    open_blue: int = 0
+    open_yellow: int = 0
+    open_red: int = 0
+    overdue: int = 0
+    reported_on_time: int = 0
+    reported_late: int = 0
+    on_time_rate: float = -1.0
+    emergency_late: int = 0
+    late_by_type: dict[str, int] = field(default_factory=dict)
+
+
+class TaskFacts:
+    """Reads over one tasks database for the other services, under one scheme."""
+
+    def __init__(self, db: Database, scheme: Scheme) -> None:
+        self.db = db
+        self.scheme = scheme
+        self.tz: tzinfo = scheme.tz
+
+    def year_bounds(self, year: int) -> tuple[int, int]:
+        """The epoch seconds of the year's first instant and of the next year's, in the scheme's zone."""
+        start = datetime(year, 1, 1, tzinfo=self.tz)
+        end = datetime(year + 1, 1, 1, tzinfo=self.tz)
+        return to_epoch(start), to_epoch(end)
+
+    def instant(self, text: str, *, name: str) -> int:
+        """The instant text names (now when empty), as epoch seconds."""
+        return to_epoch(parse_instant(text, field=name)) if text else int(time.time())
+
+    def timeliness_facts(
+        self,
+        *,
+        due_from: int,
+        due_before: int,
+        as_of: int,
+        chunk_size: int,
+        assigned_from: int = 0,
+        assigned_before: int = 0,
+    ) -> Iterator[dict[str, Any]]:
+        with self.db.read() as conn:
+            for part in repo.timeliness_rows(
+                conn,
+                due_from=due_from,
+                due_before=due_before,
+                as_of=as_of,
+                chunk_size=chunk_size or 50000,
+                assigned_from=assigned_from,
+                assigned_before=assigned_before,
+            ):
+                if not part:
+                    continue
+                (
+                    is_lead,
+                    task_id,
+                    unit,
+                    priority,
+                    assigned,
+                    due,
+                    reported,
+                    cancelled,
+                    task_type,
+                    due_given,
+                ) = zip(*part, strict=True)
+                columns: dict[str, Any] = {
+                    "task_id": task_id,
+                    "unit": unit,
+                    "is_lead": is_lead,
+                    "priority": priority,
+                    "assigned_at": _or_no_time(assigned),
+                    "due_at": due,
+                    "reported_at": _or_no_time(reported),
+                    "cancelled_at": _or_no_time(cancelled),
+                    "task_type": task_type,
+                    "due_given": due_given,
+                }
+                yield columns
+
+    def summarize(self, *, year: int, as_of: str, unit: str) -> tuple[list[UnitSummary], int]:
+        """Per unit: open tasks by colour, overdue, this year's reports on time and late."""
+        at = self.instant(as_of, name="as_of")
+        year = year or from_epoch(at, self.tz).year
+        due_from, due_before = self.year_bounds(year)
+        with self.db.read() as conn:
+            rows = repo.summary_rows(conn, unit=unit)
+            all_units = [u for u, _, _ in repo.list_units(conn, category="", after="", limit=1_000_000)]
+        summaries = {u: UnitSummary(u) for u in ([unit] if unit else all_units)}
+        if not rows:
+            return list(summaries.values()), at
+        unit_col = np.array([r[0] for r in rows], dtype=object)
+        types = np.array([r[1] for r in rows], dtype=object)
+        state = np.array([r[2] for r in rows], dtype=object)
+        assigned = np.array([r[3] if r[3] is not None else 0 for r in rows], dtype=np.int64)
+        due = np.array([r[4] for r in rows], dtype=np.int64)
+        reported = np.array([r[5] if r[5] is not None else NO_TIME for r in rows], dtype=np.int64)
+        has_report = reported != NO_TIME
+        live = ~np.isin(state, ["closed", "cancelled", "created"])
+        is_open = live & ~has_report
+        colours = cal.colours_many(
+            at=at, assigned_at=assigned, due_at=due, yellow_threshold=self.scheme.timeliness.yellow_threshold
+        )
+        in_year = (due >= due_from) & (due < due_before) & (due <= at) & (state != "cancelled")
+        on_time = in_year & has_report & (reported <= due)
+        late = in_year & has_report & (reported > due)
+        urgent_types = [t.id for t in self.scheme.task_types.values() if t.limit.unit in ("minutes", "hours")]
+        emergency = (
+            np.isin(types, urgent_types)
+            & ~np.isin(state, ["cancelled", "created"])
+            & (due <= at)
+            & (due > at - 86400)
+            & (~has_report | (reported > due))
+        )
+        codes, index = np.unique(unit_col, return_inverse=True)
+
+        def count(mask: np.ndarray) -> np.ndarray:
+            return np.bincount(index[mask], minlength=len(codes))
+
+        blue, yellow, red = (count(is_open & (colours == c)) for c in COLOURS)
+        ontime_n, late_n, emergency_n = count(on_time), count(late), count(emergency)
+        for i, code in enumerate(codes):
+            summary = summaries.setdefault(str(code), UnitSummary(str(code)))
+            summary.open_blue, summary.open_yellow, summary.open_red = (
+                int(blue[i]),
+                int(yellow[i]),
+                int(red[i]),
+            )
+            summary.overdue = int(red[i])
+            summary.reported_on_time, summary.reported_late = int(ontime_n[i]), int(late_n[i])
+            reported_n = summary.reported_on_time + summary.reported_late
+            summary.on_time_rate = summary.reported_on_time / reported_n if reported_n else -1.0
+            summary.emergency_late = int(emergency_n[i])
+        for unit_code, task_type in zip(unit_col[late], types[late], strict=True):
+            by_type = summaries[str(unit_code)].late_by_type
+            by_type[str(task_type)] = by_type.get(str(task_type), 0) + 1
+        return list(summaries.values()), at
+
+
+def _or_no_time(column: tuple[int | None, ...]) -> list[int]:
+    return [NO_TIME if t is None else t for t in column]

@@ -1,0 +1,43 @@
+"""A task's stored history as the domain reads it, and what a replay of it writes back to the task."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import Any
+
+from services.common import calendar as cal
+from services.common.calendar import WorkCalendar
+from services.common.scheme import Scheme
+from services.common.timeutil import from_epoch, to_epoch
+from services.tasks import ledger
+from services.tasks.domain import Event, Kind, Replay
+from services.tasks.storage import repository as repo
+
+
+def domain_events(events: list[repo.EventRow], *, tz: tzinfo) -> list[Event]:
+    """Stored event rows as the domain's events."""
+    return [
+        Event(seq=e.seq, kind=Kind(e.kind), at=from_epoch(e.at, tz), by=e.by, note=e.note) for e in events
+    ]
+
+
+def derived(result: Replay) -> dict[str, Any]:
+    """The task columns a replay decides: its state and the instants of its report, cancel and close."""
+
+    def epoch(moment: datetime | None) -> int | None:
+        return to_epoch(moment) if moment else None
+
+    return {
+        "state": result.state.value,
+        "reported_at": epoch(result.reported_at),
+        "cancelled_at": epoch(result.cancelled_at),
+        "closed_at": epoch(result.closed_at),
+    }
+
+
+def due_instant(record: ledger.TaskRecord, *, scheme: Scheme, calendar: WorkCalendar, tz: tzinfo) -> int:
+    """The task's due instant: as given, else its type's time limit from its assignment (SCORING.md §2)."""
+    if record.due_at is not None:
+        return to_epoch(record.due_at)
+    spec = scheme.task_types[record.task_type]
+    return to_epoch(cal.due_at(assigned_at=record.assigned_at, limit=spec.limit, calendar=calendar, tz=tz))
