@@ -17,13 +17,17 @@ from kaohe.scoring.v1 import scoring_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2_grpc
 from sqlalchemy import create_engine, text
 
-from services.common.auth import Keys, make_user_identity
+from services.common.auth import Identity, make_user_identity
+from services.common.internal import request_bytes
 from services.common.scheme import Scheme, load_scheme_file
+from services.common.tls import TlsFiles, channel_credentials, ensure_tls
+from services.common.tokens import TokenKeys, hash_request, issue_user_token, sign_internal
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "tests" / "data"
 PG_URL = os.environ.get("KAOHE_TEST_PG_URL", "")
 SECRET = b"test-secret-0123456789"
+KEYS = TokenKeys.from_secrets(SECRET)
 
 
 def example_path(name: str) -> Path:
@@ -96,11 +100,46 @@ def databases(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databa
     dbs.drop()
 
 
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A private CA and the three services' certificates, as `kaohe serve` makes them."""
+    return ensure_tls(tmp_path_factory.mktemp("pki"), hosts=["127.0.0.1", "::1"])
+
+
+def user_token(role: str = "office", unit: str | None = None, *, keys: TokenKeys = KEYS) -> str:
+    """A person's JWT signed with the test deployment's secret."""
+    return issue_user_token(make_user_identity(role=role, unit=unit), ring=keys.user)
+
+
+def secure_channel(
+    files: TlsFiles, address: str, *, as_service: str | None = None, **kw: Any
+) -> grpc.Channel:
+    """TLS to one of our servers: as a person (the CA only) or presenting a service's certificate."""
+    target_name = kw.pop("target_name", None)
+    options = list(kw.pop("options", []))
+    if target_name:
+        options.append(("grpc.ssl_target_name_override", target_name))
+    return grpc.secure_channel(address, channel_credentials(files.config(as_service)), options=options)
+
+
+def internal_metadata(
+    identity: Identity, method: str, request: Any = None, *, keys: TokenKeys = KEYS, ttl_seconds: int = 30
+) -> tuple[tuple[str, str], ...]:
+    """The credential the gateway would attach to this call (method and, for a message, request bound)."""
+    raw = request_bytes(request)
+    digest = hash_request(raw) if raw is not None else None
+    token = sign_internal(
+        identity, method=method, ring=keys.internal, request_digest=digest, ttl_seconds=ttl_seconds
+    )
+    return (("x-kaohe-internal", token),)
+
+
 @dataclass
 class Stack:
-    """The three services, started in this process on loopback ports."""
+    """The three services, started in this process on loopback ports, over TLS (mutual between them)."""
 
-    keys: Keys
+    keys: TokenKeys
+    tls: TlsFiles
     scheme: Scheme
     gateway_addr: str
     tasks_addr: str
@@ -110,13 +149,19 @@ class Stack:
     channels: list[grpc.Channel] = field(default_factory=list)
 
     def token(self, role: str = "office", unit: str | None = None) -> str:
-        return self.keys.user_token(make_user_identity(role=role, unit=unit))
+        return user_token(role, unit, keys=self.keys)
 
     def metadata(self, role: str = "office", unit: str | None = None) -> tuple[tuple[str, str], ...]:
         return (("authorization", f"Bearer {self.token(role, unit)}"),)
 
-    def channel(self, address: str | None = None) -> grpc.Channel:
-        channel = grpc.insecure_channel(address or self.gateway_addr)
+    def channel(self, address: str | None = None, *, as_service: str = "gateway") -> grpc.Channel:
+        """To the gateway as a person; to tasks or scoring presenting a service's certificate."""
+        target = address or self.gateway_addr
+        if target == self.gateway_addr:
+            channel = secure_channel(self.tls, target)
+        else:
+            name = "tasks" if target == self.tasks_addr else "scoring"
+            channel = secure_channel(self.tls, target, as_service=as_service, target_name=name)
         self.channels.append(channel)
         return channel
 
@@ -146,32 +191,45 @@ class Stack:
             db_url=db_url,
             scheme=self.scheme,
             keys=self.keys,
+            tls=self.tls.config("scoring"),
             tasks_addr=self.tasks_addr,
         )
         scoring.server.start()
         self.parts["scoring"] = scoring
 
 
-def start_stack(*, tasks_db: str, scoring_db: str, scheme: Scheme, tmp: Path) -> Stack:
+def start_stack(*, tasks_db: str, scoring_db: str, scheme: Scheme, tmp: Path, tls: TlsFiles) -> Stack:
     from services.gateway.__main__ import create as create_gateway
     from services.scoring.__main__ import create as create_scoring
     from services.tasks.__main__ import create as create_tasks
 
-    keys = Keys(SECRET)
-    tasks = create_tasks(address="127.0.0.1:0", db_url=tasks_db, scheme=scheme, keys=keys)
+    keys = KEYS
+    tasks = create_tasks(
+        address="127.0.0.1:0", db_url=tasks_db, scheme=scheme, keys=keys, tls=tls.config("tasks")
+    )
     tasks.server.start()
     tasks_addr = f"127.0.0.1:{tasks.port}"
     scoring = create_scoring(
-        address="127.0.0.1:0", db_url=scoring_db, scheme=scheme, keys=keys, tasks_addr=tasks_addr
+        address="127.0.0.1:0",
+        db_url=scoring_db,
+        scheme=scheme,
+        keys=keys,
+        tls=tls.config("scoring"),
+        tasks_addr=tasks_addr,
     )
     scoring.server.start()
     scoring_addr = f"127.0.0.1:{scoring.port}"
     audit = tmp / "audit.log"
     gateway = create_gateway(
-        address="127.0.0.1:0", keys=keys, tasks_addr=tasks_addr, scoring_addr=scoring_addr, audit_path=audit
+        address="127.0.0.1:0",
+        keys=keys,
+        tls=tls.config("gateway"),
+        tasks_addr=tasks_addr,
+        scoring_addr=scoring_addr,
+        audit_path=audit,
     )
     gateway.server.start()
-    stack = Stack(keys, scheme, f"127.0.0.1:{gateway.port}", tasks_addr, scoring_addr, audit)
+    stack = Stack(keys, tls, scheme, f"127.0.0.1:{gateway.port}", tasks_addr, scoring_addr, audit)
     stack.parts = {"tasks": tasks, "scoring": scoring, "gateway": gateway}
     return stack
 
@@ -192,13 +250,16 @@ def stop_stack(stack: Stack) -> None:
 
 
 @pytest.fixture
-def stack(databases: Databases, example_scheme: Scheme, tmp_path: Path) -> Iterator[Stack]:
+def stack(
+    databases: Databases, example_scheme: Scheme, tmp_path: Path, tls_files: TlsFiles
+) -> Iterator[Stack]:
     """The three services over fresh databases of the parametrised kind, running the example scheme."""
     running = start_stack(
         tasks_db=databases.url("tasks"),
         scoring_db=databases.url("scoring"),
         scheme=example_scheme,
         tmp=tmp_path,
+        tls=tls_files,
     )
     running.parts["urls"] = {"scoring": running.parts["scoring"].db.url}
     yield running

@@ -18,10 +18,12 @@ from kaohe.gateway.v1 import gateway_pb2_grpc
 from kaohe.scoring.v1 import scoring_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2_grpc
 
-from services.common import settings
-from services.common.auth import Keys, load_secret, make_user_identity
-from services.common.clients import MAX_MESSAGE_BYTES
+from services.common import settings, tls
+from services.common.auth import make_user_identity
+from services.common.clients import MAX_MESSAGE_BYTES, MAX_METADATA_BYTES
 from services.common.errors import DomainError
+from services.common.settings import ConfigError
+from services.common.tokens import issue_user_token, load_token_keys
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 TIMEOUT = 120.0
@@ -41,11 +43,13 @@ class Client:
     def __init__(self, args: argparse.Namespace) -> None:
         self.address = settings.gateway_address(args.gateway)
         self.token = args.token or os.environ.get("KAOHE_TOKEN") or self_minted_token(args)
-        self.channel = grpc.insecure_channel(
+        self.channel = gateway_channel(
+            args,
             self.address,
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_metadata_size", MAX_METADATA_BYTES),
             ],
         )
         self.gateway = gateway_pb2_grpc.GatewayServiceStub(self.channel)
@@ -60,10 +64,48 @@ class Client:
 def self_minted_token(args: argparse.Namespace) -> str:
     """An office token minted from the data dir's secret, when the caller has it (the operator)."""
     try:
-        secret = load_secret(data_dir(args), create=False)
+        keys = load_token_keys(data_dir(args))
     except (DomainError, OSError):
         return ""
-    return Keys(secret).user_token(make_user_identity(role="office", unit=None, subject="cli"))
+    return issue_user_token(make_user_identity(role="office", unit=None, subject="cli"), ring=keys.user)
+
+
+def trusted_ca(args: argparse.Namespace, address: str) -> Path | None:
+    """The CA the gateway's certificate is checked against, found as the secret is.
+
+    KAOHE_TLS_CA; else DIR/tls/ca.pem of a data directory named by --data-dir or KAOHE_DATA_DIR; else,
+    for a loopback gateway, the CA `kaohe serve` recorded for this user and port; else ./var/tls/ca.pem.
+    """
+    named = os.environ.get(tls.ENV_CA)
+    if named:
+        return Path(named)
+    if getattr(args, "data_dir", None) or os.environ.get("KAOHE_DATA_DIR"):
+        return data_dir(args) / "tls" / "ca.pem"
+    record = tls.trust_record(address)
+    if record is not None and record.exists():
+        return record
+    default = data_dir(args) / "tls" / "ca.pem"
+    return default if default.exists() else None
+
+
+def gateway_channel(
+    args: argparse.Namespace, address: str, *, options: list[tuple[str, Any]] | None = None
+) -> grpc.Channel:
+    """TLS to the gateway, trusting the CA found for it; plaintext only with --plaintext on loopback."""
+    if getattr(args, "plaintext", False):
+        if not tls.is_loopback(address):
+            raise Usage(f"--plaintext 只用于本机回环地址的开发环境，不能用于 {address}")
+        return grpc.insecure_channel(address, options=options or [])
+    ca = trusted_ca(args, address)
+    if ca is None:
+        raise Refused(
+            f"找不到网关 {address} 的 CA 证书：设置 {tls.ENV_CA}，或用 --data-dir 指明 kaohe serve 的数据目录"
+        )
+    try:
+        config = tls.load_tls_config(ca=ca)
+    except ConfigError as exc:
+        raise Refused(str(exc)) from None
+    return grpc.secure_channel(address, tls.channel_credentials(config), options=options or [])
 
 
 def data_dir(args: argparse.Namespace) -> Path:

@@ -25,6 +25,7 @@ def common_options() -> argparse.ArgumentParser:
     )
     common.add_argument("--data-dir", help="服务的数据目录，自签令牌时读取其中的密钥（默认 ./var）")
     common.add_argument("--json", action="store_true", help="输出一个 JSON 文档")
+    common.add_argument("--plaintext", action="store_true", help="不用 TLS 连接网关（仅限本机回环地址）")
     return common
 
 

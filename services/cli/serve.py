@@ -16,13 +16,14 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.common import logs
-from services.common.auth import Keys, load_secret, make_user_identity
+from services.common import logs, tls
+from services.common.auth import load_secret, make_user_identity
 from services.common.db import Database
 from services.common.errors import DomainError
 from services.common.rpc import serve_until_signalled
 from services.common.runtime import load_scheme_or_fail, start_metrics
 from services.common.settings import ConfigError, Settings, load
+from services.common.tokens import issue_user_token, load_token_keys, oidc_from_env
 
 SERVICES = ("tasks", "scoring", "gateway")
 log = logging.getLogger("kaohe.serve")
@@ -32,23 +33,53 @@ def _say(message: str) -> None:
     print(f"kaohe serve: {message}", file=sys.stderr, flush=True)
 
 
-def serve_one(service: str, *, port: int, metrics_port: int, data_dir: str | None, scheme: str | None) -> int:
+def _service_tls(service: str, settings: Settings, *, plaintext: bool) -> tls.TlsConfig | None:
+    """KAOHE_TLS_CA/CERT/KEY, else the files `kaohe serve` keeps in DIR/tls/; None only with --plaintext."""
+    if plaintext:
+        return None
+    config = tls.tls_config_from_env()
+    if config is not None:
+        return config
+    files = tls.TlsFiles(settings.data_dir / "tls")
+    if files.ca.exists() and files.cert(service).exists():
+        return tls.load_tls_config(ca=files.ca, cert=files.cert(service), key=files.key(service))
+    raise ConfigError(
+        f"no TLS certificate: set {tls.ENV_CA}, {tls.ENV_CERT} and {tls.ENV_KEY} "
+        f"(or run `kaohe serve` once to create {files.directory}), or --plaintext on a loopback address"
+    )
+
+
+def serve_one(
+    service: str,
+    *,
+    port: int,
+    metrics_port: int,
+    data_dir: str | None,
+    scheme: str | None,
+    plaintext: bool = False,
+) -> int:
     """Runs one service until SIGTERM/SIGINT; bad configuration → one line on stderr, exit 2."""
     logs.configure(service)
     try:
         settings = load(data_dir=data_dir, scheme=scheme)
-        keys = Keys(load_secret(settings.data_dir, create=False))
+        keys = load_token_keys(settings.data_dir)
         host = settings.gateway_bind_host if service == "gateway" else settings.bind_host
         address = f"{host}:{port}"
+        if plaintext and not tls.is_loopback(address):
+            raise ConfigError(f"--plaintext is for loopback development only, not {address}")
+        service_tls = _service_tls(service, settings, plaintext=plaintext)
         if service == "gateway":
             from services.gateway.__main__ import create as create_gateway
 
             gateway = create_gateway(
                 address=address,
                 keys=keys,
+                tls=service_tls,
                 tasks_addr=settings.tasks_addr,
                 scoring_addr=settings.scoring_addr,
                 audit_path=settings.data_dir / "audit.log",
+                max_request_bytes=settings.max_request_bytes,
+                oidc=oidc_from_env(),
             )
             server, health, registry = gateway.server, gateway.health, gateway.registry
         elif service == "tasks":
@@ -59,6 +90,7 @@ def serve_one(service: str, *, port: int, metrics_port: int, data_dir: str | Non
                 db_url=settings.tasks_db_url,
                 scheme=load_scheme_or_fail(settings.scheme_path),
                 keys=keys,
+                tls=service_tls,
             )
             server, health, registry = tasks.server, tasks.health, tasks.registry
         else:
@@ -69,12 +101,13 @@ def serve_one(service: str, *, port: int, metrics_port: int, data_dir: str | Non
                 db_url=settings.scoring_db_url,
                 scheme=load_scheme_or_fail(settings.scheme_path),
                 keys=keys,
+                tls=service_tls,
                 tasks_addr=settings.tasks_addr,
             )
             server, health, registry = scoring.server, scoring.health, scoring.registry
         stop_metrics = start_metrics(metrics_port, host, registry)
     except (ConfigError, DomainError, OSError) as exc:
-        print(f"kaohe serve-one {service}: {exc}", file=sys.stderr, flush=True)
+        print(f"kaohe serve-one {service}: {str(exc).splitlines()[0]}", file=sys.stderr, flush=True)
         return 2
     log.info("serving", extra={"address": address, "metrics_port": metrics_port})
     serve_until_signalled(server, health, on_stop=stop_metrics)
@@ -112,24 +145,59 @@ def _preflight(settings: Settings) -> None:
             db.dispose()
 
 
-def _healthy(target: str) -> bool:
+def _channel(target: str, files: tls.TlsFiles | None, service: str) -> grpc.Channel:
+    """To one of our services as the gateway would call it (its certificate), or plaintext."""
+    if files is None:
+        return grpc.insecure_channel(target)
+    return grpc.secure_channel(
+        target,
+        tls.channel_credentials(files.config("gateway")),
+        options=[("grpc.ssl_target_name_override", service)],
+    )
+
+
+def _healthy(target: str, files: tls.TlsFiles | None, service: str) -> bool:
     try:
-        with grpc.insecure_channel(target) as channel:
+        with _channel(target, files, service) as channel:
             reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
             return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
     except grpc.RpcError:
         return False
 
 
-def serve(*, data_dir: str | None, port_base: int | None, scheme: str | None, sample: bool) -> int:
-    """Starts the three services as processes and watches them; stops them all on a signal or a death."""
+def _certificate_hosts(settings: Settings) -> list[str]:
+    """The names the certificates carry: loopback, the bind hosts unless wildcards, KAOHE_TLS_HOSTS."""
+    extra = [h.strip() for h in os.environ.get("KAOHE_TLS_HOSTS", "").split(",") if h.strip()]
+    hosts = ["127.0.0.1", "::1", settings.bind_host, settings.gateway_bind_host, *extra]
+    return [h for h in dict.fromkeys(hosts) if h not in ("", "0.0.0.0", "::", "[::]")]
+
+
+def serve(
+    *, data_dir: str | None, port_base: int | None, scheme: str | None, sample: bool, plaintext: bool = False
+) -> int:
+    """Starts the three services as processes and watches them; stops them all on a signal or a death.
+
+    Unless plaintext, DIR/tls/ holds a private CA and each service's certificate (made at first start);
+    each child gets its own files, and this user's command line is told which CA the gateway's port has.
+    """
     try:
         settings = load(data_dir=data_dir, port_base=port_base, scheme=scheme)
+        if plaintext:
+            for host in {settings.bind_host, settings.gateway_bind_host}:
+                if not tls.is_loopback(host):
+                    _say(f"--plaintext is for loopback development only, not {host}")
+                    return 2
         _preflight(settings)
+        files = None if plaintext else tls.ensure_tls(settings.data_dir, hosts=_certificate_hosts(settings))
     except (ConfigError, DomainError, OSError) as exc:
         _say(str(exc))
         return 1
     env = {**os.environ, "KAOHE_TASKS_ADDR": settings.tasks_addr, "KAOHE_SCORING_ADDR": settings.scoring_addr}
+    if files is not None:
+        try:
+            tls.record_trust(f"127.0.0.1:{settings.gateway_port}", files.ca)
+        except OSError as exc:
+            _say(f"the CA was not recorded for the command line ({exc}); set {tls.ENV_CA}={files.ca}")
     children: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
 
@@ -145,6 +213,15 @@ def serve(*, data_dir: str | None, port_base: int | None, scheme: str | None, sa
             "tasks": settings.tasks_port,
             "scoring": settings.scoring_port,
         }[service]
+        child_env = dict(env)
+        if files is not None:
+            child_env.update(
+                {
+                    tls.ENV_CA: str(files.ca),
+                    tls.ENV_CERT: str(files.cert(service)),
+                    tls.ENV_KEY: str(files.key(service)),
+                }
+            )
         children[service] = subprocess.Popen(
             [
                 sys.executable,
@@ -160,8 +237,9 @@ def serve(*, data_dir: str | None, port_base: int | None, scheme: str | None, sa
                 str(settings.data_dir),
                 "--scheme",
                 str(settings.scheme_path),
+                *(["--plaintext"] if plaintext else []),
             ],
-            env=env,
+            env=child_env,
         )
     _say(
         f"gateway {settings.gateway_bind_host}:{settings.gateway_port}, tasks {settings.tasks_addr}, "
@@ -178,12 +256,16 @@ def serve(*, data_dir: str | None, port_base: int | None, scheme: str | None, sa
             code = 1
             break
         if not sampled and all(
-            _healthy(f"127.0.0.1:{p}")
-            for p in (settings.gateway_port, settings.tasks_port, settings.scoring_port)
+            _healthy(f"127.0.0.1:{p}", files, name)
+            for name, p in (
+                ("gateway", settings.gateway_port),
+                ("tasks", settings.tasks_port),
+                ("scoring", settings.scoring_port),
+            )
         ):
             sampled = True
             try:
-                _import_sample(settings)
+                _import_sample(settings, files)
             except Exception as exc:
                 _say(f"the sample county was not imported: {exc}")
         time.sleep(0.3)
@@ -200,7 +282,7 @@ def serve(*, data_dir: str | None, port_base: int | None, scheme: str | None, sa
     return code
 
 
-def _import_sample(settings: Settings) -> None:
+def _import_sample(settings: Settings, files: tls.TlsFiles | None) -> None:
     """On first start (an empty ledger), the sample county, so a newcomer sees a living ledger."""
     from kaohe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
     from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
@@ -208,10 +290,10 @@ def _import_sample(settings: Settings) -> None:
     from services.cli.sample import sample_county
     from services.common.scheme import load_scheme_file
 
-    keys = Keys(load_secret(settings.data_dir, create=False))
-    token = keys.user_token(make_user_identity(role="office", unit=None, subject="sample"))
+    keys = load_token_keys(settings.data_dir)
+    token = issue_user_token(make_user_identity(role="office", unit=None, subject="sample"), ring=keys.user)
     metadata = (("authorization", f"Bearer {token}"),)
-    with grpc.insecure_channel(f"127.0.0.1:{settings.gateway_port}") as channel:
+    with _channel(f"127.0.0.1:{settings.gateway_port}", files, "gateway") as channel:
         units = tasks_pb2_grpc.TasksServiceStub(channel).ListUnits(
             tasks_pb2.ListUnitsRequest(page_size=1), metadata=metadata, timeout=30
         )
@@ -222,7 +304,14 @@ def _import_sample(settings: Settings) -> None:
         until = min(today, date(scheme.year, 12, 31)) if today.year >= scheme.year else None
         records = sample_county(scheme_text=scheme.text, year=scheme.year, until=until)
         data = "\n".join(json.dumps(r, ensure_ascii=False) for r in records).encode()
+        # Pieces well under the gateway's message limit, each cut at a line's end.
+        pieces, start = [], 0
+        while start < len(data):
+            end = data.find(b"\n", min(start + (1 << 20), len(data) - 1))
+            end = len(data) if end < 0 else end + 1
+            pieces.append(gateway_pb2.ImportLedgerRequest(data=data[start:end]))
+            start = end
         reply = gateway_pb2_grpc.GatewayServiceStub(channel).ImportLedger(
-            iter([gateway_pb2.ImportLedgerRequest(data=data)]), metadata=metadata, timeout=600
+            iter(pieces), metadata=metadata, timeout=600
         )
     _say(f"imported the sample county: {sum(reply.created.values())} records ({dict(reply.created)})")

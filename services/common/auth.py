@@ -1,15 +1,11 @@
-"""Signed bearer tokens for people and the internal credential between services."""
+"""Who calls: the identity a token carries, the deployment's secret, the internal credential's header."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import json
 import os
 import secrets
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +14,6 @@ from services.common.errors import InvalidArgument, Unauthenticated
 
 ROLES = tuple(vocabulary.ROLES)
 INTERNAL_ROLE = "internal"
-_PREFIX = "kh1"
-USER_PURPOSE = b"kaohe-user-token"
-INTERNAL_PURPOSE = b"kaohe-internal-credential"
 INTERNAL_METADATA = "x-kaohe-internal"
 
 
@@ -44,54 +37,6 @@ SYSTEM = Identity(role=INTERNAL_ROLE, subject="system")
 def derive_key(secret: bytes, purpose: bytes) -> bytes:
     """A key for one purpose, so a person's token never passes as the internal credential."""
     return hmac.new(secret, purpose, hashlib.sha256).digest()
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def sign(identity: Identity, *, key: bytes, ttl_seconds: int) -> str:
-    """A token carrying the identity, valid for ttl_seconds."""
-    payload = {
-        "sub": identity.subject,
-        "role": identity.role,
-        "unit": identity.unit,
-        "exp": int(time.time()) + ttl_seconds,
-    }
-    body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
-    mac = hmac.new(key, f"{_PREFIX}.{body}".encode(), hashlib.sha256).digest()
-    return f"{_PREFIX}.{body}.{_b64(mac)}"
-
-
-def verify(token: str, *, key: bytes) -> Identity:
-    """The identity of a token whose signature and expiry hold, else Unauthenticated."""
-    parts = token.split(".")
-    if len(parts) != 3 or parts[0] != _PREFIX:
-        raise Unauthenticated("malformed token")
-    try:
-        mac = _unb64(parts[2])
-    except ValueError:
-        raise Unauthenticated("malformed token") from None
-    expected = hmac.new(key, f"{_PREFIX}.{parts[1]}".encode(), hashlib.sha256).digest()
-    if not hmac.compare_digest(mac, expected):
-        raise Unauthenticated("token signature does not verify")
-    try:
-        payload = json.loads(_unb64(parts[1]))
-        identity = Identity(
-            role=str(payload["role"]),
-            unit=str(payload.get("unit") or ""),
-            subject=str(payload.get("sub") or ""),
-            expires_at=int(payload["exp"]),
-        )
-    except (ValueError, KeyError, TypeError):
-        raise Unauthenticated("malformed token payload") from None
-    if identity.expires_at < time.time():
-        raise Unauthenticated("token expired")
-    return identity
 
 
 def make_user_identity(*, role: str, unit: str | None, subject: str | None = None) -> Identity:
@@ -125,44 +70,10 @@ def load_secret(data_dir: Path | None, *, create: bool) -> bytes:
     return value.encode()
 
 
-class Keys:
-    """The two keys a deployment derives from its one secret."""
-
-    def __init__(self, secret: bytes) -> None:
-        self.user = derive_key(secret, USER_PURPOSE)
-        self.internal = derive_key(secret, INTERNAL_PURPOSE)
-
-    def user_token(self, identity: Identity, ttl_seconds: int = 12 * 3600) -> str:
-        return sign(identity, key=self.user, ttl_seconds=ttl_seconds)
-
-    def internal_token(self, identity: Identity, ttl_seconds: int = 300) -> str:
-        return sign(identity, key=self.internal, ttl_seconds=ttl_seconds)
-
-
-def internal_authenticator(keys: Keys) -> Callable[[dict[str, str], str], Identity]:
-    """For the internal services: only calls carrying the gateway's (or a peer's) credential."""
-
-    def authenticate(metadata: dict[str, str], method: str) -> Identity:
-        token = metadata.get(INTERNAL_METADATA)
-        if not token:
-            raise Unauthenticated(f"{method} is internal: call it through the gateway")
-        return verify(token, key=keys.internal)
-
-    return authenticate
-
-
-def bearer_authenticator(keys: Keys) -> Callable[[dict[str, str], str], Identity]:
-    """For the gateway: a person's signed bearer token in `authorization`."""
-
-    def authenticate(metadata: dict[str, str], method: str) -> Identity:
-        header = metadata.get("authorization", "")
-        if not header.lower().startswith("bearer "):
-            raise Unauthenticated("missing bearer token: send `authorization: Bearer <token>` (kaohe token)")
-        identity = verify(header[7:].strip(), key=keys.user)
-        if identity.role not in ROLES:
-            raise Unauthenticated(f"unknown role {identity.role!r}")
-        if identity.role == "department" and not identity.unit:
-            raise Unauthenticated("a department token must name its unit")
-        return identity
-
-    return authenticate
+def load_retired_secrets() -> list[bytes]:
+    """KAOHE_SECRET_RETIRED: earlier secrets (comma-separated) whose tokens are still accepted."""
+    return [
+        part.strip().encode()
+        for part in os.environ.get("KAOHE_SECRET_RETIRED", "").split(",")
+        if part.strip()
+    ]

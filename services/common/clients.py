@@ -1,4 +1,4 @@
-"""Outgoing gRPC: channels with retries on UNAVAILABLE, the internal credential, deadlines."""
+"""Outgoing gRPC: (mutual) TLS channels with retries on UNAVAILABLE, the internal credential, deadlines."""
 
 from __future__ import annotations
 
@@ -8,12 +8,18 @@ from typing import Any
 
 import grpc
 
-from services.common.auth import INTERNAL_METADATA, Identity, Keys
+from services.common.auth import Identity
+from services.common.internal import SigningInterceptor, act_as
+from services.common.settings import ConfigError
+from services.common.tls import TlsConfig, channel_credentials, is_loopback
+from services.common.tokens import TokenKeys
 
 DEFAULT_TIMEOUT = 30.0
 # A run's result with every task explained is some 300 bytes a task row: a prefecture's year
 # (1,000,000 tasks) is about 300 MB, which GetRun and the CLI must be able to carry.
 MAX_MESSAGE_BYTES = 1 << 30
+# A bearer JWT is under a kilobyte; anything near this is not a caller's credential.
+MAX_METADATA_BYTES = 16 * 1024
 
 
 def _service_config(service: str) -> str:
@@ -37,17 +43,25 @@ def _service_config(service: str) -> str:
     )
 
 
-def open_channel(target: str, service: str) -> grpc.Channel:
-    """A channel to target (host:port or dns:///name:port) with the service's retry policy."""
-    return grpc.insecure_channel(
-        target,
-        options=[
-            ("grpc.service_config", _service_config(service)),
-            ("grpc.enable_retries", 1),
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        ],
-    )
+def open_channel(target: str, service: str, *, tls: TlsConfig | None, server_name: str) -> grpc.Channel:
+    """A channel to target (host:port or dns:///name:port) with the service's retry policy.
+
+    With tls, mutual TLS, the server checked under server_name (its certificate names the service,
+    whatever address it is reached at); without, plaintext, which only a loopback target may use.
+    """
+    options: list[tuple[str, Any]] = [
+        ("grpc.service_config", _service_config(service)),
+        ("grpc.enable_retries", 1),
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_metadata_size", MAX_METADATA_BYTES),
+    ]
+    if tls is None:
+        if not is_loopback(target):
+            raise ConfigError(f"{target} is not a loopback address: plaintext only on loopback")
+        return grpc.insecure_channel(target, options=options)
+    options.append(("grpc.ssl_target_name_override", server_name))
+    return grpc.secure_channel(target, channel_credentials(tls), options=options)
 
 
 class Backend:
@@ -60,18 +74,21 @@ class Backend:
         target: str,
         service: str,
         stub_class: Any,
-        keys: Keys,
+        keys: TokenKeys,
+        tls: TlsConfig | None,
         on_unavailable: Callable[[str], None] | None = None,
     ) -> None:
         self.name = name
         self.on_unavailable = on_unavailable
         self.target = target
-        self.channel = open_channel(target, service)
+        self.raw_channel = open_channel(target, service, tls=tls, server_name=name)
+        self.channel = grpc.intercept_channel(self.raw_channel, SigningInterceptor(keys.internal))
         self.stub = stub_class(self.channel)
         self.keys = keys
 
     def metadata(self, identity: Identity) -> tuple[tuple[str, str], ...]:
-        return ((INTERNAL_METADATA, self.keys.internal_token(identity)),)
+        """Who the call is made for; the channel signs it for the call's method and request."""
+        return act_as(identity)
 
     def unavailable(self, details: str) -> str:
         """Counts a failed call and says which service did not answer."""
@@ -80,7 +97,7 @@ class Backend:
         return f"the {self.name} service is unavailable: {details}"
 
     def close(self) -> None:
-        self.channel.close()
+        self.raw_channel.close()
 
 
 def deadline(context: grpc.ServicerContext | None, default: float = DEFAULT_TIMEOUT) -> float:

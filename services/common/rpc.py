@@ -19,8 +19,11 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from services.common import errors
 from services.common.auth import Identity
-from services.common.clients import MAX_MESSAGE_BYTES
+from services.common.clients import MAX_MESSAGE_BYTES, MAX_METADATA_BYTES
+from services.common.internal import InternalGuard
+from services.common.settings import ConfigError
 from services.common.status import relay, status_for
+from services.common.tls import TlsConfig, is_loopback, server_credentials
 
 log = logging.getLogger("kaohe.rpc")
 _identity: contextvars.ContextVar[Identity | None] = contextvars.ContextVar("kaohe_identity", default=None)
@@ -66,11 +69,13 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         service: str,
         metrics: RpcMetrics,
         authenticate: Authenticate | None,
+        guard: InternalGuard | None = None,
         open_prefixes: tuple[str, ...] = ("/grpc.health.v1.", "/grpc.reflection."),
     ) -> None:
         self.service = service
         self.metrics = metrics
         self.authenticate = authenticate
+        self.guard = guard
         self.open_prefixes = open_prefixes
 
     def intercept_service(self, continuation: Callable[[Any], Any], details: Any) -> Any:
@@ -100,16 +105,18 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
 
     def _wrapper(self, method: str, short: str) -> Callable[[Any, bool], Any]:
         def wrap(behavior: Callable[[Any, grpc.ServicerContext], Any], streaming: bool) -> Any:
-            def enter(context: grpc.ServicerContext) -> None:
-                if self.authenticate is not None:
-                    metadata = {k: v for k, v in context.invocation_metadata() if isinstance(v, str)}
+            def enter(request: Any, context: grpc.ServicerContext) -> None:
+                metadata = {k: v for k, v in context.invocation_metadata() if isinstance(v, str)}
+                if self.guard is not None:
+                    _identity.set(self.guard.identify(metadata, method, request, context))
+                elif self.authenticate is not None:
                     _identity.set(self.authenticate(metadata, method))
 
             def unary(request: Any, context: grpc.ServicerContext) -> Any:
                 start = time.perf_counter()
                 code = grpc.StatusCode.OK
                 try:
-                    enter(context)
+                    enter(request, context)
                     return behavior(request, context)
                 except errors.DomainError as exc:
                     code = self._abort(exc, context, method)
@@ -122,7 +129,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
                 start = time.perf_counter()
                 code = grpc.StatusCode.OK
                 try:
-                    enter(context)
+                    enter(request, context)
                     yield from behavior(request, context)
                 except errors.DomainError as exc:
                     code = self._abort(exc, context, method)
@@ -184,24 +191,42 @@ def create_server(
     service_names: Iterable[str],
     interceptors: Iterable[grpc.ServerInterceptor] = (),
     max_workers: int = 16,
+    tls: TlsConfig | None,
+    require_client_auth: bool = False,
+    max_receive_bytes: int = MAX_MESSAGE_BYTES,
+    health_servicer: health.HealthServicer | None = None,
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
-    """A started-ready server bound to address (":0" picks a port): servicers, health, reflection."""
+    """A started-ready server bound to address (":0" picks a port): servicers, health, reflection.
+
+    With tls None it listens in plaintext, which only a loopback address may do.
+    """
+    if tls is None and not is_loopback(address):
+        raise ConfigError(
+            f"{address} is not a loopback address: plaintext only on loopback; give TLS certificates"
+        )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="rpc"),
         interceptors=list(interceptors),
         options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            # A message larger than this is refused as it arrives, before anything is buffered whole.
+            ("grpc.max_receive_message_length", max_receive_bytes),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_metadata_size", MAX_METADATA_BYTES),
             ("grpc.so_reuseport", 0),
         ],
     )
     register(server)
-    health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    health_servicer = health_servicer or health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = list(service_names)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
     try:
-        port = server.add_insecure_port(address)
+        if tls is None:
+            port = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(
+                address, server_credentials(tls, require_client_auth=require_client_auth)
+            )
     except RuntimeError:
         port = 0
     if port == 0:

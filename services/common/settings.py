@@ -9,6 +9,8 @@ from pathlib import Path
 DEFAULT_PORT_BASE = 50050
 # Where the command line finds the gateway of a stack started with the default port base.
 DEFAULT_GATEWAY = f"127.0.0.1:{DEFAULT_PORT_BASE}"
+# What a client may send the gateway in one message: a 1 MiB import piece fits, a flood does not.
+DEFAULT_MAX_REQUEST_BYTES = 4 << 20
 DEFAULT_SCHEME = Path("schemes/default.toml")
 # The checkout's own preset, for a `kaohe serve` started outside the project folder.
 BUNDLED_SCHEME = Path(__file__).resolve().parents[2] / "schemes" / "default.toml"
@@ -31,6 +33,7 @@ class Settings:
     gateway_bind_host: str
     tasks_addr: str
     scoring_addr: str
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
 
     @property
     def gateway_port(self) -> int:
@@ -63,6 +66,12 @@ def load(*, data_dir: str | None = None, port_base: int | None = None, scheme: s
     if not (scheme or os.environ.get("KAOHE_SCHEME")) and not scheme_path.exists():
         scheme_path = BUNDLED_SCHEME
     bind = os.environ.get("KAOHE_BIND_HOST", "127.0.0.1")
+    try:
+        max_request = int(os.environ.get("KAOHE_MAX_REQUEST_BYTES") or DEFAULT_MAX_REQUEST_BYTES)
+    except ValueError:
+        raise ConfigError("KAOHE_MAX_REQUEST_BYTES must be a whole number of bytes") from None
+    if not 64 << 10 <= max_request <= 1 << 30:
+        raise ConfigError("KAOHE_MAX_REQUEST_BYTES must lie between 65536 and 1073741824")
     return Settings(
         data_dir=directory,
         port_base=base,
@@ -73,6 +82,7 @@ def load(*, data_dir: str | None = None, port_base: int | None = None, scheme: s
         gateway_bind_host=os.environ.get("KAOHE_GATEWAY_BIND_HOST", bind),
         tasks_addr=os.environ.get("KAOHE_TASKS_ADDR") or f"127.0.0.1:{base + 1}",
         scoring_addr=os.environ.get("KAOHE_SCORING_ADDR") or f"127.0.0.1:{base + 2}",
+        max_request_bytes=max_request,
     )
 
 

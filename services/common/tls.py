@@ -394,3 +394,27 @@ def _host_of(address: str) -> str | None:
     if text.count(":") == 1:
         text = text.rsplit(":", 1)[0]
     return text or None
+
+
+def trust_record(address: str) -> Path | None:
+    """Where `kaohe serve` leaves, for this user, the CA of the stack it runs on a loopback port.
+
+    The command line reads it when nothing else names a CA, so a stack started with any --data-dir
+    is trusted by its own user's commands; a stack another user started on that port fails the check.
+    """
+    host = _host_of(address)
+    port = address.strip().rsplit(":", 1)[-1]
+    if host is None or not is_loopback(address) or not port.isdigit():
+        return None
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "kaohe" / f"ca-loopback-{int(port)}.pem"
+
+
+def record_trust(address: str, ca: Path) -> Path | None:
+    """Leaves a copy of ca where `trust_record` finds it (0600 in a 0700 directory); None if not loopback."""
+    path = trust_record(address)
+    if path is None:
+        return None
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _write(path, ca.read_bytes())
+    return path

@@ -5,16 +5,26 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import jwt
 
-from services.common.auth import INTERNAL_ROLE, ROLES, Identity, derive_key
+from services.common.auth import (
+    INTERNAL_ROLE,
+    ROLES,
+    Identity,
+    derive_key,
+    load_retired_secrets,
+    load_secret,
+)
 from services.common.errors import Unauthenticated, Unavailable
+from services.common.settings import ConfigError
 
 ISSUER = "kaohe"
 AUDIENCE = "kaohe-gateway"
@@ -337,3 +347,41 @@ def bearer_authenticator(
         return verify_bearer(header[7:].strip(), ring=ring, oidc=oidc)
 
     return authenticate
+
+
+def load_token_keys(data_dir: Path | None, *, create: bool = False) -> TokenKeys:
+    """The rings of this deployment: KAOHE_SECRET (or DIR/secret) and KAOHE_SECRET_RETIRED."""
+    return TokenKeys.from_secrets(load_secret(data_dir, create=create), retired=load_retired_secrets())
+
+
+def oidc_from_env(environ: Mapping[str, str] | None = None) -> OidcVerifier | None:
+    """The county's identity provider when KAOHE_OIDC_ISSUER is set (with its JWKS URL and audience)."""
+    env = os.environ if environ is None else environ
+    issuer = env.get("KAOHE_OIDC_ISSUER", "").strip()
+    if not issuer:
+        return None
+    jwks_url = env.get("KAOHE_OIDC_JWKS_URL", "").strip()
+    audience = env.get("KAOHE_OIDC_AUDIENCE", "").strip()
+    if not jwks_url or not audience:
+        raise ConfigError("KAOHE_OIDC_ISSUER needs KAOHE_OIDC_JWKS_URL and KAOHE_OIDC_AUDIENCE")
+    role_map: dict[str, str] | None = None
+    if env.get("KAOHE_OIDC_ROLE_MAP", "").strip():
+        role_map = {}
+        for pair in env["KAOHE_OIDC_ROLE_MAP"].split(","):
+            provider, _, kaohe = pair.partition("=")
+            if not provider.strip() or not kaohe.strip():
+                raise ConfigError(
+                    "KAOHE_OIDC_ROLE_MAP: write provider_role=kaohe_role pairs, comma-separated"
+                )
+            role_map[provider.strip()] = kaohe.strip()
+    try:
+        return OidcVerifier(
+            issuer,
+            jwks_url,
+            audience,
+            role_claim=env.get("KAOHE_OIDC_ROLE_CLAIM", "").strip() or "roles",
+            unit_claim=env.get("KAOHE_OIDC_UNIT_CLAIM", "").strip() or "kaohe_unit",
+            role_map=role_map,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"KAOHE_OIDC_ROLE_MAP: {exc}") from None

@@ -7,17 +7,21 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
-from grpc_health.v1 import health
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from kaohe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from prometheus_client import CollectorRegistry, Counter
 
-from services.common.auth import Identity, Keys, bearer_authenticator
+from services.common.auth import Identity
 from services.common.clients import Backend
 from services.common.rpc import RpcMetrics, ServiceInterceptor, create_server
+from services.common.settings import DEFAULT_MAX_REQUEST_BYTES
+from services.common.tls import TlsConfig
+from services.common.tokens import OidcVerifier, TokenKeys, bearer_authenticator
 from services.gateway.proxy import proxy_handler
 from services.gateway.rpc import GatewayServicer
 from services.gateway.use_cases import Backends, GatewayApp
@@ -68,10 +72,48 @@ class AuditLog:
                 handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
 
+class RelayingHealth(health.HealthServicer):  # type: ignore[misc]
+    """The gateway's health, and the health of each service behind it as the gateway reaches it.
+
+    People's clients cannot ask tasks and scoring (they take only the services' certificates), so
+    `kaohe status` asks the gateway under the services' names.
+    """
+
+    def __init__(self, backends: dict[str, Backend]) -> None:
+        super().__init__(experimental_non_blocking=True)
+        self.backends = backends
+
+    def Check(self, request: Any, context: grpc.ServicerContext) -> Any:
+        backend = self.backends.get(request.service)
+        if backend is None:
+            return super().Check(request, context)
+        mine = super().Check(request, context)
+        if mine.status != health_pb2.HealthCheckResponse.SERVING:
+            return mine
+        try:
+            return health_pb2_grpc.HealthStub(backend.raw_channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=2
+            )
+        except grpc.RpcError:
+            return health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.NOT_SERVING)
+
+
 def create(
-    *, address: str, keys: Keys, tasks_addr: str, scoring_addr: str, audit_path: Path | None
+    *,
+    address: str,
+    keys: TokenKeys,
+    tls: TlsConfig | None,
+    tasks_addr: str,
+    scoring_addr: str,
+    audit_path: Path | None,
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+    oidc: OidcVerifier | None = None,
 ) -> Running:
-    """A gateway bound to address, its backends dialled lazily; not yet started."""
+    """A gateway bound to address, its backends dialled lazily; not yet started.
+
+    It serves TLS (people's clients trust the CA, no client certificate) and calls the services over
+    mutual TLS with its own certificate; tls None is plaintext, for loopback development only.
+    """
     registry = CollectorRegistry()
     audit = AuditLog(audit_path, registry)
     unavailable = Counter(
@@ -91,6 +133,7 @@ def create(
             service=TASKS_SERVICE.full_name,
             stub_class=tasks_pb2_grpc.TasksServiceStub,
             keys=keys,
+            tls=tls,
             on_unavailable=count,
         ),
         scoring=Backend(
@@ -99,12 +142,15 @@ def create(
             service=SCORING_SERVICE.full_name,
             stub_class=scoring_pb2_grpc.ScoringServiceStub,
             keys=keys,
+            tls=tls,
             on_unavailable=count,
         ),
     )
     app = GatewayApp(backends)
     interceptor = ServiceInterceptor(
-        service="gateway", metrics=RpcMetrics(registry), authenticate=bearer_authenticator(keys)
+        service="gateway",
+        metrics=RpcMetrics(registry),
+        authenticate=bearer_authenticator(keys.user, oidc=oidc),
     )
 
     def register(server: grpc.Server) -> None:
@@ -122,5 +168,11 @@ def create(
         service_names=[GATEWAY_SERVICE.full_name, TASKS_SERVICE.full_name, SCORING_SERVICE.full_name],
         interceptors=[interceptor],
         max_workers=32,
+        tls=tls,
+        require_client_auth=False,
+        max_receive_bytes=max_request_bytes,
+        health_servicer=RelayingHealth(
+            {TASKS_SERVICE.full_name: backends.tasks, SCORING_SERVICE.full_name: backends.scoring}
+        ),
     )
     return Running(server, port, health_servicer, app, registry, backends)

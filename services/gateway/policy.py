@@ -1,91 +1,31 @@
-"""Who may call what through the gateway: one table, enumerated by the tests."""
+"""The gateway's view of the one policy table, which tasks and scoring enforce too."""
 
-from __future__ import annotations
+from services.common.policy import (
+    ALL,
+    GATEWAY,
+    OFFICE,
+    POLICY,
+    READERS,
+    SCORING,
+    SUPERVISION,
+    TASKS,
+    UNIT_WORK,
+    Rule,
+    authorize,
+    scoped_unit,
+)
 
-from dataclasses import dataclass
-
-from services.common.auth import Identity
-from services.common.errors import PermissionDenied
-from services.common.vocabulary import ROLES
-
-ALL = frozenset(ROLES)
-READERS = frozenset({"office", "supervisor", "viewer"})
-OFFICE = frozenset({"office"})
-SUPERVISION = frozenset({"office", "supervisor"})
-UNIT_WORK = frozenset({"office", "department"})
-
-TASKS = "/kaohe.tasks.v1.TasksService/"
-SCORING = "/kaohe.scoring.v1.ScoringService/"
-GATEWAY = "/kaohe.gateway.v1.GatewayService/"
-
-
-@dataclass(frozen=True)
-class Rule:
-    """The roles that may call a method, and how a department is held to its own unit.
-
-    scope "unit": the request's `unit` field is forced to the department's unit (another unit is refused);
-    scope "own": the backend checks the resource belongs to the department's unit (tasks by lead/co-unit,
-    results by unit and publication); scope "": no unit data involved.
-    """
-
-    roles: frozenset[str]
-    scope: str = ""
-
-
-POLICY: dict[str, Rule] = {
-    TASKS + "ListUnits": Rule(ALL),
-    TASKS + "GetTask": Rule(ALL, "own"),
-    TASKS + "ListTasks": Rule(ALL, "unit"),
-    TASKS + "CreateTask": Rule(SUPERVISION),
-    TASKS + "AssignTask": Rule(SUPERVISION),
-    TASKS + "AcceptTask": Rule(UNIT_WORK, "own"),
-    TASKS + "ReportProgress": Rule(UNIT_WORK, "own"),
-    TASKS + "ReportTask": Rule(UNIT_WORK, "own"),
-    TASKS + "VerifyTask": Rule(SUPERVISION),
-    TASKS + "RejectTask": Rule(SUPERVISION),
-    TASKS + "CloseTask": Rule(SUPERVISION),
-    TASKS + "CancelTask": Rule(SUPERVISION),
-    TASKS + "SummarizeTasks": Rule(ALL, "unit"),
-    TASKS + "LookupTasks": Rule(frozenset()),
-    TASKS + "ImportLedger": Rule(frozenset()),
-    TASKS + "GetTimelinessFacts": Rule(frozenset()),
-    SCORING + "GetScheme": Rule(ALL),
-    SCORING + "CreateRecord": Rule(UNIT_WORK, "own"),  # a department files appeals on its own reports only
-    SCORING + "ListRecords": Rule(ALL, "unit"),
-    SCORING + "VoidRecord": Rule(OFFICE),
-    SCORING + "DecideAppeal": Rule(OFFICE),
-    SCORING + "ImportRecords": Rule(frozenset()),
-    SCORING + "CreateRun": Rule(OFFICE),
-    SCORING + "GetRun": Rule(ALL, "unit"),  # a department: its own line, once publicised
-    SCORING + "ListRuns": Rule(ALL, "own"),
-    SCORING + "PublishRun": Rule(OFFICE),
-    SCORING + "FinalizeRun": Rule(OFFICE),
-    SCORING + "PreviewAssessment": Rule(ALL, "unit"),
-    GATEWAY + "WhoAmI": Rule(ALL),
-    GATEWAY + "ImportLedger": Rule(OFFICE),
-    GATEWAY + "GetOverview": Rule(ALL, "own"),  # a department's overview holds its own line only
-    GATEWAY + "GetDashboard": Rule(ALL, "unit"),
-    GATEWAY + "GetRanking": Rule(READERS),
-    GATEWAY + "ExportRun": Rule(READERS),
-}
-
-
-def authorize(identity: Identity, method: str) -> Rule:
-    """The rule of method when identity's role may call it; PermissionDenied otherwise."""
-    rule = POLICY.get(method)
-    name = method.rsplit("/", 1)[-1]
-    if rule is None or identity.role not in rule.roles:
-        raise PermissionDenied(f"role {identity.role} may not call {name}")
-    if identity.is_department and not identity.unit:
-        # Scoping treats "no unit" as "every unit", so a department must always name its own.
-        raise PermissionDenied(f"a department token without a unit may not call {name}")
-    return rule
-
-
-def scoped_unit(identity: Identity, requested: str) -> str:
-    """The unit a department's request may concern: its own; another one is refused."""
-    if not identity.is_department:
-        return requested
-    if requested and requested != identity.unit:
-        raise PermissionDenied(f"unit {identity.unit} may not reach unit {requested}")
-    return identity.unit
+__all__ = [
+    "ALL",
+    "GATEWAY",
+    "OFFICE",
+    "POLICY",
+    "READERS",
+    "SCORING",
+    "SUPERVISION",
+    "TASKS",
+    "UNIT_WORK",
+    "Rule",
+    "authorize",
+    "scoped_unit",
+]

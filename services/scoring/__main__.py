@@ -10,16 +10,19 @@ from grpc_health.v1 import health
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from prometheus_client import CollectorRegistry
 
-from services.common.auth import Keys, internal_authenticator
 from services.common.db import Database, migrate
+from services.common.internal import InternalGuard
 from services.common.rpc import RpcMetrics, ServiceInterceptor, create_server
 from services.common.scheme import Scheme
+from services.common.tls import TlsConfig
+from services.common.tokens import TokenKeys
 from services.scoring.clients import GrpcTasks
 from services.scoring.metrics import IndicatorCollector, RunMetrics
 from services.scoring.rpc import ScoringServicer
 from services.scoring.use_cases import ScoringApp
 
 SERVICE_NAME = scoring_pb2.DESCRIPTOR.services_by_name["ScoringService"].full_name
+PEERS = frozenset({"gateway"})
 MIGRATIONS = Path(__file__).resolve().parent / "storage" / "migrations"
 
 
@@ -34,24 +37,34 @@ class Running:
     tasks: GrpcTasks
 
 
-def create(*, address: str, db_url: str, scheme: Scheme, keys: Keys, tasks_addr: str) -> Running:
-    """A scoring server bound to address, its schema migrated; not yet started."""
+def create(
+    *, address: str, db_url: str, scheme: Scheme, keys: TokenKeys, tls: TlsConfig | None, tasks_addr: str
+) -> Running:
+    """A scoring server bound to address, its schema migrated; not yet started (only the gateway calls it)."""
     db = Database(db_url)
     db.check()
     migrate(db, MIGRATIONS, service="scoring")
     registry = CollectorRegistry()
     run_metrics = RunMetrics(registry)
-    tasks = GrpcTasks(tasks_addr, keys)
+    tasks = GrpcTasks(tasks_addr, keys, tls=tls)
     app = ScoringApp(db, scheme, tasks, on_run=run_metrics.observe)
     registry.register(IndicatorCollector(app))
     interceptor = ServiceInterceptor(
-        service="scoring", metrics=RpcMetrics(registry), authenticate=internal_authenticator(keys)
+        service="scoring",
+        metrics=RpcMetrics(registry),
+        authenticate=None,
+        guard=InternalGuard(keys.internal, peers=PEERS if tls is not None else None),
     )
 
     def register(server: grpc.Server) -> None:
         scoring_pb2_grpc.add_ScoringServiceServicer_to_server(ScoringServicer(app), server)
 
     server, port, health_servicer = create_server(
-        address, register=register, service_names=[SERVICE_NAME], interceptors=[interceptor]
+        address,
+        register=register,
+        service_names=[SERVICE_NAME],
+        interceptors=[interceptor],
+        tls=tls,
+        require_client_auth=True,
     )
     return Running(server, port, health_servicer, app, db, registry, tasks)

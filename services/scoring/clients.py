@@ -7,8 +7,10 @@ from typing import Any
 
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
-from services.common.auth import SYSTEM, Keys
+from services.common.auth import SYSTEM
 from services.common.clients import Backend
+from services.common.tls import TlsConfig
+from services.common.tokens import TokenKeys
 
 FACT_COLUMNS = (
     "task_id",
@@ -28,13 +30,16 @@ SERVICE = "kaohe.tasks.v1.TasksService"
 class GrpcTasks:
     """TasksPort over the tasks service, with the internal credential and deadlines."""
 
-    def __init__(self, target: str, keys: Keys, timeout: float = 60.0) -> None:
+    def __init__(
+        self, target: str, keys: TokenKeys, *, tls: TlsConfig | None = None, timeout: float = 60.0
+    ) -> None:
         self.backend = Backend(
             name="tasks",
             target=target,
             service=SERVICE,
             stub_class=tasks_pb2_grpc.TasksServiceStub,
             keys=keys,
+            tls=tls,
         )
         self.timeout = timeout
 

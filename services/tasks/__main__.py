@@ -11,15 +11,18 @@ from grpc_health.v1 import health
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from prometheus_client import CollectorRegistry
 
-from services.common.auth import Keys, internal_authenticator
 from services.common.db import Database, migrate
+from services.common.internal import InternalGuard
 from services.common.rpc import RpcMetrics, ServiceInterceptor, create_server
 from services.common.scheme import Scheme
+from services.common.tls import TlsConfig
+from services.common.tokens import TokenKeys
 from services.tasks.metrics import LedgerCollector
 from services.tasks.rpc import TasksServicer
 from services.tasks.use_cases import TasksApp
 
 SERVICE_NAME = tasks_pb2.DESCRIPTOR.services_by_name["TasksService"].full_name
+PEERS = frozenset({"gateway", "scoring"})
 MIGRATIONS = Path(__file__).resolve().parent / "storage" / "migrations"
 log = logging.getLogger("kaohe.tasks")
 
@@ -34,8 +37,11 @@ class Running:
     registry: CollectorRegistry
 
 
-def create(*, address: str, db_url: str, scheme: Scheme, keys: Keys) -> Running:
-    """A tasks server bound to address, its schema migrated; not yet started."""
+def create(*, address: str, db_url: str, scheme: Scheme, keys: TokenKeys, tls: TlsConfig | None) -> Running:
+    """A tasks server bound to address, its schema migrated; not yet started.
+
+    Over mutual TLS it accepts the gateway (for people) and scoring (for itself), nobody else.
+    """
     db = Database(db_url)
     db.check()
     migrate(db, MIGRATIONS, service="tasks")
@@ -43,13 +49,21 @@ def create(*, address: str, db_url: str, scheme: Scheme, keys: Keys) -> Running:
     registry = CollectorRegistry()
     registry.register(LedgerCollector(app))
     interceptor = ServiceInterceptor(
-        service="tasks", metrics=RpcMetrics(registry), authenticate=internal_authenticator(keys)
+        service="tasks",
+        metrics=RpcMetrics(registry),
+        authenticate=None,
+        guard=InternalGuard(keys.internal, peers=PEERS if tls is not None else None),
     )
 
     def register(server: grpc.Server) -> None:
         tasks_pb2_grpc.add_TasksServiceServicer_to_server(TasksServicer(app), server)
 
     server, port, health_servicer = create_server(
-        address, register=register, service_names=[SERVICE_NAME], interceptors=[interceptor]
+        address,
+        register=register,
+        service_names=[SERVICE_NAME],
+        interceptors=[interceptor],
+        tls=tls,
+        require_client_auth=True,
     )
     return Running(server, port, health_servicer, app, db, registry)

@@ -50,6 +50,8 @@ def start_served(tmp_path: Path, scheme: Path | None = None) -> Served:
     for attempt in range(5):
         base = free_port_base()
         env = _env(base)
+        # `kaohe serve` records its CA for this user's command line: in the test's own config folder.
+        env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
         log = tmp_path / f"serve-{attempt}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(

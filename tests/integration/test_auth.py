@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import grpc
@@ -12,8 +13,11 @@ from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
-from services.common.auth import INTERNAL_METADATA, Identity, Keys, make_user_identity, sign
-from tests.conftest import Stack
+import jwt
+
+from services.common.auth import INTERNAL_METADATA, SYSTEM, Identity, make_user_identity
+from services.common.tokens import TokenKeys, issue_user_token, sign_internal
+from tests.conftest import KEYS, Stack, internal_metadata
 
 OFFICE = make_user_identity(role="office", unit=None)
 TASKS_SERVICE = "kaohe.tasks.v1.TasksService"
@@ -21,8 +25,29 @@ SCORING_SERVICE = "kaohe.scoring.v1.ScoringService"
 GATEWAY_SERVICE = "kaohe.gateway.v1.GatewayService"
 
 
+OTHER = TokenKeys.from_secrets(b"another-secret-9876543210")
+
+
 def bearer(token: str) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"),)
+
+
+def signed(identity: Identity) -> str:
+    """A JWT of our issuer and key carrying whatever identity, as only the secret's holder could sign."""
+    now = int(time.time())
+    claims = {
+        "iss": "kaohe",
+        "aud": "kaohe-gateway",
+        "sub": identity.subject,
+        "role": identity.role,
+        "unit": identity.unit,
+        "iat": now,
+        "exp": now + 600,
+        "jti": "x",
+    }
+    return jwt.encode(
+        claims, KEYS.user.keys[KEYS.user.current], algorithm="HS256", headers={"kid": KEYS.user.current}
+    )
 
 
 def gateway_calls(stack: Stack) -> dict[str, Any]:
@@ -65,35 +90,33 @@ def code_of(call: Any, metadata: Any) -> grpc.StatusCode:
 
 def credentials(stack: Stack) -> dict[str, tuple[tuple[str, str], ...]]:
     """Every way of not holding a valid person's token."""
-    other = Keys(b"another-secret-9876543210")
+    whoami = "/kaohe.gateway.v1.GatewayService/WhoAmI"
     return {
         "none": (),
         "empty_bearer": (("authorization", "Bearer "),),
         "not_bearer": (("authorization", f"Basic {stack.token()}"),),
         "garbage": bearer("kh1.garbage.garbage"),
-        "forged": bearer(other.user_token(OFFICE)),
-        "expired": bearer(stack.keys.user_token(OFFICE, ttl_seconds=-10)),
-        "internal_credential_as_bearer": bearer(stack.keys.internal_token(OFFICE)),
+        "forged": bearer(issue_user_token(OFFICE, ring=OTHER.user)),
+        "expired": bearer(issue_user_token(OFFICE, ring=stack.keys.user, ttl_seconds=-120)),
+        "internal_credential_as_bearer": bearer(
+            sign_internal(OFFICE, method=whoami, ring=stack.keys.internal)
+        ),
         "tampered": bearer(
             _tampered(
-                stack.keys.user_token(make_user_identity(role="viewer", unit=None)),
-                stack.keys.user_token(OFFICE),
+                issue_user_token(make_user_identity(role="viewer", unit=None), ring=stack.keys.user),
+                issue_user_token(OFFICE, ring=stack.keys.user),
             )
         ),
-        "unknown_role": bearer(
-            sign(Identity(role="root", subject="root"), key=stack.keys.user, ttl_seconds=600)
-        ),
-        "internal_role": bearer(
-            sign(Identity(role="internal", subject="system"), key=stack.keys.user, ttl_seconds=600)
-        ),
-        "internal_header_only": ((INTERNAL_METADATA, stack.keys.internal_token(OFFICE)),),
+        "unknown_role": bearer(signed(Identity(role="root", subject="root"))),
+        "internal_role": bearer(signed(Identity(role="internal", subject="system"))),
+        "internal_header_only": internal_metadata(OFFICE, whoami),
     }
 
 
 def _tampered(viewer: str, office: str) -> str:
     """The office's claims under the viewer's signature."""
-    prefix, _, mac = viewer.split(".")
-    return f"{prefix}.{office.split('.')[1]}.{mac}"
+    header, _, mac = viewer.split(".")
+    return f"{header}.{office.split('.')[1]}.{mac}"
 
 
 @pytest.mark.parametrize(
@@ -135,7 +158,7 @@ def test_a_department_token_without_a_unit_reaches_no_unit_data(stack: Stack) ->
         b'{"type":"task","id":"T1","title":"x","task_type":"leader_directive","lead_unit":"fgj",'
         b'"assigned_at":"2025-04-28T10:00:00+08:00"}\n'
     )
-    token = sign(Identity(role="department", subject="department:"), key=stack.keys.user, ttl_seconds=600)
+    token = signed(Identity(role="department", subject="department:"))
     _, tasks, _ = stack.stubs()
     for call in (
         lambda: tasks.ListTasks(tasks_pb2.ListTasksRequest(), metadata=bearer(token), timeout=10),
@@ -146,39 +169,48 @@ def test_a_department_token_without_a_unit_reaches_no_unit_data(stack: Stack) ->
         assert refused.value.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
 
 
-def internal_calls(stack: Stack) -> dict[str, Any]:
-    tasks = tasks_pb2_grpc.TasksServiceStub(stack.channel(stack.tasks_addr))
-    scoring = scoring_pb2_grpc.ScoringServiceStub(stack.channel(stack.scoring_addr))
+TASKS = "/kaohe.tasks.v1.TasksService/"
+SCORING = "/kaohe.scoring.v1.ScoringService/"
+
+
+def internal_calls(stack: Stack, *, as_service: str = "gateway") -> dict[str, tuple[str, Any, Any]]:
+    """name → (full method, request, call taking the metadata), over a service's certificate."""
+    tasks = tasks_pb2_grpc.TasksServiceStub(stack.channel(stack.tasks_addr, as_service=as_service))
+    scoring = scoring_pb2_grpc.ScoringServiceStub(stack.channel(stack.scoring_addr, as_service=as_service))
+    facts = tasks_pb2.GetTimelinessFactsRequest(due_from=0, due_before=2**40, as_of=2**40)
+    lines = tasks_pb2.ImportLedgerRequest(
+        lines=[tasks_pb2.LedgerLine(line=1, json='{"type":"unit","id":"x","name":"x","category":"d"}')]
+    )
     return {
-        "tasks.ListTasks": lambda md: tasks.ListTasks(tasks_pb2.ListTasksRequest(), metadata=md, timeout=10),
-        "tasks.ListUnits": lambda md: tasks.ListUnits(tasks_pb2.ListUnitsRequest(), metadata=md, timeout=10),
-        "tasks.GetTimelinessFacts": lambda md: list(
-            tasks.GetTimelinessFacts(
-                tasks_pb2.GetTimelinessFactsRequest(due_from=0, due_before=2**40, as_of=2**40),
-                metadata=md,
-                timeout=10,
-            )
+        "tasks.ListTasks": (
+            TASKS + "ListTasks",
+            tasks_pb2.ListTasksRequest(),
+            lambda md: tasks.ListTasks(tasks_pb2.ListTasksRequest(), metadata=md, timeout=10),
         ),
-        "tasks.ImportLedger": lambda md: tasks.ImportLedger(
-            iter(
-                [
-                    tasks_pb2.ImportLedgerRequest(
-                        lines=[
-                            tasks_pb2.LedgerLine(
-                                line=1, json='{"type":"unit","id":"x","name":"x","category":"d"}'
-                            )
-                        ]
-                    )
-                ]
-            ),
-            metadata=md,
-            timeout=10,
+        "tasks.ListUnits": (
+            TASKS + "ListUnits",
+            tasks_pb2.ListUnitsRequest(),
+            lambda md: tasks.ListUnits(tasks_pb2.ListUnitsRequest(), metadata=md, timeout=10),
         ),
-        "scoring.GetScheme": lambda md: scoring.GetScheme(
-            scoring_pb2.GetSchemeRequest(), metadata=md, timeout=10
+        "tasks.GetTimelinessFacts": (
+            TASKS + "GetTimelinessFacts",
+            facts,
+            lambda md: list(tasks.GetTimelinessFacts(facts, metadata=md, timeout=10)),
         ),
-        "scoring.ListRecords": lambda md: scoring.ListRecords(
-            scoring_pb2.ListRecordsRequest(), metadata=md, timeout=10
+        "tasks.ImportLedger": (
+            TASKS + "ImportLedger",
+            None,
+            lambda md: tasks.ImportLedger(iter([lines]), metadata=md, timeout=10),
+        ),
+        "scoring.GetScheme": (
+            SCORING + "GetScheme",
+            scoring_pb2.GetSchemeRequest(),
+            lambda md: scoring.GetScheme(scoring_pb2.GetSchemeRequest(), metadata=md, timeout=10),
+        ),
+        "scoring.ListRecords": (
+            SCORING + "ListRecords",
+            scoring_pb2.ListRecordsRequest(),
+            lambda md: scoring.ListRecords(scoring_pb2.ListRecordsRequest(), metadata=md, timeout=10),
         ),
     }
 
@@ -195,16 +227,15 @@ def internal_calls(stack: Stack) -> dict[str, Any]:
     ],
 )
 def test_services_refuse_calls_that_skip_the_gateway(stack: Stack, credential: str) -> None:
-    other = Keys(b"another-secret-9876543210")
-    metadata = {
-        "none": (),
-        "user_bearer": stack.metadata(),
-        "user_token_as_internal": ((INTERNAL_METADATA, stack.token()),),
-        "forged_internal": ((INTERNAL_METADATA, other.internal_token(OFFICE)),),
-        "expired_internal": ((INTERNAL_METADATA, stack.keys.internal_token(OFFICE, ttl_seconds=-10)),),
-        "garbage_internal": ((INTERNAL_METADATA, "kh1.x.y"),),
-    }[credential]
-    for name, call in internal_calls(stack).items():
+    for name, (method, request, call) in internal_calls(stack).items():
+        metadata = {
+            "none": (),
+            "user_bearer": stack.metadata(),
+            "user_token_as_internal": ((INTERNAL_METADATA, stack.token()),),
+            "forged_internal": internal_metadata(OFFICE, method, request, keys=OTHER),
+            "expired_internal": internal_metadata(OFFICE, method, request, ttl_seconds=-60),
+            "garbage_internal": ((INTERNAL_METADATA, "kh1.x.y"),),
+        }[credential]
         assert code_of(call, metadata) == grpc.StatusCode.UNAUTHENTICATED, name
     _, tasks, _ = stack.stubs()
     units = tasks.ListUnits(tasks_pb2.ListUnitsRequest(), metadata=stack.metadata(), timeout=10).units
@@ -212,10 +243,13 @@ def test_services_refuse_calls_that_skip_the_gateway(stack: Stack, credential: s
 
 
 def test_services_answer_the_internal_credential(stack: Stack) -> None:
-    metadata = ((INTERNAL_METADATA, stack.keys.internal_token(OFFICE)),)
     calls = internal_calls(stack)
-    for name in ("tasks.ListTasks", "tasks.ListUnits", "tasks.GetTimelinessFacts", "scoring.GetScheme"):
-        assert code_of(calls[name], metadata) == grpc.StatusCode.OK, name
+    for name in ("tasks.ListTasks", "tasks.ListUnits", "scoring.GetScheme"):
+        method, request, call = calls[name]
+        assert code_of(call, internal_metadata(OFFICE, method, request)) == grpc.StatusCode.OK, name
+    # Timeliness facts are scoring's to ask for, as itself.
+    method, request, call = internal_calls(stack, as_service="scoring")["tasks.GetTimelinessFacts"]
+    assert code_of(call, internal_metadata(SYSTEM, method, request)) == grpc.StatusCode.OK
 
 
 @pytest.mark.parametrize("door", ["gateway", "tasks", "scoring"])

@@ -122,7 +122,12 @@ def test_unauthenticated_calls_are_refused(stack: Stack) -> None:
 
 
 def test_a_run_under_another_scheme_computes_due_instants_under_it(
-    databases: Any, example_scheme: Any, example_ledger: bytes, expected_result: dict, tmp_path: Any
+    databases: Any,
+    example_scheme: Any,
+    example_ledger: bytes,
+    expected_result: dict,
+    tmp_path: Any,
+    tls_files: Any,
 ) -> None:
     """Served with a scheme lacking the local holiday 06-06, run with the example's (the README's steps)."""
     from services.common.scheme import load_scheme
@@ -132,7 +137,11 @@ def test_a_run_under_another_scheme_computes_due_instants_under_it(
         example_scheme.text.replace('extra_holidays = ["2025-06-06"]', "extra_holidays = []")
     )
     stack = start_stack(
-        tasks_db=databases.url("tasks"), scoring_db=databases.url("scoring"), scheme=served, tmp=tmp_path
+        tasks_db=databases.url("tasks"),
+        scoring_db=databases.url("scoring"),
+        scheme=served,
+        tmp=tmp_path,
+        tls=tls_files,
     )
     try:
         stack.import_ledger(example_ledger)

@@ -14,9 +14,9 @@ from kaohe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
-from services.common.auth import Keys, make_user_identity
 from services.common.scheme import Scheme
-from tests.conftest import PG_URL, SECRET, Databases
+from services.common.tls import TlsFiles
+from tests.conftest import KEYS, PG_URL, Databases, secure_channel, user_token
 
 pytestmark = [pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason="KAOHE_TEST_PG_URL is not set")]
 
@@ -40,19 +40,25 @@ def _served_calls(part: object, method: str) -> float:
 
 
 @pytest.fixture
-def replicas(tmp_path: Path, example_scheme: Scheme) -> Iterator[dict[str, list]]:
+def replicas(tmp_path: Path, example_scheme: Scheme, tls_files: TlsFiles) -> Iterator[dict[str, list]]:
     from services.gateway.__main__ import create as create_gateway
     from services.scoring.__main__ import create as create_scoring
     from services.tasks.__main__ import create as create_tasks
 
     dbs = Databases("postgres", tmp_path)
     tasks_url, scoring_url = dbs.url("tasks"), dbs.url("scoring")
-    keys = Keys(SECRET)
+    keys = KEYS
     parts: dict[str, list] = {"tasks": [], "scoring": [], "gateway": []}
     try:
         for _ in range(2):
             parts["tasks"].append(
-                create_tasks(address="127.0.0.1:0", db_url=tasks_url, scheme=example_scheme, keys=keys)
+                create_tasks(
+                    address="127.0.0.1:0",
+                    db_url=tasks_url,
+                    scheme=example_scheme,
+                    keys=keys,
+                    tls=tls_files.config("tasks"),
+                )
             )
         tasks_target = "ipv4:" + ",".join(f"127.0.0.1:{t.port}" for t in parts["tasks"])
         for _ in range(2):
@@ -62,6 +68,7 @@ def replicas(tmp_path: Path, example_scheme: Scheme) -> Iterator[dict[str, list]
                     db_url=scoring_url,
                     scheme=example_scheme,
                     keys=keys,
+                    tls=tls_files.config("scoring"),
                     tasks_addr=tasks_target,
                 )
             )
@@ -71,6 +78,7 @@ def replicas(tmp_path: Path, example_scheme: Scheme) -> Iterator[dict[str, list]
                 create_gateway(
                     address="127.0.0.1:0",
                     keys=keys,
+                    tls=tls_files.config("scoring"),
                     tasks_addr=tasks_target,
                     scoring_addr=scoring_target,
                     audit_path=tmp_path / "audit.log",
@@ -89,11 +97,14 @@ def replicas(tmp_path: Path, example_scheme: Scheme) -> Iterator[dict[str, list]
         dbs.drop()
 
 
-def test_writes_through_both_replicas_are_neither_lost_nor_doubled(replicas: dict[str, list]) -> None:
-    keys = Keys(SECRET)
-    office = (("authorization", f"Bearer {keys.user_token(make_user_identity(role='office', unit=None))}"),)
+def test_writes_through_both_replicas_are_neither_lost_nor_doubled(
+    replicas: dict[str, list], tls_files: TlsFiles
+) -> None:
+    office = (("authorization", f"Bearer {user_token('office')}"),)
     target = "ipv4:" + ",".join(f"127.0.0.1:{g.port}" for g in replicas["gateway"])
-    channel = grpc.insecure_channel(target, options=[("grpc.lb_policy_name", "round_robin")])
+    channel = secure_channel(
+        tls_files, target, target_name="gateway", options=[("grpc.lb_policy_name", "round_robin")]
+    )
     gateway = gateway_pb2_grpc.GatewayServiceStub(channel)
     tasks = tasks_pb2_grpc.TasksServiceStub(channel)
     scoring = scoring_pb2_grpc.ScoringServiceStub(channel)

@@ -13,8 +13,8 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
-from services.common.auth import INTERNAL_METADATA, SYSTEM
-from tests.conftest import Stack
+from services.common.auth import SYSTEM
+from tests.conftest import Stack, internal_metadata
 
 UNITS: list[dict[str, Any]] = [
     {"type": "unit", "id": "fgj", "name": "发改局", "category": "department"},
@@ -282,14 +282,11 @@ def test_given_due_at_is_kept(units: Stack, assign_now: bool) -> None:
 
 def counted_task_ids(stack: Stack) -> list[str]:
     """The tasks the tasks service hands scoring as timeliness facts, for a cutoff far in the future."""
-    tasks = tasks_pb2_grpc.TasksServiceStub(stack.channel(stack.tasks_addr))
-    internal = ((INTERNAL_METADATA, stack.keys.internal_token(SYSTEM)),)
+    tasks = tasks_pb2_grpc.TasksServiceStub(stack.channel(stack.tasks_addr, as_service="scoring"))
     far = 2**40
-    chunks = tasks.GetTimelinessFacts(
-        tasks_pb2.GetTimelinessFactsRequest(due_from=0, due_before=far, as_of=far),
-        metadata=internal,
-        timeout=10,
-    )
+    request = tasks_pb2.GetTimelinessFactsRequest(due_from=0, due_before=far, as_of=far)
+    internal = internal_metadata(SYSTEM, "/kaohe.tasks.v1.TasksService/GetTimelinessFacts", request)
+    chunks = tasks.GetTimelinessFacts(request, metadata=internal, timeout=10)
     return [task_id for chunk in chunks for task_id in chunk.task_id]
 
 

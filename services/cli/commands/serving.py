@@ -9,19 +9,42 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from kaohe.gateway.v1 import gateway_pb2
 
 from services.cli import render
-from services.cli.client import EXIT_OK, EXIT_UNREACHABLE, Client, Usage, data_dir, emit, plain
+from services.cli.client import (
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    Client,
+    Usage,
+    data_dir,
+    emit,
+    gateway_channel,
+    plain,
+)
 from services.cli.options import Commands, command, listed, term
 from services.common import settings
-from services.common.auth import Keys, load_secret, make_user_identity
+from services.common.auth import make_user_identity
+from services.common.tokens import issue_user_token, load_token_keys
 from services.common.vocabulary import ROLES, label_of
 
 SERVICES = {"gateway": "网关", "tasks": "督办台账", "scoring": "考核计分"}
+# The gateway answers for the services behind it: they take only its certificate, not a person's client.
+HEALTH_NAMES = {
+    "gateway": "",
+    "tasks": "kaohe.tasks.v1.TasksService",
+    "scoring": "kaohe.scoring.v1.ScoringService",
+}
+PLAINTEXT_HELP = "不用 TLS（仅限本机回环地址的开发环境）"
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from services.cli.serve import serve
 
-    return serve(data_dir=args.data_dir, port_base=args.port_base, scheme=args.scheme, sample=args.sample)
+    return serve(
+        data_dir=args.data_dir,
+        port_base=args.port_base,
+        scheme=args.scheme,
+        sample=args.sample,
+        plaintext=args.plaintext,
+    )
 
 
 def cmd_serve_one(args: argparse.Namespace) -> int:
@@ -33,6 +56,7 @@ def cmd_serve_one(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
         data_dir=args.data_dir,
         scheme=args.scheme,
+        plaintext=args.plaintext,
     )
 
 
@@ -44,19 +68,18 @@ def cmd_status(args: argparse.Namespace) -> int:
     base = int(port)
     rows = []
     all_up = True
-    for offset, name in enumerate(SERVICES):
-        target = f"{host}:{base + offset}"
-        status = "UNREACHABLE"
-        try:
-            with grpc.insecure_channel(target) as channel:
-                reply = health_pb2_grpc.HealthStub(channel).Check(
-                    health_pb2.HealthCheckRequest(service=""), timeout=3
-                )
+    with gateway_channel(args, address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        for offset, name in enumerate(SERVICES):
+            target = f"{host}:{base + offset}"
+            status = "UNREACHABLE"
+            try:
+                reply = health.Check(health_pb2.HealthCheckRequest(service=HEALTH_NAMES[name]), timeout=3)
                 status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
-        except grpc.RpcError:
-            pass
-        all_up = all_up and status == "SERVING"
-        rows.append({"service": name, "address": target, "status": status})
+            except grpc.RpcError:
+                pass
+            all_up = all_up and status == "SERVING"
+            rows.append({"service": name, "address": target, "status": status})
     emit(
         args,
         {"services": rows},
@@ -74,8 +97,8 @@ def cmd_token(args: argparse.Namespace) -> int:
     if args.role != "department" and args.unit:
         raise Usage(f"--unit 只用于 --role department；{args.role} 令牌不限于某个单位")
     identity = make_user_identity(role=args.role, unit=args.unit, subject=args.subject)
-    secret = load_secret(data_dir(args), create=False)
-    print(Keys(secret).user_token(identity, ttl_seconds=int(args.ttl_hours * 3600)))
+    keys = load_token_keys(data_dir(args))
+    print(issue_user_token(identity, ring=keys.user, ttl_seconds=int(args.ttl_hours * 3600)))
     return EXIT_OK
 
 
@@ -98,6 +121,7 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--scheme", help="考核方案文件（TOML，默认 schemes/default.toml）")
     p.add_argument("--sample", action="store_true", help="台账为空时导入样例县的台账")
+    p.add_argument("--plaintext", action="store_true", help=PLAINTEXT_HELP)
     p.set_defaults(func=cmd_serve)
 
     p = command(commands, "serve-one", "只启动一个服务（供 systemd 和 Kubernetes 使用）")
@@ -106,6 +130,7 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     p.add_argument("--metrics-port", type=int, required=True, help="Prometheus 指标（/metrics）端口")
     p.add_argument("--data-dir", help="数据目录：SQLite 数据库与密钥（默认 ./var）")
     p.add_argument("--scheme", help="考核方案文件（TOML，默认 schemes/default.toml）")
+    p.add_argument("--plaintext", action="store_true", help=PLAINTEXT_HELP)
     p.set_defaults(func=cmd_serve_one)
 
     p = command(commands, "status", "查看三个服务的健康状态", common=common)

@@ -1,0 +1,130 @@
+"""The internal hop: a credential per call, bound to its method and request, checked against the policy.
+
+The caller (the gateway, or scoring calling tasks) names the identity it acts for with `act_as`; the
+channel's interceptor replaces that with a credential signed for this method and, for a unary request,
+this request's bytes. The service checks the credential, the peer's certificate and the policy table.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import namedtuple
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import grpc
+from google.protobuf.message import Message
+
+from services.common.auth import INTERNAL_METADATA, Identity
+from services.common.errors import PermissionDenied, Unauthenticated
+from services.common.policy import authorize_hop
+from services.common.tls import peer_service
+from services.common.tokens import KeyRing, hash_request, sign_internal, verify_internal
+
+# Metadata between a caller and its own channel only: the interceptor takes it off before the call leaves.
+ACT_AS = "x-kaohe-act-as"
+
+
+def act_as(identity: Identity) -> tuple[tuple[str, str], ...]:
+    """The metadata naming who a backend call is made for; the channel turns it into a credential."""
+    body = {"role": identity.role, "unit": identity.unit, "sub": identity.subject, "exp": identity.expires_at}
+    return ((ACT_AS, json.dumps(body, separators=(",", ":"))),)
+
+
+def request_bytes(request: object) -> bytes | None:
+    """The bytes a credential binds a unary request to; None for a stream of requests."""
+    if isinstance(request, Message):
+        # Deterministic on both ends: the receiver re-serialises what it parsed, so the same message
+        # hashes the same whatever order the sender wrote its map entries in.
+        return request.SerializeToString(deterministic=True)
+    return None
+
+
+class _CallDetails(
+    namedtuple(
+        "_CallDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")
+    ),
+    grpc.ClientCallDetails,  # type: ignore[misc]
+):
+    pass
+
+
+class SigningInterceptor(
+    grpc.UnaryUnaryClientInterceptor,  # type: ignore[misc]
+    grpc.UnaryStreamClientInterceptor,  # type: ignore[misc]
+    grpc.StreamUnaryClientInterceptor,  # type: ignore[misc]
+    grpc.StreamStreamClientInterceptor,  # type: ignore[misc]
+):
+    """Signs each outgoing call's credential for its own method (and request) with the internal ring."""
+
+    def __init__(self, ring: KeyRing) -> None:
+        self.ring = ring
+
+    def _details(self, details: Any, request: object) -> _CallDetails:
+        method = details.method.decode() if isinstance(details.method, bytes) else str(details.method)
+        metadata: list[tuple[str, Any]] = []
+        identity: Identity | None = None
+        for key, value in details.metadata or ():
+            if key == ACT_AS:
+                claims = json.loads(value)
+                identity = Identity(
+                    role=claims["role"], unit=claims["unit"], subject=claims["sub"], expires_at=claims["exp"]
+                )
+            else:
+                metadata.append((key, value))
+        if identity is not None:
+            raw = request_bytes(request)
+            digest = hash_request(raw) if raw is not None else None
+            token = sign_internal(identity, method=method, ring=self.ring, request_digest=digest)
+            metadata.append((INTERNAL_METADATA, token))
+        return _CallDetails(
+            details.method,
+            details.timeout,
+            metadata,
+            details.credentials,
+            details.wait_for_ready,
+            details.compression,
+        )
+
+    def intercept_unary_unary(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
+        return continuation(self._details(details, request), request)
+
+    def intercept_unary_stream(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
+        return continuation(self._details(details, request), request)
+
+    def intercept_stream_unary(
+        self, continuation: Callable[..., Any], details: Any, requests: Iterator[Any]
+    ) -> Any:
+        return continuation(self._details(details, None), requests)
+
+    def intercept_stream_stream(
+        self, continuation: Callable[..., Any], details: Any, requests: Iterator[Any]
+    ) -> Any:
+        return continuation(self._details(details, None), requests)
+
+
+class InternalGuard:
+    """What tasks and scoring ask of every call: a verified peer, a fresh credential for this very call,
+    and an identity the policy table lets call this method."""
+
+    def __init__(self, ring: KeyRing, *, peers: frozenset[str] | None) -> None:
+        # peers None: plaintext on loopback (development), no certificate to name the caller.
+        self.ring = ring
+        self.peers = peers
+
+    def identify(
+        self, metadata: Mapping[str, str], method: str, request: object, context: grpc.ServicerContext
+    ) -> Identity:
+        """The identity the call carries, or Unauthenticated / PermissionDenied saying why not."""
+        peer = peer_service(context) if self.peers is not None else None
+        if self.peers is not None and peer not in self.peers:
+            raise PermissionDenied(f"{peer or 'a caller without a service certificate'} may not call here")
+        token = metadata.get(INTERNAL_METADATA)
+        if not token:
+            raise Unauthenticated(f"{method} is internal: call it through the gateway")
+        raw = request_bytes(request)
+        identity = verify_internal(
+            token, method=method, ring=self.ring, request_bytes=raw, require_request_hash=raw is not None
+        )
+        authorize_hop(identity, method, peer=peer, mutual_tls=self.peers is not None)
+        return identity
