@@ -103,16 +103,34 @@ def test_deployment_runs_the_service_on_its_ports(service: str) -> None:
     assert args[args.index("--metrics-port") + 1] == str(metrics_port)
     assert port_of(deployment, "grpc") == grpc_port
     assert port_of(deployment, "metrics") == metrics_port
-    # 127.0.0.1 (the default) is unreachable for probes, Services and Prometheus.
-    assert env(deployment)["KAOHE_BIND_HOST"] == "0.0.0.0"
+    # 127.0.0.1 (the default) is unreachable for probes, Services and Prometheus; 0.0.0.0 is wider
+    # than needed: the pod's own address.
+    assert env(deployment)["KAOHE_BIND_HOST"] == {"fieldRef": {"fieldPath": "status.podIP"}}
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
-def test_deployment_has_grpc_readiness_and_liveness_probes(service: str) -> None:
+def test_deployment_takes_its_certificate_from_a_secret(service: str) -> None:
+    deployment = named("Deployment", f"kaohe-{service}")
+    variables = env(deployment)
+    mounts = {m["name"]: m["mountPath"] for m in container(deployment)["volumeMounts"]}
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["tls"]["secret"]["secretName"] == f"kaohe-tls-{service}"
+    assert volumes["tls"]["secret"]["defaultMode"] & 0o007 == 0, "not readable by others"
+    for name, key in (
+        ("KAOHE_TLS_CA", "ca.crt"),
+        ("KAOHE_TLS_CERT", "tls.crt"),
+        ("KAOHE_TLS_KEY", "tls.key"),
+    ):
+        assert variables[name] == f"{mounts['tls']}/{key}"
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_deployment_has_readiness_and_liveness_probes(service: str) -> None:
     deployment = named("Deployment", f"kaohe-{service}")
     c = container(deployment)
     for probe in ("readinessProbe", "livenessProbe"):
-        assert c[probe]["grpc"]["port"] == SERVICES[service], probe
+        # TCP: the kubelet's gRPC probe speaks no TLS.
+        assert c[probe]["tcpSocket"]["port"] == SERVICES[service], probe
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
