@@ -175,8 +175,12 @@ class Stack:
 
     def import_ledger(self, data: bytes, role: str = "office") -> Any:
         gateway, _, _ = self.stubs()
+        # Pieces of 1 MiB, as the command line sends them: the gateway takes 4 MiB a message.
+        pieces = [data[i : i + (1 << 20)] for i in range(0, len(data), 1 << 20)] or [b""]
         return gateway.ImportLedger(
-            iter([gateway_pb2.ImportLedgerRequest(data=data)]), metadata=self.metadata(role), timeout=60
+            iter([gateway_pb2.ImportLedgerRequest(data=p) for p in pieces]),
+            metadata=self.metadata(role),
+            timeout=60,
         )
 
     def stop(self, name: str) -> None:
@@ -198,11 +202,15 @@ class Stack:
         self.parts["scoring"] = scoring
 
 
-def start_stack(*, tasks_db: str, scoring_db: str, scheme: Scheme, tmp: Path, tls: TlsFiles) -> Stack:
+def start_stack(
+    *, tasks_db: str, scoring_db: str, scheme: Scheme, tmp: Path, tls: TlsFiles | None = None
+) -> Stack:
     from services.gateway.__main__ import create as create_gateway
     from services.scoring.__main__ import create as create_scoring
     from services.tasks.__main__ import create as create_tasks
 
+    # A CA of its own when the caller brings none (the benchmarks), as `kaohe serve` would make.
+    tls = tls or ensure_tls(tmp, hosts=["127.0.0.1", "::1"])
     keys = KEYS
     tasks = create_tasks(
         address="127.0.0.1:0", db_url=tasks_db, scheme=scheme, keys=keys, tls=tls.config("tasks")

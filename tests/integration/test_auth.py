@@ -6,14 +6,13 @@ import time
 from typing import Any
 
 import grpc
+import jwt
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
-
-import jwt
 
 from services.common.auth import INTERNAL_METADATA, SYSTEM, Identity, make_user_identity
 from services.common.tokens import TokenKeys, issue_user_token, sign_internal

@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 import pytest
 from kaohe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
