@@ -16,7 +16,7 @@ from services.common.auth import INTERNAL_METADATA, make_user_identity
 from services.common.rpc import create_server
 from services.common.settings import ConfigError
 from services.common.tls import TlsFiles, server_credentials
-from tests.conftest import KEYS, Stack, internal_metadata, secure_channel
+from tests.conftest import KEYS, SECRET, Stack, internal_metadata, secure_channel, user_token
 
 VIEWER = make_user_identity(role="viewer", unit=None)
 TASKS = "/kaohe.tasks.v1.TasksService/"
@@ -177,3 +177,165 @@ def test_plaintext_listens_on_loopback_only() -> None:
     for address in ("0.0.0.0:0", "192.0.2.1:0", "[::]:0", "kaohe.example:0"):
         with pytest.raises(ConfigError, match="loopback"):
             create_server(address, register=lambda s: None, service_names=[], tls=None)
+
+
+def _gateway(stack: Stack, *, keys: Any = KEYS, oidc: Any = None) -> Any:
+    from services.gateway.__main__ import create as create_gateway
+
+    gateway = create_gateway(
+        address="127.0.0.1:0",
+        keys=keys,
+        tls=stack.tls.config("gateway"),
+        tasks_addr=stack.tasks_addr,
+        scoring_addr=stack.scoring_addr,
+        audit_path=None,
+        oidc=oidc,
+    )
+    gateway.server.start()
+    return gateway
+
+
+def _whoami(stack: Stack, port: int, token: str) -> Any:
+    with secure_channel(stack.tls, f"127.0.0.1:{port}") as channel:
+        return gateway_pb2_grpc.GatewayServiceStub(channel).WhoAmI(
+            gateway_pb2.WhoAmIRequest(), metadata=(("authorization", f"Bearer {token}"),), timeout=10
+        )
+
+
+def test_a_rotated_secret_keeps_the_old_tokens_until_it_is_retired(stack: Stack) -> None:
+    from services.common.tokens import TokenKeys
+
+    new_secret = b"the-new-secret-0123456789"
+    rotated = TokenKeys.from_secrets(new_secret, retired=[SECRET])
+    gateway = _gateway(stack, keys=rotated)
+    try:
+        assert _whoami(stack, gateway.port, user_token("office")).role == "office"  # signed before
+        assert _whoami(stack, gateway.port, user_token("viewer", keys=rotated)).role == "viewer"
+    finally:
+        gateway.server.stop(0).wait()
+    retired = _gateway(stack, keys=TokenKeys.from_secrets(new_secret))
+    try:
+        with pytest.raises(grpc.RpcError) as refused:
+            _whoami(stack, retired.port, user_token("office"))
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    finally:
+        retired.server.stop(0).wait()
+
+
+def test_the_gateway_takes_the_configured_identity_providers_tokens(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.common.tokens import oidc_from_env
+    from tests.unit.test_tokens import Provider
+
+    provider = Provider()
+    monkeypatch.setenv("KAOHE_OIDC_ISSUER", provider.ISSUER)
+    monkeypatch.setenv("KAOHE_OIDC_JWKS_URL", provider.url)
+    monkeypatch.setenv("KAOHE_OIDC_AUDIENCE", "kaohe")
+    monkeypatch.setenv("KAOHE_OIDC_ROLE_CLAIM", "realm_access.roles")
+    monkeypatch.setenv("KAOHE_OIDC_ROLE_MAP", "kaohe-dept=department,staff=viewer")
+    gateway = _gateway(stack, oidc=oidc_from_env())
+    try:
+        theirs = provider.token(realm_access={"roles": ["kaohe-dept"]}, kaohe_unit="fgj")
+        me = _whoami(stack, gateway.port, theirs)
+        assert (me.role, me.unit, me.subject) == ("department", "fgj", "u-1001")
+        assert _whoami(stack, gateway.port, user_token("office")).role == "office"
+        forged = provider.token(
+            key=provider.ec, algorithm="ES256", kid="rsa-1", realm_access={"roles": ["staff"]}
+        )
+        with pytest.raises(grpc.RpcError) as refused:
+            _whoami(stack, gateway.port, forged)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    finally:
+        gateway.server.stop(0).wait()
+        provider.close()
+
+
+def test_a_plaintext_stack_on_loopback_still_works(databases: Any, example_scheme: Any) -> None:
+    """--plaintext for development: every part on 127.0.0.1, no certificates, the policy still enforced."""
+    from services.gateway.__main__ import create as create_gateway
+    from services.scoring.__main__ import create as create_scoring
+    from services.tasks.__main__ import create as create_tasks
+
+    tasks = create_tasks(
+        address="127.0.0.1:0", db_url=databases.url("tasks"), scheme=example_scheme, keys=KEYS, tls=None
+    )
+    scoring = create_scoring(
+        address="127.0.0.1:0",
+        db_url=databases.url("scoring"),
+        scheme=example_scheme,
+        keys=KEYS,
+        tls=None,
+        tasks_addr=f"127.0.0.1:{tasks.port}",
+    )
+    gateway = create_gateway(
+        address="127.0.0.1:0",
+        keys=KEYS,
+        tls=None,
+        tasks_addr=f"127.0.0.1:{tasks.port}",
+        scoring_addr=f"127.0.0.1:{scoring.port}",
+        audit_path=None,
+    )
+    parts = (tasks, scoring, gateway)
+    for part in parts:
+        part.server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
+            stub = tasks_pb2_grpc.TasksServiceStub(channel)
+            office = (("authorization", f"Bearer {user_token('office')}"),)
+            assert list(stub.ListTasks(tasks_pb2.ListTasksRequest(), metadata=office, timeout=10).tasks) == []
+            viewer = (("authorization", f"Bearer {user_token('viewer')}"),)
+            with pytest.raises(grpc.RpcError) as denied:
+                stub.CreateTask(
+                    tasks_pb2.CreateTaskRequest(title="x", task_type="leader_directive", lead_unit="fgj"),
+                    metadata=viewer,
+                    timeout=10,
+                )
+            assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        with grpc.insecure_channel(f"127.0.0.1:{tasks.port}") as channel:
+            request = tasks_pb2.CreateTaskRequest(title="x", task_type="leader_directive", lead_unit="fgj")
+            with pytest.raises(grpc.RpcError) as denied:
+                tasks_pb2_grpc.TasksServiceStub(channel).CreateTask(
+                    request, metadata=internal_metadata(VIEWER, TASKS + "CreateTask", request), timeout=10
+                )
+            assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    finally:
+        for part in parts:
+            part.server.stop(0).wait()
+        tasks.db.dispose()
+        scoring.db.dispose()
+        scoring.tasks.close()
+        gateway.backends.tasks.close()
+        gateway.backends.scoring.close()
+
+
+def _kaohe(*args: str, env: dict[str, str]) -> Any:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    kaohe = str(Path(sys.executable).parent / "kaohe")
+    return subprocess.run([kaohe, *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["serve", "--plaintext", "--port-base", "41000"],
+        ["serve-one", "tasks", "--plaintext", "--port", "41001", "--metrics-port", "41011"],
+        ["status", "--plaintext", "--gateway", "192.0.2.1:50050"],
+    ],
+    ids=["serve", "serve-one", "cli"],
+)
+def test_plaintext_is_refused_off_loopback_in_one_line(command: list[str], tmp_path: Any) -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAOHE_")}
+    env.update(
+        {"KAOHE_BIND_HOST": "0.0.0.0", "KAOHE_SECRET": "x" * 32, "KAOHE_DATA_DIR": str(tmp_path / "data")}
+    )
+    done = _kaohe(*command, env=env)
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and ("loopback" in lines[0] or "回环" in lines[0]), done.stderr
+    assert not (tmp_path / "data" / "tls").exists()
