@@ -77,7 +77,7 @@ def replicas(tmp_path: Path, example_scheme: Scheme, tls_files: TlsFiles) -> Ite
                 create_gateway(
                     address="127.0.0.1:0",
                     keys=keys,
-                    tls=tls_files.config("scoring"),
+                    tls=tls_files.config("gateway"),
                     tasks_addr=tasks_target,
                     scoring_addr=scoring_target,
                     audit_path=tmp_path / "audit.log",
