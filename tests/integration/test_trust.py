@@ -339,3 +339,15 @@ def test_plaintext_is_refused_off_loopback_in_one_line(command: list[str], tmp_p
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and ("loopback" in lines[0] or "回环" in lines[0]), done.stderr
     assert not (tmp_path / "data" / "tls").exists()
+
+
+def test_oversized_metadata_is_refused_before_any_handler(stack: Stack) -> None:
+    gateway = gateway_pb2_grpc.GatewayServiceStub(stack.channel())
+    with pytest.raises(grpc.RpcError) as refused:
+        gateway.WhoAmI(
+            gateway_pb2.WhoAmIRequest(),
+            metadata=(("authorization", "Bearer " + "x" * (64 << 10)),),
+            timeout=10,
+        )
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "unauthenticated" not in str(refused.value.details()).lower()
