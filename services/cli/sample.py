@@ -582,7 +582,7 @@ class _Generator:
     # --- the other records ------------------------------------------------------------------
 
     def _error_reports(self) -> list[Record]:
-        severities = list(self.scheme.errors.deductions)
+        severities = list(self.scheme.error_reports.deductions)
         if not severities:
             return []
         drafts: list[tuple[date, Record]] = []

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +14,7 @@ from services.common.errors import FieldViolation, InvalidArgument
 from services.common.scheme import Scheme
 from services.common.timeutil import parse_date, parse_period
 
-KINDS = ("error_report", "metric_reading", "incentive", "tolerance", "accountability", "appeal")
+RECORD_KINDS = ("error_report", "metric_reading", "incentive", "tolerance", "accountability", "appeal")
 KIND_LABELS = {
     "error_report": "差错通报",
     "metric_reading": "指标值",
@@ -105,7 +107,7 @@ def _date(obj: dict[str, Any], name: str, line: int) -> str:
 def parse_record(kind: str, obj: dict[str, Any], scheme: Scheme, *, line: int = 0) -> Record:
     """A record checked field by field against FORMATS.md and the scheme; raises InvalidArgument."""
     if kind not in _FIELDS:
-        raise _fail(line, "type", f"{kind!r} is not an assessment record type ({', '.join(KINDS)})")
+        raise _fail(line, "type", f"{kind!r} is not an assessment record type ({', '.join(RECORD_KINDS)})")
     required, optional = _FIELDS[kind]
     present = set(obj) - {"type"}
     for name in sorted(required - present):
@@ -122,7 +124,7 @@ def parse_record(kind: str, obj: dict[str, Any], scheme: Scheme, *, line: int = 
         unit = payload["unit"] = _ident(obj, "unit", line)
     if kind == "error_report":
         payload["category"] = _choice(obj, "category", line, ERROR_CATEGORIES, "category")
-        payload["severity"] = _choice(obj, "severity", line, scheme.errors.deductions, "severity")
+        payload["severity"] = _choice(obj, "severity", line, scheme.error_reports.deductions, "severity")
         payload["description"] = _text(obj, "description", line)
     elif kind == "incentive":
         payload["level"] = _choice(obj, "level", line, scheme.incentives.points, "level")
@@ -175,3 +177,104 @@ def _reading(obj: dict[str, Any], scheme: Scheme, line: int) -> Record:
             raise _fail(line, "value", f"is required for the value metric {metric_id}")
         payload["value"] = _number(obj, "value", line)
     return Record("metric_reading", f"{unit}/{metric_id}/{period}", unit, int(period[:4]), payload, line)
+
+
+def referenced_tasks(batch: list[Record], *, pending: Mapping[str, Any]) -> list[str]:
+    """The ids of tasks the batch's tolerance decisions point at that are not in the same import."""
+    return [
+        r.payload["target"]
+        for r in batch
+        if r.kind == "tolerance" and r.payload["target_type"] == "task" and r.payload["target"] not in pending
+    ]
+
+
+def referenced_reports(batch: list[Record]) -> set[str]:
+    """The ids of error reports the batch's tolerance decisions and appeals point at."""
+    return {
+        r.payload["target"]
+        for r in batch
+        if r.kind == "tolerance" and r.payload["target_type"] == "error_report"
+    } | {r.payload["error_report"] for r in batch if r.kind == "appeal"}
+
+
+def _violation(where: str, name: str, rule: str) -> InvalidArgument:
+    return InvalidArgument([FieldViolation(f"{where}{name}", rule)])
+
+
+def check_references(
+    batch: list[Record],
+    *,
+    known_units: set[str],
+    task_units: Mapping[str, tuple[str, list[str]]],
+    stored_reports: Mapping[str, str],
+) -> None:
+    """Units, tasks and error reports that records point at exist (stored or earlier in the batch)."""
+    batch_reports: dict[str, str] = {}
+    for record in batch:
+        where = f"line {record.line}: " if record.line else ""
+        if record.unit and record.unit not in known_units:
+            raise _violation(where, "unit", f"unit {record.unit!r} does not exist")
+        if record.kind == "error_report":
+            batch_reports.setdefault(record.rid, record.unit)
+        if record.kind == "tolerance":
+            target = record.payload["target"]
+            if record.payload["target_type"] == "task":
+                if target not in task_units:
+                    raise _violation(where, "target", f"task {target!r} does not exist")
+                lead, co = task_units[target]
+                if record.unit != lead and record.unit not in co:
+                    raise _violation(
+                        where, "target", f"task {target!r} is not a task of unit {record.unit!r}"
+                    )
+            else:
+                owner = stored_reports.get(target) or batch_reports.get(target, "")
+                if not owner:
+                    raise _violation(
+                        where, "target", f"error report {target!r} does not exist (stored or earlier)"
+                    )
+                if owner != record.unit:
+                    raise _violation(
+                        where, "target", f"error report {target!r} concerns {owner}, not {record.unit}"
+                    )
+        if record.kind == "appeal":
+            target = record.payload["error_report"]
+            if not (stored_reports.get(target) or batch_reports.get(target, "")):
+                raise _violation(
+                    where, "error_report", f"error report {target!r} does not exist (stored or earlier)"
+                )
+
+
+def sort_batch(
+    batch: list[Record], stored: Mapping[tuple[str, str], tuple[str, bool]]
+) -> tuple[dict[tuple[str, str], Record], set[tuple[str, str]], Counter[str], Counter[str]]:
+    """(records to store, those of them replacing a voided one, created and unchanged counts per kind).
+
+    A record stored (or earlier in the batch) with the same fields is left alone; with other fields it
+    is refused, naming its line.
+    """
+    created: Counter[str] = Counter()
+    unchanged: Counter[str] = Counter()
+    fresh: dict[tuple[str, str], Record] = {}
+    replaced: set[tuple[str, str]] = set()
+    for record in batch:
+        key = (record.kind, record.rid)
+        if key in stored and stored[key][1] and key not in fresh:
+            # A voided record may be recorded anew under its id: that is how a reading is corrected.
+            replaced.add(key)
+            fresh[key] = record
+            created[record.kind] += 1
+            continue
+        before = stored[key][0] if key in stored else (fresh[key].canonical() if key in fresh else None)
+        if before is not None:
+            if before != record.canonical():
+                raise _fail(
+                    record.line,
+                    "id",
+                    f"{record.kind} {record.rid!r} is already recorded with other values; "
+                    "a changed record under a known id is refused",
+                )
+            unchanged[record.kind] += 1
+            continue
+        fresh[key] = record
+        created[record.kind] += 1
+    return fresh, replaced, created, unchanged
