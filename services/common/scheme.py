@@ -78,6 +78,29 @@ class Metric:
     points: float
     applies_to: tuple[str, ...]
 
+    def unit_target_problem(self, *, target: float, floor: float | None) -> tuple[str, str] | None:
+        """(field, rule) broken by a unit's own target (and floor) for this metric, None when none is.
+
+        A unit's floor applies to the linear rule only; without one, the metric's floor is the unit's.
+        """
+        if floor is not None and self.rule != "linear":
+            return "floor", f'applies only to rule = "linear"; metric {self.id} is "{self.rule}"'
+        if self.rule == "proportional" and target <= 0:
+            return "target", f'must be greater than 0 for rule = "proportional", got {target:g}'
+        if self.rule != "linear":
+            return None
+        if floor is not None:
+            problem = floor_problem(floor=floor, target=target, direction=self.direction)
+            return ("floor", problem) if problem else None
+        metric_floor = self.floor if self.floor is not None else target
+        if floor_problem(floor=metric_floor, target=target, direction=self.direction):
+            side = "above" if self.direction == "min" else "below"
+            return "target", (
+                f'must lie {side} the metric\'s floor {metric_floor:g} (direction = "{self.direction}"), '
+                f"got {target:g}; or give the unit's own floor"
+            )
+        return None
+
 
 @dataclass(frozen=True)
 class Timeliness:
@@ -439,18 +462,20 @@ def _check_floor(
 ) -> None:
     if not (is_number(m.get("floor")) and is_number(m.get("target"))):
         return
+    problem = floor_problem(floor=floor, target=target, direction=direction)
+    if problem:
+        v.bad(f"{p}.floor", problem)
+
+
+def floor_problem(*, floor: float, target: float, direction: str) -> str | None:
+    """What is wrong with a linear rule's floor against its target, None when nothing is."""
     if floor == target:
-        v.bad(f"{p}.floor", "must differ from target (the linear scale would have zero width)")
-    elif direction == "min" and floor > target:
-        v.bad(
-            f"{p}.floor",
-            f'must be below target for direction = "min" (higher is better), got {floor:g} > {target:g}',
-        )
-    elif direction == "max" and floor < target:
-        v.bad(
-            f"{p}.floor",
-            f'must be above target for direction = "max" (lower is better), got {floor:g} < {target:g}',
-        )
+        return "must differ from target (the linear scale would have zero width)"
+    if direction == "min" and floor > target:
+        return f'must be below target for direction = "min" (higher is better), got {floor:g} > {target:g}'
+    if direction == "max" and floor < target:
+        return f'must be above target for direction = "max" (lower is better), got {floor:g} < {target:g}'
+    return None
 
 
 def _read_error_reports(v: Validator, doc: Mapping[str, Any]) -> ErrorReports:

@@ -19,10 +19,12 @@ __all__ = [
     "IncentiveRows",
     "Inputs",
     "ReadingRows",
+    "TargetRows",
     "TaskRows",
     "ToleranceRows",
     "UnitTable",
     "factorize",
+    "period_bounds",
 ]
 
 
@@ -216,6 +218,11 @@ class ReadingRows(Columns):
     numerator: np.ndarray
     denominator: np.ndarray
 
+    @cached_property
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each reading's period's year and end day (days since 1970-01-01)."""
+        return period_bounds(self.period)
+
 
 @dataclass(frozen=True)
 class IncentiveRows(Columns):
@@ -257,19 +264,46 @@ class ToleranceRows(Columns):
 
 @dataclass(frozen=True)
 class AccountabilityRows(Columns):
-    """问责 records."""
+    """问责 records; voided when an appeal on it was upheld."""
 
     COLUMNS: ClassVar[Mapping[str, Callable[[Any], np.ndarray]]] = {
         "id": _objects,
         "unit": _int64,
         "date": _days,
         "kind": _objects,
+        "voided": _bools,
     }
 
     id: np.ndarray
     unit: np.ndarray
     date: np.ndarray
     kind: np.ndarray
+    voided: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    def __post_init__(self) -> None:
+        # Without a voided column (callers that have no appeals), no record is voided.
+        if len(self.voided) == 0:
+            object.__setattr__(self, "voided", np.zeros(len(_objects(self.id)), dtype=bool))
+        super().__post_init__()
+
+
+@dataclass(frozen=True)
+class TargetRows(Columns):
+    """Units' own annual targets (目标责任书): per (unit, metric, year) a target, and a floor (nan: none)."""
+
+    COLUMNS: ClassVar[Mapping[str, Callable[[Any], np.ndarray]]] = {
+        "unit": _int64,
+        "metric": _objects,
+        "year": _int64,
+        "target": _float64,
+        "floor": _float64,
+    }
+
+    unit: np.ndarray
+    metric: np.ndarray
+    year: np.ndarray
+    target: np.ndarray
+    floor: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -283,10 +317,55 @@ class Inputs:
     incentives: IncentiveRows = field(default_factory=IncentiveRows.empty)
     tolerances: ToleranceRows = field(default_factory=ToleranceRows.empty)
     accountability: AccountabilityRows = field(default_factory=AccountabilityRows.empty)
+    targets: TargetRows = field(default_factory=TargetRows.empty)
 
     def __post_init__(self) -> None:
         n = len(self.units)
-        for name in ("tasks", "errors", "readings", "incentives", "tolerances", "accountability"):
+        for name in ("tasks", "errors", "readings", "incentives", "tolerances", "accountability", "targets"):
             codes = getattr(self, name).unit
             if len(codes) and (codes.min() < 0 or codes.max() >= n):
                 raise ValueError(f"Inputs.{name}.unit holds a code outside 0..{n - 1}")
+
+
+def period_bounds(period: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Year and end day (days since 1970-01-01) of periods written YYYY, YYYY-MM or YYYY-MM-DD."""
+    if not len(period):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    # A year of readings names a few dozen distinct periods: each is parsed once.
+    codes, names = factorize(period.tolist())
+    distinct = np.empty(len(names), dtype=object)
+    distinct[:] = names
+    year, end = _parse_periods(distinct)
+    return year[codes], end[codes]
+
+
+def _parse_periods(period: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    text = period.astype(str)
+    if text.dtype.itemsize // 4 > 10:
+        _bad_period(text, np.char.str_len(text) > 10)
+    chars = text.astype("U10").view(np.uint32).reshape(-1, 10).astype(np.int64)
+    length = (chars != 0).sum(axis=1)
+    digit = chars - ord("0")
+    is_digit = (digit >= 0) & (digit <= 9)
+    dash = chars == ord("-")
+    ok = np.isin(length, (4, 7, 10)) & is_digit[:, :4].all(axis=1)
+    ok &= (length < 7) | (dash[:, 4] & is_digit[:, 5:7].all(axis=1))
+    ok &= (length < 10) | (dash[:, 7] & is_digit[:, 8:10].all(axis=1))
+    year = digit[:, 0] * 1000 + digit[:, 1] * 100 + digit[:, 2] * 10 + digit[:, 3]
+    month = np.where(length >= 7, digit[:, 5] * 10 + digit[:, 6], 12)
+    day = np.where(length >= 10, digit[:, 8] * 10 + digit[:, 9], 0)
+    ok &= (month >= 1) & (month <= 12)
+    month0 = np.where(ok, (year - 1970) * 12 + month - 1, 0)
+    start = month0.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    next_start = (month0 + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    ok &= (length < 10) | ((day >= 1) & (day <= next_start - start))
+    if not ok.all():
+        _bad_period(text, ~ok)
+    end = np.where(length == 10, start + day - 1, next_start - 1)
+    return year, end
+
+
+def _bad_period(text: np.ndarray, bad: np.ndarray) -> None:
+    raise InvalidArgument(
+        "readings.period", f'"{text[bad][0]}" is not a period written YYYY, YYYY-MM or YYYY-MM-DD'
+    )

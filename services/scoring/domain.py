@@ -236,50 +236,6 @@ def _unknown_priorities(tk: TaskRows, rows: np.ndarray, codes: np.ndarray, table
         )
 
 
-def _period_bounds(period: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Year and end day (days since 1970-01-01) of periods written YYYY, YYYY-MM or YYYY-MM-DD."""
-    if not len(period):
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    # A year of readings names a few dozen distinct periods: each is parsed once.
-    codes, names = factorize(period.tolist())
-    distinct = np.empty(len(names), dtype=object)
-    distinct[:] = names
-    year, end = _parse_periods(distinct)
-    return year[codes], end[codes]
-
-
-def _parse_periods(period: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    text = period.astype(str)
-    if text.dtype.itemsize // 4 > 10:
-        _bad_period(text, np.char.str_len(text) > 10)
-    chars = text.astype("U10").view(np.uint32).reshape(-1, 10).astype(np.int64)
-    length = (chars != 0).sum(axis=1)
-    digit = chars - ord("0")
-    is_digit = (digit >= 0) & (digit <= 9)
-    dash = chars == ord("-")
-    ok = np.isin(length, (4, 7, 10)) & is_digit[:, :4].all(axis=1)
-    ok &= (length < 7) | (dash[:, 4] & is_digit[:, 5:7].all(axis=1))
-    ok &= (length < 10) | (dash[:, 7] & is_digit[:, 8:10].all(axis=1))
-    year = digit[:, 0] * 1000 + digit[:, 1] * 100 + digit[:, 2] * 10 + digit[:, 3]
-    month = np.where(length >= 7, digit[:, 5] * 10 + digit[:, 6], 12)
-    day = np.where(length >= 10, digit[:, 8] * 10 + digit[:, 9], 0)
-    ok &= (month >= 1) & (month <= 12)
-    month0 = np.where(ok, (year - 1970) * 12 + month - 1, 0)
-    start = month0.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-    next_start = (month0 + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-    ok &= (length < 10) | ((day >= 1) & (day <= next_start - start))
-    if not ok.all():
-        _bad_period(text, ~ok)
-    end = np.where(length == 10, start + day - 1, next_start - 1)
-    return year, end
-
-
-def _bad_period(text: np.ndarray, bad: np.ndarray) -> None:
-    raise InvalidArgument(
-        "readings.period", f'"{text[bad][0]}" is not a period written YYYY, YYYY-MM or YYYY-MM-DD'
-    )
-
-
 def _applies(metric: Metric, units: UnitTable) -> np.ndarray:
     if not metric.applies_to:
         return np.ones(len(units), dtype=bool)
@@ -317,9 +273,10 @@ def _aggregate(
     return np.where(count > 0, out, np.nan)
 
 
-def _rule_fraction(metric: Metric, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(fraction of the points earned, met) for annual values v, by the table of SCORING.md §5."""
-    t = metric.target
+def _rule_fraction(
+    metric: Metric, v: np.ndarray, t: np.ndarray, f: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(fraction of the points earned, met) for annual values v, targets t and floors f (SCORING.md §5)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         if metric.direction == "min":
             met = v >= t - SLACK
@@ -328,7 +285,6 @@ def _rule_fraction(metric: Metric, v: np.ndarray) -> tuple[np.ndarray, np.ndarra
             elif metric.rule == "proportional":
                 frac = np.minimum(1.0, np.maximum(0.0, v) / t)
             else:
-                f = metric.floor if metric.floor is not None else t
                 frac = np.clip((v - f) / (t - f), 0.0, 1.0)
         else:
             met = v <= t + SLACK
@@ -337,7 +293,6 @@ def _rule_fraction(metric: Metric, v: np.ndarray) -> tuple[np.ndarray, np.ndarra
             elif metric.rule == "proportional":
                 frac = np.where(v <= 0, 1.0, np.minimum(1.0, t / v))
             else:
-                f = metric.floor if metric.floor is not None else t
                 frac = np.clip((f - v) / (f - t), 0.0, 1.0)
     # Meeting the target within the slack earns the full points, so met always means earned = max.
     return np.where(met, 1.0, frac), met
@@ -345,7 +300,7 @@ def _rule_fraction(metric: Metric, v: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 def _metrics(inputs: Inputs, scheme: Scheme, *, year: int) -> list[MetricPart]:
     rd, n = inputs.readings, len(inputs.units)
-    period_year, end = _period_bounds(rd.period)
+    period_year, end = rd.bounds
     in_year = period_year == year
     parts: list[MetricPart] = []
     for metric in scheme.metrics:
@@ -369,13 +324,49 @@ def _metrics(inputs: Inputs, scheme: Scheme, *, year: int) -> list[MetricPart]:
             ok = np.isfinite(vals)
             value = _aggregate(metric.aggregate, rd.unit[rows][ok], vals[ok], end[rows][ok], n)
             scored = ~np.isnan(value)
-        frac, met = _rule_fraction(metric, value)
+        target, floor, own = _unit_targets(inputs, metric, applies, year=year)
+        frac, met = _rule_fraction(metric, value, target, floor)
         status[scored] = np.where(met[scored], _MET, _BELOW)
         status[~applies] = _NOT_APPLICABLE
         earned = np.where(applies & scored, metric.points * frac, 0.0)
         maximum = np.where(applies & (status != _NOT_APPLICABLE), metric.points, 0.0)
-        parts.append(MetricPart(metric, applies, np.where(scored, value, np.nan), status, earned, maximum))
+        parts.append(
+            MetricPart(
+                metric, applies, np.where(scored, value, np.nan), status, earned, maximum, target, floor, own
+            )
+        )
     return parts
+
+
+def _unit_targets(
+    inputs: Inputs, metric: Metric, applies: np.ndarray, *, year: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per unit the target and floor of metric in year, and whether they are the unit's own (a target record).
+
+    A target record replaces the metric's target, and its floor where it gives one; the floor is
+    the metric's otherwise, the target itself for rules without one.
+    """
+    n, tg = len(inputs.units), inputs.targets
+    target = np.full(n, metric.target)
+    floor = np.full(n, metric.floor if metric.floor is not None else metric.target)
+    own = np.zeros(n, dtype=bool)
+    rows = np.flatnonzero((tg.metric == metric.id) & (tg.year == year))
+    if rows.size:
+        units = tg.unit[rows]
+        target[units] = tg.target[rows]
+        given = ~np.isnan(tg.floor[rows])
+        floor[units[given]] = tg.floor[rows][given]
+        own[units] = True
+        for u in units[applies[units]].tolist():
+            problem = metric.unit_target_problem(
+                target=float(target[u]), floor=float(floor[u]) if metric.rule == "linear" else None
+            )
+            if problem:
+                raise InvalidArgument(
+                    f"targets.{problem[0]}",
+                    f"target record {inputs.units.ids[u]}/{metric.id}/{year}: {problem[1]}",
+                )
+    return target, floor, own
 
 
 def _in_year(days: np.ndarray, year: int) -> np.ndarray:
@@ -444,6 +435,10 @@ def _accountability(
     for name, spec in kinds.items():
         if spec.veto:
             row_veto |= kind == name
+    # An upheld appeal voids the record: it deducts nothing and sets no veto.
+    voided = rec.voided[rows]
+    points = np.where(voided, 0.0, points)
+    row_veto &= ~voided
     units = rec.unit[rows]
     total = np.bincount(units, weights=points, minlength=n)
     veto = np.bincount(units, weights=row_veto, minlength=n) > 0
@@ -560,5 +555,7 @@ def score(inputs: Inputs, scheme: Scheme, *, year: int, as_of: datetime | None =
         grade=np.array([GRADES[g] for g in grade], dtype=object),
         nothing_assessed=nothing,
         order=np.asarray(order, dtype=np.int64),
+        tasks_counted=len(tasks.rows),
+        readings_of_year=int(np.count_nonzero(inputs.readings.bounds[0] == year)),
         _detail=Detail(inputs, tasks, metrics, errors, incentives, accountability, row_veto, tz),
     )

@@ -22,12 +22,13 @@ from services.scoring.columns import (
     IncentiveRows,
     Inputs,
     ReadingRows,
+    TargetRows,
     TaskRows,
     ToleranceRows,
     UnitTable,
     factorize,
 )
-from services.scoring.records import RECORD_KINDS
+from services.scoring.records import RECORD_KINDS, appealed
 
 # Departments, then townships, then any other category: the order the office reads its tables in.
 CATEGORY_ORDER = {"department": 0, "township": 1}
@@ -112,12 +113,13 @@ def build_inputs(
     unit_rows: list[tuple[str, str, str]], unit_index: dict[str, int], facts: TaskRows, rows: Sequence[Any]
 ) -> Inputs:
     """Kernel inputs from the units, the task facts and the stored records (appeals resolved)."""
-    voided_reports = set()
+    # An upheld appeal voids the error report or accountability record it contests.
+    upheld: set[tuple[str, str]] = set()
     for row in rows:
         if row.kind == "appeal" and not row.voided:
             payload = json.loads(row.payload)
             if payload.get("upheld") is True:
-                voided_reports.add(payload["error_report"])
+                upheld.add(appealed(payload))
     cols: dict[str, dict[str, list[Any]]] = {k: {} for k in RECORD_KINDS}
 
     def add(table: str, **values: Any) -> None:
@@ -137,7 +139,7 @@ def build_inputs(
                 date=p["date"],
                 category=p["category"],
                 severity=p["severity"],
-                voided=row.rid in voided_reports,
+                voided=("error_report", row.rid) in upheld,
             )
         elif row.kind == "metric_reading":
             add(
@@ -162,7 +164,11 @@ def build_inputs(
                 date=p["date"],
             )
         elif row.kind == "accountability":
-            add("accountability", id=row.rid, unit=code, date=p["date"], kind=p["kind"])
+            voided = ("accountability", row.rid) in upheld
+            add("accountability", id=row.rid, unit=code, date=p["date"], kind=p["kind"], voided=voided)
+        elif row.kind == "target":
+            floor = p.get("floor", np.nan)
+            add("target", unit=code, metric=p["metric"], year=p["year"], target=p["target"], floor=floor)
 
     def column(table: str, key: str, dtype: Any) -> np.ndarray:
         return np.array(cols[table].get(key, []), dtype=dtype)
@@ -209,6 +215,14 @@ def build_inputs(
             unit=column("accountability", "unit", np.int64),
             date=column("accountability", "date", "datetime64[D]"),
             kind=column("accountability", "kind", object),
+            voided=column("accountability", "voided", bool),
+        ),
+        targets=TargetRows(
+            unit=column("target", "unit", np.int64),
+            metric=column("target", "metric", object),
+            year=column("target", "year", np.int64),
+            target=column("target", "target", float),
+            floor=column("target", "floor", float),
         ),
     )
 

@@ -38,6 +38,9 @@ class MetricPart:
     status: np.ndarray  # per unit, index into STATUSES
     earned: np.ndarray
     max: np.ndarray
+    target: np.ndarray  # per unit, the target used
+    floor: np.ndarray  # per unit, the floor used (linear rule)
+    own_target: np.ndarray  # per unit, whether target (and floor) come from a target record
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,8 @@ class Assessment:
     grade: np.ndarray
     nothing_assessed: np.ndarray
     order: np.ndarray  # unit codes in report order: category (first seen), rank, id
+    tasks_counted: int  # task rows counted in the year by the cutoff (SCORING.md §4)
+    readings_of_year: int  # indicator readings whose period lies in the year
     _detail: Detail = field(repr=False)
 
     def document(self, *, include_breakdown: bool = True) -> dict[str, Any]:
@@ -225,7 +230,9 @@ class Assessment:
                     "rule": p.metric.rule,
                     "direction": p.metric.direction,
                     "value": _number(p.value[i]),
-                    "target": p.metric.target,
+                    "target": float(p.target[i]),
+                    "floor": float(p.floor[i]) if p.metric.rule == "linear" else None,
+                    "target_source": "target_record" if p.own_target[i] else "scheme",
                     "status": STATUSES[int(p.status[i])],
                     "earned": float(p.earned[i]),
                     "max": float(p.max[i]),
@@ -321,6 +328,7 @@ class Assessment:
                 "id": str(rec.id[row]),
                 "date": iso_day(rec.date[row]),
                 "kind": str(rec.kind[row]),
+                "voided": bool(rec.voided[row]),
                 "veto": bool(d.accountability_veto[k]),
                 "points": float(part.points[k]),
             }

@@ -24,15 +24,17 @@ from services.common.errors import (
     StaleEtag,
 )
 from services.common.scheme import Scheme, load_scheme
-from services.common.timeutil import from_epoch, now_epoch, to_epoch
+from services.common.timeutil import from_epoch, iso, now_epoch, to_epoch
 from services.scoring import domain
 from services.scoring.inputs import TasksPort, default_as_of, gather, parse_cutoff
 from services.scoring.records import (
+    APPEAL_TARGETS,
     RECORD_KINDS,
     Record,
+    appealed,
     check_references,
     parse_record,
-    referenced_reports,
+    referenced,
     referenced_tasks,
     sort_batch,
 )
@@ -93,8 +95,17 @@ class ScoringApp:
             batch,
             known_units={u for u, _, _ in self.tasks.units()} | pending_units,
             task_units=task_units,
-            stored_reports=repo.record_units(conn, kind="error_report", ids=referenced_reports(batch)),
+            stored=self._stored_units(conn, referenced(batch)),
         )
+
+    @staticmethod
+    def _stored_units(conn: Connection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """(kind, id) → unit of the stored records among keys."""
+        return {
+            (kind, rid): unit
+            for kind in APPEAL_TARGETS
+            for rid, unit in repo.record_units(conn, kind=kind, ids=[i for k, i in keys if k == kind]).items()
+        }
 
     def _row(self, record: Record, *, unit: str, stamp: int) -> dict[str, Any]:
         return {
@@ -134,14 +145,15 @@ class ScoringApp:
             self._check_references(conn, batch, pending_units=pending_units, pending_tasks=pending_tasks)
             stored = repo.stored_payloads(conn, [(r.kind, r.rid) for r in batch])
             fresh, replaced, created, unchanged = sort_batch(batch, stored)
-            units_of_reports = {r.rid: r.unit for r in batch if r.kind == "error_report"}
+            units_in_batch = {(r.kind, r.rid): r.unit for r in batch if r.kind in APPEAL_TARGETS}
             stamp = self.clock()
             rows = []
             for record in fresh.values():
                 unit = record.unit
                 if record.kind == "appeal":
-                    report = record.payload["error_report"]
-                    unit = units_of_reports.get(report) or self._report_unit(conn, report)
+                    # An appeal belongs to the unit of the record it contests.
+                    key = appealed(record.payload)
+                    unit = units_in_batch.get(key) or self._appealed_of(conn, key)[0]
                 rows.append(self._row(record, unit=unit, stamp=stamp))
             if validate_only:
                 conn.rollback()
@@ -152,11 +164,13 @@ class ScoringApp:
             repo.insert_records(conn, [r for r in rows if (r["kind"], r["rid"]) not in replaced])
         return created, unchanged
 
-    def _report_unit(self, conn: Connection, report_id: str) -> str:
-        found = repo.record_unit_and_year(conn, kind="error_report", rid=report_id)
+    @staticmethod
+    def _appealed_of(conn: Connection, key: tuple[str, str]) -> tuple[str, int]:
+        """(unit, year) of the record an appeal contests."""
+        found = repo.record_unit_and_year(conn, kind=key[0], rid=key[1])
         if found is None:
-            raise NotFound(f"error report {report_id!r} does not exist")
-        return found[0]
+            raise NotFound(f"{key[0]} {key[1]!r} does not exist")
+        return found
 
     def create_record(
         self, *, actor: Identity, request_id: str, kind: str, fields: dict[str, Any]
@@ -178,13 +192,16 @@ class ScoringApp:
             self._check_references(conn, [record], pending_units=set(), pending_tasks={})
             unit = record.unit
             if kind == "appeal":
-                unit = self._report_unit(conn, record.payload["error_report"])
+                key = appealed(record.payload)
+                unit, year = self._appealed_of(conn, key)
                 if actor.is_department:
                     if unit != actor.unit:
-                        raise PermissionDenied(
-                            f"unit {actor.unit} may not appeal an error report of unit {unit}"
+                        noun = "an error report" if key[0] == "error_report" else "an accountability record"
+                        raise PermissionDenied(f"unit {actor.unit} may not appeal {noun} of unit {unit}")
+                    if repo.open_appeal_run(conn, year=year, now=self.clock()) is None:
+                        raise FailedPrecondition(
+                            f"no run of {year} is in its 公示 appeal window: appeals are closed"
                         )
-                    self._check_appeal_window(conn, record)
             stored = repo.stored_payloads(conn, [(kind, record.rid)]).get((kind, record.rid))
             row = self._row(record, unit=unit, stamp=self.clock())
             if stored is None:
@@ -200,12 +217,6 @@ class ScoringApp:
             return self._get_record(conn, kind, record.rid)
 
         return self._idempotent_record(request_id, "CreateRecord", work)
-
-    def _check_appeal_window(self, conn: Connection, record: Record) -> None:
-        found = repo.record_unit_and_year(conn, kind="error_report", rid=record.payload["error_report"])
-        year = found[1] if found is not None else None
-        if year is None or repo.open_appeal_run(conn, year=year, now=self.clock()) is None:
-            raise FailedPrecondition(f"no run of {year} is in its 公示 appeal window: appeals are closed")
 
     def _get_record(self, conn: Connection, kind: str, rid: str) -> RecordView:
         row = repo.get_record(conn, kind=kind, rid=rid)
@@ -304,12 +315,11 @@ class ScoringApp:
 
     def compute(
         self, *, year: int, as_of: datetime, scheme: Scheme, strict: bool = True
-    ) -> tuple[dict[str, Any], str]:
-        """The result document and the input digest; strict (for runs) refuses an applies_to entry
+    ) -> tuple[domain.Assessment, str]:
+        """The assessment and the input digest; strict (for runs) refuses an applies_to entry
         that names no unit and no category, where a live preview just lets it apply to nobody."""
         inputs, digest = self._gather(year=year, as_of=as_of, scheme=scheme, strict=strict)
-        document = domain.score(inputs, scheme, year=year, as_of=as_of).document(include_breakdown=True)
-        return document, digest
+        return domain.score(inputs, scheme, year=year, as_of=as_of), digest
 
     def create_run(
         self,
@@ -328,7 +338,14 @@ class ScoringApp:
         cutoff = parse_cutoff(as_of, scheme) if as_of else default_as_of(year, scheme)
 
         started = time.perf_counter()
-        computed, digest = self.compute(year=year, as_of=cutoff, scheme=scheme)
+        assessment, digest = self.compute(year=year, as_of=cutoff, scheme=scheme)
+        if not assessment.tasks_counted and not assessment.readings_of_year:
+            raise InvalidArgument(
+                "year",
+                f"nothing to assess in {year}: no task of {year} is counted by the cutoff "
+                f"and no indicator reading is of {year}",
+            )
+        computed = assessment.document(include_breakdown=True)
         seconds = time.perf_counter() - started
 
         def work(conn: Connection) -> RunView:
@@ -485,25 +502,42 @@ class ScoringApp:
                 raise FailedPrecondition(
                     f"run {run_id} is superseded by {row.superseded_by}: finalise that one"
                 )
-            undecided = {
-                rid: p
-                for rid, p in (
-                    (rid, json.loads(text)) for rid, text in repo.live_payloads(conn, kind="appeal")
+            # Appeals on this year's records that nobody has decided hold this year's run back ...
+            undecided = self._undecided_appeals(conn, year=row.year)
+            if undecided:
+                raise FailedPrecondition(
+                    f"run {run_id} cannot be finalised (定档): appeals still undecided: "
+                    + ", ".join(undecided)
                 )
-                if p.get("upheld") is None
-            }
-            # Only appeals against this year's error reports hold this year's run back.
-            of_year = repo.record_ids_of_year(
-                conn, kind="error_report", ids={p["error_report"] for p in undecided.values()}, year=row.year
-            )
-            open_appeals = [rid for rid, p in undecided.items() if p["error_report"] in of_year]
-            if open_appeals:
-                raise FailedPrecondition("appeals still undecided: " + ", ".join(sorted(open_appeals)))
-            self._transition(conn, row, state="final", finalized_at=self.clock())
+            # ... and so does the appeal window itself, while departments may still appeal.
+            now = self.clock()
+            if row.appeal_deadline is not None and now <= row.appeal_deadline:
+                raise FailedPrecondition(
+                    f"run {run_id} cannot be finalised (定档) before its 公示 appeal window closes at "
+                    f"{iso(row.appeal_deadline, self.tz)}"
+                )
+            self._transition(conn, row, state="final", finalized_at=now)
             self.on_run("final", 0.0)
             return self._run_view(conn, run_id, unit="", breakdown=False)
 
         return self._idempotent_run(request_id, "FinalizeRun", work)
+
+    @staticmethod
+    def _undecided_appeals(conn: Connection, *, year: int) -> list[str]:
+        """The ids of the undecided appeals on records of year, sorted."""
+        undecided: dict[str, tuple[str, str]] = {}
+        for rid, text in repo.live_payloads(conn, kind="appeal"):
+            payload = json.loads(text)
+            if payload.get("upheld") is None:
+                undecided[rid] = appealed(payload)
+        of_year = {
+            (kind, rid)
+            for kind in APPEAL_TARGETS
+            for rid in repo.record_ids_of_year(
+                conn, kind=kind, ids={t for k, t in undecided.values() if k == kind}, year=year
+            )
+        }
+        return sorted(rid for rid, key in undecided.items() if key in of_year)
 
     def _locked(self, conn: Connection, run_id: str, etag: str) -> Any:
         row = repo.get_run(conn, run_id)
@@ -526,7 +560,8 @@ class ScoringApp:
         now = datetime.now(self.tz).replace(microsecond=0)
         year = year or now.year
         cutoff = parse_cutoff(as_of, self.scheme) if as_of else min(now, default_as_of(year, self.scheme))
-        document, _ = self.compute(year=year, as_of=cutoff, scheme=self.scheme, strict=False)
+        assessment, _ = self.compute(year=year, as_of=cutoff, scheme=self.scheme, strict=False)
+        document = assessment.document(include_breakdown=True)
         if actor.is_department or (unit and actor.role != INTERNAL_ROLE):
             document = _department_preview(document, unit)
         elif unit:
@@ -535,12 +570,13 @@ class ScoringApp:
 
     def indicator_values(self) -> list[tuple[str, str, float]]:
         """(unit, metric, annual value so far) for the scheme's year — what Prometheus watches."""
-        document, _ = self.compute(
+        assessment, _ = self.compute(
             year=self.scheme.year,
             as_of=min(datetime.now(self.tz), default_as_of(self.scheme.year, self.scheme)),
             scheme=self.scheme,
             strict=False,
         )
+        document = assessment.document(include_breakdown=True)
         values = []
         for entry in document["units"]:
             for metric in entry.get("breakdown", {}).get("metrics", []):
