@@ -124,7 +124,7 @@ def test_unauthenticated_calls_are_refused(stack: Stack) -> None:
 def test_a_run_under_another_scheme_computes_due_instants_under_it(
     databases: Any, example_scheme: Any, example_ledger: bytes, expected_result: dict, tmp_path: Any
 ) -> None:
-    """Served with a scheme that lacks the local holiday 06-06, run with the example's (the README's steps)."""
+    """Served with a scheme lacking the local holiday 06-06, run with the example's (the README's steps)."""
     from services.common.scheme import load_scheme
     from tests.conftest import start_stack, stop_stack
 

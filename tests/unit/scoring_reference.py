@@ -374,7 +374,7 @@ def _toml_value(v: Any) -> str:
 
 
 def dump_toml(doc: dict[str, Any]) -> str:
-    """TOML text for a scheme-shaped dict: tables one level deep, deeper tables inline, [[arrays]] of tables."""
+    """TOML text for a scheme-shaped dict: tables one level deep, deeper ones inline, [[arrays]] of tables."""
     lines = [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in doc.items() if not isinstance(v, dict | list)]
     for k, v in doc.items():
         if isinstance(v, dict):

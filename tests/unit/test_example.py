@@ -37,7 +37,7 @@ def _epoch(text: str) -> int:
 
 
 def _counting_report(events: list[tuple[int, int, str]], as_of: int) -> tuple[int, int]:
-    """(the report that counts, the cancel instant) of one task's events (instant, record no, kind), SCORING §4."""
+    """(the report that counts, the cancel instant) of a task's events (instant, record, kind), SCORING §4."""
     reports: list[list[int]] = []  # [instant, rejected]
     cancelled = NO_TIME
     for at, _, kind in sorted(events):

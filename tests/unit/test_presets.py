@@ -1,4 +1,4 @@
-"""The county presets in schemes/: they load, carry the shared ids, and cite the seed clause of every number."""
+"""The county presets in schemes/: they load, carry the shared ids, cite the seed clause of each number."""
 
 from __future__ import annotations
 
