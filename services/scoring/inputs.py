@@ -16,6 +16,7 @@ from services.common import calendar as cal
 from services.common.errors import FieldViolation, SchemeInvalid
 from services.common.scheme import Scheme, check_applies_to
 from services.common.timeutil import from_epoch, parse_date, parse_instant, to_epoch
+from services.common.vocabulary import RECORD_KINDS
 from services.scoring.columns import (
     AccountabilityRows,
     ErrorRows,
@@ -28,7 +29,7 @@ from services.scoring.columns import (
     UnitTable,
     factorize,
 )
-from services.scoring.records import RECORD_KINDS, appealed
+from services.scoring.records import appealed
 
 # Departments, then townships, then any other category: the order the office reads its tables in.
 CATEGORY_ORDER = {"department": 0, "township": 1}

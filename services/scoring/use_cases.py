@@ -25,11 +25,11 @@ from services.common.errors import (
 )
 from services.common.scheme import Scheme, load_scheme
 from services.common.timeutil import from_epoch, iso, now_epoch, to_epoch
+from services.common.vocabulary import RECORD_KINDS
 from services.scoring import domain
 from services.scoring.inputs import TasksPort, default_as_of, gather, parse_cutoff
 from services.scoring.records import (
     APPEAL_TARGETS,
-    RECORD_KINDS,
     Record,
     appealed,
     check_references,
