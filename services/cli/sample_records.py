@@ -114,7 +114,7 @@ class RecordGenerator(CountyYear):
     """The records other than tasks and their events, drawn after them."""
 
     def _error_reports(self) -> list[Record]:
-        severities = list(self.scheme.errors.deductions)
+        severities = list(self.scheme.error_reports.deductions)
         if not severities:
             return []
         drafts: list[tuple[date, Record]] = []

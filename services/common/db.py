@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +30,14 @@ from services.common.settings import ConfigError
 
 log = logging.getLogger("kaohe.db")
 T = TypeVar("T")
+# Ids per IN list: well under SQLite's bound on parameters of one statement and PostgreSQL's 65535.
+CHUNK = 500
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """Consecutive slices of items of at most size, for IN lists of a bounded length."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def requests_table(metadata: MetaData) -> Table:

@@ -3,29 +3,28 @@
 from __future__ import annotations
 
 import hashlib
-import math
-import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.common.calendar import WorkCalendar
 from services.common.errors import FieldViolation, NotFound, SchemeInvalid
 from services.common.limits import LIMIT_UNITS, Limit, LimitUnit
+from services.common.scheme_validate import MISSING, Validator, is_number, join, type_name
 
 __all__ = [
     "AGGREGATES",
     "DIRECTIONS",
-    "KINDS",
+    "METRIC_KINDS",
     "RULES",
     "Accountability",
     "AccountabilityKind",
-    "Errors",
+    "ErrorReports",
     "Grades",
     "Incentives",
     "Metric",
@@ -38,7 +37,7 @@ __all__ = [
     "load_scheme_file",
 ]
 
-KINDS = ("ratio", "value")
+METRIC_KINDS = ("ratio", "value")
 AGGREGATES = ("sum", "mean", "max", "min", "last")
 DIRECTIONS = ("min", "max")
 RULES = ("threshold", "proportional", "linear")
@@ -79,6 +78,29 @@ class Metric:
     points: float
     applies_to: tuple[str, ...]
 
+    def unit_target_problem(self, *, target: float, floor: float | None) -> tuple[str, str] | None:
+        """(field, rule) broken by a unit's own target (and floor) for this metric, None when none is.
+
+        A unit's floor applies to the linear rule only; without one, the metric's floor is the unit's.
+        """
+        if floor is not None and self.rule != "linear":
+            return "floor", f'applies only to rule = "linear"; metric {self.id} is "{self.rule}"'
+        if self.rule == "proportional" and target <= 0:
+            return "target", f'must be greater than 0 for rule = "proportional", got {target:g}'
+        if self.rule != "linear":
+            return None
+        if floor is not None:
+            problem = floor_problem(floor=floor, target=target, direction=self.direction)
+            return ("floor", problem) if problem else None
+        metric_floor = self.floor if self.floor is not None else target
+        if floor_problem(floor=metric_floor, target=target, direction=self.direction):
+            side = "above" if self.direction == "min" else "below"
+            return "target", (
+                f'must lie {side} the metric\'s floor {metric_floor:g} (direction = "{self.direction}"), '
+                f"got {target:g}; or give the unit's own floor"
+            )
+        return None
+
 
 @dataclass(frozen=True)
 class Timeliness:
@@ -92,7 +114,7 @@ class Timeliness:
 
 
 @dataclass(frozen=True)
-class Errors:
+class ErrorReports:
     """差错通报 deductions by severity, their cap and the 容错 mitigation factor."""
 
     cap: float
@@ -147,7 +169,7 @@ class Scheme:
     task_types: Mapping[str, TaskType]
     timeliness: Timeliness
     metrics: tuple[Metric, ...]
-    errors: Errors
+    error_reports: ErrorReports
     incentives: Incentives
     accountability: Accountability
     grades: Grades
@@ -200,7 +222,7 @@ def load_scheme(text: str, *, source: str = "scheme") -> Scheme:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise SchemeInvalid([FieldViolation(source, f"is not valid TOML: {e}")]) from None
-    v = _Validator()
+    v = Validator()
     scheme = _read_scheme(v, doc, text)
     if v.violations:
         raise SchemeInvalid(v.violations)
@@ -242,12 +264,8 @@ def check_applies_to(scheme: Scheme, *, unit_ids: set[str], categories: set[str]
         raise SchemeInvalid(violations)
 
 
-# --- reading and validating -------------------------------------------------------------------
+# --- reading ------------------------------------------------------------------------------------
 
-_T = TypeVar("_T")
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_MISSING: Any = object()
 _TOP_KEYS = frozenset(
     {
         "scheme",
@@ -264,245 +282,7 @@ _TOP_KEYS = frozenset(
 )
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _join(path: str, key: str) -> str:
-    name = key if _BARE_KEY.match(key) else '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return f"{path}.{name}" if path else name
-
-
-def _type_name(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, datetime):
-        return "a date-time"
-    if isinstance(value, date):
-        return "a date"
-    return "a time"
-
-
-class _Validator:
-    """Reads typed values out of parsed TOML tables, recording a violation for each broken rule.
-
-    Every reader returns a usable placeholder after recording a violation, so that one pass
-    finds every violation of the file.
-    """
-
-    def __init__(self) -> None:
-        self.violations: list[FieldViolation] = []
-
-    def bad(self, path: str, rule: str) -> None:
-        self.violations.append(FieldViolation(path, rule))
-
-    def keys(self, table: Mapping[str, Any], path: str, allowed: frozenset[str] | set[str]) -> None:
-        for key in table:
-            if key not in allowed:
-                self.bad(_join(path, key), "unknown key")
-
-    def table(
-        self, parent: Mapping[str, Any], key: str, path: str, *, required: bool = False
-    ) -> dict[str, Any] | None:
-        """The sub-table under key, or None when it is absent (or not a table)."""
-        full = _join(path, key)
-        if key not in parent:
-            if required:
-                self.bad(full, "required section is missing")
-            return None
-        value = parent[key]
-        if not isinstance(value, dict):
-            self.bad(full, f"must be a table, not {_type_name(value)}")
-            return None
-        return value
-
-    def _get(
-        self,
-        table: Mapping[str, Any],
-        key: str,
-        path: str,
-        default: _T,
-        check: Callable[[Any, str], _T | None],
-        placeholder: _T,
-    ) -> _T:
-        full = _join(path, key)
-        if key not in table:
-            if default is _MISSING:
-                self.bad(full, "required key is missing")
-                return placeholder
-            return default
-        got = check(table[key], full)
-        return placeholder if got is None else got
-
-    def number(
-        self,
-        table: Mapping[str, Any],
-        key: str,
-        path: str,
-        *,
-        default: float = _MISSING,
-        minimum: float | None = None,
-        maximum: float | None = None,
-        positive: bool = False,
-    ) -> float:
-        def check(value: Any, full: str) -> float | None:
-            return self.check_number(value, full, minimum=minimum, maximum=maximum, positive=positive)
-
-        return self._get(table, key, path, default, check, 0.0)
-
-    def check_number(
-        self,
-        value: Any,
-        full: str,
-        *,
-        minimum: float | None = None,
-        maximum: float | None = None,
-        positive: bool = False,
-    ) -> float | None:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.bad(full, f"must be a number, not {_type_name(value)}")
-            return None
-        x = float(value)
-        if not math.isfinite(x):
-            self.bad(full, "must be a finite number")
-            return None
-        if positive and x <= 0:
-            self.bad(full, f"must be greater than 0, got {value}")
-            return None
-        if minimum is not None and maximum is not None and not minimum <= x <= maximum:
-            self.bad(full, f"must be between {minimum:g} and {maximum:g}, got {value}")
-            return None
-        if minimum is not None and x < minimum:
-            self.bad(
-                full, "must not be negative" if minimum == 0 else f"must be at least {minimum:g}, got {value}"
-            )
-            return None
-        return x
-
-    def integer(
-        self,
-        table: Mapping[str, Any],
-        key: str,
-        path: str,
-        *,
-        default: int = _MISSING,
-        minimum: int | None = None,
-        maximum: int | None = None,
-    ) -> int:
-        def check(value: Any, full: str) -> int | None:
-            if isinstance(value, bool) or not isinstance(value, int):
-                self.bad(full, f"must be an integer, not {_type_name(value)}")
-                return None
-            if minimum is not None and value < minimum:
-                self.bad(full, f"must be at least {minimum}, got {value}")
-                return None
-            if maximum is not None and value > maximum:
-                self.bad(full, f"must be at most {maximum}, got {value}")
-                return None
-            return value
-
-        return self._get(table, key, path, default, check, minimum if minimum is not None else 0)
-
-    def string(
-        self,
-        table: Mapping[str, Any],
-        key: str,
-        path: str,
-        *,
-        default: str = _MISSING,
-        choices: tuple[str, ...] | None = None,
-    ) -> str:
-        def check(value: Any, full: str) -> str | None:
-            if not isinstance(value, str):
-                self.bad(full, f"must be a string, not {_type_name(value)}")
-                return None
-            if choices is not None and value not in choices:
-                self.bad(full, f'unknown value "{value}": must be one of {", ".join(choices)}')
-                return None
-            if not value.strip():
-                self.bad(full, "must not be empty")
-                return None
-            return value
-
-        return self._get(table, key, path, default, check, "")
-
-    def boolean(self, table: Mapping[str, Any], key: str, path: str, *, default: bool) -> bool:
-        def check(value: Any, full: str) -> bool | None:
-            if not isinstance(value, bool):
-                self.bad(full, f"must be true or false, not {_type_name(value)}")
-                return None
-            return value
-
-        return self._get(table, key, path, default, check, default)
-
-    def string_list(self, table: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
-        def check(value: Any, full: str) -> tuple[str, ...] | None:
-            if not isinstance(value, list):
-                self.bad(full, f"must be an array of strings, not {_type_name(value)}")
-                return None
-            out: list[str] = []
-            for j, item in enumerate(value):
-                if not isinstance(item, str) or not item.strip():
-                    self.bad(f"{full}[{j}]", "must be a non-empty string")
-                else:
-                    out.append(item)
-            return tuple(out)
-
-        return self._get(table, key, path, (), check, ())
-
-    def date_list(self, table: Mapping[str, Any], key: str, path: str) -> tuple[date, ...]:
-        def check(value: Any, full: str) -> tuple[date, ...] | None:
-            if not isinstance(value, list):
-                self.bad(full, f"must be an array of ISO dates, not {_type_name(value)}")
-                return None
-            out: list[date] = []
-            for j, item in enumerate(value):
-                d = self.check_date(item, f"{full}[{j}]")
-                if d is not None:
-                    out.append(d)
-            return tuple(out)
-
-        return self._get(table, key, path, (), check, ())
-
-    def check_date(self, item: Any, full: str) -> date | None:
-        if isinstance(item, date) and not isinstance(item, datetime):
-            return item
-        if isinstance(item, str):
-            try:
-                # fromisoformat also takes 20250606; the format says YYYY-MM-DD.
-                if not _ISO_DATE.match(item):
-                    raise ValueError(item)
-                return date.fromisoformat(item)
-            except ValueError:
-                self.bad(full, f'"{item}" is not a valid ISO date (YYYY-MM-DD)')
-                return None
-        self.bad(full, f"must be an ISO date, not {_type_name(item)}")
-        return None
-
-    def number_map(self, table: Mapping[str, Any] | None, key: str, path: str) -> dict[str, float]:
-        """A table of names to non-negative numbers (weights, deductions, points)."""
-        if table is None:
-            return {}
-        sub = self.table(table, key, path)
-        if sub is None:
-            return {}
-        out: dict[str, float] = {}
-        for name, value in sub.items():
-            x = self.check_number(value, _join(_join(path, key), name), minimum=0)
-            if x is not None:
-                out[name] = x
-        return out
-
-
-def _read_scheme(v: _Validator, doc: dict[str, Any], text: str) -> Scheme:
+def _read_scheme(v: Validator, doc: dict[str, Any], text: str) -> Scheme:
     v.keys(doc, "", _TOP_KEYS)
 
     head = v.table(doc, "scheme", "", required=True) or {}
@@ -528,7 +308,7 @@ def _read_scheme(v: _Validator, doc: dict[str, Any], text: str) -> Scheme:
     task_types = _read_task_types(v, doc)
     timeliness = _read_timeliness(v, doc)
     metrics = _read_metrics(v, doc)
-    errors = _read_errors(v, doc)
+    error_reports = _read_error_reports(v, doc)
     incentives = _read_incentives(v, doc)
     accountability = _read_accountability(v, doc)
     grades = _read_grades(v, doc)
@@ -547,7 +327,7 @@ def _read_scheme(v: _Validator, doc: dict[str, Any], text: str) -> Scheme:
         task_types=MappingProxyType(task_types),
         timeliness=timeliness,
         metrics=metrics,
-        errors=errors,
+        error_reports=error_reports,
         incentives=incentives,
         accountability=accountability,
         grades=grades,
@@ -558,23 +338,23 @@ def _read_scheme(v: _Validator, doc: dict[str, Any], text: str) -> Scheme:
 
 
 def _read_limit(
-    v: _Validator, table: Mapping[str, Any], key: str, path: str, *, required: bool
+    v: Validator, table: Mapping[str, Any], key: str, path: str, *, required: bool
 ) -> Limit | None:
     sub = v.table(table, key, path, required=required)
     if sub is None:
         return None
-    full = _join(path, key)
+    full = join(path, key)
     v.keys(sub, full, {"amount", "unit"})
     amount = v.integer(sub, "amount", full, minimum=1)
     unit = v.string(sub, "unit", full, choices=LIMIT_UNITS)
     return Limit(amount=amount, unit=cast(LimitUnit, unit or "working_days"))
 
 
-def _read_task_types(v: _Validator, doc: Mapping[str, Any]) -> dict[str, TaskType]:
+def _read_task_types(v: Validator, doc: Mapping[str, Any]) -> dict[str, TaskType]:
     section = v.table(doc, "task_types", "") or {}
     out: dict[str, TaskType] = {}
     for type_id in section:
-        path = _join("task_types", type_id)
+        path = join("task_types", type_id)
         t = v.table(section, type_id, "task_types")
         if t is None:
             continue
@@ -586,7 +366,7 @@ def _read_task_types(v: _Validator, doc: Mapping[str, Any]) -> dict[str, TaskTyp
     return out
 
 
-def _read_timeliness(v: _Validator, doc: Mapping[str, Any]) -> Timeliness:
+def _read_timeliness(v: Validator, doc: Mapping[str, Any]) -> Timeliness:
     t = v.table(doc, "timeliness", "")
     present = t is not None
     t = t or {}
@@ -598,9 +378,9 @@ def _read_timeliness(v: _Validator, doc: Mapping[str, Any]) -> Timeliness:
     )
     weights = v.number_map(t, "priority_weights", p) if "priority_weights" in t else {"normal": 1.0}
     return Timeliness(
-        points=v.number(t, "points", p, minimum=0, default=_MISSING if present else 0.0),
+        points=v.number(t, "points", p, minimum=0, default=MISSING if present else 0.0),
         late_penalty_per_working_day=v.number(
-            t, "late_penalty_per_working_day", p, minimum=0, default=_MISSING if present else 0.0
+            t, "late_penalty_per_working_day", p, minimum=0, default=MISSING if present else 0.0
         ),
         yellow_threshold=v.number(t, "yellow_threshold", p, minimum=0, maximum=1, default=0.8),
         co_unit_weight=v.number(t, "co_unit_weight", p, minimum=0, default=1.0),
@@ -613,19 +393,19 @@ _METRIC_KEYS = frozenset(
 )
 
 
-def _read_metrics(v: _Validator, doc: Mapping[str, Any]) -> tuple[Metric, ...]:
+def _read_metrics(v: Validator, doc: Mapping[str, Any]) -> tuple[Metric, ...]:
     if "metrics" not in doc:
         return ()
     raw = doc["metrics"]
     if not isinstance(raw, list):
-        v.bad("metrics", f"must be an array of tables ([[metrics]]), not {_type_name(raw)}")
+        v.bad("metrics", f"must be an array of tables ([[metrics]]), not {type_name(raw)}")
         return ()
     out: list[Metric] = []
     seen: dict[str, int] = {}
     for i, m in enumerate(raw):
         p = f"metrics[{i}]"
         if not isinstance(m, dict):
-            v.bad(p, f"must be a table, not {_type_name(m)}")
+            v.bad(p, f"must be a table, not {type_name(m)}")
             continue
         v.keys(m, p, _METRIC_KEYS)
         metric_id = v.string(m, "id", p)
@@ -635,7 +415,7 @@ def _read_metrics(v: _Validator, doc: Mapping[str, Any]) -> tuple[Metric, ...]:
             else:
                 seen[metric_id] = i
         name = v.string(m, "name", p, default=metric_id)
-        kind = v.string(m, "kind", p, choices=KINDS)
+        kind = v.string(m, "kind", p, choices=METRIC_KINDS)
         aggregate: str | None = None
         if kind == "value":
             if "aggregate" not in m:
@@ -656,7 +436,7 @@ def _read_metrics(v: _Validator, doc: Mapping[str, Any]) -> tuple[Metric, ...]:
                 _check_floor(v, p, m, floor, target, direction)
         elif "floor" in m and rule:
             v.bad(f"{p}.floor", f'applies only to rule = "linear", not "{rule}"')
-        if rule == "proportional" and _is_number(m.get("target")) and target <= 0:
+        if rule == "proportional" and is_number(m.get("target")) and target <= 0:
             v.bad(f"{p}.target", f'must be greater than 0 for rule = "proportional", got {m["target"]}')
         points = v.number(m, "points", p, minimum=0)
         applies_to = v.string_list(m, "applies_to", p)
@@ -678,59 +458,61 @@ def _read_metrics(v: _Validator, doc: Mapping[str, Any]) -> tuple[Metric, ...]:
 
 
 def _check_floor(
-    v: _Validator, p: str, m: Mapping[str, Any], floor: float, target: float, direction: str
+    v: Validator, p: str, m: Mapping[str, Any], floor: float, target: float, direction: str
 ) -> None:
-    if not (_is_number(m.get("floor")) and _is_number(m.get("target"))):
+    if not (is_number(m.get("floor")) and is_number(m.get("target"))):
         return
+    problem = floor_problem(floor=floor, target=target, direction=direction)
+    if problem:
+        v.bad(f"{p}.floor", problem)
+
+
+def floor_problem(*, floor: float, target: float, direction: str) -> str | None:
+    """What is wrong with a linear rule's floor against its target, None when nothing is."""
     if floor == target:
-        v.bad(f"{p}.floor", "must differ from target (the linear scale would have zero width)")
-    elif direction == "min" and floor > target:
-        v.bad(
-            f"{p}.floor",
-            f'must be below target for direction = "min" (higher is better), got {floor:g} > {target:g}',
-        )
-    elif direction == "max" and floor < target:
-        v.bad(
-            f"{p}.floor",
-            f'must be above target for direction = "max" (lower is better), got {floor:g} < {target:g}',
-        )
+        return "must differ from target (the linear scale would have zero width)"
+    if direction == "min" and floor > target:
+        return f'must be below target for direction = "min" (higher is better), got {floor:g} > {target:g}'
+    if direction == "max" and floor < target:
+        return f'must be above target for direction = "max" (lower is better), got {floor:g} < {target:g}'
+    return None
 
 
-def _read_errors(v: _Validator, doc: Mapping[str, Any]) -> Errors:
+def _read_error_reports(v: Validator, doc: Mapping[str, Any]) -> ErrorReports:
     t = v.table(doc, "errors", "")
     present = t is not None
     t = t or {}
     v.keys(t, "errors", {"cap", "mitigation_factor", "deductions"})
-    return Errors(
-        cap=v.number(t, "cap", "errors", minimum=0, default=_MISSING if present else 0.0),
+    return ErrorReports(
+        cap=v.number(t, "cap", "errors", minimum=0, default=MISSING if present else 0.0),
         mitigation_factor=v.number(
-            t, "mitigation_factor", "errors", minimum=0, maximum=1, default=_MISSING if present else 1.0
+            t, "mitigation_factor", "errors", minimum=0, maximum=1, default=MISSING if present else 1.0
         ),
         deductions=MappingProxyType(v.number_map(t, "deductions", "errors")),
     )
 
 
-def _read_incentives(v: _Validator, doc: Mapping[str, Any]) -> Incentives:
+def _read_incentives(v: Validator, doc: Mapping[str, Any]) -> Incentives:
     t = v.table(doc, "incentives", "")
     present = t is not None
     t = t or {}
     v.keys(t, "incentives", {"cap", "points"})
     return Incentives(
-        cap=v.number(t, "cap", "incentives", minimum=0, default=_MISSING if present else 0.0),
+        cap=v.number(t, "cap", "incentives", minimum=0, default=MISSING if present else 0.0),
         points=MappingProxyType(v.number_map(t, "points", "incentives")),
     )
 
 
-def _read_accountability(v: _Validator, doc: Mapping[str, Any]) -> Accountability:
+def _read_accountability(v: Validator, doc: Mapping[str, Any]) -> Accountability:
     t = v.table(doc, "accountability", "")
     present = t is not None
     t = t or {}
     v.keys(t, "accountability", {"cap", "kinds"})
-    cap = v.number(t, "cap", "accountability", minimum=0, default=_MISSING if present else 0.0)
+    cap = v.number(t, "cap", "accountability", minimum=0, default=MISSING if present else 0.0)
     kinds: dict[str, AccountabilityKind] = {}
     section = v.table(t, "kinds", "accountability") or {}
     for kind in section:
-        path = _join("accountability.kinds", kind)
+        path = join("accountability.kinds", kind)
         k = v.table(section, kind, "accountability.kinds")
         if k is None:
             continue
@@ -742,7 +524,7 @@ def _read_accountability(v: _Validator, doc: Mapping[str, Any]) -> Accountabilit
     return Accountability(cap=cap, kinds=MappingProxyType(kinds))
 
 
-def _read_grades(v: _Validator, doc: Mapping[str, Any]) -> Grades:
+def _read_grades(v: Validator, doc: Mapping[str, Any]) -> Grades:
     # Every unit is graded, so the bands come from the scheme, never from code (SCORING.md).
     t = v.table(doc, "grades", "", required=True)
     if t is None:

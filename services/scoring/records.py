@@ -5,23 +5,20 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from services.common.errors import FieldViolation, InvalidArgument
 from services.common.scheme import Scheme
 from services.common.timeutil import parse_date, parse_period
+from services.common.vocabulary import ERROR_CATEGORIES as ERROR_CATEGORY_LABELS
+from services.common.vocabulary import RECORD_KINDS
 
-KINDS = ("error_report", "metric_reading", "incentive", "tolerance", "accountability", "appeal")
-KIND_LABELS = {
-    "error_report": "差错通报",
-    "metric_reading": "指标值",
-    "incentive": "激励",
-    "tolerance": "容错纠错",
-    "accountability": "问责",
-    "appeal": "申诉",
-}
-ERROR_CATEGORIES = ("meeting", "drafting", "implementation", "information", "other")
+# What an appeal may contest: the records an upheld appeal voids.
+APPEAL_TARGETS = ("error_report", "accountability")
+ERROR_CATEGORIES = tuple(ERROR_CATEGORY_LABELS)
 # Offices number their items as they do (督办2025-001, 〔2025〕12号): any printable text without
 # surrounding spaces, at most 64 characters.
 ID_PATTERN = re.compile(r"^[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]{0,62}[^\x00-\x20\x7f])?$")
@@ -32,7 +29,8 @@ _FIELDS: dict[str, tuple[set[str], set[str]]] = {
     "incentive": ({"id", "unit", "date", "level", "reason"}, set()),
     "tolerance": ({"id", "unit", "target_type", "target", "decision", "date", "reason"}, set()),
     "accountability": ({"id", "unit", "date", "kind", "reason"}, set()),
-    "appeal": ({"id", "error_report", "date", "reason"}, {"upheld"}),
+    "appeal": ({"id", "date", "reason"}, {"target_type", "target", "error_report", "upheld"}),
+    "target": ({"unit", "metric", "year", "target"}, {"floor"}),
 }
 
 
@@ -46,6 +44,8 @@ class Record:
     year: int
     payload: dict[str, Any]
     line: int = 0
+    # The field that named what the record points at, as written (an appeal's target or error_report).
+    named: str = "target"
 
     def canonical(self) -> str:
         return json.dumps(self.payload, sort_keys=True, ensure_ascii=False)
@@ -105,7 +105,7 @@ def _date(obj: dict[str, Any], name: str, line: int) -> str:
 def parse_record(kind: str, obj: dict[str, Any], scheme: Scheme, *, line: int = 0) -> Record:
     """A record checked field by field against FORMATS.md and the scheme; raises InvalidArgument."""
     if kind not in _FIELDS:
-        raise _fail(line, "type", f"{kind!r} is not an assessment record type ({', '.join(KINDS)})")
+        raise _fail(line, "type", f"{kind!r} is not an assessment record type ({', '.join(RECORD_KINDS)})")
     required, optional = _FIELDS[kind]
     present = set(obj) - {"type"}
     for name in sorted(required - present):
@@ -114,15 +114,17 @@ def parse_record(kind: str, obj: dict[str, Any], scheme: Scheme, *, line: int = 
         raise _fail(line, name, f"is not a field of a {kind} record")
     if kind == "metric_reading":
         return _reading(obj, scheme, line)
+    if kind == "target":
+        return _target(obj, scheme, line)
     rid = _ident(obj, "id", line)
     day = _date(obj, "date", line)
     payload: dict[str, Any] = {"id": rid, "date": day}
-    unit = ""
+    unit, named = "", "target"
     if kind != "appeal":
         unit = payload["unit"] = _ident(obj, "unit", line)
     if kind == "error_report":
         payload["category"] = _choice(obj, "category", line, ERROR_CATEGORIES, "category")
-        payload["severity"] = _choice(obj, "severity", line, scheme.errors.deductions, "severity")
+        payload["severity"] = _choice(obj, "severity", line, scheme.error_reports.deductions, "severity")
         payload["description"] = _text(obj, "description", line)
     elif kind == "incentive":
         payload["level"] = _choice(obj, "level", line, scheme.incentives.points, "level")
@@ -136,13 +138,67 @@ def parse_record(kind: str, obj: dict[str, Any], scheme: Scheme, *, line: int = 
         payload["kind"] = _choice(obj, "kind", line, scheme.accountability.kinds, "accountability kind")
         payload["reason"] = _text(obj, "reason", line)
     elif kind == "appeal":
-        payload["error_report"] = _ident(obj, "error_report", line)
+        payload["target_type"], payload["target"] = _appealed(obj, line)
+        named = "error_report" if "error_report" in obj else "target"
         upheld = obj.get("upheld")
         if upheld is not None and not isinstance(upheld, bool):
             raise _fail(line, "upheld", "must be true or false")
         payload["upheld"] = upheld
         payload["reason"] = _text(obj, "reason", line)
-    return Record(kind, rid, unit, int(day[:4]), payload, line)
+    return Record(kind, rid, unit, int(day[:4]), payload, line, named)
+
+
+def _appealed(obj: dict[str, Any], line: int) -> tuple[str, str]:
+    """(target_type, target) of an appeal; the older field error_report names an error report."""
+    target_type = obj.get("target_type", "error_report")
+    if target_type not in APPEAL_TARGETS:
+        raise _fail(
+            line, "target_type", f"unknown target_type {target_type!r}; known: {', '.join(APPEAL_TARGETS)}"
+        )
+    if "error_report" in obj:
+        if "target" in obj:
+            raise _fail(line, "error_report", "give target or the older error_report, not both")
+        if target_type != "error_report":
+            raise _fail(
+                line, "error_report", f"names an error report; an appeal of {target_type} names it in target"
+            )
+        return target_type, _ident(obj, "error_report", line)
+    if "target" not in obj:
+        raise _fail(line, "target", "is required for an appeal record (the record appealed)")
+    return target_type, _ident(obj, "target", line)
+
+
+def appealed(payload: Mapping[str, Any]) -> tuple[str, str]:
+    """(target_type, target) of a stored appeal's fields."""
+    return str(payload["target_type"]), str(payload["target"])
+
+
+def _finite(obj: dict[str, Any], name: str, line: int) -> float:
+    value = obj.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _fail(line, name, "must be a finite number")
+    return float(value)
+
+
+def _target(obj: dict[str, Any], scheme: Scheme, line: int) -> Record:
+    """A unit's own annual target for a metric (目标责任书), identified by (unit, metric, year)."""
+    unit = _ident(obj, "unit", line)
+    metric_id = _choice(obj, "metric", line, {m.id for m in scheme.metrics}, "metric")
+    year = obj.get("year")
+    # A year read from a protobuf Struct arrives as a float: a whole one is a year.
+    if isinstance(year, float) and year.is_integer():
+        year = int(year)
+    if isinstance(year, bool) or not isinstance(year, int) or not 1990 <= year <= 2100:
+        raise _fail(line, "year", "must be a year between 1990 and 2100")
+    target = _finite(obj, "target", line)
+    floor = _finite(obj, "floor", line) if "floor" in obj else None
+    problem = scheme.metric(metric_id).unit_target_problem(target=target, floor=floor)
+    if problem:
+        raise _fail(line, problem[0], problem[1])
+    payload: dict[str, Any] = {"unit": unit, "metric": metric_id, "year": year, "target": target}
+    if floor is not None:
+        payload["floor"] = floor
+    return Record("target", f"{unit}/{metric_id}/{year}", unit, year, payload, line)
 
 
 def _reading(obj: dict[str, Any], scheme: Scheme, line: int) -> Record:
@@ -175,3 +231,108 @@ def _reading(obj: dict[str, Any], scheme: Scheme, line: int) -> Record:
             raise _fail(line, "value", f"is required for the value metric {metric_id}")
         payload["value"] = _number(obj, "value", line)
     return Record("metric_reading", f"{unit}/{metric_id}/{period}", unit, int(period[:4]), payload, line)
+
+
+def referenced_tasks(batch: list[Record], *, pending: Mapping[str, Any]) -> list[str]:
+    """The ids of tasks the batch's tolerance decisions point at that are not in the same import."""
+    return [
+        r.payload["target"]
+        for r in batch
+        if r.kind == "tolerance" and r.payload["target_type"] == "task" and r.payload["target"] not in pending
+    ]
+
+
+def referenced(batch: list[Record]) -> set[tuple[str, str]]:
+    """(kind, id) of the error reports and accountability records the batch's records point at."""
+    tolerated = {
+        ("error_report", r.payload["target"])
+        for r in batch
+        if r.kind == "tolerance" and r.payload["target_type"] == "error_report"
+    }
+    return tolerated | {appealed(r.payload) for r in batch if r.kind == "appeal"}
+
+
+def _violation(where: str, name: str, rule: str) -> InvalidArgument:
+    return InvalidArgument([FieldViolation(f"{where}{name}", rule)])
+
+
+def check_references(
+    batch: list[Record],
+    *,
+    known_units: set[str],
+    task_units: Mapping[str, tuple[str, list[str]]],
+    stored: Mapping[tuple[str, str], str],
+) -> None:
+    """Units, tasks and records that records point at exist (stored or earlier in the batch).
+
+    stored maps (kind, id) of the stored records pointed at to their units.
+    """
+    earlier: dict[tuple[str, str], str] = {}
+    for record in batch:
+        where = f"line {record.line}: " if record.line else ""
+        if record.unit and record.unit not in known_units:
+            raise _violation(where, "unit", f"unit {record.unit!r} does not exist")
+        if record.kind in APPEAL_TARGETS:
+            earlier.setdefault((record.kind, record.rid), record.unit)
+        if record.kind == "tolerance":
+            target = record.payload["target"]
+            if record.payload["target_type"] == "task":
+                if target not in task_units:
+                    raise _violation(where, "target", f"task {target!r} does not exist")
+                lead, co = task_units[target]
+                if record.unit != lead and record.unit not in co:
+                    raise _violation(
+                        where, "target", f"task {target!r} is not a task of unit {record.unit!r}"
+                    )
+            else:
+                key = ("error_report", target)
+                owner = stored.get(key) or earlier.get(key, "")
+                if not owner:
+                    raise _violation(
+                        where, "target", f"error report {target!r} does not exist (stored or earlier)"
+                    )
+                if owner != record.unit:
+                    raise _violation(
+                        where, "target", f"error report {target!r} concerns {owner}, not {record.unit}"
+                    )
+        if record.kind == "appeal":
+            key = appealed(record.payload)
+            if not (stored.get(key) or earlier.get(key, "")):
+                noun = "error report" if key[0] == "error_report" else "accountability record"
+                raise _violation(where, record.named, f"{noun} {key[1]!r} does not exist (stored or earlier)")
+
+
+def sort_batch(
+    batch: list[Record], stored: Mapping[tuple[str, str], tuple[str, bool]]
+) -> tuple[dict[tuple[str, str], Record], set[tuple[str, str]], Counter[str], Counter[str]]:
+    """(records to store, those of them replacing a voided one, created and unchanged counts per kind).
+
+    A record stored (or earlier in the batch) with the same fields is left alone; with other fields it
+    is refused, naming its line.
+    """
+    created: Counter[str] = Counter()
+    unchanged: Counter[str] = Counter()
+    fresh: dict[tuple[str, str], Record] = {}
+    replaced: set[tuple[str, str]] = set()
+    for record in batch:
+        key = (record.kind, record.rid)
+        if key in stored and stored[key][1] and key not in fresh:
+            # A voided record may be recorded anew under its id: that is how a reading is corrected.
+            replaced.add(key)
+            fresh[key] = record
+            created[record.kind] += 1
+            continue
+        before = stored[key][0] if key in stored else (fresh[key].canonical() if key in fresh else None)
+        if before is not None:
+            if before != record.canonical():
+                raise _fail(
+                    record.line,
+                    "id",
+                    f"{record.kind} {record.rid!r} is already recorded with other values; "
+                    "a changed record under a known id is refused",
+                )
+            unchanged[record.kind] += 1
+            continue
+        fresh[key] = record
+        created[record.kind] += 1
+    return fresh, replaced, created, unchanged

@@ -11,7 +11,8 @@ from google.protobuf import json_format, struct_pb2
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 
 from services.common.rpc import current_identity
-from services.scoring.use_cases import RecordView, RunView, ScoringApp
+from services.scoring.use_cases import ScoringApp
+from services.scoring.views import RecordView, RunView
 
 
 def record_message(view: RecordView) -> scoring_pb2.Record:

@@ -85,6 +85,11 @@ def test_the_overview_answers_before_every_category_has_units(stack: Stack) -> N
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert '"czj"' in (refused.value.details() or "") and "township" not in (refused.value.details() or "")
     stack.import_ledger('{"type":"unit","id":"czj","name":"财政局","category":"department"}\n'.encode())
+    # A run needs something to assess in its year (FORMATS.md): one reading of 2025.
+    stack.import_ledger(
+        b'{"type":"metric_reading","unit":"fgj","metric":"court_appearance_rate","period":"2025",'
+        b'"numerator":1,"denominator":1}\n'
+    )
     run = scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=30)
     assert sorted(u["unit"] for u in json.loads(run.document_json)["units"]) == ["czj", "fgj"]
 

@@ -127,7 +127,7 @@ def reference_document(
         key = (int(tol.unit[i]), str(tol.target_type[i]), str(tol.target[i]))
         if key not in standing or tol.date[i] >= tol.date[standing[key]]:
             standing[key] = i
-    mitigation = scheme.errors.mitigation_factor
+    mitigation = scheme.error_reports.mitigation_factor
 
     def decision(unit: int, kind: str, target: str) -> str | None:
         i = standing.get((unit, kind, target))
@@ -235,7 +235,7 @@ def reference_document(
     for i in range(len(er)):
         if not in_year(er.date[i]):
             continue
-        points = scheme.errors.deductions[str(er.severity[i])]
+        points = scheme.error_reports.deductions[str(er.severity[i])]
         u = int(er.unit[i])
         d = decision(u, "error_report", str(er.id[i]))
         if er.voided[i] or d == "exempt":
@@ -263,7 +263,7 @@ def reference_document(
         maximum = t_max[u] + m_max[u]
         base = 100.0 if maximum == 0 else 100.0 * (t_earned[u] + m_earned[u]) / maximum
         bonus = min(scheme.incentives.cap, inc_sum[u])
-        err = min(scheme.errors.cap, err_sum[u])
+        err = min(scheme.error_reports.cap, err_sum[u])
         acc = min(scheme.accountability.cap, acc_sum[u])
         total = max(0.0, base + bonus - err - acc)
         results.append(

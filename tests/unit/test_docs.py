@@ -198,7 +198,7 @@ def ledger_sections() -> dict[str, str]:
 
 
 def test_the_code_has_no_record_type_or_field_the_test_does_not_know() -> None:
-    from services.scoring.records import KINDS
+    from services.common.vocabulary import RECORD_KINDS as KINDS
     from services.tasks.ledger import FIELDS
 
     assert set(KINDS) <= set(LEDGER_FIELDS)

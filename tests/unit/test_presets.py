@@ -59,7 +59,7 @@ def test_preset_carries_the_shared_ids(name: str) -> None:
     scheme = _load(name)
     assert set(scheme.task_types) >= STANDARD_TASK_TYPES
     assert set(scheme.timeliness.priority_weights) == {"normal", "important", "urgent"}
-    assert set(scheme.errors.deductions) == {"general", "serious", "grave"}
+    assert set(scheme.error_reports.deductions) == {"general", "serious", "grave"}
     assert set(scheme.incentives.points) == {"national", "provincial", "municipal", "county"}
     assert set(scheme.accountability.kinds) == ACCOUNTABILITY_KINDS
     assert [k for k, v in scheme.accountability.kinds.items() if v.veto] == ["disciplinary"]

@@ -98,7 +98,7 @@ def _check_ledger(records: list[dict[str, Any]], scheme: Scheme, *, year: int, u
                 assert r.get("note"), r
             history.append((r["kind"], at))
         elif kind == "error_report":
-            assert r["category"] in ERROR_CATEGORIES and r["severity"] in scheme.errors.deductions
+            assert r["category"] in ERROR_CATEGORIES and r["severity"] in scheme.error_reports.deductions
             errors[r["id"]] = r
         elif kind == "appeal":
             assert r["error_report"] in errors and isinstance(r["upheld"], bool)

@@ -120,7 +120,7 @@ def test_the_example_scheme_loads() -> None:
     assert research.applies_to == ("department", "township")
     assert s.metric("court_appearance_rate").applies_to == ()
     assert s.accountability.kinds["disciplinary"].veto and not s.accountability.kinds["interview"].veto
-    assert s.errors.deductions["grave"] == 2.0 and s.incentives.points["county"] == 0.5
+    assert s.error_reports.deductions["grave"] == 2.0 and s.incentives.points["county"] == 0.5
     assert s.grades.excellent_quota == 0.2 and s.appeal_window_working_days == 5
     assert str(s.tz) == "Asia/Shanghai"
 
@@ -152,7 +152,7 @@ def test_minimal_scheme_takes_the_documented_defaults() -> None:
     assert s.timezone == "Asia/Shanghai" and s.extra_holidays == () and s.task_types == {}
     assert s.timeliness.points == 0 and s.timeliness.priority_weights == {"normal": 1.0}
     assert s.timeliness.yellow_threshold == 0.8 and s.timeliness.co_unit_weight == 1.0
-    assert s.metrics == () and s.errors.cap == 0 and s.errors.mitigation_factor == 1.0
+    assert s.metrics == () and s.error_reports.cap == 0 and s.error_reports.mitigation_factor == 1.0
     assert s.incentives.cap == 0 and s.accountability.kinds == {}
     assert (s.grades.excellent_min, s.grades.good_min, s.grades.pass_min, s.grades.excellent_quota) == (
         90,

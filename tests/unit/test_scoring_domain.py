@@ -460,7 +460,14 @@ def test_accountability_deducts_capped_and_a_veto_kind_vetoes() -> None:
     assert (r["a"]["accountability_deduction"], r["a"]["veto"]) == (15, False)
     assert (r["b"]["accountability_deduction"], r["b"]["veto"], r["b"]["grade"]) == (5, True, "poor")
     assert r["b"]["breakdown"]["accountability"] == [
-        {"id": "D1", "date": "2025-03-01", "kind": "disciplinary", "veto": True, "points": 5.0}
+        {
+            "id": "D1",
+            "date": "2025-03-01",
+            "kind": "disciplinary",
+            "voided": False,
+            "veto": True,
+            "points": 5.0,
+        }
     ]
 
 

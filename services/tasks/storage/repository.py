@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select, text, update
 
+from services.common.db import chunks
 from services.tasks.storage.tables import task_co_units, task_events, tasks, units
 
-CHUNK = 500
 # An arbitrary 63-bit key naming the tasks service's import lock among PostgreSQL's advisory locks.
 IMPORT_LOCK = 0x6B616F6865_7461
 
@@ -45,11 +45,6 @@ class EventRow:
     by: str
     note: str
     rejected: bool
-
-
-def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def units_by_id(conn: Connection, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
@@ -130,7 +125,7 @@ def lock_task(conn: Connection, task_id: str) -> None:
 
 
 def lock_imports(conn: Connection) -> None:
-    """Queues imports one behind the other on PostgreSQL, so a second import of a file finds the first stored."""
+    """Queues imports one behind the other on PostgreSQL: a second import of a file finds the first stored."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK})
 
@@ -315,7 +310,7 @@ def timeliness_rows(
 
 
 def summary_rows(conn: Connection, *, unit: str) -> list[Any]:
-    """(unit, task_type, state, assigned, due, reported, cancelled) of every assigned task, per involved unit."""
+    """(unit, type, state, assigned, due, reported, cancelled) of each assigned task, per unit involved."""
     base = (
         tasks.c.task_type,
         tasks.c.state,

@@ -1,0 +1,258 @@
+"""Reading typed values out of parsed TOML, recording every violation: the scheme's validator."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from services.common.errors import FieldViolation
+
+_T = TypeVar("_T")
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# The default meaning "required": a reader records a violation when the key is absent.
+MISSING: Any = object()
+
+
+def is_number(value: object) -> bool:
+    """A finite int or float, not a boolean."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def join(path: str, key: str) -> str:
+    """The dotted key path of key under path, quoting a key that is not bare."""
+    name = key if _BARE_KEY.match(key) else '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{path}.{name}" if path else name
+
+
+def type_name(value: object) -> str:
+    """What a TOML value is, for messages."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, datetime):
+        return "a date-time"
+    if isinstance(value, date):
+        return "a date"
+    return "a time"
+
+
+class Validator:
+    """Reads typed values out of parsed TOML tables, recording a violation for each broken rule.
+
+    Every reader returns a usable placeholder after recording a violation, so that one pass
+    finds every violation of the file.
+    """
+
+    def __init__(self) -> None:
+        self.violations: list[FieldViolation] = []
+
+    def bad(self, path: str, rule: str) -> None:
+        self.violations.append(FieldViolation(path, rule))
+
+    def keys(self, table: Mapping[str, Any], path: str, allowed: frozenset[str] | set[str]) -> None:
+        for key in table:
+            if key not in allowed:
+                self.bad(join(path, key), "unknown key")
+
+    def table(
+        self, parent: Mapping[str, Any], key: str, path: str, *, required: bool = False
+    ) -> dict[str, Any] | None:
+        """The sub-table under key, or None when it is absent (or not a table)."""
+        full = join(path, key)
+        if key not in parent:
+            if required:
+                self.bad(full, "required section is missing")
+            return None
+        value = parent[key]
+        if not isinstance(value, dict):
+            self.bad(full, f"must be a table, not {type_name(value)}")
+            return None
+        return value
+
+    def _get(
+        self,
+        table: Mapping[str, Any],
+        key: str,
+        path: str,
+        default: _T,
+        check: Callable[[Any, str], _T | None],
+        placeholder: _T,
+    ) -> _T:
+        full = join(path, key)
+        if key not in table:
+            if default is MISSING:
+                self.bad(full, "required key is missing")
+                return placeholder
+            return default
+        got = check(table[key], full)
+        return placeholder if got is None else got
+
+    def number(
+        self,
+        table: Mapping[str, Any],
+        key: str,
+        path: str,
+        *,
+        default: float = MISSING,
+        minimum: float | None = None,
+        maximum: float | None = None,
+        positive: bool = False,
+    ) -> float:
+        def check(value: Any, full: str) -> float | None:
+            return self.check_number(value, full, minimum=minimum, maximum=maximum, positive=positive)
+
+        return self._get(table, key, path, default, check, 0.0)
+
+    def check_number(
+        self,
+        value: Any,
+        full: str,
+        *,
+        minimum: float | None = None,
+        maximum: float | None = None,
+        positive: bool = False,
+    ) -> float | None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.bad(full, f"must be a number, not {type_name(value)}")
+            return None
+        x = float(value)
+        if not math.isfinite(x):
+            self.bad(full, "must be a finite number")
+            return None
+        if positive and x <= 0:
+            self.bad(full, f"must be greater than 0, got {value}")
+            return None
+        if minimum is not None and maximum is not None and not minimum <= x <= maximum:
+            self.bad(full, f"must be between {minimum:g} and {maximum:g}, got {value}")
+            return None
+        if minimum is not None and x < minimum:
+            self.bad(
+                full, "must not be negative" if minimum == 0 else f"must be at least {minimum:g}, got {value}"
+            )
+            return None
+        return x
+
+    def integer(
+        self,
+        table: Mapping[str, Any],
+        key: str,
+        path: str,
+        *,
+        default: int = MISSING,
+        minimum: int | None = None,
+        maximum: int | None = None,
+    ) -> int:
+        def check(value: Any, full: str) -> int | None:
+            if isinstance(value, bool) or not isinstance(value, int):
+                self.bad(full, f"must be an integer, not {type_name(value)}")
+                return None
+            if minimum is not None and value < minimum:
+                self.bad(full, f"must be at least {minimum}, got {value}")
+                return None
+            if maximum is not None and value > maximum:
+                self.bad(full, f"must be at most {maximum}, got {value}")
+                return None
+            return value
+
+        return self._get(table, key, path, default, check, minimum if minimum is not None else 0)
+
+    def string(
+        self,
+        table: Mapping[str, Any],
+        key: str,
+        path: str,
+        *,
+        default: str = MISSING,
+        choices: tuple[str, ...] | None = None,
+    ) -> str:
+        def check(value: Any, full: str) -> str | None:
+            if not isinstance(value, str):
+                self.bad(full, f"must be a string, not {type_name(value)}")
+                return None
+            if choices is not None and value not in choices:
+                self.bad(full, f'unknown value "{value}": must be one of {", ".join(choices)}')
+                return None
+            if not value.strip():
+                self.bad(full, "must not be empty")
+                return None
+            return value
+
+        return self._get(table, key, path, default, check, "")
+
+    def boolean(self, table: Mapping[str, Any], key: str, path: str, *, default: bool) -> bool:
+        def check(value: Any, full: str) -> bool | None:
+            if not isinstance(value, bool):
+                self.bad(full, f"must be true or false, not {type_name(value)}")
+                return None
+            return value
+
+        return self._get(table, key, path, default, check, default)
+
+    def string_list(self, table: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
+        def check(value: Any, full: str) -> tuple[str, ...] | None:
+            if not isinstance(value, list):
+                self.bad(full, f"must be an array of strings, not {type_name(value)}")
+                return None
+            out: list[str] = []
+            for j, item in enumerate(value):
+                if not isinstance(item, str) or not item.strip():
+                    self.bad(f"{full}[{j}]", "must be a non-empty string")
+                else:
+                    out.append(item)
+            return tuple(out)
+
+        return self._get(table, key, path, (), check, ())
+
+    def date_list(self, table: Mapping[str, Any], key: str, path: str) -> tuple[date, ...]:
+        def check(value: Any, full: str) -> tuple[date, ...] | None:
+            if not isinstance(value, list):
+                self.bad(full, f"must be an array of ISO dates, not {type_name(value)}")
+                return None
+            out: list[date] = []
+            for j, item in enumerate(value):
+                d = self.check_date(item, f"{full}[{j}]")
+                if d is not None:
+                    out.append(d)
+            return tuple(out)
+
+        return self._get(table, key, path, (), check, ())
+
+    def check_date(self, item: Any, full: str) -> date | None:
+        if isinstance(item, date) and not isinstance(item, datetime):
+            return item
+        if isinstance(item, str):
+            try:
+                # fromisoformat also takes 20250606; the format says YYYY-MM-DD.
+                if not _ISO_DATE.match(item):
+                    raise ValueError(item)
+                return date.fromisoformat(item)
+            except ValueError:
+                self.bad(full, f'"{item}" is not a valid ISO date (YYYY-MM-DD)')
+                return None
+        self.bad(full, f"must be an ISO date, not {type_name(item)}")
+        return None
+
+    def number_map(self, table: Mapping[str, Any] | None, key: str, path: str) -> dict[str, float]:
+        """A table of names to non-negative numbers (weights, deductions, points)."""
+        if table is None:
+            return {}
+        sub = self.table(table, key, path)
+        if sub is None:
+            return {}
+        out: dict[str, float] = {}
+        for name, value in sub.items():
+            x = self.check_number(value, join(join(path, key), name), minimum=0)
+            if x is not None:
+                out[name] = x
+        return out

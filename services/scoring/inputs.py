@@ -1,0 +1,332 @@
+"""The inputs builder: the kernel's columns from the units, the tasks' facts and the stored records."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from datetime import time as dtime
+from typing import Any, Protocol
+
+import numpy as np
+
+from services.common import calendar as cal
+from services.common.errors import FieldViolation, SchemeInvalid
+from services.common.scheme import Scheme, check_applies_to
+from services.common.timeutil import from_epoch, parse_date, parse_instant, to_epoch
+from services.common.vocabulary import RECORD_KINDS
+from services.scoring.columns import (
+    AccountabilityRows,
+    ErrorRows,
+    IncentiveRows,
+    Inputs,
+    ReadingRows,
+    TargetRows,
+    TaskRows,
+    ToleranceRows,
+    UnitTable,
+    factorize,
+)
+from services.scoring.records import appealed
+
+# Departments, then townships, then any other category: the order the office reads its tables in.
+CATEGORY_ORDER = {"department": 0, "township": 1}
+
+
+class TasksPort(Protocol):
+    """What scoring needs from the tasks service."""
+
+    def units(self) -> list[tuple[str, str, str]]: ...
+
+    def facts(
+        self, *, due_from: int, due_before: int, as_of: int, assigned_from: int = 0, assigned_before: int = 0
+    ) -> dict[str, list[Any]]: ...
+
+    def lookup(self, ids: Sequence[str]) -> dict[str, tuple[str, list[str]]]: ...
+
+
+def parse_cutoff(as_of: str, scheme: Scheme) -> datetime:
+    """An instant: with an offset as written; without one, local time of the scheme's zone (SCORING.md
+    reads the cutoff locally); a plain date is the end of that day."""
+    if len(as_of) == 10:
+        day = parse_date(as_of, field="as_of")
+        return datetime.combine(day, dtime(23, 59, 59), tzinfo=scheme.tz)
+    try:
+        naive = datetime.fromisoformat(as_of)
+    except ValueError:
+        naive = None
+    if naive is not None and naive.tzinfo is None:
+        return parse_instant(naive.replace(tzinfo=scheme.tz).isoformat(), field="as_of")
+    return parse_instant(as_of, field="as_of")
+
+
+def default_as_of(year: int, scheme: Scheme) -> datetime:
+    """The default cutoff of a year: its last second, local time."""
+    return datetime.combine(datetime(year, 12, 31).date(), dtime(23, 59, 59), tzinfo=scheme.tz)
+
+
+def gather(
+    tasks: TasksPort,
+    stored: Callable[[], Sequence[Any]],
+    *,
+    scheme: Scheme,
+    served: Scheme,
+    year: int,
+    as_of: datetime,
+    strict: bool,
+) -> tuple[Inputs, str]:
+    """Every input of a run, as columns, and a digest of them all; served is the tasks service's scheme.
+
+    strict (for runs) refuses an applies_to entry that names no unit and no category, where a live
+    preview just lets it apply to nobody.
+    """
+    unit_rows = sorted(
+        tasks.units(), key=lambda u: (CATEGORY_ORDER.get(u[2], len(CATEGORY_ORDER)), u[2], u[0])
+    )
+    start = to_epoch(datetime(year, 1, 1, tzinfo=scheme.tz))
+    end = to_epoch(datetime(year + 1, 1, 1, tzinfo=scheme.tz))
+    unit_index = {u: i for i, (u, _, _) in enumerate(unit_rows)}
+    if scheme.sha256 == served.sha256:
+        columns = tasks.facts(due_from=start, due_before=end, as_of=to_epoch(as_of))
+    else:
+        # The tasks service computed due instants under the scheme it serves; this run's scheme may
+        # count other holidays or limits, so every computed one that can fall in the year is redone.
+        columns = tasks.facts(
+            due_from=start,
+            due_before=end,
+            as_of=to_epoch(as_of),
+            assigned_from=start - longest_limit_seconds(scheme),
+            assigned_before=end,
+        )
+        recompute_dues(columns, scheme)
+    facts = task_rows(columns, unit_index)
+    rows = stored()
+    inputs = build_inputs(unit_rows, unit_index, facts, rows)
+    digest = input_digest(unit_rows=unit_rows, year=year, as_of=as_of, scheme=scheme, facts=facts, rows=rows)
+    if strict:
+        check_applies_to(scheme, unit_ids=set(unit_index), categories={c for _, _, c in unit_rows})
+    return inputs, digest
+
+
+def build_inputs(
+    unit_rows: list[tuple[str, str, str]], unit_index: dict[str, int], facts: TaskRows, rows: Sequence[Any]
+) -> Inputs:
+    """Kernel inputs from the units, the task facts and the stored records (appeals resolved)."""
+    # An upheld appeal voids the error report or accountability record it contests.
+    upheld: set[tuple[str, str]] = set()
+    for row in rows:
+        if row.kind == "appeal" and not row.voided:
+            payload = json.loads(row.payload)
+            if payload.get("upheld") is True:
+                upheld.add(appealed(payload))
+    cols: dict[str, dict[str, list[Any]]] = {k: {} for k in RECORD_KINDS}
+
+    def add(table: str, **values: Any) -> None:
+        for key, value in values.items():
+            cols[table].setdefault(key, []).append(value)
+
+    for row in rows:
+        if row.voided or row.unit not in unit_index:
+            continue
+        p = json.loads(row.payload)
+        code = unit_index[row.unit]
+        if row.kind == "error_report":
+            add(
+                "error_report",
+                id=row.rid,
+                unit=code,
+                date=p["date"],
+                category=p["category"],
+                severity=p["severity"],
+                voided=("error_report", row.rid) in upheld,
+            )
+        elif row.kind == "metric_reading":
+            add(
+                "metric_reading",
+                unit=code,
+                metric=p["metric"],
+                period=p["period"],
+                value=p.get("value", np.nan),
+                numerator=p.get("numerator", np.nan),
+                denominator=p.get("denominator", np.nan),
+            )
+        elif row.kind == "incentive":
+            add("incentive", id=row.rid, unit=code, date=p["date"], level=p["level"])
+        elif row.kind == "tolerance":
+            add(
+                "tolerance",
+                id=row.rid,
+                unit=code,
+                target_type=p["target_type"],
+                target=p["target"],
+                decision=p["decision"],
+                date=p["date"],
+            )
+        elif row.kind == "accountability":
+            voided = ("accountability", row.rid) in upheld
+            add("accountability", id=row.rid, unit=code, date=p["date"], kind=p["kind"], voided=voided)
+        elif row.kind == "target":
+            floor = p.get("floor", np.nan)
+            add("target", unit=code, metric=p["metric"], year=p["year"], target=p["target"], floor=floor)
+
+    def column(table: str, key: str, dtype: Any) -> np.ndarray:
+        return np.array(cols[table].get(key, []), dtype=dtype)
+
+    return Inputs(
+        units=UnitTable(
+            ids=[u for u, _, _ in unit_rows],
+            names=[n for _, n, _ in unit_rows],
+            categories=[c for _, _, c in unit_rows],
+        ),
+        tasks=facts,
+        errors=ErrorRows(
+            id=column("error_report", "id", object),
+            unit=column("error_report", "unit", np.int64),
+            date=column("error_report", "date", "datetime64[D]"),
+            category=column("error_report", "category", object),
+            severity=column("error_report", "severity", object),
+            voided=column("error_report", "voided", bool),
+        ),
+        readings=ReadingRows(
+            unit=column("metric_reading", "unit", np.int64),
+            metric=column("metric_reading", "metric", object),
+            period=column("metric_reading", "period", object),
+            value=column("metric_reading", "value", float),
+            numerator=column("metric_reading", "numerator", float),
+            denominator=column("metric_reading", "denominator", float),
+        ),
+        incentives=IncentiveRows(
+            id=column("incentive", "id", object),
+            unit=column("incentive", "unit", np.int64),
+            date=column("incentive", "date", "datetime64[D]"),
+            level=column("incentive", "level", object),
+        ),
+        tolerances=ToleranceRows(
+            id=column("tolerance", "id", object),
+            unit=column("tolerance", "unit", np.int64),
+            target_type=column("tolerance", "target_type", object),
+            target=column("tolerance", "target", object),
+            decision=column("tolerance", "decision", object),
+            date=column("tolerance", "date", "datetime64[D]"),
+        ),
+        accountability=AccountabilityRows(
+            id=column("accountability", "id", object),
+            unit=column("accountability", "unit", np.int64),
+            date=column("accountability", "date", "datetime64[D]"),
+            kind=column("accountability", "kind", object),
+            voided=column("accountability", "voided", bool),
+        ),
+        targets=TargetRows(
+            unit=column("target", "unit", np.int64),
+            metric=column("target", "metric", object),
+            year=column("target", "year", np.int64),
+            target=column("target", "target", float),
+            floor=column("target", "floor", float),
+        ),
+    )
+
+
+def longest_limit_seconds(scheme: Scheme) -> int:
+    """An upper bound of the time from assignment to due under any task type of scheme."""
+    day = 86_400
+    longest = 0
+    for spec in scheme.task_types.values():
+        amount, unit = spec.limit.amount, spec.limit.unit
+        seconds = {
+            "minutes": 60 * amount,
+            "hours": 3600 * amount,
+            "calendar_days": day * (amount + 1),
+            "months": day * (31 * amount + 1),
+        }.get(unit)
+        # Working days: five a week, plus the longest run of holidays a year can bring (Spring Festival,
+        # National Day and local holidays together), generously.
+        longest = max(longest, seconds if seconds is not None else day * (amount * 7 // 5 + 60))
+    return longest
+
+
+def recompute_dues(columns: dict[str, Any], scheme: Scheme) -> None:
+    """The computed (not given) due instants of fact columns, computed again under scheme (SCORING.md §2)."""
+    given = np.asarray(columns["due_given"], dtype=bool)
+    if given.all():
+        return
+    due = np.array(columns["due_at"], dtype=np.int64)
+    assigned, types, tz = columns["assigned_at"], columns["task_type"], scheme.tz
+    calendar = scheme.calendar()
+    by_day: dict[tuple[str, object], int] = {}
+    for k in np.flatnonzero(~given).tolist():
+        spec = scheme.task_types.get(types[k])
+        if spec is None:
+            raise SchemeInvalid(
+                [
+                    FieldViolation(
+                        "task_types", f'has no task type "{types[k]}" (used by task {columns["task_id"][k]})'
+                    )
+                ]
+            )
+        start = from_epoch(int(assigned[k]), tz)
+        # Clock limits run from the instant; the others only from its local date, computed once a day.
+        key = (types[k], start if spec.limit.unit in ("minutes", "hours") else start.date())
+        if key not in by_day:
+            by_day[key] = to_epoch(cal.due_at(assigned_at=start, limit=spec.limit, calendar=calendar, tz=tz))
+        due[k] = by_day[key]
+    columns["due_at"] = due
+
+
+def task_rows(columns: dict[str, list[Any]], unit_index: dict[str, int]) -> TaskRows:
+    """Kernel task rows from the tasks service's fact columns; rows of unknown units are dropped."""
+    n = len(columns["unit"])
+    # Dictionary-encode in C (map over a dict's __getitem__), not with a Python step per row.
+    unit_codes: defaultdict[str, int] = defaultdict(lambda: -1, unit_index)
+    unit = np.fromiter(map(unit_codes.__getitem__, columns["unit"]), dtype=np.int64, count=n)
+    priority, priority_names = factorize(columns["priority"])
+    keep = unit >= 0
+    everything = bool(keep.all())
+
+    def kept(a: np.ndarray) -> np.ndarray:
+        return a if everything else a[keep]
+
+    return TaskRows(
+        task_id=kept(np.array(columns["task_id"], dtype=object)),
+        unit=kept(unit),
+        is_lead=kept(np.array(columns["is_lead"], dtype=bool)),
+        priority=kept(priority),
+        assigned_at=kept(np.array(columns["assigned_at"], dtype=np.int64)),
+        due_at=kept(np.array(columns["due_at"], dtype=np.int64)),
+        reported_at=kept(np.array(columns["reported_at"], dtype=np.int64)),
+        cancelled_at=kept(np.array(columns["cancelled_at"], dtype=np.int64)),
+        priority_names=tuple(priority_names),
+    )
+
+
+def input_digest(
+    *,
+    unit_rows: Sequence[tuple[str, str, str]],
+    year: int,
+    as_of: datetime,
+    scheme: Scheme,
+    facts: TaskRows,
+    rows: Sequence[Any],
+) -> str:
+    """The SHA-256 of every input of a run: two runs with the same digest scored the same inputs."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([unit_rows, year, to_epoch(as_of), scheme.sha256], ensure_ascii=False).encode())
+    digest.update("\x1f".join(facts.task_id.tolist()).encode())
+    digest.update("\x1f".join(facts.priorities(np.arange(len(facts)))).encode())
+    for column in (
+        facts.unit,
+        facts.is_lead,
+        facts.assigned_at,
+        facts.due_at,
+        facts.reported_at,
+        facts.cancelled_at,
+    ):
+        digest.update(np.ascontiguousarray(column, dtype="<i8").tobytes())
+    for row in rows:
+        digest.update(
+            json.dumps(
+                [row.kind, row.rid, row.unit, row.payload, bool(row.voided)], ensure_ascii=False
+            ).encode()
+        )
+    return digest.hexdigest()

@@ -1,0 +1,91 @@
+"""What the scoring service answers with: a record and a run as stored, times written in the scheme's zone."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import tzinfo
+from typing import Any
+
+from services.common.errors import NotFound
+from services.common.timeutil import iso
+
+
+@dataclass
+class RunView:
+    id: str
+    state: str
+    year: int
+    scheme: str
+    scheme_sha256: str
+    as_of: str
+    input_digest: str
+    supersedes: str
+    superseded_by: str
+    created_at: str
+    published_at: str
+    finalized_at: str
+    appeal_deadline: str
+    document_json: str
+    etag: str
+    duration_seconds: float
+
+
+@dataclass
+class RecordView:
+    kind: str
+    id: str
+    unit: str
+    fields: dict[str, Any]
+    voided: bool
+    void_reason: str
+    created_at: str
+    etag: str
+
+
+def record_view(row: Any, tz: tzinfo) -> RecordView:
+    """A stored record row as the service shows it."""
+    return RecordView(
+        kind=row.kind,
+        id=row.rid,
+        unit=row.unit,
+        fields=json.loads(row.payload),
+        voided=bool(row.voided),
+        void_reason=row.void_reason,
+        created_at=iso(row.created_at, tz),
+        etag=f'"{row.version}"',
+    )
+
+
+def run_view(row: Any, tz: tzinfo, *, unit: str, breakdown: bool, with_document: bool) -> RunView:
+    """A stored run row as the service shows it: its document narrowed to one unit or without breakdowns."""
+    text = ""
+    if with_document:
+        document = json.loads(row.document)
+        document["state"] = row.state
+        if unit:
+            document["units"] = [u for u in document["units"] if u["unit"] == unit]
+            if not document["units"]:
+                raise NotFound(f"run {row.id} has no result for unit {unit!r}")
+        if not breakdown:
+            for entry in document["units"]:
+                entry.pop("breakdown", None)
+        text = json.dumps(document, ensure_ascii=False)
+    return RunView(
+        id=row.id,
+        state=row.state,
+        year=row.year,
+        scheme=row.scheme_id,
+        scheme_sha256=row.scheme_sha256,
+        as_of=iso(row.as_of, tz),
+        input_digest=row.input_digest,
+        supersedes=row.supersedes,
+        superseded_by=row.superseded_by,
+        created_at=iso(row.created_at, tz),
+        published_at=iso(row.published_at, tz),
+        finalized_at=iso(row.finalized_at, tz),
+        appeal_deadline=iso(row.appeal_deadline, tz),
+        document_json=text,
+        etag=f'"{row.version}"',
+        duration_seconds=float(row.duration_seconds),
+    )
