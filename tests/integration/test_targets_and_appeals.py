@@ -14,13 +14,13 @@ from google.protobuf import json_format
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from sqlalchemy import select
 
-from services.common.auth import INTERNAL_METADATA, make_user_identity
+from services.common.auth import make_user_identity
 from services.common.db import Database, migrate
 from services.common.scheme import Scheme
 from services.scoring.__main__ import MIGRATIONS
 from services.scoring.records import parse_record
 from services.scoring.storage.tables import records
-from tests.conftest import Databases, Stack
+from tests.conftest import Databases, Stack, internal_metadata
 from tests.integration.test_records import create_record, list_records, refused, violations
 from tests.integration.test_runs import (
     create_run,
@@ -56,7 +56,9 @@ def import_records(stack: Stack, lines: list[dict[str, Any]]) -> Any:
         ),
     ]
     return scoring.ImportRecords(
-        iter(messages), metadata=((INTERNAL_METADATA, stack.keys.internal_token(office)),), timeout=30
+        iter(messages),
+        metadata=internal_metadata(office, "/kaohe.scoring.v1.ScoringService/ImportRecords"),
+        timeout=30,
     )
 
 
