@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -60,6 +61,7 @@ def serve_one(
 ) -> int:
     """Runs one service until SIGTERM/SIGINT; bad configuration → one line on stderr, exit 2."""
     logs.configure(service)
+    on_stop: list[Callable[[], None]] = []
     try:
         settings = load(data_dir=data_dir, scheme=scheme)
         keys = load_token_keys(settings.data_dir)
@@ -103,14 +105,23 @@ def serve_one(
                 keys=keys,
                 tls=service_tls,
                 tasks_addr=settings.tasks_addr,
+                recovery_after=settings.import_recovery_after,
             )
             server, health, registry = scoring.server, scoring.health, scoring.registry
+            scoring.recovery.start()
+            on_stop.append(scoring.recovery.stop)
         stop_metrics = start_metrics(metrics_port, host, registry)
+        on_stop.append(stop_metrics)
     except (ConfigError, DomainError, OSError) as exc:
         print(f"kaohe serve-one {service}: {str(exc).splitlines()[0]}", file=sys.stderr, flush=True)
         return 2
     log.info("serving", extra={"address": address, "metrics_port": metrics_port})
-    serve_until_signalled(server, health, on_stop=stop_metrics)
+
+    def stop_all() -> None:
+        for stop in on_stop:
+            stop()
+
+    serve_until_signalled(server, health, on_stop=stop_all)
     log.info("stopped")
     return 0
 

@@ -52,6 +52,8 @@ POLICY: dict[str, Rule] = {
     TASKS + "SummarizeTasks": Rule(ALL, "unit"),
     TASKS + "LookupTasks": Rule(frozenset(), system=True),
     TASKS + "ImportLedger": Rule(frozenset(), relayed=OFFICE),
+    # Scoring's recovery of an import a crash left staged: it asks as itself, on start-up and later.
+    TASKS + "ResolveImport": Rule(frozenset(), system=True),
     TASKS + "GetTimelinessFacts": Rule(frozenset(), system=True),
     SCORING + "GetScheme": Rule(ALL),
     SCORING + "CreateRecord": Rule(UNIT_WORK, "own"),  # a department files appeals on its own reports only
@@ -59,6 +61,8 @@ POLICY: dict[str, Rule] = {
     SCORING + "VoidRecord": Rule(OFFICE),
     SCORING + "DecideAppeal": Rule(OFFICE),
     SCORING + "ImportRecords": Rule(frozenset(), relayed=OFFICE),
+    SCORING + "CommitImport": Rule(frozenset(), relayed=OFFICE),
+    SCORING + "AbortImport": Rule(frozenset(), relayed=OFFICE),
     SCORING + "CreateRun": Rule(OFFICE),
     SCORING + "GetRun": Rule(ALL, "unit"),  # a department: its own line, once publicised
     SCORING + "ListRuns": Rule(ALL, "own"),

@@ -11,6 +11,7 @@ DEFAULT_PORT_BASE = 50050
 DEFAULT_GATEWAY = f"127.0.0.1:{DEFAULT_PORT_BASE}"
 # What a client may send the gateway in one message: a 1 MiB import piece fits, a flood does not.
 DEFAULT_MAX_REQUEST_BYTES = 4 << 20
+DEFAULT_IMPORT_RECOVERY_AFTER = 30.0
 DEFAULT_SCHEME = Path("schemes/default.toml")
 # The checkout's own preset, for a `kaohe serve` started outside the project folder.
 BUNDLED_SCHEME = Path(__file__).resolve().parents[2] / "schemes" / "default.toml"
@@ -34,6 +35,8 @@ class Settings:
     tasks_addr: str
     scoring_addr: str
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    # Seconds a staged import is left to its gateway before scoring's recovery settles it.
+    import_recovery_after: float = DEFAULT_IMPORT_RECOVERY_AFTER
 
     @property
     def gateway_port(self) -> int:
@@ -72,6 +75,12 @@ def load(*, data_dir: str | None = None, port_base: int | None = None, scheme: s
         raise ConfigError("KAOHE_MAX_REQUEST_BYTES must be a whole number of bytes") from None
     if not 64 << 10 <= max_request <= 1 << 30:
         raise ConfigError("KAOHE_MAX_REQUEST_BYTES must lie between 65536 and 1073741824")
+    try:
+        recovery_after = float(os.environ.get("KAOHE_IMPORT_RECOVERY_AFTER") or DEFAULT_IMPORT_RECOVERY_AFTER)
+    except ValueError:
+        raise ConfigError("KAOHE_IMPORT_RECOVERY_AFTER must be a number of seconds") from None
+    if not 1 <= recovery_after <= 86400:
+        raise ConfigError("KAOHE_IMPORT_RECOVERY_AFTER must lie between 1 and 86400 seconds")
     return Settings(
         data_dir=directory,
         port_base=base,
@@ -83,6 +92,7 @@ def load(*, data_dir: str | None = None, port_base: int | None = None, scheme: s
         tasks_addr=os.environ.get("KAOHE_TASKS_ADDR") or f"127.0.0.1:{base + 1}",
         scoring_addr=os.environ.get("KAOHE_SCORING_ADDR") or f"127.0.0.1:{base + 2}",
         max_request_bytes=max_request,
+        import_recovery_after=recovery_after,
     )
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,13 +19,14 @@ from kaohe.tasks.v1 import tasks_pb2
 
 from services.common.auth import Identity
 from services.common.clients import Backend
-from services.common.errors import FieldViolation, InvalidArgument, NotFound, Unavailable
+from services.common.errors import DomainError, FieldViolation, InvalidArgument, NotFound, Unavailable
 from services.common.scheme import Scheme, load_scheme
 from services.common.status import domain_error
 from services.common.vocabulary import RECORD_KINDS, TASK_LINE_TYPES
 from services.gateway.export import result_to_xlsx
 
 T = TypeVar("T")
+log = logging.getLogger("kaohe.gateway.import")
 BATCH = 2000
 TASK_TYPES = tuple(TASK_LINE_TYPES)
 SCORING_TYPES = RECORD_KINDS
@@ -42,6 +45,8 @@ class GatewayApp:
         self.backends = backends
         self.pool = pool or ThreadPoolExecutor(max_workers=16, thread_name_prefix="fanout")
         self._schemes: dict[str, Scheme] = {}
+        # Called between an import's phases ("staged", "decided"): the fault-injection tests' way in.
+        self.on_import_phase: Callable[[str], None] = lambda phase: None
 
     def _call(self, backend: Backend, method: str, request: Any, identity: Identity, timeout: float) -> Any:
         try:
@@ -123,16 +128,20 @@ class GatewayApp:
                     ]
                 )
 
-        def task_stream(validate: bool) -> Any:
-            yield tasks_pb2.ImportLedgerRequest(validate_only=validate)
+        def task_stream(validate: bool, import_id: str = "") -> Any:
+            yield tasks_pb2.ImportLedgerRequest(validate_only=validate, import_id=import_id)
             for start in range(0, len(task_lines), BATCH):
                 yield tasks_pb2.ImportLedgerRequest(
                     lines=[tasks_pb2.LedgerLine(line=n, json=j) for n, j in task_lines[start : start + BATCH]]
                 )
 
-        def scoring_stream(validate: bool) -> Any:
+        def scoring_stream(validate: bool, import_id: str = "") -> Any:
             yield scoring_pb2.ImportRecordsRequest(
-                validate_only=validate, pending_units=pending_units, pending_tasks=pending_tasks
+                validate_only=validate,
+                pending_units=pending_units,
+                pending_tasks=pending_tasks,
+                import_id=import_id,
+                prepare=bool(import_id),
             )
             for start in range(0, len(scoring_lines), BATCH):
                 yield scoring_pb2.ImportRecordsRequest(
@@ -142,25 +151,22 @@ class GatewayApp:
                     ]
                 )
 
-        def run(validate: bool) -> tuple[Any, Any]:
+        if validate_only or scoring_lines:
+            # The scoring half refers to units and tasks of the same file: check everything first.
             tasks_reply = (
-                self._call(self.backends.tasks, "ImportLedger", task_stream(validate), identity, timeout)
+                self._call(self.backends.tasks, "ImportLedger", task_stream(True), identity, timeout)
                 if task_lines
                 else None
             )
             scoring_reply = (
-                self._call(
-                    self.backends.scoring, "ImportRecords", scoring_stream(validate), identity, timeout
-                )
+                self._call(self.backends.scoring, "ImportRecords", scoring_stream(True), identity, timeout)
                 if scoring_lines
                 else None
             )
-            return tasks_reply, scoring_reply
-
-        if scoring_lines and not validate_only:
-            # The scoring half refers to units and tasks of the same file: check everything first.
-            run(True)
-        tasks_reply, scoring_reply = run(validate_only)
+        if not validate_only:
+            tasks_reply, scoring_reply = self._two_phase(
+                task_stream, scoring_stream, identity=identity, timeout=timeout
+            )
         created: Counter[str] = Counter()
         unchanged: Counter[str] = Counter()
         for reply in (tasks_reply, scoring_reply):
@@ -168,6 +174,59 @@ class GatewayApp:
                 created.update(dict(reply.created))
                 unchanged.update(dict(reply.unchanged))
         return gateway_pb2.ImportLedgerResponse(created=dict(created), unchanged=dict(unchanged), lines=count)
+
+    def _two_phase(
+        self,
+        task_stream: Callable[..., Any],
+        scoring_stream: Callable[..., Any],
+        *,
+        identity: Identity,
+        timeout: float,
+    ) -> tuple[Any, Any]:
+        """Both halves or neither: scoring stages its half, tasks commits its half with the decision, scoring
+        then stores what it staged; a crash in between is settled by scoring's recovery, asking tasks."""
+        import_id = uuid.uuid4().hex
+        scoring, tasks = self.backends.scoring, self.backends.tasks
+        # Phase one: scoring's half staged, invisible; this also makes any other import wait or retry.
+        scoring_reply = self._call(
+            scoring, "ImportRecords", scoring_stream(False, import_id), identity, timeout
+        )
+        self.on_import_phase("staged")
+        try:
+            tasks_reply = self._call(tasks, "ImportLedger", task_stream(False, import_id), identity, timeout)
+        except Unavailable as exc:
+            # Whether tasks committed is unknown: recovery asks it and completes or undoes the import.
+            raise Unavailable(
+                f"{exc}; the import is completed or rolled back automatically within a minute, "
+                "and importing the file again is safe"
+            ) from None
+        except DomainError:
+            # Refused: no decision was recorded, so the staged half goes (or, failing that, by recovery).
+            try:
+                self._call(
+                    scoring,
+                    "AbortImport",
+                    scoring_pb2.ImportDecisionRequest(import_id=import_id),
+                    identity,
+                    timeout,
+                )
+            except DomainError:
+                log.warning("staged import not aborted; recovery will", extra={"import_id": import_id})
+            raise
+        self.on_import_phase("decided")
+        try:
+            self._call(
+                scoring,
+                "CommitImport",
+                scoring_pb2.ImportDecisionRequest(import_id=import_id),
+                identity,
+                timeout,
+            )
+        except Unavailable as exc:
+            raise Unavailable(
+                f"{exc}; the import is recorded and the scoring service completes it when it is back"
+            ) from None
+        return tasks_reply, scoring_reply
 
     # ---- views
 

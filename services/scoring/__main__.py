@@ -19,6 +19,7 @@ from services.common.tokens import TokenKeys
 from services.scoring.clients import GrpcTasks
 from services.scoring.metrics import IndicatorCollector, RunMetrics
 from services.scoring.rpc import ScoringServicer
+from services.scoring.staging import ImportRecovery
 from services.scoring.use_cases import ScoringApp
 
 SERVICE_NAME = scoring_pb2.DESCRIPTOR.services_by_name["ScoringService"].full_name
@@ -35,10 +36,19 @@ class Running:
     db: Database
     registry: CollectorRegistry
     tasks: GrpcTasks
+    # Started by whoever serves (serve-one): settles imports a crash left staged.
+    recovery: ImportRecovery
 
 
 def create(
-    *, address: str, db_url: str, scheme: Scheme, keys: TokenKeys, tls: TlsConfig | None, tasks_addr: str
+    *,
+    address: str,
+    db_url: str,
+    scheme: Scheme,
+    keys: TokenKeys,
+    tls: TlsConfig | None,
+    tasks_addr: str,
+    recovery_after: float = 30.0,
 ) -> Running:
     """A scoring server bound to address, its schema migrated; not yet started (only the gateway calls it)."""
     db = Database(db_url)
@@ -67,4 +77,5 @@ def create(
         tls=tls,
         require_client_auth=True,
     )
-    return Running(server, port, health_servicer, app, db, registry, tasks)
+    recovery = ImportRecovery(db, tasks.resolve_import, after=recovery_after)
+    return Running(server, port, health_servicer, app, db, registry, tasks, recovery)

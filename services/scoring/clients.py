@@ -1,4 +1,4 @@
-"""The tasks service as scoring sees it: units, timeliness facts, task lookups over gRPC."""
+"""The tasks service as scoring sees it: units, timeliness facts, task lookups, import outcomes."""
 
 from __future__ import annotations
 
@@ -87,6 +87,15 @@ class GrpcTasks:
             timeout=self.timeout,
         )
         return {t.id: (t.lead_unit, list(t.co_units)) for t in reply.tasks}
+
+    def resolve_import(self, import_id: str) -> bool:
+        """Whether the tasks service committed the import; it records an undecided one aborted."""
+        reply = self.backend.stub.ResolveImport(
+            tasks_pb2.ResolveImportRequest(import_id=import_id),
+            metadata=self.backend.metadata(SYSTEM),
+            timeout=self.timeout,
+        )
+        return bool(reply.committed)
 
     def close(self) -> None:
         self.backend.close()

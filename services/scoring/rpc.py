@@ -10,6 +10,7 @@ import grpc
 from google.protobuf import json_format, struct_pb2
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 
+from services.common.errors import InvalidArgument
 from services.common.rpc import current_identity
 from services.scoring.use_cases import ScoringApp
 from services.scoring.views import RecordView, RunView
@@ -88,22 +89,36 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
         )
 
     def ImportRecords(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
-        validate_only = False
+        validate_only, stage_as = False, ""
         pending_units: set[str] = set()
         pending_tasks: dict[str, tuple[str, list[str]]] = {}
         lines: list[tuple[int, str]] = []
         for index, message in enumerate(request_iterator):
             if index == 0:
                 validate_only = message.validate_only
+                if message.prepare or message.import_id:
+                    stage_as = _import_id(message.import_id)
             pending_units.update(message.pending_units)
             for item in message.pending_tasks:
                 task_id, lead, co = [*item.split("/", 2), "", ""][:3]
                 pending_tasks[task_id] = (lead, [c for c in co.split(",") if c])
             lines.extend((line.line, line.json) for line in message.lines)
         created, unchanged = self.app.import_records(
-            lines, validate_only=validate_only, pending_units=pending_units, pending_tasks=pending_tasks
+            lines,
+            validate_only=validate_only,
+            pending_units=pending_units,
+            pending_tasks=pending_tasks,
+            stage_as=stage_as,
         )
         return scoring_pb2.ImportRecordsResponse(created=dict(created), unchanged=dict(unchanged))
+
+    def CommitImport(self, request: Any, context: grpc.ServicerContext) -> Any:
+        applied = self.app.staged.commit(_import_id(request.import_id))
+        return scoring_pb2.ImportDecisionResponse(applied=applied)
+
+    def AbortImport(self, request: Any, context: grpc.ServicerContext) -> Any:
+        applied = self.app.staged.abort(_import_id(request.import_id))
+        return scoring_pb2.ImportDecisionResponse(applied=applied)
 
     def CreateRun(self, request: Any, context: grpc.ServicerContext) -> Any:
         return run_message(
@@ -153,3 +168,10 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             actor=current_identity(), year=request.year, as_of=request.as_of, unit=request.unit
         )
         return scoring_pb2.PreviewAssessmentResponse(document_json=json.dumps(document, ensure_ascii=False))
+
+
+def _import_id(value: str) -> str:
+    """The gateway's id of a two-service import: present, short and printable."""
+    if not value or len(value) > 64 or not value.isprintable():
+        raise InvalidArgument("import_id", "must be 1 to 64 printable characters")
+    return value

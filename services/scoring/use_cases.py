@@ -26,7 +26,7 @@ from services.common.errors import (
 from services.common.scheme import Scheme, load_scheme
 from services.common.timeutil import from_epoch, iso, now_epoch, to_epoch
 from services.common.vocabulary import RECORD_KINDS
-from services.scoring import domain
+from services.scoring import domain, staging
 from services.scoring.inputs import TasksPort, default_as_of, gather, parse_cutoff
 from services.scoring.records import (
     APPEAL_TARGETS,
@@ -66,6 +66,7 @@ class ScoringApp:
         self.on_run = on_run or (lambda state, seconds: None)
         # The instant, in epoch seconds, every rule about "now" reads (appeal windows, publication).
         self.clock = clock
+        self.staged = staging.StagedImports(db)
 
     # ---- schemes
 
@@ -128,8 +129,9 @@ class ScoringApp:
         validate_only: bool,
         pending_units: set[str],
         pending_tasks: dict[str, tuple[str, list[str]]],
+        stage_as: str = "",
     ) -> tuple[Counter[str], Counter[str]]:
-        """All or nothing; a record already stored identically is left alone, a changed one refused."""
+        """All or nothing, a changed record refused; with stage_as (an import id) staged until it commits."""
         batch: list[Record] = []
         for line, text in lines:
             try:
@@ -141,7 +143,8 @@ class ScoringApp:
             if not isinstance(obj, dict):
                 raise InvalidArgument([FieldViolation(f"line {line}: json", "must be a JSON object")])
             batch.append(parse_record(str(obj.get("type")), obj, self.scheme, line=line))
-        with self.db.write() as conn:
+
+        def work(conn: Connection) -> tuple[Counter[str], Counter[str]]:
             self._check_references(conn, batch, pending_units=pending_units, pending_tasks=pending_tasks)
             stored = repo.stored_payloads(conn, [(r.kind, r.rid) for r in batch])
             fresh, replaced, created, unchanged = sort_batch(batch, stored)
@@ -157,12 +160,16 @@ class ScoringApp:
                 rows.append(self._row(record, unit=unit, stamp=stamp))
             if validate_only:
                 conn.rollback()
-                return created, unchanged
-            for row in rows:
-                if (row["kind"], row["rid"]) in replaced:
-                    repo.replace_voided(conn, row)
-            repo.insert_records(conn, [r for r in rows if (r["kind"], r["rid"]) not in replaced])
-        return created, unchanged
+            elif stage_as:
+                staging.stage(conn, import_id=stage_as, rows=rows)
+            else:
+                for row in rows:
+                    if (row["kind"], row["rid"]) in replaced:
+                        repo.replace_voided(conn, row)
+                repo.insert_records(conn, [r for r in rows if (r["kind"], r["rid"]) not in replaced])
+            return created, unchanged
+
+        return staging.exclusive(self.db, import_id=stage_as, work=work, validate_only=validate_only)
 
     @staticmethod
     def _appealed_of(conn: Connection, key: tuple[str, str]) -> tuple[str, int]:
@@ -190,6 +197,8 @@ class ScoringApp:
         def work(conn: Connection) -> RecordView:
             # References first: an appeal of a report that does not exist is bad input, not a missing one.
             self._check_references(conn, [record], pending_units=set(), pending_tasks={})
+            staging.lock(conn)
+            staging.refuse_staged(conn, [(kind, record.rid)])
             unit = record.unit
             if kind == "appeal":
                 key = appealed(record.payload)

@@ -23,6 +23,7 @@ from services.tasks.storage.tables import task_co_units, task_events, tasks, uni
 
 # Sequence numbers for a file's events until the database gives them theirs: above any stored one.
 _PROVISIONAL = 10**15
+IMPORT_ID_MAX = 64
 
 
 class LedgerImport:
@@ -35,22 +36,53 @@ class LedgerImport:
         self.calendar = calendar
 
     def import_ledger(
-        self, lines: list[tuple[int, str]], *, validate_only: bool
+        self, lines: list[tuple[int, str]], *, validate_only: bool, import_id: str = ""
     ) -> tuple[Counter[str], Counter[str]]:
-        """All or nothing: every line is checked before anything is written."""
+        """All or nothing: every line is checked before anything is written.
+
+        Under an import_id (the tasks half of a two-service import), the decision "committed" is
+        written in the same transaction: it is what scoring's recovery asks about.
+        """
+        _check_import_id(import_id)
         parsed = ledger.parse_lines(lines, self.scheme)
         try:
             with self.db.write() as conn:
                 repo.lock_imports(conn)
+                outcome = repo.import_outcome(conn, import_id) if import_id else None
+                if outcome == "aborted":
+                    raise StaleEtag(
+                        f"import {import_id} was rolled back while it waited; import the file again"
+                    )
                 plan = self._plan(conn, parsed)
-                if not validate_only:
-                    self._apply(conn, plan)
-                else:
+                if validate_only:
                     conn.rollback()
+                    return plan.created, plan.unchanged
+                self._apply(conn, plan)
+                if import_id and outcome is None:
+                    repo.record_outcome(conn, import_id=import_id, outcome="committed", now=int(time.time()))
         except IntegrityError:
             # A task created through the API under one of the file's ids after the plan was made.
             raise StaleEtag("the ledger changed during the import; import the file again") from None
         return plan.created, plan.unchanged
+
+    def resolve(self, import_id: str) -> bool:
+        """Whether the import committed; an undecided one is recorded aborted, so it never commits later."""
+        _check_import_id(import_id)
+        if not import_id:
+            raise InvalidArgument("import_id", "is required")
+        try:
+            with self.db.write() as conn:
+                # Behind the lock an import of the same id in progress has committed or not started.
+                repo.lock_imports(conn)
+                outcome = repo.import_outcome(conn, import_id)
+                if outcome is None:
+                    repo.record_outcome(conn, import_id=import_id, outcome="aborted", now=int(time.time()))
+                    return False
+                return outcome == "committed"
+        except IntegrityError:
+            # The import's own transaction recorded its outcome first (another replica, no shared lock).
+            with self.db.read() as conn:
+                return repo.import_outcome(conn, import_id) == "committed"
 
     def _plan(self, conn: Any, parsed: ledger.Parsed) -> _Plan:
         plan = _Plan()
@@ -304,6 +336,11 @@ class _Plan:
     replays: dict[str, Any] = field(default_factory=dict)
     stored_events: dict[str, list[repo.EventRow]] = field(default_factory=dict)
     stored_tasks: dict[str, repo.TaskRow] = field(default_factory=dict)
+
+
+def _check_import_id(import_id: str) -> None:
+    if len(import_id) > IMPORT_ID_MAX or not import_id.isprintable():
+        raise InvalidArgument("import_id", f"must be at most {IMPORT_ID_MAX} printable characters")
 
 
 def _line(line: int, name: str, rule: str) -> InvalidArgument:

@@ -112,13 +112,19 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
 
     def ImportLedger(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
         validate_only = False
+        import_id = ""
         lines: list[tuple[int, str]] = []
         for index, message in enumerate(request_iterator):
             if index == 0:
-                validate_only = message.validate_only
+                validate_only, import_id = message.validate_only, message.import_id
             lines.extend((line.line, line.json) for line in message.lines)
-        created, unchanged = self.app.importer.import_ledger(lines, validate_only=validate_only)
+        created, unchanged = self.app.importer.import_ledger(
+            lines, validate_only=validate_only, import_id=import_id
+        )
         return tasks_pb2.ImportLedgerResponse(created=dict(created), unchanged=dict(unchanged))
+
+    def ResolveImport(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return tasks_pb2.ResolveImportResponse(committed=self.app.importer.resolve(request.import_id))
 
     def LookupTasks(self, request: Any, context: grpc.ServicerContext) -> Any:
         rows = self.app.lookup_tasks(list(request.ids))

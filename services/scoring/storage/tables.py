@@ -75,3 +75,27 @@ runs = Table(
 )
 
 requests = requests_table(metadata)
+
+# An import's scoring half between its two phases: invisible to reads and runs until the tasks
+# service has recorded the import committed. At most one import is staged at a time.
+staged_imports = Table(
+    "staged_imports",
+    metadata,
+    Column("import_id", String(64), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+staged_records = Table(
+    "staged_records",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("import_id", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("rid", String(200), nullable=False),
+    Column("unit", String(64), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("kind", "rid", name="uq_staged_records_kind_rid"),
+    Index("ix_staged_records_import", "import_id"),
+)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, or_, select, text, update
 
 from services.common.db import chunks
-from services.tasks.storage.tables import task_co_units, task_events, tasks, units
+from services.tasks.storage.tables import imports, task_co_units, task_events, tasks, units
 
 # An arbitrary 63-bit key naming the tasks service's import lock among PostgreSQL's advisory locks.
 IMPORT_LOCK = 0x6B616F6865_7461
@@ -128,6 +128,15 @@ def lock_imports(conn: Connection) -> None:
     """Queues imports one behind the other on PostgreSQL: a second import of a file finds the first stored."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK})
+
+
+def import_outcome(conn: Connection, import_id: str) -> str | None:
+    """ "committed" or "aborted" when the import's fate is recorded, None while it is undecided."""
+    return conn.execute(select(imports.c.outcome).where(imports.c.import_id == import_id)).scalar()
+
+
+def record_outcome(conn: Connection, *, import_id: str, outcome: str, now: int) -> None:
+    conn.execute(imports.insert().values(import_id=import_id, outcome=outcome, decided_at=now))
 
 
 def events_of(conn: Connection, task_ids: Iterable[str]) -> dict[str, list[EventRow]]:

@@ -67,3 +67,13 @@ task_events = Table(
 )
 
 requests = requests_table(metadata)
+
+# The record of decision of two-service imports: an import id is "committed" when its tasks half was
+# stored (in the same transaction), "aborted" when scoring's recovery found it undecided.
+imports = Table(
+    "imports",
+    metadata,
+    Column("import_id", String(64), primary_key=True),
+    Column("outcome", String(16), nullable=False),
+    Column("decided_at", BigInteger, nullable=False),
+)
