@@ -10,7 +10,7 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health
-from kaohe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+from kaohe.gateway.v1 import accounts_pb2, accounts_pb2_grpc, gateway_pb2, gateway_pb2_grpc
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from prometheus_client import CollectorRegistry, Counter
@@ -18,6 +18,9 @@ from prometheus_client import CollectorRegistry, Counter
 from services.common.auth import Identity, Keys, bearer_authenticator
 from services.common.clients import Backend
 from services.common.rpc import RpcMetrics, ServiceInterceptor, create_server
+from services.gateway.accounts.rpc import AccountsServicer, open_login
+from services.gateway.accounts.storage import open_database
+from services.gateway.accounts.use_cases import Accounts
 from services.gateway.proxy import proxy_handler
 from services.gateway.rpc import GatewayServicer
 from services.gateway.use_cases import Backends, GatewayApp
@@ -25,6 +28,7 @@ from services.gateway.use_cases import Backends, GatewayApp
 GATEWAY_SERVICE = gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"]
 TASKS_SERVICE = tasks_pb2.DESCRIPTOR.services_by_name["TasksService"]
 SCORING_SERVICE = scoring_pb2.DESCRIPTOR.services_by_name["ScoringService"]
+ACCOUNTS_SERVICE = accounts_pb2.DESCRIPTOR.services_by_name["AccountsService"]
 
 
 @dataclass
@@ -69,7 +73,13 @@ class AuditLog:
 
 
 def create(
-    *, address: str, keys: Keys, tasks_addr: str, scoring_addr: str, audit_path: Path | None
+    *,
+    address: str,
+    keys: Keys,
+    tasks_addr: str,
+    scoring_addr: str,
+    audit_path: Path | None,
+    accounts_db_url: str | None = None,
 ) -> Running:
     """A gateway bound to address, its backends dialled lazily; not yet started."""
     registry = CollectorRegistry()
@@ -103,12 +113,19 @@ def create(
         ),
     )
     app = GatewayApp(backends)
+    accounts = (
+        Accounts(open_database(accounts_db_url), issue=keys.user_token, audit=audit)
+        if accounts_db_url
+        else None
+    )
     interceptor = ServiceInterceptor(
-        service="gateway", metrics=RpcMetrics(registry), authenticate=bearer_authenticator(keys)
+        service="gateway", metrics=RpcMetrics(registry), authenticate=open_login(bearer_authenticator(keys))
     )
 
     def register(server: grpc.Server) -> None:
         gateway_pb2_grpc.add_GatewayServiceServicer_to_server(GatewayServicer(app, audit), server)
+        if accounts is not None:
+            accounts_pb2_grpc.add_AccountsServiceServicer_to_server(AccountsServicer(accounts, audit), server)
         server.add_generic_rpc_handlers(
             (
                 proxy_handler(TASKS_SERVICE, backends.tasks, audit),
@@ -119,7 +136,12 @@ def create(
     server, port, health_servicer = create_server(
         address,
         register=register,
-        service_names=[GATEWAY_SERVICE.full_name, TASKS_SERVICE.full_name, SCORING_SERVICE.full_name],
+        service_names=[
+            GATEWAY_SERVICE.full_name,
+            TASKS_SERVICE.full_name,
+            SCORING_SERVICE.full_name,
+            *([ACCOUNTS_SERVICE.full_name] if accounts is not None else []),
+        ],
         interceptors=[interceptor],
         max_workers=32,
     )
