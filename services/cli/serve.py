@@ -23,6 +23,7 @@ from services.common.errors import DomainError
 from services.common.rpc import serve_until_signalled
 from services.common.runtime import load_scheme_or_fail, start_metrics
 from services.common.settings import ConfigError, Settings, load
+from services.gateway.accounts.storage import gateway_db_url
 
 SERVICES = ("tasks", "scoring", "gateway")
 log = logging.getLogger("kaohe.serve")
@@ -32,9 +33,18 @@ def _say(message: str) -> None:
     print(f"kaohe serve: {message}", file=sys.stderr, flush=True)
 
 
-def serve_one(service: str, *, port: int, metrics_port: int, data_dir: str | None, scheme: str | None) -> int:
+def serve_one(
+    service: str, *, port: int, metrics_port: int | None, data_dir: str | None, scheme: str | None
+) -> int:
     """Runs one service until SIGTERM/SIGINT; bad configuration → one line on stderr, exit 2."""
     logs.configure(service)
+    if service == "web":
+        from services.web.__main__ import main as serve_web
+
+        return serve_web(port=port)
+    if metrics_port is None:
+        print(f"kaohe serve-one {service}: --metrics-port is required", file=sys.stderr, flush=True)
+        return 2
     try:
         settings = load(data_dir=data_dir, scheme=scheme)
         keys = Keys(load_secret(settings.data_dir, create=False))
@@ -49,6 +59,7 @@ def serve_one(service: str, *, port: int, metrics_port: int, data_dir: str | Non
                 tasks_addr=settings.tasks_addr,
                 scoring_addr=settings.scoring_addr,
                 audit_path=settings.data_dir / "audit.log",
+                accounts_db_url=gateway_db_url(settings.data_dir),
             )
             server, health, registry = gateway.server, gateway.health, gateway.registry
         elif service == "tasks":
@@ -104,7 +115,12 @@ def _preflight(settings: Settings) -> None:
         for what, number in (("gRPC", port), ("/metrics", settings.metrics_port(service))):
             if not _port_free(host, number):
                 raise ConfigError(f"port {number} ({service} {what}) is taken; choose another --port-base")
-    for url in (settings.tasks_db_url, settings.scoring_db_url):
+    web_host = os.environ.get("KAOHE_WEB_BIND_HOST", "127.0.0.1")
+    if not _port_free(web_host, settings.port_base + 30):
+        raise ConfigError(
+            f"port {settings.port_base + 30} (web console) is taken; choose another --port-base"
+        )
+    for url in (settings.tasks_db_url, settings.scoring_db_url, gateway_db_url(settings.data_dir)):
         db = Database(url)
         try:
             db.check()
@@ -163,6 +179,20 @@ def serve(*, data_dir: str | None, port_base: int | None, scheme: str | None, sa
             ],
             env=env,
         )
+    children["web"] = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "services.cli.main",
+            "serve-one",
+            "web",
+            "--port",
+            str(settings.port_base + 30),
+        ],
+        env={**env, "KAOHE_GATEWAY": f"127.0.0.1:{settings.gateway_port}"},
+    )
+    _say(f"web console on http://127.0.0.1:{settings.port_base + 30}/ (HTTPS when given a certificate)")
+    _first_office(settings)
     _say(
         f"gateway {settings.gateway_bind_host}:{settings.gateway_port}, tasks {settings.tasks_addr}, "
         f"scoring {settings.scoring_addr}; metrics on {settings.port_base + 10}-{settings.port_base + 12}; "
@@ -198,6 +228,23 @@ def serve(*, data_dir: str | None, port_base: int | None, scheme: str | None, sa
             proc.kill()
     _say("stopped")
     return code
+
+
+def _first_office(settings: Settings) -> None:
+    """On first start, the `admin` office account, its one-time password printed once."""
+    from services.gateway.accounts.storage import open_database
+    from services.gateway.accounts.use_cases import ensure_first_office
+
+    db = open_database(gateway_db_url(settings.data_dir))
+    try:
+        password = ensure_first_office(db)
+    finally:
+        db.dispose()
+    if password:
+        _say(
+            f"first office account: admin, one-time password {password} "
+            "(change it: kaohe accounts passwd admin)"
+        )
 
 
 def _import_sample(settings: Settings) -> None:
