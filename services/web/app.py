@@ -150,7 +150,7 @@ class Console:
         def handle(request: Request) -> Response:
             session = self.session_of(request)
             if session is None:
-                return redirect("/login?expired=1")
+                return redirect("/login", expired="1")
             if session.role not in roles:
                 raise HttpError(403, "您的角色不能打开这个页面")
             if request.method == "POST" and not session.csrf_ok(request.form.get("csrf", "")):
@@ -161,9 +161,9 @@ class Console:
             except grpc.RpcError as exc:
                 if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
                     self.sessions.end(session.id)
-                    return redirect("/login?expired=1")
+                    return redirect("/login", expired="1")
                 if back:
-                    return redirect(f"{back}?error={refusal(exc)}")
+                    return redirect(back, error=refusal(exc))
                 if request.path == "/office/import":
                     return office.import_form(self.gw, session, request, import_refusal(exc))
                 raise HttpError(HTTP_OF.get(exc.code().name, 502), refusal(exc)) from None

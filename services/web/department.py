@@ -183,7 +183,7 @@ def appeal(gw: Gateway, session: Session, request: Request) -> Response:
     target = request.form.get("error_report", "").strip()
     reason = request.form.get("reason", "").strip()
     if not target or not reason:
-        return redirect("/unit?error=" + "请填写申诉理由")
+        return redirect("/unit", error="请填写申诉理由")
     fields = struct_pb2.Struct()
     fields.update(
         {
@@ -198,7 +198,7 @@ def appeal(gw: Gateway, session: Session, request: Request) -> Response:
         scoring_pb2.CreateRecordRequest(request_id=secrets.token_hex(16), kind="appeal", fields=fields),
         session.token,
     )
-    return redirect("/unit?ok=" + f"已提交对 {target} 的申诉，等待考核办裁决")
+    return redirect("/unit", ok=f"已提交对 {target} 的申诉，等待考核办裁决")
 
 
 def export(gw: Gateway, session: Session, request: Request) -> Response:

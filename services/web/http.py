@@ -11,7 +11,7 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlencode
 
 MAX_BODY = 32 * 1024 * 1024
 STATUS = {
@@ -171,7 +171,9 @@ def page(body: str, status: int = 200) -> Response:
     return Response(body.encode("utf-8"), status)
 
 
-def redirect(location: str) -> Response:
+def redirect(path: str, **params: str) -> Response:
+    """See other: a path of ours, with its query (a message for the next page) percent-encoded."""
+    location = quote(path) + (f"?{urlencode(params)}" if params else "")
     return Response(b"", 303, headers=[("Location", location)])
 
 

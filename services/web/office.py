@@ -167,14 +167,14 @@ def runs(gw: Gateway, session: Any, request: Request) -> Response:
 def create_run(gw: Gateway, session: Any, request: Request) -> Response:
     text = request.form.get("year", "").strip()
     if not text.isdigit():
-        return redirect("/office/runs?error=" + "年度应为四位数字")
+        return redirect("/office/runs", error="年度应为四位数字")
     run = gw.call(
         gw.scoring.CreateRun,
         scoring_pb2.CreateRunRequest(request_id=secrets.token_hex(16), year=int(text)),
         session.token,
         timeout=600,
     )
-    return redirect(f"/office/runs?ok=已计算 {run.id}（草稿）")
+    return redirect("/office/runs", ok=f"已计算 {run.id}（草稿）")
 
 
 def move_run(gw: Gateway, session: Any, request: Request) -> Response:
@@ -186,7 +186,7 @@ def move_run(gw: Gateway, session: Any, request: Request) -> Response:
     moved = gw.call(
         method, scoring_pb2.RunActionRequest(request_id=secrets.token_hex(16), id=run), session.token
     )
-    return redirect(f"/office/runs?ok={moved.id} 已{state_label(moved.state)}")
+    return redirect("/office/runs", ok=f"{moved.id}：{state_label(moved.state)}")
 
 
 def run_detail(gw: Gateway, session: Any, request: Request) -> Response:
@@ -220,7 +220,7 @@ def appeals(gw: Gateway, session: Any, request: Request) -> Response:
     for record in reply.records:
         fields = json_format.MessageToDict(record.fields)
         target = fields.get("error_report") or fields.get("target", "")
-        if "upheld" in fields:
+        if fields.get("upheld") is not None:
             decision: object = "成立" if fields["upheld"] else "不成立"
         else:
             decision = Raw(
@@ -234,11 +234,21 @@ def appeals(gw: Gateway, session: Any, request: Request) -> Response:
             )
         rows.append(
             row(
-                [record.id, record.unit, target, fields.get("date", ""), fields.get("reason", ""), decision],
+                [
+                    record.id,
+                    record.unit,
+                    target,
+                    fields.get("date", ""),
+                    fields.get("reason", ""),
+                    decision,
+                    fields.get("decision_reason", ""),
+                ],
                 attrs=unit_attrs(record.unit) + f' data-appeal="{esc(record.id)}"',
             )
         )
-    body = _flash(request) + table(["申诉", "单位", "所申诉的差错通报", "日期", "理由", "裁决"], rows)
+    body = _flash(request) + table(
+        ["申诉", "单位", "所申诉的差错通报", "日期", "理由", "裁决", "裁决理由"], rows
+    )
     return page(frame("申诉", body, session))
 
 
@@ -246,7 +256,7 @@ def decide(gw: Gateway, session: Any, request: Request) -> Response:
     appeal = request.params["appeal"]
     reason = request.form.get("reason", "").strip()
     if not reason:
-        return redirect("/office/appeals?error=请填写裁决理由")
+        return redirect("/office/appeals", error="请填写裁决理由")
     gw.call(
         gw.scoring.DecideAppeal,
         scoring_pb2.DecideAppealRequest(
@@ -257,7 +267,7 @@ def decide(gw: Gateway, session: Any, request: Request) -> Response:
         ),
         session.token,
     )
-    return redirect(f"/office/appeals?ok=已裁决申诉 {appeal}")
+    return redirect("/office/appeals", ok=f"已裁决申诉 {appeal}")
 
 
 def ranking(gw: Gateway, session: Any, request: Request) -> Response:
@@ -375,10 +385,10 @@ def add_account(gw: Gateway, session: Any, request: Request) -> Response:
         ),
         session.token,
     )
-    return redirect(f"/office/accounts?ok=已新增账号 {account.username}")
+    return redirect("/office/accounts", ok=f"已新增账号 {account.username}")
 
 
 def disable_account(gw: Gateway, session: Any, request: Request) -> Response:
     username = request.params["username"]
     gw.call(gw.accounts.DisableAccount, accounts_pb2.DisableAccountRequest(username=username), session.token)
-    return redirect(f"/office/accounts?ok=已停用账号 {username}")
+    return redirect("/office/accounts", ok=f"已停用账号 {username}")
