@@ -71,6 +71,7 @@ def standing_block(standing: Any) -> str:
             for m in standing.indicators
         ],
         caption="指标完成情况",
+        numeric=(1, 2, 4, 5),
     )
     open_count = standing.open_blue + standing.open_yellow + standing.open_red
     grade = grade_label(standing.provisional_grade)
@@ -83,7 +84,7 @@ def standing_block(standing: Any) -> str:
         f"{colour('red')} {standing.open_red}</small></div>"
         f'<div class="card"><span>按时办结率</span><strong>{esc(rate(standing.on_time_rate))}</strong>'
         f"<small>按时 {standing.reported_on_time} · 逾期 {standing.reported_late}</small></div>"
-        f"</section>{rows}{indicator_chart(indicators) if indicators else ''}"
+        f"</section>{rows}{indicator_chart(indicators)}"
     )
 
 
@@ -106,6 +107,7 @@ def open_items_table(items: Any) -> str:
             for i in items
         ],
         caption="在办事项（最急的在前）",
+        numeric=(6,),
     )
 
 
@@ -128,7 +130,7 @@ def home(gw: Gateway, session: Session, request: Request) -> Response:
         parts.append(result_section(gw, session, latest))
     else:
         parts.append("<h2>考核结果</h2><p>还没有公示或定档的考核结果。</p>")
-    parts.append("<h2>历年考核</h2>" + history_table(shown))
+    parts.append("<h2>历年考核</h2>" + history_table(gw, session, shown))
     return page(frame("本单位考核", "".join(parts), session, charts=True))
 
 
@@ -159,23 +161,33 @@ def result_section(gw: Gateway, session: Session, run: Any) -> str:
     )
 
 
-def history_table(runs: list[Any]) -> str:
-    return table(
-        ["年度", "状态", "考核运行", "公示时间", "定档时间", ""],
-        [
+def history_table(gw: Gateway, session: Session, runs: list[Any]) -> str:
+    """One line per year: its latest published or final run, the unit's total, rank and grade in it."""
+    latest: dict[int, Any] = {}
+    for r in runs:
+        latest.setdefault(r.year, r)
+    rows = []
+    for year, r in sorted(latest.items(), reverse=True):
+        units = run_document(gw, session, r.id, session.unit).get("units", [])
+        if not units:
+            continue
+        u = units[0]
+        rows.append(
             row(
                 [
-                    r.year,
+                    year,
                     state_label(r.state),
+                    Raw(f'<span class="total">{esc(num(u["total"]))}</span>'),
+                    u["rank"],
+                    grade_label(u["grade"]),
                     r.id,
-                    r.published_at,
-                    r.finalized_at,
                     Raw(f'<a href="/unit/export?run={esc(r.id)}">下载 Excel</a>'),
-                ]
+                ],
+                attrs=unit_attrs(u["unit"], u["total"]),
+                numeric=(2, 3),
             )
-            for r in runs
-        ],
-    )
+        )
+    return table(["年度", "状态", "总分", "排名", "等次", "考核运行", ""], rows, numeric=(2, 3))
 
 
 def appeal(gw: Gateway, session: Session, request: Request) -> Response:

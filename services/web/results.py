@@ -84,6 +84,8 @@ def distribution_chart(document: dict[str, Any]) -> str:
 def indicator_chart(indicators: list[dict[str, Any]]) -> str:
     """A unit's indicators: its value against the target."""
     shown = [m for m in indicators if m.get("value") is not None and m.get("target") is not None]
+    if not shown:
+        return ""
     data = {
         "names": [m.get("name") or m["metric"] for m in shown],
         "values": [m["value"] for m in shown],
@@ -126,6 +128,7 @@ def explained(unit: dict[str, Any], *, appeal_form: Any = None) -> str:
             for t in b.get("tasks", [])
         ],
         caption=f"时效：{num(unit['timeliness_earned'])} / {num(unit['timeliness_max'])} 分",
+        numeric=(2, 5, 6, 8),
     )
     metrics = b.get("metrics", [])
     indicators = table(
@@ -145,6 +148,7 @@ def explained(unit: dict[str, Any], *, appeal_form: Any = None) -> str:
             for m in metrics
         ],
         caption=f"指标：{num(unit['metrics_earned'])} / {num(unit['metrics_max'])} 分",
+        numeric=(1, 2, 4, 5),
     )
     lines = []
     for e in b.get("errors", []):
@@ -189,4 +193,4 @@ def explained(unit: dict[str, Any], *, appeal_form: Any = None) -> str:
             )
         )
     records = table(["类别", "编号", "日期", "事项", "分值", "申诉"], lines, caption="扣分与加分")
-    return head + tasks + indicators + (indicator_chart(metrics) if metrics else "") + records
+    return head + tasks + indicators + indicator_chart(metrics) + records

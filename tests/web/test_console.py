@@ -131,6 +131,8 @@ def test_the_office_and_a_department_do_the_years_work(browser: Any, console: Co
         == json.dumps(totals["fgj"])
     )
     assert "得分率" in text(driver) and "指标" in text(driver) and "E1" in text(driver)
+    history = driver.find_elements(By.CSS_SELECTOR, 'tr[data-unit="fgj"][data-total]')
+    assert [h.get_attribute("data-total") for h in history] == [json.dumps(totals["fgj"])]
     shot(driver, "department-home")
     driver.set_window_size(390, 844)
     shot(driver, "department-home-phone")
