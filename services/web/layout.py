@@ -20,6 +20,8 @@ NAV = {
         ("/office/accounts", "账号"),
     ],
     "department": [("/unit", "本单位")],
+    "supervisor": [("/office", "全县态势"), ("/office/runs", "考核运行"), ("/office/ranking", "排名")],
+    "viewer": [("/office", "全县态势"), ("/office/runs", "考核运行"), ("/office/ranking", "排名")],
 }
 
 
