@@ -27,6 +27,7 @@ from services.gateway.accounts.storage import AccountRepository
 log = logging.getLogger("kaohe.accounts")
 # Same message whatever failed, so a guesser cannot tell a wrong username from a wrong password.
 REFUSED = "wrong username or password, or the account is disabled"
+LOGIN_METHOD = "/kaohe.gateway.v1.AccountsService/Login"
 Issue = Callable[[Identity], str]
 Audit = Callable[[Identity, str, str, str], None]
 
@@ -96,7 +97,7 @@ class Accounts:
             with self.lock:
                 self.throttle.fail(keys, now=self.clock())
             who = Identity(role="anonymous", subject=f"login:{username[:64]}")
-            self.audit(who, "Login", "denied", f"failed login for {username[:64]!r} from {address}")
+            self.audit(who, LOGIN_METHOD, "denied", f"failed login for {username[:64]!r} from {address}")
             raise Unauthenticated(REFUSED)
         with self.lock:
             self.throttle.succeed(keys[0])
