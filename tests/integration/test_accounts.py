@@ -14,9 +14,10 @@ from kaohe.gateway.v1 import accounts_pb2, accounts_pb2_grpc, gateway_pb2, gatew
 from services.cli.main import main
 from services.common.auth import Identity
 from services.common.errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated
+from services.common.tokens import TokenKeys, verify_user_token
 from services.gateway.accounts.domain import FREE_FAILURES, Throttle
 from services.gateway.accounts.storage import open_database
-from services.gateway.accounts.use_cases import Accounts, ensure_first_office
+from services.gateway.accounts.use_cases import Accounts, ensure_first_office, jwt_issuer
 from tests.conftest import Databases, Stack
 from tests.web.stack import with_accounts
 
@@ -106,6 +107,20 @@ def test_the_throttle_doubles_and_forgets() -> None:
     assert throttle.strikes["k"].locked_until == 100.0 + FREE_FAILURES + 2 + 8
     throttle.fail(["other"], now=100_000.0)
     assert "k" not in throttle.strikes
+
+
+def test_with_the_jwt_issuer_a_login_gives_a_persons_jwt(tmp_path: Path) -> None:
+    keys = TokenKeys.from_secrets(b"a-secret-for-this-test-0123456789")
+    accounts = Accounts(
+        open_database(f"sqlite:///{tmp_path / 'gateway.db'}"),
+        issue=jwt_issuer(keys.user),
+        audit=lambda *args: None,
+    )
+    accounts.add(username="fgj.clerk", role="department", unit="fgj", name="", password=PASSWORD)
+    token, _ = accounts.login(username="fgj.clerk", password=PASSWORD, address="10.0.0.1")
+    identity = verify_user_token(token, ring=keys.user)
+    assert (identity.role, identity.unit, identity.subject) == ("department", "fgj", "user:fgj.clerk")
+    accounts.db.dispose()
 
 
 def test_the_first_office_account_is_made_once(tmp_path: Path) -> None:

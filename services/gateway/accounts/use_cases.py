@@ -15,6 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from services.common.auth import Identity
 from services.common.db import Database
 from services.common.errors import Unauthenticated
+from services.common.tokens import KeyRing, issue_user_token
 from services.gateway.accounts.domain import (
     Account,
     Throttle,
@@ -30,6 +31,15 @@ REFUSED = "wrong username or password, or the account is disabled"
 LOGIN_METHOD = "/kaohe.gateway.v1.AccountsService/Login"
 Issue = Callable[[Identity], str]
 Audit = Callable[[Identity, str, str, str], None]
+
+
+def jwt_issuer(ring: KeyRing) -> Issue:
+    """Login tokens as people's JWTs (tokens.issue_user_token), signed with the ring's current key."""
+
+    def issue(identity: Identity) -> str:
+        return issue_user_token(identity, ring=ring)
+
+    return issue
 
 
 class Accounts:
