@@ -25,6 +25,7 @@ from services.common.rpc import serve_until_signalled
 from services.common.runtime import load_scheme_or_fail, start_metrics
 from services.common.settings import ConfigError, Settings, load
 from services.common.tokens import issue_user_token, load_token_keys, oidc_from_env
+from services.gateway.accounts.storage import gateway_db_url
 
 SERVICES = ("tasks", "scoring", "gateway")
 log = logging.getLogger("kaohe.serve")
@@ -54,13 +55,20 @@ def serve_one(
     service: str,
     *,
     port: int,
-    metrics_port: int,
+    metrics_port: int | None,
     data_dir: str | None,
     scheme: str | None,
     plaintext: bool = False,
 ) -> int:
     """Runs one service until SIGTERM/SIGINT; bad configuration → one line on stderr, exit 2."""
     logs.configure(service)
+    if service == "web":
+        from services.web.__main__ import main as serve_web
+
+        return serve_web(port=port)
+    if metrics_port is None:
+        print(f"kaohe serve-one {service}: --metrics-port is required", file=sys.stderr, flush=True)
+        return 2
     on_stop: list[Callable[[], None]] = []
     try:
         settings = load(data_dir=data_dir, scheme=scheme)
@@ -82,6 +90,7 @@ def serve_one(
                 audit_path=settings.data_dir / "audit.log",
                 max_request_bytes=settings.max_request_bytes,
                 oidc=oidc_from_env(),
+                accounts_db_url=gateway_db_url(settings.data_dir),
             )
             server, health, registry = gateway.server, gateway.health, gateway.registry
         elif service == "tasks":
@@ -148,7 +157,12 @@ def _preflight(settings: Settings) -> None:
         for what, number in (("gRPC", port), ("/metrics", settings.metrics_port(service))):
             if not _port_free(host, number):
                 raise ConfigError(f"port {number} ({service} {what}) is taken; choose another --port-base")
-    for url in (settings.tasks_db_url, settings.scoring_db_url):
+    web_host = os.environ.get("KAOHE_WEB_BIND_HOST", "127.0.0.1")
+    if not _port_free(web_host, settings.port_base + 30):
+        raise ConfigError(
+            f"port {settings.port_base + 30} (web console) is taken; choose another --port-base"
+        )
+    for url in (settings.tasks_db_url, settings.scoring_db_url, gateway_db_url(settings.data_dir)):
         db = Database(url)
         try:
             db.check()
@@ -252,6 +266,24 @@ def serve(
             ],
             env=child_env,
         )
+    children["web"] = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "services.cli.main",
+            "serve-one",
+            "web",
+            "--port",
+            str(settings.port_base + 30),
+        ],
+        env={
+            **env,
+            "KAOHE_GATEWAY": f"127.0.0.1:{settings.gateway_port}",
+            **({tls.ENV_CA: str(files.ca)} if files is not None else {}),
+        },
+    )
+    _say(f"web console on http://127.0.0.1:{settings.port_base + 30}/ (HTTPS when given a certificate)")
+    _first_office(settings)
     _say(
         f"gateway {settings.gateway_bind_host}:{settings.gateway_port}, tasks {settings.tasks_addr}, "
         f"scoring {settings.scoring_addr}; metrics on {settings.port_base + 10}-{settings.port_base + 12}; "
@@ -291,6 +323,23 @@ def serve(
             proc.kill()
     _say("stopped")
     return code
+
+
+def _first_office(settings: Settings) -> None:
+    """On first start, the `admin` office account, its one-time password printed once."""
+    from services.gateway.accounts.storage import open_database
+    from services.gateway.accounts.use_cases import ensure_first_office
+
+    db = open_database(gateway_db_url(settings.data_dir))
+    try:
+        password = ensure_first_office(db)
+    finally:
+        db.dispose()
+    if password:
+        _say(
+            f"first office account: admin, one-time password {password} "
+            "(change it: kaohe accounts passwd admin)"
+        )
 
 
 def _import_sample(settings: Settings, files: tls.TlsFiles | None) -> None:

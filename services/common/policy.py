@@ -74,7 +74,7 @@ POLICY: dict[str, Rule] = {
     GATEWAY + "GetOverview": Rule(ALL, "own"),  # a department's overview holds its own line only
     GATEWAY + "GetDashboard": Rule(ALL, "unit"),
     GATEWAY + "GetRanking": Rule(READERS),
-    GATEWAY + "ExportRun": Rule(READERS),
+    GATEWAY + "ExportRun": Rule(ALL, "own"),
 }
 
 

@@ -125,9 +125,11 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_serve)
 
     p = command(commands, "serve-one", "只启动一个服务（供 systemd 和 Kubernetes 使用）")
-    p.add_argument("service", choices=list(SERVICES), help=f"要启动的服务：{listed(SERVICES)}")
-    p.add_argument("--port", type=int, required=True, help="gRPC 端口")
-    p.add_argument("--metrics-port", type=int, required=True, help="Prometheus 指标（/metrics）端口")
+    p.add_argument(
+        "service", choices=[*SERVICES, "web"], help=f"要启动的服务：{listed(SERVICES)}｜web（网页控制台）"
+    )
+    p.add_argument("--port", type=int, required=True, help="gRPC 端口（web：HTTP 端口）")
+    p.add_argument("--metrics-port", type=int, help="Prometheus 指标（/metrics）端口（web 以外必填）")
     p.add_argument("--data-dir", help="数据目录：SQLite 数据库与密钥（默认 ./var）")
     p.add_argument("--scheme", help="考核方案文件（TOML，默认 schemes/default.toml）")
     p.add_argument("--plaintext", action="store_true", help=PLAINTEXT_HELP)
