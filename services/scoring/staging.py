@@ -36,7 +36,7 @@ def exclusive(
     import_id: str,
     work: Callable[[Connection], T],
     validate_only: bool = False,
-    wait: float = IMPORT_WAIT,
+    wait: float | None = None,
 ) -> T:
     """work in one transaction while no import is staged, staging import_id with it when given.
 
@@ -47,7 +47,7 @@ def exclusive(
     if validate_only:
         with db.write() as conn:
             return work(conn)
-    deadline = time.monotonic() + wait
+    deadline = time.monotonic() + (IMPORT_WAIT if wait is None else wait)
     while True:
         with db.write() as conn:
             lock(conn)

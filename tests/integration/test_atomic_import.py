@@ -1,0 +1,367 @@
+"""One import, both services, all or nothing: refusals, crashes between the phases, concurrent imports."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import struct_pb2
+from kaohe.scoring.v1 import scoring_pb2
+from kaohe.tasks.v1 import tasks_pb2
+from sqlalchemy import func, select
+
+from services.common.auth import SYSTEM, make_user_identity
+from services.common.errors import PermissionDenied
+from services.common.policy import SCORING, TASKS, authorize_hop
+from services.scoring import staging
+from services.scoring.storage.tables import staged_imports, staged_records
+from services.tasks.storage.tables import imports
+from tests.conftest import Stack, internal_metadata
+
+OFFICE = make_user_identity(role="office", unit=None)
+UNITS = [
+    {"type": "unit", "id": "fgj", "name": "发改局", "category": "department"},
+    {"type": "unit", "id": "czj", "name": "财政局", "category": "department"},
+]
+
+
+def jsonl(records: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
+
+
+def ledger(tag: str, *, description: str = "材料口径不一致", report: str = "") -> list[dict[str, Any]]:
+    """A unit, a task with its report and an error report of that unit: both services' halves."""
+    unit = f"u{tag}"
+    return [
+        {"type": "unit", "id": unit, "name": f"单位{tag}", "category": "department"},
+        {
+            "type": "task",
+            "id": f"T{tag}",
+            "title": f"事项{tag}",
+            "task_type": "leader_directive",
+            "lead_unit": unit,
+            "assigned_at": "2025-04-28T10:00:00+08:00",
+        },
+        {"type": "task_event", "task": f"T{tag}", "kind": "report", "at": "2025-05-06T10:00:00+08:00"},
+        {
+            "type": "error_report",
+            "id": report or f"E{tag}",
+            "unit": unit,
+            "date": "2025-04-01",
+            "category": "drafting",
+            "severity": "general",
+            "description": description,
+        },
+    ]
+
+
+def import_file(stack: Stack, records: list[dict[str, Any]]) -> Any:
+    return stack.import_ledger(jsonl(records))
+
+
+def task_ids(stack: Stack) -> set[str]:
+    _, tasks, _ = stack.stubs()
+    reply = tasks.ListTasks(tasks_pb2.ListTasksRequest(page_size=500), metadata=stack.metadata(), timeout=30)
+    return {t.id for t in reply.tasks}
+
+
+def unit_ids(stack: Stack) -> set[str]:
+    _, tasks, _ = stack.stubs()
+    reply = tasks.ListUnits(tasks_pb2.ListUnitsRequest(page_size=500), metadata=stack.metadata(), timeout=30)
+    return {u.id for u in reply.units}
+
+
+def records(stack: Stack) -> dict[str, str]:
+    """Visible record id → its description."""
+    _, _, scoring = stack.stubs()
+    reply = scoring.ListRecords(
+        scoring_pb2.ListRecordsRequest(page_size=1000), metadata=stack.metadata(), timeout=30
+    )
+    return {r.id: dict(r.fields).get("description", "") for r in reply.records}
+
+
+def staged(stack: Stack) -> tuple[int, int]:
+    """(staged imports, staged records) in scoring's database."""
+    with stack.parts["scoring"].db.read() as conn:
+        return (
+            conn.execute(select(func.count()).select_from(staged_imports)).scalar_one(),
+            conn.execute(select(func.count()).select_from(staged_records)).scalar_one(),
+        )
+
+
+def decisions(stack: Stack) -> list[str]:
+    with stack.parts["tasks"].db.read() as conn:
+        return sorted(conn.execute(select(imports.c.outcome)).scalars())
+
+
+def on_phase(stack: Stack, hook: Callable[[str], None]) -> None:
+    stack.parts["gateway"].app.on_import_phase = hook
+
+
+@pytest.fixture
+def units(stack: Stack) -> Stack:
+    import_file(stack, UNITS)
+    return stack
+
+
+def test_an_acknowledged_import_is_all_there_and_nothing_stays_staged(units: Stack) -> None:
+    reply = import_file(units, ledger("A"))
+    assert dict(reply.created) == {"unit": 1, "task": 1, "task_event": 1, "error_report": 1}
+    assert {"TA"} <= task_ids(units) and "uA" in unit_ids(units)
+    assert "EA" in records(units)
+    assert staged(units) == (0, 0)
+    assert decisions(units) == ["committed", "committed"]
+
+
+def test_a_tasks_refusal_after_scoring_staged_leaves_nothing_in_either(units: Stack) -> None:
+    _, tasks, _ = units.stubs()
+
+    def race(phase: str) -> None:
+        # Between the phases, a task under the file's id is created through the API with other values.
+        if phase == "staged":
+            tasks.CreateTask(
+                tasks_pb2.CreateTaskRequest(
+                    id="TB", title="另一事项", task_type="leader_directive", lead_unit="fgj", assign_now=True
+                ),
+                metadata=units.metadata(),
+                timeout=30,
+            )
+
+    on_phase(units, race)
+    with pytest.raises(grpc.RpcError) as refused:
+        import_file(units, ledger("B"))
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "uB" not in unit_ids(units)
+    assert "EB" not in records(units)
+    assert staged(units) == (0, 0)
+
+
+def test_a_scoring_refusal_from_a_racing_import_leaves_nothing_of_the_file(units: Stack) -> None:
+    first_staged, release = threading.Event(), threading.Event()
+    outcomes: dict[str, Any] = {}
+
+    def hold(phase: str) -> None:
+        if phase == "staged" and not first_staged.is_set():
+            first_staged.set()
+            release.wait(30)
+
+    on_phase(units, hold)
+
+    def run(name: str, records_: list[dict[str, Any]]) -> None:
+        try:
+            outcomes[name] = import_file(units, records_)
+        except grpc.RpcError as exc:
+            outcomes[name] = exc
+
+    first = threading.Thread(target=run, args=("first", ledger("C", report="EX")))
+    first.start()
+    assert first_staged.wait(30)
+    # The same error report id with other values, in a file of new units and tasks: it waits for the first.
+    second = threading.Thread(target=run, args=("second", ledger("D", report="EX", description="另一说法")))
+    second.start()
+    second.join(1.0)
+    assert second.is_alive()
+    release.set()
+    first.join(60)
+    second.join(60)
+    assert sum(outcomes["first"].created.values()) == 4
+    assert isinstance(outcomes["second"], grpc.RpcError)
+    assert outcomes["second"].code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "other values" in (outcomes["second"].details() or "")
+    assert "uD" not in unit_ids(units) and "TD" not in task_ids(units)
+    assert records(units)["EX"] == "材料口径不一致"
+    assert staged(units) == (0, 0)
+
+
+def test_a_second_import_is_told_to_retry_while_one_is_in_progress(
+    units: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(staging, "IMPORT_WAIT", 0.5)
+    first_staged, release = threading.Event(), threading.Event()
+
+    def hold(phase: str) -> None:
+        if phase == "staged" and not first_staged.is_set():
+            first_staged.set()
+            release.wait(30)
+
+    on_phase(units, hold)
+    first = threading.Thread(target=import_file, args=(units, ledger("E")))
+    first.start()
+    assert first_staged.wait(30)
+    with pytest.raises(grpc.RpcError) as busy:
+        import_file(units, ledger("F"))
+    assert busy.value.code() == grpc.StatusCode.ABORTED
+    assert "another import is in progress" in (busy.value.details() or "")
+    assert "uF" not in unit_ids(units)
+    release.set()
+    first.join(60)
+    import_file(units, ledger("F"))
+    assert {"TE", "TF"} <= task_ids(units)
+    assert {"EE", "EF"} <= set(records(units))
+
+
+def test_concurrent_imports_run_one_after_the_other(units: Stack) -> None:
+    phases: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def note(phase: str) -> None:
+        with lock:
+            phases.append((threading.current_thread().name, phase))
+
+    on_phase(units, note)
+    errors: list[BaseException] = []
+
+    def run(tag: str) -> None:
+        try:
+            import_file(units, ledger(tag))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(tag,)) for tag in ("G", "H")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    assert {"TG", "TH"} <= task_ids(units)
+    assert {"EG", "EH"} <= set(records(units))
+    # Never interleaved: each import's two phases follow each other before the next one stages.
+    assert [p for _, p in phases] == ["staged", "decided", "staged", "decided"]
+    assert phases[0][0] == phases[1][0] and phases[2][0] == phases[3][0]
+
+
+def test_scoring_lost_after_the_tasks_commit_is_completed_by_recovery(units: Stack) -> None:
+    def crash(phase: str) -> None:
+        if phase == "decided":
+            units.stop("scoring")
+
+    on_phase(units, crash)
+    with pytest.raises(grpc.RpcError) as lost:
+        import_file(units, ledger("K"))
+    assert lost.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "completes it when it is back" in (lost.value.details() or "")
+    units.restart_scoring(units.parts["urls"]["scoring"])
+    on_phase(units, lambda phase: None)
+    # The gateway redials the restarted service on its own schedule.
+    grpc.channel_ready_future(units.parts["gateway"].backends.scoring.channel).result(timeout=60)
+    assert "EK" not in records(units)
+    recovery = units.parts["scoring"].recovery
+    recovery.after = 0.0
+    assert list(recovery.run_once().values()) == [True]
+    assert "EK" in records(units) and "TK" in task_ids(units)
+    assert staged(units) == (0, 0)
+    assert recovery.run_once() == {}
+    # Nothing to import again: the same file now finds everything stored.
+    again = import_file(units, ledger("K"))
+    assert sum(again.created.values()) == 0
+
+
+def test_a_gateway_lost_before_the_tasks_commit_is_rolled_back_by_recovery(units: Stack) -> None:
+    seen: list[str] = []
+
+    def crash(phase: str) -> None:
+        if phase == "staged":
+            seen.append(phase)
+            raise RuntimeError("the gateway dies between the phases")
+
+    on_phase(units, crash)
+    with pytest.raises(grpc.RpcError):
+        import_file(units, ledger("L"))
+    assert seen == ["staged"]
+    assert staged(units) == (1, 1)
+    with units.parts["scoring"].db.read() as conn:
+        import_id = conn.execute(select(staged_imports.c.import_id)).scalar_one()
+    recovery = units.parts["scoring"].recovery
+    recovery.after = 0.0
+    assert recovery.run_once() == {import_id: False}
+    assert staged(units) == (0, 0)
+    assert "EL" not in records(units) and "uL" not in unit_ids(units)
+    # The decision is recorded: the tasks half of that import, arriving late, is refused.
+    tasks = units.stubs()[1].__class__(units.channel(units.tasks_addr))
+    method = TASKS + "ImportLedger"
+    lines = [tasks_pb2.LedgerLine(line=1, json=json.dumps(ledger("L")[0]))]
+    with pytest.raises(grpc.RpcError) as late:
+        tasks.ImportLedger(
+            iter([tasks_pb2.ImportLedgerRequest(import_id=import_id, lines=lines)]),
+            metadata=internal_metadata(OFFICE, method),
+            timeout=30,
+        )
+    assert late.value.code() == grpc.StatusCode.ABORTED
+    assert "uL" not in unit_ids(units)
+    on_phase(units, lambda phase: None)
+    import_file(units, ledger("L"))
+    assert "EL" in records(units)
+
+
+def test_a_record_held_by_a_staged_import_is_not_written_around_it(units: Stack) -> None:
+    _, _, scoring = units.stubs()
+    outcome: list[Any] = []
+
+    def race(phase: str) -> None:
+        if phase == "staged":
+            try:
+                scoring.CreateRecord(
+                    scoring_pb2.CreateRecordRequest(
+                        kind="error_report",
+                        fields=_struct(
+                            {
+                                "id": "EM",
+                                "unit": "fgj",
+                                "date": "2025-04-02",
+                                "category": "drafting",
+                                "severity": "general",
+                                "description": "抢先录入",
+                            }
+                        ),
+                    ),
+                    metadata=units.metadata(),
+                    timeout=30,
+                )
+            except grpc.RpcError as exc:
+                outcome.append(exc.code())
+
+    on_phase(units, race)
+    import_file(units, ledger("M"))
+    assert outcome == [grpc.StatusCode.ABORTED]
+    assert records(units)["EM"] == "材料口径不一致"
+
+
+def test_only_scoring_resolves_and_only_the_gateway_commits() -> None:
+    authorize_hop(SYSTEM, TASKS + "ResolveImport", peer="scoring", mutual_tls=True)
+    with pytest.raises(PermissionDenied):
+        authorize_hop(SYSTEM, TASKS + "ResolveImport", peer="gateway", mutual_tls=True)
+    with pytest.raises(PermissionDenied):
+        authorize_hop(OFFICE, TASKS + "ResolveImport", peer="gateway", mutual_tls=True)
+    for name in ("CommitImport", "AbortImport"):
+        authorize_hop(OFFICE, SCORING + name, peer="gateway", mutual_tls=True)
+        with pytest.raises(PermissionDenied):
+            authorize_hop(SYSTEM, SCORING + name, peer="scoring", mutual_tls=True)
+        with pytest.raises(PermissionDenied):
+            authorize_hop(
+                make_user_identity(role="supervisor", unit=None),
+                SCORING + name,
+                peer="gateway",
+                mutual_tls=True,
+            )
+
+
+def test_an_import_id_out_of_bounds_is_refused(units: Stack) -> None:
+    scoring = units.stubs()[2].__class__(units.channel(units.scoring_addr))
+    method = SCORING + "CommitImport"
+    request = scoring_pb2.ImportDecisionRequest(import_id="x" * 65)
+    with pytest.raises(grpc.RpcError) as refused:
+        scoring.CommitImport(request, metadata=internal_metadata(OFFICE, method, request), timeout=30)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    request = scoring_pb2.ImportDecisionRequest(import_id="unknown")
+    reply = scoring.CommitImport(request, metadata=internal_metadata(OFFICE, method, request), timeout=30)
+    assert reply.applied is False
+
+
+def _struct(fields: dict[str, Any]) -> struct_pb2.Struct:
+    value = struct_pb2.Struct()
+    value.update(fields)
+    return value
