@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -32,9 +33,31 @@ def _say(message: str) -> None:
     print(f"kaohe serve: {message}", file=sys.stderr, flush=True)
 
 
-def serve_one(service: str, *, port: int, metrics_port: int, data_dir: str | None, scheme: str | None) -> int:
+def notify_config(path: str | None) -> Any:
+    """The reminders file of --notify (else KAOHE_NOTIFY_FILE), read and checked; None when neither is set."""
+    from services.notify.config import NotifyConfigInvalid, load_notify_config
+
+    path = path or os.environ.get("KAOHE_NOTIFY_FILE") or None
+    if path is None:
+        return None
+    try:
+        return load_notify_config(Path(path))
+    except NotifyConfigInvalid as exc:
+        raise ConfigError(f"notify file {path}: {exc.key} {exc.rule}") from None
+
+
+def serve_one(
+    service: str,
+    *,
+    port: int,
+    metrics_port: int,
+    data_dir: str | None,
+    scheme: str | None,
+    notify: str | None = None,
+) -> int:
     """Runs one service until SIGTERM/SIGINT; bad configuration → one line on stderr, exit 2."""
     logs.configure(service)
+    reminders = None
     try:
         settings = load(data_dir=data_dir, scheme=scheme)
         keys = Keys(load_secret(settings.data_dir, create=False))
@@ -52,15 +75,21 @@ def serve_one(service: str, *, port: int, metrics_port: int, data_dir: str | Non
             )
             server, health, registry = gateway.server, gateway.health, gateway.registry
         elif service == "tasks":
+            from services.notify.config import NotifyConfigInvalid
             from services.tasks.__main__ import create as create_tasks
 
-            tasks = create_tasks(
-                address=address,
-                db_url=settings.tasks_db_url,
-                scheme=load_scheme_or_fail(settings.scheme_path),
-                keys=keys,
-            )
+            try:
+                tasks = create_tasks(
+                    address=address,
+                    db_url=settings.tasks_db_url,
+                    scheme=load_scheme_or_fail(settings.scheme_path),
+                    keys=keys,
+                    notify=notify_config(notify),
+                )
+            except NotifyConfigInvalid as exc:
+                raise ConfigError(f"notify file: {exc.key} {exc.rule}") from None
             server, health, registry = tasks.server, tasks.health, tasks.registry
+            reminders = tasks.reminders
         else:
             from services.scoring.__main__ import create as create_scoring
 
@@ -77,7 +106,15 @@ def serve_one(service: str, *, port: int, metrics_port: int, data_dir: str | Non
         print(f"kaohe serve-one {service}: {exc}", file=sys.stderr, flush=True)
         return 2
     log.info("serving", extra={"address": address, "metrics_port": metrics_port})
-    serve_until_signalled(server, health, on_stop=stop_metrics)
+    if reminders is not None:
+        reminders.start()
+
+    def on_stop() -> None:
+        if reminders is not None:
+            reminders.stop()
+        stop_metrics()
+
+    serve_until_signalled(server, health, on_stop=on_stop)
     log.info("stopped")
     return 0
 
@@ -91,8 +128,9 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def _preflight(settings: Settings) -> None:
+def _preflight(settings: Settings, notify: str | None) -> None:
     load_scheme_or_fail(settings.scheme_path)
+    notify_config(notify)
     load_secret(settings.data_dir, create=True)
     for service in SERVICES:
         port = {
@@ -121,11 +159,18 @@ def _healthy(target: str) -> bool:
         return False
 
 
-def serve(*, data_dir: str | None, port_base: int | None, scheme: str | None, sample: bool) -> int:
+def serve(
+    *,
+    data_dir: str | None,
+    port_base: int | None,
+    scheme: str | None,
+    sample: bool,
+    notify: str | None = None,
+) -> int:
     """Starts the three services as processes and watches them; stops them all on a signal or a death."""
     try:
         settings = load(data_dir=data_dir, port_base=port_base, scheme=scheme)
-        _preflight(settings)
+        _preflight(settings, notify)
     except (ConfigError, DomainError, OSError) as exc:
         _say(str(exc))
         return 1
@@ -160,6 +205,8 @@ def serve(*, data_dir: str | None, port_base: int | None, scheme: str | None, sa
                 str(settings.data_dir),
                 "--scheme",
                 str(settings.scheme_path),
+                # The reminders loop runs where the ledger is: in the tasks service.
+                *(["--notify", str(Path(notify).resolve())] if notify and service == "tasks" else []),
             ],
             env=env,
         )

@@ -15,7 +15,9 @@ from services.common.auth import Keys, internal_authenticator
 from services.common.db import Database, migrate
 from services.common.rpc import RpcMetrics, ServiceInterceptor, create_server
 from services.common.scheme import Scheme
+from services.notify.config import NotifyConfig
 from services.tasks.metrics import LedgerCollector
+from services.tasks.reminders import ReminderLoop
 from services.tasks.rpc import TasksServicer
 from services.tasks.use_cases import TasksApp
 
@@ -32,16 +34,22 @@ class Running:
     app: TasksApp
     db: Database
     registry: CollectorRegistry
+    reminders: ReminderLoop | None = None
 
 
-def create(*, address: str, db_url: str, scheme: Scheme, keys: Keys) -> Running:
-    """A tasks server bound to address, its schema migrated; not yet started."""
+def create(
+    *, address: str, db_url: str, scheme: Scheme, keys: Keys, notify: NotifyConfig | None = None
+) -> Running:
+    """A tasks server bound to address, its schema migrated; not yet started (nor its reminders loop)."""
     db = Database(db_url)
     db.check()
     migrate(db, MIGRATIONS, service="tasks")
     app = TasksApp(db, scheme)
     registry = CollectorRegistry()
     registry.register(LedgerCollector(app))
+    reminders = ReminderLoop(app, notify, registry=registry) if notify is not None else None
+    if reminders is not None:
+        reminders.check_units()
     interceptor = ServiceInterceptor(
         service="tasks", metrics=RpcMetrics(registry), authenticate=internal_authenticator(keys)
     )
@@ -52,4 +60,4 @@ def create(*, address: str, db_url: str, scheme: Scheme, keys: Keys) -> Running:
     server, port, health_servicer = create_server(
         address, register=register, service_names=[SERVICE_NAME], interceptors=[interceptor]
     )
-    return Running(server, port, health_servicer, app, db, registry)
+    return Running(server, port, health_servicer, app, db, registry, reminders)

@@ -16,12 +16,19 @@ from services.common.auth import Keys, load_secret, make_user_identity
 from services.common.vocabulary import ROLES, label_of
 
 SERVICES = {"gateway": "网关", "tasks": "督办台账", "scoring": "考核计分"}
+NOTIFY_HELP = "催办配置文件（TOML）：黄牌、红牌和逾期未报进展的任务推送到群机器人（默认 KAOHE_NOTIFY_FILE）"
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from services.cli.serve import serve
 
-    return serve(data_dir=args.data_dir, port_base=args.port_base, scheme=args.scheme, sample=args.sample)
+    return serve(
+        data_dir=args.data_dir,
+        port_base=args.port_base,
+        scheme=args.scheme,
+        sample=args.sample,
+        notify=args.notify,
+    )
 
 
 def cmd_serve_one(args: argparse.Namespace) -> int:
@@ -33,6 +40,7 @@ def cmd_serve_one(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
         data_dir=args.data_dir,
         scheme=args.scheme,
+        notify=args.notify,
     )
 
 
@@ -98,6 +106,7 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--scheme", help="考核方案文件（TOML，默认 schemes/default.toml）")
     p.add_argument("--sample", action="store_true", help="台账为空时导入样例县的台账")
+    p.add_argument("--notify", help=NOTIFY_HELP)
     p.set_defaults(func=cmd_serve)
 
     p = command(commands, "serve-one", "只启动一个服务（供 systemd 和 Kubernetes 使用）")
@@ -106,6 +115,7 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     p.add_argument("--metrics-port", type=int, required=True, help="Prometheus 指标（/metrics）端口")
     p.add_argument("--data-dir", help="数据目录：SQLite 数据库与密钥（默认 ./var）")
     p.add_argument("--scheme", help="考核方案文件（TOML，默认 schemes/default.toml）")
+    p.add_argument("--notify", help=NOTIFY_HELP + "；只用于 tasks")
     p.set_defaults(func=cmd_serve_one)
 
     p = command(commands, "status", "查看三个服务的健康状态", common=common)

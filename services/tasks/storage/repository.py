@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select, text, update
 
-from services.tasks.storage.tables import task_co_units, task_events, tasks, units
+from services.tasks.storage.tables import reminders_sent, task_co_units, task_events, tasks, units
 
 CHUNK = 500
 # An arbitrary 63-bit key naming the tasks service's import lock among PostgreSQL's advisory locks.
@@ -130,7 +130,7 @@ def lock_task(conn: Connection, task_id: str) -> None:
 
 
 def lock_imports(conn: Connection) -> None:
-    """Queues imports one behind the other on PostgreSQL, so a second import of a file finds the first stored."""
+    """Queues imports one behind the other on PostgreSQL: a second import of a file finds the first stored."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK})
 
@@ -201,6 +201,28 @@ def list_tasks(
         .limit(limit)
     )
     return _rows(conn, list(conn.execute(query)))
+
+
+def open_tasks(conn: Connection) -> list[TaskRow]:
+    """Every assigned task not yet reported, closed or cancelled, with its due instant."""
+    query = select(tasks).where(_open(), tasks.c.due_at.is_not(None), tasks.c.assigned_at.is_not(None))
+    return _rows(conn, list(conn.execute(query.order_by(tasks.c.id))))
+
+
+def reminder_keys(conn: Connection) -> set[tuple[str, str, str]]:
+    """The (task, event, unit) keys a reminder already announced."""
+    query = select(reminders_sent.c.task_id, reminders_sent.c.event, reminders_sent.c.unit_id)
+    return {(r.task_id, r.event, r.unit_id) for r in conn.execute(query)}
+
+
+def add_reminder_keys(conn: Connection, keys: Iterable[tuple[str, str, str]], *, at: int) -> None:
+    """Records keys as announced; a key already recorded stays as it was."""
+    fresh = sorted(set(keys) - reminder_keys(conn))
+    if fresh:
+        conn.execute(
+            reminders_sent.insert(),
+            [{"task_id": t, "event": e, "unit_id": u, "sent_at": at} for t, e, u in fresh],
+        )
 
 
 def update_task(conn: Connection, task_id: str, *, expected_version: int, values: dict[str, Any]) -> bool:
@@ -315,7 +337,7 @@ def timeliness_rows(
 
 
 def summary_rows(conn: Connection, *, unit: str) -> list[Any]:
-    """(unit, task_type, state, assigned, due, reported, cancelled) of every assigned task, per involved unit."""
+    """(unit, task_type, state, assigned, due, reported, cancelled) of every assigned task, per unit."""
     base = (
         tasks.c.task_type,
         tasks.c.state,
