@@ -350,7 +350,7 @@ def dashboard(data: dict[str, Any]) -> str:
             [
                 i["task"],
                 i["title"][:20],
-                COLOURS.get(i["color"], ""),
+                COLOURS.get(i["color"], "") + ("·逾期未报进展" if i.get("progress_overdue_since") else ""),
                 i["due_at"],
                 f"{i['hours_left']:.1f}",
                 num(i["cost_if_overdue"]),
