@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 from prometheus_client import CollectorRegistry
 
@@ -107,8 +108,15 @@ def test_facts_name_yellow_red_and_the_missed_progress_deadline(stack: Stack) ->
     assert lapse.progress_due_at is not None and lapse.progress_due_at.date().isoformat() == "2026-09-01"
 
 
+def preview(stack: Stack) -> Any:
+    _, _, scoring = stack.stubs()
+    request = scoring_pb2.PreviewAssessmentRequest(year=2026, as_of="2026-11-27T18:00:00+08:00")
+    return json.loads(scoring.PreviewAssessment(request, metadata=stack.metadata(), timeout=60).document_json)
+
+
 def test_each_key_goes_out_once_and_lands_in_the_history(stack: Stack) -> None:
     stack.import_ledger(ledger())
+    before = preview(stack)
     send = Sender()
     reminders = loop(stack, send)
     first = reminders.check_once()
@@ -135,6 +143,11 @@ def test_each_key_goes_out_once_and_lands_in_the_history(stack: Stack) -> None:
     # fgj and czj, each by json and by the escalate channel.
     assert len(reminded) == 4 and all("催办" in e.note for e in reminded)
     assert task.state == "assigned" and task.color == "red"
+    # Scoring reads the loop, not the reminders: the standing is what it was.
+    after = preview(stack)
+    assert [(u["unit"], u["total"]) for u in after["units"]] == [
+        (u["unit"], u["total"]) for u in before["units"]
+    ]
     # The loop still runs on a history with reminders in it, and a re-import changes nothing.
     accepted = tasks.AcceptTask(tasks_pb2.TaskActionRequest(id="R1"), metadata=stack.metadata(), timeout=10)
     assert accepted.state == "accepted"
