@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 from prometheus_client import CollectorRegistry
@@ -180,3 +181,13 @@ def test_the_task_shows_its_progress_lapse(stack: Stack) -> None:
     listed = tasks.ListTasks(tasks_pb2.ListTasksRequest(as_of=as_of), metadata=stack.metadata(), timeout=10)
     lapses = {t.id: t.progress_overdue_since for t in listed.tasks}
     assert lapses["M1"].startswith("2026-09-01") and lapses["R1"] == ""
+
+
+def test_the_dashboard_marks_the_progress_lapse(stack: Stack) -> None:
+    stack.import_ledger(ledger())
+    gateway, _, _ = stack.stubs()
+    shown = gateway.GetDashboard(
+        gateway_pb2.GetDashboardRequest(year=2026), metadata=stack.metadata("department", "cgz"), timeout=60
+    )
+    items = {i.task: i for i in shown.open_items}
+    assert items["M1"].progress_overdue_since.startswith("2026-09-01")
