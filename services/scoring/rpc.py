@@ -76,14 +76,22 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
     def VoidRecord(self, request: Any, context: grpc.ServicerContext) -> Any:
         return record_message(
             self.app.void_record(
-                request_id=request.request_id, kind=request.kind, rid=request.id, reason=request.reason
+                actor=current_identity(),
+                request_id=request.request_id,
+                kind=request.kind,
+                rid=request.id,
+                reason=request.reason,
             )
         )
 
     def DecideAppeal(self, request: Any, context: grpc.ServicerContext) -> Any:
         return record_message(
             self.app.decide_appeal(
-                request_id=request.request_id, rid=request.id, upheld=request.upheld, reason=request.reason
+                actor=current_identity(),
+                request_id=request.request_id,
+                rid=request.id,
+                upheld=request.upheld,
+                reason=request.reason,
             )
         )
 
@@ -140,12 +148,16 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
 
     def PublishRun(self, request: Any, context: grpc.ServicerContext) -> Any:
         return run_message(
-            self.app.publish_run(request_id=request.request_id, run_id=request.id, etag=request.etag)
+            self.app.publish_run(
+                actor=current_identity(), request_id=request.request_id, run_id=request.id, etag=request.etag
+            )
         )
 
     def FinalizeRun(self, request: Any, context: grpc.ServicerContext) -> Any:
         return run_message(
-            self.app.finalize_run(request_id=request.request_id, run_id=request.id, etag=request.etag)
+            self.app.finalize_run(
+                actor=current_identity(), request_id=request.request_id, run_id=request.id, etag=request.etag
+            )
         )
 
     def PreviewAssessment(self, request: Any, context: grpc.ServicerContext) -> Any:

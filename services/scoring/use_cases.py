@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from services.common.auth import INTERNAL_ROLE, Identity
-from services.common.db import Database, idempotent
+from services.common.db import Database
 from services.common.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -23,6 +23,7 @@ from services.common.errors import (
     PermissionDenied,
     StaleEtag,
 )
+from services.common.idempotency import idempotent
 from services.common.scheme import Scheme, load_scheme
 from services.common.timeutil import from_epoch, iso, now_epoch, to_epoch
 from services.common.vocabulary import RECORD_KINDS
@@ -216,7 +217,8 @@ class ScoringApp:
                 )
             return self._get_record(conn, kind, record.rid)
 
-        return self._idempotent_record(request_id, "CreateRecord", work)
+        request = {"kind": kind, "fields": fields}
+        return self._idempotent_record(actor, request_id, "CreateRecord", request, work)
 
     def _get_record(self, conn: Connection, kind: str, rid: str) -> RecordView:
         row = repo.get_record(conn, kind=kind, rid=rid)
@@ -225,13 +227,20 @@ class ScoringApp:
         return record_view(row, self.tz)
 
     def _idempotent_record(
-        self, request_id: str, method: str, work: Callable[[Connection], RecordView]
+        self,
+        actor: Identity,
+        request_id: str,
+        method: str,
+        request: dict[str, Any],
+        work: Callable[[Connection], RecordView],
     ) -> RecordView:
         result: RecordView = idempotent(
             self.db,
             requests,
-            request_id=request_id,
+            caller=actor,
             method=method,
+            request_id=request_id,
+            request=request,
             work=work,
             encode=lambda view: json.dumps(view.__dict__, ensure_ascii=False).encode(),
             decode=lambda b: RecordView(**json.loads(b)),
@@ -271,7 +280,9 @@ class ScoringApp:
         rows = rows[:size]
         return [record_view(r, self.tz) for r in rows], str(rows[-1].seq) if more and rows else ""
 
-    def void_record(self, *, request_id: str, kind: str, rid: str, reason: str) -> RecordView:
+    def void_record(
+        self, *, actor: Identity, request_id: str, kind: str, rid: str, reason: str
+    ) -> RecordView:
         if not reason.strip():
             raise InvalidArgument("reason", "voiding a record needs a reason")
 
@@ -281,9 +292,12 @@ class ScoringApp:
                 repo.void_record(conn, kind=kind, rid=rid, reason=reason, now=self.clock())
             return self._get_record(conn, kind, rid)
 
-        return self._idempotent_record(request_id, "VoidRecord", work)
+        request = {"kind": kind, "id": rid, "reason": reason}
+        return self._idempotent_record(actor, request_id, "VoidRecord", request, work)
 
-    def decide_appeal(self, *, request_id: str, rid: str, upheld: bool, reason: str) -> RecordView:
+    def decide_appeal(
+        self, *, actor: Identity, request_id: str, rid: str, upheld: bool, reason: str
+    ) -> RecordView:
         def work(conn: Connection) -> RecordView:
             view = self._get_record(conn, "appeal", rid)
             if view.fields.get("upheld") is not None and view.fields["upheld"] != upheld:
@@ -298,7 +312,8 @@ class ScoringApp:
             )
             return self._get_record(conn, "appeal", rid)
 
-        return self._idempotent_record(request_id, "DecideAppeal", work)
+        request = {"id": rid, "upheld": upheld, "reason": reason}
+        return self._idempotent_record(actor, request_id, "DecideAppeal", request, work)
 
     # ---- computing
 
@@ -397,7 +412,13 @@ class ScoringApp:
 
         for attempt in range(3):
             try:
-                view = self._idempotent_run(request_id, "CreateRun", work)
+                request = {
+                    "year": year,
+                    "as_of": as_of,
+                    "scheme": scheme.sha256,
+                    "supersedes": supersedes,
+                }
+                view = self._idempotent_run(actor, request_id, "CreateRun", request, work)
                 if not breakdown:
                     return view
                 with self.db.read() as conn:
@@ -407,12 +428,21 @@ class ScoringApp:
                     raise
         raise AssertionError("unreachable")
 
-    def _idempotent_run(self, request_id: str, method: str, work: Callable[[Connection], RunView]) -> RunView:
+    def _idempotent_run(
+        self,
+        actor: Identity,
+        request_id: str,
+        method: str,
+        request: dict[str, Any],
+        work: Callable[[Connection], RunView],
+    ) -> RunView:
         result: RunView = idempotent(
             self.db,
             requests,
-            request_id=request_id,
+            caller=actor,
             method=method,
+            request_id=request_id,
+            request=request,
             work=work,
             encode=lambda v: json.dumps(v.__dict__, ensure_ascii=False).encode(),
             decode=lambda b: RunView(**json.loads(b)),
@@ -463,7 +493,7 @@ class ScoringApp:
         views = [run_view(r, self.tz, unit="", breakdown=False, with_document=False) for r in rows]
         return views, rows[-1].id if more and rows else ""
 
-    def publish_run(self, *, request_id: str, run_id: str, etag: str) -> RunView:
+    def publish_run(self, *, actor: Identity, request_id: str, run_id: str, etag: str) -> RunView:
         def work(conn: Connection) -> RunView:
             row = self._locked(conn, run_id, etag)
             if row.state != "draft":
@@ -489,9 +519,10 @@ class ScoringApp:
             self.on_run("publicised", 0.0)
             return self._run_view(conn, run_id, unit="", breakdown=False)
 
-        return self._idempotent_run(request_id, "PublishRun", work)
+        request = {"id": run_id, "etag": etag}
+        return self._idempotent_run(actor, request_id, "PublishRun", request, work)
 
-    def finalize_run(self, *, request_id: str, run_id: str, etag: str) -> RunView:
+    def finalize_run(self, *, actor: Identity, request_id: str, run_id: str, etag: str) -> RunView:
         def work(conn: Connection) -> RunView:
             row = self._locked(conn, run_id, etag)
             if row.state != "publicised":
@@ -520,7 +551,8 @@ class ScoringApp:
             self.on_run("final", 0.0)
             return self._run_view(conn, run_id, unit="", breakdown=False)
 
-        return self._idempotent_run(request_id, "FinalizeRun", work)
+        request = {"id": run_id, "etag": etag}
+        return self._idempotent_run(actor, request_id, "FinalizeRun", request, work)
 
     @staticmethod
     def _undecided_appeals(conn: Connection, *, year: int) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import time
 import uuid
@@ -15,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.common import calendar as cal
 from services.common.auth import INTERNAL_ROLE, Identity
-from services.common.db import Database, idempotent
+from services.common.db import Database
 from services.common.errors import (
     FieldViolation,
     InvalidArgument,
@@ -23,6 +22,7 @@ from services.common.errors import (
     PermissionDenied,
     StaleEtag,
 )
+from services.common.idempotency import idempotent
 from services.common.scheme import Scheme
 from services.common.timeutil import from_epoch, iso, to_epoch
 from services.common.vocabulary import COLOURS
@@ -357,7 +357,19 @@ class TasksApp:
             assert row is not None
             return self.view(row, at=stamp, events=repo.events_of(conn, [parsed.id]).get(parsed.id, []))
 
-        return self._idempotent(_scoped(request_id, actor.subject), "CreateTask", work)
+        request = {
+            "id": task_id,
+            "title": title,
+            "task_type": task_type,
+            "lead_unit": lead_unit,
+            "co_units": co_units,
+            "priority": priority,
+            "source": source,
+            "due_at": due_at,
+            "assign_now": assign_now,
+            "note": note,
+        }
+        return self._idempotent(actor, request_id, "CreateTask", request, work)
 
     def act(
         self, *, actor: Identity, kind: Kind, task_id: str, etag: str, note: str, request_id: str
@@ -427,9 +439,12 @@ class TasksApp:
             assert fresh is not None
             return self.view(fresh, at=now, events=repo.events_of(conn, [task_id]).get(task_id, []))
 
-        return self._idempotent(_scoped(request_id, actor.subject, task_id), f"Task.{kind.value}", work)
+        request = {"id": task_id, "etag": etag, "note": note}
+        return self._idempotent(actor, request_id, f"Task.{kind.value}", request, work)
 
-    def _idempotent(self, request_id: str, method: str, work: Any) -> TaskView:
+    def _idempotent(
+        self, actor: Identity, request_id: str, method: str, request: dict[str, Any], work: Any
+    ) -> TaskView:
         def decode(data: bytes) -> TaskView:
             raw = json.loads(data)
             raw["history"] = [EventView(**e) for e in raw.get("history", [])]
@@ -438,8 +453,10 @@ class TasksApp:
         result: TaskView = idempotent(
             self.db,
             requests,
-            request_id=request_id,
+            caller=actor,
             method=method,
+            request_id=request_id,
+            request=request,
             work=work,
             encode=lambda v: json.dumps(asdict(v), ensure_ascii=False).encode(),
             decode=decode,
@@ -492,14 +509,3 @@ class TasksApp:
             conn.execute(
                 task_co_units.insert(), [{"task_id": record.id, "unit_id": u} for u in record.co_units]
             )
-
-
-def _scoped(request_id: str, *scope: str) -> str:
-    """The request id as stored: bound to who sent it and what it acts on.
-
-    Unbound, another caller reusing an id (or guessing one) would get the first caller's
-    answer back, a view of a task it may not read, without its own request ever running.
-    """
-    if not request_id:
-        return ""
-    return hashlib.sha256("\0".join((*scope, request_id)).encode()).hexdigest()
