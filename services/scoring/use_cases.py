@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from services.common import ranges
 from services.common.auth import INTERNAL_ROLE, Identity
 from services.common.db import Database
 from services.common.errors import (
@@ -24,7 +25,10 @@ from services.common.errors import (
     StaleEtag,
 )
 from services.common.idempotency import idempotent
+from services.common.jsonlines import check_value, loads_line
+from services.common.ranges import check_year
 from services.common.scheme import Scheme, load_scheme
+from services.common.text import ID_MAX, NOTE_MAX, check_id, check_text
 from services.common.timeutil import from_epoch, iso, now_epoch, to_epoch
 from services.common.vocabulary import RECORD_KINDS
 from services.scoring import domain
@@ -133,12 +137,7 @@ class ScoringApp:
         """All or nothing; a record already stored identically is left alone, a changed one refused."""
         batch: list[Record] = []
         for line, text in lines:
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise InvalidArgument(
-                    [FieldViolation(f"line {line}: json", f"is not valid JSON ({exc.msg})")]
-                ) from None
+            obj = loads_line(text, line=line)
             if not isinstance(obj, dict):
                 raise InvalidArgument([FieldViolation(f"line {line}: json", "must be a JSON object")])
             batch.append(parse_record(str(obj.get("type")), obj, self.scheme, line=line))
@@ -179,6 +178,9 @@ class ScoringApp:
         """One record from a person: the office records anything; a department only appeals its reports."""
         if kind not in RECORD_KINDS:
             raise InvalidArgument("kind", f"must be one of {', '.join(RECORD_KINDS)}")
+        problem = check_value(fields)
+        if problem:
+            raise InvalidArgument("fields", problem)
         record = parse_record(kind, {**fields, "type": kind}, self.scheme)
         if actor.is_department:
             if kind != "appeal":
@@ -264,8 +266,9 @@ class ScoringApp:
             unit = actor.unit
         if kind and kind not in RECORD_KINDS:
             raise InvalidArgument("kind", f"must be one of {', '.join(RECORD_KINDS)}")
-        size = min(page_size or 200, MAX_PAGE)
-        after = int(page_token) if page_token.isdigit() else 0
+        check_year(year)
+        size = ranges.page_size(page_size, default=200, maximum=MAX_PAGE)
+        after = ranges.seq_token(page_token)
         with self.db.read() as conn:
             rows = repo.list_records(
                 conn,
@@ -285,6 +288,10 @@ class ScoringApp:
     ) -> RecordView:
         if not reason.strip():
             raise InvalidArgument("reason", "voiding a record needs a reason")
+        check_text("reason", reason, max_len=NOTE_MAX, allow_newlines=True)
+        check_id("id", rid, max_len=ID_MAX)
+        if kind not in RECORD_KINDS:
+            raise InvalidArgument("kind", f"must be one of {', '.join(RECORD_KINDS)}")
 
         def work(conn: Connection) -> RecordView:
             view = self._get_record(conn, kind, rid)
@@ -298,6 +305,9 @@ class ScoringApp:
     def decide_appeal(
         self, *, actor: Identity, request_id: str, rid: str, upheld: bool, reason: str
     ) -> RecordView:
+        check_text("reason", reason, max_len=NOTE_MAX, allow_newlines=True)
+        check_id("id", rid, max_len=ID_MAX)
+
         def work(conn: Connection) -> RecordView:
             view = self._get_record(conn, "appeal", rid)
             if view.fields.get("upheld") is not None and view.fields["upheld"] != upheld:
@@ -347,9 +357,10 @@ class ScoringApp:
         supersedes: str,
         breakdown: bool = True,
     ) -> RunView:
-        scheme = load_scheme(scheme_toml, source="scheme_toml") if scheme_toml else self.scheme
-        if not 1990 <= year <= 2100:
-            raise InvalidArgument("year", "must lie between 1990 and 2100")
+        check_year(year, optional=False)
+        scheme = _scheme_of(scheme_toml) if scheme_toml else self.scheme
+        if supersedes:
+            check_id("supersedes", supersedes, max_len=ID_MAX)
         cutoff = parse_cutoff(as_of, scheme) if as_of else default_as_of(year, scheme)
 
         started = time.perf_counter()
@@ -460,6 +471,7 @@ class ScoringApp:
             if unit and unit != actor.unit:
                 raise PermissionDenied(f"unit {actor.unit} may not read the result of unit {unit}")
             unit = actor.unit
+        check_year(year)
         with self.db.read() as conn:
             if not run_id:
                 if not year:
@@ -475,15 +487,18 @@ class ScoringApp:
                     raise InvalidArgument("year", f"run {run_id} is of {run_year}, not {year}")
             view = self._run_view(conn, run_id, unit=unit, breakdown=breakdown)
         if actor.is_department and view.state == "draft":
-            raise PermissionDenied(
-                f"run {run_id} is a draft: departments see their result once it is publicised"
-            )
+            # A department is told what it would be told of a run that does not exist: that a
+            # draft is being prepared is the office's to announce.
+            raise NotFound(f"run {run_id!r} does not exist")
         return view
 
     def list_runs(
         self, *, actor: Identity, year: int, page_size: int, page_token: str
     ) -> tuple[list[RunView], str]:
-        size = min(page_size or 100, MAX_PAGE)
+        check_year(year)
+        size = ranges.page_size(page_size, default=100, maximum=MAX_PAGE)
+        if page_token:
+            check_id("page_token", page_token, max_len=ID_MAX)
         with self.db.read() as conn:
             rows = repo.list_runs(
                 conn, year=year, published_only=actor.is_department, after=page_token, limit=size + 1
@@ -589,6 +604,7 @@ class ScoringApp:
             if unit and unit != actor.unit:
                 raise PermissionDenied(f"unit {actor.unit} may not preview unit {unit}")
             unit = actor.unit
+        check_year(year)
         now = datetime.now(self.tz).replace(microsecond=0)
         year = year or now.year
         cutoff = parse_cutoff(as_of, self.scheme) if as_of else min(now, default_as_of(year, self.scheme))
@@ -620,3 +636,11 @@ class ScoringApp:
 def _department_preview(document: dict[str, Any], unit: str) -> dict[str, Any]:
     """A department's own line of a preview, its rank kept, everyone else's detail removed."""
     return {**document, "units": [u for u in document["units"] if u["unit"] == unit]}
+
+
+def _scheme_of(text: str) -> Scheme:
+    """A scheme sent with a request; nesting deep enough to exhaust the parser's stack is refused."""
+    try:
+        return load_scheme(text, source="scheme_toml")
+    except RecursionError:
+        raise InvalidArgument("scheme_toml", "is nested too deeply to be a scheme") from None

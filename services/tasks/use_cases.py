@@ -23,7 +23,9 @@ from services.common.errors import (
     StaleEtag,
 )
 from services.common.idempotency import idempotent
+from services.common.ranges import check_year
 from services.common.scheme import Scheme
+from services.common.text import NOTE_MAX, check_id, check_text
 from services.common.timeutil import from_epoch, iso, to_epoch
 from services.common.vocabulary import COLOURS
 from services.tasks import ledger
@@ -92,9 +94,11 @@ def encode_token(last: str) -> str:
 def decode_token(token: str) -> str:
     if not token:
         return ""
+    # Strict: a token with characters outside the alphabet is refused, not read as another one.
     try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
-    except (ValueError, UnicodeDecodeError):
+        last = base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True).decode()
+        return check_id("page_token", last)
+    except (ValueError, UnicodeError, InvalidArgument):
         raise InvalidArgument("page_token", "is not a token this service issued") from None
 
 
@@ -201,10 +205,10 @@ class TasksApp:
         return upcoming[0].isoformat() if upcoming else ""
 
     def _readable(self, actor: Identity, row: repo.TaskRow) -> None:
+        # Another unit's task is, to a department, a task that does not exist: the same words,
+        # so that neither its existence nor the unit it belongs to is told.
         if actor.is_department and actor.unit != row.lead_unit and actor.unit not in row.co_units:
-            raise PermissionDenied(
-                f"unit {actor.unit} may not read task {row.id}: it belongs to {row.lead_unit}"
-            )
+            raise NotFound(f"task {row.id!r} does not exist")
 
     def get_task(self, *, actor: Identity, task_id: str, as_of: str = "") -> TaskView:
         at = self.facts.instant(as_of, name="as_of")
@@ -240,8 +244,7 @@ class TasksApp:
             raise InvalidArgument("color", "must be blue, yellow or red")
         if state and state not in {s.value for s in State}:
             raise InvalidArgument("state", "must be one of " + ", ".join(s.value for s in State))
-        if year and not 1990 <= year <= 2100:
-            raise InvalidArgument("year", "must lie between 1990 and 2100")
+        check_year(year)
         at = self.facts.instant(as_of, name="as_of")
         due_from, due_before = self.facts.year_bounds(year) if year else (None, None)
         flt = repo.TaskFilter(
@@ -292,6 +295,7 @@ class TasksApp:
         check_actor(
             Kind.CREATE, role=actor.role, unit=actor.unit or None, lead_unit=lead_unit, co_units=co_units
         )
+        check_text("note", note, max_len=NOTE_MAX, allow_newlines=True)
         now = datetime.now(UTC).astimezone(self.tz).replace(microsecond=0)
         record = {
             "type": "task",
@@ -376,6 +380,8 @@ class TasksApp:
     ) -> TaskView:
         if kind in (Kind.REJECT, Kind.CANCEL) and not note.strip():
             raise InvalidArgument("note", f"a {kind.value} needs a reason")
+        check_text("note", note, max_len=NOTE_MAX, allow_newlines=True)
+        check_id("id", task_id)
 
         def work(conn: Any) -> TaskView:
             # Without the lock, a concurrent step committed between reading the row and reading the
@@ -384,6 +390,9 @@ class TasksApp:
             row = repo.get_task(conn, task_id)
             if row is None:
                 raise NotFound(f"task {task_id!r} does not exist")
+            if actor.is_department and actor.unit != row.lead_unit and actor.unit not in row.co_units:
+                # Refused (and audited) without naming the unit the task belongs to.
+                raise PermissionDenied(f"unit {actor.unit} may not record a {kind.value} on task {task_id!r}")
             if actor.role != INTERNAL_ROLE:
                 check_actor(
                     kind,
