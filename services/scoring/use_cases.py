@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from datetime import time as dtime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
@@ -48,6 +48,8 @@ from services.scoring.storage.tables import requests
 from services.scoring.views import RecordView, RunView, record_view, run_view
 
 __all__ = ["ScoringApp", "TasksPort"]
+
+V = TypeVar("V", RecordView, RunView)
 
 MAX_PAGE = 5000
 CATEGORY_ORDER = {"department": 0, "township": 1}
@@ -220,7 +222,7 @@ class ScoringApp:
             return self._get_record(conn, kind, record.rid)
 
         request = {"kind": kind, "fields": fields}
-        return self._idempotent_record(actor, request_id, "CreateRecord", request, work)
+        return self._once(actor, request_id, "CreateRecord", request, work, RecordView)
 
     def _get_record(self, conn: Connection, kind: str, rid: str) -> RecordView:
         row = repo.get_record(conn, kind=kind, rid=rid)
@@ -228,15 +230,17 @@ class ScoringApp:
             raise NotFound(f"{kind} {rid!r} does not exist")
         return record_view(row, self.tz)
 
-    def _idempotent_record(
+    def _once(
         self,
         actor: Identity,
         request_id: str,
         method: str,
         request: dict[str, Any],
-        work: Callable[[Connection], RecordView],
-    ) -> RecordView:
-        result: RecordView = idempotent(
+        work: Callable[[Connection], V],
+        view: type[V],
+    ) -> V:
+        """work once per caller, method and request id (AIP-155): a retry gets the first view back."""
+        result: V = idempotent(
             self.db,
             requests,
             caller=actor,
@@ -244,8 +248,8 @@ class ScoringApp:
             request_id=request_id,
             request=request,
             work=work,
-            encode=lambda view: json.dumps(view.__dict__, ensure_ascii=False).encode(),
-            decode=lambda b: RecordView(**json.loads(b)),
+            encode=lambda v: json.dumps(v.__dict__, ensure_ascii=False).encode(),
+            decode=lambda b: view(**json.loads(b)),
         )
         return result
 
@@ -290,8 +294,6 @@ class ScoringApp:
             raise InvalidArgument("reason", "voiding a record needs a reason")
         check_text("reason", reason, max_len=NOTE_MAX, allow_newlines=True)
         check_id("id", rid, max_len=ID_MAX)
-        if kind not in RECORD_KINDS:
-            raise InvalidArgument("kind", f"must be one of {', '.join(RECORD_KINDS)}")
 
         def work(conn: Connection) -> RecordView:
             view = self._get_record(conn, kind, rid)
@@ -300,7 +302,7 @@ class ScoringApp:
             return self._get_record(conn, kind, rid)
 
         request = {"kind": kind, "id": rid, "reason": reason}
-        return self._idempotent_record(actor, request_id, "VoidRecord", request, work)
+        return self._once(actor, request_id, "VoidRecord", request, work, RecordView)
 
     def decide_appeal(
         self, *, actor: Identity, request_id: str, rid: str, upheld: bool, reason: str
@@ -323,7 +325,7 @@ class ScoringApp:
             return self._get_record(conn, "appeal", rid)
 
         request = {"id": rid, "upheld": upheld, "reason": reason}
-        return self._idempotent_record(actor, request_id, "DecideAppeal", request, work)
+        return self._once(actor, request_id, "DecideAppeal", request, work, RecordView)
 
     # ---- computing
 
@@ -358,7 +360,7 @@ class ScoringApp:
         breakdown: bool = True,
     ) -> RunView:
         check_year(year, optional=False)
-        scheme = _scheme_of(scheme_toml) if scheme_toml else self.scheme
+        scheme = load_scheme(scheme_toml, source="scheme_toml") if scheme_toml else self.scheme
         if supersedes:
             check_id("supersedes", supersedes, max_len=ID_MAX)
         cutoff = parse_cutoff(as_of, scheme) if as_of else default_as_of(year, scheme)
@@ -423,13 +425,8 @@ class ScoringApp:
 
         for attempt in range(3):
             try:
-                request = {
-                    "year": year,
-                    "as_of": as_of,
-                    "scheme": scheme.sha256,
-                    "supersedes": supersedes,
-                }
-                view = self._idempotent_run(actor, request_id, "CreateRun", request, work)
+                request = {"year": year, "as_of": as_of, "scheme": scheme.sha256, "supersedes": supersedes}
+                view = self._once(actor, request_id, "CreateRun", request, work, RunView)
                 if not breakdown:
                     return view
                 with self.db.read() as conn:
@@ -438,27 +435,6 @@ class ScoringApp:
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
-
-    def _idempotent_run(
-        self,
-        actor: Identity,
-        request_id: str,
-        method: str,
-        request: dict[str, Any],
-        work: Callable[[Connection], RunView],
-    ) -> RunView:
-        result: RunView = idempotent(
-            self.db,
-            requests,
-            caller=actor,
-            method=method,
-            request_id=request_id,
-            request=request,
-            work=work,
-            encode=lambda v: json.dumps(v.__dict__, ensure_ascii=False).encode(),
-            decode=lambda b: RunView(**json.loads(b)),
-        )
-        return result
 
     def _run_view(self, conn: Connection, run_id: str, *, unit: str, breakdown: bool) -> RunView:
         row = repo.get_run(conn, run_id)
@@ -535,7 +511,7 @@ class ScoringApp:
             return self._run_view(conn, run_id, unit="", breakdown=False)
 
         request = {"id": run_id, "etag": etag}
-        return self._idempotent_run(actor, request_id, "PublishRun", request, work)
+        return self._once(actor, request_id, "PublishRun", request, work, RunView)
 
     def finalize_run(self, *, actor: Identity, request_id: str, run_id: str, etag: str) -> RunView:
         def work(conn: Connection) -> RunView:
@@ -549,7 +525,7 @@ class ScoringApp:
                     f"run {run_id} is superseded by {row.superseded_by}: finalise that one"
                 )
             # Appeals on this year's records that nobody has decided hold this year's run back ...
-            undecided = self._undecided_appeals(conn, year=row.year)
+            undecided = repo.undecided_appeals(conn, year=row.year)
             if undecided:
                 raise FailedPrecondition(
                     f"run {run_id} cannot be finalised (定档): appeals still undecided: "
@@ -567,24 +543,7 @@ class ScoringApp:
             return self._run_view(conn, run_id, unit="", breakdown=False)
 
         request = {"id": run_id, "etag": etag}
-        return self._idempotent_run(actor, request_id, "FinalizeRun", request, work)
-
-    @staticmethod
-    def _undecided_appeals(conn: Connection, *, year: int) -> list[str]:
-        """The ids of the undecided appeals on records of year, sorted."""
-        undecided: dict[str, tuple[str, str]] = {}
-        for rid, text in repo.live_payloads(conn, kind="appeal"):
-            payload = json.loads(text)
-            if payload.get("upheld") is None:
-                undecided[rid] = appealed(payload)
-        of_year = {
-            (kind, rid)
-            for kind in APPEAL_TARGETS
-            for rid in repo.record_ids_of_year(
-                conn, kind=kind, ids={t for k, t in undecided.values() if k == kind}, year=year
-            )
-        }
-        return sorted(rid for rid, key in undecided.items() if key in of_year)
+        return self._once(actor, request_id, "FinalizeRun", request, work, RunView)
 
     def _locked(self, conn: Connection, run_id: str, etag: str) -> Any:
         row = repo.get_run(conn, run_id)
@@ -636,11 +595,3 @@ class ScoringApp:
 def _department_preview(document: dict[str, Any], unit: str) -> dict[str, Any]:
     """A department's own line of a preview, its rank kept, everyone else's detail removed."""
     return {**document, "units": [u for u in document["units"] if u["unit"] == unit]}
-
-
-def _scheme_of(text: str) -> Scheme:
-    """A scheme sent with a request; nesting deep enough to exhaust the parser's stack is refused."""
-    try:
-        return load_scheme(text, source="scheme_toml")
-    except RecursionError:
-        raise InvalidArgument("scheme_toml", "is nested too deeply to be a scheme") from None
