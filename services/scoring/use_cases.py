@@ -201,8 +201,8 @@ class ScoringApp:
                 unit, year = self._appealed_of(conn, key)
                 if actor.is_department:
                     if unit != actor.unit:
-                        noun = "an error report" if key[0] == "error_report" else "an accountability record"
-                        raise PermissionDenied(f"unit {actor.unit} may not appeal {noun} of unit {unit}")
+                        # Refused without naming the unit the record concerns.
+                        raise PermissionDenied(f"unit {actor.unit} may appeal only its own records")
                     if repo.open_appeal_run(conn, year=year, now=self.clock()) is None:
                         raise FailedPrecondition(
                             f"no run of {year} is in its 公示 appeal window: appeals are closed"
