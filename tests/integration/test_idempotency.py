@@ -121,3 +121,24 @@ def test_both_services_migrate_into_one_database(databases: Databases) -> None:
         db.dispose()
     assert {"tasks_requests", "scoring_requests", "tasks", "records", "runs"} <= names
     assert "requests" not in names
+
+
+def test_an_older_database_loses_its_unscoped_requests_table(databases: Databases) -> None:
+    """A database migrated before keeps its data; its old "requests" table gives way to scoring_requests."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    db = Database(databases.url("old"))
+    try:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(ROOT / "services" / "scoring" / "storage" / "migrations"))
+        with db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0002")
+            conn.execute(text("CREATE TABLE requests (request_id VARCHAR(128) PRIMARY KEY)"))
+        migrate(db, ROOT / "services" / "scoring" / "storage" / "migrations", service="scoring")
+        names = set(inspect(db.engine).get_table_names())
+    finally:
+        db.dispose()
+    assert "scoring_requests" in names and "requests" not in names
