@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 import unicodedata
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from services.common.text import visible
 from services.common.vocabulary import (
     COLOURS,
     GRADES,
@@ -18,13 +21,40 @@ from services.common.vocabulary import (
     RUN_STATES,
     SEVERITIES,
     TASK_EVENT_KINDS,
+    TASK_NOTE_KINDS,
     TASK_ROLES,
     TASK_STATES,
     TOLERANCE_DECISIONS,
     UNIT_CATEGORIES,
 )
 
+F = TypeVar("F", bound=Callable[..., str])
+
 HEALTH = {"SERVING": "正常", "NOT_SERVING": "停止服务", "UNREACHABLE": "不可达", "UNKNOWN": "未知"}
+
+
+def clean(value: Any) -> Any:
+    """value with each string's control and bidi characters escaped: the terminal shows, never obeys, them.
+
+    A title holding ESC [ 2 J would otherwise clear the screen of whoever lists the tasks.
+    """
+    if isinstance(value, str):
+        return visible(value, keep_newlines=False)
+    if isinstance(value, dict):
+        return {clean(k): clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean(v) for v in value]
+    return value
+
+
+def sanitised(render: F) -> F:
+    """The render function, given its data with the strings cleaned (see clean)."""
+
+    @functools.wraps(render)
+    def call(*args: Any, **kwargs: Any) -> str:
+        return render(*clean(list(args)), **clean(kwargs))
+
+    return call  # type: ignore[return-value]
 
 
 def width(text: str) -> int:
@@ -38,7 +68,7 @@ def pad(text: str, size: int, right: bool = False) -> str:
 
 def table(headers: list[str], rows: list[list[Any]], numeric: set[int] | None = None) -> str:
     numeric = numeric or set()
-    cells = [[str(c) for c in row] for row in rows]
+    cells = [[visible(str(c), keep_newlines=False) for c in row] for row in rows]
     sizes = [max([width(h)] + [width(r[i]) for r in cells]) for i, h in enumerate(headers)]
     lines = ["  ".join(pad(h, sizes[i]) for i, h in enumerate(headers)), "  ".join("─" * s for s in sizes)]
     lines += ["  ".join(pad(c, sizes[i], i in numeric) for i, c in enumerate(r)) for r in cells]
@@ -49,6 +79,7 @@ def num(value: Any) -> str:
     return f"{value:.2f}" if isinstance(value, int | float) else str(value)
 
 
+@sanitised
 def results(document: dict[str, Any], *, detail: bool = False) -> str:
     head = (
         f"{document.get('year')} 年度考核 · 运行 {document.get('run')} · "
@@ -111,6 +142,7 @@ def results(document: dict[str, Any], *, detail: bool = False) -> str:
     return "\n".join(out)
 
 
+@sanitised
 def breakdown(unit: dict[str, Any]) -> str:
     parts = [f"\n{unit['name']}（{unit['unit']}）得分明细"]
     b = unit.get("breakdown") or {}
@@ -180,6 +212,7 @@ def breakdown(unit: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+@sanitised
 def tasks(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "（没有符合条件的任务）"
@@ -202,6 +235,7 @@ def tasks(rows: list[dict[str, Any]]) -> str:
     )
 
 
+@sanitised
 def task_detail(task: dict[str, Any]) -> str:
     head = (
         f"{task['id']} {task['title']}\n类型 {task.get('task_type_name') or task['task_type']} · "
@@ -210,13 +244,19 @@ def task_detail(task: dict[str, Any]) -> str:
         + f" · {task['state_label']} · 应办结 {task['due_at'] or '—'}"
         + (f" · 颜色 {COLOURS[task['color']]}" if task.get("color") else "")
         + (f" · {OUTCOMES[task['outcome']]}" if task.get("outcome") else "")
+        + (
+            f"\n逾期未报进展：应于 {task['progress_overdue_since']} 前报送"
+            if task.get("progress_overdue_since")
+            else ""
+        )
     )
     history = table(
         ["时间", "环节", "经办", "说明"],
         [
             [
                 e["at"],
-                TASK_EVENT_KINDS.get(e["kind"], e["kind"]) + ("（已退回）" if e["rejected"] else ""),
+                {**TASK_EVENT_KINDS, **TASK_NOTE_KINDS}.get(e["kind"], e["kind"])
+                + ("（已退回）" if e["rejected"] else ""),
                 e["by"],
                 e["note"],
             ]
@@ -226,6 +266,7 @@ def task_detail(task: dict[str, Any]) -> str:
     return head + "\n" + history
 
 
+@sanitised
 def import_summary(document: dict[str, Any]) -> str:
     kinds = sorted(set(document["created"]) | set(document["unchanged"]))
     rows = [
@@ -236,6 +277,7 @@ def import_summary(document: dict[str, Any]) -> str:
     return f"{verb}：共 {document['lines']} 行\n" + table(["类型", "新增", "已存在"], rows, numeric={1, 2})
 
 
+@sanitised
 def runs(items: list[dict[str, Any]]) -> str:
     if not items:
         return "（尚无考核运行）"
@@ -256,6 +298,7 @@ def runs(items: list[dict[str, Any]]) -> str:
     )
 
 
+@sanitised
 def records(items: list[dict[str, Any]]) -> str:
     if not items:
         return "（没有记录）"
@@ -280,6 +323,7 @@ def _rate(value: float) -> str:
     return "—" if value < 0 else f"{value * 100:.1f}%"
 
 
+@sanitised
 def overview(data: dict[str, Any]) -> str:
     rows = [
         [
@@ -317,6 +361,7 @@ def overview(data: dict[str, Any]) -> str:
     )
 
 
+@sanitised
 def dashboard(data: dict[str, Any]) -> str:
     s = data["standing"]
     head = (
@@ -343,7 +388,7 @@ def dashboard(data: dict[str, Any]) -> str:
             [
                 i["task"],
                 i["title"][:20],
-                COLOURS.get(i["color"], ""),
+                COLOURS.get(i["color"], "") + ("·逾期未报进展" if i.get("progress_overdue_since") else ""),
                 i["due_at"],
                 f"{i['hours_left']:.1f}",
                 num(i["cost_if_overdue"]),
@@ -355,6 +400,7 @@ def dashboard(data: dict[str, Any]) -> str:
     return "\n\n".join([head, indicators, "在办事项（按紧急程度）", items])
 
 
+@sanitised
 def ranking(data: dict[str, Any]) -> str:
     out = [
         f"{data.get('year')} 年度考核排名 · 运行 {data.get('run')} · "

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -51,6 +52,19 @@ def _service_tls(service: str, settings: Settings, *, plaintext: bool) -> tls.Tl
     )
 
 
+def notify_config(path: str | None) -> Any:
+    """The reminders file of --notify (else KAOHE_NOTIFY_FILE), read and checked; None when neither is set."""
+    from services.notify.config import NotifyConfigInvalid, load_notify_config
+
+    path = path or os.environ.get("KAOHE_NOTIFY_FILE") or None
+    if path is None:
+        return None
+    try:
+        return load_notify_config(Path(path))
+    except NotifyConfigInvalid as exc:
+        raise ConfigError(f"notify file {path}: {exc.key} {exc.rule}") from None
+
+
 def serve_one(
     service: str,
     *,
@@ -59,6 +73,7 @@ def serve_one(
     data_dir: str | None,
     scheme: str | None,
     plaintext: bool = False,
+    notify: str | None = None,
 ) -> int:
     """Runs one service until SIGTERM/SIGINT; bad configuration → one line on stderr, exit 2."""
     logs.configure(service)
@@ -70,6 +85,7 @@ def serve_one(
         print(f"kaohe serve-one {service}: --metrics-port is required", file=sys.stderr, flush=True)
         return 2
     on_stop: list[Callable[[], None]] = []
+    reminders = None
     try:
         settings = load(data_dir=data_dir, scheme=scheme)
         keys = load_token_keys(settings.data_dir)
@@ -94,16 +110,22 @@ def serve_one(
             )
             server, health, registry = gateway.server, gateway.health, gateway.registry
         elif service == "tasks":
+            from services.notify.config import NotifyConfigInvalid
             from services.tasks.__main__ import create as create_tasks
 
-            tasks = create_tasks(
-                address=address,
-                db_url=settings.tasks_db_url,
-                scheme=load_scheme_or_fail(settings.scheme_path),
-                keys=keys,
-                tls=service_tls,
-            )
+            try:
+                tasks = create_tasks(
+                    address=address,
+                    db_url=settings.tasks_db_url,
+                    scheme=load_scheme_or_fail(settings.scheme_path),
+                    keys=keys,
+                    tls=service_tls,
+                    notify=notify_config(notify),
+                )
+            except NotifyConfigInvalid as exc:
+                raise ConfigError(f"notify file: {exc.key} {exc.rule}") from None
             server, health, registry = tasks.server, tasks.health, tasks.registry
+            reminders = tasks.reminders
         else:
             from services.scoring.__main__ import create as create_scoring
 
@@ -125,6 +147,9 @@ def serve_one(
         print(f"kaohe serve-one {service}: {str(exc).splitlines()[0]}", file=sys.stderr, flush=True)
         return 2
     log.info("serving", extra={"address": address, "metrics_port": metrics_port})
+    if reminders is not None:
+        reminders.start()
+        on_stop.insert(0, reminders.stop)
 
     def stop_all() -> None:
         for stop in on_stop:
@@ -144,8 +169,9 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def _preflight(settings: Settings) -> None:
+def _preflight(settings: Settings, notify: str | None) -> None:
     load_scheme_or_fail(settings.scheme_path)
+    notify_config(notify)
     load_secret(settings.data_dir, create=True)
     for service in SERVICES:
         port = {
@@ -198,7 +224,13 @@ def _certificate_hosts(settings: Settings) -> list[str]:
 
 
 def serve(
-    *, data_dir: str | None, port_base: int | None, scheme: str | None, sample: bool, plaintext: bool = False
+    *,
+    data_dir: str | None,
+    port_base: int | None,
+    scheme: str | None,
+    sample: bool,
+    plaintext: bool = False,
+    notify: str | None = None,
 ) -> int:
     """Starts the three services as processes and watches them; stops them all on a signal or a death.
 
@@ -212,7 +244,7 @@ def serve(
                 if not tls.is_loopback(host):
                     _say(f"--plaintext is for loopback development only, not {host}")
                     return 2
-        _preflight(settings)
+        _preflight(settings, notify)
         files = None if plaintext else tls.ensure_tls(settings.data_dir, hosts=_certificate_hosts(settings))
     except (ConfigError, DomainError, OSError) as exc:
         _say(str(exc))
@@ -263,6 +295,8 @@ def serve(
                 "--scheme",
                 str(settings.scheme_path),
                 *(["--plaintext"] if plaintext else []),
+                # The reminders loop runs where the ledger is: in the tasks service.
+                *(["--notify", str(Path(notify).resolve())] if notify and service == "tasks" else []),
             ],
             env=child_env,
         )

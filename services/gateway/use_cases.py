@@ -17,9 +17,11 @@ from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
+from services.common import jsonlines
 from services.common.auth import Identity
 from services.common.clients import Backend
 from services.common.errors import DomainError, FieldViolation, InvalidArgument, NotFound, Unavailable
+from services.common.ranges import check_year
 from services.common.scheme import Scheme, load_scheme
 from services.common.status import domain_error
 from services.common.vocabulary import RECORD_KINDS, TASK_LINE_TYPES
@@ -94,20 +96,9 @@ class GatewayApp:
         pending_units: list[str] = []
         pending_tasks: list[str] = []
         count = 0
-        for number, raw in enumerate(text.splitlines(), start=1):
-            if not raw.strip():
-                continue
+        for number, raw in jsonlines.lines(text):
             count += 1
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise InvalidArgument(
-                    [
-                        FieldViolation(
-                            f"line {number}: json", f"is not valid JSON ({exc.msg} at column {exc.colno})"
-                        )
-                    ]
-                ) from None
+            obj = jsonlines.loads_line(raw, line=number)
             kind = obj.get("type") if isinstance(obj, dict) else None
             if kind in TASK_TYPES:
                 task_lines.append((number, raw))
@@ -294,6 +285,7 @@ class GatewayApp:
         return standings, document, summary_reply.as_of
 
     def overview(self, identity: Identity, year: int, timeout: float) -> gateway_pb2.Overview:
+        check_year(year)
         year = year or datetime.now().year
         unit = identity.unit if identity.is_department else ""
         standings, document, as_of = self._standings(identity, year, unit, timeout)
@@ -302,6 +294,7 @@ class GatewayApp:
         )
 
     def dashboard(self, identity: Identity, unit: str, year: int, timeout: float) -> gateway_pb2.Dashboard:
+        check_year(year)
         if not unit:
             raise InvalidArgument("unit", "is required")
         year = year or datetime.now().year
@@ -343,18 +336,19 @@ class GatewayApp:
                     hours_left=(due - now).total_seconds() / 3600,
                     cost_if_overdue=cost,
                     cost_per_late_day=cost * scheme.timeliness.late_penalty_per_working_day,
+                    progress_overdue_since=task.progress_overdue_since,
                 )
             )
         items.sort(key=lambda i: i.hours_left)
         return gateway_pb2.Dashboard(standing=standings[0], open_items=items, as_of=as_of)
 
     def _run_document(
-        self, identity: Identity, run: str, year: int, timeout: float, breakdown: bool
+        self, identity: Identity, run: str, year: int, timeout: float, breakdown: bool, unit: str = ""
     ) -> dict[str, Any]:
         reply = self._call(
             self.backends.scoring,
             "GetRun",
-            scoring_pb2.GetRunRequest(id=run, year=year, omit_breakdown=not breakdown),
+            scoring_pb2.GetRunRequest(id=run, year=year, unit=unit, omit_breakdown=not breakdown),
             identity,
             timeout,
         )
@@ -384,10 +378,12 @@ class GatewayApp:
             ],
         )
 
-    def export(self, identity: Identity, run: str, timeout: float) -> gateway_pb2.ExportRunResponse:
+    def export(
+        self, identity: Identity, run: str, timeout: float, *, unit: str = ""
+    ) -> gateway_pb2.ExportRunResponse:
         if not run:
             raise InvalidArgument("run", "is required")
-        document = self._run_document(identity, run, 0, timeout, breakdown=True)
+        document = self._run_document(identity, run, 0, timeout, breakdown=True, unit=unit)
         return gateway_pb2.ExportRunResponse(
             filename=f"考核结果-{document['run']}.xlsx", xlsx=result_to_xlsx(document)
         )

@@ -19,7 +19,7 @@ from services.common.errors import PermissionDenied
 from services.common.policy import SCORING, TASKS, authorize_hop
 from services.scoring import staging
 from services.scoring.storage.tables import staged_imports, staged_records
-from services.tasks.storage.tables import imports
+from services.tasks.storage.tables import import_decisions
 from tests.conftest import Stack, internal_metadata
 
 OFFICE = make_user_identity(role="office", unit=None)
@@ -95,7 +95,7 @@ def staged(stack: Stack) -> tuple[int, int]:
 
 def decisions(stack: Stack) -> list[str]:
     with stack.parts["tasks"].db.read() as conn:
-        return sorted(conn.execute(select(imports.c.outcome)).scalars())
+        return sorted(conn.execute(select(import_decisions.c.outcome)).scalars())
 
 
 def on_phase(stack: Stack, hook: Callable[[str], None]) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from services.common.db import requests_table
+from services.common.idempotency import requests_table
 
 metadata = MetaData()
 
@@ -74,7 +74,8 @@ runs = Table(
     Index("ix_runs_year", "year", "created_at"),
 )
 
-requests = requests_table(metadata)
+# Prefixed: the tasks and scoring services may share one PostgreSQL database.
+requests = requests_table(metadata, "scoring_requests")
 
 # An import's scoring half between its two phases: invisible to reads and runs until the tasks
 # service has recorded the import committed. At most one import is staged at a time.

@@ -1,10 +1,10 @@
-"""The tasks service's tables: units, tasks, co-units, the append-only event history."""
+"""The tasks service's tables: units, tasks, co-units, the append-only event history, reminders sent."""
 
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
-from services.common.db import requests_table
+from services.common.idempotency import requests_table
 
 metadata = MetaData()
 
@@ -66,12 +66,23 @@ task_events = Table(
     Index("ix_task_events_report", "kind", "task_id"),
 )
 
-requests = requests_table(metadata)
+# Each (task, event, unit) a reminder (催办) announced, so it goes out once across restarts.
+reminders_sent = Table(
+    "reminders_sent",
+    metadata,
+    Column("task_id", String(64), ForeignKey("tasks.id"), primary_key=True),
+    Column("event", String(16), primary_key=True),
+    Column("unit_id", String(64), primary_key=True),
+    Column("sent_at", BigInteger, nullable=False),
+)
+
+# Prefixed: the tasks and scoring services may share one PostgreSQL database.
+requests = requests_table(metadata, "tasks_requests")
 
 # The record of decision of two-service imports: an import id is "committed" when its tasks half was
 # stored (in the same transaction), "aborted" when scoring's recovery found it undecided.
-imports = Table(
-    "imports",
+import_decisions = Table(
+    "import_decisions",
     metadata,
     Column("import_id", String(64), primary_key=True),
     Column("outcome", String(16), nullable=False),
