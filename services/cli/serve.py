@@ -107,6 +107,8 @@ def serve_one(
                 max_request_bytes=settings.max_request_bytes,
                 oidc=oidc_from_env(),
                 accounts_db_url=gateway_db_url(settings.data_dir),
+                # Set only by the fault-injection tests: imports stop at that phase ("staged", "decided").
+                import_pause=os.environ.get("KAOHE_TEST_IMPORT_PAUSE", ""),
             )
             server, health, registry = gateway.server, gateway.health, gateway.registry
         elif service == "tasks":

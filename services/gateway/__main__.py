@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,6 +104,20 @@ class RelayingHealth(health.HealthServicer):  # type: ignore[misc]
             return health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.NOT_SERVING)
 
 
+def pause_at(phase: str) -> Callable[[str], None]:
+    """Imports that reach phase stop there for good: a fault-injection test kills a service meanwhile."""
+    forever = threading.Event()
+
+    def pause(reached: str) -> None:
+        if reached == phase:
+            logging.getLogger("kaohe.gateway.import").warning(
+                "import paused for a test", extra={"phase": phase}
+            )
+            forever.wait()
+
+    return pause
+
+
 def create(
     *,
     address: str,
@@ -113,6 +129,7 @@ def create(
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
     oidc: OidcVerifier | None = None,
     accounts_db_url: str | None = None,
+    import_pause: str = "",
 ) -> Running:
     """A gateway bound to address, its backends dialled lazily; not yet started.
 
@@ -152,6 +169,8 @@ def create(
         ),
     )
     app = GatewayApp(backends)
+    if import_pause:
+        app.on_import_phase = pause_at(import_pause)
     accounts = (
         Accounts(open_database(accounts_db_url), issue=jwt_issuer(keys.user), audit=audit)
         if accounts_db_url

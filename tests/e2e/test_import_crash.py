@@ -1,0 +1,217 @@
+"""kill -9 between an import's phases, on real processes: `kaohe serve` started again settles the import."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import example_path
+from tests.e2e.ports import free_port_base
+
+KAOHE = str(Path(sys.executable).parent / "kaohe")
+pytestmark = pytest.mark.slow
+SCHEME = str(example_path("scheme.toml"))
+
+LEDGER = [
+    {"type": "unit", "id": "fgj", "name": "发改局", "category": "department"},
+    {
+        "type": "task",
+        "id": "T1",
+        "title": "重点项目用地保障",
+        "task_type": "leader_directive",
+        "lead_unit": "fgj",
+        "assigned_at": "2025-04-28T10:00:00+08:00",
+    },
+    {"type": "task_event", "task": "T1", "kind": "report", "at": "2025-05-06T10:00:00+08:00"},
+    {
+        "type": "error_report",
+        "id": "E1",
+        "unit": "fgj",
+        "date": "2025-04-01",
+        "category": "drafting",
+        "severity": "general",
+        "description": "报送材料数据口径不一致",
+    },
+]
+
+
+class Served:
+    """`kaohe serve` on a data directory, optionally pausing imports at a phase."""
+
+    def __init__(self, tmp: Path, data: Path, *, pause: str = "") -> None:
+        self.data = data
+        self.log = tmp / f"serve-{time.monotonic_ns()}.log"
+        for _ in range(5):
+            base = free_port_base()
+            self.env = {k: v for k, v in os.environ.items() if not k.startswith("KAOHE_")}
+            self.env.update(
+                KAOHE_GATEWAY=f"127.0.0.1:{base}",
+                XDG_CONFIG_HOME=str(tmp / "config"),
+                KAOHE_IMPORT_RECOVERY_AFTER="1",
+                **({"KAOHE_TEST_IMPORT_PAUSE": pause} if pause else {}),
+            )
+            with self.log.open("ab") as out:
+                self.process = subprocess.Popen(
+                    [KAOHE, "serve", "--data-dir", str(data), "--port-base", str(base), "--scheme", SCHEME],
+                    env=self.env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            self.env["KAOHE_DATA_DIR"] = str(data)
+            if self._healthy():
+                return
+            if "is taken" not in self.log.read_text():
+                raise AssertionError("kaohe serve did not start:\n" + self.log.read_text())
+        raise AssertionError("kaohe serve found its ports taken five times running")
+
+    def _healthy(self) -> bool:
+        for _ in range(160):
+            if self.kaohe("status", check=False).returncode == 0:
+                return True
+            if self.process.poll() is not None:
+                return False
+            time.sleep(0.25)
+        self.stop()
+        raise AssertionError("the stack did not become healthy:\n" + self.log.read_text())
+
+    def kaohe(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([KAOHE, *args], env=self.env, capture_output=True, text=True, timeout=120)
+        if check and result.returncode != 0:
+            raise AssertionError(f"kaohe {' '.join(args)} exited {result.returncode}: {result.stderr}")
+        return result
+
+    def start_import(self, path: Path) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [KAOHE, "import", str(path), "--json"],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def wait_for(self, words: str) -> None:
+        for _ in range(240):
+            if words in self.log.read_text(errors="replace"):
+                return
+            time.sleep(0.25)
+        raise AssertionError(f"{words!r} never appeared:\n" + self.log.read_text())
+
+    def service_pid(self, name: str) -> int:
+        """The process of `serve-one name` among this serve's children."""
+        for pid in subprocess.run(
+            ["pgrep", "-g", str(self.process.pid)], capture_output=True, text=True
+        ).stdout.split():
+            try:
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"serve-one" in argv and name.encode() in argv:
+                return int(pid)
+        raise AssertionError(f"no {name} process")
+
+    def wait_stopped(self) -> None:
+        self.process.wait(timeout=60)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def ledger_file(tmp_path: Path) -> Path:
+    path = tmp_path / "ledger.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in LEDGER), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def cleanup() -> Iterator[list[Served]]:
+    started: list[Served] = []
+    yield started
+    for served in started:
+        served.stop()
+
+
+def visible(served: Served) -> tuple[set[str], set[str]]:
+    """(task ids, record ids) as the command line lists them."""
+    tasks = json.loads(served.kaohe("tasks", "list", "--json").stdout)["tasks"]
+    records = json.loads(served.kaohe("records", "list", "--json").stdout)["records"]
+    return {t["id"] for t in tasks}, {r["id"] for r in records}
+
+
+def staged_imports(data: Path) -> int:
+    with sqlite3.connect(data / "scoring.db") as db:
+        return int(db.execute("SELECT count(*) FROM staged_imports").fetchone()[0])
+
+
+def decisions(data: Path) -> list[str]:
+    with sqlite3.connect(data / "tasks.db") as db:
+        return [row[0] for row in db.execute("SELECT outcome FROM import_decisions")]
+
+
+def eventually(check: Callable[[], Any], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("not settled in time")
+        time.sleep(0.5)
+
+
+def test_scoring_killed_after_the_tasks_commit_then_the_stack_completes_it(
+    tmp_path: Path, ledger_file: Path, cleanup: list[Served]
+) -> None:
+    data = tmp_path / "data"
+    served = Served(tmp_path, data, pause="decided")
+    cleanup.append(served)
+    importing = served.start_import(ledger_file)
+    served.wait_for("import paused for a test")
+    os.kill(served.service_pid("scoring"), signal.SIGKILL)
+    served.wait_stopped()
+    _, err = importing.communicate(timeout=60)
+    assert importing.returncode != 0, err
+    assert staged_imports(data) == 1 and decisions(data) == ["committed"]
+
+    again = Served(tmp_path, data)
+    cleanup.append(again)
+    eventually(lambda: staged_imports(data) == 0)
+    assert visible(again) == ({"T1"}, {"E1"})
+    # Complete without a second import: the same file finds everything stored.
+    reply = json.loads(again.kaohe("import", str(ledger_file), "--json").stdout)
+    assert sum(reply["created"].values()) == 0
+    assert decisions(data) == ["committed", "committed"]
+
+
+def test_gateway_killed_before_the_tasks_commit_then_the_stack_rolls_it_back(
+    tmp_path: Path, ledger_file: Path, cleanup: list[Served]
+) -> None:
+    data = tmp_path / "data"
+    served = Served(tmp_path, data, pause="staged")
+    cleanup.append(served)
+    importing = served.start_import(ledger_file)
+    served.wait_for("import paused for a test")
+    os.kill(served.service_pid("gateway"), signal.SIGKILL)
+    served.wait_stopped()
+    importing.communicate(timeout=60)
+    assert importing.returncode != 0
+    assert staged_imports(data) == 1 and decisions(data) == []
+
+    again = Served(tmp_path, data)
+    cleanup.append(again)
+    eventually(lambda: staged_imports(data) == 0)
+    assert decisions(data) == ["aborted"]
+    assert visible(again) == (set(), set())
+    reply = json.loads(again.kaohe("import", str(ledger_file), "--json").stdout)
+    assert sum(reply["created"].values()) == 4
+    assert visible(again) == ({"T1"}, {"E1"})
