@@ -88,14 +88,14 @@ class GrpcTasks:
         )
         return {t.id: (t.lead_unit, list(t.co_units)) for t in reply.tasks}
 
-    def resolve_import(self, import_id: str) -> bool:
-        """Whether the tasks service committed the import; it records an undecided one aborted."""
+    def resolve_import(self, import_id: str) -> str:
+        """committed, aborted or pending: what the tasks service decided of the import (see ResolveImport)."""
         reply = self.backend.stub.ResolveImport(
             tasks_pb2.ResolveImportRequest(import_id=import_id),
             metadata=self.backend.metadata(SYSTEM),
             timeout=self.timeout,
         )
-        return bool(reply.committed)
+        return str(reply.outcome)
 
     def close(self) -> None:
         self.backend.close()

@@ -55,11 +55,13 @@ def exclusive(
             if import_id in staged:
                 raise StaleEtag(f"import {import_id} is already staged")
             if not staged:
+                result = work(conn)
                 if import_id:
+                    # Stamped once its records are staged: recovery counts from here, however long checks ran.
                     conn.execute(
                         staged_imports.insert().values(import_id=import_id, created_at=int(time.time()))
                     )
-                return work(conn)
+                return result
         if time.monotonic() >= deadline:
             raise StaleEtag(BUSY)
         time.sleep(0.2)
@@ -179,7 +181,7 @@ class ImportRecovery:
     """
 
     def __init__(
-        self, db: Database, resolve: Callable[[str], bool], *, after: float, every: float = 10.0
+        self, db: Database, resolve: Callable[[str], str], *, after: float, every: float = 10.0
     ) -> None:
         self.db = db
         self.resolve = resolve
@@ -193,10 +195,14 @@ class ImportRecovery:
         settled: dict[str, bool] = {}
         for import_id in staged_before(self.db, time.time() - self.after):
             try:
-                committed = self.resolve(import_id)
+                outcome = self.resolve(import_id)
             except Exception as exc:  # the tasks service is unreachable: the next round asks again
                 log.warning("import not settled", extra={"import_id": import_id, "reason": str(exc)[:200]})
                 continue
+            if outcome == "pending":
+                # Its tasks half is still arriving: the import's own gateway finishes it.
+                continue
+            committed = outcome == "committed"
             done = commit(self.db, import_id) if committed else abort(self.db, import_id)
             if done:
                 settled[import_id] = committed

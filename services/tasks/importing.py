@@ -12,10 +12,10 @@ from sqlalchemy.exc import IntegrityError
 
 from services.common.calendar import WorkCalendar
 from services.common.db import Database
-from services.common.errors import FieldViolation, InvalidArgument, InvalidTransition, StaleEtag
+from services.common.errors import DomainError, FieldViolation, InvalidArgument, InvalidTransition, StaleEtag
 from services.common.scheme import Scheme
 from services.common.timeutil import from_epoch, to_epoch
-from services.tasks import ledger
+from services.tasks import decisions, ledger
 from services.tasks.domain import Event, Kind, replay
 from services.tasks.history import derived, domain_events, due_instant
 from services.tasks.storage import repository as repo
@@ -23,7 +23,6 @@ from services.tasks.storage.tables import task_co_units, task_events, tasks, uni
 
 # Sequence numbers for a file's events until the database gives them theirs: above any stored one.
 _PROVISIONAL = 10**15
-IMPORT_ID_MAX = 64
 
 
 class LedgerImport:
@@ -34,6 +33,7 @@ class LedgerImport:
         self.scheme = scheme
         self.tz: tzinfo = scheme.tz
         self.calendar = calendar
+        self.decisions = decisions.ImportDecisions(db)
 
     def import_ledger(
         self, lines: list[tuple[int, str]], *, validate_only: bool, import_id: str = ""
@@ -43,46 +43,33 @@ class LedgerImport:
         Under an import_id (the tasks half of a two-service import), the decision "committed" is
         written in the same transaction: it is what scoring's recovery asks about.
         """
-        _check_import_id(import_id)
-        parsed = ledger.parse_lines(lines, self.scheme)
+        decided = import_id if not validate_only else ""
         try:
+            parsed = ledger.parse_lines(lines, self.scheme)
             with self.db.write() as conn:
                 repo.lock_imports(conn)
-                outcome = repo.import_outcome(conn, import_id) if import_id else None
-                if outcome == "aborted":
-                    raise StaleEtag(
-                        f"import {import_id} was rolled back while it waited; import the file again"
-                    )
+                if decided:
+                    self.decisions.commit_in(conn, decided)
                 plan = self._plan(conn, parsed)
                 if validate_only:
                     conn.rollback()
                     return plan.created, plan.unchanged
                 self._apply(conn, plan)
-                if import_id and outcome is None:
-                    repo.record_outcome(conn, import_id=import_id, outcome="committed", now=int(time.time()))
         except IntegrityError:
             # A task created through the API under one of the file's ids after the plan was made.
+            if decided:
+                self.decisions.refused(decided)
             raise StaleEtag("the ledger changed during the import; import the file again") from None
+        except DomainError:
+            if decided:
+                self.decisions.refused(decided)
+            raise
         return plan.created, plan.unchanged
 
-    def resolve(self, import_id: str) -> bool:
-        """Whether the import committed; an undecided one is recorded aborted, so it never commits later."""
-        _check_import_id(import_id)
-        if not import_id:
-            raise InvalidArgument("import_id", "is required")
-        try:
-            with self.db.write() as conn:
-                # Behind the lock an import of the same id in progress has committed or not started.
-                repo.lock_imports(conn)
-                outcome = repo.import_outcome(conn, import_id)
-                if outcome is None:
-                    repo.record_outcome(conn, import_id=import_id, outcome="aborted", now=int(time.time()))
-                    return False
-                return outcome == "committed"
-        except IntegrityError:
-            # The import's own transaction recorded its outcome first (another replica, no shared lock).
-            with self.db.read() as conn:
-                return repo.import_outcome(conn, import_id) == "committed"
+    def begin(self, import_id: str) -> None:
+        """The first message of an import's tasks half has arrived (see ImportDecisions.begin)."""
+        decisions.check_id(import_id, required=True)
+        self.decisions.begin(import_id)
 
     def _plan(self, conn: Any, parsed: ledger.Parsed) -> _Plan:
         plan = _Plan()
@@ -336,11 +323,6 @@ class _Plan:
     replays: dict[str, Any] = field(default_factory=dict)
     stored_events: dict[str, list[repo.EventRow]] = field(default_factory=dict)
     stored_tasks: dict[str, repo.TaskRow] = field(default_factory=dict)
-
-
-def _check_import_id(import_id: str) -> None:
-    if len(import_id) > IMPORT_ID_MAX or not import_id.isprintable():
-        raise InvalidArgument("import_id", f"must be at most {IMPORT_ID_MAX} printable characters")
 
 
 def _line(line: int, name: str, rule: str) -> InvalidArgument:

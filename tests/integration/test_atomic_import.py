@@ -19,6 +19,7 @@ from services.common.errors import PermissionDenied
 from services.common.policy import SCORING, TASKS, authorize_hop
 from services.scoring import staging
 from services.scoring.storage.tables import staged_imports, staged_records
+from services.tasks import decisions as decisions_module
 from services.tasks.storage.tables import import_decisions
 from tests.conftest import Stack, internal_metadata
 
@@ -295,6 +296,64 @@ def test_a_gateway_lost_before_the_tasks_commit_is_rolled_back_by_recovery(units
     on_phase(units, lambda phase: None)
     import_file(units, ledger("L"))
     assert "EL" in records(units)
+
+
+def staged_id(stack: Stack) -> str:
+    with stack.parts["scoring"].db.read() as conn:
+        return str(conn.execute(select(staged_imports.c.import_id)).scalar_one())
+
+
+def test_recovery_waits_for_a_tasks_half_on_its_way(units: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    recovery = units.parts["scoring"].recovery
+    recovery.after = 0.0
+    rounds: list[dict[str, bool]] = []
+
+    def slow_stream(phase: str) -> None:
+        if phase == "staged":
+            # As when the tasks half's first message has arrived and the rest is still streaming.
+            units.parts["tasks"].app.importer.begin(staged_id(units))
+            rounds.append(recovery.run_once())
+
+    on_phase(units, slow_stream)
+    import_file(units, ledger("P"))
+    assert rounds == [{}]
+    assert "EP" in records(units) and "TP" in task_ids(units)
+    assert decisions(units) == ["committed", "committed"]
+
+    # A half that never finishes arriving is given up once it has been pending too long.
+    monkeypatch.setattr(decisions_module, "PENDING_LIMIT", 0)
+    stuck: list[str] = []
+
+    def stream_dies(phase: str) -> None:
+        if phase == "staged":
+            stuck.append(staged_id(units))
+            units.parts["tasks"].app.importer.begin(stuck[0])
+            raise RuntimeError("the gateway dies while streaming")
+
+    on_phase(units, stream_dies)
+    with pytest.raises(grpc.RpcError):
+        import_file(units, ledger("Q"))
+    assert recovery.run_once() == {stuck[0]: False}
+    assert "EQ" not in records(units) and "uQ" not in unit_ids(units)
+
+
+def test_recovery_before_the_tasks_half_arrives_rolls_back_and_refuses_it(units: Stack) -> None:
+    recovery = units.parts["scoring"].recovery
+    recovery.after = 0.0
+    rounds: list[dict[str, bool]] = []
+
+    def late(phase: str) -> None:
+        if phase == "staged":
+            rounds.append(recovery.run_once())
+
+    on_phase(units, late)
+    with pytest.raises(grpc.RpcError) as refused:
+        import_file(units, ledger("R"))
+    assert [list(r.values()) for r in rounds] == [[False]]
+    assert refused.value.code() == grpc.StatusCode.ABORTED
+    assert "rolled back" in (refused.value.details() or "")
+    assert "ER" not in records(units) and "uR" not in unit_ids(units)
+    assert staged(units) == (0, 0)
 
 
 def test_a_record_held_by_a_staged_import_is_not_written_around_it(units: Stack) -> None:

@@ -137,15 +137,26 @@ def lock_imports(conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK})
 
 
-def import_outcome(conn: Connection, import_id: str) -> str | None:
-    """ "committed" or "aborted" when the import's fate is recorded, None while it is undecided."""
-    return conn.execute(
-        select(import_decisions.c.outcome).where(import_decisions.c.import_id == import_id)
-    ).scalar()
+def import_outcome(conn: Connection, import_id: str) -> tuple[str, int] | None:
+    """(outcome, since when) of an import: pending, committed or aborted; None when never heard of."""
+    row = conn.execute(
+        select(import_decisions.c.outcome, import_decisions.c.decided_at).where(
+            import_decisions.c.import_id == import_id
+        )
+    ).first()
+    return None if row is None else (row.outcome, row.decided_at)
 
 
-def record_outcome(conn: Connection, *, import_id: str, outcome: str, now: int) -> None:
-    conn.execute(import_decisions.insert().values(import_id=import_id, outcome=outcome, decided_at=now))
+def record_outcome(conn: Connection, *, import_id: str, outcome: str, now: int, known: bool) -> None:
+    """Records the import's outcome: a first row, or (known) the one that replaces "pending"."""
+    if known:
+        conn.execute(
+            update(import_decisions)
+            .where(import_decisions.c.import_id == import_id)
+            .values(outcome=outcome, decided_at=now)
+        )
+    else:
+        conn.execute(import_decisions.insert().values(import_id=import_id, outcome=outcome, decided_at=now))
 
 
 def events_of(conn: Connection, task_ids: Iterable[str]) -> dict[str, list[EventRow]]:
