@@ -188,7 +188,7 @@ class GatewayApp:
         except Unavailable as exc:
             # Whether tasks committed is unknown: recovery asks it and completes or undoes the import.
             raise Unavailable(
-                f"{exc}; the import is completed or rolled back automatically within a minute, "
+                f"{exc}; the import is completed or rolled back automatically once both services answer, "
                 "and importing the file again is safe"
             ) from None
         except DomainError:
