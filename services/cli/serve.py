@@ -126,6 +126,8 @@ def serve_one(
             except NotifyConfigInvalid as exc:
                 raise ConfigError(f"notify file: {exc.key} {exc.rule}") from None
             server, health, registry = tasks.server, tasks.health, tasks.registry
+            tasks.app.importer.decisions.start()
+            on_stop.append(tasks.app.importer.decisions.stop)
             reminders = tasks.reminders
         else:
             from services.scoring.__main__ import create as create_scoring

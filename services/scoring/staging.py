@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, and_, delete, select, text, tuple_
+from sqlalchemy import Connection, delete, select, text, tuple_
 
 from services.common.db import Database, chunks
 from services.common.errors import StaleEtag
@@ -167,7 +167,7 @@ def staged_before(db: Database, instant: float) -> list[str]:
     with db.read() as conn:
         query = (
             select(staged_imports.c.import_id)
-            .where(and_(staged_imports.c.created_at < instant))
+            .where(staged_imports.c.created_at < instant)
             .order_by(staged_imports.c.created_at)
         )
         return list(conn.execute(query).scalars())

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, update
 
 from services.common.db import Database
 from services.common.errors import InvalidArgument, StaleEtag
 from services.tasks.storage import repository as repo
+from services.tasks.storage.tables import import_decisions
+
+log = logging.getLogger("kaohe.tasks.imports")
 
 IMPORT_ID_MAX = 64
-# How long an import's stream may take, from its first message to its transaction, before scoring's
-# recovery may decide it is dead: a prefecture's ledger parses in well under this.
-PENDING_LIMIT = 600
+# A pending import's process refreshes its row this often while the import is alive in it; a row not
+# refreshed for STALE seconds belongs to a process that died, and recovery may abort the import.
+HEARTBEAT = 5.0
+STALE = 30
 
 
 def check_id(import_id: str, *, required: bool = False) -> None:
@@ -26,6 +32,10 @@ class ImportDecisions:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._alive: set[str] = set()
+        self._guard = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def begin(self, import_id: str) -> None:
         """The import's tasks half has started arriving: recovery must wait for it, not abort it."""
@@ -36,6 +46,13 @@ class ImportDecisions:
                 repo.record_outcome(conn, import_id=import_id, outcome="pending", now=_now(), known=False)
             elif known[0] == "aborted":
                 raise _rolled_back(import_id)
+        with self._guard:
+            self._alive.add(import_id)
+
+    def ended(self, import_id: str) -> None:
+        """The import's tasks half is done in this process, committed or not."""
+        with self._guard:
+            self._alive.discard(import_id)
 
     def commit_in(self, conn: Connection, import_id: str) -> None:
         """In the import's own transaction (behind the import lock): the decision "committed"."""
@@ -65,12 +82,42 @@ class ImportDecisions:
             repo.lock_imports(conn)
             known = repo.import_outcome(conn, import_id)
             now = _now()
-            if known is not None and (known[0] != "pending" or now - known[1] < PENDING_LIMIT):
+            with self._guard:
+                alive = import_id in self._alive
+            if known is not None and (known[0] != "pending" or alive or now - known[1] < STALE):
                 return known[0]
             repo.record_outcome(
                 conn, import_id=import_id, outcome="aborted", now=now, known=known is not None
             )
             return "aborted"
+
+    def start(self) -> None:
+        """Keeps the rows of this process's pending imports fresh, for recovery run by other replicas."""
+        self._thread = threading.Thread(target=self._beat, name="import-heartbeat", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT):
+            with self._guard:
+                alive = sorted(self._alive)
+            if not alive:
+                continue
+            try:
+                with self.db.write() as conn:
+                    conn.execute(
+                        update(import_decisions)
+                        .where(
+                            import_decisions.c.import_id.in_(alive), import_decisions.c.outcome == "pending"
+                        )
+                        .values(decided_at=_now())
+                    )
+            except Exception:  # the import's own transaction holds SQLite's writer: the next beat tries again
+                log.warning("pending imports not refreshed", exc_info=True)
 
 
 def _now() -> int:

@@ -116,16 +116,20 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
         validate_only = False
         import_id = ""
         lines: list[tuple[int, str]] = []
-        for index, message in enumerate(request_iterator):
-            if index == 0:
-                validate_only, import_id = message.validate_only, message.import_id
-                if import_id and not validate_only:
-                    # Before the rest of the stream arrives: recovery waits for a half on its way.
-                    self.app.importer.begin(import_id)
-            lines.extend((line.line, line.json) for line in message.lines)
-        created, unchanged = self.app.importer.import_ledger(
-            lines, validate_only=validate_only, import_id=import_id
-        )
+        try:
+            for index, message in enumerate(request_iterator):
+                if index == 0:
+                    validate_only, import_id = message.validate_only, message.import_id
+                    if import_id and not validate_only:
+                        # Before the rest of the stream arrives: recovery waits for a half on its way.
+                        self.app.importer.begin(import_id)
+                lines.extend((line.line, line.json) for line in message.lines)
+            created, unchanged = self.app.importer.import_ledger(
+                lines, validate_only=validate_only, import_id=import_id
+            )
+        finally:
+            if import_id:
+                self.app.importer.decisions.ended(import_id)
         return tasks_pb2.ImportLedgerResponse(created=dict(created), unchanged=dict(unchanged))
 
     def ResolveImport(self, request: Any, context: grpc.ServicerContext) -> Any:

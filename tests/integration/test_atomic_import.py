@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from google.protobuf import struct_pb2
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from services.common.auth import SYSTEM, make_user_identity
 from services.common.errors import PermissionDenied
@@ -320,14 +321,16 @@ def test_recovery_waits_for_a_tasks_half_on_its_way(units: Stack, monkeypatch: p
     assert "EP" in records(units) and "TP" in task_ids(units)
     assert decisions(units) == ["committed", "committed"]
 
-    # A half that never finishes arriving is given up once it has been pending too long.
-    monkeypatch.setattr(decisions_module, "PENDING_LIMIT", 0)
+    # A half whose process stopped refreshing it is given up once its row is stale.
+    monkeypatch.setattr(decisions_module, "STALE", 0)
     stuck: list[str] = []
 
     def stream_dies(phase: str) -> None:
         if phase == "staged":
             stuck.append(staged_id(units))
             units.parts["tasks"].app.importer.begin(stuck[0])
+            assert recovery.run_once() == {}
+            units.parts["tasks"].app.importer.decisions.ended(stuck[0])
             raise RuntimeError("the gateway dies while streaming")
 
     on_phase(units, stream_dies)
@@ -335,6 +338,28 @@ def test_recovery_waits_for_a_tasks_half_on_its_way(units: Stack, monkeypatch: p
         import_file(units, ledger("Q"))
     assert recovery.run_once() == {stuck[0]: False}
     assert "EQ" not in records(units) and "uQ" not in unit_ids(units)
+
+
+def test_a_pending_import_is_kept_fresh_by_its_process(units: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    decisions = units.parts["tasks"].app.importer.decisions
+    db = units.parts["tasks"].db
+    monkeypatch.setattr(decisions_module, "HEARTBEAT", 0.1)
+    decisions.begin("on-its-way")
+    mine = import_decisions.c.import_id == "on-its-way"
+    with db.write() as conn:
+        conn.execute(update(import_decisions).where(mine).values(decided_at=0))
+    decisions.start()
+    try:
+        for _ in range(100):
+            with db.read() as conn:
+                if conn.execute(select(import_decisions.c.decided_at).where(mine)).scalar_one() > 0:
+                    break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the pending import was not refreshed")
+    finally:
+        decisions.stop()
+        decisions.ended("on-its-way")
 
 
 def test_recovery_before_the_tasks_half_arrives_rolls_back_and_refuses_it(units: Stack) -> None:
