@@ -193,15 +193,16 @@ def test_scoring_killed_after_the_tasks_commit_then_the_stack_completes_it(
     assert decisions(data) == ["committed", "committed"]
 
 
-def test_gateway_killed_before_the_tasks_commit_then_the_stack_rolls_it_back(
-    tmp_path: Path, ledger_file: Path, cleanup: list[Served]
+@pytest.mark.parametrize("victim", ["gateway", "tasks"])
+def test_killed_before_the_tasks_commit_then_the_stack_rolls_it_back(
+    tmp_path: Path, ledger_file: Path, cleanup: list[Served], victim: str
 ) -> None:
     data = tmp_path / "data"
     served = Served(tmp_path, data, pause="staged")
     cleanup.append(served)
     importing = served.start_import(ledger_file)
     served.wait_for("import paused for a test")
-    os.kill(served.service_pid("gateway"), signal.SIGKILL)
+    os.kill(served.service_pid(victim), signal.SIGKILL)
     served.wait_stopped()
     importing.communicate(timeout=60)
     assert importing.returncode != 0
