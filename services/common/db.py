@@ -15,6 +15,7 @@ from sqlalchemy import (
     Column,
     Connection,
     Engine,
+    Integer,
     LargeBinary,
     MetaData,
     String,
@@ -52,11 +53,31 @@ def requests_table(metadata: MetaData) -> Table:
     )
 
 
-class Database:
-    """One service's database: a writer that serialises on SQLite, and readers."""
+def sequence_table(metadata: MetaData) -> Table:
+    """The change sequence: one row whose value every write transaction bumps before it commits."""
+    return Table(
+        "change_sequence",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("value", BigInteger, nullable=False),
+    )
 
-    def __init__(self, url: str) -> None:
+
+BUMP = text("UPDATE change_sequence SET value = value + 1 WHERE id = 1")
+READ_SEQUENCE = text("SELECT value FROM change_sequence WHERE id = 1")
+
+
+class Database:
+    """One service's database: a writer that serialises on SQLite, and readers.
+
+    When sequenced, every write transaction also bumps the change sequence, in the same transaction: a
+    reader that saw sequence n and then read the data has data at least as new as n, which is what lets
+    a view computed after reading n be cached under n.
+    """
+
+    def __init__(self, url: str, *, sequenced: bool = False) -> None:
         self.url = url
+        self.sequenced = sequenced
         self.is_sqlite = url.startswith("sqlite")
         try:
             if self.is_sqlite:
@@ -94,6 +115,17 @@ class Database:
         """One transaction: commits when the block ends, rolls back on any error."""
         with self.engine.begin() as conn:
             yield conn
+            # Last, so that on PostgreSQL the row lock is held only from here to the commit; a block
+            # that rolled back on purpose (validation only) wrote nothing.
+            if self.sequenced and conn.in_transaction():
+                conn.execute(BUMP)
+
+    def sequence(self) -> int:
+        """The change sequence as committed now (0 when the service keeps none)."""
+        if not self.sequenced:
+            return 0
+        with self.reader.connect() as conn:
+            return int(conn.execute(READ_SEQUENCE).scalar_one())
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -146,7 +146,7 @@ def create(
             on_unavailable=count,
         ),
     )
-    app = GatewayApp(backends)
+    app = GatewayApp(backends, registry=registry)
     interceptor = ServiceInterceptor(
         service="gateway",
         metrics=RpcMetrics(registry),

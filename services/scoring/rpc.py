@@ -153,3 +153,6 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             actor=current_identity(), year=request.year, as_of=request.as_of, unit=request.unit
         )
         return scoring_pb2.PreviewAssessmentResponse(document_json=json.dumps(document, ensure_ascii=False))
+
+    def GetVersion(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return scoring_pb2.Version(sequence=self.app.db.sequence(), scheme_sha256=self.app.scheme.sha256)

@@ -42,7 +42,7 @@ def create(*, address: str, db_url: str, scheme: Scheme, keys: TokenKeys, tls: T
 
     Over mutual TLS it accepts the gateway (for people) and scoring (for itself), nobody else.
     """
-    db = Database(db_url)
+    db = Database(db_url, sequenced=True)
     db.check()
     migrate(db, MIGRATIONS, service="tasks")
     app = TasksApp(db, scheme)

@@ -16,7 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from services.common.db import requests_table
+from services.common.db import requests_table, sequence_table
 
 metadata = MetaData()
 
@@ -75,3 +75,4 @@ runs = Table(
 )
 
 requests = requests_table(metadata)
+change_sequence = sequence_table(metadata)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
-from services.common.db import requests_table
+from services.common.db import requests_table, sequence_table
 
 metadata = MetaData()
 
@@ -67,3 +67,4 @@ task_events = Table(
 )
 
 requests = requests_table(metadata)
+change_sequence = sequence_table(metadata)
