@@ -11,7 +11,7 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from kaohe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+from kaohe.gateway.v1 import accounts_pb2, accounts_pb2_grpc, gateway_pb2, gateway_pb2_grpc
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from prometheus_client import CollectorRegistry, Counter
@@ -22,6 +22,9 @@ from services.common.rpc import RpcMetrics, ServiceInterceptor, create_server
 from services.common.settings import DEFAULT_MAX_REQUEST_BYTES
 from services.common.tls import TlsConfig
 from services.common.tokens import OidcVerifier, TokenKeys, bearer_authenticator
+from services.gateway.accounts.rpc import AccountsServicer, open_login
+from services.gateway.accounts.storage import open_database
+from services.gateway.accounts.use_cases import Accounts, jwt_issuer
 from services.gateway.proxy import proxy_handler
 from services.gateway.rpc import GatewayServicer
 from services.gateway.use_cases import Backends, GatewayApp
@@ -29,6 +32,7 @@ from services.gateway.use_cases import Backends, GatewayApp
 GATEWAY_SERVICE = gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"]
 TASKS_SERVICE = tasks_pb2.DESCRIPTOR.services_by_name["TasksService"]
 SCORING_SERVICE = scoring_pb2.DESCRIPTOR.services_by_name["ScoringService"]
+ACCOUNTS_SERVICE = accounts_pb2.DESCRIPTOR.services_by_name["AccountsService"]
 
 
 @dataclass
@@ -108,6 +112,7 @@ def create(
     audit_path: Path | None,
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
     oidc: OidcVerifier | None = None,
+    accounts_db_url: str | None = None,
 ) -> Running:
     """A gateway bound to address, its backends dialled lazily; not yet started.
 
@@ -147,14 +152,21 @@ def create(
         ),
     )
     app = GatewayApp(backends, registry=registry)
+    accounts = (
+        Accounts(open_database(accounts_db_url), issue=jwt_issuer(keys.user), audit=audit)
+        if accounts_db_url
+        else None
+    )
     interceptor = ServiceInterceptor(
         service="gateway",
         metrics=RpcMetrics(registry),
-        authenticate=bearer_authenticator(keys.user, oidc=oidc),
+        authenticate=open_login(bearer_authenticator(keys.user, oidc=oidc)),
     )
 
     def register(server: grpc.Server) -> None:
         gateway_pb2_grpc.add_GatewayServiceServicer_to_server(GatewayServicer(app, audit), server)
+        if accounts is not None:
+            accounts_pb2_grpc.add_AccountsServiceServicer_to_server(AccountsServicer(accounts, audit), server)
         server.add_generic_rpc_handlers(
             (
                 proxy_handler(TASKS_SERVICE, backends.tasks, audit),
@@ -165,7 +177,12 @@ def create(
     server, port, health_servicer = create_server(
         address,
         register=register,
-        service_names=[GATEWAY_SERVICE.full_name, TASKS_SERVICE.full_name, SCORING_SERVICE.full_name],
+        service_names=[
+            GATEWAY_SERVICE.full_name,
+            TASKS_SERVICE.full_name,
+            SCORING_SERVICE.full_name,
+            *([ACCOUNTS_SERVICE.full_name] if accounts is not None else []),
+        ],
         interceptors=[interceptor],
         max_workers=32,
         tls=tls,
