@@ -1,10 +1,15 @@
-"""The services over gRPC: the overview under load, the ledger import and a run, against their baselines."""
+"""The services over gRPC: the overview under load (`kaohe serve`), the import and a run, with baselines."""
 
 from __future__ import annotations
 
 import json
 import multiprocessing
+import os
+import signal
+import socket
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -70,23 +75,90 @@ def running_stack(kind: str, tmp: Path, scheme: Scheme) -> Iterator[Any]:
         databases.drop()
 
 
+@contextmanager
+def served(tmp: Path) -> Iterator[tuple[str, str, str]]:
+    """`kaohe serve --sample` as people run it (three processes, TLS): (gateway, CA file, office token)."""
+    base = _free_port_base()
+    command = [sys.executable, "-m", "services.cli.main"]
+    serve = subprocess.Popen(
+        [*command, "serve", "--data-dir", str(tmp), "--port-base", str(base), "--sample"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        address, ca = f"127.0.0.1:{base}", tmp / "tls" / "ca.pem"
+        deadline = time.monotonic() + 120
+        token = ""
+        while True:
+            if serve.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"kaohe serve did not come up (exit {serve.returncode})")
+            if ca.exists() and not token:
+                made = subprocess.run(
+                    [*command, "token", "--role", "office", "--data-dir", str(tmp)],
+                    cwd=ROOT,
+                    capture_output=True,
+                    text=True,
+                )
+                token = made.stdout.strip() if made.returncode == 0 else ""
+            if token and _overview_units(address, str(ca), token):
+                break
+            time.sleep(0.5)
+        yield address, str(ca), token
+    finally:
+        # Our own process group: the three services and whatever serve started beside them.
+        os.killpg(serve.pid, signal.SIGTERM)
+        try:
+            serve.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(serve.pid, signal.SIGKILL)
+            serve.wait()
+
+
+def _free_port_base() -> int:
+    """A port base N with N .. N+40 free on loopback (serve takes N+0..2, N+10..12, N+30)."""
+    for base in range(52000, 64000, 50):
+        try:
+            for offset in (0, 1, 2, 10, 11, 12, 20, 30):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", base + offset))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free ports for kaohe serve")
+
+
+def _overview_units(address: str, ca: str, token: str) -> int:
+    """The overview's unit count (0 when the gateway or the sample is not there yet)."""
+    import grpc
+    from kaohe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+
+    with grpc.secure_channel(address, grpc.ssl_channel_credentials(Path(ca).read_bytes())) as channel:
+        try:
+            reply = gateway_pb2_grpc.GatewayServiceStub(channel).GetOverview(
+                gateway_pb2.GetOverviewRequest(), metadata=(("authorization", f"Bearer {token}"),), timeout=30
+            )
+        except grpc.RpcError:
+            return 0
+    return len(reply.units)
+
+
 def bench_overview(record: Record, *, calls: int) -> None:
     """The office's overview of the sample county, 1 and 8 clients, against WhoAmI under the same load."""
-    scheme = load_scheme_file(ROOT / "schemes" / "default.toml")
-    data = sample_ledger(scheme)
+    import grpc
+    from kaohe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+
+    year = load_scheme_file(ROOT / "schemes" / "default.toml").year
     context = multiprocessing.get_context("spawn")
-    with tempfile.TemporaryDirectory() as tmp, running_stack("sqlite", Path(tmp), scheme) as stack:
-        stack.import_ledger(data)
-        gateway, _, _ = stack.stubs()
-        units = len(
-            gateway.GetOverview(_overview_request(scheme.year), metadata=stack.metadata(), timeout=60).units
-        )
-        args = (stack.gateway_addr, str(stack.tls.ca), stack.token("office"))
+    with tempfile.TemporaryDirectory() as tmp, served(Path(tmp)) as (address, ca, token):
+        units = _overview_units(address, ca, token)
+        args = (address, ca, token)
         with ProcessPoolExecutor(CLIENTS, mp_context=context) as pool:
-            _load(pool, CLIENTS, 1, *args, "WhoAmI", scheme.year)  # the processes started, not timed
-            for clients, per_client in ((1, calls), (CLIENTS, max(4, calls // 4))):
-                view = _load(pool, clients, per_client, *args, "GetOverview", scheme.year)
-                empty = _load(pool, clients, per_client, *args, "WhoAmI", scheme.year)
+            _load(pool, CLIENTS, 1, *args, "WhoAmI", year)  # the processes started, not timed
+            for clients, per_client in ((1, calls), (CLIENTS, max(4, calls // 2))):
+                view = _load(pool, clients, per_client, *args, "GetOverview", year)
+                empty = _load(pool, clients, per_client, *args, "WhoAmI", year)
                 for q in (50, 99):
                     record.add(
                         Figure(
@@ -97,17 +169,23 @@ def bench_overview(record: Record, *, calls: int) -> None:
                             f"{units} units, {clients} client(s) x {per_client} calls; baseline WhoAmI",
                         )
                     )
-        cold = []
-        empty = []
-        for _ in range(5):
-            # A write invalidates whatever the gateway holds: the next overview is computed from scratch.
-            stack.import_ledger(_one_more_unit())
-            start = time.perf_counter()
-            gateway.GetOverview(_overview_request(scheme.year), metadata=stack.metadata(), timeout=60)
-            cold.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            gateway.WhoAmI(_whoami(), metadata=stack.metadata())
-            empty.append(time.perf_counter() - start)
+        metadata = (("authorization", f"Bearer {token}"),)
+        with grpc.secure_channel(address, grpc.ssl_channel_credentials(Path(ca).read_bytes())) as channel:
+            gateway = gateway_pb2_grpc.GatewayServiceStub(channel)
+            cold, empty = [], []
+            for _ in range(5):
+                # A write invalidates whatever the gateway holds: the next overview is computed afresh.
+                gateway.ImportLedger(
+                    iter([gateway_pb2.ImportLedgerRequest(data=_one_more_unit())]),
+                    metadata=metadata,
+                    timeout=60,
+                )
+                start = time.perf_counter()
+                gateway.GetOverview(gateway_pb2.GetOverviewRequest(year=year), metadata=metadata, timeout=60)
+                cold.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                gateway.WhoAmI(gateway_pb2.WhoAmIRequest(), metadata=metadata, timeout=60)
+                empty.append(time.perf_counter() - start)
         record.add(
             Figure(
                 "overview.after_write.p50",
@@ -126,18 +204,6 @@ def _one_more_unit() -> bytes:
     n = next(_counter)
     line = {"type": "unit", "id": f"bench{n}", "name": f"基准单位{n}", "category": "department"}
     return json.dumps(line, ensure_ascii=False).encode()
-
-
-def _overview_request(year: int) -> Any:
-    from kaohe.gateway.v1 import gateway_pb2
-
-    return gateway_pb2.GetOverviewRequest(year=year)
-
-
-def _whoami() -> Any:
-    from kaohe.gateway.v1 import gateway_pb2
-
-    return gateway_pb2.WhoAmIRequest()
 
 
 def bench_import_and_run(record: Record, *, kind: str) -> None:
