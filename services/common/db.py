@@ -1,11 +1,10 @@
-"""Database access shared by the services: engines, transactions, migrations, idempotency."""
+"""Database access shared by the services: engines, transactions, migrations."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,16 +15,13 @@ from sqlalchemy import (
     Connection,
     Engine,
     Integer,
-    LargeBinary,
     MetaData,
-    String,
     Table,
     create_engine,
     event,
-    select,
     text,
 )
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from services.common.settings import ConfigError
 
@@ -41,43 +37,30 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-def requests_table(metadata: MetaData) -> Table:
-    """The table that makes mutations idempotent: request id → the stored response."""
+def sequence_table(metadata: MetaData, name: str) -> Table:
+    """A change sequence: one row whose value every write transaction bumps before it commits."""
     return Table(
-        "requests",
-        metadata,
-        Column("request_id", String(128), primary_key=True),
-        Column("method", String(128), nullable=False),
-        Column("response", LargeBinary, nullable=True),
-        Column("created_at", BigInteger, nullable=False),
-    )
-
-
-def sequence_table(metadata: MetaData) -> Table:
-    """The change sequence: one row whose value every write transaction bumps before it commits."""
-    return Table(
-        "change_sequence",
+        name,
         metadata,
         Column("id", Integer, primary_key=True),
         Column("value", BigInteger, nullable=False),
     )
 
 
-BUMP = text("UPDATE change_sequence SET value = value + 1 WHERE id = 1")
-READ_SEQUENCE = text("SELECT value FROM change_sequence WHERE id = 1")
-
-
 class Database:
     """One service's database: a writer that serialises on SQLite, and readers.
 
-    When sequenced, every write transaction also bumps the change sequence, in the same transaction: a
+    With a sequence table, every write transaction also bumps the change sequence, in the same transaction: a
     reader that saw sequence n and then read the data has data at least as new as n, which is what lets
     a view computed after reading n be cached under n.
     """
 
-    def __init__(self, url: str, *, sequenced: bool = False) -> None:
+    def __init__(self, url: str, *, sequence: str = "") -> None:
         self.url = url
-        self.sequenced = sequenced
+        self.sequenced = bool(sequence)
+        # The table's name is the service's own (tasks and scoring may share one PostgreSQL database).
+        self._bump = text(f"UPDATE {sequence} SET value = value + 1 WHERE id = 1")
+        self._read_sequence = text(f"SELECT value FROM {sequence} WHERE id = 1")
         self.is_sqlite = url.startswith("sqlite")
         try:
             if self.is_sqlite:
@@ -118,14 +101,14 @@ class Database:
             # Last, so that on PostgreSQL the row lock is held only from here to the commit; a block
             # that rolled back on purpose (validation only) wrote nothing.
             if self.sequenced and conn.in_transaction():
-                conn.execute(BUMP)
+                conn.execute(self._bump)
 
     def sequence(self) -> int:
         """The change sequence as committed now (0 when the service keeps none)."""
         if not self.sequenced:
             return 0
         with self.reader.connect() as conn:
-            return int(conn.execute(READ_SEQUENCE).scalar_one())
+            return int(conn.execute(self._read_sequence).scalar_one())
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -179,43 +162,3 @@ def migrate(db: Database, script_location: Path, *, service: str) -> None:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
-
-
-def idempotent(
-    db: Database,
-    requests: Table,
-    *,
-    request_id: str,
-    method: str,
-    work: Callable[[Connection], T],
-    encode: Callable[[T], bytes],
-    decode: Callable[[bytes], T],
-) -> T:
-    """Runs work in one transaction, once per request id; a repeat gets the first answer."""
-    if not request_id:
-        with db.write() as conn:
-            return work(conn)
-    key = f"{method}:{request_id}"[:128]
-    with db.read() as conn:
-        stored = conn.execute(select(requests.c.response).where(requests.c.request_id == key)).scalar()
-    if stored is not None:
-        return decode(stored)
-    try:
-        with db.write() as conn:
-            conn.execute(
-                requests.insert().values(
-                    request_id=key, method=method, response=None, created_at=int(time.time())
-                )
-            )
-            result = work(conn)
-            conn.execute(
-                requests.update().where(requests.c.request_id == key).values(response=encode(result))
-            )
-            return result
-    except IntegrityError:
-        # Another replica ran the same request first; its transaction has committed by now.
-        with db.read() as conn:
-            stored = conn.execute(select(requests.c.response).where(requests.c.request_id == key)).scalar()
-        if stored is None:
-            raise
-        return decode(stored)

@@ -41,7 +41,7 @@ def create(
     *, address: str, db_url: str, scheme: Scheme, keys: TokenKeys, tls: TlsConfig | None, tasks_addr: str
 ) -> Running:
     """A scoring server bound to address, its schema migrated; not yet started (only the gateway calls it)."""
-    db = Database(db_url, sequenced=True)
+    db = Database(db_url, sequence="scoring_change_sequence")
     db.check()
     migrate(db, MIGRATIONS, service="scoring")
     registry = CollectorRegistry()

@@ -16,7 +16,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from services.common.db import requests_table, sequence_table
+from services.common.db import sequence_table
+from services.common.idempotency import requests_table
 
 metadata = MetaData()
 
@@ -74,5 +75,6 @@ runs = Table(
     Index("ix_runs_year", "year", "created_at"),
 )
 
-requests = requests_table(metadata)
-change_sequence = sequence_table(metadata)
+# Prefixed: the tasks and scoring services may share one PostgreSQL database.
+requests = requests_table(metadata, "scoring_requests")
+change_sequence = sequence_table(metadata, "scoring_change_sequence")

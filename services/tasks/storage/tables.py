@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
-from services.common.db import requests_table, sequence_table
+from services.common.db import sequence_table
+from services.common.idempotency import requests_table
 
 metadata = MetaData()
 
@@ -76,5 +77,6 @@ reminders_sent = Table(
     Column("sent_at", BigInteger, nullable=False),
 )
 
-requests = requests_table(metadata)
-change_sequence = sequence_table(metadata)
+# Prefixed: the tasks and scoring services may share one PostgreSQL database.
+requests = requests_table(metadata, "tasks_requests")
+change_sequence = sequence_table(metadata, "tasks_change_sequence")

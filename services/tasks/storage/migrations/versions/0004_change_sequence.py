@@ -1,21 +1,21 @@
 """A change sequence: one row, bumped in the same transaction as every write, so views can be cached.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
     table = op.create_table(
-        "change_sequence",
+        "tasks_change_sequence",
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("value", sa.BigInteger, nullable=False),
     )
@@ -23,4 +23,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_table("change_sequence")
+    op.drop_table("tasks_change_sequence")
