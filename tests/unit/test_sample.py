@@ -59,7 +59,7 @@ def _check_ledger(records: list[dict[str, Any]], scheme: Scheme, *, year: int, u
     events: dict[str, list[tuple[str, datetime]]] = defaultdict(list)
     errors: dict[str, dict[str, Any]] = {}
     accountability: dict[str, dict[str, Any]] = {}
-    targets: set[tuple[str, str, int]] = set()
+    own_targets: set[tuple[str, str, int]] = set()
     ids: Counter[tuple[str, str]] = Counter()
     readings: set[tuple[str, str, str]] = set()
     phase = 0  # 0 units, 1 tasks and events, 2 the rest
@@ -111,8 +111,8 @@ def _check_ledger(records: list[dict[str, Any]], scheme: Scheme, *, year: int, u
             assert r["date"] >= appealed[r["target"]]["date"], r
         elif kind == "target":
             metric = scheme.metric(r["metric"])
-            assert r["year"] == year and (r["unit"], r["metric"], year) not in targets, r
-            targets.add((r["unit"], r["metric"], year))
+            assert r["year"] == year and (r["unit"], r["metric"], year) not in own_targets, r
+            own_targets.add((r["unit"], r["metric"], year))
             if metric.applies_to:
                 assert r["unit"] in metric.applies_to or units[r["unit"]] in metric.applies_to, r
             assert metric.unit_target_problem(target=r["target"], floor=r.get("floor")) is None, r
