@@ -38,7 +38,7 @@ typecheck: setup
 	$(BIN)/mypy
 
 bench: setup
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks $(ARGS)
 
 clean:
 	rm -rf $(VENV) gen var .pytest_cache .mypy_cache .ruff_cache

@@ -10,8 +10,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    BigInteger,
+    Column,
     Connection,
     Engine,
+    Integer,
+    MetaData,
+    Table,
     create_engine,
     event,
     text,
@@ -32,11 +37,30 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-class Database:
-    """One service's database: a writer that serialises on SQLite, and readers."""
+def sequence_table(metadata: MetaData, name: str) -> Table:
+    """A change sequence: one row whose value every write transaction bumps before it commits."""
+    return Table(
+        name,
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("value", BigInteger, nullable=False),
+    )
 
-    def __init__(self, url: str) -> None:
+
+class Database:
+    """One service's database: a writer that serialises on SQLite, and readers.
+
+    With a sequence table, every write transaction also bumps the change sequence, in the same transaction: a
+    reader that saw sequence n and then read the data has data at least as new as n, which is what lets
+    a view computed after reading n be cached under n.
+    """
+
+    def __init__(self, url: str, *, sequence: str = "") -> None:
         self.url = url
+        self.sequenced = bool(sequence)
+        # The table's name is the service's own (tasks and scoring may share one PostgreSQL database).
+        self._bump = text(f"UPDATE {sequence} SET value = value + 1 WHERE id = 1")
+        self._read_sequence = text(f"SELECT value FROM {sequence} WHERE id = 1")
         self.is_sqlite = url.startswith("sqlite")
         try:
             if self.is_sqlite:
@@ -74,6 +98,17 @@ class Database:
         """One transaction: commits when the block ends, rolls back on any error."""
         with self.engine.begin() as conn:
             yield conn
+            # Last, so that on PostgreSQL the row lock is held only from here to the commit; a block
+            # that rolled back on purpose (validation only) wrote nothing.
+            if self.sequenced and conn.in_transaction():
+                conn.execute(self._bump)
+
+    def sequence(self) -> int:
+        """The change sequence as committed now (0 when the service keeps none)."""
+        if not self.sequenced:
+            return 0
+        with self.reader.connect() as conn:
+            return int(conn.execute(self._read_sequence).scalar_one())
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

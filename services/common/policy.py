@@ -55,6 +55,7 @@ POLICY: dict[str, Rule] = {
     # Scoring's recovery of an import a crash left staged: it asks as itself, on start-up and later.
     TASKS + "ResolveImport": Rule(frozenset(), system=True),
     TASKS + "GetTimelinessFacts": Rule(frozenset(), system=True),
+    TASKS + "GetVersion": Rule(ALL),  # a counter and an instant: no unit's data
     SCORING + "GetScheme": Rule(ALL),
     SCORING + "CreateRecord": Rule(UNIT_WORK, "own"),  # a department files appeals on its own reports only
     SCORING + "ListRecords": Rule(ALL, "unit"),
@@ -69,6 +70,7 @@ POLICY: dict[str, Rule] = {
     SCORING + "PublishRun": Rule(OFFICE),
     SCORING + "FinalizeRun": Rule(OFFICE),
     SCORING + "PreviewAssessment": Rule(ALL, "unit"),
+    SCORING + "GetVersion": Rule(ALL),
     GATEWAY + "WhoAmI": Rule(ALL),
     GATEWAY + "ImportLedger": Rule(OFFICE),
     GATEWAY + "GetOverview": Rule(ALL, "own"),  # a department's overview holds its own line only

@@ -168,7 +168,7 @@ def create(
             on_unavailable=count,
         ),
     )
-    app = GatewayApp(backends)
+    app = GatewayApp(backends, registry=registry)
     if import_pause:
         app.on_import_phase = pause_at(import_pause)
     accounts = (

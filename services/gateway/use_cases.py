@@ -16,6 +16,7 @@ import grpc
 from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
+from prometheus_client import CollectorRegistry
 
 from services.common import jsonlines
 from services.common.auth import Identity
@@ -25,11 +26,14 @@ from services.common.ranges import check_year
 from services.common.scheme import Scheme, load_scheme
 from services.common.status import domain_error
 from services.common.vocabulary import RECORD_KINDS, TASK_LINE_TYPES
+from services.gateway.cache import ViewCache
 from services.gateway.export import result_to_xlsx
 
 T = TypeVar("T")
 log = logging.getLogger("kaohe.gateway.import")
 BATCH = 2000
+# A unit's standing rows, the preview document they came from, and the instant they were computed for.
+Standings = tuple[list[gateway_pb2.UnitStanding], dict[str, Any], str]
 TASK_TYPES = tuple(TASK_LINE_TYPES)
 SCORING_TYPES = RECORD_KINDS
 
@@ -43,10 +47,17 @@ class Backends:
 class GatewayApp:
     """The views people use, fanned out to tasks and scoring in parallel."""
 
-    def __init__(self, backends: Backends, *, pool: ThreadPoolExecutor | None = None) -> None:
+    def __init__(
+        self,
+        backends: Backends,
+        *,
+        pool: ThreadPoolExecutor | None = None,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
         self.backends = backends
         self.pool = pool or ThreadPoolExecutor(max_workers=16, thread_name_prefix="fanout")
         self._schemes: dict[str, Scheme] = {}
+        self.standings: ViewCache[Standings] = ViewCache(view="standing", registry=registry)
         # Called between an import's phases ("staged", "decided"): the fault-injection tests' way in.
         self.on_import_phase: Callable[[str], None] = lambda phase: None
 
@@ -221,9 +232,40 @@ class GatewayApp:
 
     # ---- views
 
-    def _standings(
-        self, identity: Identity, year: int, unit: str, timeout: float
-    ) -> tuple[list[gateway_pb2.UnitStanding], dict[str, Any], str]:
+    def _standings(self, identity: Identity, year: int, unit: str, timeout: float) -> Standings:
+        """The live standing, computed once per version of the data it comes from (and of the clock).
+
+        The versions are read before the data, so what is computed is at least as new as the key it is
+        kept under. It is good until the first instant at which a task's colour, an overdue count or the
+        set of counted tasks would change by itself (tasks' next_change); the reply's as_of says the
+        instant it was computed for.
+        """
+        tasks_version, scoring_version = self._both(
+            lambda: self._call(
+                self.backends.tasks, "GetVersion", tasks_pb2.GetVersionRequest(), identity, timeout
+            ),
+            lambda: self._call(
+                self.backends.scoring, "GetVersion", scoring_pb2.GetVersionRequest(), identity, timeout
+            ),
+        )
+        key = (
+            tasks_version.sequence,
+            scoring_version.sequence,
+            scoring_version.scheme_sha256,
+            year,
+            unit,
+            identity.role,
+            identity.unit if identity.is_department else "",
+        )
+        return self.standings.fetch(
+            key,
+            now=tasks_version.at,
+            valid_until=tasks_version.next_change,
+            compute=lambda: self._compute_standings(identity, year, unit, timeout),
+            timeout=timeout,
+        )
+
+    def _compute_standings(self, identity: Identity, year: int, unit: str, timeout: float) -> Standings:
         def summary() -> Any:
             return self._call(
                 self.backends.tasks,

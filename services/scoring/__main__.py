@@ -51,7 +51,7 @@ def create(
     recovery_after: float = 30.0,
 ) -> Running:
     """A scoring server bound to address, its schema migrated; not yet started (only the gateway calls it)."""
-    db = Database(db_url)
+    db = Database(db_url, sequence="scoring_change_sequence")
     db.check()
     migrate(db, MIGRATIONS, service="scoring")
     registry = CollectorRegistry()

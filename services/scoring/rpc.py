@@ -191,6 +191,9 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
         )
         return scoring_pb2.PreviewAssessmentResponse(document_json=json.dumps(document, ensure_ascii=False))
 
+    def GetVersion(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return scoring_pb2.Version(sequence=self.app.db.sequence(), scheme_sha256=self.app.scheme.sha256)
+
 
 def _import_id(value: str) -> str:
     """The gateway's id of a two-service import: present, short and printable."""

@@ -53,7 +53,7 @@ def create(
 
     Over mutual TLS it accepts the gateway (for people) and scoring (for itself), nobody else.
     """
-    db = Database(db_url)
+    db = Database(db_url, sequence="tasks_change_sequence")
     db.check()
     migrate(db, MIGRATIONS, service="tasks")
     app = TasksApp(db, scheme)

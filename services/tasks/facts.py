@@ -40,6 +40,8 @@ class TaskFacts:
         self.db = db
         self.scheme = scheme
         self.tz: tzinfo = scheme.tz
+        # (sequence, computed at, next change): the last answer of version(), good until either moves on.
+        self._next: tuple[int, int, int] | None = None
 
     def year_bounds(self, year: int) -> tuple[int, int]:
         """The epoch seconds of the year's first instant and of the next year's, in the scheme's zone."""
@@ -98,6 +100,36 @@ class TaskFacts:
                     "due_given": due_given,
                 }
                 yield columns
+
+    def version(self) -> tuple[int, int, int]:
+        """(sequence, next change, now): the change sequence, and the first instant after now at which
+        anything computed from these tasks as of now (colours, overdue, counted tasks) changes without a
+        write (0: never). The sequence is read first, so the rest is at least as new as it."""
+        at = int(time.time())
+        sequence = self.db.sequence()
+        memo = self._next
+        if memo is not None and memo[0] == sequence and memo[1] <= at and (not memo[2] or at < memo[2]):
+            return sequence, memo[2], at
+        with self.db.read() as conn:
+            due, due_in_day, reported, cancelled, event = repo.next_instants(conn, after=at)
+            windows = repo.unreported_windows(conn, after=at)
+        candidates = [t for t in (reported, cancelled, event) if t is not None]
+        if due is not None:
+            # Counted once due_at <= now, red once due_at < now: both edges, one second apart.
+            candidates.append(due + 1 if due == at else due)
+        if due_in_day is not None:
+            candidates.append(due_in_day + 86400)
+        if windows:
+            assigned = np.array([w[0] for w in windows], dtype=np.int64)
+            allowed = (np.array([w[1] for w in windows], dtype=np.int64) - assigned).astype(np.float64)
+            # The first whole second at which colour() says yellow: elapsed >= threshold × allowed.
+            yellow = assigned + np.ceil(self.scheme.timeliness.yellow_threshold * allowed).astype(np.int64)
+            later = yellow[yellow > at]
+            if later.size:
+                candidates.append(int(later.min()))
+        next_change = min(candidates) if candidates else 0
+        self._next = (sequence, at, next_change)
+        return sequence, next_change, at
 
     def summarize(self, *, year: int, as_of: str, unit: str) -> tuple[list[UnitSummary], int]:
         """Per unit: open tasks by colour, overdue, this year's reports on time and late."""

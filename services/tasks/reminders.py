@@ -126,21 +126,24 @@ class ReminderLoop:
             send=self.send,
         )
         stamp = int(time.time())
-        with self.app.db.write() as conn:
-            for sent in result.delivered:
-                repo.insert_event(
-                    conn,
-                    {
-                        "task_id": sent.delivery.fact.task,
-                        "kind": REMIND_KIND,
-                        "at": stamp,
-                        "by": REMINDER_AUTHOR,
-                        "note": sent.note,
-                        "rejected": False,
-                        "recorded_at": stamp,
-                    },
-                )
-            repo.add_reminder_keys(conn, result.settled, at=stamp)
+        # A check that sends and settles nothing writes nothing: the change sequence (and with it the
+        # gateway's cached standing) stays as it was.
+        if result.delivered or result.settled:
+            with self.app.db.write() as conn:
+                for sent in result.delivered:
+                    repo.insert_event(
+                        conn,
+                        {
+                            "task_id": sent.delivery.fact.task,
+                            "kind": REMIND_KIND,
+                            "at": stamp,
+                            "by": REMINDER_AUTHOR,
+                            "note": sent.note,
+                            "rejected": False,
+                            "recorded_at": stamp,
+                        },
+                    )
+                repo.add_reminder_keys(conn, result.settled, at=stamp)
         self.metrics.checks.inc()
         for sent in result.sent:
             labels = (sent.delivery.fact.event, sent.delivery.channel.format)

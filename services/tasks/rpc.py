@@ -171,3 +171,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             ],
             as_of=self.app.view_instant(at),
         )
+
+    def GetVersion(self, request: Any, context: grpc.ServicerContext) -> Any:
+        sequence, next_change, at = self.app.facts.version()
+        return tasks_pb2.Version(sequence=sequence, next_change=next_change, at=at)

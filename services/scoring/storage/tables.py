@@ -16,6 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from services.common.db import sequence_table
 from services.common.idempotency import requests_table
 
 metadata = MetaData()
@@ -76,6 +77,7 @@ runs = Table(
 
 # Prefixed: the tasks and scoring services may share one PostgreSQL database.
 requests = requests_table(metadata, "scoring_requests")
+change_sequence = sequence_table(metadata, "scoring_change_sequence")
 
 # An import's scoring half between its two phases: invisible to reads and runs until the tasks
 # service has recorded the import committed. At most one import is staged at a time.

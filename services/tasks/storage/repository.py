@@ -380,3 +380,30 @@ def summary_rows(conn: Connection, *, unit: str) -> list[Any]:
         lead = lead.where(tasks.c.lead_unit == unit)
         co = co.where(task_co_units.c.unit_id == unit)
     return [*conn.execute(lead), *conn.execute(co)]
+
+
+def next_instants(conn: Connection, *, after: int) -> list[int | None]:
+    """The first due, report, cancellation and event instants later than after, and the first due at or
+    within a day before it (whose one-day "emergency late" window closes later): each None when none."""
+    first = (
+        select(func.min(tasks.c.due_at)).where(tasks.c.due_at >= after),
+        select(func.min(tasks.c.due_at)).where(tasks.c.due_at > after - 86400),
+        select(func.min(tasks.c.reported_at)).where(tasks.c.reported_at > after),
+        select(func.min(tasks.c.cancelled_at)).where(tasks.c.cancelled_at > after),
+        select(func.min(task_events.c.at)).where(task_events.c.at > after),
+    )
+    return [conn.execute(query).scalar() for query in first]
+
+
+def unreported_windows(conn: Connection, *, after: int) -> list[Any]:
+    """(assigned_at, due_at) of each live task without a report that falls due after the instant after."""
+    return list(
+        conn.execute(
+            select(tasks.c.assigned_at, tasks.c.due_at).where(
+                tasks.c.due_at > after,
+                tasks.c.assigned_at.is_not(None),
+                tasks.c.reported_at.is_(None),
+                tasks.c.state.not_in(["closed", "cancelled", "created"]),
+            )
+        )
+    )
