@@ -20,6 +20,7 @@ from services.common import logs, tls
 from services.common.auth import load_secret, make_user_identity
 from services.common.db import Database
 from services.common.errors import DomainError
+from services.common.files import private_dir
 from services.common.rpc import serve_until_signalled
 from services.common.runtime import load_scheme_or_fail, start_metrics
 from services.common.settings import ConfigError, Settings, load
@@ -126,6 +127,7 @@ def _port_free(host: str, port: int) -> bool:
 
 def _preflight(settings: Settings) -> None:
     load_scheme_or_fail(settings.scheme_path)
+    private_dir(settings.data_dir)
     load_secret(settings.data_dir, create=True)
     for service in SERVICES:
         port = {

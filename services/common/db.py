@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
+from services.common.files import private_file
 from services.common.settings import ConfigError
 
 log = logging.getLogger("kaohe.db")
@@ -61,10 +62,9 @@ class Database:
         try:
             if self.is_sqlite:
                 path = url.split("///", 1)[1] if "///" in url else ""
-                if path and path != ":memory:":
-                    parent = Path(path).parent
-                    if not parent.exists():
-                        parent.mkdir(parents=True, exist_ok=True)
+                if path and path != ":memory:" and not path.startswith("file:"):
+                    # SQLite gives the -wal and -shm files the database file's mode: 0600 for all three.
+                    private_file(Path(path))
                 self.engine = create_engine(url, connect_args={"timeout": 30})
                 self.reader = create_engine(url, connect_args={"timeout": 30})
                 _sqlite_pragmas(self.engine, immediate=True)

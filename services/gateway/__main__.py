@@ -18,8 +18,9 @@ from prometheus_client import CollectorRegistry, Counter
 
 from services.common.auth import Identity
 from services.common.clients import Backend
+from services.common.files import private_file
 from services.common.rpc import RpcMetrics, ServiceInterceptor, create_server
-from services.common.settings import DEFAULT_MAX_REQUEST_BYTES
+from services.common.settings import DEFAULT_MAX_REQUEST_BYTES, ConfigError
 from services.common.tls import TlsConfig
 from services.common.tokens import OidcVerifier, TokenKeys, bearer_authenticator
 from services.gateway.proxy import proxy_handler
@@ -29,6 +30,7 @@ from services.gateway.use_cases import Backends, GatewayApp
 GATEWAY_SERVICE = gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"]
 TASKS_SERVICE = tasks_pb2.DESCRIPTOR.services_by_name["TasksService"]
 SCORING_SERVICE = scoring_pb2.DESCRIPTOR.services_by_name["ScoringService"]
+ANONYMOUS = Identity(role="", subject="")
 
 
 @dataclass
@@ -42,7 +44,12 @@ class Running:
 
 
 class AuditLog:
-    """Every refusal and every change: who, what, when — as JSON lines in a file and the log."""
+    """Every refusal and every change the gateway sees: who, what, when — as JSON lines in a file and the log.
+
+    The services' own audit tables are the record of what changed (written in each change's transaction);
+    this file is the gateway's view. It is checked at start-up, and a failure to append to it later is
+    logged and counted, never turned into an error for a call whose work has been done.
+    """
 
     def __init__(self, path: Path | None, registry: CollectorRegistry) -> None:
         self.path = path
@@ -53,6 +60,16 @@ class AuditLog:
             ["role"],
             registry=registry,
         )
+        self.failures = Counter(
+            "kaohe_audit_write_failures",
+            "Audit lines the gateway could not append to its file.",
+            registry=registry,
+        )
+        if path is not None:
+            try:
+                private_file(path)
+            except OSError as exc:
+                raise ConfigError(f"cannot write the audit log {path}: {exc.strerror or exc}") from None
 
     def __call__(self, identity: Identity, method: str, outcome: str, detail: str = "") -> None:
         entry = {
@@ -68,8 +85,17 @@ class AuditLog:
             self.denied.labels(identity.role).inc()
         self.logger.info("audit", extra={"audit": entry})
         if self.path is not None:
-            with self.path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            try:
+                with self.path.open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            except OSError:
+                self.failures.inc()
+                self.logger.exception("the audit line was not written", extra={"audit": entry})
+
+    def refused(self, *, actor: Identity | None, method: str, code: str, reason: str) -> None:
+        """A call refused before any policy was asked: a failed login (no token, a bad or expired one)."""
+        if code == "UNAUTHENTICATED":
+            self(actor or ANONYMOUS, method, "unauthenticated", reason)
 
 
 class RelayingHealth(health.HealthServicer):  # type: ignore[misc]
@@ -151,6 +177,7 @@ def create(
         service="gateway",
         metrics=RpcMetrics(registry),
         authenticate=bearer_authenticator(keys.user, oidc=oidc),
+        on_refused=audit.refused,
     )
 
     def register(server: grpc.Server) -> None:

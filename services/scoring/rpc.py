@@ -76,14 +76,22 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
     def VoidRecord(self, request: Any, context: grpc.ServicerContext) -> Any:
         return record_message(
             self.app.void_record(
-                request_id=request.request_id, kind=request.kind, rid=request.id, reason=request.reason
+                actor=current_identity(),
+                request_id=request.request_id,
+                kind=request.kind,
+                rid=request.id,
+                reason=request.reason,
             )
         )
 
     def DecideAppeal(self, request: Any, context: grpc.ServicerContext) -> Any:
         return record_message(
             self.app.decide_appeal(
-                request_id=request.request_id, rid=request.id, upheld=request.upheld, reason=request.reason
+                actor=current_identity(),
+                request_id=request.request_id,
+                rid=request.id,
+                upheld=request.upheld,
+                reason=request.reason,
             )
         )
 
@@ -101,7 +109,11 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                 pending_tasks[task_id] = (lead, [c for c in co.split(",") if c])
             lines.extend((line.line, line.json) for line in message.lines)
         created, unchanged = self.app.import_records(
-            lines, validate_only=validate_only, pending_units=pending_units, pending_tasks=pending_tasks
+            lines,
+            validate_only=validate_only,
+            actor=current_identity(),
+            pending_units=pending_units,
+            pending_tasks=pending_tasks,
         )
         return scoring_pb2.ImportRecordsResponse(created=dict(created), unchanged=dict(unchanged))
 
@@ -140,12 +152,16 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
 
     def PublishRun(self, request: Any, context: grpc.ServicerContext) -> Any:
         return run_message(
-            self.app.publish_run(request_id=request.request_id, run_id=request.id, etag=request.etag)
+            self.app.publish_run(
+                actor=current_identity(), request_id=request.request_id, run_id=request.id, etag=request.etag
+            )
         )
 
     def FinalizeRun(self, request: Any, context: grpc.ServicerContext) -> Any:
         return run_message(
-            self.app.finalize_run(request_id=request.request_id, run_id=request.id, etag=request.etag)
+            self.app.finalize_run(
+                actor=current_identity(), request_id=request.request_id, run_id=request.id, etag=request.etag
+            )
         )
 
     def PreviewAssessment(self, request: Any, context: grpc.ServicerContext) -> Any:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from services.common.audit import AuditTrail
 from services.common.auth import INTERNAL_ROLE, Identity
 from services.common.db import Database, idempotent
 from services.common.errors import (
@@ -39,7 +40,7 @@ from services.scoring.records import (
     sort_batch,
 )
 from services.scoring.storage import repository as repo
-from services.scoring.storage.tables import requests
+from services.scoring.storage.tables import audit, requests
 from services.scoring.views import RecordView, RunView, record_view, run_view
 
 __all__ = ["ScoringApp", "TasksPort"]
@@ -66,6 +67,7 @@ class ScoringApp:
         self.on_run = on_run or (lambda state, seconds: None)
         # The instant, in epoch seconds, every rule about "now" reads (appeal windows, publication).
         self.clock = clock
+        self.audit = AuditTrail(db, audit, clock=clock)
 
     # ---- schemes
 
@@ -126,6 +128,7 @@ class ScoringApp:
         lines: list[tuple[int, str]],
         *,
         validate_only: bool,
+        actor: Identity,
         pending_units: set[str],
         pending_tasks: dict[str, tuple[str, list[str]]],
     ) -> tuple[Counter[str], Counter[str]]:
@@ -162,6 +165,7 @@ class ScoringApp:
                 if (row["kind"], row["rid"]) in replaced:
                     repo.replace_voided(conn, row)
             repo.insert_records(conn, [r for r in rows if (r["kind"], r["rid"]) not in replaced])
+            self.audit.changed(conn, actor=actor, method="ImportRecords", target=f"created={dict(created)}")
         return created, unchanged
 
     @staticmethod
@@ -216,7 +220,7 @@ class ScoringApp:
                 )
             return self._get_record(conn, kind, record.rid)
 
-        return self._idempotent_record(request_id, "CreateRecord", work)
+        return self._idempotent_record(request_id, "CreateRecord", work, actor=actor)
 
     def _get_record(self, conn: Connection, kind: str, rid: str) -> RecordView:
         row = repo.get_record(conn, kind=kind, rid=rid)
@@ -225,14 +229,14 @@ class ScoringApp:
         return record_view(row, self.tz)
 
     def _idempotent_record(
-        self, request_id: str, method: str, work: Callable[[Connection], RecordView]
+        self, request_id: str, method: str, work: Callable[[Connection], RecordView], *, actor: Identity
     ) -> RecordView:
         result: RecordView = idempotent(
             self.db,
             requests,
             request_id=request_id,
             method=method,
-            work=work,
+            work=self.audit.audited(work, actor=actor, method=method, target=lambda v: f"{v.kind}={v.id}"),
             encode=lambda view: json.dumps(view.__dict__, ensure_ascii=False).encode(),
             decode=lambda b: RecordView(**json.loads(b)),
         )
@@ -271,7 +275,9 @@ class ScoringApp:
         rows = rows[:size]
         return [record_view(r, self.tz) for r in rows], str(rows[-1].seq) if more and rows else ""
 
-    def void_record(self, *, request_id: str, kind: str, rid: str, reason: str) -> RecordView:
+    def void_record(
+        self, *, actor: Identity, request_id: str, kind: str, rid: str, reason: str
+    ) -> RecordView:
         if not reason.strip():
             raise InvalidArgument("reason", "voiding a record needs a reason")
 
@@ -281,9 +287,11 @@ class ScoringApp:
                 repo.void_record(conn, kind=kind, rid=rid, reason=reason, now=self.clock())
             return self._get_record(conn, kind, rid)
 
-        return self._idempotent_record(request_id, "VoidRecord", work)
+        return self._idempotent_record(request_id, "VoidRecord", work, actor=actor)
 
-    def decide_appeal(self, *, request_id: str, rid: str, upheld: bool, reason: str) -> RecordView:
+    def decide_appeal(
+        self, *, actor: Identity, request_id: str, rid: str, upheld: bool, reason: str
+    ) -> RecordView:
         def work(conn: Connection) -> RecordView:
             view = self._get_record(conn, "appeal", rid)
             if view.fields.get("upheld") is not None and view.fields["upheld"] != upheld:
@@ -298,7 +306,7 @@ class ScoringApp:
             )
             return self._get_record(conn, "appeal", rid)
 
-        return self._idempotent_record(request_id, "DecideAppeal", work)
+        return self._idempotent_record(request_id, "DecideAppeal", work, actor=actor)
 
     # ---- computing
 
@@ -397,7 +405,7 @@ class ScoringApp:
 
         for attempt in range(3):
             try:
-                view = self._idempotent_run(request_id, "CreateRun", work)
+                view = self._idempotent_run(request_id, "CreateRun", work, actor=actor)
                 if not breakdown:
                     return view
                 with self.db.read() as conn:
@@ -407,13 +415,15 @@ class ScoringApp:
                     raise
         raise AssertionError("unreachable")
 
-    def _idempotent_run(self, request_id: str, method: str, work: Callable[[Connection], RunView]) -> RunView:
+    def _idempotent_run(
+        self, request_id: str, method: str, work: Callable[[Connection], RunView], *, actor: Identity
+    ) -> RunView:
         result: RunView = idempotent(
             self.db,
             requests,
             request_id=request_id,
             method=method,
-            work=work,
+            work=self.audit.audited(work, actor=actor, method=method, target=lambda v: f"run={v.id}"),
             encode=lambda v: json.dumps(v.__dict__, ensure_ascii=False).encode(),
             decode=lambda b: RunView(**json.loads(b)),
         )
@@ -463,7 +473,7 @@ class ScoringApp:
         views = [run_view(r, self.tz, unit="", breakdown=False, with_document=False) for r in rows]
         return views, rows[-1].id if more and rows else ""
 
-    def publish_run(self, *, request_id: str, run_id: str, etag: str) -> RunView:
+    def publish_run(self, *, actor: Identity, request_id: str, run_id: str, etag: str) -> RunView:
         def work(conn: Connection) -> RunView:
             row = self._locked(conn, run_id, etag)
             if row.state != "draft":
@@ -489,9 +499,9 @@ class ScoringApp:
             self.on_run("publicised", 0.0)
             return self._run_view(conn, run_id, unit="", breakdown=False)
 
-        return self._idempotent_run(request_id, "PublishRun", work)
+        return self._idempotent_run(request_id, "PublishRun", work, actor=actor)
 
-    def finalize_run(self, *, request_id: str, run_id: str, etag: str) -> RunView:
+    def finalize_run(self, *, actor: Identity, request_id: str, run_id: str, etag: str) -> RunView:
         def work(conn: Connection) -> RunView:
             row = self._locked(conn, run_id, etag)
             if row.state != "publicised":
@@ -520,7 +530,7 @@ class ScoringApp:
             self.on_run("final", 0.0)
             return self._run_view(conn, run_id, unit="", breakdown=False)
 
-        return self._idempotent_run(request_id, "FinalizeRun", work)
+        return self._idempotent_run(request_id, "FinalizeRun", work, actor=actor)
 
     @staticmethod
     def _undecided_appeals(conn: Connection, *, year: int) -> list[str]:

@@ -46,6 +46,7 @@ def create(*, address: str, db_url: str, scheme: Scheme, keys: TokenKeys, tls: T
     db.check()
     migrate(db, MIGRATIONS, service="tasks")
     app = TasksApp(db, scheme)
+    app.audit.probe()
     registry = CollectorRegistry()
     registry.register(LedgerCollector(app))
     interceptor = ServiceInterceptor(
@@ -53,6 +54,7 @@ def create(*, address: str, db_url: str, scheme: Scheme, keys: TokenKeys, tls: T
         metrics=RpcMetrics(registry),
         authenticate=None,
         guard=InternalGuard(keys.internal, peers=PEERS if tls is not None else None),
+        on_refused=app.audit.refused,
     )
 
     def register(server: grpc.Server) -> None:

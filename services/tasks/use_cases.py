@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from services.common import calendar as cal
+from services.common.audit import AuditTrail
 from services.common.auth import INTERNAL_ROLE, Identity
 from services.common.db import Database, idempotent
 from services.common.errors import (
@@ -41,7 +42,7 @@ from services.tasks.facts import TaskFacts
 from services.tasks.history import derived, domain_events, due_instant
 from services.tasks.importing import LedgerImport
 from services.tasks.storage import repository as repo
-from services.tasks.storage.tables import requests, task_co_units, tasks
+from services.tasks.storage.tables import audit, requests, task_co_units, tasks
 
 MAX_PAGE = 5000
 DEFAULT_PAGE = 200
@@ -117,7 +118,8 @@ class TasksApp:
         self.tz = scheme.tz
         self.calendar = scheme.calendar()
         self.facts = TaskFacts(db, scheme)
-        self.importer = LedgerImport(db, scheme, self.calendar)
+        self.audit = AuditTrail(db, audit)
+        self.importer = LedgerImport(db, scheme, self.calendar, self.audit)
 
     # ---- reading
 
@@ -357,7 +359,7 @@ class TasksApp:
             assert row is not None
             return self.view(row, at=stamp, events=repo.events_of(conn, [parsed.id]).get(parsed.id, []))
 
-        return self._idempotent(_scoped(request_id, actor.subject), "CreateTask", work)
+        return self._idempotent(_scoped(request_id, actor.subject), "CreateTask", work, actor=actor)
 
     def act(
         self, *, actor: Identity, kind: Kind, task_id: str, etag: str, note: str, request_id: str
@@ -427,9 +429,11 @@ class TasksApp:
             assert fresh is not None
             return self.view(fresh, at=now, events=repo.events_of(conn, [task_id]).get(task_id, []))
 
-        return self._idempotent(_scoped(request_id, actor.subject, task_id), f"Task.{kind.value}", work)
+        return self._idempotent(
+            _scoped(request_id, actor.subject, task_id), f"Task.{kind.value}", work, actor=actor
+        )
 
-    def _idempotent(self, request_id: str, method: str, work: Any) -> TaskView:
+    def _idempotent(self, request_id: str, method: str, work: Any, *, actor: Identity) -> TaskView:
         def decode(data: bytes) -> TaskView:
             raw = json.loads(data)
             raw["history"] = [EventView(**e) for e in raw.get("history", [])]
@@ -440,7 +444,7 @@ class TasksApp:
             requests,
             request_id=request_id,
             method=method,
-            work=work,
+            work=self.audit.audited(work, actor=actor, method=method, target=lambda view: f"task={view.id}"),
             encode=lambda v: json.dumps(asdict(v), ensure_ascii=False).encode(),
             decode=decode,
         )

@@ -75,3 +75,7 @@ runs = Table(
 )
 
 requests = requests_table(metadata)
+
+from services.common.audit import audit_table  # noqa: E402
+
+audit = audit_table(metadata, "scoring_audit")

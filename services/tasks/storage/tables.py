@@ -67,3 +67,7 @@ task_events = Table(
 )
 
 requests = requests_table(metadata)
+
+from services.common.audit import audit_table  # noqa: E402
+
+audit = audit_table(metadata, "tasks_audit")
