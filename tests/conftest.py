@@ -157,7 +157,7 @@ class Stack:
     def channel(self, address: str | None = None, *, as_service: str = "gateway") -> grpc.Channel:
         """To the gateway as a person; to tasks or scoring presenting a service's certificate."""
         target = address or self.gateway_addr
-        if target == self.gateway_addr:
+        if target not in (self.tasks_addr, self.scoring_addr):
             channel = secure_channel(self.tls, target)
         else:
             name = "tasks" if target == self.tasks_addr else "scoring"

@@ -1,6 +1,6 @@
 """The supervision bulletin (督查通报): a period's figures from tasks and records, rendered in 公文 layout."""
 
-from services.bulletin.document import render_docx
+from services.bulletin.document import render_docx, title_text
 from services.bulletin.model import (
     Accountability,
     Bulletin,
@@ -24,4 +24,5 @@ __all__ = [
     "build_bulletin",
     "parse_period",
     "render_docx",
+    "title_text",
 ]

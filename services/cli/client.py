@@ -149,6 +149,7 @@ def task_json(task: Any) -> dict[str, Any]:
         "holder": task.holder or None,
         "source": task.source,
         "next_progress_due": task.next_progress_due or None,
+        "progress_overdue_since": task.progress_overdue_since or None,
         "etag": task.etag,
     }
 

@@ -18,6 +18,7 @@ from services.common.vocabulary import (
     RUN_STATES,
     SEVERITIES,
     TASK_EVENT_KINDS,
+    TASK_NOTE_KINDS,
     TASK_ROLES,
     TASK_STATES,
     TOLERANCE_DECISIONS,
@@ -210,13 +211,19 @@ def task_detail(task: dict[str, Any]) -> str:
         + f" · {task['state_label']} · 应办结 {task['due_at'] or '—'}"
         + (f" · 颜色 {COLOURS[task['color']]}" if task.get("color") else "")
         + (f" · {OUTCOMES[task['outcome']]}" if task.get("outcome") else "")
+        + (
+            f"\n逾期未报进展：应于 {task['progress_overdue_since']} 前报送"
+            if task.get("progress_overdue_since")
+            else ""
+        )
     )
     history = table(
         ["时间", "环节", "经办", "说明"],
         [
             [
                 e["at"],
-                TASK_EVENT_KINDS.get(e["kind"], e["kind"]) + ("（已退回）" if e["rejected"] else ""),
+                {**TASK_EVENT_KINDS, **TASK_NOTE_KINDS}.get(e["kind"], e["kind"])
+                + ("（已退回）" if e["rejected"] else ""),
                 e["by"],
                 e["note"],
             ]
@@ -343,7 +350,7 @@ def dashboard(data: dict[str, Any]) -> str:
             [
                 i["task"],
                 i["title"][:20],
-                COLOURS.get(i["color"], ""),
+                COLOURS.get(i["color"], "") + ("·逾期未报进展" if i.get("progress_overdue_since") else ""),
                 i["due_at"],
                 f"{i['hours_left']:.1f}",
                 num(i["cost_if_overdue"]),

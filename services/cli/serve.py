@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -25,6 +26,7 @@ from services.common.rpc import serve_until_signalled
 from services.common.runtime import load_scheme_or_fail, start_metrics
 from services.common.settings import ConfigError, Settings, load
 from services.common.tokens import issue_user_token, load_token_keys, oidc_from_env
+from services.gateway.accounts.storage import gateway_db_url
 
 SERVICES = ("tasks", "scoring", "gateway")
 log = logging.getLogger("kaohe.serve")
@@ -50,17 +52,39 @@ def _service_tls(service: str, settings: Settings, *, plaintext: bool) -> tls.Tl
     )
 
 
+def notify_config(path: str | None) -> Any:
+    """The reminders file of --notify (else KAOHE_NOTIFY_FILE), read and checked; None when neither is set."""
+    from services.notify.config import NotifyConfigInvalid, load_notify_config
+
+    path = path or os.environ.get("KAOHE_NOTIFY_FILE") or None
+    if path is None:
+        return None
+    try:
+        return load_notify_config(Path(path))
+    except NotifyConfigInvalid as exc:
+        raise ConfigError(f"notify file {path}: {exc.key} {exc.rule}") from None
+
+
 def serve_one(
     service: str,
     *,
     port: int,
-    metrics_port: int,
+    metrics_port: int | None,
     data_dir: str | None,
     scheme: str | None,
     plaintext: bool = False,
+    notify: str | None = None,
 ) -> int:
     """Runs one service until SIGTERM/SIGINT; bad configuration → one line on stderr, exit 2."""
     logs.configure(service)
+    if service == "web":
+        from services.web.__main__ import main as serve_web
+
+        return serve_web(port=port)
+    if metrics_port is None:
+        print(f"kaohe serve-one {service}: --metrics-port is required", file=sys.stderr, flush=True)
+        return 2
+    reminders = None
     try:
         settings = load(data_dir=data_dir, scheme=scheme)
         keys = load_token_keys(settings.data_dir)
@@ -81,19 +105,26 @@ def serve_one(
                 audit_path=settings.data_dir / "audit.log",
                 max_request_bytes=settings.max_request_bytes,
                 oidc=oidc_from_env(),
+                accounts_db_url=gateway_db_url(settings.data_dir),
             )
             server, health, registry = gateway.server, gateway.health, gateway.registry
         elif service == "tasks":
+            from services.notify.config import NotifyConfigInvalid
             from services.tasks.__main__ import create as create_tasks
 
-            tasks = create_tasks(
-                address=address,
-                db_url=settings.tasks_db_url,
-                scheme=load_scheme_or_fail(settings.scheme_path),
-                keys=keys,
-                tls=service_tls,
-            )
+            try:
+                tasks = create_tasks(
+                    address=address,
+                    db_url=settings.tasks_db_url,
+                    scheme=load_scheme_or_fail(settings.scheme_path),
+                    keys=keys,
+                    tls=service_tls,
+                    notify=notify_config(notify),
+                )
+            except NotifyConfigInvalid as exc:
+                raise ConfigError(f"notify file: {exc.key} {exc.rule}") from None
             server, health, registry = tasks.server, tasks.health, tasks.registry
+            reminders = tasks.reminders
         else:
             from services.scoring.__main__ import create as create_scoring
 
@@ -111,7 +142,15 @@ def serve_one(
         print(f"kaohe serve-one {service}: {str(exc).splitlines()[0]}", file=sys.stderr, flush=True)
         return 2
     log.info("serving", extra={"address": address, "metrics_port": metrics_port})
-    serve_until_signalled(server, health, on_stop=stop_metrics)
+    if reminders is not None:
+        reminders.start()
+
+    def on_stop() -> None:
+        if reminders is not None:
+            reminders.stop()
+        stop_metrics()
+
+    serve_until_signalled(server, health, on_stop=on_stop)
     log.info("stopped")
     return 0
 
@@ -125,8 +164,9 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def _preflight(settings: Settings) -> None:
+def _preflight(settings: Settings, notify: str | None) -> None:
     load_scheme_or_fail(settings.scheme_path)
+    notify_config(notify)
     private_dir(settings.data_dir)
     load_secret(settings.data_dir, create=True)
     for service in SERVICES:
@@ -139,7 +179,12 @@ def _preflight(settings: Settings) -> None:
         for what, number in (("gRPC", port), ("/metrics", settings.metrics_port(service))):
             if not _port_free(host, number):
                 raise ConfigError(f"port {number} ({service} {what}) is taken; choose another --port-base")
-    for url in (settings.tasks_db_url, settings.scoring_db_url):
+    web_host = os.environ.get("KAOHE_WEB_BIND_HOST", "127.0.0.1")
+    if not _port_free(web_host, settings.port_base + 30):
+        raise ConfigError(
+            f"port {settings.port_base + 30} (web console) is taken; choose another --port-base"
+        )
+    for url in (settings.tasks_db_url, settings.scoring_db_url, gateway_db_url(settings.data_dir)):
         db = Database(url)
         try:
             db.check()
@@ -175,7 +220,13 @@ def _certificate_hosts(settings: Settings) -> list[str]:
 
 
 def serve(
-    *, data_dir: str | None, port_base: int | None, scheme: str | None, sample: bool, plaintext: bool = False
+    *,
+    data_dir: str | None,
+    port_base: int | None,
+    scheme: str | None,
+    sample: bool,
+    plaintext: bool = False,
+    notify: str | None = None,
 ) -> int:
     """Starts the three services as processes and watches them; stops them all on a signal or a death.
 
@@ -189,7 +240,7 @@ def serve(
                 if not tls.is_loopback(host):
                     _say(f"--plaintext is for loopback development only, not {host}")
                     return 2
-        _preflight(settings)
+        _preflight(settings, notify)
         files = None if plaintext else tls.ensure_tls(settings.data_dir, hosts=_certificate_hosts(settings))
     except (ConfigError, DomainError, OSError) as exc:
         _say(str(exc))
@@ -240,9 +291,29 @@ def serve(
                 "--scheme",
                 str(settings.scheme_path),
                 *(["--plaintext"] if plaintext else []),
+                # The reminders loop runs where the ledger is: in the tasks service.
+                *(["--notify", str(Path(notify).resolve())] if notify and service == "tasks" else []),
             ],
             env=child_env,
         )
+    children["web"] = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "services.cli.main",
+            "serve-one",
+            "web",
+            "--port",
+            str(settings.port_base + 30),
+        ],
+        env={
+            **env,
+            "KAOHE_GATEWAY": f"127.0.0.1:{settings.gateway_port}",
+            **({tls.ENV_CA: str(files.ca)} if files is not None else {}),
+        },
+    )
+    _say(f"web console on http://127.0.0.1:{settings.port_base + 30}/ (HTTPS when given a certificate)")
+    _first_office(settings)
     _say(
         f"gateway {settings.gateway_bind_host}:{settings.gateway_port}, tasks {settings.tasks_addr}, "
         f"scoring {settings.scoring_addr}; metrics on {settings.port_base + 10}-{settings.port_base + 12}; "
@@ -282,6 +353,23 @@ def serve(
             proc.kill()
     _say("stopped")
     return code
+
+
+def _first_office(settings: Settings) -> None:
+    """On first start, the `admin` office account, its one-time password printed once."""
+    from services.gateway.accounts.storage import open_database
+    from services.gateway.accounts.use_cases import ensure_first_office
+
+    db = open_database(gateway_db_url(settings.data_dir))
+    try:
+        password = ensure_first_office(db)
+    finally:
+        db.dispose()
+    if password:
+        _say(
+            f"first office account: admin, one-time password {password} "
+            "(change it: kaohe accounts passwd admin)"
+        )
 
 
 def _import_sample(settings: Settings, files: tls.TlsFiles | None) -> None:

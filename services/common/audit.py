@@ -85,11 +85,19 @@ class AuditTrail:
 
     def refused(self, *, actor: Identity | None, method: str, code: str, reason: str) -> None:
         """A refused call, in a small transaction of its own; a failure to write it is logged, not raised."""
+        self.note(actor=actor, method=method, outcome=REFUSED, detail=f"{code}: {reason}")
+
+    def note(
+        self, *, actor: Identity | None, method: str, outcome: str, target: str = "", detail: str = ""
+    ) -> bool:
+        """A row in a small transaction of its own (a refusal, work done elsewhere); False if not written."""
         try:
             with self.db.write() as conn:
-                conn.execute(self._row(actor, method, "", REFUSED, f"{code}: {reason}"))
+                conn.execute(self._row(actor, method, target, outcome, detail))
         except SQLAlchemyError:
-            log.exception("the refusal was not audited", extra={"method": method})
+            log.exception("the audit row was not written", extra={"method": method, "outcome": outcome})
+            return False
+        return True
 
     def probe(self) -> None:
         """At start-up: a row written and rolled back, so a service that cannot audit does not start."""

@@ -70,7 +70,8 @@ POLICY: dict[str, Rule] = {
     GATEWAY + "GetOverview": Rule(ALL, "own"),  # a department's overview holds its own line only
     GATEWAY + "GetDashboard": Rule(ALL, "unit"),
     GATEWAY + "GetRanking": Rule(READERS),
-    GATEWAY + "ExportRun": Rule(READERS),
+    GATEWAY + "ExportRun": Rule(ALL, "unit"),  # a department: its own line, once publicised
+    GATEWAY + "GetBulletin": Rule(READERS),  # names every unit: the office's circular, not a department's
 }
 
 

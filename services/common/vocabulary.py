@@ -20,6 +20,7 @@ __all__ = [
     "SEVERITIES",
     "TASK_EVENT_KINDS",
     "TASK_LINE_TYPES",
+    "TASK_NOTE_KINDS",
     "TASK_ROLES",
     "TASK_STATES",
     "TOLERANCE_DECISIONS",
@@ -66,6 +67,9 @@ TASK_EVENT_KINDS: Terms = {
     "close": "销号",
     "cancel": "撤销",
 }
+# History entries that record what Kaohe did about a task, not a step of its closed loop:
+# the replay, the colours and the scoring facts pass over them.
+TASK_NOTE_KINDS: Terms = {"remind": "催办"}
 COLOURS: Terms = {"blue": "蓝", "yellow": "黄", "red": "红"}
 OUTCOMES: Terms = {"on_time": "按时", "late": "逾期"}
 # A unit's part in a task it is counted for.

@@ -11,11 +11,12 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from kaohe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+from kaohe.gateway.v1 import accounts_pb2, accounts_pb2_grpc, gateway_pb2, gateway_pb2_grpc
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from prometheus_client import CollectorRegistry, Counter
 
+from services.common.audit import AuditTrail
 from services.common.auth import Identity
 from services.common.clients import Backend
 from services.common.files import private_file
@@ -23,6 +24,9 @@ from services.common.rpc import RpcMetrics, ServiceInterceptor, create_server
 from services.common.settings import DEFAULT_MAX_REQUEST_BYTES, ConfigError
 from services.common.tls import TlsConfig
 from services.common.tokens import OidcVerifier, TokenKeys, bearer_authenticator
+from services.gateway.accounts.rpc import AccountsServicer, open_login
+from services.gateway.accounts.storage import open_database
+from services.gateway.accounts.use_cases import LOGIN_METHOD, Accounts, jwt_issuer
 from services.gateway.proxy import proxy_handler
 from services.gateway.rpc import GatewayServicer
 from services.gateway.use_cases import Backends, GatewayApp
@@ -30,6 +34,7 @@ from services.gateway.use_cases import Backends, GatewayApp
 GATEWAY_SERVICE = gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"]
 TASKS_SERVICE = tasks_pb2.DESCRIPTOR.services_by_name["TasksService"]
 SCORING_SERVICE = scoring_pb2.DESCRIPTOR.services_by_name["ScoringService"]
+ACCOUNTS_SERVICE = accounts_pb2.DESCRIPTOR.services_by_name["AccountsService"]
 ANONYMOUS = Identity(role="", subject="")
 
 
@@ -53,6 +58,8 @@ class AuditLog:
 
     def __init__(self, path: Path | None, registry: CollectorRegistry) -> None:
         self.path = path
+        # The gateway's audit table, when it has a database (accounts): the same lines, kept for good.
+        self.table: AuditTrail | None = None
         self.logger = logging.getLogger("kaohe.audit")
         self.denied = Counter(
             "kaohe_permission_denied",
@@ -83,6 +90,10 @@ class AuditLog:
         }
         if outcome == "denied":
             self.denied.labels(identity.role).inc()
+        # A change to accounts is in the table already, written in the change's own transaction.
+        in_table = outcome == "changed" and method.startswith(f"/{ACCOUNTS_SERVICE.full_name}/")
+        if self.table is not None and not in_table:
+            self.table.note(actor=identity, method=method, outcome=outcome, detail=detail)
         self.logger.info("audit", extra={"audit": entry})
         if self.path is not None:
             try:
@@ -94,7 +105,8 @@ class AuditLog:
 
     def refused(self, *, actor: Identity | None, method: str, code: str, reason: str) -> None:
         """A call refused before any policy was asked: a failed login (no token, a bad or expired one)."""
-        if code == "UNAUTHENTICATED":
+        # A failed login with a password is audited by Login itself, naming the account.
+        if code == "UNAUTHENTICATED" and method != LOGIN_METHOD:
             self(actor or ANONYMOUS, method, "unauthenticated", reason)
 
 
@@ -134,6 +146,7 @@ def create(
     audit_path: Path | None,
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
     oidc: OidcVerifier | None = None,
+    accounts_db_url: str | None = None,
 ) -> Running:
     """A gateway bound to address, its backends dialled lazily; not yet started.
 
@@ -173,15 +186,25 @@ def create(
         ),
     )
     app = GatewayApp(backends)
+    accounts = (
+        Accounts(open_database(accounts_db_url), issue=jwt_issuer(keys.user), audit=audit)
+        if accounts_db_url
+        else None
+    )
+    if accounts is not None:
+        accounts.trail.probe()
+        audit.table = accounts.trail
     interceptor = ServiceInterceptor(
         service="gateway",
         metrics=RpcMetrics(registry),
-        authenticate=bearer_authenticator(keys.user, oidc=oidc),
+        authenticate=open_login(bearer_authenticator(keys.user, oidc=oidc)),
         on_refused=audit.refused,
     )
 
     def register(server: grpc.Server) -> None:
         gateway_pb2_grpc.add_GatewayServiceServicer_to_server(GatewayServicer(app, audit), server)
+        if accounts is not None:
+            accounts_pb2_grpc.add_AccountsServiceServicer_to_server(AccountsServicer(accounts, audit), server)
         server.add_generic_rpc_handlers(
             (
                 proxy_handler(TASKS_SERVICE, backends.tasks, audit),
@@ -192,7 +215,12 @@ def create(
     server, port, health_servicer = create_server(
         address,
         register=register,
-        service_names=[GATEWAY_SERVICE.full_name, TASKS_SERVICE.full_name, SCORING_SERVICE.full_name],
+        service_names=[
+            GATEWAY_SERVICE.full_name,
+            TASKS_SERVICE.full_name,
+            SCORING_SERVICE.full_name,
+            *([ACCOUNTS_SERVICE.full_name] if accounts is not None else []),
+        ],
         interceptors=[interceptor],
         max_workers=32,
         tls=tls,

@@ -11,6 +11,7 @@ from kaohe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from services.common.clients import deadline
 from services.common.errors import PermissionDenied
 from services.common.rpc import current_identity
+from services.gateway.bulletin import BulletinView
 from services.gateway.policy import GATEWAY, authorize, scoped_unit
 from services.gateway.proxy import Audit
 from services.gateway.use_cases import GatewayApp
@@ -22,6 +23,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
     def __init__(self, app: GatewayApp, audit: Audit) -> None:
         self.app = app
         self.audit = audit
+        self.bulletin = BulletinView(app)
 
     def _allow(self, method: str, unit: str | None = None) -> str:
         identity = current_identity()
@@ -78,5 +80,11 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         return self.app.ranking(current_identity(), request.run, request.year, deadline(context))
 
     def ExportRun(self, request: Any, context: grpc.ServicerContext) -> Any:
-        self._allow("ExportRun")
-        return self.app.export(current_identity(), request.run, deadline(context))
+        unit = self._allow("ExportRun", request.unit)
+        return self.app.export(current_identity(), request.run, deadline(context), unit=unit)
+
+    def GetBulletin(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._allow("GetBulletin")
+        return self.bulletin.render(
+            current_identity(), period=request.period, as_of=request.as_of, timeout=deadline(context, 120.0)
+        )

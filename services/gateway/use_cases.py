@@ -284,18 +284,19 @@ class GatewayApp:
                     hours_left=(due - now).total_seconds() / 3600,
                     cost_if_overdue=cost,
                     cost_per_late_day=cost * scheme.timeliness.late_penalty_per_working_day,
+                    progress_overdue_since=task.progress_overdue_since,
                 )
             )
         items.sort(key=lambda i: i.hours_left)
         return gateway_pb2.Dashboard(standing=standings[0], open_items=items, as_of=as_of)
 
     def _run_document(
-        self, identity: Identity, run: str, year: int, timeout: float, breakdown: bool
+        self, identity: Identity, run: str, year: int, timeout: float, breakdown: bool, unit: str = ""
     ) -> dict[str, Any]:
         reply = self._call(
             self.backends.scoring,
             "GetRun",
-            scoring_pb2.GetRunRequest(id=run, year=year, omit_breakdown=not breakdown),
+            scoring_pb2.GetRunRequest(id=run, year=year, unit=unit, omit_breakdown=not breakdown),
             identity,
             timeout,
         )
@@ -325,10 +326,12 @@ class GatewayApp:
             ],
         )
 
-    def export(self, identity: Identity, run: str, timeout: float) -> gateway_pb2.ExportRunResponse:
+    def export(
+        self, identity: Identity, run: str, timeout: float, *, unit: str = ""
+    ) -> gateway_pb2.ExportRunResponse:
         if not run:
             raise InvalidArgument("run", "is required")
-        document = self._run_document(identity, run, 0, timeout, breakdown=True)
+        document = self._run_document(identity, run, 0, timeout, breakdown=True, unit=unit)
         return gateway_pb2.ExportRunResponse(
             filename=f"考核结果-{document['run']}.xlsx", xlsx=result_to_xlsx(document)
         )

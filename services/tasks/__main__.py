@@ -17,7 +17,9 @@ from services.common.rpc import RpcMetrics, ServiceInterceptor, create_server
 from services.common.scheme import Scheme
 from services.common.tls import TlsConfig
 from services.common.tokens import TokenKeys
+from services.notify.config import NotifyConfig
 from services.tasks.metrics import LedgerCollector
+from services.tasks.reminders import ReminderLoop
 from services.tasks.rpc import TasksServicer
 from services.tasks.use_cases import TasksApp
 
@@ -35,10 +37,19 @@ class Running:
     app: TasksApp
     db: Database
     registry: CollectorRegistry
+    reminders: ReminderLoop | None = None
 
 
-def create(*, address: str, db_url: str, scheme: Scheme, keys: TokenKeys, tls: TlsConfig | None) -> Running:
-    """A tasks server bound to address, its schema migrated; not yet started.
+def create(
+    *,
+    address: str,
+    db_url: str,
+    scheme: Scheme,
+    keys: TokenKeys,
+    tls: TlsConfig | None,
+    notify: NotifyConfig | None = None,
+) -> Running:
+    """A tasks server bound to address, its schema migrated; not yet started (nor its reminders loop).
 
     Over mutual TLS it accepts the gateway (for people) and scoring (for itself), nobody else.
     """
@@ -49,6 +60,9 @@ def create(*, address: str, db_url: str, scheme: Scheme, keys: TokenKeys, tls: T
     app.audit.probe()
     registry = CollectorRegistry()
     registry.register(LedgerCollector(app))
+    reminders = ReminderLoop(app, notify, registry=registry) if notify is not None else None
+    if reminders is not None:
+        reminders.check_units()
     interceptor = ServiceInterceptor(
         service="tasks",
         metrics=RpcMetrics(registry),
@@ -68,4 +82,4 @@ def create(*, address: str, db_url: str, scheme: Scheme, keys: TokenKeys, tls: T
         tls=tls,
         require_client_auth=True,
     )
-    return Running(server, port, health_servicer, app, db, registry)
+    return Running(server, port, health_servicer, app, db, registry, reminders)

@@ -9,15 +9,18 @@ from services.common import calendar as cal
 from services.common.calendar import WorkCalendar
 from services.common.scheme import Scheme
 from services.common.timeutil import from_epoch, to_epoch
+from services.common.vocabulary import TASK_NOTE_KINDS
 from services.tasks import ledger
 from services.tasks.domain import Event, Kind, Replay
 from services.tasks.storage import repository as repo
 
 
 def domain_events(events: list[repo.EventRow], *, tz: tzinfo) -> list[Event]:
-    """Stored event rows as the domain's events."""
+    """Stored event rows as the domain's events; notes such as a reminder (催办) are no step of the loop."""
     return [
-        Event(seq=e.seq, kind=Kind(e.kind), at=from_epoch(e.at, tz), by=e.by, note=e.note) for e in events
+        Event(seq=e.seq, kind=Kind(e.kind), at=from_epoch(e.at, tz), by=e.by, note=e.note)
+        for e in events
+        if e.kind not in TASK_NOTE_KINDS
     ]
 
 

@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from services.tasks.facts import UnitSummary
+from services.tasks.reminders import open_task_facts
 from services.tasks.use_cases import MAX_PAGE, TasksApp
 
 Unit = tuple[str, str, str]
 
 
 class LedgerCollector(Collector):
-    """Open tasks by unit and colour, overdue, late reports, late emergency reports, and the units' names."""
+    """Open tasks by unit and colour, overdue, progress lapses, late (emergency) reports, the units' names."""
 
     def __init__(self, app: TasksApp, *, ttl_seconds: float = 10.0) -> None:
         self.app = app
         self.ttl = ttl_seconds
         self._lock = threading.Lock()
-        self._cached: tuple[float, list[UnitSummary], list[Unit]] = (0.0, [], [])
+        self._cached: tuple[float, list[UnitSummary], list[Unit], Counter[str]] = (0.0, [], [], Counter())
 
     def _units(self) -> list[Unit]:
         units: list[Unit] = []
@@ -33,17 +36,26 @@ class LedgerCollector(Collector):
             if not token:
                 return units
 
-    def _read(self) -> tuple[list[UnitSummary], list[Unit]]:
+    def _progress_overdue(self) -> Counter[str]:
+        """Per unit (lead or co-unit), the open tasks past a progress deadline with no report since."""
+        lapses: Counter[str] = Counter()
+        for fact in open_task_facts(self.app, now=datetime.now(UTC)):
+            if fact.event == "progress_due":
+                lapses.update(dict.fromkeys((fact.lead_unit, *fact.co_units), 1))
+        return lapses
+
+    def _read(self) -> tuple[list[UnitSummary], list[Unit], Counter[str]]:
         with self._lock:
-            stamp, summaries, units = self._cached
+            stamp, summaries, units, lapses = self._cached
             if time.monotonic() - stamp > self.ttl:
                 summaries, _ = self.app.facts.summarize(year=0, as_of="", unit="")
                 units = self._units()
-                self._cached = (time.monotonic(), summaries, units)
-            return summaries, units
+                lapses = self._progress_overdue()
+                self._cached = (time.monotonic(), summaries, units, lapses)
+            return summaries, units, lapses
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        summaries, units = self._read()
+        summaries, units, lapses = self._read()
         open_tasks = GaugeMetricFamily(
             "kaohe_tasks_open", "Open tasks (not yet reported) by unit and colour.", labels=["unit", "color"]
         )
@@ -71,6 +83,12 @@ class LedgerCollector(Collector):
             emergency.add_metric([s.unit], s.emergency_late)
             for task_type, count in sorted(s.late_by_type.items()):
                 late.add_metric([s.unit, task_type], count)
+        progress = GaugeMetricFamily(
+            "kaohe_tasks_progress_overdue",
+            "Open tasks past a progress deadline (progress_every) with no progress report since.",
+            labels=["unit"],
+        )
         for unit, name, category in units:
             info.add_metric([unit, name, category], 1)
-        yield from (open_tasks, overdue, late, emergency, info)
+            progress.add_metric([unit], lapses.get(unit, 0))
+        yield from (open_tasks, overdue, late, emergency, info, progress)

@@ -41,6 +41,7 @@ from services.tasks.domain import (
 from services.tasks.facts import TaskFacts
 from services.tasks.history import derived, domain_events, due_instant
 from services.tasks.importing import LedgerImport
+from services.tasks.progress import REPORTING_KINDS, progress_due
 from services.tasks.storage import repository as repo
 from services.tasks.storage.tables import audit, requests, task_co_units, tasks
 
@@ -83,6 +84,7 @@ class TaskView:
     updated_at: str
     etag: str
     as_of: str
+    progress_overdue_since: str = ""
     history: list[EventView] = field(default_factory=list)
 
 
@@ -186,21 +188,34 @@ class TasksApp:
                 EventView(e.seq, e.kind, iso(e.at, self.tz), e.by, e.note, e.rejected) for e in events
             ]
             if is_open and task_type and task_type.progress_every and row.assigned_at and row.due_at:
-                view.next_progress_due = self._next_progress(row, task_type.progress_every, events)
+                due = progress_due(
+                    assigned_at=row.assigned_at,
+                    due_at=row.due_at,
+                    every=task_type.progress_every,
+                    reported=(e.at for e in events if e.kind in REPORTING_KINDS),
+                    now=from_epoch(at, self.tz),
+                    calendar=self.calendar,
+                    tz=self.tz,
+                )
+                view.next_progress_due = due.next_due.isoformat() if due.next_due else ""
+                view.progress_overdue_since = due.overdue_since.isoformat() if due.overdue_since else ""
         return view
 
-    def _next_progress(self, row: repo.TaskRow, every: Any, events: list[repo.EventRow]) -> str:
-        assert row.assigned_at is not None and row.due_at is not None
-        deadlines = cal.progress_deadlines(
-            assigned_at=from_epoch(row.assigned_at, self.tz),
-            due_at=from_epoch(row.due_at, self.tz),
-            every=every,
-            calendar=self.calendar,
-            tz=self.tz,
-        )
-        last = max((e.at for e in events if e.kind in ("progress", "report")), default=row.assigned_at)
-        upcoming = [d for d in deadlines if to_epoch(d) > last]
-        return upcoming[0].isoformat() if upcoming else ""
+    def with_progress(self, conn: Any, rows: list[repo.TaskRow], *, at: int) -> list[TaskView]:
+        """Views of rows with their progress deadlines, reading the history only of tasks that owe reports."""
+        owing = [
+            r.id
+            for r in rows
+            if (t := self.scheme.task_types.get(r.task_type)) is not None and t.progress_every is not None
+        ]
+        events = repo.events_of(conn, owing) if owing else {}
+        views = []
+        for row in rows:
+            view = self.view(row, at=at, events=events.get(row.id, []) if row.id in events else None)
+            if row.id in events:
+                view.history = []
+            views.append(view)
+        return views
 
     def _readable(self, actor: Identity, row: repo.TaskRow) -> None:
         if actor.is_department and actor.unit != row.lead_unit and actor.unit not in row.co_units:
@@ -265,9 +280,10 @@ class TasksApp:
                 after=decode_token(page_token),
                 limit=size + 1,
             )
-        more = len(rows) > size
-        rows = rows[:size]
-        return [self.view(r, at=at) for r in rows], encode_token(rows[-1].id) if more and rows else "", at
+            more = len(rows) > size
+            rows = rows[:size]
+            views = self.with_progress(conn, rows, at=at)
+        return views, encode_token(rows[-1].id) if more and rows else "", at
 
     def lookup_tasks(self, ids: list[str]) -> list[repo.TaskRow]:
         with self.db.read() as conn:

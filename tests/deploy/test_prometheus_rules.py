@@ -183,6 +183,7 @@ def test_database_gauges_are_deduplicated_with_max() -> None:
     gauges = {
         "kaohe_tasks_open",
         "kaohe_tasks_overdue",
+        "kaohe_tasks_progress_overdue",
         "kaohe_tasks_reported_late",
         "kaohe_emergency_tasks_late",
         "kaohe_indicator_value",
@@ -205,6 +206,7 @@ def test_assessment_alerts_fire_within_a_minute() -> None:
             "IndicatorBelowTarget",
             "IndicatorAboveTarget",
             "TasksOverdue",
+            "TasksProgressOverdue",
             "EmergencyReportLate",
         }:
             assert rule.get("for", "0s") in {"0s", "15s", "30s"}, rule["alert"]

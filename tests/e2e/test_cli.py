@@ -43,7 +43,7 @@ def _env(base: int) -> dict[str, str]:
     return env
 
 
-def start_served(tmp_path: Path, scheme: Path | None = None) -> Served:
+def start_served(tmp_path: Path, scheme: Path | None = None, extra: tuple[str, ...] = ()) -> Served:
     """`kaohe serve` (the example scheme unless told) on free ports, healthy; ports drawn again when one
     was taken between probe and bind."""
     data = tmp_path / "data"
@@ -64,6 +64,7 @@ def start_served(tmp_path: Path, scheme: Path | None = None) -> Served:
                     str(base),
                     "--scheme",
                     str(scheme or example_path("scheme.toml")),
+                    *extra,
                 ],
                 env=env,
                 stdout=out,

@@ -11,16 +11,21 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import struct_pb2
+from kaohe.gateway.v1 import accounts_pb2, accounts_pb2_grpc
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from services.common.audit import AuditTrail
 from services.common.auth import INTERNAL_METADATA, make_user_identity
 from services.common.scheme import Scheme
 from services.common.settings import ConfigError
 from services.common.tls import TlsFiles
+from services.gateway.accounts.storage import audit as gateway_audit
+from services.gateway.accounts.storage import open_database
 from tests.conftest import KEYS, Databases, Stack, internal_metadata, start_stack, stop_stack
+from tests.web.stack import with_accounts
 
 TASKS = "/kaohe.tasks.v1.TasksService/"
 SCORING = "/kaohe.scoring.v1.ScoringService/"
@@ -274,3 +279,40 @@ def test_committed_work_is_never_answered_internal_when_the_data_directory_is_go
     assert [r["method"] for r in rows(vanishing, "tasks", "changed")] == ["ImportLedger", "CreateTask"]
     failures = vanishing.parts["gateway"].registry.get_sample_value("kaohe_audit_write_failures_total")
     assert failures == 2
+
+
+def test_the_gateway_audits_account_changes_and_refusals_in_its_database(
+    stack: Stack, databases: Databases
+) -> None:
+    """With a database (accounts), the gateway keeps gateway_audit: account changes in their transaction,
+    failed logins, refusals and the changes it passed on, each in a row."""
+    url = databases.url("gateway")
+    with with_accounts(stack, url) as address:
+        channel = stack.channel(address)
+        accounts = accounts_pb2_grpc.AccountsServiceStub(channel)
+        accounts.AddAccount(
+            accounts_pb2.AddAccountRequest(
+                username="fgj", role="department", unit="fgj", password="s3cret-pass"
+            ),
+            metadata=stack.metadata("office"),
+            timeout=10,
+        )
+        with pytest.raises(grpc.RpcError):
+            accounts.Login(accounts_pb2.LoginRequest(username="fgj", password="wrong"), timeout=10)
+        with pytest.raises(grpc.RpcError):
+            accounts.ListAccounts(
+                accounts_pb2.ListAccountsRequest(), metadata=stack.metadata("viewer"), timeout=10
+            )
+        db = open_database(url)
+        try:
+            trail = AuditTrail(db, gateway_audit)
+            got = [(r["method"].rsplit("/", 1)[-1], r["role"], r["outcome"]) for r in trail.rows()]
+            with pytest.raises(DBAPIError, match="append-only"), db.write() as conn:
+                conn.execute(text("DELETE FROM gateway_audit"))
+        finally:
+            db.dispose()
+    assert got == [
+        ("AddAccount", "office", "changed"),
+        ("Login", "anonymous", "denied"),
+        ("ListAccounts", "viewer", "denied"),
+    ]

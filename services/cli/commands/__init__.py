@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from services.cli.commands import assess, ledger, records, serving, tasks, views
+from services.cli.commands import accounts, assess, bulletin, ledger, records, serving, tasks, units, views
 from services.cli.options import Commands
 
-MODULES = (serving, ledger, assess, tasks, records, views)
+MODULES = (serving, ledger, units, assess, tasks, records, views, bulletin, accounts)
 
 
 def register_all(commands: Commands, common: argparse.ArgumentParser) -> None:

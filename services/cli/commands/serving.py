@@ -33,6 +33,7 @@ HEALTH_NAMES = {
     "scoring": "kaohe.scoring.v1.ScoringService",
 }
 PLAINTEXT_HELP = "不用 TLS（仅限本机回环地址的开发环境）"
+NOTIFY_HELP = "催办配置文件（TOML）：黄牌、红牌和逾期未报进展的任务推送到群机器人（默认 KAOHE_NOTIFY_FILE）"
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -44,6 +45,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         scheme=args.scheme,
         sample=args.sample,
         plaintext=args.plaintext,
+        notify=args.notify,
     )
 
 
@@ -57,6 +59,7 @@ def cmd_serve_one(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         scheme=args.scheme,
         plaintext=args.plaintext,
+        notify=args.notify,
     )
 
 
@@ -122,15 +125,19 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     p.add_argument("--scheme", help="考核方案文件（TOML，默认 schemes/default.toml）")
     p.add_argument("--sample", action="store_true", help="台账为空时导入样例县的台账")
     p.add_argument("--plaintext", action="store_true", help=PLAINTEXT_HELP)
+    p.add_argument("--notify", help=NOTIFY_HELP)
     p.set_defaults(func=cmd_serve)
 
     p = command(commands, "serve-one", "只启动一个服务（供 systemd 和 Kubernetes 使用）")
-    p.add_argument("service", choices=list(SERVICES), help=f"要启动的服务：{listed(SERVICES)}")
-    p.add_argument("--port", type=int, required=True, help="gRPC 端口")
-    p.add_argument("--metrics-port", type=int, required=True, help="Prometheus 指标（/metrics）端口")
+    p.add_argument(
+        "service", choices=[*SERVICES, "web"], help=f"要启动的服务：{listed(SERVICES)}｜web（网页控制台）"
+    )
+    p.add_argument("--port", type=int, required=True, help="gRPC 端口（web：HTTP 端口）")
+    p.add_argument("--metrics-port", type=int, help="Prometheus 指标（/metrics）端口（web 以外必填）")
     p.add_argument("--data-dir", help="数据目录：SQLite 数据库与密钥（默认 ./var）")
     p.add_argument("--scheme", help="考核方案文件（TOML，默认 schemes/default.toml）")
     p.add_argument("--plaintext", action="store_true", help=PLAINTEXT_HELP)
+    p.add_argument("--notify", help=NOTIFY_HELP + "；只用于 tasks")
     p.set_defaults(func=cmd_serve_one)
 
     p = command(commands, "status", "查看三个服务的健康状态", common=common)

@@ -23,7 +23,8 @@ def cmd_overview(args: argparse.Namespace) -> int:
 def cmd_dashboard(args: argparse.Namespace) -> int:
     client = Client(args)
     reply = client.call(
-        client.gateway.GetDashboard, gateway_pb2.GetDashboardRequest(unit=args.unit, year=args.year or 0)
+        client.gateway.GetDashboard,
+        gateway_pb2.GetDashboardRequest(unit=args.unit or "", year=args.year or 0),
     )
     data = plain(reply, always_print_fields_with_no_presence=True)
     emit(args, data, lambda: render.dashboard(data))
@@ -42,7 +43,9 @@ def cmd_ranking(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     client = Client(args)
-    reply = client.call(client.gateway.ExportRun, gateway_pb2.ExportRunRequest(run=args.run))
+    reply = client.call(
+        client.gateway.ExportRun, gateway_pb2.ExportRunRequest(run=args.run, unit=args.unit or "")
+    )
     out = Path(args.out)
     try:
         out.write_bytes(reply.xlsx)
@@ -63,7 +66,7 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_overview)
 
     p = command(commands, "dashboard", "一个单位的实时态势与在办事项", common=common)
-    p.add_argument("--unit", required=True, help="单位代码")
+    p.add_argument("--unit", help="单位代码（单位令牌默认其本单位）")
     p.add_argument("--year", type=int, help="年度（默认今年）")
     p.set_defaults(func=cmd_dashboard)
 
@@ -75,4 +78,5 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     p = command(commands, "export", "把考核结果表导出为 Excel", common=common)
     p.add_argument("--run", required=True, help="考核运行编号")
     p.add_argument("--out", required=True, help="写入的 .xlsx 文件")
+    p.add_argument("--unit", help="只导出一个单位（单位令牌默认其本单位，且须已公示）")
     p.set_defaults(func=cmd_export)

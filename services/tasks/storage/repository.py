@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, or_, select, text, update
 
 from services.common.db import chunks
-from services.tasks.storage.tables import task_co_units, task_events, tasks, units
+from services.tasks.storage.tables import reminders_sent, task_co_units, task_events, tasks, units
 
 # An arbitrary 63-bit key naming the tasks service's import lock among PostgreSQL's advisory locks.
 IMPORT_LOCK = 0x6B616F6865_7461
@@ -196,6 +196,28 @@ def list_tasks(
         .limit(limit)
     )
     return _rows(conn, list(conn.execute(query)))
+
+
+def open_tasks(conn: Connection) -> list[TaskRow]:
+    """Every assigned task not yet reported, closed or cancelled, with its due instant."""
+    query = select(tasks).where(_open(), tasks.c.due_at.is_not(None), tasks.c.assigned_at.is_not(None))
+    return _rows(conn, list(conn.execute(query.order_by(tasks.c.id))))
+
+
+def reminder_keys(conn: Connection) -> set[tuple[str, str, str]]:
+    """The (task, event, unit) keys a reminder already announced."""
+    query = select(reminders_sent.c.task_id, reminders_sent.c.event, reminders_sent.c.unit_id)
+    return {(r.task_id, r.event, r.unit_id) for r in conn.execute(query)}
+
+
+def add_reminder_keys(conn: Connection, keys: Iterable[tuple[str, str, str]], *, at: int) -> None:
+    """Records keys as announced; a key already recorded stays as it was."""
+    fresh = sorted(set(keys) - reminder_keys(conn))
+    if fresh:
+        conn.execute(
+            reminders_sent.insert(),
+            [{"task_id": t, "event": e, "unit_id": u, "sent_at": at} for t, e, u in fresh],
+        )
 
 
 def update_task(conn: Connection, task_id: str, *, expected_version: int, values: dict[str, Any]) -> bool:

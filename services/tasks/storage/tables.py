@@ -1,4 +1,4 @@
-"""The tasks service's tables: units, tasks, co-units, the append-only event history."""
+"""The tasks service's tables: units, tasks, co-units, the append-only event history, reminders sent."""
 
 from __future__ import annotations
 
@@ -64,6 +64,16 @@ task_events = Table(
     Column("recorded_at", BigInteger, nullable=False),
     Index("ix_task_events_task", "task_id", "at"),
     Index("ix_task_events_report", "kind", "task_id"),
+)
+
+# Each (task, event, unit) a reminder (催办) announced, so it goes out once across restarts.
+reminders_sent = Table(
+    "reminders_sent",
+    metadata,
+    Column("task_id", String(64), ForeignKey("tasks.id"), primary_key=True),
+    Column("event", String(16), primary_key=True),
+    Column("unit_id", String(64), primary_key=True),
+    Column("sent_at", BigInteger, nullable=False),
 )
 
 requests = requests_table(metadata)

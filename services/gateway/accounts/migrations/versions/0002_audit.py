@@ -1,4 +1,4 @@
-"""The append-only audit table of the tasks service: every change and every refusal.
+"""The append-only audit table of the gateway: account changes, refusals, failed logins, changes passed on.
 
 Revision ID: 0002
 Revises: 0001
@@ -13,7 +13,7 @@ revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
-TABLE = "tasks_audit"
+TABLE = "gateway_audit"
 
 
 def upgrade() -> None:

@@ -1,0 +1,111 @@
+"""Login accounts (the office's) and `kaohe login`: passwords always come from standard input."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from kaohe.gateway.v1 import accounts_pb2, accounts_pb2_grpc
+
+from services.cli.client import EXIT_OK, Client, Usage, emit, plain
+from services.cli.options import Commands, command, group, listed, term
+from services.common.vocabulary import ROLES, label_of
+
+
+def _password() -> str:
+    """One line of standard input, without its line end (so `echo pw | kaohe …` and a pipe both work)."""
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        raise Usage("密码从标准输入读取一行，但标准输入是空的")
+    return line
+
+
+def _stub(client: Client) -> accounts_pb2_grpc.AccountsServiceStub:
+    return accounts_pb2_grpc.AccountsServiceStub(client.channel)
+
+
+def _line(account: accounts_pb2.Account) -> str:
+    unit = f" {account.unit}" if account.unit else ""
+    state = "（已停用）" if account.disabled else ""
+    return f"{account.username}\t{label_of(ROLES, account.role)}{unit}\t{account.name}{state}"
+
+
+def cmd_accounts_add(args: argparse.Namespace) -> int:
+    client = Client(args)
+    request = accounts_pb2.AddAccountRequest(
+        username=args.username,
+        role=args.role,
+        unit=args.unit or "",
+        name=args.name or "",
+        password=_password(),
+    )
+    account = client.call(_stub(client).AddAccount, request)
+    emit(args, plain(account), lambda: f"已创建账号 {_line(account)}")
+    return EXIT_OK
+
+
+def cmd_accounts_list(args: argparse.Namespace) -> int:
+    client = Client(args)
+    reply = client.call(_stub(client).ListAccounts, accounts_pb2.ListAccountsRequest())
+    data = {"accounts": [plain(a, always_print_fields_with_no_presence=True) for a in reply.accounts]}
+    emit(args, data, lambda: "\n".join(_line(a) for a in reply.accounts) or "（还没有账号）")
+    return EXIT_OK
+
+
+def cmd_accounts_disable(args: argparse.Namespace) -> int:
+    client = Client(args)
+    account = client.call(
+        _stub(client).DisableAccount, accounts_pb2.DisableAccountRequest(username=args.username)
+    )
+    emit(args, plain(account), lambda: f"已停用账号 {account.username}")
+    return EXIT_OK
+
+
+def cmd_accounts_passwd(args: argparse.Namespace) -> int:
+    client = Client(args)
+    account = client.call(
+        _stub(client).SetPassword,
+        accounts_pb2.SetPasswordRequest(username=args.username, password=_password()),
+    )
+    emit(args, plain(account), lambda: f"已重设账号 {account.username} 的密码")
+    return EXIT_OK
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    client = Client(args)
+    reply = client.call(
+        _stub(client).Login, accounts_pb2.LoginRequest(username=args.username, password=_password())
+    )
+    emit(args, {"token": reply.token, "account": plain(reply.account)}, lambda: reply.token)
+    return EXIT_OK
+
+
+def register(commands: Commands, common: argparse.ArgumentParser) -> None:
+    """accounts add, list, disable, passwd; login."""
+    accounts = group(commands, "accounts", "登录账号（考核办管理）：新增、列出、停用、重设密码")
+    p = command(accounts, "add", "新增一个登录账号（密码从标准输入读一行）", common=common)
+    p.add_argument("username", help="用户名")
+    p.add_argument("--role", required=True, type=term(ROLES, what="角色"), help=f"角色：{listed(ROLES)}")
+    p.add_argument("--unit", help="单位代码（单位角色必填）")
+    p.add_argument("--name", help="姓名")
+    p.set_defaults(func=cmd_accounts_add)
+
+    p = command(accounts, "list", "列出登录账号", common=common)
+    p.set_defaults(func=cmd_accounts_list)
+
+    p = command(accounts, "disable", "停用一个登录账号", common=common)
+    p.add_argument("username", help="用户名")
+    p.set_defaults(func=cmd_accounts_disable)
+
+    p = command(accounts, "passwd", "重设一个账号的密码（新密码从标准输入读一行）", common=common)
+    p.add_argument("username", help="用户名")
+    p.set_defaults(func=cmd_accounts_passwd)
+
+    p = command(
+        commands,
+        "login",
+        "用账号登录，打印访问令牌（供 KAOHE_TOKEN 使用；密码从标准输入读一行）",
+        common=common,
+    )
+    p.add_argument("--username", required=True, help="用户名")
+    p.set_defaults(func=cmd_login)

@@ -1,0 +1,105 @@
+"""Accounts and the login throttle: pure rules, no storage, no clock of their own."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from services.common.auth import make_user_identity
+from services.common.errors import InvalidArgument, Unauthenticated
+
+USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}$")
+MIN_PASSWORD = 8
+MAX_PASSWORD = 256
+# Failed logins allowed before the throttle starts, then the lock doubles per failure up to the cap.
+FREE_FAILURES = 3
+FIRST_LOCK_SECONDS = 2
+MAX_LOCK_SECONDS = 15 * 60
+# A key's failures are forgotten after this long without a new one.
+FORGET_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Account:
+    """A person's login: the role and unit their token carries, and the password's hash."""
+
+    username: str
+    role: str
+    unit: str
+    name: str
+    password_hash: str
+    disabled: bool = False
+    created_at: int = 0
+    last_login_at: int = 0
+
+
+def new_account(*, username: str, role: str, unit: str, name: str, password_hash: str, now: int) -> Account:
+    """An account whose username, role and unit are checked (a department needs its unit)."""
+    check_username(username)
+    identity = make_user_identity(role=role, unit=unit or None)
+    return Account(
+        username=username,
+        role=identity.role,
+        unit=identity.unit,
+        name=name.strip(),
+        password_hash=password_hash,
+        created_at=now,
+    )
+
+
+def check_username(username: str) -> None:
+    """Letters, digits and . _ @ - only, 2 to 64 of them."""
+    if not USERNAME.match(username):
+        raise InvalidArgument("username", "2–64 letters, digits or . _ @ -, starting with a letter or digit")
+
+
+def check_password(password: str) -> None:
+    """Long enough to resist guessing, short enough not to be a denial of service for the hash."""
+    if len(password) < MIN_PASSWORD:
+        raise InvalidArgument("password", f"at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise InvalidArgument("password", f"at most {MAX_PASSWORD} characters")
+
+
+@dataclass
+class Strikes:
+    """One key's recent failures and the time before which it is refused."""
+
+    failures: int = 0
+    last_failure: float = 0.0
+    locked_until: float = 0.0
+
+
+@dataclass
+class Throttle:
+    """Slows guessing: per account and per address, exponential lock after a few failures."""
+
+    strikes: dict[str, Strikes] = field(default_factory=dict)
+
+    def check(self, keys: list[str], *, now: float) -> None:
+        """Unauthenticated naming the wait when any key is locked."""
+        wait = max((self.strikes[k].locked_until - now for k in keys if k in self.strikes), default=0.0)
+        if wait > 0:
+            raise Unauthenticated(f"too many failed logins; try again in {int(wait) + 1} s")
+
+    def fail(self, keys: list[str], *, now: float) -> None:
+        """Counts a failure against every key, locking those past their free attempts."""
+        for key in keys:
+            entry = self.strikes.get(key)
+            if entry is None or now - entry.last_failure > FORGET_SECONDS:
+                entry = self.strikes[key] = Strikes()
+            entry.failures += 1
+            entry.last_failure = now
+            over = entry.failures - FREE_FAILURES
+            if over > 0:
+                entry.locked_until = now + min(FIRST_LOCK_SECONDS * 2 ** (over - 1), MAX_LOCK_SECONDS)
+        self._forget(now)
+
+    def succeed(self, account_key: str) -> None:
+        """A good password clears its account's strikes (an address keeps its own)."""
+        self.strikes.pop(account_key, None)
+
+    def _forget(self, now: float) -> None:
+        stale = [k for k, v in self.strikes.items() if now - v.last_failure > FORGET_SECONDS]
+        for key in stale:
+            del self.strikes[key]

@@ -1,0 +1,159 @@
+"""The supervision bulletin (督查通报) through the gateway: a period's tasks and records as a .docx."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from typing import Any
+
+from google.protobuf import json_format
+from kaohe.gateway.v1 import gateway_pb2
+from kaohe.scoring.v1 import scoring_pb2
+from kaohe.tasks.v1 import tasks_pb2
+
+from services import bulletin as bl
+from services.common.auth import Identity
+from services.common.timeutil import parse_instant
+from services.common.vocabulary import ACCOUNTABILITY_KINDS
+from services.gateway.use_cases import GatewayApp
+
+PAGE = 5000
+
+
+def _pages(fetch: Callable[[str], Any], items: Callable[[Any], Any]) -> Iterator[Any]:
+    """Every item of a paged listing, following next_page_token."""
+    token = ""
+    while True:
+        reply = fetch(token)
+        yield from items(reply)
+        token = reply.next_page_token
+        if not token:
+            return
+
+
+def _instant(text: str) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _day(fields: dict[str, Any]) -> date:
+    return date.fromisoformat(str(fields.get("date", ""))[:10])
+
+
+class BulletinView:
+    """Gathers what a bulletin states from tasks and scoring, in parallel, and renders it."""
+
+    def __init__(self, app: GatewayApp) -> None:
+        self.app = app
+
+    def _units(self, identity: Identity, timeout: float) -> list[bl.Unit]:
+        def fetch(token: str) -> Any:
+            request = tasks_pb2.ListUnitsRequest(page_size=PAGE, page_token=token)
+            return self.app._call(self.app.backends.tasks, "ListUnits", request, identity, timeout)
+
+        return [bl.Unit(id=u.id, name=u.name, category=u.category) for u in _pages(fetch, lambda r: r.units)]
+
+    def _tasks(self, identity: Identity, year: int, as_of: str, timeout: float) -> list[bl.Task]:
+        def fetch(token: str) -> Any:
+            request = tasks_pb2.ListTasksRequest(year=year, as_of=as_of, page_size=PAGE, page_token=token)
+            return self.app._call(self.app.backends.tasks, "ListTasks", request, identity, timeout)
+
+        tasks = []
+        for t in _pages(fetch, lambda r: r.tasks):
+            due = _instant(t.due_at)
+            if due is None:
+                continue
+            tasks.append(
+                bl.Task(
+                    id=t.id,
+                    title=t.title,
+                    lead_unit=t.lead_unit,
+                    co_units=tuple(t.co_units),
+                    due_at=due,
+                    reported_at=_instant(t.reported_at),
+                    state=t.state,
+                    cancelled=t.state == "cancelled",
+                )
+            )
+        return tasks
+
+    def _records(self, identity: Identity, kind: str, year: int, timeout: float) -> list[Any]:
+        def fetch(token: str) -> Any:
+            request = scoring_pb2.ListRecordsRequest(kind=kind, year=year, page_size=PAGE, page_token=token)
+            return self.app._call(self.app.backends.scoring, "ListRecords", request, identity, timeout)
+
+        return [(r, json_format.MessageToDict(r.fields)) for r in _pages(fetch, lambda reply: reply.records)]
+
+    def render(
+        self, identity: Identity, *, period: str, as_of: str, timeout: float
+    ) -> gateway_pb2.BulletinDocument:
+        """The bulletin of the period as tasks and records stand at as_of (now when empty)."""
+        parsed = bl.parse_period(period)
+        moment = parse_instant(as_of, field="as_of") if as_of else datetime.now().astimezone()
+        year = parsed.start.year
+        pool = self.app.pool
+        scheme_f = pool.submit(self.app.scheme, identity, timeout)
+        units_f = pool.submit(self._units, identity, timeout)
+        tasks_f = pool.submit(self._tasks, identity, year, moment.isoformat(), timeout)
+        records_f = {
+            kind: pool.submit(self._records, identity, kind, year, timeout)
+            for kind in ("error_report", "accountability", "incentive", "appeal")
+        }
+        scheme = scheme_f.result()
+        # An upheld appeal voids the error report or accountability record it names (FORMATS.md).
+        upheld = {
+            (str(f.get("target_type") or "error_report"), str(f.get("target") or f.get("error_report") or ""))
+            for _, f in records_f["appeal"].result()
+            if f.get("upheld") is True
+        }
+        errors = [
+            bl.ErrorReport(
+                id=r.id,
+                unit=r.unit,
+                date=_day(f),
+                category=str(f.get("category", "other")),
+                severity=str(f.get("severity", "general")),
+                description=str(f.get("description", "")),
+                voided=r.voided or ("error_report", r.id) in upheld,
+            )
+            for r, f in records_f["error_report"].result()
+        ]
+        accountability = [
+            bl.Accountability(
+                id=r.id,
+                unit=r.unit,
+                date=_day(f),
+                kind=str(f.get("kind", "")),
+                reason=str(f.get("reason", "")),
+                voided=r.voided or ("accountability", r.id) in upheld,
+            )
+            for r, f in records_f["accountability"].result()
+        ]
+        incentives = [
+            bl.Incentive(
+                id=r.id,
+                unit=r.unit,
+                date=_day(f),
+                level=str(f.get("level", "")),
+                reason=str(f.get("reason", "")),
+                voided=r.voided,
+            )
+            for r, f in records_f["incentive"].result()
+        ]
+        built = bl.build_bulletin(
+            period=parsed,
+            as_of=moment.astimezone(scheme.tz),
+            units=units_f.result(),
+            tasks=tasks_f.result(),
+            errors=errors,
+            accountability=accountability,
+            incentives=incentives,
+            tz=scheme.tz,
+            kind_labels=ACCOUNTABILITY_KINDS,
+        )
+        title = bl.title_text(built)
+        return gateway_pb2.BulletinDocument(
+            period=parsed.code,
+            title=title,
+            filename=f"督查通报-{parsed.code}.docx",
+            docx=bl.render_docx(built),
+        )

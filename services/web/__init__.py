@@ -1,0 +1,1 @@
+"""The web console: the office and every department at their own desk, in a browser (a gRPC client)."""

@@ -1,0 +1,207 @@
+"""The JSON HTTP API under /api/ for the office's other tools: read-only, authorised by the gateway."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kaohe.gateway.v1 import gateway_pb2
+from kaohe.scoring.v1 import scoring_pb2
+from kaohe.tasks.v1 import tasks_pb2
+
+from services.cli.client import plain
+from services.web.gateway import Gateway
+from services.web.http import HttpError, Request, Response, as_json
+from services.web.sessions import Session
+
+
+def _int(request: Request, name: str) -> int:
+    text = request.query.get(name, "")
+    if text and not text.isdigit():
+        raise HttpError(400, f"{name} must be a whole number")
+    return int(text or 0)
+
+
+def _all(message: Any) -> dict[str, Any]:
+    return plain(message, always_print_fields_with_no_presence=True)
+
+
+def overview(gw: Gateway, session: Session, request: Request) -> Response:
+    reply = gw.call(
+        gw.gateway.GetOverview, gateway_pb2.GetOverviewRequest(year=_int(request, "year")), session.token
+    )
+    return as_json(_all(reply))
+
+
+def dashboard(gw: Gateway, session: Session, request: Request) -> Response:
+    unit = request.query.get("unit", "") or session.unit
+    reply = gw.call(
+        gw.gateway.GetDashboard,
+        gateway_pb2.GetDashboardRequest(unit=unit, year=_int(request, "year")),
+        session.token,
+    )
+    return as_json(_all(reply))
+
+
+def runs(gw: Gateway, session: Session, request: Request) -> Response:
+    request_ = scoring_pb2.ListRunsRequest(year=_int(request, "year"), page_size=500)
+    found: list[dict[str, Any]] = []
+    while True:
+        reply = gw.call(gw.scoring.ListRuns, request_, session.token)
+        found += [_all(r) for r in reply.runs]
+        if not reply.next_page_token:
+            return as_json({"runs": found})
+        request_.page_token = reply.next_page_token
+
+
+def run(gw: Gateway, session: Session, request: Request) -> Response:
+    """The result document exactly as `kaohe assess show --json` prints it."""
+    reply = gw.call(
+        gw.scoring.GetRun,
+        scoring_pb2.GetRunRequest(id=request.params["run"], unit=request.query.get("unit", "")),
+        session.token,
+    )
+    return as_json(json.loads(reply.document_json) if reply.document_json else {})
+
+
+def tasks(gw: Gateway, session: Session, request: Request) -> Response:
+    request_ = tasks_pb2.ListTasksRequest(
+        unit=request.query.get("unit", ""),
+        state=request.query.get("state", ""),
+        color=request.query.get("color", ""),
+        year=_int(request, "year"),
+        page_size=5000,
+    )
+    found: list[dict[str, Any]] = []
+    while True:
+        reply = gw.call(gw.tasks.ListTasks, request_, session.token)
+        found += [_all(t) for t in reply.tasks]
+        if not reply.next_page_token:
+            return as_json({"tasks": found})
+        request_.page_token = reply.next_page_token
+
+
+def units(gw: Gateway, session: Session, request: Request) -> Response:
+    request_ = tasks_pb2.ListUnitsRequest(page_size=5000)
+    found: list[dict[str, Any]] = []
+    while True:
+        reply = gw.call(gw.tasks.ListUnits, request_, session.token)
+        found += [_all(u) for u in reply.units]
+        if not reply.next_page_token:
+            return as_json({"units": found})
+        request_.page_token = reply.next_page_token
+
+
+def _get(summary: str, params: list[tuple[str, str, str]], ref: str) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": summary,
+            "parameters": [
+                {"name": n, "in": where, "required": where == "path", "schema": {"type": kind}}
+                for n, where, kind in params
+            ],
+            "responses": {
+                "200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": ref}}}},
+                "401": {"$ref": "#/components/responses/Error"},
+                "403": {"$ref": "#/components/responses/Error"},
+                "404": {"$ref": "#/components/responses/Error"},
+            },
+        }
+    }
+
+
+OBJECT = {"type": "object", "additionalProperties": True}
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "考核 Kaohe API",
+        "version": "1",
+        "description": "Read-only views of the gateway, authorised as the gateway authorises the same calls.",
+    },
+    "security": [{"bearer": []}, {"session": []}],
+    "paths": {
+        "/api/overview": _get(
+            "每个单位的实时态势", [("year", "query", "integer")], "#/components/schemas/Overview"
+        ),
+        "/api/dashboard": _get(
+            "一个单位的实时态势与在办事项",
+            [("unit", "query", "string"), ("year", "query", "integer")],
+            "#/components/schemas/Dashboard",
+        ),
+        "/api/runs": _get("考核运行列表", [("year", "query", "integer")], "#/components/schemas/Runs"),
+        "/api/runs/{run}": _get(
+            "一次考核的结果文档（与 kaohe assess show --json 相同）",
+            [("run", "path", "string"), ("unit", "query", "string")],
+            "#/components/schemas/Result",
+        ),
+        "/api/tasks": _get(
+            "事项列表",
+            [
+                ("unit", "query", "string"),
+                ("state", "query", "string"),
+                ("color", "query", "string"),
+                ("year", "query", "integer"),
+            ],
+            "#/components/schemas/Tasks",
+        ),
+        "/api/units": _get("单位列表", [], "#/components/schemas/Units"),
+    },
+    "components": {
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer", "description": "kaohe login 给出的令牌"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "kaohe_session"},
+        },
+        "responses": {
+            "Error": {
+                "description": "Refused",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"error": {"type": "string"}, "code": {"type": "string"}},
+                        }
+                    }
+                },
+            }
+        },
+        "schemas": {
+            "Overview": {
+                "type": "object",
+                "properties": {
+                    "year": {"type": "integer"},
+                    "as_of": {"type": "string"},
+                    "scheme": {"type": "string"},
+                    "units": {"type": "array", "items": OBJECT},
+                },
+            },
+            "Dashboard": {
+                "type": "object",
+                "properties": {"standing": OBJECT, "open_items": {"type": "array", "items": OBJECT}},
+            },
+            "Runs": {"type": "object", "properties": {"runs": {"type": "array", "items": OBJECT}}},
+            "Result": {
+                "type": "object",
+                "properties": {
+                    "run": {"type": "string"},
+                    "state": {"type": "string"},
+                    "year": {"type": "integer"},
+                    "units": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "unit": {"type": "string"},
+                                "name": {"type": "string"},
+                                "total": {"type": "number"},
+                                "rank": {"type": "integer"},
+                                "grade": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            },
+            "Tasks": {"type": "object", "properties": {"tasks": {"type": "array", "items": OBJECT}}},
+            "Units": {"type": "object", "properties": {"units": {"type": "array", "items": OBJECT}}},
+        },
+    },
+}

@@ -1,0 +1,291 @@
+"""The console as a WSGI application: sign-in, sessions, CSRF, the routes of both desks and the API."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import grpc
+from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
+
+from services.common import status
+from services.web import api, department, office
+from services.web.gateway import Gateway
+from services.web.http import (
+    HttpError,
+    Request,
+    Response,
+    Router,
+    as_json,
+    esc,
+    page,
+    redirect,
+    respond,
+)
+from services.web.layout import frame, notice
+from services.web.sessions import COOKIE, Session, Sessions
+
+log = logging.getLogger("kaohe.web")
+STATIC = Path(__file__).resolve().parent / "static"
+LOGIN_CSRF = "kaohe_login_csrf"
+READERS = frozenset({"office", "supervisor", "viewer"})
+View = Callable[[Gateway, Session, Request], Response]
+HTTP_OF = {
+    "INVALID_ARGUMENT": 422,
+    "PERMISSION_DENIED": 403,
+    "UNAUTHENTICATED": 401,
+    "NOT_FOUND": 404,
+    "FAILED_PRECONDITION": 409,
+    "ABORTED": 409,
+    "ALREADY_EXISTS": 409,
+    "UNAVAILABLE": 503,
+    "DEADLINE_EXCEEDED": 503,
+}
+TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+LOGIN_MESSAGES = [
+    (re.compile(r"too many failed logins; try again in (\d+) s"), "登录失败次数过多，请 {0} 秒后再试"),
+    (re.compile(r"wrong username or password"), "用户名或密码错误，或账号已停用"),
+]
+
+
+def refusal(exc: grpc.RpcError) -> str:
+    """The gateway's refusal in a line for people: the Chinese label, then the gateway's words."""
+    code = exc.code().name
+    label = status.LABELS.get(code, "服务不可达" if exc.code() in status.UNREACHABLE else code)
+    details = exc.details() or ""
+    violations = status.field_violations(exc)
+    if len(violations) > 1:
+        details = "；".join(f"{v.field}: {v.description}" for v in violations)
+    return f"{label}：{details}" if details else label
+
+
+class Console:
+    """Routes each request to its desk, keeping the person's gateway token in a server-side session."""
+
+    def __init__(self, gateway: Gateway, *, sessions: Sessions | None = None) -> None:
+        self.gw = gateway
+        self.sessions = sessions or Sessions()
+        self.router = Router()
+        r = self.router
+        r.add("GET", "/", self.home)
+        r.add("GET", "/healthz", lambda request: Response(b"ok", content_type="text/plain"))
+        r.add("GET", "/login", self.login_form)
+        r.add("POST", "/login", self.login)
+        r.add("POST", "/logout", self.logout)
+        r.add("GET", "/static/{a}", self.static)
+        r.add("GET", "/static/vendor/{a}/{b}", self.static)
+        desk: list[tuple[str, str, View, frozenset[str], str]] = [
+            ("GET", "/unit", department.home, frozenset({"department"}), ""),
+            ("POST", "/unit/appeal", department.appeal, frozenset({"department"}), "/unit"),
+            ("GET", "/unit/export", department.export, frozenset({"department"}), "/unit"),
+            ("GET", "/office", office.overview, READERS, ""),
+            ("GET", "/office/runs", office.runs, READERS, ""),
+            ("POST", "/office/runs", office.create_run, READERS, "/office/runs"),
+            ("GET", "/office/runs/{run}", office.run_detail, READERS, ""),
+            ("GET", "/office/runs/{run}/units/{unit}", office.run_unit, READERS, ""),
+            ("POST", "/office/runs/{run}/{action}", office.move_run, READERS, "/office/runs"),
+            ("GET", "/office/appeals", office.appeals, READERS, ""),
+            ("POST", "/office/appeals/{appeal}/decide", office.decide, READERS, "/office/appeals"),
+            ("GET", "/office/ranking", office.ranking, READERS, ""),
+            ("GET", "/office/import", office.import_form, READERS, ""),
+            ("POST", "/office/import", office.import_ledger, READERS, ""),
+            ("GET", "/office/export", office.export, READERS, "/office/runs"),
+            ("GET", "/office/accounts", office.accounts, READERS, ""),
+            ("POST", "/office/accounts", office.add_account, READERS, "/office/accounts"),
+            (
+                "POST",
+                "/office/accounts/{username}/disable",
+                office.disable_account,
+                READERS,
+                "/office/accounts",
+            ),
+        ]
+        for method, path, view, roles, back in desk:
+            r.add(method, path, self.page(view, roles, back))
+        for path, view in (
+            ("/api/overview", api.overview),
+            ("/api/dashboard", api.dashboard),
+            ("/api/runs", api.runs),
+            ("/api/runs/{run}", api.run),
+            ("/api/tasks", api.tasks),
+            ("/api/units", api.units),
+        ):
+            r.add("GET", path, self.api(view))
+        r.add("GET", "/api/openapi.json", lambda request: as_json(api.OPENAPI))
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            request = Request.from_environ(environ)
+            response = self.router.match(request)(request)
+        except HttpError as exc:
+            is_api = str(environ.get("PATH_INFO", "")).startswith("/api/")
+            response = (
+                as_json({"error": exc.message}, exc.status)
+                if is_api
+                else page(
+                    frame("出错了", notice(exc.message, error=True) + '<p><a href="/">返回首页</a></p>'),
+                    exc.status,
+                )
+            )
+        except Exception:
+            log.exception("web request failed")
+            response = page(frame("出错了", notice("服务内部错误，请稍后再试", error=True)), 500)
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            response.body = b""
+        return respond(response, start_response)
+
+    # Sessions -------------------------------------------------------------------------------------------
+
+    def session_of(self, request: Request) -> Session | None:
+        session_id = request.cookies.get(COOKIE, "")
+        return self.sessions.get(session_id) if session_id else None
+
+    def page(self, view: View, roles: frozenset[str], back: str) -> Callable[[Request], Response]:
+        """A desk page: a live session of the right role, CSRF checked on every POST, refusals shown."""
+
+        def handle(request: Request) -> Response:
+            session = self.session_of(request)
+            if session is None:
+                return redirect("/login", expired="1")
+            if session.role not in roles:
+                raise HttpError(403, "您的角色不能打开这个页面")
+            if request.method == "POST" and not session.csrf_ok(request.form.get("csrf", "")):
+                log.warning("csrf refused", extra={"path": request.path, "user": session.username})
+                raise HttpError(403, "表单已失效或来源不明（CSRF 校验失败），请刷新页面后重试")
+            try:
+                return view(self.gw, session, request)
+            except grpc.RpcError as exc:
+                if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+                    self.sessions.end(session.id)
+                    return redirect("/login", expired="1")
+                if back:
+                    return redirect(back, error=refusal(exc))
+                if request.path == "/office/import":
+                    return office.import_form(self.gw, session, request, import_refusal(exc))
+                raise HttpError(HTTP_OF.get(exc.code().name, 502), refusal(exc)) from None
+
+        return handle
+
+    def api(self, view: View) -> Callable[[Request], Response]:
+        """An API call: a bearer token (passed on to the gateway) or the session's."""
+
+        def handle(request: Request) -> Response:
+            header = request.headers.get("authorization", "")
+            if header.lower().startswith("bearer "):
+                caller = Session("", header[7:].strip(), "", "", "", "", "", 0, 0)
+            else:
+                found = self.session_of(request)
+                if found is None:
+                    return as_json(
+                        {"error": "未登录：请带 Authorization: Bearer 令牌", "code": "UNAUTHENTICATED"}, 401
+                    )
+                caller = found
+            try:
+                return view(self.gw, caller, request)
+            except grpc.RpcError as exc:
+                code = exc.code().name
+                return as_json({"error": exc.details() or code, "code": code}, HTTP_OF.get(code, 502))
+
+        return handle
+
+    # Sign-in ------------------------------------------------------------------------------------------
+
+    def home(self, request: Request) -> Response:
+        session = self.session_of(request)
+        if session is None:
+            return redirect("/login")
+        return redirect("/unit" if session.role == "department" else "/office")
+
+    def login_form(self, request: Request, message: str = "", status_code: int = 200) -> Response:
+        token = secrets.token_urlsafe(32)
+        expired = notice("会话已过期或已退出，请重新登录", error=True) if request.query.get("expired") else ""
+        body = (
+            expired
+            + (notice(message, error=True) if message else "")
+            + '<form method="post" action="/login" class="stack login">'
+            f'<input type="hidden" name="csrf" value="{esc(token)}">'
+            '<label for="username">用户名</label>'
+            '<input id="username" name="username" autocomplete="username" required autofocus>'
+            '<label for="password">密码</label>'
+            '<input id="password" name="password" type="password" autocomplete="current-password" required>'
+            '<button type="submit">登录</button></form>'
+        )
+        response = page(frame("登录", body), status_code)
+        response.cookie(LOGIN_CSRF, token, secure=request.secure, max_age=3600)
+        return response
+
+    def login(self, request: Request) -> Response:
+        form = request.form
+        presented, expected = form.get("csrf", ""), request.cookies.get(LOGIN_CSRF, "")
+        if not presented or not expected or not secrets.compare_digest(presented, expected):
+            return self.login_form(request, "表单已失效，请重新登录", 403)
+        try:
+            reply = self.gw.call(
+                self.gw.accounts.Login,
+                accounts_pb2.LoginRequest(
+                    username=form.get("username", "").strip(),
+                    password=form.get("password", ""),
+                    client_address=request.remote,
+                ),
+            )
+            who = self.gw.call(self.gw.gateway.WhoAmI, gateway_pb2.WhoAmIRequest(), reply.token)
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.UNAUTHENTICATED:
+                return self.login_form(request, refusal(exc), 503)
+            message = exc.details() or ""
+            for pattern, text in LOGIN_MESSAGES:
+                found = pattern.search(message)
+                if found:
+                    return self.login_form(request, text.format(*found.groups()), 401)
+            return self.login_form(request, "登录失败", 401)
+        session = self.sessions.start(
+            token=reply.token,
+            role=who.role,
+            unit=who.unit,
+            username=reply.account.username,
+            name=reply.account.name,
+            token_expiry=float(who.expires_at or 0),
+        )
+        response = redirect("/unit" if session.role == "department" else "/office")
+        response.cookie(COOKIE, session.id, secure=request.secure)
+        response.cookie(LOGIN_CSRF, "", secure=request.secure, max_age=0)
+        return response
+
+    def logout(self, request: Request) -> Response:
+        session = self.session_of(request)
+        if session is not None:
+            if not session.csrf_ok(request.form.get("csrf", "")):
+                raise HttpError(403, "表单已失效或来源不明（CSRF 校验失败），请刷新页面后重试")
+            self.sessions.end(session.id)
+        response = redirect("/login")
+        response.cookie(COOKIE, "", secure=request.secure, max_age=0)
+        return response
+
+    def static(self, request: Request) -> Response:
+        relative = "/".join(request.params[k] for k in ("a", "b") if k in request.params)
+        if "vendor/" not in request.path:
+            path = (STATIC / relative).resolve()
+        else:
+            path = (STATIC / "vendor" / relative).resolve()
+        if STATIC not in path.parents or not path.is_file() or path.suffix not in TYPES:
+            raise HttpError(404, "没有这个文件")
+        response = Response(path.read_bytes(), 200, TYPES[path.suffix])
+        response.headers.append(("Cache-Control", "public, max-age=3600"))
+        return response
+
+
+def import_refusal(exc: grpc.RpcError) -> str:
+    """A refused import: every bad line with its reason (the ledger is all or nothing)."""
+    violations = status.field_violations(exc)
+    if not violations:
+        return notice(refusal(exc), error=True)
+    items = "".join(f"<li><code>{esc(v.field)}</code>：{esc(v.description)}</li>" for v in violations)
+    label = status.LABELS.get(exc.code().name, exc.code().name)
+    return (
+        f'<div class="notice error" role="alert"><p>{esc(label)}：台账未导入，共 {len(violations)} 处问题</p>'
+        f'<ul class="violations">{items}</ul></div>'
+    )

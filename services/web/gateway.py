@@ -1,0 +1,63 @@
+"""The console's one door to the gateway: a gRPC channel, stubs, the caller's token on every call."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import grpc
+from kaohe.gateway.v1 import accounts_pb2_grpc, gateway_pb2_grpc
+from kaohe.scoring.v1 import scoring_pb2_grpc
+from kaohe.tasks.v1 import tasks_pb2_grpc
+
+from services.common import tls
+from services.common.clients import MAX_MESSAGE_BYTES
+from services.common.settings import ConfigError
+
+TIMEOUT = 60.0
+
+
+def open_channel(address: str, ca: Path | None = None) -> grpc.Channel:
+    """The channel to the gateway (the one place where how the console dials it is decided).
+
+    TLS, trusting ca (else KAOHE_TLS_CA); plaintext only to a gateway on this machine's loopback.
+    """
+    options = [
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ]
+    ca = ca or (Path(os.environ[tls.ENV_CA]) if os.environ.get(tls.ENV_CA) else None)
+    if ca is None:
+        if not tls.is_loopback(address):
+            raise ConfigError(f"the gateway {address} is beyond loopback: set {tls.ENV_CA} to trust its CA")
+        return grpc.insecure_channel(address, options=options)
+    credentials = tls.channel_credentials(tls.load_tls_config(ca=ca))
+    return grpc.secure_channel(address, credentials, options=options)
+
+
+class Gateway:
+    """Stubs for every API the gateway serves; call() carries a person's bearer token."""
+
+    def __init__(self, address: str, ca: Path | None = None) -> None:
+        self.address = address
+        self.channel = open_channel(address, ca)
+        self.gateway = gateway_pb2_grpc.GatewayServiceStub(self.channel)
+        self.accounts = accounts_pb2_grpc.AccountsServiceStub(self.channel)
+        self.tasks = tasks_pb2_grpc.TasksServiceStub(self.channel)
+        self.scoring = scoring_pb2_grpc.ScoringServiceStub(self.channel)
+
+    def call(
+        self, method: Callable[..., Any], request: Any, token: str = "", timeout: float = TIMEOUT
+    ) -> Any:
+        metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        return method(request, metadata=metadata, timeout=timeout)
+
+    def stream(
+        self, method: Callable[..., Any], requests: Iterable[Any], token: str, timeout: float = 600.0
+    ) -> Any:
+        return method(iter(requests), metadata=(("authorization", f"Bearer {token}"),), timeout=timeout)
+
+    def close(self) -> None:
+        self.channel.close()

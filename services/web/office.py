@@ -1,0 +1,394 @@
+"""The office's desk: the county's overview, runs and their buttons, appeals, ranking, import, accounts."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from google.protobuf import json_format
+from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
+from kaohe.scoring.v1 import scoring_pb2
+
+from services.common.vocabulary import LEDGER_LINE_TYPES, ROLES, label_of
+from services.web.department import run_document, runs_of
+from services.web.gateway import Gateway
+from services.web.http import HttpError, Request, Response, download, esc, page, redirect
+from services.web.layout import (
+    Raw,
+    button_form,
+    category_label,
+    chart,
+    csrf_field,
+    frame,
+    grade_label,
+    notice,
+    num,
+    rate,
+    row,
+    state_label,
+    table,
+    unit_attrs,
+)
+from services.web.results import distribution_chart, explained, result_tables
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CHUNK = 1 << 20
+
+
+def _year(request: Request) -> int:
+    text = request.query.get("year", "")
+    if not text:
+        return 0
+    if not text.isdigit():
+        raise HttpError(400, "年度应为四位数字")
+    return int(text)
+
+
+def _flash(request: Request) -> str:
+    return notice(request.query.get("ok", "")) + notice(request.query.get("error", ""), error=True)
+
+
+def _veto_reasons(gw: Gateway, session: Any, year: int) -> dict[str, list[str]]:
+    """Each unit's accountability reasons, shown next to a veto (the overview carries the flag only)."""
+    reply = gw.call(
+        gw.scoring.ListRecords,
+        scoring_pb2.ListRecordsRequest(kind="accountability", year=year, page_size=5000),
+        session.token,
+    )
+    reasons: dict[str, list[str]] = {}
+    for record in reply.records:
+        fields = json_format.MessageToDict(record.fields)
+        reasons.setdefault(record.unit, []).append(str(fields.get("reason", "")))
+    return reasons
+
+
+def overview(gw: Gateway, session: Any, request: Request) -> Response:
+    year = _year(request)
+    shown = gw.call(gw.gateway.GetOverview, gateway_pb2.GetOverviewRequest(year=year), session.token)
+    reasons = _veto_reasons(gw, session, shown.year) if any(u.veto for u in shown.units) else {}
+    rows = []
+    for u in shown.units:
+        met = sum(1 for m in u.indicators if m.status == "met")
+        veto = "是：" + "；".join(reasons.get(u.unit, [])) if u.veto else ""
+        rows.append(
+            row(
+                [
+                    u.name,
+                    category_label(u.category),
+                    u.open_blue,
+                    u.open_yellow,
+                    u.open_red,
+                    u.overdue,
+                    rate(u.on_time_rate),
+                    f"{met}/{len(u.indicators)}",
+                    Raw(f'<span class="total">{esc(num(u.provisional_total))}</span>'),
+                    grade_label(u.provisional_grade),
+                    veto,
+                ],
+                attrs=unit_attrs(u.unit, round(u.provisional_total, 2)),
+                numeric=(2, 3, 4, 5, 8),
+            )
+        )
+    headers = [
+        "单位",
+        "类别",
+        "蓝",
+        "黄",
+        "红",
+        "逾期",
+        "按时率",
+        "指标达标",
+        "预估总分",
+        "预估等次",
+        "一票否决",
+    ]
+    overdue = chart(
+        "bars",
+        {
+            "names": [u.name for u in shown.units],
+            "series": {
+                "逾期": [u.overdue for u in shown.units],
+                "红": [u.open_red for u in shown.units],
+                "黄": [u.open_yellow for u in shown.units],
+            },
+        },
+        label="各单位逾期与红黄事项数",
+    )
+    body = (
+        f"{_flash(request)}<p>{shown.year} 年度，截至 {esc(shown.as_of)}，方案 {esc(shown.scheme)}。</p>"
+        f'<form method="get" class="inline"><label for="year">年度</label>'
+        f'<input id="year" name="year" inputmode="numeric" size="6" value="{shown.year}">'
+        f"<button type=submit>查看</button></form>"
+        + table(headers, rows, numeric=(2, 3, 4, 5, 8), caption="各单位实时态势")
+        + "<h2>逾期与红黄事项</h2>"
+        + overdue
+    )
+    return page(frame("全县态势", body, session, charts=True))
+
+
+def runs(gw: Gateway, session: Any, request: Request) -> Response:
+    rows = []
+    for r in runs_of(gw, session):
+        actions = ""
+        if r.state == "draft":
+            actions = button_form(f"/office/runs/{r.id}/publish", "公示", session)
+        elif r.state == "publicised":
+            actions = button_form(f"/office/runs/{r.id}/finalize", "定档", session)
+        rows.append(
+            row(
+                [
+                    r.year,
+                    Raw(f'<a href="/office/runs/{esc(r.id)}">{esc(r.id)}</a>'),
+                    Raw(
+                        f'<span class="state" data-state="{esc(r.state)}">{esc(state_label(r.state))}</span>'
+                    ),
+                    r.created_at,
+                    r.appeal_deadline,
+                    Raw(actions + f' <a href="/office/export?run={esc(r.id)}">导出 Excel</a>'),
+                ],
+                attrs=f' data-run="{esc(r.id)}"',
+            )
+        )
+    create = (
+        f'<form method="post" action="/office/runs" class="inline">{csrf_field(session)}'
+        '<label for="run-year">年度</label>'
+        '<input id="run-year" name="year" inputmode="numeric" size="6" required>'
+        "<button type=submit>计算一次考核（草稿）</button></form>"
+    )
+    body = (
+        _flash(request)
+        + "<p>考核运行：草稿 → 公示（申诉期） → 定档。</p>"
+        + create
+        + table(["年度", "考核运行", "状态", "计算时间", "申诉截止", "操作"], rows)
+    )
+    return page(frame("考核运行", body, session))
+
+
+def create_run(gw: Gateway, session: Any, request: Request) -> Response:
+    text = request.form.get("year", "").strip()
+    if not text.isdigit():
+        return redirect("/office/runs", error="年度应为四位数字")
+    run = gw.call(
+        gw.scoring.CreateRun,
+        scoring_pb2.CreateRunRequest(request_id=secrets.token_hex(16), year=int(text)),
+        session.token,
+        timeout=600,
+    )
+    return redirect("/office/runs", ok=f"已计算 {run.id}（草稿）")
+
+
+def move_run(gw: Gateway, session: Any, request: Request) -> Response:
+    """公示 or 定档 by the buttons; a refusal comes back as the page's error line."""
+    run, action = request.params["run"], request.params["action"]
+    method = {"publish": gw.scoring.PublishRun, "finalize": gw.scoring.FinalizeRun}.get(action)
+    if method is None:
+        raise HttpError(404, "没有这个操作")
+    moved = gw.call(
+        method, scoring_pb2.RunActionRequest(request_id=secrets.token_hex(16), id=run), session.token
+    )
+    return redirect("/office/runs", ok=f"{moved.id}：{state_label(moved.state)}")
+
+
+def run_detail(gw: Gateway, session: Any, request: Request) -> Response:
+    run = request.params["run"]
+    document = run_document(gw, session, run)
+    body = (
+        f"<p>{esc(document.get('year'))} 年度 · {esc(state_label(document.get('state', '')))} · "
+        f"截至 {esc(document.get('as_of'))} · 方案 {esc(document.get('scheme'))}</p>"
+        f'<p><a class="button" href="/office/export?run={esc(run)}">导出 Excel</a></p>'
+        + result_tables(document, link=f"/office/runs/{run}/units/{{unit}}")
+        + "<h2>各类别总分分布</h2>"
+        + distribution_chart(document)
+    )
+    return page(frame(f"考核结果 {run}", body, session, charts=True))
+
+
+def run_unit(gw: Gateway, session: Any, request: Request) -> Response:
+    run, unit = request.params["run"], request.params["unit"]
+    units = run_document(gw, session, run, unit).get("units", [])
+    if not units:
+        raise HttpError(404, "这次考核没有这个单位")
+    body = f'<p><a href="/office/runs/{esc(run)}">返回 {esc(run)}</a></p>' + explained(units[0])
+    return page(frame(f"{units[0]['name']} 得分明细", body, session, charts=True))
+
+
+def appeals(gw: Gateway, session: Any, request: Request) -> Response:
+    reply = gw.call(
+        gw.scoring.ListRecords, scoring_pb2.ListRecordsRequest(kind="appeal", page_size=5000), session.token
+    )
+    rows = []
+    for record in reply.records:
+        fields = json_format.MessageToDict(record.fields)
+        target = fields.get("error_report") or fields.get("target", "")
+        if fields.get("upheld") is not None:
+            decision: object = "成立" if fields["upheld"] else "不成立"
+        else:
+            decision = Raw(
+                f'<form method="post" action="/office/appeals/{esc(record.id)}/decide" class="inline">'
+                f'{csrf_field(session)}<label for="upheld-{esc(record.id)}">裁决</label>'
+                f'<select id="upheld-{esc(record.id)}" name="upheld">'
+                '<option value="no">不成立</option><option value="yes">成立</option></select>'
+                f'<label for="why-{esc(record.id)}">理由</label>'
+                f'<input id="why-{esc(record.id)}" name="reason" required maxlength="500">'
+                "<button type=submit>裁决</button></form>"
+            )
+        rows.append(
+            row(
+                [
+                    record.id,
+                    record.unit,
+                    target,
+                    fields.get("date", ""),
+                    fields.get("reason", ""),
+                    decision,
+                    fields.get("decision_reason", ""),
+                ],
+                attrs=unit_attrs(record.unit) + f' data-appeal="{esc(record.id)}"',
+            )
+        )
+    body = _flash(request) + table(
+        ["申诉", "单位", "所申诉的差错通报", "日期", "理由", "裁决", "裁决理由"], rows
+    )
+    return page(frame("申诉", body, session))
+
+
+def decide(gw: Gateway, session: Any, request: Request) -> Response:
+    appeal = request.params["appeal"]
+    reason = request.form.get("reason", "").strip()
+    if not reason:
+        return redirect("/office/appeals", error="请填写裁决理由")
+    gw.call(
+        gw.scoring.DecideAppeal,
+        scoring_pb2.DecideAppealRequest(
+            request_id=secrets.token_hex(16),
+            id=appeal,
+            upheld=request.form.get("upheld") == "yes",
+            reason=reason,
+        ),
+        session.token,
+    )
+    return redirect("/office/appeals", ok=f"已裁决申诉 {appeal}")
+
+
+def ranking(gw: Gateway, session: Any, request: Request) -> Response:
+    shown = gw.call(
+        gw.gateway.GetRanking,
+        gateway_pb2.GetRankingRequest(run=request.query.get("run", ""), year=_year(request)),
+        session.token,
+    )
+    parts = [f"<p>{shown.year} 年度 · 考核运行 {esc(shown.run)} · {esc(state_label(shown.state))}</p>"]
+    for category in shown.categories:
+        parts.append(f"<h2>{esc(category_label(category.category))}</h2>")
+        parts.append(
+            table(
+                ["排名", "单位", "总分", "等次", "一票否决"],
+                [
+                    row(
+                        [r.rank, r.name, num(r.total), grade_label(r.grade), "是" if r.veto else ""],
+                        attrs=unit_attrs(r.unit, r.total),
+                        numeric=(0, 2),
+                    )
+                    for r in category.rows
+                ],
+            )
+        )
+    return page(frame("排名", "".join(parts), session))
+
+
+def import_form(gw: Gateway, session: Any, request: Request, result: str = "") -> Response:
+    body = (
+        result
+        + '<form method="post" action="/office/import" enctype="multipart/form-data" class="stack">'
+        + csrf_field(session)
+        + '<label for="ledger">台账文件（JSON Lines，.jsonl）</label>'
+        '<input id="ledger" name="ledger" type="file" accept=".jsonl,.json,.txt" required>'
+        '<label><input type="checkbox" name="validate_only" value="1"> 只检查，不导入</label>'
+        "<button type=submit>上传</button></form>"
+    )
+    return page(frame("台账导入", body, session))
+
+
+def import_ledger(gw: Gateway, session: Any, request: Request) -> Response:
+    upload = request.files.get("ledger")
+    if upload is None or not upload.data:
+        return import_form(gw, session, request, notice("请选择一个台账文件", error=True))
+    validate = request.form.get("validate_only") == "1"
+    pieces = [upload.data[i : i + CHUNK] for i in range(0, len(upload.data), CHUNK)]
+    reply = gw.stream(
+        gw.gateway.ImportLedger,
+        [
+            gateway_pb2.ImportLedgerRequest(validate_only=validate and i == 0, data=p)
+            for i, p in enumerate(pieces)
+        ],
+        session.token,
+    )
+    created = "，".join(f"{label_of(LEDGER_LINE_TYPES, k)} {v}" for k, v in sorted(reply.created.items()))
+    verb = "检查通过（未导入）" if validate else "已导入"
+    message = f"{verb}：共 {reply.lines} 行；新增 {created or '无'}"
+    return import_form(gw, session, request, notice(message))
+
+
+def export(gw: Gateway, session: Any, request: Request) -> Response:
+    reply = gw.call(
+        gw.gateway.ExportRun, gateway_pb2.ExportRunRequest(run=request.query.get("run", "")), session.token
+    )
+    return download(reply.xlsx, reply.filename, XLSX)
+
+
+def accounts(gw: Gateway, session: Any, request: Request) -> Response:
+    reply = gw.call(gw.accounts.ListAccounts, accounts_pb2.ListAccountsRequest(), session.token)
+    rows = [
+        row(
+            [
+                a.username,
+                label_of(ROLES, a.role),
+                a.unit,
+                a.name,
+                "已停用" if a.disabled else "正常",
+                a.last_login_at,
+                Raw(
+                    ""
+                    if a.disabled
+                    else button_form(f"/office/accounts/{a.username}/disable", "停用", session, css="danger")
+                ),
+            ],
+            attrs=unit_attrs(a.unit) if a.unit else "",
+        )
+        for a in reply.accounts
+    ]
+    roles = "".join(f'<option value="{code}">{esc(label)}</option>' for code, label in ROLES.items())
+    form = (
+        f'<h2>新增账号</h2><form method="post" action="/office/accounts" class="stack">{csrf_field(session)}'
+        '<label for="username">用户名</label><input id="username" name="username" required>'
+        f'<label for="role">角色</label><select id="role" name="role">{roles}</select>'
+        '<label for="unit">单位代码（单位角色必填）</label><input id="unit" name="unit">'
+        '<label for="name">姓名</label><input id="name" name="name">'
+        '<label for="password">初始密码（至少 8 位）</label>'
+        '<input id="password" name="password" type="password" minlength="8" required'
+        ' autocomplete="new-password">'
+        "<button type=submit>新增</button></form>"
+    )
+    body = _flash(request) + table(["用户名", "角色", "单位", "姓名", "状态", "最近登录", ""], rows) + form
+    return page(frame("账号", body, session))
+
+
+def add_account(gw: Gateway, session: Any, request: Request) -> Response:
+    f = request.form
+    account = gw.call(
+        gw.accounts.AddAccount,
+        accounts_pb2.AddAccountRequest(
+            username=f.get("username", "").strip(),
+            role=f.get("role", ""),
+            unit=f.get("unit", "").strip(),
+            name=f.get("name", "").strip(),
+            password=f.get("password", ""),
+        ),
+        session.token,
+    )
+    return redirect("/office/accounts", ok=f"已新增账号 {account.username}")
+
+
+def disable_account(gw: Gateway, session: Any, request: Request) -> Response:
+    username = request.params["username"]
+    gw.call(gw.accounts.DisableAccount, accounts_pb2.DisableAccountRequest(username=username), session.token)
+    return redirect("/office/accounts", ok=f"已停用账号 {username}")

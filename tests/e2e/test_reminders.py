@@ -1,0 +1,214 @@
+"""Reminders (催办) end to end: `kaohe serve --notify` POSTs to a receiver this test runs, once per key."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.conftest import example_path
+from tests.e2e.test_cli import KAOHE, Served, start_served
+
+pytestmark = pytest.mark.slow
+SH = ZoneInfo("Asia/Shanghai")
+CHANNELS = ("json", "wecom", "dingtalk", "boss")
+
+
+@dataclass
+class Receiver:
+    """Records every POST by path; the first `failures` POSTs to /json answer 503."""
+
+    failures: int = 2
+    received: dict[str, list[Any]] = field(default_factory=lambda: {c: [] for c in CHANNELS})
+    refused: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    port: int = 0
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            channel = self.path.strip("/")
+            with state.lock:
+                if channel == "json" and state.failures:
+                    state.failures -= 1
+                    state.refused += 1
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                state.received[channel].append(body)
+            answer = json.dumps({"errcode": 0, "errmsg": "ok"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def ledger(now: datetime) -> list[dict[str, Any]]:
+    def at(moment: datetime) -> str:
+        return moment.replace(microsecond=0).isoformat()
+
+    return [
+        {"type": "unit", "id": "fgj", "name": "发改局", "category": "department"},
+        {"type": "unit", "id": "czj", "name": "财政局", "category": "department"},
+        {"type": "unit", "id": "cgz", "name": "城关镇", "category": "township"},
+        # Red: 7 working days, a month ago; czj helps.
+        {
+            "type": "task",
+            "id": "R1",
+            "title": "落实批示：民生实事资金拨付",
+            "task_type": "leader_directive",
+            "lead_unit": "fgj",
+            "co_units": ["czj"],
+            "assigned_at": at(now - timedelta(days=30)),
+        },
+        # Yellow: nine tenths of its time gone.
+        {
+            "type": "task",
+            "id": "Y1",
+            "title": "会签：年度预算草案",
+            "task_type": "countersign",
+            "lead_unit": "czj",
+            "assigned_at": at(now - timedelta(days=9)),
+            "due_at": at(now + timedelta(days=1)),
+        },
+        # Blue, but its first quarterly progress report (3 months in) is overdue.
+        {
+            "type": "task",
+            "id": "M1",
+            "title": "重大事项：工业园区扩区",
+            "task_type": "major_item",
+            "lead_unit": "cgz",
+            "assigned_at": at(now - timedelta(days=120)),
+        },
+    ]
+
+
+def notify_file(path: Path, port: int) -> Path:
+    hook = f"http://127.0.0.1:{port}"
+    path.write_text(
+        "interval_seconds = 1\n"
+        + "".join(
+            f'[[channels]]\nurl = "{hook}/{fmt}"\nformat = "{fmt}"\nunits = ["*"]\n'
+            f'events = ["yellow", "red", "progress_due"]\n\n'
+            for fmt in ("json", "wecom", "dingtalk")
+        )
+        + f'[[channels]]\nurl = "{hook}/boss"\nformat = "json"\nescalate = true\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def stack(tmp_path: Path, receiver: Receiver) -> Iterator[Served]:
+    served = start_served(
+        tmp_path, extra=("--notify", str(notify_file(tmp_path / "notify.toml", receiver.port)))
+    )
+    yield served
+    if served.process.poll() is None:
+        os.killpg(served.process.pid, signal.SIGTERM)
+        served.process.wait(timeout=20)
+
+
+def keys(bodies: list[Any]) -> list[tuple[str, str, str]]:
+    return sorted((b["task"], b["event"], b["unit"]) for b in bodies)
+
+
+def test_each_task_event_and_unit_reaches_each_channel_once(
+    stack: Served, receiver: Receiver, tmp_path: Path
+) -> None:
+    stack.env["KAOHE_TOKEN"] = stack.kaohe("token", "--role", "office").stdout.strip()
+    path = tmp_path / "ledger.jsonl"
+    records = ledger(datetime.now(SH))
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    stack.kaohe("import", str(path))
+
+    expected = [
+        ("M1", "progress_due", "cgz"),
+        ("R1", "red", "czj"),
+        ("R1", "red", "fgj"),
+        ("Y1", "yellow", "czj"),
+    ]
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        with receiver.lock:
+            counts = [len(receiver.received[c]) for c in CHANNELS]
+        if counts == [4, 4, 4, 2]:
+            break
+        time.sleep(0.5)
+    time.sleep(4)  # four more checks: nothing more may come
+    with receiver.lock:
+        received = {c: list(v) for c, v in receiver.received.items()}
+    assert receiver.refused == 2
+    assert keys(received["json"]) == expected
+    assert keys(received["boss"]) == [("R1", "red", "czj"), ("R1", "red", "fgj")]
+    for body in received["json"]:
+        assert body["title"] and body["due_at"] and "text" in body
+    for fmt in ("wecom", "dingtalk"):
+        bodies = received[fmt]
+        assert len(bodies) == 4 and all(b["msgtype"] == "markdown" for b in bodies)
+        texts = [b["markdown"]["text"] if fmt == "dingtalk" else b["markdown"]["content"] for b in bodies]
+        for task, unit in (("R1", "发改局"), ("R1", "财政局"), ("Y1", "财政局"), ("M1", "城关镇")):
+            assert any(task in text and unit in text for text in texts), (fmt, task, unit)
+
+    shown = json.loads(stack.kaohe("tasks", "show", "R1", "--json").stdout)
+    reminded = [e for e in shown["history"] if e["kind"] == "remind"]
+    assert len(reminded) == 8  # two units × (json, wecom, dingtalk, the escalate channel)
+    assert shown["state"] == "assigned" and shown["color"] == "red"
+    assert "催办" in stack.kaohe("tasks", "show", "R1").stdout
+    lapse = json.loads(stack.kaohe("tasks", "show", "M1", "--json").stdout)
+    assert lapse["progress_overdue_since"]
+
+    base = int(stack.env["KAOHE_GATEWAY"].rsplit(":", 1)[1])
+    with urllib.request.urlopen(f"http://127.0.0.1:{base + 11}/metrics", timeout=10) as answer:
+        metrics = answer.read().decode()
+    assert 'kaohe_reminders_sent_total{event="red",format="json"} 4.0' in metrics
+    assert 'kaohe_tasks_progress_overdue{unit="cgz"} 1.0' in metrics
+
+
+def test_a_bad_notify_file_stops_serve_with_one_line_naming_the_key(tmp_path: Path) -> None:
+    bad = tmp_path / "notify.toml"
+    bad.write_text('[[channels]]\nurl = "http://127.0.0.1:9/hook"\nformat = "slack"\nunits = ["*"]\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAOHE_")}
+    result = subprocess.run(
+        [
+            *(KAOHE, "serve", "--data-dir", str(tmp_path / "data")),
+            *("--scheme", str(example_path("scheme.toml")), "--notify", str(bad), "--port-base", "29950"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "channels[0].format" in lines[0], result.stderr

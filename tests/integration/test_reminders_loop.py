@@ -1,0 +1,193 @@
+"""The reminders loop in the tasks service: facts from the ledger, once per key, history, progress lapses."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from kaohe.gateway.v1 import gateway_pb2
+from kaohe.scoring.v1 import scoring_pb2
+from kaohe.tasks.v1 import tasks_pb2
+from prometheus_client import CollectorRegistry
+
+from services.notify.config import NotifyConfig, parse_notify_config
+from services.notify.delivery import Outcome
+from services.tasks.reminders import ReminderLoop, open_task_facts
+from tests.conftest import Stack
+
+NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+
+
+def ledger() -> bytes:
+    records: list[dict[str, Any]] = [
+        {"type": "unit", "id": "fgj", "name": "发改局", "category": "department"},
+        {"type": "unit", "id": "czj", "name": "财政局", "category": "department"},
+        {"type": "unit", "id": "cgz", "name": "城关镇", "category": "township"},
+        # Red: due 2026-11-11, never reported; czj helps.
+        {
+            "type": "task",
+            "id": "R1",
+            "title": "落实批示：民生实事资金拨付",
+            "task_type": "leader_directive",
+            "lead_unit": "fgj",
+            "co_units": ["czj"],
+            "assigned_at": "2026-11-02T09:00:00+08:00",
+        },
+        # Yellow: 90% of its time gone.
+        {
+            "type": "task",
+            "id": "Y1",
+            "title": "会签：年度预算草案",
+            "task_type": "countersign",
+            "lead_unit": "czj",
+            "assigned_at": "2026-11-17T18:00:00+08:00",
+            "due_at": "2026-11-28T18:00:00+08:00",
+        },
+        # A major item, blue, whose first progress deadline (2026-09-01) passed with no report.
+        {
+            "type": "task",
+            "id": "M1",
+            "title": "重大事项：工业园区扩区",
+            "task_type": "major_item",
+            "lead_unit": "cgz",
+            "assigned_at": "2026-06-01T09:00:00+08:00",
+        },
+        # Reported in time: nothing to say.
+        {
+            "type": "task",
+            "id": "D1",
+            "title": "督办函：秋粮收购",
+            "task_type": "supervision_letter",
+            "lead_unit": "fgj",
+            "assigned_at": "2026-11-02T09:00:00+08:00",
+        },
+        {"type": "task_event", "task": "D1", "kind": "report", "at": "2026-11-03T09:00:00+08:00"},
+    ]
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
+
+
+CONFIG = parse_notify_config(
+    {
+        "interval_seconds": 1,
+        "channels": [
+            {"url": "http://127.0.0.1:9/all", "format": "json", "units": ["*"]},
+            {"url": "http://127.0.0.1:9/towns", "format": "wecom", "units": ["township"]},
+            {"url": "http://127.0.0.1:9/boss", "format": "dingtalk", "escalate": True, "events": ["red"]},
+        ],
+    }
+)
+
+
+class Sender:
+    """Records every POST; the first `failures` answers are passing failures."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.posts: list[tuple[str, str, dict[str, Any]]] = []
+
+    def __call__(self, *, url: str, body: dict[str, Any], fmt: str, **_: Any) -> Outcome:
+        if self.failures:
+            self.failures -= 1
+            return Outcome(delivered=False, attempts=5, status=503, error="HTTP 503")
+        self.posts.append((url, fmt, body))
+        return Outcome(delivered=True, attempts=1, status=200)
+
+
+def loop(stack: Stack, send: Sender, config: NotifyConfig = CONFIG) -> ReminderLoop:
+    return ReminderLoop(
+        stack.parts["tasks"].app, config, registry=CollectorRegistry(), send=send, clock=lambda: NOW
+    )
+
+
+def test_facts_name_yellow_red_and_the_missed_progress_deadline(stack: Stack) -> None:
+    stack.import_ledger(ledger())
+    facts = open_task_facts(stack.parts["tasks"].app, now=NOW)
+    events = sorted((f.task, f.event) for f in facts)
+    assert events == [("M1", "progress_due"), ("R1", "red"), ("Y1", "yellow")]
+    (lapse,) = [f for f in facts if f.event == "progress_due"]
+    assert lapse.progress_due_at is not None and lapse.progress_due_at.date().isoformat() == "2026-09-01"
+
+
+def preview(stack: Stack) -> Any:
+    _, _, scoring = stack.stubs()
+    request = scoring_pb2.PreviewAssessmentRequest(year=2026, as_of="2026-11-27T18:00:00+08:00")
+    return json.loads(scoring.PreviewAssessment(request, metadata=stack.metadata(), timeout=60).document_json)
+
+
+def test_each_key_goes_out_once_and_lands_in_the_history(stack: Stack) -> None:
+    stack.import_ledger(ledger())
+    before = preview(stack)
+    send = Sender()
+    reminders = loop(stack, send)
+    first = reminders.check_once()
+    keys = sorted(first.settled)
+    assert keys == [
+        ("M1", "progress_due", "cgz"),
+        ("R1", "red", "czj"),
+        ("R1", "red", "fgj"),
+        ("Y1", "yellow", "czj"),
+    ]
+    by_channel = sorted((url.rsplit("/", 1)[1], body.get("task", "")) for url, _, body in send.posts)
+    # json: every key; wecom: the township's lapse; dingtalk (escalate): red of each unit.
+    assert [c for c, _ in by_channel].count("all") == 4
+    assert [c for c, _ in by_channel].count("towns") == 1
+    assert [c for c, _ in by_channel].count("boss") == 2
+    assert reminders.check_once().sent == ()
+    # A restarted loop reads the announced keys back.
+    assert loop(stack, send).check_once().sent == ()
+    assert len(send.posts) == 7
+
+    _, tasks, _ = stack.stubs()
+    task = tasks.GetTask(tasks_pb2.GetTaskRequest(id="R1"), metadata=stack.metadata(), timeout=10)
+    reminded = [e for e in task.history if e.kind == "remind"]
+    # fgj and czj, each by json and by the escalate channel.
+    assert len(reminded) == 4 and all("催办" in e.note for e in reminded)
+    assert task.state == "assigned" and task.color == "red"
+    # Scoring reads the loop, not the reminders: the standing is what it was.
+    after = preview(stack)
+    assert [(u["unit"], u["total"]) for u in after["units"]] == [
+        (u["unit"], u["total"]) for u in before["units"]
+    ]
+    # The loop still runs on a history with reminders in it, and a re-import changes nothing.
+    accepted = tasks.AcceptTask(tasks_pb2.TaskActionRequest(id="R1"), metadata=stack.metadata(), timeout=10)
+    assert accepted.state == "accepted"
+    again = stack.import_ledger(ledger())
+    assert sum(again.created.values()) == 0
+
+
+def test_a_failing_channel_is_tried_again_at_the_next_check(stack: Stack) -> None:
+    stack.import_ledger(ledger())
+    send = Sender(failures=1)
+    only_json = NotifyConfig(interval_seconds=1, channels=CONFIG.channels[:1])
+    reminders = loop(stack, send, only_json)
+    first = reminders.check_once()
+    # The channel stayed down through its retries: nothing is recorded, everything waits.
+    assert not first.delivered and not first.settled
+    second = reminders.check_once()
+    assert len(second.sent) == 4 and all(s.outcome.delivered for s in second.sent)
+    assert reminders.check_once().sent == ()
+    json_posts = [(b["task"], b["event"], b["unit"]) for url, fmt, b in send.posts if fmt == "json"]
+    assert len(json_posts) == len(set(json_posts)) == 4
+
+
+def test_the_task_shows_its_progress_lapse(stack: Stack) -> None:
+    stack.import_ledger(ledger())
+    _, tasks, _ = stack.stubs()
+    as_of = NOW.isoformat()
+    # Without an as_of the task is read as of now: its September deadline has passed either way.
+    task = tasks.GetTask(tasks_pb2.GetTaskRequest(id="M1"), metadata=stack.metadata(), timeout=10)
+    assert task.progress_overdue_since.startswith("2026-09-01")
+    listed = tasks.ListTasks(tasks_pb2.ListTasksRequest(as_of=as_of), metadata=stack.metadata(), timeout=10)
+    lapses = {t.id: t.progress_overdue_since for t in listed.tasks}
+    assert lapses["M1"].startswith("2026-09-01") and lapses["R1"] == ""
+
+
+def test_the_dashboard_marks_the_progress_lapse(stack: Stack) -> None:
+    stack.import_ledger(ledger())
+    gateway, _, _ = stack.stubs()
+    shown = gateway.GetDashboard(
+        gateway_pb2.GetDashboardRequest(year=2026), metadata=stack.metadata("department", "cgz"), timeout=60
+    )
+    items = {i.task: i for i in shown.open_items}
+    assert items["M1"].progress_overdue_since.startswith("2026-09-01")
