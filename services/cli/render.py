@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 import unicodedata
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from services.common.text import visible
 from services.common.vocabulary import (
     COLOURS,
     GRADES,
@@ -25,7 +28,33 @@ from services.common.vocabulary import (
     UNIT_CATEGORIES,
 )
 
+F = TypeVar("F", bound=Callable[..., str])
+
 HEALTH = {"SERVING": "正常", "NOT_SERVING": "停止服务", "UNREACHABLE": "不可达", "UNKNOWN": "未知"}
+
+
+def clean(value: Any) -> Any:
+    """value with each string's control and bidi characters escaped: the terminal shows, never obeys, them.
+
+    A title holding ESC [ 2 J would otherwise clear the screen of whoever lists the tasks.
+    """
+    if isinstance(value, str):
+        return visible(value, keep_newlines=False)
+    if isinstance(value, dict):
+        return {clean(k): clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean(v) for v in value]
+    return value
+
+
+def sanitised(render: F) -> F:
+    """The render function, given its data with the strings cleaned (see clean)."""
+
+    @functools.wraps(render)
+    def call(*args: Any, **kwargs: Any) -> str:
+        return render(*clean(list(args)), **clean(kwargs))
+
+    return call  # type: ignore[return-value]
 
 
 def width(text: str) -> int:
@@ -39,7 +68,7 @@ def pad(text: str, size: int, right: bool = False) -> str:
 
 def table(headers: list[str], rows: list[list[Any]], numeric: set[int] | None = None) -> str:
     numeric = numeric or set()
-    cells = [[str(c) for c in row] for row in rows]
+    cells = [[visible(str(c), keep_newlines=False) for c in row] for row in rows]
     sizes = [max([width(h)] + [width(r[i]) for r in cells]) for i, h in enumerate(headers)]
     lines = ["  ".join(pad(h, sizes[i]) for i, h in enumerate(headers)), "  ".join("─" * s for s in sizes)]
     lines += ["  ".join(pad(c, sizes[i], i in numeric) for i, c in enumerate(r)) for r in cells]
@@ -50,6 +79,7 @@ def num(value: Any) -> str:
     return f"{value:.2f}" if isinstance(value, int | float) else str(value)
 
 
+@sanitised
 def results(document: dict[str, Any], *, detail: bool = False) -> str:
     head = (
         f"{document.get('year')} 年度考核 · 运行 {document.get('run')} · "
@@ -112,6 +142,7 @@ def results(document: dict[str, Any], *, detail: bool = False) -> str:
     return "\n".join(out)
 
 
+@sanitised
 def breakdown(unit: dict[str, Any]) -> str:
     parts = [f"\n{unit['name']}（{unit['unit']}）得分明细"]
     b = unit.get("breakdown") or {}
@@ -181,6 +212,7 @@ def breakdown(unit: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+@sanitised
 def tasks(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "（没有符合条件的任务）"
@@ -203,6 +235,7 @@ def tasks(rows: list[dict[str, Any]]) -> str:
     )
 
 
+@sanitised
 def task_detail(task: dict[str, Any]) -> str:
     head = (
         f"{task['id']} {task['title']}\n类型 {task.get('task_type_name') or task['task_type']} · "
@@ -233,6 +266,7 @@ def task_detail(task: dict[str, Any]) -> str:
     return head + "\n" + history
 
 
+@sanitised
 def import_summary(document: dict[str, Any]) -> str:
     kinds = sorted(set(document["created"]) | set(document["unchanged"]))
     rows = [
@@ -243,6 +277,7 @@ def import_summary(document: dict[str, Any]) -> str:
     return f"{verb}：共 {document['lines']} 行\n" + table(["类型", "新增", "已存在"], rows, numeric={1, 2})
 
 
+@sanitised
 def runs(items: list[dict[str, Any]]) -> str:
     if not items:
         return "（尚无考核运行）"
@@ -263,6 +298,7 @@ def runs(items: list[dict[str, Any]]) -> str:
     )
 
 
+@sanitised
 def records(items: list[dict[str, Any]]) -> str:
     if not items:
         return "（没有记录）"
@@ -287,6 +323,7 @@ def _rate(value: float) -> str:
     return "—" if value < 0 else f"{value * 100:.1f}%"
 
 
+@sanitised
 def overview(data: dict[str, Any]) -> str:
     rows = [
         [
@@ -324,6 +361,7 @@ def overview(data: dict[str, Any]) -> str:
     )
 
 
+@sanitised
 def dashboard(data: dict[str, Any]) -> str:
     s = data["standing"]
     head = (
@@ -362,6 +400,7 @@ def dashboard(data: dict[str, Any]) -> str:
     return "\n\n".join([head, indicators, "在办事项（按紧急程度）", items])
 
 
+@sanitised
 def ranking(data: dict[str, Any]) -> str:
     out = [
         f"{data.get('year')} 年度考核排名 · 运行 {data.get('run')} · "

@@ -1,30 +1,22 @@
-"""Database access shared by the services: engines, transactions, migrations, idempotency."""
+"""Database access shared by the services: engines, transactions, migrations."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import (
-    BigInteger,
-    Column,
     Connection,
     Engine,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
     create_engine,
     event,
-    select,
     text,
 )
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from services.common.files import private_file
 from services.common.settings import ConfigError
@@ -39,18 +31,6 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     """Consecutive slices of items of at most size, for IN lists of a bounded length."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def requests_table(metadata: MetaData) -> Table:
-    """The table that makes mutations idempotent: request id → the stored response."""
-    return Table(
-        "requests",
-        metadata,
-        Column("request_id", String(128), primary_key=True),
-        Column("method", String(128), nullable=False),
-        Column("response", LargeBinary, nullable=True),
-        Column("created_at", BigInteger, nullable=False),
-    )
 
 
 class Database:
@@ -147,43 +127,3 @@ def migrate(db: Database, script_location: Path, *, service: str) -> None:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
-
-
-def idempotent(
-    db: Database,
-    requests: Table,
-    *,
-    request_id: str,
-    method: str,
-    work: Callable[[Connection], T],
-    encode: Callable[[T], bytes],
-    decode: Callable[[bytes], T],
-) -> T:
-    """Runs work in one transaction, once per request id; a repeat gets the first answer."""
-    if not request_id:
-        with db.write() as conn:
-            return work(conn)
-    key = f"{method}:{request_id}"[:128]
-    with db.read() as conn:
-        stored = conn.execute(select(requests.c.response).where(requests.c.request_id == key)).scalar()
-    if stored is not None:
-        return decode(stored)
-    try:
-        with db.write() as conn:
-            conn.execute(
-                requests.insert().values(
-                    request_id=key, method=method, response=None, created_at=int(time.time())
-                )
-            )
-            result = work(conn)
-            conn.execute(
-                requests.update().where(requests.c.request_id == key).values(response=encode(result))
-            )
-            return result
-    except IntegrityError:
-        # Another replica ran the same request first; its transaction has committed by now.
-        with db.read() as conn:
-            stored = conn.execute(select(requests.c.response).where(requests.c.request_id == key)).scalar()
-        if stored is None:
-            raise
-        return decode(stored)

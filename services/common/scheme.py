@@ -222,6 +222,9 @@ def load_scheme(text: str, *, source: str = "scheme") -> Scheme:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise SchemeInvalid([FieldViolation(source, f"is not valid TOML: {e}")]) from None
+    except RecursionError:
+        # tomllib recurses once per level of nesting: a scheme is a few levels deep.
+        raise SchemeInvalid([FieldViolation(source, "is nested too deeply to be a scheme")]) from None
     v = Validator()
     scheme = _read_scheme(v, doc, text)
     if v.violations:

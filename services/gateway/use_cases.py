@@ -15,9 +15,11 @@ from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
+from services.common import jsonlines
 from services.common.auth import Identity
 from services.common.clients import Backend
 from services.common.errors import FieldViolation, InvalidArgument, NotFound, Unavailable
+from services.common.ranges import check_year
 from services.common.scheme import Scheme, load_scheme
 from services.common.status import domain_error
 from services.common.vocabulary import RECORD_KINDS, TASK_LINE_TYPES
@@ -89,20 +91,9 @@ class GatewayApp:
         pending_units: list[str] = []
         pending_tasks: list[str] = []
         count = 0
-        for number, raw in enumerate(text.splitlines(), start=1):
-            if not raw.strip():
-                continue
+        for number, raw in jsonlines.lines(text):
             count += 1
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise InvalidArgument(
-                    [
-                        FieldViolation(
-                            f"line {number}: json", f"is not valid JSON ({exc.msg} at column {exc.colno})"
-                        )
-                    ]
-                ) from None
+            obj = jsonlines.loads_line(raw, line=number)
             kind = obj.get("type") if isinstance(obj, dict) else None
             if kind in TASK_TYPES:
                 task_lines.append((number, raw))
@@ -235,6 +226,7 @@ class GatewayApp:
         return standings, document, summary_reply.as_of
 
     def overview(self, identity: Identity, year: int, timeout: float) -> gateway_pb2.Overview:
+        check_year(year)
         year = year or datetime.now().year
         unit = identity.unit if identity.is_department else ""
         standings, document, as_of = self._standings(identity, year, unit, timeout)
@@ -243,6 +235,7 @@ class GatewayApp:
         )
 
     def dashboard(self, identity: Identity, unit: str, year: int, timeout: float) -> gateway_pb2.Dashboard:
+        check_year(year)
         if not unit:
             raise InvalidArgument("unit", "is required")
         year = year or datetime.now().year

@@ -12,6 +12,7 @@ from typing import Any
 
 from services.common.errors import FieldViolation, InvalidArgument
 from services.common.scheme import Scheme
+from services.common.text import ID_MAX, NOTE_MAX, check_id, check_text
 from services.common.timeutil import parse_date, parse_period
 from services.common.vocabulary import ERROR_CATEGORIES as ERROR_CATEGORY_LABELS
 from services.common.vocabulary import RECORD_KINDS
@@ -59,22 +60,23 @@ def _fail(line: int, name: str, rule: str) -> InvalidArgument:
     return InvalidArgument([FieldViolation(_where(line, name), rule)])
 
 
-def _text(obj: dict[str, Any], name: str, line: int, max_len: int = 2000) -> str:
+def _text(obj: dict[str, Any], name: str, line: int, max_len: int = NOTE_MAX) -> str:
+    """A free text field (a description, a reason): lines and tabs allowed, other controls not."""
     value = obj.get(name)
     if not isinstance(value, str) or not value.strip():
         raise _fail(line, name, "must be a non-empty string")
-    if len(value) > max_len:
-        raise _fail(line, name, f"must be at most {max_len} characters")
-    return value
+    return check_text(_where(line, name), value, max_len=max_len, allow_newlines=True)
 
 
 def _ident(obj: dict[str, Any], name: str, line: int) -> str:
-    value = _text(obj, name, line, 64)
+    value = obj.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(line, name, "must be a non-empty string")
     if not ID_PATTERN.match(value):
         raise _fail(
             line, name, "must be an id: at most 64 characters, no control characters, no surrounding spaces"
         )
-    return value
+    return check_id(_where(line, name), value, max_len=ID_MAX)
 
 
 def _choice(obj: dict[str, Any], name: str, line: int, allowed: Any, what: str) -> str:

@@ -10,6 +10,8 @@ import grpc
 from google.protobuf import json_format, struct_pb2
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 
+from services.common.errors import InvalidArgument
+from services.common.messages import refuse_nul
 from services.common.rpc import current_identity
 from services.scoring.use_cases import ScoringApp
 from services.scoring.views import RecordView, RunView
@@ -30,10 +32,19 @@ def record_message(view: RecordView) -> scoring_pb2.Record:
     )
 
 
+def struct_fields(message: struct_pb2.Struct) -> dict[str, Any]:
+    """A record's fields as sent; a NaN or an Infinity (no JSON number) is refused naming them."""
+    try:
+        return dict(json_format.MessageToDict(message))
+    except ValueError:
+        raise InvalidArgument("fields", "holds a number that is not finite (NaN or Infinity)") from None
+
+
 def run_message(view: RunView) -> scoring_pb2.Run:
     return scoring_pb2.Run(**view.__dict__)
 
 
+@refuse_nul
 class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
     """The annual assessment over gRPC."""
 
@@ -52,7 +63,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
         )
 
     def CreateRecord(self, request: Any, context: grpc.ServicerContext) -> Any:
-        fields = json_format.MessageToDict(request.fields)
+        fields = struct_fields(request.fields)
         return record_message(
             self.app.create_record(
                 actor=current_identity(), request_id=request.request_id, kind=request.kind, fields=fields

@@ -8,14 +8,15 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from datetime import time as dtime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from services.common import ranges
 from services.common.audit import AuditTrail
 from services.common.auth import INTERNAL_ROLE, Identity
-from services.common.db import Database, idempotent
+from services.common.db import Database
 from services.common.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -24,7 +25,11 @@ from services.common.errors import (
     PermissionDenied,
     StaleEtag,
 )
+from services.common.idempotency import idempotent
+from services.common.jsonlines import check_value, loads_line
+from services.common.ranges import check_year
 from services.common.scheme import Scheme, load_scheme
+from services.common.text import ID_MAX, NOTE_MAX, check_id, check_text
 from services.common.timeutil import from_epoch, iso, now_epoch, to_epoch
 from services.common.vocabulary import RECORD_KINDS
 from services.scoring import domain
@@ -41,9 +46,11 @@ from services.scoring.records import (
 )
 from services.scoring.storage import repository as repo
 from services.scoring.storage.tables import audit, requests
-from services.scoring.views import RecordView, RunView, record_view, run_view
+from services.scoring.views import RecordView, RunView, audit_target, record_view, run_view
 
 __all__ = ["ScoringApp", "TasksPort"]
+
+V = TypeVar("V", RecordView, RunView)
 
 MAX_PAGE = 5000
 CATEGORY_ORDER = {"department": 0, "township": 1}
@@ -135,12 +142,7 @@ class ScoringApp:
         """All or nothing; a record already stored identically is left alone, a changed one refused."""
         batch: list[Record] = []
         for line, text in lines:
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise InvalidArgument(
-                    [FieldViolation(f"line {line}: json", f"is not valid JSON ({exc.msg})")]
-                ) from None
+            obj = loads_line(text, line=line)
             if not isinstance(obj, dict):
                 raise InvalidArgument([FieldViolation(f"line {line}: json", "must be a JSON object")])
             batch.append(parse_record(str(obj.get("type")), obj, self.scheme, line=line))
@@ -182,6 +184,9 @@ class ScoringApp:
         """One record from a person: the office records anything; a department only appeals its reports."""
         if kind not in RECORD_KINDS:
             raise InvalidArgument("kind", f"must be one of {', '.join(RECORD_KINDS)}")
+        problem = check_value(fields)
+        if problem:
+            raise InvalidArgument("fields", problem)
         record = parse_record(kind, {**fields, "type": kind}, self.scheme)
         if actor.is_department:
             if kind != "appeal":
@@ -200,8 +205,8 @@ class ScoringApp:
                 unit, year = self._appealed_of(conn, key)
                 if actor.is_department:
                     if unit != actor.unit:
-                        noun = "an error report" if key[0] == "error_report" else "an accountability record"
-                        raise PermissionDenied(f"unit {actor.unit} may not appeal {noun} of unit {unit}")
+                        # Refused without naming the unit the record concerns.
+                        raise PermissionDenied(f"unit {actor.unit} may appeal only its own records")
                     if repo.open_appeal_run(conn, year=year, now=self.clock()) is None:
                         raise FailedPrecondition(
                             f"no run of {year} is in its 公示 appeal window: appeals are closed"
@@ -220,7 +225,8 @@ class ScoringApp:
                 )
             return self._get_record(conn, kind, record.rid)
 
-        return self._idempotent_record(request_id, "CreateRecord", work, actor=actor)
+        request = {"kind": kind, "fields": fields}
+        return self._once(actor, request_id, "CreateRecord", request, work, RecordView)
 
     def _get_record(self, conn: Connection, kind: str, rid: str) -> RecordView:
         row = repo.get_record(conn, kind=kind, rid=rid)
@@ -228,19 +234,27 @@ class ScoringApp:
             raise NotFound(f"{kind} {rid!r} does not exist")
         return record_view(row, self.tz)
 
-    def _idempotent_record(
-        self, request_id: str, method: str, work: Callable[[Connection], RecordView], *, actor: Identity
-    ) -> RecordView:
-        result: RecordView = idempotent(
+    def _once(
+        self,
+        actor: Identity,
+        request_id: str,
+        method: str,
+        request: dict[str, Any],
+        work: Callable[[Connection], V],
+        view: type[V],
+    ) -> V:
+        """work once per caller, method and request id (AIP-155): a retry gets the first view back."""
+        return idempotent(
             self.db,
             requests,
-            request_id=request_id,
+            caller=actor,
             method=method,
-            work=self.audit.audited(work, actor=actor, method=method, target=lambda v: f"{v.kind}={v.id}"),
-            encode=lambda view: json.dumps(view.__dict__, ensure_ascii=False).encode(),
-            decode=lambda b: RecordView(**json.loads(b)),
+            request_id=request_id,
+            request=request,
+            work=self.audit.audited(work, actor=actor, method=method, target=audit_target),
+            encode=lambda v: json.dumps(v.__dict__, ensure_ascii=False).encode(),
+            decode=lambda b: view(**json.loads(b)),
         )
-        return result
 
     def list_records(
         self,
@@ -259,8 +273,9 @@ class ScoringApp:
             unit = actor.unit
         if kind and kind not in RECORD_KINDS:
             raise InvalidArgument("kind", f"must be one of {', '.join(RECORD_KINDS)}")
-        size = min(page_size or 200, MAX_PAGE)
-        after = int(page_token) if page_token.isdigit() else 0
+        check_year(year)
+        size = ranges.page_size(page_size, default=200, maximum=MAX_PAGE)
+        after = ranges.seq_token(page_token)
         with self.db.read() as conn:
             rows = repo.list_records(
                 conn,
@@ -280,6 +295,8 @@ class ScoringApp:
     ) -> RecordView:
         if not reason.strip():
             raise InvalidArgument("reason", "voiding a record needs a reason")
+        check_text("reason", reason, max_len=NOTE_MAX, allow_newlines=True)
+        check_id("id", rid, max_len=ID_MAX)
 
         def work(conn: Connection) -> RecordView:
             view = self._get_record(conn, kind, rid)
@@ -287,11 +304,15 @@ class ScoringApp:
                 repo.void_record(conn, kind=kind, rid=rid, reason=reason, now=self.clock())
             return self._get_record(conn, kind, rid)
 
-        return self._idempotent_record(request_id, "VoidRecord", work, actor=actor)
+        request = {"kind": kind, "id": rid, "reason": reason}
+        return self._once(actor, request_id, "VoidRecord", request, work, RecordView)
 
     def decide_appeal(
         self, *, actor: Identity, request_id: str, rid: str, upheld: bool, reason: str
     ) -> RecordView:
+        check_text("reason", reason, max_len=NOTE_MAX, allow_newlines=True)
+        check_id("id", rid, max_len=ID_MAX)
+
         def work(conn: Connection) -> RecordView:
             view = self._get_record(conn, "appeal", rid)
             if view.fields.get("upheld") is not None and view.fields["upheld"] != upheld:
@@ -306,7 +327,8 @@ class ScoringApp:
             )
             return self._get_record(conn, "appeal", rid)
 
-        return self._idempotent_record(request_id, "DecideAppeal", work, actor=actor)
+        request = {"id": rid, "upheld": upheld, "reason": reason}
+        return self._once(actor, request_id, "DecideAppeal", request, work, RecordView)
 
     # ---- computing
 
@@ -340,9 +362,10 @@ class ScoringApp:
         supersedes: str,
         breakdown: bool = True,
     ) -> RunView:
+        check_year(year, optional=False)
         scheme = load_scheme(scheme_toml, source="scheme_toml") if scheme_toml else self.scheme
-        if not 1990 <= year <= 2100:
-            raise InvalidArgument("year", "must lie between 1990 and 2100")
+        if supersedes:
+            check_id("supersedes", supersedes, max_len=ID_MAX)
         cutoff = parse_cutoff(as_of, scheme) if as_of else default_as_of(year, scheme)
 
         started = time.perf_counter()
@@ -405,7 +428,8 @@ class ScoringApp:
 
         for attempt in range(3):
             try:
-                view = self._idempotent_run(request_id, "CreateRun", work, actor=actor)
+                request = {"year": year, "as_of": as_of, "scheme": scheme.sha256, "supersedes": supersedes}
+                view = self._once(actor, request_id, "CreateRun", request, work, RunView)
                 if not breakdown:
                     return view
                 with self.db.read() as conn:
@@ -414,20 +438,6 @@ class ScoringApp:
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
-
-    def _idempotent_run(
-        self, request_id: str, method: str, work: Callable[[Connection], RunView], *, actor: Identity
-    ) -> RunView:
-        result: RunView = idempotent(
-            self.db,
-            requests,
-            request_id=request_id,
-            method=method,
-            work=self.audit.audited(work, actor=actor, method=method, target=lambda v: f"run={v.id}"),
-            encode=lambda v: json.dumps(v.__dict__, ensure_ascii=False).encode(),
-            decode=lambda b: RunView(**json.loads(b)),
-        )
-        return result
 
     def _run_view(self, conn: Connection, run_id: str, *, unit: str, breakdown: bool) -> RunView:
         row = repo.get_run(conn, run_id)
@@ -440,6 +450,7 @@ class ScoringApp:
             if unit and unit != actor.unit:
                 raise PermissionDenied(f"unit {actor.unit} may not read the result of unit {unit}")
             unit = actor.unit
+        check_year(year)
         with self.db.read() as conn:
             if not run_id:
                 if not year:
@@ -455,15 +466,18 @@ class ScoringApp:
                     raise InvalidArgument("year", f"run {run_id} is of {run_year}, not {year}")
             view = self._run_view(conn, run_id, unit=unit, breakdown=breakdown)
         if actor.is_department and view.state == "draft":
-            raise PermissionDenied(
-                f"run {run_id} is a draft: departments see their result once it is publicised"
-            )
+            # A department is told what it would be told of a run that does not exist: that a
+            # draft is being prepared is the office's to announce.
+            raise NotFound(f"run {run_id!r} does not exist")
         return view
 
     def list_runs(
         self, *, actor: Identity, year: int, page_size: int, page_token: str
     ) -> tuple[list[RunView], str]:
-        size = min(page_size or 100, MAX_PAGE)
+        check_year(year)
+        size = ranges.page_size(page_size, default=100, maximum=MAX_PAGE)
+        if page_token:
+            check_id("page_token", page_token, max_len=ID_MAX)
         with self.db.read() as conn:
             rows = repo.list_runs(
                 conn, year=year, published_only=actor.is_department, after=page_token, limit=size + 1
@@ -499,7 +513,8 @@ class ScoringApp:
             self.on_run("publicised", 0.0)
             return self._run_view(conn, run_id, unit="", breakdown=False)
 
-        return self._idempotent_run(request_id, "PublishRun", work, actor=actor)
+        request = {"id": run_id, "etag": etag}
+        return self._once(actor, request_id, "PublishRun", request, work, RunView)
 
     def finalize_run(self, *, actor: Identity, request_id: str, run_id: str, etag: str) -> RunView:
         def work(conn: Connection) -> RunView:
@@ -513,7 +528,7 @@ class ScoringApp:
                     f"run {run_id} is superseded by {row.superseded_by}: finalise that one"
                 )
             # Appeals on this year's records that nobody has decided hold this year's run back ...
-            undecided = self._undecided_appeals(conn, year=row.year)
+            undecided = repo.undecided_appeals(conn, year=row.year)
             if undecided:
                 raise FailedPrecondition(
                     f"run {run_id} cannot be finalised (定档): appeals still undecided: "
@@ -530,24 +545,8 @@ class ScoringApp:
             self.on_run("final", 0.0)
             return self._run_view(conn, run_id, unit="", breakdown=False)
 
-        return self._idempotent_run(request_id, "FinalizeRun", work, actor=actor)
-
-    @staticmethod
-    def _undecided_appeals(conn: Connection, *, year: int) -> list[str]:
-        """The ids of the undecided appeals on records of year, sorted."""
-        undecided: dict[str, tuple[str, str]] = {}
-        for rid, text in repo.live_payloads(conn, kind="appeal"):
-            payload = json.loads(text)
-            if payload.get("upheld") is None:
-                undecided[rid] = appealed(payload)
-        of_year = {
-            (kind, rid)
-            for kind in APPEAL_TARGETS
-            for rid in repo.record_ids_of_year(
-                conn, kind=kind, ids={t for k, t in undecided.values() if k == kind}, year=year
-            )
-        }
-        return sorted(rid for rid, key in undecided.items() if key in of_year)
+        request = {"id": run_id, "etag": etag}
+        return self._once(actor, request_id, "FinalizeRun", request, work, RunView)
 
     def _locked(self, conn: Connection, run_id: str, etag: str) -> Any:
         row = repo.get_run(conn, run_id)
@@ -567,6 +566,7 @@ class ScoringApp:
             if unit and unit != actor.unit:
                 raise PermissionDenied(f"unit {actor.unit} may not preview unit {unit}")
             unit = actor.unit
+        check_year(year)
         now = datetime.now(self.tz).replace(microsecond=0)
         year = year or now.year
         cutoff = parse_cutoff(as_of, self.scheme) if as_of else min(now, default_as_of(year, self.scheme))

@@ -12,6 +12,7 @@ import numpy as np
 
 from services.common import calendar as cal
 from services.common.db import Database
+from services.common.ranges import check_year
 from services.common.scheme import Scheme
 from services.common.timeutil import NO_TIME, from_epoch, parse_instant, to_epoch
 from services.common.vocabulary import COLOURS
@@ -100,6 +101,7 @@ class TaskFacts:
 
     def summarize(self, *, year: int, as_of: str, unit: str) -> tuple[list[UnitSummary], int]:
         """Per unit: open tasks by colour, overdue, this year's reports on time and late."""
+        check_year(year)
         at = self.instant(as_of, name="as_of")
         year = year or from_epoch(at, self.tz).year
         due_from, due_before = self.year_bounds(year)

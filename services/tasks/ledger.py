@@ -9,13 +9,17 @@ from datetime import datetime
 from typing import Any
 
 from services.common.errors import FieldViolation, InvalidArgument
+from services.common.jsonlines import loads_line
 from services.common.scheme import Scheme
+from services.common.text import ID_MAX, NAME_MAX, NOTE_MAX, TITLE_MAX, check_id, check_text
 from services.common.timeutil import parse_instant, to_epoch
 from services.tasks.domain import Kind
 
 # Offices number their items as they do (督办2025-001, 〔2025〕12号): any printable text without
 # surrounding spaces, at most 64 characters.
 ID_PATTERN = re.compile(r"^[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]{0,62}[^\x00-\x20\x7f])?$")
+# More co-units than a county has units is no task.
+MAX_CO_UNITS = 100
 EVENT_KINDS = ("accept", "progress", "report", "reject", "verify", "close", "cancel")
 FIELDS = {
     "unit": ({"type", "id", "name", "category"}, {"type", "id", "name", "category"}),
@@ -108,24 +112,32 @@ def _fail(line: int, name: str, rule: str) -> InvalidArgument:
     return InvalidArgument([FieldViolation(f"line {line}: {name}", rule)])
 
 
-def _text(obj: dict[str, Any], name: str, line: int, *, required: bool = True, max_len: int = 2000) -> str:
+def _text(
+    obj: dict[str, Any],
+    name: str,
+    line: int,
+    *,
+    required: bool = True,
+    max_len: int = NOTE_MAX,
+    allow_newlines: bool = False,
+) -> str:
     value = obj.get(name)
     if value is None and not required:
         return ""
     if not isinstance(value, str) or (required and not value.strip()):
         raise _fail(line, name, "must be a non-empty string")
-    if len(value) > max_len:
-        raise _fail(line, name, f"must be at most {max_len} characters")
-    return value
+    return check_text(f"line {line}: {name}", value, max_len=max_len, allow_newlines=allow_newlines)
 
 
 def _ident(obj: dict[str, Any], name: str, line: int) -> str:
-    value = _text(obj, name, line, max_len=64)
+    value = obj.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(line, name, "must be a non-empty string")
     if not ID_PATTERN.match(value):
         raise _fail(
             line, name, "must be an id: at most 64 characters, no control characters, no surrounding spaces"
         )
-    return value
+    return check_id(f"line {line}: {name}", value, max_len=ID_MAX)
 
 
 def check_fields(obj: dict[str, Any], line: int) -> None:
@@ -140,7 +152,10 @@ def check_fields(obj: dict[str, Any], line: int) -> None:
 def parse_unit(obj: dict[str, Any], line: int) -> UnitRecord:
     check_fields(obj, line)
     return UnitRecord(
-        line, _ident(obj, "id", line), _text(obj, "name", line, max_len=200), _ident(obj, "category", line)
+        line,
+        _ident(obj, "id", line),
+        _text(obj, "name", line, max_len=NAME_MAX),
+        _ident(obj, "category", line),
     )
 
 
@@ -170,6 +185,10 @@ def parse_task(obj: dict[str, Any], line: int, scheme: Scheme) -> TaskRecord:
         co_raw = []
     if not isinstance(co_raw, list) or not all(isinstance(c, str) for c in co_raw):
         raise _fail(line, "co_units", "must be a list of unit ids")
+    if len(co_raw) > MAX_CO_UNITS:
+        raise _fail(line, "co_units", f"must name at most {MAX_CO_UNITS} units")
+    for unit in co_raw:
+        check_id(f"line {line}: co_units", unit)
     if lead in co_raw:
         raise _fail(line, "co_units", f"must not contain the lead unit {lead!r}")
     if len(set(co_raw)) != len(co_raw):
@@ -181,7 +200,7 @@ def parse_task(obj: dict[str, Any], line: int, scheme: Scheme) -> TaskRecord:
     return TaskRecord(
         line,
         _ident(obj, "id", line),
-        _text(obj, "title", line),
+        _text(obj, "title", line, max_len=TITLE_MAX),
         task_type,
         lead,
         tuple(co_raw),
@@ -203,7 +222,7 @@ def parse_event(obj: dict[str, Any], line: int) -> EventRecord:
         Kind(kind),
         _instant(obj, "at", line),
         _text(obj, "by", line, required=False, max_len=128),
-        _text(obj, "note", line, required=False),
+        _text(obj, "note", line, required=False, allow_newlines=True),
     )
 
 
@@ -218,10 +237,7 @@ def parse_lines(lines: list[tuple[int, str]], scheme: Scheme) -> Parsed:
     """Each line parsed and checked on its own; references are checked against storage later."""
     parsed = Parsed()
     for line, text in lines:
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise _fail(line, "json", f"is not valid JSON ({exc.msg} at column {exc.colno})") from None
+        obj = loads_line(text, line=line)
         if not isinstance(obj, dict):
             raise _fail(line, "json", "must be a JSON object")
         kind = obj.get("type")

@@ -10,6 +10,7 @@ import grpc
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
 from services.common.errors import InvalidArgument
+from services.common.messages import refuse_nul
 from services.common.rpc import current_identity
 from services.tasks.domain import Kind
 from services.tasks.use_cases import TasksApp, TaskView
@@ -21,6 +22,7 @@ def task_message(view: TaskView) -> tasks_pb2.Task:
     return tasks_pb2.Task(**data, history=[tasks_pb2.TaskEvent(**e) for e in history])
 
 
+@refuse_nul
 class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
     """The supervision ledger over gRPC."""
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import time
 import uuid
@@ -16,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from services.common import calendar as cal
 from services.common.audit import AuditTrail
 from services.common.auth import INTERNAL_ROLE, Identity
-from services.common.db import Database, idempotent
+from services.common.db import Database
 from services.common.errors import (
     FieldViolation,
     InvalidArgument,
@@ -24,7 +23,10 @@ from services.common.errors import (
     PermissionDenied,
     StaleEtag,
 )
+from services.common.idempotency import idempotent
+from services.common.ranges import check_year
 from services.common.scheme import Scheme
+from services.common.text import NOTE_MAX, check_id, check_text
 from services.common.timeutil import from_epoch, iso, to_epoch
 from services.common.vocabulary import COLOURS
 from services.tasks import ledger
@@ -95,9 +97,11 @@ def encode_token(last: str) -> str:
 def decode_token(token: str) -> str:
     if not token:
         return ""
+    # Strict: a token with characters outside the alphabet is refused, not read as another one.
     try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
-    except (ValueError, UnicodeDecodeError):
+        last = base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True).decode()
+        return check_id("page_token", last)
+    except (ValueError, UnicodeError, InvalidArgument):
         raise InvalidArgument("page_token", "is not a token this service issued") from None
 
 
@@ -218,10 +222,10 @@ class TasksApp:
         return views
 
     def _readable(self, actor: Identity, row: repo.TaskRow) -> None:
+        # Another unit's task is, to a department, a task that does not exist: the same words,
+        # so that neither its existence nor the unit it belongs to is told.
         if actor.is_department and actor.unit != row.lead_unit and actor.unit not in row.co_units:
-            raise PermissionDenied(
-                f"unit {actor.unit} may not read task {row.id}: it belongs to {row.lead_unit}"
-            )
+            raise NotFound(f"task {row.id!r} does not exist")
 
     def get_task(self, *, actor: Identity, task_id: str, as_of: str = "") -> TaskView:
         at = self.facts.instant(as_of, name="as_of")
@@ -257,8 +261,7 @@ class TasksApp:
             raise InvalidArgument("color", "must be blue, yellow or red")
         if state and state not in {s.value for s in State}:
             raise InvalidArgument("state", "must be one of " + ", ".join(s.value for s in State))
-        if year and not 1990 <= year <= 2100:
-            raise InvalidArgument("year", "must lie between 1990 and 2100")
+        check_year(year)
         at = self.facts.instant(as_of, name="as_of")
         due_from, due_before = self.facts.year_bounds(year) if year else (None, None)
         flt = repo.TaskFilter(
@@ -310,6 +313,7 @@ class TasksApp:
         check_actor(
             Kind.CREATE, role=actor.role, unit=actor.unit or None, lead_unit=lead_unit, co_units=co_units
         )
+        check_text("note", note, max_len=NOTE_MAX, allow_newlines=True)
         now = datetime.now(UTC).astimezone(self.tz).replace(microsecond=0)
         record = {
             "type": "task",
@@ -375,13 +379,27 @@ class TasksApp:
             assert row is not None
             return self.view(row, at=stamp, events=repo.events_of(conn, [parsed.id]).get(parsed.id, []))
 
-        return self._idempotent(_scoped(request_id, actor.subject), "CreateTask", work, actor=actor)
+        request = {
+            "id": task_id,
+            "title": title,
+            "task_type": task_type,
+            "lead_unit": lead_unit,
+            "co_units": co_units,
+            "priority": priority,
+            "source": source,
+            "due_at": due_at,
+            "assign_now": assign_now,
+            "note": note,
+        }
+        return self._idempotent(actor, request_id, "CreateTask", request, work)
 
     def act(
         self, *, actor: Identity, kind: Kind, task_id: str, etag: str, note: str, request_id: str
     ) -> TaskView:
         if kind in (Kind.REJECT, Kind.CANCEL) and not note.strip():
             raise InvalidArgument("note", f"a {kind.value} needs a reason")
+        check_text("note", note, max_len=NOTE_MAX, allow_newlines=True)
+        check_id("id", task_id)
 
         def work(conn: Any) -> TaskView:
             # Without the lock, a concurrent step committed between reading the row and reading the
@@ -390,6 +408,9 @@ class TasksApp:
             row = repo.get_task(conn, task_id)
             if row is None:
                 raise NotFound(f"task {task_id!r} does not exist")
+            if actor.is_department and actor.unit != row.lead_unit and actor.unit not in row.co_units:
+                # Refused (and audited) without naming the unit the task belongs to.
+                raise PermissionDenied(f"unit {actor.unit} may not record a {kind.value} on task {task_id!r}")
             if actor.role != INTERNAL_ROLE:
                 check_actor(
                     kind,
@@ -445,11 +466,12 @@ class TasksApp:
             assert fresh is not None
             return self.view(fresh, at=now, events=repo.events_of(conn, [task_id]).get(task_id, []))
 
-        return self._idempotent(
-            _scoped(request_id, actor.subject, task_id), f"Task.{kind.value}", work, actor=actor
-        )
+        request = {"id": task_id, "etag": etag, "note": note}
+        return self._idempotent(actor, request_id, f"Task.{kind.value}", request, work)
 
-    def _idempotent(self, request_id: str, method: str, work: Any, *, actor: Identity) -> TaskView:
+    def _idempotent(
+        self, actor: Identity, request_id: str, method: str, request: dict[str, Any], work: Any
+    ) -> TaskView:
         def decode(data: bytes) -> TaskView:
             raw = json.loads(data)
             raw["history"] = [EventView(**e) for e in raw.get("history", [])]
@@ -458,8 +480,10 @@ class TasksApp:
         result: TaskView = idempotent(
             self.db,
             requests,
-            request_id=request_id,
+            caller=actor,
             method=method,
+            request_id=request_id,
+            request=request,
             work=self.audit.audited(work, actor=actor, method=method, target=lambda view: f"task={view.id}"),
             encode=lambda v: json.dumps(asdict(v), ensure_ascii=False).encode(),
             decode=decode,
@@ -512,14 +536,3 @@ class TasksApp:
             conn.execute(
                 task_co_units.insert(), [{"task_id": record.id, "unit_id": u} for u in record.co_units]
             )
-
-
-def _scoped(request_id: str, *scope: str) -> str:
-    """The request id as stored: bound to who sent it and what it acts on.
-
-    Unbound, another caller reusing an id (or guessing one) would get the first caller's
-    answer back, a view of a task it may not read, without its own request ever running.
-    """
-    if not request_id:
-        return ""
-    return hashlib.sha256("\0".join((*scope, request_id)).encode()).hexdigest()

@@ -73,7 +73,7 @@ def test_an_existing_open_data_directory_is_tightened(tmp_path: Path) -> None:
 
 
 def test_the_sample_is_imported_into_a_data_directory_that_did_not_exist(tmp_path: Path) -> None:
-    """Issue item 5 on real parts: `kaohe serve --sample` with a new directory stores the county and says so."""
+    """Issue item 5 on real parts: `kaohe serve --sample` in a new directory stores the county, says so."""
     served = start_served(tmp_path, extra=("--sample",))
     try:
         for _ in range(240):

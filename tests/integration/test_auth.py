@@ -283,3 +283,17 @@ def test_health_and_reflection_need_no_credential(stack: Stack, door: str) -> No
     listed = {s.name for s in replies[0].list_services_response.service}
     assert served | {"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"} <= listed
     assert replies[1].file_descriptor_response.file_descriptor_proto, "reflection serves the descriptors"
+
+
+@pytest.mark.parametrize("door", ["gateway", "tasks", "scoring"])
+def test_reflection_answers_as_v1_too(stack: Stack, door: str) -> None:
+    """grpcurl and current tools ask grpc.reflection.v1; older ones v1alpha: both answer."""
+    address = {"gateway": stack.gateway_addr, "tasks": stack.tasks_addr, "scoring": stack.scoring_addr}[door]
+    info = stack.channel(address).stream_stream(
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+        response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+    )
+    replies = list(info(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=10))
+    listed = {s.name for s in replies[0].list_services_response.service}
+    assert {"grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"} <= listed

@@ -373,7 +373,7 @@ def test_a_department_sees_its_own_result_once_publicised(example: Stack) -> Non
     with pytest.raises(grpc.RpcError) as hidden:
         get_run(example, year=2025, **dept)
     assert hidden.value.code() in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.NOT_FOUND)
-    refused(lambda: get_run(example, id=draft.id, **dept), grpc.StatusCode.PERMISSION_DENIED)
+    refused(lambda: get_run(example, id=draft.id, **dept), grpc.StatusCode.NOT_FOUND)  # no draft is told
     assert list_runs(example, **dept) == []
 
     publish(example, draft.id)
@@ -387,7 +387,7 @@ def test_a_department_sees_its_own_result_once_publicised(example: Stack) -> Non
         "fgj"
     ]
     refused(lambda: get_run(example, id=draft.id, unit="czj", **dept), grpc.StatusCode.PERMISSION_DENIED)
-    refused(lambda: get_run(example, id=later_draft.id, **dept), grpc.StatusCode.PERMISSION_DENIED)
+    refused(lambda: get_run(example, id=later_draft.id, **dept), grpc.StatusCode.NOT_FOUND)
     assert [r.id for r in list_runs(example, **dept)] == [draft.id]
     assert all(not r.document_json for r in list_runs(example, **dept))
     # Everyone else reads every unit.

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, func, select, update
 
 from services.common.db import chunks
+from services.scoring.records import APPEAL_TARGETS, appealed
 from services.scoring.storage.tables import records, runs, schemes
 
 PUBLISHED = ("publicised", "final")
@@ -260,3 +262,20 @@ def list_runs(conn: Connection, *, year: int, published_only: bool, after: str, 
     if after:
         query = query.where(runs.c.id > after)
     return list(conn.execute(query.order_by(runs.c.id).limit(limit)))
+
+
+def undecided_appeals(conn: Connection, *, year: int) -> list[str]:
+    """The ids of the undecided appeals on records of year, sorted."""
+    undecided: dict[str, tuple[str, str]] = {}
+    for rid, text in live_payloads(conn, kind="appeal"):
+        payload = json.loads(text)
+        if payload.get("upheld") is None:
+            undecided[rid] = appealed(payload)
+    of_year = {
+        (kind, rid)
+        for kind in APPEAL_TARGETS
+        for rid in record_ids_of_year(
+            conn, kind=kind, ids={t for k, t in undecided.values() if k == kind}, year=year
+        )
+    }
+    return sorted(rid for rid, key in undecided.items() if key in of_year)

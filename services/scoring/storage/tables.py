@@ -16,7 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from services.common.db import requests_table
+from services.common.idempotency import requests_table
 
 metadata = MetaData()
 
@@ -74,7 +74,8 @@ runs = Table(
     Index("ix_runs_year", "year", "created_at"),
 )
 
-requests = requests_table(metadata)
+# Prefixed: the tasks and scoring services may share one PostgreSQL database.
+requests = requests_table(metadata, "scoring_requests")
 
 from services.common.audit import audit_table  # noqa: E402
 

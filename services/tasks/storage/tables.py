@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
-from services.common.db import requests_table
+from services.common.idempotency import requests_table
 
 metadata = MetaData()
 
@@ -76,7 +76,8 @@ reminders_sent = Table(
     Column("sent_at", BigInteger, nullable=False),
 )
 
-requests = requests_table(metadata)
+# Prefixed: the tasks and scoring services may share one PostgreSQL database.
+requests = requests_table(metadata, "tasks_requests")
 
 from services.common.audit import audit_table  # noqa: E402
 

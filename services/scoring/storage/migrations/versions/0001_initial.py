@@ -62,10 +62,5 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer, nullable=False),
     )
     op.create_index("ix_runs_year", "runs", ["year", "created_at"])
-    op.create_table(
-        "requests",
-        sa.Column("request_id", sa.String(128), primary_key=True),
-        sa.Column("method", sa.String(128), nullable=False),
-        sa.Column("response", sa.LargeBinary, nullable=True),
-        sa.Column("created_at", sa.BigInteger, nullable=False),
-    )
+    # The table of requests done is scoring_requests, created by a later revision: a table named plain
+    # "requests" here would collide with the other service's on a shared PostgreSQL database.

@@ -64,10 +64,5 @@ def upgrade() -> None:
     )
     op.create_index("ix_task_events_task", "task_events", ["task_id", "at"])
     op.create_index("ix_task_events_report", "task_events", ["kind", "task_id"])
-    op.create_table(
-        "requests",
-        sa.Column("request_id", sa.String(128), primary_key=True),
-        sa.Column("method", sa.String(128), nullable=False),
-        sa.Column("response", sa.LargeBinary, nullable=True),
-        sa.Column("created_at", sa.BigInteger, nullable=False),
-    )
+    # The table of requests done is tasks_requests, created by a later revision: a table named plain
+    # "requests" here would collide with the other service's on a shared PostgreSQL database.

@@ -1,7 +1,7 @@
-"""The append-only audit table of the scoring service: every change and every refusal.
+"""The append-only audit table of the tasks service: every change and every refusal.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 import sqlalchemy as sa
@@ -9,11 +9,11 @@ from alembic import op
 
 from services.common.audit import append_only_ddl, drop_append_only_ddl
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
-TABLE = "scoring_audit"
+TABLE = "tasks_audit"
 
 
 def upgrade() -> None:

@@ -1,0 +1,102 @@
+"""JSON from outside, one object a line: strict where Python's json module is lenient.
+
+Python accepts duplicate keys (the last wins, silently), NaN and Infinity (not JSON), integers of
+thousands of digits, and nesting until the interpreter's stack runs out (RecursionError). A ledger
+line is a flat record, so each of these is refused here, naming the line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from typing import Any
+
+from services.common.errors import FieldViolation, InvalidArgument
+
+# A ledger record is an object holding scalars and lists of scalars: depth 2. Four leaves room.
+MAX_DEPTH = 4
+# Digits of an integer: far above any count or amount of the formats, far below what slows int().
+MAX_DIGITS = 30
+
+
+class _Refused(Exception):
+    """A hook of the decoder refused a value; the message says why."""
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _Refused(f"repeats the key {key!r}")
+        obj[key] = value
+    return obj
+
+
+def _constant(name: str) -> Any:
+    raise _Refused(f"{name} is not a JSON number")
+
+
+def _int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_DIGITS:
+        raise _Refused(f"holds an integer of more than {MAX_DIGITS} digits")
+    return int(digits)
+
+
+def _float(text: str) -> float:
+    if len(text) > 4 * MAX_DIGITS:
+        raise _Refused(f"holds a number of more than {4 * MAX_DIGITS} characters")
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused(f"holds the number {text[:20]}, too large to be finite")
+    return value
+
+
+def loads(text: str, *, field: str) -> Any:
+    """The JSON value of text, refused (InvalidArgument naming field) when it breaks a rule above."""
+    try:
+        value = json.loads(
+            text, object_pairs_hook=_pairs, parse_constant=_constant, parse_int=_int, parse_float=_float
+        )
+    except json.JSONDecodeError as exc:
+        raise InvalidArgument(
+            [FieldViolation(field, f"is not valid JSON ({exc.msg} at column {exc.colno})")]
+        ) from None
+    except _Refused as exc:
+        raise InvalidArgument([FieldViolation(field, str(exc))]) from None
+    except RecursionError:
+        raise InvalidArgument([FieldViolation(field, f"is nested deeper than {MAX_DEPTH} levels")]) from None
+    problem = check_value(value)
+    if problem:
+        raise InvalidArgument([FieldViolation(field, problem)])
+    return value
+
+
+def loads_line(text: str, *, line: int) -> Any:
+    """One line of an import, as loads, the violation named `line N: json`."""
+    return loads(text, field=f"line {line}: json")
+
+
+def check_value(value: Any, *, depth: int = 1) -> str:
+    """What is wrong with a decoded value (too deep, a non-finite number), or "" when nothing."""
+    if isinstance(value, dict | list) and depth > MAX_DEPTH:
+        return f"is nested deeper than {MAX_DEPTH} levels"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "holds a number that is not finite (NaN or Infinity)"
+    children: Any = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for child in children:
+        problem = check_value(child, depth=depth + 1)
+        if problem:
+            return problem
+    return ""
+
+
+def lines(text: str) -> Iterator[tuple[int, str]]:
+    """(number, line) of the non-blank lines, split at line feeds only.
+
+    str.splitlines would also split at U+2028 and U+2029, which JSON allows raw inside a string.
+    """
+    for number, raw in enumerate(text.split("\n"), start=1):
+        raw = raw.removesuffix("\r")
+        if raw.strip():
+            yield number, raw
