@@ -137,7 +137,9 @@ def serve_one(
                 tasks_addr=settings.tasks_addr,
             )
             server, health, registry = scoring.server, scoring.health, scoring.registry
-        stop_metrics = start_metrics(metrics_port, host, registry)
+        stop_metrics = start_metrics(
+            metrics_port, settings.metrics_host, registry, token=settings.metrics_token
+        )
     except (ConfigError, DomainError, OSError) as exc:
         print(f"kaohe serve-one {service}: {str(exc).splitlines()[0]}", file=sys.stderr, flush=True)
         return 2
@@ -157,6 +159,9 @@ def serve_one(
 
 def _port_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the servers bind (gRPC and /metrics both set it): a port that only TIME-WAIT sockets of a
+        # killed process still hold is free, one somebody listens on is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
@@ -176,8 +181,11 @@ def _preflight(settings: Settings, notify: str | None) -> None:
             "scoring": settings.scoring_port,
         }[service]
         host = settings.gateway_bind_host if service == "gateway" else settings.bind_host
-        for what, number in (("gRPC", port), ("/metrics", settings.metrics_port(service))):
-            if not _port_free(host, number):
+        for what, where, number in (
+            ("gRPC", host, port),
+            ("/metrics", settings.metrics_host, settings.metrics_port(service)),
+        ):
+            if not _port_free(where, number):
                 raise ConfigError(f"port {number} ({service} {what}) is taken; choose another --port-base")
     web_host = os.environ.get("KAOHE_WEB_BIND_HOST", "127.0.0.1")
     if not _port_free(web_host, settings.port_base + 30):
