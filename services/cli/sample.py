@@ -6,7 +6,7 @@ import json
 import os
 import random
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 
 from services.cli.sample_data import (
@@ -40,6 +40,15 @@ def sample_county(
     return _Generator(
         scheme=scheme, year=year, until=until or date(year, 12, 31), rng=random.Random(seed)
     ).run()
+
+
+def served_until(*, tz: tzinfo, year: int, today: date | None = None) -> date | None:
+    """The last day the sample assigns tasks on: today in the scheme's zone within its year, else Dec 31.
+
+    `kaohe serve --sample` and `kaohe sample` both cut the county here, so on one day they give one ledger.
+    """
+    today = today or datetime.now(tz).date()
+    return min(today, date(year, 12, 31)) if today.year >= year else None
 
 
 def write_jsonl(records: Iterable[Record], path: str | os.PathLike[str]) -> None:

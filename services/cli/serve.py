@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -385,7 +384,7 @@ def _import_sample(settings: Settings, files: tls.TlsFiles | None) -> None:
     from kaohe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
     from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
-    from services.cli.sample import sample_county
+    from services.cli.sample import sample_county, served_until
     from services.common.scheme import load_scheme_file
 
     keys = load_token_keys(settings.data_dir)
@@ -398,8 +397,7 @@ def _import_sample(settings: Settings, files: tls.TlsFiles | None) -> None:
         if units.units:
             return
         scheme = load_scheme_file(settings.scheme_path)
-        today = datetime.now(scheme.tz).date()
-        until = min(today, date(scheme.year, 12, 31)) if today.year >= scheme.year else None
+        until = served_until(tz=scheme.tz, year=scheme.year)
         records = sample_county(scheme_text=scheme.text, year=scheme.year, until=until)
         data = "\n".join(json.dumps(r, ensure_ascii=False) for r in records).encode()
         # Pieces well under the gateway's message limit, each cut at a line's end.

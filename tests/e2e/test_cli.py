@@ -299,3 +299,25 @@ def test_choices_by_chinese_label_and_task_types_by_name(served: Served) -> None
         ).stdout
     )
     assert created["task_type"] == task["task_type"]
+
+
+def test_kaohe_sample_writes_the_county_that_serve_sample_imports(tmp_path: Path) -> None:
+    """One sample county: the file `kaohe sample` writes is what `kaohe serve --sample` imported."""
+    scheme = Path(__file__).resolve().parents[2] / "schemes" / "default.toml"
+    stack = start_served(tmp_path, scheme=scheme, extra=("--sample",))
+    try:
+        for _ in range(480):
+            if "imported the sample county" in stack.log.read_text():
+                break
+            assert stack.process.poll() is None, stack.log.read_text()
+            time.sleep(0.25)
+        else:
+            raise AssertionError("the sample county was not imported:\n" + stack.log.read_text())
+        out = tmp_path / "sample.jsonl"
+        stack.kaohe("sample", "--scheme", str(scheme), "--out", str(out))
+        counts = json.loads(stack.kaohe("import", str(out), "--json").stdout)
+        assert sum(counts["created"].values()) == 0, counts
+        assert sum(counts["unchanged"].values()) == len(out.read_text().splitlines())
+    finally:
+        os.killpg(stack.process.pid, signal.SIGTERM)
+        stack.process.wait(timeout=20)

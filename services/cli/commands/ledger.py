@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,11 +56,13 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from services.cli.sample import sample_county, write_jsonl
+    from services.cli.sample import sample_county, served_until, write_jsonl
+    from services.common.scheme import load_scheme
 
     text = Path(args.scheme).read_text(encoding="utf-8")
-    year = args.year or tomllib.loads(text)["scheme"]["year"]
-    records = sample_county(scheme_text=text, year=year)
+    scheme = load_scheme(text)
+    year = args.year or scheme.year
+    records = sample_county(scheme_text=text, year=year, until=served_until(tz=scheme.tz, year=year))
     write_jsonl(records, args.out)
     print(f"样例县台账已写入 {args.out}（{len(records)} 条记录）")
     return EXIT_OK
