@@ -169,6 +169,10 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
             upstream = exc.code()
             if upstream != grpc.StatusCode.INTERNAL:
                 relay(exc, context, unavailable=lambda details: f"a backend is unavailable: {details}")
+        if _database_unreachable(exc):
+            # The database went away (restart, failover, network): nothing was committed, a retry is safe.
+            log.warning("database unavailable", extra={"method": method, "reason": str(exc).splitlines()[0]})
+            context.abort(grpc.StatusCode.UNAVAILABLE, "the database is unavailable; try again shortly")
         log.exception("unexpected error", extra={"method": method})
         context.abort(grpc.StatusCode.INTERNAL, "internal error; the service logged the details")
         return grpc.StatusCode.INTERNAL  # pragma: no cover - abort raises
@@ -179,6 +183,19 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         final = _context_code(context) or code
         self.metrics.requests.labels(self.service, short, final.name).inc()
         self.metrics.latency.labels(self.service, short).observe(time.perf_counter() - start)
+
+
+def _database_unreachable(exc: Exception) -> bool:
+    """Whether exc is the database being out of reach (not a bug): a lost or refused connection."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    # psycopg's OperationalError: the server refused, closed or is shutting down the connection. SQLite's
+    # OperationalError (a missing table, a locked file) stays a bug worth its traceback.
+    return isinstance(exc, OperationalError) and type(exc.orig).__module__.startswith("psycopg")
 
 
 def _context_code(context: grpc.ServicerContext) -> grpc.StatusCode | None:
