@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.load import bench_load
 from services.common.scheme import load_scheme_file
 from services.scoring import domain
 
@@ -255,7 +256,7 @@ def bench_run_at_scale() -> list[tuple[str, str]]:
 
 def main() -> int:
     print("Kaohe benchmarks (median wall time, this machine)", flush=True)
-    for bench in (bench_kernel, bench_import_and_run, bench_run_at_scale):
+    for bench in (bench_kernel, bench_import_and_run, bench_run_at_scale, bench_load):
         for name, value in bench():
             print(f"  {name:<100}  {value}", flush=True)
     return 0
