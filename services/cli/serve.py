@@ -22,7 +22,7 @@ from services.common.db import Database
 from services.common.errors import DomainError
 from services.common.files import private_dir
 from services.common.rpc import serve_until_signalled
-from services.common.runtime import load_scheme_or_fail, start_metrics
+from services.common.runtime import load_scheme_or_fail, start_metrics, watch_database
 from services.common.settings import ConfigError, Settings, load
 from services.common.tokens import issue_user_token, load_token_keys, oidc_from_env
 from services.gateway.accounts.storage import gateway_db_url
@@ -84,6 +84,8 @@ def serve_one(
         print(f"kaohe serve-one {service}: --metrics-port is required", file=sys.stderr, flush=True)
         return 2
     reminders = None
+    database: Database | None = None
+    health_names: list[str] = []
     try:
         settings = load(data_dir=data_dir, scheme=scheme)
         keys = load_token_keys(settings.data_dir)
@@ -109,6 +111,7 @@ def serve_one(
             server, health, registry = gateway.server, gateway.health, gateway.registry
         elif service == "tasks":
             from services.notify.config import NotifyConfigInvalid
+            from services.tasks.__main__ import SERVICE_NAME as TASKS_NAME
             from services.tasks.__main__ import create as create_tasks
 
             try:
@@ -124,7 +127,9 @@ def serve_one(
                 raise ConfigError(f"notify file: {exc.key} {exc.rule}") from None
             server, health, registry = tasks.server, tasks.health, tasks.registry
             reminders = tasks.reminders
+            database, health_names = tasks.db, ["", TASKS_NAME]
         else:
+            from services.scoring.__main__ import SERVICE_NAME as SCORING_NAME
             from services.scoring.__main__ import create as create_scoring
 
             scoring = create_scoring(
@@ -136,6 +141,7 @@ def serve_one(
                 tasks_addr=settings.tasks_addr,
             )
             server, health, registry = scoring.server, scoring.health, scoring.registry
+            database, health_names = scoring.db, ["", SCORING_NAME]
         stop_metrics = start_metrics(
             metrics_port, settings.metrics_host, registry, token=settings.metrics_token
         )
@@ -145,10 +151,14 @@ def serve_one(
     log.info("serving", extra={"address": address, "metrics_port": metrics_port})
     if reminders is not None:
         reminders.start()
+    # NOT_SERVING while the database is out of reach, so that a balancer and `kaohe status` can tell.
+    stop_watching = watch_database(database, health, health_names) if database is not None else None
 
     def on_stop() -> None:
         if reminders is not None:
             reminders.stop()
+        if stop_watching is not None:
+            stop_watching()
         stop_metrics()
 
     serve_until_signalled(server, health, on_stop=on_stop)

@@ -16,7 +16,7 @@ from sqlalchemy import (
     event,
     text,
 )
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
 from services.common.files import private_file
 from services.common.settings import ConfigError
@@ -68,6 +68,15 @@ class Database:
         except OperationalError as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise ConfigError(f"cannot reach database {redact(self.url)}: {reason}") from None
+
+    def reachable(self) -> bool:
+        """Whether the database answers now (for health: NOT_SERVING while it does not)."""
+        try:
+            with self.reader.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            return False
+        return True
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

@@ -12,8 +12,10 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from grpc_health.v1 import health, health_pb2
 from prometheus_client import CollectorRegistry, make_wsgi_app
 
+from services.common.db import Database
 from services.common.errors import SchemeInvalid
 from services.common.scheme import Scheme, load_scheme_file
 from services.common.settings import ConfigError
@@ -57,6 +59,33 @@ def guarded(app: Callable[..., Iterable[bytes]], token: str) -> Callable[..., It
         return app(environ, start_response)
 
     return check
+
+
+def watch_database(
+    db: Database, servicer: health.HealthServicer, names: Iterable[str], *, every: float = 2.0
+) -> Callable[[], None]:
+    """Health NOT_SERVING while the database is out of reach, SERVING once it answers; returns its stop."""
+    stop = threading.Event()
+    names = list(names)
+
+    def watch() -> None:
+        serving = True
+        while not stop.wait(every):
+            reachable = db.reachable()
+            if reachable == serving:
+                continue
+            serving = reachable
+            log.warning("database reachable" if reachable else "database unreachable: NOT_SERVING")
+            status = (
+                health_pb2.HealthCheckResponse.SERVING
+                if reachable
+                else health_pb2.HealthCheckResponse.NOT_SERVING
+            )
+            for name in names:
+                servicer.set(name, status)
+
+    threading.Thread(target=watch, name="database-health", daemon=True).start()
+    return stop.set
 
 
 def start_metrics(

@@ -19,13 +19,16 @@ from typing import Any
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from kaohe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2
 from sqlalchemy import create_engine, text
 
+from services.common.runtime import watch_database
 from services.common.scheme import Scheme
 from services.common.tls import TlsFiles, ensure_tls
+from services.tasks.__main__ import SERVICE_NAME as TASKS_NAME
 from tests.conftest import (
     PG_URL,
     SECRET,
@@ -40,6 +43,7 @@ from tests.e2e.ports import free_port, free_port_base
 from tests.e2e.test_cli import KAOHE, Served, _env
 
 pytestmark = pytest.mark.slow
+SERVING, NOT_SERVING = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
 OK_OR_RETRY = {grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE}
 UNITS = [
     {"type": "unit", "id": "fgj", "name": "发改局", "category": "department"},
@@ -369,6 +373,14 @@ def pg_stack(
 def test_postgresql_stopped_and_started_under_load(cluster: Cluster, pg_stack: Stack) -> None:
     """While it is down: UNAVAILABLE, never INTERNAL; after: reconnected, every acknowledged write there."""
     pg_stack.import_ledger(jsonl(UNITS))
+    part = pg_stack.parts["tasks"]
+    # What `kaohe serve-one` runs next to each service: health follows the database.
+    stop_watching = watch_database(part.db, part.health, ["", TASKS_NAME], every=0.3)
+    health = health_pb2_grpc.HealthStub(pg_stack.channel(pg_stack.tasks_addr))
+
+    def status() -> int:
+        return int(health.Check(health_pb2.HealthCheckRequest(), timeout=5).status)
+
     _, tasks, _ = pg_stack.stubs()
     office = pg_stack.metadata("office")
     phase = {"name": "before"}
@@ -415,6 +427,7 @@ def test_postgresql_stopped_and_started_under_load(cluster: Cluster, pg_stack: S
         phase["name"] = "down"
         cluster.stop("immediate")
         time.sleep(3)
+        down_status = status()
         cluster.start()
         phase["name"] = "after"
         deadline = time.monotonic() + 30
@@ -423,10 +436,14 @@ def test_postgresql_stopped_and_started_under_load(cluster: Cluster, pg_stack: S
                 if seen["after"].count(grpc.StatusCode.OK) >= 10:
                     break
             time.sleep(0.2)
+        time.sleep(1)
+        up_status = status()
     finally:
         stop.set()
+        stop_watching()
         for worker in workers:
             worker.join(timeout=60)
+    assert (down_status, up_status) == (NOT_SERVING, SERVING)
     every = seen["before"] + seen["down"] + seen["after"]
     assert set(every) <= OK_OR_RETRY, {c.name for c in every}
     assert grpc.StatusCode.UNAVAILABLE in seen["down"], [c.name for c in seen["down"]]
