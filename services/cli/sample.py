@@ -83,7 +83,10 @@ class _Generator(RecordGenerator):
         out.extend(self._readings())
         out.extend(self._incentives())
         out.extend(self._tolerances(tasks, errors, appealed))
-        out.extend(self._accountability())
+        accountability = self._accountability()
+        out.extend(accountability)
+        out.extend(self._accountability_appeals(accountability, first=len(appeals) + 1))
+        out.extend(self._targets())
         return out
 
     # --- tasks ------------------------------------------------------------------------------

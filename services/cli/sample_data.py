@@ -158,6 +158,13 @@ LEVEL_REASONS = {
     "municipal": ("获市级先进集体", "市级考核争先进位"),
     "county": ("县级特色创新工作", "重点工作攻坚表现突出"),
 }
+# Decided appeals against accountability records (upheld voids the record), in the order they are drawn.
+ACCOUNTABILITY_APPEALS = (
+    (True, "所涉事项已在规定时限内办结，有办结报告为证"),
+    (False, "认为处理过重，请求从轻"),
+)
+# How a unit's own target (目标责任书) departs from the scheme's: most counties ask more of a few units.
+TARGET_FACTORS = (0.9, 1.1, 1.2)
 ACCOUNTABILITY_REASONS = {
     "interview": "重点工作落实不力，工作约谈",
     "circulated_criticism": "督办事项逾期未反馈，通报批评",

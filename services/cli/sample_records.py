@@ -1,4 +1,4 @@
-"""The sample county's records: errors, appeals, readings, incentives, tolerance, accountability."""
+"""The sample county's records: errors, appeals, readings, incentives, tolerance, accountability, targets."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from services.cli.sample_data import (
+    ACCOUNTABILITY_APPEALS,
     ACCOUNTABILITY_REASONS,
     DEPARTMENTS,
     ERROR_CATEGORY_WEIGHTS,
@@ -17,6 +18,7 @@ from services.cli.sample_data import (
     LEVEL_WEIGHTS,
     OFFICE_HOURS,
     SEVERITY_WEIGHTS,
+    TARGET_FACTORS,
     TOWNSHIPS,
 )
 from services.common.calendar import WorkCalendar
@@ -158,7 +160,8 @@ class RecordGenerator(CountyYear):
                 {
                     "type": "appeal",
                     "id": f"AP{self.year}-{n:02d}",
-                    "error_report": error["id"],
+                    "target_type": "error_report",
+                    "target": error["id"],
                     "date": d.isoformat(),
                     "upheld": upheld,
                     "reason": reason,
@@ -406,3 +409,72 @@ class RecordGenerator(CountyYear):
         for n, (_, record) in enumerate(drafts, start=1):
             record["id"] = f"A{self.year}-{n:02d}"
         return [r for _, r in drafts]
+
+    def _accountability_appeals(self, records: list[Record], *, first: int) -> list[Record]:
+        """Two decided appeals against early mild accountability records: the first upheld, the second not.
+
+        The veto is never appealed here, so the sample keeps its one 一票否决 whatever the draws.
+        """
+        latest = self.last_day - timedelta(days=21)
+        kinds = self.scheme.accountability.kinds
+        candidates = [
+            r for r in records if not kinds[r["kind"]].veto and date.fromisoformat(r["date"]) <= latest
+        ]
+        picked = self.rng.sample(candidates, min(2, len(candidates)))
+        out: list[Record] = []
+        for n, (record, (upheld, reason)) in enumerate(zip(picked, ACCOUNTABILITY_APPEALS, strict=False)):
+            d = self._working_day_after(date.fromisoformat(record["date"]), self.rng.randrange(2, 8))
+            out.append(
+                {
+                    "type": "appeal",
+                    "id": f"AP{self.year}-{first + n:02d}",
+                    "target_type": "accountability",
+                    "target": record["id"],
+                    "date": d.isoformat(),
+                    "upheld": upheld,
+                    "reason": reason,
+                }
+            )
+        return out
+
+    def _targets(self) -> list[Record]:
+        """Own annual targets (目标责任书) for two units on each of up to four metrics, valid for the scheme.
+
+        Only shares and counts are scaled (a mean score has a ceiling the scheme does not state); a linear
+        metric's unit gets its own floor scaled like its target, so the pair keeps the metric's order.
+        """
+        metrics = [
+            m
+            for m in self.scheme.metrics
+            if (m.kind == "ratio" or m.aggregate == "sum") and (m.rule != "linear" or m.floor is not None)
+        ]
+        out: list[Record] = []
+        for metric in self.rng.sample(metrics, min(4, len(metrics))):
+            for unit in self.rng.sample(self._applies(metric), min(2, len(self._applies(metric)))):
+                factor = self.rng.choice(TARGET_FACTORS)
+                target = self._own(metric, metric.target * factor)
+                floor = (
+                    self._own(metric, metric.floor * factor)
+                    if metric.rule == "linear" and metric.floor
+                    else None
+                )
+                if metric.unit_target_problem(target=target, floor=floor) or target == metric.target:
+                    continue
+                record: Record = {
+                    "type": "target",
+                    "unit": unit,
+                    "metric": metric.id,
+                    "year": self.year,
+                    "target": target,
+                }
+                if floor is not None:
+                    record["floor"] = floor
+                out.append(record)
+        return out
+
+    @staticmethod
+    def _own(metric: Metric, value: float) -> float:
+        """A unit's figure as a 目标责任书 writes it: a share to the percent (at most 100%), else whole."""
+        if metric.kind == "ratio":
+            return min(1.0, round(value, 2))
+        return float(max(1, round(value)))

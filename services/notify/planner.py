@@ -84,17 +84,30 @@ def facts_for_task(
     return facts
 
 
-def missed_progress_deadline(
-    *, deadlines: Sequence[datetime], last_report_at: datetime, now: datetime
+def owed_progress_deadline(
+    *, deadlines: Sequence[datetime], last_report_at: datetime | None
 ) -> datetime | None:
-    """The first progress deadline after the last progress or report (or the assignment), if passed by now.
+    """The progress deadline the task owes a report for next (None: none left).
+
+    A report counts for the period it falls in (after the deadline before, at or before its own), so
+    a report a few days ahead of a deadline meets it; without any report the first deadline is owed.
+    """
+    ordered = sorted(deadlines)
+    if last_report_at is None:
+        return ordered[0] if ordered else None
+    met = next((i for i, deadline in enumerate(ordered) if last_report_at <= deadline), len(ordered))
+    return ordered[met + 1] if met + 1 < len(ordered) else None
+
+
+def missed_progress_deadline(
+    *, deadlines: Sequence[datetime], last_report_at: datetime | None, now: datetime
+) -> datetime | None:
+    """The owed progress deadline when now has passed it (a lapse), else None.
 
     The same rule as the task view's next_progress_due, so a reminder names the deadline people see.
     """
-    for deadline in sorted(deadlines):
-        if deadline > last_report_at:
-            return deadline if deadline < now else None
-    return None
+    owed = owed_progress_deadline(deadlines=deadlines, last_report_at=last_report_at)
+    return owed if owed is not None and owed < now else None
 
 
 def plan(

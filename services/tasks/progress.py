@@ -10,7 +10,7 @@ from services.common import calendar as cal
 from services.common.calendar import WorkCalendar
 from services.common.limits import Limit
 from services.common.timeutil import from_epoch
-from services.notify.planner import missed_progress_deadline
+from services.notify.planner import missed_progress_deadline, owed_progress_deadline
 
 # The history entries that count as a progress report towards the next deadline.
 REPORTING_KINDS = frozenset({"progress", "report"})
@@ -18,7 +18,7 @@ REPORTING_KINDS = frozenset({"progress", "report"})
 
 @dataclass(frozen=True)
 class ProgressDue:
-    """The first progress deadline after the last report, and whether it has passed (a lapse)."""
+    """The progress deadline owed next, and since when it is missed (a lapse) if it has passed."""
 
     next_due: datetime | None
     overdue_since: datetime | None
@@ -34,7 +34,7 @@ def progress_due(
     calendar: WorkCalendar,
     tz: tzinfo,
 ) -> ProgressDue:
-    """The task's next progress deadline after its last progress or report (or its assignment) as of now."""
+    """The progress deadline the task owes as of now (a report meets its period's), and a lapse if passed."""
     deadlines = cal.progress_deadlines(
         assigned_at=from_epoch(assigned_at, tz),
         due_at=from_epoch(due_at, tz),
@@ -42,9 +42,9 @@ def progress_due(
         calendar=calendar,
         tz=tz,
     )
-    last = from_epoch(max(reported, default=assigned_at), tz)
-    upcoming = [d for d in deadlines if d > last]
+    latest = max(reported, default=None)
+    last = from_epoch(latest, tz) if latest is not None else None
     return ProgressDue(
-        next_due=upcoming[0] if upcoming else None,
+        next_due=owed_progress_deadline(deadlines=deadlines, last_report_at=last),
         overdue_since=missed_progress_deadline(deadlines=deadlines, last_report_at=last, now=now),
     )

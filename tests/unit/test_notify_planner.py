@@ -13,6 +13,7 @@ from services.notify.planner import (
     TaskFact,
     facts_for_task,
     missed_progress_deadline,
+    owed_progress_deadline,
     plan,
     settled_keys,
 )
@@ -184,16 +185,24 @@ def test_facts_for_task(colour: str, missed: datetime | None, events: list[str])
     assert [f.progress_due_at for f in facts if f.event == "progress_due"] == ([missed] if missed else [])
 
 
-def test_missed_progress_deadline_is_the_first_passed_one_after_the_last_report() -> None:
+def test_a_report_meets_the_deadline_of_the_period_it_falls_in() -> None:
     d1, d2, d3 = (datetime(2026, 11, day, 23, 59, 59, tzinfo=SH) for day in (8, 15, 22))
     deadlines = [d3, d1, d2]
     at = datetime(2026, 11, 16, 9, tzinfo=SH)
-    assert missed_progress_deadline(deadlines=deadlines, last_report_at=ASSIGNED, now=at) == d1
-    reported = datetime(2026, 11, 9, 10, tzinfo=SH)
-    assert missed_progress_deadline(deadlines=deadlines, last_report_at=reported, now=at) == d2
-    assert missed_progress_deadline(deadlines=deadlines, last_report_at=at, now=at) is None
-    assert missed_progress_deadline(deadlines=deadlines, last_report_at=ASSIGNED, now=ASSIGNED) is None
-    assert missed_progress_deadline(deadlines=[], last_report_at=ASSIGNED, now=at) is None
+    # No report at all: the first deadline is owed, and missed once passed.
+    assert missed_progress_deadline(deadlines=deadlines, last_report_at=None, now=at) == d1
+    assert missed_progress_deadline(deadlines=deadlines, last_report_at=None, now=ASSIGNED) is None
+    # A report a few hours before d1 meets d1; d2 is owed and has passed.
+    before_d1 = datetime(2026, 11, 8, 10, tzinfo=SH)
+    assert missed_progress_deadline(deadlines=deadlines, last_report_at=before_d1, now=at) == d2
+    # A report in d2's period (after d1) meets d2: nothing is missed yet, d3 is owed.
+    in_d2 = datetime(2026, 11, 9, 10, tzinfo=SH)
+    assert missed_progress_deadline(deadlines=deadlines, last_report_at=in_d2, now=at) is None
+    assert owed_progress_deadline(deadlines=deadlines, last_report_at=in_d2) == d3
+    assert missed_progress_deadline(deadlines=deadlines, last_report_at=in_d2, now=d3 + (at - d2)) == d3
+    # A report in the last period leaves nothing owed; no deadlines, nothing owed.
+    assert owed_progress_deadline(deadlines=deadlines, last_report_at=d3) is None
+    assert missed_progress_deadline(deadlines=[], last_report_at=None, now=at) is None
 
 
 def test_settled_keys_delivered_or_all_final_but_not_all_passing() -> None:

@@ -174,3 +174,56 @@ def test_every_number_section_says_where_its_numbers_come_from(name: str) -> Non
         ):
             comments = " ".join([header, *body])
             assert re.search("自定|chosen|silent", comments) or any(c in comments for c in COUNTIES), header
+
+
+SEED_CLAUSE = re.compile(r"(英吉沙|汶上|宁强|海阳) ?([0-9]+|[一二三四五六七八九十]+)|增强县政")
+# The kinds a seed clause really names; every other kind, and every 一票否决, is the county's own.
+KINDS_THE_SEEDS_NAME = {"interview": "海阳 19", "circulated_criticism": "汶上 十"}
+NUMBER = re.compile(r"^([a-z_]+) = (-?[0-9][0-9_.]*|\{ *amount = )")
+
+
+def _numeric_lines(text: str) -> list[tuple[str, str, str]]:
+    """(block header, key, comment) for every key whose value is a number or an amount."""
+    out: list[tuple[str, str, str]] = []
+    for header, body in _blocks(text):
+        for line in body:
+            m = NUMBER.match(line)
+            if m and m.group(1) != "year":
+                comment = line.split("#", 1)[1] if "#" in line else ""
+                if m.group(1) == "limit" and not comment:  # a task type's header cites its limit
+                    comment = header.split("#", 1)[1] if "#" in header else ""
+                out.append((header, m.group(1), comment))
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_number_cites_a_seed_clause_or_says_it_is_the_countys_own(name: str) -> None:
+    lines = _numeric_lines(_text(name))
+    assert len(lines) > 40
+    for header, key, comment in lines:
+        assert SEED_CLAUSE.search(comment) or "自定" in comment, (header, key)
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_veto_and_unnamed_accountability_kinds_are_the_countys_own(name: str) -> None:
+    scheme = _load(name)
+    headers = {
+        h.split("#")[0].strip()[len("[accountability.kinds.") : -1]: h.split("#", 1)[1] if "#" in h else ""
+        for h, _ in _blocks(_text(name))
+        if h.startswith("[accountability.kinds.")
+    }
+    assert set(headers) == set(scheme.accountability.kinds)
+    for kind, comment in headers.items():
+        if scheme.accountability.kinds[kind].veto:
+            assert "一票否决自定" in comment, kind
+        elif kind in KINDS_THE_SEEDS_NAME:
+            assert KINDS_THE_SEEDS_NAME[kind] in comment or "自定" in comment, kind
+        else:
+            assert "自定" in comment, kind
+
+
+def test_the_number_check_fails_when_a_comment_is_removed() -> None:
+    lines = _text("haiyang").splitlines()
+    stripped = "\n".join(x.split("#", 1)[0] if x.startswith("yellow_threshold") else x for x in lines)
+    bad = [k for _, k, c in _numeric_lines(stripped) if not (SEED_CLAUSE.search(c) or "自定" in c)]
+    assert bad == ["yellow_threshold"]

@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 
 from services.cli.sample import sample_county, write_jsonl
-from services.common.calendar import due_at
+from services.common.calendar import due_at, progress_deadlines
 from services.common.scheme import Scheme, load_scheme
+from services.notify.config import check_units, load_notify_config
 
 SCHEMES = Path(__file__).resolve().parents[2] / "schemes"
+NOTIFY_EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "notify.example.toml"
 TZ_SUFFIX = "+08:00"
 FIELDS = {
     "unit": ({"id", "name", "category"}, set()),
@@ -28,7 +30,8 @@ FIELDS = {
     "incentive": ({"id", "unit", "date", "level", "reason"}, set()),
     "tolerance": ({"id", "unit", "target_type", "target", "decision", "date", "reason"}, set()),
     "accountability": ({"id", "unit", "date", "kind", "reason"}, set()),
-    "appeal": ({"id", "error_report", "date", "upheld", "reason"}, set()),
+    "appeal": ({"id", "target_type", "target", "date", "upheld", "reason"}, set()),
+    "target": ({"unit", "metric", "year", "target"}, {"floor"}),
 }
 ERROR_CATEGORIES = {"meeting", "drafting", "implementation", "information", "other"}
 
@@ -55,6 +58,8 @@ def _check_ledger(records: list[dict[str, Any]], scheme: Scheme, *, year: int, u
     tasks: dict[str, dict[str, Any]] = {}
     events: dict[str, list[tuple[str, datetime]]] = defaultdict(list)
     errors: dict[str, dict[str, Any]] = {}
+    accountability: dict[str, dict[str, Any]] = {}
+    own_targets: set[tuple[str, str, int]] = set()
     ids: Counter[tuple[str, str]] = Counter()
     readings: set[tuple[str, str, str]] = set()
     phase = 0  # 0 units, 1 tasks and events, 2 the rest
@@ -101,8 +106,16 @@ def _check_ledger(records: list[dict[str, Any]], scheme: Scheme, *, year: int, u
             assert r["category"] in ERROR_CATEGORIES and r["severity"] in scheme.error_reports.deductions
             errors[r["id"]] = r
         elif kind == "appeal":
-            assert r["error_report"] in errors and isinstance(r["upheld"], bool)
-            assert r["date"] >= errors[r["error_report"]]["date"]
+            appealed = {"error_report": errors, "accountability": accountability}[r["target_type"]]
+            assert r["target"] in appealed and isinstance(r["upheld"], bool), r  # decided, every one
+            assert r["date"] >= appealed[r["target"]]["date"], r
+        elif kind == "target":
+            metric = scheme.metric(r["metric"])
+            assert r["year"] == year and (r["unit"], r["metric"], year) not in own_targets, r
+            own_targets.add((r["unit"], r["metric"], year))
+            if metric.applies_to:
+                assert r["unit"] in metric.applies_to or units[r["unit"]] in metric.applies_to, r
+            assert metric.unit_target_problem(target=r["target"], floor=r.get("floor")) is None, r
         elif kind == "metric_reading":
             metric = scheme.metric(r["metric"])
             assert r["period"].startswith(str(year)) and len(r["period"]) in (4, 7), r
@@ -127,6 +140,7 @@ def _check_ledger(records: list[dict[str, Any]], scheme: Scheme, *, year: int, u
             assert r["level"] in scheme.incentives.points
         elif kind == "accountability":
             assert r["kind"] in scheme.accountability.kinds
+            accountability[r["id"]] = r
         elif kind == "tolerance":
             assert r["decision"] in ("exempt", "mitigate")
             if r["target_type"] == "task":
@@ -275,10 +289,13 @@ def test_three_mechanisms_and_appeals(default_records: list[dict[str, Any]]) -> 
     vetoes = [r for r in by_type["accountability"] if r["kind"] == "disciplinary"]
     assert len(vetoes) == 1
     assert len(by_type["accountability"]) > 1
-    appeals = by_type["appeal"]
-    assert len(appeals) == 2 and sorted(a["upheld"] for a in appeals) == [False, True]
+    for target_type in ("error_report", "accountability"):
+        appeals = [a for a in by_type["appeal"] if a["target_type"] == target_type]
+        assert len(appeals) == 2 and sorted(a["upheld"] for a in appeals) == [False, True], target_type
+    assert len(by_type["appeal"]) == 4
+    assert not {a["target"] for a in by_type["appeal"]} & {r["id"] for r in vetoes}  # the veto stands
     tolerated = {r["target"] for r in by_type["tolerance"]}
-    assert not tolerated & {a["error_report"] for a in appeals}
+    assert not tolerated & {a["target"] for a in by_type["appeal"]}
 
 
 def test_until_cuts_the_year(default_records: list[dict[str, Any]]) -> None:
@@ -304,3 +321,60 @@ def test_write_jsonl_round_trips(tmp_path: Path) -> None:
     lines = path.read_text(encoding="utf-8").splitlines()
     assert [json.loads(line) for line in lines] == records
     assert '"name":"城关镇"' in path.read_text(encoding="utf-8")  # UTF-8, not \u escapes, and compact
+
+
+@pytest.mark.parametrize("name", ["default", "yingjisha", "wenshang", "ningqiang", "haiyang"])
+def test_a_few_units_have_their_own_targets(name: str) -> None:
+    scheme = load_scheme(_scheme_text(name))
+    records = sample_county(scheme_text=_scheme_text(name), year=2026)
+    own = [r for r in records if r["type"] == "target"]
+    assert 3 <= len(own) <= 10 and len({r["unit"] for r in own}) >= 3
+    differ = {r["target"] > scheme.metric(r["metric"]).target for r in own}
+    assert differ == {True, False}  # some units are asked more than the scheme, some less
+
+
+def test_some_progress_reports_are_missed(default_records: list[dict[str, Any]]) -> None:
+    """Periodic tasks report in most periods, not in all: the lapses the dashboard and reminders show."""
+    scheme = load_scheme(_scheme_text())
+    cutoff = datetime(2026, 12, 31, 23, 59, 59, tzinfo=scheme.tz)
+    history: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in default_records:
+        if r["type"] == "task_event":
+            history[r["task"]].append(r)
+    periods = missed = 0
+    for task in (r for r in default_records if r["type"] == "task"):
+        every = scheme.task_types[task["task_type"]].progress_every
+        if every is None:
+            continue
+        assigned = _instant(task["assigned_at"])
+        limit = scheme.task_types[task["task_type"]].limit
+        due = (
+            _instant(task["due_at"])
+            if "due_at" in task
+            else due_at(assigned_at=assigned, limit=limit, calendar=scheme.calendar(), tz=scheme.tz)
+        )
+        events = history[task["id"]]
+        reports = [_instant(e["at"]) for e in events if e["kind"] in ("progress", "report")]
+        ends = [_instant(e["at"]) for e in events if e["kind"] in ("report", "close", "cancel")]
+        end = min([*ends, cutoff])
+        previous = assigned
+        deadlines = progress_deadlines(
+            assigned_at=assigned, due_at=due, every=every, calendar=scheme.calendar(), tz=scheme.tz
+        )
+        for deadline in (d for d in deadlines if d < end):
+            periods += 1
+            missed += not any(previous < at <= deadline for at in reports)
+            previous = deadline
+    assert periods > 50
+    assert 0.02 * periods < missed < 0.2 * periods
+
+
+def test_the_notify_example_loads_and_names_only_the_sample_countys_units(
+    default_records: list[dict[str, Any]],
+) -> None:
+    config = load_notify_config(NOTIFY_EXAMPLE)
+    assert {c.format for c in config.channels} == {"json", "wecom", "dingtalk"}
+    assert any(c.escalate for c in config.channels)
+    named = {u for c in config.channels for u in c.units}
+    assert {"*", "department", "township"} <= named
+    check_units(config, units={r["id"]: r["category"] for r in default_records if r["type"] == "unit"})
