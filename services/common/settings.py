@@ -34,6 +34,9 @@ class Settings:
     tasks_addr: str
     scoring_addr: str
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    # /metrics listens on loopback unless told; anywhere else it wants this bearer token.
+    metrics_host: str = "127.0.0.1"
+    metrics_token: str = ""
 
     @property
     def gateway_port(self) -> int:
@@ -83,6 +86,8 @@ def load(*, data_dir: str | None = None, port_base: int | None = None, scheme: s
         tasks_addr=os.environ.get("KAOHE_TASKS_ADDR") or f"127.0.0.1:{base + 1}",
         scoring_addr=os.environ.get("KAOHE_SCORING_ADDR") or f"127.0.0.1:{base + 2}",
         max_request_bytes=max_request,
+        metrics_host=os.environ.get("KAOHE_METRICS_HOST") or "127.0.0.1",
+        metrics_token=os.environ.get("KAOHE_METRICS_TOKEN", "").strip(),
     )
 
 

@@ -120,7 +120,11 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                 pending_tasks[task_id] = (lead, [c for c in co.split(",") if c])
             lines.extend((line.line, line.json) for line in message.lines)
         created, unchanged = self.app.import_records(
-            lines, validate_only=validate_only, pending_units=pending_units, pending_tasks=pending_tasks
+            lines,
+            validate_only=validate_only,
+            actor=current_identity(),
+            pending_units=pending_units,
+            pending_tasks=pending_tasks,
         )
         return scoring_pb2.ImportRecordsResponse(created=dict(created), unchanged=dict(unchanged))
 

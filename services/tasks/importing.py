@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from services.common.audit import AuditTrail
+from services.common.auth import Identity
 from services.common.calendar import WorkCalendar
 from services.common.db import Database
 from services.common.errors import FieldViolation, InvalidArgument, InvalidTransition, StaleEtag
@@ -28,14 +30,15 @@ _PROVISIONAL = 10**15
 class LedgerImport:
     """Imports of ledger lines into one tasks database, under one scheme."""
 
-    def __init__(self, db: Database, scheme: Scheme, calendar: WorkCalendar) -> None:
+    def __init__(self, db: Database, scheme: Scheme, calendar: WorkCalendar, audit: AuditTrail) -> None:
         self.db = db
+        self.audit = audit
         self.scheme = scheme
         self.tz: tzinfo = scheme.tz
         self.calendar = calendar
 
     def import_ledger(
-        self, lines: list[tuple[int, str]], *, validate_only: bool
+        self, lines: list[tuple[int, str]], *, validate_only: bool, actor: Identity
     ) -> tuple[Counter[str], Counter[str]]:
         """All or nothing: every line is checked before anything is written."""
         parsed = ledger.parse_lines(lines, self.scheme)
@@ -45,6 +48,9 @@ class LedgerImport:
                 plan = self._plan(conn, parsed)
                 if not validate_only:
                     self._apply(conn, plan)
+                    self.audit.changed(
+                        conn, actor=actor, method="ImportLedger", target=f"created={dict(plan.created)}"
+                    )
                 else:
                     conn.rollback()
         except IntegrityError:

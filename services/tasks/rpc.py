@@ -119,7 +119,9 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             if index == 0:
                 validate_only = message.validate_only
             lines.extend((line.line, line.json) for line in message.lines)
-        created, unchanged = self.app.importer.import_ledger(lines, validate_only=validate_only)
+        created, unchanged = self.app.importer.import_ledger(
+            lines, validate_only=validate_only, actor=current_identity()
+        )
         return tasks_pb2.ImportLedgerResponse(created=dict(created), unchanged=dict(unchanged))
 
     def LookupTasks(self, request: Any, context: grpc.ServicerContext) -> Any:
