@@ -11,6 +11,7 @@ import os
 import sys
 
 from benchmarks.kernel import ROOT, bench_kernel
+from benchmarks.load import bench_load
 from benchmarks.record import Record
 from benchmarks.stack import bench_import_and_run, bench_overview, bench_prefecture_run
 
@@ -19,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
     parser.add_argument("--large", action="store_true", default=os.environ.get("KAOHE_BENCH_LARGE") == "1")
     parser.add_argument("--calls", type=int, default=60, help="overview calls per client (1 client)")
-    parser.add_argument("--only", default="", help="comma-separated: kernel,overview,import,prefecture")
+    parser.add_argument("--only", default="", help="comma-separated: kernel,overview,import,prefecture,load")
     args = parser.parse_args(argv)
     only = set(filter(None, args.only.split(",")))
     kinds = ["sqlite"] + (["postgres"] if os.environ.get("KAOHE_TEST_PG_URL") else [])
@@ -34,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
             bench_import_and_run(record, kind=kind)
     if args.large or "prefecture" in only:
         bench_prefecture_run(record, kind=kinds[-1])
+    if not only or "load" in only:
+        # The mixed load checks as it measures: every acknowledged write stored (and audited) once.
+        for name, value in bench_load():
+            print(f"LOAD {name}: {value}", flush=True)
     record.write(ROOT / "var" / "bench.json")
     return 0
 

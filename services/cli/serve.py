@@ -21,8 +21,9 @@ from services.common import logs, tls
 from services.common.auth import load_secret, make_user_identity
 from services.common.db import Database
 from services.common.errors import DomainError
+from services.common.files import private_dir
 from services.common.rpc import serve_until_signalled
-from services.common.runtime import load_scheme_or_fail, start_metrics
+from services.common.runtime import load_scheme_or_fail, start_metrics, watch_database
 from services.common.settings import ConfigError, Settings, load
 from services.common.tokens import issue_user_token, load_token_keys, oidc_from_env
 from services.gateway.accounts.storage import gateway_db_url
@@ -85,6 +86,8 @@ def serve_one(
         return 2
     on_stop: list[Callable[[], None]] = []
     reminders = None
+    database: Database | None = None
+    health_names: list[str] = []
     try:
         settings = load(data_dir=data_dir, scheme=scheme)
         keys = load_token_keys(settings.data_dir)
@@ -112,6 +115,7 @@ def serve_one(
             server, health, registry = gateway.server, gateway.health, gateway.registry
         elif service == "tasks":
             from services.notify.config import NotifyConfigInvalid
+            from services.tasks.__main__ import SERVICE_NAME as TASKS_NAME
             from services.tasks.__main__ import create as create_tasks
 
             try:
@@ -129,7 +133,9 @@ def serve_one(
             tasks.app.importer.decisions.start()
             on_stop.append(tasks.app.importer.decisions.stop)
             reminders = tasks.reminders
+            database, health_names = tasks.db, ["", TASKS_NAME]
         else:
+            from services.scoring.__main__ import SERVICE_NAME as SCORING_NAME
             from services.scoring.__main__ import create as create_scoring
 
             scoring = create_scoring(
@@ -142,9 +148,12 @@ def serve_one(
                 recovery_after=settings.import_recovery_after,
             )
             server, health, registry = scoring.server, scoring.health, scoring.registry
+            database, health_names = scoring.db, ["", SCORING_NAME]
             scoring.recovery.start()
             on_stop.append(scoring.recovery.stop)
-        stop_metrics = start_metrics(metrics_port, host, registry)
+        stop_metrics = start_metrics(
+            metrics_port, settings.metrics_host, registry, token=settings.metrics_token
+        )
         on_stop.append(stop_metrics)
     except (ConfigError, DomainError, OSError) as exc:
         print(f"kaohe serve-one {service}: {str(exc).splitlines()[0]}", file=sys.stderr, flush=True)
@@ -153,6 +162,10 @@ def serve_one(
     if reminders is not None:
         reminders.start()
         on_stop.insert(0, reminders.stop)
+    # NOT_SERVING while the database is out of reach, so that a balancer and `kaohe status` can tell.
+    stop_watching = watch_database(database, health, health_names) if database is not None else None
+    if stop_watching is not None:
+        on_stop.insert(0, stop_watching)
 
     def stop_all() -> None:
         for stop in on_stop:
@@ -165,6 +178,9 @@ def serve_one(
 
 def _port_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the servers bind (gRPC and /metrics both set it): a port that only TIME-WAIT sockets of a
+        # killed process still hold is free, one somebody listens on is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
@@ -175,6 +191,7 @@ def _port_free(host: str, port: int) -> bool:
 def _preflight(settings: Settings, notify: str | None) -> None:
     load_scheme_or_fail(settings.scheme_path)
     notify_config(notify)
+    private_dir(settings.data_dir)
     load_secret(settings.data_dir, create=True)
     for service in SERVICES:
         port = {
@@ -183,8 +200,11 @@ def _preflight(settings: Settings, notify: str | None) -> None:
             "scoring": settings.scoring_port,
         }[service]
         host = settings.gateway_bind_host if service == "gateway" else settings.bind_host
-        for what, number in (("gRPC", port), ("/metrics", settings.metrics_port(service))):
-            if not _port_free(host, number):
+        for what, where, number in (
+            ("gRPC", host, port),
+            ("/metrics", settings.metrics_host, settings.metrics_port(service)),
+        ):
+            if not _port_free(where, number):
                 raise ConfigError(f"port {number} ({service} {what}) is taken; choose another --port-base")
     web_host = os.environ.get("KAOHE_WEB_BIND_HOST", "127.0.0.1")
     if not _port_free(web_host, settings.port_base + 30):

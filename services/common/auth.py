@@ -11,6 +11,7 @@ from pathlib import Path
 
 from services.common import vocabulary
 from services.common.errors import InvalidArgument, Unauthenticated
+from services.common.files import private_dir
 
 ROLES = tuple(vocabulary.ROLES)
 INTERNAL_ROLE = "internal"
@@ -62,7 +63,7 @@ def load_secret(data_dir: Path | None, *, create: bool) -> bytes:
         return path.read_text().strip().encode()
     if not create:
         raise Unauthenticated(f"no secret: set KAOHE_SECRET or run `kaohe serve` once to create {path}")
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     value = secrets.token_hex(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -21,8 +21,9 @@ from sqlalchemy import (
     event,
     text,
 )
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
+from services.common.files import private_file
 from services.common.settings import ConfigError
 
 log = logging.getLogger("kaohe.db")
@@ -65,10 +66,9 @@ class Database:
         try:
             if self.is_sqlite:
                 path = url.split("///", 1)[1] if "///" in url else ""
-                if path and path != ":memory:":
-                    parent = Path(path).parent
-                    if not parent.exists():
-                        parent.mkdir(parents=True, exist_ok=True)
+                if path and path != ":memory:" and not path.startswith("file:"):
+                    # SQLite gives the -wal and -shm files the database file's mode: 0600 for all three.
+                    private_file(Path(path))
                 self.engine = create_engine(url, connect_args={"timeout": 30})
                 self.reader = create_engine(url, connect_args={"timeout": 30})
                 _sqlite_pragmas(self.engine, immediate=True)
@@ -92,6 +92,15 @@ class Database:
         except OperationalError as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise ConfigError(f"cannot reach database {redact(self.url)}: {reason}") from None
+
+    def reachable(self) -> bool:
+        """Whether the database answers now (for health: NOT_SERVING while it does not)."""
+        try:
+            with self.reader.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            return False
+        return True
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

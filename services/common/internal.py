@@ -113,9 +113,18 @@ class InternalGuard:
         self.peers = peers
 
     def identify(
-        self, metadata: Mapping[str, str], method: str, request: object, context: grpc.ServicerContext
+        self,
+        metadata: Mapping[str, str],
+        method: str,
+        request: object,
+        context: grpc.ServicerContext,
+        *,
+        seen: Callable[[Identity], object] | None = None,
     ) -> Identity:
-        """The identity the call carries, or Unauthenticated / PermissionDenied saying why not."""
+        """The identity the call carries, or Unauthenticated / PermissionDenied saying why not.
+
+        seen is told the verified identity before the policy is asked, so that a refusal names who it was.
+        """
         peer = peer_service(context) if self.peers is not None else None
         if self.peers is not None and peer not in self.peers:
             raise PermissionDenied(f"{peer or 'a caller without a service certificate'} may not call here")
@@ -126,5 +135,7 @@ class InternalGuard:
         identity = verify_internal(
             token, method=method, ring=self.ring, request_bytes=raw, require_request_hash=raw is not None
         )
+        if seen is not None:
+            seen(identity)
         authorize_hop(identity, method, peer=peer, mutual_tls=self.peers is not None)
         return identity

@@ -29,6 +29,9 @@ log = logging.getLogger("kaohe.rpc")
 _identity: contextvars.ContextVar[Identity | None] = contextvars.ContextVar("kaohe_identity", default=None)
 
 Authenticate = Callable[[dict[str, str], str], Identity]
+# Told of every PERMISSION_DENIED and UNAUTHENTICATED: the caller if known, the method, the code, why.
+OnRefused = Callable[..., None]
+_REFUSALS = (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -70,12 +73,14 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         metrics: RpcMetrics,
         authenticate: Authenticate | None,
         guard: InternalGuard | None = None,
+        on_refused: OnRefused | None = None,
         open_prefixes: tuple[str, ...] = ("/grpc.health.v1.", "/grpc.reflection."),
     ) -> None:
         self.service = service
         self.metrics = metrics
         self.authenticate = authenticate
         self.guard = guard
+        self.on_refused = on_refused
         self.open_prefixes = open_prefixes
 
     def intercept_service(self, continuation: Callable[[Any], Any], details: Any) -> Any:
@@ -106,9 +111,11 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
     def _wrapper(self, method: str, short: str) -> Callable[[Any, bool], Any]:
         def wrap(behavior: Callable[[Any, grpc.ServicerContext], Any], streaming: bool) -> Any:
             def enter(request: Any, context: grpc.ServicerContext) -> None:
+                # The pool's threads keep their context between calls: no caller may inherit the last one.
+                _identity.set(None)
                 metadata = {k: v for k, v in context.invocation_metadata() if isinstance(v, str)}
                 if self.guard is not None:
-                    _identity.set(self.guard.identify(metadata, method, request, context))
+                    _identity.set(self.guard.identify(metadata, method, request, context, seen=_identity.set))
                 elif self.authenticate is not None:
                     _identity.set(self.authenticate(metadata, method))
 
@@ -146,6 +153,8 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         code, status = status_for(exc)
         if code != grpc.StatusCode.INVALID_ARGUMENT:
             log.info("refused", extra={"method": method, "code": code.name, "reason": str(exc)})
+        if code in _REFUSALS and self.on_refused is not None:
+            self.on_refused(actor=_identity.get(), method=method, code=code.name, reason=str(exc))
         context.abort_with_status(rpc_status.to_status(status))
         return code  # pragma: no cover - abort raises
 
@@ -160,6 +169,10 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
             upstream = exc.code()
             if upstream != grpc.StatusCode.INTERNAL:
                 relay(exc, context, unavailable=lambda details: f"a backend is unavailable: {details}")
+        if _database_unreachable(exc):
+            # The database went away (restart, failover, network): nothing was committed, a retry is safe.
+            log.warning("database unavailable", extra={"method": method, "reason": str(exc).splitlines()[0]})
+            context.abort(grpc.StatusCode.UNAVAILABLE, "the database is unavailable; try again shortly")
         log.exception("unexpected error", extra={"method": method})
         context.abort(grpc.StatusCode.INTERNAL, "internal error; the service logged the details")
         return grpc.StatusCode.INTERNAL  # pragma: no cover - abort raises
@@ -170,6 +183,19 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         final = _context_code(context) or code
         self.metrics.requests.labels(self.service, short, final.name).inc()
         self.metrics.latency.labels(self.service, short).observe(time.perf_counter() - start)
+
+
+def _database_unreachable(exc: Exception) -> bool:
+    """Whether exc is the database being out of reach (not a bug): a lost or refused connection."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    # psycopg's OperationalError: the server refused, closed or is shutting down the connection. SQLite's
+    # OperationalError (a missing table, a locked file) stays a bug worth its traceback.
+    return isinstance(exc, OperationalError) and type(exc.orig).__module__.startswith("psycopg")
 
 
 def _context_code(context: grpc.ServicerContext) -> grpc.StatusCode | None:

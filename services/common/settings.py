@@ -37,6 +37,9 @@ class Settings:
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     # Seconds a staged import is left to its gateway before scoring's recovery settles it.
     import_recovery_after: float = DEFAULT_IMPORT_RECOVERY_AFTER
+    # /metrics listens on loopback unless told; anywhere else it wants this bearer token.
+    metrics_host: str = "127.0.0.1"
+    metrics_token: str = ""
 
     @property
     def gateway_port(self) -> int:
@@ -93,6 +96,8 @@ def load(*, data_dir: str | None = None, port_base: int | None = None, scheme: s
         scoring_addr=os.environ.get("KAOHE_SCORING_ADDR") or f"127.0.0.1:{base + 2}",
         max_request_bytes=max_request,
         import_recovery_after=recovery_after,
+        metrics_host=os.environ.get("KAOHE_METRICS_HOST") or "127.0.0.1",
+        metrics_token=os.environ.get("KAOHE_METRICS_TOKEN", "").strip(),
     )
 
 

@@ -18,15 +18,17 @@ from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from prometheus_client import CollectorRegistry, Counter
 
+from services.common.audit import AuditTrail
 from services.common.auth import Identity
 from services.common.clients import Backend
+from services.common.files import private_file
 from services.common.rpc import RpcMetrics, ServiceInterceptor, create_server
-from services.common.settings import DEFAULT_MAX_REQUEST_BYTES
+from services.common.settings import DEFAULT_MAX_REQUEST_BYTES, ConfigError
 from services.common.tls import TlsConfig
 from services.common.tokens import OidcVerifier, TokenKeys, bearer_authenticator
 from services.gateway.accounts.rpc import AccountsServicer, open_login
 from services.gateway.accounts.storage import open_database
-from services.gateway.accounts.use_cases import Accounts, jwt_issuer
+from services.gateway.accounts.use_cases import LOGIN_METHOD, Accounts, jwt_issuer
 from services.gateway.proxy import proxy_handler
 from services.gateway.rpc import GatewayServicer
 from services.gateway.use_cases import Backends, GatewayApp
@@ -35,6 +37,7 @@ GATEWAY_SERVICE = gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"]
 TASKS_SERVICE = tasks_pb2.DESCRIPTOR.services_by_name["TasksService"]
 SCORING_SERVICE = scoring_pb2.DESCRIPTOR.services_by_name["ScoringService"]
 ACCOUNTS_SERVICE = accounts_pb2.DESCRIPTOR.services_by_name["AccountsService"]
+ANONYMOUS = Identity(role="", subject="")
 
 
 @dataclass
@@ -48,10 +51,17 @@ class Running:
 
 
 class AuditLog:
-    """Every refusal and every change: who, what, when — as JSON lines in a file and the log."""
+    """Every refusal and every change the gateway sees: who, what, when — as JSON lines in a file and the log.
+
+    The services' own audit tables are the record of what changed (written in each change's transaction);
+    this file is the gateway's view. It is checked at start-up, and a failure to append to it later is
+    logged and counted, never turned into an error for a call whose work has been done.
+    """
 
     def __init__(self, path: Path | None, registry: CollectorRegistry) -> None:
         self.path = path
+        # The gateway's audit table, when it has a database (accounts): the same lines, kept for good.
+        self.table: AuditTrail | None = None
         self.logger = logging.getLogger("kaohe.audit")
         self.denied = Counter(
             "kaohe_permission_denied",
@@ -59,6 +69,16 @@ class AuditLog:
             ["role"],
             registry=registry,
         )
+        self.failures = Counter(
+            "kaohe_audit_write_failures",
+            "Audit lines the gateway could not append to its file.",
+            registry=registry,
+        )
+        if path is not None:
+            try:
+                private_file(path)
+            except OSError as exc:
+                raise ConfigError(f"cannot write the audit log {path}: {exc.strerror or exc}") from None
 
     def __call__(self, identity: Identity, method: str, outcome: str, detail: str = "") -> None:
         entry = {
@@ -72,10 +92,24 @@ class AuditLog:
         }
         if outcome == "denied":
             self.denied.labels(identity.role).inc()
+        # A change to accounts is in the table already, written in the change's own transaction.
+        in_table = outcome == "changed" and method.startswith(f"/{ACCOUNTS_SERVICE.full_name}/")
+        if self.table is not None and not in_table:
+            self.table.note(actor=identity, method=method, outcome=outcome, detail=detail)
         self.logger.info("audit", extra={"audit": entry})
         if self.path is not None:
-            with self.path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            try:
+                with self.path.open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            except OSError:
+                self.failures.inc()
+                self.logger.exception("the audit line was not written", extra={"audit": entry})
+
+    def refused(self, *, actor: Identity | None, method: str, code: str, reason: str) -> None:
+        """A call refused before any policy was asked: a failed login (no token, a bad or expired one)."""
+        # A failed login with a password is audited by Login itself, naming the account.
+        if code == "UNAUTHENTICATED" and method != LOGIN_METHOD:
+            self(actor or ANONYMOUS, method, "unauthenticated", reason)
 
 
 class RelayingHealth(health.HealthServicer):  # type: ignore[misc]
@@ -176,10 +210,14 @@ def create(
         if accounts_db_url
         else None
     )
+    if accounts is not None:
+        accounts.trail.probe()
+        audit.table = accounts.trail
     interceptor = ServiceInterceptor(
         service="gateway",
         metrics=RpcMetrics(registry),
         authenticate=open_login(bearer_authenticator(keys.user, oidc=oidc)),
+        on_refused=audit.refused,
     )
 
     def register(server: grpc.Server) -> None:

@@ -58,12 +58,14 @@ def create(
     run_metrics = RunMetrics(registry)
     tasks = GrpcTasks(tasks_addr, keys, tls=tls)
     app = ScoringApp(db, scheme, tasks, on_run=run_metrics.observe)
+    app.audit.probe()
     registry.register(IndicatorCollector(app))
     interceptor = ServiceInterceptor(
         service="scoring",
         metrics=RpcMetrics(registry),
         authenticate=None,
         guard=InternalGuard(keys.internal, peers=PEERS if tls is not None else None),
+        on_refused=app.audit.refused,
     )
 
     def register(server: grpc.Server) -> None:

@@ -124,6 +124,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
         created, unchanged = self.app.import_records(
             lines,
             validate_only=validate_only,
+            actor=current_identity(),
             pending_units=pending_units,
             pending_tasks=pending_tasks,
             stage_as=stage_as,

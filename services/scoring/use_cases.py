@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from services.common import ranges
+from services.common.audit import AuditTrail
 from services.common.auth import INTERNAL_ROLE, Identity
 from services.common.db import Database
 from services.common.errors import (
@@ -45,8 +46,8 @@ from services.scoring.records import (
     sort_batch,
 )
 from services.scoring.storage import repository as repo
-from services.scoring.storage.tables import requests
-from services.scoring.views import RecordView, RunView, record_view, run_view
+from services.scoring.storage.tables import audit, requests
+from services.scoring.views import RecordView, RunView, audit_target, record_view, run_view
 
 __all__ = ["ScoringApp", "TasksPort"]
 
@@ -75,6 +76,7 @@ class ScoringApp:
         # The instant, in epoch seconds, every rule about "now" reads (appeal windows, publication).
         self.clock = clock
         self.staged = staging.StagedImports(db)
+        self.audit = AuditTrail(db, audit, clock=clock)
 
     # ---- schemes
 
@@ -121,6 +123,7 @@ class ScoringApp:
         lines: list[tuple[int, str]],
         *,
         validate_only: bool,
+        actor: Identity,
         pending_units: set[str],
         pending_tasks: dict[str, tuple[str, list[str]]],
         stage_as: str = "",
@@ -151,11 +154,15 @@ class ScoringApp:
                 conn.rollback()
             elif stage_as:
                 staging.stage(conn, import_id=stage_as, rows=rows)
+                target = f"staged {stage_as}: created={dict(created)}"
+                self.audit.changed(conn, actor=actor, method="ImportRecords", target=target)
             else:
                 for row in rows:
                     if (row["kind"], row["rid"]) in replaced:
                         repo.replace_voided(conn, row)
                 repo.insert_records(conn, [r for r in rows if (r["kind"], r["rid"]) not in replaced])
+                target = f"created={dict(created)}"
+                self.audit.changed(conn, actor=actor, method="ImportRecords", target=target)
             return created, unchanged
 
         return staging.exclusive(self.db, import_id=stage_as, work=work, validate_only=validate_only)
@@ -236,18 +243,17 @@ class ScoringApp:
         view: type[V],
     ) -> V:
         """work once per caller, method and request id (AIP-155): a retry gets the first view back."""
-        result: V = idempotent(
+        return idempotent(
             self.db,
             requests,
             caller=actor,
             method=method,
             request_id=request_id,
             request=request,
-            work=work,
+            work=self.audit.audited(work, actor=actor, method=method, target=audit_target),
             encode=lambda v: json.dumps(v.__dict__, ensure_ascii=False).encode(),
             decode=lambda b: view(**json.loads(b)),
         )
-        return result
 
     def list_records(
         self,

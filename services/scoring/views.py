@@ -89,3 +89,8 @@ def run_view(row: Any, tz: tzinfo, *, unit: str, breakdown: bool, with_document:
         etag=f'"{row.version}"',
         duration_seconds=float(row.duration_seconds),
     )
+
+
+def audit_target(view: RecordView | RunView) -> str:
+    """What an audit row names as changed: `error_report=E1`, `run=R…`."""
+    return f"{view.kind}={view.id}" if isinstance(view, RecordView) else f"run={view.id}"

@@ -57,6 +57,7 @@ def create(
     db.check()
     migrate(db, MIGRATIONS, service="tasks")
     app = TasksApp(db, scheme)
+    app.audit.probe()
     registry = CollectorRegistry()
     registry.register(LedgerCollector(app))
     reminders = ReminderLoop(app, notify, registry=registry) if notify is not None else None
@@ -67,6 +68,7 @@ def create(
         metrics=RpcMetrics(registry),
         authenticate=None,
         guard=InternalGuard(keys.internal, peers=PEERS if tls is not None else None),
+        on_refused=app.audit.refused,
     )
 
     def register(server: grpc.Server) -> None:

@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from services.common.audit import AuditTrail
+from services.common.auth import Identity
 from services.common.calendar import WorkCalendar
 from services.common.db import Database
 from services.common.errors import DomainError, FieldViolation, InvalidArgument, InvalidTransition, StaleEtag
@@ -28,15 +30,16 @@ _PROVISIONAL = 10**15
 class LedgerImport:
     """Imports of ledger lines into one tasks database, under one scheme."""
 
-    def __init__(self, db: Database, scheme: Scheme, calendar: WorkCalendar) -> None:
+    def __init__(self, db: Database, scheme: Scheme, calendar: WorkCalendar, audit: AuditTrail) -> None:
         self.db = db
+        self.audit = audit
         self.scheme = scheme
         self.tz: tzinfo = scheme.tz
         self.calendar = calendar
         self.decisions = decisions.ImportDecisions(db)
 
     def import_ledger(
-        self, lines: list[tuple[int, str]], *, validate_only: bool, import_id: str = ""
+        self, lines: list[tuple[int, str]], *, validate_only: bool, actor: Identity, import_id: str = ""
     ) -> tuple[Counter[str], Counter[str]]:
         """All or nothing: every line is checked before anything is written.
 
@@ -55,6 +58,9 @@ class LedgerImport:
                     conn.rollback()
                     return plan.created, plan.unchanged
                 self._apply(conn, plan)
+                self.audit.changed(
+                    conn, actor=actor, method="ImportLedger", target=f"created={dict(plan.created)}"
+                )
         except IntegrityError:
             # A task created through the API under one of the file's ids after the plan was made.
             if decided:

@@ -125,7 +125,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
                         self.app.importer.begin(import_id)
                 lines.extend((line.line, line.json) for line in message.lines)
             created, unchanged = self.app.importer.import_ledger(
-                lines, validate_only=validate_only, import_id=import_id
+                lines, validate_only=validate_only, actor=current_identity(), import_id=import_id
             )
         finally:
             if import_id:

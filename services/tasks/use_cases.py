@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from services.common import calendar as cal
+from services.common.audit import AuditTrail
 from services.common.auth import INTERNAL_ROLE, Identity
 from services.common.db import Database
 from services.common.errors import (
@@ -44,7 +45,7 @@ from services.tasks.history import derived, domain_events, due_instant
 from services.tasks.importing import LedgerImport
 from services.tasks.progress import REPORTING_KINDS, progress_due
 from services.tasks.storage import repository as repo
-from services.tasks.storage.tables import requests, task_co_units, tasks
+from services.tasks.storage.tables import audit, requests, task_co_units, tasks
 
 MAX_PAGE = 5000
 DEFAULT_PAGE = 200
@@ -123,7 +124,8 @@ class TasksApp:
         self.tz = scheme.tz
         self.calendar = scheme.calendar()
         self.facts = TaskFacts(db, scheme)
-        self.importer = LedgerImport(db, scheme, self.calendar)
+        self.audit = AuditTrail(db, audit)
+        self.importer = LedgerImport(db, scheme, self.calendar, self.audit)
 
     # ---- reading
 
@@ -482,7 +484,7 @@ class TasksApp:
             method=method,
             request_id=request_id,
             request=request,
-            work=work,
+            work=self.audit.audited(work, actor=actor, method=method, target=lambda view: f"task={view.id}"),
             encode=lambda v: json.dumps(asdict(v), ensure_ascii=False).encode(),
             decode=decode,
         )

@@ -87,6 +87,7 @@ class AccountsServicer(accounts_pb2_grpc.AccountsServiceServicer):
             unit=request.unit,
             name=request.name,
             password=request.password,
+            actor=identity,
         )
         self.audit(identity, ACCOUNTS + "AddAccount", "changed", f"{account.username} {account.role}")
         return account_message(account)
@@ -97,12 +98,12 @@ class AccountsServicer(accounts_pb2_grpc.AccountsServiceServicer):
 
     def DisableAccount(self, request: Any, context: grpc.ServicerContext) -> Any:
         identity = self._allow("DisableAccount")
-        account = self.accounts.disable(request.username)
+        account = self.accounts.disable(request.username, actor=identity)
         self.audit(identity, ACCOUNTS + "DisableAccount", "changed", account.username)
         return account_message(account)
 
     def SetPassword(self, request: Any, context: grpc.ServicerContext) -> Any:
         identity = self._allow("SetPassword")
-        account = self.accounts.set_password(request.username, request.password)
+        account = self.accounts.set_password(request.username, request.password, actor=identity)
         self.audit(identity, ACCOUNTS + "SetPassword", "changed", account.username)
         return account_message(account)

@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import BigInteger, Boolean, Column, Connection, MetaData, String, Table, select
 from sqlalchemy.exc import IntegrityError
 
+from services.common.audit import audit_table
 from services.common.db import Database, migrate
 from services.common.errors import AlreadyExists, NotFound
 from services.gateway.accounts.domain import Account
@@ -26,6 +27,9 @@ accounts = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("last_login_at", BigInteger, nullable=False),
 )
+
+# Changes to accounts (in their own transactions), and what the gateway refuses or passes on.
+audit = audit_table(metadata, "gateway_audit")
 
 
 def gateway_db_url(data_dir: Path) -> str:

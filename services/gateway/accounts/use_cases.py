@@ -12,7 +12,8 @@ from collections.abc import Callable
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from services.common.auth import Identity
+from services.common.audit import AuditTrail
+from services.common.auth import SYSTEM, Identity
 from services.common.db import Database
 from services.common.errors import Unauthenticated
 from services.common.tokens import KeyRing, issue_user_token
@@ -24,6 +25,7 @@ from services.gateway.accounts.domain import (
     new_account,
 )
 from services.gateway.accounts.storage import AccountRepository
+from services.gateway.accounts.storage import audit as audit_rows
 
 log = logging.getLogger("kaohe.accounts")
 # Same message whatever failed, so a guesser cannot tell a wrong username from a wrong password.
@@ -51,6 +53,7 @@ class Accounts:
         self.db = db
         self.issue = issue
         self.audit = audit
+        self.trail = AuditTrail(db, audit_rows)
         self.clock = clock
         self.hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
         self.throttle = Throttle()
@@ -58,7 +61,9 @@ class Accounts:
         # Verifying against this when the username is unknown takes as long as a real check.
         self._decoy = self.hasher.hash(secrets.token_hex(16))
 
-    def add(self, *, username: str, role: str, unit: str, name: str, password: str) -> Account:
+    def add(
+        self, *, username: str, role: str, unit: str, name: str, password: str, actor: Identity = SYSTEM
+    ) -> Account:
         check_password(password)
         account = new_account(
             username=username,
@@ -70,25 +75,28 @@ class Accounts:
         )
         with self.db.write() as conn:
             AccountRepository(conn).add(account)
+            self.trail.changed(conn, actor=actor, method="AddAccount", target=f"account={username}")
         return account
 
     def list(self) -> list[Account]:
         with self.db.read() as conn:
             return AccountRepository(conn).list()
 
-    def disable(self, username: str) -> Account:
+    def disable(self, username: str, *, actor: Identity = SYSTEM) -> Account:
         with self.db.write() as conn:
             repo = AccountRepository(conn)
             account = dataclasses.replace(repo.get(username), disabled=True)
             repo.save(account)
+            self.trail.changed(conn, actor=actor, method="DisableAccount", target=f"account={username}")
         return account
 
-    def set_password(self, username: str, password: str) -> Account:
+    def set_password(self, username: str, password: str, *, actor: Identity = SYSTEM) -> Account:
         check_password(password)
         with self.db.write() as conn:
             repo = AccountRepository(conn)
             account = dataclasses.replace(repo.get(username), password_hash=self.hasher.hash(password))
             repo.save(account)
+            self.trail.changed(conn, actor=actor, method="SetPassword", target=f"account={username}")
         self.throttle.succeed(f"account:{username}")
         return account
 

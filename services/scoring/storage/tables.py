@@ -16,6 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from services.common.audit import audit_table
 from services.common.db import sequence_table
 from services.common.idempotency import requests_table
 
@@ -78,6 +79,7 @@ runs = Table(
 # Prefixed: the tasks and scoring services may share one PostgreSQL database.
 requests = requests_table(metadata, "scoring_requests")
 change_sequence = sequence_table(metadata, "scoring_change_sequence")
+audit = audit_table(metadata, "scoring_audit")
 
 # An import's scoring half between its two phases: invisible to reads and runs until the tasks
 # service has recorded the import committed. At most one import is staged at a time.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
+from services.common.audit import audit_table
 from services.common.db import sequence_table
 from services.common.idempotency import requests_table
 
@@ -80,6 +81,7 @@ reminders_sent = Table(
 # Prefixed: the tasks and scoring services may share one PostgreSQL database.
 requests = requests_table(metadata, "tasks_requests")
 change_sequence = sequence_table(metadata, "tasks_change_sequence")
+audit = audit_table(metadata, "tasks_audit")
 
 # The record of decision of two-service imports: an import id is "committed" when its tasks half was
 # stored (in the same transaction), "aborted" when scoring's recovery found it undecided.

@@ -1,0 +1,28 @@
+"""Files only the service's own user may read: directories 0700, files 0600 (secrets, audit, databases)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DIRECTORY_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def private_dir(path: Path) -> Path:
+    """path as a directory of mode 0700, made (with its parents) when missing."""
+    path.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o777 != DIRECTORY_MODE:
+        os.chmod(path, DIRECTORY_MODE)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """path as a file of mode 0600 in a 0700 directory, made empty when missing, its content kept."""
+    private_dir(path.parent)
+    # O_CREAT with the mode, so that the file is never readable by others, not even for an instant.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+    os.close(fd)
+    if path.stat().st_mode & 0o777 != FILE_MODE:
+        os.chmod(path, FILE_MODE)
+    return path
