@@ -14,13 +14,16 @@ from benchmarks.kernel import ROOT, bench_kernel
 from benchmarks.load import bench_load
 from benchmarks.record import Record
 from benchmarks.stack import bench_import_and_run, bench_overview, bench_prefecture_run
+from benchmarks.web import bench_pages
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
     parser.add_argument("--large", action="store_true", default=os.environ.get("KAOHE_BENCH_LARGE") == "1")
     parser.add_argument("--calls", type=int, default=60, help="overview calls per client (1 client)")
-    parser.add_argument("--only", default="", help="comma-separated: kernel,overview,import,prefecture,load")
+    parser.add_argument(
+        "--only", default="", help="comma-separated: kernel,overview,web,import,prefecture,load"
+    )
     args = parser.parse_args(argv)
     only = set(filter(None, args.only.split(",")))
     kinds = ["sqlite"] + (["postgres"] if os.environ.get("KAOHE_TEST_PG_URL") else [])
@@ -30,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
         bench_kernel(record, large=args.large)
     if not only or "overview" in only:
         bench_overview(record, calls=args.calls)
+    if not only or "web" in only:
+        bench_pages(record, calls=max(4, args.calls // 2))
     if not only or "import" in only:
         for kind in kinds:
             bench_import_and_run(record, kind=kind)
