@@ -10,6 +10,7 @@ from datetime import date, datetime, tzinfo
 from typing import TypeVar
 
 from services.bulletin.period import Period
+from services.common import vocabulary
 from services.common.errors import FieldViolation, InvalidArgument
 
 __all__ = [
@@ -32,22 +33,11 @@ __all__ = [
     "build_bulletin",
 ]
 
-SEVERITY_LABELS = {"general": "一般", "serious": "较重", "grave": "严重"}
-ERROR_CATEGORY_LABELS = {
-    "meeting": "会议",
-    "drafting": "文稿",
-    "implementation": "落实",
-    "information": "信息",
-    "other": "其他",
-}
-LEVEL_LABELS = {"national": "国家级", "provincial": "省级", "municipal": "市级", "county": "县级"}
-# The kinds the presets in schemes/ define; a scheme may add others, which show under their key.
-ACCOUNTABILITY_KIND_LABELS = {
-    "interview": "约谈",
-    "circulated_criticism": "通报批评",
-    "admonishment": "诫勉",
-    "disciplinary": "党纪政务处分",
-}
+# The one vocabulary's labels; an accountability kind a scheme adds shows under its key.
+SEVERITY_LABELS = vocabulary.SEVERITIES
+ERROR_CATEGORY_LABELS = vocabulary.ERROR_CATEGORIES
+LEVEL_LABELS = vocabulary.INCENTIVE_LEVELS
+ACCOUNTABILITY_KIND_LABELS = vocabulary.ACCOUNTABILITY_KINDS
 _DAY_SECONDS = 86400
 _STANDINGS = ("on_time", "late", "overdue", "pending")
 

@@ -173,8 +173,8 @@ def test_units_that_finished_every_task_due_on_time_are_commended() -> None:
 def test_error_reports_are_those_of_the_period_and_standing_with_their_labels() -> None:
     errors = _bulletin().errors
     assert [(e.id, e.unit_name, e.category_label, e.severity_label) for e in errors] == [
-        ("E1", "城关镇", "文稿", "一般"),
-        ("E3", "公安局", "落实", "严重"),
+        ("E1", "城关镇", "文稿起草", "一般"),
+        ("E3", "公安局", "推动落实", "严重"),
     ]
 
 
