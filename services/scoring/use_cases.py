@@ -28,11 +28,11 @@ from services.common.errors import (
 from services.common.idempotency import idempotent
 from services.common.jsonlines import check_value, loads_line
 from services.common.ranges import check_year
-from services.common.scheme import Scheme, load_scheme
+from services.common.scheme import Scheme, check_applies_to, load_scheme
 from services.common.text import ID_MAX, NOTE_MAX, check_id, check_text
 from services.common.timeutil import from_epoch, iso, now_epoch, to_epoch
 from services.common.vocabulary import RECORD_KINDS
-from services.scoring import domain, staging
+from services.scoring import domain, staging, views
 from services.scoring.inputs import TasksPort, default_as_of, gather, parse_cutoff
 from services.scoring.records import (
     APPEAL_TARGETS,
@@ -345,8 +345,7 @@ class ScoringApp:
     def compute(
         self, *, year: int, as_of: datetime, scheme: Scheme, strict: bool = True
     ) -> tuple[domain.Assessment, str]:
-        """The assessment and the input digest; strict (for runs) refuses an applies_to entry
-        that names no unit and no category, where a live preview just lets it apply to nobody."""
+        """The assessment and its input digest (strict: an applies_to naming nothing known is refused)."""
         inputs, digest = self._gather(year=year, as_of=as_of, scheme=scheme, strict=strict)
         return domain.score(inputs, scheme, year=year, as_of=as_of), digest
 
@@ -368,13 +367,16 @@ class ScoringApp:
         cutoff = parse_cutoff(as_of, scheme) if as_of else default_as_of(year, scheme)
 
         started = time.perf_counter()
-        assessment, digest = self.compute(year=year, as_of=cutoff, scheme=scheme)
+        inputs, digest = self._gather(year=year, as_of=cutoff, scheme=scheme, strict=False)
+        assessment = domain.score(inputs, scheme, year=year, as_of=cutoff)
         if not assessment.tasks_counted and not assessment.readings_of_year:
             raise InvalidArgument(
                 "year",
                 f"nothing to assess in {year}: no task of {year} is counted by the cutoff "
                 f"and no indicator reading is of {year}",
             )
+        # Only then the scheme's applies_to against the units: an empty year is named as such first.
+        check_applies_to(scheme, unit_ids=set(inputs.units.ids), categories=set(inputs.units.categories))
         computed = assessment.document(include_breakdown=True)
         seconds = time.perf_counter() - started
 
@@ -572,7 +574,7 @@ class ScoringApp:
         assessment, _ = self.compute(year=year, as_of=cutoff, scheme=self.scheme, strict=False)
         document = assessment.document(include_breakdown=True)
         if actor.is_department or (unit and actor.role != INTERNAL_ROLE):
-            document = _department_preview(document, unit)
+            document = views.department_preview(document, unit)
         elif unit:
             document["units"] = [u for u in document["units"] if u["unit"] == unit]
         return document
@@ -592,8 +594,3 @@ class ScoringApp:
                 if metric.get("value") is not None and metric.get("status") != "not_applicable":
                     values.append((entry["unit"], metric["metric"], float(metric["value"])))
         return values
-
-
-def _department_preview(document: dict[str, Any], unit: str) -> dict[str, Any]:
-    """A department's own line of a preview, its rank kept, everyone else's detail removed."""
-    return {**document, "units": [u for u in document["units"] if u["unit"] == unit]}

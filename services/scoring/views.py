@@ -94,3 +94,8 @@ def run_view(row: Any, tz: tzinfo, *, unit: str, breakdown: bool, with_document:
 def audit_target(view: RecordView | RunView) -> str:
     """What an audit row names as changed: `error_report=E1`, `run=R…`."""
     return f"{view.kind}={view.id}" if isinstance(view, RecordView) else f"run={view.id}"
+
+
+def department_preview(document: dict[str, Any], unit: str) -> dict[str, Any]:
+    """A department's own line of a preview, its rank kept, everyone else's detail removed."""
+    return {**document, "units": [u for u in document["units"] if u["unit"] == unit]}

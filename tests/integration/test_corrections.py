@@ -78,6 +78,15 @@ def test_the_overview_answers_before_every_category_has_units(stack: Stack) -> N
         gateway_pb2.GetOverviewRequest(year=2025), metadata=stack.metadata(), timeout=30
     )
     assert [u.unit for u in overview.units] == ["fgj"]
+    with pytest.raises(grpc.RpcError) as empty:
+        scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=30)
+    # A year with nothing to assess is named as such first (FORMATS.md), whatever else the scheme lacks.
+    assert empty.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "nothing to assess in 2025" in (empty.value.details() or "")
+    stack.import_ledger(
+        b'{"type":"metric_reading","unit":"fgj","metric":"court_appearance_rate","period":"2025",'
+        b'"numerator":1,"denominator":1}\n'
+    )
     with pytest.raises(grpc.RpcError) as refused:
         scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=30)
     # A scheme may name the township category before any township is recorded, but not a unit that
@@ -85,11 +94,6 @@ def test_the_overview_answers_before_every_category_has_units(stack: Stack) -> N
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert '"czj"' in (refused.value.details() or "") and "township" not in (refused.value.details() or "")
     stack.import_ledger('{"type":"unit","id":"czj","name":"财政局","category":"department"}\n'.encode())
-    # A run needs something to assess in its year (FORMATS.md): one reading of 2025.
-    stack.import_ledger(
-        b'{"type":"metric_reading","unit":"fgj","metric":"court_appearance_rate","period":"2025",'
-        b'"numerator":1,"denominator":1}\n'
-    )
     run = scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=30)
     assert sorted(u["unit"] for u in json.loads(run.document_json)["units"]) == ["czj", "fgj"]
 
