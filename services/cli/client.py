@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -121,9 +122,20 @@ def request_id() -> str:
 def emit(args: argparse.Namespace, document: Any, text: Callable[[], str]) -> None:
     """Prints the JSON document under --json, else the text for people."""
     if getattr(args, "json", False):
-        print(json.dumps(document, ensure_ascii=False, indent=1))
+        print(json_text(document))
     else:
         print(text())
+
+
+# Characters a terminal acts on or that reorder the line (C1 controls, bidi overrides, line separators):
+# written as \u escapes, which JSON reads back as the same text. C0 controls json.dumps escapes itself.
+_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def json_text(document: Any) -> str:
+    """The document as JSON for a terminal: Chinese kept readable, nothing a terminal would act on."""
+    text = json.dumps(document, ensure_ascii=False, indent=1)
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def document_of(reply: Any) -> dict[str, Any]:

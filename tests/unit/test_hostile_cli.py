@@ -54,3 +54,13 @@ def test_json_output_escapes_c0_controls() -> None:
     document = json.dumps(task(), ensure_ascii=False)
     assert not re.search("[\x00-\x1f]", document)
     assert json.loads(document)["title"] == HOSTILE
+
+
+def test_json_output_escapes_what_a_terminal_would_act_on_and_reads_back_the_same() -> None:
+    from services.cli.client import json_text
+
+    document = {"title": "发改局\u202e报告\x9b31m\u2028下一行\x7f", "note": "正常的中文"}
+    text = json_text(document)
+    assert not any(ch in text for ch in "\u202e\x9b\u2028\x7f")
+    assert "正常的中文" in text  # Chinese stays readable, not \u-escaped
+    assert json.loads(text) == document
