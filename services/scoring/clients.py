@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
 from services.common.auth import SYSTEM
 from services.common.clients import Backend
+from services.common.errors import InvalidArgument
+from services.common.packed import Column, Strings, concat, unpack
 from services.common.tls import TlsConfig
 from services.common.tokens import TokenKeys
+from services.scoring.columns import FACT_COLUMNS, empty_facts
 
-FACT_COLUMNS = (
-    "task_id",
-    "unit",
-    "is_lead",
-    "priority",
-    "assigned_at",
-    "due_at",
-    "reported_at",
-    "cancelled_at",
-    "task_type",
-    "due_given",
-)
 SERVICE = "kaohe.tasks.v1.TasksService"
 
 
@@ -59,8 +49,9 @@ class GrpcTasks:
 
     def facts(
         self, *, due_from: int, due_before: int, as_of: int, assigned_from: int = 0, assigned_before: int = 0
-    ) -> dict[str, list[Any]]:
-        columns: dict[str, list[Any]] = {k: [] for k in FACT_COLUMNS}
+    ) -> dict[str, Column]:
+        """The fact columns of every chunk, concatenated: np.frombuffer over each message, no row loop."""
+        parts: dict[str, list[Column]] = {}
         stream = self.backend.stub.GetTimelinessFacts(
             tasks_pb2.GetTimelinessFactsRequest(
                 due_from=due_from,
@@ -74,9 +65,20 @@ class GrpcTasks:
             timeout=max(self.timeout, 900.0),
         )
         for chunk in stream:
-            for name in FACT_COLUMNS:
-                columns[name].extend(getattr(chunk, name))
-        return columns
+            for c in chunk.columns:
+                column = unpack(c.name, c.dtype, c.length, c.data, c.values, c.dictionary)
+                if c.length != chunk.rows:
+                    raise InvalidArgument(c.name, f"holds {c.length} rows in a chunk of {chunk.rows}")
+                # Task ids are (nearly) all distinct: decoded at once, not merged into one dictionary.
+                parts.setdefault(c.name, []).append(
+                    column.decode() if c.name == "task_id" and isinstance(column, Strings) else column
+                )
+        missing = sorted(set(FACT_COLUMNS) - set(parts))
+        if missing and parts:
+            raise InvalidArgument(missing[0], "is missing from the timeliness facts")
+        if not parts:
+            return empty_facts()
+        return {name: concat(parts[name]) for name in FACT_COLUMNS}
 
     def lookup(self, ids: Sequence[str]) -> dict[str, tuple[str, list[str]]]:
         if not ids:

@@ -11,8 +11,10 @@ from typing import Any, ClassVar, Self
 import numpy as np
 
 from services.common.errors import InvalidArgument
+from services.common.packed import Strings
 
 __all__ = [
+    "FACT_COLUMNS",
     "AccountabilityRows",
     "Columns",
     "ErrorRows",
@@ -23,6 +25,7 @@ __all__ = [
     "TaskRows",
     "ToleranceRows",
     "UnitTable",
+    "empty_facts",
     "factorize",
     "period_bounds",
 ]
@@ -369,3 +372,32 @@ def _bad_period(text: np.ndarray, bad: np.ndarray) -> None:
     raise InvalidArgument(
         "readings.period", f'"{text[bad][0]}" is not a period written YYYY, YYYY-MM or YYYY-MM-DD'
     )
+
+
+# The timeliness facts' columns as the tasks service sends them (kaohe.tasks.v1.TimelinessFacts).
+FACT_COLUMNS = (
+    "task_id",
+    "unit",
+    "is_lead",
+    "priority",
+    "assigned_at",
+    "due_at",
+    "reported_at",
+    "cancelled_at",
+    "task_type",
+    "due_given",
+)
+FACT_STRINGS = frozenset({"unit", "priority", "task_type"})
+
+
+def empty_facts() -> dict[str, np.ndarray | Strings]:
+    """The fact columns of no task."""
+    out: dict[str, np.ndarray | Strings] = {}
+    for name in FACT_COLUMNS:
+        if name in FACT_STRINGS:
+            out[name] = Strings(np.zeros(0, np.int32), [])
+        elif name == "task_id":
+            out[name] = np.zeros(0, dtype=object)
+        else:
+            out[name] = np.zeros(0, dtype=bool if name in ("is_lead", "due_given") else np.int64)
+    return out

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from datetime import time as dtime
@@ -14,6 +13,7 @@ import numpy as np
 
 from services.common import calendar as cal
 from services.common.errors import FieldViolation, SchemeInvalid
+from services.common.packed import Column, Strings
 from services.common.scheme import Scheme, check_applies_to
 from services.common.timeutil import from_epoch, parse_date, parse_instant, to_epoch
 from services.common.vocabulary import RECORD_KINDS
@@ -42,7 +42,7 @@ class TasksPort(Protocol):
 
     def facts(
         self, *, due_from: int, due_before: int, as_of: int, assigned_from: int = 0, assigned_before: int = 0
-    ) -> dict[str, list[Any]]: ...
+    ) -> dict[str, Column]: ...
 
     def lookup(self, ids: Sequence[str]) -> dict[str, tuple[str, list[str]]]: ...
 
@@ -246,24 +246,22 @@ def longest_limit_seconds(scheme: Scheme) -> int:
     return longest
 
 
-def recompute_dues(columns: dict[str, Any], scheme: Scheme) -> None:
+def recompute_dues(columns: dict[str, Column], scheme: Scheme) -> None:
     """The computed (not given) due instants of fact columns, computed again under scheme (SCORING.md §2)."""
     given = np.asarray(columns["due_given"], dtype=bool)
     if given.all():
         return
     due = np.array(columns["due_at"], dtype=np.int64)
-    assigned, types, tz = columns["assigned_at"], columns["task_type"], scheme.tz
+    assigned, tz = np.asarray(columns["assigned_at"]), scheme.tz
+    types = _strings(columns["task_type"])
     calendar = scheme.calendar()
     by_day: dict[tuple[str, object], int] = {}
     for k in np.flatnonzero(~given).tolist():
         spec = scheme.task_types.get(types[k])
         if spec is None:
+            task_id = np.asarray(columns["task_id"])[k]
             raise SchemeInvalid(
-                [
-                    FieldViolation(
-                        "task_types", f'has no task type "{types[k]}" (used by task {columns["task_id"][k]})'
-                    )
-                ]
+                [FieldViolation("task_types", f'has no task type "{types[k]}" (used by task {task_id})')]
             )
         start = from_epoch(int(assigned[k]), tz)
         # Clock limits run from the instant; the others only from its local date, computed once a day.
@@ -274,28 +272,40 @@ def recompute_dues(columns: dict[str, Any], scheme: Scheme) -> None:
     columns["due_at"] = due
 
 
-def task_rows(columns: dict[str, list[Any]], unit_index: dict[str, int]) -> TaskRows:
+def _strings(column: Column) -> np.ndarray:
+    return column.decode() if isinstance(column, Strings) else np.asarray(column, dtype=object)
+
+
+def task_rows(columns: dict[str, Column], unit_index: dict[str, int]) -> TaskRows:
     """Kernel task rows from the tasks service's fact columns; rows of unknown units are dropped."""
-    n = len(columns["unit"])
-    # Dictionary-encode in C (map over a dict's __getitem__), not with a Python step per row.
-    unit_codes: defaultdict[str, int] = defaultdict(lambda: -1, unit_index)
-    unit = np.fromiter(map(unit_codes.__getitem__, columns["unit"]), dtype=np.int64, count=n)
-    priority, priority_names = factorize(columns["priority"])
+    units = columns["unit"]
+    if isinstance(units, Strings):
+        # Dictionary-encoded: each distinct unit looked up once, the rows by one take.
+        lookup = np.array([unit_index.get(u, -1) for u in units.values], dtype=np.int64)
+        unit = lookup[units.codes] if len(lookup) else np.zeros(len(units), dtype=np.int64)
+    else:
+        unit = np.array([unit_index.get(u, -1) for u in units.tolist()], dtype=np.int64)
+    priorities = columns["priority"]
+    if isinstance(priorities, Strings):
+        priority, priority_names = priorities.codes.astype(np.int64), list(priorities.values)
+    else:
+        priority, priority_names = factorize(priorities.tolist())
     keep = unit >= 0
     everything = bool(keep.all())
 
-    def kept(a: np.ndarray) -> np.ndarray:
-        return a if everything else a[keep]
+    def kept(a: Any) -> np.ndarray:
+        array = np.asarray(a)
+        return array if everything else array[keep]
 
     return TaskRows(
-        task_id=kept(np.array(columns["task_id"], dtype=object)),
+        task_id=kept(np.asarray(columns["task_id"], dtype=object)),
         unit=kept(unit),
-        is_lead=kept(np.array(columns["is_lead"], dtype=bool)),
+        is_lead=kept(np.asarray(columns["is_lead"], dtype=bool)),
         priority=kept(priority),
-        assigned_at=kept(np.array(columns["assigned_at"], dtype=np.int64)),
-        due_at=kept(np.array(columns["due_at"], dtype=np.int64)),
-        reported_at=kept(np.array(columns["reported_at"], dtype=np.int64)),
-        cancelled_at=kept(np.array(columns["cancelled_at"], dtype=np.int64)),
+        assigned_at=kept(np.asarray(columns["assigned_at"], dtype=np.int64)),
+        due_at=kept(np.asarray(columns["due_at"], dtype=np.int64)),
+        reported_at=kept(np.asarray(columns["reported_at"], dtype=np.int64)),
+        cancelled_at=kept(np.asarray(columns["cancelled_at"], dtype=np.int64)),
         priority_names=tuple(priority_names),
     )
 

@@ -6,17 +6,21 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from typing import Any
 
 import numpy as np
 
 from services.common import calendar as cal
 from services.common.db import Database
+from services.common.packed import Column
 from services.common.ranges import check_year
 from services.common.scheme import Scheme
 from services.common.timeutil import NO_TIME, from_epoch, parse_instant, to_epoch
 from services.common.vocabulary import COLOURS
 from services.tasks.storage import repository as repo
+from services.tasks.storage.fact_columns import timeliness_columns
+
+# Rows per chunk of the facts stream unless the caller asks for another size: a few megabytes a message.
+CHUNK_ROWS = 50_000
 
 
 @dataclass
@@ -62,44 +66,18 @@ class TaskFacts:
         chunk_size: int,
         assigned_from: int = 0,
         assigned_before: int = 0,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[dict[str, Column]]:
+        """The facts scoring counts, in chunks of columns (see fact_columns.timeliness_columns)."""
         with self.db.read() as conn:
-            for part in repo.timeliness_rows(
+            yield from timeliness_columns(
                 conn,
                 due_from=due_from,
                 due_before=due_before,
                 as_of=as_of,
-                chunk_size=chunk_size or 50000,
+                chunk_size=chunk_size or CHUNK_ROWS,
                 assigned_from=assigned_from,
                 assigned_before=assigned_before,
-            ):
-                if not part:
-                    continue
-                (
-                    is_lead,
-                    task_id,
-                    unit,
-                    priority,
-                    assigned,
-                    due,
-                    reported,
-                    cancelled,
-                    task_type,
-                    due_given,
-                ) = zip(*part, strict=True)
-                columns: dict[str, Any] = {
-                    "task_id": task_id,
-                    "unit": unit,
-                    "is_lead": is_lead,
-                    "priority": priority,
-                    "assigned_at": _or_no_time(assigned),
-                    "due_at": due,
-                    "reported_at": _or_no_time(reported),
-                    "cancelled_at": _or_no_time(cancelled),
-                    "task_type": task_type,
-                    "due_given": due_given,
-                }
-                yield columns
+            )
 
     def version(self) -> tuple[int, int, int]:
         """(sequence, next change, now): the change sequence, and the first instant after now at which
@@ -189,7 +167,3 @@ class TaskFacts:
             by_type = summaries[str(unit_code)].late_by_type
             by_type[str(task_type)] = by_type.get(str(task_type), 0) + 1
         return list(summaries.values()), at
-
-
-def _or_no_time(column: tuple[int | None, ...]) -> list[int]:
-    return [NO_TIME if t is None else t for t in column]

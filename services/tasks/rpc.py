@@ -11,6 +11,7 @@ from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
 from services.common.errors import InvalidArgument
 from services.common.messages import refuse_nul
+from services.common.packed import pack
 from services.common.rpc import current_identity
 from services.tasks.domain import Kind
 from services.tasks.use_cases import TasksApp, TaskView
@@ -150,7 +151,11 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             assigned_from=request.assigned_from,
             assigned_before=request.assigned_before,
         ):
-            yield tasks_pb2.TimelinessFacts(**columns)
+            rows = len(next(iter(columns.values())))
+            packed = [
+                tasks_pb2.PackedColumn(**pack(name, column).fields()) for name, column in columns.items()
+            ]
+            yield tasks_pb2.TimelinessFacts(rows=rows, columns=packed)
 
     def SummarizeTasks(self, request: Any, context: grpc.ServicerContext) -> Any:
         summaries, at = self.app.facts.summarize(year=request.year, as_of=request.as_of, unit=request.unit)

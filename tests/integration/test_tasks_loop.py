@@ -14,6 +14,7 @@ from grpc_status import rpc_status
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
 from services.common.auth import SYSTEM
+from services.common.packed import Strings, unpack
 from tests.conftest import Stack, internal_metadata
 
 UNITS: list[dict[str, Any]] = [
@@ -287,7 +288,15 @@ def counted_task_ids(stack: Stack) -> list[str]:
     request = tasks_pb2.GetTimelinessFactsRequest(due_from=0, due_before=far, as_of=far)
     internal = internal_metadata(SYSTEM, "/kaohe.tasks.v1.TasksService/GetTimelinessFacts", request)
     chunks = tasks.GetTimelinessFacts(request, metadata=internal, timeout=10)
-    return [task_id for chunk in chunks for task_id in chunk.task_id]
+    ids = []
+    for chunk in chunks:
+        (column,) = [c for c in chunk.columns if c.name == "task_id"]
+        task_ids = unpack(
+            column.name, column.dtype, column.length, column.data, column.values, column.dictionary
+        )
+        assert isinstance(task_ids, Strings)
+        ids += task_ids.decode().tolist()
+    return ids
 
 
 # ---- who may do what

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -285,79 +285,6 @@ def counted_reports(conn: Connection, *, as_of: int, task_ids: Any) -> dict[str,
         .group_by(task_events.c.task_id)
     )
     return {task_id: at for task_id, at in conn.execute(query)}
-
-
-def timeliness_rows(
-    conn: Connection,
-    *,
-    due_from: int,
-    due_before: int,
-    as_of: int,
-    chunk_size: int,
-    assigned_from: int = 0,
-    assigned_before: int = 0,
-) -> Iterator[list[Any]]:
-    """(is_lead, task, unit, priority, assigned, due, reported, cancelled, task_type, due_given) rows for
-    lead and co-units: tasks due in [due_from, due_before) by as_of, and with assigned_before, every task
-    with a computed due instant assigned in [assigned_from, assigned_before).
-
-    `tasks.reported_at` already holds the latest unrejected report over all events, which is the
-    report that counts whenever it is at or before as_of; only the few tasks whose stored report
-    came after as_of are looked up in the event history again.
-    """
-    # A task opened but never assigned (交办) was never the unit's to do, whatever due instant it was given.
-    window = and_(
-        tasks.c.due_at >= due_from,
-        tasks.c.due_at < due_before,
-        tasks.c.due_at <= as_of,
-        tasks.c.assigned_at.is_not(None),
-    )
-    if assigned_before:
-        window = or_(
-            window,
-            and_(
-                tasks.c.due_given.is_(False),
-                tasks.c.assigned_at >= assigned_from,
-                tasks.c.assigned_at < assigned_before,
-            ),
-        )
-    earlier = counted_reports(
-        conn, as_of=as_of, task_ids=select(tasks.c.id).where(window, tasks.c.reported_at > as_of)
-    )
-    columns = (
-        tasks.c.priority,
-        tasks.c.assigned_at,
-        tasks.c.due_at,
-        tasks.c.reported_at,
-        tasks.c.cancelled_at,
-        tasks.c.task_type,
-        tasks.c.due_given,
-    )
-    lead = select(tasks.c.id, tasks.c.lead_unit, *columns).where(window).order_by(tasks.c.id)
-    co = (
-        select(tasks.c.id, task_co_units.c.unit_id, *columns)
-        .select_from(tasks.join(task_co_units, task_co_units.c.task_id == tasks.c.id))
-        .where(window)
-        .order_by(tasks.c.id, task_co_units.c.unit_id)
-    )
-    for is_lead, query in ((True, lead), (False, co)):
-        result = conn.execution_options(stream_results=True, yield_per=chunk_size).execute(query)
-        for part in result.partitions(chunk_size):
-            yield [
-                (
-                    is_lead,
-                    task,
-                    unit,
-                    priority,
-                    assigned,
-                    due,
-                    earlier.get(task) if reported is not None and reported > as_of else reported,
-                    cancelled,
-                    task_type,
-                    bool(due_given),
-                )
-                for task, unit, priority, assigned, due, reported, cancelled, task_type, due_given in part
-            ]
 
 
 def summary_rows(conn: Connection, *, unit: str) -> list[Any]:
