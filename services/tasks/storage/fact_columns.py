@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from sqlalchemy import BigInteger, Connection, and_, func, literal, or_, select
+from sqlalchemy import BigInteger, Connection, Select, and_, func, literal, or_, select
 
 from services.common.packed import Column, Strings
 from services.common.timeutil import NO_TIME
@@ -83,10 +83,31 @@ def timeliness_columns(
         .order_by(tasks.c.id, task_co_units.c.unit_id)
     )
     for is_lead, query in ((True, lead), (False, co)):
-        result = conn.execution_options(stream_results=True, yield_per=chunk_size).execute(query)
-        for part in result.partitions(chunk_size):
-            if part:
-                yield _chunk(part, is_lead=is_lead, as_of=as_of, earlier=earlier)
+        for part in _fetch(conn, query, chunk_size):
+            yield _chunk(part, is_lead=is_lead, as_of=as_of, earlier=earlier)
+
+
+def _fetch(conn: Connection, query: Select[Any], chunk_size: int) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows of query in lists of chunk_size plain tuples, by the driver's own cursor: on PostgreSQL a
+    server-side cursor fetching chunk_size rows a round trip, on SQLite fetchmany. No per-row objects
+    besides the driver's tuples (SQLAlchemy's rows and buffering cost as much again)."""
+    compiled = query.compile(dialect=conn.dialect)
+    params = compiled.params
+    raw: Any = conn.connection.dbapi_connection
+    if conn.dialect.name == "postgresql":
+        cursor = raw.cursor(name="kaohe_timeliness_facts")
+        statement: Any = str(compiled)
+        arguments: Any = params
+    else:
+        cursor = raw.cursor()
+        statement = str(compiled)
+        arguments = tuple(params[name] for name in compiled.positiontup or ())
+    try:
+        cursor.execute(statement, arguments)
+        while part := cursor.fetchmany(chunk_size):
+            yield part
+    finally:
+        cursor.close()
 
 
 def _chunk(part: Any, *, is_lead: bool, as_of: int, earlier: dict[str, int]) -> dict[str, Column]:
