@@ -12,6 +12,7 @@ import numpy as np
 from services.common.scheme import Metric, Scheme
 from services.common.timeutil import iso_day, iso_many
 from services.scoring.columns import Inputs, UnitTable
+from services.scoring.task_lines import KEY, pack_lines
 
 STATUSES = ("met", "below", "missing", "not_applicable")
 GRADES = ("excellent", "good", "fair", "poor")
@@ -187,11 +188,55 @@ class Assessment:
             "units": [self._unit(int(i), include_breakdown) for i in self.order],
         }
 
+    def stored_document(self) -> dict[str, Any]:
+        """The document as a run keeps it: every breakdown without its task lines, those kept as columns
+        under task_lines.KEY (task_lines.expand_lines puts them back, the same as document() writes them)."""
+        units = [self._unit(int(i), True, with_tasks=False) for i in self.order]
+        return {
+            "year": self.year,
+            "scheme": self.scheme.id,
+            "as_of": self.as_of.isoformat(),
+            "calendar_warnings": list(self.calendar_warnings),
+            "units": units,
+            KEY: self._packed_task_lines(),
+        }
+
+    def _packed_task_lines(self) -> dict[str, Any]:
+        d = self._detail
+        part, tk = d.tasks, d.inputs.tasks
+        order, bounds = d.task_groups
+        # Each unit's lines in the document's order of units, each unit's as its breakdown takes them.
+        ks = np.concatenate([order[bounds[i] : bounds[i + 1]] for i in self.order.tolist()] + [order[:0]])
+        counts = (bounds[1:] - bounds[:-1])[self.order]
+        rows = part.rows[ks]
+        units = tk.unit[rows]
+        weight, credit = part.weight[ks], part.credit[ks]
+        points = self.scheme.timeliness.points * (weight * credit) / part.sum_w[units]
+        tolerance = part.tolerance[ks]
+        tol = d.inputs.tolerances
+        used = np.unique(tolerance[tolerance >= 0]).tolist()
+        return pack_lines(
+            zone=self.scheme.tz.key,
+            bounds=np.concatenate([[0], np.cumsum(counts)]),
+            task=[str(x) for x in tk.task_id[rows].tolist()],
+            lead=tk.is_lead[rows],
+            priority=tk.priority[rows],
+            priority_names=tk.priority_names,
+            weight=weight,
+            credit=credit,
+            late=part.late_days[ks],
+            tolerance=tolerance,
+            tolerances={row: (str(tol.id[row]), str(tol.decision[row])) for row in used},
+            due=tk.due_at[rows],
+            reported=part.reported[ks],
+            points=points,
+        )
+
     def unit_result(self, unit_id: str, *, include_breakdown: bool = True) -> dict[str, Any]:
         """One unit's entry of the result document."""
         return self._unit(self.units.code(unit_id), include_breakdown)
 
-    def _unit(self, i: int, include_breakdown: bool) -> dict[str, Any]:
+    def _unit(self, i: int, include_breakdown: bool, *, with_tasks: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
             "unit": self.units.ids[i],
             "name": self.units.names[i],
@@ -211,17 +256,17 @@ class Assessment:
             "nothing_assessed": bool(self.nothing_assessed[i]),
         }
         if include_breakdown:
-            out["breakdown"] = self._breakdown(i)
+            out["breakdown"] = self._breakdown(i, with_tasks=with_tasks)
         return out
 
     def breakdown(self, unit_id: str) -> dict[str, Any]:
         """Every point of one unit explained (SCORING.md §10); the parts add up to its totals."""
         return self._breakdown(self.units.code(unit_id))
 
-    def _breakdown(self, i: int) -> dict[str, Any]:
+    def _breakdown(self, i: int, *, with_tasks: bool = True) -> dict[str, Any]:
         d = self._detail
         return {
-            "tasks": self._task_lines(i),
+            **({"tasks": self._task_lines(i)} if with_tasks else {}),
             "metrics": [
                 {
                     "metric": p.metric.id,

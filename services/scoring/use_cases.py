@@ -377,7 +377,7 @@ class ScoringApp:
             )
         # Only then the scheme's applies_to against the units: an empty year is named as such first.
         check_applies_to(scheme, unit_ids=set(inputs.units.ids), categories=set(inputs.units.categories))
-        computed = assessment.document(include_breakdown=True)
+        computed = assessment.stored_document()
         seconds = time.perf_counter() - started
 
         def work(conn: Connection) -> RunView:

@@ -9,6 +9,8 @@ from typing import Any
 
 from services.common.errors import NotFound
 from services.common.timeutil import iso
+from services.scoring.task_lines import KEY as TASK_LINES
+from services.scoring.task_lines import expand_lines
 
 
 @dataclass
@@ -63,13 +65,19 @@ def run_view(row: Any, tz: tzinfo, *, unit: str, breakdown: bool, with_document:
     if with_document:
         document = json.loads(row.document)
         document["state"] = row.state
+        # Runs keep their task lines as columns (task_lines); older runs have them in the breakdowns.
+        lines = document.pop(TASK_LINES, None)
+        positions = list(range(len(document["units"])))
         if unit:
-            document["units"] = [u for u in document["units"] if u["unit"] == unit]
+            positions = [j for j in positions if document["units"][j]["unit"] == unit]
+            document["units"] = [document["units"][j] for j in positions]
             if not document["units"]:
                 raise NotFound(f"run {row.id} has no result for unit {unit!r}")
         if not breakdown:
             for entry in document["units"]:
                 entry.pop("breakdown", None)
+        elif lines is not None:
+            expand_lines(document["units"], lines, positions)
         text = json.dumps(document, ensure_ascii=False)
     return RunView(
         id=row.id,
