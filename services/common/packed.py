@@ -22,7 +22,8 @@ DTYPES = frozenset({"<i8", "<i4", "|b1", "<f8"})
 
 @dataclass(frozen=True)
 class Strings:
-    """A dictionary-encoded string column: codes (int32, one per row) into values (distinct)."""
+    """A dictionary-encoded string column: codes (int32, one per row) into values (distinct, or one a row
+    where nearly every row has its own, as task ids)."""
 
     codes: np.ndarray
     values: list[str]

@@ -218,7 +218,7 @@ class Assessment:
         return pack_lines(
             zone=self.scheme.tz.key,
             bounds=np.concatenate([[0], np.cumsum(counts)]),
-            task=[str(x) for x in tk.task_id[rows].tolist()],
+            task=tk.task_id[rows].tolist(),
             lead=tk.is_lead[rows],
             priority=tk.priority[rows],
             priority_names=tk.priority_names,

@@ -119,7 +119,8 @@ def _chunk(part: Any, *, is_lead: bool, as_of: int, earlier: dict[str, int]) -> 
     for k in np.flatnonzero(reported_at > as_of).tolist():
         reported_at[k] = earlier.get(task[k], NO_TIME)
     return {
-        "task_id": Strings.encode(task),
+        # One value a row (a task has one row per role and unit): no dictionary to build.
+        "task_id": Strings(np.arange(n, dtype=np.int32), list(task)),
         "unit": Strings.encode(unit),
         "is_lead": np.full(n, is_lead, dtype=bool),
         "priority": Strings.encode(priority),
