@@ -13,16 +13,22 @@ import sys
 from benchmarks.kernel import ROOT, bench_kernel
 from benchmarks.load import bench_load
 from benchmarks.record import Record
-from benchmarks.stack import bench_import_and_run, bench_overview, bench_prefecture_run
+from benchmarks.runs import bench_run_at_scale
+from benchmarks.stack import bench_import_and_run, bench_overview
 from benchmarks.web import bench_pages
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
     parser.add_argument("--large", action="store_true", default=os.environ.get("KAOHE_BENCH_LARGE") == "1")
+    parser.add_argument(
+        "--province",
+        action="store_true",
+        help="also a province's run (30,000 units, 10M tasks; filling it alone takes several minutes)",
+    )
     parser.add_argument("--calls", type=int, default=60, help="overview calls per client (1 client)")
     parser.add_argument(
-        "--only", default="", help="comma-separated: kernel,overview,web,import,prefecture,load"
+        "--only", default="", help="comma-separated: kernel,overview,web,import,prefecture,province,load"
     )
     args = parser.parse_args(argv)
     only = set(filter(None, args.only.split(",")))
@@ -39,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
         for kind in kinds:
             bench_import_and_run(record, kind=kind)
     if args.large or "prefecture" in only:
-        bench_prefecture_run(record, kind=kinds[-1])
+        bench_run_at_scale(record, kind=kinds[-1], size="prefecture")
+    if args.province or "province" in only:
+        bench_run_at_scale(record, kind=kinds[-1], size="province")
     if not only or "load" in only:
         # The mixed load checks as it measures: every acknowledged write stored (and audited) once.
         for name, value in bench_load():

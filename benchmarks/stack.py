@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.record import Figure, Record, percentile
+from benchmarks.runs import read_facts
 from services.common.scheme import Scheme, load_scheme_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -241,7 +242,7 @@ def bench_import_and_run(record: Record, *, kind: str) -> None:
                 f"run.sample.{kind}",
                 ran * 1000,
                 "ms",
-                _read_columns(stack.tasks_url) * 1000,
+                read_facts(stack.tasks_url) * 1000,
                 f"assessment run over gRPC, {where}; baseline reading the tasks' columns out of the database",
             )
         )
@@ -269,60 +270,3 @@ def _bare_insert(kind: str, data: bytes, tmp: Path) -> float:
                 copy.write_row(row)
         conn.commit()
     return time.perf_counter() - start
-
-
-COLUMNS = "id, lead_unit, priority, assigned_at, due_at, reported_at"
-
-
-def _read_columns(url: str) -> float:
-    """Seconds to read the tasks' scoring columns: a SELECT on SQLite, COPY (binary) out on PostgreSQL."""
-    start = time.perf_counter()
-    if url.startswith("sqlite"):
-        conn = sqlite3.connect(url.split("///", 1)[1])
-        conn.execute(f"SELECT {COLUMNS} FROM tasks").fetchall()
-        conn.close()
-        return time.perf_counter() - start
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    options = parsed.query.get("options", "")
-    dsn = parsed.set(drivername="postgresql", query={}).render_as_string(hide_password=False)
-    with (
-        psycopg.connect(dsn, options=str(options)) as conn,
-        conn.cursor() as cursor,
-        cursor.copy(f"COPY (SELECT {COLUMNS} FROM tasks) TO STDOUT (FORMAT BINARY)") as copy,
-    ):
-        for _ in copy:
-            pass
-    return time.perf_counter() - start
-
-
-def bench_prefecture_run(record: Record, *, kind: str) -> None:
-    """A prefecture (3,000 units, 1M tasks) written straight into the tasks tables, then run over gRPC."""
-    from kaohe.scoring.v1 import scoring_pb2
-
-    from benchmarks.fill import fill_tasks_db
-
-    scheme = load_scheme_file(ROOT / "tests" / "data" / "scheme.toml")
-    units, tasks = 3_000, 1_000_000
-    with tempfile.TemporaryDirectory() as tmp, running_stack(kind, Path(tmp), scheme) as stack:
-        fill_tasks_db(stack.tasks_url, units=units, tasks=tasks)
-        _, _, scoring = stack.stubs()
-        start = time.perf_counter()
-        scoring.CreateRun(
-            scoring_pb2.CreateRunRequest(year=2025, omit_breakdown=True),
-            metadata=stack.metadata(),
-            timeout=900,
-        )
-        ran = time.perf_counter() - start
-        record.add(
-            Figure(
-                f"run.prefecture.{kind}",
-                ran,
-                "s",
-                _read_columns(stack.tasks_url),
-                f"{units:,} units, {tasks:,} tasks over gRPC; baseline the same columns read out "
-                + ("by SELECT" if kind == "sqlite" else "by COPY (binary)"),
-            )
-        )

@@ -1,0 +1,96 @@
+"""A run at scale over gRPC: a prefecture (and a province behind --province) written straight into the
+tasks tables, against reading the same rows and columns out of the database."""
+
+from __future__ import annotations
+
+import resource
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.record import Figure, Record
+from services.common.scheme import load_scheme_file
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZES = {"prefecture": (3_000, 1_000_000), "province": (30_000, 10_000_000)}
+
+# The rows and columns a run reads (one per task and involved unit), as the facts query reads them.
+FACT_COLUMNS = "priority, assigned_at, due_at, reported_at, cancelled_at, task_type, due_given"
+FACTS = (
+    f"SELECT id, lead_unit, {FACT_COLUMNS} FROM tasks WHERE due_at IS NOT NULL "
+    f"UNION ALL SELECT t.id, c.unit_id, {FACT_COLUMNS} FROM tasks t "
+    "JOIN task_co_units c ON c.task_id = t.id WHERE due_at IS NOT NULL"
+)
+
+
+def read_facts(url: str) -> float:
+    """Seconds to read the facts' rows and columns: a SELECT on SQLite, COPY (binary) out on PostgreSQL
+    (the bytes in memory, not yet parsed: a lower bound of any reader)."""
+    start = time.perf_counter()
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(url.split("///", 1)[1])
+        conn.execute(FACTS).fetchall()
+        conn.close()
+        return time.perf_counter() - start
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    options = parsed.query.get("options", "")
+    dsn = parsed.set(drivername="postgresql", query={}).render_as_string(hide_password=False)
+    with (
+        psycopg.connect(dsn, options=str(options)) as conn,
+        conn.cursor() as cursor,
+        cursor.copy(f"COPY ({FACTS}) TO STDOUT (FORMAT BINARY)") as copy,
+    ):
+        b"".join(bytes(block) for block in copy)
+    return time.perf_counter() - start
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_run_at_scale(record: Record, *, kind: str, size: str = "prefecture") -> None:
+    """A year of a prefecture (or province) written straight into the tasks tables, then run over gRPC;
+    the baseline is reading the same rows out of the database, measured in the same run, and the peak
+    RSS of this process (the three services and the client in one) before and after the run."""
+    from kaohe.scoring.v1 import scoring_pb2
+
+    from benchmarks.fill import fill_tasks_db
+    from benchmarks.stack import running_stack
+
+    scheme = load_scheme_file(ROOT / "tests" / "data" / "scheme.toml")
+    units, tasks = SIZES[size]
+    with tempfile.TemporaryDirectory() as tmp, running_stack(kind, Path(tmp), scheme) as stack:
+        fill_tasks_db(stack.tasks_url, units=units, tasks=tasks)
+        baseline = read_facts(stack.tasks_url)
+        before = _peak_rss_mb()
+        _, _, scoring = stack.stubs()
+        start = time.perf_counter()
+        scoring.CreateRun(
+            scoring_pb2.CreateRunRequest(year=2025, omit_breakdown=True),
+            metadata=stack.metadata(),
+            timeout=1800,
+        )
+        ran = time.perf_counter() - start
+        how = "by SELECT" if kind == "sqlite" else "by COPY (binary)"
+        record.add(
+            Figure(
+                f"run.{size}.{kind}",
+                ran,
+                "s",
+                baseline,
+                f"{units:,} units, {tasks:,} tasks over gRPC; baseline the same rows and columns read {how}",
+            )
+        )
+        record.add(
+            Figure(
+                f"run.{size}.{kind}.peak_rss",
+                _peak_rss_mb(),
+                "MB",
+                before,
+                "peak RSS of the bench process (the three services in one) after the run; baseline before it",
+            )
+        )
