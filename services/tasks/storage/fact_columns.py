@@ -95,7 +95,8 @@ def _fetch(conn: Connection, query: Select[Any], chunk_size: int) -> Iterator[li
     params = compiled.params
     raw: Any = conn.connection.dbapi_connection
     if conn.dialect.name == "postgresql":
-        cursor = raw.cursor(name="kaohe_timeliness_facts")
+        # Binary results: numbers and booleans arrive without being parsed from text.
+        cursor = raw.cursor(name="kaohe_timeliness_facts", binary=True)
         statement: Any = str(compiled)
         arguments: Any = params
     else:
