@@ -19,6 +19,7 @@ from services.common.ranges import check_year
 from services.common.text import ID_MAX, NOTE_MAX, check_id, check_text
 from services.common.timeutil import from_epoch, iso
 from services.scoring import staging
+from services.scoring.labels import APPLICATION_STATES
 from services.scoring.records import ID_PATTERN, appealed, parse_record, record_row
 from services.scoring.storage import repository as repo
 from services.scoring.storage import workflow as flow
@@ -31,14 +32,6 @@ TARGET_TYPES = ("task", "error_report")
 DECISIONS = ("exempt", "mitigate", "refused")
 STATES = ("pending", *DECISIONS)
 APPEAL_STATES = ("pending", "upheld", "rejected")
-LABELS = {
-    "pending": "待裁决",
-    "exempt": "免责",
-    "mitigate": "减责",
-    "refused": "不予容错",
-    "upheld": "申诉成立",
-    "rejected": "申诉不成立",
-}
 MAX_PAGE = 1000
 
 
@@ -415,7 +408,8 @@ class Workflow:
             if row.state != "pending":
                 if row.state == decision:
                     return self._view(conn, app_id)
-                raise FailedPrecondition(f"application {app_id} was already decided: {LABELS[row.state]}")
+                label = APPLICATION_STATES[row.state]
+                raise FailedPrecondition(f"application {app_id} was already decided: {label}")
             now = self.app.clock()
             if decision != "refused":
                 self._grant(conn, row, decision=decision, reason=reason, now=now)
