@@ -15,11 +15,12 @@ NAV = {
         ("/office", "全县态势"),
         ("/office/runs", "考核运行"),
         ("/office/appeals", "申诉"),
+        ("/office/tolerance", "容错申请"),
         ("/office/ranking", "排名"),
         ("/office/import", "台账导入"),
         ("/office/accounts", "账号"),
     ],
-    "department": [("/unit", "本单位")],
+    "department": [("/unit", "本单位"), ("/unit/appeals", "申诉与容错")],
     "supervisor": [("/office", "全县态势"), ("/office/runs", "考核运行"), ("/office/ranking", "排名")],
     "viewer": [("/office", "全县态势"), ("/office/runs", "考核运行"), ("/office/ranking", "排名")],
 }
