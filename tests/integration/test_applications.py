@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 import grpc
 import pytest
+from alembic import command
+from alembic.config import Config
 from kaohe.scoring.v1 import scoring_pb2
+from sqlalchemy import select
 
-from tests.conftest import Stack
+from services.common.db import Database, migrate
+from services.scoring.__main__ import MIGRATIONS
+from services.scoring.storage.tables import records, workflow_events
+from tests.conftest import Databases, Stack
 from tests.integration.test_records import create_record, fields_of, list_records, refused, violations
 from tests.integration.test_runs import create_run, finalize_now, publish, scoring_stub, units_of
 from tests.integration.test_targets_and_appeals import import_records
@@ -134,8 +141,11 @@ def test_a_department_applies_for_its_own_unit_only_and_sees_its_own_only(exampl
         (lambda: file(example, "czj", "task", "T1"), grpc.StatusCode.PERMISSION_DENIED),
         (lambda: file(example, "czj", "error_report", "E1"), grpc.StatusCode.PERMISSION_DENIED),
         (lambda: file(example, "czj", "task", "T1", unit="fgj"), grpc.StatusCode.PERMISSION_DENIED),
-        (lambda: decide(example, "RC2025-001", "exempt", role="department", unit="fgj"), grpc.StatusCode.PERMISSION_DENIED),
-    ):  # fmt: skip
+        (
+            lambda: decide(example, "RC2025-001", "exempt", role="department", unit="fgj"),
+            grpc.StatusCode.PERMISSION_DENIED,
+        ),
+    ):
         refused(call, code)
     for bad, field in (
         ({"target": "T404"}, "target"),
@@ -204,8 +214,10 @@ def test_applications_close_with_the_appeal_window_and_appeals_open_only_inside_
     at(example, "2026-01-13T00:00:01+08:00")
     for call in (
         lambda: file(example, "czj", "task", "T5"),
-        lambda: create_record(example, "appeal", {**appeal, "id": "AP10", "target": "A1"}, role="department", unit="czj"),
-    ):  # fmt: skip
+        lambda: create_record(
+            example, "appeal", {**appeal, "id": "AP10", "target": "A1"}, role="department", unit="czj"
+        ),
+    ):
         error = refused(call, grpc.StatusCode.FAILED_PRECONDITION)
         assert "公示申诉期已于 2026-01-12 23:59:59 截止" in (error.details() or "")
 
@@ -284,3 +296,52 @@ def test_an_application_id_is_the_tolerance_records_and_is_not_taken_twice(examp
         timeout=30,
     )
     refused(lambda: file(example, "sfj", "error_report", "E4"), grpc.StatusCode.FAILED_PRECONDITION)
+
+
+def test_a_decision_reason_kept_in_an_appeals_fields_moves_to_its_timeline(databases: Databases) -> None:
+    db = Database(databases.url("scoring"))
+    try:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with db.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0006")
+        old = {
+            "id": "AP1",
+            "target_type": "error_report",
+            "target": "E2",
+            "date": "2025-05-08",
+            "upheld": True,
+            "reason": "可查",
+            "decision_reason": "系统记录属实",
+        }
+        with db.write() as conn:
+            conn.execute(
+                records.insert().values(
+                    kind="appeal",
+                    rid="AP1",
+                    unit="czj",
+                    year=2025,
+                    payload=json.dumps(old, sort_keys=True, ensure_ascii=False),
+                    voided=False,
+                    void_reason="",
+                    created_at=0,
+                    updated_at=100,
+                    version=2,
+                )
+            )
+        migrate(db, MIGRATIONS, service="scoring")
+        with db.read() as conn:
+            stored = conn.execute(select(records.c.payload).where(records.c.rid == "AP1")).scalar_one()
+            (event,) = conn.execute(select(workflow_events)).all()
+        assert "decision_reason" not in json.loads(stored)
+        assert (event.subject_kind, event.subject_id, event.event, event.outcome, event.reason, event.at) == (
+            "appeal",
+            "AP1",
+            "decided",
+            "upheld",
+            "系统记录属实",
+            100,
+        )
+    finally:
+        db.dispose()
