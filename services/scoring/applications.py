@@ -232,22 +232,29 @@ class Workflow:
         row = flow.get_application(conn, app_id)
         if row is None:
             raise NotFound(f"application {app_id!r} does not exist")
+        return self._views(conn, [row])[0]
+
+    def _views(self, conn: Connection, rows: list[Any]) -> list[ApplicationView]:
+        """Stored applications as the service shows them, each with its timeline (one query for all)."""
         tz = self.app.tz
-        events = flow.events_of(conn, subject_kind="application", ids=[app_id]).get(app_id, [])
-        return ApplicationView(
-            id=row.id,
-            unit=row.unit,
-            year=row.year,
-            target_type=row.target_type,
-            target=row.target,
-            reason=row.reason,
-            state=row.state,
-            filed_at=iso(row.filed_at, tz),
-            decided_at=iso(row.decided_at, tz),
-            decision_reason=row.decision_reason,
-            etag=f'"{row.version}"',
-            timeline=[_event(e, tz) for e in events],
-        )
+        events = flow.events_of(conn, subject_kind="application", ids=[r.id for r in rows])
+        return [
+            ApplicationView(
+                id=row.id,
+                unit=row.unit,
+                year=row.year,
+                target_type=row.target_type,
+                target=row.target,
+                reason=row.reason,
+                state=row.state,
+                filed_at=iso(row.filed_at, tz),
+                decided_at=iso(row.decided_at, tz),
+                decision_reason=row.decision_reason,
+                etag=f'"{row.version}"',
+                timeline=[_event(e, tz) for e in events.get(row.id, [])],
+            )
+            for row in rows
+        ]
 
     def _once(
         self,
@@ -473,5 +480,5 @@ class Workflow:
             )
             more = len(rows) > size
             rows = rows[:size]
-            views = [self._view(conn, r.id) for r in rows]
+            views = self._views(conn, rows)
         return views, str(rows[-1].seq) if more and rows else ""
