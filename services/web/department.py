@@ -61,7 +61,7 @@ def standing_block(standing: Any) -> str:
                 [
                     m.name or m.metric,
                     f"{m.value:.4g}" if m.has_value else "",
-                    f"{m.target:.4g}",
+                    f"{m.target:.4g}" + ("（目标责任书）" if m.target_source == "target_record" else ""),
                     label_of(METRIC_STATUSES, m.status),
                     num(m.earned),
                     num(m.max),
