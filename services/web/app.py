@@ -8,12 +8,13 @@ import secrets
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import grpc
 from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
 
 from services.common import status
-from services.web import api, department, office
+from services.web import api, department, office, supervision
 from services.web.gateway import Gateway
 from services.web.http import (
     HttpError,
@@ -33,6 +34,7 @@ log = logging.getLogger("kaohe.web")
 STATIC = Path(__file__).resolve().parent / "static"
 LOGIN_CSRF = "kaohe_login_csrf"
 READERS = frozenset({"office", "supervisor", "viewer"})
+EVERYONE = READERS | {"department"}
 View = Callable[[Gateway, Session, Request], Response]
 HTTP_OF = {
     "INVALID_ARGUMENT": 422,
@@ -104,6 +106,13 @@ class Console:
                 "/office/accounts",
             ),
         ]
+        desk += [
+            ("GET", "/tasks", supervision.task_list, EVERYONE, ""),
+            ("GET", "/tasks/new", supervision.new_task_form, supervision.OFFICE_SIDE, ""),
+            ("POST", "/tasks", supervision.create_task, supervision.OFFICE_SIDE, "/tasks/new"),
+            ("GET", "/tasks/{task}", supervision.task_detail, EVERYONE, ""),
+            ("POST", "/tasks/{task}/{step}", supervision.take_step, EVERYONE, "/tasks/{task}"),
+        ]
         for method, path, view, roles, back in desk:
             r.add(method, path, self.page(view, roles, back))
         for path, view in (
@@ -163,7 +172,9 @@ class Console:
                     self.sessions.end(session.id)
                     return redirect("/login", expired="1")
                 if back:
-                    return redirect(back, error=refusal(exc))
+                    # A back page may name the path's own parts: /tasks/{task} after a refused step.
+                    target = back.format(**{k: quote(v, safe="") for k, v in request.params.items()})
+                    return redirect(target, error=refusal(exc))
                 if request.path == "/office/import":
                     return office.import_form(self.gw, session, request, import_refusal(exc))
                 raise HttpError(HTTP_OF.get(exc.code().name, 502), refusal(exc)) from None
