@@ -8,13 +8,12 @@ import secrets
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import grpc
 from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
 
 from services.common import status
-from services.web import api, department, office, supervision
+from services.web import api, department, office, records, supervision
 from services.web.gateway import Gateway
 from services.web.http import (
     HttpError,
@@ -112,6 +111,16 @@ class Console:
             ("POST", "/tasks", supervision.create_task, supervision.OFFICE_SIDE, "/tasks/new"),
             ("GET", "/tasks/{task}", supervision.task_detail, EVERYONE, ""),
             ("POST", "/tasks/{task}/{step}", supervision.take_step, EVERYONE, "/tasks/{task}"),
+            ("GET", "/office/records", records.records_page, READERS, ""),
+            ("GET", "/office/records/{kind}", records.records_page, READERS, ""),
+            ("POST", "/office/records/{kind}", records.add_record, records.OFFICE, "/office/records/{kind}"),
+            (
+                "POST",
+                "/office/records/{kind}/{record}/void",
+                records.void_record,
+                records.OFFICE,
+                "/office/records/{kind}",
+            ),
         ]
         for method, path, view, roles, back in desk:
             r.add(method, path, self.page(view, roles, back))
@@ -173,7 +182,7 @@ class Console:
                     return redirect("/login", expired="1")
                 if back:
                     # A back page may name the path's own parts: /tasks/{task} after a refused step.
-                    target = back.format(**{k: quote(v, safe="") for k, v in request.params.items()})
+                    target = back.format(**request.params)
                     return redirect(target, error=refusal(exc))
                 if request.path == "/office/import":
                     return office.import_form(self.gw, session, request, import_refusal(exc))

@@ -14,6 +14,7 @@ NAV = {
     "office": [
         ("/office", "全县态势"),
         ("/tasks", "督办事项"),
+        ("/office/records", "考核记录"),
         ("/office/runs", "考核运行"),
         ("/office/appeals", "申诉"),
         ("/office/ranking", "排名"),

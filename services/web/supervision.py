@@ -242,7 +242,7 @@ def take_step(gw: Gateway, session: Session, request: Request) -> Response:
         raise HttpError(404, f"没有“{step}”这个办理环节")
     label, _, _, needs_note = STEPS[step]
     note = request.form.get("note", "").strip()
-    back = task_path(task)
+    back = "/tasks/" + task  # redirect() quotes it
     if needs_note and not note:
         return redirect(back, error=f"{label}需要填写说明")
     gw.call(
@@ -333,4 +333,4 @@ def create_task(gw: Gateway, session: Session, request: Request) -> Response:
         ),
         session.token,
     )
-    return redirect(task_path(created.id), ok=f"已立项 {created.id}（{created.state_label}）")
+    return redirect("/tasks/" + created.id, ok=f"已立项 {created.id}（{created.state_label}）")

@@ -1,11 +1,13 @@
-"""The supervision ledger in a real browser: the office 立项/交办, the department 承办/反馈, the office
-核查/销号 — the closed loop with no terminal — and a department held to its own tasks."""
+"""The supervision ledger and the assessment records in a real browser: the office 立项/交办, the
+department 承办/反馈, the office 核查/销号 — the closed loop with no terminal — a department held to its
+own tasks, and 差错通报 recorded and voided by the office's forms."""
 
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import quote, unquote
 
+from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
@@ -127,3 +129,51 @@ def test_a_step_submitted_twice_is_taken_once(browser: Any, console: Console) ->
         if t.title == "重复提交的立项"
     ]
     assert len(made) == 1
+
+
+def records_of(console: Console, kind: str) -> dict[str, Any]:
+    stub = scoring_pb2_grpc.ScoringServiceStub(console.stack.channel(console.gateway))
+    reply = stub.ListRecords(
+        scoring_pb2.ListRecordsRequest(kind=kind, include_voided=True, page_size=5000),
+        metadata=console.stack.metadata("office"),
+        timeout=60,
+    )
+    return {r.id: r for r in reply.records}
+
+
+def test_the_office_records_an_error_report_and_voids_it_in_the_browser(
+    browser: Any, console: Console
+) -> None:
+    login(browser, console, "office1")
+    browser.get(console.url + "/office/records/error_report")
+    record_id = browser.find_element(By.ID, "error_report-id").get_attribute("value")
+    assert record_id.startswith("CW")
+    Select(browser.find_element(By.ID, "error_report-unit")).select_by_value("czj")
+    Select(browser.find_element(By.ID, "error_report-severity")).select_by_value("serious")
+    browser.find_element(By.ID, "error_report-description").send_keys("会议通知漏发两个乡镇")
+    shot(browser, "office-records")
+    submit(browser, browser.find_element(By.XPATH, "//form[@action='/office/records/error_report']//button"))
+    assert f"已保存差错通报 {record_id}" in text(browser)
+    made = records_of(console, "error_report")[record_id]
+    assert (made.unit, made.fields["severity"], made.voided) == ("czj", "serious", False)
+
+    row = browser.find_element(By.XPATH, f"//tr[td[1][text()='{record_id}']]")
+    row.find_element(By.NAME, "reason").send_keys("重复录入")
+    submit(browser, row.find_element(By.TAG_NAME, "button"))
+    assert f"已作废 {record_id}" in text(browser)
+    assert records_of(console, "error_report")[record_id].void_reason == "重复录入"
+
+
+def test_a_bad_record_is_refused_naming_the_field_and_nothing_is_stored(
+    browser: Any, console: Console
+) -> None:
+    login(browser, console, "office1")
+    browser.get(console.url + "/office/records/metric_reading")
+    before = set(records_of(console, "metric_reading"))
+    browser.find_element(By.ID, "metric_reading-period").send_keys("去年")
+    browser.find_element(By.ID, "metric_reading-value").send_keys("3")
+    submit(
+        browser, browser.find_element(By.XPATH, "//form[@action='/office/records/metric_reading']//button")
+    )
+    assert "period" in text(browser)
+    assert set(records_of(console, "metric_reading")) == before
