@@ -13,7 +13,7 @@ import grpc
 from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
 
 from services.common import status
-from services.web import api, department, office, records, supervision
+from services.web import api, bulletin, department, office, records, supervision
 from services.web.gateway import Gateway
 from services.web.http import (
     HttpError,
@@ -111,6 +111,8 @@ class Console:
             ("POST", "/tasks", supervision.create_task, supervision.OFFICE_SIDE, "/tasks/new"),
             ("GET", "/tasks/{task}", supervision.task_detail, EVERYONE, ""),
             ("POST", "/tasks/{task}/{step}", supervision.take_step, EVERYONE, "/tasks/{task}"),
+            ("GET", "/office/bulletin", bulletin.bulletin_form, READERS, ""),
+            ("GET", "/office/bulletin/download", bulletin.bulletin_download, READERS, "/office/bulletin"),
             ("GET", "/office/records", records.records_page, READERS, ""),
             ("GET", "/office/records/{kind}", records.records_page, READERS, ""),
             ("POST", "/office/records/{kind}", records.add_record, records.OFFICE, "/office/records/{kind}"),

@@ -32,6 +32,7 @@ from services.web.layout import (
 )
 from services.web.results import explained, indicator_chart
 from services.web.sessions import Session
+from services.web.supervision import task_path
 
 SHOWN_STATES = ("publicised", "final")
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -94,7 +95,7 @@ def open_items_table(items: Any) -> str:
         [
             row(
                 [
-                    i.task,
+                    Raw(f'<a href="{esc(task_path(i.task))}">{esc(i.task)}</a>'),
                     i.title,
                     label_of(TASK_STATES, i.state),
                     Raw(colour(i.color)),

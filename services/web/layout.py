@@ -15,6 +15,7 @@ NAV = {
         ("/office", "全县态势"),
         ("/tasks", "督办事项"),
         ("/office/records", "考核记录"),
+        ("/office/bulletin", "督查通报"),
         ("/office/runs", "考核运行"),
         ("/office/appeals", "申诉"),
         ("/office/ranking", "排名"),

@@ -4,9 +4,11 @@ own tasks, and 差错通报 recorded and voided by the office's forms."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 from urllib.parse import quote, unquote
 
+from docx import Document
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from selenium.webdriver.common.by import By
@@ -177,3 +179,19 @@ def test_a_bad_record_is_refused_naming_the_field_and_nothing_is_stored(
     )
     assert "period" in text(browser)
     assert set(records_of(console, "metric_reading")) == before
+
+
+def test_the_office_downloads_the_bulletin_and_a_department_may_not(browser: Any, console: Console) -> None:
+    login(browser, console, "office1")
+    browser.get(console.url + "/office/bulletin")
+    assert "2025年全年" in text(browser)
+    status, headers, body = fetch(
+        console, "/office/bulletin/download?period=2025", cookies=browser.get_cookies()
+    )
+    assert status == 200 and "attachment" in headers["Content-Disposition"]
+    document = Document(io.BytesIO(body))
+    paragraphs = "\n".join(p.text for p in document.paragraphs)
+    assert "2025" in paragraphs and "督查" in paragraphs
+    login(browser, console, "fgj1")
+    status, _, _ = fetch(console, "/office/bulletin/download?period=2025", cookies=browser.get_cookies())
+    assert status == 403
