@@ -345,6 +345,8 @@ class Workflow:
         )
 
         def work(conn: Connection) -> ApplicationView:
+            # One write behind the other (PostgreSQL): two filings on one target cannot both be pending.
+            staging.lock(conn)
             year = task_year or self._report_year(conn, unit=unit, target=target, department=department)
             refusal = self.window_refusal(conn, year=year, appeal=False)
             if refusal:
