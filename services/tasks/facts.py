@@ -69,6 +69,9 @@ class TaskFacts:
     ) -> Iterator[dict[str, Column]]:
         """The facts scoring counts, in chunks of columns (see fact_columns.timeliness_columns)."""
         with self.db.read() as conn:
+            if conn.dialect.name == "postgresql":
+                # Read chunk by chunk, in several statements: all of them over one snapshot.
+                conn.execution_options(isolation_level="REPEATABLE READ")
             yield from timeliness_columns(
                 conn,
                 due_from=due_from,

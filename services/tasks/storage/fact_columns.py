@@ -82,9 +82,97 @@ def timeliness_columns(
         .where(window)
         .order_by(tasks.c.id, task_co_units.c.unit_id)
     )
-    for is_lead, query in ((True, lead), (False, co)):
-        for part in _fetch(conn, query, chunk_size):
-            yield _chunk(part, is_lead=is_lead, as_of=as_of, earlier=earlier)
+    if conn.dialect.name == "postgresql":
+        for chunk in _aggregated(conn, window, chunk_size):
+            yield _patched(chunk, as_of=as_of, earlier=earlier)
+    else:
+        for part in _fetch(conn, lead, chunk_size):
+            yield _chunk(part, is_lead=True, as_of=as_of, earlier=earlier)
+    for part in _fetch(conn, co, chunk_size):
+        yield _chunk(part, is_lead=False, as_of=as_of, earlier=earlier)
+
+
+# A chunk of lead rows in one result row on PostgreSQL: each string column joined by U+001F (no id, unit,
+# priority or task type holds a control character), each number column an array in its binary form. One
+# aggregate node takes every row once for all its aggregates, so the columns agree row by row; they take
+# them in the order of the index scan (ids ascending), and max(id) is where the next chunk starts.
+_AGGREGATED = """
+SELECT count(*), max(id), string_agg(id, E'\\x1f'), string_agg(lead_unit, E'\\x1f'),
+  string_agg(priority, E'\\x1f'), string_agg(task_type, E'\\x1f'),
+  array_send(array_agg(assigned_at)), array_send(array_agg(due_at)), array_send(array_agg(reported_at)),
+  array_send(array_agg(cancelled_at)), array_send(array_agg(due_given))
+FROM (
+  SELECT id, lead_unit, priority, task_type, COALESCE(assigned_at, {none}) AS assigned_at,
+    COALESCE(due_at, {none}) AS due_at, COALESCE(reported_at, {none}) AS reported_at,
+    COALESCE(cancelled_at, {none}) AS cancelled_at, due_given
+  FROM tasks WHERE ({window}){after} ORDER BY id LIMIT {limit}
+) chunk
+"""
+_ARRAY_HEADER = 20  # one dimension: ndim, has-nulls flag, element type, length, lower bound
+_INT8S = np.dtype([("length", ">i4"), ("value", ">i8")])
+_BOOLS = np.dtype([("length", ">i4"), ("value", "u1")])
+
+
+def _aggregated(conn: Connection, window: Any, chunk_size: int) -> Iterator[dict[str, Column]]:
+    """The lead rows, chunk by chunk in id order (keyset), each chunk one row: a handful of Python
+    objects a chunk rather than one per value. The whole read sees one snapshot (REPEATABLE READ)."""
+    where = str(window.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    raw: Any = conn.connection.dbapi_connection
+    after: str | None = None
+    while True:
+        statement = _AGGREGATED.format(
+            none=f"CAST({NO_TIME} AS BIGINT)",
+            window=where,
+            after="" if after is None else " AND id > %(after)s",
+            limit=int(chunk_size),
+        )
+        with raw.cursor(binary=True) as cursor:
+            cursor.execute(statement, {"after": after} if after is not None else None)
+            row = cursor.fetchone()
+        n = int(row[0]) if row else 0
+        if not n:
+            return
+        task, unit, priority, task_type = (str(text).split("\x1f") for text in row[2:6])
+        if not len(task) == len(unit) == len(priority) == len(task_type) == n:
+            raise ValueError("a string of the facts holds the separator U+001F")
+        numbers = [_array(bytes(data), _INT8S, n) for data in row[6:10]]
+        yield {
+            "task_id": Strings(np.arange(n, dtype=np.int32), task),
+            "unit": Strings.encode(unit),
+            "is_lead": np.ones(n, dtype=bool),
+            "priority": Strings.encode(priority),
+            "assigned_at": numbers[0],
+            "due_at": numbers[1],
+            "reported_at": numbers[2],
+            "cancelled_at": numbers[3],
+            "task_type": Strings.encode(task_type),
+            "due_given": _array(bytes(row[10]), _BOOLS, n).astype(bool),
+        }
+        if n < chunk_size:
+            return
+        after = str(row[1])
+
+
+def _array(data: bytes, dtype: np.dtype[Any], n: int) -> np.ndarray:
+    """A one-dimensional array without NULLs in PostgreSQL's binary form, as numpy (native order)."""
+    if len(data) != _ARRAY_HEADER + n * dtype.itemsize or int.from_bytes(data[4:8], "big") != 0:
+        raise ValueError("not an array of the expected length without NULLs")
+    values = np.frombuffer(data, dtype=dtype, count=n, offset=_ARRAY_HEADER)["value"]
+    return values.astype(values.dtype.newbyteorder("="))
+
+
+def _patched(chunk: dict[str, Column], *, as_of: int, earlier: dict[str, int]) -> dict[str, Column]:
+    """chunk with the report that counted by as_of for the few whose stored report came later."""
+    reported = np.asarray(chunk["reported_at"])
+    late = np.flatnonzero(reported > as_of).tolist()
+    if late:
+        task = chunk["task_id"]
+        values = task.values if isinstance(task, Strings) else []
+        reported = reported.copy()
+        for k in late:
+            reported[k] = earlier.get(values[k], NO_TIME)
+        chunk["reported_at"] = reported
+    return chunk
 
 
 def _fetch(conn: Connection, query: Select[Any], chunk_size: int) -> Iterator[list[tuple[Any, ...]]]:
