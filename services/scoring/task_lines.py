@@ -9,7 +9,6 @@ come back exactly as Assessment.document() writes them: same values, same order,
 from __future__ import annotations
 
 import base64
-import io
 import zlib
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -41,30 +40,35 @@ def pack_lines(
 ) -> dict[str, Any]:
     """The task lines of a document as one JSON-able block; bounds[j]:bounds[j + 1] are the lines of the
     document's j-th unit, in the order its breakdown lists them before sorting."""
-    text = "".join(task)
-    lengths = np.fromiter(map(len, task), dtype=np.int64, count=len(task))
-    buffer = io.BytesIO()
-    np.savez(
-        buffer,
-        bounds=np.asarray(bounds, dtype="<i8"),
-        lengths=lengths.astype("<i8"),
-        text=np.frombuffer(text.encode("utf-8"), dtype=np.uint8),
-        lead=np.asarray(lead, dtype=bool),
-        priority=np.asarray(priority, dtype="<i4"),
-        weight=np.asarray(weight, dtype="<f8"),
-        credit=np.asarray(credit, dtype="<f8"),
-        late=np.asarray(late, dtype="<i8"),
-        tolerance=np.asarray(tolerance, dtype="<i8"),
-        due=np.asarray(due, dtype="<i8"),
-        reported=np.asarray(reported, dtype="<i8"),
-        points=np.asarray(points, dtype="<f8"),
-    )
+    arrays = {
+        "bounds": np.asarray(bounds, dtype="<i8"),
+        "lengths": np.fromiter(map(len, task), dtype="<i8", count=len(task)),
+        "text": np.frombuffer("".join(task).encode("utf-8"), dtype=np.uint8),
+        "lead": np.asarray(lead, dtype=bool),
+        "priority": np.asarray(priority, dtype="<i4"),
+        "weight": np.asarray(weight, dtype="<f8"),
+        "credit": np.asarray(credit, dtype="<f8"),
+        "late": np.asarray(late, dtype="<i8"),
+        "tolerance": np.asarray(tolerance, dtype="<i8"),
+        "due": np.asarray(due, dtype="<i8"),
+        "reported": np.asarray(reported, dtype="<i8"),
+        "points": np.asarray(points, dtype="<f8"),
+    }
+    # One deflate stream over the arrays' bytes as they lie: no uncompressed copy of them all at once.
+    deflate = zlib.compressobj(1)
+    pieces = []
+    for array in arrays.values():
+        view = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+        for start in range(0, len(view), 1 << 24):
+            pieces.append(deflate.compress(view[start : start + (1 << 24)].data))
+    pieces.append(deflate.flush())
     return {
         "format": FORMAT,
         "zone": zone,
         "priorities": list(priority_names),
         "tolerances": {str(row): list(pair) for row, pair in tolerances.items()},
-        "data": base64.b64encode(zlib.compress(buffer.getvalue(), 1)).decode("ascii"),
+        "arrays": [[name, array.dtype.str, len(array)] for name, array in arrays.items()],
+        "data": base64.b64encode(b"".join(pieces)).decode("ascii"),
     }
 
 
@@ -72,8 +76,13 @@ def expand_lines(units: list[dict[str, Any]], block: dict[str, Any], positions: 
     """Puts back the `tasks` lines, first in each breakdown, of units: the document's entries at positions."""
     if block.get("format") != FORMAT:
         raise ValueError(f"unknown task lines format {block.get('format')!r}")
-    with np.load(io.BytesIO(zlib.decompress(base64.b64decode(block["data"]))), allow_pickle=False) as z:
-        col = {name: z[name] for name in z.files}
+    data = zlib.decompress(base64.b64decode(block["data"]))
+    col: dict[str, np.ndarray] = {}
+    offset = 0
+    for name, dtype, length in block["arrays"]:
+        array = np.frombuffer(data, dtype=np.dtype(dtype), count=int(length), offset=offset)
+        col[name] = array.astype(array.dtype.newbyteorder("="), copy=False)
+        offset += array.nbytes
     text = col["text"].tobytes().decode("utf-8")
     starts = np.concatenate([[0], np.cumsum(col["lengths"])]).tolist()
     tz = ZoneInfo(block["zone"])
