@@ -56,10 +56,11 @@ def bench_run_at_scale(record: Record, *, kind: str, size: str = "prefecture") -
     """A year of a prefecture (or province) written straight into the tasks tables, then run over gRPC;
     the baseline is reading the same rows out of the database, measured in the same run, and the peak
     RSS of this process (the three services and the client in one) before and after the run."""
-    from kaohe.scoring.v1 import scoring_pb2
+    from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 
     from benchmarks.fill import fill_tasks_db
     from benchmarks.stack import running_stack
+    from tests.conftest import secure_channel
 
     scheme = load_scheme_file(ROOT / "tests" / "data" / "scheme.toml")
     units, tasks = SIZES[size]
@@ -67,7 +68,12 @@ def bench_run_at_scale(record: Record, *, kind: str, size: str = "prefecture") -
         fill_tasks_db(stack.tasks_url, units=units, tasks=tasks)
         baseline = read_facts(stack.tasks_url)
         before = _peak_rss_mb()
-        _, _, scoring = stack.stubs()
+        # A province's reply (30,000 units, no breakdowns) is ~11 MB: more than gRPC's default 4 MB.
+        channel = secure_channel(
+            stack.tls, stack.gateway_addr, options=[("grpc.max_receive_message_length", 1 << 30)]
+        )
+        stack.channels.append(channel)
+        scoring = scoring_pb2_grpc.ScoringServiceStub(channel)
         start = time.perf_counter()
         scoring.CreateRun(
             scoring_pb2.CreateRunRequest(year=2025, omit_breakdown=True),
