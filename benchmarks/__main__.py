@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 
+from benchmarks.imports import bench_import
 from benchmarks.kernel import ROOT, bench_kernel
 from benchmarks.load import bench_load
 from benchmarks.record import Record
@@ -22,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large", action="store_true", default=os.environ.get("KAOHE_BENCH_LARGE") == "1")
     parser.add_argument("--calls", type=int, default=60, help="overview calls per client (1 client)")
     parser.add_argument(
-        "--only", default="", help="comma-separated: kernel,overview,web,import,prefecture,load"
+        "--only", default="", help="comma-separated: kernel,overview,web,import,ledger,prefecture,load"
     )
     args = parser.parse_args(argv)
     only = set(filter(None, args.only.split(",")))
@@ -38,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     if not only or "import" in only:
         for kind in kinds:
             bench_import_and_run(record, kind=kind)
+    if not only or "ledger" in only:
+        # A generated county's ledger by `kaohe import` on PostgreSQL; a prefecture's with --large.
+        for size in ["county"] + (["prefecture"] if args.large else []):
+            bench_import(record, size=size)
     if args.large or "prefecture" in only:
         bench_prefecture_run(record, kind=kinds[-1])
     if not only or "load" in only:
