@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
@@ -113,19 +114,21 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
         return self._act(Kind.CANCEL, request)
 
     def ImportLedger(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
-        validate_only = False
-        import_id = ""
-        lines: list[tuple[int, str]] = []
+        messages = iter(request_iterator)
+        first = next(messages, None)
+        validate_only = first.validate_only if first is not None else False
+        import_id = first.import_id if first is not None else ""
+        # The lines are checked batch by batch as they arrive: the file is never held here.
+        batches = (
+            [(line.line, line.json) for line in message.lines]
+            for message in itertools.chain([first] if first is not None else [], messages)
+        )
         try:
-            for index, message in enumerate(request_iterator):
-                if index == 0:
-                    validate_only, import_id = message.validate_only, message.import_id
-                    if import_id and not validate_only:
-                        # Before the rest of the stream arrives: recovery waits for a half on its way.
-                        self.app.importer.begin(import_id)
-                lines.extend((line.line, line.json) for line in message.lines)
+            if import_id and not validate_only:
+                # Before the rest of the stream arrives: recovery waits for a half on its way.
+                self.app.importer.begin(import_id)
             created, unchanged = self.app.importer.import_ledger(
-                lines, validate_only=validate_only, actor=current_identity(), import_id=import_id
+                batches, validate_only=validate_only, actor=current_identity(), import_id=import_id
             )
         finally:
             if import_id:
