@@ -111,6 +111,7 @@ class _Run:
         # A task an event named before any line defined it: its first such line.
         self.missing: dict[str, int] = {}
         self.stamp = int(time.time())
+        self.batches = 0
 
     # ---- checking, batch by batch
 
@@ -149,6 +150,10 @@ class _Run:
         staging.insert(self.conn, units, new_units)
         staging.insert(self.conn, import_tasks, new_tasks)
         staging.insert(self.conn, import_events, new_events)
+        self.batches += 1
+        if self.batches & (self.batches - 1) == 0:
+            # Statistics as the tables grow (after 1, 2, 4, … batches): lookups by id keep to the index.
+            staging.analyze(self.conn)
 
     def _load_units(self, records: list[Any]) -> None:
         wanted = set()
@@ -292,6 +297,7 @@ class _Run:
             raise _line(
                 line, "task", f"task {task_id!r} does not exist (neither stored nor on an earlier line)"
             )
+        staging.analyze(self.conn)
         touched = union(select(import_tasks.c.id.label("id")), select(import_events.c.task_id.label("id")))
         ids = [row.id for row in self.conn.execute(select(touched.subquery().c.id).order_by("id"))]
         for part in chunks(ids, CHUNK):

@@ -60,6 +60,13 @@ def drop(conn: Connection) -> None:
         conn.execute(text(f"DROP TABLE IF EXISTS {table.name}"))
 
 
+def analyze(conn: Connection) -> None:
+    """Fresh planner statistics of the staging tables (PostgreSQL does not gather them for temporary ones)."""
+    if conn.dialect.name == "postgresql":
+        for table in TABLES:
+            conn.execute(text(f"ANALYZE {table.name}"))
+
+
 def insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """rows into table in one statement: COPY on PostgreSQL, executemany elsewhere."""
     if not rows:
