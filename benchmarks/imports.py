@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -178,7 +179,8 @@ def bench_import(record: Record, *, size: str) -> None:
                 raise RuntimeError(f"kaohe import failed: {done.stdout}{done.stderr}")
             peaks = {_service_of(p): _peak_kib(p) for p in _children(serve.pid)}
         finally:
-            os.killpg(serve.pid, signal.SIGTERM)
+            with suppress(ProcessLookupError):
+                os.killpg(serve.pid, signal.SIGTERM)
             try:
                 serve.wait(30)
             except subprocess.TimeoutExpired:
