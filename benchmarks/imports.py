@@ -138,7 +138,6 @@ def _service_of(pid: int) -> str:
 
 def bench_import(record: Record, *, size: str) -> None:
     """`kaohe import` of a generated ledger into `kaohe serve` on PostgreSQL (three service processes)."""
-    from benchmarks.stack import _free_port_base
     from tests.conftest import PG_URL, Databases
 
     if not PG_URL:
@@ -155,7 +154,7 @@ def bench_import(record: Record, *, size: str) -> None:
             "KAOHE_TASKS_DB_URL": databases.url("tasks"),
             "KAOHE_SCORING_DB_URL": databases.url("scoring"),
         }
-        base = _free_port_base()
+        base = _port_base()
         command = [sys.executable, "-m", "services.cli.main"]
         data = tmp / "data"
         serve = subprocess.Popen(
@@ -221,3 +220,20 @@ def _wait_up(serve: subprocess.Popen[bytes], probe: list[str]) -> None:
         if subprocess.run(probe, cwd=ROOT, capture_output=True).returncode == 0:
             return
         time.sleep(0.5)
+
+
+def _port_base() -> int:
+    """A port base N with N .. N+40 free on loopback, drawn at random: other benches probe from the bottom."""
+    import random
+    import socket
+
+    for _ in range(200):
+        base = random.randrange(55000, 64000, 50)
+        try:
+            for offset in (0, 1, 2, 10, 11, 12, 20, 30):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", base + offset))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free ports for kaohe serve")

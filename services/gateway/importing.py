@@ -189,8 +189,9 @@ class LedgerImports:
         with ExitStack() as stack:
             parts = split(source, self.spool_dir, stack)
             tasks_reply = scoring_reply = None
-            if validate_only or parts.scoring_lines:
-                # The scoring half refers to units and tasks of the same file: check everything first.
+            if validate_only:
+                # Both halves checked, nothing written. (An import proper checks each half as it writes it:
+                # scoring's staged half is invisible until tasks has committed its own, see _two_phase.)
                 if parts.task_lines:
                     tasks_reply = self.call(
                         self.tasks, "ImportLedger", task_stream(parts, True), identity, timeout
@@ -199,7 +200,7 @@ class LedgerImports:
                     scoring_reply = self.call(
                         self.scoring, "ImportRecords", scoring_stream(parts, True), identity, timeout
                     )
-            if not validate_only:
+            else:
                 tasks_reply, scoring_reply = self._two_phase(parts, identity=identity, timeout=timeout)
         created: Counter[str] = Counter()
         unchanged: Counter[str] = Counter()
