@@ -132,11 +132,12 @@ class _Run:
                 raise _line(line, "type", f"{kind!r} is not a record type of the tasks service")
         records.sort(key=lambda r: r.line)
         self._load_units(records)
-        task_ids = {r.id for r in records if isinstance(r, ledger.TaskRecord)} | {
-            r.task for r in records if isinstance(r, ledger.EventRecord)
-        }
-        known = self._known_tasks(task_ids)
-        seen = self._known_events({r.task for r in records if isinstance(r, ledger.EventRecord)})
+        defined = {r.id for r in records if isinstance(r, ledger.TaskRecord)}
+        named = {r.task for r in records if isinstance(r, ledger.EventRecord)}
+        known = self._known_tasks(defined | named)
+        # A task this batch creates has no events before it (an earlier one would have been refused): only
+        # the others' events are looked up.
+        seen = self._known_events(named - (defined - known.keys()))
         new_units: list[dict[str, Any]] = []
         new_tasks: list[dict[str, Any]] = []
         new_events: list[dict[str, Any]] = []
@@ -337,12 +338,17 @@ class _Run:
 
     def _replay_chunk(self, ids: list[str]) -> None:
         conn = self.conn
-        new = {row.id: row for row in conn.execute(select(import_tasks).where(import_tasks.c.id.in_(ids)))}
+        # ids are a sorted run of the touched tasks: the staged rows of exactly these are a range.
+        first, last = ids[0], ids[-1]
+        query = select(import_tasks).where(import_tasks.c.id >= first, import_tasks.c.id <= last)
+        new = {row.id: row for row in conn.execute(query)}
         stored_ids = [i for i in ids if i not in new]
         stored = repo.tasks_by_id(conn, stored_ids)
         stored_events = repo.events_of(conn, stored_ids)
         staged: dict[str, list[Any]] = {}
-        query = select(import_events).where(import_events.c.task_id.in_(ids)).order_by(import_events.c.line)
+        staged_c = import_events.c
+        query = select(import_events).where(staged_c.task_id >= first, staged_c.task_id <= last)
+        query = query.order_by(staged_c.line)
         for row in conn.execute(query):
             staged.setdefault(row.task_id, []).append(row)
         task_rows: list[dict[str, Any]] = []
