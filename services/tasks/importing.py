@@ -38,6 +38,8 @@ from services.tasks.storage.tables import task_co_units, task_events, tasks, uni
 _PROVISIONAL = 10**15
 # Tasks replayed and written together once the file has been read.
 CHUNK = 2000
+# Tasks named by events before any line defined them, kept to tell "defined only later" from "missing".
+MAX_MISSING = 10_000
 Lines = Iterable[list[tuple[int, str]]]
 
 
@@ -262,6 +264,9 @@ class _Run:
     ) -> None:
         if event.task not in known:
             self.missing.setdefault(event.task, event.line)
+            if len(self.missing) > MAX_MISSING:
+                # A file of events for tasks nobody defined: refused now, not held to the end.
+                self._refuse_missing()
             return
         key = event.key()
         if key in seen:
@@ -294,10 +299,7 @@ class _Run:
 
     def finish(self) -> None:
         if self.missing:
-            task_id, line = min(self.missing.items(), key=lambda item: item[1])
-            raise _line(
-                line, "task", f"task {task_id!r} does not exist (neither stored nor on an earlier line)"
-            )
+            self._refuse_missing()
         staging.analyze(self.conn)
         touched = union(select(import_tasks.c.id.label("id")), select(import_events.c.task_id.label("id")))
         ids = [row.id for row in self.conn.execute(select(touched.subquery().c.id).order_by("id"))]
@@ -335,6 +337,10 @@ class _Run:
                 ).order_by(import_events.c.line),
             )
         )
+
+    def _refuse_missing(self) -> None:
+        task_id, line = min(self.missing.items(), key=lambda item: item[1])
+        raise _line(line, "task", f"task {task_id!r} does not exist (neither stored nor on an earlier line)")
 
     def _replay_chunk(self, ids: list[str]) -> None:
         conn = self.conn
