@@ -32,6 +32,12 @@ class ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
     request_queue_size = 64
 
 
+class SharedPortServer(ThreadingServer):
+    """One of several console processes on one port: SO_REUSEPORT set before bind."""
+
+    allow_reuse_port = True
+
+
 class QuietHandler(WSGIRequestHandler):
     """Request lines go to the structured log, not to stderr in the access-log format."""
 
@@ -75,15 +81,20 @@ def create(
     gateway_address: str,
     tls: tuple[Path, Path] | None = None,
     gateway_ca: Path | None = None,
+    reuse_port: bool = False,
 ) -> Running:
-    """A console bound to host:port; plain HTTP only on loopback, HTTPS with tls elsewhere."""
+    """A console bound to host:port; plain HTTP only on loopback, HTTPS with tls elsewhere.
+
+    reuse_port: one of several console processes sharing the port (KAOHE_WEB_PROCESSES).
+    """
     if tls is None and not is_loopback(host):
         raise ConfigError(
             f"the web console listens on {host}, beyond this machine: give it a certificate "
             f"({ENV_CERT} and {ENV_KEY}) or bind it to 127.0.0.1"
         )
     console = Console(Gateway(gateway_address, gateway_ca))
-    server = make_server(host, port, console, server_class=ThreadingServer, handler_class=QuietHandler)
+    server_class = SharedPortServer if reuse_port else ThreadingServer
+    server = make_server(host, port, console, server_class=server_class, handler_class=QuietHandler)
     scheme = "http"
     if tls is not None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -115,11 +126,28 @@ def serve_until_signalled(running: Running) -> None:
 
 def main(*, port: int) -> int:
     """`kaohe serve-one web`: the console for the gateway at KAOHE_GATEWAY, until a signal."""
-    from services.common import settings
+    from services.common import settings, workers
 
     host = os.environ.get(ENV_HOST, "127.0.0.1")
+    worker = workers.is_worker()
     try:
-        running = create(host=host, port=port, gateway_address=settings.gateway_address(), tls=tls_files())
+        if worker:
+            workers.follow_supervisor()
+        else:
+            count = workers.process_count("web")
+            if count > 1:
+                if not workers.port_free(host, port):
+                    raise ConfigError(f"port {port} (web console) is taken")
+                command = [sys.executable, "-m", "services.cli.main", "serve-one", "web", "--port", str(port)]
+                log.info("serving", extra={"address": f"{host}:{port}", "processes": count})
+                return workers.supervise("web", count, command)
+        running = create(
+            host=host,
+            port=port,
+            gateway_address=settings.gateway_address(),
+            tls=tls_files(),
+            reuse_port=worker,
+        )
     except (ConfigError, OSError) as exc:
         print(f"kaohe serve-one web: {exc}", flush=True, file=sys.stderr)
         return 2

@@ -1,0 +1,151 @@
+"""Several processes of one service sharing its port (SO_REUSEPORT): how many, started, watched, stopped."""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+from services.common.settings import ConfigError
+
+log = logging.getLogger("kaohe.workers")
+ENV_PROCESSES = {"gateway": "KAOHE_GATEWAY_PROCESSES", "web": "KAOHE_WEB_PROCESSES"}
+# Set in a worker's environment: the pid of the supervisor it belongs to.
+ENV_WORKER_OF = "KAOHE_WORKER_OF"
+ENV_MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"
+MAX_PROCESSES = 16
+# "auto": one process per CPU, no more than this (each holds its own caches and connections).
+AUTO_CAP = 4
+STOP_SECONDS = 15.0
+_PR_SET_PDEATHSIG = 1
+
+
+def process_count(service: str) -> int:
+    """KAOHE_GATEWAY_PROCESSES / KAOHE_WEB_PROCESSES: 1 unless set; "auto" is the CPUs, at most 4."""
+    name = ENV_PROCESSES[service]
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return 1
+    if raw == "auto":
+        return max(1, min(os.cpu_count() or 1, AUTO_CAP))
+    rule = f"{name} must be a whole number from 1 to {MAX_PROCESSES} or auto, not {raw!r}"
+    try:
+        count = int(raw)
+    except ValueError:
+        raise ConfigError(rule) from None
+    if not 1 <= count <= MAX_PROCESSES:
+        raise ConfigError(rule)
+    return count
+
+
+def is_worker() -> bool:
+    """Whether this process is one of several sharing a port (started by supervise)."""
+    return bool(os.environ.get(ENV_WORKER_OF))
+
+
+def follow_supervisor() -> None:
+    """A worker gets SIGTERM when its supervisor dies, however it dies: never an orphan on the port."""
+    supervisor = int(os.environ.get(ENV_WORKER_OF, "0") or 0)
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    # The supervisor may have died before prctl took hold.
+    if supervisor and os.getppid() != supervisor:
+        raise SystemExit(1)
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether nobody listens on host:port, even somebody who shares with SO_REUSEPORT.
+
+    The probe does not set SO_REUSEPORT, so a port another server holds (shared or not) is taken;
+    TIME-WAIT sockets of a killed process do not count (SO_REUSEADDR, as the servers bind).
+    """
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def supervise(
+    service: str,
+    count: int,
+    command: list[str],
+    *,
+    metrics: Callable[[str], Callable[[], None]] | None = None,
+) -> int:
+    """Runs count copies of command (each binds the port with SO_REUSEPORT) until SIGTERM/SIGINT.
+
+    metrics, given the folder the workers write their Prometheus values to, serves /metrics for them
+    all and returns its stop. A worker that dies stops the others: exit 1 (its own code if it could not
+    start), so that `kaohe serve`, systemd or Kubernetes sees the service down rather than half up.
+    """
+    folder = tempfile.mkdtemp(prefix=f"kaohe-{service}-metrics-")
+    stopping = False
+
+    def stop(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        stop_metrics = metrics(folder) if metrics is not None else None
+    except ConfigError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        print(f"kaohe serve-one {service}: {exc}", file=sys.stderr, flush=True)
+        return 2
+    env = {**os.environ, ENV_WORKER_OF: str(os.getpid()), ENV_MULTIPROC: folder}
+    workers = [subprocess.Popen(command, env=env) for _ in range(count)]
+    started = time.monotonic()
+    log.info("workers started", extra={"service": service, "pids": [w.pid for w in workers]})
+    code = 0
+    while not stopping:
+        dead = [w for w in workers if w.poll() is not None]
+        if dead:
+            # A worker that could not start said why on stderr: its code (2, a configuration error) stands.
+            early = time.monotonic() - started < 30 and dead[0].returncode == 2
+            code = 2 if early else 1
+            log.error(
+                "a worker stopped; stopping the others",
+                extra={"service": service, "pid": dead[0].pid, "exit": dead[0].returncode},
+            )
+            break
+        time.sleep(0.2)
+    for worker in workers:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_SECONDS
+    for worker in workers:
+        try:
+            worker.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+    if stop_metrics is not None:
+        stop_metrics()
+    shutil.rmtree(folder, ignore_errors=True)
+    return code
+
+
+def multiprocess_registry(folder: str) -> Any:
+    """A registry that reads every worker's values from folder (prometheus_client multiprocess mode)."""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=folder)
+    return registry
