@@ -111,7 +111,7 @@ def supervise(
     env = {**os.environ, ENV_WORKER_OF: str(os.getpid()), ENV_MULTIPROC: folder}
     workers = [subprocess.Popen(command, env=env) for _ in range(count)]
     started = time.monotonic()
-    log.info("workers started", extra={"service": service, "pids": [w.pid for w in workers]})
+    log.info("workers started", extra={"of": service, "pids": [w.pid for w in workers]})
     code = 0
     while not stopping:
         dead = [w for w in workers if w.poll() is not None]
@@ -121,7 +121,7 @@ def supervise(
             code = 2 if early else 1
             log.error(
                 "a worker stopped; stopping the others",
-                extra={"service": service, "pid": dead[0].pid, "exit": dead[0].returncode},
+                extra={"of": service, "pid": dead[0].pid, "exit": dead[0].returncode},
             )
             break
         time.sleep(0.2)
