@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -182,3 +183,33 @@ def test_a_killed_supervisor_takes_its_workers_with_it(stack: Stack) -> None:
             break
         time.sleep(0.25)
     assert stack.group() == []
+
+
+def _serve_one(tmp_path: Path, service: str, port: int, **variables: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAOHE_")}
+    env.update(variables)
+    command = [KAOHE, "serve-one", service, "--port", str(port)]
+    if service == "gateway":
+        command += ["--metrics-port", str(free_ports()), "--plaintext", "--data-dir", str(tmp_path / "d")]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("service", ["gateway", "web"])
+def test_a_taken_port_or_a_bad_count_is_one_line_and_no_workers(tmp_path: Path, service: str) -> None:
+    variable = {"gateway": "KAOHE_GATEWAY_PROCESSES", "web": "KAOHE_WEB_PROCESSES"}[service]
+    port = free_ports()
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # even a listener that shares
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        result = _serve_one(tmp_path, service, port, **{variable: "2"})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"kaohe serve-one {service}: port {port} "
+        + ("(gateway gRPC) is taken" if service == "gateway" else "(web console) is taken")
+    ]
+    for wrong in ("0", "many", "17"):
+        result = _serve_one(tmp_path, service, free_ports(), **{variable: wrong})
+        assert result.returncode == 2
+        (line,) = result.stderr.strip().splitlines()
+        assert variable in line and "1 to 16" in line and repr(wrong) in line
