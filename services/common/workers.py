@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from services.common.settings import ConfigError
@@ -22,6 +23,8 @@ ENV_PROCESSES = {"gateway": "KAOHE_GATEWAY_PROCESSES", "web": "KAOHE_WEB_PROCESS
 # Set in a worker's environment: the pid of the supervisor it belongs to.
 ENV_WORKER_OF = "KAOHE_WORKER_OF"
 ENV_MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"
+# Set in a worker's environment: a private folder (0700) the workers share, gone when they stop.
+ENV_WORKER_DIR = "KAOHE_WORKER_DIR"
 MAX_PROCESSES = 16
 # "auto": one process per CPU, no more than this (each holds its own caches and connections).
 AUTO_CAP = 4
@@ -45,6 +48,12 @@ def process_count(service: str) -> int:
     if not 1 <= count <= MAX_PROCESSES:
         raise ConfigError(rule)
     return count
+
+
+def shared_folder() -> Path | None:
+    """In a worker, the folder its supervisor made for the workers to share; else None."""
+    folder = os.environ.get(ENV_WORKER_DIR)
+    return Path(folder) if folder and is_worker() else None
 
 
 def is_worker() -> bool:
@@ -89,7 +98,8 @@ def supervise(
 ) -> int:
     """Runs count copies of command (each binds the port with SO_REUSEPORT) until SIGTERM/SIGINT.
 
-    metrics, given the folder the workers write their Prometheus values to, serves /metrics for them
+    The workers share a private folder (KAOHE_WORKER_DIR), removed when they stop. metrics, given the
+    folder in it the workers write their Prometheus values to, serves /metrics for them
     all and returns its stop. A worker that dies stops the others: exit 1 (its own code if it could not
     start), so that `kaohe serve`, systemd or Kubernetes sees the service down rather than half up.
     """
@@ -102,13 +112,15 @@ def supervise(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    values = os.path.join(folder, "metrics")
+    os.mkdir(values, 0o700)
     try:
-        stop_metrics = metrics(folder) if metrics is not None else None
+        stop_metrics = metrics(values) if metrics is not None else None
     except ConfigError as exc:
         shutil.rmtree(folder, ignore_errors=True)
         print(f"kaohe serve-one {service}: {exc}", file=sys.stderr, flush=True)
         return 2
-    env = {**os.environ, ENV_WORKER_OF: str(os.getpid()), ENV_MULTIPROC: folder}
+    env = {**os.environ, ENV_WORKER_OF: str(os.getpid()), ENV_WORKER_DIR: folder, ENV_MULTIPROC: values}
     workers = [subprocess.Popen(command, env=env) for _ in range(count)]
     started = time.monotonic()
     log.info("workers started", extra={"of": service, "pids": [w.pid for w in workers]})

@@ -18,6 +18,7 @@ from services.common.settings import ConfigError
 from services.common.tls import is_loopback
 from services.web.app import Console
 from services.web.gateway import Gateway
+from services.web.shared_sessions import SharedSessions
 
 log = logging.getLogger("kaohe.web")
 ENV_HOST = "KAOHE_WEB_BIND_HOST"
@@ -82,17 +83,20 @@ def create(
     tls: tuple[Path, Path] | None = None,
     gateway_ca: Path | None = None,
     reuse_port: bool = False,
+    sessions_file: Path | None = None,
 ) -> Running:
     """A console bound to host:port; plain HTTP only on loopback, HTTPS with tls elsewhere.
 
-    reuse_port: one of several console processes sharing the port (KAOHE_WEB_PROCESSES).
+    reuse_port: one of several console processes sharing the port (KAOHE_WEB_PROCESSES); sessions_file:
+    the sessions they share (a browser's next connection may reach another of them).
     """
     if tls is None and not is_loopback(host):
         raise ConfigError(
             f"the web console listens on {host}, beyond this machine: give it a certificate "
             f"({ENV_CERT} and {ENV_KEY}) or bind it to 127.0.0.1"
         )
-    console = Console(Gateway(gateway_address, gateway_ca))
+    sessions = SharedSessions(sessions_file) if sessions_file is not None else None
+    console = Console(Gateway(gateway_address, gateway_ca), sessions=sessions)
     server_class = SharedPortServer if reuse_port else ThreadingServer
     server = make_server(host, port, console, server_class=server_class, handler_class=QuietHandler)
     scheme = "http"
@@ -147,6 +151,7 @@ def main(*, port: int) -> int:
             gateway_address=settings.gateway_address(),
             tls=tls_files(),
             reuse_port=worker,
+            sessions_file=(shared / "sessions.sqlite") if (shared := workers.shared_folder()) else None,
         )
     except (ConfigError, OSError) as exc:
         print(f"kaohe serve-one web: {exc}", flush=True, file=sys.stderr)
