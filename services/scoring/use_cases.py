@@ -578,19 +578,3 @@ class ScoringApp:
         elif unit:
             document["units"] = [u for u in document["units"] if u["unit"] == unit]
         return document
-
-    def indicator_values(self) -> list[tuple[str, str, float]]:
-        """(unit, metric, annual value so far) for the scheme's year — what Prometheus watches."""
-        assessment, _ = self.compute(
-            year=self.scheme.year,
-            as_of=min(datetime.now(self.tz), default_as_of(self.scheme.year, self.scheme)),
-            scheme=self.scheme,
-            strict=False,
-        )
-        document = assessment.document(include_breakdown=True)
-        values = []
-        for entry in document["units"]:
-            for metric in entry.get("breakdown", {}).get("metrics", []):
-                if metric.get("value") is not None and metric.get("status") != "not_applicable":
-                    values.append((entry["unit"], metric["metric"], float(metric["value"])))
-        return values

@@ -13,7 +13,7 @@ import grpc
 from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
 
 from services.common import status
-from services.web import api, department, office
+from services.web import api, bulletin, department, office, records, supervision
 from services.web.gateway import Gateway
 from services.web.http import (
     HttpError,
@@ -33,6 +33,7 @@ log = logging.getLogger("kaohe.web")
 STATIC = Path(__file__).resolve().parent / "static"
 LOGIN_CSRF = "kaohe_login_csrf"
 READERS = frozenset({"office", "supervisor", "viewer"})
+EVERYONE = READERS | {"department"}
 View = Callable[[Gateway, Session, Request], Response]
 HTTP_OF = {
     "INVALID_ARGUMENT": 422,
@@ -104,6 +105,25 @@ class Console:
                 "/office/accounts",
             ),
         ]
+        desk += [
+            ("GET", "/tasks", supervision.task_list, EVERYONE, ""),
+            ("GET", "/tasks/new", supervision.new_task_form, supervision.OFFICE_SIDE, ""),
+            ("POST", "/tasks", supervision.create_task, supervision.OFFICE_SIDE, "/tasks/new"),
+            ("GET", "/tasks/{task}", supervision.task_detail, EVERYONE, ""),
+            ("POST", "/tasks/{task}/{step}", supervision.take_step, EVERYONE, "/tasks/{task}"),
+            ("GET", "/office/bulletin", bulletin.bulletin_form, READERS, ""),
+            ("GET", "/office/bulletin/download", bulletin.bulletin_download, READERS, "/office/bulletin"),
+            ("GET", "/office/records", records.records_page, READERS, ""),
+            ("GET", "/office/records/{kind}", records.records_page, READERS, ""),
+            ("POST", "/office/records/{kind}", records.add_record, records.OFFICE, "/office/records/{kind}"),
+            (
+                "POST",
+                "/office/records/{kind}/{record}/void",
+                records.void_record,
+                records.OFFICE,
+                "/office/records/{kind}",
+            ),
+        ]
         for method, path, view, roles, back in desk:
             r.add(method, path, self.page(view, roles, back))
         for path, view in (
@@ -163,7 +183,9 @@ class Console:
                     self.sessions.end(session.id)
                     return redirect("/login", expired="1")
                 if back:
-                    return redirect(back, error=refusal(exc))
+                    # A back page may name the path's own parts: /tasks/{task} after a refused step.
+                    target = back.format(**request.params)
+                    return redirect(target, error=refusal(exc))
                 if request.path == "/office/import":
                     return office.import_form(self.gw, session, request, import_refusal(exc))
                 raise HttpError(HTTP_OF.get(exc.code().name, 502), refusal(exc)) from None
