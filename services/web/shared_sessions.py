@@ -19,6 +19,8 @@ CREATE TABLE IF NOT EXISTS sessions (
 )
 """
 _COLUMNS = "id, token, role, unit, username, name, csrf, expires_at, ends_at"
+# The idle expiry is written back only when it moved by more than this: not one write per page.
+_SLACK_SECONDS = 30.0
 
 
 class SharedSessions(Sessions):
@@ -36,6 +38,8 @@ class SharedSessions(Sessions):
         self.lock = threading.Lock()
         with self.lock:
             self.conn.execute("PRAGMA journal_mode=WAL")
+            # The file goes when the console stops: nothing in it needs to survive a power cut.
+            self.conn.execute("PRAGMA synchronous=OFF")
             self.conn.execute(_SCHEMA)
 
     def start(
