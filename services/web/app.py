@@ -13,7 +13,7 @@ import grpc
 from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
 
 from services.common import status
-from services.web import api, bulletin, department, office, records, supervision
+from services.web import api, appeals, bulletin, department, office, records, supervision
 from services.web.gateway import Gateway
 from services.web.http import (
     HttpError,
@@ -83,14 +83,31 @@ class Console:
             ("GET", "/unit", department.home, frozenset({"department"}), ""),
             ("POST", "/unit/appeal", department.appeal, frozenset({"department"}), "/unit"),
             ("GET", "/unit/export", department.export, frozenset({"department"}), "/unit"),
+            ("GET", "/unit/appeals", appeals.unit_page, frozenset({"department"}), ""),
+            ("POST", "/unit/appeals", appeals.file_appeal, frozenset({"department"}), "/unit/appeals"),
+            (
+                "POST",
+                "/unit/applications",
+                appeals.file_application,
+                frozenset({"department"}),
+                "/unit/appeals",
+            ),
             ("GET", "/office", office.overview, READERS, ""),
             ("GET", "/office/runs", office.runs, READERS, ""),
             ("POST", "/office/runs", office.create_run, READERS, "/office/runs"),
             ("GET", "/office/runs/{run}", office.run_detail, READERS, ""),
             ("GET", "/office/runs/{run}/units/{unit}", office.run_unit, READERS, ""),
             ("POST", "/office/runs/{run}/{action}", office.move_run, READERS, "/office/runs"),
-            ("GET", "/office/appeals", office.appeals, READERS, ""),
+            ("GET", "/office/appeals", appeals.office_appeals, READERS, ""),
             ("POST", "/office/appeals/{appeal}/decide", office.decide, READERS, "/office/appeals"),
+            ("GET", "/office/tolerance", appeals.office_applications, READERS, ""),
+            (
+                "POST",
+                "/office/tolerance/{application}/decide",
+                appeals.decide_application,
+                READERS,
+                "/office/tolerance",
+            ),
             ("GET", "/office/ranking", office.ranking, READERS, ""),
             ("GET", "/office/import", office.import_form, READERS, ""),
             ("POST", "/office/import", office.import_ledger, READERS, ""),

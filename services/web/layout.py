@@ -18,11 +18,12 @@ NAV = {
         ("/office/bulletin", "督查通报"),
         ("/office/runs", "考核运行"),
         ("/office/appeals", "申诉"),
+        ("/office/tolerance", "容错申请"),
         ("/office/ranking", "排名"),
         ("/office/import", "台账导入"),
         ("/office/accounts", "账号"),
     ],
-    "department": [("/unit", "本单位"), ("/tasks", "督办事项")],
+    "department": [("/unit", "本单位"), ("/tasks", "督办事项"), ("/unit/appeals", "申诉与容错")],
     "supervisor": [
         ("/office", "全县态势"),
         ("/tasks", "督办事项"),

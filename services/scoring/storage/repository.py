@@ -229,21 +229,6 @@ def transition(conn: Connection, *, run_id: str, version: int, values: Mapping[s
     return result.rowcount == 1
 
 
-def open_appeal_run(conn: Connection, *, year: int, now: int) -> str | None:
-    """A publicised, current run of year whose appeal window is open at now."""
-    run_id: str | None = conn.execute(
-        select(runs.c.id).where(
-            and_(
-                runs.c.year == year,
-                runs.c.state == "publicised",
-                runs.c.superseded_by == "",
-                runs.c.appeal_deadline >= now,
-            )
-        )
-    ).scalar()
-    return run_id
-
-
 def latest_run_id(conn: Connection, *, year: int, published_only: bool) -> str:
     """The newest run of year (only publicised or final ones when asked), empty when there is none."""
     query = select(runs.c.id).where(runs.c.year == year)
@@ -262,6 +247,15 @@ def list_runs(conn: Connection, *, year: int, published_only: bool, after: str, 
     if after:
         query = query.where(runs.c.id > after)
     return list(conn.execute(query.order_by(runs.c.id).limit(limit)))
+
+
+def upheld_appeal_on(conn: Connection, *, kind: str, rid: str) -> str:
+    """The id of a live, upheld appeal against (kind, rid) — which voids that record for scoring — or ""."""
+    for appeal_id, text in live_payloads(conn, kind="appeal"):
+        payload = json.loads(text)
+        if payload.get("upheld") is True and appealed(payload) == (kind, rid):
+            return str(appeal_id)
+    return ""
 
 
 def undecided_appeals(conn: Connection, *, year: int) -> list[str]:
