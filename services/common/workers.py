@@ -99,11 +99,11 @@ def supervise(
     """Runs count copies of command (each binds the port with SO_REUSEPORT) until SIGTERM/SIGINT.
 
     The workers share a private folder (KAOHE_WORKER_DIR), removed when they stop. metrics, given the
-    folder in it the workers write their Prometheus values to, serves /metrics for them
-    all and returns its stop. A worker that dies stops the others: exit 1 (its own code if it could not
-    start), so that `kaohe serve`, systemd or Kubernetes sees the service down rather than half up.
+    folder in it the workers write their Prometheus values to, serves /metrics for them all and returns
+    its stop. A worker that dies stops the others: exit 1 (2 if it could not start), so that
+    `kaohe serve`, systemd or Kubernetes sees the service down rather than half up.
     """
-    folder = tempfile.mkdtemp(prefix=f"kaohe-{service}-metrics-")
+    folder = tempfile.mkdtemp(prefix=f"kaohe-{service}-workers-")
     stopping = False
 
     def stop(signum: int, _frame: Any) -> None:
