@@ -220,7 +220,8 @@ def _supervise_gateway(
         return start_metrics(metrics_port, settings.metrics_host, registry, token=settings.metrics_token)
 
     log.info("serving", extra={"address": f"{settings.gateway_bind_host}:{port}", "processes": count})
-    code = workers.supervise("gateway", count, command, metrics=metrics)
+    address = (settings.gateway_bind_host, port)
+    code = workers.supervise("gateway", count, command, address=address, metrics=metrics)
     log.info("stopped")
     return code
 

@@ -94,6 +94,7 @@ def supervise(
     count: int,
     command: list[str],
     *,
+    address: tuple[str, int],
     metrics: Callable[[str], Callable[[], None]] | None = None,
 ) -> int:
     """Runs count copies of command (each binds the port with SO_REUSEPORT) until SIGTERM/SIGINT.
@@ -101,7 +102,8 @@ def supervise(
     The workers share a private folder (KAOHE_WORKER_DIR), removed when they stop. metrics, given the
     folder in it the workers write their Prometheus values to, serves /metrics for them all and returns
     its stop. A worker that dies stops the others: exit 1 (2 if it could not start), so that
-    `kaohe serve`, systemd or Kubernetes sees the service down rather than half up.
+    `kaohe serve`, systemd or Kubernetes sees the service down rather than half up. The first worker
+    starts alone until it listens on address: a bad configuration is said once, by it, not by each.
     """
     folder = tempfile.mkdtemp(prefix=f"kaohe-{service}-workers-")
     stopping = False
@@ -121,8 +123,12 @@ def supervise(
         print(f"kaohe serve-one {service}: {exc}", file=sys.stderr, flush=True)
         return 2
     env = {**os.environ, ENV_WORKER_OF: str(os.getpid()), ENV_WORKER_DIR: folder, ENV_MULTIPROC: values}
-    workers = [subprocess.Popen(command, env=env) for _ in range(count)]
+    workers = [subprocess.Popen(command, env=env)]
     started = time.monotonic()
+    while not stopping and workers[0].poll() is None and not _listening(*address):
+        time.sleep(0.1)
+    if workers[0].poll() is None and not stopping:
+        workers += [subprocess.Popen(command, env=env) for _ in range(count - 1)]
     log.info("workers started", extra={"of": service, "pids": [w.pid for w in workers]})
     code = 0
     while not stopping:
@@ -151,6 +157,17 @@ def supervise(
         stop_metrics()
     shutil.rmtree(folder, ignore_errors=True)
     return code
+
+
+def _listening(host: str, port: int) -> bool:
+    """Whether something accepts connections on host:port (a wildcard host: on loopback)."""
+    host = host.strip("[]")
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def multiprocess_registry(folder: str) -> Any:

@@ -144,7 +144,7 @@ def main(*, port: int) -> int:
                     raise ConfigError(f"port {port} (web console) is taken")
                 command = [sys.executable, "-m", "services.cli.main", "serve-one", "web", "--port", str(port)]
                 log.info("serving", extra={"address": f"{host}:{port}", "processes": count})
-                return workers.supervise("web", count, command)
+                return workers.supervise("web", count, command, address=(host, port))
         running = create(
             host=host,
             port=port,

@@ -220,3 +220,20 @@ def test_a_taken_port_or_a_bad_count_is_one_line_and_no_workers(tmp_path: Path, 
         assert result.returncode == 2
         (line,) = result.stderr.strip().splitlines()
         assert variable in line and "1 to 16" in line and repr(wrong) in line
+
+
+@pytest.mark.parametrize(
+    ("service", "variables", "said"),
+    [
+        ("gateway", {}, "no secret: set KAOHE_SECRET"),
+        ("web", {"KAOHE_WEB_BIND_HOST": "0.0.0.0"}, "give it a certificate"),
+    ],
+)
+def test_a_configuration_the_workers_refuse_is_said_once(
+    tmp_path: Path, service: str, variables: dict[str, str], said: str
+) -> None:
+    variable = {"gateway": "KAOHE_GATEWAY_PROCESSES", "web": "KAOHE_WEB_PROCESSES"}[service]
+    result = _serve_one(tmp_path, service, free_ports(), **{variable: "3", **variables})
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("{")]
+    assert len(lines) == 1 and said in lines[0], result.stderr
