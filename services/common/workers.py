@@ -105,7 +105,8 @@ def supervise(
     `kaohe serve`, systemd or Kubernetes sees the service down rather than half up. The first worker
     starts alone until it listens on address: a bad configuration is said once, by it, not by each.
     """
-    folder = tempfile.mkdtemp(prefix=f"kaohe-{service}-workers-")
+    _sweep()
+    folder = tempfile.mkdtemp(prefix=f"kaohe-{service}-workers-{os.getpid()}-")
     stopping = False
 
     def stop(signum: int, _frame: Any) -> None:
@@ -157,6 +158,20 @@ def supervise(
         stop_metrics()
     shutil.rmtree(folder, ignore_errors=True)
     return code
+
+
+def _sweep() -> None:
+    """Removes the folders of supervisors killed outright (kill -9): their workers followed them."""
+    for path in Path(tempfile.gettempdir()).glob("kaohe-*-workers-*-*"):
+        try:
+            pid = int(path.name.split("-")[3])
+            if path.stat().st_uid != os.getuid() or pid == os.getpid():
+                continue
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except (ValueError, IndexError, OSError):
+            continue
 
 
 def _listening(host: str, port: int) -> bool:

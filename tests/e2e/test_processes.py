@@ -118,6 +118,11 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         served.process.wait(timeout=20)
 
 
+def _environ(pid: int) -> dict[str, str]:
+    entries = Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0")
+    return dict(entry.split("=", 1) for entry in entries if "=" in entry)
+
+
 def _metric(text: str, name: str, **labels: str) -> float:
     total = 0.0
     for line in text.splitlines():
@@ -178,10 +183,11 @@ def test_two_processes_share_each_port_keep_one_throttle_and_stop_together(stack
     assert not os.path.exists(folder)
 
 
-def test_a_killed_supervisor_takes_its_workers_with_it(stack: Stack) -> None:
+def test_a_killed_supervisor_takes_its_workers_with_it(stack: Stack, tmp_path: Path) -> None:
     gateways = stack.workers("gateway")
     supervisor = {int(Path(f"/proc/{pid}/stat").read_text().split()[3]) for pid in gateways}
     assert len(supervisor) == 1
+    folder = Path(_environ(gateways[0])["KAOHE_WORKER_DIR"])
     os.kill(supervisor.pop(), signal.SIGKILL)
     # `kaohe serve` sees its gateway gone and stops the rest; the workers follow their supervisor.
     assert stack.process.wait(timeout=60) == 1
@@ -190,6 +196,10 @@ def test_a_killed_supervisor_takes_its_workers_with_it(stack: Stack) -> None:
             break
         time.sleep(0.25)
     assert stack.group() == []
+    # Its folder outlived it; the next supervisor to start removes it.
+    assert folder.exists()
+    _serve_one(tmp_path, "web", free_ports(), KAOHE_WEB_PROCESSES="2", KAOHE_WEB_BIND_HOST="0.0.0.0")
+    assert not folder.exists()
 
 
 def _serve_one(tmp_path: Path, service: str, port: int, **variables: str) -> subprocess.CompletedProcess[str]:
