@@ -37,6 +37,19 @@ def open_channel(address: str, ca: Path | None = None) -> grpc.Channel:
     return grpc.secure_channel(address, credentials, options=options)
 
 
+class Pending:
+    """A call on its way; result() is the answer, or raises the call's grpc.RpcError as call() would."""
+
+    def __init__(self, future: Any) -> None:
+        self.future = future
+
+    def result(self) -> Any:
+        return self.future.result()
+
+    def cancel(self) -> None:
+        self.future.cancel()
+
+
 class Gateway:
     """Stubs for every API the gateway serves; call() carries a person's bearer token."""
 
@@ -53,6 +66,14 @@ class Gateway:
     ) -> Any:
         metadata = (("authorization", f"Bearer {token}"),) if token else ()
         return method(request, metadata=metadata, timeout=timeout)
+
+    def start(self, method: Any, request: Any, token: str = "", timeout: float = TIMEOUT) -> Pending:
+        """A unary call started now, its answer taken later: a page's independent calls go out at once.
+
+        The call runs on grpc's own completion queue (the multi-callable's `.future()`), no thread of ours.
+        """
+        metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        return Pending(method.future(request, metadata=metadata, timeout=timeout))
 
     def stream(
         self, method: Callable[..., Any], requests: Iterable[Any], token: str, timeout: float = 600.0
