@@ -13,7 +13,7 @@ import grpc
 from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
 
 from services.common import status
-from services.web import api, department, office
+from services.web import api, department, ledger_import, office
 from services.web.gateway import Gateway
 from services.web.http import (
     HttpError,
@@ -91,8 +91,8 @@ class Console:
             ("GET", "/office/appeals", office.appeals, READERS, ""),
             ("POST", "/office/appeals/{appeal}/decide", office.decide, READERS, "/office/appeals"),
             ("GET", "/office/ranking", office.ranking, READERS, ""),
-            ("GET", "/office/import", office.import_form, READERS, ""),
-            ("POST", "/office/import", office.import_ledger, READERS, ""),
+            ("GET", "/office/import", ledger_import.form, READERS, ""),
+            ("POST", "/office/import", ledger_import.upload, READERS, ""),
             ("GET", "/office/export", office.export, READERS, "/office/runs"),
             ("GET", "/office/accounts", office.accounts, READERS, ""),
             ("POST", "/office/accounts", office.add_account, READERS, "/office/accounts"),
@@ -113,6 +113,7 @@ class Console:
             ("/api/runs/{run}", api.run),
             ("/api/tasks", api.tasks),
             ("/api/units", api.units),
+            ("/api/overdue-trend", api.overdue_trend),
         ):
             r.add("GET", path, self.api(view))
         r.add("GET", "/api/openapi.json", lambda request: as_json(api.OPENAPI))
@@ -165,7 +166,7 @@ class Console:
                 if back:
                     return redirect(back, error=refusal(exc))
                 if request.path == "/office/import":
-                    return office.import_form(self.gw, session, request, import_refusal(exc))
+                    return ledger_import.form(self.gw, session, request, import_refusal(exc))
                 raise HttpError(HTTP_OF.get(exc.code().name, 502), refusal(exc)) from None
 
         return handle
