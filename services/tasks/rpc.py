@@ -30,7 +30,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
 
     def __init__(self, app: TasksApp) -> None:
         self.app = app
-        self.overdue = OverdueTrend(app.facts.db, app.facts.tz)
+        self.overdue = OverdueTrend(app.facts.db, app.facts.tz, version=app.facts.version)
 
     def ListUnits(self, request: Any, context: grpc.ServicerContext) -> Any:
         rows, token = self.app.list_units(

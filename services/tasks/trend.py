@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
@@ -82,24 +84,57 @@ def trend_rows(conn: Connection, *, before: int, unit: str) -> list[Any]:
 
 
 class OverdueTrend:
-    """Reads the trend from the tasks database, in the scheme's time zone."""
+    """Reads the trend from the tasks database, in the scheme's time zone.
 
-    def __init__(self, db: Database, tz: tzinfo) -> None:
+    The year so far (no as_of) is kept per (year, period, unit) under the data's version: the same change
+    sequence, before the next instant at which an overdue count moves by itself (a task falling due, …),
+    and the same period-ends passed; the last point is then "now" with the counts it had when computed.
+    """
+
+    CACHED = 1024
+
+    def __init__(self, db: Database, tz: tzinfo, version: Callable[[], tuple[int, int, int]] | None = None):
         self.db = db
         self.tz = tz
+        self.version = version
+        self.lock = threading.Lock()
+        self.cache: dict[tuple[int, str, str, int], tuple[int, int, Trend]] = {}
 
     def trend(self, *, year: int, period: str, as_of: str, unit: str) -> Trend:
         check_year(year)
         period = period or "month"
         if period not in PERIODS:
             raise InvalidArgument("period", f"must be month or week, not {period!r}")
-        at = to_epoch(parse_instant(as_of, field="as_of")) if as_of else int(time.time())
+        if as_of or self.version is None:
+            at = to_epoch(parse_instant(as_of, field="as_of")) if as_of else int(time.time())
+            return self._compute(year or from_epoch(at, self.tz).year, period, at, unit)
+        sequence, next_change, at = self.version()
         year = year or from_epoch(at, self.tz).year
-        year_start = to_epoch(datetime(year, 1, 1, tzinfo=self.tz))
+        key = (year, period, unit, len(self._points(year, period, at)))
+        with self.lock:
+            found = self.cache.get(key)
+        if found is not None and found[0] == sequence and (not found[1] or at < found[1]):
+            kept = found[2]
+            points = self._points(year, period, at)
+            return Trend(year, period, points, kept.units, at)
+        trend = self._compute(year, period, at, unit)
+        with self.lock:
+            if len(self.cache) >= self.CACHED:
+                self.cache.clear()
+            self.cache[key] = (sequence, next_change, trend)
+        return trend
+
+    def _points(self, year: int, period: str, at: int) -> list[int]:
+        """The period-ends of year passed by at; a year under way ends with at itself."""
         points = [t for t in period_ends(year, period, self.tz) if t <= at]
+        year_start = to_epoch(datetime(year, 1, 1, tzinfo=self.tz))
         year_end = to_epoch(datetime(year + 1, 1, 1, tzinfo=self.tz))
         if year_start < at < year_end and (not points or points[-1] < at):
-            points.append(at)  # the year so far ends now
+            points.append(at)
+        return points
+
+    def _compute(self, year: int, period: str, at: int, unit: str) -> Trend:
+        points = self._points(year, period, at)
         with self.db.read() as conn:
             query = select(units.c.id, units.c.name)
             names = {u: n for u, n in conn.execute(query.where(units.c.id == unit) if unit else query)}

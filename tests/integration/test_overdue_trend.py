@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import grpc
 import pytest
@@ -130,3 +132,22 @@ def test_an_unknown_period_is_refused_by_name(ledger: Stack) -> None:
         trend(ledger, year=2024, period="quarter")
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "period" in (refused.value.details() or "")
+
+
+def test_the_year_so_far_sees_a_write_at_once(ledger: Stack) -> None:
+    """The year so far is kept under the data's version: a new overdue task is counted on the next read."""
+    year = datetime.now(ZoneInfo("Asia/Shanghai")).year
+    first = trend(ledger)
+    assert first.year == year and trend(ledger).units == first.units
+    late = {
+        "type": "task",
+        "id": "K8",
+        "title": "趋势 K8",
+        "task_type": "leader_directive",
+        "lead_unit": "c1",
+        "assigned_at": f"{year}-01-02T09:00:00{Z}",
+        "due_at": f"{year}-01-02T18:00:00{Z}",
+    }
+    ledger.import_ledger(json.dumps(late, ensure_ascii=False).encode())
+    after = trend(ledger)
+    assert series(after)["c1"][-1] == series(first)["c1"][-1] + 1
