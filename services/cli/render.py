@@ -376,7 +376,7 @@ def dashboard(data: dict[str, Any]) -> str:
             [
                 i["name"],
                 f"{i['value']:.4g}" if i["has_value"] else "—",
-                i["target"],
+                f"{i['target']}" + ("（目标责任书）" if i.get("target_source") == "target_record" else ""),
                 METRIC_STATUSES.get(i["status"], ""),
             ]
             for i in s["indicators"]

@@ -62,6 +62,10 @@ POLICY: dict[str, Rule] = {
     SCORING + "ListRecords": Rule(ALL, "unit"),
     SCORING + "VoidRecord": Rule(OFFICE),
     SCORING + "DecideAppeal": Rule(OFFICE),
+    SCORING + "ListAppeals": Rule(ALL, "unit"),  # a department: the appeals on its own unit's records
+    SCORING + "FileApplication": Rule(UNIT_WORK, "unit"),  # a department applies for its own unit
+    SCORING + "DecideApplication": Rule(OFFICE),
+    SCORING + "ListApplications": Rule(ALL, "unit"),
     SCORING + "ImportRecords": Rule(frozenset(), relayed=OFFICE),
     SCORING + "CommitImport": Rule(frozenset(), relayed=OFFICE),
     SCORING + "AbortImport": Rule(frozenset(), relayed=OFFICE),

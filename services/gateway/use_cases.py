@@ -311,6 +311,7 @@ class GatewayApp:
                             value=m["value"] if m.get("value") is not None else 0.0,
                             has_value=m.get("value") is not None,
                             target=m["target"],
+                            target_source=m.get("target_source", "scheme"),
                             direction=m["direction"],
                             status=m["status"],
                             earned=m["earned"],

@@ -88,6 +88,17 @@ class GrpcTasks:
         )
         return {t.id: (t.lead_unit, list(t.co_units)) for t in reply.tasks}
 
+    def refs(self, ids: Sequence[str]) -> dict[str, tuple[str, list[str], int]]:
+        """id → (lead unit, co-units, due instant or 0) of the tasks among ids that exist."""
+        if not ids:
+            return {}
+        reply = self.backend.stub.LookupTasks(
+            tasks_pb2.LookupTasksRequest(ids=list(ids)),
+            metadata=self.backend.metadata(SYSTEM),
+            timeout=self.timeout,
+        )
+        return {t.id: (t.lead_unit, list(t.co_units), int(t.due_at)) for t in reply.tasks}
+
     def resolve_import(self, import_id: str) -> str:
         """committed, aborted or pending: what the tasks service decided of the import (see ResolveImport)."""
         reply = self.backend.stub.ResolveImport(

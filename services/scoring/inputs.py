@@ -46,6 +46,8 @@ class TasksPort(Protocol):
 
     def lookup(self, ids: Sequence[str]) -> dict[str, tuple[str, list[str]]]: ...
 
+    def refs(self, ids: Sequence[str]) -> dict[str, tuple[str, list[str], int]]: ...
+
 
 def parse_cutoff(as_of: str, scheme: Scheme) -> datetime:
     """An instant: with an offset as written; without one, local time of the scheme's zone (SCORING.md

@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -13,6 +14,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from services.common.scheme import Metric
+from services.scoring.inputs import default_as_of
 from services.scoring.use_cases import ScoringApp
 
 log = logging.getLogger("kaohe.scoring.metrics")
@@ -39,7 +41,7 @@ class RunMetrics:
             self.duration.observe(seconds)
 
 
-def target_due(metric: Metric, *, year: int, today: date) -> float:
+def target_due(metric: Metric, *, year: int, today: date, target: float | None = None) -> float:
     """The target a unit should have reached by today: pro-rated for cumulative "at least" indicators.
 
     A total summed over the year (调研天数: 60 a year) only reaches the annual target in December;
@@ -49,29 +51,65 @@ def target_due(metric: Metric, *, year: int, today: date) -> float:
     expects nothing, February one twelfth, and once the year is over the full target. A ceiling
     on a total (direction "max") is not pro-rated: the total only grows, so it is broken exactly
     when it passes the annual ceiling, and warning earlier for a fast start would be noise.
+    target is a unit's own annual target (目标责任书) when it has one; the scheme's otherwise.
     """
+    annual = metric.target if target is None else target
     if metric.kind != "value" or metric.aggregate != "sum" or metric.direction != "min":
-        return metric.target
+        return annual
     months_complete = min(max((today.year - year) * 12 + today.month - 1, 0), 12)
-    return metric.target * months_complete / 12
+    return annual * months_complete / 12
+
+
+@dataclass(frozen=True)
+class IndicatorValue:
+    """A unit's indicator so far, with the annual target it is held to (its own, or the scheme's)."""
+
+    unit: str
+    metric: str
+    value: float
+    target: float
+    own_target: bool
+
+
+def indicator_values(app: ScoringApp) -> list[IndicatorValue]:
+    """Every unit's indicators for the scheme's year as of now — what Prometheus watches."""
+    scheme = app.scheme
+    as_of = min(datetime.now(scheme.tz), default_as_of(scheme.year, scheme))
+    assessment, _ = app.compute(year=scheme.year, as_of=as_of, scheme=scheme, strict=False)
+    values = []
+    for entry in assessment.document(include_breakdown=True)["units"]:
+        for metric in entry.get("breakdown", {}).get("metrics", []):
+            if metric.get("value") is not None and metric.get("status") != "not_applicable":
+                values.append(
+                    IndicatorValue(
+                        unit=entry["unit"],
+                        metric=metric["metric"],
+                        value=float(metric["value"]),
+                        target=float(metric["target"]),
+                        own_target=metric.get("target_source") == "target_record",
+                    )
+                )
+    return values
 
 
 class IndicatorCollector(Collector):
     """kaohe_indicator_value{unit,metric}, kaohe_indicator_target{metric,direction} (the share due by now),
-    kaohe_indicator_annual_target{metric,direction} and kaohe_indicator_info{metric,name,kind}."""
+    kaohe_indicator_annual_target{metric,direction}, kaohe_indicator_info{metric,name,kind}, and the target
+    each unit is held to: kaohe_indicator_unit_target{unit,metric,direction,source} (its own target record's
+    or the scheme's, the share due by now) and kaohe_indicator_unit_annual_target (the same, annual)."""
 
     def __init__(self, app: ScoringApp, *, ttl_seconds: float = 10.0) -> None:
         self.app = app
         self.ttl = ttl_seconds
         self._lock = threading.Lock()
-        self._cached: tuple[float, list[tuple[str, str, float]]] = (0.0, [])
+        self._cached: tuple[float, list[IndicatorValue]] = (0.0, [])
 
-    def _values(self) -> list[tuple[str, str, float]]:
+    def _values(self) -> list[IndicatorValue]:
         with self._lock:
             stamp, cached = self._cached
             if time.monotonic() - stamp > self.ttl:
                 try:
-                    cached = self.app.indicator_values()
+                    cached = indicator_values(self.app)
                 except Exception:
                     # A scrape must not fail because the tasks service is briefly away: the
                     # ServiceDown alert covers that, and stale values are better than none.
@@ -108,6 +146,28 @@ class IndicatorCollector(Collector):
         value = GaugeMetricFamily(
             "kaohe_indicator_value", "Each unit's annual indicator value so far.", labels=["unit", "metric"]
         )
-        for unit, metric_id, number in self._values():
-            value.add_metric([unit, metric_id], number)
-        yield from (target, annual, info, value)
+        # The alerts compare each unit with the target it is held to: its own (目标责任书) or the scheme's.
+        unit_target = GaugeMetricFamily(
+            "kaohe_indicator_unit_target",
+            "The target each unit should have reached by now in each indicator: its own target record's "
+            "(source target_record) or the scheme's (source scheme), pro-rated like kaohe_indicator_target.",
+            labels=["unit", "metric", "direction", "source"],
+        )
+        unit_annual = GaugeMetricFamily(
+            "kaohe_indicator_unit_annual_target",
+            "The annual target each unit is held to in each indicator: its own or the scheme's.",
+            labels=["unit", "metric", "direction", "source"],
+        )
+        metrics = {metric.id: metric for metric in scheme.metrics}
+        for item in self._values():
+            value.add_metric([item.unit, item.metric], item.value)
+            held = metrics.get(item.metric)
+            if held is None:
+                continue
+            source = "target_record" if item.own_target else "scheme"
+            labels = [item.unit, item.metric, held.direction, source]
+            unit_target.add_metric(
+                labels, target_due(held, year=scheme.year, today=today, target=item.target)
+            )
+            unit_annual.add_metric(labels, item.target)
+        yield from (target, annual, info, value, unit_target, unit_annual)

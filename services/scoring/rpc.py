@@ -13,6 +13,7 @@ from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from services.common.errors import InvalidArgument
 from services.common.messages import refuse_nul
 from services.common.rpc import current_identity
+from services.scoring.applications import AppealView, ApplicationView
 from services.scoring.use_cases import ScoringApp
 from services.scoring.views import RecordView, RunView
 
@@ -38,6 +39,16 @@ def struct_fields(message: struct_pb2.Struct) -> dict[str, Any]:
         return dict(json_format.MessageToDict(message))
     except ValueError:
         raise InvalidArgument("fields", "holds a number that is not finite (NaN or Infinity)") from None
+
+
+def application_message(view: ApplicationView) -> scoring_pb2.Application:
+    values = {k: v for k, v in view.__dict__.items() if k != "timeline"}
+    return scoring_pb2.Application(**values, timeline=[scoring_pb2.TimelineEvent(**e) for e in view.timeline])
+
+
+def appeal_message(view: AppealView) -> scoring_pb2.Appeal:
+    values = {k: v for k, v in view.__dict__.items() if k != "timeline"}
+    return scoring_pb2.Appeal(**values, timeline=[scoring_pb2.TimelineEvent(**e) for e in view.timeline])
 
 
 def run_message(view: RunView) -> scoring_pb2.Run:
@@ -104,6 +115,56 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                 upheld=request.upheld,
                 reason=request.reason,
             )
+        )
+
+    def FileApplication(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return application_message(
+            self.app.workflow.file(
+                actor=current_identity(),
+                request_id=request.request_id,
+                app_id=request.id,
+                unit=request.unit,
+                target_type=request.target_type,
+                target=request.target,
+                reason=request.reason,
+            )
+        )
+
+    def DecideApplication(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return application_message(
+            self.app.workflow.decide(
+                actor=current_identity(),
+                request_id=request.request_id,
+                app_id=request.id,
+                decision=request.decision,
+                reason=request.reason,
+            )
+        )
+
+    def ListApplications(self, request: Any, context: grpc.ServicerContext) -> Any:
+        views, token = self.app.workflow.list_applications(
+            actor=current_identity(),
+            unit=request.unit,
+            year=request.year,
+            state=request.state,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return scoring_pb2.ListApplicationsResponse(
+            applications=[application_message(v) for v in views], next_page_token=token
+        )
+
+    def ListAppeals(self, request: Any, context: grpc.ServicerContext) -> Any:
+        views, token = self.app.workflow.list_appeals(
+            actor=current_identity(),
+            unit=request.unit,
+            year=request.year,
+            state=request.state,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return scoring_pb2.ListAppealsResponse(
+            appeals=[appeal_message(v) for v in views], next_page_token=token
         )
 
     def ImportRecords(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:

@@ -33,6 +33,7 @@ from services.common.text import ID_MAX, NOTE_MAX, check_id, check_text
 from services.common.timeutil import from_epoch, iso, now_epoch, to_epoch
 from services.common.vocabulary import RECORD_KINDS
 from services.scoring import domain, staging, views
+from services.scoring.applications import Workflow
 from services.scoring.inputs import TasksPort, default_as_of, gather, parse_cutoff
 from services.scoring.records import (
     APPEAL_TARGETS,
@@ -77,6 +78,7 @@ class ScoringApp:
         self.clock = clock
         self.staged = staging.StagedImports(db)
         self.audit = AuditTrail(db, audit, clock=clock)
+        self.workflow = Workflow(self)
 
     # ---- schemes
 
@@ -202,14 +204,7 @@ class ScoringApp:
             if kind == "appeal":
                 key = appealed(record.payload)
                 unit, year = self._appealed_of(conn, key)
-                if actor.is_department:
-                    if unit != actor.unit:
-                        # Refused without naming the unit the record concerns.
-                        raise PermissionDenied(f"unit {actor.unit} may appeal only its own records")
-                    if repo.open_appeal_run(conn, year=year, now=self.clock()) is None:
-                        raise FailedPrecondition(
-                            f"no run of {year} is in its 公示 appeal window: appeals are closed"
-                        )
+                self.workflow.check_appeal(conn, actor=actor, unit=unit, year=year)
             stored = repo.stored_payloads(conn, [(kind, record.rid)]).get((kind, record.rid))
             row = record_row(record, unit=unit, stamp=self.clock())
             if stored is None:
@@ -222,6 +217,8 @@ class ScoringApp:
                     f"{kind} {record.rid!r} is already recorded with other values; "
                     "void it first to record it anew",
                 )
+            if kind == "appeal" and (stored is None or stored[1]):
+                self.workflow.appeal_filed(conn, actor=actor, rid=record.rid, reason=record.payload["reason"])
             return self._get_record(conn, kind, record.rid)
 
         request = {"kind": kind, "fields": fields}
@@ -314,9 +311,15 @@ class ScoringApp:
 
         def work(conn: Connection) -> RecordView:
             view = self._get_record(conn, "appeal", rid)
-            if view.fields.get("upheld") is not None and view.fields["upheld"] != upheld:
-                raise FailedPrecondition(f"appeal {rid} was already decided (upheld={view.fields['upheld']})")
-            payload = {**view.fields, "upheld": upheld, "decision_reason": reason}
+            if view.fields.get("upheld") is not None:
+                if view.fields["upheld"] != upheld:
+                    raise FailedPrecondition(
+                        f"appeal {rid} was already decided (upheld={view.fields['upheld']})"
+                    )
+                return view
+            # The decision's reason goes to the appeal's timeline: its fields stay the ledger's (FORMATS.md).
+            self.workflow.appeal_decided(conn, actor=actor, rid=rid, upheld=upheld, reason=reason)
+            payload = {**view.fields, "upheld": upheld}
             repo.set_payload(
                 conn,
                 kind="appeal",
@@ -528,13 +531,10 @@ class ScoringApp:
                 raise FailedPrecondition(
                     f"run {run_id} is superseded by {row.superseded_by}: finalise that one"
                 )
-            # Appeals on this year's records that nobody has decided hold this year's run back ...
-            undecided = repo.undecided_appeals(conn, year=row.year)
-            if undecided:
-                raise FailedPrecondition(
-                    f"run {run_id} cannot be finalised (定档): appeals still undecided: "
-                    + ", ".join(undecided)
-                )
+            # Appeals on this year's records and applications nobody has decided hold the run back ...
+            held = self.workflow.holds(conn, year=row.year)
+            if held:
+                raise FailedPrecondition(f"run {run_id} cannot be finalised (定档): {held}")
             # ... and so does the appeal window itself, while departments may still appeal.
             now = self.clock()
             if row.appeal_deadline is not None and now <= row.appeal_deadline:
@@ -578,19 +578,3 @@ class ScoringApp:
         elif unit:
             document["units"] = [u for u in document["units"] if u["unit"] == unit]
         return document
-
-    def indicator_values(self) -> list[tuple[str, str, float]]:
-        """(unit, metric, annual value so far) for the scheme's year — what Prometheus watches."""
-        assessment, _ = self.compute(
-            year=self.scheme.year,
-            as_of=min(datetime.now(self.tz), default_as_of(self.scheme.year, self.scheme)),
-            scheme=self.scheme,
-            strict=False,
-        )
-        document = assessment.document(include_breakdown=True)
-        values = []
-        for entry in document["units"]:
-            for metric in entry.get("breakdown", {}).get("metrics", []):
-                if metric.get("value") is not None and metric.get("status") != "not_applicable":
-                    values.append((entry["unit"], metric["metric"], float(metric["value"])))
-        return values

@@ -141,7 +141,12 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
     def LookupTasks(self, request: Any, context: grpc.ServicerContext) -> Any:
         rows = self.app.lookup_tasks(list(request.ids))
         return tasks_pb2.LookupTasksResponse(
-            tasks=[tasks_pb2.TaskRef(id=r.id, lead_unit=r.lead_unit, co_units=list(r.co_units)) for r in rows]
+            tasks=[
+                tasks_pb2.TaskRef(
+                    id=r.id, lead_unit=r.lead_unit, co_units=list(r.co_units), due_at=r.due_at or 0
+                )
+                for r in rows
+            ]
         )
 
     def GetTimelinessFacts(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:

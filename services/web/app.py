@@ -13,7 +13,7 @@ import grpc
 from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
 
 from services.common import status
-from services.web import api, department, ledger_import, office
+from services.web import api, appeals, bulletin, department, ledger_import, office, records, supervision
 from services.web.gateway import Gateway
 from services.web.http import (
     HttpError,
@@ -43,6 +43,7 @@ log = logging.getLogger("kaohe.web")
 STATIC = Path(__file__).resolve().parent / "static"
 LOGIN_CSRF = "kaohe_login_csrf"
 READERS = frozenset({"office", "supervisor", "viewer"})
+EVERYONE = READERS | {"department"}
 View = Callable[[Gateway, Session, Request], Response]
 HTTP_OF = {
     "INVALID_ARGUMENT": 422,
@@ -98,14 +99,31 @@ class Console:
             ("GET", "/unit", department.home, frozenset({"department"}), ""),
             ("POST", "/unit/appeal", department.appeal, frozenset({"department"}), "/unit"),
             ("GET", "/unit/export", department.export, frozenset({"department"}), "/unit"),
+            ("GET", "/unit/appeals", appeals.unit_page, frozenset({"department"}), ""),
+            ("POST", "/unit/appeals", appeals.file_appeal, frozenset({"department"}), "/unit/appeals"),
+            (
+                "POST",
+                "/unit/applications",
+                appeals.file_application,
+                frozenset({"department"}),
+                "/unit/appeals",
+            ),
             ("GET", "/office", office.overview, READERS, ""),
             ("GET", "/office/runs", office.runs, READERS, ""),
             ("POST", "/office/runs", office.create_run, READERS, "/office/runs"),
             ("GET", "/office/runs/{run}", office.run_detail, READERS, ""),
             ("GET", "/office/runs/{run}/units/{unit}", office.run_unit, READERS, ""),
             ("POST", "/office/runs/{run}/{action}", office.move_run, READERS, "/office/runs"),
-            ("GET", "/office/appeals", office.appeals, READERS, ""),
+            ("GET", "/office/appeals", appeals.office_appeals, READERS, ""),
             ("POST", "/office/appeals/{appeal}/decide", office.decide, READERS, "/office/appeals"),
+            ("GET", "/office/tolerance", appeals.office_applications, READERS, ""),
+            (
+                "POST",
+                "/office/tolerance/{application}/decide",
+                appeals.decide_application,
+                READERS,
+                "/office/tolerance",
+            ),
             ("GET", "/office/ranking", office.ranking, READERS, ""),
             ("GET", "/office/import", ledger_import.form, READERS, ""),
             ("POST", "/office/import", ledger_import.upload, READERS, ""),
@@ -118,6 +136,25 @@ class Console:
                 office.disable_account,
                 READERS,
                 "/office/accounts",
+            ),
+        ]
+        desk += [
+            ("GET", "/tasks", supervision.task_list, EVERYONE, ""),
+            ("GET", "/tasks/new", supervision.new_task_form, supervision.OFFICE_SIDE, ""),
+            ("POST", "/tasks", supervision.create_task, supervision.OFFICE_SIDE, "/tasks/new"),
+            ("GET", "/tasks/{task}", supervision.task_detail, EVERYONE, ""),
+            ("POST", "/tasks/{task}/{step}", supervision.take_step, EVERYONE, "/tasks/{task}"),
+            ("GET", "/office/bulletin", bulletin.bulletin_form, READERS, ""),
+            ("GET", "/office/bulletin/download", bulletin.bulletin_download, READERS, "/office/bulletin"),
+            ("GET", "/office/records", records.records_page, READERS, ""),
+            ("GET", "/office/records/{kind}", records.records_page, READERS, ""),
+            ("POST", "/office/records/{kind}", records.add_record, records.OFFICE, "/office/records/{kind}"),
+            (
+                "POST",
+                "/office/records/{kind}/{record}/void",
+                records.void_record,
+                records.OFFICE,
+                "/office/records/{kind}",
             ),
         ]
         for method, path, view, roles, back in desk:
@@ -180,7 +217,9 @@ class Console:
                     self.sessions.end(session.id)
                     return redirect("/login", expired="1")
                 if back:
-                    return redirect(back, error=refusal(exc))
+                    # A back page may name the path's own parts: /tasks/{task} after a refused step.
+                    target = back.format(**request.params)
+                    return redirect(target, error=refusal(exc))
                 if request.path == "/office/import":
                     return ledger_import.form(self.gw, session, request, import_refusal(exc))
                 raise HttpError(HTTP_OF.get(exc.code().name, 502), refusal(exc)) from None

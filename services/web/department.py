@@ -32,6 +32,7 @@ from services.web.layout import (
 )
 from services.web.results import explained, indicator_chart
 from services.web.sessions import Session
+from services.web.supervision import task_path
 from services.web.trend import start_trend, trend_chart
 
 SHOWN_STATES = ("publicised", "final")
@@ -66,7 +67,7 @@ def standing_block(standing: Any) -> str:
                 [
                     m.name or m.metric,
                     f"{m.value:.4g}" if m.has_value else "",
-                    f"{m.target:.4g}",
+                    f"{m.target:.4g}" + ("（目标责任书）" if m.target_source == "target_record" else ""),
                     label_of(METRIC_STATUSES, m.status),
                     num(m.earned),
                     num(m.max),
@@ -99,7 +100,7 @@ def open_items_table(items: Any) -> str:
         [
             row(
                 [
-                    i.task,
+                    Raw(f'<a href="{esc(task_path(i.task))}">{esc(i.task)}</a>'),
                     i.title,
                     label_of(TASK_STATES, i.state),
                     Raw(colour(i.color)),

@@ -13,15 +13,29 @@ from services.web.sessions import Session
 NAV = {
     "office": [
         ("/office", "全县态势"),
+        ("/tasks", "督办事项"),
+        ("/office/records", "考核记录"),
+        ("/office/bulletin", "督查通报"),
         ("/office/runs", "考核运行"),
         ("/office/appeals", "申诉"),
+        ("/office/tolerance", "容错申请"),
         ("/office/ranking", "排名"),
         ("/office/import", "台账导入"),
         ("/office/accounts", "账号"),
     ],
-    "department": [("/unit", "本单位")],
-    "supervisor": [("/office", "全县态势"), ("/office/runs", "考核运行"), ("/office/ranking", "排名")],
-    "viewer": [("/office", "全县态势"), ("/office/runs", "考核运行"), ("/office/ranking", "排名")],
+    "department": [("/unit", "本单位"), ("/tasks", "督办事项"), ("/unit/appeals", "申诉与容错")],
+    "supervisor": [
+        ("/office", "全县态势"),
+        ("/tasks", "督办事项"),
+        ("/office/runs", "考核运行"),
+        ("/office/ranking", "排名"),
+    ],
+    "viewer": [
+        ("/office", "全县态势"),
+        ("/tasks", "督办事项"),
+        ("/office/runs", "考核运行"),
+        ("/office/ranking", "排名"),
+    ],
 }
 
 

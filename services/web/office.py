@@ -215,46 +215,6 @@ def run_unit(gw: Gateway, session: Any, request: Request) -> Response:
     return page(frame(f"{units[0]['name']} 得分明细", body, session, charts=True))
 
 
-def appeals(gw: Gateway, session: Any, request: Request) -> Response:
-    reply = gw.call(
-        gw.scoring.ListRecords, scoring_pb2.ListRecordsRequest(kind="appeal", page_size=5000), session.token
-    )
-    rows = []
-    for record in reply.records:
-        fields = json_format.MessageToDict(record.fields)
-        target = fields.get("error_report") or fields.get("target", "")
-        if fields.get("upheld") is not None:
-            decision: object = "成立" if fields["upheld"] else "不成立"
-        else:
-            decision = Raw(
-                f'<form method="post" action="/office/appeals/{esc(record.id)}/decide" class="inline">'
-                f'{csrf_field(session)}<label for="upheld-{esc(record.id)}">裁决</label>'
-                f'<select id="upheld-{esc(record.id)}" name="upheld">'
-                '<option value="no">不成立</option><option value="yes">成立</option></select>'
-                f'<label for="why-{esc(record.id)}">理由</label>'
-                f'<input id="why-{esc(record.id)}" name="reason" required maxlength="500">'
-                "<button type=submit>裁决</button></form>"
-            )
-        rows.append(
-            row(
-                [
-                    record.id,
-                    record.unit,
-                    target,
-                    fields.get("date", ""),
-                    fields.get("reason", ""),
-                    decision,
-                    fields.get("decision_reason", ""),
-                ],
-                attrs=unit_attrs(record.unit) + f' data-appeal="{esc(record.id)}"',
-            )
-        )
-    body = _flash(request) + table(
-        ["申诉", "单位", "所申诉的差错通报", "日期", "理由", "裁决", "裁决理由"], rows
-    )
-    return page(frame("申诉", body, session))
-
-
 def decide(gw: Gateway, session: Any, request: Request) -> Response:
     appeal = request.params["appeal"]
     reason = request.form.get("reason", "").strip()

@@ -23,6 +23,8 @@ GAUGES_AND_COUNTERS = frozenset(
         "kaohe_unit_info",
         "kaohe_indicator_info",
         "kaohe_indicator_annual_target",
+        "kaohe_indicator_unit_target",
+        "kaohe_indicator_unit_annual_target",
     }
 )
 HISTOGRAMS = frozenset(

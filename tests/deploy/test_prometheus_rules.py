@@ -170,11 +170,13 @@ def test_alert_has_severity_and_chinese_annotations(rule: dict[str, Any]) -> Non
 
 
 def test_one_generic_rule_per_indicator_direction() -> None:
-    """New indicators need no new rule: the target series, not metric ids, drive the comparison."""
+    """New indicators need no new rule: the target series, not metric ids, drive the comparison; each unit
+    is compared with the target it is held to (its own target record's, or the scheme's)."""
     for name, direction in (("IndicatorBelowTarget", "min"), ("IndicatorAboveTarget", "max")):
         (rule,) = [r for r in alert_rules() if r["alert"] == name]
         expr = rule["expr"]
-        assert f'kaohe_indicator_target{{direction="{direction}"}}' in expr
+        assert f'kaohe_indicator_unit_target{{direction="{direction}"}}' in expr
+        assert "on (unit, metric)" in expr
         assert "group_left" in expr and "metric=" not in expr
 
 
@@ -188,6 +190,7 @@ def test_database_gauges_are_deduplicated_with_max() -> None:
         "kaohe_emergency_tasks_late",
         "kaohe_indicator_value",
         "kaohe_indicator_target",
+        "kaohe_indicator_unit_target",
     }
     for rule in rules():
         for gauge in gauges & metric_names(rule["expr"]):

@@ -11,6 +11,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from google.protobuf import json_format
+from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from sqlalchemy import select
 
@@ -146,6 +147,43 @@ def test_a_units_own_target_scores_it_and_shows_in_its_breakdown(example: Stack)
     )
     voided = metric(units_of(create_run(example))["sfj"], "court_appearance_rate")
     assert (voided["status"], voided["target"], voided["target_source"]) == ("below", 1.0, "scheme")
+
+
+def test_prometheus_holds_each_unit_to_its_own_target(example: Stack) -> None:
+    """The alerts' target series: sfj's own 0.8 (目标责任书) where it has one, the scheme's 1.0 elsewhere."""
+    import_records(example, [SFJ_RATE])
+    families = {f.name: f for f in example.parts["scoring"].registry.collect()}
+    held = {
+        (s.labels["unit"], s.labels["metric"]): (s.value, s.labels["source"], s.labels["direction"])
+        for s in families["kaohe_indicator_unit_target"].samples
+    }
+    assert held[("sfj", "court_appearance_rate")] == (0.8, "target_record", "min")
+    assert held[("fgj", "court_appearance_rate")] == (1.0, "scheme", "min")
+    annual = {
+        (s.labels["unit"], s.labels["metric"]): s.value
+        for s in families["kaohe_indicator_unit_annual_target"].samples
+    }
+    assert annual[("sfj", "court_appearance_rate")] == 0.8
+    # Every unit value has the target it is held to, so the alert rules can join on (unit, metric).
+    values = {(s.labels["unit"], s.labels["metric"]) for s in families["kaohe_indicator_value"].samples}
+    assert values and values == set(held) == set(annual)
+
+
+def test_the_overview_compares_each_unit_with_its_own_target(example: Stack) -> None:
+    import_records(example, [SFJ_RATE])
+    gateway, _, _ = example.stubs()
+    overview = gateway.GetOverview(
+        gateway_pb2.GetOverviewRequest(year=2025), metadata=example.metadata(), timeout=30
+    )
+    rates = {
+        u.unit: next(i for i in u.indicators if i.metric == "court_appearance_rate") for u in overview.units
+    }
+    assert (rates["sfj"].target, rates["sfj"].target_source, rates["sfj"].status) == (
+        0.8,
+        "target_record",
+        "met",
+    )
+    assert (rates["fgj"].target, rates["fgj"].target_source) == (1.0, "scheme")
 
 
 def test_an_upheld_appeal_of_an_accountability_record_voids_its_deduction_and_veto(example: Stack) -> None:

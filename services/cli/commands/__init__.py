@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import argparse
 
-from services.cli.commands import accounts, assess, bulletin, ledger, records, serving, tasks, units, views
+from services.cli.commands import (
+    accounts,
+    appeals,
+    assess,
+    bulletin,
+    ledger,
+    records,
+    serving,
+    tasks,
+    units,
+    views,
+)
 from services.cli.options import Commands
 
-MODULES = (serving, ledger, units, assess, tasks, records, views, bulletin, accounts)
+MODULES = (serving, ledger, units, assess, tasks, records, appeals, views, bulletin, accounts)
 
 
 def register_all(commands: Commands, common: argparse.ArgumentParser) -> None:

@@ -229,21 +229,6 @@ def transition(conn: Connection, *, run_id: str, version: int, values: Mapping[s
     return result.rowcount == 1
 
 
-def open_appeal_run(conn: Connection, *, year: int, now: int) -> str | None:
-    """A publicised, current run of year whose appeal window is open at now."""
-    run_id: str | None = conn.execute(
-        select(runs.c.id).where(
-            and_(
-                runs.c.year == year,
-                runs.c.state == "publicised",
-                runs.c.superseded_by == "",
-                runs.c.appeal_deadline >= now,
-            )
-        )
-    ).scalar()
-    return run_id
-
-
 def latest_run_id(conn: Connection, *, year: int, published_only: bool) -> str:
     """The newest run of year (only publicised or final ones when asked), empty when there is none."""
     query = select(runs.c.id).where(runs.c.year == year)

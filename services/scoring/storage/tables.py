@@ -104,3 +104,42 @@ staged_records = Table(
     UniqueConstraint("kind", "rid", name="uq_staged_records_kind_rid"),
     Index("ix_staged_records_import", "import_id"),
 )
+
+# 容错申请: a unit's application for tolerance on a task or an error report, pending until the office
+# decides it (exempt | mitigate | refused); a grant is also stored as the tolerance record of its id.
+applications = Table(
+    "applications",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("id", String(200), nullable=False),
+    Column("unit", String(64), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("target_type", String(32), nullable=False),
+    Column("target", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("filed_at", BigInteger, nullable=False),
+    Column("decided_at", BigInteger, nullable=True),
+    Column("decision_reason", Text, nullable=False, default=""),
+    Column("version", Integer, nullable=False, default=1),
+    UniqueConstraint("id", name="uq_applications_id"),
+    Index("ix_applications_year_state", "year", "state"),
+    Index("ix_applications_unit", "unit"),
+)
+
+# The timeline of appeals and applications: who filed or decided what, when, and why.
+workflow_events = Table(
+    "workflow_events",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("subject_kind", String(16), nullable=False),
+    Column("subject_id", String(200), nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("outcome", String(16), nullable=False, default=""),
+    Column("reason", Text, nullable=False, default=""),
+    Column("actor", String(256), nullable=False),
+    Column("actor_role", String(32), nullable=False),
+    Column("actor_unit", String(64), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Index("ix_workflow_events_subject", "subject_kind", "subject_id"),
+)

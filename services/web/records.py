@@ -1,0 +1,253 @@
+"""The assessment records in the browser (考核记录): 差错通报, 指标值, 激励, 问责 and 目标责任, one form each.
+
+The office enters what it would otherwise type into a ledger file: the fields are FORMATS.md's, the
+choices come from the scheme and the shared vocabulary, and the scoring service validates the record
+exactly as it validates an imported line (its refusal names the field). A record is corrected by voiding
+it with a reason, which keeps it visible, struck through, in the list.
+"""
+
+from __future__ import annotations
+
+import secrets
+import tomllib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from google.protobuf import json_format, struct_pb2
+from kaohe.scoring.v1 import scoring_pb2
+
+from services.common.vocabulary import (
+    ACCOUNTABILITY_KINDS,
+    ERROR_CATEGORIES,
+    INCENTIVE_LEVELS,
+    RECORD_KIND_LABELS,
+    SEVERITIES,
+    label_of,
+)
+from services.web.gateway import Gateway
+from services.web.http import HttpError, Request, Response, esc, page, redirect
+from services.web.layout import Raw, csrf_field, frame, notice, row, table
+from services.web.sessions import Session
+from services.web.supervision import request_id_field, unit_names
+
+ZONE = ZoneInfo("Asia/Shanghai")
+OFFICE = frozenset({"office"})
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    control: str = "text"  # text date number textarea, or a choice list: units metrics categories …
+    required: bool = True
+
+
+FORMS: dict[str, tuple[Field, ...]] = {
+    "error_report": (
+        Field("id", "编号"),
+        Field("unit", "单位", "units"),
+        Field("date", "日期", "date"),
+        Field("category", "差错类别", "error_categories"),
+        Field("severity", "严重程度", "severities"),
+        Field("description", "差错情形", "textarea"),
+    ),
+    "metric_reading": (
+        Field("unit", "单位", "units"),
+        Field("metric", "指标", "metrics"),
+        Field("period", "期间（2026、2026-03 或 2026-03-31）"),
+        Field("value", "数值（数值型指标）", "number", required=False),
+        Field("numerator", "分子（比率型指标）", "number", required=False),
+        Field("denominator", "分母（比率型指标）", "number", required=False),
+    ),
+    "incentive": (
+        Field("id", "编号"),
+        Field("unit", "单位", "units"),
+        Field("date", "日期", "date"),
+        Field("level", "表彰级别", "incentive_levels"),
+        Field("reason", "事由", "textarea"),
+    ),
+    "accountability": (
+        Field("id", "编号"),
+        Field("unit", "单位", "units"),
+        Field("date", "日期", "date"),
+        Field("kind", "问责方式", "accountability_kinds"),
+        Field("reason", "事由", "textarea"),
+    ),
+    "target": (
+        Field("unit", "单位", "units"),
+        Field("metric", "指标", "metrics"),
+        Field("year", "年度", "number"),
+        Field("target", "本单位目标", "number"),
+        Field("floor", "保底值（线性计分的指标）", "number", required=False),
+    ),
+}
+NUMBERS = frozenset({"value", "numerator", "denominator", "target", "floor"})
+PREFIX = {"error_report": "CW", "incentive": "JL", "accountability": "WZ"}
+
+
+def _choices(gw: Gateway, session: Session) -> dict[str, dict[str, str]]:
+    scheme = tomllib.loads(gw.call(gw.scoring.GetScheme, scoring_pb2.GetSchemeRequest(), session.token).toml)
+    kinds = scheme.get("accountability", {}).get("kinds", {})
+    return {
+        "units": unit_names(gw, session),
+        "metrics": {m["id"]: m.get("name", m["id"]) for m in scheme.get("metrics", [])},
+        "error_categories": dict(ERROR_CATEGORIES),
+        "severities": dict(SEVERITIES),
+        "incentive_levels": dict(INCENTIVE_LEVELS),
+        "accountability_kinds": {k: label_of(ACCOUNTABILITY_KINDS, k) for k in kinds},
+    }
+
+
+def _control(field: Field, choices: dict[str, dict[str, str]], kind: str) -> str:
+    ident = f"{kind}-{field.name}"
+    required = " required" if field.required else ""
+    if field.control in choices:
+        options = "".join(
+            f'<option value="{esc(code)}">{esc(text)}</option>'
+            for code, text in choices[field.control].items()
+        )
+        control = f'<select id="{ident}" name="{field.name}"{required}>{options}</select>'
+    elif field.control == "textarea":
+        control = (
+            f'<textarea id="{ident}" name="{field.name}" rows="2" maxlength="2000"{required}></textarea>'
+        )
+    else:
+        value = _default(field, kind)
+        step = ' step="any"' if field.control == "number" else ""
+        control = (
+            f'<input id="{ident}" name="{field.name}" type="{field.control}"{step}'
+            f' value="{esc(value)}" maxlength="64"{required}>'
+        )
+    return f'<label for="{ident}">{esc(field.label)}</label>{control}'
+
+
+def _default(field: Field, kind: str) -> str:
+    today = datetime.now(ZONE).date()
+    if field.name == "id":
+        return f"{PREFIX.get(kind, 'JL')}{today:%Y%m%d}-{secrets.token_hex(2)}"
+    if field.name == "date":
+        return today.isoformat()
+    if field.name == "year":
+        return str(today.year)
+    return ""
+
+
+def records_page(gw: Gateway, session: Session, request: Request) -> Response:
+    """One kind of record: its list (with 作废) and, for the office, the form that adds one."""
+    kind = request.params.get("kind", "error_report")
+    if kind not in FORMS:
+        raise HttpError(404, f"没有“{kind}”这类考核记录")
+    year = int(request.query.get("year", "0") or 0) if request.query.get("year", "").isdigit() else 0
+    reply = gw.call(
+        gw.scoring.ListRecords,
+        scoring_pb2.ListRecordsRequest(kind=kind, year=year, include_voided=True, page_size=5000),
+        session.token,
+    )
+    choices = _choices(gw, session)
+    names = choices["units"]
+    tabs = "".join(
+        f'<a href="/office/records/{k}"{" aria-current=page" if k == kind else ""}>'
+        f"{esc(RECORD_KIND_LABELS[k])}</a>"
+        for k in FORMS
+    )
+    shown = [f.name for f in FORMS[kind] if f.name not in ("id", "unit")]
+    rows = []
+    for record in reply.records:
+        fields = json_format.MessageToDict(record.fields)
+        cells: list[object] = [record.id, names.get(record.unit, record.unit)]
+        cells += [_shown(kind, name, fields.get(name), choices) for name in shown]
+        cells.append(
+            Raw(_void_form(session, kind, record)) if not record.voided else f"已作废：{record.void_reason}"
+        )
+        rows.append(row(cells, attrs=' class="voided"' if record.voided else ""))
+    headers = ["编号", "单位", *[f.label for f in FORMS[kind] if f.name not in ("id", "unit")], ""]
+    form = ""
+    if session.role == "office":
+        controls = "".join(_control(f, choices, kind) for f in FORMS[kind])
+        form = (
+            f"<h2>新增{esc(RECORD_KIND_LABELS[kind])}</h2>"
+            f'<form method="post" action="/office/records/{kind}" class="stack">{csrf_field(session)}'
+            f'{request_id_field()}{controls}<button type="submit">保存</button></form>'
+        )
+    body = (
+        notice(request.query.get("ok", ""))
+        + notice(request.query.get("error", ""), error=True)
+        + f'<nav class="tabs" aria-label="记录类别">{tabs}</nav>'
+        + table(headers, rows, caption=RECORD_KIND_LABELS[kind])
+        + form
+    )
+    return page(frame("考核记录", body, session))
+
+
+def _shown(kind: str, name: str, value: Any, choices: dict[str, dict[str, str]]) -> str:
+    if value is None:
+        return ""
+    field = next(f for f in FORMS[kind] if f.name == name)
+    if field.control in choices:
+        return choices[field.control].get(str(value), str(value))
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _void_form(session: Session, kind: str, record: Any) -> str:
+    if session.role != "office":
+        return ""
+    action = f"/office/records/{kind}/{quote(record.id, safe='')}/void"
+    return (
+        f'<form method="post" action="{esc(action)}" class="inline">{csrf_field(session)}{request_id_field()}'
+        f'<input name="reason" required maxlength="500" placeholder="作废理由" aria-label="作废理由">'
+        "<button type=submit>作废</button></form>"
+    )
+
+
+def add_record(gw: Gateway, session: Session, request: Request) -> Response:
+    kind = request.params["kind"]
+    if kind not in FORMS:
+        raise HttpError(404, f"没有“{kind}”这类考核记录")
+    values: dict[str, Any] = {}
+    for field in FORMS[kind]:
+        text = request.form.get(field.name, "").strip()
+        if not text:
+            continue
+        values[field.name] = _number(field.label, text) if field.name in NUMBERS else text
+    if "year" in values:
+        values["year"] = int(_number("年度", str(values["year"])))
+    fields = struct_pb2.Struct()
+    fields.update(values)
+    made = gw.call(
+        gw.scoring.CreateRecord,
+        scoring_pb2.CreateRecordRequest(
+            request_id=request.form.get("request_id", "") or secrets.token_hex(16), kind=kind, fields=fields
+        ),
+        session.token,
+    )
+    return redirect(f"/office/records/{kind}", ok=f"已保存{RECORD_KIND_LABELS[kind]} {made.id}")
+
+
+def _number(label: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise HttpError(422, f"{label}：“{text}”不是数字") from None
+
+
+def void_record(gw: Gateway, session: Session, request: Request) -> Response:
+    kind, rid = request.params["kind"], request.params["record"]
+    reason = request.form.get("reason", "").strip()
+    if not reason:
+        return redirect(f"/office/records/{kind}", error="作废需要写明理由")
+    gw.call(
+        gw.scoring.VoidRecord,
+        scoring_pb2.VoidRecordRequest(
+            request_id=request.form.get("request_id", "") or secrets.token_hex(16),
+            kind=kind,
+            id=rid,
+            reason=reason,
+        ),
+        session.token,
+    )
+    return redirect(f"/office/records/{kind}", ok=f"已作废 {rid}")
