@@ -98,6 +98,10 @@ def test_the_office_and_a_department_do_the_years_work(browser: Any, console: Co
     )
     assert trend_units(driver) == UNITS  # the overdue trend: a line (and a table row) per unit
     shot(driver, "office-overview")
+    trend = driver.find_element(By.CSS_SELECTOR, '.chart[data-chart*="trend"]')
+    driver.execute_script("arguments[0].scrollIntoView()", trend)
+    shot(driver, "office-overdue-trend")
+    driver.execute_script("window.scrollTo(0, 0)")
 
     # A run computed, then 公示 by its button.
     driver.get(console.url + "/office/runs")
