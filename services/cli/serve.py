@@ -399,12 +399,18 @@ def _first_office(settings: Settings) -> None:
         )
 
 
+def _bearer(keys: Any, role: str, unit: str | None) -> tuple[tuple[str, str], ...]:
+    token = issue_user_token(make_user_identity(role=role, unit=unit, subject="sample"), ring=keys.user)
+    return (("authorization", f"Bearer {token}"),)
+
+
 def _import_sample(settings: Settings, files: tls.TlsFiles | None) -> None:
     """On first start (an empty ledger), the sample county, so a newcomer sees a living ledger."""
     from kaohe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
     from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
     from services.cli.sample import sample_county, served_until
+    from services.cli.sample_filings import file_sample_applications
     from services.common.scheme import load_scheme_file
 
     keys = load_token_keys(settings.data_dir)
@@ -430,4 +436,6 @@ def _import_sample(settings: Settings, files: tls.TlsFiles | None) -> None:
         reply = gateway_pb2_grpc.GatewayServiceStub(channel).ImportLedger(
             iter(pieces), metadata=metadata, timeout=600
         )
+        filed = file_sample_applications(channel, lambda role, unit: _bearer(keys, role, unit))
     _say(f"imported the sample county: {sum(reply.created.values())} records ({dict(reply.created)})")
+    _say(f"filed the sample's 容错 applications for the office to decide: {', '.join(filed) or 'none'}")

@@ -310,6 +310,12 @@ class Workflow:
             raise InvalidArgument("target", f"error report {target!r} concerns {report.unit}, not {unit}")
         if report.voided:
             raise FailedPrecondition(f"error report {target} is voided (已作废): nothing to apply for")
+        upheld = repo.upheld_appeal_on(conn, kind="error_report", rid=target)
+        if upheld:
+            raise FailedPrecondition(
+                f"error report {target} was voided by the upheld appeal {upheld} (申诉成立): "
+                "nothing to apply for"
+            )
         return int(report.year)
 
     def file(

@@ -318,6 +318,11 @@ def test_kaohe_sample_writes_the_county_that_serve_sample_imports(tmp_path: Path
         counts = json.loads(stack.kaohe("import", str(out), "--json").stdout)
         assert sum(counts["created"].values()) == 0, counts
         assert sum(counts["unchanged"].values()) == len(out.read_text().splitlines())
+        # The departments' pending 容错 applications wait for the office, one on a task, one on a report.
+        assert "filed the sample's 容错 applications" in stack.log.read_text()
+        pending = json.loads(stack.kaohe("tolerance", "list", "--json").stdout)
+        kinds = sorted(a["target_type"] for a in pending["applications"] if a["state"] == "pending")
+        assert kinds == ["error_report", "task"], pending
     finally:
         os.killpg(stack.process.pid, signal.SIGTERM)
         stack.process.wait(timeout=20)

@@ -345,3 +345,10 @@ def test_a_decision_reason_kept_in_an_appeals_fields_moves_to_its_timeline(datab
         )
     finally:
         db.dispose()
+
+
+def test_no_application_on_an_error_report_an_upheld_appeal_voided(example: Stack) -> None:
+    """E2 was voided by the upheld appeal AP1 (申诉成立): there is no deduction left to tolerate."""
+    error = refused(lambda: file(example, "czj", "error_report", "E2"), grpc.StatusCode.FAILED_PRECONDITION)
+    assert "AP1" in (error.details() or "")
+    assert [a for a in applications(example) if a.target == "E2"] == []

@@ -249,6 +249,15 @@ def list_runs(conn: Connection, *, year: int, published_only: bool, after: str, 
     return list(conn.execute(query.order_by(runs.c.id).limit(limit)))
 
 
+def upheld_appeal_on(conn: Connection, *, kind: str, rid: str) -> str:
+    """The id of a live, upheld appeal against (kind, rid) — which voids that record for scoring — or ""."""
+    for appeal_id, text in live_payloads(conn, kind="appeal"):
+        payload = json.loads(text)
+        if payload.get("upheld") is True and appealed(payload) == (kind, rid):
+            return str(appeal_id)
+    return ""
+
+
 def undecided_appeals(conn: Connection, *, year: int) -> list[str]:
     """The ids of the undecided appeals on records of year, sorted."""
     undecided: dict[str, tuple[str, str]] = {}
