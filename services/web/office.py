@@ -30,7 +30,7 @@ from services.web.layout import (
     unit_attrs,
 )
 from services.web.results import distribution_chart, explained, result_tables
-from services.web.trend import start_trend, trend_chart
+from services.web.trend import start_trend, trend_chart, trend_period, trend_switch
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -64,7 +64,8 @@ def _veto_reasons(gw: Gateway, session: Any, year: int) -> dict[str, list[str]]:
 
 def overview(gw: Gateway, session: Any, request: Request) -> Response:
     year = _year(request)
-    pending_trend = start_trend(gw, session, year=year)  # asked for at once with the overview
+    period = trend_period(request)
+    pending_trend = start_trend(gw, session, year=year, period=period)  # at once with the overview
     shown = gw.call(gw.gateway.GetOverview, gateway_pb2.GetOverviewRequest(year=year), session.token)
     reasons = _veto_reasons(gw, session, shown.year) if any(u.veto for u in shown.units) else {}
     rows = []
@@ -123,7 +124,8 @@ def overview(gw: Gateway, session: Any, request: Request) -> Response:
         + table(headers, rows, numeric=(2, 3, 4, 5, 8), caption="各单位实时态势")
         + "<h2>逾期与红黄事项</h2>"
         + overdue
-        + "<h2>逾期事项趋势（每月末）</h2>"
+        + f"<h2>逾期事项趋势（{'每周末' if period == 'week' else '每月末'}）</h2>"
+        + trend_switch(request, period)
         + trend_chart(pending_trend.result())
     )
     return page(frame("全县态势", body, session, charts=True))

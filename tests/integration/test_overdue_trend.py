@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -136,17 +136,17 @@ def test_an_unknown_period_is_refused_by_name(ledger: Stack) -> None:
 
 def test_the_year_so_far_sees_a_write_at_once(ledger: Stack) -> None:
     """The year so far is kept under the data's version: a new overdue task is counted on the next read."""
-    year = datetime.now(ZoneInfo("Asia/Shanghai")).year
+    now = datetime.now(ZoneInfo("Asia/Shanghai")).replace(microsecond=0)
     first = trend(ledger)
-    assert first.year == year and trend(ledger).units == first.units
-    late = {
+    assert first.year == now.year and trend(ledger).units == first.units
+    late = {  # overdue now, whatever the date: assigned two days ago, due yesterday
         "type": "task",
         "id": "K8",
         "title": "趋势 K8",
         "task_type": "leader_directive",
         "lead_unit": "c1",
-        "assigned_at": f"{year}-01-02T09:00:00{Z}",
-        "due_at": f"{year}-01-02T18:00:00{Z}",
+        "assigned_at": (now - timedelta(days=2)).isoformat(),
+        "due_at": (now - timedelta(days=1)).isoformat(),
     }
     ledger.import_ledger(json.dumps(late, ensure_ascii=False).encode())
     after = trend(ledger)

@@ -101,7 +101,13 @@ def test_the_office_and_a_department_do_the_years_work(browser: Any, console: Co
     trend = driver.find_element(By.CSS_SELECTOR, '.chart[data-chart*="trend"]')
     driver.execute_script("arguments[0].scrollIntoView()", trend)
     shot(driver, "office-overdue-trend")
-    driver.execute_script("window.scrollTo(0, 0)")
+    # By week-ends: the same units, a point a week (at least as many as month-ends, whatever the date).
+    months = len(driver.find_elements(By.CSS_SELECTOR, "details.trend thead th"))
+    driver.find_element(By.LINK_TEXT, "按周末查看").click()
+    WebDriverWait(driver, 30).until(expected_conditions.url_contains("trend=week"))
+    assert trend_units(driver) == UNITS
+    assert len(driver.find_elements(By.CSS_SELECTOR, "details.trend thead th")) >= months
+    assert "逾期事项趋势（每周末）" in text(driver)
 
     # A run computed, then 公示 by its button.
     driver.get(console.url + "/office/runs")
