@@ -291,6 +291,15 @@ def test_the_ledger_uploads_with_its_progress_and_rate(browser: Any, console: Co
     assert f"完成：共 {lines} 行" in browser.find_element(By.ID, "import-status").text
     assert "/office/import" in browser.current_url  # the page stayed; no reload
     shot(browser, "office-import-done")
+    # A forged form token: refused before the import, said on the page.
+    browser.execute_script("document.querySelector('#import-form input[name=csrf]').value = 'forged';")
+    browser.find_element(By.XPATH, "//form[@action='/office/import']//button").click()
+    WebDriverWait(browser, 60).until(
+        expected_conditions.presence_of_element_located(
+            (By.CSS_SELECTOR, '#import-progress[data-phase="failed"]')
+        )
+    )
+    assert "未导入（HTTP 403）" in browser.find_element(By.ID, "import-status").text
 
 
 def test_the_json_api_answers_with_the_gateways_authorisation(console: Console) -> None:

@@ -37,8 +37,16 @@
       var answer = null;
       try { answer = JSON.parse(xhr.responseText); } catch (e) { answer = null; }
       if (answer === null) {
-        // Not the console's JSON: the session ended on the way (the login page came back).
-        window.location.assign("/login?expired=1");
+        if (xhr.responseURL && xhr.responseURL.indexOf("/login") !== -1) {
+          // The session ended on the way: the login page came back.
+          window.location.assign("/login?expired=1");
+          return;
+        }
+        // A refusal before the import (too large, the form expired): a page for people, not JSON.
+        box.setAttribute("data-phase", "failed");
+        status.textContent = xhr.status === 413
+          ? "文件太大（上限 32 MB），未导入"
+          : "未导入（HTTP " + xhr.status + "）：请刷新页面后重试";
         return;
       }
       result.innerHTML = answer.html;
