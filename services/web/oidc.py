@@ -206,7 +206,11 @@ class OidcLogin:
         }
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
         if self.client_secret:
-            pair = f"{urllib.parse.quote(self.client_id)}:{urllib.parse.quote(self.client_secret)}"
+            # RFC 6749 §2.3.1: each part form-urlencoded before the Basic scheme joins them.
+            user, secret = (
+                urllib.parse.quote(part, safe="") for part in (self.client_id, self.client_secret)
+            )
+            pair = f"{user}:{secret}"
             headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
         request = urllib.request.Request(
             str(self.discovery()["token_endpoint"]),

@@ -27,6 +27,14 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+def _basic(header: str) -> tuple[str, str]:
+    """HTTP Basic client credentials, each part form-urldecoded (RFC 6749 §2.3.1)."""
+    if not header.startswith("Basic "):
+        return "", ""
+    user, _, secret = base64.b64decode(header[6:]).decode().partition(":")
+    return urllib.parse.unquote_plus(user), urllib.parse.unquote_plus(secret)
+
+
 @dataclass
 class Grant:
     client_id: str
@@ -41,6 +49,7 @@ class Provider:
     """The provider's state; `person` holds the claims of whoever signs in next."""
 
     client_id: str
+    client_secret: str = ""  # set: the token endpoint wants it by HTTP Basic (a confidential client)
     issuer: str = ""
     person: dict[str, Any] = field(default_factory=dict)
     key: Any = None
@@ -101,12 +110,14 @@ class Provider:
         )
         return f"{q['redirect_uri']}?{urllib.parse.urlencode({'code': code, 'state': q['state']})}"
 
-    def token(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    def token(self, form: dict[str, str], authorization: str = "") -> tuple[int, dict[str, Any]]:
         """The token endpoint: the code once, for its client and redirect, with the PKCE verifier."""
         grant = self.grants.pop(form.get("code", ""), None)
         verifier = form.get("code_verifier", "")
         why = ""
-        if grant is None:
+        if self.client_secret and _basic(authorization) != (self.client_id, self.client_secret):
+            why = "client authentication"
+        elif grant is None:
             why = "unknown or used code"
         elif form.get("grant_type") != "authorization_code":
             why = "grant_type"
@@ -168,5 +179,6 @@ class Handler(BaseHTTPRequestHandler):
             self._json({"error": "not_found"}, 404)
             return
         length = int(self.headers.get("Content-Length") or 0)
-        status, answer = self.provider.token(dict(urllib.parse.parse_qsl(self.rfile.read(length).decode())))
+        form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
+        status, answer = self.provider.token(form, self.headers.get("Authorization", ""))
         self._json(answer, status)

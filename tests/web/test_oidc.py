@@ -192,3 +192,21 @@ def test_the_console_reads_its_provider_from_the_environment() -> None:
         oidc_login_from_env(
             {"KAOHE_OIDC_ISSUER": "https://id", "KAOHE_OIDC_CLIENT_ID": "k", "KAOHE_OIDC_WEB_TOKEN": "code"}
         )
+
+
+def test_a_confidential_client_authenticates_at_the_token_endpoint() -> None:
+    provider = Provider("kaohe-confidential", client_secret="s3cret:with/odd=chars").start()
+    try:
+        provider.person = {"sub": "u-5001", "roles": ["kh-office"]}
+        for secret, works in (("wrong", False), (provider.client_secret, True)):
+            login = OidcLogin(provider.issuer, provider.client_id, client_secret=secret)
+            url, state = login.start("http://127.0.0.1:1")
+            code = _authorize(url)
+            if works:
+                assert login.exchange(code, login.take(state, state)).username == "u-5001"
+            else:
+                with pytest.raises(OidcError, match="HTTP 400"):
+                    login.exchange(code, login.take(state, state))
+                assert provider.refused[-1] == "client authentication"
+    finally:
+        provider.stop()
