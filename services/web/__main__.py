@@ -18,7 +18,6 @@ from services.common.settings import ConfigError
 from services.common.tls import is_loopback
 from services.web.app import Console
 from services.web.gateway import Gateway
-from services.web.oidc import ENV_CLIENT_ID, oidc_login_from_env
 from services.web.shared_sessions import SharedSessions
 
 log = logging.getLogger("kaohe.web")
@@ -98,6 +97,9 @@ def create(
         )
     sessions = SharedSessions(sessions_file) if sessions_file is not None else None
     console = Console(Gateway(gateway_address, gateway_ca), sessions=sessions)
+    if sessions is not None and console.oidc is not None:
+        # The provider's redirect back may reach another console process than the one that sent it.
+        console.oidc.store = sessions.oidc_pending()
     server_class = SharedPortServer if reuse_port else ThreadingServer
     server = make_server(host, port, console, server_class=server_class, handler_class=QuietHandler)
     scheme = "http"
@@ -141,13 +143,6 @@ def main(*, port: int) -> int:
         else:
             count = workers.process_count("web")
             if count > 1:
-                if oidc_login_from_env() is not None:
-                    # Its sign-ins under way live in the process that started them; the provider's
-                    # redirect back may reach another.
-                    raise ConfigError(
-                        f"{workers.ENV_PROCESSES['web']} above 1 does not work with 统一身份认证 sign-in "
-                        f"({ENV_CLIENT_ID} is set) yet: run one console process"
-                    )
                 if not workers.port_free(host, port):
                     raise ConfigError(f"port {port} (web console) is taken")
                 command = [sys.executable, "-m", "services.cli.main", "serve-one", "web", "--port", str(port)]

@@ -19,7 +19,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 
@@ -85,6 +85,33 @@ class Tokens:
     username: str
 
 
+class PendingStore(Protocol):
+    """Where sign-ins under way wait for the provider's redirect back (which may reach another process)."""
+
+    def put(self, state: str, pending: Pending, *, older_than: float) -> None:
+        """Keeps pending under state, dropping every sign-in started before older_than."""
+
+    def pop(self, state: str) -> Pending | None:
+        """The sign-in under state, taken out (a state is good once); None when there is none."""
+
+
+class MemoryPending:
+    """Sign-ins under way in this process: enough for one console process."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pending: dict[str, Pending] = {}
+
+    def put(self, state: str, pending: Pending, *, older_than: float) -> None:
+        with self.lock:
+            self.pending = {k: v for k, v in self.pending.items() if v.started >= older_than}
+            self.pending[state] = pending
+
+    def pop(self, state: str) -> Pending | None:
+        with self.lock:
+            return self.pending.pop(state, None)
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -119,8 +146,8 @@ class OidcLogin:
         self.token_kind = token_kind
         self.timeout = timeout
         self.clock = clock
-        self.lock = threading.Lock()
-        self.pending: dict[str, Pending] = {}
+        # Several console processes share one store (services/web/shared_sessions.py) instead.
+        self.store: PendingStore = MemoryPending()
         self._discovery: tuple[float, dict[str, Any]] | None = None
 
     # The provider ------------------------------------------------------------------------------------
@@ -166,9 +193,7 @@ class OidcLogin:
         state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))
         redirect_uri = self.callback_uri(host_url)
         now = self.clock()
-        with self.lock:
-            self.pending = {k: v for k, v in self.pending.items() if now - v.started < PENDING_SECONDS}
-            self.pending[state] = Pending(verifier, nonce, redirect_uri, now)
+        self.store.put(state, Pending(verifier, nonce, redirect_uri, now), older_than=now - PENDING_SECONDS)
         query = urllib.parse.urlencode(
             {
                 "response_type": "code",
@@ -187,8 +212,7 @@ class OidcLogin:
         """The sign-in state names, once, when this browser started it and it has not expired."""
         if not state or not cookie_state or not secrets.compare_digest(state, cookie_state):
             raise OidcError("登录状态不符（可能是过期或伪造的回调），请重新登录")
-        with self.lock:
-            pending = self.pending.pop(state, None)
+        pending = self.store.pop(state)
         if pending is None or self.clock() - pending.started >= PENDING_SECONDS:
             raise OidcError("登录已超时，请重新登录")
         return pending

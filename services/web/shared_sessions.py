@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from services.web.oidc import Pending
 from services.web.sessions import IDLE_SECONDS, Session, Sessions
 
 _SCHEMA = """
@@ -16,6 +17,14 @@ CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY, token TEXT NOT NULL, role TEXT NOT NULL, unit TEXT NOT NULL,
     username TEXT NOT NULL, name TEXT NOT NULL, csrf TEXT NOT NULL,
     expires_at REAL NOT NULL, ends_at REAL NOT NULL
+)
+"""
+# Sign-ins to the county's identity provider under way (统一身份认证): the redirect back may reach another
+# process than the one that sent the browser off.
+_PENDING_SCHEMA = """
+CREATE TABLE IF NOT EXISTS oidc_pending (
+    state TEXT PRIMARY KEY, verifier TEXT NOT NULL, nonce TEXT NOT NULL, redirect_uri TEXT NOT NULL,
+    started REAL NOT NULL
 )
 """
 _COLUMNS = "id, token, role, unit, username, name, csrf, expires_at, ends_at"
@@ -41,6 +50,7 @@ class SharedSessions(Sessions):
             # The file goes when the console stops: nothing in it needs to survive a power cut.
             self.conn.execute("PRAGMA synchronous=OFF")
             self.conn.execute(_SCHEMA)
+            self.conn.execute(_PENDING_SCHEMA)
 
     def start(
         self, *, token: str, role: str, unit: str, username: str, name: str, token_expiry: float
@@ -98,6 +108,40 @@ class SharedSessions(Sessions):
         with self.lock:
             self.conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
 
+    def oidc_pending(self) -> SharedPending:
+        """The store of sign-ins under way, in the same file."""
+        return SharedPending(self)
+
     def close(self) -> None:
         with self.lock:
             self.conn.close()
+
+
+class SharedPending:
+    """OIDC sign-ins under way, kept beside the sessions so that every console process can finish one."""
+
+    def __init__(self, sessions: SharedSessions) -> None:
+        self.sessions = sessions
+
+    def put(self, state: str, pending: Pending, *, older_than: float) -> None:
+        with self.sessions.lock:
+            conn = self.sessions.conn
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("DELETE FROM oidc_pending WHERE started < ?", (older_than,))
+            conn.execute(
+                "INSERT INTO oidc_pending (state, verifier, nonce, redirect_uri, started) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (state, pending.verifier, pending.nonce, pending.redirect_uri, pending.started),
+            )
+            conn.execute("COMMIT")
+
+    def pop(self, state: str) -> Pending | None:
+        with self.sessions.lock:
+            conn = self.sessions.conn
+            conn.execute("BEGIN IMMEDIATE")
+            found = conn.execute(
+                "SELECT verifier, nonce, redirect_uri, started FROM oidc_pending WHERE state = ?", (state,)
+            ).fetchone()
+            conn.execute("DELETE FROM oidc_pending WHERE state = ?", (state,))
+            conn.execute("COMMIT")
+        return Pending(*found) if found is not None else None

@@ -247,18 +247,3 @@ def test_a_configuration_the_workers_refuse_is_said_once(
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if not line.startswith("{")]
     assert len(lines) == 1 and said in lines[0], result.stderr
-
-
-def test_several_console_processes_are_refused_with_oidc_sign_in(tmp_path: Path) -> None:
-    """Sign-ins under way live in one console process: several are refused in one line, none started."""
-    result = _serve_one(
-        tmp_path,
-        "web",
-        free_ports(),
-        KAOHE_WEB_PROCESSES="2",
-        KAOHE_OIDC_ISSUER="https://id.example.gov.cn",
-        KAOHE_OIDC_CLIENT_ID="kaohe",
-    )
-    assert result.returncode == 2
-    lines = [line for line in result.stderr.splitlines() if not line.startswith("{")]
-    assert len(lines) == 1 and "KAOHE_WEB_PROCESSES" in lines[0] and "KAOHE_OIDC_CLIENT_ID" in lines[0]

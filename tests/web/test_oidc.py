@@ -7,6 +7,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -210,3 +211,43 @@ def test_a_confidential_client_authenticates_at_the_token_endpoint() -> None:
                 assert provider.refused[-1] == "client authentication"
     finally:
         provider.stop()
+
+
+def test_a_sign_in_started_by_one_console_process_is_finished_by_another(
+    browser: Any, setup: Setup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several console processes (KAOHE_WEB_PROCESSES) share the sign-ins under way with their sessions:
+    the provider's redirect back may reach another process than the one that sent the browser off."""
+    monkeypatch.setenv("KAOHE_OIDC_ISSUER", setup.provider.issuer)
+    monkeypatch.setenv("KAOHE_OIDC_CLIENT_ID", CLIENT)
+    shared = tmp_path / "sessions.sqlite"
+    consoles = [
+        create_web(
+            host="127.0.0.1",
+            port=0,
+            gateway_address=setup.web.console.gw.address,
+            gateway_ca=setup.stack.tls.ca,
+            sessions_file=shared,
+        )
+        for _ in range(2)
+    ]
+    first, second = consoles
+    for web in consoles:
+        assert web.console.oidc is not None
+        web.console.oidc.redirect_uri = f"http://127.0.0.1:{second.port}/login/oidc/callback"
+        web.serve()
+    try:
+        setup.provider.person = {"sub": "u-6001", "name": "王五", "roles": ["kh-dept"], "kaohe_unit": "czj"}
+        setup.provider.sign_with_rogue_key = False
+        browser.delete_all_cookies()
+        browser.get(f"http://127.0.0.1:{first.port}/login")
+        browser.find_element(By.ID, "oidc-login").click()
+        WebDriverWait(browser, 60).until(expected_conditions.url_contains("/unit"))
+        assert browser.current_url.startswith(f"http://127.0.0.1:{second.port}/")
+        assert units_shown(browser) == {"czj"} and "王五" in text(browser)
+        # The session the second process started is known to the first.
+        browser.get(f"http://127.0.0.1:{first.port}/unit")
+        assert units_shown(browser) == {"czj"}
+    finally:
+        for web in consoles:
+            web.stop()
