@@ -12,7 +12,7 @@ import sys
 
 from benchmarks.imports import bench_import
 from benchmarks.kernel import ROOT, bench_kernel
-from benchmarks.load import bench_load
+from benchmarks.load import bench_load, bench_processes
 from benchmarks.record import Record
 from benchmarks.stack import bench_import_and_run, bench_overview, bench_prefecture_run
 from benchmarks.web import bench_pages
@@ -23,7 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large", action="store_true", default=os.environ.get("KAOHE_BENCH_LARGE") == "1")
     parser.add_argument("--calls", type=int, default=60, help="overview calls per client (1 client)")
     parser.add_argument(
-        "--only", default="", help="comma-separated: kernel,overview,web,import,ledger,prefecture,load"
+        "--only",
+        default="",
+        help="comma-separated: kernel,overview,web,import,ledger,prefecture,load,processes",
     )
     args = parser.parse_args(argv)
     only = set(filter(None, args.only.split(",")))
@@ -45,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
             bench_import(record, size=size)
     if args.large or "prefecture" in only:
         bench_prefecture_run(record, kind=kinds[-1])
+    if args.large or "processes" in only:
+        # The gateway as 1 and as 2 processes sharing its port (KAOHE_GATEWAY_PROCESSES), same clients.
+        bench_processes(record, calls=max(4, args.calls // 2))
     if not only or "load" in only:
         # The mixed load checks as it measures: every acknowledged write stored (and audited) once.
         for name, value in bench_load():

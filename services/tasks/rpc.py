@@ -12,8 +12,10 @@ from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
 from services.common.errors import InvalidArgument
 from services.common.messages import refuse_nul
+from services.common.policy import scoped_unit
 from services.common.rpc import current_identity
 from services.tasks.domain import Kind
+from services.tasks.trend import OverdueTrend
 from services.tasks.use_cases import TasksApp, TaskView
 
 
@@ -29,6 +31,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
 
     def __init__(self, app: TasksApp) -> None:
         self.app = app
+        self.overdue = OverdueTrend(app.facts.db, app.facts.tz, version=app.facts.version)
 
     def ListUnits(self, request: Any, context: grpc.ServicerContext) -> Any:
         rows, token = self.app.list_units(
@@ -178,6 +181,18 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
                 for s in summaries
             ],
             as_of=self.app.view_instant(at),
+        )
+
+    def GetOverdueTrend(self, request: Any, context: grpc.ServicerContext) -> Any:
+        # The gateway has scoped a department to its unit; held to it here again.
+        unit = scoped_unit(current_identity(), request.unit)
+        trend = self.overdue.trend(year=request.year, period=request.period, as_of=request.as_of, unit=unit)
+        return tasks_pb2.GetOverdueTrendResponse(
+            year=trend.year,
+            period=trend.period,
+            points=[self.app.view_instant(t) for t in trend.points],
+            units=[tasks_pb2.OverdueSeries(unit=u, name=n, overdue=c) for u, n, c in trend.units],
+            as_of=self.app.view_instant(trend.as_of),
         )
 
     def GetVersion(self, request: Any, context: grpc.ServicerContext) -> Any:
