@@ -36,6 +36,8 @@ BATCH = 2000
 TASK_TYPES = tuple(TASK_LINE_TYPES)
 SCORING_TYPES = RECORD_KINDS
 BOM = b"\xef\xbb\xbf"
+# The longest line the gateway reads: a hostile file of one endless line is refused, not held.
+MAX_LINE_BYTES = 1 << 20
 
 
 class Caller(Protocol):
@@ -62,7 +64,10 @@ def split(source: IO[bytes], directory: Path | None, stack: ExitStack) -> Split:
     parts = Split(tasks, scoring, pending)
     source.seek(0)
     offset = 0
-    for number, raw in enumerate(source, start=1):
+    for number, raw in enumerate(iter(lambda: source.readline(MAX_LINE_BYTES + 1), b""), start=1):
+        if len(raw) > MAX_LINE_BYTES:
+            # No record is this long (texts are at most a few thousand characters): not read further.
+            raise InvalidArgument(f"line {number}", f"is longer than {MAX_LINE_BYTES >> 20} MiB")
         if number == 1 and raw.startswith(BOM):
             raw, offset = raw[len(BOM) :], len(BOM)
         try:

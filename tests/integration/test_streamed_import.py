@@ -107,3 +107,10 @@ def test_the_spooled_upload_is_private_and_removed_after_the_import(stack: Stack
     with pytest.raises(grpc.RpcError):
         stack.import_ledger(jsonl(records) + b"\xff\xfe\n")
     assert list(spool.iterdir()) == []
+    # One endless line: refused by its number, not read whole.
+    endless = b'{"type": "unit", "id": "x", "name": "' + b"a" * (2 << 20) + b'"}\n'
+    with pytest.raises(grpc.RpcError) as caught:
+        stack.import_ledger(jsonl(records) + endless)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (f"line {len(records) + 1}", "is longer than 1 MiB") in violations(caught.value)
+    assert list(spool.iterdir()) == []
