@@ -10,8 +10,9 @@ import argparse
 import os
 import sys
 
+from benchmarks.imports import bench_import
 from benchmarks.kernel import ROOT, bench_kernel
-from benchmarks.load import bench_load
+from benchmarks.load import bench_load, bench_processes
 from benchmarks.record import Record
 from benchmarks.runs import bench_run_at_scale
 from benchmarks.stack import bench_import_and_run, bench_overview
@@ -28,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--calls", type=int, default=60, help="overview calls per client (1 client)")
     parser.add_argument(
-        "--only", default="", help="comma-separated: kernel,overview,web,import,prefecture,province,load"
+        "--only",
+        default="",
+        help="comma-separated: kernel,overview,web,import,ledger,prefecture,province,load,processes",
     )
     args = parser.parse_args(argv)
     only = set(filter(None, args.only.split(",")))
@@ -44,10 +47,17 @@ def main(argv: list[str] | None = None) -> int:
     if not only or "import" in only:
         for kind in kinds:
             bench_import_and_run(record, kind=kind)
+    if not only or "ledger" in only:
+        # A generated county's ledger by `kaohe import` on PostgreSQL; a prefecture's with --large.
+        for size in ["county"] + (["prefecture"] if args.large else []):
+            bench_import(record, size=size)
     if args.large or "prefecture" in only:
         bench_run_at_scale(record, kind=kinds[-1], size="prefecture")
     if args.province or "province" in only:
         bench_run_at_scale(record, kind=kinds[-1], size="province")
+    if args.large or "processes" in only:
+        # The gateway as 1 and as 2 processes sharing its port (KAOHE_GATEWAY_PROCESSES), same clients.
+        bench_processes(record, calls=max(4, args.calls // 2))
     if not only or "load" in only:
         # The mixed load checks as it measures: every acknowledged write stored (and audited) once.
         for name, value in bench_load():

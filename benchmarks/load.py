@@ -198,3 +198,44 @@ def bench_load() -> list[tuple[str, str]]:
         ("  RSS of the process serving the stack, before → after", f"{before:.0f} → {after:.0f} MiB")
     )
     return lines
+
+
+def bench_processes(record: Any, *, calls: int) -> None:
+    """The overview from 8 clients with the gateway as 1 and as 2 processes on its port, each against WhoAmI
+    from the same clients (KAOHE_GATEWAY_PROCESSES; `kaohe serve` as people run it, TLS)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from benchmarks.record import Figure, percentile
+    from benchmarks.stack import _load, served
+    from services.common.scheme import load_scheme_file
+
+    year = load_scheme_file(ROOT / "schemes" / "default.toml").year
+    context = multiprocessing.get_context("spawn")
+    before = os.environ.get("KAOHE_GATEWAY_PROCESSES")
+    try:
+        for processes in (1, 2):
+            os.environ["KAOHE_GATEWAY_PROCESSES"] = str(processes)
+            with tempfile.TemporaryDirectory() as tmp, served(Path(tmp)) as (address, ca, token):
+                args = (address, ca, token)
+                with ProcessPoolExecutor(CLIENTS, mp_context=context) as pool:
+                    # Connections made and every process's view cache filled: not timed.
+                    _load(pool, CLIENTS, 2, *args, "GetOverview", year)
+                    view = _load(pool, CLIENTS, calls, *args, "GetOverview", year)
+                    empty = _load(pool, CLIENTS, calls, *args, "WhoAmI", year)
+            for q in (50, 99):
+                record.add(
+                    Figure(
+                        f"overview.c{CLIENTS}.gateway{processes}.p{q}",
+                        percentile(view, q) * 1000,
+                        "ms",
+                        percentile(empty, q) * 1000,
+                        f"gateway as {processes} process(es), {CLIENTS} clients x {calls} calls; "
+                        "baseline WhoAmI",
+                    )
+                )
+    finally:
+        if before is None:
+            os.environ.pop("KAOHE_GATEWAY_PROCESSES", None)
+        else:
+            os.environ["KAOHE_GATEWAY_PROCESSES"] = before

@@ -17,7 +17,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.common import logs, tls
+from services.common import logs, tls, workers
 from services.common.auth import load_secret, make_user_identity
 from services.common.db import Database
 from services.common.errors import DomainError
@@ -84,6 +84,24 @@ def serve_one(
     if metrics_port is None:
         print(f"kaohe serve-one {service}: --metrics-port is required", file=sys.stderr, flush=True)
         return 2
+    worker = workers.is_worker()
+    if worker:
+        workers.follow_supervisor()
+    elif service == "gateway":
+        try:
+            count = workers.process_count("gateway")
+        except ConfigError as exc:
+            print(f"kaohe serve-one gateway: {exc}", file=sys.stderr, flush=True)
+            return 2
+        if count > 1:
+            return _supervise_gateway(
+                count,
+                port=port,
+                metrics_port=metrics_port,
+                data_dir=data_dir,
+                scheme=scheme,
+                plaintext=plaintext,
+            )
     on_stop: list[Callable[[], None]] = []
     reminders = None
     database: Database | None = None
@@ -111,6 +129,7 @@ def serve_one(
                 accounts_db_url=gateway_db_url(settings.data_dir),
                 # Set only by the fault-injection tests: imports stop at that phase ("staged", "decided").
                 import_pause=os.environ.get("KAOHE_TEST_IMPORT_PAUSE", ""),
+                reuse_port=worker,
             )
             server, health, registry = gateway.server, gateway.health, gateway.registry
         elif service == "tasks":
@@ -151,10 +170,11 @@ def serve_one(
             database, health_names = scoring.db, ["", SCORING_NAME]
             scoring.recovery.start()
             on_stop.append(scoring.recovery.stop)
-        stop_metrics = start_metrics(
-            metrics_port, settings.metrics_host, registry, token=settings.metrics_token
-        )
-        on_stop.append(stop_metrics)
+        if not worker:  # a worker's values go to its supervisor's folder, served there for them all
+            stop_metrics = start_metrics(
+                metrics_port, settings.metrics_host, registry, token=settings.metrics_token
+            )
+            on_stop.append(stop_metrics)
     except (ConfigError, DomainError, OSError) as exc:
         print(f"kaohe serve-one {service}: {str(exc).splitlines()[0]}", file=sys.stderr, flush=True)
         return 2
@@ -174,6 +194,36 @@ def serve_one(
     serve_until_signalled(server, health, on_stop=stop_all)
     log.info("stopped")
     return 0
+
+
+def _supervise_gateway(
+    count: int, *, port: int, metrics_port: int, data_dir: str | None, scheme: str | None, plaintext: bool
+) -> int:
+    """count gateway workers on one port (KAOHE_GATEWAY_PROCESSES), their /metrics served here."""
+    try:
+        settings = load(data_dir=data_dir, scheme=scheme)
+        if not workers.port_free(settings.gateway_bind_host, port):
+            raise ConfigError(f"port {port} (gateway gRPC) is taken")
+    except (ConfigError, OSError) as exc:
+        print(f"kaohe serve-one gateway: {str(exc).splitlines()[0]}", file=sys.stderr, flush=True)
+        return 2
+    command = [
+        *[sys.executable, "-m", "services.cli.main", "serve-one", "gateway"],
+        *["--port", str(port), "--metrics-port", str(metrics_port)],
+        *(["--data-dir", data_dir] if data_dir else []),
+        *(["--scheme", scheme] if scheme else []),
+        *(["--plaintext"] if plaintext else []),
+    ]
+
+    def metrics(folder: str) -> Callable[[], None]:
+        registry = workers.multiprocess_registry(folder)
+        return start_metrics(metrics_port, settings.metrics_host, registry, token=settings.metrics_token)
+
+    log.info("serving", extra={"address": f"{settings.gateway_bind_host}:{port}", "processes": count})
+    address = (settings.gateway_bind_host, port)
+    code = workers.supervise("gateway", count, command, address=address, metrics=metrics)
+    log.info("stopped")
+    return code
 
 
 def _port_free(host: str, port: int) -> bool:

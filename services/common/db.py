@@ -158,6 +158,15 @@ def _sqlite_pragmas(engine: Engine, *, immediate: bool) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def advisory_xact_lock(conn: Connection, key: int) -> None:
+    """PostgreSQL's transaction-scoped advisory lock on key, within this schema only.
+
+    Advisory locks belong to the whole database; two deployments (or test runs) in two schemas of one
+    database would otherwise queue behind each other's imports and migrations.
+    """
+    conn.execute(text("SELECT pg_advisory_xact_lock(:k # hashtext(current_schema())::bigint)"), {"k": key})
+
+
 def migrate(db: Database, script_location: Path, *, service: str) -> None:
     """Creates the schema when empty and upgrades it when old (Alembic), one replica at a time."""
     from alembic import command
@@ -168,6 +177,6 @@ def migrate(db: Database, script_location: Path, *, service: str) -> None:
     with db.engine.begin() as conn:
         if not db.is_sqlite:
             lock = int(hashlib.sha256(f"kaohe-migrate-{service}".encode()).hexdigest()[:15], 16)
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
+            advisory_xact_lock(conn, lock)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

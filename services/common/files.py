@@ -1,9 +1,14 @@
-"""Files only the service's own user may read: directories 0700, files 0600 (secrets, audit, databases)."""
+"""Files only the service's own user may read: directories 0700, files 0600 (secrets, audit, databases,
+spooled uploads)."""
 
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import IO
 
 DIRECTORY_MODE = 0o700
 FILE_MODE = 0o600
@@ -26,3 +31,20 @@ def private_file(path: Path) -> Path:
     if path.stat().st_mode & 0o777 != FILE_MODE:
         os.chmod(path, FILE_MODE)
     return path
+
+
+@contextmanager
+def spooled(directory: Path | None = None) -> Iterator[IO[bytes]]:
+    """A private temporary file (0600) to read and write, removed when the block ends, whatever happens.
+
+    In directory (made 0700 when missing), else in the system's temporary directory.
+    """
+    if directory is not None:
+        private_dir(directory)
+    fd, name = tempfile.mkstemp(prefix="kaohe-spool-", dir=directory)
+    try:
+        with os.fdopen(fd, "w+b") as spool:
+            yield spool
+    finally:
+        with suppress(FileNotFoundError):
+            os.unlink(name)

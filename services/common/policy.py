@@ -50,6 +50,7 @@ POLICY: dict[str, Rule] = {
     TASKS + "CloseTask": Rule(SUPERVISION),
     TASKS + "CancelTask": Rule(SUPERVISION),
     TASKS + "SummarizeTasks": Rule(ALL, "unit"),
+    TASKS + "GetOverdueTrend": Rule(ALL, "unit"),  # a department: its own line only
     TASKS + "LookupTasks": Rule(frozenset(), system=True),
     TASKS + "ImportLedger": Rule(frozenset(), relayed=OFFICE),
     # Scoring's recovery of an import a crash left staged: it asks as itself, on start-up and later.

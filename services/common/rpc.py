@@ -245,10 +245,13 @@ def create_server(
     require_client_auth: bool = False,
     max_receive_bytes: int = MAX_MESSAGE_BYTES,
     health_servicer: health.HealthServicer | None = None,
+    reuse_port: bool = False,
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
     """A started-ready server bound to address (":0" picks a port): servicers, health, reflection.
 
-    With tls None it listens in plaintext, which only a loopback address may do.
+    With tls None it listens in plaintext, which only a loopback address may do. reuse_port lets the
+    workers of one service share its port (services/common/workers.py); off, a taken port is an error
+    even when the other listener allows sharing.
     """
     if tls is None and not is_loopback(address):
         raise ConfigError(
@@ -262,7 +265,7 @@ def create_server(
             ("grpc.max_receive_message_length", max_receive_bytes),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_metadata_size", MAX_METADATA_BYTES),
-            ("grpc.so_reuseport", 0),
+            ("grpc.so_reuseport", 1 if reuse_port else 0),
         ],
     )
     register(server)

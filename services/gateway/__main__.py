@@ -164,6 +164,7 @@ def create(
     oidc: OidcVerifier | None = None,
     accounts_db_url: str | None = None,
     import_pause: str = "",
+    reuse_port: bool = False,
 ) -> Running:
     """A gateway bound to address, its backends dialled lazily; not yet started.
 
@@ -248,5 +249,6 @@ def create(
         health_servicer=RelayingHealth(
             {TASKS_SERVICE.full_name: backends.tasks, SCORING_SERVICE.full_name: backends.scoring}
         ),
+        reuse_port=reuse_port,
     )
     return Running(server, port, health_servicer, app, registry, backends)

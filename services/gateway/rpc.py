@@ -10,6 +10,7 @@ from kaohe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 
 from services.common.clients import deadline
 from services.common.errors import PermissionDenied
+from services.common.files import spooled
 from services.common.rpc import current_identity
 from services.gateway.bulletin import BulletinView
 from services.gateway.policy import GATEWAY, authorize, scoped_unit
@@ -47,17 +48,18 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
     def ImportLedger(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
         self._allow("ImportLedger")
         validate_only = False
-        pieces: list[bytes] = []
-        for index, message in enumerate(request_iterator):
-            if index == 0:
-                validate_only = message.validate_only
-            pieces.append(message.data)
-        reply = self.app.import_ledger(
-            b"".join(pieces),
-            identity=current_identity(),
-            validate_only=validate_only,
-            timeout=deadline(context, 600.0),
-        )
+        # The upload goes to a private temporary file, never held whole: removed once the import ends.
+        with spooled(self.app.imports.spool_dir) as spool:
+            for index, message in enumerate(request_iterator):
+                if index == 0:
+                    validate_only = message.validate_only
+                spool.write(message.data)
+            reply = self.app.import_ledger(
+                spool,
+                identity=current_identity(),
+                validate_only=validate_only,
+                timeout=deadline(context, 600.0),
+            )
         if not validate_only:
             self.audit(
                 current_identity(),

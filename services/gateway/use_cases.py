@@ -1,16 +1,14 @@
-"""The gateway's own views: import orchestration, overview, dashboard, ranking, export."""
+"""The gateway's own views: overview, dashboard, ranking, export; the import (services/gateway/importing)."""
 
 from __future__ import annotations
 
 import json
 import logging
-import uuid
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import grpc
 from kaohe.gateway.v1 import gateway_pb2
@@ -18,16 +16,16 @@ from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 from prometheus_client import CollectorRegistry
 
-from services.common import jsonlines
 from services.common.auth import Identity
 from services.common.clients import Backend
-from services.common.errors import DomainError, FieldViolation, InvalidArgument, NotFound, Unavailable
+from services.common.errors import InvalidArgument, NotFound, Unavailable
 from services.common.ranges import check_year
 from services.common.scheme import Scheme, load_scheme
 from services.common.status import domain_error
 from services.common.vocabulary import RECORD_KINDS, TASK_LINE_TYPES
 from services.gateway.cache import ViewCache
 from services.gateway.export import result_to_xlsx
+from services.gateway.importing import LedgerImports
 
 T = TypeVar("T")
 log = logging.getLogger("kaohe.gateway.import")
@@ -60,6 +58,8 @@ class GatewayApp:
         self.standings: ViewCache[Standings] = ViewCache(view="standing", registry=registry)
         # Called between an import's phases ("staged", "decided"): the fault-injection tests' way in.
         self.on_import_phase: Callable[[str], None] = lambda phase: None
+        self.imports = LedgerImports(backends.tasks, backends.scoring, self._call)
+        self.imports.on_phase = lambda phase: self.on_import_phase(phase)
 
     def _call(self, backend: Backend, method: str, request: Any, identity: Identity, timeout: float) -> Any:
         try:
@@ -95,140 +95,10 @@ class GatewayApp:
     # ---- import
 
     def import_ledger(
-        self, data: bytes, *, identity: Identity, validate_only: bool, timeout: float
+        self, source: IO[bytes], *, identity: Identity, validate_only: bool, timeout: float
     ) -> gateway_pb2.ImportLedgerResponse:
-        """Both halves validated before either is written: all or nothing for the file."""
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise InvalidArgument("file", f"is not UTF-8 text (byte {exc.start})") from None
-        task_lines: list[tuple[int, str]] = []
-        scoring_lines: list[tuple[int, str]] = []
-        pending_units: list[str] = []
-        pending_tasks: list[str] = []
-        count = 0
-        for number, raw in jsonlines.lines(text):
-            count += 1
-            obj = jsonlines.loads_line(raw, line=number)
-            kind = obj.get("type") if isinstance(obj, dict) else None
-            if kind in TASK_TYPES:
-                task_lines.append((number, raw))
-                if kind == "unit" and isinstance(obj.get("id"), str):
-                    pending_units.append(obj["id"])
-                if kind == "task" and isinstance(obj.get("id"), str):
-                    co = obj.get("co_units") if isinstance(obj.get("co_units"), list) else []
-                    pending_tasks.append(f"{obj['id']}/{obj.get('lead_unit', '')}/{','.join(map(str, co))}")
-            elif kind in SCORING_TYPES:
-                scoring_lines.append((number, raw))
-            else:
-                raise InvalidArgument(
-                    [
-                        FieldViolation(
-                            f"line {number}: type",
-                            f"{kind!r} is not a record type; known: " + ", ".join(TASK_TYPES + SCORING_TYPES),
-                        )
-                    ]
-                )
-
-        def task_stream(validate: bool, import_id: str = "") -> Any:
-            yield tasks_pb2.ImportLedgerRequest(validate_only=validate, import_id=import_id)
-            for start in range(0, len(task_lines), BATCH):
-                yield tasks_pb2.ImportLedgerRequest(
-                    lines=[tasks_pb2.LedgerLine(line=n, json=j) for n, j in task_lines[start : start + BATCH]]
-                )
-
-        def scoring_stream(validate: bool, import_id: str = "") -> Any:
-            yield scoring_pb2.ImportRecordsRequest(
-                validate_only=validate,
-                pending_units=pending_units,
-                pending_tasks=pending_tasks,
-                import_id=import_id,
-                prepare=bool(import_id),
-            )
-            for start in range(0, len(scoring_lines), BATCH):
-                yield scoring_pb2.ImportRecordsRequest(
-                    lines=[
-                        scoring_pb2.LedgerLine(line=n, json=j)
-                        for n, j in scoring_lines[start : start + BATCH]
-                    ]
-                )
-
-        if validate_only or scoring_lines:
-            # The scoring half refers to units and tasks of the same file: check everything first.
-            tasks_reply = (
-                self._call(self.backends.tasks, "ImportLedger", task_stream(True), identity, timeout)
-                if task_lines
-                else None
-            )
-            scoring_reply = (
-                self._call(self.backends.scoring, "ImportRecords", scoring_stream(True), identity, timeout)
-                if scoring_lines
-                else None
-            )
-        if not validate_only:
-            tasks_reply, scoring_reply = self._two_phase(
-                task_stream, scoring_stream, identity=identity, timeout=timeout
-            )
-        created: Counter[str] = Counter()
-        unchanged: Counter[str] = Counter()
-        for reply in (tasks_reply, scoring_reply):
-            if reply is not None:
-                created.update(dict(reply.created))
-                unchanged.update(dict(reply.unchanged))
-        return gateway_pb2.ImportLedgerResponse(created=dict(created), unchanged=dict(unchanged), lines=count)
-
-    def _two_phase(
-        self,
-        task_stream: Callable[..., Any],
-        scoring_stream: Callable[..., Any],
-        *,
-        identity: Identity,
-        timeout: float,
-    ) -> tuple[Any, Any]:
-        """Both halves or neither: scoring stages its half, tasks commits its half with the decision, scoring
-        then stores what it staged; a crash in between is settled by scoring's recovery, asking tasks."""
-        import_id = uuid.uuid4().hex
-        scoring, tasks = self.backends.scoring, self.backends.tasks
-        # Phase one: scoring's half staged, invisible; this also makes any other import wait or retry.
-        scoring_reply = self._call(
-            scoring, "ImportRecords", scoring_stream(False, import_id), identity, timeout
-        )
-        self.on_import_phase("staged")
-        try:
-            tasks_reply = self._call(tasks, "ImportLedger", task_stream(False, import_id), identity, timeout)
-        except Unavailable as exc:
-            # Whether tasks committed is unknown: recovery asks it and completes or undoes the import.
-            raise Unavailable(
-                f"{exc}; the import is completed or rolled back automatically once both services answer, "
-                "and importing the file again is safe"
-            ) from None
-        except DomainError:
-            # Refused: no decision was recorded, so the staged half goes (or, failing that, by recovery).
-            try:
-                self._call(
-                    scoring,
-                    "AbortImport",
-                    scoring_pb2.ImportDecisionRequest(import_id=import_id),
-                    identity,
-                    timeout,
-                )
-            except DomainError:
-                log.warning("staged import not aborted; recovery will", extra={"import_id": import_id})
-            raise
-        self.on_import_phase("decided")
-        try:
-            self._call(
-                scoring,
-                "CommitImport",
-                scoring_pb2.ImportDecisionRequest(import_id=import_id),
-                identity,
-                timeout,
-            )
-        except Unavailable as exc:
-            raise Unavailable(
-                f"{exc}; the import is recorded and the scoring service completes it when it is back"
-            ) from None
-        return tasks_reply, scoring_reply
+        """The spooled file imported through both services: all or nothing (see gateway/importing)."""
+        return self.imports.run(source, identity=identity, validate_only=validate_only, timeout=timeout)
 
     # ---- views
 

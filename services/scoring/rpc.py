@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -168,22 +169,28 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
         )
 
     def ImportRecords(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
+        messages = iter(request_iterator)
+        first = next(messages, None)
         validate_only, stage_as = False, ""
+        if first is not None:
+            validate_only = first.validate_only
+            if first.prepare or first.import_id:
+                stage_as = _import_id(first.import_id)
         pending_units: set[str] = set()
         pending_tasks: dict[str, tuple[str, list[str]]] = {}
-        lines: list[tuple[int, str]] = []
-        for index, message in enumerate(request_iterator):
-            if index == 0:
-                validate_only = message.validate_only
-                if message.prepare or message.import_id:
-                    stage_as = _import_id(message.import_id)
-            pending_units.update(message.pending_units)
-            for item in message.pending_tasks:
-                task_id, lead, co = [*item.split("/", 2), "", ""][:3]
-                pending_tasks[task_id] = (lead, [c for c in co.split(",") if c])
-            lines.extend((line.line, line.json) for line in message.lines)
+
+        def lines() -> Iterator[tuple[int, str]]:
+            # Each message's lines parsed as it arrives (the text is not kept); the pending ids come
+            # first and are complete before any line is checked against them.
+            for message in itertools.chain([first] if first is not None else [], messages):
+                pending_units.update(message.pending_units)
+                for item in message.pending_tasks:
+                    task_id, lead, co = [*item.split("/", 2), "", ""][:3]
+                    pending_tasks[task_id] = (lead, [c for c in co.split(",") if c])
+                yield from ((line.line, line.json) for line in message.lines)
+
         created, unchanged = self.app.import_records(
-            lines,
+            lines(),
             validate_only=validate_only,
             actor=current_identity(),
             pending_units=pending_units,

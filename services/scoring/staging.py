@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, delete, select, text, tuple_
+from sqlalchemy import Connection, delete, select, tuple_
 
-from services.common.db import Database, chunks
+from services.common.db import Database, advisory_xact_lock, chunks
 from services.common.errors import StaleEtag
 from services.scoring.storage import repository as repo
 from services.scoring.storage.tables import staged_imports, staged_records
@@ -27,7 +27,7 @@ BUSY = "another import is in progress; retry when it has finished"
 def lock(conn: Connection) -> None:
     """Orders imports, their phases and single records one behind the other (SQLite's writer already does)."""
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK})
+        advisory_xact_lock(conn, IMPORT_LOCK)
 
 
 def exclusive(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from datetime import time as dtime
 from typing import Any, TypeVar
@@ -122,7 +122,7 @@ class ScoringApp:
 
     def import_records(
         self,
-        lines: list[tuple[int, str]],
+        lines: Iterable[tuple[int, str]],
         *,
         validate_only: bool,
         actor: Identity,

@@ -1,30 +1,46 @@
-"""The ledger import of the tasks service: every line checked against the store, then written at once."""
+"""The ledger import of the tasks service: streamed in batches, staged, then written set-based at once.
+
+The lines arrive in batches and are checked in file order as they come, each batch against the store
+and against what the file said before (kept in the transaction's staging tables, services/tasks/staging):
+no line is held beyond its batch. Once the stream ends, each touched task's history is replayed (a
+bounded chunk of tasks at a time) and the staged rows move into the real tables — all in one
+transaction, so a refused line anywhere stores nothing.
+"""
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import tzinfo
 from typing import Any
 
+from sqlalchemy import Connection, bindparam, literal, select, union, update
 from sqlalchemy.exc import IntegrityError
 
 from services.common.audit import AuditTrail
 from services.common.auth import Identity
 from services.common.calendar import WorkCalendar
-from services.common.db import Database
+from services.common.db import Database, chunks
 from services.common.errors import DomainError, FieldViolation, InvalidArgument, InvalidTransition, StaleEtag
+from services.common.jsonlines import loads_line
 from services.common.scheme import Scheme
 from services.common.timeutil import from_epoch, to_epoch
-from services.tasks import decisions, ledger
-from services.tasks.domain import Event, Kind, replay
+from services.tasks import decisions, ledger, staging
+from services.tasks.domain import Event, Kind, Replay, replay
 from services.tasks.history import derived, domain_events, due_instant
+from services.tasks.staging import import_events, import_tasks
 from services.tasks.storage import repository as repo
 from services.tasks.storage.tables import task_co_units, task_events, tasks, units
 
 # Sequence numbers for a file's events until the database gives them theirs: above any stored one.
 _PROVISIONAL = 10**15
+# Tasks replayed and written together once the file has been read.
+CHUNK = 2000
+# Tasks named by events before any line defined them, kept to tell "defined only later" from "missing".
+MAX_MISSING = 10_000
+Lines = Iterable[list[tuple[int, str]]]
 
 
 class LedgerImport:
@@ -39,27 +55,31 @@ class LedgerImport:
         self.decisions = decisions.ImportDecisions(db)
 
     def import_ledger(
-        self, lines: list[tuple[int, str]], *, validate_only: bool, actor: Identity, import_id: str = ""
+        self, batches: Lines, *, validate_only: bool, actor: Identity, import_id: str = ""
     ) -> tuple[Counter[str], Counter[str]]:
-        """All or nothing: every line is checked before anything is written.
+        """All or nothing: every line is checked before anything is committed.
 
-        Under an import_id (the tasks half of a two-service import), the decision "committed" is
-        written in the same transaction: it is what scoring's recovery asks about.
+        batches are the file's (line, text) pairs in file order, a bounded list at a time. Under an
+        import_id (the tasks half of a two-service import), the decision "committed" is written in the
+        same transaction: it is what scoring's recovery asks about.
         """
         decided = import_id if not validate_only else ""
         try:
-            parsed = ledger.parse_lines(lines, self.scheme)
             with self.db.write() as conn:
                 repo.lock_imports(conn)
                 if decided:
                     self.decisions.commit_in(conn, decided)
-                plan = self._plan(conn, parsed)
+                staging.create(conn)
+                run = _Run(self, conn)
+                for batch in batches:
+                    run.batch(batch)
+                run.finish()
+                staging.drop(conn)
                 if validate_only:
                     conn.rollback()
-                    return plan.created, plan.unchanged
-                self._apply(conn, plan)
+                    return run.created, run.unchanged
                 self.audit.changed(
-                    conn, actor=actor, method="ImportLedger", target=f"created={dict(plan.created)}"
+                    conn, actor=actor, method="ImportLedger", target=f"created={dict(run.created)}"
                 )
         except IntegrityError:
             # A task created through the API under one of the file's ids after the plan was made.
@@ -70,126 +90,342 @@ class LedgerImport:
             if decided:
                 self.decisions.refused(decided)
             raise
-        return plan.created, plan.unchanged
+        return run.created, run.unchanged
 
     def begin(self, import_id: str) -> None:
         """The first message of an import's tasks half has arrived (see ImportDecisions.begin)."""
         decisions.check_id(import_id, required=True)
         self.decisions.begin(import_id)
 
-    def _plan(self, conn: Any, parsed: ledger.Parsed) -> _Plan:
-        plan = _Plan()
-        unit_ids = (
-            {u.id for u in parsed.units}
-            | {t.lead_unit for t in parsed.tasks}
-            | {c for t in parsed.tasks for c in t.co_units}
-        )
-        stored_units = repo.units_by_id(conn, unit_ids)
-        known_units: dict[str, int] = {u: 0 for u in stored_units}
-        for unit in parsed.units:
-            canonical = (unit.name, unit.category)
-            if unit.id in stored_units or unit.id in plan.new_units:
-                before = stored_units.get(unit.id) or (
-                    plan.new_units[unit.id].name,
-                    plan.new_units[unit.id].category,
+
+class _Run:
+    """One import in progress: what must be global is compact (units; the first line of a missing task)."""
+
+    def __init__(self, importer: LedgerImport, conn: Connection) -> None:
+        self.importer = importer
+        self.conn = conn
+        self.scheme = importer.scheme
+        self.tz = importer.tz
+        self.created: Counter[str] = Counter()
+        self.unchanged: Counter[str] = Counter()
+        # unit id → (name, category, line it was defined on; 0 when stored), for the units seen so far.
+        self.units: dict[str, tuple[str, str, int]] = {}
+        # A task an event named before any line defined it: its first such line.
+        self.missing: dict[str, int] = {}
+        self.stamp = int(time.time())
+        self.batches = 0
+
+    # ---- checking, batch by batch
+
+    def batch(self, lines: list[tuple[int, str]]) -> None:
+        records: list[ledger.UnitRecord | ledger.TaskRecord | ledger.EventRecord] = []
+        for line, text in lines:
+            obj = loads_line(text, line=line)
+            if not isinstance(obj, dict):
+                raise _line(line, "json", "must be a JSON object")
+            kind = obj.get("type")
+            if kind == "unit":
+                records.append(ledger.parse_unit(obj, line))
+            elif kind == "task":
+                records.append(ledger.parse_task(obj, line, self.scheme))
+            elif kind == "task_event":
+                records.append(ledger.parse_event(obj, line))
+            else:
+                raise _line(line, "type", f"{kind!r} is not a record type of the tasks service")
+        records.sort(key=lambda r: r.line)
+        self._load_units(records)
+        defined = {r.id for r in records if isinstance(r, ledger.TaskRecord)}
+        named = {r.task for r in records if isinstance(r, ledger.EventRecord)}
+        known = self._known_tasks(defined | named)
+        # A task this batch creates has no events before it (an earlier one would have been refused): only
+        # the others' events are looked up.
+        seen = self._known_events(named - (defined - known.keys()))
+        new_units: list[dict[str, Any]] = []
+        new_tasks: list[dict[str, Any]] = []
+        new_events: list[dict[str, Any]] = []
+        for record in records:
+            if isinstance(record, ledger.UnitRecord):
+                self._unit(record, new_units)
+            elif isinstance(record, ledger.TaskRecord):
+                self._task(record, known, new_tasks)
+            else:
+                self._event(record, known, seen, new_events)
+        staging.insert(self.conn, units, new_units)
+        staging.insert(self.conn, import_tasks, new_tasks)
+        staging.insert(self.conn, import_events, new_events)
+        self.batches += 1
+        if self.batches & (self.batches - 1) == 0:
+            # Statistics as the tables grow (after 1, 2, 4, … batches): lookups by id keep to the index.
+            staging.analyze(self.conn)
+
+    def _load_units(self, records: list[Any]) -> None:
+        wanted = set()
+        for r in records:
+            if isinstance(r, ledger.UnitRecord):
+                wanted.add(r.id)
+            elif isinstance(r, ledger.TaskRecord):
+                wanted.add(r.lead_unit)
+                wanted.update(r.co_units)
+        wanted -= self.units.keys()
+        for unit_id, (name, category) in repo.units_by_id(self.conn, wanted).items():
+            self.units[unit_id] = (name, category, 0)
+
+    def _known_tasks(self, ids: set[str]) -> dict[str, tuple[str, int]]:
+        """id → (canonical record, line it was defined on; 0 when stored) of the tasks among ids known."""
+        found: dict[str, tuple[str, int]] = {}
+        for part in chunks(sorted(ids)):
+            for row in self.conn.execute(select(tasks.c.id, tasks.c.record).where(tasks.c.id.in_(part))):
+                found[row.id] = (row.record, 0)
+            query = select(import_tasks.c.id, import_tasks.c.record, import_tasks.c.line)
+            for staged in self.conn.execute(query.where(import_tasks.c.id.in_(part))):
+                found[staged.id] = (staged.record, staged.line)
+        return found
+
+    def _known_events(self, task_ids: set[str]) -> dict[tuple[str, str, int], tuple[str, str, int]]:
+        """(task, kind, at) → (by, note, line; 0 when stored) of the events of task_ids known so far."""
+        seen: dict[tuple[str, str, int], tuple[str, str, int]] = {}
+        for part in chunks(sorted(task_ids)):
+            e = task_events.c
+            stored = select(e.task_id, e.kind, e.at, e.by, e.note)
+            for row in self.conn.execute(stored.where(task_events.c.task_id.in_(part))):
+                seen[(row.task_id, row.kind, row.at)] = (row.by, row.note, 0)
+            staged = select(import_events).where(import_events.c.task_id.in_(part))
+            for row in self.conn.execute(staged):
+                seen[(row.task_id, row.kind, row.at)] = (row.by, row.note, row.line)
+        return seen
+
+    def _unit(self, unit: ledger.UnitRecord, new: list[dict[str, Any]]) -> None:
+        canonical = (unit.name, unit.category)
+        before = self.units.get(unit.id)
+        if before is not None:
+            if before[:2] != canonical:
+                raise _line(
+                    unit.line,
+                    "id",
+                    f"unit {unit.id!r} is already recorded with other values "
+                    f"({before[0]}, {before[1]}); a changed record under a known id is refused",
                 )
-                if before != canonical:
-                    raise _line(
-                        unit.line,
-                        "id",
-                        f"unit {unit.id!r} is already recorded with other values "
-                        f"({before[0]}, {before[1]}); a changed record under a known id is refused",
-                    )
-                plan.unchanged["unit"] += 1
-                continue
-            plan.new_units[unit.id] = unit
-            known_units[unit.id] = unit.line
-            plan.created["unit"] += 1
+            self.unchanged["unit"] += 1
+            return
+        self.units[unit.id] = (unit.name, unit.category, unit.line)
+        new.append({"id": unit.id, "name": unit.name, "category": unit.category, "created_at": self.stamp})
+        self.created["unit"] += 1
 
-        task_ids = {t.id for t in parsed.tasks} | {e.task for e in parsed.events}
-        stored_tasks = repo.tasks_by_id(conn, task_ids)
-        for task in parsed.tasks:
-            for name, unit_id in [("lead_unit", task.lead_unit), *(("co_units", c) for c in task.co_units)]:
-                if unit_id not in known_units or known_units[unit_id] > task.line:
-                    raise _line(
-                        task.line,
-                        name,
-                        f"unit {unit_id!r} does not exist (neither stored nor on an earlier line)",
-                    )
-            stored_task = stored_tasks.get(task.id)
-            earlier = plan.new_tasks.get(task.id)
-            before_task = stored_task.record if stored_task else earlier.canonical() if earlier else None
-            if before_task is not None:
-                if before_task != task.canonical():
-                    raise _line(
-                        task.line,
-                        "id",
-                        f"task {task.id!r} is already recorded with other values; "
-                        "a changed record under a known id is refused",
-                    )
-                plan.unchanged["task"] += 1
-                continue
-            plan.new_tasks[task.id] = task
-            plan.created["task"] += 1
+    def _task(
+        self, task: ledger.TaskRecord, known: dict[str, tuple[str, int]], new: list[dict[str, Any]]
+    ) -> None:
+        for name, unit_id in [("lead_unit", task.lead_unit), *(("co_units", c) for c in task.co_units)]:
+            if unit_id not in self.units:
+                raise _line(
+                    task.line,
+                    name,
+                    f"unit {unit_id!r} does not exist (neither stored nor on an earlier line)",
+                )
+        if task.id in self.missing:
+            line = self.missing[task.id]
+            raise _line(line, "task", f"task {task.id!r} is defined only later, on line {task.line}")
+        canonical = task.canonical()
+        before = known.get(task.id)
+        if before is not None:
+            if before[0] != canonical:
+                raise _line(
+                    task.line,
+                    "id",
+                    f"task {task.id!r} is already recorded with other values; "
+                    "a changed record under a known id is refused",
+                )
+            self.unchanged["task"] += 1
+            return
+        known[task.id] = (canonical, task.line)
+        new.append(
+            {
+                "id": task.id,
+                "line": task.line,
+                "title": task.title,
+                "task_type": task.task_type,
+                "source": task.source,
+                "lead_unit": task.lead_unit,
+                "co_units": json.dumps(list(task.co_units), ensure_ascii=False),
+                "priority": task.priority,
+                "assigned_at": to_epoch(task.assigned_at),
+                "due_at": due_instant(task, scheme=self.scheme, calendar=self.importer.calendar, tz=self.tz),
+                "due_given": task.due_at is not None,
+                "record": canonical,
+            }
+        )
+        self.created["task"] += 1
 
-        stored_events = repo.events_of(conn, [t for t in task_ids if t in stored_tasks])
-        # An event is identified by its task, kind and instant; by and note are what it says.
-        seen: dict[tuple[str, str, int], tuple[str, str, int]] = {
-            (tid, e.kind, e.at): (e.by, e.note, 0) for tid, evs in stored_events.items() for e in evs
-        }
-        new_events: dict[str, list[tuple[int, ledger.EventRecord]]] = {}
-        for position, event in enumerate(parsed.events):
-            owner = plan.new_tasks.get(event.task)
-            if owner is None and event.task not in stored_tasks:
+    def _event(
+        self,
+        event: ledger.EventRecord,
+        known: dict[str, tuple[str, int]],
+        seen: dict[tuple[str, str, int], tuple[str, str, int]],
+        new: list[dict[str, Any]],
+    ) -> None:
+        if event.task not in known:
+            self.missing.setdefault(event.task, event.line)
+            if len(self.missing) > MAX_MISSING:
+                # A file of events for tasks nobody defined: refused now, not held to the end.
+                self._refuse_missing()
+            return
+        key = event.key()
+        if key in seen:
+            by, note, line = seen[key]
+            if (by, note) != (event.by, event.note):
+                where = f"on line {line}" if line else "already recorded"
                 raise _line(
                     event.line,
-                    "task",
-                    f"task {event.task!r} does not exist (neither stored nor on an earlier line)",
+                    "note" if by == event.by else "by",
+                    f"the {event.kind} of task {event.task!r} at {event.at.isoformat()} is {where} "
+                    f"with other values (by {by!r}, note {note!r}); a changed record is refused",
                 )
-            if owner is not None and owner.line > event.line:
-                raise _line(
-                    event.line, "task", f"task {event.task!r} is defined only later, on line {owner.line}"
-                )
-            key = event.key()
-            if key in seen:
-                by, note, line = seen[key]
-                if (by, note) != (event.by, event.note):
-                    where = f"on line {line}" if line else "already recorded"
-                    raise _line(
-                        event.line,
-                        "note" if by == event.by else "by",
-                        f"the {event.kind} of task {event.task!r} at {event.at.isoformat()} is {where} "
-                        f"with other values (by {by!r}, note {note!r}); a changed record is refused",
-                    )
-                plan.unchanged["task_event"] += 1
-                continue
-            seen[key] = (event.by, event.note, event.line)
-            new_events.setdefault(event.task, []).append((_PROVISIONAL + position, event))
-            plan.created["task_event"] += 1
+            self.unchanged["task_event"] += 1
+            return
+        seen[key] = (event.by, event.note, event.line)
+        new.append(
+            {
+                "line": event.line,
+                "task_id": event.task,
+                "kind": event.kind.value,
+                "at": key[2],
+                "by": event.by,
+                "note": event.note,
+                "rejected": False,
+            }
+        )
+        self.created["task_event"] += 1
 
-        for task_id in sorted(set(new_events) | set(plan.new_tasks)):
-            plan.replays[task_id] = self._replay_import(
-                task_id,
-                plan.new_tasks.get(task_id),
-                stored_tasks.get(task_id),
-                stored_events.get(task_id, []),
-                new_events.get(task_id, []),
+    # ---- once the file is read: replay, then the staged rows into the real tables
+
+    def finish(self) -> None:
+        if self.missing:
+            self._refuse_missing()
+        staging.analyze(self.conn)
+        touched = union(select(import_tasks.c.id.label("id")), select(import_events.c.task_id.label("id")))
+        ids = [row.id for row in self.conn.execute(select(touched.subquery().c.id).order_by("id"))]
+        for part in chunks(ids, CHUNK):
+            self._replay_chunk(list(part))
+        conn = self.conn
+        # The create and assign of each new task, then the file's events in file order (the database's
+        # sequence keeps the recorded order).
+        for kind in ("create", "assign"):
+            conn.execute(
+                task_events.insert().from_select(
+                    ["task_id", "kind", "at", "by", "note", "rejected", "recorded_at"],
+                    select(
+                        import_tasks.c.id,
+                        literal(kind),
+                        import_tasks.c.assigned_at,
+                        literal("import"),
+                        literal(""),
+                        literal(False),
+                        literal(self.stamp),
+                    ).order_by(import_tasks.c.line),
+                )
             )
-        plan.new_events = new_events
-        plan.stored_events = stored_events
-        plan.stored_tasks = stored_tasks
-        return plan
+        conn.execute(
+            task_events.insert().from_select(
+                ["task_id", "kind", "at", "by", "note", "rejected", "recorded_at"],
+                select(
+                    import_events.c.task_id,
+                    import_events.c.kind,
+                    import_events.c.at,
+                    import_events.c.by,
+                    import_events.c.note,
+                    import_events.c.rejected,
+                    literal(self.stamp),
+                ).order_by(import_events.c.line),
+            )
+        )
 
-    def _replay_import(
+    def _refuse_missing(self) -> None:
+        task_id, line = min(self.missing.items(), key=lambda item: item[1])
+        raise _line(line, "task", f"task {task_id!r} does not exist (neither stored nor on an earlier line)")
+
+    def _replay_chunk(self, ids: list[str]) -> None:
+        conn = self.conn
+        # ids are a sorted run of the touched tasks: the staged rows of exactly these are a range.
+        first, last = ids[0], ids[-1]
+        query = select(import_tasks).where(import_tasks.c.id >= first, import_tasks.c.id <= last)
+        new = {row.id: row for row in conn.execute(query)}
+        stored_ids = [i for i in ids if i not in new]
+        stored = repo.tasks_by_id(conn, stored_ids)
+        stored_events = repo.events_of(conn, stored_ids)
+        staged: dict[str, list[Any]] = {}
+        staged_c = import_events.c
+        query = select(import_events).where(staged_c.task_id >= first, staged_c.task_id <= last)
+        query = query.order_by(staged_c.line)
+        for row in conn.execute(query):
+            staged.setdefault(row.task_id, []).append(row)
+        task_rows: list[dict[str, Any]] = []
+        co_rows: list[dict[str, Any]] = []
+        rejected_lines: list[int] = []
+        for task_id in ids:
+            result = self._replay(
+                task_id,
+                new.get(task_id),
+                stored.get(task_id),
+                stored_events.get(task_id, []),
+                staged.get(task_id, []),
+            )
+            rejected_lines += [seq - _PROVISIONAL for seq in result.rejected if seq >= _PROVISIONAL]
+            if task_id in new:
+                row = new[task_id]
+                task_rows.append(
+                    {
+                        "id": row.id,
+                        "title": row.title,
+                        "task_type": row.task_type,
+                        "source": row.source,
+                        "lead_unit": row.lead_unit,
+                        "priority": row.priority,
+                        "assigned_at": row.assigned_at,
+                        "due_at": row.due_at,
+                        "due_given": row.due_given,
+                        "created_at": self.stamp,
+                        "updated_at": self.stamp,
+                        "version": 1,
+                        "record": row.record,
+                        **derived(result),
+                    }
+                )
+                co_rows += [{"task_id": row.id, "unit_id": u} for u in json.loads(row.co_units)]
+                continue
+            events = stored_events.get(task_id, [])
+            repo.set_rejected(
+                conn,
+                {
+                    e.seq: e.seq in result.rejected
+                    for e in events
+                    if e.kind == "report" and e.rejected != (e.seq in result.rejected)
+                },
+            )
+            before = stored[task_id]
+            if not repo.update_task(
+                conn,
+                task_id,
+                expected_version=before.version,
+                values={"updated_at": self.stamp, **derived(result)},
+            ):
+                raise StaleEtag(f"task {task_id} changed during the import; import the file again")
+        staging.insert(conn, tasks, task_rows)
+        staging.insert(conn, task_co_units, co_rows)
+        if rejected_lines:
+            conn.execute(
+                update(import_events).where(import_events.c.line == bindparam("l")).values(rejected=True),
+                [{"l": line} for line in rejected_lines],
+            )
+
+    def _replay(
         self,
         task_id: str,
-        new: ledger.TaskRecord | None,
+        new: Any,
         stored: repo.TaskRow | None,
         stored_events: list[repo.EventRow],
-        new_events: list[tuple[int, ledger.EventRecord]],
-    ) -> Any:
+        staged: list[Any],
+    ) -> Replay:
         if new is not None:
-            assigned = new.assigned_at
+            assigned = from_epoch(new.assigned_at, self.tz)
             history = [
                 Event(seq=_PROVISIONAL - 2, kind=Kind.CREATE, at=assigned),
                 Event(seq=_PROVISIONAL - 1, kind=Kind.ASSIGN, at=assigned),
@@ -197,20 +433,21 @@ class LedgerImport:
         else:
             assert stored is not None
             if stored.assigned_at is None:
-                line = new_events[0][1].line
-                raise _line(line, "task", f"task {task_id!r} has not been assigned (交办) yet")
+                raise _line(staged[0].line, "task", f"task {task_id!r} has not been assigned (交办) yet")
             assigned = from_epoch(stored.assigned_at, self.tz)
             history = domain_events(stored_events, tz=self.tz)
         lines = {}
-        for seq, event in new_events:
-            if event.at < assigned:
+        for row in staged:
+            at = from_epoch(row.at, self.tz)
+            if at < assigned:
                 raise _line(
-                    event.line,
+                    row.line,
                     "at",
-                    f"{event.at.isoformat()} is before the task's assigned_at {assigned.isoformat()}",
+                    f"{at.isoformat()} is before the task's assigned_at {assigned.isoformat()}",
                 )
-            history.append(Event(seq=seq, kind=event.kind, at=event.at, by=event.by, note=event.note))
-            lines[seq] = event.line
+            seq = _PROVISIONAL + row.line
+            history.append(Event(seq=seq, kind=Kind(row.kind), at=at, by=row.by, note=row.note))
+            lines[seq] = row.line
         try:
             return replay(history, lenient=True)
         except InvalidTransition:
@@ -229,106 +466,6 @@ class LedgerImport:
                         raise InvalidArgument("task", message) from None
                     raise _line(where, "kind", message) from None
             raise
-
-    def _apply(self, conn: Any, plan: _Plan) -> None:
-        stamp = int(time.time())
-        if plan.new_units:
-            conn.execute(
-                units.insert(),
-                [
-                    {"id": u.id, "name": u.name, "category": u.category, "created_at": stamp}
-                    for u in plan.new_units.values()
-                ],
-            )
-        task_rows, co_rows = [], []
-        for task in plan.new_tasks.values():
-            result = plan.replays[task.id]
-            task_rows.append(
-                {
-                    "id": task.id,
-                    "title": task.title,
-                    "task_type": task.task_type,
-                    "source": task.source,
-                    "lead_unit": task.lead_unit,
-                    "priority": task.priority,
-                    "assigned_at": to_epoch(task.assigned_at),
-                    "due_at": due_instant(task, scheme=self.scheme, calendar=self.calendar, tz=self.tz),
-                    "due_given": task.due_at is not None,
-                    "created_at": stamp,
-                    "updated_at": stamp,
-                    "version": 1,
-                    "record": task.canonical(),
-                    **derived(result),
-                }
-            )
-            co_rows += [{"task_id": task.id, "unit_id": u} for u in task.co_units]
-        if task_rows:
-            conn.execute(tasks.insert(), task_rows)
-        if co_rows:
-            conn.execute(task_co_units.insert(), co_rows)
-        event_rows = []
-        for task in plan.new_tasks.values():
-            at = to_epoch(task.assigned_at)
-            event_rows += [
-                {
-                    "task_id": task.id,
-                    "kind": k,
-                    "at": at,
-                    "by": "import",
-                    "note": "",
-                    "rejected": False,
-                    "recorded_at": stamp,
-                }
-                for k in ("create", "assign")
-            ]
-        # Events go in file order, so the database's sequence keeps the recorded order.
-        ordered = sorted((seq, event) for events in plan.new_events.values() for seq, event in events)
-        for seq, event in ordered:
-            event_rows.append(
-                {
-                    "task_id": event.task,
-                    "kind": event.kind.value,
-                    "at": to_epoch(event.at),
-                    "by": event.by,
-                    "note": event.note,
-                    "rejected": seq in plan.replays[event.task].rejected,
-                    "recorded_at": stamp,
-                }
-            )
-        if event_rows:
-            conn.execute(task_events.insert(), event_rows)
-        for task_id, events in plan.stored_events.items():
-            if task_id not in plan.new_events:
-                continue
-            result = plan.replays[task_id]
-            repo.set_rejected(
-                conn,
-                {
-                    e.seq: e.seq in result.rejected
-                    for e in events
-                    if e.kind == "report" and e.rejected != (e.seq in result.rejected)
-                },
-            )
-            row = plan.stored_tasks[task_id]
-            if not repo.update_task(
-                conn,
-                task_id,
-                expected_version=row.version,
-                values={"updated_at": stamp, **derived(result)},
-            ):
-                raise StaleEtag(f"task {task_id} changed during the import; import the file again")
-
-
-@dataclass
-class _Plan:
-    created: Counter[str] = field(default_factory=Counter)
-    unchanged: Counter[str] = field(default_factory=Counter)
-    new_units: dict[str, ledger.UnitRecord] = field(default_factory=dict)
-    new_tasks: dict[str, ledger.TaskRecord] = field(default_factory=dict)
-    new_events: dict[str, list[tuple[int, ledger.EventRecord]]] = field(default_factory=dict)
-    replays: dict[str, Any] = field(default_factory=dict)
-    stored_events: dict[str, list[repo.EventRow]] = field(default_factory=dict)
-    stored_tasks: dict[str, repo.TaskRow] = field(default_factory=dict)
 
 
 def _line(line: int, name: str, rule: str) -> InvalidArgument:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
@@ -12,8 +13,10 @@ from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from services.common.errors import InvalidArgument
 from services.common.messages import refuse_nul
 from services.common.packed import pack
+from services.common.policy import scoped_unit
 from services.common.rpc import current_identity
 from services.tasks.domain import Kind
+from services.tasks.trend import OverdueTrend
 from services.tasks.use_cases import TasksApp, TaskView
 
 
@@ -29,6 +32,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
 
     def __init__(self, app: TasksApp) -> None:
         self.app = app
+        self.overdue = OverdueTrend(app.facts.db, app.facts.tz, version=app.facts.version)
 
     def ListUnits(self, request: Any, context: grpc.ServicerContext) -> Any:
         rows, token = self.app.list_units(
@@ -114,19 +118,21 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
         return self._act(Kind.CANCEL, request)
 
     def ImportLedger(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
-        validate_only = False
-        import_id = ""
-        lines: list[tuple[int, str]] = []
+        messages = iter(request_iterator)
+        first = next(messages, None)
+        validate_only = first.validate_only if first is not None else False
+        import_id = first.import_id if first is not None else ""
+        # The lines are checked batch by batch as they arrive: the file is never held here.
+        batches = (
+            [(line.line, line.json) for line in message.lines]
+            for message in itertools.chain([first] if first is not None else [], messages)
+        )
         try:
-            for index, message in enumerate(request_iterator):
-                if index == 0:
-                    validate_only, import_id = message.validate_only, message.import_id
-                    if import_id and not validate_only:
-                        # Before the rest of the stream arrives: recovery waits for a half on its way.
-                        self.app.importer.begin(import_id)
-                lines.extend((line.line, line.json) for line in message.lines)
+            if import_id and not validate_only:
+                # Before the rest of the stream arrives: recovery waits for a half on its way.
+                self.app.importer.begin(import_id)
             created, unchanged = self.app.importer.import_ledger(
-                lines, validate_only=validate_only, actor=current_identity(), import_id=import_id
+                batches, validate_only=validate_only, actor=current_identity(), import_id=import_id
             )
         finally:
             if import_id:
@@ -180,6 +186,18 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
                 for s in summaries
             ],
             as_of=self.app.view_instant(at),
+        )
+
+    def GetOverdueTrend(self, request: Any, context: grpc.ServicerContext) -> Any:
+        # The gateway has scoped a department to its unit; held to it here again.
+        unit = scoped_unit(current_identity(), request.unit)
+        trend = self.overdue.trend(year=request.year, period=request.period, as_of=request.as_of, unit=unit)
+        return tasks_pb2.GetOverdueTrendResponse(
+            year=trend.year,
+            period=trend.period,
+            points=[self.app.view_instant(t) for t in trend.points],
+            units=[tasks_pb2.OverdueSeries(unit=u, name=n, overdue=c) for u, n, c in trend.units],
+            as_of=self.app.view_instant(trend.as_of),
         )
 
     def GetVersion(self, request: Any, context: grpc.ServicerContext) -> Any:

@@ -18,6 +18,7 @@ from services.common.settings import ConfigError
 from services.common.tls import is_loopback
 from services.web.app import Console
 from services.web.gateway import Gateway
+from services.web.shared_sessions import SharedSessions
 
 log = logging.getLogger("kaohe.web")
 ENV_HOST = "KAOHE_WEB_BIND_HOST"
@@ -30,6 +31,12 @@ class ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
 
     daemon_threads = True
     request_queue_size = 64
+
+
+class SharedPortServer(ThreadingServer):
+    """One of several console processes on one port: SO_REUSEPORT set before bind."""
+
+    allow_reuse_port = True
 
 
 class QuietHandler(WSGIRequestHandler):
@@ -75,15 +82,26 @@ def create(
     gateway_address: str,
     tls: tuple[Path, Path] | None = None,
     gateway_ca: Path | None = None,
+    reuse_port: bool = False,
+    sessions_file: Path | None = None,
 ) -> Running:
-    """A console bound to host:port; plain HTTP only on loopback, HTTPS with tls elsewhere."""
+    """A console bound to host:port; plain HTTP only on loopback, HTTPS with tls elsewhere.
+
+    reuse_port: one of several console processes sharing the port (KAOHE_WEB_PROCESSES); sessions_file:
+    the sessions they share (a browser's next connection may reach another of them).
+    """
     if tls is None and not is_loopback(host):
         raise ConfigError(
             f"the web console listens on {host}, beyond this machine: give it a certificate "
             f"({ENV_CERT} and {ENV_KEY}) or bind it to 127.0.0.1"
         )
-    console = Console(Gateway(gateway_address, gateway_ca))
-    server = make_server(host, port, console, server_class=ThreadingServer, handler_class=QuietHandler)
+    sessions = SharedSessions(sessions_file) if sessions_file is not None else None
+    console = Console(Gateway(gateway_address, gateway_ca), sessions=sessions)
+    if sessions is not None and console.oidc is not None:
+        # The provider's redirect back may reach another console process than the one that sent it.
+        console.oidc.store = sessions.oidc_pending()
+    server_class = SharedPortServer if reuse_port else ThreadingServer
+    server = make_server(host, port, console, server_class=server_class, handler_class=QuietHandler)
     scheme = "http"
     if tls is not None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -115,11 +133,29 @@ def serve_until_signalled(running: Running) -> None:
 
 def main(*, port: int) -> int:
     """`kaohe serve-one web`: the console for the gateway at KAOHE_GATEWAY, until a signal."""
-    from services.common import settings
+    from services.common import settings, workers
 
     host = os.environ.get(ENV_HOST, "127.0.0.1")
+    worker = workers.is_worker()
     try:
-        running = create(host=host, port=port, gateway_address=settings.gateway_address(), tls=tls_files())
+        if worker:
+            workers.follow_supervisor()
+        else:
+            count = workers.process_count("web")
+            if count > 1:
+                if not workers.port_free(host, port):
+                    raise ConfigError(f"port {port} (web console) is taken")
+                command = [sys.executable, "-m", "services.cli.main", "serve-one", "web", "--port", str(port)]
+                log.info("serving", extra={"address": f"{host}:{port}", "processes": count})
+                return workers.supervise("web", count, command, address=(host, port))
+        running = create(
+            host=host,
+            port=port,
+            gateway_address=settings.gateway_address(),
+            tls=tls_files(),
+            reuse_port=worker,
+            sessions_file=(shared / "sessions.sqlite") if (shared := workers.shared_folder()) else None,
+        )
     except (ConfigError, OSError) as exc:
         print(f"kaohe serve-one web: {exc}", flush=True, file=sys.stderr)
         return 2

@@ -92,6 +92,31 @@ def units(gw: Gateway, session: Session, request: Request) -> Response:
         request_.page_token = reply.next_page_token
 
 
+def overdue_trend(gw: Gateway, session: Session, request: Request) -> Response:
+    """Per unit, the overdue open tasks at each month-end (period=week: each week-end) of the year so far."""
+    reply = gw.call(
+        gw.tasks.GetOverdueTrend,
+        tasks_pb2.GetOverdueTrendRequest(
+            year=_int(request, "year"),
+            period=request.query.get("period", ""),
+            unit=request.query.get("unit", ""),
+            as_of=request.query.get("as_of", ""),
+        ),
+        session.token,
+    )
+    return as_json(
+        {
+            "year": reply.year,
+            "period": reply.period,
+            "as_of": reply.as_of,
+            "points": list(reply.points),
+            "units": [
+                {"unit": s.unit, "name": s.name, "overdue": [int(v) for v in s.overdue]} for s in reply.units
+            ],
+        }
+    )
+
+
 def _get(summary: str, params: list[tuple[str, str, str]], ref: str) -> dict[str, Any]:
     return {
         "get": {
@@ -145,6 +170,16 @@ OPENAPI: dict[str, Any] = {
             "#/components/schemas/Tasks",
         ),
         "/api/units": _get("单位列表", [], "#/components/schemas/Units"),
+        "/api/overdue-trend": _get(
+            "各单位每月末（或每周末）的逾期在办事项数",
+            [
+                ("year", "query", "integer"),
+                ("period", "query", "string"),
+                ("unit", "query", "string"),
+                ("as_of", "query", "string"),
+            ],
+            "#/components/schemas/OverdueTrend",
+        ),
     },
     "components": {
         "securitySchemes": {
@@ -202,6 +237,26 @@ OPENAPI: dict[str, Any] = {
             },
             "Tasks": {"type": "object", "properties": {"tasks": {"type": "array", "items": OBJECT}}},
             "Units": {"type": "object", "properties": {"units": {"type": "array", "items": OBJECT}}},
+            "OverdueTrend": {
+                "type": "object",
+                "properties": {
+                    "year": {"type": "integer"},
+                    "period": {"type": "string", "enum": ["month", "week"]},
+                    "as_of": {"type": "string"},
+                    "points": {"type": "array", "items": {"type": "string"}},
+                    "units": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "unit": {"type": "string"},
+                                "name": {"type": "string"},
+                                "overdue": {"type": "array", "items": {"type": "integer"}},
+                            },
+                        },
+                    },
+                },
+            },
         },
     },
 }

@@ -13,7 +13,7 @@ import grpc
 from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
 
 from services.common import status
-from services.web import api, appeals, bulletin, department, office, records, supervision
+from services.web import api, appeals, bulletin, department, ledger_import, office, records, supervision
 from services.web.gateway import Gateway
 from services.web.http import (
     HttpError,
@@ -27,6 +27,16 @@ from services.web.http import (
     respond,
 )
 from services.web.layout import frame, notice
+from services.web.oidc import (
+    CALLBACK,
+    LOGIN_LINK,
+    STATE_COOKIE,
+    OidcError,
+    OidcLogin,
+    oidc_login_from_env,
+    signed_in_page,
+    state_cookie,
+)
 from services.web.sessions import COOKIE, Session, Sessions
 
 log = logging.getLogger("kaohe.web")
@@ -67,9 +77,13 @@ def refusal(exc: grpc.RpcError) -> str:
 class Console:
     """Routes each request to its desk, keeping the person's gateway token in a server-side session."""
 
-    def __init__(self, gateway: Gateway, *, sessions: Sessions | None = None) -> None:
+    def __init__(
+        self, gateway: Gateway, *, sessions: Sessions | None = None, oidc: OidcLogin | None = None
+    ) -> None:
         self.gw = gateway
         self.sessions = sessions or Sessions()
+        # 统一身份认证登录 when the county's provider is configured (KAOHE_OIDC_ISSUER, KAOHE_OIDC_CLIENT_ID).
+        self.oidc = oidc if oidc is not None else oidc_login_from_env()
         self.router = Router()
         r = self.router
         r.add("GET", "/", self.home)
@@ -77,6 +91,8 @@ class Console:
         r.add("GET", "/login", self.login_form)
         r.add("POST", "/login", self.login)
         r.add("POST", "/logout", self.logout)
+        r.add("GET", "/login/oidc", self.oidc_start)
+        r.add("GET", CALLBACK, self.oidc_callback)
         r.add("GET", "/static/{a}", self.static)
         r.add("GET", "/static/vendor/{a}/{b}", self.static)
         desk: list[tuple[str, str, View, frozenset[str], str]] = [
@@ -109,8 +125,8 @@ class Console:
                 "/office/tolerance",
             ),
             ("GET", "/office/ranking", office.ranking, READERS, ""),
-            ("GET", "/office/import", office.import_form, READERS, ""),
-            ("POST", "/office/import", office.import_ledger, READERS, ""),
+            ("GET", "/office/import", ledger_import.form, READERS, ""),
+            ("POST", "/office/import", ledger_import.upload, READERS, ""),
             ("GET", "/office/export", office.export, READERS, "/office/runs"),
             ("GET", "/office/accounts", office.accounts, READERS, ""),
             ("POST", "/office/accounts", office.add_account, READERS, "/office/accounts"),
@@ -150,6 +166,7 @@ class Console:
             ("/api/runs/{run}", api.run),
             ("/api/tasks", api.tasks),
             ("/api/units", api.units),
+            ("/api/overdue-trend", api.overdue_trend),
         ):
             r.add("GET", path, self.api(view))
         r.add("GET", "/api/openapi.json", lambda request: as_json(api.OPENAPI))
@@ -204,7 +221,7 @@ class Console:
                     target = back.format(**request.params)
                     return redirect(target, error=refusal(exc))
                 if request.path == "/office/import":
-                    return office.import_form(self.gw, session, request, import_refusal(exc))
+                    return ledger_import.form(self.gw, session, request, import_refusal(exc))
                 raise HttpError(HTTP_OF.get(exc.code().name, 502), refusal(exc)) from None
 
         return handle
@@ -253,6 +270,8 @@ class Console:
             '<input id="password" name="password" type="password" autocomplete="current-password" required>'
             '<button type="submit">登录</button></form>'
         )
+        if self.oidc is not None:
+            body += LOGIN_LINK
         response = page(frame("登录", body), status_code)
         response.cookie(LOGIN_CSRF, token, secure=request.secure, max_age=3600)
         return response
@@ -281,17 +300,61 @@ class Console:
                 if found:
                     return self.login_form(request, text.format(*found.groups()), 401)
             return self.login_form(request, "登录失败", 401)
-        session = self.sessions.start(
-            token=reply.token,
-            role=who.role,
-            unit=who.unit,
-            username=reply.account.username,
-            name=reply.account.name,
-            token_expiry=float(who.expires_at or 0),
+        session = self.start_session(
+            request, token=reply.token, who=who, username=reply.account.username, name=reply.account.name
         )
         response = redirect("/unit" if session.role == "department" else "/office")
         response.cookie(COOKIE, session.id, secure=request.secure)
         response.cookie(LOGIN_CSRF, "", secure=request.secure, max_age=0)
+        return response
+
+    def start_session(self, request: Request, *, token: str, who: Any, username: str, name: str) -> Session:
+        return self.sessions.start(
+            token=token,
+            role=who.role,
+            unit=who.unit,
+            username=username,
+            name=name,
+            token_expiry=float(who.expires_at or 0),
+        )
+
+    def oidc_start(self, request: Request) -> Response:
+        """To the provider's authorization endpoint, this browser holding the sign-in's state."""
+        if self.oidc is None:
+            raise HttpError(404, "未配置统一身份认证")
+        try:
+            url, state = self.oidc.start(_origin(request))
+        except OidcError as exc:
+            return self.login_form(request, str(exc), 503)
+        return Response(b"", 303, headers=[("Location", url), state_cookie(state, secure=request.secure)])
+
+    def oidc_callback(self, request: Request) -> Response:
+        """The provider's answer: the code for tokens (PKCE), the gateway's verdict, then a session."""
+        if self.oidc is None:
+            raise HttpError(404, "未配置统一身份认证")
+        q = request.query
+        try:
+            pending = self.oidc.take(q.get("state", ""), request.cookies.get(STATE_COOKIE, ""))
+            if q.get("error"):
+                raise OidcError(f"统一身份认证未完成登录：{q.get('error_description') or q['error']}")
+            tokens = self.oidc.exchange(q.get("code", ""), pending)
+            who = self.gw.call(self.gw.gateway.WhoAmI, gateway_pb2.WhoAmIRequest(), tokens.token)
+            if not self.oidc.id_token_nonce_ok(tokens, pending):
+                raise OidcError("统一身份认证的 id_token 与本次登录不符（nonce），请重新登录")
+        except OidcError as exc:
+            log.warning("oidc sign-in refused", extra={"reason": str(exc)})
+            return self.login_form(request, str(exc), 401)
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.UNAUTHENTICATED:
+                return self.login_form(request, refusal(exc), 503)
+            log.warning("oidc token refused by the gateway", extra={"reason": exc.details()})
+            return self.login_form(request, f"统一身份认证的令牌未被接受：{exc.details() or ''}", 401)
+        session = self.start_session(
+            request, token=tokens.token, who=who, username=tokens.username, name=tokens.name
+        )
+        response = page(signed_in_page("/unit" if session.role == "department" else "/office"))
+        response.cookie(COOKIE, session.id, secure=request.secure)
+        response.headers.append(state_cookie("", secure=request.secure))
         return response
 
     def logout(self, request: Request) -> Response:
@@ -315,6 +378,11 @@ class Console:
         response = Response(path.read_bytes(), 200, TYPES[path.suffix])
         response.headers.append(("Cache-Control", "public, max-age=3600"))
         return response
+
+
+def _origin(request: Request) -> str:
+    """This console as the browser reached it (the callback's default address)."""
+    return f"{'https' if request.secure else 'http'}://{request.headers.get('host', '127.0.0.1')}"
 
 
 def import_refusal(exc: grpc.RpcError) -> str:

@@ -33,6 +33,7 @@ from services.web.layout import (
 from services.web.results import explained, indicator_chart
 from services.web.sessions import Session
 from services.web.supervision import task_path
+from services.web.trend import start_trend, trend_chart
 
 SHOWN_STATES = ("publicised", "final")
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -46,6 +47,10 @@ def runs_of(gw: Gateway, session: Session, year: int = 0) -> list[Any]:
 
 def run_document(gw: Gateway, session: Session, run: str, unit: str = "") -> dict[str, Any]:
     reply = gw.call(gw.scoring.GetRun, scoring_pb2.GetRunRequest(id=run, unit=unit), session.token)
+    return _document(reply)
+
+
+def _document(reply: Any) -> dict[str, Any]:
     return dict(json.loads(reply.document_json)) if reply.document_json else {}
 
 
@@ -113,30 +118,45 @@ def open_items_table(items: Any) -> str:
 
 
 def home(gw: Gateway, session: Session, request: Request) -> Response:
-    """The department's one page: standing, open tasks, latest published result, history."""
-    dashboard = gw.call(
+    """The department's one page: standing, open tasks, latest published result, history.
+
+    The dashboard, the runs and the overdue trend are asked for at once; then every year's shown run at
+    once (the latest one's document serves both its explanation and its line in the history).
+    """
+    pending_dashboard = gw.start(
         gw.gateway.GetDashboard, gateway_pb2.GetDashboardRequest(unit=session.unit), session.token
     )
+    pending_trend = start_trend(gw, session, unit=session.unit)
     runs = runs_of(gw, session)
     shown = [r for r in runs if r.state in SHOWN_STATES]
+    latest: dict[int, Any] = {}
+    for r in shown:
+        latest.setdefault(r.year, r)
+    pending_documents = {
+        r.id: gw.start(
+            gw.scoring.GetRun, scoring_pb2.GetRunRequest(id=r.id, unit=session.unit), session.token
+        )
+        for r in latest.values()
+    }
+    dashboard = pending_dashboard.result()
+    documents = {run_id: _document(p.result()) for run_id, p in pending_documents.items()}
     parts = [
         notice(request.query.get("ok", "")),
         notice(request.query.get("error", ""), error=True),
         f"<h2>{esc(dashboard.standing.name or session.unit)} · 本年度实时态势</h2>",
         standing_block(dashboard.standing),
         open_items_table(dashboard.open_items),
+        "<h2>逾期事项趋势</h2>" + trend_chart(pending_trend.result()),
     ]
     if shown:
-        latest = shown[0]
-        parts.append(result_section(gw, session, latest))
+        parts.append(result_section(session, shown[0], documents[shown[0].id]))
     else:
         parts.append("<h2>考核结果</h2><p>还没有公示或定档的考核结果。</p>")
-    parts.append("<h2>历年考核</h2>" + history_table(gw, session, shown))
+    parts.append("<h2>历年考核</h2>" + history_table(latest, documents))
     return page(frame("本单位考核", "".join(parts), session, charts=True))
 
 
-def result_section(gw: Gateway, session: Session, run: Any) -> str:
-    document = run_document(gw, session, run.id, session.unit)
+def result_section(session: Session, run: Any, document: dict[str, Any]) -> str:
     units = document.get("units", [])
     if not units:
         return ""
@@ -162,14 +182,11 @@ def result_section(gw: Gateway, session: Session, run: Any) -> str:
     )
 
 
-def history_table(gw: Gateway, session: Session, runs: list[Any]) -> str:
+def history_table(latest: dict[int, Any], documents: dict[str, dict[str, Any]]) -> str:
     """One line per year: its latest published or final run, the unit's total, rank and grade in it."""
-    latest: dict[int, Any] = {}
-    for r in runs:
-        latest.setdefault(r.year, r)
     rows = []
     for year, r in sorted(latest.items(), reverse=True):
-        units = run_document(gw, session, r.id, session.unit).get("units", [])
+        units = documents.get(r.id, {}).get("units", [])
         if not units:
             continue
         u = units[0]

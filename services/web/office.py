@@ -9,7 +9,7 @@ from google.protobuf import json_format
 from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 
-from services.common.vocabulary import LEDGER_LINE_TYPES, ROLES, label_of
+from services.common.vocabulary import ROLES, label_of
 from services.web.department import run_document, runs_of
 from services.web.gateway import Gateway
 from services.web.http import HttpError, Request, Response, download, esc, page, redirect
@@ -30,9 +30,9 @@ from services.web.layout import (
     unit_attrs,
 )
 from services.web.results import distribution_chart, explained, result_tables
+from services.web.trend import start_trend, trend_chart, trend_period, trend_switch
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CHUNK = 1 << 20
 
 
 def _year(request: Request) -> int:
@@ -64,6 +64,8 @@ def _veto_reasons(gw: Gateway, session: Any, year: int) -> dict[str, list[str]]:
 
 def overview(gw: Gateway, session: Any, request: Request) -> Response:
     year = _year(request)
+    period = trend_period(request)
+    pending_trend = start_trend(gw, session, year=year, period=period)  # at once with the overview
     shown = gw.call(gw.gateway.GetOverview, gateway_pb2.GetOverviewRequest(year=year), session.token)
     reasons = _veto_reasons(gw, session, shown.year) if any(u.veto for u in shown.units) else {}
     rows = []
@@ -122,6 +124,9 @@ def overview(gw: Gateway, session: Any, request: Request) -> Response:
         + table(headers, rows, numeric=(2, 3, 4, 5, 8), caption="各单位实时态势")
         + "<h2>逾期与红黄事项</h2>"
         + overdue
+        + f"<h2>逾期事项趋势（{'每周末' if period == 'week' else '每月末'}）</h2>"
+        + trend_switch(request, period)
+        + trend_chart(pending_trend.result())
     )
     return page(frame("全县态势", body, session, charts=True))
 
@@ -253,39 +258,6 @@ def ranking(gw: Gateway, session: Any, request: Request) -> Response:
             )
         )
     return page(frame("排名", "".join(parts), session))
-
-
-def import_form(gw: Gateway, session: Any, request: Request, result: str = "") -> Response:
-    body = (
-        result
-        + '<form method="post" action="/office/import" enctype="multipart/form-data" class="stack">'
-        + csrf_field(session)
-        + '<label for="ledger">台账文件（JSON Lines，.jsonl）</label>'
-        '<input id="ledger" name="ledger" type="file" accept=".jsonl,.json,.txt" required>'
-        '<label><input type="checkbox" name="validate_only" value="1"> 只检查，不导入</label>'
-        "<button type=submit>上传</button></form>"
-    )
-    return page(frame("台账导入", body, session))
-
-
-def import_ledger(gw: Gateway, session: Any, request: Request) -> Response:
-    upload = request.files.get("ledger")
-    if upload is None or not upload.data:
-        return import_form(gw, session, request, notice("请选择一个台账文件", error=True))
-    validate = request.form.get("validate_only") == "1"
-    pieces = [upload.data[i : i + CHUNK] for i in range(0, len(upload.data), CHUNK)]
-    reply = gw.stream(
-        gw.gateway.ImportLedger,
-        [
-            gateway_pb2.ImportLedgerRequest(validate_only=validate and i == 0, data=p)
-            for i, p in enumerate(pieces)
-        ],
-        session.token,
-    )
-    created = "，".join(f"{label_of(LEDGER_LINE_TYPES, k)} {v}" for k, v in sorted(reply.created.items()))
-    verb = "检查通过（未导入）" if validate else "已导入"
-    message = f"{verb}：共 {reply.lines} 行；新增 {created or '无'}"
-    return import_form(gw, session, request, notice(message))
 
 
 def export(gw: Gateway, session: Any, request: Request) -> Response:

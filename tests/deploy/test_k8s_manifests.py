@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -156,10 +159,13 @@ def test_secrets_come_from_the_secret_not_the_manifest(service: str) -> None:
         if name in secret_keys:
             assert value == {"secretKeyRef": {"name": "kaohe-secrets", "key": name}}
     assert "KAOHE_SECRET" in variables
-    own_db = {"tasks": "KAOHE_TASKS_DB_URL", "scoring": "KAOHE_SCORING_DB_URL"}
-    assert {k for k in variables if k.endswith("_DB_URL")} == (
-        {own_db[service]} if service in own_db else set()
-    )
+    # Each its own database; the gateway's (accounts, login throttle) shared by its replicas.
+    own_db = {
+        "tasks": "KAOHE_TASKS_DB_URL",
+        "scoring": "KAOHE_SCORING_DB_URL",
+        "gateway": "KAOHE_GATEWAY_DB_URL",
+    }
+    assert {k for k in variables if k.endswith("_DB_URL")} == {own_db[service]}
 
 
 def test_callers_reach_backends_through_dns_targets_of_their_services() -> None:
@@ -322,3 +328,89 @@ def test_dashboard_panels_use_the_datasource_variable_and_fit_the_grid() -> None
         if panel["type"] != "row":
             assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, panel["title"]
             assert panel["targets"], panel["title"]
+
+
+# ---------------------------------------------------------------- sizing (docs/scale.md)
+
+SCALE_DOC = DEPLOY.parent / "docs" / "scale.md"
+PROVINCE = DEPLOY / "overlays" / "province"
+QUANTITY = re.compile(r"^(\d+(?:\.\d+)?)(m|Mi|Gi)?$")
+
+
+def quantity(value: str | int) -> float:
+    """A CPU or memory quantity in cores or MiB."""
+    match = QUANTITY.match(str(value))
+    assert match, f"unexpected quantity {value!r}"
+    number, suffix = float(match.group(1)), match.group(2)
+    return number * {None: 1.0, "m": 0.001, "Mi": 1.0, "Gi": 1024.0}[suffix]
+
+
+def scaling_table(heading: str) -> dict[str, dict[str, str]]:
+    """The rows of docs/scale.md's table under heading: Deployment → its cells by column."""
+    text = SCALE_DOC.read_text(encoding="utf-8")
+    section = text.split(heading, 1)[1]
+    lines = [line for line in section.splitlines() if line.startswith("|")]
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    rows = {}
+    for line in lines[2:]:
+        cells = [cell.strip().strip("`") for cell in line.strip("|").split("|")]
+        if not cells[0].startswith("kaohe-"):
+            break
+        rows[cells[0]] = dict(zip(header, cells, strict=True))
+    return rows
+
+
+def province() -> list[dict[str, Any]]:
+    """The province overlay as kubectl builds it (skipped without kubectl)."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed (kubectl kustomize builds the overlay)")
+    built = subprocess.run([kubectl, "kustomize", str(PROVINCE)], capture_output=True, text=True, timeout=60)
+    assert built.returncode == 0, built.stderr
+    return [doc for doc in yaml.safe_load_all(built.stdout) if doc]
+
+
+def check_sizing(docs: list[dict[str, Any]], table: dict[str, dict[str, str]]) -> None:
+    """Every container sized (requests ≤ limits), and the table's autoscalers exactly as written."""
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    hpas = {d["metadata"]["name"]: d for d in docs if d["kind"] == "HorizontalPodAutoscaler"}
+    for name, deployment in deployments.items():
+        pod = deployment["spec"]["template"]["spec"]
+        for c in [*pod.get("initContainers", []), *pod["containers"]]:
+            resources = c.get("resources", {})
+            for kind in ("cpu", "memory"):
+                request, limit = resources["requests"][kind], resources["limits"][kind]
+                assert quantity(request) <= quantity(limit), (name, c["name"], kind)
+    assert set(table) == set(deployments), "docs/scale.md's table names every Deployment"
+    for name, row in table.items():
+        resources = container(deployments[name])["resources"]
+        for kind in ("requests", "limits"):
+            assert row[kind] == f"{resources[kind]['cpu']} / {resources[kind]['memory']}", (name, kind)
+        if row["HPA"] == "—":
+            assert name not in hpas, f"{name}: docs/scale.md says it does not scale"
+            continue
+        hpa = hpas[name]["spec"]
+        low, high = (int(n) for n in row["HPA"].split("–"))
+        assert (hpa["minReplicas"], hpa["maxReplicas"]) == (low, high), name
+        assert 1 <= hpa["minReplicas"] <= deployments[name]["spec"]["replicas"] <= hpa["maxReplicas"], name
+        (cpu,) = [m["resource"] for m in hpa["metrics"] if m["type"] == "Resource"]
+        assert cpu["name"] == "cpu" and cpu["target"]["type"] == "Utilization"
+        assert f"{cpu['target']['averageUtilization']}%" == row["CPU 目标"], name
+
+
+def test_every_container_is_sized_and_scales_as_docs_scale_md_says() -> None:
+    check_sizing([doc for _name, doc in manifests()], scaling_table("<!-- sizing: county -->"))
+
+
+def test_the_province_overlay_builds_validates_and_matches_docs_scale_md() -> None:
+    docs = province()
+    for doc in docs:
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+    check_sizing(docs, scaling_table("<!-- sizing: province -->"))
+    base = {d["metadata"]["name"]: d for _name, d in manifests() if d["kind"] == "Deployment"}
+    for doc in docs:
+        if doc["kind"] == "Deployment":
+            # Bigger than the county's, never smaller.
+            mine, theirs = container(doc)["resources"], container(base[doc["metadata"]["name"]])["resources"]
+            for kind in ("cpu", "memory"):
+                assert quantity(mine["limits"][kind]) >= quantity(theirs["limits"][kind])

@@ -44,6 +44,17 @@ def units_shown(driver: Any) -> set[str]:
     return {e.get_attribute("data-unit") for e in driver.find_elements(By.CSS_SELECTOR, "[data-unit]")}
 
 
+def trend_units(driver: Any) -> set[str]:
+    """The units of the overdue trend on this page, once its chart is drawn."""
+    WebDriverWait(driver, 30).until(
+        expected_conditions.presence_of_element_located(
+            (By.CSS_SELECTOR, '.chart[data-drawn="1"][data-chart*="trend"]')
+        )
+    )
+    rows = driver.find_elements(By.CSS_SELECTOR, "details.trend tr[data-unit]")
+    return {r.get_attribute("data-unit") for r in rows}
+
+
 def text(driver: Any) -> str:
     return str(driver.find_element(By.TAG_NAME, "body").text)
 
@@ -85,7 +96,18 @@ def test_the_office_and_a_department_do_the_years_work(browser: Any, console: Co
     WebDriverWait(driver, 30).until(
         expected_conditions.presence_of_element_located((By.CSS_SELECTOR, '.chart[data-drawn="1"]'))
     )
+    assert trend_units(driver) == UNITS  # the overdue trend: a line (and a table row) per unit
     shot(driver, "office-overview")
+    trend = driver.find_element(By.CSS_SELECTOR, '.chart[data-chart*="trend"]')
+    driver.execute_script("arguments[0].scrollIntoView()", trend)
+    shot(driver, "office-overdue-trend")
+    # By week-ends: the same units, a point a week (at least as many as month-ends, whatever the date).
+    months = len(driver.find_elements(By.CSS_SELECTOR, "details.trend thead th"))
+    driver.find_element(By.LINK_TEXT, "按周末查看").click()
+    WebDriverWait(driver, 30).until(expected_conditions.url_contains("trend=week"))
+    assert trend_units(driver) == UNITS
+    assert len(driver.find_elements(By.CSS_SELECTOR, "details.trend thead th")) >= months
+    assert "逾期事项趋势（每周末）" in text(driver)
 
     # A run computed, then 公示 by its button.
     driver.get(console.url + "/office/runs")
@@ -133,6 +155,7 @@ def test_the_office_and_a_department_do_the_years_work(browser: Any, console: Co
     assert "得分率" in text(driver) and "指标" in text(driver) and "E1" in text(driver)
     history = driver.find_elements(By.CSS_SELECTOR, 'tr[data-unit="fgj"][data-total]')
     assert [h.get_attribute("data-total") for h in history] == [json.dumps(totals["fgj"])]
+    assert trend_units(driver) == {"fgj"}
     shot(driver, "department-home")
     driver.set_window_size(390, 844)
     shot(driver, "department-home-phone")
@@ -236,11 +259,47 @@ def test_a_bad_ledger_is_refused_line_by_line(browser: Any, console: Console, tm
         encoding="utf-8",
     )
     browser.find_element(By.ID, "ledger").send_keys(str(bad))
-    submit(browser, browser.find_element(By.XPATH, "//form[@action='/office/import']//button"))
-    items = browser.find_elements(By.CSS_SELECTOR, "ul.violations li")
+    browser.find_element(By.XPATH, "//form[@action='/office/import']//button").click()
+    WebDriverWait(browser, 60).until(
+        expected_conditions.presence_of_element_located(
+            (By.CSS_SELECTOR, '#import-progress[data-phase="refused"]')
+        )
+    )
+    items = browser.find_elements(By.CSS_SELECTOR, "#import-result ul.violations li")
     shot(browser, "office-import-refused")
     assert items and "台账未导入" in text(browser), text(browser)
     assert all("line" in i.text or "行" in i.text for i in items), [i.text for i in items]
+
+
+def test_the_ledger_uploads_with_its_progress_and_rate(browser: Any, console: Console) -> None:
+    login(browser, console, "office1")
+    browser.get(console.url + "/office/import")
+    ledger = Path(__file__).resolve().parents[1] / "data" / "ledger.jsonl"
+    lines = len(ledger.read_text(encoding="utf-8").splitlines())
+    browser.find_element(By.ID, "ledger").send_keys(str(ledger))
+    browser.find_element(By.XPATH, "//form[@action='/office/import']//button").click()
+    WebDriverWait(browser, 60).until(
+        expected_conditions.presence_of_element_located(
+            (By.CSS_SELECTOR, '#import-progress[data-phase="done"]')
+        )
+    )
+    bar = browser.find_element(By.ID, "import-bar")
+    # Every byte of the file went up before the import's answer came back.
+    assert float(bar.get_attribute("value")) == float(bar.get_attribute("max")) >= ledger.stat().st_size
+    result = browser.find_element(By.ID, "import-result").text
+    assert f"已导入：共 {lines} 行" in result and "每秒" in result, result
+    assert f"完成：共 {lines} 行" in browser.find_element(By.ID, "import-status").text
+    assert "/office/import" in browser.current_url  # the page stayed; no reload
+    shot(browser, "office-import-done")
+    # A forged form token: refused before the import, said on the page.
+    browser.execute_script("document.querySelector('#import-form input[name=csrf]').value = 'forged';")
+    browser.find_element(By.XPATH, "//form[@action='/office/import']//button").click()
+    WebDriverWait(browser, 60).until(
+        expected_conditions.presence_of_element_located(
+            (By.CSS_SELECTOR, '#import-progress[data-phase="failed"]')
+        )
+    )
+    assert "未导入（HTTP 403）" in browser.find_element(By.ID, "import-status").text
 
 
 def test_the_json_api_answers_with_the_gateways_authorisation(console: Console) -> None:
@@ -258,3 +317,11 @@ def test_the_json_api_answers_with_the_gateways_authorisation(console: Console) 
     spec = json.loads(body)
     assert status == 200 and spec["openapi"].startswith("3.")
     assert {"/api/overview", "/api/runs", "/api/runs/{run}", "/api/tasks", "/api/units"} <= set(spec["paths"])
+    # The overdue trend: a department's own line only, one count per month-end of 2025.
+    assert "/api/overdue-trend" in spec["paths"]
+    status, _, body = fetch(console, "/api/overdue-trend?year=2025", token=token)
+    trend = json.loads(body)
+    assert status == 200 and [u["unit"] for u in trend["units"]] == ["fgj"]
+    assert len(trend["points"]) == len(trend["units"][0]["overdue"]) >= 1
+    status, _, body = fetch(console, "/api/overdue-trend?year=2025&unit=czj", token=token)
+    assert status == 403 and json.loads(body)["code"] == "PERMISSION_DENIED"

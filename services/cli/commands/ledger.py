@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from kaohe.gateway.v1 import gateway_pb2
 
@@ -18,32 +20,49 @@ from services.common import settings
 PIECE = 1 << 20
 
 
-def _pieces(data: bytes, size: int = PIECE) -> Iterator[bytes]:
-    for start in range(0, len(data), size):
-        yield data[start : start + size]
+def _pieces(source: BinaryIO, size: int = PIECE) -> Iterator[bytes]:
+    """The file in pieces of size bytes, read as they are sent: never held whole."""
+    while piece := source.read(size):
+        yield piece
+
+
+def _progress(lines: int, size: int, sent: int, started: float) -> None:
+    """Lines sent and lines per second, on one line of the terminal (stderr)."""
+    elapsed = max(time.monotonic() - started, 1e-6)
+    share = f"{100 * sent / size:.0f}%" if size else "100%"
+    sys.stderr.write(f"\r上传 {lines:,} 行，{lines / elapsed:,.0f} 行/秒（{share}）")
+    sys.stderr.flush()
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     path = Path(args.file)
     try:
-        data = path.read_bytes()
+        source = path.open("rb")
     except OSError as exc:
         raise Refused(f"无法读取 {path}：{exc.strerror}") from None
     client = Client(args)
-    pieces = list(_pieces(data)) or [b""]
-    show_progress = sys.stderr.isatty() and len(pieces) > 1 and not args.json
+    size = path.stat().st_size
+    show_progress = sys.stderr.isatty() and not args.json
 
     def stream() -> Iterator[Any]:
-        for index, piece in enumerate(pieces):
+        started, lines, sent = time.monotonic(), 0, 0
+        for index, piece in enumerate(itertools.chain(_pieces(source), [b""] if size == 0 else [])):
+            lines += piece.count(b"\n")
+            sent += len(piece)
             if show_progress:
-                render.progress(index + 1, len(pieces), "上传")
+                _progress(
+                    lines + (1 if sent == size and not piece.endswith(b"\n") else 0), size, sent, started
+                )
             yield gateway_pb2.ImportLedgerRequest(
                 validate_only=args.validate_only and index == 0,
                 request_id=request_id() if index == 0 else "",
                 data=piece,
             )
+        if show_progress:
+            sys.stderr.write("\n")
 
-    reply = client.call(client.gateway.ImportLedger, stream(), timeout=1800)
+    with source:
+        reply = client.call(client.gateway.ImportLedger, stream(), timeout=1800)
     created, unchanged = dict(reply.created), dict(reply.unchanged)
     document = {
         "lines": reply.lines,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import secrets
-import threading
 import time
 from collections.abc import Callable
 
@@ -19,13 +18,13 @@ from services.common.errors import Unauthenticated
 from services.common.tokens import KeyRing, issue_user_token
 from services.gateway.accounts.domain import (
     Account,
-    Throttle,
     check_password,
     check_username,
     new_account,
 )
 from services.gateway.accounts.storage import AccountRepository
 from services.gateway.accounts.storage import audit as audit_rows
+from services.gateway.accounts.strikes import StoredThrottle
 
 log = logging.getLogger("kaohe.accounts")
 # Same message whatever failed, so a guesser cannot tell a wrong username from a wrong password.
@@ -56,8 +55,8 @@ class Accounts:
         self.trail = AuditTrail(db, audit_rows)
         self.clock = clock
         self.hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-        self.throttle = Throttle()
-        self.lock = threading.Lock()
+        # In the database, not in memory: several gateway processes (KAOHE_GATEWAY_PROCESSES) share it.
+        self.throttle = StoredThrottle(db)
         # Verifying against this when the username is unknown takes as long as a real check.
         self._decoy = self.hasher.hash(secrets.token_hex(16))
 
@@ -97,7 +96,7 @@ class Accounts:
             account = dataclasses.replace(repo.get(username), password_hash=self.hasher.hash(password))
             repo.save(account)
             self.trail.changed(conn, actor=actor, method="SetPassword", target=f"account={username}")
-        self.throttle.succeed(f"account:{username}")
+            self.throttle.succeed(f"account:{username}", conn)
         return account
 
     def has_office_account(self) -> bool:
@@ -107,20 +106,17 @@ class Accounts:
     def login(self, *, username: str, password: str, address: str) -> tuple[str, Account]:
         """A token for the account's role and unit; Unauthenticated (audited, slowed) otherwise."""
         keys = [f"account:{username}", f"address:{address}"]
-        with self.lock:
-            self.throttle.check(keys, now=self.clock())
+        self.throttle.check(keys, now=self.clock())
         with self.db.read() as conn:
             account = AccountRepository(conn).find(username) if _plausible(username) else None
         if not self._verified(account, password) or account is None or account.disabled:
-            with self.lock:
-                self.throttle.fail(keys, now=self.clock())
+            self.throttle.fail(keys, now=self.clock())
             who = Identity(role="anonymous", subject=f"login:{username[:64]}")
             self.audit(who, LOGIN_METHOD, "denied", f"failed login for {username[:64]!r} from {address}")
             raise Unauthenticated(REFUSED)
-        with self.lock:
-            self.throttle.succeed(keys[0])
         account = dataclasses.replace(account, last_login_at=int(self.clock()))
         with self.db.write() as conn:
+            self.throttle.succeed(keys[0], conn)
             repo = AccountRepository(conn)
             if self.hasher.check_needs_rehash(account.password_hash):
                 account = dataclasses.replace(account, password_hash=self.hasher.hash(password))

@@ -6,9 +6,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, text, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 
-from services.common.db import chunks
+from services.common.db import advisory_xact_lock, chunks
 from services.tasks.storage.tables import (
     import_decisions,
     reminders_sent,
@@ -134,7 +134,7 @@ def lock_task(conn: Connection, task_id: str) -> None:
 def lock_imports(conn: Connection) -> None:
     """Queues imports one behind the other on PostgreSQL: a second import of a file finds the first stored."""
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK})
+        advisory_xact_lock(conn, IMPORT_LOCK)
 
 
 def import_outcome(conn: Connection, import_id: str) -> tuple[str, int] | None:

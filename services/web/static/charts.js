@@ -27,6 +27,17 @@
                  { name: "目标值", type: "line", data: spec.targets }]
       };
     }
+    if (spec.kind === "trend") {
+      return {
+        tooltip: { trigger: "axis" }, legend: { type: "scroll", data: spec.lines.map(function (l) { return l.name; }) },
+        grid: { left: 40, right: 20, top: 40, bottom: 40 },
+        xAxis: { type: "category", data: spec.names, boundaryGap: false },
+        yAxis: { type: "value", minInterval: 1, name: "逾期事项" },
+        series: spec.lines.map(function (l) {
+          return { name: l.name, type: "line", data: l.values, symbolSize: 6 };
+        })
+      };
+    }
     var names = Object.keys(spec.series);
     return {
       tooltip: { trigger: "axis" }, legend: { data: names },

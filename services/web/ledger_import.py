@@ -1,0 +1,93 @@
+"""The office's ledger import: the upload form, its progress (static/import.js), the result with lines/s.
+
+Without JavaScript the form posts and the page comes back with the result; with it, the file goes up by
+XHR (a progress bar for the bytes sent, then "正在导入"), and the same result or refusal is put in place.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import grpc
+from kaohe.gateway.v1 import gateway_pb2
+
+from services.common.vocabulary import LEDGER_LINE_TYPES, label_of
+from services.web.gateway import Gateway
+from services.web.http import Request, Response, as_json, page
+from services.web.layout import csrf_field, frame, notice
+
+CHUNK = 1 << 20
+# The header static/import.js sends: the answer is then JSON carrying the same HTML the page would show.
+XHR_HEADER = "x-kaohe-upload"
+
+
+def form(gw: Gateway, session: Any, request: Request, result: str = "") -> Response:
+    body = (
+        '<form method="post" action="/office/import" enctype="multipart/form-data" class="stack"'
+        ' id="import-form">'
+        + csrf_field(session)
+        + '<label for="ledger">台账文件（JSON Lines，.jsonl）</label>'
+        '<input id="ledger" name="ledger" type="file" accept=".jsonl,.json,.txt" required>'
+        '<label><input type="checkbox" name="validate_only" value="1"> 只检查，不导入</label>'
+        "<button type=submit>上传</button></form>"
+        '<div class="progress" id="import-progress" hidden>'
+        '<label for="import-bar">上传进度</label>'
+        '<progress id="import-bar" max="100" value="0"></progress>'
+        '<p id="import-status" role="status" aria-live="polite"></p></div>'
+        f'<div id="import-result">{result}</div>'
+        '<script src="/static/import.js" defer></script>'
+    )
+    return page(frame("台账导入", body, session))
+
+
+def outcome(reply: Any, *, validate: bool, seconds: float) -> tuple[str, dict[str, Any]]:
+    """The result line for people, and the same in figures."""
+    created = "，".join(f"{label_of(LEDGER_LINE_TYPES, k)} {v}" for k, v in sorted(reply.created.items()))
+    rate = reply.lines / seconds if seconds > 0 else 0.0
+    verb = "检查通过（未导入）" if validate else "已导入"
+    message = (
+        f"{verb}：共 {reply.lines} 行；新增 {created or '无'}；用时 {seconds:.2f} 秒（每秒 {rate:,.0f} 行）"
+    )
+    figures = {
+        "lines": int(reply.lines),
+        "seconds": round(seconds, 3),
+        "lines_per_second": round(rate, 1),
+        "created": {k: int(v) for k, v in reply.created.items()},
+        "unchanged": {k: int(v) for k, v in reply.unchanged.items()},
+        "validate_only": validate,
+    }
+    return message, figures
+
+
+def upload(gw: Gateway, session: Any, request: Request) -> Response:
+    """Streams the file to the gateway in 1 MiB pieces; the ledger is imported all or nothing."""
+    by_script = request.headers.get(XHR_HEADER) == "1"
+    upload_ = request.files.get("ledger")
+    if upload_ is None or not upload_.data:
+        message = notice("请选择一个台账文件", error=True)
+        if by_script:
+            return as_json({"ok": False, "html": message}, 422)
+        return form(gw, session, request, message)
+    validate = request.form.get("validate_only") == "1"
+    pieces = [upload_.data[i : i + CHUNK] for i in range(0, len(upload_.data), CHUNK)]
+    started = time.perf_counter()
+    try:
+        reply = gw.stream(
+            gw.gateway.ImportLedger,
+            [
+                gateway_pb2.ImportLedgerRequest(validate_only=validate and i == 0, data=p)
+                for i, p in enumerate(pieces)
+            ],
+            session.token,
+        )
+    except grpc.RpcError as exc:
+        if not by_script or exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+            raise  # the page's own handling: the form again with every bad line, or the login page
+        from services.web.app import HTTP_OF, import_refusal
+
+        return as_json({"ok": False, "html": import_refusal(exc)}, HTTP_OF.get(exc.code().name, 502))
+    message, figures = outcome(reply, validate=validate, seconds=time.perf_counter() - started)
+    if by_script:
+        return as_json({"ok": True, "html": notice(message), **figures})
+    return form(gw, session, request, notice(message))

@@ -1,0 +1,116 @@
+"""Imports streamed in batches: a file longer than one batch, refused on a late line, stores nothing; the
+gateway's spooled copy of the upload is private and gone once the import ends, whatever its outcome."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from services.gateway.importing import BATCH
+from tests.conftest import Stack
+from tests.integration.test_tasks_ledger import jsonl, names, snapshot, violations
+
+UNITS = [
+    {"type": "unit", "id": "fgj", "name": "发改局", "category": "department"},
+    {"type": "unit", "id": "czj", "name": "财政局", "category": "department"},
+]
+
+
+def many_tasks(count: int) -> list[dict[str, Any]]:
+    """count tasks, each with an accept and a report: three lines a task."""
+    records: list[dict[str, Any]] = []
+    for n in range(count):
+        records += [
+            {
+                "type": "task",
+                "id": f"S{n}",
+                "title": f"事项 {n}",
+                "task_type": "leader_directive",
+                "lead_unit": "fgj" if n % 2 else "czj",
+                "assigned_at": "2025-04-28T10:00:00+08:00",
+            },
+            {"type": "task_event", "task": f"S{n}", "kind": "accept", "at": "2025-04-28T11:00:00+08:00"},
+            {"type": "task_event", "task": f"S{n}", "kind": "report", "at": "2025-04-29T11:00:00+08:00"},
+        ]
+    return records
+
+
+def refused(stack: Stack, records: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    with pytest.raises(grpc.RpcError) as caught:
+        stack.import_ledger(jsonl(records))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()
+    return violations(caught.value)
+
+
+def test_a_bad_line_in_a_late_batch_stores_nothing(stack: Stack) -> None:
+    records = UNITS + many_tasks(BATCH)  # three batches and more
+    bad_event = {"type": "task_event", "task": "S7", "kind": "verify", "at": "2025-04-28T10:30:00+08:00"}
+    changed = {**records[2], "title": "改过的标题"}
+    for bad, name, words in [
+        (bad_event, "kind", "report"),
+        (changed, "id", "other values"),
+        (
+            {"type": "task_event", "task": "NOPE", "kind": "accept", "at": "2025-05-01T09:00:00+08:00"},
+            "task",
+            "",
+        ),
+    ]:
+        found = refused(stack, [*records, bad])
+        assert names(found, len(records) + 1, name, words), found
+        assert snapshot(stack) == ([], [])
+
+
+def test_a_file_longer_than_a_batch_is_stored_whole_and_again_unchanged(stack: Stack) -> None:
+    records = UNITS + many_tasks(BATCH)
+    first = stack.import_ledger(jsonl(records))
+    assert dict(first.created) == {"unit": 2, "task": BATCH, "task_event": 2 * BATCH}
+    assert first.lines == len(records)
+    again = stack.import_ledger(jsonl(records))
+    assert dict(again.created) == {}
+    assert dict(again.unchanged) == {"unit": 2, "task": BATCH, "task_event": 2 * BATCH}
+
+
+def test_the_spooled_upload_is_private_and_removed_after_the_import(stack: Stack, tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    gateway: Any = stack.parts["gateway"]
+    gateway.app.imports.spool_dir = spool
+    seen: list[tuple[str, int]] = []
+    # While the import runs (between its phases), the spooled files exist, readable by the gateway alone.
+    gateway.app.on_import_phase = lambda phase: seen.extend(
+        (p.name, stat.S_IMODE(p.stat().st_mode)) for p in spool.iterdir()
+    )
+    records = (
+        UNITS
+        + many_tasks(10)
+        + [
+            {
+                "type": "error_report",
+                "id": "E1",
+                "unit": "fgj",
+                "date": "2025-04-01",
+                "category": "drafting",
+                "severity": "general",
+                "description": "报送材料数据口径不一致",
+            },
+        ]
+    )
+    stack.import_ledger(jsonl(records))
+    assert seen and all(mode == 0o600 for _, mode in seen), seen
+    assert stat.S_IMODE(spool.stat().st_mode) == 0o700
+    assert list(spool.iterdir()) == []
+    # Refused (a bad line) and cut off (not UTF-8): nothing left behind either.
+    refused(stack, [*records, {"type": "memo"}])
+    with pytest.raises(grpc.RpcError):
+        stack.import_ledger(jsonl(records) + b"\xff\xfe\n")
+    assert list(spool.iterdir()) == []
+    # One endless line: refused by its number, not read whole.
+    endless = b'{"type": "unit", "id": "x", "name": "' + b"a" * (2 << 20) + b'"}\n'
+    with pytest.raises(grpc.RpcError) as caught:
+        stack.import_ledger(jsonl(records) + endless)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (f"line {len(records) + 1}", "is longer than 1 MiB") in violations(caught.value)
+    assert list(spool.iterdir()) == []
