@@ -4,6 +4,7 @@ spooled uploads)."""
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -15,16 +16,24 @@ FILE_MODE = 0o600
 
 
 def private_dir(path: Path) -> Path:
-    """path as a directory of mode 0700, made (with its parents) when missing."""
+    """path as a directory of mode 0700, made (with its parents) when missing.
+
+    A shared sticky directory (/tmp) is left as it is: tightening it would lock every other user and
+    program out of it, and what Kaohe puts there is private by its own mode.
+    """
     path.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
-    if path.stat().st_mode & 0o777 != DIRECTORY_MODE:
+    mode = path.stat().st_mode
+    if mode & 0o777 != DIRECTORY_MODE and not mode & stat.S_ISVTX:
         os.chmod(path, DIRECTORY_MODE)
     return path
 
 
 def private_file(path: Path) -> Path:
-    """path as a file of mode 0600 in a 0700 directory, made empty when missing, its content kept."""
-    private_dir(path.parent)
+    """path as a file of mode 0600, made empty when missing, its content kept; a missing folder made 0700."""
+    if not path.parent.exists():
+        # A folder made for it is private; one that exists is the operator's choice (its data
+        # directory is made private where it is chosen: services/cli/serve.py), not ours to tighten.
+        private_dir(path.parent)
     # O_CREAT with the mode, so that the file is never readable by others, not even for an instant.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
     os.close(fd)
