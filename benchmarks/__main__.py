@@ -25,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--province",
         action="store_true",
-        help="also a province's run (30,000 units, 10M tasks; filling it alone takes several minutes)",
+        help="also a province's run (30,000 units, 10M tasks; filling it alone takes several minutes) and "
+        "its ledger's import (~30M lines; about 45 minutes)",
     )
     parser.add_argument("--calls", type=int, default=60, help="overview calls per client (1 client)")
     parser.add_argument(
@@ -49,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
             bench_import_and_run(record, kind=kind)
     if not only or "ledger" in only:
         # A generated county's ledger by `kaohe import` on PostgreSQL; a prefecture's with --large.
-        for size in ["county"] + (["prefecture"] if args.large else []):
+        for size in (
+            ["county"] + (["prefecture"] if args.large else []) + (["province"] if args.province else [])
+        ):
             bench_import(record, size=size)
     if args.large or "prefecture" in only:
         bench_run_at_scale(record, kind=kinds[-1], size="prefecture")
