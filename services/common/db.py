@@ -17,11 +17,15 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Table,
+    any_,
+    bindparam,
     create_engine,
     event,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.sql.elements import ColumnElement
 
 from services.common.files import private_file
 from services.common.settings import ConfigError
@@ -36,6 +40,21 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     """Consecutive slices of items of at most size, for IN lists of a bounded length."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def among(conn: Connection, column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:
+    """column IN values: on PostgreSQL one array parameter (= ANY), else an IN list (keep it chunked).
+
+    An IN list of hundreds of parameters costs the driver more to render and parse than the lookup.
+    """
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
+def lookup_size(conn: Connection) -> int:
+    """Values per lookup by among: all at once on PostgreSQL (one parameter), CHUNK elsewhere."""
+    return 1 << 30 if conn.dialect.name == "postgresql" else CHUNK
 
 
 def sequence_table(metadata: MetaData, name: str) -> Table:

@@ -25,11 +25,14 @@ class _Refused(Exception):
 
 
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in obj:
-            raise _Refused(f"repeats the key {key!r}")
-        obj[key] = value
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        # Some key repeats: name the first repetition, in the order written.
+        seen: set[str] = set()
+        for key, _value in pairs:
+            if key in seen:
+                raise _Refused(f"repeats the key {key!r}")
+            seen.add(key)
     return obj
 
 
@@ -52,12 +55,21 @@ def _float(text: str) -> float:
     return value
 
 
+# One decoder for every call (json.loads with hooks would build a new one, and its scanner, each time).
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_pairs, parse_constant=_constant, parse_int=_int, parse_float=_float
+)
+# Values that cannot hide a problem check_value looks for: no nesting, no float.
+_FLAT = frozenset({str, int, bool, type(None)})
+
+
 def loads(text: str, *, field: str) -> Any:
     """The JSON value of text, refused (InvalidArgument naming field) when it breaks a rule above."""
     try:
-        value = json.loads(
-            text, object_pairs_hook=_pairs, parse_constant=_constant, parse_int=_int, parse_float=_float
-        )
+        if text.startswith("\ufeff"):
+            # As json.loads refuses it.
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise InvalidArgument(
             [FieldViolation(field, f"is not valid JSON ({exc.msg} at column {exc.colno})")]
@@ -66,6 +78,9 @@ def loads(text: str, *, field: str) -> Any:
         raise InvalidArgument([FieldViolation(field, str(exc))]) from None
     except RecursionError:
         raise InvalidArgument([FieldViolation(field, f"is nested deeper than {MAX_DEPTH} levels")]) from None
+    if type(value) is dict and all(type(child) in _FLAT for child in value.values()):
+        # A flat record (a ledger line, nearly always): check_value would find nothing.
+        return value
     problem = check_value(value)
     if problem:
         raise InvalidArgument([FieldViolation(field, problem)])

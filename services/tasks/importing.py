@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from services.common.audit import AuditTrail
 from services.common.auth import Identity
 from services.common.calendar import WorkCalendar
-from services.common.db import Database, chunks
+from services.common.db import Database, among, chunks, lookup_size
 from services.common.errors import DomainError, FieldViolation, InvalidArgument, InvalidTransition, StaleEtag
 from services.common.jsonlines import loads_line
 from services.common.scheme import Scheme
@@ -173,24 +173,26 @@ class _Run:
     def _known_tasks(self, ids: set[str]) -> dict[str, tuple[str, int]]:
         """id → (canonical record, line it was defined on; 0 when stored) of the tasks among ids known."""
         found: dict[str, tuple[str, int]] = {}
-        for part in chunks(sorted(ids)):
-            for row in self.conn.execute(select(tasks.c.id, tasks.c.record).where(tasks.c.id.in_(part))):
+        conn = self.conn
+        for part in chunks(sorted(ids), lookup_size(conn)):
+            for row in conn.execute(select(tasks.c.id, tasks.c.record).where(among(conn, tasks.c.id, part))):
                 found[row.id] = (row.record, 0)
             query = select(import_tasks.c.id, import_tasks.c.record, import_tasks.c.line)
-            for staged in self.conn.execute(query.where(import_tasks.c.id.in_(part))):
+            for staged in conn.execute(query.where(among(conn, import_tasks.c.id, part))):
                 found[staged.id] = (staged.record, staged.line)
         return found
 
     def _known_events(self, task_ids: set[str]) -> dict[tuple[str, str, int], tuple[str, str, int]]:
         """(task, kind, at) → (by, note, line; 0 when stored) of the events of task_ids known so far."""
         seen: dict[tuple[str, str, int], tuple[str, str, int]] = {}
-        for part in chunks(sorted(task_ids)):
+        conn = self.conn
+        for part in chunks(sorted(task_ids), lookup_size(conn)):
             e = task_events.c
             stored = select(e.task_id, e.kind, e.at, e.by, e.note)
-            for row in self.conn.execute(stored.where(task_events.c.task_id.in_(part))):
+            for row in conn.execute(stored.where(among(conn, task_events.c.task_id, part))):
                 seen[(row.task_id, row.kind, row.at)] = (row.by, row.note, 0)
-            staged = select(import_events).where(import_events.c.task_id.in_(part))
-            for row in self.conn.execute(staged):
+            staged = select(import_events).where(among(conn, import_events.c.task_id, part))
+            for row in conn.execute(staged):
                 seen[(row.task_id, row.kind, row.at)] = (row.by, row.note, row.line)
         return seen
 
