@@ -41,6 +41,8 @@ CHUNK = 2000
 # Tasks named by events before any line defined them, kept to tell "defined only later" from "missing".
 MAX_MISSING = 10_000
 Lines = Iterable[list[tuple[int, str]]]
+# A staged event's kind (checked when its line was read) → its Kind, without Enum's lookup.
+_KINDS = {kind.value: kind for kind in Kind}
 
 
 class LedgerImport:
@@ -175,10 +177,11 @@ class _Run:
         found: dict[str, tuple[str, int]] = {}
         conn = self.conn
         for part in chunks(sorted(ids), lookup_size(conn)):
-            for row in conn.execute(select(tasks.c.id, tasks.c.record).where(among(conn, tasks.c.id, part))):
+            stored = select(tasks.c.id, tasks.c.record).where(among(conn, tasks.c.id, part))
+            for row in conn.execute(stored).all():
                 found[row.id] = (row.record, 0)
             query = select(import_tasks.c.id, import_tasks.c.record, import_tasks.c.line)
-            for staged in conn.execute(query.where(among(conn, import_tasks.c.id, part))):
+            for staged in conn.execute(query.where(among(conn, import_tasks.c.id, part))).all():
                 found[staged.id] = (staged.record, staged.line)
         return found
 
@@ -189,10 +192,10 @@ class _Run:
         for part in chunks(sorted(task_ids), lookup_size(conn)):
             e = task_events.c
             stored = select(e.task_id, e.kind, e.at, e.by, e.note)
-            for row in conn.execute(stored.where(among(conn, task_events.c.task_id, part))):
+            for row in conn.execute(stored.where(among(conn, task_events.c.task_id, part))).all():
                 seen[(row.task_id, row.kind, row.at)] = (row.by, row.note, 0)
             staged = select(import_events).where(among(conn, import_events.c.task_id, part))
-            for row in conn.execute(staged):
+            for row in conn.execute(staged).all():
                 seen[(row.task_id, row.kind, row.at)] = (row.by, row.note, row.line)
         return seen
 
@@ -247,7 +250,7 @@ class _Run:
                 "task_type": task.task_type,
                 "source": task.source,
                 "lead_unit": task.lead_unit,
-                "co_units": json.dumps(list(task.co_units), ensure_ascii=False),
+                "co_units": json.dumps(list(task.co_units), ensure_ascii=False) if task.co_units else "[]",
                 "priority": task.priority,
                 "assigned_at": to_epoch(task.assigned_at),
                 "due_at": due_instant(task, scheme=self.scheme, calendar=self.importer.calendar, tz=self.tz),
@@ -304,7 +307,7 @@ class _Run:
             self._refuse_missing()
         staging.analyze(self.conn)
         touched = union(select(import_tasks.c.id.label("id")), select(import_events.c.task_id.label("id")))
-        ids = [row.id for row in self.conn.execute(select(touched.subquery().c.id).order_by("id"))]
+        ids = list(self.conn.execute(select(touched.subquery().c.id).order_by("id")).scalars().all())
         for part in chunks(ids, CHUNK):
             self._replay_chunk(list(part))
         conn = self.conn
@@ -349,7 +352,7 @@ class _Run:
         # ids are a sorted run of the touched tasks: the staged rows of exactly these are a range.
         first, last = ids[0], ids[-1]
         query = select(import_tasks).where(import_tasks.c.id >= first, import_tasks.c.id <= last)
-        new = {row.id: row for row in conn.execute(query)}
+        new = {row.id: row for row in conn.execute(query).all()}
         stored_ids = [i for i in ids if i not in new]
         stored = repo.tasks_by_id(conn, stored_ids)
         stored_events = repo.events_of(conn, stored_ids)
@@ -357,7 +360,7 @@ class _Run:
         staged_c = import_events.c
         query = select(import_events).where(staged_c.task_id >= first, staged_c.task_id <= last)
         query = query.order_by(staged_c.line)
-        for row in conn.execute(query):
+        for row in conn.execute(query).all():
             staged.setdefault(row.task_id, []).append(row)
         task_rows: list[dict[str, Any]] = []
         co_rows: list[dict[str, Any]] = []
@@ -448,7 +451,7 @@ class _Run:
                     f"{at.isoformat()} is before the task's assigned_at {assigned.isoformat()}",
                 )
             seq = _PROVISIONAL + row.line
-            history.append(Event(seq=seq, kind=Kind(row.kind), at=at, by=row.by, note=row.note))
+            history.append(Event(seq=seq, kind=_KINDS[row.kind], at=at, by=row.by, note=row.note))
             lines[seq] = row.line
         try:
             return replay(history, lenient=True)
