@@ -13,7 +13,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterable
-from datetime import tzinfo
+from datetime import date, tzinfo
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, literal, select, union, update
@@ -43,6 +43,8 @@ MAX_MISSING = 10_000
 Lines = Iterable[list[tuple[int, str]]]
 # A staged event's kind (checked when its line was read) → its Kind, without Enum's lookup.
 _KINDS = {kind.value: kind for kind in Kind}
+# Limits whose due instant is the end of a day counted from the local date of assignment.
+_BY_DAY = frozenset({"working_days", "calendar_days", "months"})
 
 
 class LedgerImport:
@@ -115,6 +117,8 @@ class _Run:
         # A task an event named before any line defined it: its first such line.
         self.missing: dict[str, int] = {}
         self.stamp = int(time.time())
+        # (task type, local date of assignment) → due instant, for the limits counted in whole days.
+        self.due_by_day: dict[tuple[str, date], int] = {}
         self.batches = 0
 
     # ---- checking, batch by batch
@@ -253,12 +257,23 @@ class _Run:
                 "co_units": json.dumps(list(task.co_units), ensure_ascii=False) if task.co_units else "[]",
                 "priority": task.priority,
                 "assigned_at": to_epoch(task.assigned_at),
-                "due_at": due_instant(task, scheme=self.scheme, calendar=self.importer.calendar, tz=self.tz),
+                "due_at": self._due(task),
                 "due_given": task.due_at is not None,
                 "record": canonical,
             }
         )
         self.created["task"] += 1
+
+    def _due(self, task: ledger.TaskRecord) -> int:
+        """due_instant of task; under a limit of whole days it depends on the date only, so it is kept."""
+        if task.due_at is not None or self.scheme.task_types[task.task_type].limit.unit not in _BY_DAY:
+            return due_instant(task, scheme=self.scheme, calendar=self.importer.calendar, tz=self.tz)
+        key = (task.task_type, task.assigned_at.astimezone(self.tz).date())
+        due = self.due_by_day.get(key)
+        if due is None:
+            due = due_instant(task, scheme=self.scheme, calendar=self.importer.calendar, tz=self.tz)
+            self.due_by_day[key] = due
+        return due
 
     def _event(
         self,
@@ -394,7 +409,8 @@ class _Run:
                         **derived(result),
                     }
                 )
-                co_rows += [{"task_id": row.id, "unit_id": u} for u in json.loads(row.co_units)]
+                if row.co_units != "[]":
+                    co_rows += [{"task_id": row.id, "unit_id": u} for u in json.loads(row.co_units)]
                 continue
             events = stored_events.get(task_id, [])
             repo.set_rejected(
