@@ -50,6 +50,9 @@ def test_visible_escapes_what_a_terminal_would_obey() -> None:
     ("line", "words"),
     [
         ('{"a":1,"a":2}', "repeats the key 'a'"),
+        ('{"a":1,"b":2,"b":3,"a":4}', "repeats the key 'b'"),
+        ('{"a":{"b":1,"b":2}}', "repeats the key 'b'"),
+        ('\ufeff{"a":1}', "BOM"),
         ('{"a":NaN}', "NaN"),
         ('{"a":-Infinity}', "-Infinity"),
         ('{"a":' + "9" * 31 + "}", "more than 30 digits"),
