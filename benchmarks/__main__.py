@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         "--province",
         action="store_true",
         help="also a province's run (30,000 units, 10M tasks; filling it alone takes several minutes) and "
-        "its ledger's import (~30M lines; about 45 minutes)",
+        "its ledger's import (~30M lines; about 35 minutes)",
     )
     parser.add_argument("--calls", type=int, default=60, help="overview calls per client (1 client)")
     parser.add_argument(
