@@ -11,10 +11,10 @@ from typing import Any, ClassVar, Self
 import numpy as np
 
 from services.common.errors import InvalidArgument
+from services.common.facts import FACT_COLUMNS, FACT_STRINGS
 from services.common.packed import Strings
 
 __all__ = [
-    "FACT_COLUMNS",
     "AccountabilityRows",
     "Columns",
     "ErrorRows",
@@ -372,22 +372,6 @@ def _bad_period(text: np.ndarray, bad: np.ndarray) -> None:
     raise InvalidArgument(
         "readings.period", f'"{text[bad][0]}" is not a period written YYYY, YYYY-MM or YYYY-MM-DD'
     )
-
-
-# The timeliness facts' columns as the tasks service sends them (kaohe.tasks.v1.TimelinessFacts).
-FACT_COLUMNS = (
-    "task_id",
-    "unit",
-    "is_lead",
-    "priority",
-    "assigned_at",
-    "due_at",
-    "reported_at",
-    "cancelled_at",
-    "task_type",
-    "due_given",
-)
-FACT_STRINGS = frozenset({"unit", "priority", "task_type"})
 
 
 def empty_facts() -> dict[str, np.ndarray | Strings]:

@@ -11,6 +11,7 @@ import grpc
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
 from services.common.errors import InvalidArgument
+from services.common.facts import FACT_COLUMNS
 from services.common.messages import refuse_nul
 from services.common.packed import pack
 from services.common.policy import scoped_unit
@@ -163,9 +164,8 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             assigned_before=request.assigned_before,
         ):
             rows = len(next(iter(columns.values())))
-            packed = [
-                tasks_pb2.PackedColumn(**pack(name, column).fields()) for name, column in columns.items()
-            ]
+            # In the contract's order: a column missing from a chunk is a bug here, not a gap there.
+            packed = [tasks_pb2.PackedColumn(**pack(name, columns[name]).fields()) for name in FACT_COLUMNS]
             yield tasks_pb2.TimelinessFacts(rows=rows, columns=packed)
 
     def SummarizeTasks(self, request: Any, context: grpc.ServicerContext) -> Any:

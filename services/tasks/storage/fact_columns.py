@@ -13,20 +13,6 @@ from services.common.timeutil import NO_TIME
 from services.tasks.storage.repository import counted_reports
 from services.tasks.storage.tables import task_co_units, tasks
 
-# The order of the columns in every chunk (the message says so by name too).
-FACT_COLUMNS = (
-    "task_id",
-    "unit",
-    "is_lead",
-    "priority",
-    "assigned_at",
-    "due_at",
-    "reported_at",
-    "cancelled_at",
-    "task_type",
-    "due_given",
-)
-
 
 def timeliness_columns(
     conn: Connection,
@@ -38,9 +24,10 @@ def timeliness_columns(
     assigned_from: int = 0,
     assigned_before: int = 0,
 ) -> Iterator[dict[str, Column]]:
-    """Chunks of at most chunk_size (task, involved unit) rows as columns (see FACT_COLUMNS), lead units
-    first, then co-units: tasks due in [due_from, due_before) by as_of, and with assigned_before, every task
-    with a computed due instant assigned in [assigned_from, assigned_before). NO_TIME stands for none.
+    """Chunks of at most chunk_size (task, involved unit) rows as columns (FACT_COLUMNS of
+    services/common/facts.py), lead units first, then co-units: tasks due in [due_from, due_before) by
+    as_of, and with assigned_before, every task with a computed due instant assigned in [assigned_from,
+    assigned_before). NO_TIME stands for none.
 
     `tasks.reported_at` already holds the latest unrejected report over all events, which is the
     report that counts whenever it is at or before as_of; only the few tasks whose stored report

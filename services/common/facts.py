@@ -1,0 +1,19 @@
+"""The timeliness facts' columns on the wire (kaohe.tasks.v1.TimelinessFacts): tasks sends, scoring reads."""
+
+from __future__ import annotations
+
+# One row per (task, involved unit), in this order in every chunk; the message names each column too.
+FACT_COLUMNS = (
+    "task_id",
+    "unit",
+    "is_lead",
+    "priority",
+    "assigned_at",
+    "due_at",
+    "reported_at",
+    "cancelled_at",
+    "task_type",
+    "due_given",
+)
+# The columns that travel dictionary-encoded (few distinct values).
+FACT_STRINGS = frozenset({"unit", "priority", "task_type"})
