@@ -8,8 +8,6 @@ from typing import Any
 
 import grpc
 import pytest
-from alembic import command
-from alembic.config import Config
 from kaohe.scoring.v1 import scoring_pb2
 from sqlalchemy import select
 
@@ -19,7 +17,7 @@ from services.scoring.storage.tables import records, workflow_events
 from tests.conftest import Databases, Stack
 from tests.integration.test_records import create_record, fields_of, list_records, refused, violations
 from tests.integration.test_runs import create_run, finalize_now, publish, scoring_stub, units_of
-from tests.integration.test_targets_and_appeals import import_records
+from tests.integration.test_targets_and_appeals import appeal_stored_at, import_records
 
 
 @pytest.fixture
@@ -301,11 +299,6 @@ def test_an_application_id_is_the_tolerance_records_and_is_not_taken_twice(examp
 def test_a_decision_reason_kept_in_an_appeals_fields_moves_to_its_timeline(databases: Databases) -> None:
     db = Database(databases.url("scoring"))
     try:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        with db.engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.upgrade(config, "0006")
         old = {
             "id": "AP1",
             "target_type": "error_report",
@@ -315,21 +308,7 @@ def test_a_decision_reason_kept_in_an_appeals_fields_moves_to_its_timeline(datab
             "reason": "可查",
             "decision_reason": "系统记录属实",
         }
-        with db.write() as conn:
-            conn.execute(
-                records.insert().values(
-                    kind="appeal",
-                    rid="AP1",
-                    unit="czj",
-                    year=2025,
-                    payload=json.dumps(old, sort_keys=True, ensure_ascii=False),
-                    voided=False,
-                    void_reason="",
-                    created_at=0,
-                    updated_at=100,
-                    version=2,
-                )
-            )
+        appeal_stored_at(db, "0006", old, updated_at=100, version=2)
         migrate(db, MIGRATIONS, service="scoring")
         with db.read() as conn:
             stored = conn.execute(select(records.c.payload).where(records.c.rid == "AP1")).scalar_one()

@@ -271,30 +271,37 @@ def test_a_run_of_a_year_with_nothing_to_assess_is_refused_naming_the_year(examp
     assert create_run(example, year=2024).year == 2024
 
 
+def appeal_stored_at(
+    db: Database, revision: str, payload: dict[str, Any], *, updated_at: int, version: int
+) -> None:
+    """czj's appeal AP1 with payload, stored by a scoring database migrated only as far as revision."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with db.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+    with db.write() as conn:
+        conn.execute(
+            records.insert().values(
+                kind="appeal",
+                rid="AP1",
+                unit="czj",
+                year=2025,
+                payload=json.dumps(payload, sort_keys=True, ensure_ascii=False),
+                voided=False,
+                void_reason="",
+                created_at=0,
+                updated_at=updated_at,
+                version=version,
+            )
+        )
+
+
 def test_appeals_stored_before_the_appeal_targets_revision_are_rewritten(databases: Databases) -> None:
     db = Database(databases.url("scoring"))
     try:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        with db.engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.upgrade(config, "0001")
         old = {"id": "AP1", "error_report": "E2", "date": "2025-05-08", "upheld": True, "reason": "可查"}
-        with db.write() as conn:
-            conn.execute(
-                records.insert().values(
-                    kind="appeal",
-                    rid="AP1",
-                    unit="czj",
-                    year=2025,
-                    payload=json.dumps(old, sort_keys=True, ensure_ascii=False),
-                    voided=False,
-                    void_reason="",
-                    created_at=0,
-                    updated_at=0,
-                    version=1,
-                )
-            )
+        appeal_stored_at(db, "0001", old, updated_at=0, version=1)
         migrate(db, MIGRATIONS, service="scoring")
         with db.read() as conn:
             stored = conn.execute(select(records.c.payload).where(records.c.rid == "AP1")).scalar_one()
