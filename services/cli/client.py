@@ -23,6 +23,7 @@ from services.common import settings, tls
 from services.common.auth import make_user_identity
 from services.common.clients import MAX_MESSAGE_BYTES, MAX_METADATA_BYTES
 from services.common.errors import DomainError
+from services.common.ids import check_request_ids
 from services.common.settings import ConfigError
 from services.common.tokens import issue_user_token, load_token_keys
 
@@ -58,6 +59,9 @@ class Client:
         self.scoring = scoring_pb2_grpc.ScoringServiceStub(self.channel)
 
     def call(self, method: Callable[..., Any], request: Any, timeout: float = TIMEOUT) -> Any:
+        if isinstance(request, Message):
+            # The ids typed on the command line, refused here in the gateway's words before any call.
+            check_request_ids(request)
         metadata = (("authorization", f"Bearer {self.token}"),) if self.token else ()
         return method(request, metadata=metadata, timeout=timeout)
 

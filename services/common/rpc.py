@@ -12,6 +12,7 @@ from concurrent import futures
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
@@ -33,6 +34,30 @@ Authenticate = Callable[[dict[str, str], str], Identity]
 OnRefused = Callable[..., None]
 _REFUSALS = (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# A check of a parsed request before its handler (the gateway's: ids of the safe alphabet).
+CheckRequest = Callable[[str, Any], None]
+MALFORMED = "请求无法解析：字符串必须是合法的 UTF-8，消息（含 Struct）嵌套不能超过 100 层"
+
+
+class Malformed:
+    """What a request that does not parse becomes, so the handler refuses it as INVALID_ARGUMENT."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _lenient(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """The deserializer, a parse error (invalid UTF-8, nesting past protobuf's limit) made a Malformed."""
+    if deserialize is None:
+        return None
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except (DecodeError, RecursionError, UnicodeDecodeError) as exc:
+            return Malformed(str(exc) or type(exc).__name__)
+
+    return parse
 
 
 def current_identity() -> Identity:
@@ -75,6 +100,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         guard: InternalGuard | None = None,
         on_refused: OnRefused | None = None,
         open_prefixes: tuple[str, ...] = ("/grpc.health.v1.", "/grpc.reflection."),
+        check: CheckRequest | None = None,
     ) -> None:
         self.service = service
         self.metrics = metrics
@@ -82,6 +108,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         self.guard = guard
         self.on_refused = on_refused
         self.open_prefixes = open_prefixes
+        self.check = check
 
     def intercept_service(self, continuation: Callable[[Any], Any], details: Any) -> Any:
         handler = continuation(details)
@@ -92,39 +119,47 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
             return handler
         short = method.rsplit("/", 1)[-1]
         wrap = self._wrapper(method, short)
+        parse = _lenient(handler.request_deserializer)
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                wrap(handler.unary_unary, False), handler.request_deserializer, handler.response_serializer
+                wrap(handler.unary_unary, False), parse, handler.response_serializer
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                wrap(handler.unary_stream, True), handler.request_deserializer, handler.response_serializer
+                wrap(handler.unary_stream, True), parse, handler.response_serializer
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
-                wrap(handler.stream_unary, False), handler.request_deserializer, handler.response_serializer
+                wrap(handler.stream_unary, False), parse, handler.response_serializer
             )
         return grpc.stream_stream_rpc_method_handler(
-            wrap(handler.stream_stream, True), handler.request_deserializer, handler.response_serializer
+            wrap(handler.stream_stream, True), parse, handler.response_serializer
         )
 
     def _wrapper(self, method: str, short: str) -> Callable[[Any, bool], Any]:
         def wrap(behavior: Callable[[Any, grpc.ServicerContext], Any], streaming: bool) -> Any:
-            def enter(request: Any, context: grpc.ServicerContext) -> None:
+            def enter(request: Any, context: grpc.ServicerContext) -> Any:
                 # The pool's threads keep their context between calls: no caller may inherit the last one.
                 _identity.set(None)
                 metadata = {k: v for k, v in context.invocation_metadata() if isinstance(v, str)}
+                if isinstance(request, Malformed):
+                    self._refuse_malformed(request, metadata, method)
                 if self.guard is not None:
                     _identity.set(self.guard.identify(metadata, method, request, context, seen=_identity.set))
                 elif self.authenticate is not None:
                     _identity.set(self.authenticate(metadata, method))
+                if not isinstance(request, Message):
+                    # A stream of requests: each is looked at as the handler reads it.
+                    return self._checked_stream(request, metadata, method)
+                if self.check is not None:
+                    self.check(method, request)
+                return request
 
             def unary(request: Any, context: grpc.ServicerContext) -> Any:
                 start = time.perf_counter()
                 code = grpc.StatusCode.OK
                 try:
-                    enter(request, context)
-                    return behavior(request, context)
+                    return behavior(enter(request, context), context)
                 except errors.DomainError as exc:
                     code = self._abort(exc, context, method)
                 except Exception as exc:
@@ -136,8 +171,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
                 start = time.perf_counter()
                 code = grpc.StatusCode.OK
                 try:
-                    enter(request, context)
-                    yield from behavior(request, context)
+                    yield from behavior(enter(request, context), context)
                 except errors.DomainError as exc:
                     code = self._abort(exc, context, method)
                 except Exception as exc:
@@ -148,6 +182,27 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
             return stream if streaming else unary
 
         return wrap
+
+    def _refuse_malformed(self, request: Malformed, metadata: dict[str, str], method: str) -> None:
+        """INVALID_ARGUMENT for a request that does not parse, audited naming the caller when known."""
+        actor = _identity.get()
+        if actor is None and self.guard is None and self.authenticate is not None:
+            try:
+                actor = self.authenticate(metadata, method)
+            except errors.DomainError:
+                actor = None
+        log.info("malformed request", extra={"method": method, "reason": request.reason})
+        if self.on_refused is not None:
+            self.on_refused(actor=actor, method=method, code="INVALID_ARGUMENT", reason=MALFORMED)
+        raise errors.InvalidArgument("request", MALFORMED)
+
+    def _checked_stream(
+        self, requests: Iterator[Any], metadata: dict[str, str], method: str
+    ) -> Iterator[Any]:
+        for request in requests:
+            if isinstance(request, Malformed):
+                self._refuse_malformed(request, metadata, method)
+            yield request
 
     def _abort(self, exc: errors.DomainError, context: grpc.ServicerContext, method: str) -> grpc.StatusCode:
         code, status = status_for(exc)

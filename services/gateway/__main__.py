@@ -21,8 +21,10 @@ from prometheus_client import CollectorRegistry, Counter
 from services.common.audit import AuditTrail
 from services.common.auth import Identity
 from services.common.clients import Backend
+from services.common.errors import InvalidArgument
 from services.common.files import private_file
-from services.common.rpc import RpcMetrics, ServiceInterceptor, create_server
+from services.common.ids import check_request_ids
+from services.common.rpc import RpcMetrics, ServiceInterceptor, create_server, current_identity
 from services.common.settings import DEFAULT_MAX_REQUEST_BYTES, ConfigError
 from services.common.tls import TlsConfig
 from services.common.tokens import OidcVerifier, TokenKeys, bearer_authenticator
@@ -106,10 +108,21 @@ class AuditLog:
                 self.logger.exception("the audit line was not written", extra={"audit": entry})
 
     def refused(self, *, actor: Identity | None, method: str, code: str, reason: str) -> None:
-        """A call refused before any policy was asked: a failed login (no token, a bad or expired one)."""
+        """A call refused before any policy was asked: a failed login (no token, a bad or expired one),
+        or a request that does not parse."""
         # A failed login with a password is audited by Login itself, naming the account.
         if code == "UNAUTHENTICATED" and method != LOGIN_METHOD:
             self(actor or ANONYMOUS, method, "unauthenticated", reason)
+        elif code == "INVALID_ARGUMENT":
+            self(actor or ANONYMOUS, method, "invalid", reason)
+
+    def checked_ids(self, method: str, request: Any) -> None:
+        """Every id in a request of the safe alphabet (services/common/ids.py), else refused and audited."""
+        try:
+            check_request_ids(request)
+        except InvalidArgument as exc:
+            self(current_identity(), method, "invalid", str(exc))
+            raise
 
 
 class RelayingHealth(health.HealthServicer):  # type: ignore[misc]
@@ -219,6 +232,7 @@ def create(
         metrics=RpcMetrics(registry),
         authenticate=open_login(bearer_authenticator(keys.user, oidc=oidc)),
         on_refused=audit.refused,
+        check=audit.checked_ids,
     )
 
     def register(server: grpc.Server) -> None:

@@ -15,6 +15,7 @@ from services.common import ranges
 from services.common.auth import Identity
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, StaleEtag
 from services.common.idempotency import idempotent
+from services.common.ids import ID_RULE
 from services.common.ranges import check_year
 from services.common.text import ID_MAX, NOTE_MAX, check_id, check_text
 from services.common.timeutil import from_epoch, iso
@@ -344,7 +345,7 @@ class Workflow:
             raise InvalidArgument("reason", "a 容错 application needs its reason")
         check_text("reason", reason, max_len=NOTE_MAX, allow_newlines=True)
         if app_id and not ID_PATTERN.match(app_id):
-            raise InvalidArgument("id", "must be an id: at most 64 characters, no control characters")
+            raise InvalidArgument("id", ID_RULE)
         department = actor.is_department
         task_year = (
             self._task_year(unit=unit, target=target, department=department) if target_type == "task" else 0

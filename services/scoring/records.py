@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from services.common.errors import FieldViolation, InvalidArgument
+from services.common.ids import ID_RULE, SAFE_ID
 from services.common.scheme import Scheme
 from services.common.text import ID_MAX, NOTE_MAX, check_id, check_text
 from services.common.timeutil import parse_date, parse_period
@@ -20,9 +20,8 @@ from services.common.vocabulary import RECORD_KINDS
 # What an appeal may contest: the records an upheld appeal voids.
 APPEAL_TARGETS = ("error_report", "accountability")
 ERROR_CATEGORIES = tuple(ERROR_CATEGORY_LABELS)
-# Offices number their items as they do (督办2025-001, 〔2025〕12号): any printable text without
-# surrounding spaces, at most 64 characters.
-ID_PATTERN = re.compile(r"^[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]{0,62}[^\x00-\x20\x7f])?$")
+# Ids of one safe alphabet (services/common/ids.py): none can become a path or a query.
+ID_PATTERN = SAFE_ID
 
 _FIELDS: dict[str, tuple[set[str], set[str]]] = {
     "error_report": ({"id", "unit", "date", "category", "severity", "description"}, set()),
@@ -73,9 +72,7 @@ def _ident(obj: dict[str, Any], name: str, line: int) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _fail(line, name, "must be a non-empty string")
     if not ID_PATTERN.match(value):
-        raise _fail(
-            line, name, "must be an id: at most 64 characters, no control characters, no surrounding spaces"
-        )
+        raise _fail(line, name, ID_RULE)
     return check_id(_where(line, name), value, max_len=ID_MAX)
 
 

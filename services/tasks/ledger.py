@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from services.common.errors import FieldViolation, InvalidArgument
+from services.common.ids import ID_RULE, SAFE_ID, check_safe_id
 from services.common.jsonlines import loads_line
 from services.common.scheme import Scheme
 from services.common.text import ID_MAX, NAME_MAX, NOTE_MAX, TITLE_MAX, check_id, check_text
 from services.common.timeutil import parse_instant, to_epoch
 from services.tasks.domain import Kind
 
-# Offices number their items as they do (督办2025-001, 〔2025〕12号): any printable text without
-# surrounding spaces, at most 64 characters.
-ID_PATTERN = re.compile(r"^[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]{0,62}[^\x00-\x20\x7f])?$")
+# Ids of one safe alphabet (services/common/ids.py): none can become a path or a query.
+ID_PATTERN = SAFE_ID
 # More co-units than a county has units is no task.
 MAX_CO_UNITS = 100
 EVENT_KINDS = ("accept", "progress", "report", "reject", "verify", "close", "cancel")
@@ -134,9 +133,7 @@ def _ident(obj: dict[str, Any], name: str, line: int) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _fail(line, name, "must be a non-empty string")
     if not ID_PATTERN.match(value):
-        raise _fail(
-            line, name, "must be an id: at most 64 characters, no control characters, no surrounding spaces"
-        )
+        raise _fail(line, name, ID_RULE)
     return check_id(f"line {line}: {name}", value, max_len=ID_MAX)
 
 
@@ -188,7 +185,7 @@ def parse_task(obj: dict[str, Any], line: int, scheme: Scheme) -> TaskRecord:
     if len(co_raw) > MAX_CO_UNITS:
         raise _fail(line, "co_units", f"must name at most {MAX_CO_UNITS} units")
     for unit in co_raw:
-        check_id(f"line {line}: co_units", unit)
+        check_safe_id(f"line {line}: co_units", unit)
     if lead in co_raw:
         raise _fail(line, "co_units", f"must not contain the lead unit {lead!r}")
     if len(set(co_raw)) != len(co_raw):

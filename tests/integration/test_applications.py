@@ -282,10 +282,10 @@ def test_a_decided_record_imported_again_is_unchanged(example: Stack) -> None:
 def test_an_application_id_is_the_tolerance_records_and_is_not_taken_twice(example: Stack) -> None:
     error = refused(lambda: file(example, "sfj", "task", "T8", id="R3"), grpc.StatusCode.INVALID_ARGUMENT)
     assert [f for f, _ in violations(error)] == ["id"]
-    named = file(example, "sfj", "task", "T8", id="容错〔2025〕1号")
-    assert named.id == "容错〔2025〕1号"
+    named = file(example, "sfj", "task", "T8", id="RC2025-A1")
+    assert named.id == "RC2025-A1"
     refused(
-        lambda: file(example, "fgj", "task", "T2", id="容错〔2025〕1号"), grpc.StatusCode.INVALID_ARGUMENT
+        lambda: file(example, "fgj", "task", "T2", id="RC2025-A1"), grpc.StatusCode.INVALID_ARGUMENT
     )
     # A voided error report takes no application.
     scoring_stub(example).VoidRecord(

@@ -203,7 +203,9 @@ BAD_LINES: dict[str, tuple[list[dict[str, Any]], str, str]] = {
     ),
     "not_json": ([], "json", "not valid JSON"),
     "unknown_record_type": ([{"type": "memo", "id": "M1"}], "type", "not a record type"),
-    "bad_id": ([task("N\t2")], "id", "must be an id"),
+    "bad_id": ([task("N\t2")], "id", "编号只能由英文字母"),
+    "id_as_a_path": ([task("A/../../accounts/view1/disable?")], "id", "编号只能由英文字母"),
+    "cjk_id": ([task("督办〔2025〕1号")], "id", "编号只能由英文字母"),
 }
 
 
@@ -402,21 +404,21 @@ def test_the_loop_is_replayed_as_leniently_as_formats_says(loaded: Stack) -> Non
     reply = loaded.import_ledger(
         jsonl(
             [
-                {"type": "unit", "id": "司法局", "name": "司法局", "category": "department"},
-                task("督办〔2025〕1号", lead_unit="司法局", priority=None, co_units=None),
-                event("督办〔2025〕1号", "report", "2025-07-02T09:00:00+08:00"),
-                event("督办〔2025〕1号", "accept", "2025-07-02T10:00:00+08:00"),
-                event("督办〔2025〕1号", "progress", "2025-07-03T09:00:00+08:00", note="补充材料"),
-                event("督办〔2025〕1号", "verify", "2025-07-04T09:00:00+08:00"),
-                event("督办〔2025〕1号", "verify", "2025-07-04T10:00:00+08:00"),
-                event("督办〔2025〕1号", "report", "2025-07-05T09:00:00+08:00", note="再次反馈"),
+                {"type": "unit", "id": "sfj2", "name": "司法局", "category": "department"},
+                task("DB2025-001", lead_unit="sfj2", priority=None, co_units=None),
+                event("DB2025-001", "report", "2025-07-02T09:00:00+08:00"),
+                event("DB2025-001", "accept", "2025-07-02T10:00:00+08:00"),
+                event("DB2025-001", "progress", "2025-07-03T09:00:00+08:00", note="补充材料"),
+                event("DB2025-001", "verify", "2025-07-04T09:00:00+08:00"),
+                event("DB2025-001", "verify", "2025-07-04T10:00:00+08:00"),
+                event("DB2025-001", "report", "2025-07-05T09:00:00+08:00", note="再次反馈"),
             ]
         )
     )
     assert dict(reply.created) == {"unit": 1, "task": 1, "task_event": 6}
     _, tasks, _ = loaded.stubs()
     got = tasks.GetTask(
-        tasks_pb2.GetTaskRequest(id="督办〔2025〕1号"), metadata=loaded.metadata(), timeout=10
+        tasks_pb2.GetTaskRequest(id="DB2025-001"), metadata=loaded.metadata(), timeout=10
     )
     assert (got.state, got.priority, list(got.co_units)) == ("reported", "normal", [])
     assert got.reported_at == "2025-07-05T09:00:00+08:00"
