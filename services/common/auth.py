@@ -26,6 +26,8 @@ class Identity:
     unit: str = ""
     subject: str = ""
     expires_at: int = 0
+    # An account's token generation when its login made the token: an older one is refused.
+    generation: int = 0
 
     @property
     def is_department(self) -> bool:

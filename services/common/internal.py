@@ -15,7 +15,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import Message
 
-from services.common.auth import INTERNAL_METADATA, Identity
+from services.common.auth import INTERNAL_METADATA, INTERNAL_ROLE, Identity
 from services.common.errors import PermissionDenied, Unauthenticated
 from services.common.policy import authorize_hop
 from services.common.tls import peer_service
@@ -23,12 +23,23 @@ from services.common.tokens import KeyRing, hash_request, sign_internal, verify_
 
 # Metadata between a caller and its own channel only: the interceptor takes it off before the call leaves.
 ACT_AS = "x-kaohe-act-as"
+# The web console's name when it proves itself to the gateway (Login on a browser's behalf).
+CONSOLE_SUBJECT = "console"
+CONSOLE = Identity(role=INTERNAL_ROLE, subject=CONSOLE_SUBJECT)
 
 
 def act_as(identity: Identity) -> tuple[tuple[str, str], ...]:
     """The metadata naming who a backend call is made for; the channel turns it into a credential."""
     body = {"role": identity.role, "unit": identity.unit, "sub": identity.subject, "exp": identity.expires_at}
     return ((ACT_AS, json.dumps(body, separators=(",", ":"))),)
+
+
+def console_metadata(ring: KeyRing, method: str, request: Message) -> tuple[tuple[str, str], ...]:
+    """What the web console sends with a Login it makes for a browser, so that the gateway trusts the
+    request's client_address (a credential of the internal ring for this method and this request)."""
+    digest = hash_request(request.SerializeToString(deterministic=True))
+    token = sign_internal(CONSOLE, method=method, ring=ring, request_digest=digest)
+    return ((INTERNAL_METADATA, token),)
 
 
 def request_bytes(request: object) -> bytes | None:

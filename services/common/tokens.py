@@ -148,13 +148,26 @@ def _identity(claims: Mapping[str, Any], *, roles: Sequence[str]) -> Identity:
         raise Unauthenticated("malformed token payload")
     if role == "department" and not unit:
         raise Unauthenticated("a department token must name its unit")
-    return Identity(role=role, unit=unit, subject=subject, expires_at=int(claims["exp"]))
+    generation = claims.get("gen", 0)
+    if not isinstance(generation, int):
+        raise Unauthenticated("malformed token payload")
+    return Identity(
+        role=role, unit=unit, subject=subject, expires_at=int(claims["exp"]), generation=generation
+    )
 
 
 def issue_user_token(
-    identity: Identity, *, ring: KeyRing, ttl_seconds: int = USER_TTL_SECONDS, now: float | None = None
+    identity: Identity,
+    *,
+    ring: KeyRing,
+    ttl_seconds: int = USER_TTL_SECONDS,
+    now: float | None = None,
+    generation: int | None = None,
 ) -> str:
-    """A person's token for the gateway, signed with the ring's current key."""
+    """A person's token for the gateway, signed with the ring's current key.
+
+    generation (a login's): the account's token generation, which the gateway checks on every call.
+    """
     issued = int(time.time() if now is None else now)
     claims = {
         "iss": ISSUER,
@@ -166,6 +179,8 @@ def issue_user_token(
         "exp": issued + ttl_seconds,
         "jti": secrets.token_urlsafe(16),
     }
+    if generation is not None:
+        claims["gen"] = generation
     return _encode(claims, ring)
 
 

@@ -28,8 +28,9 @@ from services.common.rpc import RpcMetrics, ServiceInterceptor, create_server, c
 from services.common.settings import DEFAULT_MAX_REQUEST_BYTES, ConfigError
 from services.common.tls import TlsConfig
 from services.common.tokens import OidcVerifier, TokenKeys, bearer_authenticator
-from services.gateway.accounts.rpc import AccountsServicer, open_login
+from services.gateway.accounts.rpc import AccountsServicer, checked_sessions, open_login
 from services.gateway.accounts.storage import open_database
+from services.gateway.accounts.units import unit_lister
 from services.gateway.accounts.use_cases import LOGIN_METHOD, Accounts, jwt_issuer
 from services.gateway.proxy import proxy_handler
 from services.gateway.rpc import GatewayServicer
@@ -220,17 +221,24 @@ def create(
     if import_pause:
         app.on_import_phase = pause_at(import_pause)
     accounts = (
-        Accounts(open_database(accounts_db_url), issue=jwt_issuer(keys.user), audit=audit)
+        Accounts(
+            open_database(accounts_db_url),
+            issue=jwt_issuer(keys.user),
+            audit=audit,
+            units=unit_lister(backends.tasks),
+        )
         if accounts_db_url
         else None
     )
+    authenticate = open_login(bearer_authenticator(keys.user, oidc=oidc))
     if accounts is not None:
         accounts.trail.probe()
         audit.table = accounts.trail
+        authenticate = checked_sessions(authenticate, accounts)
     interceptor = ServiceInterceptor(
         service="gateway",
         metrics=RpcMetrics(registry),
-        authenticate=open_login(bearer_authenticator(keys.user, oidc=oidc)),
+        authenticate=authenticate,
         on_refused=audit.refused,
         check=audit.checked_ids,
     )
@@ -238,7 +246,9 @@ def create(
     def register(server: grpc.Server) -> None:
         gateway_pb2_grpc.add_GatewayServiceServicer_to_server(GatewayServicer(app, audit), server)
         if accounts is not None:
-            accounts_pb2_grpc.add_AccountsServiceServicer_to_server(AccountsServicer(accounts, audit), server)
+            accounts_pb2_grpc.add_AccountsServiceServicer_to_server(
+                AccountsServicer(accounts, audit, internal=keys.internal), server
+            )
         server.add_generic_rpc_handlers(
             (
                 proxy_handler(TASKS_SERVICE, backends.tasks, audit),

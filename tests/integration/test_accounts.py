@@ -22,6 +22,10 @@ from tests.conftest import Databases, Stack
 from tests.web.stack import with_accounts
 
 PASSWORD = "correct horse battery"
+UNITS = (
+    '{"type":"unit","id":"fgj","name":"发改局","category":"department"}\n'
+    '{"type":"unit","id":"czj","name":"财政局","category":"department"}\n'
+).encode()
 
 
 class Clock:
@@ -37,7 +41,10 @@ def make_accounts(url: str, clock: Clock, audited: list[tuple[str, str, str]]) -
         audited.append((method, outcome, detail))
 
     return Accounts(
-        open_database(url), issue=lambda i: f"token:{i.role}:{i.unit}:{i.subject}", audit=audit, clock=clock
+        open_database(url),
+        issue=lambda i, generation: f"token:{i.role}:{i.unit}:{i.subject}",
+        audit=audit,
+        clock=clock,
     )
 
 
@@ -82,19 +89,19 @@ def test_failed_logins_lock_the_account_and_the_address_for_longer_each_time(dat
     accounts = make_accounts(databases.url("gateway"), clock, audited)
     accounts.add(username="office1", role="office", unit="", name="", password=PASSWORD)
     for _ in range(FREE_FAILURES):
-        with pytest.raises(Unauthenticated, match="wrong username or password"):
+        with pytest.raises(Unauthenticated, match="用户名或密码错误"):
             accounts.login(username="office1", password="guess-guess", address="10.0.0.9")
-    with pytest.raises(Unauthenticated, match="wrong username or password"):
+    with pytest.raises(Unauthenticated, match="用户名或密码错误"):
         accounts.login(username="office1", password="guess-guess", address="10.0.0.9")
     # Now locked: even the right password waits, from any address.
-    with pytest.raises(Unauthenticated, match="too many failed logins"):
+    with pytest.raises(Unauthenticated, match="登录失败次数过多"):
         accounts.login(username="office1", password=PASSWORD, address="10.0.0.7")
     clock.now += 3
     accounts.login(username="office1", password=PASSWORD, address="10.0.0.7")
     # The guessing address stays slowed for other accounts too, and the lock grows.
     with pytest.raises(Unauthenticated):
         accounts.login(username="someone-else", password="x" * 8, address="10.0.0.9")
-    with pytest.raises(Unauthenticated, match="too many failed logins; try again in 5 s"):
+    with pytest.raises(Unauthenticated, match="登录失败次数过多，请 5 秒后再试"):
         accounts.login(username="office1", password=PASSWORD, address="10.0.0.9")
     assert len([a for a in audited if a[1] == "denied"]) == FREE_FAILURES + 2
     accounts.db.dispose()
@@ -133,6 +140,7 @@ def test_the_first_office_account_is_made_once(tmp_path: Path) -> None:
 
 @pytest.fixture
 def gateway(stack: Stack, tmp_path: Path) -> Iterator[tuple[Stack, str]]:
+    stack.import_ledger(UNITS)
     with with_accounts(stack, f"sqlite:///{tmp_path / 'gateway.db'}") as address:
         yield stack, address
 
@@ -199,6 +207,7 @@ def test_the_cli_manages_accounts_and_logs_in(
         "disabled": False,
         "created_at": "",
         "last_login_at": "",
+        "must_change_password": False,
     }
     code, token = run(["login", "--username", "clerk", "--gateway", address], PASSWORD + "\n")
     assert code == 0 and token.strip().count(".") == 2

@@ -287,6 +287,7 @@ def test_the_gateway_audits_account_changes_and_refusals_in_its_database(
     """With a database (accounts), the gateway keeps gateway_audit: account changes in their transaction,
     failed logins, refusals and the changes it passed on, each in a row."""
     url = databases.url("gateway")
+    stack.import_ledger(b'{"type":"unit","id":"fgj","name":"fgj","category":"department"}\n')
     with with_accounts(stack, url) as address:
         channel = stack.channel(address)
         accounts = accounts_pb2_grpc.AccountsServiceStub(channel)

@@ -26,7 +26,11 @@ def _stub(client: Client) -> accounts_pb2_grpc.AccountsServiceStub:
 
 def _line(account: accounts_pb2.Account) -> str:
     unit = f" {account.unit}" if account.unit else ""
-    state = "（已停用）" if account.disabled else ""
+    state = (
+        "（已停用）"
+        if account.disabled
+        else ("（一次性密码，待本人修改）" if account.must_change_password else "")
+    )
     return f"{account.username}\t{label_of(ROLES, account.role)}{unit}\t{account.name}{state}"
 
 
@@ -38,6 +42,7 @@ def cmd_accounts_add(args: argparse.Namespace) -> int:
         unit=args.unit or "",
         name=args.name or "",
         password=_password(),
+        temporary=args.temporary,
     )
     account = client.call(_stub(client).AddAccount, request)
     emit(args, plain(account), lambda: f"已创建账号 {_line(account)}")
@@ -61,6 +66,27 @@ def cmd_accounts_disable(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_accounts_enable(args: argparse.Namespace) -> int:
+    client = Client(args)
+    account = client.call(
+        _stub(client).EnableAccount, accounts_pb2.EnableAccountRequest(username=args.username)
+    )
+    emit(args, plain(account), lambda: f"已启用账号 {account.username}（需重新登录）")
+    return EXIT_OK
+
+
+def cmd_passwd(args: argparse.Namespace) -> int:
+    """One's own password: the old and the new, one line each on standard input; a fresh token out."""
+    client = Client(args)
+    old, new = _password(), _password()
+    reply = client.call(
+        _stub(client).ChangePassword,
+        accounts_pb2.ChangePasswordRequest(old_password=old, new_password=new),
+    )
+    emit(args, {"token": reply.token, "account": plain(reply.account)}, lambda: reply.token)
+    return EXIT_OK
+
+
 def cmd_accounts_passwd(args: argparse.Namespace) -> int:
     client = Client(args)
     account = client.call(
@@ -76,18 +102,33 @@ def cmd_login(args: argparse.Namespace) -> int:
     reply = client.call(
         _stub(client).Login, accounts_pb2.LoginRequest(username=args.username, password=_password())
     )
-    emit(args, {"token": reply.token, "account": plain(reply.account)}, lambda: reply.token)
+    document = {
+        "token": reply.token,
+        "account": plain(reply.account),
+        "must_change_password": reply.must_change_password,
+    }
+    emit(args, document, lambda: reply.token)
+    if reply.must_change_password:
+        # On standard error, so that `KAOHE_TOKEN=$(kaohe login …)` still takes the token alone.
+        print(
+            "注意：这是一次性密码，必须先修改："
+            "printf '旧密码\\n新密码\\n' | kaohe passwd --token <上面的令牌>",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
 def register(commands: Commands, common: argparse.ArgumentParser) -> None:
-    """accounts add, list, disable, passwd; login."""
-    accounts = group(commands, "accounts", "登录账号（考核办管理）：新增、列出、停用、重设密码")
+    """accounts add, list, disable, enable, passwd; login; passwd."""
+    accounts = group(commands, "accounts", "登录账号（考核办管理）：新增、列出、停用、启用、重设密码")
     p = command(accounts, "add", "新增一个登录账号（密码从标准输入读一行）", common=common)
     p.add_argument("username", help="用户名")
     p.add_argument("--role", required=True, type=term(ROLES, what="角色"), help=f"角色：{listed(ROLES)}")
     p.add_argument("--unit", help="单位代码（单位角色必填）")
     p.add_argument("--name", help="姓名")
+    p.add_argument(
+        "--temporary", action="store_true", help="一次性密码：本人首次登录后必须先修改密码才能使用"
+    )
     p.set_defaults(func=cmd_accounts_add)
 
     p = command(accounts, "list", "列出登录账号", common=common)
@@ -96,6 +137,10 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     p = command(accounts, "disable", "停用一个登录账号", common=common)
     p.add_argument("username", help="用户名")
     p.set_defaults(func=cmd_accounts_disable)
+
+    p = command(accounts, "enable", "重新启用一个已停用的登录账号", common=common)
+    p.add_argument("username", help="用户名")
+    p.set_defaults(func=cmd_accounts_enable)
 
     p = command(accounts, "passwd", "重设一个账号的密码（新密码从标准输入读一行）", common=common)
     p.add_argument("username", help="用户名")
@@ -109,3 +154,11 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--username", required=True, help="用户名")
     p.set_defaults(func=cmd_login)
+
+    p = command(
+        commands,
+        "passwd",
+        "修改自己的密码（用 kaohe login 得到的令牌；标准输入两行：旧密码、新密码），打印新的访问令牌",
+        common=common,
+    )
+    p.set_defaults(func=cmd_passwd)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from services.common.auth import make_user_identity
 from services.common.errors import InvalidArgument, Unauthenticated
+from services.common.ids import ID_RULE, is_safe_id
 
-USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}$")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
 # Failed logins allowed before the throttle starts, then the lock doubles per failure up to the cap.
@@ -31,9 +30,22 @@ class Account:
     disabled: bool = False
     created_at: int = 0
     last_login_at: int = 0
+    # A one-time password (kaohe serve's first, accounts add --temporary): changed before anything else.
+    must_change_password: bool = False
+    # Bumped when the password changes or the account is disabled: tokens of an older one are refused.
+    token_generation: int = 0
 
 
-def new_account(*, username: str, role: str, unit: str, name: str, password_hash: str, now: int) -> Account:
+def new_account(
+    *,
+    username: str,
+    role: str,
+    unit: str,
+    name: str,
+    password_hash: str,
+    now: int,
+    temporary: bool = False,
+) -> Account:
     """An account whose username, role and unit are checked (a department needs its unit)."""
     check_username(username)
     identity = make_user_identity(role=role, unit=unit or None)
@@ -44,21 +56,24 @@ def new_account(*, username: str, role: str, unit: str, name: str, password_hash
         name=name.strip(),
         password_hash=password_hash,
         created_at=now,
+        must_change_password=temporary,
     )
 
 
 def check_username(username: str) -> None:
-    """Letters, digits and . _ @ - only, 2 to 64 of them."""
-    if not USERNAME.match(username):
-        raise InvalidArgument("username", "2–64 letters, digits or . _ @ -, starting with a letter or digit")
+    """An id of the safe alphabet (services/common/ids.py): at most 64 characters, no NUL, no path."""
+    if not is_safe_id(username):
+        raise InvalidArgument("username", "用户名" + ID_RULE.removeprefix("编号"))
 
 
-def check_password(password: str) -> None:
+def check_password(password: str, field: str = "password") -> None:
     """Long enough to resist guessing, short enough not to be a denial of service for the hash."""
     if len(password) < MIN_PASSWORD:
-        raise InvalidArgument("password", f"at least {MIN_PASSWORD} characters")
+        raise InvalidArgument(field, f"密码至少 {MIN_PASSWORD} 个字符")
     if len(password) > MAX_PASSWORD:
-        raise InvalidArgument("password", f"at most {MAX_PASSWORD} characters")
+        raise InvalidArgument(field, f"密码至多 {MAX_PASSWORD} 个字符")
+    if "\x00" in password:
+        raise InvalidArgument(field, "密码不能含控制字符 U+0000")
 
 
 @dataclass
@@ -80,7 +95,22 @@ class Throttle:
         """Unauthenticated naming the wait when any key is locked."""
         wait = max((self.strikes[k].locked_until - now for k in keys if k in self.strikes), default=0.0)
         if wait > 0:
-            raise Unauthenticated(f"too many failed logins; try again in {int(wait) + 1} s")
+            raise Unauthenticated(f"登录失败次数过多，请 {int(wait) + 1} 秒后再试")
+
+    def attempt(self, keys: list[str], *, now: float) -> None:
+        """Refused while any key is locked; else the attempt counts as a failure before the password is
+        verified (refunded if it was right), so a parallel burst cannot verify past the lock."""
+        self.check(keys, now=now)
+        self.fail(keys, now=now)
+
+    def refund(self, key: str) -> None:
+        """An attempt that turned out right no longer counts against key (an address's, say)."""
+        entry = self.strikes.get(key)
+        if entry is None:
+            return
+        entry.failures = max(entry.failures - 1, 0)
+        if entry.failures <= FREE_FAILURES:
+            entry.locked_until = 0.0
 
     def fail(self, keys: list[str], *, now: float) -> None:
         """Counts a failure against every key, locking those past their free attempts."""

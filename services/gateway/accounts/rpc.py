@@ -9,9 +9,11 @@ from typing import Any
 import grpc
 from kaohe.gateway.v1 import accounts_pb2, accounts_pb2_grpc
 
-from services.common.auth import Identity
-from services.common.errors import PermissionDenied
+from services.common.auth import INTERNAL_METADATA, Identity
+from services.common.errors import DomainError, PermissionDenied
+from services.common.internal import CONSOLE_SUBJECT, request_bytes
 from services.common.rpc import current_identity
+from services.common.tokens import KeyRing, verify_internal
 from services.gateway.accounts.domain import Account
 from services.gateway.accounts.use_cases import Accounts, Audit
 
@@ -32,6 +34,17 @@ def open_login(authenticate: Authenticate) -> Authenticate:
     return check
 
 
+def checked_sessions(authenticate: Authenticate, accounts: Accounts) -> Authenticate:
+    """The authenticator, and then the account behind a login's token: enabled, password unchanged."""
+
+    def check(metadata: dict[str, str], method: str) -> Identity:
+        identity = authenticate(metadata, method)
+        accounts.check_session(identity, method)
+        return identity
+
+    return check
+
+
 def _when(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat() if seconds else ""
 
@@ -46,6 +59,7 @@ def account_message(account: Account) -> accounts_pb2.Account:
         disabled=account.disabled,
         created_at=_when(account.created_at),
         last_login_at=_when(account.last_login_at),
+        must_change_password=account.must_change_password,
     )
 
 
@@ -59,9 +73,31 @@ def _peer_host(context: grpc.ServicerContext) -> str:
 class AccountsServicer(accounts_pb2_grpc.AccountsServiceServicer):
     """Accounts through the policy table; every change audited."""
 
-    def __init__(self, accounts: Accounts, audit: Audit) -> None:
+    def __init__(self, accounts: Accounts, audit: Audit, *, internal: KeyRing | None = None) -> None:
         self.accounts = accounts
         self.audit = audit
+        # The internal ring: a browser's address is taken from the web console only when it proves itself.
+        self.internal = internal
+
+    def _address(self, request: Any, context: grpc.ServicerContext) -> str:
+        """The throttle's address key: the real peer; with the browser's address under it only when the
+        caller is the web console with a credential signed for this very request."""
+        peer = _peer_host(context)
+        if not request.client_address or self.internal is None:
+            return peer
+        metadata = {k: v for k, v in context.invocation_metadata() if isinstance(v, str)}
+        token = metadata.get(INTERNAL_METADATA, "")
+        try:
+            who = verify_internal(
+                token,
+                method=LOGIN,
+                ring=self.internal,
+                request_bytes=request_bytes(request),
+                require_request_hash=True,
+            )
+        except DomainError:
+            return peer
+        return f"{peer}/{request.client_address[:64]}" if who.subject == CONSOLE_SUBJECT else peer
 
     def _allow(self, method: str) -> Identity:
         identity = current_identity()
@@ -72,12 +108,29 @@ class AccountsServicer(accounts_pb2_grpc.AccountsServiceServicer):
         return identity
 
     def Login(self, request: Any, context: grpc.ServicerContext) -> Any:
-        # A front end speaks for its browsers: their addresses are throttled apart, under its own.
-        address = _peer_host(context) + (f"/{request.client_address[:64]}" if request.client_address else "")
         token, account = self.accounts.login(
-            username=request.username, password=request.password, address=address
+            username=request.username, password=request.password, address=self._address(request, context)
+        )
+        return accounts_pb2.LoginResponse(
+            token=token,
+            account=account_message(account),
+            must_change_password=account.must_change_password,
+        )
+
+    def ChangePassword(self, request: Any, context: grpc.ServicerContext) -> Any:
+        token, account = self.accounts.change_password(
+            current_identity(),
+            old_password=request.old_password,
+            new_password=request.new_password,
+            address=_peer_host(context),
         )
         return accounts_pb2.LoginResponse(token=token, account=account_message(account))
+
+    def EnableAccount(self, request: Any, context: grpc.ServicerContext) -> Any:
+        identity = self._allow("EnableAccount")
+        account = self.accounts.enable(request.username, actor=identity)
+        self.audit(identity, ACCOUNTS + "EnableAccount", "changed", account.username)
+        return account_message(account)
 
     def AddAccount(self, request: Any, context: grpc.ServicerContext) -> Any:
         identity = self._allow("AddAccount")
@@ -88,6 +141,7 @@ class AccountsServicer(accounts_pb2_grpc.AccountsServiceServicer):
             name=request.name,
             password=request.password,
             actor=identity,
+            temporary=request.temporary,
         )
         self.audit(identity, ACCOUNTS + "AddAccount", "changed", f"{account.username} {account.role}")
         return account_message(account)

@@ -5,7 +5,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sqlalchemy import BigInteger, Boolean, Column, Connection, MetaData, String, Table, select
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    false,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 
 from services.common.audit import audit_table
@@ -26,6 +37,8 @@ accounts = Table(
     Column("disabled", Boolean, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("last_login_at", BigInteger, nullable=False),
+    Column("must_change_password", Boolean, nullable=False, server_default=false()),
+    Column("token_generation", Integer, nullable=False, server_default="0"),
 )
 
 # Changes to accounts (in their own transactions), and what the gateway refuses or passes on.
@@ -55,6 +68,8 @@ def _account(row: object) -> Account:
         disabled=bool(m["disabled"]),
         created_at=int(m["created_at"]),
         last_login_at=int(m["last_login_at"]),
+        must_change_password=bool(m["must_change_password"]),
+        token_generation=int(m["token_generation"]),
     )
 
 
@@ -67,7 +82,7 @@ class AccountRepository:
     def get(self, username: str) -> Account:
         row = self.conn.execute(select(accounts).where(accounts.c.username == username)).first()
         if row is None:
-            raise NotFound(f"account {username!r} does not exist")
+            raise NotFound(f"账号“{username}”不存在")
         return _account(row)
 
     def find(self, username: str) -> Account | None:
@@ -87,10 +102,12 @@ class AccountRepository:
                         disabled=account.disabled,
                         created_at=account.created_at,
                         last_login_at=account.last_login_at,
+                        must_change_password=account.must_change_password,
+                        token_generation=account.token_generation,
                     )
                 )
         except IntegrityError:
-            raise AlreadyExists(f"account {account.username!r} already exists") from None
+            raise AlreadyExists(f"账号“{account.username}”已存在") from None
 
     def save(self, account: Account) -> None:
         self.conn.execute(
@@ -101,6 +118,8 @@ class AccountRepository:
                 disabled=account.disabled,
                 last_login_at=account.last_login_at,
                 name=account.name,
+                must_change_password=account.must_change_password,
+                token_generation=account.token_generation,
             )
         )
 
@@ -110,3 +129,11 @@ class AccountRepository:
     def count_office(self) -> int:
         rows = self.conn.execute(select(accounts.c.username).where(accounts.c.role == "office"))
         return len(rows.all())
+
+    def enabled_office(self, *, for_update: bool = False) -> list[str]:
+        """The enabled office accounts' names; for_update locks their rows (two disables cannot both pass)."""
+        query = select(accounts.c.username).where(accounts.c.role == "office", accounts.c.disabled == false())
+        rows = self.conn.execute(
+            query.order_by(accounts.c.username).with_for_update() if for_update else query
+        )
+        return [row[0] for row in rows]

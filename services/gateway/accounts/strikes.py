@@ -88,6 +88,25 @@ class StoredThrottle:
             repo.save({key: throttle.strikes[key] for key in keys})
             repo.forget(before=now - FORGET_SECONDS)
 
+    def attempt(self, keys: list[str], *, now: float) -> None:
+        """One login attempt counted before its password is verified, in one transaction with the rows
+        locked: of a parallel burst, only as many as the free attempts (and one more) get to verify."""
+        with self.db.write() as conn:
+            repo = StrikeRepository(conn)
+            repo.reserve(keys)
+            throttle = Throttle(repo.load(keys, for_update=True))
+            throttle.attempt(keys, now=now)
+            repo.save({key: throttle.strikes[key] for key in keys})
+            repo.forget(before=now - FORGET_SECONDS)
+
+    def refund(self, conn: Connection, key: str) -> None:
+        """A right password's attempt taken back from key (the address's), in the login's transaction."""
+        repo = StrikeRepository(conn)
+        throttle = Throttle(repo.load([key], for_update=True))
+        throttle.refund(key)
+        if key in throttle.strikes:
+            repo.save({key: throttle.strikes[key]})
+
     def succeed(self, account_key: str, conn: Connection | None = None) -> None:
         """A good password clears its account's strikes (an address keeps its own)."""
         if conn is not None:

@@ -14,9 +14,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from services.common.audit import AuditTrail
 from services.common.auth import SYSTEM, Identity
 from services.common.db import Database
-from services.common.errors import Unauthenticated
+from services.common.errors import FailedPrecondition, InvalidArgument, Unauthenticated
 from services.common.tokens import KeyRing, issue_user_token
 from services.gateway.accounts.domain import (
+    MAX_PASSWORD,
     Account,
     check_password,
     check_username,
@@ -25,20 +26,28 @@ from services.gateway.accounts.domain import (
 from services.gateway.accounts.storage import AccountRepository
 from services.gateway.accounts.storage import audit as audit_rows
 from services.gateway.accounts.strikes import StoredThrottle
+from services.gateway.accounts.units import Units
 
 log = logging.getLogger("kaohe.accounts")
 # Same message whatever failed, so a guesser cannot tell a wrong username from a wrong password.
-REFUSED = "wrong username or password, or the account is disabled"
+REFUSED = "用户名或密码错误，或账号已停用"
+SESSION_ENDED = "登录已失效（密码已更改或账号已停用）：请重新登录"
+MUST_CHANGE = "这是一次性密码：请先修改密码（kaohe passwd，或控制台的“修改密码”）再做别的操作"
+LAST_OFFICE = "这是最后一个启用的考核办账号：停用它就没有人能管理账号了，请先新增或启用另一个考核办账号"
 LOGIN_METHOD = "/kaohe.gateway.v1.AccountsService/Login"
-Issue = Callable[[Identity], str]
+CHANGE_PASSWORD_METHOD = "/kaohe.gateway.v1.AccountsService/ChangePassword"
+# What a token of an account whose password is one-time may still do.
+BEFORE_CHANGE = frozenset({CHANGE_PASSWORD_METHOD, "/kaohe.gateway.v1.GatewayService/WhoAmI"})
+USER_PREFIX = "user:"
+Issue = Callable[[Identity, int], str]
 Audit = Callable[[Identity, str, str, str], None]
 
 
 def jwt_issuer(ring: KeyRing) -> Issue:
     """Login tokens as people's JWTs (tokens.issue_user_token), signed with the ring's current key."""
 
-    def issue(identity: Identity) -> str:
-        return issue_user_token(identity, ring=ring)
+    def issue(identity: Identity, generation: int) -> str:
+        return issue_user_token(identity, ring=ring, generation=generation)
 
     return issue
 
@@ -47,9 +56,17 @@ class Accounts:
     """Accounts over the gateway's database: argon2id hashes, a login throttle, an audit of failures."""
 
     def __init__(
-        self, db: Database, *, issue: Issue, audit: Audit, clock: Callable[[], float] = time.time
+        self,
+        db: Database,
+        *,
+        issue: Issue,
+        audit: Audit,
+        clock: Callable[[], float] = time.time,
+        units: Units | None = None,
     ) -> None:
         self.db = db
+        # The tasks service's units, when wired (the gateway): a department account's unit must be one.
+        self.units = units
         self.issue = issue
         self.audit = audit
         self.trail = AuditTrail(db, audit_rows)
@@ -61,9 +78,19 @@ class Accounts:
         self._decoy = self.hasher.hash(secrets.token_hex(16))
 
     def add(
-        self, *, username: str, role: str, unit: str, name: str, password: str, actor: Identity = SYSTEM
+        self,
+        *,
+        username: str,
+        role: str,
+        unit: str,
+        name: str,
+        password: str,
+        actor: Identity = SYSTEM,
+        temporary: bool = False,
     ) -> Account:
         check_password(password)
+        if role == "department" and unit and self.units is not None:
+            unit = self._existing_unit(unit, actor)
         account = new_account(
             username=username,
             role=role,
@@ -71,6 +98,7 @@ class Accounts:
             name=name,
             password_hash=self.hasher.hash(password),
             now=int(self.clock()),
+            temporary=temporary,
         )
         with self.db.write() as conn:
             AccountRepository(conn).add(account)
@@ -81,48 +109,138 @@ class Accounts:
         with self.db.read() as conn:
             return AccountRepository(conn).list()
 
+    def _existing_unit(self, unit: str, actor: Identity) -> str:
+        """The code of the unit given by its code or its Chinese name, else InvalidArgument."""
+        assert self.units is not None
+        known = self.units(actor)
+        for code, label in known:
+            if unit in (code, label):
+                return code
+        raise InvalidArgument("unit", f"单位“{unit}”不存在：请写已导入的单位代码或中文名称")
+
     def disable(self, username: str, *, actor: Identity = SYSTEM) -> Account:
+        """Disabled, its tokens ended; never the last enabled office account."""
+        check_username(username)
         with self.db.write() as conn:
             repo = AccountRepository(conn)
-            account = dataclasses.replace(repo.get(username), disabled=True)
+            current = repo.get(username)
+            last = repo.enabled_office(for_update=True) == [username]
+            if current.role == "office" and not current.disabled and last:
+                raise FailedPrecondition(LAST_OFFICE)
+            account = dataclasses.replace(
+                current, disabled=True, token_generation=current.token_generation + 1
+            )
             repo.save(account)
             self.trail.changed(conn, actor=actor, method="DisableAccount", target=f"account={username}")
         return account
 
-    def set_password(self, username: str, password: str, *, actor: Identity = SYSTEM) -> Account:
+    def enable(self, username: str, *, actor: Identity = SYSTEM) -> Account:
+        """A disabled account usable again (with a fresh login: its old tokens stay ended)."""
+        check_username(username)
+        with self.db.write() as conn:
+            repo = AccountRepository(conn)
+            account = dataclasses.replace(repo.get(username), disabled=False)
+            repo.save(account)
+            self.trail.changed(conn, actor=actor, method="EnableAccount", target=f"account={username}")
+        return account
+
+    def set_password(
+        self, username: str, password: str, *, actor: Identity = SYSTEM, temporary: bool = False
+    ) -> Account:
+        """The office sets someone's password; their tokens end (temporary: they must change it)."""
+        check_username(username)
         check_password(password)
         with self.db.write() as conn:
             repo = AccountRepository(conn)
-            account = dataclasses.replace(repo.get(username), password_hash=self.hasher.hash(password))
+            current = repo.get(username)
+            account = dataclasses.replace(
+                current,
+                password_hash=self.hasher.hash(password),
+                must_change_password=temporary,
+                token_generation=current.token_generation + 1,
+            )
             repo.save(account)
             self.trail.changed(conn, actor=actor, method="SetPassword", target=f"account={username}")
             self.throttle.succeed(f"account:{username}", conn)
         return account
+
+    def change_password(
+        self, identity: Identity, *, old_password: str, new_password: str, address: str
+    ) -> tuple[str, Account]:
+        """A person's own password, the old one verified (throttled as a login): a fresh token back."""
+        username = _own_username(identity)
+        check_password(new_password, "new_password")
+        if new_password == old_password:
+            raise InvalidArgument("new_password", "新密码不能与旧密码相同")
+        keys = [f"account:{username}", f"address:{address}"]
+        self.throttle.attempt(keys, now=self.clock())
+        with self.db.read() as conn:
+            account = AccountRepository(conn).find(username)
+        if not self._verified(account, old_password) or account is None or account.disabled:
+            self.audit(identity, CHANGE_PASSWORD_METHOD, "denied", f"wrong old password for {username!r}")
+            raise Unauthenticated("旧密码不对")
+        with self.db.write() as conn:
+            repo = AccountRepository(conn)
+            current = repo.get(username)
+            account = dataclasses.replace(
+                current,
+                password_hash=self.hasher.hash(new_password),
+                must_change_password=False,
+                token_generation=current.token_generation + 1,
+            )
+            repo.save(account)
+            self.throttle.succeed(keys[0], conn)
+            self.throttle.refund(conn, keys[1])
+            self.trail.changed(conn, actor=identity, method="ChangePassword", target=f"account={username}")
+        return self._token(account), account
+
+    def check_session(self, identity: Identity, method: str) -> None:
+        """A token an account's login gave holds while the account is enabled and its password unchanged;
+        while the password is one-time it serves only the change of it."""
+        if not identity.subject.startswith(USER_PREFIX):
+            return
+        username = identity.subject.removeprefix(USER_PREFIX)
+        with self.db.read() as conn:
+            account = AccountRepository(conn).find(username)
+        if account is None or account.disabled or account.token_generation != identity.generation:
+            raise Unauthenticated(SESSION_ENDED)
+        if account.must_change_password and method not in BEFORE_CHANGE:
+            raise FailedPrecondition(MUST_CHANGE)
+
+    def _token(self, account: Account) -> str:
+        identity = Identity(role=account.role, unit=account.unit, subject=f"{USER_PREFIX}{account.username}")
+        return self.issue(identity, account.token_generation)
 
     def has_office_account(self) -> bool:
         with self.db.read() as conn:
             return AccountRepository(conn).count_office() > 0
 
     def login(self, *, username: str, password: str, address: str) -> tuple[str, Account]:
-        """A token for the account's role and unit; Unauthenticated (audited, slowed) otherwise."""
-        keys = [f"account:{username}", f"address:{address}"]
-        self.throttle.check(keys, now=self.clock())
-        with self.db.read() as conn:
-            account = AccountRepository(conn).find(username) if _plausible(username) else None
-        if not self._verified(account, password) or account is None or account.disabled:
-            self.throttle.fail(keys, now=self.clock())
-            who = Identity(role="anonymous", subject=f"login:{username[:64]}")
-            self.audit(who, LOGIN_METHOD, "denied", f"failed login for {username[:64]!r} from {address}")
+        """A token for the account's role and unit; Unauthenticated (audited, slowed) otherwise.
+
+        The username is checked before anything is stored; the attempt is counted before the password
+        is verified, so that parallel guesses cannot pass the throttle between its check and its count.
+        """
+        check_username(username)
+        if len(password) > MAX_PASSWORD or "\x00" in password:
             raise Unauthenticated(REFUSED)
-        account = dataclasses.replace(account, last_login_at=int(self.clock()))
+        keys = [f"account:{username}", f"address:{address[:200]}"]
+        self.throttle.attempt(keys, now=self.clock())
+        with self.db.read() as conn:
+            account = AccountRepository(conn).find(username)
+        if not self._verified(account, password) or account is None or account.disabled:
+            who = Identity(role="anonymous", subject=f"login:{username}")
+            self.audit(who, LOGIN_METHOD, "denied", f"failed login for {username!r} from {address[:200]}")
+            raise Unauthenticated(REFUSED)
         with self.db.write() as conn:
             self.throttle.succeed(keys[0], conn)
+            self.throttle.refund(conn, keys[1])
             repo = AccountRepository(conn)
+            account = dataclasses.replace(repo.get(username), last_login_at=int(self.clock()))
             if self.hasher.check_needs_rehash(account.password_hash):
                 account = dataclasses.replace(account, password_hash=self.hasher.hash(password))
             repo.save(account)
-        identity = Identity(role=account.role, unit=account.unit, subject=f"user:{account.username}")
-        return self.issue(identity), account
+        return self._token(account), account
 
     def _verified(self, account: Account | None, password: str) -> bool:
         try:
@@ -131,12 +249,10 @@ class Accounts:
             return False
 
 
-def _plausible(username: str) -> bool:
-    try:
-        check_username(username)
-    except Exception:
-        return False
-    return True
+def _own_username(identity: Identity) -> str:
+    if not identity.subject.startswith(USER_PREFIX):
+        raise FailedPrecondition("只有用账号登录得到的令牌才能修改自己的密码")
+    return identity.subject.removeprefix(USER_PREFIX)
 
 
 def ensure_first_office(db: Database, *, now: int | None = None) -> str | None:
@@ -152,6 +268,7 @@ def ensure_first_office(db: Database, *, now: int | None = None) -> str | None:
         name="考核办管理员",
         password_hash=PasswordHasher().hash(password),
         now=int(time.time() if now is None else now),
+        temporary=True,
     )
     with db.write() as conn:
         AccountRepository(conn).add(account)
