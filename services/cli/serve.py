@@ -372,6 +372,7 @@ def serve(
                 *(["--notify", str(Path(notify).resolve())] if notify and service == "tasks" else []),
             ],
             env=child_env,
+            preexec_fn=workers.die_with_parent(),
         )
     children["web"] = subprocess.Popen(
         [
@@ -388,8 +389,11 @@ def serve(
             "KAOHE_GATEWAY": f"127.0.0.1:{settings.gateway_port}",
             **({tls.ENV_CA: str(files.ca)} if files is not None else {}),
         },
+        preexec_fn=workers.die_with_parent(),
     )
-    _say(f"web console on http://127.0.0.1:{settings.port_base + 30}/ (HTTPS when given a certificate)")
+    # The console speaks HTTPS when it is given a certificate (services/web/__main__.py).
+    scheme_name = "https" if os.environ.get("KAOHE_WEB_TLS_CERT") else "http"
+    _say(f"web console on {scheme_name}://127.0.0.1:{settings.port_base + 30}/")
     _first_office(settings)
     _say(
         f"gateway {settings.gateway_bind_host}:{settings.gateway_port}, tasks {settings.tasks_addr}, "
@@ -443,10 +447,32 @@ def _first_office(settings: Settings) -> None:
     finally:
         db.dispose()
     if password:
-        _say(
-            f"first office account: admin, one-time password {password} "
-            "(change it: kaohe accounts passwd admin)"
-        )
+        _tell_first_password(settings.data_dir, password)
+
+
+FIRST_PASSWORD_FILE = "first-office-password"
+
+
+def _tell_first_password(data_dir: Path, password: str) -> None:
+    """The one-time password to the terminal that started serve, never to its log: /dev/tty even when
+    stdout and stderr go to a file; without a terminal (systemd, Docker) into DIR/first-office-password
+    (0600), and the log names the file only."""
+    message = (
+        f"kaohe serve: 首个考核办账号 admin，一次性密码 {password}"
+        "（首次登录后必须修改：kaohe login --username admin，再 kaohe passwd）\n"
+    )
+    try:
+        with open("/dev/tty", "w", encoding="utf-8") as terminal:
+            terminal.write(message)
+        _say("first office account: admin; its one-time password was shown on the terminal only")
+        return
+    except OSError:
+        pass
+    path = data_dir / FIRST_PASSWORD_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(password + "\n")
+    _say(f"first office account: admin; its one-time password is in {path} (0600), change it at first login")
 
 
 def _bearer(keys: Any, role: str, unit: str | None) -> tuple[tuple[str, str], ...]:

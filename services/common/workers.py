@@ -72,6 +72,23 @@ def follow_supervisor() -> None:
         raise SystemExit(1)
 
 
+def die_with_parent() -> Callable[[], None]:
+    """For subprocess.Popen(preexec_fn=…): the child gets SIGTERM when this process dies, however it dies
+    (kill -9 included), so that no service of a dead `kaohe serve` holds its port or reports healthy."""
+    parent = os.getpid()
+    # Loaded here, in the parent: the child between fork and exec only calls into it.
+    prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+    def arm() -> None:
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        # The parent may have died before prctl took hold.
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return arm
+
+
 def port_free(host: str, port: int) -> bool:
     """Whether nobody listens on host:port, even somebody who shares with SO_REUSEPORT.
 
