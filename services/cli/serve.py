@@ -168,6 +168,9 @@ def serve_one(
             )
             server, health, registry = scoring.server, scoring.health, scoring.registry
             database, health_names = scoring.db, ["", SCORING_NAME]
+            # Before the server starts: an import the tasks service already decided is settled now, so
+            # no read ever sees one half of it (only undecided ones wait for their gateway).
+            scoring.recovery.settle_decided()
             scoring.recovery.start()
             on_stop.append(scoring.recovery.stop)
         if not worker:  # a worker's values go to its supervisor's folder, served there for them all

@@ -79,5 +79,5 @@ def create(
         tls=tls,
         require_client_auth=True,
     )
-    recovery = ImportRecovery(db, tasks.resolve_import, after=recovery_after)
+    recovery = ImportRecovery(db, tasks.resolve_import, after=recovery_after, peek=tasks.peek_import)
     return Running(server, port, health_servicer, app, db, registry, tasks, recovery)

@@ -104,8 +104,15 @@ class GrpcTasks:
 
     def resolve_import(self, import_id: str) -> str:
         """committed, aborted or pending: what the tasks service decided of the import (see ResolveImport)."""
+        return self._resolve(import_id, peek=False)
+
+    def peek_import(self, import_id: str) -> str:
+        """What the tasks service has decided of the import, if anything ("undecided"); nothing recorded."""
+        return self._resolve(import_id, peek=True)
+
+    def _resolve(self, import_id: str, *, peek: bool) -> str:
         reply = self.backend.stub.ResolveImport(
-            tasks_pb2.ResolveImportRequest(import_id=import_id),
+            tasks_pb2.ResolveImportRequest(import_id=import_id, peek=peek),
             metadata=self.backend.metadata(SYSTEM),
             timeout=self.timeout,
         )

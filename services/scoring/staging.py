@@ -181,10 +181,18 @@ class ImportRecovery:
     """
 
     def __init__(
-        self, db: Database, resolve: Callable[[str], str], *, after: float, every: float = 10.0
+        self,
+        db: Database,
+        resolve: Callable[[str], str],
+        *,
+        after: float,
+        every: float = 10.0,
+        peek: Callable[[str], str] | None = None,
     ) -> None:
         self.db = db
         self.resolve = resolve
+        # What tasks decided, without deciding: settles a decided import at start-up whatever its age.
+        self.peek = peek
         self.after = after
         self.every = every
         self._stop = threading.Event()
@@ -208,6 +216,37 @@ class ImportRecovery:
                 settled[import_id] = committed
                 log.info(
                     "import settled",
+                    extra={"import_id": import_id, "outcome": "committed" if committed else "rolled back"},
+                )
+        return settled
+
+    def settle_decided(self, *, wait: float = 10.0) -> dict[str, bool]:
+        """At start-up, before the service answers: every staged import the tasks service has already
+        decided is committed or dropped now, whatever its age (no waiting out `after`); an undecided one
+        is left to its gateway and to the rounds. Tasks not answering is retried for up to wait seconds."""
+        settled: dict[str, bool] = {}
+        if self.peek is None:
+            return settled
+        deadline = time.monotonic() + wait
+        for import_id in staged_before(self.db, float("inf")):
+            outcome = ""
+            while not outcome:
+                try:
+                    outcome = self.peek(import_id)
+                except Exception as exc:  # tasks is starting too, or down: ask again, within the bound
+                    if time.monotonic() > deadline or self._stop.wait(0.2):
+                        log.warning(
+                            "import not settled at start-up",
+                            extra={"import_id": import_id, "reason": str(exc)[:200]},
+                        )
+                        return settled
+            if outcome not in ("committed", "aborted"):
+                continue
+            committed = outcome == "committed"
+            if commit(self.db, import_id) if committed else abort(self.db, import_id):
+                settled[import_id] = committed
+                log.info(
+                    "import settled at start-up",
                     extra={"import_id": import_id, "outcome": "committed" if committed else "rolled back"},
                 )
         return settled

@@ -72,6 +72,13 @@ class ImportDecisions:
             if known is not None and known[0] == "pending":
                 repo.record_outcome(conn, import_id=import_id, outcome="aborted", now=_now(), known=True)
 
+    def peek(self, import_id: str) -> str:
+        """committed, aborted or pending as recorded, "undecided" when nothing is: nothing is written."""
+        check_id(import_id, required=True)
+        with self.db.read() as conn:
+            known = repo.import_outcome(conn, import_id)
+        return "undecided" if known is None else known[0]
+
     def resolve(self, import_id: str) -> str:
         """committed, aborted, or pending while its stream may still arrive; an undecided one is aborted.
 

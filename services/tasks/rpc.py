@@ -141,7 +141,9 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
         return tasks_pb2.ImportLedgerResponse(created=dict(created), unchanged=dict(unchanged))
 
     def ResolveImport(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return tasks_pb2.ResolveImportResponse(outcome=self.app.importer.decisions.resolve(request.import_id))
+        decisions = self.app.importer.decisions
+        outcome = decisions.peek(request.import_id) if request.peek else decisions.resolve(request.import_id)
+        return tasks_pb2.ResolveImportResponse(outcome=outcome)
 
     def LookupTasks(self, request: Any, context: grpc.ServicerContext) -> Any:
         rows = self.app.lookup_tasks(list(request.ids))

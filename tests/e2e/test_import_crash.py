@@ -48,7 +48,7 @@ LEDGER = [
 class Served:
     """`kaohe serve` on a data directory, optionally pausing imports at a phase."""
 
-    def __init__(self, tmp: Path, data: Path, *, pause: str = "") -> None:
+    def __init__(self, tmp: Path, data: Path, *, pause: str = "", recovery_after: str = "1") -> None:
         self.data = data
         self.log = tmp / f"serve-{time.monotonic_ns()}.log"
         for _ in range(5):
@@ -57,7 +57,7 @@ class Served:
             self.env.update(
                 KAOHE_GATEWAY=f"127.0.0.1:{base}",
                 XDG_CONFIG_HOME=str(tmp / "config"),
-                KAOHE_IMPORT_RECOVERY_AFTER="1",
+                KAOHE_IMPORT_RECOVERY_AFTER=recovery_after,
                 **({"KAOHE_TEST_IMPORT_PAUSE": pause} if pause else {}),
             )
             with self.log.open("ab") as out:
@@ -166,7 +166,7 @@ def eventually(check: Callable[[], Any], seconds: float = 60) -> None:
     while not check():
         if time.monotonic() > deadline:
             raise AssertionError("not settled in time")
-        time.sleep(0.5)
+        time.sleep(0.1)
 
 
 def test_scoring_killed_after_the_tasks_commit_then_the_stack_completes_it(
@@ -191,6 +191,30 @@ def test_scoring_killed_after_the_tasks_commit_then_the_stack_completes_it(
     reply = json.loads(again.kaohe("import", str(ledger_file), "--json").stdout)
     assert sum(reply["created"].values()) == 0
     assert decisions(data) == ["committed", "committed"]
+
+
+def test_an_import_the_tasks_service_decided_is_settled_before_scoring_serves_again(
+    tmp_path: Path, ledger_file: Path, cleanup: list[Served]
+) -> None:
+    """Issue 21 item 5: no wait of KAOHE_IMPORT_RECOVERY_AFTER (30 s by default) when tasks has decided."""
+    data = tmp_path / "data"
+    served = Served(tmp_path, data, pause="decided", recovery_after="30")
+    cleanup.append(served)
+    importing = served.start_import(ledger_file)
+    served.wait_for("import paused for a test")
+    os.kill(served.service_pid("scoring"), signal.SIGKILL)
+    served.wait_stopped()
+    importing.communicate(timeout=60)
+    assert staged_imports(data) == 1 and decisions(data) == ["committed"]
+
+    again = Served(tmp_path, data, recovery_after="30")
+    cleanup.append(again)
+    restarted = time.monotonic()
+    # Both halves agree within 5 s of the restart (in fact before scoring answered its first call).
+    eventually(lambda: staged_imports(data) == 0, seconds=5)
+    assert time.monotonic() - restarted < 5
+    assert "import settled at start-up" in again.log.read_text()
+    assert visible(again) == ({"T1"}, {"E1"})
 
 
 @pytest.mark.parametrize("victim", ["gateway", "tasks"])
