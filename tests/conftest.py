@@ -18,7 +18,7 @@ from kaohe.tasks.v1 import tasks_pb2_grpc
 from sqlalchemy import create_engine, text
 
 from services.common.auth import Identity, make_user_identity
-from services.common.internal import request_bytes
+from services.common.internal import request_bytes, stream_digest
 from services.common.scheme import Scheme, load_scheme_file
 from services.common.tls import TlsFiles, channel_credentials, ensure_tls
 from services.common.tokens import TokenKeys, hash_request, issue_user_token, sign_internal
@@ -125,11 +125,18 @@ def secure_channel(
 def internal_metadata(
     identity: Identity, method: str, request: Any = None, *, keys: TokenKeys = KEYS, ttl_seconds: int = 30
 ) -> tuple[tuple[str, str], ...]:
-    """The credential the gateway would attach to this call (method and, for a message, request bound)."""
+    """The credential the gateway would attach to this call (method and, for a message, request bound;
+    for a list of messages, a stream's, bound to the stream)."""
     raw = request_bytes(request)
     digest = hash_request(raw) if raw is not None else None
+    streamed = stream_digest(request) if isinstance(request, list) else None
     token = sign_internal(
-        identity, method=method, ring=keys.internal, request_digest=digest, ttl_seconds=ttl_seconds
+        identity,
+        method=method,
+        ring=keys.internal,
+        request_digest=digest,
+        ttl_seconds=ttl_seconds,
+        stream_digest=streamed,
     )
     return (("x-kaohe-internal", token),)
 

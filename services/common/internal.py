@@ -7,9 +7,10 @@ this request's bytes. The service checks the credential, the peer's certificate 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import namedtuple
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import grpc
@@ -19,7 +20,14 @@ from services.common.auth import INTERNAL_METADATA, INTERNAL_ROLE, Identity
 from services.common.errors import PermissionDenied, Unauthenticated
 from services.common.policy import authorize_hop
 from services.common.tls import peer_service
-from services.common.tokens import KeyRing, hash_request, sign_internal, verify_internal
+from services.common.tokens import (
+    KeyRing,
+    hash_request,
+    same_digest,
+    sign_internal,
+    stream_claim,
+    verify_internal,
+)
 
 # Metadata between a caller and its own channel only: the interceptor takes it off before the call leaves.
 ACT_AS = "x-kaohe-act-as"
@@ -49,6 +57,51 @@ def request_bytes(request: object) -> bytes | None:
         # hashes the same whatever order the sender wrote its map entries in.
         return request.SerializeToString(deterministic=True)
     return None
+
+
+class StreamHash:
+    """The digest a stream credential binds: each message's deterministic bytes, length-prefixed, in order."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+
+    def add(self, message: Message) -> None:
+        raw = message.SerializeToString(deterministic=True)
+        self._hash.update(len(raw).to_bytes(8, "big"))
+        self._hash.update(raw)
+
+    def digest(self) -> bytes:
+        return self._hash.digest()
+
+
+class SignedStream:
+    """A stream of requests known before it is sent (made from spooled files): made once to be hashed,
+    so that its credential names its content, and again to be sent."""
+
+    def __init__(self, make: Callable[[], Iterable[Message]]) -> None:
+        self.make = make
+        hashed = StreamHash()
+        for message in make():
+            hashed.add(message)
+        self.digest = hashed.digest()
+        self._messages: Iterator[Message] | None = None
+
+    def __iter__(self) -> SignedStream:
+        return self
+
+    def __next__(self) -> Message:
+        # An iterator itself: gRPC calls next() on what it is given.
+        if self._messages is None:
+            self._messages = iter(self.make())
+        return next(self._messages)
+
+
+def stream_digest(messages: Iterable[Message]) -> bytes:
+    """The digest of a stream of messages (for a credential made by hand: tools and tests)."""
+    hashed = StreamHash()
+    for message in messages:
+        hashed.add(message)
+    return hashed.digest()
 
 
 class _CallDetails(
@@ -86,7 +139,10 @@ class SigningInterceptor(
         if identity is not None:
             raw = request_bytes(request)
             digest = hash_request(raw) if raw is not None else None
-            token = sign_internal(identity, method=method, ring=self.ring, request_digest=digest)
+            streamed = request.digest if isinstance(request, SignedStream) else None
+            token = sign_internal(
+                identity, method=method, ring=self.ring, request_digest=digest, stream_digest=streamed
+            )
             metadata.append((INTERNAL_METADATA, token))
         return _CallDetails(
             details.method,
@@ -106,12 +162,12 @@ class SigningInterceptor(
     def intercept_stream_unary(
         self, continuation: Callable[..., Any], details: Any, requests: Iterator[Any]
     ) -> Any:
-        return continuation(self._details(details, None), requests)
+        return continuation(self._details(details, requests), requests)
 
     def intercept_stream_stream(
         self, continuation: Callable[..., Any], details: Any, requests: Iterator[Any]
     ) -> Any:
-        return continuation(self._details(details, None), requests)
+        return continuation(self._details(details, requests), requests)
 
 
 class InternalGuard:
@@ -144,9 +200,26 @@ class InternalGuard:
             raise Unauthenticated(f"{method} is internal: call it through the gateway")
         raw = request_bytes(request)
         identity = verify_internal(
-            token, method=method, ring=self.ring, request_bytes=raw, require_request_hash=raw is not None
+            token,
+            method=method,
+            ring=self.ring,
+            request_bytes=raw,
+            require_request_hash=raw is not None,
+            require_stream_hash=raw is None,
         )
         if seen is not None:
             seen(identity)
         authorize_hop(identity, method, peer=peer, mutual_tls=self.peers is not None)
         return identity
+
+    def bound_stream(self, metadata: Mapping[str, str], requests: Iterable[Message]) -> Iterator[Message]:
+        """The requests of a stream whose credential identify has passed, checked against the digest it
+        names once the stream ends: a captured credential carries no other content (the handler's work,
+        one transaction, fails with the last read and stores nothing)."""
+        claim = stream_claim(metadata.get(INTERNAL_METADATA, ""))
+        hashed = StreamHash()
+        for message in requests:
+            hashed.add(message)
+            yield message
+        if not same_digest(claim, hashed.digest()):
+            raise Unauthenticated("credential was made for another stream")

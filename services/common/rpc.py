@@ -150,7 +150,8 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
                     _identity.set(self.authenticate(metadata, method))
                 if not isinstance(request, Message):
                     # A stream of requests: each is looked at as the handler reads it.
-                    return self._checked_stream(request, metadata, method)
+                    requests = self._checked_stream(request, metadata, method)
+                    return self.guard.bound_stream(metadata, requests) if self.guard else requests
                 if self.check is not None:
                     self.check(method, request)
                 return request

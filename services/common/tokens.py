@@ -209,10 +209,12 @@ def sign_internal(
     ttl_seconds: int = INTERNAL_TTL_SECONDS,
     request_digest: bytes | None = None,
     now: float | None = None,
+    stream_digest: bytes | None = None,
 ) -> str:
     """A credential for one call: this full method name, the caller's identity, seconds of life.
 
-    With request_digest it holds for that request only, so a captured credential cannot carry another.
+    With request_digest it holds for that request only, so a captured credential cannot carry another;
+    with stream_digest, for that stream of requests only (the receiver checks it when the stream ends).
     """
     issued = int(time.time() if now is None else now)
     claims: dict[str, Any] = {
@@ -227,6 +229,8 @@ def sign_internal(
     }
     if request_digest is not None:
         claims["rqh"] = _b64(request_digest)
+    if stream_digest is not None:
+        claims["sqh"] = _b64(stream_digest)
     return _encode(claims, ring)
 
 
@@ -238,6 +242,7 @@ def verify_internal(
     request_bytes: bytes | None = None,
     require_request_hash: bool = False,
     leeway: int = INTERNAL_LEEWAY_SECONDS,
+    require_stream_hash: bool = False,
 ) -> Identity:
     """The caller a credential carries, when it was made for this method (and this request) and is fresh."""
     claims = _decode(
@@ -256,7 +261,20 @@ def verify_internal(
             raise Unauthenticated("credential was made for another request")
     elif require_request_hash:
         raise Unauthenticated("credential is not bound to its request")
+    if require_stream_hash and not isinstance(claims.get("sqh"), str):
+        raise Unauthenticated("credential is not bound to its stream")
     return _identity(claims, roles=(*ROLES, INTERNAL_ROLE))
+
+
+def stream_claim(token: str) -> str:
+    """The stream digest a credential names (base64url), read from a token verify_internal has passed."""
+    claim = jwt.decode(token, options={"verify_signature": False}).get("sqh")
+    return claim if isinstance(claim, str) else ""
+
+
+def same_digest(claim: str, digest: bytes) -> bool:
+    """Whether a digest claim names this digest (compared in constant time)."""
+    return hmac.compare_digest(claim, _b64(digest))
 
 
 class OidcVerifier:

@@ -27,6 +27,7 @@ from services.common.auth import Identity
 from services.common.clients import Backend
 from services.common.errors import DomainError, FieldViolation, InvalidArgument, Unavailable
 from services.common.files import spooled
+from services.common.internal import SignedStream
 from services.common.vocabulary import RECORD_KINDS, TASK_LINE_TYPES
 
 log = logging.getLogger("kaohe.gateway.import")
@@ -176,6 +177,11 @@ def scoring_stream(parts: Split, validate: bool, import_id: str = "") -> Iterato
         )
 
 
+def _signed(stream: Callable[..., Iterator[Any]], *args: Any) -> SignedStream:
+    """A half's stream whose credential names its content (read from the spools twice: hashed, then sent)."""
+    return SignedStream(lambda: stream(*args))
+
+
 class LedgerImports:
     """Imports of a spooled file through the tasks and the scoring service: both halves or neither."""
 
@@ -199,11 +205,15 @@ class LedgerImports:
                 # scoring's staged half is invisible until tasks has committed its own, see _two_phase.)
                 if parts.task_lines:
                     tasks_reply = self.call(
-                        self.tasks, "ImportLedger", task_stream(parts, True), identity, timeout
+                        self.tasks, "ImportLedger", _signed(task_stream, parts, True), identity, timeout
                     )
                 if parts.scoring_lines:
                     scoring_reply = self.call(
-                        self.scoring, "ImportRecords", scoring_stream(parts, True), identity, timeout
+                        self.scoring,
+                        "ImportRecords",
+                        _signed(scoring_stream, parts, True),
+                        identity,
+                        timeout,
                     )
             else:
                 tasks_reply, scoring_reply = self._two_phase(parts, identity=identity, timeout=timeout)
@@ -224,12 +234,12 @@ class LedgerImports:
         scoring, tasks = self.scoring, self.tasks
         # Phase one: scoring's half staged, invisible; this also makes any other import wait or retry.
         scoring_reply = self.call(
-            scoring, "ImportRecords", scoring_stream(parts, False, import_id), identity, timeout
+            scoring, "ImportRecords", _signed(scoring_stream, parts, False, import_id), identity, timeout
         )
         self.on_phase("staged")
         try:
             tasks_reply = self.call(
-                tasks, "ImportLedger", task_stream(parts, False, import_id), identity, timeout
+                tasks, "ImportLedger", _signed(task_stream, parts, False, import_id), identity, timeout
             )
         except Unavailable as exc:
             # Whether tasks committed is unknown: recovery asks it and completes or undoes the import.

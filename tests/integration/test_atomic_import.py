@@ -286,12 +286,9 @@ def test_a_gateway_lost_before_the_tasks_commit_is_rolled_back_by_recovery(units
     tasks = units.stubs()[1].__class__(units.channel(units.tasks_addr))
     method = TASKS + "ImportLedger"
     lines = [tasks_pb2.LedgerLine(line=1, json=json.dumps(ledger("L")[0]))]
+    late_half = [tasks_pb2.ImportLedgerRequest(import_id=import_id, lines=lines)]
     with pytest.raises(grpc.RpcError) as late:
-        tasks.ImportLedger(
-            iter([tasks_pb2.ImportLedgerRequest(import_id=import_id, lines=lines)]),
-            metadata=internal_metadata(OFFICE, method),
-            timeout=30,
-        )
+        tasks.ImportLedger(iter(late_half), metadata=internal_metadata(OFFICE, method, late_half), timeout=30)
     assert late.value.code() == grpc.StatusCode.ABORTED
     assert "uL" not in unit_ids(units)
     on_phase(units, lambda phase: None)

@@ -58,7 +58,7 @@ def import_records(stack: Stack, lines: list[dict[str, Any]]) -> Any:
     ]
     return scoring.ImportRecords(
         iter(messages),
-        metadata=internal_metadata(office, "/kaohe.scoring.v1.ScoringService/ImportRecords"),
+        metadata=internal_metadata(office, "/kaohe.scoring.v1.ScoringService/ImportRecords", messages),
         timeout=30,
     )
 

@@ -126,7 +126,7 @@ def test_a_viewer_identity_cannot_write_whoever_relays_it(stack: Stack) -> None:
     tasks = tasks_pb2_grpc.TasksServiceStub(stack.channel(stack.tasks_addr))
     with pytest.raises(grpc.RpcError) as denied:
         tasks.ImportLedger(
-            iter([lines]), metadata=internal_metadata(VIEWER, TASKS + "ImportLedger"), timeout=10
+            iter([lines]), metadata=internal_metadata(VIEWER, TASKS + "ImportLedger", [lines]), timeout=10
         )
     assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
     request = tasks_pb2.CreateTaskRequest(title="x", task_type="leader_directive", lead_unit="fgj")
