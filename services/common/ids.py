@@ -79,9 +79,10 @@ def check_request_ids(message: Message, prefix: str = "") -> None:
     for field, value in message.ListFields():
         path = f"{prefix}{field.name}"
         if field.type == FieldDescriptor.TYPE_MESSAGE:
-            if field.message_type.full_name.startswith("google.protobuf."):
+            inner = field.message_type
+            if inner is None or inner.GetOptions().map_entry:
                 continue
-            if field.message_type.GetOptions().map_entry:
+            if inner.full_name.startswith("google.protobuf."):
                 continue
             items: list[Any] = list(value) if field.is_repeated else [value]
             for index, item in enumerate(items):

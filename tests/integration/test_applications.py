@@ -284,9 +284,7 @@ def test_an_application_id_is_the_tolerance_records_and_is_not_taken_twice(examp
     assert [f for f, _ in violations(error)] == ["id"]
     named = file(example, "sfj", "task", "T8", id="RC2025-A1")
     assert named.id == "RC2025-A1"
-    refused(
-        lambda: file(example, "fgj", "task", "T2", id="RC2025-A1"), grpc.StatusCode.INVALID_ARGUMENT
-    )
+    refused(lambda: file(example, "fgj", "task", "T2", id="RC2025-A1"), grpc.StatusCode.INVALID_ARGUMENT)
     # A voided error report takes no application.
     scoring_stub(example).VoidRecord(
         scoring_pb2.VoidRecordRequest(kind="error_report", id="E4", reason="录入错误"),

@@ -417,9 +417,7 @@ def test_the_loop_is_replayed_as_leniently_as_formats_says(loaded: Stack) -> Non
     )
     assert dict(reply.created) == {"unit": 1, "task": 1, "task_event": 6}
     _, tasks, _ = loaded.stubs()
-    got = tasks.GetTask(
-        tasks_pb2.GetTaskRequest(id="DB2025-001"), metadata=loaded.metadata(), timeout=10
-    )
+    got = tasks.GetTask(tasks_pb2.GetTaskRequest(id="DB2025-001"), metadata=loaded.metadata(), timeout=10)
     assert (got.state, got.priority, list(got.co_units)) == ("reported", "normal", [])
     assert got.reported_at == "2025-07-05T09:00:00+08:00"
 

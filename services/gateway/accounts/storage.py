@@ -130,10 +130,10 @@ class AccountRepository:
         rows = self.conn.execute(select(accounts.c.username).where(accounts.c.role == "office"))
         return len(rows.all())
 
-    def enabled_office(self, *, for_update: bool = False) -> list[str]:
+    def enabled_office(self, *, for_update: bool = False) -> tuple[str, ...]:
         """The enabled office accounts' names; for_update locks their rows (two disables cannot both pass)."""
         query = select(accounts.c.username).where(accounts.c.role == "office", accounts.c.disabled == false())
         rows = self.conn.execute(
             query.order_by(accounts.c.username).with_for_update() if for_update else query
         )
-        return [row[0] for row in rows]
+        return tuple(row[0] for row in rows)

@@ -124,7 +124,7 @@ class Accounts:
         with self.db.write() as conn:
             repo = AccountRepository(conn)
             current = repo.get(username)
-            last = repo.enabled_office(for_update=True) == [username]
+            last = repo.enabled_office(for_update=True) == (username,)
             if current.role == "office" and not current.disabled and last:
                 raise FailedPrecondition(LAST_OFFICE)
             account = dataclasses.replace(
