@@ -8,6 +8,8 @@ __all__ = [
     "ACCOUNTABILITY_KINDS",
     "COLOURS",
     "ERROR_CATEGORIES",
+    "EXTENSION_DECISIONS",
+    "EXTENSION_STATES",
     "GRADES",
     "INCENTIVE_LEVELS",
     "LEDGER_LINE_TYPES",
@@ -66,6 +68,7 @@ TASK_EVENT_KINDS: Terms = {
     "verify": "核查",
     "close": "销号",
     "cancel": "撤销",
+    "extend": "延期",
 }
 # History entries that record what Kaohe did about a task, not a step of its closed loop:
 # the replay, the colours and the scoring facts pass over them.
@@ -98,6 +101,9 @@ UNIT_CATEGORIES: Terms = {"department": "部门", "township": "乡镇"}
 # A run is a draft until 公示, then final at 定档; a corrected run is superseded by its successor.
 RUN_STATES: Terms = {"draft": "草稿", "publicised": "公示中", "final": "已定档", "superseded": "已更正"}
 ROLES: Terms = {"office": "考核办", "supervisor": "督查室", "department": "单位", "viewer": "查阅"}
+# 延期申请: a department asks, the office approves (an `extend` event) or refuses.
+EXTENSION_STATES: Terms = {"pending": "待审批", "approved": "已批准", "refused": "不予批准"}
+EXTENSION_DECISIONS: Terms = {"approved": "批准", "refused": "不予批准"}
 
 
 def label_of(terms: Terms, code: str) -> str:

@@ -19,6 +19,7 @@ __all__ = [
     "Replay",
     "State",
     "check_actor",
+    "check_extend",
     "holder",
     "next_state",
     "replay",
@@ -50,6 +51,7 @@ class Kind(StrEnum):
     VERIFY = "verify"
     CLOSE = "close"
     CANCEL = "cancel"
+    EXTEND = "extend"
 
 
 STATE_LABELS: dict[State, str] = {state: TASK_STATES[state] for state in State}
@@ -102,6 +104,11 @@ _NOTES = frozenset({Kind.ACCEPT, Kind.PROGRESS})
 
 _ORDER = list(State)
 
+# ---- 延期 (SCORING.md §2): an `extend` moves an open task's due instant, not the task along its loop.
+EXTENDABLE: frozenset[State] = frozenset({State.ASSIGNED, State.ACCEPTED})
+_STRICT_FROM[Kind.EXTEND] = EXTENDABLE
+_LENIENT_FROM[Kind.EXTEND] = EXTENDABLE
+
 
 def _describe(state: State) -> str:
     return f"{STATE_LABELS[state]} ({state})"
@@ -134,6 +141,8 @@ def next_state(state: State | None, kind: Kind, *, lenient: bool) -> State:
     allowed = (_LENIENT_FROM if lenient else _STRICT_FROM)[kind]
     if state not in allowed:
         raise InvalidTransition(f"{_rule(kind, allowed)}; the task is {_describe(state)}")
+    if kind is Kind.EXTEND:
+        return state
     if lenient and kind in _NOTES and state in (State.REPORTED, State.VERIFIED):
         return state
     return _TARGET[kind]
@@ -307,3 +316,30 @@ def holder(state: State, *, lead_unit: str) -> str:
     if state in (State.REPORTED, State.VERIFIED):
         return "supervisor"
     return ""
+
+
+def check_extend(*, state: State, due_in_force: datetime | None, new_due: datetime, at: datetime) -> None:
+    """An extension (延期, SCORING.md §2) may be recorded at `at`: open task, later due, in time.
+
+    Open means assigned and neither reported, closed nor cancelled; `at` is at or before the due instant
+    in force, and the new one later than it.
+    """
+    for name, moment in (("due_at", new_due), ("at", at)):
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise InvalidArgument(FieldViolation(name, f"须带时区（{moment.isoformat()}）"))
+    state = State(state)
+    if state not in EXTENDABLE:
+        raise InvalidTransition(f"只有已交办、尚未反馈的任务才能延期；该任务{STATE_LABELS[state]}（{state}）")
+    if due_in_force is None:
+        raise InvalidTransition("该任务还没有办结时限，无从延期")
+    if at > due_in_force:
+        raise InvalidTransition(
+            f"延期须在现行办结时限 {due_in_force:%Y-%m-%d %H:%M} 之前办理；现在已逾期（{at:%Y-%m-%d %H:%M}）"
+        )
+    if new_due <= due_in_force:
+        raise InvalidArgument(
+            FieldViolation(
+                "due_at",
+                f"新的办结时限 {new_due:%Y-%m-%d %H:%M} 须晚于现行时限 {due_in_force:%Y-%m-%d %H:%M}",
+            )
+        )

@@ -17,6 +17,7 @@ from services.common.packed import pack
 from services.common.policy import scoped_unit
 from services.common.rpc import current_identity
 from services.tasks.domain import Kind
+from services.tasks.extensions import ExtensionDesk, ExtensionView
 from services.tasks.trend import OverdueTrend
 from services.tasks.use_cases import TasksApp, TaskView
 
@@ -27,6 +28,12 @@ def task_message(view: TaskView) -> tasks_pb2.Task:
     return tasks_pb2.Task(**data, history=[tasks_pb2.TaskEvent(**e) for e in history])
 
 
+def extension_message(view: ExtensionView) -> tasks_pb2.Extension:
+    data = asdict(view)
+    timeline = data.pop("timeline")
+    return tasks_pb2.Extension(**data, timeline=[tasks_pb2.ExtensionStep(**step) for step in timeline])
+
+
 @refuse_nul
 class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
     """The supervision ledger over gRPC."""
@@ -34,6 +41,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
     def __init__(self, app: TasksApp) -> None:
         self.app = app
         self.overdue = OverdueTrend(app.facts.db, app.facts.tz, version=app.facts.version)
+        self.extensions = ExtensionDesk(app)
 
     def ListUnits(self, request: Any, context: grpc.ServicerContext) -> Any:
         rows, token = self.app.list_units(
@@ -203,3 +211,40 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
     def GetVersion(self, request: Any, context: grpc.ServicerContext) -> Any:
         sequence, next_change, at = self.app.facts.version()
         return tasks_pb2.Version(sequence=sequence, next_change=next_change, at=at)
+
+    def FileExtension(self, request: Any, context: grpc.ServicerContext) -> Any:
+        view = self.extensions.file(
+            actor=current_identity(),
+            request_id=request.request_id,
+            ext_id=request.id,
+            task_id=request.task_id,
+            due_at=request.due_at,
+            reason=request.reason,
+        )
+        return extension_message(view)
+
+    def DecideExtension(self, request: Any, context: grpc.ServicerContext) -> Any:
+        view = self.extensions.decide(
+            actor=current_identity(),
+            request_id=request.request_id,
+            ext_id=request.id,
+            decision=request.decision,
+            due_at=request.due_at,
+            reason=request.reason,
+        )
+        return extension_message(view)
+
+    def ListExtensions(self, request: Any, context: grpc.ServicerContext) -> Any:
+        # The gateway has scoped a department to its unit; held to it here again.
+        views, token = self.extensions.list_requests(
+            actor=current_identity(),
+            unit=request.unit,
+            state=request.state,
+            task_id=request.task_id,
+            year=request.year,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return tasks_pb2.ListExtensionsResponse(
+            extensions=[extension_message(v) for v in views], next_page_token=token
+        )

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from services.common.audit import audit_table
 from services.common.db import sequence_table
@@ -64,6 +76,8 @@ task_events = Table(
     Column("note", Text, nullable=False, default=""),
     Column("rejected", Boolean, nullable=False, default=False),
     Column("recorded_at", BigInteger, nullable=False),
+    # An `extend` event's new due instant (SCORING.md §2); None for every other kind.
+    Column("due_at", BigInteger, nullable=True),
     Index("ix_task_events_task", "task_id", "at"),
     Index("ix_task_events_report", "kind", "task_id"),
 )
@@ -91,4 +105,33 @@ import_decisions = Table(
     Column("import_id", String(64), primary_key=True),
     Column("outcome", String(16), nullable=False),
     Column("decided_at", BigInteger, nullable=False),
+)
+
+# 延期申请: a department asks for a later due instant with its reason; the office approves (an `extend`
+# event in the same transaction) or refuses with its reason. Who filed and who decided are kept on the row.
+extension_requests = Table(
+    "extension_requests",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False),
+    Column("task_id", String(64), ForeignKey("tasks.id"), nullable=False),
+    Column("unit", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("asked_due", BigInteger, nullable=False),
+    Column("due_before", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("filed_at", BigInteger, nullable=False),
+    Column("filed_by", String(256), nullable=False),
+    Column("filed_role", String(32), nullable=False),
+    Column("filed_unit", String(64), nullable=False),
+    Column("granted_due", BigInteger, nullable=True),
+    Column("decided_at", BigInteger, nullable=True),
+    Column("decided_by", String(256), nullable=False, default=""),
+    Column("decided_role", String(32), nullable=False, default=""),
+    Column("decided_unit", String(64), nullable=False, default=""),
+    Column("decision_reason", Text, nullable=False, default=""),
+    Column("version", Integer, nullable=False, default=1),
+    UniqueConstraint("id", name="uq_extension_requests_id"),
+    Index("ix_extension_requests_unit", "unit"),
+    Index("ix_extension_requests_task", "task_id", "state"),
 )
