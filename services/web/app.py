@@ -14,6 +14,8 @@ from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
 
 from services.common import status
 from services.web import api, appeals, bulletin, department, ledger_import, office, records, supervision
+from services.web.extensions import DESK as EXTENSION_DESK
+from services.web.extensions_api import ROUTES as EXTENSION_API
 from services.web.gateway import Gateway
 from services.web.http import (
     HttpError,
@@ -157,6 +159,7 @@ class Console:
                 "/office/records/{kind}",
             ),
         ]
+        desk[:0] = EXTENSION_DESK  # first: /tasks/{task}/extension before /tasks/{task}/{step}
         for method, path, view, roles, back in desk:
             r.add(method, path, self.page(view, roles, back))
         for path, view in (
@@ -169,6 +172,8 @@ class Console:
             ("/api/overdue-trend", api.overdue_trend),
         ):
             r.add("GET", path, self.api(view))
+        for method, path, view in EXTENSION_API:
+            r.add(method, path, self.api(view))
         r.add("GET", "/api/openapi.json", lambda request: as_json(api.OPENAPI))
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

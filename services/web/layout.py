@@ -19,11 +19,17 @@ NAV = {
         ("/office/runs", "考核运行"),
         ("/office/appeals", "申诉"),
         ("/office/tolerance", "容错申请"),
+        ("/office/extensions", "延期申请"),
         ("/office/ranking", "排名"),
         ("/office/import", "台账导入"),
         ("/office/accounts", "账号"),
     ],
-    "department": [("/unit", "本单位"), ("/tasks", "督办事项"), ("/unit/appeals", "申诉与容错")],
+    "department": [
+        ("/unit", "本单位"),
+        ("/tasks", "督办事项"),
+        ("/unit/appeals", "申诉与容错"),
+        ("/unit/extensions", "延期申请"),
+    ],
     "supervisor": [
         ("/office", "全县态势"),
         ("/tasks", "督办事项"),

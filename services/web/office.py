@@ -11,6 +11,7 @@ from kaohe.scoring.v1 import scoring_pb2
 
 from services.common.vocabulary import ROLES, label_of
 from services.web.department import run_document, runs_of
+from services.web.extensions import awaiting_section, start_awaiting
 from services.web.gateway import Gateway
 from services.web.http import HttpError, Request, Response, download, esc, page, redirect
 from services.web.layout import (
@@ -66,6 +67,7 @@ def overview(gw: Gateway, session: Any, request: Request) -> Response:
     year = _year(request)
     period = trend_period(request)
     pending_trend = start_trend(gw, session, year=year, period=period)  # at once with the overview
+    awaiting = start_awaiting(gw, session)
     shown = gw.call(gw.gateway.GetOverview, gateway_pb2.GetOverviewRequest(year=year), session.token)
     reasons = _veto_reasons(gw, session, shown.year) if any(u.veto for u in shown.units) else {}
     rows = []
@@ -127,6 +129,7 @@ def overview(gw: Gateway, session: Any, request: Request) -> Response:
         + f"<h2>逾期事项趋势（{'每周末' if period == 'week' else '每月末'}）</h2>"
         + trend_switch(request, period)
         + trend_chart(pending_trend.result())
+        + awaiting_section(awaiting)
     )
     return page(frame("全县态势", body, session, charts=True))
 

@@ -24,6 +24,7 @@ from services.common.vocabulary import (
     TASK_STATES,
     label_of,
 )
+from services.web.extensions import start_listing, task_section
 from services.web.gateway import Gateway
 from services.web.http import HttpError, Request, Response, esc, page, redirect
 from services.web.layout import Raw, colour, csrf_field, frame, notice, row, table
@@ -168,6 +169,7 @@ def _filters(session: Session, chosen: dict[str, str], overdue: bool, names: dic
 
 def task_detail(gw: Gateway, session: Session, request: Request) -> Response:
     """One task: what it is, where it stands, its whole history, and the steps this caller may take."""
+    extensions = start_listing(gw, session, task_id=request.params["task"])
     task = gw.call(gw.tasks.GetTask, tasks_pb2.GetTaskRequest(id=request.params["task"]), session.token)
     names = unit_names(gw, session)
     facts = [
@@ -208,6 +210,7 @@ def task_detail(gw: Gateway, session: Session, request: Request) -> Response:
         + notice(request.query.get("error", ""), error=True)
         + f'<p>{badge} <a href="/tasks">返回督办事项</a></p><dl class="facts">{listing}</dl>'
         + _steps(session, task)
+        + task_section(session, task, extensions)
         + history
     )
     return page(frame(f"督办事项 {task.id}", body, session))
