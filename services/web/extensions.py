@@ -72,7 +72,8 @@ def requests_table(found: list[Any], session: Session, *, decide: bool) -> str:
         state: object = e.state_label or EXTENSION_STATES.get(e.state, e.state)
         if decide and e.state == "pending" and session.role == "office":
             state = Raw(
-                "".join(
+                f"{esc(state)} "
+                + "".join(
                     f'<a class="button" data-decide="{code}" '
                     f'href="{esc(extension_path(e.id))}?decision={code}">{esc(label)}</a> '
                     for code, label in DECISIONS.items()
@@ -206,9 +207,10 @@ def confirm(gw: Gateway, session: Session, request: Request) -> Response:
     ]
     listing = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts)
     if decision == "approved":
+        asked = ext.asked_due[:19].replace("T", " ")
         fields = (
             f'<label for="decide-due">批准延至（默认按申请；{esc(EXAMPLE)}）</label>'
-            f'<input id="decide-due" name="due_at" value="{esc(when(ext.asked_due))}" maxlength="40">'
+            f'<input id="decide-due" name="due_at" value="{esc(asked)}" maxlength="40">'
             '<label for="decide-reason">审批意见（可不填）</label>'
             '<textarea id="decide-reason" name="reason" maxlength="2000" rows="2"></textarea>'
         )
