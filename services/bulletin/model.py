@@ -23,6 +23,8 @@ __all__ = [
     "Bulletin",
     "ErrorLine",
     "ErrorReport",
+    "Extension",
+    "ExtensionLine",
     "Incentive",
     "IncentiveLine",
     "OverdueLine",
@@ -103,6 +105,21 @@ class Incentive:
     level: str
     reason: str
     voided: bool = False
+
+
+@dataclass(frozen=True)
+class Extension:
+    """An extension request (延期申请): the due asked for and, once decided, the office's answer."""
+
+    id: str
+    task: str
+    title: str
+    unit: str
+    filed_at: datetime
+    due_before: datetime
+    asked_due: datetime
+    state: str
+    granted_due: datetime | None = None
 
 
 # --- what the bulletin says ------------------------------------------------------------------------
@@ -202,6 +219,23 @@ class IncentiveLine:
 
 
 @dataclass(frozen=True)
+class ExtensionLine:
+    """An extension request filed in the period: task, unit, the due asked for, the decision."""
+
+    id: str
+    task: str
+    title: str
+    unit: str
+    unit_name: str
+    filed_at: datetime
+    due_before: datetime
+    asked_due: datetime
+    state: str
+    state_label: str
+    granted_due: datetime | None
+
+
+@dataclass(frozen=True)
 class Bulletin:
     """Everything a 督查通报 states, in the order and sorting it states it."""
 
@@ -216,6 +250,7 @@ class Bulletin:
     incentives: tuple[IncentiveLine, ...]
     exemplary: tuple[UnitLine, ...]
     copy_to: tuple[str, ...] = field(default=())
+    extensions: tuple[ExtensionLine, ...] = field(default=())
 
     @property
     def red_units(self) -> tuple[UnitLine, ...]:
@@ -267,6 +302,7 @@ def build_bulletin(
     issuer: str = "考核办公室",
     copy_to: Sequence[str] = (),
     kind_labels: Mapping[str, str] | None = None,
+    extensions: Iterable[Extension] = (),
 ) -> Bulletin:
     """The bulletin of a period as tasks and records stand at as_of; tasks count for their lead unit only."""
     _aware(as_of, "as_of")
@@ -379,4 +415,33 @@ def build_bulletin(
         incentives=incentive_lines,
         exemplary=exemplary,
         copy_to=tuple(copy_to),
+        extensions=extension_lines(extensions, period=period, tz=tz, names=names),
     )
+
+
+def extension_lines(
+    extensions: Iterable[Extension], *, period: Period, tz: tzinfo, names: Mapping[str, str]
+) -> tuple[ExtensionLine, ...]:
+    """The requests filed within the period (local dates), by filing instant then id."""
+    lines = []
+    for index, e in enumerate(extensions):
+        for name in ("filed_at", "due_before", "asked_due"):
+            _aware(getattr(e, name), f"extensions[{index}].{name}")
+        if not period.contains(e.filed_at.astimezone(tz).date()):
+            continue
+        lines.append(
+            ExtensionLine(
+                id=e.id,
+                task=e.task,
+                title=e.title,
+                unit=e.unit,
+                unit_name=names.get(e.unit, e.unit),
+                filed_at=e.filed_at.astimezone(tz),
+                due_before=e.due_before.astimezone(tz),
+                asked_due=e.asked_due.astimezone(tz),
+                state=e.state,
+                state_label=vocabulary.EXTENSION_STATES.get(e.state, e.state),
+                granted_due=e.granted_due.astimezone(tz) if e.granted_due is not None else None,
+            )
+        )
+    return tuple(sorted(lines, key=lambda line: (line.filed_at, line.id)))

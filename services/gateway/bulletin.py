@@ -83,6 +83,26 @@ class BulletinView:
 
         return [(r, json_format.MessageToDict(r.fields)) for r in _pages(fetch, lambda reply: reply.records)]
 
+    def _extensions(self, identity: Identity, year: int, timeout: float) -> list[bl.Extension]:
+        def fetch(token: str) -> Any:
+            request = tasks_pb2.ListExtensionsRequest(year=year, page_size=1000, page_token=token)
+            return self.app._call(self.app.backends.tasks, "ListExtensions", request, identity, timeout)
+
+        return [
+            bl.Extension(
+                id=e.id,
+                task=e.task_id,
+                title=e.task_title,
+                unit=e.unit,
+                filed_at=datetime.fromisoformat(e.filed_at),
+                due_before=datetime.fromisoformat(e.due_before),
+                asked_due=datetime.fromisoformat(e.asked_due),
+                state=e.state,
+                granted_due=_instant(e.granted_due),
+            )
+            for e in _pages(fetch, lambda reply: reply.extensions)
+        ]
+
     def render(
         self, identity: Identity, *, period: str, as_of: str, timeout: float
     ) -> gateway_pb2.BulletinDocument:
@@ -98,6 +118,9 @@ class BulletinView:
             kind: pool.submit(self._records, identity, kind, year, timeout)
             for kind in ("error_report", "accountability", "incentive", "appeal")
         }
+        # A request is listed in the period it was filed in (a period lies within one year, else all years).
+        filed_year = year if parsed.end.year == year else 0
+        extensions_f = pool.submit(self._extensions, identity, filed_year, timeout)
         scheme = scheme_f.result()
         # An upheld appeal voids the error report or accountability record it names (FORMATS.md).
         upheld = {
@@ -149,6 +172,7 @@ class BulletinView:
             incentives=incentives,
             tz=scheme.tz,
             kind_labels=ACCOUNTABILITY_KINDS,
+            extensions=extensions_f.result(),
         )
         title = bl.title_text(built)
         return gateway_pb2.BulletinDocument(

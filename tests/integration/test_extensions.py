@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import grpc
 import pytest
+from kaohe.gateway.v1 import gateway_pb2
 from kaohe.tasks.v1 import tasks_pb2
 from sqlalchemy import select
 
@@ -16,6 +17,7 @@ from services.common.db import Database
 from services.tasks.storage.tables import extension_requests, task_events
 from tests.conftest import Stack
 from tests.integration.test_tasks_loop import UNITS, jsonl
+from tests.integration.test_year_views import text_of
 
 ZONE = ZoneInfo("Asia/Shanghai")
 
@@ -245,3 +247,20 @@ def test_the_same_request_id_files_and_decides_once(units: Stack) -> None:
     assert one == two
     history = get(units, task.id).history
     assert sum(1 for e in history if e.kind == "extend") == 1
+
+
+def test_the_bulletin_lists_the_periods_requests_with_their_decisions(units: Stack) -> None:
+    approved = create(units, due=soon(2))
+    waiting = create(units, due=soon(3))
+    granted = decide(units, file(units, approved.id, soon(9).date().isoformat()).id, "approved")
+    file(units, waiting.id, soon(10).date().isoformat())
+    gateway, _, _ = units.stubs()
+    reply = gateway.GetBulletin(
+        gateway_pb2.GetBulletinRequest(period=f"{datetime.now(ZONE):%Y-%m}"),
+        metadata=units.metadata("office"),
+        timeout=60,
+    )
+    text = text_of(reply.docx)
+    assert "共有2项任务申请延期" in text and approved.id in text and waiting.id in text
+    asked = datetime.fromisoformat(granted.granted_due)
+    assert f"已批准，延至{asked.year}年{asked.month}月{asked.day}日" in text and "待审批" in text
