@@ -233,7 +233,9 @@ class ExtensionDesk:
         if not ID_PATTERN.match(ext_id):
             raise InvalidArgument("id", "申请编号只能由字母、数字和 . _ - 组成，至多 64 个字符")
         said = decision.strip()
-        code = _ALIASES.get(said) or code_of(EXTENSION_DECISIONS, said) or code_of(EXTENSION_STATES, said)
+        code = (
+            _ALIASES.get(said) or code_of(EXTENSION_DECISIONS, said) or code_of(EXTENSION_STATES, said) or ""
+        )
         if code not in EXTENSION_DECISIONS:
             raise InvalidArgument("decision", "须为 approved（批准）或 refused（不予批准）")
         granted = parse_due(due_at, tz=self.tz) if due_at.strip() else None
