@@ -246,6 +246,8 @@ class ExtensionDesk:
         check_text("reason", reason, max_len=NOTE_MAX, allow_newlines=True)
 
         def work(conn: Connection) -> ExtensionView:
+            # Read behind the lock: a decision made meanwhile is seen as made, not decided over again.
+            store.lock_request(conn, ext_id)
             row = store.get_request(conn, ext_id)
             if row is None:
                 raise NotFound(f"延期申请 {ext_id} 不存在")

@@ -3,6 +3,7 @@ office, the approval the task's `extend` event with its new due instant and colo
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -264,3 +265,22 @@ def test_the_bulletin_lists_the_periods_requests_with_their_decisions(units: Sta
     assert "共有2项任务申请延期" in text and approved.id in text and waiting.id in text
     asked = datetime.fromisoformat(granted.granted_due)
     assert f"已批准，延至{asked.year}年{asked.month}月{asked.day}日" in text and "待审批" in text
+
+
+def test_two_approvals_at_once_extend_the_task_once(units: Stack) -> None:
+    task = create(units, due=soon(4))
+    made = file(units, task.id, soon(12).date().isoformat())
+    results: list[Any] = []
+    barrier = threading.Barrier(2)
+
+    def approve(n: int) -> None:
+        barrier.wait()
+        results.append(decide(units, made.id, "approved", request_id=f"at-once-{n}").state)
+
+    threads = [threading.Thread(target=approve, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == ["approved", "approved"]
+    assert sum(1 for e in get(units, task.id).history if e.kind == "extend") == 1

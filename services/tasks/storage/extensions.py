@@ -22,6 +22,16 @@ def get_request(conn: Connection, request_id: str) -> Row[Any] | None:
     return conn.execute(query).first()
 
 
+def lock_request(conn: Connection, request_id: str) -> None:
+    """Holds the request's row to the end of the transaction, so that two decisions on it queue.
+
+    (SQLite ignores FOR UPDATE: its writers already run one at a time.)
+    """
+    conn.execute(
+        select(extension_requests.c.seq).where(extension_requests.c.id == request_id).with_for_update()
+    )
+
+
 def pending_for(conn: Connection, task_id: str) -> str:
     """The id of the task's request still awaiting a decision, empty when there is none."""
     found = conn.execute(
