@@ -19,7 +19,6 @@ __all__ = [
     "Replay",
     "State",
     "check_actor",
-    "check_extend",
     "holder",
     "next_state",
     "replay",
@@ -83,6 +82,8 @@ _STRICT_FROM: dict[Kind, frozenset[State]] = {
     Kind.REJECT: frozenset({State.REPORTED, State.VERIFIED}),
     Kind.CLOSE: frozenset({State.VERIFIED}),
     Kind.CANCEL: OPEN_STATES,
+    # 延期: only while the task is open, i.e. assigned and not reported (SCORING.md §2).
+    Kind.EXTEND: frozenset({State.ASSIGNED, State.ACCEPTED}),
 }
 
 # Offices keep ledgers loosely (FORMATS.md): a progress or report implies the accept nobody
@@ -103,11 +104,6 @@ _LENIENT_FROM: dict[Kind, frozenset[State]] = {
 _NOTES = frozenset({Kind.ACCEPT, Kind.PROGRESS})
 
 _ORDER = list(State)
-
-# ---- 延期 (SCORING.md §2): an `extend` moves an open task's due instant, not the task along its loop.
-EXTENDABLE: frozenset[State] = frozenset({State.ASSIGNED, State.ACCEPTED})
-_STRICT_FROM[Kind.EXTEND] = EXTENDABLE
-_LENIENT_FROM[Kind.EXTEND] = EXTENDABLE
 
 
 def _describe(state: State) -> str:
@@ -141,9 +137,9 @@ def next_state(state: State | None, kind: Kind, *, lenient: bool) -> State:
     allowed = (_LENIENT_FROM if lenient else _STRICT_FROM)[kind]
     if state not in allowed:
         raise InvalidTransition(f"{_rule(kind, allowed)}; the task is {_describe(state)}")
-    if kind is Kind.EXTEND:
-        return state
     if lenient and kind in _NOTES and state in (State.REPORTED, State.VERIFIED):
+        return state
+    if kind is Kind.EXTEND:
         return state
     return _TARGET[kind]
 
@@ -318,6 +314,9 @@ def holder(state: State, *, lead_unit: str) -> str:
     return ""
 
 
+# ---- 延期 requests (h-extend): the pure check of a request and of its approval, apart from the replay's.
+
+
 def check_extend(*, state: State, due_in_force: datetime | None, new_due: datetime, at: datetime) -> None:
     """An extension (延期, SCORING.md §2) may be recorded at `at`: open task, later due, in time.
 
@@ -328,7 +327,7 @@ def check_extend(*, state: State, due_in_force: datetime | None, new_due: dateti
         if moment.tzinfo is None or moment.utcoffset() is None:
             raise InvalidArgument(FieldViolation(name, f"须带时区（{moment.isoformat()}）"))
     state = State(state)
-    if state not in EXTENDABLE:
+    if state not in _STRICT_FROM[Kind.EXTEND]:
         raise InvalidTransition(f"只有已交办、尚未反馈的任务才能延期；该任务{STATE_LABELS[state]}（{state}）")
     if due_in_force is None:
         raise InvalidTransition("该任务还没有办结时限，无从延期")

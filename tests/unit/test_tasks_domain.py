@@ -48,7 +48,7 @@ STRICT: dict[tuple[State, Kind], State] = {
     (V, Kind.REJECT): AC,
     (V, Kind.CLOSE): CL,
     **{(s, Kind.CANCEL): X for s in (C, A, AC, R, V)},
-    # 延期 moves the due instant of an open task, not the task along its loop.
+    # 延期 leaves the task where it stands, and only an open (assigned, unreported) one.
     (A, Kind.EXTEND): A,
     (AC, Kind.EXTEND): AC,
 }

@@ -14,9 +14,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # The `extend` event's due_at (SCORING.md §2); h-fair's ledger support may add the same column: keep one.
-    with op.batch_alter_table("task_events") as batch:
-        batch.add_column(sa.Column("due_at", sa.BigInteger, nullable=True))
+    # The extend event's due_at (SCORING.md §2) is h-fair's column too (0007_h_fair): added once, by whichever
+    # of the two migrations runs first.
+    if "due_at" not in {c["name"] for c in sa.inspect(op.get_bind()).get_columns("task_events")}:
+        op.add_column("task_events", sa.Column("due_at", sa.BigInteger, nullable=True))
     op.create_table(
         "extension_requests",
         sa.Column(
@@ -50,5 +51,3 @@ def downgrade() -> None:
     op.drop_index("ix_extension_requests_task", "extension_requests")
     op.drop_index("ix_extension_requests_unit", "extension_requests")
     op.drop_table("extension_requests")
-    with op.batch_alter_table("task_events") as batch:
-        batch.drop_column("due_at")
