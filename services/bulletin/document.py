@@ -470,6 +470,29 @@ def _overdue(doc: DocumentObject, bulletin: Bulletin) -> None:
     )
 
 
+_EXTENSION_COLUMNS = (
+    Column("任务编号", 24, centred=False),
+    Column("标题", 40, centred=False),
+    Column("牵头单位", 24, centred=False),
+    Column("原办结时限", 22),
+    Column("申请延至", 22),
+    Column("审批结果", 24),
+)
+
+
+def _extensions(doc: DocumentObject, bulletin: Bulletin) -> None:
+    """延期申请 filed in the period: what was asked and what the office decided."""
+    if not bulletin.extensions:
+        _body(doc, "本期无延期申请。")
+        return
+    _body(doc, f"{bulletin.period.label}共有{len(bulletin.extensions)}项任务申请延期：")
+    rows = []
+    for e in bulletin.extensions:
+        decided = e.state_label + (f"，延至{_moment(e.granted_due)}" if e.granted_due is not None else "")
+        rows.append([e.task, e.title, e.unit_name, _moment(e.due_before), _moment(e.asked_due), decided])
+    _table(doc, _EXTENSION_COLUMNS, rows)
+
+
 def _errors(doc: DocumentObject, bulletin: Bulletin) -> None:
     if not bulletin.errors:
         _body(doc, "本期无差错通报。")
@@ -514,29 +537,6 @@ def _commendations(doc: DocumentObject, bulletin: Bulletin) -> None:
         _body(doc, f"{named}（共{len(bulletin.exemplary)}个单位）按时办结了本期全部到期任务，予以表扬。")
     else:
         _body(doc, "本期无按时办结全部到期任务的单位。")
-
-
-_EXTENSION_COLUMNS = (
-    Column("任务编号", 24, centred=False),
-    Column("标题", 40, centred=False),
-    Column("牵头单位", 24, centred=False),
-    Column("原办结时限", 22),
-    Column("申请延至", 22),
-    Column("审批结果", 24),
-)
-
-
-def _extensions(doc: DocumentObject, bulletin: Bulletin) -> None:
-    """延期申请 filed in the period: what was asked and what the office decided."""
-    if not bulletin.extensions:
-        _body(doc, "本期无延期申请。")
-        return
-    _body(doc, f"{bulletin.period.label}共有{len(bulletin.extensions)}项任务申请延期：")
-    rows = []
-    for e in bulletin.extensions:
-        decided = e.state_label + (f"，延至{_moment(e.granted_due)}" if e.granted_due is not None else "")
-        rows.append([e.task, e.title, e.unit_name, _moment(e.due_before), _moment(e.asked_due), decided])
-    _table(doc, _EXTENSION_COLUMNS, rows)
 
 
 def _signature(doc: DocumentObject, bulletin: Bulletin) -> None:

@@ -249,8 +249,8 @@ class Bulletin:
     accountability: tuple[AccountabilityLine, ...]
     incentives: tuple[IncentiveLine, ...]
     exemplary: tuple[UnitLine, ...]
-    copy_to: tuple[str, ...] = field(default=())
     extensions: tuple[ExtensionLine, ...] = field(default=())
+    copy_to: tuple[str, ...] = field(default=())
 
     @property
     def red_units(self) -> tuple[UnitLine, ...]:
@@ -299,10 +299,10 @@ def build_bulletin(
     accountability: Iterable[Accountability],
     incentives: Iterable[Incentive],
     tz: tzinfo,
+    extensions: Iterable[Extension] = (),
     issuer: str = "考核办公室",
     copy_to: Sequence[str] = (),
     kind_labels: Mapping[str, str] | None = None,
-    extensions: Iterable[Extension] = (),
 ) -> Bulletin:
     """The bulletin of a period as tasks and records stand at as_of; tasks count for their lead unit only."""
     _aware(as_of, "as_of")
@@ -413,9 +413,9 @@ def build_bulletin(
         errors=error_lines,
         accountability=accountability_lines,
         incentives=incentive_lines,
+        extensions=extension_lines(extensions, period=period, tz=tz, names=names),
         exemplary=exemplary,
         copy_to=tuple(copy_to),
-        extensions=extension_lines(extensions, period=period, tz=tz, names=names),
     )
 
 
