@@ -169,10 +169,10 @@ class BulletinView:
             tasks=tasks_f.result(),
             errors=errors,
             accountability=accountability,
+            extensions=extensions_f.result(),
             incentives=incentives,
             tz=scheme.tz,
             kind_labels=ACCOUNTABILITY_KINDS,
-            extensions=extensions_f.result(),
         )
         title = bl.title_text(built)
         return gateway_pb2.BulletinDocument(
