@@ -49,6 +49,9 @@ POLICY: dict[str, Rule] = {
     TASKS + "RejectTask": Rule(SUPERVISION),
     TASKS + "CloseTask": Rule(SUPERVISION),
     TASKS + "CancelTask": Rule(SUPERVISION),
+    TASKS + "FileExtension": Rule(UNIT_WORK, "own"),  # a department: on tasks its unit leads
+    TASKS + "DecideExtension": Rule(OFFICE),
+    TASKS + "ListExtensions": Rule(ALL, "unit"),  # a department: its own unit's requests only
     TASKS + "SummarizeTasks": Rule(ALL, "unit"),
     TASKS + "GetOverdueTrend": Rule(ALL, "unit"),  # a department: its own line only
     TASKS + "LookupTasks": Rule(frozenset(), system=True),
@@ -57,9 +60,6 @@ POLICY: dict[str, Rule] = {
     TASKS + "ResolveImport": Rule(frozenset(), system=True),
     TASKS + "GetTimelinessFacts": Rule(frozenset(), system=True),
     TASKS + "GetVersion": Rule(ALL),  # a counter and an instant: no unit's data
-    TASKS + "FileExtension": Rule(UNIT_WORK, "own"),  # a department: on tasks its unit leads
-    TASKS + "DecideExtension": Rule(OFFICE),
-    TASKS + "ListExtensions": Rule(ALL, "unit"),  # a department: its own unit's requests only
     SCORING + "GetScheme": Rule(ALL),
     SCORING + "CreateRecord": Rule(UNIT_WORK, "own"),  # a department files appeals on its own reports only
     SCORING + "ListRecords": Rule(ALL, "unit"),

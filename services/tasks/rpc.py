@@ -126,6 +126,43 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
     def CancelTask(self, request: Any, context: grpc.ServicerContext) -> Any:
         return self._act(Kind.CANCEL, request)
 
+    def FileExtension(self, request: Any, context: grpc.ServicerContext) -> Any:
+        view = self.extensions.file(
+            actor=current_identity(),
+            request_id=request.request_id,
+            ext_id=request.id,
+            task_id=request.task_id,
+            due_at=request.due_at,
+            reason=request.reason,
+        )
+        return extension_message(view)
+
+    def DecideExtension(self, request: Any, context: grpc.ServicerContext) -> Any:
+        view = self.extensions.decide(
+            actor=current_identity(),
+            request_id=request.request_id,
+            ext_id=request.id,
+            decision=request.decision,
+            due_at=request.due_at,
+            reason=request.reason,
+        )
+        return extension_message(view)
+
+    def ListExtensions(self, request: Any, context: grpc.ServicerContext) -> Any:
+        # The gateway has scoped a department to its unit; held to it here again.
+        views, token = self.extensions.list_requests(
+            actor=current_identity(),
+            unit=request.unit,
+            state=request.state,
+            task_id=request.task_id,
+            year=request.year,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return tasks_pb2.ListExtensionsResponse(
+            extensions=[extension_message(v) for v in views], next_page_token=token
+        )
+
     def ImportLedger(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
         messages = iter(request_iterator)
         first = next(messages, None)
@@ -211,40 +248,3 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
     def GetVersion(self, request: Any, context: grpc.ServicerContext) -> Any:
         sequence, next_change, at = self.app.facts.version()
         return tasks_pb2.Version(sequence=sequence, next_change=next_change, at=at)
-
-    def FileExtension(self, request: Any, context: grpc.ServicerContext) -> Any:
-        view = self.extensions.file(
-            actor=current_identity(),
-            request_id=request.request_id,
-            ext_id=request.id,
-            task_id=request.task_id,
-            due_at=request.due_at,
-            reason=request.reason,
-        )
-        return extension_message(view)
-
-    def DecideExtension(self, request: Any, context: grpc.ServicerContext) -> Any:
-        view = self.extensions.decide(
-            actor=current_identity(),
-            request_id=request.request_id,
-            ext_id=request.id,
-            decision=request.decision,
-            due_at=request.due_at,
-            reason=request.reason,
-        )
-        return extension_message(view)
-
-    def ListExtensions(self, request: Any, context: grpc.ServicerContext) -> Any:
-        # The gateway has scoped a department to its unit; held to it here again.
-        views, token = self.extensions.list_requests(
-            actor=current_identity(),
-            unit=request.unit,
-            state=request.state,
-            task_id=request.task_id,
-            year=request.year,
-            page_size=request.page_size,
-            page_token=request.page_token,
-        )
-        return tasks_pb2.ListExtensionsResponse(
-            extensions=[extension_message(v) for v in views], next_page_token=token
-        )

@@ -82,31 +82,6 @@ task_events = Table(
     Index("ix_task_events_report", "kind", "task_id"),
 )
 
-# Each (task, event, unit) a reminder (催办) announced, so it goes out once across restarts.
-reminders_sent = Table(
-    "reminders_sent",
-    metadata,
-    Column("task_id", String(64), ForeignKey("tasks.id"), primary_key=True),
-    Column("event", String(16), primary_key=True),
-    Column("unit_id", String(64), primary_key=True),
-    Column("sent_at", BigInteger, nullable=False),
-)
-
-# Prefixed: the tasks and scoring services may share one PostgreSQL database.
-requests = requests_table(metadata, "tasks_requests")
-change_sequence = sequence_table(metadata, "tasks_change_sequence")
-audit = audit_table(metadata, "tasks_audit")
-
-# The record of decision of two-service imports: an import id is "committed" when its tasks half was
-# stored (in the same transaction), "aborted" when scoring's recovery found it undecided.
-import_decisions = Table(
-    "import_decisions",
-    metadata,
-    Column("import_id", String(64), primary_key=True),
-    Column("outcome", String(16), nullable=False),
-    Column("decided_at", BigInteger, nullable=False),
-)
-
 # 延期申请: a department asks for a later due instant with its reason; the office approves (an `extend`
 # event in the same transaction) or refuses with its reason. Who filed and who decided are kept on the row.
 extension_requests = Table(
@@ -134,4 +109,29 @@ extension_requests = Table(
     UniqueConstraint("id", name="uq_extension_requests_id"),
     Index("ix_extension_requests_unit", "unit"),
     Index("ix_extension_requests_task", "task_id", "state"),
+)
+
+# Each (task, event, unit) a reminder (催办) announced, so it goes out once across restarts.
+reminders_sent = Table(
+    "reminders_sent",
+    metadata,
+    Column("task_id", String(64), ForeignKey("tasks.id"), primary_key=True),
+    Column("event", String(16), primary_key=True),
+    Column("unit_id", String(64), primary_key=True),
+    Column("sent_at", BigInteger, nullable=False),
+)
+
+# Prefixed: the tasks and scoring services may share one PostgreSQL database.
+requests = requests_table(metadata, "tasks_requests")
+change_sequence = sequence_table(metadata, "tasks_change_sequence")
+audit = audit_table(metadata, "tasks_audit")
+
+# The record of decision of two-service imports: an import id is "committed" when its tasks half was
+# stored (in the same transaction), "aborted" when scoring's recovery found it undecided.
+import_decisions = Table(
+    "import_decisions",
+    metadata,
+    Column("import_id", String(64), primary_key=True),
+    Column("outcome", String(16), nullable=False),
+    Column("decided_at", BigInteger, nullable=False),
 )
