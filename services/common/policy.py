@@ -49,11 +49,11 @@ POLICY: dict[str, Rule] = {
     TASKS + "RejectTask": Rule(SUPERVISION),
     TASKS + "CloseTask": Rule(SUPERVISION),
     TASKS + "CancelTask": Rule(SUPERVISION),
+    TASKS + "SummarizeTasks": Rule(ALL, "unit"),
+    TASKS + "GetOverdueTrend": Rule(ALL, "unit"),  # a department: its own line only
     TASKS + "FileExtension": Rule(UNIT_WORK, "own"),  # a department: on tasks its unit leads
     TASKS + "DecideExtension": Rule(OFFICE),
     TASKS + "ListExtensions": Rule(ALL, "unit"),  # a department: its own unit's requests only
-    TASKS + "SummarizeTasks": Rule(ALL, "unit"),
-    TASKS + "GetOverdueTrend": Rule(ALL, "unit"),  # a department: its own line only
     TASKS + "LookupTasks": Rule(frozenset(), system=True),
     TASKS + "ImportLedger": Rule(frozenset(), relayed=OFFICE),
     # Scoring's recovery of an import a crash left staged: it asks as itself, on start-up and later.

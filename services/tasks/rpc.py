@@ -16,8 +16,8 @@ from services.common.messages import refuse_nul
 from services.common.packed import pack
 from services.common.policy import scoped_unit
 from services.common.rpc import current_identity
+from services.tasks import extensions
 from services.tasks.domain import Kind
-from services.tasks.extensions import ExtensionDesk, ExtensionView
 from services.tasks.trend import OverdueTrend
 from services.tasks.use_cases import TasksApp, TaskView
 
@@ -28,7 +28,7 @@ def task_message(view: TaskView) -> tasks_pb2.Task:
     return tasks_pb2.Task(**data, history=[tasks_pb2.TaskEvent(**e) for e in history])
 
 
-def extension_message(view: ExtensionView) -> tasks_pb2.Extension:
+def extension_message(view: extensions.ExtensionView) -> tasks_pb2.Extension:
     data = asdict(view)
     timeline = data.pop("timeline")
     return tasks_pb2.Extension(**data, timeline=[tasks_pb2.ExtensionStep(**step) for step in timeline])
@@ -41,7 +41,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
     def __init__(self, app: TasksApp) -> None:
         self.app = app
         self.overdue = OverdueTrend(app.facts.db, app.facts.tz, version=app.facts.version)
-        self.extensions = ExtensionDesk(app)
+        self.extensions = extensions.ExtensionDesk(app)
 
     def ListUnits(self, request: Any, context: grpc.ServicerContext) -> Any:
         rows, token = self.app.list_units(

@@ -64,24 +64,6 @@ task_co_units = Table(
     Index("ix_task_co_units_unit", "unit_id"),
 )
 
-task_events = Table(
-    "task_events",
-    metadata,
-    # The global sequence is the recorded order that breaks ties between equal instants.
-    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("task_id", String(64), ForeignKey("tasks.id"), nullable=False),
-    Column("kind", String(16), nullable=False),
-    Column("at", BigInteger, nullable=False),
-    Column("by", String(128), nullable=False, default=""),
-    Column("note", Text, nullable=False, default=""),
-    Column("rejected", Boolean, nullable=False, default=False),
-    Column("recorded_at", BigInteger, nullable=False),
-    # An extend's (延期) new due instant; NULL for every other kind.
-    Column("due_at", BigInteger, nullable=True),
-    Index("ix_task_events_task", "task_id", "at"),
-    Index("ix_task_events_report", "kind", "task_id"),
-)
-
 # 延期申请: a department asks for a later due instant with its reason; the office approves (an `extend`
 # event in the same transaction) or refuses with its reason. Who filed and who decided are kept on the row.
 extension_requests = Table(
@@ -109,6 +91,24 @@ extension_requests = Table(
     UniqueConstraint("id", name="uq_extension_requests_id"),
     Index("ix_extension_requests_unit", "unit"),
     Index("ix_extension_requests_task", "task_id", "state"),
+)
+
+task_events = Table(
+    "task_events",
+    metadata,
+    # The global sequence is the recorded order that breaks ties between equal instants.
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("task_id", String(64), ForeignKey("tasks.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("by", String(128), nullable=False, default=""),
+    Column("note", Text, nullable=False, default=""),
+    Column("rejected", Boolean, nullable=False, default=False),
+    Column("recorded_at", BigInteger, nullable=False),
+    # An extend's (延期) new due instant; NULL for every other kind.
+    Column("due_at", BigInteger, nullable=True),
+    Index("ix_task_events_task", "task_id", "at"),
+    Index("ix_task_events_report", "kind", "task_id"),
 )
 
 # Each (task, event, unit) a reminder (催办) announced, so it goes out once across restarts.
