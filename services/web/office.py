@@ -65,9 +65,9 @@ def _veto_reasons(gw: Gateway, session: Any, year: int) -> dict[str, list[str]]:
 
 def overview(gw: Gateway, session: Any, request: Request) -> Response:
     year = _year(request)
+    awaiting = start_awaiting(gw, session)  # at once with the overview too
     period = trend_period(request)
     pending_trend = start_trend(gw, session, year=year, period=period)  # at once with the overview
-    awaiting = start_awaiting(gw, session)
     shown = gw.call(gw.gateway.GetOverview, gateway_pb2.GetOverviewRequest(year=year), session.token)
     reasons = _veto_reasons(gw, session, shown.year) if any(u.veto for u in shown.units) else {}
     rows = []
