@@ -112,3 +112,50 @@ def test_a_unit_asks_for_an_extension_and_the_office_approves_it(browser: Any, c
         tasks_pb2.GetTaskRequest(id=task.id), metadata=console.stack.metadata("office"), timeout=60
     )
     assert stored.due_at == f"{asked.isoformat()}T23:59:59+08:00" and stored.history[-1].kind == "extend"
+
+
+def api_post(console: Console, path: str, body: dict[str, str], token: str) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(console.url + path, data=json.dumps(body).encode(), method="POST")
+    request.add_header("Content-Type", "application/json")
+    request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as reply:
+            return int(reply.status), json.loads(reply.read())
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), json.loads(exc.read())
+
+
+def test_the_json_api_files_and_decides_with_bearer_tokens(console: Console) -> None:
+    due = (datetime.now(ZONE) + timedelta(days=5)).replace(microsecond=0)
+    task = tasks_stub(console).CreateTask(
+        tasks_pb2.CreateTaskRequest(
+            title="接口申请延期",
+            task_type="leader_directive",
+            lead_unit="czj",
+            due_at=due.isoformat(),
+            assign_now=True,
+        ),
+        metadata=console.stack.metadata("office"),
+        timeout=60,
+    )
+    unit, office = console.stack.token("department", "czj"), console.stack.token("office")
+    status, made = api_post(
+        console, "/api/extensions", {"task_id": task.id, "due_at": "明天", "reason": "x"}, unit
+    )
+    assert status == 422 and made["code"] == "INVALID_ARGUMENT" and "due_at" in made["error"]
+    asked = (due + timedelta(days=3)).strftime("%Y-%m-%d %H:%M")
+    status, made = api_post(
+        console, "/api/extensions", {"task_id": task.id, "due_at": asked, "reason": "设备到货延迟"}, unit
+    )
+    assert status == 201 and made["state"] == "pending" and made["unit"] == "czj"
+    path = f"/api/extensions/{quote(made['id'], safe='')}/decide"
+    status, refused = api_post(console, path, {"decision": "approved"}, unit)
+    assert status == 403 and refused["code"] == "PERMISSION_DENIED"
+    status, decided = api_post(console, path, {"decision": "refused", "reason": "不符合延期条件"}, office)
+    assert (
+        status == 200 and decided["state"] == "refused" and decided["timeline"][1]["actor_role"] == "office"
+    )
+    status, _, body = fetch(console, f"/api/extensions?task_id={quote(task.id)}", token=unit)
+    assert status == 200 and [e["state"] for e in json.loads(body)["extensions"]] == ["refused"]
+    status, _, body = fetch(console, "/api/openapi.json")
+    assert "/api/extensions/{extension}/decide" in json.loads(body)["paths"]
