@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import http.client
 import json
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -128,11 +132,6 @@ def test_an_error_that_quotes_the_url_is_scrubbed() -> None:
 
 
 def test_a_dingtalk_secret_signs_every_attempt_with_a_fresh_timestamp() -> None:
-    import base64
-    import hashlib
-    import hmac
-    from urllib.parse import parse_qs, urlsplit
-
     urls: list[str] = []
     answers = iter([(503, b"", ""), (200, b'{"errcode": 0}', "")])
 
