@@ -21,6 +21,7 @@ class Told:
     channel: str
     occurrence: int
     sent_at: datetime
+    # The missed progress deadline, or for yellow and red the due instant it was told against.
     deadline_at: datetime | None = None
 
 
@@ -103,7 +104,7 @@ class Delivery:
             channel=self.channel.fingerprint,
             occurrence=self.occurrence,
             sent_at=at,
-            deadline_at=self.fact.progress_due_at,
+            deadline_at=self.fact.progress_due_at or self.fact.due_at,
         )
 
 
@@ -212,8 +213,7 @@ def plan(
             if key in seen:
                 continue
             seen.add(key)
-            rows = announced.get(key, ())
-            told = [r for r in rows if r.channel not in escalators]
+            told = _Told(announced.get(key, ()), fact=fact, escalators=escalators)
             category = categories.get(unit)
             own = [
                 (i, c)
@@ -223,11 +223,9 @@ def plan(
             ]
             for index, channel in enumerate(channels):
                 if fact.event == "red" and channel.escalate:
-                    occurrence = _escalation_due(
-                        channel, rows, told=told, has_own=bool(own), now=now, later=later
-                    )
+                    occurrence = _escalation_due(channel, told, has_own=bool(own), now=now, later=later)
                 elif (index, channel) in own:
-                    occurrence = _unit_due(channel, fact, rows, told=told, now=now, later=later)
+                    occurrence = _unit_due(channel, fact, told, now=now, later=later)
                 else:
                     occurrence = None
                 if occurrence is not None:
@@ -238,46 +236,60 @@ def plan(
                             channel_index=index,
                             channel=channel,
                             occurrence=occurrence,
-                            told=_count(told),
+                            told=told.times,
                         )
                     )
     return out
 
 
-def _count(rows: Collection[Told]) -> int:
-    return max((r.occurrence for r in rows), default=0)
+class _Told:
+    """What a (task, event, unit) was told, split as the rules need it.
+
+    A yellow or red task is told per due instant: an extension (or a calendar that moves a computed
+    due instant) makes its turning yellow or red against the new one a fresh start, while occurrences
+    go on counting, so a number is never used twice. Rows kept from before due instants were recorded
+    count for any due instant.
+    """
+
+    def __init__(self, rows: Iterable[Told], *, fact: TaskFact, escalators: Collection[str]) -> None:
+        self.due_at = None if fact.event == "progress_due" else fact.due_at
+        self.all = sorted(rows, key=lambda r: (r.sent_at, r.occurrence))
+        self.unit_rows = [r for r in self.all if r.channel not in escalators]
+        self.current = self.episode(self.unit_rows)
+        self.n = max((r.occurrence for r in self.unit_rows), default=0)
+
+    def episode(self, rows: Iterable[Told]) -> list[Told]:
+        """The rows told against the current due instant (all of them for a missed progress deadline)."""
+        if self.due_at is None:
+            return list(rows)
+        return [r for r in rows if r.deadline_at is None or r.deadline_at == self.due_at]
+
+    @property
+    def times(self) -> int:
+        """How many times the unit has been told against the current due instant."""
+        return len({r.occurrence for r in self.current})
 
 
-def _mine(channel: Channel, rows: Iterable[Told]) -> list[Told]:
-    return sorted(
-        (r for r in rows if r.channel in (channel.fingerprint, LEGACY_CHANNEL)), key=lambda r: r.sent_at
-    )
+def _of(channel: Channel, rows: Iterable[Told]) -> list[Told]:
+    """The channel's rows; rows kept from before channels were told apart stand for every channel."""
+    return [r for r in rows if r.channel in (channel.fingerprint, LEGACY_CHANNEL)]
 
 
-def _unit_due(
-    channel: Channel,
-    fact: TaskFact,
-    rows: Sequence[Told],
-    *,
-    told: Sequence[Told],
-    now: datetime,
-    later: Later,
-) -> int | None:
+def _unit_due(channel: Channel, fact: TaskFact, told: _Told, *, now: datetime, later: Later) -> int | None:
     """The occurrence this channel tells the unit now, or None."""
-    mine = _mine(channel, rows)
-    n = _count(told)
+    mine = _of(channel, told.current)
     if fact.event == "progress_due":
         deadline = fact.progress_due_at
         assert deadline is not None
         # A row kept from before deadlines were recorded covers every deadline it came after.
         if any(r.deadline_at == deadline or (r.deadline_at is None and deadline <= r.sent_at) for r in mine):
             return None
-        same = [r.occurrence for r in told if r.deadline_at == deadline]
-        return min(same) if same else n + 1
+        same = [r.occurrence for r in told.unit_rows if r.deadline_at == deadline]
+        return min(same) if same else told.n + 1
     if not mine:
-        # First time for this channel (or its earlier try failed for a passing reason): the occurrence the
-        # unit is at, or the first.
-        return max(n, 1)
+        # First time for this channel against this due instant (or its earlier try failed for a passing
+        # reason): the occurrence another channel already told the unit, or the next one.
+        return max((r.occurrence for r in told.current), default=told.n + 1)
     if fact.event != "red" or channel.repeat is None:
         return None
     due = later(mine[-1].sent_at, channel.repeat)
@@ -285,28 +297,24 @@ def _unit_due(
         return None
     # An occurrence another channel sent since this one fell due is the one this channel missed.
     last = max(r.occurrence for r in mine)
-    missed = sorted(r.occurrence for r in told if r.occurrence > last and r.sent_at >= due)
-    return missed[0] if missed else n + 1
+    missed = sorted(r.occurrence for r in told.current if r.occurrence > last and r.sent_at >= due)
+    return missed[0] if missed else told.n + 1
 
 
 def _escalation_due(
-    channel: Channel,
-    rows: Sequence[Told],
-    *,
-    told: Sequence[Told],
-    has_own: bool,
-    now: datetime,
-    later: Later,
+    channel: Channel, told: _Told, *, has_own: bool, now: datetime, later: Later
 ) -> int | None:
     """The occurrence this escalate channel is told now (its own count), or None."""
-    mine = _mine(channel, rows)
+    ever = _of(channel, told.all)
+    mine = told.episode(ever)
+    following = max((r.occurrence for r in ever), default=0) + 1
     if not mine:
         # Nobody can tell a unit without a channel of its own: the supervisor then hears at once.
         threshold = channel.escalate_after if has_own else 0
-        return 1 if _count(told) >= threshold else None
+        return following if told.times >= threshold else None
     if channel.repeat is None or later(mine[-1].sent_at, channel.repeat) > now:
         return None
-    return max(r.occurrence for r in mine) + 1
+    return following
 
 
 def settled_rows(results: Iterable[tuple[Delivery, bool, bool]], *, at: datetime) -> dict[Key, list[Told]]:

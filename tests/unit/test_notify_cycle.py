@@ -79,9 +79,9 @@ def test_every_delivery_is_rendered_in_its_channels_format() -> None:
     assert "发改局（fgj）" in result.delivered[0].note
     a, b = (c.fingerprint for c in CONFIG.channels)
     assert result.recorded == {
-        ("T1", "yellow", "fgj"): [Told(a, 1, NOW), Told(b, 1, NOW)],
-        ("T2", "yellow", "czj"): [Told(a, 1, NOW), Told(b, 1, NOW)],
-        ("T2", "yellow", "xz1"): [Told(a, 1, NOW)],
+        ("T1", "yellow", "fgj"): [Told(a, 1, NOW, DUE), Told(b, 1, NOW, DUE)],
+        ("T2", "yellow", "czj"): [Told(a, 1, NOW, DUE), Told(b, 1, NOW, DUE)],
+        ("T2", "yellow", "xz1"): [Told(a, 1, NOW, DUE)],
     }
 
 

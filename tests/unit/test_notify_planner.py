@@ -256,10 +256,10 @@ def test_settled_rows_are_the_delivered_and_the_final_failures_not_the_passing_o
     ]
     rows = settled_rows(results, at=NOW)
     assert rows == {
-        ("T1", "yellow", "fgj"): [Told(channels[0].fingerprint, 1, NOW)],
+        ("T1", "yellow", "fgj"): [Told(channels[0].fingerprint, 1, NOW, DUE)],
         ("T2", "yellow", "fgj"): [
-            Told(channels[0].fingerprint, 1, NOW),
-            Told(channels[1].fingerprint, 1, NOW),
+            Told(channels[0].fingerprint, 1, NOW, DUE),
+            Told(channels[1].fingerprint, 1, NOW, DUE),
         ],
     }
     # At the next check the channel that was down gets the same occurrence, the other nothing.
@@ -399,3 +399,25 @@ def test_a_repeat_in_working_days_skips_the_weekend_and_keeps_the_time_of_day() 
     assert repeat_after(friday, Repeat(3, "hours")) == friday + timedelta(hours=3)
     with pytest.raises(ValueError, match="calendar"):
         repeat_after(friday, Repeat(1, "working_days"))
+
+
+def test_a_red_task_whose_due_instant_moved_is_told_afresh_and_the_count_goes_on() -> None:
+    star, boss = channel("*", n=0), channel(escalate=True, n=1, after=1)
+    announced: dict[tuple[str, str, str], list[Told]] = {}
+
+    def check(moment: datetime, due: datetime) -> list[tuple[int, int]]:
+        red = TaskFact("T1", "批示", "fgj", (), "red", due, ASSIGNED)
+        out = plan(facts=[red], categories=CATEGORIES, channels=[star, boss], announced=announced, now=moment)
+        for key, rows in settled_rows(((x, True, False) for x in out), at=moment).items():
+            announced.setdefault(key, []).extend(rows)
+        return [(x.channel_index, x.occurrence) for x in out]
+
+    assert check(NOW, DUE) == [(0, 1)]
+    assert check(NOW + timedelta(minutes=1), DUE) == [(1, 1)]  # told once: up to the supervisor
+    assert check(NOW + timedelta(days=1), DUE) == []
+    # Extended (延期) and overdue again against the new due instant: told again, as occurrence 2; the
+    # supervisor hears once the unit was told once against the new due instant.
+    later_due = DUE + timedelta(days=7)
+    assert check(NOW + timedelta(days=8), later_due) == [(0, 2)]
+    assert check(NOW + timedelta(days=8, minutes=1), later_due) == [(1, 2)]
+    assert check(NOW + timedelta(days=9), later_due) == []
