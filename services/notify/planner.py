@@ -254,7 +254,9 @@ class _Told:
     def __init__(self, rows: Iterable[Told], *, fact: TaskFact, escalators: Collection[str]) -> None:
         self.due_at = None if fact.event == "progress_due" else fact.due_at
         self.all = sorted(rows, key=lambda r: (r.sent_at, r.occurrence))
-        self.unit_rows = [r for r in self.all if r.channel not in escalators]
+        # An escalate channel speaks for the supervisor only of red tasks; of what else it subscribed
+        # to, it tells the unit like any other channel.
+        self.unit_rows = [r for r in self.all if fact.event != "red" or r.channel not in escalators]
         self.current = self.episode(self.unit_rows)
         self.n = max((r.occurrence for r in self.unit_rows), default=0)
 

@@ -421,3 +421,9 @@ def test_a_red_task_whose_due_instant_moved_is_told_afresh_and_the_count_goes_on
     assert check(NOW + timedelta(days=8), later_due) == [(0, 2)]
     assert check(NOW + timedelta(days=8, minutes=1), later_due) == [(1, 2)]
     assert check(NOW + timedelta(days=9), later_due) == []
+
+
+def test_an_escalate_channel_that_subscribed_to_yellow_tells_it_once() -> None:
+    subscribed = channel("department", escalate=True, events=("yellow",), n=0)
+    moments = [NOW, NOW + timedelta(minutes=1), NOW + timedelta(days=1)]
+    assert checks([subscribed], moments, facts=[fact(event="yellow")]) == [[("fgj", 0, 1)], [], []]
