@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from typing import TypeVar
 
 from services.bulletin.period import Period
 from services.common import vocabulary
+from services.common.calendar import WorkCalendar
 from services.common.errors import FieldViolation, InvalidArgument
 
 __all__ = [
@@ -40,7 +40,6 @@ SEVERITY_LABELS = vocabulary.SEVERITIES
 ERROR_CATEGORY_LABELS = vocabulary.ERROR_CATEGORIES
 LEVEL_LABELS = vocabulary.INCENTIVE_LEVELS
 ACCOUNTABILITY_KIND_LABELS = vocabulary.ACCOUNTABILITY_KINDS
-_DAY_SECONDS = 86400
 _STANDINGS = ("on_time", "late", "overdue", "pending")
 
 
@@ -251,6 +250,23 @@ class Bulletin:
     exemplary: tuple[UnitLine, ...]
     extensions: tuple[ExtensionLine, ...] = field(default=())
     copy_to: tuple[str, ...] = field(default=())
+    jurisdiction: str = ""
+    issue: int | None = None
+    doc_prefix: str = ""
+
+    @property
+    def signer(self) -> str:
+        """The 发文机关 as signed: the issuer after the county's name (宁强县考核办公室) unless it has it."""
+        if not self.jurisdiction or self.issuer.startswith(self.jurisdiction):
+            return self.issuer
+        return f"{self.jurisdiction}{self.issuer}"
+
+    @property
+    def doc_number(self) -> str:
+        """The 文号 (发文字号), e.g. 宁政办督〔2026〕3号, when there is a doc_prefix and an issue number."""
+        if not self.doc_prefix or self.issue is None:
+            return ""
+        return f"{self.doc_prefix}〔{self.as_of.year}〕{self.issue}号"
 
     @property
     def red_units(self) -> tuple[UnitLine, ...]:
@@ -274,10 +290,14 @@ def _standing(task: Task, *, as_of: datetime) -> str:
     return "overdue" if task.due_at < as_of else "pending"
 
 
-def _days_overdue(task: Task, *, as_of: datetime) -> int:
-    """Whole days past due, a started day counting as one (a task an hour late is one day late)."""
-    seconds = (as_of - task.due_at).total_seconds()
-    return max(1, math.ceil(seconds / _DAY_SECONDS))
+def _days_overdue(task: Task, *, as_of: datetime, tz: tzinfo, calendar: WorkCalendar) -> int:
+    """Working days past due as scoring counts them (SCORING.md: max(1, working_days_between)).
+
+    Dates are local: a task due Friday and still open on Monday is 1 working day overdue, and a task
+    an hour late is 1.
+    """
+    days = calendar.working_days_between(task.due_at.astimezone(tz).date(), as_of.astimezone(tz).date())
+    return max(1, days)
 
 
 _Record = TypeVar("_Record", ErrorReport, Accountability, Incentive)
@@ -303,9 +323,17 @@ def build_bulletin(
     issuer: str = "考核办公室",
     copy_to: Sequence[str] = (),
     kind_labels: Mapping[str, str] | None = None,
+    calendar: WorkCalendar | None = None,
+    jurisdiction: str = "",
+    issue: int | None = None,
+    doc_prefix: str = "",
 ) -> Bulletin:
-    """The bulletin of a period as tasks and records stand at as_of; tasks count for their lead unit only."""
+    """The bulletin of a period as tasks and records stand at as_of; tasks count for their lead unit only.
+
+    calendar: the scheme's working days, for days overdue (the statutory calendar when None).
+    """
     _aware(as_of, "as_of")
+    working = calendar or WorkCalendar()
     names = {unit.id: unit.name for unit in units}
     kinds = {**ACCOUNTABILITY_KIND_LABELS, **(kind_labels or {})}
 
@@ -325,7 +353,7 @@ def build_bulletin(
         standing = _standing(task, as_of=as_of)
         counts[task.lead_unit, standing] += 1
         if standing == "overdue":
-            overdue.append((task, _days_overdue(task, as_of=as_of)))
+            overdue.append((task, _days_overdue(task, as_of=as_of, tz=tz, calendar=working)))
 
     lines = sorted(
         (
@@ -416,6 +444,9 @@ def build_bulletin(
         extensions=extension_lines(extensions, period=period, tz=tz, names=names),
         exemplary=exemplary,
         copy_to=tuple(copy_to),
+        jurisdiction=jurisdiction,
+        issue=issue,
+        doc_prefix=doc_prefix,
     )
 
 

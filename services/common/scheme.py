@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -157,6 +158,14 @@ class Grades:
 
 
 @dataclass(frozen=True)
+class BulletinHead:
+    """Who issues the bulletin (发文机关) and the prefix of its 文号 (empty: no 文号)."""
+
+    issuer: str = "考核办公室"
+    doc_prefix: str = ""
+
+
+@dataclass(frozen=True)
 class Scheme:
     """A validated scheme, with its exact text and that text's SHA-256."""
 
@@ -176,6 +185,8 @@ class Scheme:
     appeal_window_working_days: int
     text: str
     sha256: str
+    jurisdiction: str = ""
+    bulletin: BulletinHead = BulletinHead()
 
     def __hash__(self) -> int:
         # The text determines everything else, and the mappings inside are not hashable.
@@ -281,6 +292,7 @@ _TOP_KEYS = frozenset(
         "accountability",
         "grades",
         "runs",
+        "bulletin",
     }
 )
 
@@ -289,7 +301,7 @@ def _read_scheme(v: Validator, doc: dict[str, Any], text: str) -> Scheme:
     v.keys(doc, "", _TOP_KEYS)
 
     head = v.table(doc, "scheme", "", required=True) or {}
-    v.keys(head, "scheme", {"id", "name", "year", "timezone"})
+    v.keys(head, "scheme", {"id", "name", "year", "timezone", "jurisdiction"})
     scheme_id = v.string(head, "id", "scheme")
     name = v.string(head, "name", "scheme")
     year = v.integer(head, "year", "scheme", minimum=1990, maximum=2100)
@@ -319,6 +331,8 @@ def _read_scheme(v: Validator, doc: dict[str, Any], text: str) -> Scheme:
     runs = v.table(doc, "runs", "") or {}
     v.keys(runs, "runs", {"appeal_window_working_days"})
     appeal = v.integer(runs, "appeal_window_working_days", "runs", default=5, minimum=0)
+    jurisdiction = v.string(head, "jurisdiction", "scheme", default="")
+    bulletin = _read_bulletin(v, doc)
 
     return Scheme(
         id=scheme_id,
@@ -337,7 +351,27 @@ def _read_scheme(v: Validator, doc: dict[str, Any], text: str) -> Scheme:
         appeal_window_working_days=appeal,
         text=text,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        jurisdiction=jurisdiction,
+        bulletin=bulletin,
     )
+
+
+# A 文号 prefix is the issuer's short name and the document kind (宁政办督); the year in 〔〕 and the
+# number follow it, so brackets, digits or spaces in the prefix would make a malformed 文号.
+_DOC_PREFIX_FORBIDDEN = re.compile(r"[\s〔〕\[\]()（）0-9０-９号]")
+
+
+def _read_bulletin(v: Validator, doc: Mapping[str, Any]) -> BulletinHead:
+    table = v.table(doc, "bulletin", "") or {}
+    v.keys(table, "bulletin", {"issuer", "doc_prefix"})
+    issuer = v.string(table, "issuer", "bulletin", default=BulletinHead.issuer)
+    prefix = v.string(table, "doc_prefix", "bulletin", default="")
+    if isinstance(table.get("doc_prefix"), str) and _DOC_PREFIX_FORBIDDEN.search(prefix):
+        v.bad(
+            "bulletin.doc_prefix",
+            f"发文字号前缀「{prefix}」不应含空格、括号、数字或“号”：年份〔YYYY〕与序号由系统添加",
+        )
+    return BulletinHead(issuer=issuer, doc_prefix=prefix)
 
 
 def _read_limit(

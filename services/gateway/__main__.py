@@ -29,6 +29,7 @@ from services.common.tokens import OidcVerifier, TokenKeys, bearer_authenticator
 from services.gateway.accounts.rpc import AccountsServicer, open_login
 from services.gateway.accounts.storage import open_database
 from services.gateway.accounts.use_cases import LOGIN_METHOD, Accounts, jwt_issuer
+from services.gateway.bulletin_issues import MemoryIssueNumbers, StoredIssueNumbers
 from services.gateway.proxy import proxy_handler
 from services.gateway.rpc import GatewayServicer
 from services.gateway.use_cases import Backends, GatewayApp
@@ -214,6 +215,8 @@ def create(
     if accounts is not None:
         accounts.trail.probe()
         audit.table = accounts.trail
+    # The bulletin's 期号 live beside the accounts; a gateway without its database counts in memory.
+    numbers = StoredIssueNumbers(accounts.db) if accounts is not None else MemoryIssueNumbers()
     interceptor = ServiceInterceptor(
         service="gateway",
         metrics=RpcMetrics(registry),
@@ -222,7 +225,8 @@ def create(
     )
 
     def register(server: grpc.Server) -> None:
-        gateway_pb2_grpc.add_GatewayServiceServicer_to_server(GatewayServicer(app, audit), server)
+        servicer = GatewayServicer(app, audit, issue_numbers=numbers)
+        gateway_pb2_grpc.add_GatewayServiceServicer_to_server(servicer, server)
         if accounts is not None:
             accounts_pb2_grpc.add_AccountsServiceServicer_to_server(AccountsServicer(accounts, audit), server)
         server.add_generic_rpc_handlers(

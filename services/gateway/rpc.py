@@ -13,6 +13,7 @@ from services.common.errors import PermissionDenied
 from services.common.files import spooled
 from services.common.rpc import current_identity
 from services.gateway.bulletin import BulletinView
+from services.gateway.bulletin_issues import IssueNumbers, MemoryIssueNumbers
 from services.gateway.policy import GATEWAY, authorize, scoped_unit
 from services.gateway.proxy import Audit
 from services.gateway.use_cases import GatewayApp
@@ -21,10 +22,10 @@ from services.gateway.use_cases import GatewayApp
 class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
     """The aggregated views, each authorised through the policy table."""
 
-    def __init__(self, app: GatewayApp, audit: Audit) -> None:
+    def __init__(self, app: GatewayApp, audit: Audit, *, issue_numbers: IssueNumbers | None = None) -> None:
         self.app = app
         self.audit = audit
-        self.bulletin = BulletinView(app)
+        self.bulletin = BulletinView(app, issue_numbers or MemoryIssueNumbers())
 
     def _allow(self, method: str, unit: str | None = None) -> str:
         identity = current_identity()
@@ -88,5 +89,9 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
     def GetBulletin(self, request: Any, context: grpc.ServicerContext) -> Any:
         self._allow("GetBulletin")
         return self.bulletin.render(
-            current_identity(), period=request.period, as_of=request.as_of, timeout=deadline(context, 120.0)
+            current_identity(),
+            period=request.period,
+            as_of=request.as_of,
+            issue=request.issue,
+            timeout=deadline(context, 120.0),
         )

@@ -503,8 +503,13 @@ class ScoringApp:
             now = self.clock()
             scheme = self.scheme_by_sha(row.scheme_sha256)
             today = from_epoch(now, scheme.tz).date()
-            last_day = scheme.calendar().add_working_days(today, max(1, scheme.appeal_window_working_days))
-            deadline = to_epoch(datetime.combine(last_day, dtime(23, 59, 59), tzinfo=scheme.tz))
+            if scheme.appeal_window_working_days:
+                last_day = scheme.calendar().add_working_days(today, scheme.appeal_window_working_days)
+                deadline = to_epoch(datetime.combine(last_day, dtime(23, 59, 59), tzinfo=scheme.tz))
+            else:
+                # 0: no window (FORMATS.md [runs]): closed the second before publication, so appeals are
+                # refused at once and finalize is not held, even within the same second.
+                deadline = now - 1
             # Publishing a correction replaces what was published for the year before it: the earlier
             # publicised or final run is marked superseded (its numbers stay as they were).
             earlier = repo.published_of_year(conn, year=row.year, other_than=row.id)

@@ -19,7 +19,7 @@ from services.common.tls import TlsConfig
 from services.common.tokens import TokenKeys
 from services.notify.config import NotifyConfig
 from services.tasks.metrics import LedgerCollector
-from services.tasks.reminders import ReminderLoop
+from services.tasks.reminders import ReminderLoop, file_clock
 from services.tasks.rpc import TasksServicer
 from services.tasks.use_cases import TasksApp
 
@@ -48,6 +48,7 @@ def create(
     keys: TokenKeys,
     tls: TlsConfig | None,
     notify: NotifyConfig | None = None,
+    notify_clock: str = "",
 ) -> Running:
     """A tasks server bound to address, its schema migrated; not yet started (nor its reminders loop).
 
@@ -60,7 +61,8 @@ def create(
     app.audit.probe()
     registry = CollectorRegistry()
     registry.register(LedgerCollector(app))
-    reminders = ReminderLoop(app, notify, registry=registry) if notify is not None else None
+    clock = file_clock(Path(notify_clock)) if notify_clock else None
+    reminders = ReminderLoop(app, notify, registry=registry, clock=clock) if notify is not None else None
     if reminders is not None:
         reminders.check_units()
     interceptor = ServiceInterceptor(

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, and_, func, or_, select, update
 from services.common.db import advisory_xact_lock, chunks
 from services.tasks.storage.tables import (
     import_decisions,
-    reminders_sent,
+    reminder_occurrences,
     task_co_units,
     task_events,
     tasks,
@@ -233,20 +233,55 @@ def open_tasks(conn: Connection) -> list[TaskRow]:
     return _rows(conn, list(conn.execute(query.order_by(tasks.c.id))))
 
 
-def reminder_keys(conn: Connection) -> set[tuple[str, str, str]]:
-    """The (task, event, unit) keys a reminder already announced."""
-    query = select(reminders_sent.c.task_id, reminders_sent.c.event, reminders_sent.c.unit_id)
-    return {(r.task_id, r.event, r.unit_id) for r in conn.execute(query)}
+@dataclass(frozen=True)
+class ReminderRow:
+    """One time a reminder told a channel of a (task, event, unit); instants in epoch seconds."""
+
+    task_id: str
+    event: str
+    unit_id: str
+    channel: str
+    occurrence: int
+    sent_at: int
+    deadline_at: int | None
 
 
-def add_reminder_keys(conn: Connection, keys: Iterable[tuple[str, str, str]], *, at: int) -> None:
-    """Records keys as announced; a key already recorded stays as it was."""
-    fresh = sorted(set(keys) - reminder_keys(conn))
-    if fresh:
-        conn.execute(
-            reminders_sent.insert(),
-            [{"task_id": t, "event": e, "unit_id": u, "sent_at": at} for t, e, u in fresh],
-        )
+def reminders_of(conn: Connection, task_ids: Sequence[str]) -> list[ReminderRow]:
+    """Every reminder told of these tasks, oldest first."""
+    c = reminder_occurrences.c
+    out: list[ReminderRow] = []
+    for part in chunks(sorted(set(task_ids))):
+        query = select(
+            c.task_id, c.event, c.unit_id, c.channel, c.occurrence, c.sent_at, c.deadline_at
+        ).where(c.task_id.in_(part))
+        out.extend(ReminderRow(*row) for row in conn.execute(query))
+    return sorted(out, key=lambda r: (r.task_id, r.event, r.unit_id, r.sent_at, r.occurrence, r.channel))
+
+
+def add_reminders(conn: Connection, rows: Iterable[ReminderRow]) -> None:
+    """Records reminders told; one already recorded (same task, event, unit, channel, occurrence) stays."""
+    fresh = {(r.task_id, r.event, r.unit_id, r.channel, r.occurrence): r for r in rows}
+    if not fresh:
+        return
+    known = {
+        (r.task_id, r.event, r.unit_id, r.channel, r.occurrence)
+        for r in reminders_of(conn, [key[0] for key in fresh])
+    }
+    values = [
+        {
+            "task_id": r.task_id,
+            "event": r.event,
+            "unit_id": r.unit_id,
+            "channel": r.channel,
+            "occurrence": r.occurrence,
+            "sent_at": r.sent_at,
+            "deadline_at": r.deadline_at,
+        }
+        for key, r in sorted(fresh.items())
+        if key not in known
+    ]
+    if values:
+        conn.execute(reminder_occurrences.insert(), values)
 
 
 def update_task(conn: Connection, task_id: str, *, expected_version: int, values: dict[str, Any]) -> bool:

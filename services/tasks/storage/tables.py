@@ -1,4 +1,4 @@
-"""The tasks service's tables: units, tasks, co-units, the append-only event history, reminders sent."""
+"""The tasks service's tables: units, tasks, co-units, the append-only event history, reminders told."""
 
 from __future__ import annotations
 
@@ -111,14 +111,19 @@ task_events = Table(
     Index("ix_task_events_report", "kind", "task_id"),
 )
 
-# Each (task, event, unit) a reminder (催办) announced, so it goes out once across restarts.
-reminders_sent = Table(
-    "reminders_sent",
+# Each time a reminder (催办) told a channel of a (task, event, unit): its occurrence (1, 2, …), when,
+# and for a missed progress deadline which one. channel: the channel's fingerprint, "*" for rows
+# kept from before channels were told apart. Kept across restarts so repeats and escalations hold.
+reminder_occurrences = Table(
+    "reminder_occurrences",
     metadata,
     Column("task_id", String(64), ForeignKey("tasks.id"), primary_key=True),
     Column("event", String(16), primary_key=True),
     Column("unit_id", String(64), primary_key=True),
+    Column("channel", String(16), primary_key=True),
+    Column("occurrence", Integer, primary_key=True),
     Column("sent_at", BigInteger, nullable=False),
+    Column("deadline_at", BigInteger, nullable=True),
 )
 
 # Prefixed: the tasks and scoring services may share one PostgreSQL database.
