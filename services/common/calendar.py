@@ -133,7 +133,7 @@ class WorkCalendar:
         return d.weekday() < 5
 
     def source(self, year: int) -> Source:
-        """What decides the year: an imported notice, the statutory calendar, the scheme's dates, or Mon–Fri."""
+        """What decides the year: an imported notice, the statutory calendar, the scheme's dates, Mon–Fri."""
         if year in self.notices:
             return "notice"
         if _year_is_covered(year):

@@ -1,4 +1,4 @@
-"""The State Council's holiday notice (国务院办公厅关于YYYY年部分节假日安排的通知) read from its plain text."""
+"""The State Council's holiday notice (国务院办公厅关于YYYY年部分节假日安排的通知) read from its text."""
 
 from __future__ import annotations
 
