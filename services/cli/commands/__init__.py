@@ -9,6 +9,7 @@ from services.cli.commands import (
     appeals,
     assess,
     bulletin,
+    calendar,
     ledger,
     records,
     serving,
@@ -18,7 +19,7 @@ from services.cli.commands import (
 )
 from services.cli.options import Commands
 
-MODULES = (serving, ledger, units, assess, tasks, records, appeals, views, bulletin, accounts)
+MODULES = (serving, ledger, units, assess, tasks, records, appeals, views, bulletin, accounts, calendar)
 
 
 def register_all(commands: Commands, common: argparse.ArgumentParser) -> None:
