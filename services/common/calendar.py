@@ -66,7 +66,7 @@ def _warn_uncovered(year: int) -> None:
         _warned_years.add(year)
     log.warning(
         "no statutory holiday data for %d: Monday to Friday count as working days; "
-        "load that year's holiday notice into calendar.extra_holidays / extra_workdays",
+        "import that year's holiday notice (kaohe calendar import)",
         year,
     )
 

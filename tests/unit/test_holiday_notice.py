@@ -12,6 +12,7 @@ import pytest
 from services.common.calendar import WorkCalendar
 from services.common.errors import InvalidArgument
 from services.common.holiday_notice import HolidayNotice, parse_notice, written_date
+from services.common.scheme import load_scheme
 
 NOTICES = Path(__file__).resolve().parents[1] / "data" / "notices"
 YEARS = range(2012, 2026)
@@ -142,3 +143,11 @@ def test_a_year_without_notice_or_statutory_data_falls_back_to_weekdays() -> Non
     holidays, workdays = noticed.year_days(2027)
     assert holidays == [date(2027, 1, 1), date(2027, 1, 2), date(2027, 1, 3)] and workdays == []
     assert noticed.uncovered_years == frozenset()
+
+
+def test_a_scheme_under_notices_keeps_its_digest_and_counts_by_them() -> None:
+    scheme = load_scheme((Path(__file__).resolve().parents[1] / "data" / "scheme.toml").read_text("utf-8"))
+    noticed = scheme.with_notices({2027: parse_notice("一、元旦：1月1日至3日放假。\n", year=2027)})
+    assert noticed.sha256 == scheme.sha256
+    assert scheme.calendar().is_working_day(date(2027, 1, 1))
+    assert not noticed.calendar().is_working_day(date(2027, 1, 1))
