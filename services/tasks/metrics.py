@@ -96,21 +96,24 @@ class LedgerCollector(Collector):
 
 
 class CalendarCollector(Collector):
-    """Whether a holiday notice or the statutory calendar covers this year and the next (local time)."""
+    """Whether a holiday notice or the statutory calendar covers this year and, from 1 November (local
+    time, when the State Council's notice for it is due), the next one."""
 
     def __init__(self, app: TasksApp, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.app = app
         self.clock = clock
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        this_year = self.clock().astimezone(self.app.tz).year
+        today = self.clock().astimezone(self.app.tz).date()
         gauge = GaugeMetricFamily(
             "kaohe_calendar_covered",
             "1 when an imported holiday notice or the statutory calendar decides the year's working days, "
-            "0 when only Monday to Friday (and the scheme's own dates) do.",
+            "0 when only Monday to Friday (and the scheme's own dates) do: this year, and from 1 November "
+            "the next.",
             labels=["year", "when"],
         )
         calendar = self.app.calendar
-        for year, when in ((this_year, "this"), (this_year + 1, "next")):
+        years = [(today.year, "this")] + ([(today.year + 1, "next")] if today.month >= 11 else [])
+        for year, when in years:
             gauge.add_metric([str(year), when], 1 if covered(calendar, year) else 0)
         yield gauge

@@ -174,6 +174,11 @@ def test_the_gauge_says_whether_next_year_is_covered(stack: Stack) -> None:
     assert registry.get_sample_value("kaohe_calendar_covered", {"year": "2027", "when": "next"}) == 0
     _import(stack, NOTICE_2027.read_text(encoding="utf-8"))
     assert registry.get_sample_value("kaohe_calendar_covered", {"year": "2027", "when": "next"}) == 1
+    # Before 1 November (Beijing time) the next year is not yet asked for.
+    october = CollectorRegistry()
+    october.register(CalendarCollector(app, clock=lambda: datetime(2026, 10, 31, 15, 59, tzinfo=UTC)))
+    assert october.get_sample_value("kaohe_calendar_covered", {"year": "2027", "when": "next"}) is None
+    assert october.get_sample_value("kaohe_calendar_covered", {"year": "2026", "when": "this"}) == 1
 
 
 def test_the_cli_imports_and_shows_a_notice(
