@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -65,14 +66,17 @@ class HolidayDesk:
 
     def __init__(self, app: TasksApp) -> None:
         self.app = app
+        self._applying = threading.Lock()
 
     def start(self) -> int:
         """At start-up: the stored notices applied, and the computed dues of open tasks moved to the
         calendar and limits of the scheme now served; how many moved."""
+        scheme = self._apply_stored()
+        # Looked at first without a write: most starts move nothing, and a write would bump the change
+        # sequence that the gateway's caches are kept under.
         with self.app.db.read() as conn:
-            stored = notices_from(store.notices(conn))
-        scheme = self.app.scheme.with_notices(stored)
-        self.app.use_scheme(scheme)
+            if not self._moves(conn, scheme, lock=False):
+                return 0
         with self.app.db.write() as conn:
             moved = self._redue(conn, scheme, why=f"考核方案变更（{scheme.id}）")
         if moved:
@@ -91,6 +95,8 @@ class HolidayDesk:
         workdays = sorted(notice.workdays)
 
         def work(conn: Any) -> tuple[NoticeImported, Scheme]:
+            # One import at a time: each moves dues under every notice stored, the other's included.
+            store.lock_notices(conn)
             rows = store.notices(conn)
             previous = next((r for r in rows if r.year == notice.year), None)
             stored = notices_from(rows)
@@ -123,10 +129,20 @@ class HolidayDesk:
             work, actor=actor, method="ImportHolidayNotice", target=lambda r: f"year={r[0].year}"
         )
         with self.app.db.write() as conn:
-            result, scheme = audited(conn)
-        # Only once committed: a refused or failed import leaves the calendar as it was.
-        self.app.use_scheme(scheme)
+            result, _ = audited(conn)
+        # Only once committed (a refused or failed import leaves the calendar as it was), and read back:
+        # of two imports committed one after the other, the calendar served holds both.
+        self._apply_stored()
         return result
+
+    def _apply_stored(self) -> Scheme:
+        """The scheme served, under the notices stored now."""
+        with self._applying:
+            with self.app.db.read() as conn:
+                stored = notices_from(store.notices(conn))
+            scheme = self.app.scheme.with_notices(stored)
+            self.app.use_scheme(scheme)
+            return scheme
 
     def calendar_year(self, year: int) -> CalendarYear:
         """The year's calendar in force and where it comes from."""
@@ -146,14 +162,14 @@ class HolidayDesk:
         with self.app.db.read() as conn:
             return store.notices(conn)
 
-    def _redue(self, conn: Any, scheme: Scheme, *, why: str) -> int:
-        """Moves every open task's computed due instant to the one scheme computes; how many moved."""
+    def _moves(self, conn: Any, scheme: Scheme, *, lock: bool) -> list[tuple[store.ComputedDue, int]]:
+        """Each open task whose computed due instant scheme puts elsewhere, with the instant it puts it at."""
         calendar = scheme.calendar()
         tz = scheme.tz
-        now = int(time.time())
-        moved = 0
+        moves = []
         by_day: dict[tuple[str, object], int] = {}
-        for row in store.open_computed_dues(conn, open_states=sorted(s.value for s in OPEN_STATES)):
+        open_states = sorted(s.value for s in OPEN_STATES)
+        for row in store.open_computed_dues(conn, open_states=open_states, lock=lock):
             spec = scheme.task_types.get(row.task_type)
             if spec is None:
                 # A task type the scheme dropped: its due stays as computed, as scoring reports it.
@@ -163,13 +179,18 @@ class HolidayDesk:
             if key not in by_day:
                 computed = cal.due_at(assigned_at=start, limit=spec.limit, calendar=calendar, tz=tz)
                 by_day[key] = to_epoch(computed)
-            due = by_day[key]
-            if due == row.due_at:
-                continue
-            note = f"办理期限由 {_shown(row.due_at, tz)} 调整为 {_shown(due, tz)}：{why}"
+            if by_day[key] != row.due_at:
+                moves.append((row, by_day[key]))
+        return moves
+
+    def _redue(self, conn: Any, scheme: Scheme, *, why: str) -> int:
+        """Moves every open task's computed due instant to the one scheme computes; how many moved."""
+        now = int(time.time())
+        moves = self._moves(conn, scheme, lock=True)
+        for row, due in moves:
+            note = f"办理期限由 {_shown(row.due_at, scheme.tz)} 调整为 {_shown(due, scheme.tz)}：{why}"
             store.move_due(conn, row, to=due, at=now, by=CALENDAR_AUTHOR, kind=DUE_MOVE_KIND, note=note)
-            moved += 1
-        return moved
+        return len(moves)
 
 
 def _shown(epoch: int, tz: Any) -> str:

@@ -6,7 +6,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, delete, select, update
 
+from services.common.db import advisory_xact_lock
 from services.tasks.storage.tables import holiday_notices, task_events, tasks
+
+# An arbitrary 63-bit key naming the notices' import lock among PostgreSQL's advisory locks.
+NOTICES_LOCK = 0x6B616F6865_6E6F
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,12 @@ def notices(conn: Connection) -> list[NoticeRow]:
     return [NoticeRow(*row) for row in rows]
 
 
+def lock_notices(conn: Connection) -> None:
+    """Queues imports of notices one behind the other on PostgreSQL (SQLite's writers already are)."""
+    if conn.dialect.name == "postgresql":
+        advisory_xact_lock(conn, NOTICES_LOCK)
+
+
 def replace_notice(
     conn: Connection, *, year: int, text: str, canonical: str, sha256: str, at: int, by: str
 ) -> None:
@@ -55,8 +65,8 @@ def replace_notice(
     )
 
 
-def open_computed_dues(conn: Connection, *, open_states: list[str]) -> list[ComputedDue]:
-    """The open, assigned tasks whose due instant is computed, in id order, their rows locked."""
+def open_computed_dues(conn: Connection, *, open_states: list[str], lock: bool) -> list[ComputedDue]:
+    """The open, assigned tasks whose due instant is computed, in id order (their rows locked with lock)."""
     query = (
         select(tasks.c.id, tasks.c.task_type, tasks.c.assigned_at, tasks.c.due_at, tasks.c.version)
         .where(
@@ -68,8 +78,9 @@ def open_computed_dues(conn: Connection, *, open_states: list[str]) -> list[Comp
             )
         )
         .order_by(tasks.c.id)
-        .with_for_update()
     )
+    if lock:
+        query = query.with_for_update()
     return [ComputedDue(*row) for row in conn.execute(query)]
 
 
