@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,8 @@ import pytest
 from kaohe.tasks.v1 import tasks_pb2
 from prometheus_client import CollectorRegistry
 
-from services.cli.main import main
+from services.cli.commands.serving import uncovered_years
+from services.cli.main import main, parser
 from services.common.scheme import load_scheme
 from services.tasks.__main__ import create as create_tasks
 from services.tasks.metrics import CalendarCollector
@@ -179,6 +180,15 @@ def test_the_gauge_says_whether_next_year_is_covered(stack: Stack) -> None:
     october.register(CalendarCollector(app, clock=lambda: datetime(2026, 10, 31, 15, 59, tzinfo=UTC)))
     assert october.get_sample_value("kaohe_calendar_covered", {"year": "2027", "when": "next"}) is None
     assert october.get_sample_value("kaohe_calendar_covered", {"year": "2026", "when": "this"}) == 1
+
+
+def test_status_names_a_year_without_a_calendar(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAOHE_TLS_CA", str(stack.tls.ca))
+    args = parser().parse_args(["status", "--gateway", stack.gateway_addr, "--token", stack.token("viewer")])
+    assert uncovered_years(args, today=date(2026, 10, 31)) == []
+    assert uncovered_years(args, today=date(2026, 11, 1)) == [2027]
+    _import(stack, NOTICE_2027.read_text(encoding="utf-8"))
+    assert uncovered_years(args, today=date(2026, 11, 1)) == []
 
 
 def test_the_cli_imports_and_shows_a_notice(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import grpc
@@ -87,7 +87,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 pass
             all_up = all_up and status == "SERVING"
             rows.append({"service": name, "address": target, "status": status})
-    uncovered = _uncovered_years(args) if all_up else []
+    uncovered = uncovered_years(args) if all_up else []
     emit(
         args,
         {"services": rows, "calendar_missing": uncovered},
@@ -108,9 +108,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK if all_up else EXIT_UNREACHABLE
 
 
-def _uncovered_years(args: argparse.Namespace) -> list[int]:
+def uncovered_years(args: argparse.Namespace, *, today: date | None = None) -> list[int]:
     """This year, and from 1 November the next, when neither a notice nor the statutory calendar covers it."""
-    today = datetime.now(ZoneInfo(DEFAULT_TIMEZONE)).date()
+    today = today or datetime.now(ZoneInfo(DEFAULT_TIMEZONE)).date()
     years = [today.year, today.year + 1] if today.month >= 11 else [today.year]
     client = Client(args)
     missing = []
