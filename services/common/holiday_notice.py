@@ -31,7 +31,7 @@ _LIST = re.compile(r"(?:、|和|及)")
 _CLAUSES = re.compile(r"[。;,]")
 # Sentences that explain the arrangement (2008–2010: "其中，1月1日为法定节假日，…公休日调至1月2日")
 # repeat dates that the 放假 and 上班 sentences already say.
-_EXPLAINING = ("调至", "为法定节假日", "为公休日", "其中")
+_EXPLAINING = ("调至", "为法定节假日", "为公休日", "照常公休", "调休", "其中")
 # A notice that lasts longer than this is a misreading, not a holiday (the longest, 2020's, was 10 days).
 _LONGEST_RANGE = 15
 
@@ -178,7 +178,8 @@ def _item(body: str, year: int) -> HolidayItem:
         says = "上班" in clause or "放假" in clause or "补休" in clause
         if not says and any(word in clause for word in _EXPLAINING):
             continue
-        days = _dates(clause, year)
+        # 元旦's item never speaks of December of its own year: 12月29日 there is the year before's.
+        days = _dates(clause, year, december_before="元旦" in festivals)
         if not days:
             continue
         if "上班" in clause:
@@ -195,9 +196,11 @@ def _item(body: str, year: int) -> HolidayItem:
     return HolidayItem(festivals, tuple(sorted(set(holidays))), tuple(sorted(set(workdays))))
 
 
-def _dates(clause: str, year: int) -> list[date]:
-    """Every date a clause names, ranges (至) expanded; a month or year left out is the one before it."""
+def _dates(clause: str, year: int, *, december_before: bool = False) -> list[date]:
+    """Every date a clause names, ranges (至) expanded; a month or year left out is the one before it
+    (december_before: a December without its year is the year before's)."""
     found: list[date] = []
+    explicit_any = False
     month = 0
     last_end = 0
     in_range = False
@@ -206,12 +209,14 @@ def _dates(clause: str, year: int) -> list[date]:
         explicit_year = match.group("y") is not None
         if explicit_year:
             year = int(match.group("y"))
+            explicit_any = True
         if match.group("m"):
             month = int(match.group("m"))
         if not month:
             raise _Unreadable(f"“{match.group(0)}”没有月份")
+        shifted = december_before and month == 12 and not explicit_any
         try:
-            day = date(year, month, int(match.group("d")))
+            day = date(year - 1 if shifted else year, month, int(match.group("d")))
         except ValueError:
             raise _Unreadable(f"{year}年{month}月{match.group('d')}日 不是一个日期") from None
         _check_weekday(day, match.group("note") or match.group("bare") or "")

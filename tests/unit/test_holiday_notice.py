@@ -15,7 +15,7 @@ from services.common.holiday_notice import HolidayNotice, parse_notice, written_
 from services.common.scheme import load_scheme
 
 NOTICES = Path(__file__).resolve().parents[1] / "data" / "notices"
-YEARS = range(2012, 2026)
+YEARS = range(2008, 2026)
 
 
 def _notice(year: int) -> HolidayNotice:
@@ -67,6 +67,14 @@ def test_a_range_across_years_and_a_workday_of_the_year_before() -> None:
     assert {date(2018, 12, 30), date(2018, 12, 31), date(2019, 1, 1)} <= notice.holidays
     assert date(2018, 12, 29) in notice.workdays
     assert date(2011, 12, 31) in _notice(2012).workdays
+
+
+def test_the_2008_forms_a_dash_and_the_december_of_the_year_before() -> None:
+    new_year = _notice(2008).items[0]
+    assert new_year.holidays == (date(2007, 12, 30), date(2007, 12, 31), date(2008, 1, 1))
+    assert new_year.workdays == (date(2007, 12, 29),)
+    across = parse_notice("一、元旦：2010年12月31日至1月2日放假，共3天。\n", year=2011)
+    assert across.holidays == {date(2010, 12, 31), date(2011, 1, 1), date(2011, 1, 2)}
 
 
 def test_bu_xiu_is_a_holiday_and_explanations_add_nothing() -> None:
