@@ -94,7 +94,7 @@ class HolidayDesk:
         holidays = sorted(notice.holidays)
         workdays = sorted(notice.workdays)
 
-        def work(conn: Any) -> tuple[NoticeImported, Scheme]:
+        def work(conn: Any) -> NoticeImported:
             # One import at a time: each moves dues under every notice stored, the other's included.
             store.lock_notices(conn)
             rows = store.notices(conn)
@@ -114,7 +114,7 @@ class HolidayDesk:
                     by=actor.subject,
                 )
                 moved = self._redue(conn, scheme, why=f"国务院节假日通知（{notice.year}年）导入")
-            result = NoticeImported(
+            return NoticeImported(
                 year=notice.year,
                 holidays=[d.isoformat() for d in holidays],
                 workdays=[d.isoformat() for d in workdays],
@@ -123,13 +123,12 @@ class HolidayDesk:
                 moved=moved,
                 sha256=notice.sha256,
             )
-            return result, scheme
 
         audited = self.app.audit.audited(
-            work, actor=actor, method="ImportHolidayNotice", target=lambda r: f"year={r[0].year}"
+            work, actor=actor, method="ImportHolidayNotice", target=lambda r: f"year={r.year}"
         )
         with self.app.db.write() as conn:
-            result, _ = audited(conn)
+            result = audited(conn)
         # Only once committed (a refused or failed import leaves the calendar as it was), and read back:
         # of two imports committed one after the other, the calendar served holds both.
         self._apply_stored()

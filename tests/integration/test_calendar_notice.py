@@ -192,7 +192,7 @@ def test_status_names_a_year_without_a_calendar(stack: Stack, monkeypatch: pytes
 
 
 def test_the_cli_imports_and_shows_a_notice(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     monkeypatch.setenv("KAOHE_TLS_CA", str(stack.tls.ca))
     office = ["--gateway", stack.gateway_addr, "--token", stack.token("office")]
@@ -207,3 +207,14 @@ def test_the_cli_imports_and_shows_a_notice(
     assert shown["holidays"][:3] == ["2027-01-01", "2027-01-02", "2027-01-03"]
     assert main(["calendar", "show", "--year", "2028", *office]) == 0
     assert "请用 kaohe calendar import" in capsys.readouterr().out
+    broken = tmp_path / "2028.txt"
+    broken.write_text(
+        "国务院办公厅关于2028年部分节假日安排的通知\n一、元旦：1月1日（周四）放假。\n", encoding="utf-8"
+    )
+    with pytest.raises(SystemExit) as exited:
+        main(["calendar", "import", str(broken), *office])
+    assert exited.value.code == 1
+    refused = capsys.readouterr().err
+    assert "第2行" in refused and "1月1日是周六，不是周四" in refused
+    assert main(["calendar", "show", "--year", "2028", "--json", *office]) == 0
+    assert json.loads(capsys.readouterr().out)["source"] == "weekdays"
