@@ -504,6 +504,9 @@ class ScoringApp:
         return views, rows[-1].id if more and rows else ""
 
     def publish_run(self, *, actor: Identity, request_id: str, run_id: str, etag: str) -> RunView:
+        # The appeal window counts working days under the holiday notices too; asked before the transaction.
+        notices = self.tasks.notices()
+
         def work(conn: Connection) -> RunView:
             row = self._locked(conn, run_id, etag)
             if row.state != "draft":
@@ -513,7 +516,7 @@ class ScoringApp:
             if row.superseded_by:
                 raise FailedPrecondition(f"run {run_id} is superseded by {row.superseded_by}")
             now = self.clock()
-            scheme = self.scheme_by_sha(row.scheme_sha256)
+            scheme = self.scheme_by_sha(row.scheme_sha256).with_notices(notices)
             today = from_epoch(now, scheme.tz).date()
             last_day = scheme.calendar().add_working_days(today, max(1, scheme.appeal_window_working_days))
             deadline = to_epoch(datetime.combine(last_day, dtime(23, 59, 59), tzinfo=scheme.tz))

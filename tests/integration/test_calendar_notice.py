@@ -19,7 +19,7 @@ from services.tasks.__main__ import create as create_tasks
 from services.tasks.metrics import CalendarCollector
 from tests.conftest import Stack
 from tests.integration.test_records import jsonl
-from tests.integration.test_runs import LEDGER_2027, create_run, units_of
+from tests.integration.test_runs import LEDGER_2027, create_run, publish, units_of
 
 NOTICE_2027 = Path(__file__).resolve().parents[1] / "data" / "notices" / "example-2027.txt"
 
@@ -123,6 +123,13 @@ def test_a_notice_moves_a_computed_due_across_the_year_boundary(stack: Stack) ->
     assert (again.unchanged, again.moved) == (True, 0)
     assert len([e for e in _task(stack, "D1").history if e.kind == "due_move"]) == 1
     assert create_run(stack, year=2027).input_digest == after.input_digest
+
+    # 公示 on Thursday 2027-09-30: five working days of appeal under the notice skip 国庆 (10月1日至7日)
+    # and count the make-up Saturday 10月9日, so the window closes on Wednesday 10-13, not 10-07.
+    autumn = int(datetime(2027, 9, 30, 2, 0, tzinfo=UTC).timestamp())
+    stack.parts["scoring"].app.clock = lambda: autumn
+    published = publish(stack, create_run(stack, year=2027).id)
+    assert published.appeal_deadline == "2027-10-13T23:59:59+08:00"
 
 
 def test_an_unreadable_notice_or_a_department_stores_nothing(stack: Stack) -> None:
