@@ -16,6 +16,7 @@ from services.cli.client import (
     EXIT_OK,
     EXIT_UNREACHABLE,
     Client,
+    Refused,
     Usage,
     data_dir,
     emit,
@@ -112,8 +113,11 @@ def uncovered_years(args: argparse.Namespace, *, today: date | None = None) -> l
     """This year, and from 1 November the next, when neither a notice nor the statutory calendar covers it."""
     today = today or datetime.now(ZoneInfo(DEFAULT_TIMEZONE)).date()
     years = [today.year, today.year + 1] if today.month >= 11 else [today.year]
-    client = Client(args)
     missing = []
+    try:
+        client = Client(args)
+    except Refused:
+        return []
     for year in years:
         try:
             reply = client.call(client.tasks.GetCalendar, tasks_pb2.GetCalendarRequest(year=year), timeout=5)
