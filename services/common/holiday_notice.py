@@ -125,12 +125,14 @@ def parse_notice(text: str, *, year: int = 0) -> HolidayNotice:
             if match is None:
                 continue
             try:
-                items.append(_item(match.group(2), year))
+                item = _item(match.group(2), year)
             except _Unreadable as why:
                 shown = text.splitlines()[number - 1].strip()
                 raise InvalidArgument(
                     FieldViolation(f"第{number}行", f"无法读出：「{shown}」（{why}）")
                 ) from None
+            if item is not None:
+                items.append(item)
     if not items:
         raise InvalidArgument("通知", "没有读到任何节假日条目（应有“一、元旦：1月1日放假……”这样的编号条目）")
     notice = HolidayNotice(year=year, items=tuple(items))
@@ -161,13 +163,16 @@ def _notice_year(lines: list[str], given: int) -> int:
     return year
 
 
-def _item(body: str, year: int) -> HolidayItem:
+def _item(body: str, year: int) -> HolidayItem | None:
+    """The item a numbered paragraph states; None for a numbered paragraph that names no date."""
     head, colon, rest = body.partition(":")
-    if not colon:
-        raise _Unreadable("编号后应是节日名称和冒号，如“一、元旦：”")
     festivals = tuple(_LIST.split(head))
     # A one-off day off (2015: 抗战胜利70周年纪念日) comes by its own notice, in the same wording.
     unknown = [f for f in festivals if f not in FESTIVALS and not f.endswith("纪念日")]
+    if (not colon or unknown) and _DATE.search(body) is None:
+        return None
+    if not colon:
+        raise _Unreadable("编号后应是节日名称和冒号，如“一、元旦：”")
     if unknown:
         raise _Unreadable(f"“{'、'.join(unknown)}”不是通知安排的节日（{'、'.join(FESTIVALS)}）")
     holidays: list[date] = []

@@ -120,6 +120,11 @@ def test_an_unreadable_item_is_refused_naming_its_line(line: str, why: str) -> N
     assert line in violation.description and why in violation.description
 
 
+def test_a_numbered_paragraph_without_dates_is_no_item() -> None:
+    text = "一、元旦：1月1日放假。\n二、节假日期间，各地区、各部门要妥善安排好值班工作。\n"
+    assert len(parse_notice(text, year=2027).items) == 1
+
+
 def test_a_day_both_off_and_on_is_refused() -> None:
     text = "一、元旦：1月1日至3日放假。1月2日（周六）上班。\n"
     with pytest.raises(InvalidArgument, match="既写作放假又写作上班"):
