@@ -60,6 +60,9 @@ POLICY: dict[str, Rule] = {
     TASKS + "ResolveImport": Rule(frozenset(), system=True),
     TASKS + "GetTimelinessFacts": Rule(frozenset(), system=True),
     TASKS + "GetVersion": Rule(ALL),  # a counter and an instant: no unit's data
+    TASKS + "ImportHolidayNotice": Rule(OFFICE),
+    TASKS + "GetCalendar": Rule(ALL),  # the State Council's calendar: no unit's data
+    TASKS + "ListHolidayNotices": Rule(frozenset(), system=True),
     SCORING + "GetScheme": Rule(ALL),
     SCORING + "CreateRecord": Rule(UNIT_WORK, "own"),  # a department files appeals on its own reports only
     SCORING + "ListRecords": Rule(ALL, "unit"),

@@ -6,7 +6,7 @@ import hashlib
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from types import MappingProxyType
@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.common.calendar import WorkCalendar
 from services.common.errors import FieldViolation, NotFound, SchemeInvalid
+from services.common.holiday_notice import HolidayNotice
 from services.common.limits import LIMIT_UNITS, Limit, LimitUnit
 from services.common.scheme_validate import MISSING, Validator, is_number, join, type_name
 
@@ -187,6 +188,9 @@ class Scheme:
     sha256: str
     jurisdiction: str = ""
     bulletin: BulletinHead = BulletinHead()
+    # The holiday notices imported into the ledger (kaohe calendar import), by year: no part of the
+    # text, added by the service that reads them (with_notices).
+    notices: Mapping[int, HolidayNotice] = field(default_factory=lambda: MappingProxyType({}))
 
     def __hash__(self) -> int:
         # The text determines everything else, and the mappings inside are not hashable.
@@ -199,7 +203,13 @@ class Scheme:
 
     def calendar(self) -> WorkCalendar:
         """A new working-day calendar with this scheme's extra holidays and workdays."""
-        return WorkCalendar(extra_holidays=self.extra_holidays, extra_workdays=self.extra_workdays)
+        return WorkCalendar(
+            extra_holidays=self.extra_holidays, extra_workdays=self.extra_workdays, notices=self.notices
+        )
+
+    def with_notices(self, notices: Mapping[int, HolidayNotice]) -> Scheme:
+        """This scheme under the holiday notices imported into the ledger."""
+        return replace(self, notices=MappingProxyType(dict(notices)))
 
     def metric(self, id: str) -> Metric:
         """The metric of that id; MetricNotFound (a NotFound and a KeyError) when there is none."""

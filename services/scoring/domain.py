@@ -496,7 +496,7 @@ def _ranks_and_grades(
 
 
 def _calendar_warnings(year: int, cal: WorkCalendar) -> tuple[int, ...]:
-    probe = WorkCalendar()
+    probe = WorkCalendar(notices=cal.notices)
     probe.is_working_day(date(year, 1, 1))
     return tuple(sorted(probe.uncovered_years | cal.uncovered_years))
 

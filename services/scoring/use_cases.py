@@ -34,7 +34,7 @@ from services.common.timeutil import from_epoch, iso, now_epoch, to_epoch
 from services.common.vocabulary import RECORD_KINDS
 from services.scoring import domain, staging, views
 from services.scoring.applications import Workflow
-from services.scoring.inputs import TasksPort, default_as_of, gather, parse_cutoff
+from services.scoring.inputs import TasksPort, calendar_used, default_as_of, gather, parse_cutoff
 from services.scoring.records import (
     APPEAL_TARGETS,
     Record,
@@ -345,10 +345,15 @@ class ScoringApp:
             self.tasks, stored, scheme=scheme, served=self.scheme, year=year, as_of=as_of, strict=strict
         )
 
+    def in_force(self, scheme: Scheme) -> Scheme:
+        """scheme under the holiday notices imported into the ledger (SCORING.md §1)."""
+        return scheme.with_notices(self.tasks.notices())
+
     def compute(
         self, *, year: int, as_of: datetime, scheme: Scheme, strict: bool = True
     ) -> tuple[domain.Assessment, str]:
         """The assessment and its input digest (strict: an applies_to naming nothing known is refused)."""
+        scheme = self.in_force(scheme)
         inputs, digest = self._gather(year=year, as_of=as_of, scheme=scheme, strict=strict)
         return domain.score(inputs, scheme, year=year, as_of=as_of), digest
 
@@ -368,6 +373,7 @@ class ScoringApp:
         if supersedes:
             check_id("supersedes", supersedes, max_len=ID_MAX)
         cutoff = parse_cutoff(as_of, scheme) if as_of else default_as_of(year, scheme)
+        scheme = self.in_force(scheme)
 
         started = time.perf_counter()
         inputs, digest = self._gather(year=year, as_of=cutoff, scheme=scheme, strict=False)
@@ -403,7 +409,13 @@ class ScoringApp:
                 now=stamp,
             )
             run_id = f"{year}-{repo.count_runs(conn, year=year) + 1:03d}"
-            document = {"run": run_id, "state": "draft", **computed, "scheme_sha256": scheme.sha256}
+            document = {
+                "run": run_id,
+                "state": "draft",
+                **computed,
+                "scheme_sha256": scheme.sha256,
+                "calendar": calendar_used(scheme, year=year, as_of=cutoff),
+            }
             repo.insert_run(
                 conn,
                 id=run_id,
@@ -492,6 +504,9 @@ class ScoringApp:
         return views, rows[-1].id if more and rows else ""
 
     def publish_run(self, *, actor: Identity, request_id: str, run_id: str, etag: str) -> RunView:
+        # The appeal window counts working days under the holiday notices too; asked before the transaction.
+        notices = self.tasks.notices()
+
         def work(conn: Connection) -> RunView:
             row = self._locked(conn, run_id, etag)
             if row.state != "draft":
@@ -501,7 +516,7 @@ class ScoringApp:
             if row.superseded_by:
                 raise FailedPrecondition(f"run {run_id} is superseded by {row.superseded_by}")
             now = self.clock()
-            scheme = self.scheme_by_sha(row.scheme_sha256)
+            scheme = self.scheme_by_sha(row.scheme_sha256).with_notices(notices)
             today = from_epoch(now, scheme.tz).date()
             if scheme.appeal_window_working_days:
                 last_day = scheme.calendar().add_working_days(today, scheme.appeal_window_working_days)

@@ -18,7 +18,7 @@ from services.common.scheme import Scheme
 from services.common.tls import TlsConfig
 from services.common.tokens import TokenKeys
 from services.notify.config import NotifyConfig
-from services.tasks.metrics import LedgerCollector
+from services.tasks.metrics import CalendarCollector, LedgerCollector
 from services.tasks.reminders import ReminderLoop, file_clock
 from services.tasks.rpc import TasksServicer
 from services.tasks.use_cases import TasksApp
@@ -59,8 +59,10 @@ def create(
     migrate(db, MIGRATIONS, service="tasks")
     app = TasksApp(db, scheme)
     app.audit.probe()
+    app.holidays.start()
     registry = CollectorRegistry()
     registry.register(LedgerCollector(app))
+    registry.register(CalendarCollector(app))
     clock = file_clock(Path(notify_clock)) if notify_clock else None
     reminders = ReminderLoop(app, notify, registry=registry, clock=clock) if notify is not None else None
     if reminders is not None:

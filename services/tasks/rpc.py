@@ -248,3 +248,18 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
     def GetVersion(self, request: Any, context: grpc.ServicerContext) -> Any:
         sequence, next_change, at = self.app.facts.version()
         return tasks_pb2.Version(sequence=sequence, next_change=next_change, at=at)
+
+    def ImportHolidayNotice(self, request: Any, context: grpc.ServicerContext) -> Any:
+        done = self.app.holidays.import_notice(actor=current_identity(), text=request.text, year=request.year)
+        return tasks_pb2.ImportHolidayNoticeResponse(**asdict(done))
+
+    def GetCalendar(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return tasks_pb2.CalendarYear(**asdict(self.app.holidays.calendar_year(request.year)))
+
+    def ListHolidayNotices(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return tasks_pb2.ListHolidayNoticesResponse(
+            notices=[
+                tasks_pb2.HolidayNotice(year=n.year, canonical=n.canonical, sha256=n.sha256)
+                for n in self.app.holidays.notices()
+            ]
+        )

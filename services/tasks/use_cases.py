@@ -42,6 +42,7 @@ from services.tasks.domain import (
 )
 from services.tasks.facts import TaskFacts
 from services.tasks.history import derived, domain_events, due_instant
+from services.tasks.holidays import HolidayDesk
 from services.tasks.importing import LedgerImport
 from services.tasks.progress import REPORTING_KINDS, progress_due
 from services.tasks.storage import repository as repo
@@ -126,6 +127,15 @@ class TasksApp:
         self.facts = TaskFacts(db, scheme)
         self.audit = AuditTrail(db, audit)
         self.importer = LedgerImport(db, scheme, self.calendar, self.audit)
+        self.holidays = HolidayDesk(self)
+
+    def use_scheme(self, scheme: Scheme) -> None:
+        """Serves scheme from now on: the same scheme under the holiday notices imported since."""
+        self.scheme = scheme
+        self.calendar = scheme.calendar()
+        self.facts.scheme = scheme
+        self.importer.scheme = scheme
+        self.importer.calendar = self.calendar
 
     # ---- reading
 

@@ -10,6 +10,7 @@ from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 
 from services.common.vocabulary import ROLES, label_of
+from services.web.calendar_banner import calendar_banner, start_calendar_check
 from services.web.department import run_document, runs_of
 from services.web.extensions import awaiting_section, start_awaiting
 from services.web.gateway import Gateway
@@ -68,6 +69,7 @@ def overview(gw: Gateway, session: Any, request: Request) -> Response:
     awaiting = start_awaiting(gw, session)  # at once with the overview too
     period = trend_period(request)
     pending_trend = start_trend(gw, session, year=year, period=period)  # at once with the overview
+    pending_calendar = start_calendar_check(gw, session)
     shown = gw.call(gw.gateway.GetOverview, gateway_pb2.GetOverviewRequest(year=year), session.token)
     reasons = _veto_reasons(gw, session, shown.year) if any(u.veto for u in shown.units) else {}
     rows = []
@@ -119,7 +121,8 @@ def overview(gw: Gateway, session: Any, request: Request) -> Response:
         label="各单位逾期与红黄事项数",
     )
     body = (
-        f"{_flash(request)}<p>{shown.year} 年度，截至 {esc(shown.as_of)}，方案 {esc(shown.scheme)}。</p>"
+        f"{_flash(request)}{calendar_banner(pending_calendar)}"
+        f"<p>{shown.year} 年度，截至 {esc(shown.as_of)}，方案 {esc(shown.scheme)}。</p>"
         f'<form method="get" class="inline"><label for="year">年度</label>'
         f'<input id="year" name="year" inputmode="numeric" size="6" value="{shown.year}">'
         f"<button type=submit>查看</button></form>"

@@ -71,6 +71,7 @@ def test_every_method_of_the_three_services_is_in_the_table() -> None:
         "/kaohe.tasks.v1.TasksService/LookupTasks",
         "/kaohe.tasks.v1.TasksService/GetTimelinessFacts",
         "/kaohe.tasks.v1.TasksService/ResolveImport",
+        "/kaohe.tasks.v1.TasksService/ListHolidayNotices",
         "/kaohe.scoring.v1.ScoringService/ImportRecords",
         "/kaohe.scoring.v1.ScoringService/CommitImport",
         "/kaohe.scoring.v1.ScoringService/AbortImport",

@@ -9,6 +9,7 @@ from services.cli.commands import (
     appeals,
     assess,
     bulletin,
+    calendar,
     extensions,
     ledger,
     records,
@@ -19,7 +20,7 @@ from services.cli.commands import (
 )
 from services.cli.options import Commands
 
-MODULES = (serving, ledger, units, assess, tasks, records, appeals, views, bulletin, accounts, extensions)
+MODULES = (serving, ledger, units, assess, tasks, records, appeals, views, bulletin, accounts, extensions, calendar)
 
 
 def register_all(commands: Commands, common: argparse.ArgumentParser) -> None:

@@ -140,3 +140,16 @@ import_decisions = Table(
     Column("outcome", String(16), nullable=False),
     Column("decided_at", BigInteger, nullable=False),
 )
+
+# The State Council's holiday notices imported (kaohe calendar import), one per year: its text as given
+# and what it decides (HolidayNotice.canonical), which the calendar of both services is built from.
+holiday_notices = Table(
+    "holiday_notices",
+    metadata,
+    Column("year", Integer, primary_key=True, autoincrement=False),
+    Column("text", Text, nullable=False),
+    Column("canonical", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("imported_at", BigInteger, nullable=False),
+    Column("imported_by", String(128), nullable=False),
+)
