@@ -10,6 +10,7 @@ from services.cli.commands import (
     assess,
     bulletin,
     ledger,
+    ledger_book,
     records,
     serving,
     tasks,
@@ -18,7 +19,7 @@ from services.cli.commands import (
 )
 from services.cli.options import Commands
 
-MODULES = (serving, ledger, units, assess, tasks, records, appeals, views, bulletin, accounts)
+MODULES = (serving, ledger, units, assess, tasks, records, appeals, views, bulletin, accounts, ledger_book)
 
 
 def register_all(commands: Commands, common: argparse.ArgumentParser) -> None:

@@ -89,8 +89,16 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     """import, sample."""
-    p = command(commands, "import", "导入台账（JSON Lines 文件），全部成功或全部不写入", common=common)
-    p.add_argument("file", help="台账文件：每行一个 JSON 对象（单位、任务、任务事件、考核记录）")
+    p = command(
+        commands,
+        "import",
+        "导入台账（JSON Lines 文件或 Excel 台账 .xlsx），全部成功或全部不写入",
+        common=common,
+    )
+    p.add_argument(
+        "file",
+        help="台账文件：JSON Lines（每行一个 JSON 对象）或 Excel 台账（kaohe ledger template 生成的格式）",
+    )
     p.add_argument("--validate-only", action="store_true", help="只校验，不写入")
     p.set_defaults(func=cmd_import)
 
