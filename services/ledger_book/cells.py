@@ -60,7 +60,11 @@ def _day(text: str) -> tuple[date, str] | None:
 
 def _moment(value: Any, column: Column, tz: tzinfo) -> str:
     """An instant with the scheme's offset; an offset written in the cell is kept."""
-    if isinstance(value, datetime):
+    midnight = isinstance(value, datetime) and value.time() == time() and value.tzinfo is None
+    if isinstance(value, datetime) and midnight and column.kind == DEADLINE:
+        # Excel keeps a typed date as that day's midnight: a deadline given as a day is its end.
+        moment = datetime.combine(value.date(), END_OF_DAY)
+    elif isinstance(value, datetime):
         moment = value
     elif isinstance(value, date):
         moment = datetime.combine(value, END_OF_DAY if column.kind == DEADLINE else time())
@@ -227,9 +231,11 @@ def write_cell(value: Any, column: Column, *, choices: Choices, tz: tzinfo) -> A
         return None
     if kind in (INSTANT, DEADLINE):
         moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-        if moment.tzinfo is None:
-            return moment
-        return moment.astimezone(tz).replace(tzinfo=None)
+        local = moment.astimezone(tz).replace(tzinfo=None) if moment.tzinfo is not None else moment
+        if kind == DEADLINE and local.time() == time():
+            # A deadline at midnight is written out as text: a midnight cell reads as the day's end.
+            return local.isoformat(sep=" ")
+        return local
     if kind == DATE:
         return date.fromisoformat(value) if isinstance(value, str) else value
     if kind == BOOL:

@@ -14,8 +14,8 @@ from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from services.common.errors import InvalidArgument
 from services.common.messages import refuse_nul
 from services.common.rpc import current_identity
-from services.scoring.export import record_lines
 from services.scoring.applications import AppealView, ApplicationView
+from services.scoring.export import record_lines
 from services.scoring.use_cases import ScoringApp
 from services.scoring.views import RecordView, RunView
 
