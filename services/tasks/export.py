@@ -73,7 +73,7 @@ def _lines(db: Database, tz: tzinfo) -> Iterator[str]:
 
 
 def ledger_lines(db: Database, tz: tzinfo) -> Iterator[list[str]]:
-    """The lines in batches, units first, then tasks (in the order stored), then their events."""
+    """The lines in batches: units, then tasks (by id, a part after its task), then events as recorded."""
     batch: list[str] = []
     for line in _lines(db, tz):
         batch.append(line)

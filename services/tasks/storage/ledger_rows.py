@@ -33,8 +33,8 @@ def table_rows(conn: Connection, table: Table, skipped: Sequence[str]) -> Iterat
 
 
 def record_rows(conn: Connection) -> Iterator[tuple[str, int | None]]:
-    """(canonical record, assigned instant) of every task, in the order they were stored."""
-    query = select(tasks.c.record, tasks.c.assigned_at).order_by(tasks.c.created_at, tasks.c.id)
+    """(canonical record, assigned instant) of every task, by id: the same order in every stack."""
+    query = select(tasks.c.record, tasks.c.assigned_at).order_by(tasks.c.id)
     for row in conn.execute(query.execution_options(yield_per=BATCH)):
         yield row.record, row.assigned_at
 
