@@ -10,6 +10,7 @@ from kaohe.scoring.v1 import scoring_pb2
 
 from services.cli import render
 from services.cli.client import EXIT_OK, Client, Refused, emit, plain, request_id
+from services.cli.labels import unit_code
 from services.cli.options import Commands, command, group, listed, term
 from services.common.vocabulary import (
     ACCOUNTABILITY_KINDS,
@@ -71,7 +72,7 @@ def cmd_records_list(args: argparse.Namespace) -> int:
     client = Client(args)
     request = scoring_pb2.ListRecordsRequest(
         kind=args.kind or "",
-        unit=args.unit or "",
+        unit=unit_code(client, args.unit),
         year=args.year or 0,
         include_voided=args.all,
         page_size=5000,
@@ -129,7 +130,7 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--kind", type=term(RECORD_KIND_LABELS, what="记录类别", open_ended=True), help=f"记录类别：{kinds}"
     )
-    p.add_argument("--unit", help="单位代码")
+    p.add_argument("--unit", help="单位代码或名称")
     p.add_argument("--year", type=int, help="年度")
     p.add_argument("--all", action="store_true", help="连同已作废的记录")
     p.set_defaults(func=cmd_records_list)
