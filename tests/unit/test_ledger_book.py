@@ -441,3 +441,13 @@ def test_the_supervision_ledger_has_names_colours_and_filters() -> None:
     assert ws["I3"].value == datetime(2026, 11, 2, 9, 0)
     assert [c.value for c in ws[4]][5:8] == ["一般", "已销号", None] and ws["L4"].value == "按时"
     assert ws.auto_filter.ref == "A2:M4" and ws.freeze_panes == "A3"
+
+
+def test_the_manual_names_every_sheet_and_column() -> None:
+    text = (example_path("ledger.jsonl").parents[2] / "docs" / "manual" / "excel.md").read_text(
+        encoding="utf-8"
+    )
+    for sheet in SHEETS:
+        assert f"### 「{sheet.name}」（`{sheet.record_type}`）" in text
+        for column in sheet.columns:
+            assert f"| {column.header} | `{column.field}` |" in text, (sheet.name, column.header)
