@@ -98,6 +98,23 @@ def test_units_and_priorities_by_name_the_supervision_ledger_in_excel(one: Serve
         assert (refused.returncode, refused.stdout) == (1, ""), option
         assert value in refused.stderr and "错误：" in refused.stderr
 
+    fields = {
+        "id": "E77",
+        "unit": "财政局",
+        "date": "2025-06-01",
+        "category": "文稿起草",
+        "severity": "较重",
+        "description": "报送数据有误",
+    }
+    first.kaohe("records", "add", "差错通报", "--fields", json.dumps(fields, ensure_ascii=False))
+    stored = json.loads(first.kaohe("records", "list", "--unit", "财政局", "--json").stdout)["records"]
+    e77 = next(r for r in stored if r["id"] == "E77")
+    assert (e77["unit"], e77["fields"]["category"], e77["fields"]["severity"]) == (
+        "czj",
+        "drafting",
+        "serious",
+    )
+
     ledger = tmp_path / "督办台账.xlsx"
     first.kaohe("tasks", "export", "--lead", "发改局", "--out", str(ledger))
     ws = openpyxl.load_workbook(ledger)["督办台账"]

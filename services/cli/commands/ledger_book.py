@@ -11,23 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from kaohe.gateway.v1 import gateway_pb2
-from kaohe.scoring.v1 import scoring_pb2
 
 from services.cli.client import EXIT_OK, Client, Refused, Usage, emit
+from services.cli.labels import served_scheme
 from services.cli.options import Commands, command, group
-from services.common.scheme import Scheme, load_scheme
+from services.common.scheme import Scheme
 from services.common.vocabulary import LEDGER_LINE_TYPES, label_of
 from services.ledger_book.columns import choices_of
 from services.ledger_book.write import ledger_workbook
 
 FORMATS = (".xlsx", ".jsonl")
 EXPORT_TIMEOUT = 1800.0
-
-
-def served_scheme(client: Client) -> Scheme:
-    """The scheme the services run with: its drop-downs, its names and its time zone."""
-    reply = client.call(client.scoring.GetScheme, scoring_pb2.GetSchemeRequest())
-    return load_scheme(reply.toml)
 
 
 def write_file(path: Path, data: bytes) -> None:

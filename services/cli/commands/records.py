@@ -10,7 +10,7 @@ from kaohe.scoring.v1 import scoring_pb2
 
 from services.cli import render
 from services.cli.client import EXIT_OK, Client, Refused, emit, plain, request_id
-from services.cli.labels import unit_code
+from services.cli.labels import record_codes, unit_code
 from services.cli.options import Commands, command, group, listed, term
 from services.common.vocabulary import (
     ACCOUNTABILITY_KINDS,
@@ -54,9 +54,9 @@ def cmd_records_add(args: argparse.Namespace) -> int:
         raise Refused(f"--fields 不是 JSON：{exc.msg}") from None
     if not isinstance(fields, dict):
         raise Refused("--fields 必须是一个 JSON 对象")
-    message = struct_pb2.Struct()
-    message.update(fields)
     client = Client(args)
+    message = struct_pb2.Struct()
+    message.update(record_codes(client, args.kind, fields))
     record = client.call(
         client.scoring.CreateRecord,
         scoring_pb2.CreateRecordRequest(
@@ -122,7 +122,11 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = _fields_help()
     p.add_argument("kind", type=term(RECORD_KIND_LABELS, what="记录类别"), help=f"记录类别：{kinds}")
-    p.add_argument("--fields", required=True, help="记录的字段，一个 JSON 对象（各类的字段见下）")
+    p.add_argument(
+        "--fields",
+        required=True,
+        help="记录的字段，一个 JSON 对象（各类的字段见下；单位和各项选项写代码或中文名称均可）",
+    )
     p.add_argument("--request-id", help="幂等键：同一键重复提交只生效一次")
     p.set_defaults(func=cmd_records_add)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from services.cli.client import EXIT_OK, Client, Usage, emit, task_json
-from services.cli.commands.ledger_book import served_scheme, write_file
-from services.cli.labels import unit_names
+from services.cli.commands.ledger_book import write_file
+from services.cli.labels import served_scheme, unit_names
 from services.cli.options import Commands, command
 from services.ledger_book.supervision import task_list_workbook
 
