@@ -28,12 +28,20 @@ _LINE = re.compile(r"^line (\d+)(?::\s*(.*))?$")
 PAGE = 1000
 
 
+# The compound file an Excel 97–2003 workbook (.xls) is: not read, but named for what it is.
+LEGACY_MAGIC = b"\xd0\xcf\x11\xe0"
+
+
 def is_workbook_upload(spool: IO[bytes]) -> bool:
     """Whether the spooled upload is a workbook (a zip archive) rather than JSON lines."""
     spool.seek(0)
-    found = is_workbook(spool.read(4))
+    head = spool.read(4)
     spool.seek(0)
-    return found
+    if head == LEGACY_MAGIC:
+        raise WorkbookInvalid(
+            [FieldViolation("文件", "是旧版 Excel 工作簿（.xls）；请在 Excel 中另存为 .xlsx 后导入")]
+        )
+    return is_workbook(head)
 
 
 def name_cells(exc: InvalidArgument, origins: Sequence[Origin]) -> WorkbookInvalid:

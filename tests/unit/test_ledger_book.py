@@ -13,7 +13,7 @@ from openpyxl import Workbook, load_workbook
 
 from services.common.errors import FieldViolation, InvalidArgument
 from services.common.scheme import Scheme
-from services.gateway.workbook_import import name_cells
+from services.gateway.workbook_import import is_workbook_upload, name_cells
 from services.ledger_book.columns import SHEETS, choices_of
 from services.ledger_book.read import Origin, WorkbookInvalid, read_workbook
 from services.ledger_book.supervision import task_list_workbook
@@ -310,6 +310,14 @@ def test_what_is_no_workbook_is_refused_in_chinese(example_scheme: Scheme) -> No
     # An archive that claims more than a workbook may unpack to is not opened at all.
     data = bomb.getvalue().replace(info.file_size.to_bytes(4, "little"), (0xFFFFFFF0).to_bytes(4, "little"))
     assert "解压后超过" in _refusal(data, example_scheme)
+
+
+def test_an_upload_is_told_apart_by_its_first_bytes() -> None:
+    assert is_workbook_upload(io.BytesIO(b"PK\x03\x04rest")) and not is_workbook_upload(
+        io.BytesIO(b'{"type"')
+    )
+    with pytest.raises(WorkbookInvalid, match=r"旧版 Excel 工作簿（\.xls）"):
+        is_workbook_upload(io.BytesIO(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"))
 
 
 def test_a_refused_line_is_named_by_its_sheet_row_and_column() -> None:
