@@ -23,6 +23,8 @@ MAX_UNPACKED = 1 << 30
 # Rows above the header a sheet may have (the title row, a note).
 HEADER_SEARCH = 5
 _REQUIRED_MARKS = ("*", "＊", "（必填）", "(必填)")
+# Columns clerks keep beside the record that are no field of it: read past, not refused.
+IGNORED_HEADERS = frozenset({"序号", "行号"})
 
 
 class WorkbookInvalid(InvalidArgument):
@@ -97,7 +99,7 @@ def _header(sheet: Sheet, rows: list[tuple[Any, ...]]) -> tuple[int, dict[int, C
         columns: dict[int, Column] = {}
         seen: dict[str, str] = {}
         for index, name in enumerate(names):
-            if not name:
+            if not name or name in IGNORED_HEADERS:
                 continue
             column = known.get(name)
             if column is None:

@@ -170,10 +170,10 @@ def test_labels_and_codes_names_and_the_forms_clerks_type(example_scheme: Scheme
     )
     readings = (
         "指标值",
-        ["单位", "指标", "期间", "数值", "分子", "分母"],
+        ["序号", "单位", "指标", "期间", "数值", "分子", "分母"],  # 序号: a clerk's numbering, read past
         [
-            ["fgj", "livelihood_spending_share", "2025-03", None, 9, 10],
-            ["cgz", "livelihood_spending_share", 2025, None, "36", "50"],
+            [1, "fgj", "livelihood_spending_share", "2025-03", None, 9, 10],
+            [2, "cgz", "livelihood_spending_share", 2025, None, "36", "50"],
         ],
     )
     appeals = (
