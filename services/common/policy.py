@@ -89,6 +89,10 @@ POLICY: dict[str, Rule] = {
     GATEWAY + "GetRanking": Rule(READERS),
     GATEWAY + "ExportRun": Rule(ALL, "unit"),  # a department: its own line, once publicised
     GATEWAY + "GetBulletin": Rule(READERS),  # names every unit: the office's circular, not a department's
+    # The whole ledger, every unit's records: the office's, read from both services by the gateway only.
+    TASKS + "ExportLedger": Rule(frozenset(), relayed=OFFICE),
+    SCORING + "ExportRecords": Rule(frozenset(), relayed=OFFICE),
+    GATEWAY + "ExportLedger": Rule(OFFICE),
 }
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "LEDGER_LINE_TYPES",
     "METRIC_STATUSES",
     "OUTCOMES",
+    "PRIORITIES",
     "RECORD_KINDS",
     "RECORD_KIND_LABELS",
     "ROLES",
@@ -116,3 +117,7 @@ def code_of(terms: Terms, text: str) -> str | None:
     if text in terms:
         return text
     return next((code for code, label in terms.items() if label == text), None)
+
+
+# The priorities the presets weigh (a scheme may name others, shown by their code).
+PRIORITIES: Terms = {"normal": "一般", "important": "重要", "urgent": "紧急"}

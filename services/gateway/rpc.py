@@ -14,9 +14,11 @@ from services.common.files import spooled
 from services.common.rpc import current_identity
 from services.gateway.bulletin import BulletinView
 from services.gateway.bulletin_issues import IssueNumbers, MemoryIssueNumbers
+from services.gateway.ledger_export import ledger_lines
 from services.gateway.policy import GATEWAY, authorize, scoped_unit
 from services.gateway.proxy import Audit
 from services.gateway.use_cases import GatewayApp
+from services.gateway.workbook_import import import_workbook, is_workbook_upload
 
 
 class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
@@ -55,7 +57,10 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
                 if index == 0:
                     validate_only = message.validate_only
                 spool.write(message.data)
-            reply = self.app.import_ledger(
+            # An Excel workbook (the office's 台账) is read into JSON lines and imported as those are.
+            load = import_workbook if is_workbook_upload(spool) else GatewayApp.import_ledger
+            reply = load(
+                self.app,
                 spool,
                 identity=current_identity(),
                 validate_only=validate_only,
@@ -69,6 +74,10 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
                 f"lines={reply.lines} created={dict(reply.created)}",
             )
         return reply
+
+    def ExportLedger(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        self._allow("ExportLedger")
+        yield from ledger_lines(self.app, current_identity(), deadline(context, 600.0))
 
     def GetOverview(self, request: Any, context: grpc.ServicerContext) -> Any:
         self._allow("GetOverview")

@@ -18,6 +18,7 @@ from services.common.policy import scoped_unit
 from services.common.rpc import current_identity
 from services.tasks import extensions
 from services.tasks.domain import Kind
+from services.tasks.export import ledger_lines
 from services.tasks.trend import OverdueTrend
 from services.tasks.use_cases import TasksApp, TaskView
 
@@ -212,6 +213,10 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             # In the contract's order: a column missing from a chunk is a bug here, not a gap there.
             packed = [tasks_pb2.PackedColumn(**pack(name, columns[name]).fields()) for name in FACT_COLUMNS]
             yield tasks_pb2.TimelinessFacts(rows=rows, columns=packed)
+
+    def ExportLedger(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        for lines in ledger_lines(self.app.db, self.app.tz):
+            yield tasks_pb2.LedgerLines(lines=lines)
 
     def SummarizeTasks(self, request: Any, context: grpc.ServicerContext) -> Any:
         summaries, at = self.app.facts.summarize(year=request.year, as_of=request.as_of, unit=request.unit)

@@ -12,6 +12,7 @@ from services.cli.commands import (
     calendar,
     extensions,
     ledger,
+    ledger_book,
     records,
     serving,
     tasks,
@@ -20,7 +21,21 @@ from services.cli.commands import (
 )
 from services.cli.options import Commands
 
-MODULES = (serving, ledger, units, assess, tasks, records, appeals, views, bulletin, accounts, extensions, calendar)
+MODULES = (
+    serving,
+    ledger,
+    units,
+    assess,
+    tasks,
+    records,
+    appeals,
+    views,
+    bulletin,
+    accounts,
+    extensions,
+    calendar,
+    ledger_book,
+)
 
 
 def register_all(commands: Commands, common: argparse.ArgumentParser) -> None:
