@@ -6,6 +6,7 @@ import logging
 import re
 import secrets
 from collections.abc import Callable, Iterable
+from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ from services.common import status
 from services.web import api, appeals, bulletin, department, ledger_import, office, records, supervision
 from services.web.gateway import Gateway
 from services.web.http import (
+    ANONYMOUS_BODY,
+    MAX_BODY,
     HttpError,
     Request,
     Response,
@@ -82,6 +85,9 @@ class Console:
     ) -> None:
         self.gw = gateway
         self.sessions = sessions or Sessions()
+        # Where browsers reach the console (KAOHE_WEB_PUBLIC_URL, else its listening address): the OIDC
+        # callback's default, never taken from a request's Host header.
+        self.public_url = ""
         # 统一身份认证登录 when the county's provider is configured (KAOHE_OIDC_ISSUER, KAOHE_OIDC_CLIENT_ID).
         self.oidc = oidc if oidc is not None else oidc_login_from_env()
         self.router = Router()
@@ -172,8 +178,11 @@ class Console:
         r.add("GET", "/api/openapi.json", lambda request: as_json(api.OPENAPI))
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        secure = environ.get("wsgi.url_scheme") == "https"
+        session = self._session_of_environ(environ)
         try:
-            request = Request.from_environ(environ)
+            # Before sign-in a body is small: a larger one is refused unread (see http.ANONYMOUS_BODY).
+            request = Request.from_environ(environ, max_body=MAX_BODY if session else ANONYMOUS_BODY)
             response = self.router.match(request)(request)
         except HttpError as exc:
             is_api = str(environ.get("PATH_INFO", "")).startswith("/api/")
@@ -181,16 +190,30 @@ class Console:
                 as_json({"error": exc.message}, exc.status)
                 if is_api
                 else page(
-                    frame("出错了", notice(exc.message, error=True) + '<p><a href="/">返回首页</a></p>'),
+                    frame(
+                        "出错了",
+                        notice(exc.message, error=True) + '<p><a href="/">返回首页</a></p>',
+                        session,
+                    ),
                     exc.status,
                 )
             )
         except Exception:
             log.exception("web request failed")
-            response = page(frame("出错了", notice("服务内部错误，请稍后再试", error=True)), 500)
+            response = page(frame("出错了", notice("服务内部错误，请稍后再试", error=True), session), 500)
         if environ.get("REQUEST_METHOD") == "HEAD":
             response.body = b""
-        return respond(response, start_response)
+        return respond(response, start_response, secure=secure)
+
+    def _session_of_environ(self, environ: dict[str, Any]) -> Session | None:
+        """The caller's live session, read from the cookie header before anything else of the request."""
+        cookie = SimpleCookie()
+        try:
+            cookie.load(str(environ.get("HTTP_COOKIE", "")))
+        except CookieError:
+            return None
+        morsel = cookie.get(COOKIE)
+        return self.sessions.get(morsel.value) if morsel is not None and morsel.value else None
 
     # Sessions -------------------------------------------------------------------------------------------
 
@@ -323,7 +346,7 @@ class Console:
         if self.oidc is None:
             raise HttpError(404, "未配置统一身份认证")
         try:
-            url, state = self.oidc.start(_origin(request))
+            url, state = self.oidc.start(self.public_url)
         except OidcError as exc:
             return self.login_form(request, str(exc), 503)
         return Response(b"", 303, headers=[("Location", url), state_cookie(state, secure=request.secure)])
@@ -378,11 +401,6 @@ class Console:
         response = Response(path.read_bytes(), 200, TYPES[path.suffix])
         response.headers.append(("Cache-Control", "public, max-age=3600"))
         return response
-
-
-def _origin(request: Request) -> str:
-    """This console as the browser reached it (the callback's default address)."""
-    return f"{'https' if request.secure else 'http'}://{request.headers.get('host', '127.0.0.1')}"
 
 
 def import_refusal(exc: grpc.RpcError) -> str:
