@@ -26,6 +26,7 @@ from services.web.http import (
     as_json,
     esc,
     page,
+    part,
     redirect,
     respond,
 )
@@ -59,7 +60,11 @@ HTTP_OF = {
     "UNAVAILABLE": 503,
     "DEADLINE_EXCEEDED": 503,
 }
-TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
 LOGIN_MESSAGES = [
     (re.compile(r"too many failed logins; try again in (\d+) s"), "登录失败次数过多，请 {0} 秒后再试"),
     (re.compile(r"wrong username or password"), "用户名或密码错误，或账号已停用"),
@@ -100,6 +105,7 @@ class Console:
         r.add("GET", "/login/oidc", self.oidc_start)
         r.add("GET", CALLBACK, self.oidc_callback)
         r.add("GET", "/static/{a}", self.static)
+        r.add("GET", "/favicon.ico", self.favicon)
         r.add("GET", "/static/vendor/{a}/{b}", self.static)
         desk: list[tuple[str, str, View, frozenset[str], str]] = [
             ("GET", "/unit", department.home, frozenset({"department"}), ""),
@@ -241,7 +247,7 @@ class Console:
                     return redirect("/login", expired="1")
                 if back:
                     # A back page may name the path's own parts: /tasks/{task} after a refused step.
-                    target = back.format(**request.params)
+                    target = back.format(**{k: part(v) for k, v in request.params.items()})
                     return redirect(target, error=refusal(exc))
                 if request.path == "/office/import":
                     return ledger_import.form(self.gw, session, request, import_refusal(exc))
@@ -389,6 +395,11 @@ class Console:
         response = redirect("/login")
         response.cookie(COOKIE, "", secure=request.secure, max_age=0)
         return response
+
+    def favicon(self, request: Request) -> Response:
+        """What a browser asks for before it reads a page's <link rel=icon>."""
+        request.params = {"a": "favicon.svg"}
+        return self.static(request)
 
     def static(self, request: Request) -> Response:
         relative = "/".join(request.params[k] for k in ("a", "b") if k in request.params)

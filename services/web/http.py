@@ -191,13 +191,19 @@ class Response:
         self.headers.append(("Set-Cookie", "; ".join(parts)))
 
 
+def part(value: object) -> str:
+    """An id as one path segment or query value: every character but letters, digits and _.-~ encoded."""
+    return quote(str(value), safe="")
+
+
 def page(body: str, status: int = 200) -> Response:
     return Response(body.encode("utf-8"), status)
 
 
 def redirect(path: str, **params: str) -> Response:
     """See other: a path of ours, with its query (a message for the next page) percent-encoded."""
-    location = quote(path) + (f"?{urlencode(params)}" if params else "")
+    # "%" kept: a path may carry an id already encoded as one segment (/tasks/A%2FB).
+    location = quote(path, safe="/%") + (f"?{urlencode(params)}" if params else "")
     return Response(b"", 303, headers=[("Location", location)])
 
 

@@ -68,8 +68,16 @@ def run_document(console: Console, run: str, role: str = "office", unit: str | N
 
 
 def click_in_row(driver: Any, run: str, label: str) -> None:
+    """公示 / 定档 by the run's button, then confirmed on the page that says what will happen."""
     row = driver.find_element(By.CSS_SELECTOR, f'tr[data-run="{run}"]')
     submit(driver, next(b for b in row.find_elements(By.TAG_NAME, "button") if b.text == label))
+    confirm(driver, f"{label}考核运行 {run}")
+
+
+def confirm(driver: Any, says: str) -> None:
+    """The confirmation page: it says what will happen (says), and its 确认 button goes on."""
+    assert says in driver.find_element(By.CSS_SELECTOR, ".notice[role=alert]").text
+    submit(driver, driver.find_element(By.ID, "confirm"))
 
 
 def fetch(
