@@ -14,7 +14,17 @@ import grpc
 from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
 
 from services.common import status
-from services.web import api, appeals, bulletin, department, ledger_import, office, records, supervision
+from services.web import (
+    api,
+    appeals,
+    bulletin,
+    department,
+    ledger_import,
+    office,
+    password,
+    records,
+    supervision,
+)
 from services.web.gateway import Gateway
 from services.web.http import (
     ANONYMOUS_BODY,
@@ -145,7 +155,7 @@ class Console:
             (
                 "POST",
                 "/office/accounts/{username}/disable",
-                office.disable_account,
+                self.disable_account,
                 READERS,
                 "/office/accounts",
             ),
@@ -168,6 +178,10 @@ class Console:
                 records.OFFICE,
                 "/office/records/{kind}",
             ),
+        ]
+        desk += [
+            ("GET", password.PATH, password.form, EVERYONE, ""),
+            ("POST", password.PATH, self.change_password, EVERYONE, ""),
         ]
         for method, path, view, roles, back in desk:
             r.add(method, path, self.page(view, roles, back))
@@ -234,6 +248,8 @@ class Console:
             session = self.session_of(request)
             if session is None:
                 return redirect("/login", expired="1")
+            if session.must_change and request.path != password.PATH:
+                return redirect(password.PATH)
             if session.role not in roles:
                 raise HttpError(403, "您的角色不能打开这个页面")
             if request.method == "POST" and not session.csrf_ok(request.form.get("csrf", "")):
@@ -268,6 +284,8 @@ class Console:
                     return as_json(
                         {"error": "未登录：请带 Authorization: Bearer 令牌", "code": "UNAUTHENTICATED"}, 401
                     )
+                if found.must_change:
+                    return as_json({"error": "请先修改一次性密码", "code": "PERMISSION_DENIED"}, 403)
                 caller = found
             try:
                 return view(self.gw, caller, request)
@@ -288,8 +306,10 @@ class Console:
     def login_form(self, request: Request, message: str = "", status_code: int = 200) -> Response:
         token = secrets.token_urlsafe(32)
         expired = notice("会话已过期或已退出，请重新登录", error=True) if request.query.get("expired") else ""
+        changed = notice("密码已修改，请用新密码登录") if request.query.get("changed") else ""
         body = (
             expired
+            + changed
             + (notice(message, error=True) if message else "")
             + '<form method="post" action="/login" class="stack login">'
             f'<input type="hidden" name="csrf" value="{esc(token)}">'
@@ -330,14 +350,22 @@ class Console:
                     return self.login_form(request, text.format(*found.groups()), 401)
             return self.login_form(request, "登录失败", 401)
         session = self.start_session(
-            request, token=reply.token, who=who, username=reply.account.username, name=reply.account.name
+            request,
+            token=reply.token,
+            who=who,
+            username=reply.account.username,
+            name=reply.account.name,
+            must_change=reply.must_change_password,
         )
-        response = redirect("/unit" if session.role == "department" else "/office")
+        landing = "/unit" if session.role == "department" else "/office"
+        response = redirect(password.PATH if session.must_change else landing)
         response.cookie(COOKIE, session.id, secure=request.secure)
         response.cookie(LOGIN_CSRF, "", secure=request.secure, max_age=0)
         return response
 
-    def start_session(self, request: Request, *, token: str, who: Any, username: str, name: str) -> Session:
+    def start_session(
+        self, request: Request, *, token: str, who: Any, username: str, name: str, must_change: bool = False
+    ) -> Session:
         return self.sessions.start(
             token=token,
             role=who.role,
@@ -345,7 +373,23 @@ class Console:
             username=username,
             name=name,
             token_expiry=float(who.expires_at or 0),
+            must_change=must_change,
         )
+
+    # Accounts: a session ends with its password and with its account ------------------------------------
+
+    def change_password(self, gw: Gateway, session: Session, request: Request) -> Response:
+        response = password.change(gw, session, request)
+        if response.status == 303:
+            self.sessions.end_user(session.username)
+            response.cookie(COOKIE, "", secure=request.secure, max_age=0)
+        return response
+
+    def disable_account(self, gw: Gateway, session: Session, request: Request) -> Response:
+        response = office.disable_account(gw, session, request)
+        if response.status == 303:  # disabled (the confirmation page is a 200)
+            self.sessions.end_user(request.params["username"])
+        return response
 
     def oidc_start(self, request: Request) -> Response:
         """To the provider's authorization endpoint, this browser holding the sign-in's state."""

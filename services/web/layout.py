@@ -184,6 +184,7 @@ def frame(title: str, body: str, session: Session | None = None, *, charts: bool
         who += f" {session.unit}）" if session.unit else "）"
         nav = (
             f'<nav aria-label="主菜单">{links}</nav><div class="who"><span>{esc(who)}</span>'
+            '<a href="/account/password">修改密码</a>'
             f'<form method="post" action="/logout" class="inline">{csrf_field(session)}'
             f'<button type="submit" id="logout">退出登录</button></form></div>'
         )
