@@ -178,7 +178,12 @@ def test_a_one_time_password_leads_to_changing_it_before_anything_else(
     wrong = person.go(
         "POST",
         "/account/password",
-        {"csrf": csrf, "current_password": "nope", "new_password": "my-own-9x", "repeat_password": "my-own-9x"},
+        {
+            "csrf": csrf,
+            "current_password": "nope",
+            "new_password": "my-own-9x",
+            "repeat_password": "my-own-9x",
+        },
     )
     assert wrong.status == 403 and "当前密码不正确" in wrong.body
 
