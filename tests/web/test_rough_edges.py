@@ -119,11 +119,29 @@ def test_error_pages_keep_the_menu_and_the_favicon_is_there(browser: Any, more: 
     assert icon.endswith("/static/favicon.svg")
 
 
-def test_on_a_phone_tables_become_cards(browser: Any, more: Console) -> None:
-    login(browser, more, "office1")
+@pytest.mark.parametrize(
+    ("who", "paths"),
+    [
+        (
+            "office1",
+            (
+                "/office",
+                "/tasks",
+                "/office/records/metric_reading",
+                "/office/runs",
+                "/office/accounts",
+            ),
+        ),
+        ("fgj1", ("/unit", "/unit/appeals", "/tasks")),
+    ],
+)
+def test_on_a_phone_tables_become_cards(
+    browser: Any, more: Console, who: str, paths: tuple[str, ...]
+) -> None:
+    login(browser, more, who)
     browser.set_window_size(390, 844)
     try:
-        for path in ("/tasks", "/office/records/metric_reading", "/office/runs"):
+        for path in paths:
             browser.get(more.url + path)
             width = settled(
                 browser, lambda d: d.execute_script("return document.documentElement.scrollWidth")
