@@ -10,7 +10,7 @@ import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import uvicorn
 from a2wsgi import WSGIMiddleware
@@ -160,9 +160,9 @@ def start(
     trusted_proxies: str,
 ) -> Running:
     """uvicorn for console on host:port: httptools, TLS when given, X-Forwarded-* from trusted_proxies."""
-    wsgi = WSGIMiddleware(console, workers=PAGE_THREADS)
+    wsgi = WSGIMiddleware(cast(Any, console), workers=PAGE_THREADS)
     config = uvicorn.Config(
-        SmallBodiesFirst(wsgi),
+        SmallBodiesFirst(cast(Any, wsgi)),
         http="httptools",
         loop="asyncio",
         lifespan="off",

@@ -104,7 +104,8 @@ class SharedSessions(Sessions):
             ).fetchone()
             if found is None:
                 return None
-            session = Session(*found[:-1], must_change=bool(found[-1]))
+            session = Session(*found)
+            session.must_change = bool(session.must_change)  # SQLite keeps it as 0 or 1
             if self._over(session, now):
                 self.conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
                 return None
