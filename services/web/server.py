@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import uvicorn
 from a2wsgi import WSGIMiddleware
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from services.common.settings import ConfigError
 from services.web.app import Console
@@ -21,8 +22,8 @@ from services.web.http import ANONYMOUS_BODY
 
 # Threads that run pages (each may wait on the gateway); more requests wait for one, in the event loop.
 PAGE_THREADS = 16
-# Connections and requests one process keeps at once; beyond, uvicorn answers 503 at once.
-MAX_CONCURRENCY = 1024
+# A request's head (its line and headers) arrives within this long of the connection or the last answer.
+HEAD_SECONDS = 20.0
 # A small body (a form, a login) must arrive whole within this long, or the request ends with 408.
 BODY_SECONDS = 30.0
 STOP_SECONDS = 10.0
@@ -82,6 +83,48 @@ class SmallBodiesFirst:
             return {"type": "http.request", "body": bytes(body), "more_body": False}
 
         await self.app(scope, replay, send)
+
+
+class TimelyHeads(HttpToolsProtocol):
+    """httptools as uvicorn drives it, and one more bound: a request's head must arrive within HEAD_SECONDS.
+
+    uvicorn arms no timer before a first request nor while a head trickles in, so an idle connection or a
+    head never finished (a bare HTTP/0.9 `GET /`) would hold its connection, and its file, for ever.
+    """
+
+    head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        # A pipelined request already has its head; only an empty line waits for the next one.
+        waiting = bool(self.pipeline)
+        super().on_response_complete()
+        if not waiting and not self.transport.is_closing():
+            self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self.head_timer = self.loop.call_later(HEAD_SECONDS, self._late)
+
+    def _disarm(self) -> None:
+        if self.head_timer is not None:
+            self.head_timer.cancel()
+            self.head_timer = None
+
+    def _late(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.close()
 
 
 async def _plain(send: Send, status: int, text: str) -> None:
@@ -163,7 +206,7 @@ def start(
     wsgi = WSGIMiddleware(cast(Any, console), workers=PAGE_THREADS)
     config = uvicorn.Config(
         SmallBodiesFirst(cast(Any, wsgi)),
-        http="httptools",
+        http=TimelyHeads,
         loop="asyncio",
         lifespan="off",
         interface="asgi3",
@@ -175,7 +218,6 @@ def start(
         access_log=False,
         log_config=None,
         log_level="warning",
-        limit_concurrency=MAX_CONCURRENCY,
         timeout_keep_alive=5,
         timeout_graceful_shutdown=int(STOP_SECONDS),
     )

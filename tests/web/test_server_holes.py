@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from services.common.tls import TlsFiles, ensure_tls
+from services.web import server
 from services.web.__main__ import Running, create
 from services.web.http import ANONYMOUS_BODY
 from services.web.oidc import OidcLogin
@@ -102,6 +103,16 @@ def test_idle_plain_connections_and_http09_lines_hold_no_page_thread(plain: Runn
         took, reply = timed_get(url)
         assert reply.status == 200 and took < 1.0
     assert status_of(exchange(plain.port, b"GET /\r\n\r\n")) in (303, 400)
+
+
+def test_a_head_never_finished_is_closed_in_time(plain: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server, "HEAD_SECONDS", 0.5)
+    for opening in (b"", b"GET /\r\n", b"GET /healthz HTTP/1.1\r\nHost: a\r\n"):
+        with socket.create_connection(("127.0.0.1", plain.port), timeout=5) as sock:
+            sock.sendall(opening)
+            started = time.monotonic()
+            assert sock.recv(1024) == b""  # closed by the console, well before the 5 s bound
+            assert time.monotonic() - started < 4
 
 
 def test_malformed_requests_are_400_not_500(plain: Running) -> None:
