@@ -62,6 +62,8 @@ def configure(service: str, level: str = "INFO", *, stream: TextIO | None = None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # A migration's every step ("setup plugin …", "Running upgrade …") is for a collector, not a person.
+    logging.getLogger("alembic").setLevel(logging.INFO if wants_json else logging.WARNING)
     old_factory = logging.getLogRecordFactory()
 
     def factory(*args: object, **kwargs: object) -> logging.LogRecord:

@@ -27,6 +27,7 @@ def test_a_person_reads_one_line_per_event(captured: io.StringIO, monkeypatch: p
     monkeypatch.delenv(logs.ENV_FORMAT, raising=False)
     logs.configure("web", stream=captured)
     logging.getLogger("kaohe.web").info("serving", extra={"address": "https://127.0.0.1:50080/"})
+    logging.getLogger("alembic.runtime.migration").info("Running upgrade 0001 -> 0002")
     logging.getLogger("kaohe.web").warning("csrf refused", extra={"path": "/office runs"})
     first, second = captured.getvalue().splitlines()
     assert first.endswith(" web      serving address=https://127.0.0.1:50080/")
