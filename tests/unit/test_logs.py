@@ -17,9 +17,11 @@ def captured() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     root = logging.getLogger()
     handlers, level, factory = root.handlers[:], root.level, logging.getLogRecordFactory()
+    migrations = logging.getLogger("alembic").level
     yield stream
     root.handlers[:] = handlers
     root.setLevel(level)
+    logging.getLogger("alembic").setLevel(migrations)
     logging.setLogRecordFactory(factory)
 
 
