@@ -115,6 +115,25 @@ def test_a_head_never_finished_is_closed_in_time(plain: Running, monkeypatch: py
             assert time.monotonic() - started < 4
 
 
+def test_slow_small_bodies_wait_in_the_event_loop_and_end_in_408(
+    plain: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(server, "BODY_SECONDS", 2.0)
+    head = b"POST /login HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nusername="
+    with ExitStack() as held:
+        slow = [held.enter_context(socket.create_connection(("127.0.0.1", plain.port), timeout=5))]
+        slow += [
+            held.enter_context(socket.create_connection(("127.0.0.1", plain.port), timeout=5))
+            for _ in range(PAGE_THREADS + 3)
+        ]
+        for sock in slow:
+            sock.sendall(head)
+        # More trickling bodies than page threads, and the console still answers at once.
+        took, reply = timed_get(f"http://127.0.0.1:{plain.port}/healthz")
+        assert reply.status == 200 and took < 1.0
+        assert status_of(slow[0].recv(1024)) == 408
+
+
 def test_malformed_requests_are_400_not_500(plain: Running) -> None:
     bad_length = b"POST /login HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n"
     assert status_of(exchange(plain.port, bad_length)) == 400
