@@ -264,9 +264,7 @@ class TasksApp:
         if state and state not in {s.value for s in State}:
             raise InvalidArgument("state", "must be one of " + ", ".join(s.value for s in State))
         check_year(year)
-        title = title.strip()
-        if len(title) > MAX_TITLE_SEARCH:
-            raise InvalidArgument("title", f"搜索的标题至多 {MAX_TITLE_SEARCH} 个字符")
+        title = check_text("title", title.strip(), max_len=MAX_TITLE_SEARCH)
         at = self.facts.instant(as_of, name="as_of")
         due_from, due_before = self.facts.year_bounds(year) if year else (None, None)
         flt = repo.TaskFilter(

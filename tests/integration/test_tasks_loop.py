@@ -765,3 +765,4 @@ def test_tasks_are_found_by_a_part_of_their_title(units: Stack) -> None:
     assert found("100%_") == ["S3"] and found("%") == ["S3"] and found("_") == ["S3"]
     assert found("安全生产", CZJ) == []
     refused(grpc.StatusCode.INVALID_ARGUMENT, found, "长" * 201)
+    refused(grpc.StatusCode.INVALID_ARGUMENT, found, "安全\x00生产")
