@@ -203,6 +203,7 @@ class Console:
         try:
             # Before sign-in a body is small: a larger one is refused unread (see http.ANONYMOUS_BODY).
             request = Request.from_environ(environ, max_body=MAX_BODY if session else ANONYMOUS_BODY)
+            request.session = session
             response = self.router.match(request)(request)
         except HttpError as exc:
             is_api = str(environ.get("PATH_INFO", "")).startswith("/api/")
@@ -238,6 +239,8 @@ class Console:
     # Sessions -------------------------------------------------------------------------------------------
 
     def session_of(self, request: Request) -> Session | None:
+        if request.session is not None:
+            return request.session  # type: ignore[no-any-return]
         session_id = request.cookies.get(COOKIE, "")
         return self.sessions.get(session_id) if session_id else None
 

@@ -75,6 +75,9 @@ class Request:
     params: dict[str, str] = field(default_factory=dict)
     _form: dict[str, str] | None = None
     _files: dict[str, Upload] = field(default_factory=dict)
+    # The caller's session as the app found it on arrival (looked up once a request: each look-up of a
+    # shared session may write its idle expiry).
+    session: Any = None
 
     @classmethod
     def from_environ(cls, environ: dict[str, Any], *, max_body: int = MAX_BODY) -> Request:
