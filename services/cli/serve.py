@@ -392,7 +392,9 @@ def serve(
             **({tls.ENV_CA: str(files.ca)} if files is not None else {}),
         },
     )
-    _say(f"web console on http://127.0.0.1:{settings.port_base + 30}/ (HTTPS when given a certificate)")
+    web_scheme = "https" if os.environ.get("KAOHE_WEB_TLS_CERT") else "http"
+    web_host = os.environ.get("KAOHE_WEB_BIND_HOST", "127.0.0.1")
+    _say(f"web console on {web_scheme}://{web_host}:{settings.port_base + 30}/")
     _first_office(settings)
     _say(
         f"gateway {settings.gateway_bind_host}:{settings.gateway_port}, tasks {settings.tasks_addr}, "

@@ -67,6 +67,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             as_of=request.as_of,
             page_size_=request.page_size,
             page_token=request.page_token,
+            title=request.title,
         )
         return tasks_pb2.ListTasksResponse(
             tasks=[task_message(v) for v in views], next_page_token=token, as_of=self.app.view_instant(at)

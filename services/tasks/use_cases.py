@@ -50,6 +50,7 @@ from services.tasks.storage.tables import audit, requests, task_co_units, tasks
 
 MAX_PAGE = 5000
 DEFAULT_PAGE = 200
+MAX_TITLE_SEARCH = 200
 
 
 @dataclass
@@ -260,6 +261,7 @@ class TasksApp:
         as_of: str = "",
         page_size_: int = 0,
         page_token: str = "",
+        title: str = "",
     ) -> tuple[list[TaskView], str, int]:
         if actor.is_department:
             if not actor.unit:
@@ -272,6 +274,7 @@ class TasksApp:
         if state and state not in {s.value for s in State}:
             raise InvalidArgument("state", "must be one of " + ", ".join(s.value for s in State))
         check_year(year)
+        title = check_text("title", title.strip(), max_len=MAX_TITLE_SEARCH)
         at = self.facts.instant(as_of, name="as_of")
         due_from, due_before = self.facts.year_bounds(year) if year else (None, None)
         flt = repo.TaskFilter(
@@ -282,6 +285,7 @@ class TasksApp:
             due_from=due_from,
             due_before=due_before,
             overdue=overdue,
+            title=title,
         )
         size = page_size(page_size_)
         with self.db.read() as conn:

@@ -14,7 +14,7 @@ from kaohe.scoring.v1 import scoring_pb2
 
 from services.common.vocabulary import METRIC_STATUSES, TASK_STATES, label_of
 from services.web.gateway import Gateway
-from services.web.http import Request, Response, download, esc, page, redirect
+from services.web.http import Request, Response, download, esc, page, part, redirect
 from services.web.layout import (
     Raw,
     colour,
@@ -22,6 +22,7 @@ from services.web.layout import (
     frame,
     grade_label,
     hours_left,
+    instant,
     notice,
     num,
     rate,
@@ -104,7 +105,7 @@ def open_items_table(items: Any) -> str:
                     i.title,
                     label_of(TASK_STATES, i.state),
                     Raw(colour(i.color)),
-                    i.due_at,
+                    instant(i.due_at),
                     hours_left(i.hours_left),
                     num(i.cost_if_overdue),
                 ],
@@ -174,10 +175,10 @@ def result_section(session: Session, run: Any, document: dict[str, Any]) -> str:
             f'<button type="submit">提交申诉</button></form>'
         )
 
-    deadline = f"，申诉截止 {esc(run.appeal_deadline)}" if appealable and run.appeal_deadline else ""
+    deadline = f"，申诉截止 {esc(instant(run.appeal_deadline))}" if appealable and run.appeal_deadline else ""
     return (
         f"<h2>{run.year} 年度考核结果（{esc(state_label(run.state))}{deadline}）</h2>"
-        f'<p><a class="button" href="/unit/export?run={esc(run.id)}">下载本单位结果（Excel）</a></p>'
+        f'<p><a class="button" href="/unit/export?run={esc(part(run.id))}">下载本单位结果（Excel）</a></p>'
         + explained(units[0], appeal_form=appeal_form)
     )
 
@@ -199,7 +200,7 @@ def history_table(latest: dict[int, Any], documents: dict[str, dict[str, Any]]) 
                     u["rank"],
                     grade_label(u["grade"]),
                     r.id,
-                    Raw(f'<a href="/unit/export?run={esc(r.id)}">下载 Excel</a>'),
+                    Raw(f'<a href="/unit/export?run={esc(part(r.id))}">下载 Excel</a>'),
                 ],
                 attrs=unit_attrs(u["unit"], u["total"]),
                 numeric=(2, 3),

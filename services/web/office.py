@@ -11,10 +11,11 @@ from kaohe.scoring.v1 import scoring_pb2
 
 from services.common.vocabulary import ROLES, label_of
 from services.web.calendar_banner import calendar_banner, start_calendar_check
+from services.web.confirm import confirm_first
 from services.web.department import run_document, runs_of
 from services.web.extensions import awaiting_section, start_awaiting
 from services.web.gateway import Gateway
-from services.web.http import HttpError, Request, Response, download, esc, page, redirect
+from services.web.http import HttpError, Request, Response, download, esc, page, part, redirect
 from services.web.layout import (
     Raw,
     button_form,
@@ -23,6 +24,7 @@ from services.web.layout import (
     csrf_field,
     frame,
     grade_label,
+    instant,
     notice,
     num,
     rate,
@@ -35,6 +37,10 @@ from services.web.results import distribution_chart, explained, result_tables
 from services.web.trend import start_trend, trend_chart, trend_period, trend_switch
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MOVES = {
+    "publish": ("公示", "结果向各单位公开，申诉期随即开始；公示后不能退回草稿。"),
+    "finalize": ("定档", "结果成为本年度的最终结果，此后不能再申诉、裁决或重算。"),
+}
 
 
 def _year(request: Request) -> int:
@@ -117,12 +123,14 @@ def overview(gw: Gateway, session: Any, request: Request) -> Response:
                 "红": [u.open_red for u in shown.units],
                 "黄": [u.open_yellow for u in shown.units],
             },
+            # 逾期 counts tasks that are also red: its own bar, not stacked on them.
+            "stacks": {"红": "open", "黄": "open"},
         },
         label="各单位逾期与红黄事项数",
     )
     body = (
-        f"{_flash(request)}{calendar_banner(pending_calendar)}"
-        f"<p>{shown.year} 年度，截至 {esc(shown.as_of)}，方案 {esc(shown.scheme)}。</p>"
+        f"{_flash(request)}{calendar_banner(pending_calendar)}<p>{shown.year} 年度，截至 {esc(instant(shown.as_of))}，"
+        f"方案 {esc(shown.scheme)}。</p>"
         f'<form method="get" class="inline"><label for="year">年度</label>'
         f'<input id="year" name="year" inputmode="numeric" size="6" value="{shown.year}">'
         f"<button type=submit>查看</button></form>"
@@ -142,20 +150,20 @@ def runs(gw: Gateway, session: Any, request: Request) -> Response:
     for r in runs_of(gw, session):
         actions = ""
         if r.state == "draft":
-            actions = button_form(f"/office/runs/{r.id}/publish", "公示", session)
+            actions = button_form(f"/office/runs/{part(r.id)}/publish", "公示", session)
         elif r.state == "publicised":
-            actions = button_form(f"/office/runs/{r.id}/finalize", "定档", session)
+            actions = button_form(f"/office/runs/{part(r.id)}/finalize", "定档", session)
         rows.append(
             row(
                 [
                     r.year,
-                    Raw(f'<a href="/office/runs/{esc(r.id)}">{esc(r.id)}</a>'),
+                    Raw(f'<a href="/office/runs/{esc(part(r.id))}">{esc(r.id)}</a>'),
                     Raw(
                         f'<span class="state" data-state="{esc(r.state)}">{esc(state_label(r.state))}</span>'
                     ),
-                    r.created_at,
-                    r.appeal_deadline,
-                    Raw(actions + f' <a href="/office/export?run={esc(r.id)}">导出 Excel</a>'),
+                    instant(r.created_at),
+                    instant(r.appeal_deadline),
+                    Raw(actions + f' <a href="/office/export?run={esc(part(r.id))}">导出 Excel</a>'),
                 ],
                 attrs=f' data-run="{esc(r.id)}"',
             )
@@ -194,6 +202,17 @@ def move_run(gw: Gateway, session: Any, request: Request) -> Response:
     method = {"publish": gw.scoring.PublishRun, "finalize": gw.scoring.FinalizeRun}.get(action)
     if method is None:
         raise HttpError(404, "没有这个操作")
+    label, consequence = MOVES[action]
+    asked = confirm_first(
+        request,
+        session,
+        title=f"确认{label}",
+        consequence=f"{label}考核运行 {run}：{consequence}",
+        button=f"确认{label}",
+        back="/office/runs",
+    )
+    if asked is not None:
+        return asked
     moved = gw.call(
         method, scoring_pb2.RunActionRequest(request_id=secrets.token_hex(16), id=run), session.token
     )
@@ -205,9 +224,9 @@ def run_detail(gw: Gateway, session: Any, request: Request) -> Response:
     document = run_document(gw, session, run)
     body = (
         f"<p>{esc(document.get('year'))} 年度 · {esc(state_label(document.get('state', '')))} · "
-        f"截至 {esc(document.get('as_of'))} · 方案 {esc(document.get('scheme'))}</p>"
-        f'<p><a class="button" href="/office/export?run={esc(run)}">导出 Excel</a></p>'
-        + result_tables(document, link=f"/office/runs/{run}/units/{{unit}}")
+        f"截至 {esc(instant(document.get('as_of')))} · 方案 {esc(document.get('scheme'))}</p>"
+        f'<p><a class="button" href="/office/export?run={esc(part(run))}">导出 Excel</a></p>'
+        + result_tables(document, link=f"/office/runs/{part(run)}/units/{{unit}}")
         + "<h2>各类别总分分布</h2>"
         + distribution_chart(document)
     )
@@ -219,7 +238,7 @@ def run_unit(gw: Gateway, session: Any, request: Request) -> Response:
     units = run_document(gw, session, run, unit).get("units", [])
     if not units:
         raise HttpError(404, "这次考核没有这个单位")
-    body = f'<p><a href="/office/runs/{esc(run)}">返回 {esc(run)}</a></p>' + explained(units[0])
+    body = f'<p><a href="/office/runs/{esc(part(run))}">返回 {esc(run)}</a></p>' + explained(units[0])
     return page(frame(f"{units[0]['name']} 得分明细", body, session, charts=True))
 
 
@@ -242,11 +261,15 @@ def decide(gw: Gateway, session: Any, request: Request) -> Response:
 
 
 def ranking(gw: Gateway, session: Any, request: Request) -> Response:
-    shown = gw.call(
-        gw.gateway.GetRanking,
-        gateway_pb2.GetRankingRequest(run=request.query.get("run", ""), year=_year(request)),
-        session.token,
-    )
+    """A run's ranking; from the menu (no run, no year) the latest run's."""
+    run, year = request.query.get("run", ""), _year(request)
+    if not run and not year:
+        latest = runs_of(gw, session)
+        if not latest:
+            body = '<p>还没有考核运行。请先在<a href="/office/runs">考核运行</a>中计算一次。</p>'
+            return page(frame("排名", body, session))
+        run = latest[0].id
+    shown = gw.call(gw.gateway.GetRanking, gateway_pb2.GetRankingRequest(run=run, year=year), session.token)
     parts = [f"<p>{shown.year} 年度 · 考核运行 {esc(shown.run)} · {esc(state_label(shown.state))}</p>"]
     for category in shown.categories:
         parts.append(f"<h2>{esc(category_label(category.category))}</h2>")
@@ -283,11 +306,13 @@ def accounts(gw: Gateway, session: Any, request: Request) -> Response:
                 a.unit,
                 a.name,
                 "已停用" if a.disabled else "正常",
-                a.last_login_at,
+                instant(a.last_login_at),
                 Raw(
                     ""
                     if a.disabled
-                    else button_form(f"/office/accounts/{a.username}/disable", "停用", session, css="danger")
+                    else button_form(
+                        f"/office/accounts/{part(a.username)}/disable", "停用", session, css="danger"
+                    )
                 ),
             ],
             attrs=unit_attrs(a.unit) if a.unit else "",
@@ -328,5 +353,15 @@ def add_account(gw: Gateway, session: Any, request: Request) -> Response:
 
 def disable_account(gw: Gateway, session: Any, request: Request) -> Response:
     username = request.params["username"]
+    asked = confirm_first(
+        request,
+        session,
+        title="确认停用账号",
+        consequence=f"停用账号 {username}：该账号立即不能再登录，已登录的会话随之结束。",
+        button="确认停用",
+        back="/office/accounts",
+    )
+    if asked is not None:
+        return asked
     gw.call(gw.accounts.DisableAccount, accounts_pb2.DisableAccountRequest(username=username), session.token)
     return redirect("/office/accounts", ok=f"已停用账号 {username}")

@@ -25,13 +25,14 @@ from services.common.vocabulary import (
     label_of,
 )
 from services.web.extensions import start_listing, task_section
+from services.web.confirm import confirm_first
 from services.web.gateway import Gateway
 from services.web.http import HttpError, Request, Response, esc, page, redirect
-from services.web.layout import Raw, colour, csrf_field, frame, notice, row, table
+from services.web.layout import Raw, colour, csrf_field, frame, instant, notice, row, table
 from services.web.sessions import Session
 
 OFFICE_SIDE = frozenset({"office", "supervisor"})
-PAGE_SIZE = 500
+PAGE_SIZE = 50
 PRIORITIES = {"normal": "一般", "important": "重要", "urgent": "紧急"}
 # The steps each side takes, the states each step is offered in, and whether it needs a note.
 STEPS: dict[str, tuple[str, frozenset[str], frozenset[str], bool]] = {
@@ -43,6 +44,11 @@ STEPS: dict[str, tuple[str, frozenset[str], frozenset[str], bool]] = {
     "reject": ("退回重办", OFFICE_SIDE, frozenset({"reported"}), True),
     "close": ("销号", OFFICE_SIDE, frozenset({"reported", "verified"}), False),
     "cancel": ("撤销", OFFICE_SIDE, frozenset({"created", "assigned", "accepted", "reported"}), True),
+}
+# Steps that end a task for good: asked before they are taken (what happens, in Chinese).
+IRREVERSIBLE = {
+    "close": "事项办结关闭，按办结时间计入按时率，此后不能再办理或退回。",
+    "cancel": "事项撤销，不再计入考核，此后不能再办理。",
 }
 METHODS = {
     "assign": "AssignTask",
@@ -80,6 +86,7 @@ def task_list(gw: Gateway, session: Session, request: Request) -> Response:
         "state": query.get("state", "") if query.get("state", "") in TASK_STATES else "",
     }
     overdue = query.get("overdue") == "1"
+    chosen["title"] = query.get("title", "").strip()[:200]
     reply = gw.call(
         gw.tasks.ListTasks,
         tasks_pb2.ListTasksRequest(
@@ -89,6 +96,7 @@ def task_list(gw: Gateway, session: Session, request: Request) -> Response:
             color=chosen["color"],
             state=chosen["state"],
             overdue=overdue,
+            title=chosen["title"],
         ),
         session.token,
     )
@@ -103,17 +111,21 @@ def task_list(gw: Gateway, session: Session, request: Request) -> Response:
                 "、".join(names.get(u, u) for u in t.co_units),
                 t.state_label or label_of(TASK_STATES, t.state),
                 Raw(colour(t.color) + (" 逾期未报进展" if t.progress_overdue_since else "")),
-                t.due_at,
+                instant(t.due_at),
                 label_of(OUTCOMES, t.outcome) if t.outcome else "",
             ]
         )
         for t in reply.tasks
     ]
-    more = (
-        f'<p><a href="/tasks?{esc(_query(chosen, overdue, reply.next_page_token))}">下一页</a></p>'
+    pages = [
+        f'<a href="/tasks?{esc(_query(chosen, overdue, ""))}" rel="first">第一页</a>'
+        if query.get("page")
+        else "",
+        f'<a href="/tasks?{esc(_query(chosen, overdue, reply.next_page_token))}" rel="next">下一页</a>'
         if reply.next_page_token
-        else ""
-    )
+        else "",
+    ]
+    more = f'<p class="pages">{" ".join(p for p in pages if p)}</p>' if any(pages) else ""
     create = (
         '<p><a class="button" href="/tasks/new">立项（新建督办事项）</a></p>'
         if session.role in OFFICE_SIDE
@@ -124,8 +136,8 @@ def task_list(gw: Gateway, session: Session, request: Request) -> Response:
         + notice(query.get("error", ""), error=True)
         + create
         + _filters(session, chosen, overdue, names)
-        + f"<p>共 {len(reply.tasks)} 项{'（本页）' if reply.next_page_token else ''}，"
-        f"颜色按 {esc(reply.as_of)} 计。</p>"
+        + f"<p>{'本页 ' if reply.next_page_token or query.get('page') else '共 '}{len(reply.tasks)} 项，"
+        f"颜色按 {esc(instant(reply.as_of))} 计。</p>"
         + table(
             ["编号", "事项", "类型", "牵头单位", "协办单位", "状态", "颜色", "应办结", "办理结果"],
             rows,
@@ -140,7 +152,8 @@ def _query(chosen: dict[str, str], overdue: bool, token: str) -> str:
     params = {k: v for k, v in chosen.items() if v}
     if overdue:
         params["overdue"] = "1"
-    params["page"] = token
+    if token:
+        params["page"] = token
     return urlencode(params)
 
 
@@ -159,7 +172,9 @@ def _filters(session: Session, chosen: dict[str, str], overdue: bool, names: dic
     )
     checked = " checked" if overdue else ""
     return (
-        f'<form method="get" action="/tasks" class="filters">{unit}'
+        f'<form method="get" action="/tasks" class="filters">'
+        f'<label>标题 <input type="search" name="title" value="{esc(chosen["title"])}" maxlength="200"'
+        f' placeholder="按标题搜索"></label>{unit}'
         f'<label>颜色 <select name="color">{options(COLOURS, chosen["color"], "全部")}</select></label>'
         f'<label>状态 <select name="state">{options(TASK_STATES, chosen["state"], "全部")}</select></label>'
         f'<label><input type="checkbox" name="overdue" value="1"{checked}> 只看逾期</label>'
@@ -180,12 +195,12 @@ def task_detail(gw: Gateway, session: Session, request: Request) -> Response:
         ("协办单位", "、".join(names.get(u, u) for u in task.co_units)),
         ("紧急程度", label_of(PRIORITIES, task.priority)),
         ("状态", task.state_label or label_of(TASK_STATES, task.state)),
-        ("交办时间", task.assigned_at),
-        ("应办结", task.due_at),
-        ("反馈时间", task.reported_at),
+        ("交办时间", instant(task.assigned_at)),
+        ("应办结", instant(task.due_at)),
+        ("反馈时间", instant(task.reported_at)),
         ("办理结果", label_of(OUTCOMES, task.outcome) if task.outcome else ""),
-        ("下次进展报送", task.next_progress_due),
-        ("逾期未报进展", task.progress_overdue_since),
+        ("下次进展报送", instant(task.next_progress_due)),
+        ("逾期未报进展", instant(task.progress_overdue_since)),
     ]
     listing = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts if v)
     badge = colour(task.color)
@@ -194,7 +209,7 @@ def task_detail(gw: Gateway, session: Session, request: Request) -> Response:
         [
             row(
                 [
-                    e.at,
+                    instant(e.at),
                     label_of({**TASK_EVENT_KINDS, **TASK_NOTE_KINDS}, e.kind)
                     + ("（已退回）" if e.rejected else ""),
                     e.by,
@@ -245,9 +260,20 @@ def take_step(gw: Gateway, session: Session, request: Request) -> Response:
         raise HttpError(404, f"没有“{step}”这个办理环节")
     label, _, _, needs_note = STEPS[step]
     note = request.form.get("note", "").strip()
-    back = "/tasks/" + task  # redirect() quotes it
+    back = task_path(task)
     if needs_note and not note:
         return redirect(back, error=f"{label}需要填写说明")
+    if step in IRREVERSIBLE:
+        asked = confirm_first(
+            request,
+            session,
+            title=f"确认{label}",
+            consequence=f"{label}督办事项 {task}：{IRREVERSIBLE[step]}",
+            button=f"确认{label}",
+            back=back,
+        )
+        if asked is not None:
+            return asked
     gw.call(
         getattr(gw.tasks, METHODS[step]),
         tasks_pb2.TaskActionRequest(

@@ -179,6 +179,7 @@ class TaskFilter:
     due_from: int | None = None
     due_before: int | None = None
     overdue: bool = False
+    title: str = ""  # a part of the title, matched literally (% and _ are not wildcards)
 
 
 def _open() -> Any:
@@ -199,6 +200,8 @@ def filter_clause(flt: TaskFilter, *, at: int, yellow_threshold: float) -> Any:
         clauses.append(tasks.c.due_at >= flt.due_from)
     if flt.due_before is not None:
         clauses.append(tasks.c.due_at < flt.due_before)
+    if flt.title:
+        clauses.append(tasks.c.title.contains(flt.title, autoescape=True))
     if flt.overdue:
         clauses.append(and_(_open(), tasks.c.due_at < at))
     if flt.color:
