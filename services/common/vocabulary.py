@@ -66,6 +66,7 @@ TASK_EVENT_KINDS: Terms = {
     "verify": "核查",
     "close": "销号",
     "cancel": "撤销",
+    "extend": "延期",
 }
 # History entries that record what Kaohe did about a task, not a step of its closed loop:
 # the replay, the colours and the scoring facts pass over them.

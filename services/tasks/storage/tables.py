@@ -64,6 +64,8 @@ task_events = Table(
     Column("note", Text, nullable=False, default=""),
     Column("rejected", Boolean, nullable=False, default=False),
     Column("recorded_at", BigInteger, nullable=False),
+    # An extend's (延期) new due instant; NULL for every other kind.
+    Column("due_at", BigInteger, nullable=True),
     Index("ix_task_events_task", "task_id", "at"),
     Index("ix_task_events_report", "kind", "task_id"),
 )
