@@ -49,7 +49,9 @@ def derived(result: Replay) -> dict[str, Any]:
     }
 
 
-def own_due(record: str, *, task_type: str, assigned_at: int | None, scheme: Scheme, calendar: WorkCalendar) -> int | None:
+def own_due(
+    record: str, *, task_type: str, assigned_at: int | None, scheme: Scheme, calendar: WorkCalendar
+) -> int | None:
     """A stored task's own due instant, before any extension: as its record gave it, else computed from its
     type's limit under scheme (a computed one is derived wherever it is used, SCORING.md §2)."""
     given = json.loads(record).get("due_at")
