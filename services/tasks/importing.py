@@ -192,7 +192,7 @@ class _Run:
         return found
 
     def _known_events(self, task_ids: set[str]) -> dict[tuple[str, str, int], _Seen]:
-        """(task, kind, at) → (by, note, line; 0 when stored, due_at) of the events of task_ids known so far."""
+        """(task, kind, at) → (by, note, line or 0 when stored, due_at) of the events of task_ids known."""
         seen: dict[tuple[str, str, int], _Seen] = {}
         conn = self.conn
         for part in chunks(sorted(task_ids), lookup_size(conn)):
