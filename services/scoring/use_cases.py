@@ -610,7 +610,7 @@ class ScoringApp:
         check_year(year)
         now = from_epoch(self.clock(), self.tz)
         year = year or now.year
-        cutoff = parse_cutoff(as_of, self.scheme) if as_of else min(now, default_as_of(year, self.scheme))
+        cutoff = self.cutoff(year=year, as_of=as_of, scheme=self.scheme)
         assessment, _ = self.compute(year=year, as_of=cutoff, scheme=self.scheme, strict=False)
         document = assessment.document(include_breakdown=True)
         if actor.is_department or (unit and actor.role != INTERNAL_ROLE):
