@@ -11,8 +11,10 @@ from typing import Any
 
 import grpc
 import pytest
+from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
+from services.common import status
 from services.common.auth import make_user_identity
 from services.common.errors import FailedPrecondition, PermissionDenied
 from services.common.scheme import load_scheme
@@ -189,8 +191,7 @@ def test_finalize_waits_for_every_counted_report_to_be_verified(fair: Stack) -> 
     assert json.loads(run.document_json)["interim"] is False
     assert lines(run, "fgj")["W1"]["verified"] is False
     publish(fair, run.id)
-    gateway, tasks, scoring = fair.stubs()
-    from kaohe.scoring.v1 import scoring_pb2
+    _, tasks, scoring = fair.stubs()
 
     def finalize() -> Any:
         return scoring.FinalizeRun(
@@ -298,6 +299,4 @@ def test_an_extension_the_rules_refuse_is_not_imported(
 
 
 def _violations(error: grpc.RpcError) -> list[str]:
-    from services.common import status
-
     return [f"{v.field}: {v.description}" for v in status.field_violations(error)]

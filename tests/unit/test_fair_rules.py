@@ -1,4 +1,4 @@
-"""The pure rules of a fair year: extensions in a task's replay, `latest` in the scheme, the kernel's cut-off."""
+"""The pure rules of a fair year: extensions in a replay, `latest` in the scheme, the kernel's cut-off."""
 
 from __future__ import annotations
 
