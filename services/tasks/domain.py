@@ -171,6 +171,8 @@ class Replay:
     cancelled_at: datetime | None
     # The due instant of the latest extension (延期), None when the task has none.
     extended_to: datetime | None = None
+    # The latest verify (核查) of the whole history, rejected or not: a report before it is verified.
+    last_verified_at: datetime | None = None
 
 
 def _name(event: Event) -> str:
@@ -221,6 +223,7 @@ def replay(events: Iterable[Event], *, lenient: bool, due_at: datetime | None = 
     cancelled_at: datetime | None = None
     due = due_at
     extended_to: datetime | None = None
+    last_verified_at: datetime | None = None
     for event in ordered:
         try:
             after = next_state(state, event.kind, lenient=lenient)
@@ -241,7 +244,7 @@ def replay(events: Iterable[Event], *, lenient: bool, due_at: datetime | None = 
             if reports:
                 after = State.REPORTED
         elif event.kind == Kind.VERIFY:
-            verified_at = event.at
+            verified_at = last_verified_at = event.at
         elif event.kind == Kind.CLOSE:
             closed_at = event.at
         elif event.kind == Kind.CANCEL:
@@ -257,6 +260,7 @@ def replay(events: Iterable[Event], *, lenient: bool, due_at: datetime | None = 
         closed_at=closed_at,
         cancelled_at=cancelled_at,
         extended_to=extended_to,
+        last_verified_at=last_verified_at,
     )
 
 

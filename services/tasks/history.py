@@ -45,6 +45,7 @@ def derived(result: Replay) -> dict[str, Any]:
         "reported_at": epoch(result.reported_at),
         "cancelled_at": epoch(result.cancelled_at),
         "closed_at": epoch(result.closed_at),
+        "verified_at": epoch(result.last_verified_at),
         **extension,
     }
 

@@ -119,7 +119,9 @@ def explain(case: Case, shown: list[dict[str, Any]]) -> list[str]:
             len(
                 compare(
                     document,
-                    score(scheme, records, case.year, as_of or document["as_of"], variants=frozenset({variant})),
+                    score(
+                        scheme, records, case.year, as_of or document["as_of"], variants=frozenset({variant})
+                    ),
                     "",
                 )
             )

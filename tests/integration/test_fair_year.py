@@ -300,3 +300,48 @@ def test_an_extension_the_rules_refuse_is_not_imported(
 
 def _violations(error: grpc.RpcError) -> list[str]:
     return [f"{v.field}: {v.description}" for v in status.field_violations(error)]
+
+
+def test_the_migration_keeps_each_tasks_latest_verify(databases: Databases) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from services.common.db import Database, migrate
+    from services.tasks.__main__ import MIGRATIONS
+
+    db = Database(databases.url("tasks"), sequence="tasks_change_sequence")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with db.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0006")
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO units (id, name, category, created_at) VALUES ('fgj', '发改局', 'department', 0)"
+            )
+        )
+        for task_id in ("A", "B"):
+            conn.execute(
+                text(
+                    "INSERT INTO tasks (id, title, task_type, source, lead_unit, priority, state,"
+                    " assigned_at, due_at, due_given, reported_at, created_at, updated_at, version, record)"
+                    " VALUES (:id, 't', 'leader_directive', '', 'fgj', 'normal', 'verified',"
+                    " 0, 100, false, 50, 0, 0, 1, '{}')"
+                ),
+                {"id": task_id},
+            )
+        for kind, at in (("report", 50), ("verify", 60), ("verify", 70)):
+            conn.execute(
+                text(
+                    "INSERT INTO task_events (task_id, kind, at, by, note, rejected, recorded_at)"
+                    " VALUES ('A', :kind, :at, '', '', false, 0)"
+                ),
+                {"kind": kind, "at": at},
+            )
+    migrate(db, MIGRATIONS, service="tasks")
+    with db.engine.begin() as conn:
+        rows = dict(conn.execute(text("SELECT id, verified_at FROM tasks ORDER BY id")).all())
+    assert rows == {"A": 70, "B": None}
+    db.dispose()

@@ -63,12 +63,6 @@ def timeliness_columns(
     )
     extensions = extensions_of(conn, task_ids=select(tasks.c.id).where(window))
     none = literal(NO_TIME, BigInteger)
-    verified_at = (
-        select(func.max(task_events.c.at))
-        .where(task_events.c.task_id == tasks.c.id, task_events.c.kind == "verify")
-        .correlate(tasks)
-        .scalar_subquery()
-    )
     columns = (
         tasks.c.priority,
         func.coalesce(tasks.c.assigned_at, none),
@@ -77,7 +71,7 @@ def timeliness_columns(
         func.coalesce(tasks.c.cancelled_at, none),
         tasks.c.task_type,
         tasks.c.due_given,
-        func.coalesce(verified_at, none),
+        func.coalesce(tasks.c.verified_at, none),
     )
     lead = select(tasks.c.id, tasks.c.lead_unit, *columns).where(window).order_by(tasks.c.id)
     co = (
@@ -192,9 +186,7 @@ SELECT count(*), max(id), string_agg(id, E'\\x1f'), string_agg(lead_unit, E'\\x1
 FROM (
   SELECT id, lead_unit, priority, task_type, COALESCE(assigned_at, {none}) AS assigned_at,
     COALESCE(due_at, {none}) AS due_at, COALESCE(reported_at, {none}) AS reported_at,
-    COALESCE(cancelled_at, {none}) AS cancelled_at, due_given,
-    COALESCE((SELECT max(v.at) FROM task_events v WHERE v.task_id = tasks.id AND v.kind = 'verify'), {none})
-      AS verified_at
+    COALESCE(cancelled_at, {none}) AS cancelled_at, due_given, COALESCE(verified_at, {none}) AS verified_at
   FROM tasks WHERE ({window}){after} ORDER BY id LIMIT {limit}
 ) chunk
 """
