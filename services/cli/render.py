@@ -6,6 +6,7 @@ import functools
 import sys
 import unicodedata
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from services.common.text import visible
@@ -291,13 +292,24 @@ def runs(items: list[dict[str, Any]]) -> str:
                 r.get("year"),
                 RUN_STATES.get(r.get("state", ""), r.get("state")),
                 r.get("scheme"),
-                r.get("as_of"),
+                f"{r.get('as_of')}{'（期中）' if _interim(r) else ''}",
                 r.get("created_at"),
                 r.get("supersedes", ""),
             ]
             for r in items
         ],
     )
+
+
+def _interim(run: dict[str, Any]) -> bool:
+    """Whether a listed run's cutoff is before its year's last second, local time (期中)."""
+    try:
+        as_of = datetime.fromisoformat(str(run.get("as_of")))
+        year = int(run.get("year") or 0)
+    except ValueError:
+        return False
+    end = datetime(year, 12, 31, 23, 59, 59, tzinfo=as_of.tzinfo) if year and as_of.tzinfo else None
+    return end is not None and as_of < end
 
 
 @sanitised

@@ -107,3 +107,46 @@ def test_the_kernel_gives_nothing_after_latest_and_agrees_with_the_reference() -
         "C": pytest.approx(0.9),
         "D": 1.0,
     }
+
+
+def test_every_view_marks_an_interim_run_and_the_breakdown_says_verified_and_extended() -> None:
+    import io
+
+    import openpyxl
+
+    from services.cli import render
+    from services.gateway.export import result_to_xlsx
+
+    scheme = load_scheme(example_path("scheme.toml").read_text(encoding="utf-8"))
+    due = T("2025-03-03T10:30:00+08:00")
+    b = LedgerBuilder()
+    b.unit("fgj", name="发改局")
+    b.task("A", "fgj", due=due, reported=due, verified=True, extended=True)
+    document = score(b.inputs(), scheme, year=2025, as_of=T("2025-07-01T12:00:00+08:00")).document()
+    document |= {"run": "2025-001", "state": "draft"}
+    assert document["interim"] is True
+    assert "期中" in render.results(document)
+    detail = render.results(document, detail=True)
+    assert "已核查" in detail and "（已延期）" in detail
+    book = openpyxl.load_workbook(io.BytesIO(result_to_xlsx(document)))
+    assert "期中" in (book.properties.title or "")
+    info = {row[0]: row[1] for row in book["说明"].iter_rows(values_only=True)}
+    assert str(info["期中"]).startswith("是")
+    standing = {
+        "name": "发改局",
+        "category": "department",
+        "open_blue": 0,
+        "open_yellow": 0,
+        "open_red": 0,
+        "on_time_rate": -1.0,
+        "error_reports": 0,
+        "indicators": [],
+        "provisional_total": 0.0,
+        "provisional_rank": 1,
+        "provisional_grade": "poor",
+        "nothing_due": True,
+    }
+    overview = render.overview(
+        {"year": 2026, "as_of": "x", "scheme": "s", "interim": True, "units": [standing]}
+    )
+    assert "—" in overview and "较差" not in overview and "期中" in overview
