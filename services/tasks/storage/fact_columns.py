@@ -61,7 +61,7 @@ def timeliness_columns(
     earlier = counted_reports(
         conn, as_of=as_of, task_ids=select(tasks.c.id).where(window, tasks.c.reported_at > as_of)
     )
-    extensions = extensions_of(conn, task_ids=select(tasks.c.id).where(window))
+    extensions = extensions_of(conn, assigned_before=due_before)
     none = literal(NO_TIME, BigInteger)
     columns = (
         tasks.c.priority,
@@ -94,13 +94,15 @@ def timeliness_columns(
         yield finish(_chunk(part, is_lead=False))
 
 
-def extensions_of(conn: Connection, *, task_ids: Any) -> dict[str, tuple[list[tuple[int, int]], int | None]]:
-    """Per extended task of task_ids (a subquery): its extensions as (at, due_at) in ledger order, and the
-    due instant its record gave (None: a computed one)."""
+def extensions_of(
+    conn: Connection, *, assigned_before: int
+) -> dict[str, tuple[list[tuple[int, int]], int | None]]:
+    """Per extended task assigned before assigned_before: its extensions as (at, due_at) in ledger order, and
+    the due instant its record gave (None: a computed one). Read from the few extend events, not the tasks."""
     query = (
         select(task_events.c.task_id, task_events.c.at, task_events.c.due_at, tasks.c.record)
         .select_from(task_events.join(tasks, tasks.c.id == task_events.c.task_id))
-        .where(task_events.c.kind == "extend", task_events.c.task_id.in_(task_ids))
+        .where(task_events.c.kind == "extend", tasks.c.assigned_at < assigned_before)
         .order_by(task_events.c.task_id, task_events.c.at, task_events.c.seq)
     )
     out: dict[str, tuple[list[tuple[int, int]], int | None]] = {}
