@@ -150,3 +150,37 @@ def test_every_view_marks_an_interim_run_and_the_breakdown_says_verified_and_ext
         {"year": 2026, "as_of": "x", "scheme": "s", "interim": True, "units": [standing]}
     )
     assert "—" in overview and "较差" not in overview and "期中" in overview
+
+
+def test_a_run_stored_before_interim_runs_says_whether_it_is_one() -> None:
+    import json
+    from types import SimpleNamespace
+    from zoneinfo import ZoneInfo
+
+    from services.scoring.views import run_view
+
+    def shown(as_of: str) -> bool:
+        document = {"year": 2025, "as_of": as_of, "units": []}
+        row = SimpleNamespace(
+            id="2025-001",
+            state="draft",
+            year=2025,
+            scheme_id="s",
+            scheme_sha256="x",
+            as_of=0,
+            input_digest="d",
+            supersedes="",
+            superseded_by="",
+            created_at=0,
+            published_at=None,
+            finalized_at=None,
+            appeal_deadline=None,
+            document=json.dumps(document),
+            version=1,
+            duration_seconds=0.0,
+        )
+        view = run_view(row, ZoneInfo("Asia/Shanghai"), unit="", breakdown=False, with_document=True)
+        return bool(json.loads(view.document_json)["interim"])
+
+    assert shown("2025-06-30T23:59:59+08:00") is True
+    assert shown("2025-12-31T23:59:59+08:00") is False
