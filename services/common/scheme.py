@@ -17,7 +17,7 @@ from services.common.calendar import WorkCalendar
 from services.common.errors import FieldViolation, NotFound, SchemeInvalid
 from services.common.holiday_notice import HolidayNotice
 from services.common.limits import LIMIT_UNITS, Limit, LimitUnit
-from services.common.scheme_validate import MISSING, Validator, is_number, join, type_name
+from services.common.scheme_validate import MISSING, Validator, check_latest, is_number, join, type_name
 
 __all__ = [
     "AGGREGATES",
@@ -63,6 +63,8 @@ class TaskType:
     name: str
     limit: Limit
     progress_every: Limit | None
+    # The hard cut-off (SCORING.md §2): a report after it earns nothing while the due is the computed one.
+    latest: Limit | None = None
 
 
 @dataclass(frozen=True)
@@ -405,11 +407,14 @@ def _read_task_types(v: Validator, doc: Mapping[str, Any]) -> dict[str, TaskType
         t = v.table(section, type_id, "task_types")
         if t is None:
             continue
-        v.keys(t, path, {"name", "limit", "progress_every"})
+        v.keys(t, path, {"name", "limit", "progress_every", "latest"})
         name = v.string(t, "name", path, default=type_id)
         limit = _read_limit(v, t, "limit", path, required=True) or Limit(1, "working_days")
         every = _read_limit(v, t, "progress_every", path, required=False)
-        out[type_id] = TaskType(id=type_id, name=name, limit=limit, progress_every=every)
+        latest = _read_limit(v, t, "latest", path, required=False)
+        if latest is not None:
+            check_latest(v, join(path, "latest"), limit=limit, latest=latest)
+        out[type_id] = TaskType(id=type_id, name=name, limit=limit, progress_every=every, latest=latest)
     return out
 
 

@@ -111,7 +111,8 @@ def result_to_xlsx(document: Mapping[str, Any]) -> bytes:
     props = wb.properties
     props.creator = "Kaohe 考核"
     props.lastModifiedBy = "Kaohe 考核"
-    props.title = f"{document.get('scheme', '')} {document.get('year', '')} 年度考核结果".strip()
+    interim = "（期中）" if document.get("interim") else ""
+    props.title = f"{document.get('scheme', '')} {document.get('year', '')} 年度考核结果{interim}".strip()
     props.created = fixed
     props.modified = fixed
     buf = io.BytesIO()
@@ -164,6 +165,12 @@ def _info_rows(
         ("方案SHA-256", document.get("scheme_sha256", "")),
         ("考核年度", _Cell(document.get("year"), RANK_FORMAT)),
         ("截止时间", document.get("as_of", "")),
+        (
+            "期中",
+            "是：截止时间在年度结束之前，只计已到期的任务；期中结果可以公示，不能定档"
+            if document.get("interim")
+            else "否",
+        ),
         ("运行编号", document.get("run", "")),
         ("状态", label_of(RUN_STATES, state)),
         ("日历提示", "；".join(warnings) if warnings else "无"),

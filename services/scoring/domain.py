@@ -199,6 +199,9 @@ def _timeliness(
         )
         late_days[late_rows] = np.maximum(1, between)
         credit[late_rows] = np.maximum(0.0, 1.0 - rules.late_penalty_per_working_day * late_days[late_rows])
+        # Past the `latest` cut-off (only while the due is the computed one, SCORING.md §2/§4): nothing.
+        latest = tk.latest_at[rows]
+        credit[late & (latest != NO_TIME) & (reported > latest)] = 0.0
     tolerance = _match_tolerances(
         units, tk.task_id, _chosen_tolerances(inputs.tolerances, "task"), n, id_rows=rows
     )

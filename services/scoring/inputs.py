@@ -16,7 +16,7 @@ from services.common.errors import FieldViolation, SchemeInvalid
 from services.common.holiday_notice import HolidayNotice
 from services.common.packed import Column, Strings
 from services.common.scheme import Scheme, check_applies_to
-from services.common.timeutil import from_epoch, parse_date, parse_instant, to_epoch
+from services.common.timeutil import NO_TIME, from_epoch, parse_date, parse_instant, to_epoch
 from services.common.vocabulary import RECORD_KINDS
 from services.scoring.columns import (
     AccountabilityRows,
@@ -108,6 +108,7 @@ def gather(
             assigned_before=end,
         )
         recompute_dues(columns, scheme)
+    columns["latest_at"] = latest_instants(columns, scheme)
     facts = task_rows(columns, unit_index)
     rows = stored()
     inputs = build_inputs(unit_rows, unit_index, facts, rows)
@@ -292,6 +293,24 @@ def calendar_used(scheme: Scheme, *, year: int, as_of: datetime) -> list[dict[st
     return used
 
 
+def latest_instants(columns: dict[str, Column], scheme: Scheme) -> np.ndarray:
+    """Each row's `latest` cut-off under scheme, NO_TIME where its type has none or its due is not the
+    computed one (given, or extended: SCORING.md §2)."""
+    n = len(np.asarray(columns["due_given"]))
+    latest = np.full(n, NO_TIME, dtype=np.int64)
+    capped = {t.id: t.latest for t in scheme.task_types.values() if t.latest is not None}
+    if not capped or not n:
+        return latest
+    types = _strings(columns["task_type"])
+    assigned, tz = np.asarray(columns["assigned_at"]), scheme.tz
+    computed = ~np.asarray(columns["due_given"], dtype=bool) & np.isin(types, list(capped))
+    calendar = scheme.calendar()
+    for k in np.flatnonzero(computed & (assigned != NO_TIME)).tolist():
+        start = from_epoch(int(assigned[k]), tz)
+        latest[k] = to_epoch(cal.due_at(assigned_at=start, limit=capped[types[k]], calendar=calendar, tz=tz))
+    return latest
+
+
 def _strings(column: Column) -> np.ndarray:
     return column.decode() if isinstance(column, Strings) else np.asarray(column, dtype=object)
 
@@ -327,6 +346,9 @@ def task_rows(columns: dict[str, Column], unit_index: dict[str, int]) -> TaskRow
         reported_at=kept(np.asarray(columns["reported_at"], dtype=np.int64)),
         cancelled_at=kept(np.asarray(columns["cancelled_at"], dtype=np.int64)),
         priority_names=tuple(priority_names),
+        latest_at=kept(np.asarray(columns.get("latest_at", np.full(len(keep), NO_TIME)), dtype=np.int64)),
+        extended=kept(np.asarray(columns.get("extended", np.zeros(len(keep))), dtype=bool)),
+        verified=kept(np.asarray(columns.get("verified", np.zeros(len(keep))), dtype=bool)),
     )
 
 
@@ -357,6 +379,9 @@ def input_digest(
         facts.cancelled_at,
     ):
         digest.update(np.ascontiguousarray(column, dtype="<i8").tobytes())
+    if (facts.latest_at != NO_TIME).any():
+        # Only schemes with a `latest` add it: the digests of runs without one stay as they were.
+        digest.update(np.ascontiguousarray(facts.latest_at, dtype="<i8").tobytes())
     for row in rows:
         digest.update(
             json.dumps(

@@ -29,7 +29,7 @@ from services.common.scheme import Scheme
 from services.common.timeutil import from_epoch, to_epoch
 from services.tasks import decisions, ledger, staging
 from services.tasks.domain import Event, Kind, Replay, replay
-from services.tasks.history import derived, domain_events, due_instant
+from services.tasks.history import derived, domain_events, due_instant, own_due
 from services.tasks.staging import import_events, import_tasks
 from services.tasks.storage import repository as repo
 from services.tasks.storage.tables import task_co_units, task_events, tasks, units
@@ -45,6 +45,8 @@ Lines = Iterable[list[tuple[int, str]]]
 _KINDS = {kind.value: kind for kind in Kind}
 # Limits whose due instant is the end of a day counted from the local date of assignment.
 _BY_DAY = frozenset({"working_days", "calendar_days", "months"})
+# What identifies a known event's content: by, note, the line it came from (0: stored), an extend's due_at.
+_Seen = tuple[str, str, int, int | None]
 
 
 class LedgerImport:
@@ -189,18 +191,18 @@ class _Run:
                 found[staged.id] = (staged.record, staged.line)
         return found
 
-    def _known_events(self, task_ids: set[str]) -> dict[tuple[str, str, int], tuple[str, str, int]]:
-        """(task, kind, at) → (by, note, line; 0 when stored) of the events of task_ids known so far."""
-        seen: dict[tuple[str, str, int], tuple[str, str, int]] = {}
+    def _known_events(self, task_ids: set[str]) -> dict[tuple[str, str, int], _Seen]:
+        """(task, kind, at) → (by, note, line or 0 when stored, due_at) of the events of task_ids known."""
+        seen: dict[tuple[str, str, int], _Seen] = {}
         conn = self.conn
         for part in chunks(sorted(task_ids), lookup_size(conn)):
             e = task_events.c
-            stored = select(e.task_id, e.kind, e.at, e.by, e.note)
+            stored = select(e.task_id, e.kind, e.at, e.by, e.note, e.due_at)
             for row in conn.execute(stored.where(among(conn, task_events.c.task_id, part))).all():
-                seen[(row.task_id, row.kind, row.at)] = (row.by, row.note, 0)
+                seen[(row.task_id, row.kind, row.at)] = (row.by, row.note, 0, row.due_at)
             staged = select(import_events).where(among(conn, import_events.c.task_id, part))
             for row in conn.execute(staged).all():
-                seen[(row.task_id, row.kind, row.at)] = (row.by, row.note, row.line)
+                seen[(row.task_id, row.kind, row.at)] = (row.by, row.note, row.line, row.due_at)
         return seen
 
     def _unit(self, unit: ledger.UnitRecord, new: list[dict[str, Any]]) -> None:
@@ -279,7 +281,7 @@ class _Run:
         self,
         event: ledger.EventRecord,
         known: dict[str, tuple[str, int]],
-        seen: dict[tuple[str, str, int], tuple[str, str, int]],
+        seen: dict[tuple[str, str, int], _Seen],
         new: list[dict[str, Any]],
     ) -> None:
         if event.task not in known:
@@ -289,19 +291,21 @@ class _Run:
                 self._refuse_missing()
             return
         key = event.key()
+        due = to_epoch(event.due_at) if event.due_at is not None else None
         if key in seen:
-            by, note, line = seen[key]
-            if (by, note) != (event.by, event.note):
+            by, note, line, seen_due = seen[key]
+            if (by, note, seen_due) != (event.by, event.note, due):
                 where = f"on line {line}" if line else "already recorded"
+                name = "by" if by != event.by else "note" if note != event.note else "due_at"
                 raise _line(
                     event.line,
-                    "note" if by == event.by else "by",
+                    name,
                     f"the {event.kind} of task {event.task!r} at {event.at.isoformat()} is {where} "
                     f"with other values (by {by!r}, note {note!r}); a changed record is refused",
                 )
             self.unchanged["task_event"] += 1
             return
-        seen[key] = (event.by, event.note, event.line)
+        seen[key] = (event.by, event.note, event.line, due)
         new.append(
             {
                 "line": event.line,
@@ -311,6 +315,7 @@ class _Run:
                 "by": event.by,
                 "note": event.note,
                 "rejected": False,
+                "due_at": due,
             }
         )
         self.created["task_event"] += 1
@@ -345,7 +350,7 @@ class _Run:
             )
         conn.execute(
             task_events.insert().from_select(
-                ["task_id", "kind", "at", "by", "note", "rejected", "recorded_at"],
+                ["task_id", "kind", "at", "by", "note", "rejected", "recorded_at", "due_at"],
                 select(
                     import_events.c.task_id,
                     import_events.c.kind,
@@ -354,6 +359,7 @@ class _Run:
                     import_events.c.note,
                     import_events.c.rejected,
                     literal(self.stamp),
+                    import_events.c.due_at,
                 ).order_by(import_events.c.line),
             )
         )
@@ -451,12 +457,21 @@ class _Run:
                 Event(seq=_PROVISIONAL - 2, kind=Kind.CREATE, at=assigned),
                 Event(seq=_PROVISIONAL - 1, kind=Kind.ASSIGN, at=assigned),
             ]
+            own = new.due_at
         else:
             assert stored is not None
             if stored.assigned_at is None:
                 raise _line(staged[0].line, "task", f"task {task_id!r} has not been assigned (交办) yet")
             assigned = from_epoch(stored.assigned_at, self.tz)
             history = domain_events(stored_events, tz=self.tz)
+            own = own_due(
+                stored.record,
+                task_type=stored.task_type,
+                assigned_at=stored.assigned_at,
+                scheme=self.scheme,
+                calendar=self.importer.calendar,
+            )
+        due = from_epoch(own, self.tz) if own is not None else None
         lines = {}
         for row in staged:
             at = from_epoch(row.at, self.tz)
@@ -467,15 +482,18 @@ class _Run:
                     f"{at.isoformat()} is before the task's assigned_at {assigned.isoformat()}",
                 )
             seq = _PROVISIONAL + row.line
-            history.append(Event(seq=seq, kind=_KINDS[row.kind], at=at, by=row.by, note=row.note))
+            extended = from_epoch(row.due_at, self.tz) if row.due_at is not None else None
+            history.append(
+                Event(seq=seq, kind=_KINDS[row.kind], at=at, by=row.by, note=row.note, due_at=extended)
+            )
             lines[seq] = row.line
         try:
-            return replay(history, lenient=True)
+            return replay(history, lenient=True, due_at=due)
         except InvalidTransition:
             ordered = sorted(history, key=lambda e: (e.at, e.seq))
             for end in range(1, len(ordered) + 1):
                 try:
-                    replay(ordered[:end], lenient=True)
+                    replay(ordered[:end], lenient=True, due_at=due)
                 except InvalidTransition as exc:
                     culprit = ordered[end - 1]
                     where = lines.get(culprit.seq)

@@ -20,7 +20,7 @@ from services.tasks.domain import Kind
 ID_PATTERN = re.compile(r"^[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]{0,62}[^\x00-\x20\x7f])?$")
 # More co-units than a county has units is no task.
 MAX_CO_UNITS = 100
-EVENT_KINDS = ("accept", "progress", "report", "reject", "verify", "close", "cancel")
+EVENT_KINDS = ("accept", "progress", "report", "reject", "verify", "close", "cancel", "extend")
 FIELDS = {
     "unit": ({"type", "id", "name", "category"}, {"type", "id", "name", "category"}),
     "task": (
@@ -38,7 +38,7 @@ FIELDS = {
             "source",
         },
     ),
-    "task_event": ({"type", "task", "kind", "at"}, {"type", "task", "kind", "at", "by", "note"}),
+    "task_event": ({"type", "task", "kind", "at"}, {"type", "task", "kind", "at", "by", "note", "due_at"}),
 }
 
 
@@ -95,6 +95,8 @@ class EventRecord:
     at: datetime
     by: str
     note: str
+    # The new due instant of an extend (延期), None for every other kind.
+    due_at: datetime | None = None
 
     def key(self) -> tuple[str, str, int]:
         """What identifies an event (events carry no id): its task, kind and instant."""
@@ -216,13 +218,24 @@ def parse_event(obj: dict[str, Any], line: int) -> EventRecord:
     kind = obj.get("kind")
     if kind not in EVENT_KINDS:
         raise _fail(line, "kind", "must be one of " + ", ".join(EVENT_KINDS))
+    at = _instant(obj, "at", line)
+    due: datetime | None = None
+    if kind == "extend":
+        if obj.get("due_at") is None:
+            raise _fail(line, "due_at", "延期（extend）须给出新的截止时间 due_at")
+        due = _instant(obj, "due_at", line)
+        if due <= at:
+            raise _fail(line, "due_at", f"延期后的截止时间须晚于延期的时间 at（{at.isoformat()}）")
+    elif "due_at" in obj:
+        raise _fail(line, "due_at", f"只有延期（extend）事件带 due_at，{kind} 事件不带")
     return EventRecord(
         line,
         _ident(obj, "task", line),
         Kind(kind),
-        _instant(obj, "at", line),
+        at,
         _text(obj, "by", line, required=False, max_len=128),
         _text(obj, "note", line, required=False, allow_newlines=True),
+        due,
     )
 
 

@@ -42,6 +42,7 @@ import_events = Table(
     Column("by", String(128), nullable=False),
     Column("note", Text, nullable=False),
     Column("rejected", Boolean, nullable=False),
+    Column("due_at", BigInteger, nullable=True),
     prefixes=["TEMPORARY"],
 )
 

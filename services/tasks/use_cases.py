@@ -19,6 +19,7 @@ from services.common.db import Database
 from services.common.errors import (
     FieldViolation,
     InvalidArgument,
+    InvalidTransition,
     NotFound,
     PermissionDenied,
     StaleEtag,
@@ -27,7 +28,7 @@ from services.common.idempotency import idempotent
 from services.common.ranges import check_year
 from services.common.scheme import Scheme
 from services.common.text import NOTE_MAX, check_id, check_text
-from services.common.timeutil import from_epoch, iso, to_epoch
+from services.common.timeutil import from_epoch, iso, parse_instant, to_epoch
 from services.common.vocabulary import COLOURS
 from services.tasks import ledger
 from services.tasks.domain import (
@@ -41,7 +42,7 @@ from services.tasks.domain import (
     replay,
 )
 from services.tasks.facts import TaskFacts
-from services.tasks.history import derived, domain_events, due_instant
+from services.tasks.history import derived, domain_events, due_instant, own_due
 from services.tasks.holidays import HolidayDesk
 from services.tasks.importing import LedgerImport
 from services.tasks.progress import REPORTING_KINDS, progress_due
@@ -61,6 +62,7 @@ class EventView:
     by: str
     note: str
     rejected: bool
+    due_at: str = ""  # an extend's (延期) new due instant
 
 
 @dataclass
@@ -200,7 +202,8 @@ class TasksApp:
         )
         if events is not None:
             view.history = [
-                EventView(e.seq, e.kind, iso(e.at, self.tz), e.by, e.note, e.rejected) for e in events
+                EventView(e.seq, e.kind, iso(e.at, self.tz), e.by, e.note, e.rejected, iso(e.due_at, self.tz))
+                for e in events
             ]
             if is_open and task_type and task_type.progress_every and row.assigned_at and row.due_at:
                 due = progress_due(
@@ -408,12 +411,22 @@ class TasksApp:
         return self._idempotent(actor, request_id, "CreateTask", request, work)
 
     def act(
-        self, *, actor: Identity, kind: Kind, task_id: str, etag: str, note: str, request_id: str
+        self,
+        *,
+        actor: Identity,
+        kind: Kind,
+        task_id: str,
+        etag: str,
+        note: str,
+        request_id: str,
+        due_at: str = "",
     ) -> TaskView:
+        """One step of the closed loop; an extend (延期, the office only) carries its new due instant."""
         if kind in (Kind.REJECT, Kind.CANCEL) and not note.strip():
             raise InvalidArgument("note", f"a {kind.value} needs a reason")
         check_text("note", note, max_len=NOTE_MAX, allow_newlines=True)
         check_id("id", task_id)
+        extended_to = self._extension(kind, due_at, actor)
 
         def work(conn: Any) -> TaskView:
             # Without the lock, a concurrent step committed between reading the row and reading the
@@ -435,6 +448,8 @@ class TasksApp:
                 )
             if etag and etag != f'"{row.version}"':
                 raise StaleEtag(f'task {task_id} changed since etag {etag}; it is now "{row.version}"')
+            if kind == Kind.EXTEND and (row.reported_at is not None or State(row.state) not in OPEN_STATES):
+                raise InvalidTransition(f"任务 {task_id} 已反馈或已办结，不能延期（延期只在任务未反馈时）")
             next_state(State(row.state), kind, lenient=False)
             now = int(time.time())
             stored = repo.events_of(conn, [task_id]).get(task_id, [])
@@ -459,10 +474,31 @@ class TasksApp:
                     "note": note,
                     "rejected": False,
                     "recorded_at": now,
+                    "due_at": extended_to,
                 },
             )
-            events = [*stored, repo.EventRow(seq, task_id, kind.value, at, actor.subject, note, False)]
-            result = replay(domain_events(events, tz=self.tz), lenient=True)
+            events = [
+                *stored,
+                repo.EventRow(seq, task_id, kind.value, at, actor.subject, note, False, extended_to),
+            ]
+            own = own_due(
+                row.record,
+                task_type=row.task_type,
+                assigned_at=values.get("assigned_at", row.assigned_at),
+                scheme=self.scheme,
+                calendar=self.calendar,
+            )
+            try:
+                result = replay(
+                    domain_events(events, tz=self.tz),
+                    lenient=True,
+                    due_at=from_epoch(own, self.tz) if own is not None else None,
+                )
+            except InvalidTransition as exc:
+                if kind != Kind.EXTEND:
+                    raise
+                # The replay names the event by its sequence number; the rule is what the office needs.
+                raise InvalidTransition(str(exc.__cause__ or exc)) from None
             values |= derived(result)
             repo.set_rejected(
                 conn,
@@ -480,8 +516,20 @@ class TasksApp:
             assert fresh is not None
             return self.view(fresh, at=now, events=repo.events_of(conn, [task_id]).get(task_id, []))
 
-        request = {"id": task_id, "etag": etag, "note": note}
+        request = {"id": task_id, "etag": etag, "note": note, **({"due_at": due_at} if due_at else {})}
         return self._idempotent(actor, request_id, f"Task.{kind.value}", request, work)
+
+    def _extension(self, kind: Kind, due_at: str, actor: Identity) -> int | None:
+        """The new due instant of an extend as epoch seconds (None for other kinds), checked as given."""
+        if kind != Kind.EXTEND:
+            if due_at:
+                raise InvalidArgument("due_at", f"只有延期（extend）带新的截止时间 due_at，{kind.value} 不带")
+            return None
+        if actor.role not in ("office", INTERNAL_ROLE):
+            raise PermissionDenied(f"只有考核办（office）可以批准延期（extend）；角色 {actor.role} 不可以")
+        if not due_at:
+            raise InvalidArgument("due_at", "延期（extend）须给出新的截止时间 due_at")
+        return to_epoch(parse_instant(due_at, field="due_at"))
 
     def _idempotent(
         self, actor: Identity, request_id: str, method: str, request: dict[str, Any], work: Any

@@ -82,10 +82,16 @@ def standing_block(standing: Any) -> str:
     )
     open_count = standing.open_blue + standing.open_yellow + standing.open_red
     grade = grade_label(standing.provisional_grade)
+    # A year in progress and nothing of the unit due yet: no score to show, not a 0 (较差).
+    total, small = (
+        ("—", "尚无到期事项")
+        if standing.nothing_due
+        else (num(standing.provisional_total), f"排名 {standing.provisional_rank} · {grade}")
+    )
     return (
         f'<section class="cards" aria-label="实时态势"{unit_attrs(standing.unit)}>'
-        f'<div class="card"><span>当前预估总分</span><strong>{esc(num(standing.provisional_total))}</strong>'
-        f"<small>排名 {esc(standing.provisional_rank)} · {esc(grade)}</small></div>"
+        f'<div class="card"><span>当前预估总分</span><strong>{esc(total)}</strong>'
+        f"<small>{esc(small)}</small></div>"
         f'<div class="card"><span>在办事项</span><strong>{open_count}'
         f"</strong><small>{colour('blue')} {standing.open_blue} {colour('yellow')} {standing.open_yellow} "
         f"{colour('red')} {standing.open_red}</small></div>"

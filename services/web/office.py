@@ -93,8 +93,11 @@ def overview(gw: Gateway, session: Any, request: Request) -> Response:
                     u.overdue,
                     rate(u.on_time_rate),
                     f"{met}/{len(u.indicators)}",
-                    Raw(f'<span class="total">{esc(num(u.provisional_total))}</span>'),
-                    grade_label(u.provisional_grade),
+                    # A year in progress and nothing of the unit due yet: no score, not a 0 (较差).
+                    "—"
+                    if u.nothing_due
+                    else Raw(f'<span class="total">{esc(num(u.provisional_total))}</span>'),
+                    "—" if u.nothing_due else grade_label(u.provisional_grade),
                     veto,
                 ],
                 attrs=unit_attrs(u.unit, round(u.provisional_total, 2)),

@@ -66,7 +66,13 @@ def result_tables(document: dict[str, Any], *, link: str = "") -> str:
     by_category: dict[str, list[dict[str, Any]]] = {}
     for unit in document.get("units", []):
         by_category.setdefault(unit["category"], []).append(unit)
-    return "".join(
+    interim = (
+        f'<p class="interim"><strong>期中</strong>：截至 {esc(document.get("as_of", ""))}，年度尚未结束，'
+        "只计已到期的任务；期中结果可以公示，不能定档。</p>"
+        if document.get("interim")
+        else ""
+    )
+    return interim + "".join(
         f"<h3>{esc(category_label(c))}</h3>"
         + table(RESULT_HEADERS, result_rows(units, link=link), numeric=(0, 2, 6, 7, 8, 9))
         for c, units in by_category.items()

@@ -213,7 +213,7 @@ def task_detail(gw: Gateway, session: Session, request: Request) -> Response:
                     label_of({**TASK_EVENT_KINDS, **TASK_NOTE_KINDS}, e.kind)
                     + ("（已退回）" if e.rejected else ""),
                     e.by,
-                    e.note,
+                    e.note + (f"（截止时间延至 {e.due_at}）" if e.due_at else ""),
                 ]
             )
             for e in task.history

@@ -89,7 +89,7 @@ LEDGER_FIELDS = {
         "due_at",
         "source",
     },
-    "task_event": {"type", "task", "kind", "at", "by", "note"},
+    "task_event": {"type", "task", "kind", "at", "by", "note", "due_at"},
     "error_report": {"type", "id", "unit", "date", "category", "severity", "description"},
     "metric_reading": {"type", "unit", "metric", "period", "value", "numerator", "denominator"},
     "incentive": {"type", "id", "unit", "date", "level", "reason"},

@@ -52,6 +52,7 @@ class EventRow:
     by: str
     note: str
     rejected: bool
+    due_at: int | None = None  # an extend's new due instant
 
 
 def units_by_id(conn: Connection, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
@@ -165,7 +166,7 @@ def events_of(conn: Connection, task_ids: Iterable[str]) -> dict[str, list[Event
         query = select(task_events).where(task_events.c.task_id.in_(part)).order_by(task_events.c.seq)
         for r in conn.execute(query):
             result.setdefault(r.task_id, []).append(
-                EventRow(r.seq, r.task_id, r.kind, r.at, r.by, r.note, bool(r.rejected))
+                EventRow(r.seq, r.task_id, r.kind, r.at, r.by, r.note, bool(r.rejected), r.due_at)
             )
     return result
 

@@ -47,6 +47,8 @@ tasks = Table(
     Column("reported_at", BigInteger, nullable=True),
     Column("cancelled_at", BigInteger, nullable=True),
     Column("closed_at", BigInteger, nullable=True),
+    # The latest verify (核查) event's instant: the report that counts is verified when it is before it.
+    Column("verified_at", BigInteger, nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("version", Integer, nullable=False, default=1),
