@@ -9,8 +9,8 @@ Revises: 0006
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_h_remind"
-down_revision = "0006"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

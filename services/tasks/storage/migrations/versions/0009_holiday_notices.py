@@ -7,8 +7,8 @@ Revises: 0006
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_h_calendar"
-down_revision = "0006"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -7,8 +7,8 @@ Revises: 0006
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_h_extend"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
