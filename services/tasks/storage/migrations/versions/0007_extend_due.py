@@ -1,6 +1,6 @@
 """The new due instant an extend event (延期) carries (SCORING.md §2); each task's latest verify (核查).
 
-Revision ID: 0007_h_fair
+Revision ID: 0007
 Revises: 0006
 """
 

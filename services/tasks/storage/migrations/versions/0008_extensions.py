@@ -1,7 +1,7 @@
 """延期: extension requests, and the new due instant an `extend` event carries.
 
-Revision ID: 0007_h_extend
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # The extend event's due_at (SCORING.md §2) is h-fair's column too (0007_h_fair): added once, by whichever
+    # The extend event's due_at (SCORING.md §2) is also added by 0007: added once, by whichever
     # of the two migrations runs first.
     if "due_at" not in {c["name"] for c in sa.inspect(op.get_bind()).get_columns("task_events")}:
         op.add_column("task_events", sa.Column("due_at", sa.BigInteger, nullable=True))

@@ -1,7 +1,7 @@
 """The holiday notices imported, one per year (kaohe calendar import).
 
-Revision ID: 0007_h_calendar
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 """
 
 import sqlalchemy as sa

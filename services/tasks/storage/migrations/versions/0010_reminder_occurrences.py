@@ -2,8 +2,8 @@
 
 The (task, event, unit) keys announced once are kept as occurrence 1 of every channel ("*").
 
-Revision ID: 0007_h_remind
-Revises: 0006
+Revision ID: 0010
+Revises: 0009
 """
 
 import sqlalchemy as sa
