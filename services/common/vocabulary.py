@@ -44,7 +44,7 @@ RECORD_KIND_LABELS: Terms = {
 RECORD_KINDS: tuple[str, ...] = tuple(RECORD_KIND_LABELS)
 
 # The ledger lines kept by tasks; with RECORD_KINDS, every `type` a ledger line may have.
-TASK_LINE_TYPES: Terms = {"unit": "单位", "task": "任务", "task_event": "任务事件"}
+TASK_LINE_TYPES: Terms = {"unit": "单位", "task": "任务", "task_event": "任务事件", "person": "责任人"}
 LEDGER_LINE_TYPES: Terms = {**TASK_LINE_TYPES, **RECORD_KIND_LABELS}
 
 TASK_STATES: Terms = {

@@ -37,7 +37,7 @@ def test_record_kinds_follow_the_contract() -> None:
         "appeal",
         "target",
     )
-    assert set(v.LEDGER_LINE_TYPES) == {"unit", "task", "task_event", *v.RECORD_KINDS}
+    assert set(v.LEDGER_LINE_TYPES) == {"unit", "task", "task_event", "person", *v.RECORD_KINDS}
 
 
 def test_the_tasks_domain_speaks_the_vocabulary() -> None:
