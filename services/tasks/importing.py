@@ -542,7 +542,8 @@ class _Run:
                 raise _line(
                     unit.line,
                     "parent",
-                    f"单位 {unit.id!r} 已登记的上级是 {before or '（无）'!r}，与本行不同；已有代码的记录不能修改",
+                    f"单位 {unit.id!r} 已登记的上级是 {before or '（无）'!r}，与本行不同；"
+                    "已有代码的记录不能修改 (changed record)",
                 )
             return
         if unit.parent and unit.parent not in self.units:
@@ -589,7 +590,8 @@ class _Run:
                 raise _line(
                     task.line,
                     "responsible",
-                    f"责任人 {task.responsible!r} 属于单位 {found[0][1]!r}，必须是牵头单位 {task.lead_unit!r} 的人员",
+                    f"责任人 {task.responsible!r} 属于单位 {found[0][1]!r}，"
+                    f"必须是牵头单位 {task.lead_unit!r} 的人员",
                 )
         if task.leader:
             found = self.persons.get(task.leader)

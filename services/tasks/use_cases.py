@@ -239,9 +239,13 @@ class TasksApp:
     def _readable(self, actor: Identity, row: repo.TaskRow, conn: Any) -> None:
         # Another unit's task is, to a department, a task that does not exist: the same words,
         # so that neither its existence nor the unit it belongs to is told. A 乡镇 reads its 村's.
-        if actor.is_department and actor.unit != row.lead_unit and actor.unit not in row.co_units:
-            if not any(reaches(conn, actor, u) for u in (row.lead_unit, *row.co_units)):
-                raise NotFound(f"task {row.id!r} does not exist")
+        units = (row.lead_unit, *row.co_units)
+        if (
+            actor.is_department
+            and actor.unit not in units
+            and not any(reaches(conn, actor, u) for u in units)
+        ):
+            raise NotFound(f"task {row.id!r} does not exist")
 
     def get_task(self, *, actor: Identity, task_id: str, as_of: str = "") -> TaskView:
         at = self.facts.instant(as_of, name="as_of")
