@@ -1,4 +1,4 @@
-"""People, levels and parts through the gateway: persons and their scoping, a 乡镇's reach, 任务分解's rule."""
+"""People, levels and parts through the gateway: persons and scoping, a 乡镇's reach, 任务分解's rule."""
 
 from __future__ import annotations
 
