@@ -90,6 +90,9 @@ POLICY: dict[str, Rule] = {
     GATEWAY + "GetRanking": Rule(READERS),
     GATEWAY + "ExportRun": Rule(ALL, "unit"),  # a department: its own line, once publicised
     GATEWAY + "GetBulletin": Rule(READERS),  # names every unit: the office's circular, not a department's
+    GATEWAY + "GetResultNotice": Rule(READERS),  # names every unit's grade
+    GATEWAY + "GetResultLetter": Rule(ALL, "unit"),  # a department: its own letter, once publicised
+    GATEWAY + "GetExcellentList": Rule(READERS),
 }
 
 

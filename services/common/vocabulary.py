@@ -94,7 +94,7 @@ TOLERANCE_DECISIONS: Terms = {"exempt": "免责", "mitigate": "减轻"}
 METRIC_STATUSES: Terms = {"met": "达标", "below": "未达标", "missing": "缺报", "not_applicable": "不适用"}
 
 GRADES: Terms = {"excellent": "优秀", "good": "良好", "fair": "一般", "poor": "较差"}
-UNIT_CATEGORIES: Terms = {"department": "部门", "township": "乡镇"}
+UNIT_CATEGORIES: Terms = {"department": "部门", "township": "乡镇", "village": "村（社区）"}
 # A run is a draft until 公示, then final at 定档; a corrected run is superseded by its successor.
 RUN_STATES: Terms = {"draft": "草稿", "publicised": "公示中", "final": "已定档", "superseded": "已更正"}
 ROLES: Terms = {"office": "考核办", "supervisor": "督查室", "department": "单位", "viewer": "查阅"}

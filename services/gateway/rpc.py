@@ -15,6 +15,7 @@ from services.common.rpc import current_identity
 from services.gateway.bulletin import BulletinView
 from services.gateway.policy import GATEWAY, authorize, scoped_unit
 from services.gateway.proxy import Audit
+from services.gateway.results import ResultsView
 from services.gateway.use_cases import GatewayApp
 
 
@@ -25,6 +26,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         self.app = app
         self.audit = audit
         self.bulletin = BulletinView(app)
+        self.results = ResultsView(app)
 
     def _allow(self, method: str, unit: str | None = None) -> str:
         identity = current_identity()
@@ -90,3 +92,17 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         return self.bulletin.render(
             current_identity(), period=request.period, as_of=request.as_of, timeout=deadline(context, 120.0)
         )
+
+    def GetResultNotice(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._allow("GetResultNotice")
+        return self.results.notice(current_identity(), run=request.run, timeout=deadline(context, 120.0))
+
+    def GetResultLetter(self, request: Any, context: grpc.ServicerContext) -> Any:
+        unit = self._allow("GetResultLetter", request.unit)
+        return self.results.letter(
+            current_identity(), run=request.run, unit=unit, timeout=deadline(context, 120.0)
+        )
+
+    def GetExcellentList(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._allow("GetExcellentList")
+        return self.results.excellent(current_identity(), run=request.run, timeout=deadline(context, 120.0))

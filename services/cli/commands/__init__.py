@@ -10,7 +10,9 @@ from services.cli.commands import (
     assess,
     bulletin,
     ledger,
+    persons,
     records,
+    results,
     serving,
     tasks,
     units,
@@ -19,6 +21,8 @@ from services.cli.commands import (
 from services.cli.options import Commands
 
 MODULES = (serving, ledger, units, assess, tasks, records, appeals, views, bulletin, accounts)
+# Appended rather than placed: other groups are being added to the tuple above at the same time.
+MODULES += (persons, results)
 
 
 def register_all(commands: Commands, common: argparse.ArgumentParser) -> None:
