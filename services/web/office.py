@@ -10,6 +10,7 @@ from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 
 from services.common.vocabulary import ROLES, label_of
+from services.web import result_documents
 from services.web.department import run_document, runs_of
 from services.web.gateway import Gateway
 from services.web.http import HttpError, Request, Response, download, esc, page, redirect
@@ -201,6 +202,7 @@ def run_detail(gw: Gateway, session: Any, request: Request) -> Response:
         f"<p>{esc(document.get('year'))} 年度 · {esc(state_label(document.get('state', '')))} · "
         f"截至 {esc(document.get('as_of'))} · 方案 {esc(document.get('scheme'))}</p>"
         f'<p><a class="button" href="/office/export?run={esc(run)}">导出 Excel</a></p>'
+        + result_documents.links(run, document.get("state", ""))
         + result_tables(document, link=f"/office/runs/{run}/units/{{unit}}")
         + "<h2>各类别总分分布</h2>"
         + distribution_chart(document)
@@ -213,7 +215,10 @@ def run_unit(gw: Gateway, session: Any, request: Request) -> Response:
     units = run_document(gw, session, run, unit).get("units", [])
     if not units:
         raise HttpError(404, "这次考核没有这个单位")
-    body = f'<p><a href="/office/runs/{esc(run)}">返回 {esc(run)}</a></p>' + explained(units[0])
+    body = (
+        f'<p><a href="/office/runs/{esc(run)}">返回 {esc(run)}</a> · '
+        f"{result_documents.letter_link(run, unit)}</p>" + explained(units[0])
+    )
     return page(frame(f"{units[0]['name']} 得分明细", body, session, charts=True))
 
 

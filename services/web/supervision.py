@@ -24,12 +24,15 @@ from services.common.vocabulary import (
     TASK_STATES,
     label_of,
 )
+from services.web import people
 from services.web.gateway import Gateway
 from services.web.http import HttpError, Request, Response, esc, page, redirect
 from services.web.layout import Raw, colour, csrf_field, frame, notice, row, table
 from services.web.sessions import Session
 
 OFFICE_SIDE = frozenset({"office", "supervisor"})
+# Who may open the 立项 form: the office's side, and a 乡镇 for its own 村 (the gateway decides).
+DISPATCHERS = OFFICE_SIDE | {"department"}
 PAGE_SIZE = 500
 PRIORITIES = {"normal": "一般", "important": "重要", "urgent": "紧急"}
 # The steps each side takes, the states each step is offered in, and whether it needs a note.
@@ -73,8 +76,11 @@ def unit_names(gw: Gateway, session: Session) -> dict[str, str]:
 def task_list(gw: Gateway, session: Session, request: Request) -> Response:
     """Tasks, filtered as the office's ledger is read: by unit, colour, state, overdue."""
     query = request.query
+    known = people.units(gw, session)
+    below = villages(session, known)
+    wanted = query.get("unit", "")
     chosen = {
-        "unit": session.unit if session.role == "department" else query.get("unit", ""),
+        "unit": (wanted if wanted in below else session.unit) if session.role == "department" else wanted,
         "color": query.get("color", "") if query.get("color", "") in COLOURS else "",
         "state": query.get("state", "") if query.get("state", "") in TASK_STATES else "",
     }
@@ -91,7 +97,7 @@ def task_list(gw: Gateway, session: Session, request: Request) -> Response:
         ),
         session.token,
     )
-    names = unit_names(gw, session)
+    names = {u: n for u, (n, _) in known.items()}
     rows = [
         row(
             [
@@ -115,14 +121,15 @@ def task_list(gw: Gateway, session: Session, request: Request) -> Response:
     )
     create = (
         '<p><a class="button" href="/tasks/new">立项（新建督办事项）</a></p>'
-        if session.role in OFFICE_SIDE
+        if session.role in OFFICE_SIDE or below
         else ""
     )
+    shown = {u: names[u] for u in (session.unit, *below) if u in names} if below else names
     body = (
         notice(query.get("ok", ""))
         + notice(query.get("error", ""), error=True)
         + create
-        + _filters(session, chosen, overdue, names)
+        + _filters(session, chosen, overdue, shown, pick=bool(below))
         + f"<p>共 {len(reply.tasks)} 项{'（本页）' if reply.next_page_token else ''}，"
         f"颜色按 {esc(reply.as_of)} 计。</p>"
         + table(
@@ -143,7 +150,16 @@ def _query(chosen: dict[str, str], overdue: bool, token: str) -> str:
     return urlencode(params)
 
 
-def _filters(session: Session, chosen: dict[str, str], overdue: bool, names: dict[str, str]) -> str:
+def villages(session: Session, known: dict[str, tuple[str, str]]) -> list[str]:
+    """The units under a department's own (a 乡镇's 村): the ones it sees and dispatches to."""
+    if session.role != "department":
+        return []
+    return sorted(u for u, (_, parent) in known.items() if parent and parent == session.unit)
+
+
+def _filters(
+    session: Session, chosen: dict[str, str], overdue: bool, names: dict[str, str], *, pick: bool = False
+) -> str:
     def options(terms: dict[str, str] | Any, current: str, everything: str) -> str:
         items = [f'<option value="">{esc(everything)}</option>']
         for code, label in terms.items():
@@ -153,7 +169,7 @@ def _filters(session: Session, chosen: dict[str, str], overdue: bool, names: dic
 
     unit = (
         ""
-        if session.role == "department"
+        if session.role == "department" and not pick
         else f'<label>单位 <select name="unit">{options(names, chosen["unit"], "全部单位")}</select></label>'
     )
     checked = " checked" if overdue else ""
@@ -169,7 +185,10 @@ def _filters(session: Session, chosen: dict[str, str], overdue: bool, names: dic
 def task_detail(gw: Gateway, session: Session, request: Request) -> Response:
     """One task: what it is, where it stands, its whole history, and the steps this caller may take."""
     task = gw.call(gw.tasks.GetTask, tasks_pb2.GetTaskRequest(id=request.params["task"]), session.token)
-    names = unit_names(gw, session)
+    known = people.units(gw, session)
+    names = {u: n for u, (n, _) in known.items()}
+    # A 乡镇 is the supervisor of its 村's tasks: it verifies, sends back and closes them.
+    over = task.lead_unit in villages(session, known)
     facts = [
         ("事项", task.title),
         ("类型", task.task_type_name or task.task_type),
@@ -186,6 +205,7 @@ def task_detail(gw: Gateway, session: Session, request: Request) -> Response:
         ("逾期未报进展", task.progress_overdue_since),
     ]
     listing = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts if v)
+    listing += "".join(f"<dt>{esc(k)}</dt><dd>{html}</dd>" for k, html in people.task_people(task))
     badge = colour(task.color)
     history = table(
         ["时间", "环节", "经办", "说明"],
@@ -207,16 +227,18 @@ def task_detail(gw: Gateway, session: Session, request: Request) -> Response:
         notice(request.query.get("ok", ""))
         + notice(request.query.get("error", ""), error=True)
         + f'<p>{badge} <a href="/tasks">返回督办事项</a></p><dl class="facts">{listing}</dl>'
-        + _steps(session, task)
+        + _steps(session, task, over=over)
+        + people.parts_section(task, names)
         + history
     )
     return page(frame(f"督办事项 {task.id}", body, session))
 
 
-def _steps(session: Session, task: Any) -> str:
+def _steps(session: Session, task: Any, *, over: bool = False) -> str:
     forms = []
+    role = "supervisor" if over else session.role
     for step, (label, roles, states, needs_note) in STEPS.items():
-        if session.role not in roles or task.state not in states:
+        if role not in roles or task.state not in states:
             continue
         note = (
             f'<label for="note-{step}">{esc(label)}说明</label>'
@@ -259,8 +281,13 @@ def take_step(gw: Gateway, session: Session, request: Request) -> Response:
 
 
 def new_task_form(gw: Gateway, session: Session, request: Request, message: str = "") -> Response:
-    """立项: the office writes down a task and, usually, hands it over (交办) at once."""
+    """立项: the office writes down a task and, usually, hands it over (交办) at once; a 乡镇 to its 村."""
     names = unit_names(gw, session)
+    if session.role == "department":
+        below = villages(session, people.units(gw, session))
+        if not below:
+            raise HttpError(403, "本单位没有下辖村（社区），不能立项")
+        names = {u: names[u] for u in below}
     types = _task_types(gw, session)
     unit_options = "".join(
         f'<option value="{esc(u)}">{esc(n)}（{esc(u)}）</option>' for u, n in names.items()
