@@ -1,4 +1,4 @@
-"""People, levels and 结果运用 in the browser: a 乡镇 dispatches to its 村, the 村 reports, the other 乡镇 cannot."""
+"""People, levels and 结果运用 in the browser: a 乡镇 dispatches to its 村, which reports; no other 乡镇 sees."""
 
 from __future__ import annotations
 
