@@ -1,4 +1,4 @@
-"""People, levels and 结果运用 in the browser: a 乡镇 dispatches to its 村, which reports; no other 乡镇 sees."""
+"""People, levels and 结果运用 in the browser: a 乡镇 dispatches to its 村; no other 乡镇 sees it."""
 
 from __future__ import annotations
 
