@@ -81,10 +81,17 @@ def persons(units: Sequence[Record]) -> list[Record]:
             }
         )
     ids = {u["id"] for u in units}
-    for n, (person, unit, post) in enumerate(LEADERS, start=len(units)):
-        if unit in ids:
+    for n, (person, overseen, post) in enumerate(LEADERS, start=len(units)):
+        if overseen in ids:
             out.append(
-                {"type": "person", "id": person, "name": _name(n), "unit": unit, "post": post, "leader": True}
+                {
+                    "type": "person",
+                    "id": person,
+                    "name": _name(n),
+                    "unit": overseen,
+                    "post": post,
+                    "leader": True,
+                }
             )
     return out
 

@@ -41,11 +41,13 @@ def issuer_of(scheme_text: str) -> tuple[str, str]:
         data = tomllib.loads(scheme_text)
     except tomllib.TOMLDecodeError:
         return results.model.DEFAULT_ISSUER, ""
-    bulletin = data.get("bulletin") if isinstance(data.get("bulletin"), dict) else {}
-    scheme = data.get("scheme") if isinstance(data.get("scheme"), dict) else {}
-    issuer = bulletin.get("issuer") if isinstance(bulletin.get("issuer"), str) else ""
-    jurisdiction = scheme.get("jurisdiction") if isinstance(scheme.get("jurisdiction"), str) else ""
-    return issuer.strip() or results.model.DEFAULT_ISSUER, jurisdiction.strip()
+
+    def text(section: str, key: str) -> str:
+        table = data.get(section)
+        value = table.get(key) if isinstance(table, dict) else None
+        return value.strip() if isinstance(value, str) else ""
+
+    return text("bulletin", "issuer") or results.model.DEFAULT_ISSUER, text("scheme", "jurisdiction")
 
 
 class ResultsView:

@@ -651,12 +651,12 @@ class _Run:
             .order_by(import_tasks.c.line)
             .limit(1)
         )
-        row = self.conn.execute(query).first()
-        if row is not None:
+        late_part = self.conn.execute(query).first()
+        if late_part is not None:
             raise _line(
-                row.line,
+                late_part.line,
                 "parent",
-                f"上级任务 {row.parent_id!r} 已反馈或销号，不能再分解出未完成的子任务 {row.id!r}",
+                f"上级任务 {late_part.parent_id!r} 已反馈或销号，不能再分解出未完成的子任务 {late_part.id!r}",
             )
 
 

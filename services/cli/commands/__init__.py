@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from types import ModuleType
 
 from services.cli.commands import (
     accounts,
@@ -20,7 +21,18 @@ from services.cli.commands import (
 )
 from services.cli.options import Commands
 
-MODULES = (serving, ledger, units, assess, tasks, records, appeals, views, bulletin, accounts)
+MODULES: tuple[ModuleType, ...] = (
+    serving,
+    ledger,
+    units,
+    assess,
+    tasks,
+    records,
+    appeals,
+    views,
+    bulletin,
+    accounts,
+)
 # Appended rather than placed: other groups are being added to the tuple above at the same time.
 MODULES += (persons, results)
 
