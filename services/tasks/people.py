@@ -7,12 +7,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from services.common.auth import Identity
-from services.common.errors import InvalidTransition, NotFound, PermissionDenied
+from services.common.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+)
 from services.common.text import check_id
 from services.tasks.domain import Kind
 from services.tasks.storage import repository as repo
 
 if TYPE_CHECKING:
+    from services.tasks.ledger import TaskRecord
     from services.tasks.use_cases import TasksApp, TaskView
 
 
@@ -145,3 +152,29 @@ def list_persons(
 def _may_see_mobile(actor: Identity, person: repo.PersonRow) -> bool:
     """Mobile numbers only to the office and to the person's own unit."""
     return actor.role == "office" or (actor.is_department and actor.unit == person.unit)
+
+
+def check_people_and_parent(conn: Any, actor: Identity, task: TaskRecord) -> None:
+    """A new task's 责任人 is of its lead unit, its 包保领导 a leader, its parent a readable open task."""
+    found = repo.persons_by_id(conn, [p for p in (task.responsible, task.leader) if p])
+    if task.responsible:
+        person = found.get(task.responsible)
+        if person is None:
+            raise InvalidArgument("responsible", f"责任人 {task.responsible!r} 不存在")
+        if person.unit != task.lead_unit:
+            raise InvalidArgument(
+                "responsible", f"责任人 {task.responsible!r} 属于单位 {person.unit!r}，必须是牵头单位的人员"
+            )
+    if task.leader:
+        person = found.get(task.leader)
+        if person is None:
+            raise InvalidArgument("leader", f"领导 {task.leader!r} 不存在")
+        if not person.leader:
+            raise InvalidArgument("leader", f"{task.leader!r} 不是领导（其 person 记录没有 leader: true）")
+    if task.parent:
+        parent = repo.get_task(conn, task.parent)
+        units = (parent.lead_unit, *parent.co_units) if parent is not None else ()
+        if parent is None or not any(reaches(conn, actor, u) for u in units):
+            raise InvalidArgument("parent", f"上级任务 {task.parent!r} 不存在")
+        if parent.reported_at is not None or parent.closed_at is not None or parent.cancelled_at is not None:
+            raise FailedPrecondition(f"上级任务 {task.parent} 已反馈、销号或撤销，不能再分解")

@@ -85,6 +85,11 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             due_at=request.due_at,
             assign_now=request.assign_now,
             note=request.note,
+            people_and_parent={
+                "responsible": request.responsible,
+                "leader": request.leader,
+                "parent": request.parent,
+            },
         )
         return task_message(view)
 

@@ -43,7 +43,15 @@ from services.tasks.domain import (
 from services.tasks.facts import TaskFacts
 from services.tasks.history import derived, domain_events, due_instant
 from services.tasks.importing import LedgerImport
-from services.tasks.people import PartView, check_parts_done, name_people, parts, reaches, supervises
+from services.tasks.people import (
+    PartView,
+    check_parts_done,
+    check_people_and_parent,
+    name_people,
+    parts,
+    reaches,
+    supervises,
+)
 from services.tasks.progress import REPORTING_KINDS, progress_due
 from services.tasks.storage import repository as repo
 from services.tasks.storage.tables import audit, requests, task_co_units, tasks
@@ -334,7 +342,9 @@ class TasksApp:
         due_at: str,
         assign_now: bool,
         note: str,
+        people_and_parent: dict[str, str] | None = None,
     ) -> TaskView:
+        given = {k: v for k, v in (people_and_parent or {}).items() if v}
         role = actor.role
         if actor.is_department:
             with self.db.read() as conn:
@@ -356,6 +366,7 @@ class TasksApp:
         }
         if due_at:
             record["due_at"] = due_at
+        record |= given
         try:
             parsed = ledger.parse_task(record, 0, self.scheme)
         except InvalidArgument as exc:
@@ -365,6 +376,7 @@ class TasksApp:
 
         def work(conn: Any) -> TaskView:
             self._check_units(conn, [parsed.lead_unit, *parsed.co_units])
+            check_people_and_parent(conn, actor, parsed)
             if repo.get_task(conn, parsed.id) is not None:
                 raise InvalidArgument("id", f"task {parsed.id!r} already exists")
             stamp = to_epoch(now)
@@ -418,6 +430,7 @@ class TasksApp:
             "due_at": due_at,
             "assign_now": assign_now,
             "note": note,
+            **given,
         }
         return self._idempotent(actor, request_id, "CreateTask", request, work)
 
@@ -566,6 +579,7 @@ class TasksApp:
                 updated_at=stamp,
                 version=1,
                 record=record.canonical(),
+                **{name: value or None for name, value in record.people_and_parent().items()},
             )
         )
         if record.co_units:

@@ -228,10 +228,21 @@ def task_detail(gw: Gateway, session: Session, request: Request) -> Response:
         + notice(request.query.get("error", ""), error=True)
         + f'<p>{badge} <a href="/tasks">返回督办事项</a></p><dl class="facts">{listing}</dl>'
         + _steps(session, task, over=over)
+        + _split_link(session, task, known)
         + people.parts_section(task, names)
         + history
     )
     return page(frame(f"督办事项 {task.id}", body, session))
+
+
+def _split_link(session: Session, task: Any, known: dict[str, tuple[str, str]]) -> str:
+    """任务分解: the office's side may break any open task into parts; a 乡镇 its own, among its 村."""
+    if task.state in ("closed", "cancelled") or task.reported_at:
+        return ""
+    if session.role not in OFFICE_SIDE and not (task.lead_unit == session.unit and villages(session, known)):
+        return ""
+    target = "/tasks/new?" + urlencode({"parent": task.id})
+    return f'<p><a class="button" href="{esc(target)}">分解（为本任务立一项子任务）</a></p>'
 
 
 def _steps(session: Session, task: Any, *, over: bool = False) -> str:
@@ -283,6 +294,7 @@ def take_step(gw: Gateway, session: Session, request: Request) -> Response:
 def new_task_form(gw: Gateway, session: Session, request: Request, message: str = "") -> Response:
     """立项: the office writes down a task and, usually, hands it over (交办) at once; a 乡镇 to its 村."""
     names = unit_names(gw, session)
+    parent = request.query.get("parent", "")
     if session.role == "department":
         below = villages(session, people.units(gw, session))
         if not below:
@@ -313,6 +325,16 @@ def new_task_form(gw: Gateway, session: Session, request: Request, message: str 
             "due_at",
             "办结时限（留空按类型自动计算，格式 2026-12-31T18:00:00+08:00）",
             '<input id="due_at" name="due_at" maxlength="40">',
+        ),
+        _field(
+            "parent",
+            "上级任务编号（任务分解时填写，可留空）",
+            f'<input id="parent" name="parent" maxlength="64" value="{esc(parent)}">',
+        ),
+        _field(
+            "responsible",
+            "责任人代码（牵头单位的人员，可留空）",
+            '<input id="responsible" name="responsible" maxlength="64">',
         ),
         _field("note", "交办说明", '<textarea id="note" name="note" maxlength="2000" rows="3"></textarea>'),
         '<label><input type="checkbox" name="assign_now" value="1" checked> 立项后立即交办</label>',
@@ -357,6 +379,8 @@ def create_task(gw: Gateway, session: Session, request: Request) -> Response:
             due_at=form.get("due_at", "").strip(),
             assign_now=form.get("assign_now") == "1",
             note=form.get("note", "").strip(),
+            parent=form.get("parent", "").strip(),
+            responsible=form.get("responsible", "").strip(),
         ),
         session.token,
     )

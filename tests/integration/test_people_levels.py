@@ -308,3 +308,31 @@ def test_a_bad_person_unit_or_task_line_refuses_the_file(county: Stack, case: st
     assert names(found, count, field, words), found
     # The good line before the bad one is not stored either.
     assert persons(county, "office", None) == before
+
+
+def test_a_township_dispatches_a_part_with_its_responsible_person(county: Stack) -> None:
+    stub = tasks_stub(county)
+    md = county.metadata("department", "xz1")
+
+    def create(**fields: Any) -> Any:
+        request = tasks_pb2.CreateTaskRequest(
+            title="东村二期", task_type="leader_directive", lead_unit="c11", assign_now=True, **fields
+        )
+        return stub.CreateTask(request, metadata=md, timeout=10)
+
+    part = create(parent="P", responsible="p-c11")
+    assert (part.parent, part.responsible) == ("P", "p-c11")
+    parent = stub.GetTask(tasks_pb2.GetTaskRequest(id="P"), metadata=md, timeout=10)
+    assert sorted(p.id for p in parent.parts) == sorted(["P.1", part.id])
+    assert code_of(lambda: create(parent="X2")) == grpc.StatusCode.INVALID_ARGUMENT  # another 乡镇's
+    assert code_of(lambda: create(responsible="p-fgj")) == grpc.StatusCode.INVALID_ARGUMENT
+    assert code_of(lambda: create(leader="p-fgj")) == grpc.StatusCode.INVALID_ARGUMENT
+    # The same task stored through the import compares equal: its record carries its people and parent.
+    stored = {
+        **LEDGER[11],
+        "id": part.id,
+        "title": "东村二期",
+        "assigned_at": part.assigned_at,
+    }
+    again = county.import_ledger(jsonl([stored]))
+    assert dict(again.unchanged) == {"task": 1}, again

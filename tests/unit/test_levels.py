@@ -53,8 +53,5 @@ def test_the_text_folds_villages_under_their_township() -> None:
     town = next(i for i, line in enumerate(lines) if "城关镇" in line)
     assert levels.FOLD + "东村" in lines[town + 1]
     assert (
-        text.index(levels.COUNTY)
-        < text.index("发改局")
-        < text.index(levels.TOWNSHIPS)
-        < text.index("城关镇")
+        text.index(levels.COUNTY) < text.index("发改局") < text.index(levels.TOWNSHIPS) < text.index("城关镇")
     )

@@ -90,6 +90,9 @@ def cmd_tasks_create(args: argparse.Namespace) -> int:
             due_at=args.due_at or "",
             assign_now=args.assign,
             note=args.note or "",
+            responsible=args.responsible or "",
+            leader=args.leader or "",
+            parent=args.parent or "",
         ),
     )
     document = task_json(task)
@@ -156,6 +159,9 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     p.add_argument("--assign", action="store_true", help="立项并同时交办")
     p.add_argument("--note", help="说明")
     p.add_argument("--request-id", help="幂等键：同一键重复提交只生效一次")
+    p.add_argument("--responsible", help="责任人代码（牵头单位的人员）")
+    p.add_argument("--leader", help="包保领导代码（县级领导、班子成员）")
+    p.add_argument("--parent", help="上级任务编号：本任务是它分解出的一项（任务分解）")
     p.set_defaults(func=cmd_tasks_create)
 
     for action, (_, summary) in ACTIONS.items():
