@@ -345,12 +345,6 @@ class TasksApp:
         people_and_parent: dict[str, str] | None = None,
     ) -> TaskView:
         given = {k: v for k, v in (people_and_parent or {}).items() if v}
-        role = actor.role
-        if actor.is_department:
-            with self.db.read() as conn:
-                # A 乡镇 dispatches (立项、交办) to its own 村.
-                role = "supervisor" if supervises(conn, actor, lead_unit) else role
-        check_actor(Kind.CREATE, role=role, unit=actor.unit or None, lead_unit=lead_unit, co_units=co_units)
         check_text("note", note, max_len=NOTE_MAX, allow_newlines=True)
         now = datetime.now(UTC).astimezone(self.tz).replace(microsecond=0)
         record = {
@@ -373,6 +367,14 @@ class TasksApp:
             raise InvalidArgument(
                 [FieldViolation(v.field.removeprefix("line 0: "), v.description) for v in exc.violations]
             ) from None
+        # Checked after the request itself: a department may call CreateTask (a 乡镇, for its 村), so
+        # an empty request is bad input before it is anybody's permission.
+        role = actor.role
+        if actor.is_department:
+            with self.db.read() as conn:
+                # A 乡镇 dispatches (立项、交办) to its own 村.
+                role = "supervisor" if supervises(conn, actor, lead_unit) else role
+        check_actor(Kind.CREATE, role=role, unit=actor.unit or None, lead_unit=lead_unit, co_units=co_units)
 
         def work(conn: Any) -> TaskView:
             self._check_units(conn, [parsed.lead_unit, *parsed.co_units])
