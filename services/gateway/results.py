@@ -104,6 +104,12 @@ class ResultsView:
             raise NotFound(f"单位 {unit!r} 不在运行 {run} 的结果中")
         year = int(document.get("year") or 0)
         issue_f = pool.submit(self._issue, identity, document, timeout)
+        # The unit's peers (its category's units) for "排第N名（共M个）": a department sees only its own line.
+        peers_f = (
+            None
+            if identity.is_department
+            else pool.submit(self._run, identity, run, "", timeout, breakdown=False)
+        )
         reasons_f = {
             kind: pool.submit(self._reasons, identity, kind, year, unit, timeout) for kind in _REASONS
         }
@@ -112,7 +118,8 @@ class ResultsView:
         for future in reasons_f.values():
             reasons.update(future.result())
         issue = issue_f.result()
-        built = results.letter(document, unit, issue, reasons=reasons, titles=titles_f.result())
+        peers = peers_f.result().get("units", []) if peers_f is not None else None
+        built = results.letter(document, unit, issue, reasons=reasons, titles=titles_f.result(), peers=peers)
         return gateway_pb2.ResultDocument(
             run=issue.run,
             title=results.letter_title(built),

@@ -149,6 +149,11 @@ def render_notice(notice: Notice) -> bytes:
     return _finish(doc, issue)
 
 
+def _peers(letter: Letter) -> str:
+    count = f"{letter.category_count}个" if letter.category_count else ""
+    return f"{letter.category_label}{count}单位" if count else f"{letter.category_label}类单位"
+
+
 def render_letter(letter: Letter) -> bytes:
     """One unit's 考核结果反馈: its total, grade and rank, and every point gained or lost with why."""
     issue, own = letter.issue, letter.standing
@@ -159,7 +164,7 @@ def render_letter(letter: Letter) -> bytes:
     _body(
         doc,
         f"{_basis(issue)}已经产生。你单位总分{_points(own.total)}分，"
-        f"在{letter.category_label}{letter.category_count}个单位中排第{own.rank}名，等次为{grade}{veto}。"
+        f"在{_peers(letter)}中排第{own.rank}名，等次为{grade}{veto}。"
         "现将得分情况反馈如下：",
     )
     _heading(doc, 1, "得分情况")
@@ -177,7 +182,7 @@ def render_letter(letter: Letter) -> bytes:
             ["差错扣分", _points(letter.error_deduction)],
             ["问责扣分（考核方案规定的单位扣分）", _points(letter.accountability_deduction)],
             ["总分", _points(own.total)],
-            ["名次", f"{own.rank} / {letter.category_count}"],
+            ["名次", f"{own.rank} / {letter.category_count}" if letter.category_count else str(own.rank)],
             ["等次", grade],
         ],
     )

@@ -265,6 +265,7 @@ def letter(
     *,
     reasons: Mapping[tuple[str, str], str],
     titles: Mapping[str, str],
+    peers: Sequence[Mapping[str, Any]] | None = None,
 ) -> Letter:
     """One unit's 反馈: its totals, grade and rank, and every point gained or lost with its reason."""
     entries = [e for e in document.get("units") or [] if e.get("unit") == unit]
@@ -273,7 +274,8 @@ def letter(
     entry = entries[0]
     own = standing(entry)
     breakdown = entry.get("breakdown") or {}
-    peers = sum(1 for e in document.get("units") or [] if e.get("category") == own.category)
+    # Every unit of the run when known (0 when not: a department sees its own line only).
+    count = sum(1 for e in peers if e.get("category") == own.category) if peers is not None else 0
     lines = [
         *_task_lines(entry, breakdown, titles),
         *_metric_lines(breakdown),
@@ -283,7 +285,7 @@ def letter(
         issue=issue,
         standing=own,
         category_label=label_of(UNIT_CATEGORIES, own.category),
-        category_count=peers,
+        category_count=count,
         timeliness=(float(entry.get("timeliness_earned", 0.0)), float(entry.get("timeliness_max", 0.0))),
         metrics=(float(entry.get("metrics_earned", 0.0)), float(entry.get("metrics_max", 0.0))),
         base=float(entry.get("base", 0.0)),

@@ -13,7 +13,7 @@ from docx import Document
 from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 
-from services.common.vocabulary import GRADES
+from services.common.vocabulary import GRADES, UNIT_CATEGORIES
 from services.gateway.results import issuer_of
 from tests.conftest import Stack
 from tests.integration.test_runs import create_run, publish
@@ -78,7 +78,10 @@ def test_each_letter_states_the_units_total_grade_rank_and_every_point(example: 
         paragraphs, tables = texts(reply.content)
         body = "\n".join(paragraphs)
         assert f"总分{unit['total']:.2f}分" in body
-        assert f"排第{unit['rank']}名" in body and f"等次为{GRADES[unit['grade']]}" in body
+        peers = sum(1 for u in document["units"] if u["category"] == unit["category"])
+        label = UNIT_CATEGORIES[unit["category"]]
+        assert f"在{label}{peers}个单位中排第{unit['rank']}名" in body, body
+        assert f"等次为{GRADES[unit['grade']]}" in body
         summary = {row[0]: row[1] for row in tables[0]}
         assert summary["总分"] == f"{unit['total']:.2f}"
         assert summary["激励加分"] == f"{unit['bonus']:.2f}"
