@@ -21,6 +21,14 @@ def _write(path: Path, data: bytes) -> None:
         raise Refused(f"无法写入 {path}：{exc.strerror}") from None
 
 
+def letter_name(unit: str) -> str:
+    """<unit id>.docx; an id is free text (FORMATS.md), so a separator or a dot name cannot leave DIR."""
+    name = unit.replace("/", "_").replace("\\", "_")
+    if name in ("", ".", ".."):
+        name = "_" + name
+    return f"{name}.docx"
+
+
 def cmd_notice(args: argparse.Namespace) -> int:
     client = Client(args)
     request = gateway_pb2.GetResultDocumentRequest(run=check_id("--run", args.run))
@@ -59,8 +67,7 @@ def cmd_letters(args: argparse.Namespace) -> int:
             gateway_pb2.GetResultDocumentRequest(run=run, unit=unit),
             timeout=TIMEOUT,
         )
-        # The unit id went through check_id on the service side: no path separators reach the name.
-        path = out / f"{reply.unit}.docx"
+        path = out / letter_name(reply.unit)
         _write(path, reply.content)
         written.append(
             {"unit": reply.unit, "title": reply.title, "out": str(path), "bytes": len(reply.content)}
