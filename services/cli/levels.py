@@ -6,10 +6,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from services.cli import render
+from services.common import levels
 from services.common.vocabulary import COLOURS, GRADES, UNIT_CATEGORIES
 
-COUNTY = "县直部门"
-TOWNSHIPS = "乡镇（含所辖村、社区）"
+COUNTY = levels.COUNTY
+TOWNSHIPS = levels.TOWNSHIPS
 # A 村 row's name is set under its 乡镇's.
 FOLD = "　└ "
 
@@ -17,30 +18,10 @@ FOLD = "　└ "
 def by_level(
     units: Sequence[Mapping[str, Any]], parents: Mapping[str, str]
 ) -> list[tuple[str, list[tuple[int, Mapping[str, Any]]]]]:
-    """(section, [(depth, unit)]) in the order the office reads them; a unit under one not shown stays top."""
-    shown = {str(u["unit"]) for u in units}
-    children: dict[str, list[Mapping[str, Any]]] = {}
-    top: list[Mapping[str, Any]] = []
-    for unit in units:
-        parent = parents.get(str(unit["unit"]), "")
-        if parent and parent in shown:
-            children.setdefault(parent, []).append(unit)
-        else:
-            top.append(unit)
-
-    def tree(unit: Mapping[str, Any], depth: int) -> list[tuple[int, Mapping[str, Any]]]:
-        rows = [(depth, unit)]
-        for child in children.get(str(unit["unit"]), []):
-            rows += tree(child, depth + 1)
-        return rows
-
-    county = [u for u in top if u.get("category") != "township" and str(u["unit"]) not in children]
-    townships = [u for u in top if u not in county]
-    sections = [
-        (COUNTY, [r for u in county for r in tree(u, 0)]),
-        (TOWNSHIPS, [r for u in townships for r in tree(u, 0)]),
-    ]
-    return [(title, rows) for title, rows in sections if rows]
+    """(section, [(depth, unit)]) of the overview's units (see services/common/levels)."""
+    return levels.by_level(
+        units, parents, unit_of=lambda u: str(u["unit"]), category_of=lambda u: str(u.get("category", ""))
+    )
 
 
 def overview(data: Mapping[str, Any], parents: Mapping[str, str]) -> str:

@@ -9,8 +9,9 @@ from google.protobuf import json_format
 from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 
+from services.common import levels
 from services.common.vocabulary import ROLES, label_of
-from services.web import result_documents
+from services.web import people, result_documents
 from services.web.department import run_document, runs_of
 from services.web.gateway import Gateway
 from services.web.http import HttpError, Request, Response, download, esc, page, redirect
@@ -63,6 +64,29 @@ def _veto_reasons(gw: Gateway, session: Any, year: int) -> dict[str, list[str]]:
     return reasons
 
 
+def _overview_row(u: Any, reasons: dict[str, list[str]], depth: int) -> str:
+    """One unit's line of the overview; a 村 is set under its 乡镇."""
+    met = sum(1 for m in u.indicators if m.status == "met")
+    veto = "是：" + "；".join(reasons.get(u.unit, [])) if u.veto else ""
+    return row(
+        [
+            ("　└ " if depth else "") + u.name,
+            category_label(u.category),
+            u.open_blue,
+            u.open_yellow,
+            u.open_red,
+            u.overdue,
+            rate(u.on_time_rate),
+            f"{met}/{len(u.indicators)}",
+            Raw(f'<span class="total">{esc(num(u.provisional_total))}</span>'),
+            grade_label(u.provisional_grade),
+            veto,
+        ],
+        attrs=unit_attrs(u.unit, round(u.provisional_total, 2)),
+        numeric=(2, 3, 4, 5, 8),
+    )
+
+
 def overview(gw: Gateway, session: Any, request: Request) -> Response:
     year = _year(request)
     period = trend_period(request)
@@ -70,28 +94,15 @@ def overview(gw: Gateway, session: Any, request: Request) -> Response:
     shown = gw.call(gw.gateway.GetOverview, gateway_pb2.GetOverviewRequest(year=year), session.token)
     reasons = _veto_reasons(gw, session, shown.year) if any(u.veto for u in shown.units) else {}
     rows = []
-    for u in shown.units:
-        met = sum(1 for m in u.indicators if m.status == "met")
-        veto = "是：" + "；".join(reasons.get(u.unit, [])) if u.veto else ""
-        rows.append(
-            row(
-                [
-                    u.name,
-                    category_label(u.category),
-                    u.open_blue,
-                    u.open_yellow,
-                    u.open_red,
-                    u.overdue,
-                    rate(u.on_time_rate),
-                    f"{met}/{len(u.indicators)}",
-                    Raw(f'<span class="total">{esc(num(u.provisional_total))}</span>'),
-                    grade_label(u.provisional_grade),
-                    veto,
-                ],
-                attrs=unit_attrs(u.unit, round(u.provisional_total, 2)),
-                numeric=(2, 3, 4, 5, 8),
-            )
-        )
+    parents = {u: parent for u, (_, parent) in people.units(gw, session).items()}
+    sections = levels.by_level(
+        shown.units, parents, unit_of=lambda u: u.unit, category_of=lambda u: u.category
+    )
+    for section, members in sections:
+        if len(sections) > 1:
+            rows.append(f'<tr class="level"><th colspan="11" scope="rowgroup">{esc(section)}</th></tr>')
+        for depth, u in members:
+            rows.append(_overview_row(u, reasons, depth))
     headers = [
         "单位",
         "类别",

@@ -155,6 +155,17 @@ def test_a_task_page_shows_its_people_and_parts_and_a_persons_page_their_tasks(
     assert "P1" in text(driver) and "包保领导" in text(driver)
     driver.get(county.url + "/persons")
     assert "13900000011" in text(driver)  # the office sees mobiles
+    # The overview by level: county departments, then each 乡镇 with its 村 under it.
+    driver.get(county.url + "/office")
+    assert "县直部门" in text(driver) and "乡镇（含所辖村、社区）" in text(driver)
+    order = [
+        r.get_attribute("data-unit")
+        for r in driver.find_elements(By.CSS_SELECTOR, "tr[data-unit][data-total]")
+    ]
+    assert order.index("cgz-dg") == order.index("cgz") + 1 and order.index("fgj") < order.index("cgz")
+    village = driver.find_element(By.CSS_SELECTOR, "tr[data-unit='cgz-dg'][data-total] td")
+    assert village.text.startswith("└")
+    shot(driver, "office-overview-by-level")
     # A department: its own people only, with their load on its desk.
     login(driver, county, "cgz1", PASSWORD)
     driver.get(county.url + "/unit")
