@@ -228,7 +228,9 @@ def run_unit(gw: Gateway, session: Any, request: Request) -> Response:
         raise HttpError(404, "这次考核没有这个单位")
     body = (
         f'<p><a href="/office/runs/{esc(run)}">返回 {esc(run)}</a> · '
-        f"{result_documents.letter_link(run, unit)}</p>" + explained(units[0])
+        f"{result_documents.letter_link(run, unit)}</p>"
+        + explained(units[0])
+        + result_documents.unit_history(gw, session, unit)
     )
     return page(frame(f"{units[0]['name']} 得分明细", body, session, charts=True))
 

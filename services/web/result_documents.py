@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 
@@ -66,3 +68,15 @@ def own_letter(gw: Gateway, session: Session, request: Request) -> Response:
     request_ = gateway_pb2.GetResultDocumentRequest(run=run, unit=session.unit)
     reply = gw.call(gw.gateway.GetResultLetter, request_, session.token)
     return download(reply.content, reply.filename, DOCX)
+
+
+def unit_history(gw: Gateway, session: Session, unit: str) -> str:
+    """A unit's result across the years: each year's latest publicised or final run (the office's view)."""
+    from services.web.department import SHOWN_STATES, history_table, run_document, runs_of
+
+    latest: dict[int, Any] = {}
+    for r in runs_of(gw, session):
+        if r.state in SHOWN_STATES:
+            latest.setdefault(r.year, r)
+    documents = {r.id: run_document(gw, session, r.id, unit) for r in latest.values()}
+    return "<h2>历年考核结果</h2>" + history_table(latest, documents)

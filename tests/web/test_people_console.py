@@ -188,6 +188,9 @@ def test_a_publicised_runs_notice_letters_and_excellent_list_download(county: Co
     status, _, body = fetch(county, f"/office/runs/{run.id}/excellent", cookies=cookies)
     assert status == 200 and "单位代码" in body.decode("utf-8-sig")
     units = {u["unit"]: u for u in json.loads(run.document_json)["units"]}
+    # A unit's page in the run: its result across the years, with this publicised run's year.
+    browser.get(county.url + f"/office/runs/{run.id}/units/fgj")
+    assert "历年考核结果" in text(browser) and "2025" in text(browser)
     status, _, body = fetch(county, f"/office/runs/{run.id}/letters/fgj", cookies=cookies)
     assert status == 200
     assert f"总分{units['fgj']['total']:.2f}分" in "\n".join(
