@@ -22,6 +22,24 @@ PEOPLE = [
     {"type": "unit", "id": "cgz-d", "name": "东关村", "category": "village", "parent": "cgz"},
     {"type": "person", "id": "p1", "name": "张三", "unit": "czj", "post": "局长", "mobile": "13800000001"},
     {"type": "person", "id": "p2", "name": "李四", "unit": "fgj", "post": "副县长", "leader": True},
+    {
+        "type": "task",
+        "id": "Z1",
+        "title": "整治",
+        "task_type": "leader_directive",
+        "lead_unit": "cgz",
+        "assigned_at": "2025-07-01T09:00:00+08:00",
+        "leader": "p2",
+    },
+    {
+        "type": "task",
+        "id": "Z1.1",
+        "title": "东关村整治",
+        "task_type": "leader_directive",
+        "lead_unit": "cgz-d",
+        "assigned_at": "2025-07-01T09:00:00+08:00",
+        "parent": "Z1",
+    },
 ]
 
 
@@ -37,6 +55,15 @@ def test_units_persons_and_the_results_documents(served: Served, tmp_path: Path)
     table = served.kaohe("units", "list").stdout
     village = next(line for line in table.splitlines() if "东关村" in line)
     assert "上级单位" in table and "城关镇" in village
+
+    shown = json.loads(served.kaohe("tasks", "show", "Z1", "--json").stdout)
+    assert (shown["leader"], shown["leader_name"]) == ("p2", "李四")
+    assert [p["id"] for p in shown["parts"]] == ["Z1.1"]
+    text = served.kaohe("tasks", "show", "Z1").stdout
+    assert "包保领导 李四" in text and "任务分解 1 项" in text
+    served.kaohe("tasks", "accept", "Z1")
+    refused = served.kaohe("tasks", "report", "Z1", "--note", "完成", check=False)
+    assert refused.returncode == 1 and "Z1.1" in refused.stderr
 
     persons = {p["id"]: p for p in json.loads(served.kaohe("persons", "list", "--json").stdout)}
     assert persons["p1"]["mobile"] == "13800000001" and persons["p2"]["leader"] is True

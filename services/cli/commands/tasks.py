@@ -69,6 +69,21 @@ def cmd_tasks_show(args: argparse.Namespace) -> int:
             {"seq": e.seq, "kind": e.kind, "at": e.at, "by": e.by, "note": e.note, "rejected": e.rejected}
             for e in task.history
         ],
+        "responsible": task.responsible or None,
+        "responsible_name": task.responsible_name or None,
+        "leader": task.leader or None,
+        "leader_name": task.leader_name or None,
+        "parent": task.parent or None,
+        "parts": [
+            {
+                "id": p.id,
+                "title": p.title,
+                "lead_unit": p.lead_unit,
+                "state": p.state,
+                "color": p.color or None,
+            }
+            for p in task.parts
+        ],
     }
     emit(args, document, lambda: render.task_detail(document))
     return EXIT_OK
