@@ -266,7 +266,26 @@ def task_detail(task: dict[str, Any]) -> str:
             for e in task["history"]
         ],
     )
-    return head + "\n" + history
+    return head + _people_and_parts(task) + "\n" + history
+
+
+def _people_and_parts(task: dict[str, Any]) -> str:
+    """责任人, 包保领导, the task this one is a part of, and its own parts' progress."""
+    named = [
+        f"{label} {task.get(key + '_name') or task[key]}"
+        for key, label in (("responsible", "责任人"), ("leader", "包保领导"))
+        if task.get(key)
+    ]
+    if task.get("parent"):
+        named.append(f"上级任务 {task['parent']}")
+    parts = task.get("parts") or []
+    lines = "\n" + " · ".join(named) if named else ""
+    if parts:
+        done = sum(1 for p in parts if p["state"] == "closed")
+        lines += f"\n任务分解 {len(parts)} 项（已销号 {done}）：" + "；".join(
+            f"{p['id']} {p['lead_unit']} {TASK_STATES.get(p['state'], p['state'])}" for p in parts
+        )
+    return lines
 
 
 @sanitised

@@ -47,7 +47,7 @@ RECORD_KIND_LABELS: Terms = {
 RECORD_KINDS: tuple[str, ...] = tuple(RECORD_KIND_LABELS)
 
 # The ledger lines kept by tasks; with RECORD_KINDS, every `type` a ledger line may have.
-TASK_LINE_TYPES: Terms = {"unit": "单位", "task": "任务", "task_event": "任务事件"}
+TASK_LINE_TYPES: Terms = {"unit": "单位", "task": "任务", "task_event": "任务事件", "person": "责任人"}
 LEDGER_LINE_TYPES: Terms = {**TASK_LINE_TYPES, **RECORD_KIND_LABELS}
 
 TASK_STATES: Terms = {
@@ -98,7 +98,7 @@ TOLERANCE_DECISIONS: Terms = {"exempt": "免责", "mitigate": "减轻"}
 METRIC_STATUSES: Terms = {"met": "达标", "below": "未达标", "missing": "缺报", "not_applicable": "不适用"}
 
 GRADES: Terms = {"excellent": "优秀", "good": "良好", "fair": "一般", "poor": "较差"}
-UNIT_CATEGORIES: Terms = {"department": "部门", "township": "乡镇"}
+UNIT_CATEGORIES: Terms = {"department": "部门", "township": "乡镇", "village": "村（社区）"}
 # A run is a draft until 公示, then final at 定档; a corrected run is superseded by its successor.
 RUN_STATES: Terms = {"draft": "草稿", "publicised": "公示中", "final": "已定档", "superseded": "已更正"}
 ROLES: Terms = {"office": "考核办", "supervisor": "督查室", "department": "单位", "viewer": "查阅"}

@@ -17,6 +17,7 @@ from services.gateway.bulletin_issues import IssueNumbers, MemoryIssueNumbers
 from services.gateway.ledger_export import ledger_lines
 from services.gateway.policy import GATEWAY, authorize, scoped_unit
 from services.gateway.proxy import Audit
+from services.gateway.results import ResultsView
 from services.gateway.use_cases import GatewayApp
 from services.gateway.workbook_import import import_workbook, is_workbook_upload
 
@@ -28,6 +29,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         self.app = app
         self.audit = audit
         self.bulletin = BulletinView(app, issue_numbers or MemoryIssueNumbers())
+        self.results = ResultsView(app)
 
     def _allow(self, method: str, unit: str | None = None) -> str:
         identity = current_identity()
@@ -104,3 +106,17 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
             issue=request.issue,
             timeout=deadline(context, 120.0),
         )
+
+    def GetResultNotice(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._allow("GetResultNotice")
+        return self.results.notice(current_identity(), run=request.run, timeout=deadline(context, 120.0))
+
+    def GetResultLetter(self, request: Any, context: grpc.ServicerContext) -> Any:
+        unit = self._allow("GetResultLetter", request.unit)
+        return self.results.letter(
+            current_identity(), run=request.run, unit=unit, timeout=deadline(context, 120.0)
+        )
+
+    def GetExcellentList(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._allow("GetExcellentList")
+        return self.results.excellent(current_identity(), run=request.run, timeout=deadline(context, 120.0))

@@ -22,7 +22,7 @@ ID_PATTERN = re.compile(r"^[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]{0,62}[^\x00-\x20\
 MAX_CO_UNITS = 100
 EVENT_KINDS = ("accept", "progress", "report", "reject", "verify", "close", "cancel", "extend")
 FIELDS = {
-    "unit": ({"type", "id", "name", "category"}, {"type", "id", "name", "category"}),
+    "unit": ({"type", "id", "name", "category"}, {"type", "id", "name", "category", "parent"}),
     "task": (
         {"type", "id", "title", "task_type", "lead_unit", "assigned_at"},
         {
@@ -36,9 +36,16 @@ FIELDS = {
             "assigned_at",
             "due_at",
             "source",
+            "responsible",
+            "leader",
+            "parent",
         },
     ),
     "task_event": ({"type", "task", "kind", "at"}, {"type", "task", "kind", "at", "by", "note", "due_at"}),
+    "person": (
+        {"type", "id", "name", "unit", "post"},
+        {"type", "id", "name", "unit", "post", "leader", "mobile"},
+    ),
 }
 
 
@@ -48,6 +55,7 @@ class UnitRecord:
     id: str
     name: str
     category: str
+    parent: str = ""
 
     def canonical(self) -> str:
         return json.dumps(
@@ -67,11 +75,20 @@ class TaskRecord:
     assigned_at: datetime
     due_at: datetime | None
     source: str
+    responsible: str = ""
+    leader: str = ""
+    parent: str = ""
+
+    def people_and_parent(self) -> dict[str, str]:
+        return {"responsible": self.responsible, "leader": self.leader, "parent": self.parent}
 
     def canonical(self) -> str:
         """The record as compared on re-import: instants as epoch seconds, defaults filled in."""
+        # People and parts only when given: a task stored before they existed compares as it did.
+        given = {k: v for k, v in self.people_and_parent().items() if v}
         return json.dumps(
             {
+                **given,
                 "id": self.id,
                 "title": self.title,
                 "task_type": self.task_type,
@@ -108,6 +125,7 @@ class Parsed:
     units: list[UnitRecord] = field(default_factory=list)
     tasks: list[TaskRecord] = field(default_factory=list)
     events: list[EventRecord] = field(default_factory=list)
+    persons: list[PersonRecord] = field(default_factory=list)
 
 
 def _fail(line: int, name: str, rule: str) -> InvalidArgument:
@@ -158,6 +176,7 @@ def parse_unit(obj: dict[str, Any], line: int) -> UnitRecord:
         _ident(obj, "id", line),
         _text(obj, "name", line, max_len=NAME_MAX),
         _ident(obj, "category", line),
+        _optional_ident(obj, "parent", line),
     )
 
 
@@ -210,6 +229,9 @@ def parse_task(obj: dict[str, Any], line: int, scheme: Scheme) -> TaskRecord:
         assigned,
         due,
         _text(obj, "source", line, required=False),
+        _optional_ident(obj, "responsible", line),
+        _optional_ident(obj, "leader", line),
+        _optional_ident(obj, "parent", line),
     )
 
 
@@ -260,6 +282,64 @@ def parse_lines(lines: list[tuple[int, str]], scheme: Scheme) -> Parsed:
             parsed.tasks.append(parse_task(obj, line, scheme))
         elif kind == "task_event":
             parsed.events.append(parse_event(obj, line))
+        elif kind == "person":
+            parsed.persons.append(parse_person(obj, line))
         else:
             raise _fail(line, "type", f"{kind!r} is not a record type of the tasks service")
     return parsed
+
+
+# ---- people and levels (FORMATS.md: unit.parent, person, task.responsible / leader / parent)
+
+# A mainland mobile number: 11 digits, the first a 1.
+MOBILE = re.compile(r"^1[0-9]{10}$")
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    """A person responsible for work (责任人), of one unit; `leader` for a 县级领导 / 班子成员."""
+
+    line: int
+    id: str
+    name: str
+    unit: str
+    post: str
+    leader: bool
+    mobile: str
+
+    def values(self) -> tuple[str, str, str, bool, str]:
+        """What a re-import compares: everything but the id and the line."""
+        return (self.name, self.unit, self.post, self.leader, self.mobile)
+
+
+def _optional_ident(obj: dict[str, Any], name: str, line: int) -> str:
+    """An optional id field: "" when absent (or null), checked as an id when given."""
+    if obj.get(name) is None:
+        return ""
+    value = _ident(obj, name, line)
+    if name == "parent" and value == obj.get("id"):
+        raise _fail(line, name, f"不能是记录自身（{value!r}）：上级不能指向自己")
+    return value
+
+
+def parse_person(obj: dict[str, Any], line: int) -> PersonRecord:
+    check_fields(obj, line)
+    leader = obj.get("leader", False)
+    if leader is None:
+        leader = False
+    if not isinstance(leader, bool):
+        raise _fail(line, "leader", "必须是 true 或 false（是否县级领导、班子成员）")
+    mobile = obj.get("mobile")
+    if mobile is None:
+        mobile = ""
+    if not isinstance(mobile, str) or (mobile and not MOBILE.match(mobile)):
+        raise _fail(line, "mobile", "必须是 11 位手机号码（以 1 开头的 11 位数字，写成字符串）")
+    return PersonRecord(
+        line,
+        _ident(obj, "id", line),
+        _text(obj, "name", line, max_len=NAME_MAX),
+        _ident(obj, "unit", line),
+        _text(obj, "post", line, max_len=NAME_MAX),
+        leader,
+        mobile,
+    )

@@ -16,7 +16,7 @@ from services.common.messages import refuse_nul
 from services.common.packed import pack
 from services.common.policy import scoped_unit
 from services.common.rpc import current_identity
-from services.tasks import extensions
+from services.tasks import extensions, people
 from services.tasks.domain import Kind
 from services.tasks.export import ledger_lines
 from services.tasks.trend import OverdueTrend
@@ -26,7 +26,12 @@ from services.tasks.use_cases import TasksApp, TaskView
 def task_message(view: TaskView) -> tasks_pb2.Task:
     data = asdict(view)
     history = data.pop("history")
-    return tasks_pb2.Task(**data, history=[tasks_pb2.TaskEvent(**e) for e in history])
+    parts = data.pop("parts")
+    return tasks_pb2.Task(
+        **data,
+        history=[tasks_pb2.TaskEvent(**e) for e in history],
+        parts=[tasks_pb2.TaskPart(**p) for p in parts],
+    )
 
 
 def extension_message(view: extensions.ExtensionView) -> tasks_pb2.Extension:
@@ -48,8 +53,10 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
         rows, token = self.app.list_units(
             category=request.category, page_size_=request.page_size, page_token=request.page_token
         )
+        parents = self.app.unit_parents([i for i, _, _ in rows])
         return tasks_pb2.ListUnitsResponse(
-            units=[tasks_pb2.Unit(id=i, name=n, category=c) for i, n, c in rows], next_page_token=token
+            units=[tasks_pb2.Unit(id=i, name=n, category=c, parent=parents.get(i, "")) for i, n, c in rows],
+            next_page_token=token,
         )
 
     def GetTask(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -87,6 +94,11 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             due_at=request.due_at,
             assign_now=request.assign_now,
             note=request.note,
+            people_and_parent={
+                "responsible": request.responsible,
+                "leader": request.leader,
+                "parent": request.parent,
+            },
         )
         return task_message(view)
 
@@ -268,4 +280,27 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
                 tasks_pb2.HolidayNotice(year=n.year, canonical=n.canonical, sha256=n.sha256)
                 for n in self.app.holidays.notices()
             ]
+        )
+
+    def ListPersons(self, request: Any, context: grpc.ServicerContext) -> Any:
+        found, at = people.list_persons(
+            self.app, actor=current_identity(), unit=request.unit, person_id=request.id
+        )
+        return tasks_pb2.ListPersonsResponse(
+            persons=[
+                tasks_pb2.Person(
+                    id=p.id,
+                    name=p.name,
+                    unit=p.unit,
+                    post=p.post,
+                    leader=p.leader,
+                    mobile=p.mobile,
+                    open=p.open,
+                    yellow=p.yellow,
+                    red=p.red,
+                    tasks=[task_message(t) for t in p.tasks],
+                )
+                for p in found
+            ],
+            as_of=self.app.view_instant(at),
         )

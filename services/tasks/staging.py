@@ -29,6 +29,9 @@ import_tasks = Table(
     Column("due_at", BigInteger, nullable=False),
     Column("due_given", Boolean, nullable=False),
     Column("record", Text, nullable=False),
+    Column("responsible", String(64), nullable=True),
+    Column("leader", String(64), nullable=True),
+    Column("parent", String(64), nullable=True),
     prefixes=["TEMPORARY"],
 )
 

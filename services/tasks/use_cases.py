@@ -45,6 +45,15 @@ from services.tasks.facts import TaskFacts
 from services.tasks.history import derived, domain_events, due_instant, own_due
 from services.tasks.holidays import HolidayDesk
 from services.tasks.importing import LedgerImport
+from services.tasks.people import (
+    PartView,
+    check_parts_done,
+    check_people_and_parent,
+    name_people,
+    parts,
+    reaches,
+    supervises,
+)
 from services.tasks.progress import REPORTING_KINDS, progress_due
 from services.tasks.storage import repository as repo
 from services.tasks.storage.tables import audit, requests, task_co_units, tasks
@@ -92,6 +101,12 @@ class TaskView:
     as_of: str
     progress_overdue_since: str = ""
     history: list[EventView] = field(default_factory=list)
+    responsible: str = ""
+    responsible_name: str = ""
+    leader: str = ""
+    leader_name: str = ""
+    parent: str = ""
+    parts: list[PartView] = field(default_factory=list)
 
 
 def encode_token(last: str) -> str:
@@ -162,6 +177,11 @@ class TasksApp:
         rows = rows[:size]
         return rows, encode_token(rows[-1][0]) if more and rows else ""
 
+    def unit_parents(self, ids: list[str]) -> dict[str, str]:
+        """id → parent unit ("" when none) of the units among ids."""
+        with self.db.read() as conn:
+            return repo.unit_parents(conn, ids)
+
     def view(self, row: repo.TaskRow, *, at: int, events: list[repo.EventRow] | None = None) -> TaskView:
         task_type = self.scheme.task_types.get(row.task_type)
         state = State(row.state)
@@ -199,6 +219,9 @@ class TasksApp:
             updated_at=iso(row.updated_at, self.tz),
             etag=f'"{row.version}"',
             as_of=iso(at, self.tz),
+            responsible=row.responsible,
+            leader=row.leader,
+            parent=row.parent,
         )
         if events is not None:
             view.history = [
@@ -235,10 +258,15 @@ class TasksApp:
             views.append(view)
         return views
 
-    def _readable(self, actor: Identity, row: repo.TaskRow) -> None:
+    def _readable(self, actor: Identity, row: repo.TaskRow, conn: Any) -> None:
         # Another unit's task is, to a department, a task that does not exist: the same words,
-        # so that neither its existence nor the unit it belongs to is told.
-        if actor.is_department and actor.unit != row.lead_unit and actor.unit not in row.co_units:
+        # so that neither its existence nor the unit it belongs to is told. A 乡镇 reads its 村's.
+        units = (row.lead_unit, *row.co_units)
+        if (
+            actor.is_department
+            and actor.unit not in units
+            and not any(reaches(conn, actor, u) for u in units)
+        ):
             raise NotFound(f"task {row.id!r} does not exist")
 
     def get_task(self, *, actor: Identity, task_id: str, as_of: str = "") -> TaskView:
@@ -247,9 +275,12 @@ class TasksApp:
             row = repo.get_task(conn, task_id)
             if row is None:
                 raise NotFound(f"task {task_id!r} does not exist")
-            self._readable(actor, row)
+            self._readable(actor, row, conn)
             events = repo.events_of(conn, [task_id]).get(task_id, [])
-        return self.view(row, at=at, events=events)
+            view = self.view(row, at=at, events=events)
+            name_people(conn, view)
+            view.parts = parts(self, conn, task_id, at=at)
+        return view
 
     def list_tasks(
         self,
@@ -270,8 +301,10 @@ class TasksApp:
             if not actor.unit:
                 raise PermissionDenied("a department without a unit may not list tasks")
             if unit and unit != actor.unit:
-                raise PermissionDenied(f"unit {actor.unit} may not list the tasks of unit {unit}")
-            unit = actor.unit
+                with self.db.read() as conn:
+                    if not reaches(conn, actor, unit):
+                        raise PermissionDenied(f"unit {actor.unit} may not list the tasks of unit {unit}")
+            unit = unit or actor.unit
         if color and color not in COLOURS:
             raise InvalidArgument("color", "must be blue, yellow or red")
         if state and state not in {s.value for s in State}:
@@ -326,10 +359,9 @@ class TasksApp:
         due_at: str,
         assign_now: bool,
         note: str,
+        people_and_parent: dict[str, str] | None = None,
     ) -> TaskView:
-        check_actor(
-            Kind.CREATE, role=actor.role, unit=actor.unit or None, lead_unit=lead_unit, co_units=co_units
-        )
+        given = {k: v for k, v in (people_and_parent or {}).items() if v}
         check_text("note", note, max_len=NOTE_MAX, allow_newlines=True)
         now = datetime.now(UTC).astimezone(self.tz).replace(microsecond=0)
         record = {
@@ -345,15 +377,25 @@ class TasksApp:
         }
         if due_at:
             record["due_at"] = due_at
+        record |= given
         try:
             parsed = ledger.parse_task(record, 0, self.scheme)
         except InvalidArgument as exc:
             raise InvalidArgument(
                 [FieldViolation(v.field.removeprefix("line 0: "), v.description) for v in exc.violations]
             ) from None
+        # Checked after the request itself: a department may call CreateTask (a 乡镇, for its 村), so
+        # an empty request is bad input before it is anybody's permission.
+        role = actor.role
+        if actor.is_department:
+            with self.db.read() as conn:
+                # A 乡镇 dispatches (立项、交办) to its own 村.
+                role = "supervisor" if supervises(conn, actor, lead_unit) else role
+        check_actor(Kind.CREATE, role=role, unit=actor.unit or None, lead_unit=lead_unit, co_units=co_units)
 
         def work(conn: Any) -> TaskView:
             self._check_units(conn, [parsed.lead_unit, *parsed.co_units])
+            check_people_and_parent(conn, actor, parsed)
             if repo.get_task(conn, parsed.id) is not None:
                 raise InvalidArgument("id", f"task {parsed.id!r} already exists")
             stamp = to_epoch(now)
@@ -407,6 +449,7 @@ class TasksApp:
             "due_at": due_at,
             "assign_now": assign_now,
             "note": note,
+            **given,
         }
         return self._idempotent(actor, request_id, "CreateTask", request, work)
 
@@ -435,13 +478,20 @@ class TasksApp:
             row = repo.get_task(conn, task_id)
             if row is None:
                 raise NotFound(f"task {task_id!r} does not exist")
-            if actor.is_department and actor.unit != row.lead_unit and actor.unit not in row.co_units:
+            over = supervises(conn, actor, row.lead_unit)
+            if (
+                actor.is_department
+                and not over
+                and actor.unit != row.lead_unit
+                and actor.unit not in row.co_units
+            ):
                 # Refused (and audited) without naming the unit the task belongs to.
                 raise PermissionDenied(f"unit {actor.unit} may not record a {kind.value} on task {task_id!r}")
             if actor.role != INTERNAL_ROLE:
                 check_actor(
                     kind,
-                    role=actor.role,
+                    # A 乡镇 is the supervisor of its 村's tasks.
+                    role="supervisor" if over else actor.role,
                     unit=actor.unit or None,
                     lead_unit=row.lead_unit,
                     co_units=row.co_units,
@@ -451,6 +501,7 @@ class TasksApp:
             if kind == Kind.EXTEND and (row.reported_at is not None or State(row.state) not in OPEN_STATES):
                 raise InvalidTransition(f"任务 {task_id} 已反馈或已办结，不能延期（延期只在任务未反馈时）")
             next_state(State(row.state), kind, lenient=False)
+            check_parts_done(conn, task_id, kind)
             now = int(time.time())
             stored = repo.events_of(conn, [task_id]).get(task_id, [])
             # An event recorded in the same second as the last one still comes after it.
@@ -592,6 +643,7 @@ class TasksApp:
                 updated_at=stamp,
                 version=1,
                 record=record.canonical(),
+                **{name: value or None for name, value in record.people_and_parent().items()},
             )
         )
         if record.co_units:

@@ -22,7 +22,9 @@ from services.web import (
     ledger_import,
     office,
     password,
+    people,
     records,
+    result_documents,
     supervision,
 )
 from services.web.extensions import DESK as EXTENSION_DESK
@@ -164,8 +166,8 @@ class Console:
         ]
         desk += [
             ("GET", "/tasks", supervision.task_list, EVERYONE, ""),
-            ("GET", "/tasks/new", supervision.new_task_form, supervision.OFFICE_SIDE, ""),
-            ("POST", "/tasks", supervision.create_task, supervision.OFFICE_SIDE, "/tasks/new"),
+            ("GET", "/tasks/new", supervision.new_task_form, supervision.DISPATCHERS, ""),
+            ("POST", "/tasks", supervision.create_task, supervision.DISPATCHERS, "/tasks/new"),
             ("GET", "/tasks/{task}", supervision.task_detail, EVERYONE, ""),
             ("POST", "/tasks/{task}/{step}", supervision.take_step, EVERYONE, "/tasks/{task}"),
             ("GET", "/office/bulletin", bulletin.bulletin_form, READERS, ""),
@@ -185,6 +187,26 @@ class Console:
         desk += [
             ("GET", password.PATH, password.form, EVERYONE, ""),
             ("POST", password.PATH, self.change_password, EVERYONE, ""),
+        ]
+        desk += [
+            ("GET", "/persons", people.persons_page, EVERYONE, ""),
+            ("GET", "/persons/{person}", people.person_page, EVERYONE, ""),
+            ("GET", "/office/runs/{run}/notice", result_documents.notice, READERS, "/office/runs/{run}"),
+            (
+                "GET",
+                "/office/runs/{run}/excellent",
+                result_documents.excellent,
+                READERS,
+                "/office/runs/{run}",
+            ),
+            (
+                "GET",
+                "/office/runs/{run}/letters/{unit}",
+                result_documents.letter,
+                READERS,
+                "/office/runs/{run}",
+            ),
+            ("GET", "/unit/letter", result_documents.own_letter, frozenset({"department"}), "/unit"),
         ]
         for method, path, view, roles, back in desk:
             r.add(method, path, self.page(view, roles, back))

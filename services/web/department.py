@@ -13,6 +13,7 @@ from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 
 from services.common.vocabulary import METRIC_STATUSES, TASK_STATES, label_of
+from services.web import people
 from services.web.gateway import Gateway
 from services.web.http import Request, Response, download, esc, page, part, redirect
 from services.web.layout import (
@@ -154,6 +155,7 @@ def home(gw: Gateway, session: Session, request: Request) -> Response:
         standing_block(dashboard.standing),
         open_items_table(dashboard.open_items),
         "<h2>逾期事项趋势</h2>" + trend_chart(pending_trend.result()),
+        people.desk_load(gw, session),
     ]
     if shown:
         parts.append(result_section(session, shown[0], documents[shown[0].id]))
@@ -184,7 +186,8 @@ def result_section(session: Session, run: Any, document: dict[str, Any]) -> str:
     deadline = f"，申诉截止 {esc(instant(run.appeal_deadline))}" if appealable and run.appeal_deadline else ""
     return (
         f"<h2>{run.year} 年度考核结果（{esc(state_label(run.state))}{deadline}）</h2>"
-        f'<p><a class="button" href="/unit/export?run={esc(part(run.id))}">下载本单位结果（Excel）</a></p>'
+        f'<p><a class="button" href="/unit/export?run={esc(part(run.id))}">下载本单位结果（Excel）</a> '
+        f'<a class="button" href="/unit/letter?run={esc(part(run.id))}">下载考核结果反馈（Word）</a></p>'
         + explained(units[0], appeal_form=appeal_form)
     )
 

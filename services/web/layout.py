@@ -27,12 +27,14 @@ NAV = {
         ("/office/ranking", "排名"),
         ("/office/import", "台账导入"),
         ("/office/accounts", "账号"),
+        ("/persons", "责任人"),
     ],
     "department": [
         ("/unit", "本单位"),
         ("/tasks", "督办事项"),
         ("/unit/appeals", "申诉与容错"),
         ("/unit/extensions", "延期申请"),
+        ("/persons", "责任人"),
     ],
     "supervisor": [
         ("/office", "全县态势"),

@@ -9,7 +9,9 @@ from google.protobuf import json_format
 from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 
+from services.common import levels
 from services.common.vocabulary import ROLES, label_of
+from services.web import people, result_documents
 from services.web.calendar_banner import calendar_banner, start_calendar_check
 from services.web.confirm import confirm_first
 from services.web.department import run_document, runs_of
@@ -70,6 +72,30 @@ def _veto_reasons(gw: Gateway, session: Any, year: int) -> dict[str, list[str]]:
     return reasons
 
 
+def _overview_row(u: Any, reasons: dict[str, list[str]], depth: int) -> str:
+    """One unit's line of the overview; a 村 is set under its 乡镇."""
+    met = sum(1 for m in u.indicators if m.status == "met")
+    veto = "是：" + "；".join(reasons.get(u.unit, [])) if u.veto else ""
+    return row(
+        [
+            ("　└ " if depth else "") + u.name,
+            category_label(u.category),
+            u.open_blue,
+            u.open_yellow,
+            u.open_red,
+            u.overdue,
+            rate(u.on_time_rate),
+            f"{met}/{len(u.indicators)}",
+            # A year in progress and nothing of the unit due yet: no score, not a 0 (较差).
+            "—" if u.nothing_due else Raw(f'<span class="total">{esc(num(u.provisional_total))}</span>'),
+            "—" if u.nothing_due else grade_label(u.provisional_grade),
+            veto,
+        ],
+        attrs=unit_attrs(u.unit, round(u.provisional_total, 2)),
+        numeric=(2, 3, 4, 5, 8),
+    )
+
+
 def overview(gw: Gateway, session: Any, request: Request) -> Response:
     year = _year(request)
     awaiting = start_awaiting(gw, session)  # at once with the overview too
@@ -79,31 +105,15 @@ def overview(gw: Gateway, session: Any, request: Request) -> Response:
     shown = gw.call(gw.gateway.GetOverview, gateway_pb2.GetOverviewRequest(year=year), session.token)
     reasons = _veto_reasons(gw, session, shown.year) if any(u.veto for u in shown.units) else {}
     rows = []
-    for u in shown.units:
-        met = sum(1 for m in u.indicators if m.status == "met")
-        veto = "是：" + "；".join(reasons.get(u.unit, [])) if u.veto else ""
-        rows.append(
-            row(
-                [
-                    u.name,
-                    category_label(u.category),
-                    u.open_blue,
-                    u.open_yellow,
-                    u.open_red,
-                    u.overdue,
-                    rate(u.on_time_rate),
-                    f"{met}/{len(u.indicators)}",
-                    # A year in progress and nothing of the unit due yet: no score, not a 0 (较差).
-                    "—"
-                    if u.nothing_due
-                    else Raw(f'<span class="total">{esc(num(u.provisional_total))}</span>'),
-                    "—" if u.nothing_due else grade_label(u.provisional_grade),
-                    veto,
-                ],
-                attrs=unit_attrs(u.unit, round(u.provisional_total, 2)),
-                numeric=(2, 3, 4, 5, 8),
-            )
-        )
+    parents = {u: parent for u, (_, parent) in people.units(gw, session).items()}
+    sections = levels.by_level(
+        shown.units, parents, unit_of=lambda u: u.unit, category_of=lambda u: u.category
+    )
+    for section, members in sections:
+        if len(sections) > 1:
+            rows.append(f'<tr class="level"><th colspan="11" scope="rowgroup">{esc(section)}</th></tr>')
+        for depth, u in members:
+            rows.append(_overview_row(u, reasons, depth))
     headers = [
         "单位",
         "类别",
@@ -132,8 +142,8 @@ def overview(gw: Gateway, session: Any, request: Request) -> Response:
         label="各单位逾期与红黄事项数",
     )
     body = (
-        f"{_flash(request)}{calendar_banner(pending_calendar)}<p>{shown.year} 年度，截至 {esc(instant(shown.as_of))}，"
-        f"方案 {esc(shown.scheme)}。</p>"
+        f"{_flash(request)}{calendar_banner(pending_calendar)}"
+        f"<p>{shown.year} 年度，截至 {esc(instant(shown.as_of))}，方案 {esc(shown.scheme)}。</p>"
         f'<form method="get" class="inline"><label for="year">年度</label>'
         f'<input id="year" name="year" inputmode="numeric" size="6" value="{shown.year}">'
         f"<button type=submit>查看</button></form>"
@@ -229,6 +239,7 @@ def run_detail(gw: Gateway, session: Any, request: Request) -> Response:
         f"<p>{esc(document.get('year'))} 年度 · {esc(state_label(document.get('state', '')))} · "
         f"截至 {esc(instant(document.get('as_of')))} · 方案 {esc(document.get('scheme'))}</p>"
         f'<p><a class="button" href="/office/export?run={esc(part(run))}">导出 Excel</a></p>'
+        + result_documents.links(run, document.get("state", ""))
         + result_tables(document, link=f"/office/runs/{part(run)}/units/{{unit}}")
         + "<h2>各类别总分分布</h2>"
         + distribution_chart(document)
@@ -241,7 +252,12 @@ def run_unit(gw: Gateway, session: Any, request: Request) -> Response:
     units = run_document(gw, session, run, unit).get("units", [])
     if not units:
         raise HttpError(404, "这次考核没有这个单位")
-    body = f'<p><a href="/office/runs/{esc(part(run))}">返回 {esc(run)}</a></p>' + explained(units[0])
+    body = (
+        f'<p><a href="/office/runs/{esc(part(run))}">返回 {esc(run)}</a> · '
+        f"{result_documents.letter_link(run, unit)}</p>"
+        + explained(units[0])
+        + result_documents.unit_history(gw, session, unit)
+    )
     return page(frame(f"{units[0]['name']} 得分明细", body, session, charts=True))
 
 

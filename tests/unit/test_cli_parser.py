@@ -30,8 +30,9 @@ SUBCOMMANDS = list(_subcommands(parser()))
 def test_the_walk_finds_every_group_and_command() -> None:
     names = {" ".join(path) for path, _ in SUBCOMMANDS}
     assert {"serve", "status", "tasks list", "tasks reject", "records add", "assess finalize"} <= names
-    assert len(names) == 54  # 34, units and units list, bulletin, accounts add/list/disable/passwd and login,
-    # appeals and tolerance with list/file/decide and list/apply/decide, calendar import/show
+    assert len(names) == 57  # 34, units and units list, bulletin, accounts add/list/disable/passwd and login,
+    # appeals and tolerance with list/file/decide and list/apply/decide, persons and persons list,
+    # results with notice/letters/excellent
 
 
 @pytest.mark.parametrize("path", [path for path, _ in SUBCOMMANDS], ids=" ".join)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from types import ModuleType
 
 from services.cli.commands import (
     accounts,
@@ -13,7 +14,9 @@ from services.cli.commands import (
     extensions,
     ledger,
     ledger_book,
+    persons,
     records,
+    results,
     serving,
     tasks,
     units,
@@ -21,7 +24,7 @@ from services.cli.commands import (
 )
 from services.cli.options import Commands
 
-MODULES = (
+MODULES: tuple[ModuleType, ...] = (
     serving,
     ledger,
     units,
@@ -36,6 +39,8 @@ MODULES = (
     calendar,
     ledger_book,
 )
+# Appended rather than placed: other groups are being added to the tuple above at the same time.
+MODULES += (persons, results)
 
 
 def register_all(commands: Commands, common: argparse.ArgumentParser) -> None:

@@ -83,6 +83,21 @@ def cmd_tasks_show(args: argparse.Namespace) -> int:
             {"seq": e.seq, "kind": e.kind, "at": e.at, "by": e.by, "note": e.note, "rejected": e.rejected}
             for e in task.history
         ],
+        "responsible": task.responsible or None,
+        "responsible_name": task.responsible_name or None,
+        "leader": task.leader or None,
+        "leader_name": task.leader_name or None,
+        "parent": task.parent or None,
+        "parts": [
+            {
+                "id": p.id,
+                "title": p.title,
+                "lead_unit": p.lead_unit,
+                "state": p.state,
+                "color": p.color or None,
+            }
+            for p in task.parts
+        ],
     }
     emit(args, document, lambda: render.task_detail(document))
     return EXIT_OK
@@ -104,6 +119,9 @@ def cmd_tasks_create(args: argparse.Namespace) -> int:
             due_at=args.due_at or "",
             assign_now=args.assign,
             note=args.note or "",
+            responsible=args.responsible or "",
+            leader=args.leader or "",
+            parent=args.parent or "",
         ),
     )
     document = task_json(task)
@@ -180,6 +198,9 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     p.add_argument("--assign", action="store_true", help="立项并同时交办")
     p.add_argument("--note", help="说明")
     p.add_argument("--request-id", help="幂等键：同一键重复提交只生效一次")
+    p.add_argument("--responsible", help="责任人代码（牵头单位的人员）")
+    p.add_argument("--leader", help="包保领导代码（县级领导、班子成员）")
+    p.add_argument("--parent", help="上级任务编号：本任务是它分解出的一项（任务分解）")
     p.set_defaults(func=cmd_tasks_create)
 
     for action, (_, summary) in ACTIONS.items():

@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 
 from kaohe.gateway.v1 import gateway_pb2
+from kaohe.tasks.v1 import tasks_pb2
 
-from services.cli import render
+from services.cli import levels, render
 from services.cli.client import EXIT_OK, Client, Refused, emit, plain
 from services.cli.labels import unit_code
 from services.cli.options import Commands, command
@@ -17,8 +18,24 @@ def cmd_overview(args: argparse.Namespace) -> int:
     client = Client(args)
     reply = client.call(client.gateway.GetOverview, gateway_pb2.GetOverviewRequest(year=args.year or 0))
     data = plain(reply, always_print_fields_with_no_presence=True)
-    emit(args, data, lambda: render.overview(data))
+    parents = unit_parents(client)
+    for unit in data.get("units", []):
+        unit["parent"] = parents.get(unit["unit"], "")
+    emit(args, data, lambda: levels.overview(data, parents))
     return EXIT_OK
+
+
+def unit_parents(client: Client) -> dict[str, str]:
+    """unit id → its parent unit ("" when none), as the caller may list them."""
+    parents: dict[str, str] = {}
+    token = ""
+    while True:
+        request = tasks_pb2.ListUnitsRequest(page_size=5000, page_token=token)
+        reply = client.call(client.tasks.ListUnits, request)
+        parents.update((u.id, u.parent) for u in reply.units)
+        token = reply.next_page_token
+        if not token:
+            return parents
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:

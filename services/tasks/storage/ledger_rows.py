@@ -7,13 +7,17 @@ from typing import Any
 
 from sqlalchemy import Column, Connection, Table, select
 
-from services.tasks.storage.tables import task_events, tasks, units
+from services.tasks.storage.tables import persons, task_events, tasks, units
 
 __all__ = ["EVENT_COLUMNS", "LEDGER_TABLES", "event_rows", "record_rows", "table_rows", "unassigned_tasks"]
 
-# Record types kept in a table of their own, each with the columns that are not ledger fields. A record
-# type another service starts to keep (person) is one line here: ("person", persons, ("created_at",)).
-LEDGER_TABLES: tuple[tuple[str, Table, tuple[str, ...]], ...] = (("unit", units, ("created_at",)),)
+# Record types kept in a table of their own, each with the columns that are not ledger fields.
+LEDGER_TABLES: tuple[tuple[str, Table, tuple[str, ...]], ...] = (
+    ("unit", units, ("created_at",)),
+    ("person", persons, ("created_at",)),
+)
+# Columns whose ledger field has another name.
+FIELD_NAMES = {"unit_id": "unit"}
 # A task event's ledger fields and the columns they are in (an `extend`'s due_at joins them here).
 EVENT_COLUMNS: dict[str, Column[Any]] = {
     "task": task_events.c.task_id,
@@ -21,13 +25,14 @@ EVENT_COLUMNS: dict[str, Column[Any]] = {
     "at": task_events.c.at,
     "by": task_events.c.by,
     "note": task_events.c.note,
+    "due_at": task_events.c.due_at,
 }
 BATCH = 2000
 
 
 def table_rows(conn: Connection, table: Table, skipped: Sequence[str]) -> Iterator[dict[str, Any]]:
     """The rows of a record type's table as field → value, in id order."""
-    columns = [c for c in table.c if c.name not in skipped]
+    columns = [c.label(FIELD_NAMES.get(c.name, c.name)) for c in table.c if c.name not in skipped]
     for row in conn.execute(select(*columns).order_by(table.c.id)):
         yield dict(row._mapping)
 

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, and_, func, or_, select, update
 from services.common.db import advisory_xact_lock, chunks
 from services.tasks.storage.tables import (
     import_decisions,
+    persons,
     reminder_occurrences,
     task_co_units,
     task_events,
@@ -41,6 +42,9 @@ class TaskRow:
     updated_at: int
     version: int
     record: str
+    responsible: str = ""
+    leader: str = ""
+    parent: str = ""
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,9 @@ def _rows(conn: Connection, rows: Sequence[Any]) -> list[TaskRow]:
             r.updated_at,
             r.version,
             r.record,
+            r.responsible or "",
+            r.leader or "",
+            r.parent or "",
         )
         for r in rows
     ]
@@ -373,3 +380,71 @@ def unreported_windows(conn: Connection, *, after: int) -> list[Any]:
             )
         )
     )
+
+
+# ---- people and levels
+
+
+@dataclass(frozen=True)
+class PersonRow:
+    id: str
+    name: str
+    unit: str
+    post: str
+    leader: bool
+    mobile: str
+
+
+def _person(r: Any) -> PersonRow:
+    return PersonRow(r.id, r.name, r.unit_id, r.post, bool(r.leader), r.mobile or "")
+
+
+def unit_parents(conn: Connection, ids: Iterable[str]) -> dict[str, str]:
+    """id → parent ("" when none) of the stored units among ids."""
+    found: dict[str, str] = {}
+    for part in chunks(sorted(set(ids))):
+        for row in conn.execute(select(units.c.id, units.c.parent).where(units.c.id.in_(part))):
+            found[row.id] = row.parent or ""
+    return found
+
+
+def all_unit_parents(conn: Connection) -> dict[str, str]:
+    """id → parent ("" when none) of every unit: a county has ~100, a province a few thousand."""
+    return {row.id: row.parent or "" for row in conn.execute(select(units.c.id, units.c.parent))}
+
+
+def units_below(conn: Connection, unit: str) -> list[str]:
+    """The units whose parent is unit (a 乡镇's 村), by id."""
+    query = select(units.c.id).where(units.c.parent == unit).order_by(units.c.id)
+    return list(conn.execute(query).scalars())
+
+
+def persons_by_id(conn: Connection, ids: Iterable[str]) -> dict[str, PersonRow]:
+    found: dict[str, PersonRow] = {}
+    for part in chunks(sorted(set(ids))):
+        for row in conn.execute(select(persons).where(persons.c.id.in_(part))):
+            found[row.id] = _person(row)
+    return found
+
+
+def list_persons(conn: Connection, *, units_in: Sequence[str] | None) -> list[PersonRow]:
+    """Every person, or those of units_in, by unit then id."""
+    query = select(persons)
+    if units_in is not None:
+        query = query.where(persons.c.unit_id.in_(list(units_in)))
+    return [_person(r) for r in conn.execute(query.order_by(persons.c.unit_id, persons.c.id))]
+
+
+def person_tasks(conn: Connection, person_ids: Sequence[str]) -> list[TaskRow]:
+    """The tasks whose 责任人 or 包保领导 is among person_ids."""
+    found: list[TaskRow] = []
+    for part in chunks(sorted(set(person_ids))):
+        query = select(tasks).where(or_(tasks.c.responsible.in_(part), tasks.c.leader.in_(part)))
+        found += _rows(conn, list(conn.execute(query.order_by(tasks.c.id))))
+    return found
+
+
+def parts_of(conn: Connection, task_id: str) -> list[TaskRow]:
+    """The tasks naming task_id as their parent (任务分解), by id."""
+    query = select(tasks).where(tasks.c.parent == task_id).order_by(tasks.c.id)
+    return _rows(conn, list(conn.execute(query)))

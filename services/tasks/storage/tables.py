@@ -29,6 +29,9 @@ units = Table(
     Column("name", String(200), nullable=False),
     Column("category", String(64), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # The unit above it (a 村/社区 under its 乡镇): a 乡镇's account reaches the units under it.
+    Column("parent", String(64), nullable=True),
+    Index("ix_units_parent", "parent"),
 )
 
 tasks = Table(
@@ -56,6 +59,12 @@ tasks = Table(
     Column("record", Text, nullable=False),
     Index("ix_tasks_due_at", "due_at"),
     Index("ix_tasks_lead_state", "lead_unit", "state"),
+    # 责任人, 包保领导 (person ids) and the task this one is a part of (任务分解); NULL when none.
+    Column("responsible", String(64), nullable=True),
+    Column("leader", String(64), nullable=True),
+    Column("parent", String(64), nullable=True),
+    Index("ix_tasks_parent", "parent"),
+    Index("ix_tasks_responsible", "responsible"),
 )
 
 task_co_units = Table(
@@ -154,4 +163,19 @@ holiday_notices = Table(
     Column("sha256", String(64), nullable=False),
     Column("imported_at", BigInteger, nullable=False),
     Column("imported_by", String(128), nullable=False),
+)
+
+
+# The people responsible for work (责任人), each of one unit; `leader` marks a 县级领导 / 班子成员.
+persons = Table(
+    "persons",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("unit_id", String(64), ForeignKey("units.id"), nullable=False),
+    Column("post", String(200), nullable=False),
+    Column("leader", Boolean, nullable=False, default=False),
+    Column("mobile", String(16), nullable=False, default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_persons_unit", "unit_id"),
 )
