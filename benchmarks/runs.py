@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SIZES = {"prefecture": (3_000, 1_000_000), "province": (30_000, 10_000_000)}
 
 # The rows and columns a run reads (one per task and involved unit), as the facts query reads them.
-FACT_COLUMNS = "priority, assigned_at, due_at, reported_at, cancelled_at, task_type, due_given"
+FACT_COLUMNS = "priority, assigned_at, due_at, reported_at, cancelled_at, task_type, due_given, verified_at"
 FACTS = (
     f"SELECT id, lead_unit, {FACT_COLUMNS} FROM tasks WHERE due_at IS NOT NULL "
     f"UNION ALL SELECT t.id, c.unit_id, {FACT_COLUMNS} FROM tasks t "

@@ -83,7 +83,7 @@ _AFTER_BORDERS = (
 )
 _BORDER_SIDES = ("top", "left", "bottom", "right", "between", "bar")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
-_RULE = "已超期天数按自然日计算，不足一日按一日计。"
+_RULE = "已超期天数按工作日计算（考核方案的工作日历，节假日不计），不足一个工作日按一日计。"
 
 
 @dataclass(frozen=True)
@@ -262,6 +262,7 @@ def _table(doc: DocumentObject, columns: Sequence[Column], rows: Sequence[Sequen
             _font(paragraph.add_run(text), HEADING_FONT if r == 0 else BODY_FONT, TABLE_SIZE)
     for column, width in zip(table.columns, columns, strict=True):
         column.width = Mm(width.width_mm)
+    _full_width(table._tbl, sum(column.width_mm for column in columns))
     # Formatting each cell through python-docx takes a millisecond; a county's year can list
     # thousands of overdue tasks, so each row is a copy of one formatted row with its texts set.
     template = table.rows[1]._tr
@@ -273,6 +274,25 @@ def _table(doc: DocumentObject, columns: Sequence[Column], rows: Sequence[Sequen
             t.set(preserve, "preserve")
         template.addprevious(tr)
     table._tbl.remove(template)
+
+
+def _full_width(tbl: Any, width_mm: int) -> None:
+    """The table's own width, fixed, from the left margin: Word and WPS otherwise shrink it to fit."""
+    tbl_pr = tbl.tblPr
+    twips = str(round(Mm(width_mm).twips))
+    width = tbl_pr.find(qn("w:tblW"))
+    if width is None:
+        width = OxmlElement("w:tblW")
+        tbl_pr.append(width)
+    width.set(qn("w:w"), twips)
+    width.set(qn("w:type"), "dxa")
+    indent = tbl_pr.find(qn("w:tblInd"))
+    if indent is None:
+        indent = OxmlElement("w:tblInd")
+        # tblInd follows tblW and precedes the rest (ECMA-376 17.4.60): put it right after the width.
+        width.addnext(indent)
+    indent.set(qn("w:w"), "0")
+    indent.set(qn("w:type"), "dxa")
 
 
 def _page_number(paragraph: Paragraph) -> None:
@@ -351,8 +371,8 @@ def _defaults(doc: DocumentObject) -> None:
 
 
 def _masthead(doc: DocumentObject, bulletin: Bulletin) -> None:
-    """版头: 督查通报 in red, then the issuer and the date over a red rule."""
-    _paragraph(
+    """版头: 督查通报 in red, 第N期, the 文号 if any, then the issuer and the date over a red rule."""
+    title = _paragraph(
         doc,
         "督查通报",
         font=TITLE_FONT,
@@ -360,11 +380,23 @@ def _masthead(doc: DocumentObject, bulletin: Bulletin) -> None:
         align=WD_ALIGN_PARAGRAPH.CENTER,
         indent_chars=0,
         color=RED,
-    ).paragraph_format.line_spacing_rule = WD_LINE_SPACING.SINGLE
+    )
+    title.paragraph_format.line_spacing_rule = WD_LINE_SPACING.SINGLE
+    lines = [title]
+    if bulletin.issue is not None:
+        lines.append(
+            _paragraph(doc, f"第{bulletin.issue}期", align=WD_ALIGN_PARAGRAPH.CENTER, indent_chars=0)
+        )
+    if bulletin.doc_number:
+        lines.append(_paragraph(doc, bulletin.doc_number, align=WD_ALIGN_PARAGRAPH.CENTER, indent_chars=0))
     issue = _two_ends(
-        doc, bulletin.issuer, _day(bulletin.as_of.date()), size=BODY_SIZE, indent=Pt(BODY_SIZE.pt)
+        doc, bulletin.signer, _day(bulletin.as_of.date()), size=BODY_SIZE, indent=Pt(BODY_SIZE.pt)
     )
     _border(issue, "bottom", eighths=12, color="FF0000")
+    for paragraph in (*lines, issue):
+        # The 版头 is one block: it never breaks across pages.
+        paragraph.paragraph_format.keep_with_next = True
+        paragraph.paragraph_format.keep_together = True
     _paragraph(doc, "", indent_chars=0)
 
 
@@ -470,6 +502,29 @@ def _overdue(doc: DocumentObject, bulletin: Bulletin) -> None:
     )
 
 
+_EXTENSION_COLUMNS = (
+    Column("任务编号", 24, centred=False),
+    Column("标题", 40, centred=False),
+    Column("牵头单位", 24, centred=False),
+    Column("原办结时限", 22),
+    Column("申请延至", 22),
+    Column("审批结果", 24),
+)
+
+
+def _extensions(doc: DocumentObject, bulletin: Bulletin) -> None:
+    """延期申请 filed in the period: what was asked and what the office decided."""
+    if not bulletin.extensions:
+        _body(doc, "本期无延期申请。")
+        return
+    _body(doc, f"{bulletin.period.label}共有{len(bulletin.extensions)}项任务申请延期：")
+    rows = []
+    for e in bulletin.extensions:
+        decided = e.state_label + (f"，延至{_moment(e.granted_due)}" if e.granted_due is not None else "")
+        rows.append([e.task, e.title, e.unit_name, _moment(e.due_before), _moment(e.asked_due), decided])
+    _table(doc, _EXTENSION_COLUMNS, rows)
+
+
 def _errors(doc: DocumentObject, bulletin: Bulletin) -> None:
     if not bulletin.errors:
         _body(doc, "本期无差错通报。")
@@ -516,12 +571,22 @@ def _commendations(doc: DocumentObject, bulletin: Bulletin) -> None:
         _body(doc, "本期无按时办结全部到期任务的单位。")
 
 
-def _signature(doc: DocumentObject, bulletin: Bulletin) -> None:
-    """落款: the issuer and the date, right-aligned four characters in (no seal)."""
-    _paragraph(doc, "", indent_chars=0)
-    for text in (bulletin.issuer, _day(bulletin.as_of.date())):
+def _signature(doc: DocumentObject, bulletin: Bulletin, closing: Paragraph) -> None:
+    """落款: the issuer and the date, right-aligned four characters in (no seal), on the closing's page.
+
+    GB/T 9704 7.3.5: the signature never stands alone on a page, so the closing sentence, the blank
+    line and the issuer are each kept with the next, and no paragraph of them breaks.
+    """
+    closing.paragraph_format.keep_with_next = True
+    closing.paragraph_format.keep_together = True
+    blank = _paragraph(doc, "", indent_chars=0)
+    blank.paragraph_format.keep_with_next = True
+    texts = (bulletin.signer, _day(bulletin.as_of.date()))
+    for index, text in enumerate(texts):
         paragraph = _paragraph(doc, text, align=WD_ALIGN_PARAGRAPH.RIGHT, indent_chars=0)
         paragraph.paragraph_format.right_indent = Pt(BODY_SIZE.pt * 4)
+        paragraph.paragraph_format.keep_together = True
+        paragraph.paragraph_format.keep_with_next = index < len(texts) - 1
 
 
 def _colophon(doc: DocumentObject, bulletin: Bulletin) -> None:
@@ -540,7 +605,7 @@ def _colophon(doc: DocumentObject, bulletin: Bulletin) -> None:
         _border(copy, "top", eighths=8)
         _border(copy, "bottom", eighths=6)
     printed = _two_ends(
-        doc, bulletin.issuer, f"{_day(bulletin.as_of.date())}印发", size=PAGE_SIZE, indent=PAGE_SIZE
+        doc, bulletin.signer, f"{_day(bulletin.as_of.date())}印发", size=PAGE_SIZE, indent=PAGE_SIZE
     )
     if not bulletin.copy_to:
         _border(printed, "top", eighths=8)
@@ -554,7 +619,7 @@ def render_docx(bulletin: Bulletin) -> bytes:
     _page(doc)
     title = title_text(bulletin)
     doc.core_properties.title = title
-    doc.core_properties.author = bulletin.issuer
+    doc.core_properties.author = bulletin.signer
     doc.core_properties.language = "zh-CN"
     _masthead(doc, bulletin)
     _paragraph(doc, title, font=TITLE_FONT, size=TITLE_SIZE, align=WD_ALIGN_PARAGRAPH.CENTER, indent_chars=0)
@@ -569,6 +634,7 @@ def render_docx(bulletin: Bulletin) -> bytes:
         ("总体情况", _summary),
         ("各单位办理情况", _units),
         ("逾期未办结任务", _overdue),
+        ("延期申请", _extensions),
         ("差错通报", _errors),
         ("问责情况", _accountability),
         ("表扬", _commendations),
@@ -576,8 +642,8 @@ def render_docx(bulletin: Bulletin) -> bytes:
     for number, (heading, part) in enumerate(parts, start=1):
         _heading(doc, number, heading)
         part(doc, bulletin)
-    _body(doc, "请各单位对照通报内容，认真查摆问题，抓紧整改落实，确保各项任务按时保质办结。")
-    _signature(doc, bulletin)
+    closing = _body(doc, "请各单位对照通报内容，认真查摆问题，抓紧整改落实，确保各项任务按时保质办结。")
+    _signature(doc, bulletin, closing)
     _colophon(doc, bulletin)
     out = io.BytesIO()
     doc.save(out)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from typing import TypeVar
 
 from services.bulletin.period import Period
 from services.common import vocabulary
+from services.common.calendar import WorkCalendar
 from services.common.errors import FieldViolation, InvalidArgument
 
 __all__ = [
@@ -23,6 +23,8 @@ __all__ = [
     "Bulletin",
     "ErrorLine",
     "ErrorReport",
+    "Extension",
+    "ExtensionLine",
     "Incentive",
     "IncentiveLine",
     "OverdueLine",
@@ -38,7 +40,6 @@ SEVERITY_LABELS = vocabulary.SEVERITIES
 ERROR_CATEGORY_LABELS = vocabulary.ERROR_CATEGORIES
 LEVEL_LABELS = vocabulary.INCENTIVE_LEVELS
 ACCOUNTABILITY_KIND_LABELS = vocabulary.ACCOUNTABILITY_KINDS
-_DAY_SECONDS = 86400
 _STANDINGS = ("on_time", "late", "overdue", "pending")
 
 
@@ -103,6 +104,21 @@ class Incentive:
     level: str
     reason: str
     voided: bool = False
+
+
+@dataclass(frozen=True)
+class Extension:
+    """An extension request (延期申请): the due asked for and, once decided, the office's answer."""
+
+    id: str
+    task: str
+    title: str
+    unit: str
+    filed_at: datetime
+    due_before: datetime
+    asked_due: datetime
+    state: str
+    granted_due: datetime | None = None
 
 
 # --- what the bulletin says ------------------------------------------------------------------------
@@ -202,6 +218,23 @@ class IncentiveLine:
 
 
 @dataclass(frozen=True)
+class ExtensionLine:
+    """An extension request filed in the period: task, unit, the due asked for, the decision."""
+
+    id: str
+    task: str
+    title: str
+    unit: str
+    unit_name: str
+    filed_at: datetime
+    due_before: datetime
+    asked_due: datetime
+    state: str
+    state_label: str
+    granted_due: datetime | None
+
+
+@dataclass(frozen=True)
 class Bulletin:
     """Everything a 督查通报 states, in the order and sorting it states it."""
 
@@ -215,7 +248,25 @@ class Bulletin:
     accountability: tuple[AccountabilityLine, ...]
     incentives: tuple[IncentiveLine, ...]
     exemplary: tuple[UnitLine, ...]
+    extensions: tuple[ExtensionLine, ...] = field(default=())
     copy_to: tuple[str, ...] = field(default=())
+    jurisdiction: str = ""
+    issue: int | None = None
+    doc_prefix: str = ""
+
+    @property
+    def signer(self) -> str:
+        """The 发文机关 as signed: the issuer after the county's name (宁强县考核办公室) unless it has it."""
+        if not self.jurisdiction or self.issuer.startswith(self.jurisdiction):
+            return self.issuer
+        return f"{self.jurisdiction}{self.issuer}"
+
+    @property
+    def doc_number(self) -> str:
+        """The 文号 (发文字号), e.g. 宁政办督〔2026〕3号, when there is a doc_prefix and an issue number."""
+        if not self.doc_prefix or self.issue is None:
+            return ""
+        return f"{self.doc_prefix}〔{self.as_of.year}〕{self.issue}号"
 
     @property
     def red_units(self) -> tuple[UnitLine, ...]:
@@ -239,10 +290,14 @@ def _standing(task: Task, *, as_of: datetime) -> str:
     return "overdue" if task.due_at < as_of else "pending"
 
 
-def _days_overdue(task: Task, *, as_of: datetime) -> int:
-    """Whole days past due, a started day counting as one (a task an hour late is one day late)."""
-    seconds = (as_of - task.due_at).total_seconds()
-    return max(1, math.ceil(seconds / _DAY_SECONDS))
+def _days_overdue(task: Task, *, as_of: datetime, tz: tzinfo, calendar: WorkCalendar) -> int:
+    """Working days past due as scoring counts them (SCORING.md: max(1, working_days_between)).
+
+    Dates are local: a task due Friday and still open on Monday is 1 working day overdue, and a task
+    an hour late is 1.
+    """
+    days = calendar.working_days_between(task.due_at.astimezone(tz).date(), as_of.astimezone(tz).date())
+    return max(1, days)
 
 
 _Record = TypeVar("_Record", ErrorReport, Accountability, Incentive)
@@ -264,12 +319,21 @@ def build_bulletin(
     accountability: Iterable[Accountability],
     incentives: Iterable[Incentive],
     tz: tzinfo,
+    extensions: Iterable[Extension] = (),
     issuer: str = "考核办公室",
     copy_to: Sequence[str] = (),
     kind_labels: Mapping[str, str] | None = None,
+    calendar: WorkCalendar | None = None,
+    jurisdiction: str = "",
+    issue: int | None = None,
+    doc_prefix: str = "",
 ) -> Bulletin:
-    """The bulletin of a period as tasks and records stand at as_of; tasks count for their lead unit only."""
+    """The bulletin of a period as tasks and records stand at as_of; tasks count for their lead unit only.
+
+    calendar: the scheme's working days, for days overdue (the statutory calendar when None).
+    """
     _aware(as_of, "as_of")
+    working = calendar or WorkCalendar()
     names = {unit.id: unit.name for unit in units}
     kinds = {**ACCOUNTABILITY_KIND_LABELS, **(kind_labels or {})}
 
@@ -289,7 +353,7 @@ def build_bulletin(
         standing = _standing(task, as_of=as_of)
         counts[task.lead_unit, standing] += 1
         if standing == "overdue":
-            overdue.append((task, _days_overdue(task, as_of=as_of)))
+            overdue.append((task, _days_overdue(task, as_of=as_of, tz=tz, calendar=working)))
 
     lines = sorted(
         (
@@ -377,6 +441,38 @@ def build_bulletin(
         errors=error_lines,
         accountability=accountability_lines,
         incentives=incentive_lines,
+        extensions=extension_lines(extensions, period=period, tz=tz, names=names),
         exemplary=exemplary,
         copy_to=tuple(copy_to),
+        jurisdiction=jurisdiction,
+        issue=issue,
+        doc_prefix=doc_prefix,
     )
+
+
+def extension_lines(
+    extensions: Iterable[Extension], *, period: Period, tz: tzinfo, names: Mapping[str, str]
+) -> tuple[ExtensionLine, ...]:
+    """The requests filed within the period (local dates), by filing instant then id."""
+    lines = []
+    for index, e in enumerate(extensions):
+        for name in ("filed_at", "due_before", "asked_due"):
+            _aware(getattr(e, name), f"extensions[{index}].{name}")
+        if not period.contains(e.filed_at.astimezone(tz).date()):
+            continue
+        lines.append(
+            ExtensionLine(
+                id=e.id,
+                task=e.task,
+                title=e.title,
+                unit=e.unit,
+                unit_name=names.get(e.unit, e.unit),
+                filed_at=e.filed_at.astimezone(tz),
+                due_before=e.due_before.astimezone(tz),
+                asked_due=e.asked_due.astimezone(tz),
+                state=e.state,
+                state_label=vocabulary.EXTENSION_STATES.get(e.state, e.state),
+                granted_due=e.granted_due.astimezone(tz) if e.granted_due is not None else None,
+            )
+        )
+    return tuple(sorted(lines, key=lambda line: (line.filed_at, line.id)))

@@ -6,6 +6,7 @@ import functools
 import sys
 import unicodedata
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from services.common.text import visible
@@ -86,6 +87,7 @@ def results(document: dict[str, Any], *, detail: bool = False) -> str:
         f"{RUN_STATES.get(document.get('state', ''), document.get('state'))} · "
         f"方案 {document.get('scheme')} · "
         f"截至 {document.get('as_of')}"
+        + (" · 期中（年度未结束，不能定档）" if document.get("interim") else "")
     )
     out = [head]
     if document.get("calendar_warnings"):
@@ -149,14 +151,15 @@ def breakdown(unit: dict[str, Any]) -> str:
     if b.get("tasks"):
         parts.append(
             table(
-                ["任务", "角色", "权重", "应办结", "反馈", "逾期工作日", "得分率", "容错", "得分"],
+                ["任务", "角色", "权重", "应办结", "反馈", "核查", "逾期工作日", "得分率", "容错", "得分"],
                 [
                     [
                         t["task"],
                         TASK_ROLES["lead"] if t["role"] == "lead" else TASK_ROLES["co"],
                         num(t["weight"]),
-                        t["due_at"],
+                        t["due_at"] + ("（已延期）" if t.get("extended") else ""),
                         t.get("reported_at") or "未反馈",
+                        "" if t.get("verified") is None else "已核查" if t["verified"] else "未核查",
                         t.get("late_working_days") or "",
                         num(t["credit"]),
                         TOLERANCE_DECISIONS.get((t.get("tolerance") or {}).get("decision", ""), ""),
@@ -258,12 +261,31 @@ def task_detail(task: dict[str, Any]) -> str:
                 {**TASK_EVENT_KINDS, **TASK_NOTE_KINDS}.get(e["kind"], e["kind"])
                 + ("（已退回）" if e["rejected"] else ""),
                 e["by"],
-                e["note"],
+                e["note"] + (f"（截止时间延至 {e['due_at']}）" if e.get("due_at") else ""),
             ]
             for e in task["history"]
         ],
     )
-    return head + "\n" + history
+    return head + _people_and_parts(task) + "\n" + history
+
+
+def _people_and_parts(task: dict[str, Any]) -> str:
+    """责任人, 包保领导, the task this one is a part of, and its own parts' progress."""
+    named = [
+        f"{label} {task.get(key + '_name') or task[key]}"
+        for key, label in (("responsible", "责任人"), ("leader", "包保领导"))
+        if task.get(key)
+    ]
+    if task.get("parent"):
+        named.append(f"上级任务 {task['parent']}")
+    parts = task.get("parts") or []
+    lines = "\n" + " · ".join(named) if named else ""
+    if parts:
+        done = sum(1 for p in parts if p["state"] == "closed")
+        lines += f"\n任务分解 {len(parts)} 项（已销号 {done}）：" + "；".join(
+            f"{p['id']} {p['lead_unit']} {TASK_STATES.get(p['state'], p['state'])}" for p in parts
+        )
+    return lines
 
 
 @sanitised
@@ -289,13 +311,24 @@ def runs(items: list[dict[str, Any]]) -> str:
                 r.get("year"),
                 RUN_STATES.get(r.get("state", ""), r.get("state")),
                 r.get("scheme"),
-                r.get("as_of"),
+                f"{r.get('as_of')}{'（期中）' if _interim(r) else ''}",
                 r.get("created_at"),
                 r.get("supersedes", ""),
             ]
             for r in items
         ],
     )
+
+
+def _interim(run: dict[str, Any]) -> bool:
+    """Whether a listed run's cutoff is before its year's last second, local time (期中)."""
+    try:
+        as_of = datetime.fromisoformat(str(run.get("as_of")))
+        year = int(run.get("year") or 0)
+    except ValueError:
+        return False
+    end = datetime(year, 12, 31, 23, 59, 59, tzinfo=as_of.tzinfo) if year and as_of.tzinfo else None
+    return end is not None and as_of < end
 
 
 @sanitised
@@ -335,14 +368,17 @@ def overview(data: dict[str, Any]) -> str:
             _rate(u["on_time_rate"]),
             u["error_reports"],
             sum(1 for i in u["indicators"] if i["status"] in ("below", "missing")),
-            num(u["provisional_total"]),
-            u["provisional_rank"],
-            GRADES.get(u["provisional_grade"], ""),
+            # Nothing of the unit due yet in a year in progress: no score to show, not a 0 (较差).
+            "—" if u.get("nothing_due") else num(u["provisional_total"]),
+            "—" if u.get("nothing_due") else u["provisional_rank"],
+            "—" if u.get("nothing_due") else GRADES.get(u["provisional_grade"], ""),
         ]
         for u in data.get("units", [])
     ]
     return (
-        f"{data.get('year')} 年度实时态势（截至 {data.get('as_of')}，方案 {data.get('scheme')}）\n"
+        f"{data.get('year')} 年度实时态势（截至 {data.get('as_of')}，方案 {data.get('scheme')}"
+        + ("，期中：只计已到期的任务" if data.get("interim") else "")
+        + "）\n"
         + table(
             [
                 "单位",
@@ -364,9 +400,14 @@ def overview(data: dict[str, Any]) -> str:
 @sanitised
 def dashboard(data: dict[str, Any]) -> str:
     s = data["standing"]
+    standing = (
+        "尚无到期事项，暂不预估"
+        if s.get("nothing_due")
+        else f"预估总分 {num(s['provisional_total'])}，排名 {s['provisional_rank']}，"
+        f"{GRADES.get(s['provisional_grade'], '')}"
+    )
     head = (
-        f"{s['name']}：预估总分 {num(s['provisional_total'])}，排名 {s['provisional_rank']}，"
-        f"{GRADES.get(s['provisional_grade'], '')}；"
+        f"{s['name']}：{standing}；"
         f"在办 蓝{s['open_blue']} 黄{s['open_yellow']} 红{s['open_red']}，"
         f"按时率 {_rate(s['on_time_rate'])}"
     )

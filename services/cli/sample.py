@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 
+from services.cli import sample_people
 from services.cli.sample_data import (
     ASSIGN_HOURS,
     CANCEL_NOTES,
@@ -66,9 +67,13 @@ class _Generator(RecordGenerator):
 
     def run(self) -> list[Record]:
         out: list[Record] = [{"type": "unit", "id": u, "name": n, "category": c} for u, n, c in self.units]
+        out += sample_people.village_units({u for u, _, _ in self.units}, self.names)
+        people = sample_people.persons(out)
+        out += people
         if not self.days:
             return out
         tasks = self._tasks()
+        sample_people.name_people([t.record for t in tasks], people)
         for task in tasks:
             out.append(task.record)
             out.extend(
@@ -76,6 +81,14 @@ class _Generator(RecordGenerator):
                 | ({"note": note} if note else {})
                 for kind, at, note in task.events
             )
+        out += sample_people.parts(
+            scheme=self.scheme,
+            calendar=self.calendar,
+            tz=self.tz,
+            year=self.year,
+            until=self.last_day,
+            people=people,
+        )
         errors = self._error_reports()
         appeals, appealed = self._appeals(errors)
         out.extend(errors)

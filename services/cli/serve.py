@@ -145,6 +145,9 @@ def serve_one(
                     keys=keys,
                     tls=service_tls,
                     notify=notify_config(notify),
+                    # Set only by the reminders e2e test: the loop reads "now" from that file, so a repeat
+                    # of one minute is tested without waiting a minute.
+                    notify_clock=os.environ.get("KAOHE_TEST_NOTIFY_CLOCK", ""),
                 )
             except NotifyConfigInvalid as exc:
                 raise ConfigError(f"notify file: {exc.key} {exc.rule}") from None
@@ -394,9 +397,9 @@ def serve(
         },
         preexec_fn=workers.die_with_parent(),
     )
-    # The console speaks HTTPS when it is given a certificate (services/web/__main__.py).
-    scheme_name = "https" if os.environ.get("KAOHE_WEB_TLS_CERT") else "http"
-    _say(f"web console on {scheme_name}://127.0.0.1:{settings.port_base + 30}/")
+    web_scheme = "https" if os.environ.get("KAOHE_WEB_TLS_CERT") else "http"
+    web_host = os.environ.get("KAOHE_WEB_BIND_HOST", "127.0.0.1")
+    _say(f"web console on {web_scheme}://{web_host}:{settings.port_base + 30}/")
     _first_office(settings)
     _say(
         f"gateway {settings.gateway_bind_host}:{settings.gateway_port}, tasks {settings.tasks_addr}, "

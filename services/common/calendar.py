@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar as _stdlib_calendar
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta, tzinfo
 from functools import cache
 from typing import Literal
@@ -13,12 +13,14 @@ from typing import Literal
 import chinese_calendar
 import numpy as np
 
+from services.common.holiday_notice import HolidayNotice
 from services.common.limits import Limit
 from services.common.vocabulary import COLOURS
 
 __all__ = [
     "COLOUR_LABELS",
     "Colour",
+    "Source",
     "WorkCalendar",
     "colour",
     "colours_many",
@@ -29,6 +31,8 @@ __all__ = [
 log = logging.getLogger("kaohe.calendar")
 
 Colour = Literal["blue", "yellow", "red"]
+# Where a year's working days come from (FORMATS.md `kaohe calendar show`).
+Source = Literal["scheme", "notice", "statutory", "weekdays"]
 COLOUR_LABELS: dict[str, str] = dict(COLOURS)
 
 _END_OF_DAY = time(23, 59, 59)
@@ -62,7 +66,7 @@ def _warn_uncovered(year: int) -> None:
         _warned_years.add(year)
     log.warning(
         "no statutory holiday data for %d: Monday to Friday count as working days; "
-        "load that year's holiday notice into calendar.extra_holidays / extra_workdays",
+        "import that year's holiday notice (kaohe calendar import)",
         year,
     )
 
@@ -72,11 +76,24 @@ def _to_day_numbers(a: np.ndarray) -> np.ndarray:
 
 
 class WorkCalendar:
-    """Working days: extra workdays, then extra holidays, then the statutory calendar, then Mon–Fri."""
+    """Working days: extra workdays, extra holidays, an imported notice, the statutory calendar, Mon–Fri."""
 
-    def __init__(self, *, extra_holidays: Iterable[date] = (), extra_workdays: Iterable[date] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        extra_holidays: Iterable[date] = (),
+        extra_workdays: Iterable[date] = (),
+        notices: Mapping[int, HolidayNotice] | None = None,
+    ) -> None:
         self._extra_holidays = frozenset(extra_holidays)
         self._extra_workdays = frozenset(extra_workdays)
+        self.notices: Mapping[int, HolidayNotice] = dict(notices or {})
+        # A notice decides the dates it names even in a neighbouring year (2019's 元旦 ran from
+        # 2018-12-30; 2012's notice made 2011-12-31 a working day), and every other date of its year.
+        self._notice_days: dict[date, bool] = {}
+        for year in sorted(self.notices):
+            self._notice_days.update(dict.fromkeys(self.notices[year].holidays, False))
+            self._notice_days.update(dict.fromkeys(self.notices[year].workdays, True))
         self._uncovered: set[int] = set()
         self._lock = threading.Lock()
         # Whole-year table for the vectorised path: day numbers (days since 1970-01-01) from
@@ -104,11 +121,42 @@ class WorkCalendar:
             return True
         if d in self._extra_holidays:
             return False
+        noticed = self._notice_days.get(d)
+        if noticed is not None:
+            return noticed
+        if d.year in self.notices:
+            return d.weekday() < 5
         statutory = _statutory(d)
         if statutory is not None:
             return statutory
         self._note_fallback(d.year)
         return d.weekday() < 5
+
+    def source(self, year: int) -> Source:
+        """What decides the year: an imported notice, the statutory calendar, the scheme's dates, Mon–Fri."""
+        if year in self.notices:
+            return "notice"
+        if _year_is_covered(year):
+            return "statutory"
+        if any(d.year == year for d in self._extra_holidays | self._extra_workdays):
+            return "scheme"
+        return "weekdays"
+
+    def year_days(self, year: int) -> tuple[list[date], list[date]]:
+        """The year's holidays (days off it declares, and any Monday–Friday off) and make-up
+        working days on a Saturday or Sunday, each in date order."""
+        first = date(year, 1, 1)
+        days = [first + timedelta(days=k) for k in range(366 if _stdlib_calendar.isleap(year) else 365)]
+        declared: set[date] = set(self._extra_holidays)
+        if year in self.notices:
+            declared |= self.notices[year].holidays
+        elif _year_is_covered(year):
+            declared |= {d for d in chinese_calendar.holidays if d.year == year}
+        declared |= {d for d, working in self._notice_days.items() if not working}
+        working = {d: self.is_working_day(d) for d in days}
+        holidays = [d for d in days if not working[d] and (d in declared or d.weekday() < 5)]
+        workdays = [d for d in days if working[d] and d.weekday() >= 5]
+        return holidays, workdays
 
     def working_days_between(self, a: date, b: date) -> int:
         """The number of working days d with a < d <= b; 0 when b <= a."""
@@ -153,7 +201,7 @@ class WorkCalendar:
         lo_year = (_EPOCH_DAY + timedelta(days=int(a_v.min()) + 1)).year
         hi_year = (_EPOCH_DAY + timedelta(days=int(b_v.max()))).year
         for year in range(lo_year, hi_year + 1):
-            if _year_is_covered(year):
+            if _year_is_covered(year) or year in self.notices:
                 continue
             start = (date(year, 1, 1) - _EPOCH_DAY).days - first
             end = (date(year, 12, 31) - _EPOCH_DAY).days - first
@@ -188,7 +236,10 @@ class WorkCalendar:
         start = np.datetime64(f"{year:04d}-01-01", "D")
         n = 366 if _stdlib_calendar.isleap(year) else 365
         days = start + np.arange(n)
-        if _year_is_covered(year):
+        if year in self.notices:
+            base = ((days.astype(np.int64) + 3) % 7) < 5
+            fallback = np.zeros(n, dtype=bool)
+        elif _year_is_covered(year):
             base = np.fromiter(
                 (bool(_statutory(date(year, 1, 1) + timedelta(days=i))) for i in range(n)),
                 dtype=bool,
@@ -201,6 +252,10 @@ class WorkCalendar:
             base = weekday < 5
             fallback = np.ones(n, dtype=bool)
         working = base.copy()
+        for d, noticed in self._notice_days.items():
+            if d.year == year:
+                working[d.timetuple().tm_yday - 1] = noticed
+                fallback[d.timetuple().tm_yday - 1] = False
         for d in self._extra_holidays:
             if d.year == year:
                 working[d.timetuple().tm_yday - 1] = False

@@ -13,6 +13,8 @@ READERS = frozenset({"office", "supervisor", "viewer"})
 OFFICE = frozenset({"office"})
 SUPERVISION = frozenset({"office", "supervisor"})
 UNIT_WORK = frozenset({"office", "department"})
+# A 乡镇's account supervises its 村's tasks (the tasks service holds it to the units under its own).
+DISPATCH = frozenset({"office", "supervisor", "department"})
 
 TASKS = "/kaohe.tasks.v1.TasksService/"
 SCORING = "/kaohe.scoring.v1.ScoringService/"
@@ -34,29 +36,40 @@ class Rule:
     relayed: frozenset[str] = frozenset()
     # Whether the scoring service may call it as itself (SYSTEM), for a run's units and facts.
     system: bool = False
+    # A department may name the units under its own (a 乡镇 its 村): the backend checks the unit's parent.
+    below: bool = False
 
 
 POLICY: dict[str, Rule] = {
     TASKS + "ListUnits": Rule(ALL, system=True),
     TASKS + "GetTask": Rule(ALL, "own"),
-    TASKS + "ListTasks": Rule(ALL, "unit"),
-    TASKS + "CreateTask": Rule(SUPERVISION),
-    TASKS + "AssignTask": Rule(SUPERVISION),
+    TASKS + "ListTasks": Rule(ALL, "unit", below=True),
+    # A department dispatches only to the units under its own (a 乡镇 to its 村): tasks checks the parent.
+    TASKS + "CreateTask": Rule(DISPATCH),
+    TASKS + "AssignTask": Rule(DISPATCH),
     TASKS + "AcceptTask": Rule(UNIT_WORK, "own"),
     TASKS + "ReportProgress": Rule(UNIT_WORK, "own"),
     TASKS + "ReportTask": Rule(UNIT_WORK, "own"),
-    TASKS + "VerifyTask": Rule(SUPERVISION),
-    TASKS + "RejectTask": Rule(SUPERVISION),
-    TASKS + "CloseTask": Rule(SUPERVISION),
-    TASKS + "CancelTask": Rule(SUPERVISION),
+    TASKS + "VerifyTask": Rule(DISPATCH),
+    TASKS + "RejectTask": Rule(DISPATCH),
+    TASKS + "CloseTask": Rule(DISPATCH),
+    TASKS + "CancelTask": Rule(DISPATCH),
     TASKS + "SummarizeTasks": Rule(ALL, "unit"),
     TASKS + "GetOverdueTrend": Rule(ALL, "unit"),  # a department: its own line only
+    TASKS + "FileExtension": Rule(UNIT_WORK, "own"),  # a department: on tasks its unit leads
+    TASKS + "DecideExtension": Rule(OFFICE),
+    TASKS + "ListExtensions": Rule(ALL, "unit"),  # a department: its own unit's requests only
     TASKS + "LookupTasks": Rule(frozenset(), system=True),
     TASKS + "ImportLedger": Rule(frozenset(), relayed=OFFICE),
     # Scoring's recovery of an import a crash left staged: it asks as itself, on start-up and later.
     TASKS + "ResolveImport": Rule(frozenset(), system=True),
     TASKS + "GetTimelinessFacts": Rule(frozenset(), system=True),
     TASKS + "GetVersion": Rule(ALL),  # a counter and an instant: no unit's data
+    TASKS + "ImportHolidayNotice": Rule(OFFICE),
+    TASKS + "GetCalendar": Rule(ALL),  # the State Council's calendar: no unit's data
+    TASKS + "ListHolidayNotices": Rule(frozenset(), system=True),
+    # A department: its own people (a 乡镇 also its 村's); mobiles only to the office and the own unit.
+    TASKS + "ListPersons": Rule(ALL, "unit", below=True),
     SCORING + "GetScheme": Rule(ALL),
     SCORING + "CreateRecord": Rule(UNIT_WORK, "own"),  # a department files appeals on its own reports only
     SCORING + "ListRecords": Rule(ALL, "unit"),
@@ -83,6 +96,13 @@ POLICY: dict[str, Rule] = {
     GATEWAY + "GetRanking": Rule(READERS),
     GATEWAY + "ExportRun": Rule(ALL, "unit"),  # a department: its own line, once publicised
     GATEWAY + "GetBulletin": Rule(READERS),  # names every unit: the office's circular, not a department's
+    # The whole ledger, every unit's records: the office's, read from both services by the gateway only.
+    TASKS + "ExportLedger": Rule(frozenset(), relayed=OFFICE),
+    SCORING + "ExportRecords": Rule(frozenset(), relayed=OFFICE),
+    GATEWAY + "ExportLedger": Rule(OFFICE),
+    GATEWAY + "GetResultNotice": Rule(READERS),  # names every unit's grade
+    GATEWAY + "GetResultLetter": Rule(ALL, "unit"),  # a department: its own letter, once publicised
+    GATEWAY + "GetExcellentList": Rule(READERS),
 }
 
 
@@ -98,9 +118,15 @@ def authorize(identity: Identity, method: str) -> Rule:
     return rule
 
 
-def scoped_unit(identity: Identity, requested: str) -> str:
-    """The unit a department's request may concern: its own; another one is refused."""
+def scoped_unit(identity: Identity, requested: str, *, below: bool = False) -> str:
+    """The unit a department's request may concern: its own; another one is refused.
+
+    below: the method's backend also takes the units under the department's (a 乡镇's 村) and checks
+    the unit's parent itself, so another unit is passed on for it to decide.
+    """
     if not identity.is_department:
+        return requested
+    if below and requested:
         return requested
     if requested and requested != identity.unit:
         raise PermissionDenied(f"unit {identity.unit} may not reach unit {requested}")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from types import MappingProxyType
@@ -14,8 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.common.calendar import WorkCalendar
 from services.common.errors import FieldViolation, NotFound, SchemeInvalid
+from services.common.holiday_notice import HolidayNotice
 from services.common.limits import LIMIT_UNITS, Limit, LimitUnit
-from services.common.scheme_validate import MISSING, Validator, is_number, join, type_name
+from services.common.scheme_validate import MISSING, Validator, check_latest, is_number, join, type_name
 
 __all__ = [
     "AGGREGATES",
@@ -61,6 +63,8 @@ class TaskType:
     name: str
     limit: Limit
     progress_every: Limit | None
+    # The hard cut-off (SCORING.md §2): a report after it earns nothing while the due is the computed one.
+    latest: Limit | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,14 @@ class Grades:
 
 
 @dataclass(frozen=True)
+class BulletinHead:
+    """Who issues the bulletin (发文机关) and the prefix of its 文号 (empty: no 文号)."""
+
+    issuer: str = "考核办公室"
+    doc_prefix: str = ""
+
+
+@dataclass(frozen=True)
 class Scheme:
     """A validated scheme, with its exact text and that text's SHA-256."""
 
@@ -176,6 +188,11 @@ class Scheme:
     appeal_window_working_days: int
     text: str
     sha256: str
+    jurisdiction: str = ""
+    bulletin: BulletinHead = BulletinHead()
+    # The holiday notices imported into the ledger (kaohe calendar import), by year: no part of the
+    # text, added by the service that reads them (with_notices).
+    notices: Mapping[int, HolidayNotice] = field(default_factory=lambda: MappingProxyType({}))
 
     def __hash__(self) -> int:
         # The text determines everything else, and the mappings inside are not hashable.
@@ -188,7 +205,13 @@ class Scheme:
 
     def calendar(self) -> WorkCalendar:
         """A new working-day calendar with this scheme's extra holidays and workdays."""
-        return WorkCalendar(extra_holidays=self.extra_holidays, extra_workdays=self.extra_workdays)
+        return WorkCalendar(
+            extra_holidays=self.extra_holidays, extra_workdays=self.extra_workdays, notices=self.notices
+        )
+
+    def with_notices(self, notices: Mapping[int, HolidayNotice]) -> Scheme:
+        """This scheme under the holiday notices imported into the ledger."""
+        return replace(self, notices=MappingProxyType(dict(notices)))
 
     def metric(self, id: str) -> Metric:
         """The metric of that id; MetricNotFound (a NotFound and a KeyError) when there is none."""
@@ -281,6 +304,7 @@ _TOP_KEYS = frozenset(
         "accountability",
         "grades",
         "runs",
+        "bulletin",
     }
 )
 
@@ -289,7 +313,7 @@ def _read_scheme(v: Validator, doc: dict[str, Any], text: str) -> Scheme:
     v.keys(doc, "", _TOP_KEYS)
 
     head = v.table(doc, "scheme", "", required=True) or {}
-    v.keys(head, "scheme", {"id", "name", "year", "timezone"})
+    v.keys(head, "scheme", {"id", "name", "year", "timezone", "jurisdiction"})
     scheme_id = v.string(head, "id", "scheme")
     name = v.string(head, "name", "scheme")
     year = v.integer(head, "year", "scheme", minimum=1990, maximum=2100)
@@ -319,6 +343,8 @@ def _read_scheme(v: Validator, doc: dict[str, Any], text: str) -> Scheme:
     runs = v.table(doc, "runs", "") or {}
     v.keys(runs, "runs", {"appeal_window_working_days"})
     appeal = v.integer(runs, "appeal_window_working_days", "runs", default=5, minimum=0)
+    jurisdiction = v.string(head, "jurisdiction", "scheme", default="")
+    bulletin = _read_bulletin(v, doc)
 
     return Scheme(
         id=scheme_id,
@@ -337,7 +363,27 @@ def _read_scheme(v: Validator, doc: dict[str, Any], text: str) -> Scheme:
         appeal_window_working_days=appeal,
         text=text,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        jurisdiction=jurisdiction,
+        bulletin=bulletin,
     )
+
+
+# A 文号 prefix is the issuer's short name and the document kind (宁政办督); the year in 〔〕 and the
+# number follow it, so brackets, digits or spaces in the prefix would make a malformed 文号.
+_DOC_PREFIX_FORBIDDEN = re.compile(r"[\s〔〕\[\]()（）0-9０-９号]")
+
+
+def _read_bulletin(v: Validator, doc: Mapping[str, Any]) -> BulletinHead:
+    table = v.table(doc, "bulletin", "") or {}
+    v.keys(table, "bulletin", {"issuer", "doc_prefix"})
+    issuer = v.string(table, "issuer", "bulletin", default=BulletinHead.issuer)
+    prefix = v.string(table, "doc_prefix", "bulletin", default="")
+    if isinstance(table.get("doc_prefix"), str) and _DOC_PREFIX_FORBIDDEN.search(prefix):
+        v.bad(
+            "bulletin.doc_prefix",
+            f"发文字号前缀「{prefix}」不应含空格、括号、数字或“号”：年份〔YYYY〕与序号由系统添加",
+        )
+    return BulletinHead(issuer=issuer, doc_prefix=prefix)
 
 
 def _read_limit(
@@ -361,11 +407,14 @@ def _read_task_types(v: Validator, doc: Mapping[str, Any]) -> dict[str, TaskType
         t = v.table(section, type_id, "task_types")
         if t is None:
             continue
-        v.keys(t, path, {"name", "limit", "progress_every"})
+        v.keys(t, path, {"name", "limit", "progress_every", "latest"})
         name = v.string(t, "name", path, default=type_id)
         limit = _read_limit(v, t, "limit", path, required=True) or Limit(1, "working_days")
         every = _read_limit(v, t, "progress_every", path, required=False)
-        out[type_id] = TaskType(id=type_id, name=name, limit=limit, progress_every=every)
+        latest = _read_limit(v, t, "latest", path, required=False)
+        if latest is not None:
+            check_latest(v, join(path, "latest"), limit=limit, latest=latest)
+        out[type_id] = TaskType(id=type_id, name=name, limit=limit, progress_every=every, latest=latest)
     return out
 
 

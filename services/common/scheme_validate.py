@@ -256,3 +256,24 @@ class Validator:
             if x is not None:
                 out[name] = x
         return out
+
+
+# Upper bounds in seconds of the limit units that a `latest` is compared by: a clock limit is exact, a
+# day-counted one ends on the last second of a day, so only limits of one family compare reliably.
+_CLOCK_SECONDS = {"minutes": 60, "hours": 3600}
+
+
+def check_latest(v: Validator, path: str, *, limit: Any, latest: Any) -> None:
+    """A `latest` cut-off (SCORING.md §2) must end after the time limit it follows."""
+    if latest.unit in _CLOCK_SECONDS and limit.unit in _CLOCK_SECONDS:
+        later = latest.amount * _CLOCK_SECONDS[latest.unit] > limit.amount * _CLOCK_SECONDS[limit.unit]
+    elif latest.unit == limit.unit:
+        later = latest.amount > limit.amount
+    else:
+        # A clock cut-off after a limit counted in days ends before that limit does.
+        later = latest.unit not in _CLOCK_SECONDS
+    if not later:
+        v.bad(
+            path,
+            f"最迟时限（{latest.amount} {latest.unit}）须晚于时限 limit（{limit.amount} {limit.unit}）",
+        )

@@ -8,11 +8,14 @@ __all__ = [
     "ACCOUNTABILITY_KINDS",
     "COLOURS",
     "ERROR_CATEGORIES",
+    "EXTENSION_DECISIONS",
+    "EXTENSION_STATES",
     "GRADES",
     "INCENTIVE_LEVELS",
     "LEDGER_LINE_TYPES",
     "METRIC_STATUSES",
     "OUTCOMES",
+    "PRIORITIES",
     "RECORD_KINDS",
     "RECORD_KIND_LABELS",
     "ROLES",
@@ -44,7 +47,7 @@ RECORD_KIND_LABELS: Terms = {
 RECORD_KINDS: tuple[str, ...] = tuple(RECORD_KIND_LABELS)
 
 # The ledger lines kept by tasks; with RECORD_KINDS, every `type` a ledger line may have.
-TASK_LINE_TYPES: Terms = {"unit": "单位", "task": "任务", "task_event": "任务事件"}
+TASK_LINE_TYPES: Terms = {"unit": "单位", "task": "任务", "task_event": "任务事件", "person": "责任人"}
 LEDGER_LINE_TYPES: Terms = {**TASK_LINE_TYPES, **RECORD_KIND_LABELS}
 
 TASK_STATES: Terms = {
@@ -66,10 +69,11 @@ TASK_EVENT_KINDS: Terms = {
     "verify": "核查",
     "close": "销号",
     "cancel": "撤销",
+    "extend": "延期",
 }
 # History entries that record what Kaohe did about a task, not a step of its closed loop:
 # the replay, the colours and the scoring facts pass over them.
-TASK_NOTE_KINDS: Terms = {"remind": "催办"}
+TASK_NOTE_KINDS: Terms = {"remind": "催办", "due_move": "期限调整"}
 COLOURS: Terms = {"blue": "蓝", "yellow": "黄", "red": "红"}
 OUTCOMES: Terms = {"on_time": "按时", "late": "逾期"}
 # A unit's part in a task it is counted for.
@@ -94,10 +98,13 @@ TOLERANCE_DECISIONS: Terms = {"exempt": "免责", "mitigate": "减轻"}
 METRIC_STATUSES: Terms = {"met": "达标", "below": "未达标", "missing": "缺报", "not_applicable": "不适用"}
 
 GRADES: Terms = {"excellent": "优秀", "good": "良好", "fair": "一般", "poor": "较差"}
-UNIT_CATEGORIES: Terms = {"department": "部门", "township": "乡镇"}
+UNIT_CATEGORIES: Terms = {"department": "部门", "township": "乡镇", "village": "村（社区）"}
 # A run is a draft until 公示, then final at 定档; a corrected run is superseded by its successor.
 RUN_STATES: Terms = {"draft": "草稿", "publicised": "公示中", "final": "已定档", "superseded": "已更正"}
 ROLES: Terms = {"office": "考核办", "supervisor": "督查室", "department": "单位", "viewer": "查阅"}
+# 延期申请: a department asks, the office approves (an `extend` event) or refuses.
+EXTENSION_STATES: Terms = {"pending": "待审批", "approved": "已批准", "refused": "不予批准"}
+EXTENSION_DECISIONS: Terms = {"approved": "批准", "refused": "不予批准"}
 
 
 def label_of(terms: Terms, code: str) -> str:
@@ -110,3 +117,7 @@ def code_of(terms: Terms, text: str) -> str | None:
     if text in terms:
         return text
     return next((code for code, label in terms.items() if label == text), None)
+
+
+# The priorities the presets weigh (a scheme may name others, shown by their code).
+PRIORITIES: Terms = {"normal": "一般", "important": "重要", "urgent": "紧急"}

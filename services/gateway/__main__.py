@@ -32,6 +32,7 @@ from services.gateway.accounts.rpc import AccountsServicer, checked_sessions, op
 from services.gateway.accounts.storage import open_database
 from services.gateway.accounts.units import unit_lister
 from services.gateway.accounts.use_cases import LOGIN_METHOD, Accounts, jwt_issuer
+from services.gateway.bulletin_issues import MemoryIssueNumbers, StoredIssueNumbers
 from services.gateway.proxy import proxy_handler
 from services.gateway.rpc import GatewayServicer
 from services.gateway.use_cases import Backends, GatewayApp
@@ -235,6 +236,8 @@ def create(
         accounts.trail.probe()
         audit.table = accounts.trail
         authenticate = checked_sessions(authenticate, accounts)
+    # The bulletin's 期号 live beside the accounts; a gateway without its database counts in memory.
+    numbers = StoredIssueNumbers(accounts.db) if accounts is not None else MemoryIssueNumbers()
     interceptor = ServiceInterceptor(
         service="gateway",
         metrics=RpcMetrics(registry),
@@ -244,7 +247,8 @@ def create(
     )
 
     def register(server: grpc.Server) -> None:
-        gateway_pb2_grpc.add_GatewayServiceServicer_to_server(GatewayServicer(app, audit), server)
+        servicer = GatewayServicer(app, audit, issue_numbers=numbers)
+        gateway_pb2_grpc.add_GatewayServiceServicer_to_server(servicer, server)
         if accounts is not None:
             accounts_pb2_grpc.add_AccountsServiceServicer_to_server(
                 AccountsServicer(accounts, audit, internal=keys.internal), server

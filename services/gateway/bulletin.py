@@ -15,6 +15,7 @@ from services import bulletin as bl
 from services.common.auth import Identity
 from services.common.timeutil import parse_instant
 from services.common.vocabulary import ACCOUNTABILITY_KINDS
+from services.gateway.bulletin_issues import IssueNumbers, check_requested
 from services.gateway.use_cases import GatewayApp
 
 PAGE = 5000
@@ -42,8 +43,9 @@ def _day(fields: dict[str, Any]) -> date:
 class BulletinView:
     """Gathers what a bulletin states from tasks and scoring, in parallel, and renders it."""
 
-    def __init__(self, app: GatewayApp) -> None:
+    def __init__(self, app: GatewayApp, numbers: IssueNumbers) -> None:
         self.app = app
+        self.numbers = numbers
 
     def _units(self, identity: Identity, timeout: float) -> list[bl.Unit]:
         def fetch(token: str) -> Any:
@@ -83,11 +85,35 @@ class BulletinView:
 
         return [(r, json_format.MessageToDict(r.fields)) for r in _pages(fetch, lambda reply: reply.records)]
 
+    def _extensions(self, identity: Identity, year: int, timeout: float) -> list[bl.Extension]:
+        def fetch(token: str) -> Any:
+            request = tasks_pb2.ListExtensionsRequest(year=year, page_size=1000, page_token=token)
+            return self.app._call(self.app.backends.tasks, "ListExtensions", request, identity, timeout)
+
+        return [
+            bl.Extension(
+                id=e.id,
+                task=e.task_id,
+                title=e.task_title,
+                unit=e.unit,
+                filed_at=datetime.fromisoformat(e.filed_at),
+                due_before=datetime.fromisoformat(e.due_before),
+                asked_due=datetime.fromisoformat(e.asked_due),
+                state=e.state,
+                granted_due=_instant(e.granted_due),
+            )
+            for e in _pages(fetch, lambda reply: reply.extensions)
+        ]
+
     def render(
-        self, identity: Identity, *, period: str, as_of: str, timeout: float
+        self, identity: Identity, *, period: str, as_of: str, timeout: float, issue: int = 0
     ) -> gateway_pb2.BulletinDocument:
-        """The bulletin of the period as tasks and records stand at as_of (now when empty)."""
+        """The bulletin of the period as tasks and records stand at as_of (now when empty), as issue N.
+
+        issue 0 takes the number the period already has this year, else the year's next one.
+        """
         parsed = bl.parse_period(period)
+        check_requested(issue)
         moment = parse_instant(as_of, field="as_of") if as_of else datetime.now().astimezone()
         year = parsed.start.year
         pool = self.app.pool
@@ -98,6 +124,9 @@ class BulletinView:
             kind: pool.submit(self._records, identity, kind, year, timeout)
             for kind in ("error_report", "accountability", "incentive", "appeal")
         }
+        # A request is listed in the period it was filed in (a period lies within one year, else all years).
+        filed_year = year if parsed.end.year == year else 0
+        extensions_f = pool.submit(self._extensions, identity, filed_year, timeout)
         scheme = scheme_f.result()
         # An upheld appeal voids the error report or accountability record it names (FORMATS.md).
         upheld = {
@@ -139,6 +168,8 @@ class BulletinView:
             )
             for r, f in records_f["incentive"].result()
         ]
+        issued = moment.astimezone(scheme.tz).date()
+        number = self.numbers.number(year=issued.year, period=parsed.code, requested=issue)
         built = bl.build_bulletin(
             period=parsed,
             as_of=moment.astimezone(scheme.tz),
@@ -146,9 +177,15 @@ class BulletinView:
             tasks=tasks_f.result(),
             errors=errors,
             accountability=accountability,
+            extensions=extensions_f.result(),
             incentives=incentives,
             tz=scheme.tz,
+            issuer=scheme.bulletin.issuer,
             kind_labels=ACCOUNTABILITY_KINDS,
+            calendar=scheme.calendar(),
+            jurisdiction=scheme.jurisdiction,
+            issue=number,
+            doc_prefix=scheme.bulletin.doc_prefix,
         )
         title = bl.title_text(built)
         return gateway_pb2.BulletinDocument(
@@ -156,4 +193,6 @@ class BulletinView:
             title=title,
             filename=f"督查通报-{parsed.code}.docx",
             docx=bl.render_docx(built),
+            issue=number,
+            doc_number=built.doc_number,
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import unicodedata
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -11,8 +10,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
 from openpyxl.xml.functions import tostring
 
 from services.common.vocabulary import (
@@ -21,6 +18,7 @@ from services.common.vocabulary import (
     GRADES,
     INCENTIVE_LEVELS,
     METRIC_STATUSES,
+    PRIORITIES,
     RUN_STATES,
     SEVERITIES,
     TASK_ROLES,
@@ -28,6 +26,7 @@ from services.common.vocabulary import (
     UNIT_CATEGORIES,
     label_of,
 )
+from services.common.xlsx import HEADER_ROW, display_width, finish, head
 
 __all__ = ["result_to_xlsx"]
 
@@ -70,8 +69,6 @@ TASK_HEADERS = (
 )
 METRIC_HEADERS = ("单位代码", "单位", "指标代码", "指标", "值", "目标", "状态", "得分", "满分")
 
-_HEADER_FONT = Font(bold=True)
-_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 _FALLBACK_TIME = datetime(2000, 1, 1)
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _BAD_SHEET_CHARS = str.maketrans({c: "_" for c in "[]:*?/\\"})
@@ -92,7 +89,8 @@ def result_to_xlsx(document: Mapping[str, Any]) -> bytes:
     wb = Workbook()
     info = wb.active
     info.title = "说明"
-    _fill(info, ("项目", "内容"), _info_rows(document, categories, units))
+    heading = f"{document.get('year', '')} 年度考核结果".strip()
+    _fill(info, ("项目", "内容"), _info_rows(document, categories, units), f"{heading}：说明")
 
     taken = {"说明", "加减分明细", "时效明细", "指标明细"}
     ordered: list[Mapping[str, Any]] = []
@@ -100,17 +98,21 @@ def result_to_xlsx(document: Mapping[str, Any]) -> bytes:
         members = sorted((u for u in units if u.get("category") == category), key=_rank_key)
         ordered.extend(members)
         ws = wb.create_sheet(_sheet_title(label_of(UNIT_CATEGORIES, category), taken))
-        _fill(ws, UNIT_HEADERS, (_unit_row(u) for u in members))
+        _fill(ws, UNIT_HEADERS, (_unit_row(u) for u in members), f"{heading}：{ws.title}")
 
-    _fill(wb.create_sheet("加减分明细"), LINE_HEADERS, (row for u in ordered for row in _lines(u)))
-    _fill(wb.create_sheet("时效明细"), TASK_HEADERS, (row for u in ordered for row in _task_rows(u)))
-    _fill(wb.create_sheet("指标明细"), METRIC_HEADERS, (row for u in ordered for row in _metric_rows(u)))
+    for title, headers, rows in (
+        ("加减分明细", LINE_HEADERS, (row for u in ordered for row in _lines(u))),
+        ("时效明细", TASK_HEADERS, (row for u in ordered for row in _task_rows(u))),
+        ("指标明细", METRIC_HEADERS, (row for u in ordered for row in _metric_rows(u))),
+    ):
+        _fill(wb.create_sheet(title), headers, rows, f"{heading}：{title}")
 
     fixed = _fixed_time(document.get("as_of"))
     props = wb.properties
     props.creator = "Kaohe 考核"
     props.lastModifiedBy = "Kaohe 考核"
-    props.title = f"{document.get('scheme', '')} {document.get('year', '')} 年度考核结果".strip()
+    interim = "（期中）" if document.get("interim") else ""
+    props.title = f"{document.get('scheme', '')} {document.get('year', '')} 年度考核结果{interim}".strip()
     props.created = fixed
     props.modified = fixed
     buf = io.BytesIO()
@@ -163,6 +165,12 @@ def _info_rows(
         ("方案SHA-256", document.get("scheme_sha256", "")),
         ("考核年度", _Cell(document.get("year"), RANK_FORMAT)),
         ("截止时间", document.get("as_of", "")),
+        (
+            "期中",
+            "是：截止时间在年度结束之前，只计已到期的任务；期中结果可以公示，不能定档"
+            if document.get("interim")
+            else "否",
+        ),
         ("运行编号", document.get("run", "")),
         ("状态", label_of(RUN_STATES, state)),
         ("日历提示", "；".join(warnings) if warnings else "无"),
@@ -338,7 +346,7 @@ def _task_rows(u: Mapping[str, Any]) -> list[tuple[Any, ...]]:
                 u.get("name", ""),
                 t.get("task", ""),
                 TASK_ROLES["lead"] if t.get("role") == "lead" else TASK_ROLES["co"],
-                t.get("priority", ""),
+                label_of(PRIORITIES, str(t.get("priority", ""))),
                 _Cell(weight, "0.00"),
                 t.get("due_at") or "",
                 t.get("reported_at") or "",
@@ -382,21 +390,15 @@ def _display_width(value: Any, number_format: str | None) -> int:
     if value is None:
         return 0
     if isinstance(value, float) or number_format in (SCORE_FORMAT, RATIO_FORMAT):
-        text = f"{float(value):.2f}" + ("%" if number_format == RATIO_FORMAT else "")
-    else:
-        text = str(value)
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+        return len(f"{float(value):.2f}" + ("%" if number_format == RATIO_FORMAT else ""))
+    return display_width(value)
 
 
-def _fill(ws: Any, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """Header row (bold, frozen, filtered) then rows; numbers stay numbers; columns sized to their text."""
+def _fill(ws: Any, headers: Sequence[str], rows: Iterable[Sequence[Any]], title: str) -> None:
+    """Title row, header row (bold, frozen, printed on every page), then rows; numbers stay numbers."""
     widths = [_display_width(h, None) for h in headers]
-    ws.append(list(headers))
-    for cell in ws[1]:
-        cell.font = _HEADER_FONT
-        cell.fill = _HEADER_FILL
-        cell.alignment = Alignment(horizontal="center", vertical="center")
-    for r, row in enumerate(rows, start=2):
+    head(ws, title, headers)
+    for r, row in enumerate(rows, start=HEADER_ROW + 1):
         for c, item in enumerate(row, start=1):
             cell_value = item.value if isinstance(item, _Cell) else item
             number_format = item.number_format if isinstance(item, _Cell) else None
@@ -404,11 +406,7 @@ def _fill(ws: Any, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> Non
             if number_format and cell_value is not None:
                 cell.number_format = number_format
             widths[c - 1] = max(widths[c - 1], _display_width(cell_value, number_format))
-    for c, width in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(c)].width = min(60, max(8, width + 2))
-    ws.freeze_panes = "A2"
-    if ws.max_row > 1:
-        ws.auto_filter.ref = ws.dimensions
+    finish(ws, widths, autofilter=ws.max_row > HEADER_ROW)
 
 
 def _fixed_time(as_of: Any) -> datetime:

@@ -60,7 +60,7 @@ def _authorize(path: str, request: Any, audit: Audit) -> Identity:
     try:
         rule = authorize(identity, path)
         if rule.scope == "unit" and hasattr(request, "unit"):
-            request.unit = scoped_unit(identity, request.unit)
+            request.unit = scoped_unit(identity, request.unit, below=rule.below)
     except PermissionDenied as exc:
         audit(identity, path, "denied", str(exc))
         raise

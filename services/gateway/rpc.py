@@ -13,18 +13,23 @@ from services.common.errors import PermissionDenied
 from services.common.files import spooled
 from services.common.rpc import current_identity
 from services.gateway.bulletin import BulletinView
+from services.gateway.bulletin_issues import IssueNumbers, MemoryIssueNumbers
+from services.gateway.ledger_export import ledger_lines
 from services.gateway.policy import GATEWAY, authorize, scoped_unit
 from services.gateway.proxy import Audit
+from services.gateway.results import ResultsView
 from services.gateway.use_cases import GatewayApp
+from services.gateway.workbook_import import import_workbook, is_workbook_upload
 
 
 class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
     """The aggregated views, each authorised through the policy table."""
 
-    def __init__(self, app: GatewayApp, audit: Audit) -> None:
+    def __init__(self, app: GatewayApp, audit: Audit, *, issue_numbers: IssueNumbers | None = None) -> None:
         self.app = app
         self.audit = audit
-        self.bulletin = BulletinView(app)
+        self.bulletin = BulletinView(app, issue_numbers or MemoryIssueNumbers())
+        self.results = ResultsView(app)
 
     def _allow(self, method: str, unit: str | None = None) -> str:
         identity = current_identity()
@@ -54,7 +59,10 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
                 if index == 0:
                     validate_only = message.validate_only
                 spool.write(message.data)
-            reply = self.app.import_ledger(
+            # An Excel workbook (the office's 台账) is read into JSON lines and imported as those are.
+            load = import_workbook if is_workbook_upload(spool) else GatewayApp.import_ledger
+            reply = load(
+                self.app,
                 spool,
                 identity=current_identity(),
                 validate_only=validate_only,
@@ -68,6 +76,10 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
                 f"lines={reply.lines} created={dict(reply.created)}",
             )
         return reply
+
+    def ExportLedger(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        self._allow("ExportLedger")
+        yield from ledger_lines(self.app, current_identity(), deadline(context, 600.0))
 
     def GetOverview(self, request: Any, context: grpc.ServicerContext) -> Any:
         self._allow("GetOverview")
@@ -88,5 +100,23 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
     def GetBulletin(self, request: Any, context: grpc.ServicerContext) -> Any:
         self._allow("GetBulletin")
         return self.bulletin.render(
-            current_identity(), period=request.period, as_of=request.as_of, timeout=deadline(context, 120.0)
+            current_identity(),
+            period=request.period,
+            as_of=request.as_of,
+            issue=request.issue,
+            timeout=deadline(context, 120.0),
         )
+
+    def GetResultNotice(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._allow("GetResultNotice")
+        return self.results.notice(current_identity(), run=request.run, timeout=deadline(context, 120.0))
+
+    def GetResultLetter(self, request: Any, context: grpc.ServicerContext) -> Any:
+        unit = self._allow("GetResultLetter", request.unit)
+        return self.results.letter(
+            current_identity(), run=request.run, unit=unit, timeout=deadline(context, 120.0)
+        )
+
+    def GetExcellentList(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._allow("GetExcellentList")
+        return self.results.excellent(current_identity(), run=request.run, timeout=deadline(context, 120.0))

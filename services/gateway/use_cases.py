@@ -193,17 +193,28 @@ class GatewayApp:
                     provisional_rank=entry["rank"],
                     provisional_grade=entry["grade"],
                     veto=entry["veto"],
+                    nothing_due=bool(document.get("interim")) and not _assessed(entry),
                 )
             )
         return standings, document, summary_reply.as_of
 
     def overview(self, identity: Identity, year: int, timeout: float) -> gateway_pb2.Overview:
         check_year(year)
+        asked = bool(year)
         year = year or datetime.now().year
         unit = identity.unit if identity.is_department else ""
         standings, document, as_of = self._standings(identity, year, unit, timeout)
+        if asked and not any(_assessed(entry) for entry in document["units"]):
+            # As `assess run` refuses it: a year named that has nothing to show is a mistake, not zeros.
+            raise InvalidArgument(
+                "year", f"{year} 年度没有可考核的内容：没有计入的任务，也没有该年度的指标值"
+            )
         return gateway_pb2.Overview(
-            year=year, as_of=as_of, scheme=document.get("scheme", ""), units=standings
+            year=year,
+            as_of=as_of,
+            scheme=document.get("scheme", ""),
+            units=standings,
+            interim=bool(document.get("interim")),
         )
 
     def dashboard(self, identity: Identity, unit: str, year: int, timeout: float) -> gateway_pb2.Dashboard:
@@ -300,6 +311,12 @@ class GatewayApp:
         return gateway_pb2.ExportRunResponse(
             filename=f"考核结果-{document['run']}.xlsx", xlsx=result_to_xlsx(document)
         )
+
+
+def _assessed(entry: dict[str, Any]) -> bool:
+    """Whether a unit's live standing scores anything: a counted task, or a reading of an indicator."""
+    metrics = entry.get("breakdown", {}).get("metrics", [])
+    return entry["timeliness_max"] > 0 or any(m.get("value") is not None for m in metrics)
 
 
 def _by_rank(rows: list[gateway_pb2.RankingRow]) -> list[gateway_pb2.RankingRow]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,7 +18,11 @@ ALL_UNITS = "*"
 DEFAULT_INTERVAL_SECONDS = 60
 
 _TOP_KEYS = frozenset({"interval_seconds", "channels"})
-_CHANNEL_KEYS = frozenset({"url", "format", "units", "events", "escalate"})
+_CHANNEL_KEYS = frozenset(
+    {"url", "format", "units", "events", "escalate", "repeat", "escalate_after", "secret"}
+)
+REPEAT_UNITS = ("minutes", "hours", "working_days")
+_REPEAT_UNIT_LABELS = {"minutes": "分钟", "hours": "小时", "working_days": "个工作日"}
 _UNITS_RULE = 'must be a non-empty list of unit ids, categories, or "*"'
 _EVENTS_RULE = f"must be a non-empty list drawn from {', '.join(EVENTS)}"
 
@@ -32,14 +37,41 @@ class NotifyConfigInvalid(InvalidArgument, ValueError):
 
 
 @dataclass(frozen=True)
+class Repeat:
+    """How often an open red task is announced again while it stays red (催办直至办结)."""
+
+    amount: int
+    unit: str
+
+    @property
+    def label(self) -> str:
+        """每2小时, 每1个工作日 …"""
+        return f"每{self.amount}{_REPEAT_UNIT_LABELS[self.unit]}"
+
+
+@dataclass(frozen=True)
 class Channel:
-    """One webhook: where to POST, in which body format, for which units and events."""
+    """One webhook: where to POST, in which body format, for which units and events, how often."""
 
     url: str
     format: str
     units: tuple[str, ...]
     events: tuple[str, ...]
     escalate: bool = False
+    repeat: Repeat | None = None
+    escalate_after: int = 0
+    # Kept out of repr: a logged Channel must not carry the signing key.
+    secret: str = field(default="", repr=False)
+
+    @property
+    def fingerprint(self) -> str:
+        """A stable name of the channel for the announced table: the same file names the same channel.
+
+        A hash rather than the URL, which carries a robot's key; the secret is left out so that
+        rotating it does not make every open red task announced afresh.
+        """
+        text = f"{self.format}\n{self.url}\n{self.escalate}"
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
     def wants(self, *, unit: str, category: str | None, event: str) -> bool:
         """Whether this channel subscribed to the event for the unit (by id, its category, or "*")."""
@@ -136,7 +168,54 @@ def _channel(entry: object, where: str) -> Channel:
         units=tuple(dict.fromkeys(units_tuple)),
         events=tuple(e for e in EVENTS if e in events_tuple),
         escalate=escalate,
+        repeat=_repeat(entry, where),
+        escalate_after=_escalate_after(entry, where, escalate=escalate),
+        secret=_secret(entry, where, fmt=fmt),
     )
+
+
+def _repeat(entry: Mapping[str, Any], where: str) -> Repeat | None:
+    if "repeat" not in entry:
+        return None
+    key = f"{where}.repeat"
+    table = entry["repeat"]
+    if not isinstance(table, dict):
+        raise NotifyConfigInvalid(key, '应为内联表，例如 repeat = { amount = 1, unit = "working_days" }')
+    for name in table:
+        if name not in ("amount", "unit"):
+            raise NotifyConfigInvalid(f"{key}.{name}", "不是可用的设置（可用：amount、unit）")
+    amount = table.get("amount")
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise NotifyConfigInvalid(f"{key}.amount", "应为正整数（每隔多少个单位再次催办）")
+    unit = table.get("unit")
+    if unit not in REPEAT_UNITS:
+        raise NotifyConfigInvalid(f"{key}.unit", f"应为 {'、'.join(REPEAT_UNITS)} 之一")
+    return Repeat(amount=amount, unit=unit)
+
+
+def _escalate_after(entry: Mapping[str, Any], where: str, *, escalate: bool) -> int:
+    if "escalate_after" not in entry:
+        return 0
+    key = f"{where}.escalate_after"
+    value = entry["escalate_after"]
+    if not escalate:
+        raise NotifyConfigInvalid(key, "只用于 escalate = true 的渠道（上报督查室的渠道）")
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise NotifyConfigInvalid(key, "应为不小于 0 的整数（单位已被催办几次后上报；0 为立即上报）")
+    return value
+
+
+def _secret(entry: Mapping[str, Any], where: str, *, fmt: str) -> str:
+    if "secret" not in entry:
+        return ""
+    key = f"{where}.secret"
+    value = entry["secret"]
+    if fmt != "dingtalk":
+        raise NotifyConfigInvalid(key, '只用于 format = "dingtalk" 的渠道（钉钉机器人的加签密钥）')
+    # The value is not echoed: it is the robot's signing key.
+    if not isinstance(value, str) or not value.strip() or value != value.strip():
+        raise NotifyConfigInvalid(key, "应为钉钉机器人“加签”给出的密钥（非空字符串，不含首尾空白）")
+    return value
 
 
 def _strings(value: object, key: str, rule: str) -> tuple[str, ...]:

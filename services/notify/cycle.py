@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
@@ -11,7 +11,7 @@ from typing import Any
 from services.notify.config import NotifyConfig
 from services.notify.delivery import Outcome, RetryPolicy, deliver
 from services.notify.messages import history_note, render
-from services.notify.planner import Delivery, Key, TaskFact, plan, settled_keys
+from services.notify.planner import Delivery, Key, Later, TaskFact, Told, plan, repeat_after, settled_rows
 
 
 @dataclass(frozen=True)
@@ -25,10 +25,10 @@ class Sent:
 
 @dataclass(frozen=True)
 class CycleResult:
-    """What a check did: every delivery tried, and the (task, event, unit) keys to record as announced."""
+    """What a check did: every delivery tried, and the announcements to record, by (task, event, unit)."""
 
     sent: tuple[Sent, ...]
-    settled: frozenset[Key]
+    recorded: Mapping[Key, Sequence[Told]]
 
     @property
     def delivered(self) -> tuple[Sent, ...]:
@@ -45,15 +45,23 @@ def run_cycle(
     config: NotifyConfig,
     categories: Mapping[str, str],
     unit_names: Mapping[str, str],
-    announced: Collection[Key],
+    announced: Mapping[Key, Sequence[Told]],
     now: datetime,
     tz: tzinfo | None = None,
     policy: RetryPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
     send: Deliverer = deliver,
+    later: Later = repeat_after,
 ) -> CycleResult:
-    """Sends every reminder not yet announced; the caller records `delivered` and `settled`."""
-    deliveries = plan(facts=facts, categories=categories, channels=config.channels, announced=announced)
+    """Sends every reminder due in this check; the caller records `delivered` and `recorded`."""
+    deliveries = plan(
+        facts=facts,
+        categories=categories,
+        channels=config.channels,
+        announced=announced,
+        now=now,
+        later=later,
+    )
     # A channel that stayed down through all its attempts is not tried again in this check,
     # so one dead webhook does not hold the loop for attempts × deliveries backoffs.
     down: set[int] = set()
@@ -64,11 +72,16 @@ def run_cycle(
         else:
             body: dict[str, Any] = render(delivery, unit_names=unit_names, now=now, tz=tz)
             outcome = send(
-                url=delivery.channel.url, body=body, fmt=delivery.channel.format, policy=policy, sleep=sleep
+                url=delivery.channel.url,
+                body=body,
+                fmt=delivery.channel.format,
+                policy=policy,
+                sleep=sleep,
+                secret=delivery.channel.secret,
             )
             if not outcome.delivered and not outcome.permanent:
                 down.add(delivery.channel_index)
         note = history_note(delivery, unit_name=unit_names.get(delivery.unit), outcome=outcome)
         sent.append(Sent(delivery=delivery, outcome=outcome, note=note if outcome.delivered else ""))
-    settled = settled_keys((s.delivery, s.outcome.delivered, s.outcome.permanent) for s in sent)
-    return CycleResult(sent=tuple(sent), settled=frozenset(settled))
+    recorded = settled_rows(((s.delivery, s.outcome.delivered, s.outcome.permanent) for s in sent), at=now)
+    return CycleResult(sent=tuple(sent), recorded=recorded)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import email.utils
+import hashlib
+import hmac
 import http.client
 import json
 import logging
@@ -13,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,20 @@ def redact(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
+def dingtalk_sign(*, secret: str, timestamp_ms: int) -> str:
+    """DingTalk's robot signature: base64 of HMAC-SHA256 over "timestamp\\nsecret" keyed by the secret."""
+    message = f"{timestamp_ms}\n{secret}".encode()
+    digest = hmac.new(secret.encode("utf-8"), message, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def dingtalk_signed_url(url: str, *, secret: str, timestamp_ms: int) -> str:
+    """The robot URL with `&timestamp=…&sign=…` added (the sign URL-encoded, as DingTalk requires)."""
+    sign = quote_plus(dingtalk_sign(secret=secret, timestamp_ms=timestamp_ms))
+    joiner = "&" if urlsplit(url).query else "?"
+    return f"{url}{joiner}timestamp={timestamp_ms}&sign={sign}"
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     # urllib would turn a redirected POST into a GET without the body; a webhook that
     # redirects is misconfigured, so the 3xx is reported rather than followed.
@@ -106,11 +123,15 @@ def deliver(
     policy: RetryPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
     send: Sender = post_json,
+    secret: str = "",
+    clock: Callable[[], float] = time.time,
 ) -> Outcome:
     """POSTs the body until it is accepted, fails for good, or the attempts run out.
 
     Retried: connection errors and timeouts, HTTP 5xx and 429, and a robot's rate-limit errcode.
     Final: any other 4xx or 3xx, and any other non-zero errcode of a wecom/dingtalk robot.
+    A dingtalk channel with a secret signs every attempt afresh: DingTalk refuses a timestamp
+    more than an hour old, and a retry may come after a long backoff.
     """
     policy = policy or RetryPolicy()
     where = redact(url)
@@ -119,11 +140,14 @@ def deliver(
     error = ""
     for attempt in range(1, policy.max_attempts + 1):
         retry_after = ""
+        target = url
+        if secret and fmt == "dingtalk":
+            target = dingtalk_signed_url(url, secret=secret, timestamp_ms=int(clock() * 1000))
         try:
-            status, answer, retry_after = send(url=url, body=body, timeout=policy.timeout_seconds)
+            status, answer, retry_after = send(url=target, body=body, timeout=policy.timeout_seconds)
         except (OSError, http.client.HTTPException) as exc:
             status, errcode, retryable = None, None, True
-            error = _scrub(f"{type(exc).__name__}: {exc}", url)
+            error = _scrub(f"{type(exc).__name__}: {exc}", target)
         else:
             errcode = _errcode(answer) if fmt in ROBOT_FORMATS and 200 <= status < 300 else None
             if 200 <= status < 300 and not errcode:
@@ -131,7 +155,7 @@ def deliver(
                 return Outcome(delivered=True, attempts=attempt, status=status, errcode=errcode)
             if errcode:
                 retryable = errcode in RETRYABLE_ERRCODES
-                error = f"errcode {errcode}: {_scrub(_errmsg(answer), url)}"
+                error = f"errcode {errcode}: {_scrub(_errmsg(answer), target)}"
             else:
                 retryable = status >= 500 or status == 429
                 error = f"HTTP {status}"

@@ -59,14 +59,28 @@ def _situation(delivery: Delivery, tz: tzinfo) -> str:
     return f"应于 {local_time(fact.progress_due_at, tz)} 报送进展但尚未报送"
 
 
+def tag(delivery: Delivery) -> str:
+    """【红色预警】, 【红色预警·第2次催办】, or 【红色预警·提请督办】 for the supervisor's channel."""
+    label = LABELS[delivery.fact.event]
+    if delivery.escalation:
+        return f"【{label}·提请督办】"
+    return f"【{label}·第{delivery.occurrence}次催办】" if delivery.occurrence > 1 else f"【{label}】"
+
+
+def _escalated(delivery: Delivery) -> str:
+    if not delivery.escalation:
+        return ""
+    return f"，该单位已被催办{delivery.told}次仍未办结" if delivery.told else "，现提请督办"
+
+
 def sentence(delivery: Delivery, *, unit_name: str | None, now: datetime, tz: tzinfo) -> str:
     """The reminder as one Chinese sentence: colour, unit, task, due time, time left or overdue."""
     fact = delivery.fact
     role = "牵头" if delivery.is_lead else "协办"
     return (
-        f"【{LABELS[fact.event]}】{unit_label(delivery.unit, unit_name)}{role}的任务 {fact.task}"
+        f"{tag(delivery)}{unit_label(delivery.unit, unit_name)}{role}的任务 {fact.task}"
         f"「{_title(fact.title)}」{_situation(delivery, tz)}，办理时限 {local_time(fact.due_at, tz)}，"
-        f"{time_left(due_at=fact.due_at, now=now)}，{_ASKS[fact.event]}。"
+        f"{time_left(due_at=fact.due_at, now=now)}{_escalated(delivery)}，{_ASKS[fact.event]}。"
     )
 
 
@@ -75,13 +89,15 @@ def markdown(delivery: Delivery, *, unit_name: str | None, now: datetime, tz: tz
     fact = delivery.fact
     role = "牵头" if delivery.is_lead else "协办"
     lines = [
-        f"### 【{LABELS[fact.event]}】任务 {fact.task} {_HEADINGS[fact.event]}",
+        f"### {tag(delivery)}任务 {fact.task} {_HEADINGS[fact.event]}",
         f"**{role}单位**：{unit_label(delivery.unit, unit_name)}",
         f"**任务**：{fact.task}「{_title(fact.title)}」",
         f"**办理时限**：{local_time(fact.due_at, tz)}",
     ]
     if fact.progress_due_at is not None:
         lines.append(f"**进展**：应于 {local_time(fact.progress_due_at, tz)} 报送进展")
+    if delivery.escalation and delivery.told:
+        lines.append(f"**已催办**：{delivery.told}次仍未办结")
     lines += [f"**{time_left(due_at=fact.due_at, now=now)}**", f"{_ASKS[fact.event]}。"]
     return newline.join(lines)
 
@@ -89,7 +105,7 @@ def markdown(delivery: Delivery, *, unit_name: str | None, now: datetime, tz: tz
 def json_body(
     delivery: Delivery, *, unit_name: str | None, now: datetime, tz: tzinfo | None = None
 ) -> dict[str, Any]:
-    """The `format = "json"` body of FORMATS.md: task, title, unit, event, due_at and one sentence."""
+    """The `format = "json"` body of FORMATS.md: task, title, unit, event, due_at, occurrence, a sentence."""
     tz = tz or default_tz()
     fact = delivery.fact
     return {
@@ -98,6 +114,7 @@ def json_body(
         "unit": delivery.unit,
         "event": fact.event,
         "due_at": fact.due_at.astimezone(tz).isoformat(),
+        "occurrence": delivery.occurrence,
         "text": sentence(delivery, unit_name=unit_name, now=now, tz=tz),
     }
 
@@ -119,7 +136,7 @@ def dingtalk_body(
     return {
         "msgtype": "markdown",
         "markdown": {
-            "title": f"【{LABELS[fact.event]}】任务 {fact.task}",
+            "title": f"{tag(delivery)}任务 {fact.task}",
             "text": markdown(delivery, unit_name=unit_name, now=now, tz=tz, newline="\n\n"),
         },
     }
@@ -139,7 +156,9 @@ def history_note(delivery: Delivery, *, unit_name: str | None, outcome: Outcome)
     """The line a sent reminder leaves in the task's history (留痕); the channel's URL is redacted."""
     fact = delivery.fact
     tries = f"第{outcome.attempts}次尝试送达" if outcome.attempts > 1 else "一次送达"
-    return (
-        f"催办（{LABELS[fact.event]}）已发送至{unit_label(delivery.unit, unit_name)}："
-        f"{delivery.channel.format} 渠道 {redact(delivery.channel.url)}，{tries}"
-    )
+    unit = unit_label(delivery.unit, unit_name)
+    if delivery.escalation:
+        what = f"催办提级：{unit}的{LABELS[fact.event]}已提请督办（第{delivery.occurrence}次），发送至"
+    else:
+        what = f"第{delivery.occurrence}次催办（{LABELS[fact.event]}）已发送至{unit}："
+    return f"{what}{delivery.channel.format} 渠道 {redact(delivery.channel.url)}，{tries}"

@@ -117,6 +117,11 @@ class Workflow:
             if run.appeal_deadline is not None and now > run.appeal_deadline:
                 closed = _local_time(run.appeal_deadline, tz)
                 return f"{year} 年度考核结果（{run.id}）的公示申诉期已于 {closed} 截止，{what}已关闭"
+            if run.appeal_deadline is None and appeal:
+                # appeal_window_working_days = 0: the scheme gives no 公示 appeal window at all.
+                return (
+                    f"{year} 年度考核结果（{run.id}）的公示不设申诉期（方案 appeal_window_working_days = 0）"
+                )
             return ""
         if appeal:
             return f"{year} 年度考核结果尚未公示：申诉只在公示申诉期内受理"

@@ -10,6 +10,7 @@ from services.common.auth import SYSTEM
 from services.common.clients import Backend
 from services.common.errors import InvalidArgument
 from services.common.facts import FACT_COLUMNS
+from services.common.holiday_notice import HolidayNotice
 from services.common.packed import Column, Strings, concat, unpack
 from services.common.tls import TlsConfig
 from services.common.tokens import TokenKeys
@@ -101,6 +102,19 @@ class GrpcTasks:
             timeout=self.timeout,
         )
         return {t.id: (t.lead_unit, list(t.co_units), int(t.due_at)) for t in reply.tasks}
+
+    def notices(self) -> dict[int, HolidayNotice]:
+        """The holiday notices imported into the ledger, by year (kaohe calendar import)."""
+        reply = self.backend.stub.ListHolidayNotices(
+            tasks_pb2.ListHolidayNoticesRequest(),
+            metadata=self.backend.metadata(SYSTEM),
+            timeout=self.timeout,
+        )
+        notices = {n.year: HolidayNotice.from_canonical(n.canonical) for n in reply.notices}
+        for n in reply.notices:
+            if notices[n.year].sha256 != n.sha256:
+                raise InvalidArgument("notices", f"the notice of {n.year} does not match its digest")
+        return notices
 
     def resolve_import(self, import_id: str) -> str:
         """committed, aborted or pending: what the tasks service decided of the import (see ResolveImport)."""

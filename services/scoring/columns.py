@@ -13,6 +13,7 @@ import numpy as np
 from services.common.errors import InvalidArgument
 from services.common.facts import FACT_COLUMNS, FACT_STRINGS
 from services.common.packed import Strings
+from services.common.timeutil import NO_TIME as _NO_TIME
 
 __all__ = [
     "AccountabilityRows",
@@ -160,9 +161,22 @@ class TaskRows(Columns):
     reported_at: np.ndarray
     cancelled_at: np.ndarray
     priority_names: tuple[str, ...] = ()
+    # Per row: the `latest` cut-off (NO_TIME: none, SCORING.md §2), whether the due in force is an
+    # extension's (延期), whether the report that counts is verified (核查). Absent: none of them.
+    latest_at: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    extended: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    verified: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        n = len(self.task_id)
+        for name, fill in (("latest_at", _NO_TIME), ("extended", False), ("verified", False)):
+            given = np.asarray(getattr(self, name), dtype=np.int64 if name == "latest_at" else bool)
+            if len(given) == 0 and n:
+                given = np.full(n, fill, dtype=given.dtype)
+            if len(given) != n:
+                raise ValueError(f"TaskRows.{name} has {len(given)} rows, the others {n}")
+            object.__setattr__(self, name, given)
         if self.priority.dtype == object:
             names, codes = np.unique(self.priority.astype(str), return_inverse=True)
             object.__setattr__(self, "priority", codes.astype(np.int32).reshape(-1))
@@ -383,5 +397,6 @@ def empty_facts() -> dict[str, np.ndarray | Strings]:
         elif name == "task_id":
             out[name] = np.zeros(0, dtype=object)
         else:
-            out[name] = np.zeros(0, dtype=bool if name in ("is_lead", "due_given") else np.int64)
+            flags = ("is_lead", "due_given", "extended", "verified")
+            out[name] = np.zeros(0, dtype=bool if name in flags else np.int64)
     return out

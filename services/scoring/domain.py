@@ -199,6 +199,9 @@ def _timeliness(
         )
         late_days[late_rows] = np.maximum(1, between)
         credit[late_rows] = np.maximum(0.0, 1.0 - rules.late_penalty_per_working_day * late_days[late_rows])
+        # Past the `latest` cut-off (only while the due is the computed one, SCORING.md §2/§4): nothing.
+        latest = tk.latest_at[rows]
+        credit[late & (latest != NO_TIME) & (reported > latest)] = 0.0
     tolerance = _match_tolerances(
         units, tk.task_id, _chosen_tolerances(inputs.tolerances, "task"), n, id_rows=rows
     )
@@ -496,7 +499,7 @@ def _ranks_and_grades(
 
 
 def _calendar_warnings(year: int, cal: WorkCalendar) -> tuple[int, ...]:
-    probe = WorkCalendar()
+    probe = WorkCalendar(notices=cal.notices)
     probe.is_working_day(date(year, 1, 1))
     return tuple(sorted(probe.uncovered_years | cal.uncovered_years))
 

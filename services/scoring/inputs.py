@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from datetime import time as dtime
 from typing import Any, Protocol
@@ -13,9 +13,10 @@ import numpy as np
 
 from services.common import calendar as cal
 from services.common.errors import FieldViolation, SchemeInvalid
+from services.common.holiday_notice import HolidayNotice
 from services.common.packed import Column, Strings
 from services.common.scheme import Scheme, check_applies_to
-from services.common.timeutil import from_epoch, parse_date, parse_instant, to_epoch
+from services.common.timeutil import NO_TIME, from_epoch, parse_date, parse_instant, to_epoch
 from services.common.vocabulary import RECORD_KINDS
 from services.scoring.columns import (
     AccountabilityRows,
@@ -47,6 +48,8 @@ class TasksPort(Protocol):
     def lookup(self, ids: Sequence[str]) -> dict[str, tuple[str, list[str]]]: ...
 
     def refs(self, ids: Sequence[str]) -> dict[str, tuple[str, list[str], int]]: ...
+
+    def notices(self) -> Mapping[int, HolidayNotice]: ...
 
 
 def parse_cutoff(as_of: str, scheme: Scheme) -> datetime:
@@ -90,7 +93,9 @@ def gather(
     start = to_epoch(datetime(year, 1, 1, tzinfo=scheme.tz))
     end = to_epoch(datetime(year + 1, 1, 1, tzinfo=scheme.tz))
     unit_index = {u: i for i, (u, _, _) in enumerate(unit_rows)}
-    if scheme.sha256 == served.sha256:
+    # An imported holiday notice moves computed dues too: the tasks service keeps them under it, but
+    # one imported between this run's reading of the notices and of the facts must not split the two.
+    if scheme.sha256 == served.sha256 and not scheme.notices:
         columns = tasks.facts(due_from=start, due_before=end, as_of=to_epoch(as_of))
     else:
         # The tasks service computed due instants under the scheme it serves; this run's scheme may
@@ -103,6 +108,7 @@ def gather(
             assigned_before=end,
         )
         recompute_dues(columns, scheme)
+    columns["latest_at"] = latest_instants(columns, scheme)
     facts = task_rows(columns, unit_index)
     rows = stored()
     inputs = build_inputs(unit_rows, unit_index, facts, rows)
@@ -274,6 +280,37 @@ def recompute_dues(columns: dict[str, Column], scheme: Scheme) -> None:
     columns["due_at"] = due
 
 
+def calendar_used(scheme: Scheme, *, year: int, as_of: datetime) -> list[dict[str, Any]]:
+    """The calendar a run of year used: each year from the one before (assignments) to as_of's, with its
+    source and, for a notice, that notice's digest."""
+    calendar = scheme.calendar()
+    used = []
+    for y in range(year - 1, max(year, as_of.astimezone(scheme.tz).year) + 1):
+        entry: dict[str, Any] = {"year": y, "source": calendar.source(y)}
+        if y in scheme.notices:
+            entry["notice_sha256"] = scheme.notices[y].sha256
+        used.append(entry)
+    return used
+
+
+def latest_instants(columns: dict[str, Column], scheme: Scheme) -> np.ndarray:
+    """Each row's `latest` cut-off under scheme, NO_TIME where its type has none or its due is not the
+    computed one (given, or extended: SCORING.md §2)."""
+    n = len(np.asarray(columns["due_given"]))
+    latest = np.full(n, NO_TIME, dtype=np.int64)
+    capped = {t.id: t.latest for t in scheme.task_types.values() if t.latest is not None}
+    if not capped or not n:
+        return latest
+    types = _strings(columns["task_type"])
+    assigned, tz = np.asarray(columns["assigned_at"]), scheme.tz
+    computed = ~np.asarray(columns["due_given"], dtype=bool) & np.isin(types, list(capped))
+    calendar = scheme.calendar()
+    for k in np.flatnonzero(computed & (assigned != NO_TIME)).tolist():
+        start = from_epoch(int(assigned[k]), tz)
+        latest[k] = to_epoch(cal.due_at(assigned_at=start, limit=capped[types[k]], calendar=calendar, tz=tz))
+    return latest
+
+
 def _strings(column: Column) -> np.ndarray:
     return column.decode() if isinstance(column, Strings) else np.asarray(column, dtype=object)
 
@@ -309,6 +346,9 @@ def task_rows(columns: dict[str, Column], unit_index: dict[str, int]) -> TaskRow
         reported_at=kept(np.asarray(columns["reported_at"], dtype=np.int64)),
         cancelled_at=kept(np.asarray(columns["cancelled_at"], dtype=np.int64)),
         priority_names=tuple(priority_names),
+        latest_at=kept(np.asarray(columns.get("latest_at", np.full(len(keep), NO_TIME)), dtype=np.int64)),
+        extended=kept(np.asarray(columns.get("extended", np.zeros(len(keep))), dtype=bool)),
+        verified=kept(np.asarray(columns.get("verified", np.zeros(len(keep))), dtype=bool)),
     )
 
 
@@ -324,6 +364,10 @@ def input_digest(
     """The SHA-256 of every input of a run: two runs with the same digest scored the same inputs."""
     digest = hashlib.sha256()
     digest.update(json.dumps([unit_rows, year, to_epoch(as_of), scheme.sha256], ensure_ascii=False).encode())
+    if scheme.notices:
+        # Appended only when there are any, so that runs without a notice keep the digest they had.
+        notices = [[y, scheme.notices[y].sha256] for y in sorted(scheme.notices)]
+        digest.update(json.dumps(["holiday_notices", notices]).encode())
     digest.update("\x1f".join(facts.task_id.tolist()).encode())
     digest.update("\x1f".join(facts.priorities(np.arange(len(facts)))).encode())
     for column in (
@@ -335,6 +379,9 @@ def input_digest(
         facts.cancelled_at,
     ):
         digest.update(np.ascontiguousarray(column, dtype="<i8").tobytes())
+    if (facts.latest_at != NO_TIME).any():
+        # Only schemes with a `latest` add it: the digests of runs without one stay as they were.
+        digest.update(np.ascontiguousarray(facts.latest_at, dtype="<i8").tobytes())
     for row in rows:
         digest.update(
             json.dumps(

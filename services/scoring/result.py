@@ -76,6 +76,8 @@ class _TaskColumns:
     due: list[int]
     due_iso: list[str | None]
     reported_iso: list[str | None]
+    verified: list[bool]
+    extended: list[bool]
 
 
 class Detail:
@@ -125,6 +127,8 @@ class Detail:
             due=tk.due_at[part.rows].tolist(),
             due_iso=iso_many(tk.due_at[part.rows], tz),
             reported_iso=iso_many(part.reported, tz),
+            verified=tk.verified[part.rows].tolist(),
+            extended=tk.extended[part.rows].tolist(),
         )
 
     @cached_property
@@ -178,12 +182,18 @@ class Assessment:
     readings_of_year: int  # indicator readings whose period lies in the year
     _detail: Detail = field(repr=False)
 
+    @property
+    def interim(self) -> bool:
+        """Whether as_of is before the year's last second, local time (期中, SCORING.md notation)."""
+        return self.as_of < datetime(self.year, 12, 31, 23, 59, 59, tzinfo=self.scheme.tz)
+
     def document(self, *, include_breakdown: bool = True) -> dict[str, Any]:
         """The result document of FORMATS.md without run, state and scheme_sha256."""
         return {
             "year": self.year,
             "scheme": self.scheme.id,
             "as_of": self.as_of.isoformat(),
+            "interim": self.interim,
             "calendar_warnings": list(self.calendar_warnings),
             "units": [self._unit(int(i), include_breakdown) for i in self.order],
         }
@@ -196,6 +206,7 @@ class Assessment:
             "year": self.year,
             "scheme": self.scheme.id,
             "as_of": self.as_of.isoformat(),
+            "interim": self.interim,
             "calendar_warnings": list(self.calendar_warnings),
             "units": units,
             KEY: self._packed_task_lines(),
@@ -230,6 +241,8 @@ class Assessment:
             due=tk.due_at[rows],
             reported=part.reported[ks],
             points=points,
+            verified=tk.verified[rows],
+            extended=tk.extended[rows],
         )
 
     def unit_result(self, unit_id: str, *, include_breakdown: bool = True) -> dict[str, Any]:
@@ -327,6 +340,8 @@ class Assessment:
                 "credit": col.credit[k],
                 "tolerance": self._tolerance(col.tolerance[k]),
                 "points": points * (col.weight[k] * col.credit[k]) / sum_w,
+                "verified": col.verified[k] if col.late[k] >= 0 else None,
+                "extended": col.extended[k],
             }
             for k in ks
         ]

@@ -15,6 +15,7 @@ from services.common.errors import InvalidArgument
 from services.common.messages import refuse_nul
 from services.common.rpc import current_identity
 from services.scoring.applications import AppealView, ApplicationView
+from services.scoring.export import record_lines
 from services.scoring.use_cases import ScoringApp
 from services.scoring.views import RecordView, RunView
 
@@ -259,6 +260,10 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             actor=current_identity(), year=request.year, as_of=request.as_of, unit=request.unit
         )
         return scoring_pb2.PreviewAssessmentResponse(document_json=json.dumps(document, ensure_ascii=False))
+
+    def ExportRecords(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        for lines in record_lines(self.app.db):
+            yield scoring_pb2.LedgerLines(lines=lines)
 
     def GetVersion(self, request: Any, context: grpc.ServicerContext) -> Any:
         return scoring_pb2.Version(sequence=self.app.db.sequence(), scheme_sha256=self.app.scheme.sha256)

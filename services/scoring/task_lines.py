@@ -37,6 +37,8 @@ def pack_lines(
     due: np.ndarray,
     reported: np.ndarray,
     points: np.ndarray,
+    verified: np.ndarray | None = None,
+    extended: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The task lines of a document as one JSON-able block; bounds[j]:bounds[j + 1] are the lines of the
     document's j-th unit, in the order its breakdown lists them before sorting."""
@@ -54,6 +56,11 @@ def pack_lines(
         "reported": np.asarray(reported, dtype="<i8"),
         "points": np.asarray(points, dtype="<f8"),
     }
+    # Runs stored before verification and extensions were kept have neither: expand_lines leaves them out.
+    if verified is not None:
+        arrays["verified"] = np.asarray(verified, dtype=bool)
+    if extended is not None:
+        arrays["extended"] = np.asarray(extended, dtype=bool)
     # One deflate stream over the arrays' bytes as they lie: no uncompressed copy of them all at once.
     deflate = zlib.compressobj(1)
     pieces = []
@@ -74,15 +81,7 @@ def pack_lines(
 
 def expand_lines(units: list[dict[str, Any]], block: dict[str, Any], positions: list[int]) -> None:
     """Puts back the `tasks` lines, first in each breakdown, of units: the document's entries at positions."""
-    if block.get("format") != FORMAT:
-        raise ValueError(f"unknown task lines format {block.get('format')!r}")
-    data = zlib.decompress(base64.b64decode(block["data"]))
-    col: dict[str, np.ndarray] = {}
-    offset = 0
-    for name, dtype, length in block["arrays"]:
-        array = np.frombuffer(data, dtype=np.dtype(dtype), count=int(length), offset=offset)
-        col[name] = array.astype(array.dtype.newbyteorder("="), copy=False)
-        offset += array.nbytes
+    col = _columns(block)
     text = col["text"].tobytes().decode("utf-8")
     starts = np.concatenate([[0], np.cumsum(col["lengths"])]).tolist()
     tz = ZoneInfo(block["zone"])
@@ -105,6 +104,8 @@ def expand_lines(units: list[dict[str, Any]], block: dict[str, Any], positions: 
         late = col["late"][lo:hi].tolist()
         tolerance = col["tolerance"][lo:hi].tolist()
         points = col["points"][lo:hi].tolist()
+        verified = col["verified"][lo:hi].tolist() if "verified" in col else None
+        extended = col["extended"][lo:hi].tolist() if "extended" in col else None
         due_iso = iso_many(due, tz)
         reported_iso = iso_many(col["reported"][lo:hi], tz)
         order = sorted(ks, key=lambda k: (due_at[k], task[k], not lead[k]))
@@ -120,7 +121,38 @@ def expand_lines(units: list[dict[str, Any]], block: dict[str, Any], positions: 
                 "credit": credit[k],
                 "tolerance": tolerances.get(tolerance[k]),
                 "points": points[k],
+                **(
+                    {
+                        "verified": verified[k] if late[k] >= 0 else None,
+                        "extended": extended[k] if extended is not None else False,
+                    }
+                    if verified is not None
+                    else {}
+                ),
             }
             for k in order
         ]
         entry["breakdown"] = {"tasks": lines, **{k: v for k, v in breakdown.items() if k != "tasks"}}
+
+
+def counted_reports(block: dict[str, Any]) -> list[tuple[str, int]]:
+    """(task, the instant of the report that counted, NO_TIME when none) of every task line of a run."""
+    col = _columns(block)
+    text = col["text"].tobytes().decode("utf-8")
+    starts = np.concatenate([[0], np.cumsum(col["lengths"])]).tolist()
+    tasks = [text[starts[k] : starts[k + 1]] for k in range(len(starts) - 1)]
+    return list(zip(tasks, col["reported"].tolist(), strict=True))
+
+
+def _columns(block: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The block's arrays by name, in native byte order."""
+    if block.get("format") != FORMAT:
+        raise ValueError(f"unknown task lines format {block.get('format')!r}")
+    data = zlib.decompress(base64.b64decode(block["data"]))
+    col: dict[str, np.ndarray] = {}
+    offset = 0
+    for name, dtype, length in block["arrays"]:
+        array = np.frombuffer(data, dtype=np.dtype(dtype), count=int(length), offset=offset)
+        col[name] = array.astype(array.dtype.newbyteorder("="), copy=False)
+        offset += array.nbytes
+    return col

@@ -32,9 +32,9 @@ from services.common.scheme import Scheme, check_applies_to, load_scheme
 from services.common.text import ID_MAX, NOTE_MAX, check_id, check_text
 from services.common.timeutil import from_epoch, iso, now_epoch, to_epoch
 from services.common.vocabulary import RECORD_KINDS
-from services.scoring import domain, staging, views
+from services.scoring import domain, finalizing, staging, views
 from services.scoring.applications import Workflow
-from services.scoring.inputs import TasksPort, default_as_of, gather, parse_cutoff
+from services.scoring.inputs import TasksPort, calendar_used, default_as_of, gather, parse_cutoff
 from services.scoring.records import (
     APPEAL_TARGETS,
     Record,
@@ -345,10 +345,15 @@ class ScoringApp:
             self.tasks, stored, scheme=scheme, served=self.scheme, year=year, as_of=as_of, strict=strict
         )
 
+    def in_force(self, scheme: Scheme) -> Scheme:
+        """scheme under the holiday notices imported into the ledger (SCORING.md §1)."""
+        return scheme.with_notices(self.tasks.notices())
+
     def compute(
         self, *, year: int, as_of: datetime, scheme: Scheme, strict: bool = True
     ) -> tuple[domain.Assessment, str]:
         """The assessment and its input digest (strict: an applies_to naming nothing known is refused)."""
+        scheme = self.in_force(scheme)
         inputs, digest = self._gather(year=year, as_of=as_of, scheme=scheme, strict=strict)
         return domain.score(inputs, scheme, year=year, as_of=as_of), digest
 
@@ -367,7 +372,8 @@ class ScoringApp:
         scheme = load_scheme(scheme_toml, source="scheme_toml") if scheme_toml else self.scheme
         if supersedes:
             check_id("supersedes", supersedes, max_len=ID_MAX)
-        cutoff = parse_cutoff(as_of, scheme) if as_of else default_as_of(year, scheme)
+        cutoff = self.cutoff(year=year, as_of=as_of, scheme=scheme)
+        scheme = self.in_force(scheme)
 
         started = time.perf_counter()
         inputs, digest = self._gather(year=year, as_of=cutoff, scheme=scheme, strict=False)
@@ -375,8 +381,9 @@ class ScoringApp:
         if not assessment.tasks_counted and not assessment.readings_of_year:
             raise InvalidArgument(
                 "year",
-                f"nothing to assess in {year}: no task of {year} is counted by the cutoff "
-                f"and no indicator reading is of {year}",
+                f"{year} 年度没有可考核的内容：截至 {cutoff.isoformat()} 没有计入的任务，也没有该年度的指标值"
+                f"（nothing to assess in {year}: no task of {year} is counted by the cutoff "
+                f"and no indicator reading is of {year}）",
             )
         # Only then the scheme's applies_to against the units: an empty year is named as such first.
         check_applies_to(scheme, unit_ids=set(inputs.units.ids), categories=set(inputs.units.categories))
@@ -403,7 +410,13 @@ class ScoringApp:
                 now=stamp,
             )
             run_id = f"{year}-{repo.count_runs(conn, year=year) + 1:03d}"
-            document = {"run": run_id, "state": "draft", **computed, "scheme_sha256": scheme.sha256}
+            document = {
+                "run": run_id,
+                "state": "draft",
+                **computed,
+                "scheme_sha256": scheme.sha256,
+                "calendar": calendar_used(scheme, year=year, as_of=cutoff),
+            }
             repo.insert_run(
                 conn,
                 id=run_id,
@@ -442,6 +455,24 @@ class ScoringApp:
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
+
+    def cutoff(self, *, year: int, as_of: str, scheme: Scheme) -> datetime:
+        """The run's as_of: as given, else the earlier of the year's end and now; a year not begun and an
+        as_of later than now are refused — nobody is scored on what has not happened (SCORING.md)."""
+        now = from_epoch(self.clock(), scheme.tz)
+        if now < datetime(year, 1, 1, tzinfo=scheme.tz):
+            raise InvalidArgument(
+                "year", f"{year} 年度尚未开始（现在是 {now.isoformat()}）：不能考核尚未发生的事"
+            )
+        if not as_of:
+            return min(now, default_as_of(year, scheme))
+        cutoff = parse_cutoff(as_of, scheme)
+        if cutoff > now:
+            raise InvalidArgument(
+                "as_of",
+                f"考核时点 {cutoff.isoformat()} 晚于现在（{now.isoformat()}）：不能考核尚未发生的事",
+            )
+        return cutoff
 
     def _run_view(self, conn: Connection, run_id: str, *, unit: str, breakdown: bool) -> RunView:
         row = repo.get_run(conn, run_id)
@@ -492,6 +523,9 @@ class ScoringApp:
         return views, rows[-1].id if more and rows else ""
 
     def publish_run(self, *, actor: Identity, request_id: str, run_id: str, etag: str) -> RunView:
+        # The appeal window counts working days under the holiday notices too; asked before the transaction.
+        notices = self.tasks.notices()
+
         def work(conn: Connection) -> RunView:
             row = self._locked(conn, run_id, etag)
             if row.state != "draft":
@@ -501,10 +535,15 @@ class ScoringApp:
             if row.superseded_by:
                 raise FailedPrecondition(f"run {run_id} is superseded by {row.superseded_by}")
             now = self.clock()
-            scheme = self.scheme_by_sha(row.scheme_sha256)
+            scheme = self.scheme_by_sha(row.scheme_sha256).with_notices(notices)
             today = from_epoch(now, scheme.tz).date()
-            last_day = scheme.calendar().add_working_days(today, max(1, scheme.appeal_window_working_days))
-            deadline = to_epoch(datetime.combine(last_day, dtime(23, 59, 59), tzinfo=scheme.tz))
+            if scheme.appeal_window_working_days:
+                last_day = scheme.calendar().add_working_days(today, scheme.appeal_window_working_days)
+                deadline = to_epoch(datetime.combine(last_day, dtime(23, 59, 59), tzinfo=scheme.tz))
+            else:
+                # 0: no window (FORMATS.md [runs]): closed the second before publication, so appeals are
+                # refused at once and finalize is not held, even within the same second.
+                deadline = now - 1
             # Publishing a correction replaces what was published for the year before it: the earlier
             # publicised or final run is marked superseded (its numbers stay as they were).
             earlier = repo.published_of_year(conn, year=row.year, other_than=row.id)
@@ -531,6 +570,10 @@ class ScoringApp:
                 raise FailedPrecondition(
                     f"run {run_id} is superseded by {row.superseded_by}: finalise that one"
                 )
+            scheme = self.scheme_by_sha(row.scheme_sha256)
+            interim = finalizing.interim_refusal(run_id=run_id, year=row.year, as_of=row.as_of, scheme=scheme)
+            if interim:
+                raise FailedPrecondition(interim)
             # Appeals on this year's records and applications nobody has decided hold the run back ...
             held = self.workflow.holds(conn, year=row.year)
             if held:
@@ -542,6 +585,17 @@ class ScoringApp:
                     f"run {run_id} cannot be finalised (定档) before its 公示 appeal window closes at "
                     f"{iso(row.appeal_deadline, self.tz)}"
                 )
+            # Last, as it asks the tasks service: every report that counted verified, none rejected since.
+            unverified = finalizing.ledger_refusal(
+                self.tasks,
+                run_id=run_id,
+                year=row.year,
+                as_of=row.as_of,
+                scheme=scheme,
+                document=row.document,
+            )
+            if unverified:
+                raise FailedPrecondition(unverified)
             self._transition(conn, row, state="final", finalized_at=now)
             self.on_run("final", 0.0)
             return self._run_view(conn, run_id, unit="", breakdown=False)
@@ -568,9 +622,9 @@ class ScoringApp:
                 raise PermissionDenied(f"unit {actor.unit} may not preview unit {unit}")
             unit = actor.unit
         check_year(year)
-        now = datetime.now(self.tz).replace(microsecond=0)
+        now = from_epoch(self.clock(), self.tz)
         year = year or now.year
-        cutoff = parse_cutoff(as_of, self.scheme) if as_of else min(now, default_as_of(year, self.scheme))
+        cutoff = self.cutoff(year=year, as_of=as_of, scheme=self.scheme)
         assessment, _ = self.compute(year=year, as_of=cutoff, scheme=self.scheme, strict=False)
         document = assessment.document(include_breakdown=True)
         if actor.is_department or (unit and actor.role != INTERNAL_ROLE):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 from services.common.errors import NotFound
@@ -65,6 +65,10 @@ def run_view(row: Any, tz: tzinfo, *, unit: str, breakdown: bool, with_document:
     if with_document:
         document = json.loads(row.document)
         document["state"] = row.state
+        if "interim" not in document:
+            # Runs stored before interim runs were told apart: before the year's last second is interim.
+            cutoff = datetime.fromisoformat(document["as_of"])
+            document["interim"] = cutoff < datetime(row.year, 12, 31, 23, 59, 59, tzinfo=cutoff.tzinfo)
         # Runs keep their task lines as columns (task_lines); older runs have them in the breakdowns.
         lines = document.pop(TASK_LINES, None)
         positions = list(range(len(document["units"])))

@@ -18,8 +18,8 @@ from services.common.scheme import Scheme
 from services.common.tls import TlsConfig
 from services.common.tokens import TokenKeys
 from services.notify.config import NotifyConfig
-from services.tasks.metrics import LedgerCollector
-from services.tasks.reminders import ReminderLoop
+from services.tasks.metrics import CalendarCollector, LedgerCollector
+from services.tasks.reminders import ReminderLoop, file_clock
 from services.tasks.rpc import TasksServicer
 from services.tasks.use_cases import TasksApp
 
@@ -48,6 +48,7 @@ def create(
     keys: TokenKeys,
     tls: TlsConfig | None,
     notify: NotifyConfig | None = None,
+    notify_clock: str = "",
 ) -> Running:
     """A tasks server bound to address, its schema migrated; not yet started (nor its reminders loop).
 
@@ -58,9 +59,12 @@ def create(
     migrate(db, MIGRATIONS, service="tasks")
     app = TasksApp(db, scheme)
     app.audit.probe()
+    app.holidays.start()
     registry = CollectorRegistry()
     registry.register(LedgerCollector(app))
-    reminders = ReminderLoop(app, notify, registry=registry) if notify is not None else None
+    registry.register(CalendarCollector(app))
+    clock = file_clock(Path(notify_clock)) if notify_clock else None
+    reminders = ReminderLoop(app, notify, registry=registry, clock=clock) if notify is not None else None
     if reminders is not None:
         reminders.check_units()
     interceptor = ServiceInterceptor(

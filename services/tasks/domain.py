@@ -19,6 +19,7 @@ __all__ = [
     "Replay",
     "State",
     "check_actor",
+    "due_in_force",
     "holder",
     "next_state",
     "replay",
@@ -50,6 +51,7 @@ class Kind(StrEnum):
     VERIFY = "verify"
     CLOSE = "close"
     CANCEL = "cancel"
+    EXTEND = "extend"
 
 
 STATE_LABELS: dict[State, str] = {state: TASK_STATES[state] for state in State}
@@ -81,6 +83,8 @@ _STRICT_FROM: dict[Kind, frozenset[State]] = {
     Kind.REJECT: frozenset({State.REPORTED, State.VERIFIED}),
     Kind.CLOSE: frozenset({State.VERIFIED}),
     Kind.CANCEL: OPEN_STATES,
+    # 延期: only while the task is open, i.e. assigned and not reported (SCORING.md §2).
+    Kind.EXTEND: frozenset({State.ASSIGNED, State.ACCEPTED}),
 }
 
 # Offices keep ledgers loosely (FORMATS.md): a progress or report implies the accept nobody
@@ -136,6 +140,8 @@ def next_state(state: State | None, kind: Kind, *, lenient: bool) -> State:
         raise InvalidTransition(f"{_rule(kind, allowed)}; the task is {_describe(state)}")
     if lenient and kind in _NOTES and state in (State.REPORTED, State.VERIFIED):
         return state
+    if kind is Kind.EXTEND:
+        return state
     return _TARGET[kind]
 
 
@@ -148,6 +154,8 @@ class Event:
     at: datetime
     by: str | None = None
     note: str | None = None
+    # The new due instant an extend (延期) carries; None for every other kind.
+    due_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +169,10 @@ class Replay:
     verified_at: datetime | None
     closed_at: datetime | None
     cancelled_at: datetime | None
+    # The due instant of the latest extension (延期), None when the task has none.
+    extended_to: datetime | None = None
+    # The latest verify (核查) of the whole history, rejected or not: a report before it is verified.
+    last_verified_at: datetime | None = None
 
 
 def _name(event: Event) -> str:
@@ -184,8 +196,9 @@ def _ordered(events: Iterable[Event]) -> list[Event]:
     return sorted(events, key=lambda e: (e.at, e.seq))
 
 
-def replay(events: Iterable[Event], *, lenient: bool) -> Replay:
-    """Replay a task's whole history, from its create, in order of (at, seq)."""
+def replay(events: Iterable[Event], *, lenient: bool, due_at: datetime | None = None) -> Replay:
+    """Replay a task's whole history, from its create, in order of (at, seq); due_at is the task's own
+    due instant (given or computed), which extensions are checked against (SCORING.md §2)."""
     ordered = _ordered(events)
     if not ordered:
         raise InvalidArgument(FieldViolation("events", "must start with a create"))
@@ -208,9 +221,14 @@ def replay(events: Iterable[Event], *, lenient: bool) -> Replay:
     verified_at: datetime | None = None
     closed_at: datetime | None = None
     cancelled_at: datetime | None = None
+    due = due_at
+    extended_to: datetime | None = None
+    last_verified_at: datetime | None = None
     for event in ordered:
         try:
             after = next_state(state, event.kind, lenient=lenient)
+            if event.kind == Kind.EXTEND:
+                due = extended_to = _extension(event, due)
         except InvalidTransition as exc:
             raise InvalidTransition(f"{_name(event)}: {exc}") from exc
         if after in (State.ACCEPTED, State.REPORTED) and accepted_at is None:
@@ -226,7 +244,7 @@ def replay(events: Iterable[Event], *, lenient: bool) -> Replay:
             if reports:
                 after = State.REPORTED
         elif event.kind == Kind.VERIFY:
-            verified_at = event.at
+            verified_at = last_verified_at = event.at
         elif event.kind == Kind.CLOSE:
             closed_at = event.at
         elif event.kind == Kind.CANCEL:
@@ -241,7 +259,36 @@ def replay(events: Iterable[Event], *, lenient: bool) -> Replay:
         verified_at=verified_at,
         closed_at=closed_at,
         cancelled_at=cancelled_at,
+        extended_to=extended_to,
+        last_verified_at=last_verified_at,
     )
+
+
+def _extension(event: Event, due: datetime | None) -> datetime:
+    """The new due instant of an extend event, checked against the due instant in force before it."""
+    if event.due_at is None:
+        raise InvalidTransition("延期（extend）须给出新的截止时间 due_at")
+    if due is not None:
+        if event.at > due:
+            raise InvalidTransition(
+                f"延期（extend）须在截止时间 {due.isoformat()} 之前或当时提出，此时已逾期"
+            )
+        if event.due_at <= due:
+            raise InvalidTransition(
+                f"延期后的截止时间 due_at {event.due_at.isoformat()} 须晚于原截止时间 {due.isoformat()}"
+            )
+    return event.due_at
+
+
+def due_in_force(events: Iterable[Event], *, due_at: datetime, as_of: datetime) -> tuple[datetime, bool]:
+    """(the due instant in force at as_of, whether it is an extension's): the latest extend at or before
+    as_of, else the task's own (SCORING.md §2)."""
+    extensions = [e for e in _ordered(events) if e.kind == Kind.EXTEND and e.at <= as_of and e.due_at]
+    if not extensions:
+        return due_at, False
+    last = extensions[-1].due_at
+    assert last is not None
+    return last, True
 
 
 def report_that_counts(events: Iterable[Event], *, as_of: datetime) -> datetime | None:
@@ -271,6 +318,8 @@ def check_actor(kind: Kind, *, role: str, unit: str | None, lead_unit: str, co_u
     what = f"{_article(kind)} {kind} ({KIND_LABELS[kind]})"
     if role == "office":
         return
+    if kind is Kind.EXTEND:
+        raise PermissionDenied(f"只有考核办（office）可以批准延期（extend）；角色 {role} 不可以")
     if role == "supervisor":
         if kind in _SUPERVISOR_KINDS:
             return
@@ -307,3 +356,33 @@ def holder(state: State, *, lead_unit: str) -> str:
     if state in (State.REPORTED, State.VERIFIED):
         return "supervisor"
     return ""
+
+
+# ---- 延期 requests (h-extend): the pure check of a request and of its approval, apart from the replay's.
+
+
+def check_extend(*, state: State, due_in_force: datetime | None, new_due: datetime, at: datetime) -> None:
+    """An extension (延期, SCORING.md §2) may be recorded at `at`: open task, later due, in time.
+
+    Open means assigned and neither reported, closed nor cancelled; `at` is at or before the due instant
+    in force, and the new one later than it.
+    """
+    for name, moment in (("due_at", new_due), ("at", at)):
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise InvalidArgument(FieldViolation(name, f"须带时区（{moment.isoformat()}）"))
+    state = State(state)
+    if state not in _STRICT_FROM[Kind.EXTEND]:
+        raise InvalidTransition(f"只有已交办、尚未反馈的任务才能延期；该任务{STATE_LABELS[state]}（{state}）")
+    if due_in_force is None:
+        raise InvalidTransition("该任务还没有办结时限，无从延期")
+    if at > due_in_force:
+        raise InvalidTransition(
+            f"延期须在现行办结时限 {due_in_force:%Y-%m-%d %H:%M} 之前办理；现在已逾期（{at:%Y-%m-%d %H:%M}）"
+        )
+    if new_due <= due_in_force:
+        raise InvalidArgument(
+            FieldViolation(
+                "due_at",
+                f"新的办结时限 {new_due:%Y-%m-%d %H:%M} 须晚于现行时限 {due_in_force:%Y-%m-%d %H:%M}",
+            )
+        )

@@ -11,7 +11,7 @@ import numpy as np
 
 from services.common import calendar as cal
 from services.common.db import Database
-from services.common.packed import Column
+from services.common.packed import Column, Strings
 from services.common.ranges import check_year
 from services.common.scheme import Scheme
 from services.common.timeutil import NO_TIME, from_epoch, parse_instant, to_epoch
@@ -44,6 +44,7 @@ class TaskFacts:
         self.db = db
         self.scheme = scheme
         self.tz: tzinfo = scheme.tz
+        self.calendar = scheme.calendar()
         # (sequence, computed at, next change): the last answer of version(), good until either moves on.
         self._next: tuple[int, int, int] | None = None
 
@@ -72,7 +73,7 @@ class TaskFacts:
             if conn.dialect.name == "postgresql":
                 # Read chunk by chunk, in several statements: all of them over one snapshot.
                 conn.execution_options(isolation_level="REPEATABLE READ")
-            yield from timeliness_columns(
+            for chunk in timeliness_columns(
                 conn,
                 due_from=due_from,
                 due_before=due_before,
@@ -80,7 +81,30 @@ class TaskFacts:
                 chunk_size=chunk_size or CHUNK_ROWS,
                 assigned_from=assigned_from,
                 assigned_before=assigned_before,
-            )
+            ):
+                yield self._own_dues(chunk)
+
+    def _own_dues(self, chunk: dict[str, Column]) -> dict[str, Column]:
+        """chunk with the computed own due of each extended task whose extension came after the cutoff
+        (left NO_TIME by the storage), taken under this service's scheme (SCORING.md §2)."""
+        due = np.asarray(chunk["due_at"])
+        missing = np.flatnonzero((due == NO_TIME) & ~np.asarray(chunk["due_given"], dtype=bool)).tolist()
+        if not missing:
+            return chunk
+        due = due.copy()
+        types = chunk["task_type"]
+        names = types.decode() if isinstance(types, Strings) else np.asarray(types, dtype=object)
+        assigned = np.asarray(chunk["assigned_at"])
+        for k in missing:
+            spec = self.scheme.task_types.get(str(names[k]))
+            if spec is not None and assigned[k] != NO_TIME:
+                start = from_epoch(int(assigned[k]), self.tz)
+                limit = spec.limit
+                due[k] = to_epoch(
+                    cal.due_at(assigned_at=start, limit=limit, calendar=self.calendar, tz=self.tz)
+                )
+        chunk["due_at"] = due
+        return chunk
 
     def version(self) -> tuple[int, int, int]:
         """(sequence, next change, now): the change sequence, and the first instant after now at which

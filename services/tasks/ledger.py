@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,9 +20,9 @@ from services.tasks.domain import Kind
 ID_PATTERN = SAFE_ID
 # More co-units than a county has units is no task.
 MAX_CO_UNITS = 100
-EVENT_KINDS = ("accept", "progress", "report", "reject", "verify", "close", "cancel")
+EVENT_KINDS = ("accept", "progress", "report", "reject", "verify", "close", "cancel", "extend")
 FIELDS = {
-    "unit": ({"type", "id", "name", "category"}, {"type", "id", "name", "category"}),
+    "unit": ({"type", "id", "name", "category"}, {"type", "id", "name", "category", "parent"}),
     "task": (
         {"type", "id", "title", "task_type", "lead_unit", "assigned_at"},
         {
@@ -35,9 +36,16 @@ FIELDS = {
             "assigned_at",
             "due_at",
             "source",
+            "responsible",
+            "leader",
+            "parent",
         },
     ),
-    "task_event": ({"type", "task", "kind", "at"}, {"type", "task", "kind", "at", "by", "note"}),
+    "task_event": ({"type", "task", "kind", "at"}, {"type", "task", "kind", "at", "by", "note", "due_at"}),
+    "person": (
+        {"type", "id", "name", "unit", "post"},
+        {"type", "id", "name", "unit", "post", "leader", "mobile"},
+    ),
 }
 
 
@@ -47,6 +55,7 @@ class UnitRecord:
     id: str
     name: str
     category: str
+    parent: str = ""
 
     def canonical(self) -> str:
         return json.dumps(
@@ -66,11 +75,20 @@ class TaskRecord:
     assigned_at: datetime
     due_at: datetime | None
     source: str
+    responsible: str = ""
+    leader: str = ""
+    parent: str = ""
+
+    def people_and_parent(self) -> dict[str, str]:
+        return {"responsible": self.responsible, "leader": self.leader, "parent": self.parent}
 
     def canonical(self) -> str:
         """The record as compared on re-import: instants as epoch seconds, defaults filled in."""
+        # People and parts only when given: a task stored before they existed compares as it did.
+        given = {k: v for k, v in self.people_and_parent().items() if v}
         return json.dumps(
             {
+                **given,
                 "id": self.id,
                 "title": self.title,
                 "task_type": self.task_type,
@@ -94,6 +112,8 @@ class EventRecord:
     at: datetime
     by: str
     note: str
+    # The new due instant of an extend (延期), None for every other kind.
+    due_at: datetime | None = None
 
     def key(self) -> tuple[str, str, int]:
         """What identifies an event (events carry no id): its task, kind and instant."""
@@ -105,6 +125,7 @@ class Parsed:
     units: list[UnitRecord] = field(default_factory=list)
     tasks: list[TaskRecord] = field(default_factory=list)
     events: list[EventRecord] = field(default_factory=list)
+    persons: list[PersonRecord] = field(default_factory=list)
 
 
 def _fail(line: int, name: str, rule: str) -> InvalidArgument:
@@ -153,6 +174,7 @@ def parse_unit(obj: dict[str, Any], line: int) -> UnitRecord:
         _ident(obj, "id", line),
         _text(obj, "name", line, max_len=NAME_MAX),
         _ident(obj, "category", line),
+        _optional_ident(obj, "parent", line),
     )
 
 
@@ -205,6 +227,9 @@ def parse_task(obj: dict[str, Any], line: int, scheme: Scheme) -> TaskRecord:
         assigned,
         due,
         _text(obj, "source", line, required=False),
+        _optional_ident(obj, "responsible", line),
+        _optional_ident(obj, "leader", line),
+        _optional_ident(obj, "parent", line),
     )
 
 
@@ -213,13 +238,24 @@ def parse_event(obj: dict[str, Any], line: int) -> EventRecord:
     kind = obj.get("kind")
     if kind not in EVENT_KINDS:
         raise _fail(line, "kind", "must be one of " + ", ".join(EVENT_KINDS))
+    at = _instant(obj, "at", line)
+    due: datetime | None = None
+    if kind == "extend":
+        if obj.get("due_at") is None:
+            raise _fail(line, "due_at", "延期（extend）须给出新的截止时间 due_at")
+        due = _instant(obj, "due_at", line)
+        if due <= at:
+            raise _fail(line, "due_at", f"延期后的截止时间须晚于延期的时间 at（{at.isoformat()}）")
+    elif "due_at" in obj:
+        raise _fail(line, "due_at", f"只有延期（extend）事件带 due_at，{kind} 事件不带")
     return EventRecord(
         line,
         _ident(obj, "task", line),
         Kind(kind),
-        _instant(obj, "at", line),
+        at,
         _text(obj, "by", line, required=False, max_len=128),
         _text(obj, "note", line, required=False, allow_newlines=True),
+        due,
     )
 
 
@@ -244,6 +280,64 @@ def parse_lines(lines: list[tuple[int, str]], scheme: Scheme) -> Parsed:
             parsed.tasks.append(parse_task(obj, line, scheme))
         elif kind == "task_event":
             parsed.events.append(parse_event(obj, line))
+        elif kind == "person":
+            parsed.persons.append(parse_person(obj, line))
         else:
             raise _fail(line, "type", f"{kind!r} is not a record type of the tasks service")
     return parsed
+
+
+# ---- people and levels (FORMATS.md: unit.parent, person, task.responsible / leader / parent)
+
+# A mainland mobile number: 11 digits, the first a 1.
+MOBILE = re.compile(r"^1[0-9]{10}$")
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    """A person responsible for work (责任人), of one unit; `leader` for a 县级领导 / 班子成员."""
+
+    line: int
+    id: str
+    name: str
+    unit: str
+    post: str
+    leader: bool
+    mobile: str
+
+    def values(self) -> tuple[str, str, str, bool, str]:
+        """What a re-import compares: everything but the id and the line."""
+        return (self.name, self.unit, self.post, self.leader, self.mobile)
+
+
+def _optional_ident(obj: dict[str, Any], name: str, line: int) -> str:
+    """An optional id field: "" when absent (or null), checked as an id when given."""
+    if obj.get(name) is None:
+        return ""
+    value = _ident(obj, name, line)
+    if name == "parent" and value == obj.get("id"):
+        raise _fail(line, name, f"不能是记录自身（{value!r}）：上级不能指向自己")
+    return value
+
+
+def parse_person(obj: dict[str, Any], line: int) -> PersonRecord:
+    check_fields(obj, line)
+    leader = obj.get("leader", False)
+    if leader is None:
+        leader = False
+    if not isinstance(leader, bool):
+        raise _fail(line, "leader", "必须是 true 或 false（是否县级领导、班子成员）")
+    mobile = obj.get("mobile")
+    if mobile is None:
+        mobile = ""
+    if not isinstance(mobile, str) or (mobile and not MOBILE.match(mobile)):
+        raise _fail(line, "mobile", "必须是 11 位手机号码（以 1 开头的 11 位数字，写成字符串）")
+    return PersonRecord(
+        line,
+        _ident(obj, "id", line),
+        _text(obj, "name", line, max_len=NAME_MAX),
+        _ident(obj, "unit", line),
+        _text(obj, "post", line, max_len=NAME_MAX),
+        leader,
+        mobile,
+    )

@@ -5,13 +5,14 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from services.tasks.facts import UnitSummary
+from services.tasks.holidays import covered
 from services.tasks.reminders import open_task_facts
 from services.tasks.use_cases import MAX_PAGE, TasksApp
 
@@ -92,3 +93,27 @@ class LedgerCollector(Collector):
             info.add_metric([unit, name, category], 1)
             progress.add_metric([unit], lapses.get(unit, 0))
         yield from (open_tasks, overdue, late, emergency, info, progress)
+
+
+class CalendarCollector(Collector):
+    """Whether a holiday notice or the statutory calendar covers this year and, from 1 November (local
+    time, when the State Council's notice for it is due), the next one."""
+
+    def __init__(self, app: TasksApp, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.app = app
+        self.clock = clock
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        today = self.clock().astimezone(self.app.tz).date()
+        gauge = GaugeMetricFamily(
+            "kaohe_calendar_covered",
+            "1 when an imported holiday notice or the statutory calendar decides the year's working days, "
+            "0 when only Monday to Friday (and the scheme's own dates) do: this year, and from 1 November "
+            "the next.",
+            labels=["year", "when"],
+        )
+        calendar = self.app.calendar
+        years = [(today.year, "this")] + ([(today.year + 1, "next")] if today.month >= 11 else [])
+        for year, when in years:
+            gauge.add_metric([str(year), when], 1 if covered(calendar, year) else 0)
+        yield gauge

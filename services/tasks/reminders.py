@@ -1,4 +1,4 @@
-"""The reminders loop (催办) of the tasks service: open tasks checked every interval, each key sent once."""
+"""The reminders loop (催办) of the tasks service: open tasks checked every interval, each occurrence once."""
 
 from __future__ import annotations
 
@@ -7,14 +7,26 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
-from services.notify.config import NotifyConfig, check_units
+from services.common import calendar as cal
+from services.common.timeutil import from_epoch
+from services.notify.config import NotifyConfig, Repeat, check_units
 from services.notify.cycle import CycleResult, Deliverer, run_cycle
 from services.notify.delivery import RetryPolicy, deliver
-from services.notify.planner import TaskFact, facts_for_task
-from services.tasks.progress import REPORTING_KINDS, progress_due
+from services.notify.planner import (
+    LEGACY_CHANNEL,
+    Key,
+    TaskFact,
+    Told,
+    facts_for_task,
+    latest_missed_deadline,
+    repeat_after,
+)
+from services.tasks.progress import REPORTING_KINDS
 from services.tasks.storage import repository as repo
 from services.tasks.use_cases import MAX_PAGE, TasksApp
 
@@ -46,6 +58,23 @@ class ReminderMetrics:
         )
 
 
+def file_clock(path: Path) -> Callable[[], datetime]:
+    """A clock that reads its instant (ISO 8601 with an offset) from a file at each call.
+
+    For the reminders e2e test, which moves time by rewriting the file; real time while the file is
+    absent or empty.
+    """
+
+    def now() -> datetime:
+        try:
+            text = path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            text = ""
+        return datetime.fromisoformat(text) if text else datetime.now(UTC)
+
+    return now
+
+
 class ReminderLoop:
     """Checks the open tasks every `interval_seconds` in a thread until stopped."""
 
@@ -57,14 +86,14 @@ class ReminderLoop:
         registry: CollectorRegistry,
         policy: RetryPolicy | None = None,
         send: Deliverer = deliver,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.app = app
         self.config = config
         self.metrics = ReminderMetrics(registry)
         self.policy = policy
         self.send = send
-        self.clock = clock
+        self.clock = clock or (lambda: datetime.now(UTC))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -107,14 +136,21 @@ class ReminderLoop:
             if not token:
                 return units
 
+    def later(self, moment: datetime, repeat: Repeat) -> datetime:
+        """When a repeat falls due, on the scheme's working-day calendar."""
+        return repeat_after(
+            moment, repeat, tz=self.app.tz, add_working_days=self.app.calendar.add_working_days
+        )
+
     def check_once(self) -> CycleResult:
-        """One check: send what is due, then record the reminders and the settled keys in one transaction."""
+        """One check: send what is due, then record the reminders and the occurrences in one transaction."""
         now = self.clock().astimezone(self.app.tz).replace(microsecond=0)
         units = self._units()
+        facts = open_task_facts(self.app, now=now)
         with self.app.db.read() as conn:
-            announced = repo.reminder_keys(conn)
+            announced = told_of(conn, sorted({f.task for f in facts}), tz=self.app.tz)
         result = run_cycle(
-            facts=open_task_facts(self.app, now=now),
+            facts=facts,
             config=self.config,
             categories={u: category for u, (_, category) in units.items()},
             unit_names={u: name for u, (name, _) in units.items()},
@@ -124,11 +160,12 @@ class ReminderLoop:
             policy=self.policy,
             sleep=self._pause,
             send=self.send,
+            later=self.later,
         )
         stamp = int(time.time())
-        # A check that sends and settles nothing writes nothing: the change sequence (and with it the
+        # A check that sends and records nothing writes nothing: the change sequence (and with it the
         # gateway's cached standing) stays as it was.
-        if result.delivered or result.settled:
+        if result.delivered or result.recorded:
             with self.app.db.write() as conn:
                 for sent in result.delivered:
                     repo.insert_event(
@@ -143,7 +180,22 @@ class ReminderLoop:
                             "recorded_at": stamp,
                         },
                     )
-                repo.add_reminder_keys(conn, result.settled, at=stamp)
+                repo.add_reminders(
+                    conn,
+                    (
+                        repo.ReminderRow(
+                            task_id=task,
+                            event=event,
+                            unit_id=unit,
+                            channel=row.channel,
+                            occurrence=row.occurrence,
+                            sent_at=int(row.sent_at.timestamp()),
+                            deadline_at=int(row.deadline_at.timestamp()) if row.deadline_at else None,
+                        )
+                        for (task, event, unit), rows in result.recorded.items()
+                        for row in rows
+                    ),
+                )
         self.metrics.checks.inc()
         for sent in result.sent:
             labels = (sent.delivery.fact.event, sent.delivery.channel.format)
@@ -152,6 +204,21 @@ class ReminderLoop:
             elif sent.outcome.attempts:
                 self.metrics.failures.labels(*labels).inc()
         return result
+
+
+def told_of(conn: Any, task_ids: list[str], *, tz: Any) -> dict[Key, list[Told]]:
+    """What reminders already told of these tasks, by (task, event, unit)."""
+    told: dict[Key, list[Told]] = {}
+    for row in repo.reminders_of(conn, task_ids):
+        told.setdefault((row.task_id, row.event, row.unit_id), []).append(
+            Told(
+                channel=row.channel or LEGACY_CHANNEL,
+                occurrence=row.occurrence,
+                sent_at=from_epoch(row.sent_at, tz),
+                deadline_at=from_epoch(row.deadline_at, tz) if row.deadline_at is not None else None,
+            )
+        )
+    return told
 
 
 def open_task_facts(app: TasksApp, *, now: datetime) -> list[TaskFact]:
@@ -169,15 +236,15 @@ def open_task_facts(app: TasksApp, *, now: datetime) -> list[TaskFact]:
         task_type = app.scheme.task_types.get(row.task_type)
         missed = None
         if task_type is not None and task_type.progress_every is not None:
-            missed = progress_due(
-                assigned_at=row.assigned_at,
-                due_at=row.due_at,
+            deadlines = cal.progress_deadlines(
+                assigned_at=from_epoch(row.assigned_at, app.tz),
+                due_at=from_epoch(row.due_at, app.tz),
                 every=task_type.progress_every,
-                reported=(e.at for e in events.get(row.id, []) if e.kind in REPORTING_KINDS),
-                now=now,
                 calendar=app.calendar,
                 tz=app.tz,
-            ).overdue_since
+            )
+            reports = [from_epoch(e.at, app.tz) for e in events.get(row.id, []) if e.kind in REPORTING_KINDS]
+            missed = latest_missed_deadline(deadlines=deadlines, reports=reports, now=now)
         facts.extend(
             facts_for_task(
                 task=row.id,

@@ -29,6 +29,9 @@ import_tasks = Table(
     Column("due_at", BigInteger, nullable=False),
     Column("due_given", Boolean, nullable=False),
     Column("record", Text, nullable=False),
+    Column("responsible", String(64), nullable=True),
+    Column("leader", String(64), nullable=True),
+    Column("parent", String(64), nullable=True),
     prefixes=["TEMPORARY"],
 )
 
@@ -42,6 +45,7 @@ import_events = Table(
     Column("by", String(128), nullable=False),
     Column("note", Text, nullable=False),
     Column("rejected", Boolean, nullable=False),
+    Column("due_at", BigInteger, nullable=True),
     prefixes=["TEMPORARY"],
 )
 

@@ -19,6 +19,7 @@ from services.common.db import Database
 from services.common.errors import (
     FieldViolation,
     InvalidArgument,
+    InvalidTransition,
     NotFound,
     PermissionDenied,
     StaleEtag,
@@ -27,7 +28,7 @@ from services.common.idempotency import idempotent
 from services.common.ranges import check_year
 from services.common.scheme import Scheme
 from services.common.text import NOTE_MAX, check_id, check_text
-from services.common.timeutil import from_epoch, iso, to_epoch
+from services.common.timeutil import from_epoch, iso, parse_instant, to_epoch
 from services.common.vocabulary import COLOURS
 from services.tasks import ledger
 from services.tasks.domain import (
@@ -41,14 +42,25 @@ from services.tasks.domain import (
     replay,
 )
 from services.tasks.facts import TaskFacts
-from services.tasks.history import derived, domain_events, due_instant
+from services.tasks.history import derived, domain_events, due_instant, own_due
+from services.tasks.holidays import HolidayDesk
 from services.tasks.importing import LedgerImport
+from services.tasks.people import (
+    PartView,
+    check_parts_done,
+    check_people_and_parent,
+    name_people,
+    parts,
+    reaches,
+    supervises,
+)
 from services.tasks.progress import REPORTING_KINDS, progress_due
 from services.tasks.storage import repository as repo
 from services.tasks.storage.tables import audit, requests, task_co_units, tasks
 
 MAX_PAGE = 5000
 DEFAULT_PAGE = 200
+MAX_TITLE_SEARCH = 200
 
 
 @dataclass
@@ -59,6 +71,7 @@ class EventView:
     by: str
     note: str
     rejected: bool
+    due_at: str = ""  # an extend's (延期) new due instant
 
 
 @dataclass
@@ -88,6 +101,12 @@ class TaskView:
     as_of: str
     progress_overdue_since: str = ""
     history: list[EventView] = field(default_factory=list)
+    responsible: str = ""
+    responsible_name: str = ""
+    leader: str = ""
+    leader_name: str = ""
+    parent: str = ""
+    parts: list[PartView] = field(default_factory=list)
 
 
 def encode_token(last: str) -> str:
@@ -126,6 +145,15 @@ class TasksApp:
         self.facts = TaskFacts(db, scheme)
         self.audit = AuditTrail(db, audit)
         self.importer = LedgerImport(db, scheme, self.calendar, self.audit)
+        self.holidays = HolidayDesk(self)
+
+    def use_scheme(self, scheme: Scheme) -> None:
+        """Serves scheme from now on: the same scheme under the holiday notices imported since."""
+        self.scheme = scheme
+        self.calendar = scheme.calendar()
+        self.facts.scheme = scheme
+        self.importer.scheme = scheme
+        self.importer.calendar = self.calendar
 
     # ---- reading
 
@@ -148,6 +176,11 @@ class TasksApp:
         more = len(rows) > size
         rows = rows[:size]
         return rows, encode_token(rows[-1][0]) if more and rows else ""
+
+    def unit_parents(self, ids: list[str]) -> dict[str, str]:
+        """id → parent unit ("" when none) of the units among ids."""
+        with self.db.read() as conn:
+            return repo.unit_parents(conn, ids)
 
     def view(self, row: repo.TaskRow, *, at: int, events: list[repo.EventRow] | None = None) -> TaskView:
         task_type = self.scheme.task_types.get(row.task_type)
@@ -186,10 +219,14 @@ class TasksApp:
             updated_at=iso(row.updated_at, self.tz),
             etag=f'"{row.version}"',
             as_of=iso(at, self.tz),
+            responsible=row.responsible,
+            leader=row.leader,
+            parent=row.parent,
         )
         if events is not None:
             view.history = [
-                EventView(e.seq, e.kind, iso(e.at, self.tz), e.by, e.note, e.rejected) for e in events
+                EventView(e.seq, e.kind, iso(e.at, self.tz), e.by, e.note, e.rejected, iso(e.due_at, self.tz))
+                for e in events
             ]
             if is_open and task_type and task_type.progress_every and row.assigned_at and row.due_at:
                 due = progress_due(
@@ -221,10 +258,15 @@ class TasksApp:
             views.append(view)
         return views
 
-    def _readable(self, actor: Identity, row: repo.TaskRow) -> None:
+    def _readable(self, actor: Identity, row: repo.TaskRow, conn: Any) -> None:
         # Another unit's task is, to a department, a task that does not exist: the same words,
-        # so that neither its existence nor the unit it belongs to is told.
-        if actor.is_department and actor.unit != row.lead_unit and actor.unit not in row.co_units:
+        # so that neither its existence nor the unit it belongs to is told. A 乡镇 reads its 村's.
+        units = (row.lead_unit, *row.co_units)
+        if (
+            actor.is_department
+            and actor.unit not in units
+            and not any(reaches(conn, actor, u) for u in units)
+        ):
             raise NotFound(f"task {row.id!r} does not exist")
 
     def get_task(self, *, actor: Identity, task_id: str, as_of: str = "") -> TaskView:
@@ -233,9 +275,12 @@ class TasksApp:
             row = repo.get_task(conn, task_id)
             if row is None:
                 raise NotFound(f"task {task_id!r} does not exist")
-            self._readable(actor, row)
+            self._readable(actor, row, conn)
             events = repo.events_of(conn, [task_id]).get(task_id, [])
-        return self.view(row, at=at, events=events)
+            view = self.view(row, at=at, events=events)
+            name_people(conn, view)
+            view.parts = parts(self, conn, task_id, at=at)
+        return view
 
     def list_tasks(
         self,
@@ -250,18 +295,22 @@ class TasksApp:
         as_of: str = "",
         page_size_: int = 0,
         page_token: str = "",
+        title: str = "",
     ) -> tuple[list[TaskView], str, int]:
         if actor.is_department:
             if not actor.unit:
                 raise PermissionDenied("a department without a unit may not list tasks")
             if unit and unit != actor.unit:
-                raise PermissionDenied(f"unit {actor.unit} may not list the tasks of unit {unit}")
-            unit = actor.unit
+                with self.db.read() as conn:
+                    if not reaches(conn, actor, unit):
+                        raise PermissionDenied(f"unit {actor.unit} may not list the tasks of unit {unit}")
+            unit = unit or actor.unit
         if color and color not in COLOURS:
             raise InvalidArgument("color", "must be blue, yellow or red")
         if state and state not in {s.value for s in State}:
             raise InvalidArgument("state", "must be one of " + ", ".join(s.value for s in State))
         check_year(year)
+        title = check_text("title", title.strip(), max_len=MAX_TITLE_SEARCH)
         at = self.facts.instant(as_of, name="as_of")
         due_from, due_before = self.facts.year_bounds(year) if year else (None, None)
         flt = repo.TaskFilter(
@@ -272,6 +321,7 @@ class TasksApp:
             due_from=due_from,
             due_before=due_before,
             overdue=overdue,
+            title=title,
         )
         size = page_size(page_size_)
         with self.db.read() as conn:
@@ -309,10 +359,9 @@ class TasksApp:
         due_at: str,
         assign_now: bool,
         note: str,
+        people_and_parent: dict[str, str] | None = None,
     ) -> TaskView:
-        check_actor(
-            Kind.CREATE, role=actor.role, unit=actor.unit or None, lead_unit=lead_unit, co_units=co_units
-        )
+        given = {k: v for k, v in (people_and_parent or {}).items() if v}
         check_text("note", note, max_len=NOTE_MAX, allow_newlines=True)
         now = datetime.now(UTC).astimezone(self.tz).replace(microsecond=0)
         record = {
@@ -328,15 +377,25 @@ class TasksApp:
         }
         if due_at:
             record["due_at"] = due_at
+        record |= given
         try:
             parsed = ledger.parse_task(record, 0, self.scheme)
         except InvalidArgument as exc:
             raise InvalidArgument(
                 [FieldViolation(v.field.removeprefix("line 0: "), v.description) for v in exc.violations]
             ) from None
+        # Checked after the request itself: a department may call CreateTask (a 乡镇, for its 村), so
+        # an empty request is bad input before it is anybody's permission.
+        role = actor.role
+        if actor.is_department:
+            with self.db.read() as conn:
+                # A 乡镇 dispatches (立项、交办) to its own 村.
+                role = "supervisor" if supervises(conn, actor, lead_unit) else role
+        check_actor(Kind.CREATE, role=role, unit=actor.unit or None, lead_unit=lead_unit, co_units=co_units)
 
         def work(conn: Any) -> TaskView:
             self._check_units(conn, [parsed.lead_unit, *parsed.co_units])
+            check_people_and_parent(conn, actor, parsed)
             if repo.get_task(conn, parsed.id) is not None:
                 raise InvalidArgument("id", f"task {parsed.id!r} already exists")
             stamp = to_epoch(now)
@@ -390,16 +449,27 @@ class TasksApp:
             "due_at": due_at,
             "assign_now": assign_now,
             "note": note,
+            **given,
         }
         return self._idempotent(actor, request_id, "CreateTask", request, work)
 
     def act(
-        self, *, actor: Identity, kind: Kind, task_id: str, etag: str, note: str, request_id: str
+        self,
+        *,
+        actor: Identity,
+        kind: Kind,
+        task_id: str,
+        etag: str,
+        note: str,
+        request_id: str,
+        due_at: str = "",
     ) -> TaskView:
+        """One step of the closed loop; an extend (延期, the office only) carries its new due instant."""
         if kind in (Kind.REJECT, Kind.CANCEL) and not note.strip():
             raise InvalidArgument("note", f"a {kind.value} needs a reason")
         check_text("note", note, max_len=NOTE_MAX, allow_newlines=True)
         check_id("id", task_id)
+        extended_to = self._extension(kind, due_at, actor)
 
         def work(conn: Any) -> TaskView:
             # Without the lock, a concurrent step committed between reading the row and reading the
@@ -408,20 +478,30 @@ class TasksApp:
             row = repo.get_task(conn, task_id)
             if row is None:
                 raise NotFound(f"task {task_id!r} does not exist")
-            if actor.is_department and actor.unit != row.lead_unit and actor.unit not in row.co_units:
+            over = supervises(conn, actor, row.lead_unit)
+            if (
+                actor.is_department
+                and not over
+                and actor.unit != row.lead_unit
+                and actor.unit not in row.co_units
+            ):
                 # Refused (and audited) without naming the unit the task belongs to.
                 raise PermissionDenied(f"unit {actor.unit} may not record a {kind.value} on task {task_id!r}")
             if actor.role != INTERNAL_ROLE:
                 check_actor(
                     kind,
-                    role=actor.role,
+                    # A 乡镇 is the supervisor of its 村's tasks.
+                    role="supervisor" if over else actor.role,
                     unit=actor.unit or None,
                     lead_unit=row.lead_unit,
                     co_units=row.co_units,
                 )
             if etag and etag != f'"{row.version}"':
                 raise StaleEtag(f'task {task_id} changed since etag {etag}; it is now "{row.version}"')
+            if kind == Kind.EXTEND and (row.reported_at is not None or State(row.state) not in OPEN_STATES):
+                raise InvalidTransition(f"任务 {task_id} 已反馈或已办结，不能延期（延期只在任务未反馈时）")
             next_state(State(row.state), kind, lenient=False)
+            check_parts_done(conn, task_id, kind)
             now = int(time.time())
             stored = repo.events_of(conn, [task_id]).get(task_id, [])
             # An event recorded in the same second as the last one still comes after it.
@@ -445,10 +525,31 @@ class TasksApp:
                     "note": note,
                     "rejected": False,
                     "recorded_at": now,
+                    "due_at": extended_to,
                 },
             )
-            events = [*stored, repo.EventRow(seq, task_id, kind.value, at, actor.subject, note, False)]
-            result = replay(domain_events(events, tz=self.tz), lenient=True)
+            events = [
+                *stored,
+                repo.EventRow(seq, task_id, kind.value, at, actor.subject, note, False, extended_to),
+            ]
+            own = own_due(
+                row.record,
+                task_type=row.task_type,
+                assigned_at=values.get("assigned_at", row.assigned_at),
+                scheme=self.scheme,
+                calendar=self.calendar,
+            )
+            try:
+                result = replay(
+                    domain_events(events, tz=self.tz),
+                    lenient=True,
+                    due_at=from_epoch(own, self.tz) if own is not None else None,
+                )
+            except InvalidTransition as exc:
+                if kind != Kind.EXTEND:
+                    raise
+                # The replay names the event by its sequence number; the rule is what the office needs.
+                raise InvalidTransition(str(exc.__cause__ or exc)) from None
             values |= derived(result)
             repo.set_rejected(
                 conn,
@@ -466,8 +567,20 @@ class TasksApp:
             assert fresh is not None
             return self.view(fresh, at=now, events=repo.events_of(conn, [task_id]).get(task_id, []))
 
-        request = {"id": task_id, "etag": etag, "note": note}
+        request = {"id": task_id, "etag": etag, "note": note, **({"due_at": due_at} if due_at else {})}
         return self._idempotent(actor, request_id, f"Task.{kind.value}", request, work)
+
+    def _extension(self, kind: Kind, due_at: str, actor: Identity) -> int | None:
+        """The new due instant of an extend as epoch seconds (None for other kinds), checked as given."""
+        if kind != Kind.EXTEND:
+            if due_at:
+                raise InvalidArgument("due_at", f"只有延期（extend）带新的截止时间 due_at，{kind.value} 不带")
+            return None
+        if actor.role not in ("office", INTERNAL_ROLE):
+            raise PermissionDenied(f"只有考核办（office）可以批准延期（extend）；角色 {actor.role} 不可以")
+        if not due_at:
+            raise InvalidArgument("due_at", "延期（extend）须给出新的截止时间 due_at")
+        return to_epoch(parse_instant(due_at, field="due_at"))
 
     def _idempotent(
         self, actor: Identity, request_id: str, method: str, request: dict[str, Any], work: Any
@@ -530,6 +643,7 @@ class TasksApp:
                 updated_at=stamp,
                 version=1,
                 record=record.canonical(),
+                **{name: value or None for name, value in record.people_and_parent().items()},
             )
         )
         if record.co_units:

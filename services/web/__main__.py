@@ -1,67 +1,30 @@
-"""Composition root of the web console: the WSGI app on a threaded HTTP(S) server."""
+"""Composition root of the web console: the WSGI app and its sessions, served by uvicorn (server.py)."""
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
-import socketserver
-import ssl
 import sys
-import threading
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from services.common.settings import ConfigError
 from services.common.tls import is_loopback
 from services.web.app import Console
 from services.web.gateway import Gateway
+from services.web.server import Running, start
 from services.web.shared_sessions import SharedSessions
+
+__all__ = ["Running", "create", "main", "tls_files"]
 
 log = logging.getLogger("kaohe.web")
 ENV_HOST = "KAOHE_WEB_BIND_HOST"
 ENV_CERT = "KAOHE_WEB_TLS_CERT"
 ENV_KEY = "KAOHE_WEB_TLS_KEY"
-
-
-class ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
-    """One thread per connection, so one slow page does not hold up the others."""
-
-    daemon_threads = True
-    request_queue_size = 64
-
-
-class SharedPortServer(ThreadingServer):
-    """One of several console processes on one port: SO_REUSEPORT set before bind."""
-
-    allow_reuse_port = True
-
-
-class QuietHandler(WSGIRequestHandler):
-    """Request lines go to the structured log, not to stderr in the access-log format."""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("http", extra={"request": format % args})
-
-
-@dataclass
-class Running:
-    server: ThreadingServer
-    port: int
-    console: Console
-    scheme: str
-
-    def serve(self) -> threading.Thread:
-        thread = threading.Thread(target=self.server.serve_forever, name="kaohe-web", daemon=True)
-        thread.start()
-        return thread
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.console.gw.close()
+# Addresses of the TLS-ending proxies in front of the console (comma-separated, or *): only from them are
+# X-Forwarded-Proto / X-Forwarded-For believed, so that cookies stay Secure and HSTS is sent behind them.
+ENV_TRUSTED_PROXIES = "KAOHE_WEB_TRUSTED_PROXIES"
+# The console's address as browsers reach it (https://kaohe.example.gov.cn); the OIDC callback is under it.
+ENV_PUBLIC_URL = "KAOHE_WEB_PUBLIC_URL"
 
 
 def tls_files(cert: str | None = None, key: str | None = None) -> tuple[Path, Path] | None:
@@ -84,6 +47,8 @@ def create(
     gateway_ca: Path | None = None,
     reuse_port: bool = False,
     sessions_file: Path | None = None,
+    trusted_proxies: str | None = None,
+    public_url: str | None = None,
 ) -> Running:
     """A console bound to host:port; plain HTTP only on loopback, HTTPS with tls elsewhere.
 
@@ -95,40 +60,35 @@ def create(
             f"the web console listens on {host}, beyond this machine: give it a certificate "
             f"({ENV_CERT} and {ENV_KEY}) or bind it to 127.0.0.1"
         )
+    proxies = os.environ.get(ENV_TRUSTED_PROXIES, "") if trusted_proxies is None else trusted_proxies
+    public = os.environ.get(ENV_PUBLIC_URL, "") if public_url is None else public_url
     sessions = SharedSessions(sessions_file) if sessions_file is not None else None
     console = Console(Gateway(gateway_address, gateway_ca), sessions=sessions)
     if sessions is not None and console.oidc is not None:
         # The provider's redirect back may reach another console process than the one that sent it.
         console.oidc.store = sessions.oidc_pending()
-    server_class = SharedPortServer if reuse_port else ThreadingServer
-    server = make_server(host, port, console, server_class=server_class, handler_class=QuietHandler)
-    scheme = "http"
-    if tls is not None:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        try:
-            context.load_cert_chain(str(tls[0]), str(tls[1]))
-        except (OSError, ssl.SSLError) as exc:
-            server.server_close()
-            raise ConfigError(f"cannot load the web console's certificate: {exc}") from None
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-        server.base_environ["HTTPS"] = "on"
-        scheme = "https"
-    return Running(server, int(server.server_address[1]), console, scheme)
+    try:
+        running = start(
+            console, host=host, port=port, tls=tls, reuse_port=reuse_port, trusted_proxies=proxies.strip()
+        )
+    except BaseException:
+        console.gw.close()
+        raise
+    console.public_url = public.strip().rstrip("/") or _own_url(running.scheme, host, running.port)
+    wildcard = host.strip("[]") in ("", "0.0.0.0", "::")
+    if console.oidc is not None and not console.oidc.redirect_uri and not public.strip() and wildcard:
+        running.close()
+        raise ConfigError(
+            f"the console listens on every address: give the address browsers reach it by "
+            f"({ENV_PUBLIC_URL}) or the OIDC redirect URI (KAOHE_OIDC_REDIRECT_URI)"
+        )
+    return running
 
 
-def serve_until_signalled(running: Running) -> None:
-    """Serves until SIGTERM or SIGINT."""
-    stop = threading.Event()
-
-    def handle(signum: int, _frame: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
-    running.serve()
-    stop.wait()
-    running.stop()
+def _own_url(scheme: str, host: str, port: int) -> str:
+    """The console's own listening address: the OIDC callback when nothing else is configured."""
+    shown = f"[{host.strip('[]')}]" if ":" in host else host
+    return f"{scheme}://{shown}:{port}"
 
 
 def main(*, port: int) -> int:
@@ -160,6 +120,6 @@ def main(*, port: int) -> int:
         print(f"kaohe serve-one web: {exc}", flush=True, file=sys.stderr)
         return 2
     log.info("serving", extra={"address": f"{running.scheme}://{host}:{running.port}/"})
-    serve_until_signalled(running)
+    running.run()
     log.info("stopped")
     return 0

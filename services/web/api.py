@@ -10,6 +10,7 @@ from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
 from services.cli.client import plain
+from services.web.extensions_api import PATHS as EXTENSION_PATHS
 from services.web.gateway import Gateway
 from services.web.http import HttpError, Request, Response, as_json
 from services.web.sessions import Session
@@ -180,6 +181,7 @@ OPENAPI: dict[str, Any] = {
             ],
             "#/components/schemas/OverdueTrend",
         ),
+        **EXTENSION_PATHS,
     },
     "components": {
         "securitySchemes": {

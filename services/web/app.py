@@ -6,6 +6,7 @@ import logging
 import re
 import secrets
 from collections.abc import Callable, Iterable
+from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,25 @@ import grpc
 from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
 
 from services.common import status
-from services.web import api, appeals, bulletin, department, ledger_import, office, records, supervision
+from services.web import (
+    api,
+    appeals,
+    bulletin,
+    department,
+    ledger_import,
+    office,
+    password,
+    people,
+    records,
+    result_documents,
+    supervision,
+)
+from services.web.extensions import DESK as EXTENSION_DESK
+from services.web.extensions_api import ROUTES as EXTENSION_API
 from services.web.gateway import Gateway
 from services.web.http import (
+    ANONYMOUS_BODY,
+    MAX_BODY,
     HttpError,
     Request,
     Response,
@@ -23,6 +40,7 @@ from services.web.http import (
     as_json,
     esc,
     page,
+    part,
     redirect,
     respond,
 )
@@ -56,7 +74,11 @@ HTTP_OF = {
     "UNAVAILABLE": 503,
     "DEADLINE_EXCEEDED": 503,
 }
-TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
 LOGIN_MESSAGES = [
     (re.compile(r"too many failed logins; try again in (\d+) s"), "登录失败次数过多，请 {0} 秒后再试"),
     (re.compile(r"wrong username or password"), "用户名或密码错误，或账号已停用"),
@@ -82,6 +104,9 @@ class Console:
     ) -> None:
         self.gw = gateway
         self.sessions = sessions or Sessions()
+        # Where browsers reach the console (KAOHE_WEB_PUBLIC_URL, else its listening address): the OIDC
+        # callback's default, never taken from a request's Host header.
+        self.public_url = ""
         # 统一身份认证登录 when the county's provider is configured (KAOHE_OIDC_ISSUER, KAOHE_OIDC_CLIENT_ID).
         self.oidc = oidc if oidc is not None else oidc_login_from_env()
         self.router = Router()
@@ -94,6 +119,7 @@ class Console:
         r.add("GET", "/login/oidc", self.oidc_start)
         r.add("GET", CALLBACK, self.oidc_callback)
         r.add("GET", "/static/{a}", self.static)
+        r.add("GET", "/favicon.ico", self.favicon)
         r.add("GET", "/static/vendor/{a}/{b}", self.static)
         desk: list[tuple[str, str, View, frozenset[str], str]] = [
             ("GET", "/unit", department.home, frozenset({"department"}), ""),
@@ -133,15 +159,15 @@ class Console:
             (
                 "POST",
                 "/office/accounts/{username}/disable",
-                office.disable_account,
+                self.disable_account,
                 READERS,
                 "/office/accounts",
             ),
         ]
         desk += [
             ("GET", "/tasks", supervision.task_list, EVERYONE, ""),
-            ("GET", "/tasks/new", supervision.new_task_form, supervision.OFFICE_SIDE, ""),
-            ("POST", "/tasks", supervision.create_task, supervision.OFFICE_SIDE, "/tasks/new"),
+            ("GET", "/tasks/new", supervision.new_task_form, supervision.DISPATCHERS, ""),
+            ("POST", "/tasks", supervision.create_task, supervision.DISPATCHERS, "/tasks/new"),
             ("GET", "/tasks/{task}", supervision.task_detail, EVERYONE, ""),
             ("POST", "/tasks/{task}/{step}", supervision.take_step, EVERYONE, "/tasks/{task}"),
             ("GET", "/office/bulletin", bulletin.bulletin_form, READERS, ""),
@@ -157,6 +183,31 @@ class Console:
                 "/office/records/{kind}",
             ),
         ]
+        desk[:0] = EXTENSION_DESK  # first: /tasks/{task}/extension before /tasks/{task}/{step}
+        desk += [
+            ("GET", password.PATH, password.form, EVERYONE, ""),
+            ("POST", password.PATH, self.change_password, EVERYONE, ""),
+        ]
+        desk += [
+            ("GET", "/persons", people.persons_page, EVERYONE, ""),
+            ("GET", "/persons/{person}", people.person_page, EVERYONE, ""),
+            ("GET", "/office/runs/{run}/notice", result_documents.notice, READERS, "/office/runs/{run}"),
+            (
+                "GET",
+                "/office/runs/{run}/excellent",
+                result_documents.excellent,
+                READERS,
+                "/office/runs/{run}",
+            ),
+            (
+                "GET",
+                "/office/runs/{run}/letters/{unit}",
+                result_documents.letter,
+                READERS,
+                "/office/runs/{run}",
+            ),
+            ("GET", "/unit/letter", result_documents.own_letter, frozenset({"department"}), "/unit"),
+        ]
         for method, path, view, roles, back in desk:
             r.add(method, path, self.page(view, roles, back))
         for path, view in (
@@ -169,11 +220,17 @@ class Console:
             ("/api/overdue-trend", api.overdue_trend),
         ):
             r.add("GET", path, self.api(view))
+        for method, path, view in EXTENSION_API:
+            r.add(method, path, self.api(view))
         r.add("GET", "/api/openapi.json", lambda request: as_json(api.OPENAPI))
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        secure = environ.get("wsgi.url_scheme") == "https"
+        session = self._session_of_environ(environ)
         try:
-            request = Request.from_environ(environ)
+            # Before sign-in a body is small: a larger one is refused unread (see http.ANONYMOUS_BODY).
+            request = Request.from_environ(environ, max_body=MAX_BODY if session else ANONYMOUS_BODY)
+            request.session = session
             response = self.router.match(request)(request)
         except HttpError as exc:
             is_api = str(environ.get("PATH_INFO", "")).startswith("/api/")
@@ -181,20 +238,36 @@ class Console:
                 as_json({"error": exc.message}, exc.status)
                 if is_api
                 else page(
-                    frame("出错了", notice(exc.message, error=True) + '<p><a href="/">返回首页</a></p>'),
+                    frame(
+                        "出错了",
+                        notice(exc.message, error=True) + '<p><a href="/">返回首页</a></p>',
+                        session,
+                    ),
                     exc.status,
                 )
             )
         except Exception:
             log.exception("web request failed")
-            response = page(frame("出错了", notice("服务内部错误，请稍后再试", error=True)), 500)
+            response = page(frame("出错了", notice("服务内部错误，请稍后再试", error=True), session), 500)
         if environ.get("REQUEST_METHOD") == "HEAD":
             response.body = b""
-        return respond(response, start_response)
+        return respond(response, start_response, secure=secure)
+
+    def _session_of_environ(self, environ: dict[str, Any]) -> Session | None:
+        """The caller's live session, read from the cookie header before anything else of the request."""
+        cookie = SimpleCookie()
+        try:
+            cookie.load(str(environ.get("HTTP_COOKIE", "")))
+        except CookieError:
+            return None
+        morsel = cookie.get(COOKIE)
+        return self.sessions.get(morsel.value) if morsel is not None and morsel.value else None
 
     # Sessions -------------------------------------------------------------------------------------------
 
     def session_of(self, request: Request) -> Session | None:
+        if request.session is not None:
+            return request.session  # type: ignore[no-any-return]
         session_id = request.cookies.get(COOKIE, "")
         return self.sessions.get(session_id) if session_id else None
 
@@ -205,6 +278,8 @@ class Console:
             session = self.session_of(request)
             if session is None:
                 return redirect("/login", expired="1")
+            if session.must_change and request.path != password.PATH:
+                return redirect(password.PATH)
             if session.role not in roles:
                 raise HttpError(403, "您的角色不能打开这个页面")
             if request.method == "POST" and not session.csrf_ok(request.form.get("csrf", "")):
@@ -218,7 +293,7 @@ class Console:
                     return redirect("/login", expired="1")
                 if back:
                     # A back page may name the path's own parts: /tasks/{task} after a refused step.
-                    target = back.format(**request.params)
+                    target = back.format(**{k: part(v) for k, v in request.params.items()})
                     return redirect(target, error=refusal(exc))
                 if request.path == "/office/import":
                     return ledger_import.form(self.gw, session, request, import_refusal(exc))
@@ -239,6 +314,8 @@ class Console:
                     return as_json(
                         {"error": "未登录：请带 Authorization: Bearer 令牌", "code": "UNAUTHENTICATED"}, 401
                     )
+                if found.must_change:
+                    return as_json({"error": "请先修改一次性密码", "code": "PERMISSION_DENIED"}, 403)
                 caller = found
             try:
                 return view(self.gw, caller, request)
@@ -259,8 +336,10 @@ class Console:
     def login_form(self, request: Request, message: str = "", status_code: int = 200) -> Response:
         token = secrets.token_urlsafe(32)
         expired = notice("会话已过期或已退出，请重新登录", error=True) if request.query.get("expired") else ""
+        changed = notice("密码已修改，请用新密码登录") if request.query.get("changed") else ""
         body = (
             expired
+            + changed
             + (notice(message, error=True) if message else "")
             + '<form method="post" action="/login" class="stack login">'
             f'<input type="hidden" name="csrf" value="{esc(token)}">'
@@ -301,14 +380,22 @@ class Console:
                     return self.login_form(request, text.format(*found.groups()), 401)
             return self.login_form(request, "登录失败", 401)
         session = self.start_session(
-            request, token=reply.token, who=who, username=reply.account.username, name=reply.account.name
+            request,
+            token=reply.token,
+            who=who,
+            username=reply.account.username,
+            name=reply.account.name,
+            must_change=reply.must_change_password,
         )
-        response = redirect("/unit" if session.role == "department" else "/office")
+        landing = "/unit" if session.role == "department" else "/office"
+        response = redirect(password.PATH if session.must_change else landing)
         response.cookie(COOKIE, session.id, secure=request.secure)
         response.cookie(LOGIN_CSRF, "", secure=request.secure, max_age=0)
         return response
 
-    def start_session(self, request: Request, *, token: str, who: Any, username: str, name: str) -> Session:
+    def start_session(
+        self, request: Request, *, token: str, who: Any, username: str, name: str, must_change: bool = False
+    ) -> Session:
         return self.sessions.start(
             token=token,
             role=who.role,
@@ -316,14 +403,30 @@ class Console:
             username=username,
             name=name,
             token_expiry=float(who.expires_at or 0),
+            must_change=must_change,
         )
+
+    # Accounts: a session ends with its password and with its account ------------------------------------
+
+    def change_password(self, gw: Gateway, session: Session, request: Request) -> Response:
+        response = password.change(gw, session, request)
+        if response.status == 303:
+            self.sessions.end_user(session.username)
+            response.cookie(COOKIE, "", secure=request.secure, max_age=0)
+        return response
+
+    def disable_account(self, gw: Gateway, session: Session, request: Request) -> Response:
+        response = office.disable_account(gw, session, request)
+        if response.status == 303:  # disabled (the confirmation page is a 200)
+            self.sessions.end_user(request.params["username"])
+        return response
 
     def oidc_start(self, request: Request) -> Response:
         """To the provider's authorization endpoint, this browser holding the sign-in's state."""
         if self.oidc is None:
             raise HttpError(404, "未配置统一身份认证")
         try:
-            url, state = self.oidc.start(_origin(request))
+            url, state = self.oidc.start(self.public_url)
         except OidcError as exc:
             return self.login_form(request, str(exc), 503)
         return Response(b"", 303, headers=[("Location", url), state_cookie(state, secure=request.secure)])
@@ -367,6 +470,11 @@ class Console:
         response.cookie(COOKIE, "", secure=request.secure, max_age=0)
         return response
 
+    def favicon(self, request: Request) -> Response:
+        """What a browser asks for before it reads a page's <link rel=icon>."""
+        request.params = {"a": "favicon.svg"}
+        return self.static(request)
+
     def static(self, request: Request) -> Response:
         relative = "/".join(request.params[k] for k in ("a", "b") if k in request.params)
         if "vendor/" not in request.path:
@@ -378,11 +486,6 @@ class Console:
         response = Response(path.read_bytes(), 200, TYPES[path.suffix])
         response.headers.append(("Cache-Control", "public, max-age=3600"))
         return response
-
-
-def _origin(request: Request) -> str:
-    """This console as the browser reached it (the callback's default address)."""
-    return f"{'https' if request.secure else 'http'}://{request.headers.get('host', '127.0.0.1')}"
 
 
 def import_refusal(exc: grpc.RpcError) -> str:

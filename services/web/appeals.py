@@ -23,8 +23,8 @@ from services.scoring.labels import (
     outcome_label,
 )
 from services.web.gateway import Gateway
-from services.web.http import Request, Response, esc, page, redirect
-from services.web.layout import Raw, csrf_field, frame, notice, row, table, unit_attrs
+from services.web.http import Request, Response, esc, page, part, redirect
+from services.web.layout import Raw, csrf_field, frame, instant, notice, row, table, unit_attrs
 from services.web.sessions import Session
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -43,7 +43,7 @@ def timeline(events: Iterable[Any]) -> Raw:
         outcome = f"：{outcome_label(e.outcome)}" if e.outcome else ""
         reason = f"（{e.reason}）" if e.reason else ""
         items.append(
-            f'<li data-event="{esc(e.event)}"><time>{esc(e.at[:16].replace("T", " "))}</time> '
+            f'<li data-event="{esc(e.event)}"><time>{esc(instant(e.at))}</time> '
             f"{esc(who)} {esc(EVENTS.get(e.event, e.event))}{esc(outcome)}{esc(reason)}</li>"
         )
     return Raw(f'<ol class="timeline">{"".join(items)}</ol>')
@@ -201,7 +201,7 @@ def applications_table(apps: list[Any], session: Session, *, decide: bool) -> st
                 for code, text in APPLICATION_DECISIONS.items()
             )
             state = Raw(
-                f'<form method="post" action="/office/tolerance/{esc(a.id)}/decide" class="inline">'
+                f'<form method="post" action="/office/tolerance/{esc(part(a.id))}/decide" class="inline">'
                 f"{csrf_field(session)}{_request_field()}"
                 f'<label for="reason-{esc(a.id)}">裁决理由</label>'
                 f'<input id="reason-{esc(a.id)}" name="reason" required maxlength="2000">{buttons}</form>'
@@ -230,7 +230,7 @@ def appeals_table(appeals: list[Any], session: Session, *, decide: bool) -> str:
         state: object = APPEAL_STATES.get(a.state, a.state)
         if decide and a.state == "pending" and session.role == "office":
             state = Raw(
-                f'<form method="post" action="/office/appeals/{esc(a.id)}/decide" class="inline">'
+                f'<form method="post" action="/office/appeals/{esc(part(a.id))}/decide" class="inline">'
                 f'{csrf_field(session)}<label for="upheld-{esc(a.id)}">裁决</label>'
                 f'<select id="upheld-{esc(a.id)}" name="upheld">'
                 '<option value="no">不成立</option><option value="yes">成立</option></select>'

@@ -13,8 +13,9 @@ from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 
 from services.common.vocabulary import METRIC_STATUSES, TASK_STATES, label_of
+from services.web import people
 from services.web.gateway import Gateway
-from services.web.http import Request, Response, download, esc, page, redirect
+from services.web.http import Request, Response, download, esc, page, part, redirect
 from services.web.layout import (
     Raw,
     colour,
@@ -22,6 +23,7 @@ from services.web.layout import (
     frame,
     grade_label,
     hours_left,
+    instant,
     notice,
     num,
     rate,
@@ -81,10 +83,16 @@ def standing_block(standing: Any) -> str:
     )
     open_count = standing.open_blue + standing.open_yellow + standing.open_red
     grade = grade_label(standing.provisional_grade)
+    # A year in progress and nothing of the unit due yet: no score to show, not a 0 (较差).
+    total, small = (
+        ("—", "尚无到期事项")
+        if standing.nothing_due
+        else (num(standing.provisional_total), f"排名 {standing.provisional_rank} · {grade}")
+    )
     return (
         f'<section class="cards" aria-label="实时态势"{unit_attrs(standing.unit)}>'
-        f'<div class="card"><span>当前预估总分</span><strong>{esc(num(standing.provisional_total))}</strong>'
-        f"<small>排名 {esc(standing.provisional_rank)} · {esc(grade)}</small></div>"
+        f'<div class="card"><span>当前预估总分</span><strong>{esc(total)}</strong>'
+        f"<small>{esc(small)}</small></div>"
         f'<div class="card"><span>在办事项</span><strong>{open_count}'
         f"</strong><small>{colour('blue')} {standing.open_blue} {colour('yellow')} {standing.open_yellow} "
         f"{colour('red')} {standing.open_red}</small></div>"
@@ -104,7 +112,7 @@ def open_items_table(items: Any) -> str:
                     i.title,
                     label_of(TASK_STATES, i.state),
                     Raw(colour(i.color)),
-                    i.due_at,
+                    instant(i.due_at),
                     hours_left(i.hours_left),
                     num(i.cost_if_overdue),
                 ],
@@ -147,6 +155,7 @@ def home(gw: Gateway, session: Session, request: Request) -> Response:
         standing_block(dashboard.standing),
         open_items_table(dashboard.open_items),
         "<h2>逾期事项趋势</h2>" + trend_chart(pending_trend.result()),
+        people.desk_load(gw, session),
     ]
     if shown:
         parts.append(result_section(session, shown[0], documents[shown[0].id]))
@@ -174,10 +183,11 @@ def result_section(session: Session, run: Any, document: dict[str, Any]) -> str:
             f'<button type="submit">提交申诉</button></form>'
         )
 
-    deadline = f"，申诉截止 {esc(run.appeal_deadline)}" if appealable and run.appeal_deadline else ""
+    deadline = f"，申诉截止 {esc(instant(run.appeal_deadline))}" if appealable and run.appeal_deadline else ""
     return (
         f"<h2>{run.year} 年度考核结果（{esc(state_label(run.state))}{deadline}）</h2>"
-        f'<p><a class="button" href="/unit/export?run={esc(run.id)}">下载本单位结果（Excel）</a></p>'
+        f'<p><a class="button" href="/unit/export?run={esc(part(run.id))}">下载本单位结果（Excel）</a> '
+        f'<a class="button" href="/unit/letter?run={esc(part(run.id))}">下载考核结果反馈（Word）</a></p>'
         + explained(units[0], appeal_form=appeal_form)
     )
 
@@ -199,7 +209,7 @@ def history_table(latest: dict[int, Any], documents: dict[str, dict[str, Any]]) 
                     u["rank"],
                     grade_label(u["grade"]),
                     r.id,
-                    Raw(f'<a href="/unit/export?run={esc(r.id)}">下载 Excel</a>'),
+                    Raw(f'<a href="/unit/export?run={esc(part(r.id))}">下载 Excel</a>'),
                 ],
                 attrs=unit_attrs(u["unit"], u["total"]),
                 numeric=(2, 3),

@@ -11,9 +11,14 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode
+from urllib.parse import parse_qs, quote, unquote, urlencode
 
+# A signed-in request's body (a ledger upload) at most; before sign-in (a login form) far less, refused
+# unread beyond (413): nobody unknown makes the console hold megabytes.
 MAX_BODY = 32 * 1024 * 1024
+ANONYMOUS_BODY = 64 * 1024
+# HTTPS only, for a year, once a browser has reached the console over it.
+HSTS = ("Strict-Transport-Security", "max-age=31536000")
 STATUS = {
     200: "200 OK",
     303: "303 See Other",
@@ -23,6 +28,7 @@ STATUS = {
     404: "404 Not Found",
     405: "405 Method Not Allowed",
     409: "409 Conflict",
+    411: "411 Length Required",
     413: "413 Payload Too Large",
     422: "422 Unprocessable Entity",
     429: "429 Too Many Requests",
@@ -59,6 +65,7 @@ class Request:
 
     method: str
     path: str
+    raw_path: str
     query: dict[str, str]
     headers: dict[str, str]
     cookies: dict[str, str]
@@ -68,12 +75,23 @@ class Request:
     params: dict[str, str] = field(default_factory=dict)
     _form: dict[str, str] | None = None
     _files: dict[str, Upload] = field(default_factory=dict)
+    # The caller's session as the app found it on arrival (looked up once a request: each look-up of a
+    # shared session may write its idle expiry).
+    session: Any = None
 
     @classmethod
-    def from_environ(cls, environ: dict[str, Any]) -> Request:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        if length > MAX_BODY:
-            raise HttpError(413, "上传的内容太大")
+    def from_environ(cls, environ: dict[str, Any], *, max_body: int = MAX_BODY) -> Request:
+        """The request; its body read only when Content-Length is a number no greater than max_body."""
+        text = str(environ.get("CONTENT_LENGTH") or "0").strip()
+        if not text.isdigit():
+            raise HttpError(400, "请求头 Content-Length 不是数字")
+        length = int(text)
+        if length > max_body:
+            raise HttpError(413, "上传的内容太大" if max_body >= MAX_BODY else "请求体太大，请先登录")
+        path = environ.get("PATH_INFO", "/").encode("latin-1").decode("utf-8", "replace")
+        raw_path = _raw_path(environ, path)
+        if any(ord(c) < 32 or ord(c) == 127 for c in path) or "%00" in raw_path:
+            raise HttpError(400, "请求的路径含有控制字符")
         body = environ["wsgi.input"].read(length) if length > 0 else b""
         headers = {
             key[5:].replace("_", "-").lower(): str(value)
@@ -87,10 +105,10 @@ class Request:
         except Exception:
             cookie = SimpleCookie()
         query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
-        path = environ.get("PATH_INFO", "/").encode("latin-1").decode("utf-8", "replace")
         return cls(
             method=environ["REQUEST_METHOD"].upper(),
             path=path,
+            raw_path=raw_path,
             query=query,
             headers=headers,
             cookies={k: m.value for k, m in cookie.items()},
@@ -141,6 +159,15 @@ class Request:
             raise HttpError(400, "请求体不是 JSON") from None
 
 
+def _raw_path(environ: dict[str, Any], path: str) -> str:
+    """The path as sent, still percent-encoded: an id's own "/" (encoded %2F) stays inside its segment."""
+    scope = environ.get("asgi.scope")
+    raw = scope.get("raw_path") if isinstance(scope, dict) else None
+    if isinstance(raw, bytes):
+        return raw.decode("utf-8", "replace").split("?", 1)[0]
+    return quote(path)
+
+
 class HttpError(Exception):
     """Ends a request with a status and a message for people."""
 
@@ -167,13 +194,19 @@ class Response:
         self.headers.append(("Set-Cookie", "; ".join(parts)))
 
 
+def part(value: object) -> str:
+    """An id as one path segment or query value: every character but letters, digits and _.-~ encoded."""
+    return quote(str(value), safe="")
+
+
 def page(body: str, status: int = 200) -> Response:
     return Response(body.encode("utf-8"), status)
 
 
 def redirect(path: str, **params: str) -> Response:
     """See other: a path of ours, with its query (a message for the next page) percent-encoded."""
-    location = quote(path) + (f"?{urlencode(params)}" if params else "")
+    # "%" kept: a path may carry an id already encoded as one segment (/tasks/A%2FB).
+    location = quote(path, safe="/%") + (f"?{urlencode(params)}" if params else "")
     return Response(b"", 303, headers=[("Location", location)])
 
 
@@ -201,25 +234,29 @@ class Router:
         self.routes.append((method, re.compile(regex), handler))
 
     def match(self, request: Request) -> Handler:
+        """The handler of the path as sent; each {name} is one encoded segment, decoded for the handler."""
         allowed = False
         for method, regex, handler in self.routes:
-            found = regex.match(request.path)
+            found = regex.match(request.raw_path)
             if found is None:
                 continue
             if method == request.method or (method == "GET" and request.method == "HEAD"):
-                request.params = found.groupdict()
+                request.params = {k: unquote(v) for k, v in found.groupdict().items()}
                 return handler
             allowed = True
         raise HttpError(405 if allowed else 404, "不允许的请求方法" if allowed else "没有这个页面")
 
 
-def respond(response: Response, start_response: Callable[..., Any]) -> Iterable[bytes]:
+def respond(
+    response: Response, start_response: Callable[..., Any], *, secure: bool = False
+) -> Iterable[bytes]:
     cached = any(name == "Cache-Control" for name, _ in response.headers)
     headers = [
         ("Content-Type", response.content_type),
         ("Content-Length", str(len(response.body))),
         *([] if cached else [("Cache-Control", "no-store")]),
         *SECURITY_HEADERS,
+        *([HSTS] if secure else []),
         *response.headers,
     ]
     start_response(STATUS.get(response.status, f"{response.status} Status"), headers)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from services.common.vocabulary import COLOURS, GRADES, ROLES, RUN_STATES, UNIT_CATEGORIES, label_of
 from services.web.http import esc
 from services.web.sessions import Session
 
+# The county's clock: every instant on a page is shown in it.
+LOCAL = ZoneInfo("Asia/Shanghai")
 NAV = {
     "office": [
         ("/office", "全县态势"),
@@ -19,11 +23,19 @@ NAV = {
         ("/office/runs", "考核运行"),
         ("/office/appeals", "申诉"),
         ("/office/tolerance", "容错申请"),
+        ("/office/extensions", "延期申请"),
         ("/office/ranking", "排名"),
         ("/office/import", "台账导入"),
         ("/office/accounts", "账号"),
+        ("/persons", "责任人"),
     ],
-    "department": [("/unit", "本单位"), ("/tasks", "督办事项"), ("/unit/appeals", "申诉与容错")],
+    "department": [
+        ("/unit", "本单位"),
+        ("/tasks", "督办事项"),
+        ("/unit/appeals", "申诉与容错"),
+        ("/unit/extensions", "延期申请"),
+        ("/persons", "责任人"),
+    ],
     "supervisor": [
         ("/office", "全县态势"),
         ("/tasks", "督办事项"),
@@ -37,6 +49,22 @@ NAV = {
         ("/office/ranking", "排名"),
     ],
 }
+
+
+def instant(value: Any) -> str:
+    """An instant in the county's time as people write it: 2026年12月6日 19:05 (a date: 2026年12月6日)."""
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    if len(text) <= 10:
+        return f"{parsed.year}年{parsed.month}月{parsed.day}日"
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(LOCAL)
+    return f"{parsed.year}年{parsed.month}月{parsed.day}日 {parsed:%H:%M}"
 
 
 def num(value: Any) -> str:
@@ -89,11 +117,22 @@ def table(
     cells = "".join(
         f'<th scope="col"{" class=num" if i in numeric else ""}>{esc(h)}</th>' for i, h in enumerate(headers)
     )
-    body = "".join(rows) or f'<tr><td colspan="{len(headers)}" class="empty">（无）</td></tr>'
+    body = "".join(_labelled(r, headers) for r in rows)
+    body = body or f'<tr><td colspan="{len(headers)}" class="empty">（无）</td></tr>'
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
     return (
         f'<div class="scroll"><table>{cap}<thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table></div>'
     )
+
+
+def _labelled(row_html: str, headers: Sequence[str]) -> str:
+    """The row with each cell's column name as data-label: on a phone a row is a card of labelled lines."""
+    parts = row_html.split("<td")
+    out = [parts[0]]
+    for index, rest in enumerate(parts[1:]):
+        label = headers[index] if index < len(headers) and headers[index] else ""
+        out.append(f'<td data-label="{esc(label)}"{rest}' if label else f"<td{rest}")
+    return "".join(out)
 
 
 def row(cells: Sequence[object], *, attrs: str = "", numeric: Sequence[int] = ()) -> str:
@@ -153,6 +192,7 @@ def frame(title: str, body: str, session: Session | None = None, *, charts: bool
         who += f" {session.unit}）" if session.unit else "）"
         nav = (
             f'<nav aria-label="主菜单">{links}</nav><div class="who"><span>{esc(who)}</span>'
+            '<a href="/account/password">修改密码</a>'
             f'<form method="post" action="/logout" class="inline">{csrf_field(session)}'
             f'<button type="submit" id="logout">退出登录</button></form></div>'
         )
@@ -166,6 +206,7 @@ def frame(title: str, body: str, session: Session | None = None, *, charts: bool
         '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(title)} · 考核</title>"
+        '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'
         f'<link rel="stylesheet" href="/static/style.css">{scripts}</head><body>'
         '<a class="skip" href="#main">跳到正文</a>'
         f'<header><a class="brand" href="/">考核</a>{nav}</header>'

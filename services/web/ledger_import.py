@@ -27,8 +27,8 @@ def form(gw: Gateway, session: Any, request: Request, result: str = "") -> Respo
         '<form method="post" action="/office/import" enctype="multipart/form-data" class="stack"'
         ' id="import-form">'
         + csrf_field(session)
-        + '<label for="ledger">台账文件（JSON Lines，.jsonl）</label>'
-        '<input id="ledger" name="ledger" type="file" accept=".jsonl,.json,.txt" required>'
+        + '<label for="ledger">台账文件（Excel 台账 .xlsx，或 JSON Lines .jsonl）</label>'
+        '<input id="ledger" name="ledger" type="file" accept=".xlsx,.jsonl,.json,.txt" required>'
         '<label><input type="checkbox" name="validate_only" value="1"> 只检查，不导入</label>'
         "<button type=submit>上传</button></form>"
         '<div class="progress" id="import-progress" hidden>'

@@ -9,10 +9,15 @@ from google.protobuf import json_format
 from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 
+from services.common import levels
 from services.common.vocabulary import ROLES, label_of
+from services.web import people, result_documents
+from services.web.calendar_banner import calendar_banner, start_calendar_check
+from services.web.confirm import confirm_first
 from services.web.department import run_document, runs_of
+from services.web.extensions import awaiting_section, start_awaiting
 from services.web.gateway import Gateway
-from services.web.http import HttpError, Request, Response, download, esc, page, redirect
+from services.web.http import HttpError, Request, Response, download, esc, page, part, redirect
 from services.web.layout import (
     Raw,
     button_form,
@@ -21,6 +26,7 @@ from services.web.layout import (
     csrf_field,
     frame,
     grade_label,
+    instant,
     notice,
     num,
     rate,
@@ -33,6 +39,10 @@ from services.web.results import distribution_chart, explained, result_tables
 from services.web.trend import start_trend, trend_chart, trend_period, trend_switch
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MOVES = {
+    "publish": ("公示", "结果向各单位公开，申诉期随即开始；公示后不能退回草稿。"),
+    "finalize": ("定档", "结果成为本年度的最终结果，此后不能再申诉、裁决或重算。"),
+}
 
 
 def _year(request: Request) -> int:
@@ -62,35 +72,48 @@ def _veto_reasons(gw: Gateway, session: Any, year: int) -> dict[str, list[str]]:
     return reasons
 
 
+def _overview_row(u: Any, reasons: dict[str, list[str]], depth: int) -> str:
+    """One unit's line of the overview; a 村 is set under its 乡镇."""
+    met = sum(1 for m in u.indicators if m.status == "met")
+    veto = "是：" + "；".join(reasons.get(u.unit, [])) if u.veto else ""
+    return row(
+        [
+            ("　└ " if depth else "") + u.name,
+            category_label(u.category),
+            u.open_blue,
+            u.open_yellow,
+            u.open_red,
+            u.overdue,
+            rate(u.on_time_rate),
+            f"{met}/{len(u.indicators)}",
+            # A year in progress and nothing of the unit due yet: no score, not a 0 (较差).
+            "—" if u.nothing_due else Raw(f'<span class="total">{esc(num(u.provisional_total))}</span>'),
+            "—" if u.nothing_due else grade_label(u.provisional_grade),
+            veto,
+        ],
+        attrs=unit_attrs(u.unit, round(u.provisional_total, 2)),
+        numeric=(2, 3, 4, 5, 8),
+    )
+
+
 def overview(gw: Gateway, session: Any, request: Request) -> Response:
     year = _year(request)
+    awaiting = start_awaiting(gw, session)  # at once with the overview too
     period = trend_period(request)
     pending_trend = start_trend(gw, session, year=year, period=period)  # at once with the overview
+    pending_calendar = start_calendar_check(gw, session)
     shown = gw.call(gw.gateway.GetOverview, gateway_pb2.GetOverviewRequest(year=year), session.token)
     reasons = _veto_reasons(gw, session, shown.year) if any(u.veto for u in shown.units) else {}
     rows = []
-    for u in shown.units:
-        met = sum(1 for m in u.indicators if m.status == "met")
-        veto = "是：" + "；".join(reasons.get(u.unit, [])) if u.veto else ""
-        rows.append(
-            row(
-                [
-                    u.name,
-                    category_label(u.category),
-                    u.open_blue,
-                    u.open_yellow,
-                    u.open_red,
-                    u.overdue,
-                    rate(u.on_time_rate),
-                    f"{met}/{len(u.indicators)}",
-                    Raw(f'<span class="total">{esc(num(u.provisional_total))}</span>'),
-                    grade_label(u.provisional_grade),
-                    veto,
-                ],
-                attrs=unit_attrs(u.unit, round(u.provisional_total, 2)),
-                numeric=(2, 3, 4, 5, 8),
-            )
-        )
+    parents = {u: parent for u, (_, parent) in people.units(gw, session).items()}
+    sections = levels.by_level(
+        shown.units, parents, unit_of=lambda u: u.unit, category_of=lambda u: u.category
+    )
+    for section, members in sections:
+        if len(sections) > 1:
+            rows.append(f'<tr class="level"><th colspan="11" scope="rowgroup">{esc(section)}</th></tr>')
+        for depth, u in members:
+            rows.append(_overview_row(u, reasons, depth))
     headers = [
         "单位",
         "类别",
@@ -113,11 +136,14 @@ def overview(gw: Gateway, session: Any, request: Request) -> Response:
                 "红": [u.open_red for u in shown.units],
                 "黄": [u.open_yellow for u in shown.units],
             },
+            # 逾期 counts tasks that are also red: its own bar, not stacked on them.
+            "stacks": {"红": "open", "黄": "open"},
         },
         label="各单位逾期与红黄事项数",
     )
     body = (
-        f"{_flash(request)}<p>{shown.year} 年度，截至 {esc(shown.as_of)}，方案 {esc(shown.scheme)}。</p>"
+        f"{_flash(request)}{calendar_banner(pending_calendar)}"
+        f"<p>{shown.year} 年度，截至 {esc(instant(shown.as_of))}，方案 {esc(shown.scheme)}。</p>"
         f'<form method="get" class="inline"><label for="year">年度</label>'
         f'<input id="year" name="year" inputmode="numeric" size="6" value="{shown.year}">'
         f"<button type=submit>查看</button></form>"
@@ -127,6 +153,7 @@ def overview(gw: Gateway, session: Any, request: Request) -> Response:
         + f"<h2>逾期事项趋势（{'每周末' if period == 'week' else '每月末'}）</h2>"
         + trend_switch(request, period)
         + trend_chart(pending_trend.result())
+        + awaiting_section(awaiting)
     )
     return page(frame("全县态势", body, session, charts=True))
 
@@ -136,20 +163,20 @@ def runs(gw: Gateway, session: Any, request: Request) -> Response:
     for r in runs_of(gw, session):
         actions = ""
         if r.state == "draft":
-            actions = button_form(f"/office/runs/{r.id}/publish", "公示", session)
+            actions = button_form(f"/office/runs/{part(r.id)}/publish", "公示", session)
         elif r.state == "publicised":
-            actions = button_form(f"/office/runs/{r.id}/finalize", "定档", session)
+            actions = button_form(f"/office/runs/{part(r.id)}/finalize", "定档", session)
         rows.append(
             row(
                 [
                     r.year,
-                    Raw(f'<a href="/office/runs/{esc(r.id)}">{esc(r.id)}</a>'),
+                    Raw(f'<a href="/office/runs/{esc(part(r.id))}">{esc(r.id)}</a>'),
                     Raw(
                         f'<span class="state" data-state="{esc(r.state)}">{esc(state_label(r.state))}</span>'
                     ),
-                    r.created_at,
-                    r.appeal_deadline,
-                    Raw(actions + f' <a href="/office/export?run={esc(r.id)}">导出 Excel</a>'),
+                    instant(r.created_at),
+                    instant(r.appeal_deadline),
+                    Raw(actions + f' <a href="/office/export?run={esc(part(r.id))}">导出 Excel</a>'),
                 ],
                 attrs=f' data-run="{esc(r.id)}"',
             )
@@ -188,6 +215,17 @@ def move_run(gw: Gateway, session: Any, request: Request) -> Response:
     method = {"publish": gw.scoring.PublishRun, "finalize": gw.scoring.FinalizeRun}.get(action)
     if method is None:
         raise HttpError(404, "没有这个操作")
+    label, consequence = MOVES[action]
+    asked = confirm_first(
+        request,
+        session,
+        title=f"确认{label}",
+        consequence=f"{label}考核运行 {run}：{consequence}",
+        button=f"确认{label}",
+        back="/office/runs",
+    )
+    if asked is not None:
+        return asked
     moved = gw.call(
         method, scoring_pb2.RunActionRequest(request_id=secrets.token_hex(16), id=run), session.token
     )
@@ -199,9 +237,10 @@ def run_detail(gw: Gateway, session: Any, request: Request) -> Response:
     document = run_document(gw, session, run)
     body = (
         f"<p>{esc(document.get('year'))} 年度 · {esc(state_label(document.get('state', '')))} · "
-        f"截至 {esc(document.get('as_of'))} · 方案 {esc(document.get('scheme'))}</p>"
-        f'<p><a class="button" href="/office/export?run={esc(run)}">导出 Excel</a></p>'
-        + result_tables(document, link=f"/office/runs/{run}/units/{{unit}}")
+        f"截至 {esc(instant(document.get('as_of')))} · 方案 {esc(document.get('scheme'))}</p>"
+        f'<p><a class="button" href="/office/export?run={esc(part(run))}">导出 Excel</a></p>'
+        + result_documents.links(run, document.get("state", ""))
+        + result_tables(document, link=f"/office/runs/{part(run)}/units/{{unit}}")
         + "<h2>各类别总分分布</h2>"
         + distribution_chart(document)
     )
@@ -213,7 +252,12 @@ def run_unit(gw: Gateway, session: Any, request: Request) -> Response:
     units = run_document(gw, session, run, unit).get("units", [])
     if not units:
         raise HttpError(404, "这次考核没有这个单位")
-    body = f'<p><a href="/office/runs/{esc(run)}">返回 {esc(run)}</a></p>' + explained(units[0])
+    body = (
+        f'<p><a href="/office/runs/{esc(part(run))}">返回 {esc(run)}</a> · '
+        f"{result_documents.letter_link(run, unit)}</p>"
+        + explained(units[0])
+        + result_documents.unit_history(gw, session, unit)
+    )
     return page(frame(f"{units[0]['name']} 得分明细", body, session, charts=True))
 
 
@@ -236,11 +280,15 @@ def decide(gw: Gateway, session: Any, request: Request) -> Response:
 
 
 def ranking(gw: Gateway, session: Any, request: Request) -> Response:
-    shown = gw.call(
-        gw.gateway.GetRanking,
-        gateway_pb2.GetRankingRequest(run=request.query.get("run", ""), year=_year(request)),
-        session.token,
-    )
+    """A run's ranking; from the menu (no run, no year) the latest run's."""
+    run, year = request.query.get("run", ""), _year(request)
+    if not run and not year:
+        latest = runs_of(gw, session)
+        if not latest:
+            body = '<p>还没有考核运行。请先在<a href="/office/runs">考核运行</a>中计算一次。</p>'
+            return page(frame("排名", body, session))
+        run = latest[0].id
+    shown = gw.call(gw.gateway.GetRanking, gateway_pb2.GetRankingRequest(run=run, year=year), session.token)
     parts = [f"<p>{shown.year} 年度 · 考核运行 {esc(shown.run)} · {esc(state_label(shown.state))}</p>"]
     for category in shown.categories:
         parts.append(f"<h2>{esc(category_label(category.category))}</h2>")
@@ -277,11 +325,13 @@ def accounts(gw: Gateway, session: Any, request: Request) -> Response:
                 a.unit,
                 a.name,
                 "已停用" if a.disabled else "正常",
-                a.last_login_at,
+                instant(a.last_login_at),
                 Raw(
                     ""
                     if a.disabled
-                    else button_form(f"/office/accounts/{a.username}/disable", "停用", session, css="danger")
+                    else button_form(
+                        f"/office/accounts/{part(a.username)}/disable", "停用", session, css="danger"
+                    )
                 ),
             ],
             attrs=unit_attrs(a.unit) if a.unit else "",
@@ -322,5 +372,15 @@ def add_account(gw: Gateway, session: Any, request: Request) -> Response:
 
 def disable_account(gw: Gateway, session: Any, request: Request) -> Response:
     username = request.params["username"]
+    asked = confirm_first(
+        request,
+        session,
+        title="确认停用账号",
+        consequence=f"停用账号 {username}：该账号立即不能再登录，已登录的会话随之结束。",
+        button="确认停用",
+        back="/office/accounts",
+    )
+    if asked is not None:
+        return asked
     gw.call(gw.accounts.DisableAccount, accounts_pb2.DisableAccountRequest(username=username), session.token)
     return redirect("/office/accounts", ok=f"已停用账号 {username}")

@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from google.protobuf import json_format, struct_pb2
@@ -27,6 +27,7 @@ from services.common.vocabulary import (
     SEVERITIES,
     label_of,
 )
+from services.web.confirm import confirm_first
 from services.web.gateway import Gateway
 from services.web.http import HttpError, Request, Response, esc, page, redirect
 from services.web.layout import Raw, csrf_field, frame, notice, row, table
@@ -35,6 +36,8 @@ from services.web.supervision import request_id_field, unit_names
 
 ZONE = ZoneInfo("Asia/Shanghai")
 OFFICE = frozenset({"office"})
+# Rows a page: a county's year of 指标值 runs to thousands, and one page of them all took seconds to draw.
+PAGE_SIZE = 50
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,13 @@ def records_page(gw: Gateway, session: Session, request: Request) -> Response:
     year = int(request.query.get("year", "0") or 0) if request.query.get("year", "").isdigit() else 0
     reply = gw.call(
         gw.scoring.ListRecords,
-        scoring_pb2.ListRecordsRequest(kind=kind, year=year, include_voided=True, page_size=5000),
+        scoring_pb2.ListRecordsRequest(
+            kind=kind,
+            year=year,
+            include_voided=True,
+            page_size=PAGE_SIZE,
+            page_token=request.query.get("page", ""),
+        ),
         session.token,
     )
     choices = _choices(gw, session)
@@ -177,9 +186,25 @@ def records_page(gw: Gateway, session: Session, request: Request) -> Response:
         + notice(request.query.get("error", ""), error=True)
         + f'<nav class="tabs" aria-label="记录类别">{tabs}</nav>'
         + table(headers, rows, caption=RECORD_KIND_LABELS[kind])
+        + _pages(kind, year, request.query.get("page", ""), reply.next_page_token)
         + form
     )
     return page(frame("考核记录", body, session))
+
+
+def _pages(kind: str, year: int, current: str, following: str) -> str:
+    """第一页 / 下一页 links under a list of PAGE_SIZE records."""
+    base = {"year": str(year)} if year else {}
+    links = []
+    if current:
+        links.append(f'<a rel="first" href="{esc(_list_url(kind, base))}">第一页</a>')
+    if following:
+        links.append(f'<a rel="next" href="{esc(_list_url(kind, {**base, "page": following}))}">下一页</a>')
+    return f'<p class="pages">{" ".join(links)}</p>' if links else ""
+
+
+def _list_url(kind: str, query: dict[str, str]) -> str:
+    return f"/office/records/{kind}" + (f"?{urlencode(query)}" if query else "")
 
 
 def _shown(kind: str, name: str, value: Any, choices: dict[str, dict[str, str]]) -> str:
@@ -240,6 +265,18 @@ def void_record(gw: Gateway, session: Session, request: Request) -> Response:
     reason = request.form.get("reason", "").strip()
     if not reason:
         return redirect(f"/office/records/{kind}", error="作废需要写明理由")
+    label = RECORD_KIND_LABELS.get(kind, kind)
+    asked = confirm_first(
+        request,
+        session,
+        title="确认作废",
+        consequence=f"作废{label} {rid}（理由：{reason}）：该记录不再计入考核，"
+        "仍留在列表中划线显示；作废不能撤销。",
+        button="确认作废",
+        back=f"/office/records/{kind}",
+    )
+    if asked is not None:
+        return asked
     gw.call(
         gw.scoring.VoidRecord,
         scoring_pb2.VoidRecordRequest(

@@ -14,8 +14,8 @@ from services.common.vocabulary import (
     TOLERANCE_DECISIONS,
     label_of,
 )
-from services.web.http import esc
-from services.web.layout import Raw, category_label, chart, grade_label, num, row, table, unit_attrs
+from services.web.http import esc, part
+from services.web.layout import Raw, category_label, chart, grade_label, instant, num, row, table, unit_attrs
 
 RESULT_HEADERS = [
     "排名",
@@ -38,7 +38,7 @@ def result_rows(units: list[dict[str, Any]], *, link: str = "") -> list[str]:
     for u in sorted(units, key=lambda u: (u["rank"], u["unit"])):
         name: object = u["name"]
         if link:
-            name = Raw(f'<a href="{esc(link.format(unit=u["unit"]))}">{esc(u["name"])}</a>')
+            name = Raw(f'<a href="{esc(link.replace("{unit}", part(u["unit"])))}">{esc(u["name"])}</a>')
         rows.append(
             row(
                 [
@@ -66,7 +66,13 @@ def result_tables(document: dict[str, Any], *, link: str = "") -> str:
     by_category: dict[str, list[dict[str, Any]]] = {}
     for unit in document.get("units", []):
         by_category.setdefault(unit["category"], []).append(unit)
-    return "".join(
+    interim = (
+        f'<p class="interim"><strong>期中</strong>：截至 {esc(document.get("as_of", ""))}，年度尚未结束，'
+        "只计已到期的任务；期中结果可以公示，不能定档。</p>"
+        if document.get("interim")
+        else ""
+    )
+    return interim + "".join(
         f"<h3>{esc(category_label(c))}</h3>"
         + table(RESULT_HEADERS, result_rows(units, link=link), numeric=(0, 2, 6, 7, 8, 9))
         for c, units in by_category.items()
@@ -116,8 +122,8 @@ def explained(unit: dict[str, Any], *, appeal_form: Any = None) -> str:
                     t["task"],
                     label_of(TASK_ROLES, t["role"]),
                     num(t["weight"]),
-                    t["due_at"],
-                    t.get("reported_at") or "未反馈",
+                    instant(t["due_at"]),
+                    instant(t.get("reported_at")) or "未反馈",
                     t.get("late_working_days") or "",
                     num(t["credit"]),
                     label_of(TOLERANCE_DECISIONS, (t.get("tolerance") or {}).get("decision", "")),

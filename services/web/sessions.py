@@ -27,6 +27,8 @@ class Session:
     csrf: str
     expires_at: float
     ends_at: float
+    # Signed in with a one-time password: every page leads to /account/password until it is changed.
+    must_change: bool = False
 
     def csrf_ok(self, presented: str) -> bool:
         return bool(presented) and hmac.compare_digest(presented, self.csrf)
@@ -42,7 +44,15 @@ class Sessions:
         self.items: dict[str, Session] = {}
 
     def start(
-        self, *, token: str, role: str, unit: str, username: str, name: str, token_expiry: float
+        self,
+        *,
+        token: str,
+        role: str,
+        unit: str,
+        username: str,
+        name: str,
+        token_expiry: float,
+        must_change: bool = False,
     ) -> Session:
         now = self.clock()
         session = Session(
@@ -55,6 +65,7 @@ class Sessions:
             csrf=secrets.token_urlsafe(32),
             expires_at=now + self.idle_seconds,
             ends_at=token_expiry or now + self.idle_seconds,
+            must_change=must_change,
         )
         with self.lock:
             self.items = {k: v for k, v in self.items.items() if not self._over(v, now)}
@@ -77,6 +88,11 @@ class Sessions:
     def end(self, session_id: str) -> None:
         with self.lock:
             self.items.pop(session_id, None)
+
+    def end_user(self, username: str) -> None:
+        """Ends every session of username (its password changed, or the account was disabled)."""
+        with self.lock:
+            self.items = {k: v for k, v in self.items.items() if v.username != username}
 
     @staticmethod
     def _over(session: Session, now: float) -> bool:

@@ -16,7 +16,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY, token TEXT NOT NULL, role TEXT NOT NULL, unit TEXT NOT NULL,
     username TEXT NOT NULL, name TEXT NOT NULL, csrf TEXT NOT NULL,
-    expires_at REAL NOT NULL, ends_at REAL NOT NULL
+    expires_at REAL NOT NULL, ends_at REAL NOT NULL, must_change INTEGER NOT NULL DEFAULT 0
 )
 """
 # Sign-ins to the county's identity provider under way (统一身份认证): the redirect back may reach another
@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS oidc_pending (
     started REAL NOT NULL
 )
 """
-_COLUMNS = "id, token, role, unit, username, name, csrf, expires_at, ends_at"
+_COLUMNS = "id, token, role, unit, username, name, csrf, expires_at, ends_at, must_change"
 # The idle expiry is written back only when it moved by more than this: not one write per page.
 _SLACK_SECONDS = 30.0
 
@@ -53,7 +53,15 @@ class SharedSessions(Sessions):
             self.conn.execute(_PENDING_SCHEMA)
 
     def start(
-        self, *, token: str, role: str, unit: str, username: str, name: str, token_expiry: float
+        self,
+        *,
+        token: str,
+        role: str,
+        unit: str,
+        username: str,
+        name: str,
+        token_expiry: float,
+        must_change: bool = False,
     ) -> Session:
         now = self.clock()
         session = Session(
@@ -66,6 +74,7 @@ class SharedSessions(Sessions):
             csrf=secrets.token_urlsafe(32),
             expires_at=now + self.idle_seconds,
             ends_at=token_expiry or now + self.idle_seconds,
+            must_change=must_change,
         )
         row = (
             session.id,
@@ -77,11 +86,12 @@ class SharedSessions(Sessions):
             session.csrf,
             session.expires_at,
             session.ends_at,
+            int(must_change),
         )
         with self.lock:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.execute("DELETE FROM sessions WHERE expires_at <= ? OR ends_at <= ?", (now, now))
-            self.conn.execute(f"INSERT INTO sessions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+            self.conn.execute(f"INSERT INTO sessions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
             self.conn.execute("COMMIT")
         return session
 
@@ -95,6 +105,7 @@ class SharedSessions(Sessions):
             if found is None:
                 return None
             session = Session(*found)
+            session.must_change = bool(session.must_change)  # SQLite keeps it as 0 or 1
             if self._over(session, now):
                 self.conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
                 return None
@@ -107,6 +118,10 @@ class SharedSessions(Sessions):
     def end(self, session_id: str) -> None:
         with self.lock:
             self.conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+
+    def end_user(self, username: str) -> None:
+        with self.lock:
+            self.conn.execute("DELETE FROM sessions WHERE username = ?", (username,))
 
     def oidc_pending(self) -> SharedPending:
         """The store of sign-ins under way, in the same file."""

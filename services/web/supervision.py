@@ -24,13 +24,18 @@ from services.common.vocabulary import (
     TASK_STATES,
     label_of,
 )
+from services.web import people
+from services.web.confirm import confirm_first
+from services.web.extensions import start_listing, task_section
 from services.web.gateway import Gateway
 from services.web.http import HttpError, Request, Response, esc, page, redirect
-from services.web.layout import Raw, colour, csrf_field, frame, notice, row, table
+from services.web.layout import Raw, colour, csrf_field, frame, instant, notice, row, table
 from services.web.sessions import Session
 
 OFFICE_SIDE = frozenset({"office", "supervisor"})
-PAGE_SIZE = 500
+# Who may open the 立项 form: the office's side, and a 乡镇 for its own 村 (the gateway decides).
+DISPATCHERS = OFFICE_SIDE | {"department"}
+PAGE_SIZE = 50
 PRIORITIES = {"normal": "一般", "important": "重要", "urgent": "紧急"}
 # The steps each side takes, the states each step is offered in, and whether it needs a note.
 STEPS: dict[str, tuple[str, frozenset[str], frozenset[str], bool]] = {
@@ -42,6 +47,11 @@ STEPS: dict[str, tuple[str, frozenset[str], frozenset[str], bool]] = {
     "reject": ("退回重办", OFFICE_SIDE, frozenset({"reported"}), True),
     "close": ("销号", OFFICE_SIDE, frozenset({"reported", "verified"}), False),
     "cancel": ("撤销", OFFICE_SIDE, frozenset({"created", "assigned", "accepted", "reported"}), True),
+}
+# Steps that end a task for good: asked before they are taken (what happens, in Chinese).
+IRREVERSIBLE = {
+    "close": "事项办结关闭，按办结时间计入按时率，此后不能再办理或退回。",
+    "cancel": "事项撤销，不再计入考核，此后不能再办理。",
 }
 METHODS = {
     "assign": "AssignTask",
@@ -73,12 +83,16 @@ def unit_names(gw: Gateway, session: Session) -> dict[str, str]:
 def task_list(gw: Gateway, session: Session, request: Request) -> Response:
     """Tasks, filtered as the office's ledger is read: by unit, colour, state, overdue."""
     query = request.query
+    known = people.units(gw, session)
+    below = villages(session, known)
+    wanted = query.get("unit", "")
     chosen = {
-        "unit": session.unit if session.role == "department" else query.get("unit", ""),
+        "unit": (wanted if wanted in below else session.unit) if session.role == "department" else wanted,
         "color": query.get("color", "") if query.get("color", "") in COLOURS else "",
         "state": query.get("state", "") if query.get("state", "") in TASK_STATES else "",
     }
     overdue = query.get("overdue") == "1"
+    chosen["title"] = query.get("title", "").strip()[:200]
     reply = gw.call(
         gw.tasks.ListTasks,
         tasks_pb2.ListTasksRequest(
@@ -88,10 +102,11 @@ def task_list(gw: Gateway, session: Session, request: Request) -> Response:
             color=chosen["color"],
             state=chosen["state"],
             overdue=overdue,
+            title=chosen["title"],
         ),
         session.token,
     )
-    names = unit_names(gw, session)
+    names = {u: n for u, (n, _) in known.items()}
     rows = [
         row(
             [
@@ -102,29 +117,34 @@ def task_list(gw: Gateway, session: Session, request: Request) -> Response:
                 "、".join(names.get(u, u) for u in t.co_units),
                 t.state_label or label_of(TASK_STATES, t.state),
                 Raw(colour(t.color) + (" 逾期未报进展" if t.progress_overdue_since else "")),
-                t.due_at,
+                instant(t.due_at),
                 label_of(OUTCOMES, t.outcome) if t.outcome else "",
             ]
         )
         for t in reply.tasks
     ]
-    more = (
-        f'<p><a href="/tasks?{esc(_query(chosen, overdue, reply.next_page_token))}">下一页</a></p>'
+    pages = [
+        f'<a href="/tasks?{esc(_query(chosen, overdue, ""))}" rel="first">第一页</a>'
+        if query.get("page")
+        else "",
+        f'<a href="/tasks?{esc(_query(chosen, overdue, reply.next_page_token))}" rel="next">下一页</a>'
         if reply.next_page_token
-        else ""
-    )
+        else "",
+    ]
+    more = f'<p class="pages">{" ".join(p for p in pages if p)}</p>' if any(pages) else ""
     create = (
         '<p><a class="button" href="/tasks/new">立项（新建督办事项）</a></p>'
-        if session.role in OFFICE_SIDE
+        if session.role in OFFICE_SIDE or below
         else ""
     )
+    shown = {u: names[u] for u in (session.unit, *below) if u in names} if below else names
     body = (
         notice(query.get("ok", ""))
         + notice(query.get("error", ""), error=True)
         + create
-        + _filters(session, chosen, overdue, names)
-        + f"<p>共 {len(reply.tasks)} 项{'（本页）' if reply.next_page_token else ''}，"
-        f"颜色按 {esc(reply.as_of)} 计。</p>"
+        + _filters(session, chosen, overdue, shown, pick=bool(below))
+        + f"<p>{'本页 ' if reply.next_page_token or query.get('page') else '共 '}{len(reply.tasks)} 项，"
+        f"颜色按 {esc(instant(reply.as_of))} 计。</p>"
         + table(
             ["编号", "事项", "类型", "牵头单位", "协办单位", "状态", "颜色", "应办结", "办理结果"],
             rows,
@@ -139,11 +159,21 @@ def _query(chosen: dict[str, str], overdue: bool, token: str) -> str:
     params = {k: v for k, v in chosen.items() if v}
     if overdue:
         params["overdue"] = "1"
-    params["page"] = token
+    if token:
+        params["page"] = token
     return urlencode(params)
 
 
-def _filters(session: Session, chosen: dict[str, str], overdue: bool, names: dict[str, str]) -> str:
+def villages(session: Session, known: dict[str, tuple[str, str]]) -> list[str]:
+    """The units under a department's own (a 乡镇's 村): the ones it sees and dispatches to."""
+    if session.role != "department":
+        return []
+    return sorted(u for u, (_, parent) in known.items() if parent and parent == session.unit)
+
+
+def _filters(
+    session: Session, chosen: dict[str, str], overdue: bool, names: dict[str, str], *, pick: bool = False
+) -> str:
     def options(terms: dict[str, str] | Any, current: str, everything: str) -> str:
         items = [f'<option value="">{esc(everything)}</option>']
         for code, label in terms.items():
@@ -153,12 +183,14 @@ def _filters(session: Session, chosen: dict[str, str], overdue: bool, names: dic
 
     unit = (
         ""
-        if session.role == "department"
+        if session.role == "department" and not pick
         else f'<label>单位 <select name="unit">{options(names, chosen["unit"], "全部单位")}</select></label>'
     )
     checked = " checked" if overdue else ""
     return (
-        f'<form method="get" action="/tasks" class="filters">{unit}'
+        f'<form method="get" action="/tasks" class="filters">'
+        f'<label>标题 <input type="search" name="title" value="{esc(chosen["title"])}" maxlength="200"'
+        f' placeholder="按标题搜索"></label>{unit}'
         f'<label>颜色 <select name="color">{options(COLOURS, chosen["color"], "全部")}</select></label>'
         f'<label>状态 <select name="state">{options(TASK_STATES, chosen["state"], "全部")}</select></label>'
         f'<label><input type="checkbox" name="overdue" value="1"{checked}> 只看逾期</label>'
@@ -168,8 +200,12 @@ def _filters(session: Session, chosen: dict[str, str], overdue: bool, names: dic
 
 def task_detail(gw: Gateway, session: Session, request: Request) -> Response:
     """One task: what it is, where it stands, its whole history, and the steps this caller may take."""
+    extensions = start_listing(gw, session, task_id=request.params["task"])
     task = gw.call(gw.tasks.GetTask, tasks_pb2.GetTaskRequest(id=request.params["task"]), session.token)
-    names = unit_names(gw, session)
+    known = people.units(gw, session)
+    names = {u: n for u, (n, _) in known.items()}
+    # A 乡镇 is the supervisor of its 村's tasks: it verifies, sends back and closes them.
+    over = task.lead_unit in villages(session, known)
     facts = [
         ("事项", task.title),
         ("类型", task.task_type_name or task.task_type),
@@ -178,25 +214,26 @@ def task_detail(gw: Gateway, session: Session, request: Request) -> Response:
         ("协办单位", "、".join(names.get(u, u) for u in task.co_units)),
         ("紧急程度", label_of(PRIORITIES, task.priority)),
         ("状态", task.state_label or label_of(TASK_STATES, task.state)),
-        ("交办时间", task.assigned_at),
-        ("应办结", task.due_at),
-        ("反馈时间", task.reported_at),
+        ("交办时间", instant(task.assigned_at)),
+        ("应办结", instant(task.due_at)),
+        ("反馈时间", instant(task.reported_at)),
         ("办理结果", label_of(OUTCOMES, task.outcome) if task.outcome else ""),
-        ("下次进展报送", task.next_progress_due),
-        ("逾期未报进展", task.progress_overdue_since),
+        ("下次进展报送", instant(task.next_progress_due)),
+        ("逾期未报进展", instant(task.progress_overdue_since)),
     ]
     listing = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts if v)
+    listing += "".join(f"<dt>{esc(k)}</dt><dd>{html}</dd>" for k, html in people.task_people(task))
     badge = colour(task.color)
     history = table(
         ["时间", "环节", "经办", "说明"],
         [
             row(
                 [
-                    e.at,
+                    instant(e.at),
                     label_of({**TASK_EVENT_KINDS, **TASK_NOTE_KINDS}, e.kind)
                     + ("（已退回）" if e.rejected else ""),
                     e.by,
-                    e.note,
+                    e.note + (f"（截止时间延至 {e.due_at}）" if e.due_at else ""),
                 ]
             )
             for e in task.history
@@ -207,16 +244,30 @@ def task_detail(gw: Gateway, session: Session, request: Request) -> Response:
         notice(request.query.get("ok", ""))
         + notice(request.query.get("error", ""), error=True)
         + f'<p>{badge} <a href="/tasks">返回督办事项</a></p><dl class="facts">{listing}</dl>'
-        + _steps(session, task)
+        + _steps(session, task, over=over)
+        + task_section(session, task, extensions)
+        + _split_link(session, task, known)
+        + people.parts_section(task, names)
         + history
     )
     return page(frame(f"督办事项 {task.id}", body, session))
 
 
-def _steps(session: Session, task: Any) -> str:
+def _split_link(session: Session, task: Any, known: dict[str, tuple[str, str]]) -> str:
+    """任务分解: the office's side may break any open task into parts; a 乡镇 its own, among its 村."""
+    if task.state in ("closed", "cancelled") or task.reported_at:
+        return ""
+    if session.role not in OFFICE_SIDE and not (task.lead_unit == session.unit and villages(session, known)):
+        return ""
+    target = "/tasks/new?" + urlencode({"parent": task.id})
+    return f'<p><a class="button" href="{esc(target)}">分解（为本任务立一项子任务）</a></p>'
+
+
+def _steps(session: Session, task: Any, *, over: bool = False) -> str:
     forms = []
+    role = "supervisor" if over else session.role
     for step, (label, roles, states, needs_note) in STEPS.items():
-        if session.role not in roles or task.state not in states:
+        if role not in roles or task.state not in states:
             continue
         note = (
             f'<label for="note-{step}">{esc(label)}说明</label>'
@@ -242,9 +293,20 @@ def take_step(gw: Gateway, session: Session, request: Request) -> Response:
         raise HttpError(404, f"没有“{step}”这个办理环节")
     label, _, _, needs_note = STEPS[step]
     note = request.form.get("note", "").strip()
-    back = "/tasks/" + task  # redirect() quotes it
+    back = task_path(task)
     if needs_note and not note:
         return redirect(back, error=f"{label}需要填写说明")
+    if step in IRREVERSIBLE:
+        asked = confirm_first(
+            request,
+            session,
+            title=f"确认{label}",
+            consequence=f"{label}督办事项 {task}：{IRREVERSIBLE[step]}",
+            button=f"确认{label}",
+            back=back,
+        )
+        if asked is not None:
+            return asked
     gw.call(
         getattr(gw.tasks, METHODS[step]),
         tasks_pb2.TaskActionRequest(
@@ -259,8 +321,14 @@ def take_step(gw: Gateway, session: Session, request: Request) -> Response:
 
 
 def new_task_form(gw: Gateway, session: Session, request: Request, message: str = "") -> Response:
-    """立项: the office writes down a task and, usually, hands it over (交办) at once."""
+    """立项: the office writes down a task and, usually, hands it over (交办) at once; a 乡镇 to its 村."""
     names = unit_names(gw, session)
+    parent = request.query.get("parent", "")
+    if session.role == "department":
+        below = villages(session, people.units(gw, session))
+        if not below:
+            raise HttpError(403, "本单位没有下辖村（社区），不能立项")
+        names = {u: names[u] for u in below}
     types = _task_types(gw, session)
     unit_options = "".join(
         f'<option value="{esc(u)}">{esc(n)}（{esc(u)}）</option>' for u, n in names.items()
@@ -286,6 +354,16 @@ def new_task_form(gw: Gateway, session: Session, request: Request, message: str 
             "due_at",
             "办结时限（留空按类型自动计算，格式 2026-12-31T18:00:00+08:00）",
             '<input id="due_at" name="due_at" maxlength="40">',
+        ),
+        _field(
+            "parent",
+            "上级任务编号（任务分解时填写，可留空）",
+            f'<input id="parent" name="parent" maxlength="64" value="{esc(parent)}">',
+        ),
+        _field(
+            "responsible",
+            "责任人代码（牵头单位的人员，可留空）",
+            '<input id="responsible" name="responsible" maxlength="64">',
         ),
         _field("note", "交办说明", '<textarea id="note" name="note" maxlength="2000" rows="3"></textarea>'),
         '<label><input type="checkbox" name="assign_now" value="1" checked> 立项后立即交办</label>',
@@ -330,6 +408,8 @@ def create_task(gw: Gateway, session: Session, request: Request) -> Response:
             due_at=form.get("due_at", "").strip(),
             assign_now=form.get("assign_now") == "1",
             note=form.get("note", "").strip(),
+            parent=form.get("parent", "").strip(),
+            responsible=form.get("responsible", "").strip(),
         ),
         session.token,
     )

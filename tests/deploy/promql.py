@@ -25,6 +25,7 @@ GAUGES_AND_COUNTERS = frozenset(
         "kaohe_indicator_annual_target",
         "kaohe_indicator_unit_target",
         "kaohe_indicator_unit_annual_target",
+        "kaohe_calendar_covered",
     }
 )
 HISTOGRAMS = frozenset(

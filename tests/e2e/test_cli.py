@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,9 +43,14 @@ def _env(base: int) -> dict[str, str]:
     return env
 
 
-def start_served(tmp_path: Path, scheme: Path | None = None, extra: tuple[str, ...] = ()) -> Served:
+def start_served(
+    tmp_path: Path,
+    scheme: Path | None = None,
+    extra: tuple[str, ...] = (),
+    environment: Mapping[str, str] | None = None,
+) -> Served:
     """`kaohe serve` (the example scheme unless told) on free ports, healthy; ports drawn again when one
-    was taken between probe and bind."""
+    was taken between probe and bind. environment: more variables for the server alone."""
     data = tmp_path / "data"
     for attempt in range(5):
         base = free_port_base()
@@ -66,7 +71,7 @@ def start_served(tmp_path: Path, scheme: Path | None = None, extra: tuple[str, .
                     str(scheme or example_path("scheme.toml")),
                     *extra,
                 ],
-                env=env,
+                env={**env, **(environment or {})},
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

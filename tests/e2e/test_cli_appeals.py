@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from tests.conftest import example_path
 from tests.e2e.test_cli import Served, served
 
 __all__ = ["served"]
+ZONE = ZoneInfo("Asia/Shanghai")
 
 
 def as_unit(served: Served, unit: str) -> dict[str, str]:
@@ -68,3 +71,54 @@ def test_a_department_applies_and_appeals_and_the_office_decides_by_command(serv
     served.kaohe("appeals", "decide", "SS1", "--upheld", "no", "--reason", "口径确有不一致")
     (ss1,) = json.loads(served.kaohe("appeals", "list", "--unit", "fgj", "--json").stdout)["appeals"]
     assert (ss1["state"], ss1["decision_reason"]) == ("rejected", "口径确有不一致")
+
+
+def test_a_unit_asks_for_an_extension_and_the_office_grants_it_by_command(served: Served) -> None:
+    office = dict(served.env, KAOHE_TOKEN=served.kaohe("token", "--role", "office").stdout.strip())
+    served.env = office
+    served.kaohe("import", str(example_path("ledger.jsonl")))
+    due = (datetime.now(ZONE) + timedelta(days=3)).replace(microsecond=0)
+    created = json.loads(
+        served.kaohe(
+            "tasks",
+            "create",
+            "--title",
+            "供暖保障",
+            "--type",
+            "leader_directive",
+            "--lead",
+            "fgj",
+            "--due-at",
+            due.isoformat(),
+            "--assign",
+            "--json",
+        ).stdout
+    )
+    asked = (due + timedelta(days=7)).date()
+    served.env = as_unit(served, "fgj")
+    said = served.kaohe(
+        "extensions",
+        "request",
+        "--task",
+        created["id"],
+        "--due",
+        f"{asked:%Y年%m月%d日}",
+        "--reason",
+        "待省厅批复",
+    ).stdout
+    assert "已提出延期申请 YQ" in said and f"{asked.isoformat()} 23:59" in said
+    mine = json.loads(served.kaohe("extensions", "list", "--json").stdout)["extensions"]
+    assert [(e["task_id"], e["state"]) for e in mine] == [(created["id"], "pending")]
+    served.env = as_unit(served, "czj")
+    assert "共 0 项延期申请" in served.kaohe("extensions", "list").stdout
+    usage = served.kaohe("extensions", "decide", "--id", mine[0]["id"], "--refuse", check=False)
+    assert usage.returncode == 2 and "理由" in usage.stderr
+
+    served.env = office
+    table = served.kaohe("extensions", "list", "--status", "待审批").stdout
+    assert mine[0]["id"] in table and "待省厅批复" in table and "单位 fgj" in table
+    decided = served.kaohe("extensions", "decide", "--id", mine[0]["id"], "--approve").stdout
+    assert f"延至 {asked.isoformat()} 23:59" in decided
+    shown = json.loads(served.kaohe("tasks", "show", created["id"], "--json").stdout)
+    assert shown["due_at"] == f"{asked.isoformat()}T23:59:59+08:00"
+    assert [e["kind"] for e in shown["history"]][-1] == "extend"

@@ -1,7 +1,10 @@
-"""Reminders (催办) end to end: `kaohe serve --notify` POSTs to a receiver this test runs, once per key."""
+"""Reminders (催办) end to end: `kaohe serve --notify` POSTs to receivers this test runs on loopback."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 import signal
@@ -15,6 +18,7 @@ from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -212,3 +216,139 @@ def test_a_bad_notify_file_stops_serve_with_one_line_naming_the_key(tmp_path: Pa
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "channels[0].format" in lines[0], result.stderr
+
+
+@dataclass
+class Hooks:
+    """Every POST by path: (the query string, the body)."""
+
+    posts: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    port: int = 0
+
+    def bodies(self, path: str) -> list[Any]:
+        with self.lock:
+            return [body for _, body in self.posts.get(path, [])]
+
+
+@pytest.fixture
+def hooks() -> Iterator[Hooks]:
+    state = Hooks()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            path, _, query = self.path.partition("?")
+            with state.lock:
+                state.posts.setdefault(path, []).append((query, body))
+            answer = json.dumps({"errcode": 0, "errmsg": "ok"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+SECRET = "SEC0123456789abcdef"
+
+
+def dingtalk_sign(timestamp: str, secret: str) -> str:
+    """DingTalk's robot signature, recomputed here from its documentation, not from the product's code."""
+    digest = hmac.new(secret.encode(), f"{timestamp}\n{secret}".encode(), hashlib.sha256).digest()
+    return quote_plus(base64.b64encode(digest))
+
+
+def wait_for(condition: Any, what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def test_a_red_task_is_chased_every_minute_escalated_after_two_and_signed_for_dingtalk(
+    tmp_path: Path, hooks: Hooks
+) -> None:
+    hook = f"http://127.0.0.1:{hooks.port}"
+    notify = tmp_path / "notify.toml"
+    notify.write_text(
+        "interval_seconds = 1\n"
+        f'[[channels]]\nurl = "{hook}/fgj"\nformat = "json"\nunits = ["fgj"]\nevents = ["red"]\n'
+        'repeat = { amount = 1, unit = "minutes" }\n'
+        f'[[channels]]\nurl = "{hook}/robot/send?access_token=T0"\nformat = "dingtalk"\nunits = ["fgj"]\n'
+        f'events = ["red"]\nsecret = "{SECRET}"\n'
+        f'[[channels]]\nurl = "{hook}/boss"\nformat = "json"\nescalate = true\nescalate_after = 2\n',
+        encoding="utf-8",
+    )
+    clock = tmp_path / "clock"
+    start = datetime.now(SH).replace(microsecond=0)
+    clock.write_text(start.isoformat(), encoding="utf-8")
+    served = start_served(
+        tmp_path, extra=("--notify", str(notify)), environment={"KAOHE_TEST_NOTIFY_CLOCK": str(clock)}
+    )
+    try:
+        served.env["KAOHE_TOKEN"] = served.kaohe("token", "--role", "office").stdout.strip()
+        path = tmp_path / "ledger.jsonl"
+        red = [r for r in ledger(start) if r["type"] == "unit" or r.get("id") == "R1"]
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in red), encoding="utf-8")
+        served.kaohe("import", str(path))
+        metrics_url = f"http://127.0.0.1:{int(served.env['KAOHE_GATEWAY'].rsplit(':', 1)[1]) + 11}/metrics"
+
+        def checks() -> float:
+            with urllib.request.urlopen(metrics_url, timeout=10) as answer:
+                for line in answer.read().decode().splitlines():
+                    if line.startswith("kaohe_reminder_checks_total "):
+                        return float(line.split()[1])
+            return 0.0
+
+        def settle() -> None:
+            # Two more checks after this one began: whatever was due by the clock has gone out.
+            seen = checks()
+            wait_for(lambda: checks() >= seen + 2, "two more reminder checks")
+
+        wait_for(lambda: hooks.bodies("/fgj"), "occurrence 1")
+        settle()
+        assert [(b["task"], b["unit"], b["event"], b["occurrence"]) for b in hooks.bodies("/fgj")] == [
+            ("R1", "fgj", "red", 1)
+        ]
+        # czj has no channel of its own, so the supervisor hears of it at once; fgj only once told twice.
+        assert [(b["unit"], b["occurrence"]) for b in hooks.bodies("/boss")] == [("czj", 1)]
+
+        clock.write_text((start + timedelta(seconds=61)).isoformat(), encoding="utf-8")
+        wait_for(lambda: len(hooks.bodies("/boss")) == 2, "the escalation after two reminders")
+        settle()
+        second = hooks.bodies("/fgj")
+        assert [(b["unit"], b["occurrence"]) for b in second] == [("fgj", 1), ("fgj", 2)]
+        assert second[1]["text"].startswith("【红色预警·第2次催办】发改局（fgj）")
+        boss = hooks.bodies("/boss")[1]
+        assert (boss["unit"], boss["occurrence"]) == ("fgj", 1) and "已被催办2次" in boss["text"]
+
+        # The DingTalk robot has no repeat: told once, signed as DingTalk checks it.
+        with hooks.lock:
+            (robot,) = hooks.posts["/robot/send"]
+        query = dict(part.split("=", 1) for part in robot[0].split("&"))
+        assert query["access_token"] == "T0"
+        assert abs(int(query["timestamp"]) - time.time() * 1000) < 3_600_000
+        assert query["sign"] == dingtalk_sign(query["timestamp"], SECRET)
+        assert robot[1]["msgtype"] == "markdown"
+
+        shown = json.loads(served.kaohe("tasks", "show", "R1", "--json").stdout)
+        notes = [e["note"] for e in shown["history"] if e["kind"] == "remind"]
+        assert sum(n.startswith("第1次催办") for n in notes) == 2  # json and DingTalk
+        assert sum(n.startswith("第2次催办") for n in notes) == 1
+        assert sum("提请督办" in n for n in notes) == 2
+    finally:
+        if served.process.poll() is None:
+            os.killpg(served.process.pid, signal.SIGTERM)
+            served.process.wait(timeout=20)

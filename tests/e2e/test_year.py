@@ -29,8 +29,8 @@ def test_the_bulletin_units_and_a_departments_own_views(served: Served, tmp_path
     served.kaohe("import", str(example_path("ledger.jsonl")))
 
     units = json.loads(served.kaohe("units", "list", "--json").stdout)
-    assert {"id": "czj", "name": "财政局", "category": "department"} in units
-    assert all(set(u) == {"id", "name", "category"} for u in units)
+    assert {"id": "czj", "name": "财政局", "category": "department", "parent": ""} in units
+    assert all(set(u) == {"id", "name", "category", "parent"} for u in units)
     table = served.kaohe("units", "list").stdout
     assert "名称" in table and "类别" in table and "财政局" in table and "部门" in table
     names = {u["id"]: u["name"] for u in units}

@@ -74,10 +74,11 @@ def test_the_overview_answers_before_every_category_has_units(stack: Stack) -> N
         b'{"type":"unit","id":"fgj","name":"\xe5\x8f\x91\xe6\x94\xb9\xe5\xb1\x80","category":"department"}\n'
     )
     gateway, _, scoring = stack.stubs()
-    overview = gateway.GetOverview(
-        gateway_pb2.GetOverviewRequest(year=2025), metadata=stack.metadata(), timeout=30
-    )
-    assert [u.unit for u in overview.units] == ["fgj"]
+    # The overview of a year named with nothing in it is refused like a run of it (issue 17) ...
+    with pytest.raises(grpc.RpcError) as nothing:
+        gateway.GetOverview(gateway_pb2.GetOverviewRequest(year=2025), metadata=stack.metadata(), timeout=30)
+    assert nothing.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "2025" in (nothing.value.details() or "")
     with pytest.raises(grpc.RpcError) as empty:
         scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=30)
     # A year with nothing to assess is named as such first (FORMATS.md), whatever else the scheme lacks.
@@ -87,6 +88,11 @@ def test_the_overview_answers_before_every_category_has_units(stack: Stack) -> N
         b'{"type":"metric_reading","unit":"fgj","metric":"court_appearance_rate","period":"2025",'
         b'"numerator":1,"denominator":1}\n'
     )
+    # ... and answers once the year holds something, before every category has units.
+    overview = gateway.GetOverview(
+        gateway_pb2.GetOverviewRequest(year=2025), metadata=stack.metadata(), timeout=30
+    )
+    assert [u.unit for u in overview.units] == ["fgj"]
     with pytest.raises(grpc.RpcError) as refused:
         scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=30)
     # A scheme may name the township category before any township is recorded, but not a unit that

@@ -71,9 +71,12 @@ def test_every_method_of_the_three_services_is_in_the_table() -> None:
         "/kaohe.tasks.v1.TasksService/LookupTasks",
         "/kaohe.tasks.v1.TasksService/GetTimelinessFacts",
         "/kaohe.tasks.v1.TasksService/ResolveImport",
+        "/kaohe.tasks.v1.TasksService/ListHolidayNotices",
         "/kaohe.scoring.v1.ScoringService/ImportRecords",
         "/kaohe.scoring.v1.ScoringService/CommitImport",
         "/kaohe.scoring.v1.ScoringService/AbortImport",
+        "/kaohe.tasks.v1.TasksService/ExportLedger",
+        "/kaohe.scoring.v1.ScoringService/ExportRecords",
     }
 
 
@@ -324,12 +327,12 @@ def test_export_of_the_worked_example(example: Stack) -> None:
     book = load_workbook(io.BytesIO(exported.xlsx))
     assert {"部门", "乡镇", "加减分明细", "指标明细"} <= set(book.sheetnames)
     for ws in book.worksheets:
-        assert ws.freeze_panes == "A2", ws.title
+        assert ws.freeze_panes == "A3", ws.title
 
     seen = set()
     for title, category in (("部门", "department"), ("乡镇", "township")):
         ws = book[title]
-        rows = list(ws.iter_rows(values_only=True))
+        rows = list(ws.iter_rows(values_only=True))[1:]  # below the title row
         headers = list(rows[0])
         col = {h: headers.index(h) for h in headers}
         assert len(rows) - 1 == sum(1 for u in units.values() if u["category"] == category)
@@ -346,7 +349,7 @@ def test_export_of_the_worked_example(example: Stack) -> None:
     assert seen == set(units)
 
     # The detail lines of each unit add up to its bonus minus its deductions.
-    lines = list(book["加减分明细"].iter_rows(values_only=True))
+    lines = list(book["加减分明细"].iter_rows(values_only=True))[1:]  # below the title row
     col = {h: i for i, h in enumerate(lines[0])}
     net: dict[str, float] = {}
     for row in lines[1:]:
@@ -359,7 +362,7 @@ def test_export_of_the_worked_example(example: Stack) -> None:
         assert net.get(unit, 0.0) == pytest.approx(want, abs=1e-9), unit
 
     # Each counted task's earned and lost timeliness points add up to the unit's 时效得分 and 时效满分.
-    tasks = list(book["时效明细"].iter_rows(values_only=True))
+    tasks = list(book["时效明细"].iter_rows(values_only=True))[1:]
     col = {h: i for i, h in enumerate(tasks[0])}
     earned: dict[str, float] = {}
     possible: dict[str, float] = {}

@@ -236,7 +236,7 @@ escalate = true
         "policy": FAST,
         "sleep": Sleeps(),
     }
-    first = run_cycle(facts=facts, announced=set(), **common)
+    first = run_cycle(facts=facts, announced={}, **common)
     assert [(r.path, r.body.get("unit", "")) for r in receiver.received] == [
         ("/all", "fgj"),
         ("/supervisor?access_token=T", ""),
@@ -246,11 +246,11 @@ escalate = true
     ]
     assert receiver.received[1].body["msgtype"] == "markdown"
     assert "发改局（fgj）" in receiver.received[1].body["markdown"]["text"]
-    assert first.settled == {("T1", "red", "fgj"), ("T1", "red", "xz1"), ("T2", "yellow", "xz1")}
+    assert sorted(first.recorded) == [("T1", "red", "fgj"), ("T1", "red", "xz1"), ("T2", "yellow", "xz1")]
     assert len(first.delivered) == 5
-    assert all(s.note.startswith("催办（") for s in first.delivered)
+    assert all("第1次催办（" in s.note or "提请督办" in s.note for s in first.delivered)
     assert all("access_token=T" not in s.note for s in first.delivered)
 
-    second = run_cycle(facts=facts, announced=first.settled, **common)
+    second = run_cycle(facts=facts, announced=first.recorded, **common)
     assert second.sent == ()
     assert receiver.attempts == 5

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kaohe.gateway.v1 import gateway_pb2
@@ -121,7 +121,7 @@ def test_each_key_goes_out_once_and_lands_in_the_history(stack: Stack) -> None:
     send = Sender()
     reminders = loop(stack, send)
     first = reminders.check_once()
-    keys = sorted(first.settled)
+    keys = sorted(first.recorded)
     assert keys == [
         ("M1", "progress_due", "cgz"),
         ("R1", "red", "czj"),
@@ -163,7 +163,7 @@ def test_a_failing_channel_is_tried_again_at_the_next_check(stack: Stack) -> Non
     reminders = loop(stack, send, only_json)
     first = reminders.check_once()
     # The channel stayed down through its retries: nothing is recorded, everything waits.
-    assert not first.delivered and not first.settled
+    assert not first.delivered and not first.recorded
     second = reminders.check_once()
     assert len(second.sent) == 4 and all(s.outcome.delivered for s in second.sent)
     assert reminders.check_once().sent == ()
@@ -191,3 +191,57 @@ def test_the_dashboard_marks_the_progress_lapse(stack: Stack) -> None:
     )
     items = {i.task: i for i in shown.open_items}
     assert items["M1"].progress_overdue_since.startswith("2026-09-01")
+
+
+def test_a_red_task_is_chased_until_done_escalated_after_k_and_remembered_across_restarts(
+    stack: Stack,
+) -> None:
+    stack.import_ledger(ledger())
+    config = parse_notify_config(
+        {
+            "interval_seconds": 1,
+            "channels": [
+                {
+                    "url": "http://127.0.0.1:9/fgj",
+                    "units": ["fgj"],
+                    "events": ["red"],
+                    "repeat": {"amount": 2, "unit": "hours"},
+                },
+                {"url": "http://127.0.0.1:9/boss", "escalate": True, "escalate_after": 2},
+            ],
+        }
+    )
+    send = Sender()
+    clock = {"now": NOW}
+
+    def restarted() -> ReminderLoop:
+        app = stack.parts["tasks"].app
+        return ReminderLoop(app, config, registry=CollectorRegistry(), send=send, clock=lambda: clock["now"])
+
+    def told(result: Any) -> list[tuple[str, str, int]]:
+        return [
+            (s.delivery.unit, s.delivery.channel.url.rsplit("/", 1)[1], s.delivery.occurrence)
+            for s in result.sent
+        ]
+
+    assert told(restarted().check_once()) == [("fgj", "fgj", 1), ("czj", "boss", 1)]
+    clock["now"] = NOW + timedelta(hours=1)
+    assert told(restarted().check_once()) == []
+    clock["now"] = NOW + timedelta(hours=2)
+    assert told(restarted().check_once()) == [("fgj", "fgj", 2)]
+    clock["now"] = NOW + timedelta(hours=2, seconds=1)
+    # fgj has been told twice: the supervisor hears of it now, once.
+    assert told(restarted().check_once()) == [("fgj", "boss", 1)]
+    assert [b.get("occurrence") for url, _, b in send.posts if url.endswith("/fgj")] == [1, 2]
+
+    _, tasks, _ = stack.stubs()
+    task = tasks.GetTask(tasks_pb2.GetTaskRequest(id="R1"), metadata=stack.metadata(), timeout=10)
+    notes = [e.note for e in task.history if e.kind == "remind"]
+    assert sum("第1次催办" in n for n in notes) == 1 and sum("第2次催办" in n for n in notes) == 1
+    assert sum("已提请督办" in n for n in notes) == 2  # czj at once (no channel of its own), fgj after 2
+
+    # Reported: no longer open, so nothing more is said however long it waits.
+    tasks.AcceptTask(tasks_pb2.TaskActionRequest(id="R1"), metadata=stack.metadata(), timeout=10)
+    tasks.ReportTask(tasks_pb2.TaskActionRequest(id="R1"), metadata=stack.metadata(), timeout=10)
+    clock["now"] = NOW + timedelta(days=3)
+    assert all(s.delivery.fact.task != "R1" for s in restarted().check_once().sent)

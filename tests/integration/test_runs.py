@@ -66,7 +66,20 @@ def finalize(stack: Stack, run_id: str, etag: str = "") -> Any:
     return finalize_now(stack, run_id, etag)
 
 
+def verify_every_report(stack: Stack) -> None:
+    """核查 of every report waiting for it: 定档 needs each counted report verified (SCORING.md §9)."""
+    _, tasks, _ = stack.stubs()
+    listed = tasks.ListTasks(
+        tasks_pb2.ListTasksRequest(page_size=5000), metadata=stack.metadata(), timeout=30
+    )
+    for task in listed.tasks:
+        if task.state == "reported":
+            tasks.VerifyTask(tasks_pb2.TaskActionRequest(id=task.id), metadata=stack.metadata(), timeout=30)
+
+
 def finalize_now(stack: Stack, run_id: str, etag: str = "") -> Any:
+    """定档 with every report verified, whatever the appeal window says."""
+    verify_every_report(stack)
     return scoring_stub(stack).FinalizeRun(
         scoring_pb2.RunActionRequest(id=run_id, etag=etag), metadata=stack.metadata(), timeout=30
     )
@@ -265,6 +278,10 @@ def test_a_year_the_calendar_does_not_cover_scores_with_a_warning(stack: Stack) 
     task = tasks.GetTask(tasks_pb2.GetTaskRequest(id="Y1"), metadata=stack.metadata(), timeout=30)
     # Monday to Friday only: 7 working days from Mon 2027-03-01 end on Wed 2027-03-10.
     assert task.due_at == "2027-03-10T23:59:59+08:00"
+    # Scored once 2027 is over (a year not begun is refused): the scoring service's clock says 2028.
+    stack.parts["scoring"].app.clock = lambda: int(
+        datetime.fromisoformat("2028-01-10T09:00:00+08:00").timestamp()
+    )
     run = create_run(stack, year=2027)
     document = json.loads(run.document_json)
     assert any("2027" in str(w) for w in document["calendar_warnings"]), document["calendar_warnings"]

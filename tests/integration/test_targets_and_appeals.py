@@ -248,20 +248,21 @@ def test_an_appeal_in_the_older_form_is_the_same_appeal(example: Stack, example_
 
 def test_finalising_waits_until_the_appeal_window_has_closed(example: Stack) -> None:
     app = example.parts["scoring"].app
-    # Published on Tuesday 2025-09-30: five working days of the scheme's calendar skip the National Day
-    # holidays (10-01..10-08) and count Saturday 10-11, a make-up working day.
-    app.clock = lambda: int(datetime.fromisoformat("2025-09-30T10:00:00+08:00").timestamp())
+    # The year's run, published on Thursday 2026-02-12: five working days of the scheme's calendar count
+    # Saturday 02-14, a make-up working day, and skip the Spring Festival holidays (02-15..02-23).
+    # (A run made before the year's end is interim and never finalised, SCORING.md §9.)
+    app.clock = lambda: int(datetime.fromisoformat("2026-02-12T10:00:00+08:00").timestamp())
     run = create_run(example)
     published = publish(example, run.id)
-    assert published.appeal_deadline == "2025-10-14T23:59:59+08:00"
+    assert published.appeal_deadline == "2026-02-26T23:59:59+08:00"
     error = refused(lambda: finalize_now(example, run.id), grpc.StatusCode.FAILED_PRECONDITION)
-    assert "appeal window" in (error.details() or "") and "2025-10-14" in (error.details() or "")
+    assert "appeal window" in (error.details() or "") and "2026-02-26" in (error.details() or "")
     deadline = int(datetime.fromisoformat(published.appeal_deadline).timestamp())
     app.clock = lambda: deadline  # its last second is still inside it
     refused(lambda: finalize_now(example, run.id), grpc.StatusCode.FAILED_PRECONDITION)
     app.clock = lambda: deadline + 1
     final = finalize_now(example, run.id)
-    assert (final.state, final.finalized_at) == ("final", "2025-10-15T00:00:00+08:00")
+    assert (final.state, final.finalized_at) == ("final", "2026-02-27T00:00:00+08:00")
 
 
 def test_a_run_of_a_year_with_nothing_to_assess_is_refused_naming_the_year(example: Stack) -> None:

@@ -746,3 +746,23 @@ def test_pages_walk_every_task_once(listing: Caller, filters: dict[str, Any]) ->
 def test_bad_filters_are_invalid_arguments(listing: Caller, fields: dict[str, Any], name: str) -> None:
     error = refused(grpc.StatusCode.INVALID_ARGUMENT, listing.list, **fields)
     assert field_violations(error) == [name]
+
+
+def test_tasks_are_found_by_a_part_of_their_title(units: Stack) -> None:
+    sup = who(units, SUPERVISOR)
+    sup.create(id="S1", title="冬季安全生产大检查")
+    sup.create(id="S2", title="春季植树")
+    sup.create(id="S3", title="完成率 100%_达标")
+    _, stub, _ = units.stubs()
+
+    def found(title: str, role: tuple[str, str | None] = SUPERVISOR) -> list[str]:
+        request = tasks_pb2.ListTasksRequest(title=title, page_size=50)
+        return [t.id for t in stub.ListTasks(request, metadata=units.metadata(*role), timeout=30).tasks]
+
+    assert found("安全生产") == ["S1"]
+    assert found(" 植树 ") == ["S2"]
+    # % and _ are the title's own characters, not wildcards.
+    assert found("100%_") == ["S3"] and found("%") == ["S3"] and found("_") == ["S3"]
+    assert found("安全生产", CZJ) == []
+    refused(grpc.StatusCode.INVALID_ARGUMENT, found, "长" * 201)
+    refused(grpc.StatusCode.INVALID_ARGUMENT, found, "安全\x00生产")

@@ -5,7 +5,7 @@ events not before `assigned_at`, `verify`/`reject` only after an unrejected repo
 nothing after `close`/`cancel`, co-units distinct from the lead, timestamps with offsets.
 
     case = generate(seed)            # year 2025 or 2026
-    case = generate(seed, year=2027) # a year the statutory calendar does not cover
+    case = generate(seed, year=2003) # a year the statutory calendar does not cover
     case.scheme_toml, case.ledger_lines, case.year, case.as_ofs (None = the default cutoff)
 
 `python -m tests.oracle.generate SEED OUTDIR` writes scheme.toml and ledger.jsonl.
@@ -148,6 +148,12 @@ class _Gen:
 
         self.task_types = {
             "call": {"name": "电话报告", "limit": {"amount": rng.choice([15, 30, 45]), "unit": "minutes"}},
+            # 宁强 6: within the limit, and at the latest (SCORING.md §2/§4) nothing after it.
+            "written": {
+                "name": "书面报告",
+                "limit": {"amount": 30, "unit": "minutes"},
+                "latest": {"amount": rng.choice([1, 2, 5]), "unit": "hours"},
+            },
             "relay": {
                 "name": "批示送达",
                 "limit": {"amount": rng.choice([1, 2, 4, 24, 30]), "unit": "hours"},
@@ -666,6 +672,7 @@ class _Gen:
         if kinds and kinds[-1] in ("accept", "reject") and not still_reported and sub.random() < 0.5:
             # a progress report on the open task (does not count as its report)
             events.append(("progress", events[-1][1] + timedelta(hours=1)))
+        extended_to = self._extension(events, assigned, due, sub)
         order = sorted(range(len(events)), key=lambda i: events[i][1])  # stable: ties keep the order above
         self._check_events([events[i] for i in order], assigned)
         if len({at for _, at in events}) == len(events) and sub.random() < 0.12:
@@ -679,7 +686,26 @@ class _Gen:
             )
             if i in frac_written:
                 stamp = at.astimezone(self.tz).isoformat(timespec="milliseconds")
-            self.task_lines.append({"type": "task_event", "task": tid, "kind": kind, "at": stamp})
+            line = {"type": "task_event", "task": tid, "kind": kind, "at": stamp}
+            if kind == "extend" and extended_to is not None:
+                line["due_at"] = _stamp(extended_to, sub, self.tz)
+            self.task_lines.append(line)
+
+    @staticmethod
+    def _extension(
+        events: list[tuple[str, datetime]], assigned: datetime, due: datetime, sub: random.Random
+    ) -> datetime | None:
+        """Sometimes an extension (延期, SCORING.md §2) while the task is still open, at or before its due:
+        appended to events; the new due instant, or None."""
+        span = int((due - assigned).total_seconds())
+        if span <= 0 or sub.random() > 0.15:
+            return None
+        at = assigned + timedelta(seconds=sub.randint(0, span))
+        before = [k for k, when in events if when <= at]
+        if before.count("report") > before.count("reject") or "close" in before or "cancel" in before:
+            return None
+        events.append(("extend", at))
+        return due + timedelta(hours=sub.choice([1, 5, 30, 200, 2000]))
 
     @staticmethod
     def _check_events(events: list[tuple[str, datetime]], assigned: datetime) -> None:

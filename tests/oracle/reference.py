@@ -281,6 +281,7 @@ def score(
     as_of: datetime | str | None = None,
     last_by: str = "end",
     variants: frozenset[str] = frozenset(),
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """Score `year` from the scheme dict and the ledger records (in recorded order).
 
@@ -293,7 +294,10 @@ def score(
     if "utc_dates" in variants:
         tz = UTC
     if as_of is None:
+        # Notation: the earlier of the year's last second and the instant the run is made (now).
         cutoff = datetime(year, 12, 31, 23, 59, 59, tzinfo=tz)
+        if now is not None and now < cutoff:
+            cutoff = now
     elif isinstance(as_of, str):
         cutoff = instant(as_of)
     else:
@@ -382,11 +386,20 @@ def score(
     for tid, task in tasks.items():
         cal.recent = set()
         assigned = instant(task["assigned_at"])
-        if task.get("due_at"):
+        task_type = scheme["task_types"][task["task_type"]]
+        evs = sorted(events.get(tid, []), key=lambda e: (e[0], e[1]))
+        # §2: the due that counts is the latest extension at or before as_of, else the task's own; `latest`
+        # applies only while that is a computed one.
+        extensions = [e for e in evs if e[2]["kind"] == "extend" and e[0] <= cutoff]
+        latest_at = None
+        if extensions:
+            due = instant(extensions[-1][2]["due_at"])
+        elif task.get("due_at"):
             due = instant(task["due_at"])
         else:
-            due = compute_due(scheme["task_types"][task["task_type"]]["limit"], assigned, cal, tz, variants)
-        evs = sorted(events.get(tid, []), key=lambda e: (e[0], e[1]))
+            due = compute_due(task_type["limit"], assigned, cal, tz, variants)
+            if task_type.get("latest"):
+                latest_at = compute_due(task_type["latest"], assigned, cal, tz, variants)
         cancelled = any(
             e[2]["kind"] == "cancel" and (e[0] <= cutoff or "cancel_any" in variants) for e in evs
         )
@@ -394,10 +407,10 @@ def score(
             continue
         if due.astimezone(tz).date().year != year or (due > cutoff and "due_any" not in variants):
             continue
-        reports: list[list[Any]] = []  # [at, rejected]
-        for at, _, ev in evs:
+        reports: list[list[Any]] = []  # [at, rejected, recorded index]
+        for at, index, ev in evs:
             if ev["kind"] == "report":
-                reports.append([at, False])
+                reports.append([at, False, index])
             elif ev["kind"] == "reject":
                 if "reject_as_of" in variants and at > cutoff:
                     continue
@@ -406,16 +419,26 @@ def score(
                         rep[1] = True
                         if "rejected_all" not in variants:
                             break
-        counting = [
-            rep[0] for rep in reports if not rep[1] and (rep[0] <= cutoff or "report_any" in variants)
-        ]
-        reported = counting[-1] if counting else None
+        counting = [rep for rep in reports if not rep[1] and (rep[0] <= cutoff or "report_any" in variants)]
+        reported = counting[-1][0] if counting else None
+        # §9/§10: verified when a verify follows the report that counts in the ledger (at any time).
+        verified = (
+            any(e[2]["kind"] == "verify" and (e[0], e[1]) > (counting[-1][0], counting[-1][2]) for e in evs)
+            if counting
+            else None
+        )
         if reported is None:
             credit = Fraction(0)
             lateness = None
         elif reported <= due:
             credit = Fraction(1)
             lateness = 0
+        elif latest_at is not None and reported > latest_at:
+            # §4: after the `latest` cut-off nothing is earned, however few working days late.
+            lateness = max(
+                1, cal.working_days_between(due.astimezone(tz).date(), reported.astimezone(tz).date())
+            )
+            credit = Fraction(0)
         else:
             lateness = max(
                 0 if "L_no_min" in variants else 1,
@@ -448,6 +471,8 @@ def score(
                     "L": lateness,
                     "credit": c,
                     "tolerance": decision,
+                    "verified": verified,
+                    "extended": bool(extensions),
                 }
             )
     for uid, (wc, w) in acc.items():

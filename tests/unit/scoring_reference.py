@@ -150,6 +150,7 @@ def reference_document(
         if w <= 0:
             continue
         late: int | None = None
+        latest = int(tk.latest_at[i])
         if reported == NO_TIME or reported > cutoff:
             c = 0.0
         elif reported <= due:
@@ -157,6 +158,8 @@ def reference_document(
         else:
             late = max(1, cal.working_days_between(local_date(due), local_date(reported)))
             c = max(0.0, 1.0 - rules.late_penalty_per_working_day * late)
+            if latest != NO_TIME and reported > latest:
+                c = 0.0  # §4: past the `latest` cut-off nothing is earned
         u = int(tk.unit[i])
         d = decision(u, "task", str(tk.task_id[i]))
         if d == "exempt":
@@ -172,6 +175,8 @@ def reference_document(
             "tolerance": None
             if d is None
             else {"id": str(tol.id[standing[(u, "task", str(tk.task_id[i]))]]), "decision": d},
+            "verified": None if late is None else bool(tk.verified[i]),
+            "extended": bool(tk.extended[i]),
         }
         counted[u] = True
         sum_w[u] += w
@@ -461,6 +466,9 @@ class LedgerBuilder:
         priority: str = "normal",
         co: tuple[str, ...] = (),
         assigned: datetime | None = None,
+        latest: datetime | None = None,
+        extended: bool = False,
+        verified: bool = False,
     ) -> None:
         for u, lead in [(unit, True), *((c, False) for c in co)]:
             row = {
@@ -472,6 +480,9 @@ class LedgerBuilder:
                 "due_at": epoch(due),
                 "reported_at": NO_TIME if reported is None else epoch(reported),
                 "cancelled_at": NO_TIME if cancelled is None else epoch(cancelled),
+                "latest_at": NO_TIME if latest is None else epoch(latest),
+                "extended": extended,
+                "verified": verified,
             }
             for k, v in row.items():
                 self.tasks[k].append(v)
@@ -560,6 +571,9 @@ TASK_COLUMNS = (
     "due_at",
     "reported_at",
     "cancelled_at",
+    "latest_at",
+    "extended",
+    "verified",
 )
 
 

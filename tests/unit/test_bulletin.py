@@ -68,7 +68,7 @@ def _task(
 
 
 TASKS = [
-    _task("T01", "fgj", "2026-11-10T23:59:59+08:00"),  # overdue 18 d 10 h → 19 days
+    _task("T01", "fgj", "2026-11-10T23:59:59+08:00"),  # overdue 11-11 … 11-29: 13 working days
     _task("T02", "fgj", "2026-11-20T17:00:00+08:00"),  # overdue
     _task("T03", "fgj", "2026-11-05T23:59:59+08:00", "2026-11-04T09:00:00+08:00"),  # on time
     _task("T04", "gaj", "2026-11-15T23:59:59+08:00"),  # overdue
@@ -152,10 +152,10 @@ def test_the_summary_adds_the_units_up_and_the_rate_leaves_pending_tasks_out() -
 def test_every_overdue_task_is_listed_longest_overdue_first_with_its_days() -> None:
     overdue = _bulletin().overdue
     assert [(line.task, line.lead_name, line.days_overdue) for line in overdue] == [
-        ("T01", "发改局", 19),
-        ("T04", "公安局", 14),
-        ("T02", "发改局", 9),
-        ("T13", "财政局", 9),
+        ("T01", "发改局", 13),
+        ("T04", "公安局", 10),
+        ("T02", "发改局", 5),
+        ("T13", "财政局", 5),
     ]
     assert overdue[0].due_at == datetime(2026, 11, 10, 23, 59, 59, tzinfo=TZ)
 

@@ -76,7 +76,8 @@ SCHEME_CHOICES = {
 # Every record type of the ledger and its fields, as the contract fixes them (the scoring records'
 # field table is private to services/scoring/records.py; the tasks importer's is checked below).
 LEDGER_FIELDS = {
-    "unit": {"type", "id", "name", "category"},
+    "unit": {"type", "id", "name", "category", "parent"},
+    "person": {"type", "id", "name", "unit", "post", "leader", "mobile"},
     "task": {
         "type",
         "id",
@@ -88,8 +89,11 @@ LEDGER_FIELDS = {
         "assigned_at",
         "due_at",
         "source",
+        "responsible",
+        "leader",
+        "parent",
     },
-    "task_event": {"type", "task", "kind", "at", "by", "note"},
+    "task_event": {"type", "task", "kind", "at", "by", "note", "due_at"},
     "error_report": {"type", "id", "unit", "date", "category", "severity", "description"},
     "metric_reading": {"type", "unit", "metric", "period", "value", "numerator", "denominator"},
     "incentive": {"type", "id", "unit", "date", "level", "reason"},

@@ -238,8 +238,8 @@ def workbook() -> Any:
 
 
 def _rows(ws: Any) -> list[dict[str, Any]]:
-    headers = [c.value for c in ws[1]]
-    return [dict(zip(headers, (c.value for c in row), strict=True)) for row in ws.iter_rows(min_row=2)]
+    headers = [c.value for c in ws[2]]
+    return [dict(zip(headers, (c.value for c in row), strict=True)) for row in ws.iter_rows(min_row=3)]
 
 
 def test_sheets_in_order(workbook: Any) -> None:
@@ -259,11 +259,25 @@ def test_sheets_in_order(workbook: Any) -> None:
 )
 def test_bold_frozen_chinese_headers(workbook: Any, sheet: str, headers: tuple[str, ...]) -> None:
     ws = workbook[sheet]
-    assert tuple(c.value for c in ws[1]) == headers
-    assert all(c.font.bold for c in ws[1])
-    assert ws.freeze_panes == "A2"
+    assert tuple(c.value for c in ws[2]) == headers
+    assert all(c.font.bold for c in ws[2])
+    assert ws.freeze_panes == "A3"
     for c in range(1, len(headers) + 1):
-        assert ws.column_dimensions[ws.cell(row=1, column=c).column_letter].width >= 8
+        assert ws.column_dimensions[ws.cell(row=2, column=c).column_letter].width >= 8
+
+
+def test_every_sheet_has_a_title_row_and_prints_on_a4_landscape_one_page_wide(workbook: Any) -> None:
+    for ws in workbook.worksheets:
+        assert "2026 年度考核结果" in ws["A1"].value and ws["A1"].font.bold, ws.title
+        assert ws.print_title_rows == "$1:$2", ws.title
+        assert ws.page_setup.orientation == "landscape" and int(ws.page_setup.paperSize) == 9  # A4
+        assert ws.sheet_properties.pageSetUpPr.fitToPage
+        assert (ws.page_setup.fitToWidth, ws.page_setup.fitToHeight) == (1, 0)
+
+
+def test_priorities_are_written_in_chinese(workbook: Any) -> None:
+    priorities = {row["优先级"] for row in _rows(workbook["时效明细"])}
+    assert priorities and priorities <= {"一般", "重要", "紧急"}
 
 
 def test_unit_headers_are_the_office_columns() -> None:
@@ -308,8 +322,8 @@ def test_category_sheets_sorted_by_rank_with_the_documents_numbers(workbook: Any
 
 def test_numbers_are_numbers_with_two_decimals(workbook: Any) -> None:
     ws = workbook["部门"]
-    headers = [c.value for c in ws[1]]
-    for row in ws.iter_rows(min_row=2):
+    headers = [c.value for c in ws[2]]
+    for row in ws.iter_rows(min_row=3):
         for header, cell in zip(headers, row, strict=True):
             if header in SCORE_COLUMNS:
                 assert isinstance(cell.value, int | float) and not isinstance(cell.value, bool), (

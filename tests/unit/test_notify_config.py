@@ -12,6 +12,7 @@ from services.notify.config import (
     Channel,
     NotifyConfig,
     NotifyConfigInvalid,
+    Repeat,
     check_units,
     load_notify_config,
 )
@@ -160,3 +161,58 @@ def test_check_units_accepts_ids_categories_and_star_and_names_the_stranger() ->
         check_units(bad, units=units)
     assert caught.value.key == "channels[1].units[1]"
     assert '"gaj"' in caught.value.rule
+
+
+def test_repeat_escalate_after_and_secret_are_read() -> None:
+    text = (
+        channel_toml(repeat='{ amount = 2, unit = "working_days" }')
+        + channel_toml(
+            escalate="true", escalate_after="3", units="<absent>", repeat='{ amount = 1, unit = "hours" }'
+        )
+        + channel_toml(format='"dingtalk"', secret='"SECabc"')
+    )
+    first, boss, robot = load_notify_config(text).channels
+    assert first.repeat == Repeat(amount=2, unit="working_days") and first.repeat.label == "每2个工作日"
+    assert (boss.escalate_after, boss.repeat) == (3, Repeat(amount=1, unit="hours"))
+    assert robot.secret == "SECabc" and "SECabc" not in repr(robot)
+    plain = load_notify_config(channel_toml()).channels[0]
+    assert (plain.repeat, plain.escalate_after, plain.secret) == (None, 0, "")
+
+
+@pytest.mark.parametrize(
+    ("settings", "key", "words"),
+    [
+        ({"repeat": "5"}, "channels[0].repeat", "内联表"),
+        ({"repeat": '{ amount = 0, unit = "minutes" }'}, "channels[0].repeat.amount", "正整数"),
+        ({"repeat": '{ amount = 1.5, unit = "minutes" }'}, "channels[0].repeat.amount", "正整数"),
+        ({"repeat": '{ amount = 1, unit = "days" }'}, "channels[0].repeat.unit", "working_days"),
+        (
+            {"repeat": '{ amount = 1, unit = "hours", every = 2 }'},
+            "channels[0].repeat.every",
+            "不是可用的设置",
+        ),
+        ({"escalate_after": "2"}, "channels[0].escalate_after", "escalate = true"),
+        ({"escalate": "true", "escalate_after": "-1"}, "channels[0].escalate_after", "不小于 0"),
+        ({"escalate": "true", "escalate_after": "true"}, "channels[0].escalate_after", "整数"),
+        ({"secret": '"SEC1"'}, "channels[0].secret", "dingtalk"),
+        ({"format": '"dingtalk"', "secret": '""'}, "channels[0].secret", "密钥"),
+        ({"format": '"dingtalk"', "secret": "1"}, "channels[0].secret", "密钥"),
+    ],
+)
+def test_the_new_keys_refuse_in_chinese_naming_the_key(
+    settings: dict[str, str], key: str, words: str
+) -> None:
+    error = refusal(channel_toml(**settings))
+    assert (error.key, words in error.rule) == (key, True), error.rule
+
+
+def test_the_secret_is_not_echoed_in_its_refusal() -> None:
+    error = refusal(channel_toml(secret='"SECtopsecret"'))
+    assert "SECtopsecret" not in str(error)
+
+
+def test_the_fingerprint_names_a_channel_by_format_url_and_role_not_by_its_secret() -> None:
+    a = Channel(url="http://127.0.0.1/h", format="dingtalk", units=("*",), events=EVENTS, secret="S1")
+    b = Channel(url="http://127.0.0.1/h", format="dingtalk", units=("fgj",), events=EVENTS, secret="S2")
+    c = Channel(url="http://127.0.0.1/h", format="json", units=("*",), events=EVENTS)
+    assert a.fingerprint == b.fingerprint != c.fingerprint and len(a.fingerprint) == 16

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from services.notify.config import load_notify_config
 from services.notify.cycle import run_cycle
 from services.notify.delivery import Outcome
-from services.notify.planner import TaskFact
+from services.notify.planner import TaskFact, Told
 
 SH = ZoneInfo("Asia/Shanghai")
 DUE = datetime(2026, 11, 30, 23, 59, 59, tzinfo=SH)
@@ -50,14 +50,17 @@ def facts() -> list[TaskFact]:
     ]
 
 
-def check(sender: Sender, announced: set[tuple[str, str, str]] | None = None) -> Any:
+NOW = DUE - timedelta(days=2)
+
+
+def check(sender: Sender, announced: dict[tuple[str, str, str], list[Told]] | None = None) -> Any:
     return run_cycle(
         facts=facts(),
         config=CONFIG,
         categories=CATEGORIES,
         unit_names={"fgj": "发改局"},
-        announced=announced or set(),
-        now=DUE - timedelta(days=2),
+        announced=announced or {},
+        now=NOW,
         send=sender,
     )
 
@@ -74,7 +77,12 @@ def test_every_delivery_is_rendered_in_its_channels_format() -> None:
     ]
     assert len(result.delivered) == 5
     assert "发改局（fgj）" in result.delivered[0].note
-    assert result.settled == {("T1", "yellow", "fgj"), ("T2", "yellow", "czj"), ("T2", "yellow", "xz1")}
+    a, b = (c.fingerprint for c in CONFIG.channels)
+    assert result.recorded == {
+        ("T1", "yellow", "fgj"): [Told(a, 1, NOW, DUE), Told(b, 1, NOW, DUE)],
+        ("T2", "yellow", "czj"): [Told(a, 1, NOW, DUE), Told(b, 1, NOW, DUE)],
+        ("T2", "yellow", "xz1"): [Told(a, 1, NOW, DUE)],
+    }
 
 
 def test_a_channel_down_is_not_tried_again_in_the_same_check() -> None:
@@ -89,8 +97,16 @@ def test_a_channel_down_is_not_tried_again_in_the_same_check() -> None:
     skipped = [s for s in result.sent if s.outcome.attempts == 0]
     assert [(s.delivery.key, s.delivery.channel_index) for s in skipped] == [(("T2", "yellow", "czj"), 1)]
     assert all(s.note == "" for s in result.sent if not s.outcome.delivered)
-    # Channel a took every key, so each is settled; b missed two, which is the price of "once".
-    assert result.settled == {("T1", "yellow", "fgj"), ("T2", "yellow", "czj"), ("T2", "yellow", "xz1")}
+    # Channel a took every key; b's are not recorded, so the next check tries b again.
+    a, _ = (c.fingerprint for c in CONFIG.channels)
+    assert {key: [r.channel for r in rows] for key, rows in result.recorded.items()} == {
+        ("T1", "yellow", "fgj"): [a],
+        ("T2", "yellow", "czj"): [a],
+        ("T2", "yellow", "xz1"): [a],
+    }
+    again = Sender()
+    check(again, announced={key: list(rows) for key, rows in result.recorded.items()})
+    assert [url.split("/")[2] for url, _ in again.calls] == ["b.example", "b.example"]
 
 
 def test_a_refusing_channel_is_still_tried_for_the_next_key() -> None:
@@ -104,10 +120,12 @@ def test_keys_whose_every_channel_is_down_stay_open_for_the_next_check() -> None
     result = check(sender)
     assert len(sender.calls) == 2
     assert result.delivered == ()
-    assert result.settled == frozenset()
+    assert result.recorded == {}
 
 
 def test_announced_keys_are_not_sent_again() -> None:
     sender = Sender()
-    result = check(sender, announced={("T1", "yellow", "fgj"), ("T2", "yellow", "czj")})
+    a, b = (c.fingerprint for c in CONFIG.channels)
+    told = [Told(a, 1, NOW), Told(b, 1, NOW)]
+    result = check(sender, announced={("T1", "yellow", "fgj"): told, ("T2", "yellow", "czj"): told})
     assert [s.delivery.key for s in result.sent] == [("T2", "yellow", "xz1")]

@@ -22,7 +22,15 @@ BEFORE = DUE - timedelta(days=1, hours=2, minutes=30)
 AFTER = DUE + timedelta(days=3, hours=5, minutes=1)
 
 
-def delivery(event: str = "yellow", fmt: str = "json", unit: str = "fgj") -> Delivery:
+def delivery(
+    event: str = "yellow",
+    fmt: str = "json",
+    unit: str = "fgj",
+    *,
+    occurrence: int = 1,
+    told: int = 0,
+    escalate: bool = False,
+) -> Delivery:
     fact = TaskFact(
         task="T7",
         title="推进县城污水管网改造",
@@ -34,13 +42,16 @@ def delivery(event: str = "yellow", fmt: str = "json", unit: str = "fgj") -> Del
         progress_due_at=PROGRESS if event == "progress_due" else None,
     )
     url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=SECRET"
-    ch = Channel(url=url, format=fmt, units=("*",), events=("yellow", "red", "progress_due"))
-    return Delivery(fact=fact, unit=unit, channel_index=0, channel=ch)
+    ch = Channel(
+        url=url, format=fmt, units=("*",), events=("yellow", "red", "progress_due"), escalate=escalate
+    )
+    return Delivery(fact=fact, unit=unit, channel_index=0, channel=ch, occurrence=occurrence, told=told)
 
 
 def test_json_body_has_exactly_the_contract_keys() -> None:
     body = render(delivery("red"), unit_names=NAMES, now=AFTER)
-    assert list(body) == ["task", "title", "unit", "event", "due_at", "text"]
+    assert list(body) == ["task", "title", "unit", "event", "due_at", "occurrence", "text"]
+    assert body["occurrence"] == 1
     assert body["task"] == "T7"
     assert body["title"] == "推进县城污水管网改造"
     assert body["unit"] == "fgj"
@@ -163,3 +174,23 @@ def test_history_note_names_the_event_unit_and_redacted_channel() -> None:
     assert "第3次尝试送达" in note
     assert "SECRET" not in note
     assert "qyapi.weixin.qq.com/cgi-bin/webhook/send?key=***" in note
+
+
+def test_a_repeat_names_its_occurrence_in_the_body_the_text_and_the_history() -> None:
+    second = delivery("red", occurrence=2, told=1)
+    body = render(second, unit_names=NAMES, now=AFTER)
+    assert body["occurrence"] == 2
+    assert body["text"].startswith("【红色预警·第2次催办】发改局（fgj）")
+    note = history_note(second, unit_name="发改局", outcome=Outcome(delivered=True, attempts=1))
+    assert note.startswith("第2次催办（红色预警）已发送至发改局（fgj）")
+    robot = render(delivery("red", "dingtalk", occurrence=2), unit_names=NAMES, now=AFTER)
+    assert robot["markdown"]["title"] == "【红色预警·第2次催办】任务 T7"
+
+
+def test_an_escalation_says_how_often_the_unit_was_told() -> None:
+    up = delivery("red", occurrence=1, told=3, escalate=True)
+    text = render(up, unit_names=NAMES, now=AFTER)["text"]
+    assert text.startswith("【红色预警·提请督办】发改局（fgj）牵头的任务 T7")
+    assert "该单位已被催办3次仍未办结" in text
+    note = history_note(up, unit_name="发改局", outcome=Outcome(delivered=True, attempts=1))
+    assert note.startswith("催办提级：发改局（fgj）的红色预警已提请督办（第1次）")

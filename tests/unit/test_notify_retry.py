@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import http.client
 import json
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -125,3 +129,47 @@ def test_an_error_that_quotes_the_url_is_scrubbed() -> None:
     outcome, _ = run(script, policy=RetryPolicy(max_attempts=1))
     assert "key=S" not in outcome.error
     assert "https://robot.example/send?key=***" in outcome.error
+
+
+def test_a_dingtalk_secret_signs_every_attempt_with_a_fresh_timestamp() -> None:
+    urls: list[str] = []
+    answers = iter([(503, b"", ""), (200, b'{"errcode": 0}', "")])
+
+    def send(*, url: str, body: Any, timeout: float) -> tuple[int, bytes, str]:
+        urls.append(url)
+        return next(answers)
+
+    ticks = iter([1_700_000_000.0, 1_700_000_001.5])
+    outcome = deliver(
+        url="https://oapi.dingtalk.com/robot/send?access_token=T",
+        body={"msgtype": "markdown"},
+        fmt="dingtalk",
+        policy=RetryPolicy(base_seconds=0),
+        sleep=lambda _: None,
+        send=send,
+        secret="SECxyz",
+        clock=lambda: next(ticks),
+    )
+    assert outcome.delivered and outcome.attempts == 2
+    stamps = []
+    for url in urls:
+        query = parse_qs(urlsplit(url).query)
+        assert query["access_token"] == ["T"]
+        (stamp,) = query["timestamp"]
+        # Recomputed as DingTalk documents it: HMAC-SHA256 keyed by the secret over "timestamp\nsecret".
+        digest = hmac.new(b"SECxyz", f"{stamp}\nSECxyz".encode(), hashlib.sha256).digest()
+        assert query["sign"] == [base64.b64encode(digest).decode()]
+        stamps.append(stamp)
+    assert stamps == ["1700000000000", "1700000001500"]
+
+
+def test_without_a_secret_or_for_another_format_the_url_is_left_as_it_is() -> None:
+    urls: list[str] = []
+
+    def send(*, url: str, body: Any, timeout: float) -> tuple[int, bytes, str]:
+        urls.append(url)
+        return 200, b'{"errcode": 0}', ""
+
+    deliver(url="https://robot/send?access_token=T", body={}, fmt="dingtalk", send=send)
+    deliver(url="https://robot/send?key=K", body={}, fmt="wecom", send=send, secret="S")
+    assert urls == ["https://robot/send?access_token=T", "https://robot/send?key=K"]

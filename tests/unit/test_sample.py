@@ -19,10 +19,11 @@ SCHEMES = Path(__file__).resolve().parents[2] / "schemes"
 NOTIFY_EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "notify.example.toml"
 TZ_SUFFIX = "+08:00"
 FIELDS = {
-    "unit": ({"id", "name", "category"}, set()),
+    "unit": ({"id", "name", "category"}, {"parent"}),
+    "person": ({"id", "name", "unit", "post"}, {"leader", "mobile"}),
     "task": (
         {"id", "title", "task_type", "lead_unit", "assigned_at"},
-        {"co_units", "priority", "due_at", "source"},
+        {"co_units", "priority", "due_at", "source", "responsible", "leader", "parent"},
     ),
     "task_event": ({"task", "kind", "at"}, {"by", "note"}),
     "error_report": ({"id", "unit", "date", "category", "severity", "description"}, set()),
@@ -67,7 +68,7 @@ def _check_ledger(records: list[dict[str, Any]], scheme: Scheme, *, year: int, u
         kind = r["type"]
         required, optional = FIELDS[kind]
         assert required <= r.keys() and r.keys() - {"type"} <= required | optional, (n, r)
-        rank = {"unit": 0, "task": 1, "task_event": 1}.get(kind, 2)
+        rank = {"unit": 0, "person": 0, "task": 1, "task_event": 1}.get(kind, 2)
         assert rank >= phase, f"record {n} ({kind}) comes after a later section"
         phase = rank
         if "id" in r:
@@ -309,9 +310,26 @@ def test_until_cuts_the_year(default_records: list[dict[str, Any]]) -> None:
     assert periods and max(periods) <= "2026-06" and "2026" not in periods
 
 
-def test_before_the_year_there_are_only_units() -> None:
+def test_before_the_year_there_are_only_units_and_people() -> None:
     records = sample_county(scheme_text=_scheme_text(), year=2026, until=date(2025, 12, 31))
-    assert {r["type"] for r in records} == {"unit"}
+    assert {r["type"] for r in records} == {"unit", "person"}
+
+
+def test_two_townships_with_villages_people_and_a_task_in_parts(
+    default_records: list[dict[str, Any]],
+) -> None:
+    units = {r["id"]: r for r in default_records if r["type"] == "unit"}
+    villages = [u for u in units.values() if u.get("parent")]
+    assert len({u["parent"] for u in villages}) == 2 and len(villages) >= 4
+    assert all(units[u["parent"]]["category"] == "township" for u in villages)
+    people = [r for r in default_records if r["type"] == "person"]
+    assert {p["unit"] for p in people} == set(units) and any(p.get("leader") for p in people)
+    tasks = [r for r in default_records if r["type"] == "task"]
+    assert all(t.get("responsible") for t in tasks)
+    parts = [t for t in tasks if t.get("parent")]
+    parents = {t["id"]: t for t in tasks if t["id"] in {p["parent"] for p in parts}}
+    assert len(parents) == 2
+    assert all(units[p["lead_unit"]]["parent"] == parents[p["parent"]]["lead_unit"] for p in parts)
 
 
 def test_write_jsonl_round_trips(tmp_path: Path) -> None:

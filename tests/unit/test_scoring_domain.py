@@ -667,7 +667,8 @@ def test_document_shape() -> None:
     scheme = make_scheme()
     a = score(b.inputs(), scheme, year=2025)
     doc = a.document()
-    assert list(doc) == ["year", "scheme", "as_of", "calendar_warnings", "units"]
+    assert list(doc) == ["year", "scheme", "as_of", "interim", "calendar_warnings", "units"]
+    assert doc["interim"] is False
     assert list(doc["units"][0]) == UNIT_KEYS
     assert list(a.document(include_breakdown=False)["units"][0]) == UNIT_KEYS[:-1]
     assert list(doc["units"][0]["breakdown"]) == [

@@ -144,6 +144,10 @@ def cases(draw: st.DrawFn) -> tuple[Scheme, LedgerBuilder, int, datetime | None]
         cancelled = (
             instant(cutoff.date()) if cancelled == "instant" else cutoff if cancelled == "cutoff" else None
         )
+        # A `latest` cut-off a few hours after the due, reached or not by a late report (SCORING.md §4).
+        latest = draw(
+            st.none() | st.integers(0, 3 * 86400).map(lambda s, due=due: due + timedelta(seconds=s))
+        )
         b.task(
             f"T{t}",
             lead,
@@ -152,6 +156,9 @@ def cases(draw: st.DrawFn) -> tuple[Scheme, LedgerBuilder, int, datetime | None]
             cancelled=cancelled,
             priority=draw(st.sampled_from(PRIORITIES)),
             co=tuple(co),
+            latest=latest,
+            extended=draw(st.booleans()),
+            verified=draw(st.booleans()),
         )
         task_ids.append((f"T{t}", [lead, *co]))
 
@@ -248,7 +255,7 @@ def test_kernel_equals_the_reference(case: tuple[Scheme, LedgerBuilder, int, dat
         for key, line in lines.items():
             want = ref["task_lines"][key]
             assert abs(line["credit"] - want["credit"]) <= 1e-12 and line["weight"] == want["weight"]
-            for field in ("late_working_days", "due_at", "reported_at", "tolerance"):
+            for field in ("late_working_days", "due_at", "reported_at", "tolerance", "verified", "extended"):
                 assert line[field] == want[field], (key, field)
         assert abs(sum(t["points"] for t in bd["tasks"]) - u["timeliness_earned"]) <= 1e-9
         assert abs(sum(m["earned"] for m in bd["metrics"]) - u["metrics_earned"]) <= 1e-9

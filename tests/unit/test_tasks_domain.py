@@ -48,6 +48,9 @@ STRICT: dict[tuple[State, Kind], State] = {
     (V, Kind.REJECT): AC,
     (V, Kind.CLOSE): CL,
     **{(s, Kind.CANCEL): X for s in (C, A, AC, R, V)},
+    # 延期 leaves the task where it stands, and only an open (assigned, unreported) one.
+    (A, Kind.EXTEND): A,
+    (AC, Kind.EXTEND): AC,
 }
 LENIENT: dict[tuple[State, Kind], State] = {
     **STRICT,
@@ -108,6 +111,7 @@ def test_labels_cover_every_member() -> None:
         "核查",
         "销号",
         "撤销",
+        "延期",
     ]
     assert {C, A, AC, R, V} == OPEN_STATES
 

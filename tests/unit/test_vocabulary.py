@@ -37,7 +37,7 @@ def test_record_kinds_follow_the_contract() -> None:
         "appeal",
         "target",
     )
-    assert set(v.LEDGER_LINE_TYPES) == {"unit", "task", "task_event", *v.RECORD_KINDS}
+    assert set(v.LEDGER_LINE_TYPES) == {"unit", "task", "task_event", "person", *v.RECORD_KINDS}
 
 
 def test_the_tasks_domain_speaks_the_vocabulary() -> None:
@@ -51,5 +51,5 @@ def test_the_brief_labels() -> None:
     assert v.COLOURS == {"blue": "蓝", "yellow": "黄", "red": "红"}
     assert v.SEVERITIES == {"general": "一般", "serious": "较重", "grave": "严重"}
     assert list(v.GRADES.values()) == ["优秀", "良好", "一般", "较差"]
-    assert v.UNIT_CATEGORIES == {"department": "部门", "township": "乡镇"}
+    assert v.UNIT_CATEGORIES == {"department": "部门", "township": "乡镇", "village": "村（社区）"}
     assert v.ROLES["office"] == "考核办" and v.ROLES["supervisor"] == "督查室"

@@ -6,12 +6,14 @@ import io
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from kaohe.gateway.v1 import accounts_pb2, accounts_pb2_grpc
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from openpyxl import load_workbook
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
@@ -29,11 +31,24 @@ def login(driver: Any, console: Console, username: str, password: str | None = N
     submit(driver, driver.find_element(By.CSS_SELECTOR, "form.login button"))
 
 
+T = TypeVar("T")
+
+
 def submit(driver: Any, element: Any) -> None:
-    """Clicks a submit button and waits for the next page to replace this one."""
+    """Clicks a submit button (or a link) and waits for the next page to replace this one and load."""
     page = driver.find_element(By.TAG_NAME, "html")
     element.click()
     WebDriverWait(driver, 60).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 60).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def settled(driver: Any, read: Callable[[Any], T]) -> T:
+    """read(driver) on a loaded page; read again (every element found anew) when a node under it was
+    replaced meanwhile — a page still arriving under load, a chart drawing — instead of failing stale."""
+    found: T = WebDriverWait(driver, 60, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: (d.execute_script("return document.readyState") == "complete" and [read(d)]) or None
+    )[0]
+    return found
 
 
 def shot(driver: Any, name: str) -> None:
@@ -41,7 +56,12 @@ def shot(driver: Any, name: str) -> None:
 
 
 def units_shown(driver: Any) -> set[str]:
-    return {e.get_attribute("data-unit") for e in driver.find_elements(By.CSS_SELECTOR, "[data-unit]")}
+    return attribute_of_all(driver, "[data-unit]", "data-unit")
+
+
+def attribute_of_all(driver: Any, css: str, name: str) -> set[str]:
+    """The attribute name of every element css finds, found anew if the page replaced one meanwhile."""
+    return settled(driver, lambda d: {e.get_attribute(name) for e in d.find_elements(By.CSS_SELECTOR, css)})
 
 
 def trend_units(driver: Any) -> set[str]:
@@ -51,12 +71,11 @@ def trend_units(driver: Any) -> set[str]:
             (By.CSS_SELECTOR, '.chart[data-drawn="1"][data-chart*="trend"]')
         )
     )
-    rows = driver.find_elements(By.CSS_SELECTOR, "details.trend tr[data-unit]")
-    return {r.get_attribute("data-unit") for r in rows}
+    return attribute_of_all(driver, "details.trend tr[data-unit]", "data-unit")
 
 
 def text(driver: Any) -> str:
-    return str(driver.find_element(By.TAG_NAME, "body").text)
+    return settled(driver, lambda d: str(d.find_element(By.TAG_NAME, "body").text))
 
 
 def run_document(console: Console, run: str, role: str = "office", unit: str | None = None) -> dict[str, Any]:
@@ -68,8 +87,16 @@ def run_document(console: Console, run: str, role: str = "office", unit: str | N
 
 
 def click_in_row(driver: Any, run: str, label: str) -> None:
+    """公示 / 定档 by the run's button, then confirmed on the page that says what will happen."""
     row = driver.find_element(By.CSS_SELECTOR, f'tr[data-run="{run}"]')
     submit(driver, next(b for b in row.find_elements(By.TAG_NAME, "button") if b.text == label))
+    confirm(driver, f"{label}考核运行 {run}")
+
+
+def confirm(driver: Any, says: str) -> None:
+    """The confirmation page: it says what will happen (says), and its 确认 button goes on."""
+    assert says in driver.find_element(By.CSS_SELECTOR, ".notice[role=alert]").text
+    submit(driver, driver.find_element(By.ID, "confirm"))
 
 
 def fetch(
@@ -103,7 +130,7 @@ def test_the_office_and_a_department_do_the_years_work(browser: Any, console: Co
     shot(driver, "office-overdue-trend")
     # By week-ends: the same units, a point a week (at least as many as month-ends, whatever the date).
     months = len(driver.find_elements(By.CSS_SELECTOR, "details.trend thead th"))
-    driver.find_element(By.LINK_TEXT, "按周末查看").click()
+    submit(driver, driver.find_element(By.LINK_TEXT, "按周末查看"))
     WebDriverWait(driver, 30).until(expected_conditions.url_contains("trend=week"))
     assert trend_units(driver) == UNITS
     assert len(driver.find_elements(By.CSS_SELECTOR, "details.trend thead th")) >= months

@@ -15,7 +15,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from tests.web.conftest import Console
-from tests.web.test_console import fetch, login, shot, submit, text
+from tests.web.test_console import confirm, fetch, login, shot, submit, text
 
 TITLE = "全县冬季安全生产大检查"
 
@@ -25,6 +25,8 @@ def step(driver: Any, name: str, note: str = "") -> None:
     if note:
         form.find_element(By.NAME, "note").send_keys(note)
     submit(driver, form.find_element(By.CSS_SELECTOR, f"button[data-step={name}]"))
+    if name in ("close", "cancel"):
+        confirm(driver, "督办事项")
 
 
 def steps_offered(driver: Any) -> set[str]:
@@ -162,6 +164,7 @@ def test_the_office_records_an_error_report_and_voids_it_in_the_browser(
     row = browser.find_element(By.XPATH, f"//tr[td[1][text()='{record_id}']]")
     row.find_element(By.NAME, "reason").send_keys("重复录入")
     submit(browser, row.find_element(By.TAG_NAME, "button"))
+    confirm(browser, f"作废差错通报 {record_id}（理由：重复录入）：该记录不再计入考核")
     assert f"已作废 {record_id}" in text(browser)
     assert records_of(console, "error_report")[record_id].void_reason == "重复录入"
 

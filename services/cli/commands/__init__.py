@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+from types import ModuleType
 
 from services.cli.commands import (
     accounts,
     appeals,
     assess,
     bulletin,
+    calendar,
+    extensions,
     ledger,
+    ledger_book,
+    persons,
     records,
+    results,
     serving,
     tasks,
     units,
@@ -18,7 +24,23 @@ from services.cli.commands import (
 )
 from services.cli.options import Commands
 
-MODULES = (serving, ledger, units, assess, tasks, records, appeals, views, bulletin, accounts)
+MODULES: tuple[ModuleType, ...] = (
+    serving,
+    ledger,
+    units,
+    assess,
+    tasks,
+    records,
+    appeals,
+    views,
+    bulletin,
+    accounts,
+    extensions,
+    calendar,
+    ledger_book,
+)
+# Appended rather than placed: other groups are being added to the tuple above at the same time.
+MODULES += (persons, results)
 
 
 def register_all(commands: Commands, common: argparse.ArgumentParser) -> None:

@@ -76,14 +76,20 @@ def cmd_accounts_enable(args: argparse.Namespace) -> int:
 
 
 def cmd_passwd(args: argparse.Namespace) -> int:
-    """One's own password: the old and the new, one line each on standard input; a fresh token out."""
+    """One's own password: the current and the new, one line each on standard input."""
     client = Client(args)
-    old, new = _password(), _password()
-    reply = client.call(
+    current, new = _password(), _password()
+    account = client.call(
         _stub(client).ChangePassword,
-        accounts_pb2.ChangePasswordRequest(old_password=old, new_password=new),
+        accounts_pb2.ChangePasswordRequest(current_password=current, new_password=new),
     )
-    emit(args, {"token": reply.token, "account": plain(reply.account)}, lambda: reply.token)
+    emit(
+        args,
+        plain(account),
+        lambda: (
+            f"已修改账号 {account.username} 的密码；此前的令牌都已失效，请用新密码重新登录（kaohe login）"
+        ),
+    )
     return EXIT_OK
 
 
@@ -158,7 +164,7 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     p = command(
         commands,
         "passwd",
-        "修改自己的密码（用 kaohe login 得到的令牌；标准输入两行：旧密码、新密码），打印新的访问令牌",
+        "修改自己的密码（用 kaohe login 得到的令牌；标准输入两行：当前密码、新密码），之后用新密码重新登录",
         common=common,
     )
     p.set_defaults(func=cmd_passwd)

@@ -12,6 +12,7 @@ from kaohe.scoring.v1 import scoring_pb2
 
 from services.cli import render
 from services.cli.client import EXIT_OK, Client, emit, plain, request_id
+from services.cli.labels import unit_code
 from services.cli.options import Commands, command, group, listed, term
 from services.scoring.labels import (
     APPEAL_STATES,
@@ -59,7 +60,7 @@ def _all(call: Any, request: Any, field: str) -> list[dict[str, Any]]:
 def cmd_appeals_list(args: argparse.Namespace) -> int:
     client = Client(args)
     request = scoring_pb2.ListAppealsRequest(
-        unit=args.unit or "", year=args.year or 0, state=args.state or "", page_size=PAGE
+        unit=unit_code(client, args.unit), year=args.year or 0, state=args.state or "", page_size=PAGE
     )
     appeals = _all(lambda r: client.call(client.scoring.ListAppeals, r), request, "appeals")
     rows = [
@@ -119,7 +120,7 @@ def cmd_appeals_decide(args: argparse.Namespace) -> int:
 def cmd_tolerance_list(args: argparse.Namespace) -> int:
     client = Client(args)
     request = scoring_pb2.ListApplicationsRequest(
-        unit=args.unit or "", year=args.year or 0, state=args.state or "", page_size=PAGE
+        unit=unit_code(client, args.unit), year=args.year or 0, state=args.state or "", page_size=PAGE
     )
     found = _all(lambda r: client.call(client.scoring.ListApplications, r), request, "applications")
     rows = [
@@ -147,7 +148,7 @@ def cmd_tolerance_apply(args: argparse.Namespace) -> int:
         scoring_pb2.FileApplicationRequest(
             request_id=args.request_id or request_id(),
             id=args.id or "",
-            unit=args.unit or "",
+            unit=unit_code(client, args.unit),
             target_type=args.target_type,
             target=args.target,
             reason=args.reason,
@@ -176,7 +177,7 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     """appeals list, file, decide; tolerance list, apply, decide."""
     appeals = group(commands, "appeals", "申诉：单位对本单位的差错通报或问责记录提出申诉，考核办裁决")
     p = command(appeals, "list", "列出申诉及其经过（单位账号只看本单位的）", common=common)
-    p.add_argument("--unit", help="单位代码（单位账号默认本单位）")
+    p.add_argument("--unit", help="单位代码或名称（单位账号默认本单位）")
     p.add_argument("--year", type=int, help="所申诉记录的年度")
     p.add_argument(
         "--state", type=term(APPEAL_STATES, what="申诉状态"), help=f"状态：{listed(APPEAL_STATES)}"
@@ -210,7 +211,7 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
 
     tolerance = group(commands, "tolerance", "容错申请：单位就本单位的任务或差错通报申请容错，考核办裁决")
     p = command(tolerance, "list", "列出容错申请及其经过（单位账号只看本单位的）", common=common)
-    p.add_argument("--unit", help="单位代码（单位账号默认本单位）")
+    p.add_argument("--unit", help="单位代码或名称（单位账号默认本单位）")
     p.add_argument("--year", type=int, help="考核年度")
     p.add_argument(
         "--state", type=term(APPLICATION_STATES, what="申请状态"), help=f"状态：{listed(APPLICATION_STATES)}"

@@ -9,6 +9,7 @@ from kaohe.scoring.v1 import scoring_pb2
 
 from services.cli import render
 from services.cli.client import EXIT_OK, Client, Refused, Usage, document_of, emit, plain, request_id
+from services.cli.labels import unit_code
 from services.cli.options import Commands, command, group
 
 
@@ -43,7 +44,7 @@ def cmd_assess_show(args: argparse.Namespace) -> int:
     client = Client(args)
     reply = client.call(
         client.scoring.GetRun,
-        scoring_pb2.GetRunRequest(id=args.run or "", year=args.year or 0, unit=args.unit or ""),
+        scoring_pb2.GetRunRequest(id=args.run or "", year=args.year or 0, unit=unit_code(client, args.unit)),
     )
     document = document_of(reply)
     emit(args, document, lambda: render.results(document, detail=bool(args.unit)))
@@ -87,7 +88,9 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     p.add_argument("--year", type=int, required=True, help="考核年度")
     p.add_argument("--scheme", help="考核方案文件（TOML；默认服务当前的方案）")
     p.add_argument(
-        "--as-of", help="考核时点：日期或时间（ISO 8601，不带时区按方案的时区；默认年度末 12月31日 23:59:59）"
+        "--as-of",
+        help="考核时点：日期或时间（ISO 8601，不带时区按方案的时区；"
+        "默认取年度末 12月31日 23:59:59 与现在中较早的）",
     )
     p.add_argument("--supersedes", help="更正的考核运行编号（已公示或已定档的运行）")
     p.set_defaults(func=cmd_assess_run)
@@ -95,7 +98,7 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     p = command(assess, "show", "查看一次考核的结果及每一分的来由", common=common)
     p.add_argument("--run", help="考核运行编号")
     p.add_argument("--year", type=int, help="考核年度（取该年度最新的运行）")
-    p.add_argument("--unit", help="只看这个单位，附得分明细")
+    p.add_argument("--unit", help="只看这个单位（代码或名称），附得分明细")
     p.set_defaults(func=cmd_assess_show)
 
     p = command(assess, "list", "列出考核运行", common=common)
@@ -104,7 +107,7 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
 
     for name, func, summary in (
         ("publish", cmd_assess_publish, "公示考核结果（申诉期开始）"),
-        ("finalize", cmd_assess_finalize, "定档（申诉期满且申诉均已处理）"),
+        ("finalize", cmd_assess_finalize, "定档（全年运行，申诉期满、申诉均已处理、计入的反馈均已核查）"),
     ):
         p = command(assess, name, summary, common=common)
         p.add_argument("--run", required=True, help="考核运行编号")

@@ -16,6 +16,7 @@ from services.cli import render
 from services.cli.client import EXIT_OK, Client, Refused, emit, request_id
 from services.cli.options import Commands, command
 from services.common import settings
+from services.ledger_book.read import is_workbook
 
 PIECE = 1 << 20
 
@@ -26,11 +27,14 @@ def _pieces(source: BinaryIO, size: int = PIECE) -> Iterator[bytes]:
         yield piece
 
 
-def _progress(lines: int, size: int, sent: int, started: float) -> None:
-    """Lines sent and lines per second, on one line of the terminal (stderr)."""
+def _progress(lines: int, size: int, sent: int, started: float, *, workbook: bool = False) -> None:
+    """Lines sent and lines per second, on one line of the terminal (stderr); a workbook's share only."""
     elapsed = max(time.monotonic() - started, 1e-6)
     share = f"{100 * sent / size:.0f}%" if size else "100%"
-    sys.stderr.write(f"\r上传 {lines:,} 行，{lines / elapsed:,.0f} 行/秒（{share}）")
+    if workbook:
+        sys.stderr.write(f"\r上传 Excel 台账 {share}")
+    else:
+        sys.stderr.write(f"\r上传 {lines:,} 行，{lines / elapsed:,.0f} 行/秒（{share}）")
     sys.stderr.flush()
 
 
@@ -43,6 +47,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     client = Client(args)
     size = path.stat().st_size
     show_progress = sys.stderr.isatty() and not args.json
+    # A workbook has no lines to count: the gateway reads it into lines (services/gateway/workbook_import).
+    workbook = is_workbook(source.peek(4)[:4])  # peeked, not read: the file may be a pipe
 
     def stream() -> Iterator[Any]:
         started, lines, sent = time.monotonic(), 0, 0
@@ -51,7 +57,11 @@ def cmd_import(args: argparse.Namespace) -> int:
             sent += len(piece)
             if show_progress:
                 _progress(
-                    lines + (1 if sent == size and not piece.endswith(b"\n") else 0), size, sent, started
+                    lines + (1 if sent == size and not piece.endswith(b"\n") else 0),
+                    size,
+                    sent,
+                    started,
+                    workbook=workbook,
                 )
             yield gateway_pb2.ImportLedgerRequest(
                 validate_only=args.validate_only and index == 0,
@@ -89,8 +99,16 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     """import, sample."""
-    p = command(commands, "import", "导入台账（JSON Lines 文件），全部成功或全部不写入", common=common)
-    p.add_argument("file", help="台账文件：每行一个 JSON 对象（单位、任务、任务事件、考核记录）")
+    p = command(
+        commands,
+        "import",
+        "导入台账（JSON Lines 文件或 Excel 台账 .xlsx），全部成功或全部不写入",
+        common=common,
+    )
+    p.add_argument(
+        "file",
+        help="台账文件：JSON Lines（每行一个 JSON 对象）或 Excel 台账（kaohe ledger template 生成的格式）",
+    )
     p.add_argument("--validate-only", action="store_true", help="只校验，不写入")
     p.set_defaults(func=cmd_import)
 

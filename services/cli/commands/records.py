@@ -10,6 +10,7 @@ from kaohe.scoring.v1 import scoring_pb2
 
 from services.cli import render
 from services.cli.client import EXIT_OK, Client, Refused, emit, plain, request_id
+from services.cli.labels import record_codes, unit_code
 from services.cli.options import Commands, command, group, listed, term
 from services.common.vocabulary import (
     ACCOUNTABILITY_KINDS,
@@ -53,9 +54,9 @@ def cmd_records_add(args: argparse.Namespace) -> int:
         raise Refused(f"--fields 不是 JSON：{exc.msg}") from None
     if not isinstance(fields, dict):
         raise Refused("--fields 必须是一个 JSON 对象")
-    message = struct_pb2.Struct()
-    message.update(fields)
     client = Client(args)
+    message = struct_pb2.Struct()
+    message.update(record_codes(client, args.kind, fields))
     record = client.call(
         client.scoring.CreateRecord,
         scoring_pb2.CreateRecordRequest(
@@ -71,7 +72,7 @@ def cmd_records_list(args: argparse.Namespace) -> int:
     client = Client(args)
     request = scoring_pb2.ListRecordsRequest(
         kind=args.kind or "",
-        unit=args.unit or "",
+        unit=unit_code(client, args.unit),
         year=args.year or 0,
         include_voided=args.all,
         page_size=5000,
@@ -121,7 +122,11 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = _fields_help()
     p.add_argument("kind", type=term(RECORD_KIND_LABELS, what="记录类别"), help=f"记录类别：{kinds}")
-    p.add_argument("--fields", required=True, help="记录的字段，一个 JSON 对象（各类的字段见下）")
+    p.add_argument(
+        "--fields",
+        required=True,
+        help="记录的字段，一个 JSON 对象（各类的字段见下；单位和各项选项写代码或中文名称均可）",
+    )
     p.add_argument("--request-id", help="幂等键：同一键重复提交只生效一次")
     p.set_defaults(func=cmd_records_add)
 
@@ -129,7 +134,7 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--kind", type=term(RECORD_KIND_LABELS, what="记录类别", open_ended=True), help=f"记录类别：{kinds}"
     )
-    p.add_argument("--unit", help="单位代码")
+    p.add_argument("--unit", help="单位代码或名称")
     p.add_argument("--year", type=int, help="年度")
     p.add_argument("--all", action="store_true", help="连同已作废的记录")
     p.set_defaults(func=cmd_records_list)

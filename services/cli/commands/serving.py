@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from kaohe.gateway.v1 import gateway_pb2
+from kaohe.tasks.v1 import tasks_pb2
 
 from services.cli import render
 from services.cli.client import (
     EXIT_OK,
     EXIT_UNREACHABLE,
     Client,
+    Refused,
     Usage,
     data_dir,
     emit,
@@ -22,6 +26,7 @@ from services.cli.client import (
 from services.cli.options import Commands, command, listed, term
 from services.common import settings
 from services.common.auth import make_user_identity
+from services.common.scheme import DEFAULT_TIMEZONE
 from services.common.tokens import issue_user_token, load_token_keys
 from services.common.vocabulary import ROLES, label_of
 
@@ -83,15 +88,45 @@ def cmd_status(args: argparse.Namespace) -> int:
                 pass
             all_up = all_up and status == "SERVING"
             rows.append({"service": name, "address": target, "status": status})
+    uncovered = uncovered_years(args) if all_up else []
     emit(
         args,
-        {"services": rows},
-        lambda: render.table(
-            ["服务", "地址", "状态"],
-            [[r["service"], r["address"], render.HEALTH.get(r["status"], r["status"])] for r in rows],
+        {"services": rows, "calendar_missing": uncovered},
+        lambda: "\n".join(
+            [
+                render.table(
+                    ["服务", "地址", "状态"],
+                    [[r["service"], r["address"], render.HEALTH.get(r["status"], r["status"])] for r in rows],
+                ),
+                *(
+                    f"日历：{year} 年既无已导入的国务院节假日通知，也无法定日历数据，工作日按周一至周五计算；"
+                    f"请用 kaohe calendar import 导入该年的通知。"
+                    for year in uncovered
+                ),
+            ]
         ),
     )
     return EXIT_OK if all_up else EXIT_UNREACHABLE
+
+
+def uncovered_years(args: argparse.Namespace, *, today: date | None = None) -> list[int]:
+    """This year, and from 1 November the next, when neither a notice nor the statutory calendar covers it."""
+    today = today or datetime.now(ZoneInfo(DEFAULT_TIMEZONE)).date()
+    years = [today.year, today.year + 1] if today.month >= 11 else [today.year]
+    missing = []
+    try:
+        client = Client(args)
+    except Refused:
+        return []
+    for year in years:
+        try:
+            reply = client.call(client.tasks.GetCalendar, tasks_pb2.GetCalendarRequest(year=year), timeout=5)
+        except grpc.RpcError:
+            # Without a token that may read the calendar, status still tells the services' health.
+            return []
+        if reply.source not in ("notice", "statutory"):
+            missing.append(year)
+    return missing
 
 
 def cmd_token(args: argparse.Namespace) -> int:

@@ -23,17 +23,28 @@ def cmd_units_list(args: argparse.Namespace) -> int:
             client.tasks.ListUnits,
             tasks_pb2.ListUnitsRequest(page_size=PAGE, page_token=token, category=args.category or ""),
         )
-        units.extend({"id": u.id, "name": u.name, "category": u.category} for u in reply.units)
+        units.extend(
+            {"id": u.id, "name": u.name, "category": u.category, "parent": u.parent} for u in reply.units
+        )
         token = reply.next_page_token
         if not token:
             break
+    names = {u["id"]: u["name"] for u in units}
     emit(
         args,
         units,
         lambda: (
             render.table(
-                ["代码", "名称", "类别"],
-                [[u["id"], u["name"], label_of(UNIT_CATEGORIES, u["category"])] for u in units],
+                ["代码", "名称", "类别", "上级单位"],
+                [
+                    [
+                        u["id"],
+                        u["name"],
+                        label_of(UNIT_CATEGORIES, u["category"]),
+                        names.get(u["parent"], u["parent"]),
+                    ]
+                    for u in units
+                ],
             )
             + f"\n共 {len(units)} 个单位"
         ),
@@ -44,7 +55,7 @@ def cmd_units_list(args: argparse.Namespace) -> int:
 def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     """units list."""
     units = group(commands, "units", "被考核单位")
-    p = command(units, "list", "列出全部被考核单位：代码、名称、类别", common=common)
+    p = command(units, "list", "列出全部被考核单位：代码、名称、类别、上级单位", common=common)
     p.add_argument(
         "--category",
         type=term(UNIT_CATEGORIES, what="单位类别", open_ended=True),

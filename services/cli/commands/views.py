@@ -6,9 +6,11 @@ import argparse
 from pathlib import Path
 
 from kaohe.gateway.v1 import gateway_pb2
+from kaohe.tasks.v1 import tasks_pb2
 
-from services.cli import render
+from services.cli import levels, render
 from services.cli.client import EXIT_OK, Client, Refused, emit, plain
+from services.cli.labels import unit_code
 from services.cli.options import Commands, command
 
 
@@ -16,15 +18,31 @@ def cmd_overview(args: argparse.Namespace) -> int:
     client = Client(args)
     reply = client.call(client.gateway.GetOverview, gateway_pb2.GetOverviewRequest(year=args.year or 0))
     data = plain(reply, always_print_fields_with_no_presence=True)
-    emit(args, data, lambda: render.overview(data))
+    parents = unit_parents(client)
+    for unit in data.get("units", []):
+        unit["parent"] = parents.get(unit["unit"], "")
+    emit(args, data, lambda: levels.overview(data, parents))
     return EXIT_OK
+
+
+def unit_parents(client: Client) -> dict[str, str]:
+    """unit id → its parent unit ("" when none), as the caller may list them."""
+    parents: dict[str, str] = {}
+    token = ""
+    while True:
+        request = tasks_pb2.ListUnitsRequest(page_size=5000, page_token=token)
+        reply = client.call(client.tasks.ListUnits, request)
+        parents.update((u.id, u.parent) for u in reply.units)
+        token = reply.next_page_token
+        if not token:
+            return parents
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     client = Client(args)
     reply = client.call(
         client.gateway.GetDashboard,
-        gateway_pb2.GetDashboardRequest(unit=args.unit or "", year=args.year or 0),
+        gateway_pb2.GetDashboardRequest(unit=unit_code(client, args.unit), year=args.year or 0),
     )
     data = plain(reply, always_print_fields_with_no_presence=True)
     emit(args, data, lambda: render.dashboard(data))
@@ -44,7 +62,8 @@ def cmd_ranking(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     client = Client(args)
     reply = client.call(
-        client.gateway.ExportRun, gateway_pb2.ExportRunRequest(run=args.run, unit=args.unit or "")
+        client.gateway.ExportRun,
+        gateway_pb2.ExportRunRequest(run=args.run, unit=unit_code(client, args.unit)),
     )
     out = Path(args.out)
     try:
@@ -66,7 +85,7 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_overview)
 
     p = command(commands, "dashboard", "一个单位的实时态势与在办事项", common=common)
-    p.add_argument("--unit", help="单位代码（单位令牌默认其本单位）")
+    p.add_argument("--unit", help="单位代码或名称（单位令牌默认其本单位）")
     p.add_argument("--year", type=int, help="年度（默认今年）")
     p.set_defaults(func=cmd_dashboard)
 

@@ -118,13 +118,13 @@ class AccountsServicer(accounts_pb2_grpc.AccountsServiceServicer):
         )
 
     def ChangePassword(self, request: Any, context: grpc.ServicerContext) -> Any:
-        token, account = self.accounts.change_password(
+        account = self.accounts.change_password(
             current_identity(),
-            old_password=request.old_password,
+            current_password=request.current_password,
             new_password=request.new_password,
             address=_peer_host(context),
         )
-        return accounts_pb2.LoginResponse(token=token, account=account_message(account))
+        return account_message(account)
 
     def EnableAccount(self, request: Any, context: grpc.ServicerContext) -> Any:
         identity = self._allow("EnableAccount")

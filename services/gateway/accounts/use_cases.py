@@ -165,20 +165,21 @@ class Accounts:
         return account
 
     def change_password(
-        self, identity: Identity, *, old_password: str, new_password: str, address: str
-    ) -> tuple[str, Account]:
-        """A person's own password, the old one verified (throttled as a login): a fresh token back."""
+        self, identity: Identity, *, current_password: str, new_password: str, address: str
+    ) -> Account:
+        """A person's own password, the current one verified (throttled as a login); every token of the
+        account ends, the caller's too: the new password signs in afresh."""
         username = _own_username(identity)
         check_password(new_password, "new_password")
-        if new_password == old_password:
+        if new_password == current_password:
             raise InvalidArgument("new_password", "新密码不能与旧密码相同")
         keys = [f"account:{username}", f"address:{address}"]
         self.throttle.attempt(keys, now=self.clock())
         with self.db.read() as conn:
             account = AccountRepository(conn).find(username)
-        if not self._verified(account, old_password) or account is None or account.disabled:
-            self.audit(identity, CHANGE_PASSWORD_METHOD, "denied", f"wrong old password for {username!r}")
-            raise Unauthenticated("旧密码不对")
+        if not self._verified(account, current_password) or account is None or account.disabled:
+            self.audit(identity, CHANGE_PASSWORD_METHOD, "denied", f"wrong current password for {username!r}")
+            raise Unauthenticated("当前密码不正确")
         with self.db.write() as conn:
             repo = AccountRepository(conn)
             current = repo.get(username)
@@ -192,7 +193,7 @@ class Accounts:
             self.throttle.succeed(keys[0], conn)
             self.throttle.refund(conn, keys[1])
             self.trail.changed(conn, actor=identity, method="ChangePassword", target=f"account={username}")
-        return self._token(account), account
+        return account
 
     def check_session(self, identity: Identity, method: str) -> None:
         """A token an account's login gave holds while the account is enabled and its password unchanged;

@@ -11,7 +11,8 @@ from sqlalchemy import Connection, and_, func, or_, select, update
 from services.common.db import advisory_xact_lock, chunks
 from services.tasks.storage.tables import (
     import_decisions,
-    reminders_sent,
+    persons,
+    reminder_occurrences,
     task_co_units,
     task_events,
     tasks,
@@ -41,6 +42,9 @@ class TaskRow:
     updated_at: int
     version: int
     record: str
+    responsible: str = ""
+    leader: str = ""
+    parent: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class EventRow:
     by: str
     note: str
     rejected: bool
+    due_at: int | None = None  # an extend's new due instant
 
 
 def units_by_id(conn: Connection, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
@@ -106,6 +111,9 @@ def _rows(conn: Connection, rows: Sequence[Any]) -> list[TaskRow]:
             r.updated_at,
             r.version,
             r.record,
+            r.responsible or "",
+            r.leader or "",
+            r.parent or "",
         )
         for r in rows
     ]
@@ -165,7 +173,7 @@ def events_of(conn: Connection, task_ids: Iterable[str]) -> dict[str, list[Event
         query = select(task_events).where(task_events.c.task_id.in_(part)).order_by(task_events.c.seq)
         for r in conn.execute(query):
             result.setdefault(r.task_id, []).append(
-                EventRow(r.seq, r.task_id, r.kind, r.at, r.by, r.note, bool(r.rejected))
+                EventRow(r.seq, r.task_id, r.kind, r.at, r.by, r.note, bool(r.rejected), r.due_at)
             )
     return result
 
@@ -179,6 +187,7 @@ class TaskFilter:
     due_from: int | None = None
     due_before: int | None = None
     overdue: bool = False
+    title: str = ""  # a part of the title, matched literally (% and _ are not wildcards)
 
 
 def _open() -> Any:
@@ -199,6 +208,8 @@ def filter_clause(flt: TaskFilter, *, at: int, yellow_threshold: float) -> Any:
         clauses.append(tasks.c.due_at >= flt.due_from)
     if flt.due_before is not None:
         clauses.append(tasks.c.due_at < flt.due_before)
+    if flt.title:
+        clauses.append(tasks.c.title.contains(flt.title, autoescape=True))
     if flt.overdue:
         clauses.append(and_(_open(), tasks.c.due_at < at))
     if flt.color:
@@ -233,20 +244,55 @@ def open_tasks(conn: Connection) -> list[TaskRow]:
     return _rows(conn, list(conn.execute(query.order_by(tasks.c.id))))
 
 
-def reminder_keys(conn: Connection) -> set[tuple[str, str, str]]:
-    """The (task, event, unit) keys a reminder already announced."""
-    query = select(reminders_sent.c.task_id, reminders_sent.c.event, reminders_sent.c.unit_id)
-    return {(r.task_id, r.event, r.unit_id) for r in conn.execute(query)}
+@dataclass(frozen=True)
+class ReminderRow:
+    """One time a reminder told a channel of a (task, event, unit); instants in epoch seconds."""
+
+    task_id: str
+    event: str
+    unit_id: str
+    channel: str
+    occurrence: int
+    sent_at: int
+    deadline_at: int | None
 
 
-def add_reminder_keys(conn: Connection, keys: Iterable[tuple[str, str, str]], *, at: int) -> None:
-    """Records keys as announced; a key already recorded stays as it was."""
-    fresh = sorted(set(keys) - reminder_keys(conn))
-    if fresh:
-        conn.execute(
-            reminders_sent.insert(),
-            [{"task_id": t, "event": e, "unit_id": u, "sent_at": at} for t, e, u in fresh],
-        )
+def reminders_of(conn: Connection, task_ids: Sequence[str]) -> list[ReminderRow]:
+    """Every reminder told of these tasks, oldest first."""
+    c = reminder_occurrences.c
+    out: list[ReminderRow] = []
+    for part in chunks(sorted(set(task_ids))):
+        query = select(
+            c.task_id, c.event, c.unit_id, c.channel, c.occurrence, c.sent_at, c.deadline_at
+        ).where(c.task_id.in_(part))
+        out.extend(ReminderRow(*row) for row in conn.execute(query))
+    return sorted(out, key=lambda r: (r.task_id, r.event, r.unit_id, r.sent_at, r.occurrence, r.channel))
+
+
+def add_reminders(conn: Connection, rows: Iterable[ReminderRow]) -> None:
+    """Records reminders told; one already recorded (same task, event, unit, channel, occurrence) stays."""
+    fresh = {(r.task_id, r.event, r.unit_id, r.channel, r.occurrence): r for r in rows}
+    if not fresh:
+        return
+    known = {
+        (r.task_id, r.event, r.unit_id, r.channel, r.occurrence)
+        for r in reminders_of(conn, [key[0] for key in fresh])
+    }
+    values = [
+        {
+            "task_id": r.task_id,
+            "event": r.event,
+            "unit_id": r.unit_id,
+            "channel": r.channel,
+            "occurrence": r.occurrence,
+            "sent_at": r.sent_at,
+            "deadline_at": r.deadline_at,
+        }
+        for key, r in sorted(fresh.items())
+        if key not in known
+    ]
+    if values:
+        conn.execute(reminder_occurrences.insert(), values)
 
 
 def update_task(conn: Connection, task_id: str, *, expected_version: int, values: dict[str, Any]) -> bool:
@@ -334,3 +380,71 @@ def unreported_windows(conn: Connection, *, after: int) -> list[Any]:
             )
         )
     )
+
+
+# ---- people and levels
+
+
+@dataclass(frozen=True)
+class PersonRow:
+    id: str
+    name: str
+    unit: str
+    post: str
+    leader: bool
+    mobile: str
+
+
+def _person(r: Any) -> PersonRow:
+    return PersonRow(r.id, r.name, r.unit_id, r.post, bool(r.leader), r.mobile or "")
+
+
+def unit_parents(conn: Connection, ids: Iterable[str]) -> dict[str, str]:
+    """id → parent ("" when none) of the stored units among ids."""
+    found: dict[str, str] = {}
+    for part in chunks(sorted(set(ids))):
+        for row in conn.execute(select(units.c.id, units.c.parent).where(units.c.id.in_(part))):
+            found[row.id] = row.parent or ""
+    return found
+
+
+def all_unit_parents(conn: Connection) -> dict[str, str]:
+    """id → parent ("" when none) of every unit: a county has ~100, a province a few thousand."""
+    return {row.id: row.parent or "" for row in conn.execute(select(units.c.id, units.c.parent))}
+
+
+def units_below(conn: Connection, unit: str) -> list[str]:
+    """The units whose parent is unit (a 乡镇's 村), by id."""
+    query = select(units.c.id).where(units.c.parent == unit).order_by(units.c.id)
+    return list(conn.execute(query).scalars())
+
+
+def persons_by_id(conn: Connection, ids: Iterable[str]) -> dict[str, PersonRow]:
+    found: dict[str, PersonRow] = {}
+    for part in chunks(sorted(set(ids))):
+        for row in conn.execute(select(persons).where(persons.c.id.in_(part))):
+            found[row.id] = _person(row)
+    return found
+
+
+def list_persons(conn: Connection, *, units_in: Sequence[str] | None) -> list[PersonRow]:
+    """Every person, or those of units_in, by unit then id."""
+    query = select(persons)
+    if units_in is not None:
+        query = query.where(persons.c.unit_id.in_(list(units_in)))
+    return [_person(r) for r in conn.execute(query.order_by(persons.c.unit_id, persons.c.id))]
+
+
+def person_tasks(conn: Connection, person_ids: Sequence[str]) -> list[TaskRow]:
+    """The tasks whose 责任人 or 包保领导 is among person_ids."""
+    found: list[TaskRow] = []
+    for part in chunks(sorted(set(person_ids))):
+        query = select(tasks).where(or_(tasks.c.responsible.in_(part), tasks.c.leader.in_(part)))
+        found += _rows(conn, list(conn.execute(query.order_by(tasks.c.id))))
+    return found
+
+
+def parts_of(conn: Connection, task_id: str) -> list[TaskRow]:
+    """The tasks naming task_id as their parent (任务分解), by id."""
+    query = select(tasks).where(tasks.c.parent == task_id).order_by(tasks.c.id)
+    return _rows(conn, list(conn.execute(query)))

@@ -1,8 +1,20 @@
-"""The tasks service's tables: units, tasks, co-units, the append-only event history, reminders sent."""
+"""The tasks service's tables: units, tasks, co-units, the append-only event history, reminders told."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from services.common.audit import audit_table
 from services.common.db import sequence_table
@@ -17,6 +29,9 @@ units = Table(
     Column("name", String(200), nullable=False),
     Column("category", String(64), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # The unit above it (a 村/社区 under its 乡镇): a 乡镇's account reaches the units under it.
+    Column("parent", String(64), nullable=True),
+    Index("ix_units_parent", "parent"),
 )
 
 tasks = Table(
@@ -35,6 +50,8 @@ tasks = Table(
     Column("reported_at", BigInteger, nullable=True),
     Column("cancelled_at", BigInteger, nullable=True),
     Column("closed_at", BigInteger, nullable=True),
+    # The latest verify (核查) event's instant: the report that counts is verified when it is before it.
+    Column("verified_at", BigInteger, nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("version", Integer, nullable=False, default=1),
@@ -42,6 +59,12 @@ tasks = Table(
     Column("record", Text, nullable=False),
     Index("ix_tasks_due_at", "due_at"),
     Index("ix_tasks_lead_state", "lead_unit", "state"),
+    # 责任人, 包保领导 (person ids) and the task this one is a part of (任务分解); NULL when none.
+    Column("responsible", String(64), nullable=True),
+    Column("leader", String(64), nullable=True),
+    Column("parent", String(64), nullable=True),
+    Index("ix_tasks_parent", "parent"),
+    Index("ix_tasks_responsible", "responsible"),
 )
 
 task_co_units = Table(
@@ -50,6 +73,35 @@ task_co_units = Table(
     Column("task_id", String(64), ForeignKey("tasks.id"), primary_key=True),
     Column("unit_id", String(64), ForeignKey("units.id"), primary_key=True),
     Index("ix_task_co_units_unit", "unit_id"),
+)
+
+# 延期申请: a department asks for a later due instant with its reason; the office approves (an `extend`
+# event in the same transaction) or refuses with its reason. Who filed and who decided are kept on the row.
+extension_requests = Table(
+    "extension_requests",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False),
+    Column("task_id", String(64), ForeignKey("tasks.id"), nullable=False),
+    Column("unit", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("asked_due", BigInteger, nullable=False),
+    Column("due_before", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("filed_at", BigInteger, nullable=False),
+    Column("filed_by", String(256), nullable=False),
+    Column("filed_role", String(32), nullable=False),
+    Column("filed_unit", String(64), nullable=False),
+    Column("granted_due", BigInteger, nullable=True),
+    Column("decided_at", BigInteger, nullable=True),
+    Column("decided_by", String(256), nullable=False, default=""),
+    Column("decided_role", String(32), nullable=False, default=""),
+    Column("decided_unit", String(64), nullable=False, default=""),
+    Column("decision_reason", Text, nullable=False, default=""),
+    Column("version", Integer, nullable=False, default=1),
+    UniqueConstraint("id", name="uq_extension_requests_id"),
+    Index("ix_extension_requests_unit", "unit"),
+    Index("ix_extension_requests_task", "task_id", "state"),
 )
 
 task_events = Table(
@@ -64,18 +116,25 @@ task_events = Table(
     Column("note", Text, nullable=False, default=""),
     Column("rejected", Boolean, nullable=False, default=False),
     Column("recorded_at", BigInteger, nullable=False),
+    # An extend's (延期) new due instant; NULL for every other kind.
+    Column("due_at", BigInteger, nullable=True),
     Index("ix_task_events_task", "task_id", "at"),
     Index("ix_task_events_report", "kind", "task_id"),
 )
 
-# Each (task, event, unit) a reminder (催办) announced, so it goes out once across restarts.
-reminders_sent = Table(
-    "reminders_sent",
+# Each time a reminder (催办) told a channel of a (task, event, unit): its occurrence (1, 2, …), when,
+# and for a missed progress deadline which one. channel: the channel's fingerprint, "*" for rows
+# kept from before channels were told apart. Kept across restarts so repeats and escalations hold.
+reminder_occurrences = Table(
+    "reminder_occurrences",
     metadata,
     Column("task_id", String(64), ForeignKey("tasks.id"), primary_key=True),
     Column("event", String(16), primary_key=True),
     Column("unit_id", String(64), primary_key=True),
+    Column("channel", String(16), primary_key=True),
+    Column("occurrence", Integer, primary_key=True),
     Column("sent_at", BigInteger, nullable=False),
+    Column("deadline_at", BigInteger, nullable=True),
 )
 
 # Prefixed: the tasks and scoring services may share one PostgreSQL database.
@@ -91,4 +150,32 @@ import_decisions = Table(
     Column("import_id", String(64), primary_key=True),
     Column("outcome", String(16), nullable=False),
     Column("decided_at", BigInteger, nullable=False),
+)
+
+# The State Council's holiday notices imported (kaohe calendar import), one per year: its text as given
+# and what it decides (HolidayNotice.canonical), which the calendar of both services is built from.
+holiday_notices = Table(
+    "holiday_notices",
+    metadata,
+    Column("year", Integer, primary_key=True, autoincrement=False),
+    Column("text", Text, nullable=False),
+    Column("canonical", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("imported_at", BigInteger, nullable=False),
+    Column("imported_by", String(128), nullable=False),
+)
+
+
+# The people responsible for work (责任人), each of one unit; `leader` marks a 县级领导 / 班子成员.
+persons = Table(
+    "persons",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("unit_id", String(64), ForeignKey("units.id"), nullable=False),
+    Column("post", String(200), nullable=False),
+    Column("leader", Boolean, nullable=False, default=False),
+    Column("mobile", String(16), nullable=False, default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_persons_unit", "unit_id"),
 )

@@ -1,0 +1,67 @@
+"""修改密码: a person changes their own password; a one-time password is changed before anything else."""
+
+from __future__ import annotations
+
+import grpc
+from kaohe.gateway.v1 import accounts_pb2
+
+from services.web.gateway import Gateway
+from services.web.http import Request, Response, page, redirect
+from services.web.layout import csrf_field, frame, notice
+from services.web.sessions import Session
+
+PATH = "/account/password"
+MIN_LENGTH = 8
+FIELDS = (
+    ("current_password", "当前密码", "current-password"),
+    ("new_password", f"新密码（至少 {MIN_LENGTH} 位）", "new-password"),
+    ("repeat_password", "再次输入新密码", "new-password"),
+)
+
+
+def form(gw: Gateway, session: Session, request: Request, message: str = "", status: int = 200) -> Response:
+    first = (
+        notice("您用一次性密码登录：请先设置自己的新密码，之后才能使用系统。", error=True)
+        if session.must_change
+        else ""
+    )
+    controls = "".join(
+        f'<label for="{name}">{label}</label>'
+        f'<input id="{name}" name="{name}" type="password" autocomplete="{complete}" required'
+        f"{'' if name == 'current_password' else f' minlength={MIN_LENGTH}'}>"
+        for name, label, complete in FIELDS
+    )
+    body = (
+        first
+        + notice(message, error=True)
+        + f'<form method="post" action="{PATH}" class="stack">{csrf_field(session)}{controls}'
+        '<button type="submit" id="change-password">修改密码</button></form>'
+        "<p>修改后，本账号在各处的登录都会结束，请用新密码重新登录。</p>"
+    )
+    response = page(frame("修改密码", body, session), status)
+    return response
+
+
+def change(gw: Gateway, session: Session, request: Request) -> Response:
+    """The gateway changes the password (the caller's token names the account); then a new sign-in."""
+    f = request.form
+    current, new = f.get("current_password", ""), f.get("new_password", "")
+    if len(new) < MIN_LENGTH:
+        return form(gw, session, request, f"新密码至少 {MIN_LENGTH} 位", 422)
+    if new != f.get("repeat_password", ""):
+        return form(gw, session, request, "两次输入的新密码不一致", 422)
+    if new == current:
+        return form(gw, session, request, "新密码不能与当前密码相同", 422)
+    try:
+        gw.call(
+            gw.accounts.ChangePassword,
+            accounts_pb2.ChangePasswordRequest(current_password=current, new_password=new),
+            session.token,
+        )
+    except grpc.RpcError as exc:
+        if exc.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+            return form(gw, session, request, "当前密码不正确", 403)
+        if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
+            return form(gw, session, request, f"新密码不符合要求：{exc.details() or ''}", 422)
+        raise
+    return redirect("/login", changed="1")
