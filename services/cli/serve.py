@@ -393,6 +393,8 @@ def serve(
         env={
             **env,
             "KAOHE_GATEWAY": f"127.0.0.1:{settings.gateway_port}",
+            # The data dir's secret signs the browsers' Logins (their address for the login throttle).
+            "KAOHE_DATA_DIR": str(settings.data_dir),
             **({tls.ENV_CA: str(files.ca)} if files is not None else {}),
         },
         preexec_fn=workers.die_with_parent(),

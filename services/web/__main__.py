@@ -7,8 +7,10 @@ import os
 import sys
 from pathlib import Path
 
+from services.common.errors import Unauthenticated
 from services.common.settings import ConfigError
 from services.common.tls import is_loopback
+from services.common.tokens import KeyRing
 from services.web.app import Console
 from services.web.gateway import Gateway
 from services.web.server import Running, start
@@ -49,6 +51,7 @@ def create(
     sessions_file: Path | None = None,
     trusted_proxies: str | None = None,
     public_url: str | None = None,
+    internal: KeyRing | None = None,
 ) -> Running:
     """A console bound to host:port; plain HTTP only on loopback, HTTPS with tls elsewhere.
 
@@ -63,7 +66,7 @@ def create(
     proxies = os.environ.get(ENV_TRUSTED_PROXIES, "") if trusted_proxies is None else trusted_proxies
     public = os.environ.get(ENV_PUBLIC_URL, "") if public_url is None else public_url
     sessions = SharedSessions(sessions_file) if sessions_file is not None else None
-    console = Console(Gateway(gateway_address, gateway_ca), sessions=sessions)
+    console = Console(Gateway(gateway_address, gateway_ca, internal=internal), sessions=sessions)
     if sessions is not None and console.oidc is not None:
         # The provider's redirect back may reach another console process than the one that sent it.
         console.oidc.store = sessions.oidc_pending()
@@ -83,6 +86,19 @@ def create(
             f"({ENV_PUBLIC_URL}) or the OIDC redirect URI (KAOHE_OIDC_REDIRECT_URI)"
         )
     return running
+
+
+def _internal_ring() -> KeyRing | None:
+    """The deployment's internal ring when its secret is readable here (kaohe serve's data dir or
+    KAOHE_SECRET): with it the console's Logins carry the browser's address to the login throttle."""
+    from services.common import settings
+    from services.common.tokens import load_token_keys
+
+    try:
+        return load_token_keys(settings.load().data_dir).internal
+    except (ConfigError, OSError, Unauthenticated):
+        log.warning("no internal secret readable: browsers' logins are throttled by the console's address")
+        return None
 
 
 def _own_url(scheme: str, host: str, port: int) -> str:
@@ -115,6 +131,7 @@ def main(*, port: int) -> int:
             tls=tls_files(),
             reuse_port=worker,
             sessions_file=(shared / "sessions.sqlite") if (shared := workers.shared_folder()) else None,
+            internal=_internal_ring(),
         )
     except (ConfigError, OSError) as exc:
         print(f"kaohe serve-one web: {exc}", flush=True, file=sys.stderr)

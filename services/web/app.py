@@ -361,8 +361,7 @@ class Console:
         if not presented or not expected or not secrets.compare_digest(presented, expected):
             return self.login_form(request, "表单已失效，请重新登录", 403)
         try:
-            reply = self.gw.call(
-                self.gw.accounts.Login,
+            reply = self.gw.login(
                 accounts_pb2.LoginRequest(
                     username=form.get("username", "").strip(),
                     password=form.get("password", ""),

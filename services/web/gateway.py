@@ -9,15 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from kaohe.gateway.v1 import accounts_pb2_grpc, gateway_pb2_grpc
+from kaohe.gateway.v1 import accounts_pb2, accounts_pb2_grpc, gateway_pb2_grpc
 from kaohe.scoring.v1 import scoring_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2_grpc
 
 from services.common import tls
 from services.common.clients import MAX_MESSAGE_BYTES
+from services.common.internal import console_metadata
 from services.common.settings import ConfigError
+from services.common.tokens import KeyRing
 
 TIMEOUT = 60.0
+LOGIN = "/kaohe.gateway.v1.AccountsService/Login"
 # The threads that carry the pages' concurrent calls: the console serves a page per thread and a page has a
 # handful of independent calls, so a few dozen cover 8 users at once with room to spare.
 POOL = ThreadPoolExecutor(max_workers=32, thread_name_prefix="kaohe-web-call")
@@ -57,8 +60,10 @@ class Pending:
 class Gateway:
     """Stubs for every API the gateway serves; call() carries a person's bearer token."""
 
-    def __init__(self, address: str, ca: Path | None = None) -> None:
+    def __init__(self, address: str, ca: Path | None = None, *, internal: KeyRing | None = None) -> None:
         self.address = address
+        # The deployment's internal ring: a Login the console makes proves the browser's address with it.
+        self.internal = internal
         self.channel = open_channel(address, ca)
         self.gateway = gateway_pb2_grpc.GatewayServiceStub(self.channel)
         self.accounts = accounts_pb2_grpc.AccountsServiceStub(self.channel)
@@ -70,6 +75,12 @@ class Gateway:
     ) -> Any:
         metadata = (("authorization", f"Bearer {token}"),) if token else ()
         return method(request, metadata=metadata, timeout=timeout)
+
+    def login(self, request: accounts_pb2.LoginRequest, timeout: float = TIMEOUT) -> Any:
+        """A browser's Login, signed as the console's when the ring is known, so that the gateway's
+        throttle keys on the browser's address rather than on the console's one."""
+        metadata = console_metadata(self.internal, LOGIN, request) if self.internal is not None else ()
+        return self.accounts.Login(request, metadata=metadata, timeout=timeout)
 
     def start(self, method: Any, request: Any, token: str = "", timeout: float = TIMEOUT) -> Pending:
         """A unary call started now, its answer taken later: a page's independent calls go out at once.
