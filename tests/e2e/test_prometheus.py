@@ -303,8 +303,11 @@ def test_alerts_fire_on_the_data_and_resolve_when_it_is_corrected(
     assert alerts["indicator"]["labels"]["job"] == "kaohe-scoring"
     assert alerts["overdue"]["annotations"]["summary"] == "发改局 有任务超期未反馈"
     assert alerts["overdue"]["labels"]["job"] == "kaohe-tasks"
-    # Nothing else is wrong with this county: no other unit, indicator or service fires.
-    assert {a["labels"]["alertname"] for a in monitoring.active() if a["state"] == "firing"} == {
+    # Nothing else is wrong with this county: no other unit, indicator or service fires. CalendarMissing
+    # depends on the day the test runs (from 1 November a next year without holiday data fires it, as it
+    # should): its own test is the promtool one.
+    firing = {a["labels"]["alertname"] for a in monitoring.active() if a["state"] == "firing"}
+    assert firing - {"CalendarMissing"} == {
         "IndicatorBelowTarget",
         "TasksOverdue",
     }
