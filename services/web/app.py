@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 from collections.abc import Callable, Iterable
 from http.cookies import CookieError, SimpleCookie
@@ -79,12 +78,6 @@ TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".svg": "image/svg+xml",
 }
-LOGIN_MESSAGES = [
-    (re.compile(r"too many failed logins; try again in (\d+) s"), "登录失败次数过多，请 {0} 秒后再试"),
-    (re.compile(r"wrong username or password"), "用户名或密码错误，或账号已停用"),
-]
-
-
 def refusal(exc: grpc.RpcError) -> str:
     """The gateway's refusal in a line for people: the Chinese label, then the gateway's words."""
     code = exc.code().name
@@ -372,12 +365,8 @@ class Console:
         except grpc.RpcError as exc:
             if exc.code() != grpc.StatusCode.UNAUTHENTICATED:
                 return self.login_form(request, refusal(exc), 503)
-            message = exc.details() or ""
-            for pattern, text in LOGIN_MESSAGES:
-                found = pattern.search(message)
-                if found:
-                    return self.login_form(request, text.format(*found.groups()), 401)
-            return self.login_form(request, "登录失败", 401)
+            # The gateway says why in Chinese (wrong password, too many attempts, and how long to wait).
+            return self.login_form(request, exc.details() or "登录失败", 401)
         session = self.start_session(
             request,
             token=reply.token,

@@ -85,6 +85,9 @@ class RecordingGateway:
     def call(self, method: Callable[..., Any], request: Any, token: str = "", timeout: float = 60) -> Any:
         return method(request, token)
 
+    def login(self, request: Any, timeout: float = 60) -> Any:
+        return self.accounts.Login(request, "")
+
     def close(self) -> None:
         return None
 
