@@ -439,6 +439,9 @@ _INCENTIVE_COLUMNS = (
 
 def _summary(doc: DocumentObject, bulletin: Bulletin) -> None:
     total, label = bulletin.total, bulletin.period.label
+    if bulletin.interim:
+        # A period not yet over (期中): its standing as of the day issued, not its final tally.
+        label = f"{label}（期中，截至{_moment(bulletin.as_of)}）"
     if not total.due:
         _body(doc, f"{label}，无到期的督查督办任务。")
         return

@@ -262,6 +262,11 @@ class Bulletin:
         return f"{self.jurisdiction}{self.issuer}"
 
     @property
+    def interim(self) -> bool:
+        """The period is not over at as_of (期中): what it states may still change."""
+        return self.as_of.date() < self.period.end
+
+    @property
     def doc_number(self) -> str:
         """The 文号 (发文字号), e.g. 宁政办督〔2026〕3号, when there is a doc_prefix and an issue number."""
         if not self.doc_prefix or self.issue is None:

@@ -78,6 +78,8 @@ TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".svg": "image/svg+xml",
 }
+
+
 def refusal(exc: grpc.RpcError) -> str:
     """The gateway's refusal in a line for people: the Chinese label, then the gateway's words."""
     code = exc.code().name

@@ -273,7 +273,8 @@ def test_the_title_is_xiaobiaosong_erhao_and_the_body_fangsong_sanhao() -> None:
     title = _paragraph(document, title_text(bulletin))
     assert [run.font.size for run in title.runs] == [Pt(22)]
     assert _east_asian(title.runs[0]) == "方正小标宋简体"
-    body = _paragraph(document, "2026年11月，到期的督查督办任务共11项")
+    # Issued on the 29th, November is not over yet: the summary says so (期中).
+    body = _paragraph(document, "2026年11月（期中，截至")
     assert {run.font.size for run in body.runs} == {Pt(16)}
     assert _east_asian(body.runs[0]) == "仿宋_GB2312"
     fmt = body.paragraph_format

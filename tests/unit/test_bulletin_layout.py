@@ -127,3 +127,11 @@ def test_every_table_is_the_full_156_mm_type_area_wide_and_fixed() -> None:
         assert properties.find(qn("w:tblLayout")).get(qn("w:type")) == "fixed"
         columns = sum(int(c.get(qn("w:w"))) for c in table._tbl.tblGrid.findall(qn("w:gridCol")))
         assert abs(columns - round(Mm(156).twips)) <= len(table.columns)
+
+
+def test_a_period_not_yet_over_is_stated_as_interim_and_a_closed_one_is_not() -> None:
+    running = opened(bulletin(period=parse_period("2026-12")))
+    closed = opened(bulletin())
+    assert any("2026年12月（期中，截至" in t for t in texts(running)), texts(running)
+    assert bulletin(period=parse_period("2026-12")).interim and not bulletin().interim
+    assert not any("期中" in t for t in texts(closed))
