@@ -133,6 +133,7 @@ def serve_one(
             )
             server, health, registry = gateway.server, gateway.health, gateway.registry
         elif service == "tasks":
+            from services.common.attachments import store_from_env
             from services.notify.config import NotifyConfigInvalid
             from services.tasks.__main__ import SERVICE_NAME as TASKS_NAME
             from services.tasks.__main__ import create as create_tasks
@@ -148,6 +149,7 @@ def serve_one(
                     # Set only by the reminders e2e test: the loop reads "now" from that file, so a repeat
                     # of one minute is tested without waiting a minute.
                     notify_clock=os.environ.get("KAOHE_TEST_NOTIFY_CLOCK", ""),
+                    attachments=store_from_env(settings.data_dir),
                 )
             except NotifyConfigInvalid as exc:
                 raise ConfigError(f"notify file: {exc.key} {exc.rule}") from None

@@ -103,6 +103,11 @@ POLICY: dict[str, Rule] = {
     GATEWAY + "GetResultNotice": Rule(READERS),  # names every unit's grade
     GATEWAY + "GetResultLetter": Rule(ALL, "unit"),  # a department: its own letter, once publicised
     GATEWAY + "GetExcellentList": Rule(READERS),
+    # 附件: whoever may see the item (tasks checks it: a department its own unit's, a 乡镇 also its 村's);
+    # files come with the work — the units doing it and those supervising it, not a viewer.
+    TASKS + "UploadAttachment": Rule(DISPATCH, "own"),
+    TASKS + "ListAttachments": Rule(ALL, "own"),
+    TASKS + "DownloadAttachment": Rule(ALL, "own"),
 }
 
 

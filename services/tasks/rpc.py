@@ -10,13 +10,15 @@ from typing import Any
 import grpc
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
-from services.common.errors import InvalidArgument
+from services.common.attachments import AttachmentStore
+from services.common.errors import FailedPrecondition, InvalidArgument
 from services.common.facts import FACT_COLUMNS
 from services.common.messages import refuse_nul
 from services.common.packed import pack
 from services.common.policy import scoped_unit
 from services.common.rpc import current_identity
 from services.tasks import extensions, people
+from services.tasks.attachments import AttachmentDesk, AttachmentView, Upload
 from services.tasks.domain import Kind
 from services.tasks.export import ledger_lines
 from services.tasks.trend import OverdueTrend
@@ -34,6 +36,10 @@ def task_message(view: TaskView) -> tasks_pb2.Task:
     )
 
 
+def attachment_message(view: AttachmentView) -> tasks_pb2.Attachment:
+    return tasks_pb2.Attachment(**asdict(view))
+
+
 def extension_message(view: extensions.ExtensionView) -> tasks_pb2.Extension:
     data = asdict(view)
     timeline = data.pop("timeline")
@@ -44,8 +50,9 @@ def extension_message(view: extensions.ExtensionView) -> tasks_pb2.Extension:
 class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
     """The supervision ledger over gRPC."""
 
-    def __init__(self, app: TasksApp) -> None:
+    def __init__(self, app: TasksApp, files: AttachmentStore | None = None) -> None:
         self.app = app
+        self.attachments = AttachmentDesk(app, files) if files is not None else None
         self.overdue = OverdueTrend(app.facts.db, app.facts.tz, version=app.facts.version)
         self.extensions = extensions.ExtensionDesk(app)
 
@@ -60,7 +67,13 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
         )
 
     def GetTask(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return task_message(self.app.get_task(actor=current_identity(), task_id=request.id))
+        view = self.app.get_task(actor=current_identity(), task_id=request.id)
+        if self.attachments is not None:
+            # Its attachments are part of what happened to it: one history, in time order.
+            view.history = sorted(
+                view.history + self.attachments.history(view.id), key=lambda e: (e.at, e.kind == "attachment")
+            )
+        return task_message(view)
 
     def ListTasks(self, request: Any, context: grpc.ServicerContext) -> Any:
         views, token, at = self.app.list_tasks(
@@ -304,3 +317,30 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             ],
             as_of=self.app.view_instant(at),
         )
+
+    def _desk(self) -> AttachmentDesk:
+        if self.attachments is None:
+            raise FailedPrecondition("附件存储未配置")
+        return self.attachments
+
+    def UploadAttachment(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
+        messages = iter(request_iterator)
+        first = next(messages, None)
+        if first is None:
+            raise InvalidArgument("附件", "上传内容为空")
+        head = Upload(item_kind=first.item_kind, item_id=first.item_id, file_name=first.file_name)
+        # The bytes are read as they arrive, written to a temporary file: never held here whole.
+        chunks = (m.data for m in itertools.chain([first], messages))
+        return attachment_message(self._desk().upload(actor=current_identity(), head=head, chunks=chunks))
+
+    def ListAttachments(self, request: Any, context: grpc.ServicerContext) -> Any:
+        views = self._desk().list_of(
+            actor=current_identity(), kind=request.item_kind, item_id=request.item_id
+        )
+        return tasks_pb2.ListAttachmentsResponse(attachments=[attachment_message(v) for v in views])
+
+    def DownloadAttachment(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        view, chunks = self._desk().open(actor=current_identity(), attachment_id=request.id)
+        yield tasks_pb2.AttachmentChunk(attachment=attachment_message(view))
+        for chunk in chunks:
+            yield tasks_pb2.AttachmentChunk(data=chunk)
