@@ -27,6 +27,7 @@ from services.web import (
     result_documents,
     supervision,
 )
+from services.web.attachments import DESK as ATTACHMENT_DESK
 from services.web.extensions import DESK as EXTENSION_DESK
 from services.web.extensions_api import ROUTES as EXTENSION_API
 from services.web.gateway import Gateway
@@ -184,6 +185,7 @@ class Console:
             ),
         ]
         desk[:0] = EXTENSION_DESK  # first: /tasks/{task}/extension before /tasks/{task}/{step}
+        desk[:0] = ATTACHMENT_DESK  # first too: /tasks/{task}/attachments is no step
         desk += [
             ("GET", password.PATH, password.form, EVERYONE, ""),
             ("POST", password.PATH, self.change_password, EVERYONE, ""),

@@ -1,0 +1,51 @@
+"""附件 in the console: a department uploads a PDF on its task's page, the office sees and downloads it,
+another unit cannot; a file that is no PDF under a .pdf name is refused in Chinese."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from selenium.webdriver.common.by import By
+
+from tests.web.conftest import Console
+from tests.web.test_console import fetch, login, submit, text
+
+PDF = b"%PDF-1.7\n" + b"1 0 obj << >> endobj\n" * 40 + b"%%EOF\n"
+
+
+def upload(driver: Any, path: Path) -> None:
+    driver.find_element(By.ID, "attachment-file").send_keys(str(path))
+    submit(driver, driver.find_element(By.CSS_SELECTOR, "button[data-step=attach]"))
+
+
+def test_a_department_attaches_a_pdf_the_office_sees_it_another_unit_cannot(
+    browser: Any, console: Console, tmp_path: Path
+) -> None:
+    driver = browser
+    report = tmp_path / "用地保障报告.pdf"
+    report.write_bytes(PDF)
+    fake = tmp_path / "伪装.pdf"
+    fake.write_bytes(b"MZ\x90\x00" + bytes(500))
+
+    login(driver, console, "fgj1")
+    driver.get(console.url + "/tasks/T1")
+    upload(driver, fake)
+    assert "文件类型不被接受" in text(driver)
+    upload(driver, report)
+    assert "已上传附件 用地保障报告.pdf" in text(driver) and "附件：用地保障报告.pdf" in text(driver)
+    link = driver.find_element(By.CSS_SELECTOR, "tr[data-attachment] a")
+    href = link.get_attribute("href").removeprefix(console.url)
+    status, headers, body = fetch(console, href, cookies=driver.get_cookies())
+    assert (status, body, headers["Content-Type"]) == (200, PDF, "application/pdf")
+
+    login(driver, console, "office1")
+    driver.get(console.url + "/tasks/T1")
+    assert "用地保障报告.pdf" in text(driver)
+    assert fetch(console, href, cookies=driver.get_cookies())[2] == PDF
+
+    login(driver, console, "czj1")
+    status, _, body = fetch(console, href, cookies=driver.get_cookies())
+    assert status == 404 and PDF not in body
+    driver.get(console.url + "/tasks/T1")
+    assert "用地保障报告.pdf" not in text(driver)
