@@ -231,7 +231,7 @@ def task_detail(gw: Gateway, session: Session, request: Request) -> Response:
             row(
                 [
                     instant(e.at),
-                    label_of({**TASK_EVENT_KINDS, **TASK_NOTE_KINDS, "attachment": "附件"}, e.kind)
+                    label_of({**TASK_EVENT_KINDS, **TASK_NOTE_KINDS}, e.kind)
                     + ("（已退回）" if e.rejected else ""),
                     e.by,
                     e.note + (f"（截止时间延至 {e.due_at}）" if e.due_at else ""),
