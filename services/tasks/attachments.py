@@ -6,7 +6,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
@@ -99,29 +99,26 @@ class AttachmentDesk:
             # Stored before its record: a record never names missing bytes; bytes without a record
             # (the write failing) are harmless and taken again by the same content's next upload.
             self.files.put(got.sha256, got.path)
-        record = {
-            "id": "FJ" + uuid.uuid4().hex[:20],
-            "sha256": got.sha256,
-            "size": got.size,
-            "media_type": media,
-            "file_name": name,
-            "item_kind": kind,
-            "item_id": item_id,
-            "uploaded_by": actor.subject[:200],
-            "uploaded_at": self.clock(),
-        }
+        at = self.clock()
+        view = AttachmentView(
+            id="FJ" + uuid.uuid4().hex[:20],
+            sha256=got.sha256,
+            size=got.size,
+            media_type=media,
+            file_name=name,
+            item_kind=kind,
+            item_id=item_id,
+            uploaded_by=actor.subject[:200],
+            uploaded_at=iso(at, self.app.tz),
+        )
         with self.app.db.write() as conn:
             # Checked again in the write: the item may not have been readable any more by now.
             self._check_item(conn, actor, kind, item_id)
-            store.add(conn, **record)
+            store.add(conn, **{**asdict(view), "uploaded_at": at})
             self.app.audit.changed(
-                conn,
-                actor=actor,
-                method="UploadAttachment",
-                target=f"{kind}:{item_id}",
-                detail=str(record["id"]),
+                conn, actor=actor, method="UploadAttachment", target=f"{kind}:{item_id}", detail=view.id
             )
-        return AttachmentView(**{**record, "uploaded_at": iso(int(record["uploaded_at"]), self.app.tz)})
+        return view
 
     def list_of(self, *, actor: Identity, kind: str, item_id: str) -> list[AttachmentView]:
         kind = item_kind(kind)
