@@ -467,6 +467,7 @@ def _import_sample(settings: Settings, files: tls.TlsFiles | None) -> None:
     from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
     from services.cli.sample import sample_county, served_until
+    from services.cli.sample_evidence import attach_sample_evidence
     from services.cli.sample_filings import file_sample_applications
     from services.common.scheme import load_scheme_file
 
@@ -494,5 +495,7 @@ def _import_sample(settings: Settings, files: tls.TlsFiles | None) -> None:
             iter(pieces), metadata=metadata, timeout=600
         )
         filed = file_sample_applications(channel, lambda role, unit: _bearer(keys, role, unit))
+        attached = attach_sample_evidence(channel, lambda role, unit: _bearer(keys, role, unit))
     _say(f"imported the sample county: {sum(reply.created.values())} records ({dict(reply.created)})")
     _say(f"filed the sample's 容错 applications for the office to decide: {', '.join(filed) or 'none'}")
+    _say(f"attached the sample's 办结报告 (PDF) to tasks: {', '.join(attached) or 'none'}")

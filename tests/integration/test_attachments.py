@@ -245,3 +245,21 @@ def test_a_15_mb_upload_streams_through_in_bounded_memory(county: Stack) -> None
     growth = peak - before
     print(f"peak Python memory growth for a {size >> 20} MB upload: {growth / (1 << 20):.2f} MB")
     assert growth < size // 4
+
+
+def test_the_sample_evidence_is_a_pdf_its_unit_uploads_once(county: Stack) -> None:
+    from services.cli.sample_evidence import attach_sample_evidence, report_pdf
+
+    for task, unit in (("F1", "fgj"), ("V1", "c11")):
+        for step in (tasks_stub(county).AcceptTask, tasks_stub(county).ReportTask):
+            step(
+                tasks_pb2.TaskActionRequest(id=task, note="已完成"),
+                metadata=county.metadata("department", unit),
+                timeout=10,
+            )
+    channel = county.channel()
+    assert attach_sample_evidence(channel, county.metadata) == ["F1", "V1"]
+    assert attach_sample_evidence(channel, county.metadata) == []
+    (record,) = listed(county, "department", "xz1", "V1")
+    assert (record.media_type, record.file_name) == ("application/pdf", "V1 办结报告.pdf")
+    assert download(county, "office", None, record.id)[1] == report_pdf("V1")
