@@ -10,6 +10,7 @@ from typing import Any
 import grpc
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
+from services.common.attachment_desk import AttachmentDesk, AttachmentView, Upload
 from services.common.attachments import AttachmentStore
 from services.common.errors import FailedPrecondition, InvalidArgument
 from services.common.facts import FACT_COLUMNS
@@ -18,7 +19,7 @@ from services.common.packed import pack
 from services.common.policy import scoped_unit
 from services.common.rpc import current_identity
 from services.tasks import extensions, people
-from services.tasks.attachments import AttachmentDesk, AttachmentView, Upload
+from services.tasks.attachments import history, task_desk
 from services.tasks.domain import Kind
 from services.tasks.export import ledger_lines
 from services.tasks.trend import OverdueTrend
@@ -52,7 +53,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
 
     def __init__(self, app: TasksApp, files: AttachmentStore | None = None) -> None:
         self.app = app
-        self.attachments = AttachmentDesk(app, files) if files is not None else None
+        self.attachments = task_desk(app, files) if files is not None else None
         self.overdue = OverdueTrend(app.facts.db, app.facts.tz, version=app.facts.version)
         self.extensions = extensions.ExtensionDesk(app)
 
@@ -71,7 +72,8 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
         if self.attachments is not None:
             # Its attachments are part of what happened to it: one history, in time order.
             view.history = sorted(
-                view.history + self.attachments.history(view.id), key=lambda e: (e.at, e.kind == "attachment")
+                view.history + history(self.app, self.attachments, view.id),
+                key=lambda e: (e.at, e.kind == "attachment"),
             )
         return task_message(view)
 

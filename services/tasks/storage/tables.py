@@ -16,6 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from services.common.attachment_records import attachments_table
 from services.common.audit import audit_table
 from services.common.db import sequence_table
 from services.common.idempotency import requests_table
@@ -180,19 +181,4 @@ persons = Table(
     Index("ix_persons_unit", "unit_id"),
 )
 
-# 附件（佐证材料）: the record of a file kept outside the database under its SHA-256, on a task or an
-# extension request; never deleted, so a voided (撤销) item keeps its evidence.
-attachments = Table(
-    "attachments",
-    metadata,
-    Column("id", String(64), primary_key=True),
-    Column("sha256", String(64), nullable=False),
-    Column("size", BigInteger, nullable=False),
-    Column("media_type", String(100), nullable=False),
-    Column("file_name", String(255), nullable=False),
-    Column("item_kind", String(16), nullable=False),
-    Column("item_id", String(64), nullable=False),
-    Column("uploaded_by", String(200), nullable=False),
-    Column("uploaded_at", BigInteger, nullable=False),
-    Index("ix_attachments_item", "item_kind", "item_id"),
-)
+attachments = attachments_table(metadata)
