@@ -219,13 +219,15 @@ def start_stack(
     # A CA of its own when the caller brings none (the benchmarks), as `kaohe serve` would make.
     tls = tls or ensure_tls(tmp, hosts=["127.0.0.1", "::1"])
     keys = KEYS
+    # One store for both services' evidence, as `kaohe serve` has (content-addressed: nothing collides).
+    attachments = attachments or FolderStore(tmp / "attachments")
     tasks = create_tasks(
         address="127.0.0.1:0",
         db_url=tasks_db,
         scheme=scheme,
         keys=keys,
         tls=tls.config("tasks"),
-        attachments=attachments or FolderStore(tmp / "attachments"),
+        attachments=attachments,
     )
     tasks.server.start()
     tasks_addr = f"127.0.0.1:{tasks.port}"
@@ -236,6 +238,7 @@ def start_stack(
         keys=keys,
         tls=tls.config("scoring"),
         tasks_addr=tasks_addr,
+        attachments=attachments,
     )
     scoring.server.start()
     scoring_addr = f"127.0.0.1:{scoring.port}"

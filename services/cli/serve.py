@@ -159,6 +159,7 @@ def serve_one(
             reminders = tasks.reminders
             database, health_names = tasks.db, ["", TASKS_NAME]
         else:
+            from services.common.attachments import store_from_env
             from services.scoring.__main__ import SERVICE_NAME as SCORING_NAME
             from services.scoring.__main__ import create as create_scoring
 
@@ -170,6 +171,7 @@ def serve_one(
                 tls=service_tls,
                 tasks_addr=settings.tasks_addr,
                 recovery_after=settings.import_recovery_after,
+                attachments=store_from_env(settings.data_dir),
             )
             server, health, registry = scoring.server, scoring.health, scoring.registry
             database, health_names = scoring.db, ["", SCORING_NAME]

@@ -108,6 +108,10 @@ POLICY: dict[str, Rule] = {
     TASKS + "UploadAttachment": Rule(DISPATCH, "own"),
     TASKS + "ListAttachments": Rule(ALL, "own"),
     TASKS + "DownloadAttachment": Rule(ALL, "own"),
+    # 附件 on appeals and 容错 applications: a department its own unit's (scoring checks the item's unit).
+    SCORING + "UploadAttachment": Rule(UNIT_WORK, "own"),
+    SCORING + "ListAttachments": Rule(ALL, "own"),
+    SCORING + "DownloadAttachment": Rule(ALL, "own"),
 }
 
 

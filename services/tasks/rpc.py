@@ -10,9 +10,9 @@ from typing import Any
 import grpc
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
-from services.common.attachment_desk import AttachmentDesk, AttachmentView, Upload
+from services.common import attachment_rpc
 from services.common.attachments import AttachmentStore
-from services.common.errors import FailedPrecondition, InvalidArgument
+from services.common.errors import InvalidArgument
 from services.common.facts import FACT_COLUMNS
 from services.common.messages import refuse_nul
 from services.common.packed import pack
@@ -35,10 +35,6 @@ def task_message(view: TaskView) -> tasks_pb2.Task:
         history=[tasks_pb2.TaskEvent(**e) for e in history],
         parts=[tasks_pb2.TaskPart(**p) for p in parts],
     )
-
-
-def attachment_message(view: AttachmentView) -> tasks_pb2.Attachment:
-    return tasks_pb2.Attachment(**asdict(view))
 
 
 def extension_message(view: extensions.ExtensionView) -> tasks_pb2.Extension:
@@ -320,29 +316,11 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             as_of=self.app.view_instant(at),
         )
 
-    def _desk(self) -> AttachmentDesk:
-        if self.attachments is None:
-            raise FailedPrecondition("附件存储未配置")
-        return self.attachments
-
     def UploadAttachment(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
-        messages = iter(request_iterator)
-        first = next(messages, None)
-        if first is None:
-            raise InvalidArgument("附件", "上传内容为空")
-        head = Upload(item_kind=first.item_kind, item_id=first.item_id, file_name=first.file_name)
-        # The bytes are read as they arrive, written to a temporary file: never held here whole.
-        chunks = (m.data for m in itertools.chain([first], messages))
-        return attachment_message(self._desk().upload(actor=current_identity(), head=head, chunks=chunks))
+        return attachment_rpc.upload(self.attachments, tasks_pb2, request_iterator)
 
     def ListAttachments(self, request: Any, context: grpc.ServicerContext) -> Any:
-        views = self._desk().list_of(
-            actor=current_identity(), kind=request.item_kind, item_id=request.item_id
-        )
-        return tasks_pb2.ListAttachmentsResponse(attachments=[attachment_message(v) for v in views])
+        return attachment_rpc.list_of(self.attachments, tasks_pb2, request)
 
     def DownloadAttachment(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        view, chunks = self._desk().open(actor=current_identity(), attachment_id=request.id)
-        yield tasks_pb2.AttachmentChunk(attachment=attachment_message(view))
-        for chunk in chunks:
-            yield tasks_pb2.AttachmentChunk(data=chunk)
+        return attachment_rpc.download(self.attachments, tasks_pb2, request)

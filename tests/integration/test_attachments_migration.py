@@ -32,3 +32,22 @@ def test_0012_adds_the_attachments_table_and_removes_it_on_downgrade(databases: 
         assert "attachments" not in inspect(db.engine).get_table_names()
     finally:
         db.dispose()
+
+
+def test_scorings_0008_adds_the_attachments_table_after_0007(databases: Databases) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    scoring = MIGRATIONS.parents[2] / "scoring" / "storage" / "migrations"
+    db = Database(databases.url("scoring_before_attachments"))
+    try:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(scoring))
+        with db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0007")
+        assert "attachments" not in inspect(db.engine).get_table_names()
+        migrate(db, scoring, service="scoring")
+        assert {c["name"] for c in inspect(db.engine).get_columns("attachments")} == set(attachments.c.keys())
+    finally:
+        db.dispose()
