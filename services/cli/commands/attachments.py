@@ -6,8 +6,11 @@ import argparse
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+import grpc
+from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
 from services.cli import render
@@ -16,14 +19,21 @@ from services.cli.options import Commands, command, group
 from services.common.attachments import CHUNK, MAX_BYTES
 from services.common.text import check_id
 
-KIND_LABELS = {"task": "任务", "extension": "延期申请"}
+KIND_LABELS = {"task": "任务", "extension": "延期申请", "appeal": "申诉", "application": "容错申请"}
+# Tasks keep the files on tasks and extension requests; scoring those on appeals and 容错 applications.
+SCORING_KINDS = frozenset({"appeal", "application"})
+
+
+def _service(client: Client, kind: str) -> tuple[Any, ModuleType]:
+    """The stub and the messages of the service keeping kind's files."""
+    return (client.scoring, scoring_pb2) if kind in SCORING_KINDS else (client.tasks, tasks_pb2)
 
 
 def _item(args: argparse.Namespace) -> tuple[str, str]:
     """The item named by --task or --extension (exactly one)."""
     named = [(kind, value) for kind in KIND_LABELS if (value := getattr(args, kind, None))]
     if len(named) != 1:
-        raise Usage("请用 --task 或 --extension 指明附件所属的一项（只能一项）")
+        raise Usage("请用 --task、--extension、--appeal 或 --application 指明附件所属的一项（只能一项）")
     kind, value = named[0]
     return kind, check_id(f"--{kind}", value)
 
@@ -72,14 +82,15 @@ def cmd_attachments_add(args: argparse.Namespace) -> int:
             f"附件：每个附件不得超过 {MAX_BYTES >> 20} MB，{path.name} 有 {_size(path.stat().st_size)}"
         )
     client = Client(args)
+    stub, pb2 = _service(client, kind)
 
     def stream() -> Iterator[Any]:
-        yield tasks_pb2.UploadAttachmentRequest(item_kind=kind, item_id=item, file_name=path.name)
+        yield pb2.UploadAttachmentRequest(item_kind=kind, item_id=item, file_name=path.name)
         with path.open("rb") as file:
             while piece := file.read(CHUNK):
-                yield tasks_pb2.UploadAttachmentRequest(data=piece)
+                yield pb2.UploadAttachmentRequest(data=piece)
 
-    made = client.call(client.tasks.UploadAttachment, stream(), timeout=600)
+    made = client.call(stub.UploadAttachment, stream(), timeout=600)
     record = _record(made)
     emit(args, record, lambda: _table([record]))
     return EXIT_OK
@@ -88,9 +99,8 @@ def cmd_attachments_add(args: argparse.Namespace) -> int:
 def cmd_attachments_list(args: argparse.Namespace) -> int:
     kind, item = _item(args)
     client = Client(args)
-    reply = client.call(
-        client.tasks.ListAttachments, tasks_pb2.ListAttachmentsRequest(item_kind=kind, item_id=item)
-    )
+    stub, pb2 = _service(client, kind)
+    reply = client.call(stub.ListAttachments, pb2.ListAttachmentsRequest(item_kind=kind, item_id=item))
     records = [_record(a) for a in reply.attachments]
     emit(args, records, lambda: _table(records))
     return EXIT_OK
@@ -101,16 +111,23 @@ def cmd_attachments_get(args: argparse.Namespace) -> int:
     out = Path(args.out)
     # Written beside the target and moved into place whole: an interrupted download leaves no half file.
     part = out.with_name(out.name + ".part")
-    replies = client.call(
-        client.tasks.DownloadAttachment, tasks_pb2.DownloadAttachmentRequest(id=args.id), timeout=600
-    )
     record: dict[str, Any] = {}
     try:
-        with part.open("wb") as file:
-            for reply in replies:
-                if reply.HasField("attachment"):
-                    record = _record(reply.attachment)
-                file.write(reply.data)
+        # An attachment id does not say which service keeps it: tasks first, then scoring.
+        for stub, pb2 in ((client.tasks, tasks_pb2), (client.scoring, scoring_pb2)):
+            replies = client.call(
+                stub.DownloadAttachment, pb2.DownloadAttachmentRequest(id=args.id), timeout=600
+            )
+            try:
+                with part.open("wb") as file:
+                    for reply in replies:
+                        if reply.HasField("attachment"):
+                            record = _record(reply.attachment)
+                        file.write(reply.data)
+                break
+            except grpc.RpcError as exc:
+                if exc.code() != grpc.StatusCode.NOT_FOUND or stub is client.scoring:
+                    raise
         os.replace(part, out)
     finally:
         part.unlink(missing_ok=True)
@@ -129,13 +146,18 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     add = command(
         attachments,
         "add",
-        "为任务（反馈、进展）或延期申请上传附件：PDF、图片或 Office 文件，每个不超过 20 MB",
+        "为任务（反馈、进展）、延期申请、申诉或容错申请上传附件：PDF、图片或 Office 文件，每个不超过 20 MB",
         common=common,
     )
     add.add_argument("file", metavar="FILE", help="要上传的文件（按内容判断类型，不看扩展名）")
-    for sub in (add, list_ := command(attachments, "list", "列出一项任务或延期申请的附件", common=common)):
+    for sub in (
+        add,
+        list_ := command(attachments, "list", "列出一项任务、延期申请、申诉或容错申请的附件", common=common),
+    ):
         sub.add_argument("--task", help="所属任务的编号")
         sub.add_argument("--extension", help="所属延期申请的编号（如 YQ2026-001）")
+        sub.add_argument("--appeal", help="所属申诉的编号")
+        sub.add_argument("--application", help="所属容错申请的编号（如 RC2025-001）")
     add.set_defaults(func=cmd_attachments_add)
     list_.set_defaults(func=cmd_attachments_list)
     get = command(attachments, "get", "下载一个附件", common=common)
