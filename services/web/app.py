@@ -253,6 +253,7 @@ class Console:
             response = page(frame("出错了", notice("服务内部错误，请稍后再试", error=True), session), 500)
         if environ.get("REQUEST_METHOD") == "HEAD":
             response.body = b""
+            response.stream = [] if response.stream is not None else None
         return respond(response, start_response, secure=secure)
 
     def _session_of_environ(self, environ: dict[str, Any]) -> Session | None:

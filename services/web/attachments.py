@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 from kaohe.tasks.v1 import tasks_pb2
 
 from services.common.attachments import CHUNK, MAX_BYTES
 from services.web.gateway import Gateway, Pending
-from services.web.http import HttpError, Request, Response, download, esc, part, redirect
+from services.web.http import HttpError, Request, Response, esc, part, redirect
 from services.web.layout import Raw, csrf_field, instant, row, table
 from services.web.sessions import Session
 
@@ -90,15 +91,26 @@ def fetch(gw: Gateway, session: Session, request: Request) -> Response:
         tasks_pb2.DownloadAttachmentRequest(id=request.params["attachment"]),
         session.token,
     )
-    record: Any = None
-    pieces = []
-    for reply in replies:
-        if reply.HasField("attachment"):
-            record = reply.attachment
-        pieces.append(reply.data)
-    if record is None:
+    first = next(replies, None)
+    if first is None or not first.HasField("attachment"):
         raise HttpError(404, "没有这个附件")
-    return download(b"".join(pieces), record.file_name, record.media_type)
+    record = first.attachment
+
+    def pieces() -> Iterator[bytes]:
+        # Passed on as the gateway sends them: the console never holds the file whole.
+        yield first.data
+        for reply in replies:
+            yield reply.data
+
+    disposition = f"attachment; filename*=UTF-8''{quote(record.file_name)}"
+    return Response(
+        b"",
+        200,
+        record.media_type,
+        [("Content-Disposition", disposition)],
+        stream=pieces(),
+        stream_length=record.size,
+    )
 
 
 DESK: list[tuple[str, str, Any, frozenset[str], str]] = [

@@ -38,6 +38,8 @@ def test_a_department_attaches_a_pdf_the_office_sees_it_another_unit_cannot(
     href = link.get_attribute("href").removeprefix(console.url)
     status, headers, body = fetch(console, href, cookies=driver.get_cookies())
     assert (status, body, headers["Content-Type"]) == (200, PDF, "application/pdf")
+    # Streamed through the console, its length told up front from the record.
+    assert headers["Content-Length"] == str(len(PDF)) and "attachment;" in headers["Content-Disposition"]
 
     login(driver, console, "office1")
     driver.get(console.url + "/tasks/T1")
