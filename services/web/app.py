@@ -17,6 +17,7 @@ from services.common import status
 from services.web import (
     api,
     appeals,
+    attachments,
     bulletin,
     department,
     ledger_import,
@@ -231,7 +232,10 @@ class Console:
         session = self._session_of_environ(environ)
         try:
             # Before sign-in a body is small: a larger one is refused unread (see http.ANONYMOUS_BODY).
-            request = Request.from_environ(environ, max_body=MAX_BODY if session else ANONYMOUS_BODY)
+            limit = MAX_BODY if session else ANONYMOUS_BODY
+            if session and attachments.is_upload(str(environ.get("PATH_INFO", ""))):
+                limit = min(limit, attachments.MAX_FORM)  # one file of at most 20 MB: refused unread beyond
+            request = Request.from_environ(environ, max_body=limit)
             request.session = session
             response = self.router.match(request)(request)
         except HttpError as exc:

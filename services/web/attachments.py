@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -18,6 +19,13 @@ EVERYONE = frozenset({"office", "supervisor", "department", "viewer"})
 UPLOADERS = frozenset({"office", "supervisor", "department"})
 # The multipart form around the file (its boundary and the CSRF field) on top of the file's own limit.
 FORM_OVERHEAD = 64 * 1024
+MAX_FORM = MAX_BYTES + FORM_OVERHEAD
+_UPLOAD_PATH = re.compile(r"^/tasks/[^/]+/attachments$")
+
+
+def is_upload(path: str) -> bool:
+    """Whether path is an attachment's upload, whose body the console bounds before reading it."""
+    return bool(_UPLOAD_PATH.match(path))
 
 
 def _size(size: int) -> str:
@@ -69,7 +77,7 @@ def upload(gw: Gateway, session: Session, request: Request) -> Response:
     """The file of the form, passed on to the tasks service in pieces; its refusal shown on the page."""
     task = request.params["task"]
     back = f"/tasks/{part(task)}"
-    if len(request.body) > MAX_BYTES + FORM_OVERHEAD:
+    if len(request.body) > MAX_FORM:
         raise HttpError(413, f"附件：每个附件不得超过 {MAX_BYTES >> 20} MB")
     file = request.files.get("file")
     if file is None or not file.data:

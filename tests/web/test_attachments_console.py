@@ -3,6 +3,7 @@ another unit cannot; a file that is no PDF under a .pdf name is refused in Chine
 
 from __future__ import annotations
 
+import http.client
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,21 @@ PDF = b"%PDF-1.7\n" + b"1 0 obj << >> endobj\n" * 40 + b"%%EOF\n"
 def upload(driver: Any, path: Path) -> None:
     driver.find_element(By.ID, "attachment-file").send_keys(str(path))
     submit(driver, driver.find_element(By.CSS_SELECTOR, "button[data-step=attach]"))
+
+
+def too_large(console: Console, cookies: list[dict[str, Any]]) -> int:
+    """The status of an upload announcing 21 MB, its body never sent."""
+    host, port = console.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        connection.putrequest("POST", "/tasks/T1/attachments")
+        connection.putheader("Cookie", "; ".join(f"{c['name']}={c['value']}" for c in cookies))
+        connection.putheader("Content-Type", "multipart/form-data; boundary=x")
+        connection.putheader("Content-Length", str(21 << 20))
+        connection.endheaders()
+        return connection.getresponse().status
+    finally:
+        connection.close()
 
 
 def test_a_department_attaches_a_pdf_the_office_sees_it_another_unit_cannot(
@@ -40,6 +56,9 @@ def test_a_department_attaches_a_pdf_the_office_sees_it_another_unit_cannot(
     assert (status, body, headers["Content-Type"]) == (200, PDF, "application/pdf")
     # Streamed through the console, its length told up front from the record.
     assert headers["Content-Length"] == str(len(PDF)) and "attachment;" in headers["Content-Disposition"]
+
+    # More than 20 MB is refused before the console reads it (a header alone says so).
+    assert too_large(console, driver.get_cookies()) == 413
 
     login(driver, console, "office1")
     driver.get(console.url + "/tasks/T1")
