@@ -1,5 +1,5 @@
-"""附件 in the console: a department uploads a PDF on its task's page, the office sees and downloads it,
-another unit cannot; a file that is no PDF under a .pdf name is refused in Chinese."""
+"""附件 in the console: a department (or a 村) uploads a PDF on its task's page, the office (and the
+村's 乡镇) see and download it, another unit cannot; no PDF under a .pdf name is refused in Chinese."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from selenium.webdriver.common.by import By
 
 from tests.web.conftest import Console
 from tests.web.test_console import fetch, login, submit, text
+from tests.web.test_people_console import PASSWORD, county  # noqa: F401 (the fixture)
 
 PDF = b"%PDF-1.7\n" + b"1 0 obj << >> endobj\n" * 40 + b"%%EOF\n"
 
@@ -70,3 +71,25 @@ def test_a_department_attaches_a_pdf_the_office_sees_it_another_unit_cannot(
     assert status == 404 and PDF not in body
     driver.get(console.url + "/tasks/T1")
     assert "用地保障报告.pdf" not in text(driver)
+
+
+def test_a_village_reports_with_a_pdf_its_township_and_the_office_see_it_another_township_cannot(
+    browser: Any,
+    county: Console,  # noqa: F811 (the fixture)
+    tmp_path: Path,
+) -> None:
+    driver = browser
+    report = tmp_path / "东关村整治报告.pdf"
+    report.write_bytes(PDF)
+    login(driver, county, "dg1", PASSWORD)
+    driver.get(county.url + "/tasks/P1.1")
+    upload(driver, report)
+    assert "附件：东关村整治报告.pdf" in text(driver)
+    href = driver.find_element(By.CSS_SELECTOR, "tr[data-attachment] a").get_attribute("href")
+    href = href.removeprefix(county.url)
+    for user, seen in (("cgz1", True), ("office1", True), ("mxz1", False)):
+        login(driver, county, user, PASSWORD)
+        status, _, body = fetch(county, href, cookies=driver.get_cookies())
+        assert (status == 200 and body == PDF) is seen, user
+        driver.get(county.url + "/tasks/P1.1")
+        assert ("东关村整治报告.pdf" in text(driver)) is seen, user
