@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from kaohe.gateway.v1 import accounts_pb2, accounts_pb2_grpc
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from openpyxl import load_workbook
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
@@ -38,8 +38,22 @@ def submit(driver: Any, element: Any) -> None:
     """Clicks a submit button (or a link) and waits for the next page to replace this one and load."""
     page = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(driver, 60).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 60).until(lambda _: replaced(page))
     WebDriverWait(driver, 60).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def replaced(node: Any) -> bool:
+    """Whether the page that held node has gone. Under load chromedriver may say so not as a stale
+    reference but as the inspector's "node does not belong to the document": the same answer."""
+    try:
+        node.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return True
+        raise
+    return False
 
 
 def settled(driver: Any, read: Callable[[Any], T]) -> T:
