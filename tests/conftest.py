@@ -17,6 +17,7 @@ from kaohe.scoring.v1 import scoring_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2_grpc
 from sqlalchemy import create_engine, text
 
+from services.common.attachments import AttachmentStore, FolderStore
 from services.common.auth import Identity, make_user_identity
 from services.common.internal import request_bytes, stream_digest
 from services.common.scheme import Scheme, load_scheme_file
@@ -210,7 +211,13 @@ class Stack:
 
 
 def start_stack(
-    *, tasks_db: str, scoring_db: str, scheme: Scheme, tmp: Path, tls: TlsFiles | None = None
+    *,
+    tasks_db: str,
+    scoring_db: str,
+    scheme: Scheme,
+    tmp: Path,
+    tls: TlsFiles | None = None,
+    attachments: AttachmentStore | None = None,
 ) -> Stack:
     from services.gateway.__main__ import create as create_gateway
     from services.scoring.__main__ import create as create_scoring
@@ -219,8 +226,15 @@ def start_stack(
     # A CA of its own when the caller brings none (the benchmarks), as `kaohe serve` would make.
     tls = tls or ensure_tls(tmp, hosts=["127.0.0.1", "::1"])
     keys = KEYS
+    # One store for both services' evidence, as `kaohe serve` has (content-addressed: nothing collides).
+    attachments = attachments or FolderStore(tmp / "attachments")
     tasks = create_tasks(
-        address="127.0.0.1:0", db_url=tasks_db, scheme=scheme, keys=keys, tls=tls.config("tasks")
+        address="127.0.0.1:0",
+        db_url=tasks_db,
+        scheme=scheme,
+        keys=keys,
+        tls=tls.config("tasks"),
+        attachments=attachments,
     )
     tasks.server.start()
     tasks_addr = f"127.0.0.1:{tasks.port}"
@@ -231,6 +245,7 @@ def start_stack(
         keys=keys,
         tls=tls.config("scoring"),
         tasks_addr=tasks_addr,
+        attachments=attachments,
     )
     scoring.server.start()
     scoring_addr = f"127.0.0.1:{scoring.port}"

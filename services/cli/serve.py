@@ -133,6 +133,7 @@ def serve_one(
             )
             server, health, registry = gateway.server, gateway.health, gateway.registry
         elif service == "tasks":
+            from services.common.attachments import store_from_env
             from services.notify.config import NotifyConfigInvalid
             from services.tasks.__main__ import SERVICE_NAME as TASKS_NAME
             from services.tasks.__main__ import create as create_tasks
@@ -148,6 +149,7 @@ def serve_one(
                     # Set only by the reminders e2e test: the loop reads "now" from that file, so a repeat
                     # of one minute is tested without waiting a minute.
                     notify_clock=os.environ.get("KAOHE_TEST_NOTIFY_CLOCK", ""),
+                    attachments=store_from_env(settings.data_dir),
                 )
             except NotifyConfigInvalid as exc:
                 raise ConfigError(f"notify file: {exc.key} {exc.rule}") from None
@@ -157,6 +159,7 @@ def serve_one(
             reminders = tasks.reminders
             database, health_names = tasks.db, ["", TASKS_NAME]
         else:
+            from services.common.attachments import store_from_env
             from services.scoring.__main__ import SERVICE_NAME as SCORING_NAME
             from services.scoring.__main__ import create as create_scoring
 
@@ -168,6 +171,7 @@ def serve_one(
                 tls=service_tls,
                 tasks_addr=settings.tasks_addr,
                 recovery_after=settings.import_recovery_after,
+                attachments=store_from_env(settings.data_dir),
             )
             server, health, registry = scoring.server, scoring.health, scoring.registry
             database, health_names = scoring.db, ["", SCORING_NAME]
@@ -494,6 +498,7 @@ def _import_sample(settings: Settings, files: tls.TlsFiles | None) -> None:
     from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
     from services.cli.sample import sample_county, served_until
+    from services.cli.sample_evidence import attach_sample_evidence
     from services.cli.sample_filings import file_sample_applications
     from services.common.scheme import load_scheme_file
 
@@ -521,5 +526,7 @@ def _import_sample(settings: Settings, files: tls.TlsFiles | None) -> None:
             iter(pieces), metadata=metadata, timeout=600
         )
         filed = file_sample_applications(channel, lambda role, unit: _bearer(keys, role, unit))
+        attached = attach_sample_evidence(channel, lambda role, unit: _bearer(keys, role, unit))
     _say(f"imported the sample county: {sum(reply.created.values())} records ({dict(reply.created)})")
     _say(f"filed the sample's 容错 applications for the office to decide: {', '.join(filed) or 'none'}")
+    _say(f"attached the sample's 办结报告 (PDF) to tasks: {', '.join(attached) or 'none'}")

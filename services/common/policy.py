@@ -103,6 +103,15 @@ POLICY: dict[str, Rule] = {
     GATEWAY + "GetResultNotice": Rule(READERS),  # names every unit's grade
     GATEWAY + "GetResultLetter": Rule(ALL, "unit"),  # a department: its own letter, once publicised
     GATEWAY + "GetExcellentList": Rule(READERS),
+    # 附件: whoever may see the item (tasks checks it: a department its own unit's, a 乡镇 also its 村's);
+    # files come with the work — the units doing it and those supervising it, not a viewer.
+    TASKS + "UploadAttachment": Rule(DISPATCH, "own"),
+    TASKS + "ListAttachments": Rule(ALL, "own"),
+    TASKS + "DownloadAttachment": Rule(ALL, "own"),
+    # 附件 on appeals and 容错 applications: a department its own unit's (scoring checks the item's unit).
+    SCORING + "UploadAttachment": Rule(UNIT_WORK, "own"),
+    SCORING + "ListAttachments": Rule(ALL, "own"),
+    SCORING + "DownloadAttachment": Rule(ALL, "own"),
 }
 
 

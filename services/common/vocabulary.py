@@ -73,7 +73,7 @@ TASK_EVENT_KINDS: Terms = {
 }
 # History entries that record what Kaohe did about a task, not a step of its closed loop:
 # the replay, the colours and the scoring facts pass over them.
-TASK_NOTE_KINDS: Terms = {"remind": "催办", "due_move": "期限调整"}
+TASK_NOTE_KINDS: Terms = {"remind": "催办", "due_move": "期限调整", "attachment": "附件"}
 COLOURS: Terms = {"blue": "蓝", "yellow": "黄", "red": "红"}
 OUTCOMES: Terms = {"on_time": "按时", "late": "逾期"}
 # A unit's part in a task it is counted for.

@@ -10,6 +10,7 @@ from grpc_health.v1 import health
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from prometheus_client import CollectorRegistry
 
+from services.common.attachments import AttachmentStore
 from services.common.db import Database, migrate
 from services.common.internal import InternalGuard
 from services.common.rpc import RpcMetrics, ServiceInterceptor, create_server
@@ -49,6 +50,7 @@ def create(
     tls: TlsConfig | None,
     tasks_addr: str,
     recovery_after: float = 30.0,
+    attachments: AttachmentStore | None = None,
 ) -> Running:
     """A scoring server bound to address, its schema migrated; not yet started (only the gateway calls it)."""
     db = Database(db_url, sequence="scoring_change_sequence")
@@ -69,7 +71,7 @@ def create(
     )
 
     def register(server: grpc.Server) -> None:
-        scoring_pb2_grpc.add_ScoringServiceServicer_to_server(ScoringServicer(app), server)
+        scoring_pb2_grpc.add_ScoringServiceServicer_to_server(ScoringServicer(app, attachments), server)
 
     server, port, health_servicer = create_server(
         address,

@@ -11,10 +11,13 @@ import grpc
 from google.protobuf import json_format, struct_pb2
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 
+from services.common import attachment_rpc
+from services.common.attachments import AttachmentStore
 from services.common.errors import InvalidArgument
 from services.common.messages import refuse_nul
 from services.common.rpc import current_identity
 from services.scoring.applications import AppealView, ApplicationView
+from services.scoring.attachments import scoring_desk
 from services.scoring.export import record_lines
 from services.scoring.use_cases import ScoringApp
 from services.scoring.views import RecordView, RunView
@@ -61,8 +64,9 @@ def run_message(view: RunView) -> scoring_pb2.Run:
 class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
     """The annual assessment over gRPC."""
 
-    def __init__(self, app: ScoringApp) -> None:
+    def __init__(self, app: ScoringApp, files: AttachmentStore | None = None) -> None:
         self.app = app
+        self.attachments = scoring_desk(app, files) if files is not None else None
 
     def GetScheme(self, request: Any, context: grpc.ServicerContext) -> Any:
         scheme = self.app.scheme_by_sha(request.sha256)
@@ -267,6 +271,15 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
 
     def GetVersion(self, request: Any, context: grpc.ServicerContext) -> Any:
         return scoring_pb2.Version(sequence=self.app.db.sequence(), scheme_sha256=self.app.scheme.sha256)
+
+    def UploadAttachment(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
+        return attachment_rpc.upload(self.attachments, scoring_pb2, request_iterator)
+
+    def ListAttachments(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return attachment_rpc.list_of(self.attachments, scoring_pb2, request)
+
+    def DownloadAttachment(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        return attachment_rpc.download(self.attachments, scoring_pb2, request)
 
 
 def _import_id(value: str) -> str:

@@ -11,6 +11,7 @@ from grpc_health.v1 import health
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from prometheus_client import CollectorRegistry
 
+from services.common.attachments import AttachmentStore
 from services.common.db import Database, migrate
 from services.common.internal import InternalGuard
 from services.common.rpc import RpcMetrics, ServiceInterceptor, create_server
@@ -49,6 +50,7 @@ def create(
     tls: TlsConfig | None,
     notify: NotifyConfig | None = None,
     notify_clock: str = "",
+    attachments: AttachmentStore | None = None,
 ) -> Running:
     """A tasks server bound to address, its schema migrated; not yet started (nor its reminders loop).
 
@@ -76,7 +78,7 @@ def create(
     )
 
     def register(server: grpc.Server) -> None:
-        tasks_pb2_grpc.add_TasksServiceServicer_to_server(TasksServicer(app), server)
+        tasks_pb2_grpc.add_TasksServiceServicer_to_server(TasksServicer(app, attachments), server)
 
     server, port, health_servicer = create_server(
         address,

@@ -10,6 +10,8 @@ from typing import Any
 import grpc
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
+from services.common import attachment_rpc
+from services.common.attachments import AttachmentStore
 from services.common.errors import InvalidArgument
 from services.common.facts import FACT_COLUMNS
 from services.common.messages import refuse_nul
@@ -17,6 +19,7 @@ from services.common.packed import pack
 from services.common.policy import scoped_unit
 from services.common.rpc import current_identity
 from services.tasks import extensions, people
+from services.tasks.attachments import history, task_desk
 from services.tasks.domain import Kind
 from services.tasks.export import ledger_lines
 from services.tasks.trend import OverdueTrend
@@ -44,8 +47,9 @@ def extension_message(view: extensions.ExtensionView) -> tasks_pb2.Extension:
 class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
     """The supervision ledger over gRPC."""
 
-    def __init__(self, app: TasksApp) -> None:
+    def __init__(self, app: TasksApp, files: AttachmentStore | None = None) -> None:
         self.app = app
+        self.attachments = task_desk(app, files) if files is not None else None
         self.overdue = OverdueTrend(app.facts.db, app.facts.tz, version=app.facts.version)
         self.extensions = extensions.ExtensionDesk(app)
 
@@ -60,7 +64,14 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
         )
 
     def GetTask(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return task_message(self.app.get_task(actor=current_identity(), task_id=request.id))
+        view = self.app.get_task(actor=current_identity(), task_id=request.id)
+        if self.attachments is not None:
+            # Its attachments are part of what happened to it: one history, in time order.
+            view.history = sorted(
+                view.history + history(self.app, self.attachments, view.id),
+                key=lambda e: (e.at, e.kind == "attachment"),
+            )
+        return task_message(view)
 
     def ListTasks(self, request: Any, context: grpc.ServicerContext) -> Any:
         views, token, at = self.app.list_tasks(
@@ -306,3 +317,12 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             ],
             as_of=self.app.view_instant(at),
         )
+
+    def UploadAttachment(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
+        return attachment_rpc.upload(self.attachments, tasks_pb2, request_iterator)
+
+    def ListAttachments(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return attachment_rpc.list_of(self.attachments, tasks_pb2, request)
+
+    def DownloadAttachment(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        return attachment_rpc.download(self.attachments, tasks_pb2, request)

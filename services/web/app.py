@@ -16,6 +16,7 @@ from services.common import status
 from services.web import (
     api,
     appeals,
+    attachments,
     bulletin,
     department,
     ledger_import,
@@ -26,6 +27,7 @@ from services.web import (
     result_documents,
     supervision,
 )
+from services.web.attachments import DESK as ATTACHMENT_DESK
 from services.web.extensions import DESK as EXTENSION_DESK
 from services.web.extensions_api import ROUTES as EXTENSION_API
 from services.web.gateway import Gateway
@@ -179,6 +181,7 @@ class Console:
             ),
         ]
         desk[:0] = EXTENSION_DESK  # first: /tasks/{task}/extension before /tasks/{task}/{step}
+        desk[:0] = ATTACHMENT_DESK  # first too: /tasks/{task}/attachments is no step
         desk += [
             ("GET", password.PATH, password.form, EVERYONE, ""),
             ("POST", password.PATH, self.change_password, EVERYONE, ""),
@@ -224,7 +227,10 @@ class Console:
         session = self._session_of_environ(environ)
         try:
             # Before sign-in a body is small: a larger one is refused unread (see http.ANONYMOUS_BODY).
-            request = Request.from_environ(environ, max_body=MAX_BODY if session else ANONYMOUS_BODY)
+            limit = MAX_BODY if session else ANONYMOUS_BODY
+            if session and attachments.is_upload(str(environ.get("PATH_INFO", ""))):
+                limit = min(limit, attachments.MAX_FORM)  # one file of at most 20 MB: refused unread beyond
+            request = Request.from_environ(environ, max_body=limit)
             request.session = session
             response = self.router.match(request)(request)
         except HttpError as exc:
@@ -246,6 +252,7 @@ class Console:
             response = page(frame("出错了", notice("服务内部错误，请稍后再试", error=True), session), 500)
         if environ.get("REQUEST_METHOD") == "HEAD":
             response.body = b""
+            response.stream = [] if response.stream is not None else None
         return respond(response, start_response, secure=secure)
 
     def _session_of_environ(self, environ: dict[str, Any]) -> Session | None:

@@ -183,6 +183,9 @@ class Response:
     status: int = 200
     content_type: str = "text/html; charset=utf-8"
     headers: list[tuple[str, str]] = field(default_factory=list)
+    # A large download passed on piece by piece (body unused): its length told up front, never held whole.
+    stream: Iterable[bytes] | None = None
+    stream_length: int = 0
 
     def cookie(self, name: str, value: str, *, secure: bool, max_age: int | None = None) -> None:
         """A session-grade cookie: HttpOnly, SameSite=Strict, Secure under TLS."""
@@ -251,13 +254,14 @@ def respond(
     response: Response, start_response: Callable[..., Any], *, secure: bool = False
 ) -> Iterable[bytes]:
     cached = any(name == "Cache-Control" for name, _ in response.headers)
+    length = response.stream_length if response.stream is not None else len(response.body)
     headers = [
         ("Content-Type", response.content_type),
-        ("Content-Length", str(len(response.body))),
+        ("Content-Length", str(length)),
         *([] if cached else [("Cache-Control", "no-store")]),
         *SECURITY_HEADERS,
         *([HSTS] if secure else []),
         *response.headers,
     ]
     start_response(STATUS.get(response.status, f"{response.status} Status"), headers)
-    return [response.body]
+    return response.stream if response.stream is not None else [response.body]

@@ -24,7 +24,7 @@ from services.common.vocabulary import (
     TASK_STATES,
     label_of,
 )
-from services.web import people
+from services.web import attachments, people
 from services.web.confirm import confirm_first
 from services.web.extensions import start_listing, task_section
 from services.web.gateway import Gateway
@@ -201,6 +201,7 @@ def _filters(
 def task_detail(gw: Gateway, session: Session, request: Request) -> Response:
     """One task: what it is, where it stands, its whole history, and the steps this caller may take."""
     extensions = start_listing(gw, session, task_id=request.params["task"])
+    attached = attachments.start_listing(gw, session, request.params["task"])
     task = gw.call(gw.tasks.GetTask, tasks_pb2.GetTaskRequest(id=request.params["task"]), session.token)
     known = people.units(gw, session)
     names = {u: n for u, (n, _) in known.items()}
@@ -248,6 +249,7 @@ def task_detail(gw: Gateway, session: Session, request: Request) -> Response:
         + task_section(session, task, extensions)
         + _split_link(session, task, known)
         + people.parts_section(task, names)
+        + attachments.section(session, task, attached)
         + history
     )
     return page(frame(f"督办事项 {task.id}", body, session))

@@ -328,6 +328,11 @@ def test_kaohe_sample_writes_the_county_that_serve_sample_imports(tmp_path: Path
         pending = json.loads(stack.kaohe("tolerance", "list", "--json").stdout)
         kinds = sorted(a["target_type"] for a in pending["applications"] if a["state"] == "pending")
         assert kinds == ["error_report", "task"], pending
+        # A few reported tasks carry their unit's 办结报告 (PDF), as a newcomer finds them in the console.
+        line = next(x for x in stack.log.read_text().splitlines() if "attached the sample's 办结报告" in x)
+        first = line.rsplit(": ", 1)[1].split(", ")[0]
+        (evidence,) = json.loads(stack.kaohe("attachments", "list", "--task", first, "--json").stdout)
+        assert evidence["media_type"] == "application/pdf"
     finally:
         os.killpg(stack.process.pid, signal.SIGTERM)
         stack.process.wait(timeout=20)

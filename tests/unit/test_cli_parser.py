@@ -30,7 +30,8 @@ SUBCOMMANDS = list(_subcommands(parser()))
 def test_the_walk_finds_every_group_and_command() -> None:
     names = {" ".join(path) for path, _ in SUBCOMMANDS}
     assert {"serve", "status", "tasks list", "tasks reject", "records add", "assess finalize"} <= names
-    assert len(names) == 70  # 34, units and units list, bulletin, accounts add/list/disable/passwd and login,
+    assert len(names) == 74  # 34, attachments with add/list/get, units and units list, bulletin,
+    # accounts add/list/disable/enable/passwd and login,
     # appeals and tolerance with list/file/decide and list/apply/decide, persons and persons list,
     # results with notice/letters/excellent, extensions with list/request/decide, calendar with import/show,
     # ledger template/export, tasks export; accounts enable and passwd

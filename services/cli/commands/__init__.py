@@ -9,6 +9,7 @@ from services.cli.commands import (
     accounts,
     appeals,
     assess,
+    attachments,
     bulletin,
     calendar,
     extensions,
@@ -41,6 +42,7 @@ MODULES: tuple[ModuleType, ...] = (
 )
 # Appended rather than placed: other groups are being added to the tuple above at the same time.
 MODULES += (persons, results)
+MODULES += (attachments,)
 
 
 def register_all(commands: Commands, common: argparse.ArgumentParser) -> None:

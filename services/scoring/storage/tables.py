@@ -16,6 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from services.common.attachment_records import attachments_table
 from services.common.audit import audit_table
 from services.common.db import sequence_table
 from services.common.idempotency import requests_table
@@ -143,3 +144,6 @@ workflow_events = Table(
     Column("at", BigInteger, nullable=False),
     Index("ix_workflow_events_subject", "subject_kind", "subject_id"),
 )
+
+# 附件 on appeals and 容错 applications (the files themselves outside the database).
+attachments = attachments_table(metadata)

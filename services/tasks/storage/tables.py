@@ -16,6 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from services.common.attachment_records import attachments_table
 from services.common.audit import audit_table
 from services.common.db import sequence_table
 from services.common.idempotency import requests_table
@@ -179,3 +180,5 @@ persons = Table(
     Column("created_at", BigInteger, nullable=False),
     Index("ix_persons_unit", "unit_id"),
 )
+
+attachments = attachments_table(metadata)

@@ -1,13 +1,13 @@
 """The bulletin's issue numbers (期号): one per (year, period), each number once a year.
 
-Revision ID: 0004_h_remind
+Revision ID: 0004
 Revises: 0003
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_h_remind"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None

@@ -1,14 +1,14 @@
 """Accounts whose password must change at first login, and a token generation that ends old sessions.
 
-Revision ID: 0005_h_secure
-Revises: 0004_h_remind
+Revision ID: 0005
+Revises: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_h_secure"
-down_revision = "0004_h_remind"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

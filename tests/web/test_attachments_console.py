@@ -1,0 +1,95 @@
+"""附件 in the console: a department (or a 村) uploads a PDF on its task's page, the office (and the
+村's 乡镇) see and download it, another unit cannot; no PDF under a .pdf name is refused in Chinese."""
+
+from __future__ import annotations
+
+import http.client
+from pathlib import Path
+from typing import Any
+
+from selenium.webdriver.common.by import By
+
+from tests.web.conftest import Console
+from tests.web.test_console import fetch, login, submit, text
+from tests.web.test_people_console import PASSWORD, county  # noqa: F401 (the fixture)
+
+PDF = b"%PDF-1.7\n" + b"1 0 obj << >> endobj\n" * 40 + b"%%EOF\n"
+
+
+def upload(driver: Any, path: Path) -> None:
+    driver.find_element(By.ID, "attachment-file").send_keys(str(path))
+    submit(driver, driver.find_element(By.CSS_SELECTOR, "button[data-step=attach]"))
+
+
+def too_large(console: Console, cookies: list[dict[str, Any]]) -> int:
+    """The status of an upload announcing 21 MB, its body never sent."""
+    host, port = console.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        connection.putrequest("POST", "/tasks/T1/attachments")
+        connection.putheader("Cookie", "; ".join(f"{c['name']}={c['value']}" for c in cookies))
+        connection.putheader("Content-Type", "multipart/form-data; boundary=x")
+        connection.putheader("Content-Length", str(21 << 20))
+        connection.endheaders()
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_a_department_attaches_a_pdf_the_office_sees_it_another_unit_cannot(
+    browser: Any, console: Console, tmp_path: Path
+) -> None:
+    driver = browser
+    report = tmp_path / "用地保障报告.pdf"
+    report.write_bytes(PDF)
+    fake = tmp_path / "伪装.pdf"
+    fake.write_bytes(b"MZ\x90\x00" + bytes(500))
+
+    login(driver, console, "fgj1")
+    driver.get(console.url + "/tasks/T1")
+    upload(driver, fake)
+    assert "文件类型不被接受" in text(driver)
+    upload(driver, report)
+    assert "已上传附件 用地保障报告.pdf" in text(driver) and "附件：用地保障报告.pdf" in text(driver)
+    link = driver.find_element(By.CSS_SELECTOR, "tr[data-attachment] a")
+    href = link.get_attribute("href").removeprefix(console.url)
+    status, headers, body = fetch(console, href, cookies=driver.get_cookies())
+    assert (status, body, headers["Content-Type"]) == (200, PDF, "application/pdf")
+    # Streamed through the console, its length told up front from the record.
+    assert headers["Content-Length"] == str(len(PDF)) and "attachment;" in headers["Content-Disposition"]
+
+    # More than 20 MB is refused before the console reads it (a header alone says so).
+    assert too_large(console, driver.get_cookies()) == 413
+
+    login(driver, console, "office1")
+    driver.get(console.url + "/tasks/T1")
+    assert "用地保障报告.pdf" in text(driver)
+    assert fetch(console, href, cookies=driver.get_cookies())[2] == PDF
+
+    login(driver, console, "czj1")
+    status, _, body = fetch(console, href, cookies=driver.get_cookies())
+    assert status == 404 and PDF not in body
+    driver.get(console.url + "/tasks/T1")
+    assert "用地保障报告.pdf" not in text(driver)
+
+
+def test_a_village_reports_with_a_pdf_its_township_and_the_office_see_it_another_township_cannot(
+    browser: Any,
+    county: Console,  # noqa: F811 (the fixture)
+    tmp_path: Path,
+) -> None:
+    driver = browser
+    report = tmp_path / "东关村整治报告.pdf"
+    report.write_bytes(PDF)
+    login(driver, county, "dg1", PASSWORD)
+    driver.get(county.url + "/tasks/P1.1")
+    upload(driver, report)
+    assert "附件：东关村整治报告.pdf" in text(driver)
+    href = driver.find_element(By.CSS_SELECTOR, "tr[data-attachment] a").get_attribute("href")
+    href = href.removeprefix(county.url)
+    for user, seen in (("cgz1", True), ("office1", True), ("mxz1", False)):
+        login(driver, county, user, PASSWORD)
+        status, _, body = fetch(county, href, cookies=driver.get_cookies())
+        assert (status == 200 and body == PDF) is seen, user
+        driver.get(county.url + "/tasks/P1.1")
+        assert ("东关村整治报告.pdf" in text(driver)) is seen, user
