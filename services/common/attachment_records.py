@@ -7,11 +7,11 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, Connection, Index, MetaData, Row, String, Table, insert, select
 
 
-def attachments_table(metadata: MetaData) -> Table:
+def attachments_table(metadata: MetaData, name: str = "attachments") -> Table:
     """附件's records: the file lives outside the database under its SHA-256; a record is never deleted,
     so a voided (撤销, 作废) item keeps its evidence."""
     return Table(
-        "attachments",
+        name,
         metadata,
         Column("id", String(64), primary_key=True),
         Column("sha256", String(64), nullable=False),
@@ -22,7 +22,7 @@ def attachments_table(metadata: MetaData) -> Table:
         Column("item_id", String(64), nullable=False),
         Column("uploaded_by", String(200), nullable=False),
         Column("uploaded_at", BigInteger, nullable=False),
-        Index("ix_attachments_item", "item_kind", "item_id"),
+        Index(f"ix_{name}_item", "item_kind", "item_id"),
     )
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from typing import Any
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, Any
 
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
@@ -13,6 +14,7 @@ from google.protobuf.message_factory import GetMessageClass
 from services.common.auth import Identity
 from services.common.clients import Backend, deadline
 from services.common.errors import PermissionDenied
+from services.common.internal import SignedStream
 from services.common.rpc import current_identity
 from services.common.status import relay
 from services.gateway.policy import authorize, scoped_unit
@@ -46,12 +48,42 @@ def proxy_handler(descriptor: ServiceDescriptor, backend: Backend, audit: Audit)
             response_deserializer=response_class.FromString,
         )
         behaviour = (_stream_forwarder if method.server_streaming else _forwarder)(path, call, backend, audit)
+        if method.client_streaming:
+            behaviour = _spooling(behaviour, request_class)
         handlers[method.name] = getattr(grpc, f"{shape}_rpc_method_handler")(
             behaviour,
             request_deserializer=request_class.FromString,
             response_serializer=response_class.SerializeToString,
         )
     return grpc.method_handlers_generic_handler(descriptor.full_name, handlers)
+
+
+# A client stream (an attachment's chunks) is kept in memory up to this size, on disk beyond it.
+SPOOL_IN_MEMORY = 1 << 20
+
+
+def _spooling(behaviour: Callable[..., Any], request_class: Any) -> Callable[..., Any]:
+    """behaviour given the caller's stream spooled first: the hop's credential names the stream's digest
+    (a captured credential carries no other content), so the whole stream is known before it is sent —
+    in a temporary file, not in memory."""
+
+    def spooled(requests: Iterable[Any], context: grpc.ServicerContext) -> Any:
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
+            for message in requests:
+                raw = message.SerializeToString(deterministic=True)
+                spool.write(len(raw).to_bytes(8, "big"))
+                spool.write(raw)
+            result = behaviour(SignedStream(lambda: _replayed(spool, request_class)), context)
+            # A server stream is read while the spool is still open.
+            return iter(list(result)) if isinstance(result, Iterator) else result
+
+    return spooled
+
+
+def _replayed(spool: IO[bytes], request_class: Any) -> Iterator[Any]:
+    spool.seek(0)
+    while header := spool.read(8):
+        yield request_class.FromString(spool.read(int.from_bytes(header, "big")))
 
 
 def _authorize(path: str, request: Any, audit: Audit) -> Identity:

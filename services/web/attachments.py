@@ -68,7 +68,7 @@ def section(session: Session, task: Any, listing_call: Pending) -> str:
             '<label for="attachment-file">上传附件（PDF、图片或 Office 文件，每个不超过 20 MB）</label>'
             '<input id="attachment-file" type="file" name="file" required'
             ' accept=".pdf,.png,.jpg,.jpeg,.gif,.webp,.doc,.docx,.xls,.xlsx,.pptx">'
-            '<button type="submit" data-step="attach">上传</button></form>'
+            '<button type="submit" data-action="attach">上传</button></form>'
         )
     return f'<section aria-label="附件" class="attachments"><h2>附件</h2>{listing}{form}</section>'
 

@@ -46,8 +46,9 @@ def test_scorings_0008_adds_the_attachments_table_after_0007(databases: Database
         with db.engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "0007")
-        assert "attachments" not in inspect(db.engine).get_table_names()
+        assert "scoring_attachments" not in inspect(db.engine).get_table_names()
         migrate(db, scoring, service="scoring")
-        assert {c["name"] for c in inspect(db.engine).get_columns("attachments")} == set(attachments.c.keys())
+        columns = inspect(db.engine).get_columns("scoring_attachments")
+        assert {c["name"] for c in columns} == set(attachments.c.keys())
     finally:
         db.dispose()

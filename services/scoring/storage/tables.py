@@ -146,4 +146,5 @@ workflow_events = Table(
 )
 
 # 附件 on appeals and 容错 applications (the files themselves outside the database).
-attachments = attachments_table(metadata)
+# Named apart from the tasks service's: both services may share one database (one schema).
+attachments = attachments_table(metadata, "scoring_attachments")

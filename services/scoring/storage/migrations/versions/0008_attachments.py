@@ -15,7 +15,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
-        "attachments",
+        "scoring_attachments",
         sa.Column("id", sa.String(64), primary_key=True),
         sa.Column("sha256", sa.String(64), nullable=False),
         sa.Column("size", sa.BigInteger, nullable=False),
@@ -26,9 +26,9 @@ def upgrade() -> None:
         sa.Column("uploaded_by", sa.String(200), nullable=False),
         sa.Column("uploaded_at", sa.BigInteger, nullable=False),
     )
-    op.create_index("ix_attachments_item", "attachments", ["item_kind", "item_id"])
+    op.create_index("ix_scoring_attachments_item", "scoring_attachments", ["item_kind", "item_id"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_attachments_item", "attachments")
-    op.drop_table("attachments")
+    op.drop_index("ix_scoring_attachments_item", "scoring_attachments")
+    op.drop_table("scoring_attachments")
