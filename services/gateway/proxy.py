@@ -13,7 +13,7 @@ from google.protobuf.message_factory import GetMessageClass
 
 from services.common.auth import Identity
 from services.common.clients import Backend, deadline
-from services.common.errors import PermissionDenied
+from services.common.errors import FieldViolation, InvalidArgument, PermissionDenied
 from services.common.internal import SignedStream
 from services.common.rpc import current_identity
 from services.common.status import relay
@@ -49,7 +49,7 @@ def proxy_handler(descriptor: ServiceDescriptor, backend: Backend, audit: Audit)
         )
         behaviour = (_stream_forwarder if method.server_streaming else _forwarder)(path, call, backend, audit)
         if method.client_streaming:
-            behaviour = _spooling(behaviour, request_class)
+            behaviour = _spooling(path, behaviour, request_class, audit)
         handlers[method.name] = getattr(grpc, f"{shape}_rpc_method_handler")(
             behaviour,
             request_deserializer=request_class.FromString,
@@ -58,21 +58,30 @@ def proxy_handler(descriptor: ServiceDescriptor, backend: Backend, audit: Audit)
     return grpc.method_handlers_generic_handler(descriptor.full_name, handlers)
 
 
-# A client stream (an attachment's chunks) is kept in memory up to this size, on disk beyond it.
+# A client stream (an attachment's chunks) is kept in memory up to this size, on disk beyond it, and
+# refused past the largest stream a caller may send (an attachment: 20 MB and its envelopes).
 SPOOL_IN_MEMORY = 1 << 20
+SPOOL_MAX = 24 << 20
 
 
-def _spooling(behaviour: Callable[..., Any], request_class: Any) -> Callable[..., Any]:
+def _spooling(
+    path: str, behaviour: Callable[..., Any], request_class: Any, audit: Audit
+) -> Callable[..., Any]:
     """behaviour given the caller's stream spooled first: the hop's credential names the stream's digest
     (a captured credential carries no other content), so the whole stream is known before it is sent —
-    in a temporary file, not in memory."""
+    in a temporary file, not in memory; a caller the policy refuses is refused before anything is read."""
 
     def spooled(requests: Iterable[Any], context: grpc.ServicerContext) -> Any:
+        _authorize(path, None, audit)
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
             for message in requests:
                 raw = message.SerializeToString(deterministic=True)
                 spool.write(len(raw).to_bytes(8, "big"))
                 spool.write(raw)
+                if spool.tell() > SPOOL_MAX:
+                    raise InvalidArgument(
+                        FieldViolation("stream", f"请求流超过 {SPOOL_MAX >> 20} MiB 的上限，未接收")
+                    )
             result = behaviour(SignedStream(lambda: _replayed(spool, request_class)), context)
             # A server stream is read while the spool is still open.
             return iter(list(result)) if isinstance(result, Iterator) else result

@@ -18,7 +18,7 @@ PDF = b"%PDF-1.7\n" + b"1 0 obj << >> endobj\n" * 40 + b"%%EOF\n"
 
 def upload(driver: Any, path: Path) -> None:
     driver.find_element(By.ID, "attachment-file").send_keys(str(path))
-    submit(driver, driver.find_element(By.CSS_SELECTOR, "button[data-step=attach]"))
+    submit(driver, driver.find_element(By.CSS_SELECTOR, "button[data-action=attach]"))
 
 
 def too_large(console: Console, cookies: list[dict[str, Any]]) -> int:
