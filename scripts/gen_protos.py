@@ -16,7 +16,8 @@ def main() -> int:
     out = ROOT / "gen"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
-    protos = sorted(str(p.relative_to(src)) for p in src.rglob("*.proto"))
+    # protos/google/ holds vendored imports (google.type.Date) that googleapis-common-protos already provides.
+    protos = sorted(str(p.relative_to(src)) for p in (src / "kaohe").rglob("*.proto"))
     include = str(Path(protoc.__file__).parent / "_proto")
     args = [
         "protoc",
