@@ -29,6 +29,7 @@ test: setup
 lint: setup
 	$(BIN)/ruff check services tests scripts benchmarks
 	$(BIN)/ruff format --check services tests scripts benchmarks
+	$(BIN)/lint-imports
 
 fmt: setup
 	$(BIN)/ruff format services tests scripts benchmarks

@@ -9,7 +9,10 @@ from datetime import date
 
 from services.common.errors import FieldViolation, InvalidArgument
 
-__all__ = ["Period", "PeriodInvalid", "parse_period"]
+__all__ = ["MAX_ISSUE", "Period", "PeriodInvalid", "parse_period"]
+
+# A 期号 is a small number printed in the masthead; a typo of 20260 is refused rather than printed.
+MAX_ISSUE = 9999
 
 _RULE = "must be a period written YYYY-MM (month 01–12), YYYY-Qn (quarter 1–4) or YYYY, e.g. 2026-11"
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")

@@ -14,6 +14,7 @@ from typing import Protocol
 from sqlalchemy import BigInteger, Column, Connection, Integer, String, Table, UniqueConstraint, func, select
 from sqlalchemy.exc import IntegrityError
 
+from services.bulletin.period import MAX_ISSUE
 from services.common.db import Database
 from services.common.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from services.gateway.accounts.storage import metadata
@@ -27,9 +28,6 @@ bulletin_issues = Table(
     Column("issued_at", BigInteger, nullable=False),
     UniqueConstraint("year", "issue", name="uq_bulletin_issues_year_issue"),
 )
-
-# A 期号 is a small number printed in the masthead; a typo of 20260 is refused rather than printed.
-MAX_ISSUE = 9999
 
 
 class IssueNumbers(Protocol):

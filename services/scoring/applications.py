@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from services.common import ranges
+from services.common.appeal_labels import APPLICATION_STATES
 from services.common.auth import Identity
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, StaleEtag
 from services.common.idempotency import idempotent
@@ -20,7 +21,6 @@ from services.common.ranges import check_year
 from services.common.text import ID_MAX, NOTE_MAX, check_id, check_text
 from services.common.timeutil import from_epoch, iso
 from services.scoring import staging
-from services.scoring.labels import APPLICATION_STATES
 from services.scoring.records import ID_PATTERN, appealed, parse_record, record_row
 from services.scoring.storage import repository as repo
 from services.scoring.storage import workflow as flow

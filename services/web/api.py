@@ -9,7 +9,7 @@ from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
-from services.cli.client import plain
+from services.common.protojson import plain
 from services.web.extensions_api import PATHS as EXTENSION_PATHS
 from services.web.gateway import Gateway
 from services.web.http import HttpError, Request, Response, as_json

@@ -12,7 +12,7 @@ from google.protobuf import json_format, struct_pb2
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
-from services.scoring.labels import (
+from services.common.appeal_labels import (
     APPEAL_STATES,
     APPEAL_TARGETS,
     APPLICATION_DECISIONS,

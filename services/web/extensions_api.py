@@ -7,7 +7,7 @@ from typing import Any
 
 from kaohe.tasks.v1 import tasks_pb2
 
-from services.cli.client import plain
+from services.common.protojson import plain
 from services.web.gateway import Gateway
 from services.web.http import HttpError, Request, Response, as_json
 from services.web.sessions import Session

@@ -14,7 +14,7 @@ from services.cli import render
 from services.cli.client import EXIT_OK, Client, emit, plain, request_id
 from services.cli.labels import unit_code
 from services.cli.options import Commands, command, group, listed, term
-from services.scoring.labels import (
+from services.common.appeal_labels import (
     APPEAL_STATES,
     APPEAL_TARGETS,
     APPLICATION_DECISIONS,

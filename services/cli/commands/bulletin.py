@@ -7,10 +7,9 @@ from pathlib import Path
 
 from kaohe.gateway.v1 import gateway_pb2
 
-from services.bulletin.period import PeriodInvalid, parse_period
+from services.bulletin.period import MAX_ISSUE, PeriodInvalid, parse_period
 from services.cli.client import EXIT_OK, Client, Refused, Usage, emit
 from services.cli.options import Commands, command
-from services.gateway.bulletin_issues import MAX_ISSUE
 
 
 def cmd_bulletin(args: argparse.Namespace) -> int:
