@@ -42,6 +42,19 @@ def private_file(path: Path) -> Path:
     return path
 
 
+def replace_private(path: Path, data: bytes) -> None:
+    """Replaces path atomically with a 0600 file, so a reader never sees half a key or a key left open."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(temporary, FILE_MODE)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 @contextmanager
 def spooled(directory: Path | None = None) -> Iterator[IO[bytes]]:
     """A private temporary file (0600) to read and write, removed when the block ends, whatever happens.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from services.common.files import replace_private
+from services.common.loopback import is_loopback as is_loopback
+from services.common.loopback import record_trust as record_trust
+from services.common.loopback import trust_record as trust_record
 from services.common.settings import ConfigError
 
 SERVICES = ("gateway", "tasks", "scoring")
@@ -90,16 +93,16 @@ def ensure_tls(directory: Path, *, hosts: Sequence[str] = ()) -> TlsFiles:
     fresh_ca = ca is None
     if ca is None:
         ca = _issue_ca(now)
-        _write(files.ca_key, _key_pem(ca[1]))
-        _write(files.ca, ca[0].public_bytes(serialization.Encoding.PEM))
+        replace_private(files.ca_key, _key_pem(ca[1]))
+        replace_private(files.ca, ca[0].public_bytes(serialization.Encoding.PEM))
     ca_cert, ca_key = ca
     names = _subject_names(hosts)
     for service in SERVICES:
         if not fresh_ca and _leaf_usable(files, service, ca_cert, names, now):
             continue
         cert, key = _issue_leaf(service, names=[service, *names], ca_cert=ca_cert, ca_key=ca_key, now=now)
-        _write(files.key(service), _key_pem(key))
-        _write(files.cert(service), cert.public_bytes(serialization.Encoding.PEM))
+        replace_private(files.key(service), _key_pem(key))
+        replace_private(files.cert(service), cert.public_bytes(serialization.Encoding.PEM))
     for path in (files.ca, files.ca_key, *(p for s in SERVICES for p in (files.cert(s), files.key(s)))):
         os.chmod(path, 0o600)
     return files
@@ -262,19 +265,6 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Replaces path atomically with a 0600 file, so a reader never sees half a key or a key left open."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def load_tls_config(
     *, ca: str | Path, cert: str | Path | None = None, key: str | Path | None = None
 ) -> TlsConfig:
@@ -361,60 +351,3 @@ def peer_service(context: grpc.ServicerContext) -> str | None:
         return None
     name = names[0].decode("utf-8", "replace")
     return name if name in SERVICES else None
-
-
-def is_loopback(address: str) -> bool:
-    """Whether a listen or dial address stays on this machine (`--plaintext` is allowed only there).
-
-    Names other than localhost are not resolved: what they resolve to can change after the check.
-    """
-    host = _host_of(address)
-    if host is None:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped.is_loopback
-    return ip.is_loopback
-
-
-def _host_of(address: str) -> str | None:
-    """The host of `host:port`, `[v6]:port`, a bare host or `dns:///host:port`; None when there is none."""
-    text = address.strip()
-    for scheme in ("dns:///", "ipv4:", "ipv6:"):
-        if text.startswith(scheme):
-            text = text[len(scheme) :]
-    if text.startswith("["):
-        end = text.find("]")
-        return (text[1:end] or None) if end > 0 else None
-    if text.count(":") == 1:
-        text = text.rsplit(":", 1)[0]
-    return text or None
-
-
-def trust_record(address: str) -> Path | None:
-    """Where `kaohe serve` leaves, for this user, the CA of the stack it runs on a loopback port.
-
-    The command line reads it when nothing else names a CA, so a stack started with any --data-dir
-    is trusted by its own user's commands; a stack another user started on that port fails the check.
-    """
-    host = _host_of(address)
-    port = address.strip().rsplit(":", 1)[-1]
-    if host is None or not is_loopback(address) or not port.isdigit():
-        return None
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "kaohe" / f"ca-loopback-{int(port)}.pem"
-
-
-def record_trust(address: str, ca: Path) -> Path | None:
-    """Leaves a copy of ca where `trust_record` finds it (0600 in a 0700 directory); None if not loopback."""
-    path = trust_record(address)
-    if path is None:
-        return None
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _write(path, ca.read_bytes())
-    return path

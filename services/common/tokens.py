@@ -1,4 +1,7 @@
-"""Standard tokens (JWT): people's tokens, the per-call internal credential, and an optional OIDC provider."""
+"""Standard tokens (JWT): people's tokens, the per-call internal credential, and an optional OIDC provider.
+
+The key ring and the signing and reading underneath them are in jwt_codec.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +22,13 @@ from services.common.auth import (
     INTERNAL_ROLE,
     ROLES,
     Identity,
-    derive_key,
     load_retired_secrets,
     load_secret,
 )
 from services.common.errors import Unauthenticated, Unavailable
+from services.common.jwt_codec import KeyRing as KeyRing
+from services.common.jwt_codec import decode, encode, identity_of, refusal
+from services.common.jwt_codec import key_id as key_id
 from services.common.settings import ConfigError
 
 ISSUER = "kaohe"
@@ -37,44 +42,7 @@ INTERNAL_TTL_SECONDS = 30
 # Clocks of the machines a deployment runs on agree to a few seconds; a person's token gets more slack.
 USER_LEEWAY_SECONDS = 30
 INTERNAL_LEEWAY_SECONDS = 5
-_ALGORITHM = "HS256"
 _REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "exp", "jti", "role"]
-
-
-@dataclass(frozen=True)
-class KeyRing:
-    """The key new tokens are signed with (by its id) and every key still accepted, by id."""
-
-    current: str
-    keys: Mapping[str, bytes] = field(repr=False)
-
-    def __post_init__(self) -> None:
-        if self.current not in self.keys:
-            raise ValueError("the current key id must be one of the keys")
-
-    @classmethod
-    def from_secrets(cls, current: bytes, *, retired: Sequence[bytes] = (), purpose: bytes) -> KeyRing:
-        """A ring derived from the deployment's secret and the retired secrets still accepted.
-
-        The key id is a fingerprint of the derived key, so replacing the secret changes the id by itself,
-        and it reveals nothing of the key.
-        """
-        keys: dict[str, bytes] = {}
-        for secret in (current, *retired):
-            key = derive_key(secret, purpose)
-            keys.setdefault(key_id(key), key)
-        return cls(current=key_id(derive_key(current, purpose)), keys=keys)
-
-    def key(self, kid: object) -> bytes:
-        """The accepted key of that id, else Unauthenticated."""
-        if not isinstance(kid, str) or kid not in self.keys:
-            raise Unauthenticated("token signed with an unknown or retired key")
-        return self.keys[kid]
-
-
-def key_id(key: bytes) -> str:
-    """A short public name for a key."""
-    return hmac.new(key, b"kaohe-key-id", hashlib.sha256).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -90,70 +58,6 @@ class TokenKeys:
             user=KeyRing.from_secrets(current, retired=retired, purpose=USER_JWT_PURPOSE),
             internal=KeyRing.from_secrets(current, retired=retired, purpose=INTERNAL_JWT_PURPOSE),
         )
-
-
-def _encode(claims: dict[str, Any], ring: KeyRing) -> str:
-    return jwt.encode(claims, ring.keys[ring.current], algorithm=_ALGORITHM, headers={"kid": ring.current})
-
-
-def _decode(
-    token: str, *, ring: KeyRing, issuer: str, audience: str, required: list[str], leeway: int
-) -> dict[str, Any]:
-    """The claims of a token our ring signed, or Unauthenticated naming the broken check (never the token)."""
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError:
-        raise Unauthenticated("malformed token") from None
-    key = ring.key(header.get("kid"))
-    try:
-        return jwt.decode(
-            token,
-            key,
-            algorithms=[_ALGORITHM],
-            audience=audience,
-            issuer=issuer,
-            leeway=leeway,
-            options={"require": required},
-        )
-    except jwt.PyJWTError as exc:
-        raise Unauthenticated(_refusal(exc)) from None
-
-
-def _refusal(exc: jwt.PyJWTError) -> str:
-    if isinstance(exc, jwt.ExpiredSignatureError):
-        return "token expired"
-    if isinstance(exc, jwt.InvalidAudienceError):
-        return "token is meant for another audience"
-    if isinstance(exc, jwt.InvalidIssuerError):
-        return "token from another issuer"
-    if isinstance(exc, jwt.MissingRequiredClaimError):
-        return f"token lacks the {exc.claim} claim"
-    if isinstance(exc, jwt.InvalidSignatureError):
-        return "token signature does not verify"
-    if isinstance(exc, jwt.InvalidAlgorithmError):
-        return "token signed with an algorithm that is not accepted"
-    if isinstance(exc, (jwt.ImmatureSignatureError, jwt.InvalidIssuedAtError)):
-        return "token issued in the future"
-    if isinstance(exc, jwt.DecodeError):
-        return "malformed token"
-    return "invalid token"
-
-
-def _identity(claims: Mapping[str, Any], *, roles: Sequence[str]) -> Identity:
-    """The caller the claims name, when the role is known and a department names its unit."""
-    role, unit, subject = claims.get("role"), claims.get("unit") or "", claims.get("sub")
-    if not isinstance(role, str) or role not in roles:
-        raise Unauthenticated("token carries an unknown role")
-    if not isinstance(unit, str) or not isinstance(subject, str):
-        raise Unauthenticated("malformed token payload")
-    if role == "department" and not unit:
-        raise Unauthenticated("a department token must name its unit")
-    generation = claims.get("gen", 0)
-    if not isinstance(generation, int):
-        raise Unauthenticated("malformed token payload")
-    return Identity(
-        role=role, unit=unit, subject=subject, expires_at=int(claims["exp"]), generation=generation
-    )
 
 
 def issue_user_token(
@@ -181,15 +85,15 @@ def issue_user_token(
     }
     if generation is not None:
         claims["gen"] = generation
-    return _encode(claims, ring)
+    return encode(claims, ring)
 
 
 def verify_user_token(token: str, *, ring: KeyRing, leeway: int = USER_LEEWAY_SECONDS) -> Identity:
     """The person a token names, when our ring signed it for the gateway and it has not expired."""
-    claims = _decode(
+    claims = decode(
         token, ring=ring, issuer=ISSUER, audience=AUDIENCE, required=_REQUIRED_CLAIMS, leeway=leeway
     )
-    return _identity(claims, roles=ROLES)
+    return identity_of(claims, roles=ROLES)
 
 
 def hash_request(data: bytes) -> bytes:
@@ -231,7 +135,7 @@ def sign_internal(
         claims["rqh"] = _b64(request_digest)
     if stream_digest is not None:
         claims["sqh"] = _b64(stream_digest)
-    return _encode(claims, ring)
+    return encode(claims, ring)
 
 
 def verify_internal(
@@ -245,7 +149,7 @@ def verify_internal(
     require_stream_hash: bool = False,
 ) -> Identity:
     """The caller a credential carries, when it was made for this method (and this request) and is fresh."""
-    claims = _decode(
+    claims = decode(
         token,
         ring=ring,
         issuer=INTERNAL_ISSUER,
@@ -263,7 +167,7 @@ def verify_internal(
         raise Unauthenticated("credential is not bound to its request")
     if require_stream_hash and not isinstance(claims.get("sqh"), str):
         raise Unauthenticated("credential is not bound to its stream")
-    return _identity(claims, roles=(*ROLES, INTERNAL_ROLE))
+    return identity_of(claims, roles=(*ROLES, INTERNAL_ROLE))
 
 
 def stream_claim(token: str) -> str:
@@ -316,7 +220,7 @@ class OidcVerifier:
         except jwt.PyJWKClientError:
             raise Unauthenticated("token signed with a key the identity provider does not publish") from None
         except jwt.PyJWTError as exc:
-            raise Unauthenticated(_refusal(exc)) from None
+            raise Unauthenticated(refusal(exc)) from None
         try:
             claims = jwt.decode(
                 token,
@@ -328,12 +232,12 @@ class OidcVerifier:
                 options={"require": ["iss", "aud", "sub", "exp"]},
             )
         except jwt.PyJWTError as exc:
-            raise Unauthenticated(_refusal(exc)) from None
+            raise Unauthenticated(refusal(exc)) from None
         role = self._role(_claim(claims, self.role_claim))
         unit = (_claim(claims, self.unit_claim) or "") if role == "department" else ""
         if not isinstance(unit, str):
             raise Unauthenticated(f"the {self.unit_claim} claim must be text")
-        return _identity(
+        return identity_of(
             {"role": role, "unit": unit, "sub": claims["sub"], "exp": claims["exp"]}, roles=ROLES
         )
 

@@ -23,8 +23,6 @@ PENDING = {
     "services/cli/render.py",
     "services/cli/sample_records.py",
     "services/cli/serve.py",
-    "services/common/tls.py",
-    "services/common/tokens.py",
     "services/gateway/export.py",
     "services/scoring/applications.py",
     "services/scoring/columns.py",

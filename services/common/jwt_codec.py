@@ -1,0 +1,121 @@
+"""Kaohe's HS256 JWTs underneath people's tokens and the internal credential: the key ring, signing,
+reading, why a token is refused, and the caller its claims name."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+
+from services.common.auth import Identity, derive_key
+from services.common.errors import Unauthenticated
+
+__all__ = ["ALGORITHM", "KeyRing", "decode", "encode", "identity_of", "key_id", "refusal"]
+
+ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """The key new tokens are signed with (by its id) and every key still accepted, by id."""
+
+    current: str
+    keys: Mapping[str, bytes] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if self.current not in self.keys:
+            raise ValueError("the current key id must be one of the keys")
+
+    @classmethod
+    def from_secrets(cls, current: bytes, *, retired: Sequence[bytes] = (), purpose: bytes) -> KeyRing:
+        """A ring derived from the deployment's secret and the retired secrets still accepted.
+
+        The key id is a fingerprint of the derived key, so replacing the secret changes the id by itself,
+        and it reveals nothing of the key.
+        """
+        keys: dict[str, bytes] = {}
+        for secret in (current, *retired):
+            key = derive_key(secret, purpose)
+            keys.setdefault(key_id(key), key)
+        return cls(current=key_id(derive_key(current, purpose)), keys=keys)
+
+    def key(self, kid: object) -> bytes:
+        """The accepted key of that id, else Unauthenticated."""
+        if not isinstance(kid, str) or kid not in self.keys:
+            raise Unauthenticated("token signed with an unknown or retired key")
+        return self.keys[kid]
+
+
+def key_id(key: bytes) -> str:
+    """A short public name for a key."""
+    return hmac.new(key, b"kaohe-key-id", hashlib.sha256).hexdigest()[:16]
+
+
+def encode(claims: dict[str, Any], ring: KeyRing) -> str:
+    """The claims signed with the ring's current key, its id in the header."""
+    return jwt.encode(claims, ring.keys[ring.current], algorithm=ALGORITHM, headers={"kid": ring.current})
+
+
+def decode(
+    token: str, *, ring: KeyRing, issuer: str, audience: str, required: list[str], leeway: int
+) -> dict[str, Any]:
+    """The claims of a token our ring signed, or Unauthenticated naming the broken check (never the token)."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise Unauthenticated("malformed token") from None
+    key = ring.key(header.get("kid"))
+    try:
+        return jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            audience=audience,
+            issuer=issuer,
+            leeway=leeway,
+            options={"require": required},
+        )
+    except jwt.PyJWTError as exc:
+        raise Unauthenticated(refusal(exc)) from None
+
+
+def refusal(exc: jwt.PyJWTError) -> str:
+    """Why a token is refused, in words that never quote the token."""
+    if isinstance(exc, jwt.ExpiredSignatureError):
+        return "token expired"
+    if isinstance(exc, jwt.InvalidAudienceError):
+        return "token is meant for another audience"
+    if isinstance(exc, jwt.InvalidIssuerError):
+        return "token from another issuer"
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return f"token lacks the {exc.claim} claim"
+    if isinstance(exc, jwt.InvalidSignatureError):
+        return "token signature does not verify"
+    if isinstance(exc, jwt.InvalidAlgorithmError):
+        return "token signed with an algorithm that is not accepted"
+    if isinstance(exc, (jwt.ImmatureSignatureError, jwt.InvalidIssuedAtError)):
+        return "token issued in the future"
+    if isinstance(exc, jwt.DecodeError):
+        return "malformed token"
+    return "invalid token"
+
+
+def identity_of(claims: Mapping[str, Any], *, roles: Sequence[str]) -> Identity:
+    """The caller the claims name, when the role is known and a department names its unit."""
+    role, unit, subject = claims.get("role"), claims.get("unit") or "", claims.get("sub")
+    if not isinstance(role, str) or role not in roles:
+        raise Unauthenticated("token carries an unknown role")
+    if not isinstance(unit, str) or not isinstance(subject, str):
+        raise Unauthenticated("malformed token payload")
+    if role == "department" and not unit:
+        raise Unauthenticated("a department token must name its unit")
+    generation = claims.get("gen", 0)
+    if not isinstance(generation, int):
+        raise Unauthenticated("malformed token payload")
+    return Identity(
+        role=role, unit=unit, subject=subject, expires_at=int(claims["exp"]), generation=generation
+    )
