@@ -149,16 +149,10 @@ def deliver(
             status, errcode, retryable = None, None, True
             error = _scrub(f"{type(exc).__name__}: {exc}", target)
         else:
-            errcode = _errcode(answer) if fmt in ROBOT_FORMATS and 200 <= status < 300 else None
-            if 200 <= status < 300 and not errcode:
+            errcode, retryable, error = _verdict(status, answer, fmt=fmt, target=target)
+            if not error:
                 log.info("reminder delivered", extra={"channel": where, "attempts": attempt})
                 return Outcome(delivered=True, attempts=attempt, status=status, errcode=errcode)
-            if errcode:
-                retryable = errcode in RETRYABLE_ERRCODES
-                error = f"errcode {errcode}: {_scrub(_errmsg(answer), target)}"
-            else:
-                retryable = status >= 500 or status == 429
-                error = f"HTTP {status}"
         if not retryable:
             log.warning("reminder refused", extra={"channel": where, "attempts": attempt, "error": error})
             return Outcome(
@@ -176,6 +170,16 @@ def deliver(
         extra={"channel": where, "attempts": policy.max_attempts, "error": error},
     )
     return Outcome(delivered=False, attempts=policy.max_attempts, status=status, errcode=errcode, error=error)
+
+
+def _verdict(status: int, answer: bytes, *, fmt: str, target: str) -> tuple[int | None, bool, str]:
+    """(errcode, retryable, error) of an answer; the error is empty when the answer accepts the message."""
+    errcode = _errcode(answer) if fmt in ROBOT_FORMATS and 200 <= status < 300 else None
+    if 200 <= status < 300 and not errcode:
+        return errcode, False, ""
+    if errcode:
+        return errcode, errcode in RETRYABLE_ERRCODES, f"errcode {errcode}: {_scrub(_errmsg(answer), target)}"
+    return errcode, status >= 500 or status == 429, f"HTTP {status}"
 
 
 def _errcode(answer: bytes) -> int | None:

@@ -162,6 +162,18 @@ class ReminderLoop:
             send=self.send,
             later=self.later,
         )
+        self._record(result)
+        self.metrics.checks.inc()
+        for sent in result.sent:
+            labels = (sent.delivery.fact.event, sent.delivery.channel.format)
+            if sent.outcome.delivered:
+                self.metrics.sent.labels(*labels).inc()
+            elif sent.outcome.attempts:
+                self.metrics.failures.labels(*labels).inc()
+        return result
+
+    def _record(self, result: CycleResult) -> None:
+        """The reminders sent, as events of their tasks, and every occurrence recorded, in one transaction."""
         stamp = int(time.time())
         # A check that sends and records nothing writes nothing: the change sequence (and with it the
         # gateway's cached standing) stays as it was.
@@ -196,14 +208,6 @@ class ReminderLoop:
                         for row in rows
                     ),
                 )
-        self.metrics.checks.inc()
-        for sent in result.sent:
-            labels = (sent.delivery.fact.event, sent.delivery.channel.format)
-            if sent.outcome.delivered:
-                self.metrics.sent.labels(*labels).inc()
-            elif sent.outcome.attempts:
-                self.metrics.failures.labels(*labels).inc()
-        return result
 
 
 def told_of(conn: Any, task_ids: list[str], *, tz: Any) -> dict[Key, list[Told]]:

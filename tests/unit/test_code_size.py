@@ -46,7 +46,6 @@ PENDING = {
     "services/scoring/use_cases.py:ScoringApp",
     # functions
     "services/bulletin/model.py:build_bulletin",
-    "services/cli/commands/appeals.py:register",
     "services/cli/render.py:breakdown",
     "services/cli/render.py:results",
     "services/cli/serve.py:serve",
@@ -56,7 +55,6 @@ PENDING = {
     "services/gateway/bulletin.py:BulletinView.render",
     "services/gateway/export.py:_lines",
     "services/gateway/use_cases.py:GatewayApp._compute_standings",
-    "services/notify/delivery.py:deliver",
     "services/scoring/applications.py:Workflow.file",
     "services/scoring/domain.py:_timeliness",
     "services/scoring/inputs.py:build_inputs",
@@ -65,7 +63,6 @@ PENDING = {
     "services/tasks/domain.py:replay",
     "services/tasks/importing.py:_Run._replay",
     "services/tasks/importing.py:_Run._replay_chunk",
-    "services/tasks/reminders.py:ReminderLoop.check_once",
     "services/tasks/storage/fact_columns.py:timeliness_columns",
     "services/tasks/use_cases.py:TasksApp.act",
     "services/tasks/use_cases.py:TasksApp.act.work",

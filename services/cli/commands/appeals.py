@@ -175,6 +175,11 @@ def cmd_tolerance_decide(args: argparse.Namespace) -> int:
 
 def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     """appeals list, file, decide; tolerance list, apply, decide."""
+    _register_appeals(commands, common)
+    _register_tolerance(commands, common)
+
+
+def _register_appeals(commands: Commands, common: argparse.ArgumentParser) -> None:
     appeals = group(commands, "appeals", "申诉：单位对本单位的差错通报或问责记录提出申诉，考核办裁决")
     p = command(appeals, "list", "列出申诉及其经过（单位账号只看本单位的）", common=common)
     p.add_argument("--unit", help="单位代码或名称（单位账号默认本单位）")
@@ -209,6 +214,8 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     p.add_argument("--request-id", help="幂等键：同一键重复提交只生效一次")
     p.set_defaults(func=cmd_appeals_decide)
 
+
+def _register_tolerance(commands: Commands, common: argparse.ArgumentParser) -> None:
     tolerance = group(commands, "tolerance", "容错申请：单位就本单位的任务或差错通报申请容错，考核办裁决")
     p = command(tolerance, "list", "列出容错申请及其经过（单位账号只看本单位的）", common=common)
     p.add_argument("--unit", help="单位代码或名称（单位账号默认本单位）")
