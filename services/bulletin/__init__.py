@@ -1,6 +1,7 @@
 """The supervision bulletin (督查通报): a period's figures from tasks and records, rendered in 公文 layout."""
 
 from services.bulletin.document import render_docx, title_text
+from services.bulletin.figures import build_bulletin
 from services.bulletin.model import (
     Accountability,
     Bulletin,
@@ -9,7 +10,6 @@ from services.bulletin.model import (
     Incentive,
     Task,
     Unit,
-    build_bulletin,
 )
 from services.bulletin.period import Period, PeriodInvalid, parse_period
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, time, tzinfo
 
-from services.cli.sample_records import Record, iso
+from services.cli.sample_year import Record, iso
 from services.common.calendar import WorkCalendar, due_at
 from services.common.scheme import Scheme
 

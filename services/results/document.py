@@ -10,20 +10,20 @@ from docx.document import Document as DocumentObject
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
 from docx.shared import Pt
 
-from services.bulletin.document import (
+from services.bulletin.layout import (
     BODY_SIZE,
     RED,
     TITLE_FONT,
     TITLE_SIZE,
     Column,
-    _body,
-    _border,
-    _defaults,
-    _heading,
-    _page,
-    _paragraph,
-    _table,
-    _two_ends,
+    add_body,
+    add_border,
+    add_heading,
+    add_paragraph,
+    add_table,
+    add_two_ends,
+    set_default_fonts,
+    set_up_page,
 )
 from services.common.vocabulary import GRADES, RUN_STATES, label_of
 from services.results.model import Issue, Letter, Notice
@@ -72,12 +72,12 @@ def _signed(value: float) -> str:
 
 def _start(title: str, issue: Issue) -> DocumentObject:
     doc = Document()
-    _defaults(doc)
-    _page(doc)
+    set_default_fonts(doc)
+    set_up_page(doc)
     doc.core_properties.title = title
     doc.core_properties.author = issue.issuer
     doc.core_properties.language = "zh-CN"
-    masthead = _paragraph(
+    masthead = add_paragraph(
         doc,
         issue.issuer,
         font=TITLE_FONT,
@@ -87,25 +87,29 @@ def _start(title: str, issue: Issue) -> DocumentObject:
         color=RED,
     )
     masthead.paragraph_format.line_spacing_rule = WD_LINE_SPACING.SINGLE
-    dated = _two_ends(doc, f"{issue.year}年度目标责任考核", _day(issue.as_of), size=BODY_SIZE, indent=Pt(16))
-    _border(dated, "bottom", eighths=12, color=RED_MASTHEAD)
-    _paragraph(doc, "", indent_chars=0)
-    _paragraph(doc, title, font=TITLE_FONT, size=TITLE_SIZE, align=WD_ALIGN_PARAGRAPH.CENTER, indent_chars=0)
+    dated = add_two_ends(
+        doc, f"{issue.year}年度目标责任考核", _day(issue.as_of), size=BODY_SIZE, indent=Pt(16)
+    )
+    add_border(dated, "bottom", eighths=12, color=RED_MASTHEAD)
+    add_paragraph(doc, "", indent_chars=0)
+    add_paragraph(
+        doc, title, font=TITLE_FONT, size=TITLE_SIZE, align=WD_ALIGN_PARAGRAPH.CENTER, indent_chars=0
+    )
     if issue.state == "draft":
-        _paragraph(doc, "（草稿，未经公示）", align=WD_ALIGN_PARAGRAPH.CENTER, indent_chars=0)
-    _paragraph(doc, "", indent_chars=0)
+        add_paragraph(doc, "（草稿，未经公示）", align=WD_ALIGN_PARAGRAPH.CENTER, indent_chars=0)
+    add_paragraph(doc, "", indent_chars=0)
     return doc
 
 
 def _finish(doc: DocumentObject, issue: Issue) -> bytes:
-    _paragraph(doc, "", indent_chars=0)
+    add_paragraph(doc, "", indent_chars=0)
     for text in (issue.issuer, _day(issue.as_of)):
-        paragraph = _paragraph(doc, text, align=WD_ALIGN_PARAGRAPH.RIGHT, indent_chars=0)
+        paragraph = add_paragraph(doc, text, align=WD_ALIGN_PARAGRAPH.RIGHT, indent_chars=0)
         paragraph.paragraph_format.right_indent = Pt(BODY_SIZE.pt * 4)
-    _paragraph(doc, "", indent_chars=0)
-    printed = _two_ends(doc, issue.issuer, f"{_day(issue.as_of)}印发", size=Pt(14), indent=Pt(14))
-    _border(printed, "top", eighths=8)
-    _border(printed, "bottom", eighths=8)
+    add_paragraph(doc, "", indent_chars=0)
+    printed = add_two_ends(doc, issue.issuer, f"{_day(issue.as_of)}印发", size=Pt(14), indent=Pt(14))
+    add_border(printed, "top", eighths=8)
+    add_border(printed, "bottom", eighths=8)
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()
@@ -120,16 +124,16 @@ def render_notice(notice: Notice) -> bytes:
     """考核结果通报: each category's units by grade, then its table by rank."""
     issue = notice.issue
     doc = _start(notice_title(issue), issue)
-    _paragraph(doc, "各有关单位：", indent_chars=0)
-    _body(doc, f"{_basis(issue)}已经产生。现将考核等次通报如下：")
+    add_paragraph(doc, "各有关单位：", indent_chars=0)
+    add_body(doc, f"{_basis(issue)}已经产生。现将考核等次通报如下：")
     for number, category in enumerate(notice.categories, start=1):
-        _heading(doc, number, f"{category.label}（{category.count}个）")
+        add_heading(doc, number, f"{category.label}（{category.count}个）")
         for group in category.groups:
             if group.units:
                 named = "、".join(u.name for u in group.units)
-                _body(doc, f"{group.label}（{len(group.units)}个）：{named}。")
+                add_body(doc, f"{group.label}（{len(group.units)}个）：{named}。")
             else:
-                _body(doc, f"{group.label}：无。")
+                add_body(doc, f"{group.label}：无。")
         rows = [
             [
                 str(u.rank),
@@ -140,8 +144,8 @@ def render_notice(notice: Notice) -> bytes:
             for g in category.groups
             for u in g.units
         ]
-        _table(doc, _NOTICE_COLUMNS, sorted(rows, key=lambda r: int(r[0])))
-    _body(
+        add_table(doc, _NOTICE_COLUMNS, sorted(rows, key=lambda r: int(r[0])))
+    add_body(
         doc,
         "考核结果作为评先评优、干部选拔任用和问责的重要依据。希望受到表彰的单位再接再厉，"
         "考核等次靠后的单位认真查找不足，切实抓好整改。",
@@ -158,20 +162,20 @@ def render_letter(letter: Letter) -> bytes:
     """One unit's 考核结果反馈: its total, grade and rank, and every point gained or lost with why."""
     issue, own = letter.issue, letter.standing
     doc = _start(letter_title(letter), issue)
-    _paragraph(doc, f"{own.name}：", indent_chars=0)
+    add_paragraph(doc, f"{own.name}：", indent_chars=0)
     grade = label_of(GRADES, own.grade)
     veto = "，因一票否决定为较差" if own.veto else ""
-    _body(
+    add_body(
         doc,
         f"{_basis(issue)}已经产生。你单位总分{_points(own.total)}分，"
         f"在{_peers(letter)}中排第{own.rank}名，等次为{grade}{veto}。"
         "现将得分情况反馈如下：",
     )
-    _heading(doc, 1, "得分情况")
+    add_heading(doc, 1, "得分情况")
     t_earned, t_max = letter.timeliness
     m_earned, m_max = letter.metrics
     base_note = "（未承担考核事项，按100分计）" if letter.nothing_assessed else ""
-    _table(
+    add_table(
         doc,
         _SUMMARY_COLUMNS,
         [
@@ -186,18 +190,18 @@ def render_letter(letter: Letter) -> bytes:
             ["等次", grade],
         ],
     )
-    _body(
+    add_body(
         doc,
         "总分＝基础分＋激励加分－差错扣分－问责扣分；基础分＝100×（时效得分＋指标得分）÷（时效满分＋指标满分）。",
     )
-    _heading(doc, 2, "得分与失分明细")
+    add_heading(doc, 2, "得分与失分明细")
     if letter.lines:
-        _table(
+        add_table(
             doc,
             _LINE_COLUMNS,
             [[line.section, line.item, _signed(line.points), line.reason] for line in letter.lines],
         )
     else:
-        _body(doc, "本年度无计分事项。")
-    _body(doc, "对考核结果有异议的，可在公示期内按规定提出申诉。")
+        add_body(doc, "本年度无计分事项。")
+    add_body(doc, "对考核结果有异议的，可在公示期内按规定提出申诉。")
     return _finish(doc, issue)

@@ -9,12 +9,11 @@ from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from services.common.auth import SYSTEM
 from services.common.clients import Backend
 from services.common.errors import InvalidArgument
-from services.common.facts import FACT_COLUMNS
+from services.common.facts import FACT_COLUMNS, empty_facts
 from services.common.holiday_notice import HolidayNotice
 from services.common.packed import Column, Strings, concat, unpack
 from services.common.tls import TlsConfig
 from services.common.tokens import TokenKeys
-from services.scoring.columns import empty_facts
 
 SERVICE = "kaohe.tasks.v1.TasksService"
 

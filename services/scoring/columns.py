@@ -11,8 +11,6 @@ from typing import Any, ClassVar, Self
 import numpy as np
 
 from services.common.errors import InvalidArgument
-from services.common.facts import FACT_COLUMNS, FACT_STRINGS
-from services.common.packed import Strings
 from services.common.timeutil import NO_TIME as _NO_TIME
 
 __all__ = [
@@ -26,7 +24,6 @@ __all__ = [
     "TaskRows",
     "ToleranceRows",
     "UnitTable",
-    "empty_facts",
     "factorize",
     "period_bounds",
 ]
@@ -386,17 +383,3 @@ def _bad_period(text: np.ndarray, bad: np.ndarray) -> None:
     raise InvalidArgument(
         "readings.period", f'"{text[bad][0]}" is not a period written YYYY, YYYY-MM or YYYY-MM-DD'
     )
-
-
-def empty_facts() -> dict[str, np.ndarray | Strings]:
-    """The fact columns of no task."""
-    out: dict[str, np.ndarray | Strings] = {}
-    for name in FACT_COLUMNS:
-        if name in FACT_STRINGS:
-            out[name] = Strings(np.zeros(0, np.int32), [])
-        elif name == "task_id":
-            out[name] = np.zeros(0, dtype=object)
-        else:
-            flags = ("is_lead", "due_given", "extended", "verified")
-            out[name] = np.zeros(0, dtype=bool if name in flags else np.int64)
-    return out

@@ -196,12 +196,8 @@ def _ordered(events: Iterable[Event]) -> list[Event]:
     return sorted(events, key=lambda e: (e.at, e.seq))
 
 
-def replay(events: Iterable[Event], *, lenient: bool, due_at: datetime | None = None) -> Replay:
-    """Replay a task's whole history, from its create, in order of (at, seq); due_at is the task's own
-    due instant (given or computed), which extensions are checked against (SCORING.md §2)."""
-    ordered = _ordered(events)
-    if not ordered:
-        raise InvalidArgument(FieldViolation("events", "must start with a create"))
+def _refuse_events_before_assign(ordered: Sequence[Event]) -> None:
+    """InvalidArgument when an event other than the create comes before the assign."""
     assign = next((e for e in ordered if e.kind == Kind.ASSIGN), None)
     if assign is not None:
         for event in ordered:
@@ -213,6 +209,15 @@ def replay(events: Iterable[Event], *, lenient: bool, due_at: datetime | None = 
                         f"assigned at {assign.at.isoformat()})",
                     )
                 )
+
+
+def replay(events: Iterable[Event], *, lenient: bool, due_at: datetime | None = None) -> Replay:
+    """Replay a task's whole history, from its create, in order of (at, seq); due_at is the task's own
+    due instant (given or computed), which extensions are checked against (SCORING.md §2)."""
+    ordered = _ordered(events)
+    if not ordered:
+        raise InvalidArgument(FieldViolation("events", "must start with a create"))
+    _refuse_events_before_assign(ordered)
 
     state: State | None = None
     reports: list[Event] = []  # unrejected reports, latest last

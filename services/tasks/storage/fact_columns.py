@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from sqlalchemy import BigInteger, Connection, Select, and_, func, literal, or_, select
+from sqlalchemy import BigInteger, ColumnElement, Connection, Select, and_, func, literal, or_, select
 
 from services.common.packed import Column, Strings
 from services.common.timeutil import NO_TIME
-from services.tasks.storage.repository import counted_reports
 from services.tasks.storage.tables import task_co_units, task_events, tasks
+from services.tasks.storage.timeline import counted_reports
 
 
 def timeliness_columns(
@@ -36,6 +36,36 @@ def timeliness_columns(
     force at as_of (SCORING.md §2): its latest extension by then, else its own — where that is a computed
     one, due_at is NO_TIME with due_given false, for the caller to compute under its scheme.
     """
+    window = _window(
+        due_from=due_from,
+        due_before=due_before,
+        as_of=as_of,
+        assigned_from=assigned_from,
+        assigned_before=assigned_before,
+    )
+    earlier = counted_reports(
+        conn, as_of=as_of, task_ids=select(tasks.c.id).where(window, tasks.c.reported_at > as_of)
+    )
+    extensions = extensions_of(conn, assigned_before=due_before)
+    lead, co = _fact_queries(window)
+
+    def finish(chunk: dict[str, Column]) -> dict[str, Column]:
+        return _in_force(conn, chunk, as_of=as_of, earlier=earlier, extensions=extensions)
+
+    if conn.dialect.name == "postgresql":
+        for chunk in _aggregated(conn, window, chunk_size):
+            yield finish(chunk)
+    else:
+        for part in _fetch(conn, lead, chunk_size):
+            yield finish(_chunk(part, is_lead=True))
+    for part in _fetch(conn, co, chunk_size):
+        yield finish(_chunk(part, is_lead=False))
+
+
+def _window(
+    *, due_from: int, due_before: int, as_of: int, assigned_from: int, assigned_before: int
+) -> ColumnElement[bool]:
+    """Which tasks the facts hold (timeliness_columns tells): the due window, extended and computed dues."""
     # A task opened but never assigned (交办) was never the unit's to do, whatever due instant it was given.
     window = and_(
         tasks.c.due_at >= due_from,
@@ -58,10 +88,11 @@ def timeliness_columns(
                 tasks.c.assigned_at < assigned_before,
             ),
         )
-    earlier = counted_reports(
-        conn, as_of=as_of, task_ids=select(tasks.c.id).where(window, tasks.c.reported_at > as_of)
-    )
-    extensions = extensions_of(conn, assigned_before=due_before)
+    return window
+
+
+def _fact_queries(window: ColumnElement[bool]) -> tuple[Select[Any], Select[Any]]:
+    """The lead units' rows and the co-units' rows of the tasks in window, by task id."""
     none = literal(NO_TIME, BigInteger)
     columns = (
         tasks.c.priority,
@@ -80,18 +111,7 @@ def timeliness_columns(
         .where(window)
         .order_by(tasks.c.id, task_co_units.c.unit_id)
     )
-
-    def finish(chunk: dict[str, Column]) -> dict[str, Column]:
-        return _in_force(conn, chunk, as_of=as_of, earlier=earlier, extensions=extensions)
-
-    if conn.dialect.name == "postgresql":
-        for chunk in _aggregated(conn, window, chunk_size):
-            yield finish(chunk)
-    else:
-        for part in _fetch(conn, lead, chunk_size):
-            yield finish(_chunk(part, is_lead=True))
-    for part in _fetch(conn, co, chunk_size):
-        yield finish(_chunk(part, is_lead=False))
+    return lead, co
 
 
 def extensions_of(

@@ -29,6 +29,12 @@ records = sa.table(
 
 
 def upgrade() -> None:
+    _create_applications()
+    events = _create_workflow_events()
+    _move_decision_reasons(events)
+
+
+def _create_applications() -> None:
     op.create_table(
         "applications",
         sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
@@ -47,6 +53,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_applications_year_state", "applications", ["year", "state"])
     op.create_index("ix_applications_unit", "applications", ["unit"])
+
+
+def _create_workflow_events() -> sa.Table:
     events = op.create_table(
         "workflow_events",
         sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
@@ -61,6 +70,11 @@ def upgrade() -> None:
         sa.Column("at", sa.BigInteger, nullable=False),
     )
     op.create_index("ix_workflow_events_subject", "workflow_events", ["subject_kind", "subject_id"])
+    return events
+
+
+def _move_decision_reasons(events: sa.Table) -> None:
+    """Each decided appeal's decision_reason moves from its ledger fields to a "decided" timeline event."""
     conn = op.get_bind()
     rows = conn.execute(
         sa.select(records.c.seq, records.c.rid, records.c.payload, records.c.updated_at).where(
