@@ -16,6 +16,7 @@ from services.common.vocabulary import LEDGER_LINE_TYPES, label_of
 from services.web.gateway import Gateway
 from services.web.http import Request, Response, as_json, page
 from services.web.layout import csrf_field, frame, notice
+from services.web.refusals import HTTP_OF, import_refusal
 
 CHUNK = 1 << 20
 # The header static/import.js sends: the answer is then JSON carrying the same HTML the page would show.
@@ -84,8 +85,6 @@ def upload(gw: Gateway, session: Any, request: Request) -> Response:
     except grpc.RpcError as exc:
         if not by_script or exc.code() == grpc.StatusCode.UNAUTHENTICATED:
             raise  # the page's own handling: the form again with every bad line, or the login page
-        from services.web.app import HTTP_OF, import_refusal
-
         return as_json({"ok": False, "html": import_refusal(exc)}, HTTP_OF.get(exc.code().name, 502))
     message, figures = outcome(reply, validate=validate, seconds=time.perf_counter() - started)
     if by_script:

@@ -25,13 +25,11 @@ PENDING = {
     "services/scoring/use_cases.py",
     "services/tasks/importing.py",
     "services/tasks/use_cases.py",
-    "services/web/app.py",
     "services/web/supervision.py",
     # classes
     "services/tasks/extensions.py:ExtensionDesk",
     "services/gateway/use_cases.py:GatewayApp",
     "services/tasks/rpc.py:TasksServicer",
-    "services/web/app.py:Console",
     "services/scoring/applications.py:Workflow",
     "services/tasks/use_cases.py:TasksApp",
     "services/tasks/importing.py:_Run",
@@ -54,7 +52,6 @@ PENDING = {
     "services/tasks/use_cases.py:TasksApp.act",
     "services/tasks/use_cases.py:TasksApp.act.work",
     "services/tasks/use_cases.py:TasksApp.create_task",
-    "services/web/app.py:Console.__init__",
     "services/web/results.py:explained",
     "services/web/supervision.py:task_list",
 }

@@ -1,0 +1,46 @@
+"""The gateway's refusals as people and HTTP read them: a line in Chinese, a status, an import's bad lines."""
+
+from __future__ import annotations
+
+import grpc
+
+from services.common import status
+from services.web.http import esc
+from services.web.layout import notice
+
+# The HTTP status of a refused page or API call, by the gateway's gRPC status (else 502).
+HTTP_OF = {
+    "INVALID_ARGUMENT": 422,
+    "PERMISSION_DENIED": 403,
+    "UNAUTHENTICATED": 401,
+    "NOT_FOUND": 404,
+    "FAILED_PRECONDITION": 409,
+    "ABORTED": 409,
+    "ALREADY_EXISTS": 409,
+    "UNAVAILABLE": 503,
+    "DEADLINE_EXCEEDED": 503,
+}
+
+
+def refusal(exc: grpc.RpcError) -> str:
+    """The gateway's refusal in a line for people: the Chinese label, then the gateway's words."""
+    code = exc.code().name
+    label = status.LABELS.get(code, "服务不可达" if exc.code() in status.UNREACHABLE else code)
+    details = exc.details() or ""
+    violations = status.field_violations(exc)
+    if len(violations) > 1:
+        details = "；".join(f"{v.field}: {v.description}" for v in violations)
+    return f"{label}：{details}" if details else label
+
+
+def import_refusal(exc: grpc.RpcError) -> str:
+    """A refused import: every bad line with its reason (the ledger is all or nothing)."""
+    violations = status.field_violations(exc)
+    if not violations:
+        return notice(refusal(exc), error=True)
+    items = "".join(f"<li><code>{esc(v.field)}</code>：{esc(v.description)}</li>" for v in violations)
+    label = status.LABELS.get(exc.code().name, exc.code().name)
+    return (
+        f'<div class="notice error" role="alert"><p>{esc(label)}：台账未导入，共 {len(violations)} 处问题</p>'
+        f'<ul class="violations">{items}</ul></div>'
+    )

@@ -1,0 +1,193 @@
+"""Signing in and out of the console: the login form, the gateway's login, 统一身份认证 (OIDC), logout, and
+the sessions that end with a changed password or a disabled account."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any, Protocol
+
+import grpc
+from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
+
+from services.web import office, password
+from services.web.gateway import Gateway
+from services.web.http import HttpError, Request, Response, esc, page, redirect
+from services.web.layout import frame, notice
+from services.web.oidc import (
+    LOGIN_LINK,
+    STATE_COOKIE,
+    OidcError,
+    OidcLogin,
+    signed_in_page,
+    state_cookie,
+)
+from services.web.refusals import refusal
+from services.web.sessions import COOKIE, Session, Sessions
+
+log = logging.getLogger("kaohe.web")
+LOGIN_CSRF = "kaohe_login_csrf"
+
+
+class Host(Protocol):
+    """What sign-in reads of the console at each request (a test or __main__ may replace any of it)."""
+
+    gw: Gateway
+    sessions: Sessions
+    oidc: OidcLogin | None
+    public_url: str
+
+    def session_of(self, request: Request) -> Session | None: ...
+
+
+def landing(session: Session) -> str:
+    """Where a signed-in person starts: a 单位 at its own desk, everyone else at the office's."""
+    return "/unit" if session.role == "department" else "/office"
+
+
+class SignIn:
+    """The sign-in pages of a console, reading its gateway, sessions and OIDC provider as they are now."""
+
+    def __init__(self, console: Host) -> None:
+        self.console = console
+
+    def login_form(self, request: Request, message: str = "", status_code: int = 200) -> Response:
+        """The username/password form, its CSRF token in a cookie of its own (there is no session yet)."""
+        token = secrets.token_urlsafe(32)
+        expired = notice("会话已过期或已退出，请重新登录", error=True) if request.query.get("expired") else ""
+        changed = notice("密码已修改，请用新密码登录") if request.query.get("changed") else ""
+        body = (
+            expired
+            + changed
+            + (notice(message, error=True) if message else "")
+            + '<form method="post" action="/login" class="stack login">'
+            f'<input type="hidden" name="csrf" value="{esc(token)}">'
+            '<label for="username">用户名</label>'
+            '<input id="username" name="username" autocomplete="username" required autofocus>'
+            '<label for="password">密码</label>'
+            '<input id="password" name="password" type="password" autocomplete="current-password" required>'
+            '<button type="submit">登录</button></form>'
+        )
+        if self.console.oidc is not None:
+            body += LOGIN_LINK
+        response = page(frame("登录", body), status_code)
+        response.cookie(LOGIN_CSRF, token, secure=request.secure, max_age=3600)
+        return response
+
+    def login(self, request: Request) -> Response:
+        """The gateway checks the password; a session starts, or the form comes back with the reason."""
+        form, gw = request.form, self.console.gw
+        presented, expected = form.get("csrf", ""), request.cookies.get(LOGIN_CSRF, "")
+        if not presented or not expected or not secrets.compare_digest(presented, expected):
+            return self.login_form(request, "表单已失效，请重新登录", 403)
+        try:
+            reply = gw.login(
+                accounts_pb2.LoginRequest(
+                    username=form.get("username", "").strip(),
+                    password=form.get("password", ""),
+                    client_address=request.remote,
+                ),
+            )
+            who = gw.call(gw.gateway.WhoAmI, gateway_pb2.WhoAmIRequest(), reply.token)
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.UNAUTHENTICATED:
+                return self.login_form(request, refusal(exc), 503)
+            # The gateway says why in Chinese (wrong password, too many attempts, and how long to wait).
+            return self.login_form(request, exc.details() or "登录失败", 401)
+        session = self.start_session(
+            request,
+            token=reply.token,
+            who=who,
+            username=reply.account.username,
+            name=reply.account.name,
+            must_change=reply.must_change_password,
+        )
+        response = redirect(password.PATH if session.must_change else landing(session))
+        response.cookie(COOKIE, session.id, secure=request.secure)
+        response.cookie(LOGIN_CSRF, "", secure=request.secure, max_age=0)
+        return response
+
+    def start_session(
+        self, request: Request, *, token: str, who: Any, username: str, name: str, must_change: bool = False
+    ) -> Session:
+        """A session holding the gateway's token, with the role and unit the gateway says it carries."""
+        return self.console.sessions.start(
+            token=token,
+            role=who.role,
+            unit=who.unit,
+            username=username,
+            name=name,
+            token_expiry=float(who.expires_at or 0),
+            must_change=must_change,
+        )
+
+    # Accounts: a session ends with its password and with its account ------------------------------------
+
+    def change_password(self, gw: Gateway, session: Session, request: Request) -> Response:
+        """A changed password ends every session of its account, this one too."""
+        response = password.change(gw, session, request)
+        if response.status == 303:
+            self.console.sessions.end_user(session.username)
+            response.cookie(COOKIE, "", secure=request.secure, max_age=0)
+        return response
+
+    def disable_account(self, gw: Gateway, session: Session, request: Request) -> Response:
+        """A disabled account's sessions end with it."""
+        response = office.disable_account(gw, session, request)
+        if response.status == 303:  # disabled (the confirmation page is a 200)
+            self.console.sessions.end_user(request.params["username"])
+        return response
+
+    # 统一身份认证 -----------------------------------------------------------------------------------------
+
+    def oidc_start(self, request: Request) -> Response:
+        """To the provider's authorization endpoint, this browser holding the sign-in's state."""
+        oidc = self.console.oidc
+        if oidc is None:
+            raise HttpError(404, "未配置统一身份认证")
+        try:
+            url, state = oidc.start(self.console.public_url)
+        except OidcError as exc:
+            return self.login_form(request, str(exc), 503)
+        return Response(b"", 303, headers=[("Location", url), state_cookie(state, secure=request.secure)])
+
+    def oidc_callback(self, request: Request) -> Response:
+        """The provider's answer: the code for tokens (PKCE), the gateway's verdict, then a session."""
+        oidc, gw = self.console.oidc, self.console.gw
+        if oidc is None:
+            raise HttpError(404, "未配置统一身份认证")
+        q = request.query
+        try:
+            pending = oidc.take(q.get("state", ""), request.cookies.get(STATE_COOKIE, ""))
+            if q.get("error"):
+                raise OidcError(f"统一身份认证未完成登录：{q.get('error_description') or q['error']}")
+            tokens = oidc.exchange(q.get("code", ""), pending)
+            who = gw.call(gw.gateway.WhoAmI, gateway_pb2.WhoAmIRequest(), tokens.token)
+            if not oidc.id_token_nonce_ok(tokens, pending):
+                raise OidcError("统一身份认证的 id_token 与本次登录不符（nonce），请重新登录")
+        except OidcError as exc:
+            log.warning("oidc sign-in refused", extra={"reason": str(exc)})
+            return self.login_form(request, str(exc), 401)
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.UNAUTHENTICATED:
+                return self.login_form(request, refusal(exc), 503)
+            log.warning("oidc token refused by the gateway", extra={"reason": exc.details()})
+            return self.login_form(request, f"统一身份认证的令牌未被接受：{exc.details() or ''}", 401)
+        session = self.start_session(
+            request, token=tokens.token, who=who, username=tokens.username, name=tokens.name
+        )
+        response = page(signed_in_page(landing(session)))
+        response.cookie(COOKIE, session.id, secure=request.secure)
+        response.headers.append(state_cookie("", secure=request.secure))
+        return response
+
+    def logout(self, request: Request) -> Response:
+        """The session ends (its CSRF token checked: a page elsewhere cannot sign a person out)."""
+        session = self.console.session_of(request)
+        if session is not None:
+            if not session.csrf_ok(request.form.get("csrf", "")):
+                raise HttpError(403, "表单已失效或来源不明（CSRF 校验失败），请刷新页面后重试")
+            self.console.sessions.end(session.id)
+        response = redirect("/login")
+        response.cookie(COOKIE, "", secure=request.secure, max_age=0)
+        return response
