@@ -17,7 +17,6 @@ from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
 from services.common.vocabulary import (
-    COLOURS,
     OUTCOMES,
     TASK_EVENT_KINDS,
     TASK_NOTE_KINDS,
@@ -31,6 +30,7 @@ from services.web.gateway import Gateway
 from services.web.http import HttpError, Request, Response, esc, page, redirect
 from services.web.layout import Raw, colour, csrf_field, frame, instant, notice, row, table
 from services.web.sessions import Session
+from services.web.task_filters import chosen_filters, filters_form, page_links
 
 OFFICE_SIDE = frozenset({"office", "supervisor"})
 # Who may open the 立项 form: the office's side, and a 乡镇 for its own 村 (the gateway decides).
@@ -85,14 +85,7 @@ def task_list(gw: Gateway, session: Session, request: Request) -> Response:
     query = request.query
     known = people.units(gw, session)
     below = villages(session, known)
-    wanted = query.get("unit", "")
-    chosen = {
-        "unit": (wanted if wanted in below else session.unit) if session.role == "department" else wanted,
-        "color": query.get("color", "") if query.get("color", "") in COLOURS else "",
-        "state": query.get("state", "") if query.get("state", "") in TASK_STATES else "",
-    }
-    overdue = query.get("overdue") == "1"
-    chosen["title"] = query.get("title", "").strip()[:200]
+    chosen, overdue = chosen_filters(query, session, below)
     reply = gw.call(
         gw.tasks.ListTasks,
         tasks_pb2.ListTasksRequest(
@@ -123,15 +116,7 @@ def task_list(gw: Gateway, session: Session, request: Request) -> Response:
         )
         for t in reply.tasks
     ]
-    pages = [
-        f'<a href="/tasks?{esc(_query(chosen, overdue, ""))}" rel="first">第一页</a>'
-        if query.get("page")
-        else "",
-        f'<a href="/tasks?{esc(_query(chosen, overdue, reply.next_page_token))}" rel="next">下一页</a>'
-        if reply.next_page_token
-        else "",
-    ]
-    more = f'<p class="pages">{" ".join(p for p in pages if p)}</p>' if any(pages) else ""
+    more = page_links(query, chosen, overdue, reply.next_page_token)
     create = (
         '<p><a class="button" href="/tasks/new">立项（新建督办事项）</a></p>'
         if session.role in OFFICE_SIDE or below
@@ -142,7 +127,7 @@ def task_list(gw: Gateway, session: Session, request: Request) -> Response:
         notice(query.get("ok", ""))
         + notice(query.get("error", ""), error=True)
         + create
-        + _filters(session, chosen, overdue, shown, pick=bool(below))
+        + filters_form(session, chosen, overdue, shown, pick=bool(below))
         + f"<p>{'本页 ' if reply.next_page_token or query.get('page') else '共 '}{len(reply.tasks)} 项，"
         f"颜色按 {esc(instant(reply.as_of))} 计。</p>"
         + table(
@@ -155,47 +140,11 @@ def task_list(gw: Gateway, session: Session, request: Request) -> Response:
     return page(frame("督办事项", body, session))
 
 
-def _query(chosen: dict[str, str], overdue: bool, token: str) -> str:
-    params = {k: v for k, v in chosen.items() if v}
-    if overdue:
-        params["overdue"] = "1"
-    if token:
-        params["page"] = token
-    return urlencode(params)
-
-
 def villages(session: Session, known: dict[str, tuple[str, str]]) -> list[str]:
     """The units under a department's own (a 乡镇's 村): the ones it sees and dispatches to."""
     if session.role != "department":
         return []
     return sorted(u for u, (_, parent) in known.items() if parent and parent == session.unit)
-
-
-def _filters(
-    session: Session, chosen: dict[str, str], overdue: bool, names: dict[str, str], *, pick: bool = False
-) -> str:
-    def options(terms: dict[str, str] | Any, current: str, everything: str) -> str:
-        items = [f'<option value="">{esc(everything)}</option>']
-        for code, label in terms.items():
-            selected = " selected" if code == current else ""
-            items.append(f'<option value="{esc(code)}"{selected}>{esc(label)}</option>')
-        return "".join(items)
-
-    unit = (
-        ""
-        if session.role == "department" and not pick
-        else f'<label>单位 <select name="unit">{options(names, chosen["unit"], "全部单位")}</select></label>'
-    )
-    checked = " checked" if overdue else ""
-    return (
-        f'<form method="get" action="/tasks" class="filters">'
-        f'<label>标题 <input type="search" name="title" value="{esc(chosen["title"])}" maxlength="200"'
-        f' placeholder="按标题搜索"></label>{unit}'
-        f'<label>颜色 <select name="color">{options(COLOURS, chosen["color"], "全部")}</select></label>'
-        f'<label>状态 <select name="state">{options(TASK_STATES, chosen["state"], "全部")}</select></label>'
-        f'<label><input type="checkbox" name="overdue" value="1"{checked}> 只看逾期</label>'
-        '<button type="submit">筛选</button></form>'
-    )
 
 
 def task_detail(gw: Gateway, session: Session, request: Request) -> Response:

@@ -25,7 +25,6 @@ PENDING = {
     "services/scoring/use_cases.py",
     "services/tasks/importing.py",
     "services/tasks/use_cases.py",
-    "services/web/supervision.py",
     # classes
     "services/tasks/extensions.py:ExtensionDesk",
     "services/gateway/use_cases.py:GatewayApp",
@@ -53,7 +52,6 @@ PENDING = {
     "services/tasks/use_cases.py:TasksApp.act.work",
     "services/tasks/use_cases.py:TasksApp.create_task",
     "services/web/results.py:explained",
-    "services/web/supervision.py:task_list",
 }
 
 
