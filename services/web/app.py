@@ -13,6 +13,7 @@ import grpc
 from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
 
 from services.common import status
+from services.common.protoenum import enum_code
 from services.web import (
     api,
     appeals,
@@ -395,11 +396,11 @@ class Console:
     ) -> Session:
         return self.sessions.start(
             token=token,
-            role=who.role,
+            role=enum_code(accounts_pb2.Role.DESCRIPTOR, who.role),
             unit=who.unit,
             username=username,
             name=name,
-            token_expiry=float(who.expires_at or 0),
+            token_expiry=float(who.expires_at.seconds),
             must_change=must_change,
         )
 
