@@ -151,7 +151,9 @@ def test_login_over_grpc_needs_no_token_and_gives_one_for_the_account(gateway: t
     accounts = accounts_pb2_grpc.AccountsServiceStub(channel)
     office = stack.metadata("office")
     accounts.AddAccount(
-        accounts_pb2.AddAccountRequest(username="fgj", role="department", unit="fgj", password=PASSWORD),
+        accounts_pb2.AddAccountRequest(
+            username="fgj", role=accounts_pb2.ROLE_DEPARTMENT, unit="fgj", password=PASSWORD
+        ),
         metadata=office,
     )
     with pytest.raises(grpc.RpcError) as refused:
@@ -170,7 +172,7 @@ def test_login_over_grpc_needs_no_token_and_gives_one_for_the_account(gateway: t
     who = gateway_pb2_grpc.GatewayServiceStub(channel).WhoAmI(
         gateway_pb2.WhoAmIRequest(), metadata=(("authorization", f"Bearer {reply.token}"),)
     )
-    assert (who.role, who.unit, who.subject) == ("department", "fgj", "user:fgj")
+    assert (who.role, who.unit, who.subject) == (accounts_pb2.ROLE_DEPARTMENT, "fgj", "user:fgj")
     audit = stack.audit_path.read_text(encoding="utf-8")
     assert "failed login for 'fgj'" in audit and "not-the-password" not in audit
 
