@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 
 import grpc
 from kaohe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 
 from services.common.clients import deadline
+from services.common.db import Database
 from services.common.errors import PermissionDenied
 from services.common.files import spooled
 from services.common.rpc import current_identity
@@ -15,6 +17,7 @@ from services.common.wiretime import instant
 from services.gateway.accounts.rpc import role_number
 from services.gateway.bulletin import BulletinView
 from services.gateway.bulletin_issues import IssueNumbers, MemoryIssueNumbers
+from services.gateway.import_requests import ImportRequests
 from services.gateway.ledger_export import ledger_lines
 from services.gateway.policy import GATEWAY, authorize, scoped_unit
 from services.gateway.proxy import Audit
@@ -26,9 +29,18 @@ from services.gateway.workbook_import import import_workbook, is_workbook_upload
 class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
     """The aggregated views, each authorised through the policy table."""
 
-    def __init__(self, app: GatewayApp, audit: Audit, *, issue_numbers: IssueNumbers | None = None) -> None:
+    def __init__(
+        self,
+        app: GatewayApp,
+        audit: Audit,
+        *,
+        issue_numbers: IssueNumbers | None = None,
+        requests: Database | None = None,
+    ) -> None:
         self.app = app
         self.audit = audit
+        # Imports by request id, kept in the gateway's database when it has one.
+        self.imports = ImportRequests(requests)
         self.bulletin = BulletinView(app, issue_numbers or MemoryIssueNumbers())
         self.results = ResultsView(app)
 
@@ -57,13 +69,18 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         self, request_iterator: Iterator[gateway_pb2.ImportLedgerRequest], context: grpc.ServicerContext
     ) -> gateway_pb2.ImportLedgerResponse:
         self._allow("ImportLedger")
-        validate_only = False
+        validate_only, request_id, digest = False, "", hashlib.sha256()
         # The upload goes to a private temporary file, never held whole: removed once the import ends.
         with spooled(self.app.imports.spool_dir) as spool:
             for index, message in enumerate(request_iterator):
                 if index == 0:
-                    validate_only = message.validate_only
+                    validate_only, request_id = message.validate_only, message.request_id
                 spool.write(message.data)
+                digest.update(message.data)
+            once = "" if validate_only else request_id
+            done = self.imports.answer(current_identity(), once, digest.hexdigest())
+            if done is not None:
+                return done
             # An Excel workbook (the office's 台账) is read into JSON lines and imported as those are.
             load = import_workbook if is_workbook_upload(spool) else GatewayApp.import_ledger
             reply = load(
@@ -73,6 +90,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
                 validate_only=validate_only,
                 timeout=deadline(context, 600.0),
             )
+        self.imports.record(current_identity(), once, digest.hexdigest(), reply)
         if not validate_only:
             self.audit(
                 current_identity(),

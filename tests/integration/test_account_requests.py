@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
-from kaohe.gateway.v1 import accounts_pb2
+from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
 
 from services.common.auth import Identity
 from tests.conftest import Databases, Stack
@@ -93,3 +93,24 @@ def test_a_password_change_retried_returns_the_first_answer(databases: Databases
     assert first.token_generation == 1
     stored = next(a for a in accounts.list() if a.username == "fgj.clerk")
     assert stored.token_generation == 1 and not audited
+
+
+def test_an_import_sent_again_under_its_request_id_returns_the_first_answer(gateway: Gateway) -> None:
+    office = gateway.stack.metadata("office")
+    ledger = (
+        b'{"type":"unit","id":"jyj","name":"\xe6\x95\x99\xe8\x82\xb2\xe5\xb1\x80","category":"department"}\n'
+    )
+
+    def send(data: bytes, request_id: str) -> gateway_pb2.ImportLedgerResponse:
+        pieces = [
+            gateway_pb2.ImportLedgerRequest(request_id=request_id, data=data[:10]),
+            gateway_pb2.ImportLedgerRequest(data=data[10:]),
+        ]
+        return gateway.gateway.ImportLedger(iter(pieces), metadata=office, timeout=60)
+
+    first = send(ledger, "r-import")
+    assert dict(first.created) == {"unit": 1}
+    assert send(ledger, "r-import") == first  # the first answer, not "unchanged"
+    assert dict(send(ledger, "r-import-2").unchanged) == {"unit": 1}  # a new id imports again
+    code, details = code_of(lambda: send(ledger.replace(b"jyj", b"wjj"), "r-import"))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "request_id" in details
