@@ -244,24 +244,10 @@ class GatewayApp:
             total_weight = weights if counted else weights + weight
             # A task due in another year is scored in that year's assessment, not this one.
             cost = points * weight / total_weight if total_weight and due.year == year else 0.0
+            late_penalty = scheme.timeliness.late_penalty_per_working_day
             items.append(
-                gateway_pb2.OpenItem(
-                    task=task.id,
-                    title=task.title,
-                    task_type=task.task_type,
-                    state=cast(
-                        common_pb2.TaskState,
-                        enum_number(common_pb2.TaskState.DESCRIPTOR, task.state, field="state"),
-                    ),
-                    color=cast(
-                        common_pb2.TaskColor,
-                        enum_number(common_pb2.TaskColor.DESCRIPTOR, task.color, field="color"),
-                    ),
-                    due_at=_instant(task.due_at),
-                    hours_left=(due - now).total_seconds() / 3600,
-                    cost_if_overdue=cost,
-                    cost_per_late_day=cost * scheme.timeliness.late_penalty_per_working_day,
-                    progress_overdue_since=_instant(task.progress_overdue_since),
+                _open_item(
+                    task, hours_left=(due - now).total_seconds() / 3600, cost=cost, per_day=late_penalty
                 )
             )
         items.sort(key=lambda i: i.hours_left)
@@ -300,10 +286,7 @@ class GatewayApp:
             )
         return gateway_pb2.GetRankingResponse(
             run=document["run"],
-            state=cast(
-                common_pb2.RunState,
-                enum_number(common_pb2.RunState.DESCRIPTOR, document["state"], field="state"),
-            ),
+            state=cast(common_pb2.RunState, enum_number(common_pb2.RunState.DESCRIPTOR, document["state"])),
             year=document["year"],
             categories=[
                 gateway_pb2.CategoryRanking(category=c, rows=_by_rank(rows)) for c, rows in categories.items()
@@ -325,6 +308,28 @@ def _assessed(entry: dict[str, Any]) -> bool:
     """Whether a unit's live standing scores anything: a counted task, or a reading of an indicator."""
     metrics = entry.get("breakdown", {}).get("metrics", [])
     return entry["timeliness_max"] > 0 or any(m.get("value") is not None for m in metrics)
+
+
+def _open_item(
+    task: tasks_pb2.Task, *, hours_left: float, cost: float, per_day: float
+) -> gateway_pb2.OpenItem:
+    """An open task of a unit's dashboard, its closed sets as enums and its instants as Timestamps."""
+    return gateway_pb2.OpenItem(
+        task=task.id,
+        title=task.title,
+        task_type=task.task_type,
+        state=cast(
+            common_pb2.TaskState, enum_number(common_pb2.TaskState.DESCRIPTOR, task.state, field="state")
+        ),
+        color=cast(
+            common_pb2.TaskColor, enum_number(common_pb2.TaskColor.DESCRIPTOR, task.color, field="color")
+        ),
+        due_at=_instant(task.due_at),
+        hours_left=hours_left,
+        cost_if_overdue=cost,
+        cost_per_late_day=cost * per_day,
+        progress_overdue_since=_instant(task.progress_overdue_since),
+    )
 
 
 def _indicator(metric: dict[str, Any]) -> gateway_pb2.IndicatorStanding:

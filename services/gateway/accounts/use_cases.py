@@ -113,28 +113,7 @@ class Accounts:
 
         # The password is no part of the fingerprint: a hash of it would be kept beside the answer.
         request = {"username": username, "role": role, "unit": unit, "name": name, "temporary": temporary}
-        return self._once(actor, "AddAccount", request_id, request, work)
-
-    def _once(
-        self,
-        actor: Identity,
-        method: str,
-        request_id: str,
-        request: Mapping[str, Any],
-        work: Callable[[Connection], Account],
-    ) -> Account:
-        """work in one transaction, once per (actor, method, request id): a retry gets the first answer."""
-        return idempotent(
-            self.db,
-            requests,
-            caller=actor,
-            method=method,
-            request_id=request_id,
-            request=request,
-            work=work,
-            encode=_encoded,
-            decode=_decoded,
-        )
+        return _once(self.db, actor, "AddAccount", request_id, request, work)
 
     def list(self) -> list[Account]:
         with self.db.read() as conn:
@@ -166,7 +145,7 @@ class Accounts:
             self.trail.changed(conn, actor=actor, method="DisableAccount", target=f"account={username}")
             return account
 
-        return self._once(actor, "DisableAccount", request_id, {"username": username}, work)
+        return _once(self.db, actor, "DisableAccount", request_id, {"username": username}, work)
 
     def enable(self, username: str, *, actor: Identity = SYSTEM, request_id: str = "") -> Account:
         """A disabled account usable again (with a fresh login: its old tokens stay ended)."""
@@ -179,7 +158,7 @@ class Accounts:
             self.trail.changed(conn, actor=actor, method="EnableAccount", target=f"account={username}")
             return account
 
-        return self._once(actor, "EnableAccount", request_id, {"username": username}, work)
+        return _once(self.db, actor, "EnableAccount", request_id, {"username": username}, work)
 
     def set_password(
         self,
@@ -209,7 +188,7 @@ class Accounts:
             return account
 
         request = {"username": username, "temporary": temporary}
-        return self._once(actor, "SetPassword", request_id, request, work)
+        return _once(self.db, actor, "SetPassword", request_id, request, work)
 
     def change_password(
         self,
@@ -224,16 +203,9 @@ class Accounts:
         account ends, the caller's too: the new password signs in afresh. A retry of a change done (its
         request id) gets the first answer, the current password being the new one by then."""
         username = _own_username(identity)
-        done = answered(
-            self.db,
-            requests,
-            caller=identity,
-            method="ChangePassword",
-            request_id=request_id,
-            request={"username": username},
-        )
+        done = _answered(self.db, identity, "ChangePassword", request_id, {"username": username})
         if done is not None:
-            return _decoded(done)
+            return done
         check_password(new_password, "new_password")
         if new_password == current_password:
             raise InvalidArgument("new_password", "新密码不能与旧密码相同")
@@ -261,7 +233,7 @@ class Accounts:
             self.trail.changed(conn, actor=identity, method="ChangePassword", target=f"account={username}")
             return account
 
-        return self._once(identity, "ChangePassword", request_id, {"username": username}, work)
+        return _once(self.db, identity, "ChangePassword", request_id, {"username": username}, work)
 
     def check_session(self, identity: Identity, method: str) -> None:
         """A token an account's login gave holds while the account is enabled and its password unchanged;
@@ -316,6 +288,36 @@ class Accounts:
             return bool(self.hasher.verify(account.password_hash if account else self._decoy, password))
         except (VerificationError, InvalidHashError):
             return False
+
+
+def _once(
+    db: Database,
+    actor: Identity,
+    method: str,
+    request_id: str,
+    request: Mapping[str, Any],
+    work: Callable[[Connection], Account],
+) -> Account:
+    """work in one transaction, once per (actor, method, request id): a retry gets the first answer."""
+    return idempotent(
+        db,
+        requests,
+        caller=actor,
+        method=method,
+        request_id=request_id,
+        request=request,
+        work=work,
+        encode=_encoded,
+        decode=_decoded,
+    )
+
+
+def _answered(
+    db: Database, actor: Identity, method: str, request_id: str, request: Mapping[str, Any]
+) -> Account | None:
+    """The first answer of a request done already under its id; None when it was not."""
+    stored = answered(db, requests, caller=actor, method=method, request_id=request_id, request=request)
+    return None if stored is None else _decoded(stored)
 
 
 def _encoded(account: Account) -> bytes:
