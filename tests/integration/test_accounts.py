@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -169,6 +170,7 @@ def test_login_over_grpc_needs_no_token_and_gives_one_for_the_account(gateway: t
         accounts.Login(accounts_pb2.LoginRequest(username="fgj", password="not-the-password"))
     assert wrong.value.code() == grpc.StatusCode.UNAUTHENTICATED
     reply = accounts.Login(accounts_pb2.LoginRequest(username="fgj", password=PASSWORD))
+    assert reply.expires_at.seconds > time.time() + 3000  # the token's exp, hours ahead
     who = gateway_pb2_grpc.GatewayServiceStub(channel).WhoAmI(
         gateway_pb2.WhoAmIRequest(), metadata=(("authorization", f"Bearer {reply.token}"),)
     )

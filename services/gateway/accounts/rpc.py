@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable
 from typing import cast
 
@@ -71,6 +73,16 @@ def account_message(account: Account) -> accounts_pb2.Account:
     )
 
 
+def _expiry(token: str) -> int | None:
+    """The exp claim of a token the gateway has just issued (a JWT); None when it carries none."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return int(claims["exp"])
+    except (IndexError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _peer_host(context: grpc.ServicerContext) -> str:
     """ipv4:127.0.0.1:5000 → 127.0.0.1 (the port changes per connection, the host does not)."""
     peer = context.peer() or ""
@@ -124,6 +136,7 @@ class AccountsServicer(accounts_pb2_grpc.AccountsServiceServicer):
         return accounts_pb2.LoginResponse(
             token=token,
             account=account_message(account),
+            expires_at=instant(_expiry(token)),
             must_change_password=account.must_change_password,
         )
 
