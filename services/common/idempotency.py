@@ -67,8 +67,7 @@ def idempotent(
     if not request_id:
         with db.write() as conn:
             return work(conn)
-    scope = "\0".join((caller.role, caller.unit, caller.subject, method, request_id))
-    key = hashlib.sha256(scope.encode()).hexdigest()
+    key = _key(caller, method, request_id)
     digest = fingerprint(request)
     stored = _stored(db, requests, key, digest)
     if stored is not None:
@@ -89,6 +88,29 @@ def idempotent(
         if stored is None:
             raise
         return decode(stored)
+
+
+def answered(
+    db: Database,
+    requests: Table,
+    *,
+    caller: Identity,
+    method: str,
+    request_id: str,
+    request: Mapping[str, Any],
+) -> bytes | None:
+    """The answer stored for a request already done under (caller, method, request id); None when it was
+    not done (or has no request id). A use case that checks things before its write (a password) asks this
+    first, so that a retry gets the first answer rather than the checks' verdict on a changed world."""
+    check_request_id(request_id)
+    if not request_id:
+        return None
+    return _stored(db, requests, _key(caller, method, request_id), fingerprint(request))
+
+
+def _key(caller: Identity, method: str, request_id: str) -> str:
+    scope = "\0".join((caller.role, caller.unit, caller.subject, method, request_id))
+    return hashlib.sha256(scope.encode()).hexdigest()
 
 
 def _stored(db: Database, requests: Table, key: str, digest: str) -> bytes | None:

@@ -247,7 +247,8 @@ def create(
     )
 
     def register(server: grpc.Server) -> None:
-        servicer = GatewayServicer(app, audit, issue_numbers=numbers)
+        requests = accounts.db if accounts is not None else None
+        servicer = GatewayServicer(app, audit, issue_numbers=numbers, requests=requests)
         gateway_pb2_grpc.add_GatewayServiceServicer_to_server(servicer, server)
         if accounts is not None:
             accounts_pb2_grpc.add_AccountsServiceServicer_to_server(

@@ -107,7 +107,7 @@ class BulletinView:
 
     def render(
         self, identity: Identity, *, period: str, as_of: str, timeout: float, issue: int = 0
-    ) -> gateway_pb2.BulletinDocument:
+    ) -> gateway_pb2.GetBulletinResponse:
         """The bulletin of the period as tasks and records stand at as_of (now when empty), as issue N.
 
         issue 0 takes the number the period already has this year, else the year's next one.
@@ -188,7 +188,7 @@ class BulletinView:
             doc_prefix=scheme.bulletin.doc_prefix,
         )
         title = bl.title_text(built)
-        return gateway_pb2.BulletinDocument(
+        return gateway_pb2.GetBulletinResponse(
             period=parsed.code,
             title=title,
             filename=f"督查通报-{parsed.code}.docx",

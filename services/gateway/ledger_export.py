@@ -26,13 +26,13 @@ def _stream(backend: Backend, method: str, request: Any, identity: Identity, tim
         raise domain_error(exc, unavailable=backend.unavailable) from None
 
 
-def ledger_lines(app: Any, identity: Identity, timeout: float) -> Iterator[gateway_pb2.LedgerLines]:
+def ledger_lines(app: Any, identity: Identity, timeout: float) -> Iterator[gateway_pb2.ExportLedgerResponse]:
     """Units, persons, tasks and events (tasks), then the assessment records (scoring): an import's order."""
     for reply in _stream(
         app.backends.tasks, "ExportLedger", tasks_pb2.ExportLedgerRequest(), identity, timeout
     ):
-        yield gateway_pb2.LedgerLines(lines=reply.lines)
+        yield gateway_pb2.ExportLedgerResponse(lines=reply.lines)
     for reply in _stream(
         app.backends.scoring, "ExportRecords", scoring_pb2.ExportRecordsRequest(), identity, timeout
     ):
-        yield gateway_pb2.LedgerLines(lines=reply.lines)
+        yield gateway_pb2.ExportLedgerResponse(lines=reply.lines)

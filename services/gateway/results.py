@@ -69,11 +69,11 @@ class ResultsView:
         issuer, jurisdiction = issuer_of(scheme.text)
         return results.issue_of(document, issuer=issuer, jurisdiction=jurisdiction)
 
-    def notice(self, identity: Identity, *, run: str, timeout: float) -> gateway_pb2.ResultDocument:
+    def notice(self, identity: Identity, *, run: str, timeout: float) -> gateway_pb2.GetResultNoticeResponse:
         document = self._run(identity, run, "", timeout, breakdown=False)
         issue = self._issue(identity, document, timeout)
         built = results.notice(document, issue)
-        return gateway_pb2.ResultDocument(
+        return gateway_pb2.GetResultNoticeResponse(
             run=issue.run,
             title=results.notice_title(issue),
             filename=f"考核结果通报-{issue.year}-{issue.run}.docx",
@@ -81,10 +81,12 @@ class ResultsView:
             units=[str(u["unit"]) for u in document.get("units") or []],
         )
 
-    def excellent(self, identity: Identity, *, run: str, timeout: float) -> gateway_pb2.ResultDocument:
+    def excellent(
+        self, identity: Identity, *, run: str, timeout: float
+    ) -> gateway_pb2.GetExcellentListResponse:
         document = self._run(identity, run, "", timeout, breakdown=False)
         year = document.get("year", "")
-        return gateway_pb2.ResultDocument(
+        return gateway_pb2.GetExcellentListResponse(
             run=str(document.get("run", "")),
             title=f"{year}年度考核优秀单位名单",
             filename=f"考核优秀单位-{year}-{document.get('run', '')}.csv",
@@ -93,7 +95,7 @@ class ResultsView:
 
     def letter(
         self, identity: Identity, *, run: str, unit: str, timeout: float
-    ) -> gateway_pb2.ResultDocument:
+    ) -> gateway_pb2.GetResultLetterResponse:
         if not unit:
             raise InvalidArgument("unit", "必须给出单位代码 (is required)")
         check_id("unit", unit)
@@ -120,7 +122,7 @@ class ResultsView:
         issue = issue_f.result()
         peers = peers_f.result().get("units", []) if peers_f is not None else None
         built = results.letter(document, unit, issue, reasons=reasons, titles=titles_f.result(), peers=peers)
-        return gateway_pb2.ResultDocument(
+        return gateway_pb2.GetResultLetterResponse(
             run=issue.run,
             title=results.letter_title(built),
             filename=f"{unit}.docx",

@@ -8,9 +8,11 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, Any, TypeVar
+from typing import IO, Any, TypeVar, cast
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from kaohe.common.v1 import common_pb2
 from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
@@ -19,10 +21,12 @@ from prometheus_client import CollectorRegistry
 from services.common.auth import Identity
 from services.common.clients import Backend
 from services.common.errors import InvalidArgument, NotFound, Unavailable
+from services.common.protoenum import enum_number
 from services.common.ranges import check_year
 from services.common.scheme import Scheme, load_scheme
 from services.common.status import domain_error
 from services.common.vocabulary import RECORD_KINDS, TASK_LINE_TYPES
+from services.common.wiretime import instant
 from services.gateway.cache import ViewCache
 from services.gateway.export import result_to_xlsx
 from services.gateway.importing import LedgerImports
@@ -30,8 +34,9 @@ from services.gateway.importing import LedgerImports
 T = TypeVar("T")
 log = logging.getLogger("kaohe.gateway.import")
 BATCH = 2000
-# A unit's standing rows, the preview document they came from, and the instant they were computed for.
-Standings = tuple[list[gateway_pb2.UnitStanding], dict[str, Any], str]
+# A unit's standing rows, the preview document they came from, the instant they were computed for (RFC 3339
+# as tasks wrote it) and the county's time zone (the scheme's IANA name).
+Standings = tuple[list[gateway_pb2.UnitStanding], dict[str, Any], str, str]
 TASK_TYPES = tuple(TASK_LINE_TYPES)
 SCORING_TYPES = RECORD_KINDS
 
@@ -174,21 +179,7 @@ class GatewayApp:
                     reported_late=s.reported_late,
                     on_time_rate=s.on_time_rate,
                     error_reports=sum(1 for e in breakdown.get("errors", []) if not e.get("voided")),
-                    indicators=[
-                        gateway_pb2.IndicatorStanding(
-                            metric=m["metric"],
-                            name=m.get("name", m["metric"]),
-                            value=m["value"] if m.get("value") is not None else 0.0,
-                            has_value=m.get("value") is not None,
-                            target=m["target"],
-                            target_source=m.get("target_source", "scheme"),
-                            direction=m["direction"],
-                            status=m["status"],
-                            earned=m["earned"],
-                            max=m["max"],
-                        )
-                        for m in breakdown.get("metrics", [])
-                    ],
+                    indicators=[_indicator(m) for m in breakdown.get("metrics", [])],
                     provisional_total=entry["total"],
                     provisional_rank=entry["rank"],
                     provisional_grade=entry["grade"],
@@ -196,33 +187,37 @@ class GatewayApp:
                     nothing_due=bool(document.get("interim")) and not _assessed(entry),
                 )
             )
-        return standings, document, summary_reply.as_of
+        time_zone = self.scheme(identity, timeout).timezone
+        return standings, document, summary_reply.as_of, time_zone
 
-    def overview(self, identity: Identity, year: int, timeout: float) -> gateway_pb2.Overview:
+    def overview(self, identity: Identity, year: int, timeout: float) -> gateway_pb2.GetOverviewResponse:
         check_year(year)
         asked = bool(year)
         year = year or datetime.now().year
         unit = identity.unit if identity.is_department else ""
-        standings, document, as_of = self._standings(identity, year, unit, timeout)
+        standings, document, as_of, time_zone = self._standings(identity, year, unit, timeout)
         if asked and not any(_assessed(entry) for entry in document["units"]):
             # As `assess run` refuses it: a year named that has nothing to show is a mistake, not zeros.
             raise InvalidArgument(
                 "year", f"{year} 年度没有可考核的内容：没有计入的任务，也没有该年度的指标值"
             )
-        return gateway_pb2.Overview(
+        return gateway_pb2.GetOverviewResponse(
             year=year,
-            as_of=as_of,
+            as_of=_instant(as_of),
             scheme=document.get("scheme", ""),
             units=standings,
             interim=bool(document.get("interim")),
+            time_zone=time_zone,
         )
 
-    def dashboard(self, identity: Identity, unit: str, year: int, timeout: float) -> gateway_pb2.Dashboard:
+    def dashboard(
+        self, identity: Identity, unit: str, year: int, timeout: float
+    ) -> gateway_pb2.GetDashboardResponse:
         check_year(year)
         if not unit:
             raise InvalidArgument("unit", "is required")
         year = year or datetime.now().year
-        standings, document, as_of = self._standings(identity, year, unit, timeout)
+        standings, document, as_of, time_zone = self._standings(identity, year, unit, timeout)
         if not standings:
             raise NotFound(f"unit {unit!r} does not exist")
         scheme = self.scheme(identity, timeout)
@@ -249,22 +244,16 @@ class GatewayApp:
             total_weight = weights if counted else weights + weight
             # A task due in another year is scored in that year's assessment, not this one.
             cost = points * weight / total_weight if total_weight and due.year == year else 0.0
+            late_penalty = scheme.timeliness.late_penalty_per_working_day
             items.append(
-                gateway_pb2.OpenItem(
-                    task=task.id,
-                    title=task.title,
-                    task_type=task.task_type,
-                    state=task.state,
-                    color=task.color,
-                    due_at=task.due_at,
-                    hours_left=(due - now).total_seconds() / 3600,
-                    cost_if_overdue=cost,
-                    cost_per_late_day=cost * scheme.timeliness.late_penalty_per_working_day,
-                    progress_overdue_since=task.progress_overdue_since,
+                _open_item(
+                    task, hours_left=(due - now).total_seconds() / 3600, cost=cost, per_day=late_penalty
                 )
             )
         items.sort(key=lambda i: i.hours_left)
-        return gateway_pb2.Dashboard(standing=standings[0], open_items=items, as_of=as_of)
+        return gateway_pb2.GetDashboardResponse(
+            standing=standings[0], open_items=items, as_of=_instant(as_of), time_zone=time_zone
+        )
 
     def _run_document(
         self, identity: Identity, run: str, year: int, timeout: float, breakdown: bool, unit: str = ""
@@ -279,7 +268,9 @@ class GatewayApp:
         document: dict[str, Any] = json.loads(reply.document_json)
         return document
 
-    def ranking(self, identity: Identity, run: str, year: int, timeout: float) -> gateway_pb2.Ranking:
+    def ranking(
+        self, identity: Identity, run: str, year: int, timeout: float
+    ) -> gateway_pb2.GetRankingResponse:
         document = self._run_document(identity, run, year, timeout, breakdown=False)
         categories: dict[str, list[gateway_pb2.RankingRow]] = {}
         for entry in document["units"]:
@@ -293,9 +284,9 @@ class GatewayApp:
                     veto=entry["veto"],
                 )
             )
-        return gateway_pb2.Ranking(
+        return gateway_pb2.GetRankingResponse(
             run=document["run"],
-            state=document["state"],
+            state=cast(common_pb2.RunState, enum_number(common_pb2.RunState.DESCRIPTOR, document["state"])),
             year=document["year"],
             categories=[
                 gateway_pb2.CategoryRanking(category=c, rows=_by_rank(rows)) for c, rows in categories.items()
@@ -317,6 +308,63 @@ def _assessed(entry: dict[str, Any]) -> bool:
     """Whether a unit's live standing scores anything: a counted task, or a reading of an indicator."""
     metrics = entry.get("breakdown", {}).get("metrics", [])
     return entry["timeliness_max"] > 0 or any(m.get("value") is not None for m in metrics)
+
+
+def _open_item(
+    task: tasks_pb2.Task, *, hours_left: float, cost: float, per_day: float
+) -> gateway_pb2.OpenItem:
+    """An open task of a unit's dashboard, its closed sets as enums and its instants as Timestamps."""
+    return gateway_pb2.OpenItem(
+        task=task.id,
+        title=task.title,
+        task_type=task.task_type,
+        state=cast(
+            common_pb2.TaskState, enum_number(common_pb2.TaskState.DESCRIPTOR, task.state, field="state")
+        ),
+        color=cast(
+            common_pb2.TaskColor, enum_number(common_pb2.TaskColor.DESCRIPTOR, task.color, field="color")
+        ),
+        due_at=_instant(task.due_at),
+        hours_left=hours_left,
+        cost_if_overdue=cost,
+        cost_per_late_day=cost * per_day,
+        progress_overdue_since=_instant(task.progress_overdue_since),
+    )
+
+
+def _indicator(metric: dict[str, Any]) -> gateway_pb2.IndicatorStanding:
+    """One indicator of a unit's preview breakdown, its closed sets as enums."""
+    value = metric.get("value")
+    return gateway_pb2.IndicatorStanding(
+        metric=metric["metric"],
+        name=metric.get("name", metric["metric"]),
+        value=value if value is not None else 0.0,
+        has_value=value is not None,
+        target=metric["target"],
+        target_source=cast(
+            gateway_pb2.TargetSource,
+            enum_number(
+                gateway_pb2.TargetSource.DESCRIPTOR,
+                metric.get("target_source", "scheme"),
+                field="target_source",
+            ),
+        ),
+        direction=cast(
+            gateway_pb2.IndicatorDirection,
+            enum_number(gateway_pb2.IndicatorDirection.DESCRIPTOR, metric["direction"], field="direction"),
+        ),
+        status=cast(
+            gateway_pb2.IndicatorStatus,
+            enum_number(gateway_pb2.IndicatorStatus.DESCRIPTOR, metric["status"], field="status"),
+        ),
+        earned=metric["earned"],
+        max=metric["max"],
+    )
+
+
+def _instant(text: str) -> Timestamp | None:
+    """A Timestamp of an RFC 3339 instant a backend wrote; None (unset) for ""."""
+    return instant(datetime.fromisoformat(text)) if text else None
 
 
 def _by_rank(rows: list[gateway_pb2.RankingRow]) -> list[gateway_pb2.RankingRow]:

@@ -10,6 +10,7 @@ from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
 from services.common.protojson import plain
+from services.common.wire_json import county_plain
 from services.web.extensions_api import PATHS as EXTENSION_PATHS
 from services.web.gateway import Gateway
 from services.web.http import HttpError, Request, Response, as_json
@@ -31,7 +32,7 @@ def overview(gw: Gateway, session: Session, request: Request) -> Response:
     reply = gw.call(
         gw.gateway.GetOverview, gateway_pb2.GetOverviewRequest(year=_int(request, "year")), session.token
     )
-    return as_json(_all(reply))
+    return as_json(county_plain(reply, reply.time_zone))
 
 
 def dashboard(gw: Gateway, session: Session, request: Request) -> Response:
@@ -41,7 +42,7 @@ def dashboard(gw: Gateway, session: Session, request: Request) -> Response:
         gateway_pb2.GetDashboardRequest(unit=unit, year=_int(request, "year")),
         session.token,
     )
-    return as_json(_all(reply))
+    return as_json(county_plain(reply, reply.time_zone))
 
 
 def runs(gw: Gateway, session: Session, request: Request) -> Response:

@@ -9,10 +9,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from google.protobuf import struct_pb2
+from kaohe.common.v1 import common_pb2
 from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 
+from services.common.protoenum import enum_code
 from services.common.vocabulary import METRIC_STATUSES, TASK_STATES, label_of
+from services.common.wire_json import utc_text
 from services.web import people
 from services.web.gateway import Gateway
 from services.web.http import Request, Response, download, esc, page, part, redirect
@@ -69,8 +72,11 @@ def standing_block(standing: Any) -> str:
                 [
                     m.name or m.metric,
                     f"{m.value:.4g}" if m.has_value else "",
-                    f"{m.target:.4g}" + ("（目标责任书）" if m.target_source == "target_record" else ""),
-                    label_of(METRIC_STATUSES, m.status),
+                    f"{m.target:.4g}"
+                    + (
+                        "（目标责任书）" if m.target_source == gateway_pb2.TARGET_SOURCE_TARGET_RECORD else ""
+                    ),
+                    label_of(METRIC_STATUSES, enum_code(gateway_pb2.IndicatorStatus.DESCRIPTOR, m.status)),
                     num(m.earned),
                     num(m.max),
                 ],
@@ -110,9 +116,9 @@ def open_items_table(items: Any) -> str:
                 [
                     Raw(f'<a href="{esc(task_path(i.task))}">{esc(i.task)}</a>'),
                     i.title,
-                    label_of(TASK_STATES, i.state),
-                    Raw(colour(i.color)),
-                    instant(i.due_at),
+                    label_of(TASK_STATES, enum_code(common_pb2.TaskState.DESCRIPTOR, i.state)),
+                    Raw(colour(enum_code(common_pb2.TaskColor.DESCRIPTOR, i.color))),
+                    instant(utc_text(i, "due_at")),
                     hours_left(i.hours_left),
                     num(i.cost_if_overdue),
                 ],

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, cast
 
 from google.protobuf import json_format
+from kaohe.common.v1 import common_pb2
 from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 
 from services.common import levels
+from services.common.protoenum import enum_code
 from services.common.vocabulary import ROLES, label_of
+from services.common.wire_json import lenient_number, utc_text
 from services.web import people, result_documents
 from services.web.calendar_banner import calendar_banner, start_calendar_check
 from services.web.confirm import confirm_first
@@ -36,6 +39,7 @@ from services.web.layout import (
     unit_attrs,
 )
 from services.web.results import distribution_chart, explained, result_tables
+from services.web.supervision import request_id_field
 from services.web.trend import start_trend, trend_chart, trend_period, trend_switch
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -74,7 +78,7 @@ def _veto_reasons(gw: Gateway, session: Any, year: int) -> dict[str, list[str]]:
 
 def _overview_row(u: Any, reasons: dict[str, list[str]], depth: int) -> str:
     """One unit's line of the overview; a 村 is set under its 乡镇."""
-    met = sum(1 for m in u.indicators if m.status == "met")
+    met = sum(1 for m in u.indicators if m.status == gateway_pb2.INDICATOR_STATUS_MET)
     veto = "是：" + "；".join(reasons.get(u.unit, [])) if u.veto else ""
     return row(
         [
@@ -143,7 +147,7 @@ def overview(gw: Gateway, session: Any, request: Request) -> Response:
     )
     body = (
         f"{_flash(request)}{calendar_banner(pending_calendar)}"
-        f"<p>{shown.year} 年度，截至 {esc(instant(shown.as_of))}，方案 {esc(shown.scheme)}。</p>"
+        f"<p>{shown.year} 年度，截至 {esc(instant(utc_text(shown, 'as_of')))}，方案 {esc(shown.scheme)}。</p>"
         f'<form method="get" class="inline"><label for="year">年度</label>'
         f'<input id="year" name="year" inputmode="numeric" size="6" value="{shown.year}">'
         f"<button type=submit>查看</button></form>"
@@ -289,7 +293,8 @@ def ranking(gw: Gateway, session: Any, request: Request) -> Response:
             return page(frame("排名", body, session))
         run = latest[0].id
     shown = gw.call(gw.gateway.GetRanking, gateway_pb2.GetRankingRequest(run=run, year=year), session.token)
-    parts = [f"<p>{shown.year} 年度 · 考核运行 {esc(shown.run)} · {esc(state_label(shown.state))}</p>"]
+    state = enum_code(common_pb2.RunState.DESCRIPTOR, shown.state)
+    parts = [f"<p>{shown.year} 年度 · 考核运行 {esc(shown.run)} · {esc(state_label(state))}</p>"]
     for category in shown.categories:
         parts.append(f"<h2>{esc(category_label(category.category))}</h2>")
         parts.append(
@@ -321,11 +326,11 @@ def accounts(gw: Gateway, session: Any, request: Request) -> Response:
         row(
             [
                 a.username,
-                label_of(ROLES, a.role),
+                label_of(ROLES, enum_code(accounts_pb2.Role.DESCRIPTOR, a.role)),
                 a.unit,
                 a.name,
                 "已停用" if a.disabled else "正常",
-                instant(a.last_login_at),
+                instant(utc_text(a, "last_login_at")),
                 Raw(
                     ""
                     if a.disabled
@@ -341,6 +346,7 @@ def accounts(gw: Gateway, session: Any, request: Request) -> Response:
     roles = "".join(f'<option value="{code}">{esc(label)}</option>' for code, label in ROLES.items())
     form = (
         f'<h2>新增账号</h2><form method="post" action="/office/accounts" class="stack">{csrf_field(session)}'
+        f"{request_id_field()}"
         '<label for="username">用户名</label><input id="username" name="username" required>'
         f'<label for="role">角色</label><select id="role" name="role">{roles}</select>'
         '<label for="unit">单位代码（单位角色必填）</label><input id="unit" name="unit">'
@@ -360,13 +366,14 @@ def add_account(gw: Gateway, session: Any, request: Request) -> Response:
         gw.accounts.AddAccount,
         accounts_pb2.AddAccountRequest(
             username=f.get("username", "").strip(),
-            role=f.get("role", ""),
+            role=cast(accounts_pb2.Role, lenient_number(accounts_pb2.Role.DESCRIPTOR, f.get("role", ""))),
             unit=f.get("unit", "").strip(),
             name=f.get("name", "").strip(),
             password=f.get("password", ""),
+            request_id=f.get("request_id", "") or secrets.token_hex(16),
         ),
         session.token,
-    )
+    ).account
     return redirect("/office/accounts", ok=f"已新增账号 {account.username}")
 
 
@@ -382,5 +389,10 @@ def disable_account(gw: Gateway, session: Any, request: Request) -> Response:
     )
     if asked is not None:
         return asked
-    gw.call(gw.accounts.DisableAccount, accounts_pb2.DisableAccountRequest(username=username), session.token)
+    request_id = request.form.get("request_id", "") or secrets.token_hex(16)
+    gw.call(
+        gw.accounts.DisableAccount,
+        accounts_pb2.DisableAccountRequest(username=username, request_id=request_id),
+        session.token,
+    )
     return redirect("/office/accounts", ok=f"已停用账号 {username}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import grpc
 from kaohe.gateway.v1 import accounts_pb2
 
@@ -9,6 +11,7 @@ from services.web.gateway import Gateway
 from services.web.http import Request, Response, page, redirect
 from services.web.layout import csrf_field, frame, notice
 from services.web.sessions import Session
+from services.web.supervision import request_id_field
 
 PATH = "/account/password"
 MIN_LENGTH = 8
@@ -34,7 +37,8 @@ def form(gw: Gateway, session: Session, request: Request, message: str = "", sta
     body = (
         first
         + notice(message, error=True)
-        + f'<form method="post" action="{PATH}" class="stack">{csrf_field(session)}{controls}'
+        + f'<form method="post" action="{PATH}" class="stack">{csrf_field(session)}'
+        + f"{request_id_field()}{controls}"
         '<button type="submit" id="change-password">修改密码</button></form>'
         "<p>修改后，本账号在各处的登录都会结束，请用新密码重新登录。</p>"
     )
@@ -55,7 +59,11 @@ def change(gw: Gateway, session: Session, request: Request) -> Response:
     try:
         gw.call(
             gw.accounts.ChangePassword,
-            accounts_pb2.ChangePasswordRequest(current_password=current, new_password=new),
+            accounts_pb2.ChangePasswordRequest(
+                current_password=current,
+                new_password=new,
+                request_id=f.get("request_id", "") or secrets.token_hex(16),
+            ),
             session.token,
         )
     except grpc.RpcError as exc:

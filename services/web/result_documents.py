@@ -41,21 +41,21 @@ def letter_link(run: str, unit: str) -> str:
 def notice(gw: Gateway, session: Session, request: Request) -> Response:
     run = request.params["run"]
     _issued(gw, session, run)
-    reply = gw.call(gw.gateway.GetResultNotice, gateway_pb2.GetResultDocumentRequest(run=run), session.token)
+    reply = gw.call(gw.gateway.GetResultNotice, gateway_pb2.GetResultNoticeRequest(run=run), session.token)
     return download(reply.content, reply.filename, DOCX)
 
 
 def excellent(gw: Gateway, session: Session, request: Request) -> Response:
     run = request.params["run"]
     _issued(gw, session, run)
-    reply = gw.call(gw.gateway.GetExcellentList, gateway_pb2.GetResultDocumentRequest(run=run), session.token)
+    reply = gw.call(gw.gateway.GetExcellentList, gateway_pb2.GetExcellentListRequest(run=run), session.token)
     return download(reply.content, reply.filename, CSV)
 
 
 def letter(gw: Gateway, session: Session, request: Request) -> Response:
     run, unit = request.params["run"], request.params["unit"]
     _issued(gw, session, run)
-    request_ = gateway_pb2.GetResultDocumentRequest(run=run, unit=unit)
+    request_ = gateway_pb2.GetResultLetterRequest(run=run, unit=unit)
     reply = gw.call(gw.gateway.GetResultLetter, request_, session.token)
     return download(reply.content, reply.filename, DOCX)
 
@@ -65,7 +65,7 @@ def own_letter(gw: Gateway, session: Session, request: Request) -> Response:
     run = request.query.get("run", "")
     if not run:
         raise HttpError(400, "缺少运行编号")
-    request_ = gateway_pb2.GetResultDocumentRequest(run=run, unit=session.unit)
+    request_ = gateway_pb2.GetResultLetterRequest(run=run, unit=session.unit)
     reply = gw.call(gw.gateway.GetResultLetter, request_, session.token)
     return download(reply.content, reply.filename, DOCX)
 

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import grpc
 from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
 
+from services.common.protoenum import enum_code
 from services.web import office, password
 from services.web.gateway import Gateway
 from services.web.http import HttpError, Request, Response, esc, page, redirect
@@ -113,11 +114,11 @@ class SignIn:
         """A session holding the gateway's token, with the role and unit the gateway says it carries."""
         return self.console.sessions.start(
             token=token,
-            role=who.role,
+            role=enum_code(accounts_pb2.Role.DESCRIPTOR, who.role),
             unit=who.unit,
             username=username,
             name=name,
-            token_expiry=float(who.expires_at or 0),
+            token_expiry=float(who.expires_at.seconds),
             must_change=must_change,
         )
 

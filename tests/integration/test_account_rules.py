@@ -40,9 +40,13 @@ class Gateway:
 
     def add(self, username: str, role: str = "office", unit: str = "", *, temporary: bool = False) -> Any:
         request = accounts_pb2.AddAccountRequest(
-            username=username, role=role, unit=unit, password=PASSWORD, temporary=temporary
+            username=username,
+            role=accounts_pb2.Role.Value(f"ROLE_{role.upper()}"),
+            unit=unit,
+            password=PASSWORD,
+            temporary=temporary,
         )
-        return self.accounts.AddAccount(request, metadata=self.stack.metadata("office"), timeout=10)
+        return self.accounts.AddAccount(request, metadata=self.stack.metadata("office"), timeout=10).account
 
     def login(self, username: str, password: str = PASSWORD, **kw: Any) -> Any:
         request = accounts_pb2.LoginRequest(username=username, password=password, **kw.pop("fields", {}))
@@ -158,7 +162,7 @@ def test_the_last_enabled_office_account_cannot_be_disabled_and_a_disabled_one_c
     disable = gw.accounts.DisableAccount
     assert disable(
         accounts_pb2.DisableAccountRequest(username="office2"), metadata=office, timeout=10
-    ).disabled
+    ).account.disabled
     code, details = code_of(
         lambda: disable(accounts_pb2.DisableAccountRequest(username="office1"), metadata=office, timeout=10)
     )
@@ -166,7 +170,7 @@ def test_the_last_enabled_office_account_cannot_be_disabled_and_a_disabled_one_c
     enabled = gw.accounts.EnableAccount(
         accounts_pb2.EnableAccountRequest(username="office2"), metadata=office, timeout=10
     )
-    assert not enabled.disabled
+    assert not enabled.account.disabled
     assert gw.login("office2").account.username == "office2"
 
 
@@ -192,7 +196,7 @@ def test_a_one_time_password_serves_only_its_own_change(gw: Gateway) -> None:
         metadata=gw.as_token(first.token),
         timeout=30,
     )
-    assert not changed.must_change_password
+    assert not changed.account.must_change_password
     # The one-time password's token ended with the change; the new password logs straight in.
     assert code_of(lambda: gw.units(first.token))[0] == grpc.StatusCode.UNAUTHENTICATED
     again = gw.login("fgj1", "my own new password")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -151,7 +152,9 @@ def test_login_over_grpc_needs_no_token_and_gives_one_for_the_account(gateway: t
     accounts = accounts_pb2_grpc.AccountsServiceStub(channel)
     office = stack.metadata("office")
     accounts.AddAccount(
-        accounts_pb2.AddAccountRequest(username="fgj", role="department", unit="fgj", password=PASSWORD),
+        accounts_pb2.AddAccountRequest(
+            username="fgj", role=accounts_pb2.ROLE_DEPARTMENT, unit="fgj", password=PASSWORD
+        ),
         metadata=office,
     )
     with pytest.raises(grpc.RpcError) as refused:
@@ -167,10 +170,11 @@ def test_login_over_grpc_needs_no_token_and_gives_one_for_the_account(gateway: t
         accounts.Login(accounts_pb2.LoginRequest(username="fgj", password="not-the-password"))
     assert wrong.value.code() == grpc.StatusCode.UNAUTHENTICATED
     reply = accounts.Login(accounts_pb2.LoginRequest(username="fgj", password=PASSWORD))
+    assert reply.expires_at.seconds > time.time() + 3000  # the token's exp, hours ahead
     who = gateway_pb2_grpc.GatewayServiceStub(channel).WhoAmI(
         gateway_pb2.WhoAmIRequest(), metadata=(("authorization", f"Bearer {reply.token}"),)
     )
-    assert (who.role, who.unit, who.subject) == ("department", "fgj", "user:fgj")
+    assert (who.role, who.unit, who.subject) == (accounts_pb2.ROLE_DEPARTMENT, "fgj", "user:fgj")
     audit = stack.audit_path.read_text(encoding="utf-8")
     assert "failed login for 'fgj'" in audit and "not-the-password" not in audit
 

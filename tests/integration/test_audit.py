@@ -293,7 +293,7 @@ def test_the_gateway_audits_account_changes_and_refusals_in_its_database(
         accounts = accounts_pb2_grpc.AccountsServiceStub(channel)
         accounts.AddAccount(
             accounts_pb2.AddAccountRequest(
-                username="fgj", role="department", unit="fgj", password="s3cret-pass"
+                username="fgj", role=accounts_pb2.ROLE_DEPARTMENT, unit="fgj", password="s3cret-pass"
             ),
             metadata=stack.metadata("office"),
             timeout=10,

@@ -10,7 +10,7 @@ import jwt
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from kaohe.gateway.v1 import gateway_pb2
+from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
@@ -147,7 +147,7 @@ def test_gateway_answers_a_valid_token(stack: Stack) -> None:
     assert code_of(calls["scoring.GetScheme"], stack.metadata()) == grpc.StatusCode.OK
     gateway, _, _ = stack.stubs()
     me = gateway.WhoAmI(gateway_pb2.WhoAmIRequest(), metadata=stack.metadata("department", "fgj"), timeout=10)
-    assert (me.role, me.unit, me.subject) == ("department", "fgj", "department:fgj")
+    assert (me.role, me.unit, me.subject) == (accounts_pb2.ROLE_DEPARTMENT, "fgj", "department:fgj")
 
 
 def test_a_department_token_without_a_unit_reaches_no_unit_data(stack: Stack) -> None:

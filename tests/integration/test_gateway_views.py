@@ -9,6 +9,7 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf.message_factory import GetMessageClass
+from kaohe.common.v1 import common_pb2
 from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
@@ -125,7 +126,7 @@ def overview(stack: Stack, role: str = "office", unit: str | None = None) -> Any
 def test_the_office_overview_shows_every_unit(example: Stack, expected_result: dict[str, Any]) -> None:
     shown = overview(example)
     assert (shown.year, shown.scheme) == (2025, "example-2025")
-    assert shown.as_of
+    assert shown.HasField("as_of")
     lines = {u.unit: u for u in shown.units}
     assert set(lines) == {u["unit"] for u in expected_result["units"]}
     for want in expected_result["units"]:
@@ -166,11 +167,15 @@ def test_the_office_overview_shows_every_unit(example: Stack, expected_result: d
         court.status,
         court.earned,
         court.max,
-    ) == (True, 1.0, 1.0, "min", "met", 20.0, 20.0)
+    ) == (True, 1.0, 1.0, gateway_pb2.INDICATOR_DIRECTION_MIN, gateway_pb2.INDICATOR_STATUS_MET, 20.0, 20.0)
     share = indicators[("czj", "livelihood_spending_share")]
-    assert (share.value, share.target, share.status) == (pytest.approx(0.72), 0.75, "below")
+    assert (share.value, share.target, share.status) == (
+        pytest.approx(0.72),
+        0.75,
+        gateway_pb2.INDICATOR_STATUS_BELOW,
+    )
     assert share.earned == pytest.approx(19.2)
-    assert indicators[("czj", "court_appearance_rate")].status == "not_applicable"
+    assert indicators[("czj", "court_appearance_rate")].status == gateway_pb2.INDICATOR_STATUS_NOT_APPLICABLE
     assert ("fgj", "livelihood_spending_share") not in indicators
     assert {i.metric for i in cgz.indicators} == {
         "court_appearance_rate",
@@ -205,13 +210,17 @@ def test_a_department_dashboard(example: Stack) -> None:
     assert [i.hours_left for i in items] == sorted(i.hours_left for i in items)  # most urgent first
     assert items[0].task == "T5"
     for item in items:
-        assert item.color in ("blue", "yellow", "red")
+        assert item.color in (
+            common_pb2.TASK_COLOR_BLUE,
+            common_pb2.TASK_COLOR_YELLOW,
+            common_pb2.TASK_COLOR_RED,
+        )
         assert item.cost_per_late_day == pytest.approx(item.cost_if_overdue * 0.1)
     cost = {i.task: i.cost_if_overdue for i in items}
     # T5 (weight 1) is already counted with credit 0 beside T3 (co-unit, weight 0.5): it costs 40 × 1 / 1.5.
     assert cost["T5"] == pytest.approx(40 / 1.5)
     assert cost["T6"] == 0  # due in 2026: it costs nothing in the 2025 assessment
-    assert items[0].hours_left < 0 and items[0].color == "red"
+    assert items[0].hours_left < 0 and items[0].color == common_pb2.TASK_COLOR_RED
     assert dashboard(example, "department", "czj", "").standing.unit == "czj"  # its own unit by default
     # hours_left runs with the clock; everything else is the same for the office.
     office = dashboard(example, "office", None, "czj").open_items
@@ -237,7 +246,7 @@ def test_ranking_of_a_run_by_category(example: Stack, expected_result: dict[str,
         ranking = gateway.GetRanking(
             gateway_pb2.GetRankingRequest(run=run.id), metadata=example.metadata(role), timeout=60
         )
-        assert (ranking.run, ranking.state, ranking.year) == (run.id, "draft", 2025)
+        assert (ranking.run, ranking.state, ranking.year) == (run.id, common_pb2.RUN_STATE_DRAFT, 2025)
         got = {
             c.category: [(r.rank, r.unit, r.total, r.grade, r.veto) for r in c.rows]
             for c in ranking.categories

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 from prometheus_client import CollectorRegistry
 
+from services.common.wiretime import rfc3339_of
 from services.notify.config import NotifyConfig, parse_notify_config
 from services.notify.delivery import Outcome
 from services.tasks.reminders import ReminderLoop, open_task_facts
@@ -190,7 +192,8 @@ def test_the_dashboard_marks_the_progress_lapse(stack: Stack) -> None:
         gateway_pb2.GetDashboardRequest(year=2026), metadata=stack.metadata("department", "cgz"), timeout=60
     )
     items = {i.task: i for i in shown.open_items}
-    assert items["M1"].progress_overdue_since.startswith("2026-09-01")
+    lapse = rfc3339_of(items["M1"], "progress_overdue_since", ZoneInfo(shown.time_zone))
+    assert lapse.startswith("2026-09-01")
 
 
 def test_a_red_task_is_chased_until_done_escalated_after_k_and_remembered_across_restarts(

@@ -44,7 +44,7 @@ def test_the_notice_lists_every_unit_under_its_grade_with_its_total(example: Sta
     run = create_run(example)
     units = units_of(run)
     reply = gateway(example).GetResultNotice(
-        gateway_pb2.GetResultDocumentRequest(run=run.id), metadata=example.metadata(), timeout=60
+        gateway_pb2.GetResultNoticeRequest(run=run.id), metadata=example.metadata(), timeout=60
     )
     paragraphs, tables = texts(reply.content)
     body = "\n".join(paragraphs)
@@ -70,7 +70,7 @@ def test_each_letter_states_the_units_total_grade_rank_and_every_point(example: 
     )
     for unit in document["units"]:
         reply = gateway(example).GetResultLetter(
-            gateway_pb2.GetResultDocumentRequest(run=run.id, unit=unit["unit"]),
+            gateway_pb2.GetResultLetterRequest(run=run.id, unit=unit["unit"]),
             metadata=example.metadata(),
             timeout=60,
         )
@@ -106,7 +106,7 @@ def test_each_letter_states_the_units_total_grade_rank_and_every_point(example: 
             unit["timeliness_earned"] - unit["timeliness_max"], abs=0.01 * len(lines) + 0.01
         )
     fgj = gateway(example).GetResultLetter(
-        gateway_pb2.GetResultDocumentRequest(run=run.id, unit="fgj"), metadata=example.metadata(), timeout=60
+        gateway_pb2.GetResultLetterRequest(run=run.id, unit="fgj"), metadata=example.metadata(), timeout=60
     )
     assert "报送材料数据口径不一致" in "".join(c for t in texts(fgj.content)[1] for r in t for c in r)
 
@@ -119,7 +119,7 @@ def test_the_excellent_list_is_the_runs_excellent_units(example: Stack) -> None:
     run = create_run(example)
     units = units_of(run)
     reply = gateway(example).GetExcellentList(
-        gateway_pb2.GetResultDocumentRequest(run=run.id), metadata=example.metadata(), timeout=60
+        gateway_pb2.GetExcellentListRequest(run=run.id), metadata=example.metadata(), timeout=60
     )
     rows = list(csv.reader(io.StringIO(reply.content.decode("utf-8-sig"))))
     assert rows[0][:5] == ["年度", "类别", "名次", "单位代码", "单位"]
@@ -132,7 +132,7 @@ def test_a_department_gets_its_own_letter_once_publicised_and_no_other(example: 
     md = example.metadata("department", "fgj")
 
     def letter(unit: str) -> Any:
-        request = gateway_pb2.GetResultDocumentRequest(run=run.id, unit=unit)
+        request = gateway_pb2.GetResultLetterRequest(run=run.id, unit=unit)
         return gateway(example).GetResultLetter(request, metadata=md, timeout=60)
 
     with pytest.raises(grpc.RpcError) as draft:
@@ -145,7 +145,7 @@ def test_a_department_gets_its_own_letter_once_publicised_and_no_other(example: 
     assert other.value.code() == grpc.StatusCode.PERMISSION_DENIED
     with pytest.raises(grpc.RpcError) as notice:
         gateway(example).GetResultNotice(
-            gateway_pb2.GetResultDocumentRequest(run=run.id), metadata=md, timeout=60
+            gateway_pb2.GetResultNoticeRequest(run=run.id), metadata=md, timeout=60
         )
     assert notice.value.code() == grpc.StatusCode.PERMISSION_DENIED
 

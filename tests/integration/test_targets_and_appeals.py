@@ -180,10 +180,10 @@ def test_the_overview_compares_each_unit_with_its_own_target(example: Stack) -> 
     }
     assert (rates["sfj"].target, rates["sfj"].target_source, rates["sfj"].status) == (
         0.8,
-        "target_record",
-        "met",
+        gateway_pb2.TARGET_SOURCE_TARGET_RECORD,
+        gateway_pb2.INDICATOR_STATUS_MET,
     )
-    assert (rates["fgj"].target, rates["fgj"].target_source) == (1.0, "scheme")
+    assert (rates["fgj"].target, rates["fgj"].target_source) == (1.0, gateway_pb2.TARGET_SOURCE_SCHEME)
 
 
 def test_an_upheld_appeal_of_an_accountability_record_voids_its_deduction_and_veto(example: Stack) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import grpc
 import pytest
-from kaohe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+from kaohe.gateway.v1 import accounts_pb2, gateway_pb2, gateway_pb2_grpc
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
@@ -209,8 +209,12 @@ def test_a_rotated_secret_keeps_the_old_tokens_until_it_is_retired(stack: Stack)
     rotated = TokenKeys.from_secrets(new_secret, retired=[SECRET])
     gateway = _gateway(stack, keys=rotated)
     try:
-        assert _whoami(stack, gateway.port, user_token("office")).role == "office"  # signed before
-        assert _whoami(stack, gateway.port, user_token("viewer", keys=rotated)).role == "viewer"
+        assert (
+            _whoami(stack, gateway.port, user_token("office")).role == accounts_pb2.ROLE_OFFICE
+        )  # signed before
+        assert (
+            _whoami(stack, gateway.port, user_token("viewer", keys=rotated)).role == accounts_pb2.ROLE_VIEWER
+        )
     finally:
         gateway.server.stop(0).wait()
     retired = _gateway(stack, keys=TokenKeys.from_secrets(new_secret))
@@ -238,8 +242,8 @@ def test_the_gateway_takes_the_configured_identity_providers_tokens(
     try:
         theirs = provider.token(realm_access={"roles": ["kaohe-dept"]}, kaohe_unit="fgj")
         me = _whoami(stack, gateway.port, theirs)
-        assert (me.role, me.unit, me.subject) == ("department", "fgj", "u-1001")
-        assert _whoami(stack, gateway.port, user_token("office")).role == "office"
+        assert (me.role, me.unit, me.subject) == (accounts_pb2.ROLE_DEPARTMENT, "fgj", "u-1001")
+        assert _whoami(stack, gateway.port, user_token("office")).role == accounts_pb2.ROLE_OFFICE
         forged = provider.token(
             key=provider.ec, algorithm="ES256", kid="rsa-1", realm_access={"roles": ["staff"]}
         )

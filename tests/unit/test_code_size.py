@@ -42,7 +42,6 @@ PENDING = {
     "services/gateway/__main__.py:create",
     "services/gateway/bulletin.py:BulletinView.render",
     "services/gateway/export.py:_lines",
-    "services/gateway/use_cases.py:GatewayApp._compute_standings",
     "services/scoring/applications.py:Workflow.file",
     "services/scoring/inputs.py:build_inputs",
     "services/scoring/use_cases.py:ScoringApp.create_run",

@@ -65,7 +65,7 @@ def console(tmp_path_factory: pytest.TempPathFactory, example_scheme: Scheme) ->
                 accounts.AddAccount(
                     accounts_pb2.AddAccountRequest(
                         username=username,
-                        role=role,
+                        role=accounts_pb2.Role.Value(f"ROLE_{role.upper()}"),
                         unit=unit,
                         name=f"{username} 测试",
                         password=PASSWORDS[username],

@@ -15,6 +15,7 @@ from wsgiref.util import setup_testing_defaults
 
 import grpc
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
 
 from services.web import appeals
@@ -46,7 +47,7 @@ class Accounts:
             raise Refused(grpc.StatusCode.UNAUTHENTICATED, "wrong username or password")
         return accounts_pb2.LoginResponse(
             token=f"token-of-{request.username}",
-            account=accounts_pb2.Account(username=request.username, role="office"),
+            account=accounts_pb2.Account(username=request.username, role=accounts_pb2.ROLE_OFFICE),
             must_change_password=request.username in self.temporary,
         )
 
@@ -56,10 +57,12 @@ class Accounts:
             raise Refused(grpc.StatusCode.UNAUTHENTICATED, "wrong password")
         self.passwords[user] = request.new_password
         self.temporary.discard(user)
-        return accounts_pb2.Account(username=user)
+        return accounts_pb2.ChangePasswordResponse(account=accounts_pb2.Account(username=user))
 
     def DisableAccount(self, request: Any, token: str) -> Any:
-        return accounts_pb2.Account(username=request.username, disabled=True)
+        return accounts_pb2.DisableAccountResponse(
+            account=accounts_pb2.Account(username=request.username, disabled=True)
+        )
 
 
 class RecordingGateway:
@@ -80,7 +83,8 @@ class RecordingGateway:
 
     @staticmethod
     def _who(request: Any, token: str) -> Any:
-        return gateway_pb2.Identity(subject=token, role="office", expires_at=str(time.time() + 3600))
+        expires_at = Timestamp(seconds=int(time.time() + 3600))
+        return gateway_pb2.WhoAmIResponse(subject=token, role=accounts_pb2.ROLE_OFFICE, expires_at=expires_at)
 
     def call(self, method: Callable[..., Any], request: Any, token: str = "", timeout: float = 60) -> Any:
         return method(request, token)

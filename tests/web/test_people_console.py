@@ -83,7 +83,11 @@ def county(tmp_path_factory: pytest.TempPathFactory, example_scheme: Scheme) -> 
             for username, (role, unit) in ACCOUNTS.items():
                 accounts.AddAccount(
                     accounts_pb2.AddAccountRequest(
-                        username=username, role=role, unit=unit, name=username, password=PASSWORD
+                        username=username,
+                        role=accounts_pb2.Role.Value(f"ROLE_{role.upper()}"),
+                        unit=unit,
+                        name=username,
+                        password=PASSWORD,
                     ),
                     metadata=stack.metadata("office"),
                 )

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import cast
 
 from kaohe.gateway.v1 import accounts_pb2, accounts_pb2_grpc
 
-from services.cli.client import EXIT_OK, Client, Usage, emit, plain
+from services.cli.client import EXIT_OK, Client, Usage, emit, request_id
 from services.cli.options import Commands, command, group, listed, term
+from services.common.protoenum import enum_code, enum_number
 from services.common.vocabulary import ROLES, label_of
+from services.common.wire_json import in_utc, wire_plain
 
 
 def _password() -> str:
@@ -24,35 +27,42 @@ def _stub(client: Client) -> accounts_pb2_grpc.AccountsServiceStub:
     return accounts_pb2_grpc.AccountsServiceStub(client.channel)
 
 
+def _plain(account: accounts_pb2.Account, *, always: bool = False) -> dict[str, object]:
+    """An account as `--json` writes it: its role's code, its instants in UTC."""
+    return wire_plain(account, instant=in_utc, always_print_fields_with_no_presence=always)
+
+
 def _line(account: accounts_pb2.Account) -> str:
+    role = enum_code(accounts_pb2.Role.DESCRIPTOR, account.role)
     unit = f" {account.unit}" if account.unit else ""
     state = (
         "（已停用）"
         if account.disabled
         else ("（一次性密码，待本人修改）" if account.must_change_password else "")
     )
-    return f"{account.username}\t{label_of(ROLES, account.role)}{unit}\t{account.name}{state}"
+    return f"{account.username}\t{label_of(ROLES, role)}{unit}\t{account.name}{state}"
 
 
 def cmd_accounts_add(args: argparse.Namespace) -> int:
     client = Client(args)
     request = accounts_pb2.AddAccountRequest(
         username=args.username,
-        role=args.role,
+        role=cast(accounts_pb2.Role, enum_number(accounts_pb2.Role.DESCRIPTOR, args.role, field="role")),
         unit=args.unit or "",
         name=args.name or "",
         password=_password(),
         temporary=args.temporary,
+        request_id=request_id(),
     )
-    account = client.call(_stub(client).AddAccount, request)
-    emit(args, plain(account), lambda: f"已创建账号 {_line(account)}")
+    account = client.call(_stub(client).AddAccount, request).account
+    emit(args, _plain(account), lambda: f"已创建账号 {_line(account)}")
     return EXIT_OK
 
 
 def cmd_accounts_list(args: argparse.Namespace) -> int:
     client = Client(args)
     reply = client.call(_stub(client).ListAccounts, accounts_pb2.ListAccountsRequest())
-    data = {"accounts": [plain(a, always_print_fields_with_no_presence=True) for a in reply.accounts]}
+    data = {"accounts": [_plain(a, always=True) for a in reply.accounts]}
     emit(args, data, lambda: "\n".join(_line(a) for a in reply.accounts) or "（还没有账号）")
     return EXIT_OK
 
@@ -60,18 +70,20 @@ def cmd_accounts_list(args: argparse.Namespace) -> int:
 def cmd_accounts_disable(args: argparse.Namespace) -> int:
     client = Client(args)
     account = client.call(
-        _stub(client).DisableAccount, accounts_pb2.DisableAccountRequest(username=args.username)
-    )
-    emit(args, plain(account), lambda: f"已停用账号 {account.username}")
+        _stub(client).DisableAccount,
+        accounts_pb2.DisableAccountRequest(username=args.username, request_id=request_id()),
+    ).account
+    emit(args, _plain(account), lambda: f"已停用账号 {account.username}")
     return EXIT_OK
 
 
 def cmd_accounts_enable(args: argparse.Namespace) -> int:
     client = Client(args)
     account = client.call(
-        _stub(client).EnableAccount, accounts_pb2.EnableAccountRequest(username=args.username)
-    )
-    emit(args, plain(account), lambda: f"已启用账号 {account.username}（需重新登录）")
+        _stub(client).EnableAccount,
+        accounts_pb2.EnableAccountRequest(username=args.username, request_id=request_id()),
+    ).account
+    emit(args, _plain(account), lambda: f"已启用账号 {account.username}（需重新登录）")
     return EXIT_OK
 
 
@@ -81,11 +93,13 @@ def cmd_passwd(args: argparse.Namespace) -> int:
     current, new = _password(), _password()
     account = client.call(
         _stub(client).ChangePassword,
-        accounts_pb2.ChangePasswordRequest(current_password=current, new_password=new),
-    )
+        accounts_pb2.ChangePasswordRequest(
+            current_password=current, new_password=new, request_id=request_id()
+        ),
+    ).account
     emit(
         args,
-        plain(account),
+        _plain(account),
         lambda: (
             f"已修改账号 {account.username} 的密码；此前的令牌都已失效，请用新密码重新登录（kaohe login）"
         ),
@@ -97,9 +111,11 @@ def cmd_accounts_passwd(args: argparse.Namespace) -> int:
     client = Client(args)
     account = client.call(
         _stub(client).SetPassword,
-        accounts_pb2.SetPasswordRequest(username=args.username, password=_password()),
-    )
-    emit(args, plain(account), lambda: f"已重设账号 {account.username} 的密码")
+        accounts_pb2.SetPasswordRequest(
+            username=args.username, password=_password(), request_id=request_id()
+        ),
+    ).account
+    emit(args, _plain(account), lambda: f"已重设账号 {account.username} 的密码")
     return EXIT_OK
 
 
@@ -110,7 +126,7 @@ def cmd_login(args: argparse.Namespace) -> int:
     )
     document = {
         "token": reply.token,
-        "account": plain(reply.account),
+        "account": _plain(reply.account),
         "must_change_password": reply.must_change_password,
     }
     emit(args, document, lambda: reply.token)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kaohe.gateway.v1 import gateway_pb2
+from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
 
 from services.cli.client import EXIT_OK, Client, Refused, emit
 from services.cli.options import Commands, command, group
@@ -31,7 +31,7 @@ def letter_name(unit: str) -> str:
 
 def cmd_notice(args: argparse.Namespace) -> int:
     client = Client(args)
-    request = gateway_pb2.GetResultDocumentRequest(run=check_id("--run", args.run))
+    request = gateway_pb2.GetResultNoticeRequest(run=check_id("--run", args.run))
     reply = client.call(client.gateway.GetResultNotice, request, timeout=TIMEOUT)
     out = Path(args.out)
     _write(out, reply.content)
@@ -50,7 +50,7 @@ def cmd_letters(args: argparse.Namespace) -> int:
         units = [check_id("--unit", args.unit)]
     else:
         me = client.call(client.gateway.WhoAmI, gateway_pb2.WhoAmIRequest())
-        if me.role == "department":
+        if me.role == accounts_pb2.ROLE_DEPARTMENT:
             units = [me.unit]
         else:
             ranking = client.call(client.gateway.GetRanking, gateway_pb2.GetRankingRequest(run=run))
@@ -64,7 +64,7 @@ def cmd_letters(args: argparse.Namespace) -> int:
     for unit in units:
         reply = client.call(
             client.gateway.GetResultLetter,
-            gateway_pb2.GetResultDocumentRequest(run=run, unit=unit),
+            gateway_pb2.GetResultLetterRequest(run=run, unit=unit),
             timeout=TIMEOUT,
         )
         path = out / letter_name(reply.unit)
@@ -82,7 +82,7 @@ def cmd_letters(args: argparse.Namespace) -> int:
 
 def cmd_excellent(args: argparse.Namespace) -> int:
     client = Client(args)
-    request = gateway_pb2.GetResultDocumentRequest(run=check_id("--run", args.run))
+    request = gateway_pb2.GetExcellentListRequest(run=check_id("--run", args.run))
     reply = client.call(client.gateway.GetExcellentList, request, timeout=TIMEOUT)
     out = Path(args.out)
     _write(out, reply.content)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from kaohe.gateway.v1 import gateway_pb2
+from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
 from services.cli import render
@@ -21,14 +21,15 @@ from services.cli.client import (
     data_dir,
     emit,
     gateway_channel,
-    plain,
 )
 from services.cli.options import Commands, command, listed, term
 from services.common import settings
 from services.common.auth import make_user_identity
+from services.common.protoenum import enum_code
 from services.common.scheme import DEFAULT_TIMEZONE
 from services.common.tokens import issue_user_token, load_token_keys
 from services.common.vocabulary import ROLES, label_of
+from services.common.wire_json import wire_plain
 
 SERVICES = {"gateway": "网关", "tasks": "督办台账", "scoring": "考核计分"}
 # The gateway answers for the services behind it: they take only its certificate, not a person's client.
@@ -143,8 +144,11 @@ def cmd_token(args: argparse.Namespace) -> int:
 def cmd_whoami(args: argparse.Namespace) -> int:
     client = Client(args)
     reply = client.call(client.gateway.WhoAmI, gateway_pb2.WhoAmIRequest())
-    data = plain(reply)
-    emit(args, data, lambda: f"{reply.subject}（{label_of(ROLES, reply.role)}）{reply.unit}")
+    # expires_at as it always read: the token's expiry in epoch seconds, "0" when it has none.
+    data = wire_plain(reply, instant=lambda stamp: str(stamp.seconds))
+    data.setdefault("expires_at", "0")
+    role = enum_code(accounts_pb2.Role.DESCRIPTOR, reply.role)
+    emit(args, data, lambda: f"{reply.subject}（{label_of(ROLES, role)}）{reply.unit}")
     return EXIT_OK
 
 

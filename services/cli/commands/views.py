@@ -9,15 +9,16 @@ from kaohe.gateway.v1 import gateway_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
 from services.cli import levels, render
-from services.cli.client import EXIT_OK, Client, Refused, emit, plain
+from services.cli.client import EXIT_OK, Client, Refused, emit
 from services.cli.labels import unit_code
 from services.cli.options import Commands, command
+from services.common.wire_json import county_plain, in_utc, wire_plain
 
 
 def cmd_overview(args: argparse.Namespace) -> int:
     client = Client(args)
     reply = client.call(client.gateway.GetOverview, gateway_pb2.GetOverviewRequest(year=args.year or 0))
-    data = plain(reply, always_print_fields_with_no_presence=True)
+    data = county_plain(reply, reply.time_zone)
     parents = unit_parents(client)
     for unit in data.get("units", []):
         unit["parent"] = parents.get(unit["unit"], "")
@@ -44,7 +45,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         client.gateway.GetDashboard,
         gateway_pb2.GetDashboardRequest(unit=unit_code(client, args.unit), year=args.year or 0),
     )
-    data = plain(reply, always_print_fields_with_no_presence=True)
+    data = county_plain(reply, reply.time_zone)
     emit(args, data, lambda: render.dashboard(data))
     return EXIT_OK
 
@@ -54,7 +55,7 @@ def cmd_ranking(args: argparse.Namespace) -> int:
     reply = client.call(
         client.gateway.GetRanking, gateway_pb2.GetRankingRequest(run=args.run or "", year=args.year or 0)
     )
-    data = plain(reply, always_print_fields_with_no_presence=True)
+    data = wire_plain(reply, instant=in_utc, always_print_fields_with_no_presence=True)
     emit(args, data, lambda: render.ranking(data))
     return EXIT_OK
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
+from typing import cast
 
 import grpc
 from kaohe.gateway.v1 import accounts_pb2, accounts_pb2_grpc
@@ -12,8 +13,10 @@ from kaohe.gateway.v1 import accounts_pb2, accounts_pb2_grpc
 from services.common.auth import INTERNAL_METADATA, Identity
 from services.common.errors import DomainError, PermissionDenied
 from services.common.internal import CONSOLE_SUBJECT, request_bytes
+from services.common.protoenum import enum_code
 from services.common.rpc import current_identity
 from services.common.tokens import KeyRing, verify_internal
+from services.common.wiretime import instant
 from services.gateway.accounts.domain import Account
 from services.gateway.accounts.use_cases import Accounts, Audit
 
@@ -45,22 +48,39 @@ def checked_sessions(authenticate: Authenticate, accounts: Accounts) -> Authenti
     return check
 
 
-def _when(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat() if seconds else ""
+def role_number(role: str) -> accounts_pb2.Role:
+    """The Role of a role's code ("office" → ROLE_OFFICE); ROLE_UNSPECIFIED for one no person holds."""
+    value = accounts_pb2.Role.DESCRIPTOR.values_by_name.get(f"ROLE_{role.upper()}")
+    return cast(accounts_pb2.Role, value.number if value is not None else 0)
+
+
+def role_code(role: accounts_pb2.Role) -> str:
+    """The code of a Role ("" for none), as accounts store it."""
+    return enum_code(accounts_pb2.Role.DESCRIPTOR, role)
 
 
 def account_message(account: Account) -> accounts_pb2.Account:
     """An account without its hash."""
     return accounts_pb2.Account(
         username=account.username,
-        role=account.role,
+        role=role_number(account.role),
         unit=account.unit,
         name=account.name,
         disabled=account.disabled,
-        created_at=_when(account.created_at),
-        last_login_at=_when(account.last_login_at),
+        created_at=instant(account.created_at or None),
+        last_login_at=instant(account.last_login_at or None),
         must_change_password=account.must_change_password,
     )
+
+
+def _expiry(token: str) -> int | None:
+    """The exp claim of a token the gateway has just issued (a JWT); None when it carries none."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return int(claims["exp"])
+    except (IndexError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _peer_host(context: grpc.ServicerContext) -> str:
@@ -79,7 +99,7 @@ class AccountsServicer(accounts_pb2_grpc.AccountsServiceServicer):
         # The internal ring: a browser's address is taken from the web console only when it proves itself.
         self.internal = internal
 
-    def _address(self, request: Any, context: grpc.ServicerContext) -> str:
+    def _address(self, request: accounts_pb2.LoginRequest, context: grpc.ServicerContext) -> str:
         """The throttle's address key: the real peer; with the browser's address under it only when the
         caller is the web console with a credential signed for this very request."""
         peer = _peer_host(context)
@@ -107,57 +127,76 @@ class AccountsServicer(accounts_pb2_grpc.AccountsServiceServicer):
             raise PermissionDenied(detail)
         return identity
 
-    def Login(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def Login(
+        self, request: accounts_pb2.LoginRequest, context: grpc.ServicerContext
+    ) -> accounts_pb2.LoginResponse:
         token, account = self.accounts.login(
             username=request.username, password=request.password, address=self._address(request, context)
         )
         return accounts_pb2.LoginResponse(
             token=token,
             account=account_message(account),
+            expires_at=instant(_expiry(token)),
             must_change_password=account.must_change_password,
         )
 
-    def ChangePassword(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def ChangePassword(
+        self, request: accounts_pb2.ChangePasswordRequest, context: grpc.ServicerContext
+    ) -> accounts_pb2.ChangePasswordResponse:
         account = self.accounts.change_password(
             current_identity(),
             current_password=request.current_password,
             new_password=request.new_password,
             address=_peer_host(context),
+            request_id=request.request_id,
         )
-        return account_message(account)
+        return accounts_pb2.ChangePasswordResponse(account=account_message(account))
 
-    def EnableAccount(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def EnableAccount(
+        self, request: accounts_pb2.EnableAccountRequest, context: grpc.ServicerContext
+    ) -> accounts_pb2.EnableAccountResponse:
         identity = self._allow("EnableAccount")
-        account = self.accounts.enable(request.username, actor=identity)
+        account = self.accounts.enable(request.username, actor=identity, request_id=request.request_id)
         self.audit(identity, ACCOUNTS + "EnableAccount", "changed", account.username)
-        return account_message(account)
+        return accounts_pb2.EnableAccountResponse(account=account_message(account))
 
-    def AddAccount(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def AddAccount(
+        self, request: accounts_pb2.AddAccountRequest, context: grpc.ServicerContext
+    ) -> accounts_pb2.AddAccountResponse:
         identity = self._allow("AddAccount")
         account = self.accounts.add(
             username=request.username,
-            role=request.role,
+            role=role_code(request.role),
             unit=request.unit,
             name=request.name,
             password=request.password,
             actor=identity,
             temporary=request.temporary,
+            request_id=request.request_id,
         )
         self.audit(identity, ACCOUNTS + "AddAccount", "changed", f"{account.username} {account.role}")
-        return account_message(account)
+        return accounts_pb2.AddAccountResponse(account=account_message(account))
 
-    def ListAccounts(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def ListAccounts(
+        self, request: accounts_pb2.ListAccountsRequest, context: grpc.ServicerContext
+    ) -> accounts_pb2.ListAccountsResponse:
         self._allow("ListAccounts")
         return accounts_pb2.ListAccountsResponse(accounts=[account_message(a) for a in self.accounts.list()])
 
-    def DisableAccount(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def DisableAccount(
+        self, request: accounts_pb2.DisableAccountRequest, context: grpc.ServicerContext
+    ) -> accounts_pb2.DisableAccountResponse:
         identity = self._allow("DisableAccount")
-        account = self.accounts.disable(request.username, actor=identity)
+        account = self.accounts.disable(request.username, actor=identity, request_id=request.request_id)
         self.audit(identity, ACCOUNTS + "DisableAccount", "changed", account.username)
-        return account_message(account)
+        return accounts_pb2.DisableAccountResponse(account=account_message(account))
 
-    def SetPassword(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def SetPassword(
+        self, request: accounts_pb2.SetPasswordRequest, context: grpc.ServicerContext
+    ) -> accounts_pb2.SetPasswordResponse:
         identity = self._allow("SetPassword")
-        account = self.accounts.set_password(request.username, request.password, actor=identity)
+        account = self.accounts.set_password(
+            request.username, request.password, actor=identity, request_id=request.request_id
+        )
         self.audit(identity, ACCOUNTS + "SetPassword", "changed", account.username)
-        return account_message(account)
+        return accounts_pb2.SetPasswordResponse(account=account_message(account))

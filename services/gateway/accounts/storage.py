@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from services.common.audit import audit_table
 from services.common.db import Database, migrate
 from services.common.errors import AlreadyExists, NotFound
+from services.common.idempotency import requests_table
 from services.gateway.accounts.domain import Account
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -43,6 +44,8 @@ accounts = Table(
 
 # Changes to accounts (in their own transactions), and what the gateway refuses or passes on.
 audit = audit_table(metadata, "gateway_audit")
+# The account writes done, by request id (services/common/idempotency.py): a retry gets the first answer.
+requests = requests_table(metadata, "gateway_requests")
 
 
 def gateway_db_url(data_dir: Path) -> str:

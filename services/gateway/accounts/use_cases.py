@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Connection
 
 from services.common.audit import AuditTrail
 from services.common.auth import SYSTEM, Identity
 from services.common.db import Database
 from services.common.errors import FailedPrecondition, InvalidArgument, Unauthenticated
+from services.common.idempotency import answered, idempotent
 from services.common.tokens import KeyRing, issue_user_token
 from services.gateway.accounts.domain import (
     MAX_PASSWORD,
@@ -23,7 +27,7 @@ from services.gateway.accounts.domain import (
     check_username,
     new_account,
 )
-from services.gateway.accounts.storage import AccountRepository
+from services.gateway.accounts.storage import AccountRepository, requests
 from services.gateway.accounts.storage import audit as audit_rows
 from services.gateway.accounts.strikes import StoredThrottle
 from services.gateway.accounts.units import Units
@@ -87,6 +91,7 @@ class Accounts:
         password: str,
         actor: Identity = SYSTEM,
         temporary: bool = False,
+        request_id: str = "",
     ) -> Account:
         check_password(password)
         if role == "department" and unit and self.units is not None:
@@ -100,10 +105,15 @@ class Accounts:
             now=int(self.clock()),
             temporary=temporary,
         )
-        with self.db.write() as conn:
+
+        def work(conn: Connection) -> Account:
             AccountRepository(conn).add(account)
             self.trail.changed(conn, actor=actor, method="AddAccount", target=f"account={username}")
-        return account
+            return account
+
+        # The password is no part of the fingerprint: a hash of it would be kept beside the answer.
+        request = {"username": username, "role": role, "unit": unit, "name": name, "temporary": temporary}
+        return _once(self.db, actor, "AddAccount", request_id, request, work)
 
     def list(self) -> list[Account]:
         with self.db.read() as conn:
@@ -118,10 +128,11 @@ class Accounts:
                 return code
         raise InvalidArgument("unit", f"单位“{unit}”不存在：请写已导入的单位代码或中文名称")
 
-    def disable(self, username: str, *, actor: Identity = SYSTEM) -> Account:
+    def disable(self, username: str, *, actor: Identity = SYSTEM, request_id: str = "") -> Account:
         """Disabled, its tokens ended; never the last enabled office account."""
         check_username(username)
-        with self.db.write() as conn:
+
+        def work(conn: Connection) -> Account:
             repo = AccountRepository(conn)
             current = repo.get(username)
             last = repo.enabled_office(for_update=True) == (username,)
@@ -132,25 +143,37 @@ class Accounts:
             )
             repo.save(account)
             self.trail.changed(conn, actor=actor, method="DisableAccount", target=f"account={username}")
-        return account
+            return account
 
-    def enable(self, username: str, *, actor: Identity = SYSTEM) -> Account:
+        return _once(self.db, actor, "DisableAccount", request_id, {"username": username}, work)
+
+    def enable(self, username: str, *, actor: Identity = SYSTEM, request_id: str = "") -> Account:
         """A disabled account usable again (with a fresh login: its old tokens stay ended)."""
         check_username(username)
-        with self.db.write() as conn:
+
+        def work(conn: Connection) -> Account:
             repo = AccountRepository(conn)
             account = dataclasses.replace(repo.get(username), disabled=False)
             repo.save(account)
             self.trail.changed(conn, actor=actor, method="EnableAccount", target=f"account={username}")
-        return account
+            return account
+
+        return _once(self.db, actor, "EnableAccount", request_id, {"username": username}, work)
 
     def set_password(
-        self, username: str, password: str, *, actor: Identity = SYSTEM, temporary: bool = False
+        self,
+        username: str,
+        password: str,
+        *,
+        actor: Identity = SYSTEM,
+        temporary: bool = False,
+        request_id: str = "",
     ) -> Account:
         """The office sets someone's password; their tokens end (temporary: they must change it)."""
         check_username(username)
         check_password(password)
-        with self.db.write() as conn:
+
+        def work(conn: Connection) -> Account:
             repo = AccountRepository(conn)
             current = repo.get(username)
             account = dataclasses.replace(
@@ -162,14 +185,27 @@ class Accounts:
             repo.save(account)
             self.trail.changed(conn, actor=actor, method="SetPassword", target=f"account={username}")
             self.throttle.succeed(f"account:{username}", conn)
-        return account
+            return account
+
+        request = {"username": username, "temporary": temporary}
+        return _once(self.db, actor, "SetPassword", request_id, request, work)
 
     def change_password(
-        self, identity: Identity, *, current_password: str, new_password: str, address: str
+        self,
+        identity: Identity,
+        *,
+        current_password: str,
+        new_password: str,
+        address: str,
+        request_id: str = "",
     ) -> Account:
         """A person's own password, the current one verified (throttled as a login); every token of the
-        account ends, the caller's too: the new password signs in afresh."""
+        account ends, the caller's too: the new password signs in afresh. A retry of a change done (its
+        request id) gets the first answer, the current password being the new one by then."""
         username = _own_username(identity)
+        done = _answered(self.db, identity, "ChangePassword", request_id, {"username": username})
+        if done is not None:
+            return done
         check_password(new_password, "new_password")
         if new_password == current_password:
             raise InvalidArgument("new_password", "新密码不能与旧密码相同")
@@ -180,12 +216,14 @@ class Accounts:
         if not self._verified(account, current_password) or account is None or account.disabled:
             self.audit(identity, CHANGE_PASSWORD_METHOD, "denied", f"wrong current password for {username!r}")
             raise Unauthenticated("当前密码不正确")
-        with self.db.write() as conn:
+        new_hash = self.hasher.hash(new_password)
+
+        def work(conn: Connection) -> Account:
             repo = AccountRepository(conn)
             current = repo.get(username)
             account = dataclasses.replace(
                 current,
-                password_hash=self.hasher.hash(new_password),
+                password_hash=new_hash,
                 must_change_password=False,
                 token_generation=current.token_generation + 1,
             )
@@ -193,7 +231,9 @@ class Accounts:
             self.throttle.succeed(keys[0], conn)
             self.throttle.refund(conn, keys[1])
             self.trail.changed(conn, actor=identity, method="ChangePassword", target=f"account={username}")
-        return account
+            return account
+
+        return _once(self.db, identity, "ChangePassword", request_id, {"username": username}, work)
 
     def check_session(self, identity: Identity, method: str) -> None:
         """A token an account's login gave holds while the account is enabled and its password unchanged;
@@ -248,6 +288,45 @@ class Accounts:
             return bool(self.hasher.verify(account.password_hash if account else self._decoy, password))
         except (VerificationError, InvalidHashError):
             return False
+
+
+def _once(
+    db: Database,
+    actor: Identity,
+    method: str,
+    request_id: str,
+    request: Mapping[str, Any],
+    work: Callable[[Connection], Account],
+) -> Account:
+    """work in one transaction, once per (actor, method, request id): a retry gets the first answer."""
+    return idempotent(
+        db,
+        requests,
+        caller=actor,
+        method=method,
+        request_id=request_id,
+        request=request,
+        work=work,
+        encode=_encoded,
+        decode=_decoded,
+    )
+
+
+def _answered(
+    db: Database, actor: Identity, method: str, request_id: str, request: Mapping[str, Any]
+) -> Account | None:
+    """The first answer of a request done already under its id; None when it was not."""
+    stored = answered(db, requests, caller=actor, method=method, request_id=request_id, request=request)
+    return None if stored is None else _decoded(stored)
+
+
+def _encoded(account: Account) -> bytes:
+    """An account as a stored answer: without its password's hash (an answer shows none)."""
+    return json.dumps({**dataclasses.asdict(account), "password_hash": ""}, ensure_ascii=False).encode()
+
+
+def _decoded(data: bytes) -> Account:
+    return Account(**json.loads(data))
 
 
 def _own_username(identity: Identity) -> str:
