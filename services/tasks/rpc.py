@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
@@ -13,15 +12,12 @@ from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from services.common import attachment_rpc
 from services.common.attachments import AttachmentStore
 from services.common.errors import InvalidArgument
-from services.common.facts import FACT_COLUMNS
 from services.common.messages import refuse_nul
-from services.common.packed import pack
 from services.common.policy import scoped_unit
 from services.common.rpc import current_identity
 from services.tasks import extensions, people
 from services.tasks.attachments import history, task_desk
 from services.tasks.domain import Kind
-from services.tasks.export import ledger_lines
 from services.tasks.trend import OverdueTrend
 from services.tasks.use_cases import TasksApp, TaskView
 
@@ -188,62 +184,6 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             extensions=[extension_message(v) for v in views], next_page_token=token
         )
 
-    def ImportLedger(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
-        messages = iter(request_iterator)
-        first = next(messages, None)
-        validate_only = first.validate_only if first is not None else False
-        import_id = first.import_id if first is not None else ""
-        # The lines are checked batch by batch as they arrive: the file is never held here.
-        batches = (
-            [(line.line, line.json) for line in message.lines]
-            for message in itertools.chain([first] if first is not None else [], messages)
-        )
-        try:
-            if import_id and not validate_only:
-                # Before the rest of the stream arrives: recovery waits for a half on its way.
-                self.app.importer.begin(import_id)
-            created, unchanged = self.app.importer.import_ledger(
-                batches, validate_only=validate_only, actor=current_identity(), import_id=import_id
-            )
-        finally:
-            if import_id:
-                self.app.importer.decisions.ended(import_id)
-        return tasks_pb2.ImportLedgerResponse(created=dict(created), unchanged=dict(unchanged))
-
-    def ResolveImport(self, request: Any, context: grpc.ServicerContext) -> Any:
-        decisions = self.app.importer.decisions
-        outcome = decisions.peek(request.import_id) if request.peek else decisions.resolve(request.import_id)
-        return tasks_pb2.ResolveImportResponse(outcome=outcome)
-
-    def LookupTasks(self, request: Any, context: grpc.ServicerContext) -> Any:
-        rows = self.app.lookup_tasks(list(request.ids))
-        return tasks_pb2.LookupTasksResponse(
-            tasks=[
-                tasks_pb2.TaskRef(
-                    id=r.id, lead_unit=r.lead_unit, co_units=list(r.co_units), due_at=r.due_at or 0
-                )
-                for r in rows
-            ]
-        )
-
-    def GetTimelinessFacts(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        for columns in self.app.facts.timeliness_facts(
-            due_from=request.due_from,
-            due_before=request.due_before,
-            as_of=request.as_of,
-            chunk_size=request.chunk_size,
-            assigned_from=request.assigned_from,
-            assigned_before=request.assigned_before,
-        ):
-            rows = len(next(iter(columns.values())))
-            # In the contract's order: a column missing from a chunk is a bug here, not a gap there.
-            packed = [tasks_pb2.PackedColumn(**pack(name, columns[name]).fields()) for name in FACT_COLUMNS]
-            yield tasks_pb2.TimelinessFacts(rows=rows, columns=packed)
-
-    def ExportLedger(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        for lines in ledger_lines(self.app.db, self.app.tz):
-            yield tasks_pb2.LedgerLines(lines=lines)
-
     def SummarizeTasks(self, request: Any, context: grpc.ServicerContext) -> Any:
         summaries, at = self.app.facts.summarize(year=request.year, as_of=request.as_of, unit=request.unit)
         return tasks_pb2.SummarizeTasksResponse(
@@ -286,14 +226,6 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
 
     def GetCalendar(self, request: Any, context: grpc.ServicerContext) -> Any:
         return tasks_pb2.CalendarYear(**asdict(self.app.holidays.calendar_year(request.year)))
-
-    def ListHolidayNotices(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return tasks_pb2.ListHolidayNoticesResponse(
-            notices=[
-                tasks_pb2.HolidayNotice(year=n.year, canonical=n.canonical, sha256=n.sha256)
-                for n in self.app.holidays.notices()
-            ]
-        )
 
     def ListPersons(self, request: Any, context: grpc.ServicerContext) -> Any:
         found, at = people.list_persons(
