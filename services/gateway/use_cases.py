@@ -63,9 +63,7 @@ class GatewayApp:
 
     def _call(self, backend: Backend, method: str, request: Any, identity: Identity, timeout: float) -> Any:
         try:
-            return backend.method(method)(
-                request, metadata=backend.metadata(identity), timeout=timeout
-            )
+            return backend.method(method)(request, metadata=backend.metadata(identity), timeout=timeout)
         except grpc.RpcError as exc:
             raise domain_error(exc, unavailable=backend.unavailable) from None
 
