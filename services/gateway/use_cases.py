@@ -23,6 +23,7 @@ from services.common.ranges import check_year
 from services.common.scheme import Scheme, load_scheme
 from services.common.status import domain_error
 from services.common.vocabulary import RECORD_KINDS, TASK_LINE_TYPES
+from services.common.wiretime import epoch_of
 from services.gateway.cache import ViewCache
 from services.gateway.export import result_to_xlsx
 from services.gateway.importing import LedgerImports
@@ -127,8 +128,8 @@ class GatewayApp:
         )
         return self.standings.fetch(
             key,
-            now=tasks_version.at,
-            valid_until=tasks_version.next_change,
+            now=epoch_of(tasks_version, "at") or 0,
+            valid_until=epoch_of(tasks_version, "next_change") or 0,
             compute=lambda: self._compute_standings(identity, year, unit, timeout),
             timeout=timeout,
         )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import asdict
+from datetime import date
 from typing import Any
 
 import grpc
+from google.type.date_pb2 import Date
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
 from services.common import attachment_rpc
@@ -14,12 +16,19 @@ from services.common.attachments import AttachmentStore
 from services.common.errors import InvalidArgument
 from services.common.messages import refuse_nul
 from services.common.policy import scoped_unit
+from services.common.protoenum import enum_number
 from services.common.rpc import current_identity
+from services.common.wiretime import instant
 from services.tasks import extensions, people
 from services.tasks.attachments import history, task_desk
 from services.tasks.domain import Kind
 from services.tasks.trend import OverdueTrend
 from services.tasks.use_cases import TasksApp, TaskView
+
+
+def _dates(days: list[str]) -> list[Date]:
+    """ISO dates as google.type.Date."""
+    return [Date(year=d.year, month=d.month, day=d.day) for d in map(date.fromisoformat, days)]
 
 
 def task_message(view: TaskView) -> tasks_pb2.Task:
@@ -218,14 +227,24 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
 
     def GetVersion(self, request: Any, context: grpc.ServicerContext) -> Any:
         sequence, next_change, at = self.app.facts.version()
-        return tasks_pb2.Version(sequence=sequence, next_change=next_change, at=at)
+        return tasks_pb2.GetVersionResponse(
+            sequence=sequence, next_change=instant(next_change or None), at=instant(at)
+        )
 
     def ImportHolidayNotice(self, request: Any, context: grpc.ServicerContext) -> Any:
         done = self.app.holidays.import_notice(actor=current_identity(), text=request.text, year=request.year)
-        return tasks_pb2.ImportHolidayNoticeResponse(**asdict(done))
+        fields = asdict(done) | {"holidays": _dates(done.holidays), "workdays": _dates(done.workdays)}
+        return tasks_pb2.ImportHolidayNoticeResponse(**fields)
 
     def GetCalendar(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return tasks_pb2.CalendarYear(**asdict(self.app.holidays.calendar_year(request.year)))
+        year = self.app.holidays.calendar_year(request.year)
+        source = enum_number(tasks_pb2.CalendarSource.DESCRIPTOR, year.source, field="source")
+        fields = asdict(year) | {
+            "source": source,
+            "holidays": _dates(year.holidays),
+            "workdays": _dates(year.workdays),
+        }
+        return tasks_pb2.GetCalendarResponse(**fields)
 
     def ListPersons(self, request: Any, context: grpc.ServicerContext) -> Any:
         found, at = people.list_persons(

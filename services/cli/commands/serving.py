@@ -26,6 +26,7 @@ from services.cli.client import (
 from services.cli.options import Commands, command, listed, term
 from services.common import settings
 from services.common.auth import make_user_identity
+from services.common.protoenum import enum_code
 from services.common.scheme import DEFAULT_TIMEZONE
 from services.common.tokens import issue_user_token, load_token_keys
 from services.common.vocabulary import ROLES, label_of
@@ -124,7 +125,7 @@ def uncovered_years(args: argparse.Namespace, *, today: date | None = None) -> l
         except grpc.RpcError:
             # Without a token that may read the calendar, status still tells the services' health.
             return []
-        if reply.source not in ("notice", "statutory"):
+        if enum_code(tasks_pb2.CalendarSource.DESCRIPTOR, reply.source) not in ("notice", "statutory"):
             missing.append(year)
     return missing
 
