@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import date
-from typing import Any
 
 import grpc
 from google.type.date_pb2 import Date
+from kaohe.common.v1 import common_pb2
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
 from services.common import attachment_rpc
@@ -58,17 +58,19 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
         self.overdue = OverdueTrend(app.facts.db, app.facts.tz, version=app.facts.version)
         self.extensions = extensions.ExtensionDesk(app)
 
-    def ListUnits(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def ListUnits(
+        self, request: tasks_pb2.ListUnitsRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.ListUnitsResponse:
         rows, token = self.app.list_units(
             category=request.category, page_size_=request.page_size, page_token=request.page_token
         )
         parents = self.app.unit_parents([i for i, _, _ in rows])
         return tasks_pb2.ListUnitsResponse(
-            units=[tasks_pb2.Unit(id=i, name=n, category=c, parent=parents.get(i, "")) for i, n, c in rows],
+            units=[common_pb2.Unit(id=i, name=n, category=c, parent=parents.get(i, "")) for i, n, c in rows],
             next_page_token=token,
         )
 
-    def GetTask(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def GetTask(self, request: tasks_pb2.GetTaskRequest, context: grpc.ServicerContext) -> tasks_pb2.Task:
         view = self.app.get_task(actor=current_identity(), task_id=request.id)
         if self.attachments is not None:
             # Its attachments are part of what happened to it: one history, in time order.
@@ -78,7 +80,9 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             )
         return task_message(view)
 
-    def ListTasks(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def ListTasks(
+        self, request: tasks_pb2.ListTasksRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.ListTasksResponse:
         views, token, at = self.app.list_tasks(
             actor=current_identity(),
             unit=request.unit,
@@ -96,7 +100,9 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             tasks=[task_message(v) for v in views], next_page_token=token, as_of=self.app.view_instant(at)
         )
 
-    def CreateTask(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def CreateTask(
+        self, request: tasks_pb2.CreateTaskRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.Task:
         view = self.app.create_task(
             actor=current_identity(),
             request_id=request.request_id,
@@ -118,7 +124,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
         )
         return task_message(view)
 
-    def _act(self, kind: Kind, request: Any) -> Any:
+    def _act(self, kind: Kind, request: tasks_pb2.TaskActionRequest) -> tasks_pb2.Task:
         if not request.id:
             raise InvalidArgument("id", "is required")
         return task_message(
@@ -132,31 +138,49 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             )
         )
 
-    def AssignTask(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def AssignTask(
+        self, request: tasks_pb2.TaskActionRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.Task:
         return self._act(Kind.ASSIGN, request)
 
-    def AcceptTask(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def AcceptTask(
+        self, request: tasks_pb2.TaskActionRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.Task:
         return self._act(Kind.ACCEPT, request)
 
-    def ReportProgress(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def ReportProgress(
+        self, request: tasks_pb2.TaskActionRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.Task:
         return self._act(Kind.PROGRESS, request)
 
-    def ReportTask(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def ReportTask(
+        self, request: tasks_pb2.TaskActionRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.Task:
         return self._act(Kind.REPORT, request)
 
-    def VerifyTask(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def VerifyTask(
+        self, request: tasks_pb2.TaskActionRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.Task:
         return self._act(Kind.VERIFY, request)
 
-    def RejectTask(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def RejectTask(
+        self, request: tasks_pb2.TaskActionRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.Task:
         return self._act(Kind.REJECT, request)
 
-    def CloseTask(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def CloseTask(
+        self, request: tasks_pb2.TaskActionRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.Task:
         return self._act(Kind.CLOSE, request)
 
-    def CancelTask(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def CancelTask(
+        self, request: tasks_pb2.TaskActionRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.Task:
         return self._act(Kind.CANCEL, request)
 
-    def FileExtension(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def FileExtension(
+        self, request: tasks_pb2.FileExtensionRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.Extension:
         view = self.extensions.file(
             actor=current_identity(),
             request_id=request.request_id,
@@ -167,7 +191,9 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
         )
         return extension_message(view)
 
-    def DecideExtension(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def DecideExtension(
+        self, request: tasks_pb2.DecideExtensionRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.Extension:
         view = self.extensions.decide(
             actor=current_identity(),
             request_id=request.request_id,
@@ -178,7 +204,9 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
         )
         return extension_message(view)
 
-    def ListExtensions(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def ListExtensions(
+        self, request: tasks_pb2.ListExtensionsRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.ListExtensionsResponse:
         # The gateway has scoped a department to its unit; held to it here again.
         views, token = self.extensions.list_requests(
             actor=current_identity(),
@@ -193,7 +221,9 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             extensions=[extension_message(v) for v in views], next_page_token=token
         )
 
-    def SummarizeTasks(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def SummarizeTasks(
+        self, request: tasks_pb2.SummarizeTasksRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.SummarizeTasksResponse:
         summaries, at = self.app.facts.summarize(year=request.year, as_of=request.as_of, unit=request.unit)
         return tasks_pb2.SummarizeTasksResponse(
             units=[
@@ -213,7 +243,9 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             as_of=self.app.view_instant(at),
         )
 
-    def GetOverdueTrend(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def GetOverdueTrend(
+        self, request: tasks_pb2.GetOverdueTrendRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.GetOverdueTrendResponse:
         # The gateway has scoped a department to its unit; held to it here again.
         unit = scoped_unit(current_identity(), request.unit)
         trend = self.overdue.trend(year=request.year, period=request.period, as_of=request.as_of, unit=unit)
@@ -225,18 +257,24 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             as_of=self.app.view_instant(trend.as_of),
         )
 
-    def GetVersion(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def GetVersion(
+        self, request: tasks_pb2.GetVersionRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.GetVersionResponse:
         sequence, next_change, at = self.app.facts.version()
         return tasks_pb2.GetVersionResponse(
             sequence=sequence, next_change=instant(next_change or None), at=instant(at)
         )
 
-    def ImportHolidayNotice(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def ImportHolidayNotice(
+        self, request: tasks_pb2.ImportHolidayNoticeRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.ImportHolidayNoticeResponse:
         done = self.app.holidays.import_notice(actor=current_identity(), text=request.text, year=request.year)
         fields = asdict(done) | {"holidays": _dates(done.holidays), "workdays": _dates(done.workdays)}
         return tasks_pb2.ImportHolidayNoticeResponse(**fields)
 
-    def GetCalendar(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def GetCalendar(
+        self, request: tasks_pb2.GetCalendarRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.GetCalendarResponse:
         year = self.app.holidays.calendar_year(request.year)
         source = enum_number(tasks_pb2.CalendarSource.DESCRIPTOR, year.source, field="source")
         fields = asdict(year) | {
@@ -246,7 +284,9 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
         }
         return tasks_pb2.GetCalendarResponse(**fields)
 
-    def ListPersons(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def ListPersons(
+        self, request: tasks_pb2.ListPersonsRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.ListPersonsResponse:
         found, at = people.list_persons(
             self.app, actor=current_identity(), unit=request.unit, person_id=request.id
         )
@@ -269,11 +309,21 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             as_of=self.app.view_instant(at),
         )
 
-    def UploadAttachment(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
-        return attachment_rpc.upload(self.attachments, tasks_pb2, request_iterator)
+    def UploadAttachment(
+        self, request_iterator: Iterator[tasks_pb2.UploadAttachmentRequest], context: grpc.ServicerContext
+    ) -> tasks_pb2.Attachment:
+        made: tasks_pb2.Attachment = attachment_rpc.upload(self.attachments, tasks_pb2, request_iterator)
+        return made
 
-    def ListAttachments(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return attachment_rpc.list_of(self.attachments, tasks_pb2, request)
+    def ListAttachments(
+        self, request: tasks_pb2.ListAttachmentsRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.ListAttachmentsResponse:
+        listed: tasks_pb2.ListAttachmentsResponse = attachment_rpc.list_of(
+            self.attachments, tasks_pb2, request
+        )
+        return listed
 
-    def DownloadAttachment(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+    def DownloadAttachment(
+        self, request: tasks_pb2.DownloadAttachmentRequest, context: grpc.ServicerContext
+    ) -> Iterator[tasks_pb2.AttachmentChunk]:
         return attachment_rpc.download(self.attachments, tasks_pb2, request)
