@@ -25,6 +25,18 @@ from services.tasks.domain import Kind
 from services.tasks.trend import OverdueTrend
 from services.tasks.use_cases import TasksApp, TaskView
 
+# The requests of the closed loop's steps: each its own message, all with the same fields.
+ActionRequest = (
+    tasks_pb2.AssignTaskRequest
+    | tasks_pb2.AcceptTaskRequest
+    | tasks_pb2.ReportProgressRequest
+    | tasks_pb2.ReportTaskRequest
+    | tasks_pb2.VerifyTaskRequest
+    | tasks_pb2.RejectTaskRequest
+    | tasks_pb2.CloseTaskRequest
+    | tasks_pb2.CancelTaskRequest
+)
+
 
 def _dates(days: list[str]) -> list[Date]:
     """ISO dates as google.type.Date."""
@@ -70,7 +82,9 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             next_page_token=token,
         )
 
-    def GetTask(self, request: tasks_pb2.GetTaskRequest, context: grpc.ServicerContext) -> tasks_pb2.Task:
+    def GetTask(
+        self, request: tasks_pb2.GetTaskRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.GetTaskResponse:
         view = self.app.get_task(actor=current_identity(), task_id=request.id)
         if self.attachments is not None:
             # Its attachments are part of what happened to it: one history, in time order.
@@ -78,7 +92,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
                 view.history + history(self.app, self.attachments, view.id),
                 key=lambda e: (e.at, e.kind == "attachment"),
             )
-        return task_message(view)
+        return tasks_pb2.GetTaskResponse(task=task_message(view))
 
     def ListTasks(
         self, request: tasks_pb2.ListTasksRequest, context: grpc.ServicerContext
@@ -102,7 +116,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
 
     def CreateTask(
         self, request: tasks_pb2.CreateTaskRequest, context: grpc.ServicerContext
-    ) -> tasks_pb2.Task:
+    ) -> tasks_pb2.CreateTaskResponse:
         view = self.app.create_task(
             actor=current_identity(),
             request_id=request.request_id,
@@ -122,9 +136,9 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
                 "parent": request.parent,
             },
         )
-        return task_message(view)
+        return tasks_pb2.CreateTaskResponse(task=task_message(view))
 
-    def _act(self, kind: Kind, request: tasks_pb2.TaskActionRequest) -> tasks_pb2.Task:
+    def _act(self, kind: Kind, request: ActionRequest) -> tasks_pb2.Task:
         if not request.id:
             raise InvalidArgument("id", "is required")
         return task_message(
@@ -139,48 +153,48 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
         )
 
     def AssignTask(
-        self, request: tasks_pb2.TaskActionRequest, context: grpc.ServicerContext
-    ) -> tasks_pb2.Task:
-        return self._act(Kind.ASSIGN, request)
+        self, request: tasks_pb2.AssignTaskRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.AssignTaskResponse:
+        return tasks_pb2.AssignTaskResponse(task=self._act(Kind.ASSIGN, request))
 
     def AcceptTask(
-        self, request: tasks_pb2.TaskActionRequest, context: grpc.ServicerContext
-    ) -> tasks_pb2.Task:
-        return self._act(Kind.ACCEPT, request)
+        self, request: tasks_pb2.AcceptTaskRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.AcceptTaskResponse:
+        return tasks_pb2.AcceptTaskResponse(task=self._act(Kind.ACCEPT, request))
 
     def ReportProgress(
-        self, request: tasks_pb2.TaskActionRequest, context: grpc.ServicerContext
-    ) -> tasks_pb2.Task:
-        return self._act(Kind.PROGRESS, request)
+        self, request: tasks_pb2.ReportProgressRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.ReportProgressResponse:
+        return tasks_pb2.ReportProgressResponse(task=self._act(Kind.PROGRESS, request))
 
     def ReportTask(
-        self, request: tasks_pb2.TaskActionRequest, context: grpc.ServicerContext
-    ) -> tasks_pb2.Task:
-        return self._act(Kind.REPORT, request)
+        self, request: tasks_pb2.ReportTaskRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.ReportTaskResponse:
+        return tasks_pb2.ReportTaskResponse(task=self._act(Kind.REPORT, request))
 
     def VerifyTask(
-        self, request: tasks_pb2.TaskActionRequest, context: grpc.ServicerContext
-    ) -> tasks_pb2.Task:
-        return self._act(Kind.VERIFY, request)
+        self, request: tasks_pb2.VerifyTaskRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.VerifyTaskResponse:
+        return tasks_pb2.VerifyTaskResponse(task=self._act(Kind.VERIFY, request))
 
     def RejectTask(
-        self, request: tasks_pb2.TaskActionRequest, context: grpc.ServicerContext
-    ) -> tasks_pb2.Task:
-        return self._act(Kind.REJECT, request)
+        self, request: tasks_pb2.RejectTaskRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.RejectTaskResponse:
+        return tasks_pb2.RejectTaskResponse(task=self._act(Kind.REJECT, request))
 
     def CloseTask(
-        self, request: tasks_pb2.TaskActionRequest, context: grpc.ServicerContext
-    ) -> tasks_pb2.Task:
-        return self._act(Kind.CLOSE, request)
+        self, request: tasks_pb2.CloseTaskRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.CloseTaskResponse:
+        return tasks_pb2.CloseTaskResponse(task=self._act(Kind.CLOSE, request))
 
     def CancelTask(
-        self, request: tasks_pb2.TaskActionRequest, context: grpc.ServicerContext
-    ) -> tasks_pb2.Task:
-        return self._act(Kind.CANCEL, request)
+        self, request: tasks_pb2.CancelTaskRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.CancelTaskResponse:
+        return tasks_pb2.CancelTaskResponse(task=self._act(Kind.CANCEL, request))
 
     def FileExtension(
         self, request: tasks_pb2.FileExtensionRequest, context: grpc.ServicerContext
-    ) -> tasks_pb2.Extension:
+    ) -> tasks_pb2.FileExtensionResponse:
         view = self.extensions.file(
             actor=current_identity(),
             request_id=request.request_id,
@@ -189,11 +203,11 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             due_at=request.due_at,
             reason=request.reason,
         )
-        return extension_message(view)
+        return tasks_pb2.FileExtensionResponse(extension=extension_message(view))
 
     def DecideExtension(
         self, request: tasks_pb2.DecideExtensionRequest, context: grpc.ServicerContext
-    ) -> tasks_pb2.Extension:
+    ) -> tasks_pb2.DecideExtensionResponse:
         view = self.extensions.decide(
             actor=current_identity(),
             request_id=request.request_id,
@@ -202,7 +216,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             due_at=request.due_at,
             reason=request.reason,
         )
-        return extension_message(view)
+        return tasks_pb2.DecideExtensionResponse(extension=extension_message(view))
 
     def ListExtensions(
         self, request: tasks_pb2.ListExtensionsRequest, context: grpc.ServicerContext

@@ -57,12 +57,14 @@ def gateway_calls(stack: Stack) -> dict[str, Any]:
     return {
         "gateway.WhoAmI": lambda md: gateway.WhoAmI(gateway_pb2.WhoAmIRequest(), metadata=md, timeout=10),
         "tasks.ListTasks": lambda md: tasks.ListTasks(tasks_pb2.ListTasksRequest(), metadata=md, timeout=10),
-        "tasks.CreateTask": lambda md: tasks.CreateTask(
-            tasks_pb2.CreateTaskRequest(
-                title="x", task_type="leader_directive", lead_unit="fgj", assign_now=True
-            ),
-            metadata=md,
-            timeout=10,
+        "tasks.CreateTask": lambda md: (
+            tasks.CreateTask(
+                tasks_pb2.CreateTaskRequest(
+                    title="x", task_type="leader_directive", lead_unit="fgj", assign_now=True
+                ),
+                metadata=md,
+                timeout=10,
+            ).task
         ),
         "scoring.GetScheme": lambda md: scoring.GetScheme(
             scoring_pb2.GetSchemeRequest(), metadata=md, timeout=10
@@ -163,7 +165,7 @@ def test_a_department_token_without_a_unit_reaches_no_unit_data(stack: Stack) ->
     _, tasks, _ = stack.stubs()
     for call in (
         lambda: tasks.ListTasks(tasks_pb2.ListTasksRequest(), metadata=bearer(token), timeout=10),
-        lambda: tasks.GetTask(tasks_pb2.GetTaskRequest(id="T1"), metadata=bearer(token), timeout=10),
+        lambda: tasks.GetTask(tasks_pb2.GetTaskRequest(id="T1"), metadata=bearer(token), timeout=10).task,
     ):
         with pytest.raises(grpc.RpcError) as refused:
             call()

@@ -53,7 +53,7 @@ AFTER = "2027-01-05T23:59:59+08:00"
 
 def _task(stack: Stack, task_id: str) -> Any:
     _, tasks, _ = stack.stubs()
-    return tasks.GetTask(tasks_pb2.GetTaskRequest(id=task_id), metadata=stack.metadata(), timeout=30)
+    return tasks.GetTask(tasks_pb2.GetTaskRequest(id=task_id), metadata=stack.metadata(), timeout=30).task
 
 
 def _import(stack: Stack, text: str, role: str = "office", unit: str | None = None, year: int = 0) -> Any:

@@ -73,7 +73,7 @@ def _work_by_hand(stack: Stack) -> None:
         timeout=10,
     )
     tasks.AcceptTask(
-        tasks_pb2.TaskActionRequest(id="H1", note="已安排"),
+        tasks_pb2.AcceptTaskRequest(id="H1", note="已安排"),
         metadata=stack.metadata("department", "fgj"),
         timeout=10,
     )

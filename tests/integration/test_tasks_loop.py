@@ -63,15 +63,15 @@ class Caller:
                 **fields,
             }
         )
-        return self.stub.CreateTask(request, metadata=self.metadata, timeout=10)
+        return self.stub.CreateTask(request, metadata=self.metadata, timeout=10).task
 
     def act(self, method: str, task_id: str, **fields: Any) -> Any:
-        return getattr(self.stub, method)(
-            tasks_pb2.TaskActionRequest(id=task_id, **fields), metadata=self.metadata, timeout=10
-        )
+        request = getattr(tasks_pb2, method + "Request")(id=task_id, **fields)
+        return getattr(self.stub, method)(request, metadata=self.metadata, timeout=10).task
 
     def get(self, task_id: str) -> Any:
-        return self.stub.GetTask(tasks_pb2.GetTaskRequest(id=task_id), metadata=self.metadata, timeout=10)
+        request = tasks_pb2.GetTaskRequest(id=task_id)
+        return self.stub.GetTask(request, metadata=self.metadata, timeout=10).task
 
     def list(self, **fields: Any) -> Any:
         return self.stub.ListTasks(tasks_pb2.ListTasksRequest(**fields), metadata=self.metadata, timeout=10)

@@ -79,10 +79,12 @@ def _writes(stack: Stack) -> dict[str, Any]:
         lines=[common_pb2.LedgerLine(line=1, json='{"type":"unit","id":"x","name":"x","category":"d"}')]
     )
     return {
-        TASKS + "CreateTask": lambda md: tasks.CreateTask(
-            tasks_pb2.CreateTaskRequest(title="x", task_type="leader_directive", lead_unit="fgj"),
-            metadata=md,
-            timeout=10,
+        TASKS + "CreateTask": lambda md: (
+            tasks.CreateTask(
+                tasks_pb2.CreateTaskRequest(title="x", task_type="leader_directive", lead_unit="fgj"),
+                metadata=md,
+                timeout=10,
+            ).task
         ),
         TASKS_INTERNAL + "ImportLedger": lambda md: internal.ImportLedger(
             iter([lines]), metadata=md, timeout=10

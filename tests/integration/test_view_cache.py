@@ -106,7 +106,7 @@ def test_the_next_change_is_the_first_colour_edge_of_an_open_task(example: Stack
         ),
         metadata=example.metadata(),
         timeout=30,
-    )
+    ).task
     version = tasks.GetVersion(tasks_pb2.GetVersionRequest(), metadata=example.metadata(), timeout=10)
     assigned = datetime.fromisoformat(task.assigned_at).timestamp()
     due = datetime.fromisoformat(task.due_at).timestamp()
