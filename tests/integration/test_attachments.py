@@ -87,7 +87,11 @@ def upload(
         for chunk in chunks:
             yield tasks_pb2.UploadAttachmentRequest(data=chunk)
 
-    return tasks_stub(stack).UploadAttachment(messages(), metadata=stack.metadata(role, unit), timeout=60)
+    return (
+        tasks_stub(stack)
+        .UploadAttachment(messages(), metadata=stack.metadata(role, unit), timeout=60)
+        .attachment
+    )
 
 
 def listed(stack: Stack, role: str, unit: str | None, item: str, kind: str = "task") -> list[Any]:
