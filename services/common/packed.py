@@ -18,6 +18,9 @@ from services.common.errors import InvalidArgument
 
 # The dtypes a packed column may carry: what the decoder accepts, nothing it has to guess about.
 DTYPES = frozenset({"<i8", "<i4", "|b1", "<f8"})
+# Each dtype's code on the wire (a PackedDtype enum value's code), and back.
+DTYPE_CODES = {"<i8": "int64", "<i4": "int32", "|b1": "bool", "<f8": "float64"}
+DTYPE_OF_CODE = {code: dtype for dtype, code in DTYPE_CODES.items()}
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ UNIT_WORK = frozenset({"office", "department"})
 DISPATCH = frozenset({"office", "supervisor", "department"})
 
 TASKS = "/kaohe.tasks.v1.TasksService/"
+TASKS_INTERNAL = "/kaohe.tasks.v1.TasksInternalService/"
 SCORING = "/kaohe.scoring.v1.ScoringService/"
 GATEWAY = "/kaohe.gateway.v1.GatewayService/"
 
@@ -59,15 +60,9 @@ POLICY: dict[str, Rule] = {
     TASKS + "FileExtension": Rule(UNIT_WORK, "own"),  # a department: on tasks its unit leads
     TASKS + "DecideExtension": Rule(OFFICE),
     TASKS + "ListExtensions": Rule(ALL, "unit"),  # a department: its own unit's requests only
-    TASKS + "LookupTasks": Rule(frozenset(), system=True),
-    TASKS + "ImportLedger": Rule(frozenset(), relayed=OFFICE),
-    # Scoring's recovery of an import a crash left staged: it asks as itself, on start-up and later.
-    TASKS + "ResolveImport": Rule(frozenset(), system=True),
-    TASKS + "GetTimelinessFacts": Rule(frozenset(), system=True),
     TASKS + "GetVersion": Rule(ALL),  # a counter and an instant: no unit's data
     TASKS + "ImportHolidayNotice": Rule(OFFICE),
     TASKS + "GetCalendar": Rule(ALL),  # the State Council's calendar: no unit's data
-    TASKS + "ListHolidayNotices": Rule(frozenset(), system=True),
     # A department: its own people (a 乡镇 also its 村's); mobiles only to the office and the own unit.
     TASKS + "ListPersons": Rule(ALL, "unit", below=True),
     SCORING + "GetScheme": Rule(ALL),
@@ -97,7 +92,6 @@ POLICY: dict[str, Rule] = {
     GATEWAY + "ExportRun": Rule(ALL, "unit"),  # a department: its own line, once publicised
     GATEWAY + "GetBulletin": Rule(READERS),  # names every unit: the office's circular, not a department's
     # The whole ledger, every unit's records: the office's, read from both services by the gateway only.
-    TASKS + "ExportLedger": Rule(frozenset(), relayed=OFFICE),
     SCORING + "ExportRecords": Rule(frozenset(), relayed=OFFICE),
     GATEWAY + "ExportLedger": Rule(OFFICE),
     GATEWAY + "GetResultNotice": Rule(READERS),  # names every unit's grade
@@ -112,6 +106,19 @@ POLICY: dict[str, Rule] = {
     SCORING + "UploadAttachment": Rule(UNIT_WORK, "own"),
     SCORING + "ListAttachments": Rule(ALL, "own"),
     SCORING + "DownloadAttachment": Rule(ALL, "own"),
+}
+
+# The internal services' methods: only the services call them, the gateway never proxies them (its table is
+# POLICY alone); the internal hop holds each to its calling service and the identity it acts for.
+INTERNAL_POLICY: dict[str, Rule] = {
+    # The gateway's ImportLedger and ExportLedger relay the office's call.
+    TASKS_INTERNAL + "ImportLedger": Rule(frozenset(), relayed=OFFICE),
+    TASKS_INTERNAL + "ExportLedger": Rule(frozenset(), relayed=OFFICE),
+    # Scoring's recovery of an import a crash left staged: it asks as itself, on start-up and later.
+    TASKS_INTERNAL + "ResolveImport": Rule(frozenset(), system=True),
+    TASKS_INTERNAL + "LookupTasks": Rule(frozenset(), system=True),
+    TASKS_INTERNAL + "GetTimelinessFacts": Rule(frozenset(), system=True),
+    TASKS_INTERNAL + "ListHolidayNotices": Rule(frozenset(), system=True),
 }
 
 
@@ -148,7 +155,7 @@ def authorize_hop(identity: Identity, method: str, *, peer: str | None, mutual_t
     A person's identity counts only when the gateway relays it, SYSTEM only when scoring sends it; with
     mutual_tls False (loopback development) there is no verified peer and the credential alone decides.
     """
-    rule = POLICY.get(method)
+    rule = POLICY.get(method) or INTERNAL_POLICY.get(method)
     name = method.rsplit("/", 1)[-1]
     if rule is None:
         raise PermissionDenied(f"{name} is not served")

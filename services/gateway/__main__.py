@@ -204,6 +204,7 @@ def create(
             target=tasks_addr,
             service=TASKS_SERVICE.full_name,
             stub_class=tasks_pb2_grpc.TasksServiceStub,
+            internal_stub_class=tasks_pb2_grpc.TasksInternalServiceStub,
             keys=keys,
             tls=tls,
             on_unavailable=count,

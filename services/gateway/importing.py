@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from kaohe.common.v1 import common_pb2
 from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
@@ -162,7 +163,7 @@ def _pending(spool: IO[bytes]) -> Iterator[tuple[list[str], list[str]]]:
 def task_stream(parts: Split, validate: bool, import_id: str = "") -> Iterator[Any]:
     yield tasks_pb2.ImportLedgerRequest(validate_only=validate, import_id=import_id)
     for batch in _rows(parts.tasks):
-        yield tasks_pb2.ImportLedgerRequest(lines=[tasks_pb2.LedgerLine(line=n, json=j) for n, j in batch])
+        yield tasks_pb2.ImportLedgerRequest(lines=[common_pb2.LedgerLine(line=n, json=j) for n, j in batch])
 
 
 def scoring_stream(parts: Split, validate: bool, import_id: str = "") -> Iterator[Any]:

@@ -19,9 +19,7 @@ __all__ = ["ledger_lines"]
 
 def _stream(backend: Backend, method: str, request: Any, identity: Identity, timeout: float) -> Iterator[Any]:
     try:
-        yield from getattr(backend.stub, method)(
-            request, metadata=backend.metadata(identity), timeout=timeout
-        )
+        yield from backend.method(method)(request, metadata=backend.metadata(identity), timeout=timeout)
     except grpc.RpcError as exc:
         raise domain_error(exc, unavailable=backend.unavailable) from None
 

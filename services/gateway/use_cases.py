@@ -26,7 +26,7 @@ from services.common.ranges import check_year
 from services.common.scheme import Scheme, load_scheme
 from services.common.status import domain_error
 from services.common.vocabulary import RECORD_KINDS, TASK_LINE_TYPES
-from services.common.wiretime import instant
+from services.common.wiretime import epoch_of, instant
 from services.gateway.cache import ViewCache
 from services.gateway.export import result_to_xlsx
 from services.gateway.importing import LedgerImports
@@ -68,9 +68,7 @@ class GatewayApp:
 
     def _call(self, backend: Backend, method: str, request: Any, identity: Identity, timeout: float) -> Any:
         try:
-            return getattr(backend.stub, method)(
-                request, metadata=backend.metadata(identity), timeout=timeout
-            )
+            return backend.method(method)(request, metadata=backend.metadata(identity), timeout=timeout)
         except grpc.RpcError as exc:
             raise domain_error(exc, unavailable=backend.unavailable) from None
 
@@ -134,8 +132,8 @@ class GatewayApp:
         )
         return self.standings.fetch(
             key,
-            now=tasks_version.at,
-            valid_until=tasks_version.next_change,
+            now=epoch_of(tasks_version, "at") or 0,
+            valid_until=epoch_of(tasks_version, "next_change") or 0,
             compute=lambda: self._compute_standings(identity, year, unit, timeout),
             timeout=timeout,
         )

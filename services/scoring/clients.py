@@ -11,11 +11,18 @@ from services.common.clients import Backend
 from services.common.errors import InvalidArgument
 from services.common.facts import FACT_COLUMNS, empty_facts
 from services.common.holiday_notice import HolidayNotice
-from services.common.packed import Column, Strings, concat, unpack
+from services.common.packed import DTYPE_OF_CODE, Column, Strings, concat, unpack
+from services.common.protoenum import enum_code
 from services.common.tls import TlsConfig
 from services.common.tokens import TokenKeys
+from services.common.wiretime import epoch_of, instant
 
 SERVICE = "kaohe.tasks.v1.TasksService"
+
+
+def _dtype(number: int) -> str:
+    """The numpy dtype of a PackedDtype value ("" for one this build does not know: unpack refuses it)."""
+    return DTYPE_OF_CODE.get(enum_code(tasks_pb2.PackedDtype.DESCRIPTOR, number), "")
 
 
 class GrpcTasks:
@@ -32,6 +39,8 @@ class GrpcTasks:
             keys=keys,
             tls=tls,
         )
+        # What scoring alone calls (facts, lookups, notices, import outcomes), on the same channel.
+        self.internal = tasks_pb2_grpc.TasksInternalServiceStub(self.backend.channel)
         self.timeout = timeout
 
     def units(self) -> list[tuple[str, str, str]]:
@@ -53,13 +62,13 @@ class GrpcTasks:
     ) -> dict[str, Column]:
         """The fact columns of every chunk, concatenated: np.frombuffer over each message, no row loop."""
         parts: dict[str, list[Column]] = {}
-        stream = self.backend.stub.GetTimelinessFacts(
+        stream = self.internal.GetTimelinessFacts(
             tasks_pb2.GetTimelinessFactsRequest(
-                due_from=due_from,
-                due_before=due_before,
-                as_of=as_of,
-                assigned_from=assigned_from,
-                assigned_before=assigned_before,
+                due_from=instant(due_from),
+                due_before=instant(due_before),
+                as_of=instant(as_of),
+                assigned_from=instant(assigned_from or None),
+                assigned_before=instant(assigned_before or None),
             ),
             # A year of a prefecture streams for a while; the run's caller waits for it too.
             metadata=self.backend.metadata(SYSTEM),
@@ -67,7 +76,7 @@ class GrpcTasks:
         )
         for chunk in stream:
             for c in chunk.columns:
-                column = unpack(c.name, c.dtype, c.length, c.data, c.values, c.dictionary)
+                column = unpack(c.name, _dtype(c.dtype), c.length, c.data, c.values, c.dictionary)
                 if c.length != chunk.rows:
                     raise InvalidArgument(c.name, f"holds {c.length} rows in a chunk of {chunk.rows}")
                 # Task ids are (nearly) all distinct: decoded at once, not merged into one dictionary.
@@ -84,7 +93,7 @@ class GrpcTasks:
     def lookup(self, ids: Sequence[str]) -> dict[str, tuple[str, list[str]]]:
         if not ids:
             return {}
-        reply = self.backend.stub.LookupTasks(
+        reply = self.internal.LookupTasks(
             tasks_pb2.LookupTasksRequest(ids=list(ids)),
             metadata=self.backend.metadata(SYSTEM),
             timeout=self.timeout,
@@ -95,16 +104,16 @@ class GrpcTasks:
         """id → (lead unit, co-units, due instant or 0) of the tasks among ids that exist."""
         if not ids:
             return {}
-        reply = self.backend.stub.LookupTasks(
+        reply = self.internal.LookupTasks(
             tasks_pb2.LookupTasksRequest(ids=list(ids)),
             metadata=self.backend.metadata(SYSTEM),
             timeout=self.timeout,
         )
-        return {t.id: (t.lead_unit, list(t.co_units), int(t.due_at)) for t in reply.tasks}
+        return {t.id: (t.lead_unit, list(t.co_units), epoch_of(t, "due_at") or 0) for t in reply.tasks}
 
     def notices(self) -> dict[int, HolidayNotice]:
         """The holiday notices imported into the ledger, by year (kaohe calendar import)."""
-        reply = self.backend.stub.ListHolidayNotices(
+        reply = self.internal.ListHolidayNotices(
             tasks_pb2.ListHolidayNoticesRequest(),
             metadata=self.backend.metadata(SYSTEM),
             timeout=self.timeout,
@@ -124,12 +133,12 @@ class GrpcTasks:
         return self._resolve(import_id, peek=True)
 
     def _resolve(self, import_id: str, *, peek: bool) -> str:
-        reply = self.backend.stub.ResolveImport(
+        reply = self.internal.ResolveImport(
             tasks_pb2.ResolveImportRequest(import_id=import_id, peek=peek),
             metadata=self.backend.metadata(SYSTEM),
             timeout=self.timeout,
         )
-        return str(reply.outcome)
+        return enum_code(tasks_pb2.ImportOutcome.DESCRIPTOR, reply.outcome)
 
     def close(self) -> None:
         self.backend.close()

@@ -19,12 +19,14 @@ from services.common.scheme import Scheme
 from services.common.tls import TlsConfig
 from services.common.tokens import TokenKeys
 from services.notify.config import NotifyConfig
+from services.tasks.internal_rpc import TasksInternalServicer
 from services.tasks.metrics import CalendarCollector, LedgerCollector
 from services.tasks.reminders import ReminderLoop, file_clock
 from services.tasks.rpc import TasksServicer
 from services.tasks.use_cases import TasksApp
 
 SERVICE_NAME = tasks_pb2.DESCRIPTOR.services_by_name["TasksService"].full_name
+INTERNAL_SERVICE_NAME = tasks_pb2.DESCRIPTOR.services_by_name["TasksInternalService"].full_name
 PEERS = frozenset({"gateway", "scoring"})
 MIGRATIONS = Path(__file__).resolve().parent / "storage" / "migrations"
 log = logging.getLogger("kaohe.tasks")
@@ -79,11 +81,12 @@ def create(
 
     def register(server: grpc.Server) -> None:
         tasks_pb2_grpc.add_TasksServiceServicer_to_server(TasksServicer(app, attachments), server)
+        tasks_pb2_grpc.add_TasksInternalServiceServicer_to_server(TasksInternalServicer(app), server)
 
     server, port, health_servicer = create_server(
         address,
         register=register,
-        service_names=[SERVICE_NAME],
+        service_names=[SERVICE_NAME, INTERNAL_SERVICE_NAME],
         interceptors=[interceptor],
         tls=tls,
         require_client_auth=True,

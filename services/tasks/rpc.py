@@ -2,28 +2,45 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from dataclasses import asdict
-from typing import Any
+from datetime import date
 
 import grpc
+from google.type.date_pb2 import Date
+from kaohe.common.v1 import common_pb2
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
 from services.common import attachment_rpc
 from services.common.attachments import AttachmentStore
-from services.common.errors import InvalidArgument
-from services.common.facts import FACT_COLUMNS
+from services.common.errors import FailedPrecondition, InvalidArgument
 from services.common.messages import refuse_nul
-from services.common.packed import pack
 from services.common.policy import scoped_unit
+from services.common.protoenum import enum_number
 from services.common.rpc import current_identity
+from services.common.wiretime import instant
 from services.tasks import extensions, people
 from services.tasks.attachments import history, task_desk
 from services.tasks.domain import Kind
-from services.tasks.export import ledger_lines
 from services.tasks.trend import OverdueTrend
 from services.tasks.use_cases import TasksApp, TaskView
+
+# The requests of the closed loop's steps: each its own message, all with the same fields.
+ActionRequest = (
+    tasks_pb2.AssignTaskRequest
+    | tasks_pb2.AcceptTaskRequest
+    | tasks_pb2.ReportProgressRequest
+    | tasks_pb2.ReportTaskRequest
+    | tasks_pb2.VerifyTaskRequest
+    | tasks_pb2.RejectTaskRequest
+    | tasks_pb2.CloseTaskRequest
+    | tasks_pb2.CancelTaskRequest
+)
+
+
+def _dates(days: list[str]) -> list[Date]:
+    """ISO dates as google.type.Date."""
+    return [Date(year=d.year, month=d.month, day=d.day) for d in map(date.fromisoformat, days)]
 
 
 def task_message(view: TaskView) -> tasks_pb2.Task:
@@ -53,17 +70,21 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
         self.overdue = OverdueTrend(app.facts.db, app.facts.tz, version=app.facts.version)
         self.extensions = extensions.ExtensionDesk(app)
 
-    def ListUnits(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def ListUnits(
+        self, request: tasks_pb2.ListUnitsRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.ListUnitsResponse:
         rows, token = self.app.list_units(
             category=request.category, page_size_=request.page_size, page_token=request.page_token
         )
         parents = self.app.unit_parents([i for i, _, _ in rows])
         return tasks_pb2.ListUnitsResponse(
-            units=[tasks_pb2.Unit(id=i, name=n, category=c, parent=parents.get(i, "")) for i, n, c in rows],
+            units=[common_pb2.Unit(id=i, name=n, category=c, parent=parents.get(i, "")) for i, n, c in rows],
             next_page_token=token,
         )
 
-    def GetTask(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def GetTask(
+        self, request: tasks_pb2.GetTaskRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.GetTaskResponse:
         view = self.app.get_task(actor=current_identity(), task_id=request.id)
         if self.attachments is not None:
             # Its attachments are part of what happened to it: one history, in time order.
@@ -71,9 +92,11 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
                 view.history + history(self.app, self.attachments, view.id),
                 key=lambda e: (e.at, e.kind == "attachment"),
             )
-        return task_message(view)
+        return tasks_pb2.GetTaskResponse(task=task_message(view))
 
-    def ListTasks(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def ListTasks(
+        self, request: tasks_pb2.ListTasksRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.ListTasksResponse:
         views, token, at = self.app.list_tasks(
             actor=current_identity(),
             unit=request.unit,
@@ -91,7 +114,9 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             tasks=[task_message(v) for v in views], next_page_token=token, as_of=self.app.view_instant(at)
         )
 
-    def CreateTask(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def CreateTask(
+        self, request: tasks_pb2.CreateTaskRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.CreateTaskResponse:
         view = self.app.create_task(
             actor=current_identity(),
             request_id=request.request_id,
@@ -111,9 +136,9 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
                 "parent": request.parent,
             },
         )
-        return task_message(view)
+        return tasks_pb2.CreateTaskResponse(task=task_message(view))
 
-    def _act(self, kind: Kind, request: Any) -> Any:
+    def _act(self, kind: Kind, request: ActionRequest) -> tasks_pb2.Task:
         if not request.id:
             raise InvalidArgument("id", "is required")
         return task_message(
@@ -127,31 +152,49 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             )
         )
 
-    def AssignTask(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._act(Kind.ASSIGN, request)
+    def AssignTask(
+        self, request: tasks_pb2.AssignTaskRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.AssignTaskResponse:
+        return tasks_pb2.AssignTaskResponse(task=self._act(Kind.ASSIGN, request))
 
-    def AcceptTask(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._act(Kind.ACCEPT, request)
+    def AcceptTask(
+        self, request: tasks_pb2.AcceptTaskRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.AcceptTaskResponse:
+        return tasks_pb2.AcceptTaskResponse(task=self._act(Kind.ACCEPT, request))
 
-    def ReportProgress(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._act(Kind.PROGRESS, request)
+    def ReportProgress(
+        self, request: tasks_pb2.ReportProgressRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.ReportProgressResponse:
+        return tasks_pb2.ReportProgressResponse(task=self._act(Kind.PROGRESS, request))
 
-    def ReportTask(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._act(Kind.REPORT, request)
+    def ReportTask(
+        self, request: tasks_pb2.ReportTaskRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.ReportTaskResponse:
+        return tasks_pb2.ReportTaskResponse(task=self._act(Kind.REPORT, request))
 
-    def VerifyTask(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._act(Kind.VERIFY, request)
+    def VerifyTask(
+        self, request: tasks_pb2.VerifyTaskRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.VerifyTaskResponse:
+        return tasks_pb2.VerifyTaskResponse(task=self._act(Kind.VERIFY, request))
 
-    def RejectTask(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._act(Kind.REJECT, request)
+    def RejectTask(
+        self, request: tasks_pb2.RejectTaskRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.RejectTaskResponse:
+        return tasks_pb2.RejectTaskResponse(task=self._act(Kind.REJECT, request))
 
-    def CloseTask(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._act(Kind.CLOSE, request)
+    def CloseTask(
+        self, request: tasks_pb2.CloseTaskRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.CloseTaskResponse:
+        return tasks_pb2.CloseTaskResponse(task=self._act(Kind.CLOSE, request))
 
-    def CancelTask(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._act(Kind.CANCEL, request)
+    def CancelTask(
+        self, request: tasks_pb2.CancelTaskRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.CancelTaskResponse:
+        return tasks_pb2.CancelTaskResponse(task=self._act(Kind.CANCEL, request))
 
-    def FileExtension(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def FileExtension(
+        self, request: tasks_pb2.FileExtensionRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.FileExtensionResponse:
         view = self.extensions.file(
             actor=current_identity(),
             request_id=request.request_id,
@@ -160,9 +203,11 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             due_at=request.due_at,
             reason=request.reason,
         )
-        return extension_message(view)
+        return tasks_pb2.FileExtensionResponse(extension=extension_message(view))
 
-    def DecideExtension(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def DecideExtension(
+        self, request: tasks_pb2.DecideExtensionRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.DecideExtensionResponse:
         view = self.extensions.decide(
             actor=current_identity(),
             request_id=request.request_id,
@@ -171,9 +216,11 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             due_at=request.due_at,
             reason=request.reason,
         )
-        return extension_message(view)
+        return tasks_pb2.DecideExtensionResponse(extension=extension_message(view))
 
-    def ListExtensions(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def ListExtensions(
+        self, request: tasks_pb2.ListExtensionsRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.ListExtensionsResponse:
         # The gateway has scoped a department to its unit; held to it here again.
         views, token = self.extensions.list_requests(
             actor=current_identity(),
@@ -188,63 +235,9 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             extensions=[extension_message(v) for v in views], next_page_token=token
         )
 
-    def ImportLedger(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
-        messages = iter(request_iterator)
-        first = next(messages, None)
-        validate_only = first.validate_only if first is not None else False
-        import_id = first.import_id if first is not None else ""
-        # The lines are checked batch by batch as they arrive: the file is never held here.
-        batches = (
-            [(line.line, line.json) for line in message.lines]
-            for message in itertools.chain([first] if first is not None else [], messages)
-        )
-        try:
-            if import_id and not validate_only:
-                # Before the rest of the stream arrives: recovery waits for a half on its way.
-                self.app.importer.begin(import_id)
-            created, unchanged = self.app.importer.import_ledger(
-                batches, validate_only=validate_only, actor=current_identity(), import_id=import_id
-            )
-        finally:
-            if import_id:
-                self.app.importer.decisions.ended(import_id)
-        return tasks_pb2.ImportLedgerResponse(created=dict(created), unchanged=dict(unchanged))
-
-    def ResolveImport(self, request: Any, context: grpc.ServicerContext) -> Any:
-        decisions = self.app.importer.decisions
-        outcome = decisions.peek(request.import_id) if request.peek else decisions.resolve(request.import_id)
-        return tasks_pb2.ResolveImportResponse(outcome=outcome)
-
-    def LookupTasks(self, request: Any, context: grpc.ServicerContext) -> Any:
-        rows = self.app.lookup_tasks(list(request.ids))
-        return tasks_pb2.LookupTasksResponse(
-            tasks=[
-                tasks_pb2.TaskRef(
-                    id=r.id, lead_unit=r.lead_unit, co_units=list(r.co_units), due_at=r.due_at or 0
-                )
-                for r in rows
-            ]
-        )
-
-    def GetTimelinessFacts(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        for columns in self.app.facts.timeliness_facts(
-            due_from=request.due_from,
-            due_before=request.due_before,
-            as_of=request.as_of,
-            chunk_size=request.chunk_size,
-            assigned_from=request.assigned_from,
-            assigned_before=request.assigned_before,
-        ):
-            rows = len(next(iter(columns.values())))
-            # In the contract's order: a column missing from a chunk is a bug here, not a gap there.
-            packed = [tasks_pb2.PackedColumn(**pack(name, columns[name]).fields()) for name in FACT_COLUMNS]
-            yield tasks_pb2.TimelinessFacts(rows=rows, columns=packed)
-
-    def ExportLedger(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        for lines in ledger_lines(self.app.db, self.app.tz):
-            yield tasks_pb2.LedgerLines(lines=lines)
-
-    def SummarizeTasks(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def SummarizeTasks(
+        self, request: tasks_pb2.SummarizeTasksRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.SummarizeTasksResponse:
         summaries, at = self.app.facts.summarize(year=request.year, as_of=request.as_of, unit=request.unit)
         return tasks_pb2.SummarizeTasksResponse(
             units=[
@@ -264,7 +257,9 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             as_of=self.app.view_instant(at),
         )
 
-    def GetOverdueTrend(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def GetOverdueTrend(
+        self, request: tasks_pb2.GetOverdueTrendRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.GetOverdueTrendResponse:
         # The gateway has scoped a department to its unit; held to it here again.
         unit = scoped_unit(current_identity(), request.unit)
         trend = self.overdue.trend(year=request.year, period=request.period, as_of=request.as_of, unit=unit)
@@ -276,26 +271,36 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             as_of=self.app.view_instant(trend.as_of),
         )
 
-    def GetVersion(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def GetVersion(
+        self, request: tasks_pb2.GetVersionRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.GetVersionResponse:
         sequence, next_change, at = self.app.facts.version()
-        return tasks_pb2.Version(sequence=sequence, next_change=next_change, at=at)
-
-    def ImportHolidayNotice(self, request: Any, context: grpc.ServicerContext) -> Any:
-        done = self.app.holidays.import_notice(actor=current_identity(), text=request.text, year=request.year)
-        return tasks_pb2.ImportHolidayNoticeResponse(**asdict(done))
-
-    def GetCalendar(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return tasks_pb2.CalendarYear(**asdict(self.app.holidays.calendar_year(request.year)))
-
-    def ListHolidayNotices(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return tasks_pb2.ListHolidayNoticesResponse(
-            notices=[
-                tasks_pb2.HolidayNotice(year=n.year, canonical=n.canonical, sha256=n.sha256)
-                for n in self.app.holidays.notices()
-            ]
+        return tasks_pb2.GetVersionResponse(
+            sequence=sequence, next_change=instant(next_change or None), at=instant(at)
         )
 
-    def ListPersons(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def ImportHolidayNotice(
+        self, request: tasks_pb2.ImportHolidayNoticeRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.ImportHolidayNoticeResponse:
+        done = self.app.holidays.import_notice(actor=current_identity(), text=request.text, year=request.year)
+        fields = asdict(done) | {"holidays": _dates(done.holidays), "workdays": _dates(done.workdays)}
+        return tasks_pb2.ImportHolidayNoticeResponse(**fields)
+
+    def GetCalendar(
+        self, request: tasks_pb2.GetCalendarRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.GetCalendarResponse:
+        year = self.app.holidays.calendar_year(request.year)
+        source = enum_number(tasks_pb2.CalendarSource.DESCRIPTOR, year.source, field="source")
+        fields = asdict(year) | {
+            "source": source,
+            "holidays": _dates(year.holidays),
+            "workdays": _dates(year.workdays),
+        }
+        return tasks_pb2.GetCalendarResponse(**fields)
+
+    def ListPersons(
+        self, request: tasks_pb2.ListPersonsRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.ListPersonsResponse:
         found, at = people.list_persons(
             self.app, actor=current_identity(), unit=request.unit, person_id=request.id
         )
@@ -318,11 +323,26 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             as_of=self.app.view_instant(at),
         )
 
-    def UploadAttachment(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
-        return attachment_rpc.upload(self.attachments, tasks_pb2, request_iterator)
+    def UploadAttachment(
+        self, request_iterator: Iterator[tasks_pb2.UploadAttachmentRequest], context: grpc.ServicerContext
+    ) -> tasks_pb2.UploadAttachmentResponse:
+        made: tasks_pb2.Attachment = attachment_rpc.upload(self.attachments, tasks_pb2, request_iterator)
+        return tasks_pb2.UploadAttachmentResponse(attachment=made)
 
-    def ListAttachments(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return attachment_rpc.list_of(self.attachments, tasks_pb2, request)
+    def ListAttachments(
+        self, request: tasks_pb2.ListAttachmentsRequest, context: grpc.ServicerContext
+    ) -> tasks_pb2.ListAttachmentsResponse:
+        listed: tasks_pb2.ListAttachmentsResponse = attachment_rpc.list_of(
+            self.attachments, tasks_pb2, request
+        )
+        return listed
 
-    def DownloadAttachment(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        return attachment_rpc.download(self.attachments, tasks_pb2, request)
+    def DownloadAttachment(
+        self, request: tasks_pb2.DownloadAttachmentRequest, context: grpc.ServicerContext
+    ) -> Iterator[tasks_pb2.DownloadAttachmentResponse]:
+        if self.attachments is None:
+            raise FailedPrecondition("附件存储未配置")
+        view, chunks = self.attachments.open(actor=current_identity(), attachment_id=request.id)
+        yield tasks_pb2.DownloadAttachmentResponse(attachment=tasks_pb2.Attachment(**asdict(view)))
+        for chunk in chunks:
+            yield tasks_pb2.DownloadAttachmentResponse(data=chunk)

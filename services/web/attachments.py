@@ -88,7 +88,7 @@ def upload(gw: Gateway, session: Session, request: Request) -> Response:
         for start in range(0, len(file.data), CHUNK):
             yield tasks_pb2.UploadAttachmentRequest(data=file.data[start : start + CHUNK])
 
-    made = gw.stream(gw.tasks.UploadAttachment, messages(), session.token)
+    made = gw.stream(gw.tasks.UploadAttachment, messages(), session.token).attachment
     return redirect(back, ok=f"已上传附件 {made.file_name}")
 
 

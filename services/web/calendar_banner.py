@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import grpc
 from kaohe.tasks.v1 import tasks_pb2
 
+from services.common.protoenum import enum_code
 from services.common.scheme import DEFAULT_TIMEZONE
 from services.web.gateway import Gateway, Pending
 from services.web.layout import notice
@@ -41,7 +42,7 @@ def calendar_banner(pending: list[tuple[int, Pending]]) -> str:
         except grpc.RpcError:
             # The page's own calls report a gateway that does not answer; the banner is an extra.
             continue
-        if shown.source not in COVERED:
+        if enum_code(tasks_pb2.CalendarSource.DESCRIPTOR, shown.source) not in COVERED:
             banners.append(
                 notice(
                     f"{year} 年既没有导入国务院办公厅节假日安排通知，法定日历也没有该年数据，"

@@ -156,7 +156,7 @@ def file_request(gw: Gateway, session: Session, request: Request) -> Response:
             reason=reason,
         ),
         session.token,
-    )
+    ).extension
     return redirect(back, ok=f"已提出延期申请 {made.id}（申请延至 {when(made.asked_due)}），待考核办审批")
 
 
@@ -248,7 +248,7 @@ def decide(gw: Gateway, session: Session, request: Request) -> Response:
             reason=reason,
         ),
         session.token,
-    )
+    ).extension
     if made.state == "approved":
         said = f"已批准延期申请 {made.id}：任务 {made.task_id} 延至 {when(made.granted_due)}"
     else:

@@ -62,7 +62,7 @@ def file_extension(gw: Gateway, session: Session, request: Request) -> Response:
             id=data.get("id", ""),
         ),
         session.token,
-    )
+    ).extension
     return as_json(_extension(made), 201)
 
 
@@ -78,7 +78,7 @@ def decide_extension(gw: Gateway, session: Session, request: Request) -> Respons
             reason=data.get("reason", ""),
         ),
         session.token,
-    )
+    ).extension
     return as_json(_extension(made))
 
 

@@ -151,7 +151,7 @@ def task_detail(gw: Gateway, session: Session, request: Request) -> Response:
     """One task: what it is, where it stands, its whole history, and the steps this caller may take."""
     extensions = start_listing(gw, session, task_id=request.params["task"])
     attached = attachments.start_listing(gw, session, request.params["task"])
-    task = gw.call(gw.tasks.GetTask, tasks_pb2.GetTaskRequest(id=request.params["task"]), session.token)
+    task = gw.call(gw.tasks.GetTask, tasks_pb2.GetTaskRequest(id=request.params["task"]), session.token).task
     known = people.units(gw, session)
     names = {u: n for u, (n, _) in known.items()}
     # A 乡镇 is the supervisor of its 村's tasks: it verifies, sends back and closes them.
@@ -260,7 +260,7 @@ def take_step(gw: Gateway, session: Session, request: Request) -> Response:
             return asked
     gw.call(
         getattr(gw.tasks, METHODS[step]),
-        tasks_pb2.TaskActionRequest(
+        getattr(tasks_pb2, METHODS[step] + "Request")(
             request_id=request.form.get("request_id", "") or secrets.token_hex(16),
             id=task,
             etag=request.form.get("etag", ""),
@@ -363,5 +363,5 @@ def create_task(gw: Gateway, session: Session, request: Request) -> Response:
             responsible=form.get("responsible", "").strip(),
         ),
         session.token,
-    )
+    ).task
     return redirect("/tasks/" + created.id, ok=f"已立项 {created.id}（{created.state_label}）")

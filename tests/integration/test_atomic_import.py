@@ -11,13 +11,14 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import struct_pb2
+from kaohe.common.v1 import common_pb2
 from kaohe.scoring.v1 import scoring_pb2
-from kaohe.tasks.v1 import tasks_pb2
+from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from sqlalchemy import func, select, update
 
 from services.common.auth import SYSTEM, make_user_identity
 from services.common.errors import PermissionDenied
-from services.common.policy import SCORING, TASKS, authorize_hop
+from services.common.policy import SCORING, TASKS_INTERNAL, authorize_hop
 from services.scoring import staging
 from services.scoring.storage.tables import staged_imports, staged_records
 from services.tasks import decisions as decisions_module
@@ -283,9 +284,9 @@ def test_a_gateway_lost_before_the_tasks_commit_is_rolled_back_by_recovery(units
     assert staged(units) == (0, 0)
     assert "EL" not in records(units) and "uL" not in unit_ids(units)
     # The decision is recorded: the tasks half of that import, arriving late, is refused.
-    tasks = units.stubs()[1].__class__(units.channel(units.tasks_addr))
-    method = TASKS + "ImportLedger"
-    lines = [tasks_pb2.LedgerLine(line=1, json=json.dumps(ledger("L")[0]))]
+    tasks = tasks_pb2_grpc.TasksInternalServiceStub(units.channel(units.tasks_addr))
+    method = TASKS_INTERNAL + "ImportLedger"
+    lines = [common_pb2.LedgerLine(line=1, json=json.dumps(ledger("L")[0]))]
     late_half = [tasks_pb2.ImportLedgerRequest(import_id=import_id, lines=lines)]
     with pytest.raises(grpc.RpcError) as late:
         tasks.ImportLedger(iter(late_half), metadata=internal_metadata(OFFICE, method, late_half), timeout=30)
@@ -412,11 +413,11 @@ def test_a_record_held_by_a_staged_import_is_not_written_around_it(units: Stack)
 
 
 def test_only_scoring_resolves_and_only_the_gateway_commits() -> None:
-    authorize_hop(SYSTEM, TASKS + "ResolveImport", peer="scoring", mutual_tls=True)
+    authorize_hop(SYSTEM, TASKS_INTERNAL + "ResolveImport", peer="scoring", mutual_tls=True)
     with pytest.raises(PermissionDenied):
-        authorize_hop(SYSTEM, TASKS + "ResolveImport", peer="gateway", mutual_tls=True)
+        authorize_hop(SYSTEM, TASKS_INTERNAL + "ResolveImport", peer="gateway", mutual_tls=True)
     with pytest.raises(PermissionDenied):
-        authorize_hop(OFFICE, TASKS + "ResolveImport", peer="gateway", mutual_tls=True)
+        authorize_hop(OFFICE, TASKS_INTERNAL + "ResolveImport", peer="gateway", mutual_tls=True)
     for name in ("CommitImport", "AbortImport"):
         authorize_hop(OFFICE, SCORING + name, peer="gateway", mutual_tls=True)
         with pytest.raises(PermissionDenied):

@@ -87,7 +87,11 @@ def upload(
         for chunk in chunks:
             yield tasks_pb2.UploadAttachmentRequest(data=chunk)
 
-    return tasks_stub(stack).UploadAttachment(messages(), metadata=stack.metadata(role, unit), timeout=60)
+    return (
+        tasks_stub(stack)
+        .UploadAttachment(messages(), metadata=stack.metadata(role, unit), timeout=60)
+        .attachment
+    )
 
 
 def listed(stack: Stack, role: str, unit: str | None, item: str, kind: str = "task") -> list[Any]:
@@ -137,8 +141,10 @@ def test_a_report_with_a_pdf_is_stored_by_hash_listed_in_the_history_and_read_ba
         f"{sha[:2]}/{sha[2:]}"
     ]
     assert [a.id for a in listed(county, "office", None, "F1")] == [made.id]
-    task = tasks_stub(county).GetTask(
-        tasks_pb2.GetTaskRequest(id="F1"), metadata=county.metadata(), timeout=10
+    task = (
+        tasks_stub(county)
+        .GetTask(tasks_pb2.GetTaskRequest(id="F1"), metadata=county.metadata(), timeout=10)
+        .task
     )
     assert "附件：办结报告.pdf" in [e.note for e in task.history]
     record, data = download(county, "office", None, made.id)
@@ -202,10 +208,14 @@ def test_a_file_is_seen_only_by_who_may_see_its_item(county: Stack) -> None:
 
 
 def test_an_extension_request_takes_files_and_a_voided_task_keeps_them(county: Stack) -> None:
-    ext = tasks_stub(county).FileExtension(
-        tasks_pb2.FileExtensionRequest(task_id="F2", due_at="2100-06-30", reason="材料未齐"),
-        metadata=county.metadata("department", "fgj"),
-        timeout=10,
+    ext = (
+        tasks_stub(county)
+        .FileExtension(
+            tasks_pb2.FileExtensionRequest(task_id="F2", due_at="2100-06-30", reason="材料未齐"),
+            metadata=county.metadata("department", "fgj"),
+            timeout=10,
+        )
+        .extension
     )
     on_ext = upload(county, "department", "fgj", ext.id, "说明.pdf", PDF, kind="延期申请")
     assert (on_ext.item_kind, on_ext.item_id) == ("extension", ext.id)
@@ -216,7 +226,7 @@ def test_an_extension_request_takes_files_and_a_voided_task_keeps_them(county: S
     )
     on_task = upload(county, "department", "fgj", "F1", "a.pdf", PDF)
     tasks_stub(county).CancelTask(
-        tasks_pb2.TaskActionRequest(id="F1", note="重复立项"), metadata=county.metadata(), timeout=10
+        tasks_pb2.CancelTaskRequest(id="F1", note="重复立项"), metadata=county.metadata(), timeout=10
     )
     assert [a.id for a in listed(county, "department", "fgj", "F1")] == [on_task.id]
     assert download(county, "office", None, on_task.id)[1] == PDF
@@ -251,9 +261,9 @@ def test_the_sample_evidence_is_a_pdf_its_unit_uploads_once(county: Stack) -> No
     from services.cli.sample_evidence import attach_sample_evidence, report_pdf
 
     for task, unit in (("F1", "fgj"), ("V1", "c11")):
-        for step in (tasks_stub(county).AcceptTask, tasks_stub(county).ReportTask):
-            step(
-                tasks_pb2.TaskActionRequest(id=task, note="已完成"),
+        for step in ("AcceptTask", "ReportTask"):
+            getattr(tasks_stub(county), step)(
+                getattr(tasks_pb2, step + "Request")(id=task, note="已完成"),
                 metadata=county.metadata("department", unit),
                 timeout=10,
             )

@@ -52,7 +52,7 @@ def create_task(stack: Stack, task_id: str, role: str = "supervisor") -> Any:
         ),
         metadata=stack.metadata(role),
         timeout=10,
-    )
+    ).task
 
 
 def test_every_change_is_audited_by_the_service_that_made_it(stack: Stack, example_ledger: bytes) -> None:
@@ -61,7 +61,7 @@ def test_every_change_is_audited_by_the_service_that_made_it(stack: Stack, examp
     create_task(stack, "A1")
     _, tasks, scoring = stack.stubs()
     tasks.AcceptTask(
-        tasks_pb2.TaskActionRequest(id="A1"), metadata=stack.metadata("department", "fgj"), timeout=10
+        tasks_pb2.AcceptTaskRequest(id="A1"), metadata=stack.metadata("department", "fgj"), timeout=10
     )
     fields = struct_pb2.Struct()
     fields.update(
@@ -272,7 +272,8 @@ def test_committed_work_is_never_answered_internal_when_the_data_directory_is_go
     assert created.id == "V1"
     _, tasks, _ = vanishing.stubs()
     assert (
-        tasks.GetTask(tasks_pb2.GetTaskRequest(id="V1"), metadata=vanishing.metadata(), timeout=10).id == "V1"
+        tasks.GetTask(tasks_pb2.GetTaskRequest(id="V1"), metadata=vanishing.metadata(), timeout=10).task.id
+        == "V1"
     )
     listed = tasks.ListUnits(tasks_pb2.ListUnitsRequest(), metadata=vanishing.metadata(), timeout=10)
     assert {u.id for u in listed.units} == {"fgj", "czj"}

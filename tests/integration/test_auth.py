@@ -10,12 +10,14 @@ import jwt
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from kaohe.common.v1 import common_pb2
 from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
 from services.common.auth import INTERNAL_METADATA, SYSTEM, Identity, make_user_identity
 from services.common.tokens import TokenKeys, issue_user_token, sign_internal
+from services.common.wiretime import instant
 from tests.conftest import KEYS, Stack, internal_metadata
 
 OFFICE = make_user_identity(role="office", unit=None)
@@ -55,12 +57,14 @@ def gateway_calls(stack: Stack) -> dict[str, Any]:
     return {
         "gateway.WhoAmI": lambda md: gateway.WhoAmI(gateway_pb2.WhoAmIRequest(), metadata=md, timeout=10),
         "tasks.ListTasks": lambda md: tasks.ListTasks(tasks_pb2.ListTasksRequest(), metadata=md, timeout=10),
-        "tasks.CreateTask": lambda md: tasks.CreateTask(
-            tasks_pb2.CreateTaskRequest(
-                title="x", task_type="leader_directive", lead_unit="fgj", assign_now=True
-            ),
-            metadata=md,
-            timeout=10,
+        "tasks.CreateTask": lambda md: (
+            tasks.CreateTask(
+                tasks_pb2.CreateTaskRequest(
+                    title="x", task_type="leader_directive", lead_unit="fgj", assign_now=True
+                ),
+                metadata=md,
+                timeout=10,
+            ).task
         ),
         "scoring.GetScheme": lambda md: scoring.GetScheme(
             scoring_pb2.GetSchemeRequest(), metadata=md, timeout=10
@@ -161,7 +165,7 @@ def test_a_department_token_without_a_unit_reaches_no_unit_data(stack: Stack) ->
     _, tasks, _ = stack.stubs()
     for call in (
         lambda: tasks.ListTasks(tasks_pb2.ListTasksRequest(), metadata=bearer(token), timeout=10),
-        lambda: tasks.GetTask(tasks_pb2.GetTaskRequest(id="T1"), metadata=bearer(token), timeout=10),
+        lambda: tasks.GetTask(tasks_pb2.GetTaskRequest(id="T1"), metadata=bearer(token), timeout=10).task,
     ):
         with pytest.raises(grpc.RpcError) as refused:
             call()
@@ -169,16 +173,22 @@ def test_a_department_token_without_a_unit_reaches_no_unit_data(stack: Stack) ->
 
 
 TASKS = "/kaohe.tasks.v1.TasksService/"
+TASKS_INTERNAL = "/kaohe.tasks.v1.TasksInternalService/"
+# An instant far in the future, past every due instant of the tests.
+FAR = 253_402_300_799  # 9999-12-31T23:59:59Z, the last instant a Timestamp carries
 SCORING = "/kaohe.scoring.v1.ScoringService/"
 
 
 def internal_calls(stack: Stack, *, as_service: str = "gateway") -> dict[str, tuple[str, Any, Any]]:
     """name → (full method, request, call taking the metadata), over a service's certificate."""
     tasks = tasks_pb2_grpc.TasksServiceStub(stack.channel(stack.tasks_addr, as_service=as_service))
+    internal = tasks_pb2_grpc.TasksInternalServiceStub(stack.channel(stack.tasks_addr, as_service=as_service))
     scoring = scoring_pb2_grpc.ScoringServiceStub(stack.channel(stack.scoring_addr, as_service=as_service))
-    facts = tasks_pb2.GetTimelinessFactsRequest(due_from=0, due_before=2**40, as_of=2**40)
+    facts = tasks_pb2.GetTimelinessFactsRequest(
+        due_from=instant(0), due_before=instant(FAR), as_of=instant(FAR)
+    )
     lines = tasks_pb2.ImportLedgerRequest(
-        lines=[tasks_pb2.LedgerLine(line=1, json='{"type":"unit","id":"x","name":"x","category":"d"}')]
+        lines=[common_pb2.LedgerLine(line=1, json='{"type":"unit","id":"x","name":"x","category":"d"}')]
     )
     return {
         "tasks.ListTasks": (
@@ -192,14 +202,14 @@ def internal_calls(stack: Stack, *, as_service: str = "gateway") -> dict[str, tu
             lambda md: tasks.ListUnits(tasks_pb2.ListUnitsRequest(), metadata=md, timeout=10),
         ),
         "tasks.GetTimelinessFacts": (
-            TASKS + "GetTimelinessFacts",
+            TASKS_INTERNAL + "GetTimelinessFacts",
             facts,
-            lambda md: list(tasks.GetTimelinessFacts(facts, metadata=md, timeout=10)),
+            lambda md: list(internal.GetTimelinessFacts(facts, metadata=md, timeout=10)),
         ),
         "tasks.ImportLedger": (
-            TASKS + "ImportLedger",
+            TASKS_INTERNAL + "ImportLedger",
             None,
-            lambda md: tasks.ImportLedger(iter([lines]), metadata=md, timeout=10),
+            lambda md: internal.ImportLedger(iter([lines]), metadata=md, timeout=10),
         ),
         "scoring.GetScheme": (
             SCORING + "GetScheme",

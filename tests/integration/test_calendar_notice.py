@@ -14,7 +14,9 @@ from prometheus_client import CollectorRegistry
 
 from services.cli.commands.serving import uncovered_years
 from services.cli.main import main, parser
+from services.common.protoenum import enum_code
 from services.common.scheme import load_scheme
+from services.common.wiretime import date_of
 from services.tasks.__main__ import create as create_tasks
 from services.tasks.metrics import CalendarCollector
 from tests.conftest import Stack
@@ -51,7 +53,7 @@ AFTER = "2027-01-05T23:59:59+08:00"
 
 def _task(stack: Stack, task_id: str) -> Any:
     _, tasks, _ = stack.stubs()
-    return tasks.GetTask(tasks_pb2.GetTaskRequest(id=task_id), metadata=stack.metadata(), timeout=30)
+    return tasks.GetTask(tasks_pb2.GetTaskRequest(id=task_id), metadata=stack.metadata(), timeout=30).task
 
 
 def _import(stack: Stack, text: str, role: str = "office", unit: str | None = None, year: int = 0) -> Any:
@@ -61,6 +63,16 @@ def _import(stack: Stack, text: str, role: str = "office", unit: str | None = No
         metadata=stack.metadata(role, unit),
         timeout=30,
     )
+
+
+def _iso(days: Any) -> list[str]:
+    """google.type.Date values as ISO dates."""
+    return [d.isoformat() for d in map(date_of, days) if d is not None]
+
+
+def _source(shown: Any) -> str:
+    """Where a calendar comes from, as its code (notice, statutory, scheme, weekdays)."""
+    return enum_code(tasks_pb2.CalendarSource.DESCRIPTOR, shown.source)
 
 
 def _calendar(stack: Stack, year: int) -> Any:
@@ -79,15 +91,15 @@ def _year_has_begun(stack: Stack) -> None:
 def test_a_notice_moves_a_computed_due_across_the_year_boundary(stack: Stack) -> None:
     stack.import_ledger(jsonl(LEDGER))
     assert _task(stack, "D1").due_at == BEFORE
-    assert _calendar(stack, 2027).source == "weekdays"
+    assert _source(_calendar(stack, 2027)) == "weekdays"
     _year_has_begun(stack)
     before = create_run(stack, year=2027)
     assert 2027 in json.loads(before.document_json)["calendar_warnings"]
 
     done = _import(stack, NOTICE_2027.read_text(encoding="utf-8"))
     assert (done.year, done.moved, done.replaced, done.unchanged) == (2027, 1, False, False)
-    assert list(done.holidays[:3]) == ["2027-01-01", "2027-01-02", "2027-01-03"]
-    assert "2027-02-14" in done.workdays
+    assert _iso(done.holidays)[:3] == ["2027-01-01", "2027-01-02", "2027-01-03"]
+    assert "2027-02-14" in _iso(done.workdays)
 
     moved = _task(stack, "D1")
     assert moved.due_at == AFTER
@@ -100,9 +112,9 @@ def test_a_notice_moves_a_computed_due_across_the_year_boundary(stack: Stack) ->
     assert not [e for e in given.history if e.kind == "due_move"]
 
     shown = _calendar(stack, 2027)
-    assert shown.source == "notice" and shown.notice_sha256 == done.sha256
-    assert list(shown.holidays[:3]) == ["2027-01-01", "2027-01-02", "2027-01-03"]
-    assert list(shown.workdays) == [
+    assert _source(shown) == "notice" and shown.notice_sha256 == done.sha256
+    assert _iso(shown.holidays)[:3] == ["2027-01-01", "2027-01-02", "2027-01-03"]
+    assert _iso(shown.workdays) == [
         "2027-02-14",
         "2027-02-20",
         "2027-04-25",
@@ -144,7 +156,7 @@ def test_an_unreadable_notice_or_a_department_stores_nothing(stack: Stack) -> No
     with pytest.raises(grpc.RpcError) as denied:
         _import(stack, NOTICE_2027.read_text(encoding="utf-8"), role="department", unit="fgj")
     assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    assert _calendar(stack, 2027).source == "weekdays"
+    assert _source(_calendar(stack, 2027)) == "weekdays"
     assert _task(stack, "D1").due_at == BEFORE
 
 

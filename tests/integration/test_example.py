@@ -146,7 +146,7 @@ def test_a_run_under_another_scheme_computes_due_instants_under_it(
     try:
         stack.import_ledger(example_ledger)
         _, tasks, scoring = stack.stubs()
-        t3 = tasks.GetTask(tasks_pb2.GetTaskRequest(id="T3"), metadata=stack.metadata(), timeout=10)
+        t3 = tasks.GetTask(tasks_pb2.GetTaskRequest(id="T3"), metadata=stack.metadata(), timeout=10).task
         assert t3.due_at == "2025-06-09T23:59:59+08:00"  # as the served scheme computes it
         run = scoring.CreateRun(
             scoring_pb2.CreateRunRequest(year=2025, scheme_toml=example_scheme.text),

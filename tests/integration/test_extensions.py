@@ -35,17 +35,21 @@ def tasks_stub(stack: Stack) -> Any:
 
 def create(stack: Stack, *, due: datetime, lead: str = "fgj", co: tuple[str, ...] = ()) -> Any:
     """A task assigned now, due at due, made by the office."""
-    return tasks_stub(stack).CreateTask(
-        tasks_pb2.CreateTaskRequest(
-            title="落实县长批示：冬季供暖保障",
-            task_type="leader_directive",
-            lead_unit=lead,
-            co_units=list(co),
-            due_at=due.isoformat(),
-            assign_now=True,
-        ),
-        metadata=stack.metadata("office"),
-        timeout=30,
+    return (
+        tasks_stub(stack)
+        .CreateTask(
+            tasks_pb2.CreateTaskRequest(
+                title="落实县长批示：冬季供暖保障",
+                task_type="leader_directive",
+                lead_unit=lead,
+                co_units=list(co),
+                due_at=due.isoformat(),
+                assign_now=True,
+            ),
+            metadata=stack.metadata("office"),
+            timeout=30,
+        )
+        .task
     )
 
 
@@ -68,19 +72,27 @@ def file(
     stack: Stack, task: str, due: str, *, unit: str = "fgj", reason: str = "需协调省级审批", **kw: Any
 ) -> Any:
     role = kw.pop("role", "department")
-    return tasks_stub(stack).FileExtension(
-        tasks_pb2.FileExtensionRequest(task_id=task, due_at=due, reason=reason, **kw),
-        metadata=stack.metadata(role, unit if role == "department" else None),
-        timeout=30,
+    return (
+        tasks_stub(stack)
+        .FileExtension(
+            tasks_pb2.FileExtensionRequest(task_id=task, due_at=due, reason=reason, **kw),
+            metadata=stack.metadata(role, unit if role == "department" else None),
+            timeout=30,
+        )
+        .extension
     )
 
 
 def decide(stack: Stack, ext: str, decision: str, *, role: str = "office", **kw: Any) -> Any:
     metadata = stack.metadata(role, kw.pop("unit", None))
-    return tasks_stub(stack).DecideExtension(
-        tasks_pb2.DecideExtensionRequest(id=ext, decision=decision, **kw),
-        metadata=metadata,
-        timeout=30,
+    return (
+        tasks_stub(stack)
+        .DecideExtension(
+            tasks_pb2.DecideExtensionRequest(id=ext, decision=decision, **kw),
+            metadata=metadata,
+            timeout=30,
+        )
+        .extension
     )
 
 
@@ -92,8 +104,10 @@ def listed(stack: Stack, role: str = "office", caller: str | None = None, **filt
 
 
 def get(stack: Stack, task: str, role: str = "office", unit: str | None = None) -> Any:
-    return tasks_stub(stack).GetTask(
-        tasks_pb2.GetTaskRequest(id=task), metadata=stack.metadata(role, unit), timeout=30
+    return (
+        tasks_stub(stack)
+        .GetTask(tasks_pb2.GetTaskRequest(id=task), metadata=stack.metadata(role, unit), timeout=30)
+        .task
     )
 
 
@@ -209,7 +223,7 @@ def test_no_request_after_the_due_instant_nor_on_a_reported_task(units: Stack) -
     task = create(units, due=soon(4))
     for step in ("AcceptTask", "ReportTask"):
         getattr(tasks_stub(units), step)(
-            tasks_pb2.TaskActionRequest(id=task.id, note="已办结"),
+            getattr(tasks_pb2, step + "Request")(id=task.id, note="已办结"),
             metadata=units.metadata("department", "fgj"),
             timeout=30,
         )

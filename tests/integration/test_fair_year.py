@@ -123,12 +123,12 @@ def test_latest_cuts_a_late_report_to_nothing_while_the_due_is_the_computed_one(
 
 def test_an_extension_moves_the_due_that_counts_and_the_year_it_is_scored_in(fair: Stack) -> None:
     _, tasks, _ = fair.stubs()
-    shown = tasks.GetTask(tasks_pb2.GetTaskRequest(id="X1"), metadata=fair.metadata(), timeout=30)
+    shown = tasks.GetTask(tasks_pb2.GetTaskRequest(id="X1"), metadata=fair.metadata(), timeout=30).task
     assert shown.due_at == "2026-01-15T23:59:59+08:00"
     extend = [e for e in shown.history if e.kind == "extend"]
     assert [(e.at, e.due_at) for e in extend] == [("2025-12-19T17:00:00+08:00", "2026-01-15T23:59:59+08:00")]
     # The township's task assigned in December is due in January: computed on the statutory calendar.
-    d1 = tasks.GetTask(tasks_pb2.GetTaskRequest(id="D1"), metadata=fair.metadata(), timeout=30)
+    d1 = tasks.GetTask(tasks_pb2.GetTaskRequest(id="D1"), metadata=fair.metadata(), timeout=30).task
     assert d1.due_at == "2026-01-07T23:59:59+08:00"
 
     at_clock(fair, "2026-02-01T09:00:00+08:00")
@@ -153,7 +153,7 @@ def test_an_extension_moves_the_due_that_counts_and_the_year_it_is_scored_in(fai
 def test_a_year_without_a_calendar_across_new_year(fair: Stack) -> None:
     fair.import_ledger(jsonl([task("N1", "fgj", "leader_directive", "2027-12-29T09:00:00+08:00")]))
     _, tasks, _ = fair.stubs()
-    n1 = tasks.GetTask(tasks_pb2.GetTaskRequest(id="N1"), metadata=fair.metadata(), timeout=30)
+    n1 = tasks.GetTask(tasks_pb2.GetTaskRequest(id="N1"), metadata=fair.metadata(), timeout=30).task
     # Monday to Friday only: Dec 30, 31, then Jan 3 to 7 2028.
     assert n1.due_at == "2028-01-07T23:59:59+08:00"
     at_clock(fair, "2028-03-01T09:00:00+08:00")
@@ -202,10 +202,10 @@ def test_finalize_waits_for_every_counted_report_to_be_verified(fair: Stack) -> 
     details = held.details() or ""
     assert "尚未核查" in details and all(t in details for t in ("W1", "W2", "W3", "C1"))
     for task_id in ("W1", "W2", "W3"):
-        tasks.VerifyTask(tasks_pb2.TaskActionRequest(id=task_id), metadata=fair.metadata(), timeout=30)
+        tasks.VerifyTask(tasks_pb2.VerifyTaskRequest(id=task_id), metadata=fair.metadata(), timeout=30)
     held = refused(finalize, grpc.StatusCode.FAILED_PRECONDITION)
     assert "C1" in (held.details() or "") and "W1" not in (held.details() or "")
-    tasks.VerifyTask(tasks_pb2.TaskActionRequest(id="C1"), metadata=fair.metadata(), timeout=30)
+    tasks.VerifyTask(tasks_pb2.VerifyTaskRequest(id="C1"), metadata=fair.metadata(), timeout=30)
     assert finalize().state == "final"
     # A new run now says so in its breakdown.
     again = create_run(fair, year=2025)
@@ -218,7 +218,7 @@ def test_a_report_rejected_under_a_run_holds_its_finalize(fair: Stack) -> None:
     publish(fair, run.id)
     _, tasks, _ = fair.stubs()
     tasks.RejectTask(
-        tasks_pb2.TaskActionRequest(id="W1", note="材料不全"), metadata=fair.metadata(), timeout=30
+        tasks_pb2.RejectTaskRequest(id="W1", note="材料不全"), metadata=fair.metadata(), timeout=30
     )
     held = refused(lambda: finalize_now(fair, run.id), grpc.StatusCode.FAILED_PRECONDITION)
     assert "W1" in (held.details() or "") and "重新计算" in (held.details() or "")
@@ -254,11 +254,12 @@ def test_the_office_extends_an_open_task_and_nobody_else(fair: Stack) -> None:
     assert [e.due_at for e in view.history if e.kind == "extend"] == ["2099-07-31T23:59:59+08:00"]
     # No longer a computed due instant: the stored row says it was given, and stays so.
     _, tasks, _ = fair.stubs()
-    shown = tasks.GetTask(tasks_pb2.GetTaskRequest(id="F1"), metadata=fair.metadata(), timeout=30)
+    shown = tasks.GetTask(tasks_pb2.GetTaskRequest(id="F1"), metadata=fair.metadata(), timeout=30).task
     assert shown.due_at == "2099-07-31T23:59:59+08:00" and shown.color == "blue"
     # A reported task is no longer open: no extension.
-    for step in (tasks.AcceptTask, tasks.ReportTask):
-        step(tasks_pb2.TaskActionRequest(id="F1", note="已完成"), metadata=fair.metadata(), timeout=30)
+    for step in ("AcceptTask", "ReportTask"):
+        request = getattr(tasks_pb2, step + "Request")(id="F1", note="已完成")
+        getattr(tasks, step)(request, metadata=fair.metadata(), timeout=30)
     with pytest.raises(FailedPrecondition):
         extend(office, "2099-09-30T23:59:59+08:00", "r4")
 
@@ -293,7 +294,7 @@ def test_an_extension_the_rules_refuse_is_not_imported(
     assert words in (error.details() or "") or any(words in v for v in _violations(error)), error.details()
     _, tasks, _ = fair.stubs()
     refused(
-        lambda: tasks.GetTask(tasks_pb2.GetTaskRequest(id="W9"), metadata=fair.metadata(), timeout=30),
+        lambda: tasks.GetTask(tasks_pb2.GetTaskRequest(id="W9"), metadata=fair.metadata(), timeout=30).task,
         grpc.StatusCode.NOT_FOUND,
     )
 

@@ -264,7 +264,8 @@ def stored(stack: Stack) -> tuple[int, int, int, int]:
     md = stack.metadata()
     listed = tasks.ListTasks(tasks_pb2.ListTasksRequest(page_size=5000), metadata=md, timeout=30).tasks
     history = sum(
-        len(tasks.GetTask(tasks_pb2.GetTaskRequest(id=t.id), metadata=md, timeout=30).history) for t in listed
+        len(tasks.GetTask(tasks_pb2.GetTaskRequest(id=t.id), metadata=md, timeout=30).task.history)
+        for t in listed
     )
     units = tasks.ListUnits(tasks_pb2.ListUnitsRequest(page_size=5000), metadata=md, timeout=30).units
     records = scoring.ListRecords(

@@ -16,6 +16,7 @@ from kaohe.tasks.v1 import tasks_pb2
 from openpyxl import load_workbook
 
 from services.common.auth import ROLES
+from services.common.policy import INTERNAL_POLICY, TASKS_INTERNAL
 from services.gateway.policy import POLICY
 from tests.conftest import Stack
 from tests.integration.test_records import refused
@@ -68,17 +69,17 @@ def test_every_method_of_the_three_services_is_in_the_table() -> None:
     assert all(rule.roles <= set(ROLES) for rule in POLICY.values())
     # The internal methods serve the services, never a person.
     assert {p for p, r in POLICY.items() if not r.roles} == {
-        "/kaohe.tasks.v1.TasksService/ImportLedger",
-        "/kaohe.tasks.v1.TasksService/LookupTasks",
-        "/kaohe.tasks.v1.TasksService/GetTimelinessFacts",
-        "/kaohe.tasks.v1.TasksService/ResolveImport",
-        "/kaohe.tasks.v1.TasksService/ListHolidayNotices",
         "/kaohe.scoring.v1.ScoringService/ImportRecords",
         "/kaohe.scoring.v1.ScoringService/CommitImport",
         "/kaohe.scoring.v1.ScoringService/AbortImport",
-        "/kaohe.tasks.v1.TasksService/ExportLedger",
         "/kaohe.scoring.v1.ScoringService/ExportRecords",
     }
+    # The tasks service's internal methods are in no table the gateway reads: it does not even serve them.
+    internal = tasks_pb2.DESCRIPTOR.services_by_name["TasksInternalService"]
+    assert {p for p in INTERNAL_POLICY if p.startswith(TASKS_INTERNAL)} == {
+        f"/{internal.full_name}/{m.name}" for m in internal.methods
+    }
+    assert not set(INTERNAL_POLICY) & set(POLICY)
 
 
 def test_every_role_gets_exactly_what_the_table_says(stack: Stack, example_ledger: bytes) -> None:

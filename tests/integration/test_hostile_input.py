@@ -81,19 +81,19 @@ def test_a_nul_is_refused_naming_the_field_and_nothing_is_stored(units: Stack) -
     create = tasks_pb2.CreateTaskRequest(
         id="T3", title="a\x00b", task_type="leader_directive", lead_unit="fgj"
     )
-    assert invalid(lambda: tasks.CreateTask(create, metadata=md, timeout=30)) == ["title"]
-    action = tasks_pb2.TaskActionRequest(id="T1", note="进展\x00")
-    assert invalid(lambda: tasks.AssignTask(action, metadata=md, timeout=30)) == ["note"]
+    assert invalid(lambda: tasks.CreateTask(create, metadata=md, timeout=30).task) == ["title"]
+    action = tasks_pb2.AssignTaskRequest(id="T1", note="进展\x00")
+    assert invalid(lambda: tasks.AssignTask(action, metadata=md, timeout=30).task) == ["note"]
     record = scoring_pb2.CreateRecordRequest(
         kind="error_report", fields=struct({**REPORT, "description": "x\x00"})
     )
     assert invalid(lambda record=record: scoring.CreateRecord(record, metadata=md, timeout=30))
-    assert invalid(lambda: tasks.GetTask(tasks_pb2.GetTaskRequest(id="T\x001"), metadata=md, timeout=30)) == [
-        "id"
-    ]
+    assert invalid(
+        lambda: tasks.GetTask(tasks_pb2.GetTaskRequest(id="T\x001"), metadata=md, timeout=30).task
+    ) == ["id"]
     assert counts(units) == before
     assert [
-        e.kind for e in tasks.GetTask(tasks_pb2.GetTaskRequest(id="T1"), metadata=md, timeout=30).history
+        e.kind for e in tasks.GetTask(tasks_pb2.GetTaskRequest(id="T1"), metadata=md, timeout=30).task.history
     ] == [
         "create",
         "assign",
@@ -103,8 +103,8 @@ def test_a_nul_is_refused_naming_the_field_and_nothing_is_stored(units: Stack) -
 def test_text_is_bounded(units: Stack) -> None:
     _, tasks, _ = units.stubs()
     md = units.metadata()
-    action = tasks_pb2.TaskActionRequest(id="T1", note="长" * 2001)
-    assert invalid(lambda: tasks.ReportProgress(action, metadata=md, timeout=30)) == ["note"]
+    action = tasks_pb2.ReportProgressRequest(id="T1", note="长" * 2001)
+    assert invalid(lambda: tasks.ReportProgress(action, metadata=md, timeout=30).task) == ["note"]
     assert invalid(lambda: units.import_ledger(lines({**TASK, "id": "T2", "title": "题" * 201}))) == [
         "line 1: title"
     ]
@@ -133,7 +133,7 @@ def test_ledger_json_is_strict(units: Stack) -> None:
 def test_u2028_inside_a_string_is_text_and_bidi_controls_in_ids_are_refused(units: Stack) -> None:
     units.import_ledger(lines({**TASK, "id": "T2", "title": "第一行\u2028第二行\u2029完"}))
     _, tasks, _ = units.stubs()
-    task = tasks.GetTask(tasks_pb2.GetTaskRequest(id="T2"), metadata=units.metadata(), timeout=30)
+    task = tasks.GetTask(tasks_pb2.GetTaskRequest(id="T2"), metadata=units.metadata(), timeout=30).task
     assert task.title == "第一行\u2028第二行\u2029完"
     assert invalid(lambda: units.import_ledger(lines({**TASK, "id": "T\u202e3"}))) == ["line 1: id"]
 
@@ -223,12 +223,16 @@ def test_a_department_learns_nothing_of_another_units_task_or_a_draft(
             call()
         return caught.value.code(), caught.value.details() or ""
 
-    theirs = refusal(lambda: tasks.GetTask(tasks_pb2.GetTaskRequest(id=task["id"]), metadata=czj, timeout=30))
-    missing = refusal(lambda: tasks.GetTask(tasks_pb2.GetTaskRequest(id="T404"), metadata=czj, timeout=30))
+    theirs = refusal(
+        lambda: tasks.GetTask(tasks_pb2.GetTaskRequest(id=task["id"]), metadata=czj, timeout=30).task
+    )
+    missing = refusal(
+        lambda: tasks.GetTask(tasks_pb2.GetTaskRequest(id="T404"), metadata=czj, timeout=30).task
+    )
     assert theirs == (grpc.StatusCode.NOT_FOUND, f"task {task['id']!r} does not exist")
     assert missing == (grpc.StatusCode.NOT_FOUND, "task 'T404' does not exist")
-    action = tasks_pb2.TaskActionRequest(id=task["id"])
-    acted = refusal(lambda: tasks.AcceptTask(action, metadata=czj, timeout=30))
+    action = tasks_pb2.AcceptTaskRequest(id=task["id"])
+    acted = refusal(lambda: tasks.AcceptTask(action, metadata=czj, timeout=30).task)
     assert acted[0] == grpc.StatusCode.PERMISSION_DENIED and task["lead_unit"] not in acted[1]
 
     draft = create_run(stack)

@@ -99,7 +99,7 @@ def test_task_request_ids_are_scoped_and_bound(example: Stack) -> None:
             ),
             metadata=example.metadata(),
             timeout=30,
-        )
+        ).task
 
     assert create("TX1", "task-id").id == "TX1"
     assert create("TX1", "task-id").id == "TX1"  # a retry: the first answer, no "already exists"

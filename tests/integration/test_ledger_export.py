@@ -13,7 +13,7 @@ import grpc
 import pytest
 from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
-from kaohe.tasks.v1 import tasks_pb2
+from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from openpyxl import load_workbook
 
 from services.ledger_book.columns import choices_of
@@ -73,7 +73,7 @@ def _work_by_hand(stack: Stack) -> None:
         timeout=10,
     )
     tasks.AcceptTask(
-        tasks_pb2.TaskActionRequest(id="H1", note="已安排"),
+        tasks_pb2.AcceptTaskRequest(id="H1", note="已安排"),
         metadata=stack.metadata("department", "fgj"),
         timeout=10,
     )
@@ -167,18 +167,22 @@ def test_a_refused_workbook_names_sheet_row_and_column_and_stores_nothing(
 
 def test_only_the_office_exports_the_ledger(stack: Stack, example_ledger: bytes) -> None:
     stack.import_ledger(example_ledger)
-    _, tasks, scoring = stack.stubs()
+    _, _, scoring = stack.stubs()
     for role, unit in (("supervisor", None), ("viewer", None), ("department", "fgj")):
         metadata = stack.metadata(role, unit)
         # Neither the gateway's export nor the services' own streams behind it, relayed by the gateway.
         for call, request in (
             (stack.stubs()[0].ExportLedger, gateway_pb2.ExportLedgerRequest()),
-            (tasks.ExportLedger, tasks_pb2.ExportLedgerRequest()),
             (scoring.ExportRecords, scoring_pb2.ExportRecordsRequest()),
         ):
             with pytest.raises(grpc.RpcError) as caught:
                 list(call(request, metadata=metadata, timeout=10))
             assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED, role
+        # The tasks service's own stream is internal: the gateway does not serve it to anyone.
+        internal = tasks_pb2_grpc.TasksInternalServiceStub(stack.channel())
+        with pytest.raises(grpc.RpcError) as caught:
+            list(internal.ExportLedger(tasks_pb2.ExportLedgerRequest(), metadata=metadata, timeout=10))
+        assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED, role
     assert len(exported_as(stack, stack.metadata())) == 73
 
 

@@ -118,8 +118,10 @@ def test_persons_and_parents_are_stored_and_a_second_import_changes_nothing(coun
         "xz1": "",
         "xz2": "",
     }
-    task = tasks_stub(county).GetTask(
-        tasks_pb2.GetTaskRequest(id="F1"), metadata=county.metadata(), timeout=10
+    task = (
+        tasks_stub(county)
+        .GetTask(tasks_pb2.GetTaskRequest(id="F1"), metadata=county.metadata(), timeout=10)
+        .task
     )
     assert (task.responsible, task.responsible_name, task.leader, task.leader_name) == (
         "p-fgj",
@@ -127,8 +129,10 @@ def test_persons_and_parents_are_stored_and_a_second_import_changes_nothing(coun
         "p-ld",
         "王五",
     )
-    parent = tasks_stub(county).GetTask(
-        tasks_pb2.GetTaskRequest(id="P"), metadata=county.metadata(), timeout=10
+    parent = (
+        tasks_stub(county)
+        .GetTask(tasks_pb2.GetTaskRequest(id="P"), metadata=county.metadata(), timeout=10)
+        .task
     )
     assert [(p.id, p.lead_unit, p.state) for p in parent.parts] == [("P.1", "c11", "assigned")]
 
@@ -162,7 +166,7 @@ def test_a_township_sees_its_own_villages_and_no_other_townships(county: Stack) 
     assert [(p.id, p.mobile) for p in persons(county, "department", "xz1", unit="c11")] == [("p-c11", "")]
     listed = stub.ListTasks(tasks_pb2.ListTasksRequest(unit="c11"), metadata=md, timeout=10)
     assert [t.id for t in listed.tasks] == ["P.1"]
-    assert stub.GetTask(tasks_pb2.GetTaskRequest(id="P.1"), metadata=md, timeout=10).lead_unit == "c11"
+    assert stub.GetTask(tasks_pb2.GetTaskRequest(id="P.1"), metadata=md, timeout=10).task.lead_unit == "c11"
     # Another 乡镇's 村: refused, and its task does not exist for it.
     assert (
         code_of(lambda: persons(county, "department", "xz1", unit="c21")) == grpc.StatusCode.PERMISSION_DENIED
@@ -172,7 +176,7 @@ def test_a_township_sees_its_own_villages_and_no_other_townships(county: Stack) 
         == grpc.StatusCode.PERMISSION_DENIED
     )
     assert (
-        code_of(lambda: stub.GetTask(tasks_pb2.GetTaskRequest(id="X2"), metadata=md, timeout=10))
+        code_of(lambda: stub.GetTask(tasks_pb2.GetTaskRequest(id="X2"), metadata=md, timeout=10).task)
         == grpc.StatusCode.NOT_FOUND
     )
     # The other way round: the other 乡镇 reaches its own 村 and not this one's.
@@ -181,7 +185,7 @@ def test_a_township_sees_its_own_villages_and_no_other_townships(county: Stack) 
         t.id for t in stub.ListTasks(tasks_pb2.ListTasksRequest(unit="c21"), metadata=other, timeout=10).tasks
     ] == ["X2"]
     assert (
-        code_of(lambda: stub.GetTask(tasks_pb2.GetTaskRequest(id="P.1"), metadata=other, timeout=10))
+        code_of(lambda: stub.GetTask(tasks_pb2.GetTaskRequest(id="P.1"), metadata=other, timeout=10).task)
         == grpc.StatusCode.NOT_FOUND
     )
     # A 村 does not reach up to its 乡镇's other work, nor a county department into a 乡镇.
@@ -200,7 +204,7 @@ def test_a_township_dispatches_to_its_own_villages_only(county: Stack) -> None:
         request = tasks_pb2.CreateTaskRequest(
             title="入户走访", task_type="leader_directive", lead_unit=lead, assign_now=True
         )
-        return stub.CreateTask(request, metadata=who, timeout=10)
+        return stub.CreateTask(request, metadata=who, timeout=10).task
 
     made = create("c11")
     assert (made.lead_unit, made.state) == ("c11", "assigned")
@@ -212,15 +216,17 @@ def test_a_township_dispatches_to_its_own_villages_only(county: Stack) -> None:
     )
     # The 村 reports, the 乡镇 closes; the other 乡镇 may not.
     village = county.metadata("department", "c11")
-    stub.AcceptTask(tasks_pb2.TaskActionRequest(id=made.id), metadata=village, timeout=10)
-    stub.ReportTask(tasks_pb2.TaskActionRequest(id=made.id), metadata=village, timeout=10)
+    stub.AcceptTask(tasks_pb2.AcceptTaskRequest(id=made.id), metadata=village, timeout=10)
+    stub.ReportTask(tasks_pb2.ReportTaskRequest(id=made.id), metadata=village, timeout=10)
     other = county.metadata("department", "xz2")
     assert (
-        code_of(lambda: stub.CloseTask(tasks_pb2.TaskActionRequest(id=made.id), metadata=other, timeout=10))
+        code_of(
+            lambda: stub.CloseTask(tasks_pb2.CloseTaskRequest(id=made.id), metadata=other, timeout=10).task
+        )
         == grpc.StatusCode.PERMISSION_DENIED
     )
-    stub.VerifyTask(tasks_pb2.TaskActionRequest(id=made.id), metadata=md, timeout=10)
-    closed = stub.CloseTask(tasks_pb2.TaskActionRequest(id=made.id), metadata=md, timeout=10)
+    stub.VerifyTask(tasks_pb2.VerifyTaskRequest(id=made.id), metadata=md, timeout=10)
+    closed = stub.CloseTask(tasks_pb2.CloseTaskRequest(id=made.id), metadata=md, timeout=10).task
     assert closed.state == "closed"
 
 
@@ -231,7 +237,8 @@ def test_a_task_with_parts_is_reported_and_closed_only_after_them(county: Stack)
     village = county.metadata("department", "c11")
 
     def act(method: str, task: str, md: Any) -> Any:
-        return getattr(stub, method)(tasks_pb2.TaskActionRequest(id=task, note="x"), metadata=md, timeout=10)
+        request = getattr(tasks_pb2, method + "Request")(id=task, note="x")
+        return getattr(stub, method)(request, metadata=md, timeout=10).task
 
     act("AcceptTask", "P", township)
     with pytest.raises(grpc.RpcError) as refused:
@@ -318,11 +325,11 @@ def test_a_township_dispatches_a_part_with_its_responsible_person(county: Stack)
         request = tasks_pb2.CreateTaskRequest(
             title="东村二期", task_type="leader_directive", lead_unit="c11", assign_now=True, **fields
         )
-        return stub.CreateTask(request, metadata=md, timeout=10)
+        return stub.CreateTask(request, metadata=md, timeout=10).task
 
     part = create(parent="P", responsible="p-c11")
     assert (part.parent, part.responsible) == ("P", "p-c11")
-    parent = stub.GetTask(tasks_pb2.GetTaskRequest(id="P"), metadata=md, timeout=10)
+    parent = stub.GetTask(tasks_pb2.GetTaskRequest(id="P"), metadata=md, timeout=10).task
     assert sorted(p.id for p in parent.parts) == sorted(["P.1", part.id])
     assert code_of(lambda: create(parent="X2")) == grpc.StatusCode.INVALID_ARGUMENT  # another 乡镇's
     assert code_of(lambda: create(responsible="p-fgj")) == grpc.StatusCode.INVALID_ARGUMENT

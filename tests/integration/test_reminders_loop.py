@@ -141,7 +141,7 @@ def test_each_key_goes_out_once_and_lands_in_the_history(stack: Stack) -> None:
     assert len(send.posts) == 7
 
     _, tasks, _ = stack.stubs()
-    task = tasks.GetTask(tasks_pb2.GetTaskRequest(id="R1"), metadata=stack.metadata(), timeout=10)
+    task = tasks.GetTask(tasks_pb2.GetTaskRequest(id="R1"), metadata=stack.metadata(), timeout=10).task
     reminded = [e for e in task.history if e.kind == "remind"]
     # fgj and czj, each by json and by the escalate channel.
     assert len(reminded) == 4 and all("催办" in e.note for e in reminded)
@@ -152,7 +152,9 @@ def test_each_key_goes_out_once_and_lands_in_the_history(stack: Stack) -> None:
         (u["unit"], u["total"]) for u in before["units"]
     ]
     # The loop still runs on a history with reminders in it, and a re-import changes nothing.
-    accepted = tasks.AcceptTask(tasks_pb2.TaskActionRequest(id="R1"), metadata=stack.metadata(), timeout=10)
+    accepted = tasks.AcceptTask(
+        tasks_pb2.AcceptTaskRequest(id="R1"), metadata=stack.metadata(), timeout=10
+    ).task
     assert accepted.state == "accepted"
     again = stack.import_ledger(ledger())
     assert sum(again.created.values()) == 0
@@ -178,7 +180,7 @@ def test_the_task_shows_its_progress_lapse(stack: Stack) -> None:
     _, tasks, _ = stack.stubs()
     as_of = NOW.isoformat()
     # Without an as_of the task is read as of now: its September deadline has passed either way.
-    task = tasks.GetTask(tasks_pb2.GetTaskRequest(id="M1"), metadata=stack.metadata(), timeout=10)
+    task = tasks.GetTask(tasks_pb2.GetTaskRequest(id="M1"), metadata=stack.metadata(), timeout=10).task
     assert task.progress_overdue_since.startswith("2026-09-01")
     listed = tasks.ListTasks(tasks_pb2.ListTasksRequest(as_of=as_of), metadata=stack.metadata(), timeout=10)
     lapses = {t.id: t.progress_overdue_since for t in listed.tasks}
@@ -238,13 +240,13 @@ def test_a_red_task_is_chased_until_done_escalated_after_k_and_remembered_across
     assert [b.get("occurrence") for url, _, b in send.posts if url.endswith("/fgj")] == [1, 2]
 
     _, tasks, _ = stack.stubs()
-    task = tasks.GetTask(tasks_pb2.GetTaskRequest(id="R1"), metadata=stack.metadata(), timeout=10)
+    task = tasks.GetTask(tasks_pb2.GetTaskRequest(id="R1"), metadata=stack.metadata(), timeout=10).task
     notes = [e.note for e in task.history if e.kind == "remind"]
     assert sum("第1次催办" in n for n in notes) == 1 and sum("第2次催办" in n for n in notes) == 1
     assert sum("已提请督办" in n for n in notes) == 2  # czj at once (no channel of its own), fgj after 2
 
     # Reported: no longer open, so nothing more is said however long it waits.
-    tasks.AcceptTask(tasks_pb2.TaskActionRequest(id="R1"), metadata=stack.metadata(), timeout=10)
-    tasks.ReportTask(tasks_pb2.TaskActionRequest(id="R1"), metadata=stack.metadata(), timeout=10)
+    tasks.AcceptTask(tasks_pb2.AcceptTaskRequest(id="R1"), metadata=stack.metadata(), timeout=10)
+    tasks.ReportTask(tasks_pb2.ReportTaskRequest(id="R1"), metadata=stack.metadata(), timeout=10)
     clock["now"] = NOW + timedelta(days=3)
     assert all(s.delivery.fact.task != "R1" for s in restarted().check_once().sent)

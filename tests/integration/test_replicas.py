@@ -161,7 +161,7 @@ def test_writes_through_both_replicas_are_neither_lost_nor_doubled(
     listed = tasks.ListTasks(tasks_pb2.ListTasksRequest(page_size=1000), metadata=office, timeout=30)
     assert sorted(t.id for t in listed.tasks) == sorted(f"R{i}" for i in range(40))
     for task in listed.tasks:
-        shown = tasks.GetTask(tasks_pb2.GetTaskRequest(id=task.id), metadata=office, timeout=30)
+        shown = tasks.GetTask(tasks_pb2.GetTaskRequest(id=task.id), metadata=office, timeout=30).task
         assert [e.kind for e in shown.history] == ["create", "assign"]
     incentives = scoring.ListRecords(
         scoring_pb2.ListRecordsRequest(kind="incentive", page_size=1000), metadata=office, timeout=30

@@ -74,7 +74,7 @@ def verify_every_report(stack: Stack) -> None:
     )
     for task in listed.tasks:
         if task.state == "reported":
-            tasks.VerifyTask(tasks_pb2.TaskActionRequest(id=task.id), metadata=stack.metadata(), timeout=30)
+            tasks.VerifyTask(tasks_pb2.VerifyTaskRequest(id=task.id), metadata=stack.metadata(), timeout=30)
 
 
 def finalize_now(stack: Stack, run_id: str, etag: str = "") -> Any:
@@ -275,7 +275,7 @@ LEDGER_2027: list[dict[str, Any]] = [
 def test_a_year_the_calendar_does_not_cover_scores_with_a_warning(stack: Stack) -> None:
     stack.import_ledger(jsonl(LEDGER_2027))
     _, tasks, _ = stack.stubs()
-    task = tasks.GetTask(tasks_pb2.GetTaskRequest(id="Y1"), metadata=stack.metadata(), timeout=30)
+    task = tasks.GetTask(tasks_pb2.GetTaskRequest(id="Y1"), metadata=stack.metadata(), timeout=30).task
     # Monday to Friday only: 7 working days from Mon 2027-03-01 end on Wed 2027-03-10.
     assert task.due_at == "2027-03-10T23:59:59+08:00"
     # Scored once 2027 is over (a year not begun is refused): the scoring service's clock says 2028.

@@ -43,7 +43,7 @@ def test_the_hostile_id_is_refused_on_every_method_that_takes_one(stack: Stack, 
     gateway, tasks, scoring = stack.stubs()
     md = stack.metadata()
     calls: dict[str, Callable[[], Any]] = {
-        "id": lambda: tasks.GetTask(tasks_pb2.GetTaskRequest(id=HOSTILE), metadata=md, timeout=10),
+        "id": lambda: tasks.GetTask(tasks_pb2.GetTaskRequest(id=HOSTILE), metadata=md, timeout=10).task,
         "appeal": lambda: scoring.DecideAppeal(
             scoring_pb2.DecideAppealRequest(id=HOSTILE, upheld=True, reason="x"), metadata=md, timeout=10
         ),
@@ -59,12 +59,14 @@ def test_the_hostile_id_is_refused_on_every_method_that_takes_one(stack: Stack, 
             timeout=10,
         ),
         "unit": lambda: tasks.ListTasks(tasks_pb2.ListTasksRequest(unit=HOSTILE), metadata=md, timeout=10),
-        "co_units": lambda: tasks.CreateTask(
-            tasks_pb2.CreateTaskRequest(
-                title="x", task_type="leader_directive", lead_unit="fgj", co_units=[HOSTILE]
-            ),
-            metadata=md,
-            timeout=10,
+        "co_units": lambda: (
+            tasks.CreateTask(
+                tasks_pb2.CreateTaskRequest(
+                    title="x", task_type="leader_directive", lead_unit="fgj", co_units=[HOSTILE]
+                ),
+                metadata=md,
+                timeout=10,
+            ).task
         ),
         "ranking": lambda: gateway.GetRanking(
             gateway_pb2.GetRankingRequest(run=HOSTILE), metadata=md, timeout=10

@@ -6,6 +6,7 @@ from concurrent import futures
 from typing import Any
 
 import grpc
+from kaohe.common.v1 import common_pb2
 from kaohe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
@@ -17,7 +18,7 @@ UNIT = '{"type":"unit","id":"fgj","name":"发改局","category":"department"}'
 EVIL = '{"type":"unit","id":"evil","name":"冒名单位","category":"department"}'
 
 
-class CapturingTasks(tasks_pb2_grpc.TasksServiceServicer):  # type: ignore[misc]
+class CapturingTasks(tasks_pb2_grpc.TasksInternalServiceServicer):  # type: ignore[misc]
     """Stands where tasks should be: keeps what the gateway sends with an import's tasks half."""
 
     def __init__(self) -> None:
@@ -36,7 +37,7 @@ def _capture(stack: Stack, tls_files: TlsFiles) -> CapturingTasks:
 
     fake = CapturingTasks()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    tasks_pb2_grpc.add_TasksServiceServicer_to_server(fake, server)
+    tasks_pb2_grpc.add_TasksInternalServiceServicer_to_server(fake, server)
     port = server.add_secure_port(
         "127.0.0.1:0", server_credentials(tls_files.config("tasks"), require_client_auth=True)
     )
@@ -68,12 +69,12 @@ def _capture(stack: Stack, tls_files: TlsFiles) -> CapturingTasks:
 
 def test_a_captured_stream_credential_carries_no_other_content(stack: Stack, tls_files: TlsFiles) -> None:
     captured = _capture(stack, tls_files)
-    tasks = tasks_pb2_grpc.TasksServiceStub(stack.channel(stack.tasks_addr))
+    tasks = tasks_pb2_grpc.TasksInternalServiceStub(stack.channel(stack.tasks_addr))
     metadata = ((INTERNAL_METADATA, captured.credential),)
     # Replayed, within its 30 s, on a stream of the attacker's: a write, not a validation, of another unit.
     forged = [
         tasks_pb2.ImportLedgerRequest(validate_only=False),
-        tasks_pb2.ImportLedgerRequest(lines=[tasks_pb2.LedgerLine(line=1, json=EVIL)]),
+        tasks_pb2.ImportLedgerRequest(lines=[common_pb2.LedgerLine(line=1, json=EVIL)]),
     ]
     try:
         tasks.ImportLedger(iter(forged), metadata=metadata, timeout=30)

@@ -83,7 +83,7 @@ def snapshot(stack: Stack) -> tuple[list[tuple[str, str, str]], list[tuple[Any, 
     md = stack.metadata()
     units = tasks.ListUnits(tasks_pb2.ListUnitsRequest(page_size=1000), metadata=md, timeout=10).units
     listed = tasks.ListTasks(tasks_pb2.ListTasksRequest(page_size=1000), metadata=md, timeout=10).tasks
-    full = [tasks.GetTask(tasks_pb2.GetTaskRequest(id=t.id), metadata=md, timeout=10) for t in listed]
+    full = [tasks.GetTask(tasks_pb2.GetTaskRequest(id=t.id), metadata=md, timeout=10).task for t in listed]
     return (
         [(u.id, u.name, u.category) for u in units],
         [
@@ -291,7 +291,7 @@ def test_refused_file_then_fixed_file_imports(loaded: Stack) -> None:
     assert dict(reply.created) == {"unit": 1, "task": 2, "task_event": 2}
     assert dict(reply.unchanged) == {}
     _, tasks, _ = loaded.stubs()
-    t2 = tasks.GetTask(tasks_pb2.GetTaskRequest(id="T2"), metadata=loaded.metadata(), timeout=10)
+    t2 = tasks.GetTask(tasks_pb2.GetTaskRequest(id="T2"), metadata=loaded.metadata(), timeout=10).task
     assert [e.kind for e in t2.history] == ["create", "assign", "accept"]
     assert t2.state == "accepted"
 
@@ -302,7 +302,7 @@ def test_reimport_of_a_partly_stored_file_adds_only_the_new_lines(loaded: Stack)
     assert dict(reply.created) == {"task_event": 1}
     assert dict(reply.unchanged) == {"unit": 2, "task": 2, "task_event": 3}
     _, tasks, _ = loaded.stubs()
-    t2 = tasks.GetTask(tasks_pb2.GetTaskRequest(id="T2"), metadata=loaded.metadata(), timeout=10)
+    t2 = tasks.GetTask(tasks_pb2.GetTaskRequest(id="T2"), metadata=loaded.metadata(), timeout=10).task
     assert (t2.state, t2.reported_at, t2.outcome) == ("reported", "2025-10-10T09:00:00+08:00", "on_time")
 
 
@@ -310,7 +310,7 @@ def test_reject_in_a_later_file_flags_the_stored_report(loaded: Stack) -> None:
     loaded.import_ledger(jsonl([event("T2", "report", "2025-10-10T09:00:00+08:00")]))
     loaded.import_ledger(jsonl([event("T2", "reject", "2025-10-10T15:00:00+08:00", note="缺材料")]))
     _, tasks, _ = loaded.stubs()
-    t2 = tasks.GetTask(tasks_pb2.GetTaskRequest(id="T2"), metadata=loaded.metadata(), timeout=10)
+    t2 = tasks.GetTask(tasks_pb2.GetTaskRequest(id="T2"), metadata=loaded.metadata(), timeout=10).task
     assert [(e.kind, e.rejected) for e in t2.history][-2:] == [("report", True), ("reject", False)]
     assert (t2.state, t2.reported_at, t2.outcome) == ("accepted", "", "")
 
@@ -328,7 +328,7 @@ def test_reject_in_the_same_file_flags_the_report(stack: Stack) -> None:
         )
     )
     _, tasks, _ = stack.stubs()
-    t2 = tasks.GetTask(tasks_pb2.GetTaskRequest(id="T2"), metadata=stack.metadata(), timeout=10)
+    t2 = tasks.GetTask(tasks_pb2.GetTaskRequest(id="T2"), metadata=stack.metadata(), timeout=10).task
     assert [(e.kind, e.note, e.rejected) for e in t2.history][2:] == [
         ("report", "一", True),
         ("reject", "缺材料", False),
@@ -417,7 +417,9 @@ def test_the_loop_is_replayed_as_leniently_as_formats_says(loaded: Stack) -> Non
     )
     assert dict(reply.created) == {"unit": 1, "task": 1, "task_event": 6}
     _, tasks, _ = loaded.stubs()
-    got = tasks.GetTask(tasks_pb2.GetTaskRequest(id="DB2025-001"), metadata=loaded.metadata(), timeout=10)
+    got = tasks.GetTask(
+        tasks_pb2.GetTaskRequest(id="DB2025-001"), metadata=loaded.metadata(), timeout=10
+    ).task
     assert (got.state, got.priority, list(got.co_units)) == ("reported", "normal", [])
     assert got.reported_at == "2025-07-05T09:00:00+08:00"
 

@@ -14,7 +14,9 @@ from grpc_status import rpc_status
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
 from services.common.auth import SYSTEM
-from services.common.packed import Strings, unpack
+from services.common.packed import DTYPE_OF_CODE, Strings, unpack
+from services.common.protoenum import enum_code
+from services.common.wiretime import instant
 from tests.conftest import Stack, internal_metadata
 
 UNITS: list[dict[str, Any]] = [
@@ -61,15 +63,15 @@ class Caller:
                 **fields,
             }
         )
-        return self.stub.CreateTask(request, metadata=self.metadata, timeout=10)
+        return self.stub.CreateTask(request, metadata=self.metadata, timeout=10).task
 
     def act(self, method: str, task_id: str, **fields: Any) -> Any:
-        return getattr(self.stub, method)(
-            tasks_pb2.TaskActionRequest(id=task_id, **fields), metadata=self.metadata, timeout=10
-        )
+        request = getattr(tasks_pb2, method + "Request")(id=task_id, **fields)
+        return getattr(self.stub, method)(request, metadata=self.metadata, timeout=10).task
 
     def get(self, task_id: str) -> Any:
-        return self.stub.GetTask(tasks_pb2.GetTaskRequest(id=task_id), metadata=self.metadata, timeout=10)
+        request = tasks_pb2.GetTaskRequest(id=task_id)
+        return self.stub.GetTask(request, metadata=self.metadata, timeout=10).task
 
     def list(self, **fields: Any) -> Any:
         return self.stub.ListTasks(tasks_pb2.ListTasksRequest(**fields), metadata=self.metadata, timeout=10)
@@ -283,16 +285,23 @@ def test_given_due_at_is_kept(units: Stack, assign_now: bool) -> None:
 
 def counted_task_ids(stack: Stack) -> list[str]:
     """The tasks the tasks service hands scoring as timeliness facts, for a cutoff far in the future."""
-    tasks = tasks_pb2_grpc.TasksServiceStub(stack.channel(stack.tasks_addr, as_service="scoring"))
-    far = 2**40
-    request = tasks_pb2.GetTimelinessFactsRequest(due_from=0, due_before=far, as_of=far)
-    internal = internal_metadata(SYSTEM, "/kaohe.tasks.v1.TasksService/GetTimelinessFacts", request)
+    tasks = tasks_pb2_grpc.TasksInternalServiceStub(stack.channel(stack.tasks_addr, as_service="scoring"))
+    far = 253_402_300_799  # 9999-12-31T23:59:59Z, the last instant a Timestamp carries
+    request = tasks_pb2.GetTimelinessFactsRequest(
+        due_from=instant(0), due_before=instant(far), as_of=instant(far)
+    )
+    internal = internal_metadata(SYSTEM, "/kaohe.tasks.v1.TasksInternalService/GetTimelinessFacts", request)
     chunks = tasks.GetTimelinessFacts(request, metadata=internal, timeout=10)
     ids = []
     for chunk in chunks:
         (column,) = [c for c in chunk.columns if c.name == "task_id"]
         task_ids = unpack(
-            column.name, column.dtype, column.length, column.data, column.values, column.dictionary
+            column.name,
+            DTYPE_OF_CODE[enum_code(tasks_pb2.PackedDtype.DESCRIPTOR, column.dtype)],
+            column.length,
+            column.data,
+            column.values,
+            column.dictionary,
         )
         assert isinstance(task_ids, Strings)
         ids += task_ids.decode().tolist()

@@ -8,6 +8,7 @@ from typing import Any
 
 import grpc
 import pytest
+from kaohe.common.v1 import common_pb2
 from kaohe.gateway.v1 import accounts_pb2, gateway_pb2, gateway_pb2_grpc
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
@@ -20,6 +21,7 @@ from tests.conftest import KEYS, SECRET, Stack, internal_metadata, secure_channe
 
 VIEWER = make_user_identity(role="viewer", unit=None)
 TASKS = "/kaohe.tasks.v1.TasksService/"
+TASKS_INTERNAL = "/kaohe.tasks.v1.TasksInternalService/"
 SCORING = "/kaohe.scoring.v1.ScoringService/"
 
 
@@ -71,17 +73,22 @@ def _capture(stack: Stack, tls_files: TlsFiles) -> str:
 def _writes(stack: Stack) -> dict[str, Any]:
     """The writes the issue replayed, each a call on the real service taking the metadata to send."""
     tasks = tasks_pb2_grpc.TasksServiceStub(stack.channel(stack.tasks_addr))
+    internal = tasks_pb2_grpc.TasksInternalServiceStub(stack.channel(stack.tasks_addr))
     scoring = scoring_pb2_grpc.ScoringServiceStub(stack.channel(stack.scoring_addr))
     lines = tasks_pb2.ImportLedgerRequest(
-        lines=[tasks_pb2.LedgerLine(line=1, json='{"type":"unit","id":"x","name":"x","category":"d"}')]
+        lines=[common_pb2.LedgerLine(line=1, json='{"type":"unit","id":"x","name":"x","category":"d"}')]
     )
     return {
-        TASKS + "CreateTask": lambda md: tasks.CreateTask(
-            tasks_pb2.CreateTaskRequest(title="x", task_type="leader_directive", lead_unit="fgj"),
-            metadata=md,
-            timeout=10,
+        TASKS + "CreateTask": lambda md: (
+            tasks.CreateTask(
+                tasks_pb2.CreateTaskRequest(title="x", task_type="leader_directive", lead_unit="fgj"),
+                metadata=md,
+                timeout=10,
+            ).task
         ),
-        TASKS + "ImportLedger": lambda md: tasks.ImportLedger(iter([lines]), metadata=md, timeout=10),
+        TASKS_INTERNAL + "ImportLedger": lambda md: internal.ImportLedger(
+            iter([lines]), metadata=md, timeout=10
+        ),
         SCORING + "CreateRun": lambda md: scoring.CreateRun(
             scoring_pb2.CreateRunRequest(year=2025), metadata=md, timeout=10
         ),
@@ -121,12 +128,15 @@ def test_a_viewer_identity_cannot_write_whoever_relays_it(stack: Stack) -> None:
         # A unary write's credential lacks its request's hash here; a stream's is refused by the table.
         assert refused in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED), method
     lines = tasks_pb2.ImportLedgerRequest(
-        lines=[tasks_pb2.LedgerLine(line=1, json='{"type":"unit","id":"x","name":"x","category":"d"}')]
+        lines=[common_pb2.LedgerLine(line=1, json='{"type":"unit","id":"x","name":"x","category":"d"}')]
     )
     tasks = tasks_pb2_grpc.TasksServiceStub(stack.channel(stack.tasks_addr))
+    internal = tasks_pb2_grpc.TasksInternalServiceStub(stack.channel(stack.tasks_addr))
     with pytest.raises(grpc.RpcError) as denied:
-        tasks.ImportLedger(
-            iter([lines]), metadata=internal_metadata(VIEWER, TASKS + "ImportLedger", [lines]), timeout=10
+        internal.ImportLedger(
+            iter([lines]),
+            metadata=internal_metadata(VIEWER, TASKS_INTERNAL + "ImportLedger", [lines]),
+            timeout=10,
         )
     assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
     request = tasks_pb2.CreateTaskRequest(title="x", task_type="leader_directive", lead_unit="fgj")

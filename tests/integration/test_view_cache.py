@@ -12,6 +12,7 @@ from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
+from services.common.wiretime import epoch_of
 from tests.conftest import Stack
 from tests.integration.test_records import create_record
 
@@ -105,14 +106,14 @@ def test_the_next_change_is_the_first_colour_edge_of_an_open_task(example: Stack
         ),
         metadata=example.metadata(),
         timeout=30,
-    )
+    ).task
     version = tasks.GetVersion(tasks_pb2.GetVersionRequest(), metadata=example.metadata(), timeout=10)
     assigned = datetime.fromisoformat(task.assigned_at).timestamp()
     due = datetime.fromisoformat(task.due_at).timestamp()
-    assert version.at <= time.time() < due
+    assert epoch_of(version, "at") <= time.time() < due
     # The worked example is a past year: the new task's yellow edge is the only instant still ahead.
     threshold = example.scheme.timeliness.yellow_threshold
-    assert version.next_change == math.ceil(assigned + threshold * (due - assigned))
+    assert epoch_of(version, "next_change") == math.ceil(assigned + threshold * (due - assigned))
     again = tasks.GetVersion(tasks_pb2.GetVersionRequest(), metadata=example.metadata(), timeout=10)
     assert (again.sequence, again.next_change) == (version.sequence, version.next_change)
     scoring_version = scoring.GetVersion(

@@ -10,6 +10,8 @@ from kaohe.tasks.v1 import tasks_pb2
 
 from services.web.calendar_banner import calendar_banner, years_to_check
 
+Calendar = tasks_pb2.GetCalendarResponse
+
 
 class Answered:
     def __init__(self, answer: Any) -> None:
@@ -32,8 +34,11 @@ def test_next_year_is_checked_from_the_first_of_november() -> None:
 
 def test_a_year_without_notice_or_statutory_data_is_named() -> None:
     pending: list[tuple[int, Any]] = [
-        (2026, Answered(tasks_pb2.CalendarYear(year=2026, source="statutory"))),
-        (2027, Answered(tasks_pb2.CalendarYear(year=2027, source="weekdays"))),
+        (
+            2026,
+            Answered(Calendar(year=2026, source=tasks_pb2.CALENDAR_SOURCE_STATUTORY)),
+        ),
+        (2027, Answered(Calendar(year=2027, source=tasks_pb2.CALENDAR_SOURCE_WEEKDAYS))),
     ]
     banner = calendar_banner(pending)
     assert "2027 年既没有导入国务院办公厅节假日安排通知" in banner and "2026" not in banner
@@ -42,7 +47,7 @@ def test_a_year_without_notice_or_statutory_data_is_named() -> None:
 
 def test_a_covered_year_or_an_unanswered_call_shows_nothing() -> None:
     pending: list[tuple[int, Any]] = [
-        (2027, Answered(tasks_pb2.CalendarYear(year=2027, source="notice"))),
+        (2027, Answered(Calendar(year=2027, source=tasks_pb2.CALENDAR_SOURCE_NOTICE))),
         (2028, Answered(Unreachable())),
     ]
     assert calendar_banner(pending) == ""

@@ -10,14 +10,17 @@ import pytest
 from services.cli.client import trusted_ca
 from services.common.auth import SYSTEM, Identity, make_user_identity
 from services.common.errors import PermissionDenied
-from services.common.policy import POLICY, SCORING, TASKS, authorize_hop
+from services.common.policy import INTERNAL_POLICY, POLICY, SCORING, TASKS, TASKS_INTERNAL, authorize_hop
 from services.common.settings import ConfigError
 from services.common.tls import record_trust, trust_record
 from services.common.tokens import oidc_from_env
 
 OFFICE = make_user_identity(role="office", unit=None)
 VIEWER = make_user_identity(role="viewer", unit=None)
-WRITES = [m for m in POLICY if m.startswith((TASKS, SCORING)) and "viewer" not in POLICY[m].roles]
+TABLE = POLICY | INTERNAL_POLICY
+WRITES = [
+    m for m in TABLE if m.startswith((TASKS, TASKS_INTERNAL, SCORING)) and "viewer" not in TABLE[m].roles
+]
 
 
 @pytest.mark.parametrize("method", WRITES)
@@ -32,15 +35,15 @@ def test_a_persons_identity_counts_only_from_the_gateway_and_system_only_from_sc
     authorize_hop(OFFICE, TASKS + "CreateTask", peer="gateway", mutual_tls=True)
     with pytest.raises(PermissionDenied, match="through the gateway"):
         authorize_hop(OFFICE, TASKS + "CreateTask", peer="scoring", mutual_tls=True)
-    authorize_hop(SYSTEM, TASKS + "GetTimelinessFacts", peer="scoring", mutual_tls=True)
+    authorize_hop(SYSTEM, TASKS_INTERNAL + "GetTimelinessFacts", peer="scoring", mutual_tls=True)
     with pytest.raises(PermissionDenied, match="system identity"):
-        authorize_hop(SYSTEM, TASKS + "GetTimelinessFacts", peer="gateway", mutual_tls=True)
+        authorize_hop(SYSTEM, TASKS_INTERNAL + "GetTimelinessFacts", peer="gateway", mutual_tls=True)
     with pytest.raises(PermissionDenied, match="system identity"):
         authorize_hop(SYSTEM, TASKS + "CreateTask", peer="scoring", mutual_tls=True)
 
 
 def test_the_gateways_own_import_is_relayed_for_the_office_only() -> None:
-    for method in (TASKS + "ImportLedger", SCORING + "ImportRecords"):
+    for method in (TASKS_INTERNAL + "ImportLedger", SCORING + "ImportRecords"):
         authorize_hop(OFFICE, method, peer="gateway", mutual_tls=True)
         for role in ("supervisor", "viewer"):
             with pytest.raises(PermissionDenied):

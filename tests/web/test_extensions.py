@@ -38,16 +38,20 @@ def post_json(console: Console, path: str, body: dict[str, str], *, cookies: lis
 def test_a_unit_asks_for_an_extension_and_the_office_approves_it(browser: Any, console: Console) -> None:
     driver = browser
     due = (datetime.now(ZONE) + timedelta(days=4)).replace(microsecond=0)
-    task = tasks_stub(console).CreateTask(
-        tasks_pb2.CreateTaskRequest(
-            title="全县冬季供暖保障检查",
-            task_type="leader_directive",
-            lead_unit="fgj",
-            due_at=due.isoformat(),
-            assign_now=True,
-        ),
-        metadata=console.stack.metadata("office"),
-        timeout=60,
+    task = (
+        tasks_stub(console)
+        .CreateTask(
+            tasks_pb2.CreateTaskRequest(
+                title="全县冬季供暖保障检查",
+                task_type="leader_directive",
+                lead_unit="fgj",
+                due_at=due.isoformat(),
+                assign_now=True,
+            ),
+            metadata=console.stack.metadata("office"),
+            timeout=60,
+        )
+        .task
     )
     asked = (due + timedelta(days=10)).date()
     page = "/tasks/" + quote(task.id, safe="")
@@ -108,8 +112,10 @@ def test_a_unit_asks_for_an_extension_and_the_office_approves_it(browser: Any, c
     assert "考核办 审批：已批准" in steps[1] and "理由充分，同意延期" in steps[1]
     assert "延期至" in text(driver)  # the extend event in the task's history
     shot(driver, "unit-extension-approved")
-    stored = tasks_stub(console).GetTask(
-        tasks_pb2.GetTaskRequest(id=task.id), metadata=console.stack.metadata("office"), timeout=60
+    stored = (
+        tasks_stub(console)
+        .GetTask(tasks_pb2.GetTaskRequest(id=task.id), metadata=console.stack.metadata("office"), timeout=60)
+        .task
     )
     assert stored.due_at == f"{asked.isoformat()}T23:59:59+08:00" and stored.history[-1].kind == "extend"
 
@@ -127,16 +133,20 @@ def api_post(console: Console, path: str, body: dict[str, str], token: str) -> t
 
 def test_the_json_api_files_and_decides_with_bearer_tokens(console: Console) -> None:
     due = (datetime.now(ZONE) + timedelta(days=5)).replace(microsecond=0)
-    task = tasks_stub(console).CreateTask(
-        tasks_pb2.CreateTaskRequest(
-            title="接口申请延期",
-            task_type="leader_directive",
-            lead_unit="czj",
-            due_at=due.isoformat(),
-            assign_now=True,
-        ),
-        metadata=console.stack.metadata("office"),
-        timeout=60,
+    task = (
+        tasks_stub(console)
+        .CreateTask(
+            tasks_pb2.CreateTaskRequest(
+                title="接口申请延期",
+                task_type="leader_directive",
+                lead_unit="czj",
+                due_at=due.isoformat(),
+                assign_now=True,
+            ),
+            metadata=console.stack.metadata("office"),
+            timeout=60,
+        )
+        .task
     )
     unit, office = console.stack.token("department", "czj"), console.stack.token("office")
     status, made = api_post(

@@ -37,7 +37,7 @@ def stored(console: Console, task_id: str) -> Any:
     stub = tasks_pb2_grpc.TasksServiceStub(console.stack.channel(console.gateway))
     return stub.GetTask(
         tasks_pb2.GetTaskRequest(id=task_id), metadata=console.stack.metadata("office"), timeout=60
-    )
+    ).task
 
 
 def test_the_closed_loop_in_the_browser(browser: Any, console: Console) -> None:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
+from google.type.date_pb2 import Date
 from kaohe.tasks.v1 import tasks_pb2
 
-from services.cli.client import EXIT_OK, Client, Refused, emit
+from services.cli.client import EXIT_OK, Client, Refused, emit, request_id
 from services.cli.options import Commands, command, group
 from services.common.holiday_notice import written_date
+from services.common.protoenum import enum_code
+from services.common.wiretime import date_of
 
 SOURCES = {
     "notice": "国务院办公厅节假日安排通知（已导入）",
@@ -24,6 +28,11 @@ def _dates(iso_dates: list[str]) -> str:
     return "、".join(written_date(date.fromisoformat(d)) for d in iso_dates) or "无"
 
 
+def _iso(days: Iterable[Date]) -> list[str]:
+    """google.type.Date values as the ISO dates the JSON output writes."""
+    return [day.isoformat() for day in map(date_of, days) if day is not None]
+
+
 def cmd_calendar_import(args: argparse.Namespace) -> int:
     path = Path(args.file)
     try:
@@ -35,12 +44,14 @@ def cmd_calendar_import(args: argparse.Namespace) -> int:
         raise Refused(f"{path} 不是 UTF-8 文本（第 {exc.start} 字节）") from None
     client = Client(args)
     reply = client.call(
-        client.tasks.ImportHolidayNotice, tasks_pb2.ImportHolidayNoticeRequest(text=text, year=args.year or 0)
+        client.tasks.ImportHolidayNotice,
+        tasks_pb2.ImportHolidayNoticeRequest(text=text, year=args.year or 0, request_id=request_id()),
     )
+    holidays, workdays = _iso(reply.holidays), _iso(reply.workdays)
     document = {
         "year": reply.year,
-        "holidays": list(reply.holidays),
-        "workdays": list(reply.workdays),
+        "holidays": holidays,
+        "workdays": workdays,
         "replaced": reply.replaced,
         "unchanged": reply.unchanged,
         "moved": reply.moved,
@@ -54,8 +65,8 @@ def cmd_calendar_import(args: argparse.Namespace) -> int:
             done = f"已导入 {reply.year} 年的节假日通知{replaced}。"
         lines = [
             done,
-            f"放假（{len(reply.holidays)} 天）：{_dates(list(reply.holidays))}",
-            f"调休上班（{len(reply.workdays)} 天）：{_dates(list(reply.workdays))}",
+            f"放假（{len(holidays)} 天）：{_dates(holidays)}",
+            f"调休上班（{len(workdays)} 天）：{_dates(workdays)}",
         ]
         if reply.moved:
             lines.append(f"按此调整了 {reply.moved} 项未办结任务的办理期限（见各任务的办理记录）。")
@@ -68,20 +79,17 @@ def cmd_calendar_import(args: argparse.Namespace) -> int:
 def cmd_calendar_show(args: argparse.Namespace) -> int:
     client = Client(args)
     reply = client.call(client.tasks.GetCalendar, tasks_pb2.GetCalendarRequest(year=args.year))
-    document = {
-        "year": reply.year,
-        "source": reply.source,
-        "holidays": list(reply.holidays),
-        "workdays": list(reply.workdays),
-    }
+    source = enum_code(tasks_pb2.CalendarSource.DESCRIPTOR, reply.source)
+    holidays, workdays = _iso(reply.holidays), _iso(reply.workdays)
+    document = {"year": reply.year, "source": source, "holidays": holidays, "workdays": workdays}
 
     def text_view() -> str:
         lines = [
-            f"{reply.year} 年工作日历，依据：{SOURCES.get(reply.source, reply.source)}",
-            f"放假（{len(reply.holidays)} 天）：{_dates(list(reply.holidays))}",
-            f"周末调休上班（{len(reply.workdays)} 天）：{_dates(list(reply.workdays))}",
+            f"{reply.year} 年工作日历，依据：{SOURCES.get(source, source)}",
+            f"放假（{len(holidays)} 天）：{_dates(holidays)}",
+            f"周末调休上班（{len(workdays)} 天）：{_dates(workdays)}",
         ]
-        if reply.source in ("weekdays", "scheme"):
+        if source in ("weekdays", "scheme"):
             title = f"国务院办公厅关于{reply.year}年部分节假日安排的通知"
             lines.append(f"请用 kaohe calendar import 导入《{title}》。")
         return "\n".join(lines)

@@ -104,7 +104,7 @@ def cmd_request(args: argparse.Namespace) -> int:
             reason=args.reason,
             id=args.id or "",
         ),
-    )
+    ).extension
     emit(
         args,
         plain(made),
@@ -133,7 +133,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
             due_at=args.due or "",
             reason=args.reason or "",
         ),
-    )
+    ).extension
     if made.state == "approved":
         summary = f"延期申请 {made.id}：已批准，任务 {made.task_id} 的办结时限延至 {when(made.granted_due)}"
     else:

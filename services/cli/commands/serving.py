@@ -125,7 +125,7 @@ def uncovered_years(args: argparse.Namespace, *, today: date | None = None) -> l
         except grpc.RpcError:
             # Without a token that may read the calendar, status still tells the services' health.
             return []
-        if reply.source not in ("notice", "statutory"):
+        if enum_code(tasks_pb2.CalendarSource.DESCRIPTOR, reply.source) not in ("notice", "statutory"):
             missing.append(year)
     return missing
 

@@ -75,7 +75,7 @@ def cmd_tasks_list(args: argparse.Namespace) -> int:
 
 def cmd_tasks_show(args: argparse.Namespace) -> int:
     client = Client(args)
-    task = client.call(client.tasks.GetTask, tasks_pb2.GetTaskRequest(id=args.id))
+    task = client.call(client.tasks.GetTask, tasks_pb2.GetTaskRequest(id=args.id)).task
     document = task_json(task) | {
         "state_label": task.state_label,
         "task_type_name": task.task_type_name,
@@ -123,7 +123,7 @@ def cmd_tasks_create(args: argparse.Namespace) -> int:
             leader=args.leader or "",
             parent=args.parent or "",
         ),
-    )
+    ).task
     document = task_json(task)
     emit(
         args,
@@ -142,13 +142,13 @@ def cmd_tasks_act(args: argparse.Namespace) -> int:
     client = Client(args)
     task = client.call(
         getattr(client.tasks, method),
-        tasks_pb2.TaskActionRequest(
+        getattr(tasks_pb2, method + "Request")(
             request_id=args.request_id or request_id(),
             id=args.id,
             etag=args.etag or "",
             note=args.note or "",
         ),
-    )
+    ).task
     document = task_json(task)
     emit(args, document, lambda: f"{label}：{task.id} 现为{task.state_label}")
     return EXIT_OK
