@@ -18,6 +18,7 @@ DISPATCH = frozenset({"office", "supervisor", "department"})
 
 TASKS = "/kaohe.tasks.v1.TasksService/"
 SCORING = "/kaohe.scoring.v1.ScoringService/"
+SCORING_INTERNAL = "/kaohe.scoring.v1.ScoringInternalService/"
 GATEWAY = "/kaohe.gateway.v1.GatewayService/"
 
 
@@ -79,16 +80,12 @@ POLICY: dict[str, Rule] = {
     SCORING + "FileApplication": Rule(UNIT_WORK, "unit"),  # a department applies for its own unit
     SCORING + "DecideApplication": Rule(OFFICE),
     SCORING + "ListApplications": Rule(ALL, "unit"),
-    SCORING + "ImportRecords": Rule(frozenset(), relayed=OFFICE),
-    SCORING + "CommitImport": Rule(frozenset(), relayed=OFFICE),
-    SCORING + "AbortImport": Rule(frozenset(), relayed=OFFICE),
     SCORING + "CreateRun": Rule(OFFICE),
     SCORING + "GetRun": Rule(ALL, "unit"),  # a department: its own line, once publicised
     SCORING + "ListRuns": Rule(ALL, "own"),
     SCORING + "PublishRun": Rule(OFFICE),
     SCORING + "FinalizeRun": Rule(OFFICE),
     SCORING + "PreviewAssessment": Rule(ALL, "unit"),
-    SCORING + "GetVersion": Rule(ALL),
     GATEWAY + "WhoAmI": Rule(ALL),
     GATEWAY + "ImportLedger": Rule(OFFICE),
     GATEWAY + "GetOverview": Rule(ALL, "own"),  # a department's overview holds its own line only
@@ -98,7 +95,6 @@ POLICY: dict[str, Rule] = {
     GATEWAY + "GetBulletin": Rule(READERS),  # names every unit: the office's circular, not a department's
     # The whole ledger, every unit's records: the office's, read from both services by the gateway only.
     TASKS + "ExportLedger": Rule(frozenset(), relayed=OFFICE),
-    SCORING + "ExportRecords": Rule(frozenset(), relayed=OFFICE),
     GATEWAY + "ExportLedger": Rule(OFFICE),
     GATEWAY + "GetResultNotice": Rule(READERS),  # names every unit's grade
     GATEWAY + "GetResultLetter": Rule(ALL, "unit"),  # a department: its own letter, once publicised
@@ -112,6 +108,18 @@ POLICY: dict[str, Rule] = {
     SCORING + "UploadAttachment": Rule(UNIT_WORK, "own"),
     SCORING + "ListAttachments": Rule(ALL, "own"),
     SCORING + "DownloadAttachment": Rule(ALL, "own"),
+}
+
+# The methods of the *InternalService's: only other services call them (the gateway's own use cases for a
+# person they relay, the tasks service); the gateway never proxies them, the services check these rows.
+INTERNAL_POLICY: dict[str, Rule] = {
+    SCORING_INTERNAL + "ImportRecords": Rule(frozenset(), relayed=OFFICE),
+    SCORING_INTERNAL + "CommitImport": Rule(frozenset(), relayed=OFFICE),
+    SCORING_INTERNAL + "AbortImport": Rule(frozenset(), relayed=OFFICE),
+    # The gateway's cached views ask it for whoever looks: a counter and a digest, no unit's data.
+    SCORING_INTERNAL + "GetVersion": Rule(frozenset(), relayed=ALL),
+    # The whole ledger, every unit's records: the office's, read by the gateway's ledger export.
+    SCORING_INTERNAL + "ExportRecords": Rule(frozenset(), relayed=OFFICE),
 }
 
 
@@ -148,7 +156,7 @@ def authorize_hop(identity: Identity, method: str, *, peer: str | None, mutual_t
     A person's identity counts only when the gateway relays it, SYSTEM only when scoring sends it; with
     mutual_tls False (loopback development) there is no verified peer and the credential alone decides.
     """
-    rule = POLICY.get(method)
+    rule = POLICY.get(method) or INTERNAL_POLICY.get(method)
     name = method.rsplit("/", 1)[-1]
     if rule is None:
         raise PermissionDenied(f"{name} is not served")

@@ -19,7 +19,7 @@ __all__ = ["ledger_lines"]
 
 def _stream(backend: Backend, method: str, request: Any, identity: Identity, timeout: float) -> Iterator[Any]:
     try:
-        yield from getattr(backend.stub, method)(
+        yield from getattr(backend.stub_for(method), method)(
             request, metadata=backend.metadata(identity), timeout=timeout
         )
     except grpc.RpcError as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,6 +19,7 @@ from services.common.auth import Identity
 from services.common.clients import Backend
 from services.common.errors import InvalidArgument, NotFound, Unavailable
 from services.common.ranges import check_year
+from services.common.result_wire import result_to_json_dict
 from services.common.scheme import Scheme, load_scheme
 from services.common.status import domain_error
 from services.common.vocabulary import RECORD_KINDS, TASK_LINE_TYPES
@@ -63,7 +63,7 @@ class GatewayApp:
 
     def _call(self, backend: Backend, method: str, request: Any, identity: Identity, timeout: float) -> Any:
         try:
-            return getattr(backend.stub, method)(
+            return getattr(backend.stub_for(method), method)(
                 request, metadata=backend.metadata(identity), timeout=timeout
             )
         except grpc.RpcError as exc:
@@ -87,7 +87,7 @@ class GatewayApp:
     def scheme(self, identity: Identity, timeout: float) -> Scheme:
         reply = self._call(
             self.backends.scoring, "GetScheme", scoring_pb2.GetSchemeRequest(), identity, timeout
-        )
+        ).scheme
         if reply.sha256 not in self._schemes:
             self._schemes[reply.sha256] = load_scheme(reply.toml)
         return self._schemes[reply.sha256]
@@ -153,7 +153,7 @@ class GatewayApp:
                 identity,
                 timeout,
             )
-            return json.loads(reply.document_json)
+            return result_to_json_dict(reply.result)
 
         summary_reply, document = self._both(summary, preview)
         counts = {s.unit: s for s in summary_reply.units}
@@ -276,8 +276,7 @@ class GatewayApp:
             identity,
             timeout,
         )
-        document: dict[str, Any] = json.loads(reply.document_json)
-        return document
+        return result_to_json_dict(reply.run.result)
 
     def ranking(self, identity: Identity, run: str, year: int, timeout: float) -> gateway_pb2.Ranking:
         document = self._run_document(identity, run, year, timeout, breakdown=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from kaohe.gateway.v1 import gateway_pb2
@@ -10,6 +9,7 @@ from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
 from services.cli.client import plain
+from services.common.result_wire import result_to_json_dict
 from services.web.extensions_api import PATHS as EXTENSION_PATHS
 from services.web.gateway import Gateway
 from services.web.http import HttpError, Request, Response, as_json
@@ -61,8 +61,8 @@ def run(gw: Gateway, session: Session, request: Request) -> Response:
         gw.scoring.GetRun,
         scoring_pb2.GetRunRequest(id=request.params["run"], unit=request.query.get("unit", "")),
         session.token,
-    )
-    return as_json(json.loads(reply.document_json) if reply.document_json else {})
+    ).run
+    return as_json(result_to_json_dict(reply.result) if reply.HasField("result") else {})
 
 
 def tasks(gw: Gateway, session: Session, request: Request) -> Response:

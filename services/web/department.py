@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 from datetime import datetime
 from typing import Any
@@ -12,6 +11,7 @@ from google.protobuf import struct_pb2
 from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 
+from services.common.result_wire import result_to_json_dict
 from services.common.vocabulary import METRIC_STATUSES, TASK_STATES, label_of
 from services.web import people
 from services.web.gateway import Gateway
@@ -53,7 +53,8 @@ def run_document(gw: Gateway, session: Session, run: str, unit: str = "") -> dic
 
 
 def _document(reply: Any) -> dict[str, Any]:
-    return dict(json.loads(reply.document_json)) if reply.document_json else {}
+    """The result document of a GetRun reply (empty when its run carries none)."""
+    return result_to_json_dict(reply.run.result) if reply.run.HasField("result") else {}
 
 
 def standing_block(standing: Any) -> str:

@@ -205,15 +205,18 @@ def create_run(gw: Gateway, session: Any, request: Request) -> Response:
         scoring_pb2.CreateRunRequest(request_id=secrets.token_hex(16), year=int(text)),
         session.token,
         timeout=600,
-    )
+    ).run
     return redirect("/office/runs", ok=f"已计算 {run.id}（草稿）")
 
 
 def move_run(gw: Gateway, session: Any, request: Request) -> Response:
     """公示 or 定档 by the buttons; a refusal comes back as the page's error line."""
     run, action = request.params["run"], request.params["action"]
-    method = {"publish": gw.scoring.PublishRun, "finalize": gw.scoring.FinalizeRun}.get(action)
-    if method is None:
+    moves: dict[str, tuple[Any, Any]] = {
+        "publish": (gw.scoring.PublishRun, scoring_pb2.PublishRunRequest),
+        "finalize": (gw.scoring.FinalizeRun, scoring_pb2.FinalizeRunRequest),
+    }
+    if action not in moves:
         raise HttpError(404, "没有这个操作")
     label, consequence = MOVES[action]
     asked = confirm_first(
@@ -226,9 +229,8 @@ def move_run(gw: Gateway, session: Any, request: Request) -> Response:
     )
     if asked is not None:
         return asked
-    moved = gw.call(
-        method, scoring_pb2.RunActionRequest(request_id=secrets.token_hex(16), id=run), session.token
-    )
+    method, request_class = moves[action]
+    moved = gw.call(method, request_class(request_id=secrets.token_hex(16), id=run), session.token).run
     return redirect("/office/runs", ok=f"{moved.id}：{state_label(moved.state)}")
 
 

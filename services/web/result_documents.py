@@ -18,7 +18,9 @@ ISSUED = frozenset({"publicised", "final"})
 
 
 def _issued(gw: Gateway, session: Session, run: str) -> None:
-    reply = gw.call(gw.scoring.GetRun, scoring_pb2.GetRunRequest(id=run, omit_breakdown=True), session.token)
+    reply = gw.call(
+        gw.scoring.GetRun, scoring_pb2.GetRunRequest(id=run, omit_breakdown=True), session.token
+    ).run
     if reply.state not in ISSUED:
         raise HttpError(409, "考核结果公示或定档后才能下载通报、反馈和优秀名单")
 

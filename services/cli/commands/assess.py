@@ -33,8 +33,8 @@ def cmd_assess_run(args: argparse.Namespace) -> int:
         ),
         timeout=600,
     )
-    document = document_of(reply)
-    emit(args, document, lambda: f"考核运行 {reply.id} 已生成（草稿）\n" + render.results(document))
+    document = document_of(reply.run)
+    emit(args, document, lambda: f"考核运行 {reply.run.id} 已生成（草稿）\n" + render.results(document))
     return EXIT_OK
 
 
@@ -46,7 +46,7 @@ def cmd_assess_show(args: argparse.Namespace) -> int:
         client.scoring.GetRun,
         scoring_pb2.GetRunRequest(id=args.run or "", year=args.year or 0, unit=unit_code(client, args.unit)),
     )
-    document = document_of(reply)
+    document = document_of(reply.run)
     emit(args, document, lambda: render.results(document, detail=bool(args.unit)))
     return EXIT_OK
 
@@ -61,11 +61,10 @@ def cmd_assess_list(args: argparse.Namespace) -> int:
 
 def _run_action(args: argparse.Namespace, method: str, label: str) -> int:
     client = Client(args)
-    reply = client.call(
-        getattr(client.scoring, method), scoring_pb2.RunActionRequest(request_id=request_id(), id=args.run)
-    )
+    request = getattr(scoring_pb2, f"{method}Request")(request_id=request_id(), id=args.run)
+    reply = client.call(getattr(client.scoring, method), request).run
     data = plain(reply)
-    data.pop("document_json", None)
+    data.pop("result", None)
     extra = (
         f"，申诉截止 {reply.appeal_deadline}" if reply.appeal_deadline and reply.state == "publicised" else ""
     )

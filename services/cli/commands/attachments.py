@@ -91,7 +91,8 @@ def cmd_attachments_add(args: argparse.Namespace) -> int:
                 yield pb2.UploadAttachmentRequest(data=piece)
 
     made = client.call(stub.UploadAttachment, stream(), timeout=600)
-    record = _record(made)
+    # scoring answers an UploadAttachmentResponse holding the attachment; tasks the attachment itself.
+    record = _record(made.attachment if made.DESCRIPTOR.name.endswith("Response") else made)
     emit(args, record, lambda: _table([record]))
     return EXIT_OK
 
