@@ -29,21 +29,32 @@ def example(stack: Stack, example_ledger: bytes) -> Stack:
 def file(stack: Stack, caller: str | None, target_type: str, target: str, **fields: Any) -> Any:
     """A 容错 application: the department caller's token when one is named, else the office's."""
     role = "department" if caller else "office"
-    return scoring_stub(stack).FileApplication(
-        scoring_pb2.FileApplicationRequest(
-            target_type=target_type, target=target, reason=fields.pop("reason", "因上级调整延误"), **fields
-        ),
-        metadata=stack.metadata(role, caller),
-        timeout=30,
+    return (
+        scoring_stub(stack)
+        .FileApplication(
+            scoring_pb2.FileApplicationRequest(
+                target_type=target_type,
+                target=target,
+                reason=fields.pop("reason", "因上级调整延误"),
+                **fields,
+            ),
+            metadata=stack.metadata(role, caller),
+            timeout=30,
+        )
+        .application
     )
 
 
 def decide(stack: Stack, app_id: str, decision: str, reason: str = "符合容错情形", **kw: Any) -> Any:
     role, unit = kw.pop("role", "office"), kw.pop("unit", None)
-    return scoring_stub(stack).DecideApplication(
-        scoring_pb2.DecideApplicationRequest(id=app_id, decision=decision, reason=reason, **kw),
-        metadata=stack.metadata(role, unit),
-        timeout=30,
+    return (
+        scoring_stub(stack)
+        .DecideApplication(
+            scoring_pb2.DecideApplicationRequest(id=app_id, decision=decision, reason=reason, **kw),
+            metadata=stack.metadata(role, unit),
+            timeout=30,
+        )
+        .application
     )
 
 

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from services.cli.commands.serving import uncovered_years
 from services.cli.main import main, parser
+from services.common.result_wire import result_to_json_dict
 from services.common.scheme import load_scheme
 from services.tasks.__main__ import create as create_tasks
 from services.tasks.metrics import CalendarCollector
@@ -82,7 +83,7 @@ def test_a_notice_moves_a_computed_due_across_the_year_boundary(stack: Stack) ->
     assert _calendar(stack, 2027).source == "weekdays"
     _year_has_begun(stack)
     before = create_run(stack, year=2027)
-    assert 2027 in json.loads(before.document_json)["calendar_warnings"]
+    assert 2027 in result_to_json_dict(before.result)["calendar_warnings"]
 
     done = _import(stack, NOTICE_2027.read_text(encoding="utf-8"))
     assert (done.year, done.moved, done.replaced, done.unchanged) == (2027, 1, False, False)
@@ -112,7 +113,7 @@ def test_a_notice_moves_a_computed_due_across_the_year_boundary(stack: Stack) ->
     ]
 
     after = create_run(stack, year=2027)
-    document = json.loads(after.document_json)
+    document = result_to_json_dict(after.result)
     assert 2027 not in document["calendar_warnings"]
     assert {"year": 2027, "source": "notice", "notice_sha256": done.sha256} in document["calendar"]
     assert after.input_digest != before.input_digest

@@ -15,6 +15,8 @@ from kaohe.tasks.v1 import tasks_pb2
 from openpyxl import load_workbook
 
 from services.common.auth import ROLES
+from services.common.policy import INTERNAL_POLICY
+from services.common.result_wire import result_to_json_dict
 from services.gateway.policy import POLICY
 from tests.conftest import Stack
 from tests.integration.test_records import refused
@@ -72,18 +74,20 @@ def test_every_method_of_the_three_services_is_in_the_table() -> None:
         "/kaohe.tasks.v1.TasksService/GetTimelinessFacts",
         "/kaohe.tasks.v1.TasksService/ResolveImport",
         "/kaohe.tasks.v1.TasksService/ListHolidayNotices",
-        "/kaohe.scoring.v1.ScoringService/ImportRecords",
-        "/kaohe.scoring.v1.ScoringService/CommitImport",
-        "/kaohe.scoring.v1.ScoringService/AbortImport",
         "/kaohe.tasks.v1.TasksService/ExportLedger",
-        "/kaohe.scoring.v1.ScoringService/ExportRecords",
     }
+    # Scoring's internal methods are a service of their own the gateway never proxies: not in its table.
+    internal = scoring_pb2.DESCRIPTOR.services_by_name["ScoringInternalService"]
+    paths = {f"/{internal.full_name}/{method.name}" for method in internal.methods}
+    assert paths == set(INTERNAL_POLICY) and not paths & set(POLICY)
 
 
 def test_every_role_gets_exactly_what_the_table_says(stack: Stack, example_ledger: bytes) -> None:
     stack.import_ledger(example_ledger)
-    run = stack.stubs()[2].CreateRun(
-        scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=60
+    run = (
+        stack.stubs()[2]
+        .CreateRun(scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=60)
+        .run
     )
     checked = 0
     for path, rule in sorted(POLICY.items()):
@@ -232,7 +236,9 @@ def test_another_units_dashboard_is_refused_and_audited(example: Stack) -> None:
 
 def test_ranking_of_a_run_by_category(example: Stack, expected_result: dict[str, Any]) -> None:
     gateway, _, scoring = example.stubs()
-    run = scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025), metadata=example.metadata(), timeout=60)
+    run = scoring.CreateRun(
+        scoring_pb2.CreateRunRequest(year=2025), metadata=example.metadata(), timeout=60
+    ).run
     for role in ("office", "supervisor", "viewer"):
         ranking = gateway.GetRanking(
             gateway_pb2.GetRankingRequest(run=run.id), metadata=example.metadata(role), timeout=60
@@ -283,7 +289,9 @@ def test_without_scoring_the_ledger_answers_and_the_overview_names_scoring(examp
     assert "tasks" not in (error.details() or "").replace("scoring", "")
     _, _, scoring = example.stubs()
     error = refused(
-        lambda: scoring.GetRun(scoring_pb2.GetRunRequest(year=2025), metadata=example.metadata(), timeout=30),
+        lambda: (
+            scoring.GetRun(scoring_pb2.GetRunRequest(year=2025), metadata=example.metadata(), timeout=30).run
+        ),
         grpc.StatusCode.UNAVAILABLE,
     )
     assert "scoring" in (error.details() or "")
@@ -313,15 +321,17 @@ SCORE_COLUMNS = {
 
 def test_export_of_the_worked_example(example: Stack) -> None:
     gateway, _, scoring = example.stubs()
-    run = scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025), metadata=example.metadata(), timeout=60)
+    run = scoring.CreateRun(
+        scoring_pb2.CreateRunRequest(year=2025), metadata=example.metadata(), timeout=60
+    ).run
     exported = gateway.ExportRun(
         gateway_pb2.ExportRunRequest(run=run.id), metadata=example.metadata("viewer"), timeout=60
     )
     assert exported.filename.endswith(".xlsx") and run.id in exported.filename
-    document = json.loads(
+    document = result_to_json_dict(
         scoring.GetRun(
             scoring_pb2.GetRunRequest(id=run.id), metadata=example.metadata(), timeout=30
-        ).document_json
+        ).run.result
     )
     units = {u["unit"]: u for u in document["units"]}
     book = load_workbook(io.BytesIO(exported.xlsx))

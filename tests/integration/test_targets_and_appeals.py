@@ -11,6 +11,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from google.protobuf import json_format
+from kaohe.common.v1 import common_pb2
 from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from sqlalchemy import select
@@ -45,20 +46,22 @@ SFJ_DAYS = {
 
 def import_records(stack: Stack, lines: list[dict[str, Any]]) -> Any:
     """Records straight into the scoring service, as the gateway forwards a ledger's record lines."""
-    scoring = scoring_pb2_grpc.ScoringServiceStub(stack.channel(stack.scoring_addr))
+    scoring = scoring_pb2_grpc.ScoringInternalServiceStub(stack.channel(stack.scoring_addr))
     office = make_user_identity(role="office", unit=None)
     messages = [
         scoring_pb2.ImportRecordsRequest(),
         scoring_pb2.ImportRecordsRequest(
             lines=[
-                scoring_pb2.LedgerLine(line=n, json=json.dumps(r, ensure_ascii=False))
+                common_pb2.LedgerLine(line=n, json=json.dumps(r, ensure_ascii=False))
                 for n, r in enumerate(lines, start=1)
             ]
         ),
     ]
     return scoring.ImportRecords(
         iter(messages),
-        metadata=internal_metadata(office, "/kaohe.scoring.v1.ScoringService/ImportRecords", messages),
+        metadata=internal_metadata(
+            office, "/kaohe.scoring.v1.ScoringInternalService/ImportRecords", messages
+        ),
         timeout=30,
     )
 

@@ -10,7 +10,7 @@ import pytest
 from services.cli.client import trusted_ca
 from services.common.auth import SYSTEM, Identity, make_user_identity
 from services.common.errors import PermissionDenied
-from services.common.policy import POLICY, SCORING, TASKS, authorize_hop
+from services.common.policy import POLICY, SCORING, SCORING_INTERNAL, TASKS, authorize_hop
 from services.common.settings import ConfigError
 from services.common.tls import record_trust, trust_record
 from services.common.tokens import oidc_from_env
@@ -40,7 +40,7 @@ def test_a_persons_identity_counts_only_from_the_gateway_and_system_only_from_sc
 
 
 def test_the_gateways_own_import_is_relayed_for_the_office_only() -> None:
-    for method in (TASKS + "ImportLedger", SCORING + "ImportRecords"):
+    for method in (TASKS + "ImportLedger", SCORING_INTERNAL + "ImportRecords"):
         authorize_hop(OFFICE, method, peer="gateway", mutual_tls=True)
         for role in ("supervisor", "viewer"):
             with pytest.raises(PermissionDenied):
