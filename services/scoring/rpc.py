@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from datetime import datetime
 from types import ModuleType
 from typing import Any
 
 import grpc
 from google.protobuf import json_format, struct_pb2
+from kaohe.common.v1 import common_pb2
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 
 from services.common import attachment_rpc
 from services.common.attachments import AttachmentStore
 from services.common.errors import InvalidArgument
 from services.common.messages import refuse_nul
+from services.common.protoenum import enum_number
 from services.common.result_wire import result_to_message
 from services.common.rpc import current_identity
+from services.common.wiretime import set_instant
 from services.scoring.applications import AppealView, ApplicationView
 from services.scoring.attachments import scoring_desk
 from services.scoring.export import record_lines
@@ -59,9 +63,25 @@ def appeal_message(view: AppealView) -> scoring_pb2.Appeal:
 
 def run_message(view: RunView, timezone: str) -> scoring_pb2.Run:
     """A run as the service answers it, its result document as a Result message."""
-    values = {k: v for k, v in view.__dict__.items() if k != "document"}
+    values = {
+        k: v for k, v in view.__dict__.items() if k not in _RUN_INSTANTS and k not in ("state", "document")
+    }
     result = None if view.document is None else result_to_message(view.document, timezone=timezone)
-    return scoring_pb2.Run(**values, result=result)
+    run = scoring_pb2.Run(
+        **values,
+        state=common_pb2.RunState.Name(
+            enum_number(common_pb2.RunState.DESCRIPTOR, view.state, field="state")
+        ),
+        result=result,
+    )
+    for field in _RUN_INSTANTS:
+        text = getattr(view, field)
+        if text:
+            set_instant(getattr(run, field), datetime.fromisoformat(text))
+    return run
+
+
+_RUN_INSTANTS = ("as_of", "created_at", "published_at", "finalized_at", "appeal_deadline")
 
 
 # attachment_rpc names the download's chunk AttachmentChunk; scoring's is DownloadAttachmentResponse.

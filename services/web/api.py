@@ -13,6 +13,7 @@ from services.common.result_wire import result_to_json_dict
 from services.web.extensions_api import PATHS as EXTENSION_PATHS
 from services.web.gateway import Gateway
 from services.web.http import HttpError, Request, Response, as_json
+from services.web.layout import run_state, run_time
 from services.web.sessions import Session
 
 
@@ -25,6 +26,15 @@ def _int(request: Request, name: str) -> int:
 
 def _all(message: Any) -> dict[str, Any]:
     return plain(message, always_print_fields_with_no_presence=True)
+
+
+def _run(run: Any) -> dict[str, Any]:
+    """A listed run with its state's code and its instants in the county's time ("" when none)."""
+    data = _all(run)
+    data["state"] = run_state(run)
+    for field in ("as_of", "created_at", "published_at", "finalized_at", "appeal_deadline"):
+        data[field] = run_time(run, field)
+    return data
 
 
 def overview(gw: Gateway, session: Session, request: Request) -> Response:
@@ -49,7 +59,7 @@ def runs(gw: Gateway, session: Session, request: Request) -> Response:
     found: list[dict[str, Any]] = []
     while True:
         reply = gw.call(gw.scoring.ListRuns, request_, session.token)
-        found += [_all(r) for r in reply.runs]
+        found += [_run(r) for r in reply.runs]
         if not reply.next_page_token:
             return as_json({"runs": found})
         request_.page_token = reply.next_page_token

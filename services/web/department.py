@@ -28,6 +28,8 @@ from services.web.layout import (
     num,
     rate,
     row,
+    run_state,
+    run_time,
     state_label,
     table,
     unit_attrs,
@@ -44,7 +46,7 @@ ZONE = ZoneInfo("Asia/Shanghai")
 def runs_of(gw: Gateway, session: Session, year: int = 0) -> list[Any]:
     """The runs the caller may see, newest first."""
     reply = gw.call(gw.scoring.ListRuns, scoring_pb2.ListRunsRequest(year=year, page_size=500), session.token)
-    return sorted(reply.runs, key=lambda r: (r.year, r.created_at), reverse=True)
+    return sorted(reply.runs, key=lambda r: (r.year, r.created_at.seconds), reverse=True)
 
 
 def run_document(gw: Gateway, session: Session, run: str, unit: str = "") -> dict[str, Any]:
@@ -137,7 +139,7 @@ def home(gw: Gateway, session: Session, request: Request) -> Response:
     )
     pending_trend = start_trend(gw, session, unit=session.unit)
     runs = runs_of(gw, session)
-    shown = [r for r in runs if r.state in SHOWN_STATES]
+    shown = [r for r in runs if run_state(r) in SHOWN_STATES]
     latest: dict[int, Any] = {}
     for r in shown:
         latest.setdefault(r.year, r)
@@ -170,7 +172,7 @@ def result_section(session: Session, run: Any, document: dict[str, Any]) -> str:
     units = document.get("units", [])
     if not units:
         return ""
-    appealable = run.state == "publicised"
+    appealable = run_state(run) == "publicised"
 
     def appeal_form(error: dict[str, Any]) -> str:
         if not appealable:
@@ -184,9 +186,10 @@ def result_section(session: Session, run: Any, document: dict[str, Any]) -> str:
             f'<button type="submit">提交申诉</button></form>'
         )
 
-    deadline = f"，申诉截止 {esc(instant(run.appeal_deadline))}" if appealable and run.appeal_deadline else ""
+    deadline = run_time(run, "appeal_deadline")
+    deadline = f"，申诉截止 {esc(instant(deadline))}" if appealable and deadline else ""
     return (
-        f"<h2>{run.year} 年度考核结果（{esc(state_label(run.state))}{deadline}）</h2>"
+        f"<h2>{run.year} 年度考核结果（{esc(state_label(run_state(run)))}{deadline}）</h2>"
         f'<p><a class="button" href="/unit/export?run={esc(part(run.id))}">下载本单位结果（Excel）</a> '
         f'<a class="button" href="/unit/letter?run={esc(part(run.id))}">下载考核结果反馈（Word）</a></p>'
         + explained(units[0], appeal_form=appeal_form)
@@ -205,7 +208,7 @@ def history_table(latest: dict[int, Any], documents: dict[str, dict[str, Any]]) 
             row(
                 [
                     year,
-                    state_label(r.state),
+                    state_label(run_state(r)),
                     Raw(f'<span class="total">{esc(num(u["total"]))}</span>'),
                     u["rank"],
                     grade_label(u["grade"]),

@@ -31,6 +31,8 @@ from services.web.layout import (
     num,
     rate,
     row,
+    run_state,
+    run_time,
     state_label,
     table,
     unit_attrs,
@@ -162,20 +164,19 @@ def runs(gw: Gateway, session: Any, request: Request) -> Response:
     rows = []
     for r in runs_of(gw, session):
         actions = ""
-        if r.state == "draft":
+        state = run_state(r)
+        if state == "draft":
             actions = button_form(f"/office/runs/{part(r.id)}/publish", "公示", session)
-        elif r.state == "publicised":
+        elif state == "publicised":
             actions = button_form(f"/office/runs/{part(r.id)}/finalize", "定档", session)
         rows.append(
             row(
                 [
                     r.year,
                     Raw(f'<a href="/office/runs/{esc(part(r.id))}">{esc(r.id)}</a>'),
-                    Raw(
-                        f'<span class="state" data-state="{esc(r.state)}">{esc(state_label(r.state))}</span>'
-                    ),
-                    instant(r.created_at),
-                    instant(r.appeal_deadline),
+                    Raw(f'<span class="state" data-state="{esc(state)}">{esc(state_label(state))}</span>'),
+                    instant(run_time(r, "created_at")),
+                    instant(run_time(r, "appeal_deadline")),
                     Raw(actions + f' <a href="/office/export?run={esc(part(r.id))}">导出 Excel</a>'),
                 ],
                 attrs=f' data-run="{esc(r.id)}"',
@@ -231,7 +232,7 @@ def move_run(gw: Gateway, session: Any, request: Request) -> Response:
         return asked
     method, request_class = moves[action]
     moved = gw.call(method, request_class(request_id=secrets.token_hex(16), id=run), session.token).run
-    return redirect("/office/runs", ok=f"{moved.id}：{state_label(moved.state)}")
+    return redirect("/office/runs", ok=f"{moved.id}：{state_label(run_state(moved))}")
 
 
 def run_detail(gw: Gateway, session: Any, request: Request) -> Response:

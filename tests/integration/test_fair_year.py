@@ -20,7 +20,7 @@ from services.common.result_wire import result_to_json_dict
 from services.common.scheme import load_scheme
 from services.common.tls import TlsFiles
 from services.tasks.domain import Kind
-from tests.conftest import Databases, Stack, example_path, start_stack, stop_stack
+from tests.conftest import Databases, Stack, example_path, run_state, start_stack, stop_stack
 from tests.integration.test_records import jsonl, refused
 from tests.integration.test_runs import create_run, finalize_now, publish, units_of
 
@@ -180,7 +180,7 @@ def test_no_score_for_the_future_and_interim_runs(fair: Stack) -> None:
     # Only what is due by now counts: the township's May task, none of the later ones.
     assert set(lines(run, "cgz")) == {"C1"} and "X1" not in lines(run, "czj")
     published = publish(fair, run.id)
-    assert published.state == "publicised"
+    assert run_state(published) == "publicised"
     held = refused(lambda: finalize_now(fair, run.id), grpc.StatusCode.FAILED_PRECONDITION)
     assert "期中" in (held.details() or "")
 
@@ -206,7 +206,7 @@ def test_finalize_waits_for_every_counted_report_to_be_verified(fair: Stack) -> 
     held = refused(finalize, grpc.StatusCode.FAILED_PRECONDITION)
     assert "C1" in (held.details() or "") and "W1" not in (held.details() or "")
     tasks.VerifyTask(tasks_pb2.TaskActionRequest(id="C1"), metadata=fair.metadata(), timeout=30)
-    assert finalize().state == "final"
+    assert run_state(finalize()) == "final"
     # A new run now says so in its breakdown.
     again = create_run(fair, year=2025)
     assert lines(again, "fgj")["W1"]["verified"] is True and lines(again, "cgz")["C1"]["verified"] is True

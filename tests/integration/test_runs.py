@@ -12,7 +12,7 @@ from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
 from services.common.result_wire import result_to_json_dict
-from tests.conftest import Stack
+from tests.conftest import Stack, run_state, run_time
 from tests.integration.test_records import create_record, jsonl, refused, violations
 
 
@@ -63,8 +63,8 @@ def publish(stack: Stack, run_id: str, etag: str = "") -> Any:
 def after_the_appeal_window(stack: Stack, run_id: str) -> None:
     """Moves the scoring service's clock just past the run's 公示 appeal window, if it has one."""
     run = get_run(stack, id=run_id)
-    if run.appeal_deadline:
-        later = int(datetime.fromisoformat(run.appeal_deadline).timestamp()) + 1
+    if run.HasField("appeal_deadline"):
+        later = run.appeal_deadline.seconds + 1
         app = stack.parts["scoring"].app
         now = app.clock()
         app.clock = lambda: max(now, later)
@@ -126,45 +126,53 @@ def example(stack: Stack, example_ledger: bytes) -> Stack:
 
 def test_a_run_goes_draft_publicised_final_and_then_never_changes(example: Stack) -> None:
     run = create_run(example)
-    assert (run.state, run.year, run.scheme, run.supersedes, run.superseded_by) == (
+    assert (run_state(run), run.year, run.scheme, run.supersedes, run.superseded_by) == (
         "draft",
         2025,
         "example-2025",
         "",
         "",
     )
-    assert (run.published_at, run.finalized_at, run.appeal_deadline) == ("", "", "")
+    assert (
+        run_time(run, "published_at"),
+        run_time(run, "finalized_at"),
+        run_time(run, "appeal_deadline"),
+    ) == (
+        "",
+        "",
+        "",
+    )
     assert result_to_json_dict(run.result)["state"] == "draft"
 
     published = publish(example, run.id, run.etag)
-    assert published.state == "publicised"
-    assert published.published_at and published.appeal_deadline
-    deadline = datetime.fromisoformat(published.appeal_deadline)
-    assert deadline > datetime.fromisoformat(published.published_at)
-    assert published.appeal_deadline.endswith("T23:59:59+08:00")
+    assert run_state(published) == "publicised"
+    assert run_time(published, "published_at") and run_time(published, "appeal_deadline")
+    deadline = datetime.fromisoformat(run_time(published, "appeal_deadline"))
+    assert deadline > datetime.fromisoformat(run_time(published, "published_at"))
+    assert run_time(published, "appeal_deadline").endswith("T23:59:59+08:00")
     refused(lambda: publish(example, run.id), grpc.StatusCode.FAILED_PRECONDITION)
     refused(lambda: finalize(example, run.id, run.etag), grpc.StatusCode.ABORTED)  # the draft's etag is stale
 
     final = finalize(example, run.id, published.etag)
-    assert (final.state, final.appeal_deadline) == ("final", published.appeal_deadline)
-    assert final.finalized_at
+    assert (run_state(final), final.appeal_deadline) == ("final", published.appeal_deadline)
+    assert run_time(final, "finalized_at")
     shown = get_run(example, id=run.id)
     for again in (publish, finalize):
         refused(lambda again=again: again(example, run.id), grpc.StatusCode.FAILED_PRECONDITION)  # type: ignore[misc]
     after = get_run(example, id=run.id)
-    assert (after.state, after.etag, after.result) == ("final", shown.etag, shown.result)
+    assert (run_state(after), after.etag, after.result) == ("final", shown.etag, shown.result)
     assert units_of(after) == units_of(run)
     assert result_to_json_dict(after.result)["state"] == "final"
-    assert [(r.id, r.state) for r in list_runs(example)] == [(run.id, "final")]
+    assert [(r.id, run_state(r)) for r in list_runs(example)] == [(run.id, "final")]
 
 
 def test_a_correction_is_a_new_run_naming_the_one_it_supersedes(example: Stack) -> None:
     first = create_run(example)
     second = create_run(example, supersedes=first.id)
-    assert (second.state, second.supersedes) == ("draft", first.id)
+    assert (run_state(second), second.supersedes) == ("draft", first.id)
     assert second.id != first.id
     old = get_run(example, id=first.id)
-    assert (old.state, old.superseded_by) == ("draft", second.id)
+    assert (run_state(old), old.superseded_by) == ("draft", second.id)
     assert old.result == get_run(example, id=first.id).result
     refused(lambda: create_run(example, supersedes=first.id), grpc.StatusCode.FAILED_PRECONDITION)
     refused(lambda: publish(example, first.id), grpc.StatusCode.FAILED_PRECONDITION)
@@ -175,7 +183,7 @@ def test_a_correction_is_a_new_run_naming_the_one_it_supersedes(example: Stack) 
     final = finalize(example, second.id, publish(example, second.id).etag)
     third = create_run(example, supersedes=second.id)
     corrected = get_run(example, id=second.id)
-    assert (corrected.state, corrected.superseded_by, corrected.result) == (
+    assert (run_state(corrected), corrected.superseded_by, corrected.result) == (
         "final",
         third.id,
         get_run(example, id=second.id).result,
@@ -193,7 +201,7 @@ def test_publishing_another_run_of_the_year_supersedes_the_one_published_before(
     published = publish(example, second.id)
     assert published.supersedes == first.id
     old = get_run(example, id=first.id)
-    assert (old.state, old.superseded_by) == ("final", second.id)
+    assert (run_state(old), old.superseded_by) == ("final", second.id)
     assert totals_of(old) == totals_of(final)
     finalize(example, second.id, published.etag)
     assert get_run(example, year=2025, role="department", caller_unit="fgj").id == second.id
@@ -403,7 +411,7 @@ def test_a_rejected_appeal_keeps_the_deduction_and_lets_the_run_finalise(example
         timeout=30,
     )
     assert units_of(create_run(example))["sfj"]["error_deduction"] == units_of(run)["sfj"]["error_deduction"]
-    assert finalize(example, run.id).state == "final"
+    assert run_state(finalize(example, run.id)) == "final"
 
 
 def test_a_department_sees_its_own_result_once_publicised(example: Stack) -> None:
@@ -441,7 +449,7 @@ def test_an_undecided_appeal_holds_back_only_the_year_of_its_report(example: Sta
     refused(lambda: finalize(example, earlier.id), grpc.StatusCode.FAILED_PRECONDITION)
     run = create_run(example)
     publish(example, run.id)
-    assert finalize(example, run.id).state == "final"
+    assert run_state(finalize(example, run.id)) == "final"
 
 
 LEDGER_CUTOFF: list[dict[str, Any]] = [

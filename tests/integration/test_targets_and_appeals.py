@@ -22,7 +22,7 @@ from services.common.scheme import Scheme
 from services.scoring.__main__ import MIGRATIONS
 from services.scoring.records import parse_record
 from services.scoring.storage.tables import records
-from tests.conftest import Databases, Stack, internal_metadata
+from tests.conftest import Databases, Stack, internal_metadata, run_state, run_time
 from tests.integration.test_records import create_record, list_records, refused, violations
 from tests.integration.test_runs import (
     create_run,
@@ -257,15 +257,15 @@ def test_finalising_waits_until_the_appeal_window_has_closed(example: Stack) -> 
     app.clock = lambda: int(datetime.fromisoformat("2026-02-12T10:00:00+08:00").timestamp())
     run = create_run(example)
     published = publish(example, run.id)
-    assert published.appeal_deadline == "2026-02-26T23:59:59+08:00"
+    assert run_time(published, "appeal_deadline") == "2026-02-26T23:59:59+08:00"
     error = refused(lambda: finalize_now(example, run.id), grpc.StatusCode.FAILED_PRECONDITION)
     assert "appeal window" in (error.details() or "") and "2026-02-26" in (error.details() or "")
-    deadline = int(datetime.fromisoformat(published.appeal_deadline).timestamp())
+    deadline = published.appeal_deadline.seconds
     app.clock = lambda: deadline  # its last second is still inside it
     refused(lambda: finalize_now(example, run.id), grpc.StatusCode.FAILED_PRECONDITION)
     app.clock = lambda: deadline + 1
     final = finalize_now(example, run.id)
-    assert (final.state, final.finalized_at) == ("final", "2026-02-27T00:00:00+08:00")
+    assert (run_state(final), run_time(final, "finalized_at")) == ("final", "2026-02-27T00:00:00+08:00")
 
 
 def test_a_run_of_a_year_with_nothing_to_assess_is_refused_naming_the_year(example: Stack) -> None:
