@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 
 from services.common.errors import NotFound
 from services.common.timeutil import iso
@@ -101,6 +101,18 @@ def run_view(row: Any, tz: tzinfo, *, unit: str, breakdown: bool, with_document:
         etag=f'"{row.version}"',
         duration_seconds=float(row.duration_seconds),
     )
+
+
+V = TypeVar("V", "RecordView", "RunView")
+
+
+def stored_view(view: type[V], data: dict[str, Any]) -> V:
+    """A view as an idempotent write stored its answer; a run answered before results travelled as
+    messages kept its document as JSON text (document_json)."""
+    if view is RunView and "document_json" in data:
+        text = data.pop("document_json")
+        data["document"] = json.loads(text) if text else None
+    return view(**data)
 
 
 def audit_target(view: RecordView | RunView) -> str:
