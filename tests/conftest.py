@@ -294,3 +294,21 @@ def stack(
     running.parts["urls"] = {"scoring": running.parts["scoring"].db.url}
     yield running
     stop_stack(running)
+
+
+def run_state(run: Any) -> str:
+    """A kaohe.scoring.v1.Run's state as its code (draft publicised final)."""
+    from kaohe.common.v1 import common_pb2
+
+    from services.common.protoenum import enum_code
+
+    return enum_code(common_pb2.RunState.DESCRIPTOR, run.state)
+
+
+def run_time(run: Any, field: str) -> str:
+    """One of a Run's instants as RFC 3339 in the example scheme's zone (Asia/Shanghai); "" when unset."""
+    from zoneinfo import ZoneInfo
+
+    from services.common.wiretime import rfc3339_of
+
+    return rfc3339_of(run, field, ZoneInfo("Asia/Shanghai"))

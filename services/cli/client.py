@@ -23,6 +23,7 @@ from services.common.clients import MAX_MESSAGE_BYTES, MAX_METADATA_BYTES
 from services.common.errors import DomainError
 from services.common.ids import check_request_ids
 from services.common.protojson import plain as plain  # the CLI's commands read it from here
+from services.common.result_wire import result_to_json_dict
 from services.common.settings import ConfigError
 from services.common.tokens import issue_user_token, load_token_keys
 
@@ -141,9 +142,9 @@ def json_text(document: Any) -> str:
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def document_of(reply: Any) -> dict[str, Any]:
-    """The JSON document a reply carries (empty when it carries none)."""
-    return dict(json.loads(reply.document_json)) if reply.document_json else {}
+def document_of(message: Any) -> dict[str, Any]:
+    """The result document (FORMATS.md) a run or a preview carries (empty when it carries none)."""
+    return result_to_json_dict(message.result) if message.HasField("result") else {}
 
 
 def task_json(task: Any) -> dict[str, Any]:

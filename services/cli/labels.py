@@ -54,7 +54,7 @@ def unit_code(client: Client, text: str | None, *, what: str = "单位") -> str:
 def served_scheme(client: Client) -> Scheme:
     """The scheme the services run with: its drop-downs, its names and its time zone."""
     reply: Any = client.call(client.scoring.GetScheme, scoring_pb2.GetSchemeRequest())
-    return load_scheme(reply.toml)
+    return load_scheme(reply.scheme.toml)
 
 
 def record_codes(client: Client, kind: str, fields: dict[str, Any]) -> dict[str, Any]:

@@ -55,7 +55,7 @@ def file_sample_applications(channel: grpc.Channel, metadata: Metadata) -> list[
             metadata=metadata("department", unit),
             timeout=30,
         )
-        filed.append(made.id)
+        filed.append(made.application.id)
     return filed
 
 

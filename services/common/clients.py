@@ -85,15 +85,19 @@ class Backend:
         self.raw_channel = open_channel(target, service, tls=tls, server_name=name)
         self.channel = grpc.intercept_channel(self.raw_channel, SigningInterceptor(keys.internal))
         self.stub = stub_class(self.channel)
-        # The service's internal methods (its *InternalService), on the same channel.
+        # The service's *InternalService (what only other services call), on the same channel.
         self.internal = internal_stub_class(self.channel) if internal_stub_class is not None else None
         self.keys = keys
 
+    def stub_for(self, method: str) -> Any:
+        """The stub that serves method: the internal service's when it has it, else the public one's."""
+        if self.internal is not None and hasattr(self.internal, method):
+            return self.internal
+        return self.stub
+
     def method(self, name: str) -> Any:
-        """The callable of a method by name: the public service's, else the internal service's."""
-        if hasattr(self.stub, name) or self.internal is None:
-            return getattr(self.stub, name)
-        return getattr(self.internal, name)
+        """The callable of a method by name, from the stub that serves it."""
+        return getattr(self.stub_for(name), name)
 
     def metadata(self, identity: Identity) -> tuple[tuple[str, str], ...]:
         """Who the call is made for; the channel signs it for the call's method and request."""

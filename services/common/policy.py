@@ -19,6 +19,7 @@ DISPATCH = frozenset({"office", "supervisor", "department"})
 TASKS = "/kaohe.tasks.v1.TasksService/"
 TASKS_INTERNAL = "/kaohe.tasks.v1.TasksInternalService/"
 SCORING = "/kaohe.scoring.v1.ScoringService/"
+SCORING_INTERNAL = "/kaohe.scoring.v1.ScoringInternalService/"
 GATEWAY = "/kaohe.gateway.v1.GatewayService/"
 
 
@@ -74,16 +75,12 @@ POLICY: dict[str, Rule] = {
     SCORING + "FileApplication": Rule(UNIT_WORK, "unit"),  # a department applies for its own unit
     SCORING + "DecideApplication": Rule(OFFICE),
     SCORING + "ListApplications": Rule(ALL, "unit"),
-    SCORING + "ImportRecords": Rule(frozenset(), relayed=OFFICE),
-    SCORING + "CommitImport": Rule(frozenset(), relayed=OFFICE),
-    SCORING + "AbortImport": Rule(frozenset(), relayed=OFFICE),
     SCORING + "CreateRun": Rule(OFFICE),
     SCORING + "GetRun": Rule(ALL, "unit"),  # a department: its own line, once publicised
     SCORING + "ListRuns": Rule(ALL, "own"),
     SCORING + "PublishRun": Rule(OFFICE),
     SCORING + "FinalizeRun": Rule(OFFICE),
     SCORING + "PreviewAssessment": Rule(ALL, "unit"),
-    SCORING + "GetVersion": Rule(ALL),
     GATEWAY + "WhoAmI": Rule(ALL),
     GATEWAY + "ImportLedger": Rule(OFFICE),
     GATEWAY + "GetOverview": Rule(ALL, "own"),  # a department's overview holds its own line only
@@ -92,7 +89,6 @@ POLICY: dict[str, Rule] = {
     GATEWAY + "ExportRun": Rule(ALL, "unit"),  # a department: its own line, once publicised
     GATEWAY + "GetBulletin": Rule(READERS),  # names every unit: the office's circular, not a department's
     # The whole ledger, every unit's records: the office's, read from both services by the gateway only.
-    SCORING + "ExportRecords": Rule(frozenset(), relayed=OFFICE),
     GATEWAY + "ExportLedger": Rule(OFFICE),
     GATEWAY + "GetResultNotice": Rule(READERS),  # names every unit's grade
     GATEWAY + "GetResultLetter": Rule(ALL, "unit"),  # a department: its own letter, once publicised
@@ -119,6 +115,13 @@ INTERNAL_POLICY: dict[str, Rule] = {
     TASKS_INTERNAL + "LookupTasks": Rule(frozenset(), system=True),
     TASKS_INTERNAL + "GetTimelinessFacts": Rule(frozenset(), system=True),
     TASKS_INTERNAL + "ListHolidayNotices": Rule(frozenset(), system=True),
+    SCORING_INTERNAL + "ImportRecords": Rule(frozenset(), relayed=OFFICE),
+    SCORING_INTERNAL + "CommitImport": Rule(frozenset(), relayed=OFFICE),
+    SCORING_INTERNAL + "AbortImport": Rule(frozenset(), relayed=OFFICE),
+    # The gateway's cached views ask it for whoever looks: a counter and a digest, no unit's data.
+    SCORING_INTERNAL + "GetVersion": Rule(frozenset(), relayed=ALL),
+    # The whole ledger, every unit's records: the office's, read by the gateway's ledger export.
+    SCORING_INTERNAL + "ExportRecords": Rule(frozenset(), relayed=OFFICE),
 }
 
 

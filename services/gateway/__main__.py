@@ -214,6 +214,7 @@ def create(
             target=scoring_addr,
             service=SCORING_SERVICE.full_name,
             stub_class=scoring_pb2_grpc.ScoringServiceStub,
+            internal_stub_class=scoring_pb2_grpc.ScoringInternalServiceStub,
             keys=keys,
             tls=tls,
             on_unavailable=count,

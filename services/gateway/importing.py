@@ -145,14 +145,23 @@ def _rows(spool: IO[bytes]) -> Iterator[list[tuple[int, str]]]:
         yield batch
 
 
-def _pending(spool: IO[bytes]) -> Iterator[tuple[list[str], list[str]]]:
+def _pending_task(value: str) -> common_pb2.PendingTask:
+    """A task of the file as its spool row writes it ("id/lead/co1,co2")."""
+    task_id, lead, co = [*value.split("/", 2), "", ""][:3]
+    return common_pb2.PendingTask(id=task_id, lead_unit=lead, co_units=[c for c in co.split(",") if c])
+
+
+def _pending(spool: IO[bytes]) -> Iterator[tuple[list[str], list[common_pb2.PendingTask]]]:
     """(units, tasks) of the file the scoring half may refer to, in batches."""
     spool.seek(0)
     units: list[str] = []
-    tasks: list[str] = []
+    tasks: list[common_pb2.PendingTask] = []
     for row in spool:
         kind, value = row.rstrip(b"\n").split(b"\t", 1)
-        (units if kind == b"u" else tasks).append(_unescape(value))
+        if kind == b"u":
+            units.append(_unescape(value))
+        else:
+            tasks.append(_pending_task(_unescape(value)))
         if len(units) + len(tasks) >= 4 * BATCH:
             yield units, tasks
             units, tasks = [], []
@@ -174,7 +183,7 @@ def scoring_stream(parts: Split, validate: bool, import_id: str = "") -> Iterato
         yield scoring_pb2.ImportRecordsRequest(pending_units=units, pending_tasks=tasks)
     for batch in _rows(parts.scoring):
         yield scoring_pb2.ImportRecordsRequest(
-            lines=[scoring_pb2.LedgerLine(line=n, json=j) for n, j in batch]
+            lines=[common_pb2.LedgerLine(line=n, json=j) for n, j in batch]
         )
 
 
@@ -254,7 +263,7 @@ class LedgerImports:
                 self.call(
                     scoring,
                     "AbortImport",
-                    scoring_pb2.ImportDecisionRequest(import_id=import_id),
+                    scoring_pb2.AbortImportRequest(import_id=import_id),
                     identity,
                     timeout,
                 )
@@ -266,7 +275,7 @@ class LedgerImports:
             self.call(
                 scoring,
                 "CommitImport",
-                scoring_pb2.ImportDecisionRequest(import_id=import_id),
+                scoring_pb2.CommitImportRequest(import_id=import_id),
                 identity,
                 timeout,
             )

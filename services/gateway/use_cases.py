@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,6 +22,7 @@ from services.common.clients import Backend
 from services.common.errors import InvalidArgument, NotFound, Unavailable
 from services.common.protoenum import enum_number
 from services.common.ranges import check_year
+from services.common.result_wire import result_to_json_dict
 from services.common.scheme import Scheme, load_scheme
 from services.common.status import domain_error
 from services.common.vocabulary import RECORD_KINDS, TASK_LINE_TYPES
@@ -90,7 +90,7 @@ class GatewayApp:
     def scheme(self, identity: Identity, timeout: float) -> Scheme:
         reply = self._call(
             self.backends.scoring, "GetScheme", scoring_pb2.GetSchemeRequest(), identity, timeout
-        )
+        ).scheme
         if reply.sha256 not in self._schemes:
             self._schemes[reply.sha256] = load_scheme(reply.toml)
         return self._schemes[reply.sha256]
@@ -156,7 +156,7 @@ class GatewayApp:
                 identity,
                 timeout,
             )
-            return json.loads(reply.document_json)
+            return result_to_json_dict(reply.result)
 
         summary_reply, document = self._both(summary, preview)
         counts = {s.unit: s for s in summary_reply.units}
@@ -263,8 +263,7 @@ class GatewayApp:
             identity,
             timeout,
         )
-        document: dict[str, Any] = json.loads(reply.document_json)
-        return document
+        return result_to_json_dict(reply.run.result)
 
     def ranking(
         self, identity: Identity, run: str, year: int, timeout: float

@@ -19,11 +19,12 @@ from services.common.tls import TlsConfig
 from services.common.tokens import TokenKeys
 from services.scoring.clients import GrpcTasks
 from services.scoring.metrics import IndicatorCollector, RunMetrics
-from services.scoring.rpc import ScoringServicer
+from services.scoring.rpc import ScoringInternalServicer, ScoringServicer
 from services.scoring.staging import ImportRecovery
 from services.scoring.use_cases import ScoringApp
 
 SERVICE_NAME = scoring_pb2.DESCRIPTOR.services_by_name["ScoringService"].full_name
+INTERNAL_SERVICE_NAME = scoring_pb2.DESCRIPTOR.services_by_name["ScoringInternalService"].full_name
 PEERS = frozenset({"gateway"})
 MIGRATIONS = Path(__file__).resolve().parent / "storage" / "migrations"
 
@@ -72,11 +73,12 @@ def create(
 
     def register(server: grpc.Server) -> None:
         scoring_pb2_grpc.add_ScoringServiceServicer_to_server(ScoringServicer(app, attachments), server)
+        scoring_pb2_grpc.add_ScoringInternalServiceServicer_to_server(ScoringInternalServicer(app), server)
 
     server, port, health_servicer = create_server(
         address,
         register=register,
-        service_names=[SERVICE_NAME],
+        service_names=[SERVICE_NAME, INTERNAL_SERVICE_NAME],
         interceptors=[interceptor],
         tls=tls,
         require_client_auth=True,

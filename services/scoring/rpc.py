@@ -1,21 +1,26 @@
-"""ScoringService servicer: protobuf in, use case, protobuf out — nothing else."""
+"""ScoringService and ScoringInternalService servicers: protobuf in, use case, protobuf out — nothing else."""
 
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Iterator
+from datetime import datetime
+from types import ModuleType
 from typing import Any
 
 import grpc
 from google.protobuf import json_format, struct_pb2
+from kaohe.common.v1 import common_pb2
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 
 from services.common import attachment_rpc
 from services.common.attachments import AttachmentStore
 from services.common.errors import InvalidArgument
 from services.common.messages import refuse_nul
+from services.common.protoenum import enum_number
+from services.common.result_wire import result_to_message
 from services.common.rpc import current_identity
+from services.common.wiretime import set_instant
 from services.scoring.applications import AppealView, ApplicationView
 from services.scoring.attachments import scoring_desk
 from services.scoring.export import record_lines
@@ -56,38 +61,74 @@ def appeal_message(view: AppealView) -> scoring_pb2.Appeal:
     return scoring_pb2.Appeal(**values, timeline=[scoring_pb2.TimelineEvent(**e) for e in view.timeline])
 
 
-def run_message(view: RunView) -> scoring_pb2.Run:
-    return scoring_pb2.Run(**view.__dict__)
+def run_message(view: RunView, timezone: str) -> scoring_pb2.Run:
+    """A run as the service answers it, its result document as a Result message."""
+    values = {
+        k: v for k, v in view.__dict__.items() if k not in _RUN_INSTANTS and k not in ("state", "document")
+    }
+    result = None if view.document is None else result_to_message(view.document, timezone=timezone)
+    run = scoring_pb2.Run(
+        **values,
+        state=common_pb2.RunState.Name(
+            enum_number(common_pb2.RunState.DESCRIPTOR, view.state, field="state")
+        ),
+        result=result,
+    )
+    for field in _RUN_INSTANTS:
+        text = getattr(view, field)
+        if text:
+            set_instant(getattr(run, field), datetime.fromisoformat(text))
+    return run
+
+
+_RUN_INSTANTS = ("as_of", "created_at", "published_at", "finalized_at", "appeal_deadline")
+
+
+# attachment_rpc names the download's chunk AttachmentChunk; scoring's is DownloadAttachmentResponse.
+_ATTACHMENT_MESSAGES = ModuleType("scoring_attachment_messages")
+_ATTACHMENT_MESSAGES.Attachment = scoring_pb2.Attachment  # type: ignore[attr-defined]
+_ATTACHMENT_MESSAGES.ListAttachmentsResponse = scoring_pb2.ListAttachmentsResponse  # type: ignore[attr-defined]
+_ATTACHMENT_MESSAGES.AttachmentChunk = scoring_pb2.DownloadAttachmentResponse  # type: ignore[attr-defined]
 
 
 @refuse_nul
 class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
-    """The annual assessment over gRPC."""
+    """The annual assessment over gRPC, as people (through the gateway) use it."""
 
     def __init__(self, app: ScoringApp, files: AttachmentStore | None = None) -> None:
         self.app = app
         self.attachments = scoring_desk(app, files) if files is not None else None
 
-    def GetScheme(self, request: Any, context: grpc.ServicerContext) -> Any:
-        scheme = self.app.scheme_by_sha(request.sha256)
-        return scoring_pb2.Scheme(
-            id=scheme.id,
-            name=scheme.name,
-            year=scheme.year,
-            sha256=scheme.sha256,
-            timezone=scheme.timezone,
-            toml=scheme.text,
-        )
+    def _run(self, view: RunView) -> scoring_pb2.Run:
+        return run_message(view, self.app.tz.key)
 
-    def CreateRecord(self, request: Any, context: grpc.ServicerContext) -> Any:
-        fields = struct_fields(request.fields)
-        return record_message(
-            self.app.create_record(
-                actor=current_identity(), request_id=request.request_id, kind=request.kind, fields=fields
+    def GetScheme(
+        self, request: scoring_pb2.GetSchemeRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.GetSchemeResponse:
+        scheme = self.app.scheme_by_sha(request.sha256)
+        return scoring_pb2.GetSchemeResponse(
+            scheme=scoring_pb2.Scheme(
+                id=scheme.id,
+                name=scheme.name,
+                year=scheme.year,
+                sha256=scheme.sha256,
+                timezone=scheme.timezone,
+                toml=scheme.text,
             )
         )
 
-    def ListRecords(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def CreateRecord(
+        self, request: scoring_pb2.CreateRecordRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.CreateRecordResponse:
+        fields = struct_fields(request.fields)
+        view = self.app.create_record(
+            actor=current_identity(), request_id=request.request_id, kind=request.kind, fields=fields
+        )
+        return scoring_pb2.CreateRecordResponse(record=record_message(view))
+
+    def ListRecords(
+        self, request: scoring_pb2.ListRecordsRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.ListRecordsResponse:
         views, token = self.app.list_records(
             actor=current_identity(),
             kind=request.kind,
@@ -101,53 +142,59 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             records=[record_message(v) for v in views], next_page_token=token
         )
 
-    def VoidRecord(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return record_message(
-            self.app.void_record(
-                actor=current_identity(),
-                request_id=request.request_id,
-                kind=request.kind,
-                rid=request.id,
-                reason=request.reason,
-            )
+    def VoidRecord(
+        self, request: scoring_pb2.VoidRecordRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.VoidRecordResponse:
+        view = self.app.void_record(
+            actor=current_identity(),
+            request_id=request.request_id,
+            kind=request.kind,
+            rid=request.id,
+            reason=request.reason,
         )
+        return scoring_pb2.VoidRecordResponse(record=record_message(view))
 
-    def DecideAppeal(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return record_message(
-            self.app.decide_appeal(
-                actor=current_identity(),
-                request_id=request.request_id,
-                rid=request.id,
-                upheld=request.upheld,
-                reason=request.reason,
-            )
+    def DecideAppeal(
+        self, request: scoring_pb2.DecideAppealRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.DecideAppealResponse:
+        view = self.app.decide_appeal(
+            actor=current_identity(),
+            request_id=request.request_id,
+            rid=request.id,
+            upheld=request.upheld,
+            reason=request.reason,
         )
+        return scoring_pb2.DecideAppealResponse(record=record_message(view))
 
-    def FileApplication(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return application_message(
-            self.app.workflow.file(
-                actor=current_identity(),
-                request_id=request.request_id,
-                app_id=request.id,
-                unit=request.unit,
-                target_type=request.target_type,
-                target=request.target,
-                reason=request.reason,
-            )
+    def FileApplication(
+        self, request: scoring_pb2.FileApplicationRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.FileApplicationResponse:
+        view = self.app.workflow.file(
+            actor=current_identity(),
+            request_id=request.request_id,
+            app_id=request.id,
+            unit=request.unit,
+            target_type=request.target_type,
+            target=request.target,
+            reason=request.reason,
         )
+        return scoring_pb2.FileApplicationResponse(application=application_message(view))
 
-    def DecideApplication(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return application_message(
-            self.app.workflow.decide(
-                actor=current_identity(),
-                request_id=request.request_id,
-                app_id=request.id,
-                decision=request.decision,
-                reason=request.reason,
-            )
+    def DecideApplication(
+        self, request: scoring_pb2.DecideApplicationRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.DecideApplicationResponse:
+        view = self.app.workflow.decide(
+            actor=current_identity(),
+            request_id=request.request_id,
+            app_id=request.id,
+            decision=request.decision,
+            reason=request.reason,
         )
+        return scoring_pb2.DecideApplicationResponse(application=application_message(view))
 
-    def ListApplications(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def ListApplications(
+        self, request: scoring_pb2.ListApplicationsRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.ListApplicationsResponse:
         views, token = self.app.workflow.list_applications(
             actor=current_identity(),
             unit=request.unit,
@@ -160,7 +207,9 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             applications=[application_message(v) for v in views], next_page_token=token
         )
 
-    def ListAppeals(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def ListAppeals(
+        self, request: scoring_pb2.ListAppealsRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.ListAppealsResponse:
         views, token = self.app.workflow.list_appeals(
             actor=current_identity(),
             unit=request.unit,
@@ -173,7 +222,99 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             appeals=[appeal_message(v) for v in views], next_page_token=token
         )
 
-    def ImportRecords(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
+    def CreateRun(
+        self, request: scoring_pb2.CreateRunRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.CreateRunResponse:
+        view = self.app.create_run(
+            actor=current_identity(),
+            request_id=request.request_id,
+            year=request.year,
+            as_of=request.as_of,
+            scheme_toml=request.scheme_toml,
+            supersedes=request.supersedes,
+            breakdown=not request.omit_breakdown,
+        )
+        return scoring_pb2.CreateRunResponse(run=self._run(view))
+
+    def GetRun(
+        self, request: scoring_pb2.GetRunRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.GetRunResponse:
+        view = self.app.get_run(
+            actor=current_identity(),
+            run_id=request.id,
+            year=request.year,
+            unit=request.unit,
+            breakdown=not request.omit_breakdown,
+        )
+        return scoring_pb2.GetRunResponse(run=self._run(view))
+
+    def ListRuns(
+        self, request: scoring_pb2.ListRunsRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.ListRunsResponse:
+        views, token = self.app.list_runs(
+            actor=current_identity(),
+            year=request.year,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return scoring_pb2.ListRunsResponse(runs=[self._run(v) for v in views], next_page_token=token)
+
+    def PublishRun(
+        self, request: scoring_pb2.PublishRunRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.PublishRunResponse:
+        view = self.app.publish_run(
+            actor=current_identity(), request_id=request.request_id, run_id=request.id, etag=request.etag
+        )
+        return scoring_pb2.PublishRunResponse(run=self._run(view))
+
+    def FinalizeRun(
+        self, request: scoring_pb2.FinalizeRunRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.FinalizeRunResponse:
+        view = self.app.finalize_run(
+            actor=current_identity(), request_id=request.request_id, run_id=request.id, etag=request.etag
+        )
+        return scoring_pb2.FinalizeRunResponse(run=self._run(view))
+
+    def PreviewAssessment(
+        self, request: scoring_pb2.PreviewAssessmentRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.PreviewAssessmentResponse:
+        document = self.app.preview(
+            actor=current_identity(), year=request.year, as_of=request.as_of, unit=request.unit
+        )
+        return scoring_pb2.PreviewAssessmentResponse(
+            result=result_to_message(document, timezone=self.app.tz.key)
+        )
+
+    def UploadAttachment(
+        self, request_iterator: Iterator[scoring_pb2.UploadAttachmentRequest], context: grpc.ServicerContext
+    ) -> scoring_pb2.UploadAttachmentResponse:
+        attachment = attachment_rpc.upload(self.attachments, _ATTACHMENT_MESSAGES, request_iterator)
+        return scoring_pb2.UploadAttachmentResponse(attachment=attachment)
+
+    def ListAttachments(
+        self, request: scoring_pb2.ListAttachmentsRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.ListAttachmentsResponse:
+        reply: scoring_pb2.ListAttachmentsResponse = attachment_rpc.list_of(
+            self.attachments, _ATTACHMENT_MESSAGES, request
+        )
+        return reply
+
+    def DownloadAttachment(
+        self, request: scoring_pb2.DownloadAttachmentRequest, context: grpc.ServicerContext
+    ) -> Iterator[scoring_pb2.DownloadAttachmentResponse]:
+        return attachment_rpc.download(self.attachments, _ATTACHMENT_MESSAGES, request)
+
+
+@refuse_nul
+class ScoringInternalServicer(scoring_pb2_grpc.ScoringInternalServiceServicer):
+    """What only other services call: imports in two phases, the version, the records' export."""
+
+    def __init__(self, app: ScoringApp) -> None:
+        self.app = app
+
+    def ImportRecords(
+        self, request_iterator: Iterator[scoring_pb2.ImportRecordsRequest], context: grpc.ServicerContext
+    ) -> scoring_pb2.ImportRecordsResponse:
         messages = iter(request_iterator)
         first = next(messages, None)
         validate_only, stage_as = False, ""
@@ -189,9 +330,8 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             # first and are complete before any line is checked against them.
             for message in itertools.chain([first] if first is not None else [], messages):
                 pending_units.update(message.pending_units)
-                for item in message.pending_tasks:
-                    task_id, lead, co = [*item.split("/", 2), "", ""][:3]
-                    pending_tasks[task_id] = (lead, [c for c in co.split(",") if c])
+                for task in message.pending_tasks:
+                    pending_tasks[task.id] = (task.lead_unit, [c for c in task.co_units if c])
                 yield from ((line.line, line.json) for line in message.lines)
 
         created, unchanged = self.app.import_records(
@@ -204,82 +344,30 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
         )
         return scoring_pb2.ImportRecordsResponse(created=dict(created), unchanged=dict(unchanged))
 
-    def CommitImport(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def CommitImport(
+        self, request: scoring_pb2.CommitImportRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.CommitImportResponse:
         applied = self.app.staged.commit(_import_id(request.import_id))
-        return scoring_pb2.ImportDecisionResponse(applied=applied)
+        return scoring_pb2.CommitImportResponse(applied=applied)
 
-    def AbortImport(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def AbortImport(
+        self, request: scoring_pb2.AbortImportRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.AbortImportResponse:
         applied = self.app.staged.abort(_import_id(request.import_id))
-        return scoring_pb2.ImportDecisionResponse(applied=applied)
+        return scoring_pb2.AbortImportResponse(applied=applied)
 
-    def CreateRun(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return run_message(
-            self.app.create_run(
-                actor=current_identity(),
-                request_id=request.request_id,
-                year=request.year,
-                as_of=request.as_of,
-                scheme_toml=request.scheme_toml,
-                supersedes=request.supersedes,
-                breakdown=not request.omit_breakdown,
-            )
-        )
-
-    def GetRun(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return run_message(
-            self.app.get_run(
-                actor=current_identity(),
-                run_id=request.id,
-                year=request.year,
-                unit=request.unit,
-                breakdown=not request.omit_breakdown,
-            )
-        )
-
-    def ListRuns(self, request: Any, context: grpc.ServicerContext) -> Any:
-        views, token = self.app.list_runs(
-            actor=current_identity(),
-            year=request.year,
-            page_size=request.page_size,
-            page_token=request.page_token,
-        )
-        return scoring_pb2.ListRunsResponse(runs=[run_message(v) for v in views], next_page_token=token)
-
-    def PublishRun(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return run_message(
-            self.app.publish_run(
-                actor=current_identity(), request_id=request.request_id, run_id=request.id, etag=request.etag
-            )
-        )
-
-    def FinalizeRun(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return run_message(
-            self.app.finalize_run(
-                actor=current_identity(), request_id=request.request_id, run_id=request.id, etag=request.etag
-            )
-        )
-
-    def PreviewAssessment(self, request: Any, context: grpc.ServicerContext) -> Any:
-        document = self.app.preview(
-            actor=current_identity(), year=request.year, as_of=request.as_of, unit=request.unit
-        )
-        return scoring_pb2.PreviewAssessmentResponse(document_json=json.dumps(document, ensure_ascii=False))
-
-    def ExportRecords(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+    def ExportRecords(
+        self, request: scoring_pb2.ExportRecordsRequest, context: grpc.ServicerContext
+    ) -> Iterator[scoring_pb2.ExportRecordsResponse]:
         for lines in record_lines(self.app.db):
-            yield scoring_pb2.LedgerLines(lines=lines)
+            yield scoring_pb2.ExportRecordsResponse(lines=lines)
 
-    def GetVersion(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return scoring_pb2.Version(sequence=self.app.db.sequence(), scheme_sha256=self.app.scheme.sha256)
-
-    def UploadAttachment(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
-        return attachment_rpc.upload(self.attachments, scoring_pb2, request_iterator)
-
-    def ListAttachments(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return attachment_rpc.list_of(self.attachments, scoring_pb2, request)
-
-    def DownloadAttachment(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        return attachment_rpc.download(self.attachments, scoring_pb2, request)
+    def GetVersion(
+        self, request: scoring_pb2.GetVersionRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.GetVersionResponse:
+        return scoring_pb2.GetVersionResponse(
+            sequence=self.app.db.sequence(), scheme_sha256=self.app.scheme.sha256
+        )
 
 
 def _import_id(value: str) -> str:

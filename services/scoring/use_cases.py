@@ -48,7 +48,7 @@ from services.scoring.records import (
 )
 from services.scoring.storage import repository as repo
 from services.scoring.storage.tables import audit, requests
-from services.scoring.views import RecordView, RunView, audit_target, record_view, run_view
+from services.scoring.views import RecordView, RunView, audit_target, record_view, run_view, stored_view
 
 __all__ = ["ScoringApp", "TasksPort"]
 
@@ -249,7 +249,7 @@ class ScoringApp:
             request=request,
             work=self.audit.audited(work, actor=actor, method=method, target=audit_target),
             encode=lambda v: json.dumps(v.__dict__, ensure_ascii=False).encode(),
-            decode=lambda b: view(**json.loads(b)),
+            decode=lambda b: stored_view(view, json.loads(b)),
         )
 
     def list_records(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 
 from services.common.errors import NotFound
 from services.common.timeutil import iso
@@ -28,7 +28,8 @@ class RunView:
     published_at: str
     finalized_at: str
     appeal_deadline: str
-    document_json: str
+    # The result document (FORMATS.md) filtered to the caller's unit; None in lists.
+    document: dict[str, Any] | None
     etag: str
     duration_seconds: float
 
@@ -61,7 +62,7 @@ def record_view(row: Any, tz: tzinfo) -> RecordView:
 
 def run_view(row: Any, tz: tzinfo, *, unit: str, breakdown: bool, with_document: bool) -> RunView:
     """A stored run row as the service shows it: its document narrowed to one unit or without breakdowns."""
-    text = ""
+    document: dict[str, Any] | None = None
     if with_document:
         document = json.loads(row.document)
         document["state"] = row.state
@@ -82,7 +83,6 @@ def run_view(row: Any, tz: tzinfo, *, unit: str, breakdown: bool, with_document:
                 entry.pop("breakdown", None)
         elif lines is not None:
             expand_lines(document["units"], lines, positions)
-        text = json.dumps(document, ensure_ascii=False)
     return RunView(
         id=row.id,
         state=row.state,
@@ -97,10 +97,22 @@ def run_view(row: Any, tz: tzinfo, *, unit: str, breakdown: bool, with_document:
         published_at=iso(row.published_at, tz),
         finalized_at=iso(row.finalized_at, tz),
         appeal_deadline=iso(row.appeal_deadline, tz),
-        document_json=text,
+        document=document,
         etag=f'"{row.version}"',
         duration_seconds=float(row.duration_seconds),
     )
+
+
+V = TypeVar("V", "RecordView", "RunView")
+
+
+def stored_view(view: type[V], data: dict[str, Any]) -> V:
+    """A view as an idempotent write stored its answer; a run answered before results travelled as
+    messages kept its document as JSON text (document_json)."""
+    if view is RunView and "document_json" in data:
+        text = data.pop("document_json")
+        data["document"] = json.loads(text) if text else None
+    return view(**data)
 
 
 def audit_target(view: RecordView | RunView) -> str:

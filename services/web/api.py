@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from kaohe.gateway.v1 import gateway_pb2
@@ -10,10 +9,12 @@ from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
 from services.common.protojson import plain
+from services.common.result_wire import result_to_json_dict
 from services.common.wire_json import county_plain
 from services.web.extensions_api import PATHS as EXTENSION_PATHS
 from services.web.gateway import Gateway
 from services.web.http import HttpError, Request, Response, as_json
+from services.web.layout import run_state, run_time
 from services.web.sessions import Session
 
 
@@ -26,6 +27,15 @@ def _int(request: Request, name: str) -> int:
 
 def _all(message: Any) -> dict[str, Any]:
     return plain(message, always_print_fields_with_no_presence=True)
+
+
+def _run(run: Any) -> dict[str, Any]:
+    """A listed run with its state's code and its instants in the county's time ("" when none)."""
+    data = _all(run)
+    data["state"] = run_state(run)
+    for field in ("as_of", "created_at", "published_at", "finalized_at", "appeal_deadline"):
+        data[field] = run_time(run, field)
+    return data
 
 
 def overview(gw: Gateway, session: Session, request: Request) -> Response:
@@ -50,7 +60,7 @@ def runs(gw: Gateway, session: Session, request: Request) -> Response:
     found: list[dict[str, Any]] = []
     while True:
         reply = gw.call(gw.scoring.ListRuns, request_, session.token)
-        found += [_all(r) for r in reply.runs]
+        found += [_run(r) for r in reply.runs]
         if not reply.next_page_token:
             return as_json({"runs": found})
         request_.page_token = reply.next_page_token
@@ -62,8 +72,8 @@ def run(gw: Gateway, session: Session, request: Request) -> Response:
         gw.scoring.GetRun,
         scoring_pb2.GetRunRequest(id=request.params["run"], unit=request.query.get("unit", "")),
         session.token,
-    )
-    return as_json(json.loads(reply.document_json) if reply.document_json else {})
+    ).run
+    return as_json(result_to_json_dict(reply.result) if reply.HasField("result") else {})
 
 
 def tasks(gw: Gateway, session: Session, request: Request) -> Response:

@@ -160,7 +160,7 @@ def file_application(gw: Gateway, session: Session, request: Request) -> Respons
             reason=reason,
         ),
         session.token,
-    )
+    ).application
     return redirect("/unit/appeals", ok=f"已提交容错申请 {made.id}，等待考核办裁决")
 
 
@@ -187,7 +187,7 @@ def file_appeal(gw: Gateway, session: Session, request: Request) -> Response:
             fields=fields,
         ),
         session.token,
-    )
+    ).record
     return redirect("/unit/appeals", ok=f"已提交申诉 {made.id}，等待考核办裁决")
 
 
@@ -290,6 +290,6 @@ def decide_application(gw: Gateway, session: Session, request: Request) -> Respo
             reason=reason,
         ),
         session.token,
-    )
+    ).application
     label = APPLICATION_STATES.get(made.state, made.state)
     return redirect("/office/tolerance", ok=f"已裁决容错申请 {made.id}：{label}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 from datetime import datetime
 from typing import Any
@@ -14,6 +13,7 @@ from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 
 from services.common.protoenum import enum_code
+from services.common.result_wire import result_to_json_dict
 from services.common.vocabulary import METRIC_STATUSES, TASK_STATES, label_of
 from services.common.wire_json import utc_text
 from services.web import people
@@ -31,6 +31,8 @@ from services.web.layout import (
     num,
     rate,
     row,
+    run_state,
+    run_time,
     state_label,
     table,
     unit_attrs,
@@ -47,7 +49,7 @@ ZONE = ZoneInfo("Asia/Shanghai")
 def runs_of(gw: Gateway, session: Session, year: int = 0) -> list[Any]:
     """The runs the caller may see, newest first."""
     reply = gw.call(gw.scoring.ListRuns, scoring_pb2.ListRunsRequest(year=year, page_size=500), session.token)
-    return sorted(reply.runs, key=lambda r: (r.year, r.created_at), reverse=True)
+    return sorted(reply.runs, key=lambda r: (r.year, r.created_at.seconds), reverse=True)
 
 
 def run_document(gw: Gateway, session: Session, run: str, unit: str = "") -> dict[str, Any]:
@@ -56,7 +58,8 @@ def run_document(gw: Gateway, session: Session, run: str, unit: str = "") -> dic
 
 
 def _document(reply: Any) -> dict[str, Any]:
-    return dict(json.loads(reply.document_json)) if reply.document_json else {}
+    """The result document of a GetRun reply (empty when its run carries none)."""
+    return result_to_json_dict(reply.run.result) if reply.run.HasField("result") else {}
 
 
 def standing_block(standing: Any) -> str:
@@ -142,7 +145,7 @@ def home(gw: Gateway, session: Session, request: Request) -> Response:
     )
     pending_trend = start_trend(gw, session, unit=session.unit)
     runs = runs_of(gw, session)
-    shown = [r for r in runs if r.state in SHOWN_STATES]
+    shown = [r for r in runs if run_state(r) in SHOWN_STATES]
     latest: dict[int, Any] = {}
     for r in shown:
         latest.setdefault(r.year, r)
@@ -175,7 +178,7 @@ def result_section(session: Session, run: Any, document: dict[str, Any]) -> str:
     units = document.get("units", [])
     if not units:
         return ""
-    appealable = run.state == "publicised"
+    appealable = run_state(run) == "publicised"
 
     def appeal_form(error: dict[str, Any]) -> str:
         if not appealable:
@@ -189,9 +192,10 @@ def result_section(session: Session, run: Any, document: dict[str, Any]) -> str:
             f'<button type="submit">提交申诉</button></form>'
         )
 
-    deadline = f"，申诉截止 {esc(instant(run.appeal_deadline))}" if appealable and run.appeal_deadline else ""
+    deadline = run_time(run, "appeal_deadline")
+    deadline = f"，申诉截止 {esc(instant(deadline))}" if appealable and deadline else ""
     return (
-        f"<h2>{run.year} 年度考核结果（{esc(state_label(run.state))}{deadline}）</h2>"
+        f"<h2>{run.year} 年度考核结果（{esc(state_label(run_state(run)))}{deadline}）</h2>"
         f'<p><a class="button" href="/unit/export?run={esc(part(run.id))}">下载本单位结果（Excel）</a> '
         f'<a class="button" href="/unit/letter?run={esc(part(run.id))}">下载考核结果反馈（Word）</a></p>'
         + explained(units[0], appeal_form=appeal_form)
@@ -210,7 +214,7 @@ def history_table(latest: dict[int, Any], documents: dict[str, dict[str, Any]]) 
             row(
                 [
                     year,
-                    state_label(r.state),
+                    state_label(run_state(r)),
                     Raw(f'<span class="total">{esc(num(u["total"]))}</span>'),
                     u["rank"],
                     grade_label(u["grade"]),

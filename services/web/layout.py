@@ -8,7 +8,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from kaohe.common.v1 import common_pb2
+
+from services.common.protoenum import enum_code
 from services.common.vocabulary import COLOURS, GRADES, ROLES, RUN_STATES, UNIT_CATEGORIES, label_of
+from services.common.wiretime import rfc3339_of
 from services.web.http import esc
 from services.web.sessions import Session
 
@@ -100,6 +104,16 @@ def colour(code: str) -> str:
 
 def state_label(code: str) -> str:
     return label_of(RUN_STATES, code)
+
+
+def run_state(run: Any) -> str:
+    """A Run message's state as its code (draft publicised final)."""
+    return enum_code(common_pb2.RunState.DESCRIPTOR, run.state)
+
+
+def run_time(run: Any, field: str) -> str:
+    """One of a Run message's instants as RFC 3339 in the county's time; "" when unset."""
+    return rfc3339_of(run, field, LOCAL)
 
 
 def grade_label(code: str) -> str:

@@ -34,6 +34,8 @@ from services.web.layout import (
     num,
     rate,
     row,
+    run_state,
+    run_time,
     state_label,
     table,
     unit_attrs,
@@ -166,20 +168,19 @@ def runs(gw: Gateway, session: Any, request: Request) -> Response:
     rows = []
     for r in runs_of(gw, session):
         actions = ""
-        if r.state == "draft":
+        state = run_state(r)
+        if state == "draft":
             actions = button_form(f"/office/runs/{part(r.id)}/publish", "公示", session)
-        elif r.state == "publicised":
+        elif state == "publicised":
             actions = button_form(f"/office/runs/{part(r.id)}/finalize", "定档", session)
         rows.append(
             row(
                 [
                     r.year,
                     Raw(f'<a href="/office/runs/{esc(part(r.id))}">{esc(r.id)}</a>'),
-                    Raw(
-                        f'<span class="state" data-state="{esc(r.state)}">{esc(state_label(r.state))}</span>'
-                    ),
-                    instant(r.created_at),
-                    instant(r.appeal_deadline),
+                    Raw(f'<span class="state" data-state="{esc(state)}">{esc(state_label(state))}</span>'),
+                    instant(run_time(r, "created_at")),
+                    instant(run_time(r, "appeal_deadline")),
                     Raw(actions + f' <a href="/office/export?run={esc(part(r.id))}">导出 Excel</a>'),
                 ],
                 attrs=f' data-run="{esc(r.id)}"',
@@ -209,15 +210,18 @@ def create_run(gw: Gateway, session: Any, request: Request) -> Response:
         scoring_pb2.CreateRunRequest(request_id=secrets.token_hex(16), year=int(text)),
         session.token,
         timeout=600,
-    )
+    ).run
     return redirect("/office/runs", ok=f"已计算 {run.id}（草稿）")
 
 
 def move_run(gw: Gateway, session: Any, request: Request) -> Response:
     """公示 or 定档 by the buttons; a refusal comes back as the page's error line."""
     run, action = request.params["run"], request.params["action"]
-    method = {"publish": gw.scoring.PublishRun, "finalize": gw.scoring.FinalizeRun}.get(action)
-    if method is None:
+    moves: dict[str, tuple[Any, Any]] = {
+        "publish": (gw.scoring.PublishRun, scoring_pb2.PublishRunRequest),
+        "finalize": (gw.scoring.FinalizeRun, scoring_pb2.FinalizeRunRequest),
+    }
+    if action not in moves:
         raise HttpError(404, "没有这个操作")
     label, consequence = MOVES[action]
     asked = confirm_first(
@@ -230,10 +234,9 @@ def move_run(gw: Gateway, session: Any, request: Request) -> Response:
     )
     if asked is not None:
         return asked
-    moved = gw.call(
-        method, scoring_pb2.RunActionRequest(request_id=secrets.token_hex(16), id=run), session.token
-    )
-    return redirect("/office/runs", ok=f"{moved.id}：{state_label(moved.state)}")
+    method, request_class = moves[action]
+    moved = gw.call(method, request_class(request_id=secrets.token_hex(16), id=run), session.token).run
+    return redirect("/office/runs", ok=f"{moved.id}：{state_label(run_state(moved))}")
 
 
 def run_detail(gw: Gateway, session: Any, request: Request) -> Response:

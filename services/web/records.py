@@ -92,7 +92,9 @@ PREFIX = {"error_report": "CW", "incentive": "JL", "accountability": "WZ"}
 
 
 def _choices(gw: Gateway, session: Session) -> dict[str, dict[str, str]]:
-    scheme = tomllib.loads(gw.call(gw.scoring.GetScheme, scoring_pb2.GetSchemeRequest(), session.token).toml)
+    scheme = tomllib.loads(
+        gw.call(gw.scoring.GetScheme, scoring_pb2.GetSchemeRequest(), session.token).scheme.toml
+    )
     kinds = scheme.get("accountability", {}).get("kinds", {})
     return {
         "units": unit_names(gw, session),
@@ -249,7 +251,7 @@ def add_record(gw: Gateway, session: Session, request: Request) -> Response:
             request_id=request.form.get("request_id", "") or secrets.token_hex(16), kind=kind, fields=fields
         ),
         session.token,
-    )
+    ).record
     return redirect(f"/office/records/{kind}", ok=f"已保存{RECORD_KIND_LABELS[kind]} {made.id}")
 
 

@@ -9,6 +9,7 @@ from kaohe.scoring.v1 import scoring_pb2
 
 from services.web.gateway import Gateway
 from services.web.http import HttpError, Request, Response, download, esc
+from services.web.layout import run_state
 from services.web.sessions import Session
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -18,8 +19,10 @@ ISSUED = frozenset({"publicised", "final"})
 
 
 def _issued(gw: Gateway, session: Session, run: str) -> None:
-    reply = gw.call(gw.scoring.GetRun, scoring_pb2.GetRunRequest(id=run, omit_breakdown=True), session.token)
-    if reply.state not in ISSUED:
+    reply = gw.call(
+        gw.scoring.GetRun, scoring_pb2.GetRunRequest(id=run, omit_breakdown=True), session.token
+    ).run
+    if run_state(reply) not in ISSUED:
         raise HttpError(409, "考核结果公示或定档后才能下载通报、反馈和优秀名单")
 
 
@@ -76,7 +79,7 @@ def unit_history(gw: Gateway, session: Session, unit: str) -> str:
 
     latest: dict[int, Any] = {}
     for r in runs_of(gw, session):
-        if r.state in SHOWN_STATES:
+        if run_state(r) in SHOWN_STATES:
             latest.setdefault(r.year, r)
     documents = {r.id: run_document(gw, session, r.id, unit) for r in latest.values()}
     return "<h2>历年考核结果</h2>" + history_table(latest, documents)

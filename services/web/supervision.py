@@ -339,7 +339,7 @@ def _all_values(request: Request, name: str) -> list[str]:
 
 
 def _task_types(gw: Gateway, session: Session) -> dict[str, str]:
-    scheme = gw.call(gw.scoring.GetScheme, scoring_pb2.GetSchemeRequest(), session.token)
+    scheme = gw.call(gw.scoring.GetScheme, scoring_pb2.GetSchemeRequest(), session.token).scheme
     declared = tomllib.loads(scheme.toml).get("task_types", {})
     return {code: str(spec.get("name", code)) for code, spec in declared.items()}
 

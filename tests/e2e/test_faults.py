@@ -25,6 +25,7 @@ from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2
 from sqlalchemy import create_engine, text
 
+from services.common.result_wire import result_to_json_dict
 from services.common.runtime import watch_database
 from services.common.scheme import Scheme
 from services.common.tls import TlsFiles, ensure_tls
@@ -180,7 +181,7 @@ def test_kill_9_of_scoring_during_create_run_is_unavailable_and_stores_nothing_h
             try:
                 run = scoring.CreateRun(
                     scoring_pb2.CreateRunRequest(year=2025, omit_breakdown=True), metadata=office, timeout=120
-                )
+                ).run
                 outcome["code"], outcome["run"] = grpc.StatusCode.OK, run.id
             except grpc.RpcError as exc:
                 outcome["code"] = exc.code()
@@ -204,7 +205,7 @@ def test_kill_9_of_scoring_during_create_run_is_unavailable_and_stores_nothing_h
         try:
             after = scoring.CreateRun(
                 scoring_pb2.CreateRunRequest(year=2025, omit_breakdown=True), metadata=office, timeout=120
-            )
+            ).run
             break
         except grpc.RpcError as exc:
             if exc.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
@@ -216,12 +217,12 @@ def test_kill_9_of_scoring_during_create_run_is_unavailable_and_stores_nothing_h
     stored = [r.id for r in runs.runs]
     assert set(acknowledged) | {after.id} <= set(stored)
     # Each run stored is whole: its document names every unit, as the run made after the restart does.
-    reference = scoring.GetRun(scoring_pb2.GetRunRequest(id=after.id), metadata=office, timeout=60)
-    units = len(json.loads(reference.document_json)["units"])
+    reference = scoring.GetRun(scoring_pb2.GetRunRequest(id=after.id), metadata=office, timeout=60).run
+    units = len(result_to_json_dict(reference.result)["units"])
     assert units > 0
     for run_id in stored:
-        whole = scoring.GetRun(scoring_pb2.GetRunRequest(id=run_id), metadata=office, timeout=60)
-        assert len(json.loads(whole.document_json)["units"]) == units, run_id
+        whole = scoring.GetRun(scoring_pb2.GetRunRequest(id=run_id), metadata=office, timeout=60).run
+        assert len(result_to_json_dict(whole.result)["units"]) == units, run_id
     channel.close()
 
 

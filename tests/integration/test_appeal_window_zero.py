@@ -6,7 +6,7 @@ import dataclasses
 
 import grpc
 
-from tests.conftest import Stack
+from tests.conftest import Stack, run_state, run_time
 from tests.integration import test_applications
 from tests.integration.test_applications import at
 from tests.integration.test_records import create_record, refused
@@ -23,7 +23,7 @@ def test_a_window_of_zero_closes_at_publication(example: Stack) -> None:
     run = create_run(example)
     published = publish(example, run.id)
     # Closed the second before it was published: nothing to wait for.
-    assert published.appeal_deadline == "2026-01-05T09:59:59+08:00"
+    assert run_time(published, "appeal_deadline") == "2026-01-05T09:59:59+08:00"
     appeal = {
         "id": "AP9",
         "target_type": "accountability",
@@ -37,4 +37,4 @@ def test_a_window_of_zero_closes_at_publication(example: Stack) -> None:
     )
     assert "申诉期已于" in (error.details() or "")
     # Finalised within the same second as the publication.
-    assert finalize_now(example, run.id).state == "final"
+    assert run_state(finalize_now(example, run.id)) == "final"

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from services.common.db import Database, migrate
 from services.scoring.__main__ import MIGRATIONS
 from services.scoring.storage.tables import records, workflow_events
-from tests.conftest import Databases, Stack
+from tests.conftest import Databases, Stack, run_time
 from tests.integration.test_records import create_record, fields_of, list_records, refused, violations
 from tests.integration.test_runs import create_run, finalize_now, publish, scoring_stub, units_of
 from tests.integration.test_targets_and_appeals import appeal_stored_at, import_records
@@ -29,21 +29,32 @@ def example(stack: Stack, example_ledger: bytes) -> Stack:
 def file(stack: Stack, caller: str | None, target_type: str, target: str, **fields: Any) -> Any:
     """A 容错 application: the department caller's token when one is named, else the office's."""
     role = "department" if caller else "office"
-    return scoring_stub(stack).FileApplication(
-        scoring_pb2.FileApplicationRequest(
-            target_type=target_type, target=target, reason=fields.pop("reason", "因上级调整延误"), **fields
-        ),
-        metadata=stack.metadata(role, caller),
-        timeout=30,
+    return (
+        scoring_stub(stack)
+        .FileApplication(
+            scoring_pb2.FileApplicationRequest(
+                target_type=target_type,
+                target=target,
+                reason=fields.pop("reason", "因上级调整延误"),
+                **fields,
+            ),
+            metadata=stack.metadata(role, caller),
+            timeout=30,
+        )
+        .application
     )
 
 
 def decide(stack: Stack, app_id: str, decision: str, reason: str = "符合容错情形", **kw: Any) -> Any:
     role, unit = kw.pop("role", "office"), kw.pop("unit", None)
-    return scoring_stub(stack).DecideApplication(
-        scoring_pb2.DecideApplicationRequest(id=app_id, decision=decision, reason=reason, **kw),
-        metadata=stack.metadata(role, unit),
-        timeout=30,
+    return (
+        scoring_stub(stack)
+        .DecideApplication(
+            scoring_pb2.DecideApplicationRequest(id=app_id, decision=decision, reason=reason, **kw),
+            metadata=stack.metadata(role, unit),
+            timeout=30,
+        )
+        .application
     )
 
 
@@ -204,7 +215,7 @@ def test_applications_close_with_the_appeal_window_and_appeals_open_only_inside_
     early = file(example, "fgj", "task", "T2")  # no run publicised yet: applications are open
     run = create_run(example)
     published = publish(example, run.id)
-    assert published.appeal_deadline.startswith("2026-01-12")
+    assert run_time(published, "appeal_deadline").startswith("2026-01-12")
     filed = create_record(example, "appeal", appeal, role="department", unit="jyj")
     assert filed.id == "AP9"
     inside = file(example, "sfj", "error_report", "E4")

@@ -12,13 +12,13 @@ import grpc
 import pytest
 from google.protobuf import struct_pb2
 from kaohe.common.v1 import common_pb2
-from kaohe.scoring.v1 import scoring_pb2
+from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from sqlalchemy import func, select, update
 
 from services.common.auth import SYSTEM, make_user_identity
 from services.common.errors import PermissionDenied
-from services.common.policy import SCORING, TASKS_INTERNAL, authorize_hop
+from services.common.policy import SCORING_INTERNAL, TASKS_INTERNAL, authorize_hop
 from services.scoring import staging
 from services.scoring.storage.tables import staged_imports, staged_records
 from services.tasks import decisions as decisions_module
@@ -419,26 +419,26 @@ def test_only_scoring_resolves_and_only_the_gateway_commits() -> None:
     with pytest.raises(PermissionDenied):
         authorize_hop(OFFICE, TASKS_INTERNAL + "ResolveImport", peer="gateway", mutual_tls=True)
     for name in ("CommitImport", "AbortImport"):
-        authorize_hop(OFFICE, SCORING + name, peer="gateway", mutual_tls=True)
+        authorize_hop(OFFICE, SCORING_INTERNAL + name, peer="gateway", mutual_tls=True)
         with pytest.raises(PermissionDenied):
-            authorize_hop(SYSTEM, SCORING + name, peer="scoring", mutual_tls=True)
+            authorize_hop(SYSTEM, SCORING_INTERNAL + name, peer="scoring", mutual_tls=True)
         with pytest.raises(PermissionDenied):
             authorize_hop(
                 make_user_identity(role="supervisor", unit=None),
-                SCORING + name,
+                SCORING_INTERNAL + name,
                 peer="gateway",
                 mutual_tls=True,
             )
 
 
 def test_an_import_id_out_of_bounds_is_refused(units: Stack) -> None:
-    scoring = units.stubs()[2].__class__(units.channel(units.scoring_addr))
-    method = SCORING + "CommitImport"
-    request = scoring_pb2.ImportDecisionRequest(import_id="x" * 65)
+    scoring = scoring_pb2_grpc.ScoringInternalServiceStub(units.channel(units.scoring_addr))
+    method = SCORING_INTERNAL + "CommitImport"
+    request = scoring_pb2.CommitImportRequest(import_id="x" * 65)
     with pytest.raises(grpc.RpcError) as refused:
         scoring.CommitImport(request, metadata=internal_metadata(OFFICE, method, request), timeout=30)
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    request = scoring_pb2.ImportDecisionRequest(import_id="unknown")
+    request = scoring_pb2.CommitImportRequest(import_id="unknown")
     reply = scoring.CommitImport(request, metadata=internal_metadata(OFFICE, method, request), timeout=30)
     assert reply.applied is False
 

@@ -25,7 +25,11 @@ def upload(stack: Stack, unit: str | None, kind: str, item: str, name: str, data
             yield scoring_pb2.UploadAttachmentRequest(data=chunk)
 
     role = "department" if unit else "office"
-    return scoring_stub(stack).UploadAttachment(messages(), metadata=stack.metadata(role, unit), timeout=60)
+    return (
+        scoring_stub(stack)
+        .UploadAttachment(messages(), metadata=stack.metadata(role, unit), timeout=60)
+        .attachment
+    )
 
 
 def listed(stack: Stack, role: str, unit: str | None, kind: str, item: str) -> list[Any]:

@@ -78,13 +78,15 @@ def test_every_change_is_audited_by_the_service_that_made_it(stack: Stack, examp
         scoring_pb2.CreateRecordRequest(kind="error_report", fields=fields),
         metadata=stack.metadata(),
         timeout=10,
-    )
+    ).record
     scoring.VoidRecord(
         scoring_pb2.VoidRecordRequest(kind="error_report", id=record.id, reason="录入有误"),
         metadata=stack.metadata(),
         timeout=10,
     )
-    run = scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=60)
+    run = scoring.CreateRun(
+        scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=60
+    ).run
 
     changes = [(r["method"], r["role"], r["unit"], r["target"]) for r in rows(stack, "tasks", "changed")]
     assert changes == [

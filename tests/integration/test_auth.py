@@ -66,8 +66,8 @@ def gateway_calls(stack: Stack) -> dict[str, Any]:
                 timeout=10,
             ).task
         ),
-        "scoring.GetScheme": lambda md: scoring.GetScheme(
-            scoring_pb2.GetSchemeRequest(), metadata=md, timeout=10
+        "scoring.GetScheme": lambda md: (
+            scoring.GetScheme(scoring_pb2.GetSchemeRequest(), metadata=md, timeout=10).scheme
         ),
         "gateway.ImportLedger": lambda md: gateway.ImportLedger(
             iter(
@@ -214,7 +214,7 @@ def internal_calls(stack: Stack, *, as_service: str = "gateway") -> dict[str, tu
         "scoring.GetScheme": (
             SCORING + "GetScheme",
             scoring_pb2.GetSchemeRequest(),
-            lambda md: scoring.GetScheme(scoring_pb2.GetSchemeRequest(), metadata=md, timeout=10),
+            lambda md: scoring.GetScheme(scoring_pb2.GetSchemeRequest(), metadata=md, timeout=10).scheme,
         ),
         "scoring.ListRecords": (
             SCORING + "ListRecords",

@@ -15,11 +15,12 @@ from prometheus_client import CollectorRegistry
 from services.cli.commands.serving import uncovered_years
 from services.cli.main import main, parser
 from services.common.protoenum import enum_code
+from services.common.result_wire import result_to_json_dict
 from services.common.scheme import load_scheme
 from services.common.wiretime import date_of
 from services.tasks.__main__ import create as create_tasks
 from services.tasks.metrics import CalendarCollector
-from tests.conftest import Stack
+from tests.conftest import Stack, run_time
 from tests.integration.test_records import jsonl
 from tests.integration.test_runs import LEDGER_2027, create_run, publish, units_of
 
@@ -94,7 +95,7 @@ def test_a_notice_moves_a_computed_due_across_the_year_boundary(stack: Stack) ->
     assert _source(_calendar(stack, 2027)) == "weekdays"
     _year_has_begun(stack)
     before = create_run(stack, year=2027)
-    assert 2027 in json.loads(before.document_json)["calendar_warnings"]
+    assert 2027 in result_to_json_dict(before.result)["calendar_warnings"]
 
     done = _import(stack, NOTICE_2027.read_text(encoding="utf-8"))
     assert (done.year, done.moved, done.replaced, done.unchanged) == (2027, 1, False, False)
@@ -124,7 +125,7 @@ def test_a_notice_moves_a_computed_due_across_the_year_boundary(stack: Stack) ->
     ]
 
     after = create_run(stack, year=2027)
-    document = json.loads(after.document_json)
+    document = result_to_json_dict(after.result)
     assert 2027 not in document["calendar_warnings"]
     assert {"year": 2027, "source": "notice", "notice_sha256": done.sha256} in document["calendar"]
     assert after.input_digest != before.input_digest
@@ -141,7 +142,7 @@ def test_a_notice_moves_a_computed_due_across_the_year_boundary(stack: Stack) ->
     autumn = int(datetime(2027, 9, 30, 2, 0, tzinfo=UTC).timestamp())
     stack.parts["scoring"].app.clock = lambda: autumn
     published = publish(stack, create_run(stack, year=2027).id)
-    assert published.appeal_deadline == "2027-10-13T23:59:59+08:00"
+    assert run_time(published, "appeal_deadline") == "2027-10-13T23:59:59+08:00"
 
 
 def test_an_unreadable_notice_or_a_department_stores_nothing(stack: Stack) -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import grpc
 import pytest
 from google.protobuf import struct_pb2
 from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 
+from services.common.result_wire import result_to_json_dict
 from tests.conftest import Stack
 
 READING = {"unit": "czj", "metric": "livelihood_spending_share", "period": "2025"}
@@ -23,8 +22,10 @@ def _fields(values: dict) -> struct_pb2.Struct:
 
 def _livelihood(stack: Stack) -> float:
     _, _, scoring = stack.stubs()
-    run = scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=60)
-    czj = next(u for u in json.loads(run.document_json)["units"] if u["unit"] == "czj")
+    run = scoring.CreateRun(
+        scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=60
+    ).run
+    czj = next(u for u in result_to_json_dict(run.result)["units"] if u["unit"] == "czj")
     metric = next(m for m in czj["breakdown"]["metrics"] if m["metric"] == "livelihood_spending_share")
     return float(metric["value"])
 
@@ -55,7 +56,7 @@ def test_a_voided_reading_is_recorded_anew_under_its_id(stack: Stack, example_le
         ),
         metadata=stack.metadata(),
         timeout=10,
-    )
+    ).record
     assert not record.voided
     assert _livelihood(stack) == pytest.approx(0.8)
     listed = scoring.ListRecords(
@@ -100,8 +101,10 @@ def test_the_overview_answers_before_every_category_has_units(stack: Stack) -> N
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert '"czj"' in (refused.value.details() or "") and "township" not in (refused.value.details() or "")
     stack.import_ledger('{"type":"unit","id":"czj","name":"财政局","category":"department"}\n'.encode())
-    run = scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=30)
-    assert sorted(u["unit"] for u in json.loads(run.document_json)["units"]) == ["czj", "fgj"]
+    run = scoring.CreateRun(
+        scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=30
+    ).run
+    assert sorted(u["unit"] for u in result_to_json_dict(run.result)["units"]) == ["czj", "fgj"]
 
 
 def test_a_cutoff_given_as_a_date_is_the_end_of_that_day(stack: Stack, example_ledger: bytes) -> None:
@@ -109,8 +112,8 @@ def test_a_cutoff_given_as_a_date_is_the_end_of_that_day(stack: Stack, example_l
     _, _, scoring = stack.stubs()
     run = scoring.CreateRun(
         scoring_pb2.CreateRunRequest(year=2025, as_of="2025-06-30"), metadata=stack.metadata(), timeout=60
-    )
-    document = json.loads(run.document_json)
+    ).run
+    document = result_to_json_dict(run.result)
     assert document["as_of"] == "2025-06-30T23:59:59+08:00"
     fgj = next(u for u in document["units"] if u["unit"] == "fgj")
     # By the end of June only T1, T3 and T4 had fallen due; T2 (due 10-13) is not yet counted.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import grpc
@@ -10,6 +9,7 @@ import pytest
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
+from services.common.result_wire import result_to_json_dict
 from tests.conftest import Stack
 
 NUMBERS = (
@@ -31,10 +31,10 @@ def run_example(stack: Stack, ledger: bytes) -> dict[str, Any]:
         scoring_pb2.CreateRunRequest(year=2025, scheme_toml=stack.scheme.text),
         metadata=stack.metadata(),
         timeout=60,
-    )
-    shown = scoring.GetRun(scoring_pb2.GetRunRequest(year=2025), metadata=stack.metadata(), timeout=30)
+    ).run
+    shown = scoring.GetRun(scoring_pb2.GetRunRequest(year=2025), metadata=stack.metadata(), timeout=30).run
     assert shown.id == run.id
-    return dict(json.loads(shown.document_json))
+    return dict(result_to_json_dict(shown.result))
 
 
 def test_worked_example_matches_expected(stack: Stack, example_ledger: bytes, expected_result: dict) -> None:
@@ -74,12 +74,12 @@ def test_rerun_reproduces_every_number(stack: Stack, example_ledger: bytes) -> N
         scoring_pb2.CreateRunRequest(year=2025, scheme_toml=stack.scheme.text),
         metadata=stack.metadata(),
         timeout=60,
-    )
+    ).run
     runs = scoring.ListRuns(
         scoring_pb2.ListRunsRequest(year=2025), metadata=stack.metadata(), timeout=10
     ).runs
     assert len({r.input_digest for r in runs}) == 1
-    second = json.loads(again.document_json)
+    second = result_to_json_dict(again.result)
     assert [u | {"breakdown": None} for u in second["units"]] == [
         u | {"breakdown": None} for u in first["units"]
     ]
@@ -152,8 +152,8 @@ def test_a_run_under_another_scheme_computes_due_instants_under_it(
             scoring_pb2.CreateRunRequest(year=2025, scheme_toml=example_scheme.text),
             metadata=stack.metadata(),
             timeout=60,
-        )
-        got = {u["unit"]: u for u in json.loads(run.document_json)["units"]}
+        ).run
+        got = {u["unit"]: u for u in result_to_json_dict(run.result)["units"]}
         for want in expected_result["units"]:
             assert (got[want["unit"]]["total"], got[want["unit"]]["grade"]) == (want["total"], want["grade"])
         lines = {t["task"]: t for t in got["fgj"]["breakdown"]["tasks"]}
@@ -161,8 +161,8 @@ def test_a_run_under_another_scheme_computes_due_instants_under_it(
         # Under the served scheme the same ledger scores T3 a day later: L = 5.
         plain = scoring.CreateRun(
             scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=60
-        )
-        fgj = next(u for u in json.loads(plain.document_json)["units"] if u["unit"] == "fgj")
+        ).run
+        fgj = next(u for u in result_to_json_dict(plain.result)["units"] if u["unit"] == "fgj")
         assert next(t for t in fgj["breakdown"]["tasks"] if t["task"] == "T3")["late_working_days"] == 5
     finally:
         stop_stack(stack)

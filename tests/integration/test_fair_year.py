@@ -3,7 +3,6 @@ extensions (延期), year boundaries, and 定档 held by unverified or rejected 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -17,10 +16,11 @@ from kaohe.tasks.v1 import tasks_pb2
 from services.common import status
 from services.common.auth import make_user_identity
 from services.common.errors import FailedPrecondition, PermissionDenied
+from services.common.result_wire import result_to_json_dict
 from services.common.scheme import load_scheme
 from services.common.tls import TlsFiles
 from services.tasks.domain import Kind
-from tests.conftest import Databases, Stack, example_path, start_stack, stop_stack
+from tests.conftest import Databases, Stack, example_path, run_state, start_stack, stop_stack
 from tests.integration.test_records import jsonl, refused
 from tests.integration.test_runs import create_run, finalize_now, publish, units_of
 
@@ -162,7 +162,7 @@ def test_a_year_without_a_calendar_across_new_year(fair: Stack) -> None:
     at_clock(fair, "2029-02-01T09:00:00+08:00")
     run = create_run(fair, year=2028)
     assert lines(run, "fgj")["N1"]["credit"] == 0.0
-    assert 2028 in json.loads(run.document_json)["calendar_warnings"]
+    assert 2028 in result_to_json_dict(run.result)["calendar_warnings"]
 
 
 def test_no_score_for_the_future_and_interim_runs(fair: Stack) -> None:
@@ -175,12 +175,12 @@ def test_no_score_for_the_future_and_interim_runs(fair: Stack) -> None:
     assert "2026" in (not_begun.details() or "") and "尚未开始" in (not_begun.details() or "")
 
     run = create_run(fair, year=2025)
-    document = json.loads(run.document_json)
+    document = result_to_json_dict(run.result)
     assert document["as_of"] == "2025-07-01T12:00:00+08:00" and document["interim"] is True
     # Only what is due by now counts: the township's May task, none of the later ones.
     assert set(lines(run, "cgz")) == {"C1"} and "X1" not in lines(run, "czj")
     published = publish(fair, run.id)
-    assert published.state == "publicised"
+    assert run_state(published) == "publicised"
     held = refused(lambda: finalize_now(fair, run.id), grpc.StatusCode.FAILED_PRECONDITION)
     assert "期中" in (held.details() or "")
 
@@ -188,15 +188,15 @@ def test_no_score_for_the_future_and_interim_runs(fair: Stack) -> None:
 def test_finalize_waits_for_every_counted_report_to_be_verified(fair: Stack) -> None:
     at_clock(fair, "2026-02-01T09:00:00+08:00")
     run = create_run(fair, year=2025)
-    assert json.loads(run.document_json)["interim"] is False
+    assert result_to_json_dict(run.result)["interim"] is False
     assert lines(run, "fgj")["W1"]["verified"] is False
     publish(fair, run.id)
     _, tasks, scoring = fair.stubs()
 
     def finalize() -> Any:
         return scoring.FinalizeRun(
-            scoring_pb2.RunActionRequest(id=run.id), metadata=fair.metadata(), timeout=60
-        )
+            scoring_pb2.FinalizeRunRequest(id=run.id), metadata=fair.metadata(), timeout=60
+        ).run
 
     held = refused(finalize, grpc.StatusCode.FAILED_PRECONDITION)
     details = held.details() or ""
@@ -206,7 +206,7 @@ def test_finalize_waits_for_every_counted_report_to_be_verified(fair: Stack) -> 
     held = refused(finalize, grpc.StatusCode.FAILED_PRECONDITION)
     assert "C1" in (held.details() or "") and "W1" not in (held.details() or "")
     tasks.VerifyTask(tasks_pb2.VerifyTaskRequest(id="C1"), metadata=fair.metadata(), timeout=30)
-    assert finalize().state == "final"
+    assert run_state(finalize()) == "final"
     # A new run now says so in its breakdown.
     again = create_run(fair, year=2025)
     assert lines(again, "fgj")["W1"]["verified"] is True and lines(again, "cgz")["C1"]["verified"] is True

@@ -87,7 +87,7 @@ def test_a_nul_is_refused_naming_the_field_and_nothing_is_stored(units: Stack) -
     record = scoring_pb2.CreateRecordRequest(
         kind="error_report", fields=struct({**REPORT, "description": "x\x00"})
     )
-    assert invalid(lambda record=record: scoring.CreateRecord(record, metadata=md, timeout=30))
+    assert invalid(lambda record=record: scoring.CreateRecord(record, metadata=md, timeout=30).record)
     assert invalid(
         lambda: tasks.GetTask(tasks_pb2.GetTaskRequest(id="T\x001"), metadata=md, timeout=30).task
     ) == ["id"]
@@ -146,11 +146,11 @@ def test_non_finite_numbers_in_a_record_struct_are_refused(units: Stack) -> None
             kind="metric_reading", fields=struct({**reading, "value": value})
         )
         assert invalid(
-            lambda record=record: scoring.CreateRecord(record, metadata=units.metadata(), timeout=30)
+            lambda record=record: scoring.CreateRecord(record, metadata=units.metadata(), timeout=30).record
         )
         nested = scoring_pb2.CreateRecordRequest(kind="appeal", fields=struct({"id": "A", "date": [value]}))
         assert invalid(
-            lambda nested=nested: scoring.CreateRecord(nested, metadata=units.metadata(), timeout=30)
+            lambda nested=nested: scoring.CreateRecord(nested, metadata=units.metadata(), timeout=30).record
         )
 
 
@@ -159,7 +159,7 @@ def test_a_deeply_nested_scheme_is_refused(units: Stack) -> None:
     for text in ("x = " + "[" * 5000 + "]" * 5000, "x = " + "{a = " * 2000 + "1" + "}" * 2000):
         request = scoring_pb2.CreateRunRequest(year=2025, scheme_toml=text)
         assert "scheme_toml" in invalid(
-            lambda request=request: scoring.CreateRun(request, metadata=units.metadata(), timeout=30)
+            lambda request=request: scoring.CreateRun(request, metadata=units.metadata(), timeout=30).run
         )
 
 
@@ -177,10 +177,10 @@ def test_years_out_of_range_are_refused(units: Stack, year: int) -> None:
         lambda: scoring.PreviewAssessment(
             scoring_pb2.PreviewAssessmentRequest(year=year), metadata=md, timeout=30
         ),
-        lambda: scoring.CreateRun(scoring_pb2.CreateRunRequest(year=year), metadata=md, timeout=30),
+        lambda: scoring.CreateRun(scoring_pb2.CreateRunRequest(year=year), metadata=md, timeout=30).run,
         lambda: scoring.ListRecords(scoring_pb2.ListRecordsRequest(year=year), metadata=md, timeout=30),
         lambda: scoring.ListRuns(scoring_pb2.ListRunsRequest(year=year), metadata=md, timeout=30),
-        lambda: scoring.GetRun(scoring_pb2.GetRunRequest(year=year), metadata=md, timeout=30),
+        lambda: scoring.GetRun(scoring_pb2.GetRunRequest(year=year), metadata=md, timeout=30).run,
     ]
     for call in calls:
         assert invalid(call) == ["year"]
@@ -236,7 +236,11 @@ def test_a_department_learns_nothing_of_another_units_task_or_a_draft(
     assert acted[0] == grpc.StatusCode.PERMISSION_DENIED and task["lead_unit"] not in acted[1]
 
     draft = create_run(stack)
-    shown = refusal(lambda: scoring.GetRun(scoring_pb2.GetRunRequest(id=draft.id), metadata=czj, timeout=30))
-    none = refusal(lambda: scoring.GetRun(scoring_pb2.GetRunRequest(id="2025-999"), metadata=czj, timeout=30))
+    shown = refusal(
+        lambda: scoring.GetRun(scoring_pb2.GetRunRequest(id=draft.id), metadata=czj, timeout=30).run
+    )
+    none = refusal(
+        lambda: scoring.GetRun(scoring_pb2.GetRunRequest(id="2025-999"), metadata=czj, timeout=30).run
+    )
     assert shown == (grpc.StatusCode.NOT_FOUND, f"run {draft.id!r} does not exist")
     assert none == (grpc.StatusCode.NOT_FOUND, "run '2025-999' does not exist")

@@ -33,7 +33,7 @@ def record(stack: Stack, kind: str, fields: dict[str, Any], request_id: str, **c
         scoring_pb2.CreateRecordRequest(request_id=request_id, kind=kind, fields=struct(fields)),
         metadata=stack.metadata(**caller),
         timeout=30,
-    )
+    ).record
 
 
 @pytest.fixture

@@ -12,13 +12,14 @@ from typing import Any
 import grpc
 import pytest
 from kaohe.gateway.v1 import gateway_pb2
-from kaohe.scoring.v1 import scoring_pb2
+from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from openpyxl import load_workbook
 
+from services.common.auth import make_user_identity
 from services.ledger_book.columns import choices_of
 from services.ledger_book.write import ledger_workbook
-from tests.conftest import Databases, Stack, TlsFiles, start_stack, stop_stack
+from tests.conftest import Databases, Stack, TlsFiles, internal_metadata, start_stack, stop_stack
 from tests.integration.test_tasks_ledger import violations
 
 
@@ -167,14 +168,10 @@ def test_a_refused_workbook_names_sheet_row_and_column_and_stores_nothing(
 
 def test_only_the_office_exports_the_ledger(stack: Stack, example_ledger: bytes) -> None:
     stack.import_ledger(example_ledger)
-    _, _, scoring = stack.stubs()
     for role, unit in (("supervisor", None), ("viewer", None), ("department", "fgj")):
         metadata = stack.metadata(role, unit)
         # Neither the gateway's export nor the services' own streams behind it, relayed by the gateway.
-        for call, request in (
-            (stack.stubs()[0].ExportLedger, gateway_pb2.ExportLedgerRequest()),
-            (scoring.ExportRecords, scoring_pb2.ExportRecordsRequest()),
-        ):
+        for call, request in ((stack.stubs()[0].ExportLedger, gateway_pb2.ExportLedgerRequest()),):
             with pytest.raises(grpc.RpcError) as caught:
                 list(call(request, metadata=metadata, timeout=10))
             assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED, role
@@ -183,6 +180,21 @@ def test_only_the_office_exports_the_ledger(stack: Stack, example_ledger: bytes)
         with pytest.raises(grpc.RpcError) as caught:
             list(internal.ExportLedger(tasks_pb2.ExportLedgerRequest(), metadata=metadata, timeout=10))
         assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED, role
+        # Scoring's stream is internal: the gateway does not serve it; scoring refuses it relayed for them.
+        request = scoring_pb2.ExportRecordsRequest()
+        with pytest.raises(grpc.RpcError) as caught:
+            list(
+                scoring_pb2_grpc.ScoringInternalServiceStub(stack.channel()).ExportRecords(
+                    request, metadata=metadata
+                )
+            )
+        assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED, role
+        method = "/kaohe.scoring.v1.ScoringInternalService/ExportRecords"
+        relayed = internal_metadata(make_user_identity(role=role, unit=unit), method, request)
+        with pytest.raises(grpc.RpcError) as caught:
+            internal = scoring_pb2_grpc.ScoringInternalServiceStub(stack.channel(stack.scoring_addr))
+            list(internal.ExportRecords(request, metadata=relayed, timeout=10))
+        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED, role
     assert len(exported_as(stack, stack.metadata())) == 73
 
 

@@ -13,6 +13,7 @@ from grpc_status import rpc_status
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
+from services.common.result_wire import result_to_json_dict
 from tests.conftest import Stack
 
 BASE: list[dict[str, Any]] = [
@@ -108,7 +109,7 @@ def create_record(
         scoring_pb2.CreateRecordRequest(kind=kind, fields=struct(fields)),
         metadata=stack.metadata(role, unit),
         timeout=30,
-    )
+    ).record
 
 
 def list_records(stack: Stack, **filters: Any) -> list[Any]:
@@ -286,8 +287,10 @@ def test_a_department_may_not_file_other_records(loaded: Stack) -> None:
 
 def run_totals(stack: Stack) -> dict[str, dict[str, Any]]:
     _, _, scoring = stack.stubs()
-    run = scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=60)
-    return {u["unit"]: u for u in json.loads(run.document_json)["units"]}
+    run = scoring.CreateRun(
+        scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=60
+    ).run
+    return {u["unit"]: u for u in result_to_json_dict(run.result)["units"]}
 
 
 def test_a_voided_error_report_no_longer_deducts(loaded: Stack) -> None:
@@ -308,26 +311,32 @@ def test_a_voided_error_report_no_longer_deducts(loaded: Stack) -> None:
     assert [e["id"] for e in before["breakdown"]["errors"]] == ["E1"]
     _, _, scoring = loaded.stubs()
     refused(
-        lambda: scoring.VoidRecord(
-            scoring_pb2.VoidRecordRequest(kind="error_report", id="E1", reason=" "),
-            metadata=loaded.metadata(),
-            timeout=30,
+        lambda: (
+            scoring.VoidRecord(
+                scoring_pb2.VoidRecordRequest(kind="error_report", id="E1", reason=" "),
+                metadata=loaded.metadata(),
+                timeout=30,
+            ).record
         ),
         grpc.StatusCode.INVALID_ARGUMENT,
     )
     refused(
-        lambda: scoring.VoidRecord(
-            scoring_pb2.VoidRecordRequest(kind="error_report", id="E404", reason="无"),
-            metadata=loaded.metadata(),
-            timeout=30,
+        lambda: (
+            scoring.VoidRecord(
+                scoring_pb2.VoidRecordRequest(kind="error_report", id="E404", reason="无"),
+                metadata=loaded.metadata(),
+                timeout=30,
+            ).record
         ),
         grpc.StatusCode.NOT_FOUND,
     )
     refused(
-        lambda: scoring.VoidRecord(
-            scoring_pb2.VoidRecordRequest(kind="error_report", id="E1", reason="x"),
-            metadata=loaded.metadata("department", "fgj"),
-            timeout=30,
+        lambda: (
+            scoring.VoidRecord(
+                scoring_pb2.VoidRecordRequest(kind="error_report", id="E1", reason="x"),
+                metadata=loaded.metadata("department", "fgj"),
+                timeout=30,
+            ).record
         ),
         grpc.StatusCode.PERMISSION_DENIED,
     )
@@ -335,7 +344,7 @@ def test_a_voided_error_report_no_longer_deducts(loaded: Stack) -> None:
         scoring_pb2.VoidRecordRequest(kind="error_report", id="E1", reason="通报有误，撤销"),
         metadata=loaded.metadata(),
         timeout=30,
-    )
+    ).record
     assert (voided.voided, voided.void_reason) == (True, "通报有误，撤销")
     after = run_totals(loaded)["fgj"]
     assert after["error_deduction"] == 0

@@ -12,6 +12,7 @@ from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 from prometheus_client import CollectorRegistry
 
+from services.common.result_wire import result_to_json_dict
 from services.common.wiretime import rfc3339_of
 from services.notify.config import NotifyConfig, parse_notify_config
 from services.notify.delivery import Outcome
@@ -114,7 +115,9 @@ def test_facts_name_yellow_red_and_the_missed_progress_deadline(stack: Stack) ->
 def preview(stack: Stack) -> Any:
     _, _, scoring = stack.stubs()
     request = scoring_pb2.PreviewAssessmentRequest(year=2026, as_of="2026-11-27T18:00:00+08:00")
-    return json.loads(scoring.PreviewAssessment(request, metadata=stack.metadata(), timeout=60).document_json)
+    return result_to_json_dict(
+        scoring.PreviewAssessment(request, metadata=stack.metadata(), timeout=60).result
+    )
 
 
 def test_each_key_goes_out_once_and_lands_in_the_history(stack: Stack) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from kaohe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
+from services.common.result_wire import result_to_json_dict
 from services.common.scheme import Scheme
 from services.common.tls import TlsFiles
 from tests.conftest import KEYS, PG_URL, Databases, secure_channel, user_token
@@ -171,8 +171,8 @@ def test_writes_through_both_replicas_are_neither_lost_nor_doubled(
     for name, method in (("gateway", "CreateTask"), ("tasks", "CreateTask"), ("scoring", "CreateRecord")):
         served = [_served_calls(part, method) for part in replicas[name]]
         assert all(count > 0 for count in served), (name, served)
-    run = scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025), metadata=office, timeout=60)
-    document = json.loads(run.document_json)
+    run = scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025), metadata=office, timeout=60).run
+    document = result_to_json_dict(run.result)
     assert {u["unit"] for u in document["units"]} == {"fgj", "czj", "cgz"}
     channel.close()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import Any
 
 import grpc
@@ -13,6 +12,7 @@ from docx import Document
 from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 
+from services.common.result_wire import result_to_json_dict
 from services.common.vocabulary import GRADES, UNIT_CATEGORIES
 from services.gateway.results import issuer_of
 from tests.conftest import Stack
@@ -37,7 +37,7 @@ def texts(content: bytes) -> tuple[list[str], list[list[list[str]]]]:
 
 
 def units_of(run: Any) -> dict[str, dict[str, Any]]:
-    return {u["unit"]: u for u in json.loads(run.document_json)["units"]}
+    return {u["unit"]: u for u in result_to_json_dict(run.result)["units"]}
 
 
 def test_the_notice_lists_every_unit_under_its_grade_with_its_total(example: Stack) -> None:
@@ -63,10 +63,10 @@ def test_the_notice_lists_every_unit_under_its_grade_with_its_total(example: Sta
 
 def test_each_letter_states_the_units_total_grade_rank_and_every_point(example: Stack) -> None:
     run = create_run(example)
-    document = json.loads(
+    document = result_to_json_dict(
         example.stubs()[2]
         .GetRun(scoring_pb2.GetRunRequest(id=run.id), metadata=example.metadata(), timeout=30)
-        .document_json
+        .run.result
     )
     for unit in document["units"]:
         reply = gateway(example).GetResultLetter(

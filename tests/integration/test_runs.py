@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +11,8 @@ from google.protobuf import json_format
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
-from tests.conftest import Stack
+from services.common.result_wire import result_to_json_dict
+from tests.conftest import Stack, run_state, run_time
 from tests.integration.test_records import create_record, jsonl, refused, violations
 
 
@@ -21,16 +21,22 @@ def scoring_stub(stack: Stack) -> Any:
 
 
 def create_run(stack: Stack, **fields: Any) -> Any:
-    return scoring_stub(stack).CreateRun(
-        scoring_pb2.CreateRunRequest(year=fields.pop("year", 2025), **fields),
-        metadata=stack.metadata(),
-        timeout=60,
+    return (
+        scoring_stub(stack)
+        .CreateRun(
+            scoring_pb2.CreateRunRequest(year=fields.pop("year", 2025), **fields),
+            metadata=stack.metadata(),
+            timeout=60,
+        )
+        .run
     )
 
 
 def get_run(stack: Stack, role: str = "office", caller_unit: str | None = None, **fields: Any) -> Any:
-    return scoring_stub(stack).GetRun(
-        scoring_pb2.GetRunRequest(**fields), metadata=stack.metadata(role, caller_unit), timeout=30
+    return (
+        scoring_stub(stack)
+        .GetRun(scoring_pb2.GetRunRequest(**fields), metadata=stack.metadata(role, caller_unit), timeout=30)
+        .run
     )
 
 
@@ -45,16 +51,20 @@ def list_runs(stack: Stack, role: str = "office", caller_unit: str | None = None
 
 
 def publish(stack: Stack, run_id: str, etag: str = "") -> Any:
-    return scoring_stub(stack).PublishRun(
-        scoring_pb2.RunActionRequest(id=run_id, etag=etag), metadata=stack.metadata(), timeout=30
+    return (
+        scoring_stub(stack)
+        .PublishRun(
+            scoring_pb2.PublishRunRequest(id=run_id, etag=etag), metadata=stack.metadata(), timeout=30
+        )
+        .run
     )
 
 
 def after_the_appeal_window(stack: Stack, run_id: str) -> None:
     """Moves the scoring service's clock just past the run's 公示 appeal window, if it has one."""
     run = get_run(stack, id=run_id)
-    if run.appeal_deadline:
-        later = int(datetime.fromisoformat(run.appeal_deadline).timestamp()) + 1
+    if run.HasField("appeal_deadline"):
+        later = run.appeal_deadline.seconds + 1
         app = stack.parts["scoring"].app
         now = app.clock()
         app.clock = lambda: max(now, later)
@@ -80,13 +90,17 @@ def verify_every_report(stack: Stack) -> None:
 def finalize_now(stack: Stack, run_id: str, etag: str = "") -> Any:
     """定档 with every report verified, whatever the appeal window says."""
     verify_every_report(stack)
-    return scoring_stub(stack).FinalizeRun(
-        scoring_pb2.RunActionRequest(id=run_id, etag=etag), metadata=stack.metadata(), timeout=30
+    return (
+        scoring_stub(stack)
+        .FinalizeRun(
+            scoring_pb2.FinalizeRunRequest(id=run_id, etag=etag), metadata=stack.metadata(), timeout=30
+        )
+        .run
     )
 
 
 def units_of(run: Any) -> dict[str, dict[str, Any]]:
-    return {u["unit"]: u for u in json.loads(run.document_json)["units"]}
+    return {u["unit"]: u for u in result_to_json_dict(run.result)["units"]}
 
 
 def totals_of(run: Any) -> dict[str, dict[str, Any]]:
@@ -112,46 +126,54 @@ def example(stack: Stack, example_ledger: bytes) -> Stack:
 
 def test_a_run_goes_draft_publicised_final_and_then_never_changes(example: Stack) -> None:
     run = create_run(example)
-    assert (run.state, run.year, run.scheme, run.supersedes, run.superseded_by) == (
+    assert (run_state(run), run.year, run.scheme, run.supersedes, run.superseded_by) == (
         "draft",
         2025,
         "example-2025",
         "",
         "",
     )
-    assert (run.published_at, run.finalized_at, run.appeal_deadline) == ("", "", "")
-    assert json.loads(run.document_json)["state"] == "draft"
+    assert (
+        run_time(run, "published_at"),
+        run_time(run, "finalized_at"),
+        run_time(run, "appeal_deadline"),
+    ) == (
+        "",
+        "",
+        "",
+    )
+    assert result_to_json_dict(run.result)["state"] == "draft"
 
     published = publish(example, run.id, run.etag)
-    assert published.state == "publicised"
-    assert published.published_at and published.appeal_deadline
-    deadline = datetime.fromisoformat(published.appeal_deadline)
-    assert deadline > datetime.fromisoformat(published.published_at)
-    assert published.appeal_deadline.endswith("T23:59:59+08:00")
+    assert run_state(published) == "publicised"
+    assert run_time(published, "published_at") and run_time(published, "appeal_deadline")
+    deadline = datetime.fromisoformat(run_time(published, "appeal_deadline"))
+    assert deadline > datetime.fromisoformat(run_time(published, "published_at"))
+    assert run_time(published, "appeal_deadline").endswith("T23:59:59+08:00")
     refused(lambda: publish(example, run.id), grpc.StatusCode.FAILED_PRECONDITION)
     refused(lambda: finalize(example, run.id, run.etag), grpc.StatusCode.ABORTED)  # the draft's etag is stale
 
     final = finalize(example, run.id, published.etag)
-    assert (final.state, final.appeal_deadline) == ("final", published.appeal_deadline)
-    assert final.finalized_at
+    assert (run_state(final), final.appeal_deadline) == ("final", published.appeal_deadline)
+    assert run_time(final, "finalized_at")
     shown = get_run(example, id=run.id)
     for again in (publish, finalize):
         refused(lambda again=again: again(example, run.id), grpc.StatusCode.FAILED_PRECONDITION)  # type: ignore[misc]
     after = get_run(example, id=run.id)
-    assert (after.state, after.etag, after.document_json) == ("final", shown.etag, shown.document_json)
+    assert (run_state(after), after.etag, after.result) == ("final", shown.etag, shown.result)
     assert units_of(after) == units_of(run)
-    assert json.loads(after.document_json)["state"] == "final"
-    assert [(r.id, r.state) for r in list_runs(example)] == [(run.id, "final")]
+    assert result_to_json_dict(after.result)["state"] == "final"
+    assert [(r.id, run_state(r)) for r in list_runs(example)] == [(run.id, "final")]
 
 
 def test_a_correction_is_a_new_run_naming_the_one_it_supersedes(example: Stack) -> None:
     first = create_run(example)
     second = create_run(example, supersedes=first.id)
-    assert (second.state, second.supersedes) == ("draft", first.id)
+    assert (run_state(second), second.supersedes) == ("draft", first.id)
     assert second.id != first.id
     old = get_run(example, id=first.id)
-    assert (old.state, old.superseded_by) == ("draft", second.id)
-    assert old.document_json == get_run(example, id=first.id).document_json
+    assert (run_state(old), old.superseded_by) == ("draft", second.id)
+    assert old.result == get_run(example, id=first.id).result
     refused(lambda: create_run(example, supersedes=first.id), grpc.StatusCode.FAILED_PRECONDITION)
     refused(lambda: publish(example, first.id), grpc.StatusCode.FAILED_PRECONDITION)
     refused(lambda: create_run(example, supersedes="2025-99"), grpc.StatusCode.NOT_FOUND)
@@ -161,10 +183,10 @@ def test_a_correction_is_a_new_run_naming_the_one_it_supersedes(example: Stack) 
     final = finalize(example, second.id, publish(example, second.id).etag)
     third = create_run(example, supersedes=second.id)
     corrected = get_run(example, id=second.id)
-    assert (corrected.state, corrected.superseded_by, corrected.document_json) == (
+    assert (run_state(corrected), corrected.superseded_by, corrected.result) == (
         "final",
         third.id,
-        get_run(example, id=second.id).document_json,
+        get_run(example, id=second.id).result,
     )
     assert totals_of(corrected) == totals_of(final) == totals_of(second)
     assert get_run(example, year=2025).id == third.id
@@ -179,7 +201,7 @@ def test_publishing_another_run_of_the_year_supersedes_the_one_published_before(
     published = publish(example, second.id)
     assert published.supersedes == first.id
     old = get_run(example, id=first.id)
-    assert (old.state, old.superseded_by) == ("final", second.id)
+    assert (run_state(old), old.superseded_by) == ("final", second.id)
     assert totals_of(old) == totals_of(final)
     finalize(example, second.id, published.etag)
     assert get_run(example, year=2025, role="department", caller_unit="fgj").id == second.id
@@ -210,12 +232,16 @@ def test_another_scheme_gives_another_sha_and_its_numbers(example: Stack) -> Non
     assert text != example.scheme.text
     run = create_run(example, scheme_toml=text)
     assert run.scheme_sha256 != example.scheme.sha256
-    assert json.loads(run.document_json)["scheme_sha256"] == run.scheme_sha256
+    assert result_to_json_dict(run.result)["scheme_sha256"] == run.scheme_sha256
     assert units_of(run)["fgj"]["error_deduction"] == pytest.approx(1.5)
     default = create_run(example)
     assert units_of(default)["fgj"]["error_deduction"] == pytest.approx(0.5)
-    stored = scoring_stub(example).GetScheme(
-        scoring_pb2.GetSchemeRequest(sha256=run.scheme_sha256), metadata=example.metadata(), timeout=30
+    stored = (
+        scoring_stub(example)
+        .GetScheme(
+            scoring_pb2.GetSchemeRequest(sha256=run.scheme_sha256), metadata=example.metadata(), timeout=30
+        )
+        .scheme
     )
     assert (stored.sha256, stored.toml) == (run.scheme_sha256, text)
 
@@ -283,12 +309,12 @@ def test_a_year_the_calendar_does_not_cover_scores_with_a_warning(stack: Stack) 
         datetime.fromisoformat("2028-01-10T09:00:00+08:00").timestamp()
     )
     run = create_run(stack, year=2027)
-    document = json.loads(run.document_json)
+    document = result_to_json_dict(run.result)
     assert any("2027" in str(w) for w in document["calendar_warnings"]), document["calendar_warnings"]
     fgj = units_of(run)["fgj"]
     assert (fgj["timeliness_earned"], fgj["timeliness_max"]) == (40, 40)
     assert [t["task"] for t in fgj["breakdown"]["tasks"]] == ["Y1"]
-    shown = json.loads(get_run(stack, year=2027).document_json)
+    shown = result_to_json_dict(get_run(stack, year=2027).result)
     assert shown["calendar_warnings"] == document["calendar_warnings"]
     # A covered year carries no warning (a run needs something of its year to assess: one reading).
     stack.import_ledger(
@@ -305,7 +331,7 @@ def test_a_year_the_calendar_does_not_cover_scores_with_a_warning(stack: Stack) 
             ]
         )
     )
-    assert json.loads(create_run(stack, year=2025).document_json)["calendar_warnings"] == []
+    assert result_to_json_dict(create_run(stack, year=2025).result)["calendar_warnings"] == []
 
 
 def test_appeals_during_publicity(example: Stack) -> None:
@@ -339,21 +365,25 @@ def test_appeals_during_publicity(example: Stack) -> None:
         scoring_pb2.DecideAppealRequest(id="AP9", upheld=True, reason="系统记录可查"),
         metadata=example.metadata(),
         timeout=30,
-    )
+    ).record
     assert json_format.MessageToDict(decided.fields)["upheld"] is True
     refused(
-        lambda: scoring.DecideAppeal(
-            scoring_pb2.DecideAppealRequest(id="AP9", upheld=False, reason="改判"),
-            metadata=example.metadata(),
-            timeout=30,
+        lambda: (
+            scoring.DecideAppeal(
+                scoring_pb2.DecideAppealRequest(id="AP9", upheld=False, reason="改判"),
+                metadata=example.metadata(),
+                timeout=30,
+            ).record
         ),
         grpc.StatusCode.FAILED_PRECONDITION,
     )
     refused(
-        lambda: scoring.DecideAppeal(
-            scoring_pb2.DecideAppealRequest(id="AP9", upheld=True, reason="x"),
-            metadata=example.metadata("department", "fgj"),
-            timeout=30,
+        lambda: (
+            scoring.DecideAppeal(
+                scoring_pb2.DecideAppealRequest(id="AP9", upheld=True, reason="x"),
+                metadata=example.metadata("department", "fgj"),
+                timeout=30,
+            ).record
         ),
         grpc.StatusCode.PERMISSION_DENIED,
     )
@@ -381,7 +411,7 @@ def test_a_rejected_appeal_keeps_the_deduction_and_lets_the_run_finalise(example
         timeout=30,
     )
     assert units_of(create_run(example))["sfj"]["error_deduction"] == units_of(run)["sfj"]["error_deduction"]
-    assert finalize(example, run.id).state == "final"
+    assert run_state(finalize(example, run.id)) == "final"
 
 
 def test_a_department_sees_its_own_result_once_publicised(example: Stack) -> None:
@@ -397,19 +427,19 @@ def test_a_department_sees_its_own_result_once_publicised(example: Stack) -> Non
     later_draft = create_run(example)
     shown = get_run(example, year=2025, **dept)
     assert shown.id == draft.id  # the latest publicised run, never the newer draft
-    document = json.loads(shown.document_json)
+    document = result_to_json_dict(shown.result)
     assert [u["unit"] for u in document["units"]] == ["fgj"]
     assert document["units"][0] == units_of(draft)["fgj"]
-    assert [u["unit"] for u in json.loads(get_run(example, id=draft.id, **dept).document_json)["units"]] == [
-        "fgj"
-    ]
+    assert [
+        u["unit"] for u in result_to_json_dict(get_run(example, id=draft.id, **dept).result)["units"]
+    ] == ["fgj"]
     refused(lambda: get_run(example, id=draft.id, unit="czj", **dept), grpc.StatusCode.PERMISSION_DENIED)
     refused(lambda: get_run(example, id=later_draft.id, **dept), grpc.StatusCode.NOT_FOUND)
     assert [r.id for r in list_runs(example, **dept)] == [draft.id]
-    assert all(not r.document_json for r in list_runs(example, **dept))
+    assert all(not r.HasField("result") for r in list_runs(example, **dept))
     # Everyone else reads every unit.
     for role in ("office", "supervisor", "viewer"):
-        assert len(json.loads(get_run(example, role, id=draft.id).document_json)["units"]) == 6
+        assert len(result_to_json_dict(get_run(example, role, id=draft.id).result)["units"]) == 6
 
 
 def test_an_undecided_appeal_holds_back_only_the_year_of_its_report(example: Stack) -> None:
@@ -419,7 +449,7 @@ def test_an_undecided_appeal_holds_back_only_the_year_of_its_report(example: Sta
     refused(lambda: finalize(example, earlier.id), grpc.StatusCode.FAILED_PRECONDITION)
     run = create_run(example)
     publish(example, run.id)
-    assert finalize(example, run.id).state == "final"
+    assert run_state(finalize(example, run.id)) == "final"
 
 
 LEDGER_CUTOFF: list[dict[str, Any]] = [

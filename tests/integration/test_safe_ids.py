@@ -44,19 +44,27 @@ def test_the_hostile_id_is_refused_on_every_method_that_takes_one(stack: Stack, 
     md = stack.metadata()
     calls: dict[str, Callable[[], Any]] = {
         "id": lambda: tasks.GetTask(tasks_pb2.GetTaskRequest(id=HOSTILE), metadata=md, timeout=10).task,
-        "appeal": lambda: scoring.DecideAppeal(
-            scoring_pb2.DecideAppealRequest(id=HOSTILE, upheld=True, reason="x"), metadata=md, timeout=10
+        "appeal": lambda: (
+            scoring.DecideAppeal(
+                scoring_pb2.DecideAppealRequest(id=HOSTILE, upheld=True, reason="x"), metadata=md, timeout=10
+            ).record
         ),
-        "run": lambda: scoring.FinalizeRun(scoring_pb2.RunActionRequest(id=HOSTILE), metadata=md, timeout=10),
-        "record": lambda: scoring.VoidRecord(
-            scoring_pb2.VoidRecordRequest(kind="metric_reading", id=HOSTILE, reason="x"),
-            metadata=md,
-            timeout=10,
+        "run": lambda: (
+            scoring.FinalizeRun(scoring_pb2.FinalizeRunRequest(id=HOSTILE), metadata=md, timeout=10).run
         ),
-        "application": lambda: scoring.DecideApplication(
-            scoring_pb2.DecideApplicationRequest(id=HOSTILE, decision="exempt", reason="x"),
-            metadata=md,
-            timeout=10,
+        "record": lambda: (
+            scoring.VoidRecord(
+                scoring_pb2.VoidRecordRequest(kind="metric_reading", id=HOSTILE, reason="x"),
+                metadata=md,
+                timeout=10,
+            ).record
+        ),
+        "application": lambda: (
+            scoring.DecideApplication(
+                scoring_pb2.DecideApplicationRequest(id=HOSTILE, decision="exempt", reason="x"),
+                metadata=md,
+                timeout=10,
+            ).application
         ),
         "unit": lambda: tasks.ListTasks(tasks_pb2.ListTasksRequest(unit=HOSTILE), metadata=md, timeout=10),
         "co_units": lambda: (

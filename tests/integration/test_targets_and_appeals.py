@@ -11,6 +11,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from google.protobuf import json_format
+from kaohe.common.v1 import common_pb2
 from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from sqlalchemy import select
@@ -21,7 +22,7 @@ from services.common.scheme import Scheme
 from services.scoring.__main__ import MIGRATIONS
 from services.scoring.records import parse_record
 from services.scoring.storage.tables import records
-from tests.conftest import Databases, Stack, internal_metadata
+from tests.conftest import Databases, Stack, internal_metadata, run_state, run_time
 from tests.integration.test_records import create_record, list_records, refused, violations
 from tests.integration.test_runs import (
     create_run,
@@ -45,20 +46,22 @@ SFJ_DAYS = {
 
 def import_records(stack: Stack, lines: list[dict[str, Any]]) -> Any:
     """Records straight into the scoring service, as the gateway forwards a ledger's record lines."""
-    scoring = scoring_pb2_grpc.ScoringServiceStub(stack.channel(stack.scoring_addr))
+    scoring = scoring_pb2_grpc.ScoringInternalServiceStub(stack.channel(stack.scoring_addr))
     office = make_user_identity(role="office", unit=None)
     messages = [
         scoring_pb2.ImportRecordsRequest(),
         scoring_pb2.ImportRecordsRequest(
             lines=[
-                scoring_pb2.LedgerLine(line=n, json=json.dumps(r, ensure_ascii=False))
+                common_pb2.LedgerLine(line=n, json=json.dumps(r, ensure_ascii=False))
                 for n, r in enumerate(lines, start=1)
             ]
         ),
     ]
     return scoring.ImportRecords(
         iter(messages),
-        metadata=internal_metadata(office, "/kaohe.scoring.v1.ScoringService/ImportRecords", messages),
+        metadata=internal_metadata(
+            office, "/kaohe.scoring.v1.ScoringInternalService/ImportRecords", messages
+        ),
         timeout=30,
     )
 
@@ -254,15 +257,15 @@ def test_finalising_waits_until_the_appeal_window_has_closed(example: Stack) -> 
     app.clock = lambda: int(datetime.fromisoformat("2026-02-12T10:00:00+08:00").timestamp())
     run = create_run(example)
     published = publish(example, run.id)
-    assert published.appeal_deadline == "2026-02-26T23:59:59+08:00"
+    assert run_time(published, "appeal_deadline") == "2026-02-26T23:59:59+08:00"
     error = refused(lambda: finalize_now(example, run.id), grpc.StatusCode.FAILED_PRECONDITION)
     assert "appeal window" in (error.details() or "") and "2026-02-26" in (error.details() or "")
-    deadline = int(datetime.fromisoformat(published.appeal_deadline).timestamp())
+    deadline = published.appeal_deadline.seconds
     app.clock = lambda: deadline  # its last second is still inside it
     refused(lambda: finalize_now(example, run.id), grpc.StatusCode.FAILED_PRECONDITION)
     app.clock = lambda: deadline + 1
     final = finalize_now(example, run.id)
-    assert (final.state, final.finalized_at) == ("final", "2026-02-27T00:00:00+08:00")
+    assert (run_state(final), run_time(final, "finalized_at")) == ("final", "2026-02-27T00:00:00+08:00")
 
 
 def test_a_run_of_a_year_with_nothing_to_assess_is_refused_naming_the_year(example: Stack) -> None:

@@ -89,14 +89,16 @@ def _writes(stack: Stack) -> dict[str, Any]:
         TASKS_INTERNAL + "ImportLedger": lambda md: internal.ImportLedger(
             iter([lines]), metadata=md, timeout=10
         ),
-        SCORING + "CreateRun": lambda md: scoring.CreateRun(
-            scoring_pb2.CreateRunRequest(year=2025), metadata=md, timeout=10
+        SCORING + "CreateRun": lambda md: (
+            scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025), metadata=md, timeout=10).run
         ),
-        SCORING + "VoidRecord": lambda md: scoring.VoidRecord(
-            scoring_pb2.VoidRecordRequest(id="R1", kind="error_report"), metadata=md, timeout=10
+        SCORING + "VoidRecord": lambda md: (
+            scoring.VoidRecord(
+                scoring_pb2.VoidRecordRequest(id="R1", kind="error_report"), metadata=md, timeout=10
+            ).record
         ),
-        SCORING + "PublishRun": lambda md: scoring.PublishRun(
-            scoring_pb2.RunActionRequest(id="run"), metadata=md, timeout=10
+        SCORING + "PublishRun": lambda md: (
+            scoring.PublishRun(scoring_pb2.PublishRunRequest(id="run"), metadata=md, timeout=10).run
         ),
     }
 

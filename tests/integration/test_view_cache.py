@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 from kaohe.gateway.v1 import gateway_pb2
-from kaohe.scoring.v1 import scoring_pb2
+from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2
 
+from services.common.auth import make_user_identity
 from services.common.wiretime import epoch_of
-from tests.conftest import Stack
+from tests.conftest import Stack, internal_metadata
 from tests.integration.test_records import create_record
 
 
@@ -99,7 +100,7 @@ def test_each_visibility_has_its_own_entry(example: Stack) -> None:
 
 
 def test_the_next_change_is_the_first_colour_edge_of_an_open_task(example: Stack) -> None:
-    _, tasks, scoring = example.stubs()
+    _, tasks, _ = example.stubs()
     task = tasks.CreateTask(
         tasks_pb2.CreateTaskRequest(
             title="时限", task_type="leader_directive", lead_unit="fgj", assign_now=True
@@ -116,7 +117,13 @@ def test_the_next_change_is_the_first_colour_edge_of_an_open_task(example: Stack
     assert epoch_of(version, "next_change") == math.ceil(assigned + threshold * (due - assigned))
     again = tasks.GetVersion(tasks_pb2.GetVersionRequest(), metadata=example.metadata(), timeout=10)
     assert (again.sequence, again.next_change) == (version.sequence, version.next_change)
+    # Scoring's version is internal: asked for the person the gateway's views are computed for.
+    scoring = scoring_pb2_grpc.ScoringInternalServiceStub(example.channel(example.scoring_addr))
+    request = scoring_pb2.GetVersionRequest()
+    office = make_user_identity(role="office", unit=None)
     scoring_version = scoring.GetVersion(
-        scoring_pb2.GetVersionRequest(), metadata=example.metadata(), timeout=10
+        request,
+        metadata=internal_metadata(office, "/kaohe.scoring.v1.ScoringInternalService/GetVersion", request),
+        timeout=10,
     )
     assert scoring_version.scheme_sha256 == example.scheme.sha256

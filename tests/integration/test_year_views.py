@@ -85,8 +85,10 @@ def test_a_department_dashboard_and_export_default_to_its_own_unit(
     own = stack.metadata("department", "czj")
     shown = gateway.GetDashboard(gateway_pb2.GetDashboardRequest(year=2025), metadata=own, timeout=60)
     assert shown.standing.unit == "czj"
-    run = scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=60)
-    scoring.PublishRun(scoring_pb2.RunActionRequest(id=run.id), metadata=stack.metadata(), timeout=60)
+    run = scoring.CreateRun(
+        scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=60
+    ).run
+    scoring.PublishRun(scoring_pb2.PublishRunRequest(id=run.id), metadata=stack.metadata(), timeout=60)
     exported = gateway.ExportRun(gateway_pb2.ExportRunRequest(run=run.id), metadata=own, timeout=60)
     book = load_workbook(io.BytesIO(exported.xlsx))
     cells = {str(c.value) for sheet in book.worksheets for row in sheet.iter_rows() for c in row if c.value}

@@ -20,6 +20,7 @@ PENDING = {
     # modules
     "services/cli/render.py",
     "services/cli/serve.py",
+    "services/web/office.py",
     "services/gateway/export.py",
     "services/scoring/applications.py",
     "services/scoring/use_cases.py",

@@ -180,7 +180,8 @@ def test_a_run_stored_before_interim_runs_says_whether_it_is_one() -> None:
             duration_seconds=0.0,
         )
         view = run_view(row, ZoneInfo("Asia/Shanghai"), unit="", breakdown=False, with_document=True)
-        return bool(json.loads(view.document_json)["interim"])
+        assert view.document is not None
+        return bool(view.document["interim"])
 
     assert shown("2025-06-30T23:59:59+08:00") is True
     assert shown("2025-12-31T23:59:59+08:00") is False

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.common.errors import NotFound
+from services.common.result_wire import result_to_json_dict, result_to_message
 from services.scoring.domain import score
 from services.scoring.views import run_view
 
@@ -61,7 +62,9 @@ def read(stored: dict[str, Any], *, unit: str, breakdown: bool) -> dict[str, Any
         duration_seconds=0.0,
     )
     view = run_view(row, SH, unit=unit, breakdown=breakdown, with_document=True)
-    document: dict[str, Any] = json.loads(view.document_json)
+    assert view.document is not None
+    # As the service sends it: through the Result message and back.
+    document = result_to_json_dict(result_to_message(view.document, timezone="Asia/Shanghai"))
     return document
 
 

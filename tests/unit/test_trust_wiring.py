@@ -10,7 +10,15 @@ import pytest
 from services.cli.client import trusted_ca
 from services.common.auth import SYSTEM, Identity, make_user_identity
 from services.common.errors import PermissionDenied
-from services.common.policy import INTERNAL_POLICY, POLICY, SCORING, TASKS, TASKS_INTERNAL, authorize_hop
+from services.common.policy import (
+    INTERNAL_POLICY,
+    POLICY,
+    SCORING,
+    SCORING_INTERNAL,
+    TASKS,
+    TASKS_INTERNAL,
+    authorize_hop,
+)
 from services.common.settings import ConfigError
 from services.common.tls import record_trust, trust_record
 from services.common.tokens import oidc_from_env
@@ -43,7 +51,7 @@ def test_a_persons_identity_counts_only_from_the_gateway_and_system_only_from_sc
 
 
 def test_the_gateways_own_import_is_relayed_for_the_office_only() -> None:
-    for method in (TASKS_INTERNAL + "ImportLedger", SCORING + "ImportRecords"):
+    for method in (TASKS_INTERNAL + "ImportLedger", SCORING_INTERNAL + "ImportRecords"):
         authorize_hop(OFFICE, method, peer="gateway", mutual_tls=True)
         for role in ("supervisor", "viewer"):
             with pytest.raises(PermissionDenied):

@@ -18,6 +18,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
+from services.common.result_wire import result_to_json_dict
 from tests.web.conftest import PASSWORDS, SCREENSHOTS, Console
 
 UNITS = {"fgj", "czj", "sfj", "jyj", "cgz", "mxz"}
@@ -96,8 +97,8 @@ def run_document(console: Console, run: str, role: str = "office", unit: str | N
     scoring = scoring_pb2_grpc.ScoringServiceStub(console.stack.channel(console.gateway))
     reply = scoring.GetRun(
         scoring_pb2.GetRunRequest(id=run), metadata=console.stack.metadata(role, unit), timeout=60
-    )
-    return dict(json.loads(reply.document_json))
+    ).run
+    return dict(result_to_json_dict(reply.result))
 
 
 def click_in_row(driver: Any, run: str, label: str) -> None:

@@ -14,6 +14,7 @@ from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
+from services.common.result_wire import result_to_json_dict
 from services.common.scheme import Scheme
 from services.web.__main__ import create as create_web
 from tests.conftest import example_path, start_stack, stop_stack
@@ -181,17 +182,17 @@ def test_a_task_page_shows_its_people_and_parts_and_a_persons_page_their_tasks(
 def test_a_publicised_runs_notice_letters_and_excellent_list_download(county: Console, browser: Any) -> None:
     scoring = scoring_pb2_grpc.ScoringServiceStub(county.stack.channel(county.gateway))
     md = county.stack.metadata()
-    run = scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025), metadata=md, timeout=60)
+    run = scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025), metadata=md, timeout=60).run
     login(browser, county, "office1", PASSWORD)
     cookies = browser.get_cookies()
     assert fetch(county, f"/office/runs/{run.id}/notice", cookies=cookies)[0] == 409  # a draft
-    scoring.PublishRun(scoring_pb2.RunActionRequest(id=run.id), metadata=md, timeout=30)
+    scoring.PublishRun(scoring_pb2.PublishRunRequest(id=run.id), metadata=md, timeout=30)
     status, headers, body = fetch(county, f"/office/runs/{run.id}/notice", cookies=cookies)
     assert status == 200 and "wordprocessingml" in headers["Content-Type"]
     assert "考核结果的通报" in "\n".join(p.text for p in Document(io.BytesIO(body)).paragraphs)
     status, _, body = fetch(county, f"/office/runs/{run.id}/excellent", cookies=cookies)
     assert status == 200 and "单位代码" in body.decode("utf-8-sig")
-    units = {u["unit"]: u for u in json.loads(run.document_json)["units"]}
+    units = {u["unit"]: u for u in result_to_json_dict(run.result)["units"]}
     # A unit's page in the run: its result across the years, with this publicised run's year.
     browser.get(county.url + f"/office/runs/{run.id}/units/fgj")
     assert "历年考核结果" in text(browser) and "2025" in text(browser)

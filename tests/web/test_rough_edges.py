@@ -58,7 +58,7 @@ def test_ranking_from_the_menu_opens_the_latest_runs_ranking(browser: Any, more:
     scoring = scoring_pb2_grpc.ScoringServiceStub(more.stack.channel(more.gateway))
     run = scoring.CreateRun(
         scoring_pb2.CreateRunRequest(year=2025), metadata=more.stack.metadata("office"), timeout=120
-    )
+    ).run
     submit(browser, browser.find_element(By.LINK_TEXT, "排名"))
     assert f"考核运行 {run.id}" in text(browser)
     assert attribute_of_all(browser, "tr[data-total]", "data-unit") == UNITS | {"xss"}

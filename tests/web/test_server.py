@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import ssl
 import urllib.request
 from pathlib import Path
@@ -14,6 +13,7 @@ from kaohe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from openpyxl import load_workbook
 
+from services.common.result_wire import result_to_json_dict
 from services.common.settings import ConfigError
 from services.common.tls import ensure_tls
 from services.web.__main__ import create
@@ -74,11 +74,13 @@ def test_a_department_exports_its_own_line_of_a_publicised_run_only(
     stack.import_ledger(example_ledger)
     gateway, _, _ = stack.stubs()
     scoring = scoring_pb2_grpc.ScoringServiceStub(stack.channel())
-    run = scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=120)
+    run = scoring.CreateRun(
+        scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=120
+    ).run
     department = stack.metadata("department", "fgj")
     with pytest.raises(grpc.RpcError):
         gateway.ExportRun(gateway_pb2.ExportRunRequest(run=run.id), metadata=department, timeout=60)
-    scoring.PublishRun(scoring_pb2.RunActionRequest(id=run.id), metadata=stack.metadata(), timeout=60)
+    scoring.PublishRun(scoring_pb2.PublishRunRequest(id=run.id), metadata=stack.metadata(), timeout=60)
     exported = gateway_pb2_grpc.GatewayServiceStub(stack.channel()).ExportRun(
         gateway_pb2.ExportRunRequest(run=run.id), metadata=department, timeout=60
     )
@@ -88,10 +90,8 @@ def test_a_department_exports_its_own_line_of_a_publicised_run_only(
         for row in ws.iter_rows(values_only=True)
         for c in row
     }
-    document = json.loads(
-        scoring.GetRun(
-            scoring_pb2.GetRunRequest(id=run.id), metadata=stack.metadata(), timeout=60
-        ).document_json
+    document = result_to_json_dict(
+        scoring.GetRun(scoring_pb2.GetRunRequest(id=run.id), metadata=stack.metadata(), timeout=60).run.result
     )
     others = {u["unit"] for u in document["units"]} - {"fgj"}
     assert "fgj" in cells and not others & cells

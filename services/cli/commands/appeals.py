@@ -97,7 +97,7 @@ def cmd_appeals_file(args: argparse.Namespace) -> int:
         scoring_pb2.CreateRecordRequest(
             request_id=args.request_id or request_id(), kind="appeal", fields=fields
         ),
-    )
+    ).record
     emit(args, plain(record), lambda: f"已提出申诉 {record.id}（{record.unit}），待考核办裁决")
     return EXIT_OK
 
@@ -112,7 +112,7 @@ def cmd_appeals_decide(args: argparse.Namespace) -> int:
             upheld=args.upheld == "yes",
             reason=args.reason,
         ),
-    )
+    ).record
     emit(args, plain(record), lambda: f"申诉 {record.id}：{UPHELD[args.upheld]}")
     return EXIT_OK
 
@@ -153,7 +153,7 @@ def cmd_tolerance_apply(args: argparse.Namespace) -> int:
             target=args.target,
             reason=args.reason,
         ),
-    )
+    ).application
     emit(
         args, plain(made), lambda: f"已提出容错申请 {made.id}（{made.unit}，{made.year} 年度），待考核办裁决"
     )
@@ -167,7 +167,7 @@ def cmd_tolerance_decide(args: argparse.Namespace) -> int:
         scoring_pb2.DecideApplicationRequest(
             request_id=args.request_id or request_id(), id=args.id, decision=args.decision, reason=args.reason
         ),
-    )
+    ).application
     note = "，已记入容错纠错记录" if made.state != "refused" else ""
     emit(args, plain(made), lambda: f"容错申请 {made.id}：{APPLICATION_STATES[made.state]}{note}")
     return EXIT_OK

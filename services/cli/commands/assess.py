@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, tzinfo
 from pathlib import Path
+from typing import Any
 
+from kaohe.common.v1 import common_pb2
 from kaohe.scoring.v1 import scoring_pb2
 
 from services.cli import render
 from services.cli.client import EXIT_OK, Client, Refused, Usage, document_of, emit, plain, request_id
-from services.cli.labels import unit_code
+from services.cli.labels import served_scheme, unit_code
 from services.cli.options import Commands, command, group
+from services.common.protoenum import enum_code
+from services.common.wiretime import rfc3339_of
 
 
 def cmd_assess_run(args: argparse.Namespace) -> int:
@@ -33,8 +38,8 @@ def cmd_assess_run(args: argparse.Namespace) -> int:
         ),
         timeout=600,
     )
-    document = document_of(reply)
-    emit(args, document, lambda: f"考核运行 {reply.id} 已生成（草稿）\n" + render.results(document))
+    document = document_of(reply.run)
+    emit(args, document, lambda: f"考核运行 {reply.run.id} 已生成（草稿）\n" + render.results(document))
     return EXIT_OK
 
 
@@ -46,29 +51,42 @@ def cmd_assess_show(args: argparse.Namespace) -> int:
         client.scoring.GetRun,
         scoring_pb2.GetRunRequest(id=args.run or "", year=args.year or 0, unit=unit_code(client, args.unit)),
     )
-    document = document_of(reply)
+    document = document_of(reply.run)
     emit(args, document, lambda: render.results(document, detail=bool(args.unit)))
     return EXIT_OK
+
+
+RUN_INSTANTS = ("as_of", "created_at", "published_at", "finalized_at", "appeal_deadline")
+
+
+def run_json(run: scoring_pb2.Run, tz: tzinfo) -> dict[str, Any]:
+    """A run as `--json` prints it: its state a code, its instants RFC 3339 in the scheme's zone."""
+    data = plain(run)
+    data.pop("result", None)
+    if "state" in data:
+        data["state"] = enum_code(common_pb2.RunState.DESCRIPTOR, run.state)
+    for field in RUN_INSTANTS:
+        if field in data:
+            data[field] = rfc3339_of(run, field, tz)
+    return data
 
 
 def cmd_assess_list(args: argparse.Namespace) -> int:
     client = Client(args)
     reply = client.call(client.scoring.ListRuns, scoring_pb2.ListRunsRequest(year=args.year or 0))
-    runs = [plain(r) for r in reply.runs]
+    tz = served_scheme(client).tz if reply.runs else UTC
+    runs = [run_json(r, tz) for r in reply.runs]
     emit(args, {"runs": runs}, lambda: render.runs(runs))
     return EXIT_OK
 
 
 def _run_action(args: argparse.Namespace, method: str, label: str) -> int:
     client = Client(args)
-    reply = client.call(
-        getattr(client.scoring, method), scoring_pb2.RunActionRequest(request_id=request_id(), id=args.run)
-    )
-    data = plain(reply)
-    data.pop("document_json", None)
-    extra = (
-        f"，申诉截止 {reply.appeal_deadline}" if reply.appeal_deadline and reply.state == "publicised" else ""
-    )
+    request = getattr(scoring_pb2, f"{method}Request")(request_id=request_id(), id=args.run)
+    reply = client.call(getattr(client.scoring, method), request).run
+    data = run_json(reply, served_scheme(client).tz)
+    deadline = data.get("appeal_deadline")
+    extra = f"，申诉截止 {deadline}" if deadline and reply.state == common_pb2.RUN_STATE_PUBLICISED else ""
     emit(args, data, lambda: f"考核运行 {reply.id}：{label}{extra}")
     return EXIT_OK
 

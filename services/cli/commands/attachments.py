@@ -91,8 +91,7 @@ def cmd_attachments_add(args: argparse.Namespace) -> int:
                 yield pb2.UploadAttachmentRequest(data=piece)
 
     made = client.call(stub.UploadAttachment, stream(), timeout=600)
-    # Tasks answers an UploadAttachmentResponse; scoring (until its contract changes) the record itself.
-    record = _record(made if kind in SCORING_KINDS else made.attachment)
+    record = _record(made.attachment)
     emit(args, record, lambda: _table([record]))
     return EXIT_OK
 

@@ -62,7 +62,7 @@ def cmd_records_add(args: argparse.Namespace) -> int:
         scoring_pb2.CreateRecordRequest(
             request_id=args.request_id or request_id(), kind=args.kind, fields=message
         ),
-    )
+    ).record
     data = plain(record)
     emit(args, data, lambda: f"已记录 {label_of(RECORD_KIND_LABELS, record.kind)} {record.id}")
     return EXIT_OK
@@ -95,7 +95,7 @@ def cmd_records_void(args: argparse.Namespace) -> int:
         scoring_pb2.VoidRecordRequest(
             request_id=request_id(), kind=args.kind, id=args.id, reason=args.reason
         ),
-    )
+    ).record
     data = plain(record)
     emit(args, data, lambda: f"已作废 {label_of(RECORD_KIND_LABELS, record.kind)} {record.id}")
     return EXIT_OK
