@@ -202,18 +202,7 @@ def replay(events: Iterable[Event], *, lenient: bool, due_at: datetime | None = 
     ordered = _ordered(events)
     if not ordered:
         raise InvalidArgument(FieldViolation("events", "must start with a create"))
-    assign = next((e for e in ordered if e.kind == Kind.ASSIGN), None)
-    if assign is not None:
-        for event in ordered:
-            if event.at < assign.at and event.kind != Kind.CREATE:
-                raise InvalidArgument(
-                    FieldViolation(
-                        "at",
-                        f"must not be before assigned_at ({_name(event)}; "
-                        f"assigned at {assign.at.isoformat()})",
-                    )
-                )
-
+    _check_after_assign(ordered)
     state: State | None = None
     reports: list[Event] = []  # unrejected reports, latest last
     rejected: set[int] = set()
@@ -262,6 +251,21 @@ def replay(events: Iterable[Event], *, lenient: bool, due_at: datetime | None = 
         extended_to=extended_to,
         last_verified_at=last_verified_at,
     )
+
+
+def _check_after_assign(ordered: list[Event]) -> None:
+    """No event but the create comes before the assignment (交办)."""
+    assign = next((e for e in ordered if e.kind == Kind.ASSIGN), None)
+    if assign is None:
+        return
+    for event in ordered:
+        if event.at < assign.at and event.kind != Kind.CREATE:
+            raise InvalidArgument(
+                FieldViolation(
+                    "at",
+                    f"must not be before assigned_at ({_name(event)}; assigned at {assign.at.isoformat()})",
+                )
+            )
 
 
 def _extension(event: Event, due: datetime | None) -> datetime:

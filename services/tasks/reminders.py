@@ -162,40 +162,10 @@ class ReminderLoop:
             send=self.send,
             later=self.later,
         )
-        stamp = int(time.time())
         # A check that sends and records nothing writes nothing: the change sequence (and with it the
         # gateway's cached standing) stays as it was.
         if result.delivered or result.recorded:
-            with self.app.db.write() as conn:
-                for sent in result.delivered:
-                    repo.insert_event(
-                        conn,
-                        {
-                            "task_id": sent.delivery.fact.task,
-                            "kind": REMIND_KIND,
-                            "at": stamp,
-                            "by": REMINDER_AUTHOR,
-                            "note": sent.note,
-                            "rejected": False,
-                            "recorded_at": stamp,
-                        },
-                    )
-                repo.add_reminders(
-                    conn,
-                    (
-                        repo.ReminderRow(
-                            task_id=task,
-                            event=event,
-                            unit_id=unit,
-                            channel=row.channel,
-                            occurrence=row.occurrence,
-                            sent_at=int(row.sent_at.timestamp()),
-                            deadline_at=int(row.deadline_at.timestamp()) if row.deadline_at else None,
-                        )
-                        for (task, event, unit), rows in result.recorded.items()
-                        for row in rows
-                    ),
-                )
+            self._record(result, stamp=int(time.time()))
         self.metrics.checks.inc()
         for sent in result.sent:
             labels = (sent.delivery.fact.event, sent.delivery.channel.format)
@@ -204,6 +174,39 @@ class ReminderLoop:
             elif sent.outcome.attempts:
                 self.metrics.failures.labels(*labels).inc()
         return result
+
+    def _record(self, result: CycleResult, *, stamp: int) -> None:
+        """The reminders sent as events of their tasks, and every occurrence told, in one transaction."""
+        with self.app.db.write() as conn:
+            for sent in result.delivered:
+                repo.insert_event(
+                    conn,
+                    {
+                        "task_id": sent.delivery.fact.task,
+                        "kind": REMIND_KIND,
+                        "at": stamp,
+                        "by": REMINDER_AUTHOR,
+                        "note": sent.note,
+                        "rejected": False,
+                        "recorded_at": stamp,
+                    },
+                )
+            repo.add_reminders(
+                conn,
+                (
+                    repo.ReminderRow(
+                        task_id=task,
+                        event=event,
+                        unit_id=unit,
+                        channel=row.channel,
+                        occurrence=row.occurrence,
+                        sent_at=int(row.sent_at.timestamp()),
+                        deadline_at=int(row.deadline_at.timestamp()) if row.deadline_at else None,
+                    )
+                    for (task, event, unit), rows in result.recorded.items()
+                    for row in rows
+                ),
+            )
 
 
 def told_of(conn: Any, task_ids: list[str], *, tz: Any) -> dict[Key, list[Told]]:

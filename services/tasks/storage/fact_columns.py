@@ -15,27 +15,8 @@ from services.tasks.storage.repository import counted_reports
 from services.tasks.storage.tables import task_co_units, task_events, tasks
 
 
-def timeliness_columns(
-    conn: Connection,
-    *,
-    due_from: int,
-    due_before: int,
-    as_of: int,
-    chunk_size: int,
-    assigned_from: int = 0,
-    assigned_before: int = 0,
-) -> Iterator[dict[str, Column]]:
-    """Chunks of at most chunk_size (task, involved unit) rows as columns (FACT_COLUMNS of
-    services/common/facts.py), lead units first, then co-units: tasks due in [due_from, due_before) by
-    as_of, every extended (延期) task assigned before due_before, and with assigned_before, every task with
-    a computed due instant assigned in [assigned_from, assigned_before). NO_TIME stands for none.
-
-    `tasks.reported_at` already holds the latest unrejected report over all events, which is the
-    report that counts whenever it is at or before as_of; only the few tasks whose stored report
-    came after as_of are looked up in the event history again. An extended task's due is the one in
-    force at as_of (SCORING.md §2): its latest extension by then, else its own — where that is a computed
-    one, due_at is NO_TIME with due_given false, for the caller to compute under its scheme.
-    """
+def _window(*, due_from: int, due_before: int, as_of: int, assigned_from: int, assigned_before: int) -> Any:
+    """Which tasks timeliness_columns reads (see there)."""
     # A task opened but never assigned (交办) was never the unit's to do, whatever due instant it was given.
     window = and_(
         tasks.c.due_at >= due_from,
@@ -58,12 +39,13 @@ def timeliness_columns(
                 tasks.c.assigned_at < assigned_before,
             ),
         )
-    earlier = counted_reports(
-        conn, as_of=as_of, task_ids=select(tasks.c.id).where(window, tasks.c.reported_at > as_of)
-    )
-    extensions = extensions_of(conn, assigned_before=due_before)
+    return window
+
+
+def _task_columns() -> tuple[Any, ...]:
+    """A task's columns of a fact row after its id and unit, NO_TIME for an instant not there."""
     none = literal(NO_TIME, BigInteger)
-    columns = (
+    return (
         tasks.c.priority,
         func.coalesce(tasks.c.assigned_at, none),
         func.coalesce(tasks.c.due_at, none),
@@ -73,6 +55,41 @@ def timeliness_columns(
         tasks.c.due_given,
         func.coalesce(tasks.c.verified_at, none),
     )
+
+
+def timeliness_columns(
+    conn: Connection,
+    *,
+    due_from: int,
+    due_before: int,
+    as_of: int,
+    chunk_size: int,
+    assigned_from: int = 0,
+    assigned_before: int = 0,
+) -> Iterator[dict[str, Column]]:
+    """Chunks of at most chunk_size (task, involved unit) rows as columns (FACT_COLUMNS of
+    services/common/facts.py), lead units first, then co-units: tasks due in [due_from, due_before) by
+    as_of, every extended (延期) task assigned before due_before, and with assigned_before, every task with
+    a computed due instant assigned in [assigned_from, assigned_before). NO_TIME stands for none.
+
+    `tasks.reported_at` already holds the latest unrejected report over all events, which is the
+    report that counts whenever it is at or before as_of; only the few tasks whose stored report
+    came after as_of are looked up in the event history again. An extended task's due is the one in
+    force at as_of (SCORING.md §2): its latest extension by then, else its own — where that is a computed
+    one, due_at is NO_TIME with due_given false, for the caller to compute under its scheme.
+    """
+    window = _window(
+        due_from=due_from,
+        due_before=due_before,
+        as_of=as_of,
+        assigned_from=assigned_from,
+        assigned_before=assigned_before,
+    )
+    earlier = counted_reports(
+        conn, as_of=as_of, task_ids=select(tasks.c.id).where(window, tasks.c.reported_at > as_of)
+    )
+    extensions = extensions_of(conn, assigned_before=due_before)
+    columns = _task_columns()
     lead = select(tasks.c.id, tasks.c.lead_unit, *columns).where(window).order_by(tasks.c.id)
     co = (
         select(tasks.c.id, task_co_units.c.unit_id, *columns)

@@ -9,15 +9,16 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, or_, select, update
 
 from services.common.db import advisory_xact_lock, chunks
-from services.tasks.storage.tables import (
-    import_decisions,
-    persons,
-    reminder_occurrences,
-    task_co_units,
-    task_events,
-    tasks,
-    units,
-)
+from services.tasks.storage.persons import PersonRow as PersonRow
+from services.tasks.storage.persons import all_unit_parents as all_unit_parents
+from services.tasks.storage.persons import list_persons as list_persons
+from services.tasks.storage.persons import persons_by_id as persons_by_id
+from services.tasks.storage.persons import unit_parents as unit_parents
+from services.tasks.storage.persons import units_below as units_below
+from services.tasks.storage.reminder_rows import ReminderRow as ReminderRow
+from services.tasks.storage.reminder_rows import add_reminders as add_reminders
+from services.tasks.storage.reminder_rows import reminders_of as reminders_of
+from services.tasks.storage.tables import import_decisions, task_co_units, task_events, tasks, units
 
 # An arbitrary 63-bit key naming the tasks service's import lock among PostgreSQL's advisory locks.
 IMPORT_LOCK = 0x6B616F6865_7461
@@ -244,57 +245,6 @@ def open_tasks(conn: Connection) -> list[TaskRow]:
     return _rows(conn, list(conn.execute(query.order_by(tasks.c.id))))
 
 
-@dataclass(frozen=True)
-class ReminderRow:
-    """One time a reminder told a channel of a (task, event, unit); instants in epoch seconds."""
-
-    task_id: str
-    event: str
-    unit_id: str
-    channel: str
-    occurrence: int
-    sent_at: int
-    deadline_at: int | None
-
-
-def reminders_of(conn: Connection, task_ids: Sequence[str]) -> list[ReminderRow]:
-    """Every reminder told of these tasks, oldest first."""
-    c = reminder_occurrences.c
-    out: list[ReminderRow] = []
-    for part in chunks(sorted(set(task_ids))):
-        query = select(
-            c.task_id, c.event, c.unit_id, c.channel, c.occurrence, c.sent_at, c.deadline_at
-        ).where(c.task_id.in_(part))
-        out.extend(ReminderRow(*row) for row in conn.execute(query))
-    return sorted(out, key=lambda r: (r.task_id, r.event, r.unit_id, r.sent_at, r.occurrence, r.channel))
-
-
-def add_reminders(conn: Connection, rows: Iterable[ReminderRow]) -> None:
-    """Records reminders told; one already recorded (same task, event, unit, channel, occurrence) stays."""
-    fresh = {(r.task_id, r.event, r.unit_id, r.channel, r.occurrence): r for r in rows}
-    if not fresh:
-        return
-    known = {
-        (r.task_id, r.event, r.unit_id, r.channel, r.occurrence)
-        for r in reminders_of(conn, [key[0] for key in fresh])
-    }
-    values = [
-        {
-            "task_id": r.task_id,
-            "event": r.event,
-            "unit_id": r.unit_id,
-            "channel": r.channel,
-            "occurrence": r.occurrence,
-            "sent_at": r.sent_at,
-            "deadline_at": r.deadline_at,
-        }
-        for key, r in sorted(fresh.items())
-        if key not in known
-    ]
-    if values:
-        conn.execute(reminder_occurrences.insert(), values)
-
-
 def update_task(conn: Connection, task_id: str, *, expected_version: int, values: dict[str, Any]) -> bool:
     """Writes the task when nobody changed it since expected_version; False when somebody did."""
     result = conn.execute(
@@ -382,57 +332,7 @@ def unreported_windows(conn: Connection, *, after: int) -> list[Any]:
     )
 
 
-# ---- people and levels
-
-
-@dataclass(frozen=True)
-class PersonRow:
-    id: str
-    name: str
-    unit: str
-    post: str
-    leader: bool
-    mobile: str
-
-
-def _person(r: Any) -> PersonRow:
-    return PersonRow(r.id, r.name, r.unit_id, r.post, bool(r.leader), r.mobile or "")
-
-
-def unit_parents(conn: Connection, ids: Iterable[str]) -> dict[str, str]:
-    """id → parent ("" when none) of the stored units among ids."""
-    found: dict[str, str] = {}
-    for part in chunks(sorted(set(ids))):
-        for row in conn.execute(select(units.c.id, units.c.parent).where(units.c.id.in_(part))):
-            found[row.id] = row.parent or ""
-    return found
-
-
-def all_unit_parents(conn: Connection) -> dict[str, str]:
-    """id → parent ("" when none) of every unit: a county has ~100, a province a few thousand."""
-    return {row.id: row.parent or "" for row in conn.execute(select(units.c.id, units.c.parent))}
-
-
-def units_below(conn: Connection, unit: str) -> list[str]:
-    """The units whose parent is unit (a 乡镇's 村), by id."""
-    query = select(units.c.id).where(units.c.parent == unit).order_by(units.c.id)
-    return list(conn.execute(query).scalars())
-
-
-def persons_by_id(conn: Connection, ids: Iterable[str]) -> dict[str, PersonRow]:
-    found: dict[str, PersonRow] = {}
-    for part in chunks(sorted(set(ids))):
-        for row in conn.execute(select(persons).where(persons.c.id.in_(part))):
-            found[row.id] = _person(row)
-    return found
-
-
-def list_persons(conn: Connection, *, units_in: Sequence[str] | None) -> list[PersonRow]:
-    """Every person, or those of units_in, by unit then id."""
-    query = select(persons)
-    if units_in is not None:
-        query = query.where(persons.c.unit_id.in_(list(units_in)))
-    return [_person(r) for r in conn.execute(query.order_by(persons.c.unit_id, persons.c.id))]
+# ---- people and levels (their rows: services/tasks/storage/persons.py)
 
 
 def person_tasks(conn: Connection, person_ids: Sequence[str]) -> list[TaskRow]:
