@@ -129,13 +129,22 @@ class Parsed:
 
 
 def _fail(line: int, name: str, rule: str) -> InvalidArgument:
-    return InvalidArgument([FieldViolation(f"line {line}: {name}", rule)])
+    return _refuse(_at(line), name, rule)
+
+
+def _at(line: int) -> str:
+    """How a violation on a file's line names its field: "line 3: title"."""
+    return f"line {line}: "
+
+
+def _refuse(at: str, name: str, rule: str) -> InvalidArgument:
+    return InvalidArgument([FieldViolation(f"{at}{name}", rule)])
 
 
 def _text(
     obj: dict[str, Any],
     name: str,
-    line: int,
+    at: str,
     *,
     required: bool = True,
     max_len: int = NOTE_MAX,
@@ -145,17 +154,17 @@ def _text(
     if value is None and not required:
         return ""
     if not isinstance(value, str) or (required and not value.strip()):
-        raise _fail(line, name, "must be a non-empty string")
-    return check_text(f"line {line}: {name}", value, max_len=max_len, allow_newlines=allow_newlines)
+        raise _refuse(at, name, "must be a non-empty string")
+    return check_text(f"{at}{name}", value, max_len=max_len, allow_newlines=allow_newlines)
 
 
-def _ident(obj: dict[str, Any], name: str, line: int) -> str:
+def _ident(obj: dict[str, Any], name: str, at: str) -> str:
     value = obj.get(name)
     if not isinstance(value, str) or not value.strip():
-        raise _fail(line, name, "must be a non-empty string")
+        raise _refuse(at, name, "must be a non-empty string")
     if not ID_PATTERN.match(value):
-        raise _fail(line, name, ID_RULE)
-    return check_id(f"line {line}: {name}", value, max_len=ID_MAX)
+        raise _refuse(at, name, ID_RULE)
+    return check_id(f"{at}{name}", value, max_len=ID_MAX)
 
 
 def check_fields(obj: dict[str, Any], line: int) -> None:
@@ -171,19 +180,27 @@ def parse_unit(obj: dict[str, Any], line: int) -> UnitRecord:
     check_fields(obj, line)
     return UnitRecord(
         line,
-        _ident(obj, "id", line),
-        _text(obj, "name", line, max_len=NAME_MAX),
-        _ident(obj, "category", line),
-        _optional_ident(obj, "parent", line),
+        _ident(obj, "id", _at(line)),
+        _text(obj, "name", _at(line), max_len=NAME_MAX),
+        _ident(obj, "category", _at(line)),
+        _optional_ident(obj, "parent", _at(line)),
     )
 
 
 def parse_task(obj: dict[str, Any], line: int, scheme: Scheme) -> TaskRecord:
     check_fields(obj, line)
-    task_type = _text(obj, "task_type", line)
+    return task_fields(obj, scheme, line=line, at=_at(line))
+
+
+def task_fields(obj: dict[str, Any], scheme: Scheme, *, line: int, at: str) -> TaskRecord:
+    """A task's fields checked, the one validator of both a ledger line and CreateTask.
+
+    at is how a violation names its field: "line 3: " before the name on a file's line, "" for a request.
+    """
+    task_type = _text(obj, "task_type", at)
     if task_type not in scheme.task_types:
-        raise _fail(
-            line,
+        raise _refuse(
+            at,
             "task_type",
             f"unknown task type {task_type!r}; the scheme {scheme.id} knows "
             + ", ".join(sorted(scheme.task_types)),
@@ -192,45 +209,50 @@ def parse_task(obj: dict[str, Any], line: int, scheme: Scheme) -> TaskRecord:
     if priority is None:
         priority = "normal"
     if not isinstance(priority, str) or priority not in scheme.timeliness.priority_weights:
-        raise _fail(
-            line,
+        raise _refuse(
+            at,
             "priority",
             f"unknown priority {priority!r}; the scheme knows "
             + ", ".join(sorted(scheme.timeliness.priority_weights)),
         )
-    lead = _ident(obj, "lead_unit", line)
+    lead = _ident(obj, "lead_unit", at)
+    co_units = _co_units(obj, lead, at)
+    assigned = _instant(obj, "assigned_at", at)
+    due = _instant(obj, "due_at", at) if obj.get("due_at") is not None else None
+    if due is not None and due < assigned:
+        raise _refuse(at, "due_at", "must not be before assigned_at")
+    return TaskRecord(
+        line,
+        _ident(obj, "id", at),
+        _text(obj, "title", at, max_len=TITLE_MAX),
+        task_type,
+        lead,
+        co_units,
+        priority,
+        assigned,
+        due,
+        _text(obj, "source", at, required=False),
+        _optional_ident(obj, "responsible", at),
+        _optional_ident(obj, "leader", at),
+        _optional_ident(obj, "parent", at),
+    )
+
+
+def _co_units(obj: dict[str, Any], lead: str, at: str) -> tuple[str, ...]:
     co_raw = obj.get("co_units")
     if co_raw is None:
         co_raw = []
     if not isinstance(co_raw, list) or not all(isinstance(c, str) for c in co_raw):
-        raise _fail(line, "co_units", "must be a list of unit ids")
+        raise _refuse(at, "co_units", "must be a list of unit ids")
     if len(co_raw) > MAX_CO_UNITS:
-        raise _fail(line, "co_units", f"must name at most {MAX_CO_UNITS} units")
+        raise _refuse(at, "co_units", f"must name at most {MAX_CO_UNITS} units")
     for unit in co_raw:
-        check_safe_id(f"line {line}: co_units", unit)
+        check_safe_id(f"{at}co_units", unit)
     if lead in co_raw:
-        raise _fail(line, "co_units", f"must not contain the lead unit {lead!r}")
+        raise _refuse(at, "co_units", f"must not contain the lead unit {lead!r}")
     if len(set(co_raw)) != len(co_raw):
-        raise _fail(line, "co_units", "must not repeat a unit")
-    assigned = _instant(obj, "assigned_at", line)
-    due = _instant(obj, "due_at", line) if obj.get("due_at") is not None else None
-    if due is not None and due < assigned:
-        raise _fail(line, "due_at", "must not be before assigned_at")
-    return TaskRecord(
-        line,
-        _ident(obj, "id", line),
-        _text(obj, "title", line, max_len=TITLE_MAX),
-        task_type,
-        lead,
-        tuple(co_raw),
-        priority,
-        assigned,
-        due,
-        _text(obj, "source", line, required=False),
-        _optional_ident(obj, "responsible", line),
-        _optional_ident(obj, "leader", line),
-        _optional_ident(obj, "parent", line),
-    )
+        raise _refuse(at, "co_units", "must not repeat a unit")
+    return tuple(co_raw)
 
 
 def parse_event(obj: dict[str, Any], line: int) -> EventRecord:
@@ -238,32 +260,32 @@ def parse_event(obj: dict[str, Any], line: int) -> EventRecord:
     kind = obj.get("kind")
     if kind not in EVENT_KINDS:
         raise _fail(line, "kind", "must be one of " + ", ".join(EVENT_KINDS))
-    at = _instant(obj, "at", line)
+    at = _instant(obj, "at", _at(line))
     due: datetime | None = None
     if kind == "extend":
         if obj.get("due_at") is None:
             raise _fail(line, "due_at", "延期（extend）须给出新的截止时间 due_at")
-        due = _instant(obj, "due_at", line)
+        due = _instant(obj, "due_at", _at(line))
         if due <= at:
             raise _fail(line, "due_at", f"延期后的截止时间须晚于延期的时间 at（{at.isoformat()}）")
     elif "due_at" in obj:
         raise _fail(line, "due_at", f"只有延期（extend）事件带 due_at，{kind} 事件不带")
     return EventRecord(
         line,
-        _ident(obj, "task", line),
+        _ident(obj, "task", _at(line)),
         Kind(kind),
         at,
-        _text(obj, "by", line, required=False, max_len=128),
-        _text(obj, "note", line, required=False, allow_newlines=True),
+        _text(obj, "by", _at(line), required=False, max_len=128),
+        _text(obj, "note", _at(line), required=False, allow_newlines=True),
         due,
     )
 
 
-def _instant(obj: dict[str, Any], name: str, line: int) -> datetime:
+def _instant(obj: dict[str, Any], name: str, at: str) -> datetime:
     try:
         return parse_instant(obj.get(name), field=name)
     except InvalidArgument as exc:
-        raise _fail(line, name, exc.violations[0].description) from None
+        raise _refuse(at, name, exc.violations[0].description) from None
 
 
 def parse_lines(lines: list[tuple[int, str]], scheme: Scheme) -> Parsed:
@@ -310,13 +332,13 @@ class PersonRecord:
         return (self.name, self.unit, self.post, self.leader, self.mobile)
 
 
-def _optional_ident(obj: dict[str, Any], name: str, line: int) -> str:
+def _optional_ident(obj: dict[str, Any], name: str, at: str) -> str:
     """An optional id field: "" when absent (or null), checked as an id when given."""
     if obj.get(name) is None:
         return ""
-    value = _ident(obj, name, line)
+    value = _ident(obj, name, at)
     if name == "parent" and value == obj.get("id"):
-        raise _fail(line, name, f"不能是记录自身（{value!r}）：上级不能指向自己")
+        raise _refuse(at, name, f"不能是记录自身（{value!r}）：上级不能指向自己")
     return value
 
 
@@ -334,10 +356,10 @@ def parse_person(obj: dict[str, Any], line: int) -> PersonRecord:
         raise _fail(line, "mobile", "必须是 11 位手机号码（以 1 开头的 11 位数字，写成字符串）")
     return PersonRecord(
         line,
-        _ident(obj, "id", line),
-        _text(obj, "name", line, max_len=NAME_MAX),
-        _ident(obj, "unit", line),
-        _text(obj, "post", line, max_len=NAME_MAX),
+        _ident(obj, "id", _at(line)),
+        _text(obj, "name", _at(line), max_len=NAME_MAX),
+        _ident(obj, "unit", _at(line)),
+        _text(obj, "post", _at(line), max_len=NAME_MAX),
         leader,
         mobile,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -87,9 +88,9 @@ def check_parts_done(conn: Any, task_id: str, kind: Kind) -> None:
         )
 
 
-def parts(app: TasksApp, conn: Any, task_id: str, *, at: int) -> list[PartView]:
-    """The parts of a task as its page shows their progress."""
-    views = [app.view(row, at=at) for row in repo.parts_of(conn, task_id)]
+def parts(view: Callable[[repo.TaskRow], TaskView], conn: Any, task_id: str) -> list[PartView]:
+    """The parts of a task as its page shows their progress (each seen through view)."""
+    views = [view(row) for row in repo.parts_of(conn, task_id)]
     return [
         PartView(v.id, v.title, v.lead_unit, v.state, v.state_label, v.color, v.due_at, v.reported_at)
         for v in views

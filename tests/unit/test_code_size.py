@@ -24,15 +24,10 @@ PENDING = {
     "services/gateway/export.py",
     "services/scoring/applications.py",
     "services/scoring/use_cases.py",
-    "services/tasks/importing.py",
-    "services/tasks/use_cases.py",
     # classes
-    "services/tasks/extensions.py:ExtensionDesk",
     "services/gateway/use_cases.py:GatewayApp",
     "services/tasks/rpc.py:TasksServicer",
     "services/scoring/applications.py:Workflow",
-    "services/tasks/use_cases.py:TasksApp",
-    "services/tasks/importing.py:_Run",
     "services/scoring/use_cases.py:ScoringApp",
     # functions
     "services/cli/render.py:breakdown",
@@ -46,11 +41,6 @@ PENDING = {
     "services/scoring/applications.py:Workflow.file",
     "services/scoring/inputs.py:build_inputs",
     "services/scoring/use_cases.py:ScoringApp.create_run",
-    "services/tasks/importing.py:_Run._replay",
-    "services/tasks/importing.py:_Run._replay_chunk",
-    "services/tasks/use_cases.py:TasksApp.act",
-    "services/tasks/use_cases.py:TasksApp.act.work",
-    "services/tasks/use_cases.py:TasksApp.create_task",
     "services/web/results.py:explained",
 }
 

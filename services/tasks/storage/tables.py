@@ -182,3 +182,13 @@ persons = Table(
 )
 
 attachments = attachments_table(metadata)
+
+# Counters of the ids the service makes (an extension request's YQ2026-001): one row per scope (a year's
+# numbering), taken with UPDATE … RETURNING in the write's own transaction, so two writers never draw the
+# same number. Named for the service: tasks and scoring may share one PostgreSQL database.
+id_counters = Table(
+    "tasks_id_counters",
+    metadata,
+    Column("scope", String(64), primary_key=True),
+    Column("next", BigInteger, nullable=False),
+)

@@ -1,0 +1,119 @@
+"""Reading tasks and units: one snapshot each, a department held to its own unit's (and its 村's)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.common.auth import Identity
+from services.common.errors import InvalidArgument, NotFound, PermissionDenied
+from services.common.ranges import check_year
+from services.common.scheme import Scheme
+from services.common.text import check_text
+from services.common.vocabulary import COLOURS
+from services.tasks.domain import State
+from services.tasks.facts import TaskFacts
+from services.tasks.handlers.commands import GetTask, ListTasks
+from services.tasks.handlers.context import TasksContext
+from services.tasks.handlers.views import (
+    TaskView,
+    decode_token,
+    encode_token,
+    page_size,
+    task_view,
+    with_progress,
+)
+from services.tasks.people import name_people, parts, reaches
+from services.tasks.storage import repository as repo
+
+MAX_TITLE_SEARCH = 200
+
+
+def task_type_id(scheme: Scheme, text: str) -> str:
+    """The task type text names by its id or by its name in the scheme; text itself when neither."""
+    if not text or text in scheme.task_types:
+        return text
+    named = [t.id for t in scheme.task_types.values() if t.name == text]
+    return named[0] if len(named) == 1 else text
+
+
+def check_readable(actor: Identity, row: repo.TaskRow, conn: Any) -> None:
+    """Refuses another unit's task to a department as a task that does not exist."""
+    # The same words, so that neither its existence nor the unit it belongs to is told. A 乡镇 reads
+    # its 村's.
+    units = (row.lead_unit, *row.co_units)
+    if actor.is_department and actor.unit not in units and not any(reaches(conn, actor, u) for u in units):
+        raise NotFound(f"task {row.id!r} does not exist")
+
+
+def list_units(
+    ctx: TasksContext, *, category: str, size_asked: int, page_token: str
+) -> tuple[list[tuple[str, str, str]], str]:
+    size = page_size(size_asked)
+    with ctx.db.read() as conn:
+        rows = repo.list_units(conn, category=category, after=decode_token(page_token), limit=size + 1)
+    more = len(rows) > size
+    rows = rows[:size]
+    return rows, encode_token(rows[-1][0]) if more and rows else ""
+
+
+def get_task(ctx: TasksContext, facts: TaskFacts, query: GetTask) -> TaskView:
+    at = facts.instant(query.as_of, name="as_of")
+    with ctx.db.read() as conn:
+        row = repo.get_task(conn, query.task_id)
+        if row is None:
+            raise NotFound(f"task {query.task_id!r} does not exist")
+        check_readable(query.actor, row, conn)
+        events = repo.events_of(conn, [query.task_id]).get(query.task_id, [])
+        view = task_view(ctx, row, at=at, events=events)
+        name_people(conn, view)
+        view.parts = parts(lambda part: task_view(ctx, part, at=at), conn, query.task_id)
+    return view
+
+
+def _unit_in_reach(ctx: TasksContext, actor: Identity, unit: str) -> str:
+    """The unit a list is of: a department's own (or one it reaches) only."""
+    if not actor.is_department:
+        return unit
+    if not actor.unit:
+        raise PermissionDenied("a department without a unit may not list tasks")
+    if unit and unit != actor.unit:
+        with ctx.db.read() as conn:
+            if not reaches(conn, actor, unit):
+                raise PermissionDenied(f"unit {actor.unit} may not list the tasks of unit {unit}")
+    return unit or actor.unit
+
+
+def list_tasks(ctx: TasksContext, facts: TaskFacts, query: ListTasks) -> tuple[list[TaskView], str, int]:
+    unit = _unit_in_reach(ctx, query.actor, query.unit)
+    if query.color and query.color not in COLOURS:
+        raise InvalidArgument("color", "must be blue, yellow or red")
+    if query.state and query.state not in {s.value for s in State}:
+        raise InvalidArgument("state", "must be one of " + ", ".join(s.value for s in State))
+    check_year(query.year)
+    title = check_text("title", query.title.strip(), max_len=MAX_TITLE_SEARCH)
+    at = facts.instant(query.as_of, name="as_of")
+    due_from, due_before = facts.year_bounds(query.year) if query.year else (None, None)
+    flt = repo.TaskFilter(
+        unit=unit,
+        state=query.state,
+        color=query.color,
+        task_type=task_type_id(ctx.scheme, query.task_type),
+        due_from=due_from,
+        due_before=due_before,
+        overdue=query.overdue,
+        title=title,
+    )
+    size = page_size(query.page_size)
+    with ctx.db.read() as conn:
+        rows = repo.list_tasks(
+            conn,
+            flt,
+            at=at,
+            yellow_threshold=ctx.scheme.timeliness.yellow_threshold,
+            after=decode_token(query.page_token),
+            limit=size + 1,
+        )
+        more = len(rows) > size
+        rows = rows[:size]
+        views = with_progress(ctx, conn, rows, at=at)
+    return views, encode_token(rows[-1].id) if more and rows else "", at
