@@ -124,11 +124,10 @@ def supervise(
     """
     _sweep()
     folder = tempfile.mkdtemp(prefix=f"kaohe-{service}-workers-{os.getpid()}-")
-    stopping = False
+    stopping: list[bool] = []
 
     def stop(signum: int, _frame: Any) -> None:
-        nonlocal stopping
-        stopping = True
+        stopping.append(True)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -141,26 +140,54 @@ def supervise(
         print(f"kaohe serve-one {service}: {exc}", file=sys.stderr, flush=True)
         return 2
     env = {**os.environ, ENV_WORKER_OF: str(os.getpid()), ENV_WORKER_DIR: folder, ENV_MULTIPROC: values}
-    workers = [subprocess.Popen(command, env=env)]
     started = time.monotonic()
-    while not stopping and workers[0].poll() is None and not _listening(*address):
-        time.sleep(0.1)
-    if workers[0].poll() is None and not stopping:
-        workers += [subprocess.Popen(command, env=env) for _ in range(count - 1)]
+    workers = _start_workers(command, env, count, address=address, stopping=lambda: bool(stopping))
     log.info("workers started", extra={"of": service, "pids": [w.pid for w in workers]})
-    code = 0
-    while not stopping:
+    code = _watch(service, workers, started=started, stopping=lambda: bool(stopping))
+    _stop_workers(workers)
+    if stop_metrics is not None:
+        stop_metrics()
+    shutil.rmtree(folder, ignore_errors=True)
+    return code
+
+
+def _start_workers(
+    command: list[str],
+    env: dict[str, str],
+    count: int,
+    *,
+    address: tuple[str, int],
+    stopping: Callable[[], bool],
+) -> list[subprocess.Popen[bytes]]:
+    """The first worker alone until it listens on address (or dies), then the others."""
+    workers = [subprocess.Popen(command, env=env)]
+    while not stopping() and workers[0].poll() is None and not _listening(*address):
+        time.sleep(0.1)
+    if workers[0].poll() is None and not stopping():
+        workers += [subprocess.Popen(command, env=env) for _ in range(count - 1)]
+    return workers
+
+
+def _watch(
+    service: str, workers: list[subprocess.Popen[bytes]], *, started: float, stopping: Callable[[], bool]
+) -> int:
+    """0 at a signal; 1 when a worker dies (2 when it could not start: its configuration error stands)."""
+    while not stopping():
         dead = [w for w in workers if w.poll() is not None]
         if dead:
             # A worker that could not start said why on stderr: its code (2, a configuration error) stands.
             early = time.monotonic() - started < 30 and dead[0].returncode == 2
-            code = 2 if early else 1
             log.error(
                 "a worker stopped; stopping the others",
                 extra={"of": service, "pid": dead[0].pid, "exit": dead[0].returncode},
             )
-            break
+            return 2 if early else 1
         time.sleep(0.2)
+    return 0
+
+
+def _stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to each, then SIGKILL to any not stopped within STOP_SECONDS."""
     for worker in workers:
         if worker.poll() is None:
             worker.send_signal(signal.SIGTERM)
@@ -171,10 +198,6 @@ def supervise(
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
-    if stop_metrics is not None:
-        stop_metrics()
-    shutil.rmtree(folder, ignore_errors=True)
-    return code
 
 
 def _sweep() -> None:
