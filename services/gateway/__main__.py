@@ -48,6 +48,8 @@ TASKS_SERVICE = tasks_pb2.DESCRIPTOR.services_by_name["TasksService"]
 SCORING_SERVICE = scoring_pb2.DESCRIPTOR.services_by_name["ScoringService"]
 ACCOUNTS_SERVICE = accounts_pb2.DESCRIPTOR.services_by_name["AccountsService"]
 ANONYMOUS = Identity(role="", subject="")
+# What the gateway answers for (the accounts too, when it has their database).
+SERVED = (GATEWAY_SERVICE.full_name, TASKS_SERVICE.full_name, SCORING_SERVICE.full_name)
 log = logging.getLogger("kaohe.gateway")
 
 
@@ -141,9 +143,9 @@ class RelayingHealth(health.HealthServicer):  # type: ignore[misc]
     `kaohe status` asks the gateway under the services' names.
     """
 
-    def __init__(self, backends: dict[str, Backend]) -> None:
+    def __init__(self, backends: Backends) -> None:
         super().__init__(experimental_non_blocking=True)
-        self.backends = backends
+        self.backends = {TASKS_SERVICE.full_name: backends.tasks, SCORING_SERVICE.full_name: backends.scoring}
 
     def Check(self, request: Any, context: grpc.ServicerContext) -> Any:
         backend = self.backends.get(request.service)
@@ -160,6 +162,54 @@ class RelayingHealth(health.HealthServicer):  # type: ignore[misc]
             return health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.NOT_SERVING)
 
 
+def _backends(
+    *, keys: TokenKeys, tls: TlsConfig | None, tasks: str, scoring: str, registry: CollectorRegistry
+) -> Backends:
+    """The tasks and scoring services as the gateway calls them, each call they miss counted."""
+    unavailable = Counter(
+        "kaohe_backend_unavailable",
+        "Calls a backend service did not answer, by backend.",
+        ["backend"],
+        registry=registry,
+    )
+
+    def count(name: str) -> None:
+        unavailable.labels(name).inc()
+
+    return Backends(
+        tasks=Backend(
+            name="tasks",
+            target=tasks,
+            service=TASKS_SERVICE.full_name,
+            stub_class=tasks_pb2_grpc.TasksServiceStub,
+            keys=keys,
+            tls=tls,
+            on_unavailable=count,
+        ),
+        scoring=Backend(
+            name="scoring",
+            target=scoring,
+            service=SCORING_SERVICE.full_name,
+            stub_class=scoring_pb2_grpc.ScoringServiceStub,
+            keys=keys,
+            tls=tls,
+            on_unavailable=count,
+        ),
+    )
+
+
+def _accounts(url: str | None, *, keys: TokenKeys, audit: AuditLog, backends: Backends) -> Accounts | None:
+    """The accounts in the gateway's database at url (its audit table the audit log's too); None without."""
+    if not url:
+        return None
+    accounts = Accounts(
+        open_database(url), issue=jwt_issuer(keys.user), audit=audit, units=unit_lister(backends.tasks)
+    )
+    accounts.trail.probe()
+    audit.table = accounts.trail
+    return accounts
+
+
 def create(
     *,
     address: str,
@@ -173,60 +223,17 @@ def create(
     accounts_db_url: str | None = None,
     reuse_port: bool = False,
 ) -> Running:
-    """A gateway bound to address, its backends dialled lazily; not yet started.
-
-    It serves TLS (people's clients trust the CA, no client certificate) and calls the services over
-    mutual TLS with its own certificate; tls None is plaintext, for loopback development only.
-    """
+    """A gateway bound to address, backends dialled lazily; not yet started. TLS to people (no client
+    certificate), mutual TLS to the services; tls None is plaintext, for loopback development only. The
+    bulletin's 期号 live beside the accounts; a gateway without their database counts them in memory."""
     registry = CollectorRegistry()
     audit = AuditLog(audit_path, registry)
-    unavailable = Counter(
-        "kaohe_backend_unavailable",
-        "Calls a backend service did not answer, by backend.",
-        ["backend"],
-        registry=registry,
-    )
-
-    def count(name: str) -> None:
-        unavailable.labels(name).inc()
-
-    backends = Backends(
-        tasks=Backend(
-            name="tasks",
-            target=tasks_addr,
-            service=TASKS_SERVICE.full_name,
-            stub_class=tasks_pb2_grpc.TasksServiceStub,
-            keys=keys,
-            tls=tls,
-            on_unavailable=count,
-        ),
-        scoring=Backend(
-            name="scoring",
-            target=scoring_addr,
-            service=SCORING_SERVICE.full_name,
-            stub_class=scoring_pb2_grpc.ScoringServiceStub,
-            keys=keys,
-            tls=tls,
-            on_unavailable=count,
-        ),
-    )
+    backends = _backends(keys=keys, tls=tls, tasks=tasks_addr, scoring=scoring_addr, registry=registry)
     app = GatewayApp(backends, registry=registry)
-    accounts = (
-        Accounts(
-            open_database(accounts_db_url),
-            issue=jwt_issuer(keys.user),
-            audit=audit,
-            units=unit_lister(backends.tasks),
-        )
-        if accounts_db_url
-        else None
-    )
+    accounts = _accounts(accounts_db_url, keys=keys, audit=audit, backends=backends)
     authenticate = open_login(bearer_authenticator(keys.user, oidc=oidc))
     if accounts is not None:
-        accounts.trail.probe()
-        audit.table = accounts.trail
         authenticate = checked_sessions(authenticate, accounts)
-    # The bulletin's 期号 live beside the accounts; a gateway without its database counts in memory.
     numbers = StoredIssueNumbers(accounts.db) if accounts is not None else MemoryIssueNumbers()
     interceptor = ServiceInterceptor(
         service="gateway",
@@ -253,20 +260,13 @@ def create(
     server, port, health_servicer = create_server(
         address,
         register=register,
-        service_names=[
-            GATEWAY_SERVICE.full_name,
-            TASKS_SERVICE.full_name,
-            SCORING_SERVICE.full_name,
-            *([ACCOUNTS_SERVICE.full_name] if accounts is not None else []),
-        ],
+        service_names=[*SERVED, *([ACCOUNTS_SERVICE.full_name] if accounts is not None else [])],
         interceptors=[interceptor],
         max_workers=32,
         tls=tls,
         require_client_auth=False,
         max_receive_bytes=max_request_bytes,
-        health_servicer=RelayingHealth(
-            {TASKS_SERVICE.full_name: backends.tasks, SCORING_SERVICE.full_name: backends.scoring}
-        ),
+        health_servicer=RelayingHealth(backends),
         reuse_port=reuse_port,
     )
     return Running(server, port, health_servicer, app, registry, backends)
