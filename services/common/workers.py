@@ -113,6 +113,7 @@ def supervise(
     *,
     address: tuple[str, int],
     metrics: Callable[[str], Callable[[], None]] | None = None,
+    ready: Callable[[], None] | None = None,
 ) -> int:
     """Runs count copies of command (each binds the port with SO_REUSEPORT) until SIGTERM/SIGINT.
 
@@ -120,7 +121,8 @@ def supervise(
     folder in it the workers write their Prometheus values to, serves /metrics for them all and returns
     its stop. A worker that dies stops the others: exit 1 (2 if it could not start), so that
     `kaohe serve`, systemd or Kubernetes sees the service down rather than half up. The first worker
-    starts alone until it listens on address: a bad configuration is said once, by it, not by each.
+    starts alone until it listens on address: a bad configuration is said once, by it, not by each;
+    ready is called once it listens.
     """
     _sweep()
     folder = tempfile.mkdtemp(prefix=f"kaohe-{service}-workers-{os.getpid()}-")
@@ -141,7 +143,9 @@ def supervise(
         return 2
     env = {**os.environ, ENV_WORKER_OF: str(os.getpid()), ENV_WORKER_DIR: folder, ENV_MULTIPROC: values}
     started = time.monotonic()
-    workers = _start_workers(command, env, count, address=address, stopping=lambda: bool(stopping))
+    workers = _start_workers(
+        command, env, count, address=address, stopping=lambda: bool(stopping), ready=ready
+    )
     log.info("workers started", extra={"of": service, "pids": [w.pid for w in workers]})
     code = _watch(service, workers, started=started, stopping=lambda: bool(stopping))
     _stop_workers(workers)
@@ -158,12 +162,15 @@ def _start_workers(
     *,
     address: tuple[str, int],
     stopping: Callable[[], bool],
+    ready: Callable[[], None] | None,
 ) -> list[subprocess.Popen[bytes]]:
-    """The first worker alone until it listens on address (or dies), then the others."""
+    """The first worker alone until it listens on address (or dies), then ready, then the others."""
     workers = [subprocess.Popen(command, env=env)]
     while not stopping() and workers[0].poll() is None and not _listening(*address):
         time.sleep(0.1)
     if workers[0].poll() is None and not stopping():
+        if ready is not None:
+            ready()
         workers += [subprocess.Popen(command, env=env) for _ in range(count - 1)]
     return workers
 

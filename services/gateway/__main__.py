@@ -308,9 +308,16 @@ def _supervise(options: ServiceOptions, settings: Settings, count: int) -> int:
         registry = workers.multiprocess_registry(folder)
         return start_metrics(metrics_port, settings.metrics_host, registry, token=settings.metrics_token)
 
+    def first_office() -> None:
+        # Once, here, when the first worker listens (its configuration good): never by each worker.
+        try:
+            ensure_first_office_account(settings.data_dir, gateway_db_url(settings.data_dir))
+        except (DomainError, OSError):
+            log.exception("the first office account was not made")
+
     log.info("serving", extra={"address": f"{settings.gateway_bind_host}:{port}", "processes": count})
     address = (settings.gateway_bind_host, port)
-    code = workers.supervise("gateway", count, command, address=address, metrics=metrics)
+    code = workers.supervise("gateway", count, command, address=address, metrics=metrics, ready=first_office)
     log.info("stopped")
     return code
 
@@ -330,8 +337,6 @@ def run(options: ServiceOptions) -> int:
     logs.configure("gateway")
     try:
         settings = load(data_dir=options.data_dir, scheme=options.scheme)
-        # Once, here: never by each of the workers.
-        ensure_first_office_account(settings.data_dir, gateway_db_url(settings.data_dir))
         return _supervise(options, settings, count)
     except (ConfigError, DomainError, OSError) as exc:
         say("gateway", str(exc))
