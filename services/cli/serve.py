@@ -285,7 +285,11 @@ class FirstPassword:
         if self.told or self._stamp() in (None, self.before):
             return
         self.told = True
-        password = self.path.read_text(encoding="utf-8").strip()
+        try:
+            password = self.path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            _say(f"first office account: admin; its one-time password is in {self.path} ({exc.strerror})")
+            return
         message = (
             f"kaohe serve: 首个考核办账号 admin，一次性密码 {password}"
             "（首次登录后必须修改：kaohe login --username admin，再 kaohe passwd）\n"
