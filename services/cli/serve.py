@@ -233,7 +233,7 @@ def _watch(
     children: dict[str, subprocess.Popen[bytes]],
     stopping: Callable[[], bool],
     password: FirstPassword,
-    sampler: Callable[[], bool] | None,
+    sampler: Callable[[Callable[[], None]], bool] | None,
 ) -> int:
     """Until a signal (0) or a child's death (1): relays the first password, imports the sample once."""
     while not stopping():
@@ -243,7 +243,7 @@ def _watch(
             _say(f"the {name} service stopped (exit {returncode}); stopping the others")
             return 1
         password.relay()
-        if sampler is not None and sampler():
+        if sampler is not None and sampler(password.relay):
             sampler = None
         time.sleep(0.3)
     return 0
@@ -308,15 +308,17 @@ class FirstPassword:
         _say("first office account: admin; its one-time password was shown on the terminal only")
 
 
-def _sampler(settings: Settings, files: tls.TlsFiles | None) -> Callable[[], bool]:
-    """Once the three services answer (True from then on), the sample county on an empty ledger."""
+def _sampler(settings: Settings, files: tls.TlsFiles | None) -> Callable[[Callable[[], None]], bool]:
+    """Once the three services answer (True from then on), first what they have to say (before), then the
+    sample county on an empty ledger."""
 
-    def attempt() -> bool:
+    def attempt(before: Callable[[], None]) -> bool:
         ports = _ports(settings)
         if not all(
             _healthy(f"127.0.0.1:{ports[name]}", files, name) for name in ("gateway", "tasks", "scoring")
         ):
             return False
+        before()
         try:
             _import_sample(settings, files)
         except Exception as exc:
