@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -126,10 +127,10 @@ def supervise(
     """
     _sweep()
     folder = tempfile.mkdtemp(prefix=f"kaohe-{service}-workers-{os.getpid()}-")
-    stopping: list[bool] = []
+    stopping = threading.Event()
 
     def stop(signum: int, _frame: Any) -> None:
-        stopping.append(True)
+        stopping.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -143,11 +144,9 @@ def supervise(
         return 2
     env = {**os.environ, ENV_WORKER_OF: str(os.getpid()), ENV_WORKER_DIR: folder, ENV_MULTIPROC: values}
     started = time.monotonic()
-    workers = _start_workers(
-        command, env, count, address=address, stopping=lambda: bool(stopping), ready=ready
-    )
+    workers = _start_workers(command, env, count, address=address, stopping=stopping.is_set, ready=ready)
     log.info("workers started", extra={"of": service, "pids": [w.pid for w in workers]})
-    code = _watch(service, workers, started=started, stopping=lambda: bool(stopping))
+    code = _watch(service, workers, started=started, stopping=stopping.is_set)
     _stop_workers(workers)
     if stop_metrics is not None:
         stop_metrics()

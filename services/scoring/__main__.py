@@ -1,5 +1,5 @@
-"""Composition root of the scoring service: database, scheme, tasks client, servicer, server — and
-`python -m services.scoring`, runs it with its background loop (import recovery), /metrics and health."""
+"""Composition root of the scoring service (database, scheme, tasks client, servicer, server), and its
+`python -m services.scoring`: the service run with its background loop (import recovery), /metrics, health."""
 
 from __future__ import annotations
 
