@@ -1,68 +1,44 @@
-"""`kaohe serve` (three processes, watched) and `kaohe serve-one` (one service, in this process)."""
+"""`kaohe serve` (the services as processes, watched) and `kaohe serve-one` (one service's own main).
+
+Each service builds and runs itself (services/NAME/__main__.py): its server, background loops, /metrics and
+health. `kaohe serve` only prepares the data dir (secret, certificates), launches the processes, watches
+them, imports the sample county when asked, and relays what the gateway leaves for the operator (the first
+office account's one-time password).
+"""
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.common import logs, tls, workers
+from services.common import tls, workers
 from services.common.auth import load_secret, make_user_identity
 from services.common.db import Database
 from services.common.errors import DomainError
 from services.common.files import private_dir
-from services.common.rpc import serve_until_signalled
-from services.common.runtime import load_scheme_or_fail, start_metrics, watch_database
-from services.common.settings import ConfigError, Settings, load
-from services.common.tokens import issue_user_token, load_token_keys, oidc_from_env
-from services.gateway.accounts.storage import gateway_db_url
+from services.common.process import ServiceOptions
+from services.common.runtime import load_scheme_or_fail
+from services.common.settings import FIRST_PASSWORD_FILE, ConfigError, Settings, load
+from services.common.tokens import issue_user_token, load_token_keys
+from services.notify.config import notify_config_from
 
 SERVICES = ("tasks", "scoring", "gateway")
-log = logging.getLogger("kaohe.serve")
+STOP_SECONDS = 10.0
 
 
 def _say(message: str) -> None:
     print(f"kaohe serve: {message}", file=sys.stderr, flush=True)
-
-
-def _service_tls(service: str, settings: Settings, *, plaintext: bool) -> tls.TlsConfig | None:
-    """KAOHE_TLS_CA/CERT/KEY, else the files `kaohe serve` keeps in DIR/tls/; None only with --plaintext."""
-    if plaintext:
-        return None
-    config = tls.tls_config_from_env()
-    if config is not None:
-        return config
-    files = tls.TlsFiles(settings.data_dir / "tls")
-    if files.ca.exists() and files.cert(service).exists():
-        return tls.load_tls_config(ca=files.ca, cert=files.cert(service), key=files.key(service))
-    raise ConfigError(
-        f"no TLS certificate: set {tls.ENV_CA}, {tls.ENV_CERT} and {tls.ENV_KEY} "
-        f"(or run `kaohe serve` once to create {files.directory}), or --plaintext on a loopback address"
-    )
-
-
-def notify_config(path: str | None) -> Any:
-    """The reminders file of --notify (else KAOHE_NOTIFY_FILE), read and checked; None when neither is set."""
-    from services.notify.config import NotifyConfigInvalid, load_notify_config
-
-    path = path or os.environ.get("KAOHE_NOTIFY_FILE") or None
-    if path is None:
-        return None
-    try:
-        return load_notify_config(Path(path))
-    except NotifyConfigInvalid as exc:
-        raise ConfigError(f"notify file {path}: {exc.key} {exc.rule}") from None
 
 
 def serve_one(
@@ -75,203 +51,41 @@ def serve_one(
     plaintext: bool = False,
     notify: str | None = None,
 ) -> int:
-    """Runs one service until SIGTERM/SIGINT; bad configuration → one line on stderr, exit 2."""
-    logs.configure(service)
+    """Runs one service in this process, by its own main, until SIGTERM/SIGINT (bad configuration: exit 2)."""
     if service == "web":
         from services.web.__main__ import main as serve_web
 
         return serve_web(port=port)
-    if metrics_port is None:
-        print(f"kaohe serve-one {service}: --metrics-port is required", file=sys.stderr, flush=True)
-        return 2
-    worker = workers.is_worker()
-    if worker:
-        workers.follow_supervisor()
-    elif service == "gateway":
-        try:
-            count = workers.process_count("gateway")
-        except ConfigError as exc:
-            print(f"kaohe serve-one gateway: {exc}", file=sys.stderr, flush=True)
-            return 2
-        if count > 1:
-            return _supervise_gateway(
-                count,
-                port=port,
-                metrics_port=metrics_port,
-                data_dir=data_dir,
-                scheme=scheme,
-                plaintext=plaintext,
-            )
-    on_stop: list[Callable[[], None]] = []
-    reminders = None
-    database: Database | None = None
-    health_names: list[str] = []
-    try:
-        settings = load(data_dir=data_dir, scheme=scheme)
-        keys = load_token_keys(settings.data_dir)
-        host = settings.gateway_bind_host if service == "gateway" else settings.bind_host
-        address = f"{host}:{port}"
-        if plaintext and not tls.is_loopback(address):
-            raise ConfigError(f"--plaintext is for loopback development only, not {address}")
-        service_tls = _service_tls(service, settings, plaintext=plaintext)
-        if service == "gateway":
-            from services.gateway.__main__ import create as create_gateway
-
-            gateway = create_gateway(
-                address=address,
-                keys=keys,
-                tls=service_tls,
-                tasks_addr=settings.tasks_addr,
-                scoring_addr=settings.scoring_addr,
-                audit_path=settings.data_dir / "audit.log",
-                max_request_bytes=settings.max_request_bytes,
-                oidc=oidc_from_env(),
-                accounts_db_url=gateway_db_url(settings.data_dir),
-                # Set only by the fault-injection tests: imports stop at that phase ("staged", "decided").
-                import_pause=os.environ.get("KAOHE_TEST_IMPORT_PAUSE", ""),
-                reuse_port=worker,
-            )
-            server, health, registry = gateway.server, gateway.health, gateway.registry
-        elif service == "tasks":
-            from services.common.attachments import store_from_env
-            from services.notify.config import NotifyConfigInvalid
-            from services.tasks.__main__ import SERVICE_NAME as TASKS_NAME
-            from services.tasks.__main__ import create as create_tasks
-
-            try:
-                tasks = create_tasks(
-                    address=address,
-                    db_url=settings.tasks_db_url,
-                    scheme=load_scheme_or_fail(settings.scheme_path),
-                    keys=keys,
-                    tls=service_tls,
-                    notify=notify_config(notify),
-                    # Set only by the reminders e2e test: the loop reads "now" from that file, so a repeat
-                    # of one minute is tested without waiting a minute.
-                    notify_clock=os.environ.get("KAOHE_TEST_NOTIFY_CLOCK", ""),
-                    attachments=store_from_env(settings.data_dir),
-                )
-            except NotifyConfigInvalid as exc:
-                raise ConfigError(f"notify file: {exc.key} {exc.rule}") from None
-            server, health, registry = tasks.server, tasks.health, tasks.registry
-            tasks.app.importer.decisions.start()
-            on_stop.append(tasks.app.importer.decisions.stop)
-            reminders = tasks.reminders
-            database, health_names = tasks.db, ["", TASKS_NAME]
-        else:
-            from services.common.attachments import store_from_env
-            from services.scoring.__main__ import SERVICE_NAME as SCORING_NAME
-            from services.scoring.__main__ import create as create_scoring
-
-            scoring = create_scoring(
-                address=address,
-                db_url=settings.scoring_db_url,
-                scheme=load_scheme_or_fail(settings.scheme_path),
-                keys=keys,
-                tls=service_tls,
-                tasks_addr=settings.tasks_addr,
-                recovery_after=settings.import_recovery_after,
-                attachments=store_from_env(settings.data_dir),
-            )
-            server, health, registry = scoring.server, scoring.health, scoring.registry
-            database, health_names = scoring.db, ["", SCORING_NAME]
-            # Before the server starts: an import the tasks service already decided is settled now, so
-            # no read ever sees one half of it (only undecided ones wait for their gateway).
-            scoring.recovery.settle_decided()
-            scoring.recovery.start()
-            on_stop.append(scoring.recovery.stop)
-        if not worker:  # a worker's values go to its supervisor's folder, served there for them all
-            stop_metrics = start_metrics(
-                metrics_port, settings.metrics_host, registry, token=settings.metrics_token
-            )
-            on_stop.append(stop_metrics)
-    except (ConfigError, DomainError, OSError) as exc:
-        print(f"kaohe serve-one {service}: {str(exc).splitlines()[0]}", file=sys.stderr, flush=True)
-        return 2
-    log.info("serving", extra={"address": address, "metrics_port": metrics_port})
-    if reminders is not None:
-        reminders.start()
-        on_stop.insert(0, reminders.stop)
-    # NOT_SERVING while the database is out of reach, so that a balancer and `kaohe status` can tell.
-    stop_watching = watch_database(database, health, health_names) if database is not None else None
-    if stop_watching is not None:
-        on_stop.insert(0, stop_watching)
-
-    def stop_all() -> None:
-        for stop in on_stop:
-            stop()
-
-    serve_until_signalled(server, health, on_stop=stop_all)
-    log.info("stopped")
-    return 0
+    options = ServiceOptions(service, port, metrics_port, data_dir, scheme, plaintext, notify)
+    run: Any = import_module(f"services.{service}.__main__").run
+    return int(run(options))
 
 
-def _supervise_gateway(
-    count: int, *, port: int, metrics_port: int, data_dir: str | None, scheme: str | None, plaintext: bool
-) -> int:
-    """count gateway workers on one port (KAOHE_GATEWAY_PROCESSES), their /metrics served here."""
-    try:
-        settings = load(data_dir=data_dir, scheme=scheme)
-        if not workers.port_free(settings.gateway_bind_host, port):
-            raise ConfigError(f"port {port} (gateway gRPC) is taken")
-    except (ConfigError, OSError) as exc:
-        print(f"kaohe serve-one gateway: {str(exc).splitlines()[0]}", file=sys.stderr, flush=True)
-        return 2
-    command = [
-        *[sys.executable, "-m", "services.cli.main", "serve-one", "gateway"],
-        *["--port", str(port), "--metrics-port", str(metrics_port)],
-        *(["--data-dir", data_dir] if data_dir else []),
-        *(["--scheme", scheme] if scheme else []),
-        *(["--plaintext"] if plaintext else []),
-    ]
-
-    def metrics(folder: str) -> Callable[[], None]:
-        registry = workers.multiprocess_registry(folder)
-        return start_metrics(metrics_port, settings.metrics_host, registry, token=settings.metrics_token)
-
-    log.info("serving", extra={"address": f"{settings.gateway_bind_host}:{port}", "processes": count})
-    address = (settings.gateway_bind_host, port)
-    code = workers.supervise("gateway", count, command, address=address, metrics=metrics)
-    log.info("stopped")
-    return code
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        # As the servers bind (gRPC and /metrics both set it): a port that only TIME-WAIT sockets of a
-        # killed process still hold is free, one somebody listens on is not.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
+def _ports(settings: Settings) -> dict[str, int]:
+    return {"gateway": settings.gateway_port, "tasks": settings.tasks_port, "scoring": settings.scoring_port}
 
 
 def _preflight(settings: Settings, notify: str | None) -> None:
+    """What would stop a service from starting, said once here: the scheme, the reminders file, the data
+    dir and its secret, the ports, the tasks and scoring databases (the gateway opens its own)."""
     load_scheme_or_fail(settings.scheme_path)
-    notify_config(notify)
+    notify_config_from(notify)
     private_dir(settings.data_dir)
     load_secret(settings.data_dir, create=True)
-    for service in SERVICES:
-        port = {
-            "gateway": settings.gateway_port,
-            "tasks": settings.tasks_port,
-            "scoring": settings.scoring_port,
-        }[service]
+    for service, port in _ports(settings).items():
         host = settings.gateway_bind_host if service == "gateway" else settings.bind_host
         for what, where, number in (
             ("gRPC", host, port),
             ("/metrics", settings.metrics_host, settings.metrics_port(service)),
         ):
-            if not _port_free(where, number):
+            if not workers.port_free(where, number):
                 raise ConfigError(f"port {number} ({service} {what}) is taken; choose another --port-base")
     web_host = os.environ.get("KAOHE_WEB_BIND_HOST", "127.0.0.1")
-    if not _port_free(web_host, settings.port_base + 30):
+    if not workers.port_free(web_host, settings.port_base + 30):
         raise ConfigError(
             f"port {settings.port_base + 30} (web console) is taken; choose another --port-base"
         )
-    for url in (settings.tasks_db_url, settings.scoring_db_url, gateway_db_url(settings.data_dir)):
+    for url in (settings.tasks_db_url, settings.scoring_db_url):
         db = Database(url)
         try:
             db.check()
@@ -306,6 +120,19 @@ def _certificate_hosts(settings: Settings) -> list[str]:
     return [h for h in dict.fromkeys(hosts) if h not in ("", "0.0.0.0", "::", "[::]")]
 
 
+def _prepare(settings: Settings, *, plaintext: bool, notify: str | None) -> tls.TlsFiles | None:
+    """Checks what would stop the stack; unless plaintext, DIR/tls/ (made at first start), its CA told to
+    this user's command line. Raises ConfigError (one line) for what stops it."""
+    _preflight(settings, notify)
+    files = None if plaintext else tls.ensure_tls(settings.data_dir, hosts=_certificate_hosts(settings))
+    if files is not None:
+        try:
+            tls.record_trust(f"127.0.0.1:{settings.gateway_port}", files.ca)
+        except OSError as exc:
+            _say(f"the CA was not recorded for the command line ({exc}); set {tls.ENV_CA}={files.ca}")
+    return files
+
+
 def serve(
     *,
     data_dir: str | None,
@@ -315,30 +142,18 @@ def serve(
     plaintext: bool = False,
     notify: str | None = None,
 ) -> int:
-    """Starts the three services as processes and watches them; stops them all on a signal or a death.
-
-    Unless plaintext, DIR/tls/ holds a private CA and each service's certificate (made at first start);
-    each child gets its own files, and this user's command line is told which CA the gateway's port has.
-    """
+    """Starts the three services and the console as processes and watches them; stops them all on a signal
+    or a death. Each child gets its own certificate; the CLI is told which CA the gateway's port has."""
     try:
         settings = load(data_dir=data_dir, port_base=port_base, scheme=scheme)
-        if plaintext:
-            for host in {settings.bind_host, settings.gateway_bind_host}:
-                if not tls.is_loopback(host):
-                    _say(f"--plaintext is for loopback development only, not {host}")
-                    return 2
-        _preflight(settings, notify)
-        files = None if plaintext else tls.ensure_tls(settings.data_dir, hosts=_certificate_hosts(settings))
+        hosts = {settings.bind_host, settings.gateway_bind_host} if plaintext else set()
+        for host in sorted(h for h in hosts if not tls.is_loopback(h)):
+            _say(f"--plaintext is for loopback development only, not {host}")
+            return 2
+        files = _prepare(settings, plaintext=plaintext, notify=notify)
     except (ConfigError, DomainError, OSError) as exc:
         _say(str(exc))
         return 1
-    env = {**os.environ, "KAOHE_TASKS_ADDR": settings.tasks_addr, "KAOHE_SCORING_ADDR": settings.scoring_addr}
-    if files is not None:
-        try:
-            tls.record_trust(f"127.0.0.1:{settings.gateway_port}", files.ca)
-        except OSError as exc:
-            _say(f"the CA was not recorded for the command line ({exc}); set {tls.ENV_CA}={files.ca}")
-    children: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
 
     def stop(signum: int, _frame: Any) -> None:
@@ -347,144 +162,170 @@ def serve(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    password = FirstPassword(settings.data_dir)
+    children = _launch(settings, files, plaintext=plaintext, notify=notify)
+    web_scheme = "https" if os.environ.get("KAOHE_WEB_TLS_CERT") else "http"
+    web_host = os.environ.get("KAOHE_WEB_BIND_HOST", "127.0.0.1")
+    _say(f"web console on {web_scheme}://{web_host}:{settings.port_base + 30}/")
+    _say(
+        f"gateway {settings.gateway_bind_host}:{settings.gateway_port}, tasks {settings.tasks_addr}, "
+        f"scoring {settings.scoring_addr}; metrics on {settings.port_base + 10}-{settings.port_base + 12}; "
+        f"data in {settings.data_dir}"
+    )
+    code = _watch(children, lambda: stopping, password, _sampler(settings, files) if sample else None)
+    _stop(children)
+    _say("stopped")
+    return code
+
+
+def _child_command(service: str, settings: Settings, *, plaintext: bool, notify: str | None) -> list[str]:
+    """`kaohe serve-one SERVICE …`: the service's own main, on its port of the port base."""
+    if service == "web":
+        options = ServiceOptions("web", settings.port_base + 30, None)
+    else:
+        options = ServiceOptions(
+            service,
+            _ports(settings)[service],
+            settings.metrics_port(service),
+            str(settings.data_dir),
+            str(settings.scheme_path),
+            plaintext,
+            # The reminders loop runs where the ledger is: in the tasks service.
+            str(Path(notify).resolve()) if notify and service == "tasks" else None,
+        )
+    return [sys.executable, "-m", "services.cli.main", *options.argv()]
+
+
+def _launch(
+    settings: Settings, files: tls.TlsFiles | None, *, plaintext: bool, notify: str | None
+) -> dict[str, subprocess.Popen[bytes]]:
+    """The three services, each with its own certificate, and the console, which dies with this process."""
+    env = {**os.environ, "KAOHE_TASKS_ADDR": settings.tasks_addr, "KAOHE_SCORING_ADDR": settings.scoring_addr}
+    environments: dict[str, dict[str, str]] = {}
     for service in SERVICES:
-        port = {
-            "gateway": settings.gateway_port,
-            "tasks": settings.tasks_port,
-            "scoring": settings.scoring_port,
-        }[service]
-        child_env = dict(env)
+        environments[service] = dict(env)
         if files is not None:
-            child_env.update(
+            environments[service].update(
                 {
                     tls.ENV_CA: str(files.ca),
                     tls.ENV_CERT: str(files.cert(service)),
                     tls.ENV_KEY: str(files.key(service)),
                 }
             )
-        children[service] = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "services.cli.main",
-                "serve-one",
-                service,
-                "--port",
-                str(port),
-                "--metrics-port",
-                str(settings.metrics_port(service)),
-                "--data-dir",
-                str(settings.data_dir),
-                "--scheme",
-                str(settings.scheme_path),
-                *(["--plaintext"] if plaintext else []),
-                # The reminders loop runs where the ledger is: in the tasks service.
-                *(["--notify", str(Path(notify).resolve())] if notify and service == "tasks" else []),
-            ],
-            env=child_env,
+    environments["web"] = {
+        **env,
+        "KAOHE_GATEWAY": f"127.0.0.1:{settings.gateway_port}",
+        # The data dir's secret signs the browsers' Logins (their address for the login throttle).
+        "KAOHE_DATA_DIR": str(settings.data_dir),
+        **({tls.ENV_CA: str(files.ca)} if files is not None else {}),
+    }
+    return {
+        service: subprocess.Popen(
+            _child_command(service, settings, plaintext=plaintext, notify=notify),
+            env=environment,
             preexec_fn=workers.die_with_parent(),
         )
-    children["web"] = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "services.cli.main",
-            "serve-one",
-            "web",
-            "--port",
-            str(settings.port_base + 30),
-        ],
-        env={
-            **env,
-            "KAOHE_GATEWAY": f"127.0.0.1:{settings.gateway_port}",
-            # The data dir's secret signs the browsers' Logins (their address for the login throttle).
-            "KAOHE_DATA_DIR": str(settings.data_dir),
-            **({tls.ENV_CA: str(files.ca)} if files is not None else {}),
-        },
-        preexec_fn=workers.die_with_parent(),
-    )
-    web_scheme = "https" if os.environ.get("KAOHE_WEB_TLS_CERT") else "http"
-    web_host = os.environ.get("KAOHE_WEB_BIND_HOST", "127.0.0.1")
-    _say(f"web console on {web_scheme}://{web_host}:{settings.port_base + 30}/")
-    _first_office(settings)
-    _say(
-        f"gateway {settings.gateway_bind_host}:{settings.gateway_port}, tasks {settings.tasks_addr}, "
-        f"scoring {settings.scoring_addr}; metrics on {settings.port_base + 10}-{settings.port_base + 12}; "
-        f"data in {settings.data_dir}"
-    )
-    sampled = not sample
-    code = 0
-    while not stopping:
+        for service, environment in environments.items()
+    }
+
+
+def _watch(
+    children: dict[str, subprocess.Popen[bytes]],
+    stopping: Callable[[], bool],
+    password: FirstPassword,
+    sampler: Callable[[Callable[[], None]], bool] | None,
+) -> int:
+    """Until a signal (0) or a child's death (1): relays the first password, imports the sample once."""
+    while not stopping():
         dead = [(name, proc.returncode) for name, proc in children.items() if proc.poll() is not None]
         if dead:
             name, returncode = dead[0]
             _say(f"the {name} service stopped (exit {returncode}); stopping the others")
-            code = 1
-            break
-        if not sampled and all(
-            _healthy(f"127.0.0.1:{p}", files, name)
-            for name, p in (
-                ("gateway", settings.gateway_port),
-                ("tasks", settings.tasks_port),
-                ("scoring", settings.scoring_port),
-            )
-        ):
-            sampled = True
-            try:
-                _import_sample(settings, files)
-            except Exception as exc:
-                _say(f"the sample county was not imported: {exc}")
+            return 1
+        password.relay()
+        if sampler is not None and sampler(password.relay):
+            sampler = None
         time.sleep(0.3)
+    return 0
+
+
+def _stop(children: dict[str, subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to each child still running, then SIGKILL to any that has not stopped in STOP_SECONDS."""
     for proc in children.values():
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + STOP_SECONDS
     for proc in children.values():
         try:
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             proc.kill()
-    _say("stopped")
-    return code
 
 
-def _first_office(settings: Settings) -> None:
-    """On first start, the `admin` office account, its one-time password printed once."""
-    from services.gateway.accounts.storage import open_database
-    from services.gateway.accounts.use_cases import ensure_first_office
+class FirstPassword:
+    """The first office account's one-time password as the gateway leaves it (DIR/first-office-password,
+    0600): shown once on the terminal that started serve and removed, never to its log; without a terminal
+    (systemd, Docker) left in the file, which the log names."""
 
-    db = open_database(gateway_db_url(settings.data_dir))
-    try:
-        password = ensure_first_office(db)
-    finally:
-        db.dispose()
-    if password:
-        _tell_first_password(settings.data_dir, password)
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / FIRST_PASSWORD_FILE
+        # A file left by an earlier start is not this start's news.
+        self.before = self._stamp()
+        self.told = False
 
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            found = self.path.stat()
+        except OSError:
+            return None
+        return found.st_ino, found.st_mtime_ns
 
-FIRST_PASSWORD_FILE = "first-office-password"
-
-
-def _tell_first_password(data_dir: Path, password: str) -> None:
-    """The one-time password to the terminal that started serve, never to its log: /dev/tty even when
-    stdout and stderr go to a file; without a terminal (systemd, Docker) into DIR/first-office-password
-    (0600), and the log names the file only."""
-    message = (
-        f"kaohe serve: 首个考核办账号 admin，一次性密码 {password}"
-        "（首次登录后必须修改：kaohe login --username admin，再 kaohe passwd）\n"
-    )
-    try:
-        with open("/dev/tty", "w", encoding="utf-8") as terminal:
-            terminal.write(message)
+    def relay(self) -> None:
+        """Tells the operator once, when the gateway has written the file since serve started."""
+        if self.told or self._stamp() in (None, self.before):
+            return
+        self.told = True
+        try:
+            password = self.path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            _say(f"first office account: admin; its one-time password is in {self.path} ({exc.strerror})")
+            return
+        message = (
+            f"kaohe serve: 首个考核办账号 admin，一次性密码 {password}"
+            "（首次登录后必须修改：kaohe login --username admin，再 kaohe passwd）\n"
+        )
+        try:
+            # /dev/tty even when stdout and stderr go to a file.
+            with open("/dev/tty", "w", encoding="utf-8") as terminal:
+                terminal.write(message)
+        except OSError:
+            _say(
+                f"first office account: admin; its one-time password is in {self.path} (0600), "
+                "change it at first login"
+            )
+            return
+        self.path.unlink(missing_ok=True)
         _say("first office account: admin; its one-time password was shown on the terminal only")
-        return
-    except OSError:
-        pass
-    path = data_dir / FIRST_PASSWORD_FILE
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(password + "\n")
-    _say(f"first office account: admin; its one-time password is in {path} (0600), change it at first login")
+
+
+def _sampler(settings: Settings, files: tls.TlsFiles | None) -> Callable[[Callable[[], None]], bool]:
+    """Once the three services answer (True from then on), first what they have to say (before), then the
+    sample county on an empty ledger."""
+
+    def attempt(before: Callable[[], None]) -> bool:
+        ports = _ports(settings)
+        if not all(
+            _healthy(f"127.0.0.1:{ports[name]}", files, name) for name in ("gateway", "tasks", "scoring")
+        ):
+            return False
+        before()
+        try:
+            _import_sample(settings, files)
+        except Exception as exc:
+            _say(f"the sample county was not imported: {exc}")
+        return True
+
+    return attempt
 
 
 def _bearer(keys: Any, role: str, unit: str | None) -> tuple[tuple[str, str], ...]:

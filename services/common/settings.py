@@ -15,6 +15,8 @@ DEFAULT_IMPORT_RECOVERY_AFTER = 30.0
 DEFAULT_SCHEME = Path("schemes/default.toml")
 # The checkout's own preset, for a `kaohe serve` started outside the project folder.
 BUNDLED_SCHEME = Path(__file__).resolve().parents[2] / "schemes" / "default.toml"
+# In the data dir: the first office account's one-time password, left by the gateway at first start (0600).
+FIRST_PASSWORD_FILE = "first-office-password"
 
 
 class ConfigError(Exception):

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -113,6 +114,7 @@ def supervise(
     *,
     address: tuple[str, int],
     metrics: Callable[[str], Callable[[], None]] | None = None,
+    ready: Callable[[], None] | None = None,
 ) -> int:
     """Runs count copies of command (each binds the port with SO_REUSEPORT) until SIGTERM/SIGINT.
 
@@ -120,15 +122,15 @@ def supervise(
     folder in it the workers write their Prometheus values to, serves /metrics for them all and returns
     its stop. A worker that dies stops the others: exit 1 (2 if it could not start), so that
     `kaohe serve`, systemd or Kubernetes sees the service down rather than half up. The first worker
-    starts alone until it listens on address: a bad configuration is said once, by it, not by each.
+    starts alone until it listens on address: a bad configuration is said once, by it, not by each;
+    ready is called once it listens.
     """
     _sweep()
     folder = tempfile.mkdtemp(prefix=f"kaohe-{service}-workers-{os.getpid()}-")
-    stopping = False
+    stopping = threading.Event()
 
     def stop(signum: int, _frame: Any) -> None:
-        nonlocal stopping
-        stopping = True
+        stopping.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -141,26 +143,57 @@ def supervise(
         print(f"kaohe serve-one {service}: {exc}", file=sys.stderr, flush=True)
         return 2
     env = {**os.environ, ENV_WORKER_OF: str(os.getpid()), ENV_WORKER_DIR: folder, ENV_MULTIPROC: values}
-    workers = [subprocess.Popen(command, env=env)]
     started = time.monotonic()
-    while not stopping and workers[0].poll() is None and not _listening(*address):
-        time.sleep(0.1)
-    if workers[0].poll() is None and not stopping:
-        workers += [subprocess.Popen(command, env=env) for _ in range(count - 1)]
+    workers = _start_workers(command, env, count, address=address, stopping=stopping.is_set, ready=ready)
     log.info("workers started", extra={"of": service, "pids": [w.pid for w in workers]})
-    code = 0
-    while not stopping:
+    code = _watch(service, workers, started=started, stopping=stopping.is_set)
+    _stop_workers(workers)
+    if stop_metrics is not None:
+        stop_metrics()
+    shutil.rmtree(folder, ignore_errors=True)
+    return code
+
+
+def _start_workers(
+    command: list[str],
+    env: dict[str, str],
+    count: int,
+    *,
+    address: tuple[str, int],
+    stopping: Callable[[], bool],
+    ready: Callable[[], None] | None,
+) -> list[subprocess.Popen[bytes]]:
+    """The first worker alone until it listens on address (or dies), then ready, then the others."""
+    workers = [subprocess.Popen(command, env=env)]
+    while not stopping() and workers[0].poll() is None and not _listening(*address):
+        time.sleep(0.1)
+    if workers[0].poll() is None and not stopping():
+        if ready is not None:
+            ready()
+        workers += [subprocess.Popen(command, env=env) for _ in range(count - 1)]
+    return workers
+
+
+def _watch(
+    service: str, workers: list[subprocess.Popen[bytes]], *, started: float, stopping: Callable[[], bool]
+) -> int:
+    """0 at a signal; 1 when a worker dies (2 when it could not start: its configuration error stands)."""
+    while not stopping():
         dead = [w for w in workers if w.poll() is not None]
         if dead:
             # A worker that could not start said why on stderr: its code (2, a configuration error) stands.
             early = time.monotonic() - started < 30 and dead[0].returncode == 2
-            code = 2 if early else 1
             log.error(
                 "a worker stopped; stopping the others",
                 extra={"of": service, "pid": dead[0].pid, "exit": dead[0].returncode},
             )
-            break
+            return 2 if early else 1
         time.sleep(0.2)
+    return 0
+
+
+def _stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to each, then SIGKILL to any not stopped within STOP_SECONDS."""
     for worker in workers:
         if worker.poll() is None:
             worker.send_signal(signal.SIGTERM)
@@ -171,10 +204,6 @@ def supervise(
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
-    if stop_metrics is not None:
-        stop_metrics()
-    shutil.rmtree(folder, ignore_errors=True)
-    return code
 
 
 def _sweep() -> None:

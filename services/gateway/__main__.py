@@ -1,12 +1,14 @@
-"""Composition root of the gateway: backends, policy, audit log, server."""
+"""Composition root of the gateway: backends, policy, audit log, server — and `python -m services.gateway`,
+which runs it (one process, or KAOHE_GATEWAY_PROCESSES workers on one port) with /metrics, after making the
+first office account on a first start."""
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,18 +20,22 @@ from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from prometheus_client import CollectorRegistry, Counter
 
+from services.common import logs, workers
 from services.common.audit import AuditTrail
 from services.common.auth import Identity
 from services.common.clients import Backend
-from services.common.errors import InvalidArgument
+from services.common.errors import DomainError, InvalidArgument
 from services.common.files import private_file
 from services.common.ids import check_request_ids
+from services.common.process import Context, ServiceOptions, Serving, parse_options, run_service, say
 from services.common.rpc import RpcMetrics, ServiceInterceptor, create_server, current_identity
-from services.common.settings import DEFAULT_MAX_REQUEST_BYTES, ConfigError
+from services.common.runtime import start_metrics
+from services.common.settings import DEFAULT_MAX_REQUEST_BYTES, ConfigError, Settings, load
 from services.common.tls import TlsConfig
-from services.common.tokens import OidcVerifier, TokenKeys, bearer_authenticator
+from services.common.tokens import OidcVerifier, TokenKeys, bearer_authenticator, oidc_from_env
+from services.gateway.accounts.first_office import ensure_first_office_account
 from services.gateway.accounts.rpc import AccountsServicer, checked_sessions, open_login
-from services.gateway.accounts.storage import open_database
+from services.gateway.accounts.storage import gateway_db_url, open_database
 from services.gateway.accounts.units import unit_lister
 from services.gateway.accounts.use_cases import LOGIN_METHOD, Accounts, jwt_issuer
 from services.gateway.bulletin_issues import MemoryIssueNumbers, StoredIssueNumbers
@@ -42,6 +48,9 @@ TASKS_SERVICE = tasks_pb2.DESCRIPTOR.services_by_name["TasksService"]
 SCORING_SERVICE = scoring_pb2.DESCRIPTOR.services_by_name["ScoringService"]
 ACCOUNTS_SERVICE = accounts_pb2.DESCRIPTOR.services_by_name["AccountsService"]
 ANONYMOUS = Identity(role="", subject="")
+# What the gateway answers for (the accounts too, when it has their database).
+SERVED = (GATEWAY_SERVICE.full_name, TASKS_SERVICE.full_name, SCORING_SERVICE.full_name)
+log = logging.getLogger("kaohe.gateway")
 
 
 @dataclass
@@ -134,9 +143,9 @@ class RelayingHealth(health.HealthServicer):  # type: ignore[misc]
     `kaohe status` asks the gateway under the services' names.
     """
 
-    def __init__(self, backends: dict[str, Backend]) -> None:
+    def __init__(self, backends: Backends) -> None:
         super().__init__(experimental_non_blocking=True)
-        self.backends = backends
+        self.backends = {TASKS_SERVICE.full_name: backends.tasks, SCORING_SERVICE.full_name: backends.scoring}
 
     def Check(self, request: Any, context: grpc.ServicerContext) -> Any:
         backend = self.backends.get(request.service)
@@ -153,18 +162,54 @@ class RelayingHealth(health.HealthServicer):  # type: ignore[misc]
             return health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.NOT_SERVING)
 
 
-def pause_at(phase: str) -> Callable[[str], None]:
-    """Imports that reach phase stop there for good: a fault-injection test kills a service meanwhile."""
-    forever = threading.Event()
+def _backends(
+    *, keys: TokenKeys, tls: TlsConfig | None, tasks: str, scoring: str, registry: CollectorRegistry
+) -> Backends:
+    """The tasks and scoring services as the gateway calls them, each call they miss counted."""
+    unavailable = Counter(
+        "kaohe_backend_unavailable",
+        "Calls a backend service did not answer, by backend.",
+        ["backend"],
+        registry=registry,
+    )
 
-    def pause(reached: str) -> None:
-        if reached == phase:
-            logging.getLogger("kaohe.gateway.import").warning(
-                "import paused for a test", extra={"phase": phase}
-            )
-            forever.wait()
+    def count(name: str) -> None:
+        unavailable.labels(name).inc()
 
-    return pause
+    return Backends(
+        tasks=Backend(
+            name="tasks",
+            target=tasks,
+            service=TASKS_SERVICE.full_name,
+            stub_class=tasks_pb2_grpc.TasksServiceStub,
+            internal_stub_class=tasks_pb2_grpc.TasksInternalServiceStub,
+            keys=keys,
+            tls=tls,
+            on_unavailable=count,
+        ),
+        scoring=Backend(
+            name="scoring",
+            target=scoring,
+            service=SCORING_SERVICE.full_name,
+            stub_class=scoring_pb2_grpc.ScoringServiceStub,
+            internal_stub_class=scoring_pb2_grpc.ScoringInternalServiceStub,
+            keys=keys,
+            tls=tls,
+            on_unavailable=count,
+        ),
+    )
+
+
+def _accounts(url: str | None, *, keys: TokenKeys, audit: AuditLog, backends: Backends) -> Accounts | None:
+    """The accounts in the gateway's database at url (its audit table the audit log's too); None without."""
+    if not url:
+        return None
+    accounts = Accounts(
+        open_database(url), issue=jwt_issuer(keys.user), audit=audit, units=unit_lister(backends.tasks)
+    )
+    accounts.trail.probe()
+    audit.table = accounts.trail
+    return accounts
 
 
 def create(
@@ -178,67 +223,19 @@ def create(
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
     oidc: OidcVerifier | None = None,
     accounts_db_url: str | None = None,
-    import_pause: str = "",
     reuse_port: bool = False,
 ) -> Running:
-    """A gateway bound to address, its backends dialled lazily; not yet started.
-
-    It serves TLS (people's clients trust the CA, no client certificate) and calls the services over
-    mutual TLS with its own certificate; tls None is plaintext, for loopback development only.
-    """
+    """A gateway bound to address, backends dialled lazily; not yet started. TLS to people (no client
+    certificate), mutual TLS to the services; tls None is plaintext, for loopback development only. The
+    bulletin's 期号 live beside the accounts; a gateway without their database counts them in memory."""
     registry = CollectorRegistry()
     audit = AuditLog(audit_path, registry)
-    unavailable = Counter(
-        "kaohe_backend_unavailable",
-        "Calls a backend service did not answer, by backend.",
-        ["backend"],
-        registry=registry,
-    )
-
-    def count(name: str) -> None:
-        unavailable.labels(name).inc()
-
-    backends = Backends(
-        tasks=Backend(
-            name="tasks",
-            target=tasks_addr,
-            service=TASKS_SERVICE.full_name,
-            stub_class=tasks_pb2_grpc.TasksServiceStub,
-            internal_stub_class=tasks_pb2_grpc.TasksInternalServiceStub,
-            keys=keys,
-            tls=tls,
-            on_unavailable=count,
-        ),
-        scoring=Backend(
-            name="scoring",
-            target=scoring_addr,
-            service=SCORING_SERVICE.full_name,
-            stub_class=scoring_pb2_grpc.ScoringServiceStub,
-            internal_stub_class=scoring_pb2_grpc.ScoringInternalServiceStub,
-            keys=keys,
-            tls=tls,
-            on_unavailable=count,
-        ),
-    )
+    backends = _backends(keys=keys, tls=tls, tasks=tasks_addr, scoring=scoring_addr, registry=registry)
     app = GatewayApp(backends, registry=registry)
-    if import_pause:
-        app.on_import_phase = pause_at(import_pause)
-    accounts = (
-        Accounts(
-            open_database(accounts_db_url),
-            issue=jwt_issuer(keys.user),
-            audit=audit,
-            units=unit_lister(backends.tasks),
-        )
-        if accounts_db_url
-        else None
-    )
+    accounts = _accounts(accounts_db_url, keys=keys, audit=audit, backends=backends)
     authenticate = open_login(bearer_authenticator(keys.user, oidc=oidc))
     if accounts is not None:
-        accounts.trail.probe()
-        audit.table = accounts.trail
         authenticate = checked_sessions(authenticate, accounts)
-    # The bulletin's 期号 live beside the accounts; a gateway without its database counts in memory.
     numbers = StoredIssueNumbers(accounts.db) if accounts is not None else MemoryIssueNumbers()
     interceptor = ServiceInterceptor(
         service="gateway",
@@ -266,20 +263,93 @@ def create(
     server, port, health_servicer = create_server(
         address,
         register=register,
-        service_names=[
-            GATEWAY_SERVICE.full_name,
-            TASKS_SERVICE.full_name,
-            SCORING_SERVICE.full_name,
-            *([ACCOUNTS_SERVICE.full_name] if accounts is not None else []),
-        ],
+        service_names=[*SERVED, *([ACCOUNTS_SERVICE.full_name] if accounts is not None else [])],
         interceptors=[interceptor],
         max_workers=32,
         tls=tls,
         require_client_auth=False,
         max_receive_bytes=max_request_bytes,
-        health_servicer=RelayingHealth(
-            {TASKS_SERVICE.full_name: backends.tasks, SCORING_SERVICE.full_name: backends.scoring}
-        ),
+        health_servicer=RelayingHealth(backends),
         reuse_port=reuse_port,
     )
     return Running(server, port, health_servicer, app, registry, backends)
+
+
+def build(context: Context) -> Serving:
+    """The gateway of context: its accounts in DATA_DIR/gateway.db (or KAOHE_GATEWAY_DB_URL)."""
+    settings = context.settings
+    gateway = create(
+        address=context.address,
+        keys=context.keys,
+        tls=context.tls,
+        tasks_addr=settings.tasks_addr,
+        scoring_addr=settings.scoring_addr,
+        audit_path=settings.data_dir / "audit.log",
+        max_request_bytes=settings.max_request_bytes,
+        oidc=oidc_from_env(),
+        accounts_db_url=gateway_db_url(settings.data_dir),
+        reuse_port=context.worker,
+    )
+    if not context.worker:  # a supervisor makes it before its workers start
+        ensure_first_office_account(settings.data_dir, gateway_db_url(settings.data_dir))
+    return Serving(gateway.server, gateway.health, gateway.registry)
+
+
+def _bind_host(settings: Settings) -> str:
+    return settings.gateway_bind_host
+
+
+def _supervise(options: ServiceOptions, settings: Settings, count: int) -> int:
+    """count gateway workers on one port (KAOHE_GATEWAY_PROCESSES), their /metrics served here."""
+    port = options.port
+    if not workers.port_free(settings.gateway_bind_host, port):
+        raise ConfigError(f"port {port} (gateway gRPC) is taken")
+    command = [sys.executable, "-m", "services.cli.main", *options.argv()]
+    metrics_port = options.metrics_port or 0
+
+    def metrics(folder: str) -> Callable[[], None]:
+        registry = workers.multiprocess_registry(folder)
+        return start_metrics(metrics_port, settings.metrics_host, registry, token=settings.metrics_token)
+
+    def first_office() -> None:
+        # Once, here, when the first worker listens (its configuration good): never by each worker.
+        try:
+            ensure_first_office_account(settings.data_dir, gateway_db_url(settings.data_dir))
+        except (DomainError, OSError):
+            log.exception("the first office account was not made")
+
+    log.info("serving", extra={"address": f"{settings.gateway_bind_host}:{port}", "processes": count})
+    address = (settings.gateway_bind_host, port)
+    code = workers.supervise("gateway", count, command, address=address, metrics=metrics, ready=first_office)
+    log.info("stopped")
+    return code
+
+
+def run(options: ServiceOptions) -> int:
+    """The gateway of options until a signal: one process, or KAOHE_GATEWAY_PROCESSES workers on its port;
+    bad configuration → one line on stderr, exit 2."""
+    if workers.is_worker() or options.metrics_port is None:
+        return run_service(options, build, host=_bind_host)
+    try:
+        count = workers.process_count("gateway")
+    except ConfigError as exc:
+        say("gateway", str(exc))
+        return 2
+    if count == 1:
+        return run_service(options, build, host=_bind_host)
+    logs.configure("gateway")
+    try:
+        settings = load(data_dir=options.data_dir, scheme=options.scheme)
+        return _supervise(options, settings, count)
+    except (ConfigError, DomainError, OSError) as exc:
+        say("gateway", str(exc))
+        return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m services.gateway --port P --metrics-port M …` (or `kaohe serve-one gateway`)."""
+    return run(parse_options("gateway", argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

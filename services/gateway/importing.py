@@ -200,8 +200,6 @@ class LedgerImports:
         self.scoring = scoring
         self.call = call
         self.spool_dir = spool_dir
-        # Called between an import's phases ("staged", "decided"): the fault-injection tests' way in.
-        self.on_phase: Callable[[str], None] = lambda phase: None
 
     def run(
         self, source: IO[bytes], *, identity: Identity, validate_only: bool, timeout: float
@@ -246,7 +244,6 @@ class LedgerImports:
         scoring_reply = self.call(
             scoring, "ImportRecords", _signed(scoring_stream, parts, False, import_id), identity, timeout
         )
-        self.on_phase("staged")
         try:
             tasks_reply = self.call(
                 tasks, "ImportLedger", _signed(task_stream, parts, False, import_id), identity, timeout
@@ -270,7 +267,6 @@ class LedgerImports:
             except DomainError:
                 log.warning("staged import not aborted; recovery will", extra={"import_id": import_id})
             raise
-        self.on_phase("decided")
         try:
             self.call(
                 scoring,

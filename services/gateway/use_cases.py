@@ -61,10 +61,7 @@ class GatewayApp:
         self.pool = pool or ThreadPoolExecutor(max_workers=16, thread_name_prefix="fanout")
         self._schemes: dict[str, Scheme] = {}
         self.standings: ViewCache[Standings] = ViewCache(view="standing", registry=registry)
-        # Called between an import's phases ("staged", "decided"): the fault-injection tests' way in.
-        self.on_import_phase: Callable[[str], None] = lambda phase: None
         self.imports = LedgerImports(backends.tasks, backends.scoring, self._call)
-        self.imports.on_phase = lambda phase: self.on_import_phase(phase)
 
     def _call(self, backend: Backend, method: str, request: Any, identity: Identity, timeout: float) -> Any:
         try:

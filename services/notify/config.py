@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from services.common.errors import InvalidArgument
+from services.common.settings import ConfigError
 
 EVENTS = ("yellow", "red", "progress_due")
 FORMATS = ("json", "wecom", "dingtalk")
@@ -106,6 +108,20 @@ def load_notify_config(source: Path | str) -> NotifyConfig:
     except tomllib.TOMLDecodeError as exc:
         raise NotifyConfigInvalid("toml", f"must be valid TOML ({exc})") from None
     return parse_notify_config(raw)
+
+
+def notify_config_from(path: str | None) -> NotifyConfig | None:
+    """The reminders file of --notify (else KAOHE_NOTIFY_FILE), read and checked; None when neither is set.
+
+    A bad file is a ConfigError naming the file, the key and the rule (the service does not start).
+    """
+    path = path or os.environ.get("KAOHE_NOTIFY_FILE") or None
+    if path is None:
+        return None
+    try:
+        return load_notify_config(Path(path))
+    except NotifyConfigInvalid as exc:
+        raise ConfigError(f"notify file {path}: {exc.key} {exc.rule}") from None
 
 
 def parse_notify_config(raw: Mapping[str, Any]) -> NotifyConfig:

@@ -1,7 +1,9 @@
-"""Composition root of the scoring service: database, scheme, tasks client, servicer, server."""
+"""Composition root of the scoring service (database, scheme, tasks client, servicer, server), and its
+`python -m services.scoring`: the service run with its background loop (import recovery), /metrics, health."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,10 +12,19 @@ from grpc_health.v1 import health
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from prometheus_client import CollectorRegistry
 
-from services.common.attachments import AttachmentStore
+from services.common.attachments import AttachmentStore, store_from_env
 from services.common.db import Database, migrate
 from services.common.internal import InternalGuard
+from services.common.process import (
+    Background,
+    Context,
+    ServiceOptions,
+    Serving,
+    parse_options,
+    run_service,
+)
 from services.common.rpc import RpcMetrics, ServiceInterceptor, create_server
+from services.common.runtime import load_scheme_or_fail
 from services.common.scheme import Scheme
 from services.common.tls import TlsConfig
 from services.common.tokens import TokenKeys
@@ -38,7 +49,7 @@ class Running:
     db: Database
     registry: CollectorRegistry
     tasks: GrpcTasks
-    # Started by whoever serves (serve-one): settles imports a crash left staged.
+    # Started by main (a background loop): settles imports a crash left staged.
     recovery: ImportRecovery
 
 
@@ -85,3 +96,47 @@ def create(
     )
     recovery = ImportRecovery(db, tasks.resolve_import, after=recovery_after, peek=tasks.peek_import)
     return Running(server, port, health_servicer, app, db, registry, tasks, recovery)
+
+
+def build(context: Context) -> Serving:
+    """The scoring service of context, with its loop: the recovery of imports a crash left staged."""
+    settings = context.settings
+    scoring = create(
+        address=context.address,
+        db_url=settings.scoring_db_url,
+        scheme=load_scheme_or_fail(settings.scheme_path),
+        keys=context.keys,
+        tls=context.tls,
+        tasks_addr=settings.tasks_addr,
+        recovery_after=settings.import_recovery_after,
+        attachments=store_from_env(settings.data_dir),
+    )
+
+    def recover() -> None:
+        # Before the server starts: an import the tasks service already decided is settled now, so no read
+        # ever sees one half of it (only undecided ones wait for their gateway).
+        scoring.recovery.settle_decided()
+        scoring.recovery.start()
+
+    return Serving(
+        scoring.server,
+        scoring.health,
+        scoring.registry,
+        database=scoring.db,
+        health_names=["", SERVICE_NAME],
+        background=[Background("import recovery", recover, scoring.recovery.stop)],
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m services.scoring --port P --metrics-port M …` (or `kaohe serve-one scoring`)."""
+    return run(parse_options("scoring", argv))
+
+
+def run(options: ServiceOptions) -> int:
+    """The scoring service of options, with its loops, /metrics and health, until a signal."""
+    return run_service(options, build)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

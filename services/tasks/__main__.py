@@ -1,8 +1,10 @@
-"""Composition root of the tasks service: database, scheme, servicer, server."""
+"""Composition root of the tasks service: database, scheme, servicer, server — and `python -m services.tasks`,
+which runs it with its background loops (import decisions, reminders), /metrics and health."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,17 +13,27 @@ from grpc_health.v1 import health
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from prometheus_client import CollectorRegistry
 
-from services.common.attachments import AttachmentStore
+from services.common.attachments import AttachmentStore, store_from_env
 from services.common.db import Database, migrate
 from services.common.internal import InternalGuard
+from services.common.process import (
+    Background,
+    Context,
+    ServiceOptions,
+    Serving,
+    parse_options,
+    run_service,
+)
 from services.common.rpc import RpcMetrics, ServiceInterceptor, create_server
+from services.common.runtime import load_scheme_or_fail
 from services.common.scheme import Scheme
+from services.common.settings import ConfigError
 from services.common.tls import TlsConfig
 from services.common.tokens import TokenKeys
-from services.notify.config import NotifyConfig
+from services.notify.config import NotifyConfig, NotifyConfigInvalid, notify_config_from
 from services.tasks.internal_rpc import TasksInternalServicer
 from services.tasks.metrics import CalendarCollector, LedgerCollector
-from services.tasks.reminders import ReminderLoop, file_clock
+from services.tasks.reminders import ReminderLoop
 from services.tasks.rpc import TasksServicer
 from services.tasks.use_cases import TasksApp
 
@@ -51,7 +63,6 @@ def create(
     keys: TokenKeys,
     tls: TlsConfig | None,
     notify: NotifyConfig | None = None,
-    notify_clock: str = "",
     attachments: AttachmentStore | None = None,
 ) -> Running:
     """A tasks server bound to address, its schema migrated; not yet started (nor its reminders loop).
@@ -67,8 +78,7 @@ def create(
     registry = CollectorRegistry()
     registry.register(LedgerCollector(app))
     registry.register(CalendarCollector(app))
-    clock = file_clock(Path(notify_clock)) if notify_clock else None
-    reminders = ReminderLoop(app, notify, registry=registry, clock=clock) if notify is not None else None
+    reminders = ReminderLoop(app, notify, registry=registry) if notify is not None else None
     if reminders is not None:
         reminders.check_units()
     interceptor = ServiceInterceptor(
@@ -92,3 +102,46 @@ def create(
         require_client_auth=True,
     )
     return Running(server, port, health_servicer, app, db, registry, reminders)
+
+
+def build(context: Context) -> Serving:
+    """The tasks service of context, with its loops: import decisions, and reminders when configured."""
+    settings = context.settings
+    try:
+        tasks = create(
+            address=context.address,
+            db_url=settings.tasks_db_url,
+            scheme=load_scheme_or_fail(settings.scheme_path),
+            keys=context.keys,
+            tls=context.tls,
+            notify=notify_config_from(context.options.notify),
+            attachments=store_from_env(settings.data_dir),
+        )
+    except NotifyConfigInvalid as exc:
+        raise ConfigError(f"notify file: {exc.key} {exc.rule}") from None
+    decisions = tasks.app.importer.decisions
+    background = [Background("import decisions", decisions.start, decisions.stop)]
+    if tasks.reminders is not None:
+        background.append(Background("reminders", tasks.reminders.start, tasks.reminders.stop))
+    return Serving(
+        tasks.server,
+        tasks.health,
+        tasks.registry,
+        database=tasks.db,
+        health_names=["", SERVICE_NAME],
+        background=background,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m services.tasks --port P --metrics-port M …` (or `kaohe serve-one tasks`), until a signal."""
+    return run(parse_options("tasks", argv))
+
+
+def run(options: ServiceOptions) -> int:
+    """The tasks service of options, with its loops, /metrics and health, until a signal."""
+    return run_service(options, build)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
@@ -56,23 +55,6 @@ class ReminderMetrics:
         self.checks = Counter(
             "kaohe_reminder_checks", "Checks of the open tasks by the reminders loop.", registry=registry
         )
-
-
-def file_clock(path: Path) -> Callable[[], datetime]:
-    """A clock that reads its instant (ISO 8601 with an offset) from a file at each call.
-
-    For the reminders e2e test, which moves time by rewriting the file; real time while the file is
-    absent or empty.
-    """
-
-    def now() -> datetime:
-        try:
-            text = path.read_text(encoding="utf-8").strip()
-        except FileNotFoundError:
-            text = ""
-        return datetime.fromisoformat(text) if text else datetime.now(UTC)
-
-    return now
 
 
 class ReminderLoop:

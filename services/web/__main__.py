@@ -108,9 +108,11 @@ def _own_url(scheme: str, host: str, port: int) -> str:
 
 
 def main(*, port: int) -> int:
-    """`kaohe serve-one web`: the console for the gateway at KAOHE_GATEWAY, until a signal."""
-    from services.common import settings, workers
+    """`kaohe serve-one web` (or `python -m services.web --port P`): the console for the gateway at
+    KAOHE_GATEWAY, until a signal."""
+    from services.common import logs, settings, workers
 
+    logs.configure("web")
     host = os.environ.get(ENV_HOST, "127.0.0.1")
     worker = workers.is_worker()
     try:
@@ -140,3 +142,11 @@ def main(*, port: int) -> int:
     running.run()
     log.info("stopped")
     return 0
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m services.web")
+    parser.add_argument("--port", type=int, required=True, help="HTTP 端口")
+    raise SystemExit(main(port=parser.parse_args().port))

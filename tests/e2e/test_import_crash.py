@@ -1,4 +1,10 @@
-"""kill -9 between an import's phases, on real processes: `kaohe serve` started again settles the import."""
+"""kill -9 between an import's phases, on real processes: `kaohe serve` started again settles the import.
+
+The import is held between its phases from outside, as a busy database would hold it: the test takes a
+service's SQLite write lock (BEGIN IMMEDIATE, as an operator's `sqlite3` shell could), so that service's
+next write waits (its busy timeout is 30 s) while reads go on; what each phase left is read from the
+databases, and the victim is killed there.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +53,9 @@ LEDGER = [
 
 
 class Served:
-    """`kaohe serve` on a data directory, optionally pausing imports at a phase."""
+    """`kaohe serve` on a data directory."""
 
-    def __init__(self, tmp: Path, data: Path, *, pause: str = "", recovery_after: str = "1") -> None:
+    def __init__(self, tmp: Path, data: Path, *, recovery_after: str = "1") -> None:
         self.data = data
         self.log = tmp / f"serve-{time.monotonic_ns()}.log"
         for _ in range(5):
@@ -58,7 +65,6 @@ class Served:
                 KAOHE_GATEWAY=f"127.0.0.1:{base}",
                 XDG_CONFIG_HOME=str(tmp / "config"),
                 KAOHE_IMPORT_RECOVERY_AFTER=recovery_after,
-                **({"KAOHE_TEST_IMPORT_PAUSE": pause} if pause else {}),
             )
             with self.log.open("ab") as out:
                 self.process = subprocess.Popen(
@@ -99,13 +105,6 @@ class Served:
             stderr=subprocess.PIPE,
             text=True,
         )
-
-    def wait_for(self, words: str) -> None:
-        for _ in range(240):
-            if words in self.log.read_text(errors="replace"):
-                return
-            time.sleep(0.25)
-        raise AssertionError(f"{words!r} never appeared:\n" + self.log.read_text())
 
     def service_pid(self, name: str) -> int:
         """The process of `serve-one name` among this serve's children."""
@@ -169,16 +168,49 @@ def eventually(check: Callable[[], Any], seconds: float = 60) -> None:
         time.sleep(0.1)
 
 
+@contextmanager
+def write_locked(path: Path) -> Iterator[None]:
+    """The database's write lock held by this test until the block ends (readers go on: WAL)."""
+    db = sqlite3.connect(path, timeout=30, isolation_level=None)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        yield
+        db.execute("ROLLBACK")
+    finally:
+        db.close()
+
+
+def held_at_staged(served: Served, ledger_file: Path, stack: ExitStack) -> subprocess.Popen[str]:
+    """An import whose scoring half is staged and whose tasks half cannot be written: tasks' database is
+    write-locked (until stack closes), so the tasks service decides nothing."""
+    stack.enter_context(write_locked(served.data / "tasks.db"))
+    importing = served.start_import(ledger_file)
+    eventually(lambda: staged_imports(served.data) == 1)
+    assert decisions(served.data) == []
+    return importing
+
+
+def held_at_decided(served: Served, ledger_file: Path, stack: ExitStack) -> subprocess.Popen[str]:
+    """An import the tasks service has committed (its decision recorded) and scoring has not: scoring's
+    database is write-locked (until stack closes) before tasks may write, so its commit waits."""
+    with ExitStack() as tasks_locked:
+        importing = held_at_staged(served, ledger_file, tasks_locked)
+        stack.enter_context(write_locked(served.data / "scoring.db"))
+    eventually(lambda: decisions(served.data) == ["committed"])
+    assert staged_imports(served.data) == 1
+    return importing
+
+
 def test_scoring_killed_after_the_tasks_commit_then_the_stack_completes_it(
     tmp_path: Path, ledger_file: Path, cleanup: list[Served]
 ) -> None:
     data = tmp_path / "data"
-    served = Served(tmp_path, data, pause="decided")
+    served = Served(tmp_path, data)
     cleanup.append(served)
-    importing = served.start_import(ledger_file)
-    served.wait_for("import paused for a test")
-    os.kill(served.service_pid("scoring"), signal.SIGKILL)
-    served.wait_stopped()
+    with ExitStack() as held:
+        importing = held_at_decided(served, ledger_file, held)
+        os.kill(served.service_pid("scoring"), signal.SIGKILL)
+        served.wait_stopped()
     _, err = importing.communicate(timeout=60)
     assert importing.returncode != 0, err
     assert staged_imports(data) == 1 and decisions(data) == ["committed"]
@@ -198,12 +230,12 @@ def test_an_import_the_tasks_service_decided_is_settled_before_scoring_serves_ag
 ) -> None:
     """Issue 21 item 5: no wait of KAOHE_IMPORT_RECOVERY_AFTER (30 s by default) when tasks has decided."""
     data = tmp_path / "data"
-    served = Served(tmp_path, data, pause="decided", recovery_after="30")
+    served = Served(tmp_path, data, recovery_after="30")
     cleanup.append(served)
-    importing = served.start_import(ledger_file)
-    served.wait_for("import paused for a test")
-    os.kill(served.service_pid("scoring"), signal.SIGKILL)
-    served.wait_stopped()
+    with ExitStack() as held:
+        importing = held_at_decided(served, ledger_file, held)
+        os.kill(served.service_pid("scoring"), signal.SIGKILL)
+        served.wait_stopped()
     importing.communicate(timeout=60)
     assert staged_imports(data) == 1 and decisions(data) == ["committed"]
 
@@ -222,12 +254,13 @@ def test_killed_before_the_tasks_commit_then_the_stack_rolls_it_back(
     tmp_path: Path, ledger_file: Path, cleanup: list[Served], victim: str
 ) -> None:
     data = tmp_path / "data"
-    served = Served(tmp_path, data, pause="staged")
+    served = Served(tmp_path, data)
     cleanup.append(served)
-    importing = served.start_import(ledger_file)
-    served.wait_for("import paused for a test")
-    os.kill(served.service_pid(victim), signal.SIGKILL)
-    served.wait_stopped()
+    with ExitStack() as held:
+        importing = held_at_staged(served, ledger_file, held)
+        # The lock outlives the stack: the tasks service, killed or stopped with the others, never writes.
+        os.kill(served.service_pid(victim), signal.SIGKILL)
+        served.wait_stopped()
     importing.communicate(timeout=60)
     assert importing.returncode != 0
     assert staged_imports(data) == 1 and decisions(data) == []

@@ -102,7 +102,20 @@ def decisions(stack: Stack) -> list[str]:
 
 
 def on_phase(stack: Stack, hook: Callable[[str], None]) -> None:
-    stack.parts["gateway"].app.on_import_phase = hook
+    """hook("staged") once scoring has staged an import's half, hook("decided") once tasks has committed its
+    own: the gateway's calls to the services watched through the caller its imports are given."""
+    app = stack.parts["gateway"].app
+    call = app._call  # the caller the gateway hands its imports (services/gateway/use_cases.py)
+    phases = {"ImportRecords": "staged", "ImportLedger": "decided"}
+
+    def watched(backend: Any, method: str, request: Any, identity: Any, timeout: float) -> Any:
+        reply = call(backend, method, request, identity, timeout)
+        # Only an import's two phases: its first message names the import (a validation names none).
+        if method in phases and next(iter(request.make())).import_id:
+            hook(phases[method])
+        return reply
+
+    app.imports.call = watched
 
 
 @pytest.fixture

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
@@ -14,7 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from services.common.result_wire import result_to_json_dict
 from services.common.wiretime import rfc3339_of
-from services.notify.config import NotifyConfig, parse_notify_config
+from services.notify.config import NotifyConfig, load_notify_config, parse_notify_config
 from services.notify.delivery import Outcome
 from services.tasks.reminders import ReminderLoop, open_task_facts
 from tests.conftest import Stack
@@ -253,3 +258,89 @@ def test_a_red_task_is_chased_until_done_escalated_after_k_and_remembered_across
     tasks.ReportTask(tasks_pb2.ReportTaskRequest(id="R1"), metadata=stack.metadata(), timeout=10)
     clock["now"] = NOW + timedelta(days=3)
     assert all(s.delivery.fact.task != "R1" for s in restarted().check_once().sent)
+
+
+@pytest.fixture
+def hooks() -> Iterator[tuple[int, dict[str, list[Any]]]]:
+    """A loopback receiver: its port, and every POSTed body by path (the query string left off)."""
+    posts: dict[str, list[Any]] = {}
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            with lock:
+                posts.setdefault(self.path.partition("?")[0], []).append(body)
+            answer = json.dumps({"errcode": 0, "errmsg": "ok"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1], posts
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_red_task_is_chased_every_minute_and_escalated_after_two_over_http(
+    stack: Stack, hooks: tuple[int, dict[str, list[Any]]], tmp_path: Path
+) -> None:
+    """The reminders e2e test's minute, passed on the loop's clock: `--notify`'s file as written there,
+    each reminder POSTed to a receiver on loopback (tests/e2e/test_reminders.py sees occurrence 1 live)."""
+    port, posts = hooks
+    hook = f"http://127.0.0.1:{port}"
+    notify = tmp_path / "notify.toml"
+    notify.write_text(
+        "interval_seconds = 1\n"
+        f'[[channels]]\nurl = "{hook}/fgj"\nformat = "json"\nunits = ["fgj"]\nevents = ["red"]\n'
+        'repeat = { amount = 1, unit = "minutes" }\n'
+        f'[[channels]]\nurl = "{hook}/robot/send?access_token=T0"\nformat = "dingtalk"\nunits = ["fgj"]\n'
+        'events = ["red"]\nsecret = "SEC0123456789abcdef"\n'
+        f'[[channels]]\nurl = "{hook}/boss"\nformat = "json"\nescalate = true\nescalate_after = 2\n',
+        encoding="utf-8",
+    )
+    stack.import_ledger(ledger())
+    clock = {"now": NOW}
+    reminders = ReminderLoop(
+        stack.parts["tasks"].app,
+        load_notify_config(notify),
+        registry=CollectorRegistry(),
+        clock=lambda: clock["now"],
+    )
+
+    def told(path: str) -> list[tuple[str, int]]:
+        return [(b["unit"], b["occurrence"]) for b in posts.get(path, [])]
+
+    reminders.check_once()
+    reminders.check_once()
+    assert [(b["task"], b["unit"], b["event"], b["occurrence"]) for b in posts["/fgj"]] == [
+        ("R1", "fgj", "red", 1)
+    ]
+    # czj has no channel of its own, so the supervisor hears of it at once; fgj only once told twice.
+    assert told("/boss") == [("czj", 1)]
+    clock["now"] = NOW + timedelta(seconds=59)
+    reminders.check_once()
+    assert told("/fgj") == [("fgj", 1)]
+
+    clock["now"] = NOW + timedelta(seconds=61)
+    reminders.check_once()
+    reminders.check_once()
+    reminders.check_once()
+    assert told("/fgj") == [("fgj", 1), ("fgj", 2)]
+    assert posts["/fgj"][1]["text"].startswith("【红色预警·第2次催办】发改局（fgj）")
+    assert told("/boss") == [("czj", 1), ("fgj", 1)] and "已被催办2次" in posts["/boss"][1]["text"]
+    # The DingTalk robot has no repeat: told once.
+    assert len(posts["/robot/send"]) == 1
+
+    _, tasks, _ = stack.stubs()
+    task = tasks.GetTask(tasks_pb2.GetTaskRequest(id="R1"), metadata=stack.metadata(), timeout=10)
+    notes = [e.note for e in task.history if e.kind == "remind"]
+    assert sum(n.startswith("第1次催办") for n in notes) == 2  # json and DingTalk
+    assert sum(n.startswith("第2次催办") for n in notes) == 1
+    assert sum("提请督办" in n for n in notes) == 2

@@ -12,6 +12,7 @@ import pytest
 
 from services.gateway.importing import BATCH
 from tests.conftest import Stack
+from tests.integration.test_atomic_import import on_phase
 from tests.integration.test_tasks_ledger import jsonl, names, snapshot, violations
 
 UNITS = [
@@ -80,8 +81,8 @@ def test_the_spooled_upload_is_private_and_removed_after_the_import(stack: Stack
     gateway.app.imports.spool_dir = spool
     seen: list[tuple[str, int]] = []
     # While the import runs (between its phases), the spooled files exist, readable by the gateway alone.
-    gateway.app.on_import_phase = lambda phase: seen.extend(
-        (p.name, stat.S_IMODE(p.stat().st_mode)) for p in spool.iterdir()
+    on_phase(
+        stack, lambda phase: seen.extend((p.name, stat.S_IMODE(p.stat().st_mode)) for p in spool.iterdir())
     )
     records = (
         UNITS
