@@ -339,7 +339,7 @@ def test_a_red_task_is_chased_every_minute_and_escalated_after_two_over_http(
     assert len(posts["/robot/send"]) == 1
 
     _, tasks, _ = stack.stubs()
-    task = tasks.GetTask(tasks_pb2.GetTaskRequest(id="R1"), metadata=stack.metadata(), timeout=10)
+    task = tasks.GetTask(tasks_pb2.GetTaskRequest(id="R1"), metadata=stack.metadata(), timeout=10).task
     notes = [e.note for e in task.history if e.kind == "remind"]
     assert sum(n.startswith("第1次催办") for n in notes) == 2  # json and DingTalk
     assert sum(n.startswith("第2次催办") for n in notes) == 1
