@@ -32,7 +32,7 @@ from services.scoring.commands import (
     VoidRecord,
 )
 from services.scoring.handlers import appeals, computing, importing, records, run_states, runs
-from services.scoring.handlers.context import Context
+from services.scoring.handlers.context import Context, stored_scheme
 from services.scoring.inputs import TasksPort
 from services.scoring.storage.tables import audit
 from services.scoring.views import RecordView, RunView
@@ -60,21 +60,23 @@ class ScoringApp:
         self.clock = clock
         self.staged = staging.StagedImports(db)
         self.audit = AuditTrail(db, audit, clock=clock)
-        # The handlers read the app's clock as it is when they ask: a clock set later (a test's) holds.
+        # The handlers read the app's clock and scheme lookup as they are when they ask: one set later
+        # (a test's fake clock) holds.
         self.context = Context(
             db=db,
             scheme=scheme,
             tasks=tasks,
             audit=self.audit,
             clock=lambda: self.clock(),
-            on_run=self.on_run,
+            on_run=lambda state, seconds: self.on_run(state, seconds),
+            scheme_by_sha=lambda sha: self.scheme_by_sha(sha),
         )
         self.workflow = Workflow(self.context)
 
     # ---- schemes and computing
 
     def scheme_by_sha(self, sha: str) -> Scheme:
-        return self.context.scheme_by_sha(sha)
+        return stored_scheme(self.db, self.scheme, sha)
 
     def in_force(self, scheme: Scheme) -> Scheme:
         """scheme under the holiday notices imported into the ledger (SCORING.md §1)."""

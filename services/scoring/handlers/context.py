@@ -38,6 +38,8 @@ class Context:
     clock: Callable[[], int]
     # Told of each run made, publicised or finalised: (state, seconds its computation took).
     on_run: Callable[[str, float], None]
+    # The served scheme, or a stored one a run was made under, by its SHA-256 (stored_scheme).
+    scheme_by_sha: Callable[[str], Scheme]
 
     @property
     def tz(self) -> tzinfo:
@@ -69,15 +71,16 @@ class Context:
             attempts=attempts,
         )
 
-    def scheme_by_sha(self, sha: str) -> Scheme:
-        """The served scheme, or a stored one a run was made under."""
-        if not sha or sha == self.scheme.sha256:
-            return self.scheme
-        with self.db.read() as conn:
-            text = repo.scheme_text(conn, sha)
-        if text is None:
-            raise NotFound(f"scheme {sha} is not stored")
-        return load_scheme(text)
+
+def stored_scheme(db: Database, served: Scheme, sha: str) -> Scheme:
+    """The served scheme (sha empty or its own), or the stored one with that SHA-256."""
+    if not sha or sha == served.sha256:
+        return served
+    with db.read() as conn:
+        text = repo.scheme_text(conn, sha)
+    if text is None:
+        raise NotFound(f"scheme {sha} is not stored")
+    return load_scheme(text)
 
 
 def own_unit(actor: Identity, unit: str, what: str) -> str:
