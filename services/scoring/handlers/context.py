@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection
 
@@ -24,6 +24,16 @@ from services.scoring.views import AppealView, ApplicationView, RecordView, RunV
 V = TypeVar("V", RecordView, RunView, ApplicationView, AppealView)
 
 MAX_PAGE = 5000
+
+
+class Write(Protocol):
+    """A write's command: who asks, under which request id (AIP-155)."""
+
+    @property
+    def actor(self) -> Identity: ...
+
+    @property
+    def request_id(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -47,7 +57,7 @@ class Context:
 
     def once(
         self,
-        command: Any,
+        command: Write,
         method: str,
         request: Mapping[str, Any],
         work: Callable[[Connection], V],
