@@ -12,17 +12,23 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import BigInteger, Column, Connection, LargeBinary, MetaData, String, Table, select
 from sqlalchemy.exc import IntegrityError
 
+from services.common.audit import AuditTrail
 from services.common.auth import Identity
 from services.common.db import Database
 from services.common.errors import InvalidArgument
 from services.common.text import REQUEST_ID_MAX, check_text
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 T = TypeVar("T")
+V = TypeVar("V", bound="DataclassInstance")
 
 
 def requests_table(metadata: MetaData, name: str) -> Table:
@@ -111,6 +117,47 @@ def answered(
 def _key(caller: Identity, method: str, request_id: str) -> str:
     scope = "\0".join((caller.role, caller.unit, caller.subject, method, request_id))
     return hashlib.sha256(scope.encode()).hexdigest()
+
+
+def once(
+    db: Database,
+    requests: Table,
+    audit: AuditTrail,
+    *,
+    caller: Identity,
+    method: str,
+    request_id: str,
+    request: Mapping[str, Any],
+    work: Callable[[Connection], V],
+    view: type[V],
+    target: Callable[[V], str],
+    decode: Callable[[bytes], V] | None = None,
+    attempts: int = 1,
+) -> V:
+    """A write use case's one wrapper: work once per (caller, method, request id), audited in its transaction.
+
+    The answer is a dataclass view (view), kept as its JSON and given back to a retry (decode when the view
+    holds other dataclasses). With attempts > 1, work that collided with a concurrent writer (an
+    IntegrityError: the same new row written twice at once) runs again and sees what the other wrote.
+    """
+    audited = audit.audited(work, actor=caller, method=method, target=target)
+    for attempt in range(attempts):
+        try:
+            return idempotent(
+                db,
+                requests,
+                caller=caller,
+                method=method,
+                request_id=request_id,
+                request=request,
+                work=audited,
+                encode=lambda v: json.dumps(asdict(v), ensure_ascii=False).encode(),
+                decode=decode or (lambda b: view(**json.loads(b))),
+            )
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("attempts must be at least 1")
 
 
 def _stored(db: Database, requests: Table, key: str, digest: str) -> bytes | None:

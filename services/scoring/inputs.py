@@ -17,20 +17,8 @@ from services.common.holiday_notice import HolidayNotice
 from services.common.packed import Column, Strings
 from services.common.scheme import Scheme, check_applies_to
 from services.common.timeutil import NO_TIME, from_epoch, parse_date, parse_instant, to_epoch
-from services.common.vocabulary import RECORD_KINDS
-from services.scoring.columns import (
-    AccountabilityRows,
-    ErrorRows,
-    IncentiveRows,
-    Inputs,
-    ReadingRows,
-    TargetRows,
-    TaskRows,
-    ToleranceRows,
-    UnitTable,
-    factorize,
-)
-from services.scoring.records import appealed
+from services.scoring.columns import Inputs, TaskRows, factorize
+from services.scoring.record_columns import build_inputs
 
 # Departments, then townships, then any other category: the order the office reads its tables in.
 CATEGORY_ORDER = {"department": 0, "township": 1}
@@ -116,124 +104,6 @@ def gather(
     if strict:
         check_applies_to(scheme, unit_ids=set(unit_index), categories={c for _, _, c in unit_rows})
     return inputs, digest
-
-
-def build_inputs(
-    unit_rows: list[tuple[str, str, str]], unit_index: dict[str, int], facts: TaskRows, rows: Sequence[Any]
-) -> Inputs:
-    """Kernel inputs from the units, the task facts and the stored records (appeals resolved)."""
-    # An upheld appeal voids the error report or accountability record it contests.
-    upheld: set[tuple[str, str]] = set()
-    for row in rows:
-        if row.kind == "appeal" and not row.voided:
-            payload = json.loads(row.payload)
-            if payload.get("upheld") is True:
-                upheld.add(appealed(payload))
-    cols: dict[str, dict[str, list[Any]]] = {k: {} for k in RECORD_KINDS}
-
-    def add(table: str, **values: Any) -> None:
-        for key, value in values.items():
-            cols[table].setdefault(key, []).append(value)
-
-    for row in rows:
-        if row.voided or row.unit not in unit_index:
-            continue
-        p = json.loads(row.payload)
-        code = unit_index[row.unit]
-        if row.kind == "error_report":
-            add(
-                "error_report",
-                id=row.rid,
-                unit=code,
-                date=p["date"],
-                category=p["category"],
-                severity=p["severity"],
-                voided=("error_report", row.rid) in upheld,
-            )
-        elif row.kind == "metric_reading":
-            add(
-                "metric_reading",
-                unit=code,
-                metric=p["metric"],
-                period=p["period"],
-                value=p.get("value", np.nan),
-                numerator=p.get("numerator", np.nan),
-                denominator=p.get("denominator", np.nan),
-            )
-        elif row.kind == "incentive":
-            add("incentive", id=row.rid, unit=code, date=p["date"], level=p["level"])
-        elif row.kind == "tolerance":
-            add(
-                "tolerance",
-                id=row.rid,
-                unit=code,
-                target_type=p["target_type"],
-                target=p["target"],
-                decision=p["decision"],
-                date=p["date"],
-            )
-        elif row.kind == "accountability":
-            voided = ("accountability", row.rid) in upheld
-            add("accountability", id=row.rid, unit=code, date=p["date"], kind=p["kind"], voided=voided)
-        elif row.kind == "target":
-            floor = p.get("floor", np.nan)
-            add("target", unit=code, metric=p["metric"], year=p["year"], target=p["target"], floor=floor)
-
-    def column(table: str, key: str, dtype: Any) -> np.ndarray:
-        return np.array(cols[table].get(key, []), dtype=dtype)
-
-    return Inputs(
-        units=UnitTable(
-            ids=[u for u, _, _ in unit_rows],
-            names=[n for _, n, _ in unit_rows],
-            categories=[c for _, _, c in unit_rows],
-        ),
-        tasks=facts,
-        errors=ErrorRows(
-            id=column("error_report", "id", object),
-            unit=column("error_report", "unit", np.int64),
-            date=column("error_report", "date", "datetime64[D]"),
-            category=column("error_report", "category", object),
-            severity=column("error_report", "severity", object),
-            voided=column("error_report", "voided", bool),
-        ),
-        readings=ReadingRows(
-            unit=column("metric_reading", "unit", np.int64),
-            metric=column("metric_reading", "metric", object),
-            period=column("metric_reading", "period", object),
-            value=column("metric_reading", "value", float),
-            numerator=column("metric_reading", "numerator", float),
-            denominator=column("metric_reading", "denominator", float),
-        ),
-        incentives=IncentiveRows(
-            id=column("incentive", "id", object),
-            unit=column("incentive", "unit", np.int64),
-            date=column("incentive", "date", "datetime64[D]"),
-            level=column("incentive", "level", object),
-        ),
-        tolerances=ToleranceRows(
-            id=column("tolerance", "id", object),
-            unit=column("tolerance", "unit", np.int64),
-            target_type=column("tolerance", "target_type", object),
-            target=column("tolerance", "target", object),
-            decision=column("tolerance", "decision", object),
-            date=column("tolerance", "date", "datetime64[D]"),
-        ),
-        accountability=AccountabilityRows(
-            id=column("accountability", "id", object),
-            unit=column("accountability", "unit", np.int64),
-            date=column("accountability", "date", "datetime64[D]"),
-            kind=column("accountability", "kind", object),
-            voided=column("accountability", "voided", bool),
-        ),
-        targets=TargetRows(
-            unit=column("target", "unit", np.int64),
-            metric=column("target", "metric", object),
-            year=column("target", "year", np.int64),
-            target=column("target", "target", float),
-            floor=column("target", "floor", float),
-        ),
-    )
 
 
 def longest_limit_seconds(scheme: Scheme) -> int:

@@ -1,14 +1,15 @@
-"""What the scoring service answers with: a record and a run as stored, times written in the scheme's zone."""
+"""What the scoring service answers with: a record, a run, an appeal and an application as stored, times
+written in the scheme's zone."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any, TypeVar
 
 from services.common.errors import NotFound
-from services.common.timeutil import iso
+from services.common.timeutil import from_epoch, iso
 from services.scoring.task_lines import KEY as TASK_LINES
 from services.scoring.task_lines import expand_lines
 
@@ -103,7 +104,7 @@ def run_view(row: Any, tz: tzinfo, *, unit: str, breakdown: bool, with_document:
     )
 
 
-V = TypeVar("V", "RecordView", "RunView")
+V = TypeVar("V")
 
 
 def stored_view(view: type[V], data: dict[str, Any]) -> V:
@@ -123,3 +124,64 @@ def audit_target(view: RecordView | RunView) -> str:
 def department_preview(document: dict[str, Any], unit: str) -> dict[str, Any]:
     """A department's own line of a preview, its rank kept, everyone else's detail removed."""
     return {**document, "units": [u for u in document["units"] if u["unit"] == unit]}
+
+
+@dataclass
+class ApplicationView:
+    id: str
+    unit: str
+    year: int
+    target_type: str
+    target: str
+    reason: str
+    state: str
+    filed_at: str
+    decided_at: str
+    decision_reason: str
+    etag: str
+    timeline: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class AppealView:
+    id: str
+    unit: str
+    target_type: str
+    target: str
+    date: str
+    reason: str
+    state: str
+    decision_reason: str
+    voided: bool
+    timeline: list[dict[str, str]] = field(default_factory=list)
+
+
+def timeline_event(row: Any, tz: tzinfo) -> dict[str, str]:
+    """A stored step of an appeal's or an application's timeline."""
+    return {
+        "event": row.event,
+        "at": iso(row.at, tz),
+        "actor": row.actor,
+        "actor_role": row.actor_role,
+        "actor_unit": row.actor_unit,
+        "outcome": row.outcome,
+        "reason": row.reason,
+    }
+
+
+def ledger_event(event: str, at: int, tz: tzinfo, *, outcome: str = "", reason: str = "") -> dict[str, str]:
+    """A step that came in with an imported ledger line: no person's token, the ledger its actor."""
+    return {
+        "event": event,
+        "at": iso(at, tz),
+        "actor": "ledger",
+        "actor_role": "",
+        "actor_unit": "",
+        "outcome": outcome,
+        "reason": reason,
+    }
+
+
+def local_time(seconds: int, tz: tzinfo) -> str:
+    """An instant as people read it in the scheme's zone: 2025-05-12 23:59:59."""
+    return f"{from_epoch(seconds, tz):%Y-%m-%d %H:%M:%S}"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from services.common.auth import Identity
+from services.common.db import Database
 from services.common.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -20,8 +21,16 @@ from services.tasks.domain import Kind
 from services.tasks.storage import repository as repo
 
 if TYPE_CHECKING:
+    from services.tasks.handlers.views import TaskView
     from services.tasks.ledger import TaskRecord
-    from services.tasks.use_cases import TasksApp, TaskView
+
+
+class PeopleReader(Protocol):
+    """What listing people needs of the tasks application: its database and its task views."""
+
+    db: Database
+
+    def with_progress(self, conn: Any, rows: list[repo.TaskRow], *, at: int) -> list[TaskView]: ...
 
 
 @dataclass
@@ -107,7 +116,7 @@ def name_people(conn: Any, view: TaskView) -> None:
 
 
 def list_persons(
-    app: TasksApp, *, actor: Identity, unit: str, person_id: str
+    app: PeopleReader, *, actor: Identity, unit: str, person_id: str
 ) -> tuple[list[PersonView], int]:
     """The people actor may see (of unit when given; one person with their tasks when person_id is)."""
     if unit:

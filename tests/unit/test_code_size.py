@@ -21,21 +21,14 @@ PENDING = {
     "services/cli/render.py",
     "services/web/office.py",
     "services/gateway/export.py",
-    "services/scoring/applications.py",
-    "services/scoring/use_cases.py",
     # classes
     "services/tasks/rpc.py:TasksServicer",
-    "services/scoring/applications.py:Workflow",
-    "services/scoring/use_cases.py:ScoringApp",
     # functions
     "services/cli/render.py:breakdown",
     "services/cli/render.py:results",
     "services/gateway/__main__.py:create",
     "services/gateway/bulletin.py:BulletinView.render",
     "services/gateway/export.py:_lines",
-    "services/scoring/applications.py:Workflow.file",
-    "services/scoring/inputs.py:build_inputs",
-    "services/scoring/use_cases.py:ScoringApp.create_run",
     "services/web/results.py:explained",
 }
 

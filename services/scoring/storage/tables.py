@@ -148,3 +148,13 @@ workflow_events = Table(
 # 附件 on appeals and 容错 applications (the files themselves outside the database).
 # Named apart from the tasks service's: both services may share one database (one schema).
 attachments = attachments_table(metadata, "scoring_attachments")
+
+# Ids made by the service (run "2026-001", 容错申请 "RC2026-001"): per scope ("run:2026", "application:2026")
+# the next number, taken by one upsert in the write's own transaction (storage/counters.py), never
+# count + 1. Prefixed like the tables above: the tasks and scoring services may share one database.
+id_counters = Table(
+    "scoring_id_counters",
+    metadata,
+    Column("scope", String(64), primary_key=True),
+    Column("next", BigInteger, nullable=False),
+)

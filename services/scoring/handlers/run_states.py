@@ -1,0 +1,115 @@
+"""A run's states after its draft: publicised (公示) with its appeal window, then final (定档)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from datetime import time as dtime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from services.common.errors import FailedPrecondition, NotFound, StaleEtag
+from services.common.timeutil import from_epoch, iso, to_epoch
+from services.scoring import finalizing
+from services.scoring.commands import FinalizeRun, PublishRun
+from services.scoring.handlers.context import Context
+from services.scoring.handlers.runs import stored_run
+from services.scoring.handlers.windows import holds
+from services.scoring.storage import repository as repo
+from services.scoring.views import RunView, audit_target
+
+
+def _locked(conn: Connection, run_id: str, etag: str) -> Any:
+    """The run at etag (any version without one); NotFound, or StaleEtag when it changed since."""
+    row = repo.get_run(conn, run_id)
+    if row is None:
+        raise NotFound(f"run {run_id!r} does not exist")
+    if etag and etag != f'"{row.version}"':
+        raise StaleEtag(f"run {run_id} changed since etag {etag}")
+    return row
+
+
+def _transition(conn: Connection, row: Any, **values: Any) -> None:
+    if not repo.transition(conn, run_id=row.id, version=row.version, values=values):
+        raise StaleEtag(f"run {row.id} was changed by somebody else at the same time")
+
+
+def publish_run(ctx: Context, command: PublishRun) -> RunView:
+    """A draft publicised (公示): its appeal window opens; what was published for the year is superseded."""
+    run_id, etag = command.run_id, command.etag
+    # The appeal window counts working days under the holiday notices too; asked before the transaction.
+    notices = ctx.tasks.notices()
+
+    def work(conn: Connection) -> RunView:
+        row = _locked(conn, run_id, etag)
+        if row.state != "draft":
+            raise FailedPrecondition(f"run {run_id} is {row.state}: only a draft can be publicised (公示)")
+        if row.superseded_by:
+            raise FailedPrecondition(f"run {run_id} is superseded by {row.superseded_by}")
+        now = ctx.clock()
+        scheme = ctx.scheme_by_sha(row.scheme_sha256).with_notices(notices)
+        today = from_epoch(now, scheme.tz).date()
+        if scheme.appeal_window_working_days:
+            last_day = scheme.calendar().add_working_days(today, scheme.appeal_window_working_days)
+            deadline = to_epoch(datetime.combine(last_day, dtime(23, 59, 59), tzinfo=scheme.tz))
+        else:
+            # 0: no window (FORMATS.md [runs]): closed the second before publication, so appeals are
+            # refused at once and finalize is not held, even within the same second.
+            deadline = now - 1
+        # Publishing a correction replaces what was published for the year before it: the earlier
+        # publicised or final run is marked superseded (its numbers stay as they were).
+        earlier = repo.published_of_year(conn, year=row.year, other_than=row.id)
+        if earlier:
+            repo.supersede_all(conn, run_ids=earlier, by=row.id)
+        values: dict[str, Any] = {"supersedes": row.supersedes or earlier[-1]} if earlier else {}
+        _transition(conn, row, state="publicised", published_at=now, appeal_deadline=deadline, **values)
+        ctx.on_run("publicised", 0.0)
+        return stored_run(ctx, conn, run_id, unit="", breakdown=False)
+
+    request = {"id": run_id, "etag": etag}
+    return ctx.once(command, "PublishRun", request, work, view=RunView, target=audit_target)
+
+
+def _finalize_refusal(ctx: Context, conn: Connection, row: Any, now: int) -> str:
+    """Why the run cannot be final (定档) yet, empty when it can; the tasks service asked last."""
+    run_id = row.id
+    if row.state != "publicised":
+        return f"run {run_id} is {row.state}: only a publicised run can be finalised (定档)"
+    if row.superseded_by:
+        return f"run {run_id} is superseded by {row.superseded_by}: finalise that one"
+    scheme = ctx.scheme_by_sha(row.scheme_sha256)
+    interim = finalizing.interim_refusal(run_id=run_id, year=row.year, as_of=row.as_of, scheme=scheme)
+    if interim:
+        return interim
+    # Appeals on this year's records and applications nobody has decided hold the run back ...
+    held = holds(conn, year=row.year)
+    if held:
+        return f"run {run_id} cannot be finalised (定档): {held}"
+    # ... and so does the appeal window itself, while departments may still appeal.
+    if row.appeal_deadline is not None and now <= row.appeal_deadline:
+        return (
+            f"run {run_id} cannot be finalised (定档) before its 公示 appeal window closes at "
+            f"{iso(row.appeal_deadline, ctx.tz)}"
+        )
+    # Last, as it asks the tasks service: every report that counted verified, none rejected since.
+    return finalizing.ledger_refusal(
+        ctx.tasks, run_id=run_id, year=row.year, as_of=row.as_of, scheme=scheme, document=row.document
+    )
+
+
+def finalize_run(ctx: Context, command: FinalizeRun) -> RunView:
+    """A publicised run made final (定档) once nothing holds it back."""
+    run_id, etag = command.run_id, command.etag
+
+    def work(conn: Connection) -> RunView:
+        row = _locked(conn, run_id, etag)
+        now = ctx.clock()
+        refusal = _finalize_refusal(ctx, conn, row, now)
+        if refusal:
+            raise FailedPrecondition(refusal)
+        _transition(conn, row, state="final", finalized_at=now)
+        ctx.on_run("final", 0.0)
+        return stored_run(ctx, conn, run_id, unit="", breakdown=False)
+
+    request = {"id": run_id, "etag": etag}
+    return ctx.once(command, "FinalizeRun", request, work, view=RunView, target=audit_target)
