@@ -6,13 +6,14 @@ the sample county; the test then runs every command that prints JSON — reads f
 runs, then writes with fixed ids, request ids, dates and `--as-of` — and compares each one's stdout
 with tests/data/cli_json/<step>.json.
 
-Only what this run's clock or ports make cannot be fixed by an argument, and is named in NOW_FIELDS,
-OTHER_FIELDS and the step's own normaliser: an instant of this run (written when the test ran:
-created_at of the records it imports or writes, timelines, filed_at, the tasks list's as_of …) becomes
-"<now>" — only when the value lies within the run, so a fixed instant in such a field is still
-compared —, a run's duration "<duration>", a token's expiry "<expires>", a token "<token>", a port
-"<port>", the years `status` finds without a calendar (they follow today) "<years>". Everything else is
-compared as printed.
+Only what no argument can fix — this run's clock and ports — is normalised, in the fields named in
+NOW_FIELDS and OTHER_FIELDS: an instant of this run (created_at of the records it imports or writes,
+timelines, filed_at, assigned_at of a task assigned now, the tasks list's as_of …) becomes "<now>",
+and the 公示's appeal_deadline (now + the window) "<deadline>" — each only when the value lies within
+(or, for the deadline, after the start of) the run, so a fixed instant in such a field is still
+compared —; a run's duration_seconds "<duration>", a token's expires_at "<expires>", a login's token
+"<token>", a service's port "<port>", the years `status` finds without a calendar (they follow today)
+"<years>". Everything else is compared as printed.
 
 To regenerate the golden files from the tree you are in (after a deliberate change of the output):
 
@@ -51,6 +52,7 @@ SAMPLE_ATTEMPTS = 3
 # Fields that carry an instant this run's clock wrote; replaced only when the value falls in the run.
 NOW_FIELDS = (
     "as_of",
+    "assigned_at",
     "at",
     "created_at",
     "decided_at",
@@ -63,14 +65,36 @@ NOW_FIELDS = (
     "requested_at",
 )
 INSTANT = re.compile(r'("(?:' + "|".join(NOW_FIELDS) + r')": )"([0-9]{4}-[0-9]{2}-[0-9]{2}T[^"]+)"')
+# Fields that carry a deadline this run's clock set (公示 now + the appeal window): replaced when later
+# than the run's start.
+DEADLINE = re.compile(r'("appeal_deadline": )"([0-9]{4}-[0-9]{2}-[0-9]{2}T[^"]+)"')
 DURATION = re.compile(r'("duration_seconds": )[0-9.e+-]+')
 EXPIRES = re.compile(r'("expires_at": )"[0-9]+"')
 TOKEN = re.compile(r'("token": )"[^"]+"')
 # Other fields normalised by name: the loopback ports drawn for this run, the years without a calendar
 # as of today (`kaohe status`).
-OTHER_FIELDS = ("address", "calendar_missing", "duration_seconds", "expires_at", "token")
+OTHER_FIELDS = (
+    "address",
+    "appeal_deadline",
+    "calendar_missing",
+    "duration_seconds",
+    "expires_at",
+    "hours_left",
+    "id",
+    "token",
+)
 ADDRESS = re.compile(r'("address": "127\.0\.0\.1:)[0-9]+"')
 CALENDAR_MISSING = re.compile(r'("calendar_missing": )\[[^\]]*\]')
+# A dashboard's hours left until a due instant, counted from now.
+HOURS_LEFT = re.compile(r'("hours_left": )-?[0-9.e+-]+')
+# An attachment's id is drawn at random when it is stored.
+ATTACHMENT_ID = re.compile(r'("id": )"FJ[0-9a-f]{20}"')
+# Objects that come from a protobuf map or Struct (a record's fields, an import's counts per type): the
+# order of their keys is the map's, which changes from one process to the next; they are compared with
+# their keys sorted (each only when sorting is all that re-printing it changes).
+MAP_FIELDS = ("fields", "created", "unchanged")
+MAP_OPEN = re.compile(r'^( *)"(?:' + "|".join(MAP_FIELDS) + r')": \{$')
+UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass
@@ -81,14 +105,26 @@ class Window:
     end: datetime | None = None
 
     def holds(self, text: str) -> bool:
-        try:
-            instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            return False
-        if instant.tzinfo is None:
-            return False
+        """The instant text was written by this run's clock."""
+        instant = _instant(text)
         end = self.end or datetime.now(UTC)
-        return self.start - timedelta(seconds=2) <= instant <= end + timedelta(seconds=2)
+        return instant is not None and self.start - SLACK <= instant <= end + SLACK
+
+    def follows(self, text: str) -> bool:
+        """The instant text lies after the run began (a deadline counted from its clock)."""
+        instant = _instant(text)
+        return instant is not None and instant >= self.start - SLACK
+
+
+SLACK = timedelta(seconds=2)
+
+
+def _instant(text: str) -> datetime | None:
+    try:
+        instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return instant if instant.tzinfo is not None else None
 
 
 def normalise(text: str, window: Window) -> str:
@@ -97,12 +133,50 @@ def normalise(text: str, window: Window) -> str:
     def instant(match: re.Match[str]) -> str:
         return f'{match.group(1)}"<now>"' if window.holds(match.group(2)) else match.group(0)
 
+    def deadline(match: re.Match[str]) -> str:
+        return f'{match.group(1)}"<deadline>"' if window.follows(match.group(2)) else match.group(0)
+
     text = INSTANT.sub(instant, text)
+    text = DEADLINE.sub(deadline, text)
     text = DURATION.sub(r'\1"<duration>"', text)
     text = EXPIRES.sub(r'\1"<expires>"', text)
     text = TOKEN.sub(r'\1"<token>"', text)
     text = ADDRESS.sub(r'\1<port>"', text)
-    return CALENDAR_MISSING.sub(r'\1"<years>"', text)
+    text = HOURS_LEFT.sub(r'\1"<hours>"', text)
+    text = ATTACHMENT_ID.sub(r'\1"<attachment>"', text)
+    text = CALENDAR_MISSING.sub(r'\1"<years>"', text)
+    return _sorted_maps(text)
+
+
+def _sorted_maps(text: str) -> str:
+    """The MAP_FIELDS objects with their keys sorted, everything around them as it was."""
+    lines = text.split("\n")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        opened = MAP_OPEN.match(lines[i])
+        if not opened:
+            out.append(lines[i])
+            i += 1
+            continue
+        indent = opened.group(1)
+        end = next(j for j in range(i + 1, len(lines)) if lines[j] in (indent + "}", indent + "},"))
+        body = [line[len(indent) :] for line in lines[i + 1 : end]]
+        block = "\n".join(["{", *body, "}"])
+        printed = _json_text(json.loads(block), sort_keys=False)
+        if printed == block:
+            block = _json_text(json.loads(block), sort_keys=True)
+        out.append(lines[i])
+        out.extend(indent + line for line in block.split("\n")[1:-1])
+        out.append(lines[end])
+        i = end + 1
+    return "\n".join(out)
+
+
+def _json_text(document: object, *, sort_keys: bool) -> str:
+    """As the command line prints JSON (services/cli/client.py json_text), keys sorted or not."""
+    text = json.dumps(document, ensure_ascii=False, indent=1, sort_keys=sort_keys)
+    return UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 @dataclass
@@ -152,8 +226,16 @@ class Golden:
         return out
 
 
+@dataclass
+class Sample:
+    """The served sample county and when its stack was started (before anything of it was written)."""
+
+    served: Served
+    started: datetime
+
+
 @pytest.fixture
-def sample(tmp_path: Path) -> Iterator[Served]:
+def sample(tmp_path: Path) -> Iterator[Sample]:
     """`kaohe serve --sample` on the frozen 2025 scheme, once the sample county is imported.
 
     Under load `kaohe serve` may find the three services healthy before the gateway's channel to tasks
@@ -163,10 +245,11 @@ def sample(tmp_path: Path) -> Iterator[Served]:
     for attempt in range(SAMPLE_ATTEMPTS):
         home = tmp_path / f"attempt-{attempt}"
         home.mkdir()
+        started = datetime.now(UTC)
         stack = start_served(home, scheme=SCHEME, extra=("--sample",))
         try:
             if _sample_imported(stack):
-                yield stack
+                yield Sample(stack, started)
                 return
         finally:
             if stack.process.poll() is None:
@@ -189,28 +272,21 @@ def _sample_imported(stack: Served) -> bool:
         time.sleep(0.2)
 
 
-def test_every_json_command_prints_what_it_printed(sample: Served, tmp_path: Path) -> None:
+def test_every_json_command_prints_what_it_printed(sample: Sample, tmp_path: Path) -> None:
     work = tmp_path / "work"
     (work / "out").mkdir(parents=True)
     GOLDEN.mkdir(parents=True, exist_ok=True)
-    golden = Golden(sample, work, Window(start=_served_since(sample)))
+    golden = Golden(sample.served, work, Window(start=sample.started))
     for phase in (_reads, _runs, _writes, _reads_after_writes):
         phase(golden)
     golden.window.end = datetime.now(UTC)
-    stale = sorted(
-        p.stem for p in GOLDEN.glob("*.json") if p.stem not in golden.seen
-    )
+    stale = sorted(p.stem for p in GOLDEN.glob("*.json") if p.stem not in golden.seen)
     if REGENERATE:
         for name in stale:
             (GOLDEN / f"{name}.json").unlink()
         return
     assert not stale, f"golden files no step writes: {stale}"
     assert not golden.differ, _report(golden.differ, golden)
-
-
-def _served_since(served: Served) -> datetime:
-    """When the served data directory was made: nothing this run wrote is older."""
-    return datetime.fromtimestamp(served.data_dir.stat().st_ctime, UTC)
 
 
 def _report(names: list[str], golden: Golden) -> str:
@@ -288,7 +364,9 @@ def _runs(g: Golden) -> None:
     g.step("ranking-2025", "ranking", "--year", "2025")
     g.step("export-run", "export", "--run", "2025-001", "--out", "out/result.xlsx")
     g.step("results-notice", "results", "notice", "--run", "2025-001", "--out", "out/notice.docx")
-    g.step("results-letters-czj", "results", "letters", "--run", "2025-001", "--unit", "czj", "--out", "out/l")
+    g.step(
+        "results-letters-czj", "results", "letters", "--run", "2025-001", "--unit", "czj", "--out", "out/l"
+    )
     g.step("results-excellent", "results", "excellent", "--run", "2025-001", "--out", "out/excellent.csv")
     g.step("assess-publish", "assess", "publish", "--run", "2025-001")
     g.step("assess-show-as-czj-published", "assess", "show", "--run", "2025-001", unit="czj")
@@ -296,7 +374,7 @@ def _runs(g: Golden) -> None:
 
 
 def _writes(g: Golden) -> None:
-    """Writes with fixed ids, request ids and dates: tasks, records, appeals, 容错, 延期, calendar, files, accounts."""
+    """Writes with fixed ids, request ids and dates: tasks, records, appeals, 容错, 延期, calendar, files."""
     g.step(
         "tasks-create",
         *("tasks", "create", "--id", "GT-1", "--title", "金标准测试任务", "--type", "leader_directive"),
@@ -357,7 +435,9 @@ def _writes(g: Golden) -> None:
     g.step("calendar-import-2025", "calendar", "import", str(notice))
     evidence = g.workdir / "办结报告.pdf"
     evidence.write_bytes(b"%PDF-1.4\n% golden evidence\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n")
-    added = json.loads(g.step("attachments-add", "attachments", "add", evidence.name, "--task", "GT-1", unit="czj"))
+    added = json.loads(
+        g.step("attachments-add", "attachments", "add", evidence.name, "--task", "GT-1", unit="czj")
+    )
     g.step("attachments-get", "attachments", "get", added["id"], "--out", "out/evidence.pdf")
     _account_steps(g)
 
