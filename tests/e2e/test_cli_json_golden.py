@@ -220,8 +220,8 @@ class Golden:
         got = normalise(out, self.window)
         path = GOLDEN / f"{name}.json"
         if REGENERATE:
-            path.write_text(got, encoding="utf-8", newline="")
-        elif not path.exists() or path.read_text(encoding="utf-8", newline="") != got:
+            path.write_bytes(got.encode("utf-8"))
+        elif not path.exists() or path.read_bytes() != got.encode("utf-8"):
             self.differ.append(name)
         return out
 
