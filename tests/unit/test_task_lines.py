@@ -14,7 +14,7 @@ from services.common.errors import NotFound
 from services.scoring.domain import score
 from services.scoring.views import run_view
 
-from .scoring_reference import LedgerBuilder, base_scheme_doc, scheme_from
+from .scoring_builders import LedgerBuilder, base_scheme_doc, scheme_from
 
 SH = ZoneInfo("Asia/Shanghai")
 
