@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from services.common.scheme import Scheme
 from services.scoring.domain import score
 
-from .scoring_reference import (
+from .scoring_builders import (
     LedgerBuilder,
     assert_same_document,
     base_scheme_doc,
