@@ -465,7 +465,8 @@ def score(
             if weight == 0:
                 continue
             c = credit
-            decision = tolerance_for("task", tid, uid)
+            standing = tolerance_record("task", tid, uid)
+            decision = None if standing is None else str(standing["decision"])
             if decision == "exempt":
                 c = Fraction(1)
             elif decision == "mitigate":
@@ -481,7 +482,7 @@ def score(
                     "L": lateness,
                     "credit": c,
                     "tolerance": decision,
-                    "tolerance_id": None if decision is None else tolerance_record("task", tid, uid)["id"],  # type: ignore[index]
+                    "tolerance_id": None if standing is None else standing["id"],
                     "verified": verified,
                     "extended": bool(extensions),
                 }

@@ -364,6 +364,20 @@ class LedgerBuilder:
         }
         self.accountability: dict[str, list[Any]] = {k: [] for k in ("id", "unit", "date", "kind")}
 
+    def __repr__(self) -> str:
+        """Every record written, so that a failing generated case shows its ledger."""
+        tables = {
+            "units": {"id": self.ids, "category": self.categories},
+            "tasks": self.tasks,
+            "errors": self.errors,
+            "readings": self.readings,
+            "incentives": self.incentives,
+            "tolerances": self.tolerances,
+            "accountability": self.accountability,
+        }
+        shown = [f"{name}={cols!r}" for name, cols in tables.items() if any(cols.values())]
+        return f"LedgerBuilder({', '.join(shown)})"
+
     def unit(self, unit_id: str, category: str = "department", name: str | None = None) -> int:
         self.ids.append(unit_id)
         self.names.append(name or unit_id.upper())
