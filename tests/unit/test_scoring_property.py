@@ -1,4 +1,4 @@
-"""Property: on random ledgers and schemes the vectorised kernel equals the plain-Python reference."""
+"""Property: on random ledgers and schemes the vectorised kernel equals the one oracle (tests/oracle)."""
 
 from __future__ import annotations
 
