@@ -76,12 +76,17 @@ def instant(text: str) -> datetime:
 # ---------------------------------------------------------------- §1 calendar
 
 
+def _day(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
 class WorkCalendar:
     def __init__(self, scheme: dict[str, Any], variants: frozenset[str] = frozenset()) -> None:
         self.variants = variants
         cal = scheme.get("calendar", {})
-        self.extra_workdays = {date.fromisoformat(d) for d in cal.get("extra_workdays", [])}
-        self.extra_holidays = {date.fromisoformat(d) for d in cal.get("extra_holidays", [])}
+        # TOML writes a date bare (2025-01-01, read as a date) or as a string.
+        self.extra_workdays = {_day(d) for d in cal.get("extra_workdays", [])}
+        self.extra_holidays = {_day(d) for d in cal.get("extra_holidays", [])}
         self.uncovered_years: set[int] = set()  # every uncovered year looked at
         self.recent: set[int] = set()  # … since the last reset (per task)
 
@@ -365,7 +370,8 @@ def score(
         if key not in latest_tolerance or stamp[:2] >= latest_tolerance[key][:2]:
             latest_tolerance[key] = stamp
 
-    def tolerance_for(target_type: str, target: str, unit: str) -> str | None:
+    def tolerance_record(target_type: str, target: str, unit: str) -> dict[str, Any] | None:
+        """The decision standing for unit on target: the tolerance record itself."""
         key: tuple[str, ...] = (target_type, target)
         if "tolerance_per_target" not in variants and "tolerance_all_parties" not in variants:
             key = (*key, unit)
@@ -374,7 +380,11 @@ def score(
             return None
         if found[2]["unit"] != unit and not (target_type == "task" and "tolerance_all_parties" in variants):
             return None
-        return str(found[2]["decision"])
+        return found[2]
+
+    def tolerance_for(target_type: str, target: str, unit: str) -> str | None:
+        found = tolerance_record(target_type, target, unit)
+        return None if found is None else str(found["decision"])
 
     results: dict[str, UnitResult] = {
         uid: UnitResult(uid, u.get("name", ""), u["category"]) for uid, u in units.items()
@@ -455,7 +465,8 @@ def score(
             if weight == 0:
                 continue
             c = credit
-            decision = tolerance_for("task", tid, uid)
+            standing = tolerance_record("task", tid, uid)
+            decision = None if standing is None else str(standing["decision"])
             if decision == "exempt":
                 c = Fraction(1)
             elif decision == "mitigate":
@@ -471,6 +482,7 @@ def score(
                     "L": lateness,
                     "credit": c,
                     "tolerance": decision,
+                    "tolerance_id": None if standing is None else standing["id"],
                     "verified": verified,
                     "extended": bool(extensions),
                 }
@@ -544,8 +556,12 @@ def score(
             direction = metric["direction"]
             slack = Fraction(0) if "exact_compare" in variants else SLACK
             met = v >= t - slack if direction == "min" else v <= t + slack
-            if rule == "threshold":
-                earned = p if met else Fraction(0)
+            if met:
+                # "status met when v reaches t", within the slack §5 allows comparisons with the target:
+                # reaching the target earns every point, whatever the rule.
+                earned = p
+            elif rule == "threshold":
+                earned = Fraction(0)
             elif rule == "proportional":
                 if direction == "min":
                     earned = p * min(Fraction(1), max(Fraction(0), v) / t)

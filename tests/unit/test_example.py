@@ -26,8 +26,8 @@ from services.scoring.domain import (
 )
 from tests.conftest import example_path
 
-from .scoring_reference import NUMBER_KEYS as NUMBERS
-from .scoring_reference import assert_same_document, reference_document
+from .scoring_builders import NUMBER_KEYS as NUMBERS
+from .scoring_builders import assert_same_document, reference_document
 
 EXAMPLES = example_path("scheme.toml").parent
 

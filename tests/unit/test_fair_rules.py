@@ -11,7 +11,7 @@ from services.common.scheme import load_scheme
 from services.scoring.domain import score
 from services.tasks.domain import Event, Kind, due_in_force, replay
 from tests.conftest import example_path
-from tests.unit.scoring_reference import LedgerBuilder, reference_document
+from tests.unit.scoring_builders import LedgerBuilder, reference_document
 
 T = datetime.fromisoformat
 

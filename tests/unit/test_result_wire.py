@@ -15,7 +15,7 @@ from services.common.scheme import Scheme
 from services.scoring.domain import Inputs, score
 from tests.conftest import example_path
 
-from .scoring_reference import LedgerBuilder
+from .scoring_builders import LedgerBuilder
 from .test_example import example  # noqa: F401 (the worked example's fixture)
 from .test_scoring_property import cases
 from .test_task_lines import read, stored_and_scored

@@ -22,7 +22,7 @@ from services.common.scheme import (
 )
 from tests.conftest import example_path
 
-from .scoring_reference import base_scheme_doc, dump_toml
+from .scoring_builders import base_scheme_doc, dump_toml
 
 EXAMPLE = example_path("scheme.toml")
 

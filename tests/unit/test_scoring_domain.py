@@ -14,7 +14,7 @@ from services.common.errors import InvalidArgument, SchemeInvalid
 from services.common.scheme import Scheme
 from services.scoring.domain import Inputs, UnitTable, round_total, score
 
-from .scoring_reference import (
+from .scoring_builders import (
     LedgerBuilder,
     assert_same_document,
     base_scheme_doc,

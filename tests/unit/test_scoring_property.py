@@ -1,4 +1,4 @@
-"""Property: on random ledgers and schemes the vectorised kernel equals the plain-Python reference."""
+"""Property: on random ledgers and schemes the vectorised kernel equals the one oracle (tests/oracle)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from services.common.scheme import Scheme
 from services.scoring.domain import score
 
-from .scoring_reference import (
+from .scoring_builders import (
     LedgerBuilder,
     assert_same_document,
     base_scheme_doc,
@@ -144,10 +144,13 @@ def cases(draw: st.DrawFn) -> tuple[Scheme, LedgerBuilder, int, datetime | None]
         cancelled = (
             instant(cutoff.date()) if cancelled == "instant" else cutoff if cancelled == "cutoff" else None
         )
+        extended = draw(st.booleans())
         # A `latest` cut-off a few hours after the due, reached or not by a late report (SCORING.md §4).
-        latest = draw(
-            st.none() | st.integers(0, 3 * 86400).map(lambda s, due=due: due + timedelta(seconds=s))
-        )
+        # Only on a task that was not extended: an extension's due is no longer a computed one, so `latest`
+        # no longer applies (§2) — the run's inputs give such a task no cut-off (inputs.latest_instants),
+        # and no ledger can hand the oracle an extended task that still has one.
+        after_due = st.integers(0, 3 * 86400).map(lambda s, due=due: due + timedelta(seconds=s))
+        latest = None if extended else draw(st.none() | after_due)
         b.task(
             f"T{t}",
             lead,
@@ -157,7 +160,7 @@ def cases(draw: st.DrawFn) -> tuple[Scheme, LedgerBuilder, int, datetime | None]
             priority=draw(st.sampled_from(PRIORITIES)),
             co=tuple(co),
             latest=latest,
-            extended=draw(st.booleans()),
+            extended=extended,
             verified=draw(st.booleans()),
         )
         task_ids.append((f"T{t}", [lead, *co]))

@@ -17,7 +17,7 @@ from services.scoring.domain import score
 from services.scoring.inputs import build_inputs
 from services.scoring.records import check_references, parse_record, referenced
 
-from .scoring_reference import LedgerBuilder, base_scheme_doc, scheme_from
+from .scoring_builders import LedgerBuilder, base_scheme_doc, scheme_from
 
 RATE = {"id": "rate", "name": "率", "kind": "ratio", "rule": "threshold", "target": 0.9, "points": 20}
 DAYS = {

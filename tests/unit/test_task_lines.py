@@ -15,7 +15,7 @@ from services.common.result_wire import result_to_json_dict, result_to_message
 from services.scoring.domain import score
 from services.scoring.views import run_view
 
-from .scoring_reference import LedgerBuilder, base_scheme_doc, scheme_from
+from .scoring_builders import LedgerBuilder, base_scheme_doc, scheme_from
 
 SH = ZoneInfo("Asia/Shanghai")
 
