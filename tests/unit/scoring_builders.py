@@ -57,6 +57,9 @@ def reference_document(
         "calendar_warnings": sorted(warnings),
         "units": units,
         "task_lines": _task_lines(result["detail"], tz),
+        # A total on a rounding boundary (x.xx5 exactly) rounds by the oracle's exact arithmetic; the kernel's
+        # floats may land either side of it, and a rank or grade with it: such a case proves nothing.
+        "fragile": any(u.get("fragile") for u in result["units"]),
     }
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from services.common.scheme import Scheme
@@ -250,6 +250,7 @@ def test_kernel_equals_the_reference(case: tuple[Scheme, LedgerBuilder, int, dat
     assessment = score(inputs, scheme, year=year, as_of=as_of)
     doc = assessment.document()
     ref = reference_document(inputs, scheme, year=year, as_of=as_of)
+    assume(not ref["fragile"])
     assert_same_document(doc, ref, tol=1e-9)
     for u in doc["units"]:
         bd = u["breakdown"]
