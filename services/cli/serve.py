@@ -333,6 +333,19 @@ def _bearer(keys: Any, role: str, unit: str | None) -> tuple[tuple[str, str], ..
     return (("authorization", f"Bearer {token}"),)
 
 
+def _has_units(tasks: Any, request: Any, metadata: tuple[tuple[str, str], ...]) -> bool:
+    """Whether the ledger holds a unit, asked through the gateway. Every service reports SERVING before the
+    gateway's own channel to the tasks service is up, so UNAVAILABLE is asked again for up to a minute."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return bool(tasks.ListUnits(request, metadata=metadata, timeout=30).units)
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
+                raise
+        time.sleep(0.2)
+
+
 def _import_sample(settings: Settings, files: tls.TlsFiles | None) -> None:
     """On first start (an empty ledger), the sample county, so a newcomer sees a living ledger."""
     from kaohe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
@@ -347,10 +360,9 @@ def _import_sample(settings: Settings, files: tls.TlsFiles | None) -> None:
     token = issue_user_token(make_user_identity(role="office", unit=None, subject="sample"), ring=keys.user)
     metadata = (("authorization", f"Bearer {token}"),)
     with _channel(f"127.0.0.1:{settings.gateway_port}", files, "gateway") as channel:
-        units = tasks_pb2_grpc.TasksServiceStub(channel).ListUnits(
-            tasks_pb2.ListUnitsRequest(page_size=1), metadata=metadata, timeout=30
-        )
-        if units.units:
+        if _has_units(
+            tasks_pb2_grpc.TasksServiceStub(channel), tasks_pb2.ListUnitsRequest(page_size=1), metadata
+        ):
             return
         scheme = load_scheme_file(settings.scheme_path)
         until = served_until(tz=scheme.tz, year=scheme.year)

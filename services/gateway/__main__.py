@@ -38,7 +38,7 @@ from services.gateway.accounts.rpc import AccountsServicer, checked_sessions, op
 from services.gateway.accounts.storage import gateway_db_url, open_database
 from services.gateway.accounts.units import unit_lister
 from services.gateway.accounts.use_cases import LOGIN_METHOD, Accounts, jwt_issuer
-from services.gateway.bulletin_issues import MemoryIssueNumbers, StoredIssueNumbers
+from services.gateway.bulletin_issues import IssueNumbers, MemoryIssueNumbers, StoredIssueNumbers
 from services.gateway.proxy import proxy_handler
 from services.gateway.rpc import GatewayServicer
 from services.gateway.use_cases import Backends, GatewayApp
@@ -212,6 +212,36 @@ def _accounts(url: str | None, *, keys: TokenKeys, audit: AuditLog, backends: Ba
     return accounts
 
 
+def _registrar(
+    *,
+    app: GatewayApp,
+    audit: AuditLog,
+    numbers: IssueNumbers,
+    accounts: Accounts | None,
+    keys: TokenKeys,
+    backends: Backends,
+) -> Callable[[grpc.Server], None]:
+    """What the gateway serves: its own service, the accounts (with their database) and the proxies to the
+    public services of tasks and scoring (never their *InternalService)."""
+
+    def register(server: grpc.Server) -> None:
+        requests = accounts.db if accounts is not None else None
+        servicer = GatewayServicer(app, audit, issue_numbers=numbers, requests=requests)
+        gateway_pb2_grpc.add_GatewayServiceServicer_to_server(servicer, server)
+        if accounts is not None:
+            accounts_pb2_grpc.add_AccountsServiceServicer_to_server(
+                AccountsServicer(accounts, audit, internal=keys.internal), server
+            )
+        server.add_generic_rpc_handlers(
+            (
+                proxy_handler(TASKS_SERVICE, backends.tasks, audit),
+                proxy_handler(SCORING_SERVICE, backends.scoring, audit),
+            )
+        )
+
+    return register
+
+
 def create(
     *,
     address: str,
@@ -244,22 +274,9 @@ def create(
         on_refused=audit.refused,
         check=audit.checked_ids,
     )
-
-    def register(server: grpc.Server) -> None:
-        requests = accounts.db if accounts is not None else None
-        servicer = GatewayServicer(app, audit, issue_numbers=numbers, requests=requests)
-        gateway_pb2_grpc.add_GatewayServiceServicer_to_server(servicer, server)
-        if accounts is not None:
-            accounts_pb2_grpc.add_AccountsServiceServicer_to_server(
-                AccountsServicer(accounts, audit, internal=keys.internal), server
-            )
-        server.add_generic_rpc_handlers(
-            (
-                proxy_handler(TASKS_SERVICE, backends.tasks, audit),
-                proxy_handler(SCORING_SERVICE, backends.scoring, audit),
-            )
-        )
-
+    register = _registrar(
+        app=app, audit=audit, numbers=numbers, accounts=accounts, keys=keys, backends=backends
+    )
     server, port, health_servicer = create_server(
         address,
         register=register,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from datetime import date, datetime
 from typing import Any
 
@@ -128,6 +129,41 @@ class BulletinView:
         filed_year = year if parsed.end.year == year else 0
         extensions_f = pool.submit(self._extensions, identity, filed_year, timeout)
         scheme = scheme_f.result()
+        errors, accountability, incentives = self._stated_records(records_f)
+        issued = moment.astimezone(scheme.tz).date()
+        number = self.numbers.number(year=issued.year, period=parsed.code, requested=issue)
+        built = bl.build_bulletin(
+            period=parsed,
+            as_of=moment.astimezone(scheme.tz),
+            units=units_f.result(),
+            tasks=tasks_f.result(),
+            errors=errors,
+            accountability=accountability,
+            extensions=extensions_f.result(),
+            incentives=incentives,
+            tz=scheme.tz,
+            issuer=scheme.bulletin.issuer,
+            kind_labels=ACCOUNTABILITY_KINDS,
+            calendar=scheme.calendar(),
+            jurisdiction=scheme.jurisdiction,
+            issue=number,
+            doc_prefix=scheme.bulletin.doc_prefix,
+        )
+        title = bl.title_text(built)
+        return gateway_pb2.GetBulletinResponse(
+            period=parsed.code,
+            title=title,
+            filename=f"督查通报-{parsed.code}.docx",
+            docx=bl.render_docx(built),
+            issue=number,
+            doc_number=built.doc_number,
+        )
+
+    @staticmethod
+    def _stated_records(
+        records_f: dict[str, Future[list[Any]]],
+    ) -> tuple[list[bl.ErrorReport], list[bl.Accountability], list[bl.Incentive]]:
+        """The period's error reports, accountability and incentive records as the bulletin states them."""
         # An upheld appeal voids the error report or accountability record it names (FORMATS.md).
         upheld = {
             (str(f.get("target_type") or "error_report"), str(f.get("target") or f.get("error_report") or ""))
@@ -168,31 +204,4 @@ class BulletinView:
             )
             for r, f in records_f["incentive"].result()
         ]
-        issued = moment.astimezone(scheme.tz).date()
-        number = self.numbers.number(year=issued.year, period=parsed.code, requested=issue)
-        built = bl.build_bulletin(
-            period=parsed,
-            as_of=moment.astimezone(scheme.tz),
-            units=units_f.result(),
-            tasks=tasks_f.result(),
-            errors=errors,
-            accountability=accountability,
-            extensions=extensions_f.result(),
-            incentives=incentives,
-            tz=scheme.tz,
-            issuer=scheme.bulletin.issuer,
-            kind_labels=ACCOUNTABILITY_KINDS,
-            calendar=scheme.calendar(),
-            jurisdiction=scheme.jurisdiction,
-            issue=number,
-            doc_prefix=scheme.bulletin.doc_prefix,
-        )
-        title = bl.title_text(built)
-        return gateway_pb2.GetBulletinResponse(
-            period=parsed.code,
-            title=title,
-            filename=f"督查通报-{parsed.code}.docx",
-            docx=bl.render_docx(built),
-            issue=number,
-            doc_number=built.doc_number,
-        )
+        return errors, accountability, incentives

@@ -13,7 +13,7 @@ from kaohe.common.v1 import common_pb2
 from services.common.protoenum import enum_code
 from services.common.vocabulary import COLOURS, GRADES, ROLES, RUN_STATES, UNIT_CATEGORIES, label_of
 from services.common.wiretime import rfc3339_of
-from services.web.http import esc
+from services.web.http import Request, esc
 from services.web.sessions import Session
 
 # The county's clock: every instant on a page is shown in it.
@@ -195,6 +195,11 @@ def notice(message: str, *, error: bool = False) -> str:
     kind = "error" if error else "ok"
     role = "alert" if error else "status"
     return f'<p class="notice {kind}" role="{role}">{esc(message)}</p>'
+
+
+def flash(request: Request) -> str:
+    """The ok and error lines a redirect carried in its query (?ok=…, ?error=…), as notices."""
+    return notice(request.query.get("ok", "")) + notice(request.query.get("error", ""), error=True)
 
 
 def frame(title: str, body: str, session: Session | None = None, *, charts: bool = False) -> str:

@@ -1,19 +1,19 @@
-"""The office's desk: the county's overview, runs and their buttons, appeals, ranking, import, accounts."""
+"""The office's desk: the county's overview, runs and their buttons, appeals, ranking and export (the accounts
+page is services/web/accounts.py)."""
 
 from __future__ import annotations
 
 import secrets
-from typing import Any, cast
+from typing import Any
 
 from google.protobuf import json_format
 from kaohe.common.v1 import common_pb2
-from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
+from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 
 from services.common import levels
 from services.common.protoenum import enum_code
-from services.common.vocabulary import ROLES, label_of
-from services.common.wire_json import lenient_number, utc_text
+from services.common.wire_json import utc_text
 from services.web import people, result_documents
 from services.web.calendar_banner import calendar_banner, start_calendar_check
 from services.web.confirm import confirm_first
@@ -27,10 +27,10 @@ from services.web.layout import (
     category_label,
     chart,
     csrf_field,
+    flash,
     frame,
     grade_label,
     instant,
-    notice,
     num,
     rate,
     row,
@@ -41,7 +41,6 @@ from services.web.layout import (
     unit_attrs,
 )
 from services.web.results import distribution_chart, explained, result_tables
-from services.web.supervision import request_id_field
 from services.web.trend import start_trend, trend_chart, trend_period, trend_switch
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -58,10 +57,6 @@ def _year(request: Request) -> int:
     if not text.isdigit():
         raise HttpError(400, "年度应为四位数字")
     return int(text)
-
-
-def _flash(request: Request) -> str:
-    return notice(request.query.get("ok", "")) + notice(request.query.get("error", ""), error=True)
 
 
 def _veto_reasons(gw: Gateway, session: Any, year: int) -> dict[str, list[str]]:
@@ -148,7 +143,7 @@ def overview(gw: Gateway, session: Any, request: Request) -> Response:
         label="各单位逾期与红黄事项数",
     )
     body = (
-        f"{_flash(request)}{calendar_banner(pending_calendar)}"
+        f"{flash(request)}{calendar_banner(pending_calendar)}"
         f"<p>{shown.year} 年度，截至 {esc(instant(utc_text(shown, 'as_of')))}，方案 {esc(shown.scheme)}。</p>"
         f'<form method="get" class="inline"><label for="year">年度</label>'
         f'<input id="year" name="year" inputmode="numeric" size="6" value="{shown.year}">'
@@ -193,7 +188,7 @@ def runs(gw: Gateway, session: Any, request: Request) -> Response:
         "<button type=submit>计算一次考核（草稿）</button></form>"
     )
     body = (
-        _flash(request)
+        flash(request)
         + "<p>考核运行：草稿 → 公示（申诉期） → 定档。</p>"
         + create
         + table(["年度", "考核运行", "状态", "计算时间", "申诉截止", "操作"], rows)
@@ -321,81 +316,3 @@ def export(gw: Gateway, session: Any, request: Request) -> Response:
         gw.gateway.ExportRun, gateway_pb2.ExportRunRequest(run=request.query.get("run", "")), session.token
     )
     return download(reply.xlsx, reply.filename, XLSX)
-
-
-def accounts(gw: Gateway, session: Any, request: Request) -> Response:
-    reply = gw.call(gw.accounts.ListAccounts, accounts_pb2.ListAccountsRequest(), session.token)
-    rows = [
-        row(
-            [
-                a.username,
-                label_of(ROLES, enum_code(accounts_pb2.Role.DESCRIPTOR, a.role)),
-                a.unit,
-                a.name,
-                "已停用" if a.disabled else "正常",
-                instant(utc_text(a, "last_login_at")),
-                Raw(
-                    ""
-                    if a.disabled
-                    else button_form(
-                        f"/office/accounts/{part(a.username)}/disable", "停用", session, css="danger"
-                    )
-                ),
-            ],
-            attrs=unit_attrs(a.unit) if a.unit else "",
-        )
-        for a in reply.accounts
-    ]
-    roles = "".join(f'<option value="{code}">{esc(label)}</option>' for code, label in ROLES.items())
-    form = (
-        f'<h2>新增账号</h2><form method="post" action="/office/accounts" class="stack">{csrf_field(session)}'
-        f"{request_id_field()}"
-        '<label for="username">用户名</label><input id="username" name="username" required>'
-        f'<label for="role">角色</label><select id="role" name="role">{roles}</select>'
-        '<label for="unit">单位代码（单位角色必填）</label><input id="unit" name="unit">'
-        '<label for="name">姓名</label><input id="name" name="name">'
-        '<label for="password">初始密码（至少 8 位）</label>'
-        '<input id="password" name="password" type="password" minlength="8" required'
-        ' autocomplete="new-password">'
-        "<button type=submit>新增</button></form>"
-    )
-    body = _flash(request) + table(["用户名", "角色", "单位", "姓名", "状态", "最近登录", ""], rows) + form
-    return page(frame("账号", body, session))
-
-
-def add_account(gw: Gateway, session: Any, request: Request) -> Response:
-    f = request.form
-    account = gw.call(
-        gw.accounts.AddAccount,
-        accounts_pb2.AddAccountRequest(
-            username=f.get("username", "").strip(),
-            role=cast(accounts_pb2.Role, lenient_number(accounts_pb2.Role.DESCRIPTOR, f.get("role", ""))),
-            unit=f.get("unit", "").strip(),
-            name=f.get("name", "").strip(),
-            password=f.get("password", ""),
-            request_id=f.get("request_id", "") or secrets.token_hex(16),
-        ),
-        session.token,
-    ).account
-    return redirect("/office/accounts", ok=f"已新增账号 {account.username}")
-
-
-def disable_account(gw: Gateway, session: Any, request: Request) -> Response:
-    username = request.params["username"]
-    asked = confirm_first(
-        request,
-        session,
-        title="确认停用账号",
-        consequence=f"停用账号 {username}：该账号立即不能再登录，已登录的会话随之结束。",
-        button="确认停用",
-        back="/office/accounts",
-    )
-    if asked is not None:
-        return asked
-    request_id = request.form.get("request_id", "") or secrets.token_hex(16)
-    gw.call(
-        gw.accounts.DisableAccount,
-        accounts_pb2.DisableAccountRequest(username=username, request_id=request_id),
-        session.token,
-    )
-    return redirect("/office/accounts", ok=f"已停用账号 {username}")

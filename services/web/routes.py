@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from services.web import (
+    accounts,
     api,
     appeals,
     bulletin,
@@ -86,8 +87,8 @@ def _office_desk(disable_account: View) -> list[DeskRoute]:
         ("GET", "/office/import", ledger_import.form, READERS, ""),
         ("POST", "/office/import", ledger_import.upload, READERS, ""),
         ("GET", "/office/export", office.export, READERS, "/office/runs"),
-        ("GET", "/office/accounts", office.accounts, READERS, ""),
-        ("POST", "/office/accounts", office.add_account, READERS, "/office/accounts"),
+        ("GET", "/office/accounts", accounts.accounts, READERS, ""),
+        ("POST", "/office/accounts", accounts.add_account, READERS, "/office/accounts"),
         ("POST", "/office/accounts/{username}/disable", disable_account, READERS, "/office/accounts"),
     ]
 

@@ -11,7 +11,7 @@ import grpc
 from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
 
 from services.common.protoenum import enum_code
-from services.web import office, password
+from services.web import accounts, password
 from services.web.gateway import Gateway
 from services.web.http import HttpError, Request, Response, esc, page, redirect
 from services.web.layout import frame, notice
@@ -134,7 +134,7 @@ class SignIn:
 
     def disable_account(self, gw: Gateway, session: Session, request: Request) -> Response:
         """A disabled account's sessions end with it."""
-        response = office.disable_account(gw, session, request)
+        response = accounts.disable_account(gw, session, request)
         if response.status == 303:  # disabled (the confirmation page is a 200)
             self.console.sessions.end_user(request.params["username"])
         return response

@@ -9,11 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import example_path
-from tests.e2e import test_cli
 from tests.e2e.test_cli import Served
 
 pytestmark = pytest.mark.slow
-served = test_cli.served
 
 PDF = b"%PDF-1.7\n" + b"0" * 3000 + b"\n%%EOF\n"
 

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,15 +90,6 @@ def start_served(
         if "is taken" not in log.read_text():
             raise AssertionError(f"kaohe serve exited {process.returncode}:\n" + log.read_text())
     raise AssertionError("kaohe serve found its ports taken five times running")
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    stack = start_served(tmp_path)
-    yield stack
-    if stack.process.poll() is None:
-        os.killpg(stack.process.pid, signal.SIGTERM)
-        stack.process.wait(timeout=20)
 
 
 def test_the_worked_example_through_the_command_line(served: Served, tmp_path: Path) -> None:

@@ -7,9 +7,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from tests.conftest import example_path
-from tests.e2e.test_cli import Served, served
+from tests.e2e.test_cli import Served
 
-__all__ = ["served"]
 ZONE = ZoneInfo("Asia/Shanghai")
 
 

@@ -5,26 +5,15 @@ from __future__ import annotations
 import json
 import os
 import pty
-import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import example_path
-from tests.e2e.test_cli import KAOHE, Served, start_served
+from tests.e2e.test_cli import KAOHE, Served
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    stack = start_served(tmp_path)
-    yield stack
-    if stack.process.poll() is None:
-        os.killpg(stack.process.pid, signal.SIGTERM)
-        stack.process.wait(timeout=20)
 
 
 def test_progress_on_a_terminal_and_silence_elsewhere(served: Served) -> None:

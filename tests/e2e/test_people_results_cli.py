@@ -11,11 +11,9 @@ import docx
 import pytest
 
 from tests.conftest import example_path
-from tests.e2e import test_cli
 from tests.e2e.test_cli import Served
 
 pytestmark = pytest.mark.slow
-served = test_cli.served
 
 PEOPLE = [
     {"type": "unit", "id": "cgz", "name": "城关镇", "category": "township"},

@@ -20,12 +20,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e import test_cli
 from tests.e2e.ports import free_port
 from tests.e2e.test_cli import Served
 
 pytestmark = pytest.mark.slow
-served = test_cli.served  # `kaohe serve` on free ports, stopped (its process group) afterwards
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "rules" / "kaohe.rules.yml"

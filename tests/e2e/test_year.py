@@ -9,11 +9,9 @@ import docx
 import pytest
 
 from tests.conftest import example_path
-from tests.e2e import test_cli
 from tests.e2e.test_cli import Served
 
 pytestmark = pytest.mark.slow
-served = test_cli.served  # `kaohe serve` on free ports, stopped (its process group) afterwards
 
 
 def document_text(path: Path) -> str:

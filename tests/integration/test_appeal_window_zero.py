@@ -7,12 +7,9 @@ import dataclasses
 import grpc
 
 from tests.conftest import Stack, run_state, run_time
-from tests.integration import test_applications
 from tests.integration.test_applications import at
 from tests.integration.test_records import create_record, refused
 from tests.integration.test_runs import create_run, finalize_now, publish
-
-example = test_applications.example  # the worked example imported into a fresh stack
 
 
 def test_a_window_of_zero_closes_at_publication(example: Stack) -> None:

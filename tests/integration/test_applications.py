@@ -20,12 +20,6 @@ from tests.integration.test_runs import create_run, finalize_now, publish, scori
 from tests.integration.test_targets_and_appeals import appeal_stored_at, import_records
 
 
-@pytest.fixture
-def example(stack: Stack, example_ledger: bytes) -> Stack:
-    stack.import_ledger(example_ledger)
-    return stack
-
-
 def file(stack: Stack, caller: str | None, target_type: str, target: str, **fields: Any) -> Any:
     """A 容错 application: the department caller's token when one is named, else the office's."""
     role = "department" if caller else "office"

@@ -9,7 +9,7 @@ import grpc
 from kaohe.scoring.v1 import scoring_pb2
 
 from tests.conftest import Stack
-from tests.integration.test_applications import appeals, example, file  # noqa: F401 (the fixture)
+from tests.integration.test_applications import appeals, file
 from tests.integration.test_attachments import EXE, PDF, pieces, refused
 from tests.integration.test_people_levels import code_of
 
@@ -50,7 +50,7 @@ def download(stack: Stack, role: str, unit: str | None, attachment_id: str) -> b
     return b"".join(r.data for r in replies)
 
 
-def test_an_application_and_an_appeal_take_files_their_unit_and_the_office_see(example: Stack) -> None:  # noqa: F811
+def test_an_application_and_an_appeal_take_files_their_unit_and_the_office_see(example: Stack) -> None:
     application = file(example, "fgj", "task", "T3")
     made = upload(example, "fgj", "容错申请", application.id, "情况说明.pdf", PDF)
     assert (made.item_kind, made.item_id, made.media_type) == (

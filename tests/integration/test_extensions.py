@@ -17,16 +17,10 @@ from sqlalchemy import select
 from services.common.db import Database
 from services.tasks.storage.tables import extension_requests, task_events
 from tests.conftest import Stack
-from tests.integration.test_tasks_loop import UNITS, jsonl
+from tests.integration.test_tasks_loop import jsonl
 from tests.integration.test_year_views import text_of
 
 ZONE = ZoneInfo("Asia/Shanghai")
-
-
-@pytest.fixture
-def units(stack: Stack) -> Stack:
-    stack.import_ledger(jsonl(UNITS))
-    return stack
 
 
 def tasks_stub(stack: Stack) -> Any:

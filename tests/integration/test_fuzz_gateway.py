@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
-import pytest
 from google.protobuf import descriptor_pool, struct_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
 from google.protobuf.message import Message
@@ -250,12 +249,6 @@ def call(
     except grpc.RpcError as exc:
         return exc.code()
     return grpc.StatusCode.OK
-
-
-@pytest.fixture
-def example(stack: Stack, example_ledger: bytes) -> Stack:
-    stack.import_ledger(example_ledger)
-    return stack
 
 
 def stored(stack: Stack) -> tuple[int, int, int, int]:

@@ -112,12 +112,6 @@ def test_every_role_gets_exactly_what_the_table_says(stack: Stack, example_ledge
     assert [(r.id, run_state(r)) for r in runs] == [(run.id, "draft")]
 
 
-@pytest.fixture
-def example(stack: Stack, example_ledger: bytes) -> Stack:
-    stack.import_ledger(example_ledger)
-    return stack
-
-
 def overview(stack: Stack, role: str = "office", unit: str | None = None) -> Any:
     gateway, _, _ = stack.stubs()
     return gateway.GetOverview(

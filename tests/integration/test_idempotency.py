@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import pytest
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 from sqlalchemy import inspect
@@ -34,12 +33,6 @@ def record(stack: Stack, kind: str, fields: dict[str, Any], request_id: str, **c
         metadata=stack.metadata(**caller),
         timeout=30,
     ).record
-
-
-@pytest.fixture
-def example(stack: Stack, example_ledger: bytes) -> Stack:
-    stack.import_ledger(example_ledger)
-    return stack
 
 
 def test_a_department_reusing_the_office_request_id_gets_its_own_write(example: Stack) -> None:

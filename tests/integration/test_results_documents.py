@@ -19,12 +19,6 @@ from tests.conftest import Stack
 from tests.integration.test_runs import create_run, publish
 
 
-@pytest.fixture
-def example(stack: Stack, example_ledger: bytes) -> Stack:
-    stack.import_ledger(example_ledger)
-    return stack
-
-
 def gateway(stack: Stack) -> Any:
     return stack.stubs()[0]
 

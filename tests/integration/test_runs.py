@@ -118,12 +118,6 @@ def appeal(stack: Stack, appeal_id: str, report: str, unit: str) -> Any:
     )
 
 
-@pytest.fixture
-def example(stack: Stack, example_ledger: bytes) -> Stack:
-    stack.import_ledger(example_ledger)
-    return stack
-
-
 def test_a_run_goes_draft_publicised_final_and_then_never_changes(example: Stack) -> None:
     run = create_run(example)
     assert (run_state(run), run.year, run.scheme, run.supersedes, run.superseded_by) == (

@@ -71,12 +71,6 @@ def metric(entry: dict[str, Any], metric_id: str) -> dict[str, Any]:
     return line
 
 
-@pytest.fixture
-def example(stack: Stack, example_ledger: bytes) -> Stack:
-    stack.import_ledger(example_ledger)
-    return stack
-
-
 def test_target_records_are_stored_once_and_a_changed_one_is_refused_naming_its_line(example: Stack) -> None:
     first = import_records(example, [SFJ_RATE, SFJ_DAYS])
     assert dict(first.created) == {"target": 2}

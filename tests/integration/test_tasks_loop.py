@@ -106,12 +106,6 @@ def history(task: Any) -> list[tuple[str, str, str, bool]]:
     return [(e.kind, e.by, e.note, e.rejected) for e in task.history]
 
 
-@pytest.fixture
-def units(stack: Stack) -> Stack:
-    stack.import_ledger(jsonl(UNITS))
-    return stack
-
-
 def who(stack: Stack, actor: tuple[str, str | None]) -> Caller:
     return Caller(stack, *actor)
 

@@ -7,7 +7,6 @@ import time
 from datetime import datetime
 from typing import Any
 
-import pytest
 from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2
@@ -16,12 +15,6 @@ from services.common.auth import make_user_identity
 from services.common.wiretime import epoch_of
 from tests.conftest import Stack, internal_metadata
 from tests.integration.test_records import create_record
-
-
-@pytest.fixture
-def example(stack: Stack, example_ledger: bytes) -> Stack:
-    stack.import_ledger(example_ledger)
-    return stack
 
 
 def overview(stack: Stack, role: str = "office", unit: str | None = None) -> Any:

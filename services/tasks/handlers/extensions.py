@@ -6,9 +6,6 @@ request keeps who filed and who decided it, when and why, which is the timeline 
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +15,6 @@ from sqlalchemy.exc import IntegrityError
 from services.common import ranges
 from services.common.auth import Identity
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, StaleEtag
-from services.common.idempotency import idempotent
 from services.common.text import NOTE_MAX, check_id, check_text
 from services.common.timeutil import from_epoch, to_epoch
 from services.common.vocabulary import EXTENSION_DECISIONS, EXTENSION_STATES, code_of
@@ -37,7 +33,6 @@ from services.tasks.handlers.extension_views import (
 from services.tasks.storage import counters
 from services.tasks.storage import extensions as store
 from services.tasks.storage import repository as repo
-from services.tasks.storage.tables import requests
 
 ID_RULE = "申请编号只能由字母、数字和 . _ - 组成，至多 64 个字符"
 
@@ -78,7 +73,7 @@ def file_extension(ctx: TasksContext, cmd: FileExtension) -> ExtensionView:
 
     request = {"id": cmd.ext_id, "task_id": task_id, "due_at": cmd.due_at, "reason": cmd.reason}
     try:
-        return _once(ctx, actor, cmd.request_id, "FileExtension", request, work)
+        return ctx.once(cmd, "FileExtension", request, work, view=ExtensionView, target=_extension_target)
     except IntegrityError:
         if not cmd.ext_id:
             raise
@@ -179,7 +174,7 @@ def decide_extension(ctx: TasksContext, cmd: DecideExtension) -> ExtensionView:
         return _get(ctx, conn, ext_id)
 
     request = {"id": ext_id, "decision": code, "due_at": cmd.due_at, "reason": cmd.reason}
-    return _once(ctx, cmd.actor, cmd.request_id, "DecideExtension", request, work)
+    return ctx.once(cmd, "DecideExtension", request, work, view=ExtensionView, target=_extension_target)
 
 
 def _extend(
@@ -258,24 +253,5 @@ def _get(ctx: TasksContext, conn: Connection, ext_id: str) -> ExtensionView:
     return extension_view(row, ctx.tz)
 
 
-def _once(
-    ctx: TasksContext,
-    actor: Identity,
-    request_id: str,
-    method: str,
-    request: dict[str, Any],
-    work: Callable[[Connection], ExtensionView],
-) -> ExtensionView:
-    """work once per caller, method and request id, audited in its transaction."""
-    result: ExtensionView = idempotent(
-        ctx.db,
-        requests,
-        caller=actor,
-        method=method,
-        request_id=request_id,
-        request=request,
-        work=ctx.audit.audited(work, actor=actor, method=method, target=lambda v: f"extension={v.id}"),
-        encode=lambda v: json.dumps(asdict(v), ensure_ascii=False).encode(),
-        decode=lambda b: ExtensionView(**json.loads(b)),
-    )
-    return result
+def _extension_target(view: ExtensionView) -> str:
+    return f"extension={view.id}"

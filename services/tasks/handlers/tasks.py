@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
-from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -13,7 +11,6 @@ from sqlalchemy.exc import IntegrityError
 from services.common import calendar as cal
 from services.common.auth import INTERNAL_ROLE, Identity
 from services.common.errors import InvalidArgument, InvalidTransition, NotFound, PermissionDenied, StaleEtag
-from services.common.idempotency import idempotent
 from services.common.text import NOTE_MAX, check_id, check_text
 from services.common.timeutil import from_epoch, parse_instant, to_epoch
 from services.tasks import ledger
@@ -25,7 +22,7 @@ from services.tasks.handlers.views import EventView, TaskView, task_view
 from services.tasks.history import derived, domain_events, due_instant, own_due
 from services.tasks.people import check_parts_done, check_people_and_parent, supervises
 from services.tasks.storage import repository as repo
-from services.tasks.storage.tables import requests, task_co_units, tasks
+from services.tasks.storage.tables import task_co_units, tasks
 
 
 def create_task(ctx: TasksContext, cmd: CreateTask) -> TaskView:
@@ -78,7 +75,7 @@ def create_task(ctx: TasksContext, cmd: CreateTask) -> TaskView:
         "note": cmd.note,
         **given,
     }
-    return run_once(ctx, actor, cmd.request_id, "CreateTask", request, work)
+    return ctx.once(cmd, "CreateTask", request, work, view=TaskView, target=_task_target, decode=_stored_task)
 
 
 def _store_new(
@@ -149,7 +146,8 @@ def act(ctx: TasksContext, cmd: ActOnTask) -> TaskView:
         "note": cmd.note,
         **({"due_at": cmd.due_at} if cmd.due_at else {}),
     }
-    return run_once(ctx, cmd.actor, cmd.request_id, f"Task.{kind.value}", request, work)
+    method = f"Task.{kind.value}"
+    return ctx.once(cmd, method, request, work, view=TaskView, target=_task_target, decode=_stored_task)
 
 
 def _check_step(conn: Any, cmd: ActOnTask, row: repo.TaskRow) -> None:
@@ -240,33 +238,15 @@ def _extension(kind: Kind, due_at: str, actor: Identity) -> int | None:
     return to_epoch(parse_instant(due_at, field="due_at"))
 
 
-def run_once(
-    ctx: TasksContext,
-    actor: Identity,
-    request_id: str,
-    method: str,
-    request: dict[str, Any],
-    work: Callable[[Any], TaskView],
-) -> TaskView:
-    """work once per caller, method and request id, audited in its transaction; a repeat gets its answer."""
+def _stored_task(data: bytes) -> TaskView:
+    """A TaskView as a request's stored answer holds it, its history too."""
+    raw = json.loads(data)
+    raw["history"] = [EventView(**e) for e in raw.get("history", [])]
+    return TaskView(**raw)
 
-    def decode(data: bytes) -> TaskView:
-        raw = json.loads(data)
-        raw["history"] = [EventView(**e) for e in raw.get("history", [])]
-        return TaskView(**raw)
 
-    result: TaskView = idempotent(
-        ctx.db,
-        requests,
-        caller=actor,
-        method=method,
-        request_id=request_id,
-        request=request,
-        work=ctx.audit.audited(work, actor=actor, method=method, target=lambda view: f"task={view.id}"),
-        encode=lambda v: json.dumps(asdict(v), ensure_ascii=False).encode(),
-        decode=decode,
-    )
-    return result
+def _task_target(view: TaskView) -> str:
+    return f"task={view.id}"
 
 
 def _check_units(conn: Any, ids: list[str]) -> None:
