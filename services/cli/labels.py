@@ -8,6 +8,7 @@ from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
 from services.cli.client import Client, Refused
+from services.common.paging import every
 from services.common.scheme import Scheme, load_scheme
 from services.common.vocabulary import PRIORITIES, code_of
 from services.ledger_book.columns import CHOICE, SHEET_OF_TYPE, UNIT, choices_of
@@ -22,16 +23,9 @@ def unit_names(client: Client) -> dict[str, str]:
     cached: dict[str, str] | None = getattr(client, "_unit_names", None)
     if cached is not None:
         return cached
-    names: dict[str, str] = {}
-    token = ""
-    while True:
-        reply = client.call(
-            client.tasks.ListUnits, tasks_pb2.ListUnitsRequest(page_size=PAGE, page_token=token)
-        )
-        names.update({u.id: u.name for u in reply.units})
-        token = reply.next_page_token
-        if not token:
-            break
+    request = tasks_pb2.ListUnitsRequest(page_size=PAGE)
+    units = every(lambda r: client.call(client.tasks.ListUnits, r), request, lambda reply: reply.units)
+    names = {u.id: u.name for u in units}
     client._unit_names = names  # type: ignore[attr-defined]
     return names
 

@@ -1,218 +1,50 @@
-"""Tables in Chinese for the terminal: aligned by display width, not by character count."""
+"""Tables in Chinese for the terminal: tasks, runs, records, the overview, the dashboard and the ranking."""
 
 from __future__ import annotations
 
-import functools
 import sys
-import unicodedata
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from services.common.text import visible
+from services.cli.result_table import breakdown, results
+from services.cli.text_table import clean, num, pad, sanitised, table, width
 from services.common.vocabulary import (
     COLOURS,
     GRADES,
-    INCENTIVE_LEVELS,
     LEDGER_LINE_TYPES,
     METRIC_STATUSES,
     OUTCOMES,
-    RECORD_KIND_LABELS,
     ROLES,
     RUN_STATES,
-    SEVERITIES,
     TASK_EVENT_KINDS,
     TASK_NOTE_KINDS,
-    TASK_ROLES,
     TASK_STATES,
-    TOLERANCE_DECISIONS,
     UNIT_CATEGORIES,
 )
 
-F = TypeVar("F", bound=Callable[..., str])
+# The table primitives (text_table) and the result's tables (result_table) are named here for the commands.
+__all__ = [
+    "HEALTH",
+    "breakdown",
+    "clean",
+    "dashboard",
+    "import_summary",
+    "num",
+    "overview",
+    "pad",
+    "progress",
+    "ranking",
+    "records",
+    "results",
+    "runs",
+    "sanitised",
+    "table",
+    "task_detail",
+    "tasks",
+    "width",
+]
 
 HEALTH = {"SERVING": "正常", "NOT_SERVING": "停止服务", "UNREACHABLE": "不可达", "UNKNOWN": "未知"}
-
-
-def clean(value: Any) -> Any:
-    """value with each string's control and bidi characters escaped: the terminal shows, never obeys, them.
-
-    A title holding ESC [ 2 J would otherwise clear the screen of whoever lists the tasks.
-    """
-    if isinstance(value, str):
-        return visible(value, keep_newlines=False)
-    if isinstance(value, dict):
-        return {clean(k): clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean(v) for v in value]
-    return value
-
-
-def sanitised(render: F) -> F:
-    """The render function, given its data with the strings cleaned (see clean)."""
-
-    @functools.wraps(render)
-    def call(*args: Any, **kwargs: Any) -> str:
-        return render(*clean(list(args)), **clean(kwargs))
-
-    return call  # type: ignore[return-value]
-
-
-def width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def pad(text: str, size: int, right: bool = False) -> str:
-    gap = " " * max(0, size - width(text))
-    return gap + text if right else text + gap
-
-
-def table(headers: list[str], rows: list[list[Any]], numeric: set[int] | None = None) -> str:
-    numeric = numeric or set()
-    cells = [[visible(str(c), keep_newlines=False) for c in row] for row in rows]
-    sizes = [max([width(h)] + [width(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    lines = ["  ".join(pad(h, sizes[i]) for i, h in enumerate(headers)), "  ".join("─" * s for s in sizes)]
-    lines += ["  ".join(pad(c, sizes[i], i in numeric) for i, c in enumerate(r)) for r in cells]
-    return "\n".join(lines)
-
-
-def num(value: Any) -> str:
-    return f"{value:.2f}" if isinstance(value, int | float) else str(value)
-
-
-@sanitised
-def results(document: dict[str, Any], *, detail: bool = False) -> str:
-    head = (
-        f"{document.get('year')} 年度考核 · 运行 {document.get('run')} · "
-        f"{RUN_STATES.get(document.get('state', ''), document.get('state'))} · "
-        f"方案 {document.get('scheme')} · "
-        f"截至 {document.get('as_of')}"
-        + (" · 期中（年度未结束，不能定档）" if document.get("interim") else "")
-    )
-    out = [head]
-    if document.get("calendar_warnings"):
-        out.append(
-            "注意：法定节假日日历未覆盖 "
-            + "、".join(map(str, document["calendar_warnings"]))
-            + " 年，已按周一至周五计算工作日；请在方案中补充当年放假安排。"
-        )
-    by_category: dict[str, list[dict[str, Any]]] = {}
-    for unit in document.get("units", []):
-        by_category.setdefault(unit["category"], []).append(unit)
-    for category, units in by_category.items():
-        out.append(f"\n【{UNIT_CATEGORIES.get(category, category)}】")
-        rows = [
-            [
-                u["rank"],
-                u["name"],
-                u["unit"],
-                num(u["total"]),
-                GRADES.get(u["grade"], u["grade"]),
-                f"{num(u['timeliness_earned'])}/{num(u['timeliness_max'])}",
-                f"{num(u['metrics_earned'])}/{num(u['metrics_max'])}",
-                num(u["base"]),
-                num(u["bonus"]),
-                num(u["error_deduction"]),
-                num(u["accountability_deduction"]),
-                "是" if u["veto"] else "",
-            ]
-            for u in sorted(units, key=lambda u: (u["rank"], u["unit"]))
-        ]
-        out.append(
-            table(
-                [
-                    "排名",
-                    "单位",
-                    "代码",
-                    "总分",
-                    "等次",
-                    "时效",
-                    "指标",
-                    "基础分",
-                    "加分",
-                    "差错扣分",
-                    "问责扣分",
-                    "一票否决",
-                ],
-                rows,
-                numeric={0, 3, 7, 8, 9, 10},
-            )
-        )
-    if detail:
-        for unit in document.get("units", []):
-            out.append(breakdown(unit))
-    return "\n".join(out)
-
-
-@sanitised
-def breakdown(unit: dict[str, Any]) -> str:
-    parts = [f"\n{unit['name']}（{unit['unit']}）得分明细"]
-    b = unit.get("breakdown") or {}
-    if b.get("tasks"):
-        parts.append(
-            table(
-                ["任务", "角色", "权重", "应办结", "反馈", "核查", "逾期工作日", "得分率", "容错", "得分"],
-                [
-                    [
-                        t["task"],
-                        TASK_ROLES["lead"] if t["role"] == "lead" else TASK_ROLES["co"],
-                        num(t["weight"]),
-                        t["due_at"] + ("（已延期）" if t.get("extended") else ""),
-                        t.get("reported_at") or "未反馈",
-                        "" if t.get("verified") is None else "已核查" if t["verified"] else "未核查",
-                        t.get("late_working_days") or "",
-                        num(t["credit"]),
-                        TOLERANCE_DECISIONS.get((t.get("tolerance") or {}).get("decision", ""), ""),
-                        num(t["points"]),
-                    ]
-                    for t in b["tasks"]
-                ],
-            )
-        )
-    if b.get("metrics"):
-        parts.append(
-            table(
-                ["指标", "值", "目标", "状态", "得分", "满分"],
-                [
-                    [
-                        m.get("name", m["metric"]),
-                        "" if m.get("value") is None else f"{m['value']:.4g}",
-                        m["target"],
-                        METRIC_STATUSES.get(m["status"], m["status"]),
-                        num(m["earned"]),
-                        num(m["max"]),
-                    ]
-                    for m in b["metrics"]
-                ],
-            )
-        )
-    lines = [
-        [
-            RECORD_KIND_LABELS["error_report"],
-            e["id"],
-            e["date"],
-            SEVERITIES.get(e["severity"], e["severity"]) + ("（已撤销）" if e.get("voided") else ""),
-            f"-{num(e['points'])}",
-        ]
-        for e in b.get("errors", [])
-    ]
-    lines += [
-        [
-            RECORD_KIND_LABELS["incentive"],
-            i["id"],
-            i["date"],
-            INCENTIVE_LEVELS.get(i["level"], i["level"]),
-            f"+{num(i['points'])}",
-        ]
-        for i in b.get("incentives", [])
-    ]
-    lines += [
-        [RECORD_KIND_LABELS["accountability"], a["id"], a["date"], a["kind"], f"-{num(a['points'])}"]
-        for a in b.get("accountability", [])
-    ]
-    if lines:
-        parts.append(table(["类别", "编号", "日期", "事项", "分值"], lines))
-    return "\n".join(parts)
 
 
 @sanitised

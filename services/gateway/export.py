@@ -12,21 +12,9 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.xml.functions import tostring
 
-from services.common.vocabulary import (
-    ACCOUNTABILITY_KINDS,
-    ERROR_CATEGORIES,
-    GRADES,
-    INCENTIVE_LEVELS,
-    METRIC_STATUSES,
-    PRIORITIES,
-    RUN_STATES,
-    SEVERITIES,
-    TASK_ROLES,
-    TOLERANCE_DECISIONS,
-    UNIT_CATEGORIES,
-    label_of,
-)
+from services.common.vocabulary import GRADES, RUN_STATES, UNIT_CATEGORIES, label_of
 from services.common.xlsx import HEADER_ROW, display_width, finish, head
+from services.results.breakdown import Line, breakdown_of
 
 __all__ = ["result_to_xlsx"]
 
@@ -224,160 +212,57 @@ def _signed(points: Any, sign: int) -> _Cell:
     return _Cell(value if value else 0.0, SCORE_FORMAT)  # no "-0.00" in the sheet
 
 
-def _tolerance_note(tolerance: Mapping[str, Any] | None) -> str:
-    if not tolerance:
-        return ""
-    decision = str(tolerance.get("decision", ""))
-    return f"容错{label_of(TOLERANCE_DECISIONS, decision)}（{tolerance.get('id', '')}）"
-
-
-def _by_date(items: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return sorted(items, key=lambda x: (str(x.get("date", "")), str(x.get("id", ""))))
-
-
-def _cap_row(
-    head: tuple[str, str], label: str, cap: Mapping[str, Any] | None, sign: int
-) -> list[tuple[Any, ...]]:
-    """A line that takes back what a cap cuts off, so a unit's lines add up to its totals."""
-    if not cap:
-        return []
-    # "applied" is the amount that counts (min of sum and cap), not a flag: compare the sum with the cap.
-    total, limit = float(cap.get("sum", 0.0)), float(cap.get("cap", 0.0))
-    if total <= limit:
-        return []
-    note = f"合计{total:g}分，按上限{limit:g}分计"
-    return [(*head, label, "", "", "超出上限部分不计", _signed(total - limit, sign), note)]
-
-
 def _lines(u: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     """Every bonus and deduction of a unit: bonuses positive, deductions negative, 容错 as notes."""
-    breakdown: Mapping[str, Any] = u.get("breakdown") or {}
-    caps: Mapping[str, Any] = breakdown.get("caps") or {}
-    head = (str(u.get("unit", "")), str(u.get("name", "")))
-    rows: list[tuple[Any, ...]] = []
-    tolerances: list[tuple[Any, ...]] = []
+    rows = breakdown_of(u)
+    head = (rows.unit, rows.name)
+    return [
+        (*head, line.label, line.id, line.date, line.what, _line_points(line), line.note)
+        for line in rows.lines
+    ]
 
-    for e in _by_date(breakdown.get("errors") or []):
-        category, severity = str(e.get("category", "")), str(e.get("severity", ""))
-        what = f"差错通报（{label_of(ERROR_CATEGORIES, category)}，{label_of(SEVERITIES, severity)}）"
-        tolerance = e.get("tolerance")
-        if e.get("voided"):
-            note = "申诉成立已撤销"
-        elif tolerance:
-            note = _tolerance_note(tolerance)
-            if tolerance.get("decision") == "mitigate":
-                note += f"，原扣{float(e.get('deduction', 0.0)):g}分"
-        else:
-            note = ""
-        rows.append(
-            (*head, "差错通报", e.get("id", ""), e.get("date", ""), what, _signed(e.get("points"), -1), note)
-        )
-        if tolerance:
-            decision = str(tolerance.get("decision", ""))
-            tolerances.append(
-                (
-                    *head,
-                    "容错",
-                    tolerance.get("id", ""),
-                    "",
-                    f"差错通报 {e.get('id', '')}",
-                    _Cell(None, SCORE_FORMAT),
-                    label_of(TOLERANCE_DECISIONS, decision),
-                )
-            )
-    rows.extend(_cap_row(head, "差错通报", caps.get("errors"), +1))
 
-    for i in _by_date(breakdown.get("incentives") or []):
-        level = str(i.get("level", ""))
-        what = f"激励（{label_of(INCENTIVE_LEVELS, level)}）"
-        rows.append(
-            (*head, "激励", i.get("id", ""), i.get("date", ""), what, _signed(i.get("points"), +1), "")
-        )
-    rows.extend(_cap_row(head, "激励", caps.get("incentives"), -1))
-
-    for a in _by_date(breakdown.get("accountability") or []):
-        kind = str(a.get("kind", ""))
-        what = f"问责（{label_of(ACCOUNTABILITY_KINDS, kind)}）"
-        note = "一票否决" if a.get("veto") else ""
-        rows.append(
-            (*head, "问责", a.get("id", ""), a.get("date", ""), what, _signed(a.get("points"), -1), note)
-        )
-    rows.extend(_cap_row(head, "问责", caps.get("accountability"), +1))
-
-    for t in breakdown.get("tasks") or []:
-        tolerance = t.get("tolerance")
-        if not tolerance:
-            continue
-        decision = str(tolerance.get("decision", ""))
-        credit = t.get("credit")
-        note = label_of(TOLERANCE_DECISIONS, decision) + (
-            f"，时效系数按{float(credit):.2f}计入时效得分" if isinstance(credit, int | float) else ""
-        )
-        tolerances.append(
-            (
-                *head,
-                "容错",
-                tolerance.get("id", ""),
-                "",
-                f"任务 {t.get('task', '')} 办理时效",
-                _Cell(None, SCORE_FORMAT),
-                note,
-            )
-        )
-    return rows + tolerances
+def _line_points(line: Line) -> _Cell:
+    return _Cell(None, SCORE_FORMAT) if line.points is None else _signed(line.points, line.sign)
 
 
 def _task_rows(u: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     """Every counted task of a unit: its earned and lost points, adding up to 时效得分 and 时效满分."""
-    tasks: list[Mapping[str, Any]] = list((u.get("breakdown") or {}).get("tasks") or [])
-    total_weight = sum(float(t.get("weight") or 0.0) for t in tasks)
-    maximum = float(u.get("timeliness_max") or 0.0)
-    rows: list[tuple[Any, ...]] = []
-    for t in tasks:
-        weight, earned = float(t.get("weight") or 0.0), float(t.get("points") or 0.0)
-        late = t.get("late_working_days")
-        tolerance = t.get("tolerance")
-        note = "截至考核时点未反馈" if t.get("reported_at") is None else ""
-        if tolerance:
-            note = "，".join(filter(None, (note, _tolerance_note(tolerance))))
-        rows.append(
-            (
-                u.get("unit", ""),
-                u.get("name", ""),
-                t.get("task", ""),
-                TASK_ROLES["lead"] if t.get("role") == "lead" else TASK_ROLES["co"],
-                label_of(PRIORITIES, str(t.get("priority", ""))),
-                _Cell(weight, "0.00"),
-                t.get("due_at") or "",
-                t.get("reported_at") or "",
-                _Cell(late if isinstance(late, int) else None, RANK_FORMAT),
-                _Cell(float(t.get("credit") or 0.0), "0.00"),
-                _score(earned),
-                _score(max(0.0, maximum * weight / total_weight - earned) if total_weight else 0.0),
-                note,
-            )
+    return [
+        (
+            u.get("unit", ""),
+            u.get("name", ""),
+            t.task,
+            t.role_label,
+            t.priority_label,
+            _Cell(t.weight, "0.00"),
+            t.due_at or "",
+            t.reported_at or "",
+            _Cell(t.late_working_days, RANK_FORMAT),
+            _Cell(float(t.credit or 0.0), "0.00"),
+            _score(float(t.points or 0.0)),
+            _score(t.lost),
+            t.note,
         )
-    return rows
+        for t in breakdown_of(u).tasks
+    ]
 
 
 def _metric_rows(u: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-    breakdown: Mapping[str, Any] = u.get("breakdown") or {}
     rows: list[tuple[Any, ...]] = []
-    for m in breakdown.get("metrics") or []:
-        number_format = RATIO_FORMAT if m.get("kind") == "ratio" else None
-        status = str(m.get("status", ""))
-        value, target = m.get("value"), m.get("target")
+    for m in breakdown_of(u).metrics:
+        number_format = RATIO_FORMAT if m.kind == "ratio" else None
         rows.append(
             (
                 u.get("unit", ""),
                 u.get("name", ""),
-                m.get("metric", ""),
-                m.get("name", m.get("metric", "")),
-                _Cell(value if isinstance(value, int | float) else None, number_format),
-                _Cell(target if isinstance(target, int | float) else None, number_format),
-                label_of(METRIC_STATUSES, status),
-                _score(m.get("earned")),
-                _score(m.get("max")),
+                m.metric,
+                m.name,
+                _Cell(m.value if isinstance(m.value, int | float) else None, number_format),
+                _Cell(m.target if isinstance(m.target, int | float) else None, number_format),
+                m.status_label,
+                _score(m.earned),
+                _score(m.max),
             )
         )
     return rows

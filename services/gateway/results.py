@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable, Iterator
 from typing import Any
 
 from google.protobuf import json_format
@@ -14,22 +13,13 @@ from kaohe.tasks.v1 import tasks_pb2
 from services import results
 from services.common.auth import Identity
 from services.common.errors import InvalidArgument, NotFound
+from services.common.paging import every
 from services.common.text import check_id
 from services.gateway.use_cases import GatewayApp
 
 PAGE = 5000
 # The text each record kind gives as its reason.
 _REASONS = {"error_report": "description", "incentive": "reason", "accountability": "reason"}
-
-
-def _pages(fetch: Callable[[str], Any], items: Callable[[Any], Any]) -> Iterator[Any]:
-    token = ""
-    while True:
-        reply = fetch(token)
-        yield from items(reply)
-        token = reply.next_page_token
-        if not token:
-            return
 
 
 def issuer_of(scheme_text: str) -> tuple[str, str]:
@@ -133,21 +123,19 @@ class ResultsView:
     def _reasons(
         self, identity: Identity, kind: str, year: int, unit: str, timeout: float
     ) -> dict[tuple[str, str], str]:
-        def fetch(token: str) -> Any:
-            request = scoring_pb2.ListRecordsRequest(
-                kind=kind, year=year, unit=unit, page_size=PAGE, page_token=token
-            )
+        def fetch(request: scoring_pb2.ListRecordsRequest) -> Any:
             return self.app._call(self.app.backends.scoring, "ListRecords", request, identity, timeout)
 
+        request = scoring_pb2.ListRecordsRequest(kind=kind, year=year, unit=unit, page_size=PAGE)
         found = {}
-        for record in _pages(fetch, lambda reply: reply.records):
+        for record in every(fetch, request, lambda reply: reply.records):
             fields = json_format.MessageToDict(record.fields)
             found[(kind, record.id)] = str(fields.get(_REASONS[kind], ""))
         return found
 
     def _titles(self, identity: Identity, year: int, unit: str, timeout: float) -> dict[str, str]:
-        def fetch(token: str) -> Any:
-            request = tasks_pb2.ListTasksRequest(unit=unit, year=year, page_size=PAGE, page_token=token)
+        def fetch(request: tasks_pb2.ListTasksRequest) -> Any:
             return self.app._call(self.app.backends.tasks, "ListTasks", request, identity, timeout)
 
-        return {t.id: t.title for t in _pages(fetch, lambda reply: reply.tasks)}
+        request = tasks_pb2.ListTasksRequest(unit=unit, year=year, page_size=PAGE)
+        return {t.id: t.title for t in every(fetch, request, lambda reply: reply.tasks)}

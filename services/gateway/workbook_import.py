@@ -19,6 +19,7 @@ from kaohe.tasks.v1 import tasks_pb2
 from services.common.auth import Identity
 from services.common.errors import FieldViolation, InvalidArgument
 from services.common.files import spooled
+from services.common.paging import every
 from services.ledger_book.columns import choices_of
 from services.ledger_book.read import Origin, WorkbookInvalid, is_workbook, read_workbook, where
 
@@ -62,20 +63,11 @@ def name_cells(exc: InvalidArgument, origins: Sequence[Origin]) -> WorkbookInval
 
 
 def _stored_units(app: Any, identity: Identity, timeout: float) -> dict[str, str]:
-    units: dict[str, str] = {}
-    token = ""
-    while True:
-        reply = app._call(
-            app.backends.tasks,
-            "ListUnits",
-            tasks_pb2.ListUnitsRequest(page_size=PAGE, page_token=token),
-            identity,
-            timeout,
-        )
-        units.update({u.id: u.name for u in reply.units})
-        token = reply.next_page_token
-        if not token:
-            return units
+    def call(request: tasks_pb2.ListUnitsRequest) -> Any:
+        return app._call(app.backends.tasks, "ListUnits", request, identity, timeout)
+
+    units = every(call, tasks_pb2.ListUnitsRequest(page_size=PAGE), lambda reply: reply.units)
+    return {u.id: u.name for u in units}
 
 
 def import_workbook(

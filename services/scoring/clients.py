@@ -12,6 +12,7 @@ from services.common.errors import InvalidArgument
 from services.common.facts import FACT_COLUMNS, empty_facts
 from services.common.holiday_notice import HolidayNotice
 from services.common.packed import DTYPE_OF_CODE, Column, Strings, concat, unpack
+from services.common.paging import every
 from services.common.protoenum import enum_code
 from services.common.tls import TlsConfig
 from services.common.tokens import TokenKeys
@@ -44,18 +45,14 @@ class GrpcTasks:
         self.timeout = timeout
 
     def units(self) -> list[tuple[str, str, str]]:
-        result: list[tuple[str, str, str]] = []
-        token = ""
-        while True:
-            page = self.backend.stub.ListUnits(
-                tasks_pb2.ListUnitsRequest(page_size=5000, page_token=token),
-                metadata=self.backend.metadata(SYSTEM),
-                timeout=self.timeout,
+        def call(request: tasks_pb2.ListUnitsRequest) -> tasks_pb2.ListUnitsResponse:
+            page: tasks_pb2.ListUnitsResponse = self.backend.stub.ListUnits(
+                request, metadata=self.backend.metadata(SYSTEM), timeout=self.timeout
             )
-            result += [(u.id, u.name, u.category) for u in page.units]
-            token = page.next_page_token
-            if not token:
-                return result
+            return page
+
+        units = every(call, tasks_pb2.ListUnitsRequest(page_size=5000), lambda page: page.units)
+        return [(u.id, u.name, u.category) for u in units]
 
     def facts(
         self, *, due_from: int, due_before: int, as_of: int, assigned_from: int = 0, assigned_before: int = 0

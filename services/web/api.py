@@ -8,6 +8,7 @@ from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
+from services.common.paging import every
 from services.common.protojson import plain
 from services.common.result_wire import result_to_json_dict
 from services.common.wire_json import county_plain
@@ -57,13 +58,8 @@ def dashboard(gw: Gateway, session: Session, request: Request) -> Response:
 
 def runs(gw: Gateway, session: Session, request: Request) -> Response:
     request_ = scoring_pb2.ListRunsRequest(year=_int(request, "year"), page_size=500)
-    found: list[dict[str, Any]] = []
-    while True:
-        reply = gw.call(gw.scoring.ListRuns, request_, session.token)
-        found += [_run(r) for r in reply.runs]
-        if not reply.next_page_token:
-            return as_json({"runs": found})
-        request_.page_token = reply.next_page_token
+    found = every(lambda r: gw.call(gw.scoring.ListRuns, r, session.token), request_, lambda r: r.runs)
+    return as_json({"runs": [_run(item) for item in found]})
 
 
 def run(gw: Gateway, session: Session, request: Request) -> Response:
@@ -84,24 +80,14 @@ def tasks(gw: Gateway, session: Session, request: Request) -> Response:
         year=_int(request, "year"),
         page_size=5000,
     )
-    found: list[dict[str, Any]] = []
-    while True:
-        reply = gw.call(gw.tasks.ListTasks, request_, session.token)
-        found += [_all(t) for t in reply.tasks]
-        if not reply.next_page_token:
-            return as_json({"tasks": found})
-        request_.page_token = reply.next_page_token
+    found = every(lambda r: gw.call(gw.tasks.ListTasks, r, session.token), request_, lambda r: r.tasks)
+    return as_json({"tasks": [_all(item) for item in found]})
 
 
 def units(gw: Gateway, session: Session, request: Request) -> Response:
     request_ = tasks_pb2.ListUnitsRequest(page_size=5000)
-    found: list[dict[str, Any]] = []
-    while True:
-        reply = gw.call(gw.tasks.ListUnits, request_, session.token)
-        found += [_all(u) for u in reply.units]
-        if not reply.next_page_token:
-            return as_json({"units": found})
-        request_.page_token = reply.next_page_token
+    found = every(lambda r: gw.call(gw.tasks.ListUnits, r, session.token), request_, lambda r: r.units)
+    return as_json({"units": [_all(item) for item in found]})
 
 
 def overdue_trend(gw: Gateway, session: Session, request: Request) -> Response:

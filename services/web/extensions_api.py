@@ -7,6 +7,7 @@ from typing import Any
 
 from kaohe.tasks.v1 import tasks_pb2
 
+from services.common.paging import every
 from services.common.protojson import plain
 from services.web.gateway import Gateway
 from services.web.http import HttpError, Request, Response, as_json
@@ -41,13 +42,10 @@ def list_extensions(gw: Gateway, session: Session, request: Request) -> Response
         year=int(year or 0),
         page_size=1000,
     )
-    found: list[dict[str, Any]] = []
-    while True:
-        reply = gw.call(gw.tasks.ListExtensions, request_, session.token)
-        found += [_extension(e) for e in reply.extensions]
-        if not reply.next_page_token:
-            return as_json({"extensions": found})
-        request_.page_token = reply.next_page_token
+    found = every(
+        lambda r: gw.call(gw.tasks.ListExtensions, r, session.token), request_, lambda r: r.extensions
+    )
+    return as_json({"extensions": [_extension(e) for e in found]})
 
 
 def file_extension(gw: Gateway, session: Session, request: Request) -> Response:

@@ -4,16 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.common.vocabulary import (
-    ACCOUNTABILITY_KINDS,
-    INCENTIVE_LEVELS,
-    METRIC_STATUSES,
-    RECORD_KIND_LABELS,
-    SEVERITIES,
-    TASK_ROLES,
-    TOLERANCE_DECISIONS,
-    label_of,
-)
+from services.results.breakdown import Breakdown, breakdown_of
 from services.web.http import esc, part
 from services.web.layout import Raw, category_label, chart, grade_label, instant, num, row, table, unit_attrs
 
@@ -105,7 +96,7 @@ def explained(unit: dict[str, Any], *, appeal_form: Any = None) -> str:
 
     appeal_form, when given, makes the form a department files an appeal with, per error report.
     """
-    b = unit.get("breakdown") or {}
+    rows = breakdown_of(unit)
     head = (
         f'<p class="summary"{unit_attrs(unit["unit"], unit["total"])}>总分 <strong class="total">'
         f"{esc(num(unit['total']))}</strong>（基础分 {esc(num(unit['base']))}"
@@ -114,89 +105,80 @@ def explained(unit: dict[str, Any], *, appeal_form: Any = None) -> str:
         f"{esc(num(unit['accountability_deduction']))}）；排名 {esc(unit['rank'])}，"
         f"等次 {esc(grade_label(unit['grade']))}{'；一票否决' if unit['veto'] else ''}</p>"
     )
-    tasks = table(
+    metrics = (unit.get("breakdown") or {}).get("metrics", [])
+    return (
+        head
+        + _task_table(rows, unit)
+        + _indicator_table(rows, unit)
+        + indicator_chart(metrics)
+        + _record_table(rows, (unit.get("breakdown") or {}).get("errors", []), appeal_form)
+    )
+
+
+def _task_table(rows: Breakdown, unit: dict[str, Any]) -> str:
+    return table(
         ["任务", "角色", "权重", "应办结", "反馈", "逾期工作日", "得分率", "容错", "得分"],
         [
             row(
                 [
-                    t["task"],
-                    label_of(TASK_ROLES, t["role"]),
-                    num(t["weight"]),
-                    instant(t["due_at"]),
-                    instant(t.get("reported_at")) or "未反馈",
-                    t.get("late_working_days") or "",
-                    num(t["credit"]),
-                    label_of(TOLERANCE_DECISIONS, (t.get("tolerance") or {}).get("decision", "")),
-                    num(t["points"]),
+                    t.task,
+                    t.role_label,
+                    num(t.weight),
+                    instant(t.due_at),
+                    instant(t.reported_at) or "未反馈",
+                    t.late_working_days or "",
+                    num(t.credit),
+                    t.tolerance_label,
+                    num(t.points),
                 ],
                 numeric=(2, 5, 6, 8),
             )
-            for t in b.get("tasks", [])
+            for t in rows.tasks
         ],
         caption=f"时效：{num(unit['timeliness_earned'])} / {num(unit['timeliness_max'])} 分",
         numeric=(2, 5, 6, 8),
     )
-    metrics = b.get("metrics", [])
-    indicators = table(
+
+
+def _indicator_table(rows: Breakdown, unit: dict[str, Any]) -> str:
+    return table(
         ["指标", "完成值", "目标", "状态", "得分", "满分"],
         [
             row(
                 [
-                    m.get("name", m["metric"]),
-                    "" if m.get("value") is None else f"{m['value']:.4g}",
-                    m.get("target"),
-                    label_of(METRIC_STATUSES, m["status"]),
-                    num(m["earned"]),
-                    num(m["max"]),
+                    m.name,
+                    "" if m.value is None else f"{m.value:.4g}",
+                    m.target,
+                    m.status_label,
+                    num(m.earned),
+                    num(m.max),
                 ],
                 numeric=(1, 2, 4, 5),
             )
-            for m in metrics
+            for m in rows.metrics
         ],
         caption=f"指标：{num(unit['metrics_earned'])} / {num(unit['metrics_max'])} 分",
         numeric=(1, 2, 4, 5),
     )
+
+
+def _record_table(rows: Breakdown, errors: list[dict[str, Any]], appeal_form: Any) -> str:
+    """The 差错通报, 激励 and 问责 lines; an error report not voided gets its appeal form (when given)."""
+    by_id = {e["id"]: e for e in errors}
     lines = []
-    for e in b.get("errors", []):
-        state = "（已撤销）" if e.get("voided") else ""
-        form = appeal_form(e) if appeal_form is not None and not e.get("voided") else ""
+    for line in rows.records:
+        error = line.kind == "error_report"
+        form = appeal_form(by_id[line.id]) if error and appeal_form is not None and not line.voided else ""
         lines.append(
             row(
                 [
-                    label_of(RECORD_KIND_LABELS, "error_report"),
-                    e["id"],
-                    e["date"],
-                    label_of(SEVERITIES, e["severity"]) + state,
-                    f"-{num(e['points'])}",
+                    line.label,
+                    line.id,
+                    line.date,
+                    line.item_label + ("（已撤销）" if error and line.voided else ""),
+                    ("+" if line.sign > 0 else "-") + num(line.points),
                     Raw(form),
                 ]
             )
         )
-    for i in b.get("incentives", []):
-        lines.append(
-            row(
-                [
-                    label_of(RECORD_KIND_LABELS, "incentive"),
-                    i["id"],
-                    i["date"],
-                    label_of(INCENTIVE_LEVELS, i["level"]),
-                    f"+{num(i['points'])}",
-                    "",
-                ]
-            )
-        )
-    for a in b.get("accountability", []):
-        lines.append(
-            row(
-                [
-                    label_of(RECORD_KIND_LABELS, "accountability"),
-                    a["id"],
-                    a["date"],
-                    label_of(ACCOUNTABILITY_KINDS, a["kind"]),
-                    f"-{num(a['points'])}",
-                    "",
-                ]
-            )
-        )
-    records = table(["类别", "编号", "日期", "事项", "分值", "申诉"], lines, caption="扣分与加分")
-    return head + tasks + indicators + indicator_chart(metrics) + records
+    return table(["类别", "编号", "日期", "事项", "分值", "申诉"], lines, caption="扣分与加分")

@@ -24,6 +24,7 @@ from services.common.appeal_labels import (
     actor_label,
     outcome_label,
 )
+from services.common.paging import every
 
 UPHELD = {"yes": "成立", "no": "不成立"}
 PAGE = 1000
@@ -48,13 +49,7 @@ def _label(terms: Mapping[str, str], code: str) -> str:
 
 
 def _all(call: Any, request: Any, field: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    while True:
-        reply = call(request)
-        items += [plain(m) for m in getattr(reply, field)]
-        if not reply.next_page_token:
-            return items
-        request.page_token = reply.next_page_token
+    return [plain(m) for m in every(call, request, lambda reply: getattr(reply, field))]
 
 
 def cmd_appeals_list(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from kaohe.tasks.v1 import tasks_pb2
 from services.cli import render
 from services.cli.client import EXIT_OK, Client, Usage, emit, plain, request_id
 from services.cli.options import Commands, command, group, listed, term
+from services.common.paging import every
 from services.common.vocabulary import EXTENSION_STATES, ROLES
 
 PAGE = 1000
@@ -49,13 +50,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         year=args.year or 0,
         page_size=PAGE,
     )
-    found: list[dict[str, Any]] = []
-    while True:
-        reply = client.call(client.tasks.ListExtensions, request)
-        found += [plain(e) for e in reply.extensions]
-        if not reply.next_page_token:
-            break
-        request.page_token = reply.next_page_token
+    listed = every(
+        lambda r: client.call(client.tasks.ListExtensions, r), request, lambda reply: reply.extensions
+    )
+    found: list[dict[str, Any]] = [plain(e) for e in listed]
     rows = [
         [
             e["id"],

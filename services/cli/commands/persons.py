@@ -9,22 +9,16 @@ from kaohe.tasks.v1 import tasks_pb2
 from services.cli import render
 from services.cli.client import EXIT_OK, Client, emit
 from services.cli.options import Commands, command, group
+from services.common.paging import every
 from services.common.text import check_id
 
 PAGE = 5000
 
 
 def _unit_names(client: Client) -> dict[str, str]:
-    names: dict[str, str] = {}
-    token = ""
-    while True:
-        reply = client.call(
-            client.tasks.ListUnits, tasks_pb2.ListUnitsRequest(page_size=PAGE, page_token=token)
-        )
-        names.update((u.id, u.name) for u in reply.units)
-        token = reply.next_page_token
-        if not token:
-            return names
+    request = tasks_pb2.ListUnitsRequest(page_size=PAGE)
+    units = every(lambda r: client.call(client.tasks.ListUnits, r), request, lambda reply: reply.units)
+    return {u.id: u.name for u in units}
 
 
 def cmd_persons_list(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from services.cli import render
 from services.cli.client import EXIT_OK, Client, Refused, emit, plain, request_id
 from services.cli.labels import record_codes, unit_code
 from services.cli.options import Commands, command, group, listed, term
+from services.common.paging import every
 from services.common.vocabulary import (
     ACCOUNTABILITY_KINDS,
     ERROR_CATEGORIES,
@@ -77,13 +78,8 @@ def cmd_records_list(args: argparse.Namespace) -> int:
         include_voided=args.all,
         page_size=5000,
     )
-    records: list[dict[str, object]] = []
-    while True:
-        reply = client.call(client.scoring.ListRecords, request)
-        records += [plain(r) for r in reply.records]
-        if not reply.next_page_token:
-            break
-        request.page_token = reply.next_page_token
+    listed = every(lambda r: client.call(client.scoring.ListRecords, r), request, lambda reply: reply.records)
+    records: list[dict[str, object]] = [plain(r) for r in listed]
     emit(args, {"records": records}, lambda: render.records(records))
     return EXIT_OK
 

@@ -12,6 +12,7 @@ from services.cli.client import EXIT_OK, Client, emit, request_id, task_json
 from services.cli.commands import task_book
 from services.cli.labels import priority_code, unit_code
 from services.cli.options import Commands, command, group, listed, term
+from services.common.paging import pages
 from services.common.vocabulary import COLOURS, TASK_EVENT_KINDS, TASK_STATES
 
 # Each step of the closed loop: the RPC that records it and what it does, for its help.
@@ -45,15 +46,14 @@ def listed_tasks(client: Client, args: argparse.Namespace) -> tuple[list[Any], s
     )
     tasks: list[Any] = []
     as_of = ""
-    while True:
-        reply = client.call(client.tasks.ListTasks, request)
+    token = ""
+    for reply in pages(lambda r: client.call(client.tasks.ListTasks, r), request):
         tasks += list(reply.tasks)
         as_of = as_of or reply.as_of
         token = reply.next_page_token
         # --page-token (even an empty one, the first page) asks for one page and its successor's token.
-        if args.page_token is not None or not token:
+        if args.page_token is not None:
             break
-        request.page_token = token
     # The service filters by a unit it leads or helps: the lead and the priority are narrowed here.
     tasks = [
         t for t in tasks if (not lead or t.lead_unit == lead) and (not priority or t.priority == priority)

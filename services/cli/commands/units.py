@@ -9,6 +9,7 @@ from kaohe.tasks.v1 import tasks_pb2
 from services.cli import render
 from services.cli.client import EXIT_OK, Client, emit
 from services.cli.options import Commands, command, group, listed, term
+from services.common.paging import every
 from services.common.vocabulary import UNIT_CATEGORIES, label_of
 
 PAGE = 5000
@@ -16,19 +17,11 @@ PAGE = 5000
 
 def cmd_units_list(args: argparse.Namespace) -> int:
     client = Client(args)
-    units: list[dict[str, str]] = []
-    token = ""
-    while True:
-        reply = client.call(
-            client.tasks.ListUnits,
-            tasks_pb2.ListUnitsRequest(page_size=PAGE, page_token=token, category=args.category or ""),
-        )
-        units.extend(
-            {"id": u.id, "name": u.name, "category": u.category, "parent": u.parent} for u in reply.units
-        )
-        token = reply.next_page_token
-        if not token:
-            break
+    request = tasks_pb2.ListUnitsRequest(page_size=PAGE, category=args.category or "")
+    units: list[dict[str, str]] = [
+        {"id": u.id, "name": u.name, "category": u.category, "parent": u.parent}
+        for u in every(lambda r: client.call(client.tasks.ListUnits, r), request, lambda reply: reply.units)
+    ]
     names = {u["id"]: u["name"] for u in units}
     emit(
         args,

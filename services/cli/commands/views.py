@@ -12,6 +12,7 @@ from services.cli import levels, render
 from services.cli.client import EXIT_OK, Client, Refused, emit
 from services.cli.labels import unit_code
 from services.cli.options import Commands, command
+from services.common.paging import every
 from services.common.wire_json import county_plain, in_utc, wire_plain
 
 
@@ -28,15 +29,9 @@ def cmd_overview(args: argparse.Namespace) -> int:
 
 def unit_parents(client: Client) -> dict[str, str]:
     """unit id → its parent unit ("" when none), as the caller may list them."""
-    parents: dict[str, str] = {}
-    token = ""
-    while True:
-        request = tasks_pb2.ListUnitsRequest(page_size=5000, page_token=token)
-        reply = client.call(client.tasks.ListUnits, request)
-        parents.update((u.id, u.parent) for u in reply.units)
-        token = reply.next_page_token
-        if not token:
-            return parents
+    request = tasks_pb2.ListUnitsRequest(page_size=5000)
+    units = every(lambda r: client.call(client.tasks.ListUnits, r), request, lambda reply: reply.units)
+    return {u.id: u.parent for u in units}
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from kaohe.tasks.v1 import tasks_pb2
 
 from services.common.auth import Identity
 from services.common.clients import Backend
+from services.common.paging import every
 from services.common.status import domain_error
 
 Units = Callable[[Identity], list[tuple[str, str]]]
@@ -19,17 +20,16 @@ def unit_lister(backend: Backend, *, timeout: float = 10.0) -> Units:
     """(code, name) of every unit the tasks service knows, all pages."""
 
     def units(identity: Identity) -> list[tuple[str, str]]:
-        found: list[tuple[str, str]] = []
-        token = ""
-        while True:
-            request = tasks_pb2.ListUnitsRequest(page_size=PAGE, page_token=token)
+        def call(request: tasks_pb2.ListUnitsRequest) -> tasks_pb2.ListUnitsResponse:
             try:
-                reply = backend.stub.ListUnits(request, metadata=backend.metadata(identity), timeout=timeout)
+                reply: tasks_pb2.ListUnitsResponse = backend.stub.ListUnits(
+                    request, metadata=backend.metadata(identity), timeout=timeout
+                )
             except grpc.RpcError as exc:
                 raise domain_error(exc, unavailable=backend.unavailable) from None
-            found += [(unit.id, unit.name) for unit in reply.units]
-            token = reply.next_page_token
-            if not token:
-                return found
+            return reply
+
+        found = every(call, tasks_pb2.ListUnitsRequest(page_size=PAGE), lambda reply: reply.units)
+        return [(unit.id, unit.name) for unit in found]
 
     return units
