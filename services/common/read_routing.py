@@ -86,14 +86,21 @@ class ReplicaRouter:
         key = self.caller()
         if key is None:
             return
-        with self.primary.connect() as conn:
-            self._raise_floor(key, lsn(conn.execute(CURRENT).scalar_one()))
+        try:
+            with self.primary.connect() as conn:
+                self._raise_floor(key, lsn(conn.execute(CURRENT).scalar_one()))
+        except SQLAlchemyError as exc:
+            # The write is committed and answered; only this caller's next reads may miss it for a moment.
+            log.warning("primary WAL position not read after a write", extra={"reason": _first_line(exc)})
 
     def note_primary_read(self, conn: Connection) -> None:
         """After a read that fell back to the primary: the caller saw the primary as of now."""
         key = self.caller()
         if key is not None:
-            self._raise_floor(key, lsn(conn.execute(CURRENT).scalar_one()))
+            try:
+                self._raise_floor(key, lsn(conn.execute(CURRENT).scalar_one()))
+            except SQLAlchemyError as exc:
+                log.warning("primary WAL position not read after a read", extra={"reason": _first_line(exc)})
 
     def _raise_floor(self, key: Hashable, position: int) -> None:
         with self._lock:
