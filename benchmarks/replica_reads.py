@@ -9,7 +9,6 @@ where the reads went (kaohe_db_reads_total).
 
 from __future__ import annotations
 
-import shutil
 import statistics
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from kaohe.tasks.v1 import tasks_pb2
 
 from services.common.scheme import load_scheme_file
 from tests.conftest import Stack, example_path, start_stack, stop_stack
-from tests.integration.test_read_replica import _start_clusters, reads, wait_for
+from tests.integration.test_read_replica import _start_clusters, _stop_clusters, reads, wait_for
 
 
 def _timed(call: Callable[[], Any], calls: int) -> tuple[float, float]:
@@ -98,9 +97,7 @@ def main(argv: list[str]) -> int:
     finally:
         for stack in stacks:
             stop_stack(stack)
-        for name in ("replica", "primary"):
-            clusters.run("pg_ctl", "-D", name, "-m", "immediate", "-w", "stop")
-        shutil.rmtree(clusters.root, ignore_errors=True)
+        _stop_clusters(clusters)
     return 0
 
 

@@ -8,6 +8,7 @@ bound changes nothing a user sees.
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -36,10 +37,24 @@ BIN = next(
     (p for p in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True) if (p / "initdb").exists()),
     None,
 )
+
+
+def _postgres_user() -> bool:
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        return False
+    return True
+
+
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.skipif(
         BIN is None, reason="PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup) are not installed"
+    ),
+    pytest.mark.skipif(
+        os.geteuid() == 0 and not _postgres_user(),
+        reason="running as root without a postgres OS user to run the clusters as (initdb refuses root)",
     ),
 ]
 OFFICE = ("office", None)
@@ -114,6 +129,24 @@ def _start_clusters() -> Clusters:
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
     clusters = Clusters(root, _free_port(), _free_port())
+    try:
+        _init(clusters)
+    except BaseException:
+        _stop_clusters(clusters)
+        raise
+    return clusters
+
+
+def _stop_clusters(clusters: Clusters) -> None:
+    for name in ("replica", "primary"):
+        if (clusters.root / name / "postmaster.pid").exists():
+            clusters.run("pg_ctl", "-D", name, "-m", "immediate", "-w", "stop")
+    shutil.rmtree(clusters.root, ignore_errors=True)
+
+
+def _init(clusters: Clusters) -> None:
+    """initdb, the primary started, pg_basebackup -R, the replica started."""
+    root = clusters.root
     clusters.run("initdb", "-D", "primary", "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C")
     settings = [
         f"port = {clusters.primary_port}",
@@ -134,7 +167,6 @@ def _start_clusters() -> Clusters:
     with (root / "replica" / "postgresql.conf").open("a") as conf:
         conf.write(f"port = {clusters.replica_port}\n")
     clusters.start_replica()
-    return clusters
 
 
 @pytest.fixture(scope="module")
@@ -143,10 +175,7 @@ def clusters() -> Iterator[Clusters]:
     try:
         yield running
     finally:
-        for name in ("replica", "primary"):
-            if (running.root / name / "postmaster.pid").exists():
-                running.run("pg_ctl", "-D", name, "-m", "immediate", "-w", "stop")
-        shutil.rmtree(running.root, ignore_errors=True)
+        _stop_clusters(running)
 
 
 @pytest.fixture(scope="module")
