@@ -218,7 +218,9 @@ def start_stack(
     tmp: Path,
     tls: TlsFiles | None = None,
     attachments: AttachmentStore | None = None,
+    read_urls: dict[str, str] | None = None,
 ) -> Stack:
+    """The three services; read_urls: the tasks' and scoring's read replicas, by service name."""
     from services.gateway.__main__ import create as create_gateway
     from services.scoring.__main__ import create as create_scoring
     from services.tasks.__main__ import create as create_tasks
@@ -235,6 +237,7 @@ def start_stack(
         keys=keys,
         tls=tls.config("tasks"),
         attachments=attachments,
+        read_db_url=(read_urls or {}).get("tasks", ""),
     )
     tasks.server.start()
     tasks_addr = f"127.0.0.1:{tasks.port}"
@@ -246,6 +249,7 @@ def start_stack(
         tls=tls.config("scoring"),
         tasks_addr=tasks_addr,
         attachments=attachments,
+        read_db_url=(read_urls or {}).get("scoring", ""),
     )
     scoring.server.start()
     scoring_addr = f"127.0.0.1:{scoring.port}"

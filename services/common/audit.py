@@ -114,7 +114,7 @@ class AuditTrail:
         query = select(self.table).order_by(self.table.c.seq)
         if outcome is not None:
             query = query.where(self.table.c.outcome == outcome)
-        with self.db.read() as conn:
+        with self.db.read(primary=True) as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
 

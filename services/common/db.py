@@ -28,6 +28,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.common.files import private_file
+from services.common.read_routing import Caller, ReadCounter, ReadLimits, ReplicaRouter
 from services.common.settings import ConfigError
 
 log = logging.getLogger("kaohe.db")
@@ -73,10 +74,25 @@ class Database:
     With a sequence table, every write transaction also bumps the change sequence, in the same transaction: a
     reader that saw sequence n and then read the data has data at least as new as n, which is what lets
     a view computed after reading n be cached under n.
+
+    With a read URL (a PostgreSQL streaming replica), read() goes to the replica when it is healthy and has
+    the caller's own writes, else to the primary (services/common/read_routing.py); read(primary=True)
+    always reads the primary, for reads that must be fresh (checks before a write, background loops).
     """
 
-    def __init__(self, url: str, *, sequence: str = "") -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        sequence: str = "",
+        read_url: str = "",
+        limits: ReadLimits | None = None,
+        caller: Caller | None = None,
+    ) -> None:
         self.url = url
+        self.router: ReplicaRouter | None = None
+        # Reads served when there is no replica (kaohe_db_reads_total{target="primary",reason="none"}).
+        self._reads = 0
         self.sequenced = bool(sequence)
         # The table's name is the service's own (tasks and scoring may share one PostgreSQL database).
         self._bump = text(f"UPDATE {sequence} SET value = value + 1 WHERE id = 1")
@@ -102,6 +118,36 @@ class Database:
                 self.reader = self.engine
         except (ArgumentError, ImportError, ValueError) as exc:
             raise ConfigError(f"bad database URL {redact(url)!r}: {exc}") from None
+        if read_url:
+            self.router = self._replica(read_url, limits or ReadLimits(), caller)
+
+    def _replica(self, read_url: str, limits: ReadLimits, caller: Caller | None) -> ReplicaRouter:
+        if self.is_sqlite or not read_url.startswith("postgresql"):
+            raise ConfigError(f"只读副本 {redact(read_url)!r}：主库与副本都须是 PostgreSQL（postgresql://…）")
+        if read_url.startswith("postgresql://"):
+            read_url = read_url.replace("postgresql://", "postgresql+psycopg://", 1)
+        try:
+            # A replica that does not answer is given up on quickly: its reads go to the primary.
+            replica = create_engine(
+                read_url,
+                pool_pre_ping=True,
+                pool_size=10,
+                max_overflow=20,
+                connect_args={"connect_timeout": 2},
+            )
+        except (ArgumentError, ImportError, ValueError) as exc:
+            raise ConfigError(f"bad read replica URL {redact(read_url)!r}: {exc}") from None
+        return ReplicaRouter(self.engine, replica, limits=limits, caller=caller)
+
+    def read_metrics(self, service: str) -> ReadCounter:
+        """kaohe_db_reads_total of this database's reads, for the service's registry."""
+        router = self.router
+        return ReadCounter(
+            service, lambda: dict(router.counts) if router is not None else self._plain_reads()
+        )
+
+    def _plain_reads(self) -> dict[str, int]:
+        return {"none": self._reads}
 
     def check(self) -> None:
         """Connects once, so a wrong URL stops start-up with one clear line."""
@@ -130,23 +176,48 @@ class Database:
             # that rolled back on purpose (validation only) wrote nothing.
             if self.sequenced and conn.in_transaction():
                 conn.execute(self._bump)
+        if self.router is not None:
+            # Committed: the caller's next reads wait for the replica to replay this far, or read the primary.
+            self.router.wrote()
 
     def sequence(self) -> int:
         """The change sequence as committed now (0 when the service keeps none)."""
         if not self.sequenced:
             return 0
-        with self.reader.connect() as conn:
+        # Where the reads that follow go: data read after it is then at least as new as the sequence.
+        with self.read() as conn:
             return int(conn.execute(self._read_sequence).scalar_one())
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
+    def read(self, *, primary: bool = False) -> Iterator[Connection]:
+        """A connection to read with: the replica's when one is set, usable and caught up for the caller.
+
+        primary=True: the primary's, always (a read that must see every commit so far).
+        """
+        router = self.router
+        if router is None or primary:
+            if router is None:
+                self._reads += 1
+            else:
+                router.count("required")
+            with self.reader.connect() as conn:
+                yield conn
+            return
+        with router.route() as (reason, replica):
+            router.count(reason)
+            if replica is not None:
+                yield replica
+                return
         with self.reader.connect() as conn:
             yield conn
+            router.note_primary_read(conn)
 
     def dispose(self) -> None:
         self.engine.dispose()
         if self.reader is not self.engine:
             self.reader.dispose()
+        if self.router is not None:
+            self.router.replica.dispose()
 
 
 def redact(url: str) -> str:

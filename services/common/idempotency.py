@@ -162,7 +162,7 @@ def once(
 
 def _stored(db: Database, requests: Table, key: str, digest: str) -> bytes | None:
     """The stored answer under key; refused when the id was used for a different request."""
-    with db.read() as conn:
+    with db.read(primary=True) as conn:
         row = conn.execute(
             select(requests.c.fingerprint, requests.c.response).where(requests.c.key == key)
         ).first()

@@ -19,7 +19,7 @@ from grpc_status import rpc_status
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from services.common import errors
-from services.common.auth import Identity
+from services.common.auth import INTERNAL_ROLE, Identity
 from services.common.clients import MAX_MESSAGE_BYTES, MAX_METADATA_BYTES
 from services.common.internal import InternalGuard
 from services.common.settings import ConfigError
@@ -66,6 +66,15 @@ def current_identity() -> Identity:
     if identity is None:
         raise errors.Unauthenticated("no caller identity")
     return identity
+
+
+def read_caller() -> tuple[str, str, str] | None:
+    """Whose reads must see whose writes (services/common/read_routing.py): a person, by role, unit and
+    subject; None for a service acting for nobody in particular, or no RPC at all."""
+    identity = _identity.get()
+    if identity is None or identity.role == INTERNAL_ROLE:
+        return None
+    return (identity.role, identity.unit, identity.subject)
 
 
 class RpcMetrics:

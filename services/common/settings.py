@@ -12,6 +12,9 @@ DEFAULT_GATEWAY = f"127.0.0.1:{DEFAULT_PORT_BASE}"
 # What a client may send the gateway in one message: a 1 MiB import piece fits, a flood does not.
 DEFAULT_MAX_REQUEST_BYTES = 4 << 20
 DEFAULT_IMPORT_RECOVERY_AFTER = 30.0
+# A read replica lagging more than this (seconds) is not read; a caller's read waits this long for its write.
+DEFAULT_READ_MAX_LAG = 3.0
+DEFAULT_READ_WAIT = 0.25
 DEFAULT_SCHEME = Path("schemes/default.toml")
 # The checkout's own preset, for a `kaohe serve` started outside the project folder.
 BUNDLED_SCHEME = Path(__file__).resolve().parents[2] / "schemes" / "default.toml"
@@ -42,6 +45,11 @@ class Settings:
     # /metrics listens on loopback unless told; anywhere else it wants this bearer token.
     metrics_host: str = "127.0.0.1"
     metrics_token: str = ""
+    # PostgreSQL streaming replicas the read-heavy calls go to ("" = read the primary), and their bounds.
+    tasks_db_read_url: str = ""
+    scoring_db_read_url: str = ""
+    db_read_max_lag: float = DEFAULT_READ_MAX_LAG
+    db_read_wait: float = DEFAULT_READ_WAIT
 
     @property
     def gateway_port(self) -> int:
@@ -86,6 +94,8 @@ def load(*, data_dir: str | None = None, port_base: int | None = None, scheme: s
         raise ConfigError("KAOHE_IMPORT_RECOVERY_AFTER must be a number of seconds") from None
     if not 1 <= recovery_after <= 86400:
         raise ConfigError("KAOHE_IMPORT_RECOVERY_AFTER must lie between 1 and 86400 seconds")
+    max_lag = _seconds("KAOHE_DB_READ_MAX_LAG_SECONDS", DEFAULT_READ_MAX_LAG, 0.1, 3600)
+    read_wait = _seconds("KAOHE_DB_READ_WAIT_SECONDS", DEFAULT_READ_WAIT, 0, 60)
     return Settings(
         data_dir=directory,
         port_base=base,
@@ -100,7 +110,22 @@ def load(*, data_dir: str | None = None, port_base: int | None = None, scheme: s
         import_recovery_after=recovery_after,
         metrics_host=os.environ.get("KAOHE_METRICS_HOST") or "127.0.0.1",
         metrics_token=os.environ.get("KAOHE_METRICS_TOKEN", "").strip(),
+        tasks_db_read_url=os.environ.get("KAOHE_TASKS_DB_READ_URL", "").strip(),
+        scoring_db_read_url=os.environ.get("KAOHE_SCORING_DB_READ_URL", "").strip(),
+        db_read_max_lag=max_lag,
+        db_read_wait=read_wait,
     )
+
+
+def _seconds(name: str, default: float, low: float, high: float) -> float:
+    """A number of seconds from the environment variable name, between low and high."""
+    try:
+        value = float(os.environ.get(name) or default)
+    except ValueError:
+        raise ConfigError(f"{name} 须为秒数（如 {default}）") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} 须在 {low} 到 {high} 秒之间")
+    return value
 
 
 def gateway_address(explicit: str | None = None) -> str:

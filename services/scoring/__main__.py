@@ -23,7 +23,8 @@ from services.common.process import (
     parse_options,
     run_service,
 )
-from services.common.rpc import RpcMetrics, ServiceInterceptor, create_server
+from services.common.read_routing import ReadLimits
+from services.common.rpc import RpcMetrics, ServiceInterceptor, create_server, read_caller
 from services.common.runtime import load_scheme_or_fail
 from services.common.scheme import Scheme
 from services.common.tls import TlsConfig
@@ -63,12 +64,21 @@ def create(
     tasks_addr: str,
     recovery_after: float = 30.0,
     attachments: AttachmentStore | None = None,
+    read_db_url: str = "",
+    read_limits: ReadLimits | None = None,
 ) -> Running:
     """A scoring server bound to address, its schema migrated; not yet started (only the gateway calls it)."""
-    db = Database(db_url, sequence="scoring_change_sequence")
+    db = Database(
+        db_url,
+        sequence="scoring_change_sequence",
+        read_url=read_db_url,
+        limits=read_limits,
+        caller=read_caller,
+    )
     db.check()
     migrate(db, MIGRATIONS, service="scoring")
     registry = CollectorRegistry()
+    registry.register(db.read_metrics("scoring"))
     run_metrics = RunMetrics(registry)
     tasks = GrpcTasks(tasks_addr, keys, tls=tls)
     app = ScoringApp(db, scheme, tasks, on_run=run_metrics.observe)
@@ -110,6 +120,8 @@ def build(context: Context) -> Serving:
         tasks_addr=settings.tasks_addr,
         recovery_after=settings.import_recovery_after,
         attachments=store_from_env(settings.data_dir),
+        read_db_url=settings.scoring_db_read_url,
+        read_limits=ReadLimits(settings.db_read_max_lag, settings.db_read_wait),
     )
 
     def recover() -> None:

@@ -164,7 +164,7 @@ class StagedImports:
 
 def staged_before(db: Database, instant: float) -> list[str]:
     """The imports staged before instant (epoch seconds), oldest first."""
-    with db.read() as conn:
+    with db.read(primary=True) as conn:
         query = (
             select(staged_imports.c.import_id)
             .where(staged_imports.c.created_at < instant)

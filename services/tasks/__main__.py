@@ -24,7 +24,8 @@ from services.common.process import (
     parse_options,
     run_service,
 )
-from services.common.rpc import RpcMetrics, ServiceInterceptor, create_server
+from services.common.read_routing import ReadLimits
+from services.common.rpc import RpcMetrics, ServiceInterceptor, create_server, read_caller
 from services.common.runtime import load_scheme_or_fail
 from services.common.scheme import Scheme
 from services.common.settings import ConfigError
@@ -64,18 +65,23 @@ def create(
     tls: TlsConfig | None,
     notify: NotifyConfig | None = None,
     attachments: AttachmentStore | None = None,
+    read_db_url: str = "",
+    read_limits: ReadLimits | None = None,
 ) -> Running:
     """A tasks server bound to address, its schema migrated; not yet started (nor its reminders loop).
 
     Over mutual TLS it accepts the gateway (for people) and scoring (for itself), nobody else.
     """
-    db = Database(db_url, sequence="tasks_change_sequence")
+    db = Database(
+        db_url, sequence="tasks_change_sequence", read_url=read_db_url, limits=read_limits, caller=read_caller
+    )
     db.check()
     migrate(db, MIGRATIONS, service="tasks")
     app = TasksApp(db, scheme)
     app.audit.probe()
     app.holidays.start()
     registry = CollectorRegistry()
+    registry.register(db.read_metrics("tasks"))
     registry.register(LedgerCollector(app))
     registry.register(CalendarCollector(app))
     reminders = ReminderLoop(app, notify, registry=registry) if notify is not None else None
@@ -116,6 +122,8 @@ def build(context: Context) -> Serving:
             tls=context.tls,
             notify=notify_config_from(context.options.notify),
             attachments=store_from_env(settings.data_dir),
+            read_db_url=settings.tasks_db_read_url,
+            read_limits=ReadLimits(settings.db_read_max_lag, settings.db_read_wait),
         )
     except NotifyConfigInvalid as exc:
         raise ConfigError(f"notify file: {exc.key} {exc.rule}") from None

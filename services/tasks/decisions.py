@@ -75,7 +75,7 @@ class ImportDecisions:
     def peek(self, import_id: str) -> str:
         """committed, aborted or pending as recorded, "undecided" when nothing is: nothing is written."""
         check_id(import_id, required=True)
-        with self.db.read() as conn:
+        with self.db.read(primary=True) as conn:
             known = repo.import_outcome(conn, import_id)
         return "undecided" if known is None else known[0]
 

@@ -74,7 +74,7 @@ class HolidayDesk:
         scheme = self._apply_stored()
         # Looked at first without a write: most starts move nothing, and a write would bump the change
         # sequence that the gateway's caches are kept under.
-        with self.app.db.read() as conn:
+        with self.app.db.read(primary=True) as conn:
             if not self._moves(conn, scheme, lock=False):
                 return 0
         with self.app.db.write() as conn:
@@ -137,7 +137,7 @@ class HolidayDesk:
     def _apply_stored(self) -> Scheme:
         """The scheme served, under the notices stored now."""
         with self._applying:
-            with self.app.db.read() as conn:
+            with self.app.db.read(primary=True) as conn:
                 stored = notices_from(store.notices(conn))
             scheme = self.app.scheme.with_notices(stored)
             self.app.use_scheme(scheme)
@@ -158,7 +158,8 @@ class HolidayDesk:
         )
 
     def notices(self) -> list[store.NoticeRow]:
-        with self.app.db.read() as conn:
+        # The primary's: runs are computed under the notices committed so far.
+        with self.app.db.read(primary=True) as conn:
             return store.notices(conn)
 
     def _moves(self, conn: Any, scheme: Scheme, *, lock: bool) -> list[tuple[store.ComputedDue, int]]:

@@ -129,7 +129,8 @@ class ReminderLoop:
         now = self.clock().astimezone(self.app.tz).replace(microsecond=0)
         units = self._units()
         facts = open_task_facts(self.app, now=now)
-        with self.app.db.read() as conn:
+        # The primary's, as everything the loop reads: what it recorded last cycle is seen this cycle.
+        with self.app.db.read(primary=True) as conn:
             announced = told_of(conn, sorted({f.task for f in facts}), tz=self.app.tz)
         result = run_cycle(
             facts=facts,
@@ -209,7 +210,7 @@ def told_of(conn: Any, task_ids: list[str], *, tz: Any) -> dict[Key, list[Told]]
 
 def open_task_facts(app: TasksApp, *, now: datetime) -> list[TaskFact]:
     """The yellow, red and missed-progress facts of every open task as of now."""
-    with app.db.read() as conn:
+    with app.db.read(primary=True) as conn:
         rows = repo.open_tasks(conn)
         types = app.scheme.task_types
         owing = [r.id for r in rows if (t := types.get(r.task_type)) is not None and t.progress_every]

@@ -42,12 +42,16 @@ def in_force(ctx: Context, scheme: Scheme) -> Scheme:
 
 
 def gather_inputs(
-    ctx: Context, *, year: int, as_of: datetime, scheme: Scheme, strict: bool
+    ctx: Context, *, year: int, as_of: datetime, scheme: Scheme, strict: bool, fresh: bool = False
 ) -> tuple[domain.Inputs, str]:
-    """Every input of an assessment of year as of as_of under scheme, and their digest."""
+    """Every input of an assessment of year as of as_of under scheme, and their digest.
+
+    fresh: the records as the primary holds them (a run to be stored); else where reads go (a preview).
+    The tasks' facts are fresh either way: this service asks for them as itself (read_routing.py).
+    """
 
     def stored() -> list[Any]:
-        with ctx.db.read() as conn:
+        with ctx.db.read(primary=fresh) as conn:
             return repo.scoring_records(conn)
 
     return gather(ctx.tasks, stored, scheme=scheme, served=ctx.scheme, year=year, as_of=as_of, strict=strict)

@@ -50,7 +50,7 @@ def _score(ctx: Context, command: CreateRun) -> _Scored:
     at = cutoff(ctx, year=year, as_of=command.as_of, scheme=scheme)
     scheme = in_force(ctx, scheme)
     started = time.perf_counter()
-    inputs, digest = gather_inputs(ctx, year=year, as_of=at, scheme=scheme, strict=False)
+    inputs, digest = gather_inputs(ctx, year=year, as_of=at, scheme=scheme, strict=False, fresh=True)
     assessment = score(inputs, scheme, year=year, as_of=at)
     if not assessment.tasks_counted and not assessment.readings_of_year:
         raise InvalidArgument(
@@ -149,7 +149,7 @@ def create_run(ctx: Context, command: CreateRun) -> RunView:
     view = ctx.once(command, "CreateRun", request, work, view=RunView, target=audit_target, attempts=ATTEMPTS)
     if not command.breakdown:
         return view
-    with ctx.db.read() as conn:
+    with ctx.db.read(primary=True) as conn:  # just written
         return stored_run(ctx, conn, view.id, unit="", breakdown=True)
 
 

@@ -48,7 +48,7 @@ def create_task(ctx: TasksContext, cmd: CreateTask) -> TaskView:
     # an empty request is bad input before it is anybody's permission.
     actor, role = cmd.actor, cmd.actor.role
     if actor.is_department:
-        with ctx.db.read() as conn:
+        with ctx.db.read(primary=True) as conn:
             # A 乡镇 dispatches (立项、交办) to its own 村.
             role = "supervisor" if supervises(conn, actor, cmd.lead_unit) else role
     check_actor(
