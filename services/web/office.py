@@ -14,7 +14,7 @@ from services.common import levels
 from services.common.protoenum import enum_code
 from services.common.vocabulary import ROLES, label_of
 from services.common.wire_json import lenient_number, utc_text
-from services.web import people, result_documents
+from services.web import result_documents
 from services.web.calendar_banner import calendar_banner, start_calendar_check
 from services.web.confirm import confirm_first
 from services.web.department import run_document, runs_of
@@ -42,7 +42,7 @@ from services.web.layout import (
 )
 from services.web.results import distribution_chart, explained, result_tables
 from services.web.supervision import request_id_field
-from services.web.trend import start_trend, trend_chart, trend_period, trend_switch
+from services.web.trend import start_trend, start_units, trend_chart, trend_period, trend_switch, unit_levels
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MOVES = {
@@ -107,11 +107,13 @@ def overview(gw: Gateway, session: Any, request: Request) -> Response:
     awaiting = start_awaiting(gw, session)  # at once with the overview too
     period = trend_period(request)
     pending_trend = start_trend(gw, session, year=year, period=period)  # at once with the overview
+    pending_units = start_units(gw, session)
     pending_calendar = start_calendar_check(gw, session)
     shown = gw.call(gw.gateway.GetOverview, gateway_pb2.GetOverviewRequest(year=year), session.token)
     reasons = _veto_reasons(gw, session, shown.year) if any(u.veto for u in shown.units) else {}
     rows = []
-    parents = {u: parent for u, (_, parent) in people.units(gw, session).items()}
+    tree = unit_levels(pending_units.result())
+    parents = {u: parent for u, (_, parent) in tree.items()}
     sections = levels.by_level(
         shown.units, parents, unit_of=lambda u: u.unit, category_of=lambda u: u.category
     )
@@ -158,7 +160,7 @@ def overview(gw: Gateway, session: Any, request: Request) -> Response:
         + overdue
         + f"<h2>逾期事项趋势（{'每周末' if period == 'week' else '每月末'}）</h2>"
         + trend_switch(request, period)
-        + trend_chart(pending_trend.result())
+        + trend_chart(pending_trend.result(), tree=tree, request=request)
         + awaiting_section(awaiting)
     )
     return page(frame("全县态势", body, session, charts=True))
