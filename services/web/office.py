@@ -42,7 +42,7 @@ from services.web.layout import (
 )
 from services.web.results import distribution_chart, explained, result_tables
 from services.web.supervision import request_id_field
-from services.web.trend import start_trend, start_units, trend_chart, trend_period, trend_switch, unit_levels
+from services.web.trend import parents_of, start_trend, trend_chart, trend_period, trend_switch, unit_tree
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MOVES = {
@@ -107,15 +107,13 @@ def overview(gw: Gateway, session: Any, request: Request) -> Response:
     awaiting = start_awaiting(gw, session)  # at once with the overview too
     period = trend_period(request)
     pending_trend = start_trend(gw, session, year=year, period=period)  # at once with the overview
-    pending_units = start_units(gw, session)
     pending_calendar = start_calendar_check(gw, session)
     shown = gw.call(gw.gateway.GetOverview, gateway_pb2.GetOverviewRequest(year=year), session.token)
     reasons = _veto_reasons(gw, session, shown.year) if any(u.veto for u in shown.units) else {}
     rows = []
-    tree = unit_levels(pending_units.result())
-    parents = {u: parent for u, (_, parent) in tree.items()}
+    tree = unit_tree(gw, session)  # unit → category, parent: the overview and the trend by level
     sections = levels.by_level(
-        shown.units, parents, unit_of=lambda u: u.unit, category_of=lambda u: u.category
+        shown.units, parents_of(tree), unit_of=lambda u: u.unit, category_of=lambda u: u.category
     )
     for section, members in sections:
         if len(sections) > 1:

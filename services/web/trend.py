@@ -39,6 +39,16 @@ def unit_levels(reply: Any) -> dict[str, tuple[str, str]]:
     return {u.id: (u.category, u.parent) for u in reply.units}
 
 
+def unit_tree(gw: Gateway, session: Session) -> dict[str, tuple[str, str]]:
+    """unit id → (category, parent unit id) of the units the caller may list, asked now."""
+    return unit_levels(start_units(gw, session).result())
+
+
+def parents_of(tree: Mapping[str, tuple[str, str]]) -> dict[str, str]:
+    """unit id → parent unit id ("" for none)."""
+    return {unit: parent for unit, (_, parent) in tree.items()}
+
+
 # `?level=` values besides a 乡镇's id: every line, the county departments', the 乡镇 with their 村.
 ALL_LEVELS, COUNTY, TOWNSHIPS = "", "county", "townships"
 
@@ -57,10 +67,9 @@ def level_choices(reply: Any, tree: Mapping[str, tuple[str, str]]) -> list[tuple
 
 
 def _sections(reply: Any, tree: Mapping[str, tuple[str, str]]) -> list[tuple[str, list[tuple[int, Any]]]]:
-    parents = {u: parent for u, (_, parent) in tree.items()}
     return levels.by_level(
         list(reply.units),
-        parents,
+        parents_of(tree),
         unit_of=lambda s: s.unit,
         category_of=lambda s: tree.get(s.unit, ("", ""))[0],
     )
