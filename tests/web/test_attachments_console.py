@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 from tests.web.conftest import Console
 from tests.web.test_console import fetch, login, submit, text
@@ -93,3 +94,41 @@ def test_a_village_reports_with_a_pdf_its_township_and_the_office_see_it_another
         assert (status == 200 and body == PDF) is seen, user
         driver.get(county.url + "/tasks/P1.1")
         assert ("东关村整治报告.pdf" in text(driver)) is seen, user
+
+
+def test_a_tolerance_application_carries_a_pdf_the_office_sees_it_another_unit_cannot(
+    browser: Any, console: Console, tmp_path: Path
+) -> None:
+    """附件 on a 容错 application (scoring keeps them): the filing unit adds, the office reads, no other."""
+    driver = browser
+    report = tmp_path / "情况说明.pdf"
+    report.write_bytes(PDF)
+    login(driver, console, "fgj1")
+    driver.get(console.url + "/unit/appeals")
+    Select(driver.find_element(By.ID, "application-target")).select_by_value("task:T2")
+    driver.find_element(By.ID, "application-target-reason").send_keys("上级政策调整，已及时报告")
+    submit(driver, driver.find_element(By.XPATH, "//button[.='提交容错申请']"))
+    row = driver.find_element(By.XPATH, "//tr[@data-application][contains(., '上级政策调整')]")
+    app_id = row.get_attribute("data-application")
+    driver.find_element(By.ID, f"file-application-{app_id}").send_keys(str(report))
+    submit(driver, row.find_element(By.CSS_SELECTOR, "button[data-action=attach]"))
+    assert f"已上传附件 情况说明.pdf（{app_id}）" in text(driver)
+    row = driver.find_element(By.CSS_SELECTOR, f'tr[data-application="{app_id}"]')
+    href = (
+        row.find_element(By.CSS_SELECTOR, "a[data-attachment]")
+        .get_attribute("href")
+        .removeprefix(console.url)
+    )
+    assert href.startswith("/record-attachments/")
+
+    login(driver, console, "office1")
+    driver.get(console.url + "/office/tolerance")
+    row = driver.find_element(By.CSS_SELECTOR, f'tr[data-application="{app_id}"]')
+    assert "情况说明.pdf" in row.text
+    status, headers, body = fetch(console, href, cookies=driver.get_cookies())
+    assert (status, body, headers["Content-Type"]) == (200, PDF, "application/pdf")
+
+    login(driver, console, "czj1")
+    assert fetch(console, href, cookies=driver.get_cookies())[0] == 404
+    driver.get(console.url + "/unit/appeals")
+    assert driver.find_elements(By.CSS_SELECTOR, f'tr[data-application="{app_id}"]') == []
