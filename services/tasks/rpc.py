@@ -264,9 +264,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
         actor = current_identity()
         with self.app.db.read() as conn:
             units = people.trend_units(conn, actor, scoped_unit(actor, request.unit, below=True))
-        trend = self.overdue.trend(
-            year=request.year, period=request.period, as_of=request.as_of, units=units
-        )
+        trend = self.overdue.trend(year=request.year, period=request.period, as_of=request.as_of, units=units)
         return tasks_pb2.GetOverdueTrendResponse(
             year=trend.year,
             period=trend.period,

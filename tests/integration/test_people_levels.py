@@ -362,7 +362,8 @@ def test_a_townships_overdue_trend_holds_its_villages_and_no_other_townships(cou
     # One of its own 村 by name; another 乡镇's 村, or that 乡镇 itself, refused.
     assert lines("xz1", unit="c11") == ["c11"]
     for own, foreign in (("xz1", "c21"), ("xz1", "xz2"), ("xz2", "c11"), ("xz2", "xz1")):
-        assert code_of(lambda: lines(own, unit=foreign)) == grpc.StatusCode.PERMISSION_DENIED
+        refused = code_of(lambda own=own, foreign=foreign: lines(own, unit=foreign))
+        assert refused == grpc.StatusCode.PERMISSION_DENIED
     # A 村 sees its own line only, and does not reach up to its 乡镇; a county department only its own.
     assert lines("c11") == ["c11"]
     assert code_of(lambda: lines("c11", unit="xz1")) == grpc.StatusCode.PERMISSION_DENIED
