@@ -57,7 +57,8 @@ POLICY: dict[str, Rule] = {
     TASKS + "CloseTask": Rule(DISPATCH),
     TASKS + "CancelTask": Rule(DISPATCH),
     TASKS + "SummarizeTasks": Rule(ALL, "unit"),
-    TASKS + "GetOverdueTrend": Rule(ALL, "unit"),  # a department: its own line only
+    # A department: its own line, and a 乡镇 its 村's too (or one of them it names); never another 乡镇's.
+    TASKS + "GetOverdueTrend": Rule(ALL, "unit", below=True),
     TASKS + "FileExtension": Rule(UNIT_WORK, "own"),  # a department: on tasks its unit leads
     TASKS + "DecideExtension": Rule(OFFICE),
     TASKS + "ListExtensions": Rule(ALL, "unit"),  # a department: its own unit's requests only

@@ -18,8 +18,8 @@ from services.common.text import check_id
 from services.gateway.use_cases import GatewayApp
 
 PAGE = 5000
-# The text each record kind gives as its reason.
-_REASONS = {"error_report": "description", "incentive": "reason", "accountability": "reason"}
+# The record kinds whose reasons a letter gives.
+_REASONS = results.model.REASON_FIELDS
 
 
 def issuer_of(scheme_text: str) -> tuple[str, str]:
@@ -130,7 +130,7 @@ class ResultsView:
         found = {}
         for record in every(fetch, request, lambda reply: reply.records):
             fields = json_format.MessageToDict(record.fields)
-            found[(kind, record.id)] = str(fields.get(_REASONS[kind], ""))
+            found[(kind, record.id)] = results.model.record_reason(kind, fields)
         return found
 
     def _titles(self, identity: Identity, year: int, unit: str, timeout: float) -> dict[str, str]:

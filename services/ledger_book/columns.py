@@ -225,6 +225,8 @@ SHEETS: tuple[Sheet, ...] = (
             _c("日期", "date", DATE),
             _c("问责方式", "kind", CHOICE, choices="accountability_kind"),
             _c("事由", "reason"),
+            _c("当事人", "person", required=False, note="人员代码或姓名（可不填）"),
+            _c("决定机关", "decided_by", required=False, note="按照管理权限作出处理决定的机关（可不填）"),
         ),
     ),
     Sheet(

@@ -98,8 +98,20 @@ def markdown(delivery: Delivery, *, unit_name: str | None, now: datetime, tz: tz
         lines.append(f"**进展**：应于 {local_time(fact.progress_due_at, tz)} 报送进展")
     if delivery.escalation and delivery.told:
         lines.append(f"**已催办**：{delivery.told}次仍未办结")
+    if responsible := _responsible(delivery):
+        # DingTalk highlights an @-mention only when "@<mobile>" stands in the text as well (a WeCom
+        # message that mentions is a text message, not this markdown).
+        at = f" @{delivery.mention}" if delivery.mention else ""
+        lines.append(f"**责任人**：{responsible}{at}")
     lines += [f"**{time_left(due_at=fact.due_at, now=now)}**", f"{_ASKS[fact.event]}。"]
     return newline.join(lines)
+
+
+def _responsible(delivery: Delivery) -> str:
+    """The 责任人's name where the reminder is the lead unit's own (the person is of the lead unit)."""
+    if not delivery.is_lead or delivery.escalation:
+        return ""
+    return delivery.fact.responsible_name
 
 
 def json_body(
@@ -122,8 +134,20 @@ def json_body(
 def wecom_body(
     delivery: Delivery, *, unit_name: str | None, now: datetime, tz: tzinfo | None = None
 ) -> dict[str, Any]:
-    """A WeCom (企业微信) group-robot markdown message."""
-    content = markdown(delivery, unit_name=unit_name, now=now, tz=tz or default_tz(), newline="\n")
+    """A WeCom (企业微信) group-robot markdown message; a text message when it @-mentions the 责任人.
+
+    WeCom's robot mentions by mobile (`mentioned_mobile_list`) only in a text message, so a reminder
+    whose 责任人's mobile is known goes as the one sentence with the 责任人 named and mentioned.
+    """
+    tz = tz or default_tz()
+    if delivery.mention:
+        content = sentence(delivery, unit_name=unit_name, now=now, tz=tz)
+        text = {
+            "content": f"{content}\n责任人：{_responsible(delivery)}",
+            "mentioned_mobile_list": [delivery.mention],
+        }
+        return {"msgtype": "text", "text": text}
+    content = markdown(delivery, unit_name=unit_name, now=now, tz=tz, newline="\n")
     return {"msgtype": "markdown", "markdown": {"content": content}}
 
 
@@ -133,13 +157,17 @@ def dingtalk_body(
     """A DingTalk (钉钉) group-robot markdown message; the title is what the chat list shows."""
     tz = tz or default_tz()
     fact = delivery.fact
-    return {
+    body: dict[str, Any] = {
         "msgtype": "markdown",
         "markdown": {
             "title": f"{tag(delivery)}任务 {fact.task}",
             "text": markdown(delivery, unit_name=unit_name, now=now, tz=tz, newline="\n\n"),
         },
     }
+    if delivery.mention:
+        # The 责任人 @-mentioned by mobile; the text carries "@<mobile>" (see markdown).
+        body["at"] = {"atMobiles": [delivery.mention], "isAtAll": False}
+    return body
 
 
 _BODIES = {"json": json_body, "wecom": wecom_body, "dingtalk": dingtalk_body}
@@ -161,4 +189,6 @@ def history_note(delivery: Delivery, *, unit_name: str | None, outcome: Outcome)
         what = f"催办提级：{unit}的{LABELS[fact.event]}已提请督办（第{delivery.occurrence}次），发送至"
     else:
         what = f"第{delivery.occurrence}次催办（{LABELS[fact.event]}）已发送至{unit}："
-    return f"{what}{delivery.channel.format} 渠道 {redact(delivery.channel.url)}，{tries}"
+    # The mention is named by the person's name: a mobile never reaches the history or a log.
+    mentioned = f"，@责任人{fact.responsible_name}" if delivery.mention else ""
+    return f"{what}{delivery.channel.format} 渠道 {redact(delivery.channel.url)}，{tries}{mentioned}"

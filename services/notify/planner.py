@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 
 from services.notify.config import EVENTS, Channel, Repeat
@@ -60,6 +60,10 @@ class TaskFact:
     due_at: datetime
     assigned_at: datetime
     progress_due_at: datetime | None = None
+    # The task's 责任人 (a person of the lead unit): the name, and the mobile a robot @-mentions by
+    # ("" when the task names nobody or the person's mobile is not known). Never in a repr, so never logged.
+    responsible_name: str = ""
+    responsible_mobile: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         if self.event not in EVENTS:
@@ -98,6 +102,18 @@ class Delivery:
         """Whether this is a red task going up to the supervisor's channel."""
         return self.fact.event == "red" and self.channel.escalate
 
+    @property
+    def mention(self) -> str:
+        """The mobile a robot message @-mentions: the 责任人's, on the lead unit's own channels; "" otherwise.
+
+        The 责任人 is a person of the lead unit: a co-unit's reminder and the supervisor's escalation
+        name nobody (the supervisor's group is the office's, not the unit's); a plain json channel
+        mentions nobody (its body is fixed by FORMATS.md).
+        """
+        if not self.is_lead or self.escalation or self.channel.format == "json":
+            return ""
+        return self.fact.responsible_mobile
+
     def told_row(self, *, at: datetime) -> Told:
         """The row that records this delivery as made at `at`."""
         return Told(
@@ -118,6 +134,8 @@ def facts_for_task(
     due_at: datetime,
     colour: str,
     missed_progress_at: datetime | None,
+    responsible_name: str = "",
+    responsible_mobile: str = "",
 ) -> list[TaskFact]:
     """The facts of one open task: its colour when yellow or red, and its missed progress deadline if any."""
     facts: list[TaskFact] = []
@@ -135,6 +153,8 @@ def facts_for_task(
                 due_at=due_at,
                 assigned_at=assigned_at,
                 progress_due_at=missed_progress_at if event == "progress_due" else None,
+                responsible_name=responsible_name,
+                responsible_mobile=responsible_mobile,
             )
         )
     return facts

@@ -26,7 +26,21 @@ from services.common.vocabulary import (
 
 DEFAULT_ISSUER = "考核办公室"
 # The unit deduction for a 问责 is the scheme's choice, not the decision on the person (宁强 20).
-ACCOUNTABILITY_NOTE = "问责扣减单位分数系考核方案的规定；对个人的处理按照管理权限由有关机关决定"
+ACCOUNTABILITY_NOTE = (
+    "单位扣分（本方案规定）：问责扣减单位分数系考核方案的规定；对个人的处理按照管理权限由有关机关决定"
+)
+# An accountability record's optional names, as a letter and the notice say them.
+ACCOUNTABILITY_NAMES = (("person", "当事人"), ("decided_by", "决定机关"))
+# The text each record kind gives as its reason.
+REASON_FIELDS = {"error_report": "description", "incentive": "reason", "accountability": "reason"}
+
+
+def record_reason(kind: str, fields: Mapping[str, Any]) -> str:
+    """A record's reason as the documents give it: an accountability's with its person and deciding body."""
+    parts = [str(fields.get(REASON_FIELDS.get(kind, "reason"), "") or "")]
+    if kind == "accountability":
+        parts += [f"{label}：{fields[name]}" for name, label in ACCOUNTABILITY_NAMES if fields.get(name)]
+    return "；".join(p for p in parts if p)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ _FIELDS: dict[str, tuple[set[str], set[str]]] = {
     "metric_reading": ({"unit", "metric", "period"}, {"value", "numerator", "denominator"}),
     "incentive": ({"id", "unit", "date", "level", "reason"}, set()),
     "tolerance": ({"id", "unit", "target_type", "target", "decision", "date", "reason"}, set()),
-    "accountability": ({"id", "unit", "date", "kind", "reason"}, set()),
+    # person and decided_by: who is concerned and who decided (宁强 20 "按照管理权限，由有关机关"), optional.
+    "accountability": ({"id", "unit", "date", "kind", "reason"}, {"person", "decided_by"}),
     "appeal": ({"id", "date", "reason"}, {"target_type", "target", "error_report", "upheld"}),
     "target": ({"unit", "metric", "year", "target"}, {"floor"}),
 }
@@ -65,6 +66,24 @@ def _text(obj: dict[str, Any], name: str, line: int, max_len: int = NOTE_MAX) ->
     if not isinstance(value, str) or not value.strip():
         raise _fail(line, name, "must be a non-empty string")
     return check_text(_where(line, name), value, max_len=max_len, allow_newlines=True)
+
+
+# An accountability record's optional names: the person concerned (a person id, or a name) and the
+# deciding body (有关机关); one line each, stored only when given.
+ACCOUNTABILITY_NAMES = {"person": ("当事人", 64), "decided_by": ("决定机关", 100)}
+
+
+def _optional_names(obj: dict[str, Any], line: int) -> dict[str, str]:
+    """The accountability record's person and decided_by when given (absent or empty: not stored)."""
+    found = {}
+    for name, (label, max_len) in ACCOUNTABILITY_NAMES.items():
+        value = obj.get(name)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str) or not value.strip():
+            raise _fail(line, name, f"{label}须为非空文字（人员代码或姓名、机关名称），不写则省略该字段")
+        found[name] = check_text(_where(line, name), value.strip(), max_len=max_len)
+    return found
 
 
 def _ident(obj: dict[str, Any], name: str, line: int) -> str:
@@ -136,6 +155,7 @@ def parse_record(kind: str, obj: dict[str, Any], scheme: Scheme, *, line: int = 
     elif kind == "accountability":
         payload["kind"] = _choice(obj, "kind", line, scheme.accountability.kinds, "accountability kind")
         payload["reason"] = _text(obj, "reason", line)
+        payload.update(_optional_names(obj, line))
     elif kind == "appeal":
         payload["target_type"], payload["target"] = _appealed(obj, line)
         named = "error_report" if "error_report" in obj else "target"

@@ -73,6 +73,21 @@ def reaches(conn: Any, actor: Identity, unit: str) -> bool:
     return unit == actor.unit or unit in below(conn, actor)
 
 
+def trend_units(conn: Any, actor: Identity, unit: str) -> tuple[str, ...]:
+    """The units an overdue trend shows (none: every unit).
+
+    A department: its own and the units under it (a 乡镇 with its 村), or one of those it names; another
+    unit is refused. Other roles: the unit named, or every unit.
+    """
+    if not actor.is_department:
+        return (unit,) if unit else ()
+    if unit and unit != actor.unit:
+        if not reaches(conn, actor, unit):
+            raise PermissionDenied(f"unit {actor.unit} may not see the overdue trend of unit {unit}")
+        return (unit,)
+    return (actor.unit, *sorted(below(conn, actor)))
+
+
 def supervises(conn: Any, actor: Identity, lead_unit: str) -> bool:
     """A 乡镇's account is the supervisor of the tasks of its 村: it dispatches, checks and closes them."""
     return actor.is_department and bool(actor.unit) and lead_unit in below(conn, actor)

@@ -215,6 +215,7 @@ def open_task_facts(app: TasksApp, *, now: datetime) -> list[TaskFact]:
         types = app.scheme.task_types
         owing = [r.id for r in rows if (t := types.get(r.task_type)) is not None and t.progress_every]
         events = repo.events_of(conn, owing) if owing else {}
+        people = repo.persons_by_id(conn, {r.responsible for r in rows if r.responsible})
     at = int(now.timestamp())
     facts: list[TaskFact] = []
     for row in rows:
@@ -232,6 +233,10 @@ def open_task_facts(app: TasksApp, *, now: datetime) -> list[TaskFact]:
             )
             reports = [from_epoch(e.at, app.tz) for e in events.get(row.id, []) if e.kind in REPORTING_KINDS]
             missed = latest_missed_deadline(deadlines=deadlines, reports=reports, now=now)
+        # The 责任人 is of the lead unit (FORMATS.md): a person of another unit is never @-mentioned.
+        person = people.get(row.responsible)
+        if person is not None and person.unit != row.lead_unit:
+            person = None
         facts.extend(
             facts_for_task(
                 task=row.id,
@@ -242,6 +247,8 @@ def open_task_facts(app: TasksApp, *, now: datetime) -> list[TaskFact]:
                 due_at=datetime.fromisoformat(view.due_at),
                 colour=view.color,
                 missed_progress_at=missed,
+                responsible_name=person.name if person else "",
+                responsible_mobile=person.mobile if person else "",
             )
         )
     return facts

@@ -260,9 +260,11 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
     def GetOverdueTrend(
         self, request: tasks_pb2.GetOverdueTrendRequest, context: grpc.ServicerContext
     ) -> tasks_pb2.GetOverdueTrendResponse:
-        # The gateway has scoped a department to its unit; held to it here again.
-        unit = scoped_unit(current_identity(), request.unit)
-        trend = self.overdue.trend(year=request.year, period=request.period, as_of=request.as_of, unit=unit)
+        # The gateway has scoped a department to its reach; held to it here again (a 乡镇: with its 村).
+        actor = current_identity()
+        with self.app.db.read() as conn:
+            units = people.trend_units(conn, actor, scoped_unit(actor, request.unit, below=True))
+        trend = self.overdue.trend(year=request.year, period=request.period, as_of=request.as_of, units=units)
         return tasks_pb2.GetOverdueTrendResponse(
             year=trend.year,
             period=trend.period,

@@ -50,8 +50,9 @@ def period_ends(year: int, period: str, tz: tzinfo) -> list[int]:
     return ends
 
 
-def trend_rows(conn: Connection, *, before: int, unit: str) -> list[Any]:
-    """(unit, assigned, due, resolved parts…) of each assigned task due before `before`, per unit involved.
+def trend_rows(conn: Connection, *, before: int, units: tuple[str, ...] = ()) -> list[Any]:
+    """(unit, assigned, due, resolved parts…) of each assigned task due before `before`, per unit involved
+    (of the units given; every unit when none is).
 
     A task stops being open at its first report that no reject ever rejected (SCORING.md §4), its close or
     its cancellation, whichever comes first.
@@ -77,16 +78,16 @@ def trend_rows(conn: Connection, *, before: int, unit: str) -> list[Any]:
         .select_from(joined.join(task_co_units, task_co_units.c.task_id == tasks.c.id))
         .where(window)
     )
-    if unit:
-        lead = lead.where(tasks.c.lead_unit == unit)
-        co = co.where(task_co_units.c.unit_id == unit)
+    if units:
+        lead = lead.where(tasks.c.lead_unit.in_(units))
+        co = co.where(task_co_units.c.unit_id.in_(units))
     return [*conn.execute(lead), *conn.execute(co)]
 
 
 class OverdueTrend:
     """Reads the trend from the tasks database, in the scheme's time zone.
 
-    The year so far (no as_of) is kept per (year, period, unit) under the data's version: the same change
+    The year so far (no as_of) is kept per (year, period, units) under the data's version: the same change
     sequence, before the next instant at which an overdue count moves by itself (a task falling due, …),
     and the same period-ends passed; the last point is then "now" with the counts it had when computed.
     """
@@ -98,26 +99,27 @@ class OverdueTrend:
         self.tz = tz
         self.version = version
         self.lock = threading.Lock()
-        self.cache: dict[tuple[int, str, str, int], tuple[int, int, Trend]] = {}
+        self.cache: dict[tuple[int, str, tuple[str, ...], int], tuple[int, int, Trend]] = {}
 
-    def trend(self, *, year: int, period: str, as_of: str, unit: str) -> Trend:
+    def trend(self, *, year: int, period: str, as_of: str, units: tuple[str, ...] = ()) -> Trend:
+        """The trend of the units given (every unit when none is): a 乡镇's holds its 村's lines too."""
         check_year(year)
         period = period or "month"
         if period not in PERIODS:
             raise InvalidArgument("period", f"must be month or week, not {period!r}")
         if as_of or self.version is None:
             at = to_epoch(parse_instant(as_of, field="as_of")) if as_of else int(time.time())
-            return self._compute(year or from_epoch(at, self.tz).year, period, at, unit)
+            return self._compute(year or from_epoch(at, self.tz).year, period, at, units)
         sequence, next_change, at = self.version()
         year = year or from_epoch(at, self.tz).year
-        key = (year, period, unit, len(self._points(year, period, at)))
+        key = (year, period, units, len(self._points(year, period, at)))
         with self.lock:
             found = self.cache.get(key)
         if found is not None and found[0] == sequence and (not found[1] or at < found[1]):
             kept = found[2]
             points = self._points(year, period, at)
             return Trend(year, period, points, kept.units, at)
-        trend = self._compute(year, period, at, unit)
+        trend = self._compute(year, period, at, units)
         with self.lock:
             if len(self.cache) >= self.CACHED:
                 self.cache.clear()
@@ -133,12 +135,12 @@ class OverdueTrend:
             points.append(at)
         return points
 
-    def _compute(self, year: int, period: str, at: int, unit: str) -> Trend:
+    def _compute(self, year: int, period: str, at: int, shown: tuple[str, ...]) -> Trend:
         points = self._points(year, period, at)
         with self.db.read() as conn:
             query = select(units.c.id, units.c.name)
-            names = {u: n for u, n in conn.execute(query.where(units.c.id == unit) if unit else query)}
-            rows = trend_rows(conn, before=points[-1], unit=unit) if points else []
+            names = {u: n for u, n in conn.execute(query.where(units.c.id.in_(shown)) if shown else query)}
+            rows = trend_rows(conn, before=points[-1], units=shown) if points else []
         counts = _count(rows, points)
         ordered = sorted(set(names) | set(counts))
         return Trend(

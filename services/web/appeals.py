@@ -22,6 +22,7 @@ from services.common.appeal_labels import (
     actor_label,
     outcome_label,
 )
+from services.web import item_attachments
 from services.web.gateway import Gateway
 from services.web.http import Request, Response, esc, page, part, redirect
 from services.web.layout import Raw, csrf_field, frame, instant, notice, row, table, unit_attrs
@@ -110,6 +111,8 @@ def unit_page(gw: Gateway, session: Session, request: Request) -> Response:
     applicable, appealable = _unit_choices(gw, session)
     apps = _applications(gw, session)
     appeals = _appeals(gw, session)
+    app_files = item_attachments.start_cells(gw, session, "application", [a.id for a in apps])
+    appeal_files = item_attachments.start_cells(gw, session, "appeal", [a.id for a in appeals])
     body = [
         _flash(request),
         "<h2>申请容错</h2>",
@@ -134,9 +137,19 @@ def unit_page(gw: Gateway, session: Session, request: Request) -> Response:
             button="提交申诉",
         ),
         "<h2>本单位的容错申请</h2>",
-        applications_table(apps, session, decide=False),
+        applications_table(
+            apps,
+            session,
+            decide=False,
+            files=item_attachments.cells(session, "application", app_files, upload=True),
+        ),
         "<h2>本单位的申诉</h2>",
-        appeals_table(appeals, session, decide=False),
+        appeals_table(
+            appeals,
+            session,
+            decide=False,
+            files=item_attachments.cells(session, "appeal", appeal_files, upload=True),
+        ),
     ]
     return page(frame("申诉与容错", "".join(body), session))
 
@@ -191,7 +204,10 @@ def file_appeal(gw: Gateway, session: Session, request: Request) -> Response:
     return redirect("/unit/appeals", ok=f"已提交申诉 {made.id}，等待考核办裁决")
 
 
-def applications_table(apps: list[Any], session: Session, *, decide: bool) -> str:
+def applications_table(
+    apps: list[Any], session: Session, *, decide: bool, files: Mapping[str, object] | None = None
+) -> str:
+    """The 容错 applications; with files (id → its 附件 cell), a column of their attachments."""
     rows = []
     for a in apps:
         state: object = APPLICATION_STATES.get(a.state, a.state)
@@ -217,14 +233,19 @@ def applications_table(apps: list[Any], session: Session, *, decide: bool) -> st
                     state,
                     a.decision_reason,
                     timeline(a.timeline),
+                    *([files.get(a.id, "")] if files is not None else []),
                 ],
                 attrs=unit_attrs(a.unit) + f' data-application="{esc(a.id)}" data-state="{esc(a.state)}"',
             )
         )
-    return table(["申请", "单位", "年度", "对象", "理由", "状态", "裁决理由", "经过"], rows)
+    headers = ["申请", "单位", "年度", "对象", "理由", "状态", "裁决理由", "经过"]
+    return table(headers + (["附件"] if files is not None else []), rows)
 
 
-def appeals_table(appeals: list[Any], session: Session, *, decide: bool) -> str:
+def appeals_table(
+    appeals: list[Any], session: Session, *, decide: bool, files: Mapping[str, object] | None = None
+) -> str:
+    """The appeals; with files (id → its 附件 cell), a column of their attachments."""
     rows = []
     for a in appeals:
         state: object = APPEAL_STATES.get(a.state, a.state)
@@ -250,17 +271,21 @@ def appeals_table(appeals: list[Any], session: Session, *, decide: bool) -> str:
                     state,
                     a.decision_reason,
                     timeline(a.timeline),
+                    *([files.get(a.id, "")] if files is not None else []),
                 ],
                 attrs=unit_attrs(a.unit) + f' data-appeal="{esc(a.id)}" data-state="{esc(a.state)}"',
             )
         )
-    return table(["申诉", "单位", "所申诉的记录", "类别", "日期", "理由", "裁决", "裁决理由", "经过"], rows)
+    headers = ["申诉", "单位", "所申诉的记录", "类别", "日期", "理由", "裁决", "裁决理由", "经过"]
+    return table(headers + (["附件"] if files is not None else []), rows)
 
 
 def office_appeals(gw: Gateway, session: Session, request: Request) -> Response:
     """Every appeal, the undecided first, with the form that decides each and its timeline."""
     appeals = sorted(_appeals(gw, session), key=lambda a: a.state != "pending")
-    body = _flash(request) + appeals_table(appeals, session, decide=True)
+    files = item_attachments.start_cells(gw, session, "appeal", [a.id for a in appeals])
+    shown = item_attachments.cells(session, "appeal", files)
+    body = _flash(request) + appeals_table(appeals, session, decide=True, files=shown)
     return page(frame("申诉", body, session))
 
 
@@ -268,9 +293,12 @@ def office_applications(gw: Gateway, session: Session, request: Request) -> Resp
     """Every 容错 application, the pending first, decided by a button with a reason."""
     apps = sorted(_applications(gw, session), key=lambda a: a.state != "pending")
     pending = sum(1 for a in apps if a.state == "pending")
+    files = item_attachments.cells(
+        session, "application", item_attachments.start_cells(gw, session, "application", [a.id for a in apps])
+    )
     body = (
         _flash(request) + f"<p>待裁决 {pending} 项。免责、减轻当即记为容错纠错记录，下次考核运行计入；"
-        "有待裁决的申请时不能定档。</p>" + applications_table(apps, session, decide=True)
+        "有待裁决的申请时不能定档。</p>" + applications_table(apps, session, decide=True, files=files)
     )
     return page(frame("容错申请", body, session))
 

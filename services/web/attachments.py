@@ -20,7 +20,8 @@ UPLOADERS = frozenset({"office", "supervisor", "department"})
 # The multipart form around the file (its boundary and the CSRF field) on top of the file's own limit.
 FORM_OVERHEAD = 64 * 1024
 MAX_FORM = MAX_BYTES + FORM_OVERHEAD
-_UPLOAD_PATH = re.compile(r"^/tasks/[^/]+/attachments$")
+# A task's, and an extension request's, appeal's or 容错 application's (services/web/item_attachments).
+_UPLOAD_PATH = re.compile(r"^/(tasks/[^/]+|items/(extension|appeal|application)/[^/]+)/attachments$")
 
 
 def is_upload(path: str) -> bool:

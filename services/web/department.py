@@ -40,7 +40,7 @@ from services.web.layout import (
 from services.web.results import explained, indicator_chart
 from services.web.sessions import Session
 from services.web.supervision import task_path
-from services.web.trend import start_trend, trend_chart
+from services.web.trend import start_trend, start_units, trend_chart, unit_levels
 
 SHOWN_STATES = ("publicised", "final")
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -144,6 +144,7 @@ def home(gw: Gateway, session: Session, request: Request) -> Response:
         gw.gateway.GetDashboard, gateway_pb2.GetDashboardRequest(unit=session.unit), session.token
     )
     pending_trend = start_trend(gw, session, unit=session.unit)
+    pending_units = start_units(gw, session)  # a 乡镇's trend holds its 村's lines, set under it
     runs = runs_of(gw, session)
     shown = [r for r in runs if run_state(r) in SHOWN_STATES]
     latest: dict[int, Any] = {}
@@ -163,7 +164,8 @@ def home(gw: Gateway, session: Session, request: Request) -> Response:
         f"<h2>{esc(dashboard.standing.name or session.unit)} · 本年度实时态势</h2>",
         standing_block(dashboard.standing),
         open_items_table(dashboard.open_items),
-        "<h2>逾期事项趋势</h2>" + trend_chart(pending_trend.result()),
+        "<h2>逾期事项趋势</h2>"
+        + trend_chart(pending_trend.result(), tree=unit_levels(pending_units.result()), request=request),
         people.desk_load(gw, session),
     ]
     if shown:

@@ -4,13 +4,14 @@ confirmation step; both see each request's timeline. Also the office's queue of 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
 from kaohe.tasks.v1 import tasks_pb2
 
 from services.common.vocabulary import EXTENSION_STATES, ROLES
+from services.web import item_attachments
 from services.web.gateway import Gateway, Pending
 from services.web.http import HttpError, Request, Response, esc, page, redirect
 from services.web.layout import Raw, csrf_field, frame, notice, row, table, unit_attrs
@@ -66,7 +67,10 @@ def start_listing(gw: Gateway, session: Session, **filters: Any) -> Pending:
     return gw.start(gw.tasks.ListExtensions, request, session.token)
 
 
-def requests_table(found: list[Any], session: Session, *, decide: bool) -> str:
+def requests_table(
+    found: list[Any], session: Session, *, decide: bool, files: Mapping[str, object] | None = None
+) -> str:
+    """The requests; with files (request id → its 附件 cell), a column of their attachments."""
     rows = []
     for e in found:
         state: object = e.state_label or EXTENSION_STATES.get(e.state, e.state)
@@ -93,6 +97,7 @@ def requests_table(found: list[Any], session: Session, *, decide: bool) -> str:
                     when(e.granted_due),
                     e.decision_reason,
                     timeline(e.timeline),
+                    *([files.get(e.id, "")] if files is not None else []),
                 ],
                 attrs=unit_attrs(e.unit) + f' data-extension="{esc(e.id)}" data-state="{esc(e.state)}"',
             )
@@ -109,6 +114,7 @@ def requests_table(found: list[Any], session: Session, *, decide: bool) -> str:
         "批准延至",
         "审批意见",
         "经过",
+        *(["附件"] if files is not None else []),
     ]
     return table(headers, rows, caption="延期申请")
 
@@ -163,10 +169,16 @@ def file_request(gw: Gateway, session: Session, request: Request) -> Response:
 def unit_page(gw: Gateway, session: Session, request: Request) -> Response:
     """The department's requests, each with its timeline."""
     found = list(start_listing(gw, session).result().extensions)
+    files = item_attachments.start_cells(gw, session, "extension", [e.id for e in found])
     body = (
-        _flash(request)
-        + "<p>在任务页面上点“申请延期”提出；考核办审批后，批准的新时限即为该任务的办结时限。</p>"
-        + requests_table(found, session, decide=False)
+        _flash(request) + "<p>在任务页面上点“申请延期”提出；考核办审批后，批准的新时限即为该任务的办结时限。"
+        "说明原因的材料可作为附件上传。</p>"
+        + requests_table(
+            found,
+            session,
+            decide=False,
+            files=item_attachments.cells(session, "extension", files, upload=True),
+        )
     )
     return page(frame("延期申请", body, session))
 
@@ -175,10 +187,14 @@ def office_page(gw: Gateway, session: Session, request: Request) -> Response:
     """Every request, the pending first, each with a link to decide it."""
     found = sorted(start_listing(gw, session).result().extensions, key=lambda e: e.state != "pending")
     pending = sum(1 for e in found if e.state == "pending")
+    files = item_attachments.start_cells(gw, session, "extension", [e.id for e in found])
     body = (
         _flash(request)
         + f"<p>待审批 {pending} 项。批准即记入该任务的延期（新的办结时限），须在现行时限之前办理；"
-        "不予批准须写明理由。</p>" + requests_table(found, session, decide=True)
+        "不予批准须写明理由。</p>"
+        + requests_table(
+            found, session, decide=True, files=item_attachments.cells(session, "extension", files)
+        )
     )
     return page(frame("延期申请", body, session))
 

@@ -14,7 +14,7 @@ from kaohe.scoring.v1 import scoring_pb2
 from services.common import levels
 from services.common.protoenum import enum_code
 from services.common.wire_json import utc_text
-from services.web import people, result_documents
+from services.web import result_documents
 from services.web.calendar_banner import calendar_banner, start_calendar_check
 from services.web.confirm import confirm_first
 from services.web.department import run_document, runs_of
@@ -41,7 +41,7 @@ from services.web.layout import (
     unit_attrs,
 )
 from services.web.results import distribution_chart, explained, result_tables
-from services.web.trend import start_trend, trend_chart, trend_period, trend_switch
+from services.web.trend import parents_of, start_trend, trend_chart, trend_period, trend_switch, unit_tree
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MOVES = {
@@ -106,9 +106,9 @@ def overview(gw: Gateway, session: Any, request: Request) -> Response:
     shown = gw.call(gw.gateway.GetOverview, gateway_pb2.GetOverviewRequest(year=year), session.token)
     reasons = _veto_reasons(gw, session, shown.year) if any(u.veto for u in shown.units) else {}
     rows = []
-    parents = {u: parent for u, (_, parent) in people.units(gw, session).items()}
+    tree = unit_tree(gw, session)  # unit → category, parent: the overview and the trend by level
     sections = levels.by_level(
-        shown.units, parents, unit_of=lambda u: u.unit, category_of=lambda u: u.category
+        shown.units, parents_of(tree), unit_of=lambda u: u.unit, category_of=lambda u: u.category
     )
     for section, members in sections:
         if len(sections) > 1:
@@ -153,7 +153,7 @@ def overview(gw: Gateway, session: Any, request: Request) -> Response:
         + overdue
         + f"<h2>逾期事项趋势（{'每周末' if period == 'week' else '每月末'}）</h2>"
         + trend_switch(request, period)
-        + trend_chart(pending_trend.result())
+        + trend_chart(pending_trend.result(), tree=tree, request=request)
         + awaiting_section(awaiting)
     )
     return page(frame("全县态势", body, session, charts=True))

@@ -78,6 +78,8 @@ FORMS: dict[str, tuple[Field, ...]] = {
         Field("date", "日期", "date"),
         Field("kind", "问责方式", "accountability_kinds"),
         Field("reason", "事由", "textarea"),
+        Field("person", "当事人（人员代码或姓名，可不填）", required=False),
+        Field("decided_by", "决定机关（按照管理权限，可不填）", required=False),
     ),
     "target": (
         Field("unit", "单位", "units"),
@@ -103,7 +105,21 @@ def _choices(gw: Gateway, session: Session) -> dict[str, dict[str, str]]:
         "severities": dict(SEVERITIES),
         "incentive_levels": dict(INCENTIVE_LEVELS),
         "accountability_kinds": {k: label_of(ACCOUNTABILITY_KINDS, k) for k in kinds},
+        "accountability_deductions": {
+            label_of(ACCOUNTABILITY_KINDS, k): f"扣{v.get('deduction', 0):g}分"
+            + ("，一票否决" if v.get("veto") else "")
+            for k, v in kinds.items()
+        },
     }
+
+
+def _deductions(choices: dict[str, dict[str, str]]) -> str:
+    """The unit deduction of each kind of 问责, named as what it is: the scheme's choice (宁强 20)."""
+    each = "；".join(f"{kind}{points}" for kind, points in choices["accountability_deductions"].items())
+    return (
+        f'<p class="note" id="accountability-deduction">单位扣分（本方案规定）：{esc(each or "无")}。'
+        "对当事人的处理按照管理权限由有关机关决定，记录中的当事人、决定机关只作登记。</p>"
+    )
 
 
 def _control(field: Field, choices: dict[str, dict[str, str]], kind: str) -> str:
@@ -188,6 +204,7 @@ def records_page(gw: Gateway, session: Session, request: Request) -> Response:
         + notice(request.query.get("error", ""), error=True)
         + f'<nav class="tabs" aria-label="记录类别">{tabs}</nav>'
         + table(headers, rows, caption=RECORD_KIND_LABELS[kind])
+        + (_deductions(choices) if kind == "accountability" else "")
         + _pages(kind, year, request.query.get("page", ""), reply.next_page_token)
         + form
     )

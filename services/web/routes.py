@@ -29,6 +29,7 @@ from services.web.extensions import DESK as EXTENSION_DESK
 from services.web.extensions_api import ROUTES as EXTENSION_API
 from services.web.gateway import Gateway
 from services.web.http import Request, Response
+from services.web.item_attachments import DESK as ITEM_ATTACHMENT_DESK
 from services.web.sessions import Session
 
 READERS = frozenset({"office", "supervisor", "viewer"})
@@ -42,6 +43,7 @@ def desk_routes(*, change_password: View, disable_account: View) -> list[DeskRou
     """Every desk page in the order the router tries them; the two account views end sessions too."""
     return [
         *ATTACHMENT_DESK,  # first: /tasks/{task}/attachments is no step
+        *ITEM_ATTACHMENT_DESK,
         *EXTENSION_DESK,  # first too: /tasks/{task}/extension before /tasks/{task}/{step}
         *_unit_desk(),
         *_office_desk(disable_account),

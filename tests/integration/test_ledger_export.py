@@ -202,3 +202,53 @@ def exported_as(stack: Stack, metadata: Any) -> list[str]:
     gateway, _, _ = stack.stubs()
     replies = gateway.ExportLedger(gateway_pb2.ExportLedgerRequest(), metadata=metadata, timeout=10)
     return [line for reply in replies for line in reply.lines]
+
+
+NAMED = {
+    "type": "accountability",
+    "id": "A9",
+    "unit": "fgj",
+    "date": "2025-10-15",
+    "kind": "interview",
+    "reason": "项目推进不力，工作约谈",
+    "person": "张三",
+    "decided_by": "县纪委监委",
+}
+
+
+def test_an_accountabilitys_person_and_deciding_body_go_out_and_back_in_either_form(
+    stack: Stack, fresh: Any, example_ledger: bytes
+) -> None:
+    """person and decided_by (optional): imported, filed by hand (records add), exported, re-imported."""
+    stack.import_ledger(example_ledger + (json.dumps(NAMED, ensure_ascii=False) + "\n").encode())
+    _, _, scoring = stack.stubs()
+    fields = scoring_pb2.CreateRecordRequest().fields
+    fields.update({**{k: v for k, v in NAMED.items() if k != "type"}, "id": "A10", "person": "p-fgj-li"})
+    del fields["decided_by"]
+    scoring.CreateRecord(
+        scoring_pb2.CreateRecordRequest(kind="accountability", fields=fields),
+        metadata=stack.metadata(),
+        timeout=10,
+    )
+    lines = exported(stack)
+    records = {r["id"]: r for r in map(json.loads, lines) if r["type"] == "accountability"}
+    assert records["A9"] == NAMED
+    assert records["A10"]["person"] == "p-fgj-li" and "decided_by" not in records["A10"]
+    # The example's records, without the new fields, come back as they were.
+    assert "person" not in records["A1"] and "decided_by" not in records["A1"]
+
+    as_workbook = fresh()
+    book = workbook(stack, lines)
+    sheet = load_workbook(io.BytesIO(book))["问责"]
+    headers = [c.value for row in sheet.iter_rows(max_row=5) for c in row]
+    assert "当事人" in headers and "决定机关" in headers
+    as_workbook.import_ledger(book)
+    assert exported(as_workbook) == lines
+    as_lines = fresh()
+    as_lines.import_ledger("".join(line + "\n" for line in lines).encode())
+    assert exported(as_lines) == lines
+    # A changed deciding body under a known id is a changed record: refused, as for every field.
+    changed = json.dumps({**NAMED, "decided_by": "县委组织部"}, ensure_ascii=False).encode()
+    with pytest.raises(grpc.RpcError) as refused:
+        stack.import_ledger(changed)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT

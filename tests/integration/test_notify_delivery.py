@@ -254,3 +254,60 @@ escalate = true
     second = run_cycle(facts=facts, announced=first.recorded, **common)
     assert second.sent == ()
     assert receiver.attempts == 5
+
+
+def test_the_robots_mention_the_responsible_by_mobile_and_nobody_without_one(
+    receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What reaches the receiver: WeCom's mentioned_mobile_list, DingTalk's at.atMobiles with @<mobile>
+    in its text; a 责任人 without a mobile is named but mentioned by neither; no mobile in a log line."""
+    config = load_notify_config(
+        f"""
+interval_seconds = 60
+[[channels]]
+url = "{receiver.url("/wecom?key=K")}"
+format = "wecom"
+units = ["*"]
+[[channels]]
+url = "{receiver.url("/ding?access_token=T")}"
+format = "dingtalk"
+units = ["*"]
+"""
+    )
+    assigned = DUE - timedelta(days=10)
+    facts = [
+        TaskFact("T1", "防汛物资清点", "fgj", (), "red", DUE, assigned, None, "张伟", "13800001111"),
+        TaskFact("T2", "秋粮收购", "xz1", (), "red", DUE, assigned, None, "李娜", ""),
+    ]
+    caplog.set_level(logging.DEBUG)
+    result = run_cycle(
+        facts=facts,
+        config=config,
+        categories={"fgj": "department", "xz1": "township"},
+        unit_names={"fgj": "发改局", "xz1": "城关镇"},
+        announced={},
+        now=DUE + timedelta(hours=5),
+        policy=FAST,
+        sleep=Sleeps(),
+    )
+    assert len(result.delivered) == 4
+    by_path = {(r.path.partition("?")[0], r.body.get("msgtype")): r.body for r in receiver.received}
+    wecom = by_path[("/wecom", "text")]
+    assert wecom["text"]["mentioned_mobile_list"] == ["13800001111"]
+    assert wecom["text"]["content"].endswith("责任人：张伟")
+    ding_bodies = [r.body for r in receiver.received if r.path.startswith("/ding")]
+    mentioned, unmentioned = ding_bodies
+    assert mentioned["at"] == {"atMobiles": ["13800001111"], "isAtAll": False}
+    assert "@13800001111" in mentioned["markdown"]["text"]
+    # 李娜 has no mobile: named, mentioned by neither robot.
+    plain = by_path[("/wecom", "markdown")]
+    assert "**责任人**：李娜" in plain["markdown"]["content"] and "mentioned_mobile_list" not in json.dumps(
+        plain
+    )
+    assert "at" not in unmentioned and "@" not in unmentioned["markdown"]["text"]
+    assert "**责任人**：李娜" in unmentioned["markdown"]["text"]
+    # The mobile reaches the robots and nowhere else: not a log line, not the history.
+    lines = [r.getMessage() + json.dumps(vars(r), default=str) for r in caplog.records]
+    assert lines and all("13800001111" not in line for line in lines)
+    assert all("13800001111" not in s.note for s in result.delivered)
+    assert sum(s.note.endswith("@责任人张伟") for s in result.delivered) == 2

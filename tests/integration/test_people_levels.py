@@ -343,3 +343,29 @@ def test_a_township_dispatches_a_part_with_its_responsible_person(county: Stack)
     }
     again = county.import_ledger(jsonl([stored]))
     assert dict(again.unchanged) == {"task": 1}, again
+
+
+def test_a_townships_overdue_trend_holds_its_villages_and_no_other_townships(county: Stack) -> None:
+    """GetOverdueTrend: a 乡镇 sees its own line and its 村's, never another 乡镇's; both ways."""
+    stub = tasks_stub(county)
+
+    def lines(own: str | None, role: str = "department", **request: Any) -> list[str]:
+        reply = stub.GetOverdueTrend(
+            tasks_pb2.GetOverdueTrendRequest(year=2025, **request),
+            metadata=county.metadata(role, own),
+            timeout=30,
+        )
+        return [s.unit for s in reply.units]
+
+    assert lines("xz1") == ["c11", "xz1"]
+    assert lines("xz2") == ["c21", "xz2"]
+    # One of its own 村 by name; another 乡镇's 村, or that 乡镇 itself, refused.
+    assert lines("xz1", unit="c11") == ["c11"]
+    for own, foreign in (("xz1", "c21"), ("xz1", "xz2"), ("xz2", "c11"), ("xz2", "xz1")):
+        refused = code_of(lambda own=own, foreign=foreign: lines(own, unit=foreign))
+        assert refused == grpc.StatusCode.PERMISSION_DENIED
+    # A 村 sees its own line only, and does not reach up to its 乡镇; a county department only its own.
+    assert lines("c11") == ["c11"]
+    assert code_of(lambda: lines("c11", unit="xz1")) == grpc.StatusCode.PERMISSION_DENIED
+    assert lines("fgj") == ["fgj"]
+    assert lines(None, "office") == ["c11", "c21", "czj", "fgj", "xz1", "xz2"]

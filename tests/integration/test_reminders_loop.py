@@ -344,3 +344,75 @@ def test_a_red_task_is_chased_every_minute_and_escalated_after_two_over_http(
     assert sum(n.startswith("第1次催办") for n in notes) == 2  # json and DingTalk
     assert sum(n.startswith("第2次催办") for n in notes) == 1
     assert sum("提请督办" in n for n in notes) == 2
+
+
+def ledger_with_people() -> bytes:
+    """The ledger with 责任人: R1's has a mobile, Y1's has none."""
+    people = [
+        {
+            "type": "person",
+            "id": "p-zw",
+            "name": "张伟",
+            "unit": "fgj",
+            "post": "副局长",
+            "mobile": "13800001111",
+        },
+        {"type": "person", "id": "p-ln", "name": "李娜", "unit": "czj", "post": "科长"},
+    ]
+    responsible = {"R1": "p-zw", "Y1": "p-ln"}
+    lines = [json.loads(line) for line in ledger().decode().splitlines()]
+    units = [r for r in lines if r["type"] == "unit"]
+    rest = [r | ({"responsible": responsible[r["id"]]} if r.get("id") in responsible else {}) for r in lines]
+    records = units + people + [r for r in rest if r["type"] != "unit"]
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
+
+
+def test_the_robots_mention_the_responsible_by_mobile_over_http(
+    stack: Stack, hooks: tuple[int, dict[str, list[Any]]], tmp_path: Path
+) -> None:
+    """The mobile stored with the person reaches WeCom and DingTalk as a mention; a 责任人 without one is
+    mentioned by neither, a co-unit's reminder names nobody, and the history names the person, not the
+    number."""
+    port, posts = hooks
+    hook = f"http://127.0.0.1:{port}"
+    notify = tmp_path / "notify.toml"
+    notify.write_text(
+        "interval_seconds = 1\n"
+        f'[[channels]]\nurl = "{hook}/wecom?key=K"\nformat = "wecom"\nunits = ["department"]\n'
+        f'[[channels]]\nurl = "{hook}/ding?access_token=T"\nformat = "dingtalk"\nunits = ["department"]\n',
+        encoding="utf-8",
+    )
+    stack.import_ledger(ledger_with_people())
+    reminders = ReminderLoop(
+        stack.parts["tasks"].app, load_notify_config(notify), registry=CollectorRegistry(), clock=lambda: NOW
+    )
+    reminders.check_once()
+
+    def of(path: str, task: str, unit: str) -> dict[str, Any]:
+        (body,) = [
+            b
+            for b in posts[path]
+            if f"任务 {task}" in json.dumps(b, ensure_ascii=False)
+            and f"（{unit}）" in json.dumps(b, ensure_ascii=False)
+        ]
+        return body
+
+    wecom = of("/wecom", "R1", "fgj")
+    assert wecom["msgtype"] == "text" and wecom["text"]["mentioned_mobile_list"] == ["13800001111"]
+    ding = of("/ding", "R1", "fgj")
+    assert ding["at"]["atMobiles"] == ["13800001111"] and "@13800001111" in ding["markdown"]["text"]
+    # czj helps on R1: its reminder mentions nobody; Y1's 责任人 李娜 has no mobile.
+    for body in (
+        of("/wecom", "R1", "czj"),
+        of("/ding", "R1", "czj"),
+        of("/wecom", "Y1", "czj"),
+        of("/ding", "Y1", "czj"),
+    ):
+        assert "13800001111" not in json.dumps(body) and "mentioned_mobile_list" not in json.dumps(body)
+        assert "at" not in body
+    assert "**责任人**：李娜" in of("/ding", "Y1", "czj")["markdown"]["text"]
+
+    _, tasks, _ = stack.stubs()
+    task = tasks.GetTask(tasks_pb2.GetTaskRequest(id="R1"), metadata=stack.metadata(), timeout=10).task
+    notes = [e.note for e in task.history if e.kind == "remind"]
+    assert sum(n.endswith("@责任人张伟") for n in notes) == 2 and all("13800001111" not in n for n in notes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from typing import Any
 
 import grpc
@@ -150,3 +151,39 @@ def test_the_issuer_and_jurisdiction_come_from_the_scheme_or_default() -> None:
         "宁强县",
     )
     assert issuer_of("[scheme]\nid = 'x'\n") == ("考核办公室", "")
+
+
+def test_a_letter_names_the_person_concerned_and_the_deciding_body_of_an_accountability(
+    example: Stack,
+) -> None:
+    """宁强 20: the letter says who is concerned and who decided; the unit deduction stays the scheme's."""
+    named = {
+        "type": "accountability",
+        "id": "A9",
+        "unit": "fgj",
+        "date": "2025-10-15",
+        "kind": "interview",
+        "reason": "项目推进不力，工作约谈",
+        "person": "张三",
+        "decided_by": "县纪委监委",
+    }
+    example.import_ledger(json.dumps(named, ensure_ascii=False).encode())
+    run = create_run(example)
+    fgj = units_of(run)["fgj"]
+    (line,) = [a for a in fgj["breakdown"]["accountability"] if a["id"] == "A9"]
+    reply = gateway(example).GetResultLetter(
+        gateway_pb2.GetResultLetterRequest(run=run.id, unit="fgj"), metadata=example.metadata(), timeout=60
+    )
+    _, tables = texts(reply.content)
+    (row,) = [r for t in tables[1:] for r in t if "A9" in r[1]]
+    assert "项目推进不力，工作约谈；当事人：张三；决定机关：县纪委监委" in row[3]
+    assert "问责扣减单位分数系考核方案的规定" in row[3]
+    assert _points(row[2]) == pytest.approx(-line["points"])
+    summary = {r[0]: r[1] for r in tables[0]}
+    assert summary["问责扣分（考核方案规定的单位扣分）"] == f"{fgj['accountability_deduction']:.2f}"
+    # A record without them reads as before: its reason alone.
+    czj = gateway(example).GetResultLetter(
+        gateway_pb2.GetResultLetterRequest(run=run.id, unit="czj"), metadata=example.metadata(), timeout=60
+    )
+    (plain,) = [r for t in texts(czj.content)[1][1:] for r in t if "A1" in r[1]]
+    assert "当事人" not in plain[3] and "决定机关" not in plain[3]

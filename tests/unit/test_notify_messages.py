@@ -30,6 +30,7 @@ def delivery(
     occurrence: int = 1,
     told: int = 0,
     escalate: bool = False,
+    responsible: tuple[str, str] = ("", ""),
 ) -> Delivery:
     fact = TaskFact(
         task="T7",
@@ -40,6 +41,8 @@ def delivery(
         due_at=DUE,
         assigned_at=ASSIGNED,
         progress_due_at=PROGRESS if event == "progress_due" else None,
+        responsible_name=responsible[0],
+        responsible_mobile=responsible[1],
     )
     url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=SECRET"
     ch = Channel(
@@ -194,3 +197,60 @@ def test_an_escalation_says_how_often_the_unit_was_told() -> None:
     assert "该单位已被催办3次仍未办结" in text
     note = history_note(up, unit_name="发改局", outcome=Outcome(delivered=True, attempts=1))
     assert note.startswith("催办提级：发改局（fgj）的红色预警已提请督办（第1次）")
+
+
+ZHANG = ("张伟", "13800001111")
+
+
+def test_wecom_mentions_the_responsible_by_mobile_in_a_text_message() -> None:
+    body = render(delivery("red", "wecom", responsible=ZHANG), unit_names=NAMES, now=AFTER)
+    # WeCom's robot mentions by mobile only in a text message.
+    assert body["msgtype"] == "text"
+    assert body["text"]["mentioned_mobile_list"] == ["13800001111"]
+    content = body["text"]["content"]
+    assert content.startswith("【红色预警】发改局（fgj）牵头的任务 T7") and content.endswith("责任人：张伟")
+    assert len(content.encode("utf-8")) <= 2048
+
+
+def test_dingtalk_mentions_the_responsible_in_at_and_in_the_text() -> None:
+    body = render(delivery("yellow", "dingtalk", responsible=ZHANG), unit_names=NAMES, now=BEFORE)
+    assert body["msgtype"] == "markdown"
+    assert body["at"] == {"atMobiles": ["13800001111"], "isAtAll": False}
+    # DingTalk shows the mention only when "@<mobile>" stands in the text too.
+    assert "**责任人**：张伟 @13800001111" in body["markdown"]["text"]
+
+
+def test_a_responsible_without_mobile_is_named_but_not_mentioned() -> None:
+    nameonly = ("张伟", "")
+    wecom = render(delivery("red", "wecom", responsible=nameonly), unit_names=NAMES, now=AFTER)
+    assert wecom["msgtype"] == "markdown" and "**责任人**：张伟" in wecom["markdown"]["content"]
+    ding = render(delivery("red", "dingtalk", responsible=nameonly), unit_names=NAMES, now=AFTER)
+    assert "at" not in ding and "@" not in ding["markdown"]["text"]
+
+
+@pytest.mark.parametrize("fmt", ["wecom", "dingtalk"])
+def test_a_co_unit_and_the_supervisor_mention_nobody(fmt: str) -> None:
+    for d in (
+        delivery("red", fmt, "xz1", responsible=ZHANG),
+        delivery("red", fmt, escalate=True, responsible=ZHANG),
+    ):
+        body = render(d, unit_names=NAMES, now=AFTER)
+        assert "13800001111" not in json.dumps(body) and "张伟" not in json.dumps(body, ensure_ascii=False)
+
+
+def test_the_json_body_stays_the_contract_and_the_mobile_stays_out_of_history_and_repr() -> None:
+    mentioned = delivery("red", "json", responsible=ZHANG)
+    assert list(render(mentioned, unit_names=NAMES, now=AFTER)) == [
+        "task",
+        "title",
+        "unit",
+        "event",
+        "due_at",
+        "occurrence",
+        "text",
+    ]
+    assert mentioned.mention == ""
+    robot = delivery("red", "dingtalk", responsible=ZHANG)
+    note = history_note(robot, unit_name="发改局", outcome=Outcome(delivered=True, attempts=1))
+    assert note.endswith("，@责任人张伟") and "13800001111" not in note
+    assert "13800001111" not in repr(robot) and "13800001111" not in repr(robot.fact)

@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import http.client
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 from tests.web.conftest import Console
 from tests.web.test_console import fetch, login, submit, text
@@ -93,3 +96,84 @@ def test_a_village_reports_with_a_pdf_its_township_and_the_office_see_it_another
         assert (status == 200 and body == PDF) is seen, user
         driver.get(county.url + "/tasks/P1.1")
         assert ("东关村整治报告.pdf" in text(driver)) is seen, user
+
+
+def test_a_tolerance_application_carries_a_pdf_the_office_sees_it_another_unit_cannot(
+    browser: Any, console: Console, tmp_path: Path
+) -> None:
+    """附件 on a 容错 application (scoring keeps them): the filing unit adds, the office reads, no other."""
+    driver = browser
+    report = tmp_path / "情况说明.pdf"
+    report.write_bytes(PDF)
+    login(driver, console, "fgj1")
+    driver.get(console.url + "/unit/appeals")
+    Select(driver.find_element(By.ID, "application-target")).select_by_value("task:T2")
+    driver.find_element(By.ID, "application-target-reason").send_keys("上级政策调整，已及时报告")
+    submit(driver, driver.find_element(By.XPATH, "//button[.='提交容错申请']"))
+    row = driver.find_element(By.XPATH, "//tr[@data-application][contains(., '上级政策调整')]")
+    app_id = row.get_attribute("data-application")
+    driver.find_element(By.ID, f"file-application-{app_id}").send_keys(str(report))
+    submit(driver, row.find_element(By.CSS_SELECTOR, "button[data-action=attach]"))
+    assert f"已上传附件 情况说明.pdf（{app_id}）" in text(driver)
+    row = driver.find_element(By.CSS_SELECTOR, f'tr[data-application="{app_id}"]')
+    href = (
+        row.find_element(By.CSS_SELECTOR, "a[data-attachment]")
+        .get_attribute("href")
+        .removeprefix(console.url)
+    )
+    assert href.startswith("/record-attachments/")
+
+    login(driver, console, "office1")
+    driver.get(console.url + "/office/tolerance")
+    row = driver.find_element(By.CSS_SELECTOR, f'tr[data-application="{app_id}"]')
+    assert "情况说明.pdf" in row.text
+    status, headers, body = fetch(console, href, cookies=driver.get_cookies())
+    assert (status, body, headers["Content-Type"]) == (200, PDF, "application/pdf")
+
+    login(driver, console, "czj1")
+    assert fetch(console, href, cookies=driver.get_cookies())[0] == 404
+    driver.get(console.url + "/unit/appeals")
+    assert driver.find_elements(By.CSS_SELECTOR, f'tr[data-application="{app_id}"]') == []
+
+
+def test_an_extension_request_carries_a_file_on_the_units_page_and_the_offices(
+    browser: Any, console: Console, tmp_path: Path
+) -> None:
+    """附件 on an extension request (tasks keeps them): added on /unit/extensions, read by the office."""
+    stub = tasks_pb2_grpc.TasksServiceStub(console.stack.channel(console.gateway))
+    due = (datetime.now(UTC) + timedelta(days=4)).replace(microsecond=0)
+    task = stub.CreateTask(
+        tasks_pb2.CreateTaskRequest(
+            title="附件测试：冬季供暖检查",
+            task_type="leader_directive",
+            lead_unit="fgj",
+            due_at=due.isoformat(),
+            assign_now=True,
+        ),
+        metadata=console.stack.metadata("office"),
+        timeout=60,
+    ).task
+    asked = (due + timedelta(days=10)).date().isoformat()
+    made = stub.FileExtension(
+        tasks_pb2.FileExtensionRequest(task_id=task.id, due_at=asked, reason="设备到货延迟，已完成八成"),
+        metadata=console.stack.metadata("department", "fgj"),
+        timeout=60,
+    ).extension
+    report = tmp_path / "到货证明.pdf"
+    report.write_bytes(PDF)
+    login(browser, console, "fgj1")
+    browser.get(console.url + "/unit/extensions")
+    browser.find_element(By.ID, f"file-extension-{made.id}").send_keys(str(report))
+    row = browser.find_element(By.CSS_SELECTOR, f'tr[data-extension="{made.id}"]')
+    submit(browser, row.find_element(By.CSS_SELECTOR, "button[data-action=attach]"))
+    assert f"已上传附件 到货证明.pdf（{made.id}）" in text(browser)
+
+    login(browser, console, "office1")
+    browser.get(console.url + "/office/extensions")
+    row = browser.find_element(By.CSS_SELECTOR, f'tr[data-extension="{made.id}"]')
+    link = row.find_element(By.CSS_SELECTOR, "a[data-attachment]")
+    assert link.text == "到货证明.pdf"
+    status, _, body = fetch(
+        console, link.get_attribute("href").removeprefix(console.url), cookies=browser.get_cookies()
+    )
+    assert (status, body) == (200, PDF)

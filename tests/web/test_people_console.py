@@ -206,3 +206,38 @@ def test_a_publicised_runs_notice_letters_and_excellent_list_download(county: Co
     status, _, body = fetch(county, f"/unit/letter?run={run.id}", cookies=browser.get_cookies())
     assert status == 200 and "城关镇" in "\n".join(p.text for p in Document(io.BytesIO(body)).paragraphs)
     assert fetch(county, f"/office/runs/{run.id}/notice", cookies=browser.get_cookies())[0] == 403
+
+
+def _trend_rows(html: bytes) -> list[str]:
+    """The units of the trend's data table, in order (a 村 row marked by its └)."""
+    table = html.decode().split('<details class="trend">', 1)[1].split("</details>", 1)[0]
+    rows = []
+    for part in table.split("<tr")[1:]:
+        if 'data-unit="' in part:
+            unit = part.split('data-unit="', 1)[1].split('"', 1)[0]
+            rows.append(("└" if "└" in part.split("</td>", 1)[0] else "") + unit)
+    return rows
+
+
+def test_the_trend_goes_by_level_and_a_township_sees_its_villages_only(browser: Any, county: Console) -> None:
+    driver = browser
+    login(driver, county, "office1", PASSWORD)
+    office = driver.get_cookies()
+    _, _, every = fetch(county, "/office", cookies=office)
+    rows = _trend_rows(every)
+    # County departments first, then each 乡镇 with its 村 under it.
+    assert rows.index("└cgz-dg") == rows.index("cgz") + 1 and rows.index("└mxz-hs") == rows.index("mxz") + 1
+    assert rows.index("fgj") < rows.index("cgz")
+    assert 'data-level="cgz"' in every.decode() and 'data-level="county"' in every.decode()
+    # One 乡镇's lines: it and its 村; the county departments' lines: no 乡镇 nor 村.
+    assert _trend_rows(fetch(county, "/office?level=cgz", cookies=office)[2]) == ["cgz", "└cgz-dg"]
+    county_only = _trend_rows(fetch(county, "/office?level=county", cookies=office)[2])
+    assert "fgj" in county_only and not {"cgz", "cgz-dg", "mxz", "mxz-hs"} & set(county_only)
+
+    # A 乡镇's own page: its line and its 村's, never another 乡镇's; and the other way round.
+    login(driver, county, "cgz1", PASSWORD)
+    assert _trend_rows(fetch(county, "/unit", cookies=driver.get_cookies())[2]) == ["cgz", "└cgz-dg"]
+    login(driver, county, "mxz1", PASSWORD)
+    assert _trend_rows(fetch(county, "/unit", cookies=driver.get_cookies())[2]) == ["mxz", "└mxz-hs"]
+    login(driver, county, "dg1", PASSWORD)
+    assert _trend_rows(fetch(county, "/unit", cookies=driver.get_cookies())[2]) == ["cgz-dg"]

@@ -170,6 +170,35 @@ def test_the_office_records_an_error_report_and_voids_it_in_the_browser(
     assert records_of(console, "error_report")[record_id].void_reason == "重复录入"
 
 
+def test_an_accountability_names_its_person_and_deciding_body_and_the_deduction_is_the_schemes(
+    browser: Any, console: Console
+) -> None:
+    login(browser, console, "office1")
+    browser.get(console.url + "/office/records/accountability")
+    assert "单位扣分（本方案规定）" in text(browser)
+    record_id = browser.find_element(By.ID, "accountability-id").get_attribute("value")
+    Select(browser.find_element(By.ID, "accountability-unit")).select_by_value("czj")
+    browser.find_element(By.ID, "accountability-reason").send_keys("民生资金拨付滞后")
+    browser.find_element(By.ID, "accountability-person").send_keys("李四")
+    browser.find_element(By.ID, "accountability-decided_by").send_keys("县纪委监委")
+    submit(
+        browser, browser.find_element(By.XPATH, "//form[@action='/office/records/accountability']//button")
+    )
+    assert f"已保存问责 {record_id}" in text(browser)
+    made = records_of(console, "accountability")[record_id]
+    assert (made.fields["person"], made.fields["decided_by"]) == ("李四", "县纪委监委")
+    row = browser.find_element(By.XPATH, f"//tr[td[1][text()='{record_id}']]").text
+    assert "李四" in row and "县纪委监委" in row
+    # Voided again: the console's other tests see the example's standing.
+    scoring_pb2_grpc.ScoringServiceStub(console.stack.channel(console.gateway)).VoidRecord(
+        scoring_pb2.VoidRecordRequest(
+            request_id=f"void-{record_id}", kind="accountability", id=record_id, reason="测试"
+        ),
+        metadata=console.stack.metadata("office"),
+        timeout=60,
+    )
+
+
 def test_a_bad_record_is_refused_naming_the_field_and_nothing_is_stored(
     browser: Any, console: Console
 ) -> None:

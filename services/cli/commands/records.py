@@ -33,7 +33,8 @@ FIELDS = {
     "incentive": f"id unit date level（{listed(INCENTIVE_LEVELS)}）reason",
     "tolerance": f"id unit target_type（task｜error_report）target decision（{listed(TOLERANCE_DECISIONS)}）"
     "date reason",
-    "accountability": f"id unit date kind（{listed(ACCOUNTABILITY_KINDS)}）reason",
+    "accountability": f"id unit date kind（{listed(ACCOUNTABILITY_KINDS)}）reason "
+    "person?（当事人：人员代码或姓名）decided_by?（决定机关）",
     "appeal": "id target_type（error_report｜accountability，默认 error_report）target date upheld? reason",
     "target": "unit metric year target floor?（单位在目标责任书中的年度目标）",
 }

@@ -1,0 +1,134 @@
+"""附件 on extension requests (tasks service), appeals and 容错 applications (scoring service).
+
+Each listed item gets a cell: its files as download links and, for the unit that filed it, a small upload
+form. The services decide who may see and add what (a department its own unit's items); the console only
+passes the calls on, a file in pieces as on a task's page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+from urllib.parse import quote
+
+from kaohe.scoring.v1 import scoring_pb2
+from kaohe.tasks.v1 import tasks_pb2
+
+from services.common.attachments import CHUNK, MAX_BYTES
+from services.web.attachments import MAX_FORM, UPLOADERS
+from services.web.gateway import Gateway, Pending
+from services.web.http import HttpError, Request, Response, esc, part, redirect
+from services.web.layout import Raw, csrf_field
+from services.web.sessions import Session
+
+EVERYONE = frozenset({"office", "supervisor", "department", "viewer"})
+# Item kind → (the service keeping its files, the page a department files it on).
+ITEMS: dict[str, tuple[str, str]] = {
+    "extension": ("tasks", "/unit/extensions"),
+    "appeal": ("scoring", "/unit/appeals"),
+    "application": ("scoring", "/unit/appeals"),
+}
+_PROTOS: dict[str, Any] = {"tasks": tasks_pb2, "scoring": scoring_pb2}
+
+
+def _service(gw: Gateway, kind: str) -> Any:
+    return gw.tasks if ITEMS[kind][0] == "tasks" else gw.scoring
+
+
+def _download_path(kind: str, attachment: str) -> str:
+    prefix = "/attachments/" if ITEMS[kind][0] == "tasks" else "/record-attachments/"
+    return prefix + part(attachment)
+
+
+def start_cells(gw: Gateway, session: Session, kind: str, item_ids: Iterable[str]) -> dict[str, Pending]:
+    """Each item's attachments asked for now (all at once), read when the table is drawn."""
+    proto = _PROTOS[ITEMS[kind][0]]
+    return {
+        item: gw.start(
+            _service(gw, kind).ListAttachments,
+            proto.ListAttachmentsRequest(item_kind=kind, item_id=item),
+            session.token,
+        )
+        for item in item_ids
+    }
+
+
+def cells(
+    session: Session, kind: str, pending: Mapping[str, Pending], *, upload: bool = False
+) -> dict[str, Raw]:
+    """item id → its 附件 cell; with upload, a form to add one (on a department's own items' page)."""
+    out = {}
+    for item, call in pending.items():
+        links = "".join(
+            f'<li><a href="{esc(_download_path(kind, a.id))}" download data-attachment="{esc(a.id)}">'
+            f"{esc(a.file_name)}</a></li>"
+            for a in call.result().attachments
+        )
+        html = f'<ul class="files">{links}</ul>' if links else "无"
+        if upload and session.role in UPLOADERS:
+            ident = f"file-{kind}-{esc(item)}"
+            html += (
+                f'<form method="post" action="/items/{kind}/{esc(part(item))}/attachments"'
+                f' enctype="multipart/form-data" class="inline">{csrf_field(session)}'
+                f'<label for="{ident}">上传附件</label>'
+                f'<input id="{ident}" type="file" name="file" required'
+                ' accept=".pdf,.png,.jpg,.jpeg,.gif,.webp,.doc,.docx,.xls,.xlsx,.pptx">'
+                '<button type="submit" data-action="attach">上传</button></form>'
+            )
+        out[item] = Raw(html)
+    return out
+
+
+def upload(gw: Gateway, session: Session, request: Request) -> Response:
+    """The form's file, passed on in pieces to the service keeping the item; its refusal shown on the page."""
+    kind, item = request.params["kind"], request.params["item"]
+    if kind not in ITEMS:
+        raise HttpError(404, f"没有“{kind}”这类事项")
+    back = ITEMS[kind][1] if session.role == "department" else "/office"
+    if len(request.body) > MAX_FORM:
+        raise HttpError(413, f"附件：每个附件不得超过 {MAX_BYTES >> 20} MB")
+    file = request.files.get("file")
+    if file is None or not file.data:
+        return redirect(back, error="请选择要上传的文件")
+    proto = _PROTOS[ITEMS[kind][0]]
+
+    def messages() -> Iterator[Any]:
+        yield proto.UploadAttachmentRequest(item_kind=kind, item_id=item, file_name=file.filename)
+        for start in range(0, len(file.data), CHUNK):
+            yield proto.UploadAttachmentRequest(data=file.data[start : start + CHUNK])
+
+    made = gw.stream(_service(gw, kind).UploadAttachment, messages(), session.token).attachment
+    return redirect(back, ok=f"已上传附件 {made.file_name}（{item}）")
+
+
+def fetch(gw: Gateway, session: Session, request: Request) -> Response:
+    """An appeal's or application's file, to whoever may see the item (scoring decides; 404 otherwise)."""
+    replies = gw.call(
+        gw.scoring.DownloadAttachment,
+        scoring_pb2.DownloadAttachmentRequest(id=request.params["attachment"]),
+        session.token,
+    )
+    first = next(replies, None)
+    if first is None or not first.HasField("attachment"):
+        raise HttpError(404, "没有这个附件")
+    record = first.attachment
+
+    def pieces() -> Iterator[bytes]:
+        yield first.data
+        for reply in replies:
+            yield reply.data
+
+    return Response(
+        b"",
+        200,
+        record.media_type,
+        [("Content-Disposition", f"attachment; filename*=UTF-8''{quote(record.file_name)}")],
+        stream=pieces(),
+        stream_length=record.size,
+    )
+
+
+DESK: list[tuple[str, str, Any, frozenset[str], str]] = [
+    ("POST", "/items/{kind}/{item}/attachments", upload, UPLOADERS, ""),
+    ("GET", "/record-attachments/{attachment}", fetch, EVERYONE, ""),
+]
