@@ -15,6 +15,7 @@ from services import results
 from services.common.auth import Identity
 from services.common.errors import InvalidArgument, NotFound
 from services.common.text import check_id
+from services.gateway.bulletin import record_kind
 from services.gateway.use_cases import GatewayApp
 
 PAGE = 5000
@@ -135,7 +136,7 @@ class ResultsView:
     ) -> dict[tuple[str, str], str]:
         def fetch(token: str) -> Any:
             request = scoring_pb2.ListRecordsRequest(
-                kind=kind, year=year, unit=unit, page_size=PAGE, page_token=token
+                kind=record_kind(kind), year=year, unit=unit, page_size=PAGE, page_token=token
             )
             return self.app._call(self.app.backends.scoring, "ListRecords", request, identity, timeout)
 
