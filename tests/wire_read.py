@@ -53,3 +53,15 @@ class Read:
 def read(message: Any) -> Any:
     """The message as Read (typed Any so that tests read its fields freely)."""
     return Read(message)
+
+
+def attachment_kind(text: str) -> Any:
+    """An attachment's item kind given as its code or its Chinese label (as the CLI and the console name it)
+    as the enum; an unknown word as unspecified, which the services refuse naming item_kind."""
+    from kaohe.common.v1 import common_pb2
+
+    from services.cli.commands.attachments import KIND_LABELS
+    from services.common.vocabulary import code_of
+    from services.common.wire_json import lenient_number
+
+    return lenient_number(common_pb2.AttachmentItemKind.DESCRIPTOR, code_of(KIND_LABELS, text) or "")

@@ -12,9 +12,9 @@ from kaohe.scoring.v1 import scoring_pb2
 from sqlalchemy import select
 
 from services.common.db import Database, migrate
+from services.common.wire_json import lenient_number
 from services.scoring.__main__ import MIGRATIONS
 from services.scoring.storage.tables import records, workflow_events
-from services.common.wire_json import lenient_number
 from tests.conftest import Databases, Stack, run_time
 from tests.integration.test_records import create_record, fields_of, list_records, refused, violations
 from tests.integration.test_runs import create_run, finalize_now, publish, scoring_stub, units_of

@@ -37,7 +37,8 @@ def test_a_voided_reading_is_recorded_anew_under_its_id(stack: Stack, example_le
     with pytest.raises(grpc.RpcError) as changed:
         scoring.CreateRecord(
             scoring_pb2.CreateRecordRequest(
-                kind=scoring_pb2.RECORD_KIND_METRIC_READING, fields=_fields(READING | {"numerator": 40.0, "denominator": 50.0})
+                kind=scoring_pb2.RECORD_KIND_METRIC_READING,
+                fields=_fields(READING | {"numerator": 40.0, "denominator": 50.0}),
             ),
             metadata=stack.metadata(),
             timeout=10,
@@ -45,14 +46,17 @@ def test_a_voided_reading_is_recorded_anew_under_its_id(stack: Stack, example_le
     assert changed.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     scoring.VoidRecord(
         scoring_pb2.VoidRecordRequest(
-            kind=scoring_pb2.RECORD_KIND_METRIC_READING, id="czj/livelihood_spending_share/2025", reason="录入错误"
+            kind=scoring_pb2.RECORD_KIND_METRIC_READING,
+            id="czj/livelihood_spending_share/2025",
+            reason="录入错误",
         ),
         metadata=stack.metadata(),
         timeout=10,
     )
     record = scoring.CreateRecord(
         scoring_pb2.CreateRecordRequest(
-            kind=scoring_pb2.RECORD_KIND_METRIC_READING, fields=_fields(READING | {"numerator": 40.0, "denominator": 50.0})
+            kind=scoring_pb2.RECORD_KIND_METRIC_READING,
+            fields=_fields(READING | {"numerator": 40.0, "denominator": 50.0}),
         ),
         metadata=stack.metadata(),
         timeout=10,

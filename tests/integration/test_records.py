@@ -337,7 +337,9 @@ def test_a_voided_error_report_no_longer_deducts(loaded: Stack) -> None:
     refused(
         lambda: (
             scoring.VoidRecord(
-                scoring_pb2.VoidRecordRequest(kind=scoring_pb2.RECORD_KIND_ERROR_REPORT, id="E404", reason="无"),
+                scoring_pb2.VoidRecordRequest(
+                    kind=scoring_pb2.RECORD_KIND_ERROR_REPORT, id="E404", reason="无"
+                ),
                 metadata=loaded.metadata(),
                 timeout=30,
             ).record
@@ -355,7 +357,9 @@ def test_a_voided_error_report_no_longer_deducts(loaded: Stack) -> None:
         grpc.StatusCode.PERMISSION_DENIED,
     )
     voided = scoring.VoidRecord(
-        scoring_pb2.VoidRecordRequest(kind=scoring_pb2.RECORD_KIND_ERROR_REPORT, id="E1", reason="通报有误，撤销"),
+        scoring_pb2.VoidRecordRequest(
+            kind=scoring_pb2.RECORD_KIND_ERROR_REPORT, id="E1", reason="通报有误，撤销"
+        ),
         metadata=loaded.metadata(),
         timeout=30,
     ).record

@@ -144,7 +144,9 @@ def test_a_units_own_target_scores_it_and_shows_in_its_breakdown(example: Stack)
         assert after[unit]["breakdown"]["metrics"] == before[unit]["breakdown"]["metrics"]
 
     scoring_stub(example).VoidRecord(
-        scoring_pb2.VoidRecordRequest(kind=scoring_pb2.RECORD_KIND_TARGET, id="sfj/court_appearance_rate/2025", reason="录入错误"),
+        scoring_pb2.VoidRecordRequest(
+            kind=scoring_pb2.RECORD_KIND_TARGET, id="sfj/court_appearance_rate/2025", reason="录入错误"
+        ),
         metadata=example.metadata(),
         timeout=30,
     )
