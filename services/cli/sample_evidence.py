@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import grpc
+from kaohe.common.v1 import common_pb2
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
 Metadata = Callable[[str, str | None], tuple[tuple[str, str], ...]]
@@ -48,14 +49,18 @@ def attach_sample_evidence(channel: grpc.Channel, metadata: Metadata) -> list[st
     done = []
     for task in reported:
         already = stub.ListAttachments(
-            tasks_pb2.ListAttachmentsRequest(item_kind="task", item_id=task.id), metadata=office, timeout=30
+            tasks_pb2.ListAttachmentsRequest(item_kind=common_pb2.ATTACHMENT_ITEM_KIND_TASK, item_id=task.id),
+            metadata=office,
+            timeout=30,
         )
         if already.attachments:
             continue
 
         def messages(task_id: str = task.id) -> Iterator[tasks_pb2.UploadAttachmentRequest]:
             yield tasks_pb2.UploadAttachmentRequest(
-                item_kind="task", item_id=task_id, file_name=f"{task_id} 办结报告.pdf"
+                item_kind=common_pb2.ATTACHMENT_ITEM_KIND_TASK,
+                item_id=task_id,
+                file_name=f"{task_id} 办结报告.pdf",
             )
             yield tasks_pb2.UploadAttachmentRequest(data=report_pdf(task_id))
 

@@ -8,12 +8,14 @@ waiting on its 容错申请 page.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from google.protobuf import json_format
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
+
+from services.common.protoenum import enum_number
 
 Metadata = Callable[[str, str | None], tuple[tuple[str, str], ...]]
 REASONS = {
@@ -48,7 +50,10 @@ def file_sample_applications(channel: grpc.Channel, metadata: Metadata) -> list[
         made = scoring.FileApplication(
             scoring_pb2.FileApplicationRequest(
                 request_id=f"sample-{target_type}-{target}",
-                target_type=target_type,
+                target_type=cast(
+                    scoring_pb2.ApplicationTargetType,
+                    enum_number(scoring_pb2.ApplicationTargetType.DESCRIPTOR, target_type),
+                ),
                 target=target,
                 reason=REASONS[target_type],
             ),
@@ -66,7 +71,11 @@ def _tasks(stub: Any, metadata: Any) -> list[Any]:
 
 def _records(stub: Any, metadata: Any, kind: str) -> list[Any]:
     reply = stub.ListRecords(
-        scoring_pb2.ListRecordsRequest(kind=kind, page_size=5000, include_voided=True),
+        scoring_pb2.ListRecordsRequest(
+            kind=cast(scoring_pb2.RecordKind, enum_number(scoring_pb2.RecordKind.DESCRIPTOR, kind)),
+            page_size=5000,
+            include_voided=True,
+        ),
         metadata=metadata,
         timeout=60,
     )

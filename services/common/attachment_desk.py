@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -18,6 +19,7 @@ from services.common.audit import AuditTrail
 from services.common.auth import Identity
 from services.common.db import Database
 from services.common.errors import InvalidArgument, NotFound
+from services.common.idempotency import idempotent
 from services.common.text import check_id, check_text
 from services.common.timeutil import iso
 
@@ -47,6 +49,8 @@ class Upload:
     item_kind: str
     item_id: str
     file_name: str
+    # The caller's id of the upload: the same id again (same item, same bytes) answers the first attachment.
+    request_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class AttachmentDesk:
         *,
         db: Database,
         table: Table,
+        requests: Table,
         files: AttachmentStore,
         kinds: Kinds,
         check_item: ItemCheck,
@@ -81,6 +86,7 @@ class AttachmentDesk:
     ) -> None:
         self.db = db
         self.table = table
+        self.requests = requests
         self.files = files
         self.kinds = kinds
         self.check_item = check_item
@@ -124,7 +130,7 @@ class AttachmentDesk:
             # (the write failing) are harmless and taken again by the same content's next upload.
             self.files.put(got.sha256, got.path)
         at = self.clock()
-        view = AttachmentView(
+        made = AttachmentView(
             id="FJ" + uuid.uuid4().hex[:20],
             sha256=got.sha256,
             size=got.size,
@@ -135,14 +141,29 @@ class AttachmentDesk:
             uploaded_by=actor.subject[:200],
             uploaded_at=iso(at, self.tz()),
         )
-        with self.db.write() as conn:
+
+        def store(conn: Connection) -> AttachmentView:
             # Checked again in the write: the item may not have been readable any more by now.
             self._check(conn, actor, kind, item_id)
-            records.add(conn, self.table, **{**asdict(view), "uploaded_at": at})
+            records.add(conn, self.table, **{**asdict(made), "uploaded_at": at})
             self.audit.changed(
-                conn, actor=actor, method="UploadAttachment", target=f"{kind}:{item_id}", detail=view.id
+                conn, actor=actor, method="UploadAttachment", target=f"{kind}:{item_id}", detail=made.id
             )
-        return view
+            return made
+
+        # The bytes are content-addressed already; a retry under the same request id (the same item, the
+        # same bytes, the same name) gets the attachment the first upload stored, not a second one.
+        return idempotent(
+            self.db,
+            self.requests,
+            caller=actor,
+            method="UploadAttachment",
+            request_id=head.request_id,
+            request={"item_kind": kind, "item_id": item_id, "sha256": got.sha256, "file_name": name},
+            work=store,
+            encode=lambda v: json.dumps(asdict(v), ensure_ascii=False).encode(),
+            decode=lambda b: AttachmentView(**json.loads(b)),
+        )
 
     def list_of(self, *, actor: Identity, kind: str, item_id: str) -> list[AttachmentView]:
         kind = self.kinds.parse(kind)

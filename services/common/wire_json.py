@@ -2,7 +2,8 @@
 
 The gateway's contracts carry closed sets as enums and instants as google.protobuf.Timestamp; what people
 and scripts read stays as it was: an enum as its code ("office", "red", "" for none), an instant as RFC 3339
-text in the zone the reader gives ("" for none), in the same order proto JSON gave the old string fields.
+text in the zone the reader gives ("" for none), a google.type.Date as YYYY-MM-DD, in the same order
+proto JSON gave the old string fields.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from services.common.timeutil import iso
 
 Instant = Callable[[Timestamp], str]
 TIMESTAMP = "google.protobuf.Timestamp"
+DATE = "google.type.Date"
 
 
 def in_zone(zone: tzinfo) -> Instant:
@@ -72,6 +74,10 @@ def _recoded(
             continue
         if inner is not None and inner.full_name == TIMESTAMP:
             out[name] = instant(value) if message.HasField(name) else ""
+        elif inner is not None and inner.full_name == DATE:
+            # A calendar day as the ledger writes it (YYYY-MM-DD).
+            day = f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+            out[name] = day if message.HasField(name) else ""
         elif field.enum_type is not None:
             kind = cast(EnumDescriptor, field.enum_type)
             codes = [enum_code(kind, v) for v in value] if field.is_repeated else None

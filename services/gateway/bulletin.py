@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from google.protobuf import json_format
 from kaohe.gateway.v1 import gateway_pb2
@@ -14,6 +14,7 @@ from kaohe.tasks.v1 import tasks_pb2
 
 from services import bulletin as bl
 from services.common.auth import Identity
+from services.common.protoenum import enum_number
 from services.common.timeutil import parse_instant
 from services.common.vocabulary import ACCOUNTABILITY_KINDS
 from services.gateway.bulletin_issues import IssueNumbers, check_requested
@@ -81,7 +82,9 @@ class BulletinView:
 
     def _records(self, identity: Identity, kind: str, year: int, timeout: float) -> list[Any]:
         def fetch(token: str) -> Any:
-            request = scoring_pb2.ListRecordsRequest(kind=kind, year=year, page_size=PAGE, page_token=token)
+            request = scoring_pb2.ListRecordsRequest(
+                kind=record_kind(kind), year=year, page_size=PAGE, page_token=token
+            )
             return self.app._call(self.app.backends.scoring, "ListRecords", request, identity, timeout)
 
         return [(r, json_format.MessageToDict(r.fields)) for r in _pages(fetch, lambda reply: reply.records)]
@@ -205,3 +208,8 @@ class BulletinView:
             for r, f in records_f["incentive"].result()
         ]
         return errors, accountability, incentives
+
+
+def record_kind(code: str) -> scoring_pb2.RecordKind:
+    """A record kind's code as the scoring contract's enum."""
+    return cast(scoring_pb2.RecordKind, enum_number(scoring_pb2.RecordKind.DESCRIPTOR, code, field="kind"))

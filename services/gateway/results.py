@@ -15,6 +15,7 @@ from services.common.auth import Identity
 from services.common.errors import InvalidArgument, NotFound
 from services.common.paging import every
 from services.common.text import check_id
+from services.gateway.bulletin import record_kind
 from services.gateway.use_cases import GatewayApp
 
 PAGE = 5000
@@ -126,7 +127,7 @@ class ResultsView:
         def fetch(request: scoring_pb2.ListRecordsRequest) -> Any:
             return self.app._call(self.app.backends.scoring, "ListRecords", request, identity, timeout)
 
-        request = scoring_pb2.ListRecordsRequest(kind=kind, year=year, unit=unit, page_size=PAGE)
+        request = scoring_pb2.ListRecordsRequest(kind=record_kind(kind), year=year, unit=unit, page_size=PAGE)
         found = {}
         for record in every(fetch, request, lambda reply: reply.records):
             fields = json_format.MessageToDict(record.fields)

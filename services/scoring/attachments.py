@@ -12,7 +12,7 @@ from services.common.auth import Identity
 from services.common.errors import NotFound
 from services.scoring.storage import repository as repo
 from services.scoring.storage import workflow as flow
-from services.scoring.storage.tables import attachments
+from services.scoring.storage.tables import attachments, requests
 
 if TYPE_CHECKING:
     from services.scoring.use_cases import ScoringApp
@@ -35,6 +35,7 @@ def scoring_desk(app: ScoringApp, files: AttachmentStore) -> AttachmentDesk:
     return AttachmentDesk(
         db=app.db,
         table=attachments,
+        requests=requests,
         files=files,
         kinds=KINDS,
         check_item=check,

@@ -5,11 +5,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from datetime import datetime
-from types import ModuleType
-from typing import Any
 
 import grpc
-from google.protobuf import json_format, struct_pb2
 from kaohe.common.v1 import common_pb2
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 
@@ -21,44 +18,21 @@ from services.common.protoenum import enum_number
 from services.common.result_wire import result_to_message
 from services.common.rpc import current_identity
 from services.common.wiretime import set_instant
-from services.scoring.applications import AppealView, ApplicationView
 from services.scoring.attachments import scoring_desk
 from services.scoring.export import record_lines
+from services.scoring.messages import (
+    APPEAL_STATE,
+    APPLICATION_STATE,
+    APPLICATION_TARGET,
+    RECORD_KIND,
+    appeal_message,
+    application_message,
+    code,
+    record_message,
+    struct_fields,
+)
 from services.scoring.use_cases import ScoringApp
-from services.scoring.views import RecordView, RunView
-
-
-def record_message(view: RecordView) -> scoring_pb2.Record:
-    fields = struct_pb2.Struct()
-    fields.update(view.fields)
-    return scoring_pb2.Record(
-        kind=view.kind,
-        id=view.id,
-        unit=view.unit,
-        fields=fields,
-        voided=view.voided,
-        void_reason=view.void_reason,
-        created_at=view.created_at,
-        etag=view.etag,
-    )
-
-
-def struct_fields(message: struct_pb2.Struct) -> dict[str, Any]:
-    """A record's fields as sent; a NaN or an Infinity (no JSON number) is refused naming them."""
-    try:
-        return dict(json_format.MessageToDict(message))
-    except ValueError:
-        raise InvalidArgument("fields", "holds a number that is not finite (NaN or Infinity)") from None
-
-
-def application_message(view: ApplicationView) -> scoring_pb2.Application:
-    values = {k: v for k, v in view.__dict__.items() if k != "timeline"}
-    return scoring_pb2.Application(**values, timeline=[scoring_pb2.TimelineEvent(**e) for e in view.timeline])
-
-
-def appeal_message(view: AppealView) -> scoring_pb2.Appeal:
-    values = {k: v for k, v in view.__dict__.items() if k != "timeline"}
-    return scoring_pb2.Appeal(**values, timeline=[scoring_pb2.TimelineEvent(**e) for e in view.timeline])
+from services.scoring.views import RunView
 
 
 def run_message(view: RunView, timezone: str) -> scoring_pb2.Run:
@@ -82,13 +56,6 @@ def run_message(view: RunView, timezone: str) -> scoring_pb2.Run:
 
 
 _RUN_INSTANTS = ("as_of", "created_at", "published_at", "finalized_at", "appeal_deadline")
-
-
-# attachment_rpc names the download's chunk AttachmentChunk; scoring's is DownloadAttachmentResponse.
-_ATTACHMENT_MESSAGES = ModuleType("scoring_attachment_messages")
-_ATTACHMENT_MESSAGES.Attachment = scoring_pb2.Attachment  # type: ignore[attr-defined]
-_ATTACHMENT_MESSAGES.ListAttachmentsResponse = scoring_pb2.ListAttachmentsResponse  # type: ignore[attr-defined]
-_ATTACHMENT_MESSAGES.AttachmentChunk = scoring_pb2.DownloadAttachmentResponse  # type: ignore[attr-defined]
 
 
 @refuse_nul
@@ -122,7 +89,10 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
     ) -> scoring_pb2.CreateRecordResponse:
         fields = struct_fields(request.fields)
         view = self.app.create_record(
-            actor=current_identity(), request_id=request.request_id, kind=request.kind, fields=fields
+            actor=current_identity(),
+            request_id=request.request_id,
+            kind=code(RECORD_KIND, request.kind),
+            fields=fields,
         )
         return scoring_pb2.CreateRecordResponse(record=record_message(view))
 
@@ -131,7 +101,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
     ) -> scoring_pb2.ListRecordsResponse:
         views, token = self.app.list_records(
             actor=current_identity(),
-            kind=request.kind,
+            kind=code(RECORD_KIND, request.kind),
             unit=request.unit,
             year=request.year,
             include_voided=request.include_voided,
@@ -148,7 +118,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
         view = self.app.void_record(
             actor=current_identity(),
             request_id=request.request_id,
-            kind=request.kind,
+            kind=code(RECORD_KIND, request.kind),
             rid=request.id,
             reason=request.reason,
         )
@@ -174,7 +144,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             request_id=request.request_id,
             app_id=request.id,
             unit=request.unit,
-            target_type=request.target_type,
+            target_type=code(APPLICATION_TARGET, request.target_type),
             target=request.target,
             reason=request.reason,
         )
@@ -187,7 +157,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             actor=current_identity(),
             request_id=request.request_id,
             app_id=request.id,
-            decision=request.decision,
+            decision=code(APPLICATION_STATE, request.decision),
             reason=request.reason,
         )
         return scoring_pb2.DecideApplicationResponse(application=application_message(view))
@@ -199,7 +169,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             actor=current_identity(),
             unit=request.unit,
             year=request.year,
-            state=request.state,
+            state=code(APPLICATION_STATE, request.state),
             page_size=request.page_size,
             page_token=request.page_token,
         )
@@ -214,7 +184,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             actor=current_identity(),
             unit=request.unit,
             year=request.year,
-            state=request.state,
+            state=code(APPEAL_STATE, request.state),
             page_size=request.page_size,
             page_token=request.page_token,
         )
@@ -288,21 +258,20 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
     def UploadAttachment(
         self, request_iterator: Iterator[scoring_pb2.UploadAttachmentRequest], context: grpc.ServicerContext
     ) -> scoring_pb2.UploadAttachmentResponse:
-        attachment = attachment_rpc.upload(self.attachments, _ATTACHMENT_MESSAGES, request_iterator)
-        return scoring_pb2.UploadAttachmentResponse(attachment=attachment)
+        made = attachment_rpc.upload(self.attachments, iter(request_iterator))
+        return scoring_pb2.UploadAttachmentResponse(attachment=made)
 
     def ListAttachments(
         self, request: scoring_pb2.ListAttachmentsRequest, context: grpc.ServicerContext
     ) -> scoring_pb2.ListAttachmentsResponse:
-        reply: scoring_pb2.ListAttachmentsResponse = attachment_rpc.list_of(
-            self.attachments, _ATTACHMENT_MESSAGES, request
-        )
-        return reply
+        found = attachment_rpc.list_of(self.attachments, request.item_kind, request.item_id)
+        return scoring_pb2.ListAttachmentsResponse(attachments=found)
 
     def DownloadAttachment(
         self, request: scoring_pb2.DownloadAttachmentRequest, context: grpc.ServicerContext
     ) -> Iterator[scoring_pb2.DownloadAttachmentResponse]:
-        return attachment_rpc.download(self.attachments, _ATTACHMENT_MESSAGES, request)
+        for attachment, data in attachment_rpc.download(self.attachments, request.id):
+            yield scoring_pb2.DownloadAttachmentResponse(attachment=attachment, data=data)
 
 
 @refuse_nul

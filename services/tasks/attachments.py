@@ -13,7 +13,7 @@ from services.common.errors import NotFound
 from services.common.timeutil import iso
 from services.tasks.storage import attachments as store
 from services.tasks.storage import repository as repo
-from services.tasks.storage.tables import attachments
+from services.tasks.storage.tables import attachments, requests
 
 if TYPE_CHECKING:
     from services.tasks.use_cases import EventView, TasksApp
@@ -34,6 +34,7 @@ def task_desk(app: TasksApp, files: AttachmentStore) -> AttachmentDesk:
     return AttachmentDesk(
         db=app.db,
         table=attachments,
+        requests=requests,
         files=files,
         kinds=KINDS,
         check_item=check,

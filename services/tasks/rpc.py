@@ -13,7 +13,7 @@ from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
 from services.common import attachment_rpc
 from services.common.attachments import AttachmentStore
-from services.common.errors import FailedPrecondition, InvalidArgument
+from services.common.errors import InvalidArgument
 from services.common.messages import refuse_nul
 from services.common.policy import scoped_unit
 from services.common.protoenum import enum_number
@@ -328,23 +328,17 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
     def UploadAttachment(
         self, request_iterator: Iterator[tasks_pb2.UploadAttachmentRequest], context: grpc.ServicerContext
     ) -> tasks_pb2.UploadAttachmentResponse:
-        made: tasks_pb2.Attachment = attachment_rpc.upload(self.attachments, tasks_pb2, request_iterator)
+        made = attachment_rpc.upload(self.attachments, iter(request_iterator))
         return tasks_pb2.UploadAttachmentResponse(attachment=made)
 
     def ListAttachments(
         self, request: tasks_pb2.ListAttachmentsRequest, context: grpc.ServicerContext
     ) -> tasks_pb2.ListAttachmentsResponse:
-        listed: tasks_pb2.ListAttachmentsResponse = attachment_rpc.list_of(
-            self.attachments, tasks_pb2, request
-        )
-        return listed
+        found = attachment_rpc.list_of(self.attachments, request.item_kind, request.item_id)
+        return tasks_pb2.ListAttachmentsResponse(attachments=found)
 
     def DownloadAttachment(
         self, request: tasks_pb2.DownloadAttachmentRequest, context: grpc.ServicerContext
     ) -> Iterator[tasks_pb2.DownloadAttachmentResponse]:
-        if self.attachments is None:
-            raise FailedPrecondition("附件存储未配置")
-        view, chunks = self.attachments.open(actor=current_identity(), attachment_id=request.id)
-        yield tasks_pb2.DownloadAttachmentResponse(attachment=tasks_pb2.Attachment(**asdict(view)))
-        for chunk in chunks:
-            yield tasks_pb2.DownloadAttachmentResponse(data=chunk)
+        for attachment, data in attachment_rpc.download(self.attachments, request.id):
+            yield tasks_pb2.DownloadAttachmentResponse(attachment=attachment, data=data)

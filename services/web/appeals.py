@@ -22,14 +22,23 @@ from services.common.appeal_labels import (
     actor_label,
     outcome_label,
 )
+from services.common.protoenum import enum_code
+from services.common.wire_json import lenient_number
+from services.common.wiretime import date_of, rfc3339_of
 from services.web import item_attachments
 from services.web.gateway import Gateway
 from services.web.http import Request, Response, esc, page, part, redirect
-from services.web.layout import Raw, csrf_field, frame, instant, notice, row, table, unit_attrs
+from services.web.layout import LOCAL, Raw, csrf_field, frame, instant, notice, row, table, unit_attrs
 from services.web.sessions import Session
 
 ZONE = ZoneInfo("Asia/Shanghai")
 PAGE = 1000
+APPLICATION_STATE = scoring_pb2.ApplicationState.DESCRIPTOR
+
+
+def _code(enum: Any, number: int) -> str:
+    """An enum field of a message as its code ("pending", "task" …)."""
+    return enum_code(enum.DESCRIPTOR, number)
 
 
 def _flash(request: Request) -> str:
@@ -41,11 +50,15 @@ def timeline(events: Iterable[Any]) -> Raw:
     items = []
     for e in events:
         who = actor_label({"actor_role": e.actor_role, "actor_unit": e.actor_unit})
-        outcome = f"：{outcome_label(e.outcome)}" if e.outcome else ""
+        event, code = (
+            _code(scoring_pb2.TimelineEventKind, e.event),
+            _code(scoring_pb2.TimelineOutcome, e.outcome),
+        )
+        outcome = f"：{outcome_label(code)}" if code else ""
         reason = f"（{e.reason}）" if e.reason else ""
         items.append(
-            f'<li data-event="{esc(e.event)}"><time>{esc(instant(e.at))}</time> '
-            f"{esc(who)} {esc(EVENTS.get(e.event, e.event))}{esc(outcome)}{esc(reason)}</li>"
+            f'<li data-event="{esc(event)}"><time>{esc(instant(rfc3339_of(e, "at", LOCAL)))}</time> '
+            f"{esc(who)} {esc(EVENTS.get(event, event))}{esc(outcome)}{esc(reason)}</li>"
         )
     return Raw(f'<ol class="timeline">{"".join(items)}</ol>')
 
@@ -77,11 +90,11 @@ def _unit_choices(gw: Gateway, session: Session) -> tuple[list[tuple[str, str]],
     reports, accountability = [], []
     for record in records:
         fields = json_format.MessageToDict(record.fields)
-        if record.kind == "error_report":
+        if record.kind == scoring_pb2.RECORD_KIND_ERROR_REPORT:
             reports.append(
                 (f"error_report:{record.id}", f"差错通报 {record.id} {fields.get('description', '')}")
             )
-        elif record.kind == "accountability":
+        elif record.kind == scoring_pb2.RECORD_KIND_ACCOUNTABILITY:
             accountability.append(
                 (f"accountability:{record.id}", f"问责 {record.id} {fields.get('reason', '')}")
             )
@@ -168,7 +181,7 @@ def file_application(gw: Gateway, session: Session, request: Request) -> Respons
         gw.scoring.FileApplication,
         scoring_pb2.FileApplicationRequest(
             request_id=request.form.get("request_id", "") or secrets.token_hex(16),
-            target_type=target_type,
+            target_type=lenient_number(scoring_pb2.ApplicationTargetType.DESCRIPTOR, target_type),  # type: ignore[arg-type]
             target=target,
             reason=reason,
         ),
@@ -196,7 +209,7 @@ def file_appeal(gw: Gateway, session: Session, request: Request) -> Response:
         gw.scoring.CreateRecord,
         scoring_pb2.CreateRecordRequest(
             request_id=request.form.get("request_id", "") or secrets.token_hex(16),
-            kind="appeal",
+            kind=scoring_pb2.RECORD_KIND_APPEAL,
             fields=fields,
         ),
         session.token,
@@ -210,8 +223,9 @@ def applications_table(
     """The 容错 applications; with files (id → its 附件 cell), a column of their attachments."""
     rows = []
     for a in apps:
-        state: object = APPLICATION_STATES.get(a.state, a.state)
-        if decide and a.state == "pending" and session.role == "office":
+        code = _code(scoring_pb2.ApplicationState, a.state)
+        state: object = APPLICATION_STATES.get(code, code)
+        if decide and code == "pending" and session.role == "office":
             buttons = "".join(
                 f'<button type="submit" name="decision" value="{code}">{esc(text)}</button>'
                 for code, text in APPLICATION_DECISIONS.items()
@@ -228,14 +242,16 @@ def applications_table(
                     a.id,
                     a.unit,
                     a.year,
-                    _target(APPLICATION_TARGETS, a.target_type, a.target),
+                    _target(
+                        APPLICATION_TARGETS, _code(scoring_pb2.ApplicationTargetType, a.target_type), a.target
+                    ),
                     a.reason,
                     state,
                     a.decision_reason,
                     timeline(a.timeline),
                     *([files.get(a.id, "")] if files is not None else []),
                 ],
-                attrs=unit_attrs(a.unit) + f' data-application="{esc(a.id)}" data-state="{esc(a.state)}"',
+                attrs=unit_attrs(a.unit) + f' data-application="{esc(a.id)}" data-state="{esc(code)}"',
             )
         )
     headers = ["申请", "单位", "年度", "对象", "理由", "状态", "裁决理由", "经过"]
@@ -248,8 +264,9 @@ def appeals_table(
     """The appeals; with files (id → its 附件 cell), a column of their attachments."""
     rows = []
     for a in appeals:
-        state: object = APPEAL_STATES.get(a.state, a.state)
-        if decide and a.state == "pending" and session.role == "office":
+        code = _code(scoring_pb2.AppealState, a.state)
+        state: object = APPEAL_STATES.get(code, code)
+        if decide and code == "pending" and session.role == "office":
             state = Raw(
                 f'<form method="post" action="/office/appeals/{esc(part(a.id))}/decide" class="inline">'
                 f'{csrf_field(session)}<label for="upheld-{esc(a.id)}">裁决</label>'
@@ -265,15 +282,15 @@ def appeals_table(
                     a.id,
                     a.unit,
                     a.target,
-                    APPEAL_TARGETS.get(a.target_type, a.target_type),
-                    a.date,
+                    _target(APPEAL_TARGETS, _code(scoring_pb2.AppealTargetType, a.target_type), "").strip(),
+                    str(date_of(a.date) or ""),
                     a.reason,
                     state,
                     a.decision_reason,
                     timeline(a.timeline),
                     *([files.get(a.id, "")] if files is not None else []),
                 ],
-                attrs=unit_attrs(a.unit) + f' data-appeal="{esc(a.id)}" data-state="{esc(a.state)}"',
+                attrs=unit_attrs(a.unit) + f' data-appeal="{esc(a.id)}" data-state="{esc(code)}"',
             )
         )
     headers = ["申诉", "单位", "所申诉的记录", "类别", "日期", "理由", "裁决", "裁决理由", "经过"]
@@ -282,7 +299,7 @@ def appeals_table(
 
 def office_appeals(gw: Gateway, session: Session, request: Request) -> Response:
     """Every appeal, the undecided first, with the form that decides each and its timeline."""
-    appeals = sorted(_appeals(gw, session), key=lambda a: a.state != "pending")
+    appeals = sorted(_appeals(gw, session), key=lambda a: a.state != scoring_pb2.APPEAL_STATE_PENDING)
     files = item_attachments.start_cells(gw, session, "appeal", [a.id for a in appeals])
     shown = item_attachments.cells(session, "appeal", files)
     body = _flash(request) + appeals_table(appeals, session, decide=True, files=shown)
@@ -291,8 +308,8 @@ def office_appeals(gw: Gateway, session: Session, request: Request) -> Response:
 
 def office_applications(gw: Gateway, session: Session, request: Request) -> Response:
     """Every 容错 application, the pending first, decided by a button with a reason."""
-    apps = sorted(_applications(gw, session), key=lambda a: a.state != "pending")
-    pending = sum(1 for a in apps if a.state == "pending")
+    apps = sorted(_applications(gw, session), key=lambda a: a.state != scoring_pb2.APPLICATION_STATE_PENDING)
+    pending = sum(1 for a in apps if a.state == scoring_pb2.APPLICATION_STATE_PENDING)
     files = item_attachments.cells(
         session, "application", item_attachments.start_cells(gw, session, "application", [a.id for a in apps])
     )
@@ -314,10 +331,11 @@ def decide_application(gw: Gateway, session: Session, request: Request) -> Respo
         scoring_pb2.DecideApplicationRequest(
             request_id=request.form.get("request_id", "") or secrets.token_hex(16),
             id=app_id,
-            decision=decision,
+            decision=lenient_number(APPLICATION_STATE, decision),  # type: ignore[arg-type]
             reason=reason,
         ),
         session.token,
     ).application
-    label = APPLICATION_STATES.get(made.state, made.state)
+    state = enum_code(APPLICATION_STATE, made.state)
+    label = APPLICATION_STATES.get(state, state)
     return redirect("/office/tolerance", ok=f"已裁决容错申请 {made.id}：{label}")

@@ -7,12 +7,14 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
+from kaohe.common.v1 import common_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
 from services.common.attachments import CHUNK, MAX_BYTES
+from services.common.wiretime import rfc3339_of
 from services.web.gateway import Gateway, Pending
 from services.web.http import HttpError, Request, Response, esc, part, redirect
-from services.web.layout import Raw, csrf_field, instant, row, table
+from services.web.layout import LOCAL, Raw, csrf_field, instant, row, table
 from services.web.sessions import Session
 
 EVERYONE = frozenset({"office", "supervisor", "department", "viewer"})
@@ -37,7 +39,7 @@ def start_listing(gw: Gateway, session: Session, task_id: str) -> Pending:
     """The task's attachments asked for now, alongside the page's other calls."""
     return gw.start(
         gw.tasks.ListAttachments,
-        tasks_pb2.ListAttachmentsRequest(item_kind="task", item_id=task_id),
+        tasks_pb2.ListAttachmentsRequest(item_kind=common_pb2.ATTACHMENT_ITEM_KIND_TASK, item_id=task_id),
         session.token,
     )
 
@@ -53,7 +55,7 @@ def section(session: Session, task: Any, listing_call: Pending) -> str:
                     Raw(f'<a href="/attachments/{part(a.id)}" download>{esc(a.file_name)}</a>'),
                     _size(a.size),
                     a.uploaded_by,
-                    instant(a.uploaded_at),
+                    instant(rfc3339_of(a, "uploaded_at", LOCAL)),
                 ],
                 attrs=f' data-attachment="{esc(a.id)}"',
             )
@@ -85,7 +87,9 @@ def upload(gw: Gateway, session: Session, request: Request) -> Response:
         return redirect(back, error="请选择要上传的文件")
 
     def messages() -> Iterator[Any]:
-        yield tasks_pb2.UploadAttachmentRequest(item_kind="task", item_id=task, file_name=file.filename)
+        yield tasks_pb2.UploadAttachmentRequest(
+            item_kind=common_pb2.ATTACHMENT_ITEM_KIND_TASK, item_id=task, file_name=file.filename
+        )
         for start in range(0, len(file.data), CHUNK):
             yield tasks_pb2.UploadAttachmentRequest(data=file.data[start : start + CHUNK])
 

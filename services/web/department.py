@@ -247,7 +247,9 @@ def appeal(gw: Gateway, session: Session, request: Request) -> Response:
     )
     gw.call(
         gw.scoring.CreateRecord,
-        scoring_pb2.CreateRecordRequest(request_id=secrets.token_hex(16), kind="appeal", fields=fields),
+        scoring_pb2.CreateRecordRequest(
+            request_id=secrets.token_hex(16), kind=scoring_pb2.RECORD_KIND_APPEAL, fields=fields
+        ),
         session.token,
     )
     return redirect("/unit", ok=f"已提交对 {target} 的申诉，等待考核办裁决")

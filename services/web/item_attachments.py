@@ -11,10 +11,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from kaohe.common.v1 import common_pb2
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
 from services.common.attachments import CHUNK, MAX_BYTES
+from services.common.protoenum import enum_number
 from services.web.attachments import MAX_FORM, UPLOADERS
 from services.web.gateway import Gateway, Pending
 from services.web.http import HttpError, Request, Response, esc, part, redirect
@@ -35,6 +37,11 @@ def _service(gw: Gateway, kind: str) -> Any:
     return gw.tasks if ITEMS[kind][0] == "tasks" else gw.scoring
 
 
+def _item_kind(kind: str) -> int:
+    """The contract's AttachmentItemKind of an item kind's code (extension, appeal, application)."""
+    return enum_number(common_pb2.AttachmentItemKind.DESCRIPTOR, kind, field="item_kind")
+
+
 def _download_path(kind: str, attachment: str) -> str:
     prefix = "/attachments/" if ITEMS[kind][0] == "tasks" else "/record-attachments/"
     return prefix + part(attachment)
@@ -46,7 +53,7 @@ def start_cells(gw: Gateway, session: Session, kind: str, item_ids: Iterable[str
     return {
         item: gw.start(
             _service(gw, kind).ListAttachments,
-            proto.ListAttachmentsRequest(item_kind=kind, item_id=item),
+            proto.ListAttachmentsRequest(item_kind=_item_kind(kind), item_id=item),
             session.token,
         )
         for item in item_ids
@@ -93,7 +100,7 @@ def upload(gw: Gateway, session: Session, request: Request) -> Response:
     proto = _PROTOS[ITEMS[kind][0]]
 
     def messages() -> Iterator[Any]:
-        yield proto.UploadAttachmentRequest(item_kind=kind, item_id=item, file_name=file.filename)
+        yield proto.UploadAttachmentRequest(item_kind=_item_kind(kind), item_id=item, file_name=file.filename)
         for start in range(0, len(file.data), CHUNK):
             yield proto.UploadAttachmentRequest(data=file.data[start : start + CHUNK])
 

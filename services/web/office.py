@@ -63,7 +63,9 @@ def _veto_reasons(gw: Gateway, session: Any, year: int) -> dict[str, list[str]]:
     """Each unit's accountability reasons, shown next to a veto (the overview carries the flag only)."""
     reply = gw.call(
         gw.scoring.ListRecords,
-        scoring_pb2.ListRecordsRequest(kind="accountability", year=year, page_size=5000),
+        scoring_pb2.ListRecordsRequest(
+            kind=scoring_pb2.RECORD_KIND_ACCOUNTABILITY, year=year, page_size=5000
+        ),
         session.token,
     )
     reasons: dict[str, list[str]] = {}

@@ -27,6 +27,7 @@ from services.common.vocabulary import (
     SEVERITIES,
     label_of,
 )
+from services.common.wire_json import lenient_number
 from services.web.confirm import confirm_first
 from services.web.gateway import Gateway
 from services.web.http import HttpError, Request, Response, esc, page, redirect
@@ -165,7 +166,7 @@ def records_page(gw: Gateway, session: Session, request: Request) -> Response:
     reply = gw.call(
         gw.scoring.ListRecords,
         scoring_pb2.ListRecordsRequest(
-            kind=kind,
+            kind=_kind(kind),
             year=year,
             include_voided=True,
             page_size=PAGE_SIZE,
@@ -265,11 +266,19 @@ def add_record(gw: Gateway, session: Session, request: Request) -> Response:
     made = gw.call(
         gw.scoring.CreateRecord,
         scoring_pb2.CreateRecordRequest(
-            request_id=request.form.get("request_id", "") or secrets.token_hex(16), kind=kind, fields=fields
+            request_id=request.form.get("request_id", "") or secrets.token_hex(16),
+            kind=_kind(kind),
+            fields=fields,
         ),
         session.token,
     ).record
     return redirect(f"/office/records/{kind}", ok=f"已保存{RECORD_KIND_LABELS[kind]} {made.id}")
+
+
+def _kind(code: str) -> Any:
+    """A record kind's code (a form's, a path's) as the enum; an unknown one is sent unspecified, which
+    the scoring service refuses naming the field."""
+    return lenient_number(scoring_pb2.RecordKind.DESCRIPTOR, code)
 
 
 def _number(label: str, text: str) -> float:
@@ -300,7 +309,7 @@ def void_record(gw: Gateway, session: Session, request: Request) -> Response:
         gw.scoring.VoidRecord,
         scoring_pb2.VoidRecordRequest(
             request_id=request.form.get("request_id", "") or secrets.token_hex(16),
-            kind=kind,
+            kind=_kind(kind),
             id=rid,
             reason=reason,
         ),

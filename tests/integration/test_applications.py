@@ -12,22 +12,32 @@ from kaohe.scoring.v1 import scoring_pb2
 from sqlalchemy import select
 
 from services.common.db import Database, migrate
+from services.common.wire_json import lenient_number
 from services.scoring.__main__ import MIGRATIONS
 from services.scoring.storage.tables import records, workflow_events
 from tests.conftest import Databases, Stack, run_time
 from tests.integration.test_records import create_record, fields_of, list_records, refused, violations
 from tests.integration.test_runs import create_run, finalize_now, publish, scoring_stub, units_of
 from tests.integration.test_targets_and_appeals import appeal_stored_at, import_records
+from tests.wire_read import read
+
+TARGET = scoring_pb2.ApplicationTargetType.DESCRIPTOR
+STATE = scoring_pb2.ApplicationState.DESCRIPTOR
+
+
+def _filters(enum: Any, filters: dict[str, Any]) -> dict[str, Any]:
+    """A list's filters with its state's code as the enum."""
+    return {**filters, "state": lenient_number(enum, filters["state"])} if "state" in filters else filters
 
 
 def file(stack: Stack, caller: str | None, target_type: str, target: str, **fields: Any) -> Any:
     """A 容错 application: the department caller's token when one is named, else the office's."""
     role = "department" if caller else "office"
-    return (
+    return read(
         scoring_stub(stack)
         .FileApplication(
             scoring_pb2.FileApplicationRequest(
-                target_type=target_type,
+                target_type=lenient_number(TARGET, target_type),
                 target=target,
                 reason=fields.pop("reason", "因上级调整延误"),
                 **fields,
@@ -41,10 +51,12 @@ def file(stack: Stack, caller: str | None, target_type: str, target: str, **fiel
 
 def decide(stack: Stack, app_id: str, decision: str, reason: str = "符合容错情形", **kw: Any) -> Any:
     role, unit = kw.pop("role", "office"), kw.pop("unit", None)
-    return (
+    return read(
         scoring_stub(stack)
         .DecideApplication(
-            scoring_pb2.DecideApplicationRequest(id=app_id, decision=decision, reason=reason, **kw),
+            scoring_pb2.DecideApplicationRequest(
+                id=app_id, decision=lenient_number(STATE, decision), reason=reason, **kw
+            ),
             metadata=stack.metadata(role, unit),
             timeout=30,
         )
@@ -54,16 +66,20 @@ def decide(stack: Stack, app_id: str, decision: str, reason: str = "符合容错
 
 def applications(stack: Stack, role: str = "office", caller: str | None = None, **filters: Any) -> list[Any]:
     reply = scoring_stub(stack).ListApplications(
-        scoring_pb2.ListApplicationsRequest(**filters), metadata=stack.metadata(role, caller), timeout=30
+        scoring_pb2.ListApplicationsRequest(**_filters(STATE, filters)),
+        metadata=stack.metadata(role, caller),
+        timeout=30,
     )
-    return list(reply.applications)
+    return [read(a) for a in reply.applications]
 
 
 def appeals(stack: Stack, role: str = "office", caller: str | None = None, **filters: Any) -> list[Any]:
     reply = scoring_stub(stack).ListAppeals(
-        scoring_pb2.ListAppealsRequest(**filters), metadata=stack.metadata(role, caller), timeout=30
+        scoring_pb2.ListAppealsRequest(**_filters(scoring_pb2.AppealState.DESCRIPTOR, filters)),
+        metadata=stack.metadata(role, caller),
+        timeout=30,
     )
-    return list(reply.appeals)
+    return [read(a) for a in reply.appeals]
 
 
 def task_line(run: Any, unit: str, task: str) -> dict[str, Any]:
@@ -292,7 +308,7 @@ def test_an_application_id_is_the_tolerance_records_and_is_not_taken_twice(examp
     refused(lambda: file(example, "fgj", "task", "T2", id="RC2025-A1"), grpc.StatusCode.INVALID_ARGUMENT)
     # A voided error report takes no application.
     scoring_stub(example).VoidRecord(
-        scoring_pb2.VoidRecordRequest(kind="error_report", id="E4", reason="录入错误"),
+        scoring_pb2.VoidRecordRequest(kind=scoring_pb2.RECORD_KIND_ERROR_REPORT, id="E4", reason="录入错误"),
         metadata=example.metadata(),
         timeout=30,
     )

@@ -401,7 +401,7 @@ def test_a_record_held_by_a_staged_import_is_not_written_around_it(units: Stack)
             try:
                 scoring.CreateRecord(
                     scoring_pb2.CreateRecordRequest(
-                        kind="error_report",
+                        kind=scoring_pb2.RECORD_KIND_ERROR_REPORT,
                         fields=_struct(
                             {
                                 "id": "EM",

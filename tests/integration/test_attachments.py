@@ -17,6 +17,7 @@ from kaohe.tasks.v1 import tasks_pb2
 from services.common.attachments import CHUNK, MAX_BYTES
 from tests.conftest import Stack
 from tests.integration.test_people_levels import AT, code_of, jsonl
+from tests.wire_read import attachment_kind, read
 
 LEDGER: list[dict[str, Any]] = [
     {"type": "unit", "id": "fgj", "name": "发改局", "category": "department"},
@@ -77,17 +78,20 @@ def upload(
     name: str,
     chunks: Iterator[bytes] | bytes,
     kind: str = "task",
+    request_id: str = "",
 ) -> Any:
     """UploadAttachment as role of unit: the first message names the item and the file."""
     if isinstance(chunks, bytes):
         chunks = pieces(chunks)
 
     def messages() -> Iterator[Any]:
-        yield tasks_pb2.UploadAttachmentRequest(item_kind=kind, item_id=item, file_name=name)
+        yield tasks_pb2.UploadAttachmentRequest(
+            item_kind=attachment_kind(kind), item_id=item, file_name=name, request_id=request_id
+        )
         for chunk in chunks:
             yield tasks_pb2.UploadAttachmentRequest(data=chunk)
 
-    return (
+    return read(
         tasks_stub(stack)
         .UploadAttachment(messages(), metadata=stack.metadata(role, unit), timeout=60)
         .attachment
@@ -96,11 +100,11 @@ def upload(
 
 def listed(stack: Stack, role: str, unit: str | None, item: str, kind: str = "task") -> list[Any]:
     reply = tasks_stub(stack).ListAttachments(
-        tasks_pb2.ListAttachmentsRequest(item_kind=kind, item_id=item),
+        tasks_pb2.ListAttachmentsRequest(item_kind=attachment_kind(kind), item_id=item),
         metadata=stack.metadata(role, unit),
         timeout=10,
     )
-    return list(reply.attachments)
+    return [read(a) for a in reply.attachments]
 
 
 def download(stack: Stack, role: str, unit: str | None, attachment_id: str) -> tuple[Any, bytes]:
@@ -108,7 +112,7 @@ def download(stack: Stack, role: str, unit: str | None, attachment_id: str) -> t
         tasks_pb2.DownloadAttachmentRequest(id=attachment_id), metadata=stack.metadata(role, unit), timeout=30
     )
     first = next(replies)
-    return first.attachment, first.data + b"".join(r.data for r in replies)
+    return read(first.attachment), first.data + b"".join(r.data for r in replies)
 
 
 def stored_files(stack: Stack) -> list[Path]:
@@ -152,6 +156,19 @@ def test_a_report_with_a_pdf_is_stored_by_hash_listed_in_the_history_and_read_ba
     # The same content again: a second record, one stored file.
     upload(county, "department", "fgj", "F1", "again.pdf", PDF)
     assert len(listed(county, "department", "fgj", "F1")) == 2 and len(stored_files(county)) == 1
+
+
+def test_an_upload_sent_again_under_its_request_id_answers_the_first_attachment(county: Stack) -> None:
+    first = upload(county, "department", "fgj", "F1", "办结报告.pdf", PDF, request_id="upload-1")
+    again = upload(county, "department", "fgj", "F1", "办结报告.pdf", PDF, request_id="upload-1")
+    assert again == first
+    assert [a.id for a in listed(county, "office", None, "F1")] == [first.id]
+    # The same id for other bytes is another request: refused, nothing stored.
+    code, details = refused(
+        lambda: upload(county, "department", "fgj", "F1", "办结报告.pdf", PDF + b"%", request_id="upload-1")
+    )
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "request_id" in details
+    assert [a.id for a in listed(county, "office", None, "F1")] == [first.id]
 
 
 def test_the_type_is_read_from_the_content_not_the_name(county: Stack) -> None:

@@ -12,6 +12,7 @@ from tests.conftest import Stack
 from tests.integration.test_applications import appeals, file
 from tests.integration.test_attachments import EXE, PDF, pieces, refused
 from tests.integration.test_people_levels import code_of
+from tests.wire_read import attachment_kind, read
 
 
 def scoring_stub(stack: Stack) -> Any:
@@ -20,12 +21,14 @@ def scoring_stub(stack: Stack) -> Any:
 
 def upload(stack: Stack, unit: str | None, kind: str, item: str, name: str, data: bytes) -> Any:
     def messages() -> Iterator[Any]:
-        yield scoring_pb2.UploadAttachmentRequest(item_kind=kind, item_id=item, file_name=name)
+        yield scoring_pb2.UploadAttachmentRequest(
+            item_kind=attachment_kind(kind), item_id=item, file_name=name
+        )
         for chunk in pieces(data):
             yield scoring_pb2.UploadAttachmentRequest(data=chunk)
 
     role = "department" if unit else "office"
-    return (
+    return read(
         scoring_stub(stack)
         .UploadAttachment(messages(), metadata=stack.metadata(role, unit), timeout=60)
         .attachment
@@ -34,11 +37,11 @@ def upload(stack: Stack, unit: str | None, kind: str, item: str, name: str, data
 
 def listed(stack: Stack, role: str, unit: str | None, kind: str, item: str) -> list[Any]:
     reply = scoring_stub(stack).ListAttachments(
-        scoring_pb2.ListAttachmentsRequest(item_kind=kind, item_id=item),
+        scoring_pb2.ListAttachmentsRequest(item_kind=attachment_kind(kind), item_id=item),
         metadata=stack.metadata(role, unit),
         timeout=10,
     )
-    return list(reply.attachments)
+    return [read(a) for a in reply.attachments]
 
 
 def download(stack: Stack, role: str, unit: str | None, attachment_id: str) -> bytes:

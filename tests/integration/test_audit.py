@@ -75,12 +75,14 @@ def test_every_change_is_audited_by_the_service_that_made_it(stack: Stack, examp
         }
     )
     record = scoring.CreateRecord(
-        scoring_pb2.CreateRecordRequest(kind="error_report", fields=fields),
+        scoring_pb2.CreateRecordRequest(kind=scoring_pb2.RECORD_KIND_ERROR_REPORT, fields=fields),
         metadata=stack.metadata(),
         timeout=10,
     ).record
     scoring.VoidRecord(
-        scoring_pb2.VoidRecordRequest(kind="error_report", id=record.id, reason="录入有误"),
+        scoring_pb2.VoidRecordRequest(
+            kind=scoring_pb2.RECORD_KIND_ERROR_REPORT, id=record.id, reason="录入有误"
+        ),
         metadata=stack.metadata(),
         timeout=10,
     )

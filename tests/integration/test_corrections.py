@@ -37,7 +37,8 @@ def test_a_voided_reading_is_recorded_anew_under_its_id(stack: Stack, example_le
     with pytest.raises(grpc.RpcError) as changed:
         scoring.CreateRecord(
             scoring_pb2.CreateRecordRequest(
-                kind="metric_reading", fields=_fields(READING | {"numerator": 40.0, "denominator": 50.0})
+                kind=scoring_pb2.RECORD_KIND_METRIC_READING,
+                fields=_fields(READING | {"numerator": 40.0, "denominator": 50.0}),
             ),
             metadata=stack.metadata(),
             timeout=10,
@@ -45,14 +46,17 @@ def test_a_voided_reading_is_recorded_anew_under_its_id(stack: Stack, example_le
     assert changed.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     scoring.VoidRecord(
         scoring_pb2.VoidRecordRequest(
-            kind="metric_reading", id="czj/livelihood_spending_share/2025", reason="录入错误"
+            kind=scoring_pb2.RECORD_KIND_METRIC_READING,
+            id="czj/livelihood_spending_share/2025",
+            reason="录入错误",
         ),
         metadata=stack.metadata(),
         timeout=10,
     )
     record = scoring.CreateRecord(
         scoring_pb2.CreateRecordRequest(
-            kind="metric_reading", fields=_fields(READING | {"numerator": 40.0, "denominator": 50.0})
+            kind=scoring_pb2.RECORD_KIND_METRIC_READING,
+            fields=_fields(READING | {"numerator": 40.0, "denominator": 50.0}),
         ),
         metadata=stack.metadata(),
         timeout=10,
@@ -60,7 +64,7 @@ def test_a_voided_reading_is_recorded_anew_under_its_id(stack: Stack, example_le
     assert not record.voided
     assert _livelihood(stack) == pytest.approx(0.8)
     listed = scoring.ListRecords(
-        scoring_pb2.ListRecordsRequest(kind="metric_reading", unit="czj"),
+        scoring_pb2.ListRecordsRequest(kind=scoring_pb2.RECORD_KIND_METRIC_READING, unit="czj"),
         metadata=stack.metadata(),
         timeout=10,
     )

@@ -85,7 +85,7 @@ def test_a_nul_is_refused_naming_the_field_and_nothing_is_stored(units: Stack) -
     action = tasks_pb2.AssignTaskRequest(id="T1", note="进展\x00")
     assert invalid(lambda: tasks.AssignTask(action, metadata=md, timeout=30).task) == ["note"]
     record = scoring_pb2.CreateRecordRequest(
-        kind="error_report", fields=struct({**REPORT, "description": "x\x00"})
+        kind=scoring_pb2.RECORD_KIND_ERROR_REPORT, fields=struct({**REPORT, "description": "x\x00"})
     )
     assert invalid(lambda record=record: scoring.CreateRecord(record, metadata=md, timeout=30).record)
     assert invalid(
@@ -143,12 +143,14 @@ def test_non_finite_numbers_in_a_record_struct_are_refused(units: Stack) -> None
     reading = {"unit": "fgj", "metric": "fixed_asset_investment_growth", "period": "2025-06"}
     for value in (float("nan"), float("inf"), float("-inf")):
         record = scoring_pb2.CreateRecordRequest(
-            kind="metric_reading", fields=struct({**reading, "value": value})
+            kind=scoring_pb2.RECORD_KIND_METRIC_READING, fields=struct({**reading, "value": value})
         )
         assert invalid(
             lambda record=record: scoring.CreateRecord(record, metadata=units.metadata(), timeout=30).record
         )
-        nested = scoring_pb2.CreateRecordRequest(kind="appeal", fields=struct({"id": "A", "date": [value]}))
+        nested = scoring_pb2.CreateRecordRequest(
+            kind=scoring_pb2.RECORD_KIND_APPEAL, fields=struct({"id": "A", "date": [value]})
+        )
         assert invalid(
             lambda nested=nested: scoring.CreateRecord(nested, metadata=units.metadata(), timeout=30).record
         )

@@ -12,7 +12,7 @@ from sqlalchemy import inspect
 
 from services.common.db import Database, migrate
 from tests.conftest import Databases, Stack
-from tests.integration.test_records import refused, struct, violations
+from tests.integration.test_records import kind_number, kind_of, refused, struct, violations
 from tests.integration.test_runs import create_run, publish
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +29,7 @@ REPORT = {
 def record(stack: Stack, kind: str, fields: dict[str, Any], request_id: str, **caller: Any) -> Any:
     _, _, scoring = stack.stubs()
     return scoring.CreateRecord(
-        scoring_pb2.CreateRecordRequest(request_id=request_id, kind=kind, fields=struct(fields)),
+        scoring_pb2.CreateRecordRequest(request_id=request_id, kind=kind_number(kind), fields=struct(fields)),
         metadata=stack.metadata(**caller),
         timeout=30,
     ).record
@@ -38,14 +38,16 @@ def record(stack: Stack, kind: str, fields: dict[str, Any], request_id: str, **c
 def test_a_department_reusing_the_office_request_id_gets_its_own_write(example: Stack) -> None:
     publish(example, create_run(example).id)
     office = record(example, "error_report", REPORT, "shared-id")
-    assert (office.kind, office.id, office.unit) == ("error_report", "E9", "czj")
+    assert (kind_of(office), office.id, office.unit) == ("error_report", "E9", "czj")
     appeal = {"id": "AP9", "error_report": "E1", "date": "2026-01-05", "reason": "材料已按时报送"}
     mine = record(example, "appeal", appeal, "shared-id", role="department", unit="fgj")
-    assert (mine.kind, mine.id, mine.unit) == ("appeal", "AP9", "fgj")
+    assert (kind_of(mine), mine.id, mine.unit) == ("appeal", "AP9", "fgj")
     assert "只给办公室看" not in str(mine)
     _, _, scoring = example.stubs()
     stored = scoring.ListRecords(
-        scoring_pb2.ListRecordsRequest(kind="appeal"), metadata=example.metadata(), timeout=30
+        scoring_pb2.ListRecordsRequest(kind=scoring_pb2.RECORD_KIND_APPEAL),
+        metadata=example.metadata(),
+        timeout=30,
     )
     assert "AP9" in [r.id for r in stored.records]
     seen = scoring.ListRecords(

@@ -95,7 +95,7 @@ def _work_by_hand(stack: Stack) -> None:
         }
     )
     scoring.CreateRecord(
-        scoring_pb2.CreateRecordRequest(kind="error_report", fields=fields),
+        scoring_pb2.CreateRecordRequest(kind=scoring_pb2.RECORD_KIND_ERROR_REPORT, fields=fields),
         metadata=stack.metadata(),
         timeout=10,
     )

@@ -13,7 +13,10 @@ from grpc_status import rpc_status
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
+from services.cli.main import parser
+from services.common.protoenum import enum_code
 from services.common.result_wire import result_to_json_dict
+from services.common.wire_json import lenient_number
 from tests.conftest import Stack
 
 BASE: list[dict[str, Any]] = [
@@ -101,12 +104,22 @@ def struct(fields: dict[str, Any]) -> struct_pb2.Struct:
     return message
 
 
+def kind_number(code: str) -> Any:
+    """A record kind's code as the enum; an unknown word as unspecified, which the service refuses."""
+    return lenient_number(scoring_pb2.RecordKind.DESCRIPTOR, code)
+
+
+def kind_of(record: Any) -> str:
+    """A record's kind as its code."""
+    return enum_code(scoring_pb2.RecordKind.DESCRIPTOR, record.kind)
+
+
 def create_record(
     stack: Stack, kind: str, fields: dict[str, Any], *, role: str = "office", unit: str | None = None
 ) -> Any:
     _, _, scoring = stack.stubs()
     return scoring.CreateRecord(
-        scoring_pb2.CreateRecordRequest(kind=kind, fields=struct(fields)),
+        scoring_pb2.CreateRecordRequest(kind=kind_number(kind), fields=struct(fields)),
         metadata=stack.metadata(role, unit),
         timeout=30,
     ).record
@@ -114,6 +127,8 @@ def create_record(
 
 def list_records(stack: Stack, **filters: Any) -> list[Any]:
     _, _, scoring = stack.stubs()
+    if "kind" in filters:
+        filters["kind"] = kind_number(filters["kind"])
     return list(
         scoring.ListRecords(
             scoring_pb2.ListRecordsRequest(page_size=1000, **filters), metadata=stack.metadata(), timeout=30
@@ -155,7 +170,7 @@ def loaded(stack: Stack) -> Stack:
 
 def test_office_creates_a_record_of_each_kind(loaded: Stack) -> None:
     made = [create_record(loaded, kind, fields) for kind, fields in EACH_KIND]
-    assert [(r.kind, r.id, r.unit) for r in made] == [
+    assert [(kind_of(r), r.id, r.unit) for r in made] == [
         ("error_report", "E1", "fgj"),
         ("metric_reading", "fgj/court_appearance_rate/2025-06", "fgj"),
         ("metric_reading", "fgj/field_research_days/2025-03", "fgj"),
@@ -168,8 +183,8 @@ def test_office_creates_a_record_of_each_kind(loaded: Stack) -> None:
     assert fields_of(made[1])["numerator"] == 2 and fields_of(made[1])["denominator"] == 2
     assert fields_of(made[6])["upheld"] is False
     assert all(not r.voided and r.etag for r in made)
-    stored = {(r.kind, r.id): fields_of(r) for r in list_records(loaded)}
-    assert stored == {(r.kind, r.id): fields_of(r) for r in made}
+    stored = {(kind_of(r), r.id): fields_of(r) for r in list_records(loaded)}
+    assert stored == {(kind_of(r), r.id): fields_of(r) for r in made}
 
 
 def test_the_same_record_twice_is_stored_once_and_a_changed_one_refused(loaded: Stack) -> None:
@@ -184,7 +199,7 @@ def test_the_same_record_twice_is_stored_once_and_a_changed_one_refused(loaded: 
     assert [fields_of(r)["level"] for r in list_records(loaded, kind="incentive")] == ["provincial"]
 
 
-def test_list_records_filters(loaded: Stack) -> None:
+def test_list_records_filters(loaded: Stack, capsys: pytest.CaptureFixture[str]) -> None:
     for kind, fields in EACH_KIND:
         create_record(loaded, kind, fields)
     create_record(
@@ -213,7 +228,7 @@ def test_list_records_filters(loaded: Stack) -> None:
     )
     _, _, scoring = loaded.stubs()
     scoring.VoidRecord(
-        scoring_pb2.VoidRecordRequest(kind="error_report", id="E10", reason="录入错误"),
+        scoring_pb2.VoidRecordRequest(kind=scoring_pb2.RECORD_KIND_ERROR_REPORT, id="E10", reason="录入错误"),
         metadata=loaded.metadata(),
         timeout=30,
     )
@@ -244,17 +259,16 @@ def test_list_records_filters(loaded: Stack) -> None:
             timeout=30,
         )
         assert len(page.records) <= 2
-        seen += [(r.kind, r.id) for r in page.records]
+        seen += [(kind_of(r), r.id) for r in page.records]
         token = page.next_page_token
         if not token:
             break
-    assert sorted(seen) == sorted((r.kind, r.id) for r in list_records(loaded))
-    refused(
-        lambda: scoring.ListRecords(
-            scoring_pb2.ListRecordsRequest(kind="gossip"), metadata=loaded.metadata(), timeout=30
-        ),
-        grpc.StatusCode.INVALID_ARGUMENT,
-    )
+    assert sorted(seen) == sorted((kind_of(r), r.id) for r in list_records(loaded))
+    # An unknown kind never reaches the service: the command line refuses it, naming the field.
+    with pytest.raises(SystemExit) as usage:
+        parser().parse_args(["records", "list", "--kind", "gossip"])
+    assert usage.value.code == 2
+    assert "不是记录类别" in capsys.readouterr().err
 
 
 def test_a_department_lists_its_own_records_only(loaded: Stack) -> None:
@@ -264,7 +278,7 @@ def test_a_department_lists_its_own_records_only(loaded: Stack) -> None:
     own = scoring.ListRecords(
         scoring_pb2.ListRecordsRequest(), metadata=loaded.metadata("department", "czj"), timeout=30
     ).records
-    assert {(r.kind, r.id) for r in own} == {("accountability", "A1")}
+    assert {(kind_of(r), r.id) for r in own} == {("accountability", "A1")}
     refused(
         lambda: scoring.ListRecords(
             scoring_pb2.ListRecordsRequest(unit="fgj"),
@@ -313,7 +327,7 @@ def test_a_voided_error_report_no_longer_deducts(loaded: Stack) -> None:
     refused(
         lambda: (
             scoring.VoidRecord(
-                scoring_pb2.VoidRecordRequest(kind="error_report", id="E1", reason=" "),
+                scoring_pb2.VoidRecordRequest(kind=scoring_pb2.RECORD_KIND_ERROR_REPORT, id="E1", reason=" "),
                 metadata=loaded.metadata(),
                 timeout=30,
             ).record
@@ -323,7 +337,9 @@ def test_a_voided_error_report_no_longer_deducts(loaded: Stack) -> None:
     refused(
         lambda: (
             scoring.VoidRecord(
-                scoring_pb2.VoidRecordRequest(kind="error_report", id="E404", reason="无"),
+                scoring_pb2.VoidRecordRequest(
+                    kind=scoring_pb2.RECORD_KIND_ERROR_REPORT, id="E404", reason="无"
+                ),
                 metadata=loaded.metadata(),
                 timeout=30,
             ).record
@@ -333,7 +349,7 @@ def test_a_voided_error_report_no_longer_deducts(loaded: Stack) -> None:
     refused(
         lambda: (
             scoring.VoidRecord(
-                scoring_pb2.VoidRecordRequest(kind="error_report", id="E1", reason="x"),
+                scoring_pb2.VoidRecordRequest(kind=scoring_pb2.RECORD_KIND_ERROR_REPORT, id="E1", reason="x"),
                 metadata=loaded.metadata("department", "fgj"),
                 timeout=30,
             ).record
@@ -341,7 +357,9 @@ def test_a_voided_error_report_no_longer_deducts(loaded: Stack) -> None:
         grpc.StatusCode.PERMISSION_DENIED,
     )
     voided = scoring.VoidRecord(
-        scoring_pb2.VoidRecordRequest(kind="error_report", id="E1", reason="通报有误，撤销"),
+        scoring_pb2.VoidRecordRequest(
+            kind=scoring_pb2.RECORD_KIND_ERROR_REPORT, id="E1", reason="通报有误，撤销"
+        ),
         metadata=loaded.metadata(),
         timeout=30,
     ).record
@@ -504,7 +522,7 @@ def test_ledger_import_of_records_is_idempotent_and_refuses_changes(loaded: Stac
     second = loaded.import_ledger(jsonl(BASE + SCORING_LINES))
     assert sum(second.created.values()) == 0
     assert dict(second.unchanged) == {"unit": 3, "task": 2, "task_event": 1, **dict(first.created)}
-    stored = sorted((r.kind, r.id, r.etag) for r in list_records(loaded, include_voided=True))
+    stored = sorted((kind_of(r), r.id, r.etag) for r in list_records(loaded, include_voided=True))
     assert len(stored) == 6
 
     fresh = {
@@ -523,7 +541,7 @@ def test_ledger_import_of_records_is_idempotent_and_refuses_changes(loaded: Stac
         lambda: loaded.import_ledger(jsonl([fresh, changed_reading])), grpc.StatusCode.INVALID_ARGUMENT
     )
     assert [f for f, _ in violations(error)] == ["line 2: id"]
-    assert sorted((r.kind, r.id, r.etag) for r in list_records(loaded, include_voided=True)) == stored
+    assert sorted((kind_of(r), r.id, r.etag) for r in list_records(loaded, include_voided=True)) == stored
 
 
 def test_a_bad_record_line_refuses_the_whole_file(loaded: Stack) -> None:

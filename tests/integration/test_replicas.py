@@ -132,7 +132,7 @@ def test_writes_through_both_replicas_are_neither_lost_nor_doubled(
             scoring.CreateRecord(
                 scoring_pb2.CreateRecordRequest(
                     request_id=request_id,
-                    kind="incentive",
+                    kind=scoring_pb2.RECORD_KIND_INCENTIVE,
                     fields=_struct(
                         {
                             "id": f"I{index}",
@@ -164,7 +164,9 @@ def test_writes_through_both_replicas_are_neither_lost_nor_doubled(
         shown = tasks.GetTask(tasks_pb2.GetTaskRequest(id=task.id), metadata=office, timeout=30).task
         assert [e.kind for e in shown.history] == ["create", "assign"]
     incentives = scoring.ListRecords(
-        scoring_pb2.ListRecordsRequest(kind="incentive", page_size=1000), metadata=office, timeout=30
+        scoring_pb2.ListRecordsRequest(kind=scoring_pb2.RECORD_KIND_INCENTIVE, page_size=1000),
+        metadata=office,
+        timeout=30,
     )
     assert sorted(r.id for r in incentives.records) == sorted(f"I{i}" for i in range(40))
 

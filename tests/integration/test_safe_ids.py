@@ -54,14 +54,18 @@ def test_the_hostile_id_is_refused_on_every_method_that_takes_one(stack: Stack, 
         ),
         "record": lambda: (
             scoring.VoidRecord(
-                scoring_pb2.VoidRecordRequest(kind="metric_reading", id=HOSTILE, reason="x"),
+                scoring_pb2.VoidRecordRequest(
+                    kind=scoring_pb2.RECORD_KIND_METRIC_READING, id=HOSTILE, reason="x"
+                ),
                 metadata=md,
                 timeout=10,
             ).record
         ),
         "application": lambda: (
             scoring.DecideApplication(
-                scoring_pb2.DecideApplicationRequest(id=HOSTILE, decision="exempt", reason="x"),
+                scoring_pb2.DecideApplicationRequest(
+                    id=HOSTILE, decision=scoring_pb2.APPLICATION_STATE_EXEMPT, reason="x"
+                ),
                 metadata=md,
                 timeout=10,
             ).application
@@ -115,7 +119,7 @@ def test_a_reading_id_of_three_parts_and_a_unit_given_by_name_pass_the_edge(stac
     with pytest.raises(grpc.RpcError) as caught:
         scoring.VoidRecord(
             scoring_pb2.VoidRecordRequest(
-                kind="metric_reading", id="fgj/court_appearance_rate/2025", reason="x"
+                kind=scoring_pb2.RECORD_KIND_METRIC_READING, id="fgj/court_appearance_rate/2025", reason="x"
             ),
             metadata=md,
             timeout=10,
@@ -174,4 +178,8 @@ def test_the_walk_names_nested_and_repeated_fields() -> None:
         check_request_ids(tasks_pb2.LookupTasksRequest(ids=["T1", "T 2"]))
     assert caught.value.violations[0].field == "ids[1]"
     check_request_ids(tasks_pb2.LookupTasksRequest(ids=["T1", "DB2025-001", "a.b_c"]))
-    check_request_ids(scoring_pb2.CreateRecordRequest(kind="error_report", request_id="any text, 不是编号"))
+    check_request_ids(
+        scoring_pb2.CreateRecordRequest(
+            kind=scoring_pb2.RECORD_KIND_ERROR_REPORT, request_id="any text, 不是编号"
+        )
+    )

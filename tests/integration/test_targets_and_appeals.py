@@ -23,7 +23,7 @@ from services.scoring.__main__ import MIGRATIONS
 from services.scoring.records import parse_record
 from services.scoring.storage.tables import records
 from tests.conftest import Databases, Stack, internal_metadata, run_state, run_time
-from tests.integration.test_records import create_record, list_records, refused, violations
+from tests.integration.test_records import create_record, kind_of, list_records, refused, violations
 from tests.integration.test_runs import (
     create_run,
     finalize,
@@ -99,7 +99,7 @@ def test_target_records_are_stored_once_and_a_changed_one_is_refused_naming_its_
 def test_the_office_records_a_target_one_by_one_and_a_department_may_not(example: Stack) -> None:
     fields = {k: v for k, v in SFJ_DAYS.items() if k != "type"}
     made = create_record(example, "target", fields)
-    assert (made.kind, made.id, made.unit) == ("target", "sfj/field_research_days/2025", "sfj")
+    assert (kind_of(made), made.id, made.unit) == ("target", "sfj/field_research_days/2025", "sfj")
     assert create_record(example, "target", fields).etag == made.etag
     refused(
         lambda: create_record(example, "target", {**fields, "target": 45}), grpc.StatusCode.INVALID_ARGUMENT
@@ -138,7 +138,9 @@ def test_a_units_own_target_scores_it_and_shows_in_its_breakdown(example: Stack)
         assert after[unit]["breakdown"]["metrics"] == before[unit]["breakdown"]["metrics"]
 
     scoring_stub(example).VoidRecord(
-        scoring_pb2.VoidRecordRequest(kind="target", id="sfj/court_appearance_rate/2025", reason="录入错误"),
+        scoring_pb2.VoidRecordRequest(
+            kind=scoring_pb2.RECORD_KIND_TARGET, id="sfj/court_appearance_rate/2025", reason="录入错误"
+        ),
         metadata=example.metadata(),
         timeout=30,
     )
@@ -204,7 +206,7 @@ def test_an_upheld_appeal_of_an_accountability_record_voids_its_deduction_and_ve
         grpc.StatusCode.INVALID_ARGUMENT,
     )
     filed = create_record(example, "appeal", appeal, role="department", unit="jyj")
-    assert (filed.kind, filed.id, filed.unit) == ("appeal", "AP9", "jyj")
+    assert (kind_of(filed), filed.id, filed.unit) == ("appeal", "AP9", "jyj")
     # Undecided, it holds the year's run back even once the window has closed.
     error = refused(lambda: finalize(example, run.id), grpc.StatusCode.FAILED_PRECONDITION)
     assert "AP9" in (error.details() or "")

@@ -94,7 +94,9 @@ def _writes(stack: Stack) -> dict[str, Any]:
         ),
         SCORING + "VoidRecord": lambda md: (
             scoring.VoidRecord(
-                scoring_pb2.VoidRecordRequest(id="R1", kind="error_report"), metadata=md, timeout=10
+                scoring_pb2.VoidRecordRequest(id="R1", kind=scoring_pb2.RECORD_KIND_ERROR_REPORT),
+                metadata=md,
+                timeout=10,
             ).record
         ),
         SCORING + "PublishRun": lambda md: (

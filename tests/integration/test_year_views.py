@@ -55,7 +55,9 @@ def test_the_bulletin_names_the_period_and_every_overdue_task(stack: Stack, exam
     for task in overdue:
         assert units[task.lead_unit] in text
     records = stack.stubs()[2].ListRecords(
-        scoring_pb2.ListRecordsRequest(kind="error_report", year=2025), metadata=stack.metadata(), timeout=30
+        scoring_pb2.ListRecordsRequest(kind=scoring_pb2.RECORD_KIND_ERROR_REPORT, year=2025),
+        metadata=stack.metadata(),
+        timeout=30,
     )
     descriptions = {r.id: json_format.MessageToDict(r.fields)["description"] for r in records.records}
     # E2's appeal was upheld (AP1): it is no longer a standing error report.

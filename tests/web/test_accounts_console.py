@@ -16,7 +16,9 @@ from wsgiref.util import setup_testing_defaults
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
+from google.type.date_pb2 import Date
 from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
+from kaohe.scoring.v1 import scoring_pb2
 
 from services.web import appeals
 from services.web.app import Console
@@ -242,11 +244,16 @@ def test_disabling_an_account_ends_its_sessions_after_a_confirmation(
 def test_an_appeal_id_is_one_encoded_segment_of_the_decide_form() -> None:
     session = Session("s", "t", "office", "", "o", "", "c", 0, 0)
     hostile = "A/../../accounts/view1/disable?"
-    appeal = SimpleNamespace(
-        id=hostile, state="pending", unit="fgj", target="E1", target_type="error_report",
-        date="2025-12-01", reason="r", decision_reason="", timeline=[], year=2025,
+    appeal = scoring_pb2.Appeal(
+        id=hostile, state=scoring_pb2.APPEAL_STATE_PENDING, unit="fgj", target="E1",
+        target_type=scoring_pb2.APPEAL_TARGET_TYPE_ERROR_REPORT, date=Date(year=2025, month=12, day=1),
+        reason="r",
     )  # fmt: skip
     html = appeals.appeals_table([appeal], session, decide=True)
     assert 'action="/office/appeals/A%2F..%2F..%2Faccounts%2Fview1%2Fdisable%3F/decide"' in html
-    html = appeals.applications_table([appeal], session, decide=True)
+    application = scoring_pb2.Application(
+        id=hostile, state=scoring_pb2.APPLICATION_STATE_PENDING, unit="fgj", target="E1",
+        target_type=scoring_pb2.APPLICATION_TARGET_TYPE_ERROR_REPORT, reason="r", year=2025,
+    )  # fmt: skip
+    html = appeals.applications_table([application], session, decide=True)
     assert 'action="/office/tolerance/A%2F..%2F..%2Faccounts%2Fview1%2Fdisable%3F/decide"' in html

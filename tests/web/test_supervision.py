@@ -14,6 +14,7 @@ from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
+from services.common.protoenum import enum_number
 from tests.web.conftest import Console
 from tests.web.test_console import confirm, fetch, login, shot, submit, text
 
@@ -139,7 +140,9 @@ def test_a_step_submitted_twice_is_taken_once(browser: Any, console: Console) ->
 def records_of(console: Console, kind: str) -> dict[str, Any]:
     stub = scoring_pb2_grpc.ScoringServiceStub(console.stack.channel(console.gateway))
     reply = stub.ListRecords(
-        scoring_pb2.ListRecordsRequest(kind=kind, include_voided=True, page_size=5000),
+        scoring_pb2.ListRecordsRequest(
+            kind=enum_number(scoring_pb2.RecordKind.DESCRIPTOR, kind), include_voided=True, page_size=5000
+        ),
         metadata=console.stack.metadata("office"),
         timeout=60,
     )

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-from datetime import date
+from datetime import UTC, date, tzinfo
 from typing import Any
 
 from google.protobuf import struct_pb2
+from google.protobuf.descriptor import EnumDescriptor
 from kaohe.scoring.v1 import scoring_pb2
 
 from services.cli import render
-from services.cli.client import EXIT_OK, Client, emit, plain, request_id
-from services.cli.labels import unit_code
+from services.cli.client import EXIT_OK, Client, emit, request_id
+from services.cli.labels import served_scheme, unit_code
 from services.cli.options import Commands, command, group, listed, term
 from services.common.appeal_labels import (
     APPEAL_STATES,
@@ -25,8 +26,11 @@ from services.common.appeal_labels import (
     outcome_label,
 )
 from services.common.paging import every
+from services.common.protoenum import enum_code, enum_number
+from services.common.wire_json import in_zone, wire_plain
 
 UPHELD = {"yes": "成立", "no": "不成立"}
+STATE = scoring_pb2.ApplicationState.DESCRIPTOR
 PAGE = 1000
 
 
@@ -48,16 +52,31 @@ def _label(terms: Mapping[str, str], code: str) -> str:
     return terms.get(code, code)
 
 
-def _all(call: Any, request: Any, field: str) -> list[dict[str, Any]]:
-    return [plain(m) for m in every(call, request, lambda reply: getattr(reply, field))]
+def _number(enum: EnumDescriptor, code: str, field: str) -> Any:
+    """The enum value of the code the parser gave ("" is unspecified), for a request."""
+    return enum_number(enum, code, field=field)
+
+
+def _json(client: Client, message: Any, tz: tzinfo | None = None) -> dict[str, Any]:
+    """A record, an appeal or an application as `--json` prints it: codes, instants in the scheme's zone."""
+    return wire_plain(message, instant=in_zone(tz or served_scheme(client).tz))
+
+
+def _all(client: Client, call: Any, request: Any, field: str) -> list[dict[str, Any]]:
+    listed = every(call, request, lambda reply: getattr(reply, field))
+    zone = served_scheme(client).tz if listed else UTC
+    return [_json(client, m, zone) for m in listed]
 
 
 def cmd_appeals_list(args: argparse.Namespace) -> int:
     client = Client(args)
     request = scoring_pb2.ListAppealsRequest(
-        unit=unit_code(client, args.unit), year=args.year or 0, state=args.state or "", page_size=PAGE
+        unit=unit_code(client, args.unit),
+        year=args.year or 0,
+        state=_number(scoring_pb2.AppealState.DESCRIPTOR, args.state or "", "state"),
+        page_size=PAGE,
     )
-    appeals = _all(lambda r: client.call(client.scoring.ListAppeals, r), request, "appeals")
+    appeals = _all(client, lambda r: client.call(client.scoring.ListAppeals, r), request, "appeals")
     rows = [
         [
             a["id"],
@@ -90,10 +109,10 @@ def cmd_appeals_file(args: argparse.Namespace) -> int:
     record = client.call(
         client.scoring.CreateRecord,
         scoring_pb2.CreateRecordRequest(
-            request_id=args.request_id or request_id(), kind="appeal", fields=fields
+            request_id=args.request_id or request_id(), kind=scoring_pb2.RECORD_KIND_APPEAL, fields=fields
         ),
     ).record
-    emit(args, plain(record), lambda: f"已提出申诉 {record.id}（{record.unit}），待考核办裁决")
+    emit(args, _json(client, record), lambda: f"已提出申诉 {record.id}（{record.unit}），待考核办裁决")
     return EXIT_OK
 
 
@@ -108,16 +127,19 @@ def cmd_appeals_decide(args: argparse.Namespace) -> int:
             reason=args.reason,
         ),
     ).record
-    emit(args, plain(record), lambda: f"申诉 {record.id}：{UPHELD[args.upheld]}")
+    emit(args, _json(client, record), lambda: f"申诉 {record.id}：{UPHELD[args.upheld]}")
     return EXIT_OK
 
 
 def cmd_tolerance_list(args: argparse.Namespace) -> int:
     client = Client(args)
     request = scoring_pb2.ListApplicationsRequest(
-        unit=unit_code(client, args.unit), year=args.year or 0, state=args.state or "", page_size=PAGE
+        unit=unit_code(client, args.unit),
+        year=args.year or 0,
+        state=_number(STATE, args.state or "", "state"),
+        page_size=PAGE,
     )
-    found = _all(lambda r: client.call(client.scoring.ListApplications, r), request, "applications")
+    found = _all(client, lambda r: client.call(client.scoring.ListApplications, r), request, "applications")
     rows = [
         [
             a["id"],
@@ -144,14 +166,15 @@ def cmd_tolerance_apply(args: argparse.Namespace) -> int:
             request_id=args.request_id or request_id(),
             id=args.id or "",
             unit=unit_code(client, args.unit),
-            target_type=args.target_type,
+            target_type=_number(
+                scoring_pb2.ApplicationTargetType.DESCRIPTOR, args.target_type, field="target_type"
+            ),
             target=args.target,
             reason=args.reason,
         ),
     ).application
-    emit(
-        args, plain(made), lambda: f"已提出容错申请 {made.id}（{made.unit}，{made.year} 年度），待考核办裁决"
-    )
+    data = _json(client, made)
+    emit(args, data, lambda: f"已提出容错申请 {made.id}（{made.unit}，{made.year} 年度），待考核办裁决")
     return EXIT_OK
 
 
@@ -160,11 +183,15 @@ def cmd_tolerance_decide(args: argparse.Namespace) -> int:
     made = client.call(
         client.scoring.DecideApplication,
         scoring_pb2.DecideApplicationRequest(
-            request_id=args.request_id or request_id(), id=args.id, decision=args.decision, reason=args.reason
+            request_id=args.request_id or request_id(),
+            id=args.id,
+            decision=_number(STATE, args.decision, "decision"),
+            reason=args.reason,
         ),
     ).application
-    note = "，已记入容错纠错记录" if made.state != "refused" else ""
-    emit(args, plain(made), lambda: f"容错申请 {made.id}：{APPLICATION_STATES[made.state]}{note}")
+    state = enum_code(STATE, made.state)
+    note = "，已记入容错纠错记录" if state != "refused" else ""
+    emit(args, _json(client, made), lambda: f"容错申请 {made.id}：{APPLICATION_STATES[state]}{note}")
     return EXIT_OK
 
 

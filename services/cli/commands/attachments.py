@@ -5,23 +5,29 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Iterator
+from datetime import UTC, tzinfo
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import grpc
+from kaohe.common.v1 import common_pb2
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
 from services.cli import render
-from services.cli.client import EXIT_OK, Client, Refused, Usage, emit
+from services.cli.client import EXIT_OK, Client, Refused, Usage, emit, request_id
+from services.cli.labels import served_scheme
 from services.cli.options import Commands, command, group
 from services.common.attachments import CHUNK, MAX_BYTES
+from services.common.protoenum import enum_code, enum_number
 from services.common.text import check_id
+from services.common.wiretime import rfc3339_of
 
 KIND_LABELS = {"task": "任务", "extension": "延期申请", "appeal": "申诉", "application": "容错申请"}
 # Tasks keep the files on tasks and extension requests; scoring those on appeals and 容错 applications.
 SCORING_KINDS = frozenset({"appeal", "application"})
+ITEM_KIND = common_pb2.AttachmentItemKind.DESCRIPTOR
 
 
 def _service(client: Client, kind: str) -> tuple[Any, ModuleType]:
@@ -38,17 +44,18 @@ def _item(args: argparse.Namespace) -> tuple[str, str]:
     return kind, check_id(f"--{kind}", value)
 
 
-def _record(a: Any) -> dict[str, Any]:
+def _record(a: common_pb2.Attachment, tz: tzinfo) -> dict[str, Any]:
+    """An attachment as `--json` prints it: its item's kind a code, its upload in the scheme's zone."""
     return {
         "id": a.id,
         "file_name": a.file_name,
         "media_type": a.media_type,
         "size": a.size,
         "sha256": a.sha256,
-        "item_kind": a.item_kind,
+        "item_kind": enum_code(ITEM_KIND, a.item_kind),
         "item_id": a.item_id,
         "uploaded_by": a.uploaded_by,
-        "uploaded_at": a.uploaded_at,
+        "uploaded_at": rfc3339_of(a, "uploaded_at", tz),
     }
 
 
@@ -85,13 +92,15 @@ def cmd_attachments_add(args: argparse.Namespace) -> int:
     stub, pb2 = _service(client, kind)
 
     def stream() -> Iterator[Any]:
-        yield pb2.UploadAttachmentRequest(item_kind=kind, item_id=item, file_name=path.name)
+        yield pb2.UploadAttachmentRequest(
+            item_kind=enum_number(ITEM_KIND, kind), item_id=item, file_name=path.name, request_id=request_id()
+        )
         with path.open("rb") as file:
             while piece := file.read(CHUNK):
                 yield pb2.UploadAttachmentRequest(data=piece)
 
     made = client.call(stub.UploadAttachment, stream(), timeout=600)
-    record = _record(made.attachment)
+    record = _record(made.attachment, served_scheme(client).tz)
     emit(args, record, lambda: _table([record]))
     return EXIT_OK
 
@@ -100,8 +109,10 @@ def cmd_attachments_list(args: argparse.Namespace) -> int:
     kind, item = _item(args)
     client = Client(args)
     stub, pb2 = _service(client, kind)
-    reply = client.call(stub.ListAttachments, pb2.ListAttachmentsRequest(item_kind=kind, item_id=item))
-    records = [_record(a) for a in reply.attachments]
+    listing = pb2.ListAttachmentsRequest(item_kind=enum_number(ITEM_KIND, kind), item_id=item)
+    reply = client.call(stub.ListAttachments, listing)
+    tz = served_scheme(client).tz if reply.attachments else UTC
+    records = [_record(a, tz) for a in reply.attachments]
     emit(args, records, lambda: _table(records))
     return EXIT_OK
 
@@ -122,7 +133,7 @@ def cmd_attachments_get(args: argparse.Namespace) -> int:
                 with part.open("wb") as file:
                     for reply in replies:
                         if reply.HasField("attachment"):
-                            record = _record(reply.attachment)
+                            record = _record(reply.attachment, served_scheme(client).tz)
                         file.write(reply.data)
                 break
             except grpc.RpcError as exc:

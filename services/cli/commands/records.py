@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import UTC, tzinfo
+from typing import Any
 
 from google.protobuf import struct_pb2
 from kaohe.scoring.v1 import scoring_pb2
 
 from services.cli import render
-from services.cli.client import EXIT_OK, Client, Refused, emit, plain, request_id
-from services.cli.labels import record_codes, unit_code
+from services.cli.client import EXIT_OK, Client, Refused, emit, request_id
+from services.cli.labels import record_codes, served_scheme, unit_code
 from services.cli.options import Commands, command, group, listed, term
 from services.common.paging import every
+from services.common.protoenum import enum_code, enum_number
 from services.common.vocabulary import (
     ACCOUNTABILITY_KINDS,
     ERROR_CATEGORIES,
@@ -22,8 +25,21 @@ from services.common.vocabulary import (
     TOLERANCE_DECISIONS,
     label_of,
 )
+from services.common.wire_json import in_zone, wire_plain
 
 DECISIONS = {"yes": "成立", "no": "不成立"}
+RECORD_KIND = scoring_pb2.RecordKind.DESCRIPTOR
+
+
+def record_json(record: scoring_pb2.Record, tz: tzinfo) -> dict[str, Any]:
+    """A record as `--json` prints it: its kind a code, its instant RFC 3339 in the scheme's zone."""
+    return wire_plain(record, instant=in_zone(tz))
+
+
+def kind_number(code: str) -> Any:
+    """The RecordKind of a kind's code (the parser gave the code; "" is unspecified)."""
+    return enum_number(RECORD_KIND, code, field="kind")
+
 
 # The fields of each kind, for `records add --help` (a field followed by ? may be left out).
 FIELDS = {
@@ -62,25 +78,27 @@ def cmd_records_add(args: argparse.Namespace) -> int:
     record = client.call(
         client.scoring.CreateRecord,
         scoring_pb2.CreateRecordRequest(
-            request_id=args.request_id or request_id(), kind=args.kind, fields=message
+            request_id=args.request_id or request_id(), kind=kind_number(args.kind), fields=message
         ),
     ).record
-    data = plain(record)
-    emit(args, data, lambda: f"已记录 {label_of(RECORD_KIND_LABELS, record.kind)} {record.id}")
+    data = record_json(record, served_scheme(client).tz)
+    kind = enum_code(RECORD_KIND, record.kind)
+    emit(args, data, lambda: f"已记录 {label_of(RECORD_KIND_LABELS, kind)} {record.id}")
     return EXIT_OK
 
 
 def cmd_records_list(args: argparse.Namespace) -> int:
     client = Client(args)
     request = scoring_pb2.ListRecordsRequest(
-        kind=args.kind or "",
+        kind=kind_number(args.kind or ""),
         unit=unit_code(client, args.unit),
         year=args.year or 0,
         include_voided=args.all,
         page_size=5000,
     )
     listed = every(lambda r: client.call(client.scoring.ListRecords, r), request, lambda reply: reply.records)
-    records: list[dict[str, object]] = [plain(r) for r in listed]
+    zone = served_scheme(client).tz if listed else UTC
+    records: list[dict[str, object]] = [record_json(r, zone) for r in listed]
     emit(args, {"records": records}, lambda: render.records(records))
     return EXIT_OK
 
@@ -90,11 +108,12 @@ def cmd_records_void(args: argparse.Namespace) -> int:
     record = client.call(
         client.scoring.VoidRecord,
         scoring_pb2.VoidRecordRequest(
-            request_id=request_id(), kind=args.kind, id=args.id, reason=args.reason
+            request_id=request_id(), kind=kind_number(args.kind), id=args.id, reason=args.reason
         ),
     ).record
-    data = plain(record)
-    emit(args, data, lambda: f"已作废 {label_of(RECORD_KIND_LABELS, record.kind)} {record.id}")
+    data = record_json(record, served_scheme(client).tz)
+    kind = enum_code(RECORD_KIND, record.kind)
+    emit(args, data, lambda: f"已作废 {label_of(RECORD_KIND_LABELS, kind)} {record.id}")
     return EXIT_OK
 
 
@@ -106,7 +125,7 @@ def cmd_appeal_decide(args: argparse.Namespace) -> int:
             request_id=request_id(), id=args.id, upheld=args.upheld == "yes", reason=args.reason
         ),
     )
-    data = plain(record)
+    data = wire_plain(record, instant=in_zone(served_scheme(client).tz))
     emit(args, data, lambda: f"申诉 {record.id}：{DECISIONS[args.upheld]}")
     return EXIT_OK
 
@@ -128,18 +147,14 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_records_add)
 
     p = command(records, "list", "列出考核记录", common=common)
-    p.add_argument(
-        "--kind", type=term(RECORD_KIND_LABELS, what="记录类别", open_ended=True), help=f"记录类别：{kinds}"
-    )
+    p.add_argument("--kind", type=term(RECORD_KIND_LABELS, what="记录类别"), help=f"记录类别：{kinds}")
     p.add_argument("--unit", help="单位代码或名称")
     p.add_argument("--year", type=int, help="年度")
     p.add_argument("--all", action="store_true", help="连同已作废的记录")
     p.set_defaults(func=cmd_records_list)
 
     p = command(records, "void", "作废一条考核记录", common=common)
-    p.add_argument(
-        "kind", type=term(RECORD_KIND_LABELS, what="记录类别", open_ended=True), help=f"记录类别：{kinds}"
-    )
+    p.add_argument("kind", type=term(RECORD_KIND_LABELS, what="记录类别"), help=f"记录类别：{kinds}")
     p.add_argument("id", help="记录编号")
     p.add_argument("--reason", required=True, help="作废理由")
     p.set_defaults(func=cmd_records_void)
