@@ -226,7 +226,7 @@ def test_an_accountabilitys_person_and_deciding_body_go_out_and_back_in_either_f
     fields.update({**{k: v for k, v in NAMED.items() if k != "type"}, "id": "A10", "person": "p-fgj-li"})
     del fields["decided_by"]
     scoring.CreateRecord(
-        scoring_pb2.CreateRecordRequest(kind="accountability", fields=fields),
+        scoring_pb2.CreateRecordRequest(kind=scoring_pb2.RECORD_KIND_ACCOUNTABILITY, fields=fields),
         metadata=stack.metadata(),
         timeout=10,
     )

@@ -10,7 +10,7 @@ from services.common.errors import InvalidArgument
 from services.results.model import record_reason
 from services.scoring.records import parse_record
 
-from .scoring_reference import base_scheme_doc, scheme_from
+from .scoring_builders import base_scheme_doc, scheme_from
 
 RECORD = {"id": "A1", "unit": "fgj", "date": "2025-05-01", "kind": "interview", "reason": "工作约谈"}
 
