@@ -22,7 +22,6 @@ PENDING = {
     "services/web/office.py",
     "services/gateway/export.py",
     # classes
-    "services/tasks/rpc.py:TasksServicer",
     # functions
     "services/cli/render.py:breakdown",
     "services/cli/render.py:results",
