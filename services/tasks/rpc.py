@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import asdict
 
 import grpc
+from kaohe.common.v1 import common_pb2
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
 from services.common import attachment_rpc
@@ -71,12 +72,12 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
         views, token, at = self.app.list_tasks(
             actor=current_identity(),
             unit=request.unit,
-            state=request.state,
-            color=request.color,
+            state=wire.request_code(common_pb2.TaskState.DESCRIPTOR, request.state, "state"),
+            color=wire.request_code(common_pb2.TaskColor.DESCRIPTOR, request.color, "color"),
             task_type=request.task_type,
             year=request.year,
             overdue=request.overdue,
-            as_of=request.as_of,
+            as_of=wire.view_text(request, "as_of", self.app.tz),
             page_size_=request.page_size,
             page_token=request.page_token,
             title=request.title,
@@ -84,7 +85,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
         return tasks_pb2.ListTasksResponse(
             tasks=[wire.task_message(v) for v in views],
             next_page_token=token,
-            as_of=self.app.view_instant(at),
+            as_of=instant(at),
         )
 
     def CreateTask(
@@ -100,7 +101,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             co_units=list(request.co_units),
             priority=request.priority,
             source=request.source,
-            due_at=request.due_at,
+            due_at=wire.view_text(request, "due_at", self.app.tz),
             assign_now=request.assign_now,
             note=request.note,
             people_and_parent={
@@ -198,7 +199,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
         views, token = self.extensions.list_requests(
             actor=current_identity(),
             unit=request.unit,
-            state=request.state,
+            state=wire.request_code(tasks_pb2.ExtensionState.DESCRIPTOR, request.state, "state"),
             task_id=request.task_id,
             year=request.year,
             page_size=request.page_size,
@@ -211,10 +212,11 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
     def SummarizeTasks(
         self, request: tasks_pb2.SummarizeTasksRequest, context: grpc.ServicerContext
     ) -> tasks_pb2.SummarizeTasksResponse:
-        summaries, at = self.app.facts.summarize(year=request.year, as_of=request.as_of, unit=request.unit)
+        as_of = wire.view_text(request, "as_of", self.app.tz)
+        summaries, at = self.app.facts.summarize(year=request.year, as_of=as_of, unit=request.unit)
         return tasks_pb2.SummarizeTasksResponse(
             units=[wire.summary_message(s) for s in summaries],
-            as_of=self.app.view_instant(at),
+            as_of=instant(at),
         )
 
     def GetOverdueTrend(
@@ -222,14 +224,10 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
     ) -> tasks_pb2.GetOverdueTrendResponse:
         # The gateway has scoped a department to its unit; held to it here again.
         unit = scoped_unit(current_identity(), request.unit)
-        trend = self.overdue.trend(year=request.year, period=request.period, as_of=request.as_of, unit=unit)
-        return tasks_pb2.GetOverdueTrendResponse(
-            year=trend.year,
-            period=trend.period,
-            points=[self.app.view_instant(t) for t in trend.points],
-            units=[tasks_pb2.OverdueSeries(unit=u, name=n, overdue=c) for u, n, c in trend.units],
-            as_of=self.app.view_instant(trend.as_of),
-        )
+        period = wire.request_code(tasks_pb2.TrendPeriod.DESCRIPTOR, request.period, "period")
+        as_of = wire.view_text(request, "as_of", self.app.tz)
+        trend = self.overdue.trend(year=request.year, period=period, as_of=as_of, unit=unit)
+        return wire.trend_message(trend)
 
     def GetVersion(
         self, request: tasks_pb2.GetVersionRequest, context: grpc.ServicerContext
@@ -259,7 +257,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
         )
         return tasks_pb2.ListPersonsResponse(
             persons=[wire.person_message(p) for p in found],
-            as_of=self.app.view_instant(at),
+            as_of=instant(at),
         )
 
     def UploadAttachment(

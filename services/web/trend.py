@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 from urllib.parse import urlencode
 
 from kaohe.tasks.v1 import tasks_pb2
 
+from services.common.wire_text import as_text
+from services.web.edge import typed_code
 from services.web.gateway import Gateway, Pending
 from services.web.http import Request, esc
-from services.web.layout import chart, row, table, unit_attrs
+from services.web.layout import LOCAL, chart, row, table, unit_attrs
 from services.web.sessions import Session
 
 
@@ -18,7 +19,9 @@ def start_trend(gw: Gateway, session: Session, *, year: int = 0, unit: str = "",
     """The trend asked for now, read later (a page's other calls go out meanwhile)."""
     return gw.start(
         gw.tasks.GetOverdueTrend,
-        tasks_pb2.GetOverdueTrendRequest(year=year, unit=unit, period=period),
+        tasks_pb2.GetOverdueTrendRequest(
+            year=year, unit=unit, period=typed_code(tasks_pb2.TrendPeriod.DESCRIPTOR, period, "period")
+        ),
         session.token,
     )
 
@@ -31,8 +34,9 @@ def point_label(instant: str) -> str:
     return f"{moment.month}月{moment.day}日"
 
 
-def trend_chart(reply: Any) -> str:
+def trend_chart(trend: tasks_pb2.GetOverdueTrendResponse) -> str:
     """One line per unit (a department's page holds its own only); the points' labels below."""
+    reply = as_text(trend, LOCAL)
     ends = "每周末" if reply.period == "week" else "每月末"
     if not reply.points:
         return f"<p>本年度还没有可统计的时点（{ends}）。</p>"

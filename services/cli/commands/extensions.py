@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from kaohe.tasks.v1 import tasks_pb2
 
 from services.cli import render
-from services.cli.client import EXIT_OK, Client, Usage, emit, plain, request_id
+from services.cli.client import EXIT_OK, Client, Usage, emit, request_id
+from services.cli.labels import scheme_zone, typed_code
 from services.cli.options import Commands, command, group, listed, term
 from services.common.vocabulary import EXTENSION_STATES, ROLES
+from services.common.wire_json import in_zone, wire_plain
+from services.common.wire_text import as_text
 
 PAGE = 1000
 EVENTS = {"filed": "申请", "decided": "审批"}
@@ -44,7 +47,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     client = Client(args)
     request = tasks_pb2.ListExtensionsRequest(
         unit=args.unit or "",
-        state=args.state or "",
+        state=cast(
+            tasks_pb2.ExtensionState, typed_code(tasks_pb2.ExtensionState.DESCRIPTOR, args.state, "state")
+        ),
         task_id=args.task or "",
         year=args.year or 0,
         page_size=PAGE,
@@ -52,7 +57,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     found: list[dict[str, Any]] = []
     while True:
         reply = client.call(client.tasks.ListExtensions, request)
-        found += [plain(e) for e in reply.extensions]
+        found += [wire_plain(e, instant=in_zone(scheme_zone(client))) for e in reply.extensions]
         if not reply.next_page_token:
             break
         request.page_token = reply.next_page_token
@@ -95,7 +100,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_request(args: argparse.Namespace) -> int:
     client = Client(args)
-    made = client.call(
+    reply = client.call(
         client.tasks.FileExtension,
         tasks_pb2.FileExtensionRequest(
             request_id=args.request_id or request_id(),
@@ -104,10 +109,11 @@ def cmd_request(args: argparse.Namespace) -> int:
             reason=args.reason,
             id=args.id or "",
         ),
-    ).extension
+    )
+    made = as_text(reply, scheme_zone(client)).extension
     emit(
         args,
-        plain(made),
+        wire_plain(reply.extension, instant=in_zone(scheme_zone(client))),
         lambda: (
             f"已提出延期申请 {made.id}：任务 {made.task_id} 由 {when(made.due_before)} "
             f"申请延至 {when(made.asked_due)}，待考核办审批"
@@ -124,7 +130,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
     if args.refuse and args.due:
         raise Usage("不予批准时不用 --due")
     client = Client(args)
-    made = client.call(
+    reply = client.call(
         client.tasks.DecideExtension,
         tasks_pb2.DecideExtensionRequest(
             request_id=args.request_id or request_id(),
@@ -133,14 +139,15 @@ def cmd_decide(args: argparse.Namespace) -> int:
             due_at=args.due or "",
             reason=args.reason or "",
         ),
-    ).extension
+    )
+    made = as_text(reply, scheme_zone(client)).extension
     if made.state == "approved":
         summary = f"延期申请 {made.id}：已批准，任务 {made.task_id} 的办结时限延至 {when(made.granted_due)}"
     else:
         summary = (
             f"延期申请 {made.id}：{EXTENSION_STATES.get(made.state, made.state)}（{made.decision_reason}）"
         )
-    emit(args, plain(made), lambda: summary)
+    emit(args, wire_plain(reply.extension, instant=in_zone(scheme_zone(client))), lambda: summary)
     return EXIT_OK
 
 
