@@ -106,7 +106,10 @@ def request_code(enum: EnumDescriptor, number: int, field: str) -> str:
 
 def view_text(message: Message, field: str, tz: tzinfo) -> str:
     """A request's Timestamp as the RFC 3339 text the use cases read ("" when unset: now, or none)."""
-    return rfc3339_of(message, field, tz)
+    try:
+        return rfc3339_of(message, field, tz)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidArgument(field, "is outside the years 1990–2100") from None
 
 
 def units_message(
