@@ -15,7 +15,7 @@ from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
 from tests.conftest import Stack
-from tests.tasks_text import TextStub, typed
+from tests.tasks_text import TextStub
 
 BASE: list[dict[str, Any]] = [
     {"type": "unit", "id": "fgj", "name": "发改局", "category": "department"},
@@ -84,7 +84,7 @@ def snapshot(stack: Stack) -> tuple[list[tuple[str, str, str]], list[tuple[Any, 
     tasks = TextStub(raw_tasks)
     md = stack.metadata()
     units = tasks.ListUnits(tasks_pb2.ListUnitsRequest(page_size=1000), metadata=md, timeout=10).units
-    listed = tasks.ListTasks(typed(tasks_pb2.ListTasksRequest, page_size=1000), metadata=md, timeout=10).tasks
+    listed = tasks.ListTasks(tasks_pb2.ListTasksRequest(page_size=1000), metadata=md, timeout=10).tasks
     full = [tasks.GetTask(tasks_pb2.GetTaskRequest(id=t.id), metadata=md, timeout=10).task for t in listed]
     return (
         [(u.id, u.name, u.category) for u in units],
