@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Any
 
+from google.protobuf.descriptor import EnumDescriptor
+from google.protobuf.timestamp_pb2 import Timestamp
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
 from services.cli.client import Client, Refused
+from services.common import status
+from services.common.errors import InvalidArgument
 from services.common.paging import every
+from services.common.protoenum import enum_number
 from services.common.scheme import Scheme, load_scheme
+from services.common.timeutil import parse_instant
 from services.common.vocabulary import PRIORITIES, code_of
+from services.common.wiretime import instant
 from services.ledger_book.columns import CHOICE, SHEET_OF_TYPE, UNIT, choices_of
 
 __all__ = ["priority_code", "record_codes", "served_scheme", "unit_code", "unit_names"]
@@ -43,6 +51,16 @@ def unit_code(client: Client, text: str | None, *, what: str = "单位") -> str:
     if codes:
         raise Refused(f"{what}「{text}」是多个单位的名称（{'、'.join(codes)}），请填写单位代码")
     raise Refused(f"没有{what}「{text}」；请填写单位代码或单位名称（kaohe units list 列出全部单位）")
+
+
+_ZONES: list[tzinfo] = []
+
+
+def scheme_zone(client: Client) -> tzinfo:
+    """The served scheme's time zone, in which tasks' instants are shown: asked once per process."""
+    if not _ZONES:
+        _ZONES.append(served_scheme(client).tz)
+    return _ZONES[0]
 
 
 def served_scheme(client: Client) -> Scheme:
@@ -83,3 +101,21 @@ def priority_code(client: Client, text: str | None) -> str:
         listed = "、".join(f"{label}（{code}）" if label != code else code for code, label in known.items())
         raise Refused(f"紧急程度「{text}」不在考核方案中；可选：{listed}")
     return code
+
+
+def typed_instant(text: str | None, field: str) -> Timestamp | None:
+    """An instant a person typed (RFC 3339 with an offset); refused as the service used to refuse it."""
+    if not text:
+        return None
+    try:
+        return instant(parse_instant(text, field=field))
+    except InvalidArgument as exc:
+        raise Refused(f"{status.LABELS['INVALID_ARGUMENT']}：{exc}") from None
+
+
+def typed_code(enum: EnumDescriptor, code: str | None, field: str) -> int:
+    """The enum value of a code for the request ("" none); an unknown one refused naming the field."""
+    try:
+        return enum_number(enum, code or "", field=field)
+    except InvalidArgument as exc:
+        raise Refused(f"{status.LABELS['INVALID_ARGUMENT']}：{exc}") from None

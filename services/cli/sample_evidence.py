@@ -45,7 +45,7 @@ def attach_sample_evidence(channel: grpc.Channel, metadata: Metadata) -> list[st
     stub = tasks_pb2_grpc.TasksServiceStub(channel)
     office = metadata("office", None)
     listed = stub.ListTasks(tasks_pb2.ListTasksRequest(page_size=5000), metadata=office, timeout=60).tasks
-    reported = [t for t in listed if t.reported_at][:HOW_MANY]
+    reported = [t for t in listed if t.HasField("reported_at")][:HOW_MANY]
     done = []
     for task in reported:
         already = stub.ListAttachments(

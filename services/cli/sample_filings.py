@@ -12,6 +12,7 @@ from typing import Any, cast
 
 import grpc
 from google.protobuf import json_format
+from kaohe.common.v1 import common_pb2
 from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
@@ -33,7 +34,11 @@ def file_sample_applications(channel: grpc.Channel, metadata: Metadata) -> list[
         json_format.MessageToDict(r.fields).get("target") for r in _records(scoring, office, "tolerance")
     }
     late = next(
-        (t for t in _tasks(tasks, office) if t.outcome == "late" and t.id not in tolerated),
+        (
+            t
+            for t in _tasks(tasks, office)
+            if t.outcome == common_pb2.TASK_OUTCOME_LATE and t.id not in tolerated
+        ),
         None,
     )
     report = next(

@@ -72,7 +72,9 @@ def _recoded(
         inner = field.message_type
         if name in omit:
             continue
-        if inner is not None and inner.full_name == TIMESTAMP:
+        if inner is not None and inner.full_name == TIMESTAMP and field.is_repeated:
+            out[name] = [instant(v) for v in value]
+        elif inner is not None and inner.full_name == TIMESTAMP:
             out[name] = instant(value) if message.HasField(name) else ""
         elif inner is not None and inner.full_name == DATE:
             # A calendar day as the ledger writes it (YYYY-MM-DD).

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, cast
 
 from google.protobuf import json_format
+from kaohe.common.v1 import common_pb2
 from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
 from services import bulletin as bl
 from services.common.auth import Identity
-from services.common.protoenum import enum_number
+from services.common.protoenum import enum_code, enum_number
 from services.common.timeutil import parse_instant
 from services.common.vocabulary import ACCOUNTABILITY_KINDS
+from services.common.wiretime import instant, local_of
 from services.gateway.bulletin_issues import IssueNumbers, check_requested
 from services.gateway.use_cases import GatewayApp
 
@@ -34,8 +36,9 @@ def _pages(fetch: Callable[[str], Any], items: Callable[[Any], Any]) -> Iterator
             return
 
 
-def _instant(text: str) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
+def _aware(message: Any, field: str) -> datetime:
+    """A Timestamp the message always carries, as an aware datetime (UTC)."""
+    return datetime.fromtimestamp(int(getattr(message, field).seconds), UTC)
 
 
 def _day(fields: dict[str, Any]) -> date:
@@ -56,14 +59,16 @@ class BulletinView:
 
         return [bl.Unit(id=u.id, name=u.name, category=u.category) for u in _pages(fetch, lambda r: r.units)]
 
-    def _tasks(self, identity: Identity, year: int, as_of: str, timeout: float) -> list[bl.Task]:
+    def _tasks(self, identity: Identity, year: int, as_of: datetime, timeout: float) -> list[bl.Task]:
         def fetch(token: str) -> Any:
-            request = tasks_pb2.ListTasksRequest(year=year, as_of=as_of, page_size=PAGE, page_token=token)
+            request = tasks_pb2.ListTasksRequest(
+                year=year, as_of=instant(as_of), page_size=PAGE, page_token=token
+            )
             return self.app._call(self.app.backends.tasks, "ListTasks", request, identity, timeout)
 
         tasks = []
         for t in _pages(fetch, lambda r: r.tasks):
-            due = _instant(t.due_at)
+            due = local_of(t, "due_at", UTC)
             if due is None:
                 continue
             tasks.append(
@@ -73,9 +78,9 @@ class BulletinView:
                     lead_unit=t.lead_unit,
                     co_units=tuple(t.co_units),
                     due_at=due,
-                    reported_at=_instant(t.reported_at),
-                    state=t.state,
-                    cancelled=t.state == "cancelled",
+                    reported_at=local_of(t, "reported_at", UTC),
+                    state=enum_code(common_pb2.TaskState.DESCRIPTOR, t.state),
+                    cancelled=t.state == common_pb2.TASK_STATE_CANCELLED,
                 )
             )
         return tasks
@@ -100,11 +105,11 @@ class BulletinView:
                 task=e.task_id,
                 title=e.task_title,
                 unit=e.unit,
-                filed_at=datetime.fromisoformat(e.filed_at),
-                due_before=datetime.fromisoformat(e.due_before),
-                asked_due=datetime.fromisoformat(e.asked_due),
-                state=e.state,
-                granted_due=_instant(e.granted_due),
+                filed_at=_aware(e, "filed_at"),
+                due_before=_aware(e, "due_before"),
+                asked_due=_aware(e, "asked_due"),
+                state=enum_code(tasks_pb2.ExtensionState.DESCRIPTOR, e.state),
+                granted_due=local_of(e, "granted_due", UTC),
             )
             for e in _pages(fetch, lambda reply: reply.extensions)
         ]
@@ -123,7 +128,7 @@ class BulletinView:
         pool = self.app.pool
         scheme_f = pool.submit(self.app.scheme, identity, timeout)
         units_f = pool.submit(self._units, identity, timeout)
-        tasks_f = pool.submit(self._tasks, identity, year, moment.isoformat(), timeout)
+        tasks_f = pool.submit(self._tasks, identity, year, moment, timeout)
         records_f = {
             kind: pool.submit(self._records, identity, kind, year, timeout)
             for kind in ("error_report", "accountability", "incentive", "appeal")

@@ -26,7 +26,7 @@ from services.common.result_wire import result_to_json_dict
 from services.common.scheme import Scheme, load_scheme
 from services.common.status import domain_error
 from services.common.vocabulary import RECORD_KINDS, TASK_LINE_TYPES
-from services.common.wiretime import epoch_of, instant
+from services.common.wiretime import epoch_of, local_of
 from services.gateway.cache import ViewCache
 from services.gateway.export import result_to_xlsx
 from services.gateway.importing import LedgerImports
@@ -36,7 +36,7 @@ log = logging.getLogger("kaohe.gateway.import")
 BATCH = 2000
 # A unit's standing rows, the preview document they came from, the instant they were computed for (RFC 3339
 # as tasks wrote it) and the county's time zone (the scheme's IANA name).
-Standings = tuple[list[gateway_pb2.UnitStanding], dict[str, Any], str, str]
+Standings = tuple[list[gateway_pb2.UnitStanding], dict[str, Any], Timestamp | None, str]
 TASK_TYPES = tuple(TASK_LINE_TYPES)
 SCORING_TYPES = RECORD_KINDS
 
@@ -183,7 +183,8 @@ class GatewayApp:
                 )
             )
         time_zone = self.scheme(identity, timeout).timezone
-        return standings, document, summary_reply.as_of, time_zone
+        as_of = summary_reply.as_of if summary_reply.HasField("as_of") else None
+        return standings, document, as_of, time_zone
 
     def overview(self, identity: Identity, year: int, timeout: float) -> gateway_pb2.GetOverviewResponse:
         check_year(year)
@@ -198,7 +199,7 @@ class GatewayApp:
             )
         return gateway_pb2.GetOverviewResponse(
             year=year,
-            as_of=_instant(as_of),
+            as_of=as_of,
             scheme=document.get("scheme", ""),
             units=standings,
             interim=bool(document.get("interim")),
@@ -226,16 +227,16 @@ class GatewayApp:
         entry = document["units"][0]
         weights = sum(t["weight"] for t in entry.get("breakdown", {}).get("tasks", []))
         points = scheme.timeliness.points
-        now = datetime.fromisoformat(tasks_reply.as_of) if tasks_reply.as_of else datetime.now().astimezone()
+        now = local_of(tasks_reply, "as_of", scheme.tz) or datetime.now().astimezone()
         items = []
         for task in tasks_reply.tasks:
-            if not task.color:
+            if task.color == common_pb2.TASK_COLOR_UNSPECIFIED:
                 continue
             weight = scheme.timeliness.priority_weights.get(task.priority, 1.0)
             if task.lead_unit != unit:
                 weight *= scheme.timeliness.co_unit_weight
-            due = datetime.fromisoformat(task.due_at)
-            counted = task.color == "red" and due.year == year
+            due = local_of(task, "due_at", scheme.tz) or now
+            counted = task.color == common_pb2.TASK_COLOR_RED and due.year == year
             total_weight = weights if counted else weights + weight
             # A task due in another year is scored in that year's assessment, not this one.
             cost = points * weight / total_weight if total_weight and due.year == year else 0.0
@@ -247,7 +248,7 @@ class GatewayApp:
             )
         items.sort(key=lambda i: i.hours_left)
         return gateway_pb2.GetDashboardResponse(
-            standing=standings[0], open_items=items, as_of=_instant(as_of), time_zone=time_zone
+            standing=standings[0], open_items=items, as_of=as_of, time_zone=time_zone
         )
 
     def _run_document(
@@ -312,17 +313,15 @@ def _open_item(
         task=task.id,
         title=task.title,
         task_type=task.task_type,
-        state=cast(
-            common_pb2.TaskState, enum_number(common_pb2.TaskState.DESCRIPTOR, task.state, field="state")
-        ),
-        color=cast(
-            common_pb2.TaskColor, enum_number(common_pb2.TaskColor.DESCRIPTOR, task.color, field="color")
-        ),
-        due_at=_instant(task.due_at),
+        state=task.state,
+        color=task.color,
+        due_at=task.due_at if task.HasField("due_at") else None,
         hours_left=hours_left,
         cost_if_overdue=cost,
         cost_per_late_day=cost * per_day,
-        progress_overdue_since=_instant(task.progress_overdue_since),
+        progress_overdue_since=(
+            task.progress_overdue_since if task.HasField("progress_overdue_since") else None
+        ),
     )
 
 
@@ -354,11 +353,6 @@ def _indicator(metric: dict[str, Any]) -> gateway_pb2.IndicatorStanding:
         earned=metric["earned"],
         max=metric["max"],
     )
-
-
-def _instant(text: str) -> Timestamp | None:
-    """A Timestamp of an RFC 3339 instant a backend wrote; None (unset) for ""."""
-    return instant(datetime.fromisoformat(text)) if text else None
 
 
 def _by_rank(rows: list[gateway_pb2.RankingRow]) -> list[gateway_pb2.RankingRow]:

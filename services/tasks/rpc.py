@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict
-from datetime import date
 
 import grpc
-from google.type.date_pb2 import Date
 from kaohe.common.v1 import common_pb2
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
@@ -16,14 +13,13 @@ from services.common.attachments import AttachmentStore
 from services.common.errors import InvalidArgument
 from services.common.messages import refuse_nul
 from services.common.policy import scoped_unit
-from services.common.protoenum import enum_number
 from services.common.rpc import current_identity
 from services.common.wiretime import instant
-from services.tasks import extensions, people
+from services.tasks import extensions, people, wire
 from services.tasks.attachments import history, task_desk
 from services.tasks.domain import Kind
 from services.tasks.trend import OverdueTrend
-from services.tasks.use_cases import TasksApp, TaskView
+from services.tasks.use_cases import TasksApp
 
 # The requests of the closed loop's steps: each its own message, all with the same fields.
 ActionRequest = (
@@ -36,28 +32,6 @@ ActionRequest = (
     | tasks_pb2.CloseTaskRequest
     | tasks_pb2.CancelTaskRequest
 )
-
-
-def _dates(days: list[str]) -> list[Date]:
-    """ISO dates as google.type.Date."""
-    return [Date(year=d.year, month=d.month, day=d.day) for d in map(date.fromisoformat, days)]
-
-
-def task_message(view: TaskView) -> tasks_pb2.Task:
-    data = asdict(view)
-    history = data.pop("history")
-    parts = data.pop("parts")
-    return tasks_pb2.Task(
-        **data,
-        history=[tasks_pb2.TaskEvent(**e) for e in history],
-        parts=[tasks_pb2.TaskPart(**p) for p in parts],
-    )
-
-
-def extension_message(view: extensions.ExtensionView) -> tasks_pb2.Extension:
-    data = asdict(view)
-    timeline = data.pop("timeline")
-    return tasks_pb2.Extension(**data, timeline=[tasks_pb2.ExtensionStep(**step) for step in timeline])
 
 
 @refuse_nul
@@ -77,10 +51,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             category=request.category, page_size_=request.page_size, page_token=request.page_token
         )
         parents = self.app.unit_parents([i for i, _, _ in rows])
-        return tasks_pb2.ListUnitsResponse(
-            units=[common_pb2.Unit(id=i, name=n, category=c, parent=parents.get(i, "")) for i, n, c in rows],
-            next_page_token=token,
-        )
+        return wire.units_message(rows, parents, token)
 
     def GetTask(
         self, request: tasks_pb2.GetTaskRequest, context: grpc.ServicerContext
@@ -92,7 +63,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
                 view.history + history(self.app, self.attachments, view.id),
                 key=lambda e: (e.at, e.kind == "attachment"),
             )
-        return tasks_pb2.GetTaskResponse(task=task_message(view))
+        return tasks_pb2.GetTaskResponse(task=wire.task_message(view))
 
     def ListTasks(
         self, request: tasks_pb2.ListTasksRequest, context: grpc.ServicerContext
@@ -100,18 +71,20 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
         views, token, at = self.app.list_tasks(
             actor=current_identity(),
             unit=request.unit,
-            state=request.state,
-            color=request.color,
+            state=wire.request_code(common_pb2.TaskState.DESCRIPTOR, request.state, "state"),
+            color=wire.request_code(common_pb2.TaskColor.DESCRIPTOR, request.color, "color"),
             task_type=request.task_type,
             year=request.year,
             overdue=request.overdue,
-            as_of=request.as_of,
+            as_of=wire.view_text(request, "as_of", self.app.tz),
             page_size_=request.page_size,
             page_token=request.page_token,
             title=request.title,
         )
         return tasks_pb2.ListTasksResponse(
-            tasks=[task_message(v) for v in views], next_page_token=token, as_of=self.app.view_instant(at)
+            tasks=[wire.task_message(v) for v in views],
+            next_page_token=token,
+            as_of=instant(at),
         )
 
     def CreateTask(
@@ -127,7 +100,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             co_units=list(request.co_units),
             priority=request.priority,
             source=request.source,
-            due_at=request.due_at,
+            due_at=wire.view_text(request, "due_at", self.app.tz),
             assign_now=request.assign_now,
             note=request.note,
             people_and_parent={
@@ -136,12 +109,12 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
                 "parent": request.parent,
             },
         )
-        return tasks_pb2.CreateTaskResponse(task=task_message(view))
+        return tasks_pb2.CreateTaskResponse(task=wire.task_message(view))
 
     def _act(self, kind: Kind, request: ActionRequest) -> tasks_pb2.Task:
         if not request.id:
             raise InvalidArgument("id", "is required")
-        return task_message(
+        return wire.task_message(
             self.app.act(
                 actor=current_identity(),
                 kind=kind,
@@ -203,7 +176,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             due_at=request.due_at,
             reason=request.reason,
         )
-        return tasks_pb2.FileExtensionResponse(extension=extension_message(view))
+        return tasks_pb2.FileExtensionResponse(extension=wire.extension_message(view))
 
     def DecideExtension(
         self, request: tasks_pb2.DecideExtensionRequest, context: grpc.ServicerContext
@@ -216,7 +189,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             due_at=request.due_at,
             reason=request.reason,
         )
-        return tasks_pb2.DecideExtensionResponse(extension=extension_message(view))
+        return tasks_pb2.DecideExtensionResponse(extension=wire.extension_message(view))
 
     def ListExtensions(
         self, request: tasks_pb2.ListExtensionsRequest, context: grpc.ServicerContext
@@ -225,36 +198,24 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
         views, token = self.extensions.list_requests(
             actor=current_identity(),
             unit=request.unit,
-            state=request.state,
+            state=wire.request_code(tasks_pb2.ExtensionState.DESCRIPTOR, request.state, "state"),
             task_id=request.task_id,
             year=request.year,
             page_size=request.page_size,
             page_token=request.page_token,
         )
         return tasks_pb2.ListExtensionsResponse(
-            extensions=[extension_message(v) for v in views], next_page_token=token
+            extensions=[wire.extension_message(v) for v in views], next_page_token=token
         )
 
     def SummarizeTasks(
         self, request: tasks_pb2.SummarizeTasksRequest, context: grpc.ServicerContext
     ) -> tasks_pb2.SummarizeTasksResponse:
-        summaries, at = self.app.facts.summarize(year=request.year, as_of=request.as_of, unit=request.unit)
+        as_of = wire.view_text(request, "as_of", self.app.tz)
+        summaries, at = self.app.facts.summarize(year=request.year, as_of=as_of, unit=request.unit)
         return tasks_pb2.SummarizeTasksResponse(
-            units=[
-                tasks_pb2.UnitTaskSummary(
-                    unit=s.unit,
-                    open_blue=s.open_blue,
-                    open_yellow=s.open_yellow,
-                    open_red=s.open_red,
-                    overdue=s.overdue,
-                    reported_on_time=s.reported_on_time,
-                    reported_late=s.reported_late,
-                    on_time_rate=s.on_time_rate,
-                    emergency_late=s.emergency_late,
-                )
-                for s in summaries
-            ],
-            as_of=self.app.view_instant(at),
+            units=[wire.summary_message(s) for s in summaries],
+            as_of=instant(at),
         )
 
     def GetOverdueTrend(
@@ -264,14 +225,10 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
         actor = current_identity()
         with self.app.db.read() as conn:
             units = people.trend_units(conn, actor, scoped_unit(actor, request.unit, below=True))
-        trend = self.overdue.trend(year=request.year, period=request.period, as_of=request.as_of, units=units)
-        return tasks_pb2.GetOverdueTrendResponse(
-            year=trend.year,
-            period=trend.period,
-            points=[self.app.view_instant(t) for t in trend.points],
-            units=[tasks_pb2.OverdueSeries(unit=u, name=n, overdue=c) for u, n, c in trend.units],
-            as_of=self.app.view_instant(trend.as_of),
-        )
+        period = wire.request_code(tasks_pb2.TrendPeriod.DESCRIPTOR, request.period, "period")
+        as_of = wire.view_text(request, "as_of", self.app.tz)
+        trend = self.overdue.trend(year=request.year, period=period, as_of=as_of, units=units)
+        return wire.trend_message(trend)
 
     def GetVersion(
         self, request: tasks_pb2.GetVersionRequest, context: grpc.ServicerContext
@@ -285,20 +242,13 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
         self, request: tasks_pb2.ImportHolidayNoticeRequest, context: grpc.ServicerContext
     ) -> tasks_pb2.ImportHolidayNoticeResponse:
         done = self.app.holidays.import_notice(actor=current_identity(), text=request.text, year=request.year)
-        fields = asdict(done) | {"holidays": _dates(done.holidays), "workdays": _dates(done.workdays)}
-        return tasks_pb2.ImportHolidayNoticeResponse(**fields)
+        return wire.notice_message(done)
 
     def GetCalendar(
         self, request: tasks_pb2.GetCalendarRequest, context: grpc.ServicerContext
     ) -> tasks_pb2.GetCalendarResponse:
         year = self.app.holidays.calendar_year(request.year)
-        source = enum_number(tasks_pb2.CalendarSource.DESCRIPTOR, year.source, field="source")
-        fields = asdict(year) | {
-            "source": source,
-            "holidays": _dates(year.holidays),
-            "workdays": _dates(year.workdays),
-        }
-        return tasks_pb2.GetCalendarResponse(**fields)
+        return wire.calendar_message(year)
 
     def ListPersons(
         self, request: tasks_pb2.ListPersonsRequest, context: grpc.ServicerContext
@@ -307,22 +257,8 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             self.app, actor=current_identity(), unit=request.unit, person_id=request.id
         )
         return tasks_pb2.ListPersonsResponse(
-            persons=[
-                tasks_pb2.Person(
-                    id=p.id,
-                    name=p.name,
-                    unit=p.unit,
-                    post=p.post,
-                    leader=p.leader,
-                    mobile=p.mobile,
-                    open=p.open,
-                    yellow=p.yellow,
-                    red=p.red,
-                    tasks=[task_message(t) for t in p.tasks],
-                )
-                for p in found
-            ],
-            as_of=self.app.view_instant(at),
+            persons=[wire.person_message(p) for p in found],
+            as_of=instant(at),
         )
 
     def UploadAttachment(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kaohe.common.v1 import common_pb2
 from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
@@ -12,10 +13,12 @@ from services.common.paging import every
 from services.common.protojson import plain
 from services.common.result_wire import result_to_json_dict
 from services.common.wire_json import county_plain
+from services.common.wire_text import as_text, text_data
+from services.web.edge import typed_code, typed_instant
 from services.web.extensions_api import PATHS as EXTENSION_PATHS
 from services.web.gateway import Gateway
 from services.web.http import HttpError, Request, Response, as_json
-from services.web.layout import run_state, run_time
+from services.web.layout import LOCAL, run_state, run_time
 from services.web.sessions import Session
 
 
@@ -75,13 +78,13 @@ def run(gw: Gateway, session: Session, request: Request) -> Response:
 def tasks(gw: Gateway, session: Session, request: Request) -> Response:
     request_ = tasks_pb2.ListTasksRequest(
         unit=request.query.get("unit", ""),
-        state=request.query.get("state", ""),
-        color=request.query.get("color", ""),
+        state=typed_code(common_pb2.TaskState.DESCRIPTOR, request.query.get("state", ""), "state"),
+        color=typed_code(common_pb2.TaskColor.DESCRIPTOR, request.query.get("color", ""), "color"),
         year=_int(request, "year"),
         page_size=5000,
     )
     found = every(lambda r: gw.call(gw.tasks.ListTasks, r, session.token), request_, lambda r: r.tasks)
-    return as_json({"tasks": [_all(item) for item in found]})
+    return as_json({"tasks": [text_data(t, LOCAL) for t in found]})
 
 
 def units(gw: Gateway, session: Session, request: Request) -> Response:
@@ -96,18 +99,19 @@ def overdue_trend(gw: Gateway, session: Session, request: Request) -> Response:
         gw.tasks.GetOverdueTrend,
         tasks_pb2.GetOverdueTrendRequest(
             year=_int(request, "year"),
-            period=request.query.get("period", ""),
+            period=typed_code(tasks_pb2.TrendPeriod.DESCRIPTOR, request.query.get("period", ""), "period"),
             unit=request.query.get("unit", ""),
-            as_of=request.query.get("as_of", ""),
+            as_of=typed_instant(request.query.get("as_of", ""), "as_of"),
         ),
         session.token,
     )
+    trend = as_text(reply, LOCAL)
     return as_json(
         {
-            "year": reply.year,
-            "period": reply.period,
-            "as_of": reply.as_of,
-            "points": list(reply.points),
+            "year": trend.year,
+            "period": trend.period,
+            "as_of": trend.as_of,
+            "points": list(trend.points),
             "units": [
                 {"unit": s.unit, "name": s.name, "overdue": [int(v) for v in s.overdue]} for s in reply.units
             ],

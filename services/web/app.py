@@ -13,6 +13,8 @@ from typing import Any
 
 import grpc
 
+from services.common import status
+from services.common.errors import DomainError
 from services.web import api, assets, attachments, ledger_import, password
 from services.web.gateway import Gateway
 from services.web.http import (
@@ -30,7 +32,7 @@ from services.web.http import (
 )
 from services.web.layout import frame, notice
 from services.web.oidc import CALLBACK, OidcLogin, oidc_login_from_env
-from services.web.refusals import HTTP_OF, import_refusal, refusal
+from services.web.refusals import HTTP_OF, edge_refusal, import_refusal, refusal
 from services.web.routes import View, api_routes, desk_routes
 from services.web.sessions import COOKIE, Session, Sessions
 from services.web.signin import SignIn, landing
@@ -154,6 +156,13 @@ class Console:
                 if request.path == "/office/import":
                     return ledger_import.form(self.gw, session, request, import_refusal(exc))
                 raise HttpError(HTTP_OF.get(exc.code().name, 502), refusal(exc)) from None
+            except DomainError as exc:
+                code, said = edge_refusal(exc)
+                if back:
+                    return redirect(
+                        back.format(**{k: part(v) for k, v in request.params.items()}), error=said
+                    )
+                raise HttpError(HTTP_OF.get(code, 502), said) from None
 
         return handle
 
@@ -178,6 +187,9 @@ class Console:
             except grpc.RpcError as exc:
                 code = exc.code().name
                 return as_json({"error": exc.details() or code, "code": code}, HTTP_OF.get(code, 502))
+            except DomainError as exc:
+                code = status.code_for(exc).name
+                return as_json({"error": str(exc), "code": code}, HTTP_OF.get(code, 502))
 
         return handle
 

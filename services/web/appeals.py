@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from google.protobuf import json_format, struct_pb2
+from kaohe.common.v1 import common_pb2
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
@@ -98,7 +99,11 @@ def _unit_choices(gw: Gateway, session: Session) -> tuple[list[tuple[str, str]],
             accountability.append(
                 (f"accountability:{record.id}", f"问责 {record.id} {fields.get('reason', '')}")
             )
-    task_choices = [(f"task:{t.id}", f"任务 {t.id} {t.title}") for t in tasks if t.state != "cancelled"]
+    task_choices = [
+        (f"task:{t.id}", f"任务 {t.id} {t.title}")
+        for t in tasks
+        if t.state != common_pb2.TASK_STATE_CANCELLED
+    ]
     return task_choices + reports, reports + accountability
 
 

@@ -8,13 +8,15 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from kaohe.common.v1 import common_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
 from services.common.vocabulary import EXTENSION_STATES, ROLES
+from services.common.wire_text import as_text
 from services.web import item_attachments
 from services.web.gateway import Gateway, Pending
 from services.web.http import HttpError, Request, Response, esc, page, redirect
-from services.web.layout import Raw, csrf_field, frame, notice, row, table, unit_attrs
+from services.web.layout import LOCAL, Raw, csrf_field, frame, notice, row, table, unit_attrs
 from services.web.sessions import Session
 
 PAGE = 1000
@@ -65,6 +67,11 @@ def start_listing(gw: Gateway, session: Session, **filters: Any) -> Pending:
     """The requests (of one task, when named), asked now and read later."""
     request = tasks_pb2.ListExtensionsRequest(page_size=PAGE, **filters)
     return gw.start(gw.tasks.ListExtensions, request, session.token)
+
+
+def listed(pending: Pending) -> list[Any]:
+    """The requests a listing found, read as text (states as codes, instants in the county's time)."""
+    return list(as_text(pending.result(), LOCAL).extensions)
 
 
 def requests_table(
@@ -121,7 +128,7 @@ def requests_table(
 
 def task_section(session: Session, task: Any, pending: Pending) -> str:
     """On a task's page: its requests with their timelines, and the lead unit's form while it may ask."""
-    found = list(pending.result().extensions)
+    found = listed(pending)
     parts = []
     waiting = any(e.state == "pending" for e in found)
     if session.role == "department" and session.unit == task.lead_unit and task.state in OPEN and not waiting:
@@ -153,7 +160,7 @@ def file_request(gw: Gateway, session: Session, request: Request) -> Response:
     due, reason = form.get("due_at", "").strip(), form.get("reason", "").strip()
     if not due or not reason:
         return redirect(back, error="申请延期须填写申请延至的时间和原因")
-    made = gw.call(
+    filed = gw.call(
         gw.tasks.FileExtension,
         tasks_pb2.FileExtensionRequest(
             request_id=form.get("request_id", "") or secrets.token_hex(16),
@@ -162,13 +169,14 @@ def file_request(gw: Gateway, session: Session, request: Request) -> Response:
             reason=reason,
         ),
         session.token,
-    ).extension
+    )
+    made = as_text(filed, LOCAL).extension
     return redirect(back, ok=f"已提出延期申请 {made.id}（申请延至 {when(made.asked_due)}），待考核办审批")
 
 
 def unit_page(gw: Gateway, session: Session, request: Request) -> Response:
     """The department's requests, each with its timeline."""
-    found = list(start_listing(gw, session).result().extensions)
+    found = listed(start_listing(gw, session))
     files = item_attachments.start_cells(gw, session, "extension", [e.id for e in found])
     body = (
         _flash(request) + "<p>在任务页面上点“申请延期”提出；考核办审批后，批准的新时限即为该任务的办结时限。"
@@ -185,7 +193,7 @@ def unit_page(gw: Gateway, session: Session, request: Request) -> Response:
 
 def office_page(gw: Gateway, session: Session, request: Request) -> Response:
     """Every request, the pending first, each with a link to decide it."""
-    found = sorted(start_listing(gw, session).result().extensions, key=lambda e: e.state != "pending")
+    found = sorted(listed(start_listing(gw, session)), key=lambda e: e.state != "pending")
     pending = sum(1 for e in found if e.state == "pending")
     files = item_attachments.start_cells(gw, session, "extension", [e.id for e in found])
     body = (
@@ -200,7 +208,7 @@ def office_page(gw: Gateway, session: Session, request: Request) -> Response:
 
 
 def _one(gw: Gateway, session: Session, ext_id: str) -> Any:
-    for e in start_listing(gw, session).result().extensions:
+    for e in listed(start_listing(gw, session)):
         if e.id == ext_id:
             return e
     raise HttpError(404, f"没有延期申请 {ext_id}")
@@ -254,7 +262,7 @@ def decide(gw: Gateway, session: Session, request: Request) -> Response:
         return redirect("/office/extensions", error="请选择批准或不予批准")
     if decision == "refused" and not reason:
         return redirect("/office/extensions", error="不予批准须写明理由")
-    made = gw.call(
+    decided = gw.call(
         gw.tasks.DecideExtension,
         tasks_pb2.DecideExtensionRequest(
             request_id=form.get("request_id", "") or secrets.token_hex(16),
@@ -264,7 +272,8 @@ def decide(gw: Gateway, session: Session, request: Request) -> Response:
             reason=reason,
         ),
         session.token,
-    ).extension
+    )
+    made = as_text(decided, LOCAL).extension
     if made.state == "approved":
         said = f"已批准延期申请 {made.id}：任务 {made.task_id} 延至 {when(made.granted_due)}"
     else:
@@ -276,13 +285,13 @@ def decide(gw: Gateway, session: Session, request: Request) -> Response:
 
 
 def start_awaiting(gw: Gateway, session: Session) -> Pending:
-    request = tasks_pb2.ListTasksRequest(state="reported", page_size=5000)
+    request = tasks_pb2.ListTasksRequest(state=common_pb2.TASK_STATE_REPORTED, page_size=5000)
     return gw.start(gw.tasks.ListTasks, request, session.token)
 
 
 def awaiting_section(pending: Pending) -> str:
     """The reports awaiting 核查 (reported, not yet verified), the oldest first, each linked to its task."""
-    reply = pending.result()
+    reply = as_text(pending.result(), LOCAL)
     waiting = sorted(reply.tasks, key=lambda t: (t.reported_at, t.id))
     rows = [
         row(

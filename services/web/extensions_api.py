@@ -8,9 +8,11 @@ from typing import Any
 from kaohe.tasks.v1 import tasks_pb2
 
 from services.common.paging import every
-from services.common.protojson import plain
+from services.common.wire_text import text_data
+from services.web.edge import typed_code
 from services.web.gateway import Gateway
 from services.web.http import HttpError, Request, Response, as_json
+from services.web.layout import LOCAL
 from services.web.sessions import Session
 
 
@@ -27,8 +29,8 @@ def _body(session: Session, request: Request) -> dict[str, Any]:
     return data
 
 
-def _extension(message: Any) -> dict[str, Any]:
-    return plain(message, always_print_fields_with_no_presence=True)
+def _extension(message: tasks_pb2.Extension) -> dict[str, Any]:
+    return text_data(message, LOCAL)
 
 
 def list_extensions(gw: Gateway, session: Session, request: Request) -> Response:
@@ -37,7 +39,7 @@ def list_extensions(gw: Gateway, session: Session, request: Request) -> Response
         raise HttpError(400, "year must be a whole number")
     request_ = tasks_pb2.ListExtensionsRequest(
         unit=request.query.get("unit", ""),
-        state=request.query.get("state", ""),
+        state=typed_code(tasks_pb2.ExtensionState.DESCRIPTOR, request.query.get("state", ""), "state"),
         task_id=request.query.get("task_id", ""),
         year=int(year or 0),
         page_size=1000,

@@ -8,9 +8,10 @@ from urllib.parse import quote
 from kaohe.tasks.v1 import tasks_pb2
 
 from services.common.vocabulary import TASK_STATES, label_of
+from services.common.wire_text import as_text
 from services.web.gateway import Gateway
 from services.web.http import Request, Response, esc, page
-from services.web.layout import Raw, colour, frame, row, table
+from services.web.layout import LOCAL, Raw, colour, frame, row, table
 from services.web.sessions import Session
 
 
@@ -30,7 +31,8 @@ def units(gw: Gateway, session: Session) -> dict[str, tuple[str, str]]:
 
 
 def _people(gw: Gateway, session: Session, *, unit: str = "", person: str = "") -> Any:
-    return gw.call(gw.tasks.ListPersons, tasks_pb2.ListPersonsRequest(unit=unit, id=person), session.token)
+    reply = gw.call(gw.tasks.ListPersons, tasks_pb2.ListPersonsRequest(unit=unit, id=person), session.token)
+    return as_text(reply, LOCAL)
 
 
 def load_table(persons: Any, names: dict[str, tuple[str, str]], *, caption: str) -> str:

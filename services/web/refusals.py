@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 
 from services.common import status
+from services.common.errors import DomainError
 from services.web.http import esc
 from services.web.layout import notice
 
@@ -31,6 +32,13 @@ def refusal(exc: grpc.RpcError) -> str:
     if len(violations) > 1:
         details = "；".join(f"{v.field}: {v.description}" for v in violations)
     return f"{label}：{details}" if details else label
+
+
+def edge_refusal(exc: DomainError) -> tuple[str, str]:
+    """What the console refused itself (a time or a choice it parses for a request), as the gateway words a
+    refusal: its status code's name and the line for people."""
+    code = status.code_for(exc).name
+    return code, f"{status.LABELS.get(code, code)}：{exc}"
 
 
 def import_refusal(exc: grpc.RpcError) -> str:

@@ -13,6 +13,7 @@ import tomllib
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
 
+from kaohe.common.v1 import common_pb2
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
@@ -23,12 +24,14 @@ from services.common.vocabulary import (
     TASK_STATES,
     label_of,
 )
+from services.common.wire_text import as_text
 from services.web import attachments, people
 from services.web.confirm import confirm_first
+from services.web.edge import typed_code, typed_instant
 from services.web.extensions import start_listing, task_section
 from services.web.gateway import Gateway
 from services.web.http import HttpError, Request, Response, esc, page, redirect
-from services.web.layout import Raw, colour, csrf_field, frame, instant, notice, row, table
+from services.web.layout import LOCAL, Raw, colour, csrf_field, frame, instant, notice, row, table
 from services.web.sessions import Session
 from services.web.task_filters import chosen_filters, filters_form, page_links
 
@@ -86,19 +89,20 @@ def task_list(gw: Gateway, session: Session, request: Request) -> Response:
     known = people.units(gw, session)
     below = villages(session, known)
     chosen, overdue = chosen_filters(query, session, below)
-    reply = gw.call(
+    listing = gw.call(
         gw.tasks.ListTasks,
         tasks_pb2.ListTasksRequest(
             page_size=PAGE_SIZE,
             page_token=query.get("page", ""),
             unit=chosen["unit"],
-            color=chosen["color"],
-            state=chosen["state"],
+            color=typed_code(common_pb2.TaskColor.DESCRIPTOR, chosen["color"], "color"),
+            state=typed_code(common_pb2.TaskState.DESCRIPTOR, chosen["state"], "state"),
             overdue=overdue,
             title=chosen["title"],
         ),
         session.token,
     )
+    reply = as_text(listing, LOCAL)
     names = {u: n for u, (n, _) in known.items()}
     rows = [
         row(
@@ -151,7 +155,8 @@ def task_detail(gw: Gateway, session: Session, request: Request) -> Response:
     """One task: what it is, where it stands, its whole history, and the steps this caller may take."""
     extensions = start_listing(gw, session, task_id=request.params["task"])
     attached = attachments.start_listing(gw, session, request.params["task"])
-    task = gw.call(gw.tasks.GetTask, tasks_pb2.GetTaskRequest(id=request.params["task"]), session.token).task
+    found = gw.call(gw.tasks.GetTask, tasks_pb2.GetTaskRequest(id=request.params["task"]), session.token)
+    task = as_text(found, LOCAL).task
     known = people.units(gw, session)
     names = {u: n for u, (n, _) in known.items()}
     # A 乡镇 is the supervisor of its 村's tasks: it verifies, sends back and closes them.
@@ -356,7 +361,7 @@ def create_task(gw: Gateway, session: Session, request: Request) -> Response:
             co_units=[u for u in _all_values(request, "co_units") if u and u != form.get("lead_unit")],
             priority=form.get("priority", "normal"),
             source=form.get("source", "").strip(),
-            due_at=form.get("due_at", "").strip(),
+            due_at=typed_instant(form.get("due_at", ""), "due_at"),
             assign_now=form.get("assign_now") == "1",
             note=form.get("note", "").strip(),
             parent=form.get("parent", "").strip(),

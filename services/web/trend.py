@@ -14,9 +14,11 @@ from urllib.parse import urlencode
 from kaohe.tasks.v1 import tasks_pb2
 
 from services.common import levels
+from services.common.wire_text import as_text
+from services.web.edge import typed_code
 from services.web.gateway import Gateway, Pending
 from services.web.http import Request, esc
-from services.web.layout import chart, row, table, unit_attrs
+from services.web.layout import LOCAL, chart, row, table, unit_attrs
 from services.web.sessions import Session
 
 
@@ -24,7 +26,9 @@ def start_trend(gw: Gateway, session: Session, *, year: int = 0, unit: str = "",
     """The trend asked for now, read later (a page's other calls go out meanwhile)."""
     return gw.start(
         gw.tasks.GetOverdueTrend,
-        tasks_pb2.GetOverdueTrendRequest(year=year, unit=unit, period=period),
+        tasks_pb2.GetOverdueTrendRequest(
+            year=year, unit=unit, period=typed_code(tasks_pb2.TrendPeriod.DESCRIPTOR, period, "period")
+        ),
         session.token,
     )
 
@@ -120,6 +124,7 @@ def trend_chart(
     With the units' tree (unit → category, parent), the data table goes by level, each 村 under its 乡镇,
     and with the request, `?level=` picks the lines of one level.
     """
+    reply = as_text(reply, LOCAL)
     ends = "每周末" if reply.period == "week" else "每月末"
     if not reply.points:
         return f"<p>本年度还没有可统计的时点（{ends}）。</p>"

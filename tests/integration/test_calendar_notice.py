@@ -23,6 +23,7 @@ from services.tasks.metrics import CalendarCollector
 from tests.conftest import Stack, run_time
 from tests.integration.test_records import jsonl
 from tests.integration.test_runs import LEDGER_2027, create_run, publish, units_of
+from tests.tasks_text import TextStub
 
 NOTICE_2027 = Path(__file__).resolve().parents[1] / "data" / "notices" / "example-2027.txt"
 
@@ -53,12 +54,14 @@ AFTER = "2027-01-05T23:59:59+08:00"
 
 
 def _task(stack: Stack, task_id: str) -> Any:
-    _, tasks, _ = stack.stubs()
+    _, raw_tasks, _ = stack.stubs()
+    tasks = TextStub(raw_tasks)
     return tasks.GetTask(tasks_pb2.GetTaskRequest(id=task_id), metadata=stack.metadata(), timeout=30).task
 
 
 def _import(stack: Stack, text: str, role: str = "office", unit: str | None = None, year: int = 0) -> Any:
-    _, tasks, _ = stack.stubs()
+    _, raw_tasks, _ = stack.stubs()
+    tasks = TextStub(raw_tasks)
     return tasks.ImportHolidayNotice(
         tasks_pb2.ImportHolidayNoticeRequest(text=text, year=year),
         metadata=stack.metadata(role, unit),
@@ -77,7 +80,8 @@ def _source(shown: Any) -> str:
 
 
 def _calendar(stack: Stack, year: int) -> Any:
-    _, tasks, _ = stack.stubs()
+    _, raw_tasks, _ = stack.stubs()
+    tasks = TextStub(raw_tasks)
     return tasks.GetCalendar(
         tasks_pb2.GetCalendarRequest(year=year), metadata=stack.metadata("viewer"), timeout=30
     )

@@ -11,6 +11,7 @@ from kaohe.tasks.v1 import tasks_pb2
 
 from services.common.result_wire import result_to_json_dict
 from tests.conftest import Stack
+from tests.tasks_text import TextStub, typed
 
 NUMBERS = (
     "timeliness_earned",
@@ -88,7 +89,8 @@ def test_rerun_reproduces_every_number(stack: Stack, example_ledger: bytes) -> N
 
 def test_task_list_due_instants(stack: Stack, example_ledger: bytes) -> None:
     stack.import_ledger(example_ledger)
-    _, tasks, _ = stack.stubs()
+    _, raw_tasks, _ = stack.stubs()
+    tasks = TextStub(raw_tasks)
     listed = tasks.ListTasks(tasks_pb2.ListTasksRequest(page_size=100), metadata=stack.metadata(), timeout=10)
     due = {t.id: t.due_at for t in listed.tasks}
     assert due["T1"] == "2025-05-12T23:59:59+08:00"
@@ -115,9 +117,10 @@ def test_import_twice_changes_nothing(stack: Stack, example_ledger: bytes) -> No
 
 
 def test_unauthenticated_calls_are_refused(stack: Stack) -> None:
-    _, tasks, _ = stack.stubs()
+    _, raw_tasks, _ = stack.stubs()
+    tasks = TextStub(raw_tasks)
     with pytest.raises(grpc.RpcError) as missing:
-        tasks.ListTasks(tasks_pb2.ListTasksRequest(), timeout=5)
+        tasks.ListTasks(typed(tasks_pb2.ListTasksRequest), timeout=5)
     assert missing.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
@@ -145,7 +148,8 @@ def test_a_run_under_another_scheme_computes_due_instants_under_it(
     )
     try:
         stack.import_ledger(example_ledger)
-        _, tasks, scoring = stack.stubs()
+        _, raw_tasks, scoring = stack.stubs()
+        tasks = TextStub(raw_tasks)
         t3 = tasks.GetTask(tasks_pb2.GetTaskRequest(id="T3"), metadata=stack.metadata(), timeout=10).task
         assert t3.due_at == "2025-06-09T23:59:59+08:00"  # as the served scheme computes it
         run = scoring.CreateRun(

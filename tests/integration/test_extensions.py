@@ -19,6 +19,7 @@ from services.tasks.storage.tables import extension_requests, task_events
 from tests.conftest import Stack
 from tests.integration.test_tasks_loop import jsonl
 from tests.integration.test_year_views import text_of
+from tests.tasks_text import text, typed
 
 ZONE = ZoneInfo("Asia/Shanghai")
 
@@ -29,10 +30,10 @@ def tasks_stub(stack: Stack) -> Any:
 
 def create(stack: Stack, *, due: datetime, lead: str = "fgj", co: tuple[str, ...] = ()) -> Any:
     """A task assigned now, due at due, made by the office."""
-    return (
-        tasks_stub(stack)
-        .CreateTask(
-            tasks_pb2.CreateTaskRequest(
+    return text(
+        tasks_stub(stack).CreateTask(
+            typed(
+                tasks_pb2.CreateTaskRequest,
                 title="落实县长批示：冬季供暖保障",
                 task_type="leader_directive",
                 lead_unit=lead,
@@ -43,8 +44,7 @@ def create(stack: Stack, *, due: datetime, lead: str = "fgj", co: tuple[str, ...
             metadata=stack.metadata("office"),
             timeout=30,
         )
-        .task
-    )
+    ).task
 
 
 def imported(stack: Stack, task_id: str, *, assigned: datetime, due: datetime) -> Any:
@@ -66,39 +66,35 @@ def file(
     stack: Stack, task: str, due: str, *, unit: str = "fgj", reason: str = "需协调省级审批", **kw: Any
 ) -> Any:
     role = kw.pop("role", "department")
-    return (
-        tasks_stub(stack)
-        .FileExtension(
+    return text(
+        tasks_stub(stack).FileExtension(
             tasks_pb2.FileExtensionRequest(task_id=task, due_at=due, reason=reason, **kw),
             metadata=stack.metadata(role, unit if role == "department" else None),
             timeout=30,
         )
-        .extension
-    )
+    ).extension
 
 
 def decide(stack: Stack, ext: str, decision: str, *, role: str = "office", **kw: Any) -> Any:
     metadata = stack.metadata(role, kw.pop("unit", None))
-    return (
-        tasks_stub(stack)
-        .DecideExtension(
+    return text(
+        tasks_stub(stack).DecideExtension(
             tasks_pb2.DecideExtensionRequest(id=ext, decision=decision, **kw),
             metadata=metadata,
             timeout=30,
         )
-        .extension
-    )
+    ).extension
 
 
 def listed(stack: Stack, role: str = "office", caller: str | None = None, **filters: Any) -> list[Any]:
     reply = tasks_stub(stack).ListExtensions(
-        tasks_pb2.ListExtensionsRequest(**filters), metadata=stack.metadata(role, caller), timeout=30
+        typed(tasks_pb2.ListExtensionsRequest, **filters), metadata=stack.metadata(role, caller), timeout=30
     )
-    return list(reply.extensions)
+    return list(text(reply).extensions)
 
 
 def get(stack: Stack, task: str, role: str = "office", unit: str | None = None) -> Any:
-    return (
+    return text(
         tasks_stub(stack)
         .GetTask(tasks_pb2.GetTaskRequest(id=task), metadata=stack.metadata(role, unit), timeout=30)
         .task

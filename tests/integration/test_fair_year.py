@@ -23,6 +23,7 @@ from services.tasks.domain import Kind
 from tests.conftest import Databases, Stack, example_path, run_state, start_stack, stop_stack
 from tests.integration.test_records import jsonl, refused
 from tests.integration.test_runs import create_run, finalize_now, publish, units_of
+from tests.tasks_text import TextStub
 
 # The example scheme with 宁强 6's "最迟不超过2小时" on its written report, and no 公示 appeal window.
 SCHEME = (
@@ -122,7 +123,8 @@ def test_latest_cuts_a_late_report_to_nothing_while_the_due_is_the_computed_one(
 
 
 def test_an_extension_moves_the_due_that_counts_and_the_year_it_is_scored_in(fair: Stack) -> None:
-    _, tasks, _ = fair.stubs()
+    _, raw_tasks, _ = fair.stubs()
+    tasks = TextStub(raw_tasks)
     shown = tasks.GetTask(tasks_pb2.GetTaskRequest(id="X1"), metadata=fair.metadata(), timeout=30).task
     assert shown.due_at == "2026-01-15T23:59:59+08:00"
     extend = [e for e in shown.history if e.kind == "extend"]
@@ -152,7 +154,8 @@ def test_an_extension_moves_the_due_that_counts_and_the_year_it_is_scored_in(fai
 
 def test_a_year_without_a_calendar_across_new_year(fair: Stack) -> None:
     fair.import_ledger(jsonl([task("N1", "fgj", "leader_directive", "2027-12-29T09:00:00+08:00")]))
-    _, tasks, _ = fair.stubs()
+    _, raw_tasks, _ = fair.stubs()
+    tasks = TextStub(raw_tasks)
     n1 = tasks.GetTask(tasks_pb2.GetTaskRequest(id="N1"), metadata=fair.metadata(), timeout=30).task
     # Monday to Friday only: Dec 30, 31, then Jan 3 to 7 2028.
     assert n1.due_at == "2028-01-07T23:59:59+08:00"
@@ -191,7 +194,8 @@ def test_finalize_waits_for_every_counted_report_to_be_verified(fair: Stack) -> 
     assert result_to_json_dict(run.result)["interim"] is False
     assert lines(run, "fgj")["W1"]["verified"] is False
     publish(fair, run.id)
-    _, tasks, scoring = fair.stubs()
+    _, raw_tasks, scoring = fair.stubs()
+    tasks = TextStub(raw_tasks)
 
     def finalize() -> Any:
         return scoring.FinalizeRun(
@@ -216,7 +220,8 @@ def test_a_report_rejected_under_a_run_holds_its_finalize(fair: Stack) -> None:
     at_clock(fair, "2026-02-01T09:00:00+08:00")
     run = create_run(fair, year=2025)
     publish(fair, run.id)
-    _, tasks, _ = fair.stubs()
+    _, raw_tasks, _ = fair.stubs()
+    tasks = TextStub(raw_tasks)
     tasks.RejectTask(
         tasks_pb2.RejectTaskRequest(id="W1", note="材料不全"), metadata=fair.metadata(), timeout=30
     )
@@ -253,7 +258,8 @@ def test_the_office_extends_an_open_task_and_nobody_else(fair: Stack) -> None:
     assert view.due_at == "2099-07-31T23:59:59+08:00"
     assert [e.due_at for e in view.history if e.kind == "extend"] == ["2099-07-31T23:59:59+08:00"]
     # No longer a computed due instant: the stored row says it was given, and stays so.
-    _, tasks, _ = fair.stubs()
+    _, raw_tasks, _ = fair.stubs()
+    tasks = TextStub(raw_tasks)
     shown = tasks.GetTask(tasks_pb2.GetTaskRequest(id="F1"), metadata=fair.metadata(), timeout=30).task
     assert shown.due_at == "2099-07-31T23:59:59+08:00" and shown.color == "blue"
     # A reported task is no longer open: no extension.
@@ -292,7 +298,8 @@ def test_an_extension_the_rules_refuse_is_not_imported(
     w9 = task("W9", "fgj", "leader_directive", "2025-03-03T09:00:00+08:00", "2025-03-10T23:59:59+08:00")
     error = refused(lambda: fair.import_ledger(jsonl([w9, line])), grpc.StatusCode.INVALID_ARGUMENT)
     assert words in (error.details() or "") or any(words in v for v in _violations(error)), error.details()
-    _, tasks, _ = fair.stubs()
+    _, raw_tasks, _ = fair.stubs()
+    tasks = TextStub(raw_tasks)
     refused(
         lambda: tasks.GetTask(tasks_pb2.GetTaskRequest(id="W9"), metadata=fair.metadata(), timeout=30).task,
         grpc.StatusCode.NOT_FOUND,

@@ -19,6 +19,7 @@ from kaohe.tasks.v1 import tasks_pb2
 from tests.conftest import Stack
 from tests.integration.test_records import struct, violations
 from tests.integration.test_runs import create_run
+from tests.tasks_text import text as read_text
 
 UNIT = {"type": "unit", "id": "fgj", "name": "发改局", "category": "department"}
 OTHER = {"type": "unit", "id": "czj", "name": "财政局", "category": "department"}
@@ -93,7 +94,10 @@ def test_a_nul_is_refused_naming_the_field_and_nothing_is_stored(units: Stack) -
     ) == ["id"]
     assert counts(units) == before
     assert [
-        e.kind for e in tasks.GetTask(tasks_pb2.GetTaskRequest(id="T1"), metadata=md, timeout=30).task.history
+        e.kind
+        for e in read_text(
+            tasks.GetTask(tasks_pb2.GetTaskRequest(id="T1"), metadata=md, timeout=30)
+        ).task.history
     ] == [
         "create",
         "assign",

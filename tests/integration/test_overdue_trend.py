@@ -11,7 +11,10 @@ import grpc
 import pytest
 from kaohe.tasks.v1 import tasks_pb2
 
+from services.common.errors import InvalidArgument
+from services.web.edge import typed_code
 from tests.conftest import Stack
+from tests.tasks_text import text, typed
 
 Z = "+08:00"
 LEDGER: list[dict[str, Any]] = [
@@ -80,9 +83,8 @@ def ledger(stack: Stack) -> Stack:
 def trend(stack: Stack, role: str = "office", own: str | None = None, **fields: Any) -> Any:
     """GetOverdueTrend through the gateway, as role (a department of unit own)."""
     _, tasks, _ = stack.stubs()
-    return tasks.GetOverdueTrend(
-        tasks_pb2.GetOverdueTrendRequest(**fields), metadata=stack.metadata(role, own), timeout=60
-    )
+    request = typed(tasks_pb2.GetOverdueTrendRequest, **fields)
+    return text(tasks.GetOverdueTrend(request, metadata=stack.metadata(role, own), timeout=60))
 
 
 def series(reply: Any) -> dict[str, list[int]]:
@@ -128,8 +130,14 @@ def test_a_department_sees_its_own_line_only(ledger: Stack) -> None:
 
 
 def test_an_unknown_period_is_refused_by_name(ledger: Stack) -> None:
+    # The word people type is read where they type it (the console's edge): refused there, by name.
+    with pytest.raises(InvalidArgument) as typed_refusal:
+        typed_code(tasks_pb2.TrendPeriod.DESCRIPTOR, "quarter", "period")
+    assert [v.field for v in typed_refusal.value.violations] == ["period"]
+    assert "quarter" in str(typed_refusal.value)
+    # A period the contract does not define is refused by the service, by name.
     with pytest.raises(grpc.RpcError) as refused:
-        trend(ledger, year=2024, period="quarter")
+        trend(ledger, year=2024, period=99)
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "period" in (refused.value.details() or "")
 

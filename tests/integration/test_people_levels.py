@@ -11,6 +11,7 @@ from kaohe.tasks.v1 import tasks_pb2
 
 from tests.conftest import Stack
 from tests.integration.test_tasks_ledger import names, refuse
+from tests.tasks_text import TextStub, typed
 
 AT = "2025-07-01T09:00:00+08:00"
 LEDGER: list[dict[str, Any]] = [
@@ -87,7 +88,7 @@ def county(stack: Stack) -> Stack:
 
 
 def tasks_stub(stack: Stack) -> Any:
-    return stack.stubs()[1]
+    return TextStub(stack.stubs()[1])
 
 
 def persons(stack: Stack, role: str, own: str | None, **request: Any) -> list[Any]:
@@ -201,8 +202,12 @@ def test_a_township_dispatches_to_its_own_villages_only(county: Stack) -> None:
     md = county.metadata("department", "xz1")
 
     def create(lead: str, who: Any = md) -> Any:
-        request = tasks_pb2.CreateTaskRequest(
-            title="入户走访", task_type="leader_directive", lead_unit=lead, assign_now=True
+        request = typed(
+            tasks_pb2.CreateTaskRequest,
+            title="入户走访",
+            task_type="leader_directive",
+            lead_unit=lead,
+            assign_now=True,
         )
         return stub.CreateTask(request, metadata=who, timeout=10).task
 
@@ -322,8 +327,13 @@ def test_a_township_dispatches_a_part_with_its_responsible_person(county: Stack)
     md = county.metadata("department", "xz1")
 
     def create(**fields: Any) -> Any:
-        request = tasks_pb2.CreateTaskRequest(
-            title="东村二期", task_type="leader_directive", lead_unit="c11", assign_now=True, **fields
+        request = typed(
+            tasks_pb2.CreateTaskRequest,
+            title="东村二期",
+            task_type="leader_directive",
+            lead_unit="c11",
+            assign_now=True,
+            **fields,
         )
         return stub.CreateTask(request, metadata=md, timeout=10).task
 

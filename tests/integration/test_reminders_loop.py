@@ -23,6 +23,7 @@ from services.notify.config import NotifyConfig, load_notify_config, parse_notif
 from services.notify.delivery import Outcome
 from services.tasks.reminders import ReminderLoop, open_task_facts
 from tests.conftest import Stack
+from tests.tasks_text import TextStub, typed
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 
@@ -148,7 +149,9 @@ def test_each_key_goes_out_once_and_lands_in_the_history(stack: Stack) -> None:
     assert loop(stack, send).check_once().sent == ()
     assert len(send.posts) == 7
 
-    _, tasks, _ = stack.stubs()
+    _, raw_tasks, _ = stack.stubs()
+
+    tasks = TextStub(raw_tasks)
     task = tasks.GetTask(tasks_pb2.GetTaskRequest(id="R1"), metadata=stack.metadata(), timeout=10).task
     reminded = [e for e in task.history if e.kind == "remind"]
     # fgj and czj, each by json and by the escalate channel.
@@ -185,12 +188,15 @@ def test_a_failing_channel_is_tried_again_at_the_next_check(stack: Stack) -> Non
 
 def test_the_task_shows_its_progress_lapse(stack: Stack) -> None:
     stack.import_ledger(ledger())
-    _, tasks, _ = stack.stubs()
+    _, raw_tasks, _ = stack.stubs()
+    tasks = TextStub(raw_tasks)
     as_of = NOW.isoformat()
     # Without an as_of the task is read as of now: its September deadline has passed either way.
     task = tasks.GetTask(tasks_pb2.GetTaskRequest(id="M1"), metadata=stack.metadata(), timeout=10).task
     assert task.progress_overdue_since.startswith("2026-09-01")
-    listed = tasks.ListTasks(tasks_pb2.ListTasksRequest(as_of=as_of), metadata=stack.metadata(), timeout=10)
+    listed = tasks.ListTasks(
+        typed(tasks_pb2.ListTasksRequest, as_of=as_of), metadata=stack.metadata(), timeout=10
+    )
     lapses = {t.id: t.progress_overdue_since for t in listed.tasks}
     assert lapses["M1"].startswith("2026-09-01") and lapses["R1"] == ""
 
@@ -247,7 +253,9 @@ def test_a_red_task_is_chased_until_done_escalated_after_k_and_remembered_across
     assert told(restarted().check_once()) == [("fgj", "boss", 1)]
     assert [b.get("occurrence") for url, _, b in send.posts if url.endswith("/fgj")] == [1, 2]
 
-    _, tasks, _ = stack.stubs()
+    _, raw_tasks, _ = stack.stubs()
+
+    tasks = TextStub(raw_tasks)
     task = tasks.GetTask(tasks_pb2.GetTaskRequest(id="R1"), metadata=stack.metadata(), timeout=10).task
     notes = [e.note for e in task.history if e.kind == "remind"]
     assert sum("第1次催办" in n for n in notes) == 1 and sum("第2次催办" in n for n in notes) == 1
@@ -338,7 +346,9 @@ def test_a_red_task_is_chased_every_minute_and_escalated_after_two_over_http(
     # The DingTalk robot has no repeat: told once.
     assert len(posts["/robot/send"]) == 1
 
-    _, tasks, _ = stack.stubs()
+    _, raw_tasks, _ = stack.stubs()
+
+    tasks = TextStub(raw_tasks)
     task = tasks.GetTask(tasks_pb2.GetTaskRequest(id="R1"), metadata=stack.metadata(), timeout=10).task
     notes = [e.note for e in task.history if e.kind == "remind"]
     assert sum(n.startswith("第1次催办") for n in notes) == 2  # json and DingTalk

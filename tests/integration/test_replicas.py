@@ -16,6 +16,7 @@ from services.common.result_wire import result_to_json_dict
 from services.common.scheme import Scheme
 from services.common.tls import TlsFiles
 from tests.conftest import KEYS, PG_URL, Databases, secure_channel, user_token
+from tests.tasks_text import TextStub, typed
 
 pytestmark = [pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason="KAOHE_TEST_PG_URL is not set")]
 
@@ -108,7 +109,7 @@ def test_writes_through_both_replicas_are_neither_lost_nor_doubled(
         tls_files, target, target_name="gateway", options=[("grpc.lb_policy_name", "round_robin")]
     )
     gateway = gateway_pb2_grpc.GatewayServiceStub(channel)
-    tasks = tasks_pb2_grpc.TasksServiceStub(channel)
+    tasks = TextStub(tasks_pb2_grpc.TasksServiceStub(channel))
     scoring = scoring_pb2_grpc.ScoringServiceStub(channel)
     gateway.ImportLedger(iter([gateway_pb2.ImportLedgerRequest(data=UNITS)]), metadata=office, timeout=30)
 
@@ -118,7 +119,8 @@ def test_writes_through_both_replicas_are_neither_lost_nor_doubled(
     def create(request_id: str, index: int) -> None:
         try:
             tasks.CreateTask(
-                tasks_pb2.CreateTaskRequest(
+                typed(
+                    tasks_pb2.CreateTaskRequest,
                     request_id=request_id,
                     id=f"R{index}",
                     title=f"并发立项 {index}",

@@ -14,6 +14,7 @@ from kaohe.tasks.v1 import tasks_pb2
 from services.common.result_wire import result_to_json_dict
 from tests.conftest import Stack, run_state, run_time
 from tests.integration.test_records import create_record, jsonl, refused, violations
+from tests.tasks_text import TextStub
 
 
 def scoring_stub(stack: Stack) -> Any:
@@ -78,7 +79,8 @@ def finalize(stack: Stack, run_id: str, etag: str = "") -> Any:
 
 def verify_every_report(stack: Stack) -> None:
     """核查 of every report waiting for it: 定档 needs each counted report verified (SCORING.md §9)."""
-    _, tasks, _ = stack.stubs()
+    _, raw_tasks, _ = stack.stubs()
+    tasks = TextStub(raw_tasks)
     listed = tasks.ListTasks(
         tasks_pb2.ListTasksRequest(page_size=5000), metadata=stack.metadata(), timeout=30
     )
@@ -294,7 +296,8 @@ LEDGER_2027: list[dict[str, Any]] = [
 
 def test_a_year_the_calendar_does_not_cover_scores_with_a_warning(stack: Stack) -> None:
     stack.import_ledger(jsonl(LEDGER_2027))
-    _, tasks, _ = stack.stubs()
+    _, raw_tasks, _ = stack.stubs()
+    tasks = TextStub(raw_tasks)
     task = tasks.GetTask(tasks_pb2.GetTaskRequest(id="Y1"), metadata=stack.metadata(), timeout=30).task
     # Monday to Friday only: 7 working days from Mon 2027-03-01 end on Wed 2027-03-10.
     assert task.due_at == "2027-03-10T23:59:59+08:00"

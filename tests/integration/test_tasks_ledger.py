@@ -15,6 +15,7 @@ from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
 from tests.conftest import Stack
+from tests.tasks_text import TextStub
 
 BASE: list[dict[str, Any]] = [
     {"type": "unit", "id": "fgj", "name": "发改局", "category": "department"},
@@ -79,7 +80,8 @@ def event(task_id: str, kind: str, at: str, **fields: Any) -> dict[str, Any]:
 
 def snapshot(stack: Stack) -> tuple[list[tuple[str, str, str]], list[tuple[Any, ...]]]:
     """Every unit, and every task with its state, report and history: what a refused import must not touch."""
-    _, tasks, _ = stack.stubs()
+    _, raw_tasks, _ = stack.stubs()
+    tasks = TextStub(raw_tasks)
     md = stack.metadata()
     units = tasks.ListUnits(tasks_pb2.ListUnitsRequest(page_size=1000), metadata=md, timeout=10).units
     listed = tasks.ListTasks(tasks_pb2.ListTasksRequest(page_size=1000), metadata=md, timeout=10).tasks
@@ -290,7 +292,8 @@ def test_refused_file_then_fixed_file_imports(loaded: Stack) -> None:
     reply = loaded.import_ledger(jsonl([*FRESH, task("N2")]))
     assert dict(reply.created) == {"unit": 1, "task": 2, "task_event": 2}
     assert dict(reply.unchanged) == {}
-    _, tasks, _ = loaded.stubs()
+    _, raw_tasks, _ = loaded.stubs()
+    tasks = TextStub(raw_tasks)
     t2 = tasks.GetTask(tasks_pb2.GetTaskRequest(id="T2"), metadata=loaded.metadata(), timeout=10).task
     assert [e.kind for e in t2.history] == ["create", "assign", "accept"]
     assert t2.state == "accepted"
@@ -301,7 +304,8 @@ def test_reimport_of_a_partly_stored_file_adds_only_the_new_lines(loaded: Stack)
     reply = loaded.import_ledger(jsonl([*BASE, later]))
     assert dict(reply.created) == {"task_event": 1}
     assert dict(reply.unchanged) == {"unit": 2, "task": 2, "task_event": 3}
-    _, tasks, _ = loaded.stubs()
+    _, raw_tasks, _ = loaded.stubs()
+    tasks = TextStub(raw_tasks)
     t2 = tasks.GetTask(tasks_pb2.GetTaskRequest(id="T2"), metadata=loaded.metadata(), timeout=10).task
     assert (t2.state, t2.reported_at, t2.outcome) == ("reported", "2025-10-10T09:00:00+08:00", "on_time")
 
@@ -309,7 +313,8 @@ def test_reimport_of_a_partly_stored_file_adds_only_the_new_lines(loaded: Stack)
 def test_reject_in_a_later_file_flags_the_stored_report(loaded: Stack) -> None:
     loaded.import_ledger(jsonl([event("T2", "report", "2025-10-10T09:00:00+08:00")]))
     loaded.import_ledger(jsonl([event("T2", "reject", "2025-10-10T15:00:00+08:00", note="缺材料")]))
-    _, tasks, _ = loaded.stubs()
+    _, raw_tasks, _ = loaded.stubs()
+    tasks = TextStub(raw_tasks)
     t2 = tasks.GetTask(tasks_pb2.GetTaskRequest(id="T2"), metadata=loaded.metadata(), timeout=10).task
     assert [(e.kind, e.rejected) for e in t2.history][-2:] == [("report", True), ("reject", False)]
     assert (t2.state, t2.reported_at, t2.outcome) == ("accepted", "", "")
@@ -327,7 +332,8 @@ def test_reject_in_the_same_file_flags_the_report(stack: Stack) -> None:
             ]
         )
     )
-    _, tasks, _ = stack.stubs()
+    _, raw_tasks, _ = stack.stubs()
+    tasks = TextStub(raw_tasks)
     t2 = tasks.GetTask(tasks_pb2.GetTaskRequest(id="T2"), metadata=stack.metadata(), timeout=10).task
     assert [(e.kind, e.note, e.rejected) for e in t2.history][2:] == [
         ("report", "一", True),
@@ -416,7 +422,8 @@ def test_the_loop_is_replayed_as_leniently_as_formats_says(loaded: Stack) -> Non
         )
     )
     assert dict(reply.created) == {"unit": 1, "task": 1, "task_event": 6}
-    _, tasks, _ = loaded.stubs()
+    _, raw_tasks, _ = loaded.stubs()
+    tasks = TextStub(raw_tasks)
     got = tasks.GetTask(
         tasks_pb2.GetTaskRequest(id="DB2025-001"), metadata=loaded.metadata(), timeout=10
     ).task

@@ -15,6 +15,7 @@ from services.common.auth import make_user_identity
 from services.common.wiretime import epoch_of
 from tests.conftest import Stack, internal_metadata
 from tests.integration.test_records import create_record
+from tests.tasks_text import TextStub, typed
 
 
 def overview(stack: Stack, role: str = "office", unit: str | None = None) -> Any:
@@ -47,10 +48,15 @@ def test_a_second_read_without_writes_is_served_from_the_cache(example: Stack) -
 def test_a_new_task_is_in_the_overview_read_at_once(example: Stack) -> None:
     before = line(overview(example), "fgj")
     overview(example)
-    _, tasks, _ = example.stubs()
+    _, raw_tasks, _ = example.stubs()
+    tasks = TextStub(raw_tasks)
     tasks.CreateTask(
-        tasks_pb2.CreateTaskRequest(
-            title="缓存", task_type="leader_directive", lead_unit="fgj", assign_now=True
+        typed(
+            tasks_pb2.CreateTaskRequest,
+            title="缓存",
+            task_type="leader_directive",
+            lead_unit="fgj",
+            assign_now=True,
         ),
         metadata=example.metadata(),
         timeout=30,
@@ -93,10 +99,15 @@ def test_each_visibility_has_its_own_entry(example: Stack) -> None:
 
 
 def test_the_next_change_is_the_first_colour_edge_of_an_open_task(example: Stack) -> None:
-    _, tasks, _ = example.stubs()
+    _, raw_tasks, _ = example.stubs()
+    tasks = TextStub(raw_tasks)
     task = tasks.CreateTask(
-        tasks_pb2.CreateTaskRequest(
-            title="时限", task_type="leader_directive", lead_unit="fgj", assign_now=True
+        typed(
+            tasks_pb2.CreateTaskRequest,
+            title="时限",
+            task_type="leader_directive",
+            lead_unit="fgj",
+            assign_now=True,
         ),
         metadata=example.metadata(),
         timeout=30,

@@ -15,6 +15,7 @@ from kaohe.tasks.v1 import tasks_pb2
 from openpyxl import load_workbook
 
 from tests.conftest import Stack
+from tests.tasks_text import TextStub, typed
 
 
 def text_of(data: bytes) -> str:
@@ -36,9 +37,10 @@ def bulletin(stack: Stack, period: str, role: str = "office", unit: str | None =
 
 def test_the_bulletin_names_the_period_and_every_overdue_task(stack: Stack, example_ledger: bytes) -> None:
     stack.import_ledger(example_ledger)
-    _, tasks, _ = stack.stubs()
+    _, raw_tasks, _ = stack.stubs()
+    tasks = TextStub(raw_tasks)
     listed = tasks.ListTasks(
-        tasks_pb2.ListTasksRequest(year=2025, as_of="2026-01-10T00:00:00+08:00", page_size=5000),
+        typed(tasks_pb2.ListTasksRequest, year=2025, as_of="2026-01-10T00:00:00+08:00", page_size=5000),
         metadata=stack.metadata(),
         timeout=30,
     )

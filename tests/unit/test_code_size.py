@@ -19,7 +19,6 @@ MAX_CLASS, MAX_FUNCTION, MAX_MODULE = 250, 60, 400
 PENDING = {
     # modules
     # classes
-    "services/tasks/rpc.py:TasksServicer",
 }
 
 

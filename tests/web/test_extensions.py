@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from selenium.webdriver.common.by import By
 
+from tests.tasks_text import TextStub, typed
 from tests.web.conftest import Console
 from tests.web.test_console import fetch, login, shot, submit, text
 
@@ -21,7 +22,7 @@ ZONE = ZoneInfo("Asia/Shanghai")
 
 
 def tasks_stub(console: Console) -> Any:
-    return tasks_pb2_grpc.TasksServiceStub(console.stack.channel(console.gateway))
+    return TextStub(tasks_pb2_grpc.TasksServiceStub(console.stack.channel(console.gateway)))
 
 
 def post_json(console: Console, path: str, body: dict[str, str], *, cookies: list[dict[str, Any]]) -> int:
@@ -41,7 +42,8 @@ def test_a_unit_asks_for_an_extension_and_the_office_approves_it(browser: Any, c
     task = (
         tasks_stub(console)
         .CreateTask(
-            tasks_pb2.CreateTaskRequest(
+            typed(
+                tasks_pb2.CreateTaskRequest,
                 title="全县冬季供暖保障检查",
                 task_type="leader_directive",
                 lead_unit="fgj",
@@ -97,7 +99,7 @@ def test_a_unit_asks_for_an_extension_and_the_office_approves_it(browser: Any, c
     shown = [w.find_element(By.TAG_NAME, "td").text for w in waiting]
     assert shown == sorted(shown)
     reported = tasks_stub(console).ListTasks(
-        tasks_pb2.ListTasksRequest(state="reported", page_size=5000),
+        typed(tasks_pb2.ListTasksRequest, state="reported", page_size=5000),
         metadata=console.stack.metadata("office"),
         timeout=60,
     )
@@ -136,7 +138,8 @@ def test_the_json_api_files_and_decides_with_bearer_tokens(console: Console) -> 
     task = (
         tasks_stub(console)
         .CreateTask(
-            tasks_pb2.CreateTaskRequest(
+            typed(
+                tasks_pb2.CreateTaskRequest,
                 title="接口申请延期",
                 task_type="leader_directive",
                 lead_unit="czj",

@@ -15,6 +15,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from services.common.protoenum import enum_number
+from tests.tasks_text import TextStub
 from tests.web.conftest import Console
 from tests.web.test_console import confirm, fetch, login, shot, submit, text
 
@@ -35,7 +36,7 @@ def steps_offered(driver: Any) -> set[str]:
 
 
 def stored(console: Console, task_id: str) -> Any:
-    stub = tasks_pb2_grpc.TasksServiceStub(console.stack.channel(console.gateway))
+    stub = TextStub(tasks_pb2_grpc.TasksServiceStub(console.stack.channel(console.gateway)))
     return stub.GetTask(
         tasks_pb2.GetTaskRequest(id=task_id), metadata=console.stack.metadata("office"), timeout=60
     ).task
@@ -92,7 +93,7 @@ def test_a_department_sees_only_its_own_tasks(browser: Any, console: Console) ->
     login(browser, console, "czj1")
     browser.get(console.url + "/tasks")
     listed = {a.text for a in browser.find_elements(By.CSS_SELECTOR, "table a")}
-    stub = tasks_pb2_grpc.TasksServiceStub(console.stack.channel(console.gateway))
+    stub = TextStub(tasks_pb2_grpc.TasksServiceStub(console.stack.channel(console.gateway)))
     own = stub.ListTasks(
         tasks_pb2.ListTasksRequest(page_size=5000, unit="czj"),
         metadata=console.stack.metadata("office"),
@@ -124,7 +125,7 @@ def test_a_step_submitted_twice_is_taken_once(browser: Any, console: Console) ->
         ".then(() => fetch('/tasks', {method: 'POST', body: body, redirect: 'manual'}));",
         form,
     )
-    stub = tasks_pb2_grpc.TasksServiceStub(console.stack.channel(console.gateway))
+    stub = TextStub(tasks_pb2_grpc.TasksServiceStub(console.stack.channel(console.gateway)))
     made = [
         t
         for t in stub.ListTasks(

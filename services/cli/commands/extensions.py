@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from kaohe.tasks.v1 import tasks_pb2
 
 from services.cli import render
-from services.cli.client import EXIT_OK, Client, Usage, emit, plain, request_id
+from services.cli.client import EXIT_OK, Client, Usage, emit, request_id
+from services.cli.labels import scheme_zone, typed_code
 from services.cli.options import Commands, command, group, listed, term
 from services.common.paging import every
 from services.common.vocabulary import EXTENSION_STATES, ROLES
+from services.common.wire_json import in_zone, wire_plain
+from services.common.wire_text import as_text
 
 PAGE = 1000
 EVENTS = {"filed": "申请", "decided": "审批"}
@@ -45,7 +48,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     client = Client(args)
     request = tasks_pb2.ListExtensionsRequest(
         unit=args.unit or "",
-        state=args.state or "",
+        state=cast(
+            tasks_pb2.ExtensionState, typed_code(tasks_pb2.ExtensionState.DESCRIPTOR, args.state, "state")
+        ),
         task_id=args.task or "",
         year=args.year or 0,
         page_size=PAGE,
@@ -53,7 +58,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     listed = every(
         lambda r: client.call(client.tasks.ListExtensions, r), request, lambda reply: reply.extensions
     )
-    found: list[dict[str, Any]] = [plain(e) for e in listed]
+    zone = scheme_zone(client) if listed else None
+    found: list[dict[str, Any]] = [wire_plain(e, instant=in_zone(zone)) for e in listed] if zone else []
     rows = [
         [
             e["id"],
@@ -93,7 +99,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_request(args: argparse.Namespace) -> int:
     client = Client(args)
-    made = client.call(
+    reply = client.call(
         client.tasks.FileExtension,
         tasks_pb2.FileExtensionRequest(
             request_id=args.request_id or request_id(),
@@ -102,10 +108,11 @@ def cmd_request(args: argparse.Namespace) -> int:
             reason=args.reason,
             id=args.id or "",
         ),
-    ).extension
+    )
+    made = as_text(reply, scheme_zone(client)).extension
     emit(
         args,
-        plain(made),
+        wire_plain(reply.extension, instant=in_zone(scheme_zone(client))),
         lambda: (
             f"已提出延期申请 {made.id}：任务 {made.task_id} 由 {when(made.due_before)} "
             f"申请延至 {when(made.asked_due)}，待考核办审批"
@@ -122,7 +129,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
     if args.refuse and args.due:
         raise Usage("不予批准时不用 --due")
     client = Client(args)
-    made = client.call(
+    reply = client.call(
         client.tasks.DecideExtension,
         tasks_pb2.DecideExtensionRequest(
             request_id=args.request_id or request_id(),
@@ -131,14 +138,15 @@ def cmd_decide(args: argparse.Namespace) -> int:
             due_at=args.due or "",
             reason=args.reason or "",
         ),
-    ).extension
+    )
+    made = as_text(reply, scheme_zone(client)).extension
     if made.state == "approved":
         summary = f"延期申请 {made.id}：已批准，任务 {made.task_id} 的办结时限延至 {when(made.granted_due)}"
     else:
         summary = (
             f"延期申请 {made.id}：{EXTENSION_STATES.get(made.state, made.state)}（{made.decision_reason}）"
         )
-    emit(args, plain(made), lambda: summary)
+    emit(args, wire_plain(reply.extension, instant=in_zone(scheme_zone(client))), lambda: summary)
     return EXIT_OK
 
 

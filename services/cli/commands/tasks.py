@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, cast
 
+from kaohe.common.v1 import common_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
 from services.cli import render
 from services.cli.client import EXIT_OK, Client, emit, request_id, task_json
 from services.cli.commands import task_book
-from services.cli.labels import priority_code, unit_code
+from services.cli.labels import priority_code, scheme_zone, typed_code, typed_instant, unit_code
 from services.cli.options import Commands, command, group, listed, term
 from services.common.paging import pages
 from services.common.vocabulary import COLOURS, TASK_EVENT_KINDS, TASK_STATES
+from services.common.wire_text import as_text
 
 # Each step of the closed loop: the RPC that records it and what it does, for its help.
 ACTIONS = {
@@ -36,9 +38,12 @@ def listed_tasks(client: Client, args: argparse.Namespace) -> tuple[list[Any], s
     priority = priority_code(client, args.priority)
     request = tasks_pb2.ListTasksRequest(
         unit=unit or lead,
-        color=args.color or "",
+        color=cast(common_pb2.TaskColor, typed_code(common_pb2.TaskColor.DESCRIPTOR, args.color, "color")),
         year=args.year or 0,
-        state=args.state or "",
+        state=cast(
+            common_pb2.TaskState,
+            typed_code(common_pb2.TaskState.DESCRIPTOR, args.state, "state"),
+        ),
         task_type=args.type or "",
         overdue=args.overdue,
         page_size=args.page_size,
@@ -47,7 +52,8 @@ def listed_tasks(client: Client, args: argparse.Namespace) -> tuple[list[Any], s
     tasks: list[Any] = []
     as_of = ""
     token = ""
-    for reply in pages(lambda r: client.call(client.tasks.ListTasks, r), request):
+    for page in pages(lambda r: client.call(client.tasks.ListTasks, r), request):
+        reply = as_text(page, scheme_zone(client))
         tasks += list(reply.tasks)
         as_of = as_of or reply.as_of
         token = reply.next_page_token
@@ -75,7 +81,8 @@ def cmd_tasks_list(args: argparse.Namespace) -> int:
 
 def cmd_tasks_show(args: argparse.Namespace) -> int:
     client = Client(args)
-    task = client.call(client.tasks.GetTask, tasks_pb2.GetTaskRequest(id=args.id)).task
+    reply = client.call(client.tasks.GetTask, tasks_pb2.GetTaskRequest(id=args.id))
+    task = as_text(reply, scheme_zone(client)).task
     document = task_json(task) | {
         "state_label": task.state_label,
         "task_type_name": task.task_type_name,
@@ -105,7 +112,7 @@ def cmd_tasks_show(args: argparse.Namespace) -> int:
 
 def cmd_tasks_create(args: argparse.Namespace) -> int:
     client = Client(args)
-    task = client.call(
+    reply = client.call(
         client.tasks.CreateTask,
         tasks_pb2.CreateTaskRequest(
             request_id=args.request_id or request_id(),
@@ -116,14 +123,15 @@ def cmd_tasks_create(args: argparse.Namespace) -> int:
             co_units=[unit_code(client, co, what="协办单位") for co in args.co or []],
             priority=priority_code(client, args.priority),
             source=args.source or "",
-            due_at=args.due_at or "",
+            due_at=typed_instant(args.due_at, "due_at"),
             assign_now=args.assign,
             note=args.note or "",
             responsible=args.responsible or "",
             leader=args.leader or "",
             parent=args.parent or "",
         ),
-    ).task
+    )
+    task = as_text(reply, scheme_zone(client)).task
     document = task_json(task)
     emit(
         args,
@@ -140,7 +148,7 @@ def cmd_tasks_act(args: argparse.Namespace) -> int:
     method, _ = ACTIONS[args.action]
     label = TASK_EVENT_KINDS[args.action]
     client = Client(args)
-    task = client.call(
+    reply = client.call(
         getattr(client.tasks, method),
         getattr(tasks_pb2, method + "Request")(
             request_id=args.request_id or request_id(),
@@ -148,7 +156,8 @@ def cmd_tasks_act(args: argparse.Namespace) -> int:
             etag=args.etag or "",
             note=args.note or "",
         ),
-    ).task
+    )
+    task = as_text(reply, scheme_zone(client)).task
     document = task_json(task)
     emit(args, document, lambda: f"{label}：{task.id} 现为{task.state_label}")
     return EXIT_OK
