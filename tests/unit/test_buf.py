@@ -45,3 +45,19 @@ def test_buf_breaking_checks_nothing_before_its_baseline() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "BREAKING_BASELINE" in result.stdout and "nothing checked" in result.stdout
+
+
+@needs_buf
+def test_no_breaking_change_since_the_previous_commit() -> None:
+    """From protos/BREAKING_BASELINE on, a commit may not break a contract its predecessor published."""
+    if not (ROOT / "protos" / "BREAKING_BASELINE").exists():
+        pytest.skip("protos/BREAKING_BASELINE does not exist yet: nothing to compare with")
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "buf_breaking.sh")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "BUF": str(BUF)},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
