@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from datetime import UTC, date, datetime
 from typing import Any, cast
@@ -15,6 +14,7 @@ from kaohe.tasks.v1 import tasks_pb2
 
 from services import bulletin as bl
 from services.common.auth import Identity
+from services.common.paging import every
 from services.common.protoenum import enum_code, enum_number
 from services.common.timeutil import parse_instant
 from services.common.vocabulary import ACCOUNTABILITY_KINDS
@@ -23,17 +23,6 @@ from services.gateway.bulletin_issues import IssueNumbers, check_requested
 from services.gateway.use_cases import GatewayApp
 
 PAGE = 5000
-
-
-def _pages(fetch: Callable[[str], Any], items: Callable[[Any], Any]) -> Iterator[Any]:
-    """Every item of a paged listing, following next_page_token."""
-    token = ""
-    while True:
-        reply = fetch(token)
-        yield from items(reply)
-        token = reply.next_page_token
-        if not token:
-            return
 
 
 def _aware(message: Any, field: str) -> datetime:
@@ -53,21 +42,19 @@ class BulletinView:
         self.numbers = numbers
 
     def _units(self, identity: Identity, timeout: float) -> list[bl.Unit]:
-        def fetch(token: str) -> Any:
-            request = tasks_pb2.ListUnitsRequest(page_size=PAGE, page_token=token)
+        def fetch(request: tasks_pb2.ListUnitsRequest) -> Any:
             return self.app._call(self.app.backends.tasks, "ListUnits", request, identity, timeout)
 
-        return [bl.Unit(id=u.id, name=u.name, category=u.category) for u in _pages(fetch, lambda r: r.units)]
+        found = every(fetch, tasks_pb2.ListUnitsRequest(page_size=PAGE), lambda r: r.units)
+        return [bl.Unit(id=u.id, name=u.name, category=u.category) for u in found]
 
     def _tasks(self, identity: Identity, year: int, as_of: datetime, timeout: float) -> list[bl.Task]:
-        def fetch(token: str) -> Any:
-            request = tasks_pb2.ListTasksRequest(
-                year=year, as_of=instant(as_of), page_size=PAGE, page_token=token
-            )
+        def fetch(request: tasks_pb2.ListTasksRequest) -> Any:
             return self.app._call(self.app.backends.tasks, "ListTasks", request, identity, timeout)
 
+        request = tasks_pb2.ListTasksRequest(year=year, as_of=instant(as_of), page_size=PAGE)
         tasks = []
-        for t in _pages(fetch, lambda r: r.tasks):
+        for t in every(fetch, request, lambda r: r.tasks):
             due = local_of(t, "due_at", UTC)
             if due is None:
                 continue
@@ -86,18 +73,18 @@ class BulletinView:
         return tasks
 
     def _records(self, identity: Identity, kind: str, year: int, timeout: float) -> list[Any]:
-        def fetch(token: str) -> Any:
-            request = scoring_pb2.ListRecordsRequest(
-                kind=record_kind(kind), year=year, page_size=PAGE, page_token=token
-            )
+        def fetch(request: scoring_pb2.ListRecordsRequest) -> Any:
             return self.app._call(self.app.backends.scoring, "ListRecords", request, identity, timeout)
 
-        return [(r, json_format.MessageToDict(r.fields)) for r in _pages(fetch, lambda reply: reply.records)]
+        request = scoring_pb2.ListRecordsRequest(kind=record_kind(kind), year=year, page_size=PAGE)
+        found = every(fetch, request, lambda reply: reply.records)
+        return [(r, json_format.MessageToDict(r.fields)) for r in found]
 
     def _extensions(self, identity: Identity, year: int, timeout: float) -> list[bl.Extension]:
-        def fetch(token: str) -> Any:
-            request = tasks_pb2.ListExtensionsRequest(year=year, page_size=1000, page_token=token)
+        def fetch(request: tasks_pb2.ListExtensionsRequest) -> Any:
             return self.app._call(self.app.backends.tasks, "ListExtensions", request, identity, timeout)
+
+        request = tasks_pb2.ListExtensionsRequest(year=year, page_size=1000)
 
         return [
             bl.Extension(
@@ -111,7 +98,7 @@ class BulletinView:
                 state=enum_code(tasks_pb2.ExtensionState.DESCRIPTOR, e.state),
                 granted_due=local_of(e, "granted_due", UTC),
             )
-            for e in _pages(fetch, lambda reply: reply.extensions)
+            for e in every(fetch, request, lambda reply: reply.extensions)
         ]
 
     def render(

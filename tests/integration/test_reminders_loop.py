@@ -424,5 +424,5 @@ def test_the_robots_mention_the_responsible_by_mobile_over_http(
 
     _, tasks, _ = stack.stubs()
     task = tasks.GetTask(tasks_pb2.GetTaskRequest(id="R1"), metadata=stack.metadata(), timeout=10).task
-    notes = [e.note for e in task.history if e.kind == "remind"]
+    notes = [e.note for e in task.history if e.kind == tasks_pb2.TASK_EVENT_KIND_REMIND]
     assert sum(n.endswith("@责任人张伟") for n in notes) == 2 and all("13800001111" not in n for n in notes)

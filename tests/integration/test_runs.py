@@ -339,7 +339,7 @@ def test_appeals_during_publicity(example: Stack) -> None:
     publish(example, first.id)
 
     filed = appeal(example, "AP9", "E1", "fgj")
-    assert (filed.kind, filed.id, filed.unit) == ("appeal", "AP9", "fgj")
+    assert (filed.kind, filed.id, filed.unit) == (scoring_pb2.RECORD_KIND_APPEAL, "AP9", "fgj")
     assert json_format.MessageToDict(filed.fields).get("upheld") is None
     refused(
         lambda: appeal(example, "AP10", "E3", "fgj"), grpc.StatusCode.PERMISSION_DENIED

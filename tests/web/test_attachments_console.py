@@ -147,7 +147,7 @@ def test_an_extension_request_carries_a_file_on_the_units_page_and_the_offices(
             title="附件测试：冬季供暖检查",
             task_type="leader_directive",
             lead_unit="fgj",
-            due_at=due.isoformat(),
+            due_at=due,
             assign_now=True,
         ),
         metadata=console.stack.metadata("office"),

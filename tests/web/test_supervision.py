@@ -196,7 +196,10 @@ def test_an_accountability_names_its_person_and_deciding_body_and_the_deduction_
     # Voided again: the console's other tests see the example's standing.
     scoring_pb2_grpc.ScoringServiceStub(console.stack.channel(console.gateway)).VoidRecord(
         scoring_pb2.VoidRecordRequest(
-            request_id=f"void-{record_id}", kind="accountability", id=record_id, reason="测试"
+            request_id=f"void-{record_id}",
+            kind=scoring_pb2.RECORD_KIND_ACCOUNTABILITY,
+            id=record_id,
+            reason="测试",
         ),
         metadata=console.stack.metadata("office"),
         timeout=60,
