@@ -147,17 +147,20 @@ class RelayingHealth(health.HealthServicer):  # type: ignore[misc]
         super().__init__(experimental_non_blocking=True)
         self.backends = {TASKS_SERVICE.full_name: backends.tasks, SCORING_SERVICE.full_name: backends.scoring}
 
-    def Check(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def Check(
+        self, request: health_pb2.HealthCheckRequest, context: grpc.ServicerContext
+    ) -> health_pb2.HealthCheckResponse:
         backend = self.backends.get(request.service)
+        mine: health_pb2.HealthCheckResponse = super().Check(request, context)
         if backend is None:
-            return super().Check(request, context)
-        mine = super().Check(request, context)
+            return mine
         if mine.status != health_pb2.HealthCheckResponse.SERVING:
             return mine
         try:
-            return health_pb2_grpc.HealthStub(backend.raw_channel).Check(
+            theirs: health_pb2.HealthCheckResponse = health_pb2_grpc.HealthStub(backend.raw_channel).Check(
                 health_pb2.HealthCheckRequest(), timeout=2
             )
+            return theirs
         except grpc.RpcError:
             return health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.NOT_SERVING)
 
