@@ -1,4 +1,4 @@
-"""Composition root of the web console: the WSGI app and its sessions, served by uvicorn (server.py)."""
+"""Composition root of the web console: the ASGI app and its sessions, served by uvicorn (server.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from services.common.tokens import KeyRing
 from services.web.app import Console
 from services.web.gateway import Gateway
 from services.web.server import Running, start
-from services.web.shared_sessions import SharedSessions
+from services.web.sessions import Sessions
 
 __all__ = ["Running", "create", "main", "tls_files"]
 
@@ -65,11 +65,8 @@ def create(
         )
     proxies = os.environ.get(ENV_TRUSTED_PROXIES, "") if trusted_proxies is None else trusted_proxies
     public = os.environ.get(ENV_PUBLIC_URL, "") if public_url is None else public_url
-    sessions = SharedSessions(sessions_file) if sessions_file is not None else None
+    sessions = Sessions(sessions_file) if sessions_file is not None else None
     console = Console(Gateway(gateway_address, gateway_ca, internal=internal), sessions=sessions)
-    if sessions is not None and console.oidc is not None:
-        # The provider's redirect back may reach another console process than the one that sent it.
-        console.oidc.store = sessions.oidc_pending()
     try:
         running = start(
             console, host=host, port=port, tls=tls, reuse_port=reuse_port, trusted_proxies=proxies.strip()

@@ -6,14 +6,27 @@ import secrets
 from typing import Any, cast
 
 from kaohe.gateway.v1 import accounts_pb2
+from starlette.requests import Request
+from starlette.responses import Response
 
 from services.common.protoenum import enum_code
 from services.common.vocabulary import ROLES, label_of
 from services.common.wire_json import lenient_number, utc_text
 from services.web.confirm import confirm_first
 from services.web.gateway import Gateway
-from services.web.http import Request, Response, esc, page, part, redirect
-from services.web.layout import Raw, button_form, csrf_field, flash, frame, instant, row, table, unit_attrs
+from services.web.layout import (
+    Raw,
+    button_form,
+    csrf_field,
+    esc,
+    flash,
+    frame,
+    instant,
+    row,
+    table,
+    unit_attrs,
+)
+from services.web.replies import form_of, page, part, redirect
 from services.web.supervision import request_id_field
 
 
@@ -58,7 +71,7 @@ def accounts(gw: Gateway, session: Any, request: Request) -> Response:
 
 
 def add_account(gw: Gateway, session: Any, request: Request) -> Response:
-    f = request.form
+    f = form_of(request)
     account = gw.call(
         gw.accounts.AddAccount,
         accounts_pb2.AddAccountRequest(
@@ -75,7 +88,7 @@ def add_account(gw: Gateway, session: Any, request: Request) -> Response:
 
 
 def disable_account(gw: Gateway, session: Any, request: Request) -> Response:
-    username = request.params["username"]
+    username = request.path_params["username"]
     asked = confirm_first(
         request,
         session,
@@ -86,7 +99,7 @@ def disable_account(gw: Gateway, session: Any, request: Request) -> Response:
     )
     if asked is not None:
         return asked
-    request_id = request.form.get("request_id", "") or secrets.token_hex(16)
+    request_id = form_of(request).get("request_id", "") or secrets.token_hex(16)
     gw.call(
         gw.accounts.DisableAccount,
         accounts_pb2.DisableAccountRequest(username=username, request_id=request_id),

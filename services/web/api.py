@@ -8,6 +8,8 @@ from kaohe.common.v1 import common_pb2
 from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
+from starlette.requests import Request
+from starlette.responses import Response
 
 from services.common.paging import every
 from services.common.protojson import plain
@@ -17,15 +19,15 @@ from services.common.wire_text import as_text, text_data
 from services.web.edge import typed_code, typed_instant
 from services.web.extensions_api import PATHS as EXTENSION_PATHS
 from services.web.gateway import Gateway
-from services.web.http import HttpError, Request, Response, as_json
 from services.web.layout import LOCAL, run_state, run_time
+from services.web.replies import Refused, as_json
 from services.web.sessions import Session
 
 
 def _int(request: Request, name: str) -> int:
-    text = request.query.get(name, "")
+    text = request.query_params.get(name, "")
     if text and not text.isdigit():
-        raise HttpError(400, f"{name} must be a whole number")
+        raise Refused(400, f"{name} must be a whole number")
     return int(text or 0)
 
 
@@ -50,7 +52,7 @@ def overview(gw: Gateway, session: Session, request: Request) -> Response:
 
 
 def dashboard(gw: Gateway, session: Session, request: Request) -> Response:
-    unit = request.query.get("unit", "") or session.unit
+    unit = request.query_params.get("unit", "") or session.unit
     reply = gw.call(
         gw.gateway.GetDashboard,
         gateway_pb2.GetDashboardRequest(unit=unit, year=_int(request, "year")),
@@ -69,7 +71,7 @@ def run(gw: Gateway, session: Session, request: Request) -> Response:
     """The result document exactly as `kaohe assess show --json` prints it."""
     reply = gw.call(
         gw.scoring.GetRun,
-        scoring_pb2.GetRunRequest(id=request.params["run"], unit=request.query.get("unit", "")),
+        scoring_pb2.GetRunRequest(id=request.path_params["run"], unit=request.query_params.get("unit", "")),
         session.token,
     ).run
     return as_json(result_to_json_dict(reply.result) if reply.HasField("result") else {})
@@ -77,9 +79,9 @@ def run(gw: Gateway, session: Session, request: Request) -> Response:
 
 def tasks(gw: Gateway, session: Session, request: Request) -> Response:
     request_ = tasks_pb2.ListTasksRequest(
-        unit=request.query.get("unit", ""),
-        state=typed_code(common_pb2.TaskState.DESCRIPTOR, request.query.get("state", ""), "state"),
-        color=typed_code(common_pb2.TaskColor.DESCRIPTOR, request.query.get("color", ""), "color"),
+        unit=request.query_params.get("unit", ""),
+        state=typed_code(common_pb2.TaskState.DESCRIPTOR, request.query_params.get("state", ""), "state"),
+        color=typed_code(common_pb2.TaskColor.DESCRIPTOR, request.query_params.get("color", ""), "color"),
         year=_int(request, "year"),
         page_size=5000,
     )
@@ -99,9 +101,11 @@ def overdue_trend(gw: Gateway, session: Session, request: Request) -> Response:
         gw.tasks.GetOverdueTrend,
         tasks_pb2.GetOverdueTrendRequest(
             year=_int(request, "year"),
-            period=typed_code(tasks_pb2.TrendPeriod.DESCRIPTOR, request.query.get("period", ""), "period"),
-            unit=request.query.get("unit", ""),
-            as_of=typed_instant(request.query.get("as_of", ""), "as_of"),
+            period=typed_code(
+                tasks_pb2.TrendPeriod.DESCRIPTOR, request.query_params.get("period", ""), "period"
+            ),
+            unit=request.query_params.get("unit", ""),
+            as_of=typed_instant(request.query_params.get("as_of", ""), "as_of"),
         ),
         session.token,
     )

@@ -1,43 +1,47 @@
-"""The console as a WSGI application: sessions, CSRF and refusals around the routes of both desks and the API.
+"""The console as an ASGI application (FastAPI on Starlette): sessions, CSRF and refusals around the routes of
+both desks and the API.
 
 The route table is in routes.py, the sign-in pages in signin.py, the static files in assets.py; the gateway's
-refusals are worded in refusals.py.
+refusals are worded in refusals.py. A view is synchronous (it waits on the gateway over gRPC): the app reads
+the request's form first, in the event loop, then runs the view in a worker thread.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from http.cookies import CookieError, SimpleCookie
+from collections.abc import Callable
 from typing import Any
 
+import anyio
 import grpc
+from fastapi import FastAPI
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 
 from services.common import status
 from services.common.errors import DomainError
 from services.web import api, assets, attachments, ledger_import, password
 from services.web.gateway import Gateway
-from services.web.http import (
-    ANONYMOUS_BODY,
-    MAX_BODY,
-    HttpError,
-    Request,
-    Response,
-    Router,
-    as_json,
-    page,
-    part,
-    redirect,
-    respond,
-)
-from services.web.layout import frame, notice
 from services.web.oidc import CALLBACK, OidcLogin, oidc_login_from_env
 from services.web.refusals import HTTP_OF, edge_refusal, import_refusal, refusal
+from services.web.replies import Refused, as_json, part, redirect
 from services.web.routes import View, api_routes, desk_routes
 from services.web.sessions import COOKIE, Session, Sessions
 from services.web.signin import SignIn, landing
+from services.web.templating import render
 
 log = logging.getLogger("kaohe.web")
+
+# A signed-in request's body (a ledger upload) at most; before sign-in (a login form) far less, refused
+# unread beyond (413): nobody unknown makes the console hold megabytes.
+MAX_BODY = 32 * 1024 * 1024
+ANONYMOUS_BODY = 64 * 1024
+# Threads that run pages (each may wait on the gateway); more requests wait for one, in the event loop.
+PAGE_THREADS = 16
+PLAIN = Callable[[Request], Response]
 
 
 class Console:
@@ -53,145 +57,193 @@ class Console:
         self.public_url = ""
         # 统一身份认证登录 when the county's provider is configured (KAOHE_OIDC_ISSUER, KAOHE_OIDC_CLIENT_ID).
         self.oidc = oidc if oidc is not None else oidc_login_from_env()
+        if self.oidc is not None:
+            # The provider's redirect back may reach another console process than the one that sent it.
+            self.oidc.store = self.sessions
         self.signin = SignIn(self)
-        self.router = self._router()
+        self._threads: anyio.CapacityLimiter | None = None
+        self.app = self._app()
 
-    def _router(self) -> Router:
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+    def _app(self) -> FastAPI:
         """Sign-in and static files first, then every desk page behind page(), every API call behind api()."""
-        r, signin = Router(), self.signin
-        r.add("GET", "/", self.home)
-        r.add("GET", "/healthz", lambda request: Response(b"ok", content_type="text/plain"))
-        r.add("GET", "/login", signin.login_form)
-        r.add("POST", "/login", signin.login)
-        r.add("POST", "/logout", signin.logout)
-        r.add("GET", "/login/oidc", signin.oidc_start)
-        r.add("GET", CALLBACK, signin.oidc_callback)
-        r.add("GET", "/static/{a}", assets.static)
-        r.add("GET", "/favicon.ico", assets.favicon)
-        r.add("GET", "/static/vendor/{a}/{b}", assets.static)
+        app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+        signin = self.signin
+        app.add_route("/", self.plain(self.home), ["GET"])
+        app.add_route("/healthz", lambda request: PlainTextResponse("ok"), ["GET"])
+        app.add_route("/login", self.plain(signin.login_form), ["GET"])
+        app.add_route("/login", self.plain(signin.login), ["POST"])
+        app.add_route("/logout", self.plain(signin.logout), ["POST"])
+        app.add_route("/login/oidc", self.plain(signin.oidc_start), ["GET"])
+        app.add_route(CALLBACK, self.plain(signin.oidc_callback), ["GET"])
+        app.add_route("/favicon.ico", assets.favicon, ["GET"])
+        app.mount("/static", assets.Static(), name="static")
         desk = desk_routes(change_password=signin.change_password, disable_account=signin.disable_account)
         for method, path, view, roles, back in desk:
-            r.add(method, path, self.page(view, roles, back))
+            app.add_route(path, self.page(view, roles, back), [method])
         for method, path, api_view in api_routes():
-            r.add(method, path, self.api(api_view))
-        r.add("GET", "/api/openapi.json", lambda request: as_json(api.OPENAPI))
-        return r
+            app.add_route(path, self.api(api_view), [method])
+        app.add_route("/api/openapi.json", lambda request: as_json(api.OPENAPI), ["GET"])
+        app.add_exception_handler(Refused, self._refused)  # type: ignore[arg-type]
+        app.add_exception_handler(HTTPException, self._not_routed)  # type: ignore[arg-type]
+        return app
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        secure = environ.get("wsgi.url_scheme") == "https"
-        session = self._session_of_environ(environ)
+    # Reading a request before its view -------------------------------------------------------------------
+
+    async def _run(self, fn: Callable[..., Response], *args: Any) -> Response:
+        """fn in one of PAGE_THREADS worker threads."""
+        if self._threads is None:
+            self._threads = anyio.CapacityLimiter(PAGE_THREADS)
+        return await anyio.to_thread.run_sync(lambda: fn(*args), limiter=self._threads)
+
+    async def _read_form(self, request: Request, limit: int) -> None:
+        """The form (urlencoded or multipart, files spooled to disk) into request.state; larger than limit:
+        refused unread (413)."""
+        length = request.headers.get("content-length", "0").strip() or "0"
+        if not length.isdigit():
+            raise Refused(400, "请求头 Content-Length 不是数字")
+        if int(length) > limit:
+            raise Refused(413, "上传的内容太大" if limit >= attachments.MAX_FORM else "请求体太大，请先登录")
+        kind = request.headers.get("content-type", "")
+        if kind.startswith("application/json"):
+            request.state.body = await request.body()
+            return
         try:
-            # Before sign-in a body is small: a larger one is refused unread (see http.ANONYMOUS_BODY).
-            limit = MAX_BODY if session else ANONYMOUS_BODY
-            if session and attachments.is_upload(str(environ.get("PATH_INFO", ""))):
-                limit = min(limit, attachments.MAX_FORM)  # one file of at most 20 MB: refused unread beyond
-            request = Request.from_environ(environ, max_body=limit)
-            request.session = session
-            response = self.router.match(request)(request)
-        except HttpError as exc:
-            is_api = str(environ.get("PATH_INFO", "")).startswith("/api/")
-            response = (
-                as_json({"error": exc.message}, exc.status)
-                if is_api
-                else page(
-                    frame(
-                        "出错了",
-                        notice(exc.message, error=True) + '<p><a href="/">返回首页</a></p>',
-                        session,
-                    ),
-                    exc.status,
-                )
+            request.state.form = await request.form(
+                max_files=8, max_fields=2000, max_part_size=4 * 1024 * 1024
             )
-        except Exception:
-            log.exception("web request failed")
-            response = page(frame("出错了", notice("服务内部错误，请稍后再试", error=True), session), 500)
-        if environ.get("REQUEST_METHOD") == "HEAD":
-            response.body = b""
-            response.stream = [] if response.stream is not None else None
-        return respond(response, start_response, secure=secure)
-
-    def _session_of_environ(self, environ: dict[str, Any]) -> Session | None:
-        """The caller's live session, read from the cookie header before anything else of the request."""
-        cookie = SimpleCookie()
-        try:
-            cookie.load(str(environ.get("HTTP_COOKIE", "")))
-        except CookieError:
-            return None
-        morsel = cookie.get(COOKIE)
-        return self.sessions.get(morsel.value) if morsel is not None and morsel.value else None
-
-    # Sessions -------------------------------------------------------------------------------------------
+        except MultiPartException as exc:
+            raise Refused(400, f"表单无法读取：{exc.message}") from None
+        except (UnicodeDecodeError, ValueError):
+            raise Refused(400, "表单无法读取：不是 UTF-8 文本") from None
 
     def session_of(self, request: Request) -> Session | None:
-        """The request's session (read before its body), else the one its cookie names, if still live."""
-        if request.session is not None:
-            return request.session  # type: ignore[no-any-return]
+        """The caller's live session, from its cookie."""
+        found = getattr(request.state, "session", None)
+        if isinstance(found, Session):
+            return found
         session_id = request.cookies.get(COOKIE, "")
-        return self.sessions.get(session_id) if session_id else None
+        session = self.sessions.get(session_id) if session_id else None
+        request.state.session = session
+        return session
 
-    def page(self, view: View, roles: frozenset[str], back: str) -> Callable[[Request], Response]:
+    def plain(self, fn: PLAIN) -> Callable[[Request], Any]:
+        """A sign-in page: its form read (before sign-in at most ANONYMOUS_BODY), then fn."""
+
+        async def endpoint(request: Request) -> Response:
+            if request.method == "POST":
+                signed_in = await self._run_session(request) is not None
+                await self._read_form(request, MAX_BODY if signed_in else ANONYMOUS_BODY)
+            return await self._run(fn, request)
+
+        return endpoint
+
+    # Desk pages ------------------------------------------------------------------------------------------
+
+    def page(self, view: View, roles: frozenset[str], back: str) -> Callable[[Request], Any]:
         """A desk page: a live session of the right role, CSRF checked on every POST, refusals shown."""
 
-        def handle(request: Request) -> Response:
-            session = self.session_of(request)
+        async def endpoint(request: Request) -> Response:
+            session = await self._run_session(request)
             if session is None:
                 return redirect("/login", expired="1")
-            if session.must_change and request.path != password.PATH:
-                return redirect(password.PATH)
-            if session.role not in roles:
-                raise HttpError(403, "您的角色不能打开这个页面")
-            if request.method == "POST" and not session.csrf_ok(request.form.get("csrf", "")):
-                log.warning("csrf refused", extra={"path": request.path, "user": session.username})
-                raise HttpError(403, "表单已失效或来源不明（CSRF 校验失败），请刷新页面后重试")
-            try:
-                return view(self.gw, session, request)
-            except grpc.RpcError as exc:
-                if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
-                    self.sessions.end(session.id)
-                    return redirect("/login", expired="1")
-                if back:
-                    # A back page may name the path's own parts: /tasks/{task} after a refused step.
-                    target = back.format(**{k: part(v) for k, v in request.params.items()})
-                    return redirect(target, error=refusal(exc))
-                if request.path == "/office/import":
-                    return ledger_import.form(self.gw, session, request, import_refusal(exc))
-                raise HttpError(HTTP_OF.get(exc.code().name, 502), refusal(exc)) from None
-            except DomainError as exc:
-                code, said = edge_refusal(exc)
-                if back:
-                    return redirect(
-                        back.format(**{k: part(v) for k, v in request.params.items()}), error=said
-                    )
-                raise HttpError(HTTP_OF.get(code, 502), said) from None
+            if request.method == "POST":
+                limit = MAX_BODY
+                if attachments.is_upload(request.url.path):
+                    limit = attachments.MAX_FORM  # one file of at most 20 MB: refused unread beyond
+                await self._read_form(request, limit)
+            return await self._run(self._desk, view, roles, back, session, request)
 
-        return handle
+        return endpoint
 
-    def api(self, view: View) -> Callable[[Request], Response]:
+    async def _run_session(self, request: Request) -> Session | None:
+        return await anyio.to_thread.run_sync(self.session_of, request)
+
+    def _desk(
+        self, view: View, roles: frozenset[str], back: str, session: Session, request: Request
+    ) -> Response:
+        if session.must_change and request.url.path != password.PATH:
+            return redirect(password.PATH)
+        if session.role not in roles:
+            raise Refused(403, "您的角色不能打开这个页面")
+        if request.method == "POST":
+            form = getattr(request.state, "form", None)
+            presented = form.get("csrf") if isinstance(form, FormData) else None
+            if not session.csrf_ok(presented if isinstance(presented, str) else ""):
+                log.warning("csrf refused", extra={"path": request.url.path, "user": session.username})
+                raise Refused(403, "表单已失效或来源不明（CSRF 校验失败），请刷新页面后重试")
+        try:
+            return view(self.gw, session, request)
+        except Refused:
+            raise
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+                self.sessions.end(session.id)
+                return redirect("/login", expired="1")
+            if back:
+                # A back page may name the path's own parts: /tasks/{task} after a refused step.
+                return redirect(self._back(back, request), error=refusal(exc))
+            if request.url.path == "/office/import":
+                return ledger_import.form(self.gw, session, request, import_refusal(exc))
+            raise Refused(HTTP_OF.get(exc.code().name, 502), refusal(exc)) from None
+        except DomainError as exc:
+            code, said = edge_refusal(exc)
+            if back:
+                return redirect(self._back(back, request), error=said)
+            raise Refused(HTTP_OF.get(code, 502), said) from None
+        except Exception:
+            log.exception("web request failed")
+            raise Refused(500, "服务内部错误，请稍后再试") from None
+
+    @staticmethod
+    def _back(back: str, request: Request) -> str:
+        return back.format(**{k: part(v) for k, v in request.path_params.items()})
+
+    # The JSON API ----------------------------------------------------------------------------------------
+
+    def api(self, view: View) -> Callable[[Request], Any]:
         """An API call: a bearer token (passed on to the gateway) or the session's."""
 
-        def handle(request: Request) -> Response:
+        async def endpoint(request: Request) -> Response:
             header = request.headers.get("authorization", "")
             if header.lower().startswith("bearer "):
-                caller = Session("", header[7:].strip(), "", "", "", "", "", 0, 0)
+                caller: Session | None = Session("", header[7:].strip(), "", "", "", "", "", 0, 0)
             else:
-                found = self.session_of(request)
-                if found is None:
+                caller = await self._run_session(request)
+                if caller is None:
                     return as_json(
                         {"error": "未登录：请带 Authorization: Bearer 令牌", "code": "UNAUTHENTICATED"}, 401
                     )
-                if found.must_change:
+                if caller.must_change:
                     return as_json({"error": "请先修改一次性密码", "code": "PERMISSION_DENIED"}, 403)
-                caller = found
-            try:
-                return view(self.gw, caller, request)
-            except grpc.RpcError as exc:
-                code = exc.code().name
-                return as_json({"error": exc.details() or code, "code": code}, HTTP_OF.get(code, 502))
-            except DomainError as exc:
-                code = status.code_for(exc).name
-                return as_json({"error": str(exc), "code": code}, HTTP_OF.get(code, 502))
+            if request.method == "POST":
+                await self._read_form(request, ANONYMOUS_BODY)
+            return await self._run(self._api, view, caller, request)
 
-        return handle
+        return endpoint
+
+    def _api(self, view: View, caller: Session, request: Request) -> Response:
+        try:
+            return view(self.gw, caller, request)
+        except grpc.RpcError as exc:
+            code = exc.code().name
+            return as_json({"error": exc.details() or code, "code": code}, HTTP_OF.get(code, 502))
+        except DomainError as exc:
+            code = status.code_for(exc).name
+            return as_json({"error": str(exc), "code": code}, HTTP_OF.get(code, 502))
+
+    # Refusals --------------------------------------------------------------------------------------------
+
+    def _refused(self, request: Request, exc: Refused) -> Response:
+        if request.url.path.startswith("/api/"):
+            return as_json({"error": exc.message}, exc.status)
+        return render(request, "error.html", exc.status, title="出错了", message=exc.message)
+
+    def _not_routed(self, request: Request, exc: HTTPException) -> Response:
+        said = {404: "没有这个页面", 405: "不允许的请求方法"}.get(exc.status_code, str(exc.detail))
+        return self._refused(request, Refused(exc.status_code, said))
 
     def home(self, request: Request) -> Response:
         """To the login form, or to the desk of the signed-in person's role."""

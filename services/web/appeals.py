@@ -12,6 +12,8 @@ from google.protobuf import json_format, struct_pb2
 from kaohe.common.v1 import common_pb2
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
+from starlette.requests import Request
+from starlette.responses import Response
 
 from services.common.appeal_labels import (
     APPEAL_STATES,
@@ -28,8 +30,8 @@ from services.common.wire_json import lenient_number
 from services.common.wiretime import date_of, rfc3339_of
 from services.web import item_attachments
 from services.web.gateway import Gateway
-from services.web.http import Request, Response, esc, page, part, redirect
-from services.web.layout import LOCAL, Raw, csrf_field, frame, instant, notice, row, table, unit_attrs
+from services.web.layout import LOCAL, Raw, csrf_field, esc, frame, instant, notice, row, table, unit_attrs
+from services.web.replies import form_of, page, part, redirect
 from services.web.sessions import Session
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -43,7 +45,9 @@ def _code(enum: Any, number: int) -> str:
 
 
 def _flash(request: Request) -> str:
-    return notice(request.query.get("ok", "")) + notice(request.query.get("error", ""), error=True)
+    return notice(request.query_params.get("ok", "")) + notice(
+        request.query_params.get("error", ""), error=True
+    )
 
 
 def timeline(events: Iterable[Any]) -> Raw:
@@ -178,14 +182,14 @@ def _split(value: str, allowed: Mapping[str, str]) -> tuple[str, str]:
 
 
 def file_application(gw: Gateway, session: Session, request: Request) -> Response:
-    target_type, target = _split(request.form.get("target", ""), APPLICATION_TARGETS)
-    reason = request.form.get("reason", "").strip()
+    target_type, target = _split(form_of(request).get("target", ""), APPLICATION_TARGETS)
+    reason = form_of(request).get("reason", "").strip()
     if not target or not reason:
         return redirect("/unit/appeals", error="请选择申请对象并填写理由")
     made = gw.call(
         gw.scoring.FileApplication,
         scoring_pb2.FileApplicationRequest(
-            request_id=request.form.get("request_id", "") or secrets.token_hex(16),
+            request_id=form_of(request).get("request_id", "") or secrets.token_hex(16),
             target_type=lenient_number(scoring_pb2.ApplicationTargetType.DESCRIPTOR, target_type),  # type: ignore[arg-type]
             target=target,
             reason=reason,
@@ -196,8 +200,8 @@ def file_application(gw: Gateway, session: Session, request: Request) -> Respons
 
 
 def file_appeal(gw: Gateway, session: Session, request: Request) -> Response:
-    target_type, target = _split(request.form.get("target", ""), APPEAL_TARGETS)
-    reason = request.form.get("reason", "").strip()
+    target_type, target = _split(form_of(request).get("target", ""), APPEAL_TARGETS)
+    reason = form_of(request).get("reason", "").strip()
     if not target or not reason:
         return redirect("/unit/appeals", error="请选择申诉对象并填写理由")
     fields = struct_pb2.Struct()
@@ -213,7 +217,7 @@ def file_appeal(gw: Gateway, session: Session, request: Request) -> Response:
     made = gw.call(
         gw.scoring.CreateRecord,
         scoring_pb2.CreateRecordRequest(
-            request_id=request.form.get("request_id", "") or secrets.token_hex(16),
+            request_id=form_of(request).get("request_id", "") or secrets.token_hex(16),
             kind=scoring_pb2.RECORD_KIND_APPEAL,
             fields=fields,
         ),
@@ -326,15 +330,15 @@ def office_applications(gw: Gateway, session: Session, request: Request) -> Resp
 
 
 def decide_application(gw: Gateway, session: Session, request: Request) -> Response:
-    app_id = request.params["application"]
-    reason = request.form.get("reason", "").strip()
-    decision = request.form.get("decision", "")
+    app_id = request.path_params["application"]
+    reason = form_of(request).get("reason", "").strip()
+    decision = form_of(request).get("decision", "")
     if not reason:
         return redirect("/office/tolerance", error="请填写裁决理由")
     made = gw.call(
         gw.scoring.DecideApplication,
         scoring_pb2.DecideApplicationRequest(
-            request_id=request.form.get("request_id", "") or secrets.token_hex(16),
+            request_id=form_of(request).get("request_id", "") or secrets.token_hex(16),
             id=app_id,
             decision=lenient_number(APPLICATION_STATE, decision),  # type: ignore[arg-type]
             reason=reason,

@@ -5,16 +5,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
 
 from kaohe.common.v1 import common_pb2
 from kaohe.tasks.v1 import tasks_pb2
+from starlette.requests import Request
+from starlette.responses import Response
 
 from services.common.attachments import CHUNK, MAX_BYTES
 from services.common.wiretime import rfc3339_of
 from services.web.gateway import Gateway, Pending
-from services.web.http import HttpError, Request, Response, esc, part, redirect
-from services.web.layout import LOCAL, Raw, csrf_field, instant, row, table
+from services.web.layout import LOCAL, Raw, csrf_field, esc, instant, row, table
+from services.web.replies import Refused, files_of, part, pieces_of, redirect, streamed
 from services.web.sessions import Session
 
 EVERYONE = frozenset({"office", "supervisor", "department", "viewer"})
@@ -78,20 +79,18 @@ def section(session: Session, task: Any, listing_call: Pending) -> str:
 
 def upload(gw: Gateway, session: Session, request: Request) -> Response:
     """The file of the form, passed on to the tasks service in pieces; its refusal shown on the page."""
-    task = request.params["task"]
+    task = request.path_params["task"]
     back = f"/tasks/{part(task)}"
-    if len(request.body) > MAX_FORM:
-        raise HttpError(413, f"附件：每个附件不得超过 {MAX_BYTES >> 20} MB")
-    file = request.files.get("file")
-    if file is None or not file.data:
+    file = files_of(request).get("file")
+    if file is None or not file.size:
         return redirect(back, error="请选择要上传的文件")
 
     def messages() -> Iterator[Any]:
         yield tasks_pb2.UploadAttachmentRequest(
             item_kind=common_pb2.ATTACHMENT_ITEM_KIND_TASK, item_id=task, file_name=file.filename
         )
-        for start in range(0, len(file.data), CHUNK):
-            yield tasks_pb2.UploadAttachmentRequest(data=file.data[start : start + CHUNK])
+        for piece in pieces_of(file, CHUNK):
+            yield tasks_pb2.UploadAttachmentRequest(data=piece)
 
     made = gw.stream(gw.tasks.UploadAttachment, messages(), session.token).attachment
     return redirect(back, ok=f"已上传附件 {made.file_name}")
@@ -101,12 +100,12 @@ def fetch(gw: Gateway, session: Session, request: Request) -> Response:
     """One attachment, to whoever may see its item (the tasks service decides; NOT_FOUND otherwise)."""
     replies = gw.call(
         gw.tasks.DownloadAttachment,
-        tasks_pb2.DownloadAttachmentRequest(id=request.params["attachment"]),
+        tasks_pb2.DownloadAttachmentRequest(id=request.path_params["attachment"]),
         session.token,
     )
     first = next(replies, None)
     if first is None or not first.HasField("attachment"):
-        raise HttpError(404, "没有这个附件")
+        raise Refused(404, "没有这个附件")
     record = first.attachment
 
     def pieces() -> Iterator[bytes]:
@@ -115,15 +114,7 @@ def fetch(gw: Gateway, session: Session, request: Request) -> Response:
         for reply in replies:
             yield reply.data
 
-    disposition = f"attachment; filename*=UTF-8''{quote(record.file_name)}"
-    return Response(
-        b"",
-        200,
-        record.media_type,
-        [("Content-Disposition", disposition)],
-        stream=pieces(),
-        stream_length=record.size,
-    )
+    return streamed(pieces(), length=record.size, filename=record.file_name, content_type=record.media_type)
 
 
 DESK: list[tuple[str, str, Any, frozenset[str], str]] = [

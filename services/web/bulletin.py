@@ -6,10 +6,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from kaohe.gateway.v1 import gateway_pb2
+from starlette.requests import Request
+from starlette.responses import Response
 
 from services.web.gateway import Gateway
-from services.web.http import Request, Response, download, esc, page
-from services.web.layout import frame, notice
+from services.web.layout import esc, frame, notice
+from services.web.replies import download, page
 from services.web.sessions import Session
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -34,7 +36,7 @@ def bulletin_form(gw: Gateway, session: Session, request: Request) -> Response:
         f'<option value="{esc(code)}">{esc(label)}</option>' for code, label in periods(datetime.now(ZONE))
     )
     body = (
-        notice(request.query.get("error", ""), error=True)
+        notice(request.query_params.get("error", ""), error=True)
         + "<p>督查通报按公文格式（GB/T 9704）生成 Word 文档：本期各单位到期、按时、逾期和仍在逾期的事项，"
         "有红灯事项的单位排在前面，每一项逾期事项，本期的差错通报和问责，以及表彰。</p>"
         '<form method="get" action="/office/bulletin/download" class="stack">'
@@ -47,7 +49,7 @@ def bulletin_form(gw: Gateway, session: Session, request: Request) -> Response:
 def bulletin_download(gw: Gateway, session: Session, request: Request) -> Response:
     reply = gw.call(
         gw.gateway.GetBulletin,
-        gateway_pb2.GetBulletinRequest(period=request.query.get("period", "")),
+        gateway_pb2.GetBulletinRequest(period=request.query_params.get("period", "")),
         session.token,
     )
     return download(reply.docx, reply.filename, DOCX)

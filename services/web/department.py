@@ -11,6 +11,8 @@ from google.protobuf import struct_pb2
 from kaohe.common.v1 import common_pb2
 from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
+from starlette.requests import Request
+from starlette.responses import Response
 
 from services.common.protoenum import enum_code
 from services.common.result_wire import result_to_json_dict
@@ -18,11 +20,11 @@ from services.common.vocabulary import METRIC_STATUSES, TASK_STATES, label_of
 from services.common.wire_json import utc_text
 from services.web import people
 from services.web.gateway import Gateway
-from services.web.http import Request, Response, download, esc, page, part, redirect
 from services.web.layout import (
     Raw,
     colour,
     csrf_field,
+    esc,
     frame,
     grade_label,
     hours_left,
@@ -37,6 +39,7 @@ from services.web.layout import (
     table,
     unit_attrs,
 )
+from services.web.replies import download, form_of, page, part, redirect
 from services.web.results import explained, indicator_chart
 from services.web.sessions import Session
 from services.web.supervision import task_path
@@ -159,8 +162,8 @@ def home(gw: Gateway, session: Session, request: Request) -> Response:
     dashboard = pending_dashboard.result()
     documents = {run_id: _document(p.result()) for run_id, p in pending_documents.items()}
     parts = [
-        notice(request.query.get("ok", "")),
-        notice(request.query.get("error", ""), error=True),
+        notice(request.query_params.get("ok", "")),
+        notice(request.query_params.get("error", ""), error=True),
         f"<h2>{esc(dashboard.standing.name or session.unit)} · 本年度实时态势</h2>",
         standing_block(dashboard.standing),
         open_items_table(dashboard.open_items),
@@ -232,8 +235,8 @@ def history_table(latest: dict[int, Any], documents: dict[str, dict[str, Any]]) 
 
 def appeal(gw: Gateway, session: Session, request: Request) -> Response:
     """Files a 申诉 against one of the unit's error reports (the scoring service checks the window)."""
-    target = request.form.get("error_report", "").strip()
-    reason = request.form.get("reason", "").strip()
+    target = form_of(request).get("error_report", "").strip()
+    reason = form_of(request).get("reason", "").strip()
     if not target or not reason:
         return redirect("/unit", error="请填写申诉理由")
     fields = struct_pb2.Struct()
@@ -257,7 +260,9 @@ def appeal(gw: Gateway, session: Session, request: Request) -> Response:
 
 def export(gw: Gateway, session: Session, request: Request) -> Response:
     reply = gw.call(
-        gw.gateway.ExportRun, gateway_pb2.ExportRunRequest(run=request.query.get("run", "")), session.token
+        gw.gateway.ExportRun,
+        gateway_pb2.ExportRunRequest(run=request.query_params.get("run", "")),
+        session.token,
     )
     return download(
         reply.xlsx, reply.filename, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -10,13 +10,15 @@ from urllib.parse import quote
 
 from kaohe.common.v1 import common_pb2
 from kaohe.tasks.v1 import tasks_pb2
+from starlette.requests import Request
+from starlette.responses import Response
 
 from services.common.vocabulary import EXTENSION_STATES, ROLES
 from services.common.wire_text import as_text
 from services.web import item_attachments
 from services.web.gateway import Gateway, Pending
-from services.web.http import HttpError, Request, Response, esc, page, redirect
-from services.web.layout import LOCAL, Raw, csrf_field, frame, notice, row, table, unit_attrs
+from services.web.layout import LOCAL, Raw, csrf_field, esc, frame, notice, row, table, unit_attrs
+from services.web.replies import Refused, form_of, page, redirect
 from services.web.sessions import Session
 
 PAGE = 1000
@@ -40,7 +42,9 @@ def extension_path(ext_id: str) -> str:
 
 
 def _flash(request: Request) -> str:
-    return notice(request.query.get("ok", "")) + notice(request.query.get("error", ""), error=True)
+    return notice(request.query_params.get("ok", "")) + notice(
+        request.query_params.get("error", ""), error=True
+    )
 
 
 def _request_field() -> str:
@@ -154,9 +158,9 @@ def task_section(session: Session, task: Any, pending: Pending) -> str:
 
 def file_request(gw: Gateway, session: Session, request: Request) -> Response:
     """The lead unit's request, from the form on its task's page."""
-    task = request.params["task"]
+    task = request.path_params["task"]
     back = "/tasks/" + task  # redirect() quotes it
-    form = request.form
+    form = form_of(request)
     due, reason = form.get("due_at", "").strip(), form.get("reason", "").strip()
     if not due or not reason:
         return redirect(back, error="申请延期须填写申请延至的时间和原因")
@@ -211,15 +215,15 @@ def _one(gw: Gateway, session: Session, ext_id: str) -> Any:
     for e in listed(start_listing(gw, session)):
         if e.id == ext_id:
             return e
-    raise HttpError(404, f"没有延期申请 {ext_id}")
+    raise Refused(404, f"没有延期申请 {ext_id}")
 
 
 def confirm(gw: Gateway, session: Session, request: Request) -> Response:
     """The confirmation step: the request as it stands, the decision chosen, its due and reason to fill in."""
-    ext = _one(gw, session, request.params["extension"])
-    decision = request.query.get("decision", "")
+    ext = _one(gw, session, request.path_params["extension"])
+    decision = request.query_params.get("decision", "")
     if decision not in DECISIONS:
-        raise HttpError(400, "请选择批准或不予批准")
+        raise Refused(400, "请选择批准或不予批准")
     if ext.state != "pending":
         return redirect("/office/extensions", error=f"延期申请 {ext.id} 已审批：{ext.state_label}")
     facts = [
@@ -254,8 +258,8 @@ def confirm(gw: Gateway, session: Session, request: Request) -> Response:
 
 
 def decide(gw: Gateway, session: Session, request: Request) -> Response:
-    ext_id = request.params["extension"]
-    form = request.form
+    ext_id = request.path_params["extension"]
+    form = form_of(request)
     decision = form.get("decision", "")
     reason = form.get("reason", "").strip()
     if decision not in DECISIONS:

@@ -6,26 +6,28 @@ import secrets
 from typing import Any
 
 from kaohe.tasks.v1 import tasks_pb2
+from starlette.requests import Request
+from starlette.responses import Response
 
 from services.common.paging import every
 from services.common.wire_text import text_data
 from services.web.edge import typed_code
 from services.web.gateway import Gateway
-from services.web.http import HttpError, Request, Response, as_json
 from services.web.layout import LOCAL
+from services.web.replies import Refused, as_json, body_json
 from services.web.sessions import Session
 
 
 def _body(session: Session, request: Request) -> dict[str, Any]:
     """The JSON body of a write; a browser session's write carries its form token (X-CSRF-Token)."""
     if session.id and not session.csrf_ok(request.headers.get("x-csrf-token", "")):
-        raise HttpError(403, "以会话调用写接口须带 X-CSRF-Token（CSRF 校验失败）")
-    data = request.json()
+        raise Refused(403, "以会话调用写接口须带 X-CSRF-Token（CSRF 校验失败）")
+    data = body_json(request)
     if not isinstance(data, dict):
-        raise HttpError(400, "请求体须为 JSON 对象")
+        raise Refused(400, "请求体须为 JSON 对象")
     for name, value in data.items():
         if not isinstance(value, str):
-            raise HttpError(400, f"{name} 须为字符串")
+            raise Refused(400, f"{name} 须为字符串")
     return data
 
 
@@ -34,13 +36,13 @@ def _extension(message: tasks_pb2.Extension) -> dict[str, Any]:
 
 
 def list_extensions(gw: Gateway, session: Session, request: Request) -> Response:
-    year = request.query.get("year", "")
+    year = request.query_params.get("year", "")
     if year and not year.isdigit():
-        raise HttpError(400, "year must be a whole number")
+        raise Refused(400, "year must be a whole number")
     request_ = tasks_pb2.ListExtensionsRequest(
-        unit=request.query.get("unit", ""),
-        state=typed_code(tasks_pb2.ExtensionState.DESCRIPTOR, request.query.get("state", ""), "state"),
-        task_id=request.query.get("task_id", ""),
+        unit=request.query_params.get("unit", ""),
+        state=typed_code(tasks_pb2.ExtensionState.DESCRIPTOR, request.query_params.get("state", ""), "state"),
+        task_id=request.query_params.get("task_id", ""),
         year=int(year or 0),
         page_size=1000,
     )
@@ -72,7 +74,7 @@ def decide_extension(gw: Gateway, session: Session, request: Request) -> Respons
         gw.tasks.DecideExtension,
         tasks_pb2.DecideExtensionRequest(
             request_id=data.get("request_id", "") or secrets.token_hex(16),
-            id=request.params["extension"],
+            id=request.path_params["extension"],
             decision=data.get("decision", ""),
             due_at=data.get("due_at", ""),
             reason=data.get("reason", ""),

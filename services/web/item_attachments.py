@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
-from urllib.parse import quote
 
 from kaohe.common.v1 import common_pb2
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
+from starlette.requests import Request
+from starlette.responses import Response
 
-from services.common.attachments import CHUNK, MAX_BYTES
+from services.common.attachments import CHUNK
 from services.common.protoenum import enum_number
-from services.web.attachments import MAX_FORM, UPLOADERS
+from services.web.attachments import UPLOADERS
 from services.web.gateway import Gateway, Pending
-from services.web.http import HttpError, Request, Response, esc, part, redirect
-from services.web.layout import Raw, csrf_field
+from services.web.layout import Raw, csrf_field, esc
+from services.web.replies import Refused, files_of, part, pieces_of, redirect, streamed
 from services.web.sessions import Session
 
 EVERYONE = frozenset({"office", "supervisor", "department", "viewer"})
@@ -88,21 +89,19 @@ def cells(
 
 def upload(gw: Gateway, session: Session, request: Request) -> Response:
     """The form's file, passed on in pieces to the service keeping the item; its refusal shown on the page."""
-    kind, item = request.params["kind"], request.params["item"]
+    kind, item = request.path_params["kind"], request.path_params["item"]
     if kind not in ITEMS:
-        raise HttpError(404, f"没有“{kind}”这类事项")
+        raise Refused(404, f"没有“{kind}”这类事项")
     back = ITEMS[kind][1] if session.role == "department" else "/office"
-    if len(request.body) > MAX_FORM:
-        raise HttpError(413, f"附件：每个附件不得超过 {MAX_BYTES >> 20} MB")
-    file = request.files.get("file")
-    if file is None or not file.data:
+    file = files_of(request).get("file")
+    if file is None or not file.size:
         return redirect(back, error="请选择要上传的文件")
     proto = _PROTOS[ITEMS[kind][0]]
 
     def messages() -> Iterator[Any]:
         yield proto.UploadAttachmentRequest(item_kind=_item_kind(kind), item_id=item, file_name=file.filename)
-        for start in range(0, len(file.data), CHUNK):
-            yield proto.UploadAttachmentRequest(data=file.data[start : start + CHUNK])
+        for piece in pieces_of(file, CHUNK):
+            yield proto.UploadAttachmentRequest(data=piece)
 
     made = gw.stream(_service(gw, kind).UploadAttachment, messages(), session.token).attachment
     return redirect(back, ok=f"已上传附件 {made.file_name}（{item}）")
@@ -112,12 +111,12 @@ def fetch(gw: Gateway, session: Session, request: Request) -> Response:
     """An appeal's or application's file, to whoever may see the item (scoring decides; 404 otherwise)."""
     replies = gw.call(
         gw.scoring.DownloadAttachment,
-        scoring_pb2.DownloadAttachmentRequest(id=request.params["attachment"]),
+        scoring_pb2.DownloadAttachmentRequest(id=request.path_params["attachment"]),
         session.token,
     )
     first = next(replies, None)
     if first is None or not first.HasField("attachment"):
-        raise HttpError(404, "没有这个附件")
+        raise Refused(404, "没有这个附件")
     record = first.attachment
 
     def pieces() -> Iterator[bytes]:
@@ -125,14 +124,7 @@ def fetch(gw: Gateway, session: Session, request: Request) -> Response:
         for reply in replies:
             yield reply.data
 
-    return Response(
-        b"",
-        200,
-        record.media_type,
-        [("Content-Disposition", f"attachment; filename*=UTF-8''{quote(record.file_name)}")],
-        stream=pieces(),
-        stream_length=record.size,
-    )
+    return streamed(pieces(), length=record.size, filename=record.file_name, content_type=record.media_type)
 
 
 DESK: list[tuple[str, str, Any, frozenset[str], str]] = [

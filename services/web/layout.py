@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -9,11 +10,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from kaohe.common.v1 import common_pb2
+from starlette.requests import Request
 
 from services.common.protoenum import enum_code
 from services.common.vocabulary import COLOURS, GRADES, ROLES, RUN_STATES, UNIT_CATEGORIES, label_of
 from services.common.wiretime import rfc3339_of
-from services.web.http import Request, esc
 from services.web.sessions import Session
 
 # The county's clock: every instant on a page is shown in it.
@@ -53,6 +54,11 @@ NAV = {
         ("/office/ranking", "排名"),
     ],
 }
+
+
+def esc(value: object) -> str:
+    """Text safe inside HTML, attributes included."""
+    return html.escape("" if value is None else str(value), quote=True)
 
 
 def instant(value: Any) -> str:
@@ -199,7 +205,9 @@ def notice(message: str, *, error: bool = False) -> str:
 
 def flash(request: Request) -> str:
     """The ok and error lines a redirect carried in its query (?ok=…, ?error=…), as notices."""
-    return notice(request.query.get("ok", "")) + notice(request.query.get("error", ""), error=True)
+    return notice(request.query_params.get("ok", "")) + notice(
+        request.query_params.get("error", ""), error=True
+    )
 
 
 def frame(title: str, body: str, session: Session | None = None, *, charts: bool = False) -> str:

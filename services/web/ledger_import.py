@@ -11,12 +11,14 @@ from typing import Any
 
 import grpc
 from kaohe.gateway.v1 import gateway_pb2
+from starlette.requests import Request
+from starlette.responses import Response
 
 from services.common.vocabulary import LEDGER_LINE_TYPES, label_of
 from services.web.gateway import Gateway
-from services.web.http import Request, Response, as_json, page
 from services.web.layout import csrf_field, frame, notice
 from services.web.refusals import HTTP_OF, import_refusal
+from services.web.replies import as_json, files_of, form_of, page, pieces_of
 
 CHUNK = 1 << 20
 # The header static/import.js sends: the answer is then JSON carrying the same HTML the page would show.
@@ -64,22 +66,21 @@ def outcome(reply: Any, *, validate: bool, seconds: float) -> tuple[str, dict[st
 def upload(gw: Gateway, session: Any, request: Request) -> Response:
     """Streams the file to the gateway in 1 MiB pieces; the ledger is imported all or nothing."""
     by_script = request.headers.get(XHR_HEADER) == "1"
-    upload_ = request.files.get("ledger")
-    if upload_ is None or not upload_.data:
+    upload_ = files_of(request).get("ledger")
+    if upload_ is None or not upload_.size:
         message = notice("请选择一个台账文件", error=True)
         if by_script:
             return as_json({"ok": False, "html": message}, 422)
         return form(gw, session, request, message)
-    validate = request.form.get("validate_only") == "1"
-    pieces = [upload_.data[i : i + CHUNK] for i in range(0, len(upload_.data), CHUNK)]
+    validate = form_of(request).get("validate_only") == "1"
     started = time.perf_counter()
     try:
         reply = gw.stream(
             gw.gateway.ImportLedger,
-            [
+            (
                 gateway_pb2.ImportLedgerRequest(validate_only=validate and i == 0, data=p)
-                for i, p in enumerate(pieces)
-            ],
+                for i, p in enumerate(pieces_of(upload_, CHUNK))
+            ),
             session.token,
         )
     except grpc.RpcError as exc:

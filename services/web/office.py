@@ -10,6 +10,8 @@ from google.protobuf import json_format
 from kaohe.common.v1 import common_pb2
 from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
+from starlette.requests import Request
+from starlette.responses import Response
 
 from services.common import levels
 from services.common.protoenum import enum_code
@@ -20,13 +22,13 @@ from services.web.confirm import confirm_first
 from services.web.department import run_document, runs_of
 from services.web.extensions import awaiting_section, start_awaiting
 from services.web.gateway import Gateway
-from services.web.http import HttpError, Request, Response, download, esc, page, part, redirect
 from services.web.layout import (
     Raw,
     button_form,
     category_label,
     chart,
     csrf_field,
+    esc,
     flash,
     frame,
     grade_label,
@@ -40,6 +42,7 @@ from services.web.layout import (
     table,
     unit_attrs,
 )
+from services.web.replies import Refused, download, form_of, page, part, redirect
 from services.web.results import distribution_chart, explained, result_tables
 from services.web.trend import parents_of, start_trend, trend_chart, trend_period, trend_switch, unit_tree
 
@@ -51,11 +54,11 @@ MOVES = {
 
 
 def _year(request: Request) -> int:
-    text = request.query.get("year", "")
+    text = request.query_params.get("year", "")
     if not text:
         return 0
     if not text.isdigit():
-        raise HttpError(400, "年度应为四位数字")
+        raise Refused(400, "年度应为四位数字")
     return int(text)
 
 
@@ -199,7 +202,7 @@ def runs(gw: Gateway, session: Any, request: Request) -> Response:
 
 
 def create_run(gw: Gateway, session: Any, request: Request) -> Response:
-    text = request.form.get("year", "").strip()
+    text = form_of(request).get("year", "").strip()
     if not text.isdigit():
         return redirect("/office/runs", error="年度应为四位数字")
     run = gw.call(
@@ -213,13 +216,13 @@ def create_run(gw: Gateway, session: Any, request: Request) -> Response:
 
 def move_run(gw: Gateway, session: Any, request: Request) -> Response:
     """公示 or 定档 by the buttons; a refusal comes back as the page's error line."""
-    run, action = request.params["run"], request.params["action"]
+    run, action = request.path_params["run"], request.path_params["action"]
     moves: dict[str, tuple[Any, Any]] = {
         "publish": (gw.scoring.PublishRun, scoring_pb2.PublishRunRequest),
         "finalize": (gw.scoring.FinalizeRun, scoring_pb2.FinalizeRunRequest),
     }
     if action not in moves:
-        raise HttpError(404, "没有这个操作")
+        raise Refused(404, "没有这个操作")
     label, consequence = MOVES[action]
     asked = confirm_first(
         request,
@@ -237,7 +240,7 @@ def move_run(gw: Gateway, session: Any, request: Request) -> Response:
 
 
 def run_detail(gw: Gateway, session: Any, request: Request) -> Response:
-    run = request.params["run"]
+    run = request.path_params["run"]
     document = run_document(gw, session, run)
     body = (
         f"<p>{esc(document.get('year'))} 年度 · {esc(state_label(document.get('state', '')))} · "
@@ -252,10 +255,10 @@ def run_detail(gw: Gateway, session: Any, request: Request) -> Response:
 
 
 def run_unit(gw: Gateway, session: Any, request: Request) -> Response:
-    run, unit = request.params["run"], request.params["unit"]
+    run, unit = request.path_params["run"], request.path_params["unit"]
     units = run_document(gw, session, run, unit).get("units", [])
     if not units:
-        raise HttpError(404, "这次考核没有这个单位")
+        raise Refused(404, "这次考核没有这个单位")
     body = (
         f'<p><a href="/office/runs/{esc(part(run))}">返回 {esc(run)}</a> · '
         f"{result_documents.letter_link(run, unit)}</p>"
@@ -266,8 +269,8 @@ def run_unit(gw: Gateway, session: Any, request: Request) -> Response:
 
 
 def decide(gw: Gateway, session: Any, request: Request) -> Response:
-    appeal = request.params["appeal"]
-    reason = request.form.get("reason", "").strip()
+    appeal = request.path_params["appeal"]
+    reason = form_of(request).get("reason", "").strip()
     if not reason:
         return redirect("/office/appeals", error="请填写裁决理由")
     gw.call(
@@ -275,7 +278,7 @@ def decide(gw: Gateway, session: Any, request: Request) -> Response:
         scoring_pb2.DecideAppealRequest(
             request_id=secrets.token_hex(16),
             id=appeal,
-            upheld=request.form.get("upheld") == "yes",
+            upheld=form_of(request).get("upheld") == "yes",
             reason=reason,
         ),
         session.token,
@@ -285,7 +288,7 @@ def decide(gw: Gateway, session: Any, request: Request) -> Response:
 
 def ranking(gw: Gateway, session: Any, request: Request) -> Response:
     """A run's ranking; from the menu (no run, no year) the latest run's."""
-    run, year = request.query.get("run", ""), _year(request)
+    run, year = request.query_params.get("run", ""), _year(request)
     if not run and not year:
         latest = runs_of(gw, session)
         if not latest:
@@ -315,6 +318,8 @@ def ranking(gw: Gateway, session: Any, request: Request) -> Response:
 
 def export(gw: Gateway, session: Any, request: Request) -> Response:
     reply = gw.call(
-        gw.gateway.ExportRun, gateway_pb2.ExportRunRequest(run=request.query.get("run", "")), session.token
+        gw.gateway.ExportRun,
+        gateway_pb2.ExportRunRequest(run=request.query_params.get("run", "")),
+        session.token,
     )
     return download(reply.xlsx, reply.filename, XLSX)

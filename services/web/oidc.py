@@ -12,18 +12,18 @@ import hashlib
 import json
 import os
 import secrets
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import jwt
 
 from services.common.settings import ConfigError
+from services.web.sessions import Pending, Sessions
 
 ENV_ISSUER = "KAOHE_OIDC_ISSUER"
 ENV_CLIENT_ID = "KAOHE_OIDC_CLIENT_ID"
@@ -66,16 +66,6 @@ class OidcError(Exception):
 
 
 @dataclass(frozen=True)
-class Pending:
-    """A sign-in on its way to the provider: what its return must match."""
-
-    verifier: str
-    nonce: str
-    redirect_uri: str
-    started: float
-
-
-@dataclass(frozen=True)
 class Tokens:
     """What the provider's token endpoint gave back: the one for the gateway, and the id_token's nonce."""
 
@@ -83,33 +73,6 @@ class Tokens:
     nonce: str
     name: str
     username: str
-
-
-class PendingStore(Protocol):
-    """Where sign-ins under way wait for the provider's redirect back (which may reach another process)."""
-
-    def put(self, state: str, pending: Pending, *, older_than: float) -> None:
-        """Keeps pending under state, dropping every sign-in started before older_than."""
-
-    def pop(self, state: str) -> Pending | None:
-        """The sign-in under state, taken out (a state is good once); None when there is none."""
-
-
-class MemoryPending:
-    """Sign-ins under way in this process: enough for one console process."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.pending: dict[str, Pending] = {}
-
-    def put(self, state: str, pending: Pending, *, older_than: float) -> None:
-        with self.lock:
-            self.pending = {k: v for k, v in self.pending.items() if v.started >= older_than}
-            self.pending[state] = pending
-
-    def pop(self, state: str) -> Pending | None:
-        with self.lock:
-            return self.pending.pop(state, None)
 
 
 def _b64(data: bytes) -> str:
@@ -146,8 +109,8 @@ class OidcLogin:
         self.token_kind = token_kind
         self.timeout = timeout
         self.clock = clock
-        # Several console processes share one store (services/web/shared_sessions.py) instead.
-        self.store: PendingStore = MemoryPending()
+        # The sessions' store (set by the console): the redirect back may reach another console process.
+        self.store = Sessions()
         self._discovery: tuple[float, dict[str, Any]] | None = None
 
     # The provider ------------------------------------------------------------------------------------
@@ -193,7 +156,9 @@ class OidcLogin:
         state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))
         redirect_uri = self.callback_uri(host_url)
         now = self.clock()
-        self.store.put(state, Pending(verifier, nonce, redirect_uri, now), older_than=now - PENDING_SECONDS)
+        self.store.put_pending(
+            state, Pending(verifier, nonce, redirect_uri, now), older_than=now - PENDING_SECONDS
+        )
         query = urllib.parse.urlencode(
             {
                 "response_type": "code",
@@ -212,7 +177,7 @@ class OidcLogin:
         """The sign-in state names, once, when this browser started it and it has not expired."""
         if not state or not cookie_state or not secrets.compare_digest(state, cookie_state):
             raise OidcError("登录状态不符（可能是过期或伪造的回调），请重新登录")
-        pending = self.store.pop(state)
+        pending = self.store.pop_pending(state)
         if pending is None or self.clock() - pending.started >= PENDING_SECONDS:
             raise OidcError("登录已超时，请重新登录")
         return pending

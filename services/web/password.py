@@ -6,10 +6,12 @@ import secrets
 
 import grpc
 from kaohe.gateway.v1 import accounts_pb2
+from starlette.requests import Request
+from starlette.responses import Response
 
 from services.web.gateway import Gateway
-from services.web.http import Request, Response, page, redirect
 from services.web.layout import csrf_field, frame, notice
+from services.web.replies import form_of, page, redirect
 from services.web.sessions import Session
 from services.web.supervision import request_id_field
 
@@ -48,7 +50,7 @@ def form(gw: Gateway, session: Session, request: Request, message: str = "", sta
 
 def change(gw: Gateway, session: Session, request: Request) -> Response:
     """The gateway changes the password (the caller's token names the account); then a new sign-in."""
-    f = request.form
+    f = form_of(request)
     current, new = f.get("current_password", ""), f.get("new_password", "")
     if len(new) < MIN_LENGTH:
         return form(gw, session, request, f"新密码至少 {MIN_LENGTH} 位", 422)

@@ -6,12 +6,14 @@ from typing import Any
 from urllib.parse import quote
 
 from kaohe.tasks.v1 import tasks_pb2
+from starlette.requests import Request
+from starlette.responses import Response
 
 from services.common.vocabulary import TASK_STATES, label_of
 from services.common.wire_text import as_text
 from services.web.gateway import Gateway
-from services.web.http import Request, Response, esc, page
-from services.web.layout import LOCAL, Raw, colour, frame, row, table
+from services.web.layout import LOCAL, Raw, colour, esc, frame, row, table
+from services.web.replies import page
 from services.web.sessions import Session
 
 
@@ -72,7 +74,7 @@ def desk_load(gw: Gateway, session: Session) -> str:
 def persons_page(gw: Gateway, session: Session, request: Request) -> Response:
     """Every person the caller may see (a department its own; a 乡镇 may pick one of its 村)."""
     names = units(gw, session)
-    chosen = request.query.get("unit", "")
+    chosen = request.query_params.get("unit", "")
     if session.role == "department" and chosen not in {
         u for u, (_, parent) in names.items() if parent == session.unit
     }:
@@ -95,7 +97,7 @@ def persons_page(gw: Gateway, session: Session, request: Request) -> Response:
 
 def person_page(gw: Gateway, session: Session, request: Request) -> Response:
     """One person: their open, yellow and red tasks, and every task naming them."""
-    reply = _people(gw, session, person=request.params["person"])
+    reply = _people(gw, session, person=request.path_params["person"])
     person = reply.persons[0]
     names = units(gw, session)
     facts = [

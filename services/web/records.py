@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 
 from google.protobuf import json_format, struct_pb2
 from kaohe.scoring.v1 import scoring_pb2
+from starlette.requests import Request
+from starlette.responses import Response
 
 from services.common.vocabulary import (
     ACCOUNTABILITY_KINDS,
@@ -30,8 +32,8 @@ from services.common.vocabulary import (
 from services.common.wire_json import lenient_number
 from services.web.confirm import confirm_first
 from services.web.gateway import Gateway
-from services.web.http import HttpError, Request, Response, esc, page, redirect
-from services.web.layout import Raw, csrf_field, frame, notice, row, table
+from services.web.layout import Raw, csrf_field, esc, frame, notice, row, table
+from services.web.replies import Refused, form_of, page, redirect
 from services.web.sessions import Session
 from services.web.supervision import request_id_field, unit_names
 
@@ -159,10 +161,14 @@ def _default(field: Field, kind: str) -> str:
 
 def records_page(gw: Gateway, session: Session, request: Request) -> Response:
     """One kind of record: its list (with 作废) and, for the office, the form that adds one."""
-    kind = request.params.get("kind", "error_report")
+    kind = request.path_params.get("kind", "error_report")
     if kind not in FORMS:
-        raise HttpError(404, f"没有“{kind}”这类考核记录")
-    year = int(request.query.get("year", "0") or 0) if request.query.get("year", "").isdigit() else 0
+        raise Refused(404, f"没有“{kind}”这类考核记录")
+    year = (
+        int(request.query_params.get("year", "0") or 0)
+        if request.query_params.get("year", "").isdigit()
+        else 0
+    )
     reply = gw.call(
         gw.scoring.ListRecords,
         scoring_pb2.ListRecordsRequest(
@@ -170,7 +176,7 @@ def records_page(gw: Gateway, session: Session, request: Request) -> Response:
             year=year,
             include_voided=True,
             page_size=PAGE_SIZE,
-            page_token=request.query.get("page", ""),
+            page_token=request.query_params.get("page", ""),
         ),
         session.token,
     )
@@ -201,12 +207,12 @@ def records_page(gw: Gateway, session: Session, request: Request) -> Response:
             f'{request_id_field()}{controls}<button type="submit">保存</button></form>'
         )
     body = (
-        notice(request.query.get("ok", ""))
-        + notice(request.query.get("error", ""), error=True)
+        notice(request.query_params.get("ok", ""))
+        + notice(request.query_params.get("error", ""), error=True)
         + f'<nav class="tabs" aria-label="记录类别">{tabs}</nav>'
         + table(headers, rows, caption=RECORD_KIND_LABELS[kind])
         + (_deductions(choices) if kind == "accountability" else "")
-        + _pages(kind, year, request.query.get("page", ""), reply.next_page_token)
+        + _pages(kind, year, request.query_params.get("page", ""), reply.next_page_token)
         + form
     )
     return page(frame("考核记录", body, session))
@@ -250,12 +256,12 @@ def _void_form(session: Session, kind: str, record: Any) -> str:
 
 
 def add_record(gw: Gateway, session: Session, request: Request) -> Response:
-    kind = request.params["kind"]
+    kind = request.path_params["kind"]
     if kind not in FORMS:
-        raise HttpError(404, f"没有“{kind}”这类考核记录")
+        raise Refused(404, f"没有“{kind}”这类考核记录")
     values: dict[str, Any] = {}
     for field in FORMS[kind]:
-        text = request.form.get(field.name, "").strip()
+        text = form_of(request).get(field.name, "").strip()
         if not text:
             continue
         values[field.name] = _number(field.label, text) if field.name in NUMBERS else text
@@ -266,7 +272,7 @@ def add_record(gw: Gateway, session: Session, request: Request) -> Response:
     made = gw.call(
         gw.scoring.CreateRecord,
         scoring_pb2.CreateRecordRequest(
-            request_id=request.form.get("request_id", "") or secrets.token_hex(16),
+            request_id=form_of(request).get("request_id", "") or secrets.token_hex(16),
             kind=_kind(kind),
             fields=fields,
         ),
@@ -285,12 +291,12 @@ def _number(label: str, text: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise HttpError(422, f"{label}：“{text}”不是数字") from None
+        raise Refused(422, f"{label}：“{text}”不是数字") from None
 
 
 def void_record(gw: Gateway, session: Session, request: Request) -> Response:
-    kind, rid = request.params["kind"], request.params["record"]
-    reason = request.form.get("reason", "").strip()
+    kind, rid = request.path_params["kind"], request.path_params["record"]
+    reason = form_of(request).get("reason", "").strip()
     if not reason:
         return redirect(f"/office/records/{kind}", error="作废需要写明理由")
     label = RECORD_KIND_LABELS.get(kind, kind)
@@ -308,7 +314,7 @@ def void_record(gw: Gateway, session: Session, request: Request) -> Response:
     gw.call(
         gw.scoring.VoidRecord,
         scoring_pb2.VoidRecordRequest(
-            request_id=request.form.get("request_id", "") or secrets.token_hex(16),
+            request_id=form_of(request).get("request_id", "") or secrets.token_hex(16),
             kind=_kind(kind),
             id=rid,
             reason=reason,

@@ -6,8 +6,7 @@ import grpc
 
 from services.common import status
 from services.common.errors import DomainError
-from services.web.http import esc
-from services.web.layout import notice
+from services.web.layout import esc, notice
 
 # The HTTP status of a refused page or API call, by the gateway's gRPC status (else 502).
 HTTP_OF = {

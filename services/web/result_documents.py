@@ -6,10 +6,12 @@ from typing import Any
 
 from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
+from starlette.requests import Request
+from starlette.responses import Response
 
 from services.web.gateway import Gateway
-from services.web.http import HttpError, Request, Response, download, esc
-from services.web.layout import run_state
+from services.web.layout import esc, run_state
+from services.web.replies import Refused, download
 from services.web.sessions import Session
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -23,7 +25,7 @@ def _issued(gw: Gateway, session: Session, run: str) -> None:
         gw.scoring.GetRun, scoring_pb2.GetRunRequest(id=run, omit_breakdown=True), session.token
     ).run
     if run_state(reply) not in ISSUED:
-        raise HttpError(409, "考核结果公示或定档后才能下载通报、反馈和优秀名单")
+        raise Refused(409, "考核结果公示或定档后才能下载通报、反馈和优秀名单")
 
 
 def links(run: str, state: str) -> str:
@@ -42,21 +44,21 @@ def letter_link(run: str, unit: str) -> str:
 
 
 def notice(gw: Gateway, session: Session, request: Request) -> Response:
-    run = request.params["run"]
+    run = request.path_params["run"]
     _issued(gw, session, run)
     reply = gw.call(gw.gateway.GetResultNotice, gateway_pb2.GetResultNoticeRequest(run=run), session.token)
     return download(reply.content, reply.filename, DOCX)
 
 
 def excellent(gw: Gateway, session: Session, request: Request) -> Response:
-    run = request.params["run"]
+    run = request.path_params["run"]
     _issued(gw, session, run)
     reply = gw.call(gw.gateway.GetExcellentList, gateway_pb2.GetExcellentListRequest(run=run), session.token)
     return download(reply.content, reply.filename, CSV)
 
 
 def letter(gw: Gateway, session: Session, request: Request) -> Response:
-    run, unit = request.params["run"], request.params["unit"]
+    run, unit = request.path_params["run"], request.path_params["unit"]
     _issued(gw, session, run)
     request_ = gateway_pb2.GetResultLetterRequest(run=run, unit=unit)
     reply = gw.call(gw.gateway.GetResultLetter, request_, session.token)
@@ -65,9 +67,9 @@ def letter(gw: Gateway, session: Session, request: Request) -> Response:
 
 def own_letter(gw: Gateway, session: Session, request: Request) -> Response:
     """A department's own 反馈 of a run (the gateway shows it only once publicised)."""
-    run = request.query.get("run", "")
+    run = request.query_params.get("run", "")
     if not run:
-        raise HttpError(400, "缺少运行编号")
+        raise Refused(400, "缺少运行编号")
     request_ = gateway_pb2.GetResultLetterRequest(run=run, unit=session.unit)
     reply = gw.call(gw.gateway.GetResultLetter, request_, session.token)
     return download(reply.content, reply.filename, DOCX)

@@ -5,8 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from services.results.breakdown import Breakdown, breakdown_of
-from services.web.http import esc, part
-from services.web.layout import Raw, category_label, chart, grade_label, instant, num, row, table, unit_attrs
+from services.web.layout import (
+    Raw,
+    category_label,
+    chart,
+    esc,
+    grade_label,
+    instant,
+    num,
+    row,
+    table,
+    unit_attrs,
+)
+from services.web.replies import part
 
 RESULT_HEADERS = [
     "排名",

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from starlette.requests import Request
+from starlette.responses import Response
+
 from services.web import (
     accounts,
     api,
@@ -28,7 +31,6 @@ from services.web.attachments import DESK as ATTACHMENT_DESK
 from services.web.extensions import DESK as EXTENSION_DESK
 from services.web.extensions_api import ROUTES as EXTENSION_API
 from services.web.gateway import Gateway
-from services.web.http import Request, Response
 from services.web.item_attachments import DESK as ITEM_ATTACHMENT_DESK
 from services.web.sessions import Session
 

@@ -9,12 +9,13 @@ from typing import Any, Protocol
 
 import grpc
 from kaohe.gateway.v1 import accounts_pb2, gateway_pb2
+from starlette.requests import Request
+from starlette.responses import Response
 
 from services.common.protoenum import enum_code
 from services.web import accounts, password
 from services.web.gateway import Gateway
-from services.web.http import HttpError, Request, Response, esc, page, redirect
-from services.web.layout import frame, notice
+from services.web.layout import esc, frame, notice
 from services.web.oidc import (
     LOGIN_LINK,
     STATE_COOKIE,
@@ -24,6 +25,7 @@ from services.web.oidc import (
     state_cookie,
 )
 from services.web.refusals import refusal
+from services.web.replies import Refused, form_of, is_https, page, redirect, set_cookie
 from services.web.sessions import COOKIE, Session, Sessions
 
 log = logging.getLogger("kaohe.web")
@@ -55,8 +57,12 @@ class SignIn:
     def login_form(self, request: Request, message: str = "", status_code: int = 200) -> Response:
         """The username/password form, its CSRF token in a cookie of its own (there is no session yet)."""
         token = secrets.token_urlsafe(32)
-        expired = notice("会话已过期或已退出，请重新登录", error=True) if request.query.get("expired") else ""
-        changed = notice("密码已修改，请用新密码登录") if request.query.get("changed") else ""
+        expired = (
+            notice("会话已过期或已退出，请重新登录", error=True)
+            if request.query_params.get("expired")
+            else ""
+        )
+        changed = notice("密码已修改，请用新密码登录") if request.query_params.get("changed") else ""
         body = (
             expired
             + changed
@@ -72,12 +78,12 @@ class SignIn:
         if self.console.oidc is not None:
             body += LOGIN_LINK
         response = page(frame("登录", body), status_code)
-        response.cookie(LOGIN_CSRF, token, secure=request.secure, max_age=3600)
+        set_cookie(response, request, LOGIN_CSRF, token, max_age=3600)
         return response
 
     def login(self, request: Request) -> Response:
         """The gateway checks the password; a session starts, or the form comes back with the reason."""
-        form, gw = request.form, self.console.gw
+        form, gw = form_of(request), self.console.gw
         presented, expected = form.get("csrf", ""), request.cookies.get(LOGIN_CSRF, "")
         if not presented or not expected or not secrets.compare_digest(presented, expected):
             return self.login_form(request, "表单已失效，请重新登录", 403)
@@ -86,7 +92,7 @@ class SignIn:
                 accounts_pb2.LoginRequest(
                     username=form.get("username", "").strip(),
                     password=form.get("password", ""),
-                    client_address=request.remote,
+                    client_address=(request.client.host if request.client else ""),
                 ),
             )
             who = gw.call(gw.gateway.WhoAmI, gateway_pb2.WhoAmIRequest(), reply.token)
@@ -104,8 +110,8 @@ class SignIn:
             must_change=reply.must_change_password,
         )
         response = redirect(password.PATH if session.must_change else landing(session))
-        response.cookie(COOKIE, session.id, secure=request.secure)
-        response.cookie(LOGIN_CSRF, "", secure=request.secure, max_age=0)
+        set_cookie(response, request, COOKIE, session.id)
+        set_cookie(response, request, LOGIN_CSRF, "", max_age=0)
         return response
 
     def start_session(
@@ -127,16 +133,16 @@ class SignIn:
     def change_password(self, gw: Gateway, session: Session, request: Request) -> Response:
         """A changed password ends every session of its account, this one too."""
         response = password.change(gw, session, request)
-        if response.status == 303:
+        if response.status_code == 303:
             self.console.sessions.end_user(session.username)
-            response.cookie(COOKIE, "", secure=request.secure, max_age=0)
+            set_cookie(response, request, COOKIE, "", max_age=0)
         return response
 
     def disable_account(self, gw: Gateway, session: Session, request: Request) -> Response:
         """A disabled account's sessions end with it."""
         response = accounts.disable_account(gw, session, request)
-        if response.status == 303:  # disabled (the confirmation page is a 200)
-            self.console.sessions.end_user(request.params["username"])
+        if response.status_code == 303:  # disabled (the confirmation page is a 200)
+            self.console.sessions.end_user(request.path_params["username"])
         return response
 
     # 统一身份认证 -----------------------------------------------------------------------------------------
@@ -145,19 +151,21 @@ class SignIn:
         """To the provider's authorization endpoint, this browser holding the sign-in's state."""
         oidc = self.console.oidc
         if oidc is None:
-            raise HttpError(404, "未配置统一身份认证")
+            raise Refused(404, "未配置统一身份认证")
         try:
             url, state = oidc.start(self.console.public_url)
         except OidcError as exc:
             return self.login_form(request, str(exc), 503)
-        return Response(b"", 303, headers=[("Location", url), state_cookie(state, secure=request.secure)])
+        response = Response(status_code=303, headers={"Location": url})
+        response.headers.append(*state_cookie(state, secure=is_https(request)))
+        return response
 
     def oidc_callback(self, request: Request) -> Response:
         """The provider's answer: the code for tokens (PKCE), the gateway's verdict, then a session."""
         oidc, gw = self.console.oidc, self.console.gw
         if oidc is None:
-            raise HttpError(404, "未配置统一身份认证")
-        q = request.query
+            raise Refused(404, "未配置统一身份认证")
+        q = request.query_params
         try:
             pending = oidc.take(q.get("state", ""), request.cookies.get(STATE_COOKIE, ""))
             if q.get("error"):
@@ -178,17 +186,17 @@ class SignIn:
             request, token=tokens.token, who=who, username=tokens.username, name=tokens.name
         )
         response = page(signed_in_page(landing(session)))
-        response.cookie(COOKIE, session.id, secure=request.secure)
-        response.headers.append(state_cookie("", secure=request.secure))
+        set_cookie(response, request, COOKIE, session.id)
+        response.headers.append(*state_cookie("", secure=is_https(request)))
         return response
 
     def logout(self, request: Request) -> Response:
         """The session ends (its CSRF token checked: a page elsewhere cannot sign a person out)."""
         session = self.console.session_of(request)
         if session is not None:
-            if not session.csrf_ok(request.form.get("csrf", "")):
-                raise HttpError(403, "表单已失效或来源不明（CSRF 校验失败），请刷新页面后重试")
+            if not session.csrf_ok(form_of(request).get("csrf", "")):
+                raise Refused(403, "表单已失效或来源不明（CSRF 校验失败），请刷新页面后重试")
             self.console.sessions.end(session.id)
         response = redirect("/login")
-        response.cookie(COOKIE, "", secure=request.secure, max_age=0)
+        set_cookie(response, request, COOKIE, "", max_age=0)
         return response

@@ -11,11 +11,13 @@ from __future__ import annotations
 import secrets
 import tomllib
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode
+from urllib.parse import quote, urlencode
 
 from kaohe.common.v1 import common_pb2
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
+from starlette.requests import Request
+from starlette.responses import Response
 
 from services.common.vocabulary import (
     OUTCOMES,
@@ -30,8 +32,8 @@ from services.web.confirm import confirm_first
 from services.web.edge import typed_code, typed_instant
 from services.web.extensions import start_listing, task_section
 from services.web.gateway import Gateway
-from services.web.http import HttpError, Request, Response, esc, page, redirect
-from services.web.layout import LOCAL, Raw, colour, csrf_field, frame, instant, notice, row, table
+from services.web.layout import LOCAL, Raw, colour, csrf_field, esc, frame, instant, notice, row, table
+from services.web.replies import Refused, form_all, form_of, page, redirect
 from services.web.sessions import Session
 from services.web.task_filters import chosen_filters, filters_form, page_links
 
@@ -85,10 +87,10 @@ def unit_names(gw: Gateway, session: Session) -> dict[str, str]:
 
 def task_list(gw: Gateway, session: Session, request: Request) -> Response:
     """Tasks, filtered as the office's ledger is read: by unit, colour, state, overdue."""
-    query = request.query
+    query = request.query_params
     known = people.units(gw, session)
     below = villages(session, known)
-    chosen, overdue = chosen_filters(query, session, below)
+    chosen, overdue = chosen_filters(dict(query), session, below)
     listing = gw.call(
         gw.tasks.ListTasks,
         tasks_pb2.ListTasksRequest(
@@ -120,7 +122,7 @@ def task_list(gw: Gateway, session: Session, request: Request) -> Response:
         )
         for t in reply.tasks
     ]
-    more = page_links(query, chosen, overdue, reply.next_page_token)
+    more = page_links(dict(query), chosen, overdue, reply.next_page_token)
     create = (
         '<p><a class="button" href="/tasks/new">立项（新建督办事项）</a></p>'
         if session.role in OFFICE_SIDE or below
@@ -153,9 +155,9 @@ def villages(session: Session, known: dict[str, tuple[str, str]]) -> list[str]:
 
 def task_detail(gw: Gateway, session: Session, request: Request) -> Response:
     """One task: what it is, where it stands, its whole history, and the steps this caller may take."""
-    extensions = start_listing(gw, session, task_id=request.params["task"])
-    attached = attachments.start_listing(gw, session, request.params["task"])
-    found = gw.call(gw.tasks.GetTask, tasks_pb2.GetTaskRequest(id=request.params["task"]), session.token)
+    extensions = start_listing(gw, session, task_id=request.path_params["task"])
+    attached = attachments.start_listing(gw, session, request.path_params["task"])
+    found = gw.call(gw.tasks.GetTask, tasks_pb2.GetTaskRequest(id=request.path_params["task"]), session.token)
     task = as_text(found, LOCAL).task
     known = people.units(gw, session)
     names = {u: n for u, (n, _) in known.items()}
@@ -196,8 +198,8 @@ def task_detail(gw: Gateway, session: Session, request: Request) -> Response:
         caption="办理过程",
     )
     body = (
-        notice(request.query.get("ok", ""))
-        + notice(request.query.get("error", ""), error=True)
+        notice(request.query_params.get("ok", ""))
+        + notice(request.query_params.get("error", ""), error=True)
         + f'<p>{badge} <a href="/tasks">返回督办事项</a></p><dl class="facts">{listing}</dl>'
         + _steps(session, task, over=over)
         + task_section(session, task, extensions)
@@ -244,11 +246,11 @@ def _steps(session: Session, task: Any, *, over: bool = False) -> str:
 
 def take_step(gw: Gateway, session: Session, request: Request) -> Response:
     """One step of the closed loop, as the form drawn for it asked."""
-    task, step = request.params["task"], request.params["step"]
+    task, step = request.path_params["task"], request.path_params["step"]
     if step not in STEPS:
-        raise HttpError(404, f"没有“{step}”这个办理环节")
+        raise Refused(404, f"没有“{step}”这个办理环节")
     label, _, _, needs_note = STEPS[step]
-    note = request.form.get("note", "").strip()
+    note = form_of(request).get("note", "").strip()
     back = task_path(task)
     if needs_note and not note:
         return redirect(back, error=f"{label}需要填写说明")
@@ -266,9 +268,9 @@ def take_step(gw: Gateway, session: Session, request: Request) -> Response:
     gw.call(
         getattr(gw.tasks, METHODS[step]),
         getattr(tasks_pb2, METHODS[step] + "Request")(
-            request_id=request.form.get("request_id", "") or secrets.token_hex(16),
+            request_id=form_of(request).get("request_id", "") or secrets.token_hex(16),
             id=task,
-            etag=request.form.get("etag", ""),
+            etag=form_of(request).get("etag", ""),
             note=note,
         ),
         session.token,
@@ -279,11 +281,11 @@ def take_step(gw: Gateway, session: Session, request: Request) -> Response:
 def new_task_form(gw: Gateway, session: Session, request: Request, message: str = "") -> Response:
     """立项: the office writes down a task and, usually, hands it over (交办) at once; a 乡镇 to its 村."""
     names = unit_names(gw, session)
-    parent = request.query.get("parent", "")
+    parent = request.query_params.get("parent", "")
     if session.role == "department":
         below = villages(session, people.units(gw, session))
         if not below:
-            raise HttpError(403, "本单位没有下辖村（社区），不能立项")
+            raise Refused(403, "本单位没有下辖村（社区），不能立项")
         names = {u: names[u] for u in below}
     types = _task_types(gw, session)
     unit_options = "".join(
@@ -326,7 +328,7 @@ def new_task_form(gw: Gateway, session: Session, request: Request, message: str 
     ]
     body = (
         notice(message, error=True)
-        + notice(request.query.get("error", ""), error=True)
+        + notice(request.query_params.get("error", ""), error=True)
         + f'<form method="post" action="/tasks" class="stack">{csrf_field(session)}{request_id_field()}'
         + "".join(fields)
         + '<button type="submit">立项</button></form>'
@@ -339,8 +341,8 @@ def _field(name: str, label: str, control: str) -> str:
 
 
 def _all_values(request: Request, name: str) -> list[str]:
-    """Every value of a field a form may repeat (a multiple select); request.form keeps the first."""
-    return parse_qs(request.body.decode("utf-8", "replace")).get(name, [])
+    """Every value of a field a form may repeat (a multiple select); form_of(request) keeps the first."""
+    return form_all(request, name)
 
 
 def _task_types(gw: Gateway, session: Session) -> dict[str, str]:
@@ -350,7 +352,7 @@ def _task_types(gw: Gateway, session: Session) -> dict[str, str]:
 
 
 def create_task(gw: Gateway, session: Session, request: Request) -> Response:
-    form = request.form
+    form = form_of(request)
     created = gw.call(
         gw.tasks.CreateTask,
         tasks_pb2.CreateTaskRequest(

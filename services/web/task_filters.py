@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from services.common.vocabulary import COLOURS, TASK_STATES
-from services.web.http import esc
+from services.web.layout import esc
 from services.web.sessions import Session
 
 

@@ -12,13 +12,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 from kaohe.tasks.v1 import tasks_pb2
+from starlette.requests import Request
 
 from services.common import levels
 from services.common.wire_text import as_text
 from services.web.edge import typed_code
 from services.web.gateway import Gateway, Pending
-from services.web.http import Request, esc
-from services.web.layout import LOCAL, chart, row, table, unit_attrs
+from services.web.layout import LOCAL, chart, esc, row, table, unit_attrs
 from services.web.sessions import Session
 
 
@@ -102,8 +102,10 @@ def level_switch(request: Request, choices: list[tuple[str, str]], level: str) -
         if value == level:
             links.append(f'<strong aria-current="true">{esc(label)}</strong>')
             continue
-        query = {k: v for k, v in request.query.items() if k != "level"} | ({"level": value} if value else {})
-        href = f"{request.path}?{urlencode(query)}" if query else request.path
+        query = {k: v for k, v in request.query_params.items() if k != "level"} | (
+            {"level": value} if value else {}
+        )
+        href = f"{request.url.path}?{urlencode(query)}" if query else request.url.path
         links.append(f'<a href="{esc(href)}" data-level="{esc(value or "all")}">{esc(label)}</a>')
     return '<p class="levels">按层级查看：' + " ｜ ".join(links) + "</p>"
 
@@ -130,7 +132,7 @@ def trend_chart(
         return f"<p>本年度还没有可统计的时点（{ends}）。</p>"
     tree = tree or {}
     choices = level_choices(reply, tree) if request is not None else []
-    level = request.query.get("level", "") if request is not None else ""
+    level = request.query_params.get("level", "") if request is not None else ""
     level = level if any(value == level for value, _ in choices) else ALL_LEVELS
     sections = _of_level(reply, tree, level)
     shown = [s for _, members in sections for _, s in members]
@@ -162,12 +164,12 @@ def trend_chart(
 
 def trend_period(request: Request) -> str:
     """The trend's period a page was asked for: `?trend=week` for week-ends, else month-ends."""
-    return "week" if request.query.get("trend") == "week" else "month"
+    return "week" if request.query_params.get("trend") == "week" else "month"
 
 
 def trend_switch(request: Request, period: str) -> str:
     """A link to the same page with the trend by the other period (the year kept)."""
     other = "month" if period == "week" else "week"
-    query = {k: v for k, v in request.query.items() if k != "trend"} | {"trend": other}
+    query = {k: v for k, v in request.query_params.items() if k != "trend"} | {"trend": other}
     label = "按月末查看" if other == "month" else "按周末查看"
-    return f'<p><a href="{esc(request.path)}?{esc(urlencode(query))}">{label}</a></p>'
+    return f'<p><a href="{esc(request.url.path)}?{esc(urlencode(query))}">{label}</a></p>'

@@ -43,7 +43,7 @@ def test_under_tls_the_cookies_are_secure(tmp_path: Path) -> None:
             assert r.status == 200
             cookie = r.headers["Set-Cookie"]
             page = r.read().decode()
-        assert {"Secure", "HttpOnly", "SameSite=Strict"} <= {p.strip() for p in cookie.split(";")}
+        assert {"secure", "httponly", "samesite=strict"} <= {p.strip().lower() for p in cookie.split(";")}
         assert 'name="viewport"' in page and 'lang="zh-CN"' in page
         assert "default-src 'self'" in r.headers["Content-Security-Policy"]
     finally:
@@ -54,9 +54,11 @@ def test_sessions_end_when_idle_when_their_token_ends_and_on_logout() -> None:
     now = [1000.0]
     sessions = Sessions(idle_seconds=60, clock=lambda: now[0])
     first = sessions.start(token="t", role="office", unit="", username="a", name="", token_expiry=1100.0)
-    assert sessions.get(first.id) is first
+    seen = sessions.get(first.id)
+    assert seen is not None and seen.id == first.id and seen.token == "t"
     now[0] += 50
-    assert sessions.get(first.id) is first  # use pushes the idle expiry back
+    again = sessions.get(first.id)  # use pushes the idle expiry back
+    assert again is not None and again.expires_at == now[0] + 60
     now[0] += 50
     assert sessions.get(first.id) is None  # the gateway token has ended
     second = sessions.start(token="t", role="office", unit="", username="a", name="", token_expiry=9999.0)

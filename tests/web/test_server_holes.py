@@ -16,9 +16,8 @@ import pytest
 from services.common.tls import TlsFiles, ensure_tls
 from services.web import server
 from services.web.__main__ import Running, create
-from services.web.http import ANONYMOUS_BODY
+from services.web.app import ANONYMOUS_BODY, PAGE_THREADS
 from services.web.oidc import OidcLogin
-from services.web.server import PAGE_THREADS
 
 IDLE = 50
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.web.sessions import IDLE_SECONDS
-from services.web.shared_sessions import SharedSessions
+from services.web.sessions import IDLE_SECONDS, Sessions
 
 
 class Clock:
@@ -18,8 +17,8 @@ class Clock:
 
 def test_a_session_started_in_one_process_is_known_to_another_until_it_ends(tmp_path: Path) -> None:
     clock = Clock()
-    one = SharedSessions(tmp_path / "sessions.sqlite", clock=clock)
-    other = SharedSessions(tmp_path / "sessions.sqlite", clock=clock)
+    one = Sessions(tmp_path / "sessions.sqlite", clock=clock)
+    other = Sessions(tmp_path / "sessions.sqlite", clock=clock)
     started = one.start(token="t", role="office", unit="", username="admin", name="管理员", token_expiry=0)
     seen = other.get(started.id)
     assert seen == started
@@ -31,8 +30,8 @@ def test_a_session_started_in_one_process_is_known_to_another_until_it_ends(tmp_
 
 def test_idle_sessions_and_sessions_past_their_token_end_everywhere(tmp_path: Path) -> None:
     clock = Clock()
-    one = SharedSessions(tmp_path / "sessions.sqlite", clock=clock)
-    other = SharedSessions(tmp_path / "sessions.sqlite", clock=clock)
+    one = Sessions(tmp_path / "sessions.sqlite", clock=clock)
+    other = Sessions(tmp_path / "sessions.sqlite", clock=clock)
     idle = one.start(token="t", role="office", unit="", username="a", name="", token_expiry=clock.now + 86400)
     short = one.start(
         token="u", role="department", unit="fgj", username="b", name="", token_expiry=clock.now + 60
