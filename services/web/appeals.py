@@ -12,6 +12,7 @@ from google.protobuf import json_format, struct_pb2
 from kaohe.common.v1 import common_pb2
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -30,9 +31,10 @@ from services.common.wire_json import lenient_number
 from services.common.wiretime import date_of, rfc3339_of
 from services.web import item_attachments
 from services.web.gateway import Gateway
-from services.web.layout import LOCAL, Raw, csrf_field, esc, frame, instant, notice, row, table, unit_attrs
-from services.web.replies import form_of, page, part, redirect
+from services.web.layout import LOCAL, instant
+from services.web.replies import form_of, redirect
 from services.web.sessions import Session
+from services.web.templating import fragment, render
 
 ZONE = ZoneInfo("Asia/Shanghai")
 PAGE = 1000
@@ -44,15 +46,10 @@ def _code(enum: Any, number: int) -> str:
     return enum_code(enum.DESCRIPTOR, number)
 
 
-def _flash(request: Request) -> str:
-    return notice(request.query_params.get("ok", "")) + notice(
-        request.query_params.get("error", ""), error=True
-    )
-
-
-def timeline(events: Iterable[Any]) -> Raw:
-    """A timeline as an ordered list: each step's time, who (role and unit), the outcome and the reason."""
-    items = []
+def timeline(events: Iterable[Any]) -> list[dict[str, str]]:
+    """A timeline's steps, as records/macros.html lists them: each one's time, who (role and unit), the
+    outcome and the reason."""
+    steps = []
     for e in events:
         who = actor_label({"actor_role": e.actor_role, "actor_unit": e.actor_unit})
         event, code = (
@@ -61,11 +58,22 @@ def timeline(events: Iterable[Any]) -> Raw:
         )
         outcome = f"：{outcome_label(code)}" if code else ""
         reason = f"（{e.reason}）" if e.reason else ""
-        items.append(
-            f'<li data-event="{esc(event)}"><time>{esc(instant(rfc3339_of(e, "at", LOCAL)))}</time> '
-            f"{esc(who)} {esc(EVENTS.get(event, event))}{esc(outcome)}{esc(reason)}</li>"
+        steps.append(
+            {
+                "event": event,
+                "at": instant(rfc3339_of(e, "at", LOCAL)),
+                "text": f"{who} {EVENTS.get(event, event)}{outcome}{reason}",
+            }
         )
-    return Raw(f'<ol class="timeline">{"".join(items)}</ol>')
+    return steps
+
+
+def files_cell(cell: object) -> Markup:
+    """A 附件 cell item_attachments drew (its Raw, or Markup once it is a template), placed as it is."""
+    if isinstance(cell, Markup):
+        return cell
+    drawn = getattr(cell, "html", None)
+    return Markup(drawn) if isinstance(drawn, str) else escape(cell)
 
 
 def _applications(gw: Gateway, session: Session, **filters: Any) -> list[Any]:
@@ -80,10 +88,6 @@ def _appeals(gw: Gateway, session: Session, **filters: Any) -> list[Any]:
 
 def _target(terms: Mapping[str, str], target_type: str, target: str) -> str:
     return f"{terms.get(target_type, target_type)} {target}"
-
-
-def _options(choices: list[tuple[str, str]]) -> str:
-    return "".join(f'<option value="{esc(value)}">{esc(text)}</option>' for value, text in choices)
 
 
 def _unit_choices(gw: Gateway, session: Session) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -111,23 +115,6 @@ def _unit_choices(gw: Gateway, session: Session) -> tuple[list[tuple[str, str]],
     return task_choices + reports, reports + accountability
 
 
-def _request_field() -> str:
-    """A request id rendered with the form: a form sent twice (a double click, a resend) acts once."""
-    return f'<input type="hidden" name="request_id" value="{secrets.token_hex(16)}">'
-
-
-def _form(action: str, session: Session, *, select_id: str, label: str, choices: str, button: str) -> str:
-    return (
-        f'<form method="post" action="{action}" class="stacked">{csrf_field(session)}'
-        f"{_request_field()}"
-        f'<label for="{select_id}">{esc(label)}</label><select id="{select_id}" name="target" required>'
-        f"{choices}</select>"
-        f'<label for="{select_id}-reason">理由</label>'
-        f'<textarea id="{select_id}-reason" name="reason" required maxlength="2000" rows="3"></textarea>'
-        f'<button type="submit">{esc(button)}</button></form>'
-    )
-
-
 def unit_page(gw: Gateway, session: Session, request: Request) -> Response:
     """The department's page: apply for 容错, appeal, and the timeline of each of its own."""
     applicable, appealable = _unit_choices(gw, session)
@@ -135,45 +122,27 @@ def unit_page(gw: Gateway, session: Session, request: Request) -> Response:
     appeals = _appeals(gw, session)
     app_files = item_attachments.start_cells(gw, session, "application", [a.id for a in apps])
     appeal_files = item_attachments.start_cells(gw, session, "appeal", [a.id for a in appeals])
-    body = [
-        _flash(request),
-        "<h2>申请容错</h2>",
-        "<p>就本单位牵头或协办的事项、本单位的差错通报申请容错。该年度定档前可以申请；考核结果公示后，"
-        "到公示申诉期截止为止。</p>",
-        _form(
-            "/unit/applications",
-            session,
-            select_id="application-target",
-            label="申请对象",
-            choices=_options(applicable),
-            button="提交容错申请",
-        ),
-        "<h2>提出申诉</h2>",
-        "<p>对本单位的差错通报或问责记录提出申诉，只在考核结果公示申诉期内受理。</p>",
-        _form(
-            "/unit/appeals",
-            session,
-            select_id="appeal-target",
-            label="申诉对象",
-            choices=_options(appealable),
-            button="提交申诉",
-        ),
-        "<h2>本单位的容错申请</h2>",
-        applications_table(
+    return render(
+        request,
+        "records/unit_appeals.html",
+        title="申诉与容错",
+        applicable=applicable,
+        appealable=appealable,
+        application_request_id=secrets.token_hex(16),
+        appeal_request_id=secrets.token_hex(16),
+        applications=applications_table(
             apps,
             session,
             decide=False,
             files=item_attachments.cells(session, "application", app_files, upload=True),
         ),
-        "<h2>本单位的申诉</h2>",
-        appeals_table(
+        appeals=appeals_table(
             appeals,
             session,
             decide=False,
             files=item_attachments.cells(session, "appeal", appeal_files, upload=True),
         ),
-    ]
-    return page(frame("申诉与容错", "".join(body), session))
+    )
 
 
 def _split(value: str, allowed: Mapping[str, str]) -> tuple[str, str]:
@@ -228,82 +197,64 @@ def file_appeal(gw: Gateway, session: Session, request: Request) -> Response:
 
 def applications_table(
     apps: list[Any], session: Session, *, decide: bool, files: Mapping[str, object] | None = None
-) -> str:
+) -> Markup:
     """The 容错 applications; with files (id → its 附件 cell), a column of their attachments."""
-    rows = []
+    shown = []
     for a in apps:
         code = _code(scoring_pb2.ApplicationState, a.state)
-        state: object = APPLICATION_STATES.get(code, code)
-        if decide and code == "pending" and session.role == "office":
-            buttons = "".join(
-                f'<button type="submit" name="decision" value="{code}">{esc(text)}</button>'
-                for code, text in APPLICATION_DECISIONS.items()
-            )
-            state = Raw(
-                f'<form method="post" action="/office/tolerance/{esc(part(a.id))}/decide" class="inline">'
-                f"{csrf_field(session)}{_request_field()}"
-                f'<label for="reason-{esc(a.id)}">裁决理由</label>'
-                f'<input id="reason-{esc(a.id)}" name="reason" required maxlength="2000">{buttons}</form>'
-            )
-        rows.append(
-            row(
-                [
-                    a.id,
-                    a.unit,
-                    a.year,
-                    _target(
-                        APPLICATION_TARGETS, _code(scoring_pb2.ApplicationTargetType, a.target_type), a.target
-                    ),
-                    a.reason,
-                    state,
-                    a.decision_reason,
-                    timeline(a.timeline),
-                    *([files.get(a.id, "")] if files is not None else []),
-                ],
-                attrs=unit_attrs(a.unit) + f' data-application="{esc(a.id)}" data-state="{esc(code)}"',
-            )
+        target_type = _code(scoring_pb2.ApplicationTargetType, a.target_type)
+        shown.append(
+            {
+                "id": a.id,
+                "unit": a.unit,
+                "year": a.year,
+                "target": _target(APPLICATION_TARGETS, target_type, a.target),
+                "reason": a.reason,
+                "state": code,
+                "state_label": APPLICATION_STATES.get(code, code),
+                "decide": decide and code == "pending" and session.role == "office",
+                "request_id": secrets.token_hex(16),
+                "decision_reason": a.decision_reason,
+                "timeline": timeline(a.timeline),
+                "files": files_cell(files.get(a.id, "")) if files is not None else "",
+            }
         )
-    headers = ["申请", "单位", "年度", "对象", "理由", "状态", "裁决理由", "经过"]
-    return table(headers + (["附件"] if files is not None else []), rows)
+    return fragment(
+        "records/applications_table.html",
+        apps=shown,
+        with_files=files is not None,
+        decisions=APPLICATION_DECISIONS,
+        csrf=session.csrf,
+    )
 
 
 def appeals_table(
     appeals: list[Any], session: Session, *, decide: bool, files: Mapping[str, object] | None = None
-) -> str:
+) -> Markup:
     """The appeals; with files (id → its 附件 cell), a column of their attachments."""
-    rows = []
+    shown = []
     for a in appeals:
         code = _code(scoring_pb2.AppealState, a.state)
-        state: object = APPEAL_STATES.get(code, code)
-        if decide and code == "pending" and session.role == "office":
-            state = Raw(
-                f'<form method="post" action="/office/appeals/{esc(part(a.id))}/decide" class="inline">'
-                f'{csrf_field(session)}<label for="upheld-{esc(a.id)}">裁决</label>'
-                f'<select id="upheld-{esc(a.id)}" name="upheld">'
-                '<option value="no">不成立</option><option value="yes">成立</option></select>'
-                f'<label for="why-{esc(a.id)}">理由</label>'
-                f'<input id="why-{esc(a.id)}" name="reason" required maxlength="500">'
-                "<button type=submit>裁决</button></form>"
-            )
-        rows.append(
-            row(
-                [
-                    a.id,
-                    a.unit,
-                    a.target,
-                    _target(APPEAL_TARGETS, _code(scoring_pb2.AppealTargetType, a.target_type), "").strip(),
-                    str(date_of(a.date) or ""),
-                    a.reason,
-                    state,
-                    a.decision_reason,
-                    timeline(a.timeline),
-                    *([files.get(a.id, "")] if files is not None else []),
-                ],
-                attrs=unit_attrs(a.unit) + f' data-appeal="{esc(a.id)}" data-state="{esc(code)}"',
-            )
+        target_type = _code(scoring_pb2.AppealTargetType, a.target_type)
+        shown.append(
+            {
+                "id": a.id,
+                "unit": a.unit,
+                "target": a.target,
+                "target_type": _target(APPEAL_TARGETS, target_type, "").strip(),
+                "date": str(date_of(a.date) or ""),
+                "reason": a.reason,
+                "state": code,
+                "state_label": APPEAL_STATES.get(code, code),
+                "decide": decide and code == "pending" and session.role == "office",
+                "decision_reason": a.decision_reason,
+                "timeline": timeline(a.timeline),
+                "files": files_cell(files.get(a.id, "")) if files is not None else "",
+            }
         )
-    headers = ["申诉", "单位", "所申诉的记录", "类别", "日期", "理由", "裁决", "裁决理由", "经过"]
-    return table(headers + (["附件"] if files is not None else []), rows)
+    return fragment(
+        "records/appeals_table.html", appeals=shown, with_files=files is not None, csrf=session.csrf
+    )
 
 
 def office_appeals(gw: Gateway, session: Session, request: Request) -> Response:
@@ -311,8 +262,8 @@ def office_appeals(gw: Gateway, session: Session, request: Request) -> Response:
     appeals = sorted(_appeals(gw, session), key=lambda a: a.state != scoring_pb2.APPEAL_STATE_PENDING)
     files = item_attachments.start_cells(gw, session, "appeal", [a.id for a in appeals])
     shown = item_attachments.cells(session, "appeal", files)
-    body = _flash(request) + appeals_table(appeals, session, decide=True, files=shown)
-    return page(frame("申诉", body, session))
+    table = appeals_table(appeals, session, decide=True, files=shown)
+    return render(request, "records/office_appeals.html", title="申诉", appeals=table)
 
 
 def office_applications(gw: Gateway, session: Session, request: Request) -> Response:
@@ -322,11 +273,13 @@ def office_applications(gw: Gateway, session: Session, request: Request) -> Resp
     files = item_attachments.cells(
         session, "application", item_attachments.start_cells(gw, session, "application", [a.id for a in apps])
     )
-    body = (
-        _flash(request) + f"<p>待裁决 {pending} 项。免责、减轻当即记为容错纠错记录，下次考核运行计入；"
-        "有待裁决的申请时不能定档。</p>" + applications_table(apps, session, decide=True, files=files)
+    return render(
+        request,
+        "records/office_tolerance.html",
+        title="容错申请",
+        pending=pending,
+        applications=applications_table(apps, session, decide=True, files=files),
     )
-    return page(frame("容错申请", body, session))
 
 
 def decide_application(gw: Gateway, session: Session, request: Request) -> Response:

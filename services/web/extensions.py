@@ -6,20 +6,22 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import quote
 
 from kaohe.common.v1 import common_pb2
 from kaohe.tasks.v1 import tasks_pb2
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 
 from services.common.vocabulary import EXTENSION_STATES, ROLES
 from services.common.wire_text import as_text
 from services.web import item_attachments
+from services.web.appeals import files_cell
 from services.web.gateway import Gateway, Pending
-from services.web.layout import LOCAL, Raw, csrf_field, esc, frame, notice, row, table, unit_attrs
-from services.web.replies import Refused, form_of, page, redirect
+from services.web.layout import LOCAL
+from services.web.replies import Refused, form_of, part, redirect
 from services.web.sessions import Session
+from services.web.templating import fragment, render
 
 PAGE = 1000
 OPEN = frozenset({"assigned", "accepted"})
@@ -33,38 +35,26 @@ def when(text: str) -> str:
     return text[:16].replace("T", " ")
 
 
-def task_link(task_id: str) -> Raw:
-    return Raw(f'<a href="/tasks/{esc(quote(task_id, safe=""))}">{esc(task_id)}</a>')
-
-
 def extension_path(ext_id: str) -> str:
-    return "/office/extensions/" + quote(ext_id, safe="")
+    return "/office/extensions/" + part(ext_id)
 
 
-def _flash(request: Request) -> str:
-    return notice(request.query_params.get("ok", "")) + notice(
-        request.query_params.get("error", ""), error=True
-    )
-
-
-def _request_field() -> str:
-    """A request id made with the form: a form sent twice (a double click, a resend) acts once."""
-    return f'<input type="hidden" name="request_id" value="{secrets.token_hex(16)}">'
-
-
-def timeline(steps: Iterable[Any]) -> Raw:
-    """Each step's time, who (role and unit), what and why, as an ordered list."""
-    items = []
+def timeline(steps: Iterable[Any]) -> list[dict[str, str]]:
+    """Each step's time, who (role and unit), what and why, as records/macros.html lists them."""
+    shown = []
     for s in steps:
         who = f"{ROLES.get(s.actor_role, s.actor_role)} {s.actor_unit}".strip()
         outcome = f"：{EXTENSION_STATES.get(s.outcome, s.outcome)}" if s.outcome else ""
         due = f"，至 {when(s.due_at)}" if s.due_at else ""
         reason = f"（{s.reason}）" if s.reason else ""
-        items.append(
-            f'<li data-event="{esc(s.event)}"><time>{esc(when(s.at))}</time> {esc(who)} '
-            f"{esc(EVENTS.get(s.event, s.event))}{esc(outcome)}{esc(due)}{esc(reason)}</li>"
+        shown.append(
+            {
+                "event": s.event,
+                "at": when(s.at),
+                "text": f"{who} {EVENTS.get(s.event, s.event)}{outcome}{due}{reason}",
+            }
         )
-    return Raw(f'<ol class="timeline">{"".join(items)}</ol>')
+    return shown
 
 
 def start_listing(gw: Gateway, session: Session, **filters: Any) -> Pending:
@@ -80,79 +70,48 @@ def listed(pending: Pending) -> list[Any]:
 
 def requests_table(
     found: list[Any], session: Session, *, decide: bool, files: Mapping[str, object] | None = None
-) -> str:
+) -> Markup:
     """The requests; with files (request id → its 附件 cell), a column of their attachments."""
-    rows = []
-    for e in found:
-        state: object = e.state_label or EXTENSION_STATES.get(e.state, e.state)
-        if decide and e.state == "pending" and session.role == "office":
-            state = Raw(
-                f"{esc(state)} "
-                + "".join(
-                    f'<a class="button" data-decide="{code}" '
-                    f'href="{esc(extension_path(e.id))}?decision={code}">{esc(label)}</a> '
-                    for code, label in DECISIONS.items()
-                )
-            )
-        rows.append(
-            row(
-                [
-                    e.id,
-                    task_link(e.task_id),
-                    e.task_title,
-                    e.unit,
-                    when(e.due_before),
-                    when(e.asked_due),
-                    e.reason,
-                    state,
-                    when(e.granted_due),
-                    e.decision_reason,
-                    timeline(e.timeline),
-                    *([files.get(e.id, "")] if files is not None else []),
-                ],
-                attrs=unit_attrs(e.unit) + f' data-extension="{esc(e.id)}" data-state="{esc(e.state)}"',
-            )
-        )
-    headers = [
-        "申请",
-        "任务",
-        "事项",
-        "单位",
-        "原时限",
-        "申请延至",
-        "理由",
-        "状态",
-        "批准延至",
-        "审批意见",
-        "经过",
-        *(["附件"] if files is not None else []),
+    shown = [
+        {
+            "id": e.id,
+            "task_id": e.task_id,
+            "task_title": e.task_title,
+            "unit": e.unit,
+            "due_before": when(e.due_before),
+            "asked_due": when(e.asked_due),
+            "reason": e.reason,
+            "state": e.state,
+            "state_label": e.state_label or EXTENSION_STATES.get(e.state, e.state),
+            "decide": decide and e.state == "pending" and session.role == "office",
+            "granted_due": when(e.granted_due),
+            "decision_reason": e.decision_reason,
+            "timeline": timeline(e.timeline),
+            "files": files_cell(files.get(e.id, "")) if files is not None else "",
+        }
+        for e in found
     ]
-    return table(headers, rows, caption="延期申请")
+    return fragment(
+        "records/requests_table.html", found=shown, with_files=files is not None, decisions=DECISIONS
+    )
 
 
-def task_section(session: Session, task: Any, pending: Pending) -> str:
+def task_section(session: Session, task: Any, pending: Pending) -> Markup:
     """On a task's page: its requests with their timelines, and the lead unit's form while it may ask."""
     found = listed(pending)
-    parts = []
     waiting = any(e.state == "pending" for e in found)
-    if session.role == "department" and session.unit == task.lead_unit and task.state in OPEN and not waiting:
-        path = "/tasks/" + quote(task.id, safe="") + "/extension"
-        parts.append(
-            f'<form method="post" action="{esc(path)}" class="stack" id="extension-form">'
-            f"{csrf_field(session)}{_request_field()}"
-            "<p>确因特殊情况不能按时完成的，须在办结时限之前说明原因和进展，申请延期，由考核办审批。</p>"
-            f'<label for="extension-due">申请延至（{esc(EXAMPLE)}）</label>'
-            '<input id="extension-due" name="due_at" required maxlength="40">'
-            '<label for="extension-reason">不能按时完成的原因和目前进展</label>'
-            '<textarea id="extension-reason" name="reason" required maxlength="2000" rows="3"></textarea>'
-            '<button type="submit" data-step="extension">申请延期</button></form>'
-        )
-    if found:
-        parts.append(requests_table(found, session, decide=session.role == "office"))
-    if not parts:
-        return ""
-    return (
-        '<section aria-label="延期申请" class="extensions"><h2>延期申请</h2>' + "".join(parts) + "</section>"
+    may_ask = (
+        session.role == "department" and session.unit == task.lead_unit and task.state in OPEN and not waiting
+    )
+    if not may_ask and not found:
+        return Markup()
+    form = {"action": f"/tasks/{part(task.id)}/extension", "request_id": secrets.token_hex(16)}
+    return fragment(
+        "records/task_extensions.html",
+        form=form if may_ask else None,
+        requests=requests_table(found, session, decide=session.role == "office") if found else "",
+        example=EXAMPLE,
+        csrf=session.csrf,
     )
 
 
@@ -182,33 +141,23 @@ def unit_page(gw: Gateway, session: Session, request: Request) -> Response:
     """The department's requests, each with its timeline."""
     found = listed(start_listing(gw, session))
     files = item_attachments.start_cells(gw, session, "extension", [e.id for e in found])
-    body = (
-        _flash(request) + "<p>在任务页面上点“申请延期”提出；考核办审批后，批准的新时限即为该任务的办结时限。"
-        "说明原因的材料可作为附件上传。</p>"
-        + requests_table(
-            found,
-            session,
-            decide=False,
-            files=item_attachments.cells(session, "extension", files, upload=True),
-        )
-    )
-    return page(frame("延期申请", body, session))
+    shown = item_attachments.cells(session, "extension", files, upload=True)
+    table = requests_table(found, session, decide=False, files=shown)
+    return render(request, "records/unit_extensions.html", title="延期申请", requests=table)
 
 
 def office_page(gw: Gateway, session: Session, request: Request) -> Response:
     """Every request, the pending first, each with a link to decide it."""
     found = sorted(listed(start_listing(gw, session)), key=lambda e: e.state != "pending")
-    pending = sum(1 for e in found if e.state == "pending")
     files = item_attachments.start_cells(gw, session, "extension", [e.id for e in found])
-    body = (
-        _flash(request)
-        + f"<p>待审批 {pending} 项。批准即记入该任务的延期（新的办结时限），须在现行时限之前办理；"
-        "不予批准须写明理由。</p>"
-        + requests_table(
-            found, session, decide=True, files=item_attachments.cells(session, "extension", files)
-        )
+    shown = item_attachments.cells(session, "extension", files)
+    return render(
+        request,
+        "records/office_extensions.html",
+        title="延期申请",
+        pending=sum(1 for e in found if e.state == "pending"),
+        requests=requests_table(found, session, decide=True, files=shown),
     )
-    return page(frame("延期申请", body, session))
 
 
 def _one(gw: Gateway, session: Session, ext_id: str) -> Any:
@@ -233,28 +182,18 @@ def confirm(gw: Gateway, session: Session, request: Request) -> Response:
         ("申请延至", when(ext.asked_due)),
         ("理由", ext.reason),
     ]
-    listing = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts)
-    if decision == "approved":
-        asked = ext.asked_due[:19].replace("T", " ")
-        fields = (
-            f'<label for="decide-due">批准延至（默认按申请；{esc(EXAMPLE)}）</label>'
-            f'<input id="decide-due" name="due_at" value="{esc(asked)}" maxlength="40">'
-            '<label for="decide-reason">审批意见（可不填）</label>'
-            '<textarea id="decide-reason" name="reason" maxlength="2000" rows="2"></textarea>'
-        )
-    else:
-        fields = (
-            '<label for="decide-reason">不予批准的理由</label>'
-            '<textarea id="decide-reason" name="reason" required maxlength="2000" rows="3"></textarea>'
-        )
-    body = (
-        f'<dl class="facts">{listing}</dl>'
-        f'<form method="post" action="{esc(extension_path(ext.id))}/decide" class="stack">'
-        f'{csrf_field(session)}{_request_field()}<input type="hidden" name="decision" value="{decision}">'
-        f'{fields}<button type="submit" id="confirm-decision">确认{esc(DECISIONS[decision])}</button></form>'
-        '<p><a href="/office/extensions">返回延期申请</a></p>'
+    return render(
+        request,
+        "records/extension_confirm.html",
+        title=f"{DECISIONS[decision]}延期申请 {ext.id}",
+        facts=facts,
+        action=f"{extension_path(ext.id)}/decide",
+        request_id=secrets.token_hex(16),
+        decision=decision,
+        decision_label=DECISIONS[decision],
+        asked=ext.asked_due[:19].replace("T", " "),
+        example=EXAMPLE,
     )
-    return page(frame(f"{DECISIONS[decision]}延期申请 {ext.id}", body, session))
 
 
 def decide(gw: Gateway, session: Session, request: Request) -> Response:
@@ -293,23 +232,21 @@ def start_awaiting(gw: Gateway, session: Session) -> Pending:
     return gw.start(gw.tasks.ListTasks, request, session.token)
 
 
-def awaiting_section(pending: Pending) -> str:
+def awaiting_section(pending: Pending) -> Markup:
     """The reports awaiting 核查 (reported, not yet verified), the oldest first, each linked to its task."""
     reply = as_text(pending.result(), LOCAL)
     waiting = sorted(reply.tasks, key=lambda t: (t.reported_at, t.id))
-    rows = [
-        row(
-            [when(t.reported_at), task_link(t.id), t.title, t.lead_unit, when(t.due_at)],
-            attrs=unit_attrs(t.lead_unit) + f' data-awaiting="{esc(t.id)}"',
-        )
+    tasks = [
+        {
+            "id": t.id,
+            "title": t.title,
+            "lead_unit": t.lead_unit,
+            "reported_at": when(t.reported_at),
+            "due_at": when(t.due_at),
+        }
         for t in waiting
     ]
-    more = "（仅列前 5000 项）" if reply.next_page_token else ""
-    return (
-        f'<h2 id="awaiting">待核查的反馈（{len(waiting)} 项{more}）</h2>'
-        "<p>单位已反馈、督查室尚未核查的事项，最早反馈的在前；未经核查的反馈不能定档。</p>"
-        + table(["反馈时间", "任务", "事项", "牵头单位", "办结时限"], rows, caption="待核查的反馈")
-    )
+    return fragment("records/awaiting.html", tasks=tasks, more=bool(reply.next_page_token))
 
 
 OFFICE = frozenset({"office"})

@@ -159,7 +159,7 @@ def overview(gw: Gateway, session: Any, request: Request) -> Response:
         + f"<h2>逾期事项趋势（{'每周末' if period == 'week' else '每月末'}）</h2>"
         + trend_switch(request, period)
         + trend_chart(pending_trend.result(), tree=tree, request=request)
-        + awaiting_section(awaiting)
+        + str(awaiting_section(awaiting))  # Markup would escape the str before it
     )
     return page(frame("全县态势", body, session, charts=True))
 

@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from google.protobuf import json_format, struct_pb2
@@ -32,10 +32,10 @@ from services.common.vocabulary import (
 from services.common.wire_json import lenient_number
 from services.web.confirm import confirm_first
 from services.web.gateway import Gateway
-from services.web.layout import Raw, csrf_field, esc, frame, notice, row, table
-from services.web.replies import Refused, form_of, page, redirect
+from services.web.replies import Refused, form_of, part, redirect
 from services.web.sessions import Session
-from services.web.supervision import request_id_field, unit_names
+from services.web.supervision import unit_names
+from services.web.templating import render
 
 ZONE = ZoneInfo("Asia/Shanghai")
 OFFICE = frozenset({"office"})
@@ -118,34 +118,20 @@ def _choices(gw: Gateway, session: Session) -> dict[str, dict[str, str]]:
 
 def _deductions(choices: dict[str, dict[str, str]]) -> str:
     """The unit deduction of each kind of 问责, named as what it is: the scheme's choice (宁强 20)."""
-    each = "；".join(f"{kind}{points}" for kind, points in choices["accountability_deductions"].items())
-    return (
-        f'<p class="note" id="accountability-deduction">单位扣分（本方案规定）：{esc(each or "无")}。'
-        "对当事人的处理按照管理权限由有关机关决定，记录中的当事人、决定机关只作登记。</p>"
-    )
+    return "；".join(f"{kind}{points}" for kind, points in choices["accountability_deductions"].items())
 
 
-def _control(field: Field, choices: dict[str, dict[str, str]], kind: str) -> str:
-    ident = f"{kind}-{field.name}"
-    required = " required" if field.required else ""
-    if field.control in choices:
-        options = "".join(
-            f'<option value="{esc(code)}">{esc(text)}</option>'
-            for code, text in choices[field.control].items()
-        )
-        control = f'<select id="{ident}" name="{field.name}"{required}>{options}</select>'
-    elif field.control == "textarea":
-        control = (
-            f'<textarea id="{ident}" name="{field.name}" rows="2" maxlength="2000"{required}></textarea>'
-        )
-    else:
-        value = _default(field, kind)
-        step = ' step="any"' if field.control == "number" else ""
-        control = (
-            f'<input id="{ident}" name="{field.name}" type="{field.control}"{step}'
-            f' value="{esc(value)}" maxlength="64"{required}>'
-        )
-    return f'<label for="{ident}">{esc(field.label)}</label>{control}'
+def _control(field: Field, choices: dict[str, dict[str, str]], kind: str) -> dict[str, Any]:
+    """One of the form's controls, as records/records.html draws it: a choice list, a textarea or an input."""
+    return {
+        "ident": f"{kind}-{field.name}",
+        "name": field.name,
+        "label": field.label,
+        "control": field.control,
+        "options": choices.get(field.control),
+        "required": field.required,
+        "value": _default(field, kind),
+    }
 
 
 def _default(field: Field, kind: str) -> str:
@@ -160,99 +146,111 @@ def _default(field: Field, kind: str) -> str:
 
 
 def records_page(gw: Gateway, session: Session, request: Request) -> Response:
-    """One kind of record: its list (with 作废) and, for the office, the form that adds one."""
+    """One kind of record: its list (with 作废), PAGE_SIZE a page, and the office's form that adds one."""
     kind = request.path_params.get("kind", "error_report")
     if kind not in FORMS:
         raise Refused(404, f"没有“{kind}”这类考核记录")
-    year = (
-        int(request.query_params.get("year", "0") or 0)
-        if request.query_params.get("year", "").isdigit()
-        else 0
-    )
+    choices = _choices(gw, session)
+    search, wrong = _search(request, choices["units"])
+    if wrong:
+        return redirect(f"/office/records/{kind}", error=wrong)
+    current = request.query_params.get("page", "")
     reply = gw.call(
         gw.scoring.ListRecords,
         scoring_pb2.ListRecordsRequest(
             kind=_kind(kind),
-            year=year,
+            unit=search.get("unit", ""),
+            year=int(search.get("year", "0")),
             include_voided=True,
             page_size=PAGE_SIZE,
-            page_token=request.query_params.get("page", ""),
+            page_token=current,
         ),
         session.token,
     )
-    choices = _choices(gw, session)
-    names = choices["units"]
-    tabs = "".join(
-        f'<a href="/office/records/{k}"{" aria-current=page" if k == kind else ""}>'
-        f"{esc(RECORD_KIND_LABELS[k])}</a>"
-        for k in FORMS
+    office = session.role == "office"
+    shown = [f for f in FORMS[kind] if f.name not in ("id", "unit")]
+    return render(
+        request,
+        "records/records.html",
+        title="考核记录",
+        tabs=[
+            {"href": _list_url(k, {}), "label": RECORD_KIND_LABELS[k], "current": k == kind} for k in FORMS
+        ],
+        here=_list_url(kind, {}),
+        caption=RECORD_KIND_LABELS[kind],
+        headers=["编号", "单位", *[f.label for f in shown], ""],
+        rows=[_row(kind, record, shown, choices, office=office) for record in reply.records],
+        deductions=_deductions(choices) if kind == "accountability" else None,
+        search=search,
+        units=choices["units"],
+        pages=_pages(kind, search, current, reply.next_page_token),
+        form={
+            "request_id": secrets.token_hex(16),
+            "controls": [_control(f, choices, kind) for f in FORMS[kind]],
+        }
+        if office
+        else None,
     )
-    shown = [f.name for f in FORMS[kind] if f.name not in ("id", "unit")]
-    rows = []
-    for record in reply.records:
-        fields = json_format.MessageToDict(record.fields)
-        cells: list[object] = [record.id, names.get(record.unit, record.unit)]
-        cells += [_shown(kind, name, fields.get(name), choices) for name in shown]
-        cells.append(
-            Raw(_void_form(session, kind, record)) if not record.voided else f"已作废：{record.void_reason}"
-        )
-        rows.append(row(cells, attrs=' class="voided"' if record.voided else ""))
-    headers = ["编号", "单位", *[f.label for f in FORMS[kind] if f.name not in ("id", "unit")], ""]
-    form = ""
-    if session.role == "office":
-        controls = "".join(_control(f, choices, kind) for f in FORMS[kind])
-        form = (
-            f"<h2>新增{esc(RECORD_KIND_LABELS[kind])}</h2>"
-            f'<form method="post" action="/office/records/{kind}" class="stack">{csrf_field(session)}'
-            f'{request_id_field()}{controls}<button type="submit">保存</button></form>'
-        )
-    body = (
-        notice(request.query_params.get("ok", ""))
-        + notice(request.query_params.get("error", ""), error=True)
-        + f'<nav class="tabs" aria-label="记录类别">{tabs}</nav>'
-        + table(headers, rows, caption=RECORD_KIND_LABELS[kind])
-        + (_deductions(choices) if kind == "accountability" else "")
-        + _pages(kind, year, request.query_params.get("page", ""), reply.next_page_token)
-        + form
-    )
-    return page(frame("考核记录", body, session))
 
 
-def _pages(kind: str, year: int, current: str, following: str) -> str:
-    """第一页 / 下一页 links under a list of PAGE_SIZE records."""
-    base = {"year": str(year)} if year else {}
+def _row(
+    kind: str, record: Any, shown: list[Field], choices: dict[str, dict[str, str]], *, office: bool
+) -> dict[str, Any]:
+    """A record's cells (编号, 单位, then its fields as people read them) and its 作废 form or void reason."""
+    fields = json_format.MessageToDict(record.fields)
+    return {
+        "cells": [
+            record.id,
+            choices["units"].get(record.unit, record.unit),
+            *[_shown(f, fields.get(f.name), choices) for f in shown],
+        ],
+        "voided": record.voided,
+        "void_reason": record.void_reason,
+        "void_action": f"/office/records/{kind}/{part(record.id)}/void" if office else "",
+        "request_id": secrets.token_hex(16),
+    }
+
+
+def _search(request: Request, units: dict[str, str]) -> tuple[dict[str, str], str]:
+    """The search (单位 by code or name, 年度) as a query, or what is wrong with it, naming the field."""
+    unit = request.query_params.get("unit", "").strip()
+    year = request.query_params.get("year", "").strip()
+    search = {}
+    if unit:
+        by_name = {name: code for code, name in units.items()}
+        if unit not in units and unit not in by_name:
+            return {}, f"单位：没有“{unit}”这个单位"
+        search["unit"] = unit if unit in units else by_name[unit]
+    if year:
+        if not (year.isdigit() and len(year) == 4):
+            return {}, f"年度：“{year}”不是年份，应为四位数字，如 2025"
+        search["year"] = year
+    return search, ""
+
+
+def _pages(kind: str, search: dict[str, str], current: str, following: str) -> list[dict[str, str]]:
+    """第一页 / 下一页 links under a list of PAGE_SIZE records, keeping its search."""
     links = []
     if current:
-        links.append(f'<a rel="first" href="{esc(_list_url(kind, base))}">第一页</a>')
+        links.append({"rel": "first", "href": _list_url(kind, search), "label": "第一页"})
     if following:
-        links.append(f'<a rel="next" href="{esc(_list_url(kind, {**base, "page": following}))}">下一页</a>')
-    return f'<p class="pages">{" ".join(links)}</p>' if links else ""
+        following_url = _list_url(kind, {**search, "page": following})
+        links.append({"rel": "next", "href": following_url, "label": "下一页"})
+    return links
 
 
 def _list_url(kind: str, query: dict[str, str]) -> str:
-    return f"/office/records/{kind}" + (f"?{urlencode(query)}" if query else "")
+    return f"/office/records/{part(kind)}" + (f"?{urlencode(query)}" if query else "")
 
 
-def _shown(kind: str, name: str, value: Any, choices: dict[str, dict[str, str]]) -> str:
+def _shown(field: Field, value: Any, choices: dict[str, dict[str, str]]) -> str:
     if value is None:
         return ""
-    field = next(f for f in FORMS[kind] if f.name == name)
     if field.control in choices:
         return choices[field.control].get(str(value), str(value))
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
-
-
-def _void_form(session: Session, kind: str, record: Any) -> str:
-    if session.role != "office":
-        return ""
-    action = f"/office/records/{kind}/{quote(record.id, safe='')}/void"
-    return (
-        f'<form method="post" action="{esc(action)}" class="inline">{csrf_field(session)}{request_id_field()}'
-        f'<input name="reason" required maxlength="500" placeholder="作废理由" aria-label="作废理由">'
-        "<button type=submit>作废</button></form>"
-    )
 
 
 def add_record(gw: Gateway, session: Session, request: Request) -> Response:

@@ -202,7 +202,7 @@ def task_detail(gw: Gateway, session: Session, request: Request) -> Response:
         + notice(request.query_params.get("error", ""), error=True)
         + f'<p>{badge} <a href="/tasks">返回督办事项</a></p><dl class="facts">{listing}</dl>'
         + _steps(session, task, over=over)
-        + task_section(session, task, extensions)
+        + str(task_section(session, task, extensions))  # Markup would escape the str before it
         + _split_link(session, task, known)
         + people.parts_section(task, names)
         + attachments.section(session, task, attached)
