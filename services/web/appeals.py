@@ -12,7 +12,7 @@ from google.protobuf import json_format, struct_pb2
 from kaohe.common.v1 import common_pb2
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -30,10 +30,12 @@ from services.common.protoenum import enum_code
 from services.common.wire_json import lenient_number
 from services.common.wiretime import date_of, rfc3339_of
 from services.web import item_attachments
+from services.web.extensions import files_cell
 from services.web.gateway import Gateway
 from services.web.layout import LOCAL, instant
 from services.web.replies import form_of, redirect
 from services.web.sessions import Session
+from services.web.supervision import unit_names
 from services.web.templating import fragment, render
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -66,14 +68,6 @@ def timeline(events: Iterable[Any]) -> list[dict[str, str]]:
             }
         )
     return steps
-
-
-def files_cell(cell: object) -> Markup:
-    """A 附件 cell item_attachments drew (its Raw, or Markup once it is a template), placed as it is."""
-    if isinstance(cell, Markup):
-        return cell
-    drawn = getattr(cell, "html", None)
-    return Markup(drawn) if isinstance(drawn, str) else escape(cell)
 
 
 def _applications(gw: Gateway, session: Session, **filters: Any) -> list[Any]:
@@ -118,6 +112,7 @@ def _unit_choices(gw: Gateway, session: Session) -> tuple[list[tuple[str, str]],
 def unit_page(gw: Gateway, session: Session, request: Request) -> Response:
     """The department's page: apply for 容错, appeal, and the timeline of each of its own."""
     applicable, appealable = _unit_choices(gw, session)
+    names = unit_names(gw, session)
     apps = _applications(gw, session)
     appeals = _appeals(gw, session)
     app_files = item_attachments.start_cells(gw, session, "application", [a.id for a in apps])
@@ -135,12 +130,14 @@ def unit_page(gw: Gateway, session: Session, request: Request) -> Response:
             session,
             decide=False,
             files=item_attachments.cells(session, "application", app_files, upload=True),
+            names=names,
         ),
         appeals=appeals_table(
             appeals,
             session,
             decide=False,
             files=item_attachments.cells(session, "appeal", appeal_files, upload=True),
+            names=names,
         ),
     )
 
@@ -196,9 +193,15 @@ def file_appeal(gw: Gateway, session: Session, request: Request) -> Response:
 
 
 def applications_table(
-    apps: list[Any], session: Session, *, decide: bool, files: Mapping[str, object] | None = None
+    apps: list[Any],
+    session: Session,
+    *,
+    decide: bool,
+    files: Mapping[str, object] | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> Markup:
-    """The 容错 applications; with files (id → its 附件 cell), a column of their attachments."""
+    """The 容错 applications; with files (id → its 附件 cell), a column of their attachments;
+    with names (unit code → name), each unit by its name."""
     shown = []
     for a in apps:
         code = _code(scoring_pb2.ApplicationState, a.state)
@@ -207,6 +210,7 @@ def applications_table(
             {
                 "id": a.id,
                 "unit": a.unit,
+                "unit_name": (names or {}).get(a.unit, a.unit),
                 "year": a.year,
                 "target": _target(APPLICATION_TARGETS, target_type, a.target),
                 "reason": a.reason,
@@ -229,9 +233,15 @@ def applications_table(
 
 
 def appeals_table(
-    appeals: list[Any], session: Session, *, decide: bool, files: Mapping[str, object] | None = None
+    appeals: list[Any],
+    session: Session,
+    *,
+    decide: bool,
+    files: Mapping[str, object] | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> Markup:
-    """The appeals; with files (id → its 附件 cell), a column of their attachments."""
+    """The appeals; with files (id → its 附件 cell), a column of their attachments;
+    with names (unit code → name), each unit by its name."""
     shown = []
     for a in appeals:
         code = _code(scoring_pb2.AppealState, a.state)
@@ -240,6 +250,7 @@ def appeals_table(
             {
                 "id": a.id,
                 "unit": a.unit,
+                "unit_name": (names or {}).get(a.unit, a.unit),
                 "target": a.target,
                 "target_type": _target(APPEAL_TARGETS, target_type, "").strip(),
                 "date": str(date_of(a.date) or ""),
@@ -262,7 +273,7 @@ def office_appeals(gw: Gateway, session: Session, request: Request) -> Response:
     appeals = sorted(_appeals(gw, session), key=lambda a: a.state != scoring_pb2.APPEAL_STATE_PENDING)
     files = item_attachments.start_cells(gw, session, "appeal", [a.id for a in appeals])
     shown = item_attachments.cells(session, "appeal", files)
-    table = appeals_table(appeals, session, decide=True, files=shown)
+    table = appeals_table(appeals, session, decide=True, files=shown, names=unit_names(gw, session))
     return render(request, "records/office_appeals.html", title="申诉", appeals=table)
 
 
@@ -278,7 +289,9 @@ def office_applications(gw: Gateway, session: Session, request: Request) -> Resp
         "records/office_tolerance.html",
         title="容错申请",
         pending=pending,
-        applications=applications_table(apps, session, decide=True, files=files),
+        applications=applications_table(
+            apps, session, decide=True, files=files, names=unit_names(gw, session)
+        ),
     )
 
 

@@ -9,14 +9,13 @@ from typing import Any
 
 from kaohe.common.v1 import common_pb2
 from kaohe.tasks.v1 import tasks_pb2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import Response
 
 from services.common.vocabulary import EXTENSION_STATES, ROLES
 from services.common.wire_text import as_text
 from services.web import item_attachments
-from services.web.appeals import files_cell
 from services.web.gateway import Gateway, Pending
 from services.web.layout import LOCAL
 from services.web.replies import Refused, form_of, part, redirect
@@ -57,6 +56,20 @@ def timeline(steps: Iterable[Any]) -> list[dict[str, str]]:
     return shown
 
 
+def files_cell(cell: object) -> Markup:
+    """A 附件 cell item_attachments drew (its Raw, or Markup once it is a template), placed as it is."""
+    if isinstance(cell, Markup):
+        return cell
+    drawn = getattr(cell, "html", None)
+    return Markup(drawn) if isinstance(drawn, str) else escape(cell)
+
+
+def unit_names(gw: Gateway, session: Session) -> dict[str, str]:
+    """unit code → its name, to show units as people know them."""
+    reply = gw.call(gw.tasks.ListUnits, tasks_pb2.ListUnitsRequest(page_size=5000), session.token)
+    return {u.id: u.name for u in reply.units}
+
+
 def start_listing(gw: Gateway, session: Session, **filters: Any) -> Pending:
     """The requests (of one task, when named), asked now and read later."""
     request = tasks_pb2.ListExtensionsRequest(page_size=PAGE, **filters)
@@ -69,15 +82,22 @@ def listed(pending: Pending) -> list[Any]:
 
 
 def requests_table(
-    found: list[Any], session: Session, *, decide: bool, files: Mapping[str, object] | None = None
+    found: list[Any],
+    session: Session,
+    *,
+    decide: bool,
+    files: Mapping[str, object] | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> Markup:
-    """The requests; with files (request id → its 附件 cell), a column of their attachments."""
+    """The requests; with files (request id → its 附件 cell), a column of their attachments; with names
+    (unit code → name), each unit by its name."""
     shown = [
         {
             "id": e.id,
             "task_id": e.task_id,
             "task_title": e.task_title,
             "unit": e.unit,
+            "unit_name": (names or {}).get(e.unit, e.unit),
             "due_before": when(e.due_before),
             "asked_due": when(e.asked_due),
             "reason": e.reason,
@@ -142,7 +162,7 @@ def unit_page(gw: Gateway, session: Session, request: Request) -> Response:
     found = listed(start_listing(gw, session))
     files = item_attachments.start_cells(gw, session, "extension", [e.id for e in found])
     shown = item_attachments.cells(session, "extension", files, upload=True)
-    table = requests_table(found, session, decide=False, files=shown)
+    table = requests_table(found, session, decide=False, files=shown, names=unit_names(gw, session))
     return render(request, "records/unit_extensions.html", title="延期申请", requests=table)
 
 
@@ -156,7 +176,7 @@ def office_page(gw: Gateway, session: Session, request: Request) -> Response:
         "records/office_extensions.html",
         title="延期申请",
         pending=sum(1 for e in found if e.state == "pending"),
-        requests=requests_table(found, session, decide=True, files=shown),
+        requests=requests_table(found, session, decide=True, files=shown, names=unit_names(gw, session)),
     )
 
 
