@@ -1,5 +1,5 @@
 """The console stands on maintained parts: Starlette/FastAPI for HTTP, routing and forms, Jinja2 for HTML,
-authlib for OIDC. Nothing in services/web builds its own of these again; no page is HTML in a Python string."""
+authlib for OIDC. Nothing in services/web builds its own again; no page is HTML in a Python string."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def test_no_page_is_html_in_a_python_string() -> None:
         for node in ast.walk(tree):
             text = node.value if isinstance(node, ast.Constant) and id(node) not in docstrings else None
             if isinstance(text, str) and TAG.search(text):
-                found.append(f"{path.name}:{node.lineno}: {node.value[:60]!r}")
+                found.append(f"{path.name}: {text[:60]!r}")
     assert not found, "\n".join(found)
 
 
