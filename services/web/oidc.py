@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.requests_client import OAuth2Session
-from authlib.oauth2.rfc6749 import OAuth2Error
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
 from joserfc.errors import (
@@ -231,7 +231,9 @@ class OidcLogin:
                 )
         except requests.RequestException:
             raise OidcError("统一身份认证服务不可达，请稍后再试或用账号密码登录") from None
-        except (OAuth2Error, ValueError):
+        except AuthlibBaseError as exc:
+            raise OidcError(f"统一身份认证拒绝了请求：{exc}") from None
+        except ValueError:
             raise OidcError("统一身份认证的答复不是 JSON 对象") from None
         id_token = answer.get("id_token")
         if not isinstance(id_token, str) or not id_token:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -22,7 +23,7 @@ from services.web.__main__ import Running
 from services.web.__main__ import create as create_web
 from services.web.oidc import OidcError, OidcLogin, oidc_login_from_env
 from tests.conftest import Stack, example_path, start_stack, stop_stack
-from tests.web.oidc_provider import Provider
+from tests.web.oidc_provider import Grant, Provider
 from tests.web.test_console import UNITS, shot, text, units_shown
 
 CLIENT = "kaohe-console"
@@ -216,6 +217,33 @@ def test_a_confidential_client_authenticates_at_the_token_endpoint() -> None:
                 with pytest.raises(OidcError, match="HTTP 400"):
                     login.exchange(code, login.take(state, state))
                 assert provider.refused[-1] == "client authentication"
+    finally:
+        provider.stop()
+
+
+def test_an_id_token_for_another_client_issuer_or_time_is_refused() -> None:
+    """The console checks the id_token itself before the gateway sees it: the provider's key, its issuer,
+    this client as audience, not expired, and this sign-in's nonce."""
+    provider = Provider(CLIENT).start()
+    try:
+        login = OidcLogin(provider.issuer, CLIENT)
+
+        def minted(**claims: Any) -> str:
+            return provider.id_token(Grant(CLIENT, "", "", "nonce-1", {"sub": "u-7001", **claims}))
+
+        assert login.id_token_claims(minted(), "nonce-1")["sub"] == "u-7001"
+        for token, said in (
+            (minted(aud="another-client"), "aud 不符"),
+            (minted(iss="https://evil.example"), "iss 不符"),
+            (minted(exp=int(time.time()) - 3600), "已过期"),
+            (minted(), "nonce"),
+        ):
+            nonce = "another-sign-in" if said == "nonce" else "nonce-1"
+            with pytest.raises(OidcError, match=said):
+                login.id_token_claims(token, nonce)
+        provider.sign_with_rogue_key = True
+        with pytest.raises(OidcError, match="统一身份认证的令牌未被接受"):
+            login.id_token_claims(minted(), "nonce-1")
     finally:
         provider.stop()
 
