@@ -1,14 +1,15 @@
-"""The JSON HTTP API under /api/ for the office's other tools: read-only, authorised by the gateway."""
+"""The JSON HTTP API under /api/ for the office's other tools: FastAPI routes authorised by the gateway, their
+OpenAPI document generated from their types (api_models.py); 延期申请's writes are in extensions_api.py."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Path, Query
 from kaohe.common.v1 import common_pb2
 from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
-from starlette.requests import Request
 from starlette.responses import Response
 
 from services.common.paging import every
@@ -16,19 +17,16 @@ from services.common.protojson import plain
 from services.common.result_wire import result_to_json_dict
 from services.common.wire_json import county_plain
 from services.common.wire_text import as_text, text_data
+from services.web import api_models as models
+from services.web import extensions_api  # noqa: F401  (its routes join the router when imported)
+from services.web.api_caller import Caller, Gw, router
 from services.web.edge import typed_code, typed_instant
-from services.web.extensions_api import PATHS as EXTENSION_PATHS
-from services.web.gateway import Gateway
 from services.web.layout import LOCAL, run_state, run_time
-from services.web.replies import Refused, as_json
-from services.web.sessions import Session
+from services.web.replies import as_json
 
-
-def _int(request: Request, name: str) -> int:
-    text = request.query_params.get(name, "")
-    if text and not text.isdigit():
-        raise Refused(400, f"{name} must be a whole number")
-    return int(text or 0)
+__all__ = ["router"]
+Year = Annotated[int, Query(ge=0, description="年度（0：当年）")]
+UnitCode = Annotated[str, Query(description="单位代码（空：全部，或单位自己的）")]
 
 
 def _all(message: Any) -> dict[str, Any]:
@@ -44,68 +42,93 @@ def _run(run: Any) -> dict[str, Any]:
     return data
 
 
-def overview(gw: Gateway, session: Session, request: Request) -> Response:
-    reply = gw.call(
-        gw.gateway.GetOverview, gateway_pb2.GetOverviewRequest(year=_int(request, "year")), session.token
-    )
+@router.get("/overview", response_model=models.Overview, summary="每个单位的实时态势")
+def overview(gw: Gw, session: Caller, year: Year = 0) -> Response:
+    reply = gw.call(gw.gateway.GetOverview, gateway_pb2.GetOverviewRequest(year=year), session.token)
     return as_json(county_plain(reply, reply.time_zone))
 
 
-def dashboard(gw: Gateway, session: Session, request: Request) -> Response:
-    unit = request.query_params.get("unit", "") or session.unit
+@router.get("/dashboard", response_model=models.Dashboard, summary="一个单位的实时态势与在办事项")
+def dashboard(gw: Gw, session: Caller, unit: UnitCode = "", year: Year = 0) -> Response:
     reply = gw.call(
         gw.gateway.GetDashboard,
-        gateway_pb2.GetDashboardRequest(unit=unit, year=_int(request, "year")),
+        gateway_pb2.GetDashboardRequest(unit=unit or session.unit, year=year),
         session.token,
     )
     return as_json(county_plain(reply, reply.time_zone))
 
 
-def runs(gw: Gateway, session: Session, request: Request) -> Response:
-    request_ = scoring_pb2.ListRunsRequest(year=_int(request, "year"), page_size=500)
+@router.get("/runs", response_model=models.Runs, summary="考核运行列表")
+def runs(gw: Gw, session: Caller, year: Year = 0) -> Response:
+    request_ = scoring_pb2.ListRunsRequest(year=year, page_size=500)
     found = every(lambda r: gw.call(gw.scoring.ListRuns, r, session.token), request_, lambda r: r.runs)
     return as_json({"runs": [_run(item) for item in found]})
 
 
-def run(gw: Gateway, session: Session, request: Request) -> Response:
+@router.get(
+    "/runs/{run}",
+    response_model=models.Result,
+    summary="一次考核的结果文档（与 kaohe assess show --json 相同）",
+)
+def run(
+    gw: Gw,
+    session: Caller,
+    run: Annotated[str, Path(description="考核运行编号")],
+    unit: Annotated[str, Query(description="只看这个单位（空：全部）")] = "",
+) -> Response:
     """The result document exactly as `kaohe assess show --json` prints it."""
-    reply = gw.call(
-        gw.scoring.GetRun,
-        scoring_pb2.GetRunRequest(id=request.path_params["run"], unit=request.query_params.get("unit", "")),
-        session.token,
-    ).run
+    reply = gw.call(gw.scoring.GetRun, scoring_pb2.GetRunRequest(id=run, unit=unit), session.token).run
     return as_json(result_to_json_dict(reply.result) if reply.HasField("result") else {})
 
 
-def tasks(gw: Gateway, session: Session, request: Request) -> Response:
+@router.get("/tasks", response_model=models.Tasks, summary="事项列表")
+def tasks(
+    gw: Gw,
+    session: Caller,
+    unit: UnitCode = "",
+    state: Annotated[str, Query(description="状态代码或名称（如 overdue、逾期）")] = "",
+    color: Annotated[str, Query(description="颜色代码或名称（如 red、红）")] = "",
+    year: Year = 0,
+) -> Response:
     request_ = tasks_pb2.ListTasksRequest(
-        unit=request.query_params.get("unit", ""),
-        state=typed_code(common_pb2.TaskState.DESCRIPTOR, request.query_params.get("state", ""), "state"),
-        color=typed_code(common_pb2.TaskColor.DESCRIPTOR, request.query_params.get("color", ""), "color"),
-        year=_int(request, "year"),
+        unit=unit,
+        state=typed_code(common_pb2.TaskState.DESCRIPTOR, state, "state"),
+        color=typed_code(common_pb2.TaskColor.DESCRIPTOR, color, "color"),
+        year=year,
         page_size=5000,
     )
     found = every(lambda r: gw.call(gw.tasks.ListTasks, r, session.token), request_, lambda r: r.tasks)
     return as_json({"tasks": [text_data(t, LOCAL) for t in found]})
 
 
-def units(gw: Gateway, session: Session, request: Request) -> Response:
+@router.get("/units", response_model=models.Units, summary="单位列表")
+def units(gw: Gw, session: Caller) -> Response:
     request_ = tasks_pb2.ListUnitsRequest(page_size=5000)
     found = every(lambda r: gw.call(gw.tasks.ListUnits, r, session.token), request_, lambda r: r.units)
     return as_json({"units": [_all(item) for item in found]})
 
 
-def overdue_trend(gw: Gateway, session: Session, request: Request) -> Response:
+@router.get(
+    "/overdue-trend",
+    response_model=models.OverdueTrend,
+    summary="各单位每月末（或每周末）的逾期在办事项数",
+)
+def overdue_trend(
+    gw: Gw,
+    session: Caller,
+    year: Year = 0,
+    period: Annotated[str, Query(description="month（默认）或 week")] = "",
+    unit: UnitCode = "",
+    as_of: Annotated[str, Query(description="截至时刻，如 2025-06-30 18:00（空：现在）")] = "",
+) -> Response:
     """Per unit, the overdue open tasks at each month-end (period=week: each week-end) of the year so far."""
     reply = gw.call(
         gw.tasks.GetOverdueTrend,
         tasks_pb2.GetOverdueTrendRequest(
-            year=_int(request, "year"),
-            period=typed_code(
-                tasks_pb2.TrendPeriod.DESCRIPTOR, request.query_params.get("period", ""), "period"
-            ),
-            unit=request.query_params.get("unit", ""),
-            as_of=typed_instant(request.query_params.get("as_of", ""), "as_of"),
+            year=year,
+            period=typed_code(tasks_pb2.TrendPeriod.DESCRIPTOR, period, "period"),
+            unit=unit,
+            as_of=typed_instant(as_of, "as_of"),
         ),
         session.token,
     )
@@ -121,149 +144,3 @@ def overdue_trend(gw: Gateway, session: Session, request: Request) -> Response:
             ],
         }
     )
-
-
-def _get(summary: str, params: list[tuple[str, str, str]], ref: str) -> dict[str, Any]:
-    return {
-        "get": {
-            "summary": summary,
-            "parameters": [
-                {"name": n, "in": where, "required": where == "path", "schema": {"type": kind}}
-                for n, where, kind in params
-            ],
-            "responses": {
-                "200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": ref}}}},
-                "401": {"$ref": "#/components/responses/Error"},
-                "403": {"$ref": "#/components/responses/Error"},
-                "404": {"$ref": "#/components/responses/Error"},
-            },
-        }
-    }
-
-
-OBJECT = {"type": "object", "additionalProperties": True}
-OPENAPI: dict[str, Any] = {
-    "openapi": "3.1.0",
-    "info": {
-        "title": "考核 Kaohe API",
-        "version": "1",
-        "description": "Read-only views of the gateway, authorised as the gateway authorises the same calls.",
-    },
-    "security": [{"bearer": []}, {"session": []}],
-    "paths": {
-        "/api/overview": _get(
-            "每个单位的实时态势", [("year", "query", "integer")], "#/components/schemas/Overview"
-        ),
-        "/api/dashboard": _get(
-            "一个单位的实时态势与在办事项",
-            [("unit", "query", "string"), ("year", "query", "integer")],
-            "#/components/schemas/Dashboard",
-        ),
-        "/api/runs": _get("考核运行列表", [("year", "query", "integer")], "#/components/schemas/Runs"),
-        "/api/runs/{run}": _get(
-            "一次考核的结果文档（与 kaohe assess show --json 相同）",
-            [("run", "path", "string"), ("unit", "query", "string")],
-            "#/components/schemas/Result",
-        ),
-        "/api/tasks": _get(
-            "事项列表",
-            [
-                ("unit", "query", "string"),
-                ("state", "query", "string"),
-                ("color", "query", "string"),
-                ("year", "query", "integer"),
-            ],
-            "#/components/schemas/Tasks",
-        ),
-        "/api/units": _get("单位列表", [], "#/components/schemas/Units"),
-        "/api/overdue-trend": _get(
-            "各单位每月末（或每周末）的逾期在办事项数",
-            [
-                ("year", "query", "integer"),
-                ("period", "query", "string"),
-                ("unit", "query", "string"),
-                ("as_of", "query", "string"),
-            ],
-            "#/components/schemas/OverdueTrend",
-        ),
-        **EXTENSION_PATHS,
-    },
-    "components": {
-        "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer", "description": "kaohe login 给出的令牌"},
-            "session": {"type": "apiKey", "in": "cookie", "name": "kaohe_session"},
-        },
-        "responses": {
-            "Error": {
-                "description": "Refused",
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {"error": {"type": "string"}, "code": {"type": "string"}},
-                        }
-                    }
-                },
-            }
-        },
-        "schemas": {
-            "Overview": {
-                "type": "object",
-                "properties": {
-                    "year": {"type": "integer"},
-                    "as_of": {"type": "string"},
-                    "scheme": {"type": "string"},
-                    "units": {"type": "array", "items": OBJECT},
-                },
-            },
-            "Dashboard": {
-                "type": "object",
-                "properties": {"standing": OBJECT, "open_items": {"type": "array", "items": OBJECT}},
-            },
-            "Runs": {"type": "object", "properties": {"runs": {"type": "array", "items": OBJECT}}},
-            "Result": {
-                "type": "object",
-                "properties": {
-                    "run": {"type": "string"},
-                    "state": {"type": "string"},
-                    "year": {"type": "integer"},
-                    "units": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "unit": {"type": "string"},
-                                "name": {"type": "string"},
-                                "total": {"type": "number"},
-                                "rank": {"type": "integer"},
-                                "grade": {"type": "string"},
-                            },
-                        },
-                    },
-                },
-            },
-            "Tasks": {"type": "object", "properties": {"tasks": {"type": "array", "items": OBJECT}}},
-            "Units": {"type": "object", "properties": {"units": {"type": "array", "items": OBJECT}}},
-            "OverdueTrend": {
-                "type": "object",
-                "properties": {
-                    "year": {"type": "integer"},
-                    "period": {"type": "string", "enum": ["month", "week"]},
-                    "as_of": {"type": "string"},
-                    "points": {"type": "array", "items": {"type": "string"}},
-                    "units": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "unit": {"type": "string"},
-                                "name": {"type": "string"},
-                                "overdue": {"type": "array", "items": {"type": "integer"}},
-                            },
-                        },
-                    },
-                },
-            },
-        },
-    },
-}

@@ -21,14 +21,13 @@ from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from services.common import status
 from services.common.errors import DomainError
 from services.web import api, assets, attachments, ledger_import, password
 from services.web.gateway import Gateway
 from services.web.oidc import CALLBACK, OidcLogin, oidc_login_from_env
 from services.web.refusals import HTTP_OF, edge_refusal, import_refusal, refusal
 from services.web.replies import Refused, as_json, part, redirect
-from services.web.routes import View, api_routes, desk_routes
+from services.web.routes import View, desk_routes
 from services.web.sessions import COOKIE, Session, Sessions
 from services.web.signin import SignIn, landing
 from services.web.templating import render
@@ -68,8 +67,16 @@ class Console:
         await self.app(scope, receive, send)
 
     def _app(self) -> FastAPI:
-        """Sign-in and static files first, then every desk page behind page(), every API call behind api()."""
-        app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+        """Sign-in and static files first, then every desk page behind page(), then the API's router."""
+        app = FastAPI(
+            title="考核 Kaohe API",
+            version="1",
+            description="The gateway's views and 延期申请, authorised as the gateway authorises the same "
+            "calls: a Bearer token, or the console's session (X-CSRF-Token on a write).",
+            openapi_url="/api/openapi.json",
+            docs_url=None,
+            redoc_url=None,
+        )
         signin = self.signin
         app.add_route("/", self.plain(self.home), ["GET"])
         app.add_route("/healthz", lambda request: PlainTextResponse("ok"), ["GET"])
@@ -83,9 +90,8 @@ class Console:
         desk = desk_routes(change_password=signin.change_password, disable_account=signin.disable_account)
         for method, path, view, roles, back in desk:
             app.add_route(path, self.page(view, roles, back), [method])
-        for method, path, api_view in api_routes():
-            app.add_route(path, self.api(api_view), [method])
-        app.add_route("/api/openapi.json", lambda request: as_json(api.OPENAPI), ["GET"])
+        app.state.console = self  # the API's caller and gateway (api_caller.console_of)
+        app.include_router(api.router)
         app.add_exception_handler(Refused, self._refused)  # type: ignore[arg-type]
         app.add_exception_handler(HTTPException, self._not_routed)  # type: ignore[arg-type]
         return app
@@ -200,39 +206,6 @@ class Console:
     @staticmethod
     def _back(back: str, request: Request) -> str:
         return back.format(**{k: part(v) for k, v in request.path_params.items()})
-
-    # The JSON API ----------------------------------------------------------------------------------------
-
-    def api(self, view: View) -> Callable[[Request], Any]:
-        """An API call: a bearer token (passed on to the gateway) or the session's."""
-
-        async def endpoint(request: Request) -> Response:
-            header = request.headers.get("authorization", "")
-            if header.lower().startswith("bearer "):
-                caller: Session | None = Session("", header[7:].strip(), "", "", "", "", "", 0, 0)
-            else:
-                caller = await self._run_session(request)
-                if caller is None:
-                    return as_json(
-                        {"error": "未登录：请带 Authorization: Bearer 令牌", "code": "UNAUTHENTICATED"}, 401
-                    )
-                if caller.must_change:
-                    return as_json({"error": "请先修改一次性密码", "code": "PERMISSION_DENIED"}, 403)
-            if request.method == "POST":
-                await self._read_form(request, ANONYMOUS_BODY)
-            return await self._run(self._api, view, caller, request)
-
-        return endpoint
-
-    def _api(self, view: View, caller: Session, request: Request) -> Response:
-        try:
-            return view(self.gw, caller, request)
-        except grpc.RpcError as exc:
-            code = exc.code().name
-            return as_json({"error": exc.details() or code, "code": code}, HTTP_OF.get(code, 502))
-        except DomainError as exc:
-            code = status.code_for(exc).name
-            return as_json({"error": str(exc), "code": code}, HTTP_OF.get(code, 502))
 
     # Refusals --------------------------------------------------------------------------------------------
 

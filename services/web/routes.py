@@ -1,4 +1,4 @@
-"""The console's route table: every desk page and API call, with the roles it admits and its back page.
+"""The console's route table: every desk page, with the roles it admits and its back page.
 
 A desk route is (method, path, view, roles, back): `back` is where a refused POST returns to with the
 gateway's words (it may name the path's own parts, e.g. /tasks/{task}); "" shows the refusal as an error
@@ -15,7 +15,6 @@ from starlette.responses import Response
 
 from services.web import (
     accounts,
-    api,
     appeals,
     bulletin,
     department,
@@ -29,7 +28,6 @@ from services.web import (
 )
 from services.web.attachments import DESK as ATTACHMENT_DESK
 from services.web.extensions import DESK as EXTENSION_DESK
-from services.web.extensions_api import ROUTES as EXTENSION_API
 from services.web.gateway import Gateway
 from services.web.item_attachments import DESK as ITEM_ATTACHMENT_DESK
 from services.web.sessions import Session
@@ -129,18 +127,4 @@ def _people_and_documents() -> list[DeskRoute]:
         ("GET", "/office/runs/{run}/excellent", result_documents.excellent, READERS, "/office/runs/{run}"),
         ("GET", "/office/runs/{run}/letters/{unit}", result_documents.letter, READERS, "/office/runs/{run}"),
         ("GET", "/unit/letter", result_documents.own_letter, DEPARTMENT, "/unit"),
-    ]
-
-
-def api_routes() -> list[tuple[str, str, View]]:
-    """Every /api/ call taking a caller (bearer token or session), in the order the router tries them."""
-    return [
-        ("GET", "/api/overview", api.overview),
-        ("GET", "/api/dashboard", api.dashboard),
-        ("GET", "/api/runs", api.runs),
-        ("GET", "/api/runs/{run}", api.run),
-        ("GET", "/api/tasks", api.tasks),
-        ("GET", "/api/units", api.units),
-        ("GET", "/api/overdue-trend", api.overdue_trend),
-        *EXTENSION_API,
     ]

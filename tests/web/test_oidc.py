@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -22,7 +23,7 @@ from services.web.__main__ import Running
 from services.web.__main__ import create as create_web
 from services.web.oidc import OidcError, OidcLogin, oidc_login_from_env
 from tests.conftest import Stack, example_path, start_stack, stop_stack
-from tests.web.oidc_provider import Provider
+from tests.web.oidc_provider import Grant, Provider
 from tests.web.test_console import UNITS, shot, text, units_shown
 
 CLIENT = "kaohe-console"
@@ -160,6 +161,7 @@ def _authorize(url: str) -> str:
 def test_the_code_is_exchanged_only_with_its_pkce_verifier_and_state_once(setup: Setup) -> None:
     login = OidcLogin(setup.provider.issuer, CLIENT)
     setup.provider.person = {"sub": "u-4001", "roles": ["kh-office"]}
+    setup.provider.sign_with_rogue_key = False
     url, state = login.start("http://127.0.0.1:1")
     code = _authorize(url)
     pending = login.take(state, state)
@@ -172,8 +174,14 @@ def test_the_code_is_exchanged_only_with_its_pkce_verifier_and_state_once(setup:
     url, state = login.start("http://127.0.0.1:1")
     code = _authorize(url)
     pending = login.take(state, state)
-    tokens = login.exchange(code, pending)
-    assert login.id_token_nonce_ok(tokens, pending) and tokens.username == "u-4001"
+    assert login.exchange(code, pending).username == "u-4001"
+    # An id_token minted for another sign-in (its nonce) is refused, though the code and verifier are right.
+    url, state = login.start("http://127.0.0.1:1")
+    code = _authorize(url)
+    pending = login.take(state, state)
+    other = type(pending)(pending.verifier, "another-sign-in", pending.redirect_uri, pending.started)
+    with pytest.raises(OidcError, match="nonce"):
+        login.exchange(code, other)
 
 
 def test_the_console_reads_its_provider_from_the_environment() -> None:
@@ -209,6 +217,33 @@ def test_a_confidential_client_authenticates_at_the_token_endpoint() -> None:
                 with pytest.raises(OidcError, match="HTTP 400"):
                     login.exchange(code, login.take(state, state))
                 assert provider.refused[-1] == "client authentication"
+    finally:
+        provider.stop()
+
+
+def test_an_id_token_for_another_client_issuer_or_time_is_refused() -> None:
+    """The console checks the id_token itself before the gateway sees it: the provider's key, its issuer,
+    this client as audience, not expired, and this sign-in's nonce."""
+    provider = Provider(CLIENT).start()
+    try:
+        login = OidcLogin(provider.issuer, CLIENT)
+
+        def minted(**claims: Any) -> str:
+            return provider.id_token(Grant(CLIENT, "", "", "nonce-1", {"sub": "u-7001", **claims}))
+
+        assert login.id_token_claims(minted(), "nonce-1")["sub"] == "u-7001"
+        for token, said in (
+            (minted(aud="another-client"), "aud 不符"),
+            (minted(iss="https://evil.example"), "iss 不符"),
+            (minted(exp=int(time.time()) - 3600), "已过期"),
+            (minted(), "nonce"),
+        ):
+            nonce = "another-sign-in" if said == "nonce" else "nonce-1"
+            with pytest.raises(OidcError, match=said):
+                login.id_token_claims(token, nonce)
+        provider.sign_with_rogue_key = True
+        with pytest.raises(OidcError, match="统一身份认证的令牌未被接受"):
+            login.id_token_claims(minted(), "nonce-1")
     finally:
         provider.stop()
 
