@@ -7,7 +7,6 @@ python-multipart, never held whole in memory).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -98,14 +97,6 @@ def form_all(request: Request, name: str) -> list[str]:
 def files_of(request: Request) -> dict[str, UploadFile]:
     """The form's files by field name (each spooled to a temporary file, read in pieces)."""
     return {name: v for name, v in _formdata(request).multi_items() if isinstance(v, UploadFile)}
-
-
-def body_json(request: Request) -> Any:
-    """The JSON body an API write carried (read by the app before the view ran)."""
-    try:
-        return json.loads(getattr(request.state, "body", b"") or b"{}")
-    except ValueError:
-        raise Refused(400, "请求体不是 JSON") from None
 
 
 def pieces_of(upload: UploadFile, size: int) -> Iterator[bytes]:
