@@ -99,10 +99,7 @@ def test_the_trend_draws_the_ten_with_most_overdue_and_finds_the_others(
     assert attribute_of_all(browser, "details.trend tr[data-unit]", "data-unit") == {"t07"}
     # Nothing of that name: said so, in Chinese, and no line drawn.
     browser.get(crowded.url + "/office?year=2025&trend_q=没有这个单位")
-    assert (
-        "没有名称含“没有这个单位”的单位。"
-        in browser.find_element(By.ID, "trend-none").text
-    )
+    assert "没有名称含“没有这个单位”的单位。" in browser.find_element(By.ID, "trend-none").text
     assert _chart(browser, "trend")["lines"] == []
 
 
