@@ -10,64 +10,35 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from services.common.protoenum import enum_code
-from services.common.vocabulary import ROLES, label_of
+from services.common.vocabulary import ROLES
 from services.common.wire_json import lenient_number, utc_text
 from services.web.confirm import confirm_first
 from services.web.gateway import Gateway
-from services.web.layout import (
-    Raw,
-    button_form,
-    csrf_field,
-    esc,
-    flash,
-    frame,
-    instant,
-    row,
-    table,
-    unit_attrs,
-)
-from services.web.replies import form_of, page, part, redirect
-from services.web.supervision import request_id_field
+from services.web.replies import form_of, redirect
+from services.web.templating import render
 
 
 def accounts(gw: Gateway, session: Any, request: Request) -> Response:
     reply = gw.call(gw.accounts.ListAccounts, accounts_pb2.ListAccountsRequest(), session.token)
-    rows = [
-        row(
-            [
-                a.username,
-                label_of(ROLES, enum_code(accounts_pb2.Role.DESCRIPTOR, a.role)),
-                a.unit,
-                a.name,
-                "已停用" if a.disabled else "正常",
-                instant(utc_text(a, "last_login_at")),
-                Raw(
-                    ""
-                    if a.disabled
-                    else button_form(
-                        f"/office/accounts/{part(a.username)}/disable", "停用", session, css="danger"
-                    )
-                ),
-            ],
-            attrs=unit_attrs(a.unit) if a.unit else "",
-        )
+    shown = [
+        {
+            "username": a.username,
+            "role": enum_code(accounts_pb2.Role.DESCRIPTOR, a.role),
+            "unit": a.unit,
+            "name": a.name,
+            "disabled": a.disabled,
+            "last_login": utc_text(a, "last_login_at"),
+        }
         for a in reply.accounts
     ]
-    roles = "".join(f'<option value="{code}">{esc(label)}</option>' for code, label in ROLES.items())
-    form = (
-        f'<h2>新增账号</h2><form method="post" action="/office/accounts" class="stack">{csrf_field(session)}'
-        f"{request_id_field()}"
-        '<label for="username">用户名</label><input id="username" name="username" required>'
-        f'<label for="role">角色</label><select id="role" name="role">{roles}</select>'
-        '<label for="unit">单位代码（单位角色必填）</label><input id="unit" name="unit">'
-        '<label for="name">姓名</label><input id="name" name="name">'
-        '<label for="password">初始密码（至少 8 位）</label>'
-        '<input id="password" name="password" type="password" minlength="8" required'
-        ' autocomplete="new-password">'
-        "<button type=submit>新增</button></form>"
+    return render(
+        request,
+        "office/accounts.html",
+        title="账号",
+        accounts=shown,
+        roles=list(ROLES.items()),
+        request_id=secrets.token_hex(16),  # submitting the same form twice adds once
     )
-    body = flash(request) + table(["用户名", "角色", "单位", "姓名", "状态", "最近登录", ""], rows) + form
-    return page(frame("账号", body, session))
 
 
 def add_account(gw: Gateway, session: Any, request: Request) -> Response:

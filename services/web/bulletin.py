@@ -10,9 +10,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from services.web.gateway import Gateway
-from services.web.layout import esc, frame, notice
-from services.web.replies import download, page
+from services.web.replies import download
 from services.web.sessions import Session
+from services.web.templating import render
 
 ZONE = ZoneInfo("Asia/Shanghai")
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -32,18 +32,7 @@ def periods(today: datetime) -> list[tuple[str, str]]:
 
 
 def bulletin_form(gw: Gateway, session: Session, request: Request) -> Response:
-    choices = "".join(
-        f'<option value="{esc(code)}">{esc(label)}</option>' for code, label in periods(datetime.now(ZONE))
-    )
-    body = (
-        notice(request.query_params.get("error", ""), error=True)
-        + "<p>督查通报按公文格式（GB/T 9704）生成 Word 文档：本期各单位到期、按时、逾期和仍在逾期的事项，"
-        "有红灯事项的单位排在前面，每一项逾期事项，本期的差错通报和问责，以及表彰。</p>"
-        '<form method="get" action="/office/bulletin/download" class="stack">'
-        f'<label for="period">期间</label><select id="period" name="period">{choices}</select>'
-        '<button type="submit">生成并下载通报</button></form>'
-    )
-    return page(frame("督查通报", body, session))
+    return render(request, "office/bulletin.html", title="督查通报", periods=periods(datetime.now(ZONE)))
 
 
 def bulletin_download(gw: Gateway, session: Session, request: Request) -> Response:

@@ -8,11 +8,12 @@ from zoneinfo import ZoneInfo
 
 import grpc
 from kaohe.tasks.v1 import tasks_pb2
+from markupsafe import Markup
 
 from services.common.protoenum import enum_code
 from services.common.scheme import DEFAULT_TIMEZONE
 from services.web.gateway import Gateway, Pending
-from services.web.layout import notice
+from services.web.templating import fragment
 
 COVERED = ("notice", "statutory")
 
@@ -33,9 +34,9 @@ def start_calendar_check(
     ]
 
 
-def calendar_banner(pending: list[tuple[int, Pending]]) -> str:
+def calendar_banner(pending: list[tuple[int, Pending]]) -> Markup:
     """A warning for each year that neither an imported notice nor the statutory calendar covers."""
-    banners = []
+    uncovered = []
     for year, call in pending:
         try:
             shown = call.result()
@@ -43,11 +44,5 @@ def calendar_banner(pending: list[tuple[int, Pending]]) -> str:
             # The page's own calls report a gateway that does not answer; the banner is an extra.
             continue
         if enum_code(tasks_pb2.CalendarSource.DESCRIPTOR, shown.source) not in COVERED:
-            banners.append(
-                notice(
-                    f"{year} 年既没有导入国务院办公厅节假日安排通知，法定日历也没有该年数据，"
-                    f"工作日暂按周一至周五计算；请用 kaohe calendar import 导入该年的通知。",
-                    error=True,
-                )
-            )
-    return "".join(banners)
+            uncovered.append(year)
+    return fragment("office/calendar_banner.html", years=uncovered) if uncovered else Markup("")

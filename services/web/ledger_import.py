@@ -11,37 +11,28 @@ from typing import Any
 
 import grpc
 from kaohe.gateway.v1 import gateway_pb2
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 
 from services.common.vocabulary import LEDGER_LINE_TYPES, label_of
 from services.web.gateway import Gateway
-from services.web.layout import csrf_field, frame, notice
 from services.web.refusals import HTTP_OF, import_refusal
-from services.web.replies import as_json, files_of, form_of, page, pieces_of
+from services.web.replies import as_json, files_of, form_of, pieces_of
+from services.web.templating import fragment, render
 
 CHUNK = 1 << 20
 # The header static/import.js sends: the answer is then JSON carrying the same HTML the page would show.
 XHR_HEADER = "x-kaohe-upload"
 
 
-def form(gw: Gateway, session: Any, request: Request, result: str = "") -> Response:
-    body = (
-        '<form method="post" action="/office/import" enctype="multipart/form-data" class="stack"'
-        ' id="import-form">'
-        + csrf_field(session)
-        + '<label for="ledger">台账文件（Excel 台账 .xlsx，或 JSON Lines .jsonl）</label>'
-        '<input id="ledger" name="ledger" type="file" accept=".xlsx,.jsonl,.json,.txt" required>'
-        '<label><input type="checkbox" name="validate_only" value="1"> 只检查，不导入</label>'
-        "<button type=submit>上传</button></form>"
-        '<div class="progress" id="import-progress" hidden>'
-        '<label for="import-bar">上传进度</label>'
-        '<progress id="import-bar" max="100" value="0"></progress>'
-        '<p id="import-status" role="status" aria-live="polite"></p></div>'
-        f'<div id="import-result">{result}</div>'
-        '<script src="/static/import.js" defer></script>'
-    )
-    return page(frame("台账导入", body, session))
+def form(gw: Gateway, session: Any, request: Request, result: Markup | str = "") -> Response:
+    """The upload form; result: the last upload's outcome or refusal (a notice), shown under it."""
+    return render(request, "office/import.html", title="台账导入", result=result)
+
+
+def notice(message: str, *, error: bool = False) -> Markup:
+    return fragment("office/notice.html", message=message, error=error)
 
 
 def outcome(reply: Any, *, validate: bool, seconds: float) -> tuple[str, dict[str, Any]]:
@@ -68,10 +59,10 @@ def upload(gw: Gateway, session: Any, request: Request) -> Response:
     by_script = request.headers.get(XHR_HEADER) == "1"
     upload_ = files_of(request).get("ledger")
     if upload_ is None or not upload_.size:
-        message = notice("请选择一个台账文件", error=True)
+        missing = notice("请选择一个台账文件", error=True)
         if by_script:
-            return as_json({"ok": False, "html": message}, 422)
-        return form(gw, session, request, message)
+            return as_json({"ok": False, "html": missing}, 422)
+        return form(gw, session, request, missing)
     validate = form_of(request).get("validate_only") == "1"
     started = time.perf_counter()
     try:

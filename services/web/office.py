@@ -22,28 +22,10 @@ from services.web.confirm import confirm_first
 from services.web.department import run_document, runs_of
 from services.web.extensions import awaiting_section, start_awaiting
 from services.web.gateway import Gateway
-from services.web.layout import (
-    Raw,
-    button_form,
-    category_label,
-    chart,
-    csrf_field,
-    esc,
-    flash,
-    frame,
-    grade_label,
-    instant,
-    num,
-    rate,
-    row,
-    run_state,
-    run_time,
-    state_label,
-    table,
-    unit_attrs,
-)
-from services.web.replies import Refused, download, form_of, page, part, redirect
+from services.web.layout import run_state, run_time, state_label
+from services.web.replies import Refused, download, form_of, part, redirect
 from services.web.results import distribution_chart, explained, result_tables
+from services.web.templating import render
 from services.web.trend import parents_of, start_trend, trend_chart, trend_period, trend_switch, unit_tree
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -78,28 +60,29 @@ def _veto_reasons(gw: Gateway, session: Any, year: int) -> dict[str, list[str]]:
     return reasons
 
 
-def _overview_row(u: Any, reasons: dict[str, list[str]], depth: int) -> str:
+# The overview's bar chart draws this many units at most (those with most overdue, red and yellow tasks).
+TOP_BARS = 15
+
+
+def _overview_row(u: Any, reasons: dict[str, list[str]], depth: int) -> dict[str, Any]:
     """One unit's line of the overview; a 村 is set under its 乡镇."""
     met = sum(1 for m in u.indicators if m.status == gateway_pb2.INDICATOR_STATUS_MET)
-    veto = "是：" + "；".join(reasons.get(u.unit, [])) if u.veto else ""
-    return row(
-        [
-            ("　└ " if depth else "") + u.name,
-            category_label(u.category),
-            u.open_blue,
-            u.open_yellow,
-            u.open_red,
-            u.overdue,
-            rate(u.on_time_rate),
-            f"{met}/{len(u.indicators)}",
-            # A year in progress and nothing of the unit due yet: no score, not a 0 (较差).
-            "—" if u.nothing_due else Raw(f'<span class="total">{esc(num(u.provisional_total))}</span>'),
-            "—" if u.nothing_due else grade_label(u.provisional_grade),
-            veto,
-        ],
-        attrs=unit_attrs(u.unit, round(u.provisional_total, 2)),
-        numeric=(2, 3, 4, 5, 8),
-    )
+    return {
+        "heading": "",
+        "unit": u,
+        "depth": depth,
+        "total": round(u.provisional_total, 2),
+        "met": f"{met}/{len(u.indicators)}",
+        "veto": "是：" + "；".join(reasons.get(u.unit, [])) if u.veto else "",
+    }
+
+
+def _most_to_do(units: list[Any]) -> list[Any]:
+    """The units the bar chart draws: all of a few, else those with most overdue, red and yellow tasks."""
+    if len(units) <= TOP_BARS:
+        return units
+    ranked = sorted(units, key=lambda u: (-u.overdue, -u.open_red, -u.open_yellow))
+    return ranked[:TOP_BARS]
 
 
 def overview(gw: Gateway, session: Any, request: Request) -> Response:
@@ -110,95 +93,53 @@ def overview(gw: Gateway, session: Any, request: Request) -> Response:
     pending_calendar = start_calendar_check(gw, session)
     shown = gw.call(gw.gateway.GetOverview, gateway_pb2.GetOverviewRequest(year=year), session.token)
     reasons = _veto_reasons(gw, session, shown.year) if any(u.veto for u in shown.units) else {}
-    rows = []
+    rows: list[dict[str, Any]] = []
     tree = unit_tree(gw, session)  # unit → category, parent: the overview and the trend by level
     sections = levels.by_level(
         shown.units, parents_of(tree), unit_of=lambda u: u.unit, category_of=lambda u: u.category
     )
     for section, members in sections:
         if len(sections) > 1:
-            rows.append(f'<tr class="level"><th colspan="11" scope="rowgroup">{esc(section)}</th></tr>')
-        for depth, u in members:
-            rows.append(_overview_row(u, reasons, depth))
-    headers = [
-        "单位",
-        "类别",
-        "蓝",
-        "黄",
-        "红",
-        "逾期",
-        "按时率",
-        "指标达标",
-        "预估总分",
-        "预估等次",
-        "一票否决",
-    ]
-    overdue = chart(
-        "bars",
-        {
-            "names": [u.name for u in shown.units],
-            "series": {
-                "逾期": [u.overdue for u in shown.units],
-                "红": [u.open_red for u in shown.units],
-                "黄": [u.open_yellow for u in shown.units],
-            },
-            # 逾期 counts tasks that are also red: its own bar, not stacked on them.
-            "stacks": {"红": "open", "黄": "open"},
-        },
-        label="各单位逾期与红黄事项数",
+            rows.append({"heading": section})
+        rows.extend(_overview_row(u, reasons, depth) for depth, u in members)
+    bars = _most_to_do(list(shown.units))
+    return render(
+        request,
+        "office/overview.html",
+        title="全县态势",
+        charts=True,
+        calendar_banner=calendar_banner(pending_calendar),
+        year=shown.year,
+        as_of=utc_text(shown, "as_of"),
+        scheme=shown.scheme,
+        rows=rows,
+        bars=bars,
+        bars_drawn=len(bars),
+        bars_total=len(shown.units),
+        period=period,
+        trend_switch=trend_switch(request, period),
+        trend=trend_chart(pending_trend.result(), tree=tree, request=request),
+        awaiting=awaiting_section(awaiting),  # the extensions page's section, rendered there
     )
-    body = (
-        f"{flash(request)}{calendar_banner(pending_calendar)}"
-        f"<p>{shown.year} 年度，截至 {esc(instant(utc_text(shown, 'as_of')))}，方案 {esc(shown.scheme)}。</p>"
-        f'<form method="get" class="inline"><label for="year">年度</label>'
-        f'<input id="year" name="year" inputmode="numeric" size="6" value="{shown.year}">'
-        f"<button type=submit>查看</button></form>"
-        + table(headers, rows, numeric=(2, 3, 4, 5, 8), caption="各单位实时态势")
-        + "<h2>逾期与红黄事项</h2>"
-        + overdue
-        + f"<h2>逾期事项趋势（{'每周末' if period == 'week' else '每月末'}）</h2>"
-        + trend_switch(request, period)
-        + trend_chart(pending_trend.result(), tree=tree, request=request)
-        + str(awaiting_section(awaiting))  # Markup would escape the str before it
-    )
-    return page(frame("全县态势", body, session, charts=True))
 
 
 def runs(gw: Gateway, session: Any, request: Request) -> Response:
-    rows = []
+    shown = []
     for r in runs_of(gw, session):
-        actions = ""
         state = run_state(r)
-        if state == "draft":
-            actions = button_form(f"/office/runs/{part(r.id)}/publish", "公示", session)
-        elif state == "publicised":
-            actions = button_form(f"/office/runs/{part(r.id)}/finalize", "定档", session)
-        rows.append(
-            row(
-                [
-                    r.year,
-                    Raw(f'<a href="/office/runs/{esc(part(r.id))}">{esc(r.id)}</a>'),
-                    Raw(f'<span class="state" data-state="{esc(state)}">{esc(state_label(state))}</span>'),
-                    instant(run_time(r, "created_at")),
-                    instant(run_time(r, "appeal_deadline")),
-                    Raw(actions + f' <a href="/office/export?run={esc(part(r.id))}">导出 Excel</a>'),
-                ],
-                attrs=f' data-run="{esc(r.id)}"',
-            )
+        move = {"draft": "publish", "publicised": "finalize"}.get(state, "")
+        shown.append(
+            {
+                "id": r.id,
+                "year": r.year,
+                "state": state,
+                "created_at": run_time(r, "created_at"),
+                "appeal_deadline": run_time(r, "appeal_deadline"),
+                "move": move,
+                "move_label": MOVES[move][0] if move else "",
+            }
         )
-    create = (
-        f'<form method="post" action="/office/runs" class="inline">{csrf_field(session)}'
-        '<label for="run-year">年度</label>'
-        '<input id="run-year" name="year" inputmode="numeric" size="6" required>'
-        "<button type=submit>计算一次考核（草稿）</button></form>"
-    )
-    body = (
-        flash(request)
-        + "<p>考核运行：草稿 → 公示（申诉期） → 定档。</p>"
-        + create
-        + table(["年度", "考核运行", "状态", "计算时间", "申诉截止", "操作"], rows)
-    )
-    return page(frame("考核运行", body, session))
+    return render(request, "office/runs.html", title="考核运行", runs=shown)
 
 
 def create_run(gw: Gateway, session: Any, request: Request) -> Response:
@@ -242,16 +183,17 @@ def move_run(gw: Gateway, session: Any, request: Request) -> Response:
 def run_detail(gw: Gateway, session: Any, request: Request) -> Response:
     run = request.path_params["run"]
     document = run_document(gw, session, run)
-    body = (
-        f"<p>{esc(document.get('year'))} 年度 · {esc(state_label(document.get('state', '')))} · "
-        f"截至 {esc(instant(document.get('as_of')))} · 方案 {esc(document.get('scheme'))}</p>"
-        f'<p><a class="button" href="/office/export?run={esc(part(run))}">导出 Excel</a></p>'
-        + result_documents.links(run, document.get("state", ""))
-        + result_tables(document, link=f"/office/runs/{part(run)}/units/{{unit}}")
-        + "<h2>各类别总分分布</h2>"
-        + distribution_chart(document)
+    return render(
+        request,
+        "office/run_detail.html",
+        title=f"考核结果 {run}",
+        charts=True,
+        run=run,
+        document=document,
+        links=result_documents.links(run, document.get("state", "")),
+        results=result_tables(document, link=f"/office/runs/{part(run)}/units/{{unit}}"),
+        distribution=distribution_chart(document),
     )
-    return page(frame(f"考核结果 {run}", body, session, charts=True))
 
 
 def run_unit(gw: Gateway, session: Any, request: Request) -> Response:
@@ -259,13 +201,16 @@ def run_unit(gw: Gateway, session: Any, request: Request) -> Response:
     units = run_document(gw, session, run, unit).get("units", [])
     if not units:
         raise Refused(404, "这次考核没有这个单位")
-    body = (
-        f'<p><a href="/office/runs/{esc(part(run))}">返回 {esc(run)}</a> · '
-        f"{result_documents.letter_link(run, unit)}</p>"
-        + explained(units[0])
-        + result_documents.unit_history(gw, session, unit)
+    return render(
+        request,
+        "office/run_unit.html",
+        title=f"{units[0]['name']} 得分明细",
+        charts=True,
+        run=run,
+        letter_link=result_documents.letter_link(run, unit),
+        explained=explained(units[0]),
+        history=result_documents.unit_history(gw, session, unit),
     )
-    return page(frame(f"{units[0]['name']} 得分明细", body, session, charts=True))
 
 
 def decide(gw: Gateway, session: Any, request: Request) -> Response:
@@ -292,28 +237,11 @@ def ranking(gw: Gateway, session: Any, request: Request) -> Response:
     if not run and not year:
         latest = runs_of(gw, session)
         if not latest:
-            body = '<p>还没有考核运行。请先在<a href="/office/runs">考核运行</a>中计算一次。</p>'
-            return page(frame("排名", body, session))
+            return render(request, "office/ranking.html", title="排名", shown=None)
         run = latest[0].id
     shown = gw.call(gw.gateway.GetRanking, gateway_pb2.GetRankingRequest(run=run, year=year), session.token)
     state = enum_code(common_pb2.RunState.DESCRIPTOR, shown.state)
-    parts = [f"<p>{shown.year} 年度 · 考核运行 {esc(shown.run)} · {esc(state_label(state))}</p>"]
-    for category in shown.categories:
-        parts.append(f"<h2>{esc(category_label(category.category))}</h2>")
-        parts.append(
-            table(
-                ["排名", "单位", "总分", "等次", "一票否决"],
-                [
-                    row(
-                        [r.rank, r.name, num(r.total), grade_label(r.grade), "是" if r.veto else ""],
-                        attrs=unit_attrs(r.unit, r.total),
-                        numeric=(0, 2),
-                    )
-                    for r in category.rows
-                ],
-            )
-        )
-    return page(frame("排名", "".join(parts), session))
+    return render(request, "office/ranking.html", title="排名", shown=shown, state=state)
 
 
 def export(gw: Gateway, session: Any, request: Request) -> Response:

@@ -10,10 +10,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from services.web.gateway import Gateway
-from services.web.layout import csrf_field, frame, notice
-from services.web.replies import form_of, page, redirect
+from services.web.replies import form_of, redirect
 from services.web.sessions import Session
-from services.web.supervision import request_id_field
+from services.web.templating import render
 
 PATH = "/account/password"
 MIN_LENGTH = 8
@@ -25,27 +24,18 @@ FIELDS = (
 
 
 def form(gw: Gateway, session: Session, request: Request, message: str = "", status: int = 200) -> Response:
-    first = (
-        notice("您用一次性密码登录：请先设置自己的新密码，之后才能使用系统。", error=True)
-        if session.must_change
-        else ""
+    return render(
+        request,
+        "office/password.html",
+        status,
+        title="修改密码",
+        message=message,
+        path=PATH,
+        fields=FIELDS,
+        min_length=MIN_LENGTH,
+        # A fresh request id, made when the form is drawn: submitting the same form twice acts once.
+        request_id=secrets.token_hex(16),
     )
-    controls = "".join(
-        f'<label for="{name}">{label}</label>'
-        f'<input id="{name}" name="{name}" type="password" autocomplete="{complete}" required'
-        f"{'' if name == 'current_password' else f' minlength={MIN_LENGTH}'}>"
-        for name, label, complete in FIELDS
-    )
-    body = (
-        first
-        + notice(message, error=True)
-        + f'<form method="post" action="{PATH}" class="stack">{csrf_field(session)}'
-        + f"{request_id_field()}{controls}"
-        '<button type="submit" id="change-password">修改密码</button></form>'
-        "<p>修改后，本账号在各处的登录都会结束，请用新密码重新登录。</p>"
-    )
-    response = page(frame("修改密码", body, session), status)
-    return response
 
 
 def change(gw: Gateway, session: Session, request: Request) -> Response:

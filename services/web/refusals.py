@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import grpc
+from markupsafe import Markup
 
 from services.common import status
 from services.common.errors import DomainError
-from services.web.layout import esc, notice
+from services.web.templating import fragment
 
 # The HTTP status of a refused page or API call, by the gateway's gRPC status (else 502).
 HTTP_OF = {
@@ -40,14 +41,11 @@ def edge_refusal(exc: DomainError) -> tuple[str, str]:
     return code, f"{status.LABELS.get(code, code)}：{exc}"
 
 
-def import_refusal(exc: grpc.RpcError) -> str:
+def import_refusal(exc: grpc.RpcError) -> Markup:
     """A refused import: every bad line with its reason (the ledger is all or nothing)."""
-    violations = status.field_violations(exc)
-    if not violations:
-        return notice(refusal(exc), error=True)
-    items = "".join(f"<li><code>{esc(v.field)}</code>：{esc(v.description)}</li>" for v in violations)
-    label = status.LABELS.get(exc.code().name, exc.code().name)
-    return (
-        f'<div class="notice error" role="alert"><p>{esc(label)}：台账未导入，共 {len(violations)} 处问题</p>'
-        f'<ul class="violations">{items}</ul></div>'
+    return fragment(
+        "office/import_refusal.html",
+        violations=status.field_violations(exc),
+        line=refusal(exc),
+        label=status.LABELS.get(exc.code().name, exc.code().name),
     )

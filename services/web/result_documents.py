@@ -6,13 +6,15 @@ from typing import Any
 
 from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 
 from services.web.gateway import Gateway
-from services.web.layout import esc, run_state
+from services.web.layout import run_state
 from services.web.replies import Refused, download
 from services.web.sessions import Session
+from services.web.templating import fragment
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 CSV = "text/csv; charset=utf-8"
@@ -28,19 +30,13 @@ def _issued(gw: Gateway, session: Session, run: str) -> None:
         raise Refused(409, "考核结果公示或定档后才能下载通报、反馈和优秀名单")
 
 
-def links(run: str, state: str) -> str:
+def links(run: str, state: str) -> Markup:
     """The run page's download links, for a publicised or final run."""
-    if state not in ISSUED:
-        return "<p>公示或定档后可下载考核结果通报、各单位反馈和优秀单位名单。</p>"
-    base = f"/office/runs/{esc(run)}"
-    return (
-        f'<p><a class="button" href="{base}/notice">下载考核结果通报（Word）</a> '
-        f'<a class="button" href="{base}/excellent">下载优秀单位名单（CSV）</a></p>'
-    )
+    return fragment("office/result_links.html", run=run, issued=state in ISSUED)
 
 
-def letter_link(run: str, unit: str) -> str:
-    return f'<a href="/office/runs/{esc(run)}/letters/{esc(unit)}">反馈（Word）</a>'
+def letter_link(run: str, unit: str) -> Markup:
+    return fragment("office/letter_link.html", run=run, unit=unit)
 
 
 def notice(gw: Gateway, session: Session, request: Request) -> Response:
@@ -75,7 +71,7 @@ def own_letter(gw: Gateway, session: Session, request: Request) -> Response:
     return download(reply.content, reply.filename, DOCX)
 
 
-def unit_history(gw: Gateway, session: Session, unit: str) -> str:
+def unit_history(gw: Gateway, session: Session, unit: str) -> Markup:
     """A unit's result across the years: each year's latest publicised or final run (the office's view)."""
     from services.web.department import SHOWN_STATES, history_table, run_document, runs_of
 
@@ -84,4 +80,5 @@ def unit_history(gw: Gateway, session: Session, unit: str) -> str:
         if run_state(r) in SHOWN_STATES:
             latest.setdefault(r.year, r)
     documents = {r.id: run_document(gw, session, r.id, unit) for r in latest.values()}
-    return "<h2>历年考核结果</h2>" + history_table(latest, documents)
+    # The table is the department page's, made there (escaped there).
+    return fragment("office/history.html", table=Markup(history_table(latest, documents)))

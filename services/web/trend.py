@@ -1,5 +1,8 @@
 """The overdue trend on the console: each unit's overdue open tasks at each month-end, as a line chart.
 
+The chart draws the units with most overdue tasks (TOP of them: 40 lines in one chart are unreadable), a
+search finds any unit by name, and the table under it holds every unit's line.
+
 Its lines go by level as the office reads them (services/common/levels): county departments, then each
 乡镇 with its 村 under it; `?level=` picks one level's lines (a 乡镇's: it and its 村).
 """
@@ -12,14 +15,16 @@ from typing import Any
 from urllib.parse import urlencode
 
 from kaohe.tasks.v1 import tasks_pb2
+from markupsafe import Markup
 from starlette.requests import Request
 
 from services.common import levels
 from services.common.wire_text import as_text
 from services.web.edge import typed_code
 from services.web.gateway import Gateway, Pending
-from services.web.layout import LOCAL, chart, esc, row, table, unit_attrs
+from services.web.layout import LOCAL
 from services.web.sessions import Session
+from services.web.templating import fragment
 
 
 def start_trend(gw: Gateway, session: Session, *, year: int = 0, unit: str = "", period: str = "") -> Pending:
@@ -95,21 +100,6 @@ def _of_level(
     return chosen
 
 
-def level_switch(request: Request, choices: list[tuple[str, str]], level: str) -> str:
-    """Links to the same page with the trend's lines of one level (the other query kept)."""
-    links = []
-    for value, label in choices:
-        if value == level:
-            links.append(f'<strong aria-current="true">{esc(label)}</strong>')
-            continue
-        query = {k: v for k, v in request.query_params.items() if k != "level"} | (
-            {"level": value} if value else {}
-        )
-        href = f"{request.url.path}?{urlencode(query)}" if query else request.url.path
-        links.append(f'<a href="{esc(href)}" data-level="{esc(value or "all")}">{esc(label)}</a>')
-    return '<p class="levels">按层级查看：' + " ｜ ".join(links) + "</p>"
-
-
 def point_label(instant: str) -> str:
     """A point as people read it: the date whose end it is ("1月31日"); the year so far, its own date."""
     moment = datetime.fromisoformat(instant)
@@ -118,47 +108,110 @@ def point_label(instant: str) -> str:
     return f"{moment.month}月{moment.day}日"
 
 
+# The chart draws this many lines at most (the units with most overdue tasks); the table holds them all.
+TOP = 10
+
+
+def _ranked(shown: list[Any]) -> list[Any]:
+    """All of a few units (in the table's order), else those with most overdue tasks at the last point
+    (then at their worst), most first."""
+    if len(shown) <= TOP:
+        return shown
+    return sorted(shown, key=lambda s: (-s.overdue[-1] if s.overdue else 0, -max(s.overdue, default=0)))[:TOP]
+
+
+def _found(
+    sections: list[tuple[str, list[tuple[int, Any]]]], sought: str
+) -> list[tuple[str, list[tuple[int, Any]]]]:
+    """The sections' units whose name (or id) holds the text sought."""
+    sought = sought.casefold()
+    found = []
+    for title, members in sections:
+        kept = [
+            (d, s) for d, s in members if sought in (s.name or "").casefold() or sought in s.unit.casefold()
+        ]
+        if kept:
+            found.append((title, kept))
+    return found
+
+
+def _same_page(request: Request, drop: str, add: dict[str, str]) -> str:
+    """The page's own address with its query but `drop`, and `add`."""
+    query = {k: v for k, v in request.query_params.items() if k != drop} | add
+    return f"{request.url.path}?{urlencode(query)}" if query else request.url.path
+
+
+def _table_rows(sections: list[tuple[str, list[tuple[int, Any]]]], names: list[str]) -> list[dict[str, Any]]:
+    """The data table's lines: a level's heading (when there are several), then its units."""
+    rows: list[dict[str, Any]] = []
+    for title, members in sections:
+        if len(sections) > 1:
+            rows.append({"heading": title})
+        for depth, s in members:
+            cells = list(zip(s.overdue, names, strict=False))
+            rows.append(
+                {"heading": "", "unit": s.unit, "name": s.name or s.unit, "depth": depth, "cells": cells}
+            )
+    return rows
+
+
+def _search(request: Request | None, units: int, sought: str) -> dict[str, Any] | None:
+    """The search by name, on a page with more units than the chart draws (or searched already)."""
+    if request is None or (units <= TOP and not sought):
+        return None
+    return {
+        "path": request.url.path,
+        "kept": [(k, v) for k, v in request.query_params.items() if k != "trend_q"],
+        "sought": sought,
+        "clear": _same_page(request, "trend_q", {}),
+    }
+
+
 def trend_chart(
     reply: Any, *, tree: Mapping[str, tuple[str, str]] | None = None, request: Request | None = None
-) -> str:
-    """One line per unit (a department's page holds its own, a 乡镇's its 村's too); the points' labels below.
+) -> Markup:
+    """The lines of the units with most overdue tasks (a department's page holds its own, a 乡镇's its 村's
+    too), every unit in the data table below.
 
-    With the units' tree (unit → category, parent), the data table goes by level, each 村 under its 乡镇,
-    and with the request, `?level=` picks the lines of one level.
+    With the units' tree (unit → category, parent), the data table goes by level, each 村 under its 乡镇;
+    with the request, `?level=` picks the lines of one level and `?trend_q=` finds units by name.
     """
     reply = as_text(reply, LOCAL)
     ends = "每周末" if reply.period == "week" else "每月末"
     if not reply.points:
-        return f"<p>本年度还没有可统计的时点（{ends}）。</p>"
+        return fragment("office/trend.html", has_points=False, ends=ends)
     tree = tree or {}
     choices = level_choices(reply, tree) if request is not None else []
     level = request.query_params.get("level", "") if request is not None else ""
     level = level if any(value == level for value, _ in choices) else ALL_LEVELS
     sections = _of_level(reply, tree, level)
+    everyone = [s for _, members in sections for _, s in members]
+    sought = request.query_params.get("trend_q", "").strip() if request is not None else ""
+    if sought:
+        sections = _found(sections, sought)
     shown = [s for _, members in sections for _, s in members]
     names = [point_label(p) for p in reply.points]
-    lines = [{"unit": s.unit, "name": s.name or s.unit, "values": list(s.overdue)} for s in shown]
+    drawn = _ranked(shown)
     label = f"{'各单位' if len(shown) != 1 else '本单位'}逾期事项数（{ends}）"
     if level:
         label += f"：{dict(choices)[level]}"
-    numeric = tuple(range(1, len(names) + 1))
-    rows = []
-    for title, members in sections:
-        if len(sections) > 1:
-            heading = (
-                f'<tr class="level"><th colspan="{len(names) + 1}" scope="rowgroup">{esc(title)}</th></tr>'
-            )
-            rows.append(heading)
-        for depth, s in members:
-            name = ("　└ " if depth else "") + (s.name or s.unit)
-            rows.append(row([name, *s.overdue], attrs=unit_attrs(s.unit), numeric=numeric))
-    switch = level_switch(request, choices, level) if request is not None and choices else ""
-    return (
-        switch
-        + chart("trend", {"names": names, "lines": lines}, label=label)
-        + '<details class="trend"><summary>逾期趋势数据表</summary>'
-        + table(["单位", *names], rows, numeric=numeric, caption=label)
-        + "</details>"
+    search = _search(request, len(everyone), sought)
+    return fragment(
+        "office/trend.html",
+        has_points=True,
+        ends=ends,
+        choices=[(v, text, _same_page(request, "level", {"level": v} if v else {})) for v, text in choices]
+        if request is not None
+        else [],
+        level=level,
+        search=search,
+        names=names,
+        lines=[{"unit": s.unit, "name": s.name or s.unit, "values": list(s.overdue)} for s in drawn],
+        drawn=len(drawn),
+        total=len(shown),
+        label=label,
+        chart_label=label if len(drawn) == len(shown) else f"{label}：逾期最多的 {len(drawn)} 个单位",
+        rows=_table_rows(sections, names),
     )
 
 
@@ -167,9 +220,10 @@ def trend_period(request: Request) -> str:
     return "week" if request.query_params.get("trend") == "week" else "month"
 
 
-def trend_switch(request: Request, period: str) -> str:
+def trend_switch(request: Request, period: str) -> Markup:
     """A link to the same page with the trend by the other period (the year kept)."""
     other = "month" if period == "week" else "week"
-    query = {k: v for k, v in request.query_params.items() if k != "trend"} | {"trend": other}
-    label = "按月末查看" if other == "month" else "按周末查看"
-    return f'<p><a href="{esc(request.url.path)}?{esc(urlencode(query))}">{label}</a></p>'
+    text = "按月末查看" if other == "month" else "按周末查看"
+    return fragment(
+        "office/trend_switch.html", href=_same_page(request, "trend", {"trend": other}), text=text
+    )
