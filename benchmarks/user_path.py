@@ -39,6 +39,7 @@ def bench_user_path(record: Record, *, size: str, server_url: str, phases: bool)
             flush=True,
         )
         with fresh_databases(server_url) as urls:
+            print(f"# {size}: PostgreSQL {server_settings(urls['tasks'])}", flush=True)
             served = Served(tmp, urls)
             try:
                 served.reset_peaks()
@@ -93,7 +94,8 @@ def _import_figures(
                 kib / MIB,
                 "MiB",
                 sum(peaks.values()) / MIB,
-                "peak resident memory (VmHWM) during the import; baseline the sum over every process",
+                "peak resident memory (VmHWM) during the import (the CLI's by wait4: it includes the bench's "
+                "own at the fork, an upper bound); baseline the sum over every process",
                 target=PROCESS_BUDGET_MIB,
             )
         )
@@ -136,6 +138,18 @@ def _run_figures(
             "baseline the largest one",
             target=RUN_BUDGET_MIB.get(size),
         )
+    )
+
+
+def server_settings(url: str) -> str:
+    """The server's settings that decide when statistics appear after a bulk import."""
+    import psycopg
+
+    names = ("server_version", "autovacuum", "autovacuum_naptime", "autovacuum_analyze_scale_factor")
+    with psycopg.connect(pg_dsn(url)) as conn:
+        values = [conn.execute(f"SHOW {name}").fetchone() for name in names]
+    return ", ".join(
+        f"{name}={value[0] if value else '?'}" for name, value in zip(names, values, strict=True)
     )
 
 
