@@ -1,7 +1,7 @@
 """`kaohe serve` as people run it (separate processes) on fresh PostgreSQL databases, and the CLI against it.
 
 Timed from outside: each command is a subprocess; each process's peak resident memory is its VmHWM, reset
-(/proc/<pid>/clear_refs) before the step measured.
+(/proc/<pid>/clear_refs) before the step measured; a command's own is read until it exits.
 """
 
 from __future__ import annotations
@@ -151,11 +151,21 @@ class Served:
 
 
 def run_measured(command: list[str], *, env: dict[str, str]) -> Timed:
-    """command run to its end, timed; its own peak resident memory from wait4 (this child alone)."""
+    """command run to its end, timed; its own peak resident memory and CPU time.
+
+    The peak is the child's VmHWM, read every 20 ms until it exits: wait4's ru_maxrss would count this
+    process's memory at the fork too.
+    """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(child.pid, 0)
+        peak_kib = 0
+        while True:
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                break
+            peak_kib = max(peak_kib, _status_kib(child.pid, "VmHWM"))
+            time.sleep(0.02)
         seconds = time.perf_counter() - start
         child.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -163,7 +173,7 @@ def run_measured(command: list[str], *, env: dict[str, str]) -> Timed:
         printed, complained = out.read().decode(), err.read().decode()
     if child.returncode != 0:
         raise RuntimeError(f"{' '.join(command[3:])} failed ({child.returncode}): {printed}{complained}")
-    return Timed(seconds, usage.ru_maxrss, printed, usage.ru_utime + usage.ru_stime)
+    return Timed(seconds, peak_kib, printed, usage.ru_utime + usage.ru_stime)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -94,8 +94,7 @@ def _import_figures(
                 kib / MIB,
                 "MiB",
                 sum(peaks.values()) / MIB,
-                "peak resident memory (VmHWM) during the import (the CLI's by wait4: it includes the bench's "
-                "own at the fork, an upper bound); baseline the sum over every process",
+                "peak resident memory (VmHWM) during the import; baseline the sum over every process",
                 target=PROCESS_BUDGET_MIB,
             )
         )
