@@ -1,4 +1,7 @@
-"""A prefecture's year written straight into the tasks tables, for the run at scale."""
+"""The generated year (benchmarks.ledger) written straight into the tasks tables: the in-process run's input.
+
+Not the user's path (no import, no events replayed): the cheaper figure, kept beside it and labelled so.
+"""
 
 from __future__ import annotations
 
@@ -8,146 +11,128 @@ from typing import Any
 
 import numpy as np
 
-BATCH = 100_000
+from benchmarks.ledger import NO_TIME, TASK_TYPES, YEAR_START, Shape, TaskBatch, task_batches, unit_rows
+from services.common import calendar as cal
+from services.common.scheme import Scheme
+
+TASK_COLUMNS = (
+    "id",
+    "title",
+    "task_type",
+    "source",
+    "lead_unit",
+    "priority",
+    "state",
+    "assigned_at",
+    "due_at",
+    "due_given",
+    "reported_at",
+    "created_at",
+    "updated_at",
+    "version",
+    "record",
+)
+# created_at, updated_at, version, record of every task written
+STAMPS = (YEAR_START, YEAR_START, 1, "")
+EVENT_COLUMNS = ("task_id", "kind", "at", "by", "note", "rejected", "recorded_at")
 
 
-def _batches(*, units: int, tasks: int, seed: int) -> Iterator[dict[str, Any]]:
-    """The tasks in batches of columns: lead units, priorities, instants, co-units (15 % of tasks)."""
-    rng = np.random.default_rng(seed)
-    start = int(datetime(2025, 1, 1).timestamp())
-    for lo in range(0, tasks, BATCH):
-        n = min(BATCH, tasks - lo)
-        assigned = start + rng.integers(0, 330 * 86400, n)
-        due = assigned + rng.integers(3600, 20 * 86400, n)
-        late = rng.random(n)
-        reported = np.where(late < 0.8, due - 3600, due + rng.integers(1, 10 * 86400, n))
-        lead = rng.integers(0, units, n)
-        co = np.flatnonzero(rng.random(n) < 0.15)
-        yield {
-            "ids": [f"T{lo + k}" for k in range(n)],
-            "lead": [f"u{u}" for u in lead.tolist()],
-            "priority": ["important" if k % 5 == 0 else "normal" for k in range(n)],
-            "assigned": assigned.tolist(),
-            "due": due.tolist(),
-            "reported": reported.tolist(),
-            "co": [(f"T{lo + k}", f"u{(lead[k] + 1) % units}") for k in co.tolist()],
-            "start": start,
-        }
+def _computed_dues(batch: TaskBatch, scheme: Scheme, cache: dict[tuple[int, int], int]) -> np.ndarray:
+    """The due instant of every task of batch: the explicit one, else its type's limit from its local date."""
+    calendar, tz = scheme.calendar(), scheme.tz
+    days = (batch.assigned + 8 * 3600) // 86_400
+    due = batch.due.copy()
+    for k in np.flatnonzero(due == NO_TIME).tolist():
+        key = (int(batch.task_type[k]), int(days[k]))
+        if key not in cache:
+            limit = scheme.task_types[TASK_TYPES[key[0]]].limit
+            start = datetime.fromtimestamp(int(batch.assigned[k]), tz)
+            cache[key] = int(cal.due_at(assigned_at=start, limit=limit, calendar=calendar, tz=tz).timestamp())
+        due[k] = cache[key]
+    return due
 
 
-def _units(units: int, start: int) -> list[tuple[str, str, str, int]]:
-    return [(f"u{i}", f"单位{i}", "department" if i % 3 else "township", start) for i in range(units)] + [
-        ("czj", "财政局", "department", start)
-    ]
+def _rows(
+    shape: Shape, scheme: Scheme
+) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[Any]]]:
+    """Per batch: the tasks' rows, their report events' rows, and the (task, co-unit) pairs."""
+    ids = [u for u, _, _ in unit_rows(shape)]
+    cache: dict[tuple[int, int], int] = {}
+    for batch in task_batches(shape):
+        due = _computed_dues(batch, scheme, cache).tolist()
+        tasks, events, co = [], [], []
+        columns = zip(
+            batch.task_type.tolist(),
+            batch.lead.tolist(),
+            batch.important.tolist(),
+            batch.assigned.tolist(),
+            due,
+            (batch.due != NO_TIME).tolist(),
+            batch.reported.tolist(),
+            batch.co_unit.tolist(),
+            strict=True,
+        )
+        for k, (kind, lead, important, assigned, due_at, given, reported, co_unit) in enumerate(
+            columns, start=batch.first
+        ):
+            task = f"T{k}"
+            at = reported if reported != NO_TIME else None
+            priority = "important" if important else "normal"
+            state = "reported" if at else "assigned"
+            fields = (task, "", TASK_TYPES[kind], "", ids[lead], priority, state, assigned, due_at, given, at)
+            tasks.append((*fields, *STAMPS))
+            if at:
+                events.append((task, "report", at, "", "", False, YEAR_START))
+            if co_unit >= 0:
+                co.append((task, ids[co_unit]))
+        yield tasks, events, co
 
 
-def fill_tasks_db(url: str, *, units: int, tasks: int, seed: int = 11) -> None:
-    """A year of a prefecture written straight into the tasks tables, reports included: COPY on
-    PostgreSQL, Core bulk inserts on SQLite."""
+def fill_tasks_db(url: str, shape: Shape, scheme: Scheme) -> None:
+    """The year written into the tasks tables at url, reports included: COPY on PostgreSQL, Core bulk
+    inserts on SQLite; then ANALYZE."""
+    units = [(u, name, category, YEAR_START) for u, name, category in unit_rows(shape)]
     if url.startswith("sqlite"):
-        _fill_sqlite(url, units=units, tasks=tasks, seed=seed)
+        _fill_sqlite(url, units, _rows(shape, scheme))
         return
     import psycopg
-    from sqlalchemy.engine import make_url
 
-    parsed = make_url(url)
-    options = str(parsed.query.get("options", ""))
-    dsn = parsed.set(drivername="postgresql", query={}).render_as_string(hide_password=False)
-    start = int(datetime(2025, 1, 1).timestamp())
-    task_columns = (
-        "id, title, task_type, source, lead_unit, priority, state, assigned_at, due_at, due_given, "
-        "reported_at, created_at, updated_at, version, record"
-    )
-    event_columns = "task_id, kind, at, by, note, rejected, recorded_at"
-    with psycopg.connect(dsn, options=options) as conn, conn.cursor() as cursor:
+    from benchmarks.served import pg_dsn
+
+    with psycopg.connect(pg_dsn(url)) as conn, conn.cursor() as cursor:
         with cursor.copy("COPY units (id, name, category, created_at) FROM STDIN") as copy:
-            for unit in _units(units, start):
+            for unit in units:
                 copy.write_row(unit)
-        for batch in _batches(units=units, tasks=tasks, seed=seed):
-            reported = batch["reported"]
-            rows = zip(
-                batch["ids"],
-                batch["lead"],
-                batch["priority"],
-                batch["assigned"],
-                batch["due"],
-                reported,
-                strict=True,
-            )
-            with cursor.copy(f"COPY tasks ({task_columns}) FROM STDIN") as copy:
-                for task, lead, priority, assigned, due, at in rows:
-                    fixed = ("", "leader_directive", "", lead, priority, "reported", assigned, due, True, at)
-                    copy.write_row((task, *fixed, start, start, 1, ""))
-            with cursor.copy(f"COPY task_events ({event_columns}) FROM STDIN") as copy:
-                for task, at in zip(batch["ids"], reported, strict=True):
-                    copy.write_row((task, "report", at, "", "", False, start))
-            with cursor.copy("COPY task_co_units (task_id, unit_id) FROM STDIN") as copy:
-                for pair in batch["co"]:
-                    copy.write_row(pair)
+        for tasks, events, co in _rows(shape, scheme):
+            for table, columns, rows in (
+                ("tasks", TASK_COLUMNS, tasks),
+                ("task_events", EVENT_COLUMNS, events),
+                ("task_co_units", ("task_id", "unit_id"), co),
+            ):
+                with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
         conn.commit()
-        cursor.execute("ANALYZE tasks")
-        cursor.execute("ANALYZE task_co_units")
-        cursor.execute("ANALYZE task_events")
+        cursor.execute("ANALYZE")
         conn.commit()
 
 
-def _fill_sqlite(url: str, *, units: int, tasks: int, seed: int) -> None:
+def _fill_sqlite(url: str, units: list[tuple[Any, ...]], batches: Iterator[Any]) -> None:
     from sqlalchemy import create_engine, insert
 
-    from services.tasks.storage.tables import task_co_units, task_events
-    from services.tasks.storage.tables import tasks as task_table
-    from services.tasks.storage.tables import units as unit_table
+    from services.tasks.storage import tables
 
     engine = create_engine(url)
     with engine.begin() as conn:
-        start = int(datetime(2025, 1, 1).timestamp())
-        keys = ("id", "name", "category", "created_at")
-        conn.execute(insert(unit_table), [dict(zip(keys, u, strict=True)) for u in _units(units, start)])
-        for batch in _batches(units=units, tasks=tasks, seed=seed):
-            rows = [
-                {
-                    "id": task,
-                    "title": "",
-                    "task_type": "leader_directive",
-                    "source": "",
-                    "lead_unit": lead,
-                    "priority": priority,
-                    "state": "reported",
-                    "assigned_at": assigned,
-                    "due_at": due,
-                    "due_given": True,
-                    "reported_at": at,
-                    "created_at": start,
-                    "updated_at": start,
-                    "version": 1,
-                    "record": "",
-                }
-                for task, lead, priority, assigned, due, at in zip(
-                    batch["ids"],
-                    batch["lead"],
-                    batch["priority"],
-                    batch["assigned"],
-                    batch["due"],
-                    batch["reported"],
-                    strict=True,
-                )
-            ]
-            conn.execute(insert(task_table), rows)
+        conn.execute(
+            insert(tables.units),
+            [dict(zip(("id", "name", "category", "created_at"), u, strict=True)) for u in units],
+        )
+        for tasks, events, co in batches:
+            conn.execute(insert(tables.tasks), [dict(zip(TASK_COLUMNS, t, strict=True)) for t in tasks])
             conn.execute(
-                insert(task_events),
-                [
-                    {
-                        "task_id": r["id"],
-                        "kind": "report",
-                        "at": r["reported_at"],
-                        "by": "",
-                        "note": "",
-                        "rejected": False,
-                        "recorded_at": start,
-                    }
-                    for r in rows
-                ],
+                insert(tables.task_events), [dict(zip(EVENT_COLUMNS, e, strict=True)) for e in events]
             )
-            if batch["co"]:
-                conn.execute(insert(task_co_units), [{"task_id": t, "unit_id": u} for t, u in batch["co"]])
+            if co:
+                conn.execute(insert(tables.task_co_units), [{"task_id": t, "unit_id": u} for t, u in co])
     engine.dispose()
