@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 
 from services.web.confirm import confirm_first
@@ -43,7 +43,8 @@ def posted(raw_path: bytes, fields: list[tuple[str, str]], query: bytes = b"") -
             "headers": [],
         }
     )
-    request.state.form = FormData(fields)
+    items: list[tuple[str, str | UploadFile]] = list(fields)
+    request.state.form = FormData(items)
     request.state.session = SESSION
     return request
 
