@@ -8,15 +8,17 @@ from typing import Any
 
 from kaohe.common.v1 import common_pb2
 from kaohe.tasks.v1 import tasks_pb2
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 
 from services.common.attachments import CHUNK, MAX_BYTES
 from services.common.wiretime import rfc3339_of
 from services.web.gateway import Gateway, Pending
-from services.web.layout import LOCAL, Raw, csrf_field, esc, instant, row, table
+from services.web.layout import LOCAL
 from services.web.replies import Refused, files_of, part, pieces_of, redirect, streamed
 from services.web.sessions import Session
+from services.web.templating import fragment
 
 EVERYONE = frozenset({"office", "supervisor", "department", "viewer"})
 UPLOADERS = frozenset({"office", "supervisor", "department"})
@@ -24,6 +26,8 @@ UPLOADERS = frozenset({"office", "supervisor", "department"})
 FORM_OVERHEAD = 64 * 1024
 MAX_FORM = MAX_BYTES + FORM_OVERHEAD
 # A task's, and an extension request's, appeal's or 容错 application's (services/web/item_attachments).
+# What the file picker offers (a hint only: the services judge a file by its content).
+ACCEPT = ".pdf,.png,.jpg,.jpeg,.gif,.webp,.doc,.docx,.xls,.xlsx,.pptx"
 _UPLOAD_PATH = re.compile(r"^/(tasks/[^/]+|items/(extension|appeal|application)/[^/]+)/attachments$")
 
 
@@ -45,36 +49,26 @@ def start_listing(gw: Gateway, session: Session, task_id: str) -> Pending:
     )
 
 
-def section(session: Session, task: Any, listing_call: Pending) -> str:
+def section(session: Session, task: Any, listing_call: Pending) -> Markup:
     """The task's attachments, each a download link; the upload form for the roles that may upload."""
-    reply = listing_call.result()
-    listing = table(
-        ["文件名", "大小", "上传人", "上传时间"],
-        [
-            row(
-                [
-                    Raw(f'<a href="/attachments/{part(a.id)}" download>{esc(a.file_name)}</a>'),
-                    _size(a.size),
-                    a.uploaded_by,
-                    instant(rfc3339_of(a, "uploaded_at", LOCAL)),
-                ],
-                attrs=f' data-attachment="{esc(a.id)}"',
-            )
-            for a in reply.attachments
-        ],
-        caption="附件（佐证材料）",
+    files = [
+        {
+            "id": a.id,
+            "href": "/attachments/" + part(a.id),
+            "name": a.file_name,
+            "size": _size(a.size),
+            "by": a.uploaded_by,
+            "at": rfc3339_of(a, "uploaded_at", LOCAL),
+        }
+        for a in listing_call.result().attachments
+    ]
+    return fragment(
+        "tasks/attachments.html",
+        files=files,
+        action=f"/tasks/{part(task.id)}/attachments" if session.role in UPLOADERS else "",
+        accept=ACCEPT,
+        csrf=session.csrf,
     )
-    form = ""
-    if session.role in UPLOADERS:
-        form = (
-            f'<form method="post" action="/tasks/{part(task.id)}/attachments" enctype="multipart/form-data"'
-            f' class="stack">{csrf_field(session)}'
-            '<label for="attachment-file">上传附件（PDF、图片或 Office 文件，每个不超过 20 MB）</label>'
-            '<input id="attachment-file" type="file" name="file" required'
-            ' accept=".pdf,.png,.jpg,.jpeg,.gif,.webp,.doc,.docx,.xls,.xlsx,.pptx">'
-            '<button type="submit" data-action="attach">上传</button></form>'
-        )
-    return f'<section aria-label="附件" class="attachments"><h2>附件</h2>{listing}{form}</section>'
 
 
 def upload(gw: Gateway, session: Session, request: Request) -> Response:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.web.layout import csrf_field, esc, frame
-from services.web.replies import form_of, page
+from services.web.replies import form_all, form_of
 from services.web.sessions import Session
+from services.web.templating import render
 
 CONFIRMED = "confirmed"
 
@@ -17,21 +19,35 @@ def confirm_first(
 ) -> Response | None:
     """None once the person has confirmed; else a page saying what will happen, with the same form again.
 
-    The form's own fields (a reason, an etag, a request id) go along unchanged, so the confirmed post is
-    the one the person filled in; CSRF was checked on the first post and is checked again on this one.
+    The form's own fields (a reason, an etag, a request id; every value of a repeated one) go along
+    unchanged, to the very address the form was posted to, so the confirmed post is the one the person
+    filled in; CSRF was checked on the first post and is checked again on this one.
     """
     if form_of(request).get(CONFIRMED) == "yes":
         return None
-    carried = "".join(
-        f'<input type="hidden" name="{esc(name)}" value="{esc(value)}">'
-        for name, value in form_of(request).items()
+    carried = [
+        (name, value)
+        for name in form_of(request)
         if name not in ("csrf", CONFIRMED)
+        for value in form_all(request, name)
+    ]
+    return render(
+        request,
+        "tasks/confirm.html",
+        title=title,
+        consequence=consequence,
+        action=same_address(request),
+        carried=carried,
+        confirmed=CONFIRMED,
+        button=button,
+        back=back,
     )
-    body = (
-        f'<p class="notice warn" role="alert">{esc(consequence)}</p>'
-        f'<form method="post" action="{esc(request.url.path)}" class="confirm">{csrf_field(session)}{carried}'
-        f'<input type="hidden" name="{CONFIRMED}" value="yes">'
-        f'<button type="submit" id="confirm" class="danger">{esc(button)}</button>'
-        f' <a class="button" id="cancel" href="{esc(back)}">取消</a></form>'
-    )
-    return page(frame(title, body, session))
+
+
+def same_address(request: Request) -> str:
+    """The path (and query) the request came to, as the browser sent it: an id encoded in a segment
+    (a "/" or "?" in it) stays encoded, so the confirmed post reaches the same view with the same id."""
+    raw = request.scope.get("raw_path")
+    path = quote(raw if isinstance(raw, bytes) and raw else request.url.path, safe="/%")
+    query = request.url.query
+    return f"{path}?{query}" if query else path

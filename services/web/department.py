@@ -11,6 +11,7 @@ from google.protobuf import struct_pb2
 from kaohe.common.v1 import common_pb2
 from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -20,29 +21,12 @@ from services.common.vocabulary import METRIC_STATUSES, TASK_STATES, label_of
 from services.common.wire_json import utc_text
 from services.web import people
 from services.web.gateway import Gateway
-from services.web.layout import (
-    Raw,
-    colour,
-    csrf_field,
-    esc,
-    frame,
-    grade_label,
-    hours_left,
-    instant,
-    notice,
-    num,
-    rate,
-    row,
-    run_state,
-    run_time,
-    state_label,
-    table,
-    unit_attrs,
-)
-from services.web.replies import download, form_of, page, part, redirect
+from services.web.layout import grade_label, num, run_state, run_time
+from services.web.replies import download, form_of, redirect
 from services.web.results import explained, indicator_chart
 from services.web.sessions import Session
 from services.web.supervision import task_path
+from services.web.templating import fragment, render
 from services.web.trend import start_trend, start_units, trend_chart, unit_levels
 
 SHOWN_STATES = ("publicised", "final")
@@ -65,35 +49,24 @@ def _document(reply: Any) -> dict[str, Any]:
     return result_to_json_dict(reply.run.result) if reply.run.HasField("result") else {}
 
 
-def standing_block(standing: Any) -> str:
+def standing_block(standing: Any) -> Markup:
     """The live standing of one unit: provisional total, colours, on-time rate, indicators."""
     indicators = [
+        {
+            "name": m.name or m.metric,
+            "value": f"{m.value:.4g}" if m.has_value else "",
+            "target": f"{m.target:.4g}"
+            + ("（目标责任书）" if m.target_source == gateway_pb2.TARGET_SOURCE_TARGET_RECORD else ""),
+            "status": label_of(METRIC_STATUSES, enum_code(gateway_pb2.IndicatorStatus.DESCRIPTOR, m.status)),
+            "earned": m.earned,
+            "max": m.max,
+        }
+        for m in standing.indicators
+    ]
+    charted = [
         {"metric": m.metric, "name": m.name, "value": m.value if m.has_value else None, "target": m.target}
         for m in standing.indicators
     ]
-    rows = table(
-        ["指标", "完成值", "目标", "状态", "得分", "满分"],
-        [
-            row(
-                [
-                    m.name or m.metric,
-                    f"{m.value:.4g}" if m.has_value else "",
-                    f"{m.target:.4g}"
-                    + (
-                        "（目标责任书）" if m.target_source == gateway_pb2.TARGET_SOURCE_TARGET_RECORD else ""
-                    ),
-                    label_of(METRIC_STATUSES, enum_code(gateway_pb2.IndicatorStatus.DESCRIPTOR, m.status)),
-                    num(m.earned),
-                    num(m.max),
-                ],
-                numeric=(1, 2, 4, 5),
-            )
-            for m in standing.indicators
-        ],
-        caption="指标完成情况",
-        numeric=(1, 2, 4, 5),
-    )
-    open_count = standing.open_blue + standing.open_yellow + standing.open_red
     grade = grade_label(standing.provisional_grade)
     # A year in progress and nothing of the unit due yet: no score to show, not a 0 (较差).
     total, small = (
@@ -101,40 +74,39 @@ def standing_block(standing: Any) -> str:
         if standing.nothing_due
         else (num(standing.provisional_total), f"排名 {standing.provisional_rank} · {grade}")
     )
-    return (
-        f'<section class="cards" aria-label="实时态势"{unit_attrs(standing.unit)}>'
-        f'<div class="card"><span>当前预估总分</span><strong>{esc(total)}</strong>'
-        f"<small>{esc(small)}</small></div>"
-        f'<div class="card"><span>在办事项</span><strong>{open_count}'
-        f"</strong><small>{colour('blue')} {standing.open_blue} {colour('yellow')} {standing.open_yellow} "
-        f"{colour('red')} {standing.open_red}</small></div>"
-        f'<div class="card"><span>按时办结率</span><strong>{esc(rate(standing.on_time_rate))}</strong>'
-        f"<small>按时 {standing.reported_on_time} · 逾期 {standing.reported_late}</small></div>"
-        f"</section>{rows}{indicator_chart(indicators)}"
+    return fragment(
+        "tasks/standing.html",
+        unit=standing.unit,
+        total=total,
+        small=small,
+        open_blue=standing.open_blue,
+        open_yellow=standing.open_yellow,
+        open_red=standing.open_red,
+        on_time_rate=standing.on_time_rate,
+        on_time=standing.reported_on_time,
+        late=standing.reported_late,
+        indicators=indicators,
+        # Another group's chart, its HTML made there.
+        chart=Markup(indicator_chart(charted)),
     )
 
 
-def open_items_table(items: Any) -> str:
-    return table(
-        ["事项", "标题", "状态", "颜色", "应办结", "剩余时间", "逾期将失分"],
-        [
-            row(
-                [
-                    Raw(f'<a href="{esc(task_path(i.task))}">{esc(i.task)}</a>'),
-                    i.title,
-                    label_of(TASK_STATES, enum_code(common_pb2.TaskState.DESCRIPTOR, i.state)),
-                    Raw(colour(enum_code(common_pb2.TaskColor.DESCRIPTOR, i.color))),
-                    instant(utc_text(i, "due_at")),
-                    hours_left(i.hours_left),
-                    num(i.cost_if_overdue),
-                ],
-                numeric=(6,),
-            )
-            for i in items
-        ],
-        caption="在办事项（最急的在前）",
-        numeric=(6,),
-    )
+def open_items_table(items: Any) -> Markup:
+    """The unit's open tasks, the most urgent first, each with what being late would cost."""
+    rows = [
+        {
+            "task": i.task,
+            "href": task_path(i.task),
+            "title": i.title,
+            "state": label_of(TASK_STATES, enum_code(common_pb2.TaskState.DESCRIPTOR, i.state)),
+            "color": enum_code(common_pb2.TaskColor.DESCRIPTOR, i.color),
+            "due_at": utc_text(i, "due_at"),
+            "hours_left": i.hours_left,
+            "cost": i.cost_if_overdue,
+        }
+        for i in items
+    ]
+    return fragment("tasks/open_items.html", items=rows)
 
 
 def home(gw: Gateway, session: Session, request: Request) -> Response:
@@ -161,76 +133,67 @@ def home(gw: Gateway, session: Session, request: Request) -> Response:
     }
     dashboard = pending_dashboard.result()
     documents = {run_id: _document(p.result()) for run_id, p in pending_documents.items()}
-    parts = [
-        notice(request.query_params.get("ok", "")),
-        notice(request.query_params.get("error", ""), error=True),
-        f"<h2>{esc(dashboard.standing.name or session.unit)} · 本年度实时态势</h2>",
-        standing_block(dashboard.standing),
-        open_items_table(dashboard.open_items),
-        "<h2>逾期事项趋势</h2>"
-        + trend_chart(pending_trend.result(), tree=unit_levels(pending_units.result()), request=request),
-        people.desk_load(gw, session),
-    ]
-    if shown:
-        parts.append(result_section(session, shown[0], documents[shown[0].id]))
-    else:
-        parts.append("<h2>考核结果</h2><p>还没有公示或定档的考核结果。</p>")
-    parts.append("<h2>历年考核</h2>" + history_table(latest, documents))
-    return page(frame("本单位考核", "".join(parts), session, charts=True))
-
-
-def result_section(session: Session, run: Any, document: dict[str, Any]) -> str:
-    units = document.get("units", [])
-    if not units:
-        return ""
-    appealable = run_state(run) == "publicised"
-
-    def appeal_form(error: dict[str, Any]) -> str:
-        if not appealable:
-            return ""
-        target = esc(error["id"])
-        return (
-            f'<form method="post" action="/unit/appeal" class="appeal">{csrf_field(session)}'
-            f'<input type="hidden" name="error_report" value="{target}">'
-            f'<label for="reason-{target}">申诉理由</label>'
-            f'<input id="reason-{target}" name="reason" required maxlength="500">'
-            f'<button type="submit">提交申诉</button></form>'
-        )
-
-    deadline = run_time(run, "appeal_deadline")
-    deadline = f"，申诉截止 {esc(instant(deadline))}" if appealable and deadline else ""
-    return (
-        f"<h2>{run.year} 年度考核结果（{esc(state_label(run_state(run)))}{deadline}）</h2>"
-        f'<p><a class="button" href="/unit/export?run={esc(part(run.id))}">下载本单位结果（Excel）</a> '
-        f'<a class="button" href="/unit/letter?run={esc(part(run.id))}">下载考核结果反馈（Word）</a></p>'
-        + explained(units[0], appeal_form=appeal_form)
+    trend = trend_chart(pending_trend.result(), tree=unit_levels(pending_units.result()), request=request)
+    return render(
+        request,
+        "tasks/department.html",
+        title="本单位考核",
+        charts=True,
+        name=dashboard.standing.name or session.unit,
+        standing=standing_block(dashboard.standing),
+        open_items=open_items_table(dashboard.open_items),
+        # Another group's chart, its HTML made there.
+        trend=Markup(trend),
+        load=people.desk_load(gw, session),
+        shown=bool(shown),
+        result=result_section(session, shown[0], documents[shown[0].id]) if shown else Markup(),
+        history=history_table(latest, documents),
     )
 
 
-def history_table(latest: dict[int, Any], documents: dict[str, dict[str, Any]]) -> str:
+def result_section(session: Session, run: Any, document: dict[str, Any]) -> Markup:
+    """The run's result for the unit, every point explained; while publicised, an appeal form per error."""
+    units = document.get("units", [])
+    if not units:
+        return Markup()
+    appealable = run_state(run) == "publicised"
+
+    def appeal_form(error: dict[str, Any]) -> Markup:
+        if not appealable:
+            return Markup()
+        return fragment("tasks/appeal_form.html", target=error["id"], csrf=session.csrf)
+
+    return fragment(
+        "tasks/result.html",
+        year=run.year,
+        state=run_state(run),
+        deadline=run_time(run, "appeal_deadline") if appealable else "",
+        run=run.id,
+        # Another group's explanation, its HTML made there.
+        explained=Markup(explained(units[0], appeal_form=appeal_form)),
+    )
+
+
+def history_table(latest: dict[int, Any], documents: dict[str, dict[str, Any]]) -> Markup:
     """One line per year: its latest published or final run, the unit's total, rank and grade in it."""
-    rows = []
+    years = []
     for year, r in sorted(latest.items(), reverse=True):
         units = documents.get(r.id, {}).get("units", [])
         if not units:
             continue
         u = units[0]
-        rows.append(
-            row(
-                [
-                    year,
-                    state_label(run_state(r)),
-                    Raw(f'<span class="total">{esc(num(u["total"]))}</span>'),
-                    u["rank"],
-                    grade_label(u["grade"]),
-                    r.id,
-                    Raw(f'<a href="/unit/export?run={esc(part(r.id))}">下载 Excel</a>'),
-                ],
-                attrs=unit_attrs(u["unit"], u["total"]),
-                numeric=(2, 3),
-            )
+        years.append(
+            {
+                "year": year,
+                "state": run_state(r),
+                "unit": u["unit"],
+                "total": u["total"],
+                "rank": u["rank"],
+                "grade": u["grade"],
+                "run": r.id,
+            }
         )
-    return table(["年度", "状态", "总分", "排名", "等次", "考核运行", ""], rows, numeric=(2, 3))
+    return fragment("tasks/history.html", years=years)
 
 
 def appeal(gw: Gateway, session: Session, request: Request) -> Response:

@@ -13,16 +13,17 @@ from typing import Any
 from kaohe.common.v1 import common_pb2
 from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 
 from services.common.attachments import CHUNK
 from services.common.protoenum import enum_number
-from services.web.attachments import UPLOADERS
+from services.web.attachments import ACCEPT, UPLOADERS
 from services.web.gateway import Gateway, Pending
-from services.web.layout import Raw, csrf_field, esc
 from services.web.replies import Refused, files_of, part, pieces_of, redirect, streamed
 from services.web.sessions import Session
+from services.web.templating import fragment
 
 EVERYONE = frozenset({"office", "supervisor", "department", "viewer"})
 # Item kind → (the service keeping its files, the page a department files it on).
@@ -63,27 +64,23 @@ def start_cells(gw: Gateway, session: Session, kind: str, item_ids: Iterable[str
 
 def cells(
     session: Session, kind: str, pending: Mapping[str, Pending], *, upload: bool = False
-) -> dict[str, Raw]:
+) -> dict[str, Markup]:
     """item id → its 附件 cell; with upload, a form to add one (on a department's own items' page)."""
     out = {}
     for item, call in pending.items():
-        links = "".join(
-            f'<li><a href="{esc(_download_path(kind, a.id))}" download data-attachment="{esc(a.id)}">'
-            f"{esc(a.file_name)}</a></li>"
+        files = [
+            {"id": a.id, "href": _download_path(kind, a.id), "name": a.file_name}
             for a in call.result().attachments
+        ]
+        may_add = upload and session.role in UPLOADERS
+        out[item] = fragment(
+            "tasks/item_files.html",
+            files=files,
+            action=f"/items/{kind}/{part(item)}/attachments" if may_add else "",
+            ident=f"file-{kind}-{item}",
+            accept=ACCEPT,
+            csrf=session.csrf,
         )
-        html = f'<ul class="files">{links}</ul>' if links else "无"
-        if upload and session.role in UPLOADERS:
-            ident = f"file-{kind}-{esc(item)}"
-            html += (
-                f'<form method="post" action="/items/{kind}/{esc(part(item))}/attachments"'
-                f' enctype="multipart/form-data" class="inline">{csrf_field(session)}'
-                f'<label for="{ident}">上传附件</label>'
-                f'<input id="{ident}" type="file" name="file" required'
-                ' accept=".pdf,.png,.jpg,.jpeg,.gif,.webp,.doc,.docx,.xls,.xlsx,.pptx">'
-                '<button type="submit" data-action="attach">上传</button></form>'
-            )
-        out[item] = Raw(html)
     return out
 
 

@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from kaohe.tasks.v1 import tasks_pb2
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 
 from services.common.vocabulary import TASK_STATES, label_of
 from services.common.wire_text import as_text
 from services.web.gateway import Gateway
-from services.web.layout import LOCAL, Raw, colour, esc, frame, row, table
-from services.web.replies import page
+from services.web.layout import LOCAL
+from services.web.replies import part
 from services.web.sessions import Session
+from services.web.templating import fragment, render
 
 
 def person_path(person_id: str) -> str:
     """A person's page; ids are free text, so quoted."""
-    return "/persons/" + quote(person_id, safe="")
+    return "/persons/" + part(person_id)
 
 
 def _task_path(task_id: str) -> str:
-    return "/tasks/" + quote(task_id, safe="")
+    return "/tasks/" + part(task_id)
 
 
 def units(gw: Gateway, session: Session) -> dict[str, tuple[str, str]]:
@@ -37,38 +38,31 @@ def _people(gw: Gateway, session: Session, *, unit: str = "", person: str = "") 
     return as_text(reply, LOCAL)
 
 
-def load_table(persons: Any, names: dict[str, tuple[str, str]], *, caption: str) -> str:
+def load_table(persons: Any, names: dict[str, tuple[str, str]], *, caption: str) -> Markup:
     """Each person's load: their open tasks by colour (as 责任人 or 包保领导)."""
-    return table(
-        ["姓名", "单位", "职务", "手机", "在办", "黄灯", "红灯"],
-        [
-            row(
-                [
-                    Raw(
-                        f'<a href="{esc(person_path(p.id))}">{esc(p.name)}</a>'
-                        + ("（领导）" if p.leader else "")
-                    ),
-                    names.get(p.unit, (p.unit, ""))[0],
-                    p.post,
-                    p.mobile or "—",
-                    p.open,
-                    p.yellow,
-                    p.red,
-                ],
-                attrs=f' data-person="{esc(p.id)}"',
-                numeric=(4, 5, 6),
-            )
-            for p in persons
-        ],
-        caption=caption,
-    )
+    rows = [
+        {
+            "id": p.id,
+            "href": person_path(p.id),
+            "name": p.name,
+            "leader": p.leader,
+            "unit": names.get(p.unit, (p.unit, ""))[0],
+            "post": p.post,
+            "mobile": p.mobile,
+            "open": p.open,
+            "yellow": p.yellow,
+            "red": p.red,
+        }
+        for p in persons
+    ]
+    return fragment("tasks/load_table.html", persons=rows, caption=caption)
 
 
-def desk_load(gw: Gateway, session: Session) -> str:
+def desk_load(gw: Gateway, session: Session) -> Markup:
     """The department desk's section: each of its people's load."""
     reply = _people(gw, session, unit=session.unit)
     names = units(gw, session)
-    return "<h2>本单位责任人在办事项</h2>" + load_table(reply.persons, names, caption="责任人负荷")
+    return fragment("tasks/desk_load.html", table=load_table(reply.persons, names, caption="责任人负荷"))
 
 
 def persons_page(gw: Gateway, session: Session, request: Request) -> Response:
@@ -85,14 +79,13 @@ def persons_page(gw: Gateway, session: Session, request: Request) -> Response:
         for u, (n, parent) in names.items()
         if parent and (session.role != "department" or parent == session.unit)
     }
-    links = "".join(
-        f'<a href="/persons?unit={esc(quote(u, safe=""))}">{esc(n)}</a> ' for u, n in sorted(below.items())
+    return render(
+        request,
+        "tasks/persons.html",
+        title="责任人",
+        villages=[(n, "/persons?unit=" + part(u)) for u, n in sorted(below.items())],
+        table=load_table(reply.persons, names, caption="责任人"),
     )
-    picker = f"<p>下辖村（社区）：{links}</p>" if links else ""
-    body = (
-        picker + "<p>手机号只向考核办和本单位显示。</p>" + load_table(reply.persons, names, caption="责任人")
-    )
-    return page(frame("责任人", body, session))
 
 
 def person_page(gw: Gateway, session: Session, request: Request) -> Response:
@@ -101,74 +94,63 @@ def person_page(gw: Gateway, session: Session, request: Request) -> Response:
     person = reply.persons[0]
     names = units(gw, session)
     facts = [
-        ("单位", names.get(person.unit, (person.unit, ""))[0]),
-        ("职务", person.post),
-        ("县级领导", "是" if person.leader else ""),
-        ("手机", person.mobile),
-        ("在办 / 黄灯 / 红灯", f"{person.open} / {person.yellow} / {person.red}"),
+        ("单位", names.get(person.unit, (person.unit, ""))[0], ""),
+        ("职务", person.post, ""),
+        ("县级领导", "是" if person.leader else "", ""),
+        ("手机", person.mobile, ""),
+        ("在办 / 黄灯 / 红灯", f"{person.open} / {person.yellow} / {person.red}", ""),
     ]
-    listing = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts if v)
-    rows = [
-        row(
-            [
-                Raw(f'<a href="{esc(_task_path(t.id))}">{esc(t.id)}</a>'),
-                t.title,
-                "责任人" if t.responsible == person.id else "包保领导",
-                names.get(t.lead_unit, (t.lead_unit, ""))[0],
-                t.state_label or label_of(TASK_STATES, t.state),
-                Raw(colour(t.color)),
-                t.due_at,
-            ]
-        )
-        for t in sorted(
-            person.tasks, key=lambda t: ({"red": 0, "yellow": 1, "blue": 2}.get(t.color, 3), t.due_at)
-        )
+    urgency = {"red": 0, "yellow": 1, "blue": 2}
+    ordered = sorted(person.tasks, key=lambda t: (urgency.get(t.color, 3), t.due_at))
+    tasks = [
+        {
+            "id": t.id,
+            "href": _task_path(t.id),
+            "title": t.title,
+            "role": "责任人" if t.responsible == person.id else "包保领导",
+            "lead": names.get(t.lead_unit, (t.lead_unit, ""))[0],
+            "state": t.state_label or label_of(TASK_STATES, t.state),
+            "color": t.color,
+            "due_at": t.due_at,
+        }
+        for t in ordered
     ]
-    body = f'<p><a href="/persons">返回责任人</a></p><dl class="facts">{listing}</dl>' + table(
-        ["编号", "事项", "角色", "牵头单位", "状态", "颜色", "应办结"], rows, caption="名下任务"
-    )
-    return page(frame(f"{person.name}", body, session))
+    return render(request, "tasks/person.html", title=person.name, facts=facts, tasks=tasks)
 
 
-def _person_link(person_id: str, name: str) -> str:
-    return f'<a href="{esc(person_path(person_id))}">{esc(name or person_id)}</a>'
-
-
-def task_people(task: Any) -> list[tuple[str, str]]:
-    """The task page's facts about people and parts: (label, HTML)."""
+def task_people(task: Any) -> list[tuple[str, str, str]]:
+    """The task page's facts about people and parts: (label, text, the page it links to)."""
     out = []
     if task.responsible:
-        out.append(("责任人", _person_link(task.responsible, task.responsible_name)))
+        out.append(("责任人", task.responsible_name or task.responsible, person_path(task.responsible)))
     if task.leader:
-        out.append(("包保领导", _person_link(task.leader, task.leader_name)))
+        out.append(("包保领导", task.leader_name or task.leader, person_path(task.leader)))
     if task.parent:
-        out.append(("上级任务", f'<a href="{esc(_task_path(task.parent))}">{esc(task.parent)}</a>'))
+        out.append(("上级任务", task.parent, _task_path(task.parent)))
     return out
 
 
-def parts_section(task: Any, names: dict[str, str]) -> str:
-    """A parent task's parts and how far each has got (任务分解)."""
+def parts_section(task: Any, names: dict[str, str]) -> Markup:
+    """A parent task's parts and how far each has got (任务分解); nothing when it has none."""
     if not task.parts:
-        return ""
-    done = sum(1 for p in task.parts if p.state == "closed")
-    reported = sum(1 for p in task.parts if p.reported_at or p.state == "closed")
-    rows = [
-        row(
-            [
-                Raw(f'<a href="{esc(_task_path(p.id))}">{esc(p.id)}</a>'),
-                p.title,
-                names.get(p.lead_unit, p.lead_unit),
-                p.state_label or label_of(TASK_STATES, p.state),
-                Raw(colour(p.color)),
-                p.due_at,
-                p.reported_at,
-            ],
-            attrs=f' data-unit="{esc(p.lead_unit)}"',
-        )
+        return Markup()
+    parts = [
+        {
+            "id": p.id,
+            "href": _task_path(p.id),
+            "unit": p.lead_unit,
+            "title": p.title,
+            "lead": names.get(p.lead_unit, p.lead_unit),
+            "state": p.state_label or label_of(TASK_STATES, p.state),
+            "color": p.color,
+            "due_at": p.due_at,
+            "reported_at": p.reported_at,
+        }
         for p in task.parts
     ]
-    return (
-        f"<h2>任务分解（{len(task.parts)} 项：已反馈 {reported}，已销号 {done}）</h2>"
-        "<p>全部子任务反馈后本任务才能反馈，全部子任务销号后本任务才能销号。</p>"
-        + table(["编号", "子任务", "承办单位", "状态", "颜色", "应办结", "反馈时间"], rows, caption="子任务")
+    return fragment(
+        "tasks/parts.html",
+        parts=parts,
+        reported=sum(1 for p in task.parts if p.reported_at or p.state == "closed"),
+        done=sum(1 for p in task.parts if p.state == "closed"),
     )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlencode
 
+from markupsafe import Markup
+
 from services.common.vocabulary import COLOURS, TASK_STATES
-from services.web.layout import esc
 from services.web.sessions import Session
+from services.web.templating import fragment
 
 
 def chosen_filters(query: dict[str, str], session: Session, below: list[str]) -> tuple[dict[str, str], bool]:
@@ -23,17 +24,14 @@ def chosen_filters(query: dict[str, str], session: Session, below: list[str]) ->
     return chosen, overdue
 
 
-def page_links(query: dict[str, str], chosen: dict[str, str], overdue: bool, next_page_token: str) -> str:
+def page_links(query: dict[str, str], chosen: dict[str, str], overdue: bool, next_page_token: str) -> Markup:
     """Links to the first page (when past it) and the next (when there is one), keeping the filters."""
-    pages = [
-        f'<a href="/tasks?{esc(_query(chosen, overdue, ""))}" rel="first">第一页</a>'
-        if query.get("page")
-        else "",
-        f'<a href="/tasks?{esc(_query(chosen, overdue, next_page_token))}" rel="next">下一页</a>'
-        if next_page_token
-        else "",
-    ]
-    return f'<p class="pages">{" ".join(p for p in pages if p)}</p>' if any(pages) else ""
+    links = []
+    if query.get("page"):
+        links.append(("第一页", "/tasks?" + _query(chosen, overdue, ""), "first"))
+    if next_page_token:
+        links.append(("下一页", "/tasks?" + _query(chosen, overdue, next_page_token), "next"))
+    return fragment("tasks/pages.html", links=links)
 
 
 def _query(chosen: dict[str, str], overdue: bool, token: str) -> str:
@@ -48,28 +46,13 @@ def _query(chosen: dict[str, str], overdue: bool, token: str) -> str:
 
 def filters_form(
     session: Session, chosen: dict[str, str], overdue: bool, names: dict[str, str], *, pick: bool = False
-) -> str:
+) -> Markup:
     """The filters form (GET /tasks): title, unit (unless a department without 村), colour, state, overdue."""
-
-    def options(terms: dict[str, str] | Any, current: str, everything: str) -> str:
-        items = [f'<option value="">{esc(everything)}</option>']
-        for code, label in terms.items():
-            selected = " selected" if code == current else ""
-            items.append(f'<option value="{esc(code)}"{selected}>{esc(label)}</option>')
-        return "".join(items)
-
-    unit = (
-        ""
-        if session.role == "department" and not pick
-        else f'<label>单位 <select name="unit">{options(names, chosen["unit"], "全部单位")}</select></label>'
-    )
-    checked = " checked" if overdue else ""
-    return (
-        f'<form method="get" action="/tasks" class="filters">'
-        f'<label>标题 <input type="search" name="title" value="{esc(chosen["title"])}" maxlength="200"'
-        f' placeholder="按标题搜索"></label>{unit}'
-        f'<label>颜色 <select name="color">{options(COLOURS, chosen["color"], "全部")}</select></label>'
-        f'<label>状态 <select name="state">{options(TASK_STATES, chosen["state"], "全部")}</select></label>'
-        f'<label><input type="checkbox" name="overdue" value="1"{checked}> 只看逾期</label>'
-        '<button type="submit">筛选</button></form>'
+    return fragment(
+        "tasks/filters.html",
+        chosen=chosen,
+        overdue=overdue,
+        units=None if session.role == "department" and not pick else names,
+        colours=COLOURS,
+        states=TASK_STATES,
     )

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import http.client
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from selenium.webdriver.common.by import By
@@ -37,6 +39,79 @@ def too_large(console: Console, cookies: list[dict[str, Any]]) -> int:
         return connection.getresponse().status
     finally:
         connection.close()
+
+
+def big_pdf(path: Path, size: int) -> Path:
+    """A PDF of size bytes, written in pieces (the test itself never holds it whole)."""
+    tail = b"%%EOF\n"
+    with path.open("wb") as out:
+        out.write(b"%PDF-1.7\n")
+        left = size - len(b"%PDF-1.7\n") - len(tail)
+        while left > 0:
+            piece = min(left, 1 << 20)
+            out.write(b"0 0 obj << >> endobj\n" * (piece // 21) + b" " * (piece % 21))
+            left -= piece
+        out.write(tail)
+    return path
+
+
+def refusal_of_too_large(console: Console, cookies: list[dict[str, Any]]) -> tuple[int, str]:
+    """The status and page of an upload announcing 21 MB, its body never sent."""
+    host, port = console.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        connection.putrequest("POST", "/tasks/T1/attachments")
+        connection.putheader("Cookie", "; ".join(f"{c['name']}={c['value']}" for c in cookies))
+        connection.putheader("Content-Type", "multipart/form-data; boundary=x")
+        connection.putheader("Content-Length", str(21 << 20))
+        connection.endheaders()
+        reply = connection.getresponse()
+        return reply.status, reply.read().decode()
+    finally:
+        connection.close()
+
+
+def test_a_large_upload_streams_through_the_console_in_bounded_memory_and_over_20_mb_is_refused(
+    browser: Any, console: Console, tmp_path: Path
+) -> None:
+    """15 MB through the browser, the console and the gateway to the tasks service (all in this process):
+    Python's allocations peak far below the file's size (spooled to disk, passed on in pieces)."""
+    stub = tasks_pb2_grpc.TasksServiceStub(console.stack.channel(console.gateway))
+    task = stub.CreateTask(
+        tasks_pb2.CreateTaskRequest(
+            title="附件测试：全年台账扫描",
+            task_type="leader_directive",
+            lead_unit="fgj",
+            due_at=(datetime.now(UTC) + timedelta(days=4)).replace(microsecond=0),
+            assign_now=True,
+        ),
+        metadata=console.stack.metadata("office"),
+        timeout=60,
+    ).task
+    size = 15 << 20
+    scan = big_pdf(tmp_path / "全年台账扫描件.pdf", size)
+    login(browser, console, "fgj1")
+    browser.get(console.url + "/tasks/" + quote(task.id, safe=""))
+    tracemalloc.start()
+    try:
+        upload(browser, scan)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "已上传附件 全年台账扫描件.pdf" in text(browser)
+    assert peak < size // 3, f"the upload's allocations peaked at {peak / (1 << 20):.1f} MB"
+    row = browser.find_element(By.XPATH, "//tr[@data-attachment][contains(., '全年台账扫描件.pdf')]")
+    href = row.find_element(By.TAG_NAME, "a").get_attribute("href").removeprefix(console.url)
+    status, headers, _ = fetch(console, href, cookies=browser.get_cookies())
+    assert (status, headers["Content-Length"]) == (200, str(size))
+
+    # One byte over 20 MB, read by the console and refused by the service, in Chinese; nothing stored.
+    over = big_pdf(tmp_path / "超大扫描件.pdf", (20 << 20) + 1)
+    upload(browser, over)
+    assert "每个附件不得超过 20 MB" in text(browser) and "超大扫描件.pdf" not in text(browser)
+    # Announced larger than the form of one 20 MB file: refused before a byte of it is read.
+    status, page = refusal_of_too_large(console, browser.get_cookies())
+    assert status == 413 and "上传的内容太大" in page
 
 
 def test_a_department_attaches_a_pdf_the_office_sees_it_another_unit_cannot(
