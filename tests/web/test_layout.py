@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from services.web.layout import instant, row, table
+from services.web.layout import instant
+from services.web.templating import ENV
 
 
 def test_instants_are_shown_in_the_countys_time_as_people_write_them() -> None:
@@ -15,6 +16,12 @@ def test_instants_are_shown_in_the_countys_time_as_people_write_them() -> None:
 
 
 def test_each_cell_is_labelled_by_its_column_for_the_phone_layout() -> None:
-    html = table(["单位", "总分"], [row(["财政局", "93"], attrs=' data-unit="czj"')])
-    assert '<tr data-unit="czj"><td data-label="单位">财政局</td><td data-label="总分">93</td></tr>' in html
-    assert 'class="empty"' in table(["单位"], [])
+    page = ENV.from_string(
+        '{% import "macros.html" as m %}'
+        '{% call m.table(["单位", "总分"], numeric=[1]) %}<tr data-unit="czj">'
+        '{{ m.td(name, "单位") }}{{ m.td(93, "总分", num=true) }}</tr>{% endcall %}'
+        '{{ m.table(["单位"], empty=true) }}'
+    ).render(name="财政局<script>")
+    assert '<tr data-unit="czj"><td data-label="单位">财政局&lt;script&gt;</td>' in page
+    assert '<td data-label="总分" class="num">93</td>' in page
+    assert 'class="empty"' in page
