@@ -163,6 +163,7 @@ def home(gw: Gateway, session: Session, request: Request) -> Response:
         notice(request.query.get("error", ""), error=True),
         f"<h2>{esc(dashboard.standing.name or session.unit)} · 本年度实时态势</h2>",
         standing_block(dashboard.standing),
+        *(f"<h3>└ {esc(b.name or b.unit)}（所辖村、社区）</h3>" + standing_block(b) for b in dashboard.below),
         open_items_table(dashboard.open_items),
         "<h2>逾期事项趋势</h2>"
         + trend_chart(pending_trend.result(), tree=unit_levels(pending_units.result()), request=request),
