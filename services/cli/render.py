@@ -229,20 +229,26 @@ def overview(data: dict[str, Any]) -> str:
     )
 
 
-@sanitised
-def dashboard(data: dict[str, Any]) -> str:
-    s = data["standing"]
+def _standing(s: dict[str, Any]) -> str:
+    """One unit's live standing in a line: its provisional score, open tasks by colour, on-time rate."""
     standing = (
         "尚无到期事项，暂不预估"
         if s.get("nothing_due")
         else f"预估总分 {num(s['provisional_total'])}，排名 {s['provisional_rank']}，"
         f"{GRADES.get(s['provisional_grade'], '')}"
     )
-    head = (
+    return (
         f"{s['name']}：{standing}；"
         f"在办 蓝{s['open_blue']} 黄{s['open_yellow']} 红{s['open_red']}，"
         f"按时率 {_rate(s['on_time_rate'])}"
     )
+
+
+@sanitised
+def dashboard(data: dict[str, Any]) -> str:
+    s = data["standing"]
+    # A 乡镇's dashboard: each of its 村 on a line of its own, set under the 乡镇's.
+    head = "\n".join([_standing(s), *("　└ " + _standing(b) for b in data.get("below", []))])
     indicators = table(
         ["指标", "值", "目标", "状态"],
         [

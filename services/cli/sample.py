@@ -94,6 +94,8 @@ class _Generator(TaskEvents):
         out.extend(self._incentives())
         out.extend(self._tolerances(tasks, errors, appealed))
         accountability = self._accountability()
+        veto = {k for k, v in self.scheme.accountability.kinds.items() if v.veto}
+        sample_people.name_accountability(accountability, people, veto=veto)
         out.extend(accountability)
         out.extend(self._accountability_appeals(accountability, first=len(appeals) + 1))
         out.extend(self._targets())

@@ -108,6 +108,17 @@ def name_people(tasks: Sequence[Record], people: Sequence[Record]) -> None:
             task["leader"] = leaders[lead]
 
 
+def name_accountability(records: Sequence[Record], people: Sequence[Record], *, veto: set[str]) -> None:
+    """Each 一票否决 (an official disciplined) names the person concerned, by name (their unit's 责任人),
+    and the body that decided it 按照管理权限 (宁强 20: 由有关机关), 县纪委监委; the milder records name
+    neither, as the fields are optional."""
+    responsible = {p["unit"]: p["name"] for p in people if not p.get("leader")}
+    for record in records:
+        if record["kind"] in veto and record["unit"] in responsible:
+            record["person"] = responsible[record["unit"]]
+            record["decided_by"] = "县纪委监委"
+
+
 def parts(
     *, scheme: Scheme, calendar: WorkCalendar, tz: tzinfo, year: int, until: date, people: Sequence[Record]
 ) -> list[Record]:

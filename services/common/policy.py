@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from services.common.auth import INTERNAL_ROLE, Identity
@@ -56,7 +57,8 @@ POLICY: dict[str, Rule] = {
     TASKS + "RejectTask": Rule(DISPATCH),
     TASKS + "CloseTask": Rule(DISPATCH),
     TASKS + "CancelTask": Rule(DISPATCH),
-    TASKS + "SummarizeTasks": Rule(ALL, "unit"),
+    # A department: its own line, a 乡镇 its 村's too (or one of them it names): tasks checks the reach.
+    TASKS + "SummarizeTasks": Rule(ALL, "unit", below=True),
     # A department: its own line, and a 乡镇 its 村's too (or one of them it names); never another 乡镇's.
     TASKS + "GetOverdueTrend": Rule(ALL, "unit", below=True),
     TASKS + "FileExtension": Rule(UNIT_WORK, "own"),  # a department: on tasks its unit leads
@@ -81,11 +83,14 @@ POLICY: dict[str, Rule] = {
     SCORING + "ListRuns": Rule(ALL, "own"),
     SCORING + "PublishRun": Rule(OFFICE),
     SCORING + "FinalizeRun": Rule(OFFICE),
-    SCORING + "PreviewAssessment": Rule(ALL, "unit"),
+    # A department: its own line, a 乡镇 its 村's too (or one of them it names): scoring checks the reach.
+    SCORING + "PreviewAssessment": Rule(ALL, "unit", below=True),
     GATEWAY + "WhoAmI": Rule(ALL),
     GATEWAY + "ImportLedger": Rule(OFFICE),
-    GATEWAY + "GetOverview": Rule(ALL, "own"),  # a department's overview holds its own line only
-    GATEWAY + "GetDashboard": Rule(ALL, "unit"),
+    # A department's overview holds its own line only, a 乡镇's its 村's lines too; never another 乡镇's.
+    GATEWAY + "GetOverview": Rule(ALL, "own"),
+    # A department's own dashboard (a 乡镇's with its 村's lines), or one of its 村's it names.
+    GATEWAY + "GetDashboard": Rule(ALL, "unit", below=True),
     GATEWAY + "GetRanking": Rule(READERS),
     GATEWAY + "ExportRun": Rule(ALL, "unit"),  # a department: its own line, once publicised
     GATEWAY + "GetBulletin": Rule(READERS),  # names every unit: the office's circular, not a department's
@@ -151,6 +156,21 @@ def scoped_unit(identity: Identity, requested: str, *, below: bool = False) -> s
     if requested and requested != identity.unit:
         raise PermissionDenied(f"unit {identity.unit} may not reach unit {requested}")
     return identity.unit
+
+
+def reach(identity: Identity, requested: str, below: Collection[str], what: str) -> tuple[str, ...]:
+    """The units a read concerns (none: every unit); below: the units under the department's (its 村).
+
+    A department: its own and the units under it (a 乡镇 with its 村), or one of those it names; another
+    unit is refused. Other roles: the unit named, or every unit.
+    """
+    if not identity.is_department:
+        return (requested,) if requested else ()
+    if requested and requested != identity.unit:
+        if requested not in below:
+            raise PermissionDenied(f"unit {identity.unit} may not {what} unit {requested}")
+        return (requested,)
+    return (identity.unit, *sorted(below))
 
 
 def authorize_hop(identity: Identity, method: str, *, peer: str | None, mutual_tls: bool) -> Rule:

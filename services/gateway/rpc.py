@@ -47,8 +47,9 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
     def _allow(self, method: str, unit: str | None = None) -> str:
         identity = current_identity()
         try:
-            authorize(identity, GATEWAY + method)
-            return scoped_unit(identity, unit or "") if unit is not None else ""
+            rule = authorize(identity, GATEWAY + method)
+            # below: a 乡镇 may name one of its 村, the backends check the unit's parent.
+            return scoped_unit(identity, unit or "", below=rule.below) if unit is not None else ""
         except PermissionDenied as exc:
             self.audit(identity, GATEWAY + method, "denied", str(exc))
             raise
@@ -116,7 +117,12 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: gateway_pb2.GetDashboardRequest, context: grpc.ServicerContext
     ) -> gateway_pb2.GetDashboardResponse:
         unit = self._allow("GetDashboard", request.unit)
-        return self.app.dashboard(current_identity(), unit, request.year, deadline(context))
+        try:
+            return self.app.dashboard(current_identity(), unit, request.year, deadline(context))
+        except PermissionDenied as exc:
+            # A unit out of a department's reach (a 乡镇 its 村): refused by tasks or scoring, audited here.
+            self.audit(current_identity(), GATEWAY + "GetDashboard", "denied", str(exc))
+            raise
 
     def GetRanking(
         self, request: gateway_pb2.GetRankingRequest, context: grpc.ServicerContext

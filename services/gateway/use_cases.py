@@ -214,8 +214,7 @@ class GatewayApp:
             raise InvalidArgument("unit", "is required")
         year = year or datetime.now().year
         standings, document, as_of, time_zone = self._standings(identity, year, unit, timeout)
-        if not standings:
-            raise NotFound(f"unit {unit!r} does not exist")
+        standing, below = _own_and_below(standings, unit)
         scheme = self.scheme(identity, timeout)
         tasks_reply = self._call(
             self.backends.tasks,
@@ -224,7 +223,7 @@ class GatewayApp:
             identity,
             timeout,
         )
-        entry = document["units"][0]
+        entry = next(e for e in document["units"] if e["unit"] == unit)
         weights = sum(t["weight"] for t in entry.get("breakdown", {}).get("tasks", []))
         points = scheme.timeliness.points
         now = local_of(tasks_reply, "as_of", scheme.tz) or datetime.now().astimezone()
@@ -248,7 +247,7 @@ class GatewayApp:
             )
         items.sort(key=lambda i: i.hours_left)
         return gateway_pb2.GetDashboardResponse(
-            standing=standings[0], open_items=items, as_of=as_of, time_zone=time_zone
+            standing=standing, open_items=items, as_of=as_of, time_zone=time_zone, below=below
         )
 
     def _run_document(
@@ -353,6 +352,16 @@ def _indicator(metric: dict[str, Any]) -> gateway_pb2.IndicatorStanding:
         earned=metric["earned"],
         max=metric["max"],
     )
+
+
+def _own_and_below(
+    standings: list[gateway_pb2.UnitStanding], unit: str
+) -> tuple[gateway_pb2.UnitStanding, list[gateway_pb2.UnitStanding]]:
+    """unit's standing and, by id, the others': a 乡镇's account asking for its own gets its 村's too."""
+    own = [s for s in standings if s.unit == unit]
+    if not own:
+        raise NotFound(f"unit {unit!r} does not exist")
+    return own[0], sorted((s for s in standings if s.unit != unit), key=lambda s: s.unit)
 
 
 def _by_rank(rows: list[gateway_pb2.RankingRow]) -> list[gateway_pb2.RankingRow]:

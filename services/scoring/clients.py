@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from kaohe.common.v1 import common_pb2
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
 from services.common.auth import SYSTEM
@@ -44,15 +45,21 @@ class GrpcTasks:
         self.internal = tasks_pb2_grpc.TasksInternalServiceStub(self.backend.channel)
         self.timeout = timeout
 
-    def units(self) -> list[tuple[str, str, str]]:
+    def _units(self) -> list[common_pb2.Unit]:
         def call(request: tasks_pb2.ListUnitsRequest) -> tasks_pb2.ListUnitsResponse:
             page: tasks_pb2.ListUnitsResponse = self.backend.stub.ListUnits(
                 request, metadata=self.backend.metadata(SYSTEM), timeout=self.timeout
             )
             return page
 
-        units = every(call, tasks_pb2.ListUnitsRequest(page_size=5000), lambda page: page.units)
-        return [(u.id, u.name, u.category) for u in units]
+        return every(call, tasks_pb2.ListUnitsRequest(page_size=5000), lambda page: page.units)
+
+    def units(self) -> list[tuple[str, str, str]]:
+        return [(u.id, u.name, u.category) for u in self._units()]
+
+    def below(self, unit: str) -> list[str]:
+        """The units whose parent is unit (a 乡镇's 村), as the tasks service holds them."""
+        return sorted(u.id for u in self._units() if u.parent == unit)
 
     def facts(
         self, *, due_from: int, due_before: int, as_of: int, assigned_from: int = 0, assigned_before: int = 0

@@ -4,6 +4,7 @@ written in the scheme's zone."""
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any, TypeVar
@@ -121,9 +122,10 @@ def audit_target(view: RecordView | RunView) -> str:
     return f"{view.kind}={view.id}" if isinstance(view, RecordView) else f"run={view.id}"
 
 
-def department_preview(document: dict[str, Any], unit: str) -> dict[str, Any]:
-    """A department's own line of a preview, its rank kept, everyone else's detail removed."""
-    return {**document, "units": [u for u in document["units"] if u["unit"] == unit]}
+def lines_of(document: dict[str, Any], units: Collection[str]) -> dict[str, Any]:
+    """The lines of units in a preview (a department's own, a 乡镇's with its 村's), ranks kept, everyone
+    else's detail removed."""
+    return {**document, "units": [u for u in document["units"] if u["unit"] in units]}
 
 
 @dataclass

@@ -136,16 +136,18 @@ class TaskFacts:
         self._next = (sequence, at, next_change)
         return sequence, next_change, at
 
-    def summarize(self, *, year: int, as_of: str, unit: str) -> tuple[list[UnitSummary], int]:
-        """Per unit: open tasks by colour, overdue, this year's reports on time and late."""
+    def summarize(
+        self, *, year: int, as_of: str, units: tuple[str, ...] = ()
+    ) -> tuple[list[UnitSummary], int]:
+        """Per unit (of units; every unit when none): open tasks by colour, overdue, this year's reports."""
         check_year(year)
         at = self.instant(as_of, name="as_of")
         year = year or from_epoch(at, self.tz).year
         due_from, due_before = self.year_bounds(year)
         with self.db.read() as conn:
-            rows = repo.summary_rows(conn, unit=unit)
+            rows = repo.summary_rows(conn, units=units)
             all_units = [u for u, _, _ in repo.list_units(conn, category="", after="", limit=1_000_000)]
-        summaries = {u: UnitSummary(u) for u in ([unit] if unit else all_units)}
+        summaries = {u: UnitSummary(u) for u in (units or all_units)}
         if not rows:
             return list(summaries.values()), at
         unit_col = np.array([r[0] for r in rows], dtype=object)

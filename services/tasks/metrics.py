@@ -49,7 +49,7 @@ class LedgerCollector(Collector):
         with self._lock:
             stamp, summaries, units, lapses = self._cached
             if time.monotonic() - stamp > self.ttl:
-                summaries, _ = self.app.facts.summarize(year=0, as_of="", unit="")
+                summaries, _ = self.app.facts.summarize(year=0, as_of="")
                 units = self._units()
                 lapses = self._progress_overdue()
                 self._cached = (time.monotonic(), summaries, units, lapses)

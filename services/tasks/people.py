@@ -16,6 +16,7 @@ from services.common.errors import (
     NotFound,
     PermissionDenied,
 )
+from services.common.policy import reach
 from services.common.text import check_id
 from services.tasks.domain import Kind
 from services.tasks.storage import repository as repo
@@ -73,19 +74,14 @@ def reaches(conn: Any, actor: Identity, unit: str) -> bool:
     return unit == actor.unit or unit in below(conn, actor)
 
 
-def trend_units(conn: Any, actor: Identity, unit: str) -> tuple[str, ...]:
-    """The units an overdue trend shows (none: every unit).
+def units_read(db: Database, actor: Identity, unit: str, *, what: str) -> tuple[str, ...]:
+    """The units a read of unit shows (none: every unit), as policy.reach says: a 乡镇 with its 村.
 
-    A department: its own and the units under it (a 乡镇 with its 村), or one of those it names; another
-    unit is refused. Other roles: the unit named, or every unit.
+    The gateway has scoped a department to its reach; held to it here again. what names the read in
+    the refusal of a unit out of reach ("see the overdue trend of").
     """
-    if not actor.is_department:
-        return (unit,) if unit else ()
-    if unit and unit != actor.unit:
-        if not reaches(conn, actor, unit):
-            raise PermissionDenied(f"unit {actor.unit} may not see the overdue trend of unit {unit}")
-        return (unit,)
-    return (actor.unit, *sorted(below(conn, actor)))
+    with db.read() as conn:
+        return reach(actor, unit, below(conn, actor), what)
 
 
 def supervises(conn: Any, actor: Identity, lead_unit: str) -> bool:

@@ -12,7 +12,6 @@ from services.common import attachment_rpc
 from services.common.attachments import AttachmentStore
 from services.common.errors import InvalidArgument
 from services.common.messages import refuse_nul
-from services.common.policy import scoped_unit
 from services.common.rpc import current_identity
 from services.common.wiretime import instant
 from services.tasks import extensions, people, wire
@@ -211,8 +210,9 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
     def SummarizeTasks(
         self, request: tasks_pb2.SummarizeTasksRequest, context: grpc.ServicerContext
     ) -> tasks_pb2.SummarizeTasksResponse:
+        units = people.units_read(self.app.db, current_identity(), request.unit, what="see the tasks of")
         as_of = wire.view_text(request, "as_of", self.app.tz)
-        summaries, at = self.app.facts.summarize(year=request.year, as_of=as_of, unit=request.unit)
+        summaries, at = self.app.facts.summarize(year=request.year, as_of=as_of, units=units)
         return tasks_pb2.SummarizeTasksResponse(
             units=[wire.summary_message(s) for s in summaries],
             as_of=instant(at),
@@ -221,10 +221,8 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
     def GetOverdueTrend(
         self, request: tasks_pb2.GetOverdueTrendRequest, context: grpc.ServicerContext
     ) -> tasks_pb2.GetOverdueTrendResponse:
-        # The gateway has scoped a department to its reach; held to it here again (a 乡镇: with its 村).
-        actor = current_identity()
-        with self.app.db.read() as conn:
-            units = people.trend_units(conn, actor, scoped_unit(actor, request.unit, below=True))
+        trend_of = "see the overdue trend of"  # a 乡镇: its line and its 村's
+        units = people.units_read(self.app.db, current_identity(), request.unit, what=trend_of)
         period = wire.request_code(tasks_pb2.TrendPeriod.DESCRIPTOR, request.period, "period")
         as_of = wire.view_text(request, "as_of", self.app.tz)
         trend = self.overdue.trend(year=request.year, period=period, as_of=as_of, units=units)

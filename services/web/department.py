@@ -141,6 +141,8 @@ def home(gw: Gateway, session: Session, request: Request) -> Response:
         charts=True,
         name=dashboard.standing.name or session.unit,
         standing=standing_block(dashboard.standing),
+        # A 乡镇's own 村, each under it with its standing.
+        below=[(b.name or b.unit, standing_block(b)) for b in dashboard.below],
         open_items=open_items_table(dashboard.open_items),
         # Another group's chart, its HTML made there.
         trend=Markup(trend),

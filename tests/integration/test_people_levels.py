@@ -7,6 +7,8 @@ from typing import Any
 
 import grpc
 import pytest
+from kaohe.gateway.v1 import gateway_pb2
+from kaohe.scoring.v1 import scoring_pb2
 from kaohe.tasks.v1 import tasks_pb2
 
 from tests.conftest import Stack
@@ -379,3 +381,56 @@ def test_a_townships_overdue_trend_holds_its_villages_and_no_other_townships(cou
     assert code_of(lambda: lines("c11", unit="xz1")) == grpc.StatusCode.PERMISSION_DENIED
     assert lines("fgj") == ["fgj"]
     assert lines(None, "office") == ["c11", "c21", "czj", "fgj", "xz1", "xz2"]
+
+
+def test_a_townships_overview_and_dashboard_hold_its_villages_and_no_other_townships(county: Stack) -> None:
+    """GetOverview and GetDashboard: a 乡镇 its own line and its 村's after it; both ways."""
+    gateway, _, scoring = county.stubs()
+
+    def overview(own: str | None, role: str = "department") -> list[Any]:
+        request = gateway_pb2.GetOverviewRequest(year=2025)
+        return list(gateway.GetOverview(request, metadata=county.metadata(role, own), timeout=60).units)
+
+    def dashboard(own: str | None, unit: str = "", role: str = "department") -> Any:
+        request = gateway_pb2.GetDashboardRequest(unit=unit, year=2025)
+        return gateway.GetDashboard(request, metadata=county.metadata(role, own), timeout=60)
+
+    office = {u.unit: u for u in overview(None, "office")}
+    assert set(office) == {"c11", "c21", "czj", "fgj", "xz1", "xz2"}  # the office sees all
+    # Each 乡镇's lines are the office's lines of it and its 村, never the other 乡镇's.
+    for township, village in (("xz1", "c11"), ("xz2", "c21")):
+        assert overview(township) == [office[township], office[village]]
+        board = dashboard(township)
+        assert (board.standing, list(board.below)) == (office[township], [office[village]])
+        assert [i.task for i in board.open_items] == (["P"] if township == "xz1" else [])
+        # One of its 村 by name: that 村's dashboard.
+        one = dashboard(township, village)
+        assert (one.standing, list(one.below)) == (office[village], [])
+    # The 村's line is its own: P.1 open, and nothing of its 乡镇's P counted in it.
+    assert (office["c11"].open_blue + office["c11"].open_yellow + office["c11"].open_red) == 1
+    # Another 乡镇, its 村, or a county department: refused, at the gateway's view and at scoring.
+    for own, foreign in (("xz1", "c21"), ("xz1", "xz2"), ("xz2", "c11"), ("xz1", "fgj")):
+        assert (
+            code_of(lambda own=own, foreign=foreign: dashboard(own, foreign))
+            == grpc.StatusCode.PERMISSION_DENIED
+        )
+        preview = scoring_pb2.PreviewAssessmentRequest(year=2025, unit=foreign)
+        assert (
+            code_of(
+                lambda own=own, preview=preview: scoring.PreviewAssessment(
+                    preview, metadata=county.metadata("department", own), timeout=60
+                )
+            )
+            == grpc.StatusCode.PERMISSION_DENIED
+        )
+    # A county department sees only itself; a 村 only itself, and does not reach up to its 乡镇.
+    assert overview("fgj") == [office["fgj"]]
+    assert (dashboard("fgj").standing, list(dashboard("fgj").below)) == (office["fgj"], [])
+    assert overview("c11") == [office["c11"]]
+    assert list(dashboard("c11").below) == []
+    assert code_of(lambda: dashboard("c11", "xz1")) == grpc.StatusCode.PERMISSION_DENIED
+    # The office's dashboard of a 乡镇 is that 乡镇's (it reads the 村 in the overview).
+    assert (dashboard(None, "xz1", "office").standing, list(dashboard(None, "xz1", "office").below)) == (
+        office["xz1"],
+        [],
+    )

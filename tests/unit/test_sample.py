@@ -30,7 +30,7 @@ FIELDS = {
     "metric_reading": ({"unit", "metric", "period"}, {"value", "numerator", "denominator"}),
     "incentive": ({"id", "unit", "date", "level", "reason"}, set()),
     "tolerance": ({"id", "unit", "target_type", "target", "decision", "date", "reason"}, set()),
-    "accountability": ({"id", "unit", "date", "kind", "reason"}, set()),
+    "accountability": ({"id", "unit", "date", "kind", "reason"}, {"person", "decided_by"}),
     "appeal": ({"id", "target_type", "target", "date", "upheld", "reason"}, set()),
     "target": ({"unit", "metric", "year", "target"}, {"floor"}),
 }
@@ -295,6 +295,11 @@ def test_three_mechanisms_and_appeals(default_records: list[dict[str, Any]]) -> 
         assert len(appeals) == 2 and sorted(a["upheld"] for a in appeals) == [False, True], target_type
     assert len(by_type["appeal"]) == 4
     assert not {a["target"] for a in by_type["appeal"]} & {r["id"] for r in vetoes}  # the veto stands
+    # The veto names the person concerned, its unit's 责任人 by name, and the body that decided it; the
+    # milder records name neither (both fields optional).
+    person = {p["unit"]: p["name"] for p in by_type["person"] if not p.get("leader")}[vetoes[0]["unit"]]
+    assert (vetoes[0]["person"], vetoes[0]["decided_by"]) == (person, "县纪委监委")
+    assert not any("person" in r or "decided_by" in r for r in by_type["accountability"] if r not in vetoes)
     tolerated = {r["target"] for r in by_type["tolerance"]}
     assert not tolerated & {a["target"] for a in by_type["appeal"]}
 

@@ -235,9 +235,17 @@ def test_the_trend_goes_by_level_and_a_township_sees_its_villages_only(browser: 
     assert "fgj" in county_only and not {"cgz", "cgz-dg", "mxz", "mxz-hs"} & set(county_only)
 
     # A 乡镇's own page: its line and its 村's, never another 乡镇's; and the other way round.
-    login(driver, county, "cgz1", PASSWORD)
-    assert _trend_rows(fetch(county, "/unit", cookies=driver.get_cookies())[2]) == ["cgz", "└cgz-dg"]
-    login(driver, county, "mxz1", PASSWORD)
-    assert _trend_rows(fetch(county, "/unit", cookies=driver.get_cookies())[2]) == ["mxz", "└mxz-hs"]
+    # Its live standing too: its own cards, then its 村's (GetDashboard's below).
+    for account, own, village, other in (
+        ("cgz1", "cgz", "cgz-dg", "mxz-hs"),
+        ("mxz1", "mxz", "mxz-hs", "cgz-dg"),
+    ):
+        login(driver, county, account, PASSWORD)
+        desk = fetch(county, "/unit", cookies=driver.get_cookies())[2]
+        assert _trend_rows(desk) == [own, "└" + village]
+        cards = [
+            part.split('"', 1)[0] for part in desk.decode().split('aria-label="实时态势" data-unit="')[1:]
+        ]
+        assert cards == [own, village] and other not in desk.decode()
     login(driver, county, "dg1", PASSWORD)
     assert _trend_rows(fetch(county, "/unit", cookies=driver.get_cookies())[2]) == ["cgz-dg"]

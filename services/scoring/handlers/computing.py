@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from services.common.auth import INTERNAL_ROLE
 from services.common.errors import InvalidArgument
+from services.common.policy import reach
 from services.common.ranges import check_year
 from services.common.scheme import Scheme
 from services.common.timeutil import from_epoch
 from services.scoring import domain, views
 from services.scoring.commands import Preview
-from services.scoring.handlers.context import Context, own_unit
+from services.scoring.handlers.context import Context
 from services.scoring.inputs import default_as_of, gather, parse_cutoff
 from services.scoring.storage import repository as repo
 
@@ -69,15 +69,12 @@ def compute(
 def preview(ctx: Context, query: Preview) -> dict[str, Any]:
     """A draft computation as of now (or as_of), stored nowhere."""
     actor = query.actor
-    unit = own_unit(actor, query.unit, "preview")
+    # A 乡镇's account previews its 村's lines too, as it reads their tasks (the tasks service's units).
+    units = reach(actor, query.unit, ctx.tasks.below(actor.unit) if actor.is_department else (), "preview")
     check_year(query.year)
     now = from_epoch(ctx.clock(), ctx.tz)
     year = query.year or now.year
     at = cutoff(ctx, year=year, as_of=query.as_of, scheme=ctx.scheme)
     assessment, _ = compute(ctx, year=year, as_of=at, scheme=ctx.scheme, strict=False)
     document = assessment.document(include_breakdown=True)
-    if actor.is_department or (unit and actor.role != INTERNAL_ROLE):
-        document = views.department_preview(document, unit)
-    elif unit:
-        document["units"] = [u for u in document["units"] if u["unit"] == unit]
-    return document
+    return views.lines_of(document, units) if units else document

@@ -24,8 +24,9 @@ def counted_reports(conn: Connection, *, as_of: int, task_ids: Any) -> dict[str,
     return {task_id: at for task_id, at in conn.execute(query)}
 
 
-def summary_rows(conn: Connection, *, unit: str) -> list[Any]:
-    """(unit, type, state, assigned, due, reported, cancelled) of each assigned task, per unit involved."""
+def summary_rows(conn: Connection, *, units: tuple[str, ...] = ()) -> list[Any]:
+    """(unit, type, state, assigned, due, reported, cancelled) of each assigned task, per unit involved
+    (of the units given; every unit when none is)."""
     base = (
         tasks.c.task_type,
         tasks.c.state,
@@ -40,9 +41,9 @@ def summary_rows(conn: Connection, *, unit: str) -> list[Any]:
         .select_from(tasks.join(task_co_units, task_co_units.c.task_id == tasks.c.id))
         .where(tasks.c.due_at.is_not(None))
     )
-    if unit:
-        lead = lead.where(tasks.c.lead_unit == unit)
-        co = co.where(task_co_units.c.unit_id == unit)
+    if units:
+        lead = lead.where(tasks.c.lead_unit.in_(units))
+        co = co.where(task_co_units.c.unit_id.in_(units))
     return [*conn.execute(lead), *conn.execute(co)]
 
 
