@@ -173,6 +173,42 @@ def test_a_village_reports_with_a_pdf_its_township_and_the_office_see_it_another
         assert ("东关村整治报告.pdf" in text(driver)) is seen, user
 
 
+def test_a_township_dispatches_a_part_its_village_reports_it_with_a_pdf_and_only_they_and_the_office_see_it(
+    browser: Any,
+    county: Console,  # noqa: F811 (the fixture)
+    tmp_path: Path,
+) -> None:
+    """Issue 18's whole flow in one browser: 乡镇 → 村 dispatch, the 村's report with its PDF, who sees it."""
+    driver = browser
+    report = tmp_path / "东关村走访记录.pdf"
+    report.write_bytes(PDF)
+    login(driver, county, "cgz1", PASSWORD)
+    driver.get(county.url + "/tasks/P1")
+    submit(driver, driver.find_element(By.PARTIAL_LINK_TEXT, "分解"))
+    driver.find_element(By.ID, "title").send_keys("逐户核对台账")
+    submit(driver, driver.find_element(By.XPATH, "//button[contains(., '立项')]"))
+    part = driver.current_url.rsplit("/tasks/", 1)[1].split("?")[0]
+
+    login(driver, county, "dg1", PASSWORD)
+    driver.get(county.url + f"/tasks/{part}")
+    submit(driver, driver.find_element(By.CSS_SELECTOR, 'button[data-step="accept"]'))
+    upload(driver, report)
+    assert "附件：东关村走访记录.pdf" in text(driver)
+    driver.find_element(By.ID, "note-report").send_keys("已逐户核对，见附件")
+    submit(driver, driver.find_element(By.CSS_SELECTOR, 'button[data-step="report"]'))
+    assert "已办结反馈" in text(driver)
+    href = driver.find_element(By.CSS_SELECTOR, "tr[data-attachment] a").get_attribute("href")
+    href = href.removeprefix(county.url)
+
+    for user, seen in (("cgz1", True), ("office1", True), ("mxz1", False)):
+        login(driver, county, user, PASSWORD)
+        status, _, body = fetch(county, href, cookies=driver.get_cookies())
+        assert (status == 200 and body == PDF) is seen, user
+        driver.get(county.url + f"/tasks/{part}")
+        page = text(driver)
+        assert ("东关村走访记录.pdf" in page and "已反馈" in page) is seen, user
+
+
 def test_a_tolerance_application_carries_a_pdf_the_office_sees_it_another_unit_cannot(
     browser: Any, console: Console, tmp_path: Path
 ) -> None:
