@@ -30,6 +30,7 @@ from services.common.wiretime import epoch_of, local_of
 from services.gateway.cache import ViewCache
 from services.gateway.export import result_to_xlsx
 from services.gateway.importing import LedgerImports
+from services.gateway.versions import PushedVersions
 
 T = TypeVar("T")
 log = logging.getLogger("kaohe.gateway.import")
@@ -61,6 +62,7 @@ class GatewayApp:
         self.pool = pool or ThreadPoolExecutor(max_workers=16, thread_name_prefix="fanout")
         self._schemes: dict[str, Scheme] = {}
         self.standings: ViewCache[Standings] = ViewCache(view="standing", registry=registry)
+        self.versions = PushedVersions(backends.tasks, backends.scoring, registry=registry)
         self.imports = LedgerImports(backends.tasks, backends.scoring, self._call)
 
     def _call(self, backend: Backend, method: str, request: Any, identity: Identity, timeout: float) -> Any:
@@ -98,7 +100,10 @@ class GatewayApp:
         self, source: IO[bytes], *, identity: Identity, validate_only: bool, timeout: float
     ) -> gateway_pb2.ImportLedgerResponse:
         """The spooled file imported through both services: all or nothing (see gateway/importing)."""
-        return self.imports.run(source, identity=identity, validate_only=validate_only, timeout=timeout)
+        try:
+            return self.imports.run(source, identity=identity, validate_only=validate_only, timeout=timeout)
+        finally:
+            self.wrote()
 
     # ---- views
 
@@ -110,14 +115,7 @@ class GatewayApp:
         set of counted tasks would change by itself (tasks' next_change); the reply's as_of says the
         instant it was computed for.
         """
-        tasks_version, scoring_version = self._both(
-            lambda: self._call(
-                self.backends.tasks, "GetVersion", tasks_pb2.GetVersionRequest(), identity, timeout
-            ),
-            lambda: self._call(
-                self.backends.scoring, "GetVersion", scoring_pb2.GetVersionRequest(), identity, timeout
-            ),
-        )
+        tasks_version, scoring_version = self._versions(identity, timeout)
         key = (
             tasks_version.sequence,
             scoring_version.sequence,
@@ -134,6 +132,30 @@ class GatewayApp:
             compute=lambda: self._compute_standings(identity, year, unit, timeout),
             timeout=timeout,
         )
+
+    def _versions(self, identity: Identity, timeout: float) -> tuple[Any, Any]:
+        """Both services' versions: as pushed, else (stream down, or a write just passed on) asked."""
+        self.versions.start()
+        pushed = self.versions.tasks.current(), self.versions.scoring.current()
+        if None not in pushed:
+            return pushed
+        tasks, scoring = self.versions.tasks, self.versions.scoring
+
+        def ask(backend: Backend) -> Callable[[Any], Any]:
+            return lambda request: self._call(backend, "GetVersion", request, identity, timeout)
+
+        return self._both(
+            lambda: pushed[0] or tasks.fetch(ask(tasks.backend)),
+            lambda: pushed[1] or scoring.fetch(ask(scoring.backend)),
+        )
+
+    def wrote(self) -> None:
+        """A write passed on to tasks or scoring: views are keyed by versions read after it."""
+        self.versions.wrote()
+
+    def close(self) -> None:
+        """Ends the version streams (the gateway is stopping)."""
+        self.versions.stop()
 
     def _compute_standings(self, identity: Identity, year: int, unit: str, timeout: float) -> Standings:
         def summary() -> Any:
