@@ -245,8 +245,8 @@ def _registrar(
             )
         server.add_generic_rpc_handlers(
             (
-                proxy_handler(TASKS_SERVICE, backends.tasks, audit, wrote=app.wrote),
-                proxy_handler(SCORING_SERVICE, backends.scoring, audit, wrote=app.wrote),
+                proxy_handler(TASKS_SERVICE, backends.tasks, audit, wrote=app.versions.wrote),
+                proxy_handler(SCORING_SERVICE, backends.scoring, audit, wrote=app.versions.wrote),
             )
         )
 
@@ -327,7 +327,7 @@ def build(context: Context) -> Serving:
         gateway.registry,
         # Dialled before the first view, so that it finds the versions pushed already.
         background=[Background("version streams", versions.start, versions.stop)],
-        draining=[gateway.app.close],
+        draining=[versions.stop],
     )
 
 

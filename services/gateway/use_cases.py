@@ -103,19 +103,22 @@ class GatewayApp:
         try:
             return self.imports.run(source, identity=identity, validate_only=validate_only, timeout=timeout)
         finally:
-            self.wrote()
+            self.versions.wrote()
 
     # ---- views
 
     def _standings(self, identity: Identity, year: int, unit: str, timeout: float) -> Standings:
         """The live standing, computed once per version of the data it comes from (and of the clock).
 
-        The versions are read before the data, so what is computed is at least as new as the key it is
-        kept under. It is good until the first instant at which a task's colour, an overdue count or the
-        set of counted tasks would change by itself (tasks' next_change); the reply's as_of says the
-        instant it was computed for.
+        The versions (pushed; asked while a stream is down or after a write this gateway passed on) are
+        read before the data, so what is computed is at least as new as the key it is kept under. It is
+        good until the first instant at which a task's colour, an overdue count or the set of counted
+        tasks would change by itself (tasks' next_change); the reply's as_of says the instant it was
+        computed for.
         """
-        tasks_version, scoring_version = self._versions(identity, timeout)
+        tasks_version, scoring_version = self.versions.read(
+            lambda backend, request: self._call(backend, "GetVersion", request, identity, timeout), self._both
+        )
         key = (
             tasks_version.sequence,
             scoring_version.sequence,
@@ -132,30 +135,6 @@ class GatewayApp:
             compute=lambda: self._compute_standings(identity, year, unit, timeout),
             timeout=timeout,
         )
-
-    def _versions(self, identity: Identity, timeout: float) -> tuple[Any, Any]:
-        """Both services' versions: as pushed, else (stream down, or a write just passed on) asked."""
-        self.versions.start()
-        pushed = self.versions.tasks.current(), self.versions.scoring.current()
-        if None not in pushed:
-            return pushed
-        tasks, scoring = self.versions.tasks, self.versions.scoring
-
-        def ask(backend: Backend) -> Callable[[Any], Any]:
-            return lambda request: self._call(backend, "GetVersion", request, identity, timeout)
-
-        return self._both(
-            lambda: pushed[0] or tasks.fetch(ask(tasks.backend)),
-            lambda: pushed[1] or scoring.fetch(ask(scoring.backend)),
-        )
-
-    def wrote(self) -> None:
-        """A write passed on to tasks or scoring: views are keyed by versions read after it."""
-        self.versions.wrote()
-
-    def close(self) -> None:
-        """Ends the version streams (the gateway is stopping)."""
-        self.versions.stop()
 
     def _compute_standings(self, identity: Identity, year: int, unit: str, timeout: float) -> Standings:
         def summary() -> Any:

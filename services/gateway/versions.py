@@ -216,6 +216,23 @@ class PushedVersions:
         self.tasks.stop()
         self.scoring.stop()
 
+    def read(
+        self,
+        ask: Callable[[Backend, Any], Any],
+        both: Callable[[Callable[[], Any], Callable[[], Any]], tuple[Any, Any]],
+    ) -> tuple[Any, Any]:
+        """The versions of tasks and scoring: as pushed, else ask(backend, GetVersionRequest) (in parallel
+        by both when neither is pushed); the streams are dialled on first use."""
+        self.start()
+        pushed = self.tasks.current(), self.scoring.current()
+        if None not in pushed:
+            return pushed
+        tasks, scoring = self.tasks, self.scoring
+        return both(
+            lambda: pushed[0] or tasks.fetch(lambda request: ask(tasks.backend, request)),
+            lambda: pushed[1] or scoring.fetch(lambda request: ask(scoring.backend, request)),
+        )
+
     def wrote(self) -> None:
         """A write passed on to either service (either may change: an import writes both)."""
         self.tasks.wrote()
