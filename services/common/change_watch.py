@@ -42,7 +42,8 @@ class ChangeWatch:
         self._streams = 0
         self._closed = False
         self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
+        # Set while no stream is open (or after close): the thread's waits end at once.
+        self._idle = threading.Event()
         db.committed.append(self.changed)
 
     def changed(self) -> None:
@@ -56,8 +57,8 @@ class ChangeWatch:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        self._stop.set()
-        thread = self._thread
+            thread = self._thread
+        self._idle.set()
         if thread is not None:
             thread.join(timeout=LISTEN_SECONDS + 1)
 
@@ -80,6 +81,8 @@ class ChangeWatch:
                 self._cond.notify_all()
 
         context.add_callback(end)
+        if self._closed:
+            return  # stopping: the caller dials another process, or this one once it is back
         with self._watching():
             seen = self.changes  # before the read: a commit during it wakes the next wait
             version, until = read()
@@ -111,8 +114,8 @@ class ChangeWatch:
     def _watching(self) -> Iterator[None]:
         with self._cond:
             self._streams += 1
-            if self._thread is None or not self._thread.is_alive():
-                self._stop.clear()
+            self._idle.clear()
+            if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="change-watch", daemon=True)
                 self._thread.start()
         try:
@@ -121,25 +124,41 @@ class ChangeWatch:
             with self._cond:
                 self._streams -= 1
                 if not self._streams:
-                    # The last stream left: the thread stops at its next wake.
-                    self._stop.set()
+                    self._idle.set()  # the thread stops at its next wake, unless a stream came meanwhile
+
+    def _done(self) -> bool:
+        """Whether the thread should stop (no stream, or closed); when so, it is forgotten, atomically
+        with the check, so that the next stream starts another."""
+        with self._cond:
+            if self._streams and not self._closed:
+                return False
+            self._thread = None
+            return True
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        failing = False
+        while not self._done():
             try:
                 if self.db.is_sqlite or self.db.router is not None:
                     # A replica may not have replayed a notified commit yet: reading again finds it.
                     self._poll()
                 else:
                     self._listen()
+                failing = False
             except Exception as exc:  # the database or its driver: the loop must go on
-                log.warning("change watch: database unavailable", extra={"reason": str(exc).splitlines()[0]})
+                if not failing:
+                    log.warning(
+                        "change watch: database unavailable", extra={"reason": str(exc).splitlines()[0]}
+                    )
+                failing = True
                 self.changed()  # the streams read again (and fail, or find what they missed)
-                self._stop.wait(RETRY_SECONDS)
+                self._idle.wait(RETRY_SECONDS)
 
     def _poll(self) -> None:
         last = self.db.sequence()
-        while not self._stop.wait(self.poll):
+        # A commit between a stream's first read and this one would look like no change: read again.
+        self.changed()
+        while not self._idle.wait(self.poll):
             current = self.db.sequence()
             if current != last:
                 last = current
@@ -147,13 +166,17 @@ class ChangeWatch:
 
     def _listen(self) -> None:
         with self.db.engine.connect() as conn:
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            conn.exec_driver_sql(f"LISTEN {self.db.channel(conn)}")
-            driver = conn.connection.driver_connection
-            assert driver is not None
-            # Commits between the last read and the LISTEN would not be notified: read once more.
-            self.changed()
-            while not self._stop.is_set():
-                # Waits at most LISTEN_SECONDS, so that a stop is seen without a notification.
-                for _ in driver.notifies(timeout=LISTEN_SECONDS, stop_after=1):
-                    self.changed()
+            try:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                conn.exec_driver_sql(f"LISTEN {self.db.channel(conn)}")
+                driver = conn.connection.driver_connection
+                assert driver is not None
+                # Commits between the last read and the LISTEN would not be notified: read once more.
+                self.changed()
+                while not self._idle.is_set():
+                    # Waits at most LISTEN_SECONDS, so that a stop is seen without a notification.
+                    for _ in driver.notifies(timeout=LISTEN_SECONDS, stop_after=1):
+                        self.changed()
+            finally:
+                # Not back into the pool still listening: closed instead.
+                conn.invalidate()

@@ -45,6 +45,8 @@ class PushedVersion:
         self.hops = hops
         self._lock = threading.Lock()
         self._known: Any = None
+        # The newest version pushed, believed or not (after a write, until a GetVersion answers).
+        self._newest: Any = None
         self._streaming = False
         self._heard = 0.0
         # Writes passed on so far: an answer read before the last of them must not be kept.
@@ -104,33 +106,38 @@ class PushedVersion:
         reply = ask(self.request)
         with self._lock:
             if self._streaming and self._writes == writes and _not_older(reply, self._known):
-                self._known = reply
+                # A push newer than the answer has the write too (pushes after a write wait for this).
+                newest = self._newest
+                newer = newest is not None and newest.sequence > reply.sequence
+                self._known = newest if newer else reply
         return reply
 
     def _run(self) -> None:
         delay = BACKOFF_FIRST
         while not self._stop.is_set():
             try:
-                if self._follow():
-                    delay = BACKOFF_FIRST
+                if self._follow() >= BACKOFF_MOST:
+                    delay = BACKOFF_FIRST  # a stream that lasted: the next failure is a new one
             except ValueError:
                 return  # the channel was closed: the gateway is stopping
             if self._stop.wait(delay):
                 return
             delay = min(delay * 2, BACKOFF_MOST)
 
-    def _follow(self) -> bool:
-        """One stream until it ends; whether it delivered anything."""
+    def _follow(self) -> float:
+        """One stream until it ends; the seconds it delivered for (0: nothing)."""
         with self._lock:
+            if self._stop.is_set():
+                return 0.0
             writes = self._writes
             call = self._call = self.backend.method("WatchVersion")(
                 self.watch, metadata=self.backend.metadata(GATEWAY)
             )
-        heard = False
+        heard = 0.0
         try:
             for reply in call:
                 self._pushed(reply.version, first=not heard, writes=writes)
-                heard = True
+                heard = heard or time.monotonic()
         except grpc.RpcError as exc:
             if not self._stop.is_set():
                 log.info(
@@ -140,15 +147,17 @@ class PushedVersion:
         finally:
             with self._lock:
                 self._streaming = False
-                self._known = None
+                self._known = self._newest = None
                 self._call = None
             self.up.set(0)
             self._tell()
-        return heard
+        return time.monotonic() - heard if heard else 0.0
 
     def _pushed(self, version: Any, *, first: bool, writes: int) -> None:
         with self._lock:
             self._heard = time.monotonic()
+            if _not_older(version, self._newest):
+                self._newest = version
             if first:
                 # Read by the service after the stream was opened: it has every write passed on before.
                 self._streaming = True
