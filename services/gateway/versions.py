@@ -92,6 +92,12 @@ class PushedVersion:
             return fresh
         return known
 
+    @property
+    def heard(self) -> float:
+        """When the stream last delivered (time.monotonic(); 0: never)."""
+        with self._lock:
+            return self._heard
+
     def wrote(self) -> None:
         """A write went to a service through this gateway: the next view asks GetVersion first."""
         with self._lock:

@@ -195,12 +195,12 @@ def test_a_restarted_service_is_asked_until_its_stream_is_back(watched: Stack) -
     watched.stop("tasks")
     wait_until(watched, lambda pushed: pushed.tasks.current() is None, "the stream seen down")
     assert gauge(watched, "tasks") == 0.0
-    calls = versions_asked(watched)
+    asked = versions_asked(watched)
     # No view from a version nobody pushes any more: the gateway asks tasks, which is not there.
     with pytest.raises(grpc.RpcError) as refused:
         overview(watched)
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
-    assert versions_asked(watched) == calls + 1
+    assert versions_asked(watched) == asked + 1
     port = int(watched.tasks_addr.rsplit(":", 1)[1])
     old = watched.parts["tasks"]
     tasks = create_tasks(
