@@ -155,11 +155,11 @@ class ChangeWatch:
                 self._idle.wait(RETRY_SECONDS)
 
     def _poll(self) -> None:
-        last = self.db.sequence()
+        last = self.db.sequence(polled=True)
         # A commit between a stream's first read and this one would look like no change: read again.
         self.changed()
         while not self._idle.wait(self.poll):
-            current = self.db.sequence()
+            current = self.db.sequence(polled=True)
             if current != last:
                 last = current
                 self.changed()

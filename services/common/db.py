@@ -194,10 +194,17 @@ class Database:
         """The PostgreSQL channel each write notifies (its name depends on conn's schema)."""
         return str(conn.execute(text(f"SELECT {self._channel}")).scalar_one())
 
-    def sequence(self) -> int:
-        """The change sequence as committed now (0 when the service keeps none)."""
+    def sequence(self, *, polled: bool = False) -> int:
+        """The change sequence as committed now (0 when the service keeps none).
+
+        polled: the change watch looking again, not a read a caller asked for — not counted in
+        kaohe_db_reads_total when there is no replica (with one, it is routed like the reads after it).
+        """
         if not self.sequenced:
             return 0
+        if polled and self.router is None:
+            with self.reader.connect() as conn:
+                return int(conn.execute(self._read_sequence).scalar_one())
         # Where the reads that follow go: data read after it is then at least as new as the sequence.
         with self.read() as conn:
             return int(conn.execute(self._read_sequence).scalar_one())
