@@ -35,6 +35,9 @@ class Identity:
 
 
 SYSTEM = Identity(role=INTERNAL_ROLE, subject="system")
+# The gateway acting for nobody but itself: the versions it keeps its cached views by.
+GATEWAY_SUBJECT = "gateway"
+GATEWAY = Identity(role=INTERNAL_ROLE, subject=GATEWAY_SUBJECT)
 
 
 def derive_key(secret: bytes, purpose: bytes) -> bytes:

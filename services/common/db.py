@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -97,6 +97,12 @@ class Database:
         # The table's name is the service's own (tasks and scoring may share one PostgreSQL database).
         self._bump = text(f"UPDATE {sequence} SET value = value + 1 WHERE id = 1")
         self._read_sequence = text(f"SELECT value FROM {sequence} WHERE id = 1")
+        # On PostgreSQL the bump also notifies the channel of this sequence in this schema: delivered at
+        # commit to every listener, whichever process wrote (services/common/change_watch.py).
+        self._channel = f"'kaohe_' || md5(current_schema() || '.{sequence}')"
+        self._notify = text(f"SELECT pg_notify({self._channel}, '')")
+        # Called after each write that committed, in the writing process (its watchers wake at once).
+        self.committed: list[Callable[[], None]] = []
         self.is_sqlite = url.startswith("sqlite")
         try:
             if self.is_sqlite:
@@ -176,14 +182,29 @@ class Database:
             # that rolled back on purpose (validation only) wrote nothing.
             if self.sequenced and conn.in_transaction():
                 conn.execute(self._bump)
+                if not self.is_sqlite:
+                    conn.execute(self._notify)
+        for note in self.committed:
+            note()
         if self.router is not None:
             # Committed: the caller's next reads wait for the replica to replay this far, or read the primary.
             self.router.wrote()
 
-    def sequence(self) -> int:
-        """The change sequence as committed now (0 when the service keeps none)."""
+    def channel(self, conn: Connection) -> str:
+        """The PostgreSQL channel each write notifies (its name depends on conn's schema)."""
+        return str(conn.execute(text(f"SELECT {self._channel}")).scalar_one())
+
+    def sequence(self, *, polled: bool = False) -> int:
+        """The change sequence as committed now (0 when the service keeps none).
+
+        polled: the change watch looking again, not a read a caller asked for — not counted in
+        kaohe_db_reads_total when there is no replica (with one, it is routed like the reads after it).
+        """
         if not self.sequenced:
             return 0
+        if polled and self.router is None:
+            with self.reader.connect() as conn:
+                return int(conn.execute(self._read_sequence).scalar_one())
         # Where the reads that follow go: data read after it is then at least as new as the sequence.
         with self.read() as conn:
             return int(conn.execute(self._read_sequence).scalar_one())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from services.common.auth import INTERNAL_ROLE, Identity
+from services.common.auth import GATEWAY_SUBJECT, INTERNAL_ROLE, Identity
 from services.common.errors import PermissionDenied
 from services.common.vocabulary import ROLES
 
@@ -41,6 +41,8 @@ class Rule:
     system: bool = False
     # A department may name the units under its own (a 乡镇 its 村): the backend checks the unit's parent.
     below: bool = False
+    # Whether the gateway may call it as itself (GATEWAY): the version it keeps its cached views by.
+    gateway: bool = False
 
 
 POLICY: dict[str, Rule] = {
@@ -128,6 +130,9 @@ INTERNAL_POLICY: dict[str, Rule] = {
     SCORING_INTERNAL + "GetVersion": Rule(frozenset(), relayed=ALL),
     # The whole ledger, every unit's records: the office's, read by the gateway's ledger export.
     SCORING_INTERNAL + "ExportRecords": Rule(frozenset(), relayed=OFFICE),
+    # The versions pushed to the gateway for its cached views (for nobody in particular): no unit's data.
+    TASKS_INTERNAL + "WatchVersion": Rule(frozenset(), gateway=True),
+    SCORING_INTERNAL + "WatchVersion": Rule(frozenset(), gateway=True),
 }
 
 
@@ -176,13 +181,18 @@ def reach(identity: Identity, requested: str, below: Collection[str], what: str)
 def authorize_hop(identity: Identity, method: str, *, peer: str | None, mutual_tls: bool) -> Rule:
     """Defence in depth at tasks and scoring: the identity a hop carries may call method, from that peer.
 
-    A person's identity counts only when the gateway relays it, SYSTEM only when scoring sends it; with
-    mutual_tls False (loopback development) there is no verified peer and the credential alone decides.
+    A person's identity counts only when the gateway relays it, SYSTEM only when scoring sends it and
+    GATEWAY only when the gateway does; with mutual_tls False (loopback development) there is no verified
+    peer and the credential alone decides.
     """
     rule = POLICY.get(method) or INTERNAL_POLICY.get(method)
     name = method.rsplit("/", 1)[-1]
     if rule is None:
         raise PermissionDenied(f"{name} is not served")
+    if identity.role == INTERNAL_ROLE and identity.subject == GATEWAY_SUBJECT:
+        if not rule.gateway or (mutual_tls and peer != "gateway"):
+            raise PermissionDenied(f"the gateway's own identity may not call {name} from {peer or 'here'}")
+        return rule
     if identity.role == INTERNAL_ROLE:
         if not rule.system or (mutual_tls and peer != "scoring"):
             raise PermissionDenied(f"the system identity may not call {name} from {peer or 'here'}")

@@ -109,6 +109,9 @@ class Serving:
     database: Database | None = None
     health_names: list[str] = field(default_factory=list)
     background: list[Background] = field(default_factory=list)
+    # Called when it starts to stop, before the grace period: streams that never end of themselves end
+    # here, so that the stop does not wait the whole grace for them.
+    draining: list[Callable[[], None]] = field(default_factory=list)
 
 
 def say(service: str, message: str) -> None:
@@ -187,6 +190,10 @@ def run_service(
         for stop in on_stop:
             stop()
 
-    serve_until_signalled(serving.server, serving.health, on_stop=stop_all)
+    def drain() -> None:
+        for end in serving.draining:
+            end()
+
+    serve_until_signalled(serving.server, serving.health, on_stop=stop_all, on_drain=drain)
     log.info("stopped")
     return 0

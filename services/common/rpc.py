@@ -360,8 +360,9 @@ def serve_until_signalled(
     *,
     grace: float = 5.0,
     on_stop: Callable[[], None] | None = None,
+    on_drain: Callable[[], None] | None = None,
 ) -> None:
-    """Starts the server and blocks; SIGTERM/SIGINT → NOT_SERVING, then stop with grace."""
+    """Starts the server and blocks; SIGTERM/SIGINT → NOT_SERVING, on_drain, then stop with grace."""
     stop = threading.Event()
 
     def handle(signum: int, _frame: Any) -> None:
@@ -373,6 +374,8 @@ def serve_until_signalled(
     server.start()
     stop.wait()
     health_servicer.enter_graceful_shutdown()
+    if on_drain is not None:
+        on_drain()
     server.stop(grace).wait()
     if on_stop is not None:
         on_stop()

@@ -27,7 +27,15 @@ from services.common.clients import Backend
 from services.common.errors import DomainError, InvalidArgument
 from services.common.files import private_file
 from services.common.ids import check_request_ids
-from services.common.process import Context, ServiceOptions, Serving, parse_options, run_service, say
+from services.common.process import (
+    Background,
+    Context,
+    ServiceOptions,
+    Serving,
+    parse_options,
+    run_service,
+    say,
+)
 from services.common.rpc import RpcMetrics, ServiceInterceptor, create_server, current_identity
 from services.common.runtime import start_metrics
 from services.common.settings import DEFAULT_MAX_REQUEST_BYTES, ConfigError, Settings, load
@@ -237,8 +245,8 @@ def _registrar(
             )
         server.add_generic_rpc_handlers(
             (
-                proxy_handler(TASKS_SERVICE, backends.tasks, audit),
-                proxy_handler(SCORING_SERVICE, backends.scoring, audit),
+                proxy_handler(TASKS_SERVICE, backends.tasks, audit, wrote=app.versions.wrote),
+                proxy_handler(SCORING_SERVICE, backends.scoring, audit, wrote=app.versions.wrote),
             )
         )
 
@@ -312,7 +320,15 @@ def build(context: Context) -> Serving:
     )
     if not context.worker:  # a supervisor makes it before its workers start
         ensure_first_office_account(settings.data_dir, gateway_db_url(settings.data_dir))
-    return Serving(gateway.server, gateway.health, gateway.registry)
+    versions = gateway.app.versions
+    return Serving(
+        gateway.server,
+        gateway.health,
+        gateway.registry,
+        # Dialled before the first view, so that it finds the versions pushed already.
+        background=[Background("version streams", versions.start, versions.stop)],
+        draining=[versions.stop],
+    )
 
 
 def _bind_host(settings: Settings) -> str:

@@ -28,11 +28,14 @@ def forward_error(exc: grpc.RpcError, backend: Backend, context: grpc.ServicerCo
     relay(exc, context, unavailable=backend.unavailable)
 
 
-def proxy_handler(descriptor: ServiceDescriptor, backend: Backend, audit: Audit) -> grpc.GenericRpcHandler:
+def proxy_handler(
+    descriptor: ServiceDescriptor, backend: Backend, audit: Audit, *, wrote: Callable[[], None] = lambda: None
+) -> grpc.GenericRpcHandler:
     """A generic handler serving every method of descriptor by forwarding it to backend.
 
     Streaming methods are served too, so that a caller gets the policy's PERMISSION_DENIED (and an audit
-    line) for the internal ones rather than UNIMPLEMENTED.
+    line) for the internal ones rather than UNIMPLEMENTED. wrote is called after each write passed on
+    (answered or not: it may have committed), so that the caller's next view is read after it.
     """
     handlers: dict[str, grpc.RpcMethodHandler] = {}
     for method in descriptor.methods:
@@ -47,7 +50,10 @@ def proxy_handler(descriptor: ServiceDescriptor, backend: Backend, audit: Audit)
             request_serializer=request_class.SerializeToString,
             response_deserializer=response_class.FromString,
         )
-        behaviour = (_stream_forwarder if method.server_streaming else _forwarder)(path, call, backend, audit)
+        if method.server_streaming:
+            behaviour = _stream_forwarder(path, call, backend, audit)
+        else:
+            behaviour = _forwarder(path, call, backend, audit, wrote)
         if method.client_streaming:
             behaviour = _spooling(path, behaviour, request_class, audit)
         handlers[method.name] = getattr(grpc, f"{shape}_rpc_method_handler")(
@@ -109,7 +115,7 @@ def _authorize(path: str, request: Any, audit: Audit) -> Identity:
 
 
 def _forwarder(
-    path: str, call: Any, backend: Backend, audit: Audit
+    path: str, call: Any, backend: Backend, audit: Audit, wrote: Callable[[], None]
 ) -> Callable[[Any, grpc.ServicerContext], Any]:
     def forward(request: Any, context: grpc.ServicerContext) -> Any:
         identity = _authorize(path, request, audit)
@@ -121,6 +127,9 @@ def _forwarder(
                 audit(identity, path, "denied", exc.details())
             forward_error(exc, backend, context)
             raise
+        finally:
+            if mutating:
+                wrote()
         if mutating:
             audit(identity, path, "changed", _subject(request))
         return response

@@ -30,6 +30,7 @@ from services.common.wiretime import epoch_of, local_of
 from services.gateway.cache import ViewCache
 from services.gateway.export import result_to_xlsx
 from services.gateway.importing import LedgerImports
+from services.gateway.versions import PushedVersions
 
 T = TypeVar("T")
 log = logging.getLogger("kaohe.gateway.import")
@@ -61,6 +62,7 @@ class GatewayApp:
         self.pool = pool or ThreadPoolExecutor(max_workers=16, thread_name_prefix="fanout")
         self._schemes: dict[str, Scheme] = {}
         self.standings: ViewCache[Standings] = ViewCache(view="standing", registry=registry)
+        self.versions = PushedVersions(backends.tasks, backends.scoring, registry=registry)
         self.imports = LedgerImports(backends.tasks, backends.scoring, self._call)
 
     def _call(self, backend: Backend, method: str, request: Any, identity: Identity, timeout: float) -> Any:
@@ -98,25 +100,24 @@ class GatewayApp:
         self, source: IO[bytes], *, identity: Identity, validate_only: bool, timeout: float
     ) -> gateway_pb2.ImportLedgerResponse:
         """The spooled file imported through both services: all or nothing (see gateway/importing)."""
-        return self.imports.run(source, identity=identity, validate_only=validate_only, timeout=timeout)
+        try:
+            return self.imports.run(source, identity=identity, validate_only=validate_only, timeout=timeout)
+        finally:
+            self.versions.wrote()
 
     # ---- views
 
     def _standings(self, identity: Identity, year: int, unit: str, timeout: float) -> Standings:
         """The live standing, computed once per version of the data it comes from (and of the clock).
 
-        The versions are read before the data, so what is computed is at least as new as the key it is
-        kept under. It is good until the first instant at which a task's colour, an overdue count or the
-        set of counted tasks would change by itself (tasks' next_change); the reply's as_of says the
-        instant it was computed for.
+        The versions (pushed; asked while a stream is down or after a write this gateway passed on) are
+        read before the data, so what is computed is at least as new as the key it is kept under. It is
+        good until the first instant at which a task's colour, an overdue count or the set of counted
+        tasks would change by itself (tasks' next_change); the reply's as_of says the instant it was
+        computed for.
         """
-        tasks_version, scoring_version = self._both(
-            lambda: self._call(
-                self.backends.tasks, "GetVersion", tasks_pb2.GetVersionRequest(), identity, timeout
-            ),
-            lambda: self._call(
-                self.backends.scoring, "GetVersion", scoring_pb2.GetVersionRequest(), identity, timeout
-            ),
+        tasks_version, scoring_version = self.versions.read(
+            lambda backend, request: self._call(backend, "GetVersion", request, identity, timeout), self._both
         )
         key = (
             tasks_version.sequence,

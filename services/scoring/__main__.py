@@ -13,6 +13,7 @@ from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from prometheus_client import CollectorRegistry
 
 from services.common.attachments import AttachmentStore, store_from_env
+from services.common.change_watch import ChangeWatch
 from services.common.db import Database, migrate
 from services.common.internal import InternalGuard
 from services.common.process import (
@@ -52,6 +53,8 @@ class Running:
     tasks: GrpcTasks
     # Started by main (a background loop): settles imports a crash left staged.
     recovery: ImportRecovery
+    # The change sequence as any process commits it, pushed to the gateway (WatchVersion).
+    watch: ChangeWatch
 
 
 def create(
@@ -92,9 +95,13 @@ def create(
         on_refused=app.audit.refused,
     )
 
+    watch = ChangeWatch(db)
+
     def register(server: grpc.Server) -> None:
         scoring_pb2_grpc.add_ScoringServiceServicer_to_server(ScoringServicer(app, attachments), server)
-        scoring_pb2_grpc.add_ScoringInternalServiceServicer_to_server(ScoringInternalServicer(app), server)
+        scoring_pb2_grpc.add_ScoringInternalServiceServicer_to_server(
+            ScoringInternalServicer(app, watch), server
+        )
 
     server, port, health_servicer = create_server(
         address,
@@ -105,7 +112,7 @@ def create(
         require_client_auth=True,
     )
     recovery = ImportRecovery(db, tasks.resolve_import, after=recovery_after, peek=tasks.peek_import)
-    return Running(server, port, health_servicer, app, db, registry, tasks, recovery)
+    return Running(server, port, health_servicer, app, db, registry, tasks, recovery, watch)
 
 
 def build(context: Context) -> Serving:
@@ -137,6 +144,7 @@ def build(context: Context) -> Serving:
         database=scoring.db,
         health_names=["", SERVICE_NAME],
         background=[Background("import recovery", recover, scoring.recovery.stop)],
+        draining=[scoring.watch.close],
     )
 
 

@@ -12,6 +12,7 @@ from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 
 from services.common import attachment_rpc
 from services.common.attachments import AttachmentStore
+from services.common.change_watch import ChangeWatch
 from services.common.errors import InvalidArgument
 from services.common.messages import refuse_nul
 from services.common.protoenum import enum_number
@@ -278,8 +279,9 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
 class ScoringInternalServicer(scoring_pb2_grpc.ScoringInternalServiceServicer):
     """What only other services call: imports in two phases, the version, the records' export."""
 
-    def __init__(self, app: ScoringApp) -> None:
+    def __init__(self, app: ScoringApp, watch: ChangeWatch) -> None:
         self.app = app
+        self.watch = watch
 
     def ImportRecords(
         self, request_iterator: Iterator[scoring_pb2.ImportRecordsRequest], context: grpc.ServicerContext
@@ -337,6 +339,15 @@ class ScoringInternalServicer(scoring_pb2_grpc.ScoringInternalServiceServicer):
         return scoring_pb2.GetVersionResponse(
             sequence=self.app.db.sequence(), scheme_sha256=self.app.scheme.sha256
         )
+
+    def WatchVersion(
+        self, request: scoring_pb2.WatchVersionRequest, context: grpc.ServicerContext
+    ) -> Iterator[scoring_pb2.WatchVersionResponse]:
+        def read() -> tuple[scoring_pb2.WatchVersionResponse, float]:
+            version = self.GetVersion(scoring_pb2.GetVersionRequest(), context)
+            return scoring_pb2.WatchVersionResponse(version=version), 0
+
+        yield from self.watch.follow(context, read)
 
 
 def _import_id(value: str) -> str:

@@ -14,6 +14,7 @@ from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from prometheus_client import CollectorRegistry
 
 from services.common.attachments import AttachmentStore, store_from_env
+from services.common.change_watch import ChangeWatch
 from services.common.db import Database, migrate
 from services.common.internal import InternalGuard
 from services.common.process import (
@@ -53,6 +54,8 @@ class Running:
     app: TasksApp
     db: Database
     registry: CollectorRegistry
+    # The change sequence as any process commits it, pushed to the gateway (WatchVersion).
+    watch: ChangeWatch
     reminders: ReminderLoop | None = None
 
 
@@ -95,9 +98,11 @@ def create(
         on_refused=app.audit.refused,
     )
 
+    watch = ChangeWatch(db)
+
     def register(server: grpc.Server) -> None:
         tasks_pb2_grpc.add_TasksServiceServicer_to_server(TasksServicer(app, attachments), server)
-        tasks_pb2_grpc.add_TasksInternalServiceServicer_to_server(TasksInternalServicer(app), server)
+        tasks_pb2_grpc.add_TasksInternalServiceServicer_to_server(TasksInternalServicer(app, watch), server)
 
     server, port, health_servicer = create_server(
         address,
@@ -107,7 +112,7 @@ def create(
         tls=tls,
         require_client_auth=True,
     )
-    return Running(server, port, health_servicer, app, db, registry, reminders)
+    return Running(server, port, health_servicer, app, db, registry, watch, reminders)
 
 
 def build(context: Context) -> Serving:
@@ -138,6 +143,7 @@ def build(context: Context) -> Serving:
         database=tasks.db,
         health_names=["", SERVICE_NAME],
         background=background,
+        draining=[tasks.watch.close],
     )
 
 

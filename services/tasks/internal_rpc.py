@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import grpc
 from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
+from services.common.change_watch import ChangeWatch
 from services.common.facts import FACT_COLUMNS
 from services.common.messages import refuse_nul
 from services.common.packed import DTYPE_CODES, pack
@@ -30,8 +31,9 @@ def packed_column(name: str, column: object) -> tasks_pb2.PackedColumn:
 class TasksInternalServicer(tasks_pb2_grpc.TasksInternalServiceServicer):
     """The ledger's internal methods over gRPC (the internal hop has authorised the calling service)."""
 
-    def __init__(self, app: TasksApp) -> None:
+    def __init__(self, app: TasksApp, watch: ChangeWatch) -> None:
         self.app = app
+        self.watch = watch
 
     def ImportLedger(
         self, request_iterator: Iterator[tasks_pb2.ImportLedgerRequest], context: grpc.ServicerContext
@@ -94,6 +96,21 @@ class TasksInternalServicer(tasks_pb2_grpc.TasksInternalServiceServicer):
             # In the contract's order: a column missing from a chunk is a bug here, not a gap there.
             packed = [packed_column(name, columns[name]) for name in FACT_COLUMNS]
             yield tasks_pb2.GetTimelinessFactsResponse(rows=rows, columns=packed)
+
+    def WatchVersion(
+        self, request: tasks_pb2.WatchVersionRequest, context: grpc.ServicerContext
+    ) -> Iterator[tasks_pb2.WatchVersionResponse]:
+        def read() -> tuple[tasks_pb2.WatchVersionResponse, float]:
+            sequence, next_change, at = self.app.facts.version()
+            version = tasks_pb2.GetVersionResponse(
+                sequence=sequence, next_change=instant(next_change or None), at=instant(at)
+            )
+            return tasks_pb2.WatchVersionResponse(version=version), next_change
+
+        # A new message when the sequence or the next change moved, not for the clock alone.
+        yield from self.watch.follow(
+            context, read, key=lambda reply: (reply.version.sequence, reply.version.next_change.seconds)
+        )
 
     def ListHolidayNotices(
         self, request: tasks_pb2.ListHolidayNoticesRequest, context: grpc.ServicerContext
