@@ -15,18 +15,15 @@ from datetime import datetime
 from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) writes a string with
 from typing import Any
 
-import msgspec
 import numpy as np
 
 from services.common import calendar as cal
+from services.common.jsonlines import common_object
 from services.common.text import NOTE_MAX, TITLE_MAX
 from services.common.timeutil import from_epoch, to_epoch
 from services.tasks import ledger
 from services.tasks.handlers.import_run import ImportRun
 
-_DECODE = msgspec.json.Decoder(dict)
-# The end of a key ("… followed by its colon): every key written has one, a string may add more.
-_KEY_END = re.compile(r'"\s*:')
 _SEP = "\n"
 _IDS = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9._-]{0,63}\n)*")
 # An instant as ledgers write it, to the second, with its offset; numpy checks the calendar.
@@ -46,17 +43,11 @@ class Declined(Exception):
 
 
 def decode(lines: Sequence[tuple[int, str]]) -> list[dict[str, Any]]:
-    """The batch's objects; Declined unless every line is a JSON object with no key written twice."""
-    texts = [text for _, text in lines]
-    try:
-        objs = [_DECODE.decode(text) for text in texts]
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        raise Declined from None
-    # msgspec keeps the last of a repeated key: one key end more than keys kept is a repeat (or a string
-    # that holds a quote and a colon, which the line-by-line checks look at just as well).
-    if len(_KEY_END.findall(_SEP.join(texts))) != sum(map(len, objs)):
+    """The batch's objects; Declined unless every line is a common one (jsonlines.common_object)."""
+    objs = [common_object(text) for _, text in lines]
+    if None in objs:
         raise Declined
-    return objs
+    return objs  # type: ignore[return-value]
 
 
 def ids(values: list[Any]) -> list[str]:
