@@ -128,9 +128,9 @@ def task_columns(run: ImportRun, objs: list[dict[str, Any]]) -> dict[str, Any]:
         raise Declined
     scheme = run.scheme
     task_types = _among([obj["task_type"] for obj in objs], scheme.task_types.keys())
-    priorities = [obj.get("priority") for obj in objs]
+    written = [obj.get("priority") for obj in objs]
     priorities = _among(
-        ["normal" if p is None else p for p in priorities], scheme.timeliness.priority_weights.keys()
+        ["normal" if p is None else p for p in written], scheme.timeliness.priority_weights.keys()
     )
     task_ids = ids([obj["id"] for obj in objs])
     leads = ids([obj["lead_unit"] for obj in objs])
@@ -139,10 +139,10 @@ def task_columns(run: ImportRun, objs: list[dict[str, Any]]) -> dict[str, Any]:
     given = [k for k, obj in enumerate(objs) if obj.get("due_at") is not None]
     due: list[int | None] = [None] * len(objs)
     if given:
-        written = instants([objs[k]["due_at"] for k in given])
-        if (written < assigned[given]).any():
+        dues = instants([objs[k]["due_at"] for k in given])
+        if (dues < assigned[given]).any():
             raise Declined
-        for k, moment in zip(given, written.tolist(), strict=True):
+        for k, moment in zip(given, dues.tolist(), strict=True):
             due[k] = moment
     if len(set(task_ids)) != len(task_ids):
         raise Declined
