@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, case, exists, func, literal, or_, select, union, update
 
-from services.common.db import chunks
+from services.common.db import among, chunks
 from services.common.errors import InvalidArgument, InvalidTransition, StaleEtag
 from services.common.timeutil import from_epoch
 from services.tasks import staging
@@ -189,13 +189,17 @@ def _replay_chunk(run: ImportRun, ids: list[str]) -> None:
 def _staged_rows(run: ImportRun, ids: list[str]) -> tuple[dict[str, Any], dict[str, list[Any]]]:
     """The staged new tasks among ids by id, and the staged events of ids by task, in file order."""
     conn = run.conn
-    # ids are a sorted run of the touched tasks: the staged rows of exactly these are a range.
+    # ids are a sorted run of the touched tasks, the ones replayed at once (_replayed_at_once) among them left
+    # out: their staged rows lie in a range, but only theirs are read.
     first, last = ids[0], ids[-1]
-    query = select(import_tasks).where(import_tasks.c.id >= first, import_tasks.c.id <= last)
+    t = import_tasks.c
+    query = select(import_tasks).where(t.id >= first, t.id <= last, among(conn, t.id, ids))
     new = {row.id: row for row in conn.execute(query).all()}
     staged: dict[str, list[Any]] = {}
     staged_c = import_events.c
-    query = select(import_events).where(staged_c.task_id >= first, staged_c.task_id <= last)
+    query = select(import_events).where(
+        staged_c.task_id >= first, staged_c.task_id <= last, among(conn, staged_c.task_id, ids)
+    )
     for row in conn.execute(query.order_by(staged_c.line)).all():
         staged.setdefault(row.task_id, []).append(row)
     return new, staged
