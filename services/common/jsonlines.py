@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from typing import Any
+
+import msgspec
 
 from services.common.errors import FieldViolation, InvalidArgument
 
@@ -63,8 +66,45 @@ _DECODER = json.JSONDecoder(
 _FLAT = frozenset({str, int, bool, type(None)})
 
 
+# The common line, decoded by msgspec several times faster: a flat object of strings, booleans, nulls, short
+# integers and lists of strings, no key written twice. Anything else goes to the strict decoder above,
+# which alone words a refusal.
+_FAST = msgspec.json.Decoder(dict)
+_FAST_VALUES = frozenset({bool, type(None)})
+_INT_LIMIT = 10**MAX_DIGITS
+_KEY_END = re.compile(r'"\s*:')
+
+
+def common_object(text: str) -> dict[str, Any] | None:
+    """text's object when it is a common line (see _FAST), else None."""
+    try:
+        value = _FAST.decode(text)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return None
+    strings = len(value)  # the keys
+    for child in value.values():
+        kind = type(child)
+        if kind is str:
+            strings += 1
+        elif kind is list:
+            if not all(type(item) is str for item in child):
+                return None
+            strings += len(child)
+        elif not (kind in _FAST_VALUES or (kind is int and -_INT_LIMIT < child < _INT_LIMIT)):
+            return None
+    # Each string written (a key too) has two quotes, any other quote is escaped: with one quote more than
+    # the strings kept, a key may have been written twice (msgspec keeps the last) — or a string holds one,
+    # and then each key's end (its closing quote, then the colon) is counted instead.
+    if text.count('"') != 2 * strings and len(_KEY_END.findall(text)) != len(value):
+        return None
+    return value
+
+
 def loads(text: str, *, field: str) -> Any:
     """The JSON value of text, refused (InvalidArgument naming field) when it breaks a rule above."""
+    common = common_object(text)
+    if common is not None:
+        return common
     try:
         if text.startswith("\ufeff"):
             # As json.loads refuses it.

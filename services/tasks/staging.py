@@ -7,7 +7,7 @@ tables with INSERT … SELECT. Bulk writes go by COPY on PostgreSQL, by executem
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Column, Connection, Integer, MetaData, String, Table, Text, text
@@ -77,12 +77,18 @@ def insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) ->
     """rows into table in one statement: COPY on PostgreSQL, executemany elsewhere."""
     if not rows:
         return
-    if conn.dialect.name != "postgresql":
-        conn.execute(table.insert(), list(rows))
-        return
     names = list(rows[0].keys())
+    insert_rows(conn, table, names, [[row[name] for name in names] for row in rows])
+
+
+def insert_rows(conn: Connection, table: Table, names: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """rows (values in the order of names) into table: COPY on PostgreSQL, one executemany elsewhere."""
     columns = ", ".join(f'"{name}"' for name in names)
     raw: Any = conn.connection.driver_connection
+    if conn.dialect.name != "postgresql":
+        marks = ", ".join("?" for _ in names)
+        raw.executemany(f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})', rows)
+        return
     with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
         for row in rows:
-            copy.write_row([row[name] for name in names])
+            copy.write_row(row)

@@ -50,10 +50,10 @@ def check_batch(run: ImportRun, lines: list[tuple[int, str]]) -> None:
     defined = {r.id for r in records if isinstance(r, ledger.TaskRecord)}
     named = {r.task for r in records if isinstance(r, ledger.EventRecord)}
     parents = {r.parent for r in records if isinstance(r, ledger.TaskRecord) and r.parent}
-    known = _known_tasks(run, defined | named | parents)
+    known = known_tasks(run, defined | named | parents)
     # A task this batch creates has no events before it (an earlier one would have been refused): only
     # the others' events are looked up.
-    seen = _known_events(run, named - (defined - known.keys()))
+    seen = known_events(run, named - (defined - known.keys()))
     new_units: list[dict[str, Any]] = []
     new_tasks: list[dict[str, Any]] = []
     new_events: list[dict[str, Any]] = []
@@ -71,10 +71,6 @@ def check_batch(run: ImportRun, lines: list[tuple[int, str]]) -> None:
     staging.insert(run.conn, persons, new_persons)
     staging.insert(run.conn, import_tasks, new_tasks)
     staging.insert(run.conn, import_events, new_events)
-    run.batches += 1
-    if run.batches & (run.batches - 1) == 0:
-        # Statistics as the tables grow (after 1, 2, 4, … batches): lookups by id keep to the index.
-        staging.analyze(run.conn)
 
 
 def _load_units(run: ImportRun, records: list[Any]) -> None:
@@ -95,7 +91,7 @@ def _load_units(run: ImportRun, records: list[Any]) -> None:
     run.unit_parents |= repo.unit_parents(run.conn, wanted - run.unit_parents.keys())
 
 
-def _known_tasks(run: ImportRun, ids: set[str]) -> dict[str, tuple[str, int]]:
+def known_tasks(run: ImportRun, ids: set[str]) -> dict[str, tuple[str, int]]:
     """id → (canonical record, line it was defined on; 0 when stored) of the tasks among ids known."""
     found: dict[str, tuple[str, int]] = {}
     conn = run.conn
@@ -109,7 +105,7 @@ def _known_tasks(run: ImportRun, ids: set[str]) -> dict[str, tuple[str, int]]:
     return found
 
 
-def _known_events(run: ImportRun, task_ids: set[str]) -> dict[tuple[str, str, int], Seen]:
+def known_events(run: ImportRun, task_ids: set[str]) -> dict[tuple[str, str, int], Seen]:
     """(task, kind, at) → (by, note, line or 0 when stored, due_at) of the events of task_ids known."""
     seen: dict[tuple[str, str, int], Seen] = {}
     conn = run.conn

@@ -9,13 +9,13 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, literal, or_, select, union, update
+from sqlalchemy import Select, and_, bindparam, case, exists, func, literal, or_, select, union, update
 
-from services.common.db import chunks
+from services.common.db import among, chunks
 from services.common.errors import InvalidArgument, InvalidTransition, StaleEtag
 from services.common.timeutil import from_epoch
 from services.tasks import staging
-from services.tasks.domain import Event, Kind, Replay, replay
+from services.tasks.domain import Event, Kind, Replay, State, replay
 from services.tasks.handlers.import_run import ImportRun, line_error, refuse_missing
 from services.tasks.history import derived, domain_events, own_due
 from services.tasks.staging import import_events, import_tasks
@@ -26,6 +26,28 @@ from services.tasks.storage.tables import task_co_units, task_events, tasks
 _PROVISIONAL = 10**15
 # Tasks replayed and written together once the file has been read.
 CHUNK = 2000
+# The kinds of a history replayed in SQL (_replayed_at_once), and the columns it fills.
+_SIMPLE = (Kind.ACCEPT.value, Kind.PROGRESS.value, Kind.REPORT.value)
+_TASK_INSERT = [
+    "id",
+    "title",
+    "task_type",
+    "source",
+    "lead_unit",
+    "priority",
+    "state",
+    "assigned_at",
+    "due_at",
+    "due_given",
+    "reported_at",
+    "created_at",
+    "updated_at",
+    "version",
+    "record",
+    "responsible",
+    "leader",
+    "parent",
+]
 # A staged event's kind (checked when its line was read) → its Kind, without Enum's lookup.
 _KINDS = {kind.value: kind for kind in Kind}
 
@@ -35,12 +57,18 @@ def finish(run: ImportRun) -> None:
     if run.missing:
         refuse_missing(run)
     staging.analyze(run.conn)
-    touched = union(select(import_tasks.c.id.label("id")), select(import_events.c.task_id.label("id")))
-    ids = list(run.conn.execute(select(touched.subquery().c.id).order_by("id")).scalars().all())
-    for part in chunks(ids, CHUNK):
-        _replay_chunk(run, list(part))
-    _check_parts(run)
     conn = run.conn
+    conn.execute(tasks.insert().from_select(_TASK_INSERT, _replayed_at_once(run)))
+    # The rest: stored tasks the file adds events to, new ones whose history is more than accepts and reports.
+    touched = union(
+        select(import_tasks.c.id.label("id")), select(import_events.c.task_id.label("id"))
+    ).subquery()
+    done = select(import_tasks.c.id).join(tasks, tasks.c.id == import_tasks.c.id)
+    rest = select(touched.c.id).where(touched.c.id.not_in(done)).order_by(touched.c.id)
+    for part in chunks(list(conn.execute(rest).scalars().all()), CHUNK):
+        _replay_chunk(run, list(part))
+    _insert_co_units(run)
+    _check_parts(run)
     # The create and assign of each new task, then the file's events in file order (the database's
     # sequence keeps the recorded order).
     for kind in ("create", "assign"):
@@ -75,6 +103,61 @@ def finish(run: ImportRun) -> None:
     )
 
 
+def _replayed_at_once(run: ImportRun) -> Select[Any]:
+    """The new tasks whose file events are only accepts, progress and reports, none before the assignment,
+    as their replay leaves them — for all of them in one statement. (Such a history cannot fail: each of
+    these steps is allowed after the assignment; the task is reported at its latest report, else accepted
+    after any of them, else assigned.)"""
+    t, e = import_tasks.c, import_events.c
+    odd = select(e.task_id).where(e.task_id == t.id, or_(e.kind.not_in(_SIMPLE), e.at < t.assigned_at))
+    agg = (
+        select(
+            e.task_id.label("task_id"),
+            func.max(case((e.kind == Kind.REPORT.value, e.at))).label("reported_at"),
+            func.count().label("n"),
+        )
+        .group_by(e.task_id)
+        .subquery()
+    )
+    state = case(
+        (agg.c.reported_at.is_not(None), State.REPORTED.value),
+        (agg.c.n.is_not(None), State.ACCEPTED.value),
+        else_=State.ASSIGNED.value,
+    )
+    return (
+        select(
+            t.id,
+            t.title,
+            t.task_type,
+            t.source,
+            t.lead_unit,
+            t.priority,
+            state,
+            t.assigned_at,
+            t.due_at,
+            t.due_given,
+            agg.c.reported_at,
+            literal(run.stamp),
+            literal(run.stamp),
+            literal(1),
+            t.record,
+            t.responsible,
+            t.leader,
+            t.parent,
+        )
+        .select_from(import_tasks.outerjoin(agg, agg.c.task_id == t.id))
+        .where(~exists(odd))
+    )
+
+
+def _insert_co_units(run: ImportRun) -> None:
+    """The co-units of every new task (all of them are in the real table by now)."""
+    query = select(import_tasks.c.id, import_tasks.c.co_units).where(import_tasks.c.co_units != "[]")
+    found = run.conn.execute(query).all()
+    rows = [(task_id, unit) for task_id, co in found for unit in json.loads(co)]
+    staging.insert_rows(run.conn, task_co_units, ("task_id", "unit_id"), rows)
+
+
 def _replay_chunk(run: ImportRun, ids: list[str]) -> None:
     """The tasks ids (a sorted run of the touched ones) replayed; new ones staged for the real table."""
     conn = run.conn
@@ -83,7 +166,6 @@ def _replay_chunk(run: ImportRun, ids: list[str]) -> None:
     stored = repo.tasks_by_id(conn, stored_ids)
     stored_events = repo.events_of(conn, stored_ids)
     task_rows: list[dict[str, Any]] = []
-    co_rows: list[dict[str, Any]] = []
     rejected_lines: list[int] = []
     for task_id in ids:
         events = staged.get(task_id, [])
@@ -93,14 +175,10 @@ def _replay_chunk(run: ImportRun, ids: list[str]) -> None:
         result = _replay(run, task_id, before, events)
         rejected_lines += [seq - _PROVISIONAL for seq in result.rejected if seq >= _PROVISIONAL]
         if task_id in new:
-            row = new[task_id]
-            task_rows.append(_task_row(run, row, result))
-            if row.co_units != "[]":
-                co_rows += [{"task_id": row.id, "unit_id": u} for u in json.loads(row.co_units)]
+            task_rows.append(_task_row(run, new[task_id], result))
         else:
             _update_stored(run, stored[task_id], stored_events.get(task_id, []), result)
     staging.insert(conn, tasks, task_rows)
-    staging.insert(conn, task_co_units, co_rows)
     if rejected_lines:
         conn.execute(
             update(import_events).where(import_events.c.line == bindparam("l")).values(rejected=True),
@@ -111,13 +189,17 @@ def _replay_chunk(run: ImportRun, ids: list[str]) -> None:
 def _staged_rows(run: ImportRun, ids: list[str]) -> tuple[dict[str, Any], dict[str, list[Any]]]:
     """The staged new tasks among ids by id, and the staged events of ids by task, in file order."""
     conn = run.conn
-    # ids are a sorted run of the touched tasks: the staged rows of exactly these are a range.
+    # ids are a sorted run of the touched tasks, the ones replayed at once (_replayed_at_once) among them left
+    # out: their staged rows lie in a range, but only theirs are read.
     first, last = ids[0], ids[-1]
-    query = select(import_tasks).where(import_tasks.c.id >= first, import_tasks.c.id <= last)
+    t = import_tasks.c
+    query = select(import_tasks).where(t.id >= first, t.id <= last, among(conn, t.id, ids))
     new = {row.id: row for row in conn.execute(query).all()}
     staged: dict[str, list[Any]] = {}
     staged_c = import_events.c
-    query = select(import_events).where(staged_c.task_id >= first, staged_c.task_id <= last)
+    query = select(import_events).where(
+        staged_c.task_id >= first, staged_c.task_id <= last, among(conn, staged_c.task_id, ids)
+    )
     for row in conn.execute(query.order_by(staged_c.line)).all():
         staged.setdefault(row.task_id, []).append(row)
     return new, staged

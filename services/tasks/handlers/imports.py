@@ -18,7 +18,7 @@ from services.common.errors import DomainError, StaleEtag
 from services.tasks import decisions, staging
 from services.tasks.handlers.commands import ImportLedger
 from services.tasks.handlers.context import TasksContext
-from services.tasks.handlers.import_lines import check_batch
+from services.tasks.handlers.import_batch import check
 from services.tasks.handlers.import_replay import finish
 from services.tasks.handlers.import_run import ImportRun
 from services.tasks.storage import repository as repo
@@ -44,7 +44,7 @@ def import_ledger(
             staging.create(conn)
             run = ImportRun(conn, ctx.scheme, ctx.calendar)
             for batch in batches:
-                check_batch(run, batch)
+                check(run, batch)
             finish(run)
             staging.drop(conn)
             if cmd.validate_only:
