@@ -192,7 +192,7 @@ class Scheme:
         for m in self.metrics:
             if m.id == id:
                 return m
-        raise MetricNotFound(f'scheme "{self.id}" has no metric "{id}"')
+        raise MetricNotFound(f"考核方案“{self.id}”中没有指标“{id}”")
 
 
 def floor_problem(*, floor: float, target: float, direction: str) -> str | None:

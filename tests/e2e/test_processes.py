@@ -253,7 +253,7 @@ def test_a_taken_port_or_a_bad_count_is_one_line_and_no_workers(tmp_path: Path, 
 @pytest.mark.parametrize(
     ("service", "variables", "said"),
     [
-        ("gateway", {}, "no secret: set KAOHE_SECRET"),
+        ("gateway", {}, "没有密钥：请设置 KAOHE_SECRET"),
         ("web", {"KAOHE_WEB_BIND_HOST": "0.0.0.0"}, "give it a certificate"),
     ],
 )

@@ -117,7 +117,7 @@ def test_text_is_bounded(units: Stack) -> None:
 def test_ledger_json_is_strict(units: Stack) -> None:
     before = counts(units)
     cases = {
-        '{"type":"task","id":"T2","id":"T3"}': "repeats the key",
+        '{"type":"task","id":"T2","id":"T3"}': "重复出现",
         '{"type":"unit","id":"x","name":"y","category":NaN}': "NaN",
         '{"type":"unit","id":"x","name":"y","category":Infinity}': "Infinity",
         '{"type":"unit","id":"x","n":' + "9" * 400 + "}": "digits",

@@ -49,9 +49,9 @@ def test_visible_escapes_what_a_terminal_would_obey() -> None:
 @pytest.mark.parametrize(
     ("line", "words"),
     [
-        ('{"a":1,"a":2}', "repeats the key 'a'"),
-        ('{"a":1,"b":2,"b":3,"a":4}', "repeats the key 'b'"),
-        ('{"a":{"b":1,"b":2}}', "repeats the key 'b'"),
+        ('{"a":1,"a":2}', "键 'a' 重复出现"),
+        ('{"a":1,"b":2,"b":3,"a":4}', "键 'b' 重复出现"),
+        ('{"a":{"b":1,"b":2}}', "键 'b' 重复出现"),
         ('\ufeff{"a":1}', "BOM"),
         ('{"a":NaN}', "NaN"),
         ('{"a":-Infinity}', "-Infinity"),

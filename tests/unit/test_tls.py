@@ -238,13 +238,13 @@ def test_load_tls_config_names_the_file_that_is_wrong(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.pem"
     with pytest.raises(ConfigError, match=r"nowhere\.pem"):
         load_tls_config(ca=missing)
-    with pytest.raises(ConfigError, match=r"TLS key .*does not belong"):
+    with pytest.raises(ConfigError, match=r"TLS 私钥 .*不配对"):
         load_tls_config(ca=files.ca, cert=files.cert("tasks"), key=files.key("scoring"))
     with pytest.raises(ConfigError, match="not issued by the CA"):
         load_tls_config(ca=files.ca, cert=other.cert("tasks"), key=other.key("tasks"))
     with pytest.raises(ConfigError, match=r"TLS certificate .*not a PEM"):
         load_tls_config(ca=files.ca, cert=files.key("tasks"), key=files.key("tasks"))
-    with pytest.raises(ConfigError, match="needs its key"):
+    with pytest.raises(ConfigError, match="须成对给出"):
         TlsConfig(ca=files.ca, cert=files.cert("tasks"))
 
 

@@ -101,7 +101,7 @@ def test_a_person_token_round_trips_with_the_standard_claims() -> None:
         ({"role": None}, "lacks the role claim"),
         ({"role": "admin"}, "unknown role"),
         ({"role": "internal"}, "unknown role"),
-        ({"role": "department", "unit": ""}, "must name its unit"),
+        ({"role": "department", "unit": ""}, "须写明所属单位"),
         ({"iat": int(time.time()) + 3600}, "issued in the future"),
     ],
 )
@@ -166,9 +166,9 @@ def test_rotation_accepts_a_retired_key_signs_with_the_current_and_refuses_an_un
     assert jwt.get_unverified_header(new_token)["kid"] == after.user.current != before.user.current
     assert verify_user_token(new_token, ring=after.user).subject == "li"
     # Once the old secret is dropped from the ring, its tokens stop working.
-    assert "unknown or retired key" in refusal(lambda: verify_user_token(old_token, ring=KEYS.user))
+    assert "签名密钥未知或已停用" in refusal(lambda: verify_user_token(old_token, ring=KEYS.user))
     # A ring that only knows the old secret does not accept what the new one signs.
-    assert "unknown or retired key" in refusal(lambda: verify_user_token(new_token, ring=before.user))
+    assert "签名密钥未知或已停用" in refusal(lambda: verify_user_token(new_token, ring=before.user))
 
 
 def test_a_ring_with_explicit_ids() -> None:
@@ -250,10 +250,10 @@ def test_a_service_may_insist_on_a_request_bound_credential() -> None:
 def test_people_tokens_and_internal_credentials_do_not_pass_for_each_other() -> None:
     person = issue_user_token(OFFICE, ring=KEYS.user)
     internal = sign_internal(OFFICE, method=METHOD, ring=KEYS.internal)
-    assert "unknown or retired key" in refusal(
+    assert "签名密钥未知或已停用" in refusal(
         lambda: verify_internal(person, method=METHOD, ring=KEYS.internal)
     )
-    assert "unknown or retired key" in refusal(lambda: verify_user_token(internal, ring=KEYS.user))
+    assert "签名密钥未知或已停用" in refusal(lambda: verify_user_token(internal, ring=KEYS.user))
     # Even under one key, the issuer and audience keep them apart.
     same = KeyRing(current="k", keys={"k": b"k" * 32})
     person = issue_user_token(OFFICE, ring=same)
@@ -348,7 +348,7 @@ def test_a_provider_department_takes_its_unit_from_the_mapped_claim(provider: Pr
     identity = provider.verifier().verify(token)
     assert (identity.role, identity.unit) == ("department", "fgj")
     without_unit = provider.token(**_roles("kaohe-dept"))
-    assert "must name its unit" in refusal(lambda: provider.verifier().verify(without_unit))
+    assert "须写明所属单位" in refusal(lambda: provider.verifier().verify(without_unit))
 
 
 def test_a_viewer_is_not_bound_to_a_unit_it_claims(provider: Provider) -> None:
@@ -358,8 +358,8 @@ def test_a_viewer_is_not_bound_to_a_unit_it_claims(provider: Provider) -> None:
 
 def test_a_provider_role_nobody_mapped_grants_nothing(provider: Provider) -> None:
     token = provider.token(**_roles("kaohe-admin"))
-    assert "grants no Kaohe role" in refusal(lambda: provider.verifier().verify(token))
-    assert "grants no Kaohe role" in refusal(lambda: provider.verifier().verify(provider.token()))
+    assert "没有赋予任何考核角色" in refusal(lambda: provider.verifier().verify(token))
+    assert "没有赋予任何考核角色" in refusal(lambda: provider.verifier().verify(provider.token()))
 
 
 def test_a_flat_string_role_claim(provider: Provider) -> None:
@@ -439,6 +439,6 @@ def test_the_bearer_door_takes_kaohe_and_provider_tokens(provider: Provider) -> 
     assert authenticate({"authorization": f"Bearer {own}"}, METHOD).unit == "fgj"
     theirs = provider.token(**_roles("kaohe-office"))
     assert authenticate({"authorization": f"bearer {theirs}"}, METHOD).role == "office"
-    assert "missing bearer token" in refusal(lambda: authenticate({}, METHOD))
+    assert "缺少令牌" in refusal(lambda: authenticate({}, METHOD))
     # Without a provider configured, its tokens are somebody else's.
-    assert "unknown or retired key" in refusal(lambda: verify_bearer(theirs, ring=KEYS.user))
+    assert "签名密钥未知或已停用" in refusal(lambda: verify_bearer(theirs, ring=KEYS.user))
