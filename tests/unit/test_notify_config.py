@@ -118,21 +118,21 @@ def test_the_error_is_a_value_error_and_an_invalid_argument_with_a_field_violati
         ('interval_seconds = "60"\n' + channel_toml(), "interval_seconds", "须为正整数"),
         ("interval_seconds = true\n" + channel_toml(), "interval_seconds", "须为正整数"),
         ("interval_seconds = 60\n", "channels", "一个或多个 [[channels]]"),
-        (channel_toml(url='"ftp://example.org/hook"'), "channels[0].url", "http:// or https://"),
-        (channel_toml(url='"https:///no-host"'), "channels[0].url", "http:// or https://"),
-        (channel_toml(url='"http://host:port/hook"'), "channels[0].url", "http:// or https://"),
-        (channel_toml(url="<absent>"), "channels[0].url", "http:// or https://"),
-        (channel_toml(url="42"), "channels[0].url", "http:// or https://"),
+        (channel_toml(url='"ftp://example.org/hook"'), "channels[0].url", "http:// 或 https://"),
+        (channel_toml(url='"https:///no-host"'), "channels[0].url", "http:// 或 https://"),
+        (channel_toml(url='"http://host:port/hook"'), "channels[0].url", "http:// 或 https://"),
+        (channel_toml(url="<absent>"), "channels[0].url", "http:// 或 https://"),
+        (channel_toml(url="42"), "channels[0].url", "http:// 或 https://"),
         (channel_toml(format='"slack"'), "channels[0].format", "须为以下之一：json、wecom、dingtalk"),
         (channel_toml(units="<absent>"), "channels[0].units", "必填"),
         (channel_toml(units="[]"), "channels[0].units", "须为非空列表"),
         (channel_toml(units='"fgj"'), "channels[0].units", "须为非空列表"),
         (channel_toml(units='["fgj", 3]'), "channels[0].units[1]", "须为非空文本"),
         (channel_toml(units='["fgj", " "]'), "channels[0].units[1]", "须为非空文本"),
-        (channel_toml(events="[]"), "channels[0].events", "yellow, red, progress_due"),
-        (channel_toml(events='["red", "blue"]'), "channels[0].events[1]", "one of yellow, red, progress_due"),
-        (channel_toml(escalate='"yes"'), "channels[0].escalate", "true or false"),
-        ("interval_seconds = ", "toml", "valid TOML"),
+        (channel_toml(events="[]"), "channels[0].events", "yellow、red、progress_due"),
+        (channel_toml(events='["red", "blue"]'), "channels[0].events[1]", "须为以下之一：yellow、red、progress_due"),
+        (channel_toml(escalate='"yes"'), "channels[0].escalate", "true 或 false"),
+        ("interval_seconds = ", "toml", "有效的 TOML"),
     ],
 )
 def test_each_rule_names_its_key(text: str, key: str, words: str) -> None:
@@ -160,7 +160,7 @@ def test_check_units_accepts_ids_categories_and_star_and_names_the_stranger() ->
     with pytest.raises(NotifyConfigInvalid) as caught:
         check_units(bad, units=units)
     assert caught.value.key == "channels[1].units[1]"
-    assert '"gaj"' in caught.value.rule
+    assert '“gaj”' in caught.value.rule
 
 
 def test_repeat_escalate_after_and_secret_are_read() -> None:

@@ -511,4 +511,4 @@ def test_applies_to_is_checked_against_the_units_at_run_time() -> None:
     # department and township are every county's categories, named before any unit of theirs exists;
     # another category must be one a unit has.
     assert set(fields) == {"metrics[0].applies_to[2]", "metrics[1].applies_to[1]"}
-    assert '"ghost"' in fields["metrics[1].applies_to[1]"]
+    assert '“ghost”' in fields["metrics[1].applies_to[1]"]

@@ -99,8 +99,8 @@ def test_a_person_token_round_trips_with_the_standard_claims() -> None:
         ({"jti": None}, "lacks the jti claim"),
         ({"exp": None}, "lacks the exp claim"),
         ({"role": None}, "lacks the role claim"),
-        ({"role": "admin"}, "unknown role"),
-        ({"role": "internal"}, "unknown role"),
+        ({"role": "admin"}, "角色无法识别"),
+        ({"role": "internal"}, "角色无法识别"),
         ({"role": "department", "unit": ""}, "须写明所属单位"),
         ({"iat": int(time.time()) + 3600}, "issued in the future"),
     ],
@@ -140,7 +140,7 @@ def test_an_unsigned_token_is_refused() -> None:
 
 @pytest.mark.parametrize("token", ["", "kh1.abc.def", "a.b.c", "not a token"])
 def test_garbage_is_refused_as_malformed(token: str) -> None:
-    assert "malformed" in refusal(lambda: verify_user_token(token, ring=KEYS.user))
+    assert "格式不对" in refusal(lambda: verify_user_token(token, ring=KEYS.user))
 
 
 def test_a_refusal_never_repeats_the_token() -> None:
@@ -189,7 +189,7 @@ def test_the_key_id_reveals_nothing_of_the_secret() -> None:
 def test_the_old_kh1_tokens_and_the_new_jwts_do_not_share_keys() -> None:
     # The shape of the retired kh1 tokens: prefix, base64 JSON payload, base64 HMAC.
     old = "kh1.eyJyb2xlIjoib2ZmaWNlIn0.c2lnbmF0dXJl"
-    assert "malformed" in refusal(lambda: verify_user_token(old, ring=KEYS.user))
+    assert "格式不对" in refusal(lambda: verify_user_token(old, ring=KEYS.user))
     kh1_keys = {derive_key(SECRET, b"kaohe-user-token"), derive_key(SECRET, b"kaohe-internal-credential")}
     assert set(KEYS.user.keys.values()).isdisjoint(kh1_keys)
 
@@ -232,9 +232,9 @@ def test_a_request_bound_credential_holds_for_that_request_only() -> None:
     assert verify_internal(token, method=METHOD, ring=KEYS.internal, request_bytes=request).role == "office"
     other = b"\n\x05title\x12\x03cwj"
     message = refusal(lambda: verify_internal(token, method=METHOD, ring=KEYS.internal, request_bytes=other))
-    assert "another request" in message
+    assert "另一个请求" in message
     message = refusal(lambda: verify_internal(token, method=METHOD, ring=KEYS.internal))
-    assert "cannot show" in message
+    assert "不符" in message
 
 
 def test_a_service_may_insist_on_a_request_bound_credential() -> None:
@@ -244,7 +244,7 @@ def test_a_service_may_insist_on_a_request_bound_credential() -> None:
             token, method=METHOD, ring=KEYS.internal, request_bytes=b"x", require_request_hash=True
         )
     )
-    assert "not bound" in message
+    assert "没有绑定到它的请求" in message
 
 
 def test_people_tokens_and_internal_credentials_do_not_pass_for_each_other() -> None:
@@ -370,7 +370,7 @@ def test_a_flat_string_role_claim(provider: Provider) -> None:
 def test_a_provider_token_with_an_unknown_key_id_is_refused(provider: Provider) -> None:
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     token = provider.token(kid="rsa-2", key=stranger, **_roles("kaohe-office"))
-    assert "does not publish" in refusal(lambda: provider.verifier().verify(token))
+    assert "不是统一身份认证公布的" in refusal(lambda: provider.verifier().verify(token))
 
 
 def test_a_provider_token_signed_by_another_key_under_a_published_id_is_refused(provider: Provider) -> None:
@@ -424,7 +424,7 @@ def test_the_provider_keys_are_fetched_once_and_cached(provider: Provider) -> No
 
 def test_an_unreachable_provider_is_unavailable_not_a_refusal(provider: Provider) -> None:
     verifier = provider.verifier(jwks_url="http://127.0.0.1:9/certs")
-    with pytest.raises(Unavailable, match="identity provider"):
+    with pytest.raises(Unavailable, match="统一身份认证"):
         verifier.verify(provider.token(**_roles("kaohe-office")))
 
 
