@@ -83,7 +83,7 @@ def trend_units(conn: Any, actor: Identity, unit: str) -> tuple[str, ...]:
         return (unit,) if unit else ()
     if unit and unit != actor.unit:
         if not reaches(conn, actor, unit):
-            raise PermissionDenied(f"unit {actor.unit} may not see the overdue trend of unit {unit}")
+            raise PermissionDenied(f"单位 {actor.unit} 不能查看单位 {unit} 的逾期趋势")
         return (unit,)
     return (actor.unit, *sorted(below(conn, actor)))
 

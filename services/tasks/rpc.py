@@ -113,7 +113,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
 
     def _act(self, kind: Kind, request: ActionRequest) -> tasks_pb2.Task:
         if not request.id:
-            raise InvalidArgument("id", "is required")
+            raise InvalidArgument("id", "必须填写")
         return wire.task_message(
             self.app.act(
                 actor=current_identity(),

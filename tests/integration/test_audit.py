@@ -202,7 +202,7 @@ def test_a_service_whose_audit_cannot_be_written_refuses_to_start(
 
     _break_audit_inserts(stack, service)
     url = stack.parts[service].db.url
-    with pytest.raises(ConfigError, match=f"cannot write the audit table {service}_audit"):
+    with pytest.raises(ConfigError, match=f"无法写入审计表 {service}_audit"):
         if service == "tasks":
             create_tasks(
                 address="127.0.0.1:0",
