@@ -41,7 +41,7 @@ def check_appeal(ctx: Context, conn: Connection, *, actor: Identity, unit: str, 
         return
     if unit != actor.unit:
         # Refused without naming the unit the record concerns.
-        raise PermissionDenied(f"unit {actor.unit} may appeal only its own records")
+        raise PermissionDenied(f"单位 {actor.unit} 只能对本单位的记录申诉")
     refusal = window_refusal(ctx, conn, year=year, appeal=True)
     if refusal:
         raise FailedPrecondition(refusal)
