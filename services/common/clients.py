@@ -107,7 +107,7 @@ class Backend:
         """Counts a failed call and says which service did not answer."""
         if self.on_unavailable is not None:
             self.on_unavailable(self.name)
-        return f"the {self.name} service is unavailable: {details}"
+        return f"{self.name} 服务暂不可用：{details}"
 
     def close(self) -> None:
         self.raw_channel.close()

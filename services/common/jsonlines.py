@@ -97,7 +97,7 @@ def check_value(value: Any, *, depth: int = 1) -> str:
     if isinstance(value, dict | list) and depth > MAX_DEPTH:
         return f"嵌套超过 {MAX_DEPTH} 层"
     if isinstance(value, float) and not math.isfinite(value):
-        return "holds a number that is not finite (NaN or Infinity)"
+        return "含有非有限数（NaN 或 Infinity）"
     children: Any = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
     for child in children:
         problem = check_value(child, depth=depth + 1)

@@ -86,22 +86,22 @@ def decode(
 def refusal(exc: jwt.PyJWTError) -> str:
     """Why a token is refused, in words that never quote the token."""
     if isinstance(exc, jwt.ExpiredSignatureError):
-        return "token expired"
+        return "令牌已过期"
     if isinstance(exc, jwt.InvalidAudienceError):
-        return "token is meant for another audience"
+        return "令牌是发给其他接收方的"
     if isinstance(exc, jwt.InvalidIssuerError):
-        return "token from another issuer"
+        return "令牌来自其他签发方"
     if isinstance(exc, jwt.MissingRequiredClaimError):
-        return f"token lacks the {exc.claim} claim"
+        return f"令牌缺少 {exc.claim} 声明"
     if isinstance(exc, jwt.InvalidSignatureError):
-        return "token signature does not verify"
+        return "令牌签名验证不通过"
     if isinstance(exc, jwt.InvalidAlgorithmError):
-        return "token signed with an algorithm that is not accepted"
+        return "令牌的签名算法不被接受"
     if isinstance(exc, (jwt.ImmatureSignatureError, jwt.InvalidIssuedAtError)):
-        return "token issued in the future"
+        return "令牌的签发时间在未来"
     if isinstance(exc, jwt.DecodeError):
         return "令牌格式不对"
-    return "invalid token"
+    return "令牌无效"
 
 
 def identity_of(claims: Mapping[str, Any], *, roles: Sequence[str]) -> Identity:

@@ -233,7 +233,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
             # field violations included, so the caller learns the line and the rule.
             upstream = exc.code()
             if upstream != grpc.StatusCode.INTERNAL:
-                relay(exc, context, unavailable=lambda details: f"a backend is unavailable: {details}")
+                relay(exc, context, unavailable=lambda details: f"后端服务暂不可用：{details}")
         if _database_unreachable(exc):
             # The database went away (restart, failover, network): nothing was committed, a retry is safe.
             log.warning("database unavailable", extra={"method": method, "reason": str(exc).splitlines()[0]})

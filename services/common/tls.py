@@ -297,8 +297,8 @@ def load_tls_config(
 
 def _reason(exc: Exception) -> str:
     if isinstance(exc, OSError):
-        return exc.strerror or "cannot be read"
-    return "is not a PEM file of the expected kind"
+        return exc.strerror or "无法读取"
+    return "不是所需类型的 PEM 文件"
 
 
 def tls_config_from_env(environ: dict[str, str] | None = None) -> TlsConfig | None:

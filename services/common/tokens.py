@@ -307,9 +307,7 @@ def oidc_from_env(environ: Mapping[str, str] | None = None) -> OidcVerifier | No
         for pair in env["KAOHE_OIDC_ROLE_MAP"].split(","):
             provider, _, kaohe = pair.partition("=")
             if not provider.strip() or not kaohe.strip():
-                raise ConfigError(
-                    "KAOHE_OIDC_ROLE_MAP：请写成以逗号分隔的 provider_role=kaohe_role"
-                )
+                raise ConfigError("KAOHE_OIDC_ROLE_MAP：请写成以逗号分隔的 provider_role=kaohe_role")
             role_map[provider.strip()] = kaohe.strip()
     try:
         return OidcVerifier(

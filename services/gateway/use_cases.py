@@ -211,11 +211,11 @@ class GatewayApp:
     ) -> gateway_pb2.GetDashboardResponse:
         check_year(year)
         if not unit:
-            raise InvalidArgument("unit", "is required")
+            raise InvalidArgument("unit", "必须填写")
         year = year or datetime.now().year
         standings, document, as_of, time_zone = self._standings(identity, year, unit, timeout)
         if not standings:
-            raise NotFound(f"unit {unit!r} does not exist")
+            raise NotFound(f"单位 {unit!r} 不存在")
         scheme = self.scheme(identity, timeout)
         tasks_reply = self._call(
             self.backends.tasks,
@@ -292,7 +292,7 @@ class GatewayApp:
         self, identity: Identity, run: str, timeout: float, *, unit: str = ""
     ) -> gateway_pb2.ExportRunResponse:
         if not run:
-            raise InvalidArgument("run", "is required")
+            raise InvalidArgument("run", "必须填写")
         document = self._run_document(identity, run, 0, timeout, breakdown=True, unit=unit)
         return gateway_pb2.ExportRunResponse(
             filename=f"考核结果-{document['run']}.xlsx", xlsx=result_to_xlsx(document)

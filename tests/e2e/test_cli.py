@@ -87,7 +87,7 @@ def start_served(
         else:
             os.killpg(process.pid, signal.SIGTERM)
             raise AssertionError("the stack did not become healthy:\n" + log.read_text())
-        if "is taken" not in log.read_text():
+        if "已被占用" not in log.read_text():
             raise AssertionError(f"kaohe serve exited {process.returncode}:\n" + log.read_text())
     raise AssertionError("kaohe serve found its ports taken five times running")
 
