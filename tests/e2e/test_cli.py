@@ -252,7 +252,7 @@ def test_a_dead_service_is_not_restarted_silently(served: Served) -> None:
     assert len(children) == 1
     os.kill(int(children[0]), signal.SIGKILL)
     assert served.process.wait(timeout=30) == 1
-    assert "the scoring service stopped" in served.log.read_text()
+    assert "scoring 服务已停止" in served.log.read_text()
     left = subprocess.run(
         ["pgrep", "-g", str(served.process.pid)], capture_output=True, text=True
     ).stdout.split()
