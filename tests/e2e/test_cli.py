@@ -142,7 +142,7 @@ def test_the_worked_example_through_the_command_line(served: Served, tmp_path: P
     assert "公示" in publish.stdout
     # 定档 waits for the 公示 appeal window to close (five working days from now).
     early = served.kaohe("assess", "finalize", "--run", shown["run"], check=False)
-    assert early.returncode == 1 and "appeal window" in early.stderr
+    assert early.returncode == 1 and "公示申诉期" in early.stderr
     refused = served.kaohe("assess", "publish", "--run", shown["run"], check=False)
     assert refused.returncode == 1 and "错误" in refused.stderr
 

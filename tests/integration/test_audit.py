@@ -226,7 +226,7 @@ def test_the_gateway_refuses_to_start_when_its_audit_log_cannot_be_written(tmp_p
     from services.gateway.__main__ import create as create_gateway
 
     (tmp_path / "data").write_text("a file where the data directory should be")
-    with pytest.raises(ConfigError, match="cannot write the audit log"):
+    with pytest.raises(ConfigError, match="无法写入审计日志"):
         create_gateway(
             address="127.0.0.1:0",
             keys=KEYS,

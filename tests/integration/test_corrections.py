@@ -88,7 +88,7 @@ def test_the_overview_answers_before_every_category_has_units(stack: Stack) -> N
         scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=30)
     # A year with nothing to assess is named as such first (FORMATS.md), whatever else the scheme lacks.
     assert empty.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "nothing to assess in 2025" in (empty.value.details() or "")
+    assert "2025 年度没有可考核的内容" in (empty.value.details() or "")
     stack.import_ledger(
         b'{"type":"metric_reading","unit":"fgj","metric":"court_appearance_rate","period":"2025",'
         b'"numerator":1,"denominator":1}\n'

@@ -113,5 +113,5 @@ def test_the_spooled_upload_is_private_and_removed_after_the_import(stack: Stack
     with pytest.raises(grpc.RpcError) as caught:
         stack.import_ledger(jsonl(records) + endless)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert (f"line {len(records) + 1}", "is longer than 1 MiB") in violations(caught.value)
+    assert (f"line {len(records) + 1}", "超过 1 MiB") in violations(caught.value)
     assert list(spool.iterdir()) == []

@@ -139,20 +139,20 @@ def loaded(stack: Stack) -> Stack:
 CO = "2025-07-01T09:00:00+08:00"
 BAD_LINES: dict[str, tuple[list[dict[str, Any]], str, str]] = {
     # case: (the bad lines, appended after FRESH; the last one is the culprit), field, words in the rule
-    "event_for_unknown_task": ([event("NOPE", "report", CO)], "task", "does not exist"),
+    "event_for_unknown_task": ([event("NOPE", "report", CO)], "task", "不存在"),
     "report_before_assignment": ([event("N1", "report", "2025-06-30T09:00:00+08:00")], "at", "before"),
     "report_before_stored_assignment": ([event("T2", "report", "2025-09-25T09:00:00+08:00")], "at", "before"),
     "time_without_offset": ([task("N2", assigned_at="2025-07-01T09:00:00")], "assigned_at", "offset"),
     "event_time_without_offset": ([event("N1", "report", "2025-07-02T09:00:00")], "at", "offset"),
-    "unknown_task_type": ([task("N2", task_type="tea_party")], "task_type", "unknown task type"),
-    "unknown_priority": ([task("N2", priority="urgent")], "priority", "unknown priority"),
+    "unknown_task_type": ([task("N2", task_type="tea_party")], "task_type", "未知的任务类型"),
+    "unknown_priority": ([task("N2", priority="urgent")], "priority", "未知的优先级"),
     "unknown_field": ([task("N2", colour="red")], "colour", "not a field"),
     "unknown_field_on_event": ([event("N1", "report", CO, by="x", whom="y")], "whom", "not a field"),
     "missing_field": ([{"type": "unit", "id": "x1", "name": "无类别"}], "category", "required"),
-    "unknown_event_kind": ([event("N1", "approve", CO)], "kind", "must be one of"),
+    "unknown_event_kind": ([event("N1", "approve", CO)], "kind", "须为以下之一"),
     "co_unit_is_lead": ([task("N2", co_units=["sfj"])], "co_units", "lead unit"),
-    "co_unit_unknown": ([task("N2", co_units=["nobody"])], "co_units", "does not exist"),
-    "lead_unit_unknown": ([task("N2", lead_unit="nobody")], "lead_unit", "does not exist"),
+    "co_unit_unknown": ([task("N2", co_units=["nobody"])], "co_units", "不存在"),
+    "lead_unit_unknown": ([task("N2", lead_unit="nobody")], "lead_unit", "不存在"),
     "due_before_assigned": ([task("N2", due_at="2025-06-30T23:59:59+08:00")], "due_at", "before assigned_at"),
     "changed_unit_under_known_id": (
         [{"type": "unit", "id": "fgj", "name": "发展改革局", "category": "department"}],
@@ -281,7 +281,7 @@ def test_bad_task_line_leaves_the_scoring_half_unstored(loaded: Stack) -> None:
         "description": "口径不一致",
     }
     line, found = refuse(loaded, [good, *FRESH, task("N2", task_type="tea_party")])
-    assert names(found, line, "task_type", "unknown task type"), found
+    assert names(found, line, "task_type", "未知的任务类型"), found
     _, _, scoring = loaded.stubs()
     records = scoring.ListRecords(scoring_pb2.ListRecordsRequest(), metadata=loaded.metadata(), timeout=10)
     assert list(records.records) == []
@@ -402,7 +402,7 @@ def test_only_the_office_imports(loaded: Stack, role: str) -> None:
 
 def test_field_violation_is_the_line_and_the_field(loaded: Stack) -> None:
     line, found = refuse(loaded, [*FRESH, task("N2", due_at="2025-06-30T23:59:59+08:00")])
-    assert found == [(f"line {line}: due_at", "must not be before assigned_at")]
+    assert found == [(f"line {line}: due_at", "不得早于交办时间 assigned_at")]
 
 
 def test_the_loop_is_replayed_as_leniently_as_formats_says(loaded: Stack) -> None:

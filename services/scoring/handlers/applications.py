@@ -83,7 +83,7 @@ def _checked(ctx: Context, command: FileApplication) -> str:
         raise InvalidArgument("target", f"须写明申请针对的 {target_type}")
     check_id("target", target, max_len=ID_MAX)
     if not reason.strip():
-        raise InvalidArgument("reason", "a 容错 application needs its reason")
+        raise InvalidArgument("reason", "容错申请须写明理由")
     check_text("reason", reason, max_len=NOTE_MAX, allow_newlines=True)
     if command.app_id and not ID_PATTERN.match(command.app_id):
         raise InvalidArgument("id", ID_RULE)
@@ -113,12 +113,10 @@ def _report_year(conn: Connection, *, unit: str, target: str, department: bool) 
             raise PermissionDenied(f"单位 {unit} 只能就本单位的差错通报申请容错")
         raise InvalidArgument("target", f"差错通报 {target!r} 涉及的是 {report.unit}，不是 {unit}")
     if report.voided:
-        raise FailedPrecondition(f"error report {target} is voided (已作废): nothing to apply for")
+        raise FailedPrecondition(f"差错通报 {target} 已作废：无需申请容错")
     upheld = repo.upheld_appeal_on(conn, kind="error_report", rid=target)
     if upheld:
-        raise FailedPrecondition(
-            f"error report {target} was voided by the upheld appeal {upheld} (申诉成立): nothing to apply for"
-        )
+        raise FailedPrecondition(f"差错通报 {target} 已因申诉 {upheld} 成立而作废：无需申请容错")
     return int(report.year)
 
 

@@ -44,7 +44,9 @@ def publish_run(ctx: Context, command: PublishRun) -> RunView:
     def work(conn: Connection) -> RunView:
         row = _locked(conn, run_id, etag)
         if row.state != "draft":
-            raise FailedPrecondition(f"run {run_id} is {row.state}: only a draft can be publicised (公示)")
+            raise FailedPrecondition(
+                f"考核运行 {run_id} 现为{label_of(RUN_STATES, row.state)}：只有草稿可以公示"
+            )
         if row.superseded_by:
             raise FailedPrecondition(f"考核运行 {run_id} 已由 {row.superseded_by} 更正")
         now = ctx.clock()
@@ -85,13 +87,10 @@ def _finalize_refusal(ctx: Context, conn: Connection, row: Any, now: int) -> str
     # Appeals on this year's records and applications nobody has decided hold the run back ...
     held = holds(conn, year=row.year)
     if held:
-        return f"run {run_id} cannot be finalised (定档): {held}"
+        return f"考核运行 {run_id} 还不能定档：{held}"
     # ... and so does the appeal window itself, while departments may still appeal.
     if row.appeal_deadline is not None and now <= row.appeal_deadline:
-        return (
-            f"run {run_id} cannot be finalised (定档) before its 公示 appeal window closes at "
-            f"{iso(row.appeal_deadline, ctx.tz)}"
-        )
+        return f"考核运行 {run_id} 在公示申诉期结束（{iso(row.appeal_deadline, ctx.tz)}）之前不能定档"
     # Last, as it asks the tasks service: every report that counted verified, none rejected since.
     return finalizing.ledger_refusal(
         ctx.tasks, run_id=run_id, year=row.year, as_of=row.as_of, scheme=scheme, document=row.document

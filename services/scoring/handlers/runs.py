@@ -55,9 +55,7 @@ def _score(ctx: Context, command: CreateRun) -> _Scored:
     if not assessment.tasks_counted and not assessment.readings_of_year:
         raise InvalidArgument(
             "year",
-            f"{year} 年度没有可考核的内容：截至 {at.isoformat()} 没有计入的任务，也没有该年度的指标值"
-            f"（nothing to assess in {year}: no task of {year} is counted by the cutoff "
-            f"and no indicator reading is of {year}）",
+            f"{year} 年度没有可考核的内容：截至 {at.isoformat()} 没有计入的任务，也没有该年度的指标值",
         )
     # Only then the scheme's applies_to against the units: an empty year is named as such first.
     check_applies_to(scheme, unit_ids=set(inputs.units.ids), categories=set(inputs.units.categories))

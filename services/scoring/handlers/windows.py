@@ -52,8 +52,8 @@ def holds(conn: Connection, *, year: int) -> str:
     parts = []
     undecided = repo.undecided_appeals(conn, year=year)
     if undecided:
-        parts.append("appeals still undecided (申诉待裁决): " + ", ".join(undecided))
+        parts.append("申诉待裁决：" + "、".join(undecided))
     pending = flow.pending_applications(conn, year=year)
     if pending:
-        parts.append("applications still pending (容错申请待裁决): " + ", ".join(pending))
-    return "; ".join(parts)
+        parts.append("容错申请待裁决：" + "、".join(pending))
+    return "；".join(parts)

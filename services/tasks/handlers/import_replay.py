@@ -184,7 +184,7 @@ def _history(
         return history, assigned, new.due_at
     assert stored is not None
     if stored.assigned_at is None:
-        raise line_error(staged[0].line, "task", f"task {task_id!r} has not been assigned (交办) yet")
+        raise line_error(staged[0].line, "task", f"任务 {task_id!r} 尚未交办")
     own = own_due(
         stored.record,
         task_type=stored.task_type,
