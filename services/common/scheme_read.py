@@ -216,7 +216,7 @@ def _read_metric(v: Validator, m: Mapping[str, Any], p: str, metric_id: str) -> 
     aggregate: str | None = None
     if kind == "value":
         if "aggregate" not in m:
-            v.bad(f"{p}.aggregate", 'kind = "value" 时必须有此项')
+            v.bad(f"{p}.aggregate", 'kind = "value" 时为必需项')
         else:
             aggregate = v.string(m, "aggregate", p, choices=AGGREGATES) or None
     elif "aggregate" in m and kind == "ratio":
@@ -227,7 +227,7 @@ def _read_metric(v: Validator, m: Mapping[str, Any], p: str, metric_id: str) -> 
     floor: float | None = None
     if rule == "linear":
         if "floor" not in m:
-            v.bad(f"{p}.floor", 'rule = "linear" 时必须有此项')
+            v.bad(f"{p}.floor", 'rule = "linear" 时为必需项')
         else:
             floor = v.number(m, "floor", p)
             _check_floor(v, p, m, floor, target, direction)

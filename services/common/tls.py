@@ -275,17 +275,17 @@ def load_tls_config(
     try:
         ca_cert = x509.load_pem_x509_certificate(config.ca.read_bytes())
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"TLS CA {config.ca}: {_reason(exc)}") from None
+        raise ConfigError(f"TLS CA {config.ca}：{_reason(exc)}") from None
     if config.cert is None or config.key is None:
         return config
     try:
         own = x509.load_pem_x509_certificate(config.cert.read_bytes())
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"TLS certificate {config.cert}: {_reason(exc)}") from None
+        raise ConfigError(f"TLS 证书 {config.cert}：{_reason(exc)}") from None
     try:
         private = serialization.load_pem_private_key(config.key.read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as exc:
-        raise ConfigError(f"TLS key {config.key}: {_reason(exc)}") from None
+        raise ConfigError(f"TLS 私钥 {config.key}：{_reason(exc)}") from None
     if private.public_key() != own.public_key():
         raise ConfigError(f"TLS 私钥 {config.key} 与证书 {config.cert} 不配对")
     try:

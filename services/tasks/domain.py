@@ -172,7 +172,7 @@ class Replay:
 
 
 def _name(event: Event) -> str:
-    return f"event {event.seq} ({event.kind} at {event.at.isoformat()})"
+    return f"第 {event.seq} 条记录（{KIND_LABELS[Kind(event.kind)]}，{event.at.isoformat()}）"
 
 
 def _ordered(events: Iterable[Event]) -> list[Event]:
@@ -228,7 +228,7 @@ def replay(events: Iterable[Event], *, lenient: bool, due_at: datetime | None = 
             if event.kind == Kind.EXTEND:
                 due = extended_to = _extension(event, due)
         except InvalidTransition as exc:
-            raise InvalidTransition(f"{_name(event)}: {exc}") from exc
+            raise InvalidTransition(f"{_name(event)}：{exc}") from exc
         if after in (State.ACCEPTED, State.REPORTED) and accepted_at is None:
             accepted_at = event.at
         if event.kind == Kind.REPORT:

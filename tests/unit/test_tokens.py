@@ -92,17 +92,17 @@ def test_a_person_token_round_trips_with_the_standard_claims() -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"iss": "someone-else"}, "another issuer"),
-        ({"aud": "kaohe-tasks"}, "another audience"),
-        ({"exp": int(time.time()) - 120}, "expired"),
-        ({"iss": None}, "lacks the iss claim"),
-        ({"jti": None}, "lacks the jti claim"),
-        ({"exp": None}, "lacks the exp claim"),
-        ({"role": None}, "lacks the role claim"),
+        ({"iss": "someone-else"}, "其他签发方"),
+        ({"aud": "kaohe-tasks"}, "其他接收方"),
+        ({"exp": int(time.time()) - 120}, "已过期"),
+        ({"iss": None}, "缺少 iss 声明"),
+        ({"jti": None}, "缺少 jti 声明"),
+        ({"exp": None}, "缺少 exp 声明"),
+        ({"role": None}, "缺少 role 声明"),
         ({"role": "admin"}, "角色无法识别"),
         ({"role": "internal"}, "角色无法识别"),
         ({"role": "department", "unit": ""}, "须写明所属单位"),
-        ({"iat": int(time.time()) + 3600}, "issued in the future"),
+        ({"iat": int(time.time()) + 3600}, "签发时间在未来"),
     ],
 )
 def test_a_person_token_with_a_broken_claim_is_refused(overrides: dict[str, Any], message: str) -> None:
@@ -115,13 +115,13 @@ def test_expiry_allows_a_small_leeway_only() -> None:
     lately = issue_user_token(OFFICE, ring=KEYS.user, ttl_seconds=60, now=now - 70)
     assert verify_user_token(lately, ring=KEYS.user).role == "office"
     long_ago = issue_user_token(OFFICE, ring=KEYS.user, ttl_seconds=60, now=now - 120)
-    assert "expired" in refusal(lambda: verify_user_token(long_ago, ring=KEYS.user))
+    assert "已过期" in refusal(lambda: verify_user_token(long_ago, ring=KEYS.user))
 
 
 def test_a_token_signed_with_another_key_under_our_key_id_is_refused() -> None:
     stranger = TokenKeys.from_secrets(b"another-deployment-secret-0123456789").user
     token = _forge(_user_claims(), ring=stranger, kid=KEYS.user.current)
-    assert "signature" in refusal(lambda: verify_user_token(token, ring=KEYS.user))
+    assert "签名验证不通过" in refusal(lambda: verify_user_token(token, ring=KEYS.user))
 
 
 def test_a_tampered_token_is_refused() -> None:
@@ -130,12 +130,12 @@ def test_a_tampered_token_is_refused() -> None:
     claims["unit"] = "cwj"
     other_body = jwt.encode(claims, "x" * 32, algorithm="HS256").split(".")[1]
     tampered = f"{header}.{other_body}.{signature}"
-    assert "signature" in refusal(lambda: verify_user_token(tampered, ring=KEYS.user))
+    assert "签名验证不通过" in refusal(lambda: verify_user_token(tampered, ring=KEYS.user))
 
 
 def test_an_unsigned_token_is_refused() -> None:
     unsigned = jwt.encode(_user_claims(), None, algorithm="none", headers={"kid": KEYS.user.current})
-    assert "algorithm" in refusal(lambda: verify_user_token(unsigned, ring=KEYS.user))
+    assert "签名算法不被接受" in refusal(lambda: verify_user_token(unsigned, ring=KEYS.user))
 
 
 @pytest.mark.parametrize("token", ["", "kh1.abc.def", "a.b.c", "not a token"])
@@ -216,14 +216,14 @@ def test_the_system_identity_passes_between_services() -> None:
 
 def test_an_internal_credential_replayed_on_another_method_is_refused() -> None:
     token = sign_internal(OFFICE, method=METHOD, ring=KEYS.internal)
-    assert "another audience" in refusal(
+    assert "其他接收方" in refusal(
         lambda: verify_internal(token, method=OTHER_METHOD, ring=KEYS.internal)
     )
 
 
 def test_an_expired_internal_credential_is_refused() -> None:
     token = sign_internal(OFFICE, method=METHOD, ring=KEYS.internal, now=time.time() - 40)
-    assert "expired" in refusal(lambda: verify_internal(token, method=METHOD, ring=KEYS.internal))
+    assert "已过期" in refusal(lambda: verify_internal(token, method=METHOD, ring=KEYS.internal))
 
 
 def test_a_request_bound_credential_holds_for_that_request_only() -> None:
@@ -257,9 +257,9 @@ def test_people_tokens_and_internal_credentials_do_not_pass_for_each_other() -> 
     # Even under one key, the issuer and audience keep them apart.
     same = KeyRing(current="k", keys={"k": b"k" * 32})
     person = issue_user_token(OFFICE, ring=same)
-    assert "another issuer" in refusal(lambda: verify_internal(person, method=METHOD, ring=same))
+    assert "其他签发方" in refusal(lambda: verify_internal(person, method=METHOD, ring=same))
     internal = sign_internal(OFFICE, method=METHOD, ring=same)
-    assert "another issuer" in refusal(lambda: verify_user_token(internal, ring=same))
+    assert "其他签发方" in refusal(lambda: verify_user_token(internal, ring=same))
 
 
 # OIDC
@@ -376,16 +376,16 @@ def test_a_provider_token_with_an_unknown_key_id_is_refused(provider: Provider) 
 def test_a_provider_token_signed_by_another_key_under_a_published_id_is_refused(provider: Provider) -> None:
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     token = provider.token(kid="rsa-1", key=stranger, **_roles("kaohe-office"))
-    assert "signature" in refusal(lambda: provider.verifier().verify(token))
+    assert "签名验证不通过" in refusal(lambda: provider.verifier().verify(token))
 
 
 @pytest.mark.parametrize(
     ("claims", "message"),
     [
-        ({"iss": "https://idp.example.gov.cn/realms/other"}, "another issuer"),
-        ({"aud": "another-app"}, "another audience"),
-        ({"exp": int(time.time()) - 300}, "expired"),
-        ({"sub": None}, "lacks the sub claim"),
+        ({"iss": "https://idp.example.gov.cn/realms/other"}, "其他签发方"),
+        ({"aud": "another-app"}, "其他接收方"),
+        ({"exp": int(time.time()) - 300}, "已过期"),
+        ({"sub": None}, "缺少 sub 声明"),
     ],
 )
 def test_a_provider_token_with_a_broken_claim_is_refused(
