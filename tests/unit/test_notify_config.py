@@ -130,7 +130,11 @@ def test_the_error_is_a_value_error_and_an_invalid_argument_with_a_field_violati
         (channel_toml(units='["fgj", 3]'), "channels[0].units[1]", "须为非空文本"),
         (channel_toml(units='["fgj", " "]'), "channels[0].units[1]", "须为非空文本"),
         (channel_toml(events="[]"), "channels[0].events", "yellow、red、progress_due"),
-        (channel_toml(events='["red", "blue"]'), "channels[0].events[1]", "须为以下之一：yellow、red、progress_due"),
+        (
+            channel_toml(events='["red", "blue"]'),
+            "channels[0].events[1]",
+            "以下之一：yellow、red、progress_due",
+        ),
         (channel_toml(escalate='"yes"'), "channels[0].escalate", "true 或 false"),
         ("interval_seconds = ", "toml", "有效的 TOML"),
     ],
@@ -160,7 +164,7 @@ def test_check_units_accepts_ids_categories_and_star_and_names_the_stranger() ->
     with pytest.raises(NotifyConfigInvalid) as caught:
         check_units(bad, units=units)
     assert caught.value.key == "channels[1].units[1]"
-    assert '“gaj”' in caught.value.rule
+    assert "“gaj”" in caught.value.rule
 
 
 def test_repeat_escalate_after_and_secret_are_read() -> None:

@@ -166,9 +166,7 @@ def test_minimal_scheme_takes_the_documented_defaults() -> None:
 def test_the_grade_bands_come_from_the_scheme() -> None:
     with pytest.raises(SchemeInvalid) as caught:
         load_scheme('[scheme]\nid = "m"\nname = "最小"\nyear = 2025\n')
-    assert [(v.field, v.description) for v in caught.value.violations] == [
-        ("grades", "缺少必需的节")
-    ]
+    assert [(v.field, v.description) for v in caught.value.violations] == [("grades", "缺少必需的节")]
     with pytest.raises(SchemeInvalid) as caught:
         load_scheme(
             '[scheme]\nid = "m"\nname = "最小"\nyear = 2025\n' + GRADES.replace("good_min = 80\n", "")
@@ -306,7 +304,7 @@ def test_non_finite_numbers_are_refused(bad: float) -> None:
 
 def test_linear_rule_needs_a_usable_floor() -> None:
     refused(with_metrics(metric(rule="linear")), "metrics[0].floor", "必需", "linear")
-    refused(with_metrics(metric(rule="linear", floor=1.0, target=1.0)), "metrics[0].floor", "须与 target 不同")
+    refused(with_metrics(metric(rule="linear", floor=1.0, target=1.0)), "metrics[0].floor", "与 target 不同")
     refused(with_metrics(metric(rule="linear", floor=2.0, target=1.0)), "metrics[0].floor", "须低于 target")
     refused(
         with_metrics(metric(rule="linear", direction="max", floor=0.5, target=1.0)),
@@ -511,4 +509,4 @@ def test_applies_to_is_checked_against_the_units_at_run_time() -> None:
     # department and township are every county's categories, named before any unit of theirs exists;
     # another category must be one a unit has.
     assert set(fields) == {"metrics[0].applies_to[2]", "metrics[1].applies_to[1]"}
-    assert '“ghost”' in fields["metrics[1].applies_to[1]"]
+    assert "“ghost”" in fields["metrics[1].applies_to[1]"]

@@ -240,7 +240,7 @@ def test_load_tls_config_names_the_file_that_is_wrong(tmp_path: Path) -> None:
         load_tls_config(ca=missing)
     with pytest.raises(ConfigError, match=r"TLS 私钥 .*不配对"):
         load_tls_config(ca=files.ca, cert=files.cert("tasks"), key=files.key("scoring"))
-    with pytest.raises(ConfigError, match="不是由 CA .* 签发的"):
+    with pytest.raises(ConfigError, match=r"不是由 CA .* 签发的"):
         load_tls_config(ca=files.ca, cert=other.cert("tasks"), key=other.key("tasks"))
     with pytest.raises(ConfigError, match=r"TLS 证书 .*不是所需类型的 PEM 文件"):
         load_tls_config(ca=files.ca, cert=files.key("tasks"), key=files.key("tasks"))
