@@ -82,9 +82,7 @@ def _preflight(settings: Settings, notify: str | None) -> None:
                 raise ConfigError(f"端口 {number}（{service} {what}）已被占用；请换一个 --port-base")
     web_host = os.environ.get("KAOHE_WEB_BIND_HOST", "127.0.0.1")
     if not workers.port_free(web_host, settings.port_base + 30):
-        raise ConfigError(
-            f"端口 {settings.port_base + 30}（网页控制台）已被占用；请换一个 --port-base"
-        )
+        raise ConfigError(f"端口 {settings.port_base + 30}（网页控制台）已被占用；请换一个 --port-base")
     for url in (settings.tasks_db_url, settings.scoring_db_url):
         db = Database(url)
         try:

@@ -25,7 +25,7 @@ _CHANNEL_KEYS = frozenset(
 )
 REPEAT_UNITS = ("minutes", "hours", "working_days")
 _REPEAT_UNIT_LABELS = {"minutes": "分钟", "hours": "小时", "working_days": "个工作日"}
-_UNITS_RULE = "须为非空列表：单位编号、单位类别，或 \"*\""
+_UNITS_RULE = '须为非空列表：单位编号、单位类别，或 "*"'
 _EVENTS_RULE = f"须为非空列表，取自：{'、'.join(EVENTS)}"
 
 

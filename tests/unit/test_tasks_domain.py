@@ -147,9 +147,7 @@ def test_next_state_from_nothing(lenient: bool) -> None:
 
 
 def test_next_state_rule_texts() -> None:
-    with pytest.raises(
-        InvalidTransition, match=r"^退回之前须有一次未被退回的反馈；任务现为承办中"
-    ):
+    with pytest.raises(InvalidTransition, match=r"^退回之前须有一次未被退回的反馈；任务现为承办中"):
         next_state(AC, Kind.REJECT, lenient=True)
     with pytest.raises(InvalidTransition, match=r"^核查之前须有一次未被退回的反馈"):
         next_state(A, Kind.VERIFY, lenient=True)
@@ -565,13 +563,9 @@ def test_check_actor(role: str, unit: str | None, expected: set[Kind]) -> None:
 
 
 def test_check_actor_messages_name_role_unit_and_kind() -> None:
-    with pytest.raises(
-        PermissionDenied, match=r"单位 sfj 不能在 fgj 牵头的任务上记录“反馈”"
-    ):
+    with pytest.raises(PermissionDenied, match=r"单位 sfj 不能在 fgj 牵头的任务上记录“反馈”"):
         check_actor(Kind.REPORT, role="department", unit="sfj", lead_unit="fgj", co_units=["czj"])
-    with pytest.raises(
-        PermissionDenied, match=r"单位 czj 不能在 fgj 牵头的任务上记录“承办”"
-    ):
+    with pytest.raises(PermissionDenied, match=r"单位 czj 不能在 fgj 牵头的任务上记录“承办”"):
         check_actor(Kind.ACCEPT, role="department", unit="czj", lead_unit="fgj", co_units=["czj"])
     with pytest.raises(PermissionDenied, match=r"督查室不能记录“反馈”"):
         check_actor(Kind.REPORT, role="supervisor", unit=None, lead_unit="fgj", co_units=[])

@@ -216,9 +216,7 @@ def test_the_system_identity_passes_between_services() -> None:
 
 def test_an_internal_credential_replayed_on_another_method_is_refused() -> None:
     token = sign_internal(OFFICE, method=METHOD, ring=KEYS.internal)
-    assert "其他接收方" in refusal(
-        lambda: verify_internal(token, method=OTHER_METHOD, ring=KEYS.internal)
-    )
+    assert "其他接收方" in refusal(lambda: verify_internal(token, method=OTHER_METHOD, ring=KEYS.internal))
 
 
 def test_an_expired_internal_credential_is_refused() -> None:
