@@ -451,7 +451,7 @@ def test_every_violation_of_a_file_is_reported_at_once() -> None:
         many(doc)
         load_scheme(dump_toml(doc))
     # The message names each key and its rule, so a CLI can print it as it is.
-    assert "timeliness.pointz: unknown key" in str(caught.value)
+    assert "timeliness.pointz: 未知的键" in str(caught.value)
 
 
 def test_quoted_keys_are_named_quoted() -> None:
