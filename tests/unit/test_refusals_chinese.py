@@ -83,11 +83,11 @@ def _texts(node: ast.AST, scope: dict[str, list[ast.AST]], depth: int = 0) -> It
             yield node.value
     elif isinstance(node, ast.JoinedStr):
         parts: list[list[str]] = [[""]]
-        for value in node.values:
-            if isinstance(value, ast.Constant):
-                parts.append([str(value.value)])
+        for part in node.values:
+            if isinstance(part, ast.Constant):
+                parts.append([str(part.value)])
             else:
-                inner = value.value if isinstance(value, ast.FormattedValue) else value
+                inner = part.value if isinstance(part, ast.FormattedValue) else part
                 known = list(_texts(inner, scope, depth + 1)) if isinstance(inner, ast.IfExp) else []
                 parts.append(known or [HOLE])
         yield from _combine(parts)
