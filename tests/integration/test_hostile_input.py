@@ -120,10 +120,10 @@ def test_ledger_json_is_strict(units: Stack) -> None:
         '{"type":"task","id":"T2","id":"T3"}': "重复出现",
         '{"type":"unit","id":"x","name":"y","category":NaN}': "NaN",
         '{"type":"unit","id":"x","name":"y","category":Infinity}': "Infinity",
-        '{"type":"unit","id":"x","n":' + "9" * 400 + "}": "digits",
-        '{"type":"unit","id":"x","n":1e999}': "finite",
-        '{"type":"unit","id":"x","n":' + "[" * 100000 + "]" * 100000 + "}": "nested",
-        '{"type":"unit","id":"x","n":[[[[[1]]]]]}': "nested",
+        '{"type":"unit","id":"x","n":' + "9" * 400 + "}": "位的整数",
+        '{"type":"unit","id":"x","n":1e999}': "大到无法表示",
+        '{"type":"unit","id":"x","n":' + "[" * 100000 + "]" * 100000 + "}": "嵌套超过",
+        '{"type":"unit","id":"x","n":[[[[[1]]]]]}': "嵌套超过",
     }
     for line, words in cases.items():
         with pytest.raises(grpc.RpcError) as caught:

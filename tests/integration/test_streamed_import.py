@@ -52,8 +52,8 @@ def test_a_bad_line_in_a_late_batch_stores_nothing(stack: Stack) -> None:
     bad_event = {"type": "task_event", "task": "S7", "kind": "verify", "at": "2025-04-28T10:30:00+08:00"}
     changed = {**records[2], "title": "改过的标题"}
     for bad, name, words in [
-        (bad_event, "kind", "report"),
-        (changed, "id", "other values"),
+        (bad_event, "kind", "未被退回的反馈"),
+        (changed, "id", "已按其他值记录"),
         (
             {"type": "task_event", "task": "NOPE", "kind": "accept", "at": "2025-05-01T09:00:00+08:00"},
             "task",
