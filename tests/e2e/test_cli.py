@@ -242,7 +242,7 @@ def test_a_taken_port_stops_serve_with_one_line(tmp_path: Path) -> None:
             timeout=60,
         )
     assert result.returncode != 0
-    assert f"port {base + 1}" in result.stderr and "Traceback" not in result.stderr
+    assert f"端口 {base + 1}" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_a_dead_service_is_not_restarted_silently(served: Served) -> None:

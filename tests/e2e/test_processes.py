@@ -247,7 +247,7 @@ def test_a_taken_port_or_a_bad_count_is_one_line_and_no_workers(tmp_path: Path, 
         result = _serve_one(tmp_path, service, free_ports(), **{variable: wrong})
         assert result.returncode == 2
         (line,) = result.stderr.strip().splitlines()
-        assert variable in line and "1 to 16" in line and repr(wrong) in line
+        assert variable in line and "1 到 16" in line and repr(wrong) in line
 
 
 @pytest.mark.parametrize(
