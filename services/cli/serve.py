@@ -127,7 +127,7 @@ def _prepare(settings: Settings, *, plaintext: bool, notify: str | None) -> tls.
         try:
             tls.record_trust(f"127.0.0.1:{settings.gateway_port}", files.ca)
         except OSError as exc:
-            _say(f"the CA was not recorded for the command line ({exc}); set {tls.ENV_CA}={files.ca}")
+            _say(f"未能为命令行记下 CA（{exc}）；请设置 {tls.ENV_CA}={files.ca}")
     return files
 
 
@@ -320,7 +320,7 @@ def _sampler(settings: Settings, files: tls.TlsFiles | None) -> Callable[[Callab
         try:
             _import_sample(settings, files)
         except Exception as exc:
-            _say(f"the sample county was not imported: {exc}")
+            _say(f"示例县未导入：{exc}")
         return True
 
     return attempt

@@ -158,7 +158,7 @@ def run_service(
     service = options.service
     logs.configure(service)
     if options.metrics_port is None:
-        say(service, "--metrics-port is required")
+        say(service, "须给出 --metrics-port")
         return 2
     if workers.is_worker():
         workers.follow_supervisor()
