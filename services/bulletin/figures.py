@@ -41,7 +41,7 @@ _Names = Callable[[str], str]
 
 def _aware(moment: datetime, name: str) -> None:
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise InvalidArgument(FieldViolation(name, f"must carry a time zone offset ({moment.isoformat()})"))
+        raise InvalidArgument(FieldViolation(name, f"须带时区（如 +08:00）：{moment.isoformat()}"))
 
 
 def _standing(task: Task, *, as_of: datetime) -> str:

@@ -46,7 +46,7 @@ class Period:
 def _year(text: str, value: str) -> int:
     year = int(text)
     if not 1990 <= year <= 2100:
-        raise PeriodInvalid(value, "the year must be within 1990–2100")
+        raise PeriodInvalid(value, "年度须在 1990–2100 之间")
     return year
 
 
@@ -58,7 +58,7 @@ def parse_period(value: object) -> Period:
     if match := _MONTH.match(text):
         year, month = _year(match[1], text), int(match[2])
         if not 1 <= month <= 12:
-            raise PeriodInvalid(text, f"there is no month {month:02d}; a month is 01–12")
+            raise PeriodInvalid(text, f"没有 {month:02d} 月；月份为 01–12")
         last = calendar.monthrange(year, month)[1]
         return Period(
             code=f"{year}-{month:02d}",
@@ -69,7 +69,7 @@ def parse_period(value: object) -> Period:
     if match := _QUARTER.match(text):
         year, quarter = _year(match[1], text), int(match[2])
         if not 1 <= quarter <= 4:
-            raise PeriodInvalid(text, f"there is no quarter Q{quarter}; a quarter is Q1–Q4")
+            raise PeriodInvalid(text, f"没有第 Q{quarter} 季度；季度为 Q1–Q4")
         first, last = 3 * quarter - 2, 3 * quarter
         return Period(
             code=f"{year}-Q{quarter}",

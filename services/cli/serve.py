@@ -79,12 +79,10 @@ def _preflight(settings: Settings, notify: str | None) -> None:
             ("/metrics", settings.metrics_host, settings.metrics_port(service)),
         ):
             if not workers.port_free(where, number):
-                raise ConfigError(f"port {number} ({service} {what}) is taken; choose another --port-base")
+                raise ConfigError(f"端口 {number}（{service} {what}）已被占用；请换一个 --port-base")
     web_host = os.environ.get("KAOHE_WEB_BIND_HOST", "127.0.0.1")
     if not workers.port_free(web_host, settings.port_base + 30):
-        raise ConfigError(
-            f"port {settings.port_base + 30} (web console) is taken; choose another --port-base"
-        )
+        raise ConfigError(f"端口 {settings.port_base + 30}（网页控制台）已被占用；请换一个 --port-base")
     for url in (settings.tasks_db_url, settings.scoring_db_url):
         db = Database(url)
         try:
@@ -129,7 +127,7 @@ def _prepare(settings: Settings, *, plaintext: bool, notify: str | None) -> tls.
         try:
             tls.record_trust(f"127.0.0.1:{settings.gateway_port}", files.ca)
         except OSError as exc:
-            _say(f"the CA was not recorded for the command line ({exc}); set {tls.ENV_CA}={files.ca}")
+            _say(f"未能为命令行记下 CA（{exc}）；请设置 {tls.ENV_CA}={files.ca}")
     return files
 
 
@@ -148,7 +146,7 @@ def serve(
         settings = load(data_dir=data_dir, port_base=port_base, scheme=scheme)
         hosts = {settings.bind_host, settings.gateway_bind_host} if plaintext else set()
         for host in sorted(h for h in hosts if not tls.is_loopback(h)):
-            _say(f"--plaintext is for loopback development only, not {host}")
+            _say(f"--plaintext 只用于本机回环地址上的开发，不能用于 {host}")
             return 2
         files = _prepare(settings, plaintext=plaintext, notify=notify)
     except (ConfigError, DomainError, OSError) as exc:
@@ -240,7 +238,7 @@ def _watch(
         dead = [(name, proc.returncode) for name, proc in children.items() if proc.poll() is not None]
         if dead:
             name, returncode = dead[0]
-            _say(f"the {name} service stopped (exit {returncode}); stopping the others")
+            _say(f"{name} 服务已停止（退出码 {returncode}）；正在停止其他服务")
             return 1
         password.relay()
         if sampler is not None and sampler(password.relay):
@@ -322,7 +320,7 @@ def _sampler(settings: Settings, files: tls.TlsFiles | None) -> Callable[[Callab
         try:
             _import_sample(settings, files)
         except Exception as exc:
-            _say(f"the sample county was not imported: {exc}")
+            _say(f"示例县未导入：{exc}")
         return True
 
     return attempt

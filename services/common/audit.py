@@ -107,7 +107,7 @@ class AuditTrail:
                 transaction.rollback()
         except SQLAlchemyError as exc:
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            raise ConfigError(f"cannot write the audit table {self.table.name}: {reason}") from None
+            raise ConfigError(f"无法写入审计表 {self.table.name}：{reason}") from None
 
     def rows(self, *, outcome: str | None = None) -> list[dict[str, Any]]:
         """Every row in order (for the office's inspection and the tests)."""

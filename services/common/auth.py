@@ -48,11 +48,11 @@ def derive_key(secret: bytes, purpose: bytes) -> bytes:
 def make_user_identity(*, role: str, unit: str | None, subject: str | None = None) -> Identity:
     """A person's identity, checked: a known role; a department needs its unit."""
     if role not in ROLES:
-        raise InvalidArgument("role", f"must be one of {', '.join(ROLES)}")
+        raise InvalidArgument("role", f"须为以下之一：{'、'.join(ROLES)}")
     if role == "department" and not unit:
-        raise InvalidArgument("unit", "a department token needs --unit")
+        raise InvalidArgument("unit", "部门令牌须用 --unit 指定单位")
     if role != "department" and unit:
-        raise InvalidArgument("unit", "only a department token is bound to a unit")
+        raise InvalidArgument("unit", "只有部门令牌才绑定单位")
     return Identity(role=role, unit=unit or "", subject=subject or (f"{role}:{unit}" if unit else role))
 
 
@@ -62,12 +62,12 @@ def load_secret(data_dir: Path | None, *, create: bool) -> bytes:
     if env:
         return env.encode()
     if data_dir is None:
-        raise Unauthenticated("no secret: set KAOHE_SECRET or give the data dir")
+        raise Unauthenticated("没有密钥：请设置 KAOHE_SECRET 或给出数据目录")
     path = data_dir / "secret"
     if path.exists():
         return path.read_text().strip().encode()
     if not create:
-        raise Unauthenticated(f"no secret: set KAOHE_SECRET or run `kaohe serve` once to create {path}")
+        raise Unauthenticated(f"没有密钥：请设置 KAOHE_SECRET，或先运行一次 `kaohe serve` 以生成 {path}")
     private_dir(data_dir)
     value = secrets.token_hex(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -58,7 +58,7 @@ def open_channel(target: str, service: str, *, tls: TlsConfig | None, server_nam
     ]
     if tls is None:
         if not is_loopback(target):
-            raise ConfigError(f"{target} is not a loopback address: plaintext only on loopback")
+            raise ConfigError(f"{target} 不是本机回环地址：只有回环地址可以不加密")
         return grpc.insecure_channel(target, options=options)
     options.append(("grpc.ssl_target_name_override", server_name))
     return grpc.secure_channel(target, channel_credentials(tls), options=options)
@@ -107,7 +107,7 @@ class Backend:
         """Counts a failed call and says which service did not answer."""
         if self.on_unavailable is not None:
             self.on_unavailable(self.name)
-        return f"the {self.name} service is unavailable: {details}"
+        return f"{self.name} 服务暂不可用：{details}"
 
     def close(self) -> None:
         self.raw_channel.close()

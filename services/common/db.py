@@ -123,7 +123,7 @@ class Database:
                 self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
                 self.reader = self.engine
         except (ArgumentError, ImportError, ValueError) as exc:
-            raise ConfigError(f"bad database URL {redact(url)!r}: {exc}") from None
+            raise ConfigError(f"数据库地址 {redact(url)!r} 有误：{exc}") from None
         if read_url:
             self.router = self._replica(read_url, limits or ReadLimits(), caller)
 
@@ -142,7 +142,7 @@ class Database:
                 connect_args={"connect_timeout": 2},
             )
         except (ArgumentError, ImportError, ValueError) as exc:
-            raise ConfigError(f"bad read replica URL {redact(read_url)!r}: {exc}") from None
+            raise ConfigError(f"只读副本地址 {redact(read_url)!r} 有误：{exc}") from None
         return ReplicaRouter(self.engine, replica, limits=limits, caller=caller)
 
     def read_metrics(self, service: str) -> ReadCounter:
@@ -162,7 +162,7 @@ class Database:
                 conn.execute(text("SELECT 1"))
         except OperationalError as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            raise ConfigError(f"cannot reach database {redact(self.url)}: {reason}") from None
+            raise ConfigError(f"无法连接数据库 {redact(self.url)}：{reason}") from None
 
     def reachable(self) -> bool:
         """Whether the database answers now (for health: NOT_SERVING while it does not)."""

@@ -28,7 +28,7 @@ class InvalidArgument(DomainError):
         self, violations: list[FieldViolation] | FieldViolation | str, description: str | None = None
     ):
         if isinstance(violations, str):
-            violations = [FieldViolation(violations, description or "is invalid")]
+            violations = [FieldViolation(violations, description or "无效")]
         elif isinstance(violations, FieldViolation):
             violations = [violations]
         self.violations: list[FieldViolation] = list(violations)

@@ -169,7 +169,5 @@ def _stored(db: Database, requests: Table, key: str, digest: str) -> bytes | Non
     if row is None:
         return None
     if row.fingerprint != digest:
-        raise InvalidArgument(
-            "request_id", "was already used for a different request: send a new id for a new request"
-        )
+        raise InvalidArgument("request_id", "已用于另一个请求：新的请求请用新的请求编号")
     return bytes(row.response) if row.response is not None else None

@@ -194,10 +194,10 @@ class InternalGuard:
         """
         peer = peer_service(context) if self.peers is not None else None
         if self.peers is not None and peer not in self.peers:
-            raise PermissionDenied(f"{peer or 'a caller without a service certificate'} may not call here")
+            raise PermissionDenied(f"{peer or '没有服务证书的调用方'} 不能调用这里")
         token = metadata.get(INTERNAL_METADATA)
         if not token:
-            raise Unauthenticated(f"{method} is internal: call it through the gateway")
+            raise Unauthenticated(f"{method} 是内部接口：请经网关调用")
         raw = request_bytes(request)
         identity = verify_internal(
             token,
@@ -222,4 +222,4 @@ class InternalGuard:
             hashed.add(message)
             yield message
         if not same_digest(claim, hashed.digest()):
-            raise Unauthenticated("credential was made for another stream")
+            raise Unauthenticated("凭据是为另一个数据流签发的")

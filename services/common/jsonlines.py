@@ -34,27 +34,27 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: set[str] = set()
         for key, _value in pairs:
             if key in seen:
-                raise _Refused(f"repeats the key {key!r}")
+                raise _Refused(f"键 {key!r} 重复出现")
             seen.add(key)
     return obj
 
 
 def _constant(name: str) -> Any:
-    raise _Refused(f"{name} is not a JSON number")
+    raise _Refused(f"{name} 不是 JSON 数字")
 
 
 def _int(digits: str) -> int:
     if len(digits.lstrip("-")) > MAX_DIGITS:
-        raise _Refused(f"holds an integer of more than {MAX_DIGITS} digits")
+        raise _Refused(f"含有超过 {MAX_DIGITS} 位的整数")
     return int(digits)
 
 
 def _float(text: str) -> float:
     if len(text) > 4 * MAX_DIGITS:
-        raise _Refused(f"holds a number of more than {4 * MAX_DIGITS} characters")
+        raise _Refused(f"含有超过 {4 * MAX_DIGITS} 个字符的数字")
     value = float(text)
     if not math.isfinite(value):
-        raise _Refused(f"holds the number {text[:20]}, too large to be finite")
+        raise _Refused(f"含有数字 {text[:20]}，大到无法表示")
     return value
 
 
@@ -112,12 +112,12 @@ def loads(text: str, *, field: str) -> Any:
         value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise InvalidArgument(
-            [FieldViolation(field, f"is not valid JSON ({exc.msg} at column {exc.colno})")]
+            [FieldViolation(field, f"不是有效的 JSON（第 {exc.colno} 列：{exc.msg}）")]
         ) from None
     except _Refused as exc:
         raise InvalidArgument([FieldViolation(field, str(exc))]) from None
     except RecursionError:
-        raise InvalidArgument([FieldViolation(field, f"is nested deeper than {MAX_DEPTH} levels")]) from None
+        raise InvalidArgument([FieldViolation(field, f"嵌套超过 {MAX_DEPTH} 层")]) from None
     if type(value) is dict and all(type(child) in _FLAT for child in value.values()):
         # A flat record (a ledger line, nearly always): check_value would find nothing.
         return value
@@ -135,9 +135,9 @@ def loads_line(text: str, *, line: int) -> Any:
 def check_value(value: Any, *, depth: int = 1) -> str:
     """What is wrong with a decoded value (too deep, a non-finite number), or "" when nothing."""
     if isinstance(value, dict | list) and depth > MAX_DEPTH:
-        return f"is nested deeper than {MAX_DEPTH} levels"
+        return f"嵌套超过 {MAX_DEPTH} 层"
     if isinstance(value, float) and not math.isfinite(value):
-        return "holds a number that is not finite (NaN or Infinity)"
+        return "含有非有限数（NaN 或 Infinity）"
     children: Any = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
     for child in children:
         problem = check_value(child, depth=depth + 1)

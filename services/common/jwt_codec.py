@@ -46,7 +46,7 @@ class KeyRing:
     def key(self, kid: object) -> bytes:
         """The accepted key of that id, else Unauthenticated."""
         if not isinstance(kid, str) or kid not in self.keys:
-            raise Unauthenticated("token signed with an unknown or retired key")
+            raise Unauthenticated("令牌的签名密钥未知或已停用")
         return self.keys[kid]
 
 
@@ -67,7 +67,7 @@ def decode(
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:
-        raise Unauthenticated("malformed token") from None
+        raise Unauthenticated("令牌格式不对") from None
     key = ring.key(header.get("kid"))
     try:
         return jwt.decode(
@@ -86,36 +86,36 @@ def decode(
 def refusal(exc: jwt.PyJWTError) -> str:
     """Why a token is refused, in words that never quote the token."""
     if isinstance(exc, jwt.ExpiredSignatureError):
-        return "token expired"
+        return "令牌已过期"
     if isinstance(exc, jwt.InvalidAudienceError):
-        return "token is meant for another audience"
+        return "令牌是发给其他接收方的"
     if isinstance(exc, jwt.InvalidIssuerError):
-        return "token from another issuer"
+        return "令牌来自其他签发方"
     if isinstance(exc, jwt.MissingRequiredClaimError):
-        return f"token lacks the {exc.claim} claim"
+        return f"令牌缺少 {exc.claim} 声明"
     if isinstance(exc, jwt.InvalidSignatureError):
-        return "token signature does not verify"
+        return "令牌签名验证不通过"
     if isinstance(exc, jwt.InvalidAlgorithmError):
-        return "token signed with an algorithm that is not accepted"
+        return "令牌的签名算法不被接受"
     if isinstance(exc, (jwt.ImmatureSignatureError, jwt.InvalidIssuedAtError)):
-        return "token issued in the future"
+        return "令牌的签发时间在未来"
     if isinstance(exc, jwt.DecodeError):
-        return "malformed token"
-    return "invalid token"
+        return "令牌格式不对"
+    return "令牌无效"
 
 
 def identity_of(claims: Mapping[str, Any], *, roles: Sequence[str]) -> Identity:
     """The caller the claims name, when the role is known and a department names its unit."""
     role, unit, subject = claims.get("role"), claims.get("unit") or "", claims.get("sub")
     if not isinstance(role, str) or role not in roles:
-        raise Unauthenticated("token carries an unknown role")
+        raise Unauthenticated("令牌中的角色无法识别")
     if not isinstance(unit, str) or not isinstance(subject, str):
-        raise Unauthenticated("malformed token payload")
+        raise Unauthenticated("令牌内容格式不对")
     if role == "department" and not unit:
-        raise Unauthenticated("a department token must name its unit")
+        raise Unauthenticated("部门令牌须写明所属单位")
     generation = claims.get("gen", 0)
     if not isinstance(generation, int):
-        raise Unauthenticated("malformed token payload")
+        raise Unauthenticated("令牌内容格式不对")
     return Identity(
         role=role, unit=unit, subject=subject, expires_at=int(claims["exp"]), generation=generation
     )

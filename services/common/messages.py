@@ -59,7 +59,7 @@ def _checked(method: Callable[..., Any]) -> Callable[..., Any]:
         if isinstance(request, Message):
             where = nul_field(request)
             if where:
-                raise InvalidArgument(where, "must not contain the control character U+0000")
+                raise InvalidArgument(where, "不得含控制字符 U+0000")
         return method(self, request, context)
 
     return call

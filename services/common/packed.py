@@ -103,15 +103,15 @@ def unpack(
 ) -> Column:
     """A packed column back as an array (read-only, over the message's bytes) or as Strings."""
     if dtype not in DTYPES:
-        raise InvalidArgument(name, f"dtype {dtype!r} is not one of {sorted(DTYPES)}")
+        raise InvalidArgument(name, f"数据类型 {dtype!r} 不在 {sorted(DTYPES)} 之中")
     array = np.frombuffer(data, dtype=np.dtype(dtype))
     if len(array) != length:
-        raise InvalidArgument(name, f"holds {len(array)} rows, not the {length} it says")
+        raise InvalidArgument(name, f"有 {len(array)} 行，与所说的 {length} 行不符")
     if not dictionary:
         return array.astype(array.dtype.newbyteorder("="), copy=False)
     codes = array.astype(np.int32, copy=False)
     if len(codes) and (int(codes.min()) < 0 or int(codes.max()) >= len(values)):
-        raise InvalidArgument(name, f"indexes past its {len(values)} distinct values")
+        raise InvalidArgument(name, f"编号超出了它的 {len(values)} 个取值")
     return Strings(codes, list(values))
 
 

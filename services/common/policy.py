@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from services.common.auth import GATEWAY_SUBJECT, INTERNAL_ROLE, Identity
 from services.common.errors import PermissionDenied
-from services.common.vocabulary import ROLES
+from services.common.vocabulary import ROLES, label_of
 
 ALL = frozenset(ROLES)
 READERS = frozenset({"office", "supervisor", "viewer"})
@@ -141,10 +141,10 @@ def authorize(identity: Identity, method: str) -> Rule:
     rule = POLICY.get(method)
     name = method.rsplit("/", 1)[-1]
     if rule is None or identity.role not in rule.roles:
-        raise PermissionDenied(f"role {identity.role} may not call {name}")
+        raise PermissionDenied(f"{label_of(ROLES, identity.role)}角色不能调用 {name}")
     if identity.is_department and not identity.unit:
         # Scoping treats "no unit" as "every unit", so a department must always name its own.
-        raise PermissionDenied(f"a department token without a unit may not call {name}")
+        raise PermissionDenied(f"未绑定单位的部门令牌不能调用 {name}")
     return rule
 
 
@@ -159,7 +159,7 @@ def scoped_unit(identity: Identity, requested: str, *, below: bool = False) -> s
     if below and requested:
         return requested
     if requested and requested != identity.unit:
-        raise PermissionDenied(f"unit {identity.unit} may not reach unit {requested}")
+        raise PermissionDenied(f"单位 {identity.unit} 不能查看或办理单位 {requested} 的事项")
     return identity.unit
 
 
@@ -173,7 +173,7 @@ def reach(identity: Identity, requested: str, below: Collection[str], what: str)
         return (requested,) if requested else ()
     if requested and requested != identity.unit:
         if requested not in below:
-            raise PermissionDenied(f"unit {identity.unit} may not {what} unit {requested}")
+            raise PermissionDenied(f"单位 {identity.unit} 不能查看单位 {requested} 的{what}")
         return (requested,)
     return (identity.unit, *sorted(below))
 
@@ -188,19 +188,19 @@ def authorize_hop(identity: Identity, method: str, *, peer: str | None, mutual_t
     rule = POLICY.get(method) or INTERNAL_POLICY.get(method)
     name = method.rsplit("/", 1)[-1]
     if rule is None:
-        raise PermissionDenied(f"{name} is not served")
+        raise PermissionDenied(f"{name} 不对外提供")
     if identity.role == INTERNAL_ROLE and identity.subject == GATEWAY_SUBJECT:
         if not rule.gateway or (mutual_tls and peer != "gateway"):
-            raise PermissionDenied(f"the gateway's own identity may not call {name} from {peer or 'here'}")
+            raise PermissionDenied(f"网关自身身份不能从 {peer or '这里'} 调用 {name}")
         return rule
     if identity.role == INTERNAL_ROLE:
         if not rule.system or (mutual_tls and peer != "scoring"):
-            raise PermissionDenied(f"the system identity may not call {name} from {peer or 'here'}")
+            raise PermissionDenied(f"系统身份不能从 {peer or '这里'} 调用 {name}")
         return rule
     if mutual_tls and peer != "gateway":
-        raise PermissionDenied(f"a person's call to {name} must come through the gateway")
+        raise PermissionDenied(f"个人对 {name} 的调用须经网关")
     if identity.role not in rule.roles | rule.relayed:
-        raise PermissionDenied(f"role {identity.role} may not call {name}")
+        raise PermissionDenied(f"{label_of(ROLES, identity.role)}角色不能调用 {name}")
     if identity.is_department and not identity.unit:
-        raise PermissionDenied(f"a department token without a unit may not call {name}")
+        raise PermissionDenied(f"未绑定单位的部门令牌不能调用 {name}")
     return rule

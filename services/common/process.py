@@ -130,8 +130,8 @@ def service_tls(service: str, settings: Settings, *, plaintext: bool) -> tls.Tls
     if files.ca.exists() and files.cert(service).exists():
         return tls.load_tls_config(ca=files.ca, cert=files.cert(service), key=files.key(service))
     raise ConfigError(
-        f"no TLS certificate: set {tls.ENV_CA}, {tls.ENV_CERT} and {tls.ENV_KEY} "
-        f"(or run `kaohe serve` once to create {files.directory}), or --plaintext on a loopback address"
+        f"没有 TLS 证书：请设置 {tls.ENV_CA}、{tls.ENV_CERT} 和 {tls.ENV_KEY}"
+        f"（或先运行一次 `kaohe serve` 以生成 {files.directory}），或在回环地址上用 --plaintext"
     )
 
 
@@ -140,7 +140,7 @@ def context(options: ServiceOptions, *, host: Callable[[Settings], str] | None =
     settings = load(data_dir=options.data_dir, scheme=options.scheme)
     address = f"{host(settings) if host is not None else settings.bind_host}:{options.port}"
     if options.plaintext and not tls.is_loopback(address):
-        raise ConfigError(f"--plaintext is for loopback development only, not {address}")
+        raise ConfigError(f"--plaintext 只用于本机回环地址上的开发，不能用于 {address}")
     return Context(
         options=options,
         settings=settings,
@@ -161,7 +161,7 @@ def run_service(
     service = options.service
     logs.configure(service)
     if options.metrics_port is None:
-        say(service, "--metrics-port is required")
+        say(service, "须给出 --metrics-port")
         return 2
     if workers.is_worker():
         workers.follow_supervisor()

@@ -16,14 +16,14 @@ def check_year(year: int, *, field: str = "year", optional: bool = True) -> int:
     if optional and year == 0:
         return year
     if not YEAR_MIN <= year <= YEAR_MAX:
-        raise InvalidArgument(field, f"must lie between {YEAR_MIN} and {YEAR_MAX}")
+        raise InvalidArgument(field, f"须在 {YEAR_MIN} 与 {YEAR_MAX} 之间")
     return year
 
 
 def page_size(requested: int, *, default: int, maximum: int) -> int:
     """The page size to serve: the default for 0, at most maximum; a negative one is refused."""
     if requested < 0:
-        raise InvalidArgument("page_size", "must not be negative")
+        raise InvalidArgument("page_size", "不能为负数")
     return min(requested or default, maximum)
 
 
@@ -32,5 +32,5 @@ def seq_token(token: str) -> int:
     if not token:
         return 0
     if not (token.isascii() and token.isdigit() and len(token) <= _SEQ_DIGITS):
-        raise InvalidArgument("page_token", "is not a token this service issued")
+        raise InvalidArgument("page_token", "不是本服务给出的分页标记")
     return int(token)

@@ -64,7 +64,7 @@ def current_identity() -> Identity:
     """The caller of the RPC being served (set by the interceptor)."""
     identity = _identity.get()
     if identity is None:
-        raise errors.Unauthenticated("no caller identity")
+        raise errors.Unauthenticated("没有调用方身份")
     return identity
 
 
@@ -233,13 +233,13 @@ class ServiceInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
             # field violations included, so the caller learns the line and the rule.
             upstream = exc.code()
             if upstream != grpc.StatusCode.INTERNAL:
-                relay(exc, context, unavailable=lambda details: f"a backend is unavailable: {details}")
+                relay(exc, context, unavailable=lambda details: f"后端服务暂不可用：{details}")
         if _database_unreachable(exc):
             # The database went away (restart, failover, network): nothing was committed, a retry is safe.
             log.warning("database unavailable", extra={"method": method, "reason": str(exc).splitlines()[0]})
-            context.abort(grpc.StatusCode.UNAVAILABLE, "the database is unavailable; try again shortly")
+            context.abort(grpc.StatusCode.UNAVAILABLE, "数据库暂时不可用，请稍后再试")
         log.exception("unexpected error", extra={"method": method})
-        context.abort(grpc.StatusCode.INTERNAL, "internal error; the service logged the details")
+        context.abort(grpc.StatusCode.INTERNAL, "服务内部错误，详情已记入服务日志")
         return grpc.StatusCode.INTERNAL  # pragma: no cover - abort raises
 
     def _observe(
@@ -319,9 +319,7 @@ def create_server(
     even when the other listener allows sharing.
     """
     if tls is None and not is_loopback(address):
-        raise ConfigError(
-            f"{address} is not a loopback address: plaintext only on loopback; give TLS certificates"
-        )
+        raise ConfigError(f"{address} 不是本机回环地址：只有回环地址可以不加密，请配置 TLS 证书")
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="rpc"),
         interceptors=list(interceptors),

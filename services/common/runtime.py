@@ -96,9 +96,7 @@ def start_metrics(
     Off loopback it needs a bearer token: scoring's metrics carry every unit's indicator values.
     """
     if not token and not is_loopback(host):
-        raise ConfigError(
-            f"/metrics on {host} needs KAOHE_METRICS_TOKEN (a bearer token); loopback needs none"
-        )
+        raise ConfigError(f"{host} 上的 /metrics 须设置 KAOHE_METRICS_TOKEN（持有者令牌）；回环地址不需要")
     try:
         server = make_server(
             host.strip("[]"),
@@ -108,7 +106,7 @@ def start_metrics(
             handler_class=_Quiet,
         )
     except OSError as exc:
-        raise ConfigError(f"cannot serve /metrics on {host}:{port}: {exc.strerror or exc}") from None
+        raise ConfigError(f"无法在 {host}:{port} 上提供 /metrics：{exc.strerror or exc}") from None
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
 
     def stop() -> None:

@@ -76,10 +76,10 @@ def load_scheme(text: str, *, source: str = "scheme") -> Scheme:
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise SchemeInvalid([FieldViolation(source, f"is not valid TOML: {e}")]) from None
+        raise SchemeInvalid([FieldViolation(source, f"不是有效的 TOML：{e}")]) from None
     except RecursionError:
         # tomllib recurses once per level of nesting: a scheme is a few levels deep.
-        raise SchemeInvalid([FieldViolation(source, "is nested too deeply to be a scheme")]) from None
+        raise SchemeInvalid([FieldViolation(source, "嵌套层数过多，不是考核方案")]) from None
     v = Validator()
     scheme = read_scheme(v, doc, text)
     if v.violations:
@@ -94,10 +94,10 @@ def load_scheme_file(path: str | Path) -> Scheme:
         # utf-8-sig: Notepad on Windows, common in county offices, starts UTF-8 files with a BOM.
         text = p.read_bytes().decode("utf-8-sig")
     except OSError as e:
-        raise SchemeInvalid([FieldViolation(str(p), f"cannot be read: {e.strerror or e}")]) from None
+        raise SchemeInvalid([FieldViolation(str(p), f"无法读取：{e.strerror or e}")]) from None
     except UnicodeDecodeError as e:
         raise SchemeInvalid(
-            [FieldViolation(str(p), f"is not UTF-8 text: {e.reason} at byte {e.start}")]
+            [FieldViolation(str(p), f"不是 UTF-8 文本：第 {e.start} 字节 {e.reason}")]
         ) from None
     return load_scheme(text, source=str(p))
 
@@ -111,9 +111,7 @@ def check_applies_to(scheme: Scheme, *, unit_ids: set[str], categories: set[str]
     """Refuse (SchemeInvalid) a scheme whose applies_to names a unit id or category that is not known."""
     categories = categories | STANDARD_CATEGORIES
     violations = [
-        FieldViolation(
-            f"metrics[{i}].applies_to[{j}]", f'"{name}" is neither a known unit id nor a unit category'
-        )
+        FieldViolation(f"metrics[{i}].applies_to[{j}]", f"“{name}”既不是已知的单位编号，也不是单位类别")
         for i, m in enumerate(scheme.metrics)
         for j, name in enumerate(m.applies_to)
         if name not in unit_ids and name not in categories

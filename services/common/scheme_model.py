@@ -62,9 +62,9 @@ class Metric:
         A unit's floor applies to the linear rule only; without one, the metric's floor is the unit's.
         """
         if floor is not None and self.rule != "linear":
-            return "floor", f'applies only to rule = "linear"; metric {self.id} is "{self.rule}"'
+            return "floor", f'只用于 rule = "linear"；指标 {self.id} 是 "{self.rule}"'
         if self.rule == "proportional" and target <= 0:
-            return "target", f'must be greater than 0 for rule = "proportional", got {target:g}'
+            return "target", f'rule = "proportional" 时须大于 0，现为 {target:g}'
         if self.rule != "linear":
             return None
         if floor is not None:
@@ -192,15 +192,15 @@ class Scheme:
         for m in self.metrics:
             if m.id == id:
                 return m
-        raise MetricNotFound(f'scheme "{self.id}" has no metric "{id}"')
+        raise MetricNotFound(f"考核方案“{self.id}”中没有指标“{id}”")
 
 
 def floor_problem(*, floor: float, target: float, direction: str) -> str | None:
     """What is wrong with a linear rule's floor against its target, None when nothing is."""
     if floor == target:
-        return "must differ from target (the linear scale would have zero width)"
+        return "须与 target 不同（否则线性计分的区间宽度为零）"
     if direction == "min" and floor > target:
-        return f'must be below target for direction = "min" (higher is better), got {floor:g} > {target:g}'
+        return f'direction = "min"（越高越好）时须低于 target，现为 {floor:g} > {target:g}'
     if direction == "max" and floor < target:
-        return f'must be above target for direction = "max" (lower is better), got {floor:g} < {target:g}'
+        return f'direction = "max"（越低越好）时须高于 target，现为 {floor:g} < {target:g}'
     return None

@@ -63,9 +63,7 @@ def read_scheme(v: Validator, doc: dict[str, Any], text: str) -> Scheme:
         try:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            v.bad(
-                "scheme.timezone", f'unknown time zone "{timezone}" (use an IANA name such as Asia/Shanghai)'
-            )
+            v.bad("scheme.timezone", f'未知时区 "{timezone}"（请用 IANA 名称，如 Asia/Shanghai）')
             timezone = DEFAULT_TIMEZONE
 
     cal = v.table(doc, "calendar", "") or {}
@@ -191,20 +189,20 @@ def _read_metrics(v: Validator, doc: Mapping[str, Any]) -> tuple[Metric, ...]:
         return ()
     raw = doc["metrics"]
     if not isinstance(raw, list):
-        v.bad("metrics", f"must be an array of tables ([[metrics]]), not {type_name(raw)}")
+        v.bad("metrics", f"须为表的数组（[[metrics]]），不能是{type_name(raw)}")
         return ()
     out: list[Metric] = []
     seen: dict[str, int] = {}
     for i, m in enumerate(raw):
         p = f"metrics[{i}]"
         if not isinstance(m, dict):
-            v.bad(p, f"must be a table, not {type_name(m)}")
+            v.bad(p, f"须为表，不能是{type_name(m)}")
             continue
         v.keys(m, p, _METRIC_KEYS)
         metric_id = v.string(m, "id", p)
         if metric_id:
             if metric_id in seen:
-                v.bad(f"{p}.id", f'duplicate metric id "{metric_id}" (also metrics[{seen[metric_id]}])')
+                v.bad(f"{p}.id", f'指标编号 "{metric_id}" 重复（metrics[{seen[metric_id]}] 也用了）')
             else:
                 seen[metric_id] = i
         out.append(_read_metric(v, m, p, metric_id))
@@ -218,25 +216,25 @@ def _read_metric(v: Validator, m: Mapping[str, Any], p: str, metric_id: str) -> 
     aggregate: str | None = None
     if kind == "value":
         if "aggregate" not in m:
-            v.bad(f"{p}.aggregate", 'required when kind = "value"')
+            v.bad(f"{p}.aggregate", 'kind = "value" 时为必需项')
         else:
             aggregate = v.string(m, "aggregate", p, choices=AGGREGATES) or None
     elif "aggregate" in m and kind == "ratio":
-        v.bad(f"{p}.aggregate", 'applies only to kind = "value" (a ratio is Σ numerator / Σ denominator)')
+        v.bad(f"{p}.aggregate", '只用于 kind = "value"（比率为 Σ numerator / Σ denominator）')
     direction = v.string(m, "direction", p, choices=DIRECTIONS, default="min")
     rule = v.string(m, "rule", p, choices=RULES)
     target = v.number(m, "target", p)
     floor: float | None = None
     if rule == "linear":
         if "floor" not in m:
-            v.bad(f"{p}.floor", 'required when rule = "linear"')
+            v.bad(f"{p}.floor", 'rule = "linear" 时为必需项')
         else:
             floor = v.number(m, "floor", p)
             _check_floor(v, p, m, floor, target, direction)
     elif "floor" in m and rule:
-        v.bad(f"{p}.floor", f'applies only to rule = "linear", not "{rule}"')
+        v.bad(f"{p}.floor", f'只用于 rule = "linear"，不用于 "{rule}"')
     if rule == "proportional" and is_number(m.get("target")) and target <= 0:
-        v.bad(f"{p}.target", f'must be greater than 0 for rule = "proportional", got {m["target"]}')
+        v.bad(f"{p}.target", f'rule = "proportional" 时须大于 0，现为 {m["target"]}')
     return Metric(
         id=metric_id,
         name=name,
@@ -322,10 +320,10 @@ def _read_grades(v: Validator, doc: Mapping[str, Any]) -> Grades:
     )
     if len(v.violations) == before:
         if grades.pass_min > grades.good_min:
-            v.bad("grades.pass_min", f"must not exceed good_min ({grades.pass_min:g} > {grades.good_min:g})")
+            v.bad("grades.pass_min", f"不得超过 good_min（{grades.pass_min:g} > {grades.good_min:g}）")
         if grades.good_min > grades.excellent_min:
             v.bad(
                 "grades.good_min",
-                f"must not exceed excellent_min ({grades.good_min:g} > {grades.excellent_min:g})",
+                f"不得超过 excellent_min（{grades.good_min:g} > {grades.excellent_min:g}）",
             )
     return grades

@@ -31,20 +31,20 @@ def join(path: str, key: str) -> str:
 def type_name(value: object) -> str:
     """What a TOML value is, for messages."""
     if isinstance(value, bool):
-        return "a boolean"
+        return "布尔值"
     if isinstance(value, int | float):
-        return "a number"
+        return "数字"
     if isinstance(value, str):
-        return "a string"
+        return "字符串"
     if isinstance(value, list):
-        return "an array"
+        return "数组"
     if isinstance(value, dict):
-        return "a table"
+        return "表"
     if isinstance(value, datetime):
-        return "a date-time"
+        return "日期时间"
     if isinstance(value, date):
-        return "a date"
-    return "a time"
+        return "日期"
+    return "时间"
 
 
 class Validator:
@@ -63,7 +63,7 @@ class Validator:
     def keys(self, table: Mapping[str, Any], path: str, allowed: frozenset[str] | set[str]) -> None:
         for key in table:
             if key not in allowed:
-                self.bad(join(path, key), "unknown key")
+                self.bad(join(path, key), "未知的键")
 
     def table(
         self, parent: Mapping[str, Any], key: str, path: str, *, required: bool = False
@@ -72,11 +72,11 @@ class Validator:
         full = join(path, key)
         if key not in parent:
             if required:
-                self.bad(full, "required section is missing")
+                self.bad(full, "缺少必需的节")
             return None
         value = parent[key]
         if not isinstance(value, dict):
-            self.bad(full, f"must be a table, not {type_name(value)}")
+            self.bad(full, f"须为表，不能是{type_name(value)}")
             return None
         return value
 
@@ -92,7 +92,7 @@ class Validator:
         full = join(path, key)
         if key not in table:
             if default is MISSING:
-                self.bad(full, "required key is missing")
+                self.bad(full, "缺少必需的键")
                 return placeholder
             return default
         got = check(table[key], full)
@@ -124,22 +124,20 @@ class Validator:
         positive: bool = False,
     ) -> float | None:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            self.bad(full, f"must be a number, not {type_name(value)}")
+            self.bad(full, f"须为数字，不能是{type_name(value)}")
             return None
         x = float(value)
         if not math.isfinite(x):
-            self.bad(full, "must be a finite number")
+            self.bad(full, "须为有限数")
             return None
         if positive and x <= 0:
-            self.bad(full, f"must be greater than 0, got {value}")
+            self.bad(full, f"须大于 0，现为 {value}")
             return None
         if minimum is not None and maximum is not None and not minimum <= x <= maximum:
-            self.bad(full, f"must be between {minimum:g} and {maximum:g}, got {value}")
+            self.bad(full, f"须在 {minimum:g} 到 {maximum:g} 之间，现为 {value}")
             return None
         if minimum is not None and x < minimum:
-            self.bad(
-                full, "must not be negative" if minimum == 0 else f"must be at least {minimum:g}, got {value}"
-            )
+            self.bad(full, "不得为负数" if minimum == 0 else f"须至少为 {minimum:g}，现为 {value}")
             return None
         return x
 
@@ -155,13 +153,13 @@ class Validator:
     ) -> int:
         def check(value: Any, full: str) -> int | None:
             if isinstance(value, bool) or not isinstance(value, int):
-                self.bad(full, f"must be an integer, not {type_name(value)}")
+                self.bad(full, f"须为整数，不能是{type_name(value)}")
                 return None
             if minimum is not None and value < minimum:
-                self.bad(full, f"must be at least {minimum}, got {value}")
+                self.bad(full, f"须至少为 {minimum}，现为 {value}")
                 return None
             if maximum is not None and value > maximum:
-                self.bad(full, f"must be at most {maximum}, got {value}")
+                self.bad(full, f"最多为 {maximum}，现为 {value}")
                 return None
             return value
 
@@ -178,13 +176,13 @@ class Validator:
     ) -> str:
         def check(value: Any, full: str) -> str | None:
             if not isinstance(value, str):
-                self.bad(full, f"must be a string, not {type_name(value)}")
+                self.bad(full, f"须为字符串，不能是{type_name(value)}")
                 return None
             if choices is not None and value not in choices:
-                self.bad(full, f'unknown value "{value}": must be one of {", ".join(choices)}')
+                self.bad(full, f'未知的值 "{value}"：须为以下之一：{"、".join(choices)}')
                 return None
             if not value.strip():
-                self.bad(full, "must not be empty")
+                self.bad(full, "不得为空")
                 return None
             return value
 
@@ -193,7 +191,7 @@ class Validator:
     def boolean(self, table: Mapping[str, Any], key: str, path: str, *, default: bool) -> bool:
         def check(value: Any, full: str) -> bool | None:
             if not isinstance(value, bool):
-                self.bad(full, f"must be true or false, not {type_name(value)}")
+                self.bad(full, f"须为 true 或 false，不能是{type_name(value)}")
                 return None
             return value
 
@@ -202,12 +200,12 @@ class Validator:
     def string_list(self, table: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
         def check(value: Any, full: str) -> tuple[str, ...] | None:
             if not isinstance(value, list):
-                self.bad(full, f"must be an array of strings, not {type_name(value)}")
+                self.bad(full, f"须为字符串数组，不能是{type_name(value)}")
                 return None
             out: list[str] = []
             for j, item in enumerate(value):
                 if not isinstance(item, str) or not item.strip():
-                    self.bad(f"{full}[{j}]", "must be a non-empty string")
+                    self.bad(f"{full}[{j}]", "须为非空字符串")
                 else:
                     out.append(item)
             return tuple(out)
@@ -217,7 +215,7 @@ class Validator:
     def date_list(self, table: Mapping[str, Any], key: str, path: str) -> tuple[date, ...]:
         def check(value: Any, full: str) -> tuple[date, ...] | None:
             if not isinstance(value, list):
-                self.bad(full, f"must be an array of ISO dates, not {type_name(value)}")
+                self.bad(full, f"须为 ISO 日期的数组，不能是{type_name(value)}")
                 return None
             out: list[date] = []
             for j, item in enumerate(value):
@@ -238,9 +236,9 @@ class Validator:
                     raise ValueError(item)
                 return date.fromisoformat(item)
             except ValueError:
-                self.bad(full, f'"{item}" is not a valid ISO date (YYYY-MM-DD)')
+                self.bad(full, f'"{item}" 不是有效的 ISO 日期（YYYY-MM-DD）')
                 return None
-        self.bad(full, f"must be an ISO date, not {type_name(item)}")
+        self.bad(full, f"须为 ISO 日期，不能是{type_name(item)}")
         return None
 
     def number_map(self, table: Mapping[str, Any] | None, key: str, path: str) -> dict[str, float]:

@@ -75,9 +75,9 @@ def load(*, data_dir: str | None = None, port_base: int | None = None, scheme: s
             port_base if port_base is not None else int(os.environ.get("KAOHE_PORT_BASE", DEFAULT_PORT_BASE))
         )
     except ValueError:
-        raise ConfigError("KAOHE_PORT_BASE must be a whole number") from None
+        raise ConfigError("KAOHE_PORT_BASE 须为整数") from None
     if not 1024 <= base <= 65500:
-        raise ConfigError(f"port base {base} must lie between 1024 and 65500")
+        raise ConfigError(f"端口起点 {base} 须在 1024 与 65500 之间")
     scheme_path = Path(scheme or os.environ.get("KAOHE_SCHEME") or DEFAULT_SCHEME)
     if not (scheme or os.environ.get("KAOHE_SCHEME")) and not scheme_path.exists():
         scheme_path = BUNDLED_SCHEME
@@ -85,15 +85,15 @@ def load(*, data_dir: str | None = None, port_base: int | None = None, scheme: s
     try:
         max_request = int(os.environ.get("KAOHE_MAX_REQUEST_BYTES") or DEFAULT_MAX_REQUEST_BYTES)
     except ValueError:
-        raise ConfigError("KAOHE_MAX_REQUEST_BYTES must be a whole number of bytes") from None
+        raise ConfigError("KAOHE_MAX_REQUEST_BYTES 须为整数（字节）") from None
     if not 64 << 10 <= max_request <= 1 << 30:
-        raise ConfigError("KAOHE_MAX_REQUEST_BYTES must lie between 65536 and 1073741824")
+        raise ConfigError("KAOHE_MAX_REQUEST_BYTES 须在 65536 与 1073741824 之间")
     try:
         recovery_after = float(os.environ.get("KAOHE_IMPORT_RECOVERY_AFTER") or DEFAULT_IMPORT_RECOVERY_AFTER)
     except ValueError:
-        raise ConfigError("KAOHE_IMPORT_RECOVERY_AFTER must be a number of seconds") from None
+        raise ConfigError("KAOHE_IMPORT_RECOVERY_AFTER 须为秒数") from None
     if not 1 <= recovery_after <= 86400:
-        raise ConfigError("KAOHE_IMPORT_RECOVERY_AFTER must lie between 1 and 86400 seconds")
+        raise ConfigError("KAOHE_IMPORT_RECOVERY_AFTER 须在 1 与 86400 秒之间")
     max_lag = _seconds("KAOHE_DB_READ_MAX_LAG_SECONDS", DEFAULT_READ_MAX_LAG, 0.1, 3600)
     read_wait = _seconds("KAOHE_DB_READ_WAIT_SECONDS", DEFAULT_READ_WAIT, 0, 60)
     return Settings(

@@ -32,10 +32,10 @@ def check_text(field: str, value: str, *, max_len: int, allow_newlines: bool = F
     allow_newlines keeps line feeds and tabs, for the multi-line fields (notes, descriptions, reasons).
     """
     if len(value) > max_len:
-        raise InvalidArgument(field, f"must be at most {max_len} characters (it has {len(value)})")
+        raise InvalidArgument(field, f"不得超过 {max_len} 个字符（现有 {len(value)} 个）")
     found = (_MULTI_LINE if allow_newlines else _SINGLE_LINE).search(value)
     if found:
-        raise InvalidArgument(field, f"must not contain the control character U+{ord(found.group()):04X}")
+        raise InvalidArgument(field, f"不得含控制字符 U+{ord(found.group()):04X}")
     return value
 
 
@@ -44,9 +44,9 @@ def check_id(field: str, value: str, *, max_len: int = ID_MAX) -> str:
     check_text(field, value, max_len=max_len)
     found = _BIDI.search(value)
     if found:
-        raise InvalidArgument(field, f"must not contain the bidi control U+{ord(found.group()):04X}")
+        raise InvalidArgument(field, f"不得含双向文字控制符 U+{ord(found.group()):04X}")
     if value != value.strip():
-        raise InvalidArgument(field, "must not start or end with a space")
+        raise InvalidArgument(field, "首尾不得有空格")
     return value
 
 

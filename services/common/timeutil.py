@@ -20,42 +20,40 @@ _PERIOD = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 def parse_instant(value: object, *, field: str) -> datetime:
     """An aware datetime from an ISO 8601 string that carries an offset."""
     if not isinstance(value, str) or not value:
-        raise InvalidArgument(
-            field, "must be an ISO 8601 time with an offset, e.g. 2025-05-12T18:00:00+08:00"
-        )
+        raise InvalidArgument(field, "须为带时区的时间，如 2025-05-12T18:00:00+08:00")
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
     except ValueError:
-        raise InvalidArgument(field, f"{value!r} is not an ISO 8601 time") from None
+        raise InvalidArgument(field, f"{value!r} 不是有效的时间（ISO 8601）") from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise InvalidArgument(field, f"{value!r} has no offset; write it like 2025-05-12T18:00:00+08:00")
+        raise InvalidArgument(field, f"{value!r} 没有时区，请写成 2025-05-12T18:00:00+08:00 的样子")
     if not 1990 <= parsed.year <= 2100:
-        raise InvalidArgument(field, f"{value!r} is outside the years 1990–2100")
+        raise InvalidArgument(field, f"{value!r} 不在 1990–2100 年之间")
     return parsed
 
 
 def parse_date(value: object, *, field: str) -> date:
     """A date from an ISO date string (YYYY-MM-DD) within a sane range."""
     if not isinstance(value, str):
-        raise InvalidArgument(field, "must be an ISO date, e.g. 2025-06-01")
+        raise InvalidArgument(field, "须为日期，如 2025-06-01")
     try:
         parsed = date.fromisoformat(value)
     except ValueError:
-        raise InvalidArgument(field, f"{value!r} is not an ISO date (YYYY-MM-DD)") from None
+        raise InvalidArgument(field, f"{value!r} 不是有效的日期（YYYY-MM-DD）") from None
     if not 1990 <= parsed.year <= 2100:
-        raise InvalidArgument(field, f"{value!r} is outside the years 1990–2100")
+        raise InvalidArgument(field, f"{value!r} 不在 1990–2100 年之间")
     return parsed
 
 
 def parse_period(value: object, *, field: str) -> str:
     """A reading period: YYYY, YYYY-MM or an ISO date, checked and returned as written."""
     if not isinstance(value, str) or not _PERIOD.match(value):
-        raise InvalidArgument(field, "must be a period written YYYY, YYYY-MM or YYYY-MM-DD")
+        raise InvalidArgument(field, "须为时期，写作 YYYY、YYYY-MM 或 YYYY-MM-DD")
     year = int(value[:4])
     if not 1990 <= year <= 2100:
-        raise InvalidArgument(field, f"{value!r} is outside the years 1990–2100")
+        raise InvalidArgument(field, f"{value!r} 不在 1990–2100 年之间")
     if len(value) == 7 and not 1 <= int(value[5:7]) <= 12:
-        raise InvalidArgument(field, f"{value!r} has no such month")
+        raise InvalidArgument(field, f"{value!r} 的月份不存在")
     if len(value) == 10:
         parse_date(value, field=field)
     return value

@@ -47,7 +47,7 @@ class TlsConfig:
 
     def __post_init__(self) -> None:
         if (self.cert is None) != (self.key is None):
-            raise ConfigError("a TLS certificate needs its key and a key its certificate")
+            raise ConfigError("TLS 证书和私钥须成对给出")
 
 
 @dataclass(frozen=True)
@@ -275,30 +275,30 @@ def load_tls_config(
     try:
         ca_cert = x509.load_pem_x509_certificate(config.ca.read_bytes())
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"TLS CA {config.ca}: {_reason(exc)}") from None
+        raise ConfigError(f"TLS CA {config.ca}：{_reason(exc)}") from None
     if config.cert is None or config.key is None:
         return config
     try:
         own = x509.load_pem_x509_certificate(config.cert.read_bytes())
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"TLS certificate {config.cert}: {_reason(exc)}") from None
+        raise ConfigError(f"TLS 证书 {config.cert}：{_reason(exc)}") from None
     try:
         private = serialization.load_pem_private_key(config.key.read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as exc:
-        raise ConfigError(f"TLS key {config.key}: {_reason(exc)}") from None
+        raise ConfigError(f"TLS 私钥 {config.key}：{_reason(exc)}") from None
     if private.public_key() != own.public_key():
-        raise ConfigError(f"TLS key {config.key} does not belong to the certificate {config.cert}")
+        raise ConfigError(f"TLS 私钥 {config.key} 与证书 {config.cert} 不配对")
     try:
         own.verify_directly_issued_by(ca_cert)
     except (ValueError, TypeError, InvalidSignature):
-        raise ConfigError(f"TLS certificate {config.cert} was not issued by the CA {config.ca}") from None
+        raise ConfigError(f"TLS 证书 {config.cert} 不是由 CA {config.ca} 签发的") from None
     return config
 
 
 def _reason(exc: Exception) -> str:
     if isinstance(exc, OSError):
-        return exc.strerror or "cannot be read"
-    return "is not a PEM file of the expected kind"
+        return exc.strerror or "无法读取"
+    return "不是所需类型的 PEM 文件"
 
 
 def tls_config_from_env(environ: dict[str, str] | None = None) -> TlsConfig | None:
@@ -307,17 +307,17 @@ def tls_config_from_env(environ: dict[str, str] | None = None) -> TlsConfig | No
     ca, cert, key = (env.get(name) or None for name in (ENV_CA, ENV_CERT, ENV_KEY))
     if ca is None:
         if cert is not None or key is not None:
-            raise ConfigError(f"{ENV_CERT} and {ENV_KEY} need {ENV_CA}, the CA that issued them")
+            raise ConfigError(f"{ENV_CERT} 和 {ENV_KEY} 还须有签发它们的 CA：{ENV_CA}")
         return None
     if (cert is None) != (key is None):
-        raise ConfigError(f"set both {ENV_CERT} and {ENV_KEY}, or neither")
+        raise ConfigError(f"{ENV_CERT} 和 {ENV_KEY} 须同时设置，或都不设")
     return load_tls_config(ca=ca, cert=cert, key=key)
 
 
 def server_credentials(tls: TlsConfig, *, require_client_auth: bool) -> grpc.ServerCredentials:
     """What a service listens with: its certificate; with require_client_auth, only clients of this CA."""
     if tls.cert is None or tls.key is None:
-        raise ConfigError("a server needs its own certificate and key, not only the CA")
+        raise ConfigError("服务须有自己的证书和私钥，只有 CA 不够")
     return grpc.ssl_server_credentials(
         [(tls.key.read_bytes(), tls.cert.read_bytes())],
         root_certificates=tls.ca.read_bytes(),

@@ -160,13 +160,13 @@ def verify_internal(
     bound = claims.get("rqh")
     if bound is not None:
         if request_bytes is None:
-            raise Unauthenticated("credential is bound to a request this call cannot show")
+            raise Unauthenticated("凭据绑定的请求与本次调用不符")
         if not isinstance(bound, str) or not hmac.compare_digest(bound, _b64(hash_request(request_bytes))):
-            raise Unauthenticated("credential was made for another request")
+            raise Unauthenticated("凭据是为另一个请求签发的")
     elif require_request_hash:
-        raise Unauthenticated("credential is not bound to its request")
+        raise Unauthenticated("凭据没有绑定到它的请求")
     if require_stream_hash and not isinstance(claims.get("sqh"), str):
-        raise Unauthenticated("credential is not bound to its stream")
+        raise Unauthenticated("凭据没有绑定到它的数据流")
     return identity_of(claims, roles=(*ROLES, INTERNAL_ROLE))
 
 
@@ -216,9 +216,9 @@ class OidcVerifier:
         try:
             signing_key = self.jwks.get_signing_key_from_jwt(token)
         except jwt.PyJWKClientConnectionError:
-            raise Unavailable("the identity provider's keys cannot be fetched") from None
+            raise Unavailable("无法取得统一身份认证的公钥") from None
         except jwt.PyJWKClientError:
-            raise Unauthenticated("token signed with a key the identity provider does not publish") from None
+            raise Unauthenticated("令牌的签名密钥不是统一身份认证公布的") from None
         except jwt.PyJWTError as exc:
             raise Unauthenticated(refusal(exc)) from None
         try:
@@ -236,7 +236,7 @@ class OidcVerifier:
         role = self._role(_claim(claims, self.role_claim))
         unit = (_claim(claims, self.unit_claim) or "") if role == "department" else ""
         if not isinstance(unit, str):
-            raise Unauthenticated(f"the {self.unit_claim} claim must be text")
+            raise Unauthenticated(f"{self.unit_claim} 声明须为文本")
         return identity_of(
             {"role": role, "unit": unit, "sub": claims["sub"], "exp": claims["exp"]}, roles=ROLES
         )
@@ -248,7 +248,7 @@ class OidcVerifier:
         for role in ROLES:
             if role in mapped:
                 return role
-        raise Unauthenticated(f"the {self.role_claim} claim grants no Kaohe role")
+        raise Unauthenticated(f"{self.role_claim} 声明没有赋予任何考核角色")
 
 
 def _claim(claims: Mapping[str, Any], path: str) -> object:
@@ -266,7 +266,7 @@ def verify_bearer(token: str, *, ring: KeyRing, oidc: OidcVerifier | None = None
     try:
         issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
     except jwt.PyJWTError:
-        raise Unauthenticated("malformed token") from None
+        raise Unauthenticated("令牌格式不对") from None
     if oidc is not None and issuer == oidc.issuer:
         return oidc.verify(token)
     return verify_user_token(token, ring=ring)
@@ -280,7 +280,7 @@ def bearer_authenticator(
     def authenticate(metadata: dict[str, str], method: str) -> Identity:
         header = metadata.get("authorization", "")
         if not header.lower().startswith("bearer "):
-            raise Unauthenticated("missing bearer token: send `authorization: Bearer <token>` (kaohe token)")
+            raise Unauthenticated("缺少令牌：请带 `authorization: Bearer <令牌>`（kaohe token 生成）")
         return verify_bearer(header[7:].strip(), ring=ring, oidc=oidc)
 
     return authenticate
@@ -307,9 +307,7 @@ def oidc_from_env(environ: Mapping[str, str] | None = None) -> OidcVerifier | No
         for pair in env["KAOHE_OIDC_ROLE_MAP"].split(","):
             provider, _, kaohe = pair.partition("=")
             if not provider.strip() or not kaohe.strip():
-                raise ConfigError(
-                    "KAOHE_OIDC_ROLE_MAP: write provider_role=kaohe_role pairs, comma-separated"
-                )
+                raise ConfigError("KAOHE_OIDC_ROLE_MAP：请写成以逗号分隔的 provider_role=kaohe_role")
             role_map[provider.strip()] = kaohe.strip()
     try:
         return OidcVerifier(

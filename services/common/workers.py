@@ -41,7 +41,7 @@ def process_count(service: str) -> int:
         return 1
     if raw == "auto":
         return max(1, min(os.cpu_count() or 1, AUTO_CAP))
-    rule = f"{name} must be a whole number from 1 to {MAX_PROCESSES} or auto, not {raw!r}"
+    rule = f"{name} 须为 1 到 {MAX_PROCESSES} 的整数或 auto，不能是 {raw!r}"
     try:
         count = int(raw)
     except ValueError:

@@ -99,7 +99,7 @@ class AuditLog:
             try:
                 private_file(path)
             except OSError as exc:
-                raise ConfigError(f"cannot write the audit log {path}: {exc.strerror or exc}") from None
+                raise ConfigError(f"无法写入审计日志 {path}：{exc.strerror or exc}") from None
 
     def __call__(self, identity: Identity, method: str, outcome: str, detail: str = "") -> None:
         entry = {
@@ -339,7 +339,7 @@ def _supervise(options: ServiceOptions, settings: Settings, count: int) -> int:
     """count gateway workers on one port (KAOHE_GATEWAY_PROCESSES), their /metrics served here."""
     port = options.port
     if not workers.port_free(settings.gateway_bind_host, port):
-        raise ConfigError(f"port {port} (gateway gRPC) is taken")
+        raise ConfigError(f"端口 {port}（网关 gRPC）已被占用")
     command = [sys.executable, "-m", "services.cli.main", *options.argv()]
     metrics_port = options.metrics_port or 0
 

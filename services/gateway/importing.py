@@ -69,13 +69,13 @@ def split(source: IO[bytes], directory: Path | None, stack: ExitStack) -> Split:
     for number, raw in enumerate(iter(lambda: source.readline(MAX_LINE_BYTES + 1), b""), start=1):
         if len(raw) > MAX_LINE_BYTES:
             # No record is this long (texts are at most a few thousand characters): not read further.
-            raise InvalidArgument(f"line {number}", f"is longer than {MAX_LINE_BYTES >> 20} MiB")
+            raise InvalidArgument(f"line {number}", f"超过 {MAX_LINE_BYTES >> 20} MiB")
         if number == 1 and raw.startswith(BOM):
             raw, offset = raw[len(BOM) :], len(BOM)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise InvalidArgument("file", f"is not UTF-8 text (byte {offset + exc.start})") from None
+            raise InvalidArgument("file", f"不是 UTF-8 文本（第 {offset + exc.start} 字节）") from None
         offset += len(raw)
         text = text.removesuffix("\n").removesuffix("\r")
         if not text.strip():
@@ -101,7 +101,7 @@ def split(source: IO[bytes], directory: Path | None, stack: ExitStack) -> Split:
                 [
                     FieldViolation(
                         f"line {number}: type",
-                        f"{kind!r} is not a record type; known: " + ", ".join(TASK_TYPES + SCORING_TYPES),
+                        f"{kind!r} 不是记录类型；可选：" + "、".join(TASK_TYPES + SCORING_TYPES),
                     )
                 ]
             )
@@ -251,8 +251,7 @@ class LedgerImports:
         except Unavailable as exc:
             # Whether tasks committed is unknown: recovery asks it and completes or undoes the import.
             raise Unavailable(
-                f"{exc}; the import is completed or rolled back automatically once both services answer, "
-                "and importing the file again is safe"
+                f"{exc}；两个服务都恢复后，这次导入会自动完成或回滚，重新导入该文件也是安全的"
             ) from None
         except DomainError:
             # Refused: no decision was recorded, so the staged half goes (or, failing that, by recovery).
@@ -276,7 +275,5 @@ class LedgerImports:
                 timeout,
             )
         except Unavailable as exc:
-            raise Unavailable(
-                f"{exc}; the import is recorded and the scoring service completes it when it is back"
-            ) from None
+            raise Unavailable(f"{exc}；导入已记下，考核服务恢复后会把它完成") from None
         return tasks_reply, scoring_reply

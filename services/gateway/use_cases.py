@@ -212,7 +212,7 @@ class GatewayApp:
     ) -> gateway_pb2.GetDashboardResponse:
         check_year(year)
         if not unit:
-            raise InvalidArgument("unit", "is required")
+            raise InvalidArgument("unit", "必须填写")
         year = year or datetime.now().year
         standings, document, as_of, time_zone = self._standings(identity, year, unit, timeout)
         standing, below = _own_and_below(standings, unit)
@@ -292,7 +292,7 @@ class GatewayApp:
         self, identity: Identity, run: str, timeout: float, *, unit: str = ""
     ) -> gateway_pb2.ExportRunResponse:
         if not run:
-            raise InvalidArgument("run", "is required")
+            raise InvalidArgument("run", "必须填写")
         document = self._run_document(identity, run, 0, timeout, breakdown=True, unit=unit)
         return gateway_pb2.ExportRunResponse(
             filename=f"考核结果-{document['run']}.xlsx", xlsx=result_to_xlsx(document)
@@ -361,7 +361,7 @@ def _own_and_below(
     """unit's standing and, by id, the others': a 乡镇's account asking for its own gets its 村's too."""
     own = [s for s in standings if s.unit == unit]
     if not own:
-        raise NotFound(f"unit {unit!r} does not exist")
+        raise NotFound(f"单位 {unit!r} 不存在")
     return own[0], sorted((s for s in standings if s.unit != unit), key=lambda s: s.unit)
 
 

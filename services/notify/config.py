@@ -25,8 +25,8 @@ _CHANNEL_KEYS = frozenset(
 )
 REPEAT_UNITS = ("minutes", "hours", "working_days")
 _REPEAT_UNIT_LABELS = {"minutes": "分钟", "hours": "小时", "working_days": "个工作日"}
-_UNITS_RULE = 'must be a non-empty list of unit ids, categories, or "*"'
-_EVENTS_RULE = f"must be a non-empty list drawn from {', '.join(EVENTS)}"
+_UNITS_RULE = '须为非空列表：单位编号、单位类别，或 "*"'
+_EVENTS_RULE = f"须为非空列表，取自：{'、'.join(EVENTS)}"
 
 
 class NotifyConfigInvalid(InvalidArgument, ValueError):
@@ -98,15 +98,15 @@ def load_notify_config(source: Path | str) -> NotifyConfig:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise NotifyConfigInvalid(str(path), f"cannot be read ({exc.strerror or exc})") from None
+            raise NotifyConfigInvalid(str(path), f"无法读取（{exc.strerror or exc}）") from None
         except UnicodeDecodeError:
-            raise NotifyConfigInvalid(str(path), "must be UTF-8 text") from None
+            raise NotifyConfigInvalid(str(path), "须为 UTF-8 文本") from None
     else:
         text = source
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise NotifyConfigInvalid("toml", f"must be valid TOML ({exc})") from None
+        raise NotifyConfigInvalid("toml", f"须为有效的 TOML（{exc}）") from None
     return parse_notify_config(raw)
 
 
@@ -121,7 +121,7 @@ def notify_config_from(path: str | None) -> NotifyConfig | None:
     try:
         return load_notify_config(Path(path))
     except NotifyConfigInvalid as exc:
-        raise ConfigError(f"notify file {path}: {exc.key} {exc.rule}") from None
+        raise ConfigError(f"提醒配置文件 {path}：{exc.key} {exc.rule}") from None
 
 
 def parse_notify_config(raw: Mapping[str, Any]) -> NotifyConfig:
@@ -130,10 +130,10 @@ def parse_notify_config(raw: Mapping[str, Any]) -> NotifyConfig:
     interval = raw.get("interval_seconds", DEFAULT_INTERVAL_SECONDS)
     # bool is an int in Python, but `interval_seconds = true` is surely a mistake.
     if not isinstance(interval, int) or isinstance(interval, bool) or interval <= 0:
-        raise NotifyConfigInvalid("interval_seconds", "must be a positive whole number of seconds")
+        raise NotifyConfigInvalid("interval_seconds", "须为正整数（秒）")
     channels = raw.get("channels")
     if not isinstance(channels, list) or not channels:
-        raise NotifyConfigInvalid("channels", "must be one or more [[channels]] tables")
+        raise NotifyConfigInvalid("channels", "须有一个或多个 [[channels]] 表")
     return NotifyConfig(
         interval_seconds=interval,
         channels=tuple(_channel(entry, f"channels[{i}]") for i, entry in enumerate(channels)),
@@ -147,28 +147,28 @@ def check_units(config: NotifyConfig, *, units: Mapping[str, str]) -> None:
         for j, name in enumerate(channel.units):
             if name not in known:
                 raise NotifyConfigInvalid(
-                    f"channels[{i}].units[{j}]", f'"{name}" is neither a unit id nor a category of the ledger'
+                    f"channels[{i}].units[{j}]", f"“{name}”既不是台账中的单位编号，也不是单位类别"
                 )
 
 
 def _channel(entry: object, where: str) -> Channel:
     if not isinstance(entry, dict):
-        raise NotifyConfigInvalid(where, "must be a table ([[channels]])")
+        raise NotifyConfigInvalid(where, "须为一个表（[[channels]]）")
     _no_unknown_keys(entry, _CHANNEL_KEYS, prefix=f"{where}.")
     url = entry.get("url")
     if not isinstance(url, str) or not _is_http_url(url):
         # The value is not echoed: a robot URL carries its secret key.
-        raise NotifyConfigInvalid(f"{where}.url", "must be an http:// or https:// URL with a host")
+        raise NotifyConfigInvalid(f"{where}.url", "须为带主机名的 http:// 或 https:// 地址")
     fmt = entry.get("format", "json")
     if fmt not in FORMATS:
-        raise NotifyConfigInvalid(f"{where}.format", f"must be one of {', '.join(FORMATS)}")
+        raise NotifyConfigInvalid(f"{where}.format", f"须为以下之一：{'、'.join(FORMATS)}")
     escalate = entry.get("escalate", False)
     if not isinstance(escalate, bool):
-        raise NotifyConfigInvalid(f"{where}.escalate", "must be true or false")
+        raise NotifyConfigInvalid(f"{where}.escalate", "须为 true 或 false")
     # The supervisor's channel gets red tasks of every unit, so it needs no units of its own.
     units = entry.get("units", [] if escalate else None)
     if units is None:
-        raise NotifyConfigInvalid(f"{where}.units", 'is required: a list of unit ids, categories, or "*"')
+        raise NotifyConfigInvalid(f"{where}.units", '必填：单位编号、单位类别的列表，或 "*"')
     if escalate and units == []:
         units_tuple: tuple[str, ...] = ()
     else:
@@ -177,7 +177,7 @@ def _channel(entry: object, where: str) -> Channel:
     events_tuple = _strings(events, f"{where}.events", _EVENTS_RULE)
     for k, event in enumerate(events_tuple):
         if event not in EVENTS:
-            raise NotifyConfigInvalid(f"{where}.events[{k}]", f"must be one of {', '.join(EVENTS)}")
+            raise NotifyConfigInvalid(f"{where}.events[{k}]", f"须为以下之一：{'、'.join(EVENTS)}")
     return Channel(
         url=url,
         format=fmt,
@@ -239,7 +239,7 @@ def _strings(value: object, key: str, rule: str) -> tuple[str, ...]:
         raise NotifyConfigInvalid(key, rule)
     for i, item in enumerate(value):
         if not isinstance(item, str) or not item.strip():
-            raise NotifyConfigInvalid(f"{key}[{i}]", "must be a non-empty string")
+            raise NotifyConfigInvalid(f"{key}[{i}]", "须为非空文本")
     return tuple(value)
 
 
@@ -257,5 +257,5 @@ def _no_unknown_keys(table: Mapping[str, Any], allowed: Iterable[str], *, prefix
     for key in table:
         if key not in allowed:
             raise NotifyConfigInvalid(
-                f"{prefix}{key}", f"is not a known setting (known: {', '.join(sorted(allowed))})"
+                f"{prefix}{key}", f"不是可用的设置项（可用：{'、'.join(sorted(allowed))}）"
             )

@@ -82,14 +82,14 @@ class GrpcTasks:
             for c in chunk.columns:
                 column = unpack(c.name, _dtype(c.dtype), c.length, c.data, c.values, c.dictionary)
                 if c.length != chunk.rows:
-                    raise InvalidArgument(c.name, f"holds {c.length} rows in a chunk of {chunk.rows}")
+                    raise InvalidArgument(c.name, f"有 {c.length} 行，而这一块有 {chunk.rows} 行")
                 # Task ids are (nearly) all distinct: decoded at once, not merged into one dictionary.
                 parts.setdefault(c.name, []).append(
                     column.decode() if c.name == "task_id" and isinstance(column, Strings) else column
                 )
         missing = sorted(set(FACT_COLUMNS) - set(parts))
         if missing and parts:
-            raise InvalidArgument(missing[0], "is missing from the timeliness facts")
+            raise InvalidArgument(missing[0], "时效数据中缺少此项")
         if not parts:
             return empty_facts()
         return {name: concat(parts[name]) for name in FACT_COLUMNS}
@@ -125,7 +125,7 @@ class GrpcTasks:
         notices = {n.year: HolidayNotice.from_canonical(n.canonical) for n in reply.notices}
         for n in reply.notices:
             if notices[n.year].sha256 != n.sha256:
-                raise InvalidArgument("notices", f"the notice of {n.year} does not match its digest")
+                raise InvalidArgument("notices", f"{n.year} 年的放假通知与其摘要不符")
         return notices
 
     def resolve_import(self, import_id: str) -> str:

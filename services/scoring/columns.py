@@ -96,7 +96,7 @@ class UnitTable:
         try:
             return self._index[unit_id]
         except KeyError:
-            raise InvalidArgument("unit", f'unknown unit "{unit_id}"') from None
+            raise InvalidArgument("unit", f"未知单位“{unit_id}”") from None
 
     def codes(self, unit_ids: Iterable[str]) -> np.ndarray:
         """Codes of many unit ids, as an int64 array."""
@@ -381,5 +381,5 @@ def _parse_periods(period: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _bad_period(text: np.ndarray, bad: np.ndarray) -> None:
     raise InvalidArgument(
-        "readings.period", f'"{text[bad][0]}" is not a period written YYYY, YYYY-MM or YYYY-MM-DD'
+        "readings.period", f"“{text[bad][0]}”不是期间，期间写作 YYYY、YYYY-MM 或 YYYY-MM-DD"
     )

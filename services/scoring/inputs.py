@@ -141,7 +141,7 @@ def recompute_dues(columns: dict[str, Column], scheme: Scheme) -> None:
         if spec is None:
             task_id = np.asarray(columns["task_id"])[k]
             raise SchemeInvalid(
-                [FieldViolation("task_types", f'has no task type "{types[k]}" (used by task {task_id})')]
+                [FieldViolation("task_types", f"没有任务类型“{types[k]}”（任务 {task_id} 用到）")]
             )
         start = from_epoch(int(assigned[k]), tz)
         # Clock limits run from the instant; the others only from its local date, computed once a day.

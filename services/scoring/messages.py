@@ -55,7 +55,7 @@ def struct_fields(message: struct_pb2.Struct) -> dict[str, Any]:
     try:
         return dict(json_format.MessageToDict(message))
     except ValueError:
-        raise InvalidArgument("fields", "holds a number that is not finite (NaN or Infinity)") from None
+        raise InvalidArgument("fields", "含有非有限数（NaN 或 Infinity）") from None
 
 
 def timeline_message(event: dict[str, str]) -> scoring_pb2.TimelineEvent:

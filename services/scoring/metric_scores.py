@@ -142,6 +142,6 @@ def _unit_targets(
             if problem:
                 raise InvalidArgument(
                     f"targets.{problem[0]}",
-                    f"target record {inputs.units.ids[u]}/{metric.id}/{year}: {problem[1]}",
+                    f"目标记录 {inputs.units.ids[u]}/{metric.id}/{year}：{problem[1]}",
                 )
     return target, floor, own

@@ -32,8 +32,8 @@ def error_part(inputs: Inputs, scheme: Scheme, *, year: int, decisions: np.ndarr
         er.severity[rows],
         rules.deductions,
         key="errors.deductions",
-        noun="severity",
-        record="error report",
+        noun="严重程度",
+        record="差错通报",
         ids=er.id[rows],
     )
     units = er.unit[rows]
@@ -76,8 +76,8 @@ def accountability_part(
         kind,
         {k: v.deduction for k, v in kinds.items()},
         key="accountability.kinds",
-        noun="kind",
-        record="accountability record",
+        noun="问责种类",
+        record="问责记录",
         ids=rec.id[rows],
     )
     row_veto = np.zeros(len(rows), dtype=bool)

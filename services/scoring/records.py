@@ -64,7 +64,7 @@ def _text(obj: dict[str, Any], name: str, line: int, max_len: int = NOTE_MAX) ->
     """A free text field (a description, a reason): lines and tabs allowed, other controls not."""
     value = obj.get(name)
     if not isinstance(value, str) or not value.strip():
-        raise _fail(line, name, "must be a non-empty string")
+        raise _fail(line, name, "须为非空字符串")
     return check_text(_where(line, name), value, max_len=max_len, allow_newlines=True)
 
 
@@ -89,7 +89,7 @@ def _optional_names(obj: dict[str, Any], line: int) -> dict[str, str]:
 def _ident(obj: dict[str, Any], name: str, line: int) -> str:
     value = obj.get(name)
     if not isinstance(value, str) or not value.strip():
-        raise _fail(line, name, "must be a non-empty string")
+        raise _fail(line, name, "须为非空字符串")
     if not ID_PATTERN.match(value):
         raise _fail(line, name, ID_RULE)
     return check_id(_where(line, name), value, max_len=ID_MAX)
@@ -98,18 +98,18 @@ def _ident(obj: dict[str, Any], name: str, line: int) -> str:
 def _choice(obj: dict[str, Any], name: str, line: int, allowed: Any, what: str) -> str:
     value = obj.get(name)
     if not isinstance(value, str) or value not in allowed:
-        raise _fail(line, name, f"unknown {what} {value!r}; known: {', '.join(sorted(allowed))}")
+        raise _fail(line, name, f"未知的{what} {value!r}；可选：{'、'.join(sorted(allowed))}")
     return value
 
 
 def _number(obj: dict[str, Any], name: str, line: int) -> float:
     value = obj.get(name)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _fail(line, name, "must be a number")
+        raise _fail(line, name, "须为数字")
     if not math.isfinite(value):
-        raise _fail(line, name, "must be a finite number")
+        raise _fail(line, name, "须为有限数")
     if value < 0:
-        raise _fail(line, name, "must not be negative")
+        raise _fail(line, name, "不得为负数")
     return float(value)
 
 
@@ -123,13 +123,13 @@ def _date(obj: dict[str, Any], name: str, line: int) -> str:
 def parse_record(kind: str, obj: dict[str, Any], scheme: Scheme, *, line: int = 0) -> Record:
     """A record checked field by field against FORMATS.md and the scheme; raises InvalidArgument."""
     if kind not in _FIELDS:
-        raise _fail(line, "type", f"{kind!r} is not an assessment record type ({', '.join(RECORD_KINDS)})")
+        raise _fail(line, "type", f"{kind!r} 不是考核记录类型（{'、'.join(RECORD_KINDS)}）")
     required, optional = _FIELDS[kind]
     present = set(obj) - {"type"}
     for name in sorted(required - present):
-        raise _fail(line, name, f"is required for a {kind} record")
+        raise _fail(line, name, f"{kind} 记录必须有此项")
     for name in sorted(present - required - optional):
-        raise _fail(line, name, f"is not a field of a {kind} record")
+        raise _fail(line, name, f"不是 {kind} 记录的字段")
     if kind == "metric_reading":
         return _reading(obj, scheme, line)
     if kind == "target":
@@ -141,19 +141,19 @@ def parse_record(kind: str, obj: dict[str, Any], scheme: Scheme, *, line: int = 
     if kind != "appeal":
         unit = payload["unit"] = _ident(obj, "unit", line)
     if kind == "error_report":
-        payload["category"] = _choice(obj, "category", line, ERROR_CATEGORIES, "category")
-        payload["severity"] = _choice(obj, "severity", line, scheme.error_reports.deductions, "severity")
+        payload["category"] = _choice(obj, "category", line, ERROR_CATEGORIES, "差错类别")
+        payload["severity"] = _choice(obj, "severity", line, scheme.error_reports.deductions, "严重程度")
         payload["description"] = _text(obj, "description", line)
     elif kind == "incentive":
-        payload["level"] = _choice(obj, "level", line, scheme.incentives.points, "level")
+        payload["level"] = _choice(obj, "level", line, scheme.incentives.points, "激励级别")
         payload["reason"] = _text(obj, "reason", line)
     elif kind == "tolerance":
-        payload["target_type"] = _choice(obj, "target_type", line, ("task", "error_report"), "target_type")
+        payload["target_type"] = _choice(obj, "target_type", line, ("task", "error_report"), "申诉对象类型")
         payload["target"] = _ident(obj, "target", line)
-        payload["decision"] = _choice(obj, "decision", line, ("exempt", "mitigate"), "decision")
+        payload["decision"] = _choice(obj, "decision", line, ("exempt", "mitigate"), "容错决定")
         payload["reason"] = _text(obj, "reason", line)
     elif kind == "accountability":
-        payload["kind"] = _choice(obj, "kind", line, scheme.accountability.kinds, "accountability kind")
+        payload["kind"] = _choice(obj, "kind", line, scheme.accountability.kinds, "问责种类")
         payload["reason"] = _text(obj, "reason", line)
         payload.update(_optional_names(obj, line))
     elif kind == "appeal":
@@ -161,7 +161,7 @@ def parse_record(kind: str, obj: dict[str, Any], scheme: Scheme, *, line: int = 
         named = "error_report" if "error_report" in obj else "target"
         upheld = obj.get("upheld")
         if upheld is not None and not isinstance(upheld, bool):
-            raise _fail(line, "upheld", "must be true or false")
+            raise _fail(line, "upheld", "须为 true 或 false")
         payload["upheld"] = upheld
         payload["reason"] = _text(obj, "reason", line)
     return Record(kind, rid, unit, int(day[:4]), payload, line, named)
@@ -172,18 +172,16 @@ def _appealed(obj: dict[str, Any], line: int) -> tuple[str, str]:
     target_type = obj.get("target_type", "error_report")
     if target_type not in APPEAL_TARGETS:
         raise _fail(
-            line, "target_type", f"unknown target_type {target_type!r}; known: {', '.join(APPEAL_TARGETS)}"
+            line, "target_type", f"未知的 target_type {target_type!r}；可选：{'、'.join(APPEAL_TARGETS)}"
         )
     if "error_report" in obj:
         if "target" in obj:
-            raise _fail(line, "error_report", "give target or the older error_report, not both")
+            raise _fail(line, "error_report", "target 与旧的 error_report 只能给一个")
         if target_type != "error_report":
-            raise _fail(
-                line, "error_report", f"names an error report; an appeal of {target_type} names it in target"
-            )
+            raise _fail(line, "error_report", f"此项指差错通报；对 {target_type} 的申诉请写在 target 中")
         return target_type, _ident(obj, "error_report", line)
     if "target" not in obj:
-        raise _fail(line, "target", "is required for an appeal record (the record appealed)")
+        raise _fail(line, "target", "申诉记录必须有此项（被申诉的记录）")
     return target_type, _ident(obj, "target", line)
 
 
@@ -195,20 +193,20 @@ def appealed(payload: Mapping[str, Any]) -> tuple[str, str]:
 def _finite(obj: dict[str, Any], name: str, line: int) -> float:
     value = obj.get(name)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise _fail(line, name, "must be a finite number")
+        raise _fail(line, name, "须为有限数")
     return float(value)
 
 
 def _target(obj: dict[str, Any], scheme: Scheme, line: int) -> Record:
     """A unit's own annual target for a metric (目标责任书), identified by (unit, metric, year)."""
     unit = _ident(obj, "unit", line)
-    metric_id = _choice(obj, "metric", line, {m.id for m in scheme.metrics}, "metric")
+    metric_id = _choice(obj, "metric", line, {m.id for m in scheme.metrics}, "指标")
     year = obj.get("year")
     # A year read from a protobuf Struct arrives as a float: a whole one is a year.
     if isinstance(year, float) and year.is_integer():
         year = int(year)
     if isinstance(year, bool) or not isinstance(year, int) or not 1990 <= year <= 2100:
-        raise _fail(line, "year", "must be a year between 1990 and 2100")
+        raise _fail(line, "year", "须为 1990 到 2100 之间的年份")
     target = _finite(obj, "target", line)
     floor = _finite(obj, "floor", line) if "floor" in obj else None
     problem = scheme.metric(metric_id).unit_target_problem(target=target, floor=floor)
@@ -222,7 +220,7 @@ def _target(obj: dict[str, Any], scheme: Scheme, line: int) -> Record:
 
 def _reading(obj: dict[str, Any], scheme: Scheme, line: int) -> Record:
     unit = _ident(obj, "unit", line)
-    metric_id = _choice(obj, "metric", line, {m.id for m in scheme.metrics}, "metric")
+    metric_id = _choice(obj, "metric", line, {m.id for m in scheme.metrics}, "指标")
     metric = scheme.metric(metric_id)
     try:
         period = parse_period(obj.get("period"), field="period")
@@ -231,23 +229,23 @@ def _reading(obj: dict[str, Any], scheme: Scheme, line: int) -> Record:
     payload: dict[str, Any] = {"unit": unit, "metric": metric_id, "period": period}
     if metric.kind == "ratio":
         if "value" in obj:
-            raise _fail(line, "value", f"{metric_id} is a ratio: give numerator and denominator, not value")
+            raise _fail(line, "value", f"{metric_id} 是比率指标：请给 numerator 和 denominator，不要给 value")
         for name in ("numerator", "denominator"):
             if name not in obj:
-                raise _fail(line, name, f"is required for the ratio metric {metric_id}")
+                raise _fail(line, name, f"比率指标 {metric_id} 必须有此项")
         numerator, denominator = _number(obj, "numerator", line), _number(obj, "denominator", line)
         if numerator > denominator:
             raise _fail(
                 line,
                 "numerator",
-                f"{numerator:g} exceeds the denominator {denominator:g}: {metric_id} is a share",
+                f"{numerator:g} 超过分母 {denominator:g}：{metric_id} 是占比",
             )
         payload |= {"numerator": numerator, "denominator": denominator}
     else:
         if "numerator" in obj or "denominator" in obj:
-            raise _fail(line, "numerator", f"{metric_id} is a value metric: give value, not a ratio")
+            raise _fail(line, "numerator", f"{metric_id} 是数值指标：请给 value，不要给比率")
         if "value" not in obj:
-            raise _fail(line, "value", f"is required for the value metric {metric_id}")
+            raise _fail(line, "value", f"数值指标 {metric_id} 必须有此项")
         payload["value"] = _number(obj, "value", line)
     return Record("metric_reading", f"{unit}/{metric_id}/{period}", unit, int(period[:4]), payload, line)
 
@@ -290,35 +288,35 @@ def check_references(
     for record in batch:
         where = f"line {record.line}: " if record.line else ""
         if record.unit and record.unit not in known_units:
-            raise _violation(where, "unit", f"unit {record.unit!r} does not exist")
+            raise _violation(where, "unit", f"单位 {record.unit!r} 不存在")
         if record.kind in APPEAL_TARGETS:
             earlier.setdefault((record.kind, record.rid), record.unit)
         if record.kind == "tolerance":
             target = record.payload["target"]
             if record.payload["target_type"] == "task":
                 if target not in task_units:
-                    raise _violation(where, "target", f"task {target!r} does not exist")
+                    raise _violation(where, "target", f"任务 {target!r} 不存在")
                 lead, co = task_units[target]
                 if record.unit != lead and record.unit not in co:
-                    raise _violation(
-                        where, "target", f"task {target!r} is not a task of unit {record.unit!r}"
-                    )
+                    raise _violation(where, "target", f"任务 {target!r} 不是单位 {record.unit!r} 的任务")
             else:
                 key = ("error_report", target)
                 owner = stored.get(key) or earlier.get(key, "")
                 if not owner:
                     raise _violation(
-                        where, "target", f"error report {target!r} does not exist (stored or earlier)"
+                        where, "target", f"差错通报 {target!r} 不存在（既未存储，也不在前面的行中）"
                     )
                 if owner != record.unit:
                     raise _violation(
-                        where, "target", f"error report {target!r} concerns {owner}, not {record.unit}"
+                        where, "target", f"差错通报 {target!r} 涉及的是 {owner}，不是 {record.unit}"
                     )
         if record.kind == "appeal":
             key = appealed(record.payload)
             if not (stored.get(key) or earlier.get(key, "")):
-                noun = "error report" if key[0] == "error_report" else "accountability record"
-                raise _violation(where, record.named, f"{noun} {key[1]!r} does not exist (stored or earlier)")
+                noun = "差错通报" if key[0] == "error_report" else "问责记录"
+                raise _violation(
+                    where, record.named, f"{noun} {key[1]!r} 不存在（既未存储，也不在前面的行中）"
+                )
 
 
 def sort_batch(
@@ -347,8 +345,7 @@ def sort_batch(
                 raise _fail(
                     record.line,
                     "id",
-                    f"{record.kind} {record.rid!r} is already recorded with other values; "
-                    "a changed record under a known id is refused",
+                    f"{record.kind} {record.rid!r} 已按其他值记录；不接受以已有编号改动的记录",
                 )
             unchanged[record.kind] += 1
             continue

@@ -353,5 +353,5 @@ class ScoringInternalServicer(scoring_pb2_grpc.ScoringInternalServiceServicer):
 def _import_id(value: str) -> str:
     """The gateway's id of a two-service import: present, short and printable."""
     if not value or len(value) > 64 or not value.isprintable():
-        raise InvalidArgument("import_id", "must be 1 to 64 printable characters")
+        raise InvalidArgument("import_id", "须为 1 到 64 个可打印字符")
     return value

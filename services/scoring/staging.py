@@ -21,7 +21,7 @@ T = TypeVar("T")
 IMPORT_LOCK = 0x6B616F6865_7363
 # How long an import waits for the one before it to finish before it is told to retry.
 IMPORT_WAIT = 20.0
-BUSY = "another import is in progress; retry when it has finished"
+BUSY = "另一项导入正在进行；请等它完成后再试"
 
 
 def lock(conn: Connection) -> None:
@@ -53,7 +53,7 @@ def exclusive(
             lock(conn)
             staged = list(conn.execute(select(staged_imports.c.import_id)).scalars())
             if import_id in staged:
-                raise StaleEtag(f"import {import_id} is already staged")
+                raise StaleEtag(f"导入 {import_id} 已在暂存中")
             if not staged:
                 result = work(conn)
                 if import_id:
@@ -89,7 +89,7 @@ def refuse_staged(conn: Connection, keys: Sequence[tuple[str, str]]) -> None:
             )
         ).first()
         if found is not None:
-            raise StaleEtag(f"an import holding {found.kind} {found.rid!r} is in progress; retry")
+            raise StaleEtag(f"一项含有 {found.kind} {found.rid!r} 的导入正在进行；请稍后再试")
 
 
 def commit(db: Database, import_id: str) -> bool:

@@ -112,6 +112,6 @@ def _unknown_priorities(tk: TaskRows, rows: np.ndarray, codes: np.ndarray, table
         refuse_unknown(
             ((tk.priority_names[codes[k]], str(tk.task_id[rows[k]])) for k in used),
             key="timeliness.priority_weights",
-            noun="priority",
-            record="task",
+            noun="优先级",
+            record="任务",
         )

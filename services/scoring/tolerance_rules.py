@@ -39,10 +39,7 @@ def refuse_unknown(used: Iterable[tuple[str, str]], *, key: str, noun: str, reco
     for value, by in used:
         unknown.setdefault(value, by)
     raise SchemeInvalid(
-        [
-            FieldViolation(key, f'has no entry for {noun} "{v}" (used by {record} {r})')
-            for v, r in unknown.items()
-        ]
+        [FieldViolation(key, f"没有{noun}“{v}”的条目（{record} {r} 用到）") for v, r in unknown.items()]
     )
 
 
@@ -93,7 +90,9 @@ def decision_codes(tol: ToleranceRows) -> np.ndarray:
         codes[tol.decision == name] = code
     if len(tol) and (codes == NO_DECISION).any():
         bad = tol.decision[codes == NO_DECISION][0]
-        raise InvalidArgument("tolerances.decision", f'unknown decision "{bad}": must be exempt or mitigate')
+        raise InvalidArgument(
+            "tolerances.decision", f"未知的决定“{bad}”：须为 exempt（免责）或 mitigate（减轻）"
+        )
     return codes
 
 

@@ -79,7 +79,7 @@ def run_view(row: Any, tz: tzinfo, *, unit: str, breakdown: bool, with_document:
             positions = [j for j in positions if document["units"][j]["unit"] == unit]
             document["units"] = [document["units"][j] for j in positions]
             if not document["units"]:
-                raise NotFound(f"run {row.id} has no result for unit {unit!r}")
+                raise NotFound(f"考核运行 {row.id} 中没有单位 {unit!r} 的结果")
         if not breakdown:
             for entry in document["units"]:
                 entry.pop("breakdown", None)

@@ -131,7 +131,7 @@ def build(context: Context) -> Serving:
             read_limits=ReadLimits(settings.db_read_max_lag, settings.db_read_wait),
         )
     except NotifyConfigInvalid as exc:
-        raise ConfigError(f"notify file: {exc.key} {exc.rule}") from None
+        raise ConfigError(f"提醒配置文件：{exc.key}：{exc.rule}") from None
     decisions = tasks.app.importer.decisions
     background = [Background("import decisions", decisions.start, decisions.stop)]
     if tasks.reminders is not None:

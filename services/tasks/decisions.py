@@ -24,7 +24,7 @@ STALE = 30
 
 def check_id(import_id: str, *, required: bool = False) -> None:
     if (required and not import_id) or len(import_id) > IMPORT_ID_MAX or not import_id.isprintable():
-        raise InvalidArgument("import_id", f"must be 1 to {IMPORT_ID_MAX} printable characters")
+        raise InvalidArgument("import_id", f"须为 1 到 {IMPORT_ID_MAX} 个可打印字符")
 
 
 class ImportDecisions:
@@ -132,4 +132,4 @@ def _now() -> int:
 
 
 def _rolled_back(import_id: str) -> StaleEtag:
-    return StaleEtag(f"import {import_id} was rolled back while it waited; import the file again")
+    return StaleEtag(f"导入 {import_id} 在等待中已回滚；请重新导入该文件")

@@ -108,21 +108,17 @@ _ORDER = list(State)
 
 
 def _describe(state: State) -> str:
-    return f"{STATE_LABELS[state]} ({state})"
-
-
-def _article(kind: Kind) -> str:
-    return "an" if kind.value[0] in "aeiou" else "a"
+    return STATE_LABELS[state]
 
 
 def _rule(kind: Kind, allowed: frozenset[State]) -> str:
     if kind is Kind.CREATE:
-        return "a create only starts a task"
+        return "立项只能是任务的第一步"
     if kind in (Kind.VERIFY, Kind.REJECT):
-        return f"a {kind} needs an unrejected report before it"
+        return f"{KIND_LABELS[kind]}之前须有一次未被退回的反馈"
     names = [_describe(s) for s in sorted(allowed, key=_ORDER.index)]
-    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
-    return f"{_article(kind)} {kind} needs a task that is {listed}"
+    listed = names[0] if len(names) == 1 else f"{'、'.join(names[:-1])}或{names[-1]}"
+    return f"{KIND_LABELS[kind]}只能用于{listed}的任务"
 
 
 def next_state(state: State | None, kind: Kind, *, lenient: bool) -> State:
@@ -131,13 +127,13 @@ def next_state(state: State | None, kind: Kind, *, lenient: bool) -> State:
     if state is None:
         if kind is Kind.CREATE:
             return State.CREATED
-        raise InvalidTransition("a task's history starts with a create; the task has no events yet")
+        raise InvalidTransition("任务的记录须从立项开始；这项任务还没有任何记录")
     state = State(state)
     if state not in OPEN_STATES:
-        raise InvalidTransition(f"nothing follows a close or a cancel; the task is {_describe(state)}")
+        raise InvalidTransition(f"任务已销号或已撤销，不能再记录；任务现为{_describe(state)}")
     allowed = (_LENIENT_FROM if lenient else _STRICT_FROM)[kind]
     if state not in allowed:
-        raise InvalidTransition(f"{_rule(kind, allowed)}; the task is {_describe(state)}")
+        raise InvalidTransition(f"{_rule(kind, allowed)}；任务现为{_describe(state)}")
     if lenient and kind in _NOTES and state in (State.REPORTED, State.VERIFIED):
         return state
     if kind is Kind.EXTEND:
@@ -176,7 +172,7 @@ class Replay:
 
 
 def _name(event: Event) -> str:
-    return f"event {event.seq} ({event.kind} at {event.at.isoformat()})"
+    return f"第 {event.seq} 条记录（{KIND_LABELS[Kind(event.kind)]}，{event.at.isoformat()}）"
 
 
 def _ordered(events: Iterable[Event]) -> list[Event]:
@@ -186,12 +182,10 @@ def _ordered(events: Iterable[Event]) -> list[Event]:
     for event in events:
         if event.at.tzinfo is None or event.at.utcoffset() is None:
             raise InvalidArgument(
-                FieldViolation(
-                    "at", f"must carry a time zone offset (event {event.seq}: {event.at.isoformat()})"
-                )
+                FieldViolation("at", f"须带时区偏移（第 {event.seq} 条记录：{event.at.isoformat()}）")
             )
         if event.seq in seen:
-            raise InvalidArgument(FieldViolation("seq", f"must be unique (event {event.seq} appears twice)"))
+            raise InvalidArgument(FieldViolation("seq", f"不得重复（第 {event.seq} 条记录出现两次）"))
         seen.add(event.seq)
     return sorted(events, key=lambda e: (e.at, e.seq))
 
@@ -205,8 +199,7 @@ def _refuse_events_before_assign(ordered: Sequence[Event]) -> None:
                 raise InvalidArgument(
                     FieldViolation(
                         "at",
-                        f"must not be before assigned_at ({_name(event)}; "
-                        f"assigned at {assign.at.isoformat()})",
+                        f"不得早于交办时间 assigned_at（{_name(event)}；交办于 {assign.at.isoformat()}）",
                     )
                 )
 
@@ -216,7 +209,7 @@ def replay(events: Iterable[Event], *, lenient: bool, due_at: datetime | None = 
     due instant (given or computed), which extensions are checked against (SCORING.md §2)."""
     ordered = _ordered(events)
     if not ordered:
-        raise InvalidArgument(FieldViolation("events", "must start with a create"))
+        raise InvalidArgument(FieldViolation("events", "须从立项开始"))
     _refuse_events_before_assign(ordered)
 
     state: State | None = None
@@ -235,7 +228,7 @@ def replay(events: Iterable[Event], *, lenient: bool, due_at: datetime | None = 
             if event.kind == Kind.EXTEND:
                 due = extended_to = _extension(event, due)
         except InvalidTransition as exc:
-            raise InvalidTransition(f"{_name(event)}: {exc}") from exc
+            raise InvalidTransition(f"{_name(event)}：{exc}") from exc
         if after in (State.ACCEPTED, State.REPORTED) and accepted_at is None:
             accepted_at = event.at
         if event.kind == Kind.REPORT:
@@ -299,7 +292,7 @@ def due_in_force(events: Iterable[Event], *, due_at: datetime, as_of: datetime) 
 def report_that_counts(events: Iterable[Event], *, as_of: datetime) -> datetime | None:
     """The latest report at or before as_of that no reject, at any time, rejected (SCORING.md §4)."""
     if as_of.tzinfo is None or as_of.utcoffset() is None:
-        raise InvalidArgument(FieldViolation("as_of", "must carry a time zone offset"))
+        raise InvalidArgument(FieldViolation("as_of", "须带时区偏移"))
     ordered = _ordered(events)
     unrejected: list[Event] = []
     rejected: set[int] = set()
@@ -320,7 +313,7 @@ _CO_UNIT_KINDS = frozenset({Kind.PROGRESS})
 def check_actor(kind: Kind, *, role: str, unit: str | None, lead_unit: str, co_units: Sequence[str]) -> None:
     """Raise PermissionDenied unless a caller of role (and unit) may record an event of kind on this task."""
     kind = Kind(kind)
-    what = f"{_article(kind)} {kind} ({KIND_LABELS[kind]})"
+    what = f"“{KIND_LABELS[kind]}”"
     if role == "office":
         return
     if kind is Kind.EXTEND:
@@ -328,29 +321,24 @@ def check_actor(kind: Kind, *, role: str, unit: str | None, lead_unit: str, co_u
     if role == "supervisor":
         if kind in _SUPERVISOR_KINDS:
             return
-        raise PermissionDenied(f"role supervisor may not record {what}; the lead unit does")
+        raise PermissionDenied(f"督查室不能记录{what}；由牵头单位记录")
     if role == "department":
         if kind not in _LEAD_KINDS:
-            raise PermissionDenied(
-                f"role department may not record {what}; the supervisor or the office does"
-            )
+            raise PermissionDenied(f"单位角色不能记录{what}；由督查室或考核办记录")
         if unit is None:
-            raise PermissionDenied(f"role department without a unit may not record {what}")
+            raise PermissionDenied(f"未绑定单位的单位账号不能记录{what}")
         if unit == lead_unit:
             return
         if kind in _CO_UNIT_KINDS and unit in co_units:
             return
         if kind in _CO_UNIT_KINDS:
             raise PermissionDenied(
-                f"unit {unit} may not record {what} on a task led by {lead_unit}: "
-                "it is neither lead nor co-unit"
+                f"单位 {unit} 不能在 {lead_unit} 牵头的任务上记录{what}：它既不是牵头单位也不是协办单位"
             )
-        raise PermissionDenied(
-            f"unit {unit} may not record {what} on a task led by {lead_unit}: only the lead unit may"
-        )
+        raise PermissionDenied(f"单位 {unit} 不能在 {lead_unit} 牵头的任务上记录{what}：只有牵头单位可以")
     if role == "viewer":
-        raise PermissionDenied(f"role viewer may not record {what}: viewers only read")
-    raise PermissionDenied(f"unknown role {role!r} may not record {what}")
+        raise PermissionDenied(f"查阅角色不能记录{what}：只能查看")
+    raise PermissionDenied(f"未知角色 {role!r} 不能记录{what}")
 
 
 def holder(state: State, *, lead_unit: str) -> str:

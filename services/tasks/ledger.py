@@ -154,14 +154,14 @@ def _text(
     if value is None and not required:
         return ""
     if not isinstance(value, str) or (required and not value.strip()):
-        raise _refuse(at, name, "must be a non-empty string")
+        raise _refuse(at, name, "须为非空字符串")
     return check_text(f"{at}{name}", value, max_len=max_len, allow_newlines=allow_newlines)
 
 
 def _ident(obj: dict[str, Any], name: str, at: str) -> str:
     value = obj.get(name)
     if not isinstance(value, str) or not value.strip():
-        raise _refuse(at, name, "must be a non-empty string")
+        raise _refuse(at, name, "须为非空字符串")
     if not ID_PATTERN.match(value):
         raise _refuse(at, name, ID_RULE)
     return check_id(f"{at}{name}", value, max_len=ID_MAX)
@@ -171,9 +171,9 @@ def check_fields(obj: dict[str, Any], line: int) -> None:
     """Required fields present, no unknown field."""
     required, allowed = FIELDS[obj["type"]]
     for name in sorted(required - obj.keys()):
-        raise _fail(line, name, f"is required for a {obj['type']} record")
+        raise _fail(line, name, f"{obj['type']} 记录必须有此项")
     for name in sorted(obj.keys() - allowed):
-        raise _fail(line, name, f"is not a field of a {obj['type']} record")
+        raise _fail(line, name, f"不是 {obj['type']} 记录的字段")
 
 
 def parse_unit(obj: dict[str, Any], line: int) -> UnitRecord:
@@ -202,8 +202,7 @@ def task_fields(obj: dict[str, Any], scheme: Scheme, *, line: int, at: str) -> T
         raise _refuse(
             at,
             "task_type",
-            f"unknown task type {task_type!r}; the scheme {scheme.id} knows "
-            + ", ".join(sorted(scheme.task_types)),
+            f"未知的任务类型 {task_type!r}；方案 {scheme.id} 中有：" + "、".join(sorted(scheme.task_types)),
         )
     priority = obj.get("priority")
     if priority is None:
@@ -212,15 +211,14 @@ def task_fields(obj: dict[str, Any], scheme: Scheme, *, line: int, at: str) -> T
         raise _refuse(
             at,
             "priority",
-            f"unknown priority {priority!r}; the scheme knows "
-            + ", ".join(sorted(scheme.timeliness.priority_weights)),
+            f"未知的优先级 {priority!r}；方案中有：" + "、".join(sorted(scheme.timeliness.priority_weights)),
         )
     lead = _ident(obj, "lead_unit", at)
     co_units = _co_units(obj, lead, at)
     assigned = _instant(obj, "assigned_at", at)
     due = _instant(obj, "due_at", at) if obj.get("due_at") is not None else None
     if due is not None and due < assigned:
-        raise _refuse(at, "due_at", "must not be before assigned_at")
+        raise _refuse(at, "due_at", "不得早于交办时间 assigned_at")
     return TaskRecord(
         line,
         _ident(obj, "id", at),
@@ -243,15 +241,15 @@ def _co_units(obj: dict[str, Any], lead: str, at: str) -> tuple[str, ...]:
     if co_raw is None:
         co_raw = []
     if not isinstance(co_raw, list) or not all(isinstance(c, str) for c in co_raw):
-        raise _refuse(at, "co_units", "must be a list of unit ids")
+        raise _refuse(at, "co_units", "须为单位编号的列表")
     if len(co_raw) > MAX_CO_UNITS:
-        raise _refuse(at, "co_units", f"must name at most {MAX_CO_UNITS} units")
+        raise _refuse(at, "co_units", f"最多列出 {MAX_CO_UNITS} 个单位")
     for unit in co_raw:
         check_safe_id(f"{at}co_units", unit)
     if lead in co_raw:
-        raise _refuse(at, "co_units", f"must not contain the lead unit {lead!r}")
+        raise _refuse(at, "co_units", f"不得包含牵头单位 {lead!r}")
     if len(set(co_raw)) != len(co_raw):
-        raise _refuse(at, "co_units", "must not repeat a unit")
+        raise _refuse(at, "co_units", "单位不得重复")
     return tuple(co_raw)
 
 
@@ -259,7 +257,7 @@ def parse_event(obj: dict[str, Any], line: int) -> EventRecord:
     check_fields(obj, line)
     kind = obj.get("kind")
     if kind not in EVENT_KINDS:
-        raise _fail(line, "kind", "must be one of " + ", ".join(EVENT_KINDS))
+        raise _fail(line, "kind", "须为以下之一：" + "、".join(EVENT_KINDS))
     at = _instant(obj, "at", _at(line))
     due: datetime | None = None
     if kind == "extend":
@@ -294,7 +292,7 @@ def parse_lines(lines: list[tuple[int, str]], scheme: Scheme) -> Parsed:
     for line, text in lines:
         obj = loads_line(text, line=line)
         if not isinstance(obj, dict):
-            raise _fail(line, "json", "must be a JSON object")
+            raise _fail(line, "json", "须为 JSON 对象")
         kind = obj.get("type")
         if kind == "unit":
             parsed.units.append(parse_unit(obj, line))
@@ -305,7 +303,7 @@ def parse_lines(lines: list[tuple[int, str]], scheme: Scheme) -> Parsed:
         elif kind == "person":
             parsed.persons.append(parse_person(obj, line))
         else:
-            raise _fail(line, "type", f"{kind!r} is not a record type of the tasks service")
+            raise _fail(line, "type", f"{kind!r} 不是任务服务的记录类型")
     return parsed
 
 

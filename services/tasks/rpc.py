@@ -112,7 +112,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
 
     def _act(self, kind: Kind, request: ActionRequest) -> tasks_pb2.Task:
         if not request.id:
-            raise InvalidArgument("id", "is required")
+            raise InvalidArgument("id", "必须填写")
         return wire.task_message(
             self.app.act(
                 actor=current_identity(),
@@ -210,7 +210,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
     def SummarizeTasks(
         self, request: tasks_pb2.SummarizeTasksRequest, context: grpc.ServicerContext
     ) -> tasks_pb2.SummarizeTasksResponse:
-        units = people.units_read(self.app.db, current_identity(), request.unit, what="see the tasks of")
+        units = people.units_read(self.app.db, current_identity(), request.unit, what="督办事项")
         as_of = wire.view_text(request, "as_of", self.app.tz)
         summaries, at = self.app.facts.summarize(year=request.year, as_of=as_of, units=units)
         return tasks_pb2.SummarizeTasksResponse(
@@ -221,7 +221,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
     def GetOverdueTrend(
         self, request: tasks_pb2.GetOverdueTrendRequest, context: grpc.ServicerContext
     ) -> tasks_pb2.GetOverdueTrendResponse:
-        trend_of = "see the overdue trend of"  # a 乡镇: its line and its 村's
+        trend_of = "逾期趋势"  # a 乡镇: its line and its 村's
         units = people.units_read(self.app.db, current_identity(), request.unit, what=trend_of)
         period = wire.request_code(tasks_pb2.TrendPeriod.DESCRIPTOR, request.period, "period")
         as_of = wire.view_text(request, "as_of", self.app.tz)

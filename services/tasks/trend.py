@@ -106,7 +106,7 @@ class OverdueTrend:
         check_year(year)
         period = period or "month"
         if period not in PERIODS:
-            raise InvalidArgument("period", f"must be month or week, not {period!r}")
+            raise InvalidArgument("period", f"须为 month（按月）或 week（按周），不能是 {period!r}")
         if as_of or self.version is None:
             at = to_epoch(parse_instant(as_of, field="as_of")) if as_of else int(time.time())
             return self._compute(year or from_epoch(at, self.tz).year, period, at, units)

@@ -109,7 +109,7 @@ def view_text(message: Message, field: str, tz: tzinfo) -> str:
     try:
         return rfc3339_of(message, field, tz)
     except (OverflowError, OSError, ValueError):
-        raise InvalidArgument(field, "is outside the years 1990–2100") from None
+        raise InvalidArgument(field, "超出 1990–2100 年的范围") from None
 
 
 def units_message(

@@ -36,7 +36,7 @@ def tls_files(cert: str | None = None, key: str | None = None) -> tuple[Path, Pa
     if not cert and not key:
         return None
     if not cert or not key:
-        raise ConfigError(f"the web console needs both {ENV_CERT} and {ENV_KEY}")
+        raise ConfigError(f"网页控制台须同时设置 {ENV_CERT} 和 {ENV_KEY}")
     return Path(cert), Path(key)
 
 
@@ -60,8 +60,7 @@ def create(
     """
     if tls is None and not is_loopback(host):
         raise ConfigError(
-            f"the web console listens on {host}, beyond this machine: give it a certificate "
-            f"({ENV_CERT} and {ENV_KEY}) or bind it to 127.0.0.1"
+            f"网页控制台监听 {host}，超出本机：请给它证书（{ENV_CERT} 和 {ENV_KEY}），或绑定到 127.0.0.1"
         )
     proxies = os.environ.get(ENV_TRUSTED_PROXIES, "") if trusted_proxies is None else trusted_proxies
     public = os.environ.get(ENV_PUBLIC_URL, "") if public_url is None else public_url
@@ -79,8 +78,8 @@ def create(
     if console.oidc is not None and not console.oidc.redirect_uri and not public.strip() and wildcard:
         running.close()
         raise ConfigError(
-            f"the console listens on every address: give the address browsers reach it by "
-            f"({ENV_PUBLIC_URL}) or the OIDC redirect URI (KAOHE_OIDC_REDIRECT_URI)"
+            f"控制台监听所有地址：请给出浏览器访问它的地址"
+            f"（{ENV_PUBLIC_URL}）或 OIDC 回调地址（KAOHE_OIDC_REDIRECT_URI）"
         )
     return running
 
@@ -119,7 +118,7 @@ def main(*, port: int) -> int:
             count = workers.process_count("web")
             if count > 1:
                 if not workers.port_free(host, port):
-                    raise ConfigError(f"port {port} (web console) is taken")
+                    raise ConfigError(f"端口 {port}（网页控制台）已被占用")
                 command = [sys.executable, "-m", "services.cli.main", "serve-one", "web", "--port", str(port)]
                 log.info("serving", extra={"address": f"{host}:{port}", "processes": count})
                 return workers.supervise("web", count, command, address=(host, port))

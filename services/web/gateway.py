@@ -38,7 +38,7 @@ def open_channel(address: str, ca: Path | None = None) -> grpc.Channel:
     ca = ca or (Path(os.environ[tls.ENV_CA]) if os.environ.get(tls.ENV_CA) else None)
     if ca is None:
         if not tls.is_loopback(address):
-            raise ConfigError(f"the gateway {address} is beyond loopback: set {tls.ENV_CA} to trust its CA")
+            raise ConfigError(f"网关 {address} 不在本机回环地址上：请设置 {tls.ENV_CA} 以信任它的 CA")
         return grpc.insecure_channel(address, options=options)
     credentials = tls.channel_credentials(tls.load_tls_config(ca=ca))
     return grpc.secure_channel(address, credentials, options=options)

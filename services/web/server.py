@@ -261,7 +261,7 @@ def start(
     try:
         config.load()
     except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"cannot load the web console's certificate: {exc}") from None
+        raise ConfigError(f"无法加载网页控制台的证书：{exc}") from None
     if config.ssl is not None:
         config.ssl.minimum_version = ssl.TLSVersion.TLSv1_2
     # uvicorn's own lines ("Started server process") say nothing a person running the county needs.

@@ -87,7 +87,7 @@ def start_served(
         else:
             os.killpg(process.pid, signal.SIGTERM)
             raise AssertionError("the stack did not become healthy:\n" + log.read_text())
-        if "is taken" not in log.read_text():
+        if "已被占用" not in log.read_text():
             raise AssertionError(f"kaohe serve exited {process.returncode}:\n" + log.read_text())
     raise AssertionError("kaohe serve found its ports taken five times running")
 
@@ -142,7 +142,7 @@ def test_the_worked_example_through_the_command_line(served: Served, tmp_path: P
     assert "公示" in publish.stdout
     # 定档 waits for the 公示 appeal window to close (five working days from now).
     early = served.kaohe("assess", "finalize", "--run", shown["run"], check=False)
-    assert early.returncode == 1 and "appeal window" in early.stderr
+    assert early.returncode == 1 and "公示申诉期" in early.stderr
     refused = served.kaohe("assess", "publish", "--run", shown["run"], check=False)
     assert refused.returncode == 1 and "错误" in refused.stderr
 
@@ -242,7 +242,7 @@ def test_a_taken_port_stops_serve_with_one_line(tmp_path: Path) -> None:
             timeout=60,
         )
     assert result.returncode != 0
-    assert f"port {base + 1}" in result.stderr and "Traceback" not in result.stderr
+    assert f"端口 {base + 1}" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_a_dead_service_is_not_restarted_silently(served: Served) -> None:
@@ -252,7 +252,7 @@ def test_a_dead_service_is_not_restarted_silently(served: Served) -> None:
     assert len(children) == 1
     os.kill(int(children[0]), signal.SIGKILL)
     assert served.process.wait(timeout=30) == 1
-    assert "the scoring service stopped" in served.log.read_text()
+    assert "scoring 服务已停止" in served.log.read_text()
     left = subprocess.run(
         ["pgrep", "-g", str(served.process.pid)], capture_output=True, text=True
     ).stdout.split()

@@ -45,7 +45,7 @@ GOLDEN = Path(__file__).resolve().parents[1] / "data" / "cli_json"
 SCHEME = GOLDEN / "scheme.toml"
 REGENERATE = os.environ.get("KAOHE_REGENERATE_GOLDEN") == "1"
 SAMPLE_IMPORTED = "imported the sample county"
-SAMPLE_FAILED = "the sample county was not imported"
+SAMPLE_FAILED = "示例县未导入"
 SAMPLE_WAIT_SECONDS = 900
 SAMPLE_ATTEMPTS = 3
 

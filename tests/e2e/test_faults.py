@@ -286,7 +286,7 @@ def test_serve_is_healthy_again_within_seconds_after_a_kill_9(tmp_path: Path, vi
         # the minute TIME-WAIT sockets would hold the ports.
         assert _healthy_within(served, 30), log.read_text()
         assert time.monotonic() - started < 30
-        assert "is taken" not in log.read_text()
+        assert "已被占用" not in log.read_text()
         listed = served.kaohe("tasks", "list", "--json")
         assert "T1" in listed.stdout
     finally:

@@ -77,7 +77,7 @@ class Served:
             self.env["KAOHE_DATA_DIR"] = str(data)
             if self._healthy():
                 return
-            if "is taken" not in self.log.read_text():
+            if "已被占用" not in self.log.read_text():
                 raise AssertionError("kaohe serve did not start:\n" + self.log.read_text())
         raise AssertionError("kaohe serve found its ports taken five times running")
 

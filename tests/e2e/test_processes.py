@@ -117,7 +117,7 @@ def _start(tmp_path: Path, base: int | None = None) -> Stack:
         else:
             os.killpg(process.pid, signal.SIGTERM)
             raise AssertionError("the stack did not become healthy:\n" + log.read_text())
-        if "is taken" not in log.read_text():
+        if "已被占用" not in log.read_text():
             raise AssertionError(f"kaohe serve exited {process.returncode}:\n" + log.read_text())
     raise AssertionError("kaohe serve found its ports taken five times running")
 
@@ -240,20 +240,20 @@ def test_a_taken_port_or_a_bad_count_is_one_line_and_no_workers(tmp_path: Path, 
         result = _serve_one(tmp_path, service, port, **{variable: "2"})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        f"kaohe serve-one {service}: port {port} "
-        + ("(gateway gRPC) is taken" if service == "gateway" else "(web console) is taken")
+        f"kaohe serve-one {service}: 端口 {port}"
+        + ("（网关 gRPC）已被占用" if service == "gateway" else "（网页控制台）已被占用")
     ]
     for wrong in ("0", "many", "17"):
         result = _serve_one(tmp_path, service, free_ports(), **{variable: wrong})
         assert result.returncode == 2
         (line,) = result.stderr.strip().splitlines()
-        assert variable in line and "1 to 16" in line and repr(wrong) in line
+        assert variable in line and "1 到 16" in line and repr(wrong) in line
 
 
 @pytest.mark.parametrize(
     ("service", "variables", "said"),
     [
-        ("gateway", {}, "no secret: set KAOHE_SECRET"),
+        ("gateway", {}, "没有密钥：请设置 KAOHE_SECRET"),
         ("web", {"KAOHE_WEB_BIND_HOST": "0.0.0.0"}, "give it a certificate"),
     ],
 )

@@ -187,7 +187,7 @@ def test_a_scoring_refusal_from_a_racing_import_leaves_nothing_of_the_file(units
     assert sum(outcomes["first"].created.values()) == 4
     assert isinstance(outcomes["second"], grpc.RpcError)
     assert outcomes["second"].code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "other values" in (outcomes["second"].details() or "")
+    assert "已按其他值记录" in (outcomes["second"].details() or "")
     assert "uD" not in unit_ids(units) and "TD" not in task_ids(units)
     assert records(units)["EX"] == "材料口径不一致"
     assert staged(units) == (0, 0)
@@ -211,7 +211,7 @@ def test_a_second_import_is_told_to_retry_while_one_is_in_progress(
     with pytest.raises(grpc.RpcError) as busy:
         import_file(units, ledger("F"))
     assert busy.value.code() == grpc.StatusCode.ABORTED
-    assert "another import is in progress" in (busy.value.details() or "")
+    assert "另一项导入正在进行" in (busy.value.details() or "")
     assert "uF" not in unit_ids(units)
     release.set()
     first.join(60)
@@ -259,7 +259,7 @@ def test_scoring_lost_after_the_tasks_commit_is_completed_by_recovery(units: Sta
     with pytest.raises(grpc.RpcError) as lost:
         import_file(units, ledger("K"))
     assert lost.value.code() == grpc.StatusCode.UNAVAILABLE
-    assert "completes it when it is back" in (lost.value.details() or "")
+    assert "考核服务恢复后会把它完成" in (lost.value.details() or "")
     units.restart_scoring(units.parts["urls"]["scoring"])
     on_phase(units, lambda phase: None)
     # The gateway redials the restarted service on its own schedule.
@@ -387,7 +387,7 @@ def test_recovery_before_the_tasks_half_arrives_rolls_back_and_refuses_it(units:
         import_file(units, ledger("R"))
     assert [list(r.values()) for r in rounds] == [[False]]
     assert refused.value.code() == grpc.StatusCode.ABORTED
-    assert "rolled back" in (refused.value.details() or "")
+    assert "已回滚" in (refused.value.details() or "")
     assert "ER" not in records(units) and "uR" not in unit_ids(units)
     assert staged(units) == (0, 0)
 

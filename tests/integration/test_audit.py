@@ -202,7 +202,7 @@ def test_a_service_whose_audit_cannot_be_written_refuses_to_start(
 
     _break_audit_inserts(stack, service)
     url = stack.parts[service].db.url
-    with pytest.raises(ConfigError, match=f"cannot write the audit table {service}_audit"):
+    with pytest.raises(ConfigError, match=f"无法写入审计表 {service}_audit"):
         if service == "tasks":
             create_tasks(
                 address="127.0.0.1:0",
@@ -226,7 +226,7 @@ def test_the_gateway_refuses_to_start_when_its_audit_log_cannot_be_written(tmp_p
     from services.gateway.__main__ import create as create_gateway
 
     (tmp_path / "data").write_text("a file where the data directory should be")
-    with pytest.raises(ConfigError, match="cannot write the audit log"):
+    with pytest.raises(ConfigError, match="无法写入审计日志"):
         create_gateway(
             address="127.0.0.1:0",
             keys=KEYS,

@@ -88,7 +88,7 @@ def test_the_overview_answers_before_every_category_has_units(stack: Stack) -> N
         scoring.CreateRun(scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=30)
     # A year with nothing to assess is named as such first (FORMATS.md), whatever else the scheme lacks.
     assert empty.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "nothing to assess in 2025" in (empty.value.details() or "")
+    assert "2025 年度没有可考核的内容" in (empty.value.details() or "")
     stack.import_ledger(
         b'{"type":"metric_reading","unit":"fgj","metric":"court_appearance_rate","period":"2025",'
         b'"numerator":1,"denominator":1}\n'
@@ -103,7 +103,7 @@ def test_the_overview_answers_before_every_category_has_units(stack: Stack) -> N
     # A scheme may name the township category before any township is recorded, but not a unit that
     # does not exist: the livelihood metric applies to czj.
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert '"czj"' in (refused.value.details() or "") and "township" not in (refused.value.details() or "")
+    assert "“czj”" in (refused.value.details() or "") and "township" not in (refused.value.details() or "")
     stack.import_ledger('{"type":"unit","id":"czj","name":"财政局","category":"department"}\n'.encode())
     run = scoring.CreateRun(
         scoring_pb2.CreateRunRequest(year=2025), metadata=stack.metadata(), timeout=30

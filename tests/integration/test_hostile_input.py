@@ -117,13 +117,13 @@ def test_text_is_bounded(units: Stack) -> None:
 def test_ledger_json_is_strict(units: Stack) -> None:
     before = counts(units)
     cases = {
-        '{"type":"task","id":"T2","id":"T3"}': "repeats the key",
+        '{"type":"task","id":"T2","id":"T3"}': "重复出现",
         '{"type":"unit","id":"x","name":"y","category":NaN}': "NaN",
         '{"type":"unit","id":"x","name":"y","category":Infinity}': "Infinity",
-        '{"type":"unit","id":"x","n":' + "9" * 400 + "}": "digits",
-        '{"type":"unit","id":"x","n":1e999}': "finite",
-        '{"type":"unit","id":"x","n":' + "[" * 100000 + "]" * 100000 + "}": "nested",
-        '{"type":"unit","id":"x","n":[[[[[1]]]]]}': "nested",
+        '{"type":"unit","id":"x","n":' + "9" * 400 + "}": "位的整数",
+        '{"type":"unit","id":"x","n":1e999}': "大到无法表示",
+        '{"type":"unit","id":"x","n":' + "[" * 100000 + "]" * 100000 + "}": "嵌套超过",
+        '{"type":"unit","id":"x","n":[[[[[1]]]]]}': "嵌套超过",
     }
     for line, words in cases.items():
         with pytest.raises(grpc.RpcError) as caught:
@@ -235,8 +235,8 @@ def test_a_department_learns_nothing_of_another_units_task_or_a_draft(
     missing = refusal(
         lambda: tasks.GetTask(tasks_pb2.GetTaskRequest(id="T404"), metadata=czj, timeout=30).task
     )
-    assert theirs == (grpc.StatusCode.NOT_FOUND, f"task {task['id']!r} does not exist")
-    assert missing == (grpc.StatusCode.NOT_FOUND, "task 'T404' does not exist")
+    assert theirs == (grpc.StatusCode.NOT_FOUND, f"任务 {task['id']!r} 不存在")
+    assert missing == (grpc.StatusCode.NOT_FOUND, "任务 'T404' 不存在")
     action = tasks_pb2.AcceptTaskRequest(id=task["id"])
     acted = refusal(lambda: tasks.AcceptTask(action, metadata=czj, timeout=30).task)
     assert acted[0] == grpc.StatusCode.PERMISSION_DENIED and task["lead_unit"] not in acted[1]
@@ -248,5 +248,5 @@ def test_a_department_learns_nothing_of_another_units_task_or_a_draft(
     none = refusal(
         lambda: scoring.GetRun(scoring_pb2.GetRunRequest(id="2025-999"), metadata=czj, timeout=30).run
     )
-    assert shown == (grpc.StatusCode.NOT_FOUND, f"run {draft.id!r} does not exist")
-    assert none == (grpc.StatusCode.NOT_FOUND, "run '2025-999' does not exist")
+    assert shown == (grpc.StatusCode.NOT_FOUND, f"考核运行 {draft.id!r} 不存在")
+    assert none == (grpc.StatusCode.NOT_FOUND, "考核运行 '2025-999' 不存在")

@@ -80,7 +80,7 @@ def test_a_captured_stream_credential_carries_no_other_content(stack: Stack, tls
         tasks.ImportLedger(iter(forged), metadata=metadata, timeout=30)
     except grpc.RpcError as exc:
         assert exc.code() == grpc.StatusCode.UNAUTHENTICATED, exc.details()
-        assert "another stream" in (exc.details() or "")
+        assert "另一个数据流" in (exc.details() or "")
     else:
         raise AssertionError("a forged stream was taken on a captured credential")
     _, through_gateway, _ = stack.stubs()

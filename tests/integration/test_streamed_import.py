@@ -52,8 +52,8 @@ def test_a_bad_line_in_a_late_batch_stores_nothing(stack: Stack) -> None:
     bad_event = {"type": "task_event", "task": "S7", "kind": "verify", "at": "2025-04-28T10:30:00+08:00"}
     changed = {**records[2], "title": "改过的标题"}
     for bad, name, words in [
-        (bad_event, "kind", "report"),
-        (changed, "id", "other values"),
+        (bad_event, "kind", "未被退回的反馈"),
+        (changed, "id", "已按其他值记录"),
         (
             {"type": "task_event", "task": "NOPE", "kind": "accept", "at": "2025-05-01T09:00:00+08:00"},
             "task",
@@ -113,5 +113,5 @@ def test_the_spooled_upload_is_private_and_removed_after_the_import(stack: Stack
     with pytest.raises(grpc.RpcError) as caught:
         stack.import_ledger(jsonl(records) + endless)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert (f"line {len(records) + 1}", "is longer than 1 MiB") in violations(caught.value)
+    assert (f"line {len(records) + 1}", "超过 1 MiB") in violations(caught.value)
     assert list(spool.iterdir()) == []

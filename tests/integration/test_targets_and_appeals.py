@@ -255,7 +255,7 @@ def test_finalising_waits_until_the_appeal_window_has_closed(example: Stack) -> 
     published = publish(example, run.id)
     assert run_time(published, "appeal_deadline") == "2026-02-26T23:59:59+08:00"
     error = refused(lambda: finalize_now(example, run.id), grpc.StatusCode.FAILED_PRECONDITION)
-    assert "appeal window" in (error.details() or "") and "2026-02-26" in (error.details() or "")
+    assert "公示申诉期" in (error.details() or "") and "2026-02-26" in (error.details() or "")
     deadline = published.appeal_deadline.seconds
     app.clock = lambda: deadline  # its last second is still inside it
     refused(lambda: finalize_now(example, run.id), grpc.StatusCode.FAILED_PRECONDITION)

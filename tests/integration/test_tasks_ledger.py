@@ -139,40 +139,40 @@ def loaded(stack: Stack) -> Stack:
 CO = "2025-07-01T09:00:00+08:00"
 BAD_LINES: dict[str, tuple[list[dict[str, Any]], str, str]] = {
     # case: (the bad lines, appended after FRESH; the last one is the culprit), field, words in the rule
-    "event_for_unknown_task": ([event("NOPE", "report", CO)], "task", "does not exist"),
-    "report_before_assignment": ([event("N1", "report", "2025-06-30T09:00:00+08:00")], "at", "before"),
-    "report_before_stored_assignment": ([event("T2", "report", "2025-09-25T09:00:00+08:00")], "at", "before"),
-    "time_without_offset": ([task("N2", assigned_at="2025-07-01T09:00:00")], "assigned_at", "offset"),
-    "event_time_without_offset": ([event("N1", "report", "2025-07-02T09:00:00")], "at", "offset"),
-    "unknown_task_type": ([task("N2", task_type="tea_party")], "task_type", "unknown task type"),
-    "unknown_priority": ([task("N2", priority="urgent")], "priority", "unknown priority"),
-    "unknown_field": ([task("N2", colour="red")], "colour", "not a field"),
-    "unknown_field_on_event": ([event("N1", "report", CO, by="x", whom="y")], "whom", "not a field"),
-    "missing_field": ([{"type": "unit", "id": "x1", "name": "无类别"}], "category", "required"),
-    "unknown_event_kind": ([event("N1", "approve", CO)], "kind", "must be one of"),
-    "co_unit_is_lead": ([task("N2", co_units=["sfj"])], "co_units", "lead unit"),
-    "co_unit_unknown": ([task("N2", co_units=["nobody"])], "co_units", "does not exist"),
-    "lead_unit_unknown": ([task("N2", lead_unit="nobody")], "lead_unit", "does not exist"),
-    "due_before_assigned": ([task("N2", due_at="2025-06-30T23:59:59+08:00")], "due_at", "before assigned_at"),
+    "event_for_unknown_task": ([event("NOPE", "report", CO)], "task", "不存在"),
+    "report_before_assignment": ([event("N1", "report", "2025-06-30T09:00:00+08:00")], "at", "早于"),
+    "report_before_stored_assignment": ([event("T2", "report", "2025-09-25T09:00:00+08:00")], "at", "早于"),
+    "time_without_offset": ([task("N2", assigned_at="2025-07-01T09:00:00")], "assigned_at", "没有时区"),
+    "event_time_without_offset": ([event("N1", "report", "2025-07-02T09:00:00")], "at", "没有时区"),
+    "unknown_task_type": ([task("N2", task_type="tea_party")], "task_type", "未知的任务类型"),
+    "unknown_priority": ([task("N2", priority="urgent")], "priority", "未知的优先级"),
+    "unknown_field": ([task("N2", colour="red")], "colour", "记录的字段"),
+    "unknown_field_on_event": ([event("N1", "report", CO, by="x", whom="y")], "whom", "记录的字段"),
+    "missing_field": ([{"type": "unit", "id": "x1", "name": "无类别"}], "category", "记录必须有此项"),
+    "unknown_event_kind": ([event("N1", "approve", CO)], "kind", "须为以下之一"),
+    "co_unit_is_lead": ([task("N2", co_units=["sfj"])], "co_units", "不得包含牵头单位"),
+    "co_unit_unknown": ([task("N2", co_units=["nobody"])], "co_units", "不存在"),
+    "lead_unit_unknown": ([task("N2", lead_unit="nobody")], "lead_unit", "不存在"),
+    "due_before_assigned": ([task("N2", due_at="2025-06-30T23:59:59+08:00")], "due_at", "不得早于交办时间"),
     "changed_unit_under_known_id": (
         [{"type": "unit", "id": "fgj", "name": "发展改革局", "category": "department"}],
         "id",
-        "changed record",
+        "改动的记录",
     ),
-    "changed_task_under_known_id": ([{**BASE[2], "title": "另一个标题"}], "id", "changed record"),
+    "changed_task_under_known_id": ([{**BASE[2], "title": "另一个标题"}], "id", "改动的记录"),
     "changed_due_under_known_id": (
         [{**BASE[2], "due_at": "2025-05-30T23:59:59+08:00"}],
         "id",
-        "changed record",
+        "改动的记录",
     ),
-    "changed_task_within_file": ([task("N2"), task("N2", title="又一个")], "id", "changed record"),
-    "verify_without_report": ([event("N1", "verify", "2025-07-02T09:00:00+08:00")], "kind", "report"),
+    "changed_task_within_file": ([task("N2"), task("N2", title="又一个")], "id", "改动的记录"),
+    "verify_without_report": ([event("N1", "verify", "2025-07-02T09:00:00+08:00")], "kind", "未被退回的反馈"),
     "reject_without_report": (
         [event("T2", "reject", "2025-09-27T09:00:00+08:00", note="x")],
         "kind",
-        "report",
+        "之前须有一次未被退回的反馈",
     ),
-    "event_after_stored_close": ([event("T1", "progress", "2025-05-14T09:00:00+08:00")], "kind", "close"),
+    "event_after_stored_close": ([event("T1", "progress", "2025-05-14T09:00:00+08:00")], "kind", "已销号"),
     "event_after_close_in_file": (
         [
             event("N1", "report", "2025-07-02T09:00:00+08:00"),
@@ -180,7 +180,7 @@ BAD_LINES: dict[str, tuple[list[dict[str, Any]], str, str]] = {
             event("N1", "report", "2025-07-04T09:00:00+08:00"),
         ],
         "kind",
-        "close",
+        "任务现为已销号",
     ),
     "event_after_cancel": (
         [
@@ -188,12 +188,12 @@ BAD_LINES: dict[str, tuple[list[dict[str, Any]], str, str]] = {
             event("N1", "accept", "2025-07-03T09:00:00+08:00"),
         ],
         "kind",
-        "cancel",
+        "任务现为已撤销",
     ),
     "changed_event_note": (
         [event("T1", "report", "2025-05-12T18:00:00+08:00", note="附材料")],
         "note",
-        "changed record",
+        "改动的记录",
     ),
     "changed_event_within_file": (
         [
@@ -201,10 +201,10 @@ BAD_LINES: dict[str, tuple[list[dict[str, Any]], str, str]] = {
             event("N1", "progress", "2025-07-02T09:00:00+08:00", note="二"),
         ],
         "note",
-        "changed record",
+        "改动的记录",
     ),
-    "not_json": ([], "json", "not valid JSON"),
-    "unknown_record_type": ([{"type": "memo", "id": "M1"}], "type", "not a record type"),
+    "not_json": ([], "json", "不是有效的 JSON"),
+    "unknown_record_type": ([{"type": "memo", "id": "M1"}], "type", "不是记录类型"),
     "bad_id": ([task("N\t2")], "id", "编号只能由英文字母"),
     "id_as_a_path": ([task("A/../../accounts/view1/disable?")], "id", "编号只能由英文字母"),
     "cjk_id": ([task("督办〔2025〕1号")], "id", "编号只能由英文字母"),
@@ -235,14 +235,14 @@ def test_event_line_number_counts_blank_lines(loaded: Stack) -> None:
     with pytest.raises(grpc.RpcError) as refused:
         loaded.import_ledger(data)
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert names(violations(refused.value), 5, "kind", "report")
+    assert names(violations(refused.value), 5, "kind", "未被退回的反馈")
     assert snapshot(loaded) == before
 
 
 def test_event_defined_before_its_task_is_refused(stack: Stack) -> None:
     records = [BASE[0], event("T1", "report", "2025-05-12T18:00:00+08:00"), BASE[2]]
     _, found = refuse(stack, records)
-    assert names(found, 2, "task", "defined only later")
+    assert names(found, 2, "task", "行才定义")
     assert snapshot(stack) == ([], [])
 
 
@@ -281,7 +281,7 @@ def test_bad_task_line_leaves_the_scoring_half_unstored(loaded: Stack) -> None:
         "description": "口径不一致",
     }
     line, found = refuse(loaded, [good, *FRESH, task("N2", task_type="tea_party")])
-    assert names(found, line, "task_type", "unknown task type"), found
+    assert names(found, line, "task_type", "未知的任务类型"), found
     _, _, scoring = loaded.stubs()
     records = scoring.ListRecords(scoring_pb2.ListRecordsRequest(), metadata=loaded.metadata(), timeout=10)
     assert list(records.records) == []
@@ -402,7 +402,7 @@ def test_only_the_office_imports(loaded: Stack, role: str) -> None:
 
 def test_field_violation_is_the_line_and_the_field(loaded: Stack) -> None:
     line, found = refuse(loaded, [*FRESH, task("N2", due_at="2025-06-30T23:59:59+08:00")])
-    assert found == [(f"line {line}: due_at", "must not be before assigned_at")]
+    assert found == [(f"line {line}: due_at", "不得早于交办时间 assigned_at")]
 
 
 def test_the_loop_is_replayed_as_leniently_as_formats_says(loaded: Stack) -> None:

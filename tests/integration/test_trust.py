@@ -189,7 +189,7 @@ def test_plaintext_listens_on_loopback_only() -> None:
     assert port > 0
     server.stop(0)
     for address in ("0.0.0.0:0", "192.0.2.1:0", "[::]:0", "kaohe.example:0"):
-        with pytest.raises(ConfigError, match="loopback"):
+        with pytest.raises(ConfigError, match="回环地址"):
             create_server(address, register=lambda s: None, service_names=[], tls=None)
 
 

@@ -40,10 +40,10 @@ def test_both_ends_are_inside_the_period() -> None:
 @pytest.mark.parametrize(
     ("text", "says"),
     [
-        ("2026-13", "no month 13"),
-        ("2026-00", "no month 00"),
-        ("2026-Q5", "no quarter Q5"),
-        ("2026-Q0", "no quarter Q0"),
+        ("2026-13", "没有 13 月"),
+        ("2026-00", "没有 00 月"),
+        ("2026-Q5", "没有第 Q5 季度"),
+        ("2026-Q0", "没有第 Q0 季度"),
         ("26-1", "YYYY-MM"),
         ("2026-1", "YYYY-MM"),
         ("2026-11-05", "YYYY-Qn"),

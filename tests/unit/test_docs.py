@@ -190,7 +190,7 @@ def test_the_scheme_validator_refuses_an_undocumented_key() -> None:
     from services.common.scheme import load_scheme
 
     text = read(ROOT / "tests" / "data" / "scheme.toml").replace("[runs]\n", "[runs]\nundocumented = 1\n")
-    with pytest.raises(SchemeInvalid, match="unknown key"):
+    with pytest.raises(SchemeInvalid, match="未知的键"):
         load_scheme(text)
 
 

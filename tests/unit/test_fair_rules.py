@@ -54,7 +54,7 @@ def test_an_extension_before_the_due_moves_it_and_a_second_one_follows_the_first
                 ("report", "2025-03-08T00:00:00+08:00", None),
                 ("extend", "2025-03-09T00:00:00+08:00", "2025-03-20T23:59:59+08:00"),
             ),
-            "extend",
+            "延期只能用于",
         ),
         ((("extend", "2025-03-09T00:00:00+08:00", None),), "due_at"),
     ],

@@ -18,7 +18,7 @@ def refused(call: object, *args: object, **kwargs: object) -> str:
 
 @pytest.mark.parametrize("char", ["\x00", "\x07", "\x1b", "\x7f", "\x85", "\x9b", "\ud800"])
 def test_control_characters_are_refused_in_every_text(char: str) -> None:
-    assert refused(check_text, "title", f"a{char}b", max_len=200).startswith("title: must not contain")
+    assert refused(check_text, "title", f"a{char}b", max_len=200).startswith("title: 不得含控制字符")
     assert refused(check_text, "note", f"a{char}b", max_len=200, allow_newlines=True).startswith("note:")
 
 
@@ -30,13 +30,13 @@ def test_newlines_and_tabs_only_where_text_is_multi_line() -> None:
 
 def test_lengths_are_refused_never_cut() -> None:
     assert check_text("title", "题" * 200, max_len=200) == "题" * 200
-    assert "at most 200" in refused(check_text, "title", "题" * 201, max_len=200)
-    assert "at most 64" in refused(check_id, "id", "x" * 65)
+    assert "不得超过 200 个字符（现有 201 个）" in refused(check_text, "title", "题" * 201, max_len=200)
+    assert "不得超过 64 个字符" in refused(check_id, "id", "x" * 65)
 
 
 @pytest.mark.parametrize("char", ["\u202a", "\u202e", "\u2066", "\u2069"])
 def test_bidi_controls_are_refused_in_ids(char: str) -> None:
-    assert "bidi" in refused(check_id, "id", f"E{char}1")
+    assert "双向文字控制符" in refused(check_id, "id", f"E{char}1")
     assert check_text("title", f"E{char}1", max_len=20)  # free text may quote another script's marks
 
 
@@ -49,18 +49,18 @@ def test_visible_escapes_what_a_terminal_would_obey() -> None:
 @pytest.mark.parametrize(
     ("line", "words"),
     [
-        ('{"a":1,"a":2}', "repeats the key 'a'"),
-        ('{"a":1,"b":2,"b":3,"a":4}', "repeats the key 'b'"),
-        ('{"a":{"b":1,"b":2}}', "repeats the key 'b'"),
+        ('{"a":1,"a":2}', "键 'a' 重复出现"),
+        ('{"a":1,"b":2,"b":3,"a":4}', "键 'b' 重复出现"),
+        ('{"a":{"b":1,"b":2}}', "键 'b' 重复出现"),
         ('\ufeff{"a":1}', "BOM"),
         ('{"a":NaN}', "NaN"),
         ('{"a":-Infinity}', "-Infinity"),
-        ('{"a":' + "9" * 31 + "}", "more than 30 digits"),
-        ('{"a":' + "9" * 5000 + "}", "more than 30 digits"),
-        ('{"a":1e400}', "finite"),
-        ('{"a":' + "[" * 200000 + "]" * 200000 + "}", "nested"),
-        ('{"a":{"b":{"c":{"d":{}}}}}', "nested"),
-        ('{"a":', "not valid JSON"),
+        ('{"a":' + "9" * 31 + "}", "超过 30 位的整数"),
+        ('{"a":' + "9" * 5000 + "}", "超过 30 位的整数"),
+        ('{"a":1e400}', "大到无法表示"),
+        ('{"a":' + "[" * 200000 + "]" * 200000 + "}", "嵌套超过 4 层"),
+        ('{"a":{"b":{"c":{"d":{}}}}}', "嵌套超过 4 层"),
+        ('{"a":', "不是有效的 JSON"),
     ],
 )
 def test_json_lines_are_strict(line: str, words: str) -> None:

@@ -66,7 +66,7 @@ def test_a_file_is_read_by_path_object_and_by_name(tmp_path: Path) -> None:
 def test_a_missing_file_is_named() -> None:
     error = refusal("/nonexistent/notify.toml")
     assert error.key == "/nonexistent/notify.toml"
-    assert "cannot be read" in error.rule
+    assert "无法读取" in error.rule
 
 
 def test_the_config_is_frozen() -> None:
@@ -110,29 +110,33 @@ def test_the_error_is_a_value_error_and_an_invalid_argument_with_a_field_violati
 @pytest.mark.parametrize(
     ("text", "key", "words"),
     [
-        ("retries = 3\n" + channel_toml(), "retries", "not a known setting"),
-        (channel_toml(colour='"red"'), "channels[0].colour", "not a known setting"),
-        ("interval_seconds = 0\n" + channel_toml(), "interval_seconds", "positive whole number"),
-        ("interval_seconds = -5\n" + channel_toml(), "interval_seconds", "positive whole number"),
-        ("interval_seconds = 1.5\n" + channel_toml(), "interval_seconds", "positive whole number"),
-        ('interval_seconds = "60"\n' + channel_toml(), "interval_seconds", "positive whole number"),
-        ("interval_seconds = true\n" + channel_toml(), "interval_seconds", "positive whole number"),
-        ("interval_seconds = 60\n", "channels", "one or more [[channels]]"),
-        (channel_toml(url='"ftp://example.org/hook"'), "channels[0].url", "http:// or https://"),
-        (channel_toml(url='"https:///no-host"'), "channels[0].url", "http:// or https://"),
-        (channel_toml(url='"http://host:port/hook"'), "channels[0].url", "http:// or https://"),
-        (channel_toml(url="<absent>"), "channels[0].url", "http:// or https://"),
-        (channel_toml(url="42"), "channels[0].url", "http:// or https://"),
-        (channel_toml(format='"slack"'), "channels[0].format", "one of json, wecom, dingtalk"),
-        (channel_toml(units="<absent>"), "channels[0].units", "is required"),
-        (channel_toml(units="[]"), "channels[0].units", "non-empty list"),
-        (channel_toml(units='"fgj"'), "channels[0].units", "non-empty list"),
-        (channel_toml(units='["fgj", 3]'), "channels[0].units[1]", "non-empty string"),
-        (channel_toml(units='["fgj", " "]'), "channels[0].units[1]", "non-empty string"),
-        (channel_toml(events="[]"), "channels[0].events", "yellow, red, progress_due"),
-        (channel_toml(events='["red", "blue"]'), "channels[0].events[1]", "one of yellow, red, progress_due"),
-        (channel_toml(escalate='"yes"'), "channels[0].escalate", "true or false"),
-        ("interval_seconds = ", "toml", "valid TOML"),
+        ("retries = 3\n" + channel_toml(), "retries", "不是可用的设置项"),
+        (channel_toml(colour='"red"'), "channels[0].colour", "不是可用的设置项"),
+        ("interval_seconds = 0\n" + channel_toml(), "interval_seconds", "须为正整数"),
+        ("interval_seconds = -5\n" + channel_toml(), "interval_seconds", "须为正整数"),
+        ("interval_seconds = 1.5\n" + channel_toml(), "interval_seconds", "须为正整数"),
+        ('interval_seconds = "60"\n' + channel_toml(), "interval_seconds", "须为正整数"),
+        ("interval_seconds = true\n" + channel_toml(), "interval_seconds", "须为正整数"),
+        ("interval_seconds = 60\n", "channels", "一个或多个 [[channels]]"),
+        (channel_toml(url='"ftp://example.org/hook"'), "channels[0].url", "http:// 或 https://"),
+        (channel_toml(url='"https:///no-host"'), "channels[0].url", "http:// 或 https://"),
+        (channel_toml(url='"http://host:port/hook"'), "channels[0].url", "http:// 或 https://"),
+        (channel_toml(url="<absent>"), "channels[0].url", "http:// 或 https://"),
+        (channel_toml(url="42"), "channels[0].url", "http:// 或 https://"),
+        (channel_toml(format='"slack"'), "channels[0].format", "须为以下之一：json、wecom、dingtalk"),
+        (channel_toml(units="<absent>"), "channels[0].units", "必填"),
+        (channel_toml(units="[]"), "channels[0].units", "须为非空列表"),
+        (channel_toml(units='"fgj"'), "channels[0].units", "须为非空列表"),
+        (channel_toml(units='["fgj", 3]'), "channels[0].units[1]", "须为非空文本"),
+        (channel_toml(units='["fgj", " "]'), "channels[0].units[1]", "须为非空文本"),
+        (channel_toml(events="[]"), "channels[0].events", "yellow、red、progress_due"),
+        (
+            channel_toml(events='["red", "blue"]'),
+            "channels[0].events[1]",
+            "以下之一：yellow、red、progress_due",
+        ),
+        (channel_toml(escalate='"yes"'), "channels[0].escalate", "true 或 false"),
+        ("interval_seconds = ", "toml", "有效的 TOML"),
     ],
 )
 def test_each_rule_names_its_key(text: str, key: str, words: str) -> None:
@@ -160,7 +164,7 @@ def test_check_units_accepts_ids_categories_and_star_and_names_the_stranger() ->
     with pytest.raises(NotifyConfigInvalid) as caught:
         check_units(bad, units=units)
     assert caught.value.key == "channels[1].units[1]"
-    assert '"gaj"' in caught.value.rule
+    assert "“gaj”" in caught.value.rule
 
 
 def test_repeat_escalate_after_and_secret_are_read() -> None:

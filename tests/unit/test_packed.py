@@ -40,7 +40,7 @@ def test_a_column_that_does_not_hold_what_it_says_is_refused_naming_it() -> None
     p = pack("due_at", np.arange(3, dtype=np.int64))
     with pytest.raises(InvalidArgument, match="due_at"):
         unpack("due_at", p.dtype, 4, p.data, [], False)
-    with pytest.raises(InvalidArgument, match="dtype"):
+    with pytest.raises(InvalidArgument, match="数据类型"):
         unpack("due_at", "<U4", 3, p.data, [], False)
     codes = pack("unit", Strings(np.array([0, 2], dtype=np.int32), ["a", "b"]))
     with pytest.raises(InvalidArgument, match="unit"):

@@ -166,9 +166,7 @@ def test_minimal_scheme_takes_the_documented_defaults() -> None:
 def test_the_grade_bands_come_from_the_scheme() -> None:
     with pytest.raises(SchemeInvalid) as caught:
         load_scheme('[scheme]\nid = "m"\nname = "最小"\nyear = 2025\n')
-    assert [(v.field, v.description) for v in caught.value.violations] == [
-        ("grades", "required section is missing")
-    ]
+    assert [(v.field, v.description) for v in caught.value.violations] == [("grades", "缺少必需的节")]
     with pytest.raises(SchemeInvalid) as caught:
         load_scheme(
             '[scheme]\nid = "m"\nname = "最小"\nyear = 2025\n' + GRADES.replace("good_min = 80\n", "")
@@ -227,40 +225,40 @@ def test_dates_may_be_toml_dates_or_iso_strings() -> None:
     ],
 )
 def test_unknown_keys_are_refused(change: Callable[[Doc], None], field: str) -> None:
-    refused(change, field, "unknown key")
+    refused(change, field, "未知的键")
 
 
 @pytest.mark.parametrize(
     ("change", "field", "word"),
     [
-        (setting("scheme.year", "2025"), "scheme.year", "integer"),
-        (setting("scheme.year", 2025.0), "scheme.year", "integer"),
-        (setting("scheme.id", 7), "scheme.id", "string"),
-        (setting("timeliness.points", "40"), "timeliness.points", "number"),
-        (setting("timeliness.points", True), "timeliness.points", "number"),
-        (setting("timeliness", 40), "timeliness", "table"),
+        (setting("scheme.year", "2025"), "scheme.year", "整数"),
+        (setting("scheme.year", 2025.0), "scheme.year", "整数"),
+        (setting("scheme.id", 7), "scheme.id", "字符串"),
+        (setting("timeliness.points", "40"), "timeliness.points", "数字"),
+        (setting("timeliness.points", True), "timeliness.points", "数字"),
+        (setting("timeliness", 40), "timeliness", "表"),
         (
             setting("timeliness.priority_weights", {"normal": "1"}),
             "timeliness.priority_weights.normal",
-            "number",
+            "数字",
         ),
         (
             setting("accountability.kinds", {"x": {"deduction": 1, "veto": "yes"}}),
             "accountability.kinds.x.veto",
-            "true or false",
+            "true 或 false",
         ),
-        (setting("calendar.extra_holidays", "2025-06-06"), "calendar.extra_holidays", "array"),
-        (with_metrics(metric(applies_to="czj")), "metrics[0].applies_to", "array"),
-        (with_metrics(metric(applies_to=["czj", 3])), "metrics[0].applies_to[1]", "string"),
-        (with_metrics(metric(target="1")), "metrics[0].target", "number"),
-        (setting("metrics", {"id": "x"}), "metrics", "array of tables"),
+        (setting("calendar.extra_holidays", "2025-06-06"), "calendar.extra_holidays", "数组"),
+        (with_metrics(metric(applies_to="czj")), "metrics[0].applies_to", "数组"),
+        (with_metrics(metric(applies_to=["czj", 3])), "metrics[0].applies_to[1]", "字符串"),
+        (with_metrics(metric(target="1")), "metrics[0].target", "数字"),
+        (setting("metrics", {"id": "x"}), "metrics", "表的数组"),
         (
             setting("task_types.letter", {"limit": {"amount": 1.5, "unit": "hours"}}),
             "task_types.letter.limit.amount",
-            "integer",
+            "整数",
         ),
-        (setting("task_types.letter", {"limit": 3}), "task_types.letter.limit", "table"),
-        (setting("runs.appeal_window_working_days", 2.5), "runs.appeal_window_working_days", "integer"),
+        (setting("task_types.letter", {"limit": 3}), "task_types.letter.limit", "表"),
+        (setting("runs.appeal_window_working_days", 2.5), "runs.appeal_window_working_days", "整数"),
     ],
 )
 def test_wrong_types_are_refused(change: Callable[[Doc], None], field: str, word: str) -> None:
@@ -284,36 +282,36 @@ def test_wrong_types_are_refused(change: Callable[[Doc], None], field: str, word
 )
 def test_negative_numbers_are_refused(path: str) -> None:
     refused(
-        setting(path, -1), path, "negative" if path != "runs.appeal_window_working_days" else "at least 0"
+        setting(path, -1), path, "不得为负数" if path != "runs.appeal_window_working_days" else "须至少为 0"
     )
 
 
 def test_negative_points_and_deductions_in_tables_are_refused() -> None:
-    refused(with_metrics(metric(points=-5)), "metrics[0].points", "negative")
+    refused(with_metrics(metric(points=-5)), "metrics[0].points", "负数")
     refused(
         setting("accountability.kinds", {"interview": {"deduction": -1}}),
         "accountability.kinds.interview.deduction",
-        "negative",
+        "不得为负数",
     )
 
 
 @pytest.mark.parametrize("bad", [float("inf"), float("-inf"), float("nan")])
 def test_non_finite_numbers_are_refused(bad: float) -> None:
-    refused(setting("timeliness.points", bad), "timeliness.points", "finite")
-    refused(with_metrics(metric(target=bad)), "metrics[0].target", "finite")
-    refused(setting("grades.good_min", bad), "grades.good_min", "finite")
+    refused(setting("timeliness.points", bad), "timeliness.points", "有限数")
+    refused(with_metrics(metric(target=bad)), "metrics[0].target", "有限数")
+    refused(setting("grades.good_min", bad), "grades.good_min", "有限数")
 
 
 def test_linear_rule_needs_a_usable_floor() -> None:
-    refused(with_metrics(metric(rule="linear")), "metrics[0].floor", "required", "linear")
-    refused(with_metrics(metric(rule="linear", floor=1.0, target=1.0)), "metrics[0].floor", "differ")
-    refused(with_metrics(metric(rule="linear", floor=2.0, target=1.0)), "metrics[0].floor", "below target")
+    refused(with_metrics(metric(rule="linear")), "metrics[0].floor", "必需", "linear")
+    refused(with_metrics(metric(rule="linear", floor=1.0, target=1.0)), "metrics[0].floor", "与 target 不同")
+    refused(with_metrics(metric(rule="linear", floor=2.0, target=1.0)), "metrics[0].floor", "须低于 target")
     refused(
         with_metrics(metric(rule="linear", direction="max", floor=0.5, target=1.0)),
         "metrics[0].floor",
-        "above target",
+        "须高于 target",
     )
-    refused(with_metrics(metric(rule="threshold", floor=0.5)), "metrics[0].floor", "only")
+    refused(with_metrics(metric(rule="threshold", floor=0.5)), "metrics[0].floor", "只用于")
     load_scheme(dump_toml({**base_scheme_doc(), "metrics": [metric(rule="linear", floor=0.5)]}))
     load_scheme(
         dump_toml(
@@ -324,7 +322,7 @@ def test_linear_rule_needs_a_usable_floor() -> None:
 
 @pytest.mark.parametrize("target", [0, -0.5])
 def test_proportional_target_must_be_positive(target: float) -> None:
-    refused(with_metrics(metric(rule="proportional", target=target)), "metrics[0].target", "greater than 0")
+    refused(with_metrics(metric(rule="proportional", target=target)), "metrics[0].target", "须大于 0")
 
 
 @pytest.mark.parametrize(
@@ -339,7 +337,7 @@ def test_proportional_target_must_be_positive(target: float) -> None:
     ],
 )
 def test_shares_outside_0_to_1_are_refused(path: str, value: float) -> None:
-    refused(setting(path, value), path, "between 0 and 1")
+    refused(setting(path, value), path, "须在 0 到 1 之间")
 
 
 @pytest.mark.parametrize("value", [0.0, 1.0])
@@ -355,21 +353,21 @@ def test_limits_are_checked() -> None:
     refused(
         setting("task_types.letter", {"limit": {"amount": 0, "unit": "hours"}}),
         "task_types.letter.limit.amount",
-        "at least 1",
+        "须至少为 1",
     )
     refused(
         setting("task_types.countersign", {"limit": {"amount": 5, "unit": "weeks"}}),
         "task_types.countersign.limit.unit",
-        "unknown value",
+        "未知的值",
         "working_days",
     )
-    refused(setting("task_types.letter", {"name": "x"}), "task_types.letter.limit", "required")
+    refused(setting("task_types.letter", {"name": "x"}), "task_types.letter.limit", "必需")
     refused(
         setting(
             "task_types.letter", {"limit": {"amount": 1, "unit": "hours"}, "progress_every": {"amount": 1}}
         ),
         "task_types.letter.progress_every.unit",
-        "required",
+        "必需",
     )
 
 
@@ -380,32 +378,32 @@ def test_limits_are_checked() -> None:
 def test_unknown_choices_are_refused(key: str, value: str) -> None:
     m = metric(kind="value", aggregate="sum")
     m[key] = value
-    refused(with_metrics(m), f"metrics[0].{key}", "unknown value", value)
+    refused(with_metrics(m), f"metrics[0].{key}", "未知的值", value)
 
 
 def test_value_metric_needs_an_aggregate_and_ratio_takes_none() -> None:
-    refused(with_metrics(metric(kind="value")), "metrics[0].aggregate", "required", "value")
-    refused(with_metrics(metric(kind="ratio", aggregate="sum")), "metrics[0].aggregate", "only")
+    refused(with_metrics(metric(kind="value")), "metrics[0].aggregate", "必需", "value")
+    refused(with_metrics(metric(kind="ratio", aggregate="sum")), "metrics[0].aggregate", "只用于")
 
 
 def test_required_metric_keys() -> None:
     found = violations_of(with_metrics({"name": "x"}))
     for key in ("id", "kind", "rule", "target", "points"):
-        assert found[f"metrics[0].{key}"] == "required key is missing"
+        assert found[f"metrics[0].{key}"] == "缺少必需的键"
 
 
 def test_duplicate_metric_ids_are_refused() -> None:
-    refused(with_metrics(metric(), metric(id="other"), metric()), "metrics[2].id", "duplicate", "metrics[0]")
+    refused(with_metrics(metric(), metric(id="other"), metric()), "metrics[2].id", "重复", "metrics[0]")
 
 
 def test_invalid_timezone_is_refused() -> None:
-    refused(setting("scheme.timezone", "Asia/Beijing"), "scheme.timezone", "unknown time zone")
-    refused(setting("scheme.timezone", "../etc/passwd"), "scheme.timezone", "unknown time zone")
+    refused(setting("scheme.timezone", "Asia/Beijing"), "scheme.timezone", "未知时区")
+    refused(setting("scheme.timezone", "../etc/passwd"), "scheme.timezone", "未知时区")
 
 
 @pytest.mark.parametrize("bad", ["2025-02-30", "2025/06/06", "20250606", "next monday"])
 def test_invalid_dates_are_refused(bad: str) -> None:
-    refused(setting("calendar.extra_workdays", ["2025-06-07", bad]), "calendar.extra_workdays[1]", "ISO date")
+    refused(setting("calendar.extra_workdays", ["2025-06-07", bad]), "calendar.extra_workdays[1]", "ISO 日期")
 
 
 def test_grades_must_be_ordered() -> None:
@@ -418,18 +416,18 @@ def test_grades_must_be_ordered() -> None:
 
 @pytest.mark.parametrize("key", ["id", "name", "year"])
 def test_scheme_head_is_required(key: str) -> None:
-    refused(removing(f"scheme.{key}"), f"scheme.{key}", "required")
+    refused(removing(f"scheme.{key}"), f"scheme.{key}", "必需")
 
 
 def test_missing_scheme_section_and_present_sections_need_their_numbers() -> None:
-    refused(removing("scheme"), "scheme", "required section")
-    refused(removing("timeliness.points"), "timeliness.points", "required")
-    refused(removing("errors.mitigation_factor"), "errors.mitigation_factor", "required")
-    refused(removing("accountability.cap"), "accountability.cap", "required")
+    refused(removing("scheme"), "scheme", "必需的节")
+    refused(removing("timeliness.points"), "timeliness.points", "必需")
+    refused(removing("errors.mitigation_factor"), "errors.mitigation_factor", "必需")
+    refused(removing("accountability.cap"), "accountability.cap", "必需")
     refused(
         setting("accountability.kinds", {"interview": {}}),
         "accountability.kinds.interview.deduction",
-        "required",
+        "必需",
     )
 
 
@@ -453,14 +451,14 @@ def test_every_violation_of_a_file_is_reported_at_once() -> None:
         many(doc)
         load_scheme(dump_toml(doc))
     # The message names each key and its rule, so a CLI can print it as it is.
-    assert "timeliness.pointz: unknown key" in str(caught.value)
+    assert "timeliness.pointz: 未知的键" in str(caught.value)
 
 
 def test_quoted_keys_are_named_quoted() -> None:
     refused(
         setting("timeliness.priority_weights", {"很 重要": -1}),
         'timeliness.priority_weights."很 重要"',
-        "negative",
+        "不得为负数",
     )
 
 
@@ -511,4 +509,4 @@ def test_applies_to_is_checked_against_the_units_at_run_time() -> None:
     # department and township are every county's categories, named before any unit of theirs exists;
     # another category must be one a unit has.
     assert set(fields) == {"metrics[0].applies_to[2]", "metrics[1].applies_to[1]"}
-    assert '"ghost"' in fields["metrics[1].applies_to[1]"]
+    assert "“ghost”" in fields["metrics[1].applies_to[1]"]

@@ -38,12 +38,12 @@ def test_the_keys_are_read() -> None:
 @pytest.mark.parametrize(
     ("text", "key", "words"),
     [
-        (with_keys(bulletin='issuer = ""\n'), "bulletin.issuer", "empty"),
-        (with_keys(bulletin="issuer = 3\n"), "bulletin.issuer", "string"),
-        (with_keys(bulletin='seal = "x"\n'), "bulletin.seal", "unknown key"),
+        (with_keys(bulletin='issuer = ""\n'), "bulletin.issuer", "不得为空"),
+        (with_keys(bulletin="issuer = 3\n"), "bulletin.issuer", "字符串"),
+        (with_keys(bulletin='seal = "x"\n'), "bulletin.seal", "未知的键"),
         (with_keys(bulletin='doc_prefix = "宁政办督〔2026〕"\n'), "bulletin.doc_prefix", "发文字号前缀"),
         (with_keys(bulletin='doc_prefix = "宁政办 督"\n'), "bulletin.doc_prefix", "空格"),
-        (with_keys('jurisdiction = ["宁强县"]\n'), "scheme.jurisdiction", "string"),
+        (with_keys('jurisdiction = ["宁强县"]\n'), "scheme.jurisdiction", "字符串"),
     ],
 )
 def test_a_bad_key_is_refused_naming_it(text: str, key: str, words: str) -> None:

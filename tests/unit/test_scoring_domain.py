@@ -214,7 +214,7 @@ def test_a_priority_unknown_to_the_scheme_is_refused() -> None:
     with pytest.raises(SchemeInvalid) as caught:
         score(b.inputs(), make_scheme(), year=2025)
     (v,) = caught.value.violations
-    assert v.field == "timeliness.priority_weights" and '"urgent"' in v.description and "T1" in v.description
+    assert v.field == "timeliness.priority_weights" and "“urgent”" in v.description and "T1" in v.description
 
 
 def test_tolerance_on_tasks_exempts_or_mitigates_with_the_latest_decision() -> None:

@@ -276,4 +276,4 @@ def test_an_appeal_must_contest_a_record_that_exists_of_its_kind() -> None:
     with pytest.raises(InvalidArgument) as refused:
         check_references([accountability, wrong], known_units={"a"}, task_units={}, stored={})
     assert refused.value.violations[0].field == "line 3: target"
-    assert "error report 'A1'" in refused.value.violations[0].description
+    assert "差错通报 'A1'" in refused.value.violations[0].description

@@ -130,11 +130,11 @@ def test_next_state_table(state: State, kind: Kind, lenient: bool) -> None:
         with pytest.raises(InvalidTransition) as refused:
             next_state(state, kind, lenient=lenient)
         message = str(refused.value)
-        assert f"the task is {STATE_LABELS[state]} ({state})" in message
+        assert f"任务现为{STATE_LABELS[state]}" in message
         if state in (CL, X):
-            assert "nothing follows a close or a cancel" in message
+            assert "任务已销号或已撤销，不能再记录" in message
         else:
-            assert f" {kind} " in f" {message}"
+            assert KIND_LABELS[kind] in message
 
 
 @pytest.mark.parametrize("lenient", [False, True])
@@ -142,28 +142,25 @@ def test_next_state_from_nothing(lenient: bool) -> None:
     assert next_state(None, Kind.CREATE, lenient=lenient) is C
     for kind in Kind:
         if kind is not Kind.CREATE:
-            with pytest.raises(InvalidTransition, match="starts with a create"):
+            with pytest.raises(InvalidTransition, match="须从立项开始"):
                 next_state(None, kind, lenient=lenient)
 
 
 def test_next_state_rule_texts() -> None:
-    with pytest.raises(
-        InvalidTransition, match=r"^a reject needs an unrejected report before it; the task is 承办中"
-    ):
+    with pytest.raises(InvalidTransition, match=r"^退回之前须有一次未被退回的反馈；任务现为承办中"):
         next_state(AC, Kind.REJECT, lenient=True)
-    with pytest.raises(InvalidTransition, match=r"^a verify needs an unrejected report before it"):
+    with pytest.raises(InvalidTransition, match=r"^核查之前须有一次未被退回的反馈"):
         next_state(A, Kind.VERIFY, lenient=True)
-    with pytest.raises(InvalidTransition, match=r"^an accept needs a task that is 已交办 \(assigned\);"):
+    with pytest.raises(InvalidTransition, match=r"^承办只能用于已交办的任务；"):
         next_state(AC, Kind.ACCEPT, lenient=False)
-    with pytest.raises(InvalidTransition, match=r"a report needs a task that is 承办中 \(accepted\);"):
+    with pytest.raises(InvalidTransition, match=r"反馈只能用于承办中的任务；"):
         next_state(A, Kind.REPORT, lenient=False)
     with pytest.raises(
         InvalidTransition,
-        match=r"a report needs a task that is 已交办 \(assigned\), 承办中 \(accepted\), "
-        r"已反馈 \(reported\) or 已核查",
+        match=r"反馈只能用于已交办、承办中、已反馈或已核查的任务",
     ):
         next_state(C, Kind.REPORT, lenient=True)
-    with pytest.raises(InvalidTransition, match=r"^a create only starts a task; the task is 已立项"):
+    with pytest.raises(InvalidTransition, match=r"^立项只能是任务的第一步；任务现为已立项"):
         next_state(C, Kind.CREATE, lenient=True)
 
 
@@ -211,7 +208,7 @@ def test_replay_orders_by_instant_then_seq() -> None:
 
 def test_replay_ties_follow_recorded_order_even_when_that_is_wrong() -> None:
     events = [*history(), Event(3, Kind.REPORT, h(2)), Event(4, Kind.ACCEPT, h(2))]
-    with pytest.raises(InvalidTransition, match=r"^event 3 \(report at 2025-06-04T11:00:00\+08:00\)"):
+    with pytest.raises(InvalidTransition, match=r"^第 3 条记录（反馈，2025-06-04T11:00:00\+08:00）"):
         replay(events, lenient=False)
     assert replay(events[:3], lenient=True).state is R
 
@@ -236,13 +233,12 @@ def test_replay_reject_message_names_event_state_and_rule() -> None:
     with pytest.raises(InvalidTransition) as refused:
         replay(events, lenient=True)
     assert str(refused.value) == (
-        "event 4 (reject at 2025-06-11T15:00:00+08:00): a reject needs an unrejected report before it; "
-        "the task is 承办中 (accepted)"
+        "第 4 条记录（退回，2025-06-11T15:00:00+08:00）：退回之前须有一次未被退回的反馈；任务现为承办中"
     )
 
 
 def test_replay_must_start_with_create() -> None:
-    with pytest.raises(InvalidTransition, match=r"event 2 \(assign .*starts with a create"):
+    with pytest.raises(InvalidTransition, match=r"第 2 条记录（交办，.*须从立项开始"):
         replay([Event(2, Kind.ASSIGN, T0)], lenient=True)
     with pytest.raises(InvalidArgument) as empty:
         replay([], lenient=True)
@@ -250,9 +246,9 @@ def test_replay_must_start_with_create() -> None:
 
 
 def test_replay_refuses_a_second_create_or_assign() -> None:
-    with pytest.raises(InvalidTransition, match="a create only starts a task"):
+    with pytest.raises(InvalidTransition, match="立项只能是任务的第一步"):
         replay([*history(), Event(3, Kind.CREATE, h(1))], lenient=True)
-    with pytest.raises(InvalidTransition, match=r"an assign needs a task that is 已立项"):
+    with pytest.raises(InvalidTransition, match=r"交办只能用于已立项的任务"):
         replay([*history(), Event(3, Kind.ASSIGN, h(1))], lenient=True)
 
 
@@ -263,8 +259,8 @@ def test_replay_refuses_events_before_the_assignment(lenient: bool) -> None:
         replay(events, lenient=lenient)
     (violation,) = refused.value.violations
     assert violation.field == "at"
-    assert violation.description.startswith("must not be before assigned_at")
-    assert "event 3 (accept" in violation.description
+    assert violation.description.startswith("不得早于交办时间 assigned_at")
+    assert "第 3 条记录（承办，" in violation.description
 
 
 def test_replay_allows_a_create_before_the_assignment() -> None:
@@ -285,7 +281,7 @@ def test_replay_refuses_naive_instants(lenient: bool) -> None:
     with pytest.raises(InvalidArgument) as refused:
         replay(events, lenient=lenient)
     assert refused.value.violations[0].field == "at"
-    assert "time zone" in refused.value.violations[0].description
+    assert "须带时区偏移" in refused.value.violations[0].description
 
 
 def test_replay_refuses_duplicate_seqs() -> None:
@@ -313,7 +309,7 @@ def test_replay_refuses_duplicate_seqs() -> None:
 def test_strict_refuses_what_lenient_might_not(
     steps: tuple[tuple[Kind, float], ...], refused_kind: str
 ) -> None:
-    with pytest.raises(InvalidTransition, match=rf"\({refused_kind} at "):
+    with pytest.raises(InvalidTransition, match=rf"（{KIND_LABELS[Kind(refused_kind)]}，"):
         replay(history(*steps), lenient=False)
 
 
@@ -338,7 +334,7 @@ def test_lenient_close_from_any_open_state_after_assignment() -> None:
         got = replay(history(*steps, (Kind.CLOSE, 9)), lenient=True)
         assert got.state is CL
         assert got.closed_at == h(9)
-    with pytest.raises(InvalidTransition, match="close"):
+    with pytest.raises(InvalidTransition, match="销号"):
         replay(history((Kind.CLOSE, 0), assign=False), lenient=True)
 
 
@@ -347,7 +343,7 @@ def test_lenient_close_from_any_open_state_after_assignment() -> None:
 @pytest.mark.parametrize("after", list(Kind))
 def test_nothing_follows_close_or_cancel(lenient: bool, end: Kind, after: Kind) -> None:
     steps: tuple[tuple[Kind, float], ...] = ((Kind.ACCEPT, 1), (Kind.REPORT, 2), (Kind.VERIFY, 3), (end, 4))
-    with pytest.raises(InvalidTransition, match="nothing follows a close or a cancel"):
+    with pytest.raises(InvalidTransition, match="任务已销号或已撤销，不能再记录"):
         replay(history(*steps, (after, 5)), lenient=lenient)
 
 
@@ -410,7 +406,7 @@ def test_strict_reject_report_reject_report() -> None:
 def test_second_reject_needs_another_report() -> None:
     events = history((Kind.ACCEPT, 1), (Kind.REPORT, 2), (Kind.REJECT, 3), (Kind.REJECT, 4))
     for lenient in (False, True):
-        with pytest.raises(InvalidTransition, match=r"event 6 \(reject .*unrejected report"):
+        with pytest.raises(InvalidTransition, match=r"第 6 条记录（退回，.*未被退回的反馈"):
             replay(events, lenient=lenient)
 
 
@@ -436,11 +432,11 @@ def test_rejecting_a_re_report_leaves_the_earlier_report_standing() -> None:
 
 
 def test_lenient_verify_needs_an_unrejected_report() -> None:
-    with pytest.raises(InvalidTransition, match=r"event 3 \(verify .*: a verify needs an unrejected report"):
+    with pytest.raises(InvalidTransition, match=r"第 3 条记录（核查，.*：核查之前须有一次未被退回的反馈"):
         replay(history((Kind.VERIFY, 1)), lenient=True)
     with pytest.raises(
         InvalidTransition,
-        match=r"event 5 \(verify .*: a verify needs an unrejected report before it; the task is 承办中",
+        match=r"第 5 条记录（核查，.*：核查之前须有一次未被退回的反馈；任务现为承办中",
     ):
         replay(history((Kind.REPORT, 1), (Kind.REJECT, 2), (Kind.VERIFY, 3)), lenient=True)
 
@@ -567,21 +563,17 @@ def test_check_actor(role: str, unit: str | None, expected: set[Kind]) -> None:
 
 
 def test_check_actor_messages_name_role_unit_and_kind() -> None:
-    with pytest.raises(
-        PermissionDenied, match=r"unit sfj may not record a report \(反馈\) on a task led by fgj"
-    ):
+    with pytest.raises(PermissionDenied, match=r"单位 sfj 不能在 fgj 牵头的任务上记录“反馈”"):
         check_actor(Kind.REPORT, role="department", unit="sfj", lead_unit="fgj", co_units=["czj"])
-    with pytest.raises(
-        PermissionDenied, match=r"unit czj may not record an accept \(承办\) on a task led by fgj"
-    ):
+    with pytest.raises(PermissionDenied, match=r"单位 czj 不能在 fgj 牵头的任务上记录“承办”"):
         check_actor(Kind.ACCEPT, role="department", unit="czj", lead_unit="fgj", co_units=["czj"])
-    with pytest.raises(PermissionDenied, match=r"role supervisor may not record a report \(反馈\)"):
+    with pytest.raises(PermissionDenied, match=r"督查室不能记录“反馈”"):
         check_actor(Kind.REPORT, role="supervisor", unit=None, lead_unit="fgj", co_units=[])
-    with pytest.raises(PermissionDenied, match=r"role department may not record a verify \(核查\)"):
+    with pytest.raises(PermissionDenied, match=r"单位角色不能记录“核查”"):
         check_actor(Kind.VERIFY, role="department", unit="fgj", lead_unit="fgj", co_units=[])
-    with pytest.raises(PermissionDenied, match=r"role viewer may not record a cancel \(撤销\)"):
+    with pytest.raises(PermissionDenied, match=r"查阅角色不能记录“撤销”"):
         check_actor(Kind.CANCEL, role="viewer", unit=None, lead_unit="fgj", co_units=[])
-    with pytest.raises(PermissionDenied, match=r"unknown role 'admin'"):
+    with pytest.raises(PermissionDenied, match=r"未知角色 'admin'"):
         check_actor(Kind.CANCEL, role="admin", unit=None, lead_unit="fgj", co_units=[])
 
 

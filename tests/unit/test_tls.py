@@ -214,9 +214,9 @@ def test_tls_config_from_env_none_when_unset_ca_alone_for_people_all_three_for_a
 @pytest.mark.parametrize(
     ("names", "message"),
     [
-        (("KAOHE_TLS_CERT", "KAOHE_TLS_KEY"), "need KAOHE_TLS_CA"),
-        (("KAOHE_TLS_CA", "KAOHE_TLS_CERT"), "both KAOHE_TLS_CERT and KAOHE_TLS_KEY"),
-        (("KAOHE_TLS_CA", "KAOHE_TLS_KEY"), "both KAOHE_TLS_CERT and KAOHE_TLS_KEY"),
+        (("KAOHE_TLS_CERT", "KAOHE_TLS_KEY"), "还须有签发它们的 CA：KAOHE_TLS_CA"),
+        (("KAOHE_TLS_CA", "KAOHE_TLS_CERT"), "KAOHE_TLS_CERT 和 KAOHE_TLS_KEY 须同时设置"),
+        (("KAOHE_TLS_CA", "KAOHE_TLS_KEY"), "KAOHE_TLS_CERT 和 KAOHE_TLS_KEY 须同时设置"),
     ],
 )
 def test_tls_config_from_env_refuses_an_incomplete_set(
@@ -238,19 +238,19 @@ def test_load_tls_config_names_the_file_that_is_wrong(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.pem"
     with pytest.raises(ConfigError, match=r"nowhere\.pem"):
         load_tls_config(ca=missing)
-    with pytest.raises(ConfigError, match=r"TLS key .*does not belong"):
+    with pytest.raises(ConfigError, match=r"TLS 私钥 .*不配对"):
         load_tls_config(ca=files.ca, cert=files.cert("tasks"), key=files.key("scoring"))
-    with pytest.raises(ConfigError, match="not issued by the CA"):
+    with pytest.raises(ConfigError, match=r"不是由 CA .* 签发的"):
         load_tls_config(ca=files.ca, cert=other.cert("tasks"), key=other.key("tasks"))
-    with pytest.raises(ConfigError, match=r"TLS certificate .*not a PEM"):
+    with pytest.raises(ConfigError, match=r"TLS 证书 .*不是所需类型的 PEM 文件"):
         load_tls_config(ca=files.ca, cert=files.key("tasks"), key=files.key("tasks"))
-    with pytest.raises(ConfigError, match="needs its key"):
+    with pytest.raises(ConfigError, match="须成对给出"):
         TlsConfig(ca=files.ca, cert=files.cert("tasks"))
 
 
 def test_a_server_needs_its_own_certificate_a_client_may_go_without(tmp_path: Path) -> None:
     files = ensure_tls(tmp_path, hosts=HOSTS)
-    with pytest.raises(ConfigError, match="needs its own certificate"):
+    with pytest.raises(ConfigError, match="须有自己的证书和私钥"):
         server_credentials(files.config(None), require_client_auth=True)
     assert channel_credentials(files.config(None)) is not None
     assert server_credentials(files.config("tasks"), require_client_auth=True) is not None

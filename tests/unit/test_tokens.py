@@ -92,17 +92,17 @@ def test_a_person_token_round_trips_with_the_standard_claims() -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"iss": "someone-else"}, "another issuer"),
-        ({"aud": "kaohe-tasks"}, "another audience"),
-        ({"exp": int(time.time()) - 120}, "expired"),
-        ({"iss": None}, "lacks the iss claim"),
-        ({"jti": None}, "lacks the jti claim"),
-        ({"exp": None}, "lacks the exp claim"),
-        ({"role": None}, "lacks the role claim"),
-        ({"role": "admin"}, "unknown role"),
-        ({"role": "internal"}, "unknown role"),
-        ({"role": "department", "unit": ""}, "must name its unit"),
-        ({"iat": int(time.time()) + 3600}, "issued in the future"),
+        ({"iss": "someone-else"}, "其他签发方"),
+        ({"aud": "kaohe-tasks"}, "其他接收方"),
+        ({"exp": int(time.time()) - 120}, "已过期"),
+        ({"iss": None}, "缺少 iss 声明"),
+        ({"jti": None}, "缺少 jti 声明"),
+        ({"exp": None}, "缺少 exp 声明"),
+        ({"role": None}, "缺少 role 声明"),
+        ({"role": "admin"}, "角色无法识别"),
+        ({"role": "internal"}, "角色无法识别"),
+        ({"role": "department", "unit": ""}, "须写明所属单位"),
+        ({"iat": int(time.time()) + 3600}, "签发时间在未来"),
     ],
 )
 def test_a_person_token_with_a_broken_claim_is_refused(overrides: dict[str, Any], message: str) -> None:
@@ -115,13 +115,13 @@ def test_expiry_allows_a_small_leeway_only() -> None:
     lately = issue_user_token(OFFICE, ring=KEYS.user, ttl_seconds=60, now=now - 70)
     assert verify_user_token(lately, ring=KEYS.user).role == "office"
     long_ago = issue_user_token(OFFICE, ring=KEYS.user, ttl_seconds=60, now=now - 120)
-    assert "expired" in refusal(lambda: verify_user_token(long_ago, ring=KEYS.user))
+    assert "已过期" in refusal(lambda: verify_user_token(long_ago, ring=KEYS.user))
 
 
 def test_a_token_signed_with_another_key_under_our_key_id_is_refused() -> None:
     stranger = TokenKeys.from_secrets(b"another-deployment-secret-0123456789").user
     token = _forge(_user_claims(), ring=stranger, kid=KEYS.user.current)
-    assert "signature" in refusal(lambda: verify_user_token(token, ring=KEYS.user))
+    assert "签名验证不通过" in refusal(lambda: verify_user_token(token, ring=KEYS.user))
 
 
 def test_a_tampered_token_is_refused() -> None:
@@ -130,17 +130,17 @@ def test_a_tampered_token_is_refused() -> None:
     claims["unit"] = "cwj"
     other_body = jwt.encode(claims, "x" * 32, algorithm="HS256").split(".")[1]
     tampered = f"{header}.{other_body}.{signature}"
-    assert "signature" in refusal(lambda: verify_user_token(tampered, ring=KEYS.user))
+    assert "签名验证不通过" in refusal(lambda: verify_user_token(tampered, ring=KEYS.user))
 
 
 def test_an_unsigned_token_is_refused() -> None:
     unsigned = jwt.encode(_user_claims(), None, algorithm="none", headers={"kid": KEYS.user.current})
-    assert "algorithm" in refusal(lambda: verify_user_token(unsigned, ring=KEYS.user))
+    assert "签名算法不被接受" in refusal(lambda: verify_user_token(unsigned, ring=KEYS.user))
 
 
 @pytest.mark.parametrize("token", ["", "kh1.abc.def", "a.b.c", "not a token"])
 def test_garbage_is_refused_as_malformed(token: str) -> None:
-    assert "malformed" in refusal(lambda: verify_user_token(token, ring=KEYS.user))
+    assert "格式不对" in refusal(lambda: verify_user_token(token, ring=KEYS.user))
 
 
 def test_a_refusal_never_repeats_the_token() -> None:
@@ -166,9 +166,9 @@ def test_rotation_accepts_a_retired_key_signs_with_the_current_and_refuses_an_un
     assert jwt.get_unverified_header(new_token)["kid"] == after.user.current != before.user.current
     assert verify_user_token(new_token, ring=after.user).subject == "li"
     # Once the old secret is dropped from the ring, its tokens stop working.
-    assert "unknown or retired key" in refusal(lambda: verify_user_token(old_token, ring=KEYS.user))
+    assert "签名密钥未知或已停用" in refusal(lambda: verify_user_token(old_token, ring=KEYS.user))
     # A ring that only knows the old secret does not accept what the new one signs.
-    assert "unknown or retired key" in refusal(lambda: verify_user_token(new_token, ring=before.user))
+    assert "签名密钥未知或已停用" in refusal(lambda: verify_user_token(new_token, ring=before.user))
 
 
 def test_a_ring_with_explicit_ids() -> None:
@@ -189,7 +189,7 @@ def test_the_key_id_reveals_nothing_of_the_secret() -> None:
 def test_the_old_kh1_tokens_and_the_new_jwts_do_not_share_keys() -> None:
     # The shape of the retired kh1 tokens: prefix, base64 JSON payload, base64 HMAC.
     old = "kh1.eyJyb2xlIjoib2ZmaWNlIn0.c2lnbmF0dXJl"
-    assert "malformed" in refusal(lambda: verify_user_token(old, ring=KEYS.user))
+    assert "格式不对" in refusal(lambda: verify_user_token(old, ring=KEYS.user))
     kh1_keys = {derive_key(SECRET, b"kaohe-user-token"), derive_key(SECRET, b"kaohe-internal-credential")}
     assert set(KEYS.user.keys.values()).isdisjoint(kh1_keys)
 
@@ -216,14 +216,12 @@ def test_the_system_identity_passes_between_services() -> None:
 
 def test_an_internal_credential_replayed_on_another_method_is_refused() -> None:
     token = sign_internal(OFFICE, method=METHOD, ring=KEYS.internal)
-    assert "another audience" in refusal(
-        lambda: verify_internal(token, method=OTHER_METHOD, ring=KEYS.internal)
-    )
+    assert "其他接收方" in refusal(lambda: verify_internal(token, method=OTHER_METHOD, ring=KEYS.internal))
 
 
 def test_an_expired_internal_credential_is_refused() -> None:
     token = sign_internal(OFFICE, method=METHOD, ring=KEYS.internal, now=time.time() - 40)
-    assert "expired" in refusal(lambda: verify_internal(token, method=METHOD, ring=KEYS.internal))
+    assert "已过期" in refusal(lambda: verify_internal(token, method=METHOD, ring=KEYS.internal))
 
 
 def test_a_request_bound_credential_holds_for_that_request_only() -> None:
@@ -232,9 +230,9 @@ def test_a_request_bound_credential_holds_for_that_request_only() -> None:
     assert verify_internal(token, method=METHOD, ring=KEYS.internal, request_bytes=request).role == "office"
     other = b"\n\x05title\x12\x03cwj"
     message = refusal(lambda: verify_internal(token, method=METHOD, ring=KEYS.internal, request_bytes=other))
-    assert "another request" in message
+    assert "另一个请求" in message
     message = refusal(lambda: verify_internal(token, method=METHOD, ring=KEYS.internal))
-    assert "cannot show" in message
+    assert "不符" in message
 
 
 def test_a_service_may_insist_on_a_request_bound_credential() -> None:
@@ -244,22 +242,22 @@ def test_a_service_may_insist_on_a_request_bound_credential() -> None:
             token, method=METHOD, ring=KEYS.internal, request_bytes=b"x", require_request_hash=True
         )
     )
-    assert "not bound" in message
+    assert "没有绑定到它的请求" in message
 
 
 def test_people_tokens_and_internal_credentials_do_not_pass_for_each_other() -> None:
     person = issue_user_token(OFFICE, ring=KEYS.user)
     internal = sign_internal(OFFICE, method=METHOD, ring=KEYS.internal)
-    assert "unknown or retired key" in refusal(
+    assert "签名密钥未知或已停用" in refusal(
         lambda: verify_internal(person, method=METHOD, ring=KEYS.internal)
     )
-    assert "unknown or retired key" in refusal(lambda: verify_user_token(internal, ring=KEYS.user))
+    assert "签名密钥未知或已停用" in refusal(lambda: verify_user_token(internal, ring=KEYS.user))
     # Even under one key, the issuer and audience keep them apart.
     same = KeyRing(current="k", keys={"k": b"k" * 32})
     person = issue_user_token(OFFICE, ring=same)
-    assert "another issuer" in refusal(lambda: verify_internal(person, method=METHOD, ring=same))
+    assert "其他签发方" in refusal(lambda: verify_internal(person, method=METHOD, ring=same))
     internal = sign_internal(OFFICE, method=METHOD, ring=same)
-    assert "another issuer" in refusal(lambda: verify_user_token(internal, ring=same))
+    assert "其他签发方" in refusal(lambda: verify_user_token(internal, ring=same))
 
 
 # OIDC
@@ -348,7 +346,7 @@ def test_a_provider_department_takes_its_unit_from_the_mapped_claim(provider: Pr
     identity = provider.verifier().verify(token)
     assert (identity.role, identity.unit) == ("department", "fgj")
     without_unit = provider.token(**_roles("kaohe-dept"))
-    assert "must name its unit" in refusal(lambda: provider.verifier().verify(without_unit))
+    assert "须写明所属单位" in refusal(lambda: provider.verifier().verify(without_unit))
 
 
 def test_a_viewer_is_not_bound_to_a_unit_it_claims(provider: Provider) -> None:
@@ -358,8 +356,8 @@ def test_a_viewer_is_not_bound_to_a_unit_it_claims(provider: Provider) -> None:
 
 def test_a_provider_role_nobody_mapped_grants_nothing(provider: Provider) -> None:
     token = provider.token(**_roles("kaohe-admin"))
-    assert "grants no Kaohe role" in refusal(lambda: provider.verifier().verify(token))
-    assert "grants no Kaohe role" in refusal(lambda: provider.verifier().verify(provider.token()))
+    assert "没有赋予任何考核角色" in refusal(lambda: provider.verifier().verify(token))
+    assert "没有赋予任何考核角色" in refusal(lambda: provider.verifier().verify(provider.token()))
 
 
 def test_a_flat_string_role_claim(provider: Provider) -> None:
@@ -370,22 +368,22 @@ def test_a_flat_string_role_claim(provider: Provider) -> None:
 def test_a_provider_token_with_an_unknown_key_id_is_refused(provider: Provider) -> None:
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     token = provider.token(kid="rsa-2", key=stranger, **_roles("kaohe-office"))
-    assert "does not publish" in refusal(lambda: provider.verifier().verify(token))
+    assert "不是统一身份认证公布的" in refusal(lambda: provider.verifier().verify(token))
 
 
 def test_a_provider_token_signed_by_another_key_under_a_published_id_is_refused(provider: Provider) -> None:
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     token = provider.token(kid="rsa-1", key=stranger, **_roles("kaohe-office"))
-    assert "signature" in refusal(lambda: provider.verifier().verify(token))
+    assert "签名验证不通过" in refusal(lambda: provider.verifier().verify(token))
 
 
 @pytest.mark.parametrize(
     ("claims", "message"),
     [
-        ({"iss": "https://idp.example.gov.cn/realms/other"}, "another issuer"),
-        ({"aud": "another-app"}, "another audience"),
-        ({"exp": int(time.time()) - 300}, "expired"),
-        ({"sub": None}, "lacks the sub claim"),
+        ({"iss": "https://idp.example.gov.cn/realms/other"}, "其他签发方"),
+        ({"aud": "another-app"}, "其他接收方"),
+        ({"exp": int(time.time()) - 300}, "已过期"),
+        ({"sub": None}, "缺少 sub 声明"),
     ],
 )
 def test_a_provider_token_with_a_broken_claim_is_refused(
@@ -424,7 +422,7 @@ def test_the_provider_keys_are_fetched_once_and_cached(provider: Provider) -> No
 
 def test_an_unreachable_provider_is_unavailable_not_a_refusal(provider: Provider) -> None:
     verifier = provider.verifier(jwks_url="http://127.0.0.1:9/certs")
-    with pytest.raises(Unavailable, match="identity provider"):
+    with pytest.raises(Unavailable, match="统一身份认证"):
         verifier.verify(provider.token(**_roles("kaohe-office")))
 
 
@@ -439,6 +437,6 @@ def test_the_bearer_door_takes_kaohe_and_provider_tokens(provider: Provider) -> 
     assert authenticate({"authorization": f"Bearer {own}"}, METHOD).unit == "fgj"
     theirs = provider.token(**_roles("kaohe-office"))
     assert authenticate({"authorization": f"bearer {theirs}"}, METHOD).role == "office"
-    assert "missing bearer token" in refusal(lambda: authenticate({}, METHOD))
+    assert "缺少令牌" in refusal(lambda: authenticate({}, METHOD))
     # Without a provider configured, its tokens are somebody else's.
-    assert "unknown or retired key" in refusal(lambda: verify_bearer(theirs, ring=KEYS.user))
+    assert "签名密钥未知或已停用" in refusal(lambda: verify_bearer(theirs, ring=KEYS.user))

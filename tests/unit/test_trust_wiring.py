@@ -41,12 +41,12 @@ def test_a_viewer_relayed_by_the_gateway_reaches_no_write(method: str) -> None:
 
 def test_a_persons_identity_counts_only_from_the_gateway_and_system_only_from_scoring() -> None:
     authorize_hop(OFFICE, TASKS + "CreateTask", peer="gateway", mutual_tls=True)
-    with pytest.raises(PermissionDenied, match="through the gateway"):
+    with pytest.raises(PermissionDenied, match="须经网关"):
         authorize_hop(OFFICE, TASKS + "CreateTask", peer="scoring", mutual_tls=True)
     authorize_hop(SYSTEM, TASKS_INTERNAL + "GetTimelinessFacts", peer="scoring", mutual_tls=True)
-    with pytest.raises(PermissionDenied, match="system identity"):
+    with pytest.raises(PermissionDenied, match="系统身份不能"):
         authorize_hop(SYSTEM, TASKS_INTERNAL + "GetTimelinessFacts", peer="gateway", mutual_tls=True)
-    with pytest.raises(PermissionDenied, match="system identity"):
+    with pytest.raises(PermissionDenied, match="系统身份不能"):
         authorize_hop(SYSTEM, TASKS + "CreateTask", peer="scoring", mutual_tls=True)
 
 
@@ -61,9 +61,9 @@ def test_the_gateways_own_import_is_relayed_for_the_office_only() -> None:
 
 
 def test_a_department_without_a_unit_and_an_unknown_method_are_refused() -> None:
-    with pytest.raises(PermissionDenied, match="without a unit"):
+    with pytest.raises(PermissionDenied, match="未绑定单位"):
         authorize_hop(Identity(role="department"), TASKS + "ListTasks", peer="gateway", mutual_tls=True)
-    with pytest.raises(PermissionDenied, match="not served"):
+    with pytest.raises(PermissionDenied, match="不对外提供"):
         authorize_hop(OFFICE, TASKS + "DropEverything", peer="gateway", mutual_tls=True)
 
 

@@ -16,6 +16,7 @@ from services.common.internal import CONSOLE_SUBJECT, request_bytes
 from services.common.protoenum import enum_code
 from services.common.rpc import current_identity
 from services.common.tokens import KeyRing, verify_internal
+from services.common.vocabulary import ROLES, label_of
 from services.common.wiretime import instant
 from services.gateway.accounts.domain import Account
 from services.gateway.accounts.use_cases import Accounts, Audit
@@ -122,7 +123,7 @@ class AccountsServicer(accounts_pb2_grpc.AccountsServiceServicer):
     def _allow(self, method: str) -> Identity:
         identity = current_identity()
         if identity.role not in MANAGERS:
-            detail = f"role {identity.role} may not call {method}"
+            detail = f"{label_of(ROLES, identity.role)}角色不能调用 {method}"
             self.audit(identity, ACCOUNTS + method, "denied", detail)
             raise PermissionDenied(detail)
         return identity

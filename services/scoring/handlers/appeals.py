@@ -33,7 +33,7 @@ def decide_appeal(ctx: Context, command: DecideAppeal) -> RecordView:
         view = get_record(ctx, conn, "appeal", rid)
         if view.fields.get("upheld") is not None:
             if view.fields["upheld"] != upheld:
-                raise FailedPrecondition(f"appeal {rid} was already decided (upheld={view.fields['upheld']})")
+                raise FailedPrecondition(f"申诉 {rid} 已有决定（upheld={view.fields['upheld']}）")
             return view
         # The decision's reason goes to the appeal's timeline: its fields stay the ledger's (FORMATS.md).
         flow.add_event(
@@ -56,10 +56,10 @@ def decide_appeal(ctx: Context, command: DecideAppeal) -> RecordView:
 
 def list_appeals(ctx: Context, query: ListAppeals) -> tuple[list[AppealView], str]:
     """Appeals with their states and timelines, a department's own only; a page may hold fewer."""
-    unit = scoped_unit(query.actor, query.unit, "read the appeals of")
+    unit = scoped_unit(query.actor, query.unit, "查看别的单位的申诉")
     check_year(query.year)
     if query.state and query.state not in APPEAL_STATES:
-        raise InvalidArgument("state", f"must be one of {', '.join(APPEAL_STATES)}")
+        raise InvalidArgument("state", f"须为以下之一：{'、'.join(APPEAL_STATES)}")
     size = ranges.page_size(query.page_size, default=200, maximum=MAX_PAGE)
     after = ranges.seq_token(query.page_token)
     with ctx.db.read() as conn:

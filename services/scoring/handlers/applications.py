@@ -39,7 +39,7 @@ def application_view(ctx: Context, conn: Connection, app_id: str) -> Application
     """A stored application as shown; NotFound when there is none."""
     row = flow.get_application(conn, app_id)
     if row is None:
-        raise NotFound(f"application {app_id!r} does not exist")
+        raise NotFound(f"容错申请 {app_id!r} 不存在")
     return _views(ctx, conn, [row])[0]
 
 
@@ -71,19 +71,19 @@ def _views(ctx: Context, conn: Connection, rows: list[Any]) -> list[ApplicationV
 
 def _checked(ctx: Context, command: FileApplication) -> str:
     """The unit that applies, the application checked (a task's ownership is checked when filed)."""
-    unit = scoped_unit(command.actor, command.unit, "apply for")
+    unit = scoped_unit(command.actor, command.unit, "代别的单位申请容错")
     target_type, target, reason = command.target_type, command.target, command.reason
     if not unit:
-        raise InvalidArgument("unit", "name the unit that applies")
+        raise InvalidArgument("unit", "须写明申请的单位")
     if unit not in {u for u, _, _ in ctx.tasks.units()}:
-        raise InvalidArgument("unit", f"unit {unit!r} does not exist")
+        raise InvalidArgument("unit", f"单位 {unit!r} 不存在")
     if target_type not in TARGET_TYPES:
-        raise InvalidArgument("target_type", f"must be one of {', '.join(TARGET_TYPES)}")
+        raise InvalidArgument("target_type", f"须为以下之一：{'、'.join(TARGET_TYPES)}")
     if not target.strip():
-        raise InvalidArgument("target", f"name the {target_type} the application is for")
+        raise InvalidArgument("target", f"须写明申请针对的 {target_type}")
     check_id("target", target, max_len=ID_MAX)
     if not reason.strip():
-        raise InvalidArgument("reason", "a 容错 application needs its reason")
+        raise InvalidArgument("reason", "容错申请须写明理由")
     check_text("reason", reason, max_len=NOTE_MAX, allow_newlines=True)
     if command.app_id and not ID_PATTERN.match(command.app_id):
         raise InvalidArgument("id", ID_RULE)
@@ -94,12 +94,12 @@ def _task_year(ctx: Context, *, unit: str, target: str, department: bool) -> int
     """The assessment year of a task of unit (its due year; this year while it has no due instant)."""
     found = ctx.tasks.refs([target]).get(target)
     if found is None:
-        raise InvalidArgument("target", f"task {target!r} does not exist")
+        raise InvalidArgument("target", f"任务 {target!r} 不存在")
     lead, co, due_at = found
     if unit != lead and unit not in co:
         if department:
-            raise PermissionDenied(f"unit {unit} may apply for 容错 only on tasks of its own unit")
-        raise InvalidArgument("target", f"task {target!r} is not a task of unit {unit!r}")
+            raise PermissionDenied(f"单位 {unit} 只能就本单位的任务申请容错")
+        raise InvalidArgument("target", f"任务 {target!r} 不是单位 {unit!r} 的任务")
     return from_epoch(due_at or ctx.clock(), ctx.tz).year
 
 
@@ -107,18 +107,16 @@ def _report_year(conn: Connection, *, unit: str, target: str, department: bool) 
     """The year of an error report of unit that an application can still change."""
     report = repo.get_record(conn, kind="error_report", rid=target)
     if report is None:
-        raise InvalidArgument("target", f"error report {target!r} does not exist")
+        raise InvalidArgument("target", f"差错通报 {target!r} 不存在")
     if report.unit != unit:
         if department:
-            raise PermissionDenied(f"unit {unit} may apply for 容错 only on its own error reports")
-        raise InvalidArgument("target", f"error report {target!r} concerns {report.unit}, not {unit}")
+            raise PermissionDenied(f"单位 {unit} 只能就本单位的差错通报申请容错")
+        raise InvalidArgument("target", f"差错通报 {target!r} 涉及的是 {report.unit}，不是 {unit}")
     if report.voided:
-        raise FailedPrecondition(f"error report {target} is voided (已作废): nothing to apply for")
+        raise FailedPrecondition(f"差错通报 {target} 已作废：无需申请容错")
     upheld = repo.upheld_appeal_on(conn, kind="error_report", rid=target)
     if upheld:
-        raise FailedPrecondition(
-            f"error report {target} was voided by the upheld appeal {upheld} (申诉成立): nothing to apply for"
-        )
+        raise FailedPrecondition(f"差错通报 {target} 已因申诉 {upheld} 成立而作废：无需申请容错")
     return int(report.year)
 
 
@@ -137,9 +135,9 @@ def _new_id(conn: Connection, *, app_id: str, year: int) -> str:
     if not app_id:
         return counters.next_free(conn, scope, name=lambda n: f"RC{year}-{n:03d}", taken=taken)
     if flow.get_application(conn, app_id) is not None:
-        raise InvalidArgument("id", f"application {app_id!r} already exists")
+        raise InvalidArgument("id", f"容错申请 {app_id!r} 已存在")
     if repo.get_record(conn, kind="tolerance", rid=app_id) is not None:
-        raise InvalidArgument("id", f"a tolerance record {app_id!r} already exists")
+        raise InvalidArgument("id", f"容错记录 {app_id!r} 已存在")
     counters.take(conn, scope)
     return app_id
 
@@ -210,27 +208,27 @@ def decide_application(ctx: Context, command: DecideApplication) -> ApplicationV
     app_id, decision, reason = command.app_id, command.decision, command.reason
     check_id("id", app_id, max_len=ID_MAX)
     if decision not in DECISIONS:
-        raise InvalidArgument("decision", f"must be one of {', '.join(DECISIONS)}")
+        raise InvalidArgument("decision", f"须为以下之一：{'、'.join(DECISIONS)}")
     if not reason.strip():
-        raise InvalidArgument("reason", "a decision needs its reason")
+        raise InvalidArgument("reason", "决定须写明理由")
     check_text("reason", reason, max_len=NOTE_MAX, allow_newlines=True)
 
     def work(conn: Connection) -> ApplicationView:
         row = flow.get_application(conn, app_id)
         if row is None:
-            raise NotFound(f"application {app_id!r} does not exist")
+            raise NotFound(f"容错申请 {app_id!r} 不存在")
         if row.state != "pending":
             if row.state == decision:
                 return application_view(ctx, conn, app_id)
             label = APPLICATION_STATES[row.state]
-            raise FailedPrecondition(f"application {app_id} was already decided: {label}")
+            raise FailedPrecondition(f"容错申请 {app_id} 已有决定：{label}")
         now = ctx.clock()
         if decision != "refused":
             _grant(ctx, conn, row, decision=decision, reason=reason, now=now)
         if not flow.decide_application(
             conn, app_id=app_id, version=row.version, state=decision, reason=reason, now=now
         ):
-            raise StaleEtag(f"application {app_id} was decided by somebody else at the same time")
+            raise StaleEtag(f"容错申请 {app_id} 同时被他人作出决定")
         flow.add_event(
             conn,
             subject_kind="application",
@@ -271,17 +269,15 @@ def _grant(ctx: Context, conn: Connection, row: Any, *, decision: str, reason: s
     elif stored[1]:
         repo.replace_voided(conn, made)
     elif stored[0] != record.canonical():
-        raise FailedPrecondition(
-            f"tolerance record {row.id} is already recorded with other values; void it first"
-        )
+        raise FailedPrecondition(f"容错记录 {row.id} 已按其他值记录；请先作废")
 
 
 def list_applications(ctx: Context, query: ListApplications) -> tuple[list[ApplicationView], str]:
     """A page of applications in the order filed, a department's own only."""
-    unit = scoped_unit(query.actor, query.unit, "read the applications of")
+    unit = scoped_unit(query.actor, query.unit, "查看别的单位的容错申请")
     check_year(query.year)
     if query.state and query.state not in STATES:
-        raise InvalidArgument("state", f"must be one of {', '.join(STATES)}")
+        raise InvalidArgument("state", f"须为以下之一：{'、'.join(STATES)}")
     size = ranges.page_size(query.page_size, default=200, maximum=MAX_PAGE)
     after = ranges.seq_token(query.page_token)
     with ctx.db.read() as conn:

@@ -70,7 +70,7 @@ def preview(ctx: Context, query: Preview) -> dict[str, Any]:
     """A draft computation as of now (or as_of), stored nowhere."""
     actor = query.actor
     # A 乡镇's account previews its 村's lines too, as it reads their tasks (the tasks service's units).
-    units = reach(actor, query.unit, ctx.tasks.below(actor.unit) if actor.is_department else (), "preview")
+    units = reach(actor, query.unit, ctx.tasks.below(actor.unit) if actor.is_department else (), "预估考核")
     check_year(query.year)
     now = from_epoch(ctx.clock(), ctx.tz)
     year = query.year or now.year

@@ -92,7 +92,7 @@ def stored_scheme(db: Database, served: Scheme, sha: str) -> Scheme:
     with db.read() as conn:
         text = repo.scheme_text(conn, sha)
     if text is None:
-        raise NotFound(f"scheme {sha} is not stored")
+        raise NotFound(f"方案 {sha} 未存储")
     return load_scheme(text)
 
 
@@ -100,7 +100,7 @@ def own_unit(actor: Identity, unit: str, what: str) -> str:
     """The unit a read is narrowed to: a department's own (another refused), else unit as asked."""
     if actor.is_department:
         if unit and unit != actor.unit:
-            raise PermissionDenied(f"unit {actor.unit} may not {what} unit {unit}")
+            raise PermissionDenied(f"单位 {actor.unit} 不能{what}（单位 {unit}）")
         return actor.unit
     return unit
 

@@ -25,7 +25,7 @@ def parse_lines(lines: Iterable[tuple[int, str]], scheme: Scheme) -> list[Record
     for line, text in lines:
         obj = loads_line(text, line=line)
         if not isinstance(obj, dict):
-            raise InvalidArgument([FieldViolation(f"line {line}: json", "must be a JSON object")])
+            raise InvalidArgument([FieldViolation(f"line {line}: json", "须为 JSON 对象")])
         batch.append(parse_record(str(obj.get("type")), obj, scheme, line=line))
     return batch
 

@@ -9,7 +9,7 @@ from services.common.errors import InvalidArgument, NotFound, PermissionDenied
 from services.common.jsonlines import check_value
 from services.common.ranges import check_year
 from services.common.text import ID_MAX, NOTE_MAX, check_id, check_text
-from services.common.vocabulary import RECORD_KINDS
+from services.common.vocabulary import RECORD_KIND_LABELS, RECORD_KINDS, label_of
 from services.scoring import staging
 from services.scoring.commands import CreateRecord, ListRecords, VoidRecord
 from services.scoring.handlers import windows
@@ -61,7 +61,7 @@ def appealed_of(conn: Connection, key: tuple[str, str]) -> tuple[str, int]:
     """(unit, year) of the record an appeal contests."""
     found = repo.record_unit_and_year(conn, kind=key[0], rid=key[1])
     if found is None:
-        raise NotFound(f"{key[0]} {key[1]!r} does not exist")
+        raise NotFound(f"{label_of(RECORD_KIND_LABELS, key[0])} {key[1]!r} 不存在")
     return found
 
 
@@ -69,7 +69,7 @@ def get_record(ctx: Context, conn: Connection, kind: str, rid: str) -> RecordVie
     """A stored record as shown; NotFound when there is none."""
     row = repo.get_record(conn, kind=kind, rid=rid)
     if row is None:
-        raise NotFound(f"{kind} {rid!r} does not exist")
+        raise NotFound(f"{label_of(RECORD_KIND_LABELS, kind)} {rid!r} 不存在")
     return record_view(row, ctx.tz)
 
 
@@ -77,16 +77,16 @@ def _parsed(ctx: Context, command: CreateRecord) -> Record:
     """The record asked for, checked; what a department may file (an appeal, undecided) only."""
     kind, fields = command.kind, command.fields
     if kind not in RECORD_KINDS:
-        raise InvalidArgument("kind", f"must be one of {', '.join(RECORD_KINDS)}")
+        raise InvalidArgument("kind", f"须为以下之一：{'、'.join(RECORD_KINDS)}")
     problem = check_value(fields)
     if problem:
         raise InvalidArgument("fields", problem)
     record = parse_record(kind, {**fields, "type": kind}, ctx.scheme)
     if command.actor.is_department:
         if kind != "appeal":
-            raise PermissionDenied(f"a department may only file appeals, not {kind} records")
+            raise PermissionDenied(f"单位只能提出申诉，不能记录{label_of(RECORD_KIND_LABELS, kind)}")
         if record.payload.get("upheld") is not None:
-            raise PermissionDenied("a department files an appeal; the office decides whether it is upheld")
+            raise PermissionDenied("单位提出申诉；是否成立由考核办决定")
     return record
 
 
@@ -113,8 +113,7 @@ def create_record(ctx: Context, command: CreateRecord) -> RecordView:
         elif stored[0] != record.canonical():
             raise InvalidArgument(
                 "id",
-                f"{kind} {record.rid!r} is already recorded with other values; "
-                "void it first to record it anew",
+                f"{label_of(RECORD_KIND_LABELS, kind)} {record.rid!r} 已按其他值记录；请先作废再重新记录",
             )
         if kind == "appeal" and (stored is None or stored[1]):
             reason = record.payload["reason"]
@@ -137,7 +136,7 @@ def void_record(ctx: Context, command: VoidRecord) -> RecordView:
     """A record voided with its reason (voiding a voided one changes nothing)."""
     kind, rid, reason = command.kind, command.rid, command.reason
     if not reason.strip():
-        raise InvalidArgument("reason", "voiding a record needs a reason")
+        raise InvalidArgument("reason", "作废记录须写明理由")
     check_text("reason", reason, max_len=NOTE_MAX, allow_newlines=True)
     check_id("id", rid, max_len=ID_MAX)
 
@@ -153,9 +152,9 @@ def void_record(ctx: Context, command: VoidRecord) -> RecordView:
 
 def list_records(ctx: Context, query: ListRecords) -> tuple[list[RecordView], str]:
     """A page of records in the order stored, a department's own only."""
-    unit = own_unit(query.actor, query.unit, "read the records of")
+    unit = own_unit(query.actor, query.unit, "查看别的单位的记录")
     if query.kind and query.kind not in RECORD_KINDS:
-        raise InvalidArgument("kind", f"must be one of {', '.join(RECORD_KINDS)}")
+        raise InvalidArgument("kind", f"须为以下之一：{'、'.join(RECORD_KINDS)}")
     check_year(query.year)
     size = ranges.page_size(query.page_size, default=200, maximum=MAX_PAGE)
     after = ranges.seq_token(query.page_token)

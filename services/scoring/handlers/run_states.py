@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 
 from services.common.errors import FailedPrecondition, NotFound, StaleEtag
 from services.common.timeutil import from_epoch, iso, to_epoch
+from services.common.vocabulary import RUN_STATES, label_of
 from services.scoring import finalizing
 from services.scoring.commands import FinalizeRun, PublishRun
 from services.scoring.handlers.context import Context
@@ -23,15 +24,15 @@ def _locked(conn: Connection, run_id: str, etag: str) -> Any:
     """The run at etag (any version without one); NotFound, or StaleEtag when it changed since."""
     row = repo.get_run(conn, run_id)
     if row is None:
-        raise NotFound(f"run {run_id!r} does not exist")
+        raise NotFound(f"考核运行 {run_id!r} 不存在")
     if etag and etag != f'"{row.version}"':
-        raise StaleEtag(f"run {run_id} changed since etag {etag}")
+        raise StaleEtag(f"考核运行 {run_id} 自 etag {etag} 以来已被改动")
     return row
 
 
 def _transition(conn: Connection, row: Any, **values: Any) -> None:
     if not repo.transition(conn, run_id=row.id, version=row.version, values=values):
-        raise StaleEtag(f"run {row.id} was changed by somebody else at the same time")
+        raise StaleEtag(f"考核运行 {row.id} 同时被他人改动")
 
 
 def publish_run(ctx: Context, command: PublishRun) -> RunView:
@@ -43,9 +44,11 @@ def publish_run(ctx: Context, command: PublishRun) -> RunView:
     def work(conn: Connection) -> RunView:
         row = _locked(conn, run_id, etag)
         if row.state != "draft":
-            raise FailedPrecondition(f"run {run_id} is {row.state}: only a draft can be publicised (公示)")
+            raise FailedPrecondition(
+                f"考核运行 {run_id} 现为{label_of(RUN_STATES, row.state)}：只有草稿可以公示"
+            )
         if row.superseded_by:
-            raise FailedPrecondition(f"run {run_id} is superseded by {row.superseded_by}")
+            raise FailedPrecondition(f"考核运行 {run_id} 已由 {row.superseded_by} 更正")
         now = ctx.clock()
         scheme = ctx.scheme_by_sha(row.scheme_sha256).with_notices(notices)
         today = from_epoch(now, scheme.tz).date()
@@ -74,9 +77,9 @@ def _finalize_refusal(ctx: Context, conn: Connection, row: Any, now: int) -> str
     """Why the run cannot be final (定档) yet, empty when it can; the tasks service asked last."""
     run_id = row.id
     if row.state != "publicised":
-        return f"run {run_id} is {row.state}: only a publicised run can be finalised (定档)"
+        return f"考核运行 {run_id} 现为{label_of(RUN_STATES, row.state)}：只有公示中的考核运行可以定档"
     if row.superseded_by:
-        return f"run {run_id} is superseded by {row.superseded_by}: finalise that one"
+        return f"考核运行 {run_id} 已由 {row.superseded_by} 更正：请对后者定档"
     scheme = ctx.scheme_by_sha(row.scheme_sha256)
     interim = finalizing.interim_refusal(run_id=run_id, year=row.year, as_of=row.as_of, scheme=scheme)
     if interim:
@@ -84,13 +87,10 @@ def _finalize_refusal(ctx: Context, conn: Connection, row: Any, now: int) -> str
     # Appeals on this year's records and applications nobody has decided hold the run back ...
     held = holds(conn, year=row.year)
     if held:
-        return f"run {run_id} cannot be finalised (定档): {held}"
+        return f"考核运行 {run_id} 还不能定档：{held}"
     # ... and so does the appeal window itself, while departments may still appeal.
     if row.appeal_deadline is not None and now <= row.appeal_deadline:
-        return (
-            f"run {run_id} cannot be finalised (定档) before its 公示 appeal window closes at "
-            f"{iso(row.appeal_deadline, ctx.tz)}"
-        )
+        return f"考核运行 {run_id} 在公示申诉期结束（{iso(row.appeal_deadline, ctx.tz)}）之前不能定档"
     # Last, as it asks the tasks service: every report that counted verified, none rejected since.
     return finalizing.ledger_refusal(
         ctx.tasks, run_id=run_id, year=row.year, as_of=row.as_of, scheme=scheme, document=row.document

@@ -55,9 +55,7 @@ def _score(ctx: Context, command: CreateRun) -> _Scored:
     if not assessment.tasks_counted and not assessment.readings_of_year:
         raise InvalidArgument(
             "year",
-            f"{year} 年度没有可考核的内容：截至 {at.isoformat()} 没有计入的任务，也没有该年度的指标值"
-            f"（nothing to assess in {year}: no task of {year} is counted by the cutoff "
-            f"and no indicator reading is of {year}）",
+            f"{year} 年度没有可考核的内容：截至 {at.isoformat()} 没有计入的任务，也没有该年度的指标值",
         )
     # Only then the scheme's applies_to against the units: an empty year is named as such first.
     check_applies_to(scheme, unit_ids=set(inputs.units.ids), categories=set(inputs.units.categories))
@@ -69,11 +67,11 @@ def _check_supersedes(conn: Connection, *, supersedes: str, year: int) -> None:
     """The run a correction supersedes exists, scores the same year and is not superseded yet."""
     old = repo.get_run(conn, supersedes)
     if old is None:
-        raise NotFound(f"run {supersedes!r} does not exist")
+        raise NotFound(f"考核运行 {supersedes!r} 不存在")
     if old.year != year:
         raise InvalidArgument("supersedes", f"run {supersedes} scores {old.year}, not {year}")
     if old.superseded_by:
-        raise FailedPrecondition(f"run {supersedes} is already superseded by {old.superseded_by}")
+        raise FailedPrecondition(f"考核运行 {supersedes} 已由 {old.superseded_by} 更正")
 
 
 def _store(ctx: Context, conn: Connection, command: CreateRun, run: _Scored) -> str:
@@ -157,31 +155,31 @@ def stored_run(ctx: Context, conn: Connection, run_id: str, *, unit: str, breakd
     """A stored run with its document; NotFound when there is none."""
     row = repo.get_run(conn, run_id)
     if row is None:
-        raise NotFound(f"run {run_id!r} does not exist")
+        raise NotFound(f"考核运行 {run_id!r} 不存在")
     return run_view(row, ctx.tz, unit=unit, breakdown=breakdown, with_document=True)
 
 
 def get_run(ctx: Context, query: GetRun) -> RunView:
     """A run by id, or the year's latest (a department's: the latest publicised); a draft hidden from it."""
     actor, run_id, year = query.actor, query.run_id, query.year
-    unit = own_unit(actor, query.unit, "read the result of")
+    unit = own_unit(actor, query.unit, "查看别的单位的考核结果")
     check_year(year)
     with ctx.db.read() as conn:
         if not run_id:
             if not year:
-                raise InvalidArgument("id", "give a run id or a year")
+                raise InvalidArgument("id", "请给出考核运行编号或年度")
             run_id = repo.latest_run_id(conn, year=year, published_only=actor.is_department)
             if not run_id:
-                raise NotFound(f"no run of {year} yet" + (" is publicised" if actor.is_department else ""))
+                raise NotFound(f"{year} 年还没有" + ("公示的" if actor.is_department else "") + "考核运行")
         elif year:
             run_year = repo.run_year(conn, run_id)
             if run_year is not None and run_year != year:
-                raise InvalidArgument("year", f"run {run_id} is of {run_year}, not {year}")
+                raise InvalidArgument("year", f"考核运行 {run_id} 属于 {run_year} 年，不是 {year} 年")
         view = stored_run(ctx, conn, run_id, unit=unit, breakdown=query.breakdown)
     if actor.is_department and view.state == "draft":
         # A department is told what it would be told of a run that does not exist: that a
         # draft is being prepared is the office's to announce.
-        raise NotFound(f"run {run_id!r} does not exist")
+        raise NotFound(f"考核运行 {run_id!r} 不存在")
     return view
 
 

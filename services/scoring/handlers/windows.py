@@ -41,7 +41,7 @@ def check_appeal(ctx: Context, conn: Connection, *, actor: Identity, unit: str, 
         return
     if unit != actor.unit:
         # Refused without naming the unit the record concerns.
-        raise PermissionDenied(f"unit {actor.unit} may appeal only its own records")
+        raise PermissionDenied(f"单位 {actor.unit} 只能对本单位的记录申诉")
     refusal = window_refusal(ctx, conn, year=year, appeal=True)
     if refusal:
         raise FailedPrecondition(refusal)
@@ -52,8 +52,8 @@ def holds(conn: Connection, *, year: int) -> str:
     parts = []
     undecided = repo.undecided_appeals(conn, year=year)
     if undecided:
-        parts.append("appeals still undecided (申诉待裁决): " + ", ".join(undecided))
+        parts.append("申诉待裁决：" + "、".join(undecided))
     pending = flow.pending_applications(conn, year=year)
     if pending:
-        parts.append("applications still pending (容错申请待裁决): " + ", ".join(pending))
-    return "; ".join(parts)
+        parts.append("容错申请待裁决：" + "、".join(pending))
+    return "；".join(parts)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from services.common.db import among, chunks, lookup_size
 from services.common.jsonlines import loads_line
 from services.common.timeutil import to_epoch
+from services.common.vocabulary import TASK_EVENT_KINDS, label_of
 from services.tasks import ledger, staging
 from services.tasks.handlers.import_run import ImportRun, Seen, line_error, refuse_missing
 from services.tasks.history import due_instant
@@ -32,7 +33,7 @@ def check_batch(run: ImportRun, lines: list[tuple[int, str]]) -> None:
     for line, text in lines:
         obj = loads_line(text, line=line)
         if not isinstance(obj, dict):
-            raise line_error(line, "json", "must be a JSON object")
+            raise line_error(line, "json", "须为 JSON 对象")
         kind = obj.get("type")
         if kind == "unit":
             records.append(ledger.parse_unit(obj, line))
@@ -43,7 +44,7 @@ def check_batch(run: ImportRun, lines: list[tuple[int, str]]) -> None:
         elif kind == "person":
             records.append(ledger.parse_person(obj, line))
         else:
-            raise line_error(line, "type", f"{kind!r} is not a record type of the tasks service")
+            raise line_error(line, "type", f"{kind!r} 不是任务服务的记录类型")
     records.sort(key=lambda r: r.line)
     _load_units(run, records)
     _load_persons(run, records)
@@ -129,8 +130,7 @@ def _unit(run: ImportRun, unit: ledger.UnitRecord, new: list[dict[str, Any]]) ->
             raise line_error(
                 unit.line,
                 "id",
-                f"unit {unit.id!r} is already recorded with other values "
-                f"({before[0]}, {before[1]}); a changed record under a known id is refused",
+                f"单位 {unit.id!r} 已按其他值记录（{before[0]}，{before[1]}）；不接受以已有编号改动的记录",
             )
         run.unchanged["unit"] += 1
         return
@@ -156,11 +156,11 @@ def _task(
             raise line_error(
                 task.line,
                 name,
-                f"unit {unit_id!r} does not exist (neither stored nor on an earlier line)",
+                f"单位 {unit_id!r} 不存在（既未存储，也不在前面的行中）",
             )
     if task.id in run.missing:
         line = run.missing[task.id]
-        raise line_error(line, "task", f"task {task.id!r} is defined only later, on line {task.line}")
+        raise line_error(line, "task", f"任务 {task.id!r} 到第 {task.line} 行才定义")
     _check_people_and_parent(run, task, known)
     canonical = task.canonical()
     before = known.get(task.id)
@@ -169,8 +169,7 @@ def _task(
             raise line_error(
                 task.line,
                 "id",
-                f"task {task.id!r} is already recorded with other values; "
-                "a changed record under a known id is refused",
+                f"任务 {task.id!r} 已按其他值记录；不接受以已有编号改动的记录",
             )
         run.unchanged["task"] += 1
         return
@@ -225,13 +224,14 @@ def _event(
     if key in seen:
         by, note, line, seen_due = seen[key]
         if (by, note, seen_due) != (event.by, event.note, due):
-            where = f"on line {line}" if line else "already recorded"
+            where = f"第 {line} 行的记录" if line else "已有记录"
             name = "by" if by != event.by else "note" if note != event.note else "due_at"
             raise line_error(
                 event.line,
                 name,
-                f"the {event.kind} of task {event.task!r} at {event.at.isoformat()} is {where} "
-                f"with other values (by {by!r}, note {note!r}); a changed record is refused",
+                f"任务 {event.task!r} 在 {event.at.isoformat()} 的"
+                f"{label_of(TASK_EVENT_KINDS, event.kind)}与{where}"
+                f"取值不同（by {by!r}，note {note!r}）；不接受改动的记录",
             )
         run.unchanged["task_event"] += 1
         return

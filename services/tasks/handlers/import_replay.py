@@ -14,6 +14,7 @@ from sqlalchemy import Select, and_, bindparam, case, exists, func, literal, or_
 from services.common.db import among, chunks
 from services.common.errors import InvalidArgument, InvalidTransition, StaleEtag
 from services.common.timeutil import from_epoch
+from services.common.vocabulary import TASK_EVENT_KINDS, label_of
 from services.tasks import staging
 from services.tasks.domain import Event, Kind, Replay, State, replay
 from services.tasks.handlers.import_run import ImportRun, line_error, refuse_missing
@@ -240,7 +241,7 @@ def _update_stored(run: ImportRun, before: repo.TaskRow, events: list[repo.Event
     )
     values = {"updated_at": run.stamp, **derived(result)}
     if not repo.update_task(run.conn, before.id, expected_version=before.version, values=values):
-        raise StaleEtag(f"task {before.id} changed during the import; import the file again")
+        raise StaleEtag(f"任务 {before.id} 在导入期间被改动；请重新导入该文件")
 
 
 # A task's history before the file's events, its assignment instant and its own due instant (or None).
@@ -265,7 +266,7 @@ def _history(
         return history, assigned, new.due_at
     assert stored is not None
     if stored.assigned_at is None:
-        raise line_error(staged[0].line, "task", f"task {task_id!r} has not been assigned (交办) yet")
+        raise line_error(staged[0].line, "task", f"任务 {task_id!r} 尚未交办")
     own = own_due(
         stored.record,
         task_type=stored.task_type,
@@ -285,7 +286,7 @@ def _replay(run: ImportRun, task_id: str, before: _Before, staged: list[Any]) ->
         at = from_epoch(row.at, run.tz)
         if at < assigned:
             raise line_error(
-                row.line, "at", f"{at.isoformat()} is before the task's assigned_at {assigned.isoformat()}"
+                row.line, "at", f"{at.isoformat()} 早于任务的交办时间 assigned_at {assigned.isoformat()}"
             )
         seq = _PROVISIONAL + row.line
         extended = from_epoch(row.due_at, run.tz) if row.due_at is not None else None
@@ -312,7 +313,8 @@ def _refuse_culprit(task_id: str, history: list[Event], due: Any, lines: dict[in
             # replay() names the event by its sequence number, which for a line of the file is
             # a provisional one nobody has seen: name it by kind and instant instead.
             rule = str(exc.__cause__ or exc)
-            message = f"{culprit.kind} at {culprit.at.isoformat()} on task {task_id}: {rule}"
+            kind = label_of(TASK_EVENT_KINDS, culprit.kind)
+            message = f"任务 {task_id} 在 {culprit.at.isoformat()} 的{kind}：{rule}"
             if where is None:
                 raise InvalidArgument("task", message) from None
             raise line_error(where, "kind", message) from None

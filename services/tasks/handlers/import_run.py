@@ -59,4 +59,4 @@ def line_error(line: int, name: str, rule: str) -> InvalidArgument:
 def refuse_missing(run: ImportRun) -> None:
     """Refuses the first line that named a task no line defined."""
     task_id, line = min(run.missing.items(), key=lambda item: item[1])
-    raise line_error(line, "task", f"task {task_id!r} does not exist (neither stored nor on an earlier line)")
+    raise line_error(line, "task", f"任务 {task_id!r} 不存在（既未存储，也不在前面的行中）")

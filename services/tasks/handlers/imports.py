@@ -57,7 +57,7 @@ def import_ledger(
         # A task created through the API under one of the file's ids after the plan was made.
         if decided:
             decided_by.refused(decided)
-        raise StaleEtag("the ledger changed during the import; import the file again") from None
+        raise StaleEtag("台账在导入期间被改动；请重新导入该文件") from None
     except DomainError:
         if decided:
             decided_by.refused(decided)

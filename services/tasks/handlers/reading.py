@@ -42,7 +42,7 @@ def check_readable(actor: Identity, row: repo.TaskRow, conn: Any) -> None:
     # its 村's.
     units = (row.lead_unit, *row.co_units)
     if actor.is_department and actor.unit not in units and not any(reaches(conn, actor, u) for u in units):
-        raise NotFound(f"task {row.id!r} does not exist")
+        raise NotFound(f"任务 {row.id!r} 不存在")
 
 
 def list_units(
@@ -61,7 +61,7 @@ def get_task(ctx: TasksContext, facts: TaskFacts, query: GetTask) -> TaskView:
     with ctx.db.read() as conn:
         row = repo.get_task(conn, query.task_id)
         if row is None:
-            raise NotFound(f"task {query.task_id!r} does not exist")
+            raise NotFound(f"任务 {query.task_id!r} 不存在")
         check_readable(query.actor, row, conn)
         events = repo.events_of(conn, [query.task_id]).get(query.task_id, [])
         view = task_view(ctx, row, at=at, events=events)
@@ -75,20 +75,20 @@ def _unit_in_reach(ctx: TasksContext, actor: Identity, unit: str) -> str:
     if not actor.is_department:
         return unit
     if not actor.unit:
-        raise PermissionDenied("a department without a unit may not list tasks")
+        raise PermissionDenied("未绑定单位的单位账号不能列出任务")
     if unit and unit != actor.unit:
         with ctx.db.read() as conn:
             if not reaches(conn, actor, unit):
-                raise PermissionDenied(f"unit {actor.unit} may not list the tasks of unit {unit}")
+                raise PermissionDenied(f"单位 {actor.unit} 不能列出单位 {unit} 的任务")
     return unit or actor.unit
 
 
 def list_tasks(ctx: TasksContext, facts: TaskFacts, query: ListTasks) -> tuple[list[TaskView], str, int]:
     unit = _unit_in_reach(ctx, query.actor, query.unit)
     if query.color and query.color not in COLOURS:
-        raise InvalidArgument("color", "must be blue, yellow or red")
+        raise InvalidArgument("color", "须为 blue（蓝）、yellow（黄）或 red（红）")
     if query.state and query.state not in {s.value for s in State}:
-        raise InvalidArgument("state", "must be one of " + ", ".join(s.value for s in State))
+        raise InvalidArgument("state", "须为以下之一：" + "、".join(s.value for s in State))
     check_year(query.year)
     title = check_text("title", query.title.strip(), max_len=MAX_TITLE_SEARCH)
     at = facts.instant(query.as_of, name="as_of")

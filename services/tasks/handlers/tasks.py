@@ -13,6 +13,7 @@ from services.common.auth import INTERNAL_ROLE, Identity
 from services.common.errors import InvalidArgument, InvalidTransition, NotFound, PermissionDenied, StaleEtag
 from services.common.text import NOTE_MAX, check_id, check_text
 from services.common.timeutil import from_epoch, parse_instant, to_epoch
+from services.common.vocabulary import TASK_EVENT_KINDS, label_of
 from services.tasks import ledger
 from services.tasks.domain import OPEN_STATES, Kind, State, check_actor, next_state, replay
 from services.tasks.handlers.commands import ActOnTask, CreateTask
@@ -59,7 +60,7 @@ def create_task(ctx: TasksContext, cmd: CreateTask) -> TaskView:
         _check_units(conn, [parsed.lead_unit, *parsed.co_units])
         check_people_and_parent(conn, actor, parsed)
         if repo.get_task(conn, parsed.id) is not None:
-            raise InvalidArgument("id", f"task {parsed.id!r} already exists")
+            raise InvalidArgument("id", f"任务 {parsed.id!r} 已存在")
         return _store_new(ctx, conn, cmd, parsed, stamp=to_epoch(now))
 
     request = {
@@ -98,7 +99,7 @@ def _store_new(
         )
     except IntegrityError:
         # Another create (or an import) took the id after the check.
-        raise InvalidArgument("id", f"task {parsed.id!r} already exists") from None
+        raise InvalidArgument("id", f"任务 {parsed.id!r} 已存在") from None
     for kind in [Kind.CREATE, Kind.ASSIGN] if cmd.assign_now else [Kind.CREATE]:
         repo.insert_event(
             conn,
@@ -121,7 +122,7 @@ def act(ctx: TasksContext, cmd: ActOnTask) -> TaskView:
     """One step of the closed loop; an extend (延期, the office only) carries its new due instant."""
     kind, task_id = cmd.kind, cmd.task_id
     if kind in (Kind.REJECT, Kind.CANCEL) and not cmd.note.strip():
-        raise InvalidArgument("note", f"a {kind.value} needs a reason")
+        raise InvalidArgument("note", f"{label_of(TASK_EVENT_KINDS, kind.value)}须写明理由")
     check_text("note", cmd.note, max_len=NOTE_MAX, allow_newlines=True)
     check_id("id", task_id)
     extended_to = _extension(kind, cmd.due_at, cmd.actor)
@@ -132,7 +133,7 @@ def act(ctx: TasksContext, cmd: ActOnTask) -> TaskView:
         repo.lock_task(conn, task_id)
         row = repo.get_task(conn, task_id)
         if row is None:
-            raise NotFound(f"task {task_id!r} does not exist")
+            raise NotFound(f"任务 {task_id!r} 不存在")
         _check_step(conn, cmd, row)
         now = ctx.clock()
         _record_step(ctx, conn, cmd, row, now=now, extended_to=extended_to)
@@ -156,7 +157,8 @@ def _check_step(conn: Any, cmd: ActOnTask, row: repo.TaskRow) -> None:
     over = supervises(conn, actor, row.lead_unit)
     if actor.is_department and not over and actor.unit != row.lead_unit and actor.unit not in row.co_units:
         # Refused (and audited) without naming the unit the task belongs to.
-        raise PermissionDenied(f"unit {actor.unit} may not record a {kind.value} on task {task_id!r}")
+        step = label_of(TASK_EVENT_KINDS, kind.value)
+        raise PermissionDenied(f"单位 {actor.unit} 不能在任务 {task_id!r} 上记录{step}")
     if actor.role != INTERNAL_ROLE:
         check_actor(
             kind,
@@ -167,7 +169,7 @@ def _check_step(conn: Any, cmd: ActOnTask, row: repo.TaskRow) -> None:
             co_units=row.co_units,
         )
     if cmd.etag and cmd.etag != f'"{row.version}"':
-        raise StaleEtag(f'task {task_id} changed since etag {cmd.etag}; it is now "{row.version}"')
+        raise StaleEtag(f'任务 {task_id} 自 etag {cmd.etag} 以来已被改动；现为 "{row.version}"')
     if kind == Kind.EXTEND and (row.reported_at is not None or State(row.state) not in OPEN_STATES):
         raise InvalidTransition(f"任务 {task_id} 已反馈或已办结，不能延期（延期只在任务未反馈时）")
     next_state(State(row.state), kind, lenient=False)
@@ -222,7 +224,7 @@ def _record_step(
         },
     )
     if not repo.update_task(conn, task_id, expected_version=row.version, values=values):
-        raise StaleEtag(f"task {task_id} was changed by somebody else at the same time; read it again")
+        raise StaleEtag(f"任务 {task_id} 同时被他人改动；请重新读取")
 
 
 def _extension(kind: Kind, due_at: str, actor: Identity) -> int | None:
@@ -253,9 +255,7 @@ def _check_units(conn: Any, ids: list[str]) -> None:
     known = repo.units_by_id(conn, ids)
     for unit in ids:
         if unit not in known:
-            raise InvalidArgument(
-                "lead_unit" if unit == ids[0] else "co_units", f"unit {unit!r} does not exist"
-            )
+            raise InvalidArgument("lead_unit" if unit == ids[0] else "co_units", f"单位 {unit!r} 不存在")
 
 
 def insert_task(

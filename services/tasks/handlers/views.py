@@ -78,12 +78,12 @@ def decode_token(token: str) -> str:
         last = base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True).decode()
         return check_id("page_token", last)
     except (ValueError, UnicodeError, InvalidArgument):
-        raise InvalidArgument("page_token", "is not a token this service issued") from None
+        raise InvalidArgument("page_token", "不是本服务签发的翻页令牌") from None
 
 
 def page_size(requested: int) -> int:
     if requested < 0:
-        raise InvalidArgument("page_size", "must not be negative")
+        raise InvalidArgument("page_size", "不得为负数")
     return min(requested or DEFAULT_PAGE, MAX_PAGE)
 
 
