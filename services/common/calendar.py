@@ -65,8 +65,8 @@ def _warn_uncovered(year: int) -> None:
             return
         _warned_years.add(year)
     log.warning(
-        "no statutory holiday data for %d: Monday to Friday count as working days; "
-        "import that year's holiday notice (kaohe calendar import)",
+        "%d 年没有法定节假日数据：暂按周一至周五为工作日计算；"
+        "请用 kaohe calendar import 导入该年的节假日安排通知",
         year,
     )
 

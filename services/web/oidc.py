@@ -113,7 +113,7 @@ class OidcLogin:
         clock: Callable[[], float] = time.time,
     ) -> None:
         if token_kind not in TOKEN_KINDS:
-            raise ConfigError(f"{ENV_TOKEN} must be id_token or access_token, not {token_kind!r}")
+            raise ConfigError(f"{ENV_TOKEN} 须为 id_token 或 access_token，不能是 {token_kind!r}")
         self.issuer = issuer.rstrip("/")
         self.client_id = client_id
         self.client_secret = client_secret

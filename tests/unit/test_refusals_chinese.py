@@ -59,11 +59,7 @@ ALLOWED: dict[tuple[str, str], str] = {}
 
 # People-facing, still English, in console files another change is rewriting (issue 19 item 1, the console
 # on FastAPI): they are translated there; drop an entry once its file no longer says it.
-PENDING: dict[tuple[str, str], str] = {
-    ("web/api.py", "{} must be a whole number"): "the console's JSON API, being rewritten",
-    ("web/extensions_api.py", "year must be a whole number"): "the console's JSON API, being rewritten",
-    ("web/oidc.py", "{} must be id_token or access_token, not {}"): "the OIDC client, replaced by authlib",
-}
+PENDING: dict[tuple[str, str], str] = {}
 
 SENTENCE = re.compile(r"[A-Za-z][a-z]+(?:[ ,'][a-z]+)+")
 # Three English words in a row are a clause even inside a Chinese message ("状态不允许：run 2026-001
