@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from sqlalchemy import insert, text
 
 from services.common.db import Database, migrate
@@ -11,6 +12,7 @@ from services.common.scheme import Scheme
 from services.common.timeutil import NO_TIME
 from services.tasks.__main__ import MIGRATIONS
 from services.tasks.facts import TaskFacts
+from services.tasks.storage import fact_columns
 from services.tasks.storage import repository as repo
 from services.tasks.storage.tables import task_co_units, task_events, tasks, units
 from tests.conftest import Databases
@@ -145,3 +147,30 @@ def test_an_imports_statistics_commit_with_its_rows(databases: Databases) -> Non
                 )
     finally:
         db.dispose()
+
+
+def test_a_later_chunk_is_read_by_the_key_index_without_table_statistics(databases: Databases) -> None:
+    if databases.kind != "postgres":
+        pytest.skip("SQLite reads the lead rows in one statement (fact_columns._fetch)")
+    db = filled(databases)
+    window = fact_columns._window(
+        due_from=START, due_before=AS_OF, as_of=AS_OF, assigned_from=0, assigned_before=0
+    )
+    try:
+        with db.read() as conn:
+            assert (
+                conn.execute(
+                    text("SELECT reltuples FROM pg_class WHERE oid = 'tasks'::regclass")
+                ).scalar_one()
+                == -1
+            )
+            where = str(window.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+            statement = fact_columns.aggregated_statement(where, after=True, limit=2).replace(
+                "%(after)s", "'T1'"
+            )
+            fact_columns.index_order(conn)
+            plan = "\n".join(conn.exec_driver_sql("EXPLAIN " + statement).scalars())
+    finally:
+        db.dispose()
+    assert "Index Scan using tasks_pkey" in plan
+    assert "Sort" not in plan
