@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from sqlalchemy import insert
+import pytest
+from sqlalchemy import insert, text
 
 from services.common.db import Database, migrate
 from services.common.packed import Strings
@@ -11,6 +12,8 @@ from services.common.scheme import Scheme
 from services.common.timeutil import NO_TIME
 from services.tasks.__main__ import MIGRATIONS
 from services.tasks.facts import TaskFacts
+from services.tasks.storage import fact_columns
+from services.tasks.storage import repository as repo
 from services.tasks.storage.tables import task_co_units, task_events, tasks, units
 from tests.conftest import Databases
 
@@ -101,3 +104,73 @@ def test_facts_come_in_bounded_chunks_every_row_once_in_key_order(
     assert np.asarray(first["cancelled_at"]).tolist()[1] == day["T10"]
     assert np.asarray(first["due_given"]).tolist() == [True, False]
     assert first["priority"].decode().tolist() == ["normal", "重要"]  # type: ignore[union-attr]
+
+
+def test_an_imports_statistics_commit_with_its_rows(databases: Databases) -> None:
+    db = Database(databases.url("tasks"), sequence="tasks_change_sequence")
+    migrate(db, MIGRATIONS, service="tasks")
+    try:
+        with db.write() as conn:
+            conn.execute(
+                insert(units), [{"id": "u1", "name": "u1", "category": "department", "created_at": START}]
+            )
+            conn.execute(
+                insert(tasks),
+                [
+                    {"id": f"T{k:03d}", "title": "", "task_type": "leader_directive", "source": ""}
+                    | {"lead_unit": "u1", "priority": "normal", "state": "assigned", "record": ""}
+                    | {
+                        "assigned_at": START,
+                        "due_at": START + k * DAY,
+                        "created_at": START,
+                        "updated_at": START,
+                    }
+                    for k in range(120)
+                ],
+            )
+            repo.analyze_imported(conn)
+        with db.read() as conn:
+            if databases.kind == "postgres":
+                counted = conn.execute(text("SELECT reltuples FROM pg_class WHERE oid = 'tasks'::regclass"))
+                assert counted.scalar_one() == 120
+                stats = conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stats WHERE tablename = 'tasks' AND attname = 'due_at' "
+                        "AND schemaname = current_schema()"
+                    )
+                )
+                assert stats.scalar_one() == 1
+            else:
+                assert (
+                    conn.execute(text("SELECT name FROM sqlite_master WHERE name = 'sqlite_stat1'")).all()
+                    == []
+                )
+    finally:
+        db.dispose()
+
+
+def test_a_later_chunk_is_read_by_the_key_index_without_table_statistics(databases: Databases) -> None:
+    if databases.kind != "postgres":
+        pytest.skip("SQLite reads the lead rows in one statement (fact_columns._fetch)")
+    db = filled(databases)
+    window = fact_columns._window(
+        due_from=START, due_before=AS_OF, as_of=AS_OF, assigned_from=0, assigned_before=0
+    )
+    try:
+        with db.read() as conn:
+            assert (
+                conn.execute(
+                    text("SELECT reltuples FROM pg_class WHERE oid = 'tasks'::regclass")
+                ).scalar_one()
+                == -1
+            )
+            where = str(window.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+            statement = fact_columns.aggregated_statement(where, after=True, limit=2).replace(
+                "%(after)s", "'T1'"
+            )
+            fact_columns.index_order(conn)
+            plan = "\n".join(conn.exec_driver_sql("EXPLAIN " + statement).scalars())
+    finally:
+        db.dispose()
+    assert "Index Scan using tasks_pkey" in plan
+    assert "Sort" not in plan
