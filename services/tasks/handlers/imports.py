@@ -50,6 +50,8 @@ def import_ledger(
             if cmd.validate_only:
                 conn.rollback()
                 return run.created, run.unchanged
+            # The planner's statistics commit with the rows: a run straight after a bulk import plans well.
+            repo.analyze_imported(conn)
             ctx.audit.changed(
                 conn, actor=cmd.actor, method="ImportLedger", target=f"created={dict(run.created)}"
             )
