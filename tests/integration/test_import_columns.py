@@ -154,11 +154,11 @@ def test_batches_at_once_store_what_line_by_line_stores(
 
 BAD = {
     "bad_id": ({"id": "T 1"}, "id", "编号只能由英文字母"),
-    "unknown_unit": ({"lead_unit": "u99"}, "lead_unit", "does not exist"),
-    "due_before_assigned": ({"due_at": "2025-01-01T00:00:00+08:00"}, "due_at", "before assigned_at"),
-    "long_title": ({"title": "题" * 201}, "title", "at most 200"),
+    "unknown_unit": ({"lead_unit": "u99"}, "lead_unit", "不存在"),
+    "due_before_assigned": ({"due_at": "2025-01-01T00:00:00+08:00"}, "due_at", "不得早于交办时间"),
+    "long_title": ({"title": "题" * 201}, "title", "不得超过 200 个字符"),
     "bad_instant": ({"assigned_at": "2025-02-30T09:00:00+08:00"}, "assigned_at", "ISO 8601"),
-    "unknown_field": ({"colour": "red"}, "colour", "not a field"),
+    "unknown_field": ({"colour": "red"}, "colour", "不是 task 记录的字段"),
 }
 
 
