@@ -12,6 +12,10 @@ MIN_PASSWORD = 8
 MAX_PASSWORD = 256
 # Failed logins allowed before the throttle starts, then the lock doubles per failure up to the cap.
 FREE_FAILURES = 3
+# An address is a whole office's (its clerks share the office network's one exit address, and log in at
+# the same minute): it gets more before it is slowed, every account keeps its own FREE_FAILURES.
+FREE_ADDRESS_FAILURES = 20
+ADDRESS_KEY = "address:"
 FIRST_LOCK_SECONDS = 2
 MAX_LOCK_SECONDS = 15 * 60
 # A key's failures are forgotten after this long without a new one.
@@ -109,7 +113,7 @@ class Throttle:
         if entry is None:
             return
         entry.failures = max(entry.failures - 1, 0)
-        if entry.failures <= FREE_FAILURES:
+        if entry.failures <= free_failures(key):
             entry.locked_until = 0.0
 
     def fail(self, keys: list[str], *, now: float) -> None:
@@ -120,7 +124,7 @@ class Throttle:
                 entry = self.strikes[key] = Strikes()
             entry.failures += 1
             entry.last_failure = now
-            over = entry.failures - FREE_FAILURES
+            over = entry.failures - free_failures(key)
             if over > 0:
                 entry.locked_until = now + min(FIRST_LOCK_SECONDS * 2 ** (over - 1), MAX_LOCK_SECONDS)
         self._forget(now)
@@ -133,3 +137,8 @@ class Throttle:
         stale = [k for k, v in self.strikes.items() if now - v.last_failure > FORGET_SECONDS]
         for key in stale:
             del self.strikes[key]
+
+
+def free_failures(key: str) -> int:
+    """The failures a throttle key is allowed before it is locked: an account's few, an address's more."""
+    return FREE_ADDRESS_FAILURES if key.startswith(ADDRESS_KEY) else FREE_FAILURES
