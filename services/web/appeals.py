@@ -48,12 +48,12 @@ def _code(enum: Any, number: int) -> str:
     return enum_code(enum.DESCRIPTOR, number)
 
 
-def timeline(events: Iterable[Any]) -> list[dict[str, str]]:
-    """A timeline's steps, as records/macros.html lists them: each one's time, who (role and unit), the
-    outcome and the reason."""
+def timeline(events: Iterable[Any], names: Mapping[str, str]) -> list[dict[str, str]]:
+    """A timeline's steps, as records/macros.html lists them: each one's time, who (role and unit, by
+    name), the outcome and the reason."""
     steps = []
     for e in events:
-        who = actor_label({"actor_role": e.actor_role, "actor_unit": e.actor_unit})
+        who = actor_label({"actor_role": e.actor_role, "actor_unit": names.get(e.actor_unit, e.actor_unit)})
         event, code = (
             _code(scoring_pb2.TimelineEventKind, e.event),
             _code(scoring_pb2.TimelineOutcome, e.outcome),
@@ -219,7 +219,7 @@ def applications_table(
                 "decide": decide and code == "pending" and session.role == "office",
                 "request_id": secrets.token_hex(16),
                 "decision_reason": a.decision_reason,
-                "timeline": timeline(a.timeline),
+                "timeline": timeline(a.timeline, names or {}),
                 "files": files_cell(files.get(a.id, "")) if files is not None else "",
             }
         )
@@ -259,7 +259,7 @@ def appeals_table(
                 "state_label": APPEAL_STATES.get(code, code),
                 "decide": decide and code == "pending" and session.role == "office",
                 "decision_reason": a.decision_reason,
-                "timeline": timeline(a.timeline),
+                "timeline": timeline(a.timeline, names or {}),
                 "files": files_cell(files.get(a.id, "")) if files is not None else "",
             }
         )

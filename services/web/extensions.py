@@ -17,7 +17,7 @@ from services.common.vocabulary import EXTENSION_STATES, ROLES
 from services.common.wire_text import as_text
 from services.web import item_attachments
 from services.web.gateway import Gateway, Pending
-from services.web.layout import LOCAL
+from services.web.layout import LOCAL, instant
 from services.web.replies import Refused, form_of, part, redirect
 from services.web.sessions import Session
 from services.web.templating import fragment, render
@@ -30,19 +30,19 @@ EXAMPLE = "如 2026-12-20、2026-12-20 18:00 或 2026年12月20日18时"
 
 
 def when(text: str) -> str:
-    """2026-12-20 18:00 for an RFC 3339 instant, as people write one."""
-    return text[:16].replace("T", " ")
+    """2026年12月20日 18:00 for an RFC 3339 instant, as people write one."""
+    return instant(text)
 
 
 def extension_path(ext_id: str) -> str:
     return "/office/extensions/" + part(ext_id)
 
 
-def timeline(steps: Iterable[Any]) -> list[dict[str, str]]:
-    """Each step's time, who (role and unit), what and why, as records/macros.html lists them."""
+def timeline(steps: Iterable[Any], names: Mapping[str, str]) -> list[dict[str, str]]:
+    """Each step's time, who (role and unit, by name), what and why, as records/macros.html lists them."""
     shown = []
     for s in steps:
-        who = f"{ROLES.get(s.actor_role, s.actor_role)} {s.actor_unit}".strip()
+        who = f"{ROLES.get(s.actor_role, s.actor_role)} {names.get(s.actor_unit, s.actor_unit)}".strip()
         outcome = f"：{EXTENSION_STATES.get(s.outcome, s.outcome)}" if s.outcome else ""
         due = f"，至 {when(s.due_at)}" if s.due_at else ""
         reason = f"（{s.reason}）" if s.reason else ""
@@ -106,7 +106,7 @@ def requests_table(
             "decide": decide and e.state == "pending" and session.role == "office",
             "granted_due": when(e.granted_due),
             "decision_reason": e.decision_reason,
-            "timeline": timeline(e.timeline),
+            "timeline": timeline(e.timeline, names or {}),
             "files": files_cell(files.get(e.id, "")) if files is not None else "",
         }
         for e in found
@@ -116,8 +116,11 @@ def requests_table(
     )
 
 
-def task_section(session: Session, task: Any, pending: Pending) -> Markup:
-    """On a task's page: its requests with their timelines, and the lead unit's form while it may ask."""
+def task_section(
+    session: Session, task: Any, pending: Pending, names: Mapping[str, str] | None = None
+) -> Markup:
+    """On a task's page: its requests with their timelines (units by name), and the lead unit's form while it
+    may ask."""
     found = listed(pending)
     waiting = any(e.state == "pending" for e in found)
     may_ask = (
@@ -129,7 +132,9 @@ def task_section(session: Session, task: Any, pending: Pending) -> Markup:
     return fragment(
         "records/task_extensions.html",
         form=form if may_ask else None,
-        requests=requests_table(found, session, decide=session.role == "office") if found else "",
+        requests=requests_table(found, session, decide=session.role == "office", names=names)
+        if found
+        else "",
         example=EXAMPLE,
         csrf=session.csrf,
     )

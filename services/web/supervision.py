@@ -183,7 +183,7 @@ def task_detail(gw: Gateway, session: Session, request: Request) -> Response:
             "at": e.at,
             "kind": label_of(kinds, e.kind) + ("（已退回）" if e.rejected else ""),
             "by": e.by,
-            "note": e.note + (f"（截止时间延至 {e.due_at}）" if e.due_at else ""),
+            "note": e.note + (f"（截止时间延至 {instant(e.due_at)}）" if e.due_at else ""),
         }
         for e in task.history
     ]
@@ -196,7 +196,7 @@ def task_detail(gw: Gateway, session: Session, request: Request) -> Response:
         steps=_steps(session, task, over=over),
         etag=task.etag,
         # Another group's section, its HTML made there.
-        extensions=Markup(task_section(session, task, extensions)),
+        extensions=task_section(session, task, extensions, names),
         split=_split_link(session, task, known),
         parts=people.parts_section(task, names),
         attachments=attachments.section(session, task, attached),

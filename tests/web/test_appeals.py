@@ -29,7 +29,7 @@ def test_a_department_applies_for_tolerance_and_sees_the_offices_decision(
     assert "已提交容错申请 RC2025-001" in text(driver)
     row = driver.find_element(By.CSS_SELECTOR, 'tr[data-application="RC2025-001"]')
     assert row.get_attribute("data-state") == "pending" and "待裁决" in row.text
-    assert "单位 fgj 提出" in row.text
+    assert "单位 发改局 提出" in row.text
 
     # No run is publicised yet: an appeal is refused, saying why.
     Select(driver.find_element(By.ID, "appeal-target")).select_by_value("error_report:E1")
@@ -60,6 +60,6 @@ def test_a_department_applies_for_tolerance_and_sees_the_offices_decision(
     driver.get(console.url + "/unit/appeals")
     row = driver.find_element(By.CSS_SELECTOR, 'tr[data-application="RC2025-001"]')
     events = [e.text for e in row.find_elements(By.CSS_SELECTOR, ".timeline li")]
-    assert len(events) == 2 and "单位 fgj 提出" in events[0]
+    assert len(events) == 2 and "单位 发改局 提出" in events[0]
     assert "考核办 裁决：免责（客观原因，予以免责）" in events[1]
     shot(driver, "unit-appeals-decided")

@@ -4,6 +4,7 @@ step, the unit sees the new due instant and the timeline; the office's page list
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta
@@ -67,7 +68,10 @@ def test_a_unit_asks_for_an_extension_and_the_office_approves_it(browser: Any, c
     assert "已提出延期申请 YQ" in text(driver) and "待考核办审批" in text(driver)
     row = driver.find_element(By.CSS_SELECTOR, "tr[data-extension]")
     ext_id = row.get_attribute("data-extension")
-    assert row.get_attribute("data-state") == "pending" and f"{asked.isoformat()} 23:59" in row.text
+    assert (
+        row.get_attribute("data-state") == "pending"
+        and f"{asked.year}年{asked.month}月{asked.day}日 23:59" in row.text
+    )
     # One request at a time: the form is gone while it waits.
     assert driver.find_elements(By.ID, "extension-form") == []
     # Another unit sees none of it, in the console or the API.
@@ -97,7 +101,7 @@ def test_a_unit_asks_for_an_extension_and_the_office_approves_it(browser: Any, c
     waiting = driver.find_elements(By.CSS_SELECTOR, "tr[data-awaiting]")
     assert waiting and "待核查的反馈" in text(driver)
     shown = [w.find_element(By.TAG_NAME, "td").text for w in waiting]
-    assert shown == sorted(shown)
+    assert shown == sorted(shown, key=lambda t: [int(n) for n in re.findall(r"\d+", t)])  # oldest first
     reported = tasks_stub(console).ListTasks(
         typed(tasks_pb2.ListTasksRequest, state="reported", page_size=5000),
         metadata=console.stack.metadata("office"),
@@ -107,10 +111,10 @@ def test_a_unit_asks_for_an_extension_and_the_office_approves_it(browser: Any, c
 
     login(driver, console, "fgj1")
     driver.get(console.url + page)
-    assert f"{asked.isoformat()}T23:59:59+08:00" in text(driver)  # 应办结: the granted due
+    assert f"{asked.year}年{asked.month}月{asked.day}日 23:59" in text(driver)  # 应办结: the granted due
     row = driver.find_element(By.CSS_SELECTOR, f'tr[data-extension="{ext_id}"]')
     steps = [li.text for li in row.find_elements(By.CSS_SELECTOR, ".timeline li")]
-    assert len(steps) == 2 and "单位 fgj 申请延期" in steps[0] and "需等待省级审批" in steps[0]
+    assert len(steps) == 2 and "单位 发改局 申请延期" in steps[0] and "需等待省级审批" in steps[0]
     assert "考核办 审批：已批准" in steps[1] and "理由充分，同意延期" in steps[1]
     assert "延期至" in text(driver)  # the extend event in the task's history
     shot(driver, "unit-extension-approved")
