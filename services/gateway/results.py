@@ -51,7 +51,7 @@ class ResultsView:
         self, identity: Identity, run: str, unit: str, timeout: float, *, breakdown: bool
     ) -> dict[str, Any]:
         if not run:
-            raise InvalidArgument("run", "必须给出运行编号 (is required)")
+            raise InvalidArgument("run", "必须给出运行编号")
         check_id("run", run)
         return self.app._run_document(identity, run, 0, timeout, breakdown=breakdown, unit=unit)
 
@@ -88,7 +88,7 @@ class ResultsView:
         self, identity: Identity, *, run: str, unit: str, timeout: float
     ) -> gateway_pb2.GetResultLetterResponse:
         if not unit:
-            raise InvalidArgument("unit", "必须给出单位代码 (is required)")
+            raise InvalidArgument("unit", "必须给出单位代码")
         check_id("unit", unit)
         pool = self.app.pool
         document_f = pool.submit(self._run, identity, run, unit, timeout, breakdown=True)

@@ -215,9 +215,9 @@ def test_bad_configuration_stops_serve_with_one_line(tmp_path: Path) -> None:
     assert "year" in _serve_fails(tmp_path, "--scheme", str(broken))
     env = _env(free_port_base())
     env["KAOHE_TASKS_DB_URL"] = "postgresql+psycopg://nobody@127.0.0.1:1/none"
-    assert "database" in _serve_fails(tmp_path, "--scheme", str(example_path("scheme.toml")), env=env)
+    assert "数据库" in _serve_fails(tmp_path, "--scheme", str(example_path("scheme.toml")), env=env)
     env["KAOHE_TASKS_DB_URL"] = "notadb://what"
-    assert "database" in _serve_fails(tmp_path, "--scheme", str(example_path("scheme.toml")), env=env)
+    assert "数据库" in _serve_fails(tmp_path, "--scheme", str(example_path("scheme.toml")), env=env)
 
 
 def test_a_taken_port_stops_serve_with_one_line(tmp_path: Path) -> None:

@@ -254,7 +254,7 @@ def test_a_taken_port_or_a_bad_count_is_one_line_and_no_workers(tmp_path: Path, 
     ("service", "variables", "said"),
     [
         ("gateway", {}, "没有密钥：请设置 KAOHE_SECRET"),
-        ("web", {"KAOHE_WEB_BIND_HOST": "0.0.0.0"}, "give it a certificate"),
+        ("web", {"KAOHE_WEB_BIND_HOST": "0.0.0.0"}, "请给它证书"),
     ],
 )
 def test_a_configuration_the_workers_refuse_is_said_once(

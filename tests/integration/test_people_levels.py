@@ -298,19 +298,19 @@ BAD: dict[str, tuple[dict[str, Any], str, str]] = {
         "parent",
         "自身",
     ),
-    "unit_parent_changed": ({**LEDGER[4], "parent": "xz2"}, "parent", "changed record"),
+    "unit_parent_changed": ({**LEDGER[4], "parent": "xz2"}, "parent", "已有代码的记录不能修改"),
     "person_unit_unknown": ({**PERSON, "unit": "nobody"}, "unit", "不存在"),
     "person_mobile_short": ({**PERSON, "mobile": "1380000"}, "mobile", "11 位"),
     "person_mobile_number": ({**PERSON, "mobile": 13800000009}, "mobile", "11 位"),
     "person_leader_text": ({**PERSON, "leader": "yes"}, "leader", "true"),
-    "person_post_missing": ({k: v for k, v in PERSON.items() if k != "post"}, "post", "required"),
-    "person_changed": ({**LEDGER[6], "post": "副局长"}, "id", "changed record"),
+    "person_post_missing": ({k: v for k, v in PERSON.items() if k != "post"}, "post", "必须有此项"),
+    "person_changed": ({**LEDGER[6], "post": "副局长"}, "id", "已有代码的记录不能修改"),
     "responsible_unknown": ({**LEDGER[12], "id": "F9", "responsible": "nobody"}, "responsible", "不存在"),
     "responsible_other_unit": ({**LEDGER[12], "id": "F9", "responsible": "p-czj"}, "responsible", "牵头单位"),
     "leader_not_a_leader": ({**LEDGER[12], "id": "F9", "leader": "p-fgj"}, "leader", "leader"),
     "parent_unknown": ({**LEDGER[12], "id": "F9", "parent": "NOPE"}, "parent", "不存在"),
     "parent_itself": ({**LEDGER[12], "id": "F9", "parent": "F9"}, "parent", "自身"),
-    "parent_changed": ({**LEDGER[12], "parent": "P"}, "id", "changed record"),
+    "parent_changed": ({**LEDGER[12], "parent": "P"}, "id", "已按其他值记录"),
 }
 
 

@@ -78,7 +78,7 @@ def test_a_department_may_not_have_the_bulletin_and_a_bad_period_is_named(
     with pytest.raises(grpc.RpcError) as bad:
         bulletin(stack, "2025-13")
     assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "month 13" in (bad.value.details() or "")
+    assert "没有 13 月" in (bad.value.details() or "")
 
 
 def test_a_department_dashboard_and_export_default_to_its_own_unit(

@@ -272,8 +272,7 @@ def _check_unit_parent(run: ImportRun, unit: ledger.UnitRecord, *, known: bool) 
             raise line_error(
                 unit.line,
                 "parent",
-                f"单位 {unit.id!r} 已登记的上级是 {before or '（无）'!r}，与本行不同；"
-                "已有代码的记录不能修改 (changed record)",
+                f"单位 {unit.id!r} 已登记的上级是 {before or '（无）'!r}，与本行不同；已有代码的记录不能修改",
             )
         return
     if unit.parent and unit.parent not in run.units:
@@ -292,7 +291,7 @@ def _person(run: ImportRun, person: ledger.PersonRecord, new: list[dict[str, Any
             raise line_error(
                 person.line,
                 "id",
-                f"责任人 {person.id!r} {where}的信息与本行不同；已有代码的记录不能修改 (changed record)",
+                f"责任人 {person.id!r} {where}的信息与本行不同；已有代码的记录不能修改",
             )
         run.unchanged["person"] += 1
         return
