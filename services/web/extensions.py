@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from services.common.vocabulary import EXTENSION_STATES, ROLES
 from services.common.wire_text import as_text
+from services.common.wiretime import rfc3339_of
 from services.web import item_attachments
 from services.web.gateway import Gateway, Pending
 from services.web.layout import LOCAL, instant
@@ -252,26 +253,35 @@ def decide(gw: Gateway, session: Session, request: Request) -> Response:
 # ---- 核查: reports the unit made that nobody has verified yet, oldest first
 
 
+# The reports awaiting 核查 listed on the overview (the oldest); the task list has them all.
+AWAITING_SHOWN = 50
+
+
 def start_awaiting(gw: Gateway, session: Session) -> Pending:
     request = tasks_pb2.ListTasksRequest(state=common_pb2.TASK_STATE_REPORTED, page_size=5000)
     return gw.start(gw.tasks.ListTasks, request, session.token)
 
 
-def awaiting_section(pending: Pending) -> Markup:
-    """The reports awaiting 核查 (reported, not yet verified), the oldest first, each linked to its task."""
-    reply = as_text(pending.result(), LOCAL)
-    waiting = sorted(reply.tasks, key=lambda t: (t.reported_at, t.id))
+def awaiting_section(pending: Pending, names: Mapping[str, str] | None = None) -> Markup:
+    """The reports awaiting 核查 (reported, not yet verified), the oldest AWAITING_SHOWN first, each linked to
+    its task; the rest are on the task list (filtered to 已反馈). Read from the messages' own fields: only the
+    lines shown are written out."""
+    reply = pending.result()
+    waiting = sorted(reply.tasks, key=lambda t: (t.reported_at.seconds, t.id))
     tasks = [
         {
             "id": t.id,
             "title": t.title,
             "lead_unit": t.lead_unit,
-            "reported_at": when(t.reported_at),
-            "due_at": when(t.due_at),
+            "lead_name": (names or {}).get(t.lead_unit, t.lead_unit),
+            "reported_at": instant(rfc3339_of(t, "reported_at", LOCAL)),
+            "due_at": instant(rfc3339_of(t, "due_at", LOCAL)),
         }
-        for t in waiting
+        for t in waiting[:AWAITING_SHOWN]
     ]
-    return fragment("records/awaiting.html", tasks=tasks, more=bool(reply.next_page_token))
+    return fragment(
+        "records/awaiting.html", tasks=tasks, count=len(waiting), more=bool(reply.next_page_token)
+    )
 
 
 OFFICE = frozenset({"office"})

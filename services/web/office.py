@@ -119,7 +119,7 @@ def overview(gw: Gateway, session: Any, request: Request) -> Response:
         period=period,
         trend_switch=trend_switch(request, period),
         trend=trend_chart(pending_trend.result(), tree=tree, request=request),
-        awaiting=awaiting_section(awaiting),  # the extensions page's section, rendered there
+        awaiting=awaiting_section(awaiting, {u.unit: u.name for u in shown.units}),  # rendered there
     )
 
 
