@@ -71,7 +71,7 @@ class Served:
 
     def __init__(self, tmp: Path, urls: dict[str, str]) -> None:
         self.data = tmp / "data"
-        self.base = _port_base()
+        self.base = port_base()
         self.env = {
             **os.environ,
             "KAOHE_TASKS_DB_URL": urls["tasks"],
@@ -215,7 +215,7 @@ def _service_of(pid: int) -> str:
     return args[args.index(b"serve-one") + 1].decode() if b"serve-one" in args else ""
 
 
-def _port_base() -> int:
+def port_base() -> int:
     """A port base N with N .. N+40 free on loopback, drawn at random: other benches probe from the bottom."""
     for _ in range(200):
         base = random.randrange(55000, 64000, 50)

@@ -6,7 +6,6 @@ import json
 import multiprocessing
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from typing import Any
 
 from benchmarks.record import Figure, Record, percentile
 from benchmarks.runs import read_facts
+from benchmarks.served import port_base
 from services.common.scheme import Scheme, load_scheme_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +79,7 @@ def running_stack(kind: str, tmp: Path, scheme: Scheme) -> Iterator[Any]:
 @contextmanager
 def served(tmp: Path) -> Iterator[tuple[str, str, str]]:
     """`kaohe serve --sample` as people run it (three processes, TLS): (gateway, CA file, office token)."""
-    base = _free_port_base()
+    base = port_base()  # drawn at random: other benches and tests probe from the bottom
     command = [sys.executable, "-m", "services.cli.main"]
     serve = subprocess.Popen(
         [*command, "serve", "--data-dir", str(tmp), "--port-base", str(base), "--sample"],
@@ -115,19 +115,6 @@ def served(tmp: Path) -> Iterator[tuple[str, str, str]]:
         except subprocess.TimeoutExpired:
             os.killpg(serve.pid, signal.SIGKILL)
             serve.wait()
-
-
-def _free_port_base() -> int:
-    """A port base N with N .. N+40 free on loopback (serve takes N+0..2, N+10..12, N+30)."""
-    for base in range(52000, 64000, 50):
-        try:
-            for offset in (0, 1, 2, 10, 11, 12, 20, 30):
-                with socket.socket() as probe:
-                    probe.bind(("127.0.0.1", base + offset))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free ports for kaohe serve")
 
 
 def _overview_units(address: str, ca: str, token: str) -> int:
