@@ -113,10 +113,15 @@ class Backend:
         self.raw_channel.close()
 
 
+# A caller who set no deadline has an infinite one, which grpc reports as ~2**63 seconds remaining; passed on
+# as a timeout it overflows and the next hop fails at once (DEADLINE_EXCEEDED). Longer than this is "none".
+NO_DEADLINE = 7 * 24 * 3600.0
+
+
 def deadline(context: grpc.ServicerContext | None, default: float = DEFAULT_TIMEOUT) -> float:
     """The caller's remaining time when there is one (a long run's caller waits long), else the default."""
     if context is not None:
         remaining = context.time_remaining()
-        if remaining is not None:
+        if remaining is not None and remaining < NO_DEADLINE:
             return max(0.05, remaining - 0.05)
     return default

@@ -67,7 +67,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
     def ListTasks(
         self, request: tasks_pb2.ListTasksRequest, context: grpc.ServicerContext
     ) -> tasks_pb2.ListTasksResponse:
-        views, token, at = self.app.list_tasks(
+        views, token, at, total = self.app.list_tasks(
             actor=current_identity(),
             unit=request.unit,
             state=wire.request_code(common_pb2.TaskState.DESCRIPTOR, request.state, "state"),
@@ -79,11 +79,13 @@ class TasksServicer(tasks_pb2_grpc.TasksServiceServicer):
             page_size_=request.page_size,
             page_token=request.page_token,
             title=request.title,
+            order=wire.request_code(tasks_pb2.TaskOrder.DESCRIPTOR, request.order, "order"),
         )
         return tasks_pb2.ListTasksResponse(
             tasks=[wire.task_message(v) for v in views],
             next_page_token=token,
             as_of=instant(at),
+            total_size=total,
         )
 
     def CreateTask(

@@ -124,9 +124,10 @@ class TasksApp:
         page_size_: int = 0,
         page_token: str = "",
         title: str = "",
-    ) -> tuple[list[TaskView], str, int]:
+        order: str = "",
+    ) -> tuple[list[TaskView], str, int, int]:
         query = ListTasks(
-            actor, unit, state, color, task_type, year, overdue, as_of, page_size_, page_token, title
+            actor, unit, state, color, task_type, year, overdue, as_of, page_size_, page_token, title, order
         )
         return reading.list_tasks(self.context, self.facts, query)
 

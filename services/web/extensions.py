@@ -258,16 +258,19 @@ AWAITING_SHOWN = 50
 
 
 def start_awaiting(gw: Gateway, session: Session) -> Pending:
-    request = tasks_pb2.ListTasksRequest(state=common_pb2.TASK_STATE_REPORTED, page_size=5000)
+    """The oldest AWAITING_SHOWN reports awaiting 核查 and how many there are, asked now."""
+    request = tasks_pb2.ListTasksRequest(
+        state=common_pb2.TASK_STATE_REPORTED,
+        order=tasks_pb2.TASK_ORDER_REPORTED_AT,
+        page_size=AWAITING_SHOWN,
+    )
     return gw.start(gw.tasks.ListTasks, request, session.token)
 
 
 def awaiting_section(pending: Pending, names: Mapping[str, str] | None = None) -> Markup:
     """The reports awaiting 核查 (reported, not yet verified), the oldest AWAITING_SHOWN first, each linked to
-    its task; the rest are on the task list (filtered to 已反馈). Read from the messages' own fields: only the
-    lines shown are written out."""
+    its task; the rest are on the task list (filtered to 已反馈)."""
     reply = pending.result()
-    waiting = sorted(reply.tasks, key=lambda t: (t.reported_at.seconds, t.id))
     tasks = [
         {
             "id": t.id,
@@ -277,11 +280,9 @@ def awaiting_section(pending: Pending, names: Mapping[str, str] | None = None) -
             "reported_at": instant(rfc3339_of(t, "reported_at", LOCAL)),
             "due_at": instant(rfc3339_of(t, "due_at", LOCAL)),
         }
-        for t in waiting[:AWAITING_SHOWN]
+        for t in reply.tasks
     ]
-    return fragment(
-        "records/awaiting.html", tasks=tasks, count=len(waiting), more=bool(reply.next_page_token)
-    )
+    return fragment("records/awaiting.html", tasks=tasks, count=max(reply.total_size, len(tasks)))
 
 
 OFFICE = frozenset({"office"})

@@ -386,3 +386,24 @@ def test_export_of_the_worked_example(example: Stack) -> None:
         assert possible.get(unit, 0.0) == pytest.approx(entry["timeliness_max"], abs=1e-9), unit
     t2 = next(row for row in tasks[1:] if row[col["任务编号"]] == "T2")
     assert (t2[col["逾期工作日"]], t2[col["时效系数"]]) == (2, pytest.approx(0.8))
+
+
+def test_a_caller_who_sets_no_deadline_is_answered(stack: Stack) -> None:
+    # grpc gives such a caller ~2**63 seconds; passed on to the next hop as a timeout, it failed at once.
+    from kaohe.gateway.v1 import gateway_pb2_grpc
+    from kaohe.scoring.v1 import scoring_pb2_grpc
+    from kaohe.tasks.v1 import tasks_pb2_grpc
+
+    channel, metadata = stack.channel(), stack.metadata("office", None)
+    tasks = tasks_pb2_grpc.TasksServiceStub(channel).ListTasks(
+        tasks_pb2.ListTasksRequest(), metadata=metadata
+    )
+    assert tasks.as_of.seconds > 0
+    records = scoring_pb2_grpc.ScoringServiceStub(channel).ListRecords(
+        scoring_pb2.ListRecordsRequest(), metadata=metadata
+    )
+    assert list(records.records) == []
+    shown = gateway_pb2_grpc.GatewayServiceStub(channel).GetOverview(
+        gateway_pb2.GetOverviewRequest(), metadata=metadata
+    )
+    assert shown.year > 0

@@ -743,6 +743,75 @@ def test_pages_walk_every_task_once(listing: Caller, filters: dict[str, Any]) ->
     assert seen == expected and len(set(seen)) == len(seen)
 
 
+def _reported(task_id: str, at: str) -> list[dict[str, Any]]:
+    task = {
+        "type": "task",
+        "id": task_id,
+        "title": "待核查",
+        "task_type": "leader_directive",
+        "lead_unit": "fgj",
+        "assigned_at": "2025-05-01T09:00:00+08:00",
+        "due_at": "2025-06-30T23:59:59+08:00",
+    }
+    return [task, {"type": "task_event", "task": task_id, "kind": "report", "at": at}]
+
+
+def test_the_oldest_reports_first_page_by_page_with_their_count(stack: Stack) -> None:
+    # The 核查 queue: reports by instant (ties by id), read in pages that neither skip nor repeat.
+    stack.import_ledger(
+        jsonl(
+            [
+                *LISTING,
+                *_reported("R1", "2025-05-20T09:00:00+08:00"),
+                *_reported("R3", "2025-05-11T09:00:00+08:00"),
+                *_reported("R2", "2025-05-11T09:00:00+08:00"),
+                *_reported("R4", "2025-05-15T09:00:00+08:00"),
+            ]
+        )
+    )
+    office = who(stack, ("office", None))
+    queue = ["R2", "R3", "L7", "R4", "R1"]  # L7 was reported 2025-05-12 09:00
+    first = office.list(as_of=AS_OF, state="reported", order="reported_at", page_size=2)
+    assert [t.id for t in first.tasks] == queue[:2] and first.total_size == len(queue)
+    seen, token = [t.id for t in first.tasks], first.next_page_token
+    while token:
+        page = office.list(as_of=AS_OF, state="reported", order="reported_at", page_size=2, page_token=token)
+        assert page.total_size == 0  # counted on the first page only
+        seen, token = seen + [t.id for t in page.tasks], page.next_page_token
+    assert seen == queue
+    # Every task: the reported ones by instant (L8 was reported 2025-05-08, L6's report was rejected but
+    # happened), then those never reported by id; pages of 3 walk them all once.
+    everything = office.list(as_of=AS_OF, order="reported_at", page_size=1000)
+    walked, token = [], ""
+    while True:
+        page = office.list(as_of=AS_OF, order="reported_at", page_size=3, page_token=token)
+        walked += [t.id for t in page.tasks]
+        token = page.next_page_token
+        if not token:
+            break
+    assert (
+        walked == [t.id for t in everything.tasks]
+        and len(walked) == everything.total_size == len(ALL_IDS) + 4
+    )
+    reported = [t.id for t in everything.tasks if t.reported_at]
+    never = [t.id for t in everything.tasks if not t.reported_at]
+    assert walked == reported + never and never == sorted(never)
+    assert [t.reported_at for t in everything.tasks if t.reported_at] == sorted(
+        t.reported_at for t in everything.tasks if t.reported_at
+    )
+    # A page token of the id order is not a position in the report order.
+    id_token = office.list(as_of=AS_OF, page_size=1).next_page_token
+    error = refused(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        office.list,
+        as_of=AS_OF,
+        order="reported_at",
+        page_size=1,
+        page_token=id_token,
+    )
+    assert field_violations(error) == ["page_token"]
+
+
 EDGE_PARSED = {"color", "state", "as_of"}
 
 

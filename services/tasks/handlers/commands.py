@@ -65,6 +65,7 @@ class ListTasks:
     page_size: int = 0
     page_token: str = ""
     title: str = ""
+    order: str = ""  # "" by id, "reported_at" the oldest report first
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,11 @@ from services.tasks.facts import TaskFacts
 from services.tasks.handlers.commands import GetTask, ListTasks
 from services.tasks.handlers.context import TasksContext
 from services.tasks.handlers.views import (
+    NEVER,
     TaskView,
+    decode_position,
     decode_token,
+    encode_position,
     encode_token,
     page_size,
     task_view,
@@ -83,13 +86,21 @@ def _unit_in_reach(ctx: TasksContext, actor: Identity, unit: str) -> str:
     return unit or actor.unit
 
 
-def list_tasks(ctx: TasksContext, facts: TaskFacts, query: ListTasks) -> tuple[list[TaskView], str, int]:
+# The orders a task list may be read in ("" by id).
+ORDERS = ("", "id", "reported_at")
+
+
+def list_tasks(ctx: TasksContext, facts: TaskFacts, query: ListTasks) -> tuple[list[TaskView], str, int, int]:
+    """A page of tasks, the next page's token, the colour instant, and (first page only) how many match."""
     unit = _unit_in_reach(ctx, query.actor, query.unit)
     if query.color and query.color not in COLOURS:
         raise InvalidArgument("color", "须为 blue（蓝）、yellow（黄）或 red（红）")
     if query.state and query.state not in {s.value for s in State}:
         raise InvalidArgument("state", "须为以下之一：" + "、".join(s.value for s in State))
     check_year(query.year)
+    if query.order not in ORDERS:
+        raise InvalidArgument("order", "须为 id（按编号）或 reported_at（最早反馈在前）")
+    by_report = query.order == "reported_at"
     title = check_text("title", query.title.strip(), max_len=MAX_TITLE_SEARCH)
     at = facts.instant(query.as_of, name="as_of")
     due_from, due_before = facts.year_bounds(query.year) if query.year else (None, None)
@@ -104,16 +115,35 @@ def list_tasks(ctx: TasksContext, facts: TaskFacts, query: ListTasks) -> tuple[l
         title=title,
     )
     size = page_size(query.page_size)
+    threshold = ctx.scheme.timeliness.yellow_threshold
     with ctx.db.read() as conn:
-        rows = repo.list_tasks(
-            conn,
-            flt,
-            at=at,
-            yellow_threshold=ctx.scheme.timeliness.yellow_threshold,
-            after=decode_token(query.page_token),
-            limit=size + 1,
-        )
+        if by_report:
+            rows = repo.list_tasks_by_report(
+                conn,
+                flt,
+                at=at,
+                yellow_threshold=threshold,
+                after=decode_position(query.page_token),
+                never=NEVER,
+                limit=size + 1,
+            )
+        else:
+            rows = repo.list_tasks(
+                conn,
+                flt,
+                at=at,
+                yellow_threshold=threshold,
+                after=decode_token(query.page_token),
+                limit=size + 1,
+            )
         more = len(rows) > size
         rows = rows[:size]
+        total = 0 if query.page_token else repo.count_tasks(conn, flt, at=at, yellow_threshold=threshold)
         views = with_progress(ctx, conn, rows, at=at)
-    return views, encode_token(rows[-1].id) if more and rows else "", at
+    if not (more and rows):
+        token = ""
+    elif by_report:
+        token = encode_position(rows[-1].reported_at, rows[-1].id)
+    else:
+        token = encode_token(rows[-1].id)
+    return views, token, at, total

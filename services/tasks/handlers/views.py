@@ -81,6 +81,30 @@ def decode_token(token: str) -> str:
         raise InvalidArgument("page_token", "不是本服务签发的翻页令牌") from None
 
 
+# A page token of a list read by report instant: the last task's report instant in this many digits, its id.
+_AT_DIGITS = 20
+
+
+def encode_position(at: int | None, last: str) -> str:
+    """The token after a task of a list read by report instant (never reported: after every instant)."""
+    return encode_token(f"{NEVER if at is None else at:0{_AT_DIGITS}d}{last}") if last else ""
+
+
+def decode_position(token: str) -> tuple[int, str]:
+    """(report instant, id) of the task a list read by report instant goes on after; (-1, "") at the start."""
+    text = decode_token(token)
+    if not text:
+        return -1, ""
+    digits, last = text[:_AT_DIGITS], text[_AT_DIGITS:]
+    if not (digits.isascii() and digits.isdigit()) or not last:
+        raise InvalidArgument("page_token", "不是本服务签发的翻页令牌")
+    return int(digits), last
+
+
+# A task never reported sorts after every report (instants are seconds; this is far past any).
+NEVER = 10**18
+
+
 def page_size(requested: int) -> int:
     if requested < 0:
         raise InvalidArgument("page_size", "不得为负数")

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, text, update
+from sqlalchemy import Connection, and_, func, or_, select, text, update
 
 from services.common.db import advisory_xact_lock, chunks
 
@@ -265,6 +265,40 @@ def list_tasks(
         .limit(limit)
     )
     return _rows(conn, list(conn.execute(query)))
+
+
+def list_tasks_by_report(
+    conn: Connection,
+    flt: TaskFilter,
+    *,
+    at: int,
+    yellow_threshold: float,
+    after: tuple[int, str],
+    never: int,
+    limit: int,
+) -> list[TaskRow]:
+    """A page of tasks after the position (report instant, id): the oldest report first, then by id, those
+    never reported last (their instant `never`)."""
+    reported = func.coalesce(tasks.c.reported_at, never)
+    after_at, after_id = after
+    query = (
+        select(tasks)
+        .where(filter_clause(flt, at=at, yellow_threshold=yellow_threshold))
+        .where(or_(reported > after_at, and_(reported == after_at, tasks.c.id > after_id)))
+        .order_by(reported, tasks.c.id)
+        .limit(limit)
+    )
+    return _rows(conn, list(conn.execute(query)))
+
+
+def count_tasks(conn: Connection, flt: TaskFilter, *, at: int, yellow_threshold: float) -> int:
+    """How many tasks the filter matches."""
+    query = (
+        select(func.count())
+        .select_from(tasks)
+        .where(filter_clause(flt, at=at, yellow_threshold=yellow_threshold))
+    )
+    return int(conn.execute(query).scalar_one())
 
 
 def open_tasks(conn: Connection) -> list[TaskRow]:
