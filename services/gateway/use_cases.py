@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -37,7 +38,8 @@ log = logging.getLogger("kaohe.gateway.import")
 BATCH = 2000
 # A unit's standing rows, the preview document they came from, the instant they were computed for (RFC 3339
 # as tasks wrote it) and the county's time zone (the scheme's IANA name).
-Standings = tuple[list[gateway_pb2.UnitStanding], dict[str, Any], Timestamp | None, str]
+# (each unit's standing, the preview's document, the instant computed for, the time zone, the tag of all four)
+Standings = tuple[list[gateway_pb2.UnitStanding], dict[str, Any], Timestamp | None, str, str]
 TASK_TYPES = tuple(TASK_LINE_TYPES)
 SCORING_TYPES = RECORD_KINDS
 
@@ -128,15 +130,19 @@ class GatewayApp:
             identity.role,
             identity.unit if identity.is_department else "",
         )
+        versions = f"{tasks_version.sequence}.{scoring_version.sequence}.{scoring_version.scheme_sha256[:16]}"
         return self.standings.fetch(
             key,
             now=epoch_of(tasks_version, "at") or 0,
             valid_until=epoch_of(tasks_version, "next_change") or 0,
-            compute=lambda: self._compute_standings(identity, year, unit, timeout),
+            compute=lambda: self._compute_standings(identity, year, unit, timeout, versions=versions),
             timeout=timeout,
         )
 
-    def _compute_standings(self, identity: Identity, year: int, unit: str, timeout: float) -> Standings:
+    def _compute_standings(
+        self, identity: Identity, year: int, unit: str, timeout: float, *, versions: str
+    ) -> Standings:
+        """The standings read now; tagged with the versions read before them and the instant they are for."""
         def summary() -> Any:
             return self._call(
                 self.backends.tasks,
@@ -185,14 +191,15 @@ class GatewayApp:
             )
         time_zone = self.scheme(identity, timeout).timezone
         as_of = summary_reply.as_of if summary_reply.HasField("as_of") else None
-        return standings, document, as_of, time_zone
+        etag = f"{versions}.{as_of.seconds if as_of is not None else 0}.{secrets.token_hex(4)}"
+        return standings, document, as_of, time_zone, etag
 
     def overview(self, identity: Identity, year: int, timeout: float) -> gateway_pb2.GetOverviewResponse:
         check_year(year)
         asked = bool(year)
         year = year or datetime.now().year
         unit = identity.unit if identity.is_department else ""
-        standings, document, as_of, time_zone = self._standings(identity, year, unit, timeout)
+        standings, document, as_of, time_zone, etag = self._standings(identity, year, unit, timeout)
         if asked and not any(_assessed(entry) for entry in document["units"]):
             # As `assess run` refuses it: a year named that has nothing to show is a mistake, not zeros.
             raise InvalidArgument(
@@ -205,6 +212,7 @@ class GatewayApp:
             units=standings,
             interim=bool(document.get("interim")),
             time_zone=time_zone,
+            etag=etag,
         )
 
     def dashboard(
@@ -214,7 +222,7 @@ class GatewayApp:
         if not unit:
             raise InvalidArgument("unit", "必须填写")
         year = year or datetime.now().year
-        standings, document, as_of, time_zone = self._standings(identity, year, unit, timeout)
+        standings, document, as_of, time_zone, etag = self._standings(identity, year, unit, timeout)
         standing, below = _own_and_below(standings, unit)
         scheme = self.scheme(identity, timeout)
         tasks_reply = self._call(
@@ -248,7 +256,7 @@ class GatewayApp:
             )
         items.sort(key=lambda i: i.hours_left)
         return gateway_pb2.GetDashboardResponse(
-            standing=standing, open_items=items, as_of=as_of, time_zone=time_zone, below=below
+            standing=standing, open_items=items, as_of=as_of, time_zone=time_zone, below=below, etag=etag
         )
 
     def _run_document(

@@ -109,15 +109,17 @@ def open_items_table(items: Any) -> Markup:
     return fragment("tasks/open_items.html", items=rows)
 
 
-def home(gw: Gateway, session: Session, request: Request) -> Response:
+def home(console: Gateway, session: Session, request: Request) -> Response:
     """The department's one page: standing, open tasks, latest published result, history.
 
-    The dashboard, the runs and the overdue trend are asked for at once; then every year's shown run at
-    once (the latest one's document serves both its explanation and its line in the history).
+    The dashboard first (its open items move with the clock); the runs and the overdue trend are asked at
+    once, kept under the dashboard's tag; then every year's shown run at once (the latest one's document
+    serves both its explanation and its line in the history).
     """
-    pending_dashboard = gw.start(
-        gw.gateway.GetDashboard, gateway_pb2.GetDashboardRequest(unit=session.unit), session.token
+    dashboard = console.call(
+        console.gateway.GetDashboard, gateway_pb2.GetDashboardRequest(unit=session.unit), session.token
     )
+    gw = console.under(dashboard.etag, role=session.role, unit=session.unit)
     pending_trend = start_trend(gw, session, unit=session.unit)
     pending_units = start_units(gw, session)  # a 乡镇's trend holds its 村's lines, set under it
     runs = runs_of(gw, session)
@@ -131,7 +133,6 @@ def home(gw: Gateway, session: Session, request: Request) -> Response:
         )
         for r in latest.values()
     }
-    dashboard = pending_dashboard.result()
     documents = {run_id: _document(p.result()) for run_id, p in pending_documents.items()}
     trend = trend_chart(pending_trend.result(), tree=unit_levels(pending_units.result()), request=request)
     return render(

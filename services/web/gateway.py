@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -69,6 +71,11 @@ class Gateway:
         self.accounts = accounts_pb2_grpc.AccountsServiceStub(self.channel)
         self.tasks = tasks_pb2_grpc.TasksServiceStub(self.channel)
         self.scoring = scoring_pb2_grpc.ScoringServiceStub(self.channel)
+        self.kept = KeptAnswers()
+
+    def under(self, tag: str, *, role: str, unit: str) -> Kept:
+        """This gateway for a page whose other reads are kept under tag (a view's etag; "" keeps nothing)."""
+        return Kept(self, tag, role=role, unit=unit)
 
     def call(
         self, method: Callable[..., Any], request: Any, token: str = "", timeout: float = TIMEOUT
@@ -97,3 +104,69 @@ class Gateway:
 
     def close(self) -> None:
         self.channel.close()
+
+
+# Answers kept under a view's tag (GetOverviewResponse.etag): this many at most, the least recently used going
+# first; an answer larger than KEPT_LARGEST is not kept.
+KEPT_ANSWERS = 512
+KEPT_LARGEST = 1 << 20
+
+
+class KeptAnswers:
+    """Answers of the gateway kept under the tag of the data they were read at.
+
+    While a view's tag stays the same, so do both services' data and what the clock has changed in it
+    (see GetOverviewResponse.etag); a page's other reads made under the same tag, by a caller of the same
+    role and unit, answer as they did. Each is kept as its call (a page asking twice makes one call); a call
+    that fails is not kept.
+    """
+
+    def __init__(self, size: int = KEPT_ANSWERS) -> None:
+        self.size = size
+        self._calls: OrderedDict[Hashable, Future[Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def start(self, key: Hashable, call: Callable[[], Future[Any]]) -> Future[Any]:
+        with self._lock:
+            kept = self._calls.get(key)
+            if kept is not None:
+                self._calls.move_to_end(key)
+                return kept
+            made = self._calls[key] = call()
+            while len(self._calls) > self.size:
+                self._calls.popitem(last=False)
+        made.add_done_callback(lambda done: self._settled(key, done))
+        return made
+
+    def _settled(self, key: Hashable, done: Future[Any]) -> None:
+        failed = done.cancelled() or done.exception() is not None
+        if failed or done.result().ByteSize() > KEPT_LARGEST:
+            with self._lock:
+                if self._calls.get(key) is done:
+                    del self._calls[key]
+
+
+class Kept(Gateway):
+    """The gateway as one page sees it under a view's tag: calls answered from the answers kept under it
+    for the caller's role and unit, else made and kept (on the same channel and stubs)."""
+
+    def __init__(self, gw: Gateway, tag: str, *, role: str, unit: str) -> None:
+        # Not Gateway.__init__: the console's channel and stubs, not new ones.
+        self.gw, self.tag, self.scope = gw, tag, (role, unit)
+        self.address, self.internal, self.channel, self.kept = gw.address, gw.internal, gw.channel, gw.kept
+        self.gateway, self.accounts, self.tasks, self.scoring = gw.gateway, gw.accounts, gw.tasks, gw.scoring
+
+    def start(self, method: Any, request: Any, token: str = "", timeout: float = TIMEOUT) -> Pending:
+        if not self.tag:
+            return self.gw.start(method, request, token, timeout)
+        # A request's type names its method: each method of the APIs takes a type of its own (tested).
+        asked = request.SerializeToString(deterministic=True)
+        key = (self.tag, self.scope, request.DESCRIPTOR.full_name, asked)
+        made = self.kept.start(key, lambda: POOL.submit(self.gw.call, method, request, token, timeout))
+        return Pending(made)
+
+    def call(self, method: Any, request: Any, token: str = "", timeout: float = TIMEOUT) -> Any:
+        return self.start(method, request, token, timeout).result()
+
+    def close(self) -> None:
+        """The channel is the console's, not the page's."""

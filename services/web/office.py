@@ -85,13 +85,17 @@ def _most_to_do(units: list[Any]) -> list[Any]:
     return ranked[:TOP_BARS]
 
 
-def overview(gw: Gateway, session: Any, request: Request) -> Response:
+def overview(console: Gateway, session: Any, request: Request) -> Response:
     year = _year(request)
-    awaiting = start_awaiting(gw, session)  # at once with the overview too
     period = trend_period(request)
-    pending_trend = start_trend(gw, session, year=year, period=period)  # at once with the overview
+    shown = console.call(
+        console.gateway.GetOverview, gateway_pb2.GetOverviewRequest(year=year), session.token
+    )
+    # The page's other reads, kept under the overview's tag: asked again only when the data has changed.
+    gw = console.under(shown.etag, role=session.role, unit=session.unit)
+    awaiting = start_awaiting(gw, session)
+    pending_trend = start_trend(gw, session, year=year, period=period)
     pending_calendar = start_calendar_check(gw, session)
-    shown = gw.call(gw.gateway.GetOverview, gateway_pb2.GetOverviewRequest(year=year), session.token)
     reasons = _veto_reasons(gw, session, shown.year) if any(u.veto for u in shown.units) else {}
     rows: list[dict[str, Any]] = []
     tree = unit_tree(gw, session)  # unit → category, parent: the overview and the trend by level
