@@ -64,6 +64,9 @@ def configure(service: str, level: str = "INFO", *, stream: TextIO | None = None
     root.setLevel(level)
     # A migration's every step ("setup plugin …", "Running upgrade …") is for a collector, not a person.
     logging.getLogger("alembic").setLevel(logging.INFO if wants_json else logging.WARNING)
+    # So is the audit's line per call (the sample county's import writes dozens): the audit file and table
+    # keep every one; the terminal shows only an audit line that could not be written.
+    logging.getLogger("kaohe.audit").setLevel(logging.INFO if wants_json else logging.WARNING)
     old_factory = logging.getLogRecordFactory()
 
     def factory(*args: object, **kwargs: object) -> logging.LogRecord:

@@ -64,6 +64,11 @@ class Console:
         self.app = self._app()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "HEAD" and scope["path"].startswith("/api/"):
+            # FastAPI's routes answer GET only; HEAD is the same answer without its body (RFC 9110 §9.3.2),
+            # as Starlette's own routes (the pages) give it.
+            await self.app({**scope, "method": "GET"}, receive, _headers_only(send))
+            return
         await self.app(scope, receive, send)
 
     def _app(self) -> FastAPI:
@@ -224,3 +229,14 @@ class Console:
         if session is None:
             return redirect("/login")
         return redirect(landing(session))
+
+
+def _headers_only(send: Any) -> Any:
+    """send, the body's bytes left out (the headers, Content-Length included, as for GET)."""
+
+    async def sending(message: Any) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return sending

@@ -4,6 +4,8 @@ type the document names, and who may call it (a Bearer token, or a session that 
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -150,3 +152,23 @@ def test_callers_and_malformed_queries_are_refused_in_chinese(console: Console) 
     status, _, body = fetch(console, "/api/units", cookies=cookie)
     assert status == 403 and json.loads(body) == {"error": "请先修改一次性密码", "code": "PERMISSION_DENIED"}
     console.web.console.sessions.end(session.id)
+
+
+def test_head_answers_as_get_without_the_body(console: Console) -> None:
+    office = console.stack.token("office")
+    for path in ("/api/overview", "/api/units", "/api/openapi.json", "/login"):
+        got_status, got_headers, got_body = fetch(console, path, token=office)
+        request = urllib.request.Request(console.url + path, method="HEAD")
+        request.add_header("Authorization", f"Bearer {office}")
+        with urllib.request.urlopen(request, timeout=60) as reply:
+            assert (reply.status, reply.read()) == (got_status, b""), path
+            assert reply.headers["Content-Type"] == got_headers["Content-Type"], path
+            assert reply.headers["Content-Length"] == str(len(got_body)), path
+    # Not signed in: the same refusal as GET, headers only.
+    request = urllib.request.Request(console.url + "/api/overview", method="HEAD")
+    try:
+        urllib.request.urlopen(request, timeout=60)
+    except urllib.error.HTTPError as refused:
+        assert refused.code == 401 and refused.read() == b""
+    else:
+        raise AssertionError("HEAD without a token was answered")
