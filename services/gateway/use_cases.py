@@ -143,6 +143,7 @@ class GatewayApp:
         self, identity: Identity, year: int, unit: str, timeout: float, *, versions: str
     ) -> Standings:
         """The standings read now; tagged with the versions read before them and the instant they are for."""
+
         def summary() -> Any:
             return self._call(
                 self.backends.tasks,
