@@ -31,6 +31,7 @@ from services.common.process import ServiceOptions
 from services.common.runtime import load_scheme_or_fail
 from services.common.settings import FIRST_PASSWORD_FILE, ConfigError, Settings, load
 from services.common.tokens import issue_user_token, load_token_keys
+from services.common.vocabulary import LEDGER_LINE_TYPES
 from services.notify.config import notify_config_from
 
 SERVICES = ("tasks", "scoring", "gateway")
@@ -164,15 +165,15 @@ def serve(
     children = _launch(settings, files, plaintext=plaintext, notify=notify)
     web_scheme = "https" if os.environ.get("KAOHE_WEB_TLS_CERT") else "http"
     web_host = os.environ.get("KAOHE_WEB_BIND_HOST", "127.0.0.1")
-    _say(f"web console on {web_scheme}://{web_host}:{settings.port_base + 30}/")
+    _say(f"网页控制台 {web_scheme}://{web_host}:{settings.port_base + 30}/")
     _say(
-        f"gateway {settings.gateway_bind_host}:{settings.gateway_port}, tasks {settings.tasks_addr}, "
-        f"scoring {settings.scoring_addr}; metrics on {settings.port_base + 10}-{settings.port_base + 12}; "
-        f"data in {settings.data_dir}"
+        f"网关 {settings.gateway_bind_host}:{settings.gateway_port}，任务服务 {settings.tasks_addr}，"
+        f"计分服务 {settings.scoring_addr}；"
+        f"监控指标端口 {settings.port_base + 10}–{settings.port_base + 12}；数据目录 {settings.data_dir}"
     )
     code = _watch(children, lambda: stopping, password, _sampler(settings, files) if sample else None)
     _stop(children)
-    _say("stopped")
+    _say("已停止")
     return code
 
 
@@ -286,7 +287,7 @@ class FirstPassword:
         try:
             password = self.path.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            _say(f"first office account: admin; its one-time password is in {self.path} ({exc.strerror})")
+            _say(f"首个考核办账号 admin：一次性密码在 {self.path}（读取失败：{exc.strerror}）")
             return
         message = (
             f"kaohe serve: 首个考核办账号 admin，一次性密码 {password}"
@@ -297,13 +298,10 @@ class FirstPassword:
             with open("/dev/tty", "w", encoding="utf-8") as terminal:
                 terminal.write(message)
         except OSError:
-            _say(
-                f"first office account: admin; its one-time password is in {self.path} (0600), "
-                "change it at first login"
-            )
+            _say(f"首个考核办账号 admin：一次性密码在 {self.path}（仅本人可读），首次登录后必须修改")
             return
         self.path.unlink(missing_ok=True)
-        _say("first office account: admin; its one-time password was shown on the terminal only")
+        _say("首个考核办账号 admin：一次性密码只显示在终端上")
 
 
 def _sampler(settings: Settings, files: tls.TlsFiles | None) -> Callable[[Callable[[], None]], bool]:
@@ -378,6 +376,7 @@ def _import_sample(settings: Settings, files: tls.TlsFiles | None) -> None:
         )
         filed = file_sample_applications(channel, lambda role, unit: _bearer(keys, role, unit))
         attached = attach_sample_evidence(channel, lambda role, unit: _bearer(keys, role, unit))
-    _say(f"imported the sample county: {sum(reply.created.values())} records ({dict(reply.created)})")
-    _say(f"filed the sample's 容错 applications for the office to decide: {', '.join(filed) or 'none'}")
-    _say(f"attached the sample's 办结报告 (PDF) to tasks: {', '.join(attached) or 'none'}")
+    kinds = "、".join(f"{LEDGER_LINE_TYPES.get(k, k)} {n}" for k, n in sorted(reply.created.items()))
+    _say(f"已导入示例县：{sum(reply.created.values())} 条记录（{kinds}）")
+    _say(f"已提交示例容错申请，待考核办裁决：{'、'.join(filed) or '无'}")
+    _say(f"已为任务附上示例办结报告（PDF）：{'、'.join(attached) or '无'}")

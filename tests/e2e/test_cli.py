@@ -303,7 +303,7 @@ def test_kaohe_sample_writes_the_county_that_serve_sample_imports(tmp_path: Path
     stack = start_served(tmp_path, scheme=scheme, extra=("--sample",))
     try:
         for _ in range(480):
-            if "imported the sample county" in stack.log.read_text():
+            if "已导入示例县" in stack.log.read_text():
                 break
             assert stack.process.poll() is None, stack.log.read_text()
             time.sleep(0.25)
@@ -315,13 +315,13 @@ def test_kaohe_sample_writes_the_county_that_serve_sample_imports(tmp_path: Path
         assert sum(counts["created"].values()) == 0, counts
         assert sum(counts["unchanged"].values()) == len(out.read_text().splitlines())
         # The departments' pending 容错 applications wait for the office, one on a task, one on a report.
-        assert "filed the sample's 容错 applications" in stack.log.read_text()
+        assert "已提交示例容错申请" in stack.log.read_text()
         pending = json.loads(stack.kaohe("tolerance", "list", "--json").stdout)
         kinds = sorted(a["target_type"] for a in pending["applications"] if a["state"] == "pending")
         assert kinds == ["error_report", "task"], pending
         # A few reported tasks carry their unit's 办结报告 (PDF), as a newcomer finds them in the console.
-        line = next(x for x in stack.log.read_text().splitlines() if "attached the sample's 办结报告" in x)
-        first = line.rsplit(": ", 1)[1].split(", ")[0]
+        line = next(x for x in stack.log.read_text().splitlines() if "已为任务附上示例办结报告" in x)
+        first = line.rsplit("：", 1)[1].split("、")[0]
         (evidence,) = json.loads(stack.kaohe("attachments", "list", "--task", first, "--json").stdout)
         assert evidence["media_type"] == "application/pdf"
     finally:

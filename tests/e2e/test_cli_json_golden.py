@@ -44,7 +44,7 @@ pytestmark = pytest.mark.slow
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "cli_json"
 SCHEME = GOLDEN / "scheme.toml"
 REGENERATE = os.environ.get("KAOHE_REGENERATE_GOLDEN") == "1"
-SAMPLE_IMPORTED = "imported the sample county"
+SAMPLE_IMPORTED = "已导入示例县"
 SAMPLE_FAILED = "示例县未导入"
 SAMPLE_WAIT_SECONDS = 900
 SAMPLE_ATTEMPTS = 3

@@ -77,12 +77,12 @@ def test_the_sample_is_imported_into_a_data_directory_that_did_not_exist(tmp_pat
     served = start_served(tmp_path, extra=("--sample",))
     try:
         for _ in range(240):
-            if any(said in served.log.read_text() for said in ("imported the sample county", "示例县未导入")):
+            if any(said in served.log.read_text() for said in ("已导入示例县", "示例县未导入")):
                 break
             time.sleep(0.5)
         log = served.log.read_text()
         listed = served.kaohe("tasks", "list", "--json")
     finally:
         _stop(served)
-    assert "imported the sample county" in log and "示例县未导入" not in log, log
+    assert "已导入示例县" in log and "示例县未导入" not in log, log
     assert '"id"' in listed.stdout

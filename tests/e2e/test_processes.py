@@ -273,7 +273,7 @@ def test_kill_9_of_serve_takes_every_child_with_it_and_a_new_serve_starts_on_its
 ) -> None:
     children = [pid for pid in stack.group() if pid != stack.process.pid]
     assert len(children) >= 8  # tasks, scoring, two supervisors, four workers
-    assert f"web console on http://127.0.0.1:{stack.base + 30}/" in stack.log.read_text()
+    assert f"网页控制台 http://127.0.0.1:{stack.base + 30}/" in stack.log.read_text()
     os.kill(stack.process.pid, signal.SIGKILL)
     stack.process.wait(timeout=20)
     # Every child follows (PR_SET_PDEATHSIG): waited for as a condition, bounded.

@@ -24,7 +24,7 @@ def test_serve_starts_the_console_and_makes_the_first_office_account(tmp_path: P
     served = start_served(tmp_path)
     try:
         log = served.log.read_text()
-        address = re.search(r"web console on (http://127\.0\.0\.1:\d+/)", log)
+        address = re.search(r"网页控制台 (http://127\.0\.0\.1:\d+/)", log)
         assert address, log
         # Without a terminal the one-time password goes to a 0600 file, never to the log.
         one_time = (served.data_dir / "first-office-password").read_text().strip()
@@ -68,7 +68,7 @@ def test_serve_starts_the_console_and_makes_the_first_office_account(tmp_path: P
         served.process.wait(timeout=30)
     again = start_served(tmp_path)
     try:
-        assert "first office account" not in again.log.read_text()
+        assert "首个考核办账号" not in again.log.read_text()
     finally:
         os.killpg(again.process.pid, signal.SIGTERM)
         again.process.wait(timeout=30)

@@ -20,6 +20,7 @@ def cmd_overview(args: argparse.Namespace) -> int:
     client = Client(args)
     reply = client.call(client.gateway.GetOverview, gateway_pb2.GetOverviewRequest(year=args.year or 0))
     data = county_plain(reply, reply.time_zone)
+    data.pop("etag", None)  # a key for clients that keep answers, not part of what is shown
     parents = unit_parents(client)
     for unit in data.get("units", []):
         unit["parent"] = parents.get(unit["unit"], "")
@@ -41,6 +42,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         gateway_pb2.GetDashboardRequest(unit=unit_code(client, args.unit), year=args.year or 0),
     )
     data = county_plain(reply, reply.time_zone)
+    data.pop("etag", None)  # as for the overview
     emit(args, data, lambda: render.dashboard(data))
     return EXIT_OK
 

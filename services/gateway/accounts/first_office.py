@@ -41,8 +41,7 @@ def ensure_first_office_account(data_dir: Path, db_url: str) -> Path | None:
         handle.write(password + "\n")
     os.replace(partial, path)
     log.warning(
-        "first office account admin created; its one-time password is in %s (0600), "
-        "to be changed at first login",
+        "已创建首个考核办账号 admin；一次性密码在 %s（仅本人可读），首次登录后必须修改",
         path,
     )
     return path
