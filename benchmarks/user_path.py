@@ -13,7 +13,7 @@ from pathlib import Path
 from benchmarks.ledger import SHAPES, write_ledger
 from benchmarks.record import Figure, Record
 from benchmarks.runs import read_facts
-from benchmarks.served import Served, fresh_databases, pg_dsn
+from benchmarks.served import Served, cpu_seconds, fresh_databases, pg_dsn
 
 MIB = 1024
 # Issue 21's targets.
@@ -43,8 +43,11 @@ def bench_user_path(record: Record, *, size: str, server_url: str, phases: bool)
             served = Served(tmp, urls)
             try:
                 served.reset_peaks()
+                cpu_before = {**served.cpu_seconds(), **database_cpu(urls)}
                 imported = served.cli("import", str(ledger))
                 import_peaks = {"cli": imported.peak_kib, **served.peaks_kib()}
+                import_cpu = spent_between(cpu_before, {**served.cpu_seconds(), **database_cpu(urls)})
+                import_cpu["cli"] = imported.cpu_seconds
                 busy = autovacuum_workers(urls["tasks"])
                 served.reset_peaks()
                 ran = served.cli("assess", "run", "--year", "2025")
@@ -54,10 +57,24 @@ def bench_user_path(record: Record, *, size: str, server_url: str, phases: bool)
                     from benchmarks.phases import where_the_run_goes
 
                     where_the_run_goes(record, served, urls, size=size, first_run=ran.seconds)
+                # The office imports its ledger again as it grows: every line found unchanged.
+                again = served.cli("import", str(ledger))
             finally:
                 served.close()
         copy_in = bare_copy(ledger, server_url)
     _import_figures(record, size, lines, imported.seconds, copy_in, import_peaks)
+    _cpu_figures(record, size, imported.seconds, import_cpu)
+    record.add(
+        Figure(
+            f"import.{size}.again.lines_per_s",
+            lines / again.seconds,
+            "lines/s",
+            lines / imported.seconds,
+            "the same ledger imported again after the run (every line unchanged); baseline the first import",
+            target=IMPORT_LINES_PER_SECOND,
+            higher_is_better=True,
+        )
+    )
     _run_figures(record, size, shape.tasks, ran.seconds, copy_out, run_peaks, busy)
 
 
@@ -98,6 +115,53 @@ def _import_figures(
                 target=PROCESS_BUDGET_MIB,
             )
         )
+
+
+def _cpu_figures(record: Record, size: str, seconds: float, spent: dict[str, float]) -> None:
+    """Where the import's time went: each process's CPU seconds during it (PostgreSQL's backends by
+    database), against the wall time; what is left of the wall is waiting (the disk, a busy machine)."""
+    for name, cpu in sorted(spent.items()):
+        if cpu >= 0.05:
+            record.add(
+                Figure(
+                    f"import.{size}.cpu.{name}",
+                    cpu,
+                    "s",
+                    seconds,
+                    "CPU seconds (user + system) this process spent during the import; baseline the "
+                    "import's wall time",
+                )
+            )
+
+
+def spent_between(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds spent between two readings, by process; a database's backends (`postgres.tasks.<pid>`,
+    one begun in between counted from nothing) summed by service."""
+    spent: dict[str, float] = {}
+    for key, value in after.items():
+        name = key.rsplit(".", 1)[0] if key.startswith("postgres.") else key
+        spent[name] = spent.get(name, 0.0) + value - before.get(key, 0.0)
+    return spent
+
+
+def database_cpu(urls: dict[str, str]) -> dict[str, float]:
+    """CPU seconds so far of each PostgreSQL backend serving urls' databases (on this machine), keyed
+    `postgres.<service>.<pid>`."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    spent: dict[str, float] = {}
+    for service, url in urls.items():
+        name = make_url(url).database
+        with psycopg.connect(pg_dsn(url)) as conn:
+            pids = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (name,)
+                )
+            ]
+        spent |= {f"postgres.{service}.{pid}": cpu_seconds(pid) for pid in pids}
+    return spent
 
 
 def _run_figures(

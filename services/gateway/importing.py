@@ -14,7 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -50,20 +50,30 @@ class Caller(Protocol):
 
 @dataclass
 class Split:
-    """A file split by service: each half a spool of `number TAB line` rows; pending ids one of their own."""
+    """A file split by service: each half a spool of `number TAB line` rows; pending ids one of their own.
+
+    targets: the ids the scoring lines point at (a tolerance's `target`): the only tasks of the file
+    scoring has to know of, so only they are sent to it. spool makes a further private spool for the
+    import (kept until it ends).
+    """
 
     tasks: IO[bytes]
     scoring: IO[bytes]
     pending: IO[bytes]
+    spool: Callable[[], IO[bytes]]
     lines: int = 0
     task_lines: int = 0
     scoring_lines: int = 0
+    targets: set[str] = field(default_factory=set)
 
 
 def split(source: IO[bytes], directory: Path | None, stack: ExitStack) -> Split:
     """One pass over the spooled file: each line decoded, its JSON and type checked, sent to its half."""
-    tasks, scoring, pending = (stack.enter_context(spooled(directory)) for _ in range(3))
-    parts = Split(tasks, scoring, pending)
+
+    def spool() -> IO[bytes]:
+        return stack.enter_context(spooled(directory))
+
+    parts = Split(spool(), spool(), spool(), spool)
     source.seek(0)
     offset = 0
     for number, raw in enumerate(iter(lambda: source.readline(MAX_LINE_BYTES + 1), b""), start=1):
@@ -96,6 +106,8 @@ def split(source: IO[bytes], directory: Path | None, stack: ExitStack) -> Split:
         elif kind in SCORING_TYPES:
             parts.scoring_lines += 1
             parts.scoring.write(row)
+            if isinstance(obj.get("target"), str):
+                parts.targets.add(obj["target"])
         else:
             raise InvalidArgument(
                 [
@@ -151,8 +163,9 @@ def _pending_task(value: str) -> common_pb2.PendingTask:
     return common_pb2.PendingTask(id=task_id, lead_unit=lead, co_units=[c for c in co.split(",") if c])
 
 
-def _pending(spool: IO[bytes]) -> Iterator[tuple[list[str], list[common_pb2.PendingTask]]]:
-    """(units, tasks) of the file the scoring half may refer to, in batches."""
+def _pending(spool: IO[bytes], targets: set[str]) -> Iterator[tuple[list[str], list[common_pb2.PendingTask]]]:
+    """(units, tasks) of the file the scoring half may refer to, in batches: every unit, the tasks among
+    targets (a county's ledger of tasks alone sends scoring none of its 100,000 tasks)."""
     spool.seek(0)
     units: list[str] = []
     tasks: list[common_pb2.PendingTask] = []
@@ -160,8 +173,10 @@ def _pending(spool: IO[bytes]) -> Iterator[tuple[list[str], list[common_pb2.Pend
         kind, value = row.rstrip(b"\n").split(b"\t", 1)
         if kind == b"u":
             units.append(_unescape(value))
-        else:
-            tasks.append(_pending_task(_unescape(value)))
+        elif targets:
+            task = _pending_task(_unescape(value))
+            if task.id in targets:
+                tasks.append(task)
         if len(units) + len(tasks) >= 4 * BATCH:
             yield units, tasks
             units, tasks = [], []
@@ -179,7 +194,7 @@ def scoring_stream(parts: Split, validate: bool, import_id: str = "") -> Iterato
     yield scoring_pb2.ImportRecordsRequest(
         validate_only=validate, import_id=import_id, prepare=bool(import_id)
     )
-    for units, tasks in _pending(parts.pending):
+    for units, tasks in _pending(parts.pending, parts.targets):
         yield scoring_pb2.ImportRecordsRequest(pending_units=units, pending_tasks=tasks)
     for batch in _rows(parts.scoring):
         yield scoring_pb2.ImportRecordsRequest(
@@ -187,9 +202,10 @@ def scoring_stream(parts: Split, validate: bool, import_id: str = "") -> Iterato
         )
 
 
-def _signed(stream: Callable[..., Iterator[Any]], *args: Any) -> SignedStream:
-    """A half's stream whose credential names its content (read from the spools twice: hashed, then sent)."""
-    return SignedStream(lambda: stream(*args))
+def _signed(stream: Callable[..., Iterator[Any]], parts: Split, *args: Any) -> SignedStream:
+    """A half's stream whose credential names its content: made once from the spools and hashed, its
+    messages' bytes kept in a spool of their own to be sent."""
+    return SignedStream(lambda: stream(parts, *args), parts.spool())
 
 
 class LedgerImports:

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from services.common.auth import Identity
 from services.common.db import Database, migrate
 from services.common.errors import InvalidArgument
 from services.common.scheme import load_scheme_file
-from services.tasks.handlers import import_batch
+from services.tasks.handlers import import_batch, import_lines
 from services.tasks.storage.tables import task_co_units, task_events, tasks, units
 from services.tasks.use_cases import TasksApp
 from tests.conftest import Databases
@@ -162,9 +162,10 @@ BAD = {
 }
 
 
+@pytest.mark.parametrize("size", [40, 2000])
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_a_bad_line_in_a_common_batch_is_refused_as_line_by_line_refuses_it(
-    databases: Databases, case: str
+    databases: Databases, case: str, size: int
 ) -> None:
     change, name, words = BAD[case]
     records = [r for r in _ledger() if r["type"] in ("unit", "task", "task_event") and "responsible" not in r]
@@ -173,8 +174,44 @@ def test_a_bad_line_in_a_common_batch_is_refused_as_line_by_line_refuses_it(
     app = _app(databases)
     before = _tables(app)
     with pytest.raises(InvalidArgument) as refused:
-        app.importer.import_ledger(_batches(records, 40), validate_only=False, actor=OFFICE)
+        app.importer.import_ledger(_batches(records, size), validate_only=False, actor=OFFICE)
     violation = refused.value.violations[0]
     assert violation.field == f"line {bad_at + 1}: {name}", violation
     assert words in violation.description, violation
     assert _tables(app) == before
+
+
+def test_a_repeated_imports_lookup_of_a_batchs_stored_events_goes_by_index(databases: Databases) -> None:
+    """A repeat finds each batch's stored events through the task index, not by reading every event (which
+    PostgreSQL's planner prefers at a county's size, a whole table read per batch); the planner's setting
+    is the import's own again afterwards."""
+    records: list[dict[str, Any]] = [{"type": "unit", "id": "u0", "name": "单位0", "category": "department"}]
+    for k in range(3000):
+        at = f"2025-03-{1 + k % 28:02d}T09:00:00+08:00"
+        records += [
+            {"type": "task", "id": f"T{k}", "title": f"事项{k}", "task_type": TYPES[0], "lead_unit": "u0"}
+            | {"assigned_at": at},
+            *(
+                {"type": "task_event", "task": f"T{k}", "kind": kind, "at": at.replace("09:", hour)}
+                for kind, hour in (("accept", "10:"), ("progress", "11:"), ("report", "15:"))
+            ),
+        ]
+    app = _app(databases)
+    app.importer.import_ledger(_batches(records, 2000), validate_only=False, actor=OFFICE)
+    batch = [f"T{k}" for k in range(0, 3000, 3)] + [f"T{k}" for k in range(1, 3000, 3)]
+    with app.db.write() as conn:
+        query = import_lines.stored_events(conn, batch)
+        if databases.kind == "postgres":
+            compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+            with import_lines.by_index(conn):
+                plan = "\n".join(conn.exec_driver_sql("EXPLAIN " + str(compiled), compiled.params).scalars())
+            assert conn.execute(text("SHOW enable_seqscan")).scalar_one() == "on"
+        else:
+            literal = query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+            with import_lines.by_index(conn):
+                plan = "\n".join(r[-1] for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {literal}"))
+    # By the task index, or (SQLite) by kind and task: either way a batch's events, not the table.
+    assert "ix_task_events_task" in plan or "ix_task_events_report" in plan, plan
+    assert "Seq Scan" not in plan and "SCAN task_events" not in plan, plan
+    again = app.importer.import_ledger(_batches(records, 2000), validate_only=False, actor=OFFICE)
+    assert again == (Counter(), Counter({"task": 3000, "task_event": 9000, "unit": 1}))

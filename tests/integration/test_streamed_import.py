@@ -9,6 +9,7 @@ from typing import Any
 
 import grpc
 import pytest
+from kaohe.tasks.v1 import tasks_pb2
 
 from services.gateway.importing import BATCH
 from tests.conftest import Stack
@@ -21,21 +22,32 @@ UNITS = [
 ]
 
 
-def many_tasks(count: int) -> list[dict[str, Any]]:
+def many_tasks(count: int, prefix: str = "S") -> list[dict[str, Any]]:
     """count tasks, each with an accept and a report: three lines a task."""
     records: list[dict[str, Any]] = []
     for n in range(count):
+        task_id = f"{prefix}{n}"
         records += [
             {
                 "type": "task",
-                "id": f"S{n}",
+                "id": task_id,
                 "title": f"事项 {n}",
                 "task_type": "leader_directive",
                 "lead_unit": "fgj" if n % 2 else "czj",
                 "assigned_at": "2025-04-28T10:00:00+08:00",
             },
-            {"type": "task_event", "task": f"S{n}", "kind": "accept", "at": "2025-04-28T11:00:00+08:00"},
-            {"type": "task_event", "task": f"S{n}", "kind": "report", "at": "2025-04-29T11:00:00+08:00"},
+            {
+                "type": "task_event",
+                "task": f"{prefix}{n}",
+                "kind": "accept",
+                "at": "2025-04-28T11:00:00+08:00",
+            },
+            {
+                "type": "task_event",
+                "task": f"{prefix}{n}",
+                "kind": "report",
+                "at": "2025-04-29T11:00:00+08:00",
+            },
         ]
     return records
 
@@ -115,3 +127,46 @@ def test_the_spooled_upload_is_private_and_removed_after_the_import(stack: Stack
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert (f"line {len(records) + 1}", "超过 1 MiB") in violations(caught.value)
     assert list(spool.iterdir()) == []
+
+
+def _pending_sent(stack: Stack) -> list[int]:
+    """The number of the file's tasks each import sends scoring (to check its lines' references against)."""
+    app: Any = stack.parts["gateway"].app
+    call = app.imports.call
+    sent: list[int] = []
+
+    def watched(backend: Any, method: str, request: Any, identity: Any, timeout: float) -> Any:
+        if method == "ImportRecords":
+            sent.append(sum(len(message.pending_tasks) for message in request.make()))
+        return call(backend, method, request, identity, timeout)
+
+    app.imports.call = watched
+    return sent
+
+
+def test_scoring_is_sent_only_the_tasks_of_the_file_its_lines_point_at(stack: Stack) -> None:
+    sent = _pending_sent(stack)
+    tolerance = {
+        "type": "tolerance",
+        "id": "R1",
+        "unit": "fgj",
+        "target_type": "task",
+        "target": f"S{BATCH + 1}",  # a task of the file's last batch, led by fgj
+        "decision": "exempt",
+        "date": "2025-09-01",
+        "reason": "容错",
+    }
+    # The tolerance comes before its task, thousands of lines earlier: still known to scoring.
+    records = [*UNITS, tolerance, *many_tasks(BATCH + 2)]
+    created = stack.import_ledger(jsonl(records)).created
+    assert (created["tolerance"], created["task"]) == (1, BATCH + 2)
+    # A ledger of tasks alone sends scoring none of them; one tolerance, its one task.
+    stack.import_ledger(jsonl(UNITS + many_tasks(3, "A")))
+    assert sent == [1, 0]
+    # A tolerance on a task of the file led by another unit is refused by its line, nothing of it stored.
+    more = [*UNITS, *many_tasks(6, "B"), {**tolerance, "id": "R2", "target": "B4"}]  # B4: led by czj
+    assert names(refused(stack, more), len(more), "target", "不是单位 'fgj' 的任务")
+    _, raw_tasks, _ = stack.stubs()
+    with pytest.raises(grpc.RpcError) as missing:
+        raw_tasks.GetTask(tasks_pb2.GetTaskRequest(id="B4"), metadata=stack.metadata(), timeout=10)
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND

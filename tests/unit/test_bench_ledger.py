@@ -10,6 +10,7 @@ from typing import Any
 
 from benchmarks.ledger import SCHEME, TASK_TYPES, Shape, ledger_lines
 from benchmarks.record import Figure
+from benchmarks.user_path import spent_between
 from services.common.scheme import load_scheme_file
 from services.tasks.ledger import parse_lines
 
@@ -56,3 +57,10 @@ def test_a_figure_says_by_how_much_a_target_is_missed() -> None:
     assert Figure("run.prefecture.seconds", 4.0, "s", 1.0, target=10.0, ratio_target=5.0).verdict == "ok"
     assert Figure("kernel.county", 4.0, "ms", 1.0).verdict == ""
     assert "target≤10" in both.line() and "short by 1.6×" in both.line()
+
+
+def test_the_imports_cpu_is_summed_by_process_and_by_database() -> None:
+    before = {"tasks": 10.0, "postgres.tasks.41": 2.0, "postgres.scoring.42": 1.0}
+    after = {"tasks": 11.5, "postgres.tasks.41": 5.0, "postgres.tasks.43": 0.5, "postgres.scoring.42": 1.25}
+    # A backend begun during the import (43) counts from nothing; backends are summed by their database.
+    assert spent_between(before, after) == {"tasks": 1.5, "postgres.tasks": 3.5, "postgres.scoring": 0.25}
