@@ -224,7 +224,7 @@ class Assessment:
 
     def stored_parts(self, part_lines: int = PART_LINES) -> Iterator[Part]:
         """The task lines of stored_document's units, part by part (task_lines.split): each part's columns
-        made from the counted rows only when it is packed, so a province's lines are never all held at once."""
+        made from the counted rows only as it is packed, so a province's lines are never all held at once."""
         d = self._detail
         part, tk = d.tasks, d.inputs.tasks
         order, bounds = d.task_groups

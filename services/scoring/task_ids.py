@@ -1,4 +1,4 @@
-"""Task ids as integer codes into one UTF-8 buffer: a province's ten million ids without a Python string each."""
+"""Task ids as integer codes into one UTF-8 buffer: a province's ten million without a Python string each."""
 
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ class TaskIds:
 def hash_joined(
     digest: Digest, codes: np.ndarray, data: np.ndarray, offsets: np.ndarray, separator: bytes = b"\x1f"
 ) -> None:
-    """digest.update of separator.join(value c for c in codes), value c being data[offsets[c]:offsets[c+1]]."""
+    """digest.update of separator.join(value c for c in codes), value c data[offsets[c]:offsets[c + 1]]."""
     n = len(codes)
     for first in range(0, n, BLOCK):
         block = codes[first : first + BLOCK]
