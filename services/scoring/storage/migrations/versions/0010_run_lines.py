@@ -28,4 +28,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The runs stored since keep their lines only here: going back would lose their breakdowns.
+    if op.get_bind().execute(sa.text("SELECT 1 FROM run_lines LIMIT 1")).first() is not None:
+        raise RuntimeError("run_lines 中有考核运行的任务明细：降级会丢失这些明细，已拒绝")
     op.drop_table("run_lines")
