@@ -1,4 +1,4 @@
-"""A run's task lines in the run_lines table (bytea): stored and read back to the bit, old runs read as before."""
+"""A run's task lines in run_lines (bytea): stored and read back to the bit; old runs read the same."""
 
 from __future__ import annotations
 
@@ -44,7 +44,12 @@ def _units(db: Database, run_id: str, *, unit: str = "", breakdown: bool = True)
     with db.read() as conn:
         row = repo.get_run(conn, run_id)
         view = run_view(
-            row, SH, unit=unit, breakdown=breakdown, with_document=True, parts=repo.run_line_parts(conn, run_id)
+            row,
+            SH,
+            unit=unit,
+            breakdown=breakdown,
+            with_document=True,
+            parts=repo.run_line_parts(conn, run_id),
         )
     assert view.document is not None
     return json.dumps(view.document["units"], ensure_ascii=False)
