@@ -98,8 +98,9 @@ class GrpcTasks:
             raise InvalidArgument(missing[0], "时效数据中缺少此项")
         if not parts:
             return dict(empty_facts())
+        # Column by column, each one's chunks let go once joined: never every chunk and every column at once.
         columns: dict[str, FactColumn] = {
-            name: concat(parts[name]) for name in FACT_COLUMNS if name != "task_id" or not ids
+            name: concat(parts.pop(name)) for name in FACT_COLUMNS if name != "task_id" or not ids
         }
         if ids:
             columns["task_id"] = TaskIds.concat(ids)
