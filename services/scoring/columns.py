@@ -62,7 +62,7 @@ def _days(x: Any) -> np.ndarray:
 
 def _priority_codes(x: Any) -> np.ndarray:
     a = np.asarray(x)
-    return a.astype(np.int32) if a.dtype.kind in "iu" else _objects(x)
+    return a.astype(np.int32, copy=False) if a.dtype.kind in "iu" else _objects(x)
 
 
 def factorize(values: Iterable[Any]) -> tuple[np.ndarray, list[Any]]:

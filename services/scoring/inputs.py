@@ -211,7 +211,7 @@ def task_rows(columns: dict[str, FactColumn], unit_index: dict[str, int]) -> Tas
         unit = np.array([unit_index.get(u, -1) for u in units.tolist()], dtype=np.int64)
     priorities = columns["priority"]
     if isinstance(priorities, Strings):
-        priority, priority_names = priorities.codes.astype(np.int64), list(priorities.values)
+        priority, priority_names = priorities.codes.astype(np.int32, copy=False), list(priorities.values)
     else:
         priority, priority_names = factorize(_strings(priorities).tolist())
     keep = unit >= 0
@@ -265,10 +265,11 @@ def input_digest(
         facts.reported_at,
         facts.cancelled_at,
     ):
-        digest.update(np.ascontiguousarray(column, dtype="<i8").tobytes())
+        # The array's own buffer (hashlib takes one): no bytes copy of ten million rows.
+        digest.update(np.ascontiguousarray(column, dtype="<i8").data)
     if (facts.latest_at != NO_TIME).any():
         # Only schemes with a `latest` add it: the digests of runs without one stay as they were.
-        digest.update(np.ascontiguousarray(facts.latest_at, dtype="<i8").tobytes())
+        digest.update(np.ascontiguousarray(facts.latest_at, dtype="<i8").data)
     for row in rows:
         digest.update(
             json.dumps(

@@ -76,3 +76,41 @@ def test_task_rows_take_ids_as_strings_or_as_codes() -> None:
     assert as_strings.task_id.tolist() == as_codes.task_id.tolist() == ["T1", "T1"]
     with pytest.raises(ValueError, match="rows"):
         TaskRows(task_id=["T1"], **columns)  # type: ignore[arg-type]
+
+
+def test_the_input_digest_is_the_one_runs_stored_before_task_ids_were_codes() -> None:
+    """input_digest as it was written over Python strings (task ids and priority names joined), redone here:
+    a run's digest says whether two runs scored the same inputs, across versions too."""
+    import json
+    from datetime import datetime
+    from types import SimpleNamespace
+    from zoneinfo import ZoneInfo
+
+    from services.scoring.inputs import input_digest
+
+    from .scoring_builders import base_scheme_doc, scheme_from
+
+    scheme = scheme_from(base_scheme_doc())
+    as_of = datetime(2025, 12, 31, 23, 59, 59, tzinfo=ZoneInfo("Asia/Shanghai"))
+    facts = TaskRows(
+        task_id=["T1", "任务-甲", "T1", "T3"],
+        unit=[0, 1, 1, 0],
+        is_lead=[True, True, False, True],
+        priority=["normal", "important", "normal", "normal"],
+        assigned_at=[1, 2, 1, 3],
+        due_at=[10, 20, 10, 30],
+        reported_at=[5, -1, 5, 40],
+        cancelled_at=[-1, -1, -1, -1],
+    )
+    units = [("a", "甲", "department"), ("b", "乙", "township")]
+    rows = [SimpleNamespace(kind="tolerance", rid="R1", unit="a", payload="{}", voided=False)]
+    want = hashlib.sha256()
+    want.update(json.dumps([units, 2025, int(as_of.timestamp()), scheme.sha256], ensure_ascii=False).encode())
+    want.update("\x1f".join(["T1", "任务-甲", "T1", "T3"]).encode())
+    want.update("\x1f".join(["normal", "important", "normal", "normal"]).encode())
+    for column in (facts.unit, facts.is_lead, facts.assigned_at, facts.due_at, facts.reported_at):
+        want.update(np.ascontiguousarray(column, dtype="<i8").tobytes())
+    want.update(np.ascontiguousarray(facts.cancelled_at, dtype="<i8").tobytes())
+    want.update(json.dumps(["tolerance", "R1", "a", "{}", False], ensure_ascii=False).encode())
+    got = input_digest(unit_rows=units, year=2025, as_of=as_of, scheme=scheme, facts=facts, rows=rows)
+    assert got == want.hexdigest()
