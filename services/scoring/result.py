@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from functools import cached_property
@@ -16,11 +13,10 @@ import numpy as np
 from services.common.scheme import Metric, Scheme
 from services.common.timeutil import iso_day, iso_many
 from services.scoring.columns import Inputs, UnitTable
-from services.scoring.task_lines import KEY, PART_LINES, Part, header, pack_part, split
+from services.scoring.run_parts import stored_parts
+from services.scoring.task_lines import KEY, PART_LINES, Part, header
 
 STATUSES = ("met", "below", "missing", "not_applicable")
-# Threads compressing a run's parts while the next ones are gathered (zlib lets go of the GIL).
-PACKERS = max(1, min(4, os.cpu_count() or 1))
 GRADES = ("excellent", "good", "fair", "poor")
 
 
@@ -228,47 +224,8 @@ class Assessment:
         }
 
     def stored_parts(self, part_lines: int = PART_LINES) -> Iterator[Part]:
-        """The task lines of stored_document's units, part by part (task_lines.split): each part's columns
-        made from the counted rows only as it is packed, so a province's lines are never all held at once."""
-        order, bounds = self._detail.task_groups
-        doc_order = self.order.tolist()
-        counts = (bounds[1:] - bounds[:-1])[self.order]
-        with ThreadPoolExecutor(PACKERS, thread_name_prefix="pack-lines") as pool:
-            pending: deque[Future[Part]] = deque()
-            for first, last in split(counts, part_lines):
-                ks = np.concatenate([order[bounds[i] : bounds[i + 1]] for i in doc_order[first:last]])
-                unit_bounds = np.concatenate([[0], np.cumsum(counts[first:last])])
-                pending.append(pool.submit(pack_part, first, unit_bounds, self._line_columns(ks)))
-                # A few parts in flight: their columns are dropped once packed.
-                if len(pending) > PACKERS:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-
-    def _line_columns(self, ks: np.ndarray) -> dict[str, np.ndarray]:
-        """The columns of the counted task rows ks, as a part stores them."""
-        d = self._detail
-        part, tk = d.tasks, d.inputs.tasks
-        rows = part.rows[ks]
-        weight, credit = part.weight[ks], part.credit[ks]
-        text, lengths = tk.task_id.utf8(rows)
-        return {
-            "lengths": lengths.astype("<i4"),
-            "text": text,
-            "lead": tk.is_lead[rows],
-            "priority": tk.priority[rows].astype("<i4"),
-            "weight": weight.astype("<f8"),
-            "credit": credit.astype("<f8"),
-            "late": part.late_days[ks].astype("<i8"),
-            "tolerance": part.tolerance[ks].astype("<i8"),
-            "due": tk.due_at[rows].astype("<i8"),
-            "reported": part.reported[ks].astype("<i8"),
-            "points": (self.scheme.timeliness.points * (weight * credit) / part.sum_w[tk.unit[rows]]).astype(
-                "<f8"
-            ),
-            "verified": tk.verified[rows],
-            "extended": tk.extended[rows],
-        }
+        """The task lines of stored_document's units, part by part (run_parts.stored_parts)."""
+        return stored_parts(self._detail, self.order, self.scheme.timeliness.points, part_lines)
 
     def unit_result(self, unit_id: str, *, include_breakdown: bool = True) -> dict[str, Any]:
         """One unit's entry of the result document."""
