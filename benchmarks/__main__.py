@@ -4,7 +4,8 @@ target and `ok` / `short by N×`; printed and kept in var/bench.json.
 With KAOHE_TEST_PG_URL set, `ledger` measures the user's path: a generated county's ledger (a prefecture's
 with --large, a province's with --province) by `kaohe import` into `kaohe serve`, then `kaohe assess run`,
 on fresh PostgreSQL databases; for the prefecture and the province, where the run's time goes.
-`inprocess` is the cheaper run (tables filled directly, the services in one process), labelled so.
+`inprocess` and `served` are the cheaper runs (tables filled directly; the services in one process, or
+`kaohe serve`'s three), labelled so.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 from benchmarks.kernel import ROOT, bench_kernel
 from benchmarks.load import bench_load, bench_processes
 from benchmarks.record import Record
-from benchmarks.runs import bench_run_at_scale
+from benchmarks.runs import bench_run_at_scale, bench_run_served
 from benchmarks.stack import bench_import_and_run, bench_overview
 from benchmarks.user_path import bench_user_path
 from benchmarks.web import bench_pages
@@ -35,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated: kernel,overview,web,import,ledger,inprocess,load,processes",
+        help="comma-separated: kernel,overview,web,import,ledger,inprocess,served,load,processes",
     )
     args = parser.parse_args(argv)
     only = set(filter(None, args.only.split(",")))
@@ -65,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     if (args.large and not only) or "inprocess" in only:
         for size in sizes[1:] or ["prefecture"]:
             bench_run_at_scale(record, kind=kinds[-1], size=size)
+    if pg_url and ((args.large and not only) or "served" in only):
+        for size in sizes[1:] or ["prefecture"]:
+            bench_run_served(record, size=size, server_url=pg_url)
     if (args.large and not only) or "processes" in only:
         # The gateway as 1 and as 2 processes sharing its port (KAOHE_GATEWAY_PROCESSES), same clients.
         bench_processes(record, calls=max(4, args.calls // 2))

@@ -1,6 +1,6 @@
-"""The cheaper, in-process run at scale: the generated year written straight into the tasks tables (no
-import) and CreateRun over gRPC with the three services in this one process — not the user's path
-(benchmarks.user_path is), labelled `inprocess`; against reading the same rows out of the database."""
+"""The cheaper runs at scale: the generated year written straight into the tasks tables (no import), then
+CreateRun with the three services in this one process (`inprocess`), or `kaohe assess run` against
+`kaohe serve`'s three processes (`served`); against reading the same rows out of the database."""
 
 from __future__ import annotations
 
@@ -104,5 +104,48 @@ def bench_run_at_scale(record: Record, *, kind: str, size: str = "prefecture") -
                 before,
                 "IN-PROCESS: peak RSS of the bench process (the three services in one) after the run; "
                 "baseline before it",
+            )
+        )
+
+
+def bench_run_served(record: Record, *, size: str, server_url: str) -> None:
+    """The generated year of size written straight into the tables of `kaohe serve` (separate processes, on
+    fresh PostgreSQL databases), then `kaohe assess run` as the CLI runs it (every breakdown stored); each
+    process's peak RSS during the run, and COPY out of the rows it reads as the baseline."""
+    from benchmarks.fill import fill_tasks_db
+    from benchmarks.ledger import SCHEME, SHAPES
+    from benchmarks.served import Served, fresh_databases
+
+    shape = SHAPES[size]
+    with tempfile.TemporaryDirectory(prefix="kaohe-bench-") as tmp, fresh_databases(server_url) as urls:
+        served = Served(Path(tmp), urls)
+        try:
+            fill_tasks_db(urls["tasks"], shape, load_scheme_file(SCHEME))
+            served.reset_peaks()
+            ran = served.cli("assess", "run", "--year", "2025")
+            peaks = {"cli": ran.peak_kib, **served.peaks_kib()}
+            baseline = read_facts(urls["tasks"])
+        finally:
+            served.close()
+    where = f"{shape.units + 1:,} units, {shape.tasks:,} tasks written straight into the tables (no import)"
+    record.add(
+        Figure(
+            f"run.{size}.served.seconds",
+            ran.seconds,
+            "s",
+            baseline,
+            f"`kaohe assess run` against `kaohe serve`'s processes, {where}; baseline COPY (binary) out of "
+            "the rows it reads",
+        )
+    )
+    total = sum(peaks.values())
+    for name, kib in sorted(peaks.items()):
+        record.add(
+            Figure(
+                f"run.{size}.served.peak_rss.{name}",
+                kib / 1024,
+                "MiB",
+                total / 1024,
+                "peak resident memory (VmHWM) during the run; baseline the sum over every process",
             )
         )

@@ -18,6 +18,8 @@ from services.common.protoenum import enum_code
 from services.common.tls import TlsConfig
 from services.common.tokens import TokenKeys
 from services.common.wiretime import epoch_of, instant
+from services.scoring.inputs import FactColumn
+from services.scoring.task_ids import TaskIds
 
 SERVICE = "kaohe.tasks.v1.TasksService"
 
@@ -63,9 +65,11 @@ class GrpcTasks:
 
     def facts(
         self, *, due_from: int, due_before: int, as_of: int, assigned_from: int = 0, assigned_before: int = 0
-    ) -> dict[str, Column]:
-        """The fact columns of every chunk, concatenated: np.frombuffer over each message, no row loop."""
+    ) -> dict[str, FactColumn]:
+        """The fact columns of every chunk, concatenated: np.frombuffer over each message, no row loop; the
+        task ids as integer codes (TaskIds), a chunk's strings dropped once they are in its buffer."""
         parts: dict[str, list[Column]] = {}
+        ids: list[TaskIds] = []
         stream = self.internal.GetTimelinessFacts(
             tasks_pb2.GetTimelinessFactsRequest(
                 due_from=instant(due_from),
@@ -83,16 +87,24 @@ class GrpcTasks:
                 column = unpack(c.name, _dtype(c.dtype), c.length, c.data, c.values, c.dictionary)
                 if c.length != chunk.rows:
                     raise InvalidArgument(c.name, f"有 {c.length} 行，而这一块有 {chunk.rows} 行")
-                # Task ids are (nearly) all distinct: decoded at once, not merged into one dictionary.
-                parts.setdefault(c.name, []).append(
-                    column.decode() if c.name == "task_id" and isinstance(column, Strings) else column
-                )
+                if c.name == "task_id" and isinstance(column, Strings):
+                    # Task ids are (nearly) all distinct: each chunk's laid in its own buffer, not merged.
+                    ids.append(TaskIds.from_dictionary(column.codes, column.values))
+                    parts.setdefault(c.name, [])
+                else:
+                    parts.setdefault(c.name, []).append(column)
         missing = sorted(set(FACT_COLUMNS) - set(parts))
         if missing and parts:
             raise InvalidArgument(missing[0], "时效数据中缺少此项")
         if not parts:
-            return empty_facts()
-        return {name: concat(parts[name]) for name in FACT_COLUMNS}
+            return dict(empty_facts())
+        # Column by column, each one's chunks let go once joined: never every chunk and every column at once.
+        columns: dict[str, FactColumn] = {
+            name: concat(parts.pop(name)) for name in FACT_COLUMNS if name != "task_id" or not ids
+        }
+        if ids:
+            columns["task_id"] = TaskIds.concat(ids)
+        return columns
 
     def lookup(self, ids: Sequence[str]) -> dict[str, tuple[str, list[str]]]:
         if not ids:

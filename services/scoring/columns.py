@@ -12,6 +12,7 @@ import numpy as np
 
 from services.common.errors import InvalidArgument
 from services.common.timeutil import NO_TIME as _NO_TIME
+from services.scoring.task_ids import TaskIds
 
 __all__ = [
     "AccountabilityRows",
@@ -39,6 +40,10 @@ def _objects(x: Any) -> np.ndarray:
     return a
 
 
+def _task_ids(x: Any) -> TaskIds:
+    return x if isinstance(x, TaskIds) else TaskIds.of(str(v) for v in _objects(x).tolist())
+
+
 def _int64(x: Any) -> np.ndarray:
     return np.asarray(x, dtype=np.int64)
 
@@ -57,7 +62,7 @@ def _days(x: Any) -> np.ndarray:
 
 def _priority_codes(x: Any) -> np.ndarray:
     a = np.asarray(x)
-    return a.astype(np.int32) if a.dtype.kind in "iu" else _objects(x)
+    return a.astype(np.int32, copy=False) if a.dtype.kind in "iu" else _objects(x)
 
 
 def factorize(values: Iterable[Any]) -> tuple[np.ndarray, list[Any]]:
@@ -107,13 +112,13 @@ class UnitTable:
 class Columns:
     """A frozen table of 1-D numpy columns of one length; COLUMNS gives each column's conversion."""
 
-    COLUMNS: ClassVar[Mapping[str, Callable[[Any], np.ndarray]]] = {}
+    COLUMNS: ClassVar[Mapping[str, Callable[[Any], np.ndarray | TaskIds]]] = {}
 
     def __post_init__(self) -> None:
         length: int | None = None
         for name, convert in self.COLUMNS.items():
             a = convert(getattr(self, name))
-            if a.ndim != 1:
+            if isinstance(a, np.ndarray) and a.ndim != 1:
                 raise ValueError(f"{type(self).__name__}.{name} must be one-dimensional")
             if length is None:
                 length = len(a)
@@ -134,12 +139,13 @@ class Columns:
 class TaskRows(Columns):
     """One row per (task, involved unit): the lead row and one per co-unit; instants in epoch seconds.
 
-    `priority` is either the priority names, or integer codes into `priority_names` (how the
-    service passes a province's ten million rows without a Python string per row).
+    `task_id` is TaskIds (integer codes into one UTF-8 buffer; given as strings, it is made so), and
+    `priority` either the priority names or integer codes into `priority_names`: how the service holds a
+    province's ten million rows without a Python string per row.
     """
 
-    COLUMNS: ClassVar[Mapping[str, Callable[[Any], np.ndarray]]] = {
-        "task_id": _objects,
+    COLUMNS: ClassVar[Mapping[str, Callable[[Any], np.ndarray | TaskIds]]] = {
+        "task_id": _task_ids,
         "unit": _int64,
         "is_lead": _bools,
         "priority": _priority_codes,
@@ -149,7 +155,7 @@ class TaskRows(Columns):
         "cancelled_at": _int64,
     }
 
-    task_id: np.ndarray
+    task_id: TaskIds
     unit: np.ndarray
     is_lead: np.ndarray
     priority: np.ndarray

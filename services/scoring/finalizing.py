@@ -12,7 +12,8 @@ from services.common.packed import Strings
 from services.common.scheme import Scheme
 from services.common.timeutil import NO_TIME, to_epoch
 from services.scoring.inputs import TasksPort, longest_limit_seconds
-from services.scoring.task_lines import KEY, counted_reports
+from services.scoring.task_ids import TaskIds
+from services.scoring.task_lines import KEY, PartReader, counted_reports
 
 # Tasks named in a refusal; the rest are counted.
 NAMED = 20
@@ -31,7 +32,7 @@ def interim_refusal(*, run_id: str, year: int, as_of: int, scheme: Scheme) -> st
 
 
 def ledger_refusal(
-    tasks: TasksPort, *, run_id: str, year: int, as_of: int, scheme: Scheme, document: str
+    tasks: TasksPort, *, run_id: str, year: int, as_of: int, scheme: Scheme, document: str, parts: PartReader
 ) -> str:
     """Why the ledger as it stands now holds the run back, in Chinese; empty when nothing does.
 
@@ -41,7 +42,7 @@ def ledger_refusal(
     block = json.loads(document).get(KEY)
     if not block:
         return ""
-    counted = {task: at for task, at in counted_reports(block) if at != NO_TIME}
+    counted = {task: at for task, at in counted_reports(block, parts) if at != NO_TIME}
     if not counted:
         return ""
     start = to_epoch(datetime(year, 1, 1, tzinfo=scheme.tz))
@@ -73,7 +74,7 @@ def ledger_refusal(
 def _by_task(columns: dict[str, Any]) -> dict[str, tuple[int, bool]]:
     """task → (the report that counts, whether it is verified), from fact columns (one per task)."""
     task = columns["task_id"]
-    ids = task.decode() if isinstance(task, Strings) else np.asarray(task, dtype=object)
+    ids = task.decode() if isinstance(task, Strings | TaskIds) else np.asarray(task, dtype=object)
     reported = np.asarray(columns["reported_at"]).tolist()
     verified = np.asarray(columns["verified"], dtype=bool).tolist()
     return {str(t): (r, v) for t, r, v in zip(ids.tolist(), reported, verified, strict=True)}

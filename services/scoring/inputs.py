@@ -19,6 +19,10 @@ from services.common.scheme import Scheme, check_applies_to
 from services.common.timeutil import NO_TIME, from_epoch, parse_date, parse_instant, to_epoch
 from services.scoring.columns import Inputs, TaskRows, factorize
 from services.scoring.record_columns import build_inputs
+from services.scoring.task_ids import TaskIds, encoded, hash_joined
+
+# A fact column as scoring holds it: task ids as integer codes (TaskIds), the rest as the wire brings them.
+FactColumn = Column | TaskIds
 
 # Departments, then townships, then any other category: the order the office reads its tables in.
 CATEGORY_ORDER = {"department": 0, "township": 1}
@@ -33,7 +37,7 @@ class TasksPort(Protocol):
 
     def facts(
         self, *, due_from: int, due_before: int, as_of: int, assigned_from: int = 0, assigned_before: int = 0
-    ) -> dict[str, Column]: ...
+    ) -> dict[str, FactColumn]: ...
 
     def lookup(self, ids: Sequence[str]) -> dict[str, tuple[str, list[str]]]: ...
 
@@ -126,7 +130,7 @@ def longest_limit_seconds(scheme: Scheme) -> int:
     return longest
 
 
-def recompute_dues(columns: dict[str, Column], scheme: Scheme) -> None:
+def recompute_dues(columns: dict[str, FactColumn], scheme: Scheme) -> None:
     """The computed (not given) due instants of fact columns, computed again under scheme (SCORING.md §2)."""
     given = np.asarray(columns["due_given"], dtype=bool)
     if given.all():
@@ -139,7 +143,7 @@ def recompute_dues(columns: dict[str, Column], scheme: Scheme) -> None:
     for k in np.flatnonzero(~given).tolist():
         spec = scheme.task_types.get(types[k])
         if spec is None:
-            task_id = np.asarray(columns["task_id"])[k]
+            task_id = _task_ids(columns["task_id"])[k]
             raise SchemeInvalid(
                 [FieldViolation("task_types", f"没有任务类型“{types[k]}”（任务 {task_id} 用到）")]
             )
@@ -165,7 +169,7 @@ def calendar_used(scheme: Scheme, *, year: int, as_of: datetime) -> list[dict[st
     return used
 
 
-def latest_instants(columns: dict[str, Column], scheme: Scheme) -> np.ndarray:
+def latest_instants(columns: dict[str, FactColumn], scheme: Scheme) -> np.ndarray:
     """Each row's `latest` cut-off under scheme, NO_TIME where its type has none or its due is not the
     computed one (given, or extended: SCORING.md §2)."""
     n = len(np.asarray(columns["due_given"]))
@@ -183,11 +187,20 @@ def latest_instants(columns: dict[str, Column], scheme: Scheme) -> np.ndarray:
     return latest
 
 
-def _strings(column: Column) -> np.ndarray:
-    return column.decode() if isinstance(column, Strings) else np.asarray(column, dtype=object)
+def _strings(column: FactColumn) -> np.ndarray:
+    return column.decode() if isinstance(column, Strings | TaskIds) else np.asarray(column, dtype=object)
 
 
-def task_rows(columns: dict[str, Column], unit_index: dict[str, int]) -> TaskRows:
+def _task_ids(column: FactColumn) -> TaskIds:
+    """The task id column as integer codes, however it came (the client makes it so as it arrives)."""
+    if isinstance(column, TaskIds):
+        return column
+    if isinstance(column, Strings):
+        return TaskIds.from_dictionary(column.codes, column.values)
+    return TaskIds.of(str(t) for t in np.asarray(column, dtype=object).tolist())
+
+
+def task_rows(columns: dict[str, FactColumn], unit_index: dict[str, int]) -> TaskRows:
     """Kernel task rows from the tasks service's fact columns; rows of unknown units are dropped."""
     units = columns["unit"]
     if isinstance(units, Strings):
@@ -198,9 +211,9 @@ def task_rows(columns: dict[str, Column], unit_index: dict[str, int]) -> TaskRow
         unit = np.array([unit_index.get(u, -1) for u in units.tolist()], dtype=np.int64)
     priorities = columns["priority"]
     if isinstance(priorities, Strings):
-        priority, priority_names = priorities.codes.astype(np.int64), list(priorities.values)
+        priority, priority_names = priorities.codes.astype(np.int32, copy=False), list(priorities.values)
     else:
-        priority, priority_names = factorize(priorities.tolist())
+        priority, priority_names = factorize(_strings(priorities).tolist())
     keep = unit >= 0
     everything = bool(keep.all())
 
@@ -208,8 +221,9 @@ def task_rows(columns: dict[str, Column], unit_index: dict[str, int]) -> TaskRow
         array = np.asarray(a)
         return array if everything else array[keep]
 
+    task_id = _task_ids(columns["task_id"])
     return TaskRows(
-        task_id=kept(np.asarray(columns["task_id"], dtype=object)),
+        task_id=task_id if everything else task_id.take(keep),
         unit=kept(unit),
         is_lead=kept(np.asarray(columns["is_lead"], dtype=bool)),
         priority=kept(priority),
@@ -240,8 +254,9 @@ def input_digest(
         # Appended only when there are any, so that runs without a notice keep the digest they had.
         notices = [[y, scheme.notices[y].sha256] for y in sorted(scheme.notices)]
         digest.update(json.dumps(["holiday_notices", notices]).encode())
-    digest.update("\x1f".join(facts.task_id.tolist()).encode())
-    digest.update("\x1f".join(facts.priorities(np.arange(len(facts)))).encode())
+    # "\x1f".join of the task ids, then of the rows' priority names, as UTF-8: gathered from the codes.
+    facts.task_id.hash_joined(digest)
+    hash_joined(digest, facts.priority, *encoded(facts.priority_names))
     for column in (
         facts.unit,
         facts.is_lead,
@@ -250,10 +265,11 @@ def input_digest(
         facts.reported_at,
         facts.cancelled_at,
     ):
-        digest.update(np.ascontiguousarray(column, dtype="<i8").tobytes())
+        # The array's own buffer (hashlib takes one): no bytes copy of ten million rows.
+        digest.update(np.ascontiguousarray(column, dtype="<i8").data)
     if (facts.latest_at != NO_TIME).any():
         # Only schemes with a `latest` add it: the digests of runs without one stay as they were.
-        digest.update(np.ascontiguousarray(facts.latest_at, dtype="<i8").tobytes())
+        digest.update(np.ascontiguousarray(facts.latest_at, dtype="<i8").data)
     for row in rows:
         digest.update(
             json.dumps(

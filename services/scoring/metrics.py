@@ -77,7 +77,8 @@ def indicator_values(app: ScoringApp) -> list[IndicatorValue]:
     as_of = min(datetime.now(scheme.tz), default_as_of(scheme.year, scheme))
     assessment, _ = app.compute(year=scheme.year, as_of=as_of, scheme=scheme, strict=False)
     values = []
-    for entry in assessment.document(include_breakdown=True)["units"]:
+    # The breakdowns without their task lines: a scrape never turns a province's tasks into lines.
+    for entry in assessment.stored_document()["units"]:
         for metric in entry.get("breakdown", {}).get("metrics", []):
             if metric.get("value") is not None and metric.get("status") != "not_applicable":
                 values.append(

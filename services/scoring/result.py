@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from functools import cached_property
@@ -12,7 +13,8 @@ import numpy as np
 from services.common.scheme import Metric, Scheme
 from services.common.timeutil import iso_day, iso_many
 from services.scoring.columns import Inputs, UnitTable
-from services.scoring.task_lines import KEY, pack_lines
+from services.scoring.run_parts import stored_parts
+from services.scoring.task_lines import KEY, PART_LINES, Part, header
 
 STATUSES = ("met", "below", "missing", "not_applicable")
 GRADES = ("excellent", "good", "fair", "poor")
@@ -117,7 +119,7 @@ class Detail:
     def task_columns(self) -> _TaskColumns:
         part, tk, tz = self.tasks, self.inputs.tasks, self.tz
         return _TaskColumns(
-            task=[str(x) for x in tk.task_id[part.rows]],
+            task=tk.task_id.decode(part.rows).tolist(),
             lead=tk.is_lead[part.rows].tolist(),
             priority=tk.priorities(part.rows),
             weight=part.weight.tolist(),
@@ -199,9 +201,14 @@ class Assessment:
         }
 
     def stored_document(self) -> dict[str, Any]:
-        """The document as a run keeps it: every breakdown without its task lines, those kept as columns
-        under task_lines.KEY (task_lines.expand_lines puts them back, the same as document() writes them)."""
+        """The document as a run keeps it: every breakdown without its task lines, those kept as columns in
+        the parts of stored_parts(), read back by task_lines.expand_lines the same as document() writes them;
+        under task_lines.KEY what reading them takes."""
         units = [self._unit(int(i), True, with_tasks=False) for i in self.order]
+        d = self._detail
+        tolerance = d.tasks.tolerance
+        tol = d.inputs.tolerances
+        used = np.unique(tolerance[tolerance >= 0]).tolist()
         return {
             "year": self.year,
             "scheme": self.scheme.id,
@@ -209,41 +216,16 @@ class Assessment:
             "interim": self.interim,
             "calendar_warnings": list(self.calendar_warnings),
             "units": units,
-            KEY: self._packed_task_lines(),
+            KEY: header(
+                zone=self.scheme.tz.key,
+                priority_names=d.inputs.tasks.priority_names,
+                tolerances={row: (str(tol.id[row]), str(tol.decision[row])) for row in used},
+            ),
         }
 
-    def _packed_task_lines(self) -> dict[str, Any]:
-        d = self._detail
-        part, tk = d.tasks, d.inputs.tasks
-        order, bounds = d.task_groups
-        # Each unit's lines in the document's order of units, each unit's as its breakdown takes them.
-        ks = np.concatenate([order[bounds[i] : bounds[i + 1]] for i in self.order.tolist()] + [order[:0]])
-        counts = (bounds[1:] - bounds[:-1])[self.order]
-        rows = part.rows[ks]
-        units = tk.unit[rows]
-        weight, credit = part.weight[ks], part.credit[ks]
-        points = self.scheme.timeliness.points * (weight * credit) / part.sum_w[units]
-        tolerance = part.tolerance[ks]
-        tol = d.inputs.tolerances
-        used = np.unique(tolerance[tolerance >= 0]).tolist()
-        return pack_lines(
-            zone=self.scheme.tz.key,
-            bounds=np.concatenate([[0], np.cumsum(counts)]),
-            task=tk.task_id[rows].tolist(),
-            lead=tk.is_lead[rows],
-            priority=tk.priority[rows],
-            priority_names=tk.priority_names,
-            weight=weight,
-            credit=credit,
-            late=part.late_days[ks],
-            tolerance=tolerance,
-            tolerances={row: (str(tol.id[row]), str(tol.decision[row])) for row in used},
-            due=tk.due_at[rows],
-            reported=part.reported[ks],
-            points=points,
-            verified=tk.verified[rows],
-            extended=tk.extended[rows],
-        )
+    def stored_parts(self, part_lines: int = PART_LINES) -> Iterator[Part]:
+        """The task lines of stored_document's units, part by part (run_parts.stored_parts)."""
+        return stored_parts(self._detail, self.order, self.scheme.timeliness.points, part_lines)
 
     def unit_result(self, unit_id: str, *, include_breakdown: bool = True) -> dict[str, Any]:
         """One unit's entry of the result document."""

@@ -8,6 +8,7 @@ import numpy as np
 
 from services.common.errors import FieldViolation, InvalidArgument, SchemeInvalid
 from services.scoring.columns import ToleranceRows
+from services.scoring.task_ids import TaskIds
 
 NO_DECISION, EXEMPT, MITIGATE = 0, 1, 2
 _DECISIONS = {"exempt": EXEMPT, "mitigate": MITIGATE}
@@ -56,7 +57,7 @@ def chosen_tolerances(tol: ToleranceRows, target_type: str) -> dict[tuple[int, s
 
 def match_tolerances(
     units: np.ndarray,
-    ids: np.ndarray,
+    ids: np.ndarray | TaskIds,
     chosen: Mapping[tuple[int, str], int],
     n_units: int,
     id_rows: np.ndarray | None = None,
@@ -79,7 +80,9 @@ def match_tolerances(
     bounds = np.searchsorted(units[order], np.arange(n_units + 1), "left").tolist()
     for (u, target), row in chosen.items():
         segment = order[bounds[u] : bounds[u + 1]]
-        segment_ids = ids[segment] if id_rows is None else ids[id_rows[segment]]
+        at = segment if id_rows is None else id_rows[segment]
+        # Task ids are decoded only for the rows of the one unit a decision names.
+        segment_ids = ids.decode(at) if isinstance(ids, TaskIds) else ids[at]
         out[segment[segment_ids == target]] = row
     return out
 

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from services.common.errors import NotFound
 from services.common.timeutil import from_epoch, iso
 from services.scoring.task_lines import KEY as TASK_LINES
-from services.scoring.task_lines import expand_lines
+from services.scoring.task_lines import PartReader, expand_lines
 
 
 @dataclass
@@ -62,8 +62,11 @@ def record_view(row: Any, tz: tzinfo) -> RecordView:
     )
 
 
-def run_view(row: Any, tz: tzinfo, *, unit: str, breakdown: bool, with_document: bool) -> RunView:
-    """A stored run row as the service shows it: its document narrowed to one unit or without breakdowns."""
+def run_view(
+    row: Any, tz: tzinfo, *, unit: str, breakdown: bool, with_document: bool, parts: PartReader | None = None
+) -> RunView:
+    """A stored run row as the service shows it: its document narrowed to one unit or without breakdowns;
+    parts reads its task lines (run_lines), only for the breakdowns asked for."""
     document: dict[str, Any] | None = None
     if with_document:
         document = json.loads(row.document)
@@ -72,7 +75,7 @@ def run_view(row: Any, tz: tzinfo, *, unit: str, breakdown: bool, with_document:
             # Runs stored before interim runs were told apart: before the year's last second is interim.
             cutoff = datetime.fromisoformat(document["as_of"])
             document["interim"] = cutoff < datetime(row.year, 12, 31, 23, 59, 59, tzinfo=cutoff.tzinfo)
-        # Runs keep their task lines as columns (task_lines); older runs have them in the breakdowns.
+        # Runs keep their task lines as columns (task_lines); the oldest runs have them in the breakdowns.
         lines = document.pop(TASK_LINES, None)
         positions = list(range(len(document["units"])))
         if unit:
@@ -84,7 +87,7 @@ def run_view(row: Any, tz: tzinfo, *, unit: str, breakdown: bool, with_document:
             for entry in document["units"]:
                 entry.pop("breakdown", None)
         elif lines is not None:
-            expand_lines(document["units"], lines, positions)
+            expand_lines(document["units"], lines, positions, parts)
     return RunView(
         id=row.id,
         state=row.state,

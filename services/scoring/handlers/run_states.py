@@ -93,7 +93,13 @@ def _finalize_refusal(ctx: Context, conn: Connection, row: Any, now: int) -> str
         return f"考核运行 {run_id} 在公示申诉期结束（{iso(row.appeal_deadline, ctx.tz)}）之前不能定档"
     # Last, as it asks the tasks service: every report that counted verified, none rejected since.
     return finalizing.ledger_refusal(
-        ctx.tasks, run_id=run_id, year=row.year, as_of=row.as_of, scheme=scheme, document=row.document
+        ctx.tasks,
+        run_id=run_id,
+        year=row.year,
+        as_of=row.as_of,
+        scheme=scheme,
+        document=row.document,
+        parts=repo.run_line_parts(conn, run_id),
     )
 
 

@@ -23,6 +23,7 @@ from services.scoring.handlers.context import MAX_PAGE, Context, own_unit
 from services.scoring.inputs import calendar_used
 from services.scoring.storage import counters
 from services.scoring.storage import repository as repo
+from services.scoring.task_lines import Part
 from services.scoring.views import RunView, audit_target, run_view
 
 # A run met a concurrent writer (the same new scheme stored twice at once): made again, it finds it stored.
@@ -36,6 +37,7 @@ class _Scored:
     scheme: Scheme
     cutoff: datetime
     document: dict[str, Any]
+    parts: list[Part]
     digest: str
     seconds: float
 
@@ -60,7 +62,9 @@ def _score(ctx: Context, command: CreateRun) -> _Scored:
     # Only then the scheme's applies_to against the units: an empty year is named as such first.
     check_applies_to(scheme, unit_ids=set(inputs.units.ids), categories=set(inputs.units.categories))
     document = assessment.stored_document()
-    return _Scored(scheme, at, document, digest, time.perf_counter() - started)
+    # Packed before the transaction: only the inserts wait in it.
+    parts = list(assessment.stored_parts())
+    return _Scored(scheme, at, document, parts, digest, time.perf_counter() - started)
 
 
 def _check_supersedes(conn: Connection, *, supersedes: str, year: int) -> None:
@@ -120,6 +124,7 @@ def _store(ctx: Context, conn: Connection, command: CreateRun, run: _Scored) -> 
         document=json.dumps(document, ensure_ascii=False),
         version=1,
     )
+    repo.insert_run_lines(conn, run_id=run_id, parts=run.parts)
     return run_id
 
 
@@ -156,7 +161,14 @@ def stored_run(ctx: Context, conn: Connection, run_id: str, *, unit: str, breakd
     row = repo.get_run(conn, run_id)
     if row is None:
         raise NotFound(f"考核运行 {run_id!r} 不存在")
-    return run_view(row, ctx.tz, unit=unit, breakdown=breakdown, with_document=True)
+    return run_view(
+        row,
+        ctx.tz,
+        unit=unit,
+        breakdown=breakdown,
+        with_document=True,
+        parts=repo.run_line_parts(conn, run_id),
+    )
 
 
 def get_run(ctx: Context, query: GetRun) -> RunView:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, func, select, update
 
 from services.common.db import chunks
 from services.scoring.records import APPEAL_TARGETS, appealed
-from services.scoring.storage.tables import records, runs, schemes
+from services.scoring.storage.tables import records, run_lines, runs, schemes
+from services.scoring.task_lines import Part, PartReader
 
 PUBLISHED = ("publicised", "final")
 
@@ -190,6 +191,45 @@ def count_runs(conn: Connection, *, year: int) -> int:
 
 def insert_run(conn: Connection, **values: Any) -> None:
     conn.execute(runs.insert().values(**values))
+
+
+def insert_run_lines(conn: Connection, *, run_id: str, parts: Sequence[Part]) -> None:
+    """Stores a run's task lines, a row per part."""
+    if parts:
+        conn.execute(
+            run_lines.insert(),
+            [
+                {
+                    "run_id": run_id,
+                    "first_unit": p.first_unit,
+                    "units": p.units,
+                    "arrays": p.arrays,
+                    "data": p.data,
+                }
+                for p in parts
+            ],
+        )
+
+
+def run_line_parts(conn: Connection, run_id: str) -> PartReader:
+    """A reader of the run's task line parts holding any of the document's units first .. last - 1, read
+    from conn when called, a row at a time."""
+
+    def read(first: int, last: int) -> Iterator[Part]:
+        query = (
+            select(run_lines.c.first_unit, run_lines.c.units, run_lines.c.arrays, run_lines.c.data)
+            .where(
+                run_lines.c.run_id == run_id,
+                run_lines.c.first_unit < last,
+                run_lines.c.first_unit + run_lines.c.units > first,
+            )
+            .order_by(run_lines.c.first_unit)
+            .execution_options(yield_per=2)
+        )
+        for row in conn.execute(query):
+            yield Part(int(row.first_unit), int(row.units), row.arrays, bytes(row.data))
+
+    return read
 
 
 def mark_superseded(conn: Connection, *, run_id: str, by: str) -> None:

@@ -7,8 +7,10 @@ from sqlalchemy import (
     Boolean,
     Column,
     Float,
+    ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -75,6 +77,20 @@ runs = Table(
     Column("document", Text, nullable=False),
     Column("version", Integer, nullable=False, default=1),
     Index("ix_runs_year", "year", "created_at"),
+)
+
+# A run's timeliness lines (services/scoring/task_lines.py), in parts of consecutive units of its document:
+# first_unit the position in the document's units of the part's first unit, arrays the layout (JSON) of
+# data, one deflate stream of numpy columns. Binary, not text in the document: no base64, and a unit's
+# breakdown reads only its part.
+run_lines = Table(
+    "run_lines",
+    metadata,
+    Column("run_id", String(64), ForeignKey("runs.id"), primary_key=True),
+    Column("first_unit", Integer, primary_key=True),
+    Column("units", Integer, nullable=False),
+    Column("arrays", Text, nullable=False),
+    Column("data", LargeBinary, nullable=False),
 )
 
 # Prefixed: the tasks and scoring services may share one PostgreSQL database.
