@@ -186,14 +186,14 @@ def open_store(url: str, *, data_dir: Path, endpoint_url: str = "") -> Attachmen
     parts = urlsplit(url)
     if parts.scheme == "s3":
         if not parts.netloc:
-            raise ValueError("KAOHE_ATTACHMENTS_URL s3://bucket/prefix must name a bucket")
+            raise ValueError("KAOHE_ATTACHMENTS_URL：s3://桶/前缀 须写明桶名")
         import boto3  # only a deployment that asks for S3 needs it loaded
 
         client = boto3.client("s3", endpoint_url=endpoint_url or None)
         return S3Store(client, parts.netloc, parts.path, data_dir / "attachments-spool")
     if parts.scheme in ("", "file"):
         return FolderStore(Path(parts.path).resolve())
-    raise ValueError(f"KAOHE_ATTACHMENTS_URL: unknown scheme {parts.scheme!r} (s3:// or a folder)")
+    raise ValueError(f"KAOHE_ATTACHMENTS_URL：不认识的地址类型 {parts.scheme!r}（可用 s3:// 或一个目录）")
 
 
 def store_from_env(data_dir: Path) -> AttachmentStore:

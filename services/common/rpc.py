@@ -346,7 +346,7 @@ def create_server(
     except RuntimeError:
         port = 0
     if port == 0:
-        raise OSError(f"cannot listen on {address}: the port is taken or the address is not local")
+        raise OSError(f"无法在 {address} 上监听：端口已被占用，或该地址不是本机的地址")
     for name in ["", *names]:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return server, port, health_servicer

@@ -202,7 +202,7 @@ class OidcVerifier:
         mapping = dict(role_map or {role: role for role in ROLES})
         unknown = sorted(set(mapping.values()) - set(ROLES))
         if unknown:
-            raise ValueError(f"role_map maps to unknown roles: {', '.join(unknown)}")
+            raise ValueError(f"角色映射指向不存在的角色：{'、'.join(unknown)}")
         self.issuer = issuer
         self.audience = audience
         self.role_claim = role_claim

@@ -165,31 +165,10 @@ class GatewayApp:
 
         summary_reply, document = self._both(summary, preview)
         counts = {s.unit: s for s in summary_reply.units}
-        standings = []
-        for entry in document["units"]:
-            s = counts.get(entry["unit"]) or tasks_pb2.UnitTaskSummary(unit=entry["unit"], on_time_rate=-1)
-            breakdown = entry.get("breakdown", {})
-            standings.append(
-                gateway_pb2.UnitStanding(
-                    unit=entry["unit"],
-                    name=entry["name"],
-                    category=entry["category"],
-                    open_blue=s.open_blue,
-                    open_yellow=s.open_yellow,
-                    open_red=s.open_red,
-                    overdue=s.overdue,
-                    reported_on_time=s.reported_on_time,
-                    reported_late=s.reported_late,
-                    on_time_rate=s.on_time_rate,
-                    error_reports=sum(1 for e in breakdown.get("errors", []) if not e.get("voided")),
-                    indicators=[_indicator(m) for m in breakdown.get("metrics", [])],
-                    provisional_total=entry["total"],
-                    provisional_rank=entry["rank"],
-                    provisional_grade=entry["grade"],
-                    veto=entry["veto"],
-                    nothing_due=bool(document.get("interim")) and not _assessed(entry),
-                )
-            )
+        interim = bool(document.get("interim"))
+        standings = [
+            _standing(entry, counts.get(entry["unit"]), interim=interim) for entry in document["units"]
+        ]
         time_zone = self.scheme(identity, timeout).timezone
         as_of = summary_reply.as_of if summary_reply.HasField("as_of") else None
         etag = f"{versions}.{as_of.seconds if as_of is not None else 0}.{secrets.token_hex(4)}"
@@ -331,6 +310,31 @@ def _open_item(
         progress_overdue_since=(
             task.progress_overdue_since if task.HasField("progress_overdue_since") else None
         ),
+    )
+
+
+def _standing(entry: dict[str, Any], s: Any, *, interim: bool) -> gateway_pb2.UnitStanding:
+    """A unit's live standing: its tasks' counts (s, None when it has none) and its preview's entry."""
+    s = s or tasks_pb2.UnitTaskSummary(unit=entry["unit"], on_time_rate=-1)
+    breakdown = entry.get("breakdown", {})
+    return gateway_pb2.UnitStanding(
+        unit=entry["unit"],
+        name=entry["name"],
+        category=entry["category"],
+        open_blue=s.open_blue,
+        open_yellow=s.open_yellow,
+        open_red=s.open_red,
+        overdue=s.overdue,
+        reported_on_time=s.reported_on_time,
+        reported_late=s.reported_late,
+        on_time_rate=s.on_time_rate,
+        error_reports=sum(1 for e in breakdown.get("errors", []) if not e.get("voided")),
+        indicators=[_indicator(m) for m in breakdown.get("metrics", [])],
+        provisional_total=entry["total"],
+        provisional_rank=entry["rank"],
+        provisional_grade=entry["grade"],
+        veto=entry["veto"],
+        nothing_due=interim and not _assessed(entry),
     )
 
 

@@ -92,7 +92,7 @@ class Stack:
 
 def _start(tmp_path: Path, base: int | None = None) -> Stack:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAOHE_")}
-    env.update({"KAOHE_GATEWAY_PROCESSES": "2", "KAOHE_WEB_PROCESSES": "2"})
+    env.update({"KAOHE_GATEWAY_PROCESSES": "2", "KAOHE_WEB_PROCESSES": "2", "TMPDIR": _own_tmp(tmp_path)})
     for attempt in range(1 if base else 5):
         base = base or free_ports((0, 1, 2, 10, 11, 12, 30))
         log = tmp_path / f"serve-{attempt}-{base}.log"
@@ -220,9 +220,17 @@ def test_a_killed_supervisor_takes_its_workers_with_it(stack: Stack, tmp_path: P
     assert not folder.exists()
 
 
+def _own_tmp(tmp_path: Path) -> str:
+    """The test's own temporary folder: a supervisor removes the stale worker folders it finds in its
+    temporary folder, so another test's supervisor starting meanwhile would remove this test's."""
+    folder = tmp_path / "tmp"
+    folder.mkdir(exist_ok=True)
+    return str(folder)
+
+
 def _serve_one(tmp_path: Path, service: str, port: int, **variables: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAOHE_")}
-    env.update(variables)
+    env.update({"TMPDIR": _own_tmp(tmp_path), **variables})
     command = [KAOHE, "serve-one", service, "--port", str(port)]
     if service == "gateway":
         command += ["--metrics-port", str(free_ports()), "--plaintext", "--data-dir", str(tmp_path / "d")]

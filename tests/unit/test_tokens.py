@@ -427,7 +427,7 @@ def test_an_unreachable_provider_is_unavailable_not_a_refusal(provider: Provider
 
 
 def test_a_role_map_into_unknown_roles_is_a_configuration_error(provider: Provider) -> None:
-    with pytest.raises(ValueError, match="unknown roles: root"):
+    with pytest.raises(ValueError, match="不存在的角色：root"):
         provider.verifier(role_map={"admins": "root"})
 
 

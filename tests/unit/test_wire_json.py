@@ -47,7 +47,7 @@ def test_a_dashboard_reads_in_the_countys_zone_without_its_zone() -> None:
     )
     reply = gateway_pb2.GetDashboardResponse(open_items=[item], time_zone="Asia/Shanghai")
     data = county_plain(reply, reply.time_zone)
-    assert list(data) == ["open_items", "as_of", "below"]
+    assert list(data) == ["open_items", "as_of", "below", "etag"]
     assert data["as_of"] == ""
     assert data["open_items"][0]["state"] == "accepted" and data["open_items"][0]["color"] == "red"
     assert data["open_items"][0]["due_at"] == "2025-05-12T23:59:59+08:00"
