@@ -31,6 +31,27 @@ SECRET = b"test-secret-0123456789"
 KEYS = TokenKeys.from_secrets(SECRET)
 
 
+# The folders by how long their files take, longest first: under -n, xdist deals whole files in this
+# order (pytest_configure), so the quick unit files fill in at the end instead of a long file starting last.
+FOLDER_ORDER = ("e2e", "web", "integration", "deploy", "oracle", "unit")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # `-n 2` means --dist load: a module's tests then run on both workers, each starting the module's
+    # fixtures (a console, a browser, a stack). Each file goes whole to one worker instead, in file order.
+    if getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "loadfile"
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        folder = item.path.relative_to(ROOT).parts[1] if item.path.is_relative_to(ROOT / "tests") else ""
+        return FOLDER_ORDER.index(folder) if folder in FOLDER_ORDER else len(FOLDER_ORDER)
+
+    items.sort(key=rank)
+
+
 def example_path(name: str) -> Path:
     """A file of the worked example (scheme, ledger, expected result), kept with the tests."""
     return EXAMPLES / name
@@ -97,6 +118,16 @@ def _backends() -> list[Any]:
 @pytest.fixture(params=_backends())
 def databases(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databases]:
     dbs = Databases(request.param, tmp_path)
+    yield dbs
+    dbs.drop()
+
+
+@pytest.fixture(scope="module", params=_backends())
+def module_databases(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Databases]:
+    """As databases, for a module's tests together (module_stack)."""
+    dbs = Databases(request.param, tmp_path_factory.mktemp("databases"))
     yield dbs
     dbs.drop()
 
@@ -283,19 +314,38 @@ def stop_stack(stack: Stack) -> None:
             part.backends.scoring.close()
 
 
+def _started(databases: Databases, scheme: Scheme, tmp: Path, tls: TlsFiles) -> Stack:
+    running = start_stack(
+        tasks_db=databases.url("tasks"),
+        scoring_db=databases.url("scoring"),
+        scheme=scheme,
+        tmp=tmp,
+        tls=tls,
+    )
+    running.parts["urls"] = {"scoring": running.parts["scoring"].db.url}
+    return running
+
+
 @pytest.fixture
 def stack(
     databases: Databases, example_scheme: Scheme, tmp_path: Path, tls_files: TlsFiles
 ) -> Iterator[Stack]:
     """The three services over fresh databases of the parametrised kind, running the example scheme."""
-    running = start_stack(
-        tasks_db=databases.url("tasks"),
-        scoring_db=databases.url("scoring"),
-        scheme=example_scheme,
-        tmp=tmp_path,
-        tls=tls_files,
-    )
-    running.parts["urls"] = {"scoring": running.parts["scoring"].db.url}
+    running = _started(databases, example_scheme, tmp_path, tls_files)
+    yield running
+    stop_stack(running)
+
+
+@pytest.fixture(scope="module")
+def module_stack(
+    module_databases: Databases,
+    example_scheme: Scheme,
+    tmp_path_factory: pytest.TempPathFactory,
+    tls_files: TlsFiles,
+) -> Iterator[Stack]:
+    """As stack, started once for a module's tests that leave it as they found it: refusals, each
+    checking that nothing changed, and tests that touch only data of their own."""
+    running = _started(module_databases, example_scheme, tmp_path_factory.mktemp("stack"), tls_files)
     yield running
     stop_stack(running)
 

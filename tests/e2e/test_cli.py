@@ -17,6 +17,7 @@ import openpyxl
 import pytest
 
 from tests.conftest import example_path
+from tests.e2e.forked_cli import FORKED
 from tests.e2e.ports import free_port_base
 
 KAOHE = str(Path(sys.executable).parent / "kaohe")
@@ -31,7 +32,8 @@ class Served:
     log: Path
 
     def kaohe(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([KAOHE, *args], env=self.env, capture_output=True, text=True, timeout=120)
+        # Forked from a process that imported the command line once: a process of its own, without the import.
+        result = FORKED.run([KAOHE, *args], self.env, timeout=120)
         if check and result.returncode != 0:
             raise AssertionError(f"kaohe {' '.join(args)} exited {result.returncode}: {result.stderr}")
         return result

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.forked_cli import FORKED
 from tests.e2e.test_cli import KAOHE, Served, start_served
 
 pytestmark = pytest.mark.slow
@@ -197,15 +198,7 @@ class Golden:
         return self.tokens[unit]
 
     def kaohe(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [KAOHE, *args],
-            env=self.served.env,
-            cwd=self.workdir,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        result = FORKED.run([KAOHE, *args], self.served.env, cwd=self.workdir, input=stdin, timeout=300)
         if result.returncode != 0:
             raise AssertionError(f"kaohe {' '.join(args)} exited {result.returncode}: {result.stderr}")
         return result

@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -298,6 +298,14 @@ def test_serve_is_healthy_again_within_seconds_after_a_kill_9(tmp_path: Path, vi
 # ---- PostgreSQL stopped and started under load
 
 
+def _until(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
+    """Waits for the condition, looking every 0.1 s; fails naming what did not happen in time."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {seconds} s: {what}"
+        time.sleep(0.1)
+
+
 def _pg_bin() -> Path:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:
@@ -423,21 +431,24 @@ def test_postgresql_stopped_and_started_under_load(cluster: Cluster, pg_stack: S
     ]
     for worker in workers:
         worker.start()
+
+    def answered(name: str, code: grpc.StatusCode, count: int) -> bool:
+        with lock:
+            return seen[name].count(code) >= count
+
     try:
-        time.sleep(2)
+        # Under load: each worker's calls answered.
+        _until(lambda: answered("before", grpc.StatusCode.OK, 10), "the load answered before the stop")
         phase["name"] = "down"
         cluster.stop("immediate")
-        time.sleep(3)
+        # Down: the callers refused, and the health watch (every 0.3 s) has seen it.
+        _until(lambda: answered("down", grpc.StatusCode.UNAVAILABLE, 1), "callers refused while down")
+        _until(lambda: status() == NOT_SERVING, "health following the database down")
         down_status = status()
         cluster.start()
         phase["name"] = "after"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with lock:
-                if seen["after"].count(grpc.StatusCode.OK) >= 10:
-                    break
-            time.sleep(0.2)
-        time.sleep(1)
+        _until(lambda: answered("after", grpc.StatusCode.OK, 10), "the load answered after the start")
+        _until(lambda: status() == SERVING, "health following the database up")
         up_status = status()
     finally:
         stop.set()

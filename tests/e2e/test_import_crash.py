@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import example_path
+from tests.e2e.forked_cli import FORKED
 from tests.e2e.ports import free_port_base
 
 KAOHE = str(Path(sys.executable).parent / "kaohe")
@@ -92,7 +93,7 @@ class Served:
         raise AssertionError("the stack did not become healthy:\n" + self.log.read_text())
 
     def kaohe(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([KAOHE, *args], env=self.env, capture_output=True, text=True, timeout=120)
+        result = FORKED.run([KAOHE, *args], self.env, timeout=120)
         if check and result.returncode != 0:
             raise AssertionError(f"kaohe {' '.join(args)} exited {result.returncode}: {result.stderr}")
         return result

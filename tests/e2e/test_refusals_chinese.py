@@ -4,18 +4,16 @@ with no English sentence (tests/unit/test_refusals_chinese.py walks the sources 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 from tests.conftest import example_path
+from tests.e2e.forked_cli import FORKED
 from tests.e2e.test_cli import KAOHE, Served
 from tests.unit.test_refusals_chinese import has_ascii_sentence
 
 
 def _refused(served: Served, *args: str, stdin: str | None = None, code: int = 1) -> str:
-    result = subprocess.run(
-        [KAOHE, *args], env=served.env, input=stdin, capture_output=True, text=True, timeout=120
-    )
+    result = FORKED.run([KAOHE, *args], served.env, input=stdin, timeout=120)
     assert result.returncode == code, (args, result.returncode, result.stdout, result.stderr)
     said = result.stderr.strip()
     assert said, args

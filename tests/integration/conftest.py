@@ -20,3 +20,10 @@ def units(stack: Stack) -> Stack:
     """The stack with the units of the closed-loop tests (test_tasks_loop.UNITS) and nothing else."""
     stack.import_ledger(jsonl(UNITS))
     return stack
+
+
+@pytest.fixture(scope="module")
+def units_once(module_stack: Stack) -> Stack:
+    """units, once for a module's tests that each touch only tasks of their own."""
+    module_stack.import_ledger(jsonl(UNITS))
+    return module_stack

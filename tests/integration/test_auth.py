@@ -138,9 +138,9 @@ def _tampered(viewer: str, office: str) -> str:
         "internal_header_only",
     ],
 )
-def test_gateway_refuses_without_a_valid_token(stack: Stack, credential: str) -> None:
-    metadata = credentials(stack)[credential]
-    for name, call in gateway_calls(stack).items():
+def test_gateway_refuses_without_a_valid_token(module_stack: Stack, credential: str) -> None:
+    metadata = credentials(module_stack)[credential]
+    for name, call in gateway_calls(module_stack).items():
         assert code_of(call, metadata) == grpc.StatusCode.UNAUTHENTICATED, name
 
 
@@ -235,19 +235,19 @@ def internal_calls(stack: Stack, *, as_service: str = "gateway") -> dict[str, tu
         "garbage_internal",
     ],
 )
-def test_services_refuse_calls_that_skip_the_gateway(stack: Stack, credential: str) -> None:
-    for name, (method, request, call) in internal_calls(stack).items():
+def test_services_refuse_calls_that_skip_the_gateway(module_stack: Stack, credential: str) -> None:
+    for name, (method, request, call) in internal_calls(module_stack).items():
         metadata = {
             "none": (),
-            "user_bearer": stack.metadata(),
-            "user_token_as_internal": ((INTERNAL_METADATA, stack.token()),),
+            "user_bearer": module_stack.metadata(),
+            "user_token_as_internal": ((INTERNAL_METADATA, module_stack.token()),),
             "forged_internal": internal_metadata(OFFICE, method, request, keys=OTHER),
             "expired_internal": internal_metadata(OFFICE, method, request, ttl_seconds=-60),
             "garbage_internal": ((INTERNAL_METADATA, "kh1.x.y"),),
         }[credential]
         assert code_of(call, metadata) == grpc.StatusCode.UNAUTHENTICATED, name
-    _, tasks, _ = stack.stubs()
-    units = tasks.ListUnits(tasks_pb2.ListUnitsRequest(), metadata=stack.metadata(), timeout=10).units
+    _, tasks, _ = module_stack.stubs()
+    units = tasks.ListUnits(tasks_pb2.ListUnitsRequest(), metadata=module_stack.metadata(), timeout=10).units
     assert list(units) == [], "a refused import stored something"
 
 
@@ -262,14 +262,18 @@ def test_services_answer_the_internal_credential(stack: Stack) -> None:
 
 
 @pytest.mark.parametrize("door", ["gateway", "tasks", "scoring"])
-def test_health_and_reflection_need_no_credential(stack: Stack, door: str) -> None:
-    address = {"gateway": stack.gateway_addr, "tasks": stack.tasks_addr, "scoring": stack.scoring_addr}[door]
+def test_health_and_reflection_need_no_credential(module_stack: Stack, door: str) -> None:
+    address = {
+        "gateway": module_stack.gateway_addr,
+        "tasks": module_stack.tasks_addr,
+        "scoring": module_stack.scoring_addr,
+    }[door]
     served = {
         "gateway": {GATEWAY_SERVICE, TASKS_SERVICE, SCORING_SERVICE},
         "tasks": {TASKS_SERVICE},
         "scoring": {SCORING_SERVICE},
     }[door]
-    channel = stack.channel(address)
+    channel = module_stack.channel(address)
     health = health_pb2_grpc.HealthStub(channel)
     for name in ["", *served]:
         reply = health.Check(health_pb2.HealthCheckRequest(service=name), timeout=10)
@@ -296,10 +300,14 @@ def test_health_and_reflection_need_no_credential(stack: Stack, door: str) -> No
 
 
 @pytest.mark.parametrize("door", ["gateway", "tasks", "scoring"])
-def test_reflection_answers_as_v1_too(stack: Stack, door: str) -> None:
+def test_reflection_answers_as_v1_too(module_stack: Stack, door: str) -> None:
     """grpcurl and current tools ask grpc.reflection.v1; older ones v1alpha: both answer."""
-    address = {"gateway": stack.gateway_addr, "tasks": stack.tasks_addr, "scoring": stack.scoring_addr}[door]
-    info = stack.channel(address).stream_stream(
+    address = {
+        "gateway": module_stack.gateway_addr,
+        "tasks": module_stack.tasks_addr,
+        "scoring": module_stack.scoring_addr,
+    }[door]
+    info = module_stack.channel(address).stream_stream(
         "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
         request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
         response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,

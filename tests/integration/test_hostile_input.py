@@ -67,6 +67,13 @@ def units(stack: Stack) -> Stack:
     return stack
 
 
+@pytest.fixture(scope="module")
+def units_refusing(module_stack: Stack) -> Stack:
+    """units, once for the module's tests that are only refused."""
+    module_stack.import_ledger(lines(UNIT, OTHER, TASK))
+    return module_stack
+
+
 def test_a_nul_is_refused_naming_the_field_and_nothing_is_stored(units: Stack) -> None:
     _, tasks, scoring = units.stubs()
     md = units.metadata()
@@ -170,9 +177,9 @@ def test_a_deeply_nested_scheme_is_refused(units: Stack) -> None:
 
 
 @pytest.mark.parametrize("year", [99999, -1, 1989, 2101])
-def test_years_out_of_range_are_refused(units: Stack, year: int) -> None:
-    gateway, tasks, scoring = units.stubs()
-    md = units.metadata()
+def test_years_out_of_range_are_refused(units_refusing: Stack, year: int) -> None:
+    gateway, tasks, scoring = units_refusing.stubs()
+    md = units_refusing.metadata()
     calls = [
         lambda: tasks.SummarizeTasks(tasks_pb2.SummarizeTasksRequest(year=year), metadata=md, timeout=30),
         lambda: tasks.ListTasks(tasks_pb2.ListTasksRequest(year=year), metadata=md, timeout=30),
@@ -193,9 +200,9 @@ def test_years_out_of_range_are_refused(units: Stack, year: int) -> None:
 
 
 @pytest.mark.parametrize("token", ["9" * 25, "²", "?!garbage", "\u0661\u0662", "-1"])
-def test_foreign_page_tokens_and_negative_page_sizes_are_refused(units: Stack, token: str) -> None:
-    _, tasks, scoring = units.stubs()
-    md = units.metadata()
+def test_foreign_page_tokens_and_negative_page_sizes_are_refused(units_refusing: Stack, token: str) -> None:
+    _, tasks, scoring = units_refusing.stubs()
+    md = units_refusing.metadata()
     listings: list[tuple[Any, Any]] = [
         (tasks.ListTasks, tasks_pb2.ListTasksRequest),
         (tasks.ListUnits, tasks_pb2.ListUnitsRequest),

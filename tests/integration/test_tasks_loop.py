@@ -232,15 +232,16 @@ def test_reject_needs_a_reason(units: Stack) -> None:
     ],
 )
 def test_wrong_state_is_a_failed_precondition(
-    units: Stack, done: tuple[str, ...], method: str, actor: tuple[str, str | None]
+    units_once: Stack, done: tuple[str, ...], method: str, actor: tuple[str, str | None]
 ) -> None:
-    sup, fgj = who(units, SUPERVISOR), who(units, FGJ)
-    sup.create(id="D5")
+    sup, fgj = who(units_once, SUPERVISOR), who(units_once, FGJ)
+    task_id = f"D5-{len(done)}-{method}"  # the case's own task: the stack serves every case
+    sup.create(id=task_id)
     for step in done:
-        (fgj if step in ("AcceptTask", "ReportTask") else sup).act(step, "D5", note="x")
-    before = sup.get("D5")
-    refused(grpc.StatusCode.FAILED_PRECONDITION, who(units, actor).act, method, "D5", note="x")
-    after = sup.get("D5")
+        (fgj if step in ("AcceptTask", "ReportTask") else sup).act(step, task_id, note="x")
+    before = sup.get(task_id)
+    refused(grpc.StatusCode.FAILED_PRECONDITION, who(units_once, actor).act, method, task_id, note="x")
+    after = sup.get(task_id)
     assert (history(after), after.state, after.etag) == (history(before), before.state, before.etag)
 
 
@@ -669,6 +670,13 @@ def listing(stack: Stack) -> Caller:
     return who(stack, ("office", None))
 
 
+@pytest.fixture(scope="module")
+def listing_once(module_stack: Stack) -> Caller:
+    """listing, once for the module's refused listings."""
+    module_stack.import_ledger(jsonl(LISTING))
+    return who(module_stack, ("office", None))
+
+
 def ids(reply: Any) -> list[str]:
     return sorted(t.id for t in reply.tasks)
 
@@ -826,17 +834,17 @@ EDGE_PARSED = {"color", "state", "as_of"}
         ({"page_token": "not a token"}, "page_token"),
     ],
 )
-def test_bad_filters_are_invalid_arguments(listing: Caller, fields: dict[str, Any], name: str) -> None:
+def test_bad_filters_are_invalid_arguments(listing_once: Caller, fields: dict[str, Any], name: str) -> None:
     if name in EDGE_PARSED:
         # What people type for a closed set or an instant is read where they type it (the CLI, the
         # console): refused there, naming the field; a value the contract does not define, by the service.
         with pytest.raises(InvalidArgument) as caught:
-            listing.list(**fields)
+            listing_once.list(**fields)
         assert [v.field for v in caught.value.violations] == [name]
         if name == "as_of":
             return
         fields = {name: 99}
-    error = refused(grpc.StatusCode.INVALID_ARGUMENT, listing.list, **fields)
+    error = refused(grpc.StatusCode.INVALID_ARGUMENT, listing_once.list, **fields)
     assert field_violations(error) == [name]
 
 

@@ -44,6 +44,12 @@ class Console:
     url: str
 
 
+@dataclass
+class Chromium:
+    driver: Any
+    first_size: dict[str, int]
+
+
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory, example_scheme: Scheme) -> Iterator[Console]:
     tmp = tmp_path_factory.mktemp("web")
@@ -84,9 +90,10 @@ def console(tmp_path_factory: pytest.TempPathFactory, example_scheme: Scheme) ->
         stop_stack(stack)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Debian's Chromium, headless, through its chromedriver (no download: the system's own)."""
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Chromium]:
+    """Debian's Chromium, headless, through its chromedriver (no download: the system's own); one for
+    this pytest worker, handed to each module by `browser` as a fresh one."""
     missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
     if missing:
         pytest.fail(
@@ -115,6 +122,22 @@ def browser() -> Iterator[Any]:
     driver.set_page_load_timeout(60)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     try:
-        yield driver
+        yield Chromium(driver, driver.get_window_size())
     finally:
         driver.quit()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: Chromium) -> Any:
+    """The worker's Chromium as a new one would be for this module: one blank window of the first size,
+    no cookie (cookies ignore the port: another module's console set them) and nothing cached."""
+    driver = chromium.driver
+    for handle in driver.window_handles[1:]:
+        driver.switch_to.window(handle)
+        driver.close()
+    driver.switch_to.window(driver.window_handles[0])
+    driver.get("about:blank")
+    driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    driver.execute_cdp_cmd("Network.clearBrowserCache", {})
+    driver.set_window_size(chromium.first_size["width"], chromium.first_size["height"])
+    return driver
