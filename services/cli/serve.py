@@ -329,13 +329,13 @@ def _bearer(keys: Any, role: str, unit: str | None) -> tuple[tuple[str, str], ..
     return (("authorization", f"Bearer {token}"),)
 
 
-def _has_units(tasks: Any, request: Any, metadata: tuple[tuple[str, str], ...]) -> bool:
-    """Whether the ledger holds a unit, asked through the gateway. Every service reports SERVING before the
-    gateway's own channel to the tasks service is up, so UNAVAILABLE is asked again for up to a minute."""
+def _through_gateway(call: Callable[[], Any]) -> Any:
+    """call's answer, asked through the gateway. Every service reports SERVING before the gateway's own
+    channels to the tasks and scoring services are up, so UNAVAILABLE is asked again for up to a minute."""
     deadline = time.monotonic() + 60
     while True:
         try:
-            return bool(tasks.ListUnits(request, metadata=metadata, timeout=30).units)
+            return call()
         except grpc.RpcError as exc:
             if exc.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
                 raise
@@ -345,6 +345,7 @@ def _has_units(tasks: Any, request: Any, metadata: tuple[tuple[str, str], ...]) 
 def _import_sample(settings: Settings, files: tls.TlsFiles | None) -> None:
     """On first start (an empty ledger), the sample county, so a newcomer sees a living ledger."""
     from kaohe.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+    from kaohe.scoring.v1 import scoring_pb2, scoring_pb2_grpc
     from kaohe.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 
     from services.cli.sample import sample_county, served_until
@@ -356,10 +357,17 @@ def _import_sample(settings: Settings, files: tls.TlsFiles | None) -> None:
     token = issue_user_token(make_user_identity(role="office", unit=None, subject="sample"), ring=keys.user)
     metadata = (("authorization", f"Bearer {token}"),)
     with _channel(f"127.0.0.1:{settings.gateway_port}", files, "gateway") as channel:
-        if _has_units(
-            tasks_pb2_grpc.TasksServiceStub(channel), tasks_pb2.ListUnitsRequest(page_size=1), metadata
-        ):
+        tasks, scoring = (
+            tasks_pb2_grpc.TasksServiceStub(channel),
+            scoring_pb2_grpc.ScoringServiceStub(channel),
+        )
+        asked = tasks_pb2.ListUnitsRequest(page_size=1)
+        if _through_gateway(lambda: tasks.ListUnits(asked, metadata=metadata, timeout=30).units):
             return
+        # The import goes to both services: the gateway's channel to scoring must be up too.
+        _through_gateway(
+            lambda: scoring.GetScheme(scoring_pb2.GetSchemeRequest(), metadata=metadata, timeout=30)
+        )
         scheme = load_scheme_file(settings.scheme_path)
         until = served_until(tz=scheme.tz, year=scheme.year)
         records = sample_county(scheme_text=scheme.text, year=scheme.year, until=until)
