@@ -256,14 +256,14 @@ class LedgerImports:
         then stores what it staged; a crash in between is settled by scoring's recovery, asking tasks."""
         import_id = uuid.uuid4().hex
         scoring, tasks = self.scoring, self.tasks
+        # Both halves made (and hashed) first: once scoring has staged its half, recovery gives the tasks half
+        # `import_recovery_after` (30 s) to start arriving, and making a province's tasks half takes minutes.
+        scoring_half = _signed(scoring_stream, parts, False, import_id)
+        tasks_half = _signed(task_stream, parts, False, import_id)
         # Phase one: scoring's half staged, invisible; this also makes any other import wait or retry.
-        scoring_reply = self.call(
-            scoring, "ImportRecords", _signed(scoring_stream, parts, False, import_id), identity, timeout
-        )
+        scoring_reply = self.call(scoring, "ImportRecords", scoring_half, identity, timeout)
         try:
-            tasks_reply = self.call(
-                tasks, "ImportLedger", _signed(task_stream, parts, False, import_id), identity, timeout
-            )
+            tasks_reply = self.call(tasks, "ImportLedger", tasks_half, identity, timeout)
         except Unavailable as exc:
             # Whether tasks committed is unknown: recovery asks it and completes or undoes the import.
             raise Unavailable(
