@@ -72,6 +72,12 @@ class Gateway:
         self.tasks = tasks_pb2_grpc.TasksServiceStub(self.channel)
         self.scoring = scoring_pb2_grpc.ScoringServiceStub(self.channel)
         self.kept = KeptAnswers()
+        # Pages' content made from answers kept under a tag (no session in it), by the same key and rules.
+        self.pages = KeptAnswers(size=KEPT_PAGES)
+
+    def kept_page(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        """A page's content kept under key (naming the view's tag, the caller's role and unit, the query)."""
+        return self.pages.made(key, make)
 
     def under(self, tag: str, *, role: str, unit: str) -> Kept:
         """This gateway for a page whose other reads are kept under tag (a view's etag; "" keeps nothing)."""
@@ -110,6 +116,7 @@ class Gateway:
 # first; an answer larger than KEPT_LARGEST is not kept.
 KEPT_ANSWERS = 512
 KEPT_LARGEST = 1 << 20
+KEPT_PAGES = 64
 
 
 class KeptAnswers:
@@ -138,12 +145,39 @@ class KeptAnswers:
         made.add_done_callback(lambda done: self._settled(key, done))
         return made
 
+    def made(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        """What make() gives, kept under key: made here (outside the lock) by the first caller, waited for by
+        those who ask meanwhile."""
+        with self._lock:
+            kept = self._calls.get(key)
+            if kept is not None:
+                self._calls.move_to_end(key)
+            else:
+                mine: Future[Any] = Future()
+                self._calls[key] = mine
+                while len(self._calls) > self.size:
+                    self._calls.popitem(last=False)
+        if kept is not None:
+            return kept.result(TIMEOUT)
+        mine.add_done_callback(lambda done: self._settled(key, done))
+        try:
+            mine.set_result(make())
+        except BaseException as exc:
+            mine.set_exception(exc)
+            raise
+        return mine.result()
+
     def _settled(self, key: Hashable, done: Future[Any]) -> None:
         failed = done.cancelled() or done.exception() is not None
-        if failed or done.result().ByteSize() > KEPT_LARGEST:
+        if failed or _size(done.result()) > KEPT_LARGEST:
             with self._lock:
                 if self._calls.get(key) is done:
                     del self._calls[key]
+
+
+def _size(kept: Any) -> int:
+    """A kept answer's size in bytes (a message's, or a page's text's characters)."""
+    return int(kept.ByteSize()) if hasattr(kept, "ByteSize") else len(kept)
 
 
 class Kept(Gateway):
@@ -154,6 +188,7 @@ class Kept(Gateway):
         # Not Gateway.__init__: the console's channel and stubs, not new ones.
         self.gw, self.tag, self.scope = gw, tag, (role, unit)
         self.address, self.internal, self.channel, self.kept = gw.address, gw.internal, gw.channel, gw.kept
+        self.pages = gw.pages
         self.gateway, self.accounts, self.tasks, self.scoring = gw.gateway, gw.accounts, gw.tasks, gw.scoring
 
     def start(self, method: Any, request: Any, token: str = "", timeout: float = TIMEOUT) -> Pending:

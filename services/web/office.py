@@ -4,17 +4,21 @@ page is services/web/accounts.py)."""
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from google.protobuf import json_format
 from kaohe.common.v1 import common_pb2
 from kaohe.gateway.v1 import gateway_pb2
 from kaohe.scoring.v1 import scoring_pb2
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 
 from services.common import levels
 from services.common.protoenum import enum_code
+from services.common.scheme import DEFAULT_TIMEZONE
 from services.common.wire_json import utc_text
 from services.web import result_documents
 from services.web.calendar_banner import calendar_banner, start_calendar_check
@@ -25,7 +29,7 @@ from services.web.gateway import Gateway
 from services.web.layout import run_state, run_time, state_label
 from services.web.replies import Refused, download, form_of, part, redirect
 from services.web.results import distribution_chart, explained, result_tables
-from services.web.templating import render
+from services.web.templating import fragment, render
 from services.web.trend import parents_of, start_trend, trend_chart, trend_period, trend_switch, unit_tree
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -91,7 +95,17 @@ def overview(console: Gateway, session: Any, request: Request) -> Response:
     shown = console.call(
         console.gateway.GetOverview, gateway_pb2.GetOverviewRequest(year=year), session.token
     )
-    # The page's other reads, kept under the overview's tag: asked again only when the data has changed.
+    # The page's content and its other reads are kept under the overview's tag: made again only when the data
+    # (or the clock, in what it shows) has changed, for each role and unit, query and day.
+    today = datetime.now(ZoneInfo(DEFAULT_TIMEZONE)).date()
+    key = ("office/overview", shown.etag, session.role, session.unit, str(request.query_params), today)
+    body = console.kept_page(key, lambda: _overview_body(console, session, request, shown, period, year))
+    return render(request, "office/overview.html", title="全县态势", charts=True, body=body)
+
+
+def _overview_body(
+    console: Gateway, session: Any, request: Request, shown: Any, period: str, year: int
+) -> Markup:
     gw = console.under(shown.etag, role=session.role, unit=session.unit)
     awaiting = start_awaiting(gw, session)
     pending_trend = start_trend(gw, session, year=year, period=period)
@@ -107,11 +121,8 @@ def overview(console: Gateway, session: Any, request: Request) -> Response:
             rows.append({"heading": section})
         rows.extend(_overview_row(u, reasons, depth) for depth, u in members)
     bars = _most_to_do(list(shown.units))
-    return render(
-        request,
-        "office/overview.html",
-        title="全县态势",
-        charts=True,
+    return fragment(
+        "office/overview_body.html",
         calendar_banner=calendar_banner(pending_calendar),
         year=shown.year,
         as_of=utc_text(shown, "as_of"),

@@ -75,3 +75,24 @@ def test_the_least_recently_used_goes_first() -> None:
         kept.start(key, lambda key=key: call(key))  # type: ignore[misc]
     # a and b kept; c pushes out b (a was used since); a is still kept; b is asked again.
     assert asked == ["a", "b", "c", "b"]
+
+
+def test_a_page_is_made_once_under_its_key_and_a_failure_made_again() -> None:
+    kept = KeptAnswers()
+    made: list[str] = []
+
+    def make(text: str) -> str:
+        made.append(text)
+        return text
+
+    assert kept.made(("tag", "office"), lambda: make("页面")) == "页面"
+    assert kept.made(("tag", "office"), lambda: make("另一个")) == "页面"
+    assert kept.made(("tag2", "office"), lambda: make("新页面")) == "新页面"
+
+    def broken() -> str:
+        raise RuntimeError("网关暂不可用")
+
+    with pytest.raises(RuntimeError):
+        kept.made(("tag3", "office"), broken)
+    assert kept.made(("tag3", "office"), lambda: make("重做")) == "重做"
+    assert made == ["页面", "新页面", "重做"]
