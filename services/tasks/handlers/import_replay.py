@@ -64,8 +64,14 @@ def finish(run: ImportRun) -> None:
     touched = union(
         select(import_tasks.c.id.label("id")), select(import_events.c.task_id.label("id"))
     ).subquery()
-    done = select(import_tasks.c.id).join(tasks, tasks.c.id == import_tasks.c.id)
-    rest = select(touched.c.id).where(touched.c.id.not_in(done)).order_by(touched.c.id)
+    # NOT EXISTS, not NOT IN: PostgreSQL hashes a NOT IN subquery only when it fits in work_mem, else it reads
+    # the subquery again for every row (a province's 10M tasks: hours); the anti-join spills instead.
+    done = (
+        select(import_tasks.c.id)
+        .join(tasks, tasks.c.id == import_tasks.c.id)
+        .where(import_tasks.c.id == touched.c.id)
+    )
+    rest = select(touched.c.id).where(~done.exists()).order_by(touched.c.id)
     for part in chunks(list(conn.execute(rest).scalars().all()), CHUNK):
         _replay_chunk(run, list(part))
     _insert_co_units(run)
