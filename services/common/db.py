@@ -278,6 +278,12 @@ def advisory_xact_lock(conn: Connection, key: int) -> None:
     conn.execute(text("SELECT pg_advisory_xact_lock(:k # hashtext(current_schema())::bigint)"), {"k": key})
 
 
+def try_advisory_xact_lock(conn: Connection, key: int) -> bool:
+    """advisory_xact_lock's lock when nobody holds it now (True); False at once when somebody does."""
+    query = text("SELECT pg_try_advisory_xact_lock(:k # hashtext(current_schema())::bigint)")
+    return bool(conn.execute(query, {"k": key}).scalar_one())
+
+
 def migrate(db: Database, script_location: Path, *, service: str) -> None:
     """Creates the schema when empty and upgrades it when old (Alembic), one replica at a time."""
     from alembic import command

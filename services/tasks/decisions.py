@@ -82,11 +82,14 @@ class ImportDecisions:
     def resolve(self, import_id: str) -> str:
         """committed, aborted, or pending while its stream may still arrive; an undecided one is aborted.
 
-        Behind the import lock, an import whose transaction is running has committed or failed by then.
+        Only behind the import lock, where an import whose transaction ran has committed or failed. While
+        one is running (a province's takes many minutes) the answer is pending at once: recovery asks again
+        on its next round, rather than holding a connection and a thread of this service until it ends.
         """
         check_id(import_id, required=True)
         with self.db.write() as conn:
-            repo.lock_imports(conn)
+            if not repo.try_lock_imports(conn):
+                return "pending"
             known = repo.import_outcome(conn, import_id)
             now = _now()
             with self._guard:

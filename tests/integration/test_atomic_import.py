@@ -22,6 +22,7 @@ from services.common.policy import SCORING_INTERNAL, TASKS_INTERNAL, authorize_h
 from services.scoring import staging
 from services.scoring.storage.tables import staged_imports, staged_records
 from services.tasks import decisions as decisions_module
+from services.tasks.storage import repository
 from services.tasks.storage.tables import import_decisions
 from tests.conftest import Stack, internal_metadata
 
@@ -460,3 +461,23 @@ def _struct(fields: dict[str, Any]) -> struct_pb2.Struct:
     value = struct_pb2.Struct()
     value.update(fields)
     return value
+
+
+def test_resolve_answers_pending_at_once_while_an_import_runs(units: Stack) -> None:
+    # A province's import holds the import lock for many minutes; recovery's question every round used to wait
+    # behind it, each holding a connection and a thread of the tasks service until the import ended.
+    db = units.parts["tasks"].db
+    decisions = units.parts["tasks"].app.importer.decisions
+    if db.is_sqlite:
+        # SQLite's one writer is the lock there: a running import and the question take turns.
+        assert decisions.resolve("no-such-import") == "aborted"
+        return
+    answered: list[str] = []
+    with db.engine.begin() as running:  # as an import's transaction on another replica
+        repository.lock_imports(running)
+        asking = threading.Thread(target=lambda: answered.append(decisions.resolve("an-undecided-one")))
+        asking.start()
+        asking.join(60)
+        assert not asking.is_alive() and answered == ["pending"]
+        assert decisions.peek("an-undecided-one") == "undecided"  # nothing recorded while it could not look
+    assert decisions.resolve("an-undecided-one") == "aborted"  # the import over: decided as before

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select, text, update
 
-from services.common.db import advisory_xact_lock, chunks
+from services.common.db import advisory_xact_lock, chunks, try_advisory_xact_lock
 
 # The reads and writes that moved to their own modules stay reachable as repository.<name>.
 from services.tasks.storage.people import PersonRow as PersonRow
@@ -157,6 +157,11 @@ def lock_imports(conn: Connection) -> None:
     """Queues imports one behind the other on PostgreSQL: a second import of a file finds the first stored."""
     if conn.dialect.name == "postgresql":
         advisory_xact_lock(conn, IMPORT_LOCK)
+
+
+def try_lock_imports(conn: Connection) -> bool:
+    """lock_imports when no import's transaction holds it (True); False at once when one is running."""
+    return conn.dialect.name != "postgresql" or try_advisory_xact_lock(conn, IMPORT_LOCK)
 
 
 # The tables an import fills in bulk.
