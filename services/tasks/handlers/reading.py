@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from services.common.auth import Identity
@@ -118,24 +119,10 @@ def list_tasks(ctx: TasksContext, facts: TaskFacts, query: ListTasks) -> tuple[l
     threshold = ctx.scheme.timeliness.yellow_threshold
     with ctx.db.read() as conn:
         if by_report:
-            rows = repo.list_tasks_by_report(
-                conn,
-                flt,
-                at=at,
-                yellow_threshold=threshold,
-                after=decode_position(query.page_token),
-                never=NEVER,
-                limit=size + 1,
-            )
+            read = partial(repo.list_tasks_by_report, after=decode_position(query.page_token), never=NEVER)
         else:
-            rows = repo.list_tasks(
-                conn,
-                flt,
-                at=at,
-                yellow_threshold=threshold,
-                after=decode_token(query.page_token),
-                limit=size + 1,
-            )
+            read = partial(repo.list_tasks, after=decode_token(query.page_token))
+        rows = read(conn, flt, at=at, yellow_threshold=threshold, limit=size + 1)
         more = len(rows) > size
         rows = rows[:size]
         total = 0 if query.page_token else repo.count_tasks(conn, flt, at=at, yellow_threshold=threshold)

@@ -262,14 +262,7 @@ def filter_clause(flt: TaskFilter, *, at: int, yellow_threshold: float) -> Any:
 def list_tasks(
     conn: Connection, flt: TaskFilter, *, at: int, yellow_threshold: float, after: str, limit: int
 ) -> list[TaskRow]:
-    query = (
-        select(tasks)
-        .where(filter_clause(flt, at=at, yellow_threshold=yellow_threshold))
-        .where(tasks.c.id > after)
-        .order_by(tasks.c.id)
-        .limit(limit)
-    )
-    return _rows(conn, list(conn.execute(query)))
+    return _page(conn, flt, at, yellow_threshold, after=tasks.c.id > after, order=[tasks.c.id], limit=limit)
 
 
 def list_tasks_by_report(
@@ -286,11 +279,26 @@ def list_tasks_by_report(
     never reported last (their instant `never`)."""
     reported = func.coalesce(tasks.c.reported_at, never)
     after_at, after_id = after
+    position = or_(reported > after_at, and_(reported == after_at, tasks.c.id > after_id))
+    return _page(conn, flt, at, yellow_threshold, after=position, order=[reported, tasks.c.id], limit=limit)
+
+
+def _page(
+    conn: Connection,
+    flt: TaskFilter,
+    at: int,
+    yellow_threshold: float,
+    *,
+    after: Any,
+    order: list[Any],
+    limit: int,
+) -> list[TaskRow]:
+    """The tasks the filter matches past a position, in order, limit at most."""
     query = (
         select(tasks)
         .where(filter_clause(flt, at=at, yellow_threshold=yellow_threshold))
-        .where(or_(reported > after_at, and_(reported == after_at, tasks.c.id > after_id)))
-        .order_by(reported, tasks.c.id)
+        .where(after)
+        .order_by(*order)
         .limit(limit)
     )
     return _rows(conn, list(conn.execute(query)))
