@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, select, update
 
 from services.common.db import Database
 from services.common.errors import InvalidArgument, StaleEtag
@@ -113,21 +113,32 @@ class ImportDecisions:
 
     def _beat(self) -> None:
         while not self._stop.wait(HEARTBEAT):
-            with self._guard:
-                alive = sorted(self._alive)
-            if not alive:
-                continue
-            try:
-                with self.db.write() as conn:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """One beat: the rows of this process's pending imports that no transaction holds, made fresh."""
+        with self._guard:
+            alive = sorted(self._alive)
+        if not alive:
+            return
+        try:
+            with self.db.write() as conn:
+                # An import's own transaction holds its row (commit_in wrote "committed" there): skipped, not
+                # waited for until it commits (a province's: minutes), a pooled connection held meanwhile.
+                free = conn.execute(
+                    select(import_decisions.c.import_id)
+                    .where(import_decisions.c.import_id.in_(alive), import_decisions.c.outcome == "pending")
+                    .with_for_update(skip_locked=True)
+                ).scalars()
+                fresh = list(free)
+                if fresh:
                     conn.execute(
                         update(import_decisions)
-                        .where(
-                            import_decisions.c.import_id.in_(alive), import_decisions.c.outcome == "pending"
-                        )
+                        .where(import_decisions.c.import_id.in_(fresh))
                         .values(decided_at=_now())
                     )
-            except Exception:  # the import's own transaction holds SQLite's writer: the next beat tries again
-                log.warning("pending imports not refreshed", exc_info=True)
+        except Exception:  # the import's own transaction holds SQLite's writer: the next beat tries again
+            log.warning("pending imports not refreshed", exc_info=True)
 
 
 def _now() -> int:

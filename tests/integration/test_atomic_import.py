@@ -374,6 +374,40 @@ def test_a_pending_import_is_kept_fresh_by_its_process(units: Stack, monkeypatch
         decisions.ended("on-its-way")
 
 
+def test_a_beat_skips_the_row_an_import_holds_and_refreshes_the_others(units: Stack) -> None:
+    # The import's transaction writes its decision first and holds that row until it commits; the beat used
+    # to wait behind it for the whole import (96 s at a prefecture), a pooled connection held meanwhile.
+    decisions = units.parts["tasks"].app.importer.decisions
+    db = units.parts["tasks"].db
+    for import_id in ("held", "free"):
+        decisions.begin(import_id)
+    try:
+        with db.write() as conn:
+            conn.execute(update(import_decisions).values(decided_at=0))
+        if db.is_sqlite:
+            # SQLite's one writer is the lock there: with no import writing, the beat refreshes both.
+            decisions.refresh()
+            assert _decided_at(db) == {"free": True, "held": True}
+            return
+        with db.engine.begin() as running:  # as the import's transaction, once commit_in has run (at 0 here)
+            repository.record_outcome(running, import_id="held", outcome="committed", now=0, known=True)
+            beat = threading.Thread(target=decisions.refresh)
+            beat.start()
+            beat.join(60)
+            assert not beat.is_alive()
+            assert _decided_at(db) == {"free": True, "held": False}
+    finally:
+        for import_id in ("held", "free"):
+            decisions.ended(import_id)
+
+
+def _decided_at(db: Any) -> dict[str, bool]:
+    """Whether each pending import's row was refreshed since it was zeroed."""
+    with db.read(primary=True) as conn:
+        rows = conn.execute(select(import_decisions.c.import_id, import_decisions.c.decided_at)).all()
+    return {row.import_id: row.decided_at > 0 for row in rows if row.import_id in ("held", "free")}
+
+
 def test_recovery_before_the_tasks_half_arrives_rolls_back_and_refuses_it(units: Stack) -> None:
     recovery = units.parts["scoring"].recovery
     recovery.after = 0.0
