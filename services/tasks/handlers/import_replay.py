@@ -9,7 +9,19 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, case, exists, func, literal, or_, select, text, union, update
+from sqlalchemy import (
+    Select,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    union,
+    update,
+)
 
 from services.common.db import among, chunks
 from services.common.errors import InvalidArgument, InvalidTransition, StaleEtag
@@ -17,6 +29,7 @@ from services.common.timeutil import from_epoch
 from services.common.vocabulary import TASK_EVENT_KINDS, label_of
 from services.tasks import staging
 from services.tasks.domain import Event, Kind, Replay, State, replay
+from services.tasks.handlers.import_parts import check_parts
 from services.tasks.handlers.import_run import ImportRun, line_error, refuse_missing
 from services.tasks.history import derived, domain_events, own_due
 from services.tasks.staging import import_events, import_tasks
@@ -76,7 +89,13 @@ def finish(run: ImportRun) -> None:
     for part in chunks(list(conn.execute(rest).scalars().all()), CHUNK):
         _replay_chunk(run, list(part))
     _insert_co_units(run)
-    _check_parts(run)
+    check_parts(run)
+    _insert_events(run)
+
+
+def _insert_events(run: ImportRun) -> None:
+    """The events of the new tasks and the file's, into the real table."""
+    conn = run.conn
     # The create and assign of each new task, then the file's events in file order (the database's
     # sequence keeps the recorded order).
     for kind in ("create", "assign"):
@@ -331,56 +350,3 @@ def _refuse_culprit(task_id: str, history: list[Event], due: Any, lines: dict[in
             if where is None:
                 raise InvalidArgument("task", message) from None
             raise line_error(where, "kind", message) from None
-
-
-def _check_parts(run: ImportRun) -> None:
-    """A report or close in the file on a task with parts: every part reported / closed by then."""
-    e, part = import_events.c, tasks.alias("part")
-    not_done = or_(
-        and_(e.kind == "report", or_(part.c.reported_at.is_(None), part.c.reported_at > e.at)),
-        and_(e.kind == "close", or_(part.c.closed_at.is_(None), part.c.closed_at > e.at)),
-    )
-    query = (
-        select(e.line, e.task_id, e.kind, part.c.id)
-        .select_from(import_events.join(part, part.c.parent == e.task_id))
-        .where(e.kind.in_(("report", "close")), part.c.cancelled_at.is_(None), not_done)
-        .order_by(e.line, part.c.id)
-        .limit(1)
-    )
-    row = run.conn.execute(query).first()
-    if row is not None:
-        done = "反馈" if row.kind == "report" else "销号"
-        raise line_error(
-            row.line,
-            "kind",
-            f"任务 {row.task_id!r} 有分解的子任务，子任务 {row.id!r} 此时尚未{done}："
-            f"全部子任务{done}后才能{done}",
-        )
-    # A part added to a task already reported or closed would leave it so without the part done.
-    parent = tasks.alias("parent")
-    late = or_(
-        and_(
-            parent.c.reported_at.is_not(None),
-            or_(part.c.reported_at.is_(None), part.c.reported_at > parent.c.reported_at),
-        ),
-        and_(
-            parent.c.closed_at.is_not(None),
-            or_(part.c.closed_at.is_(None), part.c.closed_at > parent.c.closed_at),
-        ),
-    )
-    query = (
-        select(import_tasks.c.line, part.c.id, parent.c.id.label("parent_id"))
-        .select_from(
-            import_tasks.join(part, part.c.id == import_tasks.c.id).join(parent, parent.c.id == part.c.parent)
-        )
-        .where(part.c.cancelled_at.is_(None), late)
-        .order_by(import_tasks.c.line)
-        .limit(1)
-    )
-    late_part = run.conn.execute(query).first()
-    if late_part is not None:
-        raise line_error(
-            late_part.line,
-            "parent",
-            f"上级任务 {late_part.parent_id!r} 已反馈或销号，不能再分解出未完成的子任务 {late_part.id!r}",
-        )
