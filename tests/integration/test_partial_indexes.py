@@ -14,7 +14,7 @@ from services.tasks.staging import import_events
 from services.tasks.storage.tables import task_events, tasks, units
 from tests.conftest import Databases
 from tests.integration.test_people_migration import MIGRATIONS
-from tests.integration.test_references import _event, _task
+from tests.integration.test_references import event_row, task_row
 
 
 @pytest.fixture
@@ -23,11 +23,12 @@ def db(databases: Databases) -> Iterator[Database]:
     migrate(database, MIGRATIONS, service="tasks")
     with database.write() as conn:
         conn.execute(insert(units).values(id="fgj", name="发改局", category="department", created_at=1))
-        rows = [{**_task(f"T{i:05d}", "fgj"), "parent": None, "responsible": None} for i in range(3000)]
+        rows = [{**task_row(f"T{i:05d}", "fgj"), "parent": None, "responsible": None} for i in range(3000)]
         rows[1]["parent"], rows[2]["parent"], rows[3]["responsible"] = "T00000", "T00000", "P1"
         conn.execute(insert(tasks), rows)
-        events = [_event(row["id"], kind) for row in rows for kind in ("create", "assign")]  # type: ignore[arg-type]
-        conn.execute(insert(task_events), [*events, _event("T00001", "report"), _event("T00002", "extend")])
+        events = [event_row(row["id"], kind) for row in rows for kind in ("create", "assign")]  # type: ignore[arg-type]
+        events += [event_row("T00001", "report"), event_row("T00002", "extend")]
+        conn.execute(insert(task_events), events)
         if database.is_sqlite:
             conn.execute(text("ANALYZE"))
         else:

@@ -27,13 +27,13 @@ def db(databases: Databases) -> Iterator[Database]:
                 for u, n in (("fgj", "发改局"), ("czj", "财政局"))
             ],
         )
-        conn.execute(insert(tasks), [_task("T1", "fgj"), _task("T2", "czj")])
-        conn.execute(insert(task_events), [_event("T1", "create"), _event("T2", "create")])
+        conn.execute(insert(tasks), [task_row("T1", "fgj"), task_row("T2", "czj")])
+        conn.execute(insert(task_events), [event_row("T1", "create"), event_row("T2", "create")])
     yield database
     database.dispose()
 
 
-def _task(task_id: str, unit: str) -> dict[str, object]:
+def task_row(task_id: str, unit: str) -> dict[str, object]:
     return {
         "id": task_id,
         "title": "事项",
@@ -50,7 +50,7 @@ def _task(task_id: str, unit: str) -> dict[str, object]:
     }
 
 
-def _event(task_id: str, kind: str) -> dict[str, object]:
+def event_row(task_id: str, kind: str) -> dict[str, object]:
     return {
         "task_id": task_id,
         "kind": kind,
@@ -73,8 +73,8 @@ def _counts(conn: Connection) -> tuple[int, int, int]:
 @pytest.mark.parametrize(
     ("table", "rows"),
     [
-        (tasks, [_task("T3", "fgj"), _task("T4", "nosuch")]),
-        (task_events, [_event("T1", "assign"), _event("T9", "assign")]),
+        (tasks, [task_row("T3", "fgj"), task_row("T4", "nosuch")]),
+        (task_events, [event_row("T1", "assign"), event_row("T9", "assign")]),
         (task_co_units, [{"task_id": "T1", "unit_id": "czj"}, {"task_id": "T1", "unit_id": "nosuch"}]),
         (task_co_units, [{"task_id": "T2", "unit_id": "fgj"}, {"task_id": "T9", "unit_id": "fgj"}]),
     ],
@@ -93,7 +93,7 @@ def test_a_row_naming_what_is_not_there_is_refused_with_its_whole_statement(
 
 def test_rows_naming_what_is_there_are_stored_in_bulk_and_one_by_one(db: Database) -> None:
     with db.write() as conn:
-        conn.execute(insert(tasks), [_task(f"B{i}", "czj") for i in range(500)])
+        conn.execute(insert(tasks), [task_row(f"B{i}", "czj") for i in range(500)])
         conn.execute(
             text(
                 "INSERT INTO task_events (task_id, kind, at, by, note, rejected, recorded_at) "

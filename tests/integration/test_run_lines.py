@@ -21,11 +21,12 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "scoring" / "sto
 SH = ZoneInfo("Asia/Shanghai")
 
 
-def _run(run_id: str, document: dict[str, Any]) -> dict[str, Any]:
+def run_row(run_id: str, *, year: int = 2025, document: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A runs row as the repository stores it, for the tests that write one by hand."""
     return {
         "id": run_id,
         "state": "draft",
-        "year": 2025,
+        "year": year,
         "scheme_sha256": "0" * 64,
         "scheme_id": "s",
         "as_of": 0,
@@ -34,7 +35,7 @@ def _run(run_id: str, document: dict[str, Any]) -> dict[str, Any]:
         "superseded_by": "",
         "created_at": 0,
         "duration_seconds": 0.0,
-        "document": json.dumps(document, ensure_ascii=False),
+        "document": json.dumps(document or {}, ensure_ascii=False),
         "version": 1,
     }
 
@@ -65,7 +66,7 @@ def test_a_run_stored_with_its_lines_in_parts_reads_back_to_the_bit(databases: D
         parts = list(assessment.stored_parts(part_lines=2))
         assert len(parts) > 1
         with db.write() as conn:
-            repo.insert_run(conn, **_run("2025-001", assessment.stored_document()))
+            repo.insert_run(conn, **run_row("2025-001", document=assessment.stored_document()))
             repo.insert_run_lines(conn, run_id="2025-001", parts=parts)
         with db.read() as conn:
             stored = conn.execute(select(runs.c.document).where(runs.c.id == "2025-001")).scalar_one()
@@ -100,14 +101,14 @@ def test_0010_keeps_the_runs_stored_before_it_reading_the_same(databases: Databa
         with db.engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "0009_h_scoringuc")
-            conn.execute(runs.insert(), [_run("2025-001", old)])
+            conn.execute(runs.insert(), [run_row("2025-001", document=old)])
         migrate(db, MIGRATIONS, service="scoring")
         assert "run_lines" in inspect(db.engine).get_table_names()
         assessment = assessed()
         scored = assessment.document(include_breakdown=True)["units"]
         assert _units(db, "2025-001") == json.dumps(scored, ensure_ascii=False)
         with db.write() as conn:
-            repo.insert_run(conn, **_run("2025-002", assessment.stored_document()))
+            repo.insert_run(conn, **run_row("2025-002", document=assessment.stored_document()))
             repo.insert_run_lines(conn, run_id="2025-002", parts=list(assessment.stored_parts()))
         assert _units(db, "2025-002") == _units(db, "2025-001")
         with pytest.raises(RuntimeError, match="run_lines"), db.engine.begin() as conn:

@@ -12,26 +12,9 @@ from services.common.db import Database, migrate
 from services.scoring.storage import counters
 from services.scoring.storage.tables import applications, id_counters, runs
 from tests.conftest import Databases
+from tests.integration.test_run_lines import run_row
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "scoring" / "storage" / "migrations"
-
-
-def _run(run_id: str, year: int) -> dict[str, Any]:
-    return {
-        "id": run_id,
-        "state": "draft",
-        "year": year,
-        "scheme_sha256": "0" * 64,
-        "scheme_id": "s",
-        "as_of": 0,
-        "input_digest": "0" * 64,
-        "supersedes": "",
-        "superseded_by": "",
-        "created_at": 0,
-        "duration_seconds": 0.0,
-        "document": "{}",
-        "version": 1,
-    }
 
 
 def _application(app_id: str, year: int) -> dict[str, Any]:
@@ -61,7 +44,7 @@ def test_0009_seeds_each_years_counters_after_the_rows_stored(databases: Databas
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "0008")
             conn.execute(
-                runs.insert(), [_run("2025-001", 2025), _run("2025-002", 2025), _run("2024-001", 2024)]
+                runs.insert(), [run_row("2025-001"), run_row("2025-002"), run_row("2024-001", year=2024)]
             )
             conn.execute(applications.insert(), [_application(f"RC2025-00{n}", 2025) for n in (1, 2, 3)])
         migrate(db, MIGRATIONS, service="scoring")

@@ -84,8 +84,8 @@ def finish(run: ImportRun) -> None:
     stored = select(import_events.c.task_id.label("id")).where(
         ~exists(select(import_tasks.c.id).where(import_tasks.c.id == import_events.c.task_id))
     )
-    odd = union(select(import_tasks.c.id.label("id")).where(exists(_odd())), stored).subquery()
-    rest = select(odd.c.id).order_by(odd.c.id)
+    to_replay = union(select(import_tasks.c.id.label("id")).where(exists(_odd())), stored).subquery()
+    rest = select(to_replay.c.id).order_by(to_replay.c.id)
     for part in chunks(list(conn.execute(rest).scalars().all()), CHUNK):
         _replay_chunk(run, list(part))
     _insert_co_units(run)
