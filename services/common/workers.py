@@ -144,14 +144,18 @@ def supervise(
         return 2
     env = {**os.environ, ENV_WORKER_OF: str(os.getpid()), ENV_WORKER_DIR: folder, ENV_MULTIPROC: values}
     started = time.monotonic()
-    workers = _start_workers(command, env, count, address=address, stopping=stopping.is_set, ready=ready)
-    log.info("workers started", extra={"of": service, "pids": [w.pid for w in workers]})
-    code = _watch(service, workers, started=started, stopping=stopping.is_set)
-    _stop_workers(workers)
-    if stop_metrics is not None:
-        stop_metrics()
-    shutil.rmtree(folder, ignore_errors=True)
-    return code
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        workers = _start_workers(command, env, count, address=address, stopping=stopping.is_set, ready=ready)
+        log.info("workers started", extra={"of": service, "pids": [w.pid for w in workers]})
+        return _watch(service, workers, started=started, stopping=stopping.is_set)
+    finally:
+        _stop_workers(workers)
+        try:
+            if stop_metrics is not None:
+                stop_metrics()
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _start_workers(
