@@ -35,9 +35,9 @@ from services.common.vocabulary import LEDGER_LINE_TYPES
 from services.notify.config import notify_config_from
 
 SERVICES = ("tasks", "scoring", "gateway")
-# Longer than a supervisor's own stop (its workers' grace, then SIGKILL to them), so that a supervisor is
-# never killed halfway through it and leaves its workers' folder behind.
-STOP_SECONDS = workers.STOP_SECONDS + 10.0
+# Longer than a supervisor's own stop (workers.STOP_SECONDS, then SIGKILL to its workers), so that a
+# supervisor is never killed halfway through it and leaves its workers' folder behind.
+STOP_SECONDS = 10.0
 
 
 def _say(message: str) -> None:

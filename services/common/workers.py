@@ -29,7 +29,8 @@ ENV_WORKER_DIR = "KAOHE_WORKER_DIR"
 MAX_PROCESSES = 16
 # "auto": one process per CPU, no more than this (each holds its own caches and connections).
 AUTO_CAP = 4
-STOP_SECONDS = 15.0
+# A worker stops within its gRPC grace (5 s); `kaohe serve` waits 10 s for a supervisor to finish its stop.
+STOP_SECONDS = 7.0
 _PR_SET_PDEATHSIG = 1
 
 
